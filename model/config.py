@@ -1,0 +1,211 @@
+"""Typed, frozen configuration read once at start from ``conf/server.toml`` and the files it names.
+
+Every limit, shard count, port and timeout lives here, never as a constant in code.
+Decimal settings are strings in TOML and fixed-point ints once loaded.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import msgspec
+
+from model import fixed
+from model.enums import SessionState
+from model.instruments import Instrument, InstrumentSpec
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    pass
+
+
+class ServerSection(_Section, frozen=True):
+    host: str = "127.0.0.1"
+    ws_port: int = 8765
+    fix_port: int = 9878
+    data_dir: str = "./data"
+
+
+class TopologySection(_Section, frozen=True):
+    account_shards: int = 2
+    instrument_actors: int = 2
+    namespace: str = "brokerd"
+
+
+class BatchingSection(_Section, frozen=True):
+    """Every actor hop: flush an outbox at ``max_messages`` or after ``flush_interval_us``."""
+
+    max_messages: int = 1000
+    flush_interval_us: int = 1000
+
+
+class GatewaySection(_Section, frozen=True):
+    login_window_ms: int = 30_000
+    max_frame_bytes: int = 4 * 1024 * 1024
+    max_orders_per_frame: int = 1000
+    rate_limit_per_s: int = 200_000
+    rate_limit_burst: int = 200_000
+    max_pending_per_connection: int = 100_000
+
+
+class RiskSection(_Section, frozen=True):
+    max_order_qty: str = "1000000"
+    max_order_notional: str = "5000000.00"
+    price_band_pct: str = "10"
+    market_collar_pct: str = "5"
+    max_client_order_id_length: int = 64
+
+    @property
+    def max_order_qty_fixed(self) -> int:
+        return fixed.parse(self.max_order_qty)
+
+    @property
+    def max_order_notional_fixed(self) -> int:
+        return fixed.parse(self.max_order_notional)
+
+    @property
+    def price_band_fraction(self) -> int:
+        """The band as a fixed-point fraction: ``"10"`` percent → ``0.1 × SCALE``."""
+        return fixed.parse(self.price_band_pct) // 100
+
+    @property
+    def market_collar_fraction(self) -> int:
+        return fixed.parse(self.market_collar_pct) // 100
+
+
+class SimSection(_Section, frozen=True):
+    """The simulated market maker: seeded, so a run is reproducible."""
+
+    seed: int = 7
+    quote_interval_ms: int = 100
+    spread_bps: int = 10
+    volatility_bps: int = 5
+    quote_size: int = 500
+    start_state: SessionState = SessionState.OPEN
+    session_length_s: int = 0  # 0: stays open until told otherwise
+
+
+class VenueSection(_Section, frozen=True):
+    name: str
+    kind: str = "sim"
+    symbols: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    order_types: list[str] = msgspec.field(default_factory=lambda: ["market", "limit"])
+    supports_cancel_all: bool = True
+
+    def trades(self, symbol: str) -> bool:
+        return "*" in self.symbols or symbol in self.symbols
+
+
+class FilesSection(_Section, frozen=True):
+    instruments: str = "instruments.toml"
+    users: str = "users.toml"
+    accounts: str = "accounts.csv"
+
+
+class LoggingSection(_Section, frozen=True):
+    level: str = "info"
+
+
+class Config(_Section, frozen=True):
+    server: ServerSection = ServerSection()
+    topology: TopologySection = TopologySection()
+    batching: BatchingSection = BatchingSection()
+    gateway: GatewaySection = GatewaySection()
+    risk: RiskSection = RiskSection()
+    sim: SimSection = SimSection()
+    files: FilesSection = FilesSection()
+    logging: LoggingSection = LoggingSection()
+    venues: list[VenueSection] = msgspec.field(default_factory=lambda: [VenueSection(name="SIM")])
+
+
+class User(_Section, frozen=True):
+    """A login: API key id, its secret, role (``trader`` | ``advisor`` | ``admin``), accounts."""
+
+    key: str
+    secret: str
+    role: str = "trader"
+    accounts: list[str] = msgspec.field(default_factory=list)
+
+
+class AccountSeed(msgspec.Struct, frozen=True):
+    account: str
+    owner: str
+    cash: int
+    allow_short: bool = False
+
+
+class _UsersFile(_Section, frozen=True):
+    users: list[User]
+
+
+class _InstrumentsFile(_Section, frozen=True):
+    instruments: list[InstrumentSpec]
+
+
+class Setup(msgspec.Struct, frozen=True):
+    """Everything read from ``conf/`` at start: the config and the reference data it names."""
+
+    config: Config
+    instruments: list[Instrument]
+    users: list[User]
+    accounts: list[AccountSeed]
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load_config(path: str | Path) -> Config:
+    try:
+        return msgspec.toml.decode(Path(path).read_bytes(), type=Config)
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise ConfigError(f"{path}: {error}") from error
+
+
+def load_setup(path: str | Path) -> Setup:
+    """Load ``server.toml`` and the instrument, user and account files beside it."""
+    path = Path(path)
+    config = load_config(path)
+    base = path.parent
+    try:
+        instruments_file = msgspec.toml.decode((base / config.files.instruments).read_bytes(), type=_InstrumentsFile)
+        users_file = msgspec.toml.decode((base / config.files.users).read_bytes(), type=_UsersFile)
+        instruments = [spec.build() for spec in instruments_file.instruments]
+    except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as error:
+        raise ConfigError(f"{base}: {error}") from error
+    accounts = load_accounts(base / config.files.accounts)
+    _check_unique([i.symbol for i in instruments], "instrument symbol")
+    _check_unique([u.key for u in users_file.users], "user key")
+    return Setup(config=config, instruments=instruments, users=users_file.users, accounts=accounts)
+
+
+def load_accounts(path: Path) -> list[AccountSeed]:
+    """Read ``account,owner,cash[,allow_short]`` rows; any bad row fails the whole file."""
+    seeds: list[AccountSeed] = []
+    errors: list[str] = []
+    with path.open(newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle), start=2):
+            try:
+                cash = fixed.parse(row["cash"].strip())
+                if cash < 0 or cash % fixed.CENT:
+                    raise ValueError("cash must be a non-negative amount in whole cents")
+                account = row["account"].strip()
+                if not account:
+                    raise ValueError("empty account id")
+                allow_short = (row.get("allow_short") or "false").strip().lower() in ("true", "1", "yes")
+                seeds.append(AccountSeed(account, row["owner"].strip(), cash, allow_short))
+            except (KeyError, ValueError, AttributeError) as error:
+                errors.append(f"row {number}: {error}")
+    if errors:
+        raise ConfigError(f"{path}: " + "; ".join(errors))
+    _check_unique([seed.account for seed in seeds], "account")
+    return seeds
+
+
+def _check_unique(values: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ConfigError(f"duplicate {what}: {value}")
+        seen.add(value)

@@ -1,0 +1,111 @@
+"""The trade's vocabulary. Values are the wire strings of PROTOCOL.md."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+
+    @property
+    def has_price(self) -> bool:
+        return self in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+
+    @property
+    def has_stop(self) -> bool:
+        return self in (OrderType.STOP, OrderType.STOP_LIMIT)
+
+
+class TimeInForce(StrEnum):
+    DAY = "day"
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
+    OPG = "opg"
+
+
+class OrderStatus(StrEnum):
+    PENDING_NEW = "pending_new"
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REPLACED = "replaced"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
+class ExecType(StrEnum):
+    PENDING_NEW = "pending_new"
+    NEW = "new"
+    TRADE = "trade"
+    CANCELED = "canceled"
+    REPLACED = "replaced"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class AssetClass(StrEnum):
+    EQUITY = "equity"
+    ETF = "etf"
+    OPTION = "option"
+    MUTUAL_FUND = "mutual_fund"
+
+
+class SessionState(StrEnum):
+    """A venue's trading session."""
+
+    PRE_OPEN = "pre_open"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class VenueEventKind(StrEnum):
+    """What a venue says about one child order."""
+
+    ACCEPTED = "accepted"
+    TRADE = "trade"
+    CANCELED = "canceled"
+    REPLACED = "replaced"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCEL_REJECTED = "cancel_rejected"
+    REPLACE_REJECTED = "replace_rejected"
+
+
+class Reason(StrEnum):
+    """Why an order was rejected, canceled or a request refused (the ``reason`` field)."""
+
+    INSUFFICIENT_BUYING_POWER = "insufficient_buying_power"
+    INSUFFICIENT_POSITION = "insufficient_position"
+    PRICE_OUT_OF_BAND = "price_out_of_band"
+    MAX_ORDER_SIZE = "max_order_size"
+    MAX_ORDER_NOTIONAL = "max_order_notional"
+    DUPLICATE_CLIENT_ORDER_ID = "duplicate_client_order_id"
+    HALTED = "halted"
+    ACCOUNT_KILLED = "account_killed"
+    MARKET_CLOSED = "market_closed"
+    NO_LIQUIDITY = "no_liquidity"
+    NO_VENUE = "no_venue"
+    NO_REFERENCE_PRICE = "no_reference_price"
+    UNSUPPORTED = "unsupported_order"
+    VENUE_REJECTED = "venue_rejected"
+    USER_CANCELED = "user_canceled"
+    IOC_REMAINDER = "ioc_remainder"
+    FOK_NOT_FILLED = "fok_not_filled"
+    END_OF_DAY = "end_of_day"
+    TOO_LATE_TO_CANCEL = "too_late_to_cancel"
+    PENDING_REQUEST = "pending_request"

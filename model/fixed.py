@@ -1,0 +1,102 @@
+"""Fixed-point numbers: every quantity, price and cash amount is an ``int`` in units of 10^-9.
+
+One scale for everything (``SCALE`` = 10^9, "nano units"):
+
+* ``"1.3"`` shares is ``1_300_000_000``; ``"150.25"`` dollars is ``150_250_000_000``.
+* Cash is *booked* in whole cents (multiples of ``CENT``): the cost of a trade is
+  ``qty × price × multiplier`` rounded to the cent — **up** for the buyer's debit and
+  **down** for the seller's credit, so the broker never hands out a fraction of a cent
+  it did not receive, and a notional buy (a whole-cent amount) never costs more than it.
+
+No binary float is ever produced or accepted: decimal strings in, decimal strings out.
+"""
+
+from __future__ import annotations
+
+import re
+
+SCALE = 10**9
+DECIMALS = 9
+CENT = SCALE // 100
+
+_DECIMAL = re.compile(r"^(-?)(\d{1,18})(?:\.(\d{1,9}))?$")
+
+
+class DecimalFormatError(ValueError):
+    """A decimal string that is not a plain decimal with at most nine places."""
+
+
+def parse(text: str) -> int:
+    """``"1.30"`` → ``1_300_000_000``. Rejects exponents, blanks, '+', more than 9 places."""
+    match = _DECIMAL.match(text)
+    if match is None:
+        raise DecimalFormatError(f"not a decimal number with at most {DECIMALS} places: {text!r}")
+    sign, whole, frac = match.groups()
+    value = int(whole) * SCALE + (int(frac.ljust(DECIMALS, "0")) if frac else 0)
+    return -value if sign else value
+
+
+def format(value: int, min_places: int = 0) -> str:
+    """``1_300_000_000`` → ``"1.3"``; trailing zeros dropped, at least ``min_places`` kept."""
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), SCALE)
+    digits = f"{frac:09d}".rstrip("0")
+    if len(digits) < min_places:
+        digits = digits.ljust(min_places, "0")
+    return f"{sign}{whole}.{digits}" if digits else f"{sign}{whole}"
+
+
+def format_cash(value: int) -> str:
+    """Cash with exactly two places: ``100_000 * SCALE`` → ``"100000.00"``."""
+    return format(value, min_places=2)
+
+
+def is_multiple(value: int, increment: int) -> bool:
+    return increment > 0 and value % increment == 0
+
+
+def floor_to(value: int, increment: int) -> int:
+    """Largest multiple of ``increment`` that is ≤ ``value`` (for value ≥ 0)."""
+    return value - value % increment
+
+
+def ceil_to(value: int, increment: int) -> int:
+    """Smallest multiple of ``increment`` that is ≥ ``value`` (for value ≥ 0)."""
+    return -((-value) // increment) * increment
+
+
+def mul(a: int, b: int) -> int:
+    """Exact product of two fixed-point values, truncated toward zero to 10^-9."""
+    product = a * b
+    return product // SCALE if product >= 0 else -((-product) // SCALE)
+
+
+def raw_value(qty: int, price: int, multiplier: int = 1) -> int:
+    """``qty × price × multiplier`` at scale 10^-18 (no rounding at all)."""
+    return qty * price * multiplier
+
+
+def buy_cost(qty: int, price: int, multiplier: int = 1) -> int:
+    """What a buyer pays: the exact value rounded **up** to the cent."""
+    exact = raw_value(qty, price, multiplier)
+    cent = CENT * SCALE
+    return -((-exact) // cent) * CENT
+
+
+def sell_proceeds(qty: int, price: int, multiplier: int = 1) -> int:
+    """What a seller receives: the exact value rounded **down** to the cent."""
+    exact = raw_value(qty, price, multiplier)
+    return (exact // (CENT * SCALE)) * CENT
+
+
+def qty_for_cash(cash: int, price: int, increment: int, multiplier: int = 1) -> int:
+    """Most quantity, in whole ``increment``s, whose exact value at ``price`` fits in ``cash``."""
+    if price <= 0:
+        return 0
+    exact = cash * SCALE // (price * multiplier)
+    return floor_to(exact, increment)
+
+
+def avg_price(total_value_raw: int, qty: int) -> int:
+    """Average price from a raw (10^-18) value total and a quantity, truncated to 10^-9."""
+    return total_value_raw // qty if qty else 0

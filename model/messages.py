@@ -1,0 +1,342 @@
+"""Every message that travels between actors: commands (imperative) and events (past tense).
+
+All are frozen, ``array_like`` msgspec Structs with a small integer tag, so a batch of a
+thousand encodes to compact msgpack once and the same bytes are what the journal stores.
+Numbers are fixed-point ints (``model.fixed``); ``None`` means "not given".
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import msgspec
+
+from model.enums import (
+    ExecType,
+    OrderStatus,
+    OrderType,
+    SessionState,
+    Side,
+    TimeInForce,
+    VenueEventKind,
+)
+
+
+class _Message(msgspec.Struct, frozen=True, array_like=True, tag=True):
+    pass
+
+
+class Reply(msgspec.Struct, frozen=True, array_like=True):
+    """Where the answer to a client request goes: gateway, connection, and the request's raw
+    JSON ``id`` (``b""`` when the client sent none)."""
+
+    gateway: str
+    conn: int
+    request: bytes = b""
+
+
+# --- gateway → account shard -------------------------------------------------------------
+
+
+class NewOrder(_Message, frozen=True, tag=1):
+    account: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    tif: TimeInForce
+    qty: int | None
+    notional: int | None
+    price: int | None
+    stop_price: int | None
+    reply: Reply | None = None
+
+
+class CancelOrder(_Message, frozen=True, tag=2):
+    account: str
+    client_order_id: str
+    reply: Reply | None = None
+
+
+class ReplaceOrder(_Message, frozen=True, tag=3):
+    account: str
+    client_order_id: str
+    new_client_order_id: str
+    qty: int | None
+    price: int | None
+    stop_price: int | None
+    reply: Reply | None = None
+
+
+class CancelAll(_Message, frozen=True, tag=4):
+    """Cancel every open order of ``account`` (all accounts of the shard when ``None``),
+    optionally only in ``symbol``."""
+
+    account: str | None
+    symbol: str | None
+    reply: Reply | None = None
+
+
+class QueryOrders(_Message, frozen=True, tag=5):
+    account: str
+    open_only: bool
+    reply: Reply
+
+
+class QueryAccount(_Message, frozen=True, tag=6):
+    account: str
+    reply: Reply
+
+
+# --- account shard → gateway -------------------------------------------------------------
+
+
+class ExecutionReport(_Message, frozen=True, tag=20):
+    """One state change of one client order, as PROTOCOL.md §2 reports it."""
+
+    account: str
+    order_id: str
+    client_order_id: str
+    exec_id: str
+    exec_type: ExecType
+    status: OrderStatus
+    symbol: str
+    side: Side
+    order_type: OrderType
+    tif: TimeInForce
+    qty: int | None
+    notional: int | None
+    price: int | None
+    stop_price: int | None
+    cum_qty: int
+    leaves_qty: int | None
+    last_qty: int
+    last_price: int | None
+    avg_price: int | None
+    reason: str | None
+    ts: int
+    reply: Reply | None = None
+
+
+class OrdersReply(_Message, frozen=True, tag=21):
+    reply: Reply
+    account: str
+    orders: list[ExecutionReport]
+
+
+class Position(msgspec.Struct, frozen=True, array_like=True):
+    symbol: str
+    qty: int
+    avg_cost: int
+
+
+class AccountReply(_Message, frozen=True, tag=22):
+    reply: Reply
+    account: str
+    cash: int
+    buying_power: int
+    positions: list[Position]
+
+
+class RequestRejected(_Message, frozen=True, tag=23):
+    """A request that never became (or did not change) an order: the client gets an ``error``."""
+
+    reply: Reply
+    code: str
+    message: str
+
+
+class CancelAllDone(_Message, frozen=True, tag=24):
+    reply: Reply
+    account: str | None
+    requested: int
+
+
+# --- account shard → instrument actor ------------------------------------------------------
+
+
+class RouteOrder(_Message, frozen=True, tag=30):
+    """An accepted client order, to be worked by the instrument actor of its symbol."""
+
+    order_id: str
+    account: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    tif: TimeInForce
+    qty: int | None
+    notional: int | None
+    price: int | None
+    stop_price: int | None
+    qty_cap: int | None = None  # most shares a notional sell may sell (its position)
+
+
+class CancelRoute(_Message, frozen=True, tag=31):
+    order_id: str
+    account: str
+    symbol: str
+
+
+class ReplaceRoute(_Message, frozen=True, tag=32):
+    """Change total ``qty`` and prices; on success the order continues as ``new_order_id``."""
+
+    order_id: str
+    new_order_id: str
+    account: str
+    symbol: str
+    qty: int
+    price: int | None
+    stop_price: int | None
+
+
+# --- instrument actor → venue session -----------------------------------------------------
+
+
+class VenueNewOrder(_Message, frozen=True, tag=40):
+    child_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    tif: TimeInForce
+    qty: int | None
+    notional: int | None
+    price: int | None
+    qty_cap: int | None = None
+
+
+class VenueCancel(_Message, frozen=True, tag=41):
+    child_id: str
+
+
+class VenueReplace(_Message, frozen=True, tag=42):
+    child_id: str
+    qty: int
+    price: int | None
+
+
+# --- venue session → instrument actor -----------------------------------------------------
+
+
+class VenueReport(_Message, frozen=True, tag=50):
+    """What a venue said about a child order. ``last_qty``/``last_price`` for trades."""
+
+    venue: str
+    child_id: str
+    kind: VenueEventKind
+    last_qty: int
+    last_price: int | None
+    reason: str | None
+    ts: int
+    done: bool = False  # nothing of the child is left to execute (last fill of a notional order)
+
+
+class VenueQuote(_Message, frozen=True, tag=51):
+    venue: str
+    symbol: str
+    bid: int | None
+    bid_size: int
+    ask: int | None
+    ask_size: int
+    ts: int
+
+
+class VenueSessionChanged(_Message, frozen=True, tag=52):
+    venue: str
+    state: SessionState
+    ts: int
+
+
+# --- instrument actor → account shard / gateway --------------------------------------------
+
+
+class OrderUpdate(_Message, frozen=True, tag=60):
+    """A venue event mapped back onto the client order it belongs to."""
+
+    order_id: str
+    account: str
+    kind: VenueEventKind
+    last_qty: int
+    last_price: int | None
+    reason: str | None
+    venue: str
+    ts: int
+    done: bool = False
+
+
+class MarketUpdate(_Message, frozen=True, tag=61):
+    """The consolidated view of one symbol that pre-trade risk prices against."""
+
+    symbol: str
+    bid: int | None
+    ask: int | None
+    reference: int
+    halted: bool
+    ts: int
+
+
+class QuoteEvent(_Message, frozen=True, tag=70):
+    """Consolidated best bid/offer for the ``quotes:SYMBOL`` stream."""
+
+    symbol: str
+    bid: int | None
+    bid_size: int
+    ask: int | None
+    ask_size: int
+    ts: int
+
+
+# --- supervisor → actors (control path) -----------------------------------------------------
+
+
+class SetTradingStatus(_Message, frozen=True, tag=80):
+    symbol: str
+    halted: bool
+
+
+Message = Union[
+    NewOrder,
+    CancelOrder,
+    ReplaceOrder,
+    CancelAll,
+    QueryOrders,
+    QueryAccount,
+    ExecutionReport,
+    OrdersReply,
+    AccountReply,
+    RequestRejected,
+    CancelAllDone,
+    RouteOrder,
+    CancelRoute,
+    ReplaceRoute,
+    VenueNewOrder,
+    VenueCancel,
+    VenueReplace,
+    VenueReport,
+    VenueQuote,
+    VenueSessionChanged,
+    OrderUpdate,
+    MarketUpdate,
+    QuoteEvent,
+    SetTradingStatus,
+]
+
+
+class Batch(msgspec.Struct, frozen=True, array_like=True):
+    """What one actor hop carries: ``seq`` counts batches from ``sender`` to one receiver."""
+
+    sender: str
+    seq: int
+    ts: int
+    messages: list[Message]
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Batch)
+
+
+def encode_batch(batch: Batch) -> bytes:
+    return _encoder.encode(batch)
+
+
+def decode_batch(data: bytes) -> Batch:
+    return _decoder.decode(data)
