@@ -1,0 +1,117 @@
+"""The mutable records an AccountShard owns. msgspec Structs so the whole state encodes
+(for ``state_hash`` and, later, snapshots) without custom code."""
+
+from __future__ import annotations
+
+import msgspec
+
+from model import fixed
+from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce
+from model.messages import Reply
+
+
+class PendingReplace(msgspec.Struct):
+    new_order_id: str
+    new_client_order_id: str
+    qty: int
+    price: int | None
+    stop_price: int | None
+    reply: Reply | None
+    held_cash: int  # extra cash held while the venue decides
+    held_qty: int
+
+
+class OrderRecord(msgspec.Struct):
+    """One client (parent) order and everything booked against it.
+
+    ``cum_value`` is the exact traded value ``Σ qty × price × multiplier`` at scale 10^-18;
+    ``booked_cash`` is the cash moved so far: the cumulative value rounded up to the cent
+    for a buy (down for a sell), so the sum over fills is exact and a notional buy never
+    books more than its notional.
+    """
+
+    order_id: str
+    account: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    tif: TimeInForce
+    qty: int | None
+    notional: int | None
+    price: int | None
+    stop_price: int | None
+    status: OrderStatus
+    created_ts: int
+    fingerprint: bytes
+    qty_cap: int | None = None
+    cum_qty: int = 0
+    value_nanos: int = 0  # cum_value = value_nanos × 10^9 + value_subnanos (msgpack ints are 64-bit)
+    value_subnanos: int = 0
+    booked_cash: int = 0
+    reserved_cash: int = 0
+    reserved_qty: int = 0
+    last_exec_type: ExecType = ExecType.NEW
+    exec_count: int = 0
+    reason: str | None = None
+    updated_ts: int = 0
+    pending_cancel: Reply | None = None
+    cancel_requested: bool = False
+    pending_replace: PendingReplace | None = None
+    replaced_by: str | None = None
+
+    @property
+    def cum_value(self) -> int:
+        return self.value_nanos * fixed.SCALE + self.value_subnanos
+
+    @cum_value.setter
+    def cum_value(self, value: int) -> None:
+        self.value_nanos, self.value_subnanos = divmod(value, fixed.SCALE)
+
+    @property
+    def leaves_qty(self) -> int | None:
+        if not self.status.is_open:
+            return 0
+        return None if self.qty is None else self.qty - self.cum_qty
+
+
+class PositionRecord(msgspec.Struct):
+    """``cost`` is the exact cost basis ``Σ qty × price`` (10^-18, per unit, no multiplier),
+    kept as two 64-bit halves so the record encodes to msgpack."""
+
+    qty: int = 0
+    cost_nanos: int = 0
+    cost_subnanos: int = 0
+
+    @property
+    def cost(self) -> int:
+        return self.cost_nanos * fixed.SCALE + self.cost_subnanos
+
+    @cost.setter
+    def cost(self, value: int) -> None:
+        self.cost_nanos, self.cost_subnanos = divmod(value, fixed.SCALE)
+
+
+class AccountRecord(msgspec.Struct):
+    account: str
+    owner: str
+    cash: int
+    allow_short: bool = False
+    killed: bool = False
+    reserved_cash: int = 0
+    positions: dict[str, PositionRecord] = msgspec.field(default_factory=dict)
+    reserved_qty: dict[str, int] = msgspec.field(default_factory=dict)
+    orders: dict[str, str] = msgspec.field(default_factory=dict)  # client_order_id → order_id
+    initial_cash: int = 0
+    initial_positions: dict[str, int] = msgspec.field(default_factory=dict)
+
+    @property
+    def buying_power(self) -> int:
+        return self.cash - self.reserved_cash
+
+    def position_qty(self, symbol: str) -> int:
+        position = self.positions.get(symbol)
+        return position.qty if position else 0
+
+    def available_qty(self, symbol: str) -> int:
+        return self.position_qty(symbol) - self.reserved_qty.get(symbol, 0)

@@ -1,0 +1,165 @@
+"""Pre-trade risk: pure functions of an order, its account, the instrument and the market.
+
+Each check returns the ``Reason`` that rejects the order, or ``None``. The checks run in
+the order of ``first_failure`` so the reported reason is deterministic.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from actors.accounts.records import AccountRecord, OrderRecord
+from model import fixed
+from model.config import RiskSection
+from model.enums import Reason, Side
+from model.instruments import Instrument
+
+
+class MarketView(msgspec.Struct):
+    """What the shard knows of a symbol's market: consolidated quote and trading status."""
+
+    bid: int | None = None
+    ask: int | None = None
+    reference: int = 0
+    halted: bool = False
+
+
+class RiskLimits(msgspec.Struct, frozen=True):
+    max_order_qty: int
+    max_order_notional: int
+    price_band: int  # fraction of the reference price, scale 10^-9
+    market_collar: int
+
+    @classmethod
+    def from_config(cls, risk: RiskSection) -> RiskLimits:
+        return cls(
+            max_order_qty=risk.max_order_qty_fixed,
+            max_order_notional=risk.max_order_notional_fixed,
+            price_band=risk.price_band_fraction,
+            market_collar=risk.market_collar_fraction,
+        )
+
+
+def reference_price(instrument: Instrument, market: MarketView | None) -> int:
+    if market is not None and market.reference > 0:
+        return market.reference
+    return instrument.reference_price
+
+
+def estimate_price(order: OrderRecord, instrument: Instrument, market: MarketView | None, limits: RiskLimits) -> int:
+    """The worst price the order is expected to trade at: its limit, or for market and stop
+    orders the touch (or reference) moved against the order by the market collar."""
+    if order.order_type.has_price and order.price is not None:
+        return order.price
+    reference = reference_price(instrument, market)
+    if order.side is Side.BUY:
+        touch = market.ask if market and market.ask else reference
+        touch = max(touch, order.stop_price or 0)
+        return fixed.ceil_to(touch + fixed.mul(touch, limits.market_collar), instrument.tick_size)
+    touch = market.bid if market and market.bid else reference
+    if order.stop_price is not None:
+        touch = min(touch, order.stop_price)
+    return max(instrument.tick_size, fixed.floor_to(touch - fixed.mul(touch, limits.market_collar), instrument.tick_size))
+
+
+def cash_to_reserve(order: OrderRecord, instrument: Instrument, estimate: int) -> int:
+    """Cash a buy must still hold so that every remaining fill at ``estimate`` is paid for."""
+    if order.side is not Side.BUY or not order.status.is_open:
+        return 0
+    if order.notional is not None:
+        return max(0, order.notional - order.booked_cash)
+    assert order.qty is not None
+    leaves = order.qty - order.cum_qty
+    return max(0, ceil_cent(order.cum_value + leaves * estimate * instrument.multiplier) - order.booked_cash)
+
+
+def qty_to_reserve(order: OrderRecord) -> int:
+    """Shares a sell must still hold: its leaves, or for a notional sell its cap."""
+    if order.side is not Side.SELL or not order.status.is_open:
+        return 0
+    if order.notional is not None:
+        return max(0, (order.qty_cap or 0) - order.cum_qty)
+    assert order.qty is not None
+    return order.qty - order.cum_qty
+
+
+def ceil_cent(raw: int) -> int:
+    """A raw 10^-18 value rounded up to the cent, as a 10^-9 amount."""
+    cent_raw = fixed.CENT * fixed.SCALE
+    return -((-raw) // cent_raw) * fixed.CENT
+
+
+def floor_cent(raw: int) -> int:
+    """A raw 10^-18 value rounded down to the cent, as a 10^-9 amount."""
+    return (raw // (fixed.CENT * fixed.SCALE)) * fixed.CENT
+
+
+def check_size(order: OrderRecord, instrument: Instrument, estimate: int, limits: RiskLimits) -> Reason | None:
+    if order.qty is not None:
+        if order.qty > limits.max_order_qty:
+            return Reason.MAX_ORDER_SIZE
+        value = order.qty * estimate * instrument.multiplier // fixed.SCALE
+    else:
+        assert order.notional is not None
+        value = order.notional
+    if value > limits.max_order_notional:
+        return Reason.MAX_ORDER_NOTIONAL
+    return None
+
+
+def check_price_band(order: OrderRecord, instrument: Instrument, market: MarketView | None, limits: RiskLimits) -> Reason | None:
+    reference = reference_price(instrument, market)
+    band = fixed.mul(reference, limits.price_band)
+    for price in (order.price, order.stop_price):
+        if price is not None and abs(price - reference) > band:
+            return Reason.PRICE_OUT_OF_BAND
+    return None
+
+
+def notional_sell_cap(order: OrderRecord, account: AccountRecord, instrument: Instrument, estimate: int) -> int:
+    """Shares a notional sell needs at the collared bid: its cash over the price, rounded up to
+    the increment, never more than the account holds free."""
+    needed = _notional_sell_need(order, instrument, estimate)
+    if account.allow_short:
+        return needed
+    return min(needed, max(0, account.available_qty(order.symbol)))
+
+
+def _notional_sell_need(order: OrderRecord, instrument: Instrument, estimate: int) -> int:
+    assert order.notional is not None
+    exact = -((-order.notional * fixed.SCALE) // (estimate * instrument.multiplier))
+    return fixed.ceil_to(exact, instrument.qty_increment)
+
+
+def check_funds(order: OrderRecord, account: AccountRecord, instrument: Instrument, estimate: int) -> Reason | None:
+    if order.side is Side.BUY:
+        if cash_to_reserve(order, instrument, estimate) > account.buying_power:
+            return Reason.INSUFFICIENT_BUYING_POWER
+        return None
+    if account.allow_short:
+        return None
+    if order.notional is not None:
+        needed = _notional_sell_need(order, instrument, estimate)
+        return Reason.INSUFFICIENT_POSITION if needed > account.available_qty(order.symbol) else None
+    assert order.qty is not None
+    return Reason.INSUFFICIENT_POSITION if order.qty > account.available_qty(order.symbol) else None
+
+
+def first_failure(
+    order: OrderRecord,
+    account: AccountRecord,
+    instrument: Instrument,
+    market: MarketView | None,
+    limits: RiskLimits,
+) -> Reason | None:
+    """Run every pre-trade check in a fixed order; the first failure rejects the order."""
+    if account.killed:
+        return Reason.ACCOUNT_KILLED
+    if market is not None and market.halted:
+        return Reason.HALTED
+    estimate = estimate_price(order, instrument, market, limits)
+    return (
+        check_size(order, instrument, estimate, limits)
+        or check_price_band(order, instrument, market, limits)
+        or check_funds(order, account, instrument, estimate)
+    )

@@ -1,0 +1,39 @@
+"""How a pure core names where its outputs go, without knowing any actor.
+
+A core appends ``(kind, key, message)``; the Ray shell's router turns the kind and key
+(an account, a symbol, a venue name, a gateway name, or ``ALL``) into actors.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from model.messages import Message
+
+GATEWAY = "gateway"
+ACCOUNT = "account"
+INSTRUMENT = "instrument"
+VENUE = "venue"
+ALL = "*"
+
+
+class Send(NamedTuple):
+    kind: str
+    key: str
+    message: Message
+
+
+class Outputs:
+    """An append-only list of sends, drained by the shell after each input batch."""
+
+    __slots__ = ("sends",)
+
+    def __init__(self) -> None:
+        self.sends: list[Send] = []
+
+    def to(self, kind: str, key: str, message: Message) -> None:
+        self.sends.append(Send(kind, key, message))
+
+    def drain(self) -> list[Send]:
+        sends, self.sends = self.sends, []
+        return sends

@@ -1,0 +1,95 @@
+"""VenueSession core: the child orders at one venue and the adapter that speaks to it.
+
+The adapter (sim or FIX) is itself driven with ``now``; this core turns instrument-actor
+commands into adapter calls and adapter events into messages for instrument actors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import msgspec
+import structlog
+
+from actors.outputs import ALL, INSTRUMENT, Outputs
+from adapters.base import VenueAdapter, VenueEvent
+from model.enums import SessionState, VenueEventKind
+from model.messages import (
+    Message,
+    VenueCancel,
+    VenueNewOrder,
+    VenueQuote,
+    VenueReplace,
+    VenueReport,
+    VenueSessionChanged,
+)
+
+log = structlog.get_logger("venues")
+
+_FINAL = frozenset({VenueEventKind.CANCELED, VenueEventKind.EXPIRED, VenueEventKind.REJECTED})
+
+
+class VenueState:
+    """Owns the child orders sent to one venue.
+
+    Guarantees: each child order is submitted to the adapter once (a repeated child id is
+    refused by the venue, never sent twice); every venue event about a child goes to the
+    instrument actor of the child's symbol; quotes go to the symbol's instrument actor.
+    """
+
+    def __init__(self, name: str, adapter: VenueAdapter) -> None:
+        self.name = name
+        self.adapter = adapter
+        self.child_symbols: dict[str, str] = {}
+        self.out = Outputs()
+
+    def start(self, now: int) -> None:
+        self._emit(self.adapter.start(now))
+
+    def apply(self, message: Message, now: int) -> None:
+        if isinstance(message, VenueNewOrder):
+            if message.child_id in self.child_symbols:
+                log.warning("duplicate child order refused", venue=self.name, child_id=message.child_id)
+                return
+            self.child_symbols[message.child_id] = message.symbol
+            self._emit(self.adapter.submit(message, now))
+        elif isinstance(message, VenueCancel):
+            self._emit(self.adapter.cancel(message.child_id, now))
+        elif isinstance(message, VenueReplace):
+            self._emit(self.adapter.replace(message, now))
+        else:
+            raise TypeError(f"{self.name} does not take {type(message).__name__}")
+
+    def advance(self, now: int) -> None:
+        """Let time pass at the venue (quotes, resting fills, the session clock)."""
+        self._emit(self.adapter.advance(now))
+
+    def set_session(self, state: SessionState, now: int) -> None:
+        self._emit(self.adapter.set_session(state, now))
+
+    def next_wakeup(self) -> int | None:
+        return self.adapter.next_wakeup()
+
+    def _emit(self, events: list[VenueEvent]) -> None:
+        for event in events:
+            if isinstance(event, VenueReport):
+                symbol = self.child_symbols.get(event.child_id)
+                if symbol is None:
+                    log.warning("report for unknown child", venue=self.name, child_id=event.child_id)
+                    continue
+                self.out.to(INSTRUMENT, symbol, event)
+                if event.kind in _FINAL or event.done:
+                    del self.child_symbols[event.child_id]
+            elif isinstance(event, VenueQuote):
+                self.out.to(INSTRUMENT, event.symbol, event)
+            elif isinstance(event, VenueSessionChanged):
+                self.out.to(INSTRUMENT, ALL, event)
+
+    def check_invariants(self) -> None:
+        check = getattr(self.adapter, "check_invariants", None)
+        if check is not None:
+            check()
+
+    def state_hash(self) -> str:
+        adapter_hash = getattr(self.adapter, "state_hash", lambda: "")()
+        return hashlib.sha256(msgspec.msgpack.encode((self.child_symbols, adapter_hash))).hexdigest()

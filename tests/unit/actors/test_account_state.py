@@ -1,0 +1,492 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from actors.accounts.risk import RiskLimits
+from actors.accounts.state import AccountState
+from actors.outputs import GATEWAY, INSTRUMENT, Send
+from model import fixed
+from model.config import AccountSeed
+from model.enums import AssetClass, ExecType, OrderStatus, OrderType, Reason, Side, TimeInForce, VenueEventKind
+from model.instruments import Instrument
+from model.messages import (
+    AccountReply,
+    CancelAll,
+    CancelAllDone,
+    CancelOrder,
+    CancelRoute,
+    ExecutionReport,
+    MarketUpdate,
+    NewOrder,
+    OrdersReply,
+    OrderUpdate,
+    QueryAccount,
+    QueryOrders,
+    ReplaceOrder,
+    ReplaceRoute,
+    Reply,
+    RequestRejected,
+    RouteOrder,
+    SetTradingStatus,
+)
+
+D = fixed.parse
+NOW = 1_700_000_000_000_000_000
+IBM = Instrument("IBM", AssetClass.EQUITY, D("0.01"), D("0.000001"), D("150"))
+XYZ = Instrument("XYZ", AssetClass.EQUITY, D("0.01"), fixed.SCALE, D("25"))
+OPT = Instrument("OPT", AssetClass.OPTION, D("0.05"), fixed.SCALE, D("7.50"), multiplier=100)
+LIMITS = RiskLimits(max_order_qty=D("1000"), max_order_notional=D("100000"), price_band=D("0.10"), market_collar=D("0.05"))
+REPLY = Reply("gateway-0", 1, b"7")
+
+
+def make_state(cash: str = "100000.00", allow_short: bool = False) -> AccountState:
+    state = AccountState("account-0", [IBM, XYZ, OPT], LIMITS)
+    state.open_account(AccountSeed("A1", "trader1", D(cash), allow_short))
+    return state
+
+
+def order(
+    cloid: str = "c1",
+    side: Side = Side.BUY,
+    qty: str | None = "10",
+    price: str | None = "150.00",
+    order_type: OrderType = OrderType.LIMIT,
+    symbol: str = "IBM",
+    tif: TimeInForce = TimeInForce.DAY,
+    notional: str | None = None,
+    stop_price: str | None = None,
+) -> NewOrder:
+    return NewOrder(
+        "A1", cloid, symbol, side, order_type, tif,
+        D(qty) if qty else None, D(notional) if notional else None,
+        D(price) if price else None, D(stop_price) if stop_price else None, REPLY,
+    )
+
+
+def run(state: AccountState, message: Any) -> list[Send]:
+    state.apply(message, NOW)
+    sends = state.out.drain()
+    state.check_invariants()
+    return sends
+
+
+def reports(sends: list[Send]) -> list[ExecutionReport]:
+    return [s.message for s in sends if isinstance(s.message, ExecutionReport)]
+
+
+def only_report(sends: list[Send]) -> ExecutionReport:
+    found = reports(sends)
+    assert len(found) == 1, sends
+    return found[0]
+
+
+def fill(state: AccountState, order_id: str, qty: str, price: str, done: bool = False) -> list[Send]:
+    return run(state, OrderUpdate(order_id, "A1", VenueEventKind.TRADE, D(qty), D(price), None, "SIM", NOW, done))
+
+
+def venue_event(state: AccountState, order_id: str, kind: VenueEventKind, reason: str | None = None) -> list[Send]:
+    return run(state, OrderUpdate(order_id, "A1", kind, 0, None, reason, "SIM", NOW))
+
+
+def account(state: AccountState):  # type: ignore[no-untyped-def]
+    return state.accounts["A1"]
+
+
+# --- acceptance and routing -----------------------------------------------------------------
+
+
+def test_accepted_limit_buy_reports_new_to_the_asker_and_routes_to_its_instrument() -> None:
+    state = make_state()
+    sends = run(state, order(qty="1.3", price="150.25"))
+    report = only_report(sends)
+    assert (report.exec_type, report.status, report.reply) == (ExecType.NEW, OrderStatus.NEW, REPLY)
+    assert report.leaves_qty == D("1.3") and report.cum_qty == 0
+    routes = [s for s in sends if s.kind == INSTRUMENT]
+    assert len(routes) == 1 and routes[0].key == "IBM" and isinstance(routes[0].message, RouteOrder)
+    assert account(state).reserved_cash == D("195.33")  # 1.3 × 150.25 = 195.325, held rounded up
+
+
+def test_order_ids_and_exec_ids_come_from_counters_not_clocks() -> None:
+    state = make_state()
+    first = only_report(run(state, order("c1")))
+    second = only_report(run(state, order("c2")))
+    assert (first.order_id, first.exec_id) == ("account-0-1", "account-0-1-1")
+    assert second.order_id == "account-0-2"
+
+
+def test_unknown_account_is_refused_without_change() -> None:
+    state = make_state()
+    before = state.state_hash()
+    command = NewOrder("ZZ", "c1", "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, D("1"), None, D("150"), None, REPLY)
+    sends = run(state, command)
+    assert isinstance(sends[0].message, RequestRejected) and sends[0].message.code == "forbidden"
+    assert state.orders == {}
+    assert state.rejected_requests == 1 and before != state.state_hash()  # only the counter moved
+
+
+# --- risk at the limits -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("qty", "accepted"), [("999", True), ("1000", True), ("1001", False)])
+def test_max_order_qty_at_limit_minus_one_limit_and_plus_one(qty: str, accepted: bool) -> None:
+    state = make_state(cash="1000000.00")
+    report = only_report(run(state, order(qty=qty, price="25.00", symbol="XYZ")))
+    assert report.status is (OrderStatus.NEW if accepted else OrderStatus.REJECTED)
+    if not accepted:
+        assert report.reason == Reason.MAX_ORDER_SIZE.value
+
+
+@pytest.mark.parametrize(("notional", "accepted"), [("99999.99", True), ("100000.00", True), ("100000.01", False)])
+def test_max_order_notional_at_limit_minus_one_limit_and_plus_one(notional: str, accepted: bool) -> None:
+    state = make_state(cash="1000000.00")
+    report = only_report(run(state, order(qty=None, price=None, order_type=OrderType.MARKET, notional=notional)))
+    assert report.status is (OrderStatus.NEW if accepted else OrderStatus.REJECTED)
+    if not accepted:
+        assert report.reason == Reason.MAX_ORDER_NOTIONAL.value
+
+
+@pytest.mark.parametrize(
+    ("price", "accepted"),
+    [("165.00", True), ("165.01", False), ("135.00", True), ("134.99", False), ("164.99", True)],
+)
+def test_price_band_is_ten_percent_of_the_reference(price: str, accepted: bool) -> None:
+    state = make_state(cash="1000000.00")
+    report = only_report(run(state, order(qty="1", price=price)))
+    assert report.status is (OrderStatus.NEW if accepted else OrderStatus.REJECTED)
+    if not accepted:
+        assert report.reason == Reason.PRICE_OUT_OF_BAND.value
+
+
+def test_price_band_follows_the_consolidated_quote() -> None:
+    state = make_state(cash="1000000.00")
+    run(state, MarketUpdate("IBM", D("159.99"), D("160.01"), D("160.00"), False, NOW))
+    assert only_report(run(state, order("c1", qty="1", price="176.00"))).status is OrderStatus.NEW
+    assert only_report(run(state, order("c2", qty="1", price="176.01"))).reason == Reason.PRICE_OUT_OF_BAND.value
+
+
+@pytest.mark.parametrize(("cash", "accepted"), [("1500.01", True), ("1500.00", True), ("1499.99", False)])
+def test_buying_power_at_limit_minus_one_limit_and_plus_one(cash: str, accepted: bool) -> None:
+    state = make_state(cash=cash)
+    report = only_report(run(state, order(qty="10", price="150.00")))
+    assert report.status is (OrderStatus.NEW if accepted else OrderStatus.REJECTED)
+    if not accepted:
+        assert report.reason == Reason.INSUFFICIENT_BUYING_POWER.value
+        assert account(state).reserved_cash == 0
+
+
+def test_reservations_reduce_buying_power_for_the_next_order() -> None:
+    state = make_state(cash="3000.00")
+    assert only_report(run(state, order("c1", qty="10", price="150.00"))).status is OrderStatus.NEW
+    assert only_report(run(state, order("c2", qty="10", price="150.00"))).status is OrderStatus.NEW
+    third = only_report(run(state, order("c3", qty="0.000001", price="150.00")))
+    assert third.reason == Reason.INSUFFICIENT_BUYING_POWER.value
+
+
+def test_market_buy_reserves_at_the_ask_plus_the_collar() -> None:
+    state = make_state()
+    run(state, MarketUpdate("IBM", D("149.90"), D("150.10"), D("150.00"), False, NOW))
+    run(state, order(qty="10", price=None, order_type=OrderType.MARKET))
+    assert account(state).reserved_cash == D("1576.10")  # 10 × ceil_tick(150.10 × 1.05 = 157.605)
+
+
+def seed_position(state: AccountState, qty: str, price: str = "150.00") -> None:
+    routed = run(state, order("seed", qty=qty, price=price))
+    fill(state, only_report(routed).order_id, qty, price)
+
+
+@pytest.mark.parametrize(("qty", "accepted"), [("4.999999", True), ("5", True), ("5.000001", False)])
+def test_sell_at_position_minus_one_increment_position_and_plus_one(qty: str, accepted: bool) -> None:
+    state = make_state()
+    seed_position(state, "5")
+    report = only_report(run(state, order("s1", side=Side.SELL, qty=qty)))
+    assert report.status is (OrderStatus.NEW if accepted else OrderStatus.REJECTED)
+    if not accepted:
+        assert report.reason == Reason.INSUFFICIENT_POSITION.value
+
+
+def test_shares_held_by_an_open_sell_cannot_be_sold_twice() -> None:
+    state = make_state()
+    seed_position(state, "5")
+    assert only_report(run(state, order("s1", side=Side.SELL, qty="3"))).status is OrderStatus.NEW
+    assert only_report(run(state, order("s2", side=Side.SELL, qty="2.000001"))).reason == Reason.INSUFFICIENT_POSITION.value
+    assert only_report(run(state, order("s3", side=Side.SELL, qty="2"))).status is OrderStatus.NEW
+
+
+def test_short_sale_is_allowed_only_where_the_account_allows_it() -> None:
+    assert only_report(run(make_state(), order(side=Side.SELL, qty="1"))).reason == Reason.INSUFFICIENT_POSITION.value
+    assert only_report(run(make_state(allow_short=True), order(side=Side.SELL, qty="1"))).status is OrderStatus.NEW
+
+
+def test_halted_symbol_rejects_new_orders_until_resumed() -> None:
+    state = make_state()
+    run(state, SetTradingStatus("IBM", True))
+    assert only_report(run(state, order("c1"))).reason == Reason.HALTED.value
+    run(state, SetTradingStatus("IBM", False))
+    assert only_report(run(state, order("c2"))).status is OrderStatus.NEW
+
+
+# --- idempotency -----------------------------------------------------------------------------------
+
+
+def test_resend_with_same_content_gets_the_original_result_and_creates_nothing() -> None:
+    state = make_state()
+    first = only_report(run(state, order("c1")))
+    again = run(state, order("c1"))
+    report = only_report(again)
+    assert (report.order_id, report.exec_type, report.exec_id) == (first.order_id, ExecType.NEW, first.exec_id)
+    assert not [s for s in again if s.kind == INSTRUMENT]
+    assert len(state.orders) == 1 and account(state).reserved_cash == D("1500")
+
+
+def test_resend_of_a_rejected_order_gets_the_rejection_again() -> None:
+    state = make_state(cash="10.00")
+    first = only_report(run(state, order("c1")))
+    again = only_report(run(state, order("c1")))
+    assert (again.exec_type, again.order_id, again.reason) == (ExecType.REJECTED, first.order_id, first.reason)
+
+
+def test_same_client_order_id_with_different_content_is_rejected_and_changes_nothing() -> None:
+    state = make_state()
+    run(state, order("c1", qty="10"))
+    orders_before = dict(state.orders)
+    reserved_before = account(state).reserved_cash
+    report = only_report(run(state, order("c1", qty="11")))
+    assert (report.status, report.reason, report.order_id) == (OrderStatus.REJECTED, Reason.DUPLICATE_CLIENT_ORDER_ID.value, "")
+    assert state.orders == orders_before and account(state).reserved_cash == reserved_before
+
+
+# --- fills --------------------------------------------------------------------------------------------
+
+
+def test_partial_then_full_fill_moves_cash_position_and_releases_the_reservation() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order(qty="10", price="150.00"))).order_id
+    first = only_report(fill(state, order_id, "4", "149.50"))
+    assert (first.exec_type, first.status, first.cum_qty, first.leaves_qty) == (ExecType.TRADE, OrderStatus.PARTIALLY_FILLED, D("4"), D("6"))
+    assert account(state).cash == D("100000") - D("598")
+    assert account(state).reserved_cash == D("900")
+    last = only_report(fill(state, order_id, "6", "150.00"))
+    assert (last.status, last.leaves_qty, last.avg_price) == (OrderStatus.FILLED, 0, D("149.8"))
+    assert account(state).cash == D("100000") - D("1498")
+    assert account(state).reserved_cash == 0
+    assert account(state).positions["IBM"].qty == D("10")
+
+
+def test_fractional_buy_books_cash_rounded_up_to_the_cent_on_the_cumulative_value() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order(qty="0.6", price="150.25"))).order_id
+    fill(state, order_id, "0.3", "150.25")  # 45.075 → 45.08
+    assert account(state).cash == D("100000") - D("45.08")
+    fill(state, order_id, "0.3", "150.25")  # cumulative 90.15 exactly → total 90.15, not 90.16
+    assert account(state).cash == D("100000") - D("90.15")
+
+
+def test_sell_proceeds_round_down_and_position_avg_cost_is_kept() -> None:
+    state = make_state()
+    seed_position(state, "1", "150.00")
+    order_id = only_report(run(state, order("s1", side=Side.SELL, qty="0.3", price="150.25"))).order_id
+    fill(state, order_id, "0.3", "150.25")
+    assert account(state).cash == D("100000") - D("150") + D("45.07")
+    position = account(state).positions["IBM"]
+    assert position.qty == D("0.7")
+    replies = run(state, QueryAccount("A1", REPLY))
+    view = replies[0].message
+    assert isinstance(view, AccountReply) and view.positions[0].avg_cost == D("150")
+
+
+def test_notional_buy_never_books_more_than_its_notional() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order(qty=None, price=None, order_type=OrderType.MARKET, notional="100.00"))).order_id
+    assert account(state).reserved_cash == D("100")
+    fill(state, order_id, "0.333333", "150.01")  # 50.003... → 50.01
+    last = only_report(fill(state, order_id, "0.333267", "150.02", done=True))  # cumulative 99.9989... → 100.00
+    assert last.status is OrderStatus.FILLED
+    assert account(state).cash == D("100000") - D("100")
+    assert account(state).reserved_cash == 0
+
+
+def test_notional_fill_that_would_cost_more_than_the_notional_is_refused() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order(qty=None, price=None, order_type=OrderType.MARKET, notional="100.00"))).order_id
+    before = state.state_hash()
+    assert fill(state, order_id, "0.7", "150.00") == []  # 105.00 > 100.00
+    assert state.anomalies and account(state).cash == D("100000")
+    assert before == state.state_hash()
+
+
+def test_notional_sell_is_capped_at_the_shares_it_needs_and_the_account_holds() -> None:
+    state = make_state()
+    seed_position(state, "2")
+    run(state, MarketUpdate("IBM", D("150.00"), D("150.02"), D("150.01"), False, NOW))
+    sends = run(state, order("s1", side=Side.SELL, qty=None, price=None, order_type=OrderType.MARKET, notional="100.00"))
+    route = next(s.message for s in sends if isinstance(s.message, RouteOrder))
+    # at the collared bid of 142.50 it takes 0.701755 shares to raise 100.00
+    assert route.qty_cap == D("0.701755")
+    assert account(state).reserved_qty["IBM"] == D("0.701755")
+
+
+def test_overfill_is_refused_and_recorded() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order(qty="10"))).order_id
+    cash_before = account(state).cash
+    assert fill(state, order_id, "10.000001", "150.00") == []
+    assert account(state).cash == cash_before and state.anomalies
+
+
+def test_option_fill_costs_price_times_multiplier() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order(qty="2", price="7.50", symbol="OPT"))).order_id
+    assert account(state).reserved_cash == D("1500")
+    fill(state, order_id, "2", "7.45")
+    assert account(state).cash == D("100000") - D("1490")
+    assert account(state).positions["OPT"].qty == D("2")
+
+
+# --- cancel, expire, reject --------------------------------------------------------------------------
+
+
+def test_cancel_is_sent_to_the_instrument_and_confirmed_canceled_to_the_asker() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order())).order_id
+    cancel_reply = Reply("gateway-0", 1, b"8")
+    sends = run(state, CancelOrder("A1", "c1", cancel_reply))
+    assert [type(s.message) for s in sends] == [CancelRoute]
+    report = only_report(venue_event(state, order_id, VenueEventKind.CANCELED, Reason.USER_CANCELED.value))
+    assert (report.exec_type, report.status, report.reply) == (ExecType.CANCELED, OrderStatus.CANCELED, cancel_reply)
+    assert account(state).reserved_cash == 0
+
+
+def test_cancel_of_unknown_or_finished_order_gets_an_error() -> None:
+    state = make_state()
+    sends = run(state, CancelOrder("A1", "nope", REPLY))
+    assert isinstance(sends[0].message, RequestRejected) and sends[0].message.code == "unknown_order"
+    order_id = only_report(run(state, order())).order_id
+    fill(state, order_id, "10", "150")
+    sends = run(state, CancelOrder("A1", "c1", REPLY))
+    assert isinstance(sends[0].message, RequestRejected) and sends[0].message.code == "order_not_open"
+
+
+def test_second_cancel_while_one_is_pending_is_refused() -> None:
+    state = make_state()
+    run(state, order())
+    run(state, CancelOrder("A1", "c1", REPLY))
+    sends = run(state, CancelOrder("A1", "c1", REPLY))
+    assert isinstance(sends[0].message, RequestRejected) and sends[0].message.code == Reason.PENDING_REQUEST.value
+
+
+def test_cancel_rejected_by_the_venue_tells_the_asker_and_keeps_the_order() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order())).order_id
+    run(state, CancelOrder("A1", "c1", REPLY))
+    sends = venue_event(state, order_id, VenueEventKind.CANCEL_REJECTED, Reason.TOO_LATE_TO_CANCEL.value)
+    assert isinstance(sends[0].message, RequestRejected) and sends[0].message.code == "cancel_rejected"
+    assert state.orders[order_id].status is OrderStatus.NEW and not state.orders[order_id].cancel_requested
+
+
+def test_expiry_and_venue_rejection_release_reservations() -> None:
+    state = make_state()
+    first = only_report(run(state, order("c1"))).order_id
+    second = only_report(run(state, order("c2"))).order_id
+    assert only_report(venue_event(state, first, VenueEventKind.EXPIRED, Reason.END_OF_DAY.value)).status is OrderStatus.EXPIRED
+    assert only_report(venue_event(state, second, VenueEventKind.REJECTED, "market_closed")).status is OrderStatus.REJECTED
+    assert account(state).reserved_cash == 0
+
+
+def test_cancel_all_cancels_every_open_order_of_the_account_in_the_symbol() -> None:
+    state = make_state()
+    run(state, order("c1"))
+    run(state, order("c2", symbol="XYZ", price="25.00"))
+    sends = run(state, CancelAll("A1", "IBM", REPLY))
+    cancels = [s.message for s in sends if isinstance(s.message, CancelRoute)]
+    done = [s.message for s in sends if isinstance(s.message, CancelAllDone)]
+    assert [c.symbol for c in cancels] == ["IBM"] and done[0].requested == 1
+
+
+# --- replace ---------------------------------------------------------------------------------------------
+
+
+def test_replace_continues_the_order_under_the_new_client_order_id() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order(qty="10", price="150.00"))).order_id
+    fill(state, order_id, "4", "150.00")
+    replace_reply = Reply("gateway-0", 1, b"9")
+    sends = run(state, ReplaceOrder("A1", "c1", "c2", D("12"), D("149.00"), None, replace_reply))
+    route = next(s.message for s in sends if isinstance(s.message, ReplaceRoute))
+    assert route.qty == D("12")
+    found = reports(venue_event(state, order_id, VenueEventKind.REPLACED))
+    old, new = found
+    assert (old.status, old.client_order_id) == (OrderStatus.REPLACED, "c1")
+    assert (new.exec_type, new.status, new.client_order_id, new.reply) == (ExecType.REPLACED, OrderStatus.PARTIALLY_FILLED, "c2", replace_reply)
+    assert (new.cum_qty, new.leaves_qty) == (D("4"), D("8"))
+    assert account(state).reserved_cash == D("1192")  # 8 × 149.00
+    last = only_report(fill(state, route.new_order_id, "8", "149.00"))
+    assert last.status is OrderStatus.FILLED and account(state).reserved_cash == 0
+
+
+def test_replace_refused_by_the_venue_restores_the_original_hold() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order(qty="10", price="150.00"))).order_id
+    run(state, ReplaceOrder("A1", "c1", "c2", D("20"), None, None, REPLY))
+    assert account(state).reserved_cash == D("3000")
+    sends = venue_event(state, order_id, VenueEventKind.REPLACE_REJECTED, "too_late")
+    assert any(isinstance(s.message, RequestRejected) and s.message.code == "replace_rejected" for s in sends)
+    assert account(state).reserved_cash == D("1500") and "c2" not in account(state).orders
+
+
+@pytest.mark.parametrize(
+    ("qty", "price", "message"),
+    [("4", None, "more than the quantity already filled"), ("10.5", None, None), (None, "150.001", "tick"), (None, None, "needs qty")],
+)
+def test_bad_replace_is_refused_and_changes_nothing(qty: str | None, price: str | None, message: str | None) -> None:
+    state = make_state()
+    order_id = only_report(run(state, order(qty="10", symbol="XYZ", price="25.00"))).order_id
+    fill(state, order_id, "4", "25.00")
+    before = state.state_hash()
+    sends = run(state, ReplaceOrder("A1", "c1", "c2", D(qty) if qty else None, D(price) if price else None, None, REPLY))
+    assert isinstance(sends[0].message, RequestRejected)
+    if message:
+        assert message in sends[0].message.message
+    assert "c2" not in account(state).orders
+    assert state.orders[order_id].pending_replace is None
+    assert before != state.state_hash()  # the rejection counter only
+
+
+def test_replace_of_a_notional_order_is_refused() -> None:
+    state = make_state()
+    run(state, order(qty=None, price=None, order_type=OrderType.MARKET, notional="100.00"))
+    sends = run(state, ReplaceOrder("A1", "c1", "c2", D("1"), None, None, REPLY))
+    assert isinstance(sends[0].message, RequestRejected)
+
+
+# --- queries and determinism --------------------------------------------------------------------------------
+
+
+def test_get_orders_lists_each_order_once_and_open_only_filters() -> None:
+    state = make_state()
+    run(state, order("c1"))
+    order_id = only_report(run(state, order("c2"))).order_id
+    fill(state, order_id, "10", "150")
+    everything = run(state, QueryOrders("A1", False, REPLY))[0].message
+    open_only = run(state, QueryOrders("A1", True, REPLY))[0].message
+    assert isinstance(everything, OrdersReply) and isinstance(open_only, OrdersReply)
+    assert [o.client_order_id for o in everything.orders] == ["c1", "c2"]
+    assert [o.client_order_id for o in open_only.orders] == ["c1"]
+
+
+def test_replaying_the_same_inputs_gives_the_same_state_hash() -> None:
+    def scenario() -> AccountState:
+        state = make_state()
+        order_id = only_report(run(state, order("c1", qty="0.7", price="150.25"))).order_id
+        fill(state, order_id, "0.3", "150.10")
+        run(state, order("c2", side=Side.SELL, qty="0.2"))
+        run(state, CancelOrder("A1", "c2", REPLY))
+        return state
+
+    assert scenario().state_hash() == scenario().state_hash()
+
+
+def test_gateway_reports_go_to_every_gateway() -> None:
+    sends = run(make_state(), order())
+    assert [s.key for s in sends if s.kind == GATEWAY] == ["*"]
