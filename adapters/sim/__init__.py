@@ -1,0 +1,1 @@
+"""The simulated market maker: the default venue, a real in-process venue adapter."""
