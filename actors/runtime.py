@@ -1,0 +1,97 @@
+"""The thin Ray shell every stateful actor shares: receive a batch, apply it to the pure
+core in order, post the core's outputs to the outboxes. No ``ray.get`` on this path."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+import structlog
+
+from actors.hop import Inbox, Outbox, Router, decode
+from actors.logs import configure
+from actors.outputs import Outputs
+from model.config import Config
+from model.messages import Message
+
+log = structlog.get_logger("runtime")
+
+
+class Core(Protocol):
+    out: Outputs
+
+    def apply(self, message: Message, now: int) -> None: ...
+
+    def state_hash(self) -> str: ...
+
+    def check_invariants(self) -> None: ...
+
+
+class CoreHost:
+    """Hosts one pure core. Subclasses (the ``actor.py`` files) build ``self.core``."""
+
+    core: Core
+
+    def __init__(self, name: str, config: Config, gateways: int = 1) -> None:
+        self.name = name
+        self.config = config
+        configure(config.logging.level)
+        self.router = Router(config, gateways)
+        self.inbox = Inbox()
+        self.handles: dict[str, Any] = {}
+        self.outbox: Outbox | None = None
+        self.errors = 0
+        self.messages_applied = 0
+
+    async def wire(self, handles: dict[str, Any]) -> None:
+        """Receive the actor handles of the topology; only then may the actor send."""
+        self.handles = handles
+        self.outbox = Outbox(self.name, self.router, self.config.batching, self._deliver)
+
+    def _deliver(self, name: str, data: bytes) -> None:
+        self.handles[name].on_batch.remote(data)
+
+    async def on_batch(self, data: bytes) -> None:
+        """Apply a batch from another actor. In order per sender, each batch once."""
+        now = time.time_ns()
+        for batch in self.inbox.accept(decode(data)):
+            for message in batch.messages:
+                self._apply(message, now)
+        self._post()
+
+    def _apply(self, message: Message, now: int) -> None:
+        try:
+            self.core.apply(message, now)
+            self.messages_applied += 1
+        except Exception:
+            self.errors += 1
+            log.exception("message failed", actor=self.name, message=type(message).__name__)
+
+    def _post(self) -> None:
+        sends = self.core.out.drain()
+        if sends:
+            assert self.outbox is not None, f"{self.name} sent before it was wired"
+            self.outbox.post(sends)
+
+    async def flush(self) -> None:
+        if self.outbox is not None:
+            self.outbox.flush()
+
+    async def state_hash(self) -> str:
+        return self.core.state_hash()
+
+    async def check_invariants(self) -> None:
+        self.core.check_invariants()
+
+    async def status(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "applied": self.messages_applied,
+            "errors": self.errors,
+            "held_batches": self.inbox.waiting(),
+            "batches_sent": self.outbox.batches_sent if self.outbox else 0,
+            "anomalies": len(getattr(self.core, "anomalies", [])),
+        }
+
+    async def ping(self) -> str:
+        return self.name

@@ -1,0 +1,16 @@
+"""Builds the adapter a ``[[venues]]`` table names by its ``kind``."""
+
+from __future__ import annotations
+
+from adapters.base import VenueAdapter
+from model.config import Config, VenueSection
+from model.instruments import Instrument
+
+
+def build_adapter(venue: VenueSection, config: Config, instruments: list[Instrument]) -> VenueAdapter:
+    traded = [i for i in instruments if venue.trades(i.symbol)]
+    if venue.kind == "sim":
+        from adapters.sim.venue import SimVenue
+
+        return SimVenue(venue.name, traded, config.sim)
+    raise ValueError(f"venue {venue.name}: unknown kind {venue.kind!r} (known: sim)")

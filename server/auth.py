@@ -1,0 +1,51 @@
+"""Login: HMAC-SHA256 over ``f"{ts}:{nonce}:login"`` with the user's secret (PROTOCOL.md §2).
+
+``ts`` (ms) must be within the window of server time and a nonce is accepted once per
+key within twice that window, so a captured login cannot be replayed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from model.config import User
+
+
+def signature(secret: str, ts: int, nonce: str) -> str:
+    return hmac.new(secret.encode(), f"{ts}:{nonce}:login".encode(), hashlib.sha256).hexdigest()
+
+
+class LoginRefused(ValueError):
+    pass
+
+
+class Authenticator:
+    """Checks logins. Holds the nonces seen in the last two windows (soft state)."""
+
+    def __init__(self, users: list[User], window_ms: int) -> None:
+        self.users = {user.key: user for user in users}
+        self.window_ms = window_ms
+        self.seen: dict[tuple[str, str], int] = {}
+
+    def login(self, key: str, ts: int, nonce: str, sig: str, now_ms: int) -> User:
+        """The user, or ``LoginRefused`` naming why (unknown keys and bad signatures alike)."""
+        self._forget_old(now_ms)
+        user = self.users.get(key)
+        if abs(now_ms - ts) > self.window_ms:
+            raise LoginRefused(f"ts is more than {self.window_ms // 1000} s from server time")
+        if not nonce or len(nonce) > 128:
+            raise LoginRefused("nonce must be 1 to 128 characters")
+        expected = signature(user.secret if user else "\0unknown", ts, nonce)
+        if user is None or not hmac.compare_digest(expected, sig):
+            raise LoginRefused("bad key or signature")
+        if (key, nonce) in self.seen:
+            raise LoginRefused("nonce already used")
+        self.seen[(key, nonce)] = now_ms
+        return user
+
+    def _forget_old(self, now_ms: int) -> None:
+        if len(self.seen) < 1024:
+            return
+        horizon = now_ms - 2 * self.window_ms
+        self.seen = {entry: seen_at for entry, seen_at in self.seen.items() if seen_at >= horizon}

@@ -1,0 +1,350 @@
+"""The trader-facing WebSocket server: login, authorisation, decoding, rate limits, fan-out.
+
+It holds only soft state (connections, subscriptions, the last quote per symbol): a client
+that reconnects resynchronises by querying. Requests become commands for the owning
+AccountShard through a batched ``Outbox``; answers come back as batches through
+``on_batch`` and go to the connection that asked (with its ``id``) and, for executions, to
+every other connection of the account's users.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from actors.hop import Inbox, Outbox, decode
+from actors.outputs import ACCOUNT, Send
+from model.config import Setup, User
+from model.messages import (
+    AccountReply,
+    CancelAll,
+    CancelAllDone,
+    CancelOrder,
+    ExecutionReport,
+    Message,
+    OrdersReply,
+    QueryAccount,
+    QueryOrders,
+    QuoteEvent,
+    Reply,
+    RequestRejected,
+)
+from server import protocol
+from server.auth import Authenticator, LoginRefused
+from server.protocol import (
+    AdminRequest,
+    CancelAllRequest,
+    CancelOrderRequest,
+    GetAccountRequest,
+    GetOrdersRequest,
+    Login,
+    NewOrderRequest,
+    NewOrdersRequest,
+    ProtocolError,
+    ReplaceOrderRequest,
+    Request,
+    SubscribeRequest,
+)
+from server.ratelimit import TokenBucket
+from server.validation import Invalid, check_client_order_id, to_new_order, to_replace
+
+log = structlog.get_logger("gateway")
+
+AdminHandler = Callable[[str, list[str]], Awaitable[dict[str, Any]]]
+
+
+class Connection:
+    """One client connection: who it is, what it may touch, and its outgoing queue."""
+
+    def __init__(self, conn_id: int, socket: ServerConnection, bucket: TokenBucket, max_pending: int) -> None:
+        self.conn_id = conn_id
+        self.socket = socket
+        self.bucket = bucket
+        self.max_pending = max_pending
+        self.dropped = False
+        self.user: User | None = None
+        self.accounts: frozenset[str] = frozenset()
+        self.quotes: set[str] = set()
+        self.outgoing: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def send(self, frame: bytes) -> None:
+        """Queue a frame. A client that lets ``max_pending`` frames pile up is disconnected
+        (close code 1008) rather than let the gateway's memory grow without bound; it
+        resynchronises by querying when it reconnects."""
+        if self.dropped:
+            return
+        if self.outgoing.qsize() >= self.max_pending:
+            self.dropped = True
+            log.warning("slow consumer disconnected", conn=self.conn_id, pending=self.outgoing.qsize())
+            asyncio.get_running_loop().create_task(self.socket.close(1008, "too many unread messages"))
+            return
+        self.outgoing.put_nowait(frame)
+
+
+class Gateway:
+    """Serves PROTOCOL.md §2. Every request is answered: an ``error``, a reply, or the first
+    execution report of the order it created; nothing a client sends can change state
+    without passing decoding, authorisation and validation first."""
+
+    def __init__(self, name: str, setup: Setup, outbox: Outbox, admin: AdminHandler | None = None) -> None:
+        self.name = name
+        self.config = setup.config
+        self.instruments = {instrument.symbol: instrument for instrument in setup.instruments}
+        self.all_accounts = frozenset(seed.account for seed in setup.accounts)
+        self.auth = Authenticator(setup.users, setup.config.gateway.login_window_ms)
+        self.outbox = outbox
+        self.admin = admin
+        self.inbox = Inbox()
+        self.connections: dict[int, Connection] = {}
+        self.account_connections: dict[str, set[int]] = {}
+        self.quote_connections: dict[str, set[int]] = {}
+        self.last_quotes: dict[str, bytes] = {}
+        self.ids = itertools.count(1)
+        self.server: Server | None = None
+        self.requests = 0
+
+    # --- server lifecycle -----------------------------------------------------------------------
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen; returns the bound port (useful with port 0)."""
+        self.server = await serve(
+            self._serve,
+            host,
+            port,
+            max_size=self.config.gateway.max_frame_bytes,
+            compression=None,
+            max_queue=64,
+        )
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    async def _serve(self, socket: ServerConnection) -> None:
+        gateway = self.config.gateway
+        bucket = TokenBucket(gateway.rate_limit_per_s, gateway.rate_limit_burst)
+        conn = Connection(next(self.ids), socket, bucket, gateway.max_pending_per_connection)
+        self.connections[conn.conn_id] = conn
+        writer = asyncio.get_running_loop().create_task(self._write(conn))
+        try:
+            async for frame in socket:
+                self.on_frame(conn, frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            writer.cancel()
+            self._forget(conn)
+
+    async def _write(self, conn: Connection) -> None:
+        try:
+            while True:
+                frame = await conn.outgoing.get()
+                await conn.socket.send(frame, text=True)
+                while not conn.outgoing.empty():
+                    await conn.socket.send(conn.outgoing.get_nowait(), text=True)
+        except ConnectionClosed:
+            pass
+
+    def _forget(self, conn: Connection) -> None:
+        self.connections.pop(conn.conn_id, None)
+        for account in conn.accounts:
+            self.account_connections.get(account, set()).discard(conn.conn_id)
+        for symbol in conn.quotes:
+            self.quote_connections.get(symbol, set()).discard(conn.conn_id)
+
+    # --- client → server ------------------------------------------------------------------------
+
+    def on_frame(self, conn: Connection, frame: str | bytes) -> None:
+        self.requests += 1
+        try:
+            request = protocol.decode_request(frame)
+        except ProtocolError as error:
+            conn.send(protocol.error("invalid_request", str(error), error.request_id))
+            return
+        request_id = bytes(request.id)
+        if isinstance(request, Login):
+            self._login(conn, request, request_id)
+            return
+        if conn.user is None:
+            conn.send(protocol.error("not_authenticated", "log in first", request_id))
+            return
+        cost = len(request.orders) if isinstance(request, NewOrdersRequest) else 1
+        if not conn.bucket.take(cost, time.monotonic_ns()):
+            conn.send(protocol.error("rate_limited", f"more than {self.config.gateway.rate_limit_per_s} requests/s", request_id))
+            return
+        reply = Reply(self.name, conn.conn_id, request_id)
+        try:
+            self._dispatch(conn, request, reply)
+        except Invalid as invalid:
+            conn.send(protocol.error(invalid.code, str(invalid), request_id))
+
+    def _dispatch(self, conn: Connection, request: Request, reply: Reply) -> None:
+        if isinstance(request, NewOrderRequest):
+            self._new_orders(conn, [request.fields()], reply)
+        elif isinstance(request, NewOrdersRequest):
+            if not 0 < len(request.orders) <= self.config.gateway.max_orders_per_frame:
+                raise Invalid("invalid_request", f"orders must hold 1 to {self.config.gateway.max_orders_per_frame} orders")
+            self._new_orders(conn, request.orders, reply)
+        elif isinstance(request, CancelOrderRequest):
+            self._authorise(conn, request.account)
+            check_client_order_id(request.client_order_id)
+            self._to_shard(request.account, CancelOrder(request.account, request.client_order_id, reply))
+        elif isinstance(request, ReplaceOrderRequest):
+            self._authorise(conn, request.account)
+            self._to_shard(request.account, to_replace(request, reply))
+        elif isinstance(request, CancelAllRequest):
+            self._authorise(conn, request.account)
+            if request.symbol is not None and request.symbol not in self.instruments:
+                raise Invalid("unknown_symbol", f"unknown symbol {request.symbol!r}")
+            self._to_shard(request.account, CancelAll(request.account, request.symbol, reply))
+        elif isinstance(request, GetOrdersRequest):
+            self._authorise(conn, request.account)
+            self._to_shard(request.account, QueryOrders(request.account, request.open_only, reply))
+        elif isinstance(request, GetAccountRequest):
+            self._authorise(conn, request.account)
+            self._to_shard(request.account, QueryAccount(request.account, reply))
+        elif isinstance(request, SubscribeRequest):
+            self._subscribe(conn, request.channels, reply)
+        elif isinstance(request, AdminRequest):
+            self._admin(conn, request, reply)
+
+    def _login(self, conn: Connection, request: Login, request_id: bytes) -> None:
+        if conn.user is not None:
+            conn.send(protocol.error("invalid_request", "already logged in", request_id))
+            return
+        try:
+            user = self.auth.login(request.key, request.ts, request.nonce, request.sig, time.time_ns() // 1_000_000)
+        except LoginRefused as refused:
+            conn.send(protocol.error("not_authenticated", str(refused), request_id))
+            return
+        conn.user = user
+        conn.accounts = self.all_accounts if user.role == "admin" else frozenset(user.accounts)
+        for account in conn.accounts:
+            self.account_connections.setdefault(account, set()).add(conn.conn_id)
+        accounts = sorted(conn.accounts) if user.role != "admin" else []
+        conn.send(protocol.encode({"type": "login", "ok": True, "role": user.role, "accounts": accounts}, request_id))
+        log.info("login", user=user.key, role=user.role, conn=conn.conn_id)
+
+    def _authorise(self, conn: Connection, account: str) -> None:
+        if account not in conn.accounts:
+            raise Invalid("forbidden", f"account {account!r} is not yours")
+
+    def _new_orders(self, conn: Connection, orders: list[protocol.OrderFields], reply: Reply) -> None:
+        for fields in orders:
+            try:
+                self._authorise(conn, fields.account)
+                command = to_new_order(fields, self.instruments, reply)
+            except Invalid as invalid:
+                conn.send(
+                    protocol.encode(
+                        {"type": "error", "code": invalid.code, "message": str(invalid), "client_order_id": fields.client_order_id},
+                        reply.request,
+                    )
+                )
+                continue
+            self._to_shard(fields.account, command)
+
+    def _subscribe(self, conn: Connection, channels: list[str], reply: Reply) -> None:
+        symbols = []
+        for channel in channels:
+            if channel == "executions":
+                continue
+            kind, _, symbol = channel.partition(":")
+            if kind != "quotes" or not symbol:
+                raise Invalid("invalid_request", f"unknown channel {channel!r}; use executions or quotes:SYMBOL")
+            if symbol not in self.instruments:
+                raise Invalid("unknown_symbol", f"unknown symbol {symbol!r}")
+            symbols.append(symbol)
+        for symbol in symbols:
+            conn.quotes.add(symbol)
+            self.quote_connections.setdefault(symbol, set()).add(conn.conn_id)
+        conn.send(protocol.encode({"type": "subscribed", "channels": channels}, reply.request))
+        for symbol in symbols:
+            if symbol in self.last_quotes:
+                conn.send(self.last_quotes[symbol])
+
+    def _admin(self, conn: Connection, request: AdminRequest, reply: Reply) -> None:
+        assert conn.user is not None
+        if conn.user.role != "admin":
+            raise Invalid("forbidden", "admin commands need the admin role")
+        if self.admin is None:
+            raise Invalid("invalid_request", "this gateway has no admin service")
+        asyncio.get_running_loop().create_task(self._run_admin(conn, request, reply.request))
+
+    async def _run_admin(self, conn: Connection, request: AdminRequest, request_id: bytes) -> None:
+        assert self.admin is not None
+        try:
+            result = await self.admin(request.command, list(request.args))
+        except Exception as failure:  # the operator gets the reason, the gateway carries on
+            conn.send(protocol.error("admin_failed", str(failure), request_id))
+            return
+        conn.send(protocol.encode({"type": "admin", "ok": bool(result.get("ok", True)), "result": result}, request_id))
+
+    def _to_shard(self, account: str, command: Message) -> None:
+        self.outbox.post((Send(ACCOUNT, account, command),))
+
+    # --- actors → clients -----------------------------------------------------------------------
+
+    def on_batch(self, data: bytes) -> None:
+        """Deliver a batch of events from the actors, in order per sender."""
+        for batch in self.inbox.accept(decode(data)):
+            for message in batch.messages:
+                self._deliver(message)
+
+    def _deliver(self, message: Message) -> None:
+        if isinstance(message, ExecutionReport):
+            self._execution(message)
+        elif isinstance(message, QuoteEvent):
+            self._quote(message)
+        elif isinstance(message, RequestRejected):
+            self._reply(message.reply, protocol.error(message.code, message.message, message.reply.request))
+        elif isinstance(message, OrdersReply):
+            self._reply(message.reply, protocol.orders_reply(message))
+        elif isinstance(message, AccountReply):
+            self._reply(message.reply, protocol.account_reply(message))
+        elif isinstance(message, CancelAllDone):
+            frame = protocol.encode({"type": "cancel_all", "account": message.account, "requested": message.requested}, message.reply.request)
+            self._reply(message.reply, frame)
+
+    def _reply(self, reply: Reply, frame: bytes) -> None:
+        if reply.gateway != self.name:
+            return
+        conn = self.connections.get(reply.conn)
+        if conn is not None:
+            conn.send(frame)
+
+    def _execution(self, report: ExecutionReport) -> None:
+        body = protocol.execution_body(report)
+        asker = report.reply.conn if report.reply is not None and report.reply.gateway == self.name else None
+        for conn_id in self.account_connections.get(report.account, ()):
+            if conn_id != asker:
+                self.connections[conn_id].send(body)
+        if asker is not None and report.reply is not None:
+            conn = self.connections.get(asker)
+            if conn is not None:
+                conn.send(protocol.with_id(body, report.reply.request))
+
+    def _quote(self, event: QuoteEvent) -> None:
+        frame = protocol.quote(event)
+        self.last_quotes[event.symbol] = frame
+        for conn_id in self.quote_connections.get(event.symbol, ()):
+            self.connections[conn_id].send(frame)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "connections": len(self.connections),
+            "requests": self.requests,
+            "held_batches": self.inbox.waiting(),
+            "batches_sent": self.outbox.batches_sent,
+        }
+

@@ -1,0 +1,247 @@
+"""The trader WebSocket protocol (PROTOCOL.md §2): JSON frames ⇄ typed requests and events.
+
+Pure translation, no I/O. Decoding is strict: unknown ops, missing or mistyped fields,
+and decimals that are not strings are refused with a message that names the field.
+Decimals stay strings here; ``server.validation`` turns them into fixed-point numbers
+against the instrument's rules.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import msgspec
+
+from model import fixed
+from model.messages import AccountReply, ExecutionReport, OrdersReply, QuoteEvent
+
+
+class _Request(msgspec.Struct, frozen=True, kw_only=True, tag_field="op", forbid_unknown_fields=True):
+    id: msgspec.Raw = msgspec.Raw(b"")
+
+
+class OrderFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The fields of one order, shared by ``new_order`` and each entry of ``new_orders``."""
+
+    account: str
+    client_order_id: str
+    symbol: str
+    side: str
+    type: str
+    tif: str = "day"
+    qty: str | None = None
+    notional: str | None = None
+    price: str | None = None
+    stop_price: str | None = None
+
+
+class Login(_Request, frozen=True, tag="login"):
+    key: str
+    ts: int
+    nonce: str
+    sig: str
+
+
+class NewOrderRequest(_Request, frozen=True, tag="new_order"):
+    account: str
+    client_order_id: str
+    symbol: str
+    side: str
+    type: str
+    tif: str = "day"
+    qty: str | None = None
+    notional: str | None = None
+    price: str | None = None
+    stop_price: str | None = None
+
+    def fields(self) -> OrderFields:
+        return OrderFields(
+            self.account, self.client_order_id, self.symbol, self.side, self.type, self.tif,
+            self.qty, self.notional, self.price, self.stop_price,
+        )
+
+
+class NewOrdersRequest(_Request, frozen=True, tag="new_orders"):
+    orders: list[OrderFields]
+
+
+class CancelOrderRequest(_Request, frozen=True, tag="cancel_order"):
+    account: str
+    client_order_id: str
+
+
+class ReplaceOrderRequest(_Request, frozen=True, tag="replace_order"):
+    account: str
+    client_order_id: str
+    new_client_order_id: str
+    qty: str | None = None
+    price: str | None = None
+    stop_price: str | None = None
+
+
+class CancelAllRequest(_Request, frozen=True, tag="cancel_all"):
+    account: str
+    symbol: str | None = None
+
+
+class GetOrdersRequest(_Request, frozen=True, tag="get_orders"):
+    account: str
+    open_only: bool = False
+
+
+class GetAccountRequest(_Request, frozen=True, tag="get_account"):
+    account: str
+
+
+class SubscribeRequest(_Request, frozen=True, tag="subscribe"):
+    channels: list[str]
+
+
+class AdminRequest(_Request, frozen=True, tag="admin"):
+    """Operator commands (admin role only): ``command`` and its ``args``."""
+
+    command: str
+    args: list[str] = msgspec.field(default_factory=list)
+
+
+Request = Union[
+    Login,
+    NewOrderRequest,
+    NewOrdersRequest,
+    CancelOrderRequest,
+    ReplaceOrderRequest,
+    CancelAllRequest,
+    GetOrdersRequest,
+    GetAccountRequest,
+    SubscribeRequest,
+    AdminRequest,
+]
+
+OPS = sorted(cls.__struct_config__.tag for cls in Request.__args__)  # type: ignore[attr-defined]
+
+_request_decoder = msgspec.json.Decoder(Request)
+_encoder = msgspec.json.Encoder()
+
+
+class ProtocolError(ValueError):
+    """A frame that is not a valid request. ``request_id`` is its raw ``id`` if one was readable."""
+
+    def __init__(self, message: str, request_id: bytes = b"") -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+def decode_request(frame: bytes | str) -> Request:
+    """Decode one client frame or raise ``ProtocolError`` with a message that names the problem."""
+    try:
+        request = _request_decoder.decode(frame)
+    except msgspec.DecodeError as error:
+        raise _explain(frame, error) from None
+    if request.id and bytes(request.id)[:1] not in b'"-0123456789':
+        raise ProtocolError("id must be a string or a number")
+    return request
+
+
+def _explain(frame: bytes | str, error: msgspec.DecodeError) -> ProtocolError:
+    try:
+        loose = msgspec.json.decode(frame)
+    except msgspec.DecodeError:
+        return ProtocolError("malformed JSON")
+    if not isinstance(loose, dict):
+        return ProtocolError("a request must be a JSON object")
+    request_id = loose.get("id")
+    raw_id = _encoder.encode(request_id) if isinstance(request_id, (str, int)) and not isinstance(request_id, bool) else b""
+    op = loose.get("op")
+    if op is None:
+        return ProtocolError("missing field 'op'", raw_id)
+    if op not in OPS:
+        return ProtocolError(f"unknown op {op!r}; expected one of {', '.join(OPS)}", raw_id)
+    return ProtocolError(str(error), raw_id)
+
+
+# --- server → client -------------------------------------------------------------------------
+
+
+def _decimal(value: int | None) -> str | None:
+    return None if value is None else fixed.format(value)
+
+
+def execution_body(report: ExecutionReport) -> bytes:
+    """The JSON of an execution report without ``id`` (``with_id`` adds it for the requester)."""
+    return _encoder.encode(
+        {
+            "type": "execution",
+            "account": report.account,
+            "order_id": report.order_id,
+            "client_order_id": report.client_order_id,
+            "exec_id": report.exec_id,
+            "exec_type": report.exec_type.value,
+            "status": report.status.value,
+            "symbol": report.symbol,
+            "side": report.side.value,
+            "order_type": report.order_type.value,
+            "tif": report.tif.value,
+            "qty": _decimal(report.qty),
+            "notional": None if report.notional is None else fixed.format_cash(report.notional),
+            "price": _decimal(report.price),
+            "stop_price": _decimal(report.stop_price),
+            "cum_qty": fixed.format(report.cum_qty),
+            "leaves_qty": _decimal(report.leaves_qty),
+            "last_qty": fixed.format(report.last_qty),
+            "last_price": _decimal(report.last_price),
+            "avg_price": _decimal(report.avg_price),
+            "reason": report.reason,
+            "ts": report.ts,
+        }
+    )
+
+
+def with_id(body: bytes, request_id: bytes) -> bytes:
+    """Put ``"id": <raw>`` first into an encoded JSON object (no re-encoding of the rest)."""
+    if not request_id:
+        return body
+    return b'{"id":' + request_id + b"," + body[1:]
+
+
+def encode(message: dict[str, object], request_id: bytes = b"") -> bytes:
+    return with_id(_encoder.encode(message), request_id)
+
+
+def error(code: str, message: str, request_id: bytes = b"") -> bytes:
+    return encode({"type": "error", "code": code, "message": message}, request_id)
+
+
+def orders_reply(reply: OrdersReply) -> bytes:
+    body = b",".join(execution_body(report) for report in reply.orders)
+    head = _encoder.encode({"type": "orders", "account": reply.account})
+    return with_id(head[:-1] + b',"orders":[' + body + b"]}", reply.reply.request)
+
+
+def account_reply(reply: AccountReply) -> bytes:
+    return encode(
+        {
+            "type": "account",
+            "account": reply.account,
+            "cash": fixed.format_cash(reply.cash),
+            "buying_power": fixed.format_cash(reply.buying_power),
+            "positions": [
+                {"symbol": p.symbol, "qty": fixed.format(p.qty), "avg_cost": fixed.format(p.avg_cost)}
+                for p in reply.positions
+            ],
+        },
+        reply.reply.request,
+    )
+
+
+def quote(event: QuoteEvent) -> bytes:
+    return encode(
+        {
+            "type": "quote",
+            "symbol": event.symbol,
+            "bid": _decimal(event.bid),
+            "bid_size": fixed.format(event.bid_size),
+            "ask": _decimal(event.ask),
+            "ask_size": fixed.format(event.ask_size),
+            "ts": event.ts,
+        }
+    )
