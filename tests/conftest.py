@@ -1,0 +1,39 @@
+"""Shared test set-up: the demo configuration with test-only users and accounts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from model import fixed
+from model.config import AccountSeed, Setup, User, load_setup
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_ACCOUNTS = [f"T{index:02d}" for index in range(1, 41)]
+
+
+def demo_setup() -> Setup:
+    return load_setup(ROOT / "conf" / "server.toml")
+
+
+def make_setup(namespace: str, **sim: object) -> Setup:
+    """The demo setup plus a ``tester`` owning accounts T01..T40 with 1,000,000.00 each,
+    listening on a free port in its own Ray namespace."""
+    setup = demo_setup()
+    config = setup.config
+    config = msgspec.structs.replace(
+        config,
+        server=msgspec.structs.replace(config.server, ws_port=0),
+        topology=msgspec.structs.replace(config.topology, namespace=namespace),
+        sim=msgspec.structs.replace(config.sim, **sim),  # type: ignore[arg-type]
+    )
+    tester = User(key="tester", secret="tester-secret", role="trader", accounts=TEST_ACCOUNTS)
+    accounts = [AccountSeed(account, "tester", 1_000_000 * fixed.SCALE) for account in TEST_ACCOUNTS]
+    return msgspec.structs.replace(setup, config=config, users=[*setup.users, tester], accounts=[*setup.accounts, *accounts])
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
