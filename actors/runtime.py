@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import structlog
 
 from actors.hop import Inbox, Outbox, Router, decode
+from actors.link import Links, LinkServer, link_host
 from actors.logs import configure
 from actors.outputs import Outputs
 from model.config import Config
@@ -43,18 +44,26 @@ class CoreHost:
         self.errors = 0
         self.messages_applied = 0
 
-    async def wire(self, handles: dict[str, Any]) -> None:
-        """Receive the actor handles of the topology; only then may the actor send."""
-        self.handles = handles
-        self.outbox = Outbox(self.name, self.router, self.config.batching, self._deliver)
+    async def open_link(self) -> tuple[str, int]:
+        """Listen for batches from other actors; returns the address to give them."""
+        self.link_server = LinkServer(self.receive)
+        return await self.link_server.start(link_host(self.config))
 
-    def _deliver(self, name: str, data: bytes) -> None:
-        self.handles[name].on_batch.remote(data)
+    async def wire(self, handles: dict[str, Any], addresses: dict[str, tuple[str, int]]) -> None:
+        """Receive the topology (Ray handles for control, link addresses for batches); only
+        then may the actor send."""
+        self.handles = handles
+        self.links = Links(addresses)
+        self.outbox = Outbox(self.name, self.router, self.config.batching, self.links.send)
 
     async def on_batch(self, data: bytes) -> None:
+        """A batch sent as a Ray call (the supervisor's control messages)."""
+        self.receive(data)
+
+    def receive(self, data: bytes) -> None:
         """Apply a batch from another actor. In order per sender, each batch once."""
         now = time.time_ns()
-        for batch in self.inbox.accept(decode(data)):
+        for batch in self.inbox.accept(decode(data), now):
             for message in batch.messages:
                 self._apply(message, now)
         self._post()
@@ -90,7 +99,9 @@ class CoreHost:
             "errors": self.errors,
             "held_batches": self.inbox.waiting(),
             "batches_sent": self.outbox.batches_sent if self.outbox else 0,
+            "messages_waiting": self.outbox.waiting() if self.outbox else 0,
             "anomalies": len(getattr(self.core, "anomalies", [])),
+            **self.inbox.delay_percentiles(),
         }
 
     async def ping(self) -> str:

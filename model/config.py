@@ -34,10 +34,13 @@ class TopologySection(_Section, frozen=True):
 
 
 class BatchingSection(_Section, frozen=True):
-    """Every actor hop: flush an outbox at ``max_messages`` or after ``flush_interval_us``."""
+    """Every actor hop (see ``actors.hop.Outbox`` and ``actors.link``): at most one batch per
+    destination per ``flush_interval_us`` (0: one per event-loop turn), and at once when a
+    batch reaches ``max_messages``."""
 
     max_messages: int = 1000
-    flush_interval_us: int = 1000
+    flush_interval_us: int = 0
+    link_host: str = "127.0.0.1"  # where actors listen for batches; "node": Ray's node address
 
 
 class GatewaySection(_Section, frozen=True):

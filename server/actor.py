@@ -8,6 +8,7 @@ from typing import Any
 import ray
 
 from actors.hop import Outbox, Router
+from actors.link import Links, LinkServer, link_host
 from actors.logs import configure
 from model.config import Setup
 from server.gateway import Gateway
@@ -25,15 +26,22 @@ class GatewayActor:
         self.handles: dict[str, Any] = {}
         self.gateway: Gateway | None = None
 
-    async def wire(self, handles: dict[str, Any]) -> None:
+    async def open_link(self) -> tuple[str, int]:
+        """Listen for event batches from the actors; returns the address to give them."""
+        self.link_server = LinkServer(self._receive)
+        return await self.link_server.start(link_host(self.setup.config))
+
+    async def wire(self, handles: dict[str, Any], addresses: dict[str, tuple[str, int]]) -> None:
         self.handles = handles
-        outbox = Outbox(self.name, self.router, self.setup.config.batching, self._deliver)
+        self.links = Links(addresses)
+        outbox = Outbox(self.name, self.router, self.setup.config.batching, self.links.send)
         supervisor = handles.get("supervisor")
         admin = None if supervisor is None else self._admin
         self.gateway = Gateway(self.name, self.setup, outbox, admin)
 
-    def _deliver(self, name: str, data: bytes) -> None:
-        self.handles[name].on_batch.remote(data)
+    def _receive(self, data: bytes) -> None:
+        assert self.gateway is not None
+        self.gateway.on_batch(data)
 
     async def _admin(self, command: str, args: list[str]) -> dict[str, Any]:
         result: dict[str, Any] = await self.handles["supervisor"].admin.remote(command, args)

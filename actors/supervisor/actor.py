@@ -46,7 +46,9 @@ class SupervisorActor:
         for actor_plan in self.plans:
             self.handles[actor_plan.name] = self._create(actor_plan, namespace)
         self.handles[SUPERVISOR] = ray.get_runtime_context().current_actor
-        await asyncio.gather(*(handle.wire.remote(self.handles) for name, handle in self.handles.items() if name != SUPERVISOR))
+        names = [p.name for p in self.plans]
+        addresses = dict(zip(names, await asyncio.gather(*(self.handles[name].open_link.remote() for name in names)), strict=True))
+        await asyncio.gather(*(self.handles[name].wire.remote(self.handles, addresses) for name in names))
         self.outbox = Outbox(SUPERVISOR, self.router, self.setup.config.batching, self._deliver)
         await asyncio.gather(*(self.handles[p.name].start.remote() for p in self.plans if p.role == "venue"))
         ports = await asyncio.gather(*(self.handles[p.name].start.remote(host, ws_port) for p in self.plans if p.role == "gateway"))
