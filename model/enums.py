@@ -18,11 +18,11 @@ class OrderType(StrEnum):
 
     @property
     def has_price(self) -> bool:
-        return self in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        return self is OrderType.LIMIT or self is OrderType.STOP_LIMIT
 
     @property
     def has_stop(self) -> bool:
-        return self in (OrderType.STOP, OrderType.STOP_LIMIT)
+        return self is OrderType.STOP or self is OrderType.STOP_LIMIT
 
 
 class TimeInForce(StrEnum):
@@ -45,7 +45,10 @@ class OrderStatus(StrEnum):
 
     @property
     def is_open(self) -> bool:
-        return self in (OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+        return self in _OPEN_STATUSES
+
+
+_OPEN_STATUSES = frozenset({OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
 
 
 class ExecType(StrEnum):

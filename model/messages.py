@@ -22,11 +22,11 @@ from model.enums import (
 )
 
 
-class _Message(msgspec.Struct, frozen=True, array_like=True, tag=True):
+class _Message(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
     pass
 
 
-class Reply(msgspec.Struct, frozen=True, array_like=True):
+class Reply(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """Where the answer to a client request goes: gateway, connection, and the request's raw
     JSON ``id`` (``b""`` when the client sent none)."""
 
@@ -38,7 +38,7 @@ class Reply(msgspec.Struct, frozen=True, array_like=True):
 # --- gateway → account shard -------------------------------------------------------------
 
 
-class NewOrder(_Message, frozen=True, tag=1):
+class NewOrder(_Message, frozen=True, gc=False, tag=1):
     account: str
     client_order_id: str
     symbol: str
@@ -52,13 +52,13 @@ class NewOrder(_Message, frozen=True, tag=1):
     reply: Reply | None = None
 
 
-class CancelOrder(_Message, frozen=True, tag=2):
+class CancelOrder(_Message, frozen=True, gc=False, tag=2):
     account: str
     client_order_id: str
     reply: Reply | None = None
 
 
-class ReplaceOrder(_Message, frozen=True, tag=3):
+class ReplaceOrder(_Message, frozen=True, gc=False, tag=3):
     account: str
     client_order_id: str
     new_client_order_id: str
@@ -68,7 +68,7 @@ class ReplaceOrder(_Message, frozen=True, tag=3):
     reply: Reply | None = None
 
 
-class CancelAll(_Message, frozen=True, tag=4):
+class CancelAll(_Message, frozen=True, gc=False, tag=4):
     """Cancel every open order of ``account`` (all accounts of the shard when ``None``),
     optionally only in ``symbol``."""
 
@@ -77,13 +77,13 @@ class CancelAll(_Message, frozen=True, tag=4):
     reply: Reply | None = None
 
 
-class QueryOrders(_Message, frozen=True, tag=5):
+class QueryOrders(_Message, frozen=True, gc=False, tag=5):
     account: str
     open_only: bool
     reply: Reply
 
 
-class QueryAccount(_Message, frozen=True, tag=6):
+class QueryAccount(_Message, frozen=True, gc=False, tag=6):
     account: str
     reply: Reply
 
@@ -91,7 +91,7 @@ class QueryAccount(_Message, frozen=True, tag=6):
 # --- account shard → gateway -------------------------------------------------------------
 
 
-class ExecutionReport(_Message, frozen=True, tag=20):
+class ExecutionReport(_Message, frozen=True, gc=False, tag=20):
     """One state change of one client order, as PROTOCOL.md §2 reports it."""
 
     account: str
@@ -118,19 +118,19 @@ class ExecutionReport(_Message, frozen=True, tag=20):
     reply: Reply | None = None
 
 
-class OrdersReply(_Message, frozen=True, tag=21):
+class OrdersReply(_Message, frozen=True, gc=False, tag=21):
     reply: Reply
     account: str
     orders: list[ExecutionReport]
 
 
-class Position(msgspec.Struct, frozen=True, array_like=True):
+class Position(msgspec.Struct, frozen=True, array_like=True, gc=False):
     symbol: str
     qty: int
     avg_cost: int
 
 
-class AccountReply(_Message, frozen=True, tag=22):
+class AccountReply(_Message, frozen=True, gc=False, tag=22):
     reply: Reply
     account: str
     cash: int
@@ -138,7 +138,7 @@ class AccountReply(_Message, frozen=True, tag=22):
     positions: list[Position]
 
 
-class RequestRejected(_Message, frozen=True, tag=23):
+class RequestRejected(_Message, frozen=True, gc=False, tag=23):
     """A request that never became (or did not change) an order: the client gets an ``error``."""
 
     reply: Reply
@@ -146,7 +146,7 @@ class RequestRejected(_Message, frozen=True, tag=23):
     message: str
 
 
-class CancelAllDone(_Message, frozen=True, tag=24):
+class CancelAllDone(_Message, frozen=True, gc=False, tag=24):
     reply: Reply
     account: str | None
     requested: int
@@ -155,7 +155,7 @@ class CancelAllDone(_Message, frozen=True, tag=24):
 # --- account shard → instrument actor ------------------------------------------------------
 
 
-class RouteOrder(_Message, frozen=True, tag=30):
+class RouteOrder(_Message, frozen=True, gc=False, tag=30):
     """An accepted client order, to be worked by the instrument actor of its symbol."""
 
     order_id: str
@@ -171,13 +171,13 @@ class RouteOrder(_Message, frozen=True, tag=30):
     qty_cap: int | None = None  # most shares a notional sell may sell (its position)
 
 
-class CancelRoute(_Message, frozen=True, tag=31):
+class CancelRoute(_Message, frozen=True, gc=False, tag=31):
     order_id: str
     account: str
     symbol: str
 
 
-class ReplaceRoute(_Message, frozen=True, tag=32):
+class ReplaceRoute(_Message, frozen=True, gc=False, tag=32):
     """Change total ``qty`` and prices; on success the order continues as ``new_order_id``."""
 
     order_id: str
@@ -192,7 +192,7 @@ class ReplaceRoute(_Message, frozen=True, tag=32):
 # --- instrument actor → venue session -----------------------------------------------------
 
 
-class VenueNewOrder(_Message, frozen=True, tag=40):
+class VenueNewOrder(_Message, frozen=True, gc=False, tag=40):
     child_id: str
     symbol: str
     side: Side
@@ -204,11 +204,11 @@ class VenueNewOrder(_Message, frozen=True, tag=40):
     qty_cap: int | None = None
 
 
-class VenueCancel(_Message, frozen=True, tag=41):
+class VenueCancel(_Message, frozen=True, gc=False, tag=41):
     child_id: str
 
 
-class VenueReplace(_Message, frozen=True, tag=42):
+class VenueReplace(_Message, frozen=True, gc=False, tag=42):
     child_id: str
     qty: int
     price: int | None
@@ -217,7 +217,7 @@ class VenueReplace(_Message, frozen=True, tag=42):
 # --- venue session → instrument actor -----------------------------------------------------
 
 
-class VenueReport(_Message, frozen=True, tag=50):
+class VenueReport(_Message, frozen=True, gc=False, tag=50):
     """What a venue said about a child order. ``last_qty``/``last_price`` for trades."""
 
     venue: str
@@ -230,7 +230,7 @@ class VenueReport(_Message, frozen=True, tag=50):
     done: bool = False  # nothing of the child is left to execute (last fill of a notional order)
 
 
-class VenueQuote(_Message, frozen=True, tag=51):
+class VenueQuote(_Message, frozen=True, gc=False, tag=51):
     venue: str
     symbol: str
     bid: int | None
@@ -240,7 +240,7 @@ class VenueQuote(_Message, frozen=True, tag=51):
     ts: int
 
 
-class VenueSessionChanged(_Message, frozen=True, tag=52):
+class VenueSessionChanged(_Message, frozen=True, gc=False, tag=52):
     venue: str
     state: SessionState
     ts: int
@@ -249,7 +249,7 @@ class VenueSessionChanged(_Message, frozen=True, tag=52):
 # --- instrument actor → account shard / gateway --------------------------------------------
 
 
-class OrderUpdate(_Message, frozen=True, tag=60):
+class OrderUpdate(_Message, frozen=True, gc=False, tag=60):
     """A venue event mapped back onto the client order it belongs to."""
 
     order_id: str
@@ -263,7 +263,7 @@ class OrderUpdate(_Message, frozen=True, tag=60):
     done: bool = False
 
 
-class MarketUpdate(_Message, frozen=True, tag=61):
+class MarketUpdate(_Message, frozen=True, gc=False, tag=61):
     """The consolidated view of one symbol that pre-trade risk prices against."""
 
     symbol: str
@@ -274,7 +274,7 @@ class MarketUpdate(_Message, frozen=True, tag=61):
     ts: int
 
 
-class QuoteEvent(_Message, frozen=True, tag=70):
+class QuoteEvent(_Message, frozen=True, gc=False, tag=70):
     """Consolidated best bid/offer for the ``quotes:SYMBOL`` stream."""
 
     symbol: str
@@ -288,7 +288,7 @@ class QuoteEvent(_Message, frozen=True, tag=70):
 # --- supervisor → actors (control path) -----------------------------------------------------
 
 
-class SetTradingStatus(_Message, frozen=True, tag=80):
+class SetTradingStatus(_Message, frozen=True, gc=False, tag=80):
     symbol: str
     halted: bool
 

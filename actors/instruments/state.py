@@ -43,7 +43,7 @@ ROUTED = "routed"
 _TERMINAL_KINDS = frozenset({VenueEventKind.CANCELED, VenueEventKind.EXPIRED, VenueEventKind.REJECTED})
 
 
-class Route(msgspec.Struct):
+class Route(msgspec.Struct, gc=False):
     """A client order as this actor works it: held here, or a child order at one venue."""
 
     order_id: str
@@ -181,6 +181,8 @@ class InstrumentState:
             if done:
                 self._forget(route)
             return
+        if report.kind is VenueEventKind.ACCEPTED:
+            return  # the client order is already new; the venue's acceptance changes nothing there
         self._update(route, report.kind, now, reason=report.reason, venue=report.venue)
         if report.kind is VenueEventKind.REPLACED and route.replacing_to is not None:
             route.qty, route.price = route.replacing_qty, route.replacing_price
