@@ -39,7 +39,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def render(reply: dict[str, Any], as_json: bool) -> str:
     if as_json:
-        return json.dumps(reply, sort_keys=True)
+        return json.dumps(reply, sort_keys=True, default=str)
     if reply.get("type") == "error":
         return f"error ({reply.get('code')}): {reply.get('message')}"
     result = reply.get("result", {})

@@ -54,6 +54,7 @@ from server.protocol import (
 )
 from server.ratelimit import TokenBucket
 from server.validation import Invalid, check_client_order_id, to_new_order, to_replace
+from server.wsio import write_frames
 
 log = structlog.get_logger("gateway")
 
@@ -72,7 +73,8 @@ class Connection:
         self.user: User | None = None
         self.accounts: frozenset[str] = frozenset()
         self.quotes: set[str] = set()
-        self.outgoing: asyncio.Queue[bytes] = asyncio.Queue()
+        self.outgoing: list[bytes] = []
+        self.wake = asyncio.Event()
 
     def send(self, frame: bytes) -> None:
         """Queue a frame. A client that lets ``max_pending`` frames pile up is disconnected
@@ -80,12 +82,14 @@ class Connection:
         resynchronises by querying when it reconnects."""
         if self.dropped:
             return
-        if self.outgoing.qsize() >= self.max_pending:
+        if len(self.outgoing) >= self.max_pending:
             self.dropped = True
-            log.warning("slow consumer disconnected", conn=self.conn_id, pending=self.outgoing.qsize())
+            log.warning("slow consumer disconnected", conn=self.conn_id, pending=len(self.outgoing))
             asyncio.get_running_loop().create_task(self.socket.close(1008, "too many unread messages"))
             return
-        self.outgoing.put_nowait(frame)
+        self.outgoing.append(frame)
+        if len(self.outgoing) == 1:
+            self.wake.set()
 
 
 class Gateway:
@@ -145,12 +149,14 @@ class Gateway:
             self._forget(conn)
 
     async def _write(self, conn: Connection) -> None:
+        """Everything queued for the connection goes out in one write, in order."""
         try:
             while True:
-                frame = await conn.outgoing.get()
-                await conn.socket.send(frame, text=True)
-                while not conn.outgoing.empty():
-                    await conn.socket.send(conn.outgoing.get_nowait(), text=True)
+                await conn.wake.wait()
+                conn.wake.clear()
+                frames, conn.outgoing = conn.outgoing, []
+                if frames:
+                    await write_frames(conn.socket, frames)
         except ConnectionClosed:
             pass
 
@@ -296,7 +302,7 @@ class Gateway:
 
     def on_batch(self, data: bytes) -> None:
         """Deliver a batch of events from the actors, in order per sender."""
-        for batch in self.inbox.accept(decode(data)):
+        for batch in self.inbox.accept(decode(data), time.time_ns()):
             for message in batch.messages:
                 self._deliver(message)
 
@@ -346,5 +352,7 @@ class Gateway:
             "requests": self.requests,
             "held_batches": self.inbox.waiting(),
             "batches_sent": self.outbox.batches_sent,
+            "messages_waiting": self.outbox.waiting(),
+            **self.inbox.delay_percentiles(),
         }
 

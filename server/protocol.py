@@ -8,6 +8,7 @@ against the instrument's rules.
 
 from __future__ import annotations
 
+import functools
 from typing import Union
 
 import msgspec
@@ -162,8 +163,14 @@ def _explain(frame: bytes | str, error: msgspec.DecodeError) -> ProtocolError:
 # --- server → client -------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=65536)
+def _format(value: int) -> str:
+    """Quantities and prices repeat a great deal; formatting each once saves the gateway work."""
+    return fixed.format(value)
+
+
 def _decimal(value: int | None) -> str | None:
-    return None if value is None else fixed.format(value)
+    return None if value is None else _format(value)
 
 
 def execution_body(report: ExecutionReport) -> bytes:
@@ -185,9 +192,9 @@ def execution_body(report: ExecutionReport) -> bytes:
             "notional": None if report.notional is None else fixed.format_cash(report.notional),
             "price": _decimal(report.price),
             "stop_price": _decimal(report.stop_price),
-            "cum_qty": fixed.format(report.cum_qty),
+            "cum_qty": _format(report.cum_qty),
             "leaves_qty": _decimal(report.leaves_qty),
-            "last_qty": fixed.format(report.last_qty),
+            "last_qty": _format(report.last_qty),
             "last_price": _decimal(report.last_price),
             "avg_price": _decimal(report.avg_price),
             "reason": report.reason,
