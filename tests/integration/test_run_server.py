@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.integration.helpers import cloid, connect, final_report
 
+
 async def read_ready_line(process: asyncio.subprocess.Process, timeout: float = 90) -> str:
     assert process.stdout is not None
     async with asyncio.timeout(timeout):

@@ -1,0 +1,278 @@
+"""Order entry over loopback WebSocket, beside a raw websockets echo server in the same run.
+
+    python tests/perf/bench_order_entry.py [--orders 20000] [--clients 4] [--repeats 3]
+
+Measures, each ``--repeats`` times (medians reported):
+
+1. acked orders/s with one order per frame (``new_order``), ``--clients`` connections,
+   each keeping ``--window`` orders in flight;
+2. acked orders/s with ``new_orders`` frames of 100;
+3. ack latency p50/p99 at a fixed offered rate (``--rate``, default 2,000 orders/s);
+
+and the same client code against a bare websockets echo server (uvloop, separate process):
+round trips/s for frames of the same size, and echo latency at the same offered rate.
+The ratios brokerd ÷ echo are the figures that hold on a noisy machine.
+
+Orders are IOC buy limits 5 % below the market: every order is risk-checked, reserved,
+acknowledged, routed to the simulated venue, canceled there and released — the whole
+path, without building up a book.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from model import fixed  # noqa: E402
+from model.config import AccountSeed, User  # noqa: E402
+from server.auth import signature  # noqa: E402
+from tests.conftest import demo_setup  # noqa: E402
+
+encode = msgspec.json.encode
+decode = msgspec.json.decode
+ACCOUNTS = [f"P{index:04d}" for index in range(200)]
+
+
+def bench_setup(namespace: str):  # type: ignore[no-untyped-def]
+    setup = demo_setup()
+    config = setup.config
+    config = msgspec.structs.replace(
+        config,
+        server=msgspec.structs.replace(config.server, ws_port=0),
+        topology=msgspec.structs.replace(config.topology, namespace=namespace),
+        gateway=msgspec.structs.replace(config.gateway, rate_limit_per_s=10**7, rate_limit_burst=10**7),
+        logging=msgspec.structs.replace(config.logging, level="warning"),
+    )
+    user = User(key="bench", secret="bench-secret", role="trader", accounts=ACCOUNTS)
+    accounts = [AccountSeed(account, "bench", 10**9 * fixed.SCALE) for account in ACCOUNTS]
+    return msgspec.structs.replace(setup, config=config, users=[*setup.users, user], accounts=[*setup.accounts, *accounts])
+
+
+# --- the echo baseline -------------------------------------------------------------------------
+
+
+def _echo_server(port_queue: Any) -> None:
+    import uvloop
+    from websockets.asyncio.server import serve
+
+    async def echo(socket: Any) -> None:
+        async for frame in socket:
+            await socket.send(frame, text=True)
+
+    async def main() -> None:
+        async with serve(echo, "127.0.0.1", 0, compression=None, max_size=2**24) as server:
+            port_queue.put(server.sockets[0].getsockname()[1])
+            await asyncio.Future()
+
+    uvloop.run(main())
+
+
+# --- load generation -----------------------------------------------------------------------------
+
+
+def order_fields(account: str, client_order_id: str) -> dict[str, str]:
+    return {"account": account, "client_order_id": client_order_id, "symbol": "IBM", "side": "buy",
+            "type": "limit", "qty": "1", "price": "142.50", "tif": "ioc"}
+
+
+class Loader:
+    """One connection: sends pre-encoded frames keeping ``window`` replies outstanding and
+    counts the replies that carry an id (acks; an ``error`` is counted and reported)."""
+
+    def __init__(self, url: str, login: bool) -> None:
+        self.url = url
+        self.login = login
+        self.errors = 0
+
+    async def __aenter__(self) -> Loader:
+        from websockets.asyncio.client import connect
+
+        self.socket = await connect(self.url, compression=None, max_size=2**24)
+        if self.login:
+            ts = int(time.time() * 1000)
+            nonce = os.urandom(8).hex()
+            await self.socket.send(encode({"op": "login", "id": 0, "key": "bench", "ts": ts, "nonce": nonce, "sig": signature("bench-secret", ts, nonce)}))
+            reply = decode(await self.socket.recv())
+            assert reply.get("ok"), reply
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.socket.close()
+
+    async def pump(self, frames: list[bytes], replies_per_frame: int, window: int) -> None:
+        expected = len(frames) * replies_per_frame
+        credit = asyncio.Semaphore(max(1, window // replies_per_frame))
+
+        async def send() -> None:
+            for frame in frames:
+                await credit.acquire()
+                await self.socket.send(frame, text=True)
+
+        sender = asyncio.create_task(send())
+        received = 0
+        while received < expected:
+            message = await self.socket.recv(decode=False)
+            if self.login:
+                if b'"id":' not in message[:12]:
+                    continue
+                if b'"type":"error"' in message:
+                    self.errors += 1
+            received += 1
+            if received % replies_per_frame == 0:
+                credit.release()
+        await sender
+
+    async def paced(self, frames: list[bytes], interval: float, start: float) -> list[float]:
+        """Send frame i at start + i × interval; the latency of each acked frame, seconds."""
+        sent_at: dict[bytes, float] = {}
+        latencies: list[float] = []
+
+        async def send() -> None:
+            for index, frame in enumerate(frames):
+                delay = start + index * interval - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                sent_at[_id_key(frame)] = time.perf_counter()
+                await self.socket.send(frame, text=True)
+
+        sender = asyncio.create_task(send())
+        while len(latencies) < len(frames):
+            message = await self.socket.recv(decode=False)
+            if self.login and b'"id":' not in message[:12]:
+                continue
+            latencies.append(time.perf_counter() - sent_at[_id_key(message)])
+        await sender
+        return latencies
+
+
+def _id_key(message: bytes) -> bytes:
+    """Request frames, brokerd's replies and echoes all start ``{"id":N,``."""
+    return message[: message.index(b",")]
+
+
+def frames(count: int, per_frame: int, tag: str, first_id: int) -> list[bytes]:
+    out = []
+    for index in range(count):
+        request_id = first_id + index
+        ids = [f"{tag}-{request_id}-{k}" for k in range(per_frame)]
+        orders = [order_fields(ACCOUNTS[(request_id * per_frame + k) % len(ACCOUNTS)], i) for k, i in enumerate(ids)]
+        if per_frame == 1:
+            body = encode({"op": "new_order", **orders[0]})
+        else:
+            body = encode({"op": "new_orders", "orders": orders})
+        frame = b'{"id":' + str(request_id).encode() + b"," + body[1:]
+        out.append(frame)
+    return out
+
+
+async def throughput(url: str, login: bool, clients: int, total_orders: int, per_frame: int, window: int, tag: str) -> float:
+    per_client = total_orders // clients // per_frame
+    loaders = [Loader(url, login) for _ in range(clients)]
+    for loader in loaders:
+        await loader.__aenter__()
+    work = [frames(per_client, per_frame, f"{tag}{c}", 1 + c * 10**7) for c in range(clients)]
+    replies = per_frame if login else 1
+    started = time.perf_counter()
+    await asyncio.gather(*(loader.pump(w, replies, window) for loader, w in zip(loaders, work, strict=True)))
+    elapsed = time.perf_counter() - started
+    errors = sum(loader.errors for loader in loaders)
+    for loader in loaders:
+        await loader.__aexit__()
+    if errors:
+        raise RuntimeError(f"{errors} orders were refused")
+    return per_client * clients * per_frame / elapsed
+
+
+async def latency(url: str, login: bool, rate: int, seconds: float, tag: str) -> tuple[float, float]:
+    count = int(rate * seconds)
+    async with Loader(url, login) as loader:
+        work = frames(count, 1, tag, 1)
+        start = asyncio.get_running_loop().time() + 0.05
+        latencies = await loader.paced(work, 1 / rate, start)
+    latencies.sort()
+    return latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+async def run(args: argparse.Namespace) -> None:
+    import ray
+
+    from actors.options import RAY_INIT_DEFAULTS
+    from server.app import BrokerServer
+
+    queue: Any = multiprocessing.get_context("spawn").Queue()
+    echo = multiprocessing.get_context("spawn").Process(target=_echo_server, args=(queue,), daemon=True)
+    echo.start()
+    echo_url = f"ws://127.0.0.1:{queue.get(timeout=30)}"
+
+    ray.init(num_cpus=os.cpu_count(), **{**RAY_INIT_DEFAULTS, "log_to_driver": False})
+    server = BrokerServer(bench_setup(f"bench-{os.getpid()}"), "127.0.0.1", 0)
+    url = await server.start()
+    await asyncio.sleep(1)  # first quotes
+    results: dict[str, list[float]] = {}
+
+    def record(name: str, value: float) -> None:
+        results.setdefault(name, []).append(value)
+
+    try:
+        await throughput(url, True, args.clients, 2000, 1, args.window, "warm")
+        for repeat in range(args.repeats):
+            tag = f"r{repeat}"
+            record("brokerd one-order frames/s", await throughput(url, True, args.clients, args.orders, 1, args.window, tag + "a"))
+            record("echo one-order frames/s", await throughput(echo_url, False, args.clients, args.orders, 1, args.window, tag))
+            record("brokerd orders/s in frames of 100", await throughput(url, True, args.clients, args.orders * 2, 100, args.window * 4, tag + "b"))
+            record("echo frames of 100 orders, orders/s", await throughput(echo_url, False, args.clients, args.orders * 2, 100, args.window * 4, tag))
+            p50, p99 = await latency(url, True, args.rate, args.latency_seconds, tag + "l")
+            record("brokerd ack p50 ms", p50)
+            record("brokerd ack p99 ms", p99)
+            e50, e99 = await latency(echo_url, False, args.rate, args.latency_seconds, tag)
+            record("echo p50 ms", e50)
+            record("echo p99 ms", e99)
+            print(f"  repeat {repeat + 1}: " + ", ".join(f"{k}={v[-1]:,.1f}" for k, v in results.items()), flush=True)
+    finally:
+        await server.stop()
+        ray.shutdown()
+        echo.terminate()
+
+    m = {name: median(values) for name, values in results.items()}
+    print()
+    print(f"order entry, {args.clients} clients, {args.orders:,} orders per run, medians of {args.repeats} runs (2-core figures in docs/design.md)")
+    print(f"  one-order frames : brokerd {m['brokerd one-order frames/s']:>10,.0f} acked/s   echo {m['echo one-order frames/s']:>10,.0f} frames/s   ratio {m['brokerd one-order frames/s'] / m['echo one-order frames/s']:.3f}")
+    print(f"  frames of 100    : brokerd {m['brokerd orders/s in frames of 100']:>10,.0f} acked/s   echo {m['echo frames of 100 orders, orders/s']:>10,.0f} orders/s   ratio {m['brokerd orders/s in frames of 100'] / m['echo frames of 100 orders, orders/s']:.3f}")
+    print(f"  ack latency at {args.rate:,}/s offered: brokerd p50 {m['brokerd ack p50 ms']:.2f} ms p99 {m['brokerd ack p99 ms']:.2f} ms   echo p50 {m['echo p50 ms']:.2f} ms p99 {m['echo p99 ms']:.2f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--window", type=int, default=500, help="orders in flight per connection")
+    parser.add_argument("--rate", type=int, default=2_000, help="offered orders/s for the latency run")
+    parser.add_argument("--latency-seconds", type=float, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    import uvloop
+
+    uvloop.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
