@@ -1,0 +1,255 @@
+"""One actor's write-ahead journal and snapshots in its own LMDB environment.
+
+Layout of ``<data-dir>/<actor-name>/`` (one LMDB environment, single writer):
+
+* ``journal``: key = sequence (8-byte big-endian), value = record;
+* ``snapshots``: key = the journal sequence the snapshot covers, value = record;
+* record = CRC-32 of the payload (4 bytes, big-endian) + payload.
+
+Guarantees:
+
+* ``append`` writes a whole group of inputs in one transaction (group commit); with
+  ``durability="fsync"`` the commit is on disk when it returns.
+* Sequences are dense from 1; ``read_from`` yields them in order and checks every record.
+* A snapshot is written in one transaction together with nothing else, so it exists whole
+  or not at all; it names the journal position it covers. ``truncate`` drops entries that the
+  *previous* good snapshot already covers, so a damaged newest snapshot can fall back one.
+* Corruption is never loaded silently: a bad last record (torn tail) is cut with a warning;
+  a bad record before the end raises ``JournalCorrupt`` naming the actor, the sequence and
+  what to do; a snapshot that fails its checksum is skipped for the previous one.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import lmdb
+import msgspec
+import structlog
+
+log = structlog.get_logger("journal")
+
+_KEY = struct.Struct(">Q")
+_CRC = struct.Struct(">I")
+GROWTH_FACTOR = 2
+
+
+class JournalCorrupt(RuntimeError):
+    """A record that fails its checksum before the end of the journal."""
+
+
+class SnapshotInfo(msgspec.Struct, frozen=True):
+    seq: int
+    size: int
+
+
+class Issue(msgspec.Struct, frozen=True):
+    """One finding of ``verify``: ``severity`` is ``error`` (recovery would stop) or
+    ``warning`` (recovery repairs it: a torn tail, a damaged snapshot with an older one)."""
+
+    severity: str
+    where: str
+    detail: str
+
+
+def _record(payload: bytes) -> bytes:
+    return _CRC.pack(zlib.crc32(payload)) + payload
+
+
+def _payload(record: bytes) -> bytes | None:
+    """The payload if the checksum holds, else ``None``."""
+    if len(record) < 4:
+        return None
+    (crc,) = _CRC.unpack_from(record)
+    payload = record[4:]
+    return payload if zlib.crc32(payload) == crc else None
+
+
+class Journal:
+    """The journal and snapshot store of one actor. Not thread-safe: one writer, the actor."""
+
+    def __init__(self, path: str | Path, name: str, durability: str = "fsync", map_size: int = 64 * 1024 * 1024) -> None:
+        if durability not in ("fsync", "buffered"):
+            raise ValueError(f"durability must be fsync or buffered, not {durability!r}")
+        self.path = Path(path)
+        self.name = name
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.env = lmdb.open(
+            str(self.path),
+            map_size=map_size,
+            max_dbs=4,
+            sync=durability == "fsync",
+            metasync=durability == "fsync",
+            lock=True,
+        )
+        self.env.reader_check()  # free reader slots left by a process that was killed
+        self.journal = self.env.open_db(b"journal")
+        self.snapshots = self.env.open_db(b"snapshots")
+        self.last_seq = self._find_last_seq()
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def append(self, payloads: list[bytes]) -> int:
+        """Append a group of inputs in one transaction; returns the sequence of the last."""
+        if not payloads:
+            return self.last_seq
+        first = self.last_seq + 1
+
+        def write(txn: lmdb.Transaction) -> None:
+            for offset, payload in enumerate(payloads):
+                if not txn.put(_KEY.pack(first + offset), _record(payload), db=self.journal, overwrite=False):
+                    raise JournalCorrupt(f"{self.name}: sequence {first + offset} already written")
+
+        self._write(write)
+        self.last_seq = first + len(payloads) - 1
+        return self.last_seq
+
+    def write_snapshot(self, seq: int, state: bytes) -> None:
+        """Store the state that results from applying the journal up to ``seq``."""
+        if seq > self.last_seq:
+            raise ValueError(f"{self.name}: snapshot at {seq} is past the journal end {self.last_seq}")
+        self._write(lambda txn: txn.put(_KEY.pack(seq), _record(state), db=self.snapshots))
+
+    def truncate(self) -> int:
+        """Drop journal entries and snapshots that the second-newest good snapshot covers;
+        returns how many entries were dropped."""
+        snapshots = [info.seq for info in self.snapshot_infos() if self._snapshot_ok(info.seq)]
+        if len(snapshots) < 2:
+            return 0
+        keep_from = snapshots[-2]
+        dropped = 0
+
+        def drop(txn: lmdb.Transaction) -> None:
+            nonlocal dropped
+            cursor = txn.cursor(db=self.journal)
+            while cursor.first() and _KEY.unpack(cursor.key())[0] <= keep_from:
+                cursor.delete()
+                dropped += 1
+            cursor = txn.cursor(db=self.snapshots)
+            while cursor.first() and _KEY.unpack(cursor.key())[0] < keep_from:
+                cursor.delete()
+
+        self._write(drop)
+        return dropped
+
+    def _write(self, work: Callable[[lmdb.Transaction], object]) -> None:
+        """Run ``work(txn)`` in a write transaction, growing the map when it is full."""
+        while True:
+            try:
+                with self.env.begin(write=True) as txn:
+                    work(txn)
+                return
+            except lmdb.MapFullError:
+                size = self.env.info()["map_size"] * GROWTH_FACTOR
+                log.warning("journal map grown", actor=self.name, map_size=size)
+                self.env.set_mapsize(size)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def read_from(self, seq: int) -> Iterator[tuple[int, bytes]]:
+        """Every record with sequence ≥ ``seq``, checked; see ``JournalCorrupt``."""
+        expected = seq
+        with self.env.begin(buffers=False) as txn:
+            cursor = txn.cursor(db=self.journal)
+            if not cursor.set_range(_KEY.pack(seq)):
+                return
+            for key, record in cursor:
+                (current,) = _KEY.unpack(key)
+                if current != expected:
+                    raise JournalCorrupt(f"{self.name}: journal jumps from {expected - 1} to {current}; restore the data dir from a copy")
+                payload = _payload(record)
+                if payload is None:
+                    raise JournalCorrupt(
+                        f"{self.name}: journal record {current} fails its checksum; "
+                        f"recovery stops rather than load bad state. Restore {self.path} from a copy, "
+                        "or run 'run_server.py admin journal verify' for the full list"
+                    )
+                yield current, payload
+                expected += 1
+
+    def snapshot_infos(self) -> list[SnapshotInfo]:
+        with self.env.begin() as txn:
+            return [SnapshotInfo(_KEY.unpack(key)[0], len(value)) for key, value in txn.cursor(db=self.snapshots)]
+
+    def latest_snapshot(self) -> tuple[int, bytes] | None:
+        """The newest snapshot whose checksum holds (skipping damaged ones, with a warning)."""
+        with self.env.begin(buffers=False) as txn:
+            cursor = txn.cursor(db=self.snapshots)
+            if not cursor.last():
+                return None
+            while True:
+                (seq,) = _KEY.unpack(cursor.key())
+                payload = _payload(cursor.value())
+                if payload is not None:
+                    return seq, payload
+                log.warning("snapshot fails its checksum; using the one before", actor=self.name, seq=seq)
+                if not cursor.prev():
+                    return None
+
+    def _snapshot_ok(self, seq: int) -> bool:
+        with self.env.begin(buffers=False) as txn:
+            record = txn.get(_KEY.pack(seq), db=self.snapshots)
+            return record is not None and _payload(record) is not None
+
+    def first_seq(self) -> int:
+        with self.env.begin() as txn:
+            cursor = txn.cursor(db=self.journal)
+            return _KEY.unpack(cursor.key())[0] if cursor.first() else self.last_seq + 1
+
+    def _find_last_seq(self) -> int:
+        """The last good sequence; a last record that fails its checksum is a torn tail: cut."""
+        while True:
+            with self.env.begin() as txn:
+                cursor = txn.cursor(db=self.journal)
+                if not cursor.last():
+                    return self._newest_snapshot_seq(txn)
+                (seq,) = _KEY.unpack(cursor.key())
+                if _payload(cursor.value()) is not None:
+                    return seq
+            log.warning("torn journal tail cut", actor=self.name, seq=seq)
+            self._write(lambda txn, seq=seq: txn.delete(_KEY.pack(seq), db=self.journal))
+
+    def _newest_snapshot_seq(self, txn: lmdb.Transaction) -> int:
+        cursor = txn.cursor(db=self.snapshots)
+        return _KEY.unpack(cursor.key())[0] if cursor.last() else 0
+
+    # --- checking ------------------------------------------------------------------------------
+
+    def verify(self) -> list[Issue]:
+        """Check every record and snapshot without changing anything."""
+        issues: list[Issue] = []
+        previous: int | None = None
+        with self.env.begin(buffers=False) as txn:
+            records = list(txn.cursor(db=self.journal))
+            for index, (key, record) in enumerate(records):
+                (seq,) = _KEY.unpack(key)
+                if previous is not None and seq != previous + 1:
+                    issues.append(Issue("error", f"{self.name} journal", f"gap between {previous} and {seq}"))
+                if _payload(record) is None:
+                    tail = index == len(records) - 1
+                    issues.append(
+                        Issue("warning" if tail else "error", f"{self.name} journal {seq}", "torn tail (will be cut)" if tail else "checksum mismatch")
+                    )
+                previous = seq
+            snapshots = [(_KEY.unpack(k)[0], v) for k, v in txn.cursor(db=self.snapshots)]
+        good = [seq for seq, value in snapshots if _payload(value) is not None]
+        for seq, value in snapshots:
+            if _payload(value) is None:
+                severity = "warning" if any(g < seq for g in good) else "error"
+                issues.append(Issue(severity, f"{self.name} snapshot {seq}", "checksum mismatch"))
+        if records and good:
+            first = _KEY.unpack(records[0][0])[0]
+            if first > max(good) + 1:
+                issues.append(Issue("error", f"{self.name} journal", f"starts at {first}, after the newest good snapshot {max(good)}"))
+        elif records and not snapshots and _KEY.unpack(records[0][0])[0] != 1:
+            issues.append(Issue("error", f"{self.name} journal", "starts after 1 with no snapshot to cover the start"))
+        return issues
+
+    def sync(self) -> None:
+        self.env.sync(True)
+
+    def close(self) -> None:
+        self.env.close()
