@@ -349,6 +349,7 @@ class Gateway:
         return {
             "name": self.name,
             "connections": len(self.connections),
+            "frames_queued": sum(len(conn.outgoing) for conn in self.connections.values()),
             "requests": self.requests,
             "held_batches": self.inbox.waiting(),
             "batches_sent": self.outbox.batches_sent,

@@ -210,7 +210,8 @@ class Journal:
                 if _payload(cursor.value()) is not None:
                     return seq
             log.warning("torn journal tail cut", actor=self.name, seq=seq)
-            self._write(lambda txn, seq=seq: txn.delete(_KEY.pack(seq), db=self.journal))
+            key = _KEY.pack(seq)
+            self._write(lambda write_txn: write_txn.delete(key, db=self.journal))
 
     def _newest_snapshot_seq(self, txn: lmdb.Transaction) -> int:
         cursor = txn.cursor(db=self.snapshots)
