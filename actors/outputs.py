@@ -6,7 +6,8 @@ A core appends ``(kind, key, message)``; the Ray shell's router turns the kind a
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import ClassVar, NamedTuple
 
 from model.messages import Message
 
@@ -37,3 +38,18 @@ class Outputs:
     def drain(self) -> list[Send]:
         sends, self.sends = self.sends, []
         return sends
+
+
+class Dispatcher:
+    """``apply`` for a core whose handlers are a ``{message type: method}`` table."""
+
+    name: str
+    _handlers: ClassVar[dict[type, Callable[..., None]]]
+
+    def apply(self, message: Message, now: int) -> None:
+        """Apply one input. Outputs accumulate in ``self.out``."""
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            raise TypeError(f"{self.name} does not take {type(message).__name__}")
+        handler(self, message, now)
+

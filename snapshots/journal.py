@@ -210,8 +210,11 @@ class Journal:
                 if _payload(cursor.value()) is not None:
                     return seq
             log.warning("torn journal tail cut", actor=self.name, seq=seq)
-            key = _KEY.pack(seq)
-            self._write(lambda write_txn: write_txn.delete(key, db=self.journal))
+            self._cut(seq)
+
+    def _cut(self, seq: int) -> None:
+        key = _KEY.pack(seq)
+        self._write(lambda txn: txn.delete(key, db=self.journal))
 
     def _newest_snapshot_seq(self, txn: lmdb.Transaction) -> int:
         cursor = txn.cursor(db=self.snapshots)

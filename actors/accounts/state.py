@@ -18,7 +18,7 @@ import structlog
 from actors.accounts import risk
 from actors.accounts.records import AccountRecord, OrderRecord, PendingReplace, PositionRecord
 from actors.accounts.risk import MarketView, RiskLimits
-from actors.outputs import ALL, GATEWAY, INSTRUMENT, Outputs
+from actors.outputs import ALL, GATEWAY, INSTRUMENT, Dispatcher, Outputs
 from model import fixed
 from model.config import AccountSeed
 from model.enums import ExecType, OrderStatus, Reason, Side, VenueEventKind
@@ -32,7 +32,6 @@ from model.messages import (
     CancelRoute,
     ExecutionReport,
     MarketUpdate,
-    Message,
     NewOrder,
     OrdersReply,
     OrderUpdate,
@@ -58,7 +57,7 @@ _VENUE_EVENT_EXEC = {
 }
 
 
-class AccountState:
+class AccountState(Dispatcher):
     """Owns a set of accounts (each account has exactly one owning shard) and their orders.
 
     Guarantees: an order is reported ``new`` only after every pre-trade check passed and its
@@ -94,13 +93,6 @@ class AccountState:
 
     # --- input -------------------------------------------------------------------------
 
-    def apply(self, message: Message, now: int) -> None:
-        """Apply one input. Outputs accumulate in ``self.out``."""
-        handler = self._handlers.get(type(message))
-        if handler is None:
-            raise TypeError(f"{self.name} does not take {type(message).__name__}")
-        handler(self, message, now)
-
     # --- commands from clients -----------------------------------------------------------
 
     def _new_order(self, command: NewOrder, now: int) -> None:
@@ -118,23 +110,7 @@ class AccountState:
             self._answer_resend(self.orders[existing_id], fingerprint, command, now)
             return
         self.order_counter += 1
-        order = OrderRecord(
-            order_id=f"{self.name}-{self.order_counter}",
-            account=command.account,
-            client_order_id=command.client_order_id,
-            symbol=command.symbol,
-            side=command.side,
-            order_type=command.order_type,
-            tif=command.tif,
-            qty=command.qty,
-            notional=command.notional,
-            price=command.price,
-            stop_price=command.stop_price,
-            status=OrderStatus.PENDING_NEW,
-            created_ts=now,
-            updated_ts=now,
-            fingerprint=fingerprint,
-        )
+        order = _record(command, f"{self.name}-{self.order_counter}", fingerprint, now)
         market = self.markets.get(command.symbol)
         reason = risk.first_failure(order, account, instrument, market, self.limits)
         self.orders[order.order_id] = order
@@ -174,34 +150,10 @@ class AccountState:
             self._emit(order, first, now, reply=command.reply, exec_id=f"{order.order_id}-1")
             return
         self.rejected_requests += 1
-        self.out.to(
-            GATEWAY,
-            ALL,
-            ExecutionReport(
-                account=command.account,
-                order_id="",
-                client_order_id=command.client_order_id,
-                exec_id="",
-                exec_type=ExecType.REJECTED,
-                status=OrderStatus.REJECTED,
-                symbol=command.symbol,
-                side=command.side,
-                order_type=command.order_type,
-                tif=command.tif,
-                qty=command.qty,
-                notional=command.notional,
-                price=command.price,
-                stop_price=command.stop_price,
-                cum_qty=0,
-                leaves_qty=0,
-                last_qty=0,
-                last_price=None,
-                avg_price=None,
-                reason=Reason.DUPLICATE_CLIENT_ORDER_ID.value,
-                ts=now,
-                reply=command.reply,
-            ),
-        )
+        refused = _record(command, "", fingerprint, now)
+        refused.status = OrderStatus.REJECTED
+        refused.reason = Reason.DUPLICATE_CLIENT_ORDER_ID.value
+        self.out.to(GATEWAY, ALL, self._execution(refused, ExecType.REJECTED, now, exec_id="", reply=command.reply))
 
     def _cancel_order(self, command: CancelOrder, now: int) -> None:
         order = self._find_open(command.account, command.client_order_id, command.reply)
@@ -648,6 +600,26 @@ class AccountState:
         """SHA-256 of the whole state in a canonical encoding: equal states, equal hashes."""
         state = (self.accounts, self.orders, self.markets, self.order_counter, self.rejected_requests)
         return hashlib.sha256(msgspec.msgpack.encode(state)).hexdigest()
+
+
+def _record(command: NewOrder, order_id: str, fingerprint: bytes, now: int) -> OrderRecord:
+    return OrderRecord(
+        order_id=order_id,
+        account=command.account,
+        client_order_id=command.client_order_id,
+        symbol=command.symbol,
+        side=command.side,
+        order_type=command.order_type,
+        tif=command.tif,
+        qty=command.qty,
+        notional=command.notional,
+        price=command.price,
+        stop_price=command.stop_price,
+        status=OrderStatus.PENDING_NEW,
+        created_ts=now,
+        updated_ts=now,
+        fingerprint=fingerprint,
+    )
 
 
 def _fingerprint(command: NewOrder) -> bytes:

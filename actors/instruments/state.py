@@ -13,14 +13,13 @@ from typing import ClassVar
 import msgspec
 import structlog
 
-from actors.outputs import ACCOUNT, ALL, GATEWAY, VENUE, Outputs
+from actors.outputs import ACCOUNT, ALL, GATEWAY, VENUE, Dispatcher, Outputs
 from model.config import VenueSection
 from model.enums import OrderType, Reason, SessionState, Side, TimeInForce, VenueEventKind
 from model.instruments import Instrument
 from model.messages import (
     CancelRoute,
     MarketUpdate,
-    Message,
     OrderUpdate,
     QuoteEvent,
     ReplaceRoute,
@@ -79,7 +78,7 @@ class Book(msgspec.Struct):
     halted: bool = False
 
 
-class InstrumentState:
+class InstrumentState(Dispatcher):
     """Owns the symbols placed on this actor.
 
     Guarantees: every accepted RouteOrder ends in exactly one terminal OrderUpdate (filled,
@@ -97,12 +96,6 @@ class InstrumentState:
         self.child_counter = 0
         self.anomalies: list[str] = []
         self.out = Outputs()
-
-    def apply(self, message: Message, now: int) -> None:
-        handler = self._handlers.get(type(message))
-        if handler is None:
-            raise TypeError(f"{self.name} does not take {type(message).__name__}")
-        handler(self, message, now)
 
     # --- orders from account shards ----------------------------------------------------------
 
