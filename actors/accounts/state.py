@@ -351,6 +351,11 @@ class AccountState(Dispatcher):
             self._anomaly(f"unexpected replace confirmation for {order.order_id}")
             return
         account = self.accounts[order.account]
+        if pending.qty <= order.cum_qty:
+            # fills overtook the replace: a venue must refuse it; we never book qty < filled
+            self._anomaly(f"replace of {order.order_id} to {pending.qty} confirmed after {order.cum_qty} filled")
+            self._drop_pending_replace(order, account, "replace overtaken by fills")
+            return
         order.pending_replace = None
         account.reserved_cash -= pending.held_cash
         self._adjust_reserved_qty(account, order.symbol, -pending.held_qty)

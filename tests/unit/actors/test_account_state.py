@@ -490,3 +490,14 @@ def test_replaying_the_same_inputs_gives_the_same_state_hash() -> None:
 def test_gateway_reports_go_to_every_gateway() -> None:
     sends = run(make_state(), order())
     assert [s.key for s in sends if s.kind == GATEWAY] == ["*"]
+
+
+def test_a_replace_overtaken_by_fills_is_refused_even_if_a_venue_confirms_it() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order(qty="10"))).order_id
+    run(state, ReplaceOrder("A1", "c1", "c2", D("3"), None, None, REPLY))
+    fill(state, order_id, "4", "150")
+    sends = venue_event(state, order_id, VenueEventKind.REPLACED)
+    assert any(isinstance(s.message, RequestRejected) and s.message.code == "replace_rejected" for s in sends)
+    assert state.orders[order_id].status is OrderStatus.PARTIALLY_FILLED and state.anomalies
+    assert "c2" not in account(state).orders

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce, VenueEventKind
+from model.messages import Batch, ExecutionReport, NewOrder, OrderUpdate, Reply, VenueQuote, decode_batch, encode_batch
+
+amounts = st.integers(min_value=0, max_value=2**63 - 1)
+maybe = st.none() | amounts
+text = st.text(max_size=20)
+replies = st.none() | st.builds(Reply, text, st.integers(min_value=0, max_value=2**31), st.binary(max_size=12))
+
+new_orders = st.builds(
+    NewOrder, text, text, text, st.sampled_from(Side), st.sampled_from(OrderType), st.sampled_from(TimeInForce),
+    maybe, maybe, maybe, maybe, replies,
+)
+updates = st.builds(OrderUpdate, text, text, st.sampled_from(VenueEventKind), amounts, maybe, st.none() | text, text, amounts, st.booleans())
+quotes = st.builds(VenueQuote, text, text, maybe, amounts, maybe, amounts, amounts)
+reports = st.builds(
+    ExecutionReport, text, text, text, text, st.sampled_from(ExecType), st.sampled_from(OrderStatus), text,
+    st.sampled_from(Side), st.sampled_from(OrderType), st.sampled_from(TimeInForce), maybe, maybe, maybe, maybe,
+    amounts, maybe, amounts, maybe, maybe, st.none() | text, amounts, replies,
+)
+
+
+@given(sender=text, seq=st.integers(min_value=1, max_value=2**63 - 1), messages=st.lists(new_orders | updates | quotes | reports, max_size=20))
+def test_a_batch_of_any_messages_decodes_to_what_was_encoded(sender: str, seq: int, messages: list) -> None:  # type: ignore[type-arg]
+    batch = Batch(sender, seq, 123, messages)
+    assert decode_batch(encode_batch(batch)) == batch
+
+
+def test_messages_encode_as_arrays_with_an_integer_tag() -> None:
+    data = encode_batch(Batch("s", 1, 0, [OrderUpdate("o", "A1", VenueEventKind.TRADE, 1, 2, None, "SIM", 3)]))
+    assert b"order_id" not in data  # array_like: field names are not on the wire
