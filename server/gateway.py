@@ -100,6 +100,7 @@ class Gateway:
     def __init__(self, name: str, setup: Setup, outbox: Outbox, admin: AdminHandler | None = None) -> None:
         self.name = name
         self.config = setup.config
+        self.max_id_length = setup.config.risk.max_client_order_id_length
         self.instruments = {instrument.symbol: instrument for instrument in setup.instruments}
         self.all_accounts = frozenset(seed.account for seed in setup.accounts)
         self.auth = Authenticator(setup.users, setup.config.gateway.login_window_ms)
@@ -202,11 +203,11 @@ class Gateway:
             self._new_orders(conn, request.orders, reply)
         elif isinstance(request, CancelOrderRequest):
             self._authorise(conn, request.account)
-            check_client_order_id(request.client_order_id)
+            check_client_order_id(request.client_order_id, self.max_id_length)
             self._to_shard(request.account, CancelOrder(request.account, request.client_order_id, reply))
         elif isinstance(request, ReplaceOrderRequest):
             self._authorise(conn, request.account)
-            self._to_shard(request.account, to_replace(request, reply))
+            self._to_shard(request.account, to_replace(request, reply, self.max_id_length))
         elif isinstance(request, CancelAllRequest):
             self._authorise(conn, request.account)
             if request.symbol is not None and request.symbol not in self.instruments:
@@ -248,7 +249,7 @@ class Gateway:
         for fields in orders:
             try:
                 self._authorise(conn, fields.account)
-                command = to_new_order(fields, self.instruments, reply)
+                command = to_new_order(fields, self.instruments, reply, self.max_id_length)
             except Invalid as invalid:
                 conn.send(
                     protocol.encode(

@@ -16,7 +16,6 @@ from model.instruments import Instrument
 from model.messages import NewOrder, ReplaceOrder, Reply
 from server.protocol import OrderFields, ReplaceOrderRequest
 
-MAX_CLIENT_ORDER_ID = 64
 E = TypeVar("E", bound=StrEnum)
 NOTIONAL_TIFS = (TimeInForce.DAY, TimeInForce.IOC, TimeInForce.OPG)
 
@@ -51,9 +50,9 @@ def _positive(value: int | None, field: str) -> None:
         raise Invalid("invalid_request", f"{field} must be > 0")
 
 
-def check_client_order_id(value: str, field: str = "client_order_id") -> None:
-    if not value or len(value) > MAX_CLIENT_ORDER_ID or not value.isprintable():
-        raise Invalid("invalid_request", f"{field} must be 1 to {MAX_CLIENT_ORDER_ID} printable characters")
+def check_client_order_id(value: str, max_length: int, field: str = "client_order_id") -> None:
+    if not value or len(value) > max_length or not value.isprintable():
+        raise Invalid("invalid_request", f"{field} must be 1 to {max_length} printable characters")
 
 
 def check_qty(qty: int, instrument: Instrument, field: str = "qty") -> None:
@@ -81,9 +80,9 @@ def _check_prices_for_type(order_type: OrderType, price: int | None, stop_price:
         raise Invalid("invalid_request", f"a {order_type.value} order {need} stop_price")
 
 
-def to_new_order(fields: OrderFields, instruments: dict[str, Instrument], reply: Reply | None) -> NewOrder:
+def to_new_order(fields: OrderFields, instruments: dict[str, Instrument], reply: Reply | None, max_id_length: int) -> NewOrder:
     """Turn one order's wire fields into a ``NewOrder`` or raise ``Invalid``."""
-    check_client_order_id(fields.client_order_id)
+    check_client_order_id(fields.client_order_id, max_id_length)
     instrument = instruments.get(fields.symbol)
     if instrument is None:
         raise Invalid("unknown_symbol", f"unknown symbol {fields.symbol!r}")
@@ -128,10 +127,10 @@ def to_new_order(fields: OrderFields, instruments: dict[str, Instrument], reply:
     )
 
 
-def to_replace(request: ReplaceOrderRequest, reply: Reply) -> ReplaceOrder:
+def to_replace(request: ReplaceOrderRequest, reply: Reply, max_id_length: int) -> ReplaceOrder:
     """Syntax of a replace; the owning shard checks it against the order it changes."""
-    check_client_order_id(request.client_order_id)
-    check_client_order_id(request.new_client_order_id, "new_client_order_id")
+    check_client_order_id(request.client_order_id, max_id_length)
+    check_client_order_id(request.new_client_order_id, max_id_length, "new_client_order_id")
     qty = _decimal(request.qty, "qty")
     price = _decimal(request.price, "price")
     stop_price = _decimal(request.stop_price, "stop_price")

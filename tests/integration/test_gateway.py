@@ -103,6 +103,7 @@ BAD_INPUT = [
     ("unknown symbol", {**GOOD, "symbol": "NOPE"}, "unknown_symbol", "NOPE"),
     ("another user's account", {**GOOD, "account": "A1"}, "forbidden", "A1"),
     ("empty client order id", {**GOOD, "client_order_id": ""}, "invalid_request", "client_order_id"),
+    ("client order id too long", {**GOOD, "client_order_id": "x" * 65}, "invalid_request", "1 to 64"),
     ("unknown field", {**GOOD, "colour": "red"}, "invalid_request", "colour"),
     ("fractional whole-share stock", {**GOOD, "symbol": "XYZ", "qty": "0.5", "price": "25.00"}, "invalid_request", "whole units"),
     ("notional off the cent", {**GOOD, "type": "market", "price": None, "qty": None, "notional": "10.001"}, "invalid_request", "cents"),
