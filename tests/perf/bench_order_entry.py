@@ -45,13 +45,19 @@ decode = msgspec.json.decode
 ACCOUNTS = [f"P{index:04d}" for index in range(200)]
 
 
-def bench_setup(namespace: str):  # type: ignore[no-untyped-def]
+def bench_setup(namespace: str, shards: int | None = None, instrument_actors: int | None = None):  # type: ignore[no-untyped-def]
     setup = demo_setup()
     config = setup.config
+    topology = config.topology
     config = msgspec.structs.replace(
         config,
         server=msgspec.structs.replace(config.server, ws_port=0),
-        topology=msgspec.structs.replace(config.topology, namespace=namespace),
+        topology=msgspec.structs.replace(
+            topology,
+            namespace=namespace,
+            account_shards=shards or topology.account_shards,
+            instrument_actors=instrument_actors or topology.instrument_actors,
+        ),
         gateway=msgspec.structs.replace(config.gateway, rate_limit_per_s=10**7, rate_limit_burst=10**7),
         logging=msgspec.structs.replace(config.logging, level="warning"),
     )
@@ -225,7 +231,8 @@ async def run(args: argparse.Namespace) -> None:
     echo_url = f"ws://127.0.0.1:{queue.get(timeout=30)}"
 
     ray.init(num_cpus=os.cpu_count(), **{**RAY_INIT_DEFAULTS, "log_to_driver": False})
-    server = BrokerServer(bench_setup(f"bench-{os.getpid()}"), "127.0.0.1", 0)
+    setup = bench_setup(f"bench-{os.getpid()}", args.shards, args.instrument_actors)
+    server = BrokerServer(setup, "127.0.0.1", 0)
     url = await server.start()
     await asyncio.sleep(1)  # first quotes
     results: dict[str, list[float]] = {}
@@ -255,7 +262,9 @@ async def run(args: argparse.Namespace) -> None:
 
     m = {name: median(values) for name, values in results.items()}
     print()
-    print(f"order entry, {args.clients} clients, {args.orders:,} orders per run, medians of {args.repeats} runs (2-core figures in docs/design.md)")
+    topology = setup.config.topology
+    print(f"order entry, {args.clients} clients, {args.orders:,} orders per run, {topology.account_shards} account shards, "
+          f"{topology.instrument_actors} instrument actors, medians of {args.repeats} runs (2-core figures in docs/design.md)")
     print(f"  one-order frames : brokerd {m['brokerd one-order frames/s']:>10,.0f} acked/s   echo {m['echo one-order frames/s']:>10,.0f} frames/s   ratio {m['brokerd one-order frames/s'] / m['echo one-order frames/s']:.3f}")
     print(f"  frames of 100    : brokerd {m['brokerd orders/s in frames of 100']:>10,.0f} acked/s   echo {m['echo frames of 100 orders, orders/s']:>10,.0f} orders/s   ratio {m['brokerd orders/s in frames of 100'] / m['echo frames of 100 orders, orders/s']:.3f}")
     print(f"  ack latency at {args.rate:,}/s offered: brokerd p50 {m['brokerd ack p50 ms']:.2f} ms p99 {m['brokerd ack p99 ms']:.2f} ms   echo p50 {m['echo p50 ms']:.2f} ms p99 {m['echo p99 ms']:.2f} ms")
@@ -269,6 +278,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2_000, help="offered orders/s for the latency run")
     parser.add_argument("--latency-seconds", type=float, default=5)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--shards", type=int, help="account shards (default: conf/server.toml)")
+    parser.add_argument("--instrument-actors", type=int, help="instrument actors (default: conf/server.toml)")
     args = parser.parse_args()
     import uvloop
 
