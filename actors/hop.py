@@ -1,12 +1,12 @@
 """Batched, sequenced actor-to-actor messaging (DESIGN.md "Batch every hop").
 
-Sending: one outbox per destination actor, flushed when it holds ``max_messages`` or when
-a short timer fires; each flush is one msgspec-encoded ``Batch`` carrying ``(sender, seq)``
-and one fire-and-forget Ray call — nobody waits on it.
+Sending: one outbox per destination actor; each flush is one msgspec-encoded ``Batch``
+carrying ``(sender, seq)``, handed to a fire-and-forget ``deliver`` (a link write between
+actors, ``actors/link.py``; a Ray call on the supervisor's control path) — nobody waits.
 
 Receiving: batches from each sender are applied in ``seq`` order; a duplicate is dropped
-and a batch that arrives early is held until the gap before it is filled (Ray does not
-promise order for async actors, and retries may repeat a call).
+and a batch that arrives early is held until the gap before it is filled (a reconnect or
+a Ray retry may repeat or reorder batches).
 """
 
 from __future__ import annotations
@@ -17,14 +17,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import structlog
-
 from actors.outputs import ACCOUNT, ALL, GATEWAY, INSTRUMENT, VENUE, Send
 from model.config import BatchingSection, Config
-from model.messages import Batch, Message, decode_batch, encode_batch
+from model.messages import Batch, Message, encode_batch
 from model.routing import shard_of
-
-log = structlog.get_logger("hop")
 
 
 def account_actor(index: int) -> str:
@@ -80,14 +76,6 @@ class Router:
             return list(self.gateways) if key == ALL else [key]
         raise ValueError(f"unknown destination kind {kind}")
 
-    def all_actors(self) -> list[str]:
-        return (
-            [account_actor(i) for i in range(self.shards)]
-            + [instrument_actor(i) for i in range(self.instrument_count)]
-            + [venue_actor(v) for v in self.venues]
-            + list(self.gateways)
-        )
-
 
 class Inbox:
     """In-order, duplicate-free delivery of batches per sender. Also keeps the recent
@@ -134,14 +122,14 @@ class Inbox:
 class Outbox:
     """Per-destination outboxes, paced so that busier means bigger batches, not more calls.
 
-    A Ray actor call costs about 250 µs of CPU to submit on the 2-core machine whatever it
-    carries, so the number of calls — not messages — is what must stay bounded. A message
+    Each batch costs a delivery (a system call on a link, far more as a Ray call) whatever it
+    carries, so the number of batches — not messages — is what must stay bounded. A message
     for a destination that has not been sent to for ``flush_interval_us`` goes at the end
     of the current event-loop turn (with whatever else the turn produced); after that, the
     destination gets at most one batch per ``flush_interval_us``, and everything that
     arrived meanwhile rides in it. A batch is sent at once when it reaches ``max_messages``.
 
-    ``deliver(name, data)`` makes the fire-and-forget call to the actor ``name``.
+    ``deliver(name, data)`` hands one encoded batch to the actor ``name``, fire and forget.
     """
 
     def __init__(
@@ -220,7 +208,3 @@ class Outbox:
 
     def waiting(self) -> int:
         return sum(len(queue) for queue in self.pending.values())
-
-
-def decode(data: bytes) -> Batch:
-    return decode_batch(data)

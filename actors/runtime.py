@@ -8,12 +8,12 @@ from typing import Any, Protocol
 
 import structlog
 
-from actors.hop import Inbox, Outbox, Router, decode
+from actors.hop import Inbox, Outbox, Router
 from actors.link import Links, LinkServer, link_host
 from actors.logs import configure
 from actors.outputs import Outputs
 from model.config import Config
-from model.messages import Message
+from model.messages import Message, decode_batch
 
 log = structlog.get_logger("runtime")
 
@@ -63,7 +63,7 @@ class CoreHost:
     def receive(self, data: bytes) -> None:
         """Apply a batch from another actor. In order per sender, each batch once."""
         now = time.time_ns()
-        for batch in self.inbox.accept(decode(data), now):
+        for batch in self.inbox.accept(decode_batch(data), now):
             for message in batch.messages:
                 self._apply(message, now)
         self._post()
@@ -103,6 +103,3 @@ class CoreHost:
             "anomalies": len(getattr(self.core, "anomalies", [])),
             **self.inbox.delay_percentiles(),
         }
-
-    async def ping(self) -> str:
-        return self.name

@@ -95,8 +95,3 @@ def qty_for_cash(cash: int, price: int, increment: int, multiplier: int = 1) -> 
         return 0
     exact = cash * SCALE // (price * multiplier)
     return floor_to(exact, increment)
-
-
-def avg_price(total_value_raw: int, qty: int) -> int:
-    """Average price from a raw (10^-18) value total and a quantity, truncated to 10^-9."""
-    return total_value_raw // qty if qty else 0

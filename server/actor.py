@@ -65,6 +65,3 @@ class GatewayActor:
 
     async def status(self) -> dict[str, Any]:
         return self.gateway.status() if self.gateway else {"name": self.name}
-
-    async def ping(self) -> str:
-        return self.name

@@ -19,7 +19,7 @@ import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from actors.hop import Inbox, Outbox, decode
+from actors.hop import Inbox, Outbox
 from actors.outputs import ACCOUNT, Send
 from model.config import Setup, User
 from model.messages import (
@@ -35,6 +35,7 @@ from model.messages import (
     QuoteEvent,
     Reply,
     RequestRejected,
+    decode_batch,
 )
 from server import protocol
 from server.auth import Authenticator, LoginRefused
@@ -303,7 +304,7 @@ class Gateway:
 
     def on_batch(self, data: bytes) -> None:
         """Deliver a batch of events from the actors, in order per sender."""
-        for batch in self.inbox.accept(decode(data), time.time_ns()):
+        for batch in self.inbox.accept(decode_batch(data), time.time_ns()):
             for message in batch.messages:
                 self._deliver(message)
 
