@@ -76,17 +76,33 @@ def raw_value(qty: int, price: int, multiplier: int = 1) -> int:
     return qty * price * multiplier
 
 
+def ceil_cent(raw: int) -> int:
+    """A raw 10^-18 value rounded **up** to the cent, as a 10^-9 amount (what a buyer pays)."""
+    return -((-raw) // (CENT * SCALE)) * CENT
+
+
+def floor_cent(raw: int) -> int:
+    """A raw 10^-18 value rounded **down** to the cent, as a 10^-9 amount (what a seller gets)."""
+    return (raw // (CENT * SCALE)) * CENT
+
+
 def buy_cost(qty: int, price: int, multiplier: int = 1) -> int:
     """What a buyer pays: the exact value rounded **up** to the cent."""
-    exact = raw_value(qty, price, multiplier)
-    cent = CENT * SCALE
-    return -((-exact) // cent) * CENT
+    return ceil_cent(raw_value(qty, price, multiplier))
 
 
 def sell_proceeds(qty: int, price: int, multiplier: int = 1) -> int:
     """What a seller receives: the exact value rounded **down** to the cent."""
-    exact = raw_value(qty, price, multiplier)
-    return (exact // (CENT * SCALE)) * CENT
+    return floor_cent(raw_value(qty, price, multiplier))
+
+
+def split_raw(raw: int) -> tuple[int, int]:
+    """A raw 10^-18 value as two halves that each fit msgpack's 64-bit integers."""
+    return divmod(raw, SCALE)
+
+
+def join_raw(nanos: int, subnanos: int) -> int:
+    return nanos * SCALE + subnanos
 
 
 def qty_for_cash(cash: int, price: int, increment: int, multiplier: int = 1) -> int:

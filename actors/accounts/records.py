@@ -67,11 +67,11 @@ class OrderRecord(msgspec.Struct, gc=False):
 
     @property
     def cum_value(self) -> int:
-        return self.value_nanos * fixed.SCALE + self.value_subnanos
+        return fixed.join_raw(self.value_nanos, self.value_subnanos)
 
     @cum_value.setter
     def cum_value(self, value: int) -> None:
-        self.value_nanos, self.value_subnanos = divmod(value, fixed.SCALE)
+        self.value_nanos, self.value_subnanos = fixed.split_raw(value)
 
     @property
     def leaves_qty(self) -> int | None:
@@ -90,11 +90,11 @@ class PositionRecord(msgspec.Struct, gc=False):
 
     @property
     def cost(self) -> int:
-        return self.cost_nanos * fixed.SCALE + self.cost_subnanos
+        return fixed.join_raw(self.cost_nanos, self.cost_subnanos)
 
     @cost.setter
     def cost(self, value: int) -> None:
-        self.cost_nanos, self.cost_subnanos = divmod(value, fixed.SCALE)
+        self.cost_nanos, self.cost_subnanos = fixed.split_raw(value)
 
 
 class AccountRecord(msgspec.Struct):

@@ -70,7 +70,7 @@ def cash_to_reserve(order: OrderRecord, instrument: Instrument, estimate: int) -
         return max(0, order.notional - order.booked_cash)
     assert order.qty is not None
     leaves = order.qty - order.cum_qty
-    return max(0, ceil_cent(order.cum_value + leaves * estimate * instrument.multiplier) - order.booked_cash)
+    return max(0, fixed.ceil_cent(order.cum_value + leaves * estimate * instrument.multiplier) - order.booked_cash)
 
 
 def qty_to_reserve(order: OrderRecord) -> int:
@@ -81,17 +81,6 @@ def qty_to_reserve(order: OrderRecord) -> int:
         return max(0, (order.qty_cap or 0) - order.cum_qty)
     assert order.qty is not None
     return order.qty - order.cum_qty
-
-
-def ceil_cent(raw: int) -> int:
-    """A raw 10^-18 value rounded up to the cent, as a 10^-9 amount."""
-    cent_raw = fixed.CENT * fixed.SCALE
-    return -((-raw) // cent_raw) * fixed.CENT
-
-
-def floor_cent(raw: int) -> int:
-    """A raw 10^-18 value rounded down to the cent, as a 10^-9 amount."""
-    return (raw // (fixed.CENT * fixed.SCALE)) * fixed.CENT
 
 
 def check_size(order: OrderRecord, instrument: Instrument, estimate: int, limits: RiskLimits) -> Reason | None:

@@ -428,10 +428,10 @@ class AccountState(Dispatcher):
 
     def _book_cash(self, account: AccountRecord, order: OrderRecord) -> None:
         if order.side is Side.BUY:
-            booked = risk.ceil_cent(order.cum_value)
+            booked = fixed.ceil_cent(order.cum_value)
             account.cash -= booked - order.booked_cash
         else:
-            booked = risk.floor_cent(order.cum_value)
+            booked = fixed.floor_cent(order.cum_value)
             account.cash += booked - order.booked_cash
         order.booked_cash = booked
 
@@ -640,7 +640,7 @@ def _would_overfill(order: OrderRecord, qty: int, unit_value: int) -> bool:
     if order.qty_cap is not None and order.cum_qty + qty > order.qty_cap:
         return True
     assert order.notional is not None
-    return order.side is Side.BUY and risk.ceil_cent(order.cum_value + qty * unit_value) > order.notional
+    return order.side is Side.BUY and fixed.ceil_cent(order.cum_value + qty * unit_value) > order.notional
 
 
 def _avg(position: PositionRecord) -> int:
