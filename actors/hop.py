@@ -52,6 +52,12 @@ class Router:
         self.gateways = [gateway_actor(i) for i in range(gateways)]
         self._instrument_cache: dict[str, str] = {}
         self._account_cache: dict[str, str] = {}
+        self._everyone = {  # fan-out lists, shared: callers only read them
+            ACCOUNT: [account_actor(i) for i in range(self.shards)],
+            INSTRUMENT: [instrument_actor(i) for i in range(self.instrument_count)],
+            VENUE: [venue_actor(v) for v in self.venues],
+            GATEWAY: self.gateways,
+        }
 
     def account(self, account: str) -> str:
         name = self._account_cache.get(account)
@@ -66,14 +72,19 @@ class Router:
         return name
 
     def resolve(self, kind: str, key: str) -> list[str]:
+        if key == ALL:
+            everyone = self._everyone.get(kind)
+            if everyone is None:
+                raise ValueError(f"unknown destination kind {kind}")
+            return everyone
         if kind == ACCOUNT:
-            return [account_actor(i) for i in range(self.shards)] if key == ALL else [self.account(key)]
+            return [self.account(key)]
         if kind == INSTRUMENT:
-            return [instrument_actor(i) for i in range(self.instrument_count)] if key == ALL else [self.instrument(key)]
+            return [self.instrument(key)]
         if kind == VENUE:
-            return [venue_actor(v) for v in self.venues] if key == ALL else [venue_actor(key)]
+            return [venue_actor(key)]
         if kind == GATEWAY:
-            return list(self.gateways) if key == ALL else [key]
+            return [key]
         raise ValueError(f"unknown destination kind {kind}")
 
 

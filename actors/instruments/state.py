@@ -93,6 +93,7 @@ class InstrumentState(Dispatcher):
         self.venue_sessions: dict[str, SessionState] = {}
         self.routes: dict[str, Route] = {}
         self.children: dict[str, str] = {}  # child_id → order_id
+        self.stops: dict[str, dict[str, Route]] = {}  # symbol → held stops (derived from routes)
         self.child_counter = 0
         self.anomalies: list[str] = []
         self.out = Outputs()
@@ -126,6 +127,7 @@ class InstrumentState(Dispatcher):
             route.state = HELD_OPEN
         elif route.order_type.has_stop:
             route.state = HELD_STOP
+            self.stops.setdefault(route.symbol, {})[route.order_id] = route
             self._trigger_stops(book, now)
         else:
             self._send_to_venue(route, now)
@@ -272,13 +274,16 @@ class InstrumentState(Dispatcher):
     def _trigger_stops(self, book: Book, now: int) -> None:
         if book.halted:
             return
-        for route in [r for r in self.routes.values() if r.state == HELD_STOP and r.symbol == book.instrument.symbol]:
+        held = self.stops.get(book.instrument.symbol)
+        for route in list(held.values()) if held else ():
             assert route.stop_price is not None
             if route.side is Side.BUY:
                 triggered = book.ask is not None and book.ask >= route.stop_price
             else:
                 triggered = book.bid is not None and book.bid <= route.stop_price
             if triggered:
+                assert held is not None
+                del held[route.order_id]
                 route.order_type = OrderType.LIMIT if route.order_type is OrderType.STOP_LIMIT else OrderType.MARKET
                 self._send_to_venue(route, now)
 
@@ -325,6 +330,10 @@ class InstrumentState(Dispatcher):
 
     def _rekey(self, route: Route, new_order_id: str) -> None:
         del self.routes[route.order_id]
+        held = self.stops.get(route.symbol) if route.state == HELD_STOP else None
+        if held is not None:
+            del held[route.order_id]
+            held[new_order_id] = route
         route.order_id = new_order_id
         self.routes[new_order_id] = route
         if route.child_id is not None:
@@ -332,6 +341,7 @@ class InstrumentState(Dispatcher):
 
     def _forget(self, route: Route) -> None:
         self.routes.pop(route.order_id, None)
+        self.stops.get(route.symbol, {}).pop(route.order_id, None)
         if route.child_id is not None:
             self.children.pop(route.child_id, None)
 
@@ -343,6 +353,8 @@ class InstrumentState(Dispatcher):
         return [r for r in self.routes.values() if r.state == HELD_OPEN and r.symbol == symbol]
 
     def check_invariants(self) -> None:
+        held = {r.order_id for r in self.routes.values() if r.state == HELD_STOP}
+        assert held == {order_id for stops in self.stops.values() for order_id in stops}, "stop index out of step"
         for child_id, order_id in self.children.items():
             route = self.routes[order_id]
             assert route.child_id == child_id and route.state == ROUTED, child_id
