@@ -28,21 +28,17 @@ class Core(Protocol):
     def check_invariants(self) -> None: ...
 
 
-class CoreHost:
-    """Hosts one pure core. Subclasses (the ``actor.py`` files) build ``self.core``."""
-
-    core: Core
+class LinkedHost:
+    """What every actor on the data plane shares: it listens for batches on a link, and once
+    wired sends through a batched ``Outbox`` over links. Subclasses say what ``receive`` does."""
 
     def __init__(self, name: str, config: Config, gateways: int = 1) -> None:
         self.name = name
         self.config = config
         configure(config.logging.level)
         self.router = Router(config, gateways)
-        self.inbox = Inbox()
         self.handles: dict[str, Any] = {}
         self.outbox: Outbox | None = None
-        self.errors = 0
-        self.messages_applied = 0
 
     async def open_link(self) -> tuple[str, int]:
         """Listen for batches from other actors; returns the address to give them."""
@@ -55,10 +51,33 @@ class CoreHost:
         self.handles = handles
         self.links = Links(addresses)
         self.outbox = Outbox(self.name, self.router, self.config.batching, self.links.send)
+        self.wired()
+
+    def wired(self) -> None:
+        """Called once the outbox exists."""
 
     async def on_batch(self, data: bytes) -> None:
         """A batch sent as a Ray call (the supervisor's control messages)."""
         self.receive(data)
+
+    def receive(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    async def flush(self) -> None:
+        if self.outbox is not None:
+            self.outbox.flush()
+
+
+class CoreHost(LinkedHost):
+    """Hosts one pure core. Subclasses (the ``actor.py`` files) build ``self.core``."""
+
+    core: Core
+
+    def __init__(self, name: str, config: Config, gateways: int = 1) -> None:
+        super().__init__(name, config, gateways)
+        self.inbox = Inbox()
+        self.errors = 0
+        self.messages_applied = 0
 
     def receive(self, data: bytes) -> None:
         """Apply a batch from another actor. In order per sender, each batch once."""
@@ -81,10 +100,6 @@ class CoreHost:
         if sends:
             assert self.outbox is not None, f"{self.name} sent before it was wired"
             self.outbox.post(sends)
-
-    async def flush(self) -> None:
-        if self.outbox is not None:
-            self.outbox.flush()
 
     async def state_hash(self) -> str:
         return self.core.state_hash()
