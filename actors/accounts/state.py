@@ -107,7 +107,8 @@ class AccountState(Dispatcher):
         fingerprint = _fingerprint(command)
         existing_id = account.orders.get(command.client_order_id)
         if existing_id is not None:
-            self._answer_resend(self.orders[existing_id], fingerprint, command, now)
+            # an id reserved by a pending replace is not yet an order: any new order with it differs
+            self._answer_resend(self.orders.get(existing_id), fingerprint, command, now)
             return
         self.order_counter += 1
         order = _record(command, f"{self.name}-{self.order_counter}", fingerprint, now)
@@ -144,8 +145,8 @@ class AccountState(Dispatcher):
             ),
         )
 
-    def _answer_resend(self, order: OrderRecord, fingerprint: bytes, command: NewOrder, now: int) -> None:
-        if order.fingerprint == fingerprint:
+    def _answer_resend(self, order: OrderRecord | None, fingerprint: bytes, command: NewOrder, now: int) -> None:
+        if order is not None and order.fingerprint == fingerprint:
             first = ExecType.REJECTED if order.status is OrderStatus.REJECTED else ExecType.NEW
             self._emit(order, first, now, reply=command.reply, exec_id=f"{order.order_id}-1")
             return
@@ -267,12 +268,11 @@ class AccountState(Dispatcher):
             return
         views = []
         for order_id in account.orders.values():
-            order = self.orders[order_id]
-            if order.account != command.account or (command.open_only and not order.status.is_open):
+            order = self.orders.get(order_id)  # None: reserved for a replace the venue has not confirmed
+            if order is None or (command.open_only and not order.status.is_open):
                 continue
             views.append(self._execution(order, order.last_exec_type, now, exec_id=f"{order.order_id}-{order.exec_count}"))
-        unique = list({view.order_id: view for view in views}.values())
-        self.out.to(GATEWAY, command.reply.gateway, OrdersReply(command.reply, command.account, unique))
+        self.out.to(GATEWAY, command.reply.gateway, OrdersReply(command.reply, command.account, views))
 
     def _query_account(self, command: QueryAccount, now: int) -> None:
         account = self.accounts.get(command.account)

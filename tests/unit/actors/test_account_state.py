@@ -501,3 +501,21 @@ def test_a_replace_overtaken_by_fills_is_refused_even_if_a_venue_confirms_it() -
     assert any(isinstance(s.message, RequestRejected) and s.message.code == "replace_rejected" for s in sends)
     assert state.orders[order_id].status is OrderStatus.PARTIALLY_FILLED and state.anomalies
     assert "c2" not in account(state).orders
+
+
+def test_get_orders_answers_while_a_replace_is_pending() -> None:
+    state = make_state()
+    run(state, order("c1"))
+    run(state, ReplaceOrder("A1", "c1", "c2", D("12"), None, None, REPLY))
+    listing = run(state, QueryOrders("A1", False, REPLY))[0].message
+    assert isinstance(listing, OrdersReply) and [o.client_order_id for o in listing.orders] == ["c1"]
+
+
+def test_a_new_order_reusing_a_pending_replace_id_is_a_duplicate_and_changes_nothing() -> None:
+    state = make_state()
+    run(state, order("c1"))
+    run(state, ReplaceOrder("A1", "c1", "c2", D("12"), None, None, REPLY))
+    reserved = account(state).reserved_cash
+    report = only_report(run(state, order("c2")))
+    assert (report.status, report.reason, report.order_id) == (OrderStatus.REJECTED, Reason.DUPLICATE_CLIENT_ORDER_ID.value, "")
+    assert account(state).reserved_cash == reserved and len(state.orders) == 1
