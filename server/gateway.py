@@ -331,9 +331,12 @@ class Gateway:
             conn.send(frame)
 
     def _execution(self, report: ExecutionReport) -> None:
-        body = protocol.execution_body(report)
         asker = report.reply.conn if report.reply is not None and report.reply.gateway == self.name else None
-        for conn_id in self.account_connections.get(report.account, ()):
+        watchers = self.account_connections.get(report.account)
+        if not watchers and asker is None:
+            return  # nobody on this gateway follows the account: do not encode it
+        body = protocol.execution_body(report)
+        for conn_id in watchers or ():
             if conn_id != asker:
                 self.connections[conn_id].send(body)
         if asker is not None and report.reply is not None:
