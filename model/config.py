@@ -100,6 +100,20 @@ class VenueSection(_Section, frozen=True):
         return "*" in self.symbols or symbol in self.symbols
 
 
+class JournalSection(_Section, frozen=True):
+    """Each stateful actor's journal and snapshots (``snapshots/journal.py``) under
+    ``<data-dir>/<actor-name>/``."""
+
+    durability: str = "fsync"  # "fsync": on disk before anything is acknowledged; "buffered": OS page cache
+    snapshot_every_events: int = 100_000  # journaled input messages between snapshots (0: never by count)
+    snapshot_every_s: int = 300  # seconds between snapshots while inputs arrive (0: never by time)
+    map_size_mb: int = 64  # initial LMDB map; it doubles when full
+
+    def __post_init__(self) -> None:
+        if self.durability not in ("fsync", "buffered"):
+            raise ValueError(f"journal.durability must be fsync or buffered, not {self.durability!r}")
+
+
 class FilesSection(_Section, frozen=True):
     instruments: str = "instruments.toml"
     users: str = "users.toml"
@@ -117,6 +131,7 @@ class Config(_Section, frozen=True):
     gateway: GatewaySection = GatewaySection()
     risk: RiskSection = RiskSection()
     sim: SimSection = SimSection()
+    journal: JournalSection = JournalSection()
     files: FilesSection = FilesSection()
     logging: LoggingSection = LoggingSection()
     venues: list[VenueSection] = msgspec.field(default_factory=lambda: [VenueSection(name="SIM")])

@@ -30,6 +30,8 @@ import lmdb
 import msgspec
 import structlog
 
+from snapshots.crashpoints import NOWHERE, CrashPoints
+
 log = structlog.get_logger("journal")
 
 _KEY = struct.Struct(">Q")
@@ -71,11 +73,19 @@ def _payload(record: bytes) -> bytes | None:
 class Journal:
     """The journal and snapshot store of one actor. Not thread-safe: one writer, the actor."""
 
-    def __init__(self, path: str | Path, name: str, durability: str = "fsync", map_size: int = 64 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        name: str,
+        durability: str = "fsync",
+        map_size: int = 64 * 1024 * 1024,
+        crash: CrashPoints = NOWHERE,
+    ) -> None:
         if durability not in ("fsync", "buffered"):
             raise ValueError(f"durability must be fsync or buffered, not {durability!r}")
         self.path = Path(path)
         self.name = name
+        self.crash = crash
         self.path.mkdir(parents=True, exist_ok=True)
         self.env = lmdb.open(
             str(self.path),
@@ -102,6 +112,7 @@ class Journal:
             for offset, payload in enumerate(payloads):
                 if not txn.put(_KEY.pack(first + offset), _record(payload), db=self.journal, overwrite=False):
                     raise JournalCorrupt(f"{self.name}: sequence {first + offset} already written")
+            self.crash.hit("journal.before_commit")
 
         self._write(write)
         self.last_seq = first + len(payloads) - 1
@@ -111,7 +122,11 @@ class Journal:
         """Store the state that results from applying the journal up to ``seq``."""
         if seq > self.last_seq:
             raise ValueError(f"{self.name}: snapshot at {seq} is past the journal end {self.last_seq}")
-        self._write(lambda txn: txn.put(_KEY.pack(seq), _record(state), db=self.snapshots))
+        def write(txn: lmdb.Transaction) -> None:
+            txn.put(_KEY.pack(seq), _record(state), db=self.snapshots)
+            self.crash.hit("snapshot.write")
+
+        self._write(write)
 
     def truncate(self) -> int:
         """Drop journal entries and snapshots that the second-newest good snapshot covers;
@@ -131,6 +146,7 @@ class Journal:
             cursor = txn.cursor(db=self.snapshots)
             while cursor.first() and _KEY.unpack(cursor.key())[0] < keep_from:
                 cursor.delete()
+            self.crash.hit("journal.truncate")
 
         self._write(drop)
         return dropped

@@ -1,0 +1,59 @@
+"""Named crash points for recovery tests: ``BROKERD_CRASH_AT=point:k[:actor]``.
+
+The process that passes ``point`` for the k-th time (counting from 1, per process) kills
+itself with SIGKILL: no ``finally``, no flush, no LMDB commit, exactly what a power cut
+or ``kill -9`` does at that line. With ``:actor`` only that actor's process counts.
+
+A crash happens once per data dir: a marker file ``crashed-<point>`` is written just
+before the kill, so the restarted process runs on. Unset (production), ``hit`` costs
+one attribute test.
+
+Points: ``journal.before_commit``, ``journal.after_commit`` (before apply),
+``apply.before_send`` (applied, outputs not yet sent), ``snapshot.write`` (inside the
+snapshot transaction), ``journal.truncate`` (inside the truncation transaction).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+POINTS = ("journal.before_commit", "journal.after_commit", "apply.before_send", "snapshot.write", "journal.truncate")
+
+
+class CrashPoints:
+    def __init__(self, spec: str | None, actor: str, data_dir: str | Path | None) -> None:
+        self.point: str | None = None
+        self.remaining = 0
+        self.marker: Path | None = None
+        if not spec:
+            return
+        parts = spec.split(":")
+        if len(parts) not in (2, 3) or parts[0] not in POINTS or not parts[1].isdigit() or int(parts[1]) < 1:
+            raise ValueError(f"BROKERD_CRASH_AT={spec!r}: expected POINT:K[:ACTOR] with POINT one of {', '.join(POINTS)}")
+        if len(parts) == 3 and parts[2] != actor:
+            return
+        if data_dir is not None:
+            self.marker = Path(data_dir) / f"crashed-{parts[0]}"
+            if self.marker.exists():
+                return
+        self.point = parts[0]
+        self.remaining = int(parts[1])
+
+    def hit(self, point: str) -> None:
+        if point != self.point:
+            return
+        self.remaining -= 1
+        if self.remaining > 0:
+            return
+        if self.marker is not None:
+            self.marker.write_text(f"{os.getpid()}\n")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+NOWHERE = CrashPoints(None, "", None)
+
+
+def from_environment(actor: str, data_dir: str | Path | None) -> CrashPoints:
+    return CrashPoints(os.environ.get("BROKERD_CRASH_AT"), actor, data_dir)
