@@ -17,6 +17,9 @@ Guarantees:
 * Corruption is never loaded silently: a bad last record (torn tail) is cut with a warning;
   a bad record before the end raises ``JournalCorrupt`` naming the actor, the sequence and
   what to do; a snapshot that fails its checksum is skipped for the previous one.
+* ``Journal(..., readonly=True)`` changes nothing on disk (no reader check, no cut, no
+  directory created; only LMDB's reader table in ``lock.mdb`` is used), so it can check a
+  journal while its actor is writing; writing through it raises ``lmdb.ReadonlyError``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import lmdb
@@ -57,6 +61,17 @@ class Issue(msgspec.Struct, frozen=True):
     detail: str
 
 
+class Inspection(msgspec.Struct, frozen=True):
+    """What ``inspect`` found, all read in one transaction: one consistent view even while
+    the actor writes. ``first_seq``/``last_seq`` are the journal's first and last records as
+    stored (``None`` when it holds none); ``snapshots`` every stored snapshot, good or not."""
+
+    first_seq: int | None
+    last_seq: int | None
+    snapshots: list[int]
+    issues: list[Issue]
+
+
 def _record(payload: bytes) -> bytes:
     return _CRC.pack(zlib.crc32(payload)) + payload
 
@@ -71,7 +86,11 @@ def _payload(record: bytes) -> bytes | None:
 
 
 class Journal:
-    """The journal and snapshot store of one actor. Not thread-safe: one writer, the actor."""
+    """The journal and snapshot store of one actor. Not thread-safe: one writer, the actor.
+
+    ``readonly=True`` opens an existing journal for checking (``verify``, ``inspect``,
+    reading) beside a running writer, in another process; its ``last_seq`` is where recovery
+    would continue (a torn tail skipped, not cut)."""
 
     def __init__(
         self,
@@ -80,12 +99,19 @@ class Journal:
         durability: str = "fsync",
         map_size: int = 64 * 1024 * 1024,
         crash: CrashPoints = NOWHERE,
+        readonly: bool = False,
     ) -> None:
         if durability not in ("fsync", "buffered"):
             raise ValueError(f"durability must be fsync or buffered, not {durability!r}")
         self.path = Path(path)
         self.name = name
         self.crash = crash
+        self.readonly = readonly
+        if readonly:
+            self.env = self._open_readonly()
+            self.journal, self.snapshots = self._open_tables_readonly()
+            self.last_seq = self._last_good_seq()
+            return
         self.path.mkdir(parents=True, exist_ok=True)
         self.env = lmdb.open(
             str(self.path),
@@ -99,6 +125,21 @@ class Journal:
         self.journal = self.env.open_db(b"journal")
         self.snapshots = self.env.open_db(b"snapshots")
         self.last_seq = self._find_last_seq()
+
+    def _open_readonly(self) -> lmdb.Environment:
+        if not (self.path / "data.mdb").is_file():
+            raise FileNotFoundError(f"{self.name}: no journal at {self.path} (no data.mdb)")
+        # lock=True: our read transaction takes a slot in the reader table, so a running
+        # writer never reuses the pages we read; lock=False would race it. map_size=0: the
+        # size the writer last set.
+        return lmdb.open(str(self.path), readonly=True, lock=True, create=False, max_dbs=4, map_size=0)
+
+    def _open_tables_readonly(self) -> tuple[lmdb._Database, lmdb._Database]:
+        try:
+            return self.env.open_db(b"journal", create=False), self.env.open_db(b"snapshots", create=False)
+        except lmdb.NotFoundError:
+            self.env.close()
+            raise JournalCorrupt(f"{self.name}: {self.path} has no journal or snapshots table; not a brokerd journal") from None
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -228,6 +269,29 @@ class Journal:
             log.warning("torn journal tail cut", actor=self.name, seq=seq)
             self._cut(seq)
 
+    def _last_good_seq(self) -> int:
+        """``_find_last_seq`` without the cut: the last record whose checksum holds."""
+        with self._reading() as txn:
+            cursor = txn.cursor(db=self.journal)
+            found = cursor.last()
+            while found:
+                if _payload(cursor.value()) is not None:
+                    return int(_KEY.unpack(cursor.key())[0])
+                found = cursor.prev()
+            return self._newest_snapshot_seq(txn)
+
+    @contextmanager
+    def _reading(self) -> Iterator[lmdb.Transaction[bytes]]:
+        """A read transaction. A read-only journal follows the writer's map growth: LMDB
+        refuses a reader whose map is smaller than the data (``MapResizedError``)."""
+        try:
+            txn = self.env.begin(buffers=False)
+        except lmdb.MapResizedError:
+            self.env.set_mapsize(0)
+            txn = self.env.begin(buffers=False)
+        with txn:
+            yield txn
+
     def _cut(self, seq: int) -> None:
         key = _KEY.pack(seq)
         self._write(lambda txn: txn.delete(key, db=self.journal))
@@ -239,34 +303,83 @@ class Journal:
     # --- checking ------------------------------------------------------------------------------
 
     def verify(self) -> list[Issue]:
-        """Check every record and snapshot without changing anything."""
-        issues: list[Issue] = []
+        """Check every record and snapshot without changing anything; see ``inspect``."""
+        return self.inspect().issues
+
+    def inspect(self) -> Inspection:
+        """Check every record and snapshot in one read transaction, changing nothing.
+
+        Errors are what makes recovery stop or load wrong state: a gap, a bad record before
+        the last good one, a journal that starts after the newest good snapshot + 1, a good
+        snapshot past the journal's last good record, a bad snapshot with no older good one.
+        Warnings are what recovery repairs: the torn tail (the bad records after the last
+        good one, which it cuts) and a bad snapshot with an older good one to fall back to.
+        """
+        found: list[tuple[int, Issue]] = []
+        with self._reading() as txn:
+            first, last, last_good, bad, gaps = self._scan_journal(txn)
+            stored = [(_KEY.unpack(key)[0], _payload(value) is not None) for key, value in txn.cursor(db=self.snapshots)]
+        for before, after in gaps:
+            if last_good is not None and after <= last_good:
+                found.append((after, Issue("error", f"{self.name} journal", f"gap between {before} and {after}: recovery stops at {before}")))
+        for seq in bad:
+            if last_good is not None and seq < last_good:
+                detail = f"checksum mismatch at sequence {seq}: recovery stops here; restore {self.path} from a copy"
+                found.append((seq, Issue("error", f"{self.name} journal {seq}", detail)))
+            else:
+                found.append((seq, Issue("warning", f"{self.name} journal {seq}", "torn tail (recovery cuts it)")))
+        issues = [issue for _, issue in sorted(found, key=lambda pair: pair[0])]
+        good = [seq for seq, ok in stored if ok]
+        issues += self._snapshot_issues(stored, good)
+        issues += self._coverage_issues(first, last_good, max(good, default=None))
+        return Inspection(first, last, [seq for seq, _ in stored], issues)
+
+    def _scan_journal(self, txn: lmdb.Transaction[bytes]) -> tuple[int | None, int | None, int | None, list[int], list[tuple[int, int]]]:
+        """One pass: first and last sequence, the last good one, the bad ones, the gaps."""
+        first: int | None = None
         previous: int | None = None
-        with self.env.begin(buffers=False) as txn:
-            records = list(txn.cursor(db=self.journal))
-            for index, (key, record) in enumerate(records):
-                (seq,) = _KEY.unpack(key)
-                if previous is not None and seq != previous + 1:
-                    issues.append(Issue("error", f"{self.name} journal", f"gap between {previous} and {seq}"))
-                if _payload(record) is None:
-                    tail = index == len(records) - 1
-                    issues.append(
-                        Issue("warning" if tail else "error", f"{self.name} journal {seq}", "torn tail (will be cut)" if tail else "checksum mismatch")
-                    )
-                previous = seq
-            snapshots = [(_KEY.unpack(k)[0], v) for k, v in txn.cursor(db=self.snapshots)]
-        good = [seq for seq, value in snapshots if _payload(value) is not None]
-        for seq, value in snapshots:
-            if _payload(value) is None:
-                severity = "warning" if any(g < seq for g in good) else "error"
-                issues.append(Issue(severity, f"{self.name} snapshot {seq}", "checksum mismatch"))
-        if records and good:
-            first = _KEY.unpack(records[0][0])[0]
-            if first > max(good) + 1:
-                issues.append(Issue("error", f"{self.name} journal", f"starts at {first}, after the newest good snapshot {max(good)}"))
-        elif records and not snapshots and _KEY.unpack(records[0][0])[0] != 1:
-            issues.append(Issue("error", f"{self.name} journal", "starts after 1 with no snapshot to cover the start"))
+        last_good: int | None = None
+        bad: list[int] = []
+        gaps: list[tuple[int, int]] = []
+        for key, record in txn.cursor(db=self.journal):
+            (seq,) = _KEY.unpack(key)
+            if previous is None:
+                first = seq
+            elif seq != previous + 1:
+                gaps.append((previous, seq))
+            if _payload(record) is None:
+                bad.append(seq)
+            else:
+                last_good = seq
+            previous = seq
+        return first, previous, last_good, bad, gaps
+
+    def _snapshot_issues(self, stored: list[tuple[int, bool]], good: list[int]) -> list[Issue]:
+        issues = []
+        for seq, ok in stored:
+            if ok:
+                continue
+            older = [g for g in good if g < seq]
+            if older:
+                issues.append(Issue("warning", f"{self.name} snapshot {seq}", f"checksum mismatch; recovery falls back to snapshot {older[-1]}"))
+            else:
+                issues.append(Issue("error", f"{self.name} snapshot {seq}", "checksum mismatch, and no older good snapshot to fall back to"))
         return issues
+
+    def _coverage_issues(self, first: int | None, last_good: int | None, newest_good: int | None) -> list[Issue]:
+        """Whether the journal continues the newest good snapshot (recovery starts there).
+        A journal of torn records only is cut whole, so it has nothing to continue."""
+        if first is None or last_good is None:
+            return []
+        where = f"{self.name} journal"
+        if newest_good is None and first != 1:
+            return [Issue("error", where, f"starts at {first} with no good snapshot to cover 1..{first - 1}")]
+        if newest_good is not None and first > newest_good + 1:
+            return [Issue("error", where, f"starts at {first}, after the newest good snapshot {newest_good} + 1: entries {newest_good + 1}..{first - 1} are missing")]
+        if newest_good is not None and last_good < newest_good:
+            detail = f"last good record {last_good} is before the newest good snapshot {newest_good}: new entries would reuse sequences {last_good + 1}..{newest_good}"
+            return [Issue("error", where, detail)]
+        return []
 
     def sync(self) -> None:
         self.env.sync(True)

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
-import struct
+import itertools
+import subprocess
+import sys
 from pathlib import Path
+from typing import IO
 
 import lmdb
 import pytest
@@ -9,23 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snapshots.journal import Journal, JournalCorrupt
-
-KEY = struct.Struct(">Q")
+from tests.unit.snapshots.faults import build, corrupt, delete_raw, get_raw, put_raw
 
 
 def open_journal(path: Path, **options: object) -> Journal:
     return Journal(path, "account-0", **options)  # type: ignore[arg-type]
-
-
-def damage(path: Path, db: bytes, seq: int) -> None:
-    """Flip a payload byte of one record, as a bad disk would."""
-    env = lmdb.open(str(path), max_dbs=4)
-    table = env.open_db(db)
-    with env.begin(write=True) as txn:
-        record = bytearray(txn.get(KEY.pack(seq), db=table))
-        record[-1] ^= 0xFF
-        txn.put(KEY.pack(seq), bytes(record), db=table)
-    env.close()
 
 
 def test_append_is_dense_from_one_and_reads_back_in_order(tmp_path: Path) -> None:
@@ -50,7 +41,7 @@ def test_a_torn_tail_is_cut_with_nothing_after_it_lost(tmp_path: Path) -> None:
     journal = open_journal(tmp_path)
     journal.append([b"a", b"b", b"c"])
     journal.close()
-    damage(tmp_path, b"journal", 3)
+    corrupt(tmp_path, b"journal", 3)
     again = open_journal(tmp_path)
     assert again.last_seq == 2
     assert list(again.read_from(1)) == [(1, b"a"), (2, b"b")]
@@ -61,7 +52,7 @@ def test_a_bad_record_in_the_middle_stops_recovery_naming_actor_and_sequence(tmp
     journal = open_journal(tmp_path)
     journal.append([b"a", b"b", b"c"])
     journal.close()
-    damage(tmp_path, b"journal", 2)
+    corrupt(tmp_path, b"journal", 2)
     again = open_journal(tmp_path)
     with pytest.raises(JournalCorrupt, match=r"account-0: journal record 2 fails its checksum.*Restore"):
         list(again.read_from(1))
@@ -76,7 +67,7 @@ def test_snapshot_is_loaded_with_its_position_and_a_damaged_one_falls_back(tmp_p
     journal.write_snapshot(3, b"state@3")
     assert journal.latest_snapshot() == (3, b"state@3")
     journal.close()
-    damage(tmp_path, b"snapshots", 3)
+    corrupt(tmp_path, b"snapshots", 3)
     again = open_journal(tmp_path)
     assert again.latest_snapshot() == (2, b"state@2")
     assert [(i.severity, i.where) for i in again.verify()] == [("warning", "account-0 snapshot 3")]
@@ -134,3 +125,185 @@ def test_whatever_is_appended_reads_back_identically(tmp_path_factory: pytest.Te
     flat = [payload for group in groups for payload in group]
     assert [payload for _, payload in journal.read_from(1)] == flat
     journal.close()
+
+
+# --- read-only open and verify ----------------------------------------------------------------
+
+
+def readonly(path: Path) -> Journal:
+    return Journal(path, "account-0", readonly=True)
+
+
+def disk_state(path: Path) -> tuple[bytes, int]:
+    data = path / "data.mdb"
+    return data.read_bytes(), data.stat().st_mtime_ns
+
+
+def issues_of(path: Path) -> list[tuple[str, str]]:
+    journal = readonly(path)
+    try:
+        return [(issue.severity, issue.where) for issue in journal.verify()]
+    finally:
+        journal.close()
+
+
+def test_a_read_only_open_changes_nothing_on_disk_and_leaves_a_torn_tail_in_place(tmp_path: Path) -> None:
+    build(tmp_path, "account-0", [[b"a", b"b"], [b"c"]], snapshots=(2,))
+    corrupt(tmp_path, b"journal", 3)
+    before = disk_state(tmp_path)
+    journal = readonly(tmp_path)
+    assert journal.last_seq == 2  # where recovery would continue, the torn record skipped
+    assert [(issue.severity, issue.where) for issue in journal.verify()] == [("warning", "account-0 journal 3")]
+    assert list(itertools.islice(journal.read_from(1), 2)) == [(1, b"a"), (2, b"b")]
+    assert journal.latest_snapshot() == (2, b"state@2")
+    journal.close()
+    assert disk_state(tmp_path) == before
+    assert get_raw(tmp_path, b"journal", 3) is not None
+
+
+def test_a_read_only_open_of_a_missing_journal_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="account-0: no journal"):
+        readonly(tmp_path / "account-0")
+    assert not (tmp_path / "account-0").exists()
+
+
+def test_a_read_only_open_of_an_lmdb_environment_without_journal_tables_is_refused(tmp_path: Path) -> None:
+    lmdb.open(str(tmp_path)).close()
+    with pytest.raises(JournalCorrupt, match="not a brokerd journal"):
+        readonly(tmp_path)
+
+
+def test_writing_through_a_read_only_journal_is_refused(tmp_path: Path) -> None:
+    build(tmp_path, "account-0", [[b"a"]])
+    journal = readonly(tmp_path)
+    with pytest.raises(lmdb.ReadonlyError):
+        journal.append([b"b"])
+    journal.close()
+
+
+_WRITER = """
+import sys
+from snapshots.journal import Journal
+journal = Journal(sys.argv[1], "account-0", map_size=64 * 1024)
+journal.append([b"a", b"b"])
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(300):
+    journal.append([b"x" * 4000])  # grows the map well past the reader's
+print("grown", flush=True)
+sys.stdin.readline()
+journal.close()
+"""
+
+
+def wait_for_line(stream: IO[str], line: str) -> None:
+    """Read ``stream`` up to ``line``, past the writer's log lines."""
+    for got in stream:
+        if got == line:
+            return
+    raise AssertionError(f"the writer ended before printing {line!r}")
+
+
+def test_verify_works_beside_a_running_writer_that_grows_the_map(tmp_path: Path, root: Path) -> None:
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path)], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert writer.stdin is not None and writer.stdout is not None
+    try:
+        wait_for_line(writer.stdout, "ready\n")
+        journal = readonly(tmp_path)
+        assert journal.inspect().last_seq == 2
+        writer.stdin.write("\n")
+        writer.stdin.flush()
+        wait_for_line(writer.stdout, "grown\n")
+        found = journal.inspect()
+        assert (found.first_seq, found.last_seq, found.issues) == (1, 302, [])
+        journal.close()
+    finally:
+        writer.stdin.write("\n")
+        writer.stdin.close()
+        assert writer.wait(timeout=30) == 0
+
+
+def test_verify_reports_a_gap_as_an_error(tmp_path: Path) -> None:
+    build(tmp_path, "account-0", [[b"a", b"b", b"c", b"d"]])
+    delete_raw(tmp_path, b"journal", 2)
+    journal = readonly(tmp_path)
+    (issue,) = journal.verify()
+    journal.close()
+    assert (issue.severity, issue.where) == ("error", "account-0 journal")
+    assert "gap between 1 and 3" in issue.detail
+
+
+def test_verify_reports_a_mid_journal_checksum_failure_as_an_error_naming_actor_and_sequence(tmp_path: Path) -> None:
+    build(tmp_path, "account-0", [[b"a", b"b", b"c"]])
+    put_raw(tmp_path, b"journal", 2, b"\x00\x00\x00\x00garbage")
+    journal = readonly(tmp_path)
+    (issue,) = journal.verify()
+    journal.close()
+    assert (issue.severity, issue.where) == ("error", "account-0 journal 2")
+    assert "checksum mismatch at sequence 2" in issue.detail
+
+
+def test_verify_calls_every_bad_record_after_the_last_good_one_a_torn_tail(tmp_path: Path) -> None:
+    build(tmp_path, "account-0", [[b"a", b"b", b"c", b"d"]])
+    corrupt(tmp_path, b"journal", 3)
+    put_raw(tmp_path, b"journal", 4, b"\x01")  # shorter than a checksum
+    assert issues_of(tmp_path) == [("warning", "account-0 journal 3"), ("warning", "account-0 journal 4")]
+    again = open_journal(tmp_path)  # recovery cuts exactly those
+    assert again.last_seq == 2
+    assert again.verify() == []
+
+
+def test_verify_warns_about_a_damaged_snapshot_with_an_older_good_one(tmp_path: Path) -> None:
+    build(tmp_path, "account-0", [[b"a", b"b"], [b"c", b"d"]], snapshots=(2, 4))
+    corrupt(tmp_path, b"snapshots", 4)
+    assert issues_of(tmp_path) == [("warning", "account-0 snapshot 4")]
+
+
+def test_verify_reports_a_damaged_snapshot_without_an_older_good_one_as_an_error(tmp_path: Path) -> None:
+    build(tmp_path, "account-0", [[b"a", b"b"], [b"c", b"d"]], snapshots=(2, 4))
+    corrupt(tmp_path, b"snapshots", 2)
+    assert issues_of(tmp_path) == [("error", "account-0 snapshot 2")]
+
+
+def test_verify_reports_a_journal_that_starts_after_the_newest_good_snapshot_as_an_error(tmp_path: Path) -> None:
+    build(tmp_path, "account-0", [[b"a", b"b"], [b"c", b"d", b"e"]], snapshots=(2,))
+    delete_raw(tmp_path, b"journal", 1, 2, 3)
+    journal = readonly(tmp_path)
+    (issue,) = journal.verify()
+    journal.close()
+    assert (issue.severity, issue.where) == ("error", "account-0 journal")
+    assert "starts at 4, after the newest good snapshot 2 + 1" in issue.detail
+
+
+def test_verify_reports_a_journal_that_starts_after_one_without_a_good_snapshot_as_an_error(tmp_path: Path) -> None:
+    build(tmp_path, "account-0", [[b"a", b"b", b"c"]], snapshots=(2,))
+    corrupt(tmp_path, b"snapshots", 2)
+    delete_raw(tmp_path, b"journal", 1)
+    assert issues_of(tmp_path) == [("error", "account-0 snapshot 2"), ("error", "account-0 journal")]
+
+
+def test_verify_reports_a_snapshot_past_the_last_good_record_as_an_error(tmp_path: Path) -> None:
+    build(tmp_path, "account-0", [[b"a", b"b", b"c"]], snapshots=(3,))
+    corrupt(tmp_path, b"journal", 3)  # cutting this torn tail would reuse sequence 3
+    journal = readonly(tmp_path)
+    issues = journal.verify()
+    journal.close()
+    assert [(issue.severity, issue.where) for issue in issues] == [("warning", "account-0 journal 3"), ("error", "account-0 journal")]
+    assert "reuse sequences 3..3" in issues[1].detail
+
+
+def test_inspect_reports_the_stored_range_and_every_snapshot(tmp_path: Path) -> None:
+    build(tmp_path, "account-0", [[b"a", b"b"], [b"c", b"d"]], snapshots=(2, 4))
+    corrupt(tmp_path, b"snapshots", 4)
+    journal = readonly(tmp_path)
+    found = journal.inspect()
+    journal.close()
+    assert (found.first_seq, found.last_seq, found.snapshots) == (1, 4, [2, 4])
+
+
+def test_inspect_of_an_empty_journal_has_no_range(tmp_path: Path) -> None:
+    Journal(tmp_path, "account-0").close()
+    journal = readonly(tmp_path)
+    found = journal.inspect()
+    journal.close()
+    assert (found.first_seq, found.last_seq, found.snapshots, found.issues) == (None, None, [], [])
