@@ -63,7 +63,7 @@ async def serve(args: argparse.Namespace) -> int:
         "host": args.host or server_conf.host,
         "ws_port": server_conf.ws_port if args.ws_port is None else args.ws_port,
         "fix_port": server_conf.fix_port if args.fix_port is None else args.fix_port,
-        "data_dir": args.data_dir or server_conf.data_dir,
+        "data_dir": str(Path(args.data_dir or server_conf.data_dir).resolve()),  # actors run elsewhere
     }
     config = msgspec.structs.replace(setup.config, server=msgspec.structs.replace(server_conf, **overrides))
     setup = msgspec.structs.replace(setup, config=config)

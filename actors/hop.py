@@ -4,9 +4,15 @@ Sending: one outbox per destination actor; each flush is one msgspec-encoded ``B
 carrying ``(sender, seq)``, handed to a fire-and-forget ``deliver`` (a link write between
 actors, ``actors/link.py``; a Ray call on the supervisor's control path) — nobody waits.
 
+Every sender keeps each batch until the receiver acks it (``actors/link.py``) and writes
+the unacked ones again when a connection reopens. A journaled actor's outbox is part of
+its state (``DurableOutbox``): its batches are a pure function of its journaled inputs, so
+a restarted actor regenerates exactly the batches, with the same seqs, that it may have
+sent before it died.
+
 Receiving: batches from each sender are applied in ``seq`` order; a duplicate is dropped
-and a batch that arrives early is held until the gap before it is filled (a reconnect or
-a Ray retry may repeat or reorder batches).
+and a batch that arrives early is held until the gap before it is filled (a reconnect may
+repeat batches; a resend after a restart repeats many).
 """
 
 from __future__ import annotations
@@ -92,7 +98,8 @@ class Inbox:
     """In-order, duplicate-free delivery of batches per sender. Also keeps the recent
     one-way hop delays (send to receipt, queueing included) for ``status``."""
 
-    def __init__(self, delay_samples: int = 1024) -> None:
+    def __init__(self, delay_samples: int = 1024, soft: bool = False) -> None:
+        self.soft = soft  # soft state (a gateway): the first batch seen from a sender starts its sequence
         self.applied: dict[str, int] = {}
         self.held: dict[str, dict[int, Batch]] = {}
         self.delays: collections.deque[int] = collections.deque(maxlen=delay_samples)
@@ -111,7 +118,9 @@ class Inbox:
         """The batches now ready to apply, in order (possibly none, possibly several)."""
         if now is not None:
             self.delays.append(now - batch.ts)
-        last = self.applied.get(batch.sender, 0)
+        last = self.applied.get(batch.sender)
+        if last is None:
+            last = batch.seq - 1 if self.soft else 0
         if batch.seq <= last:
             return []
         if batch.seq != last + 1:
@@ -161,6 +170,7 @@ class Outbox:
         self.last_sent: dict[str, int] = {}
         self.seq: dict[str, int] = {}
         self.timer: asyncio.Handle | None = None
+        self.unacked: dict[str, collections.deque[tuple[int, bytes]]] = {}
         self.batches_sent = 0
         self.messages_sent = 0
 
@@ -213,9 +223,100 @@ class Outbox:
             chunk = messages[start : start + self.max_messages]
             seq = self.seq.get(name, 0) + 1
             self.seq[name] = seq
-            self.deliver(name, encode_batch(Batch(self.sender, seq, wall, chunk)))
+            data = encode_batch(Batch(self.sender, seq, wall, chunk))
+            unacked = self.unacked.get(name)
+            if unacked is None:
+                unacked = self.unacked[name] = collections.deque()
+            unacked.append((seq, data))
+            self.deliver(name, data)
             self.batches_sent += 1
             self.messages_sent += len(chunk)
 
+    def on_ack(self, name: str, seq: int) -> None:
+        _drop_acked(self.unacked.get(name), seq)
+
+    def resend(self, name: str) -> None:
+        """Write every unacked batch for ``name`` again, in order (its link reopened)."""
+        for _, data in self.unacked.get(name, ()):
+            self.deliver(name, data)
+
     def waiting(self) -> int:
         return sum(len(queue) for queue in self.pending.values())
+
+    def unacked_batches(self) -> int:
+        return sum(len(queue) for queue in self.unacked.values())
+
+
+def _drop_acked(unacked: collections.deque[tuple[int, bytes]] | None, seq: int) -> None:
+    while unacked and unacked[0][0] <= seq:
+        unacked.popleft()
+
+
+class DurableOutbox:
+    """The outbox of a journaled actor, part of its state and snapshot.
+
+    ``record(sends, now)`` turns the outputs of one journaled input record into batches:
+    one per destination (split at ``max_messages``), each with the next seq to that
+    destination and ``ts = now`` of the record. Nothing here reads a clock, so replaying
+    the journal rebuilds the same batches, byte for byte. A batch stays until acked;
+    ``fresh`` holds the ones not yet written since they were made.
+    """
+
+    def __init__(self, sender: str, router: Router, max_messages: int) -> None:
+        self.sender = sender
+        self.router = router
+        self.max_messages = max_messages
+        self.seq: dict[str, int] = {}
+        self.acked: dict[str, int] = {}
+        self.unacked: dict[str, collections.deque[tuple[int, bytes]]] = {}
+        self.fresh: list[tuple[str, bytes]] = []
+        self.batches_sent = 0
+
+    def record(self, sends: Iterable[Send], now: int) -> None:
+        groups: dict[str, list[Message]] = {}
+        for send in sends:
+            for name in self.router.resolve(send.kind, send.key):
+                group = groups.get(name)
+                if group is None:
+                    group = groups[name] = []
+                group.append(send.message)
+        for name, messages in groups.items():
+            unacked = self.unacked.get(name)
+            if unacked is None:
+                unacked = self.unacked[name] = collections.deque()
+            for start in range(0, len(messages), self.max_messages):
+                seq = self.seq.get(name, 0) + 1
+                self.seq[name] = seq
+                data = encode_batch(Batch(self.sender, seq, now, messages[start : start + self.max_messages]))
+                unacked.append((seq, data))
+                self.fresh.append((name, data))
+
+    def take_fresh(self) -> list[tuple[str, bytes]]:
+        fresh, self.fresh = self.fresh, []
+        self.batches_sent += len(fresh)
+        return fresh
+
+    def on_ack(self, name: str, seq: int) -> None:
+        if seq > self.acked.get(name, 0):
+            self.acked[name] = seq
+        _drop_acked(self.unacked.get(name), seq)
+
+    def all_acked(self) -> bool:
+        return all(self.acked.get(name, 0) >= seq for name, seq in self.seq.items())
+
+    def unacked_batches(self) -> int:
+        return sum(len(queue) for queue in self.unacked.values())
+
+    def waiting(self) -> int:
+        return self.unacked_batches()
+
+    # --- snapshot -----------------------------------------------------------------------------
+
+    def dump(self) -> tuple[dict[str, int], dict[str, list[tuple[int, bytes]]]]:
+        return dict(self.seq), {name: list(queue) for name, queue in self.unacked.items() if queue}
+
+    def load(self, state: tuple[dict[str, int], dict[str, list[tuple[int, bytes]]]]) -> None:
+        seqs, unacked = state
+        self.seq = dict(seqs)
+        self.unacked = {name: collections.deque(queue) for name, queue in unacked.items()}
+        self.fresh = []

@@ -1,21 +1,48 @@
-"""The thin Ray shell every stateful actor shares: receive a batch, apply it to the pure
-core in order, post the core's outputs to the outboxes. No ``ray.get`` on this path."""
+"""The thin Ray shell every actor shares.
+
+``LinkedHost``: listens for batches on a link, sends through links once wired, and can be
+re-wired when a peer restarts somewhere new. ``DurableHost`` adds the journal (DESIGN.md
+"Journal before acting"): every input is appended to the actor's LMDB journal and
+committed before it is applied, and outputs leave only after that — so a trader's ``new``
+report is never sent before the AccountShard's commit that holds the order.
+
+One event-loop turn is one journal record (group commit): every batch that arrived in the
+turn, plus the actor's own inputs (clock ticks, operator commands), with the turn's
+``now``. Replaying the records through the same code rebuilds the core, the last seq
+applied per sender and the outbox — the same batches with the same seqs — so a restarted
+actor resends exactly what it may have sent before and receivers drop what they have.
+No ``ray.get`` on this path.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import pickle
 import time
+from pathlib import Path
 from typing import Any, Protocol
 
+import msgspec
 import structlog
 
-from actors.hop import Inbox, Outbox, Router
+from actors.hop import DurableOutbox, Inbox, Router
 from actors.link import Links, LinkServer, link_host
 from actors.logs import configure
 from actors.outputs import Outputs
 from model.config import Config
-from model.messages import Message, decode_batch
+from model.messages import Batch, Message, decode_batch, encode_batch
+from snapshots.crashpoints import NOWHERE, CrashPoints, from_environment
+from snapshots.journal import Journal, JournalCorrupt
 
 log = structlog.get_logger("runtime")
+
+LOCAL = ""  # the sender of an actor's own inputs
+SNAPSHOT_FORMAT = "brokerd-snapshot/1"
+
+
+class Acker(Protocol):
+    def ack(self, seq: int) -> None: ...
 
 
 class Core(Protocol):
@@ -28,93 +55,376 @@ class Core(Protocol):
     def check_invariants(self) -> None: ...
 
 
+class Record(msgspec.Struct, array_like=True, frozen=True):
+    """One journal entry: the batches one event-loop turn applied, as received."""
+
+    now: int
+    batches: list[msgspec.Raw]
+
+
+_record_decoder = msgspec.msgpack.Decoder(Record)
+
+
+class Machine:
+    """The deterministic part of a journaled actor: its core, the last seq applied per
+    sender, and its outbox. Feeding it the same records gives the same state and batches."""
+
+    def __init__(self, name: str, core: Core, router: Router, max_messages: int) -> None:
+        self.name = name
+        self.core = core
+        self.inbox = Inbox()
+        self.outbox = DurableOutbox(name, router, max_messages)
+        self.errors = 0
+        self.messages_applied = 0
+
+    def replay(self, payload: bytes) -> int:
+        """Apply one journal record; returns the number of messages."""
+        record = _record_decoder.decode(payload)
+        batches = []
+        applied = self.inbox.applied
+        for raw in record.batches:
+            batch = decode_batch(raw)
+            if batch.sender != LOCAL:
+                last = applied.get(batch.sender, 0)
+                if batch.seq != last + 1:
+                    raise JournalCorrupt(f"{self.name}: journal holds batch {batch.seq} from {batch.sender} after {last}")
+                applied[batch.sender] = batch.seq
+            batches.append(batch)
+        return self.apply_batches(batches, record.now)
+
+    def apply_batches(self, batches: list[Batch], now: int) -> int:
+        count = 0
+        core = self.core
+        for batch in batches:
+            for message in batch.messages:
+                try:
+                    core.apply(message, now)
+                except Exception:
+                    self.errors += 1
+                    log.exception("message failed", actor=self.name, message=type(message).__name__)
+                count += 1
+        self.messages_applied += count
+        self.outbox.record(core.out.drain(), now)
+        return count
+
+    def state_hash(self) -> str:
+        """The core's hash together with what replay must also rebuild: the seq applied per
+        sender and the seq sent per destination."""
+        extra = msgspec.msgpack.encode((sorted(self.inbox.applied.items()), sorted(self.outbox.seq.items())))
+        return hashlib.sha256(self.core.state_hash().encode() + extra).hexdigest()
+
+    def dump(self) -> bytes:
+        return pickle.dumps((SNAPSHOT_FORMAT, self.core, self.inbox.applied, self.outbox.dump()), protocol=5)
+
+    def load(self, payload: bytes) -> None:
+        loaded = pickle.loads(payload)
+        if not isinstance(loaded, tuple) or loaded[0] != SNAPSHOT_FORMAT:
+            raise JournalCorrupt(f"{self.name}: snapshot is not in format {SNAPSHOT_FORMAT}; it was written by another version")
+        _, self.core, self.inbox.applied, outbox = loaded
+        self.outbox.load(outbox)
+
+
 class LinkedHost:
-    """What every actor on the data plane shares: it listens for batches on a link, and once
-    wired sends through a batched ``Outbox`` over links. Subclasses say what ``receive`` does."""
+    """What every actor on the data plane shares. Subclasses say what ``receive`` does and
+    what an ack or a reopened link means for their outbox."""
 
     def __init__(self, name: str, config: Config, gateways: int = 1) -> None:
         self.name = name
+        self.sender = name  # the name on its batches; a soft-state actor adds its incarnation
         self.config = config
         configure(config.logging.level)
         self.router = Router(config, gateways)
         self.handles: dict[str, Any] = {}
-        self.outbox: Outbox | None = None
+        self.links: Links | None = None
+        self.link_server: LinkServer | None = None
+        self.incarnation = time.time_ns()
 
     async def open_link(self) -> tuple[str, int]:
         """Listen for batches from other actors; returns the address to give them."""
-        self.link_server = LinkServer(self.receive)
+        if self.link_server is not None:
+            self.link_server.close()
+        self.link_server = LinkServer(self.name, self.receive)
         return await self.link_server.start(link_host(self.config))
 
     async def wire(self, handles: dict[str, Any], addresses: dict[str, tuple[str, int]]) -> None:
         """Receive the topology (Ray handles for control, link addresses for batches); only
-        then may the actor send."""
+        then may the actor send. Destinations with unacked batches are connected at once."""
         self.handles = handles
-        self.links = Links(addresses)
-        self.outbox = Outbox(self.name, self.router, self.config.batching, self.links.send)
+        if self.links is not None:
+            self.links.close()
+        self.links = Links(self.sender, addresses, self.on_ack, self.on_connect)
         self.wired()
+        for name in self.unacked_destinations():
+            self.links.connect(name)
+
+    async def update_address(self, name: str, address: tuple[str, int]) -> None:
+        """``name`` was restarted and listens somewhere new."""
+        if self.links is not None:
+            self.links.update(name, address)
+
+    async def ping(self) -> dict[str, Any]:
+        return {"incarnation": self.incarnation, "wired": self.links is not None}
 
     def wired(self) -> None:
-        """Called once the outbox exists."""
+        """Called once the links exist."""
 
-    async def on_batch(self, data: bytes) -> None:
-        """A batch sent as a Ray call (the supervisor's control messages)."""
-        self.receive(data)
+    def unacked_destinations(self) -> list[str]:
+        return []
 
-    def receive(self, data: bytes) -> None:
+    def on_ack(self, name: str, seq: int) -> None:
+        """``name`` has applied our batches up to ``seq``."""
+
+    def on_connect(self, name: str) -> None:
+        """The link to ``name`` (re)opened: write what it has not acked."""
+
+    def receive(self, data: bytes, channel: Acker) -> None:
         raise NotImplementedError
 
+    async def on_batch(self, data: bytes) -> None:
+        """A batch sent as a Ray call (tests, tools)."""
+        self.receive(data, _NoChannel())
+
     async def flush(self) -> None:
-        if self.outbox is not None:
-            self.outbox.flush()
+        """Write everything pending now (shutdown, operator commands)."""
 
 
-class CoreHost(LinkedHost):
-    """Hosts one pure core. Subclasses (the ``actor.py`` files) build ``self.core``."""
+class _NoChannel:
+    def ack(self, seq: int) -> None:
+        pass
 
-    core: Core
+
+class DurableHost(LinkedHost):
+    """Hosts one pure core behind its journal. Subclasses (the ``actor.py`` files) say how
+    to build an empty core (``make_core``) and then call ``recover`` with the data dir."""
 
     def __init__(self, name: str, config: Config, gateways: int = 1) -> None:
         super().__init__(name, config, gateways)
-        self.inbox = Inbox()
-        self.errors = 0
-        self.messages_applied = 0
+        self.machine = Machine(name, self.make_core(), self.router, config.batching.max_messages)
+        self.journal: Journal | None = None
+        self.crash: CrashPoints = NOWHERE
+        self.pending: list[tuple[Batch, bytes]] = []
+        self.to_ack: dict[str, Acker] = {}
+        self.commit_handle: asyncio.Handle | None = None
+        self.events_since_snapshot = 0
+        self.last_snapshot_ns = time.monotonic_ns()
+        self.snapshot_seq = 0
+        self.recovery: dict[str, Any] = {}
 
-    def receive(self, data: bytes) -> None:
-        """Apply a batch from another actor. In order per sender, each batch once."""
+    def make_core(self) -> Core:
+        raise NotImplementedError
+
+    @property
+    def core(self) -> Any:
+        return self.machine.core
+
+    @property
+    def inbox(self) -> Inbox:
+        return self.machine.inbox
+
+    @property
+    def outbox(self) -> DurableOutbox:
+        return self.machine.outbox
+
+    # --- start: snapshot + replay -------------------------------------------------------------
+
+    def recover(self, data_dir: str) -> None:
+        """Load the newest good snapshot and replay the journal after it. Raises
+        ``JournalCorrupt`` (naming actor, sequence and what to do) rather than load bad state."""
+        journal_conf = self.config.journal
+        self.crash = from_environment(self.name, data_dir)
+        self.journal = Journal(
+            Path(data_dir) / self.name,
+            self.name,
+            durability=journal_conf.durability,
+            map_size=journal_conf.map_size_mb * 1024 * 1024,
+            crash=self.crash,
+        )
+        started = time.monotonic_ns()
+        start = 1
+        snapshot = self.journal.latest_snapshot()
+        if snapshot is not None:
+            start = snapshot[0] + 1
+            self.machine.load(snapshot[1])
+            self.snapshot_seq = snapshot[0]
+        first = self.journal.first_seq()
+        if first > start:
+            raise JournalCorrupt(
+                f"{self.name}: the journal starts at {first} but the newest good snapshot covers only up to {start - 1}; "
+                f"restore {self.journal.path} from a copy"
+            )
+        records = messages = 0
+        for _, payload in self.journal.read_from(start):
+            messages += self.machine.replay(payload)
+            records += 1
+        self.outbox.fresh.clear()  # written when the links open (every unacked batch)
+        seconds = (time.monotonic_ns() - started) / 1e9
+        self.recovery = {
+            "snapshot": snapshot[0] if snapshot else None,
+            "records": records,
+            "messages": messages,
+            "seconds": round(seconds, 3),
+            "last_seq": self.journal.last_seq,
+        }
+        if records or snapshot:
+            log.info("recovered", actor=self.name, **self.recovery)
+
+    # --- live: receive, commit, apply, send ---------------------------------------------------
+
+    def receive(self, data: bytes, channel: Acker) -> None:
+        """A batch from another actor: queued for this turn's journal record, in order per
+        sender, each once. A repeat is acked again so the sender stops resending it."""
+        batch = decode_batch(data)
+        ready = self.inbox.accept(batch, time.time_ns())
+        if not ready:
+            applied = self.inbox.applied.get(batch.sender, 0)
+            if batch.seq <= applied and batch.sender not in self.to_ack:
+                channel.ack(applied)
+            return
+        for accepted in ready:
+            self.pending.append((accepted, data if accepted is batch else encode_batch(accepted)))
+        self.to_ack[batch.sender] = channel
+        self._schedule_commit()
+
+    def submit_local(self, messages: list[Message]) -> None:
+        """The actor's own inputs (clock ticks, operator commands): journaled like any."""
+        batch = Batch(LOCAL, 0, 0, messages)
+        self.pending.append((batch, encode_batch(batch)))
+        self._schedule_commit()
+
+    def _schedule_commit(self) -> None:
+        if self.commit_handle is None:
+            self.commit_handle = asyncio.get_running_loop().call_soon(self.commit)
+
+    def commit(self) -> None:
+        """Append this turn's inputs in one transaction, then apply them, then send."""
+        if self.commit_handle is not None:
+            self.commit_handle.cancel()
+            self.commit_handle = None
+        if not self.pending:
+            return
+        assert self.journal is not None, f"{self.name} received before it recovered"
+        pending, self.pending = self.pending, []
         now = time.time_ns()
-        for batch in self.inbox.accept(decode_batch(data), now):
-            for message in batch.messages:
-                self._apply(message, now)
-        self._post()
+        record = msgspec.msgpack.encode(Record(now, [msgspec.Raw(data) for _, data in pending]))
+        self.journal.append([record])
+        self.crash.hit("journal.after_commit")
+        applied = self.machine.apply_batches([batch for batch, _ in pending], now)
+        self.crash.hit("apply.before_send")
+        self._send_fresh()
+        to_ack, self.to_ack = self.to_ack, {}
+        for sender, channel in to_ack.items():
+            channel.ack(self.inbox.applied[sender])
+        self.events_since_snapshot += applied
+        if self._snapshot_due():
+            self.snapshot()
 
-    def _apply(self, message: Message, now: int) -> None:
-        try:
-            self.core.apply(message, now)
-            self.messages_applied += 1
-        except Exception:
-            self.errors += 1
-            log.exception("message failed", actor=self.name, message=type(message).__name__)
+    def _send_fresh(self) -> None:
+        fresh = self.outbox.take_fresh()
+        links = self.links
+        if links is None:
+            return  # not wired yet: everything is unacked and goes when the links open
+        for name, data in fresh:
+            links.send(name, data)
 
-    def _post(self) -> None:
-        sends = self.core.out.drain()
-        if sends:
-            assert self.outbox is not None, f"{self.name} sent before it was wired"
-            self.outbox.post(sends)
+    def on_ack(self, name: str, seq: int) -> None:
+        self.outbox.on_ack(name, seq)
+
+    def on_connect(self, name: str) -> None:
+        assert self.links is not None
+        for _, data in self.outbox.unacked.get(name, ()):
+            self.links.send(name, data)
+
+    def unacked_destinations(self) -> list[str]:
+        return [name for name, queue in self.outbox.unacked.items() if queue]
+
+    async def flush(self) -> None:
+        self.commit()
+
+    async def wait_acked(self, timeout: float = 10.0) -> bool:
+        """Until every batch sent so far is applied by its receiver (operator commands)."""
+        deadline = time.monotonic() + timeout
+        while not self.outbox.all_acked():
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.002)
+        return True
+
+    # --- snapshots ------------------------------------------------------------------------------
+
+    def _snapshot_due(self) -> bool:
+        conf = self.config.journal
+        if conf.snapshot_every_events and self.events_since_snapshot >= conf.snapshot_every_events:
+            return True
+        if conf.snapshot_every_s and self.events_since_snapshot:
+            return time.monotonic_ns() - self.last_snapshot_ns >= conf.snapshot_every_s * 1_000_000_000
+        return False
+
+    def snapshot(self) -> int:
+        """Write the whole state as of the journal's end, then drop what the previous
+        snapshot covers. Returns the journal sequence the snapshot covers."""
+        assert self.journal is not None
+        self.commit()
+        seq = self.journal.last_seq
+        self.events_since_snapshot = 0
+        self.last_snapshot_ns = time.monotonic_ns()
+        if seq == self.snapshot_seq and seq:
+            return seq
+        self.journal.write_snapshot(seq, self.machine.dump())
+        self.snapshot_seq = seq
+        self.journal.truncate()
+        return seq
+
+    async def take_snapshot(self) -> int:
+        return self.snapshot()
+
+    # --- checks and status ---------------------------------------------------------------------
 
     async def state_hash(self) -> str:
-        return self.core.state_hash()
+        self.commit()
+        return self.machine.state_hash()
+
+    async def replay_hash(self) -> dict[str, Any]:
+        """Replay this actor's journal into a fresh machine — from empty when the journal
+        still starts at 1, else from its oldest snapshot — and return its hash beside the
+        live one. Equal hashes: replay is deterministic and the live state is what the
+        journal says."""
+        assert self.journal is not None
+        self.commit()
+        replica = Machine(self.name, self.make_core(), self.router, self.config.batching.max_messages)
+        start = 1
+        if self.journal.first_seq() > 1:
+            oldest = min(info.seq for info in self.journal.snapshot_infos())
+            snapshot = self.journal.snapshot_at(oldest)
+            if snapshot is None:
+                raise JournalCorrupt(f"{self.name}: oldest snapshot {oldest} fails its checksum")
+            replica.load(snapshot)
+            start = oldest + 1
+        for _, payload in self.journal.read_from(start):
+            replica.replay(payload)
+        return {"live": self.machine.state_hash(), "replayed": replica.state_hash(), "from": start}
 
     async def check_invariants(self) -> None:
         self.core.check_invariants()
 
     async def status(self) -> dict[str, Any]:
+        journal = self.journal
         return {
             "name": self.name,
-            "applied": self.messages_applied,
-            "errors": self.errors,
+            "applied": self.machine.messages_applied,
+            "errors": self.machine.errors,
             "held_batches": self.inbox.waiting(),
-            "batches_sent": self.outbox.batches_sent if self.outbox else 0,
-            "messages_waiting": self.outbox.waiting() if self.outbox else 0,
+            "batches_sent": self.outbox.batches_sent,
+            "unacked_batches": self.outbox.unacked_batches(),
+            "journal_seq": journal.last_seq if journal else 0,
+            "snapshot_seq": self.snapshot_seq,
+            "incarnation": self.incarnation,
+            "recovered": self.recovery,
             "anomalies": len(getattr(self.core, "anomalies", [])),
             **self.inbox.delay_percentiles(),
         }
+
+    async def close(self) -> None:
+        """Clean shutdown: commit, snapshot, close the journal."""
+        if self.journal is not None:
+            self.snapshot()
+            self.journal.sync()

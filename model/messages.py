@@ -293,6 +293,52 @@ class SetTradingStatus(_Message, frozen=True, gc=False, tag=80):
     halted: bool
 
 
+class VenueCancelAll(_Message, frozen=True, gc=False, tag=43):
+    """Cancel every working child in ``symbols`` with the venue's own cancel-all."""
+
+    symbols: list[str]
+
+
+class SetKill(_Message, frozen=True, gc=False, tag=81):
+    """The kill switch: ``killed`` accounts have their open orders canceled and new ones
+    refused until unkilled. ``account`` ``"*"``: every account, present and future."""
+
+    account: str
+    killed: bool
+
+
+class AdminCancelAll(_Message, frozen=True, gc=False, tag=82):
+    """Cancel every open order matching all the filters given (``None``: any)."""
+
+    account: str | None = None
+    symbol: str | None = None
+    venue: str | None = None
+
+
+class OpenAccount(_Message, frozen=True, gc=False, tag=83):
+    """An account enters its shard (from the accounts file), journaled like any input."""
+
+    account: str
+    owner: str
+    cash: int
+    allow_short: bool = False
+
+
+# --- an actor to itself (journaled like any input, so replay repeats them) --------------------
+
+
+class VenueStart(_Message, frozen=True, gc=False, tag=90):
+    """Open the venue adapter (its first quotes and session state)."""
+
+
+class VenueTick(_Message, frozen=True, gc=False, tag=91):
+    """Time passes at the venue: the adapter's clock runs to the record's ``now``."""
+
+
+class VenueSetSession(_Message, frozen=True, gc=False, tag=92):
+    state: str
+
+
 Message = Union[
     NewOrder,
     CancelOrder,
@@ -318,6 +364,13 @@ Message = Union[
     MarketUpdate,
     QuoteEvent,
     SetTradingStatus,
+    SetKill,
+    AdminCancelAll,
+    VenueCancelAll,
+    OpenAccount,
+    VenueStart,
+    VenueTick,
+    VenueSetSession,
 ]
 
 

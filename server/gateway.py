@@ -98,8 +98,9 @@ class Gateway:
     execution report of the order it created; nothing a client sends can change state
     without passing decoding, authorisation and validation first."""
 
-    def __init__(self, name: str, setup: Setup, outbox: Outbox, admin: AdminHandler | None = None) -> None:
+    def __init__(self, name: str, setup: Setup, outbox: Outbox, admin: AdminHandler | None = None, since: int = 0) -> None:
         self.name = name
+        self.since = since  # events made before this gateway started are for connections it never had
         self.config = setup.config
         self.max_id_length = setup.config.risk.max_client_order_id_length
         self.instruments = {instrument.symbol: instrument for instrument in setup.instruments}
@@ -107,12 +108,12 @@ class Gateway:
         self.auth = Authenticator(setup.users, setup.config.gateway.login_window_ms)
         self.outbox = outbox
         self.admin = admin
-        self.inbox = Inbox()
+        self.inbox = Inbox(soft=True)
         self.connections: dict[int, Connection] = {}
         self.account_connections: dict[str, set[int]] = {}
         self.quote_connections: dict[str, set[int]] = {}
         self.last_quotes: dict[str, bytes] = {}
-        self.ids = itertools.count(1)
+        self.ids = itertools.count(max(since, 1))  # ids never repeat across restarts
         self.server: Server | None = None
         self.requests = 0
 
@@ -302,11 +303,17 @@ class Gateway:
 
     # --- actors → clients -----------------------------------------------------------------------
 
-    def on_batch(self, data: bytes) -> None:
-        """Deliver a batch of events from the actors, in order per sender."""
-        for batch in self.inbox.accept(decode_batch(data), time.time_ns()):
-            for message in batch.messages:
+    def on_batch(self, data: bytes) -> tuple[str, int]:
+        """Deliver a batch of events from the actors, in order per sender; returns the
+        sender and the seq to ack. A batch made before this gateway started (a resend
+        after a restart) is acked and dropped."""
+        batch = decode_batch(data)
+        if batch.ts < self.since:
+            return batch.sender, max(batch.seq, self.inbox.applied.get(batch.sender, 0))
+        for ready in self.inbox.accept(batch, time.time_ns()):
+            for message in ready.messages:
                 self._deliver(message)
+        return batch.sender, self.inbox.applied.get(batch.sender, 0)
 
     def _deliver(self, message: Message) -> None:
         if isinstance(message, ExecutionReport):

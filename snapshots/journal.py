@@ -231,6 +231,12 @@ class Journal:
         with self.env.begin() as txn:
             return [SnapshotInfo(_KEY.unpack(key)[0], len(value)) for key, value in txn.cursor(db=self.snapshots)]
 
+    def snapshot_at(self, seq: int) -> bytes | None:
+        """The snapshot covering ``seq`` if it exists and its checksum holds."""
+        with self.env.begin(buffers=False) as txn:
+            record = txn.get(_KEY.pack(seq), db=self.snapshots)
+        return None if record is None else _payload(record)
+
     def latest_snapshot(self) -> tuple[int, bytes] | None:
         """The newest snapshot whose checksum holds (skipping damaged ones, with a warning)."""
         with self.env.begin(buffers=False) as txn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import msgspec
@@ -18,14 +19,17 @@ def demo_setup() -> Setup:
     return load_setup(ROOT / "conf" / "server.toml")
 
 
-def make_setup(namespace: str, **sim: object) -> Setup:
+def make_setup(namespace: str, data_dir: str | Path | None = None, **sim: object) -> Setup:
     """The demo setup plus a ``tester`` owning accounts T01..T40 with 1,000,000.00 each,
-    listening on a free port in its own Ray namespace."""
+    listening on a free port in its own Ray namespace, journaling under ``data_dir`` (a new
+    temporary directory when not given)."""
     setup = demo_setup()
     config = setup.config
+    if data_dir is None:
+        data_dir = tempfile.mkdtemp(prefix=f"brokerd-{namespace}-")
     config = msgspec.structs.replace(
         config,
-        server=msgspec.structs.replace(config.server, ws_port=0),
+        server=msgspec.structs.replace(config.server, ws_port=0, data_dir=str(Path(data_dir).resolve())),
         topology=msgspec.structs.replace(config.topology, namespace=namespace),
         sim=msgspec.structs.replace(config.sim, **sim),  # type: ignore[arg-type]
     )

@@ -1,22 +1,72 @@
-"""The AccountShard Ray actor: hosts ``AccountState``."""
+"""The AccountShard Ray actor: hosts ``AccountState`` behind its journal."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
+import msgspec
 import ray
 
 from actors.accounts.risk import RiskLimits
 from actors.accounts.state import AccountState
-from actors.runtime import CoreHost
+from actors.runtime import DurableHost
 from model.config import AccountSeed, Config
 from model.instruments import Instrument
+from model.messages import AccountReply, OpenAccount, OrdersReply, QueryAccount, QueryOrders, Reply
+from server import protocol
 
 
 @ray.remote
-class AccountActor(CoreHost):
-    """Owns the accounts placed on this shard; every order of those accounts lives here."""
+class AccountActor(DurableHost):
+    """Owns the accounts placed on this shard; every order of those accounts lives here.
+
+    Accounts from the accounts file that the journal does not hold yet enter as a journaled
+    ``OpenAccount`` input once the shard is wired, so replay from empty rebuilds them too."""
 
     def __init__(self, name: str, config: Config, instruments: list[Instrument], accounts: list[AccountSeed]) -> None:
+        self.instruments = instruments
         super().__init__(name, config)
-        self.core = AccountState(name, instruments, RiskLimits.from_config(config.risk))
-        for seed in accounts:
-            self.core.open_account(seed)
+        self.recover(config.server.data_dir)
+        self.seeds = [seed for seed in accounts if seed.account not in self.core.accounts]
+
+    def make_core(self) -> AccountState:
+        return AccountState(self.name, self.instruments, RiskLimits.from_config(self.config.risk))
+
+    def wired(self) -> None:
+        if self.seeds:
+            self.submit_local([OpenAccount(s.account, s.owner, s.cash, s.allow_short) for s in self.seeds])
+            self.seeds = []
+
+    # --- operator queries (read only: not journaled) -----------------------------------------
+
+    async def admin_account(self, account: str) -> dict[str, Any] | None:
+        core: AccountState = self.core
+        record = core.accounts.get(account)
+        if record is None:
+            return None
+        core._query_account(QueryAccount(account, Reply("admin", 0, b"")), time.time_ns())
+        (send,) = core.out.drain()
+        assert isinstance(send.message, AccountReply)
+        view: dict[str, Any] = msgspec.json.decode(protocol.account_reply(send.message))
+        view.pop("type", None)
+        view.pop("id", None)
+        view["killed"] = record.killed
+        view["open_orders"] = core.open_orders(account)
+        return view
+
+    async def admin_orders(self, account: str) -> list[dict[str, Any]] | None:
+        core: AccountState = self.core
+        if account not in core.accounts:
+            return None
+        core._query_orders(QueryOrders(account, False, Reply("admin", 0, b"")), time.time_ns())
+        (send,) = core.out.drain()
+        assert isinstance(send.message, OrdersReply)
+        orders: list[dict[str, Any]] = msgspec.json.decode(protocol.orders_reply(send.message))["orders"]
+        return orders
+
+    async def open_orders(self, account: str | None) -> int:
+        return self.core.open_orders(account)
+
+    async def owns(self, account: str) -> bool:
+        return account in self.core.accounts

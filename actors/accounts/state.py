@@ -33,6 +33,7 @@ from model.messages import (
     ExecutionReport,
     MarketUpdate,
     NewOrder,
+    OpenAccount,
     OrdersReply,
     OrderUpdate,
     Position,
@@ -43,6 +44,7 @@ from model.messages import (
     Reply,
     RequestRejected,
     RouteOrder,
+    SetKill,
     SetTradingStatus,
 )
 
@@ -74,6 +76,7 @@ class AccountState(Dispatcher):
         self.orders: dict[str, OrderRecord] = {}
         self.markets: dict[str, MarketView] = {}
         self.order_counter = 0
+        self.kill_all = False  # "kill all": every account, including ones opened later
         self.rejected_requests = 0
         self.anomalies: list[str] = []
         self.out = Outputs()
@@ -89,7 +92,36 @@ class AccountState(Dispatcher):
             cash=seed.cash,
             allow_short=seed.allow_short,
             initial_cash=seed.cash,
+            killed=self.kill_all,
         )
+
+    def _open_account(self, command: OpenAccount, now: int) -> None:
+        if command.account in self.accounts:
+            self._anomaly(f"account {command.account} opened twice")
+            return
+        self.open_account(AccountSeed(command.account, command.owner, command.cash, command.allow_short))
+
+    def _set_kill(self, command: SetKill, now: int) -> None:
+        """The kill switch: cancel the open orders of the account(s); ``risk`` refuses new
+        ones while ``killed``. Persisted like any state: it survives a restart."""
+        if command.account == ALL:
+            self.kill_all = command.killed
+            targets = list(self.accounts.values())
+        else:
+            account = self.accounts.get(command.account)
+            targets = [account] if account is not None else []
+        for account in targets:
+            account.killed = command.killed
+        if not command.killed:
+            return
+        killed = {account.account for account in targets}
+        for order in list(self.orders.values()):
+            if order.account in killed and order.status.is_open and not order.cancel_requested:
+                self._request_cancel(order)
+
+    def open_orders(self, account: str | None) -> int:
+        """How many open orders ``account`` (``None``: every account here) has."""
+        return sum(1 for order in self.orders.values() if order.status.is_open and (account is None or order.account == account))
 
     # --- input -------------------------------------------------------------------------
 
@@ -422,6 +454,8 @@ class AccountState(Dispatcher):
         OrderUpdate: _order_update,
         MarketUpdate: _market_update,
         SetTradingStatus: _set_trading_status,
+        SetKill: _set_kill,
+        OpenAccount: _open_account,
     }
 
     # --- booking -------------------------------------------------------------------------
@@ -603,7 +637,7 @@ class AccountState(Dispatcher):
 
     def state_hash(self) -> str:
         """SHA-256 of the whole state in a canonical encoding: equal states, equal hashes."""
-        state = (self.accounts, self.orders, self.markets, self.order_counter, self.rejected_requests)
+        state = (self.accounts, self.orders, self.markets, self.order_counter, self.rejected_requests, self.kill_all)
         return hashlib.sha256(msgspec.msgpack.encode(state)).hexdigest()
 
 

@@ -18,6 +18,7 @@ from model.config import VenueSection
 from model.enums import OrderType, Reason, SessionState, Side, TimeInForce, VenueEventKind
 from model.instruments import Instrument
 from model.messages import (
+    AdminCancelAll,
     CancelRoute,
     MarketUpdate,
     OrderUpdate,
@@ -26,6 +27,7 @@ from model.messages import (
     RouteOrder,
     SetTradingStatus,
     VenueCancel,
+    VenueCancelAll,
     VenueNewOrder,
     VenueQuote,
     VenueReplace,
@@ -212,7 +214,40 @@ class InstrumentState(Dispatcher):
         book.halted = command.halted
         self._publish(book, now)
 
+    def matching(self, command: AdminCancelAll) -> list[Route]:
+        """Open routes the operator's cancel-all covers (with a venue filter: only orders
+        working at that venue)."""
+        return [
+            route
+            for route in self.routes.values()
+            if (command.account is None or route.account == command.account)
+            and (command.symbol is None or route.symbol == command.symbol)
+            and (command.venue is None or route.venue == command.venue)
+            and route.replacing_to is None
+        ]
+
+    def _admin_cancel_all(self, command: AdminCancelAll, now: int) -> None:
+        """Held orders are canceled here; orders at a venue are canceled there: with one
+        cancel-all per venue where the venue has its own and no account filter narrows it,
+        else (emulated) with one cancel per order."""
+        native = {venue.name for venue in self.venues if venue.supports_cancel_all} if command.account is None else set()
+        bulk: dict[str, list[str]] = {}
+        for route in self.matching(command):
+            if route.state != ROUTED:
+                self._update(route, VenueEventKind.CANCELED, now, reason=Reason.USER_CANCELED.value)
+                self._forget(route)
+            elif route.venue in native:
+                symbols = bulk.setdefault(route.venue, [])
+                if route.symbol not in symbols:
+                    symbols.append(route.symbol)
+            else:
+                assert route.child_id is not None and route.venue is not None
+                self.out.to(VENUE, route.venue, VenueCancel(route.child_id))
+        for venue, symbols in bulk.items():
+            self.out.to(VENUE, venue, VenueCancelAll(symbols))
+
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
+        AdminCancelAll: _admin_cancel_all,
         RouteOrder: _route_order,
         CancelRoute: _cancel_route,
         ReplaceRoute: _replace_route,

@@ -1,18 +1,23 @@
 """Supervisor core: where every account, symbol and venue lives, and the operator's switches.
 
-Pure: it computes the topology from the setup and turns operator commands into control
-messages; the Ray shell creates the actors and sends the messages.
+Pure: it computes the topology from the setup and turns operator commands (journaled by
+the Ray shell before they are applied) into control messages for the actors that own the
+accounts and symbols.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+from typing import ClassVar
+
 import msgspec
 
 from actors.hop import account_actor, gateway_actor, instrument_actor, venue_actor
-from actors.outputs import ACCOUNT, ALL, INSTRUMENT, Outputs
+from actors.outputs import ACCOUNT, ALL, INSTRUMENT, Dispatcher, Outputs
 from model.config import AccountSeed, Setup, VenueSection
 from model.instruments import Instrument
-from model.messages import SetTradingStatus
+from model.messages import AdminCancelAll, SetKill, SetTradingStatus
 from model.routing import shard_of
 
 
@@ -43,24 +48,56 @@ def plan(setup: Setup, gateways: int = 1) -> list[ActorPlan]:
     return plans
 
 
-class SupervisorState:
-    """Trading status per symbol, as the operator set it."""
+class SupervisorState(Dispatcher):
+    """Trading status per symbol and the kill switch, as the operator set them."""
 
-    def __init__(self, setup: Setup) -> None:
-        self.symbols = {instrument.symbol for instrument in setup.instruments}
-        self.halted: set[str] = set()
+    def __init__(self, symbols: list[str]) -> None:
+        self.name = "supervisor"
+        self.symbols = sorted(symbols)
+        self.halted: dict[str, bool] = {}  # symbol → True (a dict: ordered, so hashes are stable)
+        self.killed: dict[str, bool] = {}  # account → True
+        self.kill_all = False
+        self.commands = 0
         self.out = Outputs()
 
-    def set_halted(self, symbol: str, halted: bool) -> None:
-        if symbol not in self.symbols:
-            raise KeyError(f"unknown symbol {symbol}")
-        if halted:
-            self.halted.add(symbol)
+    def _set_trading_status(self, command: SetTradingStatus, now: int) -> None:
+        if command.symbol not in self.symbols:
+            raise KeyError(f"unknown symbol {command.symbol}")
+        if command.halted:
+            self.halted[command.symbol] = True
         else:
-            self.halted.discard(symbol)
-        message = SetTradingStatus(symbol, halted)
-        self.out.to(INSTRUMENT, symbol, message)
-        self.out.to(ACCOUNT, ALL, message)
+            self.halted.pop(command.symbol, None)
+        self.commands += 1
+        self.out.to(INSTRUMENT, command.symbol, command)
+        self.out.to(ACCOUNT, ALL, command)
 
+    def _set_kill(self, command: SetKill, now: int) -> None:
+        if command.account == ALL:
+            self.kill_all = command.killed
+            self.killed.clear()
+            self.out.to(ACCOUNT, ALL, command)
+        else:
+            if command.killed:
+                self.killed[command.account] = True
+            else:
+                self.killed.pop(command.account, None)
+            self.out.to(ACCOUNT, command.account, command)
+        self.commands += 1
 
+    def _cancel_all(self, command: AdminCancelAll, now: int) -> None:
+        self.commands += 1
+        target = command.symbol if command.symbol is not None else ALL
+        self.out.to(INSTRUMENT, target, command)
 
+    _handlers: ClassVar[dict[type, Callable[..., None]]] = {
+        SetTradingStatus: _set_trading_status,
+        SetKill: _set_kill,
+        AdminCancelAll: _cancel_all,
+    }
+
+    def check_invariants(self) -> None:
+        assert all(symbol in self.symbols for symbol in self.halted)
+
+    def state_hash(self) -> str:
+        state = (self.symbols, sorted(self.halted), sorted(self.killed), self.kill_all, self.commands)
+        return hashlib.sha256(msgspec.msgpack.encode(state)).hexdigest()

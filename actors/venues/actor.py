@@ -1,4 +1,6 @@
-"""The VenueSession Ray actor: hosts ``VenueState`` and drives its adapter's clock."""
+"""The VenueSession Ray actor: hosts ``VenueState`` behind its journal and drives its
+adapter's clock. Each clock tick is a journaled input, so replay moves the simulated
+venue exactly as it moved live."""
 
 from __future__ import annotations
 
@@ -9,50 +11,67 @@ from typing import Any
 import ray
 import structlog
 
-from actors.runtime import CoreHost
+from actors.runtime import DurableHost
 from actors.venues.state import VenueState
 from adapters.factory import build_adapter
 from model.config import Config, VenueSection
 from model.enums import SessionState
 from model.instruments import Instrument
+from model.messages import VenueSetSession, VenueStart, VenueTick
 
 log = structlog.get_logger("venues")
 
 
 @ray.remote
-class VenueActor(CoreHost):
+class VenueActor(DurableHost):
     """Owns the child orders at one venue. Wakes the adapter when it asks to be woken."""
 
-    core: VenueState
-
     def __init__(self, name: str, config: Config, venue: VenueSection, instruments: list[Instrument]) -> None:
+        self.venue = venue
+        self.instruments = instruments
         super().__init__(name, config)
-        self.core = VenueState(venue.name, build_adapter(venue, config, instruments))
+        self.recover(config.server.data_dir)
         self.clock: asyncio.Task[None] | None = None
+        self.reconciled: dict[str, list[str]] = {}
+
+    def make_core(self) -> VenueState:
+        return VenueState(self.venue.name, build_adapter(self.venue, self.config, self.instruments), self.venue.supports_cancel_all)
 
     async def start(self) -> None:
-        """Open the venue (first quotes, session state) and start its clock."""
-        self.core.start(time.time_ns())
-        self._post()
-        self.clock = asyncio.get_running_loop().create_task(self._run_clock())
+        """Open the venue (first quotes, session state) unless the journal says it is open;
+        reconcile the child orders with the venue; start the clock."""
+        if not self.core.started:
+            self.submit_local([VenueStart()])
+            self.commit()
+        self.reconciled = self.core.reconcile()
+        if any(self.reconciled.values()):
+            log.warning("venue disagrees with the session", venue=self.name, **self.reconciled)
+        if self.clock is None:
+            self.clock = asyncio.get_running_loop().create_task(self._run_clock())
 
     async def set_session(self, state: str) -> None:
-        self.core.set_session(SessionState(state), time.time_ns())
-        self._post()
+        SessionState(state)  # a bad state fails here, not in the journal
+        self.submit_local([VenueSetSession(state)])
+        self.commit()
 
     async def _run_clock(self) -> None:
         while True:
             wakeup = self.core.next_wakeup()
-            delay = 0.05 if wakeup is None else max(0.0, (wakeup - time.time_ns()) / 1e9)
-            await asyncio.sleep(delay)
-            try:
-                self.core.advance(time.time_ns())
-            except Exception:
-                self.errors += 1
-                log.exception("venue clock failed", venue=self.name)
-            self._post()
+            if wakeup is None:  # nothing scheduled: look again soon (an order may schedule)
+                await asyncio.sleep(0.05)
+                continue
+            await asyncio.sleep(max(0.0, (wakeup - time.time_ns()) / 1e9))
+            self.submit_local([VenueTick()])
+            await asyncio.sleep(0)  # let the tick's record commit before the next look
+
+    async def close(self) -> None:
+        if self.clock is not None:
+            self.clock.cancel()
+            self.clock = None
+        await super().close()
 
     async def status(self) -> dict[str, Any]:
         status = await super().status()
         status["open_children"] = len(self.core.child_symbols)
+        status["reconciled"] = self.reconciled
         return status

@@ -17,11 +17,15 @@ from model.enums import SessionState, VenueEventKind
 from model.messages import (
     Message,
     VenueCancel,
+    VenueCancelAll,
     VenueNewOrder,
     VenueQuote,
     VenueReplace,
     VenueReport,
     VenueSessionChanged,
+    VenueSetSession,
+    VenueStart,
+    VenueTick,
 )
 
 log = structlog.get_logger("venues")
@@ -37,17 +41,29 @@ class VenueState:
     instrument actor of the child's symbol; quotes go to the symbol's instrument actor.
     """
 
-    def __init__(self, name: str, adapter: VenueAdapter) -> None:
+    def __init__(self, name: str, adapter: VenueAdapter, supports_cancel_all: bool = True) -> None:
         self.name = name
         self.adapter = adapter
+        self.supports_cancel_all = supports_cancel_all
+        self.started = False
         self.child_symbols: dict[str, str] = {}
         self.out = Outputs()
 
     def start(self, now: int) -> None:
+        self.started = True
         self._emit(self.adapter.start(now))
 
     def apply(self, message: Message, now: int) -> None:
-        if isinstance(message, VenueNewOrder):
+        if isinstance(message, VenueTick):
+            self.advance(now)
+        elif isinstance(message, VenueStart):
+            if not self.started:
+                self.start(now)
+        elif isinstance(message, VenueSetSession):
+            self.set_session(SessionState(message.state), now)
+        elif isinstance(message, VenueCancelAll):
+            self._cancel_all(message, now)
+        elif isinstance(message, VenueNewOrder):
             if message.child_id in self.child_symbols:
                 log.warning("duplicate child order refused", venue=self.name, child_id=message.child_id)
                 return
@@ -59,6 +75,23 @@ class VenueState:
             self._emit(self.adapter.replace(message, now))
         else:
             raise TypeError(f"{self.name} does not take {type(message).__name__}")
+
+    def _cancel_all(self, message: VenueCancelAll, now: int) -> None:
+        native = getattr(self.adapter, "cancel_all", None)
+        if self.supports_cancel_all and native is not None:
+            self._emit(native(message.symbols, now))
+            return
+        wanted = set(message.symbols)  # emulated: one cancel per working child, in order
+        for child_id, symbol in list(self.child_symbols.items()):
+            if symbol in wanted:
+                self._emit(self.adapter.cancel(child_id, now))
+
+    def reconcile(self) -> dict[str, list[str]]:
+        """Compare the child orders this session believes open with what the venue works
+        (after a restart). Both lists empty: in agreement."""
+        at_venue = set(self.adapter.open_orders())
+        here = set(self.child_symbols)
+        return {"unknown_at_venue": sorted(here - at_venue), "unknown_here": sorted(at_venue - here)}
 
     def advance(self, now: int) -> None:
         """Let time pass at the venue (quotes, resting fills, the session clock)."""
@@ -92,4 +125,4 @@ class VenueState:
 
     def state_hash(self) -> str:
         adapter_hash = getattr(self.adapter, "state_hash", lambda: "")()
-        return hashlib.sha256(msgspec.msgpack.encode((self.child_symbols, adapter_hash))).hexdigest()
+        return hashlib.sha256(msgspec.msgpack.encode((self.started, self.child_symbols, adapter_hash))).hexdigest()

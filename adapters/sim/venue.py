@@ -207,6 +207,16 @@ class SimVenue:
         self._retire(child_id)
         return [self._report(child_id, VenueEventKind.CANCELED, now, reason=Reason.USER_CANCELED.value)]
 
+    def cancel_all(self, symbols: list[str], now: int) -> list[VenueEvent]:
+        """The venue's own cancel-all: ``canceled`` for every working order in ``symbols``,
+        in time priority."""
+        wanted = set(symbols)
+        events: list[VenueEvent] = []
+        for child_id in [c.child_id for c in self._orders.values() if c.symbol in wanted]:
+            self._retire(child_id)
+            events.append(self._report(child_id, VenueEventKind.CANCELED, now, reason=Reason.USER_CANCELED.value))
+        return events
+
     def replace(self, request: VenueReplace, now: int) -> list[VenueEvent]:
         """``replaced`` and then a trade if the order has become marketable, or one
         ``replace_rejected`` with a reason and no change. Only qty orders can be replaced."""
