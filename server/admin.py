@@ -187,8 +187,8 @@ def render_status(result: dict[str, Any]) -> str:
 
 def render_value(value: Any, indent: str = "") -> list[str]:
     """Readable lines for any JSON value: a dict as aligned ``key: value`` lines (nested
-    values indented below their key), a list of dicts as a table, a list of plain values
-    on one line."""
+    values indented below their key), a list of dicts as a table (without the columns that
+    are empty in every row), a list of plain values on one line."""
     if isinstance(value, dict):
         return _render_mapping(value, indent)
     if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
@@ -220,6 +220,8 @@ def _render_table(rows: list[dict[str, Any]], indent: str) -> list[str]:
     columns: list[str] = []
     for row in rows:
         columns += [key for key in row if key not in columns]
+    # a column no row has a value for (an order's stop_price, notional...) only widens the table
+    columns = [column for column in columns if any(row.get(column) is not None for row in rows)] or columns
     cells = [[_text(row.get(column)) for column in columns] for row in rows]
     widths = [max(len(column), *(len(row[index]) for row in cells)) for index, column in enumerate(columns)]
 

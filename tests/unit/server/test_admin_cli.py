@@ -329,6 +329,11 @@ def test_a_nested_result_renders_as_aligned_keys_with_lists_of_records_as_tables
     ]
 
 
+def test_a_table_leaves_out_the_columns_empty_in_every_row() -> None:
+    orders = [{"order_id": "a-1", "stop_price": None, "reason": None}, {"order_id": "a-2", "stop_price": None, "reason": "halted"}]
+    assert render({"orders": orders}) == ["orders:", "  order_id  reason", "  a-1       -", "  a-2       halted"]
+
+
 def test_lists_of_plain_values_stay_on_one_line_and_nested_cells_are_compact() -> None:
     assert render({"killed": ["A1", "B1"], "canceled": 4}) == ["killed:   A1, B1", "canceled: 4"]
     assert render({"orders": [{"id": "o-1", "legs": {"qty": "1"}}]}) == ["orders:", "  id   legs", '  o-1  {"qty": "1"}']
