@@ -367,7 +367,9 @@ class Journal:
                 continue
             older = [g for g in good if g < seq]
             if older:
-                issues.append(Issue("warning", f"{self.name} snapshot {seq}", f"checksum mismatch; recovery falls back to snapshot {older[-1]}"))
+                used = max(good)
+                detail = f"checksum mismatch; recovery falls back to snapshot {used}" if used < seq else f"checksum mismatch; recovery uses snapshot {used}"
+                issues.append(Issue("warning", f"{self.name} snapshot {seq}", detail))
             else:
                 issues.append(Issue("error", f"{self.name} snapshot {seq}", "checksum mismatch, and no older good snapshot to fall back to"))
         return issues

@@ -259,6 +259,15 @@ def test_verify_warns_about_a_damaged_snapshot_with_an_older_good_one(tmp_path: 
     assert issues_of(tmp_path) == [("warning", "account-0 snapshot 4")]
 
 
+def test_a_damaged_snapshot_between_good_ones_names_the_snapshot_recovery_uses(tmp_path: Path) -> None:
+    build(tmp_path, "account-0", [[b"a", b"b"], [b"c", b"d"], [b"e", b"f"]], snapshots=(2, 4, 6))
+    corrupt(tmp_path, b"snapshots", 4)
+    journal = readonly(tmp_path)
+    (issue,) = journal.verify()
+    journal.close()
+    assert (issue.severity, issue.where, issue.detail) == ("warning", "account-0 snapshot 4", "checksum mismatch; recovery uses snapshot 6")
+
+
 def test_verify_reports_a_damaged_snapshot_without_an_older_good_one_as_an_error(tmp_path: Path) -> None:
     build(tmp_path, "account-0", [[b"a", b"b"], [b"c", b"d"]], snapshots=(2, 4))
     corrupt(tmp_path, b"snapshots", 2)
