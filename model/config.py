@@ -104,14 +104,16 @@ class JournalSection(_Section, frozen=True):
     """Each stateful actor's journal and snapshots (``snapshots/journal.py``) under
     ``<data-dir>/<actor-name>/``."""
 
-    durability: str = "fsync"  # "fsync": on disk before anything is acknowledged; "buffered": OS page cache
+    # "fsync": on disk before anything is acknowledged; "buffered": OS page cache; "none": no
+    # journal at all, state in memory only (benchmarks' non-durable baseline, never for money)
+    durability: str = "fsync"
     snapshot_every_events: int = 100_000  # journaled input messages between snapshots (0: never by count)
     snapshot_every_s: int = 300  # seconds between snapshots while inputs arrive (0: never by time)
     map_size_mb: int = 64  # initial LMDB map; it doubles when full
 
     def __post_init__(self) -> None:
-        if self.durability not in ("fsync", "buffered"):
-            raise ValueError(f"journal.durability must be fsync or buffered, not {self.durability!r}")
+        if self.durability not in ("fsync", "buffered", "none"):
+            raise ValueError(f"journal.durability must be fsync, buffered or none, not {self.durability!r}")
 
 
 class FilesSection(_Section, frozen=True):

@@ -10,6 +10,7 @@ soon as they are handed to the connections."""
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import ray
@@ -83,4 +84,5 @@ class GatewayActor(LinkedHost):
         status: dict[str, Any] = self.gateway.status() if self.gateway else {"name": self.name}
         status["unacked_batches"] = self.outbox.unacked_batches()
         status["incarnation"] = self.incarnation
+        status["pid"] = os.getpid()
         return status

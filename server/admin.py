@@ -120,6 +120,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "open": Command("open", "release the orders queued for the open", _no_arguments),
     "snapshot": Command("snapshot", "snapshot every actor now", _no_arguments),
+    "check": Command("check", "check every actor's invariants and replay every journal against the live state", _no_arguments),
     "journal": Command(
         "journal verify [--data-dir DIR]",
         f"check every journal and snapshot, here, with the server up or down (DIR: $BROKERD_DATA_DIR, else {DEFAULT_DATA_DIR})",

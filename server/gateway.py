@@ -294,7 +294,8 @@ class Gateway:
         try:
             result = await self.admin(request.command, list(request.args))
         except Exception as failure:  # the operator gets the reason, the gateway carries on
-            conn.send(protocol.error("admin_failed", str(failure), request_id))
+            cause = getattr(failure, "cause", None) or failure  # a Ray error wraps the supervisor's
+            conn.send(protocol.error("admin_failed", str(cause), request_id))
             return
         conn.send(protocol.encode({"type": "admin", "ok": bool(result.get("ok", True)), "result": result}, request_id))
 

@@ -8,9 +8,10 @@ from typing import Any
 import msgspec
 import ray
 
-from actors.accounts.risk import RiskLimits
 from actors.accounts.state import AccountState
-from actors.runtime import DurableHost
+from actors.cores import build_core
+from actors.runtime import Core, DurableHost
+from actors.supervisor.state import ActorPlan
 from model.config import AccountSeed, Config
 from model.instruments import Instrument
 from model.messages import AccountReply, OpenAccount, OrdersReply, QueryAccount, QueryOrders, Reply
@@ -30,8 +31,8 @@ class AccountActor(DurableHost):
         self.recover(config.server.data_dir)
         self.seeds = [seed for seed in accounts if seed.account not in self.core.accounts]
 
-    def make_core(self) -> AccountState:
-        return AccountState(self.name, self.instruments, RiskLimits.from_config(self.config.risk))
+    def make_core(self) -> Core:
+        return build_core(ActorPlan(self.name, "account", instruments=self.instruments), self.config)
 
     def wired(self) -> None:
         if self.seeds:

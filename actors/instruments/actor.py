@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ray
 
-from actors.instruments.state import InstrumentState
-from actors.runtime import DurableHost
+from actors.cores import build_core
+from actors.runtime import Core, DurableHost
+from actors.supervisor.state import ActorPlan
 from model.config import Config
 from model.instruments import Instrument
 from model.messages import AdminCancelAll
@@ -20,8 +21,8 @@ class InstrumentActor(DurableHost):
         super().__init__(name, config)
         self.recover(config.server.data_dir)
 
-    def make_core(self) -> InstrumentState:
-        return InstrumentState(self.name, self.instruments, self.config.venues)
+    def make_core(self) -> Core:
+        return build_core(ActorPlan(self.name, "instrument", instruments=self.instruments), self.config)
 
     async def cancel_count(self, account: str | None, symbol: str | None, venue: str | None) -> int:
         """How many open orders an operator's cancel-all with these filters covers here."""

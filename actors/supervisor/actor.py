@@ -19,12 +19,13 @@ import ray
 import structlog
 
 from actors.accounts.actor import AccountActor
+from actors.cores import build_core
 from actors.hop import SUPERVISOR
 from actors.instruments.actor import InstrumentActor
 from actors.options import actor_options
 from actors.outputs import ALL
-from actors.runtime import DurableHost
-from actors.supervisor.state import ActorPlan, SupervisorState, plan
+from actors.runtime import Core, DurableHost
+from actors.supervisor.state import ActorPlan, plan
 from actors.venues.actor import VenueActor
 from model.config import Setup
 from model.messages import AdminCancelAll, Message, SetKill, SetTradingStatus
@@ -59,8 +60,8 @@ class SupervisorActor(DurableHost):
         self.watchdog: asyncio.Task[None] | None = None
         self.rewiring: set[str] = set()
 
-    def make_core(self) -> SupervisorState:
-        return SupervisorState([instrument.symbol for instrument in self.setup.instruments])
+    def make_core(self) -> Core:
+        return build_core(ActorPlan(SUPERVISOR, "supervisor", instruments=self.setup.instruments), self.config)
 
     # --- start -----------------------------------------------------------------------------------
 
@@ -159,6 +160,7 @@ class SupervisorActor(DurableHost):
             "orders": self._orders,
             "cancel-all": self._cancel_all,
             "snapshot": self._snapshot,
+            "check": self._check,
             "open": self._not_yet,
             "reconcile": self._not_yet,
         }.get(command)
@@ -223,6 +225,26 @@ class SupervisorActor(DurableHost):
         if args:
             raise AdminError("usage: snapshot")
         return {"ok": True, "snapshots": await self.snapshot_all()}
+
+    async def _check(self, args: list[str]) -> dict[str, Any]:
+        """Check the live state against itself and its journals: every core's invariants
+        (cash and positions equal to what the orders booked), and each journal replayed
+        into a fresh core (from empty, or from its oldest snapshot once truncated) giving
+        the live state hash."""
+        if args:
+            raise AdminError("usage: check")
+        problems: list[str] = []
+        try:
+            await self.check_invariants()
+        except Exception as failure:
+            problems.append(f"invariants: {failure!r}")
+        replays = await self.replay_hashes()
+        mine = await self.replay_hash()
+        replays[SUPERVISOR] = mine
+        for name, result in replays.items():
+            if result["live"] != result["replayed"]:
+                problems.append(f"{name}: replay from {result['from']} differs from the live state")
+        return {"ok": not problems, "problems": problems, "replayed_from": {name: r["from"] for name, r in replays.items()}}
 
     async def _not_yet(self, args: list[str]) -> dict[str, Any]:
         raise AdminError("not available yet: block orders at the open and reconciliation come with the block-order work")

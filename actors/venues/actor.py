@@ -11,9 +11,9 @@ from typing import Any
 import ray
 import structlog
 
-from actors.runtime import DurableHost
-from actors.venues.state import VenueState
-from adapters.factory import build_adapter
+from actors.cores import build_core
+from actors.runtime import Core, DurableHost
+from actors.supervisor.state import ActorPlan
 from model.config import Config, VenueSection
 from model.enums import SessionState
 from model.instruments import Instrument
@@ -34,8 +34,8 @@ class VenueActor(DurableHost):
         self.clock: asyncio.Task[None] | None = None
         self.reconciled: dict[str, list[str]] = {}
 
-    def make_core(self) -> VenueState:
-        return VenueState(self.venue.name, build_adapter(self.venue, self.config, self.instruments), self.venue.supports_cancel_all)
+    def make_core(self) -> Core:
+        return build_core(ActorPlan(self.name, "venue", instruments=self.instruments, venue=self.venue), self.config)
 
     async def start(self) -> None:
         """Open the venue (first quotes, session state) unless the journal says it is open;

@@ -1,42 +1,127 @@
-"""The admin shell, one-shot, against a running server."""
+"""The admin shell, one-shot, against a running server: every PROTOCOL §4 command that
+talks to the server, its effect on the books, and its refusals."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 
 import pytest
 
-from server.admin import parse_args, run
+from server.admin import UsageError, check_command, one_shot, parse_args
 from server.app import BrokerServer
+from tests.conftest import make_setup
+from tests.integration.helpers import cloid, connect, final_report
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def admin(server: BrokerServer, *words: str, key: str = "admin", secret: str = "admin-secret") -> int:
-    return await run(parse_args(["--url", server.url, "--key", key, "--secret", secret, *words]))
+    args = parse_args(["--url", server.url, "--key", key, "--secret", secret, *words])
+    try:
+        check_command(args.command)
+    except UsageError:
+        return 2
+    return await one_shot(args.command, args)
 
 
-async def test_status_lists_every_actor(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
-    assert await admin(server, "--json", "status") == 0
-    reply = json.loads(capsys.readouterr().out)
-    names = {actor["name"] for actor in reply["result"]["actors"]}
-    assert {"account-0", "account-1", "instrument-0", "instrument-1", "venue-SIM", "gateway-0"} <= names
-    assert all(actor.get("errors", 0) == 0 for actor in reply["result"]["actors"])
+async def admin_json(server: BrokerServer, capsys: pytest.CaptureFixture[str], *words: str) -> dict:
+    assert await admin(server, "--json", *words) == 0
+    reply: dict = json.loads(capsys.readouterr().out)
+    return reply["result"]
+
+
+BELOW_MARKET = {"IBM": "140.00", "AAPL": "180.00", "XYZ": "23.00"}  # inside the 10% band, below the bid
+
+
+def resting(account: str, symbol: str = "IBM") -> dict:
+    return {"op": "new_order", "account": account, "client_order_id": cloid("rest"), "symbol": symbol, "side": "buy", "type": "limit", "qty": "1",
+            "price": BELOW_MARKET[symbol]}
+
+
+async def test_status_lists_every_actor_with_its_journal(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    result = await admin_json(server, capsys, "status")
+    actors = {actor["name"]: actor for actor in result["actors"]}
+    assert {"supervisor", "account-0", "account-1", "instrument-0", "instrument-1", "venue-SIM", "gateway-0"} <= set(actors)
+    assert all(actor.get("errors", 0) == 0 for actor in actors.values())
+    assert actors["account-0"]["journal_seq"] > 0
 
 
 async def test_halt_and_resume_print_what_they_did(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
-    assert await admin(server, "halt", "MSFT") == 0
-    assert "halted=True" in capsys.readouterr().out
-    assert await admin(server, "resume", "MSFT") == 0
-    assert "halted=False" in capsys.readouterr().out
+    assert (await admin_json(server, capsys, "halt", "MSFT"))["halted"] is True
+    assert (await admin_json(server, capsys, "resume", "MSFT"))["halted"] is False
 
 
-@pytest.mark.parametrize(("words", "message"), [(["launch", "rockets"], "unknown admin command"), (["halt"], "usage"), (["halt", "NOPE"], "unknown symbol")])
+async def test_account_and_orders_show_the_books(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    async with connect(server.url) as client:
+        placed = await client.request(resting("T11"))
+    account = (await admin_json(server, capsys, "account", "T11"))["account"]
+    assert account["account"] == "T11" and account["killed"] is False and account["open_orders"] >= 1
+    orders = (await admin_json(server, capsys, "orders", "T11"))["orders"]
+    assert placed["order_id"] in {order["order_id"] for order in orders}
+
+
+async def test_kill_cancels_open_orders_and_refuses_new_ones_until_unkill(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    async with connect(server.url) as client:
+        placed = await client.request(resting("T12"))
+        assert placed["status"] == "new"
+        killed = await admin_json(server, capsys, "kill", "T12")
+        assert "T12" in killed["killed"] and killed["canceled"] == 1
+        assert (await final_report(client, placed["client_order_id"]))["status"] == "canceled"
+        refused = await client.request(resting("T12"))
+        assert refused["status"] == "rejected" and refused["reason"] == "account_killed"
+        other = await client.request(resting("T13"))
+        assert other["status"] == "new"  # other accounts trade on
+        assert "T12" not in (await admin_json(server, capsys, "unkill", "T12"))["killed"]
+        assert (await client.request(resting("T12")))["status"] == "new"
+
+
+async def test_cancel_all_with_filters_cancels_only_what_matches(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    async with connect(server.url) as client:
+        ibm = await client.request(resting("T14", "IBM"))
+        aapl = await client.request(resting("T14", "AAPL"))
+        other = await client.request(resting("T15", "IBM"))
+        done = await admin_json(server, capsys, "cancel-all", "--account", "T14", "--symbol", "IBM")
+        assert done["canceled"] == 1 and done["filters"] == {"account": "T14", "symbol": "IBM"}
+        assert (await final_report(client, ibm["client_order_id"]))["status"] == "canceled"
+        await asyncio.sleep(0.2)
+        open_ids = {o["order_id"] for o in (await client.get_orders("T14", open_only=True))["orders"]}
+        assert aapl["order_id"] in open_ids
+        # by venue: the venue's own cancel-all, for every account
+        done = await admin_json(server, capsys, "cancel-all", "--venue", "SIM")
+        assert done["canceled"] >= 2
+        assert (await final_report(client, aapl["client_order_id"]))["status"] == "canceled"
+        assert (await final_report(client, other["client_order_id"]))["status"] == "canceled"
+
+
+async def test_snapshot_and_check(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    snapshots = (await admin_json(server, capsys, "snapshot"))["snapshots"]
+    assert set(snapshots) >= {"supervisor", "account-0", "account-1", "instrument-0", "instrument-1", "venue-SIM"}
+    check = await admin_json(server, capsys, "check")
+    assert check["problems"] == []
+
+
+@pytest.mark.parametrize(
+    ("words", "code", "message"),
+    [
+        (["launch", "rockets"], 2, None),
+        (["halt"], 2, None),
+        (["kill", "A1", "A2"], 2, None),
+        (["cancel-all", "--colour", "red"], 2, None),
+        (["halt", "NOPE"], 1, "unknown symbol"),
+        (["kill", "NOPE"], 1, "unknown account"),
+        (["account", "NOPE"], 1, "unknown account"),
+        (["cancel-all", "--venue", "NOPE"], 1, "unknown venue"),
+    ],
+)
 async def test_bad_commands_fail_with_a_message_and_non_zero_exit(
-    server: BrokerServer, capsys: pytest.CaptureFixture[str], words: list[str], message: str
+    server: BrokerServer, capsys: pytest.CaptureFixture[str], words: list[str], code: int, message: str | None
 ) -> None:
-    assert await admin(server, *words) == 1
-    assert message in capsys.readouterr().out
+    assert await admin(server, *words) == code
+    if message:
+        out = capsys.readouterr().out
+        assert message in out and "Traceback" not in out
 
 
 async def test_a_trader_key_cannot_run_admin_commands(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
@@ -46,3 +131,26 @@ async def test_a_trader_key_cannot_run_admin_commands(server: BrokerServer, caps
 
 async def test_wrong_admin_secret_exits_3(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
     assert await admin(server, "status", secret="nope") == 3
+
+
+async def test_a_killed_account_stays_killed_after_a_restart(ray_cluster: None, tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    setup = make_setup(f"kill-{uuid.uuid4().hex[:6]}", data_dir=str(tmp_path), quote_interval_ms=25)
+    first = BrokerServer(setup, "127.0.0.1", 0)
+    await first.start()
+    try:
+        assert (await admin_json(first, capsys, "kill", "T20"))["killed"] == ["T20"]
+        assert (await admin_json(first, capsys, "halt", "XYZ"))["halted"] is True
+    finally:
+        await first.stop()
+    second = BrokerServer(setup, "127.0.0.1", 0)
+    await second.start()
+    try:
+        status = await admin_json(second, capsys, "status")
+        assert status["killed"] == ["T20"] and status["halted"] == ["XYZ"]
+        async with connect(second.url) as client:
+            refused = await client.request(resting("T20"))
+            assert refused["reason"] == "account_killed"
+            halted = await client.request(resting("T21", "XYZ"))
+            assert halted["reason"] == "halted"
+    finally:
+        await second.stop()

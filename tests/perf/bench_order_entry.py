@@ -24,8 +24,10 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -45,13 +47,15 @@ decode = msgspec.json.decode
 ACCOUNTS = [f"P{index:04d}" for index in range(200)]
 
 
-def bench_setup(namespace: str, shards: int | None = None, instrument_actors: int | None = None):  # type: ignore[no-untyped-def]
+def bench_setup(namespace: str, shards: int | None = None, instrument_actors: int | None = None, durability: str = "fsync"):  # type: ignore[no-untyped-def]
     setup = demo_setup()
     config = setup.config
     topology = config.topology
+    data_dir = tempfile.mkdtemp(prefix=f"brokerd-bench-{durability}-")
     config = msgspec.structs.replace(
         config,
-        server=msgspec.structs.replace(config.server, ws_port=0),
+        server=msgspec.structs.replace(config.server, ws_port=0, data_dir=data_dir),
+        journal=msgspec.structs.replace(config.journal, durability=durability),
         topology=msgspec.structs.replace(
             topology,
             namespace=namespace,
@@ -231,9 +235,13 @@ async def run(args: argparse.Namespace) -> None:
     echo_url = f"ws://127.0.0.1:{queue.get(timeout=30)}"
 
     ray.init(num_cpus=os.cpu_count(), **{**RAY_INIT_DEFAULTS, "log_to_driver": False})
-    setup = bench_setup(f"bench-{os.getpid()}", args.shards, args.instrument_actors)
+    setup = bench_setup(f"bench-{os.getpid()}", args.shards, args.instrument_actors, args.durability)
     server = BrokerServer(setup, "127.0.0.1", 0)
     url = await server.start()
+    baseline: BrokerServer | None = None
+    if args.durability != "none":  # the same server without a journal, for the durability ratio
+        baseline = BrokerServer(bench_setup(f"bench-none-{os.getpid()}", args.shards, args.instrument_actors, "none"), "127.0.0.1", 0)
+        base_url = await baseline.start()
     await asyncio.sleep(1)  # first quotes
     results: dict[str, list[float]] = {}
 
@@ -242,12 +250,17 @@ async def run(args: argparse.Namespace) -> None:
 
     try:
         await throughput(url, True, args.clients, 2000, 1, args.window, "warm")
+        if baseline is not None:
+            await throughput(base_url, True, args.clients, 2000, 1, args.window, "warm")
         for repeat in range(args.repeats):
             tag = f"r{repeat}"
             record("brokerd one-order frames/s", await throughput(url, True, args.clients, args.orders, 1, args.window, tag + "a"))
             record("echo one-order frames/s", await throughput(echo_url, False, args.clients, args.orders, 1, args.window, tag))
             record("brokerd orders/s in frames of 100", await throughput(url, True, args.clients, args.orders * 2, 100, args.window * 4, tag + "b"))
             record("echo frames of 100 orders, orders/s", await throughput(echo_url, False, args.clients, args.orders * 2, 100, args.window * 4, tag))
+            if baseline is not None:
+                record("no-journal one-order frames/s", await throughput(base_url, True, args.clients, args.orders, 1, args.window, tag + "na"))
+                record("no-journal orders/s in frames of 100", await throughput(base_url, True, args.clients, args.orders * 2, 100, args.window * 4, tag + "nb"))
             p50, p99 = await latency(url, True, args.rate, args.latency_seconds, tag + "l")
             record("brokerd ack p50 ms", p50)
             record("brokerd ack p99 ms", p99)
@@ -257,8 +270,11 @@ async def run(args: argparse.Namespace) -> None:
             print(f"  repeat {repeat + 1}: " + ", ".join(f"{k}={v[-1]:,.1f}" for k, v in results.items()), flush=True)
     finally:
         await server.stop()
+        if baseline is not None:
+            await baseline.stop()
         ray.shutdown()
         echo.terminate()
+        shutil.rmtree(setup.config.server.data_dir, ignore_errors=True)
 
     m = {name: median(values) for name, values in results.items()}
     print()
@@ -267,6 +283,9 @@ async def run(args: argparse.Namespace) -> None:
           f"{topology.instrument_actors} instrument actors, medians of {args.repeats} runs (2-core figures in docs/design.md)")
     print(f"  one-order frames : brokerd {m['brokerd one-order frames/s']:>10,.0f} acked/s   echo {m['echo one-order frames/s']:>10,.0f} frames/s   ratio {m['brokerd one-order frames/s'] / m['echo one-order frames/s']:.3f}")
     print(f"  frames of 100    : brokerd {m['brokerd orders/s in frames of 100']:>10,.0f} acked/s   echo {m['echo frames of 100 orders, orders/s']:>10,.0f} orders/s   ratio {m['brokerd orders/s in frames of 100'] / m['echo frames of 100 orders, orders/s']:.3f}")
+    if "no-journal one-order frames/s" in m:
+        for name, base in (("one-order frames/s", "no-journal one-order frames/s"), ("orders/s in frames of 100", "no-journal orders/s in frames of 100")):
+            print(f"  journal {args.durability} vs none, {name}: {m['brokerd ' + name]:>10,.0f} vs {m[base]:>10,.0f}   ratio {m['brokerd ' + name] / m[base]:.2f}")
     print(f"  ack latency at {args.rate:,}/s offered: brokerd p50 {m['brokerd ack p50 ms']:.2f} ms p99 {m['brokerd ack p99 ms']:.2f} ms   echo p50 {m['echo p50 ms']:.2f} ms p99 {m['echo p99 ms']:.2f} ms")
 
 
@@ -280,6 +299,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--shards", type=int, help="account shards (default: conf/server.toml)")
     parser.add_argument("--instrument-actors", type=int, help="instrument actors (default: conf/server.toml)")
+    parser.add_argument("--durability", choices=("fsync", "buffered", "none"), default="fsync",
+                        help="the journal mode measured; unless none, a second server without a journal runs beside it as the baseline")
     args = parser.parse_args()
     import uvloop
 

@@ -1,0 +1,239 @@
+"""Recovery tests' tools: ``run_server.py`` as a real process (its own Ray cluster), killed
+with SIGKILL — the whole session: driver, Ray's daemons and every actor — and restarted on
+the same data dir; clients streaming orders and remembering what they were told; and the
+comparison of the restarted server's books with that."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from server.client import BrokerClient
+from tests.conftest import ROOT, TEST_ACCOUNTS
+
+READY_TIMEOUT_S = 90
+
+
+def write_conf_dir(directory: Path, server_toml: str, user: str = "tester", accounts: list[str] = TEST_ACCOUNTS, cash: str = "1000000.00") -> Path:
+    """A config dir: the demo instruments, users and accounts plus ``user`` (secret
+    ``<user>-secret``) owning ``accounts`` with ``cash`` each, and the given server.toml.
+    Returns the server.toml path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "conf" / "instruments.toml", directory / "instruments.toml")
+    users = (ROOT / "conf" / "users.toml").read_text()
+    owned = ", ".join(f'"{account}"' for account in accounts)
+    users += f'\n[[users]]\nkey = "{user}"\nsecret = "{user}-secret"\nrole = "trader"\naccounts = [{owned}]\n'
+    (directory / "users.toml").write_text(users)
+    csv = (ROOT / "conf" / "accounts.csv").read_text().rstrip("\n") + "\n"
+    csv += "".join(f"{account},{user},{cash}\n" for account in accounts)
+    (directory / "accounts.csv").write_text(csv)
+    (directory / "server.toml").write_text(server_toml)
+    return directory / "server.toml"
+
+
+def write_conf(directory: Path, *, snapshot_every_events: int = 100_000, durability: str = "fsync", quote_interval_ms: int = 25) -> Path:
+    """The recovery tests' config: ``tester`` owning T01..T40 (1,000,000.00 each), journal
+    settings as given."""
+    return write_conf_dir(
+        directory,
+        f"""[server]
+ws_port = 0
+
+[sim]
+quote_interval_ms = {quote_interval_ms}
+
+[journal]
+durability = "{durability}"
+snapshot_every_events = {snapshot_every_events}
+snapshot_every_s = 0
+""",
+    )
+
+
+def session_processes(sid: int) -> list[int]:
+    """Every live process of a session (``run_server.py`` started with its own session:
+    Ray's daemons and workers stay in it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+class ServerProcess:
+    """``run_server.py`` on a data dir, in its own session."""
+
+    def __init__(self, config: Path, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self.env = {**os.environ, **(env or {})}
+        self.env.pop("RAY_ADDRESS", None)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.log = data_dir.parent / f"{data_dir.name}.server.log"
+
+    def start(self) -> str:
+        command = [sys.executable, str(ROOT / "run_server.py"), "--config", str(self.config), "--data-dir", str(self.data_dir), "--ws-port", "0"]
+        with self.log.open("ab") as log:
+            log.write(f"\n=== start {time.time()}\n".encode())
+        out = self.log.open("ab")
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=out, env=self.env, start_new_session=True, cwd=ROOT)
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline().decode()
+            if line.startswith("brokerd ready "):
+                self.url = line.split()[2]
+                return self.url
+            if not line and self.process.poll() is not None:
+                break
+        self.kill9()
+        raise RuntimeError(f"server did not become ready; see {self.log}:\n{self.log.read_text()[-3000:]}")
+
+    def kill9(self) -> None:
+        """SIGKILL the whole server at once and wait until every process of it is gone."""
+        assert self.process is not None
+        sid = self.process.pid
+        for _ in range(200):
+            pids = session_processes(sid)
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.05)
+        self.process.wait()
+        assert not session_processes(sid), "processes of the killed server survive"
+
+    def stop(self) -> int:
+        """SIGTERM: the clean shutdown (snapshot, flush); returns the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout=60)
+        finally:
+            self.kill9()  # whatever Ray left behind
+        return code
+
+
+@dataclass
+class Ledger:
+    """What clients were told: orders sent, and the first answer to each."""
+
+    sent: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    acked: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def unacked(self) -> set[tuple[str, str]]:
+        return set(self.sent) - set(self.acked)
+
+
+def order_for(index: int, prefix: str, rng: random.Random) -> dict[str, Any]:
+    account = TEST_ACCOUNTS[index % len(TEST_ACCOUNTS)]
+    symbol = rng.choice(["IBM", "AAPL", "MSFT", "SPY"])
+    kind = rng.random()
+    order: dict[str, Any] = {"account": account, "client_order_id": f"{prefix}-{index}", "symbol": symbol}
+    if kind < 0.5:
+        order.update(side="buy", type="market", qty=rng.choice(["1", "0.5", "2"]))
+    elif kind < 0.8:
+        order.update(side="buy", type="limit", qty="1", price="1.00")  # rests (far below the market)
+    else:
+        order.update(side="buy", type="market", notional="100.00")
+    return order
+
+
+async def stream_orders(url: str, ledger: Ledger, prefix: str, count: int, clients: int = 4, seconds: float | None = None, seed: int = 1,
+                        timeout: float = 60) -> None:
+    """``clients`` connections send ``count`` orders between them (or until ``seconds``
+    pass), each waiting for the answer to one before the next. A connection that breaks
+    (the server was killed) stops its sender: its last order stays unacknowledged."""
+    rng = random.Random(seed)
+    deadline = None if seconds is None else time.monotonic() + seconds
+    indexes = iter(range(count))
+
+    async def sender() -> None:
+        try:
+            client = await BrokerClient.connect(url, "tester", "tester-secret")
+        except Exception:
+            return
+        try:
+            for index in indexes:
+                if deadline is not None and time.monotonic() > deadline:
+                    return
+                order = order_for(index, prefix, rng)
+                key = (order["account"], order["client_order_id"])
+                ledger.sent[key] = order
+                reply = await client.request({"op": "new_order", **order}, timeout=timeout)
+                if reply.get("type") == "execution":
+                    ledger.acked[key] = reply
+        except Exception:
+            return
+        finally:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+    await asyncio.gather(*(sender() for _ in range(clients)))
+
+
+async def books(url: str) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Every order of every test account, by (account, client_order_id)."""
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    async with BrokerClient(url, "tester", "tester-secret") as client:
+        for account in TEST_ACCOUNTS:
+            reply = await client.get_orders(account, timeout=30)
+            for order in reply["orders"]:
+                found.setdefault((account, order["client_order_id"]), []).append(order)
+    return found
+
+
+async def admin(url: str, command: str, *args: str) -> dict[str, Any]:
+    async with BrokerClient(url, "admin", "admin-secret") as client:
+        reply: dict[str, Any] = await client.request({"op": "admin", "command": command, "args": list(args)}, timeout=120)
+    return reply
+
+
+async def wait_restarted(url: str, actor: str, seconds: float = 60) -> dict[str, int]:
+    """Until the supervisor has re-wired ``actor`` after Ray restarted it; the restart
+    count of every actor."""
+    deadline = time.monotonic() + seconds
+    while True:
+        status = await admin(url, "status")
+        restarts = {a["name"]: a.get("restarts", 0) for a in status["result"]["actors"]}
+        if restarts.get(actor, 0) >= 1:
+            return restarts
+        assert time.monotonic() < deadline, f"{actor} was not restarted and re-wired: {status}"
+        await asyncio.sleep(0.2)
+
+
+async def assert_books_match(url: str, ledger: Ledger) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """0 lost, 0 duplicated, nothing invented; cash and positions equal to what the orders
+    booked; every journal replays to the live state."""
+    found = await books(url)
+    lost = [key for key in ledger.acked if key not in found]
+    duplicated = [key for key, orders in found.items() if len(orders) > 1]
+    invented = [key for key in found if key not in ledger.sent]
+    changed = [key for key, reply in ledger.acked.items() if key in found and found[key][0]["order_id"] != reply["order_id"]]
+    assert not lost, f"acknowledged orders lost: {lost[:10]}"
+    assert not duplicated, f"orders present twice: {duplicated[:10]}"
+    assert not invented, f"orders no client sent: {invented[:10]}"
+    assert not changed, f"orders with another id than acknowledged: {changed[:10]}"
+    order_ids = [order["order_id"] for orders in found.values() for order in orders]
+    assert len(order_ids) == len(set(order_ids))
+    check = await admin(url, "check")
+    assert check.get("ok"), check
+    return found
