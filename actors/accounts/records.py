@@ -15,7 +15,7 @@ from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce
 from model.messages import Reply
 
 
-class PendingReplace(msgspec.Struct, gc=False):
+class PendingReplace(msgspec.Struct, gc=False, array_like=True):
     new_order_id: str
     new_client_order_id: str
     qty: int
@@ -26,7 +26,7 @@ class PendingReplace(msgspec.Struct, gc=False):
     held_qty: int
 
 
-class OrderRecord(msgspec.Struct, gc=False):
+class OrderRecord(msgspec.Struct, gc=False, array_like=True):
     """One client (parent) order and everything booked against it.
 
     ``cum_value`` is the exact traded value ``Σ qty × price × multiplier`` at scale 10^-18;
@@ -80,7 +80,7 @@ class OrderRecord(msgspec.Struct, gc=False):
         return None if self.qty is None else self.qty - self.cum_qty
 
 
-class PositionRecord(msgspec.Struct, gc=False):
+class PositionRecord(msgspec.Struct, gc=False, array_like=True):
     """``cost`` is the exact cost basis ``Σ qty × price`` (10^-18, per unit, no multiplier),
     kept as two 64-bit halves so the record encodes to msgpack."""
 
@@ -97,7 +97,7 @@ class PositionRecord(msgspec.Struct, gc=False):
         self.cost_nanos, self.cost_subnanos = fixed.split_raw(value)
 
 
-class AccountRecord(msgspec.Struct):
+class AccountRecord(msgspec.Struct, array_like=True):
     account: str
     owner: str
     cash: int

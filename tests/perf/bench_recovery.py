@@ -9,7 +9,8 @@
    restarts, each killed again once ready: the journals are replayed in full. Reports the
    wall time from starting ``run_server.py`` to its ready line, and each actor's replay
    (messages, seconds) from ``status``.
-3. ``admin snapshot``, kill -9, restarts: the time to ready from snapshots.
+3. ``admin snapshot``, kill -9, restarts: the time to ready from snapshots; and, as the
+   floor, the time to ready on an empty data dir.
 4. Baseline in the same run: reading every record of every journal raw from LMDB and
    decoding its batches with msgspec (no apply): messages/s. The ratio replay ÷ raw decode
    is the figure that holds on a noisy machine.
@@ -88,8 +89,8 @@ def timed_start(server: ServerProcess) -> tuple[str, float]:
 async def replay_figures(url: str) -> dict[str, Any]:
     status = (await admin(url, "status"))["result"]
     recovered = {a["name"]: a.get("recovered") or {} for a in status["actors"] if a.get("recovered")}
-    messages = sum(r.get("messages", 0) for r in recovered.values())
-    slowest = max((r.get("seconds", 0) for r in recovered.values()), default=0)
+    messages = sum(int(r.get("messages", 0)) for r in recovered.values())
+    slowest = max((float(r.get("seconds", 0)) for r in recovered.values()), default=0.0)
     return {"messages": messages, "slowest_s": slowest, "per_actor": recovered}
 
 
@@ -98,7 +99,14 @@ async def run(args: argparse.Namespace) -> None:
     config = write_bench_conf(work / "conf")
     data = work / "data"
     server = ServerProcess(config, data)
+    empty = ServerProcess(config, work / "empty")
     try:
+        empty_starts = []
+        for _ in range(args.repeats):  # the floor: Ray and the actors starting on an empty data dir
+            _, seconds = timed_start(empty)
+            empty_starts.append(seconds)
+            empty.kill9()
+            shutil.rmtree(work / "empty", ignore_errors=True)
         url = server.start()
         started = time.perf_counter()
         done = 0
@@ -134,6 +142,8 @@ async def run(args: argparse.Namespace) -> None:
             from_snapshot.append(seconds)
             server.kill9()
             print(f"  from snapshot {repeat + 1}: ready in {seconds:.1f} s", flush=True)
+            for name, recovered in sorted(figures["per_actor"].items()):
+                print(f"      {name:<14} {recovered}", flush=True)
     finally:
         if server.process is not None and server.process.poll() is None:
             server.kill9()
@@ -150,6 +160,7 @@ async def run(args: argparse.Namespace) -> None:
     print(f"  full replay    : ready in {ready:.1f} s; replay {replay_rate:,.0f} messages/s (all actors in parallel, slowest {slowest:.1f} s)")
     print(f"  raw decode     : {raw:,.0f} messages/s (LMDB read + msgspec decode, one process)   ratio replay/raw {replay_rate / raw:.3f}")
     print(f"  from snapshots : ready in {statistics.median(from_snapshot):.1f} s")
+    print(f"  empty data dir : ready in {statistics.median(empty_starts):.1f} s (Ray and the actors starting: the floor)")
 
 
 def main() -> None:
