@@ -17,6 +17,7 @@ No ``ray.get`` on this path.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gc
 import hashlib
 import os
@@ -210,8 +211,11 @@ class DurableHost(LinkedHost):
         self.journal: Journal | None = None
         self.crash: CrashPoints = NOWHERE
         self.pending: list[tuple[Batch, bytes]] = []
-        self.to_ack: dict[str, Acker] = {}
+        self.channels: dict[str, Acker] = {}  # where each sender listens for acks
+        self.durable: dict[str, int] = {}  # last seq per sender on disk (≤ the inbox's applied)
         self.commit_handle: asyncio.Handle | None = None
+        self.in_flight: asyncio.Future[int] | None = None
+        self.writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"journal-{name}")
         self.events_since_snapshot = 0
         self.last_snapshot_ns = time.monotonic_ns()
         self.snapshot_seq = 0
@@ -278,6 +282,7 @@ class DurableHost(LinkedHost):
             messages += self.machine.replay(payload)
             records += 1
         self.outbox.fresh.clear()  # written when the links open (every unacked batch)
+        self.durable = dict(self.inbox.applied)
         self.recovery = {
             "snapshot": snapshot[0] if snapshot else None,
             "records": records,
@@ -288,18 +293,19 @@ class DurableHost(LinkedHost):
     # --- live: receive, commit, apply, send ---------------------------------------------------
 
     def receive(self, data: bytes, channel: Acker) -> None:
-        """A batch from another actor: queued for this turn's journal record, in order per
-        sender, each once. A repeat is acked again so the sender stops resending it."""
+        """A batch from another actor: queued for the next journal record, in order per
+        sender, each once. A repeat is acked again (up to what is on disk) so the sender
+        stops resending it."""
         batch = decode_batch(data)
         ready = self.inbox.accept(batch, time.time_ns())
+        self.channels[batch.sender] = channel
         if not ready:
-            applied = self.inbox.applied.get(batch.sender, 0)
-            if batch.seq <= applied and batch.sender not in self.to_ack:
-                channel.ack(applied)
+            durable = self.durable.get(batch.sender, 0)
+            if batch.seq <= durable:
+                channel.ack(durable)
             return
         for accepted in ready:
             self.pending.append((accepted, data if accepted is batch else encode_batch(accepted)))
-        self.to_ack[batch.sender] = channel
         self._schedule_commit()
 
     def submit_local(self, messages: list[Message]) -> None:
@@ -309,11 +315,40 @@ class DurableHost(LinkedHost):
         self._schedule_commit()
 
     def _schedule_commit(self) -> None:
-        if self.commit_handle is None:
-            self.commit_handle = asyncio.get_running_loop().call_soon(self.commit)
+        if self.commit_handle is None and self.in_flight is None:
+            self.commit_handle = asyncio.get_running_loop().call_soon(self._begin_commit)
+
+    def _begin_commit(self) -> None:
+        """Group commit, pipelined: everything that arrived since the last record becomes one
+        record. With fsync the commit runs on the journal's writer thread, so this actor goes
+        on reading (and grouping) its inputs while the disk works; the record is applied and
+        its outputs sent when the commit returns, records strictly in order."""
+        self.commit_handle = None
+        if self.in_flight is not None or not self.pending:
+            return
+        if self.journal is None or self.config.journal.durability != "fsync":
+            self.commit()  # nothing to wait for: inline
+            return
+        pending, self.pending = self.pending, []
+        now = time.time_ns()
+        record = msgspec.msgpack.encode(Record(now, [msgspec.Raw(data) for _, data in pending]))
+        loop = asyncio.get_running_loop()
+        self.in_flight = loop.run_in_executor(self.writer, self.journal.append, [record])
+        self.in_flight.add_done_callback(lambda done: self._committed(done, pending, now))
+
+    def _committed(self, done: asyncio.Future[int], pending: list[tuple[Batch, bytes]], now: int) -> None:
+        self.in_flight = None
+        if done.cancelled() or done.exception() is not None:
+            self._fail_stop(done.exception())
+        self._finish(pending, now)
+        if self.pending:
+            self._schedule_commit()
 
     def commit(self) -> None:
-        """Append this turn's inputs in one transaction, then apply them, then send."""
+        """Append what is pending in one transaction, here and now, then apply it and send.
+        Only when no pipelined commit is in flight (see ``settle``)."""
+        if self.in_flight is not None:
+            raise RuntimeError(f"{self.name}: commit while a commit is in flight; await settle()")
         if self.commit_handle is not None:
             self.commit_handle.cancel()
             self.commit_handle = None
@@ -325,19 +360,43 @@ class DurableHost(LinkedHost):
             record = msgspec.msgpack.encode(Record(now, [msgspec.Raw(data) for _, data in pending]))
             try:
                 self.journal.append([record])
-            except Exception:
-                # Fail stop: these inputs are neither on disk nor applied, but the in-memory
-                # inbox counts them. Die, and let the restart rebuild from the journal; the
-                # senders still hold the batches and resend them.
-                log.critical("journal append failed; the actor stops and recovers", actor=self.name, exc_info=True)
-                os.kill(os.getpid(), signal.SIGKILL)
+            except Exception as failure:
+                self._fail_stop(failure)
+        self._finish(pending, now)
+
+    async def settle(self) -> None:
+        """Until everything received so far is committed, applied and sent."""
+        while self.in_flight is not None or self.pending:
+            if self.in_flight is not None:
+                await asyncio.wait([self.in_flight])
+                await asyncio.sleep(0)  # the done callback runs
+            else:
+                self.commit()
+
+    def _fail_stop(self, failure: BaseException | None) -> None:
+        # These inputs are neither on disk nor applied, but the in-memory inbox counts them.
+        # Die, and let the restart rebuild from the journal; the senders still hold the
+        # batches (unacked) and resend them.
+        log.critical("journal append failed; the actor stops and recovers", actor=self.name, error=repr(failure))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def _finish(self, pending: list[tuple[Batch, bytes]], now: int) -> None:
+        """A record is on disk: apply it, send its outputs, ack its batches."""
         self.crash.hit("journal.after_commit")
         applied = self.machine.apply_batches([batch for batch, _ in pending], now)
         self.crash.hit("apply.before_send")
         self._send_fresh()
-        to_ack, self.to_ack = self.to_ack, {}
-        for sender, channel in to_ack.items():
-            channel.ack(self.inbox.applied[sender])
+        acked: dict[str, int] = {}
+        for batch, _ in pending:
+            if batch.sender != LOCAL:
+                acked[batch.sender] = batch.seq
+        durable = self.durable
+        channels = self.channels
+        for sender, seq in acked.items():
+            durable[sender] = seq
+            channel = channels.get(sender)
+            if channel is not None:
+                channel.ack(seq)
         self.events_since_snapshot += applied
         if self._snapshot_due():
             self.snapshot()
@@ -362,7 +421,7 @@ class DurableHost(LinkedHost):
         return [name for name, queue in self.outbox.unacked.items() if queue]
 
     async def flush(self) -> None:
-        self.commit()
+        await self.settle()
 
     async def wait_acked(self, timeout: float = 10.0) -> bool:
         """Until every batch sent so far is applied by its receiver (operator commands)."""
@@ -400,12 +459,13 @@ class DurableHost(LinkedHost):
         return seq
 
     async def take_snapshot(self) -> int:
+        await self.settle()
         return self.snapshot()
 
     # --- checks and status ---------------------------------------------------------------------
 
     async def state_hash(self) -> str:
-        self.commit()
+        await self.settle()
         return self.machine.state_hash()
 
     async def replay_hash(self) -> dict[str, Any]:
@@ -413,7 +473,7 @@ class DurableHost(LinkedHost):
         still starts at 1, else from its oldest snapshot — and return its hash beside the
         live one. Equal hashes: replay is deterministic and the live state is what the
         journal says."""
-        self.commit()
+        await self.settle()
         if self.journal is None:
             return {"live": self.machine.state_hash(), "replayed": self.machine.state_hash(), "from": None}
         replica = Machine(self.name, self.make_core(), self.router, self.config.batching.max_messages)
@@ -452,6 +512,7 @@ class DurableHost(LinkedHost):
 
     async def close(self) -> None:
         """Clean shutdown: commit, snapshot, close the journal."""
+        await self.settle()
         if self.journal is not None:
             self.snapshot()
             self.journal.sync()

@@ -39,5 +39,9 @@ class VenueAdapter(Protocol):
     def set_session(self, state: SessionState, now: int) -> list[VenueEvent]:
         """Operator or schedule moves the session (closing expires day orders)."""
 
+    @property
+    def session(self) -> SessionState:
+        """The venue's trading session as the adapter last saw it."""
+
     def open_orders(self) -> list[str]:
         """Child ids the venue still works (for reconciliation after a restart)."""

@@ -30,6 +30,7 @@ class AccountActor(DurableHost):
         super().__init__(name, config)
         self.recover(config.server.data_dir)
         self.seeds = [seed for seed in accounts if seed.account not in self.core.accounts]
+        self.last_status = (time.monotonic(), self.core.order_counter)
 
     def make_core(self) -> Core:
         return build_core(ActorPlan(self.name, "account", instruments=self.instruments), self.config)
@@ -65,6 +66,18 @@ class AccountActor(DurableHost):
         assert isinstance(send.message, OrdersReply)
         orders: list[dict[str, Any]] = msgspec.json.decode(protocol.orders_reply(send.message))["orders"]
         return orders
+
+    async def status(self) -> dict[str, Any]:
+        """The runtime's status plus the book: accounts, orders, and orders/s since the
+        previous status call."""
+        status = await super().status()
+        now, orders = time.monotonic(), self.core.order_counter
+        last_time, last_orders = self.last_status
+        self.last_status = (now, orders)
+        status["accounts"] = len(self.core.accounts)
+        status["orders"] = orders
+        status["orders_per_s"] = round((orders - last_orders) / (now - last_time), 1) if now > last_time else 0.0
+        return status
 
     async def open_orders(self, account: str | None) -> int:
         return self.core.open_orders(account)

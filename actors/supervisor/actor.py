@@ -172,7 +172,7 @@ class SupervisorActor(DurableHost):
         """Journal the operator's command, apply it, and wait until the actors it concerns
         have applied what it sent them."""
         self.submit_local([message])
-        self.commit()
+        await self.settle()
         if not await self.wait_acked(ANSWER_TIMEOUT_S):
             raise AdminError("the command is journaled but not every actor confirmed it yet; check 'status'")
 

@@ -42,7 +42,7 @@ class VenueActor(DurableHost):
         reconcile the child orders with the venue; start the clock."""
         if not self.core.started:
             self.submit_local([VenueStart()])
-            self.commit()
+            await self.settle()
         self.reconciled = self.core.reconcile()
         if any(self.reconciled.values()):
             log.warning("venue disagrees with the session", venue=self.name, **self.reconciled)
@@ -52,7 +52,7 @@ class VenueActor(DurableHost):
     async def set_session(self, state: str) -> None:
         SessionState(state)  # a bad state fails here, not in the journal
         self.submit_local([VenueSetSession(state)])
-        self.commit()
+        await self.settle()
 
     async def _run_clock(self) -> None:
         while True:
@@ -73,5 +73,6 @@ class VenueActor(DurableHost):
     async def status(self) -> dict[str, Any]:
         status = await super().status()
         status["open_children"] = len(self.core.child_symbols)
+        status["session"] = self.core.adapter.session.value
         status["reconciled"] = self.reconciled
         return status

@@ -246,6 +246,10 @@ class SimVenue:
             events.extend(self._expire_day_orders(now))
         return events
 
+    @property
+    def session(self) -> SessionState:
+        return self._session
+
     def open_orders(self) -> list[str]:
         """Child ids still working, in time priority."""
         return list(self._orders)

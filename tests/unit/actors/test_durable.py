@@ -177,3 +177,25 @@ async def test_a_torn_tail_is_cut_and_the_rest_recovers(tmp_path: Path) -> None:
     env.close()
     again = host(tmp_path)
     assert again.journal is not None and again.journal.last_seq == last - 1
+
+
+async def test_with_fsync_commits_are_pipelined_and_acks_wait_for_the_disk(tmp_path: Path) -> None:
+    """fsync: the commit runs on the writer thread while batches keep arriving; a batch is
+    acked only once the record holding it is committed, and records apply in order."""
+    actor = Host("account-0", msgspec.structs.replace(config(tmp_path), journal=JournalSection(durability="fsync")))
+    actor.recover(str(tmp_path))
+    channel = Channel()
+    actor.submit_local([OpenAccount("A1", "trader1", fixed.parse("100000"))])
+    await turn()
+    for seq in range(1, 41):
+        actor.receive(batch(seq, seq), channel)
+        assert all(ack <= actor.durable.get(GATEWAY, 0) for ack in channel.acks)
+        if seq % 5 == 0:
+            await asyncio.sleep(0)
+    await actor.settle()
+    assert channel.acks[-1] == 40 and channel.acks == sorted(channel.acks)
+    assert [order.client_order_id for order in actor.core.orders.values()] == [f"c{seq}" for seq in range(1, 41)]
+    assert actor.journal is not None
+    expected = actor.machine.state_hash()
+    actor.journal.close()
+    assert host(tmp_path).machine.state_hash() == expected
