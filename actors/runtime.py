@@ -196,6 +196,10 @@ class LinkedHost:
         """Write everything pending now (shutdown, operator commands)."""
 
 
+def _idle() -> None:
+    """Run on a writer thread: returns once everything queued before it is done."""
+
+
 class _NoChannel:
     def ack(self, seq: int) -> None:
         pass
@@ -365,13 +369,20 @@ class DurableHost(LinkedHost):
         self._finish(pending, now)
 
     async def settle(self) -> None:
-        """Until everything received so far is committed, applied and sent."""
-        while self.in_flight is not None or self.pending:
+        """Until everything received so far is committed, applied and sent, and the writer
+        thread is idle (a background snapshot written): then the journal is ours alone."""
+        loop = asyncio.get_running_loop()
+        while True:
             if self.in_flight is not None:
                 await asyncio.wait([self.in_flight])
                 await asyncio.sleep(0)  # the done callback runs
-            else:
-                self.commit()
+                continue
+            await loop.run_in_executor(self.writer, _idle)
+            if self.in_flight is not None:
+                continue
+            if not self.pending:
+                return
+            self.commit()
 
     def _fail_stop(self, failure: BaseException | None) -> None:
         # These inputs are neither on disk nor applied, but the in-memory inbox counts them.
@@ -399,7 +410,7 @@ class DurableHost(LinkedHost):
                 channel.ack(seq)
         self.events_since_snapshot += applied
         if self._snapshot_due():
-            self.snapshot()
+            self.snapshot(background=self.config.journal.durability == "fsync")
 
     def _send_fresh(self) -> None:
         fresh = self.outbox.take_fresh()
@@ -442,10 +453,16 @@ class DurableHost(LinkedHost):
             return time.monotonic_ns() - self.last_snapshot_ns >= conf.snapshot_every_s * 1_000_000_000
         return False
 
-    def snapshot(self) -> int:
+    def snapshot(self, background: bool = False) -> int:
         """Write the whole state as of the journal's end, then drop what the previous
-        snapshot covers. Returns the journal sequence the snapshot covers."""
-        self.commit()
+        snapshot covers. Returns the journal sequence the snapshot covers.
+
+        ``background`` (the schedule, with fsync): the state is serialised here, and written
+        and synced on the journal's writer thread, in order with the appends around it,
+        so the actor goes on reading its links meanwhile. It covers what is applied: the
+        inputs still pending are not in the state, nor in the journal yet."""
+        if not background:
+            self.commit()
         if self.journal is None:
             return 0
         seq = self.journal.last_seq
@@ -453,10 +470,21 @@ class DurableHost(LinkedHost):
         self.last_snapshot_ns = time.monotonic_ns()
         if seq == self.snapshot_seq and seq:
             return seq
-        self.journal.write_snapshot(seq, self.machine.dump())
+        state = self.machine.dump()
         self.snapshot_seq = seq
-        self.journal.truncate()
+        if background:
+            self.writer.submit(self._write_snapshot, seq, state)
+        else:
+            self._write_snapshot(seq, state)
         return seq
+
+    def _write_snapshot(self, seq: int, state: bytes) -> None:
+        assert self.journal is not None
+        try:
+            self.journal.write_snapshot(seq, state)
+            self.journal.truncate()
+        except Exception as failure:
+            self._fail_stop(failure)
 
     async def take_snapshot(self) -> int:
         await self.settle()

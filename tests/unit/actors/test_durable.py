@@ -199,3 +199,24 @@ async def test_with_fsync_commits_are_pipelined_and_acks_wait_for_the_disk(tmp_p
     expected = actor.machine.state_hash()
     actor.journal.close()
     assert host(tmp_path).machine.state_hash() == expected
+
+
+async def test_scheduled_snapshots_with_fsync_are_written_by_the_writer_thread(tmp_path: Path) -> None:
+    journal = JournalSection(durability="fsync", snapshot_every_events=10, snapshot_every_s=0)
+    actor = Host("account-0", msgspec.structs.replace(config(tmp_path), journal=journal))
+    actor.recover(str(tmp_path))
+    channel = Channel()
+    actor.submit_local([OpenAccount("A1", "trader1", fixed.parse("100000"))])
+    for seq in range(1, 31):
+        actor.receive(batch(seq, 3 * seq, 3 * seq + 1, 3 * seq + 2), channel)
+        if seq % 3 == 0:
+            await actor.settle()  # one record per three batches
+    await actor.settle()
+    assert actor.journal is not None
+    assert len(actor.journal.snapshot_infos()) == 2 and actor.journal.first_seq() > 1  # truncated
+    replay = await actor.replay_hash()
+    assert replay["live"] == replay["replayed"]
+    expected = actor.machine.state_hash()
+    actor.journal.close()
+    again = host(tmp_path)
+    assert again.recovery["snapshot"] is not None and again.machine.state_hash() == expected
