@@ -117,10 +117,13 @@ class Machine:
         extra = msgspec.msgpack.encode((sorted(self.inbox.applied.items()), sorted(self.outbox.seq.items())))
         return hashlib.sha256(self.core.state_hash().encode() + extra).hexdigest()
 
-    def dump(self) -> bytes:
+    def dump(self, applied: dict[str, int] | None = None) -> bytes:
+        """The snapshot. ``applied``: the seqs the core has applied, when the inbox has
+        already accepted batches not yet journaled (a live actor's ``durable``)."""
         gc.disable()
         try:
-            return pickle.dumps((SNAPSHOT_FORMAT, self.core, self.inbox.applied, self.outbox.dump()), protocol=5)
+            applied = dict(self.inbox.applied if applied is None else applied)
+            return pickle.dumps((SNAPSHOT_FORMAT, self.core, applied, self.outbox.dump()), protocol=5)
         finally:
             gc.enable()
 
@@ -470,7 +473,7 @@ class DurableHost(LinkedHost):
         self.last_snapshot_ns = time.monotonic_ns()
         if seq == self.snapshot_seq and seq:
             return seq
-        state = self.machine.dump()
+        state = self.machine.dump(self.durable)  # not the inbox's: it counts batches still pending
         self.snapshot_seq = seq
         if background:
             self.writer.submit(self._write_snapshot, seq, state)

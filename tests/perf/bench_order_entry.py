@@ -13,6 +13,10 @@ and the same client code against a bare websockets echo server (uvloop, separate
 round trips/s for frames of the same size, and echo latency at the same offered rate.
 The ratios brokerd ÷ echo are the figures that hold on a noisy machine.
 
+``--durability`` (default fsync) is the journal mode of the server measured; unless it is
+``none``, a second server without journals runs in the same cluster and its throughput is
+measured in the same repeats: the ratio journaled ÷ none is the cost of durability.
+
 Orders are IOC buy limits 5 % below the market: every order is risk-checked, reserved,
 acknowledged, routed to the simulated venue, canceled there and released — the whole
 path, without building up a book.
