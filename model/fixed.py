@@ -19,7 +19,7 @@ SCALE = 10**9
 DECIMALS = 9
 CENT = SCALE // 100
 
-_DECIMAL = re.compile(r"^(-?)(\d{1,18})(?:\.(\d{1,9}))?$")
+_DECIMAL = re.compile(r"(-?)([0-9]{1,18})(?:\.([0-9]{1,9}))?")  # fullmatch: no trailing newline, ASCII digits only
 
 
 class DecimalFormatError(ValueError):
@@ -28,7 +28,7 @@ class DecimalFormatError(ValueError):
 
 def parse(text: str) -> int:
     """``"1.30"`` → ``1_300_000_000``. Rejects exponents, blanks, '+', more than 9 places."""
-    match = _DECIMAL.match(text)
+    match = _DECIMAL.fullmatch(text)
     if match is None:
         raise DecimalFormatError(f"not a decimal number with at most {DECIMALS} places: {text!r}")
     sign, whole, frac = match.groups()

@@ -64,3 +64,9 @@ def test_floor_and_ceil_to_increment() -> None:
     assert fixed.floor_to(1_234, 100) == 1_200
     assert fixed.ceil_to(1_234, 100) == 1_300
     assert fixed.ceil_to(1_200, 100) == 1_200
+
+
+@pytest.mark.parametrize("text", ["1\n", "١٢", "1.5\n", " 1", "1 "])
+def test_parse_refuses_trailing_newlines_and_non_ascii_digits(text: str) -> None:
+    with pytest.raises(ValueError):
+        fixed.parse(text)
