@@ -400,6 +400,7 @@ class DurableHost(LinkedHost):
         applied = self.machine.apply_batches([batch for batch, _ in pending], now)
         self.crash.hit("apply.before_send")
         self._send_fresh()
+        self.on_applied()
         acked: dict[str, int] = {}
         for batch, _ in pending:
             if batch.sender != LOCAL:
@@ -414,6 +415,10 @@ class DurableHost(LinkedHost):
         self.events_since_snapshot += applied
         if self._snapshot_due():
             self.snapshot(background=self.config.journal.durability == "fsync")
+
+    def on_applied(self) -> None:
+        """A record was committed and applied (live, never during replay): a subclass sends
+        what its core queued for the outside world (a FIX venue's messages)."""
 
     def _send_fresh(self) -> None:
         fresh = self.outbox.take_fresh()

@@ -13,4 +13,8 @@ def build_adapter(venue: VenueSection, config: Config, instruments: list[Instrum
         from adapters.sim.venue import SimVenue
 
         return SimVenue(venue.name, traded, config.sim)
-    raise ValueError(f"venue {venue.name}: unknown kind {venue.kind!r} (known: sim)")
+    if venue.kind == "fix":
+        from adapters.fix.venue import FixVenue
+
+        return FixVenue(venue.name, traded)
+    raise ValueError(f"venue {venue.name}: unknown kind {venue.kind!r} (known: sim, fix)")

@@ -95,6 +95,8 @@ class VenueSection(_Section, frozen=True):
     symbols: list[str] = msgspec.field(default_factory=lambda: ["*"])
     order_types: list[str] = msgspec.field(default_factory=lambda: ["market", "limit"])
     supports_cancel_all: bool = True
+    session_config: str = ""  # kind = "fix": the quickfix session file (relative to server.toml's folder)
+    rate_limit_per_s: int = 0  # kind = "fix": orders, cancels and replaces per second to the venue; more wait in a queue (0: no limit)
 
     def trades(self, symbol: str) -> bool:
         return "*" in self.symbols or symbol in self.symbols
@@ -195,9 +197,26 @@ def load_setup(path: str | Path) -> Setup:
     except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as error:
         raise ConfigError(f"{base}: {error}") from error
     accounts = load_accounts(base / config.files.accounts)
+    config = _resolve_session_configs(config, base)
     _check_unique([i.symbol for i in instruments], "instrument symbol")
     _check_unique([u.key for u in users_file.users], "user key")
     return Setup(config=config, instruments=instruments, users=users_file.users, accounts=accounts)
+
+
+def _resolve_session_configs(config: Config, base: Path) -> Config:
+    venues = []
+    for venue in config.venues:
+        if venue.kind == "fix":
+            if not venue.session_config:
+                raise ConfigError(f"venue {venue.name}: kind fix needs session_config (a quickfix .cfg file)")
+            path = (base / venue.session_config).resolve()
+            if not path.is_file():
+                raise ConfigError(f"venue {venue.name}: session_config {path} does not exist")
+            venue = msgspec.structs.replace(venue, session_config=str(path))
+        elif venue.kind != "sim":
+            raise ConfigError(f"venue {venue.name}: unknown kind {venue.kind!r} (sim or fix)")
+        venues.append(venue)
+    return msgspec.structs.replace(config, venues=venues)
 
 
 def load_accounts(path: Path) -> list[AccountSeed]:

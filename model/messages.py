@@ -339,6 +339,12 @@ class VenueSetSession(_Message, frozen=True, gc=False, tag=92):
     state: str
 
 
+class VenueWireIn(_Message, frozen=True, gc=False, tag=93):
+    """An application message a venue's FIX session received, exactly as received."""
+
+    raw: str
+
+
 Message = Union[
     NewOrder,
     CancelOrder,
@@ -371,6 +377,7 @@ Message = Union[
     VenueStart,
     VenueTick,
     VenueSetSession,
+    VenueWireIn,
 ]
 
 

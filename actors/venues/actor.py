@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -17,7 +18,7 @@ from actors.supervisor.state import ActorPlan
 from model.config import Config, VenueSection
 from model.enums import SessionState
 from model.instruments import Instrument
-from model.messages import VenueSetSession, VenueStart, VenueTick
+from model.messages import VenueSetSession, VenueStart, VenueTick, VenueWireIn
 
 log = structlog.get_logger("venues")
 
@@ -33,6 +34,12 @@ class VenueActor(DurableHost):
         self.recover(config.server.data_dir)
         self.clock: asyncio.Task[None] | None = None
         self.reconciled: dict[str, list[str]] = {}
+        self.fix: Any = None  # the quickfix session of a FIX venue (adapters/fix/session.py)
+        take = getattr(self.core.adapter, "take_outgoing", None)
+        if take is not None:
+            replayed = take()  # replay rebuilt them: they went to the venue before the restart
+            if replayed:
+                log.info("replayed venue messages not sent again", venue=self.name, messages=len(replayed))
 
     def make_core(self) -> Core:
         return build_core(ActorPlan(self.name, "venue", instruments=self.instruments, venue=self.venue), self.config)
@@ -48,6 +55,25 @@ class VenueActor(DurableHost):
             log.warning("venue disagrees with the session", venue=self.name, **self.reconciled)
         if self.clock is None:
             self.clock = asyncio.get_running_loop().create_task(self._run_clock())
+        if self.venue.kind == "fix" and self.fix is None:
+            from adapters.fix.session import FixSession
+
+            self.fix = FixSession(
+                self.venue.name,
+                Path(self.venue.session_config),
+                Path(self.config.server.data_dir) / self.name / "fix",
+                on_message=lambda raw: self.submit_local([VenueWireIn(raw)]),
+                on_logon=lambda: self.submit_local([VenueSetSession(SessionState.OPEN.value)]),
+                on_logout=lambda: self.submit_local([VenueSetSession(SessionState.CLOSED.value)]),
+                rate_limit_per_s=self.venue.rate_limit_per_s,
+            )
+            self.fix.start(self.core.adapter.last_in_seq)
+            self.on_applied()
+
+    def on_applied(self) -> None:
+        if self.fix is not None:
+            for raw in self.core.adapter.take_outgoing():
+                self.fix.send(raw)
 
     async def set_session(self, state: str) -> None:
         SessionState(state)  # a bad state fails here, not in the journal
@@ -68,11 +94,17 @@ class VenueActor(DurableHost):
         if self.clock is not None:
             self.clock.cancel()
             self.clock = None
+        if self.fix is not None:
+            self.fix.stop()
+            self.fix = None
         await super().close()
 
     async def status(self) -> dict[str, Any]:
         status = await super().status()
         status["open_children"] = len(self.core.child_symbols)
         status["session"] = self.core.adapter.session.value
+        if self.fix is not None:
+            status["fix"] = self.fix.status()
+            status["anomalies_recent"] = self.core.adapter.anomalies[-5:]
         status["reconciled"] = self.reconciled
         return status

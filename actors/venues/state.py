@@ -26,6 +26,7 @@ from model.messages import (
     VenueSetSession,
     VenueStart,
     VenueTick,
+    VenueWireIn,
 )
 
 log = structlog.get_logger("venues")
@@ -63,6 +64,11 @@ class VenueState:
             self.set_session(SessionState(message.state), now)
         elif isinstance(message, VenueCancelAll):
             self._cancel_all(message, now)
+        elif isinstance(message, VenueWireIn):
+            receive = getattr(self.adapter, "receive", None)
+            if receive is None:
+                raise TypeError(f"{self.name}: its adapter takes no wire messages")
+            self._emit(receive(message.raw, now))
         elif isinstance(message, VenueNewOrder):
             if message.child_id in self.child_symbols:
                 log.warning("duplicate child order refused", venue=self.name, child_id=message.child_id)

@@ -105,6 +105,7 @@ class MsgType(StrEnum):
     NEW_ORDER_SINGLE = "D"
     ORDER_CANCEL_REQUEST = "F"
     ORDER_CANCEL_REPLACE_REQUEST = "G"
+    ORDER_STATUS_REQUEST = "H"
     ALLOCATION_INSTRUCTION = "J"
     QUOTE = "S"
     MARKET_DATA_SNAPSHOT_FULL_REFRESH = "W"
@@ -494,6 +495,16 @@ def replace_request(child: ChildOrder, replace_id: str, qty: int, price: int | N
     msg.setField(Tag.TransactTime, fix_timestamp(now))
     _set_order_qty(msg, qty, None)
     _set_order_type(msg, child.order_type, child.tif, price)
+    return msg
+
+
+def order_status_request(child: ChildOrder, now: int) -> Any:
+    """OrderStatusRequest (H) for a child by its current ClOrdID (reconciliation after a
+    restart). The venue answers with an ExecutionReport, ExecType I."""
+    msg = _message(MsgType.ORDER_STATUS_REQUEST)
+    msg.setField(Tag.ClOrdID, child.venue_cl_ord_id)
+    msg.setField(Tag.Symbol, child.symbol)
+    msg.setField(Tag.Side, _SIDE[child.side])
     return msg
 
 

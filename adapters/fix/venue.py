@@ -40,6 +40,15 @@ class _Pending(msgspec.Struct, array_like=True, gc=False):
     price: int | None
 
 
+def _seq_num(message: Any) -> int:
+    field = fix.MsgSeqNum()
+    header = message.getHeader()
+    if not header.isSetField(field.getTag()):
+        return 0
+    header.getField(field)
+    return int(field.getValue())
+
+
 class FixVenue:
     """Child orders at one FIX venue, and what to say to it."""
 
@@ -54,6 +63,7 @@ class FixVenue:
         self.exec_ids: dict[str, list[str]] = {}  # child_id → ExecIDs applied (a resend is dropped)
         self.requests = 0
         self._session = SessionState.CLOSED
+        self.last_in_seq = 0  # MsgSeqNum of the last application message journaled
         self.outgoing: list[str] = []
         self.anomalies: list[str] = []
 
@@ -106,10 +116,15 @@ class FixVenue:
         return None
 
     def set_session(self, state: SessionState, now: int) -> list[VenueEvent]:
-        """Logon opens the venue, logout closes it (routing then avoids it)."""
+        """Logon opens the venue, logout closes it (routing then avoids it). Each logon asks
+        the venue for the status of every child still working here (OrderStatusRequest):
+        one it does not know — sent just before a crash, never received — is rejected."""
         if state is self._session:
             return []
         self._session = state
+        if state is SessionState.OPEN:
+            for child in self.children.values():
+                self.outgoing.append(codec.order_status_request(child, now).toString())
         return [VenueSessionChanged(self.name, state, now)]
 
     @property
@@ -134,11 +149,12 @@ class FixVenue:
             self._anomaly(f"refused {raw[:80]!r}: {error.reason}")
             self.outgoing.append(codec.reject(message, error).toString())
             return []
+        self.last_in_seq = max(self.last_in_seq, _seq_num(message))
         if not isinstance(decoded, Inbound):
             return [decoded] if decoded.symbol in self.symbols else []
-        return self._inbound(message, decoded)
+        return self._inbound(message, decoded, now)
 
-    def _inbound(self, message: Any, inbound: Inbound) -> list[VenueEvent]:
+    def _inbound(self, message: Any, inbound: Inbound, now: int) -> list[VenueEvent]:
         child_id = self.by_cl_ord_id.get(inbound.cl_ord_id) or self.by_cl_ord_id.get(inbound.orig_cl_ord_id or "")
         if child_id is None or child_id not in self.children:
             if inbound.possible_duplicate:
@@ -149,6 +165,9 @@ class FixVenue:
         if inbound.exec_id is not None and inbound.exec_id in seen:
             return []  # a resend (PossDup) of what is applied
         report = inbound.for_child(child_id)
+        if report is None and inbound.exec_type == "I" and inbound.order_status == "8":
+            # the status answer for an order the venue never took
+            report = VenueReport(self.name, child_id, VenueEventKind.REJECTED, 0, None, "unknown at the venue", now, done=True)
         if report is None:
             if inbound.exec_id is not None:
                 seen.append(inbound.exec_id)
@@ -216,5 +235,6 @@ class FixVenue:
             self.request_ids,
             self.requests,
             self._session.value,
+            self.last_in_seq,
         )
         return hashlib.sha256(msgspec.msgpack.encode(state)).hexdigest()

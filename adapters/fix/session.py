@@ -1,0 +1,174 @@
+"""The quickfix side of a FIX venue: one session (initiator or acceptor, from its ``.cfg``)
+hosted in the VenueSession actor.
+
+quickfix runs its own threads. Everything it hands us — logon, logout, each application
+message as its exact string — is passed to the actor's event loop with
+``call_soon_threadsafe``; the actor journals it before acting (``adapters/fix/venue.py``).
+Outbound strings go through a token bucket (``rate_limit_per_s``): over the limit they wait
+in order in a queue, never dropped.
+
+Sequence numbers and sent messages live in quickfix's FileStore under
+``<data-dir>/<venue-actor>/fix/``, so a restart resumes with resend and gap fill, never a
+reset. Inbound messages the venue sent after the last one journaled are asked for again:
+before connecting, the session's next expected seq is set to the journal's last + 1, so a
+message quickfix took but the actor never journaled (a crash in between) is resent
+(PossDup) instead of lost; the adapter applies each ExecID once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import quickfix as fix
+import structlog
+
+from adapters.fix.spec import fix44_dictionary
+
+log = structlog.get_logger("fix")
+
+_SESSION_KEYS = ("FileStorePath", "FileLogPath", "DataDictionary")
+
+
+def session_settings(template: Path, directory: Path) -> tuple[Any, Any, str]:
+    """The quickfix settings of ``template`` with the data dictionary and the store and log
+    under ``directory``; the session's id and its logon password (``Password=``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = [line for line in template.read_text().splitlines() if line.split("=", 1)[0].strip() not in _SESSION_KEYS]
+    text = "\n".join(lines)
+    extra = f"FileStorePath={directory / 'store'}\nFileLogPath={directory / 'log'}\nDataDictionary={fix44_dictionary()}\n"
+    text = text.replace("[DEFAULT]", "[DEFAULT]\n" + extra, 1) if "[DEFAULT]" in text else "[DEFAULT]\n" + extra + text
+    generated = directory / "session.cfg"
+    generated.write_text(text + "\n")
+    settings = fix.SessionSettings(str(generated))
+    ids = list(settings.getSessions())
+    if len(ids) != 1:
+        raise ValueError(f"{template}: a venue session file must define exactly one [SESSION], not {len(ids)}")
+    session_id = ids[0]
+    section = settings.get(session_id)
+    password = section.getString("Password") if section.has("Password") else ""
+    return settings, session_id, password
+
+
+class _Application(fix.Application):  # type: ignore[misc]
+    def __init__(self, session: FixSession) -> None:
+        super().__init__()
+        self.session = session
+
+    def onCreate(self, sessionID: Any) -> None:
+        pass
+
+    def onLogon(self, sessionID: Any) -> None:
+        self.session.post(self.session.on_logon)
+
+    def onLogout(self, sessionID: Any) -> None:
+        self.session.post(self.session.on_logout)
+
+    def toAdmin(self, message: Any, sessionID: Any) -> None:
+        msg_type = fix.MsgType()
+        message.getHeader().getField(msg_type)
+        if msg_type.getValue() == fix.MsgType_Logon and self.session.password:
+            message.setField(fix.Password(self.session.password))
+
+    def fromAdmin(self, message: Any, sessionID: Any) -> None:
+        pass
+
+    def toApp(self, message: Any, sessionID: Any) -> None:
+        pass
+
+    def fromApp(self, message: Any, sessionID: Any) -> None:
+        raw = message.toString()
+        self.session.post(lambda: self.session.on_message(raw))
+
+
+class FixSession:
+    """One venue's quickfix session, bridged to an asyncio loop."""
+
+    def __init__(
+        self,
+        name: str,
+        template: Path,
+        directory: Path,
+        on_message: Callable[[str], None],
+        on_logon: Callable[[], None],
+        on_logout: Callable[[], None],
+        rate_limit_per_s: int = 0,
+    ) -> None:
+        self.name = name
+        self.on_message = on_message
+        self.on_logon = on_logon
+        self.on_logout = on_logout
+        self.settings, self.session_id, self.password = session_settings(template, directory)
+        self.loop = asyncio.get_running_loop()
+        self.application = _Application(self)
+        store = fix.FileStoreFactory(self.settings)
+        logs = fix.FileLogFactory(self.settings)
+        acceptor = self.settings.get(self.session_id).getString("ConnectionType") == "acceptor"
+        connector = fix.SocketAcceptor if acceptor else fix.SocketInitiator
+        self.connector = connector(self.application, store, self.settings, logs)
+        self.rate = rate_limit_per_s
+        self.tokens = float(rate_limit_per_s)
+        self.refilled = time.monotonic()
+        self.queue: collections.deque[str] = collections.deque()
+        self.timer: asyncio.TimerHandle | None = None
+        self.sent = 0
+        self.send_failures = 0
+
+    def post(self, callback: Callable[[], None]) -> None:
+        """From a quickfix thread onto the actor's loop."""
+        self.loop.call_soon_threadsafe(callback)
+
+    def start(self, last_journaled_seq: int) -> None:
+        """Connect (or listen). Messages after ``last_journaled_seq`` are asked for again."""
+        session = fix.Session.lookupSession(self.session_id)
+        if session is not None and last_journaled_seq and session.getExpectedTargetNum() > last_journaled_seq + 1:
+            log.warning("asking the venue again for messages not journaled", venue=self.name,
+                        expected=session.getExpectedTargetNum(), journaled=last_journaled_seq)
+            session.setNextTargetMsgSeqNum(last_journaled_seq + 1)
+        self.connector.start()
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.connector.stop()
+
+    def send(self, raw: str) -> None:
+        """Queue one message for the venue; it leaves as soon as the rate limit allows."""
+        self.queue.append(raw)
+        self._drain()
+
+    def _drain(self) -> None:
+        self.timer = None
+        if self.rate:
+            now = time.monotonic()
+            self.tokens = min(float(self.rate), self.tokens + (now - self.refilled) * self.rate)
+            self.refilled = now
+        while self.queue:
+            if self.rate and self.tokens < 1:
+                self.timer = self.loop.call_later((1 - self.tokens) / self.rate, self._drain)
+                return
+            raw = self.queue.popleft()
+            message = fix.Message(raw, False)
+            try:
+                fix.Session.sendToTarget(message, self.session_id)
+                self.sent += 1
+            except fix.SessionNotFound:
+                self.send_failures += 1
+                log.error("venue session not found; message dropped", venue=self.name)
+            if self.rate:
+                self.tokens -= 1
+
+    def status(self) -> dict[str, Any]:
+        session = fix.Session.lookupSession(self.session_id)
+        return {
+            "session": self.session_id.toString(),
+            "logged_on": bool(session is not None and session.isLoggedOn()),
+            "next_sender_seq": session.getExpectedSenderNum() if session is not None else None,
+            "next_target_seq": session.getExpectedTargetNum() if session is not None else None,
+            "sent": self.sent,
+            "queued": len(self.queue),
+        }
