@@ -22,6 +22,10 @@ def build_core(actor_plan: ActorPlan, config: Config) -> Core:
         venue = actor_plan.venue
         assert venue is not None
         return VenueState(venue.name, build_adapter(venue, config, actor_plan.instruments), venue.supports_cancel_all)
+    if actor_plan.role == "drop_copy":
+        from actors.dropcopy.state import DropCopyState
+
+        return DropCopyState()
     if actor_plan.role == "supervisor":
         return SupervisorState([instrument.symbol for instrument in actor_plan.instruments])
     raise ValueError(f"{actor_plan.name} ({actor_plan.role}) has no journal")

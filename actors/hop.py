@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from actors.outputs import ACCOUNT, ALL, GATEWAY, INSTRUMENT, VENUE, Send
+from actors.outputs import ACCOUNT, ALL, DROP_COPY, GATEWAY, INSTRUMENT, VENUE, Send
 from model.config import BatchingSection, Config
 from model.messages import Batch, Message, encode_batch
 from model.routing import shard_of
@@ -46,6 +46,7 @@ def gateway_actor(index: int) -> str:
 
 
 SUPERVISOR = "supervisor"
+DROP_COPY_ACTOR = "drop-copy"
 
 
 class Router:
@@ -63,6 +64,7 @@ class Router:
             INSTRUMENT: [instrument_actor(i) for i in range(self.instrument_count)],
             VENUE: [venue_actor(v) for v in self.venues],
             GATEWAY: self.gateways,
+            DROP_COPY: [DROP_COPY_ACTOR] if config.drop_copy.enabled else [],
         }
 
     def account(self, account: str) -> str:

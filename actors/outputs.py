@@ -15,6 +15,7 @@ GATEWAY = "gateway"
 ACCOUNT = "account"
 INSTRUMENT = "instrument"
 VENUE = "venue"
+DROP_COPY = "drop_copy"
 ALL = "*"
 
 

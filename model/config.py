@@ -118,6 +118,14 @@ class JournalSection(_Section, frozen=True):
             raise ValueError(f"journal.durability must be fsync, buffered or none, not {self.durability!r}")
 
 
+class DropCopySection(_Section, frozen=True):
+    """The clearing firm's FIX drop copy: an ExecutionReport for every fill of every account
+    (and an AllocationInstruction per allocated block, with the block-order work)."""
+
+    enabled: bool = False
+    session_config: str = "fix/dropcopy.cfg"  # a quickfix .cfg (relative to server.toml's folder)
+
+
 class FilesSection(_Section, frozen=True):
     instruments: str = "instruments.toml"
     users: str = "users.toml"
@@ -136,6 +144,7 @@ class Config(_Section, frozen=True):
     risk: RiskSection = RiskSection()
     sim: SimSection = SimSection()
     journal: JournalSection = JournalSection()
+    drop_copy: DropCopySection = DropCopySection()
     files: FilesSection = FilesSection()
     logging: LoggingSection = LoggingSection()
     venues: list[VenueSection] = msgspec.field(default_factory=lambda: [VenueSection(name="SIM")])
@@ -216,7 +225,13 @@ def _resolve_session_configs(config: Config, base: Path) -> Config:
         elif venue.kind != "sim":
             raise ConfigError(f"venue {venue.name}: unknown kind {venue.kind!r} (sim or fix)")
         venues.append(venue)
-    return msgspec.structs.replace(config, venues=venues)
+    drop_copy = config.drop_copy
+    if drop_copy.enabled:
+        path = (base / drop_copy.session_config).resolve()
+        if not path.is_file():
+            raise ConfigError(f"drop_copy: session_config {path} does not exist")
+        drop_copy = msgspec.structs.replace(drop_copy, session_config=str(path))
+    return msgspec.structs.replace(config, venues=venues, drop_copy=drop_copy)
 
 
 def load_accounts(path: Path) -> list[AccountSeed]:

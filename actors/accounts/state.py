@@ -18,7 +18,7 @@ import structlog
 from actors.accounts import risk
 from actors.accounts.records import AccountRecord, OrderRecord, PendingReplace, PositionRecord
 from actors.accounts.risk import MarketView, RiskLimits
-from actors.outputs import ALL, GATEWAY, INSTRUMENT, Dispatcher, Outputs
+from actors.outputs import ALL, DROP_COPY, GATEWAY, INSTRUMENT, Dispatcher, Outputs
 from model import fixed
 from model.config import AccountSeed
 from model.enums import ExecType, OrderStatus, Reason, Side, VenueEventKind
@@ -540,7 +540,10 @@ class AccountState(Dispatcher):
         last_qty: int = 0,
         last_price: int | None = None,
     ) -> None:
-        self.out.to(GATEWAY, ALL, self._execution(order, exec_type, now, exec_id, reply, last_qty, last_price))
+        report = self._execution(order, exec_type, now, exec_id, reply, last_qty, last_price)
+        self.out.to(GATEWAY, ALL, report)
+        if exec_type is ExecType.TRADE:
+            self.out.to(DROP_COPY, ALL, report)  # clearing gets every fill (nowhere when drop copy is off)
 
     def _execution(
         self,

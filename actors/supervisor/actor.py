@@ -78,7 +78,7 @@ class SupervisorActor(DurableHost):
         await asyncio.gather(*(self.handles[name].wire.remote(self.handles, self.addresses) for name in names))
         await self.wire(self.handles, self.addresses)
         self.host = host
-        await asyncio.gather(*(self.handles[p.name].start.remote() for p in self.plans if p.role == "venue"))
+        await asyncio.gather(*(self.handles[p.name].start.remote() for p in self.plans if p.role in ("venue", "drop_copy")))
         ports = await asyncio.gather(*(self.handles[p.name].start.remote(host, ws_port) for p in self.plans if p.role == "gateway"))
         self.ws_port = ports[0]
         self.watchdog = asyncio.get_running_loop().create_task(self._watch())
@@ -94,6 +94,10 @@ class SupervisorActor(DurableHost):
         if actor_plan.role == "instrument":
             return InstrumentActor.options(**options).remote(  # type: ignore[attr-defined]
                 actor_plan.name, config, actor_plan.instruments)
+        if actor_plan.role == "drop_copy":
+            from actors.dropcopy.actor import DropCopyActor
+
+            return DropCopyActor.options(**options).remote(actor_plan.name, config)  # type: ignore[attr-defined]
         if actor_plan.role == "venue":
             assert actor_plan.venue is not None
             return VenueActor.options(**options).remote(  # type: ignore[attr-defined]
@@ -131,7 +135,7 @@ class SupervisorActor(DurableHost):
             self.addresses[name] = address  # type: ignore[assignment]
             await handle.wire.remote(self.handles, self.addresses)
             role = next(p.role for p in self.plans if p.name == name)
-            if role == "venue":
+            if role in ("venue", "drop_copy"):
                 await handle.start.remote()
             elif role == "gateway":
                 await handle.start.remote(self.host, self.ws_port)
@@ -300,7 +304,7 @@ class SupervisorActor(DurableHost):
         await asyncio.gather(*(self.handles[p.name].close.remote() for p in self.plans if p.role == "venue"))
         await self.flush_all()
         await asyncio.sleep(0.1)
-        await asyncio.gather(*(self.handles[p.name].close.remote() for p in self.plans if p.role in ("account", "instrument")))
+        await asyncio.gather(*(self.handles[p.name].close.remote() for p in self.plans if p.role in ("account", "instrument", "drop_copy")))
         await self.close()
 
     async def shutdown(self) -> None:

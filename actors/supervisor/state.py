@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import msgspec
 
-from actors.hop import account_actor, gateway_actor, instrument_actor, venue_actor
+from actors.hop import DROP_COPY_ACTOR, account_actor, gateway_actor, instrument_actor, venue_actor
 from actors.outputs import ACCOUNT, ALL, INSTRUMENT, Dispatcher, Outputs
 from model.config import AccountSeed, Setup, VenueSection
 from model.instruments import Instrument
@@ -23,7 +23,7 @@ from model.routing import shard_of
 
 class ActorPlan(msgspec.Struct, frozen=True):
     name: str
-    role: str  # account | instrument | venue | gateway
+    role: str  # account | instrument | venue | drop_copy | gateway
     accounts: list[AccountSeed] = []
     instruments: list[Instrument] = []
     venue: VenueSection | None = None
@@ -43,6 +43,8 @@ def plan(setup: Setup, gateways: int = 1) -> list[ActorPlan]:
         plans.append(ActorPlan(instrument_actor(index), "instrument", instruments=owned_symbols))
     for venue in setup.config.venues:
         plans.append(ActorPlan(venue_actor(venue.name), "venue", instruments=setup.instruments, venue=venue))
+    if setup.config.drop_copy.enabled:
+        plans.append(ActorPlan(DROP_COPY_ACTOR, "drop_copy"))
     for index in range(gateways):
         plans.append(ActorPlan(gateway_actor(index), "gateway"))
     return plans

@@ -34,13 +34,17 @@ log = structlog.get_logger("fix")
 _SESSION_KEYS = ("FileStorePath", "FileLogPath", "DataDictionary")
 
 
-def session_settings(template: Path, directory: Path) -> tuple[Any, Any, str]:
+def session_settings(template: Path, directory: Path, accept_port: int | None = None) -> tuple[Any, Any, str]:
     """The quickfix settings of ``template`` with the data dictionary and the store and log
-    under ``directory``; the session's id and its logon password (``Password=``)."""
+    under ``directory`` (and ``accept_port`` as SocketAcceptPort when given); the session's
+    id and its password (``Password=``: sent on our Logon, or required on theirs)."""
     directory.mkdir(parents=True, exist_ok=True)
-    lines = [line for line in template.read_text().splitlines() if line.split("=", 1)[0].strip() not in _SESSION_KEYS]
+    replaced = _SESSION_KEYS + (("SocketAcceptPort",) if accept_port else ())
+    lines = [line for line in template.read_text().splitlines() if line.split("=", 1)[0].strip() not in replaced]
     text = "\n".join(lines)
     extra = f"FileStorePath={directory / 'store'}\nFileLogPath={directory / 'log'}\nDataDictionary={fix44_dictionary()}\n"
+    if accept_port:
+        extra += f"SocketAcceptPort={accept_port}\n"
     text = text.replace("[DEFAULT]", "[DEFAULT]\n" + extra, 1) if "[DEFAULT]" in text else "[DEFAULT]\n" + extra + text
     generated = directory / "session.cfg"
     generated.write_text(text + "\n")
@@ -52,6 +56,12 @@ def session_settings(template: Path, directory: Path) -> tuple[Any, Any, str]:
     section = settings.get(session_id)
     password = section.getString("Password") if section.has("Password") else ""
     return settings, session_id, password
+
+
+def _is_logon(message: Any) -> bool:
+    msg_type = fix.MsgType()
+    message.getHeader().getField(msg_type)
+    return bool(msg_type.getValue() == fix.MsgType_Logon)
 
 
 class _Application(fix.Application):  # type: ignore[misc]
@@ -69,13 +79,18 @@ class _Application(fix.Application):  # type: ignore[misc]
         self.session.post(self.session.on_logout)
 
     def toAdmin(self, message: Any, sessionID: Any) -> None:
-        msg_type = fix.MsgType()
-        message.getHeader().getField(msg_type)
-        if msg_type.getValue() == fix.MsgType_Logon and self.session.password:
+        if _is_logon(message) and self.session.password and not self.session.acceptor:
             message.setField(fix.Password(self.session.password))
 
     def fromAdmin(self, message: Any, sessionID: Any) -> None:
-        pass
+        """An acceptor lets in only a Logon with the session's password (an unknown CompID
+        never gets here: quickfix refuses it)."""
+        if not (self.session.acceptor and _is_logon(message)):
+            return
+        offered = message.getField(554) if message.isSetField(554) else ""
+        if offered != self.session.password:
+            log.warning("logon refused: bad password", session=sessionID.toString())
+            raise fix.RejectLogon("bad password")
 
     def toApp(self, message: Any, sessionID: Any) -> None:
         pass
@@ -97,19 +112,21 @@ class FixSession:
         on_logon: Callable[[], None],
         on_logout: Callable[[], None],
         rate_limit_per_s: int = 0,
+        accept_port: int | None = None,
     ) -> None:
         self.name = name
         self.on_message = on_message
         self.on_logon = on_logon
         self.on_logout = on_logout
-        self.settings, self.session_id, self.password = session_settings(template, directory)
+        self.settings, self.session_id, self.password = session_settings(template, directory, accept_port)
         self.loop = asyncio.get_running_loop()
         self.application = _Application(self)
-        store = fix.FileStoreFactory(self.settings)
-        logs = fix.FileLogFactory(self.settings)
-        acceptor = self.settings.get(self.session_id).getString("ConnectionType") == "acceptor"
-        connector = fix.SocketAcceptor if acceptor else fix.SocketInitiator
-        self.connector = connector(self.application, store, self.settings, logs)
+        # quickfix keeps raw pointers to these: they must live as long as the connector
+        self.store = fix.FileStoreFactory(self.settings)
+        self.logs = fix.FileLogFactory(self.settings)
+        self.acceptor = self.settings.get(self.session_id).getString("ConnectionType") == "acceptor"
+        connector = fix.SocketAcceptor if self.acceptor else fix.SocketInitiator
+        self.connector = connector(self.application, self.store, self.settings, self.logs)
         self.rate = rate_limit_per_s
         self.tokens = float(rate_limit_per_s)
         self.refilled = time.monotonic()

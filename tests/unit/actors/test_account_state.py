@@ -6,7 +6,7 @@ import pytest
 
 from actors.accounts.risk import RiskLimits
 from actors.accounts.state import AccountState
-from actors.outputs import GATEWAY, INSTRUMENT, Send
+from actors.outputs import DROP_COPY, GATEWAY, INSTRUMENT, Send
 from model import fixed
 from model.config import AccountSeed
 from model.enums import AssetClass, ExecType, OrderStatus, OrderType, Reason, Side, TimeInForce, VenueEventKind
@@ -73,7 +73,19 @@ def run(state: AccountState, message: Any) -> list[Send]:
 
 
 def reports(sends: list[Send]) -> list[ExecutionReport]:
-    return [s.message for s in sends if isinstance(s.message, ExecutionReport)]
+    """The reports for the traders (each fill is also copied to the drop copy)."""
+    return [s.message for s in sends if isinstance(s.message, ExecutionReport) and s.kind == GATEWAY]
+
+
+def test_every_fill_and_only_fills_go_to_the_drop_copy() -> None:
+    state = make_state()
+    sends = run(state, order())
+    assert not [s for s in sends if s.kind == DROP_COPY]
+    order_id = only_report(sends).order_id
+    assert not [s for s in venue_event(state, order_id, VenueEventKind.ACCEPTED) if s.kind == DROP_COPY]
+    sends = fill(state, order_id, "4", "149.5")
+    copies = [s.message for s in sends if s.kind == DROP_COPY]
+    assert copies == reports(sends) and copies[0].exec_type is ExecType.TRADE
 
 
 def only_report(sends: list[Send]) -> ExecutionReport:

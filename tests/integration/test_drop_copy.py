@@ -1,0 +1,153 @@
+"""The clearing firm's FIX drop copy: a quickfix initiator logs on to brokerd's acceptor as
+CLEARING and receives an ExecutionReport for every fill of every account."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import msgspec
+import pytest
+import pytest_asyncio
+import quickfix as fix
+
+from adapters.fix.spec import fix44_dictionary
+from model.config import DropCopySection
+from server.app import BrokerServer
+from tests.conftest import ROOT, make_setup
+from tests.integration.fixtools import free_port
+from tests.integration.helpers import cloid, connect, final_report
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+PASSWORD = "clearing-demo-password"
+
+
+class Clearing(fix.Application):  # type: ignore[misc]
+    def __init__(self, password: str) -> None:
+        super().__init__()
+        self.password = password
+        self.logged_on = threading.Event()
+        self.logged_out = threading.Event()
+        self.reports: list[dict[int, str]] = []
+
+    def onCreate(self, sessionID: object) -> None:
+        pass
+
+    def onLogon(self, sessionID: object) -> None:
+        self.logged_on.set()
+
+    def onLogout(self, sessionID: object) -> None:
+        self.logged_out.set()
+
+    def toAdmin(self, message: fix.Message, sessionID: object) -> None:
+        msg_type = fix.MsgType()
+        message.getHeader().getField(msg_type)
+        if msg_type.getValue() == fix.MsgType_Logon:
+            message.setField(fix.Password(self.password))
+
+    def fromAdmin(self, message: fix.Message, sessionID: object) -> None:
+        pass
+
+    def toApp(self, message: fix.Message, sessionID: object) -> None:
+        pass
+
+    def fromApp(self, message: fix.Message, sessionID: object) -> None:
+        fields = {int(tag): value for tag, _, value in (part.partition("=") for part in message.toString().split("\x01") if part)}
+        self.reports.append(fields)
+
+
+KEEP: list[object] = []  # quickfix holds raw pointers to the factories: never let Python free them
+
+
+def clearing_client(directory: Path, port: int, password: str) -> tuple[Clearing, fix.SocketInitiator]:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "clearing.cfg").write_text(
+        f"""[DEFAULT]
+ConnectionType=initiator
+ReconnectInterval=1
+HeartBtInt=30
+StartTime=00:00:00
+EndTime=00:00:00
+FileStorePath={directory / 'store'}
+FileLogPath={directory / 'log'}
+UseDataDictionary=Y
+DataDictionary={fix44_dictionary()}
+[SESSION]
+BeginString=FIX.4.4
+SenderCompID=CLEARING
+TargetCompID=BROKERD
+SocketConnectHost=127.0.0.1
+SocketConnectPort={port}
+"""
+    )
+    settings = fix.SessionSettings(str(directory / "clearing.cfg"))
+    app = Clearing(password)
+    store, logs = fix.FileStoreFactory(settings), fix.FileLogFactory(settings)
+    initiator = fix.SocketInitiator(app, store, settings, logs)
+    KEEP.extend((app, settings, store, logs, initiator))
+    initiator.start()
+    return app, initiator
+
+
+@pytest.fixture(scope="module")
+def fix_port() -> int:
+    return free_port()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def dc_server(ray_cluster: None, fix_port: int) -> AsyncIterator[BrokerServer]:
+    setup = make_setup(f"dc-{uuid.uuid4().hex[:6]}", quote_interval_ms=25)
+    config = setup.config
+    config = msgspec.structs.replace(
+        config,
+        server=msgspec.structs.replace(config.server, fix_port=fix_port),
+        drop_copy=DropCopySection(enabled=True, session_config=str(ROOT / "conf" / "fix" / "dropcopy.cfg")),
+    )
+    broker = BrokerServer(msgspec.structs.replace(setup, config=config), "127.0.0.1", 0)
+    await broker.start()
+    yield broker
+    await broker.stop()
+
+
+@pytest.fixture(scope="module")
+def clearing(dc_server: BrokerServer, fix_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clearing]:
+    app, initiator = clearing_client(tmp_path_factory.mktemp("clearing"), fix_port, PASSWORD)
+    try:
+        assert app.logged_on.wait(15), "clearing did not log on"
+        yield app
+    finally:
+        initiator.stop()
+
+
+async def test_every_fill_reaches_clearing_with_its_exec_id(dc_server: BrokerServer, clearing: Clearing) -> None:
+    async with connect(dc_server.url) as client:
+        ids = []
+        for account, qty in (("T01", "0.7"), ("T02", "3"), ("T03", "1.25")):
+            ack = await client.request({"op": "new_order", "account": account, "client_order_id": cloid("dc"), "symbol": "IBM",
+                                        "side": "buy", "type": "market", "qty": qty})
+            ids.append(ack["client_order_id"])
+        for client_order_id in ids:
+            await final_report(client, client_order_id)
+        fills = [m for m in client.history if m.get("exec_type") == "trade" and m.get("client_order_id") in ids]
+    for _ in range(100):
+        copied = {r.get(17): r for r in clearing.reports if r.get(150) == "F"}
+        if all(fill["exec_id"] in copied for fill in fills):
+            break
+        await asyncio.sleep(0.05)
+    for fill in fills:
+        copy = copied[fill["exec_id"]]
+        assert copy[1] == fill["account"] and copy[55] == "IBM" and copy[54] == "1"
+        assert Decimal(copy[32]) == Decimal(fill["last_qty"]) and Decimal(copy[31]) == Decimal(fill["last_price"])
+
+
+async def test_a_clearing_logon_with_a_bad_password_is_refused(dc_server: BrokerServer, fix_port: int, tmp_path: Path) -> None:
+    app, initiator = clearing_client(tmp_path / "bad", fix_port, "wrong-password")
+    try:
+        await asyncio.sleep(2)
+        assert not app.logged_on.is_set()
+    finally:
+        initiator.stop()
