@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -149,7 +149,7 @@ class Counterparty(fix.Application):  # type: ignore[misc]
         with self._changed:
             return next(m for m in reversed(self.received) if m.msg_type == "S" and m.get(55) == symbol)
 
-    def send(self, msg_type: str, fields: list[tuple[int, str]], header: list[tuple[int, str]] = ()) -> None:  # type: ignore[assignment]
+    def send(self, msg_type: str, fields: list[tuple[int, str]], header: Sequence[tuple[int, str]] = ()) -> None:
         message = fix.Message()
         message.getHeader().setField(35, msg_type)
         for tag, value in header:
@@ -262,7 +262,7 @@ def utc_now() -> str:
 
 def new_order(
     party: Counterparty, cl_ord_id: str, symbol: str, side: str, *, qty: str | None = None, cash: str | None = None,
-    price: str | None = None, tif: str | None = None, header: list[tuple[int, str]] = (),  # type: ignore[assignment]
+    price: str | None = None, tif: str | None = None, header: Sequence[tuple[int, str]] = (),
 ) -> None:  # fmt: skip
     fields = [(11, cl_ord_id), (55, symbol), (54, side), (60, utc_now()), (40, "1" if price is None else "2")]
     fields += [(tag, value) for tag, value in ((38, qty), (152, cash), (44, price), (59, tif)) if value is not None]
@@ -610,7 +610,8 @@ def test_core_a_resting_limit_fills_when_the_walk_crosses_it() -> None:
     core.submit(order("limit", price=fixed.format(ask - fixed.parse("0.05"))), T0)
     assert [r for r in run(core, T0 + 10 * MS) if r.kind is ExecKind.TRADE] == []
     fills = [r for r in run(core, T0 + 60_000 * MS) if r.kind is ExecKind.TRADE]
-    assert fills and fills[-1].status is OrderStatus.FILLED and all(r.last_price <= ask - fixed.parse("0.05") for r in fills)  # type: ignore[operator]
+    assert fills and fills[-1].status is OrderStatus.FILLED
+    assert all(r.last_price is not None and r.last_price <= ask - fixed.parse("0.05") for r in fills)
 
 
 def test_core_a_poss_dup_copy_is_ignored_and_a_cancel_after_the_fill_is_too_late() -> None:
