@@ -237,11 +237,6 @@ class Outbox:
     def on_ack(self, name: str, seq: int) -> None:
         _drop_acked(self.unacked.get(name), seq)
 
-    def resend(self, name: str) -> None:
-        """Write every unacked batch for ``name`` again, in order (its link reopened)."""
-        for _, data in self.unacked.get(name, ()):
-            self.deliver(name, data)
-
     def waiting(self) -> int:
         return sum(len(queue) for queue in self.pending.values())
 

@@ -32,18 +32,7 @@ def replay(setup: Setup, data_dir: Path, name: str) -> dict[str, object]:
     journal = Journal(data_dir / name, name, durability="buffered", readonly=True)
     try:
         machine = Machine(name, build_core(actor_plan(setup, name), setup.config), Router(setup.config), setup.config.batching.max_messages)
-        start = 1
-        if journal.first_seq() > 1:
-            oldest = min(info.seq for info in journal.snapshot_infos())
-            snapshot = journal.snapshot_at(oldest)
-            if snapshot is None:
-                raise SystemExit(f"{name}: oldest snapshot {oldest} fails its checksum")
-            machine.load(snapshot)
-            start = oldest + 1
-        records = 0
-        for _, payload in journal.read_from(start):
-            machine.replay(payload)
-            records += 1
+        start, records = machine.replay_journal(journal)
         return {"actor": name, "from": start, "records": records, "hash": machine.state_hash()}
     finally:
         journal.close()

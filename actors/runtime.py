@@ -96,6 +96,23 @@ class Machine:
             batches.append(batch)
         return self.apply_batches(batches, record.now)
 
+    def replay_journal(self, journal: Journal) -> tuple[int, int]:
+        """Rebuild from everything ``journal`` still holds: from empty while it starts at 1,
+        else from its oldest snapshot. Returns (first sequence replayed, records)."""
+        start = 1
+        if journal.first_seq() > 1:
+            oldest = min(info.seq for info in journal.snapshot_infos())
+            snapshot = journal.snapshot_at(oldest)
+            if snapshot is None:
+                raise JournalCorrupt(f"{self.name}: oldest snapshot {oldest} fails its checksum")
+            self.load(snapshot)
+            start = oldest + 1
+        records = 0
+        for _, payload in journal.read_from(start):
+            self.replay(payload)
+            records += 1
+        return start, records
+
     def apply_batches(self, batches: list[Batch], now: int) -> int:
         count = 0
         core = self.core
@@ -179,14 +196,20 @@ class LinkedHost:
     def wired(self) -> None:
         """Called once the links exist."""
 
+    outbox: Any  # hop.Outbox or hop.DurableOutbox: both keep every batch until acked
+
     def unacked_destinations(self) -> list[str]:
-        return []
+        return [name for name, queue in self.outbox.unacked.items() if queue]
 
     def on_ack(self, name: str, seq: int) -> None:
         """``name`` has applied our batches up to ``seq``."""
+        self.outbox.on_ack(name, seq)
 
     def on_connect(self, name: str) -> None:
-        """The link to ``name`` (re)opened: write what it has not acked."""
+        """The link to ``name`` (re)opened: write what it has not acked, in order."""
+        assert self.links is not None
+        for _, data in self.outbox.unacked.get(name, ()):
+            self.links.send(name, data)
 
     def receive(self, data: bytes, channel: Acker) -> None:
         raise NotImplementedError
@@ -428,17 +451,6 @@ class DurableHost(LinkedHost):
         for name, data in fresh:
             links.send(name, data)
 
-    def on_ack(self, name: str, seq: int) -> None:
-        self.outbox.on_ack(name, seq)
-
-    def on_connect(self, name: str) -> None:
-        assert self.links is not None
-        for _, data in self.outbox.unacked.get(name, ()):
-            self.links.send(name, data)
-
-    def unacked_destinations(self) -> list[str]:
-        return [name for name, queue in self.outbox.unacked.items() if queue]
-
     async def flush(self) -> None:
         await self.settle()
 
@@ -513,16 +525,7 @@ class DurableHost(LinkedHost):
         if self.journal is None:
             return {"live": self.machine.state_hash(), "replayed": self.machine.state_hash(), "from": None}
         replica = Machine(self.name, self.make_core(), self.router, self.config.batching.max_messages)
-        start = 1
-        if self.journal.first_seq() > 1:
-            oldest = min(info.seq for info in self.journal.snapshot_infos())
-            snapshot = self.journal.snapshot_at(oldest)
-            if snapshot is None:
-                raise JournalCorrupt(f"{self.name}: oldest snapshot {oldest} fails its checksum")
-            replica.load(snapshot)
-            start = oldest + 1
-        for _, payload in self.journal.read_from(start):
-            replica.replay(payload)
+        start, _ = replica.replay_journal(self.journal)
         return {"live": self.machine.state_hash(), "replayed": replica.state_hash(), "from": start}
 
     async def check_invariants(self) -> None:

@@ -43,15 +43,6 @@ class GatewayActor(LinkedHost):
             admin = self._admin if "supervisor" in self.handles else None
             self.gateway = Gateway(self.name, self.setup, self.outbox, admin, since=self.incarnation)
 
-    def unacked_destinations(self) -> list[str]:
-        return [name for name, queue in self.outbox.unacked.items() if queue]
-
-    def on_ack(self, name: str, seq: int) -> None:
-        self.outbox.on_ack(name, seq)
-
-    def on_connect(self, name: str) -> None:
-        self.outbox.resend(name)
-
     def receive(self, data: bytes, channel: Acker) -> None:
         assert self.gateway is not None
         sender, seq = self.gateway.on_batch(data)
