@@ -7,13 +7,19 @@ Decimal settings are strings in TOML and fixed-point ints once loaded.
 from __future__ import annotations
 
 import csv
+import io
+from collections.abc import Iterable, Iterator, Set
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from model import fixed
 from model.enums import SessionState
 from model.instruments import Instrument, InstrumentSpec
+
+if TYPE_CHECKING:
+    from _csv import Reader as CsvReader
 
 
 class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -126,6 +132,24 @@ class DropCopySection(_Section, frozen=True):
     session_config: str = "fix/dropcopy.cfg"  # a quickfix .cfg (relative to server.toml's folder)
 
 
+class OpenSection(_Section, frozen=True):
+    """The market open: when orders for it (``tif`` ``opg``) are released as blocks."""
+
+    # Local time of the open ("HH:MM"; "" = only the admin ``open`` command opens)
+    at: str = ""
+    timezone: str = "America/New_York"
+    # An ``opg`` order after today's open: "reject" it, or queue it for the "next" open
+    late_orders: str = "reject"
+
+    def __post_init__(self) -> None:
+        if self.late_orders not in ("reject", "next"):
+            raise ValueError(f"open.late_orders must be reject or next, not {self.late_orders!r}")
+        if self.at:
+            hours, _, minutes = self.at.partition(":")
+            if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+                raise ValueError(f"open.at must be HH:MM, not {self.at!r}")
+
+
 class FilesSection(_Section, frozen=True):
     instruments: str = "instruments.toml"
     users: str = "users.toml"
@@ -145,6 +169,7 @@ class Config(_Section, frozen=True):
     sim: SimSection = SimSection()
     journal: JournalSection = JournalSection()
     drop_copy: DropCopySection = DropCopySection()
+    open: OpenSection = OpenSection()
     files: FilesSection = FilesSection()
     logging: LoggingSection = LoggingSection()
     venues: list[VenueSection] = msgspec.field(default_factory=lambda: [VenueSection(name="SIM")])
@@ -157,13 +182,20 @@ class User(_Section, frozen=True):
     secret: str
     role: str = "trader"
     accounts: list[str] = msgspec.field(default_factory=list)
+    groups: list[str] = msgspec.field(default_factory=list)  # every account whose ``group`` is one of these (an advisor's books)
 
 
 class AccountSeed(msgspec.Struct, frozen=True):
+    """An account to open at start: its cash, whether it may sell short, the positions it
+    starts with (``(symbol, qty)``, qty negative only if ``allow_short``) and the group it
+    belongs to (an advisor's book, say; ``""`` for none)."""
+
     account: str
     owner: str
     cash: int
     allow_short: bool = False
+    positions: tuple[tuple[str, int], ...] = ()
+    group: str = ""
 
 
 class _UsersFile(_Section, frozen=True):
@@ -206,6 +238,7 @@ def load_setup(path: str | Path) -> Setup:
     except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as error:
         raise ConfigError(f"{base}: {error}") from error
     accounts = load_accounts(base / config.files.accounts)
+    check_account_symbols(accounts, {i.symbol for i in instruments})
     config = _resolve_session_configs(config, base)
     _check_unique([i.symbol for i in instruments], "instrument symbol")
     _check_unique([u.key for u in users_file.users], "user key")
@@ -234,27 +267,133 @@ def _resolve_session_configs(config: Config, base: Path) -> Config:
     return msgspec.structs.replace(config, venues=venues, drop_copy=drop_copy)
 
 
-def load_accounts(path: Path) -> list[AccountSeed]:
-    """Read ``account,owner,cash[,allow_short]`` rows; any bad row fails the whole file."""
+def load_accounts(path: str | Path) -> list[AccountSeed]:
+    """Read an accounts file (see :func:`parse_accounts_csv`); any bad row fails the whole file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: {error}") from error
+    return parse_accounts_csv(text, str(path))
+
+
+_ACCOUNT_COLUMNS = ("account", "owner", "cash")
+_TRUE = ("true", "yes", "1")
+_FALSE = ("false", "no", "0", "")
+
+
+def parse_accounts_csv(text: str, source: str) -> list[AccountSeed]:
+    """Accounts from CSV text, ``source`` naming it in errors. Columns (header first, any order,
+    others ignored): ``account,owner,cash`` and optionally ``allow_short`` (true/false/yes/no/1/0,
+    default false), ``positions`` (``SYMBOL:QTY`` pairs joined by ``;``, e.g. ``IBM:10;AAPL:0.5``)
+    and ``group``. Row numbers are line numbers (header: row 1; blank lines skipped but counted).
+    Every bad row and every repeated account id is reported, in one :class:`ConfigError`; symbols
+    are not checked here (:func:`check_account_symbols`)."""
     seeds: list[AccountSeed] = []
     errors: list[str] = []
-    with path.open(newline="") as handle:
-        for number, row in enumerate(csv.DictReader(handle), start=2):
+    first_row: dict[str, int] = {}
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
+    try:
+        rows = _numbered_csv_rows(reader)
+        header = next(rows, None)
+        if header is None:
+            raise ConfigError(f"{source}: row 1: no header (the file is empty); expected account,owner,cash")
+        columns = _account_columns(*header, source)
+        for number, fields in rows:
+            cells = {name: fields[index] if index < len(fields) else None for name, index in columns.items()}
             try:
-                cash = fixed.parse(row["cash"].strip())
-                if cash < 0 or cash % fixed.CENT:
-                    raise ValueError("cash must be a non-negative amount in whole cents")
-                account = row["account"].strip()
-                if not account:
-                    raise ValueError("empty account id")
-                allow_short = (row.get("allow_short") or "false").strip().lower() in ("true", "1", "yes")
-                seeds.append(AccountSeed(account, row["owner"].strip(), cash, allow_short))
-            except (KeyError, ValueError, AttributeError) as error:
+                if any(fields[len(columns) :]):
+                    raise ValueError(f"{len(fields)} fields but the header names {len(columns)}")
+                seeds.append(_account_seed(cells))
+            except ValueError as error:
                 errors.append(f"row {number}: {error}")
+            account = cells["account"]
+            if account and account in first_row:
+                errors.append(f"row {number}: duplicate account {account} (first on row {first_row[account]})")
+            elif account:
+                first_row[account] = number
+    except csv.Error as error:
+        errors.append(str(error))
     if errors:
-        raise ConfigError(f"{path}: " + "; ".join(errors))
-    _check_unique([seed.account for seed in seeds], "account")
+        raise ConfigError(f"{source}: " + "; ".join(errors))
     return seeds
+
+
+def _numbered_csv_rows(reader: CsvReader) -> Iterator[tuple[int, list[str]]]:
+    """``(line number where the row starts, stripped fields)``, blank rows skipped."""
+    start = 1
+    while True:
+        try:
+            fields = next(reader, None)
+        except csv.Error as error:
+            raise csv.Error(f"row {start}: {error}; reading stopped there") from None
+        if fields is None:
+            return
+        if any(field.strip() for field in fields):
+            yield start, [field.strip() for field in fields]
+        start = reader.line_num + 1
+
+
+def _account_columns(number: int, names: list[str], source: str) -> dict[str, int]:
+    columns: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if name in columns:
+            raise ConfigError(f"{source}: row {number}: column {name!r} appears twice in the header")
+        columns[name] = index
+    missing = [name for name in _ACCOUNT_COLUMNS if name not in columns]
+    if missing:
+        raise ConfigError(f"{source}: row {number}: header lacks {', '.join(missing)} (expected account,owner,cash)")
+    return columns
+
+
+def _account_seed(cells: dict[str, str | None]) -> AccountSeed:
+    missing = [name for name in _ACCOUNT_COLUMNS if cells[name] is None]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    account, owner, cash_text = (cells[name] or "" for name in _ACCOUNT_COLUMNS)
+    if not account:
+        raise ValueError("empty account id")
+    try:
+        cash = fixed.parse(cash_text)
+    except fixed.DecimalFormatError as error:
+        raise ValueError(f"account {account}: cash: {error}") from None
+    if cash < 0 or cash % fixed.CENT:
+        raise ValueError(f"account {account}: cash must be a non-negative amount in whole cents, not {cash_text}")
+    allow_short_text = (cells.get("allow_short") or "").lower()
+    if allow_short_text not in _TRUE + _FALSE:
+        raise ValueError(f"account {account}: allow_short must be true or false, not {allow_short_text!r}")
+    allow_short = allow_short_text in _TRUE
+    positions = _parse_positions(account, cells.get("positions") or "", allow_short)
+    return AccountSeed(account, owner, cash, allow_short, positions, cells.get("group") or "")
+
+
+def _parse_positions(account: str, text: str, allow_short: bool) -> tuple[tuple[str, int], ...]:
+    """``"IBM:10;AAPL:0.5"`` → ``(("IBM", 10 × SCALE), ("AAPL", SCALE // 2))``."""
+    if not text:
+        return ()
+    positions: dict[str, int] = {}
+    for pair in text.split(";"):
+        symbol, colon, qty_text = (part.strip() for part in pair.partition(":"))
+        if not colon or not symbol or not qty_text or ":" in qty_text:
+            raise ValueError(f"account {account}: position {pair.strip()!r} is not SYMBOL:QTY")
+        if symbol in positions:
+            raise ValueError(f"account {account}: symbol {symbol} appears twice in positions")
+        try:
+            qty = fixed.parse(qty_text)
+        except fixed.DecimalFormatError as error:
+            raise ValueError(f"account {account}: position {symbol}: {error}") from None
+        if qty < 0 and not allow_short:
+            raise ValueError(f"account {account}: position {symbol}:{qty_text} is short but allow_short is false")
+        positions[symbol] = qty
+    return tuple(positions.items())
+
+
+def check_account_symbols(seeds: Iterable[AccountSeed], symbols: Set[str]) -> None:
+    """Raise :class:`ConfigError` naming every account position in a symbol not in ``symbols``."""
+    unknown = [
+        f"account {seed.account}: unknown symbol {symbol}" for seed in seeds for symbol, _ in seed.positions if symbol not in symbols
+    ]
+    if unknown:
+        raise ConfigError("; ".join(unknown))
 
 
 def _check_unique(values: list[str], what: str) -> None:

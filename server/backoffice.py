@@ -1,0 +1,323 @@
+"""Back-office files: the positions a clearing firm reports, our own exports, and the
+comparison of two books of positions. Pure file and comparison logic, no server access.
+
+Numbers are fixed-point ints (``model.fixed``) in memory and decimal strings in files.
+Row numbers are the file's line numbers: the header is row 1; blank lines are skipped
+(and still counted, so a row number matches what an editor shows).
+
+Positions file read by :func:`read_positions` (UTF-8, a BOM is allowed)::
+
+    account,symbol,qty
+    A1,IBM,100
+    A1,AAPL,0.5            fractional, up to 9 places
+    B2,IBM,-20             a short
+    B2,MSFT,0              allowed; reconcile treats it as no position
+    C3,,                   account C3 exists and holds nothing
+
+Columns may come in any order; other columns (such as ``cost``) are ignored. A row with an
+empty symbol *and* an empty qty only declares that its account exists; it is needed for an
+account that holds nothing, and harmless beside that account's positions.
+
+Positions export written by :func:`write_positions_csv`: ``account,symbol,qty,cost`` with
+``cost`` the cash cost of the position to the cent; readable by :func:`read_positions`.
+Allocations export written by :func:`write_allocations_csv`:
+``date,block_id,account,order_id,symbol,side,qty,price,cash``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import secrets
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+
+import msgspec
+
+from model import fixed
+
+if TYPE_CHECKING:
+    from _csv import Reader as CsvReader
+
+POSITIONS_HEADER = ("account", "symbol", "qty", "cost")
+ALLOCATIONS_HEADER = ("date", "block_id", "account", "order_id", "symbol", "side", "qty", "price", "cash")
+_REQUIRED_COLUMNS = ("account", "symbol", "qty")
+_WRITE_BUFFER_BYTES = 1 << 20
+
+Positions = dict[tuple[str, str], int]  # (account, symbol) -> qty; symbol "" declares an account
+Book = dict[str, dict[str, int]]  # account -> symbol -> qty
+BreakKind = Literal["missing_account", "missing_symbol", "qty_mismatch"]
+BookSide = Literal["ours", "theirs"]
+
+
+class BackOfficeFileError(ValueError):
+    """A file refused as a whole; ``problems`` names every bad row (``"row 3: ..."``)."""
+
+    def __init__(self, path: str | Path, problems: list[str]) -> None:
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"{path}: " + "; ".join(problems))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.problems))
+
+
+class Break(msgspec.Struct, frozen=True, kw_only=True):
+    """One difference between our book and theirs.
+
+    ``side`` is the side that lacks the account or symbol (``None`` for ``qty_mismatch``);
+    ``ours``/``theirs`` are ``None`` where that side has no position (or for a missing account).
+    """
+
+    kind: BreakKind
+    account: str
+    symbol: str | None
+    ours: int | None
+    theirs: int | None
+    side: BookSide | None
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def read_positions(path: str | Path) -> Positions:
+    """Every position in a back-office positions file, or :class:`BackOfficeFileError`
+    listing every bad row (bad or missing field, empty account, duplicate position)."""
+    positions: Positions = {}
+    first_row: dict[tuple[str, str], int] = {}
+    problems: list[str] = []
+    with Path(path).open("rb") as handle:
+        rows = _numbered_rows(csv.reader(_text_lines(handle), strict=True))
+        try:
+            columns = _header_columns(next(rows, None))
+            for number, fields in rows:
+                try:
+                    key, qty = _position_row(fields, columns)
+                except ValueError as error:
+                    problems.append(f"row {number}: {error}")
+                    continue
+                if key in first_row:
+                    problems.append(f"row {number}: duplicate {_describe(key)} (first on row {first_row[key]})")
+                    continue
+                first_row[key] = number
+                positions[key] = qty
+        except _Unreadable as error:
+            problems.append(str(error))
+    if problems:
+        raise BackOfficeFileError(path, problems)
+    return positions
+
+
+class _Unreadable(ValueError):
+    """A problem after which the rest of the file cannot be read."""
+
+
+def _text_lines(handle: BinaryIO) -> Iterator[str]:
+    """Lines decoded one at a time, so a line that is not UTF-8 is named by its number."""
+    for number, line in enumerate(handle, start=1):
+        try:
+            yield line.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            raise _Unreadable(f"row {number}: not UTF-8 text ({error.reason}); reading stopped there") from None
+
+
+def _numbered_rows(reader: CsvReader) -> Iterator[tuple[int, list[str]]]:
+    """``(line number where the row starts, stripped fields)``, blank rows skipped."""
+    start = 1
+    while True:
+        try:
+            fields = next(reader, None)
+        except csv.Error as error:
+            raise _Unreadable(f"row {start}: {error}; reading stopped there") from None
+        if fields is None:
+            return
+        if any(field.strip() for field in fields):
+            yield start, [field.strip() for field in fields]
+        start = reader.line_num + 1
+
+
+def _header_columns(header: tuple[int, list[str]] | None) -> dict[str, int]:
+    if header is None:
+        raise _Unreadable("row 1: no header (the file is empty); expected account,symbol,qty")
+    number, names = header
+    columns: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if name in columns:
+            raise _Unreadable(f"row {number}: column {name!r} appears twice in the header")
+        columns[name] = index
+    missing = [name for name in _REQUIRED_COLUMNS if name not in columns]
+    if missing:
+        raise _Unreadable(f"row {number}: header lacks {', '.join(missing)} (expected account,symbol,qty)")
+    return columns
+
+
+def _position_row(fields: list[str], columns: dict[str, int]) -> tuple[tuple[str, str], int]:
+    if any(fields[len(columns) :]):
+        raise ValueError(f"{len(fields)} fields but the header names {len(columns)}")
+    missing = [name for name in _REQUIRED_COLUMNS if columns[name] >= len(fields)]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    account, symbol, qty = (fields[columns[name]] for name in _REQUIRED_COLUMNS)
+    if not account:
+        raise ValueError("empty account")
+    if not symbol and not qty:
+        return (account, ""), 0
+    if not symbol:
+        raise ValueError("empty symbol (an account that holds nothing leaves both symbol and qty empty)")
+    if not qty:
+        raise ValueError(f"empty qty for {account} {symbol}")
+    try:
+        return (account, symbol), fixed.parse(qty)
+    except fixed.DecimalFormatError as error:
+        raise ValueError(f"qty for {account} {symbol}: {error}") from None
+
+
+def _describe(key: tuple[str, str]) -> str:
+    account, symbol = key
+    return f"position {account} {symbol}" if symbol else f"row for account {account} with no positions"
+
+
+def by_account(positions: Positions) -> Book:
+    """``read_positions``' flat form as ``account -> symbol -> qty``; an account declared with
+    no positions maps to ``{}``."""
+    book: Book = {}
+    for (account, symbol), qty in positions.items():
+        held = book.setdefault(account, {})
+        if symbol:
+            held[symbol] = qty
+    return book
+
+
+# --- comparing ---------------------------------------------------------------------------------
+
+
+def reconcile(ours: Book, theirs: Book) -> list[Break]:
+    """Every break between two books, sorted by ``(account, symbol or "")``. A zero qty counts
+    as no position; an account on one side only is one ``missing_account`` break, whatever it
+    holds."""
+    breaks: list[Break] = []
+    for account in sorted(ours.keys() | theirs.keys()):
+        if account not in theirs:
+            breaks.append(Break(kind="missing_account", account=account, symbol=None, ours=None, theirs=None, side="theirs"))
+        elif account not in ours:
+            breaks.append(Break(kind="missing_account", account=account, symbol=None, ours=None, theirs=None, side="ours"))
+        else:
+            breaks.extend(_account_breaks(account, ours[account], theirs[account]))
+    return breaks
+
+
+def _account_breaks(account: str, ours: dict[str, int], theirs: dict[str, int]) -> Iterator[Break]:
+    for symbol in sorted(ours.keys() | theirs.keys()):
+        our_qty = ours.get(symbol, 0)
+        their_qty = theirs.get(symbol, 0)
+        if our_qty == their_qty:
+            continue
+        if their_qty == 0:
+            yield Break(kind="missing_symbol", account=account, symbol=symbol, ours=our_qty, theirs=None, side="theirs")
+        elif our_qty == 0:
+            yield Break(kind="missing_symbol", account=account, symbol=symbol, ours=None, theirs=their_qty, side="ours")
+        else:
+            yield Break(kind="qty_mismatch", account=account, symbol=symbol, ours=our_qty, theirs=their_qty, side=None)
+
+
+def format_breaks(breaks: Iterable[Break]) -> str:
+    """One line per break, quantities as decimal strings; ``""`` when there are none."""
+    return "\n".join(_break_line(item) for item in breaks)
+
+
+def _break_line(item: Break) -> str:
+    if item.kind == "missing_account":
+        return f"{item.account}: account missing from {item.side}"
+    if item.kind == "missing_symbol":
+        held = item.ours if item.side == "theirs" else item.theirs
+        holder = "ours" if item.side == "theirs" else "theirs"
+        return f"{item.account} {item.symbol}: missing from {item.side} ({holder} {_qty(held)})"
+    difference = (item.ours or 0) - (item.theirs or 0)
+    return f"{item.account} {item.symbol}: qty mismatch, ours {_qty(item.ours)}, theirs {_qty(item.theirs)} (ours - theirs = {fixed.format(difference)})"
+
+
+def breaks_to_json(breaks: Iterable[Break]) -> list[dict[str, str | None]]:
+    """Breaks as JSON-ready dicts; quantities as decimal strings (``None`` where absent)."""
+    return [
+        {
+            "kind": item.kind,
+            "account": item.account,
+            "symbol": item.symbol,
+            "ours": _qty_or_none(item.ours),
+            "theirs": _qty_or_none(item.theirs),
+            "side": item.side,
+        }
+        for item in breaks
+    ]
+
+
+def _qty(value: int | None) -> str:
+    return fixed.format(value or 0)
+
+
+def _qty_or_none(value: int | None) -> str | None:
+    return None if value is None else fixed.format(value)
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def write_positions_csv(path: str | Path, rows: Iterable[tuple[str, str, int, int]]) -> int:
+    """Write ``(account, symbol, qty, cost)`` rows as ``account,symbol,qty,cost`` and return
+    how many. A row with symbol ``""`` (and zero qty and cost) declares an account holding
+    nothing. Streams; atomic: the file appears complete or not at all."""
+    return _write_atomically(Path(path), POSITIONS_HEADER, (_position_fields(*row) for row in rows))
+
+
+def _position_fields(account: str, symbol: str, qty: int, cost: int) -> list[str]:
+    if not account:
+        raise ValueError(f"position with an empty account: symbol {symbol!r}")
+    if not symbol:
+        if qty or cost:
+            raise ValueError(f"account {account}: a position needs a symbol")
+        return [account, "", "", ""]
+    return [account, symbol, fixed.format(qty), fixed.format_cash(cost)]
+
+
+def write_allocations_csv(path: str | Path, rows: Iterable[tuple[str, str, str, str, str, str, int, int, int]]) -> int:
+    """Write ``(date, block_id, account, order_id, symbol, side, qty, price, cash)`` rows under
+    the header of the same names and return how many. Streams; atomic."""
+    return _write_atomically(Path(path), ALLOCATIONS_HEADER, (_allocation_fields(*row) for row in rows))
+
+
+def _allocation_fields(
+    date: str, block_id: str, account: str, order_id: str, symbol: str, side: str, qty: int, price: int, cash: int
+) -> list[str]:
+    return [date, block_id, account, order_id, symbol, side, fixed.format(qty), fixed.format(price), fixed.format_cash(cash)]
+
+
+def _write_atomically(path: Path, header: tuple[str, ...], rows: Iterable[list[str]]) -> int:
+    """Write to a hidden temporary file beside ``path``, fsync it, then rename it over ``path``:
+    a reader never sees half a file, and a failure (also from ``rows``) leaves ``path`` as it was."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    count = 0
+    try:
+        with temporary.open("x", newline="", encoding="utf-8", buffering=_WRITE_BUFFER_BYTES) as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow(row)
+                count += 1
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+    return count
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
