@@ -422,6 +422,8 @@ class DurableHost(LinkedHost):
         self.crash.hit("journal.after_commit")
         applied = self.machine.apply_batches([batch for batch, _ in pending], now)
         self.crash.hit("apply.before_send")
+        if self.allocated_now():
+            self.crash.hit("allocation.before_send")
         self._send_fresh()
         self.on_applied()
         acked: dict[str, int] = {}
@@ -438,6 +440,10 @@ class DurableHost(LinkedHost):
         self.events_since_snapshot += applied
         if self._snapshot_due():
             self.snapshot(background=self.config.journal.durability == "fsync")
+
+    def allocated_now(self) -> bool:
+        """Whether the record just applied allocated block fills (an InstrumentActor's)."""
+        return False
 
     def on_applied(self) -> None:
         """A record was committed and applied (live, never during replay): a subclass sends

@@ -11,6 +11,7 @@ import io
 from collections.abc import Iterable, Iterator, Set
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -148,6 +149,10 @@ class OpenSection(_Section, frozen=True):
             hours, _, minutes = self.at.partition(":")
             if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
                 raise ValueError(f"open.at must be HH:MM, not {self.at!r}")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"open.timezone {self.timezone!r} is not a known time zone (e.g. America/New_York)") from None
 
 
 class FilesSection(_Section, frozen=True):

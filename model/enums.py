@@ -112,3 +112,5 @@ class Reason(StrEnum):
     END_OF_DAY = "end_of_day"
     TOO_LATE_TO_CANCEL = "too_late_to_cancel"
     PENDING_REQUEST = "pending_request"
+    NOT_FILLED_AT_OPEN = "not_filled_at_open"  # the part of an order for the open its block did not get
+    OPEN_PASSED = "open_passed"  # an order for the open after today's open (config: open.late_orders = "reject")

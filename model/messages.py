@@ -261,6 +261,21 @@ class OrderUpdate(_Message, frozen=True, gc=False, tag=60):
     venue: str
     ts: int
     done: bool = False
+    cash: int | None = None  # an allocation's booked cash (whole cents), instead of last_qty × last_price
+    block: str | None = None  # the block (allocation id) an allocation came from
+
+
+class AllocationReport(_Message, frozen=True, gc=False, tag=62):
+    """One block's fill split over accounts (summed per account), for clearing's
+    AllocationInstruction (J). ``qtys[i]`` went to ``accounts[i]`` at ``avg_price``."""
+
+    alloc_id: str
+    symbol: str
+    side: Side
+    avg_price: int
+    accounts: list[str]
+    qtys: list[int]
+    ts: int
 
 
 class MarketUpdate(_Message, frozen=True, gc=False, tag=61):
@@ -322,6 +337,22 @@ class OpenAccount(_Message, frozen=True, gc=False, tag=83):
     owner: str
     cash: int
     allow_short: bool = False
+    positions: tuple[tuple[str, int], ...] = ()  # (symbol, qty) held at the start
+    group: str = ""
+
+
+class OpenMarket(_Message, frozen=True, gc=False, tag=84):
+    """The open: release the orders queued for it (``symbols``; empty: every symbol)."""
+
+    symbols: list[str]
+    day: str = ""  # the local date of a scheduled open (``[open] at``), so it happens once a day
+
+
+class StrikeNav(_Message, frozen=True, gc=False, tag=85):
+    """A mutual fund's net asset value: every order collected for it fills at ``nav``."""
+
+    symbol: str
+    nav: int
 
 
 # --- an actor to itself (journaled like any input, so replay repeats them) --------------------
@@ -367,6 +398,7 @@ Message = Union[
     VenueQuote,
     VenueSessionChanged,
     OrderUpdate,
+    AllocationReport,
     MarketUpdate,
     QuoteEvent,
     SetTradingStatus,
@@ -374,6 +406,8 @@ Message = Union[
     AdminCancelAll,
     VenueCancelAll,
     OpenAccount,
+    OpenMarket,
+    StrikeNav,
     VenueStart,
     VenueTick,
     VenueSetSession,

@@ -33,6 +33,7 @@ class GatewayActor(LinkedHost):
         self.gateway: Gateway | None = None
         self.to_ack: dict[str, tuple[Acker, int]] = {}
         self.ack_handle: asyncio.Handle | None = None
+        self.pending_accounts: list[tuple[str, str]] = []
 
     def _deliver(self, name: str, data: bytes) -> None:
         if self.links is not None:
@@ -42,6 +43,7 @@ class GatewayActor(LinkedHost):
         if self.gateway is None:
             admin = self._admin if "supervisor" in self.handles else None
             self.gateway = Gateway(self.name, self.setup, self.outbox, admin, since=self.incarnation)
+            self.gateway.add_accounts(self.pending_accounts)
 
     def receive(self, data: bytes, channel: Acker) -> None:
         assert self.gateway is not None
@@ -59,6 +61,13 @@ class GatewayActor(LinkedHost):
     async def _admin(self, command: str, args: list[str]) -> dict[str, Any]:
         result: dict[str, Any] = await self.handles["supervisor"].admin.remote(command, args)
         return result
+
+    async def add_accounts(self, accounts: list[tuple[str, str]]) -> None:
+        """Accounts opened at run time, with their groups (``admin accounts load``)."""
+        if self.gateway is not None:
+            self.gateway.add_accounts(accounts)
+        else:
+            self.pending_accounts = list(accounts)
 
     async def start(self, host: str, port: int) -> int:
         assert self.gateway is not None

@@ -94,6 +94,41 @@ def _options(*allowed: str) -> Callable[[list[str]], None]:
     return check
 
 
+def _symbols(args: list[str]) -> None:
+    bad = [arg for arg in args if not arg or arg.startswith("-")]
+    if bad:
+        raise UsageError(f"{bad[0]!r} is not a symbol")
+
+
+def _nav(args: list[str]) -> None:
+    if len(args) != 2 or args[0].startswith("-"):
+        raise UsageError("needs a fund symbol and its NAV")
+
+
+def _at_most_one(what: str) -> Callable[[list[str]], None]:
+    def check(args: list[str]) -> None:
+        if len(args) > 1:
+            raise UsageError(f"takes at most one {what}")
+
+    return check
+
+
+def _accounts(args: list[str]) -> None:
+    if len(args) != 2 or args[0] != "load":
+        raise UsageError("the accounts command is 'accounts load FILE'")
+
+
+# Commands whose last argument is a file or folder on this machine: sent to the server as an
+# absolute path (the server runs on the same machine and reads or writes it there).
+PATH_ARGUMENTS = {"reconcile", "export", "accounts"}
+
+
+def absolute_paths(words: list[str]) -> list[str]:
+    if words and words[0] in PATH_ARGUMENTS and len(words) > 1:
+        return [*words[:-1], str(Path(words[-1]).expanduser().resolve())]
+    return words
+
+
 def _journal(args: list[str]) -> None:
     if not args or args[0] != "verify":
         raise UsageError("the journal command is 'journal verify'")
@@ -118,7 +153,13 @@ COMMANDS: dict[str, Command] = {
         "cancel the open orders that match every filter given (none: all open orders)",
         _options("--account", "--symbol", "--venue"),
     ),
-    "open": Command("open", "release the orders queued for the open", _no_arguments),
+    "open": Command("open [SYMBOL ...]", "the open: release the orders queued for it as blocks (all symbols, or those named)", _symbols),
+    "nav": Command("nav FUND PRICE", "strike a mutual fund's NAV: its collected orders fill at PRICE", _nav),
+    "blocks": Command("blocks", "the blocks sent at the open: orders, netted, filled, average price", _no_arguments),
+    "export": Command(
+        "export [FOLDER]", "end of day: positions.csv and allocations.csv (default <data-dir>/exports/<date>)", _at_most_one("FOLDER")
+    ),
+    "accounts": Command("accounts load FILE", "open the accounts of an accounts CSV (a bad row loads nothing)", _accounts),
     "snapshot": Command("snapshot", "snapshot every actor now", _no_arguments),
     "check": Command("check", "check every actor's invariants and replay every journal against the live state", _no_arguments),
     "journal": Command(
@@ -127,7 +168,7 @@ COMMANDS: dict[str, Command] = {
         _journal,
         local=True,
     ),
-    "reconcile": Command("reconcile FILE", "compare positions with a back-office file and list the breaks", _one("FILE")),
+    "reconcile": Command("reconcile FILE", "compare positions with a back-office file, list the breaks (exit 1 if any)", _one("FILE")),
     "help": Command("help [COMMAND]", "this list, or one command", _help, local=True),
     "quit": Command("quit", "leave the shell (also: exit, Ctrl-D)", _no_arguments, local=True),
 }
@@ -317,7 +358,7 @@ async def connect(args: argparse.Namespace) -> BrokerClient:
 
 
 async def ask(client: BrokerClient, words: list[str], timeout: float) -> dict[str, Any]:
-    command, *args = words
+    command, *args = absolute_paths(words)
     try:
         return await client.request({"op": "admin", "command": command, "args": args}, timeout=timeout)
     except TimeoutError:

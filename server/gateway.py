@@ -105,6 +105,10 @@ class Gateway:
         self.max_id_length = setup.config.risk.max_client_order_id_length
         self.instruments = {instrument.symbol: instrument for instrument in setup.instruments}
         self.all_accounts = frozenset(seed.account for seed in setup.accounts)
+        self.groups: dict[str, set[str]] = {}  # group → its accounts (an advisor trades for whole groups)
+        for seed in setup.accounts:
+            if seed.group:
+                self.groups.setdefault(seed.group, set()).add(seed.account)
         self.auth = Authenticator(setup.users, setup.config.gateway.login_window_ms)
         self.outbox = outbox
         self.admin = admin
@@ -236,12 +240,27 @@ class Gateway:
             conn.send(protocol.error("not_authenticated", str(refused), request_id))
             return
         conn.user = user
-        conn.accounts = self.all_accounts if user.role == "admin" else frozenset(user.accounts)
+        conn.accounts = self.all_accounts if user.role == "admin" else self.accounts_of(user)
         for account in conn.accounts:
             self.account_connections.setdefault(account, set()).add(conn.conn_id)
         accounts = sorted(conn.accounts) if user.role != "admin" else []
         conn.send(protocol.encode({"type": "login", "ok": True, "role": user.role, "accounts": accounts}, request_id))
         log.info("login", user=user.key, role=user.role, conn=conn.conn_id)
+
+    def add_accounts(self, accounts: list[tuple[str, str]]) -> None:
+        """Accounts opened at run time (account, group): admins see them at once; a trader
+        or advisor logging in after this gets those of its groups."""
+        self.all_accounts = self.all_accounts | {account for account, _ in accounts}
+        for account, group in accounts:
+            if group:
+                self.groups.setdefault(group, set()).add(account)
+
+    def accounts_of(self, user: User) -> frozenset[str]:
+        """The accounts a user trades for: those named, and every account of its groups."""
+        accounts = set(user.accounts)
+        for group in user.groups:
+            accounts |= self.groups.get(group, set())
+        return frozenset(accounts)
 
     def _authorise(self, conn: Connection, account: str) -> None:
         if account not in conn.accounts:

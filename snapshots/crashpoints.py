@@ -9,7 +9,8 @@ before the kill, so the restarted process runs on. Unset (production), ``hit`` c
 one attribute test.
 
 Points: ``journal.before_commit``, ``journal.after_commit`` (before apply),
-``apply.before_send`` (applied, outputs not yet sent), ``snapshot.write`` (inside the
+``apply.before_send`` (applied, outputs not yet sent), ``allocation.before_send`` (a
+block's fills allocated, nothing of it sent yet), ``snapshot.write`` (inside the
 snapshot transaction), ``journal.truncate`` (inside the truncation transaction).
 """
 
@@ -19,7 +20,14 @@ import os
 import signal
 from pathlib import Path
 
-POINTS = ("journal.before_commit", "journal.after_commit", "apply.before_send", "snapshot.write", "journal.truncate")
+POINTS = (
+    "journal.before_commit",
+    "journal.after_commit",
+    "apply.before_send",
+    "allocation.before_send",
+    "snapshot.write",
+    "journal.truncate",
+)
 
 
 class CrashPoints:

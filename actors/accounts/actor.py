@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -12,10 +14,11 @@ from actors.accounts.state import AccountState
 from actors.cores import build_core
 from actors.runtime import Core, DurableHost
 from actors.supervisor.state import ActorPlan
+from model import fixed
 from model.config import AccountSeed, Config
 from model.instruments import Instrument
 from model.messages import AccountReply, OpenAccount, OrdersReply, QueryAccount, QueryOrders, Reply
-from server import protocol
+from server import backoffice, protocol
 
 
 @ray.remote
@@ -31,13 +34,19 @@ class AccountActor(DurableHost):
         self.recover(config.server.data_dir)
         self.seeds = [seed for seed in accounts if seed.account not in self.core.accounts]
         self.last_status = (time.monotonic(), self.core.order_counter)
+        self.allocations_seen = self.core.allocations_booked
+
+    def allocated_now(self) -> bool:
+        grew = self.core.allocations_booked > self.allocations_seen
+        self.allocations_seen = self.core.allocations_booked
+        return grew
 
     def make_core(self) -> Core:
         return build_core(ActorPlan(self.name, "account", instruments=self.instruments), self.config)
 
     def wired(self) -> None:
         if self.seeds:
-            self.submit_local([OpenAccount(s.account, s.owner, s.cash, s.allow_short) for s in self.seeds])
+            self.submit_local([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group) for s in self.seeds])
             self.seeds = []
 
     # --- operator queries (read only: not journaled) -----------------------------------------
@@ -77,6 +86,7 @@ class AccountActor(DurableHost):
         status["accounts"] = len(self.core.accounts)
         status["orders"] = orders
         status["orders_per_s"] = round((orders - last_orders) / (now - last_time), 1) if now > last_time else 0.0
+        status["allocations_booked"] = self.core.allocations_booked
         return status
 
     async def open_orders(self, account: str | None) -> int:
@@ -84,3 +94,48 @@ class AccountActor(DurableHost):
 
     async def owns(self, account: str) -> bool:
         return account in self.core.accounts
+
+    async def existing(self, accounts: list[str]) -> list[str]:
+        """Which of ``accounts`` this shard already has."""
+        return [account for account in accounts if account in self.core.accounts]
+
+    # --- back office (read only) ---------------------------------------------------------------
+
+    async def positions_book(self) -> dict[str, dict[str, str]]:
+        """Every account here with its nonzero positions (decimal strings): ``reconcile``."""
+        return {
+            record.account: {symbol: fixed.format(position.qty) for symbol, position in record.positions.items() if position.qty}
+            for record in self.core.accounts.values()
+        }
+
+    async def export_part(self, folder: str, part: str, day: str) -> dict[str, int]:
+        """Write this shard's positions and the day's allocations as two CSV parts."""
+        core: AccountState = self.core
+        multiplier = {symbol: instrument.multiplier for symbol, instrument in core.instruments.items()}
+
+        def positions() -> Iterator[tuple[str, str, int, int]]:
+            for record in core.accounts.values():
+                held = [(symbol, position) for symbol, position in sorted(record.positions.items()) if position.qty]
+                for symbol, position in held:
+                    yield record.account, symbol, position.qty, fixed.ceil_cent(position.cost * multiplier[symbol])
+                if not held:
+                    yield record.account, "", 0, 0  # the account exists, holding nothing
+
+        written = backoffice.write_positions_csv(Path(folder) / f"positions.{part}.csv", positions())
+        allocations = (
+            (
+                day,
+                order.block,
+                order.account,
+                order.order_id,
+                order.symbol,
+                order.side.value,
+                order.cum_qty,
+                order.cum_value // (order.cum_qty * multiplier[order.symbol]),
+                order.booked_cash,
+            )
+            for order in core.orders.values()
+            if order.block is not None and order.cum_qty
+        )
+        allocated = backoffice.write_allocations_csv(Path(folder) / f"allocations.{part}.csv", allocations)
+        return {"positions": written, "allocations": allocated}

@@ -64,6 +64,7 @@ class OrderRecord(msgspec.Struct, gc=False, array_like=True):
     cancel_requested: bool = False
     pending_replace: PendingReplace | None = None
     replaced_by: str | None = None
+    block: str | None = None  # an order for the open: the block its fill was allocated from
 
     @property
     def cum_value(self) -> int:
@@ -109,6 +110,7 @@ class AccountRecord(msgspec.Struct, array_like=True):
     orders: dict[str, str] = msgspec.field(default_factory=dict)  # client_order_id → order_id
     initial_cash: int = 0
     initial_positions: dict[str, int] = msgspec.field(default_factory=dict)
+    group: str = ""  # an advisor's book this account belongs to
 
     @property
     def buying_power(self) -> int:

@@ -76,6 +76,7 @@ class AccountState(Dispatcher):
         self.orders: dict[str, OrderRecord] = {}
         self.markets: dict[str, MarketView] = {}
         self.order_counter = 0
+        self.allocations_booked = 0  # fills allocated from blocks
         self.kill_all = False  # "kill all": every account, including ones opened later
         self.rejected_requests = 0
         self.anomalies: list[str] = []
@@ -86,20 +87,35 @@ class AccountState(Dispatcher):
     def open_account(self, seed: AccountSeed) -> None:
         if seed.account in self.accounts:
             raise ValueError(f"account {seed.account} already exists")
-        self.accounts[seed.account] = AccountRecord(
+        record = AccountRecord(
             account=seed.account,
             owner=seed.owner,
             cash=seed.cash,
             allow_short=seed.allow_short,
             initial_cash=seed.cash,
             killed=self.kill_all,
+            group=seed.group,
         )
+        for symbol, qty in seed.positions:
+            instrument = self.instruments.get(symbol)
+            if instrument is None:
+                raise ValueError(f"account {seed.account}: unknown symbol {symbol}")
+            # Positions brought in carry the instrument's reference price as their cost basis.
+            record.positions[symbol] = PositionRecord(qty=qty)
+            record.positions[symbol].cost = abs(qty) * instrument.reference_price
+            record.initial_positions[symbol] = qty
+        self.accounts[seed.account] = record
 
     def _open_account(self, command: OpenAccount, now: int) -> None:
         if command.account in self.accounts:
             self._anomaly(f"account {command.account} opened twice")
             return
-        self.open_account(AccountSeed(command.account, command.owner, command.cash, command.allow_short))
+        try:
+            self.open_account(
+                AccountSeed(command.account, command.owner, command.cash, command.allow_short, command.positions, command.group)
+            )
+        except ValueError as error:
+            self._anomaly(str(error))
 
     def _set_kill(self, command: SetKill, now: int) -> None:
         """The kill switch: cancel the open orders of the account(s); ``risk`` refuses new
@@ -311,11 +327,7 @@ class AccountState(Dispatcher):
         if account is None:
             self._refuse(command.reply, "forbidden", f"unknown account {command.account}")
             return
-        positions = [
-            Position(symbol, position.qty, _avg(position))
-            for symbol, position in account.positions.items()
-            if position.qty != 0
-        ]
+        positions = [Position(symbol, position.qty, _avg(position)) for symbol, position in account.positions.items() if position.qty != 0]
         self.out.to(
             GATEWAY,
             command.reply.gateway,
@@ -348,12 +360,21 @@ class AccountState(Dispatcher):
             self._anomaly(f"bad trade for {order.order_id}: qty={update.last_qty} price={price} status={order.status.value}")
             return
         instrument = self.instruments[order.symbol]
-        if _would_overfill(order, update.last_qty, price * instrument.multiplier):
+        # An allocation from a block books the cash it was given (whole cents, summing exactly
+        # to the block's); any other fill is worth exactly qty × price × multiplier.
+        value = update.cash * fixed.SCALE if update.cash is not None else update.last_qty * price * instrument.multiplier
+        if update.cash is not None and (update.cash < 0 or update.cash % fixed.CENT):
+            self._anomaly(f"allocation for {order.order_id} with cash {update.cash} not in whole cents refused")
+            return
+        if _would_overfill(order, update.last_qty, value):
             self._anomaly(f"overfill refused for {order.order_id}: {update.last_qty} at {price}")
             return
         account = self.accounts[order.account]
         order.cum_qty += update.last_qty
-        order.cum_value += update.last_qty * price * instrument.multiplier
+        order.cum_value += value
+        if update.block is not None:
+            order.block = update.block
+            self.allocations_booked += 1
         self._book_cash(account, order)
         self._book_position(account, order.symbol, order.side, update.last_qty, price)
         complete = update.done if order.qty is None else order.cum_qty == order.qty
@@ -527,7 +548,9 @@ class AccountState(Dispatcher):
         order.exec_count += 1
         order.last_exec_type = exec_type
         order.updated_ts = now
-        self._emit(order, exec_type, now, reply=reply, exec_id=f"{order.order_id}-{order.exec_count}", last_qty=last_qty, last_price=last_price)
+        self._emit(
+            order, exec_type, now, reply=reply, exec_id=f"{order.order_id}-{order.exec_count}", last_qty=last_qty, last_price=last_price
+        )
 
     def _emit(
         self,
@@ -690,16 +713,16 @@ def _fingerprint(command: NewOrder) -> bytes:
     )
 
 
-def _would_overfill(order: OrderRecord, qty: int, unit_value: int) -> bool:
-    """More than the order's quantity, its notional sell cap, or its notional cash."""
+def _would_overfill(order: OrderRecord, qty: int, value: int) -> bool:
+    """More than the order's quantity, its notional sell cap, or its notional cash
+    (``value``: the fill's exact raw value)."""
     if order.qty is not None:
         return order.cum_qty + qty > order.qty
     if order.qty_cap is not None and order.cum_qty + qty > order.qty_cap:
         return True
     assert order.notional is not None
-    return order.side is Side.BUY and fixed.ceil_cent(order.cum_value + qty * unit_value) > order.notional
+    return order.side is Side.BUY and fixed.ceil_cent(order.cum_value + value) > order.notional
 
 
 def _avg(position: PositionRecord) -> int:
     return position.cost // abs(position.qty) if position.qty else 0
-

@@ -69,6 +69,7 @@ class DropCopyActor(DurableHost):
     async def status(self) -> dict[str, Any]:
         status = await super().status()
         status["fills_copied"] = self.core.fills
+        status["allocations_copied"] = self.core.allocations
         if self.fix is not None:
             status["fix"] = self.fix.status()
         return status

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
 import ray
 
 from actors.cores import build_core
+from actors.instruments.state import HELD_NAV, HELD_OPEN, InstrumentState
 from actors.runtime import Core, DurableHost
 from actors.supervisor.state import ActorPlan
+from model import fixed
 from model.config import Config
 from model.instruments import Instrument
 from model.messages import AdminCancelAll
@@ -20,10 +25,59 @@ class InstrumentActor(DurableHost):
         self.instruments = instruments
         super().__init__(name, config)
         self.recover(config.server.data_dir)
+        self.allocated_seen = self.state.allocated
+
+    def allocated_now(self) -> bool:
+        grew = self.state.allocated > self.allocated_seen
+        self.allocated_seen = self.state.allocated
+        return grew
+
+    @property
+    def state(self) -> InstrumentState:
+        assert isinstance(self.core, InstrumentState)
+        return self.core
 
     def make_core(self) -> Core:
         return build_core(ActorPlan(self.name, "instrument", instruments=self.instruments), self.config)
 
     async def cancel_count(self, account: str | None, symbol: str | None, venue: str | None) -> int:
         """How many open orders an operator's cancel-all with these filters covers here."""
-        return len(self.core.matching(AdminCancelAll(account, symbol, venue)))
+        return len(self.state.matching(AdminCancelAll(account, symbol, venue))) + len(
+            self.state.matching_blocks(AdminCancelAll(account, symbol, venue))
+        )
+
+    async def open_count(self, symbols: list[str]) -> int:
+        """How many orders the open releases here (all symbols, or those named)."""
+        wanted = set(symbols)
+        return sum(1 for route in self.state.routes.values() if route.state == HELD_OPEN and (not wanted or route.symbol in wanted))
+
+    async def status(self) -> dict[str, Any]:
+        status = await super().status()
+        core = self.state
+        status["open"] = {
+            "queued": sum(1 for route in core.routes.values() if route.state == HELD_OPEN),
+            "queued_for_nav": sum(1 for route in core.routes.values() if route.state == HELD_NAV),
+            "blocks_working": len(core.blocks),
+            "allocated": core.allocated,
+            "fills_allocated": core.fills_allocated,
+            "residuals": {
+                symbol: {"qty": fixed.format(qty), "cash": fixed.format_cash(cash)}
+                for symbol, (qty, cash) in sorted(core.residuals.items())
+            },
+        }
+        return status
+
+    async def admin_blocks(self) -> list[dict[str, Any]]:
+        """Every finished block, with decimal strings (``admin blocks``); ``fill_value`` is
+        exact (up to 18 places: quantity × price)."""
+        blocks = []
+        for block in self.state.done_blocks:
+            fields = msgspec.structs.asdict(block)
+            for key in ("routed", "cross", "fill_qty", "price"):
+                fields[key] = fixed.format(fields[key])
+            whole, fraction = divmod(block.fill_value, fixed.SCALE * fixed.SCALE)
+            fields["fill_value"] = f"{whole}.{fraction:018d}".rstrip("0").rstrip(".")
+            del fields["value_nanos"], fields["value_subnanos"]
+            fields["side"] = block.side.value
+            blocks.append(fields)
+        return blocks

@@ -13,19 +13,25 @@ from typing import ClassVar
 import msgspec
 import structlog
 
-from actors.outputs import ACCOUNT, ALL, GATEWAY, VENUE, Dispatcher, Outputs
+from actors.instruments import opening
+from actors.instruments.opening import Block, Constituents
+from actors.outputs import ACCOUNT, ALL, DROP_COPY, GATEWAY, VENUE, Dispatcher, Outputs
+from model import fixed
 from model.config import VenueSection
-from model.enums import OrderType, Reason, SessionState, Side, TimeInForce, VenueEventKind
+from model.enums import AssetClass, OrderType, Reason, SessionState, Side, TimeInForce, VenueEventKind
 from model.instruments import Instrument
 from model.messages import (
     AdminCancelAll,
+    AllocationReport,
     CancelRoute,
     MarketUpdate,
+    OpenMarket,
     OrderUpdate,
     QuoteEvent,
     ReplaceRoute,
     RouteOrder,
     SetTradingStatus,
+    StrikeNav,
     VenueCancel,
     VenueCancelAll,
     VenueNewOrder,
@@ -39,7 +45,9 @@ log = structlog.get_logger("instruments")
 
 HELD_STOP = "held_stop"
 HELD_OPEN = "held_open"
+HELD_NAV = "held_nav"  # a mutual fund order, waiting for the fund's next net asset value
 ROUTED = "routed"
+NS_PER_DAY = 86_400 * 1_000_000_000
 
 _TERMINAL_KINDS = frozenset({VenueEventKind.CANCELED, VenueEventKind.EXPIRED, VenueEventKind.REJECTED})
 
@@ -88,8 +96,17 @@ class InstrumentState(Dispatcher):
     twice; quotes are consolidated as best bid (highest) and best offer (lowest) over venues.
     """
 
-    def __init__(self, name: str, instruments: list[Instrument], venues: list[VenueSection]) -> None:
+    def __init__(self, name: str, instruments: list[Instrument], venues: list[VenueSection], late_orders: str = "reject") -> None:
         self.name = name
+        self.late_orders = late_orders  # an opg order after today's open: "reject" or queue for the "next"
+        self.opened_day = -1  # UTC day (since the epoch) of the last open
+        self.blocks: dict[str, Block] = {}  # block id → a block at a venue
+        self.block_children: dict[str, str] = {}  # child id → block id
+        self.block_counter = 0
+        self.allocated = 0  # account orders allocated from blocks
+        self.fills_allocated = 0  # ... of which got a fill (the others expire)
+        self.residuals: dict[str, list[int]] = {}  # symbol → [qty, cash] no order could take (the firm's)
+        self.done_blocks: list[opening.BlockDone] = []  # every finished block, for operators and the back office
         self.books = {i.symbol: Book(instrument=i, reference=i.reference_price) for i in instruments}
         self.venues = venues
         self.venue_sessions: dict[str, SessionState] = {}
@@ -124,6 +141,16 @@ class InstrumentState(Dispatcher):
         if book.halted:
             self._update(route, VenueEventKind.REJECTED, now, reason=Reason.HALTED.value)
             return
+        if book.instrument.asset_class is AssetClass.MUTUAL_FUND:
+            if route.order_type is not OrderType.MARKET:
+                self._update(route, VenueEventKind.REJECTED, now, reason=Reason.UNSUPPORTED.value)
+                return
+            route.state = HELD_NAV  # never routed: it fills at the fund's next NAV
+            self.routes[route.order_id] = route
+            return
+        if route.tif is TimeInForce.OPG and self.opened_day == now // NS_PER_DAY and self.late_orders == "reject":
+            self._update(route, VenueEventKind.REJECTED, now, reason=Reason.OPEN_PASSED.value)
+            return
         self.routes[route.order_id] = route
         if route.tif is TimeInForce.OPG:
             route.state = HELD_OPEN
@@ -137,7 +164,11 @@ class InstrumentState(Dispatcher):
     def _cancel_route(self, command: CancelRoute, now: int) -> None:
         route = self.routes.get(command.order_id)
         if route is None:
-            self.out.to(ACCOUNT, command.account, _update_for(command.order_id, command.account, VenueEventKind.CANCEL_REJECTED, now, Reason.TOO_LATE_TO_CANCEL.value))
+            self.out.to(
+                ACCOUNT,
+                command.account,
+                _update_for(command.order_id, command.account, VenueEventKind.CANCEL_REJECTED, now, Reason.TOO_LATE_TO_CANCEL.value),
+            )
             return
         if route.state == ROUTED:
             assert route.child_id is not None and route.venue is not None
@@ -149,7 +180,11 @@ class InstrumentState(Dispatcher):
     def _replace_route(self, command: ReplaceRoute, now: int) -> None:
         route = self.routes.get(command.order_id)
         if route is None:
-            self.out.to(ACCOUNT, command.account, _update_for(command.order_id, command.account, VenueEventKind.REPLACE_REJECTED, now, Reason.TOO_LATE_TO_CANCEL.value))
+            self.out.to(
+                ACCOUNT,
+                command.account,
+                _update_for(command.order_id, command.account, VenueEventKind.REPLACE_REJECTED, now, Reason.TOO_LATE_TO_CANCEL.value),
+            )
             return
         if route.state == ROUTED:
             assert route.child_id is not None and route.venue is not None
@@ -166,6 +201,10 @@ class InstrumentState(Dispatcher):
     # --- venue events ----------------------------------------------------------------------
 
     def _venue_report(self, report: VenueReport, now: int) -> None:
+        block_id = self.block_children.get(report.child_id)
+        if block_id is not None:
+            self._block_report(self.blocks[block_id], report, now)
+            return
         order_id = self.children.get(report.child_id)
         route = self.routes.get(order_id) if order_id else None
         if route is None:
@@ -245,6 +284,189 @@ class InstrumentState(Dispatcher):
                 self.out.to(VENUE, route.venue, VenueCancel(route.child_id))
         for venue, symbols in bulk.items():
             self.out.to(VENUE, venue, VenueCancelAll(symbols))
+        for block in self.matching_blocks(command):
+            assert block.child_id is not None and block.venue is not None
+            self.out.to(VENUE, block.venue, VenueCancel(block.child_id))
+
+    def matching_blocks(self, command: AdminCancelAll) -> list[Block]:
+        """Blocks at a venue an operator's cancel-all covers: not with an account filter (a
+        block is many accounts' orders at once; what it filled is allocated, the rest expires)."""
+        if command.account is not None:
+            return []
+        return [
+            block
+            for block in self.blocks.values()
+            if (command.symbol is None or block.symbol == command.symbol) and (command.venue is None or block.venue == command.venue)
+        ]
+
+    # --- the open (see ``actors.instruments.opening``) -----------------------------------------
+
+    def _open_market(self, command: OpenMarket, now: int) -> None:
+        """Release the orders queued for the open: per symbol, quantity orders netted into one
+        block, notional orders into one cash block per side, limits one by one (IOC)."""
+        self.opened_day = now // NS_PER_DAY
+        wanted = set(command.symbols)
+        held: dict[str, list[Route]] = {}
+        for route in self.routes.values():
+            if route.state == HELD_OPEN and (not wanted or route.symbol in wanted):
+                held.setdefault(route.symbol, []).append(route)
+        for symbol in sorted(held):
+            if self.books[symbol].halted:
+                continue  # a halted symbol keeps its orders for the open until it resumes and opens again
+            self._open_symbol(symbol, sorted(held[symbol], key=lambda route: route.order_id), now)
+
+    def _open_symbol(self, symbol: str, routes: list[Route], now: int) -> None:
+        quantity = {Side.BUY: Constituents(), Side.SELL: Constituents()}
+        cash = {Side.BUY: Constituents(), Side.SELL: Constituents()}
+        for route in routes:
+            if route.order_type is not OrderType.MARKET:
+                route.tif = TimeInForce.IOC  # a limit on the open: what the open gives it, no more
+                self._send_to_venue(route, now)
+                continue
+            del self.routes[route.order_id]  # the block answers for it from here on
+            if route.qty is not None:
+                quantity[route.side].add(route.order_id, route.account, route.qty)
+            else:
+                assert route.notional is not None
+                cash[route.side].add(route.order_id, route.account, route.notional, route.qty_cap)
+        buys, sells = quantity[Side.BUY].total, quantity[Side.SELL].total
+        if buys or sells:
+            side = Side.BUY if buys >= sells else Side.SELL
+            larger, smaller = (quantity[Side.BUY], quantity[Side.SELL]) if side is Side.BUY else (quantity[Side.SELL], quantity[Side.BUY])
+            block = self._new_block(symbol, side, notional=False, orders=larger, routed=abs(buys - sells))
+            block.crossed, block.cross = smaller, min(buys, sells)
+            self._route_block(
+                block, VenueNewOrder(block.child_id or "", symbol, side, OrderType.MARKET, TimeInForce.DAY, block.routed, None, None), now
+            )
+        for side, orders in cash.items():
+            if orders.order_ids:
+                cap = sum(orders.qty_caps) if side is Side.SELL and len(orders.qty_caps) == len(orders.order_ids) else None
+                block = self._new_block(symbol, side, notional=True, orders=orders, routed=orders.total)
+                self._route_block(
+                    block,
+                    VenueNewOrder(block.child_id or "", symbol, side, OrderType.MARKET, TimeInForce.DAY, None, block.routed, None, cap),
+                    now,
+                )
+
+    def _new_block(self, symbol: str, side: Side, *, notional: bool, orders: Constituents, routed: int) -> Block:
+        self.block_counter += 1
+        block_id = f"{self.name}-B{self.block_counter}"
+        return Block(block_id, symbol, side, notional, orders, routed)
+
+    def _route_block(self, block: Block, order: VenueNewOrder, now: int) -> None:
+        """Send the block to the venue with the best price for it; allocate at once when
+        netting covered everything or no venue takes it."""
+        venue = self.venue_for(block.symbol, block.side, OrderType.MARKET, order.qty) if block.routed else None
+        if venue is None:
+            self._finish_block(block, now)
+            return
+        self.child_counter += 1
+        block.child_id, block.venue = f"{self.name}-{self.child_counter}", venue
+        self.blocks[block.block_id] = block
+        self.block_children[block.child_id] = block.block_id
+        self.out.to(VENUE, venue, msgspec.structs.replace(order, child_id=block.child_id))
+
+    def _block_report(self, block: Block, report: VenueReport, now: int) -> None:
+        if report.kind is VenueEventKind.TRADE:
+            if report.last_price is None or report.last_qty <= 0:
+                self._anomaly(f"{report.venue} bad trade for block {block.block_id}: {report.last_qty} at {report.last_price}")
+                return
+            block.fill_qty += report.last_qty
+            block.fill_value += fixed.raw_value(report.last_qty, report.last_price, self.books[block.symbol].instrument.multiplier)
+            if report.done or (not block.notional and block.fill_qty >= block.routed):
+                self._finish_block(block, now)
+        elif report.kind in _TERMINAL_KINDS:
+            self._finish_block(block, now, report.reason)
+        elif report.kind is not VenueEventKind.ACCEPTED:
+            self._anomaly(f"{report.venue} {report.kind.value} for block {block.block_id}")
+
+    def _finish_block(self, block: Block, now: int, reason: str | None = None) -> None:
+        """Allocate what the block filled (and what netting crossed); expire the rest."""
+        if block.child_id is not None:
+            del self.block_children[block.child_id]
+            del self.blocks[block.block_id]
+        instrument = self.books[block.symbol].instrument
+        reference = self.books[block.symbol].reference
+        unfilled = reason if reason is not None and not block.fill_qty else Reason.NOT_FILLED_AT_OPEN.value
+        venue = block.venue or ""
+        multiplier = instrument.multiplier
+        price = block.fill_value // (block.fill_qty * multiplier) if block.fill_qty else reference
+        self.done_blocks.append(
+            opening.BlockDone(
+                block.block_id,
+                block.symbol,
+                block.side,
+                block.notional,
+                len(block.orders.order_ids),
+                block.routed,
+                block.cross,
+                len(block.crossed.order_ids),
+                block.fill_qty,
+                block.value_nanos,
+                block.value_subnanos,
+                price,
+                venue,
+                now,
+            )
+        )
+        for allocation in opening.allocate(block, instrument.qty_increment, instrument.multiplier, reference):
+            for fill in allocation.fills:
+                if fill.qty:
+                    done = fill.asked_qty is None or fill.qty == fill.asked_qty
+                    trade = OrderUpdate(
+                        fill.order_id,
+                        fill.account,
+                        VenueEventKind.TRADE,
+                        fill.qty,
+                        allocation.price,
+                        None,
+                        venue,
+                        now,
+                        done,
+                        fill.cash,
+                        allocation.alloc_id,
+                    )
+                    self.out.to(ACCOUNT, fill.account, trade)
+                    self.fills_allocated += 1
+                if (fill.qty == 0) if fill.asked_qty is None else (fill.qty < fill.asked_qty):
+                    expiry = OrderUpdate(fill.order_id, fill.account, VenueEventKind.EXPIRED, 0, None, unfilled, venue, now, True)
+                    self.out.to(ACCOUNT, fill.account, expiry)
+            self.allocated += len(allocation.fills)
+            if allocation.residual_qty or allocation.residual_cash:
+                residual = self.residuals.setdefault(block.symbol, [0, 0])
+                residual[0] += allocation.residual_qty if allocation.side is Side.BUY else -allocation.residual_qty
+                residual[1] += allocation.residual_cash if allocation.side is Side.SELL else -allocation.residual_cash
+            accounts, qtys = opening.per_account(allocation.fills)
+            if accounts:
+                self.out.to(
+                    DROP_COPY,
+                    ALL,
+                    AllocationReport(allocation.alloc_id, block.symbol, allocation.side, allocation.price, accounts, qtys, now),
+                )
+
+    def _strike_nav(self, command: StrikeNav, now: int) -> None:
+        """A mutual fund's net asset value: every order collected for the fund fills at it
+        (a notional order: the whole increments its cash buys), never at a venue."""
+        book = self.books.get(command.symbol)
+        if book is None or book.instrument.asset_class is not AssetClass.MUTUAL_FUND or command.nav <= 0:
+            self._anomaly(f"nav {command.nav} for {command.symbol} refused")
+            return
+        instrument = book.instrument
+        book.reference = command.nav
+        held = sorted((r for r in self.routes.values() if r.state == HELD_NAV and r.symbol == command.symbol), key=lambda r: r.order_id)
+        for route in held:
+            qty = route.qty
+            if qty is None:
+                assert route.notional is not None
+                qty = fixed.qty_for_cash(route.notional, command.nav, instrument.qty_increment, instrument.multiplier)
+                if route.qty_cap is not None:
+                    qty = min(qty, route.qty_cap)
+            if qty:
+                self._update(route, VenueEventKind.TRADE, now, qty, command.nav, done=True, venue="NAV")
+            else:
+                self._update(route, VenueEventKind.EXPIRED, now, reason=Reason.NO_LIQUIDITY.value, venue="NAV")
+            self._forget(route)
+        self._publish(book, now)
 
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
         AdminCancelAll: _admin_cancel_all,
@@ -255,6 +477,8 @@ class InstrumentState(Dispatcher):
         VenueQuote: _venue_quote,
         VenueSessionChanged: _venue_session,
         SetTradingStatus: _set_trading_status,
+        OpenMarket: _open_market,
+        StrikeNav: _strike_nav,
     }
 
     # --- routing -----------------------------------------------------------------------------
@@ -287,24 +511,31 @@ class InstrumentState(Dispatcher):
         )
 
     def choose_venue(self, route: Route) -> str | None:
-        """The venue with the best price for the order among those that trade the symbol and
-        take its type, preferring one whose displayed size covers it; config order breaks ties
-        and is the fallback when no venue quotes."""
-        candidates = [v.name for v in self.venues if v.trades(route.symbol) and route.order_type.value in v.order_types]
+        return self.venue_for(route.symbol, route.side, route.order_type, route.qty)
+
+    def venue_for(self, symbol: str, side: Side, order_type: OrderType, qty: int | None) -> str | None:
+        """The venue with the best price for the order among those that trade the symbol,
+        take its type and have their session open, preferring one whose displayed size
+        covers it; config order breaks ties and is the fallback when no open venue quotes
+        (when no session is known to be open, the first venue in config order)."""
+        candidates = [v.name for v in self.venues if v.trades(symbol) and order_type.value in v.order_types]
         if not candidates:
             return None
-        book = self.books[route.symbol]
+        live = [name for name in candidates if self.venue_sessions.get(name, SessionState.OPEN) is SessionState.OPEN]
+        if not live:
+            return candidates[0]
+        book = self.books[symbol]
         quoted = []
-        for rank, name in enumerate(candidates):
+        for rank, name in enumerate(live):
             quote = book.quotes.get(name)
-            price = None if quote is None else (quote.ask if route.side is Side.BUY else quote.bid)
+            price = None if quote is None else (quote.ask if side is Side.BUY else quote.bid)
             if price is None or quote is None:
                 continue
-            size = quote.ask_size if route.side is Side.BUY else quote.bid_size
-            covers = route.qty is None or size >= route.qty
-            better = price if route.side is Side.BUY else -price
+            size = quote.ask_size if side is Side.BUY else quote.bid_size
+            covers = qty is None or size >= qty
+            better = price if side is Side.BUY else -price
             quoted.append((not covers, better, rank, name))
-        return min(quoted)[3] if quoted else candidates[0]
+        return min(quoted)[3] if quoted else live[0]
 
     def _trigger_stops(self, book: Book, now: int) -> None:
         if book.halted:
@@ -340,9 +571,7 @@ class InstrumentState(Dispatcher):
         self.out.to(GATEWAY, ALL, QuoteEvent(symbol, book.bid, book.bid_size, book.ask, book.ask_size, now))
 
     def _any_venue_open(self, symbol: str) -> bool:
-        return any(
-            self.venue_sessions.get(v.name) is SessionState.OPEN for v in self.venues if v.trades(symbol)
-        )
+        return any(self.venue_sessions.get(v.name) is SessionState.OPEN for v in self.venues if v.trades(symbol))
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -388,6 +617,9 @@ class InstrumentState(Dispatcher):
         return [r for r in self.routes.values() if r.state == HELD_OPEN and r.symbol == symbol]
 
     def check_invariants(self) -> None:
+        for child_id, block_id in self.block_children.items():
+            assert self.blocks[block_id].child_id == child_id, child_id
+        assert len(self.block_children) == len(self.blocks), "a block without its child order"
         held = {r.order_id for r in self.routes.values() if r.state == HELD_STOP}
         assert held == {order_id for stops in self.stops.values() for order_id in stops}, "stop index out of step"
         for child_id, order_id in self.children.items():
@@ -398,7 +630,20 @@ class InstrumentState(Dispatcher):
                 assert 0 <= route.cum_qty <= route.qty, route.order_id
 
     def state_hash(self) -> str:
-        state = (self.books, self.venue_sessions, self.routes, self.children, self.child_counter)
+        state = (
+            self.books,
+            self.venue_sessions,
+            self.routes,
+            self.children,
+            self.child_counter,
+            self.blocks,
+            self.block_counter,
+            self.opened_day,
+            self.allocated,
+            self.fills_allocated,
+            self.residuals,
+            self.done_blocks,
+        )
         return hashlib.sha256(msgspec.msgpack.encode(state)).hexdigest()
 
 

@@ -13,7 +13,13 @@ they reconnect and resend what it has not acked.
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import time
+from datetime import datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import ray
 import structlog
@@ -27,8 +33,11 @@ from actors.outputs import ALL
 from actors.runtime import Core, DurableHost
 from actors.supervisor.state import ActorPlan, plan
 from actors.venues.actor import VenueActor
-from model.config import Setup
-from model.messages import AdminCancelAll, Message, SetKill, SetTradingStatus
+from model import fixed
+from model.config import ConfigError, Setup, check_account_symbols, parse_accounts_csv
+from model.enums import AssetClass
+from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetTradingStatus, StrikeNav
+from server import backoffice
 from server.actor import GatewayActor
 
 log = structlog.get_logger("supervisor")
@@ -36,6 +45,7 @@ log = structlog.get_logger("supervisor")
 WATCH_INTERVAL_S = 0.5
 PING_TIMEOUT_S = 5.0
 ANSWER_TIMEOUT_S = 10.0
+MAX_BREAKS_SHOWN = 1000  # reconcile lists this many breaks (and counts them all)
 
 
 class AdminError(ValueError):
@@ -79,6 +89,7 @@ class SupervisorActor(DurableHost):
         await self.wire(self.handles, self.addresses)
         self.host = host
         await asyncio.gather(*(self.handles[p.name].start.remote() for p in self.plans if p.role in ("venue", "drop_copy")))
+        await self._tell_gateways()
         ports = await asyncio.gather(*(self.handles[p.name].start.remote(host, ws_port) for p in self.plans if p.role == "gateway"))
         self.ws_port = ports[0]
         self.watchdog = asyncio.get_running_loop().create_task(self._watch())
@@ -90,10 +101,12 @@ class SupervisorActor(DurableHost):
         config = self.setup.config
         if actor_plan.role == "account":
             return AccountActor.options(**options).remote(  # type: ignore[attr-defined]
-                actor_plan.name, config, actor_plan.instruments, actor_plan.accounts)
+                actor_plan.name, config, actor_plan.instruments, actor_plan.accounts
+            )
         if actor_plan.role == "instrument":
             return InstrumentActor.options(**options).remote(  # type: ignore[attr-defined]
-                actor_plan.name, config, actor_plan.instruments)
+                actor_plan.name, config, actor_plan.instruments
+            )
         if actor_plan.role == "drop_copy":
             from actors.dropcopy.actor import DropCopyActor
 
@@ -101,9 +114,11 @@ class SupervisorActor(DurableHost):
         if actor_plan.role == "venue":
             assert actor_plan.venue is not None
             return VenueActor.options(**options).remote(  # type: ignore[attr-defined]
-                actor_plan.name, config, actor_plan.venue, actor_plan.instruments)
+                actor_plan.name, config, actor_plan.venue, actor_plan.instruments
+            )
         return GatewayActor.options(**options).remote(  # type: ignore[attr-defined]
-                actor_plan.name, self.setup, self.gateway_count)
+            actor_plan.name, self.setup, self.gateway_count
+        )
 
     # --- restarts ------------------------------------------------------------------------------
 
@@ -111,12 +126,22 @@ class SupervisorActor(DurableHost):
         names = [p.name for p in self.plans]
         while True:
             await asyncio.sleep(WATCH_INTERVAL_S)
+            day = self._open_due()
+            if day is not None:
+                log.info("the open, at the configured time", day=day, at=self.config.open.at)
+                self.submit_local([OpenMarket([], day)])
             pings = await asyncio.gather(*(self._ping(name) for name in names))
             for name, ping in zip(names, pings, strict=True):
                 if ping is None or name in self.rewiring:
                     continue
                 if ping["incarnation"] != self.incarnations.get(name) or not ping["wired"]:
                     asyncio.get_running_loop().create_task(self._rewire(name, ping["incarnation"]))
+
+    def _open_due(self) -> str | None:
+        """Today's local date when the configured open time has passed on a weekday and
+        today's scheduled open has not happened yet (holidays are the operator's: leave
+        ``[open] at`` empty and use ``admin open``)."""
+        return open_due(self.config.open.at, self.config.open.timezone, self.core.scheduled_open, time.time())
 
     async def _ping(self, name: str) -> dict[str, Any] | None:
         try:
@@ -138,6 +163,7 @@ class SupervisorActor(DurableHost):
             if role in ("venue", "drop_copy"):
                 await handle.start.remote()
             elif role == "gateway":
+                await handle.add_accounts.remote(sorted(self.core.loaded.items()))
                 await handle.start.remote(self.host, self.ws_port)
             self.incarnations[name] = incarnation
             self.restarts[name] = self.restarts.get(name, 0) + 1
@@ -165,17 +191,24 @@ class SupervisorActor(DurableHost):
             "cancel-all": self._cancel_all,
             "snapshot": self._snapshot,
             "check": self._check,
-            "open": self._not_yet,
-            "reconcile": self._not_yet,
+            "open": self._open,
+            "nav": self._nav,
+            "blocks": self._blocks,
+            "export": self._export,
+            "reconcile": self._reconcile,
+            "accounts": self._accounts,
         }.get(command)
         if handler is None:
             raise AdminError(f"unknown admin command {command!r}; try 'help'")
         return await handler(args)
 
     async def _operator(self, message: Message) -> None:
+        await self._operator_many([message])
+
+    async def _operator_many(self, messages: list[Message]) -> None:
         """Journal the operator's command, apply it, and wait until the actors it concerns
         have applied what it sent them."""
-        self.submit_local([message])
+        self.submit_local(messages)
         await self.settle()
         if not await self.wait_acked(ANSWER_TIMEOUT_S):
             raise AdminError("the command is journaled but not every actor confirmed it yet; check 'status'")
@@ -250,8 +283,115 @@ class SupervisorActor(DurableHost):
                 problems.append(f"{name}: replay from {result['from']} differs from the live state")
         return {"ok": not problems, "problems": problems, "replayed_from": {name: r["from"] for name, r in replays.items()}}
 
-    async def _not_yet(self, args: list[str]) -> dict[str, Any]:
-        raise AdminError("not available yet: block orders at the open and reconciliation come with the block-order work")
+    async def _open(self, args: list[str]) -> dict[str, Any]:
+        """Release the orders queued for the open (all symbols, or those named)."""
+        unknown = [symbol for symbol in args if symbol not in self.core.symbols]
+        if unknown:
+            raise AdminError(f"unknown symbol {', '.join(unknown)}; usage: open [SYMBOL ...]")
+        names = (
+            sorted({self.router.instrument(symbol) for symbol in args}) if args else [p.name for p in self.plans if p.role == "instrument"]
+        )
+        counts = await asyncio.gather(*(self.handles[n].open_count.remote(args) for n in names))
+        await self._operator(OpenMarket(sorted(set(args))))
+        return {"ok": True, "released": sum(counts), "symbols": sorted(set(args)) or "all"}
+
+    async def _nav(self, args: list[str]) -> dict[str, Any]:
+        """Strike a mutual fund's NAV: every order collected for it fills at that price."""
+        if len(args) != 2:
+            raise AdminError("usage: nav FUND PRICE")
+        symbol, text = args
+        instrument = next((i for i in self.setup.instruments if i.symbol == symbol), None)
+        if instrument is None or instrument.asset_class is not AssetClass.MUTUAL_FUND:
+            raise AdminError(f"{symbol} is not a mutual fund")
+        try:
+            nav = fixed.parse(text)
+        except ValueError as error:
+            raise AdminError(f"bad NAV {text!r}: {error}") from None
+        if nav <= 0 or nav % instrument.tick_size:
+            raise AdminError(f"NAV must be a positive multiple of the tick {fixed.format(instrument.tick_size)}")
+        await self._operator(StrikeNav(symbol, nav))
+        return {"ok": True, "symbol": symbol, "nav": fixed.format(nav, min_places=2)}
+
+    async def _blocks(self, args: list[str]) -> dict[str, Any]:
+        if args:
+            raise AdminError("usage: blocks")
+        names = [p.name for p in self.plans if p.role == "instrument"]
+        parts = await asyncio.gather(*(self.handles[n].admin_blocks.remote() for n in names))
+        blocks = sorted((block for part in parts for block in part), key=lambda block: (block["ts"], block["block_id"]))
+        return {"ok": True, "blocks": blocks}
+
+    async def _export(self, args: list[str]) -> dict[str, Any]:
+        """End of day: every account's positions and the day's allocations as two CSV files
+        (in FOLDER, default ``<data-dir>/exports/<UTC date>``)."""
+        if len(args) > 1:
+            raise AdminError("usage: export [FOLDER]")
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        folder = Path(args[0]) if args else Path(self.config.server.data_dir).resolve() / "exports" / day
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise AdminError(f"cannot write to {folder}: {error}") from None
+        shards = [p.name for p in self.plans if p.role == "account"]
+        counts = await asyncio.gather(*(self.handles[n].export_part.remote(str(folder), n, day) for n in shards))
+        files = {}
+        for kind in ("positions", "allocations"):
+            target = folder / f"{kind}.csv"
+            _concatenate([folder / f"{kind}.{n}.csv" for n in shards], target)
+            files[kind] = str(target)
+        return {
+            "ok": True,
+            "positions": sum(c["positions"] for c in counts),
+            "allocations": sum(c["allocations"] for c in counts),
+            "files": files,
+        }
+
+    async def _reconcile(self, args: list[str]) -> dict[str, Any]:
+        """Compare every account's positions with a back-office file; ``ok`` only without breaks."""
+        path = _one(args, "reconcile FILE")
+        try:
+            theirs = backoffice.by_account(backoffice.read_positions(path))
+        except backoffice.BackOfficeFileError as error:
+            raise AdminError(str(error)) from None
+        except OSError as error:
+            raise AdminError(f"cannot read {path}: {error}") from None
+        shards = [p.name for p in self.plans if p.role == "account"]
+        ours: dict[str, dict[str, int]] = {}
+        for part in await asyncio.gather(*(self.handles[n].positions_book.remote() for n in shards)):
+            for account, positions in part.items():
+                ours[account] = {symbol: fixed.parse(qty) for symbol, qty in positions.items()}
+        breaks = backoffice.reconcile(ours, theirs)
+        shown = backoffice.breaks_to_json(breaks[:MAX_BREAKS_SHOWN])
+        return {"ok": not breaks, "accounts": len(ours), "breaks_found": len(breaks), "breaks": shown}
+
+    async def _accounts(self, args: list[str]) -> dict[str, Any]:
+        """``accounts load FILE``: open the accounts of an accounts file (same format as the
+        one read at start); a bad row, a known account or an unknown symbol loads nothing."""
+        if len(args) != 2 or args[0] != "load":
+            raise AdminError("usage: accounts load FILE")
+        path = args[1]
+        try:
+            seeds = parse_accounts_csv(Path(path).read_text(encoding="utf-8-sig"), path)
+            check_account_symbols(seeds, set(self.core.symbols))
+        except ConfigError as error:
+            raise AdminError(str(error)) from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise AdminError(f"cannot read {path}: {error}") from None
+        by_shard: dict[str, list[str]] = {}
+        for seed in seeds:
+            by_shard.setdefault(self.router.account(seed.account), []).append(seed.account)
+        found = await asyncio.gather(*(self.handles[n].existing.remote(accounts) for n, accounts in by_shard.items()))
+        known = sorted(account for part in found for account in part)
+        if known:
+            raise AdminError(f"{path}: {len(known)} accounts exist already, nothing loaded: {', '.join(known[:20])}")
+        await self._operator_many([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group) for s in seeds])
+        await self._tell_gateways()
+        return {"ok": True, "loaded": len(seeds), "file": path}
+
+    async def _tell_gateways(self) -> None:
+        """Gateways learn the accounts opened at run time (and their groups, for advisors)."""
+        pairs = sorted(self.core.loaded.items())
+        gateways = [p.name for p in self.plans if p.role == "gateway"]
+        await asyncio.gather(*(self.handles[n].add_accounts.remote(pairs) for n in gateways))
 
     async def _shard_owning(self, account: str) -> Any:
         handle = self.handles[self.router.account(account)]
@@ -328,6 +468,34 @@ class SupervisorActor(DurableHost):
 
     async def handle_of(self, name: str) -> Any:
         return self.handles[name]
+
+
+def open_due(at: str, timezone: str, last_day: str, now_s: float) -> str | None:
+    if not at:
+        return None
+    local = datetime.fromtimestamp(now_s, ZoneInfo(timezone))
+    hours, minutes = (int(part) for part in at.split(":"))
+    if local.weekday() >= 5 or (local.hour, local.minute) < (hours, minutes):
+        return None
+    day = local.date().isoformat()
+    return None if day == last_day else day
+
+
+def _concatenate(parts: list[Path], target: Path) -> None:
+    """Join CSV parts with the same header into ``target`` (atomically) and remove them."""
+    temporary = target.with_name(f".{target.name}.tmp")
+    with temporary.open("w", encoding="utf-8", newline="") as out:
+        for index, part in enumerate(parts):
+            with part.open(encoding="utf-8", newline="") as source:
+                header = source.readline()
+                if index == 0:
+                    out.write(header)
+                shutil.copyfileobj(source, out)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, target)
+    for part in parts:
+        part.unlink()
 
 
 def _one(args: list[str], usage: str) -> str:

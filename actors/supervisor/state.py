@@ -17,7 +17,7 @@ from actors.hop import DROP_COPY_ACTOR, account_actor, gateway_actor, instrument
 from actors.outputs import ACCOUNT, ALL, INSTRUMENT, Dispatcher, Outputs
 from model.config import AccountSeed, Setup, VenueSection
 from model.instruments import Instrument
-from model.messages import AdminCancelAll, SetKill, SetTradingStatus
+from model.messages import AdminCancelAll, OpenAccount, OpenMarket, SetKill, SetTradingStatus, StrikeNav
 from model.routing import shard_of
 
 
@@ -60,6 +60,10 @@ class SupervisorState(Dispatcher):
         self.killed: dict[str, bool] = {}  # account → True
         self.kill_all = False
         self.commands = 0
+        self.opens = 0  # opens released (admin ``open`` or the configured time)
+        self.scheduled_open = ""  # local date of the last open at the configured time
+        self.navs: dict[str, int] = {}  # fund → the last NAV struck
+        self.loaded: dict[str, str] = {}  # account → group, for accounts opened by ``accounts load``
         self.out = Outputs()
 
     def _set_trading_status(self, command: SetTradingStatus, now: int) -> None:
@@ -91,7 +95,30 @@ class SupervisorState(Dispatcher):
         target = command.symbol if command.symbol is not None else ALL
         self.out.to(INSTRUMENT, target, command)
 
+    def _open_market(self, command: OpenMarket, now: int) -> None:
+        self.commands += 1
+        self.opens += 1
+        if command.day:
+            self.scheduled_open = command.day
+        if command.symbols:
+            for symbol in command.symbols:
+                self.out.to(INSTRUMENT, symbol, OpenMarket([symbol]))
+        else:
+            self.out.to(INSTRUMENT, ALL, command)
+
+    def _strike_nav(self, command: StrikeNav, now: int) -> None:
+        self.commands += 1
+        self.navs[command.symbol] = command.nav
+        self.out.to(INSTRUMENT, command.symbol, command)
+
+    def _open_account(self, command: OpenAccount, now: int) -> None:
+        self.loaded[command.account] = command.group
+        self.out.to(ACCOUNT, command.account, command)
+
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
+        OpenAccount: _open_account,
+        OpenMarket: _open_market,
+        StrikeNav: _strike_nav,
         SetTradingStatus: _set_trading_status,
         SetKill: _set_kill,
         AdminCancelAll: _cancel_all,
@@ -101,5 +128,13 @@ class SupervisorState(Dispatcher):
         assert all(symbol in self.symbols for symbol in self.halted)
 
     def state_hash(self) -> str:
-        state = (self.symbols, sorted(self.halted), sorted(self.killed), self.kill_all, self.commands)
+        state = (
+            self.symbols,
+            sorted(self.halted),
+            sorted(self.killed),
+            self.kill_all,
+            self.commands,
+            self.opens,
+            sorted(self.navs.items()),
+        )
         return hashlib.sha256(msgspec.msgpack.encode(state)).hexdigest()

@@ -1,0 +1,175 @@
+"""The open end to end: an advisor's 10,000 accounts queue orders for the open, the operator
+opens, blocks fill in parts at the sim venue, and every account ends exactly where an
+independent computation (``open_oracle``) says it must."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import pytest_asyncio
+
+from model import fixed
+from model.config import AccountSeed, User
+from server.app import BrokerServer
+from server.client import BrokerClient
+from tests.conftest import make_setup
+from tests.integration.helpers import TERMINAL
+from tests.integration.open_oracle import PlacedOrder, expected_fills
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+ACCOUNTS = 10_000
+SYMBOLS = ["IBM", "AAPL", "MSFT", "SPY"]
+HELD = {"IBM": "1000", "AAPL": "1000", "SPY": "1000"}  # every account starts with these (MSFT: buys only)
+OPENING_CASH = "100000.00"
+
+
+def advisor_setup(namespace: str, accounts: int) -> Any:
+    setup = make_setup(namespace, quote_interval_ms=25, quote_size=20_000)
+    positions = tuple((symbol, fixed.parse(qty)) for symbol, qty in HELD.items())
+    seeds = [AccountSeed(f"V{i:05d}", "advisor", fixed.parse(OPENING_CASH), positions=positions, group="ADV") for i in range(accounts)]
+    advisor = User(key="advisor", secret="advisor-secret", role="advisor", groups=["ADV"])
+    admin = User(key="ops", secret="ops-secret", role="admin")
+    return msgspec.structs.replace(setup, users=[*setup.users, advisor, admin], accounts=[*setup.accounts, *seeds])
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def open_server(ray_cluster: None) -> AsyncIterator[BrokerServer]:
+    broker = BrokerServer(advisor_setup(f"open-{uuid.uuid4().hex[:8]}", ACCOUNTS), "127.0.0.1", 0)
+    await broker.start()
+    yield broker
+    await broker.stop()
+
+
+def order_for(index: int, rng: random.Random) -> dict[str, Any]:
+    symbol = SYMBOLS[index % len(SYMBOLS)]
+    side = "sell" if symbol in HELD and rng.random() < 0.35 else "buy"
+    order: dict[str, Any] = {
+        "account": f"V{index:05d}",
+        "client_order_id": f"open-{index}",
+        "symbol": symbol,
+        "side": side,
+        "type": "market",
+        "tif": "opg",
+    }
+    if rng.random() < 0.3:
+        order["notional"] = f"{rng.randint(20, 400)}.{rng.randint(0, 99):02d}"
+    else:
+        order["qty"] = f"{rng.randint(0, 12)}.{rng.randint(1, 999_999):06d}"
+    return order
+
+
+async def place(client: BrokerClient, orders: list[dict[str, Any]]) -> list[PlacedOrder]:
+    placed = []
+    for start in range(0, len(orders), 1000):
+        frame = orders[start : start + 1000]
+        for order, reply in zip(frame, await client.new_orders(frame, timeout=60), strict=True):
+            assert reply.get("exec_type") == "new", reply
+            qty = fixed.parse(order["qty"]) if "qty" in order else None
+            notional = fixed.parse(order["notional"]) if "notional" in order else None
+            placed.append(PlacedOrder(reply["order_id"], order["account"], order["symbol"], order["side"], qty, notional))
+    return placed
+
+
+async def all_done(client: BrokerClient, count: int, timeout: float = 120) -> dict[str, dict[str, Any]]:
+    """The final report of every order, once all ``count`` have one."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        final = {m["order_id"]: m for m in client.history if m.get("type") == "execution" and m.get("status") in TERMINAL}
+        if len(final) >= count:
+            return final
+        assert asyncio.get_running_loop().time() < deadline, f"{len(final)} of {count} orders done"
+        await asyncio.sleep(0.2)
+
+
+async def admin(client: BrokerClient, command: str, *args: str) -> dict[str, Any]:
+    reply = await client.request({"op": "admin", "command": command, "args": list(args)}, timeout=120)
+    assert reply.get("type") == "admin", reply
+    return reply
+
+
+async def test_ten_thousand_accounts_are_allocated_exactly_what_an_independent_computation_says(
+    open_server: BrokerServer, tmp_path: Path
+) -> None:
+    url = open_server.url
+    rng = random.Random(5)
+    orders = [order_for(index, rng) for index in range(ACCOUNTS)]
+    async with BrokerClient(url, "advisor", "advisor-secret") as advisor, BrokerClient(url, "ops", "ops-secret") as ops:
+        placed = await place(advisor, orders)
+        status = await admin(ops, "status")
+        assert sum(a.get("open", {}).get("queued", 0) for a in status["result"]["actors"]) == ACCOUNTS
+        opened = await admin(ops, "open")
+        assert opened["result"]["released"] == ACCOUNTS
+        final = await all_done(advisor, ACCOUNTS)
+        assert {m["status"] for m in final.values()} <= {"filled", "expired"}, {m["status"] for m in final.values()}
+
+        blocks = (await admin(ops, "blocks"))["result"]["blocks"]
+        assert {(b["symbol"], b["notional"]) for b in blocks} >= {(s, False) for s in SYMBOLS}
+        increments = {symbol: fixed.parse("0.000001") for symbol in SYMBOLS}
+        expected = expected_fills(blocks, placed, increments)
+        assert len(expected) == ACCOUNTS
+
+        # every order's fills, as its trade reports said
+        got: dict[str, int] = {}
+        for message in advisor.history:
+            if message.get("type") == "execution" and message.get("exec_type") == "trade":
+                got[message["order_id"]] = got.get(message["order_id"], 0) + fixed.parse(message["last_qty"])
+        assert {k: v for k, v in got.items()} == {k: q for k, (q, _) in expected.items() if q}
+
+        # every account's cash and positions
+        by_account = {order.account: order for order in placed}
+        for start in range(0, ACCOUNTS, 500):
+            views = await asyncio.gather(*(advisor.get_account(f"V{i:05d}", timeout=60) for i in range(start, min(start + 500, ACCOUNTS))))
+            for view in views:
+                order = by_account[view["account"]]
+                qty, cash = expected[order.order_id]
+                sign = 1 if order.side == "buy" else -1
+                assert fixed.parse(view["cash"]) == fixed.parse(OPENING_CASH) - sign * cash, (view, order, expected[order.order_id])
+                positions = {p["symbol"]: fixed.parse(p["qty"]) for p in view["positions"]}
+                wanted = {s: fixed.parse(q) for s, q in HELD.items()}
+                wanted[order.symbol] = wanted.get(order.symbol, 0) + sign * qty
+                assert positions == {s: q for s, q in wanted.items() if q}, (view, order)
+
+        # a notional order never cost more than its cash; the blocks' allocations add up
+        for order in placed:
+            if order.notional is not None and order.side == "buy":
+                assert expected[order.order_id][1] <= order.notional
+        check = await admin(ops, "check")
+        assert check["result"]["ok"], check
+
+        # end of day: export, and reconcile the export against itself and a doctored copy
+        folder = tmp_path / "eod"
+        exported = (await admin(ops, "export", str(folder)))["result"]
+        assert exported["allocations"] == sum(1 for q, _ in expected.values() if q)
+        lines = (folder / "allocations.csv").read_text().splitlines()
+        assert lines[0] == "date,block_id,account,order_id,symbol,side,qty,price,cash" and len(lines) == exported["allocations"] + 1
+        total_cash = sum(Decimal(line.split(",")[8]) for line in lines[1:])
+        assert total_cash * 10**9 == sum(c for _, c in expected.values())
+        clean = await admin(ops, "reconcile", str(folder / "positions.csv"))
+        assert clean["ok"] and clean["result"]["breaks_found"] == 0, clean
+        doctored = plant_breaks(folder / "positions.csv", tmp_path / "backoffice.csv")
+        found = await admin(ops, "reconcile", str(tmp_path / "backoffice.csv"))
+        assert not found["ok"]
+        assert {(b["kind"], b["account"], b["symbol"]) for b in found["result"]["breaks"]} == doctored
+
+
+def plant_breaks(source: Path, target: Path) -> set[tuple[str, str, str | None]]:
+    """A back-office copy of the export with three planted breaks: an account missing, a
+    symbol missing, a quantity off by one increment."""
+    header, *rows = source.read_text().splitlines()
+    kept = [row for row in rows if not row.startswith("V00007,")]
+    index = next(i for i, row in enumerate(kept) if row.startswith("V00011,IBM,"))
+    del kept[index]
+    index = next(i for i, row in enumerate(kept) if row.startswith("V00012,AAPL,"))
+    account, symbol, qty, cost = kept[index].split(",")
+    kept[index] = ",".join([account, symbol, fixed.format(fixed.parse(qty) + fixed.parse("0.000001")), cost])
+    target.write_text("\n".join([header, *kept]) + "\n")
+    return {("missing_account", "V00007", None), ("missing_symbol", "V00011", "IBM"), ("qty_mismatch", "V00012", "AAPL")}

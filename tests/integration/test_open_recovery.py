@@ -1,0 +1,135 @@
+"""kill -9 in the middle of allocating: the instrument actor right after it allocated a
+block (nothing sent yet), an account shard after it booked part of the allocations. Ray
+restarts the actor, it rebuilds from its journal, and every order is allocated exactly
+once; a whole-server restart afterwards finds the same books."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from model import fixed
+from server.client import BrokerClient
+from tests.conftest import ROOT
+from tests.integration.helpers import TERMINAL
+from tests.integration.open_oracle import PlacedOrder, expected_fills
+from tests.integration.recovery import ServerProcess, admin, wait_restarted
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+ACCOUNTS = 400
+SYMBOLS = ["IBM", "AAPL"]
+
+
+def write_open_conf(directory: Path) -> Path:
+    directory.mkdir(parents=True)
+    shutil.copy(ROOT / "conf" / "instruments.toml", directory / "instruments.toml")
+    users = (ROOT / "conf" / "users.toml").read_text()
+    users += '\n[[users]]\nkey = "advisor"\nsecret = "advisor-secret"\nrole = "advisor"\ngroups = ["ADV"]\n'
+    (directory / "users.toml").write_text(users)
+    rows = ["account,owner,cash,allow_short,positions,group"]
+    rows += [f"R{i:04d},advisor,100000.00,false,IBM:100;AAPL:100,ADV" for i in range(ACCOUNTS)]
+    (directory / "accounts.csv").write_text("\n".join(rows) + "\n")
+    (directory / "server.toml").write_text(
+        "[server]\nws_port = 0\n\n[sim]\nquote_interval_ms = 25\nquote_size = 300\n\n"
+        "[journal]\nsnapshot_every_events = 200\nsnapshot_every_s = 0\n"
+    )
+    return directory / "server.toml"
+
+
+def orders_for_the_open(rng: random.Random) -> list[dict[str, Any]]:
+    orders = []
+    for index in range(ACCOUNTS):
+        order: dict[str, Any] = {
+            "account": f"R{index:04d}",
+            "client_order_id": f"o-{index}",
+            "symbol": SYMBOLS[index % 2],
+            "side": "sell" if rng.random() < 0.3 else "buy",
+            "type": "market",
+            "tif": "opg",
+        }
+        if rng.random() < 0.3:
+            order["notional"] = f"{rng.randint(50, 900)}.{rng.randint(0, 99):02d}"
+        else:
+            order["qty"] = f"{rng.randint(0, 4)}.{rng.randint(1, 999_999):06d}"
+        orders.append(order)
+    return orders
+
+
+async def place(url: str, orders: list[dict[str, Any]]) -> list[PlacedOrder]:
+    async with BrokerClient(url, "advisor", "advisor-secret") as client:
+        replies = await client.new_orders(orders, timeout=60)
+    placed = []
+    for order, reply in zip(orders, replies, strict=True):
+        assert reply.get("exec_type") == "new", reply
+        qty = fixed.parse(order["qty"]) if "qty" in order else None
+        notional = fixed.parse(order["notional"]) if "notional" in order else None
+        placed.append(PlacedOrder(reply["order_id"], order["account"], order["symbol"], order["side"], qty, notional))
+    return placed
+
+
+async def wait_all_done(url: str, placed: list[PlacedOrder], seconds: float = 90) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    async with BrokerClient(url, "advisor", "advisor-secret") as client:
+        while True:
+            replies = await asyncio.gather(*(client.get_orders(account, timeout=30) for account in sorted({o.account for o in placed})))
+            statuses = [order["status"] for reply in replies for order in reply["orders"]]
+            if len(statuses) == len(placed) and all(status in TERMINAL for status in statuses):
+                return
+            assert loop.time() < deadline, f"{sum(s in TERMINAL for s in statuses)} of {len(placed)} orders done"
+            await asyncio.sleep(0.5)
+
+
+async def assert_allocated_exactly_once(url: str, placed: list[PlacedOrder]) -> None:
+    blocks = (await admin(url, "blocks"))["result"]["blocks"]
+    assert len({b["block_id"] for b in blocks}) == len(blocks), "a block finished twice"
+    expected = expected_fills(blocks, placed, {symbol: fixed.parse("0.000001") for symbol in SYMBOLS})
+    assert len(expected) == ACCOUNTS
+    by_account = {order.account: order for order in placed}
+    async with BrokerClient(url, "advisor", "advisor-secret") as client:
+        views = await asyncio.gather(*(client.get_account(account, timeout=30) for account in sorted(by_account)))
+        orders = await asyncio.gather(*(client.get_orders(account, timeout=30) for account in sorted(by_account)))
+    for view, reply in zip(views, orders, strict=True):
+        order = by_account[view["account"]]
+        qty, cash = expected[order.order_id]
+        sign = 1 if order.side == "buy" else -1
+        [mine] = reply["orders"]
+        assert fixed.parse(mine["cum_qty"]) == qty, (mine, expected[order.order_id])
+        assert fixed.parse(view["cash"]) == fixed.parse("100000.00") - sign * cash, (view, order)
+        positions = {p["symbol"]: fixed.parse(p["qty"]) for p in view["positions"]}
+        assert positions[order.symbol] == fixed.parse("100") + sign * qty, (view, order)
+    check = await admin(url, "check")
+    assert check.get("ok"), check
+
+
+@pytest.mark.parametrize(
+    ("point", "actor"),
+    [("allocation.before_send:1", "instrument-0"), ("allocation.before_send:2", "account-1")],
+    ids=["instrument-after-allocating", "shard-mid-booking"],
+)
+async def test_a_kill_mid_allocation_completes_it_exactly_once(tmp_path: Path, point: str, actor: str) -> None:
+    config = write_open_conf(tmp_path / "conf")
+    data = tmp_path / "data"
+    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": f"{point}:{actor}"})
+    url = server.start()
+    try:
+        placed = await place(url, orders_for_the_open(random.Random(3)))
+        opened = await admin(url, "open")
+        assert opened.get("ok"), opened
+        await wait_restarted(url, actor)
+        assert (data / f"crashed-{point.split(':')[0]}").exists()
+        await wait_all_done(url, placed)
+        await assert_allocated_exactly_once(url, placed)
+    finally:
+        assert server.stop() == 0
+    url = server.start()
+    try:
+        await assert_allocated_exactly_once(url, placed)
+    finally:
+        assert server.stop() == 0

@@ -1,0 +1,277 @@
+"""The headline: a market-open cycle at scale, beside raw LMDB appends of as many records.
+
+    python tests/perf/bench_open.py [--orders 1000000] [--symbols 500] [--accounts 100000] [--repeats 1]
+
+An advisor's ``--accounts`` accounts queue ``--orders`` market orders for the open
+(fractional quantities and notional amounts, buys and sells, spread over ``--symbols``
+symbols and every account shard) over WebSocket, in ``new_orders`` frames of 1,000. Then
+the operator's ``open``; the InstrumentActors net each symbol and send one block per side
+to the sim venue, which fills them in parts at several prices; the fills are allocated to
+every order; the account shards journal and book positions and cash. Phases, from the
+moment ``open`` is sent:
+
+* ``open``: until the command returns (the open journaled at every InstrumentActor);
+* ``allocated``: until every block has filled and been allocated (at the InstrumentActors);
+* ``booked``: until the account shards have journaled and booked every allocation.
+
+Baseline in the same run: the time to append as many allocation records (a msgpack tuple
+of order id, account, qty, price, cash each) raw into an LMDB file, 1,000 per fsynced
+transaction. The ratio cycle ÷ raw is the figure that holds on a noisy machine.
+
+Memory: the peak resident set of every process of the Ray session, sampled each 0.5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import lmdb
+import msgspec
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from model import fixed  # noqa: E402
+from model.config import AccountSeed, User  # noqa: E402
+from model.enums import AssetClass  # noqa: E402
+from model.instruments import Instrument  # noqa: E402
+from tests.conftest import demo_setup  # noqa: E402
+
+INCREMENT = fixed.parse("0.000001")
+
+
+def instruments(count: int) -> list[Instrument]:
+    rng = random.Random(11)
+    return [
+        Instrument(
+            f"S{index:03d}",
+            AssetClass.ETF if index % 10 == 0 else AssetClass.EQUITY,
+            fixed.CENT,
+            INCREMENT,
+            rng.randint(10, 500) * fixed.SCALE,
+        )
+        for index in range(count)
+    ]
+
+
+def bench_setup(args: argparse.Namespace, data_dir: str):  # type: ignore[no-untyped-def]
+    setup = demo_setup()
+    config = setup.config
+    config = msgspec.structs.replace(
+        config,
+        server=msgspec.structs.replace(config.server, ws_port=0, data_dir=data_dir),
+        topology=msgspec.structs.replace(
+            config.topology, namespace=f"bench-open-{os.getpid()}", account_shards=args.shards, instrument_actors=args.instrument_actors
+        ),
+        gateway=msgspec.structs.replace(config.gateway, rate_limit_per_s=10**8, rate_limit_burst=10**8),
+        # blocks of thousands of shares fill within a few quotes, in parts at several prices
+        sim=msgspec.structs.replace(config.sim, quote_interval_ms=50, quote_size=args.quote_size),
+        journal=msgspec.structs.replace(config.journal, snapshot_every_events=args.snapshot_every, snapshot_every_s=0, map_size_mb=512),
+        logging=msgspec.structs.replace(config.logging, level="warning"),
+    )
+    symbols = instruments(args.symbols)
+    # short sales allowed: an account sells what it does not hold yet (no positions to seed)
+    seeds = [
+        AccountSeed(f"V{index:07d}", "advisor", 10_000_000 * fixed.SCALE, allow_short=True, group="ADV") for index in range(args.accounts)
+    ]
+    advisor = User(key="advisor", secret="advisor-secret", role="advisor", groups=["ADV"])
+    ops = User(key="ops", secret="ops-secret", role="admin")
+    return msgspec.structs.replace(setup, config=config, instruments=symbols, users=[advisor, ops], accounts=seeds)
+
+
+def orders_for(args: argparse.Namespace, symbols: list[Instrument]) -> list[dict[str, Any]]:
+    """60 % buys, 40 % sells; 70 % quantities (0.000001 .. 20), 30 % notionals (5.00 ..
+    2,000.00); symbols and accounts spread evenly."""
+    rng = random.Random(1)
+    orders = []
+    for index in range(args.orders):
+        symbol = symbols[rng.randrange(len(symbols))]
+        order: dict[str, Any] = {
+            "account": f"V{index % args.accounts:07d}",
+            "client_order_id": f"o{index}",
+            "symbol": symbol.symbol,
+            "side": "sell" if rng.random() < 0.4 else "buy",
+            "type": "market",
+            "tif": "opg",
+        }
+        if rng.random() < 0.3:
+            order["notional"] = f"{rng.randint(5, 2000)}.{rng.randint(0, 99):02d}"
+        else:
+            order["qty"] = fixed.format(rng.randint(1, 20_000_000) * INCREMENT)
+        orders.append(order)
+    return orders
+
+
+async def queue(url: str, orders: list[dict[str, Any]], clients: int) -> float:
+    from server.client import BrokerClient
+
+    frames = [orders[start : start + 1000] for start in range(0, len(orders), 1000)]
+    started = time.perf_counter()
+
+    async def sender(mine: list[list[dict[str, Any]]]) -> None:
+        async with BrokerClient(url, "advisor", "advisor-secret", max_size=None) as client:
+            for frame in mine:
+                replies = await client.new_orders(frame, timeout=300)
+                bad = [reply for reply in replies if reply.get("exec_type") != "new"]
+                assert not bad, bad[:3]
+                client.history.clear()
+
+    await asyncio.gather(*(sender(frames[index::clients]) for index in range(clients)))
+    return time.perf_counter() - started
+
+
+async def admin(url: str, command: str, *args: str) -> dict[str, Any]:
+    from server.client import BrokerClient
+
+    async with BrokerClient(url, "ops", "ops-secret", max_size=None) as client:
+        reply: dict[str, Any] = await client.request({"op": "admin", "command": command, "args": list(args)}, timeout=600)
+    return reply
+
+
+async def open_cycle(url: str, orders: int) -> dict[str, float]:
+    started = time.perf_counter()
+    opened = await admin(url, "open")
+    assert opened.get("ok"), opened
+    assert opened["result"]["released"] == orders, opened
+    phases = {"open": time.perf_counter() - started}
+    while True:
+        actors = (await admin(url, "status"))["result"]["actors"]
+        instruments = [a for a in actors if "open" in a]
+        shards = [a for a in actors if "allocations_booked" in a]
+        allocated = sum(a["open"]["allocated"] for a in instruments)
+        working = sum(a["open"]["blocks_working"] for a in instruments)
+        fills = sum(a["open"]["fills_allocated"] for a in instruments)
+        if "allocated" not in phases and allocated == orders and working == 0:
+            phases["allocated"] = time.perf_counter() - started
+        if "allocated" in phases and sum(a["allocations_booked"] for a in shards) == fills:
+            phases["booked"] = time.perf_counter() - started
+            return phases
+        await asyncio.sleep(0.05)
+
+
+def raw_lmdb(count: int, folder: Path) -> float:
+    """``count`` allocation-sized records appended to LMDB, 1,000 per fsynced commit."""
+    env = lmdb.open(str(folder), map_size=8 << 30, sync=True, metasync=True)
+    encoder = msgspec.msgpack.Encoder()
+    started = time.perf_counter()
+    key = 0
+    while key < count:
+        with env.begin(write=True) as txn:
+            for _ in range(min(1000, count - key)):
+                key += 1
+                record = encoder.encode((f"account-0-{key}", f"V{key:07d}", 1_234_567_000, 150_123_456_789, 185_210_000_000))
+                txn.put(key.to_bytes(8, "big"), record, append=True)
+    elapsed = time.perf_counter() - started
+    env.close()
+    return elapsed
+
+
+class Memory:
+    """Peak resident memory of this process tree's Ray session (every process of this user
+    whose command line mentions ray or python), sampled in the background."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self.task: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def now() -> int:
+        total = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                if b"ray" not in cmdline and b"bench_open" not in cmdline:
+                    continue
+                for line in (entry / "status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            except OSError:
+                continue
+        return total
+
+    async def sample(self) -> None:
+        while True:
+            self.peak = max(self.peak, self.now())
+            await asyncio.sleep(0.5)
+
+
+async def run(args: argparse.Namespace) -> None:
+    import ray
+
+    from actors.options import RAY_INIT_DEFAULTS
+    from server.app import BrokerServer
+
+    ray.init(num_cpus=os.cpu_count(), **{**RAY_INIT_DEFAULTS, "log_to_driver": False})
+    results: list[dict[str, float]] = []
+    try:
+        for repeat in range(args.repeats):
+            data_dir = tempfile.mkdtemp(prefix="brokerd-bench-open-")
+            setup = bench_setup(args, data_dir)
+            orders = orders_for(args, setup.instruments)
+            server = BrokerServer(setup, "127.0.0.1", 0)
+            await server.start()
+            memory = Memory()
+            memory.task = asyncio.get_running_loop().create_task(memory.sample())
+            try:
+                queued = await queue(server.url, orders, args.clients)
+                phases = await open_cycle(server.url, args.orders)
+                blocks = (await admin(server.url, "blocks"))["result"]["blocks"]
+            finally:
+                memory.task.cancel()
+                await server.stop()
+            raw_dir = Path(tempfile.mkdtemp(prefix="brokerd-bench-raw-"))
+            raw = raw_lmdb(args.orders, raw_dir)
+            shutil.rmtree(raw_dir, ignore_errors=True)
+            journal_bytes = sum(f.stat().st_size for f in Path(data_dir).rglob("*") if f.is_file())
+            shutil.rmtree(data_dir, ignore_errors=True)
+            result = {
+                "queue_s": queued,
+                "queue_per_s": args.orders / queued,
+                **{f"{k}_s": v for k, v in phases.items()},
+                "raw_lmdb_s": raw,
+                "ratio": phases["booked"] / raw,
+                "blocks": len(blocks),
+                "peak_rss_gb": memory.peak / 2**30,
+                "data_gb": journal_bytes / 2**30,
+            }
+            results.append(result)
+            print(f"repeat {repeat + 1}: " + "  ".join(f"{k}={v:,.2f}" for k, v in result.items()), flush=True)
+    finally:
+        ray.shutdown()
+    print()
+    print(
+        f"market-open cycle: {args.orders:,} orders, {args.symbols} symbols, {args.accounts:,} accounts, {args.shards} shards, {args.instrument_actors} instrument actors"
+    )
+    for key in results[0]:
+        values = [r[key] for r in results]
+        print(f"  {key:<14} median {statistics.median(values):>12,.2f}   runs {', '.join(f'{v:,.2f}' for v in values)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--symbols", type=int, default=500)
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--instrument-actors", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--quote-size", type=int, default=20_000)
+    parser.add_argument("--snapshot-every", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=1)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
