@@ -104,6 +104,9 @@ class VenueSection(_Section, frozen=True):
     supports_cancel_all: bool = True
     session_config: str = ""  # kind = "fix": the quickfix session file (relative to server.toml's folder)
     rate_limit_per_s: int = 0  # kind = "fix": orders, cancels and replaces per second to the venue; more wait in a queue (0: no limit)
+    # kind = "fix": the venue cancels our resting orders when the session drops, so brokerd
+    # reports every open child there canceled at the disconnect (a later fill is refused and logged)
+    cancel_on_disconnect: bool = False
 
     def trades(self, symbol: str) -> bool:
         return "*" in self.symbols or symbol in self.symbols

@@ -342,10 +342,16 @@ class OpenAccount(_Message, frozen=True, gc=False, tag=83):
 
 
 class OpenMarket(_Message, frozen=True, gc=False, tag=84):
-    """The open: release the orders queued for it (``symbols``; empty: every symbol)."""
+    """The open: release the orders queued for it (``symbols``; empty: every symbol).
+
+    It travels supervisor → every account shard → the InstrumentActors, as a marker behind
+    the orders each shard routed before it; an InstrumentActor opens once the marker of
+    ``open_id`` has come from every shard, so no order acknowledged before the open misses it."""
 
     symbols: list[str]
     day: str = ""  # the local date of a scheduled open (``[open] at``), so it happens once a day
+    open_id: int = 0  # the supervisor's count of opens
+    shard: str = ""  # the account shard that passed the marker on
 
 
 class StrikeNav(_Message, frozen=True, gc=False, tag=85):

@@ -256,9 +256,13 @@ class BrokerClient:
       Only ``LoginError``, ``ConnectionError``, ``TimeoutError`` and argument errors raise.
     """
 
-    def __init__(self, url: str, key: str, secret: str, **connect_options: Any) -> None:
-        """``connect_options`` go to ``websockets.asyncio.client.connect`` (e.g. ``max_size``)."""
+    def __init__(self, url: str, key: str, secret: str, *, keep: bool = True, **connect_options: Any) -> None:
+        """``connect_options`` go to ``websockets.asyncio.client.connect`` (e.g. ``max_size``).
+        ``keep=False`` keeps nothing: messages are only matched to requests and ``wait_for``
+        callers, never stored in ``history`` or queued for ``events()`` (a bulk submitter
+        sending millions of orders would otherwise hold every report in memory)."""
         self.url = url
+        self.keep = keep
         self.role: str | None = None
         self.accounts: tuple[str, ...] = ()
         self.history: list[Message] = []
@@ -276,9 +280,9 @@ class BrokerClient:
     # ---- lifecycle
 
     @classmethod
-    async def connect(cls, url: str, key: str, secret: str, **connect_options: Any) -> BrokerClient:
+    async def connect(cls, url: str, key: str, secret: str, *, keep: bool = True, **connect_options: Any) -> BrokerClient:
         """A connected, logged-in client; raises ``LoginError`` if the server refuses."""
-        client = cls(url, key, secret, **connect_options)
+        client = cls(url, key, secret, keep=keep, **connect_options)
         await client.open()
         return client
 
@@ -492,8 +496,9 @@ class BrokerClient:
             self._shut_down(reason)
 
     def _dispatch(self, message: Message) -> None:
-        self.history.append(message)
-        self._events.put_nowait(message)
+        if self.keep:
+            self.history.append(message)
+            self._events.put_nowait(message)
         request_id = _request_id(message)
         if request_id is not None and request_id in self._pending:
             self._pending[request_id].offer(message)

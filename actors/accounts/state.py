@@ -34,6 +34,7 @@ from model.messages import (
     MarketUpdate,
     NewOrder,
     OpenAccount,
+    OpenMarket,
     OrdersReply,
     OrderUpdate,
     Position,
@@ -465,6 +466,15 @@ class AccountState(Dispatcher):
     def _set_trading_status(self, command: SetTradingStatus, now: int) -> None:
         self.markets.setdefault(command.symbol, MarketView()).halted = command.halted
 
+    def _open_market(self, command: OpenMarket, now: int) -> None:
+        """Pass the open on to the InstrumentActors behind every order routed so far."""
+        marker = msgspec.structs.replace(command, shard=self.name)
+        if command.symbols:
+            for symbol in command.symbols:
+                self.out.to(INSTRUMENT, symbol, msgspec.structs.replace(marker, symbols=[symbol]))
+        else:
+            self.out.to(INSTRUMENT, ALL, marker)
+
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
         NewOrder: _new_order,
         CancelOrder: _cancel_order,
@@ -477,6 +487,7 @@ class AccountState(Dispatcher):
         SetTradingStatus: _set_trading_status,
         SetKill: _set_kill,
         OpenAccount: _open_account,
+        OpenMarket: _open_market,
     }
 
     # --- booking -------------------------------------------------------------------------

@@ -46,10 +46,10 @@ class InstrumentActor(DurableHost):
             self.state.matching_blocks(AdminCancelAll(account, symbol, venue))
         )
 
-    async def open_count(self, symbols: list[str]) -> int:
-        """How many orders the open releases here (all symbols, or those named)."""
-        wanted = set(symbols)
-        return sum(1 for route in self.state.routes.values() if route.state == HELD_OPEN and (not wanted or route.symbol in wanted))
+    async def open_progress(self, open_id: int) -> tuple[int, int]:
+        """``(markers completed, orders released)`` of the open ``open_id`` here."""
+        done = self.state.opens_done.get(open_id, [0, 0])
+        return done[0], done[1]
 
     async def status(self) -> dict[str, Any]:
         status = await super().status()

@@ -96,8 +96,13 @@ class InstrumentState(Dispatcher):
     twice; quotes are consolidated as best bid (highest) and best offer (lowest) over venues.
     """
 
-    def __init__(self, name: str, instruments: list[Instrument], venues: list[VenueSection], late_orders: str = "reject") -> None:
+    def __init__(
+        self, name: str, instruments: list[Instrument], venues: list[VenueSection], late_orders: str = "reject", shards: int = 1
+    ) -> None:
         self.name = name
+        self.shards = shards  # account shards: the open waits for its marker from each
+        self.open_markers: dict[str, list[str]] = {}  # "open_id:symbols" → shards whose marker came
+        self.opens_done: dict[int, list[int]] = {}  # open_id → [markers completed, orders released]
         self.late_orders = late_orders  # an opg order after today's open: "reject" or queue for the "next"
         self.opened_day = -1  # UTC day (since the epoch) of the last open
         self.blocks: dict[str, Block] = {}  # block id → a block at a venue
@@ -302,18 +307,37 @@ class InstrumentState(Dispatcher):
     # --- the open (see ``actors.instruments.opening``) -----------------------------------------
 
     def _open_market(self, command: OpenMarket, now: int) -> None:
+        """The open's marker from one account shard; the open itself once every shard's has
+        come (each shard sends it behind the orders it routed before it)."""
+        if command.shard:
+            key = f"{command.open_id}:{','.join(command.symbols)}"
+            seen = self.open_markers.setdefault(key, [])
+            if command.shard not in seen:
+                seen.append(command.shard)
+            if len(seen) < self.shards:
+                return
+            del self.open_markers[key]
+        released = self._open(command.symbols, now)
+        done = self.opens_done.setdefault(command.open_id, [0, 0])
+        done[0] += 1
+        done[1] += released
+
+    def _open(self, symbols: list[str], now: int) -> int:
         """Release the orders queued for the open: per symbol, quantity orders netted into one
         block, notional orders into one cash block per side, limits one by one (IOC)."""
         self.opened_day = now // NS_PER_DAY
-        wanted = set(command.symbols)
+        wanted = set(symbols)
         held: dict[str, list[Route]] = {}
         for route in self.routes.values():
             if route.state == HELD_OPEN and (not wanted or route.symbol in wanted):
                 held.setdefault(route.symbol, []).append(route)
+        released = 0
         for symbol in sorted(held):
             if self.books[symbol].halted:
                 continue  # a halted symbol keeps its orders for the open until it resumes and opens again
             self._open_symbol(symbol, sorted(held[symbol], key=lambda route: route.order_id), now)
+            released += len(held[symbol])
+        return released
 
     def _open_symbol(self, symbol: str, routes: list[Route], now: int) -> None:
         quantity = {Side.BUY: Constituents(), Side.SELL: Constituents()}
@@ -639,6 +663,8 @@ class InstrumentState(Dispatcher):
             self.blocks,
             self.block_counter,
             self.opened_day,
+            self.open_markers,
+            self.opens_done,
             self.allocated,
             self.fills_allocated,
             self.residuals,

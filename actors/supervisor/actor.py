@@ -288,12 +288,23 @@ class SupervisorActor(DurableHost):
         unknown = [symbol for symbol in args if symbol not in self.core.symbols]
         if unknown:
             raise AdminError(f"unknown symbol {', '.join(unknown)}; usage: open [SYMBOL ...]")
-        names = (
-            sorted({self.router.instrument(symbol) for symbol in args}) if args else [p.name for p in self.plans if p.role == "instrument"]
-        )
-        counts = await asyncio.gather(*(self.handles[n].open_count.remote(args) for n in names))
-        await self._operator(OpenMarket(sorted(set(args))))
-        return {"ok": True, "released": sum(counts), "symbols": sorted(set(args)) or "all"}
+        symbols = sorted(set(args))
+        expected: dict[str, int] = {}  # instrument actor → markers it completes for this open
+        for symbol in symbols:
+            name = self.router.instrument(symbol)
+            expected[name] = expected.get(name, 0) + 1
+        if not symbols:
+            expected = {p.name: 1 for p in self.plans if p.role == "instrument"}
+        await self._operator(OpenMarket(symbols))
+        open_id = self.core.opens
+        deadline = time.monotonic() + ANSWER_TIMEOUT_S
+        while True:
+            progress = await asyncio.gather(*(self.handles[n].open_progress.remote(open_id) for n in expected))
+            if all(done >= expected[n] for n, (done, _) in zip(expected, progress, strict=True)):
+                return {"ok": True, "released": sum(released for _, released in progress), "symbols": symbols or "all"}
+            if time.monotonic() > deadline:
+                raise AdminError("the open is journaled but not every instrument actor has opened yet; check 'status'")
+            await asyncio.sleep(0.02)
 
     async def _nav(self, args: list[str]) -> dict[str, Any]:
         """Strike a mutual fund's NAV: every order collected for it fills at that price."""

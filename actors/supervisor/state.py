@@ -100,11 +100,7 @@ class SupervisorState(Dispatcher):
         self.opens += 1
         if command.day:
             self.scheduled_open = command.day
-        if command.symbols:
-            for symbol in command.symbols:
-                self.out.to(INSTRUMENT, symbol, OpenMarket([symbol]))
-        else:
-            self.out.to(INSTRUMENT, ALL, command)
+        self.out.to(ACCOUNT, ALL, msgspec.structs.replace(command, open_id=self.opens))
 
     def _strike_nav(self, command: StrikeNav, now: int) -> None:
         self.commands += 1

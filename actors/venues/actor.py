@@ -32,6 +32,7 @@ class VenueActor(DurableHost):
         self.instruments = instruments
         super().__init__(name, config)
         self.recover(config.server.data_dir)
+        self._configure(self.core)  # a snapshot brings the adapter as it was: the config now is what counts
         self.clock: asyncio.Task[None] | None = None
         self.reconciled: dict[str, list[str]] = {}
         self.fix: Any = None  # the quickfix session of a FIX venue (adapters/fix/session.py)
@@ -42,7 +43,15 @@ class VenueActor(DurableHost):
                 log.info("replayed venue messages not sent again", venue=self.name, messages=len(replayed))
 
     def make_core(self) -> Core:
-        return build_core(ActorPlan(self.name, "venue", instruments=self.instruments, venue=self.venue), self.config)
+        core = build_core(ActorPlan(self.name, "venue", instruments=self.instruments, venue=self.venue), self.config)
+        self._configure(core)
+        return core
+
+    def _configure(self, core: Any) -> None:
+        """The venue options the adapter factory does not pass on (a FIX venue's
+        ``cancel_on_disconnect``)."""
+        if self.venue.kind == "fix":
+            core.adapter.cancel_on_disconnect = self.venue.cancel_on_disconnect
 
     async def start(self) -> None:
         """Open the venue (first quotes, session state) unless the journal says it is open;

@@ -119,12 +119,11 @@ async def queue(url: str, orders: list[dict[str, Any]], clients: int) -> float:
     started = time.perf_counter()
 
     async def sender(mine: list[list[dict[str, Any]]]) -> None:
-        async with BrokerClient(url, "advisor", "advisor-secret", max_size=None) as client:
+        async with BrokerClient(url, "advisor", "advisor-secret", keep=False, max_size=None) as client:
             for frame in mine:
                 replies = await client.new_orders(frame, timeout=300)
                 bad = [reply for reply in replies if reply.get("exec_type") != "new"]
                 assert not bad, bad[:3]
-                client.history.clear()
 
     await asyncio.gather(*(sender(frames[index::clients]) for index in range(clients)))
     return time.perf_counter() - started
@@ -177,22 +176,27 @@ def raw_lmdb(count: int, folder: Path) -> float:
 
 
 class Memory:
-    """Peak resident memory of this process tree's Ray session (every process of this user
-    whose command line mentions ray or python), sampled in the background."""
+    """Peak resident memory of the Ray session: every actor and worker (``ray::...``), the
+    raylet, the GCS and Ray's helper processes; the benchmark's own client process is not
+    counted. Sampled in the background."""
 
     def __init__(self) -> None:
         self.peak = 0
         self.task: asyncio.Task[None] | None = None
 
     @staticmethod
-    def now() -> int:
+    def is_ray(cmdline: bytes) -> bool:
+        program = cmdline.split(b"\0")[0]
+        return cmdline.startswith(b"ray::") or program.endswith((b"raylet", b"gcs_server")) or b"ray/_private" in cmdline or b"ray/dashboard" in cmdline
+
+    @classmethod
+    def now(cls) -> int:
         total = 0
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
-                cmdline = (entry / "cmdline").read_bytes()
-                if b"ray" not in cmdline and b"bench_open" not in cmdline:
+                if not cls.is_ray((entry / "cmdline").read_bytes()):
                     continue
                 for line in (entry / "status").read_text().splitlines():
                     if line.startswith("VmRSS:"):

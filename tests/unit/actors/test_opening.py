@@ -235,3 +235,13 @@ def test_the_scheduled_open_comes_once_per_weekday_after_its_local_time() -> Non
     assert open_due("09:30", "America/New_York", "2026-11-23", at("2026-11-23T15:00")) is None  # done today
     assert open_due("09:30", "America/New_York", "2026-11-23", at("2026-11-24T09:31")) == "2026-11-24"
     assert open_due("09:30", "America/New_York", "", at("2026-11-21T10:00")) is None  # Saturday
+
+
+def test_the_open_waits_for_its_marker_from_every_account_shard() -> None:
+    state = InstrumentState("instrument-0", [IBM, OPT, FUND], [VenueSection(name="SIM")], "reject", shards=2)
+    run(state, opg("o1", Side.BUY, "1"))
+    assert run(state, OpenMarket([], open_id=1, shard="account-0")) == []
+    assert run(state, OpenMarket([], open_id=1, shard="account-0")) == []  # a repeat counts once
+    run(state, opg("o2", Side.BUY, "2"))  # routed by account-1 before its marker: in this open
+    [block] = of_type(run(state, OpenMarket([], open_id=1, shard="account-1")), VenueNewOrder)
+    assert block.qty == D("3") and state.opens_done == {1: [1, 2]}

@@ -1,15 +1,16 @@
 """The FIX venue adapter's state without a session: orders out as FIX strings, messages in
-as received, each execution applied once, bad or unknown reports refused and logged."""
+as received, each execution applied once, bad or unknown reports refused and logged, and
+what a disconnect does with and without cancel on disconnect."""
 
 from __future__ import annotations
 
 import quickfix as fix
 
 from adapters.fix import codec
-from adapters.fix.venue import FixVenue
+from adapters.fix.venue import CANCELED_ON_DISCONNECT, FixVenue
 from model import fixed
 from model.enums import OrderType, SessionState, Side, TimeInForce, VenueEventKind
-from model.messages import VenueNewOrder, VenueQuote, VenueReplace, VenueReport
+from model.messages import VenueNewOrder, VenueQuote, VenueReplace, VenueReport, VenueSessionChanged
 from tests.conftest import demo_setup
 from tests.unit.adapters.test_fix_codec import ACCEPTED, CANCEL_REJECT, QUOTE, TRADE, changed, from_venue
 
@@ -17,14 +18,14 @@ SETUP = demo_setup()
 T0 = 1_763_700_000_000_000_000
 
 
-def venue() -> FixVenue:
-    adapter = FixVenue("MM1", SETUP.instruments)
+def venue(cancel_on_disconnect: bool = False) -> FixVenue:
+    adapter = FixVenue("MM1", SETUP.instruments, cancel_on_disconnect)
     adapter.set_session(SessionState.OPEN, T0)
     return adapter
 
 
-def order(qty: str = "0.3") -> VenueNewOrder:
-    return VenueNewOrder("child-1", "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse(qty), None, fixed.parse("150.25"))
+def order(qty: str = "0.3", child_id: str = "child-1") -> VenueNewOrder:
+    return VenueNewOrder(child_id, "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse(qty), None, fixed.parse("150.25"))
 
 
 def wire(msg_type: str, fields: dict, poss_dup: bool = False) -> str:
@@ -123,3 +124,106 @@ def test_quotes_feed_the_consolidated_book() -> None:
     adapter = venue()
     (quote,) = adapter.receive(wire("S", QUOTE), T0)
     assert isinstance(quote, VenueQuote) and quote.venue == "MM1" and quote.bid == fixed.parse("150.20")
+
+
+# --- order status answers -----------------------------------------------------------------------
+
+STATUS = changed(ACCEPTED, {150: "I", 17: "E-status"})
+
+
+def test_an_order_status_answer_of_canceled_cancels_the_child() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    (report,) = adapter.receive(wire("8", changed(STATUS, {39: "4", 151: "0"})), T0)
+    assert (report.kind, report.child_id, report.done) == (VenueEventKind.CANCELED, "child-1", True)
+    assert adapter.open_orders() == [] and adapter.anomalies == []
+
+
+def test_an_order_status_answer_of_filled_while_fills_are_missing_is_only_logged() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    assert adapter.receive(wire("8", changed(STATUS, {39: "2", 151: "0", 14: "0.3", 6: "150.25"})), T0) == []
+    assert adapter.open_orders() == ["child-1"] and "filled" in adapter.anomalies[-1]
+    assert adapter.take_outgoing()[1:] == []  # nothing said to the venue but the order
+
+
+def test_a_final_report_naming_fills_never_received_refuses_them_when_they_come() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    adapter.take_outgoing()
+    canceled = changed(ACCEPTED, {150: "4", 39: "4", 17: "E-c", 151: "0", 14: "0.1", 6: "150.25"})
+    (report,) = adapter.receive(wire("8", canceled), T0)
+    assert report.kind is VenueEventKind.CANCELED and "CumQty" in adapter.anomalies[-1]
+    assert adapter.receive(wire("8", TRADE), T0) == []
+    assert sent_types(adapter) == ["j"] and "after it was closed here" in adapter.anomalies[-1]
+
+
+# --- disconnects --------------------------------------------------------------------------------------
+
+
+def test_without_cancel_on_disconnect_a_disconnect_changes_no_order() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    adapter.take_outgoing()
+    assert adapter.set_session(SessionState.CLOSED, T0) == [VenueSessionChanged("MM1", SessionState.CLOSED, T0)]
+    assert adapter.open_orders() == ["child-1"]
+    adapter.set_session(SessionState.OPEN, T0)
+    assert sent_types(adapter) == ["H"]  # the next logon asks for its status
+
+
+def test_with_cancel_on_disconnect_a_disconnect_cancels_every_open_child() -> None:
+    adapter = venue(cancel_on_disconnect=True)
+    adapter.submit(order(), T0)
+    adapter.submit(order(child_id="child-2"), T0)
+    adapter.receive(wire("8", TRADE), T0)
+    session, *canceled = adapter.set_session(SessionState.CLOSED, T0)
+    assert session == VenueSessionChanged("MM1", SessionState.CLOSED, T0)
+    assert [(r.child_id, r.kind, r.reason, r.done) for r in canceled if isinstance(r, VenueReport)] == [
+        ("child-1", VenueEventKind.CANCELED, CANCELED_ON_DISCONNECT, True),
+        ("child-2", VenueEventKind.CANCELED, CANCELED_ON_DISCONNECT, True),
+    ]
+    assert adapter.open_orders() == []
+    adapter.take_outgoing()
+    adapter.set_session(SessionState.OPEN, T0)
+    assert adapter.take_outgoing() == []  # nothing left to ask about
+
+
+def test_after_cancel_on_disconnect_a_late_fill_is_refused_and_a_resend_of_an_applied_one_is_not() -> None:
+    adapter = venue(cancel_on_disconnect=True)
+    adapter.submit(order(), T0)
+    (applied,) = adapter.receive(wire("8", TRADE), T0)
+    adapter.set_session(SessionState.CLOSED, T0)
+    adapter.set_session(SessionState.OPEN, T0)
+    adapter.take_outgoing()
+    before = adapter.state_hash()
+    assert adapter.receive(wire("8", TRADE, poss_dup=True), T0) == []  # applied before the close: a plain resend
+    assert adapter.take_outgoing() == [] and adapter.state_hash() == before
+    late = changed(TRADE, {17: "E-2", 14: "0.2", 151: "0.1"})
+    assert adapter.receive(wire("8", late, poss_dup=True), T0) == []
+    assert sent_types(adapter) == ["j"] and "after it was closed here" in adapter.anomalies[-1]
+    assert CANCELED_ON_DISCONNECT in adapter.anomalies[-1]
+
+
+def test_the_venues_own_cancel_after_a_disconnect_ends_the_watch_quietly() -> None:
+    adapter = venue(cancel_on_disconnect=True)
+    adapter.submit(order(), T0)
+    adapter.set_session(SessionState.CLOSED, T0)
+    adapter.set_session(SessionState.OPEN, T0)
+    adapter.take_outgoing()
+    canceled = changed(ACCEPTED, {150: "4", 39: "4", 17: "E-c", 151: "0", 58: "cancel on disconnect"})
+    assert adapter.receive(wire("8", canceled, poss_dup=True), T0) == []
+    assert adapter.take_outgoing() == [] and adapter.anomalies == [] and adapter.closed == {}
+    assert adapter.receive(wire("8", changed(TRADE, {17: "E-9"})), T0) == []
+    assert sent_types(adapter) == ["j"] and "unknown order" in adapter.anomalies[-1]
+
+
+def test_replay_of_the_same_inputs_gives_the_same_state_with_cancel_on_disconnect() -> None:
+    def run() -> str:
+        adapter = venue(cancel_on_disconnect=True)
+        adapter.submit(order(), T0)
+        adapter.receive(wire("8", TRADE), T0)
+        adapter.set_session(SessionState.CLOSED, T0)
+        adapter.receive(wire("8", changed(TRADE, {17: "E-2"})), T0)
+        return adapter.state_hash()
+
+    assert run() == run()

@@ -22,8 +22,9 @@ def refusal(text: str) -> str:
 
 def test_the_shipped_accounts_file_still_loads() -> None:
     seeds = load_accounts(ROOT / "conf" / "accounts.csv")
-    assert seeds and all(seed.positions == () and seed.group == "" for seed in seeds)
     assert seeds[0] == AccountSeed("A1", "trader1", D("100000.00"), False)
+    advised = {seed.account: seed for seed in seeds if seed.group == "ADV1"}
+    assert advised["C1"].positions == (("IBM", D("10")), ("AAPL", D("0.5")))
 
 
 def test_the_old_three_and_four_column_forms_still_read() -> None:
