@@ -115,6 +115,7 @@ class Gateway:
         self.inbox = Inbox(soft=True)
         self.connections: dict[int, Connection] = {}
         self.account_connections: dict[str, set[int]] = {}
+        self.firehose: set[int] = set()  # admin connections subscribed to every account's executions
         self.quote_connections: dict[str, set[int]] = {}
         self.last_quotes: dict[str, bytes] = {}
         self.ids = itertools.count(max(since, 1))  # ids never repeat across restarts
@@ -171,6 +172,7 @@ class Gateway:
         self.connections.pop(conn.conn_id, None)
         for account in conn.accounts:
             self.account_connections.get(account, set()).discard(conn.conn_id)
+        self.firehose.discard(conn.conn_id)
         for symbol in conn.quotes:
             self.quote_connections.get(symbol, set()).discard(conn.conn_id)
 
@@ -241,8 +243,9 @@ class Gateway:
             return
         conn.user = user
         conn.accounts = self.all_accounts if user.role == "admin" else self.accounts_of(user)
-        for account in conn.accounts:
-            self.account_connections.setdefault(account, set()).add(conn.conn_id)
+        if user.role != "admin":  # an operator's connection gets every execution only when it subscribes
+            for account in conn.accounts:
+                self.account_connections.setdefault(account, set()).add(conn.conn_id)
         accounts = sorted(conn.accounts) if user.role != "admin" else []
         conn.send(protocol.encode({"type": "login", "ok": True, "role": user.role, "accounts": accounts}, request_id))
         log.info("login", user=user.key, role=user.role, conn=conn.conn_id)
@@ -285,6 +288,8 @@ class Gateway:
         symbols = []
         for channel in channels:
             if channel == "executions":
+                if conn.user is not None and conn.user.role == "admin":
+                    self.firehose.add(conn.conn_id)
                 continue
             kind, _, symbol = channel.partition(":")
             if kind != "quotes" or not symbol:
@@ -360,6 +365,8 @@ class Gateway:
     def _execution(self, report: ExecutionReport) -> None:
         asker = report.reply.conn if report.reply is not None and report.reply.gateway == self.name else None
         watchers = self.account_connections.get(report.account)
+        if self.firehose:
+            watchers = (watchers or set()) | self.firehose
         if not watchers and asker is None:
             return  # nobody on this gateway follows the account: do not encode it
         body = protocol.execution_body(report)
