@@ -101,8 +101,8 @@ def _symbols(args: list[str]) -> None:
 
 
 def _nav(args: list[str]) -> None:
-    if len(args) != 2 or args[0].startswith("-"):
-        raise UsageError("needs a fund symbol and its NAV")
+    if len(args) not in (1, 2) or args[0].startswith("-"):
+        raise UsageError("needs a fund symbol and its NAV, or a NAV file")
 
 
 def _at_most_one(what: str) -> Callable[[list[str]], None]:
@@ -124,7 +124,7 @@ PATH_ARGUMENTS = {"reconcile", "export", "accounts"}
 
 
 def absolute_paths(words: list[str]) -> list[str]:
-    if words and words[0] in PATH_ARGUMENTS and len(words) > 1:
+    if words and (words[0] in PATH_ARGUMENTS or (words[0] == "nav" and len(words) == 2)) and len(words) > 1:
         return [*words[:-1], str(Path(words[-1]).expanduser().resolve())]
     return words
 
@@ -154,7 +154,7 @@ COMMANDS: dict[str, Command] = {
         _options("--account", "--symbol", "--venue"),
     ),
     "open": Command("open [SYMBOL ...]", "the open: release the orders queued for it as blocks (all symbols, or those named)", _symbols),
-    "nav": Command("nav FUND PRICE", "strike a mutual fund's NAV: its collected orders fill at PRICE", _nav),
+    "nav": Command("nav FUND PRICE | nav FILE", "strike a mutual fund's NAV (or each of a symbol,nav file): its collected orders fill at it", _nav),
     "blocks": Command("blocks", "the blocks sent at the open: orders, netted, filled, average price", _no_arguments),
     "export": Command(
         "export [FOLDER]", "end of day: positions.csv and allocations.csv (default <data-dir>/exports/<date>)", _at_most_one("FOLDER")

@@ -19,6 +19,7 @@ import structlog
 from actors.cores import build_core
 from actors.runtime import Core, DurableHost
 from actors.supervisor.state import ActorPlan
+from adapters.fix import codec
 from model.config import Config
 
 log = structlog.get_logger("dropcopy")
@@ -76,6 +77,6 @@ class DropCopyActor(DurableHost):
 
 
 def _possible_resend(raw: str) -> str:
-    message = fix.Message(raw, False)
+    message = codec.outgoing(raw)
     message.getHeader().setField(fix.PossResend(True))
     return str(message.toString())

@@ -13,6 +13,7 @@ they reconnect and resend what it has not acked.
 from __future__ import annotations
 
 import asyncio
+import csv
 import os
 import shutil
 import time
@@ -307,10 +308,18 @@ class SupervisorActor(DurableHost):
             await asyncio.sleep(0.02)
 
     async def _nav(self, args: list[str]) -> dict[str, Any]:
-        """Strike a mutual fund's NAV: every order collected for it fills at that price."""
-        if len(args) != 2:
-            raise AdminError("usage: nav FUND PRICE")
-        symbol, text = args
+        """Strike mutual funds' NAVs: ``nav FUND PRICE``, or ``nav FILE`` (CSV ``symbol,nav``;
+        a bad row refuses the whole file). Every order collected for a fund fills at its NAV."""
+        if len(args) == 2:
+            strikes = [self._strike(args[0], args[1])]
+        elif len(args) == 1:
+            strikes = self._nav_file(args[0])
+        else:
+            raise AdminError("usage: nav FUND PRICE | nav FILE")
+        await self._operator_many(list(strikes))
+        return {"ok": True, "navs": {strike.symbol: fixed.format(strike.nav, min_places=2) for strike in strikes}}
+
+    def _strike(self, symbol: str, text: str) -> StrikeNav:
         instrument = next((i for i in self.setup.instruments if i.symbol == symbol), None)
         if instrument is None or instrument.asset_class is not AssetClass.MUTUAL_FUND:
             raise AdminError(f"{symbol} is not a mutual fund")
@@ -319,9 +328,35 @@ class SupervisorActor(DurableHost):
         except ValueError as error:
             raise AdminError(f"bad NAV {text!r}: {error}") from None
         if nav <= 0 or nav % instrument.tick_size:
-            raise AdminError(f"NAV must be a positive multiple of the tick {fixed.format(instrument.tick_size)}")
-        await self._operator(StrikeNav(symbol, nav))
-        return {"ok": True, "symbol": symbol, "nav": fixed.format(nav, min_places=2)}
+            raise AdminError(f"{symbol}: NAV must be a positive multiple of the tick {fixed.format(instrument.tick_size)}, not {text}")
+        return StrikeNav(symbol, nav)
+
+    def _nav_file(self, path: str) -> list[StrikeNav]:
+        try:
+            rows = list(csv.reader(Path(path).read_text(encoding="utf-8-sig").splitlines()))
+        except (OSError, UnicodeDecodeError) as error:
+            raise AdminError(f"cannot read {path}: {error}") from None
+        if not rows or [cell.strip() for cell in rows[0]] != ["symbol", "nav"]:
+            raise AdminError(f"{path}: row 1: the header must be symbol,nav")
+        strikes, problems, seen = [], [], set()
+        for number, row in enumerate(rows[1:], start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            try:
+                if len(row) != 2:
+                    raise AdminError(f"expected symbol,nav, got {len(row)} fields")
+                symbol = row[0].strip()
+                if symbol in seen:
+                    raise AdminError(f"{symbol} appears twice")
+                strikes.append(self._strike(symbol, row[1].strip()))
+                seen.add(symbol)
+            except AdminError as problem:
+                problems.append(f"row {number}: {problem}")
+        if problems:
+            raise AdminError(f"{path}: nothing struck; " + "; ".join(problems))
+        if not strikes:
+            raise AdminError(f"{path}: no NAVs in the file")
+        return strikes
 
     async def _blocks(self, args: list[str]) -> dict[str, Any]:
         if args:

@@ -195,6 +195,13 @@ def dictionary() -> Any:
     return data_dictionary
 
 
+def outgoing(raw: str) -> Any:
+    """A message this side built and journaled as a string, parsed back with the FIX 4.4
+    dictionary so its repeating groups (an allocation's NoAllocs) survive: without it
+    quickfix reads every field as flat and sends the group's fields sorted by tag."""
+    return fix.Message(raw, dictionary(), False)
+
+
 _QUICKFIX_REJECT_REASONS: list[tuple[type[Exception], SessionRejectReason]] = [
     (fix.RequiredTagMissing, SessionRejectReason.REQUIRED_TAG_MISSING),
     (fix.FieldNotFound, SessionRejectReason.REQUIRED_TAG_MISSING),

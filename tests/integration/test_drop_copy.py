@@ -33,6 +33,7 @@ class Clearing(fix.Application):  # type: ignore[misc]
         self.logged_on = threading.Event()
         self.logged_out = threading.Event()
         self.reports: list[dict[int, str]] = []
+        self.raw: list[list[tuple[int, str]]] = []  # every field in order (repeating groups too)
 
     def onCreate(self, sessionID: object) -> None:
         pass
@@ -56,8 +57,9 @@ class Clearing(fix.Application):  # type: ignore[misc]
         pass
 
     def fromApp(self, message: fix.Message, sessionID: object) -> None:
-        fields = {int(tag): value for tag, _, value in (part.partition("=") for part in message.toString().split("\x01") if part)}
-        self.reports.append(fields)
+        pairs = [(int(tag), value) for tag, _, value in (part.partition("=") for part in message.toString().split("\x01") if part)]
+        self.reports.append(dict(pairs))
+        self.raw.append(pairs)
 
 
 KEEP: list[object] = []  # quickfix holds raw pointers to the factories: never let Python free them
@@ -151,3 +153,36 @@ async def test_a_clearing_logon_with_a_bad_password_is_refused(dc_server: Broker
         assert not app.logged_on.is_set()
     finally:
         initiator.stop()
+
+
+async def test_each_block_allocated_at_the_open_reaches_clearing_as_an_allocation_instruction(dc_server: BrokerServer, clearing: Clearing) -> None:
+    asked = {"T04": "0.3", "T05": "1.3", "T06": "2.25", "T07": "0.5"}
+    async with connect(dc_server.url) as client, connect(dc_server.url, "admin", "admin-secret") as ops:
+        bought = await client.request({"op": "new_order", "account": "T07", "client_order_id": cloid("pos"), "symbol": "AAPL",
+                                       "side": "buy", "type": "market", "qty": "1"})
+        await final_report(client, bought["client_order_id"])  # T07 sells at the open what it holds
+        ids = {}
+        for account, qty in asked.items():
+            ack = await client.request({"op": "new_order", "account": account, "client_order_id": cloid("opg"), "symbol": "AAPL",
+                                        "side": "sell" if account == "T07" else "buy", "type": "market", "qty": qty, "tif": "opg"})
+            assert ack["exec_type"] == "new", ack
+            ids[account] = ack["client_order_id"]
+        opened = await ops.request({"op": "admin", "command": "open", "args": ["AAPL"]})
+        assert opened["ok"], opened
+        for client_order_id in ids.values():
+            await final_report(client, client_order_id)
+        blocks = (await ops.request({"op": "admin", "command": "blocks", "args": []}))["result"]["blocks"]
+    [block] = [b for b in blocks if b["symbol"] == "AAPL"]
+    for _ in range(100):
+        instructions = [pairs for pairs in clearing.raw if (35, "J") in pairs]
+        if len(instructions) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    by_id = {dict(pairs)[70]: pairs for pairs in instructions}
+    buys = by_id[block["block_id"]]
+    allocated = [(value, dict(buys[index + 1 : index + 2]).get(80)) for index, (tag, value) in enumerate(buys) if tag == 79]
+    assert {account for account, _ in allocated} == {"T04", "T05", "T06"}
+    assert sum(Decimal(qty or "0") for _, qty in allocated) == Decimal(dict(buys)[53]) == Decimal("3.85")
+    assert Decimal(dict(buys)[6]) == Decimal(block["price"]) and dict(buys)[54] == "1"
+    crossed = by_id[f"{block['block_id']}-X"]
+    assert [value for tag, value in crossed if tag == 79] == ["T07"] and Decimal(dict(crossed)[53]) == Decimal("0.5")

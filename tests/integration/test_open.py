@@ -173,3 +173,47 @@ def plant_breaks(source: Path, target: Path) -> set[tuple[str, str, str | None]]
     kept[index] = ",".join([account, symbol, fixed.format(fixed.parse(qty) + fixed.parse("0.000001")), cost])
     target.write_text("\n".join([header, *kept]) + "\n")
     return {("missing_account", "V00007", None), ("missing_symbol", "V00011", "IBM"), ("qty_mismatch", "V00012", "AAPL")}
+
+
+async def test_accounts_load_at_run_time_whole_or_not_at_all_and_an_advisor_trades_them(open_server: BrokerServer, tmp_path: Path) -> None:
+    url = open_server.url
+    bad = tmp_path / "bad.csv"
+    bad.write_text("account,owner,cash,positions,group\nN1,adv,100.00,,ADV\nN2,adv,-5.00,,ADV\nN3,adv,100.00,IBM:x,ADV\nN4,adv,10.00,,ADV\n")
+    good = tmp_path / "good.csv"
+    good.write_text("account,owner,cash,positions,group\nN1,adv,5000.00,VFIAX:10,ADV\nN2,adv,5000.00,,ADV\n")
+    async with BrokerClient(url, "ops", "ops-secret") as ops:
+        refused = await ops.request({"op": "admin", "command": "accounts", "args": ["load", str(bad)]})
+        assert refused["type"] == "error" and "row 3" in refused["message"] and "row 4" in refused["message"], refused
+        assert "row 2" not in refused["message"] and "row 5" not in refused["message"]
+        assert (await ops.get_account("N1"))["type"] == "error"  # nothing of the bad file was loaded
+        loaded = await admin(ops, "accounts", "load", str(good))
+        assert loaded["result"]["loaded"] == 2
+        again = await ops.request({"op": "admin", "command": "accounts", "args": ["load", str(good)]})
+        assert again["type"] == "error" and "exist already" in again["message"]
+    async with BrokerClient(url, "advisor", "advisor-secret") as advisor:
+        assert "N1" in advisor.accounts  # its group's new accounts, at the next login
+        view = await advisor.get_account("N1")
+        assert view["cash"] == "5000.00" and {p["symbol"]: p["qty"] for p in view["positions"]} == {"VFIAX": "10"}
+
+
+async def test_mutual_fund_orders_wait_for_the_nav_and_a_bad_nav_file_strikes_nothing(open_server: BrokerServer, tmp_path: Path) -> None:
+    url = open_server.url
+    async with BrokerClient(url, "advisor", "advisor-secret") as advisor, BrokerClient(url, "ops", "ops-secret") as ops:
+        buy = await advisor.new_order("V00001", "fund-buy", "VFIAX", "buy", notional="1000.00")
+        sell = await advisor.new_order("V00002", "fund-qty", "VFIAX", "buy", qty="2.5")
+        assert buy["exec_type"] == sell["exec_type"] == "new"
+        status = await admin(ops, "status")
+        assert sum(a.get("open", {}).get("queued_for_nav", 0) for a in status["result"]["actors"]) == 2
+        bad = tmp_path / "navs-bad.csv"
+        bad.write_text("symbol,nav\nVFIAX,401.234\nIBM,150.00\n")
+        refused = await ops.request({"op": "admin", "command": "nav", "args": [str(bad)]})
+        assert refused["type"] == "error" and "row 2" in refused["message"] and "row 3" in refused["message"], refused
+        assert (await advisor.get_orders("V00001", open_only=True))["orders"], "a refused NAV file filled something"
+        good = tmp_path / "navs.csv"
+        good.write_text("symbol,nav\nVFIAX,401.23\n")
+        struck = await admin(ops, "nav", str(good))
+        assert struck["result"]["navs"] == {"VFIAX": "401.23"}
+        filled_buy = await advisor.wait_for(lambda m: m.get("client_order_id") == "fund-buy" and m.get("status") == "filled", timeout=15)
+        filled_sell = await advisor.wait_for(lambda m: m.get("client_order_id") == "fund-qty" and m.get("status") == "filled", timeout=15)
+    assert (filled_buy["last_qty"], filled_buy["last_price"]) == ("2.492", "401.23")  # 2.492 × 401.23 = 999.86916 ≤ 1000.00
+    assert (filled_sell["last_qty"], filled_sell["last_price"]) == ("2.5", "401.23")
