@@ -182,6 +182,7 @@ class Memory:
 
     def __init__(self) -> None:
         self.peak = 0
+        self.by_process: dict[str, int] = {}  # process name → its peak
         self.task: asyncio.Task[None] | None = None
 
     @staticmethod
@@ -190,25 +191,34 @@ class Memory:
         return cmdline.startswith(b"ray::") or program.endswith((b"raylet", b"gcs_server")) or b"ray/_private" in cmdline or b"ray/dashboard" in cmdline
 
     @classmethod
-    def now(cls) -> int:
-        total = 0
+    def now(cls) -> dict[str, int]:
+        found: dict[str, int] = {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
-                if not cls.is_ray((entry / "cmdline").read_bytes()):
+                cmdline = (entry / "cmdline").read_bytes()
+                if not cls.is_ray(cmdline):
                     continue
+                name = cmdline.split(b"\0")[0].decode(errors="replace").split("/")[-1].split(".")[0][:40] + f"[{entry.name}]"
                 for line in (entry / "status").read_text().splitlines():
                     if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
+                        found[name] = int(line.split()[1]) * 1024
             except OSError:
                 continue
-        return total
+        return found
 
     async def sample(self) -> None:
         while True:
-            self.peak = max(self.peak, self.now())
+            sizes = self.now()
+            self.peak = max(self.peak, sum(sizes.values()))
+            for name, size in sizes.items():
+                self.by_process[name] = max(self.by_process.get(name, 0), size)
             await asyncio.sleep(0.5)
+
+    def largest(self, count: int = 6) -> str:
+        top = sorted(self.by_process.items(), key=lambda item: -item[1])[:count]
+        return ", ".join(f"{name} {size / 2**30:.2f} GB" for name, size in top)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -252,6 +262,7 @@ async def run(args: argparse.Namespace) -> None:
             }
             results.append(result)
             print(f"repeat {repeat + 1}: " + "  ".join(f"{k}={v:,.2f}" for k, v in result.items()), flush=True)
+            print(f"  largest processes (peak RSS): {memory.largest()}", flush=True)
     finally:
         ray.shutdown()
     print()
