@@ -161,6 +161,8 @@ class AccountState(Dispatcher):
             return
         self.order_counter += 1
         order = _record(command, f"{self.name}-{self.order_counter}", fingerprint, now)
+        # one string object per account and per symbol, not one per order (millions of orders)
+        order.account, order.symbol = account.account, instrument.symbol
         market = self.markets.get(command.symbol)
         reason = risk.first_failure(order, account, instrument, market, self.limits)
         self.orders[order.order_id] = order

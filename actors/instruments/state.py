@@ -7,6 +7,7 @@ Pure and deterministic like every core: inputs carry ``now``; child ids are coun
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -131,8 +132,8 @@ class InstrumentState(Dispatcher):
             return
         route = Route(
             order_id=command.order_id,
-            account=command.account,
-            symbol=command.symbol,
+            account=sys.intern(command.account),  # one string per account, not per order
+            symbol=book.instrument.symbol,
             side=command.side,
             order_type=command.order_type,
             tif=command.tif,
