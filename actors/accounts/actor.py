@@ -28,11 +28,10 @@ class AccountActor(DurableHost):
     Accounts from the accounts file that the journal does not hold yet enter as a journaled
     ``OpenAccount`` input once the shard is wired, so replay from empty rebuilds them too."""
 
-    def __init__(self, name: str, config: Config, instruments: list[Instrument], accounts: list[AccountSeed]) -> None:
+    def __init__(self, name: str, config: Config, instruments: list[Instrument]) -> None:
         self.instruments = instruments
         super().__init__(name, config)
         self.recover(config.server.data_dir)
-        self.seeds = [seed for seed in accounts if seed.account not in self.core.accounts]
         self.last_status = (time.monotonic(), self.core.order_counter)
         self.allocations_seen = self.core.allocations_booked
 
@@ -44,10 +43,15 @@ class AccountActor(DurableHost):
     def make_core(self) -> Core:
         return build_core(ActorPlan(self.name, "account", instruments=self.instruments), self.config)
 
-    def wired(self) -> None:
-        if self.seeds:
-            self.submit_local([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group) for s in self.seeds])
-            self.seeds = []
+    async def seed(self, accounts: list[AccountSeed]) -> int:
+        """The accounts file's accounts that this shard's journal does not hold yet enter as
+        journaled ``OpenAccount`` inputs (called once wired, at start and after a restart).
+        Not a constructor argument: Ray cannot restart an actor whose large creation
+        arguments went to its object store (ray-project/ray#53713)."""
+        fresh = [seed for seed in accounts if seed.account not in self.core.accounts]
+        if fresh:
+            self.submit_local([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group) for s in fresh])
+        return len(fresh)
 
     # --- operator queries (read only: not journaled) -----------------------------------------
 
