@@ -16,5 +16,5 @@ def build_adapter(venue: VenueSection, config: Config, instruments: list[Instrum
     if venue.kind == "fix":
         from adapters.fix.venue import FixVenue
 
-        return FixVenue(venue.name, traded)
+        return FixVenue(venue.name, traded, cancel_on_disconnect=venue.cancel_on_disconnect)
     raise ValueError(f"venue {venue.name}: unknown kind {venue.kind!r} (known: sim, fix)")

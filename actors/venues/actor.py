@@ -43,13 +43,11 @@ class VenueActor(DurableHost):
                 log.info("replayed venue messages not sent again", venue=self.name, messages=len(replayed))
 
     def make_core(self) -> Core:
-        core = build_core(ActorPlan(self.name, "venue", instruments=self.instruments, venue=self.venue), self.config)
-        self._configure(core)
-        return core
+        return build_core(ActorPlan(self.name, "venue", instruments=self.instruments, venue=self.venue), self.config)
 
     def _configure(self, core: Any) -> None:
-        """The venue options the adapter factory does not pass on (a FIX venue's
-        ``cancel_on_disconnect``)."""
+        """A snapshot brings the adapter as configured when it was written: the venue options
+        of the config now are what count (a FIX venue's ``cancel_on_disconnect``)."""
         if self.venue.kind == "fix":
             core.adapter.cancel_on_disconnect = self.venue.cancel_on_disconnect
 

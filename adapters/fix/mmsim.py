@@ -2,7 +2,7 @@
 
     python -m adapters.fix.mmsim --config conf/fix/mmsim.cfg [--settings FILE] [--port N]
         [--data-dir DIR] [--symbols IBM,AAPL] [--fill-parts 3] [--latency-ms 5]
-        [--quote-interval-ms 100] [--seed 7] [--resend-on-logon N]
+        [--quote-interval-ms 100] [--seed 7] [--resend-on-logon N] [--cancel-on-disconnect]
 
 Prints one ``mmsim ready port=N ...`` line on stdout once it listens; SIGTERM or SIGINT
 logs the sessions out and exits 0; a bad configuration exits 2. docs/fix-simulator.md
@@ -136,7 +136,9 @@ class MarketMakerApplication(fix.Application):  # type: ignore[misc]
         except Exception:  # a codec bug must not take the session down: log it, reject the message
             log.exception("decode_failed", session=session, message=message.toString().replace("\x01", "|"))
             header = message.getHeader()
-            item = Unusable(session, header.getField(Tag.MSG_TYPE), header.getField(Tag.MSG_SEQ_NUM), None, BusinessRejectReason.OTHER, "cannot process")
+            item = Unusable(
+                session, header.getField(Tag.MSG_TYPE), header.getField(Tag.MSG_SEQ_NUM), None, BusinessRejectReason.OTHER, "cannot process"
+            )
         self._inbox.put(item)
 
 
@@ -175,8 +177,7 @@ class Engine:
         if isinstance(item, _LoggedOn):
             return list(self._core.logged_on(item.session))
         if isinstance(item, _LoggedOut):
-            self._core.logged_out(item.session)
-            return []
+            return list(self._core.logged_out(item.session, now))
         if isinstance(item, Unusable):
             log.warning("business_reject", session=item.session, msg_type=item.ref_msg_type, text=item.text)
             return [item]
@@ -239,6 +240,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quote-interval-ms", type=int, help="one quote per symbol per session this often")
     parser.add_argument("--seed", type=int, help="seed of the random walks")
     parser.add_argument("--resend-on-logon", type=int, metavar="N", help="test mode: resend the last N reports with PossDupFlag=Y")
+    parser.add_argument(
+        "--cancel-on-disconnect", action="store_true", default=None, help="cancel a session's working orders when it logs out"
+    )
     return parser.parse_args(argv)
 
 
@@ -255,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
             quote_interval_ms=args.quote_interval_ms,
             seed=args.seed,
             resend_on_logon=args.resend_on_logon,
+            cancel_on_disconnect=args.cancel_on_disconnect,
         )
         session_settings, passwords, ports = acceptor_settings(args.config, data_dir, args.port)
     except (ValueError, FileNotFoundError, fix.ConfigError) as error:

@@ -48,6 +48,7 @@ class SimulatorSettings(_Section, frozen=True):
     resend_on_logon: int  # test mode: resend the last N execution reports with PossDupFlag=Y on logon
     quotes: QuoteSection
     orders: OrderSection
+    cancel_on_disconnect: bool = False  # a session's working orders are canceled when it logs out or drops
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the first setting that cannot work."""

@@ -25,6 +25,9 @@ Guarantees:
 * **Once.** A ClOrdID is taken once per session: a PossDup/PossResend copy of one already
   seen is ignored, any other repeat is rejected without touching the original order.
 * **Bad input** is rejected with a reason and changes nothing else.
+
+With ``cancel_on_disconnect`` a session's working orders are canceled when it logs out
+(the reports wait in the FIX store for its next logon); without it they keep working.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ NS_PER_MS = 1_000_000
 BASIS_POINTS = 10_000
 PERCENT = 100
 NO_ORDER_ID = "NONE"  # OrderID (37) is required even where there is no order
+CANCELED_ON_DISCONNECT = "cancel on disconnect"
 
 # Model constants of the simulator itself (not venue rules, so not in conf/):
 MID_FLOOR_TICKS = 10  # the random walk never takes the mid below ten ticks
@@ -153,11 +157,16 @@ class MarketMaker:
         self._sessions[session] = None
         return [msgspec.structs.replace(report, poss_dup=True) for report in self._history.get(session, ())]
 
-    def logged_out(self, session: str) -> None:
-        """Stop quoting to ``session`` and end its market data subscriptions; its orders
-        keep working (their reports wait in the FIX store for the next logon)."""
+    def logged_out(self, session: str, now: int) -> list[Event]:
+        """Stop quoting to ``session`` and end its market data subscriptions. Its orders
+        keep working (their reports wait in the FIX store for the next logon), unless
+        ``cancel_on_disconnect``: then every working one is canceled, in order of arrival."""
         self._sessions.pop(session, None)
         self._subscriptions.pop(session, None)
+        if not self._settings.cancel_on_disconnect:
+            return []
+        working = [order for order in self._orders.values() if order.session == session and order.status in _WORKING]
+        return [self._cancel_remainder(order, now, CANCELED_ON_DISCONNECT) for order in working]
 
     # --- time -------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from typing import Any
 import quickfix as fix
 import structlog
 
+from adapters.fix import codec
 from adapters.fix.spec import fix44_dictionary
 
 log = structlog.get_logger("fix")
@@ -58,10 +59,34 @@ def session_settings(template: Path, directory: Path, accept_port: int | None = 
     return settings, session_id, password
 
 
-def _is_logon(message: Any) -> bool:
+RECENT_REFUSALS = 5  # refusals status shows
+
+
+def _msg_type(message: Any) -> str:
     msg_type = fix.MsgType()
     message.getHeader().getField(msg_type)
-    return bool(msg_type.getValue() == fix.MsgType_Logon)
+    return str(msg_type.getValue())
+
+
+def _is_logon(message: Any) -> bool:
+    return _msg_type(message) == fix.MsgType_Logon
+
+
+_REFUSAL_FIELDS = {
+    45: "RefSeqNum",
+    372: "RefMsgType",
+    371: "RefTagID",
+    373: "SessionRejectReason",
+    379: "BusinessRejectRefID",
+    380: "BusinessRejectReason",
+    58: "Text",
+}
+
+
+def _refusal(message: Any) -> str:
+    """One line for status: what a Reject (3) or BusinessMessageReject (j) we send says."""
+    fields = " ".join(f"{name}={message.getField(tag)}" for tag, name in _REFUSAL_FIELDS.items() if message.isSetField(tag))
+    return f"{_msg_type(message)} {fields}"
 
 
 class _Application(fix.Application):  # type: ignore[misc]
@@ -79,8 +104,14 @@ class _Application(fix.Application):  # type: ignore[misc]
         self.session.post(self.session.on_logout)
 
     def toAdmin(self, message: Any, sessionID: Any) -> None:
-        if _is_logon(message) and self.session.password and not self.session.acceptor:
+        """Our Logon carries the password. A Reject (3) is counted and kept for status:
+        quickfix sends one itself for a message that breaks the data dictionary (a
+        required field missing, a bad enum value), which brokerd never sees."""
+        msg_type = _msg_type(message)
+        if msg_type == fix.MsgType_Logon and self.session.password and not self.session.acceptor:
             message.setField(fix.Password(self.session.password))
+        elif msg_type == fix.MsgType_Reject:
+            self.session.refused(_refusal(message))
 
     def fromAdmin(self, message: Any, sessionID: Any) -> None:
         """An acceptor lets in only a Logon with the session's password (an unknown CompID
@@ -93,7 +124,8 @@ class _Application(fix.Application):  # type: ignore[misc]
             raise fix.RejectLogon("bad password")
 
     def toApp(self, message: Any, sessionID: Any) -> None:
-        pass
+        if _msg_type(message) == fix.MsgType_BusinessMessageReject:
+            self.session.refused(_refusal(message))
 
     def fromApp(self, message: Any, sessionID: Any) -> None:
         raw = message.toString()
@@ -134,6 +166,14 @@ class FixSession:
         self.timer: asyncio.TimerHandle | None = None
         self.sent = 0
         self.send_failures = 0
+        self.refusals = 0  # Reject (3) and BusinessMessageReject (j) sent, by quickfix or by brokerd
+        self.recent_refusals: collections.deque[str] = collections.deque(maxlen=RECENT_REFUSALS)
+
+    def refused(self, text: str) -> None:
+        """From a quickfix thread: a refusal is on its way to the venue."""
+        self.refusals += 1
+        self.recent_refusals.append(text)
+        log.warning("refused a venue message", venue=self.name, refusal=text)
 
     def post(self, callback: Callable[[], None]) -> None:
         """From a quickfix thread onto the actor's loop."""
@@ -143,8 +183,12 @@ class FixSession:
         """Connect (or listen). Messages after ``last_journaled_seq`` are asked for again."""
         session = fix.Session.lookupSession(self.session_id)
         if session is not None and last_journaled_seq and session.getExpectedTargetNum() > last_journaled_seq + 1:
-            log.warning("asking the venue again for messages not journaled", venue=self.name,
-                        expected=session.getExpectedTargetNum(), journaled=last_journaled_seq)
+            log.warning(
+                "asking the venue again for messages not journaled",
+                venue=self.name,
+                expected=session.getExpectedTargetNum(),
+                journaled=last_journaled_seq,
+            )
             session.setNextTargetMsgSeqNum(last_journaled_seq + 1)
         self.connector.start()
 
@@ -169,7 +213,7 @@ class FixSession:
                 self.timer = self.loop.call_later((1 - self.tokens) / self.rate, self._drain)
                 return
             raw = self.queue.popleft()
-            message = fix.Message(raw, False)
+            message = codec.outgoing(raw)
             try:
                 fix.Session.sendToTarget(message, self.session_id)
                 self.sent += 1
@@ -188,4 +232,6 @@ class FixSession:
             "next_target_seq": session.getExpectedTargetNum() if session is not None else None,
             "sent": self.sent,
             "queued": len(self.queue),
+            "refusals": self.refusals,
+            "refusals_recent": list(self.recent_refusals),
         }

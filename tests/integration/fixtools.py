@@ -1,10 +1,24 @@
-"""What the FIX integration tests share: free ports and the simulator's ready line."""
+"""What the FIX integration tests share: free ports, the simulator's ready line, and a
+bare quickfix acceptor that plays the venue and says exactly what a test tells it to."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import selectors
 import socket
 import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import quickfix as fix
+
+from adapters.fix.spec import fix44_dictionary
+
+Fields = dict[int, str]
 
 
 def free_port() -> int:
@@ -19,3 +33,167 @@ def ready_line(process: subprocess.Popen[str], timeout: float = 20) -> str:
         selector.register(process.stdout, selectors.EVENT_READ)
         assert selector.select(timeout), "the process did not print its ready line"
     return process.stdout.readline().strip()
+
+
+def fields_of(raw: str) -> Fields:
+    """A FIX string's fields by tag (the last one wins; no repeating groups here)."""
+    return {int(tag): value for tag, _, value in (part.partition("=") for part in raw.split("\x01") if part)}
+
+
+def utc_timestamp() -> str:
+    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime()) + ".000"
+
+
+class RawVenue(fix.Application):  # type: ignore[misc]
+    """The market maker MM1 as a bare quickfix acceptor (MM1 → BROKERD) in the test process.
+
+    It acknowledges every NewOrderSingle (ExecType 0) and, while ``fill_price`` is set,
+    fills it at once at that price. Beyond that it sends what a test builds — including
+    what no venue should send (a field missing, a bad enum value, a negative quantity, an
+    overfill) — and keeps everything brokerd sends it, application and admin messages
+    alike. It takes any logon (brokerd's password is not checked here)."""
+
+    def __init__(self, home: Path, port: int) -> None:
+        super().__init__()
+        self.port = port
+        self.session_id = fix.SessionID("FIX.4.4", "MM1", "BROKERD")
+        self.received: list[Fields] = []  # application messages from brokerd
+        self.admin: list[Fields] = []  # admin messages from brokerd (Logon, Reject (3), Logout...)
+        self.logged_on = threading.Event()
+        self.fill_price: str | None = None
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        home.mkdir(parents=True, exist_ok=True)
+        config = home / "venue.cfg"
+        config.write_text(
+            "\n".join(
+                [
+                    "[DEFAULT]",
+                    "ConnectionType=acceptor",
+                    f"SocketAcceptPort={port}",
+                    "SocketReuseAddress=Y",
+                    "HeartBtInt=30",
+                    "StartTime=00:00:00",
+                    "EndTime=00:00:00",
+                    "UseDataDictionary=Y",
+                    f"DataDictionary={fix44_dictionary()}",
+                    f"FileStorePath={home / 'store'}",
+                    f"FileLogPath={home / 'log'}",
+                    "[SESSION]",
+                    "BeginString=FIX.4.4",
+                    "SenderCompID=MM1",
+                    "TargetCompID=BROKERD",
+                    "",
+                ]
+            )
+        )
+        # quickfix keeps raw pointers to these: they live as long as the acceptor
+        self._settings = fix.SessionSettings(str(config))
+        self._store = fix.FileStoreFactory(self._settings)
+        self._logs = fix.FileLogFactory(self._settings)
+        # Threaded: quickfix 1.16's SocketAcceptor.stop() crashes once a counterparty has come and gone.
+        self._acceptor = fix.ThreadedSocketAcceptor(self, self._store, self._settings, self._logs)
+
+    def start(self) -> None:
+        self._acceptor.start()
+
+    def stop(self) -> None:
+        self._acceptor.stop()
+
+    async def logout(self, timeout: float = 10) -> None:
+        """End the session from the venue's side, then take logons again (quickfix disables
+        a session it logs out); brokerd logs on again by itself."""
+        session = fix.Session.lookupSession(self.session_id)
+        session.logout("venue going away")
+        deadline = time.monotonic() + timeout
+        while self.logged_on.is_set():
+            assert time.monotonic() < deadline, "the logout never completed"
+            await asyncio.sleep(0.02)
+        session.logon()
+
+    # --- quickfix's callbacks -------------------------------------------------------------
+
+    def onCreate(self, sessionID: Any) -> None:
+        pass
+
+    def onLogon(self, sessionID: Any) -> None:
+        self.logged_on.set()
+
+    def onLogout(self, sessionID: Any) -> None:
+        self.logged_on.clear()
+
+    def toAdmin(self, message: Any, sessionID: Any) -> None:
+        pass
+
+    def fromAdmin(self, message: Any, sessionID: Any) -> None:
+        with self._lock:
+            self.admin.append(fields_of(message.toString()))
+
+    def toApp(self, message: Any, sessionID: Any) -> None:
+        pass
+
+    def fromApp(self, message: Any, sessionID: Any) -> None:
+        received = fields_of(message.toString())
+        with self._lock:
+            self.received.append(received)
+        if received.get(35) == "D":
+            self.send(self.report(received, exec_type="0"))
+            if self.fill_price is not None:
+                self.send(self.fill(received, received[38], self.fill_price))
+
+    # --- what a test uses -----------------------------------------------------------------
+
+    def report(self, order: Fields, exec_type: str, **fields: str) -> Fields:
+        """A well-formed ExecutionReport (8) about ``order`` (a NewOrderSingle received):
+        ExecType ``exec_type``, nothing filled yet, a fresh ExecID; then ``fields`` by tag
+        (``_32="1"`` sets LastQty). ``send(..., without=...)`` leaves fields out."""
+        number = next(self._ids)
+        report: Fields = {
+            35: "8",
+            37: f"RAW-O-{order[11]}",
+            17: f"RAW-E{number}-{time.monotonic_ns()}",
+            11: order[11],
+            150: exec_type,
+            39: "0",
+            55: order[55],
+            54: order[54],
+            38: order.get(38, "0"),
+            151: order.get(38, "0"),
+            14: "0",
+            6: "0",
+            60: utc_timestamp(),
+        }
+        report.update({int(tag.lstrip("_")): value for tag, value in fields.items()})
+        return report
+
+    def fill(self, order: Fields, qty: str, price: str) -> Fields:
+        """The whole of ``order`` filled at once at ``price``."""
+        return self.report(order, "F", _32=qty, _31=price, _14=qty, _151="0", _39="2", _6=price)
+
+    def send(self, message: Fields, without: tuple[int, ...] = ()) -> None:
+        """``message`` as it is (MsgType from tag 35), minus the tags in ``without``."""
+        out = fix.Message()
+        out.getHeader().setField(35, message[35])
+        for tag, value in message.items():
+            if tag != 35 and tag not in without:
+                out.setField(tag, value)
+        assert fix.Session.sendToTarget(out, self.session_id)
+
+    async def wait_for(self, predicate: Callable[[Fields], bool], admin: bool = False, timeout: float = 10) -> Fields:
+        """The first message from brokerd matching ``predicate`` (polled: the test's event
+        loop keeps running)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                found = next((m for m in (self.admin if admin else self.received) if predicate(m)), None)
+            if found is not None:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"brokerd never sent the message the test waits for (admin={admin})")
+            await asyncio.sleep(0.02)
+
+    async def wait_logged_on(self, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.logged_on.is_set():
+            assert time.monotonic() < deadline, "brokerd never logged on to the raw venue"
+            await asyncio.sleep(0.05)

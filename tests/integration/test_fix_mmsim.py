@@ -469,7 +469,9 @@ def test_market_data_request_is_answered_with_a_snapshot_per_symbol(client: Conn
         ("IBM", None, None, None, "13"),  # neither
     ],
 )
-def test_a_bad_order_is_rejected_with_a_reason(client: Connection, symbol: str, qty: str | None, cash: str | None, price: str | None, reason: str) -> None:
+def test_a_bad_order_is_rejected_with_a_reason(
+    client: Connection, symbol: str, qty: str | None, cash: str | None, price: str | None, reason: str
+) -> None:
     party = client.app
     order = cloid("bad")
     new_order(party, order, symbol, "1", qty=qty, cash=cash, price=price)
@@ -546,6 +548,35 @@ def test_after_a_reconnect_the_last_reports_are_resent_with_poss_dup(client: Con
     resent = [m for m in party.received if m.get(43) == "Y" and m.msg_type == "8"]
     assert [m.get(17) for m in resent] == sent
     assert all(m.get(122) for m in resent)
+
+
+def test_with_cancel_on_disconnect_a_logout_cancels_the_sessions_resting_orders(tmp_path: Path) -> None:
+    """Its own simulator with the option, and BROKERD2 (the module's client holds BROKERD):
+    the cancel reaches the counterparty when it logs on again, resent with PossDupFlag=Y."""
+    port = free_port()
+    command = [sys.executable, "-m", "adapters.fix.mmsim", "--config", str(CONFIG), "--port", str(port), "--data-dir", str(tmp_path / "mm"),
+               "--symbols", "IBM", "--quote-interval-ms", "20", "--cancel-on-disconnect"]  # fmt: skip
+    with (tmp_path / "stderr.log").open("w") as stderr:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    connection = Connection(tmp_path / "brokerd2", port, "BROKERD2", configured_password("BROKERD2"))
+    try:
+        assert read_ready_line(process).startswith(f"mmsim ready port={port} ")
+        connection.start()
+        party = connection.app
+        assert party.logged_on.wait(10)
+        bid = party.latest_quote("IBM").decimal(132)
+        resting = cloid()
+        new_order(party, resting, "IBM", "1", qty="1", price=str(bid - 2))
+        party.wait_for(lambda m: m.msg_type == "8" and m.get(11) == resting and m.get(150) == "0")
+        connection.stop()
+        connection.start()
+        assert party.logged_on.wait(10)
+        canceled = party.final_report(resting)
+        assert (canceled.get(150), canceled.get(39), canceled.get(58), canceled.get(43)) == ("4", "4", "cancel on disconnect", "Y")
+    finally:
+        connection.stop()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
 
 
 # --- the pure core ------------------------------------------------------------------------
@@ -639,6 +670,22 @@ def test_core_quotes_go_only_to_logged_on_sessions() -> None:
     core = MarketMaker(core_settings(), "T", T0)
     core.logged_on("S")
     core.logged_on("U")
-    core.logged_out("U")
+    assert core.logged_out("U", T0) == []
     quotes = [event for event in core.advance(T0 + 100 * MS) if isinstance(event, QuoteSent)]
     assert quotes and {quote.session for quote in quotes} == {"S"}
+
+
+def test_core_cancel_on_disconnect_cancels_only_the_working_orders_of_the_session_that_left() -> None:
+    core = MarketMaker(core_settings(cancel_on_disconnect=True, latency_ms=0), "T", T0)
+    below = fixed.format(core.quote("IBM").bid - fixed.parse("5"))
+    core.submit(order("rests", price=below), T0)
+    core.submit(order("fills"), T0)
+    core.submit(msgspec.structs.replace(order("elsewhere", price=below), session="U"), T0)
+    run(core, T0)
+    canceled = [event for event in core.logged_out("S", T0 + MS) if isinstance(event, ExecutionReport)]
+    assert [(r.cl_ord_id, r.kind, r.status, r.text) for r in canceled] == [
+        ("rests", ExecKind.CANCELED, OrderStatus.CANCELED, "cancel on disconnect")
+    ]
+    assert [event.cl_ord_id for event in core.logged_out("U", T0 + MS) if isinstance(event, ExecutionReport)] == ["elsewhere"]
+    core.check_invariants()
+    assert MarketMaker(core_settings(), "T", T0).logged_out("S", T0) == []  # without the option: nothing

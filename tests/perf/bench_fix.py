@@ -11,6 +11,13 @@ part. Measured: filled orders/s with ``--clients`` connections keeping orders in
 Baseline: a bare quickfix initiator (this process) and a bare quickfix acceptor (another
 process) that answers each NewOrderSingle with one filled ExecutionReport: round trips/s
 with the same number in flight, and p50/p99 at the same rate. The ratio is the figure.
+
+Each repeat's baseline uses CompIDs of its own. quickfix keeps a process-wide registry of
+sessions by SessionID, and a stopped initiator's session stays registered while the
+initiator object lives (they are kept: quickfix holds raw pointers into them); a second
+initiator with the same SessionID is not registered, so ``Session.sendToTarget`` sent its
+orders into the first repeat's dead session and the second repeat waited forever. Every
+wait is bounded now, so a lost answer fails the run instead of hanging it.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from adapters.fix.spec import fix44_dictionary  # noqa: E402
 from tests.integration.fixtools import free_port  # noqa: E402
 
 KEEP: list[object] = []  # quickfix keeps raw pointers to factories and settings
+ANSWER_TIMEOUT_S = 60  # a round trip that takes longer is lost: fail, never hang
 
 
 def _settings(directory: Path, role: str, port: int, sender: str, target: str) -> Any:
@@ -48,7 +56,7 @@ ReconnectInterval=1
 HeartBtInt=30
 StartTime=00:00:00
 EndTime=00:00:00
-FileStorePath={directory / 'store'}
+FileStorePath={directory / "store"}
 UseDataDictionary=Y
 DataDictionary={fix44_dictionary()}
 [SESSION]
@@ -88,15 +96,26 @@ class _Filler(_Base):
         report = fix.Message()
         report.getHeader().setField(fix.MsgType(fix.MsgType_ExecutionReport))
         cl_ord_id = message.getField(11)
-        for tag, value in ((37, cl_ord_id), (17, cl_ord_id), (11, cl_ord_id), (150, "F"), (39, "2"), (55, message.getField(55)),
-                           (54, message.getField(54)), (32, message.getField(38)), (31, "150.00"), (151, "0"),
-                           (14, message.getField(38)), (6, "150.00")):
+        for tag, value in (
+            (37, cl_ord_id),
+            (17, cl_ord_id),
+            (11, cl_ord_id),
+            (150, "F"),
+            (39, "2"),
+            (55, message.getField(55)),
+            (54, message.getField(54)),
+            (32, message.getField(38)),
+            (31, "150.00"),
+            (151, "0"),
+            (14, message.getField(38)),
+            (6, "150.00"),
+        ):
             report.setField(tag, value)
         fix.Session.sendToTarget(report, sessionID)
 
 
-def _run_filler(port: int, directory: str, ready: Any) -> None:
-    settings = _settings(Path(directory), "acceptor", port, "FILLER", "SENDER")
+def _run_filler(port: int, directory: str, ready: Any, sender: str, filler: str) -> None:
+    settings = _settings(Path(directory), "acceptor", port, filler, sender)
     app = _Filler()
     store, logs = fix.FileStoreFactory(settings), fix.ScreenLogFactory(False, False, False)
     acceptor = fix.SocketAcceptor(app, store, settings, logs)
@@ -122,6 +141,10 @@ class _Sender(_Base):
         self.latencies.append(time.perf_counter() - self.sent.pop(message.getField(11)))
         self.done.release()
 
+    def answered(self) -> None:
+        if not self.done.acquire(timeout=ANSWER_TIMEOUT_S):
+            raise TimeoutError(f"no ExecutionReport within {ANSWER_TIMEOUT_S} s ({len(self.sent)} orders unanswered)")
+
     def send(self, cl_ord_id: str) -> None:
         order = fix.Message()
         order.getHeader().setField(fix.MsgType(fix.MsgType_NewOrderSingle))
@@ -133,39 +156,48 @@ class _Sender(_Base):
 
 def bare_quickfix(work: Path, orders: int, window: int, rate: int, seconds: float) -> tuple[float, float, float]:
     port = free_port()
-    ready = multiprocessing.get_context("spawn").Event()
-    filler = multiprocessing.get_context("spawn").Process(target=_run_filler, args=(port, str(work / "filler"), ready), daemon=True)
+    tag = uuid.uuid4().hex[:6].upper()
+    sender, filler_id = f"SENDER{tag}", f"FILLER{tag}"  # a SessionID no earlier repeat registered
+    spawn = multiprocessing.get_context("spawn")
+    ready = spawn.Event()
+    filler = spawn.Process(target=_run_filler, args=(port, str(work / "filler"), ready, sender, filler_id), daemon=True)
     filler.start()
-    ready.wait(20)
-    settings = _settings(work / "sender", "initiator", port, "SENDER", "FILLER")
-    app = _Sender()
-    store, logs = fix.FileStoreFactory(settings), fix.ScreenLogFactory(False, False, False)
-    initiator = fix.SocketInitiator(app, store, settings, logs)
-    KEEP.extend((settings, app, store, logs, initiator))
-    initiator.start()
-    assert app.logged_on.wait(20)
-    tag = uuid.uuid4().hex[:6]
-    started = time.perf_counter()
-    for index in range(orders):
-        if index >= window:
-            app.done.acquire()
-        app.send(f"{tag}-t{index}")
-    for _ in range(min(window, orders)):
-        app.done.acquire()
-    throughput = orders / (time.perf_counter() - started)
-    app.latencies.clear()
-    count = int(rate * seconds)
-    begin = time.perf_counter()
-    for index in range(count):
-        delay = begin + index / rate - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        app.send(f"{tag}-l{index}")
-    for _ in range(count):
-        app.done.acquire()
-    ordered = sorted(app.latencies)
-    initiator.stop()
-    filler.terminate()
+    initiator = None
+    try:
+        if not ready.wait(20):
+            raise TimeoutError("the bare acceptor did not start")
+        settings = _settings(work / "sender", "initiator", port, sender, filler_id)
+        app = _Sender()
+        store, logs = fix.FileStoreFactory(settings), fix.ScreenLogFactory(False, False, False)
+        initiator = fix.SocketInitiator(app, store, settings, logs)
+        KEEP.extend((settings, app, store, logs, initiator))
+        initiator.start()
+        if not app.logged_on.wait(20):
+            raise TimeoutError("the bare initiator did not log on")
+        started = time.perf_counter()
+        for index in range(orders):
+            if index >= window:
+                app.answered()
+            app.send(f"{tag}-t{index}")
+        for _ in range(min(window, orders)):
+            app.answered()
+        throughput = orders / (time.perf_counter() - started)
+        app.latencies.clear()
+        count = int(rate * seconds)
+        begin = time.perf_counter()
+        for index in range(count):
+            delay = begin + index / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            app.send(f"{tag}-l{index}")
+        for _ in range(count):
+            app.answered()
+        ordered = sorted(app.latencies)
+    finally:
+        if initiator is not None:
+            initiator.stop()
+        filler.terminate()
+        filler.join(10)
     return throughput, ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.99)] * 1000
 
 
@@ -186,8 +218,9 @@ class _Trader:
         self.encode = msgspec.json.encode
         self.socket = await connect(url, compression=None, max_size=2**24)
         ts, nonce = int(time.time() * 1000), os.urandom(8).hex()
-        await self.socket.send(self.encode({"op": "login", "id": 0, "key": "tester", "ts": ts, "nonce": nonce,
-                                            "sig": signature("tester-secret", ts, nonce)}))
+        await self.socket.send(
+            self.encode({"op": "login", "id": 0, "key": "tester", "ts": ts, "nonce": nonce, "sig": signature("tester-secret", ts, nonce)})
+        )
         assert self.decode(await self.socket.recv()).get("ok")
         self.waiting: dict[str, tuple[float, asyncio.Future[float]]] = {}
         self.reader = asyncio.ensure_future(self._read())
@@ -205,8 +238,19 @@ class _Trader:
     async def order(self, account: str, cloid: str) -> float:
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self.waiting[cloid] = (time.perf_counter(), future)
-        await self.socket.send(self.encode({"op": "new_order", "account": account, "client_order_id": cloid, "symbol": "IBM",
-                                            "side": "buy", "type": "market", "qty": "1"}))
+        await self.socket.send(
+            self.encode(
+                {
+                    "op": "new_order",
+                    "account": account,
+                    "client_order_id": cloid,
+                    "symbol": "IBM",
+                    "side": "buy",
+                    "type": "market",
+                    "qty": "1",
+                }
+            )
+        )
         return await asyncio.wait_for(future, 60)
 
     async def close(self) -> None:
@@ -214,7 +258,9 @@ class _Trader:
         await self.socket.close()
 
 
-async def brokerd_over_fix(url: str, orders: int, clients: int, window: int, rate: int, seconds: float, tag: str) -> tuple[float, float, float]:
+async def brokerd_over_fix(
+    url: str, orders: int, clients: int, window: int, rate: int, seconds: float, tag: str
+) -> tuple[float, float, float]:
     traders = [await _Trader().open(url) for _ in range(clients)]
     accounts = [f"T{index:02d}" for index in range(1, 41)]
     counter = iter(range(10**9))
@@ -282,7 +328,8 @@ async def run(args: argparse.Namespace) -> None:
         for repeat in range(args.repeats):
             b = await brokerd_over_fix(url, args.orders, args.clients, args.window, args.rate, args.seconds, f"r{repeat}")
             q = await asyncio.get_running_loop().run_in_executor(
-                None, bare_quickfix, work / f"bare{repeat}", args.orders, args.clients * args.window, args.rate, args.seconds)
+                None, bare_quickfix, work / f"bare{repeat}", args.orders, args.clients * args.window, args.rate, args.seconds
+            )
             for name, value in zip(("brokerd orders/s", "brokerd p50 ms", "brokerd p99 ms"), b, strict=True):
                 results.setdefault(name, []).append(value)
             for name, value in zip(("quickfix orders/s", "quickfix p50 ms", "quickfix p99 ms"), q, strict=True):
@@ -294,11 +341,18 @@ async def run(args: argparse.Namespace) -> None:
         stop(maker)
     m = {name: statistics.median(values) for name, values in results.items()}
     print()
-    print(f"orders over FIX, filled at once, medians of {args.repeats} (in flight: {args.clients} × {args.window}; latency at {args.rate}/s)")
-    print(f"  filled orders/s : brokerd (WebSocket → journal → FIX → simulator → FIX → journal → WebSocket) {m['brokerd orders/s']:,.0f}"
-          f"   bare quickfix NewOrderSingle → ExecutionReport {m['quickfix orders/s']:,.0f}   ratio {m['brokerd orders/s'] / m['quickfix orders/s']:.3f}")
-    print(f"  new_order → trade: brokerd p50 {m['brokerd p50 ms']:.2f} ms p99 {m['brokerd p99 ms']:.2f} ms"
-          f"   bare quickfix p50 {m['quickfix p50 ms']:.2f} ms p99 {m['quickfix p99 ms']:.2f} ms")
+    print(
+        f"orders over FIX, filled at once, medians of {args.repeats} (in flight: {args.clients} × {args.window}; latency at {args.rate}/s)"
+    )
+    print(
+        f"  filled orders/s : brokerd (WebSocket → journal → FIX → simulator → FIX → journal → WebSocket) {m['brokerd orders/s']:,.0f}"
+        f"   bare quickfix NewOrderSingle → ExecutionReport {m['quickfix orders/s']:,.0f}   ratio {m['brokerd orders/s'] / m['quickfix orders/s']:.3f}"
+    )
+    print(
+        f"  new_order → trade: brokerd p50 {m['brokerd p50 ms']:.2f} ms p99 {m['brokerd p99 ms']:.2f} ms"
+        f"   bare quickfix p50 {m['quickfix p50 ms']:.2f} ms p99 {m['quickfix p99 ms']:.2f} ms"
+        f"   ratio p50 {m['brokerd p50 ms'] / m['quickfix p50 ms']:.1f}× p99 {m['brokerd p99 ms'] / m['quickfix p99 ms']:.1f}×"
+    )
 
 
 def main() -> None:

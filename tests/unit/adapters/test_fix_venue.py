@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import quickfix as fix
 
+from adapters.base import VenueEvent
 from adapters.fix import codec
 from adapters.fix.venue import CANCELED_ON_DISCONNECT, FixVenue
 from model import fixed
@@ -42,6 +43,12 @@ def msg_type(message: fix.Message) -> str:
     return str(field.getValue())
 
 
+def one_report(events: list[VenueEvent]) -> VenueReport:
+    (report,) = events
+    assert isinstance(report, VenueReport), report
+    return report
+
+
 def sent_types(adapter: FixVenue) -> list[str]:
     return [msg_type(parsed(raw)) for raw in adapter.take_outgoing()]
 
@@ -52,10 +59,10 @@ def test_an_order_goes_out_as_new_order_single_and_its_fills_come_back() -> None
     assert sent_types(adapter) == ["D"]
     (accepted,) = adapter.receive(wire("8", changed(ACCEPTED, {17: "E-0"})), T0)
     assert isinstance(accepted, VenueReport) and accepted.kind is VenueEventKind.ACCEPTED and accepted.child_id == "child-1"
-    (first,) = adapter.receive(wire("8", TRADE), T0)
+    first = one_report(adapter.receive(wire("8", TRADE), T0))
     assert first.kind is VenueEventKind.TRADE and first.last_qty == fixed.parse("0.1") and not first.done
     last = changed(TRADE, {17: "E-2", 32: "0.2", 151: "0", 14: "0.3", 39: "2"})
-    (second,) = adapter.receive(wire("8", last), T0)
+    second = one_report(adapter.receive(wire("8", last), T0))
     assert second.done and adapter.open_orders() == []
 
 
@@ -102,20 +109,20 @@ def test_cancel_and_replace_name_the_order_and_map_the_answers_back() -> None:
     replace_id = request.getField(11)
     assert msg_type(request) == "G" and request.getField(41) == "child-1"
     replaced = changed(ACCEPTED, {150: "5", 11: replace_id, 41: "child-1", 17: "E-r", 151: "0.5"})
-    (report,) = adapter.receive(wire("8", replaced), T0)
+    report = one_report(adapter.receive(wire("8", replaced), T0))
     assert report.kind is VenueEventKind.REPLACED and report.child_id == "child-1"
     adapter.cancel("child-1", T0)
     (raw,) = adapter.take_outgoing()
     cancel = parsed(raw)
     assert cancel.getField(41) == replace_id  # the order's current ClOrdID
     refused = changed(CANCEL_REJECT, {11: cancel.getField(11), 41: replace_id})
-    (report,) = adapter.receive(wire("9", refused), T0)
+    report = one_report(adapter.receive(wire("9", refused), T0))
     assert report.kind is VenueEventKind.CANCEL_REJECTED and report.child_id == "child-1"
 
 
 def test_orders_are_refused_while_the_session_is_down() -> None:
     adapter = FixVenue("MM1", SETUP.instruments)
-    (report,) = adapter.submit(order(), T0)
+    report = one_report(adapter.submit(order(), T0))
     assert report.kind is VenueEventKind.REJECTED and report.reason == "market_closed"
     assert adapter.take_outgoing() == []
 
@@ -134,7 +141,7 @@ STATUS = changed(ACCEPTED, {150: "I", 17: "E-status"})
 def test_an_order_status_answer_of_canceled_cancels_the_child() -> None:
     adapter = venue()
     adapter.submit(order(), T0)
-    (report,) = adapter.receive(wire("8", changed(STATUS, {39: "4", 151: "0"})), T0)
+    report = one_report(adapter.receive(wire("8", changed(STATUS, {39: "4", 151: "0"})), T0))
     assert (report.kind, report.child_id, report.done) == (VenueEventKind.CANCELED, "child-1", True)
     assert adapter.open_orders() == [] and adapter.anomalies == []
 
@@ -152,7 +159,7 @@ def test_a_final_report_naming_fills_never_received_refuses_them_when_they_come(
     adapter.submit(order(), T0)
     adapter.take_outgoing()
     canceled = changed(ACCEPTED, {150: "4", 39: "4", 17: "E-c", 151: "0", 14: "0.1", 6: "150.25"})
-    (report,) = adapter.receive(wire("8", canceled), T0)
+    report = one_report(adapter.receive(wire("8", canceled), T0))
     assert report.kind is VenueEventKind.CANCELED and "CumQty" in adapter.anomalies[-1]
     assert adapter.receive(wire("8", TRADE), T0) == []
     assert sent_types(adapter) == ["j"] and "after it was closed here" in adapter.anomalies[-1]
