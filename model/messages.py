@@ -116,6 +116,7 @@ class ExecutionReport(_Message, frozen=True, gc=False, tag=20):
     reason: str | None
     ts: int
     reply: Reply | None = None
+    venue: str | None = None  # where the order works or last traded (None while held here)
 
 
 class OrdersReply(_Message, frozen=True, gc=False, tag=21):

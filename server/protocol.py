@@ -198,6 +198,7 @@ def execution_body(report: ExecutionReport) -> bytes:
             "last_price": _decimal(report.last_price),
             "avg_price": _decimal(report.avg_price),
             "reason": report.reason,
+            "venue": report.venue,
             "ts": report.ts,
         }
     )

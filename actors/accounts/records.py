@@ -65,6 +65,7 @@ class OrderRecord(msgspec.Struct, gc=False, array_like=True):
     pending_replace: PendingReplace | None = None
     replaced_by: str | None = None
     block: str | None = None  # an order for the open: the block its fill was allocated from
+    venue: str | None = None  # the venue of its latest venue event
 
     @property
     def cum_value(self) -> int:

@@ -345,6 +345,7 @@ class AccountState(Dispatcher):
             self._anomaly(f"update for unknown order {update.order_id}: {update.kind.value}")
             return
         if update.kind is VenueEventKind.ACCEPTED:
+            order.venue = update.venue or order.venue
             return
         if update.kind is VenueEventKind.TRADE:
             self._trade(order, update, now)
@@ -373,6 +374,7 @@ class AccountState(Dispatcher):
             self._anomaly(f"overfill refused for {order.order_id}: {update.last_qty} at {price}")
             return
         account = self.accounts[order.account]
+        order.venue = update.venue or order.venue
         order.cum_qty += update.last_qty
         order.cum_value += value
         if update.block is not None:
@@ -393,6 +395,7 @@ class AccountState(Dispatcher):
             self._anomaly(f"{update.kind.value} for {order.order_id} in status {order.status.value}")
             return
         account = self.accounts[order.account]
+        order.venue = update.venue or order.venue
         order.status = next_status(order.status, event)
         order.reason = update.reason
         if order.pending_replace is not None:
@@ -615,6 +618,7 @@ class AccountState(Dispatcher):
             reason=order.reason,
             ts=now,
             reply=reply,
+            venue=order.venue,
         )
 
     def _find_open(self, account_id: str, client_order_id: str, reply: Reply | None) -> OrderRecord | None:

@@ -247,6 +247,9 @@ class InstrumentState(Dispatcher):
         self.venue_sessions[change.venue] = change.state
         if change.state is not SessionState.CLOSED:
             return
+        for book in self.books.values():  # a closed venue's last quote is stale: out of the consolidated book
+            if book.quotes.pop(change.venue, None) is not None:
+                self._consolidate(book, now)
         for route in list(self.routes.values()):
             if route.state == HELD_STOP and route.tif is TimeInForce.DAY and not self._any_venue_open(route.symbol):
                 self._update(route, VenueEventKind.EXPIRED, now, reason=Reason.END_OF_DAY.value)
