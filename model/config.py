@@ -301,7 +301,7 @@ def parse_accounts_csv(text: str, source: str) -> list[AccountSeed]:
     first_row: dict[str, int] = {}
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
     try:
-        rows = _numbered_csv_rows(reader)
+        rows = numbered_csv_rows(reader)
         header = next(rows, None)
         if header is None:
             raise ConfigError(f"{source}: row 1: no header (the file is empty); expected account,owner,cash")
@@ -326,7 +326,7 @@ def parse_accounts_csv(text: str, source: str) -> list[AccountSeed]:
     return seeds
 
 
-def _numbered_csv_rows(reader: CsvReader) -> Iterator[tuple[int, list[str]]]:
+def numbered_csv_rows(reader: CsvReader) -> Iterator[tuple[int, list[str]]]:
     """``(line number where the row starts, stripped fields)``, blank rows skipped."""
     start = 1
     while True:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 import msgspec
 
 from model import fixed
+from model.config import numbered_csv_rows
 
 if TYPE_CHECKING:
     from _csv import Reader as CsvReader
@@ -124,17 +125,10 @@ def _text_lines(handle: BinaryIO) -> Iterator[str]:
 
 def _numbered_rows(reader: CsvReader) -> Iterator[tuple[int, list[str]]]:
     """``(line number where the row starts, stripped fields)``, blank rows skipped."""
-    start = 1
-    while True:
-        try:
-            fields = next(reader, None)
-        except csv.Error as error:
-            raise _Unreadable(f"row {start}: {error}; reading stopped there") from None
-        if fields is None:
-            return
-        if any(field.strip() for field in fields):
-            yield start, [field.strip() for field in fields]
-        start = reader.line_num + 1
+    try:
+        yield from numbered_csv_rows(reader)
+    except csv.Error as error:
+        raise _Unreadable(str(error)) from None
 
 
 def _header_columns(header: tuple[int, list[str]] | None) -> dict[str, int]:

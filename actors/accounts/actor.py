@@ -33,12 +33,6 @@ class AccountActor(DurableHost):
         super().__init__(name, config)
         self.recover(config.server.data_dir)
         self.last_status = (time.monotonic(), self.core.order_counter)
-        self.allocations_seen = self.core.allocations_booked
-
-    def allocated_now(self) -> bool:
-        grew = self.core.allocations_booked > self.allocations_seen
-        self.allocations_seen = self.core.allocations_booked
-        return grew
 
     def make_core(self) -> Core:
         return build_core(ActorPlan(self.name, "account", instruments=self.instruments), self.config)
@@ -90,7 +84,7 @@ class AccountActor(DurableHost):
         status["accounts"] = len(self.core.accounts)
         status["orders"] = orders
         status["orders_per_s"] = round((orders - last_orders) / (now - last_time), 1) if now > last_time else 0.0
-        status["allocations_booked"] = self.core.allocations_booked
+        status["allocations_booked"] = self.core.allocations
         return status
 
     async def open_orders(self, account: str | None) -> int:
@@ -105,10 +99,10 @@ class AccountActor(DurableHost):
 
     # --- back office (read only) ---------------------------------------------------------------
 
-    async def positions_book(self) -> dict[str, dict[str, str]]:
-        """Every account here with its nonzero positions (decimal strings): ``reconcile``."""
+    async def positions_book(self) -> dict[str, dict[str, int]]:
+        """Every account here with its nonzero positions: ``reconcile``."""
         return {
-            record.account: {symbol: fixed.format(position.qty) for symbol, position in record.positions.items() if position.qty}
+            record.account: {symbol: position.qty for symbol, position in record.positions.items() if position.qty}
             for record in self.core.accounts.values()
         }
 

@@ -77,7 +77,7 @@ class AccountState(Dispatcher):
         self.orders: dict[str, OrderRecord] = {}
         self.markets: dict[str, MarketView] = {}
         self.order_counter = 0
-        self.allocations_booked = 0  # fills allocated from blocks
+        self.allocations = 0  # fills allocated from blocks
         self.kill_all = False  # "kill all": every account, including ones opened later
         self.rejected_requests = 0
         self.anomalies: list[str] = []
@@ -379,7 +379,7 @@ class AccountState(Dispatcher):
         order.cum_value += value
         if update.block is not None:
             order.block = update.block
-            self.allocations_booked += 1
+            self.allocations += 1
         self._book_cash(account, order)
         self._book_position(account, order.symbol, order.side, update.last_qty, price)
         complete = update.done if order.qty is None else order.cum_qty == order.qty

@@ -25,12 +25,6 @@ class InstrumentActor(DurableHost):
         self.instruments = instruments
         super().__init__(name, config)
         self.recover(config.server.data_dir)
-        self.allocated_seen = self.state.allocated
-
-    def allocated_now(self) -> bool:
-        grew = self.state.allocated > self.allocated_seen
-        self.allocated_seen = self.state.allocated
-        return grew
 
     @property
     def state(self) -> InstrumentState:
@@ -58,7 +52,7 @@ class InstrumentActor(DurableHost):
             "queued": sum(1 for route in core.routes.values() if route.state == HELD_OPEN),
             "queued_for_nav": sum(1 for route in core.routes.values() if route.state == HELD_NAV),
             "blocks_working": len(core.blocks),
-            "allocated": core.allocated,
+            "allocated": core.allocations,
             "fills_allocated": core.fills_allocated,
             "residuals": {
                 symbol: {"qty": fixed.format(qty), "cash": fixed.format_cash(cash)}

@@ -134,10 +134,15 @@ def booked_cents(side: Side, numerator: int, denominator: int) -> int:
     return -(-numerator // scaled) if side is Side.BUY else numerator // scaled
 
 
+def average_price(block: Block, multiplier: int, reference: int) -> int:
+    """The block's average price per unit (truncated to 10^-9), or ``reference`` when nothing
+    filled (netting alone at the reference price)."""
+    return block.fill_value // (block.fill_qty * multiplier) if block.fill_qty else reference
+
+
 def allocate(block: Block, increment: int, multiplier: int, reference: int) -> list[Allocation]:
     """Split a finished block over its orders (and, netted, over the other side's)."""
-    price_num, price_den = (block.fill_value, block.fill_qty * multiplier) if block.fill_qty else (reference, 1)
-    price = price_num // price_den
+    price = average_price(block, multiplier, reference)
     if block.notional:
         return [_allocate_cash(block, increment, price)]
     allocations = []

@@ -109,7 +109,7 @@ class InstrumentState(Dispatcher):
         self.blocks: dict[str, Block] = {}  # block id → a block at a venue
         self.block_children: dict[str, str] = {}  # child id → block id
         self.block_counter = 0
-        self.allocated = 0  # account orders allocated from blocks
+        self.allocations = 0  # account orders allocated from blocks
         self.fills_allocated = 0  # ... of which got a fill (the others expire)
         self.residuals: dict[str, list[int]] = {}  # symbol → [qty, cash] no order could take (the firm's)
         self.done_blocks: list[opening.BlockDone] = []  # every finished block, for operators and the back office
@@ -417,8 +417,7 @@ class InstrumentState(Dispatcher):
         reference = self.books[block.symbol].reference
         unfilled = reason if reason is not None and not block.fill_qty else Reason.NOT_FILLED_AT_OPEN.value
         venue = block.venue or ""
-        multiplier = instrument.multiplier
-        price = block.fill_value // (block.fill_qty * multiplier) if block.fill_qty else reference
+        price = opening.average_price(block, instrument.multiplier, reference)
         self.done_blocks.append(
             opening.BlockDone(
                 block.block_id,
@@ -459,7 +458,7 @@ class InstrumentState(Dispatcher):
                 if (fill.qty == 0) if fill.asked_qty is None else (fill.qty < fill.asked_qty):
                     expiry = OrderUpdate(fill.order_id, fill.account, VenueEventKind.EXPIRED, 0, None, unfilled, venue, now, True)
                     self.out.to(ACCOUNT, fill.account, expiry)
-            self.allocated += len(allocation.fills)
+            self.allocations += len(allocation.fills)
             if allocation.residual_qty or allocation.residual_cash:
                 residual = self.residuals.setdefault(block.symbol, [0, 0])
                 residual[0] += allocation.residual_qty if allocation.side is Side.BUY else -allocation.residual_qty
@@ -669,7 +668,7 @@ class InstrumentState(Dispatcher):
             self.opened_day,
             self.open_markers,
             self.opens_done,
-            self.allocated,
+            self.allocations,
             self.fills_allocated,
             self.residuals,
             self.done_blocks,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 import os
 import shutil
 import time
@@ -36,7 +37,7 @@ from actors.runtime import Core, DurableHost
 from actors.supervisor.state import ActorPlan, plan
 from actors.venues.actor import VenueActor
 from model import fixed
-from model.config import ConfigError, Setup, check_account_symbols, parse_accounts_csv
+from model.config import ConfigError, Setup, check_account_symbols, numbered_csv_rows, parse_accounts_csv
 from model.enums import AssetClass
 from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetTradingStatus, StrikeNav
 from server import backoffice
@@ -337,25 +338,27 @@ class SupervisorActor(DurableHost):
 
     def _nav_file(self, path: str) -> list[StrikeNav]:
         try:
-            rows = list(csv.reader(Path(path).read_text(encoding="utf-8-sig").splitlines()))
+            text = Path(path).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as error:
             raise AdminError(f"cannot read {path}: {error}") from None
-        if not rows or [cell.strip() for cell in rows[0]] != ["symbol", "nav"]:
-            raise AdminError(f"{path}: row 1: the header must be symbol,nav")
         strikes, problems, seen = [], [], set()
-        for number, row in enumerate(rows[1:], start=2):
-            if not any(cell.strip() for cell in row):
-                continue
-            try:
-                if len(row) != 2:
-                    raise AdminError(f"expected symbol,nav, got {len(row)} fields")
-                symbol = row[0].strip()
-                if symbol in seen:
-                    raise AdminError(f"{symbol} appears twice")
-                strikes.append(self._strike(symbol, row[1].strip()))
-                seen.add(symbol)
-            except AdminError as problem:
-                problems.append(f"row {number}: {problem}")
+        try:
+            rows = numbered_csv_rows(csv.reader(io.StringIO(text, newline=""), strict=True))
+            header = next(rows, None)
+            if header is None or header[1] != ["symbol", "nav"]:
+                raise AdminError(f"{path}: row 1: the header must be symbol,nav")
+            for number, row in rows:
+                try:
+                    if len(row) != 2:
+                        raise AdminError(f"expected symbol,nav, got {len(row)} fields")
+                    if row[0] in seen:
+                        raise AdminError(f"{row[0]} appears twice")
+                    strikes.append(self._strike(row[0], row[1]))
+                    seen.add(row[0])
+                except AdminError as problem:
+                    problems.append(f"row {number}: {problem}")
+        except csv.Error as error:
+            problems.append(str(error))
         if problems:
             raise AdminError(f"{path}: nothing struck; " + "; ".join(problems))
         if not strikes:
@@ -407,8 +410,7 @@ class SupervisorActor(DurableHost):
         shards = [p.name for p in self.plans if p.role == "account"]
         ours: dict[str, dict[str, int]] = {}
         for part in await asyncio.gather(*(self.handles[n].positions_book.remote() for n in shards)):
-            for account, positions in part.items():
-                ours[account] = {symbol: fixed.parse(qty) for symbol, qty in positions.items()}
+            ours.update(part)
         breaks = backoffice.reconcile(ours, theirs)
         shown = backoffice.breaks_to_json(breaks[:MAX_BREAKS_SHOWN])
         return {"ok": not breaks, "accounts": len(ours), "breaks_found": len(breaks), "breaks": shown}
