@@ -84,8 +84,17 @@ async def serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         url = await server.start()
-        print(f"brokerd ready {url} fix={config.server.fix_port} data={config.server.data_dir}", flush=True)
-        await stop.wait()
+        fix = f" fix={config.server.fix_port}" if config.drop_copy.enabled else ""  # only when something listens there
+        print(f"brokerd ready {url}{fix} data={config.server.data_dir}", flush=True)
+        stopping = loop.create_task(stop.wait())
+        supervising = loop.create_task(server.supervise(config.server.supervisor_check_ms / 1000))
+        done, _ = await asyncio.wait({stopping, supervising}, return_when=asyncio.FIRST_COMPLETED)
+        if supervising in done:
+            stopping.cancel()
+            print(f"brokerd: the supervisor died ({supervising.result()}); exiting 1 — start again to recover from the journals",
+                  file=sys.stderr, flush=True)
+            return 1
+        supervising.cancel()
         print("brokerd stopping", file=sys.stderr, flush=True)
         await server.stop()
     finally:

@@ -32,6 +32,9 @@ class ServerSection(_Section, frozen=True):
     ws_port: int = 8765
     fix_port: int = 9878
     data_dir: str = "./data"
+    # How often run_server.py asks whether the supervisor lives; when it has died (it takes
+    # every actor with it), the server exits non-zero so a process manager restarts it.
+    supervisor_check_ms: int = 1000
 
 
 class TopologySection(_Section, frozen=True):

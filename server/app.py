@@ -3,13 +3,17 @@ and by the integration tests, which share one cluster per session)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import ray
+import structlog
 
 from actors.options import supervisor_options
 from actors.supervisor.actor import SupervisorActor
 from model.config import Setup
+
+log = structlog.get_logger("server")
 
 
 class BrokerServer:
@@ -40,3 +44,27 @@ class BrokerServer:
         await self.supervisor.shutdown.remote()
         ray.kill(self.supervisor)
         self.supervisor = None
+
+    async def supervise(self, interval_s: float) -> str:
+        """Return, with the reason, once the supervisor has died.
+
+        Guarantees: returns only on a death Ray reports (the supervisor's process is gone,
+        and with it every actor of the topology, which are its children); a supervisor
+        that is merely slow to answer is waited for, never declared dead. Noticed within
+        about ``interval_s`` of Ray learning of the death.
+        """
+        slow = False
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await asyncio.wait_for(self.supervisor.ping.remote(), max(interval_s, 5.0))
+            except ray.exceptions.RayActorError as error:
+                reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'actor died'}"
+                log.error("supervisor died; the server serves nothing and exits", reason=reason)
+                return reason
+            except TimeoutError:
+                if not slow:
+                    log.warning("supervisor slow to answer a ping", waited_s=max(interval_s, 5.0))
+                slow = True
+                continue
+            slow = False
