@@ -1,5 +1,5 @@
-"""The admin shell, one-shot, against a running server: every PROTOCOL §4 command that
-talks to the server, its effect on the books, and its refusals."""
+"""The admin shell, one-shot, against a running server: every admin command (docs/admin.md)
+that talks to the server, its effect on the books, and its refusals."""
 
 from __future__ import annotations
 
