@@ -26,11 +26,13 @@ from typing import Any, NamedTuple
 
 from websockets.exceptions import WebSocketException
 
+from model.config import ConfigError, load_config
 from server.client import BrokerClient, LoginError
 from snapshots.verify import DataDirError, verify_data_dir
 
 OK, FAILED, USAGE, UNREACHABLE = 0, 1, 2, 3
-DEFAULT_DATA_DIR = "./data"
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "conf" / "server.toml"  # as run_server.py's --config
+JOURNAL_OPTIONS = ("--config", "--data-dir")
 HISTORY_FILE = "~/.brokerd_admin_history"
 HISTORY_LENGTH = 1000
 
@@ -132,7 +134,7 @@ def absolute_paths(words: list[str]) -> list[str]:
 def _journal(args: list[str]) -> None:
     if not args or args[0] != "verify":
         raise UsageError("the journal command is 'journal verify'")
-    parse_options(args[1:], ("--data-dir",))
+    parse_options(args[1:], JOURNAL_OPTIONS)
 
 
 def _help(args: list[str]) -> None:
@@ -163,8 +165,9 @@ COMMANDS: dict[str, Command] = {
     "snapshot": Command("snapshot", "snapshot every actor now", _no_arguments),
     "check": Command("check", "check every actor's invariants and replay every journal against the live state", _no_arguments),
     "journal": Command(
-        "journal verify [--data-dir DIR]",
-        f"check every journal and snapshot, here, with the server up or down (DIR: $BROKERD_DATA_DIR, else {DEFAULT_DATA_DIR})",
+        "journal verify [--config FILE] [--data-dir DIR]",
+        "check every journal and snapshot, here, with the server up or down"
+        " (DIR: the data_dir of FILE; without either, $BROKERD_DATA_DIR, else that of conf/server.toml)",
         _journal,
         local=True,
     ),
@@ -326,12 +329,32 @@ def run_local(words: list[str], as_json: bool) -> int:
     return OK
 
 
+def data_dir_of(options: dict[str, str]) -> str:
+    """The data dir to verify: ``--data-dir``; else ``[server] data_dir`` of ``--config``;
+    else ``$BROKERD_DATA_DIR``; else ``[server] data_dir`` of ``conf/server.toml`` (the
+    server's default config). A flag wins over the environment, the environment over the
+    default. A relative data dir is relative to the working directory, as for the server.
+    Raises ``ConfigError`` for a configuration that cannot be read."""
+    if options.get("--data-dir"):
+        return options["--data-dir"]
+    if not options.get("--config") and os.environ.get("BROKERD_DATA_DIR"):
+        return os.environ["BROKERD_DATA_DIR"]
+    path = options.get("--config") or DEFAULT_CONFIG
+    try:
+        return load_config(path).server.data_dir
+    except OSError as error:
+        raise ConfigError(f"cannot read the configuration {path}: {error.strerror or error}") from None
+    except ConfigError as error:
+        raise ConfigError(f"bad configuration: {error}") from None
+
+
 def journal_verify(args: list[str], as_json: bool) -> int:
     """0 when no journal has an error (warnings are what recovery repairs), else 1."""
-    data_dir = parse_options(args, ("--data-dir",)).get("--data-dir") or os.environ.get("BROKERD_DATA_DIR") or DEFAULT_DATA_DIR
+    data_dir = ""
     try:
+        data_dir = data_dir_of(parse_options(args, JOURNAL_OPTIONS))
         report = verify_data_dir(data_dir)
-    except DataDirError as problem:
+    except (DataDirError, ConfigError) as problem:
         if as_json:
             print(json.dumps({"ok": False, "data_dir": data_dir, "error": str(problem)}, sort_keys=True))
         else:
