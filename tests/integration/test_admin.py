@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -154,3 +156,117 @@ async def test_a_killed_account_stays_killed_after_a_restart(ray_cluster: None, 
             assert halted["reason"] == "halted"
     finally:
         await second.stop()
+
+
+# --- files: read only inside the import dir, written only inside the export dir ------------------
+
+
+def data_dir(server: BrokerServer) -> Path:
+    return Path(server.setup.config.server.data_dir).resolve()
+
+
+def import_dir(server: BrokerServer) -> Path:
+    return server.setup.config.admin.import_root(data_dir(server))
+
+
+def export_dir(server: BrokerServer) -> Path:
+    return server.setup.config.admin.export_root(data_dir(server))
+
+
+def escapes(root: Path, target: Path, kind: str) -> str:
+    """A path that leads from ``root`` (the import or export dir) to ``target``, outside it."""
+    if kind == "dot-dot":
+        return os.path.relpath(target, root)
+    if kind == "absolute":
+        return str(target)
+    link = root / f"link-{uuid.uuid4().hex[:6]}"
+    link.symlink_to(target)  # planted by someone with access to the server's machine
+    return link.name
+
+
+ESCAPES = ["dot-dot", "absolute", "symbolic-link"]
+
+
+@pytest.mark.parametrize("kind", ESCAPES)
+async def test_accounts_load_refuses_a_file_outside_the_import_dir_and_loads_nothing(
+    server: BrokerServer, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    account = f"X{uuid.uuid4().hex[:6].upper()}"
+    outside = data_dir(server) / f"accounts-{account}.csv"  # beside the import dir, readable by the server
+    outside.write_text(f"account,owner,cash\n{account},tester,100.00\n")
+    assert await admin(server, "accounts", "load", escapes(import_dir(server), outside, kind)) == 1
+    out = capsys.readouterr().out
+    assert "leads outside the import dir" in out and "nothing read" in out and "Traceback" not in out, out
+    assert await admin(server, "account", account) == 1
+    assert "unknown account" in capsys.readouterr().out  # nothing was loaded
+    # the same file inside the import dir loads
+    (import_dir(server) / outside.name).write_bytes(outside.read_bytes())
+    assert (await admin_json(server, capsys, "accounts", "load", outside.name))["loaded"] == 1
+
+
+@pytest.mark.parametrize("kind", ESCAPES)
+async def test_reconcile_refuses_a_file_outside_the_import_dir(server: BrokerServer, capsys: pytest.CaptureFixture[str], kind: str) -> None:
+    outside = data_dir(server) / f"positions-{uuid.uuid4().hex[:6]}.csv"
+    outside.write_text("account,symbol,qty\nA1,IBM,1\n")
+    assert await admin(server, "reconcile", escapes(import_dir(server), outside, kind)) == 1
+    out = capsys.readouterr().out
+    assert "leads outside the import dir" in out and "nothing read" in out and "breaks" not in out, out
+
+
+async def test_nav_refuses_a_file_outside_the_import_dir_and_strikes_nothing(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    async with connect(server.url) as client:
+        placed = await client.new_order("T16", cloid("fund"), "VFIAX", "buy", qty="1")
+        assert placed["status"] == "new", placed
+        await queued_for_nav(server, capsys, 1)
+        outside = data_dir(server) / f"navs-{uuid.uuid4().hex[:6]}.csv"
+        outside.write_text("symbol,nav\nVFIAX,401.23\n")
+        for kind in ESCAPES:
+            assert await admin(server, "nav", escapes(import_dir(server), outside, kind)) == 1
+            out = capsys.readouterr().out
+            assert "leads outside the import dir" in out and "nothing read" in out, out
+        # the order is still waiting, and fills at the NAV struck from the import dir, not 401.23
+        (import_dir(server) / "navs.csv").write_text("symbol,nav\nVFIAX,402.00\n")
+        assert (await admin_json(server, capsys, "nav", "navs.csv"))["navs"] == {"VFIAX": "402.00"}
+        filled = await final_report(client, placed["client_order_id"])
+        assert (filled["status"], filled["last_price"]) == ("filled", "402")
+
+
+async def queued_for_nav(server: BrokerServer, capsys: pytest.CaptureFixture[str], count: int, timeout: float = 30) -> None:
+    """Until the InstrumentActors hold ``count`` fund orders (``new`` comes from the account
+    shard; the InstrumentActor journals the route before it holds it)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        status = await admin_json(server, capsys, "status")
+        queued = sum(actor.get("open", {}).get("queued_for_nav", 0) for actor in status["actors"])
+        if queued == count:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"{queued} of {count} orders queued for a NAV"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("kind", ESCAPES)
+async def test_export_refuses_a_folder_outside_the_export_dir_and_writes_nothing(
+    server: BrokerServer, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    outside = data_dir(server) / f"export-{uuid.uuid4().hex[:6]}"
+    if kind == "symbolic-link":
+        outside.mkdir()  # an existing folder elsewhere, linked from the export dir
+    given = escapes(export_dir(server), outside, kind)
+    assert await admin(server, "export", given) == 1
+    out = capsys.readouterr().out
+    assert "leads outside the export dir" in out and "nothing written" in out, out
+    assert not outside.exists() or not any(outside.iterdir())  # nothing created, nothing written
+
+
+async def test_export_writes_into_the_export_dir(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    result = await admin_json(server, capsys, "export", "eod/day-1")
+    folder = export_dir(server) / "eod" / "day-1"
+    assert result["files"] == {"positions": str(folder / "positions.csv"), "allocations": str(folder / "allocations.csv")}
+    assert sorted(path.name for path in folder.iterdir()) == ["allocations.csv", "positions.csv"]
+    assert (folder / "positions.csv").read_text().startswith("account,symbol,qty,cost\n")
+
+
+async def test_status_names_the_file_folders(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    status = await admin_json(server, capsys, "status")
+    assert (status["import_dir"], status["export_dir"]) == (str(import_dir(server)), str(export_dir(server)))
+    assert import_dir(server).is_dir() and export_dir(server).is_dir()  # made at start

@@ -179,6 +179,21 @@ def test_cancel_all_forwards_its_arguments_as_given(monkeypatch: pytest.MonkeyPa
     assert capsys.readouterr().out.splitlines() == ["canceled: 2", "filters:", "  account: A1", "  symbol:  IBM"]
 
 
+def test_file_arguments_go_to_the_server_as_typed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """They name files in the server's import and export dirs, not beside the shell: the
+    shell must not make them absolute against its own working directory."""
+    client = serve_with(monkeypatch, {"type": "admin", "ok": True, "result": {"ok": True}})
+    monkeypatch.chdir(tmp_path)
+    for words in (["accounts", "load", "new.csv"], ["nav", "day/navs.csv"], ["reconcile", "../x.csv"], ["export", "eod"]):
+        assert admin.main(words) == admin.OK
+    assert [(sent["command"], sent["args"]) for sent in client.sent] == [
+        ("accounts", ["load", "new.csv"]),
+        ("nav", ["day/navs.csv"]),
+        ("reconcile", ["../x.csv"]),
+        ("export", ["eod"]),
+    ]
+
+
 def test_an_error_reply_exits_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     serve_with(monkeypatch, {"type": "error", "code": "admin_failed", "message": "not implemented yet"})
     assert admin.main(["reconcile", "positions.csv"]) == admin.FAILED
@@ -404,6 +419,12 @@ def test_a_result_with_nothing_but_ok_renders_ok() -> None:
 def test_status_keeps_its_own_layout() -> None:
     result = {"ok": True, "ws_port": 8765, "halted": ["IBM"], "actors": [{"name": "account-0", "applied": 3, "errors": 0}]}
     assert render(result) == ["ws port 8765   halted: IBM", "  account-0                applied=3  errors=0"]
+    result |= {"killed": ["A1"], "import_dir": "/d/imports", "export_dir": "/d/exports"}
+    assert render(result) == [
+        "ws port 8765   halted: IBM   killed: A1",
+        "import dir /d/imports   export dir /d/exports",
+        "  account-0                applied=3  errors=0",
+    ]
 
 
 def test_an_error_reply_renders_its_code_and_message() -> None:
