@@ -207,7 +207,7 @@ class SupervisorActor(DurableHost):
         }
         handler = handlers.get(command)
         if handler is None:
-            raise AdminError(f"unknown admin command {command!r}; try 'help'")
+            raise AdminError(unknown_command(command, ["halt", "resume", "kill", "unkill", *handlers]))
         return await handler(args)
 
     async def _operator(self, message: Message) -> None:
@@ -561,6 +561,18 @@ def _file_roots(config: Config) -> tuple[Path, Path]:
         except OSError as error:
             log.warning("cannot create an admin folder", folder=str(root), error=str(error))
     return roots
+
+
+SHELL_COMMANDS = ("help", "journal", "quit", "exit")  # the admin shell runs these itself, never the server
+
+
+def unknown_command(command: str, commands: list[str]) -> str:
+    """The answer to a command the server does not have, naming those it has (there is no
+    ``help`` over the WebSocket API); the admin shell's own commands are pointed to the shell."""
+    known = ", ".join(commands)
+    if command in SHELL_COMMANDS:
+        return f"{command!r} is a command of the admin shell (python run_server.py admin {command}), not of the server; server commands: {known}"
+    return f"unknown admin command {command!r}; server commands: {known}"
 
 
 def open_due(at: str, timezone: str, last_day: str, now_s: float) -> str | None:

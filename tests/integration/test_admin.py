@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from server.admin import UsageError, check_command, one_shot, parse_args
+from server.admin import COMMANDS, UsageError, check_command, one_shot, parse_args
 from server.app import BrokerServer
 from tests.conftest import make_setup
 from tests.integration.helpers import cloid, connect, final_report
@@ -270,3 +270,21 @@ async def test_status_names_the_file_folders(server: BrokerServer, capsys: pytes
     status = await admin_json(server, capsys, "status")
     assert (status["import_dir"], status["export_dir"]) == (str(import_dir(server)), str(export_dir(server)))
     assert import_dir(server).is_dir() and export_dir(server).is_dir()  # made at start
+
+
+# --- over the WebSocket API ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["help", "journal", "frobnicate"])
+async def test_a_command_the_server_does_not_have_names_those_it_has(server: BrokerServer, command: str) -> None:
+    """There is no 'help' over the WebSocket API: the refusal itself lists the commands."""
+    async with connect(server.url, "admin", "admin-secret") as client:
+        reply = await client.request({"op": "admin", "command": command, "args": []})
+    assert (reply["type"], reply["code"]) == ("error", "admin_failed"), reply
+    assert "try 'help'" not in reply["message"]
+    listed = reply["message"].rsplit("server commands: ", 1)[1].split(", ")
+    assert set(listed) == {name for name, spec in COMMANDS.items() if not spec.local}
+    if command in ("help", "journal"):
+        assert "is a command of the admin shell" in reply["message"]
+    else:
+        assert reply["message"].startswith("unknown admin command 'frobnicate'")
