@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from server.admin import COMMANDS, UsageError, check_command, one_shot, parse_args
 from server.app import BrokerServer
-from tests.conftest import make_setup
+from tests.conftest import ROOT, make_setup
 from tests.integration.helpers import cloid, connect, final_report
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -288,3 +289,40 @@ async def test_a_command_the_server_does_not_have_names_those_it_has(server: Bro
         assert "is a command of the admin shell" in reply["message"]
     else:
         assert reply["message"].startswith("unknown admin command 'frobnicate'")
+
+
+# --- docs/admin.md lists every field of the results ------------------------------------------------
+
+
+def documented(section: str) -> set[str]:
+    """The backquoted names in one ``### section`` of docs/admin.md."""
+    text = (ROOT / "docs" / "admin.md").read_text()
+    body = text.split(f"\n### {section}\n", 1)[1].split("\n### ", 1)[0]
+    return set(re.findall(r"`([a-z_0-9]+)`", body))
+
+
+def keys(value: object) -> set[str]:
+    """Every key of a JSON value, nested ones too (not the keys of maps keyed by data:
+    residuals by symbol)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.add(key)
+            if key != "residuals":
+                found |= keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= keys(item)
+    return found
+
+
+async def test_docs_list_every_field_of_the_status_result(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    status = await admin_json(server, capsys, "status")
+    assert keys(status) - documented("status") == set()
+
+
+async def test_docs_list_every_field_of_the_open_and_check_results(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    opened = await admin_json(server, capsys, "open", "XYZ")
+    assert set(opened) - documented("open [SYMBOL ...]") == set()
+    check = await admin_json(server, capsys, "check")
+    assert set(check) - documented("check") == set()
