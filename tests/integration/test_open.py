@@ -210,14 +210,30 @@ async def test_accounts_load_at_run_time_whole_or_not_at_all_and_an_advisor_trad
         assert view["cash"] == "5000.00" and {p["symbol"]: p["qty"] for p in view["positions"]} == {"VFIAX": "10"}
 
 
+async def queued_for_nav(ops: BrokerClient, count: int, timeout: float = 30) -> None:
+    """Wait until the InstrumentActors hold ``count`` mutual fund orders for the next NAV.
+
+    ``new`` means the account shard has journaled the order; the shard's route to the
+    InstrumentActor is a separate hop, which that actor journals (an fsync) before it holds
+    the order, so a ``status`` right after ``new`` may not count it yet."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        status = await admin(ops, "status")
+        queued = sum(a.get("open", {}).get("queued_for_nav", 0) for a in status["result"]["actors"])
+        assert queued <= count, f"{queued} orders queued for a NAV, expected {count}"
+        if queued == count:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"{queued} of {count} orders queued for a NAV"
+        await asyncio.sleep(0.05)
+
+
 async def test_mutual_fund_orders_wait_for_the_nav_and_a_bad_nav_file_strikes_nothing(open_server: BrokerServer) -> None:
     url = open_server.url
     async with BrokerClient(url, "advisor", "advisor-secret") as advisor, BrokerClient(url, "ops", "ops-secret") as ops:
         buy = await advisor.new_order("V00001", "fund-buy", "VFIAX", "buy", notional="1000.00")
         sell = await advisor.new_order("V00002", "fund-qty", "VFIAX", "buy", qty="2.5")
         assert buy["exec_type"] == sell["exec_type"] == "new"
-        status = await admin(ops, "status")
-        assert sum(a.get("open", {}).get("queued_for_nav", 0) for a in status["result"]["actors"]) == 2
+        await queued_for_nav(ops, 2)
         bad = import_dir(open_server) / "navs-bad.csv"
         bad.write_text("symbol,nav\nVFIAX,401.234\nIBM,150.00\n")
         refused = await ops.request({"op": "admin", "command": "nav", "args": ["navs-bad.csv"]})
