@@ -171,7 +171,9 @@ COMMANDS: dict[str, Command] = {
         local=True,
     ),
     "reconcile": Command(
-        "reconcile FILE", "compare positions with a back-office file in the server's import dir, list the breaks (exit 1 if any)", _one("FILE")
+        "reconcile FILE",
+        "compare positions with a back-office file in the server's import dir, list the breaks (exit 1 if any)",
+        _one("FILE"),
     ),
     "help": Command("help [COMMAND]", "this list, or one command", _help, local=True),
     "quit": Command("quit", "leave the shell (also: exit, Ctrl-D)", _no_arguments, local=True),

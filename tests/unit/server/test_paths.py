@@ -64,8 +64,8 @@ def test_a_sibling_folder_sharing_the_prefix_is_outside(tmp_path: Path) -> None:
 def test_a_symbolic_link_that_leads_out_is_refused(folders: tuple[Path, Path]) -> None:
     root, outside = folders
     os.symlink(outside / "secret.csv", root / "innocent.csv")
-    os.symlink(outside, root / "shared")
-    for given in ("innocent.csv", "shared/secret.csv", "shared", "shared/new-folder"):
+    os.symlink(outside, root / "linked")
+    for given in ("innocent.csv", "linked/secret.csv", "linked", "linked/new-folder"):
         with pytest.raises(PathRefused, match="leads outside"):
             confine(root, given, what="import dir", allow_root=True)
 
