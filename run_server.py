@@ -1,4 +1,4 @@
-"""Start brokerd (PROTOCOL.md §1).
+"""Start brokerd (docs/configuration.md).
 
     python run_server.py [--config conf/server.toml] [--data-dir DIR] [--host 127.0.0.1]
                          [--ws-port 8765] [--fix-port 9878] [--address RAY_ADDRESS]

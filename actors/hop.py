@@ -1,4 +1,4 @@
-"""Batched, sequenced actor-to-actor messaging (DESIGN.md "Batch every hop").
+"""Batched, sequenced actor-to-actor messaging (docs/design.md, "How a message travels").
 
 Sending: one outbox per destination actor; each flush is one msgspec-encoded ``Batch``
 carrying ``(sender, seq)``, handed to a fire-and-forget ``deliver`` (a link write between

@@ -1,8 +1,8 @@
 """The thin Ray shell every actor shares.
 
 ``LinkedHost``: listens for batches on a link, sends through links once wired, and can be
-re-wired when a peer restarts somewhere new. ``DurableHost`` adds the journal (DESIGN.md
-"Journal before acting"): every input is appended to the actor's LMDB journal and
+re-wired when a peer restarts somewhere new. ``DurableHost`` adds the journal, journal
+before acting (docs/recovery.md): every input is appended to the actor's LMDB journal and
 committed before it is applied, and outputs leave only after that — so a trader's ``new``
 report is never sent before the AccountShard's commit that holds the order.
 

@@ -161,6 +161,22 @@ class OpenSection(_Section, frozen=True):
             raise ValueError(f"open.timezone {self.timezone!r} is not a known time zone (e.g. America/New_York)") from None
 
 
+class AdminSection(_Section, frozen=True):
+    """Where the admin commands that take a file may read and write (``server.paths``):
+    ``accounts load``, ``nav FILE`` and ``reconcile`` read only inside ``import_dir``,
+    ``export`` writes only inside ``export_dir``. Empty: ``imports``/``exports`` under the
+    data dir; a relative path is relative to the data dir."""
+
+    import_dir: str = ""
+    export_dir: str = ""
+
+    def import_root(self, data_dir: str | Path) -> Path:
+        return Path(data_dir) / (self.import_dir or "imports")
+
+    def export_root(self, data_dir: str | Path) -> Path:
+        return Path(data_dir) / (self.export_dir or "exports")
+
+
 class FilesSection(_Section, frozen=True):
     instruments: str = "instruments.toml"
     users: str = "users.toml"
@@ -182,6 +198,7 @@ class Config(_Section, frozen=True):
     drop_copy: DropCopySection = DropCopySection()
     open: OpenSection = OpenSection()
     files: FilesSection = FilesSection()
+    admin: AdminSection = AdminSection()
     logging: LoggingSection = LoggingSection()
     venues: list[VenueSection] = msgspec.field(default_factory=lambda: [VenueSection(name="SIM")])
 

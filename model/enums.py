@@ -1,4 +1,4 @@
-"""The trade's vocabulary. Values are the wire strings of PROTOCOL.md."""
+"""The trade's vocabulary. Values are the wire strings of the API (docs/protocol.md)."""
 
 from __future__ import annotations
 

@@ -92,7 +92,7 @@ class QueryAccount(_Message, frozen=True, gc=False, tag=6):
 
 
 class ExecutionReport(_Message, frozen=True, gc=False, tag=20):
-    """One state change of one client order, as PROTOCOL.md §2 reports it."""
+    """One state change of one client order, as the API reports it (docs/protocol.md)."""
 
     account: str
     order_id: str

@@ -1,8 +1,10 @@
-"""The admin shell (PROTOCOL.md §4): ``python run_server.py admin [--json] [COMMAND ARGS...]``.
+"""The admin shell (docs/admin.md): ``python run_server.py admin [--json] [COMMAND ARGS...]``.
 
 Server commands log in over the WebSocket API with an admin key and send
-``{"op": "admin", "command": C, "args": [...]}``; ``journal verify`` runs here, on the data
-dir, and needs no server. Arguments are checked before anything connects. With a command
+``{"op": "admin", "command": C, "args": [...]}``, arguments as typed: the file and folder
+names of ``accounts load``, ``nav FILE``, ``reconcile`` and ``export`` are the server's,
+inside its import and export dirs. ``journal verify`` runs here, on the data dir (from
+``--data-dir``, else the config's), and needs no server. Arguments are checked before anything connects. With a command
 the shell runs it once and exits; without one it is interactive, with ``help`` and
 line-editing history (kept in ``~/.brokerd_admin_history`` when that is writable).
 
@@ -26,11 +28,13 @@ from typing import Any, NamedTuple
 
 from websockets.exceptions import WebSocketException
 
+from model.config import ConfigError, load_config
 from server.client import BrokerClient, LoginError
 from snapshots.verify import DataDirError, verify_data_dir
 
 OK, FAILED, USAGE, UNREACHABLE = 0, 1, 2, 3
-DEFAULT_DATA_DIR = "./data"
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "conf" / "server.toml"  # as run_server.py's --config
+JOURNAL_OPTIONS = ("--config", "--data-dir")
 HISTORY_FILE = "~/.brokerd_admin_history"
 HISTORY_LENGTH = 1000
 
@@ -118,21 +122,10 @@ def _accounts(args: list[str]) -> None:
         raise UsageError("the accounts command is 'accounts load FILE'")
 
 
-# Commands whose last argument is a file or folder on this machine: sent to the server as an
-# absolute path (the server runs on the same machine and reads or writes it there).
-PATH_ARGUMENTS = {"reconcile", "export", "accounts"}
-
-
-def absolute_paths(words: list[str]) -> list[str]:
-    if words and (words[0] in PATH_ARGUMENTS or (words[0] == "nav" and len(words) == 2)) and len(words) > 1:
-        return [*words[:-1], str(Path(words[-1]).expanduser().resolve())]
-    return words
-
-
 def _journal(args: list[str]) -> None:
     if not args or args[0] != "verify":
         raise UsageError("the journal command is 'journal verify'")
-    parse_options(args[1:], ("--data-dir",))
+    parse_options(args[1:], JOURNAL_OPTIONS)
 
 
 def _help(args: list[str]) -> None:
@@ -154,21 +147,34 @@ COMMANDS: dict[str, Command] = {
         _options("--account", "--symbol", "--venue"),
     ),
     "open": Command("open [SYMBOL ...]", "the open: release the orders queued for it as blocks (all symbols, or those named)", _symbols),
-    "nav": Command("nav FUND PRICE | nav FILE", "strike a mutual fund's NAV (or each of a symbol,nav file): its collected orders fill at it", _nav),
+    "nav": Command(
+        "nav FUND PRICE | nav FILE",
+        "strike a mutual fund's NAV (or each of a symbol,nav file in the server's import dir): its collected orders fill at it",
+        _nav,
+    ),
     "blocks": Command("blocks", "the blocks sent at the open: orders, netted, filled, average price", _no_arguments),
     "export": Command(
-        "export [FOLDER]", "end of day: positions.csv and allocations.csv (default <data-dir>/exports/<date>)", _at_most_one("FOLDER")
+        "export [FOLDER]",
+        "end of day: positions.csv and allocations.csv into FOLDER in the server's export dir (default: <UTC date>)",
+        _at_most_one("FOLDER"),
     ),
-    "accounts": Command("accounts load FILE", "open the accounts of an accounts CSV (a bad row loads nothing)", _accounts),
+    "accounts": Command(
+        "accounts load FILE", "open the accounts of an accounts CSV in the server's import dir (a bad row loads nothing)", _accounts
+    ),
     "snapshot": Command("snapshot", "snapshot every actor now", _no_arguments),
     "check": Command("check", "check every actor's invariants and replay every journal against the live state", _no_arguments),
     "journal": Command(
-        "journal verify [--data-dir DIR]",
-        f"check every journal and snapshot, here, with the server up or down (DIR: $BROKERD_DATA_DIR, else {DEFAULT_DATA_DIR})",
+        "journal verify [--config FILE] [--data-dir DIR]",
+        "check every journal and snapshot, here, with the server up or down"
+        " (DIR: the data_dir of FILE; without either, $BROKERD_DATA_DIR, else that of conf/server.toml)",
         _journal,
         local=True,
     ),
-    "reconcile": Command("reconcile FILE", "compare positions with a back-office file, list the breaks (exit 1 if any)", _one("FILE")),
+    "reconcile": Command(
+        "reconcile FILE",
+        "compare positions with a back-office file in the server's import dir, list the breaks (exit 1 if any)",
+        _one("FILE"),
+    ),
     "help": Command("help [COMMAND]", "this list, or one command", _help, local=True),
     "quit": Command("quit", "leave the shell (also: exit, Ctrl-D)", _no_arguments, local=True),
 }
@@ -221,6 +227,10 @@ def render(reply: dict[str, Any], as_json: bool) -> str:
 
 def render_status(result: dict[str, Any]) -> str:
     lines = [f"ws port {result.get('ws_port')}   halted: {', '.join(result.get('halted', [])) or 'none'}"]
+    if "killed" in result:
+        lines[0] += f"   killed: {', '.join(result['killed']) or 'none'}"
+    if "import_dir" in result or "export_dir" in result:
+        lines.append(f"import dir {result.get('import_dir')}   export dir {result.get('export_dir')}")
     for actor in result["actors"]:
         details = "  ".join(f"{key}={_text(value)}" for key, value in actor.items() if key != "name")
         lines.append(f"  {actor.get('name', '?'):<24} {details}")
@@ -326,12 +336,32 @@ def run_local(words: list[str], as_json: bool) -> int:
     return OK
 
 
+def data_dir_of(options: dict[str, str]) -> str:
+    """The data dir to verify: ``--data-dir``; else ``[server] data_dir`` of ``--config``;
+    else ``$BROKERD_DATA_DIR``; else ``[server] data_dir`` of ``conf/server.toml`` (the
+    server's default config). A flag wins over the environment, the environment over the
+    default. A relative data dir is relative to the working directory, as for the server.
+    Raises ``ConfigError`` for a configuration that cannot be read."""
+    if options.get("--data-dir"):
+        return options["--data-dir"]
+    if not options.get("--config") and os.environ.get("BROKERD_DATA_DIR"):
+        return os.environ["BROKERD_DATA_DIR"]
+    path = options.get("--config") or DEFAULT_CONFIG
+    try:
+        return load_config(path).server.data_dir
+    except OSError as error:
+        raise ConfigError(f"cannot read the configuration {path}: {error.strerror or error}") from None
+    except ConfigError as error:
+        raise ConfigError(f"bad configuration: {error}") from None
+
+
 def journal_verify(args: list[str], as_json: bool) -> int:
     """0 when no journal has an error (warnings are what recovery repairs), else 1."""
-    data_dir = parse_options(args, ("--data-dir",)).get("--data-dir") or os.environ.get("BROKERD_DATA_DIR") or DEFAULT_DATA_DIR
+    data_dir = ""
     try:
+        data_dir = data_dir_of(parse_options(args, JOURNAL_OPTIONS))
         report = verify_data_dir(data_dir)
-    except DataDirError as problem:
+    except (DataDirError, ConfigError) as problem:
         if as_json:
             print(json.dumps({"ok": False, "data_dir": data_dir, "error": str(problem)}, sort_keys=True))
         else:
@@ -358,7 +388,7 @@ async def connect(args: argparse.Namespace) -> BrokerClient:
 
 
 async def ask(client: BrokerClient, words: list[str], timeout: float) -> dict[str, Any]:
-    command, *args = absolute_paths(words)
+    command, *args = words
     try:
         return await client.request({"op": "admin", "command": command, "args": args}, timeout=timeout)
     except TimeoutError:

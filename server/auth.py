@@ -1,4 +1,4 @@
-"""Login: HMAC-SHA256 over ``f"{ts}:{nonce}:login"`` with the user's secret (PROTOCOL.md §2).
+"""Login: HMAC-SHA256 over ``f"{ts}:{nonce}:login"`` with the user's secret (docs/protocol.md, Login).
 
 ``ts`` (ms) must be within the window of server time and a nonce is accepted once per
 key within twice that window, so a captured login cannot be replayed.

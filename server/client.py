@@ -1,4 +1,4 @@
-"""Async client for the brokerd WebSocket API (PROTOCOL.md section 2), and a command line.
+"""Async client for the brokerd WebSocket API (docs/protocol.md), and a command line.
 
 Library::
 
@@ -71,7 +71,7 @@ class LoginError(Exception):
 
 
 def sign_login(secret: str, ts_ms: int, nonce: str) -> str:
-    """Hex HMAC-SHA256 of ``f"{ts_ms}:{nonce}:login"`` keyed with ``secret`` (PROTOCOL.md)."""
+    """Hex HMAC-SHA256 of ``f"{ts_ms}:{nonce}:login"`` keyed with ``secret`` (docs/protocol.md, Login)."""
     payload = f"{ts_ms}:{nonce}:login".encode()
     return hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
 

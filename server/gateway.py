@@ -94,9 +94,10 @@ class Connection:
 
 
 class Gateway:
-    """Serves PROTOCOL.md §2. Every request is answered: an ``error``, a reply, or the first
-    execution report of the order it created; nothing a client sends can change state
-    without passing decoding, authorisation and validation first."""
+    """Serves the WebSocket API (docs/protocol.md). Every request is answered: an
+    ``error``, a reply, or the first execution report of the order it created; nothing a
+    client sends can change state without passing decoding, authorisation and validation
+    first."""
 
     def __init__(self, name: str, setup: Setup, outbox: Outbox, admin: AdminHandler | None = None, since: int = 0) -> None:
         self.name = name

@@ -1,4 +1,4 @@
-"""The trader WebSocket protocol (PROTOCOL.md §2): JSON frames ⇄ typed requests and events.
+"""The trader WebSocket protocol (docs/protocol.md): JSON frames ⇄ typed requests and events.
 
 Pure translation, no I/O. Decoding is strict: unknown ops, missing or mistyped fields,
 and decimals that are not strings are refused with a message that names the field.

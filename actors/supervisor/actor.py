@@ -37,11 +37,12 @@ from actors.runtime import Core, DurableHost
 from actors.supervisor.state import ActorPlan, plan
 from actors.venues.actor import VenueActor
 from model import fixed
-from model.config import ConfigError, Setup, check_account_symbols, numbered_csv_rows, parse_accounts_csv
+from model.config import Config, ConfigError, Setup, check_account_symbols, numbered_csv_rows, parse_accounts_csv
 from model.enums import AssetClass
 from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetTradingStatus, StrikeNav
 from server import backoffice
 from server.actor import GatewayActor
+from server.paths import PathRefused, confine
 
 log = structlog.get_logger("supervisor")
 
@@ -73,6 +74,7 @@ class SupervisorActor(DurableHost):
         self.ws_port = 0
         self.watchdog: asyncio.Task[None] | None = None
         self.rewiring: set[str] = set()
+        self.import_root, self.export_root = _file_roots(setup.config)
 
     def make_core(self) -> Core:
         return build_core(ActorPlan(SUPERVISOR, "supervisor", instruments=self.setup.instruments), self.config)
@@ -189,7 +191,7 @@ class SupervisorActor(DurableHost):
             return await self._halt(args, command == "halt")
         if command in ("kill", "unkill"):
             return await self._kill(args, command == "kill")
-        handler = {
+        handlers = {
             "status": self._status,
             "account": self._account,
             "orders": self._orders,
@@ -202,9 +204,10 @@ class SupervisorActor(DurableHost):
             "export": self._export,
             "reconcile": self._reconcile,
             "accounts": self._accounts,
-        }.get(command)
+        }
+        handler = handlers.get(command)
         if handler is None:
-            raise AdminError(f"unknown admin command {command!r}; try 'help'")
+            raise AdminError(unknown_command(command, ["halt", "resume", "kill", "unkill", *handlers]))
         return await handler(args)
 
     async def _operator(self, message: Message) -> None:
@@ -336,9 +339,10 @@ class SupervisorActor(DurableHost):
             raise AdminError(f"{symbol}: NAV must be a positive multiple of the tick {fixed.format(instrument.tick_size)}, not {text}")
         return StrikeNav(symbol, nav)
 
-    def _nav_file(self, path: str) -> list[StrikeNav]:
+    def _nav_file(self, given: str) -> list[StrikeNav]:
+        path = self._imported(given)
         try:
-            text = Path(path).read_text(encoding="utf-8-sig")
+            text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as error:
             raise AdminError(f"cannot read {path}: {error}") from None
         strikes, problems, seen = [], [], set()
@@ -379,7 +383,11 @@ class SupervisorActor(DurableHost):
         if len(args) > 1:
             raise AdminError("usage: export [FOLDER]")
         day = time.strftime("%Y-%m-%d", time.gmtime())
-        folder = Path(args[0]) if args else Path(self.config.server.data_dir).resolve() / "exports" / day
+        try:
+            folder = confine(self.export_root, args[0] if args else day, what="export dir", allow_root=True)
+        except PathRefused as refused:
+            log.warning("admin path refused", command="export", path=args[0], folder=str(self.export_root))
+            raise AdminError(f"export: {refused}; nothing written") from None
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -400,7 +408,7 @@ class SupervisorActor(DurableHost):
 
     async def _reconcile(self, args: list[str]) -> dict[str, Any]:
         """Compare every account's positions with a back-office file; ``ok`` only without breaks."""
-        path = _one(args, "reconcile FILE")
+        path = self._imported(_one(args, "reconcile FILE"))
         try:
             theirs = backoffice.by_account(backoffice.read_positions(path))
         except backoffice.BackOfficeFileError as error:
@@ -420,9 +428,9 @@ class SupervisorActor(DurableHost):
         one read at start); a bad row, a known account or an unknown symbol loads nothing."""
         if len(args) != 2 or args[0] != "load":
             raise AdminError("usage: accounts load FILE")
-        path = args[1]
+        path = self._imported(args[1])
         try:
-            seeds = parse_accounts_csv(Path(path).read_text(encoding="utf-8-sig"), path)
+            seeds = parse_accounts_csv(path.read_text(encoding="utf-8-sig"), str(path))
             check_account_symbols(seeds, set(self.core.symbols))
         except ConfigError as error:
             raise AdminError(str(error)) from None
@@ -437,7 +445,15 @@ class SupervisorActor(DurableHost):
             raise AdminError(f"{path}: {len(known)} accounts exist already, nothing loaded: {', '.join(known[:20])}")
         await self._operator_many([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group) for s in seeds])
         await self._tell_gateways()
-        return {"ok": True, "loaded": len(seeds), "file": path}
+        return {"ok": True, "loaded": len(seeds), "file": str(path)}
+
+    def _imported(self, given: str) -> Path:
+        """A file an admin command reads: ``given`` inside the import dir, or ``AdminError``."""
+        try:
+            return confine(self.import_root, given, what="import dir")
+        except PathRefused as refused:
+            log.warning("admin path refused", path=given, folder=str(self.import_root))
+            raise AdminError(f"{refused}; nothing read") from None
 
     def _all_accounts(self) -> list[tuple[str, str]]:
         """Every account (file and run time) with its group, for the gateways."""
@@ -480,6 +496,8 @@ class SupervisorActor(DurableHost):
             "ws_port": self.ws_port,
             "halted": sorted(self.core.halted),
             "killed": self._killed(),
+            "import_dir": str(self.import_root),
+            "export_dir": str(self.export_root),
             "actors": [own, *statuses],
         }
 
@@ -530,6 +548,31 @@ class SupervisorActor(DurableHost):
 
     async def handle_of(self, name: str) -> Any:
         return self.handles[name]
+
+
+def _file_roots(config: Config) -> tuple[Path, Path]:
+    """The import and export dirs (``[admin]``), created when missing so the operator sees
+    where files go; one that cannot be created is logged, and the commands using it fail."""
+    data_dir = Path(config.server.data_dir).resolve()
+    roots = config.admin.import_root(data_dir).resolve(), config.admin.export_root(data_dir).resolve()
+    for root in roots:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            log.warning("cannot create an admin folder", folder=str(root), error=str(error))
+    return roots
+
+
+SHELL_COMMANDS = ("help", "journal", "quit", "exit")  # the admin shell runs these itself, never the server
+
+
+def unknown_command(command: str, commands: list[str]) -> str:
+    """The answer to a command the server does not have, naming those it has (there is no
+    ``help`` over the WebSocket API); the admin shell's own commands are pointed to the shell."""
+    known = ", ".join(commands)
+    if command in SHELL_COMMANDS:
+        return f"{command!r} is a command of the admin shell (python run_server.py admin {command}), not of the server; server commands: {known}"
+    return f"unknown admin command {command!r}; server commands: {known}"
 
 
 def open_due(at: str, timezone: str, last_day: str, now_s: float) -> str | None:

@@ -1,17 +1,20 @@
-"""The admin shell, one-shot, against a running server: every PROTOCOL §4 command that
-talks to the server, its effect on the books, and its refusals."""
+"""The admin shell, one-shot, against a running server: every admin command (docs/admin.md)
+that talks to the server, its effect on the books, and its refusals."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 import uuid
+from pathlib import Path
 
 import pytest
 
-from server.admin import UsageError, check_command, one_shot, parse_args
+from server.admin import COMMANDS, UsageError, check_command, one_shot, parse_args
 from server.app import BrokerServer
-from tests.conftest import make_setup
+from tests.conftest import ROOT, make_setup
 from tests.integration.helpers import cloid, connect, final_report
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -154,3 +157,172 @@ async def test_a_killed_account_stays_killed_after_a_restart(ray_cluster: None, 
             assert halted["reason"] == "halted"
     finally:
         await second.stop()
+
+
+# --- files: read only inside the import dir, written only inside the export dir ------------------
+
+
+def data_dir(server: BrokerServer) -> Path:
+    return Path(server.setup.config.server.data_dir).resolve()
+
+
+def import_dir(server: BrokerServer) -> Path:
+    return server.setup.config.admin.import_root(data_dir(server))
+
+
+def export_dir(server: BrokerServer) -> Path:
+    return server.setup.config.admin.export_root(data_dir(server))
+
+
+def escapes(root: Path, target: Path, kind: str) -> str:
+    """A path that leads from ``root`` (the import or export dir) to ``target``, outside it."""
+    if kind == "dot-dot":
+        return os.path.relpath(target, root)
+    if kind == "absolute":
+        return str(target)
+    link = root / f"link-{uuid.uuid4().hex[:6]}"
+    link.symlink_to(target)  # planted by someone with access to the server's machine
+    return link.name
+
+
+ESCAPES = ["dot-dot", "absolute", "symbolic-link"]
+
+
+@pytest.mark.parametrize("kind", ESCAPES)
+async def test_accounts_load_refuses_a_file_outside_the_import_dir_and_loads_nothing(
+    server: BrokerServer, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    account = f"X{uuid.uuid4().hex[:6].upper()}"
+    outside = data_dir(server) / f"accounts-{account}.csv"  # beside the import dir, readable by the server
+    outside.write_text(f"account,owner,cash\n{account},tester,100.00\n")
+    assert await admin(server, "accounts", "load", escapes(import_dir(server), outside, kind)) == 1
+    out = capsys.readouterr().out
+    assert "leads outside the import dir" in out and "nothing read" in out and "Traceback" not in out, out
+    assert await admin(server, "account", account) == 1
+    assert "unknown account" in capsys.readouterr().out  # nothing was loaded
+    # the same file inside the import dir loads
+    (import_dir(server) / outside.name).write_bytes(outside.read_bytes())
+    assert (await admin_json(server, capsys, "accounts", "load", outside.name))["loaded"] == 1
+
+
+@pytest.mark.parametrize("kind", ESCAPES)
+async def test_reconcile_refuses_a_file_outside_the_import_dir(server: BrokerServer, capsys: pytest.CaptureFixture[str], kind: str) -> None:
+    outside = data_dir(server) / f"positions-{uuid.uuid4().hex[:6]}.csv"
+    outside.write_text("account,symbol,qty\nA1,IBM,1\n")
+    assert await admin(server, "reconcile", escapes(import_dir(server), outside, kind)) == 1
+    out = capsys.readouterr().out
+    assert "leads outside the import dir" in out and "nothing read" in out and "breaks" not in out, out
+
+
+async def test_nav_refuses_a_file_outside_the_import_dir_and_strikes_nothing(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    async with connect(server.url) as client:
+        placed = await client.new_order("T16", cloid("fund"), "VFIAX", "buy", qty="1")
+        assert placed["status"] == "new", placed
+        await queued_for_nav(server, capsys, 1)
+        outside = data_dir(server) / f"navs-{uuid.uuid4().hex[:6]}.csv"
+        outside.write_text("symbol,nav\nVFIAX,401.23\n")
+        for kind in ESCAPES:
+            assert await admin(server, "nav", escapes(import_dir(server), outside, kind)) == 1
+            out = capsys.readouterr().out
+            assert "leads outside the import dir" in out and "nothing read" in out, out
+        # the order is still waiting, and fills at the NAV struck from the import dir, not 401.23
+        (import_dir(server) / "navs.csv").write_text("symbol,nav\nVFIAX,402.00\n")
+        assert (await admin_json(server, capsys, "nav", "navs.csv"))["navs"] == {"VFIAX": "402.00"}
+        filled = await final_report(client, placed["client_order_id"])
+        assert (filled["status"], filled["last_price"]) == ("filled", "402")
+
+
+async def queued_for_nav(server: BrokerServer, capsys: pytest.CaptureFixture[str], count: int, timeout: float = 30) -> None:
+    """Until the InstrumentActors hold ``count`` fund orders (``new`` comes from the account
+    shard; the InstrumentActor journals the route before it holds it)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        status = await admin_json(server, capsys, "status")
+        queued = sum(actor.get("open", {}).get("queued_for_nav", 0) for actor in status["actors"])
+        if queued == count:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"{queued} of {count} orders queued for a NAV"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("kind", ESCAPES)
+async def test_export_refuses_a_folder_outside_the_export_dir_and_writes_nothing(
+    server: BrokerServer, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    outside = data_dir(server) / f"export-{uuid.uuid4().hex[:6]}"
+    if kind == "symbolic-link":
+        outside.mkdir()  # an existing folder elsewhere, linked from the export dir
+    given = escapes(export_dir(server), outside, kind)
+    assert await admin(server, "export", given) == 1
+    out = capsys.readouterr().out
+    assert "leads outside the export dir" in out and "nothing written" in out, out
+    assert not outside.exists() or not any(outside.iterdir())  # nothing created, nothing written
+
+
+async def test_export_writes_into_the_export_dir(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    result = await admin_json(server, capsys, "export", "eod/day-1")
+    folder = export_dir(server) / "eod" / "day-1"
+    assert result["files"] == {"positions": str(folder / "positions.csv"), "allocations": str(folder / "allocations.csv")}
+    assert sorted(path.name for path in folder.iterdir()) == ["allocations.csv", "positions.csv"]
+    assert (folder / "positions.csv").read_text().startswith("account,symbol,qty,cost\n")
+
+
+async def test_status_names_the_file_folders(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    status = await admin_json(server, capsys, "status")
+    assert (status["import_dir"], status["export_dir"]) == (str(import_dir(server)), str(export_dir(server)))
+    assert import_dir(server).is_dir() and export_dir(server).is_dir()  # made at start
+
+
+# --- over the WebSocket API ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["help", "journal", "frobnicate"])
+async def test_a_command_the_server_does_not_have_names_those_it_has(server: BrokerServer, command: str) -> None:
+    """There is no 'help' over the WebSocket API: the refusal itself lists the commands."""
+    async with connect(server.url, "admin", "admin-secret") as client:
+        reply = await client.request({"op": "admin", "command": command, "args": []})
+    assert (reply["type"], reply["code"]) == ("error", "admin_failed"), reply
+    assert "try 'help'" not in reply["message"]
+    listed = reply["message"].rsplit("server commands: ", 1)[1].split(", ")
+    assert set(listed) == {name for name, spec in COMMANDS.items() if not spec.local}
+    if command in ("help", "journal"):
+        assert "is a command of the admin shell" in reply["message"]
+    else:
+        assert reply["message"].startswith("unknown admin command 'frobnicate'")
+
+
+# --- docs/admin.md lists every field of the results ------------------------------------------------
+
+
+def documented(section: str) -> set[str]:
+    """The backquoted names in one ``### section`` of docs/admin.md."""
+    text = (ROOT / "docs" / "admin.md").read_text()
+    body = text.split(f"\n### {section}\n", 1)[1].split("\n### ", 1)[0]
+    return set(re.findall(r"`([a-z_0-9]+)`", body))
+
+
+def keys(value: object) -> set[str]:
+    """Every key of a JSON value, nested ones too (not the keys of maps keyed by data:
+    residuals by symbol)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.add(key)
+            if key != "residuals":
+                found |= keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= keys(item)
+    return found
+
+
+async def test_docs_list_every_field_of_the_status_result(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    status = await admin_json(server, capsys, "status")
+    assert keys(status) - documented("status") == set()
+
+
+async def test_docs_list_every_field_of_the_open_and_check_results(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    opened = await admin_json(server, capsys, "open", "XYZ")
+    assert set(opened) - documented("open [SYMBOL ...]") == set()
+    check = await admin_json(server, capsys, "check")
+    assert set(check) - documented("check") == set()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -90,15 +91,24 @@ async def all_done(client: BrokerClient, count: int, timeout: float = 120) -> di
         await asyncio.sleep(0.2)
 
 
+def import_dir(server: BrokerServer) -> Path:
+    """Where the server's file commands read (``[admin] import_dir``, under its data dir)."""
+    config = server.setup.config
+    return config.admin.import_root(config.server.data_dir)
+
+
+def export_dir(server: BrokerServer) -> Path:
+    config = server.setup.config
+    return config.admin.export_root(config.server.data_dir)
+
+
 async def admin(client: BrokerClient, command: str, *args: str) -> dict[str, Any]:
     reply = await client.request({"op": "admin", "command": command, "args": list(args)}, timeout=120)
     assert reply.get("type") == "admin", reply
     return reply
 
 
-async def test_ten_thousand_accounts_are_allocated_exactly_what_an_independent_computation_says(
-    open_server: BrokerServer, tmp_path: Path
-) -> None:
+async def test_ten_thousand_accounts_are_allocated_exactly_what_an_independent_computation_says(open_server: BrokerServer) -> None:
     url = open_server.url
     rng = random.Random(5)
     orders = [order_for(index, rng) for index in range(ACCOUNTS)]
@@ -145,18 +155,21 @@ async def test_ten_thousand_accounts_are_allocated_exactly_what_an_independent_c
         check = await admin(ops, "check")
         assert check["result"]["ok"], check
 
-        # end of day: export, and reconcile the export against itself and a doctored copy
-        folder = tmp_path / "eod"
-        exported = (await admin(ops, "export", str(folder)))["result"]
+        # end of day: export (into the export dir), and reconcile the export against itself
+        # and a doctored copy (the back office's files go into the import dir)
+        exported = (await admin(ops, "export", "eod"))["result"]
+        folder = export_dir(open_server).resolve() / "eod"
+        assert exported["files"] == {"positions": str(folder / "positions.csv"), "allocations": str(folder / "allocations.csv")}
         assert exported["allocations"] == sum(1 for q, _ in expected.values() if q)
         lines = (folder / "allocations.csv").read_text().splitlines()
         assert lines[0] == "date,block_id,account,order_id,symbol,side,qty,price,cash" and len(lines) == exported["allocations"] + 1
         total_cash = sum(Decimal(line.split(",")[8]) for line in lines[1:])
         assert total_cash * 10**9 == sum(c for _, c in expected.values())
-        clean = await admin(ops, "reconcile", str(folder / "positions.csv"))
+        shutil.copy(folder / "positions.csv", import_dir(open_server) / "eod-positions.csv")
+        clean = await admin(ops, "reconcile", "eod-positions.csv")
         assert clean["ok"] and clean["result"]["breaks_found"] == 0, clean
-        doctored = plant_breaks(folder / "positions.csv", tmp_path / "backoffice.csv")
-        found = await admin(ops, "reconcile", str(tmp_path / "backoffice.csv"))
+        doctored = plant_breaks(folder / "positions.csv", import_dir(open_server) / "backoffice.csv")
+        found = await admin(ops, "reconcile", "backoffice.csv")
         assert not found["ok"]
         assert {(b["kind"], b["account"], b["symbol"]) for b in found["result"]["breaks"]} == doctored
 
@@ -175,20 +188,21 @@ def plant_breaks(source: Path, target: Path) -> set[tuple[str, str, str | None]]
     return {("missing_account", "V00007", None), ("missing_symbol", "V00011", "IBM"), ("qty_mismatch", "V00012", "AAPL")}
 
 
-async def test_accounts_load_at_run_time_whole_or_not_at_all_and_an_advisor_trades_them(open_server: BrokerServer, tmp_path: Path) -> None:
+async def test_accounts_load_at_run_time_whole_or_not_at_all_and_an_advisor_trades_them(open_server: BrokerServer) -> None:
     url = open_server.url
-    bad = tmp_path / "bad.csv"
+    bad = import_dir(open_server) / "accounts-bad.csv"
     bad.write_text("account,owner,cash,positions,group\nN1,adv,100.00,,ADV\nN2,adv,-5.00,,ADV\nN3,adv,100.00,IBM:x,ADV\nN4,adv,10.00,,ADV\n")
-    good = tmp_path / "good.csv"
+    (import_dir(open_server) / "new").mkdir()
+    good = import_dir(open_server) / "new" / "accounts.csv"
     good.write_text("account,owner,cash,positions,group\nN1,adv,5000.00,VFIAX:10,ADV\nN2,adv,5000.00,,ADV\n")
     async with BrokerClient(url, "ops", "ops-secret") as ops:
-        refused = await ops.request({"op": "admin", "command": "accounts", "args": ["load", str(bad)]})
+        refused = await ops.request({"op": "admin", "command": "accounts", "args": ["load", "accounts-bad.csv"]})
         assert refused["type"] == "error" and "row 3" in refused["message"] and "row 4" in refused["message"], refused
         assert "row 2" not in refused["message"] and "row 5" not in refused["message"]
         assert (await ops.get_account("N1"))["type"] == "error"  # nothing of the bad file was loaded
-        loaded = await admin(ops, "accounts", "load", str(good))
-        assert loaded["result"]["loaded"] == 2
-        again = await ops.request({"op": "admin", "command": "accounts", "args": ["load", str(good)]})
+        loaded = await admin(ops, "accounts", "load", "new/accounts.csv")
+        assert loaded["result"]["loaded"] == 2 and loaded["result"]["file"] == str(good.resolve())
+        again = await ops.request({"op": "admin", "command": "accounts", "args": ["load", str(good)]})  # absolute, inside: fine
         assert again["type"] == "error" and "exist already" in again["message"]
     async with BrokerClient(url, "advisor", "advisor-secret") as advisor:
         assert "N1" in advisor.accounts  # its group's new accounts, at the next login
@@ -196,22 +210,37 @@ async def test_accounts_load_at_run_time_whole_or_not_at_all_and_an_advisor_trad
         assert view["cash"] == "5000.00" and {p["symbol"]: p["qty"] for p in view["positions"]} == {"VFIAX": "10"}
 
 
-async def test_mutual_fund_orders_wait_for_the_nav_and_a_bad_nav_file_strikes_nothing(open_server: BrokerServer, tmp_path: Path) -> None:
+async def queued_for_nav(ops: BrokerClient, count: int, timeout: float = 30) -> None:
+    """Wait until the InstrumentActors hold ``count`` mutual fund orders for the next NAV.
+
+    ``new`` means the account shard has journaled the order; the shard's route to the
+    InstrumentActor is a separate hop, which that actor journals (an fsync) before it holds
+    the order, so a ``status`` right after ``new`` may not count it yet."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        status = await admin(ops, "status")
+        queued = sum(a.get("open", {}).get("queued_for_nav", 0) for a in status["result"]["actors"])
+        assert queued <= count, f"{queued} orders queued for a NAV, expected {count}"
+        if queued == count:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"{queued} of {count} orders queued for a NAV"
+        await asyncio.sleep(0.05)
+
+
+async def test_mutual_fund_orders_wait_for_the_nav_and_a_bad_nav_file_strikes_nothing(open_server: BrokerServer) -> None:
     url = open_server.url
     async with BrokerClient(url, "advisor", "advisor-secret") as advisor, BrokerClient(url, "ops", "ops-secret") as ops:
         buy = await advisor.new_order("V00001", "fund-buy", "VFIAX", "buy", notional="1000.00")
         sell = await advisor.new_order("V00002", "fund-qty", "VFIAX", "buy", qty="2.5")
         assert buy["exec_type"] == sell["exec_type"] == "new"
-        status = await admin(ops, "status")
-        assert sum(a.get("open", {}).get("queued_for_nav", 0) for a in status["result"]["actors"]) == 2
-        bad = tmp_path / "navs-bad.csv"
+        await queued_for_nav(ops, 2)
+        bad = import_dir(open_server) / "navs-bad.csv"
         bad.write_text("symbol,nav\nVFIAX,401.234\nIBM,150.00\n")
-        refused = await ops.request({"op": "admin", "command": "nav", "args": [str(bad)]})
+        refused = await ops.request({"op": "admin", "command": "nav", "args": ["navs-bad.csv"]})
         assert refused["type"] == "error" and "row 2" in refused["message"] and "row 3" in refused["message"], refused
         assert (await advisor.get_orders("V00001", open_only=True))["orders"], "a refused NAV file filled something"
-        good = tmp_path / "navs.csv"
-        good.write_text("symbol,nav\nVFIAX,401.23\n")
-        struck = await admin(ops, "nav", str(good))
+        (import_dir(open_server) / "navs.csv").write_text("symbol,nav\nVFIAX,401.23\n")
+        struck = await admin(ops, "nav", "navs.csv")
         assert struck["result"]["navs"] == {"VFIAX": "401.23"}
         filled_buy = await advisor.wait_for(lambda m: m.get("client_order_id") == "fund-buy" and m.get("status") == "filled", timeout=15)
         filled_sell = await advisor.wait_for(lambda m: m.get("client_order_id") == "fund-qty" and m.get("status") == "filled", timeout=15)

@@ -100,6 +100,8 @@ def data_dirs(tmp_path: Path) -> tuple[Path, Path]:
         ["journal", "check"],
         ["journal", "verify", "--data-dir"],
         ["journal", "verify", "/data"],
+        ["journal", "verify", "--config"],
+        ["journal", "verify", "--config", "a.toml", "--config", "b.toml"],
         ["reconcile"],
         ["help", "frobnicate"],
         ["quit", "now"],
@@ -139,6 +141,8 @@ def test_a_bad_command_line_exits_2_with_its_usage_and_never_connects(
         ["snapshot"],
         ["journal", "verify"],
         ["journal", "verify", "--data-dir", "/srv/brokerd/data"],
+        ["journal", "verify", "--config", "/etc/brokerd/server.toml"],
+        ["journal", "verify", "--config", "server.toml", "--data-dir", "/srv/brokerd/data"],
         ["reconcile", "positions.csv"],
         ["help"],
         ["help", "cancel-all"],
@@ -173,6 +177,21 @@ def test_cancel_all_forwards_its_arguments_as_given(monkeypatch: pytest.MonkeyPa
     ]
     assert client.closed
     assert capsys.readouterr().out.splitlines() == ["canceled: 2", "filters:", "  account: A1", "  symbol:  IBM"]
+
+
+def test_file_arguments_go_to_the_server_as_typed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """They name files in the server's import and export dirs, not beside the shell: the
+    shell must not make them absolute against its own working directory."""
+    client = serve_with(monkeypatch, {"type": "admin", "ok": True, "result": {"ok": True}})
+    monkeypatch.chdir(tmp_path)
+    for words in (["accounts", "load", "new.csv"], ["nav", "day/navs.csv"], ["reconcile", "../x.csv"], ["export", "eod"]):
+        assert admin.main(words) == admin.OK
+    assert [(sent["command"], sent["args"]) for sent in client.sent] == [
+        ("accounts", ["load", "new.csv"]),
+        ("nav", ["day/navs.csv"]),
+        ("reconcile", ["../x.csv"]),
+        ("export", ["eod"]),
+    ]
 
 
 def test_an_error_reply_exits_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -262,6 +281,46 @@ def test_journal_verify_defaults_to_data_in_the_working_directory(
     assert capsys.readouterr().out.startswith("data dir data:")
 
 
+def write_config(path: Path, data_dir: Path | str) -> Path:
+    path.write_text(f'[server]\ndata_dir = "{data_dir}"\n')
+    return path
+
+
+def test_journal_verify_reads_the_data_dir_from_the_config(
+    data_dirs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, bad = data_dirs
+    monkeypatch.setenv("BROKERD_DATA_DIR", str(bad))  # a --config given wins over the environment
+    config = write_config(tmp_path / "server.toml", good)
+    assert admin.main(["journal", "verify", "--config", str(config)]) == admin.OK
+    assert capsys.readouterr().out.startswith(f"data dir {good}:")
+    # --data-dir wins over the config
+    assert admin.main(["journal", "verify", "--config", str(config), "--data-dir", str(bad)]) == admin.FAILED
+    assert capsys.readouterr().out.startswith(f"data dir {bad}:")
+
+
+def test_journal_verify_without_flags_reads_the_default_config(
+    data_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No flag and no environment: the data dir of conf/server.toml, as the server's default."""
+    good, _ = data_dirs
+    monkeypatch.delenv("BROKERD_DATA_DIR", raising=False)
+    config = write_config(good.parent / "server.toml", good)
+    monkeypatch.setattr(admin, "DEFAULT_CONFIG", config)
+    assert admin.main(["journal", "verify"]) == admin.OK
+    assert capsys.readouterr().out.startswith(f"data dir {good}:")
+
+
+def test_journal_verify_with_an_unreadable_config_says_so_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert admin.main(["journal", "verify", "--config", str(tmp_path / "nope.toml")]) == admin.FAILED
+    assert capsys.readouterr().err.startswith(f"journal verify: cannot read the configuration {tmp_path / 'nope.toml'}: ")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[server]\ndata_dri = 'x'\n")
+    assert admin.main(["--json", "journal", "verify", "--config", str(broken)]) == admin.FAILED
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["ok"] is False and answer["error"].startswith("bad configuration: ") and "data_dri" in answer["error"]
+
+
 def test_journal_verify_of_a_missing_data_dir_says_so_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert admin.main(["journal", "verify", "--data-dir", str(tmp_path / "nowhere")]) == admin.FAILED
     assert capsys.readouterr().err == f"journal verify: data dir {tmp_path / 'nowhere'} does not exist\n"
@@ -300,7 +359,7 @@ def test_the_shell_runs_local_commands_with_the_server_down_and_survives_mistake
     assert captured.err.count("cannot reach brokerd") == 2
     assert "unknown command 'frobnicate'" in captured.err and "usage: kill ACCOUNT|all" in captured.err
     assert "No closing quotation" in captured.err
-    assert "journal verify [--data-dir DIR]" in captured.out  # help
+    assert "journal verify [--config FILE] [--data-dir DIR]" in captured.out  # help
     assert f"data dir {good}: 3 actors, 0 errors, 0 warnings" in captured.out
 
 
@@ -360,6 +419,12 @@ def test_a_result_with_nothing_but_ok_renders_ok() -> None:
 def test_status_keeps_its_own_layout() -> None:
     result = {"ok": True, "ws_port": 8765, "halted": ["IBM"], "actors": [{"name": "account-0", "applied": 3, "errors": 0}]}
     assert render(result) == ["ws port 8765   halted: IBM", "  account-0                applied=3  errors=0"]
+    result |= {"killed": ["A1"], "import_dir": "/d/imports", "export_dir": "/d/exports"}
+    assert render(result) == [
+        "ws port 8765   halted: IBM   killed: A1",
+        "import dir /d/imports   export dir /d/exports",
+        "  account-0                applied=3  errors=0",
+    ]
 
 
 def test_an_error_reply_renders_its_code_and_message() -> None:
