@@ -472,7 +472,15 @@ class AccountState(Dispatcher):
         self.markets.setdefault(command.symbol, MarketView()).halted = command.halted
 
     def _open_market(self, command: OpenMarket, now: int) -> None:
-        """Pass the open on to the InstrumentActors behind every order routed so far."""
+        """Pass the open on to the InstrumentActors behind every order routed so far, and
+        remember the day each symbol opened: an ``opg`` order after it is rejected here, as
+        its first report (``risk.check_open_passed``). A symbol halted now does not open
+        (its InstrumentActor keeps its orders for a later open), so it is not marked."""
+        day = now // risk.NS_PER_DAY
+        for symbol in command.symbols or self.instruments:
+            view = self.markets.setdefault(symbol, MarketView())
+            if not view.halted:
+                view.opened_day = day
         marker = msgspec.structs.replace(command, shard=self.name)
         if command.symbols:
             for symbol in command.symbols:

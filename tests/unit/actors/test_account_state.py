@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
 from actors.accounts.risk import RiskLimits
@@ -20,6 +21,7 @@ from model.messages import (
     ExecutionReport,
     MarketUpdate,
     NewOrder,
+    OpenMarket,
     OrdersReply,
     OrderUpdate,
     QueryAccount,
@@ -37,12 +39,13 @@ NOW = 1_700_000_000_000_000_000
 IBM = Instrument("IBM", AssetClass.EQUITY, D("0.01"), D("0.000001"), D("150"))
 XYZ = Instrument("XYZ", AssetClass.EQUITY, D("0.01"), fixed.SCALE, D("25"))
 OPT = Instrument("OPT", AssetClass.OPTION, D("0.05"), fixed.SCALE, D("7.50"), multiplier=100)
+FUND = Instrument("VFIAX", AssetClass.MUTUAL_FUND, D("0.01"), D("0.001"), D("450"))
 LIMITS = RiskLimits(max_order_qty=D("1000"), max_order_notional=D("100000"), price_band=D("0.10"), market_collar=D("0.05"))
 REPLY = Reply("gateway-0", 1, b"7")
 
 
-def make_state(cash: str = "100000.00", allow_short: bool = False) -> AccountState:
-    state = AccountState("account-0", [IBM, XYZ, OPT], LIMITS)
+def make_state(cash: str = "100000.00", allow_short: bool = False, limits: RiskLimits = LIMITS) -> AccountState:
+    state = AccountState("account-0", [IBM, XYZ, OPT, FUND], limits)
     state.open_account(AccountSeed("A1", "trader1", D(cash), allow_short))
     return state
 
@@ -65,8 +68,8 @@ def order(
     )
 
 
-def run(state: AccountState, message: Any) -> list[Send]:
-    state.apply(message, NOW)
+def run(state: AccountState, message: Any, now: int = NOW) -> list[Send]:
+    state.apply(message, now)
     sends = state.out.drain()
     state.check_invariants()
     return sends
@@ -531,3 +534,85 @@ def test_a_new_order_reusing_a_pending_replace_id_is_a_duplicate_and_changes_not
     report = only_report(run(state, order("c2")))
     assert (report.status, report.reason, report.order_id) == (OrderStatus.REJECTED, Reason.DUPLICATE_CLIENT_ORDER_ID.value, "")
     assert account(state).reserved_cash == reserved and len(state.orders) == 1
+
+
+# --- orders the market does not take: rejected as the first report ------------------------------------
+
+DAY = 86_400 * 1_000_000_000
+
+
+def routed(sends: list[Send]) -> list[Send]:
+    return [s for s in sends if s.kind == INSTRUMENT and isinstance(s.message, RouteOrder)]
+
+
+def test_a_limit_order_on_a_mutual_fund_is_rejected_at_once_and_nothing_is_held_or_routed() -> None:
+    state = make_state()
+    sends = run(state, order("f1", symbol="VFIAX", qty="2", price="450.00"))
+    report = only_report(sends)
+    assert (report.exec_type, report.status, report.reason) == (ExecType.REJECTED, OrderStatus.REJECTED, Reason.UNSUPPORTED.value)
+    assert report.reply == REPLY and not routed(sends) and account(state).reserved_cash == 0
+    market = only_report(run(state, order("f2", symbol="VFIAX", qty="2", price=None, order_type=OrderType.MARKET)))
+    assert market.exec_type is ExecType.NEW
+
+
+def test_an_order_for_the_open_after_todays_open_is_rejected_at_once_and_tomorrow_accepted() -> None:
+    state = make_state()
+    early = run(state, order("o1", tif=TimeInForce.OPG))
+    assert only_report(early).exec_type is ExecType.NEW and routed(early)
+    run(state, OpenMarket([], open_id=1), now=NOW + 10)
+    late = run(state, order("o2", tif=TimeInForce.OPG), now=NOW + 20)
+    report = only_report(late)
+    assert (report.exec_type, report.reason) == (ExecType.REJECTED, Reason.OPEN_PASSED.value)
+    assert not routed(late) and account(state).reserved_cash == D("1500")  # o1's hold only
+    assert only_report(run(state, order("o3"), now=NOW + 20)).exec_type is ExecType.NEW  # a day order is not late
+    tomorrow = NOW - NOW % DAY + DAY
+    assert only_report(run(state, order("o4", tif=TimeInForce.OPG), now=tomorrow)).exec_type is ExecType.NEW
+
+
+def test_late_orders_next_lets_an_order_for_the_open_wait_for_the_next_open() -> None:
+    state = make_state(limits=msgspec.structs.replace(LIMITS, reject_late_opg=False))
+    run(state, OpenMarket([], open_id=1))
+    sends = run(state, order("o1", tif=TimeInForce.OPG))
+    assert only_report(sends).exec_type is ExecType.NEW and routed(sends)
+
+
+def test_the_open_of_some_symbols_or_of_a_halted_one_does_not_make_others_late() -> None:
+    state = make_state()
+    run(state, OpenMarket(["XYZ"], open_id=1))
+    assert only_report(run(state, order("o1", tif=TimeInForce.OPG))).exec_type is ExecType.NEW  # IBM has not opened
+    run(state, SetTradingStatus("IBM", True))
+    run(state, OpenMarket([], open_id=2))  # IBM halted: it keeps its orders for a later open
+    run(state, SetTradingStatus("IBM", False))
+    assert only_report(run(state, order("o2", tif=TimeInForce.OPG))).exec_type is ExecType.NEW
+    xyz = order("o3", symbol="XYZ", qty="1", price="25.00", tif=TimeInForce.OPG)
+    assert only_report(run(state, xyz)).reason == Reason.OPEN_PASSED.value
+
+
+def test_a_fund_order_for_the_open_waits_for_the_nav_even_after_the_open() -> None:
+    state = make_state()
+    run(state, OpenMarket([], open_id=1))
+    fund = only_report(run(state, order("f1", symbol="VFIAX", qty="1", price=None, order_type=OrderType.MARKET, tif=TimeInForce.OPG)))
+    assert fund.exec_type is ExecType.NEW
+
+
+def test_the_market_checks_come_after_the_risk_checks_in_their_fixed_order() -> None:
+    # the reasons an order failing several checks got before (risk in the shard first) stay the same
+    state = make_state(cash="10.00")
+    run(state, OpenMarket([], open_id=1))
+    assert only_report(run(state, order("o1", tif=TimeInForce.OPG))).reason == Reason.INSUFFICIENT_BUYING_POWER.value
+    assert only_report(run(state, order("f1", symbol="VFIAX", qty="1", price="450.00"))).reason == Reason.INSUFFICIENT_BUYING_POWER.value
+    run(state, SetTradingStatus("VFIAX", True))
+    assert only_report(run(state, order("f2", symbol="VFIAX", qty="0.001", price="450.00"))).reason == Reason.HALTED.value
+
+
+def test_the_open_is_an_input_so_replay_rejects_the_same_late_orders() -> None:
+    def scenario() -> AccountState:
+        state = make_state()
+        run(state, order("o1", tif=TimeInForce.OPG))
+        run(state, OpenMarket([], open_id=1), now=NOW + 10)
+        run(state, order("o2", tif=TimeInForce.OPG), now=NOW + 20)
+        return state
+
+    first, second = scenario(), scenario()
+    assert first.state_hash() == second.state_hash()
+    assert [o.status for o in first.orders.values()] == [OrderStatus.NEW, OrderStatus.REJECTED]

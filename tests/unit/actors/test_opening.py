@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from actors.instruments.state import NS_PER_DAY, InstrumentState
+from actors.instruments.state import InstrumentState
 from actors.outputs import ACCOUNT, DROP_COPY, VENUE, Send
 from model import fixed
 from model.config import VenueSection
@@ -30,8 +30,8 @@ FUND = Instrument("VFIAX", AssetClass.MUTUAL_FUND, D("0.01"), D("0.001"), D("400
 NOW = 1_700_000_000 * 1_000_000_000
 
 
-def make_state(late_orders: str = "reject") -> InstrumentState:
-    return InstrumentState("instrument-0", [IBM, OPT, FUND], [VenueSection(name="SIM")], late_orders)
+def make_state() -> InstrumentState:
+    return InstrumentState("instrument-0", [IBM, OPT, FUND], [VenueSection(name="SIM")])
 
 
 def run(state: InstrumentState, message: object, now: int = NOW) -> list[Send]:
@@ -166,13 +166,10 @@ def test_notional_orders_go_as_a_cash_block_and_never_cost_more_than_their_cash(
     assert sum(report.qtys) + state.residuals.get("IBM", [0, 0])[0] == D("0.889")
 
 
-def test_an_order_for_the_open_after_the_open_is_rejected_or_queued_by_config() -> None:
-    state = make_state("reject")
-    run(state, OpenMarket([]))
-    [update] = of_type(run(state, opg("late", Side.BUY, "1")), OrderUpdate)
-    assert (update.kind, update.reason) == (VenueEventKind.REJECTED, Reason.OPEN_PASSED.value)
-    assert of_type(run(state, opg("tomorrow", Side.BUY, "1"), now=NOW + NS_PER_DAY), OrderUpdate) == []
-    queued = make_state("next")
+def test_an_order_for_the_open_routed_after_the_open_waits_for_the_next_one() -> None:
+    # Too late for today's open is decided by the account shard, as the order's first report
+    # (``open_passed``); what it let through (``late_orders = "next"``) waits here, never rejected.
+    queued = make_state()
     run(queued, OpenMarket([]))
     assert run(queued, opg("late", Side.BUY, "1")) == []
     assert [m.qty for m in of_type(run(queued, OpenMarket([])), VenueNewOrder)] == [D("1")]
@@ -238,7 +235,7 @@ def test_the_scheduled_open_comes_once_per_weekday_after_its_local_time() -> Non
 
 
 def test_the_open_waits_for_its_marker_from_every_account_shard() -> None:
-    state = InstrumentState("instrument-0", [IBM, OPT, FUND], [VenueSection(name="SIM")], "reject", shards=2)
+    state = InstrumentState("instrument-0", [IBM, OPT, FUND], [VenueSection(name="SIM")], shards=2)
     run(state, opg("o1", Side.BUY, "1"))
     assert run(state, OpenMarket([], open_id=1, shard="account-0")) == []
     assert run(state, OpenMarket([], open_id=1, shard="account-0")) == []  # a repeat counts once
