@@ -291,7 +291,8 @@ class MarketUpdate(_Message, frozen=True, gc=False, tag=61):
 
 
 class QuoteEvent(_Message, frozen=True, gc=False, tag=70):
-    """Consolidated best bid/offer for the ``quotes:SYMBOL`` stream."""
+    """Consolidated best bid/offer for the ``quotes:SYMBOL`` stream; for a mutual fund
+    (no bid or ask: it fills only at the NAV) the last NAV struck instead."""
 
     symbol: str
     bid: int | None
@@ -299,6 +300,7 @@ class QuoteEvent(_Message, frozen=True, gc=False, tag=70):
     ask: int | None
     ask_size: int
     ts: int
+    nav: int | None = None
 
 
 # --- supervisor → actors (control path) -----------------------------------------------------

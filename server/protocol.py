@@ -250,6 +250,7 @@ def quote(event: QuoteEvent) -> bytes:
             "bid_size": fixed.format(event.bid_size),
             "ask": _decimal(event.ask),
             "ask_size": fixed.format(event.ask_size),
+            **({} if event.nav is None else {"nav": fixed.format(event.nav)}),  # a mutual fund: no bid or ask, its NAV
             "ts": event.ts,
         }
     )

@@ -86,6 +86,7 @@ class Book(msgspec.Struct):
     ask_size: int = 0
     reference: int = 0
     halted: bool = False
+    nav: int | None = None  # a mutual fund: the last NAV struck (a fund has no bid or ask)
 
 
 class InstrumentState(Dispatcher):
@@ -232,8 +233,8 @@ class InstrumentState(Dispatcher):
 
     def _venue_quote(self, quote: VenueQuote, now: int) -> None:
         book = self.books.get(quote.symbol)
-        if book is None:
-            return
+        if book is None or book.instrument.asset_class is AssetClass.MUTUAL_FUND:
+            return  # a fund trades only at its NAV: a venue's bid or ask for it means nothing here
         book.quotes[quote.venue] = quote
         self._consolidate(book, now)
         self._trigger_stops(book, now)
@@ -473,7 +474,7 @@ class InstrumentState(Dispatcher):
             self._anomaly(f"nav {command.nav} for {command.symbol} refused")
             return
         instrument = book.instrument
-        book.reference = command.nav
+        book.reference = book.nav = command.nav
         held = sorted((r for r in self.routes.values() if r.state == HELD_NAV and r.symbol == command.symbol), key=lambda r: r.order_id)
         for route in held:
             qty = route.qty
@@ -589,6 +590,11 @@ class InstrumentState(Dispatcher):
     def _publish(self, book: Book, now: int) -> None:
         symbol = book.instrument.symbol
         self.out.to(ACCOUNT, ALL, MarketUpdate(symbol, book.bid, book.ask, book.reference, book.halted, now))
+        if book.instrument.asset_class is AssetClass.MUTUAL_FUND:
+            # no bid or ask (it fills only at the NAV struck): its quote is the last NAV, once there is one
+            if book.nav is not None:
+                self.out.to(GATEWAY, ALL, QuoteEvent(symbol, None, 0, None, 0, now, nav=book.nav))
+            return
         self.out.to(GATEWAY, ALL, QuoteEvent(symbol, book.bid, book.bid_size, book.ask, book.ask_size, now))
 
     def _any_venue_open(self, symbol: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from actors.instruments.state import InstrumentState
-from actors.outputs import ACCOUNT, DROP_COPY, VENUE, Send
+from actors.outputs import ACCOUNT, DROP_COPY, GATEWAY, VENUE, Send
 from model import fixed
 from model.config import VenueSection
 from model.enums import AssetClass, OrderType, Reason, Side, TimeInForce, VenueEventKind
@@ -14,12 +14,16 @@ from model.messages import (
     AdminCancelAll,
     AllocationReport,
     CancelRoute,
+    MarketUpdate,
     OpenMarket,
     OrderUpdate,
+    QuoteEvent,
     RouteOrder,
+    SetTradingStatus,
     StrikeNav,
     VenueCancel,
     VenueNewOrder,
+    VenueQuote,
     VenueReport,
 )
 
@@ -193,6 +197,21 @@ def test_mutual_fund_orders_are_never_routed_and_fill_at_the_nav_struck() -> Non
     updates = of_type(run(state, StrikeNav("VFIAX", D("401.23"))), OrderUpdate)
     assert [(u.order_id, u.last_qty, u.last_price) for u in updates] == [("f1", D("2.492"), D("401.23")), ("f2", D("2.5"), D("401.23"))]
     assert D("2.492") * D("401.23") <= D("1000.00") * fixed.SCALE < D("2.493") * D("401.23")
+
+
+def test_a_fund_has_no_bid_or_ask_its_quote_is_the_last_nav_struck() -> None:
+    state = make_state()
+    stray = VenueQuote("SIM", "VFIAX", D("449.00"), D("10"), D("451.00"), D("10"), NOW)  # a venue that should not quote it
+    assert [s for s in run(state, stray) if s.kind == GATEWAY] == []
+    assert of_type(run(state, SetTradingStatus("VFIAX", True)), QuoteEvent) == []  # no NAV yet: nothing to show
+    run(state, SetTradingStatus("VFIAX", False))
+    sends = run(state, StrikeNav("VFIAX", D("401.23")))
+    [quote] = of_type(sends, QuoteEvent)
+    assert (quote.bid, quote.bid_size, quote.ask, quote.ask_size, quote.nav) == (None, 0, None, 0, D("401.23"))
+    [market] = of_type(sends, MarketUpdate)
+    assert (market.bid, market.ask, market.reference) == (None, None, D("401.23"))
+    [equity] = of_type(run(state, VenueQuote("SIM", "IBM", D("149.99"), D("5"), D("150.01"), D("5"), NOW)), QuoteEvent)
+    assert (equity.bid, equity.ask, equity.nav) == (D("149.99"), D("150.01"), None)
 
 
 def test_an_operator_cancel_all_pulls_the_block_and_allocates_what_it_filled() -> None:
