@@ -153,6 +153,15 @@ class CancelAllDone(_Message, frozen=True, gc=False, tag=24):
     requested: int
 
 
+class ReportToAsker(_Message, frozen=True, gc=False, tag=25):
+    """An execution report for the asking connection only: the answer to a resend of an
+    order (its original first report) or to a reused ``client_order_id``. Neither changes
+    an order, so no other connection is told."""
+
+    reply: Reply
+    report: ExecutionReport
+
+
 # --- account shard → instrument actor ------------------------------------------------------
 
 
@@ -397,6 +406,7 @@ Message = Union[
     AccountReply,
     RequestRejected,
     CancelAllDone,
+    ReportToAsker,
     RouteOrder,
     CancelRoute,
     ReplaceRoute,

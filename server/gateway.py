@@ -34,6 +34,7 @@ from model.messages import (
     QueryOrders,
     QuoteEvent,
     Reply,
+    ReportToAsker,
     RequestRejected,
     decode_batch,
 )
@@ -347,6 +348,8 @@ class Gateway:
             self._quote(message)
         elif isinstance(message, RequestRejected):
             self._reply(message.reply, protocol.error(message.code, message.message, message.reply.request))
+        elif isinstance(message, ReportToAsker):
+            self._reply(message.reply, protocol.with_id(protocol.execution_body(message.report), message.reply.request))
         elif isinstance(message, OrdersReply):
             self._reply(message.reply, protocol.orders_reply(message))
         elif isinstance(message, AccountReply):

@@ -43,6 +43,7 @@ from model.messages import (
     ReplaceOrder,
     ReplaceRoute,
     Reply,
+    ReportToAsker,
     RequestRejected,
     RouteOrder,
     SetKill,
@@ -197,15 +198,35 @@ class AccountState(Dispatcher):
         )
 
     def _answer_resend(self, order: OrderRecord | None, fingerprint: bytes, command: NewOrder, now: int) -> None:
+        """A ``new_order`` whose ``client_order_id`` the account has used: the same content
+        gets the order's original first report again, whatever happened to the order since
+        (an idempotent retry must not depend on when it was retried; the current state is
+        what ``get_orders`` and the later reports say); other content is refused. Both go to
+        the asker alone and change nothing."""
         if order is not None and order.fingerprint == fingerprint:
-            first = ExecType.REJECTED if order.status is OrderStatus.REJECTED else ExecType.NEW
-            self._emit(order, first, now, reply=command.reply, exec_id=f"{order.order_id}-1")
+            self._to_asker(command.reply, self._first_report(order, command.reply))
             return
         self.rejected_requests += 1
         refused = _record(command, "", fingerprint, now)
         refused.status = OrderStatus.REJECTED
         refused.reason = Reason.DUPLICATE_CLIENT_ORDER_ID.value
-        self.out.to(GATEWAY, ALL, self._execution(refused, ExecType.REJECTED, now, exec_id="", reply=command.reply))
+        self._to_asker(command.reply, self._execution(refused, ExecType.REJECTED, now, exec_id="", reply=command.reply))
+
+    def _first_report(self, order: OrderRecord, reply: Reply | None) -> ExecutionReport:
+        """The order's first execution report as it was sent: ``rejected`` if the checks
+        refused it (then it never had another), else ``new`` with nothing filled, at its
+        creation time."""
+        rejected_at_once = order.status is OrderStatus.REJECTED and order.exec_count == 1
+        if rejected_at_once:
+            return self._execution(order, ExecType.REJECTED, order.created_ts, f"{order.order_id}-1", reply)
+        accepted = msgspec.structs.replace(
+            order, status=OrderStatus.NEW, cum_qty=0, value_nanos=0, value_subnanos=0, reason=None, venue=None
+        )
+        return self._execution(accepted, ExecType.NEW, order.created_ts, f"{order.order_id}-1", reply)
+
+    def _to_asker(self, reply: Reply | None, report: ExecutionReport) -> None:
+        if reply is not None:
+            self.out.to(GATEWAY, reply.gateway, ReportToAsker(reply, report))
 
     def _cancel_order(self, command: CancelOrder, now: int) -> None:
         order = self._find_open(command.account, command.client_order_id, command.reply)
@@ -430,6 +451,7 @@ class AccountState(Dispatcher):
             created_ts=now,
             reserved_cash=0,
             reserved_qty=0,
+            fingerprint=b"",  # never sent as a new_order: a new_order with its id is a duplicate
         )
         order.status = next_status(order.status, OrderEvent.REPLACE)
         order.replaced_by = successor.order_id

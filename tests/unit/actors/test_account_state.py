@@ -29,6 +29,7 @@ from model.messages import (
     ReplaceOrder,
     ReplaceRoute,
     Reply,
+    ReportToAsker,
     RequestRejected,
     RouteOrder,
     SetTradingStatus,
@@ -245,21 +246,48 @@ def test_halted_symbol_rejects_new_orders_until_resumed() -> None:
 # --- idempotency -----------------------------------------------------------------------------------
 
 
+def answer_to_asker(sends: list[Send]) -> ExecutionReport:
+    """The one report a resend or a reused id gets: to the asking connection's gateway alone."""
+    assert len(sends) == 1 and sends[0].kind == GATEWAY and sends[0].key == REPLY.gateway, sends
+    message = sends[0].message
+    assert isinstance(message, ReportToAsker) and message.reply == REPLY
+    return message.report
+
+
 def test_resend_with_same_content_gets_the_original_result_and_creates_nothing() -> None:
     state = make_state()
     first = only_report(run(state, order("c1")))
-    again = run(state, order("c1"))
-    report = only_report(again)
-    assert (report.order_id, report.exec_type, report.exec_id) == (first.order_id, ExecType.NEW, first.exec_id)
-    assert not [s for s in again if s.kind == INSTRUMENT]
-    assert len(state.orders) == 1 and account(state).reserved_cash == D("1500")
+    before = state.state_hash()
+    again = answer_to_asker(run(state, order("c1"), now=NOW + 5))
+    assert again == first  # the same report, to the byte: ids, exec type, state and time
+    assert len(state.orders) == 1 and account(state).reserved_cash == D("1500") and state.state_hash() == before
+
+
+def test_a_resend_after_fills_gets_the_original_acknowledgement_not_the_current_state() -> None:
+    state = make_state()
+    first = only_report(run(state, order("c1", qty="10")))
+    fill(state, first.order_id, "4", "150.00")
+    fill(state, first.order_id, "6", "149.00")
+    again = answer_to_asker(run(state, order("c1", qty="10"), now=NOW + 7))
+    assert again == first
+    assert (again.exec_type, again.status, again.cum_qty, again.leaves_qty, again.avg_price, again.ts) == (
+        ExecType.NEW, OrderStatus.NEW, 0, D("10"), None, NOW,
+    )
+    assert state.orders[first.order_id].status is OrderStatus.FILLED  # the resend changed nothing
+
+
+def test_a_resend_of_an_order_the_venue_rejected_later_gets_its_new_report() -> None:
+    state = make_state()
+    first = only_report(run(state, order("c1")))
+    venue_event(state, first.order_id, VenueEventKind.REJECTED, "venue_rejected")
+    assert answer_to_asker(run(state, order("c1"))) == first and first.exec_type is ExecType.NEW
 
 
 def test_resend_of_a_rejected_order_gets_the_rejection_again() -> None:
     state = make_state(cash="10.00")
     first = only_report(run(state, order("c1")))
-    again = only_report(run(state, order("c1")))
-    assert (again.exec_type, again.order_id, again.reason) == (ExecType.REJECTED, first.order_id, first.reason)
+    again = answer_to_asker(run(state, order("c1"), now=NOW + 3))
+    assert again == first and (again.exec_type, again.reason) == (ExecType.REJECTED, Reason.INSUFFICIENT_BUYING_POWER.value)
 
 
 def test_same_client_order_id_with_different_content_is_rejected_and_changes_nothing() -> None:
@@ -267,9 +295,18 @@ def test_same_client_order_id_with_different_content_is_rejected_and_changes_not
     run(state, order("c1", qty="10"))
     orders_before = dict(state.orders)
     reserved_before = account(state).reserved_cash
-    report = only_report(run(state, order("c1", qty="11")))
+    report = answer_to_asker(run(state, order("c1", qty="11")))
     assert (report.status, report.reason, report.order_id) == (OrderStatus.REJECTED, Reason.DUPLICATE_CLIENT_ORDER_ID.value, "")
     assert state.orders == orders_before and account(state).reserved_cash == reserved_before
+
+
+def test_a_new_order_with_the_id_a_replace_gave_is_a_duplicate_even_with_the_old_content() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order("c1", qty="10"))).order_id
+    run(state, ReplaceOrder("A1", "c1", "c2", D("12"), None, None, REPLY))
+    venue_event(state, order_id, VenueEventKind.REPLACED)
+    report = answer_to_asker(run(state, order("c2", qty="10")))
+    assert (report.reason, report.order_id) == (Reason.DUPLICATE_CLIENT_ORDER_ID.value, "")
 
 
 # --- fills --------------------------------------------------------------------------------------------
@@ -531,7 +568,7 @@ def test_a_new_order_reusing_a_pending_replace_id_is_a_duplicate_and_changes_not
     run(state, order("c1"))
     run(state, ReplaceOrder("A1", "c1", "c2", D("12"), None, None, REPLY))
     reserved = account(state).reserved_cash
-    report = only_report(run(state, order("c2")))
+    report = answer_to_asker(run(state, order("c2")))
     assert (report.status, report.reason, report.order_id) == (OrderStatus.REJECTED, Reason.DUPLICATE_CLIENT_ORDER_ID.value, "")
     assert account(state).reserved_cash == reserved and len(state.orders) == 1
 
