@@ -78,9 +78,15 @@ class CancelAll(_Message, frozen=True, gc=False, tag=4):
 
 
 class QueryOrders(_Message, frozen=True, gc=False, tag=5):
+    """One page of an account's orders: those after ``cursor`` (an ``order_id`` a previous
+    page ended with; ``None``: from the first), at most ``limit`` (0: all, for the operator's
+    own reads; the gateway always sends 1 to ``[queries] max_orders_page``)."""
+
     account: str
     open_only: bool
     reply: Reply
+    cursor: str | None = None
+    limit: int = 0
 
 
 class QueryAccount(_Message, frozen=True, gc=False, tag=6):
@@ -123,6 +129,7 @@ class OrdersReply(_Message, frozen=True, gc=False, tag=21):
     reply: Reply
     account: str
     orders: list[ExecutionReport]
+    next_cursor: str | None = None  # where the next page starts; None: this page is the last
 
 
 class Position(msgspec.Struct, frozen=True, array_like=True, gc=False):

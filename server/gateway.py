@@ -55,7 +55,7 @@ from server.protocol import (
     SubscribeRequest,
 )
 from server.ratelimit import TokenBucket
-from server.validation import Invalid, check_client_order_id, to_new_order, to_replace
+from server.validation import Invalid, check_client_order_id, orders_page, to_new_order, to_replace
 from server.wsio import write_frames
 
 log = structlog.get_logger("gateway")
@@ -224,7 +224,8 @@ class Gateway:
             self._to_shard(request.account, CancelAll(request.account, request.symbol, reply))
         elif isinstance(request, GetOrdersRequest):
             self._authorise(conn, request.account)
-            self._to_shard(request.account, QueryOrders(request.account, request.open_only, reply))
+            cursor, limit = orders_page(request, self.config.queries, self.max_id_length)
+            self._to_shard(request.account, QueryOrders(request.account, request.open_only, reply, cursor, limit))
         elif isinstance(request, GetAccountRequest):
             self._authorise(conn, request.account)
             self._to_shard(request.account, QueryAccount(request.account, reply))

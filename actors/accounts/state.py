@@ -334,17 +334,37 @@ class AccountState(Dispatcher):
             self.out.to(GATEWAY, command.reply.gateway, CancelAllDone(command.reply, command.account, count))
 
     def _query_orders(self, command: QueryOrders, now: int) -> None:
+        """One page of the account's orders, each as a report of its current state.
+
+        Guarantees: pages list orders in the order they came into being (``account.orders``
+        order: an order is appended when created, a replace's new order when the venue
+        confirms it, and no listed order ever moves or leaves), so paging with the
+        ``next_cursor`` of each page lists every order exactly once, also while orders
+        arrive between pages; each as it was when its page was read. A cursor that is not an
+        order of this account is refused (``invalid_request``) and nothing is listed."""
         account = self.accounts.get(command.account)
         if account is None:
             self._refuse(command.reply, "forbidden", f"unknown account {command.account}")
             return
-        views = []
-        for order_id in account.orders.values():
-            order = self.orders.get(order_id)  # None: reserved for a replace the venue has not confirmed
+        order_ids = list(account.orders.values())
+        start = 0
+        if command.cursor is not None:
+            after = self.orders.get(command.cursor)
+            if after is None or after.account != account.account:
+                self._refuse(command.reply, "invalid_request", f"cursor {command.cursor!r} is not a position in {account.account}'s orders")
+                return
+            start = order_ids.index(after.order_id) + 1
+        views: list[ExecutionReport] = []
+        next_cursor: str | None = None
+        for position in range(start, len(order_ids)):
+            order = self.orders.get(order_ids[position])  # None: reserved for a replace the venue has not confirmed
             if order is None or (command.open_only and not order.status.is_open):
                 continue
+            if command.limit and len(views) == command.limit:
+                next_cursor = views[-1].order_id  # more may follow
+                break
             views.append(self._execution(order, order.last_exec_type, now, exec_id=f"{order.order_id}-{order.exec_count}"))
-        self.out.to(GATEWAY, command.reply.gateway, OrdersReply(command.reply, command.account, views))
+        self.out.to(GATEWAY, command.reply.gateway, OrdersReply(command.reply, command.account, views, next_cursor))
 
     def _query_account(self, command: QueryAccount, now: int) -> None:
         account = self.accounts.get(command.account)
@@ -457,6 +477,10 @@ class AccountState(Dispatcher):
         order.replaced_by = successor.order_id
         self._rereserve(account, order)
         self.orders[successor.order_id] = successor
+        # listed from now on, after every order before it: a page already past the id it
+        # reserved when the replace was asked must still list it (see ``_query_orders``)
+        del account.orders[successor.client_order_id]
+        account.orders[successor.client_order_id] = successor.order_id
         self._rereserve(account, successor)
         self._report(order, ExecType.REPLACED, now)
         self._report(successor, ExecType.REPLACED, now, reply=pending.reply)
