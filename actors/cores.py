@@ -15,9 +15,9 @@ from model.config import Config
 
 def build_core(actor_plan: ActorPlan, config: Config) -> Core:
     if actor_plan.role == "account":
-        return AccountState(actor_plan.name, actor_plan.instruments, RiskLimits.from_config(config.risk))
+        return AccountState(actor_plan.name, actor_plan.instruments, RiskLimits.from_config(config.risk, config.open))
     if actor_plan.role == "instrument":
-        return InstrumentState(actor_plan.name, actor_plan.instruments, config.venues, config.open.late_orders, config.topology.account_shards)
+        return InstrumentState(actor_plan.name, actor_plan.instruments, config.venues, config.topology.account_shards)
     if actor_plan.role == "venue":
         venue = actor_plan.venue
         assert venue is not None

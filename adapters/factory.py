@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from adapters.base import VenueAdapter
 from model.config import Config, VenueSection
+from model.enums import AssetClass
 from model.instruments import Instrument
 
 
 def build_adapter(venue: VenueSection, config: Config, instruments: list[Instrument]) -> VenueAdapter:
-    traded = [i for i in instruments if venue.trades(i.symbol)]
+    # a mutual fund is never routed (it fills at the NAV struck), so no venue trades or quotes it
+    traded = [i for i in instruments if venue.trades(i.symbol) and i.asset_class is not AssetClass.MUTUAL_FUND]
     if venue.kind == "sim":
         from adapters.sim.venue import SimVenue
 

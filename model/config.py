@@ -87,6 +87,18 @@ class RiskSection(_Section, frozen=True):
         return fixed.parse(self.market_collar_pct) // 100
 
 
+class QueriesSection(_Section, frozen=True):
+    """``get_orders`` answers in pages (``cursor``, ``limit``): one reply for a busy
+    account's every order would outgrow a client's frame limit (websockets: 1 MiB)."""
+
+    orders_page_size: int = 500  # orders per page when a request gives no limit
+    max_orders_page: int = 1000  # the largest limit a request may ask (a report is about 0.5 KB)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.orders_page_size <= self.max_orders_page:
+            raise ValueError("queries: need 1 <= orders_page_size <= max_orders_page")
+
+
 class SimSection(_Section, frozen=True):
     """The simulated market maker: seeded, so a run is reproducible."""
 
@@ -197,6 +209,7 @@ class Config(_Section, frozen=True):
     journal: JournalSection = JournalSection()
     drop_copy: DropCopySection = DropCopySection()
     open: OpenSection = OpenSection()
+    queries: QueriesSection = QueriesSection()
     files: FilesSection = FilesSection()
     admin: AdminSection = AdminSection()
     logging: LoggingSection = LoggingSection()

@@ -78,9 +78,15 @@ class CancelAll(_Message, frozen=True, gc=False, tag=4):
 
 
 class QueryOrders(_Message, frozen=True, gc=False, tag=5):
+    """One page of an account's orders: those after ``cursor`` (an ``order_id`` a previous
+    page ended with; ``None``: from the first), at most ``limit`` (0: all, for the operator's
+    own reads; the gateway always sends 1 to ``[queries] max_orders_page``)."""
+
     account: str
     open_only: bool
     reply: Reply
+    cursor: str | None = None
+    limit: int = 0
 
 
 class QueryAccount(_Message, frozen=True, gc=False, tag=6):
@@ -123,6 +129,7 @@ class OrdersReply(_Message, frozen=True, gc=False, tag=21):
     reply: Reply
     account: str
     orders: list[ExecutionReport]
+    next_cursor: str | None = None  # where the next page starts; None: this page is the last
 
 
 class Position(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -151,6 +158,15 @@ class CancelAllDone(_Message, frozen=True, gc=False, tag=24):
     reply: Reply
     account: str | None
     requested: int
+
+
+class ReportToAsker(_Message, frozen=True, gc=False, tag=25):
+    """An execution report for the asking connection only: the answer to a resend of an
+    order (its original first report) or to a reused ``client_order_id``. Neither changes
+    an order, so no other connection is told."""
+
+    reply: Reply
+    report: ExecutionReport
 
 
 # --- account shard → instrument actor ------------------------------------------------------
@@ -291,7 +307,8 @@ class MarketUpdate(_Message, frozen=True, gc=False, tag=61):
 
 
 class QuoteEvent(_Message, frozen=True, gc=False, tag=70):
-    """Consolidated best bid/offer for the ``quotes:SYMBOL`` stream."""
+    """Consolidated best bid/offer for the ``quotes:SYMBOL`` stream; for a mutual fund
+    (no bid or ask: it fills only at the NAV) the last NAV struck instead."""
 
     symbol: str
     bid: int | None
@@ -299,6 +316,7 @@ class QuoteEvent(_Message, frozen=True, gc=False, tag=70):
     ask: int | None
     ask_size: int
     ts: int
+    nav: int | None = None
 
 
 # --- supervisor → actors (control path) -----------------------------------------------------
@@ -395,6 +413,7 @@ Message = Union[
     AccountReply,
     RequestRejected,
     CancelAllDone,
+    ReportToAsker,
     RouteOrder,
     CancelRoute,
     ReplaceRoute,

@@ -13,7 +13,7 @@ Command line (every line on stdout is one server message as a JSON object)::
     order ACCOUNT SYMBOL SIDE (--qty Q | --notional N) [--type T] [--price P]
           [--stop-price S] [--tif TIF] [--client-order-id ID] [--watch SECONDS]
     cancel ACCOUNT CLIENT_ORDER_ID
-    orders ACCOUNT [--open]
+    orders ACCOUNT [--open] [--page-size N]
     account ACCOUNT
     watch [--quotes SYMBOL ...] [--seconds N]
 
@@ -425,10 +425,39 @@ class BrokerClient:
             message["symbol"] = symbol
         return await self.request(message, timeout)
 
-    async def get_orders(self, account: str, open_only: bool = False, *, timeout: float | None = None) -> Message:
+    async def get_orders(self, account: str, open_only: bool = False, *, limit: int | None = None, timeout: float | None = None) -> Message:
+        """Every order of the account (or its open ones), however many pages the server
+        answers in: one ``orders`` message holding them all, in the server's order, with
+        ``next_cursor`` null; or the first error, as it came. ``limit`` is the page size
+        (the server's default when ``None``); ``timeout`` applies to each page."""
+        orders: list[Message] = []
+        cursor: str | None = None
+        while True:
+            page = await self.get_orders_page(account, open_only, cursor=cursor, limit=limit, timeout=timeout)
+            if page.get("type") != "orders":
+                return page
+            orders.extend(page.get("orders") or ())
+            cursor = page.get("next_cursor")
+            if cursor is None:
+                return {**page, "orders": orders}
+
+    async def get_orders_page(
+        self,
+        account: str,
+        open_only: bool = False,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> Message:
+        """One page of ``get_orders``: the reply as it came (its ``next_cursor`` asks for the next)."""
         message: Message = {"op": "get_orders", "account": account}
         if open_only:
             message["open_only"] = True
+        if cursor is not None:
+            message["cursor"] = cursor
+        if limit is not None:
+            message["limit"] = limit
         return await self.request(message, timeout)
 
     async def get_account(self, account: str, *, timeout: float | None = None) -> Message:
@@ -562,6 +591,7 @@ def build_parser(environ: Mapping[str, str] = os.environ) -> argparse.ArgumentPa
     orders = commands.add_parser("orders", help="an account's orders")
     orders.add_argument("account")
     orders.add_argument("--open", dest="open_only", action="store_true", help="open orders only")
+    orders.add_argument("--page-size", type=int, default=None, metavar="N", help="orders per page asked (default: the server's)")
     account = commands.add_parser("account", help="an account's cash and positions")
     account.add_argument("account")
     watch = commands.add_parser("watch", help="stream executions (and quotes)")
@@ -662,7 +692,7 @@ async def _cancel_command(client: BrokerClient, args: argparse.Namespace, out: T
 
 
 async def _orders_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:
-    return _print_reply(out, await client.get_orders(args.account, args.open_only, timeout=args.timeout))
+    return _print_reply(out, await client.get_orders(args.account, args.open_only, limit=args.page_size, timeout=args.timeout))
 
 
 async def _account_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:

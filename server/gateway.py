@@ -34,6 +34,7 @@ from model.messages import (
     QueryOrders,
     QuoteEvent,
     Reply,
+    ReportToAsker,
     RequestRejected,
     decode_batch,
 )
@@ -54,7 +55,7 @@ from server.protocol import (
     SubscribeRequest,
 )
 from server.ratelimit import TokenBucket
-from server.validation import Invalid, check_client_order_id, to_new_order, to_replace
+from server.validation import Invalid, check_client_order_id, orders_page, to_new_order, to_replace
 from server.wsio import write_frames
 
 log = structlog.get_logger("gateway")
@@ -224,7 +225,8 @@ class Gateway:
             self._to_shard(request.account, CancelAll(request.account, request.symbol, reply))
         elif isinstance(request, GetOrdersRequest):
             self._authorise(conn, request.account)
-            self._to_shard(request.account, QueryOrders(request.account, request.open_only, reply))
+            cursor, limit = orders_page(request, self.config.queries, self.max_id_length)
+            self._to_shard(request.account, QueryOrders(request.account, request.open_only, reply, cursor, limit))
         elif isinstance(request, GetAccountRequest):
             self._authorise(conn, request.account)
             self._to_shard(request.account, QueryAccount(request.account, reply))
@@ -348,6 +350,8 @@ class Gateway:
             self._quote(message)
         elif isinstance(message, RequestRejected):
             self._reply(message.reply, protocol.error(message.code, message.message, message.reply.request))
+        elif isinstance(message, ReportToAsker):
+            self._reply(message.reply, protocol.with_id(protocol.execution_body(message.report), message.reply.request))
         elif isinstance(message, OrdersReply):
             self._reply(message.reply, protocol.orders_reply(message))
         elif isinstance(message, AccountReply):

@@ -88,6 +88,8 @@ class CancelAllRequest(_Request, frozen=True, tag="cancel_all"):
 class GetOrdersRequest(_Request, frozen=True, tag="get_orders"):
     account: str
     open_only: bool = False
+    cursor: str | None = None  # the ``next_cursor`` of the previous page
+    limit: int | None = None  # orders per page (``[queries]``: default and maximum)
 
 
 class GetAccountRequest(_Request, frozen=True, tag="get_account"):
@@ -221,7 +223,7 @@ def error(code: str, message: str, request_id: bytes = b"") -> bytes:
 
 def orders_reply(reply: OrdersReply) -> bytes:
     body = b",".join(execution_body(report) for report in reply.orders)
-    head = _encoder.encode({"type": "orders", "account": reply.account})
+    head = _encoder.encode({"type": "orders", "account": reply.account, "next_cursor": reply.next_cursor})
     return with_id(head[:-1] + b',"orders":[' + body + b"]}", reply.reply.request)
 
 
@@ -250,6 +252,7 @@ def quote(event: QuoteEvent) -> bytes:
             "bid_size": fixed.format(event.bid_size),
             "ask": _decimal(event.ask),
             "ask_size": fixed.format(event.ask_size),
+            **({} if event.nav is None else {"nav": fixed.format(event.nav)}),  # a mutual fund: no bid or ask, its NAV
             "ts": event.ts,
         }
     )

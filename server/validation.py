@@ -11,10 +11,11 @@ from enum import StrEnum
 from typing import TypeVar
 
 from model import fixed
+from model.config import QueriesSection
 from model.enums import OrderType, Side, TimeInForce
 from model.instruments import Instrument
 from model.messages import NewOrder, ReplaceOrder, Reply
-from server.protocol import OrderFields, ReplaceOrderRequest
+from server.protocol import GetOrdersRequest, OrderFields, ReplaceOrderRequest
 
 E = TypeVar("E", bound=StrEnum)
 NOTIONAL_TIFS = (TimeInForce.DAY, TimeInForce.IOC, TimeInForce.OPG)
@@ -145,3 +146,16 @@ def to_replace(request: ReplaceOrderRequest, reply: Reply, max_id_length: int) -
         stop_price=stop_price,
         reply=reply,
     )
+
+
+def orders_page(request: GetOrdersRequest, queries: QueriesSection, max_id_length: int) -> tuple[str | None, int]:
+    """The ``cursor`` and page size of a ``get_orders``: ``limit`` defaults to
+    ``[queries] orders_page_size`` and may not exceed ``max_orders_page``, so no reply
+    outgrows what a client can take in one frame. Whether the cursor names a position in
+    the account's orders is the owning shard's to say."""
+    limit = queries.orders_page_size if request.limit is None else request.limit
+    if not 1 <= limit <= queries.max_orders_page:
+        raise Invalid("invalid_request", f"limit must be 1 to {queries.max_orders_page}")
+    if request.cursor is not None:
+        check_client_order_id(request.cursor, max_id_length, "cursor")
+    return request.cursor, limit

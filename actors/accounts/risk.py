@@ -1,7 +1,10 @@
 """Pre-trade risk: pure functions of an order, its account, the instrument and the market.
 
 Each check returns the ``Reason`` that rejects the order, or ``None``. The checks run in
-the order of ``first_failure`` so the reported reason is deterministic.
+the order of ``first_failure`` so the reported reason is deterministic. The last two are
+not risk but what the market takes (a fund takes no limit order, the open takes no order
+after it): they are decided here because an order's first report must already be its
+only rejection, never ``new`` followed by ``rejected``.
 """
 
 from __future__ import annotations
@@ -10,18 +13,23 @@ import msgspec
 
 from actors.accounts.records import AccountRecord, OrderRecord
 from model import fixed
-from model.config import RiskSection
-from model.enums import Reason, Side
+from model.config import OpenSection, RiskSection
+from model.enums import AssetClass, OrderType, Reason, Side, TimeInForce
 from model.instruments import Instrument
+
+NS_PER_DAY = 86_400 * 1_000_000_000  # the open happens once per UTC day
 
 
 class MarketView(msgspec.Struct):
-    """What the shard knows of a symbol's market: consolidated quote and trading status."""
+    """What the shard knows of a symbol's market: consolidated quote, trading status, and
+    the UTC day (``ns // NS_PER_DAY``) of the symbol's last open as it passed this shard
+    (-1: never) — a journaled input, so replay decides late orders exactly as live did."""
 
     bid: int | None = None
     ask: int | None = None
     reference: int = 0
     halted: bool = False
+    opened_day: int = -1
 
 
 class RiskLimits(msgspec.Struct, frozen=True):
@@ -29,14 +37,16 @@ class RiskLimits(msgspec.Struct, frozen=True):
     max_order_notional: int
     price_band: int  # fraction of the reference price, scale 10^-9
     market_collar: int
+    reject_late_opg: bool = True  # ``[open] late_orders = "reject"``; False: queue them for the next open
 
     @classmethod
-    def from_config(cls, risk: RiskSection) -> RiskLimits:
+    def from_config(cls, risk: RiskSection, opening: OpenSection | None = None) -> RiskLimits:
         return cls(
             max_order_qty=risk.max_order_qty_fixed,
             max_order_notional=risk.max_order_notional_fixed,
             price_band=risk.price_band_fraction,
             market_collar=risk.market_collar_fraction,
+            reject_late_opg=opening is None or opening.late_orders == "reject",
         )
 
 
@@ -134,6 +144,24 @@ def check_funds(order: OrderRecord, account: AccountRecord, instrument: Instrume
     return Reason.INSUFFICIENT_POSITION if order.qty > account.available_qty(order.symbol) else None
 
 
+def check_supported(order: OrderRecord, instrument: Instrument) -> Reason | None:
+    """A mutual fund fills only at the NAV the operator strikes: it takes market orders only."""
+    if instrument.asset_class is AssetClass.MUTUAL_FUND and order.order_type is not OrderType.MARKET:
+        return Reason.UNSUPPORTED
+    return None
+
+
+def check_open_passed(order: OrderRecord, instrument: Instrument, market: MarketView | None, limits: RiskLimits) -> Reason | None:
+    """An order for the open that comes after today's open of its symbol (the same UTC day
+    as the open passed this shard), when late orders are rejected. A fund has no open: its
+    orders wait for the NAV whatever their tif."""
+    if order.tif is not TimeInForce.OPG or not limits.reject_late_opg or instrument.asset_class is AssetClass.MUTUAL_FUND:
+        return None
+    if market is not None and market.opened_day == order.created_ts // NS_PER_DAY:
+        return Reason.OPEN_PASSED
+    return None
+
+
 def first_failure(
     order: OrderRecord,
     account: AccountRecord,
@@ -141,7 +169,12 @@ def first_failure(
     market: MarketView | None,
     limits: RiskLimits,
 ) -> Reason | None:
-    """Run every pre-trade check in a fixed order; the first failure rejects the order."""
+    """Run every pre-trade check in a fixed order; the first failure rejects the order.
+
+    Guarantees: the order is fixed (kill switch, halt, size, price band, funds, then what
+    the market takes: a fund's order type, the open passed), so an order that fails several
+    checks always gets the same reason; the checks read only their arguments (the order's
+    ``created_ts`` is its journaled arrival time)."""
     if account.killed:
         return Reason.ACCOUNT_KILLED
     if market is not None and market.halted:
@@ -151,4 +184,6 @@ def first_failure(
         check_size(order, instrument, estimate, limits)
         or check_price_band(order, instrument, market, limits)
         or check_funds(order, account, instrument, estimate)
+        or check_supported(order, instrument)
+        or check_open_passed(order, instrument, market, limits)
     )

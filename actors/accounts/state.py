@@ -43,6 +43,7 @@ from model.messages import (
     ReplaceOrder,
     ReplaceRoute,
     Reply,
+    ReportToAsker,
     RequestRejected,
     RouteOrder,
     SetKill,
@@ -197,15 +198,35 @@ class AccountState(Dispatcher):
         )
 
     def _answer_resend(self, order: OrderRecord | None, fingerprint: bytes, command: NewOrder, now: int) -> None:
+        """A ``new_order`` whose ``client_order_id`` the account has used: the same content
+        gets the order's original first report again, whatever happened to the order since
+        (an idempotent retry must not depend on when it was retried; the current state is
+        what ``get_orders`` and the later reports say); other content is refused. Both go to
+        the asker alone and change nothing."""
         if order is not None and order.fingerprint == fingerprint:
-            first = ExecType.REJECTED if order.status is OrderStatus.REJECTED else ExecType.NEW
-            self._emit(order, first, now, reply=command.reply, exec_id=f"{order.order_id}-1")
+            self._to_asker(command.reply, self._first_report(order, command.reply))
             return
         self.rejected_requests += 1
         refused = _record(command, "", fingerprint, now)
         refused.status = OrderStatus.REJECTED
         refused.reason = Reason.DUPLICATE_CLIENT_ORDER_ID.value
-        self.out.to(GATEWAY, ALL, self._execution(refused, ExecType.REJECTED, now, exec_id="", reply=command.reply))
+        self._to_asker(command.reply, self._execution(refused, ExecType.REJECTED, now, exec_id="", reply=command.reply))
+
+    def _first_report(self, order: OrderRecord, reply: Reply | None) -> ExecutionReport:
+        """The order's first execution report as it was sent: ``rejected`` if the checks
+        refused it (then it never had another), else ``new`` with nothing filled, at its
+        creation time."""
+        rejected_at_once = order.status is OrderStatus.REJECTED and order.exec_count == 1
+        if rejected_at_once:
+            return self._execution(order, ExecType.REJECTED, order.created_ts, f"{order.order_id}-1", reply)
+        accepted = msgspec.structs.replace(
+            order, status=OrderStatus.NEW, cum_qty=0, value_nanos=0, value_subnanos=0, reason=None, venue=None
+        )
+        return self._execution(accepted, ExecType.NEW, order.created_ts, f"{order.order_id}-1", reply)
+
+    def _to_asker(self, reply: Reply | None, report: ExecutionReport) -> None:
+        if reply is not None:
+            self.out.to(GATEWAY, reply.gateway, ReportToAsker(reply, report))
 
     def _cancel_order(self, command: CancelOrder, now: int) -> None:
         order = self._find_open(command.account, command.client_order_id, command.reply)
@@ -313,17 +334,37 @@ class AccountState(Dispatcher):
             self.out.to(GATEWAY, command.reply.gateway, CancelAllDone(command.reply, command.account, count))
 
     def _query_orders(self, command: QueryOrders, now: int) -> None:
+        """One page of the account's orders, each as a report of its current state.
+
+        Guarantees: pages list orders in the order they came into being (``account.orders``
+        order: an order is appended when created, a replace's new order when the venue
+        confirms it, and no listed order ever moves or leaves), so paging with the
+        ``next_cursor`` of each page lists every order exactly once, also while orders
+        arrive between pages; each as it was when its page was read. A cursor that is not an
+        order of this account is refused (``invalid_request``) and nothing is listed."""
         account = self.accounts.get(command.account)
         if account is None:
             self._refuse(command.reply, "forbidden", f"unknown account {command.account}")
             return
-        views = []
-        for order_id in account.orders.values():
-            order = self.orders.get(order_id)  # None: reserved for a replace the venue has not confirmed
+        order_ids = list(account.orders.values())
+        start = 0
+        if command.cursor is not None:
+            after = self.orders.get(command.cursor)
+            if after is None or after.account != account.account:
+                self._refuse(command.reply, "invalid_request", f"cursor {command.cursor!r} is not a position in {account.account}'s orders")
+                return
+            start = order_ids.index(after.order_id) + 1
+        views: list[ExecutionReport] = []
+        next_cursor: str | None = None
+        for position in range(start, len(order_ids)):
+            order = self.orders.get(order_ids[position])  # None: reserved for a replace the venue has not confirmed
             if order is None or (command.open_only and not order.status.is_open):
                 continue
+            if command.limit and len(views) == command.limit:
+                next_cursor = views[-1].order_id  # more may follow
+                break
             views.append(self._execution(order, order.last_exec_type, now, exec_id=f"{order.order_id}-{order.exec_count}"))
-        self.out.to(GATEWAY, command.reply.gateway, OrdersReply(command.reply, command.account, views))
+        self.out.to(GATEWAY, command.reply.gateway, OrdersReply(command.reply, command.account, views, next_cursor))
 
     def _query_account(self, command: QueryAccount, now: int) -> None:
         account = self.accounts.get(command.account)
@@ -430,11 +471,16 @@ class AccountState(Dispatcher):
             created_ts=now,
             reserved_cash=0,
             reserved_qty=0,
+            fingerprint=b"",  # never sent as a new_order: a new_order with its id is a duplicate
         )
         order.status = next_status(order.status, OrderEvent.REPLACE)
         order.replaced_by = successor.order_id
         self._rereserve(account, order)
         self.orders[successor.order_id] = successor
+        # listed from now on, after every order before it: a page already past the id it
+        # reserved when the replace was asked must still list it (see ``_query_orders``)
+        del account.orders[successor.client_order_id]
+        account.orders[successor.client_order_id] = successor.order_id
         self._rereserve(account, successor)
         self._report(order, ExecType.REPLACED, now)
         self._report(successor, ExecType.REPLACED, now, reply=pending.reply)
@@ -472,7 +518,15 @@ class AccountState(Dispatcher):
         self.markets.setdefault(command.symbol, MarketView()).halted = command.halted
 
     def _open_market(self, command: OpenMarket, now: int) -> None:
-        """Pass the open on to the InstrumentActors behind every order routed so far."""
+        """Pass the open on to the InstrumentActors behind every order routed so far, and
+        remember the day each symbol opened: an ``opg`` order after it is rejected here, as
+        its first report (``risk.check_open_passed``). A symbol halted now does not open
+        (its InstrumentActor keeps its orders for a later open), so it is not marked."""
+        day = now // risk.NS_PER_DAY
+        for symbol in command.symbols or self.instruments:
+            view = self.markets.setdefault(symbol, MarketView())
+            if not view.halted:
+                view.opened_day = day
         marker = msgspec.structs.replace(command, shard=self.name)
         if command.symbols:
             for symbol in command.symbols:

@@ -48,7 +48,6 @@ HELD_STOP = "held_stop"
 HELD_OPEN = "held_open"
 HELD_NAV = "held_nav"  # a mutual fund order, waiting for the fund's next net asset value
 ROUTED = "routed"
-NS_PER_DAY = 86_400 * 1_000_000_000
 
 _TERMINAL_KINDS = frozenset({VenueEventKind.CANCELED, VenueEventKind.EXPIRED, VenueEventKind.REJECTED})
 
@@ -87,6 +86,7 @@ class Book(msgspec.Struct):
     ask_size: int = 0
     reference: int = 0
     halted: bool = False
+    nav: int | None = None  # a mutual fund: the last NAV struck (a fund has no bid or ask)
 
 
 class InstrumentState(Dispatcher):
@@ -97,15 +97,11 @@ class InstrumentState(Dispatcher):
     twice; quotes are consolidated as best bid (highest) and best offer (lowest) over venues.
     """
 
-    def __init__(
-        self, name: str, instruments: list[Instrument], venues: list[VenueSection], late_orders: str = "reject", shards: int = 1
-    ) -> None:
+    def __init__(self, name: str, instruments: list[Instrument], venues: list[VenueSection], shards: int = 1) -> None:
         self.name = name
         self.shards = shards  # account shards: the open waits for its marker from each
         self.open_markers: dict[str, list[str]] = {}  # "open_id:symbols" → shards whose marker came
         self.opens_done: dict[int, list[int]] = {}  # open_id → [markers completed, orders released]
-        self.late_orders = late_orders  # an opg order after today's open: "reject" or queue for the "next"
-        self.opened_day = -1  # UTC day (since the epoch) of the last open
         self.blocks: dict[str, Block] = {}  # block id → a block at a venue
         self.block_children: dict[str, str] = {}  # child id → block id
         self.block_counter = 0
@@ -148,17 +144,17 @@ class InstrumentState(Dispatcher):
             self._update(route, VenueEventKind.REJECTED, now, reason=Reason.HALTED.value)
             return
         if book.instrument.asset_class is AssetClass.MUTUAL_FUND:
-            if route.order_type is not OrderType.MARKET:
+            if route.order_type is not OrderType.MARKET:  # the account shard rejects these first; kept as a guard
                 self._update(route, VenueEventKind.REJECTED, now, reason=Reason.UNSUPPORTED.value)
                 return
             route.state = HELD_NAV  # never routed: it fills at the fund's next NAV
             self.routes[route.order_id] = route
             return
-        if route.tif is TimeInForce.OPG and self.opened_day == now // NS_PER_DAY and self.late_orders == "reject":
-            self._update(route, VenueEventKind.REJECTED, now, reason=Reason.OPEN_PASSED.value)
-            return
         self.routes[route.order_id] = route
         if route.tif is TimeInForce.OPG:
+            # Held for the next open. Whether it came too late for today's is the account
+            # shard's to decide (it answered ``open_passed`` at once, never ``new``): one
+            # that passed the shard before the open's marker is released by that open.
             route.state = HELD_OPEN
         elif route.order_type.has_stop:
             route.state = HELD_STOP
@@ -237,8 +233,8 @@ class InstrumentState(Dispatcher):
 
     def _venue_quote(self, quote: VenueQuote, now: int) -> None:
         book = self.books.get(quote.symbol)
-        if book is None:
-            return
+        if book is None or book.instrument.asset_class is AssetClass.MUTUAL_FUND:
+            return  # a fund trades only at its NAV: a venue's bid or ask for it means nothing here
         book.quotes[quote.venue] = quote
         self._consolidate(book, now)
         self._trigger_stops(book, now)
@@ -329,7 +325,6 @@ class InstrumentState(Dispatcher):
     def _open(self, symbols: list[str], now: int) -> int:
         """Release the orders queued for the open: per symbol, quantity orders netted into one
         block, notional orders into one cash block per side, limits one by one (IOC)."""
-        self.opened_day = now // NS_PER_DAY
         wanted = set(symbols)
         held: dict[str, list[Route]] = {}
         for route in self.routes.values():
@@ -479,7 +474,7 @@ class InstrumentState(Dispatcher):
             self._anomaly(f"nav {command.nav} for {command.symbol} refused")
             return
         instrument = book.instrument
-        book.reference = command.nav
+        book.reference = book.nav = command.nav
         held = sorted((r for r in self.routes.values() if r.state == HELD_NAV and r.symbol == command.symbol), key=lambda r: r.order_id)
         for route in held:
             qty = route.qty
@@ -595,6 +590,11 @@ class InstrumentState(Dispatcher):
     def _publish(self, book: Book, now: int) -> None:
         symbol = book.instrument.symbol
         self.out.to(ACCOUNT, ALL, MarketUpdate(symbol, book.bid, book.ask, book.reference, book.halted, now))
+        if book.instrument.asset_class is AssetClass.MUTUAL_FUND:
+            # no bid or ask (it fills only at the NAV struck): its quote is the last NAV, once there is one
+            if book.nav is not None:
+                self.out.to(GATEWAY, ALL, QuoteEvent(symbol, None, 0, None, 0, now, nav=book.nav))
+            return
         self.out.to(GATEWAY, ALL, QuoteEvent(symbol, book.bid, book.bid_size, book.ask, book.ask_size, now))
 
     def _any_venue_open(self, symbol: str) -> bool:
@@ -665,7 +665,6 @@ class InstrumentState(Dispatcher):
             self.child_counter,
             self.blocks,
             self.block_counter,
-            self.opened_day,
             self.open_markers,
             self.opens_done,
             self.allocations,

@@ -37,7 +37,7 @@ import msgspec
 from adapters.base import VenueEvent
 from model import fixed
 from model.config import SimSection
-from model.enums import OrderType, Reason, SessionState, Side, TimeInForce, VenueEventKind
+from model.enums import AssetClass, OrderType, Reason, SessionState, Side, TimeInForce, VenueEventKind
 from model.instruments import Instrument
 from model.messages import VenueNewOrder, VenueQuote, VenueReplace, VenueReport, VenueSessionChanged
 
@@ -106,7 +106,8 @@ class _State(msgspec.Struct, array_like=True):
 
 
 class SimVenue:
-    """A market maker quoting every symbol it trades; implements ``adapters.base.VenueAdapter``.
+    """A market maker quoting every symbol it trades (every instrument but mutual funds, unless
+    ``symbols`` names them); implements ``adapters.base.VenueAdapter``.
 
     Each method takes ``now`` and returns the events it caused, in order. ``start`` must
     be called once before anything else trades; until then the session is ``closed``.
@@ -122,10 +123,14 @@ class SimVenue:
         if config.quote_interval_ms <= 0:
             raise ValueError("sim: quote_interval_ms must be positive")
         by_symbol = {instrument.symbol: instrument for instrument in instruments}
-        chosen = list(by_symbol) if symbols is None else symbols
+        # A mutual fund fills only at the NAV the operator strikes: no market maker quotes it.
+        funds = {symbol for symbol, instrument in by_symbol.items() if instrument.asset_class is AssetClass.MUTUAL_FUND}
+        chosen = [symbol for symbol in by_symbol if symbol not in funds] if symbols is None else symbols
         unknown = [symbol for symbol in chosen if symbol not in by_symbol]
         if unknown:
             raise ValueError(f"sim {name}: no reference data for {unknown}")
+        if funds.intersection(chosen):
+            raise ValueError(f"sim {name}: {sorted(funds.intersection(chosen))} are mutual funds, traded only at their NAV")
         self.name = name
         self._config = config
         self._interval = config.quote_interval_ms * NS_PER_MS

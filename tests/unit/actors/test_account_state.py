@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
 from actors.accounts.risk import RiskLimits
@@ -20,6 +21,7 @@ from model.messages import (
     ExecutionReport,
     MarketUpdate,
     NewOrder,
+    OpenMarket,
     OrdersReply,
     OrderUpdate,
     QueryAccount,
@@ -27,6 +29,7 @@ from model.messages import (
     ReplaceOrder,
     ReplaceRoute,
     Reply,
+    ReportToAsker,
     RequestRejected,
     RouteOrder,
     SetTradingStatus,
@@ -37,12 +40,13 @@ NOW = 1_700_000_000_000_000_000
 IBM = Instrument("IBM", AssetClass.EQUITY, D("0.01"), D("0.000001"), D("150"))
 XYZ = Instrument("XYZ", AssetClass.EQUITY, D("0.01"), fixed.SCALE, D("25"))
 OPT = Instrument("OPT", AssetClass.OPTION, D("0.05"), fixed.SCALE, D("7.50"), multiplier=100)
+FUND = Instrument("VFIAX", AssetClass.MUTUAL_FUND, D("0.01"), D("0.001"), D("450"))
 LIMITS = RiskLimits(max_order_qty=D("1000"), max_order_notional=D("100000"), price_band=D("0.10"), market_collar=D("0.05"))
 REPLY = Reply("gateway-0", 1, b"7")
 
 
-def make_state(cash: str = "100000.00", allow_short: bool = False) -> AccountState:
-    state = AccountState("account-0", [IBM, XYZ, OPT], LIMITS)
+def make_state(cash: str = "100000.00", allow_short: bool = False, limits: RiskLimits = LIMITS) -> AccountState:
+    state = AccountState("account-0", [IBM, XYZ, OPT, FUND], limits)
     state.open_account(AccountSeed("A1", "trader1", D(cash), allow_short))
     return state
 
@@ -65,8 +69,8 @@ def order(
     )
 
 
-def run(state: AccountState, message: Any) -> list[Send]:
-    state.apply(message, NOW)
+def run(state: AccountState, message: Any, now: int = NOW) -> list[Send]:
+    state.apply(message, now)
     sends = state.out.drain()
     state.check_invariants()
     return sends
@@ -242,21 +246,48 @@ def test_halted_symbol_rejects_new_orders_until_resumed() -> None:
 # --- idempotency -----------------------------------------------------------------------------------
 
 
+def answer_to_asker(sends: list[Send]) -> ExecutionReport:
+    """The one report a resend or a reused id gets: to the asking connection's gateway alone."""
+    assert len(sends) == 1 and sends[0].kind == GATEWAY and sends[0].key == REPLY.gateway, sends
+    message = sends[0].message
+    assert isinstance(message, ReportToAsker) and message.reply == REPLY
+    return message.report
+
+
 def test_resend_with_same_content_gets_the_original_result_and_creates_nothing() -> None:
     state = make_state()
     first = only_report(run(state, order("c1")))
-    again = run(state, order("c1"))
-    report = only_report(again)
-    assert (report.order_id, report.exec_type, report.exec_id) == (first.order_id, ExecType.NEW, first.exec_id)
-    assert not [s for s in again if s.kind == INSTRUMENT]
-    assert len(state.orders) == 1 and account(state).reserved_cash == D("1500")
+    before = state.state_hash()
+    again = answer_to_asker(run(state, order("c1"), now=NOW + 5))
+    assert again == first  # the same report, to the byte: ids, exec type, state and time
+    assert len(state.orders) == 1 and account(state).reserved_cash == D("1500") and state.state_hash() == before
+
+
+def test_a_resend_after_fills_gets_the_original_acknowledgement_not_the_current_state() -> None:
+    state = make_state()
+    first = only_report(run(state, order("c1", qty="10")))
+    fill(state, first.order_id, "4", "150.00")
+    fill(state, first.order_id, "6", "149.00")
+    again = answer_to_asker(run(state, order("c1", qty="10"), now=NOW + 7))
+    assert again == first
+    assert (again.exec_type, again.status, again.cum_qty, again.leaves_qty, again.avg_price, again.ts) == (
+        ExecType.NEW, OrderStatus.NEW, 0, D("10"), None, NOW,
+    )
+    assert state.orders[first.order_id].status is OrderStatus.FILLED  # the resend changed nothing
+
+
+def test_a_resend_of_an_order_the_venue_rejected_later_gets_its_new_report() -> None:
+    state = make_state()
+    first = only_report(run(state, order("c1")))
+    venue_event(state, first.order_id, VenueEventKind.REJECTED, "venue_rejected")
+    assert answer_to_asker(run(state, order("c1"))) == first and first.exec_type is ExecType.NEW
 
 
 def test_resend_of_a_rejected_order_gets_the_rejection_again() -> None:
     state = make_state(cash="10.00")
     first = only_report(run(state, order("c1")))
-    again = only_report(run(state, order("c1")))
-    assert (again.exec_type, again.order_id, again.reason) == (ExecType.REJECTED, first.order_id, first.reason)
+    again = answer_to_asker(run(state, order("c1"), now=NOW + 3))
+    assert again == first and (again.exec_type, again.reason) == (ExecType.REJECTED, Reason.INSUFFICIENT_BUYING_POWER.value)
 
 
 def test_same_client_order_id_with_different_content_is_rejected_and_changes_nothing() -> None:
@@ -264,9 +295,18 @@ def test_same_client_order_id_with_different_content_is_rejected_and_changes_not
     run(state, order("c1", qty="10"))
     orders_before = dict(state.orders)
     reserved_before = account(state).reserved_cash
-    report = only_report(run(state, order("c1", qty="11")))
+    report = answer_to_asker(run(state, order("c1", qty="11")))
     assert (report.status, report.reason, report.order_id) == (OrderStatus.REJECTED, Reason.DUPLICATE_CLIENT_ORDER_ID.value, "")
     assert state.orders == orders_before and account(state).reserved_cash == reserved_before
+
+
+def test_a_new_order_with_the_id_a_replace_gave_is_a_duplicate_even_with_the_old_content() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order("c1", qty="10"))).order_id
+    run(state, ReplaceOrder("A1", "c1", "c2", D("12"), None, None, REPLY))
+    venue_event(state, order_id, VenueEventKind.REPLACED)
+    report = answer_to_asker(run(state, order("c2", qty="10")))
+    assert (report.reason, report.order_id) == (Reason.DUPLICATE_CLIENT_ORDER_ID.value, "")
 
 
 # --- fills --------------------------------------------------------------------------------------------
@@ -528,6 +568,173 @@ def test_a_new_order_reusing_a_pending_replace_id_is_a_duplicate_and_changes_not
     run(state, order("c1"))
     run(state, ReplaceOrder("A1", "c1", "c2", D("12"), None, None, REPLY))
     reserved = account(state).reserved_cash
-    report = only_report(run(state, order("c2")))
+    report = answer_to_asker(run(state, order("c2")))
     assert (report.status, report.reason, report.order_id) == (OrderStatus.REJECTED, Reason.DUPLICATE_CLIENT_ORDER_ID.value, "")
     assert account(state).reserved_cash == reserved and len(state.orders) == 1
+
+
+# --- orders the market does not take: rejected as the first report ------------------------------------
+
+DAY = 86_400 * 1_000_000_000
+
+
+def routed(sends: list[Send]) -> list[Send]:
+    return [s for s in sends if s.kind == INSTRUMENT and isinstance(s.message, RouteOrder)]
+
+
+def test_a_limit_order_on_a_mutual_fund_is_rejected_at_once_and_nothing_is_held_or_routed() -> None:
+    state = make_state()
+    sends = run(state, order("f1", symbol="VFIAX", qty="2", price="450.00"))
+    report = only_report(sends)
+    assert (report.exec_type, report.status, report.reason) == (ExecType.REJECTED, OrderStatus.REJECTED, Reason.UNSUPPORTED.value)
+    assert report.reply == REPLY and not routed(sends) and account(state).reserved_cash == 0
+    market = only_report(run(state, order("f2", symbol="VFIAX", qty="2", price=None, order_type=OrderType.MARKET)))
+    assert market.exec_type is ExecType.NEW
+
+
+def test_an_order_for_the_open_after_todays_open_is_rejected_at_once_and_tomorrow_accepted() -> None:
+    state = make_state()
+    early = run(state, order("o1", tif=TimeInForce.OPG))
+    assert only_report(early).exec_type is ExecType.NEW and routed(early)
+    run(state, OpenMarket([], open_id=1), now=NOW + 10)
+    late = run(state, order("o2", tif=TimeInForce.OPG), now=NOW + 20)
+    report = only_report(late)
+    assert (report.exec_type, report.reason) == (ExecType.REJECTED, Reason.OPEN_PASSED.value)
+    assert not routed(late) and account(state).reserved_cash == D("1500")  # o1's hold only
+    assert only_report(run(state, order("o3"), now=NOW + 20)).exec_type is ExecType.NEW  # a day order is not late
+    tomorrow = NOW - NOW % DAY + DAY
+    assert only_report(run(state, order("o4", tif=TimeInForce.OPG), now=tomorrow)).exec_type is ExecType.NEW
+
+
+def test_late_orders_next_lets_an_order_for_the_open_wait_for_the_next_open() -> None:
+    state = make_state(limits=msgspec.structs.replace(LIMITS, reject_late_opg=False))
+    run(state, OpenMarket([], open_id=1))
+    sends = run(state, order("o1", tif=TimeInForce.OPG))
+    assert only_report(sends).exec_type is ExecType.NEW and routed(sends)
+
+
+def test_the_open_of_some_symbols_or_of_a_halted_one_does_not_make_others_late() -> None:
+    state = make_state()
+    run(state, OpenMarket(["XYZ"], open_id=1))
+    assert only_report(run(state, order("o1", tif=TimeInForce.OPG))).exec_type is ExecType.NEW  # IBM has not opened
+    run(state, SetTradingStatus("IBM", True))
+    run(state, OpenMarket([], open_id=2))  # IBM halted: it keeps its orders for a later open
+    run(state, SetTradingStatus("IBM", False))
+    assert only_report(run(state, order("o2", tif=TimeInForce.OPG))).exec_type is ExecType.NEW
+    xyz = order("o3", symbol="XYZ", qty="1", price="25.00", tif=TimeInForce.OPG)
+    assert only_report(run(state, xyz)).reason == Reason.OPEN_PASSED.value
+
+
+def test_a_fund_order_for_the_open_waits_for_the_nav_even_after_the_open() -> None:
+    state = make_state()
+    run(state, OpenMarket([], open_id=1))
+    fund = only_report(run(state, order("f1", symbol="VFIAX", qty="1", price=None, order_type=OrderType.MARKET, tif=TimeInForce.OPG)))
+    assert fund.exec_type is ExecType.NEW
+
+
+def test_the_market_checks_come_after_the_risk_checks_in_their_fixed_order() -> None:
+    # the reasons an order failing several checks got before (risk in the shard first) stay the same
+    state = make_state(cash="10.00")
+    run(state, OpenMarket([], open_id=1))
+    assert only_report(run(state, order("o1", tif=TimeInForce.OPG))).reason == Reason.INSUFFICIENT_BUYING_POWER.value
+    assert only_report(run(state, order("f1", symbol="VFIAX", qty="1", price="450.00"))).reason == Reason.INSUFFICIENT_BUYING_POWER.value
+    run(state, SetTradingStatus("VFIAX", True))
+    assert only_report(run(state, order("f2", symbol="VFIAX", qty="0.001", price="450.00"))).reason == Reason.HALTED.value
+
+
+def test_the_open_is_an_input_so_replay_rejects_the_same_late_orders() -> None:
+    def scenario() -> AccountState:
+        state = make_state()
+        run(state, order("o1", tif=TimeInForce.OPG))
+        run(state, OpenMarket([], open_id=1), now=NOW + 10)
+        run(state, order("o2", tif=TimeInForce.OPG), now=NOW + 20)
+        return state
+
+    first, second = scenario(), scenario()
+    assert first.state_hash() == second.state_hash()
+    assert [o.status for o in first.orders.values()] == [OrderStatus.NEW, OrderStatus.REJECTED]
+
+
+# --- get_orders in pages ------------------------------------------------------------------------------
+
+
+def page(state: AccountState, cursor: str | None, limit: int, open_only: bool = False) -> OrdersReply:
+    [send] = run(state, QueryOrders("A1", open_only, REPLY, cursor, limit))
+    assert isinstance(send.message, OrdersReply), send
+    return send.message
+
+
+def every_page(state: AccountState, limit: int, open_only: bool = False, between: Any = None) -> list[str]:
+    """The client order ids of every page, following ``next_cursor``; ``between(n)`` runs after page n."""
+    listed, cursor, pages = [], None, 0
+    while True:
+        reply = page(state, cursor, limit, open_only)
+        assert len(reply.orders) <= limit
+        listed += [o.client_order_id for o in reply.orders]
+        pages += 1
+        if between is not None:
+            between(pages)
+        if reply.next_cursor is None:
+            return listed
+        cursor = reply.next_cursor
+
+
+def test_pages_list_every_order_once_in_the_order_they_came() -> None:
+    state = make_state()
+    for index in range(7):
+        run(state, order(f"c{index}", qty="1"))
+    assert every_page(state, 3) == [f"c{index}" for index in range(7)]
+    assert every_page(state, 7) == every_page(state, 100) == [f"c{index}" for index in range(7)]
+    last = page(state, None, 7)
+    assert last.next_cursor is None  # exactly one page: no empty page after it
+    assert [o.client_order_id for o in page(state, None, 0).orders] == [f"c{index}" for index in range(7)]  # 0: all (operator reads)
+
+
+def test_orders_that_arrive_between_pages_are_listed_once_at_the_end() -> None:
+    state = make_state()
+    for index in range(5):
+        run(state, order(f"c{index}", qty="1"))
+    added = iter(range(5, 9))
+
+    def more(pages: int) -> None:
+        if pages <= 2:
+            for _ in range(2):
+                run(state, order(f"c{next(added)}", qty="1"))
+
+    assert every_page(state, 2, between=more) == [f"c{index}" for index in range(9)]
+
+
+def test_a_replace_confirmed_after_the_pages_passed_it_is_still_listed() -> None:
+    state = make_state()
+    first_id = only_report(run(state, order("c0", qty="1"))).order_id
+    run(state, ReplaceOrder("A1", "c0", "r0", D("2"), None, None, REPLY))  # reserves "r0" right after c0
+    for index in range(1, 5):
+        run(state, order(f"c{index}", qty="1"))
+
+    def confirm(pages: int) -> None:
+        if pages == 2:
+            venue_event(state, first_id, VenueEventKind.REPLACED)
+
+    assert every_page(state, 2, between=confirm) == ["c0", "c1", "c2", "c3", "c4", "r0"]
+
+
+def test_open_only_pages_hold_only_open_orders() -> None:
+    state = make_state()
+    for index in range(6):
+        order_id = only_report(run(state, order(f"c{index}", qty="1"))).order_id
+        if index % 2:
+            fill(state, order_id, "1", "150.00")
+    assert every_page(state, 2, open_only=True) == ["c0", "c2", "c4"]
+    assert page(state, None, 3, open_only=True).next_cursor is None
+
+
+@pytest.mark.parametrize("cursor", ["account-0-99", "nonsense", "account-0-1"])
+def test_a_cursor_that_is_not_a_position_in_the_accounts_orders_is_refused(cursor: str) -> None:
+    state = make_state()
+    state.open_account(AccountSeed("A2", "trader1", D("100.00")))
+    run(state, NewOrder("A2", "x1", "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, D("0.1"), None, D("150"), None, REPLY))
+    run(state, order("c1", qty="1"))  # account-0-2: the A2 order is account-0-1
+    books = (dict(state.orders), {a: r.orders.copy() for a, r in state.accounts.items()})
+    [send] = run(state, QueryOrders("A1", False, REPLY, cursor, 10))
+    assert isinstance(send.message, RequestRejected) and send.message.code == "invalid_request" and send.key == REPLY.gateway
+    assert (dict(state.orders), {a: r.orders.copy() for a, r in state.accounts.items()}) == books

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from actors.instruments.state import NS_PER_DAY, InstrumentState
-from actors.outputs import ACCOUNT, DROP_COPY, VENUE, Send
+from actors.instruments.state import InstrumentState
+from actors.outputs import ACCOUNT, DROP_COPY, GATEWAY, VENUE, Send
 from model import fixed
 from model.config import VenueSection
 from model.enums import AssetClass, OrderType, Reason, Side, TimeInForce, VenueEventKind
@@ -14,12 +14,16 @@ from model.messages import (
     AdminCancelAll,
     AllocationReport,
     CancelRoute,
+    MarketUpdate,
     OpenMarket,
     OrderUpdate,
+    QuoteEvent,
     RouteOrder,
+    SetTradingStatus,
     StrikeNav,
     VenueCancel,
     VenueNewOrder,
+    VenueQuote,
     VenueReport,
 )
 
@@ -30,8 +34,8 @@ FUND = Instrument("VFIAX", AssetClass.MUTUAL_FUND, D("0.01"), D("0.001"), D("400
 NOW = 1_700_000_000 * 1_000_000_000
 
 
-def make_state(late_orders: str = "reject") -> InstrumentState:
-    return InstrumentState("instrument-0", [IBM, OPT, FUND], [VenueSection(name="SIM")], late_orders)
+def make_state() -> InstrumentState:
+    return InstrumentState("instrument-0", [IBM, OPT, FUND], [VenueSection(name="SIM")])
 
 
 def run(state: InstrumentState, message: object, now: int = NOW) -> list[Send]:
@@ -166,13 +170,10 @@ def test_notional_orders_go_as_a_cash_block_and_never_cost_more_than_their_cash(
     assert sum(report.qtys) + state.residuals.get("IBM", [0, 0])[0] == D("0.889")
 
 
-def test_an_order_for_the_open_after_the_open_is_rejected_or_queued_by_config() -> None:
-    state = make_state("reject")
-    run(state, OpenMarket([]))
-    [update] = of_type(run(state, opg("late", Side.BUY, "1")), OrderUpdate)
-    assert (update.kind, update.reason) == (VenueEventKind.REJECTED, Reason.OPEN_PASSED.value)
-    assert of_type(run(state, opg("tomorrow", Side.BUY, "1"), now=NOW + NS_PER_DAY), OrderUpdate) == []
-    queued = make_state("next")
+def test_an_order_for_the_open_routed_after_the_open_waits_for_the_next_one() -> None:
+    # Too late for today's open is decided by the account shard, as the order's first report
+    # (``open_passed``); what it let through (``late_orders = "next"``) waits here, never rejected.
+    queued = make_state()
     run(queued, OpenMarket([]))
     assert run(queued, opg("late", Side.BUY, "1")) == []
     assert [m.qty for m in of_type(run(queued, OpenMarket([])), VenueNewOrder)] == [D("1")]
@@ -196,6 +197,21 @@ def test_mutual_fund_orders_are_never_routed_and_fill_at_the_nav_struck() -> Non
     updates = of_type(run(state, StrikeNav("VFIAX", D("401.23"))), OrderUpdate)
     assert [(u.order_id, u.last_qty, u.last_price) for u in updates] == [("f1", D("2.492"), D("401.23")), ("f2", D("2.5"), D("401.23"))]
     assert D("2.492") * D("401.23") <= D("1000.00") * fixed.SCALE < D("2.493") * D("401.23")
+
+
+def test_a_fund_has_no_bid_or_ask_its_quote_is_the_last_nav_struck() -> None:
+    state = make_state()
+    stray = VenueQuote("SIM", "VFIAX", D("449.00"), D("10"), D("451.00"), D("10"), NOW)  # a venue that should not quote it
+    assert [s for s in run(state, stray) if s.kind == GATEWAY] == []
+    assert of_type(run(state, SetTradingStatus("VFIAX", True)), QuoteEvent) == []  # no NAV yet: nothing to show
+    run(state, SetTradingStatus("VFIAX", False))
+    sends = run(state, StrikeNav("VFIAX", D("401.23")))
+    [quote] = of_type(sends, QuoteEvent)
+    assert (quote.bid, quote.bid_size, quote.ask, quote.ask_size, quote.nav) == (None, 0, None, 0, D("401.23"))
+    [market] = of_type(sends, MarketUpdate)
+    assert (market.bid, market.ask, market.reference) == (None, None, D("401.23"))
+    [equity] = of_type(run(state, VenueQuote("SIM", "IBM", D("149.99"), D("5"), D("150.01"), D("5"), NOW)), QuoteEvent)
+    assert (equity.bid, equity.ask, equity.nav) == (D("149.99"), D("150.01"), None)
 
 
 def test_an_operator_cancel_all_pulls_the_block_and_allocates_what_it_filled() -> None:
@@ -238,7 +254,7 @@ def test_the_scheduled_open_comes_once_per_weekday_after_its_local_time() -> Non
 
 
 def test_the_open_waits_for_its_marker_from_every_account_shard() -> None:
-    state = InstrumentState("instrument-0", [IBM, OPT, FUND], [VenueSection(name="SIM")], "reject", shards=2)
+    state = InstrumentState("instrument-0", [IBM, OPT, FUND], [VenueSection(name="SIM")], shards=2)
     run(state, opg("o1", Side.BUY, "1"))
     assert run(state, OpenMarket([], open_id=1, shard="account-0")) == []
     assert run(state, OpenMarket([], open_id=1, shard="account-0")) == []  # a repeat counts once

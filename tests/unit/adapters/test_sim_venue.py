@@ -200,6 +200,29 @@ def test_a_symbol_without_reference_data_is_a_configuration_error() -> None:
         SimVenue("SIM", INSTRUMENTS, CALM, symbols=["MSFT"])
 
 
+def test_a_mutual_fund_is_never_quoted_or_traded_it_fills_only_at_its_nav() -> None:
+    fund = Instrument("VFIAX", AssetClass.MUTUAL_FUND, fixed.parse("0.01"), fixed.parse("0.001"), fixed.parse("450"))
+    venue = SimVenue("SIM", [*INSTRUMENTS, fund], CALM)
+    events = venue.start(T0) + venue.advance(T0 + 3 * INTERVAL)
+    assert quotes(events, "VFIAX") == [] and quotes(events, "IBM")
+    rejected = venue.submit(order("f1", symbol="VFIAX", qty="1"), T0 + 3 * INTERVAL)
+    assert reports(rejected)[0].reason == SimReason.UNKNOWN_SYMBOL.value
+    with pytest.raises(ValueError, match="mutual funds"):
+        SimVenue("SIM", [*INSTRUMENTS, fund], CALM, symbols=["VFIAX"])
+
+
+def test_no_venue_adapter_is_given_a_mutual_fund() -> None:
+    from adapters.factory import build_adapter
+    from tests.conftest import demo_setup
+
+    setup = demo_setup()
+    venue = setup.config.venues[0]
+    assert "VFIAX" in {i.symbol for i in setup.instruments} and venue.trades("VFIAX")
+    adapter = build_adapter(venue, setup.config, setup.instruments)
+    quoted = {event.symbol for event in adapter.start(T0) if isinstance(event, VenueQuote)} if isinstance(adapter, SimVenue) else set()
+    assert "IBM" in quoted and "VFIAX" not in quoted
+
+
 # --- market orders ----------------------------------------------------------------------------
 
 

@@ -243,6 +243,30 @@ async def test_new_orders_ends_at_an_error_that_answers_the_whole_frame() -> Non
     assert [reply["code"] for reply in replies] == ["rate_limited"]
 
 
+async def test_get_orders_follows_next_cursor_and_stops_at_an_error_page() -> None:
+    pages = {None: (["c-1", "c-2"], "o-c-2"), "o-c-2": (["c-3"], "o-c-3")}
+
+    async def paged(broker: FakeBroker, websocket: ServerConnection) -> None:
+        async for frame in broker.requests(websocket):
+            if frame.get("cursor") not in pages:
+                await broker.send(websocket, {"type": "error", "id": frame["id"], "code": "invalid_request", "message": "bad cursor"})
+                continue
+            coids, cursor = pages[frame.get("cursor")]
+            orders = [execution(None, coid, "new", "new") for coid in coids]
+            await broker.send(websocket, {"type": "orders", "id": frame["id"], "account": "A1", "next_cursor": cursor, "orders": orders})
+
+    async with running(paged) as (broker, url):
+        client = await connect(url)
+        failed = await client.get_orders("A1", limit=2, timeout=WAIT)
+        pages["o-c-3"] = (["c-4"], None)
+        listed = await client.get_orders("A1", open_only=True, limit=2, timeout=WAIT)
+        await client.close()
+    assert (failed["type"], failed["code"]) == ("error", "invalid_request")
+    assert [o["client_order_id"] for o in listed["orders"]] == ["c-1", "c-2", "c-3", "c-4"] and listed["next_cursor"] is None
+    asked = [(m.get("cursor"), m.get("limit"), m.get("open_only")) for m in broker.received if m.get("op") == "get_orders"]
+    assert asked[3:] == [(None, 2, True), ("o-c-2", 2, True), ("o-c-3", 2, True)]
+
+
 async def test_a_request_without_reply_times_out_and_is_forgotten() -> None:
     async with running() as (_, url):
         client = await connect(url)
@@ -452,6 +476,8 @@ async def test_cli_reports_a_refused_login_on_stderr_and_exits_3() -> None:
 def test_cli_defaults_come_from_the_environment() -> None:
     args = build_parser({"BROKERD_URL": "ws://h:1", "BROKERD_KEY": "k", "BROKERD_SECRET": "s"}).parse_args(["orders", "A1", "--open"])
     assert (args.url, args.key, args.secret, args.open_only) == ("ws://h:1", "k", "s", True)
+    paged = build_parser({}).parse_args(["orders", "A1", "--page-size", "50"])
+    assert (paged.page_size, build_parser({}).parse_args(["orders", "A1"]).page_size) == (50, None)
 
 
 async def test_cli_watch_subscribes_to_quotes_and_streams_until_the_time_is_up() -> None:

@@ -7,9 +7,10 @@ import time
 from typing import Any
 
 import msgspec
+import pytest
 
 from actors.hop import Outbox, Router
-from model.messages import NewOrder, decode_batch
+from model.messages import NewOrder, QueryOrders, decode_batch
 from server.auth import signature
 from server.gateway import Connection, Gateway
 from server.ratelimit import TokenBucket
@@ -74,3 +75,45 @@ async def test_a_new_orders_frame_over_the_frame_limit_is_refused_whole() -> Non
     gateway.outbox.flush()
     assert sent == []
     assert json.loads(conn.outgoing.pop())["code"] == "invalid_request"
+
+
+async def test_get_orders_goes_to_the_shard_with_the_default_page_size_and_the_cursor() -> None:
+    gateway, sent = make_gateway(rate=100)
+    conn = logged_in(gateway, rate=100)
+    gateway.on_frame(conn, json.dumps({"op": "get_orders", "id": 2, "account": "A1"}))
+    paged = {"op": "get_orders", "id": 3, "account": "A1", "open_only": True, "cursor": "account-1-7", "limit": 1000}
+    gateway.on_frame(conn, json.dumps(paged))
+    gateway.outbox.flush()
+    first, second = sent
+    assert isinstance(first, QueryOrders) and isinstance(second, QueryOrders)
+    assert (first.cursor, first.limit) == (None, gateway.config.queries.orders_page_size) and 0 < first.limit < 1000
+    assert (second.cursor, second.limit, second.open_only) == ("account-1-7", gateway.config.queries.max_orders_page, True)
+    assert conn.outgoing == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"limit": 1001}, "limit must be 1 to 1000"),
+        ({"limit": 0}, "limit must be 1 to 1000"),
+        ({"limit": -5}, "limit must be 1 to 1000"),
+        ({"limit": "10"}, "Expected `int | null`"),
+        ({"limit": 2.5}, "Expected `int | null`"),
+        ({"limit": True}, "Expected `int | null`"),
+        ({"limit": 10**40}, "limit"),
+        ({"cursor": 17}, "Expected `str | null`"),
+        ({"cursor": ""}, "cursor must be 1 to 64 printable characters"),
+        ({"cursor": "x" * 65}, "cursor must be 1 to 64 printable characters"),
+        ({"cursor": "a\nb"}, "cursor must be 1 to 64 printable characters"),
+        ({"open_only": "yes"}, "Expected `bool`"),
+        ({"page": 2}, "unknown field `page`"),
+    ],
+)
+async def test_a_bad_get_orders_page_is_an_invalid_request_that_reaches_no_shard(fields: dict[str, Any], words: str) -> None:
+    gateway, sent = make_gateway(rate=100)
+    conn = logged_in(gateway, rate=100)
+    gateway.on_frame(conn, json.dumps({"op": "get_orders", "id": 5, "account": "A1", **fields}))
+    gateway.outbox.flush()
+    assert sent == []
+    refused = json.loads(conn.outgoing.pop())
+    assert (refused["id"], refused["type"], refused["code"]) == (5, "error", "invalid_request") and words in refused["message"], refused
