@@ -15,15 +15,15 @@ from actors.accounts.records import AccountRecord, OrderRecord
 from model import fixed
 from model.config import OpenSection, RiskSection
 from model.enums import AssetClass, OrderType, Reason, Side, TimeInForce
+from model.calendar import trading_day
 from model.instruments import Instrument
-
-NS_PER_DAY = 86_400 * 1_000_000_000  # the open happens once per UTC day
 
 
 class MarketView(msgspec.Struct):
     """What the shard knows of a symbol's market: consolidated quote, trading status, and
-    the UTC day (``ns // NS_PER_DAY``) of the symbol's last open as it passed this shard
-    (-1: never) — a journaled input, so replay decides late orders exactly as live did."""
+    the local trading day (``model.calendar.trading_day`` in ``[open] timezone``) of the
+    symbol's last open as it passed this shard (-1: never) — from a journaled input, so
+    replay decides late orders exactly as live did."""
 
     bid: int | None = None
     ask: int | None = None
@@ -38,6 +38,7 @@ class RiskLimits(msgspec.Struct, frozen=True):
     price_band: int  # fraction of the reference price, scale 10^-9
     market_collar: int
     reject_late_opg: bool = True  # ``[open] late_orders = "reject"``; False: queue them for the next open
+    open_timezone: str = "America/New_York"  # ``[open] timezone``: the open happens once per local day
 
     @classmethod
     def from_config(cls, risk: RiskSection, opening: OpenSection | None = None) -> RiskLimits:
@@ -47,6 +48,7 @@ class RiskLimits(msgspec.Struct, frozen=True):
             price_band=risk.price_band_fraction,
             market_collar=risk.market_collar_fraction,
             reject_late_opg=opening is None or opening.late_orders == "reject",
+            open_timezone=OpenSection().timezone if opening is None else opening.timezone,
         )
 
 
@@ -152,12 +154,12 @@ def check_supported(order: OrderRecord, instrument: Instrument) -> Reason | None
 
 
 def check_open_passed(order: OrderRecord, instrument: Instrument, market: MarketView | None, limits: RiskLimits) -> Reason | None:
-    """An order for the open that comes after today's open of its symbol (the same UTC day
-    as the open passed this shard), when late orders are rejected. A fund has no open: its
+    """An order for the open that comes after today's open of its symbol (the same local
+    trading day as the open passed this shard), when late orders are rejected. A fund has no open: its
     orders wait for the NAV whatever their tif."""
     if order.tif is not TimeInForce.OPG or not limits.reject_late_opg or instrument.asset_class is AssetClass.MUTUAL_FUND:
         return None
-    if market is not None and market.opened_day == order.created_ts // NS_PER_DAY:
+    if market is not None and market.opened_day == trading_day(order.created_ts, limits.open_timezone):
         return Reason.OPEN_PASSED
     return None
 

@@ -22,6 +22,7 @@ from actors.outputs import ALL, DROP_COPY, GATEWAY, INSTRUMENT, Dispatcher, Outp
 from model import fixed
 from model.config import AccountSeed
 from model.enums import ExecType, OrderStatus, Reason, Side, VenueEventKind
+from model.calendar import trading_day
 from model.instruments import Instrument
 from model.lifecycle import OrderEvent, allowed, next_status
 from model.messages import (
@@ -522,7 +523,7 @@ class AccountState(Dispatcher):
         remember the day each symbol opened: an ``opg`` order after it is rejected here, as
         its first report (``risk.check_open_passed``). A symbol halted now does not open
         (its InstrumentActor keeps its orders for a later open), so it is not marked."""
-        day = now // risk.NS_PER_DAY
+        day = trading_day(now, self.limits.open_timezone)
         for symbol in command.symbols or self.instruments:
             view = self.markets.setdefault(symbol, MarketView())
             if not view.halted:

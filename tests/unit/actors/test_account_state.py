@@ -602,8 +602,19 @@ def test_an_order_for_the_open_after_todays_open_is_rejected_at_once_and_tomorro
     assert (report.exec_type, report.reason) == (ExecType.REJECTED, Reason.OPEN_PASSED.value)
     assert not routed(late) and account(state).reserved_cash == D("1500")  # o1's hold only
     assert only_report(run(state, order("o3"), now=NOW + 20)).exec_type is ExecType.NEW  # a day order is not late
-    tomorrow = NOW - NOW % DAY + DAY
+    tomorrow = NOW + DAY  # 17:13 in New York the next day
     assert only_report(run(state, order("o4", tif=TimeInForce.OPG), now=tomorrow)).exec_type is ExecType.NEW
+
+
+def test_the_open_is_once_per_local_day_of_the_market_not_per_utc_day() -> None:
+    # Tokyo opens at 09:00 local, 00:00 UTC: the next morning's orders fall on the same UTC
+    # day as the last open, yet they are for the next open.
+    state = make_state(limits=msgspec.structs.replace(LIMITS, open_timezone="Asia/Tokyo"))
+    open_at = 1_700_006_400 * 1_000_000_000  # 2023-11-15 09:00 JST = 00:00 UTC
+    run(state, OpenMarket([], open_id=1), now=open_at)
+    assert only_report(run(state, order("o1", tif=TimeInForce.OPG), now=open_at + 3600 * 10**9)).reason == Reason.OPEN_PASSED.value
+    next_morning = open_at + 23 * 3600 * 10**9  # 08:00 JST on the 16th, 23:00 UTC on the 15th
+    assert only_report(run(state, order("o2", tif=TimeInForce.OPG), now=next_morning)).exec_type is ExecType.NEW
 
 
 def test_late_orders_next_lets_an_order_for_the_open_wait_for_the_next_open() -> None:

@@ -1,0 +1,25 @@
+"""Trading days: which local calendar day a moment belongs to, in the market's time zone.
+
+The open happens once per *local* day of the market (``[open] timezone``), not per UTC day:
+in Tokyo the 09:00 open is 00:00 UTC, so an order placed before the next morning's open
+would fall on the same UTC day as the last open and be taken for late.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+NS_PER_SECOND = 1_000_000_000
+
+
+@lru_cache(maxsize=16)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def trading_day(ts_ns: int, timezone: str) -> int:
+    """The proleptic Gregorian ordinal of the local date of ``ts_ns`` (ns since the epoch)
+    in ``timezone``. Pure and deterministic (given the same tz database)."""
+    return datetime.fromtimestamp(ts_ns // NS_PER_SECOND, _zone(timezone)).date().toordinal()
