@@ -48,6 +48,7 @@ from model.messages import (
     RouteOrder,
     SetKill,
     SetTradingStatus,
+    StrikeNav,
 )
 
 log = structlog.get_logger("accounts")
@@ -534,6 +535,13 @@ class AccountState(Dispatcher):
         else:
             self.out.to(INSTRUMENT, ALL, marker)
 
+    def _strike_nav(self, command: StrikeNav, now: int) -> None:
+        """Pass a fund's NAV strike on to its InstrumentActor behind every order routed so
+        far: this is the cut-off. An order acknowledged here before it fills at this NAV; one
+        acknowledged after it waits for the next (the InstrumentActor strikes once every
+        shard's marker has come, and knows which orders came after which marker)."""
+        self.out.to(INSTRUMENT, command.symbol, msgspec.structs.replace(command, shard=self.name))
+
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
         NewOrder: _new_order,
         CancelOrder: _cancel_order,
@@ -547,6 +555,7 @@ class AccountState(Dispatcher):
         SetKill: _set_kill,
         OpenAccount: _open_account,
         OpenMarket: _open_market,
+        StrikeNav: _strike_nav,
     }
 
     # --- booking -------------------------------------------------------------------------
