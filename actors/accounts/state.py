@@ -80,6 +80,7 @@ class AccountState(Dispatcher):
         self.markets: dict[str, MarketView] = {}
         self.order_counter = 0
         self.allocations = 0  # fills allocated from blocks
+        self.nav_markers = 0  # NAV strikes passed on to the funds' InstrumentActors
         self.kill_all = False  # "kill all": every account, including ones opened later
         self.rejected_requests = 0
         self.anomalies: list[str] = []
@@ -540,6 +541,7 @@ class AccountState(Dispatcher):
         far: this is the cut-off. An order acknowledged here before it fills at this NAV; one
         acknowledged after it waits for the next (the InstrumentActor strikes once every
         shard's marker has come, and knows which orders came after which marker)."""
+        self.nav_markers += 1
         self.out.to(INSTRUMENT, command.symbol, msgspec.structs.replace(command, shard=self.name))
 
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {

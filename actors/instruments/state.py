@@ -532,6 +532,11 @@ class InstrumentState(Dispatcher):
         self.navs_struck.setdefault(symbol, []).append(len(held))
         self._publish(book, now)
 
+    @property
+    def nav_markers(self) -> int:
+        """NAV markers received from the account shards (each fund's strikes are numbered)."""
+        return sum(sum(shards.values()) for shards in self.nav_marks.values())
+
     def _marks_passed(self, route: Route) -> int:
         """How many of the fund's strike markers had passed the order's account shard when
         it routed the order (or a cancel or replace of it): order ids are the shard's name
