@@ -274,6 +274,7 @@ class DurableHost(LinkedHost):
         journal_conf = self.config.journal
         self.crash = from_environment(self.name, data_dir)
         self.allocations_seen = 0
+        self.nav_markers_seen = 0
         if journal_conf.durability == "none":
             return  # in memory only: nothing to recover, nothing written
         self.journal = Journal(
@@ -291,6 +292,7 @@ class DurableHost(LinkedHost):
             gc.enable()
         seconds = (time.monotonic_ns() - started) / 1e9
         self.allocations_seen = getattr(self.core, "allocations", 0)  # block fills allocated or booked (crash point)
+        self.nav_markers_seen = getattr(self.core, "nav_markers", 0)  # NAV markers passed on or received (crash point)
         self.recovery["seconds"] = round(seconds, 3)
         if self.recovery["records"] or self.recovery["snapshot"] is not None:
             log.info("recovered", actor=self.name, **self.recovery)
@@ -429,6 +431,11 @@ class DurableHost(LinkedHost):
             if allocations > self.allocations_seen:
                 self.crash.hit("allocation.before_send")
             self.allocations_seen = allocations
+        if self.crash.point == "nav.before_send":
+            markers = getattr(self.core, "nav_markers", 0)
+            if markers > self.nav_markers_seen:
+                self.crash.hit("nav.before_send")
+            self.nav_markers_seen = markers
         self._send_fresh()
         self.on_applied()
         acked: dict[str, int] = {}

@@ -374,10 +374,17 @@ class OpenMarket(_Message, frozen=True, gc=False, tag=84):
 
 
 class StrikeNav(_Message, frozen=True, gc=False, tag=85):
-    """A mutual fund's net asset value: every order collected for it fills at ``nav``."""
+    """A mutual fund's net asset value: every order acknowledged before it fills at ``nav``.
+
+    It travels like the open: supervisor → every account shard → the fund's InstrumentActor,
+    as a marker behind the orders each shard routed before it; the InstrumentActor strikes
+    once the marker of the fund's ``strike``-th NAV has come from every shard. The cut-off
+    of an order is the moment the marker passes its shard."""
 
     symbol: str
     nav: int
+    strike: int = 0  # the supervisor's count of this fund's strikes (1: its first)
+    shard: str = ""  # the account shard that passed the marker on
 
 
 # --- an actor to itself (journaled like any input, so replay repeats them) --------------------

@@ -10,8 +10,10 @@ one attribute test.
 
 Points: ``journal.before_commit``, ``journal.after_commit`` (before apply),
 ``apply.before_send`` (applied, outputs not yet sent), ``allocation.before_send`` (a
-block's fills allocated, nothing of it sent yet), ``snapshot.write`` (inside the
-snapshot transaction), ``journal.truncate`` (inside the truncation transaction).
+block's fills allocated, nothing of it sent yet), ``nav.before_send`` (a NAV strike's
+marker passed on by an account shard or received by an InstrumentActor, nothing sent
+yet), ``snapshot.write`` (inside the snapshot transaction), ``journal.truncate`` (inside
+the truncation transaction).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ POINTS = (
     "journal.after_commit",
     "apply.before_send",
     "allocation.before_send",
+    "nav.before_send",
     "snapshot.write",
     "journal.truncate",
 )

@@ -49,6 +49,7 @@ from model.messages import (
     RouteOrder,
     SetKill,
     SetTradingStatus,
+    StrikeNav,
 )
 
 log = structlog.get_logger("accounts")
@@ -80,6 +81,7 @@ class AccountState(Dispatcher):
         self.markets: dict[str, MarketView] = {}
         self.order_counter = 0
         self.allocations = 0  # fills allocated from blocks
+        self.nav_markers = 0  # NAV strikes passed on to the funds' InstrumentActors
         self.kill_all = False  # "kill all": every account, including ones opened later
         self.rejected_requests = 0
         self.anomalies: list[str] = []
@@ -535,6 +537,14 @@ class AccountState(Dispatcher):
         else:
             self.out.to(INSTRUMENT, ALL, marker)
 
+    def _strike_nav(self, command: StrikeNav, now: int) -> None:
+        """Pass a fund's NAV strike on to its InstrumentActor behind every order routed so
+        far: this is the cut-off. An order acknowledged here before it fills at this NAV; one
+        acknowledged after it waits for the next (the InstrumentActor strikes once every
+        shard's marker has come, and knows which orders came after which marker)."""
+        self.nav_markers += 1
+        self.out.to(INSTRUMENT, command.symbol, msgspec.structs.replace(command, shard=self.name))
+
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
         NewOrder: _new_order,
         CancelOrder: _cancel_order,
@@ -548,6 +558,7 @@ class AccountState(Dispatcher):
         SetKill: _set_kill,
         OpenAccount: _open_account,
         OpenMarket: _open_market,
+        StrikeNav: _strike_nav,
     }
 
     # --- booking -------------------------------------------------------------------------

@@ -45,6 +45,10 @@ class InstrumentActor(DurableHost):
         done = self.state.opens_done.get(open_id, [0, 0])
         return done[0], done[1]
 
+    async def nav_progress(self, symbols: list[str]) -> dict[str, list[int]]:
+        """Per fund: the orders filled or expired at each of its strikes applied here."""
+        return {symbol: list(self.state.navs_struck.get(symbol, ())) for symbol in symbols}
+
     async def status(self) -> dict[str, Any]:
         status = await super().status()
         core = self.state

@@ -73,6 +73,7 @@ class Route(msgspec.Struct, gc=False):
     replacing_to: str | None = None
     replacing_qty: int | None = None
     replacing_price: int | None = None
+    nav_strike: int = 0  # a fund order: the fund's strike (1: its first NAV) it fills at
 
 
 class Book(msgspec.Struct):
@@ -102,6 +103,8 @@ class InstrumentState(Dispatcher):
         self.shards = shards  # account shards: the open waits for its marker from each
         self.open_markers: dict[str, list[str]] = {}  # "open_id:symbols" → shards whose marker came
         self.opens_done: dict[int, list[int]] = {}  # open_id → [markers completed, orders released]
+        self.nav_marks: dict[str, dict[str, int]] = {}  # fund → account shard → last strike whose marker came from it
+        self.navs_struck: dict[str, list[int]] = {}  # fund → orders filled or expired at each of its strikes
         self.blocks: dict[str, Block] = {}  # block id → a block at a venue
         self.block_children: dict[str, str] = {}  # child id → block id
         self.block_counter = 0
@@ -147,7 +150,10 @@ class InstrumentState(Dispatcher):
             if route.order_type is not OrderType.MARKET:  # the account shard rejects these first; kept as a guard
                 self._update(route, VenueEventKind.REJECTED, now, reason=Reason.UNSUPPORTED.value)
                 return
-            route.state = HELD_NAV  # never routed: it fills at the fund's next NAV
+            # Never routed: it fills at the fund's next NAV after the cut-off it made at its
+            # shard — the next strike whose marker had not passed that shard yet.
+            route.state = HELD_NAV
+            route.nav_strike = self._marks_passed(route) + 1
             self.routes[route.order_id] = route
             return
         self.routes[route.order_id] = route
@@ -176,6 +182,10 @@ class InstrumentState(Dispatcher):
             assert route.child_id is not None and route.venue is not None
             self.out.to(VENUE, route.venue, VenueCancel(route.child_id))
             return
+        if self._past_cut_off(route):
+            too_late = _update_for(route.order_id, route.account, VenueEventKind.CANCEL_REJECTED, now, Reason.TOO_LATE_TO_CANCEL.value)
+            self.out.to(ACCOUNT, route.account, too_late)
+            return
         self._update(route, VenueEventKind.CANCELED, now, reason=Reason.USER_CANCELED.value)
         self._forget(route)
 
@@ -193,6 +203,10 @@ class InstrumentState(Dispatcher):
             route.replacing_to = command.new_order_id
             route.replacing_qty, route.replacing_price = command.qty, command.price
             self.out.to(VENUE, route.venue, VenueReplace(route.child_id, command.qty, command.price))
+            return
+        if self._past_cut_off(route):
+            too_late = _update_for(route.order_id, route.account, VenueEventKind.REPLACE_REJECTED, now, Reason.TOO_LATE_TO_CANCEL.value)
+            self.out.to(ACCOUNT, route.account, too_late)
             return
         route.qty, route.price, route.stop_price = command.qty, command.price, command.stop_price
         self._update(route, VenueEventKind.REPLACED, now)
@@ -466,29 +480,74 @@ class InstrumentState(Dispatcher):
                     AllocationReport(allocation.alloc_id, block.symbol, allocation.side, allocation.price, accounts, qtys, now),
                 )
 
+    # --- mutual funds: the NAV ------------------------------------------------------------------
+
     def _strike_nav(self, command: StrikeNav, now: int) -> None:
-        """A mutual fund's net asset value: every order collected for the fund fills at it
-        (a notional order: the whole increments its cash buys), never at a venue."""
+        """One account shard's marker of a fund's NAV strike; the strike itself once every
+        shard's marker of it has come (each shard sends it behind the orders it routed
+        before it). A strike without a shard (journals from before markers) strikes at once.
+
+        Guarantees: the fund's strikes happen once each, in their order; strike k fills every
+        order routed by a shard before that shard's k-th marker and no order routed after it."""
         book = self.books.get(command.symbol)
         if book is None or book.instrument.asset_class is not AssetClass.MUTUAL_FUND or command.nav <= 0:
             self._anomaly(f"nav {command.nav} for {command.symbol} refused")
             return
+        if not command.shard:
+            self._strike(book, command.nav, None, now)
+            return
+        marks = self.nav_marks.setdefault(command.symbol, {})
+        if command.strike <= marks.get(command.shard, 0):
+            if command.strike < 1:
+                self._anomaly(f"nav marker for {command.symbol} from {command.shard} without a strike number")
+            return  # a repeat counts once
+        marks[command.shard] = command.strike
+        struck = len(self.navs_struck.get(command.symbol, ()))
+        if len(marks) < self.shards or min(marks.values()) < command.strike or struck >= command.strike:
+            return
+        self._strike(book, command.nav, command.strike, now)
+
+    def _strike(self, book: Book, nav: int, strike: int | None, now: int) -> None:
+        """Fill every order held for the fund's ``strike`` (``None``: every order held) at
+        ``nav`` — a notional order: the whole increments its cash buys — never at a venue."""
         instrument = book.instrument
-        book.reference = book.nav = command.nav
-        held = sorted((r for r in self.routes.values() if r.state == HELD_NAV and r.symbol == command.symbol), key=lambda r: r.order_id)
+        symbol = instrument.symbol
+        book.reference = book.nav = nav
+        held = sorted(
+            (r for r in self.routes.values() if r.state == HELD_NAV and r.symbol == symbol and (strike is None or r.nav_strike <= strike)),
+            key=lambda r: r.order_id,
+        )
         for route in held:
             qty = route.qty
             if qty is None:
                 assert route.notional is not None
-                qty = fixed.qty_for_cash(route.notional, command.nav, instrument.qty_increment, instrument.multiplier)
+                qty = fixed.qty_for_cash(route.notional, nav, instrument.qty_increment, instrument.multiplier)
                 if route.qty_cap is not None:
                     qty = min(qty, route.qty_cap)
             if qty:
-                self._update(route, VenueEventKind.TRADE, now, qty, command.nav, done=True, venue="NAV")
+                self._update(route, VenueEventKind.TRADE, now, qty, nav, done=True, venue="NAV")
             else:
                 self._update(route, VenueEventKind.EXPIRED, now, reason=Reason.NO_LIQUIDITY.value, venue="NAV")
             self._forget(route)
+        self.navs_struck.setdefault(symbol, []).append(len(held))
         self._publish(book, now)
+
+    @property
+    def nav_markers(self) -> int:
+        """NAV markers received from the account shards (each fund's strikes are numbered)."""
+        return sum(sum(shards.values()) for shards in self.nav_marks.values())
+
+    def _marks_passed(self, route: Route) -> int:
+        """How many of the fund's strike markers had passed the order's account shard when
+        it routed the order (or a cancel or replace of it): order ids are the shard's name
+        and its counter (``account-1-17``), and a shard's routes and markers arrive in order."""
+        shard = route.order_id.rpartition("-")[0]
+        return self.nav_marks.get(route.symbol, {}).get(shard, 0)
+
+    def _past_cut_off(self, route: Route) -> bool:
+        """A fund order whose strike's marker has passed its shard: it is bound to that
+        strike, so a cancel or replace sent after the cut-off is too late."""
+        return route.state == HELD_NAV and 0 < route.nav_strike <= self._marks_passed(route)
 
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
         AdminCancelAll: _admin_cancel_all,
@@ -667,6 +726,8 @@ class InstrumentState(Dispatcher):
             self.block_counter,
             self.open_markers,
             self.opens_done,
+            self.nav_marks,
+            self.navs_struck,
             self.allocations,
             self.fills_allocated,
             self.residuals,

@@ -49,7 +49,8 @@ log = structlog.get_logger("supervisor")
 WATCH_INTERVAL_S = 0.5
 PING_TIMEOUT_S = 5.0
 ANSWER_TIMEOUT_S = 10.0
-OPEN_WAIT_S = 20.0  # 'open' answers once every InstrumentActor opened, or after this long (the open goes on)
+OPEN_WAIT_S = 20.0  # 'open' and 'nav' answer once applied at every InstrumentActor, or after this long (they go on)
+PROGRESS_POLL_S = 0.02  # how often 'nav' asks the InstrumentActors whether the strike is applied
 MAX_BREAKS_SHOWN = 1000  # reconcile lists this many breaks (and counts them all)
 
 
@@ -325,7 +326,33 @@ class SupervisorActor(DurableHost):
         else:
             raise AdminError("usage: nav FUND PRICE | nav FILE")
         await self._operator_many(list(strikes))
-        return {"ok": True, "navs": {strike.symbol: fixed.format(strike.nav, min_places=2) for strike in strikes}}
+        # journaled and passed every account shard: the cut-off is behind us; now wait until
+        # each fund's InstrumentActor has every shard's marker and strikes
+        wanted = {strike.symbol: self.core.nav_strikes[strike.symbol] for strike in strikes}
+        struck, orders = await self._struck(wanted)
+        return {
+            "ok": True,
+            "struck": struck,
+            "navs": {strike.symbol: fixed.format(strike.nav, min_places=2) for strike in strikes},
+            "orders": orders,
+        }
+
+    async def _struck(self, wanted: dict[str, int]) -> tuple[bool, dict[str, int]]:
+        """Until every fund's ``wanted``-th strike is applied at its InstrumentActor (or
+        ``OPEN_WAIT_S`` passed): whether all are, and how many orders each strike filled or
+        expired. A fund's strikes happen in order, so a later one (another operator's
+        concurrent ``nav``) implies ours."""
+        by_actor: dict[str, list[str]] = {}
+        for symbol in wanted:
+            by_actor.setdefault(self.router.instrument(symbol), []).append(symbol)
+        deadline = time.monotonic() + OPEN_WAIT_S
+        while True:
+            parts = await asyncio.gather(*(self.handles[name].nav_progress.remote(symbols) for name, symbols in by_actor.items()))
+            done = {symbol: counts for part in parts for symbol, counts in part.items()}
+            orders = {symbol: done[symbol][strike - 1] for symbol, strike in wanted.items() if len(done[symbol]) >= strike}
+            if len(orders) == len(wanted) or time.monotonic() > deadline:
+                return len(orders) == len(wanted), orders
+            await asyncio.sleep(PROGRESS_POLL_S)
 
     def _strike(self, symbol: str, text: str) -> StrikeNav:
         instrument = next((i for i in self.setup.instruments if i.symbol == symbol), None)

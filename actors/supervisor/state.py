@@ -63,6 +63,7 @@ class SupervisorState(Dispatcher):
         self.opens = 0  # opens released (admin ``open`` or the configured time)
         self.scheduled_open = ""  # local date of the last open at the configured time
         self.navs: dict[str, int] = {}  # fund → the last NAV struck
+        self.nav_strikes: dict[str, int] = {}  # fund → NAVs struck so far (numbers each strike's marker)
         self.loaded: dict[str, str] = {}  # account → group, for accounts opened by ``accounts load``
         self.out = Outputs()
 
@@ -103,9 +104,13 @@ class SupervisorState(Dispatcher):
         self.out.to(ACCOUNT, ALL, msgspec.structs.replace(command, open_id=self.opens))
 
     def _strike_nav(self, command: StrikeNav, now: int) -> None:
+        """Send the strike to every account shard, numbered per fund: each shard passes it on
+        to the fund's InstrumentActor behind the orders it routed before it (like the open),
+        so an order a shard acknowledged before the marker passed it is never left out."""
         self.commands += 1
         self.navs[command.symbol] = command.nav
-        self.out.to(INSTRUMENT, command.symbol, command)
+        strike = self.nav_strikes[command.symbol] = self.nav_strikes.get(command.symbol, 0) + 1
+        self.out.to(ACCOUNT, ALL, msgspec.structs.replace(command, strike=strike))
 
     def _open_account(self, command: OpenAccount, now: int) -> None:
         self.loaded[command.account] = command.group
@@ -132,5 +137,6 @@ class SupervisorState(Dispatcher):
             self.commands,
             self.opens,
             sorted(self.navs.items()),
+            sorted(self.nav_strikes.items()),
         )
         return hashlib.sha256(msgspec.msgpack.encode(state)).hexdigest()

@@ -246,3 +246,68 @@ async def test_mutual_fund_orders_wait_for_the_nav_and_a_bad_nav_file_strikes_no
         filled_sell = await advisor.wait_for(lambda m: m.get("client_order_id") == "fund-qty" and m.get("status") == "filled", timeout=15)
     assert (filled_buy["last_qty"], filled_buy["last_price"]) == ("2.492", "401.23")  # 2.492 × 401.23 = 999.86916 ≤ 1000.00
     assert (filled_sell["last_qty"], filled_sell["last_price"]) == ("2.5", "401.23")
+
+
+async def test_every_fund_order_acknowledged_before_admin_nav_fills_at_that_nav(open_server: BrokerServer) -> None:
+    """The cut-off is the moment the strike's marker passes the order's account shard: an
+    order answered ``new`` before ``admin nav`` was sent fills at that NAV, one sent after
+    ``admin nav`` answered waits for the next, while another connection streams fund orders
+    throughout (over both account shards)."""
+    url = open_server.url
+    loop = asyncio.get_running_loop()
+    navs = [f"{400 + k}.{k + 1:02d}" for k in range(16)]  # distinct: a fill's price names its strike
+    strikes: list[tuple[float, float]] = []  # (nav sent, nav answered), in strike order
+    pinned: dict[str, int] = {}  # order id → the strike it must fill at
+    streamed: list[tuple[str, float, float]] = []  # (order id, sent, answered new)
+    stop = asyncio.Event()
+
+    async def stream(client: BrokerClient) -> None:
+        index = 0
+        while not stop.is_set():
+            sent = loop.time()
+            reply = await client.new_order(f"V{9000 + index % 500:05d}", f"nav-stream-{index}", "VFIAX", "buy", qty="0.001")
+            assert reply["exec_type"] == "new", reply
+            streamed.append((reply["order_id"], sent, loop.time()))
+            index += 1
+
+    async with (
+        BrokerClient(url, "advisor", "advisor-secret") as advisor,
+        BrokerClient(url, "advisor", "advisor-secret") as streamer,
+        BrokerClient(url, "ops", "ops-secret") as ops,
+    ):
+        streaming = loop.create_task(stream(streamer))
+        for k, nav in enumerate(navs[:-1]):
+            reply = await advisor.new_order(f"V{9600 + k:05d}", f"nav-{k}", "VFIAX", "buy", qty="0.001")
+            assert reply["exec_type"] == "new", reply
+            sent = loop.time()
+            struck = await admin(ops, "nav", "VFIAX", nav)
+            strikes.append((sent, loop.time()))
+            assert struck["result"]["struck"] is True and struck["result"]["orders"]["VFIAX"] >= 1, struck
+            pinned[reply["order_id"]] = k
+        stop.set()
+        await streaming
+        sent = loop.time()
+        await admin(ops, "nav", "VFIAX", navs[-1])  # the stream's last orders
+        strikes.append((sent, loop.time()))
+        wanted = set(pinned) | {order_id for order_id, _, _ in streamed}
+        deadline = loop.time() + 60
+        while True:
+            price = {
+                m["order_id"]: fixed.parse(m["last_price"])
+                for m in advisor.history
+                if m.get("type") == "execution" and m.get("exec_type") == "trade" and m["order_id"] in wanted
+            }
+            if len(price) == len(wanted):
+                break
+            assert loop.time() < deadline, f"{len(price)} of {len(wanted)} fund orders filled"
+            await asyncio.sleep(0.1)
+        await queued_for_nav(ops, 0)  # none left waiting
+        check = await admin(ops, "check")
+        assert check["result"]["ok"], check
+    strike_of = {fixed.parse(nav): k for k, nav in enumerate(navs)}
+    assert {order_id: strike_of[price[order_id]] for order_id in pinned} == pinned
+    assert len(streamed) > len(navs), "the stream was too slow to race the strikes"
+    for order_id, sent, answered in streamed:
+        earliest = sum(1 for _, done in strikes if done < sent)  # strikes applied before it was sent
+        latest = next(k for k, (nav_sent, _) in enumerate(strikes) if nav_sent > answered)  # the first sent after its new
+        assert earliest <= strike_of[price[order_id]] <= latest, (order_id, sent, answered, strikes)

@@ -133,3 +133,82 @@ async def test_a_kill_mid_allocation_completes_it_exactly_once(tmp_path: Path, p
         await assert_allocated_exactly_once(url, placed)
     finally:
         assert server.stop() == 0
+
+
+FUND_QTY = "0.001"
+
+
+async def fund_orders_filled_once(url: str, placed: dict[str, str], nav: str) -> None:
+    """Every fund order filled exactly once, at ``nav``: one trade each, the position and
+    the cash of one fill; every journal replays to the live state; nothing anomalous."""
+    price = fixed.parse(nav)
+    cost = -(-fixed.parse(FUND_QTY) * price // fixed.SCALE // fixed.CENT) * fixed.CENT  # a buy's cash: up to the cent
+    async with BrokerClient(url, "advisor", "advisor-secret") as client:
+        for start in range(0, len(placed), 100):
+            accounts = sorted(placed)[start : start + 100]
+            views = await asyncio.gather(*(client.get_account(account, timeout=30) for account in accounts))
+            orders = await asyncio.gather(*(client.get_orders(account, timeout=30) for account in accounts))
+            for account, view, reply in zip(accounts, views, orders, strict=True):
+                [fund] = [order for order in reply["orders"] if order["symbol"] == "VFIAX"]
+                assert fund["order_id"] == placed[account] and fund["status"] == "filled", fund
+                assert (fixed.parse(fund["cum_qty"]), fixed.parse(fund["avg_price"])) == (fixed.parse(FUND_QTY), price), fund
+                positions = {p["symbol"]: fixed.parse(p["qty"]) for p in view["positions"]}
+                assert positions["VFIAX"] == fixed.parse(FUND_QTY), view
+                assert fixed.parse(view["cash"]) == fixed.parse("100000.00") - cost, view
+    status = await admin(url, "status")
+    assert all(actor.get("anomalies", 0) == 0 for actor in status["result"]["actors"]), status
+    assert sum(actor.get("open", {}).get("queued_for_nav", 0) for actor in status["result"]["actors"]) == 0
+    check = await admin(url, "check")
+    assert check.get("ok"), check
+
+
+async def wait_struck(url: str, placed: dict[str, str], seconds: float = 90) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    async with BrokerClient(url, "advisor", "advisor-secret") as client:
+        while True:
+            replies = await asyncio.gather(*(client.get_orders(account, open_only=True, timeout=30) for account in sorted(placed)))
+            waiting = sum(len(reply["orders"]) for reply in replies)
+            if waiting == 0:
+                return
+            assert loop.time() < deadline, f"{waiting} of {len(placed)} fund orders not filled"
+            await asyncio.sleep(0.5)
+
+
+@pytest.mark.parametrize(
+    "actor",
+    ["instrument-0", "account-1"],  # the fund's InstrumentActor (VFIAX is placed on instrument-0), an account shard
+    ids=["fund-actor-between-markers", "shard-passing-the-marker"],
+)
+async def test_a_kill_between_the_nav_markers_strikes_exactly_once(tmp_path: Path, actor: str) -> None:
+    """kill -9 of the fund's InstrumentActor right after the first shard's marker (the other
+    still to come), or of a shard right after it passed the marker on (nothing sent yet):
+    Ray restarts it, it replays its journal, and the strike happens once, with every order
+    acknowledged before it."""
+    config = write_open_conf(tmp_path / "conf")
+    data = tmp_path / "data"
+    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": f"nav.before_send:1:{actor}"})
+    url = server.start()
+    try:
+        orders = [
+            {"account": f"R{i:04d}", "client_order_id": f"f-{i}", "symbol": "VFIAX", "side": "buy", "type": "market", "qty": FUND_QTY}
+            for i in range(ACCOUNTS)
+        ]
+        async with BrokerClient(url, "advisor", "advisor-secret") as client:
+            replies = await client.new_orders(orders, timeout=60)
+        assert {reply.get("exec_type") for reply in replies} == {"new"}, replies[:3]
+        placed = {order["account"]: reply["order_id"] for order, reply in zip(orders, replies, strict=True)}
+        struck = await admin(url, "nav", "VFIAX", "401.23")
+        # journaled either way; a shard killed before it acked makes the answer come too early
+        assert struck.get("type") == "admin" or "not every actor confirmed" in struck.get("message", ""), struck
+        await wait_restarted(url, actor)
+        assert (data / "crashed-nav.before_send").exists()
+        await wait_struck(url, placed)
+        await fund_orders_filled_once(url, placed, "401.23")
+    finally:
+        assert server.stop() == 0
+    url = server.start()
+    try:
+        await fund_orders_filled_once(url, placed, "401.23")
+    finally:
+        assert server.stop() == 0
