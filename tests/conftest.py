@@ -7,9 +7,15 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from hypothesis import HealthCheck, settings
 
 from model import fixed
 from model.config import AccountSeed, Setup, User, load_setup
+
+# Property tests judge results, not speed: on a loaded 2-core machine an example can take
+# longer than hypothesis' default 200 ms deadline, which failed the run without a wrong answer.
+settings.register_profile("brokerd", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("brokerd")
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_ACCOUNTS = [f"T{index:02d}" for index in range(1, 41)]
