@@ -8,8 +8,13 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from actors.options import embedded_ray
 from model import fixed
 from model.config import AccountSeed, Setup, User, load_setup
+
+# The tests' Ray cluster listens on loopback only, like the server's by default. Set here,
+# in the first conftest, because Ray reads it when it is first imported.
+EMBEDDED_RAY = embedded_ray("127.0.0.1")
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_ACCOUNTS = [f"T{index:02d}" for index in range(1, 41)]
