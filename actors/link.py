@@ -100,7 +100,7 @@ class LinkSecret:
     """The cluster's link key: random, made once per server start, in memory only.
 
     Guarantees: its bytes never appear in a repr (a log line, an exception's arguments,
-    a Ray error), and it is never compared except in constant time."""
+    a Ray error); the MACs made with it are compared in constant time only."""
 
     __slots__ = ("_key",)
 
