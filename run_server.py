@@ -46,12 +46,10 @@ def prepare_data_dir(path: Path, fresh: bool, wipe: bool) -> None:
 
 async def serve(args: argparse.Namespace) -> int:
     import msgspec
-    import ray
 
     from actors.logs import configure
-    from actors.options import RAY_INIT_DEFAULTS
+    from actors.options import RAY_INIT_DEFAULTS, embedded_ray
     from model.config import ConfigError, load_setup
-    from server.app import BrokerServer
 
     try:
         setup = load_setup(args.config)
@@ -72,10 +70,15 @@ async def serve(args: argparse.Namespace) -> int:
     prepare_data_dir(data_dir, args.fresh, args.wipe)
 
     namespace = config.topology.namespace
+    own_ray = {} if args.address else embedded_ray(config.server.host)  # before Ray is imported: it reads the environment then
+    import ray
+
+    from server.app import BrokerServer
+
     if args.address:
         ray.init(address=args.address, namespace=namespace, **RAY_INIT_DEFAULTS)
     else:
-        ray.init(namespace=namespace, num_cpus=os.cpu_count(), **RAY_INIT_DEFAULTS)
+        ray.init(namespace=namespace, num_cpus=os.cpu_count(), **RAY_INIT_DEFAULTS, **own_ray)
 
     server = BrokerServer(setup, config.server.host, config.server.ws_port)
     stop = asyncio.Event()

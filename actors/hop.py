@@ -66,6 +66,16 @@ class Router:
             GATEWAY: self.gateways,
             DROP_COPY: [DROP_COPY_ACTOR] if config.drop_copy.enabled else [],
         }
+        # who may send batches: a gateway only under its signed name (see ``is_sender``)
+        self._senders = {name for kind, names in self._everyone.items() if kind != GATEWAY for name in names} | {SUPERVISOR}
+
+    def is_sender(self, name: str) -> bool:
+        """Whether a link may accept batches from ``name``: an actor of this topology, the
+        supervisor, or a gateway under the name it signs with (``gateway-N~<incarnation>``)."""
+        base, tilde, incarnation = name.partition("~")
+        if tilde:
+            return base in self.gateways and incarnation.isascii() and incarnation.isdigit()
+        return name in self._senders
 
     def account(self, account: str) -> str:
         name = self._account_cache.get(account)

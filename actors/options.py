@@ -8,6 +8,9 @@ lets it retry calls (the receiver's ``(sender, seq)`` check makes repeats harmle
 
 from __future__ import annotations
 
+import ipaddress
+import os
+from collections.abc import MutableMapping
 from typing import Any
 
 
@@ -33,3 +36,37 @@ RAY_INIT_DEFAULTS: dict[str, Any] = {
     "log_to_driver": True,
     "configure_logging": False,
 }
+
+
+# Ray binds its own ports (GCS, raylet and object manager, every worker's, the runtime-env
+# agent's) to its node address when that address is loopback, and to every interface
+# otherwise; and on Linux it never takes loopback as its node address unless told it is not
+# a cluster (``ray.init(_node_ip_address="127.0.0.1")`` is replaced by the machine's
+# address). This variable is how it is told; Ray reads it when it is imported, and its
+# daemons and workers inherit it.
+RAY_SINGLE_NODE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+ANY_ADDRESS = ("0.0.0.0", "::", "")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def embedded_ray(host: str, environ: MutableMapping[str, str] = os.environ) -> dict[str, Any]:
+    """Prepare the embedded Ray cluster for the server's ``host``; returns what to add to
+    ``ray.init``. Call it before ``ray`` is imported.
+
+    Guarantees: a loopback ``host`` (the default) puts every port of Ray's on loopback; an
+    operator who gives a node address makes it Ray's node address; ``0.0.0.0`` or ``::``
+    leaves Ray to its own choice (the machine's address, ports on every interface)."""
+    if is_loopback(host):
+        environ[RAY_SINGLE_NODE_ENV] = "0"
+        return {}
+    if host in ANY_ADDRESS:
+        return {}
+    return {"_node_ip_address": host}

@@ -31,7 +31,7 @@ import msgspec
 import structlog
 
 from actors.hop import DurableOutbox, Inbox, Router
-from actors.link import Links, LinkServer, link_host
+from actors.link import Links, LinkSecret, LinkServer, link_host
 from actors.logs import configure
 from actors.outputs import Outputs
 from model.config import Config
@@ -165,22 +165,37 @@ class LinkedHost:
         self.handles: dict[str, Any] = {}
         self.links: Links | None = None
         self.link_server: LinkServer | None = None
+        self.address: tuple[str, int] | None = None
+        # The cluster's link secret: given by the supervisor with ``open_link`` (again after
+        # a restart, so it survives one), held in memory only, never logged.
+        self.link_secret: LinkSecret | None = None
         self.incarnation = time.time_ns()
 
-    async def open_link(self) -> tuple[str, int]:
-        """Listen for batches from other actors; returns the address to give them."""
+    async def open_link(self, secret: LinkSecret) -> tuple[str, int]:
+        """Listen for batches from other actors, accepting only senders that prove
+        ``secret`` under a name of the topology; returns the address to give them."""
         if self.link_server is not None:
             self.link_server.close()
-        self.link_server = LinkServer(self.name, self.receive)
-        return await self.link_server.start(link_host(self.config))
+        self.link_secret = secret
+        timeout_s = self.config.batching.link_handshake_timeout_ms / 1000
+        self.link_server = LinkServer(self.name, self.receive, secret, self.router.is_sender, timeout_s)
+        self.address = await self.link_server.start(link_host(self.config))
+        return self.address
+
+    async def link_address(self) -> tuple[str, int] | None:
+        """Where this actor listens for batches (operators, tests)."""
+        return self.address
 
     async def wire(self, handles: dict[str, Any], addresses: dict[str, tuple[str, int]]) -> None:
         """Receive the topology (Ray handles for control, link addresses for batches); only
         then may the actor send. Destinations with unacked batches are connected at once."""
+        if self.link_secret is None:
+            raise RuntimeError(f"{self.name}: wired before its link was opened with the cluster's secret")
         self.handles = handles
         if self.links is not None:
             self.links.close()
-        self.links = Links(self.sender, addresses, self.on_ack, self.on_connect)
+        timeout_s = self.config.batching.link_handshake_timeout_ms / 1000
+        self.links = Links(self.sender, addresses, self.link_secret, timeout_s, self.on_ack, self.on_connect)
         self.wired()
         for name in self.unacked_destinations():
             self.links.connect(name)

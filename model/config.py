@@ -51,6 +51,13 @@ class BatchingSection(_Section, frozen=True):
     max_messages: int = 1000
     flush_interval_us: int = 0
     link_host: str = "127.0.0.1"  # where actors listen for batches; "node": Ray's node address
+    # A connection to an actor's link that has not completed the authentication handshake
+    # (``actors/link.py``) within this long is closed, by the receiver and by the sender.
+    link_handshake_timeout_ms: int = 5000
+
+    def __post_init__(self) -> None:
+        if self.link_handshake_timeout_ms < 1:
+            raise ValueError("batching.link_handshake_timeout_ms must be at least 1")
 
 
 class GatewaySection(_Section, frozen=True):

@@ -467,3 +467,10 @@ def encode_batch(batch: Batch) -> bytes:
 
 def decode_batch(data: bytes) -> Batch:
     return _decoder.decode(data)
+
+
+def batch_prefix(sender: str) -> bytes:
+    """The bytes every encoded ``Batch`` from ``sender`` begins with: a four-element array
+    (msgpack fixarray) whose first element is the sender's name. A link checks this on every
+    batch, so an authenticated peer cannot slip in batches under another actor's name."""
+    return b"\x94" + _encoder.encode(sender)

@@ -9,6 +9,7 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, settings
 
+from actors.options import embedded_ray
 from model import fixed
 from model.config import AccountSeed, Setup, User, load_setup
 
@@ -16,6 +17,10 @@ from model.config import AccountSeed, Setup, User, load_setup
 # longer than hypothesis' default 200 ms deadline, which failed the run without a wrong answer.
 settings.register_profile("brokerd", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("brokerd")
+
+# The tests' Ray cluster listens on loopback only, like the server's by default. Set here,
+# in the first conftest, because Ray reads it when it is first imported.
+EMBEDDED_RAY = embedded_ray("127.0.0.1")
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_ACCOUNTS = [f"T{index:02d}" for index in range(1, 41)]

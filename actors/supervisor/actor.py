@@ -31,6 +31,7 @@ from actors.accounts.actor import AccountActor
 from actors.cores import build_core
 from actors.hop import SUPERVISOR
 from actors.instruments.actor import InstrumentActor
+from actors.link import LinkSecret
 from actors.options import actor_options
 from actors.outputs import ALL
 from actors.runtime import Core, DurableHost
@@ -65,6 +66,7 @@ class SupervisorActor(DurableHost):
     def __init__(self, setup: Setup, gateways: int = 1) -> None:
         self.setup = setup
         super().__init__(SUPERVISOR, setup.config, gateways)
+        self.link_secret = LinkSecret.generate()  # this cluster's: every actor gets it with open_link
         self.gateway_count = gateways
         self.plans = plan(setup, gateways)
         self.recover(setup.config.server.data_dir)
@@ -88,7 +90,7 @@ class SupervisorActor(DurableHost):
             self.handles[actor_plan.name] = self._create(actor_plan, namespace)
         self.handles[SUPERVISOR] = ray.get_runtime_context().current_actor
         names = [p.name for p in self.plans]
-        addresses = await asyncio.gather(*(self.handles[name].open_link.remote() for name in names))
+        addresses = await asyncio.gather(*(self.handles[name].open_link.remote(self.link_secret) for name in names))
         self.addresses = dict(zip(names, (tuple(a) for a in addresses), strict=True))
         pings = await asyncio.gather(*(self.handles[name].ping.remote() for name in names))
         self.incarnations = {name: ping["incarnation"] for name, ping in zip(names, pings, strict=True)}
@@ -162,7 +164,7 @@ class SupervisorActor(DurableHost):
         self.rewiring.add(name)
         try:
             handle = self.handles[name]
-            address = tuple(await handle.open_link.remote())
+            address = tuple(await handle.open_link.remote(self.link_secret))
             self.addresses[name] = address  # type: ignore[assignment]
             await handle.wire.remote(self.handles, self.addresses)
             role = next(p.role for p in self.plans if p.name == name)

@@ -12,12 +12,12 @@ import ray
 
 from actors.options import RAY_INIT_DEFAULTS
 from server.app import BrokerServer
-from tests.conftest import make_setup
+from tests.conftest import EMBEDDED_RAY, make_setup
 
 
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[None]:
-    ray.init(num_cpus=os.cpu_count(), namespace="brokerd-tests", **{**RAY_INIT_DEFAULTS, "log_to_driver": False})
+    ray.init(num_cpus=os.cpu_count(), namespace="brokerd-tests", **{**RAY_INIT_DEFAULTS, "log_to_driver": False}, **EMBEDDED_RAY)
     yield
     ray.shutdown()
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 import os
 import signal
 import subprocess
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from actors.options import RAY_SINGLE_NODE_ENV
 from tests.conftest import ROOT
 from tests.integration.helpers import cloid, connect, final_report
 from tests.integration.recovery import ServerProcess, session_processes, write_conf
@@ -109,3 +112,65 @@ async def test_the_supervisor_killed_ends_the_server_non_zero_and_a_restart_reco
         assert [(o["client_order_id"], o["status"], o["cum_qty"]) for o in orders] == [(order_id, "filled", filled["cum_qty"])]
     finally:
         server.kill9()
+def _address(hex_address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An address as /proc/net/{tcp,udp}[6] prints it: 32-bit words in host (little-endian) order."""
+    raw = bytes.fromhex(hex_address)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return ipaddress.ip_address(words)
+
+
+def bound_sockets(pids: list[int]) -> list[tuple[str, str, int, str]]:
+    """Every listening TCP socket and every bound, unconnected UDP socket the processes hold:
+    (protocol, address, port, process name)."""
+    owner: dict[str, str] = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        owner[target[8:-1]] = name
+    found = []
+    for table in ("tcp", "tcp6", "udp", "udp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+            listening = state == "0A" if table.startswith("tcp") else int(remote.split(":")[0], 16) == 0
+            if listening and inode in owner:
+                address, port = local.split(":")
+                found.append((table, str(_address(address)), int(port, 16), owner[inode]))
+    return found
+
+
+def is_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_by_default_every_port_of_the_server_and_its_ray_listens_on_loopback_only(tmp_path: Path) -> None:
+    """The server's whole process tree — the driver, Ray's daemons (GCS, raylet and object
+    manager), its agents and every worker, each actor's link — binds nothing but loopback."""
+    env = {key: value for key, value in os.environ.items() if key not in (RAY_SINGLE_NODE_ENV, "RAY_ADDRESS")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "run_server.py"), "--data-dir", str(tmp_path / "data"), "--ws-port", "0", "--fresh",
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=tmp_path, env=env, start_new_session=True,
+    )
+    try:
+        ready = await read_ready_line(process)
+        ws_port = int(ready.split()[2].rsplit(":", 1)[1])
+        sockets = bound_sockets(session_processes(process.pid))
+        names = {name for _, _, _, name in sockets}
+        assert ws_port in {port for _, _, port, _ in sockets} and {"gcs_server", "raylet"} <= names, sockets  # the check sees them all
+        assert [s for s in sockets if not is_loopback(s[1])] == []
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 60) == 0
+    finally:
+        for pid in session_processes(process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if process.returncode is None:
+            await process.wait()

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
-import msgspec
 import pytest
 
 from actors.hop import Inbox, Outbox, Router
-from actors.link import Channel, Links, LinkServer
 from actors.outputs import ACCOUNT, ALL, GATEWAY, INSTRUMENT, Send
 from model.config import BatchingSection, Config, TopologySection
 from model.messages import Batch, SetTradingStatus, decode_batch
@@ -74,83 +71,3 @@ async def test_outbox_sends_at_once_when_a_batch_is_full() -> None:
     assert [len(b.messages) for b in sent] == [3]
     outbox.flush()
     assert outbox.waiting() == 0
-
-
-def _frame(kind: bytes, body: bytes) -> bytes:
-    return (len(body) + 1).to_bytes(4, "big") + kind + body
-
-
-def test_channel_reassembles_frames_split_anywhere() -> None:
-    received: list[bytes] = []
-    server = LinkServer("me", lambda body, channel: received.append(body))
-    channel = Channel(server)
-    hello = msgspec.msgpack.encode(["me", "peer"])
-    stream = _frame(b"H", hello) + b"".join(_frame(b"B", p) for p in (b"first", b"", b"third frame"))
-    for cut in range(len(stream) + 1):
-        received.clear()
-        channel.sender = None
-        channel.buffer.clear()
-        channel.data_received(stream[:cut])
-        channel.data_received(stream[cut:])
-        assert received == [b"first", b"", b"third frame"]
-        assert server.channels["peer"] is channel
-
-
-def test_a_link_meant_for_another_actor_is_refused() -> None:
-    received: list[bytes] = []
-    server = LinkServer("me", lambda body, channel: received.append(body))
-    channel = Channel(server)
-    channel.data_received(_frame(b"H", msgspec.msgpack.encode(["someone-else", "peer"])) + _frame(b"B", b"x"))
-    assert received == []
-    assert "peer" not in server.channels
-
-
-async def test_links_deliver_in_order_ack_and_resend_after_the_receiver_moves() -> None:
-    """A sender keeps batches until acked; when the receiver restarts elsewhere, the unacked
-    ones are written again, in order, and nothing acked is repeated."""
-    received: list[bytes] = []
-    unacked: list[tuple[int, bytes]] = []
-
-    def on_batch(body: bytes, channel: Channel) -> None:
-        received.append(body)
-        channel.ack(int(body.split(b"-")[1]))
-
-    def on_ack(name: str, seq: int) -> None:
-        while unacked and unacked[0][0] <= seq:
-            unacked.pop(0)
-
-    def on_connect(name: str) -> None:
-        for _, data in list(unacked):
-            links.send(name, data)
-
-    def send(seq: int) -> None:
-        data = f"batch-{seq}".encode()
-        unacked.append((seq, data))
-        links.send("peer", data)
-
-    server = LinkServer("peer", on_batch)
-    address = await server.start("127.0.0.1")
-    links = Links("me", {"peer": address}, on_ack, on_connect)
-    for seq in range(1, 51):
-        send(seq)  # the first ones before the connection is up: written on connect
-    await _until(lambda: len(received) == 50 and not unacked)
-    assert received == [f"batch-{seq}".encode() for seq in range(1, 51)]
-
-    server.close()  # the receiver dies ...
-    await asyncio.sleep(0.05)
-    for seq in range(51, 61):
-        send(seq)
-    moved = LinkServer("peer", on_batch)  # ... and comes back on another port
-    links.update("peer", await moved.start("127.0.0.1"))
-    await _until(lambda: not unacked)
-    assert received[50:] == [f"batch-{seq}".encode() for seq in range(51, 61)]
-    links.close()
-    moved.close()
-
-
-async def _until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
-    for _ in range(int(seconds / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached")
