@@ -260,6 +260,9 @@ class DurableHost(LinkedHost):
         self.durable: dict[str, int] = {}  # last seq per sender on disk (≤ the inbox's applied)
         self.commit_handle: asyncio.Handle | None = None
         self.in_flight: asyncio.Future[int] | None = None
+        self.local_submitted = 0  # the actor's own inputs (submit_local) ...
+        self.local_applied = 0  # ... and how many of them are committed and applied
+        self.local_progress = asyncio.Event()
         self.writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"journal-{name}")
         self.events_since_snapshot = 0
         self.last_snapshot_ns = time.monotonic_ns()
@@ -361,7 +364,16 @@ class DurableHost(LinkedHost):
         """The actor's own inputs (clock ticks, operator commands): journaled like any."""
         batch = Batch(LOCAL, 0, 0, messages)
         self.pending.append((batch, encode_batch(batch)))
+        self.local_submitted += 1
         self._schedule_commit()
+
+    async def local_inputs_applied(self) -> None:
+        """Until every input this actor gave itself so far is committed and applied. Lighter
+        than ``settle``: it waits for no one else's inputs and for no background snapshot."""
+        target = self.local_submitted
+        while self.local_applied < target:
+            self.local_progress.clear()
+            await self.local_progress.wait()
 
     def _schedule_commit(self) -> None:
         if self.commit_handle is None and self.in_flight is None:
@@ -454,9 +466,15 @@ class DurableHost(LinkedHost):
         self._send_fresh()
         self.on_applied()
         acked: dict[str, int] = {}
+        local = 0
         for batch, _ in pending:
             if batch.sender != LOCAL:
                 acked[batch.sender] = batch.seq
+            else:
+                local += 1
+        if local:
+            self.local_applied += local
+            self.local_progress.set()
         durable = self.durable
         channels = self.channels
         for sender, seq in acked.items():

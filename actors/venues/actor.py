@@ -95,7 +95,9 @@ class VenueActor(DurableHost):
                 continue
             await asyncio.sleep(max(0.0, (wakeup - time.time_ns()) / 1e9))
             self.submit_local([VenueTick()])
-            await asyncio.sleep(0)  # let the tick's record commit before the next look
+            # Until the tick is applied the adapter still names the same (now past) wakeup:
+            # looking again sooner journaled a fresh tick per loop turn, tens of thousands a second.
+            await self.local_inputs_applied()
 
     async def close(self) -> None:
         if self.clock is not None:

@@ -192,3 +192,17 @@ async def test_two_clients_trade_at_once_and_each_sees_only_its_own(server: Brok
         assert not [m for m in second.history if m.get("account") == "T13"]
         await assert_book(first, "T13")
         await assert_book(second, "B1", opening_cash="50000.00")
+
+
+async def test_an_idle_venue_journals_a_tick_per_wakeup_not_per_event_loop_turn(server: BrokerServer) -> None:
+    # The sim quotes every 25 ms here, so its clock wakes about 40 times a second. A clock
+    # that looked again before its tick was applied journaled tens of thousands a second.
+    async def venue_inputs() -> int:
+        async with connect(server.url, "admin", "admin-secret") as admin:
+            reply = await admin.request({"op": "admin", "command": "status", "args": []})
+        return next(actor["applied"] for actor in reply["result"]["actors"] if actor["name"] == "venue-SIM")
+
+    before = await venue_inputs()
+    await asyncio.sleep(2)
+    grown = await venue_inputs() - before
+    assert grown < 2 * 2 * 40 + 20, f"venue-SIM applied {grown} inputs in 2 s idle"
