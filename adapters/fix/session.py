@@ -13,6 +13,11 @@ reset. Inbound messages the venue sent after the last one journaled are asked fo
 before connecting, the session's next expected seq is set to the journal's last + 1, so a
 message quickfix took but the actor never journaled (a crash in between) is resent
 (PossDup) instead of lost; the adapter applies each ExecID once.
+
+Each message about an order leaves with the MsgSeqNum quickfix gives it in ``toApp``; that
+number is handed to ``on_sent`` (the actor journals it), because a venue's Reject (3) names
+the message it refuses by that number alone. Those that left just before a crash, never
+journaled, are read back from quickfix's store at the next start (``sent_since``).
 """
 
 from __future__ import annotations
@@ -32,20 +37,19 @@ from adapters.fix.spec import fix44_dictionary
 
 log = structlog.get_logger("fix")
 
-_SESSION_KEYS = ("FileStorePath", "FileLogPath", "DataDictionary")
 
-
-def session_settings(template: Path, directory: Path, accept_port: int | None = None) -> tuple[Any, Any, str]:
+def session_settings(template: Path, directory: Path, replace: dict[str, str] | None = None) -> tuple[Any, Any, str]:
     """The quickfix settings of ``template`` with the data dictionary and the store and log
-    under ``directory`` (and ``accept_port`` as SocketAcceptPort when given); the session's
-    id and its password (``Password=``: sent on our Logon, or required on theirs)."""
+    under ``directory`` (and ``replace``'s keys set); the session's id and its password
+    (``Password=``: sent on our Logon, or required on theirs). Raises ``ValueError`` for a
+    file without exactly one [SESSION], or with ``PersistMessages=N``: without the messages
+    sent, quickfix could not resend them, nor brokerd find what a Reject refers to."""
     directory.mkdir(parents=True, exist_ok=True)
-    replaced = _SESSION_KEYS + (("SocketAcceptPort",) if accept_port else ())
-    lines = [line for line in template.read_text().splitlines() if line.split("=", 1)[0].strip() not in replaced]
+    given = {"FileStorePath": str(directory / "store"), "FileLogPath": str(directory / "log"), "DataDictionary": str(fix44_dictionary())}
+    given.update(replace or {})
+    lines = [line for line in template.read_text().splitlines() if line.split("=", 1)[0].strip() not in given]
     text = "\n".join(lines)
-    extra = f"FileStorePath={directory / 'store'}\nFileLogPath={directory / 'log'}\nDataDictionary={fix44_dictionary()}\n"
-    if accept_port:
-        extra += f"SocketAcceptPort={accept_port}\n"
+    extra = "".join(f"{key}={value}\n" for key, value in given.items())
     text = text.replace("[DEFAULT]", "[DEFAULT]\n" + extra, 1) if "[DEFAULT]" in text else "[DEFAULT]\n" + extra + text
     generated = directory / "session.cfg"
     generated.write_text(text + "\n")
@@ -55,6 +59,8 @@ def session_settings(template: Path, directory: Path, accept_port: int | None = 
         raise ValueError(f"{template}: a venue session file must define exactly one [SESSION], not {len(ids)}")
     session_id = ids[0]
     section = settings.get(session_id)
+    if section.has("PersistMessages") and not section.getBool("PersistMessages"):
+        raise ValueError(f"{template}: PersistMessages=N: brokerd needs the messages it sends kept (resends, and what a Reject refers to)")
     password = section.getString("Password") if section.has("Password") else ""
     return settings, session_id, password
 
@@ -66,10 +72,6 @@ def _msg_type(message: Any) -> str:
     msg_type = fix.MsgType()
     message.getHeader().getField(msg_type)
     return str(msg_type.getValue())
-
-
-def _is_logon(message: Any) -> bool:
-    return _msg_type(message) == fix.MsgType_Logon
 
 
 _REFUSAL_FIELDS = {
@@ -115,8 +117,14 @@ class _Application(fix.Application):  # type: ignore[misc]
 
     def fromAdmin(self, message: Any, sessionID: Any) -> None:
         """An acceptor lets in only a Logon with the session's password (an unknown CompID
-        never gets here: quickfix refuses it)."""
-        if not (self.session.acceptor and _is_logon(message)):
+        never gets here: quickfix refuses it). A Reject (3) goes to the actor like an
+        application message: it may refuse an order."""
+        msg_type = _msg_type(message)
+        if msg_type == fix.MsgType_Reject:
+            raw = message.toString()
+            self.session.post(lambda: self.session.on_message(raw))
+            return
+        if not (self.session.acceptor and msg_type == fix.MsgType_Logon):
             return
         offered = message.getField(554) if message.isSetField(554) else ""
         if offered != self.session.password:
@@ -124,8 +132,20 @@ class _Application(fix.Application):  # type: ignore[misc]
             raise fix.RejectLogon("bad password")
 
     def toApp(self, message: Any, sessionID: Any) -> None:
+        """Runs inside ``sendToTarget`` once quickfix has given the message its MsgSeqNum,
+        before it is stored and sent. A message about an order reports its number (a resend,
+        PossDup, has its number reported already)."""
         if _msg_type(message) == fix.MsgType_BusinessMessageReject:
             self.session.refused(_refusal(message))
+            return
+        header = message.getHeader()
+        if self.session.on_sent is None or (header.isSetField(43) and header.getField(43) == "Y"):
+            return
+        reference = codec.order_reference(message)
+        if reference is not None:
+            seq = int(header.getField(34))
+            on_sent = self.session.on_sent
+            self.session.post(lambda: on_sent(seq, *reference))
 
     def fromApp(self, message: Any, sessionID: Any) -> None:
         raw = message.toString()
@@ -145,18 +165,25 @@ class FixSession:
         on_logout: Callable[[], None],
         rate_limit_per_s: int = 0,
         accept_port: int | None = None,
+        on_sent: Callable[[int, str, str], None] | None = None,
     ) -> None:
+        """``accept_port``: an acceptor's port, instead of the file's SocketAcceptPort.
+        ``on_sent(seq, msg_type, cl_ord_id)``: each message about an order, as it leaves.
+        Raises ``ValueError`` for a bad session file."""
         self.name = name
         self.on_message = on_message
         self.on_logon = on_logon
         self.on_logout = on_logout
-        self.settings, self.session_id, self.password = session_settings(template, directory, accept_port)
+        self.on_sent = on_sent
+        replace = {"SocketAcceptPort": str(accept_port)} if accept_port else None
+        self.settings, self.session_id, self.password = session_settings(template, directory, replace)
+        self.directory = directory
         self.loop = asyncio.get_running_loop()
         self.application = _Application(self)
+        self.acceptor = self.settings.get(self.session_id).getString("ConnectionType") == "acceptor"
         # quickfix keeps raw pointers to these: they must live as long as the connector
         self.store = fix.FileStoreFactory(self.settings)
         self.logs = fix.FileLogFactory(self.settings)
-        self.acceptor = self.settings.get(self.session_id).getString("ConnectionType") == "acceptor"
         connector = fix.SocketAcceptor if self.acceptor else fix.SocketInitiator
         self.connector = connector(self.application, self.store, self.settings, self.logs)
         self.rate = rate_limit_per_s
@@ -178,6 +205,27 @@ class FixSession:
     def post(self, callback: Callable[[], None]) -> None:
         """From a quickfix thread onto the actor's loop."""
         self.loop.call_soon_threadsafe(callback)
+
+    def sent_since(self, last_recorded: int) -> list[tuple[int, str, str]]:
+        """``(MsgSeqNum, MsgType, ClOrdID)`` of each message about an order in quickfix's
+        store after ``last_recorded`` (from the first one when the store's numbers are below
+        it: the session was reset since). Call before ``start``: it opens the store a second
+        time, which is safe only while quickfix's own copy is idle."""
+        store = fix.FileStore(fix.UtcTimeStamp(), str(self.directory / "store"), self.session_id)
+        try:
+            last_sent = store.getNextSenderMsgSeqNum() - 1
+            first = last_recorded + 1 if last_recorded <= last_sent else 1
+            messages = fix.VectorString()
+            store.get(first, last_sent, messages)
+        finally:
+            del store  # closes its files
+        found = []
+        for raw in messages:
+            message = codec.outgoing(raw)
+            reference = codec.order_reference(message)
+            if reference is not None:
+                found.append((int(message.getHeader().getField(34)), *reference))
+        return found
 
     def start(self, last_journaled_seq: int) -> None:
         """Connect (or listen). Messages after ``last_journaled_seq`` are asked for again."""
