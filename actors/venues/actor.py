@@ -73,6 +73,7 @@ class VenueActor(DurableHost):
                 on_logon=lambda: self.submit_local([VenueSetSession(SessionState.OPEN.value)]),
                 on_logout=lambda: self.submit_local([VenueSetSession(SessionState.CLOSED.value)]),
                 rate_limit_per_s=self.venue.rate_limit_per_s,
+                listen_host=self.config.server.host,
                 on_sent=lambda seq, msg_type, cl_ord_id: self.submit_local([VenueWireSent(seq, msg_type, cl_ord_id)]),
             )
             await self._recover_sends()

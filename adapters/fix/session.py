@@ -18,12 +18,20 @@ Each message about an order leaves with the MsgSeqNum quickfix gives it in ``toA
 number is handed to ``on_sent`` (the actor journals it), because a venue's Reject (3) names
 the message it refuses by that number alone. Those that left just before a crash, never
 journaled, are read back from quickfix's store at the next start (``sent_since``).
+
+An acceptor listens on ``listen_host`` only. quickfix 1.16 has no setting for the address:
+its acceptor binds every interface. So brokerd binds the configured address and port
+itself and puts that socket in place of the one quickfix made (on a free port of its own,
+closed within milliseconds), before the ready line and before any logon can be taken.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import os
+import socket
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -63,6 +71,49 @@ def session_settings(template: Path, directory: Path, replace: dict[str, str] | 
         raise ValueError(f"{template}: PersistMessages=N: brokerd needs the messages it sends kept (resends, and what a Reject refers to)")
     password = section.getString("Password") if section.has("Password") else ""
     return settings, session_id, password
+
+
+def _free_port() -> int:
+    """A TCP port free on every interface just now."""
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        return int(probe.getsockname()[1])
+
+
+def _listening_socket_on(port: int) -> int:
+    """The file descriptor of this process's listening TCP socket on ``port`` (quickfix's)."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                continue
+            probe = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue
+        with probe:
+            if (
+                probe.family == socket.AF_INET
+                and probe.type == socket.SOCK_STREAM
+                and probe.getsockname()[1] == port
+                and probe.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+            ):
+                return fd
+    raise RuntimeError(f"quickfix's listening socket on port {port} not found")
+
+
+def _adopt(listener: socket.socket, port: int) -> None:
+    """Put ``listener`` in place of quickfix's listening socket on ``port``. dup2 swaps the
+    file under quickfix's descriptor at once: quickfix keeps the number, so its accept
+    thread takes connections from ``listener`` from its next accept on. A thread already
+    waiting in accept on the old socket is woken by a connection of ours that closes at once
+    (quickfix drops it); then the old socket, which listened on every interface, is closed."""
+    fd = _listening_socket_on(port)
+    with socket.socket(fileno=os.dup(fd)) as theirs:
+        os.dup2(listener.fileno(), fd)
+        listener.close()
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass
+        theirs.shutdown(socket.SHUT_RDWR)
 
 
 RECENT_REFUSALS = 5  # refusals status shows
@@ -165,26 +216,42 @@ class FixSession:
         on_logout: Callable[[], None],
         rate_limit_per_s: int = 0,
         accept_port: int | None = None,
+        listen_host: str = "127.0.0.1",
         on_sent: Callable[[int, str, str], None] | None = None,
     ) -> None:
-        """``accept_port``: an acceptor's port, instead of the file's SocketAcceptPort.
-        ``on_sent(seq, msg_type, cl_ord_id)``: each message about an order, as it leaves.
-        Raises ``ValueError`` for a bad session file."""
+        """``accept_port`` (an acceptor: instead of the file's SocketAcceptPort) and
+        ``listen_host``: where an acceptor listens. ``on_sent(seq, msg_type, cl_ord_id)``:
+        each message about an order, as it leaves. Raises ``ValueError`` for a bad session
+        file and ``OSError`` when an acceptor cannot listen at its address."""
         self.name = name
         self.on_message = on_message
         self.on_logon = on_logon
         self.on_logout = on_logout
         self.on_sent = on_sent
-        replace = {"SocketAcceptPort": str(accept_port)} if accept_port else None
-        self.settings, self.session_id, self.password = session_settings(template, directory, replace)
+        self.settings, self.session_id, self.password = session_settings(template, directory)
         self.directory = directory
         self.loop = asyncio.get_running_loop()
         self.application = _Application(self)
-        self.acceptor = self.settings.get(self.session_id).getString("ConnectionType") == "acceptor"
+        section = self.settings.get(self.session_id)
+        self.acceptor = section.getString("ConnectionType") == "acceptor"
+        self.listener: socket.socket | None = None
+        self.listening = ""
+        self.quickfix_port = 0
+        if self.acceptor:
+            port = accept_port or section.getInt("SocketAcceptPort")
+            family = socket.AF_INET6 if ":" in listen_host else socket.AF_INET
+            self.listener = socket.create_server((listen_host, port), family=family)  # SO_REUSEADDR; fails here if taken
+            self.listening = f"{listen_host}:{self.listener.getsockname()[1]}"
+            self.quickfix_port = _free_port()  # where quickfix binds before its socket is swapped for ours
+            self.settings, self.session_id, self.password = session_settings(
+                template, directory, {"SocketAcceptPort": str(self.quickfix_port)}
+            )
         # quickfix keeps raw pointers to these: they must live as long as the connector
         self.store = fix.FileStoreFactory(self.settings)
         self.logs = fix.FileLogFactory(self.settings)
-        connector = fix.SocketAcceptor if self.acceptor else fix.SocketInitiator
+        # Threaded: quickfix 1.16's SocketAcceptor.stop() can crash (its thread deletes the
+        # server while stop() closes it); each accept and connection has its own thread here.
+        connector = fix.ThreadedSocketAcceptor if self.acceptor else fix.SocketInitiator
         self.connector = connector(self.application, self.store, self.settings, self.logs)
         self.rate = rate_limit_per_s
         self.tokens = float(rate_limit_per_s)
@@ -239,10 +306,22 @@ class FixSession:
             )
             session.setNextTargetMsgSeqNum(last_journaled_seq + 1)
         self.connector.start()
+        if self.listener is not None:
+            try:
+                _adopt(self.listener, self.quickfix_port)
+            except (OSError, RuntimeError):
+                self.connector.stop()
+                raise
+            finally:
+                self.listener = None
+            log.info("listening", session=self.name, address=self.listening)
 
     def stop(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
+        if self.listener is not None:  # never started
+            self.listener.close()
+            self.listener = None
         self.connector.stop()
 
     def send(self, raw: str) -> None:
@@ -282,4 +361,5 @@ class FixSession:
             "queued": len(self.queue),
             "refusals": self.refusals,
             "refusals_recent": list(self.recent_refusals),
+            **({"listening": self.listening} if self.acceptor else {}),
         }

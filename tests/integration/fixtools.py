@@ -27,6 +27,39 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses with a TCP socket listening on ``port``, from ``/proc/net/tcp``
+    and ``tcp6`` (every process of the machine): ``{"127.0.0.1"}``, ``{"0.0.0.0"}``..."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            local, state = row.split()[1], row.split()[3]
+            address, _, hex_port = local.partition(":")
+            if state != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(address)
+            # the kernel prints each 32-bit word in host (little-endian) order
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            found.add(socket.inet_ntop(socket.AF_INET if width == 8 else socket.AF_INET6, words))
+    return found
+
+
+def non_loopback_address() -> str | None:
+    """An IPv4 address of this machine other than loopback, if it has one (no packet is
+    sent: a UDP socket only picks its source address)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.254.254.254", 9))
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
 def ready_line(process: subprocess.Popen[str], timeout: float = 20) -> str:
     assert process.stdout is not None
     with selectors.DefaultSelector() as selector:

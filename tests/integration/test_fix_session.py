@@ -1,9 +1,10 @@
-"""brokerd's quickfix host (``adapters/fix/session.py``) on its own, without Ray: what the
-store tells after a restart about the messages that left."""
+"""brokerd's quickfix host (``adapters/fix/session.py``) on its own, without Ray: where an
+acceptor listens, and what the store tells after a restart about the messages that left."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from model import fixed
 from model.enums import OrderType, Side, TimeInForce
 from model.messages import VenueNewOrder
 from tests.conftest import ROOT
+from tests.integration.fixtools import free_port, listening_addresses, non_loopback_address
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -32,6 +34,31 @@ def session_file(directory: Path, role: str) -> Path:
     path = directory / f"{role}.cfg"
     path.write_text(template.replace("TargetCompID=CLEARING", f"TargetCompID={own}").replace("TargetCompID=MM1", f"TargetCompID={own}"))
     return path
+
+
+async def test_an_acceptor_listens_on_the_configured_host_only(tmp_path: Path) -> None:
+    port = free_port()
+    session = FixSession("clearing", session_file(tmp_path, "acceptor"), tmp_path / "fix", quiet, quiet, quiet, accept_port=port)
+    try:
+        session.start(0)
+        assert listening_addresses(port) == {"127.0.0.1"}
+        assert listening_addresses(session.quickfix_port) == set()  # quickfix's own socket, on every interface, is gone
+        assert session.status()["listening"] == f"127.0.0.1:{port}"
+        other = non_loopback_address()
+        if other is not None:  # a machine with only loopback has nothing else to try
+            with pytest.raises(OSError):
+                socket.create_connection((other, port), timeout=2).close()
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass  # the address it was given takes connections (test_drop_copy logs on through it)
+    finally:
+        session.stop()
+
+
+async def test_an_acceptor_refuses_to_start_on_an_address_already_taken(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError):
+            FixSession("clearing", session_file(tmp_path, "acceptor"), tmp_path / "fix", quiet, quiet, quiet, accept_port=port)
 
 
 async def test_the_number_each_order_message_left_with_is_reported_and_read_back_from_the_store(tmp_path: Path) -> None:
