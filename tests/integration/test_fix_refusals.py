@@ -16,8 +16,10 @@ import pytest_asyncio
 
 from server.app import BrokerServer
 from server.client import BrokerClient
+from tests.conftest import ROOT
 from tests.integration.fixtools import Fields, RawVenue, free_port
 from tests.integration.helpers import cloid, connect, final_report
+from tests.integration.recovery import ServerProcess, admin, wait_restarted, write_conf_dir
 from tests.integration.test_fix_venue import fix_broker, order, routed, venue_open, venue_status
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -179,3 +181,49 @@ async def test_a_reject_that_comes_after_a_restart_still_finds_its_order(ray_clu
             await second.stop()
     finally:
         held.stop()
+
+
+async def test_an_order_the_venue_session_never_sent_before_a_crash_is_rejected_at_its_restart(tmp_path: Path) -> None:
+    """The venue actor kills itself after committing a new order, before handing it to
+    quickfix (crash point ``apply.before_send``, its 3rd record: VenueStart, the logon,
+    the order). Restarted, it finds the order in its journal but in no store, and rejects
+    it without asking the venue; the venue never sees it."""
+    venue = RawVenue(tmp_path / "venue", free_port(), comp_id="MM1C")
+    venue.start()
+    session = (ROOT / "conf" / "fix" / "venue-MM1.cfg").read_text()
+    session = session.replace("SocketConnectPort=9880", f"SocketConnectPort={venue.port}").replace("TargetCompID=MM1", "TargetCompID=MM1C")
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "venue-MM1.cfg").write_text(session)
+    server_toml = """[server]
+ws_port = 0
+
+[[venues]]
+name = "MM1"
+kind = "fix"
+session_config = "venue-MM1.cfg"
+symbols = ["IBM"]
+"""
+    config = write_conf_dir(tmp_path / "conf", server_toml)
+    data = tmp_path / "data"
+    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": "apply.before_send:3:venue-MM1"})
+    try:
+        url = server.start()
+        await venue.wait_logged_on(timeout=60)
+        async with BrokerClient(url, "tester", "tester-secret") as client:
+            request = order("T17", type="limit", qty="1", price="150.00")
+            ack = await client.request(request, timeout=30)
+            assert ack.get("status") == "new", ack
+            final = await final_report(client, request["client_order_id"], timeout=90)
+            assert (final["status"], final["reason"]) == ("rejected", "not sent to the venue: brokerd stopped before sending it"), final
+            assert (data / "crashed-apply.before_send").exists()
+            await released(client, "T17")
+        await wait_restarted(url, "venue-MM1")
+        assert [m for m in venue.received if m.get(35) == "D"] == []
+        status = await admin(url, "status")
+        mm1 = next(a for a in status["result"]["actors"] if a["name"] == "venue-MM1")
+        assert mm1["open_children"] == 0, mm1
+    finally:
+        try:
+            assert server.stop() == 0
+        finally:
+            venue.stop()
