@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hmac
 import os
 import socket
 import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import quickfix as fix
 import structlog
@@ -46,12 +47,27 @@ from adapters.fix.spec import fix44_dictionary
 log = structlog.get_logger("fix")
 
 
-def session_settings(template: Path, directory: Path, replace: dict[str, str] | None = None) -> tuple[Any, Any, str]:
+class Credentials(NamedTuple):
+    """What a Logon carries: Username (553) and Password (554); ``""``: not sent, not checked."""
+
+    username: str
+    password: str
+
+    def accepts(self, username: str, password: str) -> bool:
+        """An acceptor's check of the counterparty's Logon: the password always, the
+        username when one is configured. Constant time, so timing tells nothing."""
+        return hmac.compare_digest(password.encode(), self.password.encode()) and (
+            not self.username or hmac.compare_digest(username.encode(), self.username.encode())
+        )
+
+
+def session_settings(template: Path, directory: Path, replace: dict[str, str] | None = None) -> tuple[Any, Any, Credentials]:
     """The quickfix settings of ``template`` with the data dictionary and the store and log
-    under ``directory`` (and ``replace``'s keys set); the session's id and its password
-    (``Password=``: sent on our Logon, or required on theirs). Raises ``ValueError`` for a
-    file without exactly one [SESSION], or with ``PersistMessages=N``: without the messages
-    sent, quickfix could not resend them, nor brokerd find what a Reject refers to."""
+    under ``directory`` (and ``replace``'s keys set); the session's id and its credentials
+    (``Username=`` and ``Password=``: sent on our Logon, or required on theirs). Raises
+    ``ValueError`` for a file without exactly one [SESSION], for an acceptor without a
+    ``Password`` (it would let anyone log on), or with ``PersistMessages=N``: without the
+    messages sent, quickfix could not resend them, nor brokerd find what a Reject refers to."""
     directory.mkdir(parents=True, exist_ok=True)
     given = {"FileStorePath": str(directory / "store"), "FileLogPath": str(directory / "log"), "DataDictionary": str(fix44_dictionary())}
     given.update(replace or {})
@@ -69,8 +85,10 @@ def session_settings(template: Path, directory: Path, replace: dict[str, str] | 
     section = settings.get(session_id)
     if section.has("PersistMessages") and not section.getBool("PersistMessages"):
         raise ValueError(f"{template}: PersistMessages=N: brokerd needs the messages it sends kept (resends, and what a Reject refers to)")
-    password = section.getString("Password") if section.has("Password") else ""
-    return settings, session_id, password
+    username, password = (section.getString(key) if section.has(key) else "" for key in ("Username", "Password"))
+    if section.getString("ConnectionType") == "acceptor" and not password:
+        raise ValueError(f"{template}: an acceptor needs a Password: without one, anyone who reaches the port could log on")
+    return settings, session_id, Credentials(username, password)
 
 
 def _free_port() -> int:
@@ -157,19 +175,23 @@ class _Application(fix.Application):  # type: ignore[misc]
         self.session.post(self.session.on_logout)
 
     def toAdmin(self, message: Any, sessionID: Any) -> None:
-        """Our Logon carries the password. A Reject (3) is counted and kept for status:
-        quickfix sends one itself for a message that breaks the data dictionary (a
-        required field missing, a bad enum value), which brokerd never sees."""
+        """Our Logon carries the username and password configured. A Reject (3) is counted
+        and kept for status: quickfix sends one itself for a message that breaks the data
+        dictionary (a required field missing, a bad enum value), which brokerd never sees."""
         msg_type = _msg_type(message)
-        if msg_type == fix.MsgType_Logon and self.session.password and not self.session.acceptor:
-            message.setField(fix.Password(self.session.password))
+        if msg_type == fix.MsgType_Logon and not self.session.acceptor:
+            credentials = self.session.credentials
+            if credentials.username:
+                message.setField(fix.Username(credentials.username))
+            if credentials.password:
+                message.setField(fix.Password(credentials.password))
         elif msg_type == fix.MsgType_Reject:
             self.session.refused(_refusal(message))
 
     def fromAdmin(self, message: Any, sessionID: Any) -> None:
-        """An acceptor lets in only a Logon with the session's password (an unknown CompID
-        never gets here: quickfix refuses it). A Reject (3) goes to the actor like an
-        application message: it may refuse an order."""
+        """An acceptor lets in only a Logon with the session's password (and username, when
+        one is configured); an unknown CompID never gets here: quickfix refuses it. A Reject
+        (3) goes to the actor like an application message: it may refuse an order."""
         msg_type = _msg_type(message)
         if msg_type == fix.MsgType_Reject:
             raw = message.toString()
@@ -177,10 +199,10 @@ class _Application(fix.Application):  # type: ignore[misc]
             return
         if not (self.session.acceptor and msg_type == fix.MsgType_Logon):
             return
-        offered = message.getField(554) if message.isSetField(554) else ""
-        if offered != self.session.password:
-            log.warning("logon refused: bad password", session=sessionID.toString())
-            raise fix.RejectLogon("bad password")
+        username, password = (message.getField(tag) if message.isSetField(tag) else "" for tag in (553, 554))
+        if not self.session.credentials.accepts(username, password):
+            log.warning("logon refused: bad username or password", session=sessionID.toString())
+            raise fix.RejectLogon("bad username or password")
 
     def toApp(self, message: Any, sessionID: Any) -> None:
         """Runs inside ``sendToTarget`` once quickfix has given the message its MsgSeqNum,
@@ -228,7 +250,7 @@ class FixSession:
         self.on_logon = on_logon
         self.on_logout = on_logout
         self.on_sent = on_sent
-        self.settings, self.session_id, self.password = session_settings(template, directory)
+        self.settings, self.session_id, self.credentials = session_settings(template, directory)
         self.directory = directory
         self.loop = asyncio.get_running_loop()
         self.application = _Application(self)
@@ -243,7 +265,7 @@ class FixSession:
             self.listener = socket.create_server((listen_host, port), family=family)  # SO_REUSEADDR; fails here if taken
             self.listening = f"{listen_host}:{self.listener.getsockname()[1]}"
             self.quickfix_port = _free_port()  # where quickfix binds before its socket is swapped for ours
-            self.settings, self.session_id, self.password = session_settings(
+            self.settings, self.session_id, self.credentials = session_settings(
                 template, directory, {"SocketAcceptPort": str(self.quickfix_port)}
             )
         # quickfix keeps raw pointers to these: they must live as long as the connector

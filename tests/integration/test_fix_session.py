@@ -79,3 +79,65 @@ async def test_a_session_file_that_keeps_no_messages_is_refused(tmp_path: Path) 
     template.write_text(template.read_text().replace("PersistMessages=Y", "PersistMessages=N"))
     with pytest.raises(ValueError, match="PersistMessages"):
         FixSession("MM1", template, tmp_path / "fix", quiet, quiet, quiet)
+
+
+def counterparty_file(directory: Path, comp_id: str, port: int, username: str, password: str) -> Path:
+    """An initiator logging on to brokerd (BROKERD) as ``comp_id`` with these credentials."""
+    path = directory / "counterparty.cfg"
+    path.write_text(
+        "\n".join(
+            [
+                "[DEFAULT]",
+                "ConnectionType=initiator",
+                "ReconnectInterval=1",
+                "HeartBtInt=30",
+                "StartTime=00:00:00",
+                "EndTime=00:00:00",
+                "UseDataDictionary=Y",
+                "[SESSION]",
+                "BeginString=FIX.4.4",
+                f"SenderCompID={comp_id}",
+                "TargetCompID=BROKERD",
+                "SocketConnectHost=127.0.0.1",
+                f"SocketConnectPort={port}",
+                f"Username={username}",
+                f"Password={password}",
+                "",
+            ]
+        )
+    )
+    return path
+
+
+@pytest.mark.parametrize(("username", "password", "logged_on"), [("clearing-user", "clearing-demo-password", True),
+                                                                   ("someone-else", "clearing-demo-password", False),
+                                                                   ("clearing-user", "wrong-password", False)])  # fmt: skip
+async def test_a_logon_needs_the_configured_username_and_password(tmp_path: Path, username: str, password: str, logged_on: bool) -> None:
+    port = free_port()
+    template = session_file(tmp_path, "acceptor")
+    template.write_text(template.read_text().replace("Password=", "Username=clearing-user\nPassword="))
+    comp_id = next(line.split("=")[1] for line in template.read_text().splitlines() if line.startswith("TargetCompID="))
+    logons: list[str] = []
+    acceptor = FixSession("clearing", template, tmp_path / "brokerd", quiet, lambda: logons.append("brokerd"), quiet, accept_port=port)
+    counterparty_template = counterparty_file(tmp_path, comp_id, port, username, password)
+    counterparty = FixSession("counterparty", counterparty_template, tmp_path / "counterparty", quiet, lambda: logons.append("them"), quiet)
+    try:
+        acceptor.start(0)
+        counterparty.start(0)
+        for _ in range(40):
+            if len(logons) == 2:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            await asyncio.sleep(0.5)  # a refused counterparty tries again every second: give it one more try
+        assert sorted(logons) == (["brokerd", "them"] if logged_on else []), logons
+    finally:
+        counterparty.stop()
+        acceptor.stop()
+
+
+async def test_an_acceptor_without_a_password_is_refused(tmp_path: Path) -> None:
+    template = session_file(tmp_path, "acceptor")
+    template.write_text("\n".join(line for line in template.read_text().splitlines() if not line.startswith("Password=")))
+    with pytest.raises(ValueError, match="needs a Password"):
+        FixSession("clearing", template, tmp_path / "fix", quiet, quiet, quiet, accept_port=free_port())
