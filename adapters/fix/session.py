@@ -122,16 +122,25 @@ def _listening_socket_on(port: int) -> int:
 def _adopt(listener: socket.socket, port: int) -> None:
     """Put ``listener`` in place of quickfix's listening socket on ``port``. dup2 swaps the
     file under quickfix's descriptor at once: quickfix keeps the number, so its accept
-    thread takes connections from ``listener`` from its next accept on. A thread already
-    waiting in accept on the old socket is woken by a connection of ours that closes at once
-    (quickfix drops it); then the old socket, which listened on every interface, is closed."""
+    thread takes connections from ``listener`` from its next accept on. That thread may be
+    waiting in accept on the old socket already: a connection of ours (a knock, which closes
+    at once and which quickfix drops) wakes it. The old socket, which listened on every
+    interface, closes as soon as nothing holds it: at once, or when the knock is taken.
+    Never shut down under the thread: its accept would fail, and its loop end for good."""
     fd = _listening_socket_on(port)
-    with socket.socket(fileno=os.dup(fd)) as theirs:
+    with socket.socket(fileno=os.dup(fd)):
         os.dup2(listener.fileno(), fd)
         listener.close()
-        with socket.create_connection(("127.0.0.1", port), timeout=5):
+        knock = socket.create_connection(("127.0.0.1", port), timeout=_KNOCK_TIMEOUT_S)
+    with knock:  # wait until the old socket is gone: taken and hung up on, or reset
+        try:
+            knock.shutdown(socket.SHUT_WR)
+            knock.recv(1)
+        except OSError:  # reset (closed with the knock still queued), or a very slow machine
             pass
-        theirs.shutdown(socket.SHUT_RDWR)
+
+
+_KNOCK_TIMEOUT_S = 5.0  # how long the start waits for quickfix to take the knock (normally microseconds)
 
 
 RECENT_REFUSALS = 5  # refusals status shows
