@@ -156,6 +156,10 @@ class DropCopySection(_Section, frozen=True):
 
     enabled: bool = False
     session_config: str = "fix/dropcopy.cfg"  # a quickfix .cfg (relative to server.toml's folder)
+    host: str = ""  # the address its acceptor listens on ("": [server] host, i.e. --host)
+
+    def listen_host(self, server: ServerSection) -> str:
+        return self.host or server.host
 
 
 class OpenSection(_Section, frozen=True):

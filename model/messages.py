@@ -403,9 +403,30 @@ class VenueSetSession(_Message, frozen=True, gc=False, tag=92):
 
 
 class VenueWireIn(_Message, frozen=True, gc=False, tag=93):
-    """An application message a venue's FIX session received, exactly as received."""
+    """An application message (or a session-level Reject) a venue's FIX session received,
+    exactly as received."""
 
     raw: str
+
+
+class VenueWireSent(_Message, frozen=True, gc=False, tag=94):
+    """A message about one order (NewOrderSingle, cancel, replace, status request) handed to
+    a venue's FIX session, with the MsgSeqNum quickfix gave it: a Reject naming only that
+    number then finds the order."""
+
+    seq: int
+    msg_type: str
+    cl_ord_id: str
+
+
+class VenueRecovered(_Message, frozen=True, gc=False, tag=95):
+    """A venue actor starts again, before its FIX session connects. ``sent``: what its
+    session's store holds that was sent but never recorded (a crash in between); ``unsent``:
+    the ClOrdIDs of the orders, cancels and replaces made before the restart that never
+    reached the session (a crash between the record and the send), which the adapter settles."""
+
+    sent: list[VenueWireSent]
+    unsent: list[str]
 
 
 Message = Union[
@@ -445,6 +466,8 @@ Message = Union[
     VenueTick,
     VenueSetSession,
     VenueWireIn,
+    VenueWireSent,
+    VenueRecovered,
 ]
 
 

@@ -49,6 +49,7 @@ class DropCopyActor(DurableHost):
             on_logon=lambda: log.info("clearing logged on"),
             on_logout=lambda: log.info("clearing logged out"),
             accept_port=self.config.server.fix_port,
+            listen_host=self.config.drop_copy.listen_host(self.config.server),
         )
         self.fix.start(0)
         for raw in self.resend:

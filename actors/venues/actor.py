@@ -18,7 +18,7 @@ from actors.supervisor.state import ActorPlan
 from model.config import Config, VenueSection
 from model.enums import SessionState
 from model.instruments import Instrument
-from model.messages import VenueSetSession, VenueStart, VenueTick, VenueWireIn
+from model.messages import VenueRecovered, VenueSetSession, VenueStart, VenueTick, VenueWireIn, VenueWireSent
 
 log = structlog.get_logger("venues")
 
@@ -73,9 +73,25 @@ class VenueActor(DurableHost):
                 on_logon=lambda: self.submit_local([VenueSetSession(SessionState.OPEN.value)]),
                 on_logout=lambda: self.submit_local([VenueSetSession(SessionState.CLOSED.value)]),
                 rate_limit_per_s=self.venue.rate_limit_per_s,
+                listen_host=self.config.server.host,
+                on_sent=lambda seq, msg_type, cl_ord_id: self.submit_local([VenueWireSent(seq, msg_type, cl_ord_id)]),
             )
+            await self._recover_sends()
             self.fix.start(self.core.adapter.last_in_seq)
             self.on_applied()
+
+    async def _recover_sends(self) -> None:
+        """Before the session connects: record the messages quickfix's store holds that the
+        journal does not (sent in the instant before a crash), and settle those made before
+        the restart that never reached quickfix (a crash between the record and the send)."""
+        adapter = self.core.adapter
+        found = [VenueWireSent(*sent) for sent in self.fix.sent_since(adapter.last_out_seq)]
+        unsent = adapter.never_sent(found)
+        if unsent:
+            log.warning("never sent before the restart: settled here", venue=self.name, cl_ord_ids=unsent)
+        if found or unsent:
+            self.submit_local([VenueRecovered(found, unsent)])
+            await self.settle()
 
     def on_applied(self) -> None:
         if self.fix is not None:

@@ -7,6 +7,7 @@ commands into adapter calls and adapter events into messages for instrument acto
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import msgspec
 import structlog
@@ -20,6 +21,7 @@ from model.messages import (
     VenueCancelAll,
     VenueNewOrder,
     VenueQuote,
+    VenueRecovered,
     VenueReplace,
     VenueReport,
     VenueSessionChanged,
@@ -27,6 +29,7 @@ from model.messages import (
     VenueStart,
     VenueTick,
     VenueWireIn,
+    VenueWireSent,
 )
 
 log = structlog.get_logger("venues")
@@ -65,10 +68,11 @@ class VenueState:
         elif isinstance(message, VenueCancelAll):
             self._cancel_all(message, now)
         elif isinstance(message, VenueWireIn):
-            receive = getattr(self.adapter, "receive", None)
-            if receive is None:
-                raise TypeError(f"{self.name}: its adapter takes no wire messages")
-            self._emit(receive(message.raw, now))
+            self._emit(self._wire("receive")(message.raw, now))
+        elif isinstance(message, VenueWireSent):
+            self._wire("record_sent")(message.seq, message.msg_type, message.cl_ord_id)
+        elif isinstance(message, VenueRecovered):
+            self._emit(self._wire("recovered")(message.sent, message.unsent, now))
         elif isinstance(message, VenueNewOrder):
             if message.child_id in self.child_symbols:
                 log.warning("duplicate child order refused", venue=self.name, child_id=message.child_id)
@@ -81,6 +85,13 @@ class VenueState:
             self._emit(self.adapter.replace(message, now))
         else:
             raise TypeError(f"{self.name} does not take {type(message).__name__}")
+
+    def _wire(self, method: str) -> Any:
+        """The adapter's ``method`` for what its wire session says; only a FIX adapter has one."""
+        bound = getattr(self.adapter, method, None)
+        if bound is None:
+            raise TypeError(f"{self.name}: its adapter takes no wire messages")
+        return bound
 
     def _cancel_all(self, message: VenueCancelAll, now: int) -> None:
         native = getattr(self.adapter, "cancel_all", None)

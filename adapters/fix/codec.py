@@ -137,6 +137,13 @@ class BusinessRejectReason(IntEnum):
     CONDITIONALLY_REQUIRED_FIELD_MISSING = 5
 
 
+ORDER_MESSAGES = frozenset(
+    {MsgType.NEW_ORDER_SINGLE, MsgType.ORDER_CANCEL_REQUEST, MsgType.ORDER_CANCEL_REPLACE_REQUEST, MsgType.ORDER_STATUS_REQUEST}
+)
+"""What brokerd sends a venue about one order, each naming it by ClOrdID: a venue's Reject or
+BusinessMessageReject of one of these ends, or refuses, something about that order."""
+
+
 RejectKind = Literal["session", "business"]
 
 
@@ -515,6 +522,18 @@ def order_status_request(child: ChildOrder, now: int) -> Any:
     return msg
 
 
+def order_reference(msg: Any) -> tuple[str, str] | None:
+    """``(MsgType, ClOrdID)`` of a message brokerd sends about one order (NewOrderSingle,
+    OrderCancelRequest, OrderCancelReplaceRequest, OrderStatusRequest); ``None`` for any
+    other message. What the session records with the MsgSeqNum each one got, so that a
+    Reject naming only that number finds the order."""
+    header = msg.getHeader()
+    if not header.isSetField(Tag.MsgType) or not msg.isSetField(Tag.ClOrdID):
+        return None
+    msg_type = str(header.getField(Tag.MsgType))
+    return (msg_type, str(msg.getField(Tag.ClOrdID))) if msg_type in ORDER_MESSAGES else None
+
+
 # --- inbound: market maker → broker ---------------------------------------------------------------
 
 
@@ -701,18 +720,101 @@ def decode_market_data(msg: Any, venue: str, now: int) -> VenueQuote:
     return _quote(venue, symbol, _best(bids, max), _best(offers, min), now, Tag.MDEntryPx)
 
 
-_DECODERS: dict[str, Callable[[Any, str, int], Inbound | VenueQuote]] = {
+class Refusal(msgspec.Struct, frozen=True, gc=False):
+    """A Reject (3) or BusinessMessageReject (j) from the venue: which message of ours it
+    refuses, and why.
+
+    ``ref_seq_num`` is RefSeqNum (45), the MsgSeqNum our message went out with (required on a
+    Reject, optional on a BusinessMessageReject); ``ref_msg_type`` is RefMsgType (372);
+    ``ref_id`` is BusinessRejectRefID (379), the refused message's own id (our ClOrdID), which
+    only a BusinessMessageReject carries, and not always; ``reason`` is the venue's Text, or
+    the reason code spelled out when it sent none.
+    """
+
+    msg_type: str
+    ref_seq_num: int | None
+    ref_msg_type: str | None
+    ref_id: str | None
+    reason: str
+    possible_duplicate: bool = False
+
+    @property
+    def name(self) -> str:
+        return "Reject" if self.msg_type == MsgType.REJECT else "BusinessMessageReject"
+
+    def describe(self) -> str:
+        """One line for the anomalies: what refused what, and why."""
+        refers = f"RefSeqNum {self.ref_seq_num}" if self.ref_seq_num is not None else "no RefSeqNum"
+        return f"{self.name} of MsgType {self.ref_msg_type or '?'} ({refers}, ref id {self.ref_id or '-'}): {self.reason}"
+
+
+def _code_name(code: str | None, codes: type[IntEnum], prefix: str) -> str:
+    if code is None:
+        return prefix
+    try:
+        return f"{prefix} {code} ({codes(int(code)).name.lower().replace('_', ' ')})"
+    except ValueError:
+        return f"{prefix} {code}"
+
+
+def _seq_num(fields: _Fields, tag: int) -> int | None:
+    text = fields.optional(tag)
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise _session_error(f"{_label(tag)} is not a sequence number: {text!r}", tag, SessionRejectReason.INCORRECT_DATA_FORMAT)
+    return int(text)
+
+
+def decode_reject(msg: Any, venue: str, now: int) -> Refusal:
+    """Reject (3) → ``Refusal``: RefSeqNum (required), RefMsgType, Text or else
+    SessionRejectReason and RefTagID spelled out. Raises CodecError."""
+    _validate(msg, MsgType.REJECT)
+    fields = _Fields(msg, MsgType.REJECT)
+    seq = _seq_num(fields, Tag.RefSeqNum)
+    tag = fields.optional(Tag.RefTagID)
+    reason = fields.optional(Tag.Text) or _code_name(fields.optional(Tag.SessionRejectReason), SessionRejectReason, "session reject")
+    if not fields.optional(Tag.Text) and tag is not None:
+        reason += f", tag {tag}"
+    return Refusal(MsgType.REJECT.value, seq, fields.optional(Tag.RefMsgType), None, reason, _possible_duplicate(msg))
+
+
+def decode_business_reject(msg: Any, venue: str, now: int) -> Refusal:
+    """BusinessMessageReject (j) → ``Refusal``: RefSeqNum, RefMsgType (required),
+    BusinessRejectRefID, Text or else BusinessRejectReason spelled out. Raises CodecError."""
+    _validate(msg, MsgType.BUSINESS_MESSAGE_REJECT)
+    fields = _Fields(msg, MsgType.BUSINESS_MESSAGE_REJECT)
+    reason = fields.optional(Tag.Text) or _code_name(fields.optional(Tag.BusinessRejectReason), BusinessRejectReason, "business reject")
+    return Refusal(
+        MsgType.BUSINESS_MESSAGE_REJECT.value,
+        _seq_num(fields, Tag.RefSeqNum),
+        fields.text(Tag.RefMsgType),
+        fields.optional(Tag.BusinessRejectRefID),
+        reason,
+        _possible_duplicate(msg),
+    )
+
+
+_DECODERS: dict[str, Callable[[Any, str, int], Inbound | VenueQuote | Refusal]] = {
     MsgType.EXECUTION_REPORT.value: decode_execution_report,
     MsgType.ORDER_CANCEL_REJECT.value: decode_cancel_reject,
     MsgType.QUOTE.value: decode_quote,
     MsgType.MARKET_DATA_SNAPSHOT_FULL_REFRESH.value: decode_market_data,
+    MsgType.REJECT.value: decode_reject,
+    MsgType.BUSINESS_MESSAGE_REJECT.value: decode_business_reject,
 }
 
 
-def decode(msg: Any, venue: str, now: int) -> Inbound | VenueQuote:
-    """Any application message a venue session receives. A MsgType FIX 4.4 does not define is
-    a session error (Invalid MsgType); one it defines that brokerd does not take is a business
-    error (Unsupported Message Type)."""
+def is_refusal(msg_type: str) -> bool:
+    """A Reject (3) or BusinessMessageReject (j): never answered with another one, or two
+    sides that each refuse the other's refusal would do so forever."""
+    return msg_type in (MsgType.REJECT, MsgType.BUSINESS_MESSAGE_REJECT)
+
+
+def decode(msg: Any, venue: str, now: int) -> Inbound | VenueQuote | Refusal:
+    """Any application message a venue session receives, and a session-level Reject (3). A
+    MsgType FIX 4.4 does not define is a session error (Invalid MsgType); one it defines that
+    brokerd does not take is a business error (Unsupported Message Type)."""
     msg_type = _msg_type(msg)
     decoder = _DECODERS.get(msg_type)
     if decoder is None:

@@ -13,16 +13,30 @@ reset. Inbound messages the venue sent after the last one journaled are asked fo
 before connecting, the session's next expected seq is set to the journal's last + 1, so a
 message quickfix took but the actor never journaled (a crash in between) is resent
 (PossDup) instead of lost; the adapter applies each ExecID once.
+
+Each message about an order leaves with the MsgSeqNum quickfix gives it in ``toApp``; that
+number is handed to ``on_sent`` (the actor journals it), because a venue's Reject (3) names
+the message it refuses by that number alone. Those that left just before a crash, never
+journaled, are read back from quickfix's store at the next start (``sent_since``).
+
+An acceptor listens on ``listen_host`` only. quickfix 1.16 has no setting for the address:
+its acceptor binds every interface. So brokerd binds the configured address and port
+itself and puts that socket in place of the one quickfix made (on a free port of its own,
+closed within milliseconds), before the ready line and before any logon can be taken.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import hmac
+import os
+import socket
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import quickfix as fix
 import structlog
@@ -32,20 +46,34 @@ from adapters.fix.spec import fix44_dictionary
 
 log = structlog.get_logger("fix")
 
-_SESSION_KEYS = ("FileStorePath", "FileLogPath", "DataDictionary")
+
+class Credentials(NamedTuple):
+    """What a Logon carries: Username (553) and Password (554); ``""``: not sent, not checked."""
+
+    username: str
+    password: str
+
+    def accepts(self, username: str, password: str) -> bool:
+        """An acceptor's check of the counterparty's Logon: the password always, the
+        username when one is configured. Constant time, so timing tells nothing."""
+        return hmac.compare_digest(password.encode(), self.password.encode()) and (
+            not self.username or hmac.compare_digest(username.encode(), self.username.encode())
+        )
 
 
-def session_settings(template: Path, directory: Path, accept_port: int | None = None) -> tuple[Any, Any, str]:
+def session_settings(template: Path, directory: Path, replace: dict[str, str] | None = None) -> tuple[Any, Any, Credentials]:
     """The quickfix settings of ``template`` with the data dictionary and the store and log
-    under ``directory`` (and ``accept_port`` as SocketAcceptPort when given); the session's
-    id and its password (``Password=``: sent on our Logon, or required on theirs)."""
+    under ``directory`` (and ``replace``'s keys set); the session's id and its credentials
+    (``Username=`` and ``Password=``: sent on our Logon, or required on theirs). Raises
+    ``ValueError`` for a file without exactly one [SESSION], for an acceptor without a
+    ``Password`` (it would let anyone log on), or with ``PersistMessages=N``: without the
+    messages sent, quickfix could not resend them, nor brokerd find what a Reject refers to."""
     directory.mkdir(parents=True, exist_ok=True)
-    replaced = _SESSION_KEYS + (("SocketAcceptPort",) if accept_port else ())
-    lines = [line for line in template.read_text().splitlines() if line.split("=", 1)[0].strip() not in replaced]
+    given = {"FileStorePath": str(directory / "store"), "FileLogPath": str(directory / "log"), "DataDictionary": str(fix44_dictionary())}
+    given.update(replace or {})
+    lines = [line for line in template.read_text().splitlines() if line.split("=", 1)[0].strip() not in given]
     text = "\n".join(lines)
-    extra = f"FileStorePath={directory / 'store'}\nFileLogPath={directory / 'log'}\nDataDictionary={fix44_dictionary()}\n"
-    if accept_port:
-        extra += f"SocketAcceptPort={accept_port}\n"
+    extra = "".join(f"{key}={value}\n" for key, value in given.items())
     text = text.replace("[DEFAULT]", "[DEFAULT]\n" + extra, 1) if "[DEFAULT]" in text else "[DEFAULT]\n" + extra + text
     generated = directory / "session.cfg"
     generated.write_text(text + "\n")
@@ -55,8 +83,64 @@ def session_settings(template: Path, directory: Path, accept_port: int | None = 
         raise ValueError(f"{template}: a venue session file must define exactly one [SESSION], not {len(ids)}")
     session_id = ids[0]
     section = settings.get(session_id)
-    password = section.getString("Password") if section.has("Password") else ""
-    return settings, session_id, password
+    if section.has("PersistMessages") and not section.getBool("PersistMessages"):
+        raise ValueError(f"{template}: PersistMessages=N: brokerd needs the messages it sends kept (resends, and what a Reject refers to)")
+    username, password = (section.getString(key) if section.has(key) else "" for key in ("Username", "Password"))
+    if section.getString("ConnectionType") == "acceptor" and not password:
+        raise ValueError(f"{template}: an acceptor needs a Password: without one, anyone who reaches the port could log on")
+    return settings, session_id, Credentials(username, password)
+
+
+def _free_port() -> int:
+    """A TCP port free on every interface just now."""
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        return int(probe.getsockname()[1])
+
+
+def _listening_socket_on(port: int) -> int:
+    """The file descriptor of this process's listening TCP socket on ``port`` (quickfix's)."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                continue
+            probe = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue
+        with probe:
+            if (
+                probe.family == socket.AF_INET
+                and probe.type == socket.SOCK_STREAM
+                and probe.getsockname()[1] == port
+                and probe.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+            ):
+                return fd
+    raise RuntimeError(f"quickfix's listening socket on port {port} not found")
+
+
+def _adopt(listener: socket.socket, port: int) -> None:
+    """Put ``listener`` in place of quickfix's listening socket on ``port``. dup2 swaps the
+    file under quickfix's descriptor at once: quickfix keeps the number, so its accept
+    thread takes connections from ``listener`` from its next accept on. That thread may be
+    waiting in accept on the old socket already: a connection of ours (a knock, which closes
+    at once and which quickfix drops) wakes it. The old socket, which listened on every
+    interface, closes as soon as nothing holds it: at once, or when the knock is taken.
+    Never shut down under the thread: its accept would fail, and its loop end for good."""
+    fd = _listening_socket_on(port)
+    with socket.socket(fileno=os.dup(fd)):
+        os.dup2(listener.fileno(), fd)
+        listener.close()
+        knock = socket.create_connection(("127.0.0.1", port), timeout=_KNOCK_TIMEOUT_S)
+    with knock:  # wait until the old socket is gone: taken and hung up on, or reset
+        try:
+            knock.shutdown(socket.SHUT_WR)
+            knock.recv(1)
+        except OSError:  # reset (closed with the knock still queued), or a very slow machine
+            pass
+
+
+_KNOCK_TIMEOUT_S = 5.0  # how long the start waits for quickfix to take the knock (normally microseconds)
 
 
 RECENT_REFUSALS = 5  # refusals status shows
@@ -66,10 +150,6 @@ def _msg_type(message: Any) -> str:
     msg_type = fix.MsgType()
     message.getHeader().getField(msg_type)
     return str(msg_type.getValue())
-
-
-def _is_logon(message: Any) -> bool:
-    return _msg_type(message) == fix.MsgType_Logon
 
 
 _REFUSAL_FIELDS = {
@@ -104,28 +184,50 @@ class _Application(fix.Application):  # type: ignore[misc]
         self.session.post(self.session.on_logout)
 
     def toAdmin(self, message: Any, sessionID: Any) -> None:
-        """Our Logon carries the password. A Reject (3) is counted and kept for status:
-        quickfix sends one itself for a message that breaks the data dictionary (a
-        required field missing, a bad enum value), which brokerd never sees."""
+        """Our Logon carries the username and password configured. A Reject (3) is counted
+        and kept for status: quickfix sends one itself for a message that breaks the data
+        dictionary (a required field missing, a bad enum value), which brokerd never sees."""
         msg_type = _msg_type(message)
-        if msg_type == fix.MsgType_Logon and self.session.password and not self.session.acceptor:
-            message.setField(fix.Password(self.session.password))
+        if msg_type == fix.MsgType_Logon and not self.session.acceptor:
+            credentials = self.session.credentials
+            if credentials.username:
+                message.setField(fix.Username(credentials.username))
+            if credentials.password:
+                message.setField(fix.Password(credentials.password))
         elif msg_type == fix.MsgType_Reject:
             self.session.refused(_refusal(message))
 
     def fromAdmin(self, message: Any, sessionID: Any) -> None:
-        """An acceptor lets in only a Logon with the session's password (an unknown CompID
-        never gets here: quickfix refuses it)."""
-        if not (self.session.acceptor and _is_logon(message)):
+        """An acceptor lets in only a Logon with the session's password (and username, when
+        one is configured); an unknown CompID never gets here: quickfix refuses it. A Reject
+        (3) goes to the actor like an application message: it may refuse an order."""
+        msg_type = _msg_type(message)
+        if msg_type == fix.MsgType_Reject:
+            raw = message.toString()
+            self.session.post(lambda: self.session.on_message(raw))
             return
-        offered = message.getField(554) if message.isSetField(554) else ""
-        if offered != self.session.password:
-            log.warning("logon refused: bad password", session=sessionID.toString())
-            raise fix.RejectLogon("bad password")
+        if not (self.session.acceptor and msg_type == fix.MsgType_Logon):
+            return
+        username, password = (message.getField(tag) if message.isSetField(tag) else "" for tag in (553, 554))
+        if not self.session.credentials.accepts(username, password):
+            log.warning("logon refused: bad username or password", session=sessionID.toString())
+            raise fix.RejectLogon("bad username or password")
 
     def toApp(self, message: Any, sessionID: Any) -> None:
+        """Runs inside ``sendToTarget`` once quickfix has given the message its MsgSeqNum,
+        before it is stored and sent. A message about an order reports its number (a resend,
+        PossDup, has its number reported already)."""
         if _msg_type(message) == fix.MsgType_BusinessMessageReject:
             self.session.refused(_refusal(message))
+            return
+        header = message.getHeader()
+        if self.session.on_sent is None or (header.isSetField(43) and header.getField(43) == "Y"):
+            return
+        reference = codec.order_reference(message)
+        if reference is not None:
+            seq = int(header.getField(34))
+            on_sent = self.session.on_sent
+            self.session.post(lambda: on_sent(seq, *reference))
 
     def fromApp(self, message: Any, sessionID: Any) -> None:
         raw = message.toString()
@@ -145,19 +247,42 @@ class FixSession:
         on_logout: Callable[[], None],
         rate_limit_per_s: int = 0,
         accept_port: int | None = None,
+        listen_host: str = "127.0.0.1",
+        on_sent: Callable[[int, str, str], None] | None = None,
     ) -> None:
+        """``accept_port`` (an acceptor: instead of the file's SocketAcceptPort) and
+        ``listen_host``: where an acceptor listens. ``on_sent(seq, msg_type, cl_ord_id)``:
+        each message about an order, as it leaves. Raises ``ValueError`` for a bad session
+        file and ``OSError`` when an acceptor cannot listen at its address."""
         self.name = name
         self.on_message = on_message
         self.on_logon = on_logon
         self.on_logout = on_logout
-        self.settings, self.session_id, self.password = session_settings(template, directory, accept_port)
+        self.on_sent = on_sent
+        self.settings, self.session_id, self.credentials = session_settings(template, directory)
+        self.directory = directory
         self.loop = asyncio.get_running_loop()
         self.application = _Application(self)
+        section = self.settings.get(self.session_id)
+        self.acceptor = section.getString("ConnectionType") == "acceptor"
+        self.listener: socket.socket | None = None
+        self.listening = ""
+        self.quickfix_port = 0
+        if self.acceptor:
+            port = accept_port or section.getInt("SocketAcceptPort")
+            family = socket.AF_INET6 if ":" in listen_host else socket.AF_INET
+            self.listener = socket.create_server((listen_host, port), family=family)  # SO_REUSEADDR; fails here if taken
+            self.listening = f"{listen_host}:{self.listener.getsockname()[1]}"
+            self.quickfix_port = _free_port()  # where quickfix binds before its socket is swapped for ours
+            self.settings, self.session_id, self.credentials = session_settings(
+                template, directory, {"SocketAcceptPort": str(self.quickfix_port)}
+            )
         # quickfix keeps raw pointers to these: they must live as long as the connector
         self.store = fix.FileStoreFactory(self.settings)
         self.logs = fix.FileLogFactory(self.settings)
-        self.acceptor = self.settings.get(self.session_id).getString("ConnectionType") == "acceptor"
-        connector = fix.SocketAcceptor if self.acceptor else fix.SocketInitiator
+        # Threaded: quickfix 1.16's SocketAcceptor.stop() can crash (its thread deletes the
+        # server while stop() closes it); each accept and connection has its own thread here.
+        connector = fix.ThreadedSocketAcceptor if self.acceptor else fix.SocketInitiator
         self.connector = connector(self.application, self.store, self.settings, self.logs)
         self.rate = rate_limit_per_s
         self.tokens = float(rate_limit_per_s)
@@ -179,6 +304,27 @@ class FixSession:
         """From a quickfix thread onto the actor's loop."""
         self.loop.call_soon_threadsafe(callback)
 
+    def sent_since(self, last_recorded: int) -> list[tuple[int, str, str]]:
+        """``(MsgSeqNum, MsgType, ClOrdID)`` of each message about an order in quickfix's
+        store after ``last_recorded`` (from the first one when the store's numbers are below
+        it: the session was reset since). Call before ``start``: it opens the store a second
+        time, which is safe only while quickfix's own copy is idle."""
+        store = fix.FileStore(fix.UtcTimeStamp(), str(self.directory / "store"), self.session_id)
+        try:
+            last_sent = store.getNextSenderMsgSeqNum() - 1
+            first = last_recorded + 1 if last_recorded <= last_sent else 1
+            messages = fix.VectorString()
+            store.get(first, last_sent, messages)
+        finally:
+            del store  # closes its files
+        found = []
+        for raw in messages:
+            message = codec.outgoing(raw)
+            reference = codec.order_reference(message)
+            if reference is not None:
+                found.append((int(message.getHeader().getField(34)), *reference))
+        return found
+
     def start(self, last_journaled_seq: int) -> None:
         """Connect (or listen). Messages after ``last_journaled_seq`` are asked for again."""
         session = fix.Session.lookupSession(self.session_id)
@@ -191,10 +337,22 @@ class FixSession:
             )
             session.setNextTargetMsgSeqNum(last_journaled_seq + 1)
         self.connector.start()
+        if self.listener is not None:
+            try:
+                _adopt(self.listener, self.quickfix_port)
+            except (OSError, RuntimeError):
+                self.connector.stop()
+                raise
+            finally:
+                self.listener = None
+            log.info("listening", session=self.name, address=self.listening)
 
     def stop(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
+        if self.listener is not None:  # never started
+            self.listener.close()
+            self.listener = None
         self.connector.stop()
 
     def send(self, raw: str) -> None:
@@ -234,4 +392,5 @@ class FixSession:
             "queued": len(self.queue),
             "refusals": self.refusals,
             "refusals_recent": list(self.recent_refusals),
+            **({"listening": self.listening} if self.acceptor else {}),
         }

@@ -27,6 +27,39 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses with a TCP socket listening on ``port``, from ``/proc/net/tcp``
+    and ``tcp6`` (every process of the machine): ``{"127.0.0.1"}``, ``{"0.0.0.0"}``..."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            local, state = row.split()[1], row.split()[3]
+            address, _, hex_port = local.partition(":")
+            if state != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(address)
+            # the kernel prints each 32-bit word in host (little-endian) order
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            found.add(socket.inet_ntop(socket.AF_INET if width == 8 else socket.AF_INET6, words))
+    return found
+
+
+def non_loopback_address() -> str | None:
+    """An IPv4 address of this machine other than loopback, if it has one (no packet is
+    sent: a UDP socket only picks its source address)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.254.254.254", 9))
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
 def ready_line(process: subprocess.Popen[str], timeout: float = 20) -> str:
     assert process.stdout is not None
     with selectors.DefaultSelector() as selector:
@@ -48,19 +81,25 @@ class RawVenue(fix.Application):  # type: ignore[misc]
     """The market maker MM1 as a bare quickfix acceptor (MM1 → BROKERD) in the test process.
 
     It acknowledges every NewOrderSingle (ExecType 0) and, while ``fill_price`` is set,
-    fills it at once at that price. Beyond that it sends what a test builds — including
-    what no venue should send (a field missing, a bad enum value, a negative quantity, an
-    overfill) — and keeps everything brokerd sends it, application and admin messages
-    alike. It takes any logon (brokerd's password is not checked here)."""
+    fills it at once at that price. A test may answer any MsgType its own way instead
+    (``answers``: a Reject or BusinessMessageReject, say, or nothing at all). Beyond that
+    it sends what a test builds — including what no venue should send (a field missing, a
+    bad enum value, a negative quantity, an overfill) — and keeps everything brokerd sends
+    it, application and admin messages alike. It takes any logon (brokerd's password is not
+    checked here). ``comp_id``: its SenderCompID (quickfix's session registry is
+    process-wide: two raw venues alive at once need different ones)."""
 
-    def __init__(self, home: Path, port: int) -> None:
+    def __init__(self, home: Path, port: int, comp_id: str = "MM1") -> None:
         super().__init__()
         self.port = port
-        self.session_id = fix.SessionID("FIX.4.4", "MM1", "BROKERD")
+        self.comp_id = comp_id
+        self.session_id = fix.SessionID("FIX.4.4", comp_id, "BROKERD")
         self.received: list[Fields] = []  # application messages from brokerd
         self.admin: list[Fields] = []  # admin messages from brokerd (Logon, Reject (3), Logout...)
         self.logged_on = threading.Event()
         self.fill_price: str | None = None
+        # MsgType → the answer to such a message from brokerd (None: no answer at all)
+        self.answers: dict[str, Callable[[Fields], Fields | None]] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         home.mkdir(parents=True, exist_ok=True)
@@ -81,7 +120,7 @@ class RawVenue(fix.Application):  # type: ignore[misc]
                     f"FileLogPath={home / 'log'}",
                     "[SESSION]",
                     "BeginString=FIX.4.4",
-                    "SenderCompID=MM1",
+                    f"SenderCompID={comp_id}",
                     "TargetCompID=BROKERD",
                     "",
                 ]
@@ -136,6 +175,12 @@ class RawVenue(fix.Application):  # type: ignore[misc]
         received = fields_of(message.toString())
         with self._lock:
             self.received.append(received)
+        answer = self.answers.get(received[35])
+        if answer is not None:
+            reply = answer(received)
+            if reply is not None:
+                self.send(reply)
+            return
         if received.get(35) == "D":
             self.send(self.report(received, exec_type="0"))
             if self.fill_price is not None:
@@ -169,6 +214,23 @@ class RawVenue(fix.Application):  # type: ignore[misc]
     def fill(self, order: Fields, qty: str, price: str) -> Fields:
         """The whole of ``order`` filled at once at ``price``."""
         return self.report(order, "F", _32=qty, _31=price, _14=qty, _151="0", _39="2", _6=price)
+
+    @staticmethod
+    def session_reject(
+        message: Fields, text: str | None = "Value is incorrect (out of range) for this tag", tag: str = "40", reason: str = "5"
+    ) -> Fields:
+        """A Reject (3) of ``message`` as the QuickFIX example executor sends one for a market
+        order (it takes limit orders only): RefSeqNum, RefTagID 40, RefMsgType, reason 5."""
+        reject = {35: "3", 45: message[34], 371: tag, 372: message[35], 373: reason}
+        return reject | ({58: text} if text is not None else {})
+
+    @staticmethod
+    def business_reject(message: Fields, text: str = "Unsupported Message Type", reason: str = "3", ref_id: bool = False) -> Fields:
+        """A BusinessMessageReject (j) of ``message``: RefSeqNum, RefMsgType, reason (3:
+        unsupported message type, quickfix's own answer to a MsgType it does not take) and,
+        with ``ref_id``, BusinessRejectRefID = its ClOrdID."""
+        reject = {35: "j", 45: message[34], 372: message[35], 380: reason, 58: text}
+        return reject | ({379: message[11]} if ref_id else {})
 
     def send(self, message: Fields, without: tuple[int, ...] = ()) -> None:
         """``message`` as it is (MsgType from tag 35), minus the tags in ``without``."""

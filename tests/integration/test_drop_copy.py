@@ -4,6 +4,7 @@ CLEARING and receives an ExecutionReport for every fill of every account."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,7 +20,7 @@ from adapters.fix.spec import fix44_dictionary
 from model.config import DropCopySection
 from server.app import BrokerServer
 from tests.conftest import ROOT, make_setup
-from tests.integration.fixtools import free_port
+from tests.integration.fixtools import free_port, listening_addresses, non_loopback_address
 from tests.integration.helpers import cloid, connect, final_report
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -144,6 +145,18 @@ async def test_every_fill_reaches_clearing_with_its_exec_id(dc_server: BrokerSer
         copy = copied[fill["exec_id"]]
         assert copy[1] == fill["account"] and copy[55] == "IBM" and copy[54] == "1"
         assert Decimal(copy[32]) == Decimal(fill["last_qty"]) and Decimal(copy[31]) == Decimal(fill["last_price"])
+
+
+async def test_the_drop_copy_listens_on_the_servers_host_only(dc_server: BrokerServer, clearing: Clearing, fix_port: int) -> None:
+    """The clearing firm logged on through it (the fixture); nothing else of it listens."""
+    assert listening_addresses(fix_port) == {"127.0.0.1"}
+    status = await dc_server.supervisor.admin.remote("status", [])
+    drop_copy = next(actor for actor in status["actors"] if actor["name"] == "drop-copy")
+    assert drop_copy["fix"]["listening"] == f"127.0.0.1:{fix_port}"
+    other = non_loopback_address()
+    if other is not None:  # a machine with only loopback has nothing else to try
+        with pytest.raises(OSError):
+            socket.create_connection((other, fix_port), timeout=2).close()
 
 
 async def test_a_clearing_logon_with_a_bad_password_is_refused(dc_server: BrokerServer, fix_port: int, tmp_path: Path) -> None:

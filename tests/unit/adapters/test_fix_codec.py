@@ -19,6 +19,7 @@ from adapters.fix.codec import (
     ChildOrder,
     CodecError,
     Inbound,
+    Refusal,
     SessionRejectReason,
     Tag,
 )
@@ -505,6 +506,59 @@ def test_decode_routes_by_msg_type() -> None:
     assert isinstance(codec.decode(from_venue("9", CANCEL_REJECT), VENUE, T0), Inbound)
     assert isinstance(codec.decode(from_venue("S", QUOTE), VENUE, T0), VenueQuote)
     assert isinstance(codec.decode(from_venue("W", {55: "IBM"}, [{269: "0", 270: "1", 271: "1"}]), VENUE, T0), VenueQuote)
+
+
+# --- the venue's refusals -----------------------------------------------------------------------------------
+
+# What the QuickFIX example executor answers a market order with (it takes limit orders only)
+EXECUTOR_REJECT: Fields = {45: "5", 371: "40", 372: "D", 373: "5", 58: "Value is incorrect (out of range) for this tag"}
+UNSUPPORTED: Fields = {45: "9", 372: "H", 380: "3", 58: "Unsupported Message Type"}
+
+
+def test_a_session_reject_names_the_refused_message_by_its_number_and_keeps_the_venues_text() -> None:
+    refusal = codec.decode(from_venue("3", EXECUTOR_REJECT), VENUE, T0)
+    assert refusal == Refusal("3", 5, "D", None, "Value is incorrect (out of range) for this tag")
+
+
+def test_a_business_reject_names_the_message_type_and_maybe_its_id() -> None:
+    assert codec.decode(from_venue("j", UNSUPPORTED), VENUE, T0) == Refusal("j", 9, "H", None, "Unsupported Message Type")
+    with_id = codec.decode(from_venue("j", changed(UNSUPPORTED, {45: None, 379: "child-1", 372: "D"}), poss_dup=True), VENUE, T0)
+    assert with_id == Refusal("j", None, "D", "child-1", "Unsupported Message Type", possible_duplicate=True)
+
+
+@pytest.mark.parametrize(
+    ("msg_type", "fields", "reason"),
+    [
+        ("3", changed(EXECUTOR_REJECT, {58: None}), "session reject 5 (value is incorrect), tag 40"),
+        ("3", {45: "5", 372: "D", 373: "17"}, "session reject 17"),
+        ("3", {45: "5"}, "session reject"),
+        ("j", changed(UNSUPPORTED, {58: None}), "business reject 3 (unsupported message type)"),
+    ],
+)
+def test_a_refusal_without_text_spells_out_its_reason_code(msg_type: str, fields: Fields, reason: str) -> None:
+    refusal = codec.decode(from_venue(msg_type, fields), VENUE, T0)
+    assert isinstance(refusal, Refusal) and refusal.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("msg_type", "fields", "tag"),
+    [("3", changed(EXECUTOR_REJECT, {45: None}), Tag.RefSeqNum), ("j", changed(UNSUPPORTED, {372: None}), Tag.RefMsgType)],
+)
+def test_a_refusal_missing_what_fix_requires_is_a_codec_error(msg_type: str, fields: Fields, tag: int) -> None:
+    with pytest.raises(CodecError) as caught:
+        codec.decode(from_venue(msg_type, fields), VENUE, T0)
+    assert (caught.value.tag, caught.value.reject_kind) == (tag, "session")
+    assert codec.is_refusal(msg_type)  # which the adapter logs and never answers
+
+
+def test_order_reference_names_each_order_message_and_nothing_else() -> None:
+    child = ChildOrder.of(limit_order())
+    assert codec.order_reference(stamp(codec.new_order_single(limit_order(), T0))) == ("D", "child-1")
+    assert codec.order_reference(stamp(codec.cancel_request(child, "child-1.c1", T0))) == ("F", "child-1.c1")
+    assert codec.order_reference(stamp(codec.replace_request(child, "child-1.r2", number("1"), number("150"), T0))) == ("G", "child-1.r2")
+    assert codec.order_reference(stamp(codec.order_status_request(child, T0))) == ("H", "child-1")
+    assert codec.order_reference(from_venue("8", TRADE)) is None
+    assert codec.order_reference(codec.business_reject(from_venue("8", TRADE), CodecError("x", None, "business"))) is None
 
 
 # --- bad input -------------------------------------------------------------------------------------------

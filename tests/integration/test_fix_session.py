@@ -1,0 +1,148 @@
+"""brokerd's quickfix host (``adapters/fix/session.py``) on its own, without Ray: where an
+acceptor listens, and what the store tells after a restart about the messages that left."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+
+from adapters.fix import codec
+from adapters.fix.session import FixSession
+from model import fixed
+from model.enums import OrderType, Side, TimeInForce
+from model.messages import VenueNewOrder
+from tests.conftest import ROOT
+from tests.integration.fixtools import free_port, listening_addresses, non_loopback_address
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def quiet(*_: object) -> None:
+    pass
+
+
+def session_file(directory: Path, role: str) -> Path:
+    """The venue's session file with CompIDs of its own (quickfix's session registry is
+    process-wide: every test gets sessions no other test has)."""
+    template = (ROOT / "conf" / "fix" / ("dropcopy.cfg" if role == "acceptor" else "venue-MM1.cfg")).read_text()
+    own = f"T{uuid.uuid4().hex[:8]}"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{role}.cfg"
+    path.write_text(template.replace("TargetCompID=CLEARING", f"TargetCompID={own}").replace("TargetCompID=MM1", f"TargetCompID={own}"))
+    return path
+
+
+async def test_an_acceptor_listens_on_the_configured_host_only(tmp_path: Path) -> None:
+    port = free_port()
+    session = FixSession("clearing", session_file(tmp_path, "acceptor"), tmp_path / "fix", quiet, quiet, quiet, accept_port=port)
+    try:
+        session.start(0)
+        assert listening_addresses(port) == {"127.0.0.1"}
+        assert listening_addresses(session.quickfix_port) == set()  # quickfix's own socket, on every interface, is gone
+        assert session.status()["listening"] == f"127.0.0.1:{port}"
+        other = non_loopback_address()
+        if other is not None:  # a machine with only loopback has nothing else to try
+            with pytest.raises(OSError):
+                socket.create_connection((other, port), timeout=2).close()
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass  # the address it was given takes connections (test_drop_copy logs on through it)
+    finally:
+        session.stop()
+
+
+async def test_an_acceptor_refuses_to_start_on_an_address_already_taken(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError):
+            FixSession("clearing", session_file(tmp_path, "acceptor"), tmp_path / "fix", quiet, quiet, quiet, accept_port=port)
+
+
+async def test_the_number_each_order_message_left_with_is_reported_and_read_back_from_the_store(tmp_path: Path) -> None:
+    reported: list[tuple[int, str, str]] = []
+    template = session_file(tmp_path, "initiator")
+    session = FixSession("MM1", template, tmp_path / "fix", quiet, quiet, quiet, on_sent=lambda *sent: reported.append(sent))
+    order = VenueNewOrder("child-1", "IBM", Side.BUY, OrderType.MARKET, TimeInForce.DAY, fixed.parse("1"), None, None)
+    session.send(codec.new_order_single(order, 0).toString())  # not connected: quickfix numbers and stores it
+    await asyncio.sleep(0.05)
+    assert reported == [(1, "D", "child-1")]
+    assert session.sent_since(0) == [(1, "D", "child-1")]
+    assert session.sent_since(1) == []
+    session.stop()
+
+
+async def test_a_session_file_that_keeps_no_messages_is_refused(tmp_path: Path) -> None:
+    template = session_file(tmp_path, "initiator")
+    template.write_text(template.read_text().replace("PersistMessages=Y", "PersistMessages=N"))
+    with pytest.raises(ValueError, match="PersistMessages"):
+        FixSession("MM1", template, tmp_path / "fix", quiet, quiet, quiet)
+
+
+def counterparty_file(directory: Path, comp_id: str, port: int, username: str, password: str) -> Path:
+    """An initiator logging on to brokerd (BROKERD) as ``comp_id`` with these credentials."""
+    path = directory / "counterparty.cfg"
+    path.write_text(
+        "\n".join(
+            [
+                "[DEFAULT]",
+                "ConnectionType=initiator",
+                "ReconnectInterval=1",
+                "HeartBtInt=30",
+                "StartTime=00:00:00",
+                "EndTime=00:00:00",
+                "UseDataDictionary=Y",
+                "[SESSION]",
+                "BeginString=FIX.4.4",
+                f"SenderCompID={comp_id}",
+                "TargetCompID=BROKERD",
+                "SocketConnectHost=127.0.0.1",
+                f"SocketConnectPort={port}",
+                f"Username={username}",
+                f"Password={password}",
+                "",
+            ]
+        )
+    )
+    return path
+
+
+def counterparty_messages(directory: Path) -> str:
+    """What quickfix's message log of the counterparty holds so far (SOH shown as ``|``)."""
+    return "".join(path.read_text(errors="replace") for path in (directory / "log").glob("*.messages.current.log")).replace("\x01", "|")
+
+
+@pytest.mark.parametrize(("username", "password", "logged_on"), [("clearing-user", "clearing-demo-password", True),
+                                                                   ("someone-else", "clearing-demo-password", False),
+                                                                   ("clearing-user", "wrong-password", False)])  # fmt: skip
+async def test_a_logon_needs_the_configured_username_and_password(tmp_path: Path, username: str, password: str, logged_on: bool) -> None:
+    port = free_port()
+    template = session_file(tmp_path, "acceptor")
+    template.write_text(template.read_text().replace("Password=", "Username=clearing-user\nPassword="))
+    comp_id = next(line.split("=")[1] for line in template.read_text().splitlines() if line.startswith("TargetCompID="))
+    logons: list[str] = []
+    acceptor = FixSession("clearing", template, tmp_path / "brokerd", quiet, lambda: logons.append("brokerd"), quiet, accept_port=port)
+    counterparty_template = counterparty_file(tmp_path, comp_id, port, username, password)
+    counterparty = FixSession("counterparty", counterparty_template, tmp_path / "counterparty", quiet, lambda: logons.append("them"), quiet)
+    refused = "bad username or password|"  # the Text of the Logout the acceptor answers a bad Logon with
+    try:
+        acceptor.start(0)
+        counterparty.start(0)
+        for _ in range(300):  # a loaded machine may take seconds
+            if len(logons) == 2 or refused in counterparty_messages(tmp_path / "counterparty"):
+                break
+            await asyncio.sleep(0.05)
+        assert sorted(logons) == (["brokerd", "them"] if logged_on else []), logons
+        assert (refused in counterparty_messages(tmp_path / "counterparty")) is not logged_on
+    finally:
+        counterparty.stop()
+        acceptor.stop()
+
+
+async def test_an_acceptor_without_a_password_is_refused(tmp_path: Path) -> None:
+    template = session_file(tmp_path, "acceptor")
+    template.write_text("\n".join(line for line in template.read_text().splitlines() if not line.startswith("Password=")))
+    with pytest.raises(ValueError, match="needs a Password"):
+        FixSession("clearing", template, tmp_path / "fix", quiet, quiet, quiet, accept_port=free_port())
