@@ -69,7 +69,7 @@ async def no_traceback_logged(logs: WorkerLogs) -> AsyncIterator[None]:
     yield
     await asyncio.sleep(0.2)  # let the last lines reach the files
     text = logs.take_unchecked()
-    assert "Traceback" not in text, text[text.index("Traceback") - 2000 :][:6000]
+    assert "Traceback" not in text, text[max(0, text.find("Traceback") - 2000) :][:6000]
     assert '"request failed"' not in text, text
 
 
