@@ -61,12 +61,38 @@ class BatchingSection(_Section, frozen=True):
 
 
 class GatewaySection(_Section, frozen=True):
+    """The WebSocket gateway's limits (docs/configuration.md names each; docs/protocol.md
+    says what a client sees when it meets one)."""
+
     login_window_ms: int = 30_000
     max_frame_bytes: int = 4 * 1024 * 1024
     max_orders_per_frame: int = 1000
     rate_limit_per_s: int = 200_000
     rate_limit_burst: int = 200_000
     max_pending_per_connection: int = 100_000
+    max_pending_bytes_per_connection: int = 64 * 1024 * 1024  # unread frames' bytes before a slow reader is dropped
+    max_channels_per_connection: int = 1000  # distinct subscribed channels
+    # Fairness: a connection's requests that wait for an answer from the account shards; beyond
+    # this many the gateway holds its commands and stops reading it until answers come back,
+    # so one client's flood puts no more than this ahead of everyone else's requests
+    max_in_flight_per_connection: int = 500
+    orders_per_turn: int = 500  # a connection yields the event loop after this many orders (or requests) in a row
+    # Who may knock
+    login_deadline_ms: int = 10_000  # a connection not logged in by then is closed
+    login_failures_per_connection: int = 5  # failed logins allowed before backoff, per connection,
+    login_failures_per_user: int = 10  # ... per (existing) user key,
+    login_failures_per_address: int = 50  # ... and per source address
+    login_backoff_ms: int = 1_000  # the first lock; it doubles with each further failure
+    login_backoff_max_ms: int = 60_000
+    login_failure_memory_ms: int = 600_000  # a key's failures are forgotten after this long without one
+    login_throttle_max_keys: int = 100_000  # keys remembered at most (least recently failed forgotten first)
+    max_connections_per_address: int = 1000
+    max_connections_per_user: int = 100
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"gateway.{name} must be > 0, not {getattr(self, name)}")
 
 
 class RiskSection(_Section, frozen=True):

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
-from collections.abc import Awaitable, Callable
+import traceback
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 import structlog
@@ -39,6 +42,7 @@ from model.messages import (
     decode_batch,
 )
 from server import protocol
+from server.admission import ConnectionCaps, login_throttle
 from server.auth import Authenticator, LoginRefused
 from server.protocol import (
     AdminRequest,
@@ -66,32 +70,57 @@ AdminHandler = Callable[[str, list[str]], Awaitable[dict[str, Any]]]
 class Connection:
     """One client connection: who it is, what it may touch, and its outgoing queue."""
 
-    def __init__(self, conn_id: int, socket: ServerConnection, bucket: TokenBucket, max_pending: int) -> None:
+    def __init__(
+        self,
+        conn_id: int,
+        socket: ServerConnection,
+        bucket: TokenBucket,
+        max_pending: int,
+        max_pending_bytes: int | None = None,
+        address: str = "",
+    ) -> None:
         self.conn_id = conn_id
         self.socket = socket
         self.bucket = bucket
         self.max_pending = max_pending
+        self.max_pending_bytes = max_pending_bytes
+        self.address = address
         self.dropped = False
+        self.closing: asyncio.Task[None] | None = None
         self.user: User | None = None
         self.accounts: frozenset[str] = frozenset()
         self.quotes: set[str] = set()
         self.outgoing: list[bytes] = []
+        self.pending_bytes = 0
         self.wake = asyncio.Event()
+        self.in_flight = 0  # requests sent to the shards and not answered yet
+        self.held: deque[tuple[str, Message]] = deque()  # checked commands waiting for room in flight
+        self.answered = asyncio.Event()  # set whenever one of them is answered
+        self.work = 0  # orders and requests handled since the connection last yielded the loop
 
     def send(self, frame: bytes) -> None:
-        """Queue a frame. A client that lets ``max_pending`` frames pile up is disconnected
-        (close code 1008) rather than let the gateway's memory grow without bound; it
-        resynchronises by querying when it reconnects."""
+        """Queue a frame. A client that lets ``max_pending`` frames or ``max_pending_bytes``
+        bytes pile up is disconnected (close code 1008) rather than let the gateway's memory
+        grow without bound; it resynchronises by querying when it reconnects."""
         if self.dropped:
             return
-        if len(self.outgoing) >= self.max_pending:
-            self.dropped = True
-            log.warning("slow consumer disconnected", conn=self.conn_id, pending=len(self.outgoing))
-            asyncio.get_running_loop().create_task(self.socket.close(1008, "too many unread messages"))
+        too_many = len(self.outgoing) >= self.max_pending
+        if too_many or (self.max_pending_bytes is not None and self.pending_bytes + len(frame) > self.max_pending_bytes):
+            log.warning("slow consumer disconnected", conn=self.conn_id, pending=len(self.outgoing), pending_bytes=self.pending_bytes)
+            self.close(1008, "too many unread messages")
             return
         self.outgoing.append(frame)
+        self.pending_bytes += len(frame)
         if len(self.outgoing) == 1:
             self.wake.set()
+
+    def close(self, code: int, reason: str) -> None:
+        """Close with ``code`` and ``reason``; nothing more is sent. (The task is kept: the
+        loop holds only a weak reference to it.)"""
+        if self.dropped:
+            return
+        self.dropped = True
+        self.closing = asyncio.get_running_loop().create_task(self.socket.close(code, reason))
 
 
 class Gateway:
@@ -112,6 +141,8 @@ class Gateway:
             if seed.group:
                 self.groups.setdefault(seed.group, set()).add(seed.account)
         self.auth = Authenticator(setup.users, setup.config.gateway.login_window_ms)
+        self.throttle = login_throttle(setup.config.gateway)
+        self.caps = ConnectionCaps(setup.config.gateway.max_connections_per_address, setup.config.gateway.max_connections_per_user)
         self.outbox = outbox
         self.admin = admin
         self.inbox = Inbox(soft=True)
@@ -145,18 +176,60 @@ class Gateway:
 
     async def _serve(self, socket: ServerConnection) -> None:
         gateway = self.config.gateway
+        address = str(socket.remote_address[0]) if socket.remote_address else ""
+        if not self.caps.admit_address(address):
+            log.warning("connection refused", address=address, reason="too many connections from this address")
+            await socket.close(1013, "too many connections from this address")
+            return
         bucket = TokenBucket(gateway.rate_limit_per_s, gateway.rate_limit_burst)
-        conn = Connection(next(self.ids), socket, bucket, gateway.max_pending_per_connection)
+        conn = Connection(
+            next(self.ids), socket, bucket, gateway.max_pending_per_connection, gateway.max_pending_bytes_per_connection, address
+        )
         self.connections[conn.conn_id] = conn
-        writer = asyncio.get_running_loop().create_task(self._write(conn))
+        loop = asyncio.get_running_loop()
+        writer = loop.create_task(self._write(conn))
+        deadline = loop.call_later(gateway.login_deadline_ms / 1000, self._login_deadline, conn)
         try:
             async for frame in socket:
-                self.on_frame(conn, frame)
+                self._on_frame_guarded(conn, frame)
+                await self._pace(conn)
         except ConnectionClosed:
             pass
         finally:
+            deadline.cancel()
             writer.cancel()
             self._forget(conn)
+
+    async def _pace(self, conn: Connection) -> None:
+        """Fairness between connections, checked after each frame. A connection's commands
+        beyond ``max_in_flight_per_connection`` unanswered by the shards are held here and
+        sent as answers come back (``_to_shard``), and while it has commands held the
+        connection is not read: what it sends meanwhile waits in its own socket buffers (TCP
+        pushes back on the client), not in the shards' queues ahead of every other client's
+        requests. A connection that has handled ``orders_per_turn`` orders in a row yields
+        the event loop, so the frames of a bulk sender (which websockets hands over without
+        yielding while they are buffered) cannot keep other sockets unread."""
+        gateway = self.config.gateway
+        if conn.held or conn.in_flight >= gateway.max_in_flight_per_connection:
+            closed = asyncio.ensure_future(conn.socket.wait_closed())
+            try:
+                while (conn.held or conn.in_flight >= gateway.max_in_flight_per_connection) and not closed.done():
+                    conn.answered.clear()
+                    answered = asyncio.ensure_future(conn.answered.wait())
+                    await asyncio.wait((answered, closed), return_when=asyncio.FIRST_COMPLETED)
+                    answered.cancel()
+            finally:
+                closed.cancel()
+            conn.work = 0
+        elif conn.work >= gateway.orders_per_turn:
+            conn.work = 0
+            await asyncio.sleep(0)
+
+    def _login_deadline(self, conn: Connection) -> None:
+        if conn.user is None and not conn.dropped:
+            seconds = self.config.gateway.login_deadline_ms / 1000
+            log.info("login deadline passed", conn=conn.conn_id, address=conn.address)
+            conn.close(1008, f"no login within {seconds:g} s")
 
     async def _write(self, conn: Connection) -> None:
         """Everything queued for the connection goes out in one write, in order."""
@@ -164,14 +237,21 @@ class Gateway:
             while True:
                 await conn.wake.wait()
                 conn.wake.clear()
-                frames, conn.outgoing = conn.outgoing, []
+                frames, conn.outgoing, conn.pending_bytes = conn.outgoing, [], 0
                 if frames:
                     await write_frames(conn.socket, frames)
-        except ConnectionClosed:
-            pass
+        except (ConnectionClosed, ConnectionError):
+            pass  # the reader sees the same close and forgets the connection
 
     def _forget(self, conn: Connection) -> None:
         self.connections.pop(conn.conn_id, None)
+        while conn.held:  # read and checked before the connection went: sent, as if in flight
+            account, command = conn.held.popleft()
+            self.outbox.post((Send(ACCOUNT, account, command),))
+        self.caps.release_address(conn.address)
+        if conn.user is not None:
+            self.caps.release_user(conn.user.key)
+        self.throttle.forget(("connection", conn.conn_id))
         for account in conn.accounts:
             self.account_connections.get(account, set()).discard(conn.conn_id)
         self.firehose.discard(conn.conn_id)
@@ -180,21 +260,38 @@ class Gateway:
 
     # --- client → server ------------------------------------------------------------------------
 
+    def _on_frame_guarded(self, conn: Connection, frame: str | bytes) -> None:
+        """``on_frame``, with a last resort: a failure no check foresaw answers the frame
+        ``invalid_request`` and is logged on one line (what and where, no traceback), and the
+        connection carries on. Every input known to fail is refused before this is reached.
+        A connection being closed (slow reader, login deadline) has nothing more done for it."""
+        if conn.dropped:
+            return
+        try:
+            self.on_frame(conn, frame)
+        except Exception as failure:
+            trace = traceback.extract_tb(failure.__traceback__)[-1:]
+            where = f"{trace[0].filename}:{trace[0].lineno}" if trace else ""
+            log.error("request failed", conn=conn.conn_id, error=repr(failure)[:300], where=where)
+            conn.send(protocol.error("invalid_request", "the request could not be processed"))
+
     def on_frame(self, conn: Connection, frame: str | bytes) -> None:
         self.requests += 1
         try:
             request = protocol.decode_request(frame)
         except ProtocolError as error:
+            conn.work += 1
             conn.send(protocol.error("invalid_request", str(error), error.request_id))
             return
         request_id = bytes(request.id)
+        cost = len(request.orders) if isinstance(request, NewOrdersRequest) else 1
+        conn.work += cost
         if isinstance(request, Login):
             self._login(conn, request, request_id)
             return
         if conn.user is None:
             conn.send(protocol.error("not_authenticated", "log in first", request_id))
             return
-        cost = len(request.orders) if isinstance(request, NewOrdersRequest) else 1
         if not conn.bucket.take(cost, time.monotonic_ns()):
             conn.send(protocol.error("rate_limited", f"more than {self.config.gateway.rate_limit_per_s} requests/s", request_id))
             return
@@ -239,11 +336,32 @@ class Gateway:
         if conn.user is not None:
             conn.send(protocol.error("invalid_request", "already logged in", request_id))
             return
+        gateway = self.config.gateway
+        keys: list[tuple[Hashable, int]] = [
+            (("connection", conn.conn_id), gateway.login_failures_per_connection),
+            (("address", conn.address), gateway.login_failures_per_address),
+        ]
+        if request.key in self.auth.users:  # unknown keys are not remembered: they cannot fill the table
+            keys.append((("user", request.key), gateway.login_failures_per_user))
+        now_ms = time.monotonic_ns() // 1_000_000
+        wait_ms = self.throttle.retry_after_ms((key for key, _ in keys), now_ms)
+        if wait_ms > 0:  # refused unchecked: no signature is computed and nothing is counted
+            message = f"too many failed logins; retry in {math.ceil(wait_ms / 1000)} s"
+            conn.send(protocol.encode({"type": "error", "code": "rate_limited", "message": message, "retry_after_ms": wait_ms}, request_id))
+            return
         try:
             user = self.auth.login(request.key, request.ts, request.nonce, request.sig, time.time_ns() // 1_000_000)
         except LoginRefused as refused:
+            self.throttle.failed(keys, now_ms)
+            log.info("login refused", conn=conn.conn_id, address=conn.address, key=request.key[:64], reason=str(refused))
             conn.send(protocol.error("not_authenticated", str(refused), request_id))
             return
+        if not self.caps.admit_user(user.key):
+            message = f"{user.key} already has {gateway.max_connections_per_user} connections; close one first"
+            conn.send(protocol.error("too_many_connections", message, request_id))
+            return
+        self.throttle.forget(("connection", conn.conn_id))
+        self.throttle.forget(("user", user.key))
         conn.user = user
         conn.accounts = self.all_accounts if user.role == "admin" else self.accounts_of(user)
         if user.role != "admin":  # an operator's connection gets every execution only when it subscribes
@@ -280,7 +398,7 @@ class Gateway:
             except Invalid as invalid:
                 conn.send(
                     protocol.encode(
-                        {"type": "error", "code": invalid.code, "message": str(invalid), "client_order_id": fields.client_order_id},
+                        {"type": "error", "code": invalid.code, "message": protocol.shorten(str(invalid), quote=False), "client_order_id": fields.client_order_id},
                         reply.request,
                     )
                 )
@@ -288,23 +406,38 @@ class Gateway:
             self._to_shard(fields.account, command)
 
     def _subscribe(self, conn: Connection, channels: list[str], reply: Reply) -> None:
+        """Guarantees: a channel counts once however often it is named; a connection holds at
+        most ``max_channels_per_connection`` channels; a refused frame changes nothing; the
+        reply names each channel of the frame once, and only a newly subscribed symbol's
+        latest quote is sent, so no frame is answered with more than the cap."""
+        limit = self.config.gateway.max_channels_per_connection
+        if len(channels) > limit:
+            raise Invalid("invalid_request", f"channels must hold at most {limit} entries, not {len(channels)}")
+        channels = list(dict.fromkeys(channels))  # deduplicated, in the order given
+        firehose = False
         symbols = []
         for channel in channels:
             if channel == "executions":
-                if conn.user is not None and conn.user.role == "admin":
-                    self.firehose.add(conn.conn_id)
+                firehose = conn.user is not None and conn.user.role == "admin"
                 continue
             kind, _, symbol = channel.partition(":")
             if kind != "quotes" or not symbol:
-                raise Invalid("invalid_request", f"unknown channel {channel!r}; use executions or quotes:SYMBOL")
+                raise Invalid("invalid_request", f"unknown channel {protocol.shorten(channel)}; use executions or quotes:SYMBOL")
             if symbol not in self.instruments:
-                raise Invalid("unknown_symbol", f"unknown symbol {symbol!r}")
+                raise Invalid("unknown_symbol", f"unknown symbol {protocol.shorten(symbol)}")
             symbols.append(symbol)
-        for symbol in symbols:
+        new = [symbol for symbol in symbols if symbol not in conn.quotes]
+        held = len(conn.quotes) + (conn.conn_id in self.firehose)
+        adding = len(new) + (firehose and conn.conn_id not in self.firehose)
+        if held + adding > limit:
+            raise Invalid("invalid_request", f"a connection may hold at most {limit} channels; this one holds {held}")
+        if firehose:
+            self.firehose.add(conn.conn_id)
+        for symbol in new:
             conn.quotes.add(symbol)
             self.quote_connections.setdefault(symbol, set()).add(conn.conn_id)
         conn.send(protocol.encode({"type": "subscribed", "channels": channels}, reply.request))
-        for symbol in symbols:
+        for symbol in new:
             if symbol in self.last_quotes:
                 conn.send(self.last_quotes[symbol])
 
@@ -327,7 +460,27 @@ class Gateway:
         conn.send(protocol.encode({"type": "admin", "ok": bool(result.get("ok", True)), "result": result}, request_id))
 
     def _to_shard(self, account: str, command: Message) -> None:
+        """Send a client's command to its account's shard, unless the connection already has
+        ``max_in_flight_per_connection`` unanswered there: then it waits, in order, behind
+        the connection's other held commands (``_answered`` sends them)."""
+        reply: Reply | None = getattr(command, "reply", None)  # every client command carries one
+        conn = self.connections.get(reply.conn) if reply is not None else None
+        if conn is not None:
+            if conn.held or conn.in_flight >= self.config.gateway.max_in_flight_per_connection:
+                conn.held.append((account, command))
+                return
+            conn.in_flight += 1  # the shard answers each command exactly once (``_answered``)
         self.outbox.post((Send(ACCOUNT, account, command),))
+
+    def _answered(self, conn: Connection) -> None:
+        """One of ``conn``'s commands has its answer: room for the next one held back."""
+        conn.in_flight = max(0, conn.in_flight - 1)
+        window = self.config.gateway.max_in_flight_per_connection
+        while conn.held and conn.in_flight < window:
+            account, command = conn.held.popleft()
+            conn.in_flight += 1
+            self.outbox.post((Send(ACCOUNT, account, command),))
+        conn.answered.set()
 
     # --- actors → clients -----------------------------------------------------------------------
 
@@ -365,6 +518,7 @@ class Gateway:
             return
         conn = self.connections.get(reply.conn)
         if conn is not None:
+            self._answered(conn)
             conn.send(frame)
 
     def _execution(self, report: ExecutionReport) -> None:
@@ -381,6 +535,7 @@ class Gateway:
         if asker is not None and report.reply is not None:
             conn = self.connections.get(asker)
             if conn is not None:
+                self._answered(conn)
                 conn.send(protocol.with_id(body, report.reply.request))
 
     def _quote(self, event: QuoteEvent) -> None:

@@ -135,21 +135,29 @@ class ProtocolError(ValueError):
 
 
 def decode_request(frame: bytes | str) -> Request:
-    """Decode one client frame or raise ``ProtocolError`` with a message that names the problem."""
+    """Decode one client frame or raise ``ProtocolError`` with a message that names the problem.
+
+    Guarantees: nothing else escapes, whatever the frame holds — text or binary (bytes are
+    decoded as UTF-8 JSON alike), invalid UTF-8, nesting deeper than the decoder's
+    recursion limit, numbers or strings of any size."""
     try:
         request = _request_decoder.decode(frame)
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as error:
         raise _explain(frame, error) from None
     if request.id and bytes(request.id)[:1] not in b'"-0123456789':
         raise ProtocolError("id must be a string or a number")
     return request
 
 
-def _explain(frame: bytes | str, error: msgspec.DecodeError) -> ProtocolError:
+def _explain(frame: bytes | str, error: Exception) -> ProtocolError:
+    if not isinstance(error, msgspec.DecodeError):
+        return _unreadable(error)
     try:
         loose = msgspec.json.decode(frame)
     except msgspec.DecodeError:
         return ProtocolError("malformed JSON")
+    except (RecursionError, UnicodeDecodeError) as unreadable:
+        return _unreadable(unreadable)
     if not isinstance(loose, dict):
         return ProtocolError("a request must be a JSON object")
     request_id = loose.get("id")
@@ -157,9 +165,28 @@ def _explain(frame: bytes | str, error: msgspec.DecodeError) -> ProtocolError:
     op = loose.get("op")
     if op is None:
         return ProtocolError("missing field 'op'", raw_id)
-    if op not in OPS:
-        return ProtocolError(f"unknown op {op!r}; expected one of {', '.join(OPS)}", raw_id)
-    return ProtocolError(str(error), raw_id)
+    if not isinstance(op, str) or op not in OPS:
+        return ProtocolError(f"unknown op {shorten(op)}; expected one of {', '.join(OPS)}", raw_id)
+    return ProtocolError(shorten(str(error), quote=False), raw_id)
+
+
+def _unreadable(error: Exception) -> ProtocolError:
+    # msgspec raises RecursionError past Python's recursion limit (about 1,000 levels), and a
+    # binary frame's bytes may not be UTF-8 (websockets checks text frames itself)
+    if isinstance(error, RecursionError):
+        return ProtocolError("JSON nested too deeply")
+    return ProtocolError("a frame must be UTF-8 JSON")
+
+
+SHOWN_CHARS = 64  # how much of a client's value an error message quotes
+
+
+def shorten(value: object, quote: bool = True) -> str:
+    """``repr(value)`` (or ``str`` with ``quote=False``), cut to a bounded length, for error
+    messages: a 4 MB value in a frame is not sent back."""
+    text = repr(value) if quote else str(value)
+    limit = SHOWN_CHARS if quote else 4 * SHOWN_CHARS
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 # --- server → client -------------------------------------------------------------------------
@@ -218,7 +245,7 @@ def encode(message: dict[str, object], request_id: bytes = b"") -> bytes:
 
 
 def error(code: str, message: str, request_id: bytes = b"") -> bytes:
-    return encode({"type": "error", "code": code, "message": message}, request_id)
+    return encode({"type": "error", "code": code, "message": shorten(message, quote=False)}, request_id)
 
 
 def orders_reply(reply: OrdersReply) -> bytes:

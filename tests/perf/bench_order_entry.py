@@ -8,10 +8,17 @@ Measures, each ``--repeats`` times (medians reported):
    each keeping ``--window`` orders in flight;
 2. acked orders/s with ``new_orders`` frames of 100;
 3. ack latency p50/p99 at a fixed offered rate (``--rate``, default 2,000 orders/s);
+4. fairness: another user's ``get_account`` latency (one request every ``--poll-ms``)
+   while one connection floods ``--flood-orders`` orders (``new_orders`` frames of
+   ``--flood-frame``, all sent as fast as the server reads them), beside the same user's
+   latency without the flood in the same run (``--flood-orders 0`` skips it);
 
 and the same client code against a bare websockets echo server (uvloop, separate process):
 round trips/s for frames of the same size, and echo latency at the same offered rate.
 The ratios brokerd ÷ echo are the figures that hold on a noisy machine.
+
+``--in-flight N`` sets ``[gateway] max_in_flight_per_connection`` on both servers (a huge N
+measures without the fairness window).
 
 ``--durability`` (default fsync) is the journal mode of the server measured; unless it is
 ``none``, a second server without journals runs in the same cluster and its throughput is
@@ -49,11 +56,15 @@ from tests.conftest import demo_setup  # noqa: E402
 encode = msgspec.json.encode
 decode = msgspec.json.decode
 ACCOUNTS = [f"P{index:04d}" for index in range(200)]
+WATCHED = "W0001"  # the other user's account in the fairness run
 
 
-def bench_setup(namespace: str, shards: int | None = None, instrument_actors: int | None = None, durability: str = "fsync"):  # type: ignore[no-untyped-def]
+def bench_setup(namespace: str, shards: int | None = None, instrument_actors: int | None = None, durability: str = "fsync", in_flight: int | None = None):  # type: ignore[no-untyped-def]
     setup = demo_setup()
     config = setup.config
+    gateway = msgspec.structs.replace(config.gateway, rate_limit_per_s=10**7, rate_limit_burst=10**7)
+    if in_flight:
+        gateway = msgspec.structs.replace(gateway, max_in_flight_per_connection=in_flight)
     topology = config.topology
     data_dir = tempfile.mkdtemp(prefix=f"brokerd-bench-{durability}-")
     config = msgspec.structs.replace(
@@ -66,12 +77,13 @@ def bench_setup(namespace: str, shards: int | None = None, instrument_actors: in
             account_shards=shards or topology.account_shards,
             instrument_actors=instrument_actors or topology.instrument_actors,
         ),
-        gateway=msgspec.structs.replace(config.gateway, rate_limit_per_s=10**7, rate_limit_burst=10**7),
+        gateway=gateway,
         logging=msgspec.structs.replace(config.logging, level="warning"),
     )
     user = User(key="bench", secret="bench-secret", role="trader", accounts=ACCOUNTS)
-    accounts = [AccountSeed(account, "bench", 10**9 * fixed.SCALE) for account in ACCOUNTS]
-    return msgspec.structs.replace(setup, config=config, users=[*setup.users, user], accounts=[*setup.accounts, *accounts])
+    watcher = User(key="watcher", secret="watcher-secret", role="trader", accounts=[WATCHED])
+    accounts = [AccountSeed(account, "bench", 10**9 * fixed.SCALE) for account in [*ACCOUNTS, WATCHED]]
+    return msgspec.structs.replace(setup, config=config, users=[*setup.users, user, watcher], accounts=[*setup.accounts, *accounts])
 
 
 # --- the echo baseline -------------------------------------------------------------------------
@@ -105,9 +117,10 @@ class Loader:
     """One connection: sends pre-encoded frames keeping ``window`` replies outstanding and
     counts the replies that carry an id (acks; an ``error`` is counted and reported)."""
 
-    def __init__(self, url: str, login: bool) -> None:
+    def __init__(self, url: str, login: bool, key: str = "bench") -> None:
         self.url = url
         self.login = login
+        self.key = key
         self.errors = 0
 
     async def __aenter__(self) -> Loader:
@@ -119,7 +132,8 @@ class Loader:
         if self.login:
             ts = int(time.time() * 1000)
             nonce = os.urandom(8).hex()
-            await self.socket.send(encode({"op": "login", "id": 0, "key": "bench", "ts": ts, "nonce": nonce, "sig": signature("bench-secret", ts, nonce)}))
+            login = {"op": "login", "id": 0, "key": self.key, "ts": ts, "nonce": nonce, "sig": signature(f"{self.key}-secret", ts, nonce)}
+            await self.socket.send(encode(login))
             reply = decode(await self.socket.recv())
             assert reply.get("ok"), reply
         return self
@@ -220,6 +234,64 @@ async def latency(url: str, login: bool, rate: int, seconds: float, tag: str) ->
     return latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
 
 
+async def poll_account(url: str, interval: float, stop: asyncio.Event) -> list[float]:
+    """The other user: one ``get_account`` every ``interval`` s until ``stop``, each sent on
+    time whether or not the last was answered (so a stall counts once per request it
+    delays); the latency of each, seconds."""
+    sent_at: dict[bytes, float] = {}
+    latencies: list[float] = []
+    async with Loader(url, True, "watcher") as loader:
+
+        async def send() -> None:
+            next_at = time.perf_counter()
+            request_id = 0
+            while not stop.is_set():
+                request_id += 1
+                key = b'{"id":' + str(request_id).encode()
+                sent_at[key] = time.perf_counter()
+                await loader.socket.send(key + b',"op":"get_account","account":"' + WATCHED.encode() + b'"}', text=True)
+                next_at += interval
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+
+        sender = asyncio.create_task(send())
+        while not sender.done() or len(latencies) < len(sent_at):
+            try:  # recv is safe to cancel: a timeout loses no message
+                message = await asyncio.wait_for(loader.socket.recv(decode=False), interval * 10)
+            except TimeoutError:
+                continue
+            latencies.append(time.perf_counter() - sent_at[_id_key(message)])
+        await sender
+    return latencies
+
+
+async def fairness(url: str, args: argparse.Namespace, tag: str) -> tuple[list[float], list[float], float]:
+    """The other user's latencies alone, then while one connection floods; and the flood's seconds."""
+    stop = asyncio.Event()
+    alone = asyncio.create_task(poll_account(url, args.poll_ms / 1000, stop))
+    await asyncio.sleep(args.alone_seconds)
+    stop.set()
+    baseline = await alone
+    work = frames(args.flood_orders // args.flood_frame, args.flood_frame, tag, 1)
+    stop = asyncio.Event()
+    async with Loader(url, True) as flooder:
+        watcher = asyncio.create_task(poll_account(url, args.poll_ms / 1000, stop))
+        await asyncio.sleep(0.2)  # the watcher is connected and polling
+        started = time.perf_counter()
+        await flooder.pump(work, args.flood_frame, args.flood_orders)  # every frame at once, as fast as it is read
+        seconds = time.perf_counter() - started
+        stop.set()
+        during = await watcher
+    if flooder.errors:
+        raise RuntimeError(f"{flooder.errors} flood orders were refused")
+    return baseline, during, seconds
+
+
+def percentiles(latencies: list[float]) -> tuple[float, float, float]:
+    """p50, p99 and max, in ms."""
+    ordered = sorted(latencies)
+    return ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.99)] * 1000, ordered[-1] * 1000
+
+
 # --- the run -------------------------------------------------------------------------------------
 
 
@@ -239,12 +311,12 @@ async def run(args: argparse.Namespace) -> None:
     echo_url = f"ws://127.0.0.1:{queue.get(timeout=30)}"
 
     ray.init(num_cpus=os.cpu_count(), **{**RAY_INIT_DEFAULTS, "log_to_driver": False})
-    setup = bench_setup(f"bench-{os.getpid()}", args.shards, args.instrument_actors, args.durability)
+    setup = bench_setup(f"bench-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight)
     server = BrokerServer(setup, "127.0.0.1", 0)
     url = await server.start()
     baseline: BrokerServer | None = None
     if args.durability != "none":  # the same server without a journal, for the durability ratio
-        baseline = BrokerServer(bench_setup(f"bench-none-{os.getpid()}", args.shards, args.instrument_actors, "none"), "127.0.0.1", 0)
+        baseline = BrokerServer(bench_setup(f"bench-none-{os.getpid()}", args.shards, args.instrument_actors, "none", args.in_flight), "127.0.0.1", 0)
         base_url = await baseline.start()
     await asyncio.sleep(1)  # first quotes
     results: dict[str, list[float]] = {}
@@ -271,6 +343,12 @@ async def run(args: argparse.Namespace) -> None:
             e50, e99 = await latency(echo_url, False, args.rate, args.latency_seconds, tag)
             record("echo p50 ms", e50)
             record("echo p99 ms", e99)
+            if args.flood_orders:
+                alone, during, seconds = await fairness(url, args, tag + "f")
+                for name, values in (("alone", alone), ("flood", during)):
+                    for label, value in zip(("p50", "p99", "max"), percentiles(values), strict=True):
+                        record(f"get_account {name} {label} ms", value)
+                record("flood orders/s", args.flood_orders / seconds)
             print(f"  repeat {repeat + 1}: " + ", ".join(f"{k}={v[-1]:,.1f}" for k, v in results.items()), flush=True)
     finally:
         await server.stop()
@@ -284,13 +362,20 @@ async def run(args: argparse.Namespace) -> None:
     print()
     topology = setup.config.topology
     print(f"order entry, {args.clients} clients, {args.orders:,} orders per run, {topology.account_shards} account shards, "
-          f"{topology.instrument_actors} instrument actors, medians of {args.repeats} runs (2-core figures in docs/design.md)")
+          f"{topology.instrument_actors} instrument actors, {setup.config.gateway.max_in_flight_per_connection} requests in flight per connection, "
+          f"medians of {args.repeats} runs (2-core figures in docs/design.md)")
     print(f"  one-order frames : brokerd {m['brokerd one-order frames/s']:>10,.0f} acked/s   echo {m['echo one-order frames/s']:>10,.0f} frames/s   ratio {m['brokerd one-order frames/s'] / m['echo one-order frames/s']:.3f}")
     print(f"  frames of 100    : brokerd {m['brokerd orders/s in frames of 100']:>10,.0f} acked/s   echo {m['echo frames of 100 orders, orders/s']:>10,.0f} orders/s   ratio {m['brokerd orders/s in frames of 100'] / m['echo frames of 100 orders, orders/s']:.3f}")
     if "no-journal one-order frames/s" in m:
         for name, base in (("one-order frames/s", "no-journal one-order frames/s"), ("orders/s in frames of 100", "no-journal orders/s in frames of 100")):
             print(f"  journal {args.durability} vs none, {name}: {m['brokerd ' + name]:>10,.0f} vs {m[base]:>10,.0f}   ratio {m['brokerd ' + name] / m[base]:.2f}")
     print(f"  ack latency at {args.rate:,}/s offered: brokerd p50 {m['brokerd ack p50 ms']:.2f} ms p99 {m['brokerd ack p99 ms']:.2f} ms   echo p50 {m['echo p50 ms']:.2f} ms p99 {m['echo p99 ms']:.2f} ms")
+    if args.flood_orders:
+        alone = [m[f"get_account alone {label} ms"] for label in ("p50", "p99", "max")]
+        flood = [m[f"get_account flood {label} ms"] for label in ("p50", "p99", "max")]
+        print(f"  fairness: another user's get_account every {args.poll_ms} ms, alone p50 {alone[0]:.2f} p99 {alone[1]:.2f} max {alone[2]:.2f} ms; "
+              f"while one connection sends {args.flood_orders:,} orders in frames of {args.flood_frame} ({m['flood orders/s']:,.0f} acked/s): "
+              f"p50 {flood[0]:.2f} p99 {flood[1]:.2f} max {flood[2]:.2f} ms; ratio p99 {flood[1] / alone[1]:.1f}, max {flood[2] / alone[2]:.1f}")
 
 
 def main() -> None:
@@ -301,6 +386,11 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2_000, help="offered orders/s for the latency run")
     parser.add_argument("--latency-seconds", type=float, default=5)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--flood-orders", type=int, default=20_000, help="orders one connection floods in the fairness run (0: skip it)")
+    parser.add_argument("--flood-frame", type=int, default=1000, help="orders per new_orders frame of the flood")
+    parser.add_argument("--poll-ms", type=float, default=5, help="the other user's get_account interval")
+    parser.add_argument("--alone-seconds", type=float, default=2, help="how long the other user is measured without the flood")
+    parser.add_argument("--in-flight", type=int, help="[gateway] max_in_flight_per_connection (default: conf/server.toml)")
     parser.add_argument("--shards", type=int, help="account shards (default: conf/server.toml)")
     parser.add_argument("--instrument-actors", type=int, help="instrument actors (default: conf/server.toml)")
     parser.add_argument("--durability", choices=("fsync", "buffered", "none"), default="fsync",
