@@ -47,8 +47,8 @@ def prepare_data_dir(path: Path, fresh: bool, wipe: bool) -> None:
 async def serve(args: argparse.Namespace) -> int:
     import msgspec
 
-    from actors.logs import configure
-    from actors.options import RAY_INIT_DEFAULTS, embedded_ray
+    from actors.runtime.logs import configure
+    from actors.runtime.options import RAY_INIT_DEFAULTS, embedded_ray
     from model.config import ConfigError, load_setup
 
     try:
@@ -107,7 +107,7 @@ async def serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str]) -> int:
     if argv and argv[0] == "admin":
-        from server.admin import main as admin_main
+        from server.client.shell import main as admin_main
 
         return admin_main(argv[1:])
     args = parse_args(argv)

@@ -44,7 +44,7 @@ class TopologySection(_Section, frozen=True):
 
 
 class BatchingSection(_Section, frozen=True):
-    """Every actor hop (see ``actors.hop.Outbox`` and ``actors.link``): at most one batch per
+    """Every actor hop (see ``actors.runtime.hop.Outbox`` and ``actors.runtime.link``): at most one batch per
     destination per ``flush_interval_us`` (0: one per event-loop turn), and at once when a
     batch reaches ``max_messages``."""
 
@@ -52,7 +52,7 @@ class BatchingSection(_Section, frozen=True):
     flush_interval_us: int = 0
     link_host: str = "127.0.0.1"  # where actors listen for batches; "node": Ray's node address
     # A connection to an actor's link that has not completed the authentication handshake
-    # (``actors/link.py``) within this long is closed, by the receiver and by the sender.
+    # (``actors/runtime/link.py``) within this long is closed, by the receiver and by the sender.
     link_handshake_timeout_ms: int = 5000
 
     def __post_init__(self) -> None:
@@ -211,7 +211,7 @@ class OpenSection(_Section, frozen=True):
 
 
 class AdminSection(_Section, frozen=True):
-    """Where the admin commands that take a file may read and write (``server.paths``):
+    """Where the admin commands that take a file may read and write (``server.admin.paths``):
     ``accounts load``, ``nav FILE`` and ``reconcile`` read only inside ``import_dir``,
     ``export`` writes only inside ``export_dir``. Empty: ``imports``/``exports`` under the
     data dir; a relative path is relative to the data dir."""

@@ -9,7 +9,7 @@ from typing import Any
 import ray
 import structlog
 
-from actors.options import supervisor_options
+from actors.runtime.options import supervisor_options
 from actors.supervisor.actor import SupervisorActor
 from model.config import Setup
 

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, settings
 
-from actors.options import embedded_ray
+from actors.runtime.options import embedded_ray
 from model import fixed
 from model.config import AccountSeed, Setup, User, load_setup
 

@@ -27,23 +27,23 @@ import msgspec
 import ray
 import structlog
 
-from actors.accounts.actor import AccountActor
-from actors.cores import build_core
-from actors.hop import SUPERVISOR
-from actors.instruments.actor import InstrumentActor
-from actors.link import LinkSecret
-from actors.options import actor_options
-from actors.outputs import ALL
-from actors.runtime import Core, DurableHost
-from actors.supervisor.state import ActorPlan, plan
-from actors.venues.actor import VenueActor
+from actors.account.actor import AccountActor
+from actors.runtime.roles import build_core
+from actors.runtime.hop import SUPERVISOR
+from actors.instrument.actor import InstrumentActor
+from actors.runtime.link import LinkSecret
+from actors.runtime.options import actor_options
+from actors.runtime.outputs import ALL
+from actors.runtime.host import Core, DurableHost
+from actors.supervisor.core import ActorPlan, plan
+from actors.venue.actor import VenueActor
 from model import fixed
 from model.config import Config, ConfigError, Setup, check_account_symbols, numbered_csv_rows, parse_accounts_csv
 from model.enums import AssetClass
 from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetTradingStatus, StrikeNav
-from server import backoffice
-from server.actor import GatewayActor
-from server.paths import PathRefused, confine
+from server.admin import backoffice
+from server.gateway.actor import GatewayActor
+from server.admin.paths import PathRefused, confine
 
 log = structlog.get_logger("supervisor")
 

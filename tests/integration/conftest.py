@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 import ray
 
-from actors.options import RAY_INIT_DEFAULTS
+from actors.runtime.options import RAY_INIT_DEFAULTS
 from server.app import BrokerServer
 from tests.conftest import EMBEDDED_RAY, make_setup
 

@@ -7,7 +7,7 @@ import itertools
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
-from server.client import BrokerClient
+from server.client.sdk import BrokerClient
 
 Message = dict[str, Any]
 TERMINAL = {"filled", "canceled", "rejected", "expired", "replaced"}

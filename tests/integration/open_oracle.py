@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from model import fixed
-from tests.unit.actors.test_allocation import oracle_pro_rata as largest_remainder
+from tests.unit.actors.instrument.test_allocation import oracle_pro_rata as largest_remainder
 
 RAW_PER_CENT = fixed.CENT * fixed.SCALE
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.client import BrokerClient
+from server.client.sdk import BrokerClient
 from tests.conftest import ROOT, TEST_ACCOUNTS
 
 READY_TIMEOUT_S = 90

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from server.admin import COMMANDS, UsageError, check_command, one_shot, parse_args
+from server.client.shell import COMMANDS, UsageError, check_command, one_shot, parse_args
 from server.app import BrokerServer
 from tests.conftest import ROOT, make_setup
 from tests.integration.helpers import cloid, connect, final_report

@@ -1,4 +1,4 @@
-"""The FIX market-maker simulator (``python -m adapters.fix.mmsim``) as its own process,
+"""The FIX market-maker simulator (``python -m adapters.fix.simulator``) as its own process,
 traded with over loopback by a quickfix initiator logging on as brokerd would; and, at
 the end, its pure core (``MarketMaker``) driven directly with ``now``."""
 
@@ -21,9 +21,9 @@ import pytest
 import quickfix as fix
 import quickfix44 as fix44
 
-from adapters.fix.mmsim_config import SimulatorSettings, load_settings
-from adapters.fix.mmsim_core import MarketMaker
-from adapters.fix.mmsim_messages import (
+from adapters.fix.simulator.config import SimulatorSettings, load_settings
+from adapters.fix.simulator.core import MarketMaker
+from adapters.fix.simulator.messages import (
     CancelOrder,
     CancelRejected,
     ExecKind,
@@ -228,7 +228,7 @@ def simulator(data_dir: Path) -> Iterator[int]:
     data = data_dir
     port = free_port()
     command = [
-        sys.executable, "-m", "adapters.fix.mmsim", "--config", str(CONFIG), "--port", str(port), "--data-dir", str(data),
+        sys.executable, "-m", "adapters.fix.simulator", "--config", str(CONFIG), "--port", str(port), "--data-dir", str(data),
         "--symbols", ",".join(SYMBOLS), "--fill-parts", "3", "--latency-ms", "5", "--quote-interval-ms", "20", "--seed", "7",
         "--resend-on-logon", str(RESEND_ON_LOGON),
     ]  # fmt: skip
@@ -554,7 +554,7 @@ def test_with_cancel_on_disconnect_a_logout_cancels_the_sessions_resting_orders(
     """Its own simulator with the option, and BROKERD2 (the module's client holds BROKERD):
     the cancel reaches the counterparty when it logs on again, resent with PossDupFlag=Y."""
     port = free_port()
-    command = [sys.executable, "-m", "adapters.fix.mmsim", "--config", str(CONFIG), "--port", str(port), "--data-dir", str(tmp_path / "mm"),
+    command = [sys.executable, "-m", "adapters.fix.simulator", "--config", str(CONFIG), "--port", str(port), "--data-dir", str(tmp_path / "mm"),
                "--symbols", "IBM", "--quote-interval-ms", "20", "--cancel-on-disconnect"]  # fmt: skip
     with (tmp_path / "stderr.log").open("w") as stderr:
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)

@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from server.app import BrokerServer
-from server.client import BrokerClient
+from server.client.sdk import BrokerClient
 from tests.conftest import ROOT
 from tests.integration.fixtools import Fields, RawVenue, free_port
 from tests.integration.helpers import cloid, connect, final_report

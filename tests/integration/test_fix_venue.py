@@ -1,5 +1,5 @@
 """brokerd routing to a market maker over a real FIX session on loopback: the simulator
-(``python -m adapters.fix.mmsim``) as its own process, brokerd in the session's Ray
+(``python -m adapters.fix.simulator``) as its own process, brokerd in the session's Ray
 cluster with one venue of kind ``fix`` (and the sim venue beside it for best-price
 routing); traders on WebSocket. Where the venue must say what no simulator says — garbage,
 a fill after a disconnect — a bare quickfix acceptor plays it (``fixtools.RawVenue``)."""
@@ -21,7 +21,7 @@ import pytest_asyncio
 
 from model.config import VenueSection
 from server.app import BrokerServer
-from server.client import BrokerClient
+from server.client.sdk import BrokerClient
 from tests.conftest import ROOT, make_setup
 from tests.integration.fixtools import Fields, RawVenue, free_port, ready_line
 from tests.integration.helpers import assert_book, cloid, connect, final_report
@@ -125,7 +125,7 @@ async def test_status_shows_the_fix_session(fix_server: BrokerServer) -> None:
 
 def start_market_maker(data: Path, *extra: str, port: int | None = None) -> tuple[subprocess.Popen[str], int]:
     port = port or free_port()
-    command = [sys.executable, "-m", "adapters.fix.mmsim", "--config", str(ROOT / "conf" / "fix" / "mmsim.cfg"), "--port", str(port),
+    command = [sys.executable, "-m", "adapters.fix.simulator", "--config", str(ROOT / "conf" / "fix" / "mmsim.cfg"), "--port", str(port),
                "--data-dir", str(data), "--fill-parts", "2", "--latency-ms", "5", "--quote-interval-ms", "50", *extra]  # fmt: skip
     data.mkdir(parents=True, exist_ok=True)
     with (data / "mmsim.err").open("w") as stderr:

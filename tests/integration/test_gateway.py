@@ -13,8 +13,8 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
 from server.app import BrokerServer
-from server.auth import signature
-from server.client import LoginError
+from server.gateway.auth import signature
+from server.client.sdk import LoginError
 from tests.integration.helpers import cloid, connect
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from server.app import BrokerServer
-from server.client import BrokerClient, login_message
+from server.client.sdk import BrokerClient, login_message
 from tests.conftest import demo_setup, make_setup
 from tests.integration.workerlogs import WorkerLogs, actor_pids
 

@@ -20,7 +20,7 @@ import pytest_asyncio
 from model import fixed
 from model.config import AccountSeed, User
 from server.app import BrokerServer
-from server.client import BrokerClient
+from server.client.sdk import BrokerClient
 from tests.conftest import make_setup
 from tests.integration.helpers import TERMINAL
 from tests.integration.open_oracle import PlacedOrder, expected_fills

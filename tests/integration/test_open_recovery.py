@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from model import fixed
-from server.client import BrokerClient
+from server.client.sdk import BrokerClient
 from tests.conftest import ROOT
 from tests.integration.helpers import TERMINAL
 from tests.integration.open_oracle import PlacedOrder, expected_fills

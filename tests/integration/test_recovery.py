@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from server.client import BrokerClient
+from server.client.sdk import BrokerClient
 from tests.conftest import ROOT
 from tests.integration.recovery import Ledger, ServerProcess, admin, assert_books_match, stream_orders, wait_restarted, write_conf
 
@@ -136,7 +136,7 @@ async def test_replay_gives_the_same_hash_in_any_process_and_hash_seed(tmp_path:
         hashes = set()
         for seed in ("0", "1", "12345"):
             result = subprocess.run(
-                [sys.executable, "-m", "actors.replay", str(data), actor, "--config", str(config)],
+                [sys.executable, "-m", "actors.runtime.replay", str(data), actor, "--config", str(config)],
                 capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": seed},
             )
             assert result.returncode == 0, result.stderr

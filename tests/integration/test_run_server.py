@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.options import RAY_SINGLE_NODE_ENV
+from actors.runtime.options import RAY_SINGLE_NODE_ENV
 from tests.conftest import ROOT
 from tests.integration.helpers import cloid, connect, final_report
 from tests.integration.recovery import ServerProcess, session_processes, write_conf

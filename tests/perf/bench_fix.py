@@ -4,7 +4,7 @@ quickfix applications exchanging NewOrderSingle → ExecutionReport in the same 
     python tests/perf/bench_fix.py [--orders 4000] [--rate 200] [--seconds 5] [--repeats 3]
 
 brokerd: ``run`` of a server (embedded Ray, fsync journals) whose only venue is MM1 over
-FIX; the simulator (``python -m adapters.fix.mmsim``) fills every order at once in one
+FIX; the simulator (``python -m adapters.fix.simulator``) fills every order at once in one
 part. Measured: filled orders/s with ``--clients`` connections keeping orders in flight
 (new_order → the ``trade`` report), and p50/p99 of new_order → trade at ``--rate``.
 
@@ -212,7 +212,7 @@ class _Trader:
         import msgspec
         from websockets.asyncio.client import connect
 
-        from server.auth import signature
+        from server.gateway.auth import signature
 
         self.decode = msgspec.json.decode
         self.encode = msgspec.json.encode
@@ -301,7 +301,7 @@ async def run(args: argparse.Namespace) -> None:
     import msgspec
     import ray
 
-    from actors.options import RAY_INIT_DEFAULTS
+    from actors.runtime.options import RAY_INIT_DEFAULTS
     from model.config import VenueSection
     from server.app import BrokerServer
     from tests.conftest import make_setup

@@ -114,7 +114,7 @@ def frame_of_orders(args: argparse.Namespace, symbols: list[Instrument], start: 
 
 
 async def queue(url: str, args: argparse.Namespace, symbols: list[Instrument]) -> float:
-    from server.client import BrokerClient
+    from server.client.sdk import BrokerClient
 
     starts = list(range(0, args.orders, 1000))
     started = time.perf_counter()
@@ -131,7 +131,7 @@ async def queue(url: str, args: argparse.Namespace, symbols: list[Instrument]) -
 
 
 async def admin(url: str, command: str, *args: str) -> dict[str, Any]:
-    from server.client import BrokerClient
+    from server.client.sdk import BrokerClient
 
     async with BrokerClient(url, "ops", "ops-secret", max_size=None) as client:
         reply: dict[str, Any] = await client.request({"op": "admin", "command": command, "args": list(args)}, timeout=600)
@@ -229,7 +229,7 @@ class Memory:
 async def run(args: argparse.Namespace) -> None:
     import ray
 
-    from actors.options import RAY_INIT_DEFAULTS
+    from actors.runtime.options import RAY_INIT_DEFAULTS
     from server.app import BrokerServer
 
     ray.init(num_cpus=os.cpu_count(), **{**RAY_INIT_DEFAULTS, "log_to_driver": False})

@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from model import fixed  # noqa: E402
 from model.config import AccountSeed, User  # noqa: E402
-from server.auth import signature  # noqa: E402
+from server.gateway.auth import signature  # noqa: E402
 from tests.conftest import demo_setup  # noqa: E402
 
 encode = msgspec.json.encode
@@ -302,7 +302,7 @@ def median(values: list[float]) -> float:
 async def run(args: argparse.Namespace) -> None:
     import ray
 
-    from actors.options import RAY_INIT_DEFAULTS
+    from actors.runtime.options import RAY_INIT_DEFAULTS
     from server.app import BrokerServer
 
     queue: Any = multiprocessing.get_context("spawn").Queue()

@@ -63,7 +63,7 @@ def raw_decode_rate(data_dir: Path) -> tuple[int, float]:
     """Every journal record of every actor read raw from LMDB and its batches decoded."""
     import lmdb
 
-    from actors.runtime import _record_decoder
+    from actors.runtime.host import _record_decoder
     from model.messages import decode_batch
 
     messages = 0

@@ -1,0 +1,140 @@
+"""The AccountShard Ray actor: hosts ``AccountState`` behind its journal."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import ray
+
+from actors.account.core import AccountState
+from actors.runtime.roles import build_core
+from actors.runtime.host import Core, DurableHost
+from actors.supervisor.core import ActorPlan
+from model import fixed
+from model.config import AccountSeed, Config
+from model.instruments import Instrument
+from model.messages import AccountReply, OpenAccount, OrdersReply, QueryAccount, QueryOrders, Reply
+from server.admin import backoffice
+from server.gateway import protocol
+
+
+@ray.remote
+class AccountActor(DurableHost):
+    """Owns the accounts placed on this shard; every order of those accounts lives here.
+
+    Accounts from the accounts file that the journal does not hold yet enter as a journaled
+    ``OpenAccount`` input once the shard is wired, so replay from empty rebuilds them too."""
+
+    def __init__(self, name: str, config: Config, instruments: list[Instrument]) -> None:
+        self.instruments = instruments
+        super().__init__(name, config)
+        self.recover(config.server.data_dir)
+        self.last_status = (time.monotonic(), self.core.order_counter)
+
+    def make_core(self) -> Core:
+        return build_core(ActorPlan(self.name, "account", instruments=self.instruments), self.config)
+
+    async def seed(self, accounts: list[AccountSeed]) -> int:
+        """The accounts file's accounts that this shard's journal does not hold yet enter as
+        journaled ``OpenAccount`` inputs (called once wired, at start and after a restart).
+        Not a constructor argument: Ray cannot restart an actor whose large creation
+        arguments went to its object store (ray-project/ray#53713)."""
+        fresh = [seed for seed in accounts if seed.account not in self.core.accounts]
+        if fresh:
+            self.submit_local([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group) for s in fresh])
+        return len(fresh)
+
+    # --- operator queries (read only: not journaled) -----------------------------------------
+
+    async def admin_account(self, account: str) -> dict[str, Any] | None:
+        core: AccountState = self.core
+        record = core.accounts.get(account)
+        if record is None:
+            return None
+        core._query_account(QueryAccount(account, Reply("admin", 0, b"")), time.time_ns())
+        (send,) = core.out.drain()
+        assert isinstance(send.message, AccountReply)
+        view: dict[str, Any] = msgspec.json.decode(protocol.account_reply(send.message))
+        view.pop("type", None)
+        view.pop("id", None)
+        view["killed"] = record.killed
+        view["open_orders"] = core.open_orders(account)
+        return view
+
+    async def admin_orders(self, account: str) -> list[dict[str, Any]] | None:
+        core: AccountState = self.core
+        if account not in core.accounts:
+            return None
+        core._query_orders(QueryOrders(account, False, Reply("admin", 0, b"")), time.time_ns())
+        (send,) = core.out.drain()
+        assert isinstance(send.message, OrdersReply)
+        orders: list[dict[str, Any]] = msgspec.json.decode(protocol.orders_reply(send.message))["orders"]
+        return orders
+
+    async def status(self) -> dict[str, Any]:
+        """The runtime's status plus the book: accounts, orders, and orders/s since the
+        previous status call."""
+        status = await super().status()
+        now, orders = time.monotonic(), self.core.order_counter
+        last_time, last_orders = self.last_status
+        self.last_status = (now, orders)
+        status["accounts"] = len(self.core.accounts)
+        status["orders"] = orders
+        status["orders_per_s"] = round((orders - last_orders) / (now - last_time), 1) if now > last_time else 0.0
+        status["allocations_booked"] = self.core.allocations
+        return status
+
+    async def open_orders(self, account: str | None) -> int:
+        return self.core.open_orders(account)
+
+    async def owns(self, account: str) -> bool:
+        return account in self.core.accounts
+
+    async def existing(self, accounts: list[str]) -> list[str]:
+        """Which of ``accounts`` this shard already has."""
+        return [account for account in accounts if account in self.core.accounts]
+
+    # --- back office (read only) ---------------------------------------------------------------
+
+    async def positions_book(self) -> dict[str, dict[str, int]]:
+        """Every account here with its nonzero positions: ``reconcile``."""
+        return {
+            record.account: {symbol: position.qty for symbol, position in record.positions.items() if position.qty}
+            for record in self.core.accounts.values()
+        }
+
+    async def export_part(self, folder: str, part: str, day: str) -> dict[str, int]:
+        """Write this shard's positions and the day's allocations as two CSV parts."""
+        core: AccountState = self.core
+        multiplier = {symbol: instrument.multiplier for symbol, instrument in core.instruments.items()}
+
+        def positions() -> Iterator[tuple[str, str, int, int]]:
+            for record in core.accounts.values():
+                held = [(symbol, position) for symbol, position in sorted(record.positions.items()) if position.qty]
+                for symbol, position in held:
+                    yield record.account, symbol, position.qty, fixed.ceil_cent(position.cost * multiplier[symbol])
+                if not held:
+                    yield record.account, "", 0, 0  # the account exists, holding nothing
+
+        written = backoffice.write_positions_csv(Path(folder) / f"positions.{part}.csv", positions())
+        allocations = (
+            (
+                day,
+                order.block,
+                order.account,
+                order.order_id,
+                order.symbol,
+                order.side.value,
+                order.cum_qty,
+                order.cum_value // (order.cum_qty * multiplier[order.symbol]),
+                order.booked_cash,
+            )
+            for order in core.orders.values()
+            if order.block is not None and order.cum_qty
+        )
+        allocated = backoffice.write_allocations_csv(Path(folder) / f"allocations.{part}.csv", allocations)
+        return {"positions": written, "allocations": allocated}

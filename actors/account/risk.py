@@ -1,0 +1,191 @@
+"""Pre-trade risk: pure functions of an order, its account, the instrument and the market.
+
+Each check returns the ``Reason`` that rejects the order, or ``None``. The checks run in
+the order of ``first_failure`` so the reported reason is deterministic. The last two are
+not risk but what the market takes (a fund takes no limit order, the open takes no order
+after it): they are decided here because an order's first report must already be its
+only rejection, never ``new`` followed by ``rejected``.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from actors.account.records import AccountRecord, OrderRecord
+from model import fixed
+from model.config import OpenSection, RiskSection
+from model.enums import AssetClass, OrderType, Reason, Side, TimeInForce
+from model.calendar import trading_day
+from model.instruments import Instrument
+
+
+class MarketView(msgspec.Struct):
+    """What the shard knows of a symbol's market: consolidated quote, trading status, and
+    the local trading day (``model.calendar.trading_day`` in ``[open] timezone``) of the
+    symbol's last open as it passed this shard (-1: never) — from a journaled input, so
+    replay decides late orders exactly as live did."""
+
+    bid: int | None = None
+    ask: int | None = None
+    reference: int = 0
+    halted: bool = False
+    opened_day: int = -1
+
+
+class RiskLimits(msgspec.Struct, frozen=True):
+    max_order_qty: int
+    max_order_notional: int
+    price_band: int  # fraction of the reference price, scale 10^-9
+    market_collar: int
+    reject_late_opg: bool = True  # ``[open] late_orders = "reject"``; False: queue them for the next open
+    open_timezone: str = "America/New_York"  # ``[open] timezone``: the open happens once per local day
+
+    @classmethod
+    def from_config(cls, risk: RiskSection, opening: OpenSection | None = None) -> RiskLimits:
+        return cls(
+            max_order_qty=risk.max_order_qty_fixed,
+            max_order_notional=risk.max_order_notional_fixed,
+            price_band=risk.price_band_fraction,
+            market_collar=risk.market_collar_fraction,
+            reject_late_opg=opening is None or opening.late_orders == "reject",
+            open_timezone=OpenSection().timezone if opening is None else opening.timezone,
+        )
+
+
+def reference_price(instrument: Instrument, market: MarketView | None) -> int:
+    if market is not None and market.reference > 0:
+        return market.reference
+    return instrument.reference_price
+
+
+def estimate_price(order: OrderRecord, instrument: Instrument, market: MarketView | None, limits: RiskLimits) -> int:
+    """The worst price the order is expected to trade at: its limit, or for market and stop
+    orders the touch (or reference) moved against the order by the market collar."""
+    if order.order_type.has_price and order.price is not None:
+        return order.price
+    reference = reference_price(instrument, market)
+    if order.side is Side.BUY:
+        touch = market.ask if market and market.ask else reference
+        touch = max(touch, order.stop_price or 0)
+        return fixed.ceil_to(touch + fixed.mul(touch, limits.market_collar), instrument.tick_size)
+    touch = market.bid if market and market.bid else reference
+    if order.stop_price is not None:
+        touch = min(touch, order.stop_price)
+    return max(instrument.tick_size, fixed.floor_to(touch - fixed.mul(touch, limits.market_collar), instrument.tick_size))
+
+
+def cash_to_reserve(order: OrderRecord, instrument: Instrument, estimate: int) -> int:
+    """Cash a buy must still hold so that every remaining fill at ``estimate`` is paid for."""
+    if order.side is not Side.BUY or not order.status.is_open:
+        return 0
+    if order.notional is not None:
+        return max(0, order.notional - order.booked_cash)
+    assert order.qty is not None
+    leaves = order.qty - order.cum_qty
+    return max(0, fixed.ceil_cent(order.cum_value + leaves * estimate * instrument.multiplier) - order.booked_cash)
+
+
+def qty_to_reserve(order: OrderRecord) -> int:
+    """Shares a sell must still hold: its leaves, or for a notional sell its cap."""
+    if order.side is not Side.SELL or not order.status.is_open:
+        return 0
+    if order.notional is not None:
+        return max(0, (order.qty_cap or 0) - order.cum_qty)
+    assert order.qty is not None
+    return order.qty - order.cum_qty
+
+
+def check_size(order: OrderRecord, instrument: Instrument, estimate: int, limits: RiskLimits) -> Reason | None:
+    if order.qty is not None:
+        if order.qty > limits.max_order_qty:
+            return Reason.MAX_ORDER_SIZE
+        value = order.qty * estimate * instrument.multiplier // fixed.SCALE
+    else:
+        assert order.notional is not None
+        value = order.notional
+    if value > limits.max_order_notional:
+        return Reason.MAX_ORDER_NOTIONAL
+    return None
+
+
+def check_price_band(order: OrderRecord, instrument: Instrument, market: MarketView | None, limits: RiskLimits) -> Reason | None:
+    reference = reference_price(instrument, market)
+    band = fixed.mul(reference, limits.price_band)
+    for price in (order.price, order.stop_price):
+        if price is not None and abs(price - reference) > band:
+            return Reason.PRICE_OUT_OF_BAND
+    return None
+
+
+def notional_sell_cap(order: OrderRecord, account: AccountRecord, instrument: Instrument, estimate: int) -> int:
+    """Shares a notional sell needs at the collared bid: its cash over the price, rounded up to
+    the increment, never more than the account holds free."""
+    needed = _notional_sell_need(order, instrument, estimate)
+    if account.allow_short:
+        return needed
+    return min(needed, max(0, account.available_qty(order.symbol)))
+
+
+def _notional_sell_need(order: OrderRecord, instrument: Instrument, estimate: int) -> int:
+    assert order.notional is not None
+    exact = -((-order.notional * fixed.SCALE) // (estimate * instrument.multiplier))
+    return fixed.ceil_to(exact, instrument.qty_increment)
+
+
+def check_funds(order: OrderRecord, account: AccountRecord, instrument: Instrument, estimate: int) -> Reason | None:
+    if order.side is Side.BUY:
+        if cash_to_reserve(order, instrument, estimate) > account.buying_power:
+            return Reason.INSUFFICIENT_BUYING_POWER
+        return None
+    if account.allow_short:
+        return None
+    if order.notional is not None:
+        needed = _notional_sell_need(order, instrument, estimate)
+        return Reason.INSUFFICIENT_POSITION if needed > account.available_qty(order.symbol) else None
+    assert order.qty is not None
+    return Reason.INSUFFICIENT_POSITION if order.qty > account.available_qty(order.symbol) else None
+
+
+def check_supported(order: OrderRecord, instrument: Instrument) -> Reason | None:
+    """A mutual fund fills only at the NAV the operator strikes: it takes market orders only."""
+    if instrument.asset_class is AssetClass.MUTUAL_FUND and order.order_type is not OrderType.MARKET:
+        return Reason.UNSUPPORTED
+    return None
+
+
+def check_open_passed(order: OrderRecord, instrument: Instrument, market: MarketView | None, limits: RiskLimits) -> Reason | None:
+    """An order for the open that comes after today's open of its symbol (the same local
+    trading day as the open passed this shard), when late orders are rejected. A fund has no open: its
+    orders wait for the NAV whatever their tif."""
+    if order.tif is not TimeInForce.OPG or not limits.reject_late_opg or instrument.asset_class is AssetClass.MUTUAL_FUND:
+        return None
+    if market is not None and market.opened_day == trading_day(order.created_ts, limits.open_timezone):
+        return Reason.OPEN_PASSED
+    return None
+
+
+def first_failure(
+    order: OrderRecord,
+    account: AccountRecord,
+    instrument: Instrument,
+    market: MarketView | None,
+    limits: RiskLimits,
+) -> Reason | None:
+    """Run every pre-trade check in a fixed order; the first failure rejects the order.
+
+    Guarantees: the order is fixed (kill switch, halt, size, price band, funds, then what
+    the market takes: a fund's order type, the open passed), so an order that fails several
+    checks always gets the same reason; the checks read only their arguments (the order's
+    ``created_ts`` is its journaled arrival time)."""
+    if account.killed:
+        return Reason.ACCOUNT_KILLED
+    if market is not None and market.halted:
+        return Reason.HALTED
+    estimate = estimate_price(order, instrument, market, limits)
+    return (
+        check_size(order, instrument, estimate, limits)
+        or check_price_band(order, instrument, market, limits)
+        or check_funds(order, account, instrument, estimate)
+        or check_supported(order, instrument)
+        or check_open_passed(order, instrument, market, limits)
+    )

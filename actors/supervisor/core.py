@@ -1,0 +1,142 @@
+"""Supervisor core: where every account, symbol and venue lives, and the operator's switches.
+
+Pure: it computes the topology from the setup and turns operator commands (journaled by
+the Ray shell before they are applied) into control messages for the actors that own the
+accounts and symbols.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import ClassVar
+
+import msgspec
+
+from actors.runtime.hop import DROP_COPY_ACTOR, account_actor, gateway_actor, instrument_actor, venue_actor
+from actors.runtime.outputs import ACCOUNT, ALL, INSTRUMENT, Dispatcher, Outputs
+from model.config import AccountSeed, Setup, VenueSection
+from model.instruments import Instrument
+from model.messages import AdminCancelAll, OpenAccount, OpenMarket, SetKill, SetTradingStatus, StrikeNav
+from model.routing import shard_of
+
+
+class ActorPlan(msgspec.Struct, frozen=True):
+    name: str
+    role: str  # account | instrument | venue | drop_copy | gateway
+    accounts: list[AccountSeed] = []
+    instruments: list[Instrument] = []
+    venue: VenueSection | None = None
+
+
+def plan(setup: Setup, gateways: int = 1) -> list[ActorPlan]:
+    """Every actor of the topology with what it owns. Shard counts come from config."""
+    topology = setup.config.topology
+    if topology.account_shards < 1 or topology.instrument_actors < 1:
+        raise ValueError("account_shards and instrument_actors must be at least 1")
+    plans: list[ActorPlan] = []
+    for index in range(topology.account_shards):
+        owned = [seed for seed in setup.accounts if shard_of(seed.account, topology.account_shards) == index]
+        plans.append(ActorPlan(account_actor(index), "account", accounts=owned, instruments=setup.instruments))
+    for index in range(topology.instrument_actors):
+        owned_symbols = [i for i in setup.instruments if shard_of(i.symbol, topology.instrument_actors) == index]
+        plans.append(ActorPlan(instrument_actor(index), "instrument", instruments=owned_symbols))
+    for venue in setup.config.venues:
+        plans.append(ActorPlan(venue_actor(venue.name), "venue", instruments=setup.instruments, venue=venue))
+    if setup.config.drop_copy.enabled:
+        plans.append(ActorPlan(DROP_COPY_ACTOR, "drop_copy"))
+    for index in range(gateways):
+        plans.append(ActorPlan(gateway_actor(index), "gateway"))
+    return plans
+
+
+class SupervisorState(Dispatcher):
+    """Trading status per symbol and the kill switch, as the operator set them."""
+
+    def __init__(self, symbols: list[str]) -> None:
+        self.name = "supervisor"
+        self.symbols = sorted(symbols)
+        self.halted: dict[str, bool] = {}  # symbol → True (a dict: ordered, so hashes are stable)
+        self.killed: dict[str, bool] = {}  # account → True
+        self.kill_all = False
+        self.commands = 0
+        self.opens = 0  # opens released (admin ``open`` or the configured time)
+        self.scheduled_open = ""  # local date of the last open at the configured time
+        self.navs: dict[str, int] = {}  # fund → the last NAV struck
+        self.nav_strikes: dict[str, int] = {}  # fund → NAVs struck so far (numbers each strike's marker)
+        self.loaded: dict[str, str] = {}  # account → group, for accounts opened by ``accounts load``
+        self.out = Outputs()
+
+    def _set_trading_status(self, command: SetTradingStatus, now: int) -> None:
+        if command.symbol not in self.symbols:
+            raise KeyError(f"unknown symbol {command.symbol}")
+        if command.halted:
+            self.halted[command.symbol] = True
+        else:
+            self.halted.pop(command.symbol, None)
+        self.commands += 1
+        self.out.to(INSTRUMENT, command.symbol, command)
+        self.out.to(ACCOUNT, ALL, command)
+
+    def _set_kill(self, command: SetKill, now: int) -> None:
+        if command.account == ALL:
+            self.kill_all = command.killed
+            self.killed.clear()
+            self.out.to(ACCOUNT, ALL, command)
+        else:
+            if command.killed:
+                self.killed[command.account] = True
+            else:
+                self.killed.pop(command.account, None)
+            self.out.to(ACCOUNT, command.account, command)
+        self.commands += 1
+
+    def _cancel_all(self, command: AdminCancelAll, now: int) -> None:
+        self.commands += 1
+        target = command.symbol if command.symbol is not None else ALL
+        self.out.to(INSTRUMENT, target, command)
+
+    def _open_market(self, command: OpenMarket, now: int) -> None:
+        self.commands += 1
+        self.opens += 1
+        if command.day:
+            self.scheduled_open = command.day
+        self.out.to(ACCOUNT, ALL, msgspec.structs.replace(command, open_id=self.opens))
+
+    def _strike_nav(self, command: StrikeNav, now: int) -> None:
+        """Send the strike to every account shard, numbered per fund: each shard passes it on
+        to the fund's InstrumentActor behind the orders it routed before it (like the open),
+        so an order a shard acknowledged before the marker passed it is never left out."""
+        self.commands += 1
+        self.navs[command.symbol] = command.nav
+        strike = self.nav_strikes[command.symbol] = self.nav_strikes.get(command.symbol, 0) + 1
+        self.out.to(ACCOUNT, ALL, msgspec.structs.replace(command, strike=strike))
+
+    def _open_account(self, command: OpenAccount, now: int) -> None:
+        self.loaded[command.account] = command.group
+        self.out.to(ACCOUNT, command.account, command)
+
+    _handlers: ClassVar[dict[type, Callable[..., None]]] = {
+        OpenAccount: _open_account,
+        OpenMarket: _open_market,
+        StrikeNav: _strike_nav,
+        SetTradingStatus: _set_trading_status,
+        SetKill: _set_kill,
+        AdminCancelAll: _cancel_all,
+    }
+
+    def check_invariants(self) -> None:
+        assert all(symbol in self.symbols for symbol in self.halted)
+
+    def state_hash(self) -> str:
+        state = (
+            self.symbols,
+            sorted(self.halted),
+            sorted(self.killed),
+            self.kill_all,
+            self.commands,
+            self.opens,
+            sorted(self.navs.items()),
+            sorted(self.nav_strikes.items()),
+        )
+        return hashlib.sha256(msgspec.msgpack.encode(state)).hexdigest()

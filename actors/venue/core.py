@@ -1,0 +1,145 @@
+"""VenueSession core: the child orders at one venue and the adapter that speaks to it.
+
+The adapter (sim or FIX) is itself driven with ``now``; this core turns instrument-actor
+commands into adapter calls and adapter events into messages for instrument actors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import msgspec
+import structlog
+
+from actors.runtime.outputs import ALL, INSTRUMENT, Outputs
+from adapters.base import VenueAdapter, VenueEvent
+from model.enums import SessionState, VenueEventKind
+from model.messages import (
+    Message,
+    VenueCancel,
+    VenueCancelAll,
+    VenueNewOrder,
+    VenueQuote,
+    VenueRecovered,
+    VenueReplace,
+    VenueReport,
+    VenueSessionChanged,
+    VenueSetSession,
+    VenueStart,
+    VenueTick,
+    VenueWireIn,
+    VenueWireSent,
+)
+
+log = structlog.get_logger("venues")
+
+_FINAL = frozenset({VenueEventKind.CANCELED, VenueEventKind.EXPIRED, VenueEventKind.REJECTED})
+
+
+class VenueState:
+    """Owns the child orders sent to one venue.
+
+    Guarantees: each child order is submitted to the adapter once (a repeated child id is
+    refused by the venue, never sent twice); every venue event about a child goes to the
+    instrument actor of the child's symbol; quotes go to the symbol's instrument actor.
+    """
+
+    def __init__(self, name: str, adapter: VenueAdapter, supports_cancel_all: bool = True) -> None:
+        self.name = name
+        self.adapter = adapter
+        self.supports_cancel_all = supports_cancel_all
+        self.started = False
+        self.child_symbols: dict[str, str] = {}
+        self.out = Outputs()
+
+    def start(self, now: int) -> None:
+        self.started = True
+        self._emit(self.adapter.start(now))
+
+    def apply(self, message: Message, now: int) -> None:
+        if isinstance(message, VenueTick):
+            self.advance(now)
+        elif isinstance(message, VenueStart):
+            if not self.started:
+                self.start(now)
+        elif isinstance(message, VenueSetSession):
+            self.set_session(SessionState(message.state), now)
+        elif isinstance(message, VenueCancelAll):
+            self._cancel_all(message, now)
+        elif isinstance(message, VenueWireIn):
+            self._emit(self._wire("receive")(message.raw, now))
+        elif isinstance(message, VenueWireSent):
+            self._wire("record_sent")(message.seq, message.msg_type, message.cl_ord_id)
+        elif isinstance(message, VenueRecovered):
+            self._emit(self._wire("recovered")(message.sent, message.unsent, now))
+        elif isinstance(message, VenueNewOrder):
+            if message.child_id in self.child_symbols:
+                log.warning("duplicate child order refused", venue=self.name, child_id=message.child_id)
+                return
+            self.child_symbols[message.child_id] = message.symbol
+            self._emit(self.adapter.submit(message, now))
+        elif isinstance(message, VenueCancel):
+            self._emit(self.adapter.cancel(message.child_id, now))
+        elif isinstance(message, VenueReplace):
+            self._emit(self.adapter.replace(message, now))
+        else:
+            raise TypeError(f"{self.name} does not take {type(message).__name__}")
+
+    def _wire(self, method: str) -> Any:
+        """The adapter's ``method`` for what its wire session says; only a FIX adapter has one."""
+        bound = getattr(self.adapter, method, None)
+        if bound is None:
+            raise TypeError(f"{self.name}: its adapter takes no wire messages")
+        return bound
+
+    def _cancel_all(self, message: VenueCancelAll, now: int) -> None:
+        native = getattr(self.adapter, "cancel_all", None)
+        if self.supports_cancel_all and native is not None:
+            self._emit(native(message.symbols, now))
+            return
+        wanted = set(message.symbols)  # emulated: one cancel per working child, in order
+        for child_id, symbol in list(self.child_symbols.items()):
+            if symbol in wanted:
+                self._emit(self.adapter.cancel(child_id, now))
+
+    def reconcile(self) -> dict[str, list[str]]:
+        """Compare the child orders this session believes open with what the venue works
+        (after a restart). Both lists empty: in agreement."""
+        at_venue = set(self.adapter.open_orders())
+        here = set(self.child_symbols)
+        return {"unknown_at_venue": sorted(here - at_venue), "unknown_here": sorted(at_venue - here)}
+
+    def advance(self, now: int) -> None:
+        """Let time pass at the venue (quotes, resting fills, the session clock)."""
+        self._emit(self.adapter.advance(now))
+
+    def set_session(self, state: SessionState, now: int) -> None:
+        self._emit(self.adapter.set_session(state, now))
+
+    def next_wakeup(self) -> int | None:
+        return self.adapter.next_wakeup()
+
+    def _emit(self, events: list[VenueEvent]) -> None:
+        for event in events:
+            if isinstance(event, VenueReport):
+                symbol = self.child_symbols.get(event.child_id)
+                if symbol is None:
+                    log.warning("report for unknown child", venue=self.name, child_id=event.child_id)
+                    continue
+                self.out.to(INSTRUMENT, symbol, event)
+                if event.kind in _FINAL or event.done:
+                    del self.child_symbols[event.child_id]
+            elif isinstance(event, VenueQuote):
+                self.out.to(INSTRUMENT, event.symbol, event)
+            elif isinstance(event, VenueSessionChanged):
+                self.out.to(INSTRUMENT, ALL, event)
+
+    def check_invariants(self) -> None:
+        check = getattr(self.adapter, "check_invariants", None)
+        if check is not None:
+            check()
+
+    def state_hash(self) -> str:
+        adapter_hash = getattr(self.adapter, "state_hash", lambda: "")()
+        return hashlib.sha256(msgspec.msgpack.encode((self.started, self.child_symbols, adapter_hash))).hexdigest()

@@ -1,0 +1,88 @@
+"""The Gateway Ray actor: the WebSocket server runs on this actor's event loop (uvloop,
+which Ray uses for async actors when it is installed).
+
+A gateway holds soft state only. Its batches carry ``gateway-N~<incarnation>`` as sender,
+so a restarted gateway starts a fresh sequence that the shards do not mistake for
+repeats; what it sent and the shard has not acked is written again whenever the link
+reopens (a restarted shard gets every unacked order). Events it receives are acked as
+soon as they are handed to the connections."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import ray
+
+from actors.runtime.hop import Outbox
+from actors.runtime.host import Acker, LinkedHost
+from model.config import Setup
+from server.gateway.core import Gateway
+
+
+@ray.remote
+class GatewayActor(LinkedHost):
+    """Serves traders on one port; events for them arrive as batches over its link."""
+
+    def __init__(self, name: str, setup: Setup, gateways: int) -> None:
+        super().__init__(name, setup.config, gateways)
+        self.sender = f"{name}~{self.incarnation}"
+        self.setup = setup
+        self.outbox = Outbox(self.sender, self.router, setup.config.batching, self._deliver)
+        self.gateway: Gateway | None = None
+        self.to_ack: dict[str, tuple[Acker, int]] = {}
+        self.ack_handle: asyncio.Handle | None = None
+        self.pending_accounts: list[tuple[str, str]] = []
+
+    def _deliver(self, name: str, data: bytes) -> None:
+        if self.links is not None:
+            self.links.send(name, data)
+
+    def wired(self) -> None:
+        if self.gateway is None:
+            admin = self._admin if "supervisor" in self.handles else None
+            self.gateway = Gateway(self.name, self.setup, self.outbox, admin, since=self.incarnation)
+            self.gateway.add_accounts(self.pending_accounts)
+
+    def receive(self, data: bytes, channel: Acker) -> None:
+        assert self.gateway is not None
+        sender, seq = self.gateway.on_batch(data)
+        self.to_ack[sender] = (channel, seq)
+        if self.ack_handle is None:
+            self.ack_handle = asyncio.get_running_loop().call_soon(self._ack)
+
+    def _ack(self) -> None:
+        self.ack_handle = None
+        to_ack, self.to_ack = self.to_ack, {}
+        for channel, seq in to_ack.values():
+            channel.ack(seq)
+
+    async def _admin(self, command: str, args: list[str]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.handles["supervisor"].admin.remote(command, args)
+        return result
+
+    async def add_accounts(self, accounts: list[tuple[str, str]]) -> None:
+        """Accounts opened at run time, with their groups (``admin accounts load``)."""
+        if self.gateway is not None:
+            self.gateway.add_accounts(accounts)
+        else:
+            self.pending_accounts = list(accounts)
+
+    async def start(self, host: str, port: int) -> int:
+        assert self.gateway is not None
+        return await self.gateway.start(host, port)
+
+    async def stop(self) -> None:
+        if self.gateway is not None:
+            await self.gateway.stop()
+
+    async def flush(self) -> None:
+        self.outbox.flush()
+
+    async def status(self) -> dict[str, Any]:
+        status: dict[str, Any] = self.gateway.status() if self.gateway else {"name": self.name}
+        status["unacked_batches"] = self.outbox.unacked_batches()
+        status["incarnation"] = self.incarnation
+        status["pid"] = os.getpid()
+        return status

@@ -1,0 +1,285 @@
+"""The trader WebSocket protocol (docs/protocol.md): JSON frames ⇄ typed requests and events.
+
+Pure translation, no I/O. Decoding is strict: unknown ops, missing or mistyped fields,
+and decimals that are not strings are refused with a message that names the field.
+Decimals stay strings here; ``server.gateway.validation`` turns them into fixed-point numbers
+against the instrument's rules.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Union
+
+import msgspec
+
+from model import fixed
+from model.messages import AccountReply, ExecutionReport, OrdersReply, QuoteEvent
+
+
+class _Request(msgspec.Struct, frozen=True, kw_only=True, tag_field="op", forbid_unknown_fields=True):
+    id: msgspec.Raw = msgspec.Raw(b"")
+
+
+class OrderFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The fields of one order, shared by ``new_order`` and each entry of ``new_orders``."""
+
+    account: str
+    client_order_id: str
+    symbol: str
+    side: str
+    type: str
+    tif: str = "day"
+    qty: str | None = None
+    notional: str | None = None
+    price: str | None = None
+    stop_price: str | None = None
+
+
+class Login(_Request, frozen=True, tag="login"):
+    key: str
+    ts: int
+    nonce: str
+    sig: str
+
+
+class NewOrderRequest(_Request, frozen=True, tag="new_order"):
+    account: str
+    client_order_id: str
+    symbol: str
+    side: str
+    type: str
+    tif: str = "day"
+    qty: str | None = None
+    notional: str | None = None
+    price: str | None = None
+    stop_price: str | None = None
+
+    def fields(self) -> OrderFields:
+        return OrderFields(
+            self.account, self.client_order_id, self.symbol, self.side, self.type, self.tif,
+            self.qty, self.notional, self.price, self.stop_price,
+        )
+
+
+class NewOrdersRequest(_Request, frozen=True, tag="new_orders"):
+    orders: list[OrderFields]
+
+
+class CancelOrderRequest(_Request, frozen=True, tag="cancel_order"):
+    account: str
+    client_order_id: str
+
+
+class ReplaceOrderRequest(_Request, frozen=True, tag="replace_order"):
+    account: str
+    client_order_id: str
+    new_client_order_id: str
+    qty: str | None = None
+    price: str | None = None
+    stop_price: str | None = None
+
+
+class CancelAllRequest(_Request, frozen=True, tag="cancel_all"):
+    account: str
+    symbol: str | None = None
+
+
+class GetOrdersRequest(_Request, frozen=True, tag="get_orders"):
+    account: str
+    open_only: bool = False
+    cursor: str | None = None  # the ``next_cursor`` of the previous page
+    limit: int | None = None  # orders per page (``[queries]``: default and maximum)
+
+
+class GetAccountRequest(_Request, frozen=True, tag="get_account"):
+    account: str
+
+
+class SubscribeRequest(_Request, frozen=True, tag="subscribe"):
+    channels: list[str]
+
+
+class AdminRequest(_Request, frozen=True, tag="admin"):
+    """Operator commands (admin role only): ``command`` and its ``args``."""
+
+    command: str
+    args: list[str] = msgspec.field(default_factory=list)
+
+
+Request = Union[
+    Login,
+    NewOrderRequest,
+    NewOrdersRequest,
+    CancelOrderRequest,
+    ReplaceOrderRequest,
+    CancelAllRequest,
+    GetOrdersRequest,
+    GetAccountRequest,
+    SubscribeRequest,
+    AdminRequest,
+]
+
+OPS = sorted(cls.__struct_config__.tag for cls in Request.__args__)  # type: ignore[attr-defined]
+
+_request_decoder = msgspec.json.Decoder(Request)
+_encoder = msgspec.json.Encoder()
+
+
+class ProtocolError(ValueError):
+    """A frame that is not a valid request. ``request_id`` is its raw ``id`` if one was readable."""
+
+    def __init__(self, message: str, request_id: bytes = b"") -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+def decode_request(frame: bytes | str) -> Request:
+    """Decode one client frame or raise ``ProtocolError`` with a message that names the problem.
+
+    Guarantees: nothing else escapes, whatever the frame holds — text or binary (bytes are
+    decoded as UTF-8 JSON alike), invalid UTF-8, nesting deeper than the decoder's
+    recursion limit, numbers or strings of any size."""
+    try:
+        request = _request_decoder.decode(frame)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as error:
+        raise _explain(frame, error) from None
+    if request.id and bytes(request.id)[:1] not in b'"-0123456789':
+        raise ProtocolError("id must be a string or a number")
+    return request
+
+
+def _explain(frame: bytes | str, error: Exception) -> ProtocolError:
+    if not isinstance(error, msgspec.DecodeError):
+        return _unreadable(error)
+    try:
+        loose = msgspec.json.decode(frame)
+    except msgspec.DecodeError:
+        return ProtocolError("malformed JSON")
+    except (RecursionError, UnicodeDecodeError) as unreadable:
+        return _unreadable(unreadable)
+    if not isinstance(loose, dict):
+        return ProtocolError("a request must be a JSON object")
+    request_id = loose.get("id")
+    raw_id = _encoder.encode(request_id) if isinstance(request_id, (str, int)) and not isinstance(request_id, bool) else b""
+    op = loose.get("op")
+    if op is None:
+        return ProtocolError("missing field 'op'", raw_id)
+    if not isinstance(op, str) or op not in OPS:
+        return ProtocolError(f"unknown op {shorten(op)}; expected one of {', '.join(OPS)}", raw_id)
+    return ProtocolError(shorten(str(error), quote=False), raw_id)
+
+
+def _unreadable(error: Exception) -> ProtocolError:
+    # msgspec raises RecursionError past Python's recursion limit (about 1,000 levels), and a
+    # binary frame's bytes may not be UTF-8 (websockets checks text frames itself)
+    if isinstance(error, RecursionError):
+        return ProtocolError("JSON nested too deeply")
+    return ProtocolError("a frame must be UTF-8 JSON")
+
+
+SHOWN_CHARS = 64  # how much of a client's value an error message quotes
+
+
+def shorten(value: object, quote: bool = True) -> str:
+    """``repr(value)`` (or ``str`` with ``quote=False``), cut to a bounded length, for error
+    messages: a 4 MB value in a frame is not sent back."""
+    text = repr(value) if quote else str(value)
+    limit = SHOWN_CHARS if quote else 4 * SHOWN_CHARS
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+# --- server → client -------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=65536)
+def _format(value: int) -> str:
+    """Quantities and prices repeat a great deal; formatting each once saves the gateway work."""
+    return fixed.format(value)
+
+
+def _decimal(value: int | None) -> str | None:
+    return None if value is None else _format(value)
+
+
+def execution_body(report: ExecutionReport) -> bytes:
+    """The JSON of an execution report without ``id`` (``with_id`` adds it for the requester)."""
+    return _encoder.encode(
+        {
+            "type": "execution",
+            "account": report.account,
+            "order_id": report.order_id,
+            "client_order_id": report.client_order_id,
+            "exec_id": report.exec_id,
+            "exec_type": report.exec_type.value,
+            "status": report.status.value,
+            "symbol": report.symbol,
+            "side": report.side.value,
+            "order_type": report.order_type.value,
+            "tif": report.tif.value,
+            "qty": _decimal(report.qty),
+            "notional": None if report.notional is None else fixed.format_cash(report.notional),
+            "price": _decimal(report.price),
+            "stop_price": _decimal(report.stop_price),
+            "cum_qty": _format(report.cum_qty),
+            "leaves_qty": _decimal(report.leaves_qty),
+            "last_qty": _format(report.last_qty),
+            "last_price": _decimal(report.last_price),
+            "avg_price": _decimal(report.avg_price),
+            "reason": report.reason,
+            "venue": report.venue,
+            "ts": report.ts,
+        }
+    )
+
+
+def with_id(body: bytes, request_id: bytes) -> bytes:
+    """Put ``"id": <raw>`` first into an encoded JSON object (no re-encoding of the rest)."""
+    if not request_id:
+        return body
+    return b'{"id":' + request_id + b"," + body[1:]
+
+
+def encode(message: dict[str, object], request_id: bytes = b"") -> bytes:
+    return with_id(_encoder.encode(message), request_id)
+
+
+def error(code: str, message: str, request_id: bytes = b"") -> bytes:
+    return encode({"type": "error", "code": code, "message": shorten(message, quote=False)}, request_id)
+
+
+def orders_reply(reply: OrdersReply) -> bytes:
+    body = b",".join(execution_body(report) for report in reply.orders)
+    head = _encoder.encode({"type": "orders", "account": reply.account, "next_cursor": reply.next_cursor})
+    return with_id(head[:-1] + b',"orders":[' + body + b"]}", reply.reply.request)
+
+
+def account_reply(reply: AccountReply) -> bytes:
+    return encode(
+        {
+            "type": "account",
+            "account": reply.account,
+            "cash": fixed.format_cash(reply.cash),
+            "buying_power": fixed.format_cash(reply.buying_power),
+            "positions": [
+                {"symbol": p.symbol, "qty": fixed.format(p.qty), "avg_cost": fixed.format(p.avg_cost)}
+                for p in reply.positions
+            ],
+        },
+        reply.reply.request,
+    )
+
+
+def quote(event: QuoteEvent) -> bytes:
+    return encode(
+        {
+            "type": "quote",
+            "symbol": event.symbol,
+            "bid": _decimal(event.bid),
+            "bid_size": fixed.format(event.bid_size),
+            "ask": _decimal(event.ask),
+            "ask_size": fixed.format(event.ask_size),
+            **({} if event.nav is None else {"nav": fixed.format(event.nav)}),  # a mutual fund: no bid or ask, its NAV
+            "ts": event.ts,
+        }
+    )

@@ -1,0 +1,161 @@
+"""Checks a request against reference data before it becomes a command.
+
+What fails here never reaches an actor: the client gets an ``error`` and nothing changes.
+(Risk — buying power, position, size and price band — is the AccountShard's, and its
+refusals are ``rejected`` execution reports.)
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+from model import fixed
+from model.config import QueriesSection
+from model.enums import OrderType, Side, TimeInForce
+from model.instruments import Instrument
+from model.messages import NewOrder, ReplaceOrder, Reply
+from server.gateway.protocol import GetOrdersRequest, OrderFields, ReplaceOrderRequest
+
+E = TypeVar("E", bound=StrEnum)
+NOTIONAL_TIFS = (TimeInForce.DAY, TimeInForce.IOC, TimeInForce.OPG)
+
+
+class Invalid(ValueError):
+    """A request refused before it became a command; ``code`` is the wire error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _enum(kind: type[E], value: str, field: str) -> E:
+    member = kind._value2member_map_.get(value)  # a dict look-up; Enum(value) is far slower
+    if member is None:
+        allowed = ", ".join(member.value for member in kind)
+        raise Invalid("invalid_request", f"{field} must be one of {allowed}, not {value!r}")
+    return member  # type: ignore[return-value]
+
+
+def _decimal(text: str | None, field: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return fixed.parse(text)
+    except fixed.DecimalFormatError:
+        raise Invalid("invalid_request", f"{field} must be a decimal string with at most {fixed.DECIMALS} places, not {text!r}") from None
+
+
+def _positive(value: int | None, field: str) -> None:
+    if value is not None and value <= 0:
+        raise Invalid("invalid_request", f"{field} must be > 0")
+
+
+def check_client_order_id(value: str, max_length: int, field: str = "client_order_id") -> None:
+    if not value or len(value) > max_length or not value.isprintable():
+        raise Invalid("invalid_request", f"{field} must be 1 to {max_length} printable characters")
+
+
+def check_qty(qty: int, instrument: Instrument, field: str = "qty") -> None:
+    _positive(qty, field)
+    if qty % instrument.qty_increment:
+        step = fixed.format(instrument.qty_increment)
+        whole = "whole units" if not instrument.fractional else f"multiples of {step}"
+        raise Invalid("invalid_request", f"{field} for {instrument.symbol} must be in {whole}")
+
+
+def check_price(price: int | None, instrument: Instrument, field: str) -> None:
+    if price is None:
+        return
+    _positive(price, field)
+    if price % instrument.tick_size:
+        raise Invalid("invalid_request", f"{field} is off the tick of {fixed.format(instrument.tick_size)} for {instrument.symbol}")
+
+
+def _check_prices_for_type(order_type: OrderType, price: int | None, stop_price: int | None) -> None:
+    if order_type.has_price != (price is not None):
+        need = "needs" if order_type.has_price else "takes no"
+        raise Invalid("invalid_request", f"a {order_type.value} order {need} price")
+    if order_type.has_stop != (stop_price is not None):
+        need = "needs" if order_type.has_stop else "takes no"
+        raise Invalid("invalid_request", f"a {order_type.value} order {need} stop_price")
+
+
+def to_new_order(fields: OrderFields, instruments: dict[str, Instrument], reply: Reply | None, max_id_length: int) -> NewOrder:
+    """Turn one order's wire fields into a ``NewOrder`` or raise ``Invalid``."""
+    check_client_order_id(fields.client_order_id, max_id_length)
+    instrument = instruments.get(fields.symbol)
+    if instrument is None:
+        raise Invalid("unknown_symbol", f"unknown symbol {fields.symbol!r}")
+    side = _enum(Side, fields.side, "side")
+    order_type = _enum(OrderType, fields.type, "type")
+    tif = _enum(TimeInForce, fields.tif, "tif")
+    qty = _decimal(fields.qty, "qty")
+    notional = _decimal(fields.notional, "notional")
+    price = _decimal(fields.price, "price")
+    stop_price = _decimal(fields.stop_price, "stop_price")
+    if (qty is None) == (notional is None):
+        raise Invalid("invalid_request", "give exactly one of qty or notional")
+    if qty is not None:
+        check_qty(qty, instrument)
+    if notional is not None:
+        _positive(notional, "notional")
+        if notional % fixed.CENT:
+            raise Invalid("invalid_request", "notional must be in whole cents")
+        if order_type is not OrderType.MARKET or tif not in NOTIONAL_TIFS:
+            raise Invalid("invalid_request", "notional orders must be market orders with tif day, ioc or opg")
+        if not instrument.fractional:
+            raise Invalid("invalid_request", f"{instrument.symbol} does not trade fractionally; notional orders need fractional shares")
+    _check_prices_for_type(order_type, price, stop_price)
+    check_price(price, instrument, "price")
+    check_price(stop_price, instrument, "stop_price")
+    if tif is TimeInForce.OPG and order_type.has_stop:
+        raise Invalid("invalid_request", "stop orders cannot be for the open (opg)")
+    if tif is TimeInForce.FOK and qty is None:
+        raise Invalid("invalid_request", "fok orders need qty")
+    return NewOrder(
+        account=fields.account,
+        client_order_id=fields.client_order_id,
+        symbol=fields.symbol,
+        side=side,
+        order_type=order_type,
+        tif=tif,
+        qty=qty,
+        notional=notional,
+        price=price,
+        stop_price=stop_price,
+        reply=reply,
+    )
+
+
+def to_replace(request: ReplaceOrderRequest, reply: Reply, max_id_length: int) -> ReplaceOrder:
+    """Syntax of a replace; the owning shard checks it against the order it changes."""
+    check_client_order_id(request.client_order_id, max_id_length)
+    check_client_order_id(request.new_client_order_id, max_id_length, "new_client_order_id")
+    qty = _decimal(request.qty, "qty")
+    price = _decimal(request.price, "price")
+    stop_price = _decimal(request.stop_price, "stop_price")
+    for value, name in ((qty, "qty"), (price, "price"), (stop_price, "stop_price")):
+        _positive(value, name)
+    return ReplaceOrder(
+        account=request.account,
+        client_order_id=request.client_order_id,
+        new_client_order_id=request.new_client_order_id,
+        qty=qty,
+        price=price,
+        stop_price=stop_price,
+        reply=reply,
+    )
+
+
+def orders_page(request: GetOrdersRequest, queries: QueriesSection, max_id_length: int) -> tuple[str | None, int]:
+    """The ``cursor`` and page size of a ``get_orders``: ``limit`` defaults to
+    ``[queries] orders_page_size`` and may not exceed ``max_orders_page``, so no reply
+    outgrows what a client can take in one frame. Whether the cursor names a position in
+    the account's orders is the owning shard's to say."""
+    limit = queries.orders_page_size if request.limit is None else request.limit
+    if not 1 <= limit <= queries.max_orders_page:
+        raise Invalid("invalid_request", f"limit must be 1 to {queries.max_orders_page}")
+    if request.cursor is not None:
+        check_client_order_id(request.cursor, max_id_length, "cursor")
+    return request.cursor, limit

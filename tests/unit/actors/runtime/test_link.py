@@ -1,0 +1,445 @@
+"""The links between actors: the handshake that authenticates both ends, frame parsing, and
+what a receiver does with a peer that does not prove the cluster's secret — over real
+sockets on loopback, without Ray."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import msgspec
+import pytest
+import pytest_asyncio
+import structlog
+import structlog.testing
+
+import actors.runtime.link as link
+from actors.runtime.hop import Router
+from actors.runtime.link import (
+    CHALLENGE,
+    HELLO,
+    MAX_HANDSHAKE_FRAME,
+    NONCE_BYTES,
+    WELCOME,
+    Channel,
+    FrameBuffer,
+    FrameError,
+    Hello,
+    Links,
+    LinkSecret,
+    LinkServer,
+    Refused,
+    check_hello,
+    frame,
+    make_hello,
+    welcome_mac,
+)
+from model.config import Config, TopologySection
+from model.messages import Batch, SetTradingStatus, batch_prefix, decode_batch, encode_batch
+
+CONFIG = Config(topology=TopologySection(account_shards=3, instrument_actors=2))
+ROUTER = Router(CONFIG)
+SECRET = LinkSecret(b"k" * 32)
+ME = "account-1"
+GATEWAY = "gateway-0~1712000000000000000"
+TIMEOUT_S = 0.3
+
+
+def nonce(byte: int) -> bytes:
+    return bytes([byte]) * NONCE_BYTES
+
+
+def batch(sender: str, seq: int) -> bytes:
+    return encode_batch(Batch(sender, seq, 0, [SetTradingStatus(f"S{seq}", True)]))
+
+
+# --- the handshake, pure ---------------------------------------------------------------------------
+
+
+def test_a_hello_proves_the_secret_over_this_challenge_only() -> None:
+    hello = make_hello(SECRET, nonce(1), ME, GATEWAY, nonce(2))
+    accepted = check_hello(SECRET, nonce(1), ME, ROUTER.is_sender, hello)
+    assert (accepted.destination, accepted.sender, accepted.nonce) == (ME, GATEWAY, nonce(2))
+    refusals = {
+        "replayed for another challenge": (SECRET, nonce(3), hello),
+        "made without the secret": (SECRET, nonce(1), make_hello(LinkSecret(b"x" * 32), nonce(1), ME, GATEWAY, nonce(2))),
+    }
+    for what, (secret, challenge, body) in refusals.items():
+        with pytest.raises(Refused) as refused:
+            check_hello(secret, challenge, ME, ROUTER.is_sender, body)
+        assert refused.value.reason == "bad MAC", what
+    good = msgspec.msgpack.decode(hello, type=Hello)
+    for tampered in (
+        msgspec.structs.replace(good, sender="supervisor"),
+        msgspec.structs.replace(good, nonce=nonce(9)),
+        msgspec.structs.replace(good, mac=bytes(32)),
+    ):
+        with pytest.raises(Refused, match="bad MAC"):
+            check_hello(SECRET, nonce(1), ME, ROUTER.is_sender, msgspec.msgpack.encode(tampered))
+
+
+def test_a_proven_hello_for_another_actor_or_under_an_unknown_name_is_refused() -> None:
+    for destination, sender, reason in (
+        ("account-2", GATEWAY, "link for another actor"),
+        (ME, "mallory", "not an actor of this topology"),
+        (ME, "gateway-7~1", "not an actor of this topology"),
+    ):
+        with pytest.raises(Refused, match=reason) as refused:
+            check_hello(SECRET, nonce(1), ME, ROUTER.is_sender, make_hello(SECRET, nonce(1), destination, sender, nonce(2)))
+        assert refused.value.claimed == sender
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"\xff\x00garbage",
+        msgspec.msgpack.encode([ME, GATEWAY]),  # the hello before links were authenticated
+        msgspec.msgpack.encode([ME, GATEWAY, "nonce", "mac"]),
+        msgspec.msgpack.encode([ME, GATEWAY, b"short", bytes(32)]),
+    ],
+)
+def test_a_malformed_hello_is_refused(body: bytes) -> None:
+    with pytest.raises(Refused, match="malformed hello"):
+        check_hello(SECRET, nonce(1), ME, ROUTER.is_sender, body)
+
+
+def test_the_welcome_proves_the_secret_over_both_nonces() -> None:
+    hello = msgspec.msgpack.decode(make_hello(SECRET, nonce(1), ME, GATEWAY, nonce(2)), type=Hello)
+    welcome = welcome_mac(SECRET, nonce(1), hello)
+    assert welcome != hello.mac  # a hello reflected back is no welcome
+    assert welcome != welcome_mac(SECRET, nonce(3), hello)
+    assert welcome != welcome_mac(SECRET, nonce(1), msgspec.structs.replace(hello, nonce=nonce(4)))
+    assert welcome != welcome_mac(LinkSecret(b"x" * 32), nonce(1), hello)
+
+
+def test_the_secret_never_shows_and_survives_the_trip_through_ray() -> None:
+    secret = LinkSecret.generate()
+    key = secret._key
+    assert key.hex() not in repr(secret) and repr(key) not in repr(secret) and repr(key) not in str([secret])
+    copy = pickle.loads(pickle.dumps(secret))
+    assert copy.mac(b"t", nonce(1), nonce(2), "a", "b") == secret.mac(b"t", nonce(1), nonce(2), "a", "b")
+    with pytest.raises(ValueError):
+        LinkSecret(b"short")
+
+
+def test_only_names_of_the_topology_may_send() -> None:
+    assert all(ROUTER.is_sender(name) for name in ("account-0", "instrument-1", "venue-SIM", "gateway-0~12", "supervisor"))
+    for name in ("account-3", "gateway-0", "gateway-0~", "gateway-0~x", "gateway-0~\u0663", "account-0~1", "", "drop-copy"):
+        assert not ROUTER.is_sender(name), name
+
+
+def test_every_batch_begins_with_its_senders_prefix() -> None:
+    for sender in ("a", GATEWAY, "x" * 40, "y" * 300):
+        assert batch(sender, 1).startswith(batch_prefix(sender))
+    assert not batch("supervisor", 1).startswith(batch_prefix("supervisor-x"))
+    assert not batch("supervisor-x", 1).startswith(batch_prefix("supervisor"))
+
+
+def test_frames_reassemble_split_anywhere_and_a_length_out_of_bounds_fails() -> None:
+    stream = frame(HELLO, b"hello") + frame(0x42, b"") + frame(0x42, b"third frame")
+    for cut in range(len(stream) + 1):
+        frames = FrameBuffer(100)
+        got = []
+        for part in (stream[:cut], stream[cut:]):
+            frames.feed(part)
+            while (found := frames.pop()) is not None:
+                got.append(found)
+        assert got == [(HELLO, b"hello"), (0x42, b""), (0x42, b"third frame")]
+        assert not frames.data
+    for length in (0, 101, 2**32 - 1):
+        frames = FrameBuffer(100)
+        frames.feed(length.to_bytes(4, "big") + b"B" + b"x" * 10)
+        with pytest.raises(FrameError):
+            frames.pop()
+
+
+# --- a receiver over real sockets ------------------------------------------------------------------
+
+
+class Recorder:
+    """What a receiver applied, and what it logged."""
+
+    def __init__(self) -> None:
+        self.applied: list[tuple[str | None, bytes]] = []
+        self.logs = structlog.testing.LogCapture()
+
+    def on_batch(self, body: bytes, channel: Channel) -> None:
+        self.applied.append((channel.sender, body))
+        channel.ack(decode_batch(body).seq)
+
+    def refusals(self) -> list[dict[str, Any]]:
+        return [entry for entry in self.logs.entries if entry["event"] == "link refused"]
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
+    recorder = Recorder()
+    monkeypatch.setattr(link, "log", structlog.wrap_logger(None, processors=[recorder.logs]))
+    yield recorder
+
+
+@pytest_asyncio.fixture
+async def receiver(recorder: Recorder) -> AsyncIterator[tuple[LinkServer, tuple[str, int]]]:
+    server = LinkServer(ME, recorder.on_batch, SECRET, ROUTER.is_sender, TIMEOUT_S)
+    address = await server.start("127.0.0.1")
+    yield server, address
+    server.close()
+
+
+class Peer:
+    """A raw TCP client speaking the link's frames by hand."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.challenge = b""
+
+    @classmethod
+    async def open(cls, address: tuple[str, int]) -> Peer:
+        reader, writer = await asyncio.open_connection(*address)
+        return cls(reader, writer)
+
+    def send(self, kind: int, body: bytes) -> None:
+        self.writer.write(frame(kind, body))
+
+    async def frame(self) -> tuple[int, bytes] | None:
+        """The next frame, or None when the other end closed."""
+        try:
+            async with asyncio.timeout(5):
+                head = await self.reader.readexactly(5)
+                body = await self.reader.readexactly(int.from_bytes(head[:4], "big") - 1)
+        except asyncio.IncompleteReadError:
+            return None
+        return head[4], body
+
+    async def handshake(self, sender: str = GATEWAY, secret: LinkSecret = SECRET) -> bytes:
+        """Answer the challenge as ``sender``; returns the hello sent."""
+        challenge = await self.frame()
+        assert challenge is not None and challenge[0] == CHALLENGE and len(challenge[1]) == NONCE_BYTES
+        self.challenge = challenge[1]
+        hello = make_hello(secret, challenge[1], ME, sender, nonce(7))
+        self.send(HELLO, hello)
+        return hello
+
+    async def closed_by_receiver(self) -> bool:
+        while (found := await self.frame()) is not None:
+            if found[0] == CHALLENGE:
+                continue
+            return False
+        return True
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def test_a_sender_with_the_secret_is_welcomed_and_its_batches_applied(receiver: tuple[LinkServer, tuple[str, int]], recorder: Recorder) -> None:
+    server, address = receiver
+    peer = await Peer.open(address)
+    hello = await peer.handshake()
+    welcome = await peer.frame()
+    assert welcome == (WELCOME, welcome_mac(SECRET, peer.challenge, msgspec.msgpack.decode(hello, type=Hello)))
+    peer.send(0x42, batch(GATEWAY, 1))
+    assert await peer.frame() == (0x41, (1).to_bytes(8, "big"))
+    assert recorder.applied == [(GATEWAY, batch(GATEWAY, 1))]
+    assert server.channels[GATEWAY].sender == GATEWAY and recorder.refusals() == []
+    peer.close()
+
+
+Attack = Callable[[Peer], Any]
+
+
+async def _old_hello(peer: Peer) -> None:
+    await peer.frame()
+    peer.send(HELLO, msgspec.msgpack.encode([ME, GATEWAY]))
+    peer.send(0x42, batch(GATEWAY, 1))
+
+
+async def _wrong_secret(peer: Peer) -> None:
+    await peer.handshake(secret=LinkSecret(b"w" * 32))
+    peer.send(0x42, batch(GATEWAY, 1))
+
+
+async def _unknown_name(peer: Peer) -> None:
+    await peer.handshake(sender="mallory")
+    peer.send(0x42, batch("mallory", 1))
+
+
+async def _batch_before_hello(peer: Peer) -> None:
+    await peer.frame()
+    peer.send(0x42, batch(GATEWAY, 1))
+
+
+async def _garbage(peer: Peer) -> None:
+    peer.writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + bytes(range(256)))
+
+
+async def _oversize(peer: Peer) -> None:
+    peer.writer.write((MAX_HANDSHAKE_FRAME + 1).to_bytes(4, "big") + b"H" + b"x" * 100)
+
+
+async def _unknown_frame(peer: Peer) -> None:
+    peer.send(0x5A, b"zzz")
+
+
+async def _second_hello(peer: Peer) -> None:
+    await peer.handshake()
+    await peer.frame()  # the welcome
+    peer.send(HELLO, make_hello(SECRET, nonce(1), ME, "supervisor", nonce(2)))
+    peer.send(0x42, batch("supervisor", 1))
+
+
+async def _batch_under_another_name(peer: Peer) -> None:
+    await peer.handshake()
+    await peer.frame()  # the welcome
+    peer.send(0x42, batch("supervisor", 1))
+
+
+ATTACKS: dict[str, tuple[Attack, str]] = {
+    "hello without a MAC": (_old_hello, "malformed hello"),
+    "MAC made with another secret": (_wrong_secret, "bad MAC"),
+    "a name not in the topology": (_unknown_name, "not an actor of this topology"),
+    "batch before the hello": (_batch_before_hello, "batch before the handshake"),
+    "garbage": (_garbage, "frame length"),
+    "oversize length before the handshake": (_oversize, "frame length"),
+    "unknown frame type": (_unknown_frame, "unexpected frame type"),
+    "a second hello under another name": (_second_hello, "unexpected frame type"),
+    "a batch under another sender's name": (_batch_under_another_name, "another sender's name"),
+}
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+async def test_a_peer_that_does_not_prove_the_secret_is_refused_logged_once_and_changes_nothing(
+    attack: str, receiver: tuple[LinkServer, tuple[str, int]], recorder: Recorder
+) -> None:
+    server, address = receiver
+    run, reason = ATTACKS[attack]
+    peer = await Peer.open(address)
+    await run(peer)
+    assert await peer.closed_by_receiver()
+    assert recorder.applied == []
+    (refusal,) = recorder.refusals()
+    assert reason in refusal["reason"] and refusal["actor"] == ME and refusal["peer"].startswith("127.0.0.1:")
+    assert refusal["log_level"] == "warning" and "exc_info" not in refusal
+    peer.close()
+    # and the receiver still serves a sender that proves the secret
+    honest = await Peer.open(address)
+    await honest.handshake()
+    assert (await honest.frame() or (0, b""))[0] == WELCOME
+    honest.send(0x42, batch(GATEWAY, 1))
+    assert await honest.frame() == (0x41, (1).to_bytes(8, "big"))
+    assert recorder.applied == [(GATEWAY, batch(GATEWAY, 1))]
+    honest.close()
+
+
+async def test_a_recorded_hello_replayed_on_another_connection_is_refused(receiver: tuple[LinkServer, tuple[str, int]], recorder: Recorder) -> None:
+    _, address = receiver
+    first = await Peer.open(address)
+    hello = await first.handshake()
+    assert (await first.frame() or (0, b""))[0] == WELCOME
+    replay = await Peer.open(address)
+    assert (await replay.frame() or (0, b""))[0] == CHALLENGE  # a fresh challenge ...
+    replay.send(HELLO, hello)  # ... answered with the recorded hello
+    replay.send(0x42, batch(GATEWAY, 1))
+    assert await replay.closed_by_receiver()
+    assert recorder.applied == [] and [r["reason"] for r in recorder.refusals()] == ["bad MAC"]
+    first.close()
+    replay.close()
+
+
+async def test_a_peer_that_does_not_finish_the_handshake_in_time_is_closed(receiver: tuple[LinkServer, tuple[str, int]], recorder: Recorder) -> None:
+    _, address = receiver
+    peer = await Peer.open(address)
+    peer.writer.write(frame(HELLO, b"x" * 10)[:7])  # half a frame, then silence
+    started = asyncio.get_running_loop().time()
+    assert await peer.closed_by_receiver()
+    assert TIMEOUT_S * 0.9 <= asyncio.get_running_loop().time() - started < TIMEOUT_S + 2
+    assert [r["reason"] for r in recorder.refusals()] == [f"no handshake within {TIMEOUT_S:g} s"]
+    peer.close()
+
+
+# --- a sender over real sockets -------------------------------------------------------------------
+
+
+async def test_links_deliver_in_order_ack_and_resend_after_the_receiver_moves(recorder: Recorder) -> None:
+    """A sender keeps batches until acked; when the receiver restarts elsewhere, the unacked
+    ones are written again, in order, and nothing acked is repeated."""
+    unacked: list[tuple[int, bytes]] = []
+
+    def on_ack(name: str, seq: int) -> None:
+        while unacked and unacked[0][0] <= seq:
+            unacked.pop(0)
+
+    def on_connect(name: str) -> None:
+        for _, data in list(unacked):
+            links.send(name, data)
+
+    def send(seq: int) -> None:
+        data = batch(GATEWAY, seq)
+        unacked.append((seq, data))
+        links.send(ME, data)
+
+    server = LinkServer(ME, recorder.on_batch, SECRET, ROUTER.is_sender, TIMEOUT_S)
+    links = Links(GATEWAY, {ME: await server.start("127.0.0.1")}, SECRET, TIMEOUT_S, on_ack, on_connect)
+    for seq in range(1, 51):
+        send(seq)  # the first ones before the connection is up: written once it is
+    await _until(lambda: len(recorder.applied) == 50 and not unacked)
+    assert [body for _, body in recorder.applied] == [batch(GATEWAY, seq) for seq in range(1, 51)]
+
+    server.close()  # the receiver dies ...
+    await asyncio.sleep(0.05)
+    for seq in range(51, 61):
+        send(seq)
+    moved = LinkServer(ME, recorder.on_batch, SECRET, ROUTER.is_sender, TIMEOUT_S)  # ... and comes back on another port
+    links.update(ME, await moved.start("127.0.0.1"))
+    await _until(lambda: not unacked)
+    assert [body for _, body in recorder.applied[50:]] == [batch(GATEWAY, seq) for seq in range(51, 61)]
+    assert recorder.refusals() == []
+    links.close()
+    moved.close()
+
+
+async def test_a_sender_writes_no_batch_to_a_receiver_that_does_not_prove_the_secret(recorder: Recorder) -> None:
+    """An impostor listening where the sender expects an actor gets the hello, but no batch:
+    not with a forged welcome, not with none."""
+    seen: list[tuple[str, list[int]]] = []
+
+    async def impostor(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, welcome: bytes | None) -> None:
+        kinds: list[int] = []
+        seen.append(("forged" if welcome else "silent", kinds))
+        writer.write(frame(CHALLENGE, nonce(5)))
+        try:
+            while True:
+                head = await reader.readexactly(5)
+                await reader.readexactly(int.from_bytes(head[:4], "big") - 1)
+                kinds.append(head[4])
+                if head[4] == HELLO and welcome is not None:
+                    writer.write(frame(WELCOME, welcome))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    for welcome in (b"f" * 32, None):
+        listener = await asyncio.start_server(lambda r, w, welcome=welcome: impostor(r, w, welcome), "127.0.0.1", 0)
+        address = listener.sockets[0].getsockname()[:2]
+        links = Links(GATEWAY, {ME: address}, SECRET, TIMEOUT_S)
+        links.send(ME, batch(GATEWAY, 1))
+        await asyncio.sleep(TIMEOUT_S * 2.5)
+        links.send(ME, batch(GATEWAY, 2))
+        await asyncio.sleep(0.1)
+        assert not links.connected(ME)
+        links.close()
+        listener.close()
+    assert {what for what, _ in seen} == {"forged", "silent"}
+    assert all(kinds and set(kinds) == {HELLO} for _, kinds in seen), seen  # hellos only, on every attempt
+    reasons = [entry.get("reason", "") for entry in recorder.logs.entries if entry["event"].startswith("link handshake")]
+    assert any("unexpected frame type 87" in reason for reason in reasons)
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached")

@@ -1,0 +1,392 @@
+"""The FIX venue adapter's state without a session: orders out as FIX strings, messages in
+as received, each execution applied once, bad or unknown reports refused and logged, and
+what a disconnect does with and without cancel on disconnect."""
+
+from __future__ import annotations
+
+import pickle
+
+import quickfix as fix
+
+from adapters.base import VenueEvent
+from adapters.fix import codec
+from adapters.fix.venue import CANCELED_ON_DISCONNECT, NOT_SENT, FixVenue
+from model import fixed
+from model.enums import OrderType, SessionState, Side, TimeInForce, VenueEventKind
+from model.messages import VenueNewOrder, VenueQuote, VenueReplace, VenueReport, VenueSessionChanged, VenueWireSent
+from tests.conftest import demo_setup
+from tests.unit.adapters.fix.test_codec import ACCEPTED, CANCEL_REJECT, EXECUTOR_REJECT, QUOTE, TRADE, UNSUPPORTED, changed, from_venue
+
+SETUP = demo_setup()
+T0 = 1_763_700_000_000_000_000
+
+
+def venue(cancel_on_disconnect: bool = False) -> FixVenue:
+    adapter = FixVenue("MM1", SETUP.instruments, cancel_on_disconnect)
+    adapter.set_session(SessionState.OPEN, T0)
+    return adapter
+
+
+def order(qty: str = "0.3", child_id: str = "child-1") -> VenueNewOrder:
+    return VenueNewOrder(child_id, "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse(qty), None, fixed.parse("150.25"))
+
+
+def wire(msg_type: str, fields: dict, poss_dup: bool = False) -> str:
+    return str(from_venue(msg_type, fields, poss_dup=poss_dup).toString())
+
+
+def parsed(raw: str) -> fix.Message:
+    return fix.Message(raw, codec.dictionary(), False)
+
+
+def msg_type(message: fix.Message) -> str:
+    field = fix.MsgType()
+    message.getHeader().getField(field)  # keep ``message`` alive: the header is a view into it
+    return str(field.getValue())
+
+
+def one_report(events: list[VenueEvent]) -> VenueReport:
+    (report,) = events
+    assert isinstance(report, VenueReport), report
+    return report
+
+
+def sent_types(adapter: FixVenue) -> list[str]:
+    return [msg_type(parsed(raw)) for raw in adapter.take_outgoing()]
+
+
+def test_an_order_goes_out_as_new_order_single_and_its_fills_come_back() -> None:
+    adapter = venue()
+    assert adapter.submit(order(), T0) == []
+    assert sent_types(adapter) == ["D"]
+    (accepted,) = adapter.receive(wire("8", changed(ACCEPTED, {17: "E-0"})), T0)
+    assert isinstance(accepted, VenueReport) and accepted.kind is VenueEventKind.ACCEPTED and accepted.child_id == "child-1"
+    first = one_report(adapter.receive(wire("8", TRADE), T0))
+    assert first.kind is VenueEventKind.TRADE and first.last_qty == fixed.parse("0.1") and not first.done
+    last = changed(TRADE, {17: "E-2", 32: "0.2", 151: "0", 14: "0.3", 39: "2"})
+    second = one_report(adapter.receive(wire("8", last), T0))
+    assert second.done and adapter.open_orders() == []
+
+
+def test_a_possdup_resend_of_a_fill_is_applied_once() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    assert len(adapter.receive(wire("8", TRADE), T0)) == 1
+    assert adapter.receive(wire("8", TRADE, poss_dup=True), T0) == []
+    assert adapter.receive(wire("8", TRADE), T0) == []  # the same ExecID again, even without PossDup
+
+
+def test_a_fill_that_would_overfill_is_refused_with_a_business_reject() -> None:
+    adapter = venue()
+    adapter.submit(order("0.3"), T0)
+    adapter.take_outgoing()
+    assert adapter.receive(wire("8", changed(TRADE, {32: "0.5", 14: "0.5", 151: "0"})), T0) == []
+    assert sent_types(adapter) == ["j"]
+    assert "overfill" in adapter.anomalies[-1]
+
+
+def test_a_report_for_an_unknown_order_is_logged_and_refused_not_a_crash() -> None:
+    adapter = venue()
+    assert adapter.receive(wire("8", changed(TRADE, {11: "nobody"})), T0) == []
+    assert sent_types(adapter) == ["j"] and "unknown order" in adapter.anomalies[-1]
+
+
+def test_a_malformed_report_gets_a_reject_and_changes_nothing() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    adapter.take_outgoing()
+    before = adapter.state_hash()
+    assert adapter.receive(wire("8", changed(TRADE, {32: "-1"})), T0) == []
+    assert sent_types(adapter) in (["3"], ["j"])
+    assert adapter.state_hash() == before
+
+
+def test_cancel_and_replace_name_the_order_and_map_the_answers_back() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    adapter.take_outgoing()
+    assert adapter.replace(VenueReplace("child-1", fixed.parse("0.5"), fixed.parse("150.30")), T0) == []
+    (raw,) = adapter.take_outgoing()
+    request = parsed(raw)
+    replace_id = request.getField(11)
+    assert msg_type(request) == "G" and request.getField(41) == "child-1"
+    replaced = changed(ACCEPTED, {150: "5", 11: replace_id, 41: "child-1", 17: "E-r", 151: "0.5"})
+    report = one_report(adapter.receive(wire("8", replaced), T0))
+    assert report.kind is VenueEventKind.REPLACED and report.child_id == "child-1"
+    adapter.cancel("child-1", T0)
+    (raw,) = adapter.take_outgoing()
+    cancel = parsed(raw)
+    assert cancel.getField(41) == replace_id  # the order's current ClOrdID
+    refused = changed(CANCEL_REJECT, {11: cancel.getField(11), 41: replace_id})
+    report = one_report(adapter.receive(wire("9", refused), T0))
+    assert report.kind is VenueEventKind.CANCEL_REJECTED and report.child_id == "child-1"
+
+
+def test_orders_are_refused_while_the_session_is_down() -> None:
+    adapter = FixVenue("MM1", SETUP.instruments)
+    report = one_report(adapter.submit(order(), T0))
+    assert report.kind is VenueEventKind.REJECTED and report.reason == "market_closed"
+    assert adapter.take_outgoing() == []
+
+
+def test_quotes_feed_the_consolidated_book() -> None:
+    adapter = venue()
+    (quote,) = adapter.receive(wire("S", QUOTE), T0)
+    assert isinstance(quote, VenueQuote) and quote.venue == "MM1" and quote.bid == fixed.parse("150.20")
+
+
+# --- order status answers -----------------------------------------------------------------------
+
+STATUS = changed(ACCEPTED, {150: "I", 17: "E-status"})
+
+
+def test_an_order_status_answer_of_canceled_cancels_the_child() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    report = one_report(adapter.receive(wire("8", changed(STATUS, {39: "4", 151: "0"})), T0))
+    assert (report.kind, report.child_id, report.done) == (VenueEventKind.CANCELED, "child-1", True)
+    assert adapter.open_orders() == [] and adapter.anomalies == []
+
+
+def test_an_order_status_answer_of_filled_while_fills_are_missing_is_only_logged() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    assert adapter.receive(wire("8", changed(STATUS, {39: "2", 151: "0", 14: "0.3", 6: "150.25"})), T0) == []
+    assert adapter.open_orders() == ["child-1"] and "filled" in adapter.anomalies[-1]
+    assert adapter.take_outgoing()[1:] == []  # nothing said to the venue but the order
+
+
+def test_a_final_report_naming_fills_never_received_refuses_them_when_they_come() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    adapter.take_outgoing()
+    canceled = changed(ACCEPTED, {150: "4", 39: "4", 17: "E-c", 151: "0", 14: "0.1", 6: "150.25"})
+    report = one_report(adapter.receive(wire("8", canceled), T0))
+    assert report.kind is VenueEventKind.CANCELED and "CumQty" in adapter.anomalies[-1]
+    assert adapter.receive(wire("8", TRADE), T0) == []
+    assert sent_types(adapter) == ["j"] and "after it was closed here" in adapter.anomalies[-1]
+
+
+# --- disconnects --------------------------------------------------------------------------------------
+
+
+def test_without_cancel_on_disconnect_a_disconnect_changes_no_order() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    adapter.take_outgoing()
+    assert adapter.set_session(SessionState.CLOSED, T0) == [VenueSessionChanged("MM1", SessionState.CLOSED, T0)]
+    assert adapter.open_orders() == ["child-1"]
+    adapter.set_session(SessionState.OPEN, T0)
+    assert sent_types(adapter) == ["H"]  # the next logon asks for its status
+
+
+def test_with_cancel_on_disconnect_a_disconnect_cancels_every_open_child() -> None:
+    adapter = venue(cancel_on_disconnect=True)
+    adapter.submit(order(), T0)
+    adapter.submit(order(child_id="child-2"), T0)
+    adapter.receive(wire("8", TRADE), T0)
+    session, *canceled = adapter.set_session(SessionState.CLOSED, T0)
+    assert session == VenueSessionChanged("MM1", SessionState.CLOSED, T0)
+    assert [(r.child_id, r.kind, r.reason, r.done) for r in canceled if isinstance(r, VenueReport)] == [
+        ("child-1", VenueEventKind.CANCELED, CANCELED_ON_DISCONNECT, True),
+        ("child-2", VenueEventKind.CANCELED, CANCELED_ON_DISCONNECT, True),
+    ]
+    assert adapter.open_orders() == []
+    adapter.take_outgoing()
+    adapter.set_session(SessionState.OPEN, T0)
+    assert adapter.take_outgoing() == []  # nothing left to ask about
+
+
+def test_after_cancel_on_disconnect_a_late_fill_is_refused_and_a_resend_of_an_applied_one_is_not() -> None:
+    adapter = venue(cancel_on_disconnect=True)
+    adapter.submit(order(), T0)
+    (applied,) = adapter.receive(wire("8", TRADE), T0)
+    adapter.set_session(SessionState.CLOSED, T0)
+    adapter.set_session(SessionState.OPEN, T0)
+    adapter.take_outgoing()
+    before = adapter.state_hash()
+    assert adapter.receive(wire("8", TRADE, poss_dup=True), T0) == []  # applied before the close: a plain resend
+    assert adapter.take_outgoing() == [] and adapter.state_hash() == before
+    late = changed(TRADE, {17: "E-2", 14: "0.2", 151: "0.1"})
+    assert adapter.receive(wire("8", late, poss_dup=True), T0) == []
+    assert sent_types(adapter) == ["j"] and "after it was closed here" in adapter.anomalies[-1]
+    assert CANCELED_ON_DISCONNECT in adapter.anomalies[-1]
+
+
+def test_the_venues_own_cancel_after_a_disconnect_ends_the_watch_quietly() -> None:
+    adapter = venue(cancel_on_disconnect=True)
+    adapter.submit(order(), T0)
+    adapter.set_session(SessionState.CLOSED, T0)
+    adapter.set_session(SessionState.OPEN, T0)
+    adapter.take_outgoing()
+    canceled = changed(ACCEPTED, {150: "4", 39: "4", 17: "E-c", 151: "0", 58: "cancel on disconnect"})
+    assert adapter.receive(wire("8", canceled, poss_dup=True), T0) == []
+    assert adapter.take_outgoing() == [] and adapter.anomalies == [] and adapter.closed == {}
+    assert adapter.receive(wire("8", changed(TRADE, {17: "E-9"})), T0) == []
+    assert sent_types(adapter) == ["j"] and "unknown order" in adapter.anomalies[-1]
+
+
+def test_replay_of_the_same_inputs_gives_the_same_state_with_cancel_on_disconnect() -> None:
+    def run() -> str:
+        adapter = venue(cancel_on_disconnect=True)
+        adapter.submit(order(), T0)
+        adapter.receive(wire("8", TRADE), T0)
+        adapter.set_session(SessionState.CLOSED, T0)
+        adapter.receive(wire("8", changed(TRADE, {17: "E-2"})), T0)
+        return adapter.state_hash()
+
+    assert run() == run()
+
+
+# --- the venue's Reject (3) and BusinessMessageReject (j) -------------------------------------------
+
+
+def sent(adapter: FixVenue, first_seq: int) -> list[tuple[str, str]]:
+    """Hand what the adapter made to a pretend session numbering from ``first_seq``, as the
+    session reports each: ``(MsgType, ClOrdID)`` of each, in order."""
+    references = []
+    for seq, raw in enumerate(adapter.take_outgoing(), start=first_seq):
+        reference = codec.order_reference(parsed(raw))
+        assert reference is not None
+        adapter.record_sent(seq, *reference)
+        references.append(reference)
+    return references
+
+
+def test_a_session_reject_of_a_new_order_rejects_it_with_the_venues_text_and_nothing_is_sent_back() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    assert sent(adapter, 5) == [("D", "child-1")]
+    report = one_report(adapter.receive(wire("3", EXECUTOR_REJECT), T0))
+    assert (report.child_id, report.kind, report.reason, report.done) == (
+        "child-1",
+        VenueEventKind.REJECTED,
+        "Value is incorrect (out of range) for this tag",
+        True,
+    )
+    assert adapter.open_orders() == [] and adapter.take_outgoing() == [] and adapter.anomalies == []
+    assert adapter.by_seq == {} and adapter.sent == {}  # nothing kept for a child that is done
+
+
+def test_a_business_reject_finds_its_order_by_number_or_else_by_its_ref_id() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    adapter.submit(order(child_id="child-2"), T0)
+    sent(adapter, 8)
+    by_number = one_report(adapter.receive(wire("j", changed(UNSUPPORTED, {45: "9", 372: "D", 58: "no such account"})), T0))
+    assert (by_number.child_id, by_number.kind, by_number.reason) == ("child-2", VenueEventKind.REJECTED, "no such account")
+    unrecorded = changed(UNSUPPORTED, {45: "77", 372: "D", 379: "child-1", 58: "no"})  # a number never recorded: the id decides
+    assert one_report(adapter.receive(wire("j", unrecorded), T0)).child_id == "child-1"
+    assert adapter.open_orders() == [] and adapter.take_outgoing() == []
+
+
+def test_a_refusal_naming_no_open_order_is_logged_and_never_answered() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    sent(adapter, 5)
+    before = (adapter.open_orders(), adapter.sent, adapter.by_seq)
+    assert adapter.receive(wire("3", changed(EXECUTOR_REJECT, {45: "4"})), T0) == []  # a number of no order message
+    assert adapter.receive(wire("3", changed(EXECUTOR_REJECT, {372: "F"})), T0) == []  # seq 5 was a D, not an F
+    assert adapter.receive(wire("j", changed(UNSUPPORTED, {372: "j"})), T0) == []  # a refusal of our own refusal
+    assert adapter.take_outgoing() == [] and (adapter.open_orders(), adapter.sent, adapter.by_seq) == before
+    assert len(adapter.anomalies) == 3 and all("nothing changed" in text for text in adapter.anomalies)
+
+
+def test_a_malformed_refusal_is_logged_and_never_refused_in_turn() -> None:
+    adapter = venue()
+    assert adapter.receive(wire("j", changed(UNSUPPORTED, {372: None})), T0) == []
+    assert adapter.receive(wire("3", changed(EXECUTOR_REJECT, {45: None})), T0) == []
+    assert adapter.take_outgoing() == [] and len(adapter.anomalies) == 2
+
+
+def test_a_reject_of_an_order_the_venue_has_acknowledged_changes_nothing() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    sent(adapter, 5)
+    adapter.receive(wire("8", ACCEPTED), T0)
+    assert adapter.receive(wire("j", changed(UNSUPPORTED, {45: "5", 372: "D"}), poss_dup=True), T0) == []
+    assert adapter.open_orders() == ["child-1"] and "already acknowledged" in adapter.anomalies[-1]
+
+
+def test_a_refused_cancel_or_replace_is_refused_and_the_order_keeps_working() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    sent(adapter, 5)
+    adapter.cancel("child-1", T0)
+    ((_, cancel_id),) = sent(adapter, 6)
+    report = one_report(adapter.receive(wire("j", changed(UNSUPPORTED, {45: "6", 372: "F", 379: cancel_id, 58: "no cancels"})), T0))
+    assert (report.child_id, report.kind, report.reason) == ("child-1", VenueEventKind.CANCEL_REJECTED, "no cancels")
+    adapter.replace(VenueReplace("child-1", fixed.parse("0.5"), fixed.parse("150.30")), T0)
+    sent(adapter, 7)
+    report = one_report(adapter.receive(wire("3", changed(EXECUTOR_REJECT, {45: "7", 372: "G", 58: "no replaces"})), T0))
+    assert (report.child_id, report.kind, report.reason) == ("child-1", VenueEventKind.REPLACE_REJECTED, "no replaces")
+    assert adapter.open_orders() == ["child-1"] and adapter.replacing == {}
+    assert adapter.replace(VenueReplace("child-1", fixed.parse("0.4"), fixed.parse("150.30")), T0) == []  # no longer pending
+    assert sent_types(adapter) == ["G"]
+
+
+def test_a_venue_without_status_requests_leaves_orders_working_and_says_so_once_per_logon() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    adapter.submit(order(child_id="child-2"), T0)
+    sent(adapter, 2)
+    adapter.receive(wire("8", ACCEPTED), T0)
+    for _ in range(2):  # two reconnects
+        adapter.set_session(SessionState.CLOSED, T0)
+        adapter.set_session(SessionState.OPEN, T0)
+        requests = sent(adapter, adapter.last_out_seq + 1)
+        assert [msg_type for msg_type, _ in requests] == ["H", "H"]
+        for seq in (adapter.last_out_seq - 1, adapter.last_out_seq):
+            assert adapter.receive(wire("j", changed(UNSUPPORTED, {45: str(seq)})), T0) == []
+    assert adapter.open_orders() == ["child-1", "child-2"] and adapter.take_outgoing() == []
+    assert len(adapter.anomalies) == 2 and "does not answer status requests" in adapter.anomalies[-1]
+    assert [len(records) for records in adapter.sent.values()] == [2, 2]  # the D and the last H each
+    last = changed(TRADE, {11: "child-2", 32: "0.3", 14: "0.3", 151: "0", 39: "2"})  # a later report reconciles it
+    assert one_report(adapter.receive(wire("8", last), T0)).done
+
+
+def test_at_restart_what_never_reached_the_session_is_settled_once() -> None:
+    adapter = venue()
+    for child_id in ("child-1", "child-2", "child-3"):
+        adapter.submit(order(child_id=child_id), T0)
+    sent(adapter, 1)  # the three orders went out
+    adapter.cancel("child-1", T0)
+    adapter.replace(VenueReplace("child-2", fixed.parse("0.5"), fixed.parse("150.30")), T0)
+    adapter.submit(order(child_id="child-4"), T0)
+    adapter.take_outgoing()  # the restart: made, committed, never handed to the session
+    found = [VenueWireSent(9, "F", "child-1.c1")]  # ... but the store shows the cancel did leave
+    adapter.submit(order(child_id="child-5"), T0)  # made since the restart: waiting to go
+    unsent = adapter.never_sent(found)
+    assert unsent == ["child-2.r2", "child-4"]
+    events = adapter.recovered(found, unsent, T0)
+    assert [(r.child_id, r.kind, r.reason) for r in events if isinstance(r, VenueReport)] == [
+        ("child-2", VenueEventKind.REPLACE_REJECTED, NOT_SENT),
+        ("child-4", VenueEventKind.REJECTED, NOT_SENT),
+    ]
+    assert adapter.open_orders() == ["child-1", "child-2", "child-3", "child-5"] and adapter.last_out_seq == 9
+    assert adapter.recovered(found, unsent, T0) == []  # settled once
+    adapter.take_outgoing()
+    assert adapter.never_sent([]) == ["child-5"]  # at the next restart, had it not left either
+
+
+def test_refusals_replay_to_the_same_state_and_survive_a_snapshot() -> None:
+    def run() -> FixVenue:
+        adapter = venue()
+        adapter.submit(order(), T0)
+        adapter.submit(order(child_id="child-2"), T0)
+        sent(adapter, 5)
+        adapter.receive(wire("3", EXECUTOR_REJECT), T0)
+        adapter.set_session(SessionState.CLOSED, T0)
+        adapter.set_session(SessionState.OPEN, T0)
+        sent(adapter, 10)
+        adapter.receive(wire("j", changed(UNSUPPORTED, {45: "10"})), T0)
+        return adapter
+
+    first, second = run(), run()
+    assert first.state_hash() == second.state_hash()
+    restored = pickle.loads(pickle.dumps(first))
+    assert restored.state_hash() == first.state_hash() and restored.by_seq == {6: "child-2", 10: "child-2"}
+    old = {key: value for key, value in first.__dict__.items() if key not in ("sent", "by_seq", "last_out_seq", "status_refused")}
+    before = FixVenue.__new__(FixVenue)
+    before.__setstate__(old)  # a snapshot from before sent messages were recorded
+    assert before.sent == {"child-2": []} and before.never_sent([]) == ["child-2"]

@@ -1,0 +1,134 @@
+"""Admin file paths stay inside their folder: ``server.admin.paths.confine`` on a real file system."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from model.config import AdminSection
+from server.admin.paths import PathRefused, confine
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> tuple[Path, Path]:
+    """An import dir with a file and a subfolder, and a folder beside it (outside) with a file."""
+    root, outside = tmp_path / "imports", tmp_path / "outside"
+    (root / "day").mkdir(parents=True)
+    (root / "day" / "navs.csv").write_text("symbol,nav\n")
+    (root / "accounts.csv").write_text("account,owner,cash\n")
+    outside.mkdir()
+    (outside / "secret.csv").write_text("not yours\n")
+    return root, outside
+
+
+def test_a_relative_path_resolves_inside_the_folder(folders: tuple[Path, Path]) -> None:
+    root, _ = folders
+    assert confine(root, "accounts.csv", what="import dir") == root.resolve() / "accounts.csv"
+    assert confine(root, "day/navs.csv", what="import dir") == root.resolve() / "day" / "navs.csv"
+    assert confine(root, "new/later.csv", what="import dir") == root.resolve() / "new" / "later.csv"  # need not exist yet
+
+
+def test_a_dot_dot_that_stays_inside_is_fine_and_comes_back_resolved(folders: tuple[Path, Path]) -> None:
+    root, _ = folders
+    assert confine(root, "day/../accounts.csv", what="import dir") == root.resolve() / "accounts.csv"
+
+
+def test_an_absolute_path_inside_the_folder_is_accepted(folders: tuple[Path, Path]) -> None:
+    root, _ = folders
+    assert confine(root, str(root / "day" / "navs.csv"), what="import dir") == root.resolve() / "day" / "navs.csv"
+
+
+@pytest.mark.parametrize("given", ["../outside/secret.csv", "..", "day/../../outside/secret.csv", "../imports-evil/x.csv"])
+def test_a_dot_dot_that_leaves_the_folder_is_refused(folders: tuple[Path, Path], given: str) -> None:
+    root, _ = folders
+    with pytest.raises(PathRefused, match="leads outside the import dir"):
+        confine(root, given, what="import dir")
+
+
+def test_an_absolute_path_outside_the_folder_is_refused(folders: tuple[Path, Path]) -> None:
+    root, outside = folders
+    for given in (str(outside / "secret.csv"), "/etc/passwd", str(root.parent)):
+        with pytest.raises(PathRefused, match="leads outside"):
+            confine(root, given, what="import dir")
+
+
+def test_a_sibling_folder_sharing_the_prefix_is_outside(tmp_path: Path) -> None:
+    root = tmp_path / "exports"
+    root.mkdir()
+    with pytest.raises(PathRefused):
+        confine(root, str(tmp_path / "exports-old" / "positions.csv"), what="export dir")
+
+
+def test_a_symbolic_link_that_leads_out_is_refused(folders: tuple[Path, Path]) -> None:
+    root, outside = folders
+    os.symlink(outside / "secret.csv", root / "innocent.csv")
+    os.symlink(outside, root / "linked")
+    for given in ("innocent.csv", "linked/secret.csv", "linked", "linked/new-folder"):
+        with pytest.raises(PathRefused, match="leads outside"):
+            confine(root, given, what="import dir", allow_root=True)
+
+
+def test_a_symbolic_link_inside_the_folder_is_followed(folders: tuple[Path, Path]) -> None:
+    root, _ = folders
+    os.symlink(root / "day" / "navs.csv", root / "today.csv")
+    assert confine(root, "today.csv", what="import dir") == root.resolve() / "day" / "navs.csv"
+
+
+def test_a_folder_reached_through_a_symbolic_link_is_the_folder_itself(tmp_path: Path) -> None:
+    """The configured folder may itself be a link (a data dir on another disk): it is resolved."""
+    real = tmp_path / "disk" / "imports"
+    real.mkdir(parents=True)
+    (real / "a.csv").write_text("x\n")
+    os.symlink(real, tmp_path / "imports")
+    assert confine(tmp_path / "imports", "a.csv", what="import dir") == real.resolve() / "a.csv"
+
+
+def test_a_loop_of_links_is_refused(folders: tuple[Path, Path]) -> None:
+    root, _ = folders
+    os.symlink(root / "loop-b", root / "loop-a")
+    os.symlink(root / "loop-a", root / "loop-b")
+    with pytest.raises(PathRefused):
+        confine(root, "loop-a/x.csv", what="import dir")
+
+
+@pytest.mark.parametrize("given", ["", "a\0b.csv"])
+def test_an_empty_or_impossible_path_is_refused(folders: tuple[Path, Path], given: str) -> None:
+    root, _ = folders
+    with pytest.raises(PathRefused, match="not a path"):
+        confine(root, given, what="import dir")
+
+
+def test_the_folder_itself_only_where_allowed(folders: tuple[Path, Path]) -> None:
+    root, _ = folders
+    with pytest.raises(PathRefused, match="itself"):
+        confine(root, ".", what="import dir")
+    assert confine(root, ".", what="export dir", allow_root=True) == root.resolve()
+    assert confine(root, "day/..", what="export dir", allow_root=True) == root.resolve()
+
+
+def test_the_refusal_names_the_folder_and_what_to_do(folders: tuple[Path, Path]) -> None:
+    root, _ = folders
+    with pytest.raises(PathRefused) as refused:
+        confine(root, "../x.csv", what="import dir")
+    assert str(refused.value) == f"'../x.csv' leads outside the import dir {root.resolve()}; give a path inside it (relative to it)"
+
+
+def test_confining_touches_nothing(folders: tuple[Path, Path]) -> None:
+    root, outside = folders
+    before = sorted(str(p) for p in root.parent.rglob("*"))
+    for given in ("new/deep/file.csv", "../outside/new.csv", str(outside / "made")):
+        try:
+            confine(root, given, what="export dir", allow_root=True)
+        except PathRefused:
+            pass
+    assert sorted(str(p) for p in root.parent.rglob("*")) == before
+
+
+def test_the_configured_folders_default_under_the_data_dir(tmp_path: Path) -> None:
+    assert AdminSection().import_root(tmp_path) == tmp_path / "imports"
+    assert AdminSection().export_root(tmp_path) == tmp_path / "exports"
+    configured = AdminSection(import_dir="in", export_dir="/srv/out")
+    assert configured.import_root(tmp_path) == tmp_path / "in"
+    assert configured.export_root(tmp_path) == Path("/srv/out")

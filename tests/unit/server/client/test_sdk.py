@@ -1,0 +1,494 @@
+"""server/client/sdk.py against a tiny brokerd stand-in on a real loopback socket.
+
+The stand-in checks the login signature itself (its own HMAC, not the client's helper)
+and then plays a per-test script of canned replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import io
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+
+from server.client.sdk import BrokerClient, LoginError, build_parser, decimal_text, run_command
+
+KEY = "trader1"
+SECRET = "trader1-secret"
+LOGIN_WINDOW_MS = 30_000
+WAIT = 5.0  # seconds: generous upper bound for anything that should happen at once
+
+Message = dict[str, Any]
+
+
+class FakeBroker:
+    """Accepts one login per connection, then runs ``script``; records every client frame."""
+
+    def __init__(
+        self,
+        script: Callable[[FakeBroker, ServerConnection], Awaitable[None]],
+        refusal: Message | None = None,
+    ) -> None:
+        self.script = script
+        self.refusal = refusal or {
+            "type": "login",
+            "ok": False,
+            "code": "not_authenticated",
+            "message": "bad signature",
+        }
+        self.received: list[Message] = []
+        self.used_nonces: set[str] = set()
+
+    async def handle(self, websocket: ServerConnection) -> None:
+        login = await self.recv(websocket)
+        if not self.signature_is_valid(login):
+            await self.send(websocket, {**self.refusal, "id": login.get("id")})
+            return
+        await self.send(
+            websocket,
+            {"type": "login", "id": login["id"], "ok": True, "role": "trader", "accounts": ["A1", "A2"]},
+        )
+        await self.script(self, websocket)
+
+    def signature_is_valid(self, login: Message) -> bool:
+        ts, nonce = login.get("ts"), login.get("nonce")
+        if login.get("op") != "login" or login.get("key") != KEY or not isinstance(ts, int):
+            return False
+        if abs(ts - time.time_ns() // 1_000_000) > LOGIN_WINDOW_MS or nonce in self.used_nonces:
+            return False
+        self.used_nonces.add(str(nonce))
+        expected = hmac.new(SECRET.encode(), f"{ts}:{nonce}:login".encode(), hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, str(login.get("sig")))
+
+    async def recv(self, websocket: ServerConnection) -> Message:
+        frame = await websocket.recv()
+        assert isinstance(frame, str), "the protocol uses text frames"
+        message: Message = json.loads(frame)
+        self.received.append(message)
+        return message
+
+    async def requests(self, websocket: ServerConnection) -> AsyncIterator[Message]:
+        """Every further client frame, until the client closes the connection."""
+        async for frame in websocket:
+            message: Message = json.loads(frame)
+            self.received.append(message)
+            yield message
+
+    async def send(self, websocket: ServerConnection, message: Message) -> None:
+        await websocket.send(json.dumps(message))
+
+
+async def stay_open(broker: FakeBroker, websocket: ServerConnection) -> None:
+    await websocket.wait_closed()
+
+
+@asynccontextmanager
+async def running(
+    script: Callable[[FakeBroker, ServerConnection], Awaitable[None]] = stay_open,
+    refusal: Message | None = None,
+) -> AsyncIterator[tuple[FakeBroker, str]]:
+    broker = FakeBroker(script, refusal)
+    async with serve(broker.handle, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        yield broker, f"ws://127.0.0.1:{port}"
+
+
+async def connect(url: str, secret: str = SECRET) -> BrokerClient:
+    return await BrokerClient.connect(url, KEY, secret, proxy=None)
+
+
+def execution(
+    request_id: int | None,
+    client_order_id: str,
+    exec_type: str,
+    status: str,
+    order_id: str | None = None,
+    exec_id: str | None = None,
+) -> Message:
+    return {
+        "type": "execution",
+        "id": request_id,
+        "account": "A1",
+        "order_id": order_id or f"o-{client_order_id}",
+        "client_order_id": client_order_id,
+        "exec_id": exec_id or f"e-{client_order_id}-{exec_type}",
+        "exec_type": exec_type,
+        "status": status,
+        "symbol": "IBM",
+        "side": "buy",
+        "qty": "1",
+        "cum_qty": "0",
+        "leaves_qty": "1",
+        "reason": None,
+        "ts": 0,
+    }
+
+
+# --------------------------------------------------------------------------- login
+
+
+async def test_login_is_signed_with_hmac_of_ts_and_nonce_and_exposes_role_and_accounts() -> None:
+    async with running() as (broker, url):
+        client = await connect(url)
+        await client.close()
+    login = broker.received[0]
+    assert set(login) == {"op", "id", "key", "ts", "nonce", "sig"}
+    assert len(login["nonce"]) == 32 and int(login["nonce"], 16) >= 0
+    assert abs(login["ts"] - time.time_ns() // 1_000_000) < WAIT * 1000
+    assert (client.role, client.accounts) == ("trader", ("A1", "A2"))
+
+
+async def test_each_login_uses_a_fresh_nonce() -> None:
+    async with running() as (broker, url):
+        async with BrokerClient(url, KEY, SECRET, proxy=None):
+            pass
+        async with BrokerClient(url, KEY, SECRET, proxy=None):
+            pass
+    assert len(broker.used_nonces) == 2
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        {"type": "login", "ok": False, "code": "not_authenticated", "message": "bad signature"},
+        {"type": "error", "code": "not_authenticated", "message": "bad signature"},
+    ],
+)
+async def test_login_with_a_wrong_secret_raises_login_error_with_the_server_code(refusal: Message) -> None:
+    async with running(refusal=refusal) as (_, url):
+        with pytest.raises(LoginError) as raised:
+            await connect(url, secret="not-the-secret")
+    assert (raised.value.code, raised.value.message) == ("not_authenticated", "bad signature")
+
+
+# --------------------------------------------------------------------------- replies
+
+
+async def test_replies_are_matched_by_id_even_when_they_arrive_out_of_order() -> None:
+    async def reverse_replies(broker: FakeBroker, websocket: ServerConnection) -> None:
+        first, second = await broker.recv(websocket), await broker.recv(websocket)
+        await broker.send(websocket, {"type": "quote", "symbol": "IBM", "bid": "1", "ask": "2"})
+        await broker.send(websocket, {"type": "error", "id": 999, "code": "invalid_request", "message": "stray"})
+        for request in (second, first):
+            await broker.send(websocket, {"type": "account", "id": request["id"], "account": request["account"]})
+        await websocket.wait_closed()
+
+    async with running(reverse_replies) as (broker, url):
+        client = await connect(url)
+        a1, a2 = await asyncio.gather(client.get_account("A1", timeout=WAIT), client.get_account("A2", timeout=WAIT))
+        await client.close()
+    assert (a1["account"], a2["account"]) == ("A1", "A2")
+    assert [m["id"] for m in broker.received] == [1, 2, 3]
+
+
+async def test_new_orders_collects_one_reply_per_order_in_the_orders_order() -> None:
+    async def batch_replies(broker: FakeBroker, websocket: ServerConnection) -> None:
+        frame = await broker.recv(websocket)
+        request_id = frame["id"]
+        await broker.send(websocket, execution(request_id, "c-2", "pending_new", "pending_new"))
+        await broker.send(websocket, {"type": "quote", "symbol": "IBM", "bid": "1", "ask": "2"})
+        # a later report of c-2 under the same id: not a reply, must not complete the batch early
+        await broker.send(websocket, execution(request_id, "c-2", "new", "new"))
+        await broker.send(websocket, execution(request_id, "c-3", "rejected", "rejected"))
+        await broker.send(
+            websocket,
+            {"type": "error", "id": request_id, "code": "unknown_symbol", "message": "XYZ", "client_order_id": "c-1"},
+        )
+        await websocket.wait_closed()
+
+    orders = [
+        {
+            "account": "A1",
+            "client_order_id": f"c-{n}",
+            "symbol": "IBM",
+            "side": "buy",
+            "type": "market",
+            "qty": Decimal(n),
+            "tif": "day",
+        }
+        for n in (1, 2, 3)
+    ]
+    async with running(batch_replies) as (broker, url):
+        client = await connect(url)
+        replies = await client.new_orders(orders, timeout=WAIT)
+        await client.close()
+    assert [(r["type"], r.get("client_order_id"), r.get("exec_type")) for r in replies] == [
+        ("error", "c-1", None),
+        ("execution", "c-2", "pending_new"),
+        ("execution", "c-3", "rejected"),
+    ]
+    assert [order["qty"] for order in broker.received[1]["orders"]] == ["1", "2", "3"]
+
+
+async def test_new_orders_ends_at_an_error_that_answers_the_whole_frame() -> None:
+    async def rate_limit(broker: FakeBroker, websocket: ServerConnection) -> None:
+        frame = await broker.recv(websocket)
+        await broker.send(websocket, {"type": "error", "id": frame["id"], "code": "rate_limited", "message": "slow down"})
+        await websocket.wait_closed()
+
+    orders = [{"account": "A1", "client_order_id": f"c-{n}", "symbol": "IBM", "side": "buy", "qty": "1"} for n in (1, 2)]
+    async with running(rate_limit) as (_, url):
+        client = await connect(url)
+        replies = await client.new_orders(orders, timeout=WAIT)
+        await client.close()
+    assert [reply["code"] for reply in replies] == ["rate_limited"]
+
+
+async def test_get_orders_follows_next_cursor_and_stops_at_an_error_page() -> None:
+    pages = {None: (["c-1", "c-2"], "o-c-2"), "o-c-2": (["c-3"], "o-c-3")}
+
+    async def paged(broker: FakeBroker, websocket: ServerConnection) -> None:
+        async for frame in broker.requests(websocket):
+            if frame.get("cursor") not in pages:
+                await broker.send(websocket, {"type": "error", "id": frame["id"], "code": "invalid_request", "message": "bad cursor"})
+                continue
+            coids, cursor = pages[frame.get("cursor")]
+            orders = [execution(None, coid, "new", "new") for coid in coids]
+            await broker.send(websocket, {"type": "orders", "id": frame["id"], "account": "A1", "next_cursor": cursor, "orders": orders})
+
+    async with running(paged) as (broker, url):
+        client = await connect(url)
+        failed = await client.get_orders("A1", limit=2, timeout=WAIT)
+        pages["o-c-3"] = (["c-4"], None)
+        listed = await client.get_orders("A1", open_only=True, limit=2, timeout=WAIT)
+        await client.close()
+    assert (failed["type"], failed["code"]) == ("error", "invalid_request")
+    assert [o["client_order_id"] for o in listed["orders"]] == ["c-1", "c-2", "c-3", "c-4"] and listed["next_cursor"] is None
+    asked = [(m.get("cursor"), m.get("limit"), m.get("open_only")) for m in broker.received if m.get("op") == "get_orders"]
+    assert asked[3:] == [(None, 2, True), ("o-c-2", 2, True), ("o-c-3", 2, True)]
+
+
+async def test_a_request_without_reply_times_out_and_is_forgotten() -> None:
+    async with running() as (_, url):
+        client = await connect(url)
+        with pytest.raises(TimeoutError):
+            await client.get_orders("A1", timeout=0.05)
+        assert client._pending == {}
+        await client.close()
+
+
+# --------------------------------------------------------------------------- decimals
+
+
+async def test_float_decimal_arguments_are_refused_before_anything_is_sent() -> None:
+    async def accept_orders(broker: FakeBroker, websocket: ServerConnection) -> None:
+        async for order in broker.requests(websocket):
+            await broker.send(websocket, execution(order["id"], order["client_order_id"], "new", "new"))
+
+    async with running(accept_orders) as (broker, url):
+        client = await connect(url)
+        with pytest.raises(TypeError):
+            await client.new_order("A1", "c-1", "IBM", "buy", qty=1.5)  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            await client.new_order("A1", "c-1", "IBM", "buy", "limit", qty="1", price=150.25)  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            await client.new_orders([{"account": "A1", "client_order_id": "c-1", "notional": 10.0}])
+        with pytest.raises(TypeError):
+            await client.replace_order("A1", "c-1", "c-2", qty=2.0)  # type: ignore[arg-type]
+        reply = await client.new_order(
+            "A1",
+            "c-9",
+            "IBM",
+            "buy",
+            "stop_limit",
+            qty=Decimal("1.30"),
+            price=150,
+            stop_price=Decimal("1E+2"),
+            timeout=WAIT,
+        )
+        await client.close()
+    assert reply["client_order_id"] == "c-9"
+    sent = broker.received[1:]
+    assert len(sent) == 1
+    assert (sent[0]["qty"], sent[0]["price"], sent[0]["stop_price"]) == ("1.30", "150", "100")
+    assert "notional" not in sent[0]
+
+
+def test_decimal_text_passes_strings_through_and_refuses_bool_and_infinity() -> None:
+    assert decimal_text("1.300") == "1.300"
+    assert decimal_text(Decimal("0.000000001")) == "0.000000001"
+    with pytest.raises(TypeError):
+        decimal_text(True)
+    with pytest.raises(ValueError):
+        decimal_text(Decimal("Infinity"))
+
+
+# --------------------------------------------------------------------------- disconnects
+
+
+async def test_pending_requests_and_waits_fail_with_connection_error_when_the_server_disconnects() -> None:
+    async def hang_up_after_one_request(broker: FakeBroker, websocket: ServerConnection) -> None:
+        await broker.recv(websocket)
+
+    async with running(hang_up_after_one_request) as (_, url):
+        client = await connect(url)
+        waiting = asyncio.create_task(client.wait_for(lambda message: False, timeout=WAIT))
+        with pytest.raises(ConnectionError):
+            await client.get_account("A1", timeout=WAIT)
+        with pytest.raises(ConnectionError):
+            await waiting
+        with pytest.raises(ConnectionError):
+            await client.get_account("A1", timeout=WAIT)
+        assert client.closed
+        async with asyncio.timeout(WAIT):
+            received = [message["type"] async for message in client.events()]
+        await client.close()
+    assert received == ["login"]
+
+
+async def test_a_frame_that_is_not_a_json_object_ends_the_connection() -> None:
+    async def send_garbage(broker: FakeBroker, websocket: ServerConnection) -> None:
+        await broker.recv(websocket)
+        await websocket.send("[1, 2]")
+        await websocket.wait_closed()
+
+    async with running(send_garbage) as (_, url):
+        client = await connect(url)
+        with pytest.raises(ConnectionError, match="not a JSON object"):
+            await client.get_orders("A1", timeout=WAIT)
+        await client.close()
+
+
+# --------------------------------------------------------------------------- events
+
+
+async def unsolicited_fill_then_answers(broker: FakeBroker, websocket: ServerConnection) -> None:
+    await broker.send(websocket, execution(None, "old", "trade", "filled"))
+    async for request in broker.requests(websocket):
+        await broker.send(websocket, {"type": "account", "id": request["id"], "account": "A1"})
+
+
+async def test_wait_for_finds_a_message_already_in_the_history() -> None:
+    async with running(unsolicited_fill_then_answers) as (_, url):
+        client = await connect(url)
+        await client.get_account("A1", timeout=WAIT)  # the fill was sent before this reply
+        fill = await client.wait_for(lambda message: message.get("status") == "filled", timeout=0.01)
+        with pytest.raises(TimeoutError):
+            await client.wait_for(lambda message: message.get("status") == "filled", timeout=0.05, since=len(client.history))
+        await client.close()
+    assert fill["client_order_id"] == "old"
+
+
+async def test_wait_for_waits_for_a_message_still_to_come() -> None:
+    async with running(unsolicited_fill_then_answers) as (_, url):
+        client = await connect(url)
+        waiting = asyncio.create_task(client.wait_for(lambda m: m.get("type") == "account", timeout=WAIT))
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        reply = await client.get_account("A1", timeout=WAIT)
+        assert await waiting is reply
+        await client.close()
+
+
+async def test_events_yields_every_message_in_arrival_order_and_ends_after_close() -> None:
+    async with running(unsolicited_fill_then_answers) as (_, url):
+        client = await connect(url)
+        await client.get_account("A1", timeout=WAIT)
+        await client.close()
+        async with asyncio.timeout(WAIT):
+            types = [message["type"] async for message in client.events()]
+    assert types == ["login", "execution", "account"]
+
+
+# --------------------------------------------------------------------------- command line
+
+
+async def run_cli(url: str, *argv: str) -> tuple[int, list[Message], list[Message]]:
+    out, err = io.StringIO(), io.StringIO()
+    args = build_parser({}).parse_args(["--url", url, "--key", KEY, "--secret", SECRET, "--timeout", str(WAIT), *argv])
+    status = await run_command(args, out, err)
+    return (
+        status,
+        [json.loads(line) for line in out.getvalue().splitlines()],
+        [json.loads(line) for line in err.getvalue().splitlines()],
+    )
+
+
+async def fill_in_two_steps(broker: FakeBroker, websocket: ServerConnection) -> None:
+    order = await broker.recv(websocket)
+    coid = order["client_order_id"]
+    await broker.send(websocket, execution(order["id"], coid, "pending_new", "pending_new"))
+    await broker.send(websocket, execution(order["id"], coid, "new", "new"))
+    await broker.send(websocket, execution(order["id"], coid, "trade", "filled"))
+    await websocket.wait_closed()
+
+
+async def test_cli_order_with_watch_prints_reports_until_the_order_is_done() -> None:
+    async with running(fill_in_two_steps) as (broker, url):
+        status, out, err = await run_cli(
+            url,
+            "order",
+            "A1",
+            "IBM",
+            "buy",
+            "--qty",
+            "1.5",
+            "--type",
+            "limit",
+            "--price",
+            "150.25",
+            "--client-order-id",
+            "c-7",
+            "--watch",
+            str(WAIT),
+        )
+    assert (status, err) == (0, [])
+    assert [line["status"] for line in out] == ["pending_new", "new", "filled"]
+    sent = broker.received[1]
+    assert (sent["op"], sent["qty"], sent["price"], sent["client_order_id"]) == (
+        "new_order",
+        "1.5",
+        "150.25",
+        "c-7",
+    )
+
+
+async def test_cli_exits_1_when_the_order_is_rejected() -> None:
+    async def reject(broker: FakeBroker, websocket: ServerConnection) -> None:
+        order = await broker.recv(websocket)
+        await broker.send(websocket, execution(order["id"], order["client_order_id"], "rejected", "rejected"))
+        await websocket.wait_closed()
+
+    async with running(reject) as (_, url):
+        status, out, _ = await run_cli(url, "order", "A1", "IBM", "sell", "--notional", "100")
+    assert status == 1
+    assert out[0]["exec_type"] == "rejected"
+
+
+async def test_cli_reports_a_refused_login_on_stderr_and_exits_3() -> None:
+    async with running(refusal={"type": "error", "code": "not_authenticated", "message": "no"}) as (_, url):
+        out, err = io.StringIO(), io.StringIO()
+        args = build_parser({}).parse_args(["--url", url, "--secret", "wrong", "account", "A1"])
+        status = await run_command(args, out, err)
+    assert (status, out.getvalue()) == (3, "")
+    assert json.loads(err.getvalue())["code"] == "login_refused"
+
+
+def test_cli_defaults_come_from_the_environment() -> None:
+    args = build_parser({"BROKERD_URL": "ws://h:1", "BROKERD_KEY": "k", "BROKERD_SECRET": "s"}).parse_args(["orders", "A1", "--open"])
+    assert (args.url, args.key, args.secret, args.open_only) == ("ws://h:1", "k", "s", True)
+    paged = build_parser({}).parse_args(["orders", "A1", "--page-size", "50"])
+    assert (paged.page_size, build_parser({}).parse_args(["orders", "A1"]).page_size) == (50, None)
+
+
+async def test_cli_watch_subscribes_to_quotes_and_streams_until_the_time_is_up() -> None:
+    async def quote_stream(broker: FakeBroker, websocket: ServerConnection) -> None:
+        subscribe = await broker.recv(websocket)
+        await broker.send(websocket, {"type": "subscribed", "id": subscribe["id"], "channels": subscribe["channels"]})
+        await broker.send(websocket, {"type": "quote", "symbol": "IBM", "bid": "150.20", "ask": "150.30"})
+        await websocket.wait_closed()
+
+    async with running(quote_stream) as (broker, url):
+        status, out, _ = await run_cli(url, "watch", "--quotes", "IBM", "--seconds", "0.2")
+    assert status == 0
+    assert broker.received[1]["channels"] == ["executions", "quotes:IBM"]
+    assert [line["type"] for line in out] == ["subscribed", "quote"]

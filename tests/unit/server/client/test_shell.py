@@ -1,0 +1,431 @@
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.client import shell as admin
+from server.client.sdk import LoginError
+from tests.unit.snapshots.faults import build_data_dir, corrupt
+
+
+class FakeClient:
+    """Stands in for BrokerClient: records what is sent, answers with ``reply``."""
+
+    def __init__(self, reply: dict[str, Any] | BaseException) -> None:
+        self.reply = reply
+        self.sent: list[dict[str, Any]] = []
+        self.closed = False
+
+    async def request(self, message: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        self.sent.append(message)
+        if isinstance(self.reply, BaseException):
+            raise self.reply
+        return self.reply
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def serve_with(monkeypatch: pytest.MonkeyPatch, reply: dict[str, Any] | BaseException) -> FakeClient:
+    client = FakeClient(reply)
+
+    async def connect(url: str, key: str, secret: str) -> FakeClient:
+        return client
+
+    monkeypatch.setattr(admin.BrokerClient, "connect", connect)
+    return client
+
+
+def refuse_to_connect(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def connect(url: str, key: str, secret: str) -> None:
+        raise AssertionError("the admin shell connected, but should not have")
+
+    monkeypatch.setattr(admin.BrokerClient, "connect", connect)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def data_dirs(tmp_path: Path) -> tuple[Path, Path]:
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    build_data_dir(good)
+    build_data_dir(bad)
+    corrupt(bad / "instrument-0", b"journal", 3)
+    return good, bad
+
+
+# --- arguments are checked before anything connects ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["frobnicate"],
+        ["status", "now"],
+        ["account"],
+        ["account", "A1", "A2"],
+        ["orders"],
+        ["halt"],
+        ["resume", "IBM", "AAPL"],
+        ["kill"],
+        ["kill", "--account", "A1"],
+        ["unkill", "A1", "B1"],
+        ["cancel-all", "A1"],
+        ["cancel-all", "--account"],
+        ["cancel-all", "--account", "--symbol", "IBM"],
+        ["cancel-all", "--account", "A1", "--account", "A2"],
+        ["cancel-all", "--account=A1"],
+        ["cancel-all", "--side", "buy"],
+        ["open", "--all"],
+        ["nav"],
+        ["nav", "VFIAX", "1", "2"],
+        ["blocks", "IBM"],
+        ["export", "a", "b"],
+        ["accounts", "add", "x.csv"],
+        ["accounts", "load"],
+        ["snapshot", "account-0"],
+        ["journal"],
+        ["journal", "check"],
+        ["journal", "verify", "--data-dir"],
+        ["journal", "verify", "/data"],
+        ["journal", "verify", "--config"],
+        ["journal", "verify", "--config", "a.toml", "--config", "b.toml"],
+        ["reconcile"],
+        ["help", "frobnicate"],
+        ["quit", "now"],
+    ],
+)
+def test_a_bad_command_line_exits_2_with_its_usage_and_never_connects(
+    words: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refuse_to_connect(monkeypatch)
+    assert admin.main(words) == admin.USAGE
+    error = capsys.readouterr().err
+    assert error.startswith("admin: ")
+    assert "usage: " in error or "unknown command" in error
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["status"],
+        ["account", "A1"],
+        ["orders", "A1"],
+        ["halt", "IBM"],
+        ["resume", "IBM"],
+        ["kill", "A1"],
+        ["kill", "all"],
+        ["unkill", "all"],
+        ["cancel-all"],
+        ["cancel-all", "--venue", "SIM", "--symbol", "IBM", "--account", "A1"],
+        ["open"],
+        ["open", "IBM", "AAPL"],
+        ["nav", "VFIAX", "451.20"],
+        ["nav", "navs.csv"],
+        ["blocks"],
+        ["export"],
+        ["export", "/tmp/eod"],
+        ["accounts", "load", "accounts.csv"],
+        ["snapshot"],
+        ["journal", "verify"],
+        ["journal", "verify", "--data-dir", "/srv/brokerd/data"],
+        ["journal", "verify", "--config", "/etc/brokerd/server.toml"],
+        ["journal", "verify", "--config", "server.toml", "--data-dir", "/srv/brokerd/data"],
+        ["reconcile", "positions.csv"],
+        ["help"],
+        ["help", "cancel-all"],
+        ["quit"],
+        ["exit"],
+    ],
+)
+def test_every_documented_command_line_passes_the_check(words: list[str]) -> None:
+    admin.check_command(words)
+
+
+def test_every_command_has_help_text() -> None:
+    text = admin.help_text()
+    for command in admin.COMMANDS.values():
+        assert command.usage in text and command.summary in text
+
+
+def test_an_unknown_global_flag_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        admin.main(["--frob", "status"])
+    assert exit_.value.code == admin.USAGE
+
+
+# --- server commands -----------------------------------------------------------------------------------
+
+
+def test_cancel_all_forwards_its_arguments_as_given(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    client = serve_with(monkeypatch, {"type": "admin", "ok": True, "result": {"canceled": 2, "filters": {"account": "A1", "symbol": "IBM"}}})
+    assert admin.main(["cancel-all", "--account", "A1", "--symbol", "IBM"]) == admin.OK
+    assert client.sent == [
+        {"op": "admin", "command": "cancel-all", "args": ["--account", "A1", "--symbol", "IBM"]}
+    ]
+    assert client.closed
+    assert capsys.readouterr().out.splitlines() == ["canceled: 2", "filters:", "  account: A1", "  symbol:  IBM"]
+
+
+def test_file_arguments_go_to_the_server_as_typed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """They name files in the server's import and export dirs, not beside the shell: the
+    shell must not make them absolute against its own working directory."""
+    client = serve_with(monkeypatch, {"type": "admin", "ok": True, "result": {"ok": True}})
+    monkeypatch.chdir(tmp_path)
+    for words in (["accounts", "load", "new.csv"], ["nav", "day/navs.csv"], ["reconcile", "../x.csv"], ["export", "eod"]):
+        assert admin.main(words) == admin.OK
+    assert [(sent["command"], sent["args"]) for sent in client.sent] == [
+        ("accounts", ["load", "new.csv"]),
+        ("nav", ["day/navs.csv"]),
+        ("reconcile", ["../x.csv"]),
+        ("export", ["eod"]),
+    ]
+
+
+def test_an_error_reply_exits_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    serve_with(monkeypatch, {"type": "error", "code": "admin_failed", "message": "not implemented yet"})
+    assert admin.main(["reconcile", "positions.csv"]) == admin.FAILED
+    assert capsys.readouterr().out == "error (admin_failed): not implemented yet\n"
+
+
+def test_json_prints_the_reply(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    reply = {"type": "admin", "ok": True, "result": {"ok": True, "killed": ["A1"], "canceled": 3}}
+    serve_with(monkeypatch, reply)
+    assert admin.main(["--json", "kill", "A1"]) == admin.OK
+    assert json.loads(capsys.readouterr().out) == reply
+
+
+def test_a_server_that_is_not_there_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+    assert admin.main(["--url", f"ws://127.0.0.1:{free_port()}", "status"]) == admin.UNREACHABLE
+    assert "cannot reach brokerd" in capsys.readouterr().err
+
+
+def test_a_refused_login_exits_3(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    async def connect(url: str, key: str, secret: str) -> None:
+        raise LoginError("bad_signature", "wrong secret")
+
+    monkeypatch.setattr(admin.BrokerClient, "connect", connect)
+    assert admin.main(["status"]) == admin.UNREACHABLE
+    assert "refused the login as 'admin'" in capsys.readouterr().err
+
+
+def test_no_answer_in_time_exits_3(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    client = serve_with(monkeypatch, TimeoutError())
+    assert admin.main(["--timeout", "0.5", "snapshot"]) == admin.UNREACHABLE
+    assert "no answer from brokerd within 0.5 s" in capsys.readouterr().err
+    assert client.closed
+
+
+# --- journal verify runs here, without the server ------------------------------------------------------
+
+
+def test_journal_verify_of_a_good_data_dir_exits_0(
+    data_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refuse_to_connect(monkeypatch)
+    good, _ = data_dirs
+    assert admin.main(["journal", "verify", "--data-dir", str(good)]) == admin.OK
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"data dir {good}: 3 actors, 0 errors, 0 warnings"
+    assert lines[1].split() == ["account-0", "journal", "1..5", "snapshots", "2,", "4"]
+    assert lines[-1] == "ok"
+
+
+def test_journal_verify_of_a_corrupted_data_dir_exits_1_and_names_the_record(
+    data_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refuse_to_connect(monkeypatch)
+    _, bad = data_dirs
+    assert admin.main(["journal", "verify", "--data-dir", str(bad)]) == admin.FAILED
+    out = capsys.readouterr().out
+    assert "error    instrument-0 journal 3: checksum mismatch" in out
+    assert out.splitlines()[-1].startswith("errors found")
+
+
+def test_journal_verify_json_is_the_report(data_dirs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    _, bad = data_dirs
+    assert admin.main(["--json", "journal", "verify", "--data-dir", str(bad)]) == admin.FAILED
+    report = json.loads(capsys.readouterr().out)
+    assert (report["ok"], report["errors"], [actor["name"] for actor in report["actors"]]) == (False, 1, ["account-0", "instrument-0", "supervisor"])
+
+
+def test_journal_verify_reads_the_data_dir_from_the_environment(
+    data_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, _ = data_dirs
+    monkeypatch.setenv("BROKERD_DATA_DIR", str(good))
+    assert admin.main(["journal", "verify"]) == admin.OK
+    assert capsys.readouterr().out.startswith(f"data dir {good}:")
+
+
+def test_journal_verify_defaults_to_data_in_the_working_directory(
+    data_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, _ = data_dirs
+    monkeypatch.delenv("BROKERD_DATA_DIR", raising=False)
+    good.rename(good.parent / "data")
+    monkeypatch.chdir(good.parent)
+    assert admin.main(["journal", "verify"]) == admin.OK
+    assert capsys.readouterr().out.startswith("data dir data:")
+
+
+def write_config(path: Path, data_dir: Path | str) -> Path:
+    path.write_text(f'[server]\ndata_dir = "{data_dir}"\n')
+    return path
+
+
+def test_journal_verify_reads_the_data_dir_from_the_config(
+    data_dirs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, bad = data_dirs
+    monkeypatch.setenv("BROKERD_DATA_DIR", str(bad))  # a --config given wins over the environment
+    config = write_config(tmp_path / "server.toml", good)
+    assert admin.main(["journal", "verify", "--config", str(config)]) == admin.OK
+    assert capsys.readouterr().out.startswith(f"data dir {good}:")
+    # --data-dir wins over the config
+    assert admin.main(["journal", "verify", "--config", str(config), "--data-dir", str(bad)]) == admin.FAILED
+    assert capsys.readouterr().out.startswith(f"data dir {bad}:")
+
+
+def test_journal_verify_without_flags_reads_the_default_config(
+    data_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No flag and no environment: the data dir of conf/server.toml, as the server's default."""
+    good, _ = data_dirs
+    monkeypatch.delenv("BROKERD_DATA_DIR", raising=False)
+    config = write_config(good.parent / "server.toml", good)
+    monkeypatch.setattr(admin, "DEFAULT_CONFIG", config)
+    assert admin.main(["journal", "verify"]) == admin.OK
+    assert capsys.readouterr().out.startswith(f"data dir {good}:")
+
+
+def test_journal_verify_with_an_unreadable_config_says_so_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert admin.main(["journal", "verify", "--config", str(tmp_path / "nope.toml")]) == admin.FAILED
+    assert capsys.readouterr().err.startswith(f"journal verify: cannot read the configuration {tmp_path / 'nope.toml'}: ")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[server]\ndata_dri = 'x'\n")
+    assert admin.main(["--json", "journal", "verify", "--config", str(broken)]) == admin.FAILED
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["ok"] is False and answer["error"].startswith("bad configuration: ") and "data_dri" in answer["error"]
+
+
+def test_journal_verify_of_a_missing_data_dir_says_so_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert admin.main(["journal", "verify", "--data-dir", str(tmp_path / "nowhere")]) == admin.FAILED
+    assert capsys.readouterr().err == f"journal verify: data dir {tmp_path / 'nowhere'} does not exist\n"
+    assert admin.main(["--json", "journal", "verify", "--data-dir", str(tmp_path)]) == admin.FAILED
+    assert "holds no actor journal" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_run_server_admin_journal_verify_works_as_a_command(data_dirs: tuple[Path, Path], root: Path) -> None:
+    good, bad = data_dirs
+    environment = {**os.environ, "BROKERD_URL": f"ws://127.0.0.1:{free_port()}"}  # verify must not need a server
+
+    def admin_command(*words: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, str(root / "run_server.py"), "admin", *words]
+        return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=60)
+
+    done = admin_command("journal", "verify", "--data-dir", str(good))
+    assert (done.returncode, done.stdout.splitlines()[-1]) == (0, "ok")
+    done = admin_command("--json", "journal", "verify", "--data-dir", str(bad))
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["errors"] == 1
+
+
+# --- the interactive shell ------------------------------------------------------------------------------
+
+
+def test_the_shell_runs_local_commands_with_the_server_down_and_survives_mistakes(
+    data_dirs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, _ = data_dirs
+    monkeypatch.setenv("BROKERD_ADMIN_HISTORY", str(tmp_path / "history"))
+    script = f"help\nfrobnicate\nkill\n'unbalanced\n\njournal verify --data-dir {good}\nstatus\nquit\nstatus\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(script))
+    assert admin.main(["--url", f"ws://127.0.0.1:{free_port()}"]) == admin.OK
+    captured = capsys.readouterr()
+    assert "cannot reach brokerd" in captured.err  # at start, and again for 'status'
+    assert captured.err.count("cannot reach brokerd") == 2
+    assert "unknown command 'frobnicate'" in captured.err and "usage: kill ACCOUNT|all" in captured.err
+    assert "No closing quotation" in captured.err
+    assert "journal verify [--config FILE] [--data-dir DIR]" in captured.out  # help
+    assert f"data dir {good}: 3 actors, 0 errors, 0 warnings" in captured.out
+
+
+def test_the_shell_sends_server_commands_and_ends_at_end_of_input(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    client = serve_with(monkeypatch, {"type": "admin", "ok": True, "result": {"ok": True, "symbol": "IBM", "halted": True}})
+    monkeypatch.setattr(sys, "stdin", io.StringIO("halt IBM\n"))
+    assert admin.main([]) == admin.OK
+    assert client.sent == [{"op": "admin", "command": "halt", "args": ["IBM"]}]
+    assert "symbol: IBM\nhalted: true\n" in capsys.readouterr().out
+
+
+# --- rendering -----------------------------------------------------------------------------------------
+
+
+def render(result: Any) -> list[str]:
+    return admin.render({"type": "admin", "ok": True, "result": result}, as_json=False).splitlines()
+
+
+def test_a_nested_result_renders_as_aligned_keys_with_lists_of_records_as_tables() -> None:
+    result = {
+        "account": {
+            "account": "A1",
+            "cash": "99954.92",
+            "positions": [{"symbol": "IBM", "qty": "0.3"}, {"symbol": "AAPL", "qty": "12", "avg_price": "190.00"}],
+            "killed": False,
+            "tags": [],
+        }
+    }
+    assert render(result) == [
+        "account:",
+        "  account:   A1",
+        "  cash:      99954.92",
+        "  positions:",
+        "    symbol  qty  avg_price",
+        "    IBM     0.3  -",
+        "    AAPL    12   190.00",
+        "  killed:    false",
+        "  tags:      (none)",
+    ]
+
+
+def test_a_table_leaves_out_the_columns_empty_in_every_row() -> None:
+    orders = [{"order_id": "a-1", "stop_price": None, "reason": None}, {"order_id": "a-2", "stop_price": None, "reason": "halted"}]
+    assert render({"orders": orders}) == ["orders:", "  order_id  reason", "  a-1       -", "  a-2       halted"]
+
+
+def test_lists_of_plain_values_stay_on_one_line_and_nested_cells_are_compact() -> None:
+    assert render({"killed": ["A1", "B1"], "canceled": 4}) == ["killed:   A1, B1", "canceled: 4"]
+    assert render({"orders": [{"id": "o-1", "legs": {"qty": "1"}}]}) == ["orders:", "  id   legs", '  o-1  {"qty": "1"}']
+
+
+def test_a_result_with_nothing_but_ok_renders_ok() -> None:
+    assert render({"ok": True}) == ["ok"]
+    assert render({"ok": False, "reason": "busy"}) == ["ok:     false", "reason: busy"]
+
+
+def test_status_keeps_its_own_layout() -> None:
+    result = {"ok": True, "ws_port": 8765, "halted": ["IBM"], "actors": [{"name": "account-0", "applied": 3, "errors": 0}]}
+    assert render(result) == ["ws port 8765   halted: IBM", "  account-0                applied=3  errors=0"]
+    result |= {"killed": ["A1"], "import_dir": "/d/imports", "export_dir": "/d/exports"}
+    assert render(result) == [
+        "ws port 8765   halted: IBM   killed: A1",
+        "import dir /d/imports   export dir /d/exports",
+        "  account-0                applied=3  errors=0",
+    ]
+
+
+def test_an_error_reply_renders_its_code_and_message() -> None:
+    assert admin.render({"type": "error", "code": "forbidden", "message": "admin only"}, as_json=False) == "error (forbidden): admin only"

@@ -1,0 +1,119 @@
+"""The gateway's request handling without sockets: frames in, frames and commands out."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import msgspec
+import pytest
+
+from actors.runtime.hop import Outbox, Router
+from model.messages import NewOrder, QueryOrders, decode_batch
+from server.gateway.auth import signature
+from server.gateway.core import Connection, Gateway
+from server.gateway.ratelimit import TokenBucket
+from tests.conftest import demo_setup
+
+
+class NoSocket:
+    """Where the websockets connection would be: these tests read the connection's queue."""
+
+
+def make_gateway(rate: int) -> tuple[Gateway, list[Any]]:
+    setup = demo_setup()
+    config = msgspec.structs.replace(setup.config, gateway=msgspec.structs.replace(setup.config.gateway, rate_limit_per_s=rate, rate_limit_burst=rate))
+    setup = msgspec.structs.replace(setup, config=config)
+    sent: list[Any] = []
+    outbox = Outbox("gateway-0", Router(config), config.batching, lambda name, data: sent.extend(decode_batch(data).messages))
+    return Gateway("gateway-0", setup, outbox), sent
+
+
+def logged_in(gateway: Gateway, rate: int) -> Connection:
+    conn = Connection(1, NoSocket(), TokenBucket(rate, rate), 1000)  # type: ignore[arg-type]
+    ts = int(time.time() * 1000)
+    gateway.on_frame(conn, json.dumps({"op": "login", "id": 1, "key": "trader1", "ts": ts, "nonce": "n1", "sig": signature("trader1-secret", ts, "n1")}))
+    assert json.loads(conn.outgoing.pop())["ok"] is True
+    return conn
+
+
+def order(request_id: int) -> str:
+    return json.dumps({"op": "new_order", "id": request_id, "account": "A1", "client_order_id": f"c{request_id}",
+                       "symbol": "IBM", "side": "buy", "type": "limit", "qty": "1", "price": "149.00"})
+
+
+async def test_requests_over_the_rate_limit_are_refused_and_never_reach_a_shard() -> None:
+    gateway, sent = make_gateway(rate=2)
+    conn = logged_in(gateway, rate=2)
+    for request_id in (2, 3, 4):
+        gateway.on_frame(conn, order(request_id))
+    gateway.outbox.flush()
+    assert [m.client_order_id for m in sent if isinstance(m, NewOrder)] == ["c2", "c3"]
+    refused = json.loads(conn.outgoing.pop())
+    assert (refused["id"], refused["code"]) == (4, "rate_limited")
+
+
+async def test_a_valid_order_becomes_one_command_for_the_owning_shard_with_the_reply_address() -> None:
+    gateway, sent = make_gateway(rate=100)
+    conn = logged_in(gateway, rate=100)
+    gateway.on_frame(conn, order(7))
+    gateway.outbox.flush()
+    (command,) = sent
+    assert isinstance(command, NewOrder)
+    assert (command.reply.gateway, command.reply.conn, command.reply.request) == ("gateway-0", 1, b"7")
+    assert conn.outgoing == []  # the answer comes from the shard, not the gateway
+
+
+async def test_a_new_orders_frame_over_the_frame_limit_is_refused_whole() -> None:
+    gateway, sent = make_gateway(rate=10_000)
+    conn = logged_in(gateway, rate=10_000)
+    orders = [json.loads(order(i)) for i in range(1001)]
+    for entry in orders:
+        del entry["op"], entry["id"]
+    gateway.on_frame(conn, json.dumps({"op": "new_orders", "id": 9, "orders": orders}))
+    gateway.outbox.flush()
+    assert sent == []
+    assert json.loads(conn.outgoing.pop())["code"] == "invalid_request"
+
+
+async def test_get_orders_goes_to_the_shard_with_the_default_page_size_and_the_cursor() -> None:
+    gateway, sent = make_gateway(rate=100)
+    conn = logged_in(gateway, rate=100)
+    gateway.on_frame(conn, json.dumps({"op": "get_orders", "id": 2, "account": "A1"}))
+    paged = {"op": "get_orders", "id": 3, "account": "A1", "open_only": True, "cursor": "account-1-7", "limit": 1000}
+    gateway.on_frame(conn, json.dumps(paged))
+    gateway.outbox.flush()
+    first, second = sent
+    assert isinstance(first, QueryOrders) and isinstance(second, QueryOrders)
+    assert (first.cursor, first.limit) == (None, gateway.config.queries.orders_page_size) and 0 < first.limit < 1000
+    assert (second.cursor, second.limit, second.open_only) == ("account-1-7", gateway.config.queries.max_orders_page, True)
+    assert conn.outgoing == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"limit": 1001}, "limit must be 1 to 1000"),
+        ({"limit": 0}, "limit must be 1 to 1000"),
+        ({"limit": -5}, "limit must be 1 to 1000"),
+        ({"limit": "10"}, "Expected `int | null`"),
+        ({"limit": 2.5}, "Expected `int | null`"),
+        ({"limit": True}, "Expected `int | null`"),
+        ({"limit": 10**40}, "limit"),
+        ({"cursor": 17}, "Expected `str | null`"),
+        ({"cursor": ""}, "cursor must be 1 to 64 printable characters"),
+        ({"cursor": "x" * 65}, "cursor must be 1 to 64 printable characters"),
+        ({"cursor": "a\nb"}, "cursor must be 1 to 64 printable characters"),
+        ({"open_only": "yes"}, "Expected `bool`"),
+        ({"page": 2}, "unknown field `page`"),
+    ],
+)
+async def test_a_bad_get_orders_page_is_an_invalid_request_that_reaches_no_shard(fields: dict[str, Any], words: str) -> None:
+    gateway, sent = make_gateway(rate=100)
+    conn = logged_in(gateway, rate=100)
+    gateway.on_frame(conn, json.dumps({"op": "get_orders", "id": 5, "account": "A1", **fields}))
+    gateway.outbox.flush()
+    assert sent == []
+    refused = json.loads(conn.outgoing.pop())
+    assert (refused["id"], refused["type"], refused["code"]) == (5, "error", "invalid_request") and words in refused["message"], refused
