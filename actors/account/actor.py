@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import ray
 
 from actors.account.core import AccountState
@@ -18,8 +17,8 @@ from model import fixed
 from model.config import AccountSeed, Config
 from model.instruments import Instrument
 from model.messages import AccountReply, OpenAccount, OrdersReply, QueryAccount, QueryOrders, Reply
+from model.views import account_view, orders_view
 from server.admin import backoffice
-from server.gateway import protocol
 
 
 @ray.remote
@@ -58,9 +57,7 @@ class AccountActor(DurableHost):
         core._query_account(QueryAccount(account, Reply("admin", 0, b"")), time.time_ns())
         (send,) = core.out.drain()
         assert isinstance(send.message, AccountReply)
-        view: dict[str, Any] = msgspec.json.decode(protocol.account_reply(send.message))
-        view.pop("type", None)
-        view.pop("id", None)
+        view = account_view(send.message)
         view["killed"] = record.killed
         view["open_orders"] = core.open_orders(account)
         return view
@@ -72,8 +69,7 @@ class AccountActor(DurableHost):
         core._query_orders(QueryOrders(account, False, Reply("admin", 0, b"")), time.time_ns())
         (send,) = core.out.drain()
         assert isinstance(send.message, OrdersReply)
-        orders: list[dict[str, Any]] = msgspec.json.decode(protocol.orders_reply(send.message))["orders"]
-        return orders
+        return orders_view(send.message)
 
     async def status(self) -> dict[str, Any]:
         """The runtime's status plus the book: accounts, orders, and orders/s since the

@@ -8,13 +8,15 @@ against the instrument's rules.
 
 from __future__ import annotations
 
-import functools
 from typing import Union
 
 import msgspec
 
 from model import fixed
-from model.messages import AccountReply, ExecutionReport, OrdersReply, QuoteEvent
+from model.messages import AccountReply, OrdersReply, QuoteEvent
+from model.views import account_view, decimal, execution_body
+
+__all__ = ["execution_body"]  # re-exported: the gateway's hot path encodes reports with it
 
 
 class _Request(msgspec.Struct, frozen=True, kw_only=True, tag_field="op", forbid_unknown_fields=True):
@@ -192,47 +194,6 @@ def shorten(value: object, quote: bool = True) -> str:
 # --- server → client -------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=65536)
-def _format(value: int) -> str:
-    """Quantities and prices repeat a great deal; formatting each once saves the gateway work."""
-    return fixed.format(value)
-
-
-def _decimal(value: int | None) -> str | None:
-    return None if value is None else _format(value)
-
-
-def execution_body(report: ExecutionReport) -> bytes:
-    """The JSON of an execution report without ``id`` (``with_id`` adds it for the requester)."""
-    return _encoder.encode(
-        {
-            "type": "execution",
-            "account": report.account,
-            "order_id": report.order_id,
-            "client_order_id": report.client_order_id,
-            "exec_id": report.exec_id,
-            "exec_type": report.exec_type.value,
-            "status": report.status.value,
-            "symbol": report.symbol,
-            "side": report.side.value,
-            "order_type": report.order_type.value,
-            "tif": report.tif.value,
-            "qty": _decimal(report.qty),
-            "notional": None if report.notional is None else fixed.format_cash(report.notional),
-            "price": _decimal(report.price),
-            "stop_price": _decimal(report.stop_price),
-            "cum_qty": _format(report.cum_qty),
-            "leaves_qty": _decimal(report.leaves_qty),
-            "last_qty": _format(report.last_qty),
-            "last_price": _decimal(report.last_price),
-            "avg_price": _decimal(report.avg_price),
-            "reason": report.reason,
-            "venue": report.venue,
-            "ts": report.ts,
-        }
-    )
-
-
 def with_id(body: bytes, request_id: bytes) -> bytes:
     """Put ``"id": <raw>`` first into an encoded JSON object (no re-encoding of the rest)."""
     if not request_id:
@@ -255,19 +216,7 @@ def orders_reply(reply: OrdersReply) -> bytes:
 
 
 def account_reply(reply: AccountReply) -> bytes:
-    return encode(
-        {
-            "type": "account",
-            "account": reply.account,
-            "cash": fixed.format_cash(reply.cash),
-            "buying_power": fixed.format_cash(reply.buying_power),
-            "positions": [
-                {"symbol": p.symbol, "qty": fixed.format(p.qty), "avg_cost": fixed.format(p.avg_cost)}
-                for p in reply.positions
-            ],
-        },
-        reply.reply.request,
-    )
+    return encode({"type": "account", **account_view(reply)}, reply.reply.request)
 
 
 def quote(event: QuoteEvent) -> bytes:
@@ -275,9 +224,9 @@ def quote(event: QuoteEvent) -> bytes:
         {
             "type": "quote",
             "symbol": event.symbol,
-            "bid": _decimal(event.bid),
+            "bid": decimal(event.bid),
             "bid_size": fixed.format(event.bid_size),
-            "ask": _decimal(event.ask),
+            "ask": decimal(event.ask),
             "ask_size": fixed.format(event.ask_size),
             **({} if event.nav is None else {"nav": fixed.format(event.nav)}),  # a mutual fund: no bid or ask, its NAV
             "ts": event.ts,
