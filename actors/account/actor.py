@@ -18,7 +18,7 @@ from model.config import AccountSeed, Config
 from model.instruments import Instrument
 from model.messages import AccountReply, OpenAccount, OrdersReply, QueryAccount, QueryOrders, Reply
 from model.views import account_view, orders_view
-from server.admin import backoffice
+from snapshots.files import write_allocations_csv, write_positions_csv
 
 
 @ray.remote
@@ -116,7 +116,7 @@ class AccountActor(DurableHost):
                 if not held:
                     yield record.account, "", 0, 0  # the account exists, holding nothing
 
-        written = backoffice.write_positions_csv(Path(folder) / f"positions.{part}.csv", positions())
+        written = write_positions_csv(Path(folder) / f"positions.{part}.csv", positions())
         allocations = (
             (
                 day,
@@ -132,5 +132,5 @@ class AccountActor(DurableHost):
             for order in core.orders.values()
             if order.block is not None and order.cum_qty
         )
-        allocated = backoffice.write_allocations_csv(Path(folder) / f"allocations.{part}.csv", allocations)
+        allocated = write_allocations_csv(Path(folder) / f"allocations.{part}.csv", allocations)
         return {"positions": written, "allocations": allocated}

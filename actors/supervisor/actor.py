@@ -1,4 +1,5 @@
-"""The Supervisor Ray actor: creates, wires and re-wires the topology, serves admin commands.
+"""The Supervisor Ray actor: creates, wires and re-wires the topology, serves admin commands
+(their handlers: ``actors/supervisor/admin.py``).
 
 On the control path only: no order passes through it, so awaiting other actors here is
 fine. Its own state (halted symbols, the kill switch) is journaled like every actor's:
@@ -13,15 +14,9 @@ they reconnect and resend what it has not acked.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-import os
-import shutil
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import msgspec
 import ray
@@ -33,30 +28,19 @@ from actors.runtime.hop import SUPERVISOR
 from actors.instrument.actor import InstrumentActor
 from actors.runtime.link import LinkSecret
 from actors.runtime.options import actor_options
-from actors.runtime.outputs import ALL
 from actors.runtime.host import Core, DurableHost
+from actors.supervisor.admin import AdminCommands
 from actors.supervisor.core import ActorPlan, plan
+from actors.supervisor.schedule import open_due
 from actors.venue.actor import VenueActor
-from model import fixed
-from model.config import Config, ConfigError, Setup, check_account_symbols, numbered_csv_rows, parse_accounts_csv
-from model.enums import AssetClass
-from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetTradingStatus, StrikeNav
-from server.admin import backoffice
+from model.config import Config, Setup
+from model.messages import OpenMarket
 from server.gateway.actor import GatewayActor
-from server.admin.paths import PathRefused, confine
 
 log = structlog.get_logger("supervisor")
 
 WATCH_INTERVAL_S = 0.5
 PING_TIMEOUT_S = 5.0
-ANSWER_TIMEOUT_S = 10.0
-OPEN_WAIT_S = 20.0  # 'open' and 'nav' answer once applied at every InstrumentActor, or after this long (they go on)
-PROGRESS_POLL_S = 0.02  # how often 'nav' asks the InstrumentActors whether the strike is applied
-MAX_BREAKS_SHOWN = 1000  # reconcile lists this many breaks (and counts them all)
-
-
-class AdminError(ValueError):
-    """A bad admin command: the message is for the operator."""
 
 
 @ray.remote
@@ -78,6 +62,7 @@ class SupervisorActor(DurableHost):
         self.watchdog: asyncio.Task[None] | None = None
         self.rewiring: set[str] = set()
         self.import_root, self.export_root = _file_roots(setup.config)
+        self.commands = AdminCommands(self)
 
     def make_core(self) -> Core:
         return build_core(ActorPlan(SUPERVISOR, "supervisor", instruments=self.setup.instruments), self.config)
@@ -189,300 +174,9 @@ class SupervisorActor(DurableHost):
     # --- admin ---------------------------------------------------------------------------------
 
     async def admin(self, command: str, args: list[str]) -> dict[str, Any]:
-        """Operator commands. Raises ``AdminError`` with a readable reason on bad input."""
-        if command in ("halt", "resume"):
-            return await self._halt(args, command == "halt")
-        if command in ("kill", "unkill"):
-            return await self._kill(args, command == "kill")
-        handlers = {
-            "status": self._status,
-            "account": self._account,
-            "orders": self._orders,
-            "cancel-all": self._cancel_all,
-            "snapshot": self._snapshot,
-            "check": self._check,
-            "open": self._open,
-            "nav": self._nav,
-            "blocks": self._blocks,
-            "export": self._export,
-            "reconcile": self._reconcile,
-            "accounts": self._accounts,
-        }
-        handler = handlers.get(command)
-        if handler is None:
-            raise AdminError(unknown_command(command, ["halt", "resume", "kill", "unkill", *handlers]))
-        return await handler(args)
-
-    async def _operator(self, message: Message) -> None:
-        await self._operator_many([message])
-
-    async def _operator_many(self, messages: list[Message]) -> None:
-        """Journal the operator's command, apply it, and wait until the actors it concerns
-        have applied what it sent them."""
-        self.submit_local(messages)
-        await self.settle()
-        if not await self.wait_acked(ANSWER_TIMEOUT_S):
-            raise AdminError("the command is journaled but not every actor confirmed it yet; check 'status'")
-
-    async def _halt(self, args: list[str], halted: bool) -> dict[str, Any]:
-        symbol = _one(args, "halt SYMBOL" if halted else "resume SYMBOL")
-        if symbol not in self.core.symbols:
-            raise AdminError(f"unknown symbol {symbol}")
-        await self._operator(SetTradingStatus(symbol, halted))
-        return {"ok": True, "symbol": symbol, "halted": halted}
-
-    async def _kill(self, args: list[str], killed: bool) -> dict[str, Any]:
-        target = _one(args, "kill ACCOUNT|all" if killed else "unkill ACCOUNT|all")
-        account = ALL if target == "all" else target
-        if account != ALL:
-            await self._shard_owning(account)
-        canceled = await self._open_orders(None if account == ALL else account) if killed else 0
-        await self._operator(SetKill(account, killed))
-        return {"ok": True, "killed": self._killed(), "canceled": canceled}
-
-    def _killed(self) -> list[str]:
-        return ["all"] if self.core.kill_all else sorted(self.core.killed)
-
-    async def _cancel_all(self, args: list[str]) -> dict[str, Any]:
-        filters = _flags(args, ("--account", "--symbol", "--venue"), "cancel-all [--account A] [--symbol S] [--venue V]")
-        account, symbol, venue = filters.get("account"), filters.get("symbol"), filters.get("venue")
-        if account is not None:
-            await self._shard_owning(account)
-        if symbol is not None and symbol not in self.core.symbols:
-            raise AdminError(f"unknown symbol {symbol}")
-        if venue is not None and venue not in {v.name for v in self.config.venues}:
-            raise AdminError(f"unknown venue {venue}")
-        names = [p.name for p in self.plans if p.role == "instrument"]
-        if symbol is not None:
-            names = [self.router.instrument(symbol)]
-        counts = await asyncio.gather(*(self.handles[n].cancel_count.remote(account, symbol, venue) for n in names))
-        await self._operator(AdminCancelAll(account, symbol, venue))
-        return {"ok": True, "canceled": sum(counts), "filters": filters}
-
-    async def _account(self, args: list[str]) -> dict[str, Any]:
-        account = _one(args, "account ACCOUNT")
-        handle = await self._shard_owning(account)
-        return {"ok": True, "account": await handle.admin_account.remote(account)}
-
-    async def _orders(self, args: list[str]) -> dict[str, Any]:
-        account = _one(args, "orders ACCOUNT")
-        handle = await self._shard_owning(account)
-        return {"ok": True, "account": account, "orders": await handle.admin_orders.remote(account)}
-
-    async def _snapshot(self, args: list[str]) -> dict[str, Any]:
-        if args:
-            raise AdminError("usage: snapshot")
-        return {"ok": True, "snapshots": await self.snapshot_all()}
-
-    async def _check(self, args: list[str]) -> dict[str, Any]:
-        """Check the live state against itself and its journals: every core's invariants
-        (cash and positions equal to what the orders booked), and each journal replayed
-        into a fresh core (from empty, or from its oldest snapshot once truncated) giving
-        the live state hash."""
-        if args:
-            raise AdminError("usage: check")
-        problems: list[str] = []
-        try:
-            await self.check_invariants()
-        except Exception as failure:
-            problems.append(f"invariants: {failure!r}")
-        replays = await self.replay_hashes()
-        mine = await self.replay_hash()
-        replays[SUPERVISOR] = mine
-        for name, result in replays.items():
-            if result["live"] != result["replayed"]:
-                problems.append(f"{name}: replay from {result['from']} differs from the live state")
-        return {"ok": not problems, "problems": problems, "replayed_from": {name: r["from"] for name, r in replays.items()}}
-
-    async def _open(self, args: list[str]) -> dict[str, Any]:
-        """Release the orders queued for the open (all symbols, or those named)."""
-        unknown = [symbol for symbol in args if symbol not in self.core.symbols]
-        if unknown:
-            raise AdminError(f"unknown symbol {', '.join(unknown)}; usage: open [SYMBOL ...]")
-        symbols = sorted(set(args))
-        expected: dict[str, int] = {}  # instrument actor → markers it completes for this open
-        for symbol in symbols:
-            name = self.router.instrument(symbol)
-            expected[name] = expected.get(name, 0) + 1
-        if not symbols:
-            expected = {p.name: 1 for p in self.plans if p.role == "instrument"}
-        await self._operator(OpenMarket(symbols))
-        open_id = self.core.opens
-        deadline = time.monotonic() + OPEN_WAIT_S
-        while True:
-            progress = await asyncio.gather(*(self.handles[n].open_progress.remote(open_id) for n in expected))
-            opened = all(done >= expected[n] for n, (done, _) in zip(expected, progress, strict=True))
-            if opened or time.monotonic() > deadline:
-                # journaled everywhere either way: a very large open goes on after the answer
-                released = sum(released for _, released in progress)
-                return {"ok": True, "opened": opened, "released": released, "symbols": symbols or "all"}
-            await asyncio.sleep(0.02)
-
-    async def _nav(self, args: list[str]) -> dict[str, Any]:
-        """Strike mutual funds' NAVs: ``nav FUND PRICE``, or ``nav FILE`` (CSV ``symbol,nav``;
-        a bad row refuses the whole file). Every order collected for a fund fills at its NAV."""
-        if len(args) == 2:
-            strikes = [self._strike(args[0], args[1])]
-        elif len(args) == 1:
-            strikes = self._nav_file(args[0])
-        else:
-            raise AdminError("usage: nav FUND PRICE | nav FILE")
-        await self._operator_many(list(strikes))
-        # journaled and passed every account shard: the cut-off is behind us; now wait until
-        # each fund's InstrumentActor has every shard's marker and strikes
-        wanted = {strike.symbol: self.core.nav_strikes[strike.symbol] for strike in strikes}
-        struck, orders = await self._struck(wanted)
-        return {
-            "ok": True,
-            "struck": struck,
-            "navs": {strike.symbol: fixed.format(strike.nav, min_places=2) for strike in strikes},
-            "orders": orders,
-        }
-
-    async def _struck(self, wanted: dict[str, int]) -> tuple[bool, dict[str, int]]:
-        """Until every fund's ``wanted``-th strike is applied at its InstrumentActor (or
-        ``OPEN_WAIT_S`` passed): whether all are, and how many orders each strike filled or
-        expired. A fund's strikes happen in order, so a later one (another operator's
-        concurrent ``nav``) implies ours."""
-        by_actor: dict[str, list[str]] = {}
-        for symbol in wanted:
-            by_actor.setdefault(self.router.instrument(symbol), []).append(symbol)
-        deadline = time.monotonic() + OPEN_WAIT_S
-        while True:
-            parts = await asyncio.gather(*(self.handles[name].nav_progress.remote(symbols) for name, symbols in by_actor.items()))
-            done = {symbol: counts for part in parts for symbol, counts in part.items()}
-            orders = {symbol: done[symbol][strike - 1] for symbol, strike in wanted.items() if len(done[symbol]) >= strike}
-            if len(orders) == len(wanted) or time.monotonic() > deadline:
-                return len(orders) == len(wanted), orders
-            await asyncio.sleep(PROGRESS_POLL_S)
-
-    def _strike(self, symbol: str, text: str) -> StrikeNav:
-        instrument = next((i for i in self.setup.instruments if i.symbol == symbol), None)
-        if instrument is None or instrument.asset_class is not AssetClass.MUTUAL_FUND:
-            raise AdminError(f"{symbol} is not a mutual fund")
-        try:
-            nav = fixed.parse(text)
-        except ValueError as error:
-            raise AdminError(f"bad NAV {text!r}: {error}") from None
-        if nav <= 0 or nav % instrument.tick_size:
-            raise AdminError(f"{symbol}: NAV must be a positive multiple of the tick {fixed.format(instrument.tick_size)}, not {text}")
-        return StrikeNav(symbol, nav)
-
-    def _nav_file(self, given: str) -> list[StrikeNav]:
-        path = self._imported(given)
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as error:
-            raise AdminError(f"cannot read {path}: {error}") from None
-        strikes, problems, seen = [], [], set()
-        try:
-            rows = numbered_csv_rows(csv.reader(io.StringIO(text, newline=""), strict=True))
-            header = next(rows, None)
-            if header is None or header[1] != ["symbol", "nav"]:
-                raise AdminError(f"{path}: row 1: the header must be symbol,nav")
-            for number, row in rows:
-                try:
-                    if len(row) != 2:
-                        raise AdminError(f"expected symbol,nav, got {len(row)} fields")
-                    if row[0] in seen:
-                        raise AdminError(f"{row[0]} appears twice")
-                    strikes.append(self._strike(row[0], row[1]))
-                    seen.add(row[0])
-                except AdminError as problem:
-                    problems.append(f"row {number}: {problem}")
-        except csv.Error as error:
-            problems.append(str(error))
-        if problems:
-            raise AdminError(f"{path}: nothing struck; " + "; ".join(problems))
-        if not strikes:
-            raise AdminError(f"{path}: no NAVs in the file")
-        return strikes
-
-    async def _blocks(self, args: list[str]) -> dict[str, Any]:
-        if args:
-            raise AdminError("usage: blocks")
-        names = [p.name for p in self.plans if p.role == "instrument"]
-        parts = await asyncio.gather(*(self.handles[n].admin_blocks.remote() for n in names))
-        blocks = sorted((block for part in parts for block in part), key=lambda block: (block["ts"], block["block_id"]))
-        return {"ok": True, "blocks": blocks}
-
-    async def _export(self, args: list[str]) -> dict[str, Any]:
-        """End of day: every account's positions and the day's allocations as two CSV files
-        (in FOLDER, default ``<data-dir>/exports/<UTC date>``)."""
-        if len(args) > 1:
-            raise AdminError("usage: export [FOLDER]")
-        day = time.strftime("%Y-%m-%d", time.gmtime())
-        try:
-            folder = confine(self.export_root, args[0] if args else day, what="export dir", allow_root=True)
-        except PathRefused as refused:
-            log.warning("admin path refused", command="export", path=args[0], folder=str(self.export_root))
-            raise AdminError(f"export: {refused}; nothing written") from None
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise AdminError(f"cannot write to {folder}: {error}") from None
-        shards = [p.name for p in self.plans if p.role == "account"]
-        counts = await asyncio.gather(*(self.handles[n].export_part.remote(str(folder), n, day) for n in shards))
-        files = {}
-        for kind in ("positions", "allocations"):
-            target = folder / f"{kind}.csv"
-            _concatenate([folder / f"{kind}.{n}.csv" for n in shards], target)
-            files[kind] = str(target)
-        return {
-            "ok": True,
-            "positions": sum(c["positions"] for c in counts),
-            "allocations": sum(c["allocations"] for c in counts),
-            "files": files,
-        }
-
-    async def _reconcile(self, args: list[str]) -> dict[str, Any]:
-        """Compare every account's positions with a back-office file; ``ok`` only without breaks."""
-        path = self._imported(_one(args, "reconcile FILE"))
-        try:
-            theirs = backoffice.by_account(backoffice.read_positions(path))
-        except backoffice.BackOfficeFileError as error:
-            raise AdminError(str(error)) from None
-        except OSError as error:
-            raise AdminError(f"cannot read {path}: {error}") from None
-        shards = [p.name for p in self.plans if p.role == "account"]
-        ours: dict[str, dict[str, int]] = {}
-        for part in await asyncio.gather(*(self.handles[n].positions_book.remote() for n in shards)):
-            ours.update(part)
-        breaks = backoffice.reconcile(ours, theirs)
-        shown = backoffice.breaks_to_json(breaks[:MAX_BREAKS_SHOWN])
-        return {"ok": not breaks, "accounts": len(ours), "breaks_found": len(breaks), "breaks": shown}
-
-    async def _accounts(self, args: list[str]) -> dict[str, Any]:
-        """``accounts load FILE``: open the accounts of an accounts file (same format as the
-        one read at start); a bad row, a known account or an unknown symbol loads nothing."""
-        if len(args) != 2 or args[0] != "load":
-            raise AdminError("usage: accounts load FILE")
-        path = self._imported(args[1])
-        try:
-            seeds = parse_accounts_csv(path.read_text(encoding="utf-8-sig"), str(path))
-            check_account_symbols(seeds, set(self.core.symbols))
-        except ConfigError as error:
-            raise AdminError(str(error)) from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise AdminError(f"cannot read {path}: {error}") from None
-        by_shard: dict[str, list[str]] = {}
-        for seed in seeds:
-            by_shard.setdefault(self.router.account(seed.account), []).append(seed.account)
-        found = await asyncio.gather(*(self.handles[n].existing.remote(accounts) for n, accounts in by_shard.items()))
-        known = sorted(account for part in found for account in part)
-        if known:
-            raise AdminError(f"{path}: {len(known)} accounts exist already, nothing loaded: {', '.join(known[:20])}")
-        await self._operator_many([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group) for s in seeds])
-        await self._tell_gateways()
-        return {"ok": True, "loaded": len(seeds), "file": str(path)}
-
-    def _imported(self, given: str) -> Path:
-        """A file an admin command reads: ``given`` inside the import dir, or ``AdminError``."""
-        try:
-            return confine(self.import_root, given, what="import dir")
-        except PathRefused as refused:
-            log.warning("admin path refused", path=given, folder=str(self.import_root))
-            raise AdminError(f"{refused}; nothing read") from None
+        """Operator commands (``model/admin_commands.py``; the handlers are in
+        ``actors/supervisor/admin.py``). Raises ``AdminError`` with a readable reason on bad input."""
+        return await self.commands.run(command, args)
 
     def _all_accounts(self) -> list[tuple[str, str]]:
         """Every account (file and run time) with its group, for the gateways."""
@@ -498,21 +192,8 @@ class SupervisorActor(DurableHost):
         plans = {p.name: p for p in self.plans}
         await asyncio.gather(*(self.handles[name].seed.remote(plans[name].accounts) for name in shards))
 
-    async def _shard_owning(self, account: str) -> Any:
-        handle = self.handles[self.router.account(account)]
-        if not await handle.owns.remote(account):
-            raise AdminError(f"unknown account {account}")
-        return handle
-
-    async def _open_orders(self, account: str | None) -> int:
-        shards = [p.name for p in self.plans if p.role == "account"]
-        if account is not None:
-            shards = [self.router.account(account)]
-        counts = await asyncio.gather(*(self.handles[n].open_orders.remote(account) for n in shards))
-        return sum(counts)
-
-    async def _status(self, args: list[str]) -> dict[str, Any]:
-        return await self.status_all()
+    def _killed(self) -> list[str]:
+        return ["all"] if self.core.kill_all else sorted(self.core.killed)
 
     async def status_all(self) -> dict[str, Any]:
         names = [p.name for p in self.plans]
@@ -590,60 +271,3 @@ def _file_roots(config: Config) -> tuple[Path, Path]:
         except OSError as error:
             log.warning("cannot create an admin folder", folder=str(root), error=str(error))
     return roots
-
-
-SHELL_COMMANDS = ("help", "journal", "quit", "exit")  # the admin shell runs these itself, never the server
-
-
-def unknown_command(command: str, commands: list[str]) -> str:
-    """The answer to a command the server does not have, naming those it has (there is no
-    ``help`` over the WebSocket API); the admin shell's own commands are pointed to the shell."""
-    known = ", ".join(commands)
-    if command in SHELL_COMMANDS:
-        return f"{command!r} is a command of the admin shell (python run_server.py admin {command}), not of the server; server commands: {known}"
-    return f"unknown admin command {command!r}; server commands: {known}"
-
-
-def open_due(at: str, timezone: str, last_day: str, now_s: float) -> str | None:
-    if not at:
-        return None
-    local = datetime.fromtimestamp(now_s, ZoneInfo(timezone))
-    hours, minutes = (int(part) for part in at.split(":"))
-    if local.weekday() >= 5 or (local.hour, local.minute) < (hours, minutes):
-        return None
-    day = local.date().isoformat()
-    return None if day == last_day else day
-
-
-def _concatenate(parts: list[Path], target: Path) -> None:
-    """Join CSV parts with the same header into ``target`` (atomically) and remove them."""
-    temporary = target.with_name(f".{target.name}.tmp")
-    with temporary.open("w", encoding="utf-8", newline="") as out:
-        for index, part in enumerate(parts):
-            with part.open(encoding="utf-8", newline="") as source:
-                header = source.readline()
-                if index == 0:
-                    out.write(header)
-                shutil.copyfileobj(source, out)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, target)
-    for part in parts:
-        part.unlink()
-
-
-def _one(args: list[str], usage: str) -> str:
-    if len(args) != 1 or not args[0]:
-        raise AdminError(f"usage: {usage}")
-    return args[0]
-
-
-def _flags(args: list[str], allowed: tuple[str, ...], usage: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    rest = list(args)
-    while rest:
-        flag = rest.pop(0)
-        if flag not in allowed or not rest or flag[2:] in found:
-            raise AdminError(f"usage: {usage}")
-        found[flag[2:]] = rest.pop(0)
-    return found

@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 
 from actors.runtime.hop import Inbox, Outbox
 from actors.runtime.outputs import ACCOUNT, Send
+from model import admin_commands
 from model.config import Setup, User
 from model.messages import (
     AccountReply,
@@ -442,9 +443,16 @@ class Gateway:
                 conn.send(self.last_quotes[symbol])
 
     def _admin(self, conn: Connection, request: AdminRequest, reply: Reply) -> None:
+        """Who may run the command and whether its arguments fit come from the one admin
+        table (``model/admin_commands.py``): a refused command never reaches the supervisor."""
         assert conn.user is not None
-        if conn.user.role != "admin":
-            raise Invalid("forbidden", "admin commands need the admin role")
+        try:
+            admin_commands.authorize(request.command, conn.user.role)
+            admin_commands.check(request.command, request.args, admin_commands.SERVER)
+        except admin_commands.Forbidden as refused:
+            raise Invalid("forbidden", str(refused)) from None
+        except admin_commands.AdminError as refused:
+            raise Invalid("admin_failed", str(refused)) from None
         if self.admin is None:
             raise Invalid("invalid_request", "this gateway has no admin service")
         asyncio.get_running_loop().create_task(self._run_admin(conn, request, reply.request))

@@ -236,23 +236,6 @@ def test_the_open_is_deterministic() -> None:
     assert day() == day()
 
 
-def test_the_scheduled_open_comes_once_per_weekday_after_its_local_time() -> None:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    from actors.supervisor.actor import open_due
-
-    def at(text: str) -> float:
-        return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("America/New_York")).timestamp()
-
-    assert open_due("", "America/New_York", "", at("2026-11-23T10:00")) is None  # no time configured
-    assert open_due("09:30", "America/New_York", "", at("2026-11-23T09:29")) is None  # Monday, too early
-    assert open_due("09:30", "America/New_York", "", at("2026-11-23T09:30")) == "2026-11-23"
-    assert open_due("09:30", "America/New_York", "2026-11-23", at("2026-11-23T15:00")) is None  # done today
-    assert open_due("09:30", "America/New_York", "2026-11-23", at("2026-11-24T09:31")) == "2026-11-24"
-    assert open_due("09:30", "America/New_York", "", at("2026-11-21T10:00")) is None  # Saturday
-
-
 def test_the_open_waits_for_its_marker_from_every_account_shard() -> None:
     state = InstrumentState("instrument-0", [IBM, OPT, FUND], [VenueSection(name="SIM")], shards=2)
     run(state, opg("o1", Side.BUY, "1"))

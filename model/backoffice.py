@@ -1,11 +1,12 @@
 """Back-office files: the positions a clearing firm reports, our own exports, and the
-comparison of two books of positions. Pure file and comparison logic, no server access.
+comparison of two books of positions. Pure: formats and comparison, no I/O
+(``snapshots/files.py`` reads and writes the files with these formats).
 
 Numbers are fixed-point ints (``model.fixed``) in memory and decimal strings in files.
 Row numbers are the file's line numbers: the header is row 1; blank lines are skipped
 (and still counted, so a row number matches what an editor shows).
 
-Positions file read by :func:`read_positions` (UTF-8, a BOM is allowed)::
+Positions file read by :func:`parse_positions` (UTF-8, a BOM is allowed)::
 
     account,symbol,qty
     A1,IBM,100
@@ -18,20 +19,18 @@ Columns may come in any order; other columns (such as ``cost``) are ignored. A r
 empty symbol *and* an empty qty only declares that its account exists; it is needed for an
 account that holds nothing, and harmless beside that account's positions.
 
-Positions export written by :func:`write_positions_csv`: ``account,symbol,qty,cost`` with
-``cost`` the cash cost of the position to the cent; readable by :func:`read_positions`.
-Allocations export written by :func:`write_allocations_csv`:
+Positions export (rows from :func:`position_rows`): ``account,symbol,qty,cost`` with
+``cost`` the cash cost of the position to the cent; readable by :func:`parse_positions`.
+Allocations export (rows from :func:`allocation_rows`):
 ``date,block_id,account,order_id,symbol,side,qty,price,cash``.
 """
 
 from __future__ import annotations
 
 import csv
-import os
-import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 POSITIONS_HEADER = ("account", "symbol", "qty", "cost")
 ALLOCATIONS_HEADER = ("date", "block_id", "account", "order_id", "symbol", "side", "qty", "price", "cash")
 _REQUIRED_COLUMNS = ("account", "symbol", "qty")
-_WRITE_BUFFER_BYTES = 1 << 20
 
 Positions = dict[tuple[str, str], int]  # (account, symbol) -> qty; symbol "" declares an account
 Book = dict[str, dict[str, int]]  # account -> symbol -> qty
@@ -82,29 +80,29 @@ class Break(msgspec.Struct, frozen=True, kw_only=True):
 # --- reading -----------------------------------------------------------------------------------
 
 
-def read_positions(path: str | Path) -> Positions:
-    """Every position in a back-office positions file, or :class:`BackOfficeFileError`
-    listing every bad row (bad or missing field, empty account, duplicate position)."""
+def parse_positions(lines: Iterable[bytes], path: str | Path) -> Positions:
+    """Every position in the ``lines`` of a back-office positions file (``path`` names it in
+    errors), or :class:`BackOfficeFileError` listing every bad row (bad or missing field,
+    empty account, duplicate position)."""
     positions: Positions = {}
     first_row: dict[tuple[str, str], int] = {}
     problems: list[str] = []
-    with Path(path).open("rb") as handle:
-        rows = _numbered_rows(csv.reader(_text_lines(handle), strict=True))
-        try:
-            columns = _header_columns(next(rows, None))
-            for number, fields in rows:
-                try:
-                    key, qty = _position_row(fields, columns)
-                except ValueError as error:
-                    problems.append(f"row {number}: {error}")
-                    continue
-                if key in first_row:
-                    problems.append(f"row {number}: duplicate {_describe(key)} (first on row {first_row[key]})")
-                    continue
-                first_row[key] = number
-                positions[key] = qty
-        except _Unreadable as error:
-            problems.append(str(error))
+    rows = _numbered_rows(csv.reader(_text_lines(lines), strict=True))
+    try:
+        columns = _header_columns(next(rows, None))
+        for number, fields in rows:
+            try:
+                key, qty = _position_row(fields, columns)
+            except ValueError as error:
+                problems.append(f"row {number}: {error}")
+                continue
+            if key in first_row:
+                problems.append(f"row {number}: duplicate {_describe(key)} (first on row {first_row[key]})")
+                continue
+            first_row[key] = number
+            positions[key] = qty
+    except _Unreadable as error:
+        problems.append(str(error))
     if problems:
         raise BackOfficeFileError(path, problems)
     return positions
@@ -114,9 +112,9 @@ class _Unreadable(ValueError):
     """A problem after which the rest of the file cannot be read."""
 
 
-def _text_lines(handle: BinaryIO) -> Iterator[str]:
+def _text_lines(lines: Iterable[bytes]) -> Iterator[str]:
     """Lines decoded one at a time, so a line that is not UTF-8 is named by its number."""
-    for number, line in enumerate(handle, start=1):
+    for number, line in enumerate(lines, start=1):
         try:
             yield line.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as error:
@@ -173,7 +171,7 @@ def _describe(key: tuple[str, str]) -> str:
 
 
 def by_account(positions: Positions) -> Book:
-    """``read_positions``' flat form as ``account -> symbol -> qty``; an account declared with
+    """``parse_positions``' flat form as ``account -> symbol -> qty``; an account declared with
     no positions maps to ``{}``."""
     book: Book = {}
     for (account, symbol), qty in positions.items():
@@ -254,14 +252,14 @@ def _qty_or_none(value: int | None) -> str | None:
     return None if value is None else fixed.format(value)
 
 
-# --- writing -----------------------------------------------------------------------------------
+# --- export rows ---------------------------------------------------------------------------------
 
 
-def write_positions_csv(path: str | Path, rows: Iterable[tuple[str, str, int, int]]) -> int:
-    """Write ``(account, symbol, qty, cost)`` rows as ``account,symbol,qty,cost`` and return
-    how many. A row with symbol ``""`` (and zero qty and cost) declares an account holding
-    nothing. Streams; atomic: the file appears complete or not at all."""
-    return _write_atomically(Path(path), POSITIONS_HEADER, (_position_fields(*row) for row in rows))
+def position_rows(rows: Iterable[tuple[str, str, int, int]]) -> Iterator[list[str]]:
+    """``(account, symbol, qty, cost)`` as the fields of :data:`POSITIONS_HEADER`. A row with
+    symbol ``""`` (and zero qty and cost) declares an account holding nothing; ``ValueError``
+    for a position without account or symbol. Lazy: a generator streams."""
+    return (_position_fields(*row) for row in rows)
 
 
 def _position_fields(account: str, symbol: str, qty: int, cost: int) -> list[str]:
@@ -274,44 +272,13 @@ def _position_fields(account: str, symbol: str, qty: int, cost: int) -> list[str
     return [account, symbol, fixed.format(qty), fixed.format_cash(cost)]
 
 
-def write_allocations_csv(path: str | Path, rows: Iterable[tuple[str, str, str, str, str, str, int, int, int]]) -> int:
-    """Write ``(date, block_id, account, order_id, symbol, side, qty, price, cash)`` rows under
-    the header of the same names and return how many. Streams; atomic."""
-    return _write_atomically(Path(path), ALLOCATIONS_HEADER, (_allocation_fields(*row) for row in rows))
+def allocation_rows(rows: Iterable[tuple[str, str, str, str, str, str, int, int, int]]) -> Iterator[list[str]]:
+    """``(date, block_id, account, order_id, symbol, side, qty, price, cash)`` as the fields of
+    :data:`ALLOCATIONS_HEADER`. Lazy."""
+    return (_allocation_fields(*row) for row in rows)
 
 
 def _allocation_fields(
     date: str, block_id: str, account: str, order_id: str, symbol: str, side: str, qty: int, price: int, cash: int
 ) -> list[str]:
     return [date, block_id, account, order_id, symbol, side, fixed.format(qty), fixed.format(price), fixed.format_cash(cash)]
-
-
-def _write_atomically(path: Path, header: tuple[str, ...], rows: Iterable[list[str]]) -> int:
-    """Write to a hidden temporary file beside ``path``, fsync it, then rename it over ``path``:
-    a reader never sees half a file, and a failure (also from ``rows``) leaves ``path`` as it was."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    count = 0
-    try:
-        with temporary.open("x", newline="", encoding="utf-8", buffering=_WRITE_BUFFER_BYTES) as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(header)
-            for row in rows:
-                writer.writerow(row)
-                count += 1
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
-    return count
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable."""
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -1,14 +1,27 @@
-"""Admin file paths stay inside their folder: ``server.admin.paths.confine`` on a real file system."""
+"""The files admin commands use (``snapshots.files``), on a real file system: paths stay
+inside their folder (``confine``); files are written atomically (``atomic_text``)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from model import fixed
 from model.config import AdminSection
-from server.admin.paths import PathRefused, confine
+from snapshots.files import PathRefused, atomic_text, concatenate_csv, confine, read_positions, write_csv, write_positions_csv
+
+
+def D(text: str) -> int:
+    return fixed.parse(text)
+
+
+def write(tmp_path: Path, text: str, name: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 @pytest.fixture
@@ -132,3 +145,51 @@ def test_the_configured_folders_default_under_the_data_dir(tmp_path: Path) -> No
     configured = AdminSection(import_dir="in", export_dir="/srv/out")
     assert configured.import_root(tmp_path) == tmp_path / "in"
     assert configured.export_root(tmp_path) == Path("/srv/out")
+
+
+# --- atomic, durable writing -----------------------------------------------------------------------
+
+
+def test_a_failed_export_leaves_the_old_file_and_no_temporary_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "old contents\n", "export.csv")
+
+    def rows() -> Iterator[tuple[str, str, int, int]]:
+        yield "A1", "IBM", D("1"), D("1")
+        raise RuntimeError("source went away")
+
+    with pytest.raises(RuntimeError, match="source went away"):
+        write_positions_csv(path, rows())
+    assert path.read_text() == "old contents\n"
+    assert os.listdir(tmp_path) == ["export.csv"]
+
+
+def test_an_export_replaces_the_previous_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "old\n", "export.csv")
+    write_positions_csv(path, [("A1", "IBM", D("2"), D("300.50"))])
+    assert read_positions(path) == {("A1", "IBM"): D("2")}
+    assert os.listdir(tmp_path) == ["export.csv"]
+
+
+def test_a_failure_inside_an_atomic_write_leaves_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "new.csv"
+    with pytest.raises(RuntimeError), atomic_text(target) as handle:
+        handle.write("half")
+        raise RuntimeError("stop")
+    assert os.listdir(tmp_path) == []
+
+
+def test_parts_join_under_one_header_and_are_removed(tmp_path: Path) -> None:
+    parts = [write(tmp_path, "h1,h2\na,1\n", "p.0.csv"), write(tmp_path, "h1,h2\n", "p.1.csv"), write(tmp_path, "h1,h2\nb,2\nc,3\n", "p.2.csv")]
+    concatenate_csv(parts, tmp_path / "p.csv")
+    assert (tmp_path / "p.csv").read_text() == "h1,h2\na,1\nb,2\nc,3\n"
+    assert os.listdir(tmp_path) == ["p.csv"]
+
+
+def test_write_csv_counts_rows_without_the_header(tmp_path: Path) -> None:
+    assert write_csv(tmp_path / "x.csv", ("a", "b"), iter([["1", "2"], ["3", "4,5"]])) == 2
+    assert (tmp_path / "x.csv").read_text() == 'a,b\n1,2\n3,"4,5"\n'
+
+
+def test_reading_a_missing_positions_file_is_an_os_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        read_positions(tmp_path / "none.csv")

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from model import fixed
-from server.admin.backoffice import (
+from model.backoffice import (
     ALLOCATIONS_HEADER,
     BackOfficeFileError,
     Book,
@@ -19,11 +19,11 @@ from server.admin.backoffice import (
     breaks_to_json,
     by_account,
     format_breaks,
-    read_positions,
+    parse_positions,
+    position_rows,
     reconcile,
-    write_allocations_csv,
-    write_positions_csv,
 )
+from snapshots.files import read_positions, write_allocations_csv, write_positions_csv
 
 
 def D(text: str) -> int:
@@ -310,19 +310,6 @@ def test_writers_stream_a_generator_of_many_rows(tmp_path: Path) -> None:
     assert len(read_positions(path)) == 100_000
 
 
-def test_a_failed_export_leaves_the_old_file_and_no_temporary_file(tmp_path: Path) -> None:
-    path = write(tmp_path, "old contents\n", "export.csv")
-
-    def rows() -> Iterator[tuple[str, str, int, int]]:
-        yield "A1", "IBM", D("1"), D("1")
-        raise RuntimeError("source went away")
-
-    with pytest.raises(RuntimeError, match="source went away"):
-        write_positions_csv(path, rows())
-    assert path.read_text() == "old contents\n"
-    assert os.listdir(tmp_path) == ["export.csv"]
-
-
 def test_a_position_without_account_or_symbol_is_not_exported(tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
     with pytest.raises(ValueError, match="empty account"):
@@ -332,8 +319,19 @@ def test_a_position_without_account_or_symbol_is_not_exported(tmp_path: Path) ->
     assert os.listdir(tmp_path) == []
 
 
-def test_an_export_replaces_the_previous_file(tmp_path: Path) -> None:
-    path = write(tmp_path, "old\n", "export.csv")
-    write_positions_csv(path, [("A1", "IBM", D("2"), D("300.50"))])
-    assert read_positions(path) == {("A1", "IBM"): D("2")}
-    assert os.listdir(tmp_path) == ["export.csv"]
+# --- pure: lines in, rows out ----------------------------------------------------------------------
+
+
+def test_positions_parse_from_lines_without_a_file() -> None:
+    lines = [b"\xef\xbb\xbfaccount,symbol,qty\n", b"A1,IBM,1.5\n", b"C3,,\n"]
+    assert parse_positions(lines, "memory") == {("A1", "IBM"): D("1.5"), ("C3", ""): 0}
+    with pytest.raises(BackOfficeFileError) as refused:
+        parse_positions([b"account,symbol,qty\n", b",IBM,1\n"], "memory")
+    assert str(refused.value) == "memory: row 2: empty account"
+
+
+def test_position_rows_are_decimal_strings_and_lazy() -> None:
+    assert list(position_rows([("A1", "IBM", D("2"), D("300.5")), ("C3", "", 0, 0)])) == [["A1", "IBM", "2", "300.50"], ["C3", "", "", ""]]
+    rows = position_rows([("", "IBM", D("1"), 0)])  # nothing checked until read
+    with pytest.raises(ValueError, match="empty account"):
+        next(rows)

@@ -1,0 +1,336 @@
+"""The server's admin commands: one handler per entry of ``model/admin_commands.py``.
+
+:class:`AdminCommands` checks a command against the table (the same check as the shell's
+and the gateway's) and runs the method the entry's ``handler`` names, with the arguments
+as :class:`~model.admin_commands.Given`. A handler returns the JSON result, or raises
+``AdminError`` with a readable reason (nothing changed).
+
+On the control path only: the handlers await the other actors. An operator command that
+changes state is journaled by the supervisor, applied, and answered once the actors it
+concerns have applied what it sent them (acked over the link, i.e. committed to their
+journals).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from actors.runtime.hop import SUPERVISOR, Router
+from actors.runtime.outputs import ALL
+from actors.supervisor import nav
+from actors.supervisor.core import ActorPlan
+from model import backoffice, fixed
+from model.admin_commands import SERVER, AdminError, Given, check
+from model.config import Config, ConfigError, Setup, check_account_symbols, parse_accounts_csv
+from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetTradingStatus
+from snapshots.files import PathRefused, concatenate_csv, confine, read_positions
+
+log = structlog.get_logger("supervisor")
+
+ANSWER_TIMEOUT_S = 10.0
+OPEN_WAIT_S = 20.0  # 'open' and 'nav' answer once applied at every InstrumentActor, or after this long (they go on)
+PROGRESS_POLL_S = 0.02  # how often 'open' and 'nav' ask the InstrumentActors whether they are done
+MAX_BREAKS_SHOWN = 1000  # reconcile lists this many breaks (and counts them all)
+
+Result = dict[str, Any]
+
+
+class Supervisor(Protocol):
+    """What the commands use of the supervisor actor (``actors/supervisor/actor.py``)."""
+
+    setup: Setup
+    plans: list[ActorPlan]
+    handles: dict[str, Any]
+    import_root: Path
+    export_root: Path
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def router(self) -> Router: ...
+    @property
+    def core(self) -> Any: ...
+    def submit_local(self, messages: list[Message]) -> None: ...
+    async def settle(self) -> None: ...
+    async def wait_acked(self, timeout: float = 10.0) -> bool: ...
+    async def status_all(self) -> Result: ...
+    async def snapshot_all(self) -> dict[str, int]: ...
+    async def check_invariants(self) -> None: ...
+    async def replay_hashes(self) -> dict[str, Result]: ...
+    async def replay_hash(self) -> Result: ...
+    # the actor's own helpers (private: not remote methods of the Ray actor)
+    def _killed(self) -> list[str]: ...
+    async def _tell_gateways(self) -> None: ...
+
+
+class AdminCommands:
+    """The handlers, named by the table's ``handler`` (one method each, public, async)."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self.top = supervisor
+
+    async def run(self, name: str, args: list[str]) -> Result:
+        """Check ``name`` and ``args`` against the table and run the handler. Raises
+        ``AdminError`` with a readable reason on bad input."""
+        command, given = check(name, args, SERVER)
+        handler = getattr(self, command.handler)
+        result: Result = await handler(given)
+        return result
+
+    # --- the topology --------------------------------------------------------------------------
+
+    def _actors(self, role: str) -> list[str]:
+        return [p.name for p in self.top.plans if p.role == role]
+
+    async def _operator(self, messages: list[Message]) -> None:
+        """Journal the operator's command, apply it, and wait until the actors it concerns
+        have applied what it sent them."""
+        self.top.submit_local(messages)
+        await self.top.settle()
+        if not await self.top.wait_acked(ANSWER_TIMEOUT_S):
+            raise AdminError("the command is journaled but not every actor confirmed it yet; check 'status'")
+
+    async def _shard_owning(self, account: str) -> Any:
+        handle = self.top.handles[self.top.router.account(account)]
+        if not await handle.owns.remote(account):
+            raise AdminError(f"unknown account {account}")
+        return handle
+
+    def _symbol(self, symbol: str) -> str:
+        if symbol not in self.top.core.symbols:
+            raise AdminError(f"unknown symbol {symbol}")
+        return symbol
+
+    def _imported(self, given: str) -> Path:
+        """A file an admin command reads: ``given`` inside the import dir, or ``AdminError``."""
+        try:
+            return confine(self.top.import_root, given, what="import dir")
+        except PathRefused as refused:
+            log.warning("admin path refused", path=given, folder=str(self.top.import_root))
+            raise AdminError(f"{refused}; nothing read") from None
+
+    # --- looking ---------------------------------------------------------------------------------
+
+    async def status(self, given: Given) -> Result:
+        return await self.top.status_all()
+
+    async def account(self, given: Given) -> Result:
+        handle = await self._shard_owning(given["ACCOUNT"])
+        return {"ok": True, "account": await handle.admin_account.remote(given["ACCOUNT"])}
+
+    async def orders(self, given: Given) -> Result:
+        account = given["ACCOUNT"]
+        handle = await self._shard_owning(account)
+        return {"ok": True, "account": account, "orders": await handle.admin_orders.remote(account)}
+
+    async def blocks(self, given: Given) -> Result:
+        parts = await asyncio.gather(*(self.top.handles[n].admin_blocks.remote() for n in self._actors("instrument")))
+        blocks = sorted((block for part in parts for block in part), key=lambda block: (block["ts"], block["block_id"]))
+        return {"ok": True, "blocks": blocks}
+
+    async def snapshot(self, given: Given) -> Result:
+        return {"ok": True, "snapshots": await self.top.snapshot_all()}
+
+    async def check(self, given: Given) -> Result:
+        """Check the live state against itself and its journals: every core's invariants
+        (cash and positions equal to what the orders booked), and each journal replayed
+        into a fresh core (from empty, or from its oldest snapshot once truncated) giving
+        the live state hash."""
+        problems: list[str] = []
+        try:
+            await self.top.check_invariants()
+        except Exception as failure:
+            problems.append(f"invariants: {failure!r}")
+        replays = await self.top.replay_hashes()
+        replays[SUPERVISOR] = await self.top.replay_hash()
+        for name, result in replays.items():
+            if result["live"] != result["replayed"]:
+                problems.append(f"{name}: replay from {result['from']} differs from the live state")
+        return {"ok": not problems, "problems": problems, "replayed_from": {name: r["from"] for name, r in replays.items()}}
+
+    # --- switches --------------------------------------------------------------------------------
+
+    async def halt(self, given: Given) -> Result:
+        return await self._trading_status(given["SYMBOL"], True)
+
+    async def resume(self, given: Given) -> Result:
+        return await self._trading_status(given["SYMBOL"], False)
+
+    async def _trading_status(self, symbol: str, halted: bool) -> Result:
+        await self._operator([SetTradingStatus(self._symbol(symbol), halted)])
+        return {"ok": True, "symbol": symbol, "halted": halted}
+
+    async def kill(self, given: Given) -> Result:
+        return await self._kill(given["ACCOUNT|all"], True)
+
+    async def unkill(self, given: Given) -> Result:
+        return await self._kill(given["ACCOUNT|all"], False)
+
+    async def _kill(self, target: str, killed: bool) -> Result:
+        account = ALL if target == "all" else target
+        if account != ALL:
+            await self._shard_owning(account)
+        canceled = await self._open_orders(None if account == ALL else account) if killed else 0
+        await self._operator([SetKill(account, killed)])
+        return {"ok": True, "killed": self.top._killed(), "canceled": canceled}
+
+    async def _open_orders(self, account: str | None) -> int:
+        shards = self._actors("account") if account is None else [self.top.router.account(account)]
+        counts = await asyncio.gather(*(self.top.handles[n].open_orders.remote(account) for n in shards))
+        return sum(counts)
+
+    async def cancel_all(self, given: Given) -> Result:
+        filters = dict(given.values)
+        account, symbol, venue = filters.get("account"), filters.get("symbol"), filters.get("venue")
+        if account is not None:
+            await self._shard_owning(account)
+        if symbol is not None:
+            self._symbol(symbol)
+        if venue is not None and venue not in {v.name for v in self.top.config.venues}:
+            raise AdminError(f"unknown venue {venue}")
+        names = self._actors("instrument") if symbol is None else [self.top.router.instrument(symbol)]
+        counts = await asyncio.gather(*(self.top.handles[n].cancel_count.remote(account, symbol, venue) for n in names))
+        await self._operator([AdminCancelAll(account, symbol, venue)])
+        return {"ok": True, "canceled": sum(counts), "filters": filters}
+
+    # --- the open and mutual funds -----------------------------------------------------------------
+
+    async def open(self, given: Given) -> Result:
+        """Release the orders queued for the open (all symbols, or those named)."""
+        unknown = [symbol for symbol in given.many if symbol not in self.top.core.symbols]
+        if unknown:
+            raise AdminError(f"unknown symbol {', '.join(unknown)}; usage: open [SYMBOL ...]")
+        symbols = sorted(set(given.many))
+        expected: dict[str, int] = {}  # instrument actor → markers it completes for this open
+        for symbol in symbols:
+            name = self.top.router.instrument(symbol)
+            expected[name] = expected.get(name, 0) + 1
+        if not symbols:
+            expected = {name: 1 for name in self._actors("instrument")}
+        await self._operator([OpenMarket(symbols)])
+        open_id = self.top.core.opens
+        deadline = time.monotonic() + OPEN_WAIT_S
+        while True:
+            progress = await asyncio.gather(*(self.top.handles[n].open_progress.remote(open_id) for n in expected))
+            opened = all(done >= expected[n] for n, (done, _) in zip(expected, progress, strict=True))
+            if opened or time.monotonic() > deadline:
+                # journaled everywhere either way: a very large open goes on after the answer
+                released = sum(released for _, released in progress)
+                return {"ok": True, "opened": opened, "released": released, "symbols": symbols or "all"}
+            await asyncio.sleep(PROGRESS_POLL_S)
+
+    async def nav(self, given: Given) -> Result:
+        """Strike mutual funds' NAVs: ``nav FUND PRICE``, or ``nav FILE`` (CSV ``symbol,nav``;
+        a bad row refuses the whole file). Every order collected for a fund fills at its NAV."""
+        instruments = {i.symbol: i for i in self.top.setup.instruments}
+        file = given.get("FILE")
+        if file is None:
+            strikes = [nav.strike(instruments, given["FUND"], given["PRICE"])]
+        else:
+            path = self._imported(file)
+            try:
+                text = path.read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError) as error:
+                raise AdminError(f"cannot read {path}: {error}") from None
+            strikes = nav.nav_file(text, path, instruments)
+        await self._operator(list(strikes))
+        # journaled and passed every account shard: the cut-off is behind us; now wait until
+        # each fund's InstrumentActor has every shard's marker and strikes
+        wanted = {strike.symbol: self.top.core.nav_strikes[strike.symbol] for strike in strikes}
+        struck, orders = await self._struck(wanted)
+        return {
+            "ok": True,
+            "struck": struck,
+            "navs": {strike.symbol: fixed.format(strike.nav, min_places=2) for strike in strikes},
+            "orders": orders,
+        }
+
+    async def _struck(self, wanted: dict[str, int]) -> tuple[bool, dict[str, int]]:
+        """Until every fund's ``wanted``-th strike is applied at its InstrumentActor (or
+        ``OPEN_WAIT_S`` passed): whether all are, and how many orders each strike filled or
+        expired. A fund's strikes happen in order, so a later one (another operator's
+        concurrent ``nav``) implies ours."""
+        by_actor: dict[str, list[str]] = {}
+        for symbol in wanted:
+            by_actor.setdefault(self.top.router.instrument(symbol), []).append(symbol)
+        deadline = time.monotonic() + OPEN_WAIT_S
+        while True:
+            parts = await asyncio.gather(*(self.top.handles[name].nav_progress.remote(symbols) for name, symbols in by_actor.items()))
+            done = {symbol: counts for part in parts for symbol, counts in part.items()}
+            orders = {symbol: done[symbol][strike - 1] for symbol, strike in wanted.items() if len(done[symbol]) >= strike}
+            if len(orders) == len(wanted) or time.monotonic() > deadline:
+                return len(orders) == len(wanted), orders
+            await asyncio.sleep(PROGRESS_POLL_S)
+
+    # --- files: accounts, end of day ----------------------------------------------------------------
+
+    async def accounts_load(self, given: Given) -> Result:
+        """``accounts load FILE``: open the accounts of an accounts file (same format as the
+        one read at start); a bad row, a known account or an unknown symbol loads nothing."""
+        path = self._imported(given["FILE"])
+        try:
+            seeds = parse_accounts_csv(path.read_text(encoding="utf-8-sig"), str(path))
+            check_account_symbols(seeds, set(self.top.core.symbols))
+        except ConfigError as error:
+            raise AdminError(str(error)) from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise AdminError(f"cannot read {path}: {error}") from None
+        by_shard: dict[str, list[str]] = {}
+        for seed in seeds:
+            by_shard.setdefault(self.top.router.account(seed.account), []).append(seed.account)
+        found = await asyncio.gather(*(self.top.handles[n].existing.remote(accounts) for n, accounts in by_shard.items()))
+        known = sorted(account for part in found for account in part)
+        if known:
+            raise AdminError(f"{path}: {len(known)} accounts exist already, nothing loaded: {', '.join(known[:20])}")
+        await self._operator([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group) for s in seeds])
+        await self.top._tell_gateways()
+        return {"ok": True, "loaded": len(seeds), "file": str(path)}
+
+    async def export(self, given: Given) -> Result:
+        """End of day: every account's positions and the day's allocations as two CSV files
+        (in FOLDER, default ``<export dir>/<UTC date>``), each shard's part joined atomically."""
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        named = given.get("FOLDER")
+        try:
+            folder = confine(self.top.export_root, named or day, what="export dir", allow_root=True)
+        except PathRefused as refused:
+            log.warning("admin path refused", command="export", path=named, folder=str(self.top.export_root))
+            raise AdminError(f"export: {refused}; nothing written") from None
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise AdminError(f"cannot write to {folder}: {error}") from None
+        shards = self._actors("account")
+        counts = await asyncio.gather(*(self.top.handles[n].export_part.remote(str(folder), n, day) for n in shards))
+        files = {}
+        for kind in ("positions", "allocations"):
+            target = folder / f"{kind}.csv"
+            concatenate_csv([folder / f"{kind}.{n}.csv" for n in shards], target)
+            files[kind] = str(target)
+        return {
+            "ok": True,
+            "positions": sum(c["positions"] for c in counts),
+            "allocations": sum(c["allocations"] for c in counts),
+            "files": files,
+        }
+
+    async def reconcile(self, given: Given) -> Result:
+        """Compare every account's positions with a back-office file; ``ok`` only without breaks."""
+        path = self._imported(given["FILE"])
+        try:
+            theirs = backoffice.by_account(read_positions(path))
+        except backoffice.BackOfficeFileError as error:
+            raise AdminError(str(error)) from None
+        except OSError as error:
+            raise AdminError(f"cannot read {path}: {error}") from None
+        ours: dict[str, dict[str, int]] = {}
+        for part in await asyncio.gather(*(self.top.handles[n].positions_book.remote() for n in self._actors("account"))):
+            ours.update(part)
+        breaks = backoffice.reconcile(ours, theirs)
+        shown = backoffice.breaks_to_json(breaks[:MAX_BREAKS_SHOWN])
+        return {"ok": not breaks, "accounts": len(ours), "breaks_found": len(breaks), "breaks": shown}

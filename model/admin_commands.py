@@ -1,0 +1,298 @@
+"""The admin commands: ONE table, read by everything that takes an admin command.
+
+Each :class:`Command` says what the command is called, which arguments it takes (its
+:class:`Form`\\ s), its help text, who may run it, where it runs and the name of its handler.
+Three places read it and check a command line the same way, with :func:`check`:
+
+- the admin shell (``server/client/shell.py``), before anything connects, and for ``help``;
+- the gateway (``server/gateway/core.py``), which refuses a command the user's role may not
+  run, and one that does not fit, before it reaches the supervisor;
+- the supervisor (``actors/supervisor/admin.py``), which runs the command's handler: the
+  method of ``AdminCommands`` named by ``handler``.
+
+Shell commands (``runs="shell"``: ``help``, ``journal verify``, ``quit``) run inside the
+shell, by the function named by ``handler`` in ``server/client/local.py``; the server
+refuses them with a message that points to the shell.
+
+Adding a server command is one entry in :data:`TABLE` and one method of ``AdminCommands``
+(``tests/unit/model/test_admin_commands.py`` checks every entry has its handler).
+
+This module is pure (no I/O, no imports beyond the standard library) so that ``server/``
+and ``actors/`` can both import it without importing each other.
+
+Guarantees:
+- A command line is accepted by the shell exactly when the gateway and the supervisor
+  accept it (the same function decides), and refused with the same message.
+- A command and its arguments that :func:`check` accepts fit one of its forms; the handler
+  reads them from :class:`Given` by name and never parses the list itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+ADMIN = "admin"  # the user role (``[[users]] role`` in users.toml) that runs the server's commands
+Where = Literal["server", "shell"]
+SERVER: Final = "server"  # run by the supervisor, through the gateway
+SHELL: Final = "shell"  # run by the admin shell itself, without the server
+COMMAND_NAME = "COMMAND"  # a value of this name must name a command of the table (``help COMMAND``)
+
+
+class AdminError(ValueError):
+    """A bad admin command: the message is for the operator."""
+
+
+class UsageError(AdminError):
+    """A command or its arguments do not fit its table entry; the message says how."""
+
+
+class Forbidden(AdminError):
+    """The user's role may not run the command."""
+
+
+@dataclass(frozen=True)
+class Form:
+    """One accepted shape of a command's arguments, in this order: the literal ``words``
+    (``load`` of ``accounts load FILE``), one value per name in ``names``, then at most one
+    ``optional`` value, or any number of ``many`` values, then ``--flag VALUE`` ``options``
+    in any order, each at most once. A value is never empty and never starts with ``-``
+    (a mistyped option is not taken for a value)."""
+
+    words: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    optional: str | None = None
+    many: str | None = None
+    options: tuple[tuple[str, str], ...] = ()  # (flag, the name of its value in the usage)
+
+    def usage(self) -> str:
+        parts = [*self.words, *self.names]
+        if self.optional is not None:
+            parts.append(f"[{self.optional}]")
+        if self.many is not None:
+            parts.append(f"[{self.many} ...]")
+        parts += [f"[{flag} {value}]" for flag, value in self.options]
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Given:
+    """A command's arguments as checked: ``values`` by name (positional ones by their name in
+    the usage, options by their flag without the dashes, in the order given), ``many`` the
+    repeated values, ``form`` the index of the form they fit."""
+
+    form: int = 0
+    values: dict[str, str] = field(default_factory=dict)
+    many: tuple[str, ...] = ()
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def __getitem__(self, name: str) -> str:
+        return self.values[name]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One admin command. ``handler`` names the method of ``AdminCommands``
+    (``actors/supervisor/admin.py``) for a server command, the function of
+    ``server/client/local.py`` for a shell command. ``role``: the user role that may run it."""
+
+    name: str
+    forms: tuple[Form, ...]
+    summary: str
+    handler: str
+    runs: Where = SERVER
+    role: str = ADMIN
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def usage(self) -> str:
+        return " | ".join(f"{self.name} {form.usage()}".rstrip() for form in self.forms)
+
+    @property
+    def local(self) -> bool:
+        """Runs in the shell, without the server."""
+        return self.runs == SHELL
+
+    def fit(self, args: Sequence[str]) -> Given:
+        """``args`` as :class:`Given`, or ``UsageError`` with the problem (without the usage)."""
+        problems = []
+        for index, form in enumerate(self.forms):
+            try:
+                return _fit(self, index, form, list(args))
+            except UsageError as problem:
+                problems.append(str(problem))
+        if len(problems) == 1:
+            raise UsageError(problems[0])
+        raise UsageError("expects " + ", or ".join(form.usage() for form in self.forms))
+
+
+def _one(*names: str) -> tuple[Form, ...]:
+    return (Form(names=names),)
+
+
+NONE = (Form(),)
+
+TABLE: tuple[Command, ...] = (
+    Command("status", NONE, "every actor with its health and counters; halted symbols", "status"),
+    Command("account", _one("ACCOUNT"), "one account: cash, buying power, positions", "account"),
+    Command("orders", _one("ACCOUNT"), "one account's orders", "orders"),
+    Command("halt", _one("SYMBOL"), "stop trading a symbol: new orders are rejected (halted)", "halt"),
+    Command("resume", _one("SYMBOL"), "trade the symbol again", "resume"),
+    Command("kill", _one("ACCOUNT|all"), "kill switch: cancel open orders, refuse new ones; survives restart", "kill"),
+    Command("unkill", _one("ACCOUNT|all"), "lift the kill switch", "unkill"),
+    Command(
+        "cancel-all",
+        (Form(options=(("--account", "A"), ("--symbol", "S"), ("--venue", "V"))),),
+        "cancel the open orders that match every filter given (none: all open orders)",
+        "cancel_all",
+    ),
+    Command(
+        "open",
+        (Form(many="SYMBOL"),),
+        "the open: release the orders queued for it as blocks (all symbols, or those named)",
+        "open",
+    ),
+    Command(
+        "nav",
+        (Form(names=("FUND", "PRICE")), Form(names=("FILE",))),
+        "strike a mutual fund's NAV (or each of a symbol,nav file in the server's import dir): its collected orders fill at it",
+        "nav",
+    ),
+    Command("blocks", NONE, "the blocks sent at the open: orders, netted, filled, average price", "blocks"),
+    Command(
+        "export",
+        (Form(optional="FOLDER"),),
+        "end of day: positions.csv and allocations.csv into FOLDER in the server's export dir (default: <UTC date>)",
+        "export",
+    ),
+    Command(
+        "accounts",
+        (Form(words=("load",), names=("FILE",)),),
+        "open the accounts of an accounts CSV in the server's import dir (a bad row loads nothing)",
+        "accounts_load",
+    ),
+    Command("snapshot", NONE, "snapshot every actor now", "snapshot"),
+    Command("check", NONE, "check every actor's invariants and replay every journal against the live state", "check"),
+    Command(
+        "journal",
+        (Form(words=("verify",), options=(("--config", "FILE"), ("--data-dir", "DIR"))),),
+        "check every journal and snapshot, here, with the server up or down"
+        " (DIR: the data_dir of FILE; without either, $BROKERD_DATA_DIR, else that of conf/server.toml)",
+        "journal_verify",
+        runs=SHELL,
+    ),
+    Command(
+        "reconcile",
+        _one("FILE"),
+        "compare positions with a back-office file in the server's import dir, list the breaks (exit 1 if any)",
+        "reconcile",
+    ),
+    Command("help", (Form(optional=COMMAND_NAME),), "this list, or one command", "show_help", runs=SHELL),
+    Command("quit", NONE, "leave the shell (also: exit, Ctrl-D)", "leave", runs=SHELL, aliases=("exit",)),
+)
+
+COMMANDS: dict[str, Command] = {command.name: command for command in TABLE}
+ALIASES: dict[str, str] = {alias: command.name for command in TABLE for alias in command.aliases}
+SERVER_COMMANDS: dict[str, Command] = {command.name: command for command in TABLE if command.runs == SERVER}
+
+
+def check(name: str, args: Sequence[str], where: Where) -> tuple[Command, Given]:
+    """The command ``name`` names and its checked arguments, for the shell (``where="shell"``:
+    every command) or the server (``"server"``: the server's commands only). Raises
+    ``UsageError`` (``"NAME: PROBLEM\\nusage: USAGE"``) or, for a command ``where`` does not
+    have, ``AdminError`` naming those it has."""
+    command = COMMANDS.get(ALIASES.get(name, name))
+    if command is None or (where == SERVER and command.runs != SERVER):
+        raise UsageError(unknown_command(name)) if where == SHELL else AdminError(unknown_command(name, SERVER))
+    try:
+        return command, command.fit(args)
+    except UsageError as problem:
+        raise UsageError(f"{name}: {problem}\nusage: {command.usage}") from None
+
+
+def authorize(name: str, role: str) -> None:
+    """``Forbidden`` unless ``role`` may run ``name`` at the server. A command the server does
+    not have needs the admin role too: who may not run admin commands learns nothing of them."""
+    command = SERVER_COMMANDS.get(name)
+    needed = ADMIN if command is None else command.role
+    if role != needed:
+        raise Forbidden(f"admin commands need the {needed} role")
+
+
+def unknown_command(name: str, where: Where = SHELL) -> str:
+    """The answer to a command ``where`` does not have, naming those it has (there is no
+    ``help`` over the WebSocket API); at the server, the shell's own commands are pointed
+    to the shell."""
+    if where == SHELL:
+        return f"unknown command {name!r}; commands: {', '.join(COMMANDS)}"
+    known = ", ".join(SERVER_COMMANDS)
+    if name in COMMANDS or name in ALIASES:
+        return f"{name!r} is a command of the admin shell (python run_server.py admin {name}), not of the server; server commands: {known}"
+    return f"unknown admin command {name!r}; server commands: {known}"
+
+
+def parse_options(args: Sequence[str], allowed: Sequence[str]) -> dict[str, str]:
+    """``--name VALUE`` pairs, each name at most once, keyed by the full flag."""
+    options: dict[str, str] = {}
+    position = 0
+    while position < len(args):
+        name = args[position]
+        if "=" in name and name.split("=", 1)[0] in allowed:
+            raise UsageError(f"write {name.replace('=', ' ', 1)}, not {name}")
+        if name not in allowed:
+            raise UsageError(f"unexpected {name!r}; options: {', '.join(allowed)}")
+        if name in options:
+            raise UsageError(f"{name} given twice")
+        if position + 1 == len(args) or not args[position + 1] or args[position + 1].startswith("--"):
+            raise UsageError(f"{name} needs a value")
+        options[name] = args[position + 1]
+        position += 2
+    return options
+
+
+def _fit(command: Command, index: int, form: Form, args: list[str]) -> Given:
+    if args[: len(form.words)] != list(form.words):
+        raise UsageError(f"the {command.name} command is '{command.name} {form.usage()}'")
+    rest = args[len(form.words) :]
+    slots = bool(form.names) or form.optional is not None or form.many is not None
+    if not slots and form.options:  # options only: every word is a flag or its value
+        positional, flags = [], rest
+    elif form.options:  # values first, then the options
+        first_option = next((at for at, arg in enumerate(rest) if arg.startswith("--")), len(rest))
+        positional, flags = rest[:first_option], rest[first_option:]
+    else:
+        positional, flags = rest, []
+    most = len(form.names) + (form.optional is not None)
+    if len(positional) < len(form.names) or (form.many is None and len(positional) > most):
+        raise UsageError(_count_problem(form, positional))
+    extra = form.optional or form.many or ""
+    for value, name in zip(positional, [*form.names, *[extra] * (len(positional) - len(form.names))], strict=True):
+        _check_value(value, name)
+    values = dict(zip(form.names, positional, strict=False))
+    if form.optional is not None and len(positional) > len(form.names):
+        values[form.optional] = positional[-1]
+    many = tuple(positional[len(form.names) :]) if form.many is not None else ()
+    options = parse_options(flags, [flag for flag, _ in form.options])
+    values.update({flag.removeprefix("--"): value for flag, value in options.items()})
+    return Given(index, values, many)
+
+
+def _count_problem(form: Form, positional: list[str]) -> str:
+    if not form.names and form.optional is None and form.many is None:
+        return f"takes no arguments, got {' '.join(positional)!r}"
+    if not form.names and form.optional is not None:
+        return f"takes at most one {form.optional}"
+    wanted = f"one {form.names[0]}" if len(form.names) == 1 else " ".join(form.names)
+    if form.optional is not None:
+        wanted += f" [{form.optional}]"
+    return f"needs {wanted}, got {len(positional)} arguments"
+
+
+def _check_value(value: str, name: str) -> None:
+    if not value or value.startswith("-"):
+        raise UsageError(f"{value!r} is not a {name}")
+    if name == COMMAND_NAME and value not in COMMANDS:
+        raise UsageError(f"{value!r} is not a command; commands: {', '.join(COMMANDS)}")

@@ -1,0 +1,152 @@
+"""The files admin commands read and write: inside a configured folder only, and written
+atomically and durably.
+
+Why here: ``snapshots/`` owns what brokerd keeps on disk and how durably; the exports are
+end-of-day records written with the same discipline (temporary file, fsync, rename, fsync of
+the folder). The account shards write their parts and the supervisor confines paths, joins
+the parts and reads the files it is given; ``server/`` needs none of it. The formats
+themselves are pure and live in ``model/backoffice.py``.
+
+Paths: ``accounts load FILE``, ``nav FILE`` and ``reconcile FILE`` read from the import dir,
+``export [FOLDER]`` writes into the export dir (``[admin]`` in ``conf/server.toml``). A
+path given to one of them is taken relative to that folder, on the server's machine; an
+absolute path is accepted only when it lies inside the folder.
+
+Guarantees (:func:`confine`):
+- The path returned is resolved (no ``..``, no symbolic link left in it) and lies inside
+  the resolved folder (or is the folder itself, where allowed).
+- A ``..`` that climbs out, an absolute path elsewhere, or a symbolic link anywhere in the
+  path that leads out is refused with :class:`PathRefused` before anything is read,
+  written or created.
+- The check looks at the file system as it is when the command runs: a link planted
+  inside the folder between the check and the read is followed. Whoever can write into
+  the folder on the server's machine is trusted, as whoever edits ``conf/`` is.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import secrets
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from model.backoffice import (
+    ALLOCATIONS_HEADER,
+    POSITIONS_HEADER,
+    Positions,
+    allocation_rows,
+    parse_positions,
+    position_rows,
+)
+
+_WRITE_BUFFER_BYTES = 1 << 20
+
+
+class PathRefused(ValueError):
+    """A path an admin command may not use; the message says why and where it may."""
+
+
+def confine(root: str | Path, given: str, *, what: str, allow_root: bool = False) -> Path:
+    """``given`` resolved inside ``root`` (``what`` names the folder in the error, e.g.
+    ``"import dir"``), or :class:`PathRefused`. ``allow_root``: ``given`` may name the
+    folder itself (``export .``)."""
+    base = Path(root).resolve()
+    if not given or "\0" in given:
+        raise PathRefused(f"{given!r} is not a path; give a path inside the {what} {base}")
+    # An absolute ``given`` replaces ``base`` in the join; it must then resolve inside it.
+    # ``resolve`` follows every symbolic link and removes every ``..``, whether the path
+    # exists or not, so the containment test sees where the path really leads.
+    try:
+        target = (base / given).resolve()
+    except (OSError, RuntimeError) as error:  # a loop of symbolic links
+        raise PathRefused(f"{given!r} cannot be resolved inside the {what} {base}: {error}") from None
+    if target == base and not allow_root:
+        raise PathRefused(f"{given!r} is the {what} {base} itself; name a file in it")
+    if target != base and not target.is_relative_to(base):
+        raise PathRefused(f"{given!r} leads outside the {what} {base}; give a path inside it (relative to it)")
+    return target
+
+
+# --- back-office files ---------------------------------------------------------------------------
+
+
+def read_positions(path: str | Path) -> Positions:
+    """Every position in a back-office positions file (``model.backoffice.parse_positions``),
+    or ``BackOfficeFileError``; ``OSError`` when it cannot be opened."""
+    with Path(path).open("rb") as handle:
+        return parse_positions(handle, path)
+
+
+def write_positions_csv(path: str | Path, rows: Iterable[tuple[str, str, int, int]]) -> int:
+    """Write ``(account, symbol, qty, cost)`` rows as ``account,symbol,qty,cost`` and return
+    how many. A row with symbol ``""`` (and zero qty and cost) declares an account holding
+    nothing. Streams; atomic: the file appears complete or not at all."""
+    return write_csv(Path(path), POSITIONS_HEADER, position_rows(rows))
+
+
+def write_allocations_csv(path: str | Path, rows: Iterable[tuple[str, str, str, str, str, str, int, int, int]]) -> int:
+    """Write ``(date, block_id, account, order_id, symbol, side, qty, price, cash)`` rows under
+    the header of the same names and return how many. Streams; atomic."""
+    return write_csv(Path(path), ALLOCATIONS_HEADER, allocation_rows(rows))
+
+
+# --- durable writing -------------------------------------------------------------------------------
+
+
+def write_csv(path: Path, header: Iterable[str], rows: Iterable[list[str]]) -> int:
+    """``header`` and ``rows`` as CSV in ``path``, atomically (:func:`atomic_text`); how many rows."""
+    count = 0
+    with atomic_text(path) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+    return count
+
+
+def concatenate_csv(parts: list[Path], target: Path) -> None:
+    """Join CSV parts with the same header into ``target`` (atomically) and remove them."""
+    with atomic_text(target) as out:
+        for index, part in enumerate(parts):
+            with part.open(encoding="utf-8", newline="") as source:
+                header = source.readline()
+                if index == 0:
+                    out.write(header)
+                shutil.copyfileobj(source, out)
+    for part in parts:
+        part.unlink()
+
+
+@contextmanager
+def atomic_text(path: Path) -> Iterator[TextIO]:
+    """A text file to write ``path`` through: a hidden temporary file beside it, fsynced and
+    renamed over ``path`` when the block ends, then the folder fsynced.
+
+    Guarantees: a reader never sees half a file; a failure inside the block (also from a
+    generator feeding it) leaves ``path`` as it was and no temporary file; once the block
+    has returned, the file and its name are on disk."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with temporary.open("x", newline="", encoding="utf-8", buffering=_WRITE_BUFFER_BYTES) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,71 @@
+"""The supervisor's admin commands (``actors/supervisor/admin.py``) without Ray: the table's
+check comes before any handler, the handler named by the entry gets the arguments by name,
+and files are read only inside the import dir. The handlers' work with the real topology is
+in tests/integration/test_admin.py and test_open.py."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from actors.supervisor.admin import AdminCommands, Supervisor
+from model.admin_commands import SERVER_COMMANDS, AdminError, Given, UsageError
+
+
+class Recording(AdminCommands):
+    """AdminCommands whose handlers record what they got instead of asking the topology."""
+
+    def __init__(self) -> None:
+        super().__init__(cast(Supervisor, None))  # no topology: a handler that reached it would fail
+        self.calls: list[tuple[str, Given]] = []
+        for command in SERVER_COMMANDS.values():
+            setattr(self, command.handler, self._record(command.handler))
+
+    def _record(self, handler: str) -> Any:
+        async def record(given: Given) -> dict[str, Any]:
+            self.calls.append((handler, given))
+            return {"ok": True}
+
+        return record
+
+
+def test_a_command_runs_the_handler_its_entry_names_with_the_arguments_by_name() -> None:
+    commands = Recording()
+    assert asyncio.run(commands.run("cancel-all", ["--symbol", "IBM"])) == {"ok": True}
+    assert asyncio.run(commands.run("accounts", ["load", "new.csv"])) == {"ok": True}
+    assert commands.calls == [("cancel_all", Given(0, {"symbol": "IBM"})), ("accounts_load", Given(0, {"FILE": "new.csv"}))]
+
+
+@pytest.mark.parametrize(("name", "args"), [("halt", []), ("status", ["now"]), ("open", ["--all"]), ("help", []), ("frob", [])])
+def test_a_bad_command_is_refused_before_any_handler_runs(name: str, args: list[str]) -> None:
+    commands = Recording()
+    with pytest.raises(AdminError):
+        asyncio.run(commands.run(name, args))
+    assert commands.calls == []
+
+
+def test_a_usage_error_survives_the_trip_to_the_gateway() -> None:
+    """Ray pickles the supervisor's exception; the gateway sends its message."""
+    import pickle
+
+    commands = Recording()
+    with pytest.raises(UsageError) as refused:
+        asyncio.run(commands.run("kill", []))
+    again = pickle.loads(pickle.dumps(refused.value))
+    assert (type(again), str(again)) == (UsageError, str(refused.value))
+
+
+class Folders:
+    def __init__(self, root: Path) -> None:
+        self.import_root = root
+
+
+def test_a_file_is_read_only_inside_the_import_dir(tmp_path: Path) -> None:
+    (tmp_path / "imports").mkdir()
+    commands = AdminCommands(cast(Supervisor, Folders(tmp_path / "imports")))
+    assert commands._imported("day/navs.csv") == (tmp_path / "imports" / "day" / "navs.csv").resolve()
+    with pytest.raises(AdminError, match="leads outside the import dir .*; nothing read"):
+        commands._imported("../x.csv")
