@@ -285,7 +285,7 @@ def _count_problem(form: Form, positional: list[str]) -> str:
         return f"takes no arguments, got {' '.join(positional)!r}"
     if not form.names and form.optional is not None:
         return f"takes at most one {form.optional}"
-    wanted = f"one {form.names[0]}" if len(form.names) == 1 else " ".join(form.names)
+    wanted = f"one {_said(form.names[0])}" if len(form.names) == 1 else " ".join(form.names)
     if form.optional is not None:
         wanted += f" [{form.optional}]"
     return f"needs {wanted}, got {len(positional)} arguments"
@@ -293,6 +293,11 @@ def _count_problem(form: Form, positional: list[str]) -> str:
 
 def _check_value(value: str, name: str) -> None:
     if not value or value.startswith("-"):
-        raise UsageError(f"{value!r} is not a {name}")
+        raise UsageError(f"{value!r} is not a {_said(name)}")
     if name == COMMAND_NAME and value not in COMMANDS:
         raise UsageError(f"{value!r} is not a command; commands: {', '.join(COMMANDS)}")
+
+
+def _said(name: str) -> str:
+    """A value's name as a message says it: ``ACCOUNT|all`` is ``ACCOUNT or all``."""
+    return name.replace("|", " or ")

@@ -105,7 +105,7 @@ def test_values_are_given_by_name_options_without_dashes_in_the_order_typed() ->
 def test_a_refusal_names_the_problem_and_the_usage() -> None:
     with pytest.raises(UsageError) as refused:
         check("kill", ["A1", "B1"], SERVER)
-    assert str(refused.value) == "kill: needs one ACCOUNT|all, got 2 arguments\nusage: kill ACCOUNT|all"
+    assert str(refused.value) == "kill: needs one ACCOUNT or all, got 2 arguments\nusage: kill ACCOUNT|all"
     with pytest.raises(UsageError, match="write --account A1, not --account=A1"):
         check("cancel-all", ["--account=A1"], SERVER)
     with pytest.raises(UsageError, match="'frob' is not a command"):
