@@ -1,126 +1,15 @@
-"""Start brokerd (docs/configuration.md).
-
-    python run_server.py [--config conf/server.toml] [--data-dir DIR] [--host 127.0.0.1]
-                         [--ws-port 8765] [--fix-port 9878] [--address RAY_ADDRESS]
-                         [--fresh [--wipe]]
-
-With no flags: an embedded Ray, the simulated venue, the demo instruments, users and
-accounts from ``conf/``. Prints one ``brokerd ready ...`` line when it takes orders;
-SIGINT/SIGTERM stop taking orders, flush, and exit 0.
-"""
+"""Start brokerd (docs/configuration.md): ``python run_server.py [FLAGS]``, the same as the
+installed ``brokerd [FLAGS]``; ``python run_server.py admin ...`` is ``brokerd admin ...``.
+The server itself is ``server/main.py``."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import os
-import shutil
-import signal
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run from a checkout, installed or not
 
-
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="run_server.py", description="brokerd trading server")
-    parser.add_argument("--config", default=str(HERE / "conf" / "server.toml"), help="server.toml (default: conf/server.toml)")
-    parser.add_argument("--data-dir", help="where journals and snapshots live (default from config: ./data)")
-    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--ws-port", type=int, help="WebSocket port (default 8765; 0 picks a free one)")
-    parser.add_argument("--fix-port", type=int, help="FIX acceptor port (default 9878)")
-    parser.add_argument("--address", help="join this Ray cluster instead of starting an embedded one")
-    parser.add_argument("--fresh", action="store_true", help="start from empty state; refuses a non-empty data dir without --wipe")
-    parser.add_argument("--wipe", action="store_true", help="with --fresh: delete the data dir's contents first")
-    return parser.parse_args(argv)
-
-
-def prepare_data_dir(path: Path, fresh: bool, wipe: bool) -> None:
-    if fresh and path.exists() and any(path.iterdir()):
-        if not wipe:
-            raise SystemExit(f"--fresh: data dir {path} is not empty; add --wipe to delete it, or choose another --data-dir")
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-
-
-async def serve(args: argparse.Namespace) -> int:
-    import msgspec
-
-    from actors.runtime.logs import configure
-    from actors.runtime.options import RAY_INIT_DEFAULTS, embedded_ray
-    from model.config import ConfigError, load_setup
-
-    try:
-        setup = load_setup(args.config)
-    except ConfigError as error:
-        print(f"brokerd: bad configuration: {error}", file=sys.stderr)
-        return 2
-    server_conf = setup.config.server
-    overrides = {
-        "host": args.host or server_conf.host,
-        "ws_port": server_conf.ws_port if args.ws_port is None else args.ws_port,
-        "fix_port": server_conf.fix_port if args.fix_port is None else args.fix_port,
-        "data_dir": str(Path(args.data_dir or server_conf.data_dir).resolve()),  # actors run elsewhere
-    }
-    config = msgspec.structs.replace(setup.config, server=msgspec.structs.replace(server_conf, **overrides))
-    setup = msgspec.structs.replace(setup, config=config)
-    configure(config.logging.level)
-    data_dir = Path(config.server.data_dir)
-    prepare_data_dir(data_dir, args.fresh, args.wipe)
-
-    namespace = config.topology.namespace
-    own_ray = {} if args.address else embedded_ray(config.server.host)  # before Ray is imported: it reads the environment then
-    import ray
-
-    from server.app import BrokerServer
-
-    if args.address:
-        ray.init(address=args.address, namespace=namespace, **RAY_INIT_DEFAULTS)
-    else:
-        ray.init(namespace=namespace, num_cpus=os.cpu_count(), **RAY_INIT_DEFAULTS, **own_ray)
-
-    server = BrokerServer(setup, config.server.host, config.server.ws_port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        url = await server.start()
-        fix = f" fix={config.server.fix_port}" if config.drop_copy.enabled else ""  # only when something listens there
-        print(f"brokerd ready {url}{fix} data={config.server.data_dir}", flush=True)
-        stopping = loop.create_task(stop.wait())
-        supervising = loop.create_task(server.supervise(config.server.supervisor_check_ms / 1000))
-        done, _ = await asyncio.wait({stopping, supervising}, return_when=asyncio.FIRST_COMPLETED)
-        if supervising in done:
-            stopping.cancel()
-            print(f"brokerd: the supervisor died ({supervising.result()}); exiting 1 — start again to recover from the journals",
-                  file=sys.stderr, flush=True)
-            return 1
-        supervising.cancel()
-        print("brokerd stopping", file=sys.stderr, flush=True)
-        await server.stop()
-    finally:
-        ray.shutdown()
-    return 0
-
-
-def main(argv: list[str]) -> int:
-    if argv and argv[0] == "admin":
-        from server.client.shell import main as admin_main
-
-        return admin_main(argv[1:])
-    args = parse_args(argv)
-    if args.wipe and not args.fresh:
-        print("--wipe goes with --fresh", file=sys.stderr)
-        return 2
-    try:
-        import uvloop
-
-        return uvloop.run(serve(args))
-    except KeyboardInterrupt:
-        return 0
-
+from server.main import main  # after the path is set
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:], prog="run_server.py"))

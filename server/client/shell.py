@@ -1,4 +1,5 @@
-"""The admin shell (docs/admin.md): ``python run_server.py admin [--json] [COMMAND ARGS...]``.
+"""The admin shell (docs/admin.md): ``brokerd admin [--json] [COMMAND ARGS...]`` (from a
+checkout also ``python run_server.py admin ...``).
 
 Server commands log in over the WebSocket API with an admin key and send
 ``{"op": "admin", "command": C, "args": [...]}``, arguments as typed: the file and folder

@@ -1,0 +1,71 @@
+"""The ``brokerd`` command (``server/main.py``, ``[project.scripts]``) and the wrappers that keep
+the old forms working, run as a user runs them: real processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from server.main import main, parse_args
+from tests.conftest import ROOT
+
+# what the console script pip writes for ``brokerd = "server.main:main"`` does: main() reads sys.argv
+CONSOLE_SCRIPT = "import sys; sys.argv = ['brokerd', *sys.argv[1:]]; from server.main import main; sys.exit(main())"
+
+
+def run(*command: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "BROKERD_DATA_DIR": "/nonexistent/brokerd"}
+    return subprocess.run(command, capture_output=True, text=True, env=environment, cwd=ROOT.parent, timeout=60)
+
+
+def brokerd(*args: str) -> subprocess.CompletedProcess[str]:
+    return run(sys.executable, "-c", CONSOLE_SCRIPT, *args)
+
+
+def test_pyproject_installs_brokerd_as_server_main() -> None:
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"brokerd": "server.main:main"}
+
+
+def test_brokerd_help_names_the_server_flags_and_the_other_forms() -> None:
+    done = brokerd("--help")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: brokerd ")
+    for flag in ("--config", "--data-dir", "--host", "--ws-port", "--fix-port", "--address", "--fresh", "--wipe"):
+        assert flag in done.stdout
+    assert "brokerd admin [OPTIONS]" in done.stdout and "brokerd client [OPTIONS]" in done.stdout
+
+
+def test_brokerd_admin_runs_the_shell() -> None:
+    done = brokerd("admin", "help")
+    assert done.returncode == 0, done.stderr
+    assert "journal verify [--config FILE] [--data-dir DIR]" in done.stdout
+    usage = brokerd("admin", "--help")
+    assert usage.returncode == 0 and usage.stdout.startswith("usage: brokerd admin ")
+    assert brokerd("admin", "halt").returncode == 2  # checked before anything connects
+
+
+def test_brokerd_client_runs_the_trader_command_line() -> None:
+    done = brokerd("client", "--help")
+    assert done.returncode == 0, done.stderr
+    assert "brokerd WebSocket client" in done.stdout
+
+
+def test_the_old_forms_still_work() -> None:
+    done = run(sys.executable, str(ROOT / "run_server.py"), "--help")
+    assert done.returncode == 0 and done.stdout.startswith("usage: run_server.py ")
+    done = run(sys.executable, str(ROOT / "run_server.py"), "admin", "help")
+    assert done.returncode == 0 and "reconcile FILE" in done.stdout
+    done = run(sys.executable, "-m", "server.client", "--help")
+    assert done.returncode == 0 and "brokerd WebSocket client" in done.stdout
+
+
+def test_wipe_without_fresh_is_refused_before_anything_starts() -> None:
+    assert main(["--wipe"]) == 2
+
+
+def test_the_default_config_is_the_checkouts() -> None:
+    assert Path(parse_args([]).config) == ROOT / "conf" / "server.toml"
