@@ -124,9 +124,9 @@ def main(argv: list[str] | None = None, prog: str = "brokerd") -> int:
 
         return admin_main(argv[1:], prog=f"{prog} admin")
     if argv and argv[0] == "client":
-        from server.client.sdk import main as client_main
+        from server.client.cli import main as client_main
 
-        return client_main(argv[1:])
+        return client_main(argv[1:], prog=f"{prog} client")
     args = parse_args(argv, prog)
     if args.wipe and not args.fresh:
         print("--wipe goes with --fresh", file=sys.stderr)

@@ -1,7 +1,7 @@
-"""``python -m server.client``: the trader command line (``server/client/sdk.py``)."""
+"""``python -m server.client``: the trader command line (``server/client/cli.py``)."""
 
 import sys
 
-from server.client.sdk import main
+from server.client.cli import main
 
 sys.exit(main(sys.argv[1:]))

@@ -276,6 +276,6 @@ def main(argv: list[str], prog: str = "run_server.py admin") -> int:
         print(file=sys.stderr)
         return 130  # the shell's convention for SIGINT
     except BrokenPipeError:
-        # whoever read stdout has had enough (`| head`): stop quietly, as server/client/sdk.py does
+        # whoever read stdout has had enough (`| head`): stop quietly, as server/client/cli.py does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return OK

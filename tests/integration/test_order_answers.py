@@ -18,7 +18,8 @@ import pytest_asyncio
 
 from model.config import QueriesSection
 from server.app import BrokerServer
-from server.client.sdk import BrokerClient, build_parser, run_command
+from server.client.cli import build_parser, run_command
+from server.client.sdk import BrokerClient
 from tests.conftest import make_setup
 from tests.integration.helpers import cloid, connect, final_report
 

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
 
 from model import fixed
-from model.config import AccountSeed, ConfigError, check_account_symbols, load_accounts, parse_accounts_csv
+from model.accounts_file import AccountSeed, check_account_symbols, load_accounts, numbered_csv_rows, parse_accounts_csv
+from model.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -141,3 +144,9 @@ def test_positions_in_unknown_symbols_are_named_with_their_accounts() -> None:
     with pytest.raises(ConfigError) as refused:
         check_account_symbols(seeds, {"IBM"})
     assert str(refused.value) == "account A1: unknown symbol ZZZ; account A2: unknown symbol QQQ"
+
+
+def test_csv_rows_are_numbered_by_the_line_they_start_on_with_blank_rows_skipped() -> None:
+    text = 'a,b\n\n  x ,y\n"multi\nline",z\n \t \nlast,row\n'
+    rows = list(numbered_csv_rows(csv.reader(io.StringIO(text, newline=""), strict=True)))
+    assert rows == [(1, ["a", "b"]), (3, ["x", "y"]), (4, ["multi\nline", "z"]), (7, ["last", "row"])]

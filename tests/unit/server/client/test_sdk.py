@@ -1,137 +1,19 @@
-"""server/client/sdk.py against a tiny brokerd stand-in on a real loopback socket.
-
-The stand-in checks the login signature itself (its own HMAC, not the client's helper)
-and then plays a per-test script of canned replies.
+"""server/client/sdk.py against a tiny brokerd stand-in on a real loopback socket
+(``fake_broker``): the stand-in checks the login signature itself (its own HMAC, not the
+client's helper) and then plays a per-test script of canned replies.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import io
-import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 
-from server.client.sdk import BrokerClient, LoginError, build_parser, decimal_text, run_command
-
-KEY = "trader1"
-SECRET = "trader1-secret"
-LOGIN_WINDOW_MS = 30_000
-WAIT = 5.0  # seconds: generous upper bound for anything that should happen at once
-
-Message = dict[str, Any]
-
-
-class FakeBroker:
-    """Accepts one login per connection, then runs ``script``; records every client frame."""
-
-    def __init__(
-        self,
-        script: Callable[[FakeBroker, ServerConnection], Awaitable[None]],
-        refusal: Message | None = None,
-    ) -> None:
-        self.script = script
-        self.refusal = refusal or {
-            "type": "login",
-            "ok": False,
-            "code": "not_authenticated",
-            "message": "bad signature",
-        }
-        self.received: list[Message] = []
-        self.used_nonces: set[str] = set()
-
-    async def handle(self, websocket: ServerConnection) -> None:
-        login = await self.recv(websocket)
-        if not self.signature_is_valid(login):
-            await self.send(websocket, {**self.refusal, "id": login.get("id")})
-            return
-        await self.send(
-            websocket,
-            {"type": "login", "id": login["id"], "ok": True, "role": "trader", "accounts": ["A1", "A2"]},
-        )
-        await self.script(self, websocket)
-
-    def signature_is_valid(self, login: Message) -> bool:
-        ts, nonce = login.get("ts"), login.get("nonce")
-        if login.get("op") != "login" or login.get("key") != KEY or not isinstance(ts, int):
-            return False
-        if abs(ts - time.time_ns() // 1_000_000) > LOGIN_WINDOW_MS or nonce in self.used_nonces:
-            return False
-        self.used_nonces.add(str(nonce))
-        expected = hmac.new(SECRET.encode(), f"{ts}:{nonce}:login".encode(), hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, str(login.get("sig")))
-
-    async def recv(self, websocket: ServerConnection) -> Message:
-        frame = await websocket.recv()
-        assert isinstance(frame, str), "the protocol uses text frames"
-        message: Message = json.loads(frame)
-        self.received.append(message)
-        return message
-
-    async def requests(self, websocket: ServerConnection) -> AsyncIterator[Message]:
-        """Every further client frame, until the client closes the connection."""
-        async for frame in websocket:
-            message: Message = json.loads(frame)
-            self.received.append(message)
-            yield message
-
-    async def send(self, websocket: ServerConnection, message: Message) -> None:
-        await websocket.send(json.dumps(message))
-
-
-async def stay_open(broker: FakeBroker, websocket: ServerConnection) -> None:
-    await websocket.wait_closed()
-
-
-@asynccontextmanager
-async def running(
-    script: Callable[[FakeBroker, ServerConnection], Awaitable[None]] = stay_open,
-    refusal: Message | None = None,
-) -> AsyncIterator[tuple[FakeBroker, str]]:
-    broker = FakeBroker(script, refusal)
-    async with serve(broker.handle, "127.0.0.1", 0) as server:
-        port = next(iter(server.sockets)).getsockname()[1]
-        yield broker, f"ws://127.0.0.1:{port}"
-
-
-async def connect(url: str, secret: str = SECRET) -> BrokerClient:
-    return await BrokerClient.connect(url, KEY, secret, proxy=None)
-
-
-def execution(
-    request_id: int | None,
-    client_order_id: str,
-    exec_type: str,
-    status: str,
-    order_id: str | None = None,
-    exec_id: str | None = None,
-) -> Message:
-    return {
-        "type": "execution",
-        "id": request_id,
-        "account": "A1",
-        "order_id": order_id or f"o-{client_order_id}",
-        "client_order_id": client_order_id,
-        "exec_id": exec_id or f"e-{client_order_id}-{exec_type}",
-        "exec_type": exec_type,
-        "status": status,
-        "symbol": "IBM",
-        "side": "buy",
-        "qty": "1",
-        "cum_qty": "0",
-        "leaves_qty": "1",
-        "reason": None,
-        "ts": 0,
-    }
-
+from server.client.sdk import BrokerClient, LoginError
+from tests.unit.server.client.fake_broker import KEY, SECRET, WAIT, FakeBroker, Message, connect, execution, running
 
 # --------------------------------------------------------------------------- login
 
@@ -313,15 +195,6 @@ async def test_float_decimal_arguments_are_refused_before_anything_is_sent() -> 
     assert "notional" not in sent[0]
 
 
-def test_decimal_text_passes_strings_through_and_refuses_bool_and_infinity() -> None:
-    assert decimal_text("1.300") == "1.300"
-    assert decimal_text(Decimal("0.000000001")) == "0.000000001"
-    with pytest.raises(TypeError):
-        decimal_text(True)
-    with pytest.raises(ValueError):
-        decimal_text(Decimal("Infinity"))
-
-
 # --------------------------------------------------------------------------- disconnects
 
 
@@ -397,98 +270,3 @@ async def test_events_yields_every_message_in_arrival_order_and_ends_after_close
         async with asyncio.timeout(WAIT):
             types = [message["type"] async for message in client.events()]
     assert types == ["login", "execution", "account"]
-
-
-# --------------------------------------------------------------------------- command line
-
-
-async def run_cli(url: str, *argv: str) -> tuple[int, list[Message], list[Message]]:
-    out, err = io.StringIO(), io.StringIO()
-    args = build_parser({}).parse_args(["--url", url, "--key", KEY, "--secret", SECRET, "--timeout", str(WAIT), *argv])
-    status = await run_command(args, out, err)
-    return (
-        status,
-        [json.loads(line) for line in out.getvalue().splitlines()],
-        [json.loads(line) for line in err.getvalue().splitlines()],
-    )
-
-
-async def fill_in_two_steps(broker: FakeBroker, websocket: ServerConnection) -> None:
-    order = await broker.recv(websocket)
-    coid = order["client_order_id"]
-    await broker.send(websocket, execution(order["id"], coid, "pending_new", "pending_new"))
-    await broker.send(websocket, execution(order["id"], coid, "new", "new"))
-    await broker.send(websocket, execution(order["id"], coid, "trade", "filled"))
-    await websocket.wait_closed()
-
-
-async def test_cli_order_with_watch_prints_reports_until_the_order_is_done() -> None:
-    async with running(fill_in_two_steps) as (broker, url):
-        status, out, err = await run_cli(
-            url,
-            "order",
-            "A1",
-            "IBM",
-            "buy",
-            "--qty",
-            "1.5",
-            "--type",
-            "limit",
-            "--price",
-            "150.25",
-            "--client-order-id",
-            "c-7",
-            "--watch",
-            str(WAIT),
-        )
-    assert (status, err) == (0, [])
-    assert [line["status"] for line in out] == ["pending_new", "new", "filled"]
-    sent = broker.received[1]
-    assert (sent["op"], sent["qty"], sent["price"], sent["client_order_id"]) == (
-        "new_order",
-        "1.5",
-        "150.25",
-        "c-7",
-    )
-
-
-async def test_cli_exits_1_when_the_order_is_rejected() -> None:
-    async def reject(broker: FakeBroker, websocket: ServerConnection) -> None:
-        order = await broker.recv(websocket)
-        await broker.send(websocket, execution(order["id"], order["client_order_id"], "rejected", "rejected"))
-        await websocket.wait_closed()
-
-    async with running(reject) as (_, url):
-        status, out, _ = await run_cli(url, "order", "A1", "IBM", "sell", "--notional", "100")
-    assert status == 1
-    assert out[0]["exec_type"] == "rejected"
-
-
-async def test_cli_reports_a_refused_login_on_stderr_and_exits_3() -> None:
-    async with running(refusal={"type": "error", "code": "not_authenticated", "message": "no"}) as (_, url):
-        out, err = io.StringIO(), io.StringIO()
-        args = build_parser({}).parse_args(["--url", url, "--secret", "wrong", "account", "A1"])
-        status = await run_command(args, out, err)
-    assert (status, out.getvalue()) == (3, "")
-    assert json.loads(err.getvalue())["code"] == "login_refused"
-
-
-def test_cli_defaults_come_from_the_environment() -> None:
-    args = build_parser({"BROKERD_URL": "ws://h:1", "BROKERD_KEY": "k", "BROKERD_SECRET": "s"}).parse_args(["orders", "A1", "--open"])
-    assert (args.url, args.key, args.secret, args.open_only) == ("ws://h:1", "k", "s", True)
-    paged = build_parser({}).parse_args(["orders", "A1", "--page-size", "50"])
-    assert (paged.page_size, build_parser({}).parse_args(["orders", "A1"]).page_size) == (50, None)
-
-
-async def test_cli_watch_subscribes_to_quotes_and_streams_until_the_time_is_up() -> None:
-    async def quote_stream(broker: FakeBroker, websocket: ServerConnection) -> None:
-        subscribe = await broker.recv(websocket)
-        await broker.send(websocket, {"type": "subscribed", "id": subscribe["id"], "channels": subscribe["channels"]})
-        await broker.send(websocket, {"type": "quote", "symbol": "IBM", "bid": "150.20", "ask": "150.30"})
-        await websocket.wait_closed()
-
-    async with running(quote_stream) as (broker, url):
-        status, out, _ = await run_cli(url, "watch", "--quotes", "IBM", "--seconds", "0.2")
-    assert status == 0
-    assert broker.received[1]["channels"] == ["executions", "quotes:IBM"]
-    assert [line["type"] for line in out] == ["subscribed", "quote"]

@@ -12,7 +12,8 @@ import pytest
 from actors.runtime.hop import Outbox, Router
 from model.messages import NewOrder, QueryOrders, decode_batch
 from server.gateway.auth import signature
-from server.gateway.core import Connection, Gateway
+from server.gateway.connection import Connection
+from server.gateway.core import Gateway
 from server.gateway.ratelimit import TokenBucket
 from tests.conftest import demo_setup
 

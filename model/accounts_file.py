@@ -1,0 +1,162 @@
+"""The accounts file (``accounts.csv``, and the uploads of ``accounts load``): CSV rows to
+``AccountSeed``s, every bad row reported at once. Pure apart from ``load_accounts``, which
+reads the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Set
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from model import fixed
+from model.errors import ConfigError
+
+if TYPE_CHECKING:
+    from _csv import Reader as CsvReader
+
+
+class AccountSeed(msgspec.Struct, frozen=True):
+    """An account to open at start: its cash, whether it may sell short, the positions it
+    starts with (``(symbol, qty)``, qty negative only if ``allow_short``) and the group it
+    belongs to (an advisor's book, say; ``""`` for none)."""
+
+    account: str
+    owner: str
+    cash: int
+    allow_short: bool = False
+    positions: tuple[tuple[str, int], ...] = ()
+    group: str = ""
+
+
+def load_accounts(path: str | Path) -> list[AccountSeed]:
+    """Read an accounts file (see :func:`parse_accounts_csv`); any bad row fails the whole file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: {error}") from error
+    return parse_accounts_csv(text, str(path))
+
+
+_ACCOUNT_COLUMNS = ("account", "owner", "cash")
+_TRUE = ("true", "yes", "1")
+_FALSE = ("false", "no", "0", "")
+
+
+def parse_accounts_csv(text: str, source: str) -> list[AccountSeed]:
+    """Accounts from CSV text, ``source`` naming it in errors. Columns (header first, any order,
+    others ignored): ``account,owner,cash`` and optionally ``allow_short`` (true/false/yes/no/1/0,
+    default false), ``positions`` (``SYMBOL:QTY`` pairs joined by ``;``, e.g. ``IBM:10;AAPL:0.5``)
+    and ``group``. Row numbers are line numbers (header: row 1; blank lines skipped but counted).
+    Every bad row and every repeated account id is reported, in one :class:`ConfigError`; symbols
+    are not checked here (:func:`check_account_symbols`)."""
+    seeds: list[AccountSeed] = []
+    errors: list[str] = []
+    first_row: dict[str, int] = {}
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
+    try:
+        rows = numbered_csv_rows(reader)
+        header = next(rows, None)
+        if header is None:
+            raise ConfigError(f"{source}: row 1: no header (the file is empty); expected account,owner,cash")
+        columns = _account_columns(*header, source)
+        for number, fields in rows:
+            cells = {name: fields[index] if index < len(fields) else None for name, index in columns.items()}
+            try:
+                if any(fields[len(columns) :]):
+                    raise ValueError(f"{len(fields)} fields but the header names {len(columns)}")
+                seeds.append(_account_seed(cells))
+            except ValueError as error:
+                errors.append(f"row {number}: {error}")
+            account = cells["account"]
+            if account and account in first_row:
+                errors.append(f"row {number}: duplicate account {account} (first on row {first_row[account]})")
+            elif account:
+                first_row[account] = number
+    except csv.Error as error:
+        errors.append(str(error))
+    if errors:
+        raise ConfigError(f"{source}: " + "; ".join(errors))
+    return seeds
+
+
+def numbered_csv_rows(reader: CsvReader) -> Iterator[tuple[int, list[str]]]:
+    """``(line number where the row starts, stripped fields)``, blank rows skipped."""
+    start = 1
+    while True:
+        try:
+            fields = next(reader, None)
+        except csv.Error as error:
+            raise csv.Error(f"row {start}: {error}; reading stopped there") from None
+        if fields is None:
+            return
+        if any(field.strip() for field in fields):
+            yield start, [field.strip() for field in fields]
+        start = reader.line_num + 1
+
+
+def _account_columns(number: int, names: list[str], source: str) -> dict[str, int]:
+    columns: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if name in columns:
+            raise ConfigError(f"{source}: row {number}: column {name!r} appears twice in the header")
+        columns[name] = index
+    missing = [name for name in _ACCOUNT_COLUMNS if name not in columns]
+    if missing:
+        raise ConfigError(f"{source}: row {number}: header lacks {', '.join(missing)} (expected account,owner,cash)")
+    return columns
+
+
+def _account_seed(cells: dict[str, str | None]) -> AccountSeed:
+    missing = [name for name in _ACCOUNT_COLUMNS if cells[name] is None]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    account, owner, cash_text = (cells[name] or "" for name in _ACCOUNT_COLUMNS)
+    if not account:
+        raise ValueError("empty account id")
+    try:
+        cash = fixed.parse(cash_text)
+    except fixed.DecimalFormatError as error:
+        raise ValueError(f"account {account}: cash: {error}") from None
+    if cash < 0 or cash % fixed.CENT:
+        raise ValueError(f"account {account}: cash must be a non-negative amount in whole cents, not {cash_text}")
+    allow_short_text = (cells.get("allow_short") or "").lower()
+    if allow_short_text not in _TRUE + _FALSE:
+        raise ValueError(f"account {account}: allow_short must be true or false, not {allow_short_text!r}")
+    allow_short = allow_short_text in _TRUE
+    positions = _parse_positions(account, cells.get("positions") or "", allow_short)
+    return AccountSeed(account, owner, cash, allow_short, positions, cells.get("group") or "")
+
+
+def _parse_positions(account: str, text: str, allow_short: bool) -> tuple[tuple[str, int], ...]:
+    """``"IBM:10;AAPL:0.5"`` → ``(("IBM", 10 × SCALE), ("AAPL", SCALE // 2))``."""
+    if not text:
+        return ()
+    positions: dict[str, int] = {}
+    for pair in text.split(";"):
+        symbol, colon, qty_text = (part.strip() for part in pair.partition(":"))
+        if not colon or not symbol or not qty_text or ":" in qty_text:
+            raise ValueError(f"account {account}: position {pair.strip()!r} is not SYMBOL:QTY")
+        if symbol in positions:
+            raise ValueError(f"account {account}: symbol {symbol} appears twice in positions")
+        try:
+            qty = fixed.parse(qty_text)
+        except fixed.DecimalFormatError as error:
+            raise ValueError(f"account {account}: position {symbol}: {error}") from None
+        if qty < 0 and not allow_short:
+            raise ValueError(f"account {account}: position {symbol}:{qty_text} is short but allow_short is false")
+        positions[symbol] = qty
+    return tuple(positions.items())
+
+
+def check_account_symbols(seeds: Iterable[AccountSeed], symbols: Set[str]) -> None:
+    """Raise :class:`ConfigError` naming every account position in a symbol not in ``symbols``."""
+    unknown = [
+        f"account {seed.account}: unknown symbol {symbol}" for seed in seeds for symbol, _ in seed.positions if symbol not in symbols
+    ]
+    if unknown:
+        raise ConfigError("; ".join(unknown))

@@ -1,0 +1,230 @@
+"""The trader command line: ``python -m server.client``, built on the SDK (``server/client/sdk.py``).
+
+Every line on stdout is one server message as a JSON object::
+
+    python -m server.client [--url URL] [--key KEY] [--secret SECRET] [--timeout S] COMMAND ...
+
+    order ACCOUNT SYMBOL SIDE (--qty Q | --notional N) [--type T] [--price P]
+          [--stop-price S] [--tif TIF] [--client-order-id ID] [--watch SECONDS]
+    cancel ACCOUNT CLIENT_ORDER_ID
+    orders ACCOUNT [--open] [--page-size N]
+    account ACCOUNT
+    watch [--quotes SYMBOL ...] [--seconds N]
+
+``--url/--key/--secret`` default to ``$BROKERD_URL/$BROKERD_KEY/$BROKERD_SECRET``, else the
+demo trader. Exit status: 0 ok; 1 the server answered with an error or rejected an order;
+2 usage error; 3 the client failed (could not connect, login refused, no reply in time,
+connection lost) -- then one JSON object ``{"type": "client_error", ...}`` goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TextIO
+
+import msgspec
+from websockets.exceptions import WebSocketException
+
+from model.enums import OrderStatus, OrderType, Side, TimeInForce
+from server.client.frames import Message, is_failure
+from server.client.sdk import BrokerClient, LoginError
+
+TERMINAL_STATUSES = frozenset(status.value for status in OrderStatus if not status.is_open)
+_ENCODER = msgspec.json.Encoder()  # a Decimal (a number the server sent) prints as a JSON string
+
+DEFAULT_URL = "ws://127.0.0.1:8765"
+DEFAULT_KEY = "trader1"
+DEFAULT_SECRET = "trader1-secret"
+DEFAULT_REPLY_TIMEOUT_SECONDS = 10.0
+EXIT_OK = 0
+EXIT_SERVER_SAID_NO = 1
+EXIT_CLIENT_FAILED = 3
+
+
+def build_parser(environ: Mapping[str, str] = os.environ, prog: str = "python -m server.client") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="brokerd WebSocket client")
+    parser.add_argument("--url", default=environ.get("BROKERD_URL", DEFAULT_URL))
+    parser.add_argument("--key", default=environ.get("BROKERD_KEY", DEFAULT_KEY))
+    parser.add_argument("--secret", default=environ.get("BROKERD_SECRET", DEFAULT_SECRET))
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_REPLY_TIMEOUT_SECONDS,
+        help="seconds to wait for a reply (default %(default)s)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_order_parser(commands)
+    cancel = commands.add_parser("cancel", help="cancel one order")
+    cancel.add_argument("account")
+    cancel.add_argument("client_order_id")
+    orders = commands.add_parser("orders", help="an account's orders")
+    orders.add_argument("account")
+    orders.add_argument("--open", dest="open_only", action="store_true", help="open orders only")
+    orders.add_argument("--page-size", type=int, default=None, metavar="N", help="orders per page asked (default: the server's)")
+    account = commands.add_parser("account", help="an account's cash and positions")
+    account.add_argument("account")
+    watch = commands.add_parser("watch", help="stream executions (and quotes)")
+    watch.add_argument("--quotes", nargs="+", default=[], metavar="SYMBOL")
+    watch.add_argument("--seconds", type=float, default=None, help="stop after this long (default: never)")
+    return parser
+
+
+def _add_order_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    order = commands.add_parser("order", help="send one order")
+    order.add_argument("account")
+    order.add_argument("symbol")
+    order.add_argument("side", choices=[side.value for side in Side])
+    size = order.add_mutually_exclusive_group(required=True)
+    size.add_argument("--qty")
+    size.add_argument("--notional")
+    order.add_argument("--type", default="market", choices=[kind.value for kind in OrderType])
+    order.add_argument("--price")
+    order.add_argument("--stop-price")
+    order.add_argument("--tif", default="day", choices=[tif.value for tif in TimeInForce])
+    order.add_argument("--client-order-id", default=None, help="default: a fresh cli-<random>")
+    order.add_argument(
+        "--watch",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="then print the order's execution reports until it is done or SECONDS pass",
+    )
+
+
+async def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run one parsed command; returns the exit status. Client failures go to ``err``."""
+    try:
+        async with BrokerClient(args.url, args.key, args.secret) as client:
+            return await _COMMANDS[args.command](client, args, out)
+    except LoginError as exc:
+        return _client_failed(err, "login_refused", str(exc))
+    except TimeoutError:
+        return _client_failed(err, "timeout", f"no answer within {args.timeout} s")
+    except BrokenPipeError:
+        raise  # our stdout, not the connection: main() handles it
+    except (OSError, WebSocketException) as exc:  # ConnectionError is an OSError
+        return _client_failed(err, "connection_failed", f"{args.url}: {exc}")
+
+
+async def _order_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:
+    client_order_id = args.client_order_id or f"cli-{secrets.token_hex(6)}"
+    mark = len(client.history)
+    reply = await client.new_order(
+        args.account,
+        client_order_id,
+        args.symbol,
+        args.side,
+        args.type,
+        qty=args.qty,
+        notional=args.notional,
+        price=args.price,
+        stop_price=args.stop_price,
+        tif=args.tif,
+        timeout=args.timeout,
+    )
+    _print(out, reply)
+    failed = is_failure(reply)
+    if args.watch is not None and reply.get("type") == "execution":
+        failed = await _watch_order(client, reply, args.watch, mark, out) or failed
+    return EXIT_SERVER_SAID_NO if failed else EXIT_OK
+
+
+async def _watch_order(client: BrokerClient, reply: Message, seconds: float, mark: int, out: TextIO) -> bool:
+    """Print the order's later execution reports until a terminal status or ``seconds`` pass;
+    True if one of them is a rejection."""
+    account, client_order_id = reply.get("account"), reply.get("client_order_id")
+    seen_exec_ids = {reply.get("exec_id")}
+    status, failed = reply.get("status"), False
+
+    def is_next_report(message: Message) -> bool:
+        return (
+            message.get("type") == "execution"
+            and message.get("account") == account
+            and message.get("client_order_id") == client_order_id
+            and message.get("exec_id") not in seen_exec_ids
+        )
+
+    try:
+        async with asyncio.timeout(seconds):
+            while status not in TERMINAL_STATUSES:
+                report = await client.wait_for(is_next_report, since=mark)
+                seen_exec_ids.add(report.get("exec_id"))
+                _print(out, report)
+                status, failed = report.get("status"), failed or is_failure(report)
+    except TimeoutError:
+        pass  # the watch window ended; the order is still open, which is not an error
+    return failed
+
+
+async def _cancel_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:
+    return _print_reply(out, await client.cancel_order(args.account, args.client_order_id, timeout=args.timeout))
+
+
+async def _orders_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:
+    return _print_reply(out, await client.get_orders(args.account, args.open_only, limit=args.page_size, timeout=args.timeout))
+
+
+async def _account_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:
+    return _print_reply(out, await client.get_account(args.account, timeout=args.timeout))
+
+
+async def _watch_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:
+    """Print every message after the login reply (the subscribe reply included) until
+    ``--seconds`` pass (exit 0) or the connection ends (exit 3)."""
+    if args.quotes:
+        reply = await client.subscribe(["executions", *(f"quotes:{symbol}" for symbol in args.quotes)], timeout=args.timeout)
+        if is_failure(reply):
+            return _print_reply(out, reply)
+    try:
+        async with asyncio.timeout(args.seconds):
+            async for message in client.events():
+                if message.get("type") != "login":
+                    _print(out, message)
+    except TimeoutError:
+        return EXIT_OK
+    raise ConnectionError("connection ended while watching")
+
+
+_COMMANDS: dict[str, Callable[[BrokerClient, argparse.Namespace, TextIO], Awaitable[int]]] = {
+    "order": _order_command,
+    "cancel": _cancel_command,
+    "orders": _orders_command,
+    "account": _account_command,
+    "watch": _watch_command,
+}
+
+
+def _print(out: TextIO, message: Mapping[str, Any]) -> None:
+    out.write(_ENCODER.encode(message).decode() + "\n")
+    out.flush()
+
+
+def _print_reply(out: TextIO, reply: Message) -> int:
+    _print(out, reply)
+    return EXIT_SERVER_SAID_NO if is_failure(reply) else EXIT_OK
+
+
+def _client_failed(err: TextIO, code: str, message: str) -> int:
+    _print(err, {"type": "client_error", "code": code, "message": message})
+    return EXIT_CLIENT_FAILED
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m server.client") -> int:
+    args = build_parser(prog=prog).parse_args(argv)
+    try:
+        return asyncio.run(run_command(args, sys.stdout, sys.stderr))
+    except KeyboardInterrupt:
+        return 130  # the shell's convention for SIGINT
+    except BrokenPipeError:
+        # whoever read stdout has had enough (`| head`): stop quietly, as a finished watch does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""One client connection: who it is, what it may touch, and its outgoing queue.
+
+The queue is bounded (frames and bytes): a client that does not read is dropped rather
+than let the gateway's memory grow. ``write_queued`` is the one task per connection that
+empties the queue onto the socket, every frame queued meanwhile in one write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+import structlog
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from model.config import User
+from model.messages import Message
+from server.gateway.ratelimit import TokenBucket
+from server.gateway.wsio import write_frames
+
+log = structlog.get_logger("gateway")
+
+
+class Connection:
+    """One client connection: who it is, what it may touch, and its outgoing queue."""
+
+    def __init__(
+        self,
+        conn_id: int,
+        socket: ServerConnection,
+        bucket: TokenBucket,
+        max_pending: int,
+        max_pending_bytes: int | None = None,
+        address: str = "",
+    ) -> None:
+        self.conn_id = conn_id
+        self.socket = socket
+        self.bucket = bucket
+        self.max_pending = max_pending
+        self.max_pending_bytes = max_pending_bytes
+        self.address = address
+        self.dropped = False
+        self.closing: asyncio.Task[None] | None = None
+        self.user: User | None = None
+        self.accounts: frozenset[str] = frozenset()
+        self.quotes: set[str] = set()
+        self.outgoing: list[bytes] = []
+        self.pending_bytes = 0
+        self.wake = asyncio.Event()
+        self.in_flight = 0  # requests sent to the shards and not answered yet
+        self.held: deque[tuple[str, Message]] = deque()  # checked commands waiting for room in flight
+        self.answered = asyncio.Event()  # set whenever one of them is answered
+        self.work = 0  # orders and requests handled since the connection last yielded the loop
+
+    def send(self, frame: bytes) -> None:
+        """Queue a frame. A client that lets ``max_pending`` frames or ``max_pending_bytes``
+        bytes pile up is disconnected (close code 1008) rather than let the gateway's memory
+        grow without bound; it resynchronises by querying when it reconnects."""
+        if self.dropped:
+            return
+        too_many = len(self.outgoing) >= self.max_pending
+        if too_many or (self.max_pending_bytes is not None and self.pending_bytes + len(frame) > self.max_pending_bytes):
+            log.warning("slow consumer disconnected", conn=self.conn_id, pending=len(self.outgoing), pending_bytes=self.pending_bytes)
+            self.close(1008, "too many unread messages")
+            return
+        self.outgoing.append(frame)
+        self.pending_bytes += len(frame)
+        if len(self.outgoing) == 1:
+            self.wake.set()
+
+    def close(self, code: int, reason: str) -> None:
+        """Close with ``code`` and ``reason``; nothing more is sent. (The task is kept: the
+        loop holds only a weak reference to it.)"""
+        if self.dropped:
+            return
+        self.dropped = True
+        self.closing = asyncio.get_running_loop().create_task(self.socket.close(code, reason))
+
+
+async def write_queued(conn: Connection) -> None:
+    """Everything queued for the connection goes out in one write, in order. Runs until the
+    connection closes (the reader sees the same close and forgets the connection) or is
+    cancelled."""
+    try:
+        while True:
+            await conn.wake.wait()
+            conn.wake.clear()
+            frames, conn.outgoing, conn.pending_bytes = conn.outgoing, [], 0
+            if frames:
+                await write_frames(conn.socket, frames)
+    except (ConnectionClosed, ConnectionError):
+        pass

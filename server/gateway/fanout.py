@@ -1,0 +1,101 @@
+"""Who follows what on one gateway, and the fan-out of executions and quotes to them.
+
+A trader's or advisor's connection follows its accounts' executions from login; an admin's
+follows every account's once it subscribes to ``executions``; any connection may follow a
+symbol's quotes (``quotes:SYMBOL``). Soft state: a reconnecting client subscribes again.
+Pure: frames are queued on the connections (``Connection.send``), never written here.
+"""
+
+from __future__ import annotations
+
+from model.instruments import Instrument
+from model.messages import ExecutionReport, QuoteEvent
+from server.gateway import protocol
+from server.gateway.connection import Connection
+from server.gateway.validation import Invalid
+
+
+class Fanout:
+    """The followers of each account and symbol among ``connections`` (shared with the
+    gateway, which adds and removes them), and the latest quote per symbol."""
+
+    def __init__(self, connections: dict[int, Connection], instruments: dict[str, Instrument], max_channels: int) -> None:
+        self.connections = connections
+        self.instruments = instruments
+        self.max_channels = max_channels
+        self.account_connections: dict[str, set[int]] = {}
+        self.firehose: set[int] = set()  # admin connections subscribed to every account's executions
+        self.quote_connections: dict[str, set[int]] = {}
+        self.last_quotes: dict[str, bytes] = {}
+
+    def follow(self, conn: Connection) -> None:
+        """A connection just logged in: it follows its accounts (an operator's connection
+        gets every execution only when it subscribes)."""
+        if conn.user is not None and conn.user.role != "admin":
+            for account in conn.accounts:
+                self.account_connections.setdefault(account, set()).add(conn.conn_id)
+
+    def forget(self, conn: Connection) -> None:
+        for account in conn.accounts:
+            self.account_connections.get(account, set()).discard(conn.conn_id)
+        self.firehose.discard(conn.conn_id)
+        for symbol in conn.quotes:
+            self.quote_connections.get(symbol, set()).discard(conn.conn_id)
+
+    def subscribe(self, conn: Connection, channels: list[str], request_id: bytes) -> None:
+        """Guarantees: a channel counts once however often it is named; a connection holds at
+        most ``max_channels`` channels; a refused frame (``Invalid``) changes nothing; the
+        reply names each channel of the frame once, and only a newly subscribed symbol's
+        latest quote is sent, so no frame is answered with more than the cap."""
+        limit = self.max_channels
+        if len(channels) > limit:
+            raise Invalid("invalid_request", f"channels must hold at most {limit} entries, not {len(channels)}")
+        channels = list(dict.fromkeys(channels))  # deduplicated, in the order given
+        firehose = False
+        symbols = []
+        for channel in channels:
+            if channel == "executions":
+                firehose = conn.user is not None and conn.user.role == "admin"
+                continue
+            kind, _, symbol = channel.partition(":")
+            if kind != "quotes" or not symbol:
+                raise Invalid("invalid_request", f"unknown channel {protocol.shorten(channel)}; use executions or quotes:SYMBOL")
+            if symbol not in self.instruments:
+                raise Invalid("unknown_symbol", f"unknown symbol {protocol.shorten(symbol)}")
+            symbols.append(symbol)
+        new = [symbol for symbol in symbols if symbol not in conn.quotes]
+        held = len(conn.quotes) + (conn.conn_id in self.firehose)
+        adding = len(new) + (firehose and conn.conn_id not in self.firehose)
+        if held + adding > limit:
+            raise Invalid("invalid_request", f"a connection may hold at most {limit} channels; this one holds {held}")
+        if firehose:
+            self.firehose.add(conn.conn_id)
+        for symbol in new:
+            conn.quotes.add(symbol)
+            self.quote_connections.setdefault(symbol, set()).add(conn.conn_id)
+        conn.send(protocol.encode({"type": "subscribed", "channels": channels}, request_id))
+        for symbol in new:
+            if symbol in self.last_quotes:
+                conn.send(self.last_quotes[symbol])
+
+    def execution(self, report: ExecutionReport, asker: Connection | None) -> bytes | None:
+        """Send ``report`` to every connection following its account but ``asker`` (which
+        gets it as the answer to its request, with its id); returns the encoded report, or
+        None when nobody here wants it (then it is not encoded at all)."""
+        watchers = self.account_connections.get(report.account)
+        if self.firehose:
+            watchers = (watchers or set()) | self.firehose
+        if not watchers and asker is None:
+            return None
+        body = protocol.execution_body(report)
+        skip = asker.conn_id if asker is not None else None
+        for conn_id in watchers or ():
+            if conn_id != skip:
+                self.connections[conn_id].send(body)
+        return body
+
+    def quote(self, event: QuoteEvent) -> None:
+        frame = protocol.quote(event)
+        self.last_quotes[event.symbol] = frame
+        for conn_id in self.quote_connections.get(event.symbol, ()):
+            self.connections[conn_id].send(frame)

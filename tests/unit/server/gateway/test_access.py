@@ -1,0 +1,177 @@
+"""Login and authorisation: the backoff, the signature window and the caps with time driven
+by the test (``Access``), then the same gates through a gateway's frames."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+import pytest
+
+from server.gateway.access import Access, authorise
+from server.gateway.auth import signature
+from server.gateway.connection import Connection
+from server.gateway.protocol import Login
+from server.gateway.ratelimit import TokenBucket
+from server.gateway.validation import Invalid
+from tests.conftest import demo_setup
+from tests.unit.server.gateway.harness import NoSocket, connection, logged_in, login_frame, make_gateway, replies
+
+WALL_MS = 1_700_000_000_000  # the epoch time logins are signed at
+
+
+def make_access(**limits: int) -> Access:
+    setup = demo_setup()
+    config = msgspec.structs.replace(setup.config, gateway=msgspec.structs.replace(setup.config.gateway, **limits))
+    return Access(msgspec.structs.replace(setup, config=config))
+
+
+def conn(conn_id: int = 1, address: str = "10.0.0.1") -> Connection:
+    return Connection(conn_id, NoSocket(), TokenBucket(10**6, 10**6), 10**6, address=address)  # type: ignore[arg-type]
+
+
+def login(key: str, nonce: str, secret: str | None = None, ts: int = WALL_MS) -> Login:
+    return Login(key=key, ts=ts, nonce=nonce, sig=signature(secret or f"{key}-secret", ts, nonce))
+
+
+def answers(target: Connection) -> list[dict[str, Any]]:
+    frames, target.outgoing = target.outgoing, []
+    return [json.loads(frame) for frame in frames]
+
+
+async def test_a_login_reply_names_the_accounts_of_the_user_and_of_its_groups_and_none_for_an_admin() -> None:
+    access = make_access()
+    trader, advisor, admin = conn(1), conn(2), conn(3)
+    assert access.login(trader, login("trader1", "a"), b"1", 0, WALL_MS)
+    assert access.login(advisor, login("advisor1", "b"), b"1", 0, WALL_MS)
+    assert access.login(admin, login("admin", "c"), b"1", 0, WALL_MS)
+    assert [answers(c)[0]["accounts"] for c in (trader, advisor, admin)] == [["A1", "A2"], ["C1", "C2", "C3"], []]
+    assert advisor.accounts == {"C1", "C2", "C3"} and admin.accounts == access.all_accounts
+    assert (trader.user and trader.user.role, admin.user and admin.user.role) == ("trader", "admin")
+
+
+async def test_an_account_opened_at_run_time_belongs_to_its_group_for_later_logins_and_to_every_admin() -> None:
+    access = make_access()
+    early = conn(1)
+    access.login(early, login("advisor1", "early"), b"1", 0, WALL_MS)
+    access.add_accounts([("C9", "ADV1"), ("Z1", "")])
+    late, admin = conn(2), conn(3)
+    access.login(late, login("advisor1", "late"), b"1", 0, WALL_MS)
+    access.login(admin, login("admin", "admin"), b"1", 0, WALL_MS)
+    assert "C9" not in early.accounts  # what a connection may touch is fixed at its login
+    assert late.accounts == {"C1", "C2", "C3", "C9"}
+    assert {"C9", "Z1"} <= admin.accounts and "Z1" not in late.accounts
+
+
+async def test_authorise_refuses_an_account_that_is_not_the_connection_s() -> None:
+    access = make_access()
+    trader = conn()
+    access.login(trader, login("trader1", "n"), b"1", 0, WALL_MS)
+    authorise(trader, "A2")
+    with pytest.raises(Invalid) as refused:
+        authorise(trader, "B1")
+    assert refused.value.code == "forbidden" and "'B1' is not yours" in str(refused.value)
+
+
+async def test_a_login_signed_outside_the_window_is_refused_and_changes_nothing_on_the_connection() -> None:
+    access = make_access(login_window_ms=30_000)
+    target = conn()
+    assert not access.login(target, login("trader1", "old", ts=WALL_MS - 30_001), b"4", 0, WALL_MS)
+    (refused,) = answers(target)
+    assert (refused["id"], refused["code"]) == (4, "not_authenticated") and "30 s" in refused["message"]
+    assert target.user is None and target.accounts == frozenset()
+    assert access.login(target, login("trader1", "edge", ts=WALL_MS - 30_000), b"5", 0, WALL_MS)
+
+
+async def test_a_locked_connection_is_refused_unchecked_until_its_backoff_has_passed() -> None:
+    access = make_access(login_failures_per_connection=2, login_backoff_ms=1_000)
+    target = conn()
+    for attempt, now_ms in enumerate((0, 100)):
+        assert not access.login(target, login("trader1", f"bad{attempt}", secret="guess"), b"1", now_ms, WALL_MS)
+    answers(target)
+    assert not access.login(target, login("trader1", "good"), b"2", 600, WALL_MS)
+    (refused,) = answers(target)
+    assert (refused["code"], refused["retry_after_ms"]) == ("rate_limited", 500)
+    assert ("trader1", "good") not in access.auth.seen  # refused before the signature was checked
+    assert access.login(target, login("trader1", "good"), b"3", 1_100, WALL_MS)  # the lock has passed
+
+
+async def test_a_second_login_on_a_logged_in_connection_is_refused() -> None:
+    access = make_access()
+    target = conn()
+    access.login(target, login("trader1", "one"), b"1", 0, WALL_MS)
+    answers(target)
+    assert not access.login(target, login("trader2", "two"), b"2", 0, WALL_MS)
+    assert answers(target)[0]["message"] == "already logged in" and target.accounts == {"A1", "A2"}
+
+
+async def test_release_gives_back_the_address_and_user_slots_exactly_once_each() -> None:
+    access = make_access(max_connections_per_address=1, max_connections_per_user=1)
+    first = conn(1, "10.0.0.9")
+    assert access.admit("10.0.0.9") and not access.admit("10.0.0.9")
+    access.login(first, login("trader1", "first"), b"1", 0, WALL_MS)
+    second = conn(2, "10.0.0.10")
+    assert access.admit("10.0.0.10")
+    assert not access.login(second, login("trader1", "second"), b"1", 0, WALL_MS)
+    assert answers(second)[0]["code"] == "too_many_connections"
+    access.release(first)
+    assert access.login(second, login("trader1", "third"), b"1", 0, WALL_MS)
+    assert access.admit("10.0.0.9")  # the address slot came back too
+    assert access.caps.users == {"trader1": 1} and access.caps.addresses == {"10.0.0.9": 1, "10.0.0.10": 1}
+
+
+# --- who may knock -----------------------------------------------------------------------------
+
+
+async def test_after_five_failures_a_connection_is_refused_unchecked_even_with_the_right_signature() -> None:
+    gateway, _ = make_gateway()
+    conn = connection(gateway, 1)
+    for attempt in range(5):
+        gateway.on_frame(conn, login_frame(secret="guess", nonce=f"bad{attempt}"))
+        assert replies(conn)[0]["code"] == "not_authenticated"
+    gateway.on_frame(conn, login_frame(nonce="good"))
+    (refused,) = replies(conn)
+    assert refused["code"] == "rate_limited" and 0 < refused["retry_after_ms"] <= 1000, refused
+    assert ("trader1", "good") not in gateway.access.auth.seen  # never checked: the nonce is still unused
+    assert conn.user is None
+
+
+async def test_failures_from_one_address_lock_that_address_but_no_other() -> None:
+    gateway, _ = make_gateway(login_failures_per_address=6)
+    for conn_id in range(1, 4):  # two failures each: under the connection's allowance
+        conn = connection(gateway, conn_id, address="10.0.0.66")
+        for attempt in range(2):
+            gateway.on_frame(conn, login_frame(key="nobody", nonce=f"x{conn_id}-{attempt}"))
+    conn = connection(gateway, 4, address="10.0.0.66")
+    gateway.on_frame(conn, login_frame(nonce="n4"))
+    assert replies(conn)[0]["code"] == "rate_limited"
+    other = connection(gateway, 5, address="10.0.0.7")
+    gateway.on_frame(other, login_frame(nonce="n5"))
+    assert replies(other)[0]["ok"] is True
+
+
+async def test_failures_on_one_user_key_lock_that_key_on_every_connection_but_no_other_key() -> None:
+    gateway, _ = make_gateway(login_failures_per_user=4)
+    for conn_id in range(1, 5):
+        conn = connection(gateway, conn_id, address=f"10.0.1.{conn_id}")
+        gateway.on_frame(conn, login_frame(key="trader2", secret="guess", nonce=f"g{conn_id}"))
+    target = connection(gateway, 9, address="10.0.2.1")
+    gateway.on_frame(target, login_frame(key="trader2", nonce="right"))
+    assert replies(target)[0]["code"] == "rate_limited"
+    gateway.on_frame(target, login_frame(key="trader1", nonce="other"))
+    assert replies(target)[0]["ok"] is True
+
+
+async def test_a_user_at_its_connection_cap_is_refused_at_login_and_admitted_once_one_closes() -> None:
+    gateway, _ = make_gateway(max_connections_per_user=2)
+    first, _second = logged_in(gateway, 1), logged_in(gateway, 2)
+    third = connection(gateway, 3)
+    gateway.on_frame(third, login_frame(nonce="n3"))
+    (refused,) = replies(third)
+    assert refused["code"] == "too_many_connections" and third.user is None
+    gateway._forget(first)
+    gateway.on_frame(third, login_frame(nonce="n3b"))
+    assert replies(third)[0]["ok"] is True
+
+
