@@ -9,13 +9,14 @@ import pickle
 import quickfix as fix
 
 from adapters.base import VenueEvent
-from adapters.fix import codec
+from adapters.fix.dictionary import dictionary
+from adapters.fix.outbound import order_reference
 from adapters.fix.venue import CANCELED_ON_DISCONNECT, NOT_SENT, FixVenue
 from model import fixed
 from model.enums import OrderType, SessionState, Side, TimeInForce, VenueEventKind
 from model.messages import VenueNewOrder, VenueQuote, VenueReplace, VenueReport, VenueSessionChanged, VenueWireSent
 from tests.conftest import demo_setup
-from tests.unit.adapters.fix.test_codec import ACCEPTED, CANCEL_REJECT, EXECUTOR_REJECT, QUOTE, TRADE, UNSUPPORTED, changed, from_venue
+from tests.unit.adapters.fix.wire import ACCEPTED, CANCEL_REJECT, EXECUTOR_REJECT, QUOTE, TRADE, UNSUPPORTED, changed, from_venue
 
 SETUP = demo_setup()
 T0 = 1_763_700_000_000_000_000
@@ -36,7 +37,7 @@ def wire(msg_type: str, fields: dict, poss_dup: bool = False) -> str:
 
 
 def parsed(raw: str) -> fix.Message:
-    return fix.Message(raw, codec.dictionary(), False)
+    return fix.Message(raw, dictionary(), False)
 
 
 def msg_type(message: fix.Message) -> str:
@@ -246,7 +247,7 @@ def sent(adapter: FixVenue, first_seq: int) -> list[tuple[str, str]]:
     session reports each: ``(MsgType, ClOrdID)`` of each, in order."""
     references = []
     for seq, raw in enumerate(adapter.take_outgoing(), start=first_seq):
-        reference = codec.order_reference(parsed(raw))
+        reference = order_reference(parsed(raw))
         assert reference is not None
         adapter.record_sent(seq, *reference)
         references.append(reference)
