@@ -47,6 +47,7 @@ from adapters.fix.outbound import ChildOrder
 from adapters.fix.tags import DONE_ORD_STATUSES, ORDER_MESSAGES, ExecTypeCode, MsgType, OrdStatus, Tag, is_refusal
 from adapters.fix.values import CodecError
 from model import fixed
+from model.config import VenueSection
 from model.enums import Reason, SessionState, VenueEventKind
 from model.messages import VenueNewOrder, VenueReplace, VenueReport, VenueSessionChanged, VenueWireSent
 
@@ -144,6 +145,20 @@ class FixVenue(FixChildren):
 
     def open_orders(self) -> list[str]:
         return list(self.children)
+
+    def cancel_all(self, symbols: list[str], now: int) -> list[VenueEvent]:
+        """One OrderCancelRequest per working child in ``symbols``, in the order they were
+        sent: market makers seldom take FIX's OrderMassCancelRequest (q), so none is sent."""
+        wanted = set(symbols)
+        events: list[VenueEvent] = []
+        for child_id in [child.child_id for child in self.children.values() if child.symbol in wanted]:
+            events.extend(self.cancel(child_id, now))
+        return events
+
+    def configure(self, venue: VenueSection) -> None:
+        """``cancel_on_disconnect`` is configuration, not state (not in the hash): the
+        venue's setting now counts, whatever a snapshot brought."""
+        self.cancel_on_disconnect = venue.cancel_on_disconnect
 
     # --- from the wire ---------------------------------------------------------------------------
 

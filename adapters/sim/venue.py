@@ -6,6 +6,7 @@ sizes. Child orders trade against that quote only — there is no book of other 
 at the quote's price, never through a limit, never more than the displayed size, which
 fills of one tick consume and the next tick refreshes. Quotes keep coming in every
 session state; orders are taken and filled only while the session is open.
+
 The quote model is ``adapters/sim/quotes.py`` (shared with the FIX market-maker simulator);
 what a child order is, what is refused and how much one may trade, ``adapters/sim/orders.py``.
 
@@ -34,11 +35,11 @@ import hashlib
 
 import msgspec
 
-from adapters.base import VenueEvent
+from adapters.base import VenueEvent, WithoutWire
 from adapters.sim.orders import Child, SimReason, loses_priority, order_problem, replace_problem, room
 from adapters.sim.quotes import MID_FLOOR_TICKS, Book, catch_up, crosses, draw_quote, next_quote, random_walk, starting_mid
 from model import fixed
-from model.config import SimSection
+from model.config import SimSection, VenueSection
 from model.enums import AssetClass, Reason, SessionState, TimeInForce, VenueEventKind
 from model.instruments import Instrument
 from model.messages import VenueNewOrder, VenueQuote, VenueReplace, VenueReport, VenueSessionChanged
@@ -62,9 +63,10 @@ class _State(msgspec.Struct, array_like=True):
     seen: list[str]
 
 
-class SimVenue:
+class SimVenue(WithoutWire):
     """A market maker quoting every symbol it trades (every instrument but mutual funds, unless
-    ``symbols`` names them); implements ``adapters.base.VenueAdapter``.
+    ``symbols`` names them); implements ``adapters.base.VenueAdapter``. It has no wire
+    session: the wire hooks are ``WithoutWire``'s.
 
     Each method takes ``now`` and returns the events it caused, in order. ``start`` must
     be called once before anything else trades; until then the session is ``closed``.
@@ -206,6 +208,15 @@ class SimVenue:
     def open_orders(self) -> list[str]:
         """Child ids still working, in time priority."""
         return list(self._orders)
+
+    def configure(self, venue: VenueSection) -> None:
+        """Nothing to take: the sim venue's options are ``[sim]``, whose seed, interval and
+        quote shape made the state replay rebuilds, so it keeps the ones it was built with."""
+
+    @property
+    def anomalies(self) -> list[str]:
+        """Always empty: every bad request gets a reject report, nothing is refused silently."""
+        return []
 
     # --- state ------------------------------------------------------------------------------
 
