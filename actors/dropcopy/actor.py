@@ -19,7 +19,7 @@ import structlog
 from actors.runtime.roles import build_core
 from actors.runtime.host import Core, DurableHost
 from actors.supervisor.core import ActorPlan
-from adapters.fix import codec
+from adapters.fix.dictionary import outgoing
 from model.config import Config
 
 log = structlog.get_logger("dropcopy")
@@ -78,6 +78,6 @@ class DropCopyActor(DurableHost):
 
 
 def _possible_resend(raw: str) -> str:
-    message = codec.outgoing(raw)
+    message = outgoing(raw)
     message.getHeader().setField(fix.PossResend(True))
     return str(message.toString())

@@ -1,6 +1,8 @@
 """Drop copy core: every fill of every account, as the FIX ExecutionReport the clearing
-firm gets, and every allocated block as an AllocationInstruction (J). Pure: the actor journals the fills it receives, this turns them into FIX
-strings in ``outgoing``, and the actor hands those to its quickfix session."""
+firm gets, and every allocated block as an AllocationInstruction (J). Pure: the actor
+journals the fills it receives, this turns them into FIX strings in ``outgoing`` with the
+FIX package's pure builders (``adapters/fix/outbound.py``, no quickfix), and the actor hands
+those to its quickfix session."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import ClassVar
 import msgspec
 
 from actors.runtime.outputs import Dispatcher, Outputs
-from adapters.fix import codec
+from adapters.fix import outbound
 from model.enums import ExecType
 from model.messages import AllocationReport, ExecutionReport
 
@@ -32,14 +34,14 @@ class DropCopyState(Dispatcher):
     def _fill(self, report: ExecutionReport, now: int) -> None:
         if report.exec_type is not ExecType.TRADE:
             return
-        self.outgoing.append(codec.execution_copy(report).toString())
+        self.outgoing.append(outbound.execution_copy(report))
         self.fills += 1
         self.last_exec_id = report.exec_id
 
     def _allocation(self, report: AllocationReport, now: int) -> None:
         allocations = list(zip(report.accounts, report.qtys, strict=True))
-        message = codec.allocation_instruction(report.alloc_id, report.symbol, report.side, report.avg_price, allocations, report.ts)
-        self.outgoing.append(message.toString())
+        message = outbound.allocation_instruction(report.alloc_id, report.symbol, report.side, report.avg_price, allocations, report.ts)
+        self.outgoing.append(message)
         self.allocations += 1
 
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {ExecutionReport: _fill, AllocationReport: _allocation}

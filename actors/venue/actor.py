@@ -15,6 +15,7 @@ import structlog
 from actors.runtime.roles import build_core
 from actors.runtime.host import Core, DurableHost
 from actors.supervisor.core import ActorPlan
+from adapters.base import VenueAdapter
 from model.config import Config, VenueSection
 from model.enums import SessionState
 from model.instruments import Instrument
@@ -32,24 +33,22 @@ class VenueActor(DurableHost):
         self.instruments = instruments
         super().__init__(name, config)
         self.recover(config.server.data_dir)
-        self._configure(self.core)  # a snapshot brings the adapter as it was: the config now is what counts
+        self.adapter.configure(venue)  # a snapshot brings the adapter as it was: the config now is what counts
         self.clock: asyncio.Task[None] | None = None
         self.reconciled: dict[str, list[str]] = {}
         self.fix: Any = None  # the quickfix session of a FIX venue (adapters/fix/session.py)
-        take = getattr(self.core.adapter, "take_outgoing", None)
-        if take is not None:
-            replayed = take()  # replay rebuilt them: they went to the venue before the restart
-            if replayed:
-                log.info("replayed venue messages not sent again", venue=self.name, messages=len(replayed))
+        replayed = self.adapter.take_outgoing()  # replay rebuilt them: they went to the venue before the restart
+        if replayed:
+            log.info("replayed venue messages not sent again", venue=self.name, messages=len(replayed))
 
     def make_core(self) -> Core:
         return build_core(ActorPlan(self.name, "venue", instruments=self.instruments, venue=self.venue), self.config)
 
-    def _configure(self, core: Any) -> None:
-        """A snapshot brings the adapter as configured when it was written: the venue options
-        of the config now are what count (a FIX venue's ``cancel_on_disconnect``)."""
-        if self.venue.kind == "fix":
-            core.adapter.cancel_on_disconnect = self.venue.cancel_on_disconnect
+    @property
+    def adapter(self) -> VenueAdapter:
+        """The core's venue adapter: every hook called on it is in its Protocol."""
+        adapter: VenueAdapter = self.core.adapter
+        return adapter
 
     async def start(self) -> None:
         """Open the venue (first quotes, session state) unless the journal says it is open;
@@ -77,14 +76,14 @@ class VenueActor(DurableHost):
                 on_sent=lambda seq, msg_type, cl_ord_id: self.submit_local([VenueWireSent(seq, msg_type, cl_ord_id)]),
             )
             await self._recover_sends()
-            self.fix.start(self.core.adapter.last_in_seq)
+            self.fix.start(self.adapter.last_in_seq)
             self.on_applied()
 
     async def _recover_sends(self) -> None:
         """Before the session connects: record the messages quickfix's store holds that the
         journal does not (sent in the instant before a crash), and settle those made before
         the restart that never reached quickfix (a crash between the record and the send)."""
-        adapter = self.core.adapter
+        adapter = self.adapter
         found = [VenueWireSent(*sent) for sent in self.fix.sent_since(adapter.last_out_seq)]
         unsent = adapter.never_sent(found)
         if unsent:
@@ -95,7 +94,7 @@ class VenueActor(DurableHost):
 
     def on_applied(self) -> None:
         if self.fix is not None:
-            for raw in self.core.adapter.take_outgoing():
+            for raw in self.adapter.take_outgoing():
                 self.fix.send(raw)
 
     async def set_session(self, state: str) -> None:
@@ -127,9 +126,9 @@ class VenueActor(DurableHost):
     async def status(self) -> dict[str, Any]:
         status = await super().status()
         status["open_children"] = len(self.core.child_symbols)
-        status["session"] = self.core.adapter.session.value
+        status["session"] = self.adapter.session.value
         if self.fix is not None:
             status["fix"] = self.fix.status()
-            status["anomalies_recent"] = self.core.adapter.anomalies[-5:]
+            status["anomalies_recent"] = self.adapter.anomalies[-5:]
         status["reconciled"] = self.reconciled
         return status

@@ -7,7 +7,6 @@ commands into adapter calls and adapter events into messages for instrument acto
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 import msgspec
 import structlog
@@ -67,12 +66,12 @@ class VenueState:
             self.set_session(SessionState(message.state), now)
         elif isinstance(message, VenueCancelAll):
             self._cancel_all(message, now)
-        elif isinstance(message, VenueWireIn):
-            self._emit(self._wire("receive")(message.raw, now))
+        elif isinstance(message, VenueWireIn):  # only a venue with a wire session (FIX) gets these
+            self._emit(self.adapter.receive(message.raw, now))
         elif isinstance(message, VenueWireSent):
-            self._wire("record_sent")(message.seq, message.msg_type, message.cl_ord_id)
+            self.adapter.record_sent(message.seq, message.msg_type, message.cl_ord_id)
         elif isinstance(message, VenueRecovered):
-            self._emit(self._wire("recovered")(message.sent, message.unsent, now))
+            self._emit(self.adapter.recovered(message.sent, message.unsent, now))
         elif isinstance(message, VenueNewOrder):
             if message.child_id in self.child_symbols:
                 log.warning("duplicate child order refused", venue=self.name, child_id=message.child_id)
@@ -86,17 +85,11 @@ class VenueState:
         else:
             raise TypeError(f"{self.name} does not take {type(message).__name__}")
 
-    def _wire(self, method: str) -> Any:
-        """The adapter's ``method`` for what its wire session says; only a FIX adapter has one."""
-        bound = getattr(self.adapter, method, None)
-        if bound is None:
-            raise TypeError(f"{self.name}: its adapter takes no wire messages")
-        return bound
-
     def _cancel_all(self, message: VenueCancelAll, now: int) -> None:
-        native = getattr(self.adapter, "cancel_all", None)
-        if self.supports_cancel_all and native is not None:
-            self._emit(native(message.symbols, now))
+        """The venue's own cancel-all where it has one (``supports_cancel_all``), else one
+        cancel per child open here in the symbols, in the order they were sent."""
+        if self.supports_cancel_all:
+            self._emit(self.adapter.cancel_all(message.symbols, now))
             return
         wanted = set(message.symbols)  # emulated: one cancel per working child, in order
         for child_id, symbol in list(self.child_symbols.items()):
@@ -136,10 +129,7 @@ class VenueState:
                 self.out.to(INSTRUMENT, ALL, event)
 
     def check_invariants(self) -> None:
-        check = getattr(self.adapter, "check_invariants", None)
-        if check is not None:
-            check()
+        self.adapter.check_invariants()
 
     def state_hash(self) -> str:
-        adapter_hash = getattr(self.adapter, "state_hash", lambda: "")()
-        return hashlib.sha256(msgspec.msgpack.encode((self.started, self.child_symbols, adapter_hash))).hexdigest()
+        return hashlib.sha256(msgspec.msgpack.encode((self.started, self.child_symbols, self.adapter.state_hash()))).hexdigest()

@@ -41,8 +41,10 @@ from typing import Any, NamedTuple
 import quickfix as fix
 import structlog
 
-from adapters.fix import codec
+from adapters.fix.dictionary import outgoing
+from adapters.fix.outbound import order_reference
 from adapters.fix.spec import fix44_dictionary
+from adapters.fix.tags import YES, MsgType, Tag
 
 log = structlog.get_logger("fix")
 
@@ -147,25 +149,23 @@ RECENT_REFUSALS = 5  # refusals status shows
 
 
 def _msg_type(message: Any) -> str:
-    msg_type = fix.MsgType()
-    message.getHeader().getField(msg_type)
-    return str(msg_type.getValue())
+    return str(message.getHeader().getField(Tag.MsgType))
 
 
-_REFUSAL_FIELDS = {
-    45: "RefSeqNum",
-    372: "RefMsgType",
-    371: "RefTagID",
-    373: "SessionRejectReason",
-    379: "BusinessRejectRefID",
-    380: "BusinessRejectReason",
-    58: "Text",
-}
+_REFUSAL_FIELDS = (
+    Tag.RefSeqNum,
+    Tag.RefMsgType,
+    Tag.RefTagID,
+    Tag.SessionRejectReason,
+    Tag.BusinessRejectRefID,
+    Tag.BusinessRejectReason,
+    Tag.Text,
+)
 
 
 def _refusal(message: Any) -> str:
     """One line for status: what a Reject (3) or BusinessMessageReject (j) we send says."""
-    fields = " ".join(f"{name}={message.getField(tag)}" for tag, name in _REFUSAL_FIELDS.items() if message.isSetField(tag))
+    fields = " ".join(f"{tag.name}={message.getField(tag)}" for tag in _REFUSAL_FIELDS if message.isSetField(tag))
     return f"{_msg_type(message)} {fields}"
 
 
@@ -188,13 +188,13 @@ class _Application(fix.Application):  # type: ignore[misc]
         and kept for status: quickfix sends one itself for a message that breaks the data
         dictionary (a required field missing, a bad enum value), which brokerd never sees."""
         msg_type = _msg_type(message)
-        if msg_type == fix.MsgType_Logon and not self.session.acceptor:
+        if msg_type == MsgType.LOGON and not self.session.acceptor:
             credentials = self.session.credentials
             if credentials.username:
-                message.setField(fix.Username(credentials.username))
+                message.setField(Tag.Username, credentials.username)
             if credentials.password:
-                message.setField(fix.Password(credentials.password))
-        elif msg_type == fix.MsgType_Reject:
+                message.setField(Tag.Password, credentials.password)
+        elif msg_type == MsgType.REJECT:
             self.session.refused(_refusal(message))
 
     def fromAdmin(self, message: Any, sessionID: Any) -> None:
@@ -202,13 +202,13 @@ class _Application(fix.Application):  # type: ignore[misc]
         one is configured); an unknown CompID never gets here: quickfix refuses it. A Reject
         (3) goes to the actor like an application message: it may refuse an order."""
         msg_type = _msg_type(message)
-        if msg_type == fix.MsgType_Reject:
+        if msg_type == MsgType.REJECT:
             raw = message.toString()
             self.session.post(lambda: self.session.on_message(raw))
             return
-        if not (self.session.acceptor and msg_type == fix.MsgType_Logon):
+        if not (self.session.acceptor and msg_type == MsgType.LOGON):
             return
-        username, password = (message.getField(tag) if message.isSetField(tag) else "" for tag in (553, 554))
+        username, password = (message.getField(tag) if message.isSetField(tag) else "" for tag in (Tag.Username, Tag.Password))
         if not self.session.credentials.accepts(username, password):
             log.warning("logon refused: bad username or password", session=sessionID.toString())
             raise fix.RejectLogon("bad username or password")
@@ -217,15 +217,15 @@ class _Application(fix.Application):  # type: ignore[misc]
         """Runs inside ``sendToTarget`` once quickfix has given the message its MsgSeqNum,
         before it is stored and sent. A message about an order reports its number (a resend,
         PossDup, has its number reported already)."""
-        if _msg_type(message) == fix.MsgType_BusinessMessageReject:
+        if _msg_type(message) == MsgType.BUSINESS_MESSAGE_REJECT:
             self.session.refused(_refusal(message))
             return
         header = message.getHeader()
-        if self.session.on_sent is None or (header.isSetField(43) and header.getField(43) == "Y"):
+        if self.session.on_sent is None or (header.isSetField(Tag.PossDupFlag) and header.getField(Tag.PossDupFlag) == YES):
             return
-        reference = codec.order_reference(message)
+        reference = order_reference(message)
         if reference is not None:
-            seq = int(header.getField(34))
+            seq = int(header.getField(Tag.MsgSeqNum))
             on_sent = self.session.on_sent
             self.session.post(lambda: on_sent(seq, *reference))
 
@@ -319,10 +319,10 @@ class FixSession:
             del store  # closes its files
         found = []
         for raw in messages:
-            message = codec.outgoing(raw)
-            reference = codec.order_reference(message)
+            message = outgoing(raw)
+            reference = order_reference(message)
             if reference is not None:
-                found.append((int(message.getHeader().getField(34)), *reference))
+                found.append((int(message.getHeader().getField(Tag.MsgSeqNum)), *reference))
         return found
 
     def start(self, last_journaled_seq: int) -> None:
@@ -371,7 +371,7 @@ class FixSession:
                 self.timer = self.loop.call_later((1 - self.tokens) / self.rate, self._drain)
                 return
             raw = self.queue.popleft()
-            message = codec.outgoing(raw)
+            message = outgoing(raw)
             try:
                 fix.Session.sendToTarget(message, self.session_id)
                 self.sent += 1

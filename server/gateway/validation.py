@@ -13,7 +13,7 @@ from typing import TypeVar
 from model import fixed
 from model.config import QueriesSection
 from model.enums import OrderType, Side, TimeInForce
-from model.instruments import Instrument
+from model.instruments import Instrument, price_fields_for_type
 from model.messages import NewOrder, ReplaceOrder, Reply
 from server.gateway.protocol import GetOrdersRequest, OrderFields, ReplaceOrderRequest
 
@@ -58,7 +58,7 @@ def check_client_order_id(value: str, max_length: int, field: str = "client_orde
 
 def check_qty(qty: int, instrument: Instrument, field: str = "qty") -> None:
     _positive(qty, field)
-    if qty % instrument.qty_increment:
+    if not instrument.qty_on_increment(qty):
         step = fixed.format(instrument.qty_increment)
         whole = "whole units" if not instrument.fractional else f"multiples of {step}"
         raise Invalid("invalid_request", f"{field} for {instrument.symbol} must be in {whole}")
@@ -68,17 +68,14 @@ def check_price(price: int | None, instrument: Instrument, field: str) -> None:
     if price is None:
         return
     _positive(price, field)
-    if price % instrument.tick_size:
+    if not instrument.price_on_tick(price):
         raise Invalid("invalid_request", f"{field} is off the tick of {fixed.format(instrument.tick_size)} for {instrument.symbol}")
 
 
 def _check_prices_for_type(order_type: OrderType, price: int | None, stop_price: int | None) -> None:
-    if order_type.has_price != (price is not None):
-        need = "needs" if order_type.has_price else "takes no"
-        raise Invalid("invalid_request", f"a {order_type.value} order {need} price")
-    if order_type.has_stop != (stop_price is not None):
-        need = "needs" if order_type.has_stop else "takes no"
-        raise Invalid("invalid_request", f"a {order_type.value} order {need} stop_price")
+    mismatch = price_fields_for_type(order_type, price, stop_price)
+    if mismatch is not None:
+        raise Invalid("invalid_request", mismatch.describe(order_type))
 
 
 def to_new_order(fields: OrderFields, instruments: dict[str, Instrument], reply: Reply | None, max_id_length: int) -> NewOrder:

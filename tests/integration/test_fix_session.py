@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.fix import codec
+from adapters.fix.outbound import ChildOrder, new_order_single
 from adapters.fix.session import FixSession
 from model import fixed
 from model.enums import OrderType, Side, TimeInForce
@@ -66,7 +66,7 @@ async def test_the_number_each_order_message_left_with_is_reported_and_read_back
     template = session_file(tmp_path, "initiator")
     session = FixSession("MM1", template, tmp_path / "fix", quiet, quiet, quiet, on_sent=lambda *sent: reported.append(sent))
     order = VenueNewOrder("child-1", "IBM", Side.BUY, OrderType.MARKET, TimeInForce.DAY, fixed.parse("1"), None, None)
-    session.send(codec.new_order_single(order, 0).toString())  # not connected: quickfix numbers and stores it
+    session.send(new_order_single(ChildOrder.of(order), 0))  # not connected: quickfix numbers and stores it
     await asyncio.sleep(0.05)
     assert reported == [(1, "D", "child-1")]
     assert session.sent_since(0) == [(1, "D", "child-1")]

@@ -31,11 +31,12 @@ import quickfix as fix
 import structlog
 
 from actors.runtime.logs import configure as configure_logs
-from adapters.fix.simulator.codec import BusinessRejectReason, MsgType, Tag, Unusable, decode, encode, mark_poss_dup
+from adapters.fix.simulator.codec import Unusable, decode, encode, mark_poss_dup
 from adapters.fix.simulator.config import load_settings
 from adapters.fix.simulator.core import MarketMaker
 from adapters.fix.simulator.messages import Command, Event, ExecKind, ExecutionReport
 from adapters.fix.spec import fix44_dictionary
+from adapters.fix.tags import YES, BusinessRejectReason, MsgType, Tag
 
 log = structlog.get_logger("mmsim")
 
@@ -109,10 +110,10 @@ class MarketMakerApplication(fix.Application):  # type: ignore[misc]
 
     def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         header = message.getHeader()
-        if header.getField(Tag.MSG_TYPE) != MsgType.LOGON:
+        if header.getField(Tag.MsgType) != MsgType.LOGON:
             return
         session = sessionID.toString()
-        given = message.getField(Tag.PASSWORD) if message.isSetField(Tag.PASSWORD) else ""
+        given = message.getField(Tag.Password) if message.isSetField(Tag.Password) else ""
         expected = self._passwords.get(session)
         if expected is None or not hmac.compare_digest(given.encode(), expected.encode()):
             log.warning("logon_refused", session=session, reason="bad password" if given else "no password")
@@ -120,12 +121,12 @@ class MarketMakerApplication(fix.Application):  # type: ignore[misc]
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         header = message.getHeader()
-        msg_type = header.getField(Tag.MSG_TYPE)
-        resending = header.isSetField(Tag.POSS_DUP_FLAG) and header.getField(Tag.POSS_DUP_FLAG) == "Y"
-        if resending and msg_type in (MsgType.QUOTE, MsgType.MARKET_DATA_SNAPSHOT):
+        msg_type = header.getField(Tag.MsgType)
+        resending = header.isSetField(Tag.PossDupFlag) and header.getField(Tag.PossDupFlag) == YES
+        if resending and msg_type in (MsgType.QUOTE, MsgType.MARKET_DATA_SNAPSHOT_FULL_REFRESH):
             raise fix.DoNotSend()
         if not resending and msg_type == MsgType.EXECUTION_REPORT:
-            orig_sending_time = self._poss_dup.get(message.getField(Tag.EXEC_ID))
+            orig_sending_time = self._poss_dup.get(message.getField(Tag.ExecID))
             if orig_sending_time is not None:
                 mark_poss_dup(message, orig_sending_time)
 
@@ -137,7 +138,7 @@ class MarketMakerApplication(fix.Application):  # type: ignore[misc]
             log.exception("decode_failed", session=session, message=message.toString().replace("\x01", "|"))
             header = message.getHeader()
             item = Unusable(
-                session, header.getField(Tag.MSG_TYPE), header.getField(Tag.MSG_SEQ_NUM), None, BusinessRejectReason.OTHER, "cannot process"
+                session, header.getField(Tag.MsgType), header.getField(Tag.MsgSeqNum), None, BusinessRejectReason.OTHER, "cannot process"
             )
         self._inbox.put(item)
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import msgspec
 
 from model import fixed
+from model.enums import AssetClass
+from model.instruments import Instrument
 
 
 class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -78,6 +80,12 @@ class SimulatorSettings(_Section, frozen=True):
 
     def start_price(self, symbol: str) -> int:
         return fixed.parse(self.quotes.start_prices.get(symbol, self.quotes.default_start_price))
+
+    def instruments(self) -> list[Instrument]:
+        """The symbols quoted as instruments: each with the file's one tick and increment,
+        its start price as the reference price, in the order of ``symbols``."""
+        tick, increment = fixed.parse(self.quotes.tick_size), fixed.parse(self.orders.qty_increment)
+        return [Instrument(symbol, AssetClass.EQUITY, tick, increment, self.start_price(symbol)) for symbol in self.symbols]
 
 
 def _positive(text: str) -> int | None:

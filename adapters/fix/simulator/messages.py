@@ -1,6 +1,6 @@
-"""What goes in and out of the market maker's pure core (``mmsim_core.MarketMaker``).
+"""What goes in and out of the market maker's pure core (``core.MarketMaker``).
 
-Commands are what a counterparty asked for, already read out of FIX by ``mmsim_codec``;
+Commands are what a counterparty asked for, already read out of FIX by ``codec``;
 events are what the market maker says back, each addressed to one session. Numbers are
 fixed-point ``int`` s (``model.fixed``), times are nanoseconds since the epoch. A session
 is an opaque string (quickfix's ``SessionID.toString()`` in the shell).

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import pickle
 
+import msgspec
 import quickfix as fix
 
-from adapters.base import VenueEvent
-from adapters.fix import codec
+from adapters.base import VenueAdapter, VenueEvent
+from adapters.fix.dictionary import dictionary
+from adapters.fix.outbound import order_reference
 from adapters.fix.venue import CANCELED_ON_DISCONNECT, NOT_SENT, FixVenue
 from model import fixed
+from model.config import VenueSection
 from model.enums import OrderType, SessionState, Side, TimeInForce, VenueEventKind
 from model.messages import VenueNewOrder, VenueQuote, VenueReplace, VenueReport, VenueSessionChanged, VenueWireSent
 from tests.conftest import demo_setup
-from tests.unit.adapters.fix.test_codec import ACCEPTED, CANCEL_REJECT, EXECUTOR_REJECT, QUOTE, TRADE, UNSUPPORTED, changed, from_venue
+from tests.unit.adapters.fix.wire import ACCEPTED, CANCEL_REJECT, EXECUTOR_REJECT, QUOTE, TRADE, UNSUPPORTED, changed, from_venue
 
 SETUP = demo_setup()
 T0 = 1_763_700_000_000_000_000
@@ -36,7 +39,7 @@ def wire(msg_type: str, fields: dict, poss_dup: bool = False) -> str:
 
 
 def parsed(raw: str) -> fix.Message:
-    return fix.Message(raw, codec.dictionary(), False)
+    return fix.Message(raw, dictionary(), False)
 
 
 def msg_type(message: fix.Message) -> str:
@@ -246,7 +249,7 @@ def sent(adapter: FixVenue, first_seq: int) -> list[tuple[str, str]]:
     session reports each: ``(MsgType, ClOrdID)`` of each, in order."""
     references = []
     for seq, raw in enumerate(adapter.take_outgoing(), start=first_seq):
-        reference = codec.order_reference(parsed(raw))
+        reference = order_reference(parsed(raw))
         assert reference is not None
         adapter.record_sent(seq, *reference)
         references.append(reference)
@@ -390,3 +393,34 @@ def test_refusals_replay_to_the_same_state_and_survive_a_snapshot() -> None:
     before = FixVenue.__new__(FixVenue)
     before.__setstate__(old)  # a snapshot from before sent messages were recorded
     assert before.sent == {"child-2": []} and before.never_sent([]) == ["child-2"]
+
+
+# --- the rest of the adapter interface --------------------------------------------------------------
+
+
+def test_the_fix_venue_is_a_venue_adapter() -> None:
+    adapter: VenueAdapter = venue()  # mypy checks the protocol here
+    assert (adapter.name, adapter.last_in_seq, adapter.last_out_seq, adapter.anomalies) == ("MM1", 0, 0, [])
+
+
+def test_cancel_all_sends_one_cancel_per_working_child_of_the_symbols_in_order() -> None:
+    adapter = venue()
+    adapter.submit(order(child_id="child-1"), T0)
+    adapter.submit(msgspec.structs.replace(order(child_id="child-2"), symbol="AAPL"), T0)
+    adapter.submit(order(child_id="child-3"), T0)
+    adapter.take_outgoing()
+    assert adapter.cancel_all(["IBM"], T0) == []
+    cancels = [parsed(raw) for raw in adapter.take_outgoing()]
+    assert [(msg_type(cancel), cancel.getField(41)) for cancel in cancels] == [("F", "child-1"), ("F", "child-3")]
+    assert adapter.cancel_all(["MSFT"], T0) == [] and adapter.take_outgoing() == []
+    adapter.check_invariants()
+
+
+def test_configure_takes_cancel_on_disconnect_as_configured_now_and_changes_no_state() -> None:
+    adapter = venue(cancel_on_disconnect=False)
+    adapter.submit(order(), T0)
+    before = adapter.state_hash()
+    adapter.configure(VenueSection("MM1", kind="fix", cancel_on_disconnect=True))
+    assert adapter.cancel_on_disconnect and adapter.state_hash() == before
+    (_, canceled) = adapter.set_session(SessionState.CLOSED, T0)
+    assert isinstance(canceled, VenueReport) and canceled.reason == CANCELED_ON_DISCONNECT

@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.base import VenueAdapter, VenueEvent
-from adapters.sim.venue import MAX_CATCH_UP_TICKS, SimReason, SimVenue
+from adapters.sim.orders import SimReason
+from adapters.sim.quotes import MAX_CATCH_UP_TICKS
+from adapters.sim.venue import SimVenue
 from model import fixed
 from model.config import SimSection
 from model.enums import AssetClass, OrderType, Reason, SessionState, Side, TimeInForce, VenueEventKind

@@ -1,0 +1,181 @@
+"""The FIX market maker's orders: what it keeps of one, what it refuses and why (naming the FIX
+field to blame), and how much of one may still trade at a price. Pure functions and one
+struct; the market maker (``core.py``) owns the orders, the quotes and the clock.
+
+What is on the tick or the increment is the instrument's to say (``model.instruments``):
+every symbol quoted is an ``Instrument`` with the tick and increment of the settings file.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from adapters.fix.simulator.config import SimulatorSettings
+from adapters.fix.simulator.messages import Problem, RejectReason, ReplaceOrder
+from adapters.sim.quotes import Book
+from model import fixed
+from model.enums import OrderStatus, OrderType, Side, TimeInForce
+from model.instruments import Instrument, price_fields_for_type
+
+PERCENT = 100
+NO_ORDER_ID = "NONE"  # OrderID (37) is required even where there is no order
+
+WORKING = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
+IMMEDIATE = frozenset({TimeInForce.IOC, TimeInForce.FOK})
+
+
+class Order(msgspec.Struct):
+    """An order as the market maker keeps it, working or finished. ``value_raw`` is
+    Σ qty × price of its fills at 10^-18; ``budget`` is a notional order's cash floored
+    to the cent. A working order is either scheduled (``due`` set) or resting."""
+
+    order_id: str
+    session: str
+    cl_ord_id: str
+    orig_cl_ord_id: str | None
+    symbol: str | None
+    side: Side
+    order_type: OrderType | None
+    tif: TimeInForce | None
+    qty: int | None
+    cash: int | None
+    budget: int | None
+    price: int | None
+    status: OrderStatus
+    parts_left: int
+    cum_qty: int = 0
+    value_raw: int = 0
+    fill_cap: int | None = None  # IOC/FOK: the most cum_qty may reach, set when the first part is due
+    due: int | None = None
+    token: int = 0  # of its live entry in the schedule; older entries are stale
+
+
+def stand_in(session: str, cl_ord_id: str, symbol: str | None, side: Side, **terms: object) -> Order:
+    """A rejected order with no OrderID standing in for one the market maker does not have
+    (a status request for an unknown order, a repeated ClOrdID), so that a report can be
+    made about it; ``terms`` are what the request gave (order_type, tif, qty, cash, price)."""
+    order = Order(NO_ORDER_ID, session, cl_ord_id, None, symbol, side, None, None, None, None, None, None, OrderStatus.REJECTED, 0)
+    return msgspec.structs.replace(order, **terms) if terms else order
+
+
+class Rules:
+    """What the market maker accepts (``[orders]`` of its settings) in the instruments it
+    quotes; anything else is refused with a ``Problem``."""
+
+    def __init__(self, settings: SimulatorSettings) -> None:
+        self.instruments = {instrument.symbol: instrument for instrument in settings.instruments()}
+        self._max_qty = fixed.parse(settings.orders.max_order_qty)
+        self._max_notional = fixed.parse(settings.orders.max_notional)
+        self._band_pct = settings.orders.price_band_pct
+
+    def order_problem(self, order: Order, books: dict[str, Book]) -> Problem | None:
+        """Why a new order cannot be taken: its symbol, then exactly one of qty and cash,
+        then that amount, then its price."""
+        if order.symbol is None:
+            return Problem(RejectReason.UNKNOWN_SYMBOL, "Symbol(55) missing")
+        instrument = self.instruments.get(order.symbol)
+        if instrument is None:
+            return Problem(RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {order.symbol}")
+        if (order.qty is None) == (order.cash is None):
+            return Problem(RejectReason.INCORRECT_QUANTITY, "exactly one of OrderQty(38) and CashOrderQty(152) is required")
+        book = books[order.symbol]
+        if order.cash is not None:
+            problem = self._cash_problem(order, instrument, book)
+        else:
+            assert order.qty is not None
+            problem = self.qty_problem(order.qty, instrument)
+        return problem or self.price_problem(order.order_type, order.price, instrument, book)
+
+    def replace_problem(self, order: Order, request: ReplaceOrder, book: Book) -> Problem | None:
+        """Why ``request`` cannot replace ``order``: only a qty order's qty and price may
+        change, to a qty above what has filled."""
+        assert order.symbol is not None
+        if order.cash is not None:
+            return Problem(RejectReason.UNSUPPORTED, "notional orders cannot be replaced")
+        if request.side is not order.side or request.symbol not in (None, order.symbol):
+            return Problem(RejectReason.UNSUPPORTED, "Side(54) and Symbol(55) cannot change")
+        if request.order_type not in (None, order.order_type):
+            return Problem(RejectReason.UNSUPPORTED, "OrdType(40) cannot change")
+        instrument = self.instruments[order.symbol]
+        qty = order.qty if request.qty is None else request.qty
+        assert qty is not None
+        problem = self.qty_problem(qty, instrument)
+        if problem is not None:
+            return problem
+        if qty <= order.cum_qty:
+            return Problem(RejectReason.INCORRECT_QUANTITY, "OrderQty(38) must be above CumQty(14)")
+        # a market order has no price to keep: a Price on its replace is refused like on a new one
+        price = request.price if order.order_type is OrderType.MARKET or request.price is not None else order.price
+        return self.price_problem(order.order_type, price, instrument, book)
+
+    def qty_problem(self, qty: int, instrument: Instrument) -> Problem | None:
+        if qty <= 0:
+            return Problem(RejectReason.INCORRECT_QUANTITY, "OrderQty(38) must be positive")
+        if not instrument.qty_on_increment(qty):
+            return Problem(RejectReason.INCORRECT_QUANTITY, f"OrderQty(38) not a multiple of {fixed.format(instrument.qty_increment)}")
+        if qty > self._max_qty:
+            return Problem(RejectReason.EXCEEDS_LIMIT, f"OrderQty(38) above {fixed.format(self._max_qty)}")
+        return None
+
+    def _cash_problem(self, order: Order, instrument: Instrument, book: Book) -> Problem | None:
+        assert order.cash is not None and order.budget is not None
+        if order.cash <= 0:
+            return Problem(RejectReason.INCORRECT_QUANTITY, "CashOrderQty(152) must be positive")
+        if order.cash > self._max_notional:
+            return Problem(RejectReason.EXCEEDS_LIMIT, f"CashOrderQty(152) above {fixed.format(self._max_notional)}")
+        if order.order_type is not OrderType.MARKET:
+            return Problem(RejectReason.UNSUPPORTED, "CashOrderQty(152) only on market orders")
+        if affordable(order.budget * fixed.SCALE, book.price_for(order.side), instrument.qty_increment) == 0:
+            return Problem(RejectReason.INCORRECT_QUANTITY, "CashOrderQty(152) buys less than one increment at the quote")
+        return None
+
+    def price_problem(self, order_type: OrderType | None, price: int | None, instrument: Instrument, book: Book) -> Problem | None:
+        """A Price its type does not take (a limit needs one, a market has none), not > 0,
+        off the tick, or further than ``price_band_pct`` from the mid."""
+        mismatch = None if order_type is None else price_fields_for_type(order_type, price)
+        if mismatch is not None:
+            assert order_type is not None
+            text = f"Price(44) missing on a {order_type.value} order" if mismatch.missing else f"Price(44) on a {order_type.value} order"
+            return Problem(RejectReason.BAD_PRICE, text)
+        if price is None:
+            return None
+        if price <= 0:
+            return Problem(RejectReason.BAD_PRICE, "Price(44) must be positive")
+        if not instrument.price_on_tick(price):
+            return Problem(RejectReason.BAD_PRICE, f"Price(44) not on the tick {fixed.format(instrument.tick_size)}")
+        if abs(price - book.mid) * PERCENT > book.mid * self._band_pct:
+            return Problem(RejectReason.BAD_PRICE, f"Price(44) more than {self._band_pct}% from the mid {fixed.format(book.mid)}")
+        return None
+
+
+# --- how much may trade ---------------------------------------------------------------------
+
+
+def affordable(value_raw: int, price: int, increment: int) -> int:
+    """Most quantity, in whole increments, whose exact value at ``price`` is ≤ ``value_raw`` (10^-18)."""
+    return fixed.floor_to(value_raw // price, increment)
+
+
+def unfilled(order: Order, price: int, increment: int) -> int:
+    """What the order still wants at ``price``: qty − cum_qty, or the increments its
+    remaining cash buys."""
+    if order.budget is not None:
+        return affordable(order.budget * fixed.SCALE - order.value_raw, price, increment)
+    assert order.qty is not None
+    return order.qty - order.cum_qty
+
+
+def room(order: Order, price: int, increment: int) -> int:
+    """What may trade now: ``unfilled``, within an IOC/FOK order's cap."""
+    wanted = unfilled(order, price, increment)
+    return wanted if order.fill_cap is None else min(wanted, order.fill_cap - order.cum_qty)
+
+
+def part_qty(order: Order, price: int, increment: int) -> int:
+    """The next part: an even share of what may still trade, in whole increments (at
+    least one); the last part takes all of it."""
+    left = room(order, price, increment)
+    if left == 0 or order.parts_left <= 1:
+        return left
+    share = fixed.floor_to(left // order.parts_left, increment)
+    return min(left, max(increment, share))

@@ -1,0 +1,49 @@
+"""A FIX message built as its string, without quickfix, so that what brokerd sends can be made
+in a pure core (the drop copy's, the venue adapter's).
+
+The string is the one quickfix's ``Message.toString()`` gives for the same fields: BeginString,
+BodyLength and MsgType first, then the body in tag order, a repeating group at its count tag
+with each entry's delimiter first and the rest in tag order, and CheckSum last. The session
+parses it with the FIX 4.4 dictionary (``dictionary.outgoing``) and adds the rest of the
+header (CompIDs, MsgSeqNum, SendingTime) when it sends it.
+"""
+
+from __future__ import annotations
+
+from adapters.fix.tags import BEGIN_STRING, MsgType, Tag
+
+SOH = "\x01"
+_CHECKSUM_MODULUS = 256
+
+
+class MessageWriter:
+    """The fields of one message to send. A tag set twice keeps its last value, as in
+    quickfix; values are the FIX strings, exactly."""
+
+    def __init__(self, msg_type: MsgType) -> None:
+        self.msg_type = msg_type
+        self._fields: dict[int, str] = {}
+        self._groups: dict[int, list[str]] = {}  # count tag → each entry, rendered
+
+    def set(self, tag: int, value: str) -> None:
+        self._fields[tag] = value
+
+    def add_group(self, count_tag: int, delimiter: int, entry: dict[int, str]) -> None:
+        """One more entry of the repeating group counted by ``count_tag``; ``entry`` must
+        hold ``delimiter``, the field each entry starts with."""
+        rest = sorted((tag, value) for tag, value in entry.items() if tag != delimiter)
+        self._groups.setdefault(count_tag, []).append(_render([(delimiter, entry[delimiter]), *rest]))
+
+    def render(self) -> str:
+        """The whole message with BodyLength and CheckSum, as the wire carries it."""
+        fields = {**self._fields, **{tag: str(len(entries)) for tag, entries in self._groups.items()}}
+        body = _render([(Tag.MsgType, self.msg_type.value)])
+        for tag in sorted(fields):
+            body += f"{int(tag)}={fields[tag]}{SOH}" + "".join(self._groups.get(tag, ()))
+        head = _render([(Tag.BeginString, BEGIN_STRING), (Tag.BodyLength, str(len(body.encode())))])
+        checksum = sum((head + body).encode()) % _CHECKSUM_MODULUS
+        return f"{head}{body}{Tag.CheckSum.value}={checksum:03d}{SOH}"
+
+
+def _render(fields: list[tuple[int, str]]) -> str:
+    return "".join(f"{int(tag)}={value}{SOH}" for tag, value in fields)
