@@ -30,10 +30,12 @@ from typing import Any, Protocol
 import msgspec
 import structlog
 
-from actors.runtime.hop import DurableOutbox, Inbox, Router
+from actors.runtime.inbox import Inbox
 from actors.runtime.link import Links, LinkSecret, LinkServer, link_host
 from actors.runtime.logs import configure
+from actors.runtime.outbox import DurableOutbox
 from actors.runtime.outputs import Outputs
+from actors.runtime.router import Router
 from model.config import Config
 from model.messages import Batch, Message, decode_batch, encode_batch
 from snapshots.crashpoints import NOWHERE, CrashPoints, from_environment
@@ -211,7 +213,7 @@ class LinkedHost:
     def wired(self) -> None:
         """Called once the links exist."""
 
-    outbox: Any  # hop.Outbox or hop.DurableOutbox: both keep every batch until acked
+    outbox: Any  # an Outbox or a DurableOutbox: both keep every batch until acked
 
     def unacked_destinations(self) -> list[str]:
         return [name for name, queue in self.outbox.unacked.items() if queue]

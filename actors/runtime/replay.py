@@ -10,9 +10,9 @@ import json
 import sys
 from pathlib import Path
 
-from actors.runtime.roles import build_core
-from actors.runtime.hop import SUPERVISOR, Router
 from actors.runtime.host import Machine
+from actors.runtime.roles import build_core
+from actors.runtime.router import SUPERVISOR, Router
 from actors.supervisor.core import ActorPlan, plan
 from model.config import Setup, load_setup
 from snapshots.journal import Journal

@@ -29,7 +29,7 @@ import structlog
 
 from actors.account.actor import AccountActor
 from actors.runtime.roles import build_core
-from actors.runtime.hop import SUPERVISOR
+from actors.runtime.router import SUPERVISOR
 from actors.instrument.actor import InstrumentActor
 from actors.runtime.link import LinkSecret
 from actors.runtime.options import actor_options

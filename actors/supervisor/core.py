@@ -13,8 +13,8 @@ from typing import ClassVar
 
 import msgspec
 
-from actors.runtime.hop import DROP_COPY_ACTOR, account_actor, gateway_actor, instrument_actor, venue_actor
 from actors.runtime.outputs import ACCOUNT, ALL, INSTRUMENT, Dispatcher, Outputs
+from actors.runtime.router import DROP_COPY_ACTOR, account_actor, gateway_actor, instrument_actor, venue_actor
 from model.config import AccountSeed, Setup, VenueSection
 from model.instruments import Instrument
 from model.messages import AdminCancelAll, OpenAccount, OpenMarket, SetKill, SetTradingStatus, StrikeNav

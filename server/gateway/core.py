@@ -22,7 +22,8 @@ import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from actors.runtime.hop import Inbox, Outbox
+from actors.runtime.inbox import Inbox
+from actors.runtime.outbox import Outbox
 from actors.runtime.outputs import ACCOUNT, Send
 from model.config import Setup, User
 from model.messages import (

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 import ray
 
-from actors.runtime.hop import Router
+from actors.runtime.router import Router
 from actors.runtime.link import CHALLENGE, HELLO, NONCE_BYTES, frame
 from model import fixed
 from model.enums import OrderType, Side, TimeInForce

@@ -16,7 +16,6 @@ import structlog
 import structlog.testing
 
 import actors.runtime.link as link
-from actors.runtime.hop import Router
 from actors.runtime.link import (
     CHALLENGE,
     HELLO,
@@ -36,6 +35,7 @@ from actors.runtime.link import (
     make_hello,
     welcome_mac,
 )
+from actors.runtime.router import Router
 from model.config import Config, TopologySection
 from model.messages import Batch, SetTradingStatus, batch_prefix, decode_batch, encode_batch
 

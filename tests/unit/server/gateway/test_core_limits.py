@@ -11,7 +11,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from actors.runtime.hop import Outbox, Router
+from actors.runtime.outbox import Outbox
+from actors.runtime.router import Router
 from model.config import ConfigError, load_config
 from model.messages import NewOrder, QueryAccount, Reply, RequestRejected, decode_batch
 from server.gateway.auth import signature
