@@ -30,8 +30,9 @@ from typing import Any, Protocol
 import msgspec
 import structlog
 
+from actors.runtime.frames import LinkSecret
 from actors.runtime.inbox import Inbox
-from actors.runtime.link import Links, LinkSecret, LinkServer, link_host
+from actors.runtime.link import Links, LinkServer, link_host
 from actors.runtime.logs import configure
 from actors.runtime.outbox import DurableOutbox
 from actors.runtime.outputs import Outputs

@@ -31,7 +31,7 @@ from actors.account.actor import AccountActor
 from actors.runtime.roles import build_core
 from actors.runtime.router import SUPERVISOR
 from actors.instrument.actor import InstrumentActor
-from actors.runtime.link import LinkSecret
+from actors.runtime.frames import LinkSecret
 from actors.runtime.options import actor_options
 from actors.runtime.outputs import ALL
 from actors.runtime.host import Core, DurableHost

@@ -20,3 +20,10 @@ def test_router_places_accounts_and_symbols_stably_and_fans_out_all() -> None:
     assert router.resolve(GATEWAY, ALL) == ["gateway-0"]
     with pytest.raises(ValueError):
         router.resolve("nowhere", "x")
+
+
+
+def test_only_names_of_the_topology_may_send() -> None:
+    assert all(ROUTER.is_sender(name) for name in ("account-0", "instrument-1", "venue-SIM", "gateway-0~12", "supervisor"))
+    for name in ("account-3", "gateway-0", "gateway-0~", "gateway-0~x", "gateway-0~\u0663", "account-0~1", "", "drop-copy"):
+        assert not ROUTER.is_sender(name), name
