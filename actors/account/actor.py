@@ -11,8 +11,9 @@ import msgspec
 import ray
 
 from actors.account.core import AccountState
+from actors.runtime.host import DurableHost
+from actors.runtime.machine import Core
 from actors.runtime.roles import build_core
-from actors.runtime.host import Core, DurableHost
 from actors.supervisor.core import ActorPlan
 from model import fixed
 from model.config import AccountSeed, Config

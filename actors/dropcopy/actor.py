@@ -16,8 +16,9 @@ import quickfix as fix
 import ray
 import structlog
 
+from actors.runtime.host import DurableHost
+from actors.runtime.machine import Core
 from actors.runtime.roles import build_core
-from actors.runtime.host import Core, DurableHost
 from actors.supervisor.core import ActorPlan
 from adapters.fix import codec
 from model.config import Config

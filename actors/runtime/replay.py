@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from actors.runtime.host import Machine
+from actors.runtime.machine import Machine, oldest_snapshot
 from actors.runtime.roles import build_core
 from actors.runtime.router import SUPERVISOR, Router
 from actors.supervisor.core import ActorPlan, plan
@@ -32,8 +32,8 @@ def replay(setup: Setup, data_dir: Path, name: str) -> dict[str, object]:
     journal = Journal(data_dir / name, name, durability="buffered", readonly=True)
     try:
         machine = Machine(name, build_core(actor_plan(setup, name), setup.config), Router(setup.config), setup.config.batching.max_messages)
-        start, records = machine.replay_journal(journal)
-        return {"actor": name, "from": start, "records": records, "hash": machine.state_hash()}
+        rebuilt = machine.rebuild(journal, oldest_snapshot(journal))
+        return {"actor": name, "from": rebuilt.start, "records": rebuilt.records, "hash": machine.state_hash()}
     finally:
         journal.close()
 

@@ -3,10 +3,10 @@ Ray shells and the offline replay tool (``actors/runtime/replay.py``) build them
 
 from __future__ import annotations
 
-from actors.account.risk import RiskLimits
 from actors.account.core import AccountState
+from actors.account.risk import RiskLimits
 from actors.instrument.core import InstrumentState
-from actors.runtime.host import Core
+from actors.runtime.machine import Core
 from actors.supervisor.core import ActorPlan, SupervisorState
 from actors.venue.core import VenueState
 from adapters.factory import build_adapter

@@ -28,13 +28,14 @@ import ray
 import structlog
 
 from actors.account.actor import AccountActor
-from actors.runtime.roles import build_core
-from actors.runtime.router import SUPERVISOR
 from actors.instrument.actor import InstrumentActor
 from actors.runtime.frames import LinkSecret
+from actors.runtime.host import DurableHost
+from actors.runtime.machine import Core
 from actors.runtime.options import actor_options
 from actors.runtime.outputs import ALL
-from actors.runtime.host import Core, DurableHost
+from actors.runtime.roles import build_core
+from actors.runtime.router import SUPERVISOR
 from actors.supervisor.core import ActorPlan, plan
 from actors.venue.actor import VenueActor
 from model import fixed
@@ -42,8 +43,8 @@ from model.config import Config, ConfigError, Setup, check_account_symbols, numb
 from model.enums import AssetClass
 from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetTradingStatus, StrikeNav
 from server.admin import backoffice
-from server.gateway.actor import GatewayActor
 from server.admin.paths import PathRefused, confine
+from server.gateway.actor import GatewayActor
 
 log = structlog.get_logger("supervisor")
 

@@ -12,8 +12,9 @@ from typing import Any
 import ray
 import structlog
 
+from actors.runtime.host import DurableHost
+from actors.runtime.machine import Core
 from actors.runtime.roles import build_core
-from actors.runtime.host import Core, DurableHost
 from actors.supervisor.core import ActorPlan
 from model.config import Config, VenueSection
 from model.enums import SessionState
