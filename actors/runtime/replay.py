@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from actors.runtime.machine import Machine, oldest_snapshot
-from actors.runtime.roles import build_core
+from actors.runtime.roles import ROLES, build_core
 from actors.runtime.router import SUPERVISOR, Router
 from actors.supervisor.core import ActorPlan, plan
 from model.config import Setup, load_setup
@@ -20,8 +20,8 @@ from snapshots.journal import Journal
 
 def actor_plan(setup: Setup, name: str) -> ActorPlan:
     if name == SUPERVISOR:
-        return ActorPlan(SUPERVISOR, "supervisor", instruments=setup.instruments)
-    for candidate in plan(setup):
+        return ActorPlan(SUPERVISOR, SUPERVISOR, instruments=setup.instruments)
+    for candidate in plan(setup, ROLES):
         if candidate.name == name:
             return candidate
     raise SystemExit(f"no actor {name} in this configuration")

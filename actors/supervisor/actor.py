@@ -18,33 +18,28 @@ import io
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import msgspec
 import ray
 import structlog
 
-from actors.account.actor import AccountActor
-from actors.instrument.actor import InstrumentActor
 from actors.runtime.frames import LinkSecret
 from actors.runtime.host import DurableHost
 from actors.runtime.machine import Core
-from actors.runtime.options import actor_options
-from actors.runtime.outputs import ALL
-from actors.runtime.roles import build_core
+from actors.runtime.outputs import ACCOUNT, ALL, GATEWAY, INSTRUMENT
+from actors.runtime.roles import ROLES, Role, Shutdown, build_core
 from actors.runtime.router import SUPERVISOR
 from actors.supervisor.core import ActorPlan, plan
-from actors.venue.actor import VenueActor
 from model import fixed
 from model.config import Config, ConfigError, Setup, check_account_symbols, numbered_csv_rows, parse_accounts_csv
 from model.enums import AssetClass
 from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetTradingStatus, StrikeNav
 from server.admin import backoffice
 from server.admin.paths import PathRefused, confine
-from server.gateway.actor import GatewayActor
 
 log = structlog.get_logger("supervisor")
 
@@ -62,14 +57,18 @@ class AdminError(ValueError):
 
 @ray.remote
 class SupervisorActor(DurableHost):
-    """Owns the topology. ``start`` returns once every actor is wired and serving."""
+    """Owns the topology. ``start`` returns once every actor is wired and serving.
 
-    def __init__(self, setup: Setup, gateways: int = 1) -> None:
+    ``roles``: the roles beyond those of ``actors/`` (the gateway's, from ``server/``),
+    added to the role registry for this topology."""
+
+    def __init__(self, setup: Setup, gateways: int = 1, roles: Sequence[Role] = ()) -> None:
         self.setup = setup
         super().__init__(SUPERVISOR, setup.config, gateways)
         self.link_secret = LinkSecret.generate()  # this cluster's: every actor gets it with open_link
         self.gateway_count = gateways
-        self.plans = plan(setup, gateways)
+        self.roles = ROLES.extended(roles)
+        self.plans = plan(setup, self.roles, gateways)
         self.recover(setup.config.server.data_dir)
         self.addresses: dict[str, tuple[str, int]] = {}
         self.incarnations: dict[str, int] = {}
@@ -81,7 +80,7 @@ class SupervisorActor(DurableHost):
         self.import_root, self.export_root = _file_roots(setup.config)
 
     def make_core(self) -> Core:
-        return build_core(ActorPlan(SUPERVISOR, "supervisor", instruments=self.setup.instruments), self.config)
+        return build_core(ActorPlan(SUPERVISOR, SUPERVISOR, instruments=self.setup.instruments), self.config)
 
     # --- start -----------------------------------------------------------------------------------
 
@@ -98,36 +97,21 @@ class SupervisorActor(DurableHost):
         await asyncio.gather(*(self.handles[name].wire.remote(self.handles, self.addresses) for name in names))
         await self.wire(self.handles, self.addresses)
         self.host = host
-        await asyncio.gather(*(self.handles[p.name].start.remote() for p in self.plans if p.role in ("venue", "drop_copy")))
-        await self._seed_accounts([p.name for p in self.plans if p.role == "account"])
+        await asyncio.gather(*(self.handles[p.name].start.remote() for p in self.plans if self.roles[p.role].starts))
+        await self._seed_accounts(self.actors_of(ACCOUNT))
         await self._tell_gateways()
-        ports = await asyncio.gather(*(self.handles[p.name].start.remote(host, ws_port) for p in self.plans if p.role == "gateway"))
+        ports = await asyncio.gather(*(self.handles[name].start.remote(host, ws_port) for name in self.actors_of(GATEWAY)))
         self.ws_port = ports[0]
         self.watchdog = asyncio.get_running_loop().create_task(self._watch())
         log.info("started", actors=len(self.plans), ws_port=self.ws_port)
         return {"ws_port": self.ws_port, "actors": names}
 
     def _create(self, actor_plan: ActorPlan, namespace: str) -> Any:
-        options = actor_options(actor_plan.name, namespace)
-        config = self.setup.config
-        if actor_plan.role == "account":
-            return AccountActor.options(**options).remote(actor_plan.name, config, actor_plan.instruments)  # type: ignore[attr-defined]
-        if actor_plan.role == "instrument":
-            return InstrumentActor.options(**options).remote(  # type: ignore[attr-defined]
-                actor_plan.name, config, actor_plan.instruments
-            )
-        if actor_plan.role == "drop_copy":
-            from actors.dropcopy.actor import DropCopyActor
+        return self.roles[actor_plan.role].create(actor_plan, self.setup, self.gateway_count, namespace)
 
-            return DropCopyActor.options(**options).remote(actor_plan.name, config)  # type: ignore[attr-defined]
-        if actor_plan.role == "venue":
-            assert actor_plan.venue is not None
-            return VenueActor.options(**options).remote(  # type: ignore[attr-defined]
-                actor_plan.name, config, actor_plan.venue, actor_plan.instruments
-            )
-        # the accounts follow by add_accounts: creation arguments must stay small to restart
-        small = msgspec.structs.replace(self.setup, accounts=[])
-        return GatewayActor.options(**options).remote(actor_plan.name, small, self.gateway_count)  # type: ignore[attr-defined]
+    def actors_of(self, role: str) -> list[str]:
+        """The names of the actors of ``role``, in plan order."""
+        return [p.name for p in self.plans if p.role == role]
 
     # --- restarts ------------------------------------------------------------------------------
 
@@ -169,12 +153,12 @@ class SupervisorActor(DurableHost):
             self.addresses[name] = address  # type: ignore[assignment]
             await handle.wire.remote(self.handles, self.addresses)
             role = next(p.role for p in self.plans if p.name == name)
-            if role in ("venue", "drop_copy"):
+            if self.roles[role].starts:
                 await handle.start.remote()
-            elif role == "gateway":
+            elif role == GATEWAY:
                 await handle.add_accounts.remote(self._all_accounts())
                 await handle.start.remote(self.host, self.ws_port)
-            elif role == "account":
+            elif role == ACCOUNT:
                 await self._seed_accounts([name])
             self.incarnations[name] = incarnation
             self.restarts[name] = self.restarts.get(name, 0) + 1
@@ -253,7 +237,7 @@ class SupervisorActor(DurableHost):
             raise AdminError(f"unknown symbol {symbol}")
         if venue is not None and venue not in {v.name for v in self.config.venues}:
             raise AdminError(f"unknown venue {venue}")
-        names = [p.name for p in self.plans if p.role == "instrument"]
+        names = self.actors_of(INSTRUMENT)
         if symbol is not None:
             names = [self.router.instrument(symbol)]
         counts = await asyncio.gather(*(self.handles[n].cancel_count.remote(account, symbol, venue) for n in names))
@@ -306,7 +290,7 @@ class SupervisorActor(DurableHost):
             name = self.router.instrument(symbol)
             expected[name] = expected.get(name, 0) + 1
         if not symbols:
-            expected = {p.name: 1 for p in self.plans if p.role == "instrument"}
+            expected = {name: 1 for name in self.actors_of(INSTRUMENT)}
         await self._operator(OpenMarket(symbols))
         open_id = self.core.opens
         deadline = time.monotonic() + OPEN_WAIT_S
@@ -402,7 +386,7 @@ class SupervisorActor(DurableHost):
     async def _blocks(self, args: list[str]) -> dict[str, Any]:
         if args:
             raise AdminError("usage: blocks")
-        names = [p.name for p in self.plans if p.role == "instrument"]
+        names = self.actors_of(INSTRUMENT)
         parts = await asyncio.gather(*(self.handles[n].admin_blocks.remote() for n in names))
         blocks = sorted((block for part in parts for block in part), key=lambda block: (block["ts"], block["block_id"]))
         return {"ok": True, "blocks": blocks}
@@ -422,7 +406,7 @@ class SupervisorActor(DurableHost):
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise AdminError(f"cannot write to {folder}: {error}") from None
-        shards = [p.name for p in self.plans if p.role == "account"]
+        shards = self.actors_of(ACCOUNT)
         counts = await asyncio.gather(*(self.handles[n].export_part.remote(str(folder), n, day) for n in shards))
         files = {}
         for kind in ("positions", "allocations"):
@@ -445,7 +429,7 @@ class SupervisorActor(DurableHost):
             raise AdminError(str(error)) from None
         except OSError as error:
             raise AdminError(f"cannot read {path}: {error}") from None
-        shards = [p.name for p in self.plans if p.role == "account"]
+        shards = self.actors_of(ACCOUNT)
         ours: dict[str, dict[str, int]] = {}
         for part in await asyncio.gather(*(self.handles[n].positions_book.remote() for n in shards)):
             ours.update(part)
@@ -492,7 +476,7 @@ class SupervisorActor(DurableHost):
     async def _tell_gateways(self) -> None:
         """Gateways learn every account and its group (for advisors)."""
         pairs = self._all_accounts()
-        gateways = [p.name for p in self.plans if p.role == "gateway"]
+        gateways = self.actors_of(GATEWAY)
         await asyncio.gather(*(self.handles[n].add_accounts.remote(pairs) for n in gateways))
 
     async def _seed_accounts(self, shards: list[str]) -> None:
@@ -506,7 +490,7 @@ class SupervisorActor(DurableHost):
         return handle
 
     async def _open_orders(self, account: str | None) -> int:
-        shards = [p.name for p in self.plans if p.role == "account"]
+        shards = self.actors_of(ACCOUNT)
         if account is not None:
             shards = [self.router.account(account)]
         counts = await asyncio.gather(*(self.handles[n].open_orders.remote(account) for n in shards))
@@ -532,7 +516,7 @@ class SupervisorActor(DurableHost):
         }
 
     async def snapshot_all(self) -> dict[str, int]:
-        names = [p.name for p in self.plans if p.role != "gateway"]
+        names = self._journaled()
         seqs = await asyncio.gather(*(self.handles[name].take_snapshot.remote() for name in names))
         result = dict(zip(names, seqs, strict=True))
         result[SUPERVISOR] = self.snapshot()
@@ -548,13 +532,12 @@ class SupervisorActor(DurableHost):
         snapshot every actor and close its journal (a clean shutdown replays nothing)."""
         if self.watchdog is not None:
             self.watchdog.cancel()
-        await asyncio.gather(*(self.handles[p.name].stop.remote() for p in self.plans if p.role == "gateway"))
-        await asyncio.gather(*(self.handles[p.name].close.remote() for p in self.plans if p.role == "venue"))
+        await asyncio.gather(*(self.handles[name].stop.remote() for name in self._ending(Shutdown.INTAKE)))
+        await asyncio.gather(*(self.handles[name].close.remote() for name in self._ending(Shutdown.SOURCE)))
         await self.flush_all()
         await asyncio.sleep(0.1)
-        for actor_plan in self.plans:  # one at a time: each final snapshot briefly needs the memory of its book again
-            if actor_plan.role in ("account", "instrument", "drop_copy"):
-                await self.handles[actor_plan.name].close.remote()
+        for name in self._ending(Shutdown.STATE):  # one at a time: each final snapshot briefly needs the memory of its book again
+            await self.handles[name].close.remote()
         await self.close()
 
     async def shutdown(self) -> None:
@@ -564,20 +547,26 @@ class SupervisorActor(DurableHost):
                 ray.kill(handle, no_restart=True)
 
     async def check_invariants(self) -> None:
-        await asyncio.gather(*(self.handles[p.name].check_invariants.remote() for p in self.plans if p.role in ("account", "instrument")))
+        await asyncio.gather(*(self.handles[p.name].check_invariants.remote() for p in self.plans if self.roles[p.role].check))
 
     async def state_hashes(self) -> dict[str, str]:
-        names = [p.name for p in self.plans if p.role != "gateway"]
+        names = self._journaled()
         hashes = await asyncio.gather(*(self.handles[name].state_hash.remote() for name in names))
         return dict(zip(names, hashes, strict=True))
 
     async def replay_hashes(self) -> dict[str, dict[str, Any]]:
-        names = [p.name for p in self.plans if p.role != "gateway"]
+        names = self._journaled()
         results = await asyncio.gather(*(self.handles[name].replay_hash.remote() for name in names))
         return dict(zip(names, results, strict=True))
 
     async def handle_of(self, name: str) -> Any:
         return self.handles[name]
+
+    def _journaled(self) -> list[str]:
+        return [p.name for p in self.plans if self.roles[p.role].journaled]
+
+    def _ending(self, phase: Shutdown) -> list[str]:
+        return [p.name for p in self.plans if self.roles[p.role].shutdown is phase]
 
 
 def _file_roots(config: Config) -> tuple[Path, Path]:

@@ -14,6 +14,7 @@ import structlog
 
 from actors.runtime.host import DurableHost
 from actors.runtime.machine import Core
+from actors.runtime.outputs import VENUE
 from actors.runtime.roles import build_core
 from actors.supervisor.core import ActorPlan
 from model.config import Config, VenueSection
@@ -44,7 +45,7 @@ class VenueActor(DurableHost):
                 log.info("replayed venue messages not sent again", venue=self.name, messages=len(replayed))
 
     def make_core(self) -> Core:
-        return build_core(ActorPlan(self.name, "venue", instruments=self.instruments, venue=self.venue), self.config)
+        return build_core(ActorPlan(self.name, VENUE, instruments=self.instruments, venue=self.venue), self.config)
 
     def _configure(self, core: Any) -> None:
         """A snapshot brings the adapter as configured when it was written: the venue options
