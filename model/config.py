@@ -41,7 +41,7 @@ class TopologySection(_Section, frozen=True):
 
 
 class BatchingSection(_Section, frozen=True):
-    """Every actor hop (see ``actors.runtime.hop.Outbox`` and ``actors.runtime.link``): at most one batch per
+    """Every actor hop (see ``actors.runtime.outbox.Outbox`` and ``actors.runtime.link``): at most one batch per
     destination per ``flush_interval_us`` (0: one per event-loop turn), and at once when a
     batch reaches ``max_messages``."""
 

@@ -6,14 +6,33 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import msgspec
 import ray
 import structlog
 
 from actors.runtime.options import supervisor_options
+from actors.runtime.outputs import GATEWAY
+from actors.runtime.roles import Role, Shutdown
 from actors.supervisor.actor import SupervisorActor
+from actors.supervisor.core import ActorPlan, gateway_plans
 from model.config import Setup
+from server.gateway.actor import GatewayActor
 
 log = structlog.get_logger("server")
+
+
+def _gateway_actor() -> Any:
+    return GatewayActor
+
+
+def _gateway_args(actor_plan: ActorPlan, setup: Setup, gateways: int) -> tuple[Any, ...]:
+    # the accounts follow by add_accounts: creation arguments must stay small to restart
+    return actor_plan.name, msgspec.structs.replace(setup, accounts=[]), gateways
+
+
+# The gateway is the server's role: the supervisor learns it from here, so nothing under
+# actors/ imports server/. Soft state, no journal; stopped first at shutdown.
+GATEWAY_ROLE = Role(GATEWAY, gateway_plans, actor=_gateway_actor, args=_gateway_args, shutdown=Shutdown.INTAKE)
 
 
 class BrokerServer:
@@ -31,7 +50,7 @@ class BrokerServer:
 
     async def start(self) -> str:
         namespace = self.setup.config.topology.namespace
-        self.supervisor = SupervisorActor.options(**supervisor_options(namespace)).remote(self.setup)  # type: ignore[attr-defined]
+        self.supervisor = SupervisorActor.options(**supervisor_options(namespace)).remote(self.setup, roles=[GATEWAY_ROLE])  # type: ignore[attr-defined]
         started = await self.supervisor.start.remote(self.host, self.ws_port)
         self.ws_port = started["ws_port"]
         return self.url

@@ -20,6 +20,9 @@ Guarantees:
 * ``Journal(..., readonly=True)`` changes nothing on disk (no reader check, no cut, no
   directory created; only LMDB's reader table in ``lock.mdb`` is used), so it can check a
   journal while its actor is writing; writing through it raises ``lmdb.ReadonlyError``.
+
+``JournalLike`` is what an actor's host uses; ``NullJournal`` is the one behind
+``durability = "none"``, so the host never asks whether it has a journal.
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 import lmdb
 import msgspec
 import structlog
 
 from snapshots.crashpoints import NOWHERE, CrashPoints
+from snapshots.findings import Inspection, Issue, Scan, inspection
 
 log = structlog.get_logger("journal")
 
@@ -50,26 +55,6 @@ class JournalCorrupt(RuntimeError):
 class SnapshotInfo(msgspec.Struct, frozen=True):
     seq: int
     size: int
-
-
-class Issue(msgspec.Struct, frozen=True):
-    """One finding of ``verify``: ``severity`` is ``error`` (recovery would stop) or
-    ``warning`` (recovery repairs it: a torn tail, a damaged snapshot with an older one)."""
-
-    severity: str
-    where: str
-    detail: str
-
-
-class Inspection(msgspec.Struct, frozen=True):
-    """What ``inspect`` found, all read in one transaction: one consistent view even while
-    the actor writes. ``first_seq``/``last_seq`` are the journal's first and last records as
-    stored (``None`` when it holds none); ``snapshots`` every stored snapshot, good or not."""
-
-    first_seq: int | None
-    last_seq: int | None
-    snapshots: list[int]
-    issues: list[Issue]
 
 
 def _record(payload: bytes) -> bytes:
@@ -91,6 +76,8 @@ class Journal:
     ``readonly=True`` opens an existing journal for checking (``verify``, ``inspect``,
     reading) beside a running writer, in another process; its ``last_seq`` is where recovery
     would continue (a torn tail skipped, not cut)."""
+
+    replayable = True  # it keeps every record since its oldest snapshot
 
     def __init__(
         self,
@@ -313,35 +300,13 @@ class Journal:
         return self.inspect().issues
 
     def inspect(self) -> Inspection:
-        """Check every record and snapshot in one read transaction, changing nothing.
-
-        Errors are what makes recovery stop or load wrong state: a gap, a bad record before
-        the last good one, a journal that starts after the newest good snapshot + 1, a good
-        snapshot past the journal's last good record, a bad snapshot with no older good one.
-        Warnings are what recovery repairs: the torn tail (the bad records after the last
-        good one, which it cuts) and a bad snapshot with an older good one to fall back to.
-        """
-        found: list[tuple[int, Issue]] = []
+        """Check every record and snapshot in one read transaction, changing nothing; what
+        counts as an error or a warning: ``snapshots/findings.py``."""
         with self._reading() as txn:
-            first, last, last_good, bad, gaps = self._scan_journal(txn)
-            stored = [(_KEY.unpack(key)[0], _payload(value) is not None) for key, value in txn.cursor(db=self.snapshots)]
-        for before, after in gaps:
-            if last_good is not None and after <= last_good:
-                found.append((after, Issue("error", f"{self.name} journal", f"gap between {before} and {after}: recovery stops at {before}")))
-        for seq in bad:
-            if last_good is not None and seq < last_good:
-                detail = f"checksum mismatch at sequence {seq}: recovery stops here; restore {self.path} from a copy"
-                found.append((seq, Issue("error", f"{self.name} journal {seq}", detail)))
-            else:
-                found.append((seq, Issue("warning", f"{self.name} journal {seq}", "torn tail (recovery cuts it)")))
-        issues = [issue for _, issue in sorted(found, key=lambda pair: pair[0])]
-        good = [seq for seq, ok in stored if ok]
-        issues += self._snapshot_issues(stored, good)
-        issues += self._coverage_issues(first, last_good, max(good, default=None))
-        return Inspection(first, last, [seq for seq, _ in stored], issues)
+            scan = self._scan(txn)
+        return inspection(self.name, self.path, scan)
 
-    def _scan_journal(self, txn: lmdb.Transaction[bytes]) -> tuple[int | None, int | None, int | None, list[int], list[tuple[int, int]]]:
-        """One pass: first and last sequence, the last good one, the bad ones, the gaps."""
+    def _scan(self, txn: lmdb.Transaction[bytes]) -> Scan:
         first: int | None = None
         previous: int | None = None
         last_good: int | None = None
@@ -358,39 +323,77 @@ class Journal:
             else:
                 last_good = seq
             previous = seq
-        return first, previous, last_good, bad, gaps
-
-    def _snapshot_issues(self, stored: list[tuple[int, bool]], good: list[int]) -> list[Issue]:
-        issues = []
-        for seq, ok in stored:
-            if ok:
-                continue
-            older = [g for g in good if g < seq]
-            if older:
-                used = max(good)
-                detail = f"checksum mismatch; recovery falls back to snapshot {used}" if used < seq else f"checksum mismatch; recovery uses snapshot {used}"
-                issues.append(Issue("warning", f"{self.name} snapshot {seq}", detail))
-            else:
-                issues.append(Issue("error", f"{self.name} snapshot {seq}", "checksum mismatch, and no older good snapshot to fall back to"))
-        return issues
-
-    def _coverage_issues(self, first: int | None, last_good: int | None, newest_good: int | None) -> list[Issue]:
-        """Whether the journal continues the newest good snapshot (recovery starts there).
-        A journal of torn records only is cut whole, so it has nothing to continue."""
-        if first is None or last_good is None:
-            return []
-        where = f"{self.name} journal"
-        if newest_good is None and first != 1:
-            return [Issue("error", where, f"starts at {first} with no good snapshot to cover 1..{first - 1}")]
-        if newest_good is not None and first > newest_good + 1:
-            return [Issue("error", where, f"starts at {first}, after the newest good snapshot {newest_good} + 1: entries {newest_good + 1}..{first - 1} are missing")]
-        if newest_good is not None and last_good < newest_good:
-            detail = f"last good record {last_good} is before the newest good snapshot {newest_good}: new entries would reuse sequences {last_good + 1}..{newest_good}"
-            return [Issue("error", where, detail)]
-        return []
+        snapshots = [(_KEY.unpack(key)[0], _payload(value) is not None) for key, value in txn.cursor(db=self.snapshots)]
+        return Scan(first, previous, last_good, bad, gaps, snapshots)
 
     def sync(self) -> None:
         self.env.sync(True)
 
     def close(self) -> None:
         self.env.close()
+
+
+class JournalLike(Protocol):
+    """What a journaled actor's host needs of its journal (``Journal`` or ``NullJournal``).
+    ``replayable``: whether what it holds rebuilds the state (``replay_hash``)."""
+
+    name: str
+    path: Path
+    last_seq: int
+    replayable: bool
+
+    def append(self, payloads: list[bytes]) -> int: ...
+    def write_snapshot(self, seq: int, state: bytes) -> None: ...
+    def truncate(self) -> int: ...
+    def read_from(self, seq: int) -> Iterator[tuple[int, bytes]]: ...
+    def first_seq(self) -> int: ...
+    def snapshot_infos(self) -> list[SnapshotInfo]: ...
+    def snapshot_at(self, seq: int) -> bytes | None: ...
+    def latest_snapshot(self) -> tuple[int, bytes] | None: ...
+    def sync(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class NullJournal:
+    """``durability = "none"``: the state lives in memory only. Appends are dropped, nothing
+    is read back, no snapshot is kept.
+
+    Guarantees: ``last_seq`` stays 0, so a snapshot never covers anything new and the host
+    never serialises its state for it; writes nothing anywhere, costs no system call."""
+
+    replayable = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.path = Path()
+        self.last_seq = 0
+
+    def append(self, payloads: list[bytes]) -> int:
+        return 0
+
+    def write_snapshot(self, seq: int, state: bytes) -> None:
+        pass
+
+    def truncate(self) -> int:
+        return 0
+
+    def read_from(self, seq: int) -> Iterator[tuple[int, bytes]]:
+        return iter(())
+
+    def first_seq(self) -> int:
+        return 1
+
+    def snapshot_infos(self) -> list[SnapshotInfo]:
+        return []
+
+    def snapshot_at(self, seq: int) -> bytes | None:
+        return None
+
+    def latest_snapshot(self) -> tuple[int, bytes] | None:
+        return None
+
+    def sync(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

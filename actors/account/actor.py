@@ -10,8 +10,10 @@ from typing import Any
 import ray
 
 from actors.account.core import AccountState
+from actors.runtime.host import DurableHost
+from actors.runtime.machine import Core
+from actors.runtime.outputs import ACCOUNT
 from actors.runtime.roles import build_core
-from actors.runtime.host import Core, DurableHost
 from actors.supervisor.core import ActorPlan
 from model import fixed
 from model.config import AccountSeed, Config
@@ -35,7 +37,7 @@ class AccountActor(DurableHost):
         self.last_status = (time.monotonic(), self.core.order_counter)
 
     def make_core(self) -> Core:
-        return build_core(ActorPlan(self.name, "account", instruments=self.instruments), self.config)
+        return build_core(ActorPlan(self.name, ACCOUNT, instruments=self.instruments), self.config)
 
     async def seed(self, accounts: list[AccountSeed]) -> int:
         """The accounts file's accounts that this shard's journal does not hold yet enter as

@@ -16,8 +16,10 @@ import quickfix as fix
 import ray
 import structlog
 
+from actors.runtime.host import DurableHost
+from actors.runtime.machine import Core
+from actors.runtime.outputs import DROP_COPY
 from actors.runtime.roles import build_core
-from actors.runtime.host import Core, DurableHost
 from actors.supervisor.core import ActorPlan
 from adapters.fix.dictionary import outgoing
 from model.config import Config
@@ -34,7 +36,7 @@ class DropCopyActor(DurableHost):
         self.fix: Any = None
 
     def make_core(self) -> Core:
-        return build_core(ActorPlan(self.name, "drop_copy"), self.config)
+        return build_core(ActorPlan(self.name, DROP_COPY), self.config)
 
     async def start(self) -> None:
         from adapters.fix.session import FixSession

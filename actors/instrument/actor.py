@@ -7,9 +7,11 @@ from typing import Any
 import msgspec
 import ray
 
-from actors.runtime.roles import build_core
 from actors.instrument.core import HELD_NAV, HELD_OPEN, InstrumentState
-from actors.runtime.host import Core, DurableHost
+from actors.runtime.host import DurableHost
+from actors.runtime.machine import Core
+from actors.runtime.outputs import INSTRUMENT
+from actors.runtime.roles import build_core
 from actors.supervisor.core import ActorPlan
 from model import fixed
 from model.config import Config
@@ -32,7 +34,7 @@ class InstrumentActor(DurableHost):
         return self.core
 
     def make_core(self) -> Core:
-        return build_core(ActorPlan(self.name, "instrument", instruments=self.instruments), self.config)
+        return build_core(ActorPlan(self.name, INSTRUMENT, instruments=self.instruments), self.config)
 
     async def cancel_count(self, account: str | None, symbol: str | None, venue: str | None) -> int:
         """How many open orders an operator's cancel-all with these filters covers here."""

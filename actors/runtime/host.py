@@ -6,150 +6,44 @@ before acting (docs/recovery.md): every input is appended to the actor's LMDB jo
 committed before it is applied, and outputs leave only after that — so a trader's ``new``
 report is never sent before the AccountShard's commit that holds the order.
 
-One event-loop turn is one journal record (group commit): every batch that arrived in the
-turn, plus the actor's own inputs (clock ticks, operator commands), with the turn's
-``now``. Replaying the records through the same code rebuilds the core, the last seq
-applied per sender and the outbox — the same batches with the same seqs — so a restarted
-actor resends exactly what it may have sent before and receivers drop what they have.
-No ``ray.get`` on this path.
+The parts, one idea each: ``machine.py`` (the deterministic state and its rebuild from a
+journal), ``commit.py`` (the pipelined group commit), ``snapshotter.py`` (when and how to
+snapshot), ``crashhooks.py`` (the crash points of a turn, for recovery tests). A host
+without durability has a ``NullJournal`` behind the same interface. No ``ray.get`` on this
+path.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import gc
-import hashlib
 import os
-import pickle
-import signal
 import time
 from pathlib import Path
 from typing import Any, Protocol
 
-import msgspec
 import structlog
 
-from actors.runtime.hop import DurableOutbox, Inbox, Router
-from actors.runtime.link import Links, LinkSecret, LinkServer, link_host
+from actors.runtime.commit import GroupCommit, Pending
+from actors.runtime.crashhooks import TurnCrashPoints
+from actors.runtime.frames import LinkSecret
+from actors.runtime.inbox import Inbox
+from actors.runtime.link import Links, LinkServer, link_host
 from actors.runtime.logs import configure
-from actors.runtime.outputs import Outputs
-from model.config import Config
-from model.messages import Batch, Message, decode_batch, encode_batch
+from actors.runtime.machine import LOCAL, Core, Machine, local_batch, replay_hash
+from actors.runtime.outbox import DurableOutbox
+from actors.runtime.router import Router
+from actors.runtime.snapshotter import Snapshotter
+from model.config import Config, JournalSection
+from model.messages import Message, decode_batch, encode_batch
 from snapshots.crashpoints import NOWHERE, CrashPoints, from_environment
-from snapshots.journal import Journal, JournalCorrupt
+from snapshots.journal import Journal, JournalLike, NullJournal
 
 log = structlog.get_logger("runtime")
-
-LOCAL = ""  # the sender of an actor's own inputs
-SNAPSHOT_FORMAT = "brokerd-snapshot/2"
 
 
 class Acker(Protocol):
     def ack(self, seq: int) -> None: ...
-
-
-class Core(Protocol):
-    out: Outputs
-
-    def apply(self, message: Message, now: int) -> None: ...
-
-    def state_hash(self) -> str: ...
-
-    def check_invariants(self) -> None: ...
-
-
-class Record(msgspec.Struct, array_like=True, frozen=True):
-    """One journal entry: the batches one event-loop turn applied, as received."""
-
-    now: int
-    batches: list[msgspec.Raw]
-
-
-_record_decoder = msgspec.msgpack.Decoder(Record)
-
-
-class Machine:
-    """The deterministic part of a journaled actor: its core, the last seq applied per
-    sender, and its outbox. Feeding it the same records gives the same state and batches."""
-
-    def __init__(self, name: str, core: Core, router: Router, max_messages: int) -> None:
-        self.name = name
-        self.core = core
-        self.inbox = Inbox()
-        self.outbox = DurableOutbox(name, router, max_messages)
-        self.errors = 0
-        self.messages_applied = 0
-
-    def replay(self, payload: bytes) -> int:
-        """Apply one journal record; returns the number of messages."""
-        record = _record_decoder.decode(payload)
-        batches = []
-        applied = self.inbox.applied
-        for raw in record.batches:
-            batch = decode_batch(raw)
-            if batch.sender != LOCAL:
-                last = applied.get(batch.sender, 0)
-                if batch.seq != last + 1:
-                    raise JournalCorrupt(f"{self.name}: journal holds batch {batch.seq} from {batch.sender} after {last}")
-                applied[batch.sender] = batch.seq
-            batches.append(batch)
-        return self.apply_batches(batches, record.now)
-
-    def replay_journal(self, journal: Journal) -> tuple[int, int]:
-        """Rebuild from everything ``journal`` still holds: from empty while it starts at 1,
-        else from its oldest snapshot. Returns (first sequence replayed, records)."""
-        start = 1
-        if journal.first_seq() > 1:
-            oldest = min(info.seq for info in journal.snapshot_infos())
-            snapshot = journal.snapshot_at(oldest)
-            if snapshot is None:
-                raise JournalCorrupt(f"{self.name}: oldest snapshot {oldest} fails its checksum")
-            self.load(snapshot)
-            start = oldest + 1
-        records = 0
-        for _, payload in journal.read_from(start):
-            self.replay(payload)
-            records += 1
-        return start, records
-
-    def apply_batches(self, batches: list[Batch], now: int) -> int:
-        count = 0
-        core = self.core
-        for batch in batches:
-            for message in batch.messages:
-                try:
-                    core.apply(message, now)
-                except Exception:
-                    self.errors += 1
-                    log.exception("message failed", actor=self.name, message=type(message).__name__)
-                count += 1
-        self.messages_applied += count
-        self.outbox.record(core.out.drain(), now)
-        return count
-
-    def state_hash(self) -> str:
-        """The core's hash together with what replay must also rebuild: the seq applied per
-        sender and the seq sent per destination."""
-        extra = msgspec.msgpack.encode((sorted(self.inbox.applied.items()), sorted(self.outbox.seq.items())))
-        return hashlib.sha256(self.core.state_hash().encode() + extra).hexdigest()
-
-    def dump(self, applied: dict[str, int] | None = None) -> bytes:
-        """The snapshot. ``applied``: the seqs the core has applied, when the inbox has
-        already accepted batches not yet journaled (a live actor's ``durable``)."""
-        gc.disable()
-        try:
-            applied = dict(self.inbox.applied if applied is None else applied)
-            return pickle.dumps((SNAPSHOT_FORMAT, self.core, applied, self.outbox.dump()), protocol=5)
-        finally:
-            gc.enable()
-
-    def load(self, payload: bytes) -> None:
-        loaded = pickle.loads(payload)
-        if not isinstance(loaded, tuple) or loaded[0] != SNAPSHOT_FORMAT:
-            raise JournalCorrupt(f"{self.name}: snapshot is not in format {SNAPSHOT_FORMAT}; it was written by another version")
-        _, self.core, self.inbox.applied, outbox = loaded
-        self.outbox.load(outbox)
 
 
 class LinkedHost:
@@ -211,7 +105,7 @@ class LinkedHost:
     def wired(self) -> None:
         """Called once the links exist."""
 
-    outbox: Any  # hop.Outbox or hop.DurableOutbox: both keep every batch until acked
+    outbox: Any  # an Outbox or a DurableOutbox: both keep every batch until acked
 
     def unacked_destinations(self) -> list[str]:
         return [name for name, queue in self.outbox.unacked.items() if queue]
@@ -237,10 +131,6 @@ class LinkedHost:
         """Write everything pending now (shutdown, operator commands)."""
 
 
-def _idle() -> None:
-    """Run on a writer thread: returns once everything queued before it is done."""
-
-
 class _NoChannel:
     def ack(self, seq: int) -> None:
         pass
@@ -253,24 +143,24 @@ class DurableHost(LinkedHost):
     def __init__(self, name: str, config: Config, gateways: int = 1) -> None:
         super().__init__(name, config, gateways)
         self.machine = Machine(name, self.make_core(), self.router, config.batching.max_messages)
-        self.journal: Journal | None = None
-        self.crash: CrashPoints = NOWHERE
-        self.pending: list[tuple[Batch, bytes]] = []
         self.channels: dict[str, Acker] = {}  # where each sender listens for acks
         self.durable: dict[str, int] = {}  # last seq per sender on disk (≤ the inbox's applied)
-        self.commit_handle: asyncio.Handle | None = None
-        self.in_flight: asyncio.Future[int] | None = None
         self.local_submitted = 0  # the actor's own inputs (submit_local) ...
         self.local_applied = 0  # ... and how many of them are committed and applied
         self.local_progress = asyncio.Event()
-        self.writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"journal-{name}")
-        self.events_since_snapshot = 0
-        self.last_snapshot_ns = time.monotonic_ns()
-        self.snapshot_seq = 0
+        self.crash: CrashPoints = NOWHERE
+        self.crash_hooks: TurnCrashPoints | None = None  # only when a recovery test armed a point
         self.recovery: dict[str, Any] = {}
+        self._attach(NullJournal(name))  # until ``recover`` opens the real one
 
     def make_core(self) -> Core:
         raise NotImplementedError
+
+    def _attach(self, journal: JournalLike, snapshot_seq: int = 0) -> None:
+        self.journal = journal
+        self.background = self.config.journal.durability == "fsync"  # commits and snapshots on the writer thread
+        self.commits = GroupCommit(self.name, journal, self.background, self._finish)
+        self.snapshotter = Snapshotter(self.name, journal, self.config.journal, self.commits.writer, snapshot_seq)
 
     @property
     def core(self) -> Any:
@@ -289,58 +179,27 @@ class DurableHost(LinkedHost):
     def recover(self, data_dir: str) -> None:
         """Load the newest good snapshot and replay the journal after it. Raises
         ``JournalCorrupt`` (naming actor, sequence and what to do) rather than load bad state."""
-        journal_conf = self.config.journal
         self.crash = from_environment(self.name, data_dir)
-        self.allocations_seen = 0
-        self.nav_markers_seen = 0
-        if journal_conf.durability == "none":
-            return  # in memory only: nothing to recover, nothing written
-        self.journal = Journal(
-            Path(data_dir) / self.name,
-            self.name,
-            durability=journal_conf.durability,
-            map_size=journal_conf.map_size_mb * 1024 * 1024,
-            crash=self.crash,
-        )
+        journal = open_journal(self.name, Path(data_dir), self.config.journal, self.crash)
         started = time.monotonic_ns()
         gc.disable()  # millions of short-lived objects, none in cycles: the collector only costs
         try:
-            self._rebuild()
+            rebuilt = self.machine.rebuild(journal, journal.latest_snapshot())
         finally:
             gc.enable()
-        seconds = (time.monotonic_ns() - started) / 1e9
-        self.allocations_seen = getattr(self.core, "allocations", 0)  # block fills allocated or booked (crash point)
-        self.nav_markers_seen = getattr(self.core, "nav_markers", 0)  # NAV markers passed on or received (crash point)
-        self.recovery["seconds"] = round(seconds, 3)
-        if self.recovery["records"] or self.recovery["snapshot"] is not None:
-            log.info("recovered", actor=self.name, **self.recovery)
-
-    def _rebuild(self) -> None:
-        assert self.journal is not None
-        start = 1
-        snapshot = self.journal.latest_snapshot()
-        if snapshot is not None:
-            start = snapshot[0] + 1
-            self.machine.load(snapshot[1])
-            self.snapshot_seq = snapshot[0]
-        first = self.journal.first_seq()
-        if first > start:
-            raise JournalCorrupt(
-                f"{self.name}: the journal starts at {first} but the newest good snapshot covers only up to {start - 1}; "
-                f"restore {self.journal.path} from a copy"
-            )
-        records = messages = 0
-        for _, payload in self.journal.read_from(start):
-            messages += self.machine.replay(payload)
-            records += 1
+        self._attach(journal, rebuilt.snapshot or 0)
         self.outbox.fresh.clear()  # written when the links open (every unacked batch)
         self.durable = dict(self.inbox.applied)
+        self.crash_hooks = TurnCrashPoints.armed(self.crash, self.core)
         self.recovery = {
-            "snapshot": snapshot[0] if snapshot else None,
-            "records": records,
-            "messages": messages,
-            "last_seq": self.journal.last_seq,
+            "snapshot": rebuilt.snapshot,
+            "records": rebuilt.records,
+            "messages": rebuilt.messages,
+            "last_seq": journal.last_seq,
+            "seconds": round((time.monotonic_ns() - started) / 1e9, 3),
         }
+        if rebuilt.records or rebuilt.snapshot is not None:
+            log.info("recovered", actor=self.name, **self.recovery)
 
     # --- live: receive, commit, apply, send ---------------------------------------------------
 
@@ -356,16 +215,16 @@ class DurableHost(LinkedHost):
             if batch.seq <= durable:
                 channel.ack(durable)
             return
+        commits = self.commits
         for accepted in ready:
-            self.pending.append((accepted, data if accepted is batch else encode_batch(accepted)))
-        self._schedule_commit()
+            commits.pending.append((accepted, data if accepted is batch else encode_batch(accepted)))
+        commits.schedule()
 
     def submit_local(self, messages: list[Message]) -> None:
         """The actor's own inputs (clock ticks, operator commands): journaled like any."""
-        batch = Batch(LOCAL, 0, 0, messages)
-        self.pending.append((batch, encode_batch(batch)))
+        self.commits.pending.append(local_batch(messages))
         self.local_submitted += 1
-        self._schedule_commit()
+        self.commits.schedule()
 
     async def local_inputs_applied(self) -> None:
         """Until every input this actor gave itself so far is committed and applied. Lighter
@@ -375,94 +234,23 @@ class DurableHost(LinkedHost):
             self.local_progress.clear()
             await self.local_progress.wait()
 
-    def _schedule_commit(self) -> None:
-        if self.commit_handle is None and self.in_flight is None:
-            self.commit_handle = asyncio.get_running_loop().call_soon(self._begin_commit)
-
-    def _begin_commit(self) -> None:
-        """Group commit, pipelined: everything that arrived since the last record becomes one
-        record. With fsync the commit runs on the journal's writer thread, so this actor goes
-        on reading (and grouping) its inputs while the disk works; the record is applied and
-        its outputs sent when the commit returns, records strictly in order."""
-        self.commit_handle = None
-        if self.in_flight is not None or not self.pending:
-            return
-        if self.journal is None or self.config.journal.durability != "fsync":
-            self.commit()  # nothing to wait for: inline
-            return
-        pending, self.pending = self.pending, []
-        now = time.time_ns()
-        record = msgspec.msgpack.encode(Record(now, [msgspec.Raw(data) for _, data in pending]))
-        loop = asyncio.get_running_loop()
-        self.in_flight = loop.run_in_executor(self.writer, self.journal.append, [record])
-        self.in_flight.add_done_callback(lambda done: self._committed(done, pending, now))
-
-    def _committed(self, done: asyncio.Future[int], pending: list[tuple[Batch, bytes]], now: int) -> None:
-        self.in_flight = None
-        if done.cancelled() or done.exception() is not None:
-            self._fail_stop(done.exception())
-        self._finish(pending, now)
-        if self.pending:
-            self._schedule_commit()
-
     def commit(self) -> None:
-        """Append what is pending in one transaction, here and now, then apply it and send.
-        Only when no pipelined commit is in flight (see ``settle``)."""
-        if self.in_flight is not None:
-            raise RuntimeError(f"{self.name}: commit while a commit is in flight; await settle()")
-        if self.commit_handle is not None:
-            self.commit_handle.cancel()
-            self.commit_handle = None
-        if not self.pending:
-            return
-        pending, self.pending = self.pending, []
-        now = time.time_ns()
-        if self.journal is not None:
-            record = msgspec.msgpack.encode(Record(now, [msgspec.Raw(data) for _, data in pending]))
-            try:
-                self.journal.append([record])
-            except Exception as failure:
-                self._fail_stop(failure)
-        self._finish(pending, now)
+        """Commit, apply and send what is pending, here and now (no commit in flight)."""
+        self.commits.commit()
 
     async def settle(self) -> None:
         """Until everything received so far is committed, applied and sent, and the writer
         thread is idle (a background snapshot written): then the journal is ours alone."""
-        loop = asyncio.get_running_loop()
-        while True:
-            if self.in_flight is not None:
-                await asyncio.wait([self.in_flight])
-                await asyncio.sleep(0)  # the done callback runs
-                continue
-            await loop.run_in_executor(self.writer, _idle)
-            if self.in_flight is not None:
-                continue
-            if not self.pending:
-                return
-            self.commit()
+        await self.commits.settle()
 
-    def _fail_stop(self, failure: BaseException | None) -> None:
-        # These inputs are neither on disk nor applied, but the in-memory inbox counts them.
-        # Die, and let the restart rebuild from the journal; the senders still hold the
-        # batches (unacked) and resend them.
-        log.critical("journal append failed; the actor stops and recovers", actor=self.name, error=repr(failure))
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    def _finish(self, pending: list[tuple[Batch, bytes]], now: int) -> None:
+    def _finish(self, pending: Pending, now: int) -> None:
         """A record is on disk: apply it, send its outputs, ack its batches."""
-        self.crash.hit("journal.after_commit")
+        hooks = self.crash_hooks
+        if hooks is not None:
+            hooks.after_commit()
         applied = self.machine.apply_batches([batch for batch, _ in pending], now)
-        self.crash.hit("apply.before_send")
-        if self.crash.point == "allocation.before_send":  # a recovery test: only then is it counted
-            allocations = getattr(self.core, "allocations", 0)
-            if allocations > self.allocations_seen:
-                self.crash.hit("allocation.before_send")
-            self.allocations_seen = allocations
-        if self.crash.point == "nav.before_send":
-            markers = getattr(self.core, "nav_markers", 0)
-            if markers > self.nav_markers_seen:
-                self.crash.hit("nav.before_send")
-            self.nav_markers_seen = markers
+        if hooks is not None:
+            hooks.before_send(self.core)
         self._send_fresh()
         self.on_applied()
         acked: dict[str, int] = {}
@@ -482,9 +270,10 @@ class DurableHost(LinkedHost):
             channel = channels.get(sender)
             if channel is not None:
                 channel.ack(seq)
-        self.events_since_snapshot += applied
-        if self._snapshot_due():
-            self.snapshot(background=self.config.journal.durability == "fsync")
+        snapshots = self.snapshotter
+        snapshots.events += applied
+        if snapshots.due():
+            self.snapshot(background=self.background)
 
     def on_applied(self) -> None:
         """A record was committed and applied (live, never during replay): a subclass sends
@@ -512,46 +301,17 @@ class DurableHost(LinkedHost):
 
     # --- snapshots ------------------------------------------------------------------------------
 
-    def _snapshot_due(self) -> bool:
-        conf = self.config.journal
-        if conf.snapshot_every_events and self.events_since_snapshot >= conf.snapshot_every_events:
-            return True
-        if conf.snapshot_every_s and self.events_since_snapshot:
-            return time.monotonic_ns() - self.last_snapshot_ns >= conf.snapshot_every_s * 1_000_000_000
-        return False
-
     def snapshot(self, background: bool = False) -> int:
         """Write the whole state as of the journal's end, then drop what the previous
         snapshot covers. Returns the journal sequence the snapshot covers.
 
-        ``background`` (the schedule, with fsync): the state is serialised here, and written
-        and synced on the journal's writer thread, in order with the appends around it,
-        so the actor goes on reading its links meanwhile. It covers what is applied: the
-        inputs still pending are not in the state, nor in the journal yet."""
+        ``background`` (the schedule, with fsync): written on the writer thread; it covers
+        what is applied — the inputs still pending are not in the state, nor in the journal
+        yet (``snapshotter.py``)."""
         if not background:
             self.commit()
-        if self.journal is None:
-            return 0
-        seq = self.journal.last_seq
-        self.events_since_snapshot = 0
-        self.last_snapshot_ns = time.monotonic_ns()
-        if seq == self.snapshot_seq and seq:
-            return seq
-        state = self.machine.dump(self.durable)  # not the inbox's: it counts batches still pending
-        self.snapshot_seq = seq
-        if background:
-            self.writer.submit(self._write_snapshot, seq, state)
-        else:
-            self._write_snapshot(seq, state)
-        return seq
-
-    def _write_snapshot(self, seq: int, state: bytes) -> None:
-        assert self.journal is not None
-        try:
-            self.journal.write_snapshot(seq, state)
-            self.journal.truncate()
-        except Exception as failure:
-            self._fail_stop(failure)
+        # ``durable``, not the inbox's seqs: the inbox counts batches still pending
+        return self.snapshotter.take(self.machine, self.durable, background)
 
     async def take_snapshot(self) -> int:
         await self.settle()
@@ -569,17 +329,13 @@ class DurableHost(LinkedHost):
         live one. Equal hashes: replay is deterministic and the live state is what the
         journal says."""
         await self.settle()
-        if self.journal is None:
-            return {"live": self.machine.state_hash(), "replayed": self.machine.state_hash(), "from": None}
-        replica = Machine(self.name, self.make_core(), self.router, self.config.batching.max_messages)
-        start, _ = replica.replay_journal(self.journal)
-        return {"live": self.machine.state_hash(), "replayed": replica.state_hash(), "from": start}
+        fresh = Machine(self.name, self.make_core(), self.router, self.config.batching.max_messages)
+        return replay_hash(self.machine, fresh, self.journal)
 
     async def check_invariants(self) -> None:
         self.core.check_invariants()
 
     async def status(self) -> dict[str, Any]:
-        journal = self.journal
         return {
             "name": self.name,
             "applied": self.machine.messages_applied,
@@ -587,8 +343,8 @@ class DurableHost(LinkedHost):
             "held_batches": self.inbox.waiting(),
             "batches_sent": self.outbox.batches_sent,
             "unacked_batches": self.outbox.unacked_batches(),
-            "journal_seq": journal.last_seq if journal else 0,
-            "snapshot_seq": self.snapshot_seq,
+            "journal_seq": self.journal.last_seq,
+            "snapshot_seq": self.snapshotter.seq,
             "incarnation": self.incarnation,
             "pid": os.getpid(),
             "recovered": self.recovery,
@@ -599,6 +355,13 @@ class DurableHost(LinkedHost):
     async def close(self) -> None:
         """Clean shutdown: commit, snapshot, close the journal."""
         await self.settle()
-        if self.journal is not None:
-            self.snapshot()
-            self.journal.sync()
+        self.snapshot()
+        self.journal.sync()
+
+
+def open_journal(name: str, data_dir: Path, conf: JournalSection, crash: CrashPoints) -> JournalLike:
+    """The actor's journal under ``data_dir``, or a ``NullJournal`` for ``durability = "none"``
+    (in memory only: nothing to recover, nothing written)."""
+    if conf.durability == "none":
+        return NullJournal(name)
+    return Journal(data_dir / name, name, durability=conf.durability, map_size=conf.map_size_mb * 1024 * 1024, crash=crash)

@@ -1,5 +1,6 @@
 """The data plane between actors: length-prefixed batches over TCP, on links whose two ends
-have proved they belong to the same cluster.
+have proved they belong to the same cluster (the frames and the handshake, pure:
+``actors/runtime/frames.py``).
 
 Why not a Ray call per batch: on the 2-core machine a Ray actor call costs ~250 µs of CPU
 to submit and the whole machine tops out near 2,000 calls/s, so a pipeline of ten busy
@@ -9,29 +10,16 @@ system call. Ray still places, starts, restarts and names every actor and carrie
 control path (wiring, status, admin, and the link secret); only the hot batches travel here.
 
 Each actor listens on its node's address (``LinkServer``); a sender keeps one connection
-per destination (``Links``), opened on first use. A frame is a 4-byte big-endian length,
-a type byte and a body:
-
-* ``C`` challenge, receiver → sender, first on every connection: a fresh 32-byte nonce.
-* ``H`` hello, sender → receiver, the answer: ``[destination, sender, sender_nonce, mac]``
-  msgpack, ``mac = HMAC-SHA256(secret, [hello tag, receiver_nonce, sender_nonce,
-  destination, sender])``.
-* ``W`` welcome, receiver → sender: ``HMAC-SHA256(secret, [welcome tag, receiver_nonce,
-  sender_nonce, destination, sender])`` — the receiver's proof that it holds the secret.
-* ``B`` batch, sender → receiver, only after the welcome: one encoded ``Batch`` whose
-  ``sender`` is the name the hello proved.
-* ``A`` ack, receiver → sender on the same connection: 8-byte seq, "every batch up to
-  here is applied" (for a journaled actor: committed to its journal).
+per destination (``Links``), opened on first use: challenge, hello, welcome, then batches
+one way and acks the other.
 
 The secret (``LinkSecret``) is made by the supervisor when the server starts and reaches
-each actor through Ray, with the call that opens its link; it lives in memory only. The
-receiver accepts a hello only with a good MAC over its own fresh nonce (a recorded hello
-does not open a second connection), addressed to itself (a port reused after a restart
-is not taken for someone else's), from a name the topology gives an actor. Anything else
-— a bad or late handshake, a batch before it, a batch under another sender's name, an
-unknown frame type, a length out of bounds — is logged in one line and the connection
-closed, having changed nothing. A sender writes no batch before the receiver's welcome.
-The cost is one exchange per connection; a batch costs one prefix comparison more.
+each actor through Ray, with the call that opens its link; it lives in memory only.
+Anything a receiver does not accept — a bad or late handshake, a batch before it, a batch
+under another sender's name, an unknown frame type, a length out of bounds — is logged in
+one line and the connection closed, having changed nothing. A sender writes no batch
+before the receiver's welcome. The cost is one exchange per connection; a batch costs one
+prefix comparison more.
 
 The sender keeps every batch until it is acked and, whenever a connection (re)opens,
 writes all unacked ones again in order; the receiver drops what it has by ``(sender,
@@ -42,39 +30,44 @@ and applies nothing twice.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import secrets
-import struct
 from collections.abc import Callable
 from typing import Protocol, cast
 
-import msgspec
 import structlog
 
+from actors.runtime.frames import (
+    ACK,
+    BATCH,
+    CHALLENGE,
+    HELLO,
+    LENGTH,
+    MAX_FRAME,
+    MAX_HANDSHAKE_FRAME,
+    MAX_NAME_LOGGED,
+    NONCE_BYTES,
+    SEQ,
+    WELCOME,
+    FrameBuffer,
+    FrameError,
+    Hello,
+    LinkSecret,
+    Refused,
+    ack_frame,
+    check_hello,
+    frame,
+    hello_decoder,
+    make_hello,
+    proves_welcome,
+    welcome_mac,
+)
 from model.config import BatchingSection
 from model.messages import batch_prefix
 
 log = structlog.get_logger("link")
 
-_LENGTH = struct.Struct(">I")
-_SEQ = struct.Struct(">Q")
-BATCH = 0x42  # b"B"
-HELLO = 0x48  # b"H"
-ACK = 0x41  # b"A"
-CHALLENGE = 0x43  # b"C"
-WELCOME = 0x57  # b"W"
-MAX_FRAME = 256 * 1024 * 1024
-# Every frame before the welcome, and every frame a receiver sends, is small: a nonce, two
-# actor names and a MAC, or an ack. An unauthenticated peer cannot make us buffer more.
-MAX_HANDSHAKE_FRAME = 1024
-NONCE_BYTES = 32
-SECRET_BYTES = 32
-MAX_NAME_LOGGED = 64  # a claimed name is the peer's text: logged, but not at any length
 RETRY_FIRST_S = 0.05
 RETRY_MAX_S = 1.0
-_HELLO_TAG = b"brokerd-link/1 hello"
-_WELCOME_TAG = b"brokerd-link/1 welcome"
 
 
 class BatchingHost(Protocol):
@@ -91,134 +84,6 @@ def link_host(config: BatchingHost) -> str:
 
         return str(ray.util.get_node_ip_address())
     return host
-
-
-# --- the handshake, pure -------------------------------------------------------------------------
-
-
-class LinkSecret:
-    """The cluster's link key: random, made once per server start, in memory only.
-
-    Guarantees: its bytes never appear in a repr (a log line, an exception's arguments,
-    a Ray error); the MACs made with it are compared in constant time only."""
-
-    __slots__ = ("_key",)
-
-    def __init__(self, key: bytes) -> None:
-        if len(key) < SECRET_BYTES:
-            raise ValueError(f"a link secret has at least {SECRET_BYTES} bytes")
-        self._key = bytes(key)
-
-    @classmethod
-    def generate(cls) -> LinkSecret:
-        return cls(secrets.token_bytes(SECRET_BYTES))
-
-    def __repr__(self) -> str:
-        return "LinkSecret(<hidden>)"
-
-    def __getstate__(self) -> bytes:
-        return self._key
-
-    def __setstate__(self, key: bytes) -> None:
-        self._key = key
-
-    def mac(self, tag: bytes, receiver_nonce: bytes, sender_nonce: bytes, destination: str, sender: str) -> bytes:
-        # msgpack frames each field with its length: no two field lists give the same bytes
-        message = msgspec.msgpack.encode([tag, receiver_nonce, sender_nonce, destination, sender])
-        return hmac.new(self._key, message, hashlib.sha256).digest()
-
-
-class Hello(msgspec.Struct, array_like=True, frozen=True):
-    destination: str
-    sender: str
-    nonce: bytes
-    mac: bytes
-
-
-_hello_decoder = msgspec.msgpack.Decoder(Hello)
-
-
-class Refused(Exception):
-    """A peer the receiver does not accept. ``reason`` is for the log; ``claimed`` is the
-    sender name the peer gave, if any (unproven unless the MAC was good)."""
-
-    def __init__(self, reason: str, claimed: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.claimed = claimed
-
-
-def make_hello(secret: LinkSecret, receiver_nonce: bytes, destination: str, sender: str, sender_nonce: bytes) -> bytes:
-    """The sender's answer to a challenge."""
-    mac = secret.mac(_HELLO_TAG, receiver_nonce, sender_nonce, destination, sender)
-    return msgspec.msgpack.encode(Hello(destination, sender, sender_nonce, mac))
-
-
-def welcome_mac(secret: LinkSecret, receiver_nonce: bytes, hello: Hello) -> bytes:
-    """The receiver's proof, over both nonces, that it holds the secret too."""
-    return secret.mac(_WELCOME_TAG, receiver_nonce, hello.nonce, hello.destination, hello.sender)
-
-
-def check_hello(secret: LinkSecret, receiver_nonce: bytes, me: str, allowed: Callable[[str], bool], body: bytes) -> Hello:
-    """The hello, if it proves the secret over this connection's nonce, is for ``me`` and
-    names an actor the topology allows; else raises ``Refused``.
-
-    Guarantees: a hello made for another challenge (a recorded one) fails, as does any
-    change to its names or nonces."""
-    try:
-        hello = _hello_decoder.decode(body)
-    except msgspec.DecodeError:
-        raise Refused("malformed hello") from None
-    if len(hello.nonce) != NONCE_BYTES:
-        raise Refused("malformed hello", hello.sender)
-    expected = secret.mac(_HELLO_TAG, receiver_nonce, hello.nonce, hello.destination, hello.sender)
-    if not hmac.compare_digest(hello.mac, expected):
-        raise Refused("bad MAC", hello.sender)
-    if hello.destination != me:
-        raise Refused(f"link for another actor ({hello.destination[:MAX_NAME_LOGGED]})", hello.sender)
-    if not allowed(hello.sender):
-        raise Refused("sender is not an actor of this topology", hello.sender)
-    return hello
-
-
-def frame(kind: int, body: bytes) -> bytes:
-    return _LENGTH.pack(len(body) + 1) + bytes((kind,)) + body
-
-
-class FrameError(ValueError):
-    """A length prefix out of bounds: the stream cannot be trusted past it."""
-
-
-class FrameBuffer:
-    """Splits a byte stream into ``(type, body)`` frames of at most ``limit`` bytes. Pure."""
-
-    def __init__(self, limit: int) -> None:
-        self.data = bytearray()
-        self.offset = 0
-        self.limit = limit
-
-    def feed(self, data: bytes) -> None:
-        self.data += data
-
-    def pop(self) -> tuple[int, bytes] | None:
-        """The next whole frame, or None until more bytes arrive. Raises ``FrameError``."""
-        data, offset = self.data, self.offset
-        if len(data) - offset >= 5:
-            (length,) = _LENGTH.unpack_from(data, offset)
-            if length < 1 or length > self.limit:
-                raise FrameError(f"frame length {length} outside 1..{self.limit}")
-            end = offset + 4 + length
-            if end <= len(data):
-                self.offset = end
-                return data[offset + 4], bytes(data[offset + 5 : end])
-        if offset:  # everything before offset is handed out: drop it once per read
-            del data[:offset]
-            self.offset = 0
-        return None
-
-    def clear(self) -> None:
-        self.data.clear()
-        self.offset = 0
 
 
 def _peer(transport: asyncio.BaseTransport) -> str:
@@ -316,7 +181,7 @@ class Channel(asyncio.Protocol):
 
     def ack(self, seq: int) -> None:
         if self.transport is not None and self.sender is not None:
-            self.transport.write(_LENGTH.pack(9) + b"A" + _SEQ.pack(seq))
+            self.transport.write(ack_frame(seq))
 
     def close(self) -> None:
         self._stop_deadline()
@@ -412,14 +277,14 @@ class _Sender(asyncio.Protocol):
     def _frame(self, kind: int, body: bytes) -> None:
         if self.established:
             if kind == ACK and len(body) == 8:
-                self.links.on_ack(self.name, _SEQ.unpack(body)[0])
+                self.links.on_ack(self.name, SEQ.unpack(body)[0])
             else:
                 log.error("unexpected frame from receiver", destination=self.name, kind=kind)
         elif kind == CHALLENGE and self.hello is None and len(body) == NONCE_BYTES:
             links = self.links
             self.challenge = body
             hello = make_hello(links.secret, body, self.name, links.owner, self.nonce)
-            self.hello = _hello_decoder.decode(hello)
+            self.hello = hello_decoder.decode(hello)
             assert self.transport is not None
             self.transport.write(frame(HELLO, hello))
         elif kind == WELCOME and self.hello is not None and self._proves_secret(body):
@@ -430,7 +295,7 @@ class _Sender(asyncio.Protocol):
 
     def _proves_secret(self, welcome: bytes) -> bool:
         assert self.hello is not None
-        return hmac.compare_digest(welcome, welcome_mac(self.links.secret, self.challenge, self.hello))
+        return proves_welcome(self.links.secret, self.challenge, self.hello, welcome)
 
     def _fail(self, reason: str) -> None:
         log.warning("link handshake failed; will retry", destination=self.name, reason=reason)
@@ -482,7 +347,7 @@ class Links:
     def send(self, name: str, data: bytes) -> None:
         sender = self.senders.get(name)
         if sender is not None and sender.transport is not None:
-            sender.transport.writelines((_LENGTH.pack(len(data) + 1), b"B", data))
+            sender.transport.writelines((LENGTH.pack(len(data) + 1), b"B", data))
             self.frames_sent += 1
         else:
             self.connect(name)

@@ -10,9 +10,9 @@ import json
 import sys
 from pathlib import Path
 
-from actors.runtime.roles import build_core
-from actors.runtime.hop import SUPERVISOR, Router
-from actors.runtime.host import Machine
+from actors.runtime.machine import Machine, oldest_snapshot
+from actors.runtime.roles import ROLES, build_core
+from actors.runtime.router import SUPERVISOR, Router
 from actors.supervisor.core import ActorPlan, plan
 from model.config import Setup, load_setup
 from snapshots.journal import Journal
@@ -20,8 +20,8 @@ from snapshots.journal import Journal
 
 def actor_plan(setup: Setup, name: str) -> ActorPlan:
     if name == SUPERVISOR:
-        return ActorPlan(SUPERVISOR, "supervisor", instruments=setup.instruments)
-    for candidate in plan(setup):
+        return ActorPlan(SUPERVISOR, SUPERVISOR, instruments=setup.instruments)
+    for candidate in plan(setup, ROLES):
         if candidate.name == name:
             return candidate
     raise SystemExit(f"no actor {name} in this configuration")
@@ -32,8 +32,8 @@ def replay(setup: Setup, data_dir: Path, name: str) -> dict[str, object]:
     journal = Journal(data_dir / name, name, durability="buffered", readonly=True)
     try:
         machine = Machine(name, build_core(actor_plan(setup, name), setup.config), Router(setup.config), setup.config.batching.max_messages)
-        start, records = machine.replay_journal(journal)
-        return {"actor": name, "from": start, "records": records, "hash": machine.state_hash()}
+        rebuilt = machine.rebuild(journal, oldest_snapshot(journal))
+        return {"actor": name, "from": rebuilt.start, "records": rebuilt.records, "hash": machine.state_hash()}
     finally:
         journal.close()
 

@@ -15,27 +15,24 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import ray
 import structlog
 
-from actors.account.actor import AccountActor
-from actors.runtime.roles import build_core
-from actors.runtime.hop import SUPERVISOR
-from actors.instrument.actor import InstrumentActor
-from actors.runtime.link import LinkSecret
-from actors.runtime.options import actor_options
-from actors.runtime.host import Core, DurableHost
+from actors.runtime.frames import LinkSecret
+from actors.runtime.host import DurableHost
+from actors.runtime.machine import Core
+from actors.runtime.outputs import ACCOUNT, GATEWAY
+from actors.runtime.roles import ROLES, Role, Shutdown, build_core
+from actors.runtime.router import SUPERVISOR
 from actors.supervisor.admin import AdminCommands
 from actors.supervisor.core import ActorPlan, plan
 from actors.supervisor.schedule import open_due
-from actors.venue.actor import VenueActor
 from model.config import Config, Setup
 from model.messages import OpenMarket
-from server.gateway.actor import GatewayActor
 
 log = structlog.get_logger("supervisor")
 
@@ -47,12 +44,13 @@ PING_TIMEOUT_S = 5.0
 class SupervisorActor(DurableHost):
     """Owns the topology. ``start`` returns once every actor is wired and serving."""
 
-    def __init__(self, setup: Setup, gateways: int = 1) -> None:
+    def __init__(self, setup: Setup, gateways: int = 1, roles: Sequence[Role] = ()) -> None:
         self.setup = setup
         super().__init__(SUPERVISOR, setup.config, gateways)
         self.link_secret = LinkSecret.generate()  # this cluster's: every actor gets it with open_link
         self.gateway_count = gateways
-        self.plans = plan(setup, gateways)
+        self.roles = ROLES.extended(roles)
+        self.plans = plan(setup, self.roles, gateways)
         self.recover(setup.config.server.data_dir)
         self.addresses: dict[str, tuple[str, int]] = {}
         self.incarnations: dict[str, int] = {}
@@ -65,7 +63,7 @@ class SupervisorActor(DurableHost):
         self.commands = AdminCommands(self)
 
     def make_core(self) -> Core:
-        return build_core(ActorPlan(SUPERVISOR, "supervisor", instruments=self.setup.instruments), self.config)
+        return build_core(ActorPlan(SUPERVISOR, SUPERVISOR, instruments=self.setup.instruments), self.config)
 
     # --- start -----------------------------------------------------------------------------------
 
@@ -82,36 +80,21 @@ class SupervisorActor(DurableHost):
         await asyncio.gather(*(self.handles[name].wire.remote(self.handles, self.addresses) for name in names))
         await self.wire(self.handles, self.addresses)
         self.host = host
-        await asyncio.gather(*(self.handles[p.name].start.remote() for p in self.plans if p.role in ("venue", "drop_copy")))
-        await self._seed_accounts([p.name for p in self.plans if p.role == "account"])
+        await asyncio.gather(*(self.handles[p.name].start.remote() for p in self.plans if self.roles[p.role].starts))
+        await self._seed_accounts(self.actors_of(ACCOUNT))
         await self._tell_gateways()
-        ports = await asyncio.gather(*(self.handles[p.name].start.remote(host, ws_port) for p in self.plans if p.role == "gateway"))
+        ports = await asyncio.gather(*(self.handles[name].start.remote(host, ws_port) for name in self.actors_of(GATEWAY)))
         self.ws_port = ports[0]
         self.watchdog = asyncio.get_running_loop().create_task(self._watch())
         log.info("started", actors=len(self.plans), ws_port=self.ws_port)
         return {"ws_port": self.ws_port, "actors": names}
 
     def _create(self, actor_plan: ActorPlan, namespace: str) -> Any:
-        options = actor_options(actor_plan.name, namespace)
-        config = self.setup.config
-        if actor_plan.role == "account":
-            return AccountActor.options(**options).remote(actor_plan.name, config, actor_plan.instruments)  # type: ignore[attr-defined]
-        if actor_plan.role == "instrument":
-            return InstrumentActor.options(**options).remote(  # type: ignore[attr-defined]
-                actor_plan.name, config, actor_plan.instruments
-            )
-        if actor_plan.role == "drop_copy":
-            from actors.dropcopy.actor import DropCopyActor
+        return self.roles[actor_plan.role].create(actor_plan, self.setup, self.gateway_count, namespace)
 
-            return DropCopyActor.options(**options).remote(actor_plan.name, config)  # type: ignore[attr-defined]
-        if actor_plan.role == "venue":
-            assert actor_plan.venue is not None
-            return VenueActor.options(**options).remote(  # type: ignore[attr-defined]
-                actor_plan.name, config, actor_plan.venue, actor_plan.instruments
-            )
-        # the accounts follow by add_accounts: creation arguments must stay small to restart
-        small = msgspec.structs.replace(self.setup, accounts=[])
-        return GatewayActor.options(**options).remote(actor_plan.name, small, self.gateway_count)  # type: ignore[attr-defined]
+    def actors_of(self, role: str) -> list[str]:
+        """The names of the actors of ``role``, in plan order."""
+        return [p.name for p in self.plans if p.role == role]
 
     # --- restarts ------------------------------------------------------------------------------
 
@@ -153,12 +136,12 @@ class SupervisorActor(DurableHost):
             self.addresses[name] = address  # type: ignore[assignment]
             await handle.wire.remote(self.handles, self.addresses)
             role = next(p.role for p in self.plans if p.name == name)
-            if role in ("venue", "drop_copy"):
+            if self.roles[role].starts:
                 await handle.start.remote()
-            elif role == "gateway":
+            elif role == GATEWAY:
                 await handle.add_accounts.remote(self._all_accounts())
                 await handle.start.remote(self.host, self.ws_port)
-            elif role == "account":
+            elif role == ACCOUNT:
                 await self._seed_accounts([name])
             self.incarnations[name] = incarnation
             self.restarts[name] = self.restarts.get(name, 0) + 1
@@ -185,7 +168,7 @@ class SupervisorActor(DurableHost):
     async def _tell_gateways(self) -> None:
         """Gateways learn every account and its group (for advisors)."""
         pairs = self._all_accounts()
-        gateways = [p.name for p in self.plans if p.role == "gateway"]
+        gateways = self.actors_of(GATEWAY)
         await asyncio.gather(*(self.handles[n].add_accounts.remote(pairs) for n in gateways))
 
     async def _seed_accounts(self, shards: list[str]) -> None:
@@ -212,7 +195,7 @@ class SupervisorActor(DurableHost):
         }
 
     async def snapshot_all(self) -> dict[str, int]:
-        names = [p.name for p in self.plans if p.role != "gateway"]
+        names = self._journaled()
         seqs = await asyncio.gather(*(self.handles[name].take_snapshot.remote() for name in names))
         result = dict(zip(names, seqs, strict=True))
         result[SUPERVISOR] = self.snapshot()
@@ -228,13 +211,12 @@ class SupervisorActor(DurableHost):
         snapshot every actor and close its journal (a clean shutdown replays nothing)."""
         if self.watchdog is not None:
             self.watchdog.cancel()
-        await asyncio.gather(*(self.handles[p.name].stop.remote() for p in self.plans if p.role == "gateway"))
-        await asyncio.gather(*(self.handles[p.name].close.remote() for p in self.plans if p.role == "venue"))
+        await asyncio.gather(*(self.handles[name].stop.remote() for name in self._ending(Shutdown.INTAKE)))
+        await asyncio.gather(*(self.handles[name].close.remote() for name in self._ending(Shutdown.SOURCE)))
         await self.flush_all()
         await asyncio.sleep(0.1)
-        for actor_plan in self.plans:  # one at a time: each final snapshot briefly needs the memory of its book again
-            if actor_plan.role in ("account", "instrument", "drop_copy"):
-                await self.handles[actor_plan.name].close.remote()
+        for name in self._ending(Shutdown.STATE):  # one at a time: each final snapshot briefly needs the memory of its book again
+            await self.handles[name].close.remote()
         await self.close()
 
     async def shutdown(self) -> None:
@@ -244,17 +226,23 @@ class SupervisorActor(DurableHost):
                 ray.kill(handle, no_restart=True)
 
     async def check_invariants(self) -> None:
-        await asyncio.gather(*(self.handles[p.name].check_invariants.remote() for p in self.plans if p.role in ("account", "instrument")))
+        await asyncio.gather(*(self.handles[p.name].check_invariants.remote() for p in self.plans if self.roles[p.role].check))
 
     async def state_hashes(self) -> dict[str, str]:
-        names = [p.name for p in self.plans if p.role != "gateway"]
+        names = self._journaled()
         hashes = await asyncio.gather(*(self.handles[name].state_hash.remote() for name in names))
         return dict(zip(names, hashes, strict=True))
 
     async def replay_hashes(self) -> dict[str, dict[str, Any]]:
-        names = [p.name for p in self.plans if p.role != "gateway"]
+        names = self._journaled()
         results = await asyncio.gather(*(self.handles[name].replay_hash.remote() for name in names))
         return dict(zip(names, results, strict=True))
+
+    def _journaled(self) -> list[str]:
+        return [p.name for p in self.plans if self.roles[p.role].journaled]
+
+    def _ending(self, phase: Shutdown) -> list[str]:
+        return [p.name for p in self.plans if self.roles[p.role].shutdown is phase]
 
     async def handle_of(self, name: str) -> Any:
         return self.handles[name]

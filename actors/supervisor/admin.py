@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from actors.runtime.hop import SUPERVISOR, Router
-from actors.runtime.outputs import ALL
+from actors.runtime.router import SUPERVISOR, Router
+from actors.runtime.outputs import ACCOUNT, ALL, INSTRUMENT
 from actors.supervisor import nav
 from actors.supervisor.core import ActorPlan
 from model import backoffice, fixed
@@ -63,6 +63,7 @@ class Supervisor(Protocol):
     async def check_invariants(self) -> None: ...
     async def replay_hashes(self) -> dict[str, Result]: ...
     async def replay_hash(self) -> Result: ...
+    def actors_of(self, role: str) -> list[str]: ...
     # the actor's own helpers (private: not remote methods of the Ray actor)
     def _killed(self) -> list[str]: ...
     async def _tell_gateways(self) -> None: ...
@@ -85,7 +86,7 @@ class AdminCommands:
     # --- the topology --------------------------------------------------------------------------
 
     def _actors(self, role: str) -> list[str]:
-        return [p.name for p in self.top.plans if p.role == role]
+        return self.top.actors_of(role)
 
     async def _operator(self, messages: list[Message]) -> None:
         """Journal the operator's command, apply it, and wait until the actors it concerns
@@ -129,7 +130,7 @@ class AdminCommands:
         return {"ok": True, "account": account, "orders": await handle.admin_orders.remote(account)}
 
     async def blocks(self, given: Given) -> Result:
-        parts = await asyncio.gather(*(self.top.handles[n].admin_blocks.remote() for n in self._actors("instrument")))
+        parts = await asyncio.gather(*(self.top.handles[n].admin_blocks.remote() for n in self._actors(INSTRUMENT)))
         blocks = sorted((block for part in parts for block in part), key=lambda block: (block["ts"], block["block_id"]))
         return {"ok": True, "blocks": blocks}
 
@@ -180,7 +181,7 @@ class AdminCommands:
         return {"ok": True, "killed": self.top._killed(), "canceled": canceled}
 
     async def _open_orders(self, account: str | None) -> int:
-        shards = self._actors("account") if account is None else [self.top.router.account(account)]
+        shards = self._actors(ACCOUNT) if account is None else [self.top.router.account(account)]
         counts = await asyncio.gather(*(self.top.handles[n].open_orders.remote(account) for n in shards))
         return sum(counts)
 
@@ -193,7 +194,7 @@ class AdminCommands:
             self._symbol(symbol)
         if venue is not None and venue not in {v.name for v in self.top.config.venues}:
             raise AdminError(f"unknown venue {venue}")
-        names = self._actors("instrument") if symbol is None else [self.top.router.instrument(symbol)]
+        names = self._actors(INSTRUMENT) if symbol is None else [self.top.router.instrument(symbol)]
         counts = await asyncio.gather(*(self.top.handles[n].cancel_count.remote(account, symbol, venue) for n in names))
         await self._operator([AdminCancelAll(account, symbol, venue)])
         return {"ok": True, "canceled": sum(counts), "filters": filters}
@@ -211,7 +212,7 @@ class AdminCommands:
             name = self.top.router.instrument(symbol)
             expected[name] = expected.get(name, 0) + 1
         if not symbols:
-            expected = {name: 1 for name in self._actors("instrument")}
+            expected = {name: 1 for name in self._actors(INSTRUMENT)}
         await self._operator([OpenMarket(symbols)])
         open_id = self.top.core.opens
         deadline = time.monotonic() + OPEN_WAIT_S
@@ -305,7 +306,7 @@ class AdminCommands:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise AdminError(f"cannot write to {folder}: {error}") from None
-        shards = self._actors("account")
+        shards = self._actors(ACCOUNT)
         counts = await asyncio.gather(*(self.top.handles[n].export_part.remote(str(folder), n, day) for n in shards))
         files = {}
         for kind in ("positions", "allocations"):
@@ -329,7 +330,7 @@ class AdminCommands:
         except OSError as error:
             raise AdminError(f"cannot read {path}: {error}") from None
         ours: dict[str, dict[str, int]] = {}
-        for part in await asyncio.gather(*(self.top.handles[n].positions_book.remote() for n in self._actors("account"))):
+        for part in await asyncio.gather(*(self.top.handles[n].positions_book.remote() for n in self._actors(ACCOUNT))):
             ours.update(part)
         breaks = backoffice.reconcile(ours, theirs)
         shown = backoffice.breaks_to_json(breaks[:MAX_BREAKS_SHOWN])

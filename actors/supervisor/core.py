@@ -8,46 +8,67 @@ accounts and symbols.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from typing import ClassVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, ClassVar
 
 import msgspec
 
-from actors.runtime.hop import DROP_COPY_ACTOR, account_actor, gateway_actor, instrument_actor, venue_actor
-from actors.runtime.outputs import ACCOUNT, ALL, INSTRUMENT, Dispatcher, Outputs
+from actors.runtime.outputs import ACCOUNT, ALL, DROP_COPY, GATEWAY, INSTRUMENT, VENUE, Dispatcher, Outputs
+from actors.runtime.router import DROP_COPY_ACTOR, account_actor, gateway_actor, instrument_actor, venue_actor
 from model.config import AccountSeed, Setup, VenueSection
 from model.instruments import Instrument
 from model.messages import AdminCancelAll, OpenAccount, OpenMarket, SetKill, SetTradingStatus, StrikeNav
 from model.routing import shard_of
 
+if TYPE_CHECKING:
+    from actors.runtime.roles import Role
+
 
 class ActorPlan(msgspec.Struct, frozen=True):
     name: str
-    role: str  # account | instrument | venue | drop_copy | gateway
+    role: str  # a name in the role registry (actors/runtime/roles.py)
     accounts: list[AccountSeed] = []
     instruments: list[Instrument] = []
     venue: VenueSection | None = None
 
 
-def plan(setup: Setup, gateways: int = 1) -> list[ActorPlan]:
-    """Every actor of the topology with what it owns. Shard counts come from config."""
+def plan(setup: Setup, roles: Iterable[Role], gateways: int = 1) -> list[ActorPlan]:
+    """Every actor of the topology with what it owns, role by role in the registry's order.
+    Shard counts come from config."""
     topology = setup.config.topology
     if topology.account_shards < 1 or topology.instrument_actors < 1:
         raise ValueError("account_shards and instrument_actors must be at least 1")
-    plans: list[ActorPlan] = []
-    for index in range(topology.account_shards):
-        owned = [seed for seed in setup.accounts if shard_of(seed.account, topology.account_shards) == index]
-        plans.append(ActorPlan(account_actor(index), "account", accounts=owned, instruments=setup.instruments))
-    for index in range(topology.instrument_actors):
-        owned_symbols = [i for i in setup.instruments if shard_of(i.symbol, topology.instrument_actors) == index]
-        plans.append(ActorPlan(instrument_actor(index), "instrument", instruments=owned_symbols))
-    for venue in setup.config.venues:
-        plans.append(ActorPlan(venue_actor(venue.name), "venue", instruments=setup.instruments, venue=venue))
-    if setup.config.drop_copy.enabled:
-        plans.append(ActorPlan(DROP_COPY_ACTOR, "drop_copy"))
-    for index in range(gateways):
-        plans.append(ActorPlan(gateway_actor(index), "gateway"))
-    return plans
+    return [actor_plan for role in roles for actor_plan in role.plan(setup, gateways)]
+
+
+def account_plans(setup: Setup, gateways: int) -> list[ActorPlan]:
+    """One shard per ``account_shards``, each with the accounts of the file it owns."""
+    shards = setup.config.topology.account_shards
+    return [
+        ActorPlan(account_actor(index), ACCOUNT, accounts=[seed for seed in setup.accounts if shard_of(seed.account, shards) == index], instruments=setup.instruments)
+        for index in range(shards)
+    ]
+
+
+def instrument_plans(setup: Setup, gateways: int) -> list[ActorPlan]:
+    """One InstrumentActor per ``instrument_actors``, each with the symbols it owns."""
+    count = setup.config.topology.instrument_actors
+    return [
+        ActorPlan(instrument_actor(index), INSTRUMENT, instruments=[i for i in setup.instruments if shard_of(i.symbol, count) == index])
+        for index in range(count)
+    ]
+
+
+def venue_plans(setup: Setup, gateways: int) -> list[ActorPlan]:
+    return [ActorPlan(venue_actor(venue.name), VENUE, instruments=setup.instruments, venue=venue) for venue in setup.config.venues]
+
+
+def drop_copy_plans(setup: Setup, gateways: int) -> list[ActorPlan]:
+    return [ActorPlan(DROP_COPY_ACTOR, DROP_COPY)] if setup.config.drop_copy.enabled else []
+
+
+def gateway_plans(setup: Setup, gateways: int) -> list[ActorPlan]:
+    return [ActorPlan(gateway_actor(index), GATEWAY) for index in range(gateways)]
 
 
 class SupervisorState(Dispatcher):

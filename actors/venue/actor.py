@@ -12,8 +12,10 @@ from typing import Any
 import ray
 import structlog
 
+from actors.runtime.host import DurableHost
+from actors.runtime.machine import Core
+from actors.runtime.outputs import VENUE
 from actors.runtime.roles import build_core
-from actors.runtime.host import Core, DurableHost
 from actors.supervisor.core import ActorPlan
 from adapters.base import VenueAdapter
 from model.config import Config, VenueSection
@@ -42,7 +44,7 @@ class VenueActor(DurableHost):
             log.info("replayed venue messages not sent again", venue=self.name, messages=len(replayed))
 
     def make_core(self) -> Core:
-        return build_core(ActorPlan(self.name, "venue", instruments=self.instruments, venue=self.venue), self.config)
+        return build_core(ActorPlan(self.name, VENUE, instruments=self.instruments, venue=self.venue), self.config)
 
     @property
     def adapter(self) -> VenueAdapter:

@@ -15,8 +15,8 @@ from typing import Any
 
 import ray
 
-from actors.runtime.hop import Outbox
 from actors.runtime.host import Acker, LinkedHost
+from actors.runtime.outbox import Outbox
 from model.config import Setup
 from server.gateway.core import Gateway
 

@@ -25,7 +25,8 @@ import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from actors.runtime.hop import Inbox, Outbox
+from actors.runtime.inbox import Inbox
+from actors.runtime.outbox import Outbox
 from model import admin_commands
 from model.config import Setup
 from model.messages import (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
-from actors.runtime.hop import Outbox
+from actors.runtime.outbox import Outbox
 from actors.runtime.outputs import ACCOUNT, Send
 from model.config import GatewaySection
 from model.messages import Message

@@ -13,8 +13,8 @@ import msgspec
 import pytest
 import ray
 
-from actors.runtime.hop import Router
-from actors.runtime.link import CHALLENGE, HELLO, NONCE_BYTES, frame
+from actors.runtime.frames import CHALLENGE, HELLO, NONCE_BYTES, frame
+from actors.runtime.router import Router
 from model import fixed
 from model.enums import OrderType, Side, TimeInForce
 from model.messages import Batch, NewOrder, Reply, encode_batch

@@ -63,7 +63,7 @@ def raw_decode_rate(data_dir: Path) -> tuple[int, float]:
     """Every journal record of every actor read raw from LMDB and its batches decoded."""
     import lmdb
 
-    from actors.runtime.host import _record_decoder
+    from actors.runtime.machine import record_decoder
     from model.messages import decode_batch
 
     messages = 0
@@ -73,7 +73,7 @@ def raw_decode_rate(data_dir: Path) -> tuple[int, float]:
         journal = env.open_db(b"journal", create=False)
         with env.begin(buffers=True) as txn:
             for _, value in txn.cursor(db=journal):
-                record = _record_decoder.decode(bytes(value[4:]))
+                record = record_decoder.decode(bytes(value[4:]))
                 for raw in record.batches:
                     messages += len(decode_batch(raw).messages)
         env.close()

@@ -13,7 +13,8 @@ from typing import Any, cast
 import msgspec
 import pytest
 
-from actors.runtime.hop import Outbox, Router
+from actors.runtime.outbox import Outbox
+from actors.runtime.router import Router
 from actors.supervisor.admin import AdminCommands, Supervisor
 from model import admin_commands
 from model.admin_commands import COMMANDS, SERVER, SERVER_COMMANDS, SHELL, TABLE, AdminError, Form, Given, UsageError, check

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snapshots.journal import Journal, JournalCorrupt
+from snapshots.journal import Journal, JournalCorrupt, JournalLike, NullJournal
 from tests.unit.snapshots.faults import build, corrupt, delete_raw, get_raw, put_raw
 
 
@@ -316,3 +316,28 @@ def test_inspect_of_an_empty_journal_has_no_range(tmp_path: Path) -> None:
     found = journal.inspect()
     journal.close()
     assert (found.first_seq, found.last_seq, found.snapshots, found.issues) == (None, None, [], [])
+
+
+# --- the null journal (durability = "none") ------------------------------------------------------
+
+
+def test_the_null_journal_keeps_nothing_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    journal: JournalLike = NullJournal("account-0")
+    assert journal.append([b"a", b"b"]) == 0 and journal.last_seq == 0  # a snapshot never covers anything new
+    journal.write_snapshot(0, b"state")
+    assert journal.truncate() == 0
+    assert list(journal.read_from(1)) == [] and journal.first_seq() == 1
+    assert journal.snapshot_infos() == [] and journal.snapshot_at(0) is None and journal.latest_snapshot() is None
+    assert not journal.replayable
+    journal.sync()
+    journal.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_lmdb_journal_and_the_null_journal_answer_the_same_questions(tmp_path: Path) -> None:
+    members = [name for name in JournalLike.__dict__ if not name.startswith("_")] + list(JournalLike.__annotations__)
+    journal = open_journal(tmp_path)
+    for name in members:
+        assert hasattr(journal, name) and hasattr(NullJournal("x"), name), name
+    assert journal.replayable

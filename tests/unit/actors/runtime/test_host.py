@@ -11,8 +11,8 @@ import lmdb
 import msgspec
 import pytest
 
-from actors.account.risk import RiskLimits
 from actors.account.core import AccountState
+from actors.account.risk import RiskLimits
 from actors.runtime.host import DurableHost
 from model import fixed
 from model.config import Config, JournalSection, ServerSection
@@ -237,11 +237,11 @@ async def test_a_snapshot_taken_while_batches_wait_does_not_count_them(tmp_path:
         actor.receive(sent[-1], channel)
         if seq == 1:
             await asyncio.sleep(0)  # record 2 (batch 1) goes to the writer; 2..20 wait for it
-    assert actor.in_flight is not None and len(actor.pending) == 19
-    actor._schedule_commit = lambda: None  # type: ignore[method-assign]  # the crash comes before the next commit
-    await asyncio.wait([actor.in_flight])
+    assert actor.commits.in_flight is not None and len(actor.commits.pending) == 19
+    actor.commits.schedule = lambda: None  # type: ignore[method-assign]  # the crash comes before the next commit
+    await asyncio.wait([actor.commits.in_flight])
     await asyncio.sleep(0)  # applied; the scheduled snapshot is taken with 19 batches pending
-    await asyncio.get_running_loop().run_in_executor(actor.writer, lambda: None)
+    await asyncio.get_running_loop().run_in_executor(actor.commits.writer, lambda: None)
     assert actor.journal is not None and actor.journal.latest_snapshot() is not None
     actor.journal.close()
     again = host(tmp_path)

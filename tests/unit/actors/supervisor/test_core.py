@@ -7,12 +7,20 @@ import msgspec
 import pytest
 
 from actors.runtime.outputs import ACCOUNT, ALL, INSTRUMENT, Send
-from actors.supervisor.core import ActorPlan, SupervisorState, plan
+from actors.runtime.roles import ROLES
+from actors.supervisor.core import ActorPlan, SupervisorState
+from actors.supervisor.core import plan as plan_roles
 from model import fixed
 from model.config import DropCopySection, Setup, TopologySection, VenueSection
 from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, QuoteEvent, SetKill, SetTradingStatus, StrikeNav
 from model.routing import shard_of
+from server.app import GATEWAY_ROLE
 from tests.conftest import demo_setup
+
+
+def plan(setup: Setup, gateways: int = 1) -> list[ActorPlan]:
+    """The plan of a whole server: the roles of actors/ and the gateway's, from server/."""
+    return plan_roles(setup, ROLES.extended([GATEWAY_ROLE]), gateways)
 
 D = fixed.parse
 SYMBOLS = ["IBM", "AAPL", "MSFT", "VFIAX"]

@@ -14,7 +14,8 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from actors.runtime.hop import Outbox, Router
+from actors.runtime.outbox import Outbox
+from actors.runtime.router import Router
 from model.messages import decode_batch
 from server.gateway.auth import signature
 from server.gateway.connection import Connection

@@ -9,7 +9,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from actors.runtime.hop import Outbox, Router
+from actors.runtime.outbox import Outbox
+from actors.runtime.router import Router
 from model.messages import NewOrder, QueryOrders, decode_batch
 from server.gateway.auth import signature
 from server.gateway.connection import Connection

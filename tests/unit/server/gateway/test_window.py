@@ -10,7 +10,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from actors.runtime.hop import Outbox, Router
+from actors.runtime.outbox import Outbox
+from actors.runtime.router import Router
 from model.config import ConfigError, GatewaySection, load_config
 from model.messages import NewOrder, QueryAccount, Reply, RequestRejected, decode_batch
 from server.gateway.connection import Connection

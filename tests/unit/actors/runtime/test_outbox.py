@@ -1,39 +1,17 @@
+"""Sending batches: the paced outbox of a gateway and the deterministic outbox of a
+journaled actor."""
+
 from __future__ import annotations
 
 import asyncio
 
-import pytest
-
-from actors.runtime.hop import Inbox, Outbox, Router
+from actors.runtime.outbox import DurableOutbox, Outbox
 from actors.runtime.outputs import ACCOUNT, ALL, GATEWAY, INSTRUMENT, Send
+from actors.runtime.router import Router
 from model.config import BatchingSection, Config, TopologySection
 from model.messages import Batch, SetTradingStatus, decode_batch
 
 CONFIG = Config(topology=TopologySection(account_shards=3, instrument_actors=2))
-
-
-def batch(sender: str, seq: int) -> Batch:
-    return Batch(sender, seq, 0, [SetTradingStatus(f"S{seq}", True)])
-
-
-def test_inbox_applies_each_senders_batches_in_order_and_once() -> None:
-    inbox = Inbox()
-    assert inbox.accept(batch("a", 2)) == []
-    assert inbox.accept(batch("a", 3)) == []
-    assert [b.seq for b in inbox.accept(batch("a", 1))] == [1, 2, 3]
-    assert inbox.accept(batch("a", 2)) == []  # a repeat is dropped
-    assert [b.seq for b in inbox.accept(batch("b", 1))] == [1]  # senders are independent
-    assert inbox.waiting() == 0
-
-
-def test_router_places_accounts_and_symbols_stably_and_fans_out_all() -> None:
-    router = Router(CONFIG)
-    assert router.resolve(ACCOUNT, "A1") == router.resolve(ACCOUNT, "A1")
-    assert router.resolve(ACCOUNT, ALL) == ["account-0", "account-1", "account-2"]
-    assert router.resolve(INSTRUMENT, ALL) == ["instrument-0", "instrument-1"]
-    assert router.resolve(GATEWAY, ALL) == ["gateway-0"]
-    with pytest.raises(ValueError):
-        router.resolve("nowhere", "x")
 
 
 async def test_outbox_sends_one_sequenced_batch_per_destination_per_turn() -> None:
@@ -71,3 +49,26 @@ async def test_outbox_sends_at_once_when_a_batch_is_full() -> None:
     assert [len(b.messages) for b in sent] == [3]
     outbox.flush()
     assert outbox.waiting() == 0
+
+
+def test_a_durable_outbox_makes_the_same_batches_from_the_same_outputs() -> None:
+    """Replay rebuilds the batches byte for byte: one per destination per record, split at
+    max_messages, next seq, ``ts`` = the record's now; acked ones are dropped."""
+    sends = [Send(ACCOUNT, ALL, SetTradingStatus("IBM", True)), *[Send(GATEWAY, "gateway-0", SetTradingStatus(f"S{i}", True)) for i in range(5)]]
+    outboxes = [DurableOutbox("me", Router(CONFIG), 2) for _ in range(2)]
+    for outbox in outboxes:
+        outbox.record(sends, 1234)
+        outbox.record(sends[:1], 5678)
+    live, replayed = outboxes
+    assert live.take_fresh() == replayed.take_fresh()
+    gateway = [decode_batch(data) for _, data in live.unacked["gateway-0"]]
+    assert [(b.seq, b.ts, len(b.messages)) for b in gateway] == [(1, 1234, 2), (2, 1234, 2), (3, 1234, 1)]
+    assert [b.seq for b in (decode_batch(data) for _, data in live.unacked["account-0"])] == [1, 2]
+    live.on_ack("gateway-0", 2)
+    assert [seq for seq, _ in live.unacked["gateway-0"]] == [3] and not live.all_acked()
+    for name, seq in live.seq.items():
+        live.on_ack(name, seq)
+    assert live.all_acked() and live.unacked_batches() == 0
+    fresh = DurableOutbox("me", Router(CONFIG), 2)
+    fresh.load(replayed.dump())
+    assert fresh.seq == replayed.seq and fresh.unacked == replayed.unacked and fresh.fresh == []

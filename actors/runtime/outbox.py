@@ -1,18 +1,14 @@
-"""Batched, sequenced actor-to-actor messaging (docs/design.md, "How a message travels").
+"""Sending batches, each carrying ``(sender, seq)`` (docs/design.md, "How a message travels").
 
-Sending: one outbox per destination actor; each flush is one msgspec-encoded ``Batch``
-carrying ``(sender, seq)``, handed to a fire-and-forget ``deliver`` (a link write between
-actors, ``actors/runtime/link.py``; a Ray call on the supervisor's control path) — nobody waits.
+``Outbox`` (a gateway's): one outbox per destination actor; each flush is one
+msgspec-encoded ``Batch`` handed to a fire-and-forget ``deliver`` (a link write between
+actors, ``actors/runtime/link.py``) — nobody waits.
 
-Every sender keeps each batch until the receiver acks it (``actors/runtime/link.py``) and writes
-the unacked ones again when a connection reopens. A journaled actor's outbox is part of
-its state (``DurableOutbox``): its batches are a pure function of its journaled inputs, so
-a restarted actor regenerates exactly the batches, with the same seqs, that it may have
-sent before it died.
-
-Receiving: batches from each sender are applied in ``seq`` order; a duplicate is dropped
-and a batch that arrives early is held until the gap before it is filled (a reconnect may
-repeat batches; a resend after a restart repeats many).
+Every sender keeps each batch until the receiver acks it and writes the unacked ones again
+when a connection reopens. A journaled actor's outbox is part of its state
+(``DurableOutbox``): its batches are a pure function of its journaled inputs, so a
+restarted actor regenerates exactly the batches, with the same seqs, that it may have sent
+before it died.
 """
 
 from __future__ import annotations
@@ -23,132 +19,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from actors.runtime.outputs import ACCOUNT, ALL, DROP_COPY, GATEWAY, INSTRUMENT, VENUE, Send
-from model.config import BatchingSection, Config
+from actors.runtime.outputs import Send
+from actors.runtime.router import Router
+from model.config import BatchingSection
 from model.messages import Batch, Message, encode_batch
-from model.routing import shard_of
-
-
-def account_actor(index: int) -> str:
-    return f"account-{index}"
-
-
-def instrument_actor(index: int) -> str:
-    return f"instrument-{index}"
-
-
-def venue_actor(venue: str) -> str:
-    return f"venue-{venue}"
-
-
-def gateway_actor(index: int) -> str:
-    return f"gateway-{index}"
-
-
-SUPERVISOR = "supervisor"
-DROP_COPY_ACTOR = "drop-copy"
-
-
-class Router:
-    """Turns a core's ``(kind, key)`` into actor names, from the topology in config."""
-
-    def __init__(self, config: Config, gateways: int = 1) -> None:
-        self.shards = config.topology.account_shards
-        self.instrument_count = config.topology.instrument_actors
-        self.venues = [venue.name for venue in config.venues]
-        self.gateways = [gateway_actor(i) for i in range(gateways)]
-        self._instrument_cache: dict[str, str] = {}
-        self._account_cache: dict[str, str] = {}
-        self._everyone = {  # fan-out lists, shared: callers only read them
-            ACCOUNT: [account_actor(i) for i in range(self.shards)],
-            INSTRUMENT: [instrument_actor(i) for i in range(self.instrument_count)],
-            VENUE: [venue_actor(v) for v in self.venues],
-            GATEWAY: self.gateways,
-            DROP_COPY: [DROP_COPY_ACTOR] if config.drop_copy.enabled else [],
-        }
-        # who may send batches: a gateway only under its signed name (see ``is_sender``)
-        self._senders = {name for kind, names in self._everyone.items() if kind != GATEWAY for name in names} | {SUPERVISOR}
-
-    def is_sender(self, name: str) -> bool:
-        """Whether a link may accept batches from ``name``: an actor of this topology, the
-        supervisor, or a gateway under the name it signs with (``gateway-N~<incarnation>``)."""
-        base, tilde, incarnation = name.partition("~")
-        if tilde:
-            return base in self.gateways and incarnation.isascii() and incarnation.isdigit()
-        return name in self._senders
-
-    def account(self, account: str) -> str:
-        name = self._account_cache.get(account)
-        if name is None:
-            name = self._account_cache[account] = account_actor(shard_of(account, self.shards))
-        return name
-
-    def instrument(self, symbol: str) -> str:
-        name = self._instrument_cache.get(symbol)
-        if name is None:
-            name = self._instrument_cache[symbol] = instrument_actor(shard_of(symbol, self.instrument_count))
-        return name
-
-    def resolve(self, kind: str, key: str) -> list[str]:
-        if key == ALL:
-            everyone = self._everyone.get(kind)
-            if everyone is None:
-                raise ValueError(f"unknown destination kind {kind}")
-            return everyone
-        if kind == ACCOUNT:
-            return [self.account(key)]
-        if kind == INSTRUMENT:
-            return [self.instrument(key)]
-        if kind == VENUE:
-            return [venue_actor(key)]
-        if kind == GATEWAY:
-            return [key]
-        raise ValueError(f"unknown destination kind {kind}")
-
-
-class Inbox:
-    """In-order, duplicate-free delivery of batches per sender. Also keeps the recent
-    one-way hop delays (send to receipt, queueing included) for ``status``."""
-
-    def __init__(self, delay_samples: int = 1024, soft: bool = False) -> None:
-        self.soft = soft  # soft state (a gateway): the first batch seen from a sender starts its sequence
-        self.applied: dict[str, int] = {}
-        self.held: dict[str, dict[int, Batch]] = {}
-        self.delays: collections.deque[int] = collections.deque(maxlen=delay_samples)
-
-    def delay_percentiles(self) -> dict[str, float]:
-        """p50/p99 of recent hop delays, in milliseconds."""
-        if not self.delays:
-            return {}
-        ordered = sorted(self.delays)
-        return {
-            "hop_ms_p50": round(ordered[len(ordered) // 2] / 1e6, 3),
-            "hop_ms_p99": round(ordered[int(len(ordered) * 0.99)] / 1e6, 3),
-        }
-
-    def accept(self, batch: Batch, now: int | None = None) -> list[Batch]:
-        """The batches now ready to apply, in order (possibly none, possibly several)."""
-        if now is not None:
-            self.delays.append(now - batch.ts)
-        last = self.applied.get(batch.sender)
-        if last is None:
-            last = batch.seq - 1 if self.soft else 0
-        if batch.seq <= last:
-            return []
-        if batch.seq != last + 1:
-            self.held.setdefault(batch.sender, {})[batch.seq] = batch
-            return []
-        ready = [batch]
-        held = self.held.get(batch.sender)
-        seq = batch.seq
-        while held and seq + 1 in held:
-            seq += 1
-            ready.append(held.pop(seq))
-        self.applied[batch.sender] = seq
-        return ready
-
-    def waiting(self) -> int:
-        return sum(len(held) for held in self.held.values())
 
 
 class Outbox:

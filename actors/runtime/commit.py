@@ -1,0 +1,124 @@
+"""Group commit, pipelined: journal before acting (docs/recovery.md, "What is journaled").
+
+Every input that arrives in one event-loop turn becomes one journal record. With fsync the
+commit runs on the journal's writer thread (LMDB releases the GIL while it writes and
+syncs), so the actor goes on reading — and grouping — its inputs while the disk works;
+the record is handed back (``on_commit``) when its commit returns, records strictly in
+order. Without fsync the commit is inline.
+
+Guarantees:
+
+* ``on_commit(pending, now)`` runs once per record, in journal order, only after the record
+  is committed; inputs that arrive meanwhile wait for the next record.
+* A failed append is fatal (``fail_stop``): the inputs are neither on disk nor applied,
+  but the inbox already counts them, so the process dies and the restart rebuilds it from
+  the journal while the senders, never acked, resend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import signal
+import time
+from collections.abc import Callable
+
+import structlog
+
+from actors.runtime.machine import encode_record
+from model.messages import Batch
+from snapshots.journal import JournalLike
+
+log = structlog.get_logger("runtime")
+
+Pending = list[tuple[Batch, bytes]]  # each input batch with its bytes as received
+
+
+def fail_stop(actor: str, failure: BaseException | None) -> None:
+    """The journal failed under us: die now, and let the restart rebuild from the journal.
+    Nothing acked is lost — an ack only ever follows a commit."""
+    log.critical("journal append failed; the actor stops and recovers", actor=actor, error=repr(failure))
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _idle() -> None:
+    """Run on a writer thread: returns once everything queued before it is done."""
+
+
+class GroupCommit:
+    """The pending inputs of one actor and the pipeline that journals them.
+
+    ``pending`` is appended to by the host, then ``schedule()`` asks for a commit at the end
+    of the turn. ``writer`` is the journal's one writer thread: the background snapshots
+    (``actors/runtime/snapshotter.py``) run there too, in order with the appends."""
+
+    def __init__(self, name: str, journal: JournalLike, pipelined: bool, on_commit: Callable[[Pending, int], None]) -> None:
+        self.name = name
+        self.journal = journal
+        self.pipelined = pipelined
+        self.on_commit = on_commit
+        self.pending: Pending = []
+        self.handle: asyncio.Handle | None = None
+        self.in_flight: asyncio.Future[int] | None = None
+        self.writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"journal-{name}")
+
+    def schedule(self) -> None:
+        """A commit at the end of this event-loop turn (or when the one in flight returns)."""
+        if self.handle is None and self.in_flight is None:
+            self.handle = asyncio.get_running_loop().call_soon(self._begin)
+
+    def _begin(self) -> None:
+        self.handle = None
+        if self.in_flight is not None or not self.pending:
+            return
+        if not self.pipelined:
+            self.commit()  # nothing to wait for: inline
+            return
+        pending, self.pending = self.pending, []
+        now = time.time_ns()
+        record = encode_record(now, pending)
+        self.in_flight = asyncio.get_running_loop().run_in_executor(self.writer, self.journal.append, [record])
+        self.in_flight.add_done_callback(lambda done: self._committed(done, pending, now))
+
+    def _committed(self, done: asyncio.Future[int], pending: Pending, now: int) -> None:
+        self.in_flight = None
+        if done.cancelled() or done.exception() is not None:
+            fail_stop(self.name, done.exception())
+        self.on_commit(pending, now)
+        if self.pending:
+            self.schedule()
+
+    def commit(self) -> None:
+        """Append what is pending in one transaction, here and now, then hand it on. Only
+        when no pipelined commit is in flight (see ``settle``)."""
+        if self.in_flight is not None:
+            raise RuntimeError(f"{self.name}: commit while a commit is in flight; await settle()")
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        now = time.time_ns()
+        try:
+            self.journal.append([encode_record(now, pending)])
+        except Exception as failure:
+            fail_stop(self.name, failure)
+        self.on_commit(pending, now)
+
+    async def settle(self) -> None:
+        """Until everything pending so far is committed and handed on, and the writer thread
+        is idle (a background snapshot written): then the journal is the caller's alone."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if self.in_flight is not None:
+                await asyncio.wait([self.in_flight])
+                await asyncio.sleep(0)  # the done callback runs
+                continue
+            await loop.run_in_executor(self.writer, _idle)
+            if self.in_flight is not None:
+                continue
+            if not self.pending:
+                return
+            self.commit()

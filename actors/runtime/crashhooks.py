@@ -1,0 +1,49 @@
+"""The crash points of a journaled actor's turn, for recovery tests (``snapshots/crashpoints.py``).
+
+A host holds a ``TurnCrashPoints`` only when ``BROKERD_CRASH_AT`` armed a point for its
+process, and ``None`` otherwise: in production a turn pays one attribute test, and no
+message pays anything. The journal's own points (``journal.before_commit``,
+``snapshot.write``, ``journal.truncate``) are inside its transactions (``Journal``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from snapshots.crashpoints import CrashPoints
+
+
+class TurnCrashPoints:
+    """``journal.after_commit`` (committed, not applied) and, once the record is applied but
+    nothing of it is sent or acked: ``apply.before_send``, ``allocation.before_send`` (the
+    record allocated a block's fills) and ``nav.before_send`` (it passed on or received a
+    NAV strike's marker) — the last two count only records that did that."""
+
+    __slots__ = ("allocations", "crash", "nav_markers")
+
+    def __init__(self, crash: CrashPoints, core: Any) -> None:
+        self.crash = crash
+        self.allocations = getattr(core, "allocations", 0)  # block fills allocated or booked so far
+        self.nav_markers = getattr(core, "nav_markers", 0)  # NAV markers passed on or received so far
+
+    @classmethod
+    def armed(cls, crash: CrashPoints, core: Any) -> TurnCrashPoints | None:
+        """The hooks when ``crash`` has a point armed in this process, else ``None``."""
+        return cls(crash, core) if crash.point is not None else None
+
+    def after_commit(self) -> None:
+        self.crash.hit("journal.after_commit")
+
+    def before_send(self, core: Any) -> None:
+        crash = self.crash
+        crash.hit("apply.before_send")
+        if crash.point == "allocation.before_send":
+            allocations = getattr(core, "allocations", 0)
+            if allocations > self.allocations:
+                crash.hit("allocation.before_send")
+            self.allocations = allocations
+        if crash.point == "nav.before_send":
+            markers = getattr(core, "nav_markers", 0)
+            if markers > self.nav_markers:
+                crash.hit("nav.before_send")
+            self.nav_markers = markers

@@ -1,0 +1,71 @@
+"""When and how a journaled actor snapshots (docs/recovery.md, "Snapshots").
+
+Due every ``[journal] snapshot_every_events`` applied messages, or ``snapshot_every_s``
+seconds with new input; also on ``admin snapshot`` and at clean shutdown. A snapshot covers
+the journal up to its last record; after it the journal drops what the *previous*
+snapshot covers.
+
+Guarantees:
+
+* The state written is exactly what the covered records produce: taken between records,
+  with the seqs applied per sender as *committed* (``durable``), never counting inputs
+  accepted but still waiting for their commit — their resend after a crash must apply.
+* ``background`` (with fsync): the state is serialised on the event loop, then written,
+  synced and truncated on the journal's writer thread, in order with the appends around
+  it, so the actor goes on reading its links meanwhile.
+* A failed snapshot write is fatal (``fail_stop``), like a failed append.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Executor
+
+from actors.runtime.commit import fail_stop
+from actors.runtime.machine import Machine
+from model.config import JournalSection
+from snapshots.journal import JournalLike
+
+
+class Snapshotter:
+    """The snapshot schedule and writes of one actor; ``seq`` is the last one it covers."""
+
+    def __init__(self, name: str, journal: JournalLike, conf: JournalSection, writer: Executor, seq: int = 0) -> None:
+        self.name = name
+        self.journal = journal
+        self.every_events = conf.snapshot_every_events
+        self.every_ns = conf.snapshot_every_s * 1_000_000_000
+        self.writer = writer
+        self.seq = seq
+        self.events = 0  # messages applied since the last snapshot
+        self.last_ns = time.monotonic_ns()
+
+    def due(self) -> bool:
+        if self.every_events and self.events >= self.every_events:
+            return True
+        if self.every_ns and self.events:
+            return time.monotonic_ns() - self.last_ns >= self.every_ns
+        return False
+
+    def take(self, machine: Machine, durable: dict[str, int], background: bool) -> int:
+        """Snapshot ``machine`` as of the journal's end, unless that is covered already;
+        returns the journal sequence covered. The caller has committed what must be in it."""
+        seq = self.journal.last_seq
+        self.events = 0
+        self.last_ns = time.monotonic_ns()
+        if seq == self.seq:  # nothing new (always so for a null journal: its last_seq stays 0)
+            return seq
+        state = machine.dump(durable)
+        self.seq = seq
+        if background:
+            self.writer.submit(self._write, seq, state)
+        else:
+            self._write(seq, state)
+        return seq
+
+    def _write(self, seq: int, state: bytes) -> None:
+        try:
+            self.journal.write_snapshot(seq, state)
+            self.journal.truncate()
+        except Exception as failure:
+            fail_stop(self.name, failure)

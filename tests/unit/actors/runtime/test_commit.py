@@ -1,0 +1,110 @@
+"""Group commit over a real LMDB journal: one record per turn, handed on only after its
+commit, in journal order; pipelined with fsync; fatal when the journal fails."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from actors.runtime.commit import GroupCommit, Pending
+from actors.runtime.machine import local_batch, record_decoder
+from model.messages import SetKill, decode_batch
+from snapshots.journal import Journal
+
+ROOT = Path(__file__).resolve().parents[4]
+
+
+class Recorder:
+    """``on_commit``: what was handed on, and the journal's end at that moment."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.records: list[tuple[int, list[str]]] = []
+
+    def __call__(self, pending: Pending, now: int) -> None:
+        self.records.append((self.journal.last_seq, [batch.messages[0].account for batch, _ in pending]))  # type: ignore[attr-defined]
+
+
+def inputs(*accounts: str) -> Pending:
+    return [local_batch([SetKill(account, True)]) for account in accounts]
+
+
+def accounts_in(journal: Journal) -> list[list[str]]:
+    return [[decode_batch(raw).messages[0].account for raw in record_decoder.decode(payload).batches] for _, payload in journal.read_from(1)]  # type: ignore[attr-defined]
+
+
+async def test_inputs_of_one_turn_become_one_record_committed_before_it_is_handed_on(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, "account-0", durability="buffered")
+    recorder = Recorder(journal)
+    commits = GroupCommit("account-0", journal, False, recorder)
+    commits.pending += inputs("A", "B")
+    commits.schedule()
+    commits.schedule()  # one commit per turn however often asked
+    assert recorder.records == []  # nothing before the end of the turn
+    await asyncio.sleep(0)
+    commits.pending += inputs("C")
+    commits.schedule()
+    await asyncio.sleep(0)
+    assert recorder.records == [(1, ["A", "B"]), (2, ["C"])]
+    assert accounts_in(journal) == [["A", "B"], ["C"]]
+
+
+async def test_with_fsync_inputs_that_arrive_during_a_commit_make_the_next_record(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, "account-0", durability="fsync")
+    recorder = Recorder(journal)
+    commits = GroupCommit("account-0", journal, True, recorder)
+    commits.pending += inputs("A")
+    commits.schedule()
+    await asyncio.sleep(0)
+    assert commits.in_flight is not None  # on the writer thread: the loop goes on
+    for account in ("B", "C", "D"):
+        commits.pending += inputs(account)
+        commits.schedule()
+        await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="commit while a commit is in flight"):
+        commits.commit()
+    await commits.settle()
+    assert commits.in_flight is None and commits.pending == []
+    assert [accounts for _, accounts in recorder.records] == accounts_in(journal)  # handed on in journal order
+    assert [seq for seq, _ in recorder.records] == list(range(1, len(recorder.records) + 1))  # each after its own commit
+    assert sum(accounts_in(journal), []) == ["A", "B", "C", "D"] and len(recorder.records) < 4
+
+
+async def test_settle_waits_for_work_queued_on_the_writer_thread(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, "account-0", durability="fsync")
+    commits = GroupCommit("account-0", journal, True, Recorder(journal))
+    done: list[int] = []
+    commits.writer.submit(lambda: done.append(journal.append([b"background"])))
+    await commits.settle()
+    assert done == [1]
+
+
+def test_a_failed_append_stops_the_process_before_anything_is_handed_on(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import asyncio
+        from actors.runtime.commit import GroupCommit
+        from actors.runtime.machine import local_batch
+        from model.messages import SetKill, decode_batch
+        from snapshots.journal import NullJournal
+
+        class Broken(NullJournal):
+            def append(self, payloads):
+                raise OSError("disk gone")
+
+        commits = GroupCommit("account-0", Broken("account-0"), False, lambda pending, now: print("handed on", flush=True))
+        commits.pending.append(local_batch([SetKill("A", True)]))
+        commits.commit()
+        print("survived", flush=True)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60, env={"PYTHONPATH": str(ROOT)})
+    assert done.returncode == -signal.SIGKILL
+    assert "handed on" not in done.stdout and "survived" not in done.stdout
+    assert "journal append failed" in done.stdout + done.stderr
