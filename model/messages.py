@@ -11,15 +11,8 @@ from typing import Union
 
 import msgspec
 
-from model.enums import (
-    ExecType,
-    OrderStatus,
-    OrderType,
-    SessionState,
-    Side,
-    TimeInForce,
-    VenueEventKind,
-)
+from model.enums import ExecType, OrderStatus, SessionState, Side, VenueEventKind
+from model.orders import OrderSpec
 
 
 class _Message(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
@@ -41,14 +34,7 @@ class Reply(msgspec.Struct, frozen=True, array_like=True, gc=False):
 class NewOrder(_Message, frozen=True, gc=False, tag=1):
     account: str
     client_order_id: str
-    symbol: str
-    side: Side
-    order_type: OrderType
-    tif: TimeInForce
-    qty: int | None
-    notional: int | None
-    price: int | None
-    stop_price: int | None
+    spec: OrderSpec
     reply: Reply | None = None
 
 
@@ -106,14 +92,7 @@ class ExecutionReport(_Message, frozen=True, gc=False, tag=20):
     exec_id: str
     exec_type: ExecType
     status: OrderStatus
-    symbol: str
-    side: Side
-    order_type: OrderType
-    tif: TimeInForce
-    qty: int | None
-    notional: int | None
-    price: int | None
-    stop_price: int | None
+    spec: OrderSpec
     cum_qty: int
     leaves_qty: int | None
     last_qty: int
@@ -177,14 +156,7 @@ class RouteOrder(_Message, frozen=True, gc=False, tag=30):
 
     order_id: str
     account: str
-    symbol: str
-    side: Side
-    order_type: OrderType
-    tif: TimeInForce
-    qty: int | None
-    notional: int | None
-    price: int | None
-    stop_price: int | None
+    spec: OrderSpec
     qty_cap: int | None = None  # most shares a notional sell may sell (its position)
 
 
@@ -210,14 +182,11 @@ class ReplaceRoute(_Message, frozen=True, gc=False, tag=32):
 
 
 class VenueNewOrder(_Message, frozen=True, gc=False, tag=40):
+    """A child order's terms: a market or limit order (brokerd holds stops until they
+    trigger, so ``spec.stop_price`` is always ``None`` here)."""
+
     child_id: str
-    symbol: str
-    side: Side
-    order_type: OrderType
-    tif: TimeInForce
-    qty: int | None
-    notional: int | None
-    price: int | None
+    spec: OrderSpec
     qty_cap: int | None = None
 
 

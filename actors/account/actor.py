@@ -11,8 +11,8 @@ import msgspec
 import ray
 
 from actors.account.core import AccountState
-from actors.runtime.roles import build_core
 from actors.runtime.host import Core, DurableHost
+from actors.runtime.roles import build_core
 from actors.supervisor.core import ActorPlan
 from model import fixed
 from model.config import AccountSeed, Config
@@ -127,10 +127,10 @@ class AccountActor(DurableHost):
                 order.block,
                 order.account,
                 order.order_id,
-                order.symbol,
-                order.side.value,
+                order.spec.symbol,
+                order.spec.side.value,
                 order.cum_qty,
-                order.cum_value // (order.cum_qty * multiplier[order.symbol]),
+                order.cum_value // (order.cum_qty * multiplier[order.spec.symbol]),
                 order.booked_cash,
             )
             for order in core.orders.values()

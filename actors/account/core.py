@@ -20,9 +20,9 @@ from actors.account.records import AccountRecord, OrderRecord, PendingReplace, P
 from actors.account.risk import MarketView, RiskLimits
 from actors.runtime.outputs import ALL, DROP_COPY, GATEWAY, INSTRUMENT, Dispatcher, Outputs
 from model import fixed
+from model.calendar import trading_day
 from model.config import AccountSeed
 from model.enums import ExecType, OrderStatus, Reason, Side, VenueEventKind
-from model.calendar import trading_day
 from model.instruments import Instrument
 from model.lifecycle import OrderEvent, allowed, next_status
 from model.messages import (
@@ -51,6 +51,7 @@ from model.messages import (
     SetTradingStatus,
     StrikeNav,
 )
+from model.orders import OrderSpec
 
 log = structlog.get_logger("accounts")
 
@@ -153,9 +154,10 @@ class AccountState(Dispatcher):
         if account is None:
             self._refuse(command.reply, "forbidden", f"unknown account {command.account}")
             return
-        instrument = self.instruments.get(command.symbol)
+        spec = command.spec
+        instrument = self.instruments.get(spec.symbol)
         if instrument is None:
-            self._refuse(command.reply, "unknown_symbol", f"unknown symbol {command.symbol}")
+            self._refuse(command.reply, "unknown_symbol", f"unknown symbol {spec.symbol}")
             return
         fingerprint = _fingerprint(command)
         existing_id = account.orders.get(command.client_order_id)
@@ -164,10 +166,11 @@ class AccountState(Dispatcher):
             self._answer_resend(self.orders.get(existing_id), fingerprint, command, now)
             return
         self.order_counter += 1
-        order = _record(command, f"{self.name}-{self.order_counter}", fingerprint, now)
         # one string object per account and per symbol, not one per order (millions of orders)
-        order.account, order.symbol = account.account, instrument.symbol
-        market = self.markets.get(command.symbol)
+        spec = msgspec.structs.replace(spec, symbol=instrument.symbol)
+        order = _record(command, spec, f"{self.name}-{self.order_counter}", fingerprint, now)
+        order.account = account.account
+        market = self.markets.get(spec.symbol)
         reason = risk.first_failure(order, account, instrument, market, self.limits)
         self.orders[order.order_id] = order
         account.orders[order.client_order_id] = order.order_id
@@ -177,27 +180,15 @@ class AccountState(Dispatcher):
             self._report(order, ExecType.REJECTED, now, reply=command.reply)
             return
         estimate = risk.estimate_price(order, instrument, market, self.limits)
-        if order.side is Side.SELL and order.notional is not None:
+        if order.spec.side is Side.SELL and order.spec.notional is not None:
             order.qty_cap = risk.notional_sell_cap(order, account, instrument, estimate)
         order.status = next_status(order.status, OrderEvent.ACCEPT)
         self._reserve(account, order, instrument, estimate)
         self._report(order, ExecType.NEW, now, reply=command.reply)
         self.out.to(
             INSTRUMENT,
-            order.symbol,
-            RouteOrder(
-                order_id=order.order_id,
-                account=order.account,
-                symbol=order.symbol,
-                side=order.side,
-                order_type=order.order_type,
-                tif=order.tif,
-                qty=order.qty,
-                notional=order.notional,
-                price=order.price,
-                stop_price=order.stop_price,
-                qty_cap=order.qty_cap,
-            ),
+            order.spec.symbol,
+            RouteOrder(order_id=order.order_id, account=order.account, spec=order.spec, qty_cap=order.qty_cap),
         )
 
     def _answer_resend(self, order: OrderRecord | None, fingerprint: bytes, command: NewOrder, now: int) -> None:
@@ -210,7 +201,7 @@ class AccountState(Dispatcher):
             self._to_asker(command.reply, self._first_report(order, command.reply))
             return
         self.rejected_requests += 1
-        refused = _record(command, "", fingerprint, now)
+        refused = _record(command, command.spec, "", fingerprint, now)
         refused.status = OrderStatus.REJECTED
         refused.reason = Reason.DUPLICATE_CLIENT_ORDER_ID.value
         self._to_asker(command.reply, self._execution(refused, ExecType.REJECTED, now, exec_id="", reply=command.reply))
@@ -240,7 +231,7 @@ class AccountState(Dispatcher):
 
     def _request_cancel(self, order: OrderRecord) -> None:
         order.cancel_requested = True
-        self.out.to(INSTRUMENT, order.symbol, CancelRoute(order.order_id, order.account, order.symbol))
+        self.out.to(INSTRUMENT, order.spec.symbol, CancelRoute(order.order_id, order.account, order.spec.symbol))
 
     def _replace_order(self, command: ReplaceOrder, now: int) -> None:
         order = self._find_open(command.account, command.client_order_id, command.reply)
@@ -251,16 +242,19 @@ class AccountState(Dispatcher):
         if error is not None:
             self._refuse(command.reply, "invalid_request", error)
             return
-        instrument = self.instruments[order.symbol]
-        qty = command.qty if command.qty is not None else order.qty
+        instrument = self.instruments[order.spec.symbol]
+        qty = command.qty if command.qty is not None else order.spec.qty
         assert qty is not None
         trial = msgspec.structs.replace(
             order,
-            qty=qty,
-            price=command.price if command.price is not None else order.price,
-            stop_price=command.stop_price if command.stop_price is not None else order.stop_price,
+            spec=msgspec.structs.replace(
+                order.spec,
+                qty=qty,
+                price=command.price if command.price is not None else order.spec.price,
+                stop_price=command.stop_price if command.stop_price is not None else order.spec.stop_price,
+            ),
         )
-        market = self.markets.get(order.symbol)
+        market = self.markets.get(order.spec.symbol)
         estimate = risk.estimate_price(trial, instrument, market, self.limits)
         held_cash = max(0, risk.cash_to_reserve(trial, instrument, estimate) - order.reserved_cash)
         held_qty = max(0, risk.qty_to_reserve(trial) - order.reserved_qty)
@@ -277,48 +271,48 @@ class AccountState(Dispatcher):
             new_order_id=f"{self.name}-{self.order_counter}",
             new_client_order_id=command.new_client_order_id,
             qty=qty,
-            price=trial.price,
-            stop_price=trial.stop_price,
+            price=trial.spec.price,
+            stop_price=trial.spec.stop_price,
             reply=command.reply,
             held_cash=held_cash,
             held_qty=held_qty,
         )
         order.pending_replace = pending
         account.reserved_cash += held_cash
-        self._adjust_reserved_qty(account, order.symbol, held_qty)
+        self._adjust_reserved_qty(account, order.spec.symbol, held_qty)
         account.orders[command.new_client_order_id] = pending.new_order_id
         self.out.to(
             INSTRUMENT,
-            order.symbol,
-            ReplaceRoute(order.order_id, pending.new_order_id, order.account, order.symbol, qty, pending.price, pending.stop_price),
+            order.spec.symbol,
+            ReplaceRoute(order.order_id, pending.new_order_id, order.account, order.spec.symbol, qty, pending.price, pending.stop_price),
         )
 
     def _replace_error(self, order: OrderRecord, account: AccountRecord, command: ReplaceOrder) -> str | None:
-        if order.notional is not None:
+        if order.spec.notional is not None:
             return "notional orders cannot be replaced; cancel and place a new one"
         if command.new_client_order_id in account.orders:
             return f"client_order_id {command.new_client_order_id} already used"
         if command.qty is None and command.price is None and command.stop_price is None:
             return "replace needs qty, price or stop_price"
-        if command.price is not None and not order.order_type.has_price:
-            return f"a {order.order_type.value} order has no price"
-        if command.stop_price is not None and not order.order_type.has_stop:
-            return f"a {order.order_type.value} order has no stop_price"
+        if command.price is not None and not order.spec.order_type.has_price:
+            return f"a {order.spec.order_type.value} order has no price"
+        if command.stop_price is not None and not order.spec.order_type.has_stop:
+            return f"a {order.spec.order_type.value} order has no stop_price"
         if command.qty is not None and command.qty <= order.cum_qty:
             return "qty must be more than the quantity already filled"
-        instrument = self.instruments[order.symbol]
+        instrument = self.instruments[order.spec.symbol]
         if command.qty is not None and command.qty % instrument.qty_increment:
-            return f"qty must be a multiple of {fixed.format(instrument.qty_increment)} for {order.symbol}"
+            return f"qty must be a multiple of {fixed.format(instrument.qty_increment)} for {order.spec.symbol}"
         for price in (command.price, command.stop_price):
             if price is not None and price % instrument.tick_size:
-                return f"price is off the tick of {fixed.format(instrument.tick_size)} for {order.symbol}"
+                return f"price is off the tick of {fixed.format(instrument.tick_size)} for {order.spec.symbol}"
         return None
 
     @staticmethod
     def _replace_funds_failure(account: AccountRecord, order: OrderRecord, held_cash: int, held_qty: int) -> Reason | None:
         if held_cash > account.buying_power:
             return Reason.INSUFFICIENT_BUYING_POWER
-        if held_qty and not account.allow_short and held_qty > account.available_qty(order.symbol):
+        if held_qty and not account.allow_short and held_qty > account.available_qty(order.spec.symbol):
             return Reason.INSUFFICIENT_POSITION
         return None
 
@@ -329,7 +323,7 @@ class AccountState(Dispatcher):
                 continue
             if command.account is not None and order.account != command.account:
                 continue
-            if command.symbol is not None and order.symbol != command.symbol:
+            if command.symbol is not None and order.spec.symbol != command.symbol:
                 continue
             self._request_cancel(order)
             count += 1
@@ -407,7 +401,7 @@ class AccountState(Dispatcher):
         if price is None or update.last_qty <= 0 or not order.status.is_open:
             self._anomaly(f"bad trade for {order.order_id}: qty={update.last_qty} price={price} status={order.status.value}")
             return
-        instrument = self.instruments[order.symbol]
+        instrument = self.instruments[order.spec.symbol]
         # An allocation from a block books the cash it was given (whole cents, summing exactly
         # to the block's); any other fill is worth exactly qty × price × multiplier.
         value = update.cash * fixed.SCALE if update.cash is not None else update.last_qty * price * instrument.multiplier
@@ -425,8 +419,8 @@ class AccountState(Dispatcher):
             order.block = update.block
             self.allocations += 1
         self._book_cash(account, order)
-        self._book_position(account, order.symbol, order.side, update.last_qty, price)
-        complete = update.done if order.qty is None else order.cum_qty == order.qty
+        self._book_position(account, order.spec.symbol, order.spec.side, update.last_qty, price)
+        complete = update.done if order.spec.qty is None else order.cum_qty == order.spec.qty
         order.status = next_status(order.status, OrderEvent.FILL if complete else OrderEvent.PARTIAL_FILL)
         if not order.status.is_open and order.pending_replace is not None:
             self._drop_pending_replace(order, account, "order filled")
@@ -461,14 +455,12 @@ class AccountState(Dispatcher):
             return
         order.pending_replace = None
         account.reserved_cash -= pending.held_cash
-        self._adjust_reserved_qty(account, order.symbol, -pending.held_qty)
+        self._adjust_reserved_qty(account, order.spec.symbol, -pending.held_qty)
         successor = msgspec.structs.replace(
             order,
             order_id=pending.new_order_id,
             client_order_id=pending.new_client_order_id,
-            qty=pending.qty,
-            price=pending.price,
-            stop_price=pending.stop_price,
+            spec=msgspec.structs.replace(order.spec, qty=pending.qty, price=pending.price, stop_price=pending.stop_price),
             exec_count=0,
             pending_cancel=None,
             created_ts=now,
@@ -506,7 +498,7 @@ class AccountState(Dispatcher):
         assert pending is not None
         order.pending_replace = None
         account.reserved_cash -= pending.held_cash
-        self._adjust_reserved_qty(account, order.symbol, -pending.held_qty)
+        self._adjust_reserved_qty(account, order.spec.symbol, -pending.held_qty)
         del account.orders[pending.new_client_order_id]
         if pending.reply is not None:
             self._refuse(pending.reply, "replace_rejected", why)
@@ -564,7 +556,7 @@ class AccountState(Dispatcher):
     # --- booking -------------------------------------------------------------------------
 
     def _book_cash(self, account: AccountRecord, order: OrderRecord) -> None:
-        if order.side is Side.BUY:
+        if order.spec.side is Side.BUY:
             booked = fixed.ceil_cent(order.cum_value)
             account.cash -= booked - order.booked_cash
         else:
@@ -593,16 +585,16 @@ class AccountState(Dispatcher):
         order.reserved_cash = risk.cash_to_reserve(order, instrument, estimate)
         order.reserved_qty = 0 if account.allow_short else risk.qty_to_reserve(order)
         account.reserved_cash += order.reserved_cash
-        self._adjust_reserved_qty(account, order.symbol, order.reserved_qty)
+        self._adjust_reserved_qty(account, order.spec.symbol, order.reserved_qty)
 
     def _rereserve(self, account: AccountRecord, order: OrderRecord) -> None:
         """Recompute what an order holds after a change; terminal orders hold nothing."""
         account.reserved_cash -= order.reserved_cash
-        self._adjust_reserved_qty(account, order.symbol, -order.reserved_qty)
+        self._adjust_reserved_qty(account, order.spec.symbol, -order.reserved_qty)
         order.reserved_cash = order.reserved_qty = 0
         if order.status.is_open:
-            instrument = self.instruments[order.symbol]
-            estimate = risk.estimate_price(order, instrument, self.markets.get(order.symbol), self.limits)
+            instrument = self.instruments[order.spec.symbol]
+            estimate = risk.estimate_price(order, instrument, self.markets.get(order.spec.symbol), self.limits)
             self._reserve(account, order, instrument, estimate)
 
     @staticmethod
@@ -660,7 +652,7 @@ class AccountState(Dispatcher):
         last_qty: int = 0,
         last_price: int | None = None,
     ) -> ExecutionReport:
-        multiplier = self.instruments[order.symbol].multiplier
+        multiplier = self.instruments[order.spec.symbol].multiplier
         return ExecutionReport(
             account=order.account,
             order_id=order.order_id,
@@ -668,14 +660,7 @@ class AccountState(Dispatcher):
             exec_id=exec_id,
             exec_type=exec_type,
             status=order.status,
-            symbol=order.symbol,
-            side=order.side,
-            order_type=order.order_type,
-            tif=order.tif,
-            qty=order.qty,
-            notional=order.notional,
-            price=order.price,
-            stop_price=order.stop_price,
+            spec=order.spec,
             cum_qty=order.cum_qty,
             leaves_qty=order.leaves_qty,
             last_qty=last_qty,
@@ -725,21 +710,21 @@ class AccountState(Dispatcher):
             holds: dict[str, int] = {}
             for order in orders:
                 assert order.reserved_cash >= 0 and order.reserved_qty >= 0, order.order_id
-                holds[order.symbol] = holds.get(order.symbol, 0) + order.reserved_qty
+                holds[order.spec.symbol] = holds.get(order.spec.symbol, 0) + order.reserved_qty
                 if order.pending_replace is not None:
-                    holds[order.symbol] += order.pending_replace.held_qty
+                    holds[order.spec.symbol] += order.pending_replace.held_qty
             assert {s: q for s, q in holds.items() if q} == account.reserved_qty, (account.account, holds, account.reserved_qty)
             chains = [o for o in orders if o.replaced_by is None]
             cash = account.initial_cash
             positions: dict[str, int] = dict(account.initial_positions)
             for order in chains:
-                signed = order.booked_cash if order.side is Side.SELL else -order.booked_cash
+                signed = order.booked_cash if order.spec.side is Side.SELL else -order.booked_cash
                 cash += signed
-                positions[order.symbol] = positions.get(order.symbol, 0) + (order.cum_qty if order.side is Side.BUY else -order.cum_qty)
-                if order.notional is not None and order.side is Side.BUY:
-                    assert order.booked_cash <= order.notional, order.order_id
-                if order.qty is not None:
-                    assert order.cum_qty <= order.qty, order.order_id
+                positions[order.spec.symbol] = positions.get(order.spec.symbol, 0) + (order.cum_qty if order.spec.side is Side.BUY else -order.cum_qty)
+                if order.spec.notional is not None and order.spec.side is Side.BUY:
+                    assert order.booked_cash <= order.spec.notional, order.order_id
+                if order.spec.qty is not None:
+                    assert order.cum_qty <= order.spec.qty, order.order_id
             assert cash == account.cash, (account.account, cash, account.cash)
             held = {s: p.qty for s, p in account.positions.items() if p.qty}
             assert {s: q for s, q in positions.items() if q} == held, (account.account, positions, held)
@@ -770,19 +755,12 @@ _ACCOUNTS = msgspec.msgpack.Decoder(list[AccountRecord])
 _ORDERS = msgspec.msgpack.Decoder(list[OrderRecord])
 
 
-def _record(command: NewOrder, order_id: str, fingerprint: bytes, now: int) -> OrderRecord:
+def _record(command: NewOrder, spec: OrderSpec, order_id: str, fingerprint: bytes, now: int) -> OrderRecord:
     return OrderRecord(
         order_id=order_id,
         account=command.account,
         client_order_id=command.client_order_id,
-        symbol=command.symbol,
-        side=command.side,
-        order_type=command.order_type,
-        tif=command.tif,
-        qty=command.qty,
-        notional=command.notional,
-        price=command.price,
-        stop_price=command.stop_price,
+        spec=spec,
         status=OrderStatus.PENDING_NEW,
         created_ts=now,
         updated_ts=now,
@@ -791,20 +769,20 @@ def _record(command: NewOrder, order_id: str, fingerprint: bytes, now: int) -> O
 
 
 def _fingerprint(command: NewOrder) -> bytes:
-    return _fingerprint_encoder.encode(
-        (command.symbol, command.side, command.order_type, command.tif, command.qty, command.notional, command.price, command.stop_price)
-    )
+    """The terms of a ``new_order`` as bytes: an array in field order, the same bytes the
+    tuple of the eight fields gave (fingerprints in earlier states stay comparable)."""
+    return _fingerprint_encoder.encode(command.spec)
 
 
 def _would_overfill(order: OrderRecord, qty: int, value: int) -> bool:
     """More than the order's quantity, its notional sell cap, or its notional cash
     (``value``: the fill's exact raw value)."""
-    if order.qty is not None:
-        return order.cum_qty + qty > order.qty
+    if order.spec.qty is not None:
+        return order.cum_qty + qty > order.spec.qty
     if order.qty_cap is not None and order.cum_qty + qty > order.qty_cap:
         return True
-    assert order.notional is not None
-    return order.side is Side.BUY and fixed.ceil_cent(order.cum_value + value) > order.notional
+    assert order.spec.notional is not None
+    return order.spec.side is Side.BUY and fixed.ceil_cent(order.cum_value + value) > order.spec.notional
 
 
 def _avg(position: PositionRecord) -> int:

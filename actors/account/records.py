@@ -11,8 +11,9 @@ from __future__ import annotations
 import msgspec
 
 from model import fixed
-from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce
+from model.enums import ExecType, OrderStatus
 from model.messages import Reply
+from model.orders import OrderSpec
 
 
 class PendingReplace(msgspec.Struct, gc=False, array_like=True):
@@ -38,14 +39,7 @@ class OrderRecord(msgspec.Struct, gc=False, array_like=True):
     order_id: str
     account: str
     client_order_id: str
-    symbol: str
-    side: Side
-    order_type: OrderType
-    tif: TimeInForce
-    qty: int | None
-    notional: int | None
-    price: int | None
-    stop_price: int | None
+    spec: OrderSpec  # the client's terms, the very object its NewOrder carried (a replace makes a new one)
     status: OrderStatus
     created_ts: int
     fingerprint: bytes
@@ -79,7 +73,8 @@ class OrderRecord(msgspec.Struct, gc=False, array_like=True):
     def leaves_qty(self) -> int | None:
         if not self.status.is_open:
             return 0
-        return None if self.qty is None else self.qty - self.cum_qty
+        qty = self.spec.qty
+        return None if qty is None else qty - self.cum_qty
 
 
 class PositionRecord(msgspec.Struct, gc=False, array_like=True):

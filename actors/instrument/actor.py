@@ -7,9 +7,9 @@ from typing import Any
 import msgspec
 import ray
 
-from actors.runtime.roles import build_core
 from actors.instrument.core import HELD_NAV, HELD_OPEN, InstrumentState
 from actors.runtime.host import Core, DurableHost
+from actors.runtime.roles import build_core
 from actors.supervisor.core import ActorPlan
 from model import fixed
 from model.config import Config

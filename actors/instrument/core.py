@@ -41,6 +41,7 @@ from model.messages import (
     VenueReport,
     VenueSessionChanged,
 )
+from model.orders import OrderSpec
 
 log = structlog.get_logger("instruments")
 
@@ -57,14 +58,7 @@ class Route(msgspec.Struct, gc=False):
 
     order_id: str
     account: str
-    symbol: str
-    side: Side
-    order_type: OrderType
-    tif: TimeInForce
-    qty: int | None
-    notional: int | None
-    price: int | None
-    stop_price: int | None
+    spec: OrderSpec  # the terms as this actor works them: a triggered stop is a market or limit order here
     qty_cap: int | None
     state: str
     child_id: str | None = None
@@ -125,21 +119,14 @@ class InstrumentState(Dispatcher):
     # --- orders from account shards ----------------------------------------------------------
 
     def _route_order(self, command: RouteOrder, now: int) -> None:
-        book = self.books.get(command.symbol)
+        book = self.books.get(command.spec.symbol)
         if book is None or command.order_id in self.routes:
-            self._anomaly(f"route for {command.order_id} in {command.symbol} refused")
+            self._anomaly(f"route for {command.order_id} in {command.spec.symbol} refused")
             return
         route = Route(
             order_id=command.order_id,
             account=sys.intern(command.account),  # one string per account, not per order
-            symbol=book.instrument.symbol,
-            side=command.side,
-            order_type=command.order_type,
-            tif=command.tif,
-            qty=command.qty,
-            notional=command.notional,
-            price=command.price,
-            stop_price=command.stop_price,
+            spec=msgspec.structs.replace(command.spec, symbol=book.instrument.symbol),  # one string per symbol, not per order
             qty_cap=command.qty_cap,
             state=ROUTED,
         )
@@ -147,7 +134,7 @@ class InstrumentState(Dispatcher):
             self._update(route, VenueEventKind.REJECTED, now, reason=Reason.HALTED.value)
             return
         if book.instrument.asset_class is AssetClass.MUTUAL_FUND:
-            if route.order_type is not OrderType.MARKET:  # the account shard rejects these first; kept as a guard
+            if route.spec.order_type is not OrderType.MARKET:  # the account shard rejects these first; kept as a guard
                 self._update(route, VenueEventKind.REJECTED, now, reason=Reason.UNSUPPORTED.value)
                 return
             # Never routed: it fills at the fund's next NAV after the cut-off it made at its
@@ -157,14 +144,14 @@ class InstrumentState(Dispatcher):
             self.routes[route.order_id] = route
             return
         self.routes[route.order_id] = route
-        if route.tif is TimeInForce.OPG:
+        if route.spec.tif is TimeInForce.OPG:
             # Held for the next open. Whether it came too late for today's is the account
             # shard's to decide (it answered ``open_passed`` at once, never ``new``): one
             # that passed the shard before the open's marker is released by that open.
             route.state = HELD_OPEN
-        elif route.order_type.has_stop:
+        elif route.spec.order_type.has_stop:
             route.state = HELD_STOP
-            self.stops.setdefault(route.symbol, {})[route.order_id] = route
+            self.stops.setdefault(route.spec.symbol, {})[route.order_id] = route
             self._trigger_stops(book, now)
         else:
             self._send_to_venue(route, now)
@@ -208,11 +195,11 @@ class InstrumentState(Dispatcher):
             too_late = _update_for(route.order_id, route.account, VenueEventKind.REPLACE_REJECTED, now, Reason.TOO_LATE_TO_CANCEL.value)
             self.out.to(ACCOUNT, route.account, too_late)
             return
-        route.qty, route.price, route.stop_price = command.qty, command.price, command.stop_price
+        route.spec = msgspec.structs.replace(route.spec, qty=command.qty, price=command.price, stop_price=command.stop_price)
         self._update(route, VenueEventKind.REPLACED, now)
         self._rekey(route, command.new_order_id)
         if route.state == HELD_STOP:
-            self._trigger_stops(self.books[route.symbol], now)
+            self._trigger_stops(self.books[route.spec.symbol], now)
 
     # --- venue events ----------------------------------------------------------------------
 
@@ -228,7 +215,7 @@ class InstrumentState(Dispatcher):
             return
         if report.kind is VenueEventKind.TRADE:
             route.cum_qty += report.last_qty
-            done = report.done or (route.qty is not None and route.cum_qty >= route.qty)
+            done = report.done or (route.spec.qty is not None and route.cum_qty >= route.spec.qty)
             self._update(route, report.kind, now, report.last_qty, report.last_price, report.reason, done, report.venue)
             if done:
                 self._forget(route)
@@ -237,7 +224,7 @@ class InstrumentState(Dispatcher):
             return  # the client order is already new; the venue's acceptance changes nothing there
         self._update(route, report.kind, now, reason=report.reason, venue=report.venue)
         if report.kind is VenueEventKind.REPLACED and route.replacing_to is not None:
-            route.qty, route.price = route.replacing_qty, route.replacing_price
+            route.spec = msgspec.structs.replace(route.spec, qty=route.replacing_qty, price=route.replacing_price)
             self._rekey(route, route.replacing_to)
             route.replacing_to = route.replacing_qty = route.replacing_price = None
         elif report.kind is VenueEventKind.REPLACE_REJECTED:
@@ -261,7 +248,7 @@ class InstrumentState(Dispatcher):
             if book.quotes.pop(change.venue, None) is not None:
                 self._consolidate(book, now)
         for route in list(self.routes.values()):
-            if route.state == HELD_STOP and route.tif is TimeInForce.DAY and not self._any_venue_open(route.symbol):
+            if route.state == HELD_STOP and route.spec.tif is TimeInForce.DAY and not self._any_venue_open(route.spec.symbol):
                 self._update(route, VenueEventKind.EXPIRED, now, reason=Reason.END_OF_DAY.value)
                 self._forget(route)
 
@@ -279,7 +266,7 @@ class InstrumentState(Dispatcher):
             route
             for route in self.routes.values()
             if (command.account is None or route.account == command.account)
-            and (command.symbol is None or route.symbol == command.symbol)
+            and (command.symbol is None or route.spec.symbol == command.symbol)
             and (command.venue is None or route.venue == command.venue)
             and route.replacing_to is None
         ]
@@ -296,8 +283,8 @@ class InstrumentState(Dispatcher):
                 self._forget(route)
             elif route.venue in native:
                 symbols = bulk.setdefault(route.venue, [])
-                if route.symbol not in symbols:
-                    symbols.append(route.symbol)
+                if route.spec.symbol not in symbols:
+                    symbols.append(route.spec.symbol)
             else:
                 assert route.child_id is not None and route.venue is not None
                 self.out.to(VENUE, route.venue, VenueCancel(route.child_id))
@@ -342,8 +329,8 @@ class InstrumentState(Dispatcher):
         wanted = set(symbols)
         held: dict[str, list[Route]] = {}
         for route in self.routes.values():
-            if route.state == HELD_OPEN and (not wanted or route.symbol in wanted):
-                held.setdefault(route.symbol, []).append(route)
+            if route.state == HELD_OPEN and (not wanted or route.spec.symbol in wanted):
+                held.setdefault(route.spec.symbol, []).append(route)
         released = 0
         for symbol in sorted(held):
             if self.books[symbol].halted:
@@ -356,16 +343,16 @@ class InstrumentState(Dispatcher):
         quantity = {Side.BUY: Constituents(), Side.SELL: Constituents()}
         cash = {Side.BUY: Constituents(), Side.SELL: Constituents()}
         for route in routes:
-            if route.order_type is not OrderType.MARKET:
-                route.tif = TimeInForce.IOC  # a limit on the open: what the open gives it, no more
+            if route.spec.order_type is not OrderType.MARKET:
+                route.spec = msgspec.structs.replace(route.spec, tif=TimeInForce.IOC)  # a limit on the open: what the open gives it, no more
                 self._send_to_venue(route, now)
                 continue
             del self.routes[route.order_id]  # the block answers for it from here on
-            if route.qty is not None:
-                quantity[route.side].add(route.order_id, route.account, route.qty)
+            if route.spec.qty is not None:
+                quantity[route.spec.side].add(route.order_id, route.account, route.spec.qty)
             else:
-                assert route.notional is not None
-                cash[route.side].add(route.order_id, route.account, route.notional, route.qty_cap)
+                assert route.spec.notional is not None
+                cash[route.spec.side].add(route.order_id, route.account, route.spec.notional, route.qty_cap)
         buys, sells = quantity[Side.BUY].total, quantity[Side.SELL].total
         if buys or sells:
             side = Side.BUY if buys >= sells else Side.SELL
@@ -373,7 +360,7 @@ class InstrumentState(Dispatcher):
             block = self._new_block(symbol, side, notional=False, orders=larger, routed=abs(buys - sells))
             block.crossed, block.cross = smaller, min(buys, sells)
             self._route_block(
-                block, VenueNewOrder(block.child_id or "", symbol, side, OrderType.MARKET, TimeInForce.DAY, block.routed, None, None), now
+                block, VenueNewOrder(block.child_id or "", OrderSpec(symbol, side, OrderType.MARKET, TimeInForce.DAY, qty=block.routed)), now
             )
         for side, orders in cash.items():
             if orders.order_ids:
@@ -381,7 +368,7 @@ class InstrumentState(Dispatcher):
                 block = self._new_block(symbol, side, notional=True, orders=orders, routed=orders.total)
                 self._route_block(
                     block,
-                    VenueNewOrder(block.child_id or "", symbol, side, OrderType.MARKET, TimeInForce.DAY, None, block.routed, None, cap),
+                    VenueNewOrder(block.child_id or "", OrderSpec(symbol, side, OrderType.MARKET, TimeInForce.DAY, notional=block.routed), cap),
                     now,
                 )
 
@@ -393,7 +380,7 @@ class InstrumentState(Dispatcher):
     def _route_block(self, block: Block, order: VenueNewOrder, now: int) -> None:
         """Send the block to the venue with the best price for it; allocate at once when
         netting covered everything or no venue takes it."""
-        venue = self.venue_for(block.symbol, block.side, OrderType.MARKET, order.qty) if block.routed else None
+        venue = self.venue_for(block.symbol, block.side, OrderType.MARKET, order.spec.qty) if block.routed else None
         if venue is None:
             self._finish_block(block, now)
             return
@@ -514,14 +501,14 @@ class InstrumentState(Dispatcher):
         symbol = instrument.symbol
         book.reference = book.nav = nav
         held = sorted(
-            (r for r in self.routes.values() if r.state == HELD_NAV and r.symbol == symbol and (strike is None or r.nav_strike <= strike)),
+            (r for r in self.routes.values() if r.state == HELD_NAV and r.spec.symbol == symbol and (strike is None or r.nav_strike <= strike)),
             key=lambda r: r.order_id,
         )
         for route in held:
-            qty = route.qty
+            qty = route.spec.qty
             if qty is None:
-                assert route.notional is not None
-                qty = fixed.qty_for_cash(route.notional, nav, instrument.qty_increment, instrument.multiplier)
+                assert route.spec.notional is not None
+                qty = fixed.qty_for_cash(route.spec.notional, nav, instrument.qty_increment, instrument.multiplier)
                 if route.qty_cap is not None:
                     qty = min(qty, route.qty_cap)
             if qty:
@@ -542,7 +529,7 @@ class InstrumentState(Dispatcher):
         it routed the order (or a cancel or replace of it): order ids are the shard's name
         and its counter (``account-1-17``), and a shard's routes and markers arrive in order."""
         shard = route.order_id.rpartition("-")[0]
-        return self.nav_marks.get(route.symbol, {}).get(shard, 0)
+        return self.nav_marks.get(route.spec.symbol, {}).get(shard, 0)
 
     def _past_cut_off(self, route: Route) -> bool:
         """A fund order whose strike's marker has passed its shard: it is bound to that
@@ -578,21 +565,11 @@ class InstrumentState(Dispatcher):
         self.out.to(
             VENUE,
             venue,
-            VenueNewOrder(
-                child_id=route.child_id,
-                symbol=route.symbol,
-                side=route.side,
-                order_type=route.order_type,
-                tif=route.tif,
-                qty=route.qty,
-                notional=route.notional,
-                price=route.price,
-                qty_cap=route.qty_cap,
-            ),
+            VenueNewOrder(child_id=route.child_id, spec=route.spec, qty_cap=route.qty_cap),
         )
 
     def choose_venue(self, route: Route) -> str | None:
-        return self.venue_for(route.symbol, route.side, route.order_type, route.qty)
+        return self.venue_for(route.spec.symbol, route.spec.side, route.spec.order_type, route.spec.qty)
 
     def venue_for(self, symbol: str, side: Side, order_type: OrderType, qty: int | None) -> str | None:
         """The venue with the best price for the order among those that trade the symbol,
@@ -623,15 +600,17 @@ class InstrumentState(Dispatcher):
             return
         held = self.stops.get(book.instrument.symbol)
         for route in list(held.values()) if held else ():
-            assert route.stop_price is not None
-            if route.side is Side.BUY:
-                triggered = book.ask is not None and book.ask >= route.stop_price
+            assert route.spec.stop_price is not None
+            if route.spec.side is Side.BUY:
+                triggered = book.ask is not None and book.ask >= route.spec.stop_price
             else:
-                triggered = book.bid is not None and book.bid <= route.stop_price
+                triggered = book.bid is not None and book.bid <= route.spec.stop_price
             if triggered:
                 assert held is not None
                 del held[route.order_id]
-                route.order_type = OrderType.LIMIT if route.order_type is OrderType.STOP_LIMIT else OrderType.MARKET
+                # from here a plain child order: a limit or market order with no stop
+                order_type = OrderType.LIMIT if route.spec.order_type is OrderType.STOP_LIMIT else OrderType.MARKET
+                route.spec = msgspec.structs.replace(route.spec, order_type=order_type, stop_price=None)
                 self._send_to_venue(route, now)
 
     def _consolidate(self, book: Book, now: int) -> None:
@@ -680,7 +659,7 @@ class InstrumentState(Dispatcher):
 
     def _rekey(self, route: Route, new_order_id: str) -> None:
         del self.routes[route.order_id]
-        held = self.stops.get(route.symbol) if route.state == HELD_STOP else None
+        held = self.stops.get(route.spec.symbol) if route.state == HELD_STOP else None
         if held is not None:
             del held[route.order_id]
             held[new_order_id] = route
@@ -691,7 +670,7 @@ class InstrumentState(Dispatcher):
 
     def _forget(self, route: Route) -> None:
         self.routes.pop(route.order_id, None)
-        self.stops.get(route.symbol, {}).pop(route.order_id, None)
+        self.stops.get(route.spec.symbol, {}).pop(route.order_id, None)
         if route.child_id is not None:
             self.children.pop(route.child_id, None)
 
@@ -700,7 +679,7 @@ class InstrumentState(Dispatcher):
         log.warning("anomaly", actor=self.name, detail=text)
 
     def held_for_open(self, symbol: str) -> list[Route]:
-        return [r for r in self.routes.values() if r.state == HELD_OPEN and r.symbol == symbol]
+        return [r for r in self.routes.values() if r.state == HELD_OPEN and r.spec.symbol == symbol]
 
     def check_invariants(self) -> None:
         for child_id, block_id in self.block_children.items():
@@ -712,8 +691,8 @@ class InstrumentState(Dispatcher):
             route = self.routes[order_id]
             assert route.child_id == child_id and route.state == ROUTED, child_id
         for route in self.routes.values():
-            if route.qty is not None:
-                assert 0 <= route.cum_qty <= route.qty, route.order_id
+            if route.spec.qty is not None:
+                assert 0 <= route.cum_qty <= route.spec.qty, route.order_id
 
     def state_hash(self) -> str:
         state = (

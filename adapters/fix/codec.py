@@ -411,7 +411,8 @@ class ChildOrder(msgspec.Struct, frozen=True, array_like=True, gc=False):
 
     @classmethod
     def of(cls, order: VenueNewOrder) -> ChildOrder:
-        return cls(order.child_id, order.symbol, order.side, order.order_type, order.tif, order.qty, order.notional, order.price)
+        spec = order.spec
+        return cls(order.child_id, spec.symbol, spec.side, spec.order_type, spec.tif, spec.qty, spec.notional, spec.price)
 
     @property
     def venue_cl_ord_id(self) -> str:
@@ -474,11 +475,11 @@ def new_order_single(order: VenueNewOrder, now: int) -> Any:
     msg = _message(MsgType.NEW_ORDER_SINGLE)
     msg.setField(Tag.ClOrdID, order.child_id)
     msg.setField(Tag.HandlInst, "1")  # automated execution, no broker intervention
-    msg.setField(Tag.Symbol, order.symbol)
-    msg.setField(Tag.Side, _SIDE[order.side])
+    msg.setField(Tag.Symbol, order.spec.symbol)
+    msg.setField(Tag.Side, _SIDE[order.spec.side])
     msg.setField(Tag.TransactTime, fix_timestamp(now))
-    _set_order_qty(msg, order.qty, order.notional)
-    _set_order_type(msg, order.order_type, order.tif, order.price)
+    _set_order_qty(msg, order.spec.qty, order.spec.notional)
+    _set_order_type(msg, order.spec.order_type, order.spec.tif, order.spec.price)
     return msg
 
 
@@ -840,10 +841,10 @@ def execution_copy(report: ExecutionReport) -> Any:
     msg.setField(Tag.ExecID, report.exec_id)
     msg.setField(Tag.ExecType, "F")
     msg.setField(Tag.OrdStatus, _ORD_STATUS[report.status])
-    msg.setField(Tag.Symbol, report.symbol)
-    msg.setField(Tag.Side, _SIDE[report.side])
-    msg.setField(Tag.OrdType, _ORD_TYPE[report.order_type])
-    _set_order_qty(msg, report.qty, report.notional)
+    msg.setField(Tag.Symbol, report.spec.symbol)
+    msg.setField(Tag.Side, _SIDE[report.spec.side])
+    msg.setField(Tag.OrdType, _ORD_TYPE[report.spec.order_type])
+    _set_order_qty(msg, report.spec.qty, report.spec.notional)
     _set_amount(msg, Tag.LastQty, report.last_qty)
     _set_amount(msg, Tag.LastPx, report.last_price)
     _set_amount(msg, Tag.CumQty, report.cum_qty)

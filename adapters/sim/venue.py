@@ -191,13 +191,13 @@ class SimVenue:
             return [self._report(order.child_id, VenueEventKind.REJECTED, now, reason=reason)]
         child = _Child(
             child_id=order.child_id,
-            symbol=order.symbol,
-            side=order.side,
-            order_type=order.order_type,
-            tif=order.tif,
-            qty=order.qty,
-            notional=order.notional,
-            price=order.price,
+            symbol=order.spec.symbol,
+            side=order.spec.side,
+            order_type=order.spec.order_type,
+            tif=order.spec.tif,
+            qty=order.spec.qty,
+            notional=order.spec.notional,
+            price=order.spec.price,
             qty_cap=order.qty_cap,
         )
         self._seen.add(child.child_id)
@@ -302,28 +302,28 @@ class SimVenue:
 
     def _rejection(self, order: VenueNewOrder) -> str | None:
         """Why ``order`` cannot be accepted, or ``None``."""
-        instrument = self._instruments.get(order.symbol)
+        instrument = self._instruments.get(order.spec.symbol)
         if order.child_id in self._seen:
             return SimReason.DUPLICATE_CHILD_ID.value
         if instrument is None:
             return SimReason.UNKNOWN_SYMBOL.value
         if self._session is not SessionState.OPEN:
             return Reason.MARKET_CLOSED.value
-        if order.order_type not in (OrderType.MARKET, OrderType.LIMIT) or order.tif is TimeInForce.OPG:
+        if order.spec.order_type not in (OrderType.MARKET, OrderType.LIMIT) or order.spec.tif is TimeInForce.OPG:
             return Reason.UNSUPPORTED.value
-        problem = _quantity_problem(order.qty, order.notional, order.qty_cap, instrument)
-        problem = problem or _price_problem(order.order_type, order.price, instrument)
-        if problem is None and order.notional is not None and not self._buys_an_increment(order, order.notional):
+        problem = _quantity_problem(order.spec.qty, order.spec.notional, order.qty_cap, instrument)
+        problem = problem or _price_problem(order.spec.order_type, order.spec.price, instrument)
+        if problem is None and order.spec.notional is not None and not self._buys_an_increment(order, order.spec.notional):
             problem = SimReason.NOTIONAL_TOO_SMALL.value
         return problem
 
     def _buys_an_increment(self, order: VenueNewOrder, notional: int) -> bool:
         """Whether ``notional`` covers one increment at the price the order would trade at
         now: the quote if it is marketable, else its limit."""
-        instrument = self._instruments[order.symbol]
-        price = self._quote_price(order.symbol, order.side)
-        if order.price is not None and not _crosses(order.side, order.price, price):
-            price = order.price
+        instrument = self._instruments[order.spec.symbol]
+        price = self._quote_price(order.spec.symbol, order.spec.side)
+        if order.spec.price is not None and not _crosses(order.spec.side, order.spec.price, price):
+            price = order.spec.price
         return fixed.qty_for_cash(notional, price, instrument.qty_increment, instrument.multiplier) > 0
 
     def _replace_problem(self, child: _Child, request: VenueReplace) -> str | None:

@@ -204,6 +204,7 @@ def _decimal(value: int | None) -> str | None:
 
 def execution_body(report: ExecutionReport) -> bytes:
     """The JSON of an execution report without ``id`` (``with_id`` adds it for the requester)."""
+    spec = report.spec
     return _encoder.encode(
         {
             "type": "execution",
@@ -213,14 +214,14 @@ def execution_body(report: ExecutionReport) -> bytes:
             "exec_id": report.exec_id,
             "exec_type": report.exec_type.value,
             "status": report.status.value,
-            "symbol": report.symbol,
-            "side": report.side.value,
-            "order_type": report.order_type.value,
-            "tif": report.tif.value,
-            "qty": _decimal(report.qty),
-            "notional": None if report.notional is None else fixed.format_cash(report.notional),
-            "price": _decimal(report.price),
-            "stop_price": _decimal(report.stop_price),
+            "symbol": spec.symbol,
+            "side": spec.side.value,
+            "order_type": spec.order_type.value,
+            "tif": spec.tif.value,
+            "qty": _decimal(spec.qty),
+            "notional": None if spec.notional is None else fixed.format_cash(spec.notional),
+            "price": _decimal(spec.price),
+            "stop_price": _decimal(spec.stop_price),
             "cum_qty": _format(report.cum_qty),
             "leaves_qty": _decimal(report.leaves_qty),
             "last_qty": _format(report.last_qty),

@@ -5,21 +5,21 @@ from hypothesis import strategies as st
 
 from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce, VenueEventKind
 from model.messages import Batch, ExecutionReport, NewOrder, OrderUpdate, Reply, VenueQuote, decode_batch, encode_batch
+from model.orders import OrderSpec
 
 amounts = st.integers(min_value=0, max_value=2**63 - 1)
 maybe = st.none() | amounts
 text = st.text(max_size=20)
 replies = st.none() | st.builds(Reply, text, st.integers(min_value=0, max_value=2**31), st.binary(max_size=12))
 
-new_orders = st.builds(
-    NewOrder, text, text, text, st.sampled_from(Side), st.sampled_from(OrderType), st.sampled_from(TimeInForce),
-    maybe, maybe, maybe, maybe, replies,
+specs = st.builds(
+    OrderSpec, text, st.sampled_from(Side), st.sampled_from(OrderType), st.sampled_from(TimeInForce), maybe, maybe, maybe, maybe
 )
+new_orders = st.builds(NewOrder, text, text, specs, replies)
 updates = st.builds(OrderUpdate, text, text, st.sampled_from(VenueEventKind), amounts, maybe, st.none() | text, text, amounts, st.booleans())
 quotes = st.builds(VenueQuote, text, text, maybe, amounts, maybe, amounts, amounts)
 reports = st.builds(
-    ExecutionReport, text, text, text, text, st.sampled_from(ExecType), st.sampled_from(OrderStatus), text,
-    st.sampled_from(Side), st.sampled_from(OrderType), st.sampled_from(TimeInForce), maybe, maybe, maybe, maybe,
+    ExecutionReport, text, text, text, text, st.sampled_from(ExecType), st.sampled_from(OrderStatus), specs,
     amounts, maybe, amounts, maybe, maybe, st.none() | text, amounts, replies,
 )
 

@@ -5,8 +5,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from actors.account.risk import RiskLimits
 from actors.account.core import AccountState
+from actors.account.risk import RiskLimits
 from actors.runtime.outputs import DROP_COPY, GATEWAY, INSTRUMENT, Send
 from model import fixed
 from model.config import AccountSeed
@@ -34,6 +34,7 @@ from model.messages import (
     RouteOrder,
     SetTradingStatus,
 )
+from model.orders import OrderSpec
 
 D = fixed.parse
 NOW = 1_700_000_000_000_000_000
@@ -62,11 +63,12 @@ def order(
     notional: str | None = None,
     stop_price: str | None = None,
 ) -> NewOrder:
-    return NewOrder(
-        "A1", cloid, symbol, side, order_type, tif,
+    spec = OrderSpec(
+        symbol, side, order_type, tif,
         D(qty) if qty else None, D(notional) if notional else None,
-        D(price) if price else None, D(stop_price) if stop_price else None, REPLY,
+        D(price) if price else None, D(stop_price) if stop_price else None,
     )
+    return NewOrder("A1", cloid, spec, REPLY)
 
 
 def run(state: AccountState, message: Any, now: int = NOW) -> list[Send]:
@@ -135,7 +137,7 @@ def test_order_ids_and_exec_ids_come_from_counters_not_clocks() -> None:
 def test_unknown_account_is_refused_without_change() -> None:
     state = make_state()
     before = state.state_hash()
-    command = NewOrder("ZZ", "c1", "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, D("1"), None, D("150"), None, REPLY)
+    command = NewOrder("ZZ", "c1", OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, D("1"), None, D("150"), None), REPLY)
     sends = run(state, command)
     assert isinstance(sends[0].message, RequestRejected) and sends[0].message.code == "forbidden"
     assert state.orders == {}
@@ -743,7 +745,7 @@ def test_open_only_pages_hold_only_open_orders() -> None:
 def test_a_cursor_that_is_not_a_position_in_the_accounts_orders_is_refused(cursor: str) -> None:
     state = make_state()
     state.open_account(AccountSeed("A2", "trader1", D("100.00")))
-    run(state, NewOrder("A2", "x1", "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, D("0.1"), None, D("150"), None, REPLY))
+    run(state, NewOrder("A2", "x1", OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, D("0.1"), None, D("150"), None), REPLY))
     run(state, order("c1", qty="1"))  # account-0-2: the A2 order is account-0-1
     books = (dict(state.orders), {a: r.orders.copy() for a, r in state.accounts.items()})
     [send] = run(state, QueryOrders("A1", False, REPLY, cursor, 10))

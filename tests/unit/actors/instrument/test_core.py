@@ -21,6 +21,7 @@ from model.messages import (
     VenueReport,
     VenueSessionChanged,
 )
+from model.orders import OrderSpec
 
 D = fixed.parse
 IBM = Instrument("IBM", AssetClass.EQUITY, D("0.01"), D("0.000001"), D("150"))
@@ -44,8 +45,8 @@ def quote(venue: str, bid: str, ask: str, size: str = "100") -> VenueQuote:
 
 def route(order_id: str = "o1", side: Side = Side.BUY, order_type: OrderType = OrderType.MARKET, qty: str = "10",
           tif: TimeInForce = TimeInForce.DAY, price: str | None = None, stop: str | None = None) -> RouteOrder:
-    return RouteOrder(order_id, "A1", "IBM", side, order_type, tif, D(qty), None,
-                      D(price) if price else None, D(stop) if stop else None)
+    return RouteOrder(order_id, "A1", OrderSpec("IBM", side, order_type, tif, D(qty), None,
+                                                D(price) if price else None, D(stop) if stop else None))
 
 
 def of_type(sends: list[Send], kind: type) -> list:  # type: ignore[type-arg]
@@ -110,7 +111,7 @@ def test_a_buy_stop_waits_until_the_ask_reaches_it_then_goes_out_as_market() -> 
     assert of_type(sends, VenueNewOrder) == [] and state.routes["o1"].state == HELD_STOP
     assert of_type(run(state, quote("A", "150.40", "150.60")), VenueNewOrder) == []
     sent = of_type(run(state, quote("A", "150.90", "151.00")), VenueNewOrder)[0].message
-    assert sent.order_type is OrderType.MARKET and state.routes["o1"].state == ROUTED
+    assert sent.spec.order_type is OrderType.MARKET and state.routes["o1"].state == ROUTED
 
 
 def test_a_sell_stop_limit_triggers_on_the_bid_and_goes_out_as_limit() -> None:
@@ -118,7 +119,7 @@ def test_a_sell_stop_limit_triggers_on_the_bid_and_goes_out_as_limit() -> None:
     run(state, quote("A", "149.90", "150.10"))
     run(state, route(side=Side.SELL, order_type=OrderType.STOP_LIMIT, stop="149.00", price="148.50"))
     sent = of_type(run(state, quote("A", "148.95", "149.20")), VenueNewOrder)[0].message
-    assert (sent.order_type, sent.price) == (OrderType.LIMIT, D("148.50"))
+    assert (sent.spec.order_type, sent.spec.price) == (OrderType.LIMIT, D("148.50"))
 
 
 def test_stops_do_not_trigger_while_halted() -> None:
@@ -145,9 +146,9 @@ def test_cancel_and_replace_of_a_routed_order_go_to_its_venue_and_replace_rekeys
     child = of_type(run(state, route(order_type=OrderType.LIMIT, price="149.00")), VenueNewOrder)[0].message.child_id
     replace = of_type(run(state, ReplaceRoute("o1", "o2", "A1", "IBM", D("20"), D("149.50"), None)), VenueReplace)[0]
     assert (replace.key, replace.message.qty) == ("A", D("20"))
-    assert state.routes["o1"].qty == D("10")  # unchanged until the venue confirms
+    assert state.routes["o1"].spec.qty == D("10")  # unchanged until the venue confirms
     update = of_type(run(state, VenueReport("A", child, VenueEventKind.REPLACED, 0, None, None, 1)), OrderUpdate)[0].message
-    assert update.order_id == "o1" and "o2" in state.routes and state.routes["o2"].qty == D("20")
+    assert update.order_id == "o1" and "o2" in state.routes and state.routes["o2"].spec.qty == D("20")
     cancel = of_type(run(state, CancelRoute("o2", "A1", "IBM")), VenueCancel)[0]
     assert cancel.message.child_id == child
 

@@ -27,6 +27,7 @@ from adapters.fix.spec import fix44_dictionary
 from model import fixed
 from model.enums import ExecType, OrderStatus, OrderType, Reason, Side, TimeInForce, VenueEventKind
 from model.messages import ExecutionReport, VenueNewOrder, VenueQuote, VenueReport
+from model.orders import OrderSpec
 
 SOH = "\x01"
 STRICT = fix.DataDictionary(str(fix44_dictionary()))  # quickfix's defaults, as a counterparty's session checks
@@ -117,9 +118,9 @@ def execution(changes: Fields | None = None, poss_dup: bool = False) -> Inbound:
     return codec.decode_execution_report(from_venue("8", changed(TRADE, changes or {}), poss_dup=poss_dup), VENUE, T0)
 
 
-def limit_order(**changes: Any) -> VenueNewOrder:
-    base = VenueNewOrder("child-1", "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, number("0.3"), None, number("150.25"))
-    return msgspec.structs.replace(base, **changes)
+def limit_order(qty_cap: int | None = None, **changes: Any) -> VenueNewOrder:
+    spec = OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, number("0.3"), None, number("150.25"))
+    return VenueNewOrder("child-1", msgspec.structs.replace(spec, **changes), qty_cap)
 
 
 # --- decimals -------------------------------------------------------------------------------------
@@ -390,14 +391,7 @@ def test_the_drop_copy_of_a_fill_decodes_as_the_same_trade() -> None:
         exec_id="account-1-17-2",
         exec_type=ExecType.TRADE,
         status=OrderStatus.PARTIALLY_FILLED,
-        symbol="IBM",
-        side=Side.SELL,
-        order_type=OrderType.LIMIT,
-        tif=TimeInForce.DAY,
-        qty=number("1.3"),
-        notional=None,
-        price=number("150.25"),
-        stop_price=None,
+        spec=OrderSpec("IBM", Side.SELL, OrderType.LIMIT, TimeInForce.DAY, number("1.3"), None, number("150.25"), None),
         cum_qty=number("0.3"),
         leaves_qty=number("1"),
         last_qty=number("0.3"),
@@ -430,16 +424,16 @@ def test_the_drop_copy_of_a_fill_decodes_as_the_same_trade() -> None:
 
 def test_the_drop_copy_of_a_notional_fill_carries_cash_order_qty() -> None:
     fill = ExecutionReport(
-        "A1", "o-1", "c-1", "o-1-1", ExecType.TRADE, OrderStatus.FILLED, "AAPL", Side.BUY, OrderType.MARKET, TimeInForce.DAY,
-        None, number("100"), None, None, number("0.52"), None, number("0.52"), number("190.10"), number("190.10"), None, T0,
+        "A1", "o-1", "c-1", "o-1-1", ExecType.TRADE, OrderStatus.FILLED,
+        OrderSpec("AAPL", Side.BUY, OrderType.MARKET, TimeInForce.DAY, None, number("100"), None, None), number("0.52"), None, number("0.52"), number("190.10"), number("190.10"), None, T0,
     )  # fmt: skip
     assert fields_of(over_the_wire(codec.execution_copy(fill)), 38, 152, 151, 39) == {38: None, 152: "100", 151: "0", 39: "2"}
 
 
 def test_only_fills_are_copied() -> None:
     accepted = ExecutionReport(
-        "A1", "o-1", "c-1", "o-1-0", ExecType.NEW, OrderStatus.NEW, "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY,
-        number("1"), None, number("150"), None, 0, number("1"), 0, None, None, None, T0,
+        "A1", "o-1", "c-1", "o-1-0", ExecType.NEW, OrderStatus.NEW,
+        OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, number("1"), None, number("150"), None), 0, number("1"), 0, None, None, None, T0,
     )  # fmt: skip
     with pytest.raises(CodecError) as caught:
         codec.execution_copy(accepted)

@@ -14,6 +14,7 @@ from adapters.fix.venue import CANCELED_ON_DISCONNECT, NOT_SENT, FixVenue
 from model import fixed
 from model.enums import OrderType, SessionState, Side, TimeInForce, VenueEventKind
 from model.messages import VenueNewOrder, VenueQuote, VenueReplace, VenueReport, VenueSessionChanged, VenueWireSent
+from model.orders import OrderSpec
 from tests.conftest import demo_setup
 from tests.unit.adapters.fix.test_codec import ACCEPTED, CANCEL_REJECT, EXECUTOR_REJECT, QUOTE, TRADE, UNSUPPORTED, changed, from_venue
 
@@ -28,7 +29,7 @@ def venue(cancel_on_disconnect: bool = False) -> FixVenue:
 
 
 def order(qty: str = "0.3", child_id: str = "child-1") -> VenueNewOrder:
-    return VenueNewOrder(child_id, "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse(qty), None, fixed.parse("150.25"))
+    return VenueNewOrder(child_id, OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse(qty), None, fixed.parse("150.25")))
 
 
 def wire(msg_type: str, fields: dict, poss_dup: bool = False) -> str:
