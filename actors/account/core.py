@@ -24,7 +24,7 @@ from model.calendar import trading_day
 from model.config import AccountSeed
 from model.enums import ExecType, OrderStatus, Reason, Side, VenueEventKind
 from model.instruments import Instrument
-from model.lifecycle import OrderEvent, allowed, next_status
+from model.lifecycle import STATES, OrderEvent, Pending, can, inherited, step
 from model.messages import (
     AccountReply,
     CancelAll,
@@ -138,7 +138,7 @@ class AccountState(Dispatcher):
             return
         killed = {account.account for account in targets}
         for order in list(self.orders.values()):
-            if order.account in killed and order.status.is_open and not order.cancel_requested:
+            if order.account in killed and can(order.status, order.pending, OrderEvent.CANCEL_REQUESTED):
                 self._request_cancel(order)
 
     def open_orders(self, account: str | None) -> int:
@@ -175,14 +175,14 @@ class AccountState(Dispatcher):
         self.orders[order.order_id] = order
         account.orders[order.client_order_id] = order.order_id
         if reason is not None:
-            order.status = next_status(order.status, OrderEvent.REJECT)
+            self._move(order, OrderEvent.REJECT)
             order.reason = reason.value
             self._report(order, ExecType.REJECTED, now, reply=command.reply)
             return
         estimate = risk.estimate_price(order, instrument, market, self.limits)
         if order.spec.side is Side.SELL and order.spec.notional is not None:
             order.qty_cap = risk.notional_sell_cap(order, account, instrument, estimate)
-        order.status = next_status(order.status, OrderEvent.ACCEPT)
+        self._move(order, OrderEvent.ACCEPT)
         self._reserve(account, order, instrument, estimate)
         self._report(order, ExecType.NEW, now, reply=command.reply)
         self.out.to(
@@ -202,7 +202,7 @@ class AccountState(Dispatcher):
             return
         self.rejected_requests += 1
         refused = _record(command, command.spec, "", fingerprint, now)
-        refused.status = OrderStatus.REJECTED
+        self._move(refused, OrderEvent.REJECT)
         refused.reason = Reason.DUPLICATE_CLIENT_ORDER_ID.value
         self._to_asker(command.reply, self._execution(refused, ExecType.REJECTED, now, exec_id="", reply=command.reply))
 
@@ -226,11 +226,11 @@ class AccountState(Dispatcher):
         order = self._find_open(command.account, command.client_order_id, command.reply)
         if order is None:
             return
-        order.pending_cancel = command.reply
+        order.cancel_reply = command.reply
         self._request_cancel(order)
 
     def _request_cancel(self, order: OrderRecord) -> None:
-        order.cancel_requested = True
+        self._move(order, OrderEvent.CANCEL_REQUESTED)
         self.out.to(INSTRUMENT, order.spec.symbol, CancelRoute(order.order_id, order.account, order.spec.symbol))
 
     def _replace_order(self, command: ReplaceOrder, now: int) -> None:
@@ -277,6 +277,7 @@ class AccountState(Dispatcher):
             held_cash=held_cash,
             held_qty=held_qty,
         )
+        self._move(order, OrderEvent.REPLACE_REQUESTED)
         order.pending_replace = pending
         account.reserved_cash += held_cash
         self._adjust_reserved_qty(account, order.spec.symbol, held_qty)
@@ -319,7 +320,7 @@ class AccountState(Dispatcher):
     def _cancel_all(self, command: CancelAll, now: int) -> None:
         count = 0
         for order in list(self.orders.values()):
-            if not order.status.is_open or order.cancel_requested:
+            if not can(order.status, order.pending, OrderEvent.CANCEL_REQUESTED):
                 continue
             if command.account is not None and order.account != command.account:
                 continue
@@ -421,37 +422,38 @@ class AccountState(Dispatcher):
         self._book_cash(account, order)
         self._book_position(account, order.spec.symbol, order.spec.side, update.last_qty, price)
         complete = update.done if order.spec.qty is None else order.cum_qty == order.spec.qty
-        order.status = next_status(order.status, OrderEvent.FILL if complete else OrderEvent.PARTIAL_FILL)
-        if not order.status.is_open and order.pending_replace is not None:
-            self._drop_pending_replace(order, account, "order filled")
+        self._move(order, OrderEvent.FILL if complete else OrderEvent.PARTIAL_FILL)
+        if order.pending_replace is not None and not order.pending.has_replace:  # filled: nothing left to replace
+            self._release_replace(order, account, "order filled")
         self._rereserve(account, order)
         self._report(order, ExecType.TRADE, now, last_qty=update.last_qty, last_price=price)
 
     def _finish(self, order: OrderRecord, update: OrderUpdate, now: int) -> None:
         event, exec_type = _VENUE_EVENT_EXEC[update.kind]
-        if not allowed(order.status, event):
+        if not can(order.status, order.pending, event):
             self._anomaly(f"{update.kind.value} for {order.order_id} in status {order.status.value}")
             return
         account = self.accounts[order.account]
         order.venue = update.venue or order.venue
-        order.status = next_status(order.status, event)
+        self._move(order, event)
         order.reason = update.reason
         if order.pending_replace is not None:
-            self._drop_pending_replace(order, account, f"order {order.status.value}")
+            self._release_replace(order, account, f"order {order.status.value}")
         self._rereserve(account, order)
-        reply, order.pending_cancel = order.pending_cancel, None
+        reply, order.cancel_reply = order.cancel_reply, None
         self._report(order, exec_type, now, reply=reply)
 
     def _replaced(self, order: OrderRecord, now: int) -> None:
         pending = order.pending_replace
-        if pending is None or not allowed(order.status, OrderEvent.REPLACE):
+        if pending is None or not can(order.status, order.pending, OrderEvent.REPLACE):
             self._anomaly(f"unexpected replace confirmation for {order.order_id}")
             return
         account = self.accounts[order.account]
         if pending.qty <= order.cum_qty:
             # fills overtook the replace: a venue must refuse it; we never book qty < filled
             self._anomaly(f"replace of {order.order_id} to {pending.qty} confirmed after {order.cum_qty} filled")
-            self._drop_pending_replace(order, account, "replace overtaken by fills")
+            self._move(order, OrderEvent.REPLACE_REFUSED)
+            self._release_replace(order, account, "replace overtaken by fills")
             return
         order.pending_replace = None
         account.reserved_cash -= pending.held_cash
@@ -462,13 +464,15 @@ class AccountState(Dispatcher):
             client_order_id=pending.new_client_order_id,
             spec=msgspec.structs.replace(order.spec, qty=pending.qty, price=pending.price, stop_price=pending.stop_price),
             exec_count=0,
-            pending_cancel=None,
+            pending=inherited(order.pending),
+            cancel_reply=None,
+            pending_replace=None,
             created_ts=now,
             reserved_cash=0,
             reserved_qty=0,
             fingerprint=b"",  # never sent as a new_order: a new_order with its id is a duplicate
         )
-        order.status = next_status(order.status, OrderEvent.REPLACE)
+        self._move(order, OrderEvent.REPLACE)
         order.replaced_by = successor.order_id
         self._rereserve(account, order)
         self.orders[successor.order_id] = successor
@@ -481,8 +485,8 @@ class AccountState(Dispatcher):
         self._report(successor, ExecType.REPLACED, now, reply=pending.reply)
 
     def _cancel_refused(self, order: OrderRecord, update: OrderUpdate) -> None:
-        order.cancel_requested = False
-        reply, order.pending_cancel = order.pending_cancel, None
+        self._move(order, OrderEvent.CANCEL_REFUSED)
+        reply, order.cancel_reply = order.cancel_reply, None
         if reply is not None:
             self._refuse(reply, "cancel_rejected", update.reason or Reason.TOO_LATE_TO_CANCEL.value)
 
@@ -491,9 +495,12 @@ class AccountState(Dispatcher):
             if order.status.is_open:
                 self._anomaly(f"unexpected replace rejection for {order.order_id}")
             return
-        self._drop_pending_replace(order, self.accounts[order.account], update.reason or "venue refused the replace")
+        self._move(order, OrderEvent.REPLACE_REFUSED)
+        self._release_replace(order, self.accounts[order.account], update.reason or "venue refused the replace")
 
-    def _drop_pending_replace(self, order: OrderRecord, account: AccountRecord, why: str) -> None:
+    def _release_replace(self, order: OrderRecord, account: AccountRecord, why: str) -> None:
+        """A replace that will not happen (refused, or the order ended first): release what it
+        held and the client order id it reserved, and tell whoever asked."""
         pending = order.pending_replace
         assert pending is not None
         order.pending_replace = None
@@ -672,6 +679,12 @@ class AccountState(Dispatcher):
             venue=order.venue,
         )
 
+    @staticmethod
+    def _move(order: OrderRecord, event: OrderEvent) -> None:
+        """The one way an order's state changes: its status and its request in flight
+        together, by the table of ``model.lifecycle`` (an event it does not allow raises)."""
+        order.status, order.pending = step(order.status, order.pending, event)
+
     def _find_open(self, account_id: str, client_order_id: str, reply: Reply | None) -> OrderRecord | None:
         account = self.accounts.get(account_id)
         order_id = account.orders.get(client_order_id) if account else None
@@ -682,7 +695,7 @@ class AccountState(Dispatcher):
             self._refuse(reply, "unknown_order", f"no order {client_order_id} in {account_id}")
         elif not order.status.is_open:
             self._refuse(reply, "order_not_open", f"order {client_order_id} is {order.status.value}")
-        elif order.cancel_requested or order.pending_replace is not None:
+        elif order.pending is not Pending.NONE:
             self._refuse(reply, Reason.PENDING_REQUEST.value, f"order {client_order_id} has a cancel or replace pending")
         else:
             return order
@@ -710,6 +723,9 @@ class AccountState(Dispatcher):
             holds: dict[str, int] = {}
             for order in orders:
                 assert order.reserved_cash >= 0 and order.reserved_qty >= 0, order.order_id
+                assert (order.status, order.pending) in STATES, (order.order_id, order.status, order.pending)
+                assert (order.pending_replace is not None) == order.pending.has_replace, order.order_id
+                assert order.cancel_reply is None or order.pending.has_cancel, order.order_id
                 holds[order.spec.symbol] = holds.get(order.spec.symbol, 0) + order.reserved_qty
                 if order.pending_replace is not None:
                     holds[order.spec.symbol] += order.pending_replace.held_qty

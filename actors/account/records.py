@@ -12,6 +12,7 @@ import msgspec
 
 from model import fixed
 from model.enums import ExecType, OrderStatus
+from model.lifecycle import Pending
 from model.messages import Reply
 from model.orders import OrderSpec
 
@@ -54,9 +55,11 @@ class OrderRecord(msgspec.Struct, gc=False, array_like=True):
     exec_count: int = 0
     reason: str | None = None
     updated_ts: int = 0
-    pending_cancel: Reply | None = None
-    cancel_requested: bool = False
-    pending_replace: PendingReplace | None = None
+    # The request in flight (``model.lifecycle``), changed only with the status by the
+    # core's one mutator; the two fields after it are what that request carries.
+    pending: Pending = Pending.NONE
+    cancel_reply: Reply | None = None  # who asked for the cancel in flight (a kill or cancel-all: nobody)
+    pending_replace: PendingReplace | None = None  # the replace in flight: its terms and what it holds extra
     replaced_by: str | None = None
     block: str | None = None  # an order for the open: the block its fill was allocated from
     venue: str | None = None  # the venue of its latest venue event

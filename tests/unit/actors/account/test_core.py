@@ -436,7 +436,7 @@ def test_cancel_rejected_by_the_venue_tells_the_asker_and_keeps_the_order() -> N
     run(state, CancelOrder("A1", "c1", REPLY))
     sends = venue_event(state, order_id, VenueEventKind.CANCEL_REJECTED, Reason.TOO_LATE_TO_CANCEL.value)
     assert isinstance(sends[0].message, RequestRejected) and sends[0].message.code == "cancel_rejected"
-    assert state.orders[order_id].status is OrderStatus.NEW and not state.orders[order_id].cancel_requested
+    assert state.orders[order_id].status is OrderStatus.NEW and not state.orders[order_id].pending.has_cancel
 
 
 def test_expiry_and_venue_rejection_release_reservations() -> None:
