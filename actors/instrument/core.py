@@ -42,13 +42,10 @@ from model.messages import (
     VenueSessionChanged,
 )
 from model.orders import OrderSpec
+from model.routes import RouteEvent, RouteState, next_state
 
 log = structlog.get_logger("instruments")
 
-HELD_STOP = "held_stop"
-HELD_OPEN = "held_open"
-HELD_NAV = "held_nav"  # a mutual fund order, waiting for the fund's next net asset value
-ROUTED = "routed"
 
 _TERMINAL_KINDS = frozenset({VenueEventKind.CANCELED, VenueEventKind.EXPIRED, VenueEventKind.REJECTED})
 
@@ -60,10 +57,11 @@ class Route(msgspec.Struct, gc=False):
     account: str
     spec: OrderSpec  # the terms as this actor works them: a triggered stop is a market or limit order here
     qty_cap: int | None
-    state: str
+    state: RouteState  # moved only by ``_move``, by the table of ``model.routes``
     child_id: str | None = None
     venue: str | None = None
     cum_qty: int = 0
+    # while ``replacing``: the order id, qty and price the venue has been asked for
     replacing_to: str | None = None
     replacing_qty: int | None = None
     replacing_price: int | None = None
@@ -128,18 +126,20 @@ class InstrumentState(Dispatcher):
             account=sys.intern(command.account),  # one string per account, not per order
             spec=msgspec.structs.replace(command.spec, symbol=book.instrument.symbol),  # one string per symbol, not per order
             qty_cap=command.qty_cap,
-            state=ROUTED,
+            state=RouteState.NEW,
         )
         if book.halted:
             self._update(route, VenueEventKind.REJECTED, now, reason=Reason.HALTED.value)
+            self._forget(route)
             return
         if book.instrument.asset_class is AssetClass.MUTUAL_FUND:
             if route.spec.order_type is not OrderType.MARKET:  # the account shard rejects these first; kept as a guard
                 self._update(route, VenueEventKind.REJECTED, now, reason=Reason.UNSUPPORTED.value)
+                self._forget(route)
                 return
             # Never routed: it fills at the fund's next NAV after the cut-off it made at its
             # shard — the next strike whose marker had not passed that shard yet.
-            route.state = HELD_NAV
+            self._move(route, RouteEvent.HOLD_NAV)
             route.nav_strike = self._marks_passed(route) + 1
             self.routes[route.order_id] = route
             return
@@ -148,9 +148,9 @@ class InstrumentState(Dispatcher):
             # Held for the next open. Whether it came too late for today's is the account
             # shard's to decide (it answered ``open_passed`` at once, never ``new``): one
             # that passed the shard before the open's marker is released by that open.
-            route.state = HELD_OPEN
+            self._move(route, RouteEvent.HOLD_OPEN)
         elif route.spec.order_type.has_stop:
-            route.state = HELD_STOP
+            self._move(route, RouteEvent.HOLD_STOP)
             self.stops.setdefault(route.spec.symbol, {})[route.order_id] = route
             self._trigger_stops(book, now)
         else:
@@ -165,7 +165,7 @@ class InstrumentState(Dispatcher):
                 _update_for(command.order_id, command.account, VenueEventKind.CANCEL_REJECTED, now, Reason.TOO_LATE_TO_CANCEL.value),
             )
             return
-        if route.state == ROUTED:
+        if route.state.at_venue:
             assert route.child_id is not None and route.venue is not None
             self.out.to(VENUE, route.venue, VenueCancel(route.child_id))
             return
@@ -185,8 +185,9 @@ class InstrumentState(Dispatcher):
                 _update_for(command.order_id, command.account, VenueEventKind.REPLACE_REJECTED, now, Reason.TOO_LATE_TO_CANCEL.value),
             )
             return
-        if route.state == ROUTED:
+        if route.state.at_venue:
             assert route.child_id is not None and route.venue is not None
+            self._move(route, RouteEvent.REPLACE_SENT)  # the shard sends one replace at a time
             route.replacing_to = command.new_order_id
             route.replacing_qty, route.replacing_price = command.qty, command.price
             self.out.to(VENUE, route.venue, VenueReplace(route.child_id, command.qty, command.price))
@@ -198,7 +199,7 @@ class InstrumentState(Dispatcher):
         route.spec = msgspec.structs.replace(route.spec, qty=command.qty, price=command.price, stop_price=command.stop_price)
         self._update(route, VenueEventKind.REPLACED, now)
         self._rekey(route, command.new_order_id)
-        if route.state == HELD_STOP:
+        if route.state is RouteState.HELD_STOP:
             self._trigger_stops(self.books[route.spec.symbol], now)
 
     # --- venue events ----------------------------------------------------------------------
@@ -223,11 +224,14 @@ class InstrumentState(Dispatcher):
         if report.kind is VenueEventKind.ACCEPTED:
             return  # the client order is already new; the venue's acceptance changes nothing there
         self._update(route, report.kind, now, reason=report.reason, venue=report.venue)
-        if report.kind is VenueEventKind.REPLACED and route.replacing_to is not None:
+        if report.kind is VenueEventKind.REPLACED and route.state is RouteState.REPLACING:
+            assert route.replacing_to is not None
+            self._move(route, RouteEvent.REPLACED)
             route.spec = msgspec.structs.replace(route.spec, qty=route.replacing_qty, price=route.replacing_price)
             self._rekey(route, route.replacing_to)
             route.replacing_to = route.replacing_qty = route.replacing_price = None
-        elif report.kind is VenueEventKind.REPLACE_REJECTED:
+        elif report.kind is VenueEventKind.REPLACE_REJECTED and route.state is RouteState.REPLACING:
+            self._move(route, RouteEvent.REPLACE_REFUSED)
             route.replacing_to = route.replacing_qty = route.replacing_price = None
         elif report.kind in _TERMINAL_KINDS:
             self._forget(route)
@@ -248,7 +252,7 @@ class InstrumentState(Dispatcher):
             if book.quotes.pop(change.venue, None) is not None:
                 self._consolidate(book, now)
         for route in list(self.routes.values()):
-            if route.state == HELD_STOP and route.spec.tif is TimeInForce.DAY and not self._any_venue_open(route.spec.symbol):
+            if route.state is RouteState.HELD_STOP and route.spec.tif is TimeInForce.DAY and not self._any_venue_open(route.spec.symbol):
                 self._update(route, VenueEventKind.EXPIRED, now, reason=Reason.END_OF_DAY.value)
                 self._forget(route)
 
@@ -268,7 +272,7 @@ class InstrumentState(Dispatcher):
             if (command.account is None or route.account == command.account)
             and (command.symbol is None or route.spec.symbol == command.symbol)
             and (command.venue is None or route.venue == command.venue)
-            and route.replacing_to is None
+            and route.state is not RouteState.REPLACING
         ]
 
     def _admin_cancel_all(self, command: AdminCancelAll, now: int) -> None:
@@ -278,7 +282,7 @@ class InstrumentState(Dispatcher):
         native = {venue.name for venue in self.venues if venue.supports_cancel_all} if command.account is None else set()
         bulk: dict[str, list[str]] = {}
         for route in self.matching(command):
-            if route.state != ROUTED:
+            if not route.state.at_venue:
                 self._update(route, VenueEventKind.CANCELED, now, reason=Reason.USER_CANCELED.value)
                 self._forget(route)
             elif route.venue in native:
@@ -329,7 +333,7 @@ class InstrumentState(Dispatcher):
         wanted = set(symbols)
         held: dict[str, list[Route]] = {}
         for route in self.routes.values():
-            if route.state == HELD_OPEN and (not wanted or route.spec.symbol in wanted):
+            if route.state is RouteState.HELD_OPEN and (not wanted or route.spec.symbol in wanted):
                 held.setdefault(route.spec.symbol, []).append(route)
         released = 0
         for symbol in sorted(held):
@@ -347,6 +351,7 @@ class InstrumentState(Dispatcher):
                 route.spec = msgspec.structs.replace(route.spec, tif=TimeInForce.IOC)  # a limit on the open: what the open gives it, no more
                 self._send_to_venue(route, now)
                 continue
+            self._move(route, RouteEvent.JOIN_BLOCK)
             del self.routes[route.order_id]  # the block answers for it from here on
             if route.spec.qty is not None:
                 quantity[route.spec.side].add(route.order_id, route.account, route.spec.qty)
@@ -501,7 +506,7 @@ class InstrumentState(Dispatcher):
         symbol = instrument.symbol
         book.reference = book.nav = nav
         held = sorted(
-            (r for r in self.routes.values() if r.state == HELD_NAV and r.spec.symbol == symbol and (strike is None or r.nav_strike <= strike)),
+            (r for r in self.routes.values() if r.state is RouteState.HELD_NAV and r.spec.symbol == symbol and (strike is None or r.nav_strike <= strike)),
             key=lambda r: r.order_id,
         )
         for route in held:
@@ -534,7 +539,7 @@ class InstrumentState(Dispatcher):
     def _past_cut_off(self, route: Route) -> bool:
         """A fund order whose strike's marker has passed its shard: it is bound to that
         strike, so a cancel or replace sent after the cut-off is too late."""
-        return route.state == HELD_NAV and 0 < route.nav_strike <= self._marks_passed(route)
+        return route.state is RouteState.HELD_NAV and 0 < route.nav_strike <= self._marks_passed(route)
 
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
         AdminCancelAll: _admin_cancel_all,
@@ -560,7 +565,7 @@ class InstrumentState(Dispatcher):
         self.child_counter += 1
         route.child_id = f"{self.name}-{self.child_counter}"
         route.venue = venue
-        route.state = ROUTED
+        self._move(route, RouteEvent.SEND)
         self.children[route.child_id] = route.order_id
         self.out.to(
             VENUE,
@@ -659,7 +664,7 @@ class InstrumentState(Dispatcher):
 
     def _rekey(self, route: Route, new_order_id: str) -> None:
         del self.routes[route.order_id]
-        held = self.stops.get(route.spec.symbol) if route.state == HELD_STOP else None
+        held = self.stops.get(route.spec.symbol) if route.state is RouteState.HELD_STOP else None
         if held is not None:
             del held[route.order_id]
             held[new_order_id] = route
@@ -668,7 +673,15 @@ class InstrumentState(Dispatcher):
         if route.child_id is not None:
             self.children[route.child_id] = new_order_id
 
+    @staticmethod
+    def _move(route: Route, event: RouteEvent) -> None:
+        """The one way a route's state changes, by the table of ``model.routes`` (an event
+        it does not allow raises)."""
+        route.state = next_state(route.state, event)
+
     def _forget(self, route: Route) -> None:
+        """The route has ended here: out of every index."""
+        self._move(route, RouteEvent.END)
         self.routes.pop(route.order_id, None)
         self.stops.get(route.spec.symbol, {}).pop(route.order_id, None)
         if route.child_id is not None:
@@ -679,18 +692,21 @@ class InstrumentState(Dispatcher):
         log.warning("anomaly", actor=self.name, detail=text)
 
     def held_for_open(self, symbol: str) -> list[Route]:
-        return [r for r in self.routes.values() if r.state == HELD_OPEN and r.spec.symbol == symbol]
+        return [r for r in self.routes.values() if r.state is RouteState.HELD_OPEN and r.spec.symbol == symbol]
 
     def check_invariants(self) -> None:
         for child_id, block_id in self.block_children.items():
             assert self.blocks[block_id].child_id == child_id, child_id
         assert len(self.block_children) == len(self.blocks), "a block without its child order"
-        held = {r.order_id for r in self.routes.values() if r.state == HELD_STOP}
+        held = {r.order_id for r in self.routes.values() if r.state is RouteState.HELD_STOP}
         assert held == {order_id for stops in self.stops.values() for order_id in stops}, "stop index out of step"
         for child_id, order_id in self.children.items():
             route = self.routes[order_id]
-            assert route.child_id == child_id and route.state == ROUTED, child_id
+            assert route.child_id == child_id and route.state.at_venue, child_id
         for route in self.routes.values():
+            assert route.state is not RouteState.NEW and route.state is not RouteState.DONE, route.order_id
+            assert (route.replacing_to is not None) == (route.state is RouteState.REPLACING), route.order_id
+            assert (route.child_id is not None) == route.state.at_venue, route.order_id
             if route.spec.qty is not None:
                 assert 0 <= route.cum_qty <= route.spec.qty, route.order_id
 

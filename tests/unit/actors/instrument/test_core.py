@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from actors.instrument.core import HELD_OPEN, HELD_STOP, ROUTED, InstrumentState
+from actors.instrument.core import InstrumentState
 from actors.runtime.outputs import ACCOUNT, GATEWAY, Send
 from model import fixed
 from model.config import VenueSection
@@ -22,6 +22,7 @@ from model.messages import (
     VenueSessionChanged,
 )
 from model.orders import OrderSpec
+from model.routes import RouteState
 
 D = fixed.parse
 IBM = Instrument("IBM", AssetClass.EQUITY, D("0.01"), D("0.000001"), D("150"))
@@ -108,10 +109,10 @@ def test_a_buy_stop_waits_until_the_ask_reaches_it_then_goes_out_as_market() -> 
     state = make_state()
     run(state, quote("A", "149.90", "150.10"))
     sends = run(state, route(order_type=OrderType.STOP, stop="151.00"))
-    assert of_type(sends, VenueNewOrder) == [] and state.routes["o1"].state == HELD_STOP
+    assert of_type(sends, VenueNewOrder) == [] and state.routes["o1"].state is RouteState.HELD_STOP
     assert of_type(run(state, quote("A", "150.40", "150.60")), VenueNewOrder) == []
     sent = of_type(run(state, quote("A", "150.90", "151.00")), VenueNewOrder)[0].message
-    assert sent.spec.order_type is OrderType.MARKET and state.routes["o1"].state == ROUTED
+    assert sent.spec.order_type is OrderType.MARKET and state.routes["o1"].state is RouteState.ROUTED
 
 
 def test_a_sell_stop_limit_triggers_on_the_bid_and_goes_out_as_limit() -> None:
@@ -135,7 +136,7 @@ def test_orders_for_the_open_are_held_and_cancel_without_the_venue() -> None:
     state = make_state()
     run(state, route(tif=TimeInForce.OPG))
     assert [r.order_id for r in state.held_for_open("IBM")] == ["o1"]
-    assert state.routes["o1"].state == HELD_OPEN
+    assert state.routes["o1"].state is RouteState.HELD_OPEN
     sends = run(state, CancelRoute("o1", "A1", "IBM"))
     assert of_type(sends, VenueCancel) == []
     assert of_type(sends, OrderUpdate)[0].message.kind is VenueEventKind.CANCELED
