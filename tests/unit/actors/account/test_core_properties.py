@@ -11,7 +11,7 @@ from model.config import AccountSeed
 from model.enums import OrderStatus, OrderType, Side, TimeInForce, VenueEventKind
 from model.messages import CancelOrder, NewOrder, OrderUpdate, ReplaceOrder, RouteOrder
 from model.orders import OrderSpec
-from tests.unit.actors.account.test_core import IBM, LIMITS, OPT, REPLY, XYZ
+from tests.unit.actors.account.support import IBM, LIMITS, OPT, REPLY, XYZ
 
 D = fixed.parse
 
