@@ -18,11 +18,11 @@ from model.orders import OrderSpec
 
 
 class PendingReplace(msgspec.Struct, gc=False, array_like=True):
+    """A replace the venue has not answered: the order it would become and what it holds."""
+
     new_order_id: str
     new_client_order_id: str
-    qty: int
-    price: int | None
-    stop_price: int | None
+    spec: OrderSpec  # the terms the order continues with once the venue confirms
     reply: Reply | None
     held_cash: int  # extra cash held while the venue decides
     held_qty: int

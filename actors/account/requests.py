@@ -46,15 +46,13 @@ class Requests(ShardBase):
         instrument = self.instruments[order.spec.symbol]
         qty = command.qty if command.qty is not None else order.spec.qty
         assert qty is not None
-        trial = msgspec.structs.replace(
-            order,
-            spec=msgspec.structs.replace(
-                order.spec,
-                qty=qty,
-                price=command.price if command.price is not None else order.spec.price,
-                stop_price=command.stop_price if command.stop_price is not None else order.spec.stop_price,
-            ),
+        spec = msgspec.structs.replace(
+            order.spec,
+            qty=qty,
+            price=command.price if command.price is not None else order.spec.price,
+            stop_price=command.stop_price if command.stop_price is not None else order.spec.stop_price,
         )
+        trial = msgspec.structs.replace(order, spec=spec)
         market = self.markets.get(order.spec.symbol)
         estimate = risk.estimate_price(trial, instrument, market, self.limits)
         held_cash = max(0, risk.cash_to_reserve(trial, instrument, estimate) - order.reserved_cash)
@@ -71,9 +69,7 @@ class Requests(ShardBase):
         pending = PendingReplace(
             new_order_id=f"{self.name}-{self.order_counter}",
             new_client_order_id=command.new_client_order_id,
-            qty=qty,
-            price=trial.spec.price,
-            stop_price=trial.spec.stop_price,
+            spec=spec,
             reply=command.reply,
             held_cash=held_cash,
             held_qty=held_qty,
@@ -86,7 +82,7 @@ class Requests(ShardBase):
         self.out.to(
             INSTRUMENT,
             order.spec.symbol,
-            ReplaceRoute(order.order_id, pending.new_order_id, order.account, order.spec.symbol, qty, pending.price, pending.stop_price),
+            ReplaceRoute(order.order_id, pending.new_order_id, order.account, spec.symbol, qty, spec.price, spec.stop_price),
         )
 
     def _replace_error(self, order: OrderRecord, account: AccountRecord, command: ReplaceOrder) -> str | None:
@@ -138,9 +134,11 @@ class Requests(ShardBase):
             self._anomaly(f"unexpected replace confirmation for {order.order_id}")
             return
         account = self.accounts[order.account]
-        if pending.qty <= order.cum_qty:
+        qty = pending.spec.qty
+        assert qty is not None  # only quantity orders are replaced
+        if qty <= order.cum_qty:
             # fills overtook the replace: a venue must refuse it; we never book qty < filled
-            self._anomaly(f"replace of {order.order_id} to {pending.qty} confirmed after {order.cum_qty} filled")
+            self._anomaly(f"replace of {order.order_id} to {qty} confirmed after {order.cum_qty} filled")
             self._move(order, OrderEvent.REPLACE_REFUSED)
             self._release_replace(order, account, "replace overtaken by fills")
             return
@@ -151,7 +149,7 @@ class Requests(ShardBase):
             order,
             order_id=pending.new_order_id,
             client_order_id=pending.new_client_order_id,
-            spec=msgspec.structs.replace(order.spec, qty=pending.qty, price=pending.price, stop_price=pending.stop_price),
+            spec=pending.spec,
             exec_count=0,
             pending=inherited(order.pending),
             cancel_reply=None,
