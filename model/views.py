@@ -31,6 +31,7 @@ def decimal(value: int | None) -> str | None:
 
 def execution_body(report: ExecutionReport) -> bytes:
     """The JSON of an execution report without ``id`` (``protocol.with_id`` adds it for the requester)."""
+    spec = report.spec
     return _encoder.encode(
         {
             "type": "execution",
@@ -40,14 +41,14 @@ def execution_body(report: ExecutionReport) -> bytes:
             "exec_id": report.exec_id,
             "exec_type": report.exec_type.value,
             "status": report.status.value,
-            "symbol": report.symbol,
-            "side": report.side.value,
-            "order_type": report.order_type.value,
-            "tif": report.tif.value,
-            "qty": decimal(report.qty),
-            "notional": None if report.notional is None else fixed.format_cash(report.notional),
-            "price": decimal(report.price),
-            "stop_price": decimal(report.stop_price),
+            "symbol": spec.symbol,
+            "side": spec.side.value,
+            "order_type": spec.order_type.value,
+            "tif": spec.tif.value,
+            "qty": decimal(spec.qty),
+            "notional": None if spec.notional is None else fixed.format_cash(spec.notional),
+            "price": decimal(spec.price),
+            "stop_price": decimal(spec.stop_price),
             "cum_qty": format_cached(report.cum_qty),
             "leaves_qty": decimal(report.leaves_qty),
             "last_qty": format_cached(report.last_qty),

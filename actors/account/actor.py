@@ -125,10 +125,10 @@ class AccountActor(DurableHost):
                 order.block,
                 order.account,
                 order.order_id,
-                order.symbol,
-                order.side.value,
+                order.spec.symbol,
+                order.spec.side.value,
                 order.cum_qty,
-                order.cum_value // (order.cum_qty * multiplier[order.symbol]),
+                order.cum_value // (order.cum_qty * multiplier[order.spec.symbol]),
                 order.booked_cash,
             )
             for order in core.orders.values()

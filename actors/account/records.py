@@ -11,16 +11,18 @@ from __future__ import annotations
 import msgspec
 
 from model import fixed
-from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce
+from model.enums import ExecType, OrderStatus
+from model.lifecycle import Pending
 from model.messages import Reply
+from model.orders import OrderSpec
 
 
 class PendingReplace(msgspec.Struct, gc=False, array_like=True):
+    """A replace the venue has not answered: the order it would become and what it holds."""
+
     new_order_id: str
     new_client_order_id: str
-    qty: int
-    price: int | None
-    stop_price: int | None
+    spec: OrderSpec  # the terms the order continues with once the venue confirms
     reply: Reply | None
     held_cash: int  # extra cash held while the venue decides
     held_qty: int
@@ -38,14 +40,7 @@ class OrderRecord(msgspec.Struct, gc=False, array_like=True):
     order_id: str
     account: str
     client_order_id: str
-    symbol: str
-    side: Side
-    order_type: OrderType
-    tif: TimeInForce
-    qty: int | None
-    notional: int | None
-    price: int | None
-    stop_price: int | None
+    spec: OrderSpec  # the client's terms, the very object its NewOrder carried (a replace makes a new one)
     status: OrderStatus
     created_ts: int
     fingerprint: bytes
@@ -60,9 +55,11 @@ class OrderRecord(msgspec.Struct, gc=False, array_like=True):
     exec_count: int = 0
     reason: str | None = None
     updated_ts: int = 0
-    pending_cancel: Reply | None = None
-    cancel_requested: bool = False
-    pending_replace: PendingReplace | None = None
+    # The request in flight (``model.lifecycle``), changed only with the status by the
+    # core's one mutator; the two fields after it are what that request carries.
+    pending: Pending = Pending.NONE
+    cancel_reply: Reply | None = None  # who asked for the cancel in flight (a kill or cancel-all: nobody)
+    pending_replace: PendingReplace | None = None  # the replace in flight: its terms and what it holds extra
     replaced_by: str | None = None
     block: str | None = None  # an order for the open: the block its fill was allocated from
     venue: str | None = None  # the venue of its latest venue event
@@ -79,7 +76,8 @@ class OrderRecord(msgspec.Struct, gc=False, array_like=True):
     def leaves_qty(self) -> int | None:
         if not self.status.is_open:
             return 0
-        return None if self.qty is None else self.qty - self.cum_qty
+        qty = self.spec.qty
+        return None if qty is None else qty - self.cum_qty
 
 
 class PositionRecord(msgspec.Struct, gc=False, array_like=True):

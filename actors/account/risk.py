@@ -13,9 +13,9 @@ import msgspec
 
 from actors.account.records import AccountRecord, OrderRecord
 from model import fixed
+from model.calendar import trading_day
 from model.config import OpenSection, RiskSection
 from model.enums import AssetClass, OrderType, Reason, Side, TimeInForce
-from model.calendar import trading_day
 from model.instruments import Instrument
 
 
@@ -61,48 +61,48 @@ def reference_price(instrument: Instrument, market: MarketView | None) -> int:
 def estimate_price(order: OrderRecord, instrument: Instrument, market: MarketView | None, limits: RiskLimits) -> int:
     """The worst price the order is expected to trade at: its limit, or for market and stop
     orders the touch (or reference) moved against the order by the market collar."""
-    if order.order_type.has_price and order.price is not None:
-        return order.price
+    if order.spec.order_type.has_price and order.spec.price is not None:
+        return order.spec.price
     reference = reference_price(instrument, market)
-    if order.side is Side.BUY:
+    if order.spec.side is Side.BUY:
         touch = market.ask if market and market.ask else reference
-        touch = max(touch, order.stop_price or 0)
+        touch = max(touch, order.spec.stop_price or 0)
         return fixed.ceil_to(touch + fixed.mul(touch, limits.market_collar), instrument.tick_size)
     touch = market.bid if market and market.bid else reference
-    if order.stop_price is not None:
-        touch = min(touch, order.stop_price)
+    if order.spec.stop_price is not None:
+        touch = min(touch, order.spec.stop_price)
     return max(instrument.tick_size, fixed.floor_to(touch - fixed.mul(touch, limits.market_collar), instrument.tick_size))
 
 
 def cash_to_reserve(order: OrderRecord, instrument: Instrument, estimate: int) -> int:
     """Cash a buy must still hold so that every remaining fill at ``estimate`` is paid for."""
-    if order.side is not Side.BUY or not order.status.is_open:
+    if order.spec.side is not Side.BUY or not order.status.is_open:
         return 0
-    if order.notional is not None:
-        return max(0, order.notional - order.booked_cash)
-    assert order.qty is not None
-    leaves = order.qty - order.cum_qty
+    if order.spec.notional is not None:
+        return max(0, order.spec.notional - order.booked_cash)
+    assert order.spec.qty is not None
+    leaves = order.spec.qty - order.cum_qty
     return max(0, fixed.ceil_cent(order.cum_value + leaves * estimate * instrument.multiplier) - order.booked_cash)
 
 
 def qty_to_reserve(order: OrderRecord) -> int:
     """Shares a sell must still hold: its leaves, or for a notional sell its cap."""
-    if order.side is not Side.SELL or not order.status.is_open:
+    if order.spec.side is not Side.SELL or not order.status.is_open:
         return 0
-    if order.notional is not None:
+    if order.spec.notional is not None:
         return max(0, (order.qty_cap or 0) - order.cum_qty)
-    assert order.qty is not None
-    return order.qty - order.cum_qty
+    assert order.spec.qty is not None
+    return order.spec.qty - order.cum_qty
 
 
 def check_size(order: OrderRecord, instrument: Instrument, estimate: int, limits: RiskLimits) -> Reason | None:
-    if order.qty is not None:
-        if order.qty > limits.max_order_qty:
+    if order.spec.qty is not None:
+        if order.spec.qty > limits.max_order_qty:
             return Reason.MAX_ORDER_SIZE
-        value = order.qty * estimate * instrument.multiplier // fixed.SCALE
+        value = order.spec.qty * estimate * instrument.multiplier // fixed.SCALE
     else:
-        assert order.notional is not None
-        value = order.notional
+        assert order.spec.notional is not None
+        value = order.spec.notional
     if value > limits.max_order_notional:
         return Reason.MAX_ORDER_NOTIONAL
     return None
@@ -111,7 +111,7 @@ def check_size(order: OrderRecord, instrument: Instrument, estimate: int, limits
 def check_price_band(order: OrderRecord, instrument: Instrument, market: MarketView | None, limits: RiskLimits) -> Reason | None:
     reference = reference_price(instrument, market)
     band = fixed.mul(reference, limits.price_band)
-    for price in (order.price, order.stop_price):
+    for price in (order.spec.price, order.spec.stop_price):
         if price is not None and abs(price - reference) > band:
             return Reason.PRICE_OUT_OF_BAND
     return None
@@ -123,32 +123,32 @@ def notional_sell_cap(order: OrderRecord, account: AccountRecord, instrument: In
     needed = _notional_sell_need(order, instrument, estimate)
     if account.allow_short:
         return needed
-    return min(needed, max(0, account.available_qty(order.symbol)))
+    return min(needed, max(0, account.available_qty(order.spec.symbol)))
 
 
 def _notional_sell_need(order: OrderRecord, instrument: Instrument, estimate: int) -> int:
-    assert order.notional is not None
-    exact = -((-order.notional * fixed.SCALE) // (estimate * instrument.multiplier))
+    assert order.spec.notional is not None
+    exact = -((-order.spec.notional * fixed.SCALE) // (estimate * instrument.multiplier))
     return fixed.ceil_to(exact, instrument.qty_increment)
 
 
 def check_funds(order: OrderRecord, account: AccountRecord, instrument: Instrument, estimate: int) -> Reason | None:
-    if order.side is Side.BUY:
+    if order.spec.side is Side.BUY:
         if cash_to_reserve(order, instrument, estimate) > account.buying_power:
             return Reason.INSUFFICIENT_BUYING_POWER
         return None
     if account.allow_short:
         return None
-    if order.notional is not None:
+    if order.spec.notional is not None:
         needed = _notional_sell_need(order, instrument, estimate)
-        return Reason.INSUFFICIENT_POSITION if needed > account.available_qty(order.symbol) else None
-    assert order.qty is not None
-    return Reason.INSUFFICIENT_POSITION if order.qty > account.available_qty(order.symbol) else None
+        return Reason.INSUFFICIENT_POSITION if needed > account.available_qty(order.spec.symbol) else None
+    assert order.spec.qty is not None
+    return Reason.INSUFFICIENT_POSITION if order.spec.qty > account.available_qty(order.spec.symbol) else None
 
 
 def check_supported(order: OrderRecord, instrument: Instrument) -> Reason | None:
     """A mutual fund fills only at the NAV the operator strikes: it takes market orders only."""
-    if instrument.asset_class is AssetClass.MUTUAL_FUND and order.order_type is not OrderType.MARKET:
+    if instrument.asset_class is AssetClass.MUTUAL_FUND and order.spec.order_type is not OrderType.MARKET:
         return Reason.UNSUPPORTED
     return None
 
@@ -157,7 +157,7 @@ def check_open_passed(order: OrderRecord, instrument: Instrument, market: Market
     """An order for the open that comes after today's open of its symbol (the same local
     trading day as the open passed this shard), when late orders are rejected. A fund has no open: its
     orders wait for the NAV whatever their tif."""
-    if order.tif is not TimeInForce.OPG or not limits.reject_late_opg or instrument.asset_class is AssetClass.MUTUAL_FUND:
+    if order.spec.tif is not TimeInForce.OPG or not limits.reject_late_opg or instrument.asset_class is AssetClass.MUTUAL_FUND:
         return None
     if market is not None and market.opened_day == trading_day(order.created_ts, limits.open_timezone):
         return Reason.OPEN_PASSED

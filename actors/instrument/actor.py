@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import ray
 
-from actors.instrument.core import HELD_NAV, HELD_OPEN, InstrumentState
+from actors.instrument.core import InstrumentState
 from actors.runtime.host import DurableHost
 from actors.runtime.machine import Core
 from actors.runtime.outputs import INSTRUMENT
@@ -17,6 +17,7 @@ from model import fixed
 from model.config import Config
 from model.instruments import Instrument
 from model.messages import AdminCancelAll
+from model.routes import RouteState
 
 
 @ray.remote
@@ -55,8 +56,8 @@ class InstrumentActor(DurableHost):
         status = await super().status()
         core = self.state
         status["open"] = {
-            "queued": sum(1 for route in core.routes.values() if route.state == HELD_OPEN),
-            "queued_for_nav": sum(1 for route in core.routes.values() if route.state == HELD_NAV),
+            "queued": sum(1 for route in core.routes.values() if route.state is RouteState.HELD_OPEN),
+            "queued_for_nav": sum(1 for route in core.routes.values() if route.state is RouteState.HELD_NAV),
             "blocks_working": len(core.blocks),
             "allocated": core.allocations,
             "fills_allocated": core.fills_allocated,

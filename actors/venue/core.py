@@ -76,7 +76,7 @@ class VenueState:
             if message.child_id in self.child_symbols:
                 log.warning("duplicate child order refused", venue=self.name, child_id=message.child_id)
                 return
-            self.child_symbols[message.child_id] = message.symbol
+            self.child_symbols[message.child_id] = message.spec.symbol
             self._emit(self.adapter.submit(message, now))
         elif isinstance(message, VenueCancel):
             self._emit(self.adapter.cancel(message.child_id, now))

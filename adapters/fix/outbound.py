@@ -58,7 +58,8 @@ class ChildOrder(msgspec.Struct, frozen=True, array_like=True, gc=False):
     def of(cls, order: VenueNewOrder) -> ChildOrder:
         """The child a ``VenueNewOrder`` asks for: the one place the FIX adapter reads an
         order's terms. ``qty_cap`` has no FIX field and is not kept."""
-        return cls(order.child_id, order.symbol, order.side, order.order_type, order.tif, order.qty, order.notional, order.price)
+        spec = order.spec
+        return cls(order.child_id, spec.symbol, spec.side, spec.order_type, spec.tif, spec.qty, spec.notional, spec.price)
 
     @property
     def venue_cl_ord_id(self) -> str:
@@ -189,10 +190,11 @@ def execution_copy(report: ExecutionReport) -> str:
     msg.set(Tag.ExecID, report.exec_id)
     msg.set(Tag.ExecType, ExecTypeCode.TRADE)
     msg.set(Tag.OrdStatus, ORD_STATUS[report.status])
-    msg.set(Tag.Symbol, report.symbol)
-    msg.set(Tag.Side, SIDE[report.side])
-    msg.set(Tag.OrdType, ORD_TYPE[report.order_type])
-    _set_order_qty(msg, report.qty, report.notional)
+    spec = report.spec
+    msg.set(Tag.Symbol, spec.symbol)
+    msg.set(Tag.Side, SIDE[spec.side])
+    msg.set(Tag.OrdType, ORD_TYPE[spec.order_type])
+    _set_order_qty(msg, spec.qty, spec.notional)
     _set_amount(msg, Tag.LastQty, report.last_qty)
     _set_amount(msg, Tag.LastPx, report.last_price)
     _set_amount(msg, Tag.CumQty, report.cum_qty)

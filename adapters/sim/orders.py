@@ -53,15 +53,16 @@ class Child(msgspec.Struct, array_like=True):
     def of(cls, order: VenueNewOrder) -> Child:
         """The child a ``VenueNewOrder`` asks for, nothing filled yet: the one place the sim
         venue reads an order's terms."""
+        spec = order.spec
         return cls(
             child_id=order.child_id,
-            symbol=order.symbol,
-            side=order.side,
-            order_type=order.order_type,
-            tif=order.tif,
-            qty=order.qty,
-            notional=order.notional,
-            price=order.price,
+            symbol=spec.symbol,
+            side=spec.side,
+            order_type=spec.order_type,
+            tif=spec.tif,
+            qty=spec.qty,
+            notional=spec.notional,
+            price=spec.price,
             qty_cap=order.qty_cap,
         )
 

@@ -15,6 +15,7 @@ from model.config import QueriesSection
 from model.enums import OrderType, Side, TimeInForce
 from model.instruments import Instrument, price_fields_for_type
 from model.messages import NewOrder, ReplaceOrder, Reply
+from model.orders import OrderSpec
 from server.gateway.protocol import GetOrdersRequest, OrderFields, ReplaceOrderRequest
 
 E = TypeVar("E", bound=StrEnum)
@@ -113,14 +114,7 @@ def to_new_order(fields: OrderFields, instruments: dict[str, Instrument], reply:
     return NewOrder(
         account=fields.account,
         client_order_id=fields.client_order_id,
-        symbol=fields.symbol,
-        side=side,
-        order_type=order_type,
-        tif=tif,
-        qty=qty,
-        notional=notional,
-        price=price,
-        stop_price=stop_price,
+        spec=OrderSpec(fields.symbol, side, order_type, tif, qty, notional, price, stop_price),
         reply=reply,
     )
 

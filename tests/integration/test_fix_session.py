@@ -15,6 +15,7 @@ from adapters.fix.session import FixSession
 from model import fixed
 from model.enums import OrderType, Side, TimeInForce
 from model.messages import VenueNewOrder
+from model.orders import OrderSpec
 from tests.conftest import ROOT
 from tests.integration.fixtools import free_port, listening_addresses, non_loopback_address
 
@@ -65,7 +66,7 @@ async def test_the_number_each_order_message_left_with_is_reported_and_read_back
     reported: list[tuple[int, str, str]] = []
     template = session_file(tmp_path, "initiator")
     session = FixSession("MM1", template, tmp_path / "fix", quiet, quiet, quiet, on_sent=lambda *sent: reported.append(sent))
-    order = VenueNewOrder("child-1", "IBM", Side.BUY, OrderType.MARKET, TimeInForce.DAY, fixed.parse("1"), None, None)
+    order = VenueNewOrder("child-1", OrderSpec("IBM", Side.BUY, OrderType.MARKET, TimeInForce.DAY, fixed.parse("1")))
     session.send(new_order_single(ChildOrder.of(order), 0))  # not connected: quickfix numbers and stores it
     await asyncio.sleep(0.05)
     assert reported == [(1, "D", "child-1")]

@@ -18,6 +18,7 @@ from actors.runtime.router import Router
 from model import fixed
 from model.enums import OrderType, Side, TimeInForce
 from model.messages import Batch, NewOrder, Reply, encode_batch
+from model.orders import OrderSpec
 from server.app import BrokerServer
 from tests.integration.helpers import cloid, connect, final_report
 
@@ -28,8 +29,8 @@ VICTIM = "B1"  # trader2's account
 
 def forged_order(client_order_id: str) -> NewOrder:
     return NewOrder(
-        VICTIM, client_order_id, "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY,
-        fixed.parse("1"), None, fixed.parse("150"), None, Reply("gateway-0", 1, b""),
+        VICTIM, client_order_id, OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse("1"), None, fixed.parse("150"), None),
+        Reply("gateway-0", 1, b""),
     )
 
 

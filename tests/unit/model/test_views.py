@@ -7,6 +7,7 @@ import msgspec
 from model import fixed
 from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce
 from model.messages import AccountReply, ExecutionReport, OrdersReply, Position, Reply
+from model.orders import OrderSpec
 from model.views import account_view, execution_body, orders_view
 from server.gateway import protocol
 
@@ -16,9 +17,9 @@ def D(text: str) -> int:
 
 
 REPORT = ExecutionReport(
-    "A1", "account-0-1", "c-1", "account-0-1-2", ExecType.TRADE, OrderStatus.FILLED, "IBM", Side.BUY, OrderType.LIMIT,
-    TimeInForce.DAY, D("0.3"), None, D("150.25"), None, D("0.3"), D("0"), D("0.3"), D("150.25"), D("150.25"), None, 17,
-    venue="SIM",
+    "A1", "account-0-1", "c-1", "account-0-1-2", ExecType.TRADE, OrderStatus.FILLED,
+    OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, D("0.3"), None, D("150.25"), None),
+    D("0.3"), D("0"), D("0.3"), D("150.25"), D("150.25"), None, 17, venue="SIM",
 )
 ACCOUNT = AccountReply(Reply("gateway-0", 1, b'"q"'), "A1", D("99954.925"), D("99954.92"), [Position("IBM", D("0.3"), D("150.25"))])
 

@@ -10,7 +10,8 @@ from model import fixed
 from model.config import AccountSeed
 from model.enums import OrderStatus, OrderType, Side, TimeInForce, VenueEventKind
 from model.messages import CancelOrder, NewOrder, OrderUpdate, ReplaceOrder, RouteOrder
-from tests.unit.actors.account.test_core import IBM, LIMITS, OPT, REPLY, XYZ
+from model.orders import OrderSpec
+from tests.unit.actors.account.support import IBM, LIMITS, OPT, REPLY, XYZ
 
 D = fixed.parse
 
@@ -42,13 +43,13 @@ def test_books_stay_consistent_under_any_sequence(steps: list[tuple]) -> None:  
             counter += 1
             tenths = units * fixed.SCALE // 10 if symbol == "IBM" else units * fixed.SCALE
             as_notional = notional and symbol == "IBM" and price is None
-            state.apply(NewOrder("A1", f"c{counter}", symbol, side, OrderType.LIMIT if price else OrderType.MARKET, TimeInForce.DAY,
+            state.apply(NewOrder("A1", f"c{counter}", OrderSpec(symbol, side, OrderType.LIMIT if price else OrderType.MARKET, TimeInForce.DAY,
                                  None if as_notional else tenths, units * fixed.SCALE * 10 if as_notional else None,
-                                 price * fixed.SCALE if price else None, None, REPLY), 1)
+                                 price * fixed.SCALE if price else None, None), REPLY), 1)
         elif routed and kind == "fill":
             order_id = routed[step[1] % len(routed)]
             order = state.orders[order_id]
-            state.apply(OrderUpdate(order_id, "A1", VenueEventKind.TRADE, step[2] * fixed.SCALE // 10 if order.symbol == "IBM" else step[2] * fixed.SCALE,
+            state.apply(OrderUpdate(order_id, "A1", VenueEventKind.TRADE, step[2] * fixed.SCALE // 10 if order.spec.symbol == "IBM" else step[2] * fixed.SCALE,
                                     step[3] * fixed.SCALE, None, "SIM", 1, step[2] % 3 == 0), 1)
         elif routed and kind == "finish":
             state.apply(OrderUpdate(routed[step[1] % len(routed)], "A1", step[2], 0, None, "x", "SIM", 1), 1)
@@ -57,7 +58,7 @@ def test_books_stay_consistent_under_any_sequence(steps: list[tuple]) -> None:  
         elif routed and kind == "replace":
             order = state.orders[routed[step[1] % len(routed)]]
             counter += 1
-            state.apply(ReplaceOrder("A1", order.client_order_id, f"c{counter}", step[2] * (fixed.SCALE if order.symbol == "XYZ" else fixed.SCALE // 10), None, None, REPLY), 1)
+            state.apply(ReplaceOrder("A1", order.client_order_id, f"c{counter}", step[2] * (fixed.SCALE if order.spec.symbol == "XYZ" else fixed.SCALE // 10), None, None, REPLY), 1)
             if step[3]:
                 state.apply(OrderUpdate(order.order_id, "A1", VenueEventKind.REPLACED, 0, None, None, "SIM", 1), 1)
         for send in state.out.drain():
@@ -68,9 +69,9 @@ def test_books_stay_consistent_under_any_sequence(steps: list[tuple]) -> None:  
         account = state.accounts["A1"]
         assert account.reserved_cash >= 0 and all(q > 0 for q in account.reserved_qty.values())
         for order in state.orders.values():
-            if order.side is Side.BUY and order.notional is not None:
-                assert order.booked_cash <= order.notional
+            if order.spec.side is Side.BUY and order.spec.notional is not None:
+                assert order.booked_cash <= order.spec.notional
             if not order.status.is_open:
                 assert order.reserved_cash == order.reserved_qty == 0
-            if order.status is OrderStatus.FILLED and order.qty is not None:
-                assert order.cum_qty == order.qty
+            if order.status is OrderStatus.FILLED and order.spec.qty is not None:
+                assert order.cum_qty == order.spec.qty

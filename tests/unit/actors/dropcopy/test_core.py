@@ -9,6 +9,7 @@ from actors.dropcopy.core import DropCopyState
 from model import fixed
 from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce
 from model.messages import AllocationReport, ExecutionReport, Message, QuoteEvent
+from model.orders import OrderSpec
 
 D = fixed.parse
 TS = 1_700_000_000_123_000_000  # 2023-11-14 22:13:20.123 UTC
@@ -16,11 +17,7 @@ TS = 1_700_000_000_123_000_000  # 2023-11-14 22:13:20.123 UTC
 
 def report(exec_id: str, exec_type: ExecType = ExecType.TRADE, status: OrderStatus = OrderStatus.PARTIALLY_FILLED,
            last_qty: str = "4", last_price: str | None = "149.99", account: str = "A1") -> ExecutionReport:
-    return ExecutionReport(
-        account, "account-0-1", "c1", exec_id, exec_type, status, "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY,
-        D("10"), None, D("150"), None, D(last_qty), D("10") - D(last_qty), D(last_qty),
-        D(last_price) if last_price else None, D(last_price) if last_price else None, None, TS,
-    )
+    return ExecutionReport(account, "account-0-1", "c1", exec_id, exec_type, status, OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, D("10"), None, D("150"), None), D(last_qty), D("10") - D(last_qty), D(last_qty), D(last_price) if last_price else None, D(last_price) if last_price else None, None, TS)
 
 
 def allocation(alloc_id: str = "blk-1") -> AllocationReport:

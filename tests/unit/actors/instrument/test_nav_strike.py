@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.account.risk import RiskLimits
 from actors.account.core import AccountState
+from actors.account.risk import RiskLimits
 from actors.instrument.core import InstrumentState
 from actors.runtime.outputs import ACCOUNT, ALL, GATEWAY, INSTRUMENT, Send
 from actors.supervisor.core import SupervisorState
@@ -26,6 +26,7 @@ from model.messages import (
     RouteOrder,
     StrikeNav,
 )
+from model.orders import OrderSpec
 
 D = fixed.parse
 NOW = 1_700_000_000 * 1_000_000_000
@@ -78,7 +79,7 @@ class Cores:
     def order(self, account: str, cloid: str, qty: str = "1") -> ExecutionReport:
         """A fund buy, answered by its shard; its route stays in the shard's outbox."""
         shard = OWNER[account]
-        self.apply(shard, NewOrder(account, cloid, "VFIAX", Side.BUY, OrderType.MARKET, TimeInForce.DAY, D(qty), None, None, None))
+        self.apply(shard, NewOrder(account, cloid, OrderSpec("VFIAX", Side.BUY, OrderType.MARKET, TimeInForce.DAY, D(qty), None, None, None)))
         [report] = [s.message for s in self.outbox[shard] if isinstance(s.message, ExecutionReport)]
         self.outbox[shard] = [s for s in self.outbox[shard] if s.kind != GATEWAY]
         assert report.exec_type is ExecType.NEW
@@ -148,7 +149,7 @@ def test_markers_count_once_and_strikes_of_a_fund_happen_in_their_order() -> Non
     fund = InstrumentState("instrument-0", [FUND], [VenueSection(name="SIM")], shards=2)
 
     def route(order_id: str) -> RouteOrder:
-        return RouteOrder(order_id, "A", "VFIAX", Side.BUY, OrderType.MARKET, TimeInForce.DAY, D("1"), None, None, None)
+        return RouteOrder(order_id, "A", OrderSpec("VFIAX", Side.BUY, OrderType.MARKET, TimeInForce.DAY, D("1"), None, None, None))
 
     def fills(message: Any) -> list[tuple[str, int | None]]:
         fund.apply(message, NOW)

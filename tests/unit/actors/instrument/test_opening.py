@@ -26,6 +26,7 @@ from model.messages import (
     VenueQuote,
     VenueReport,
 )
+from model.orders import OrderSpec
 
 D = fixed.parse
 IBM = Instrument("IBM", AssetClass.EQUITY, D("0.01"), D("0.000001"), D("150"))
@@ -59,14 +60,16 @@ def opg(
     return RouteOrder(
         order_id,
         account,
-        symbol,
-        side,
-        order_type,
-        TimeInForce.OPG,
-        D(qty) if qty else None,
-        D(notional) if notional else None,
-        D(price) if price else None,
-        None,
+        OrderSpec(
+            symbol,
+            side,
+            order_type,
+            TimeInForce.OPG,
+            D(qty) if qty else None,
+            D(notional) if notional else None,
+            D(price) if price else None,
+            None,
+        ),
         D(qty_cap) if qty_cap else None,
     )
 
@@ -96,7 +99,7 @@ def test_orders_for_the_open_wait_until_the_open_then_go_as_one_netted_block() -
         assert run(state, opg(f"o{index}", side, qty)) == []
     sends = run(state, OpenMarket([]))
     [block] = of_type(sends, VenueNewOrder)
-    assert (block.side, block.qty, block.order_type) == (Side.BUY, D("11.1"), OrderType.MARKET)  # 11.6 bought, 0.5 sold
+    assert (block.spec.side, block.spec.qty, block.spec.order_type) == (Side.BUY, D("11.1"), OrderType.MARKET)  # 11.6 bought, 0.5 sold
     assert of_type(sends, OrderUpdate) == []  # nothing is booked before the block is done
 
 
@@ -106,7 +109,7 @@ def test_a_block_filled_in_parts_at_several_prices_is_allocated_exactly_at_its_a
     for order_id, qty in asks.items():
         run(state, opg(order_id, Side.SELL if order_id.startswith("s") else Side.BUY, qty, account=order_id.upper()))
     [block] = of_type(run(state, OpenMarket([])), VenueNewOrder)
-    assert block.qty == D("3.1")
+    assert block.spec.qty == D("3.1")
     run(state, trade(block.child_id, "1", "150.00"))
     sends = run(state, trade(block.child_id, "2.1", "150.07"))
     updates = of_type(sends, OrderUpdate)
@@ -157,7 +160,7 @@ def test_notional_orders_go_as_a_cash_block_and_never_cost_more_than_their_cash(
     for order_id, amount in cash.items():
         run(state, opg(order_id, Side.BUY, notional=amount, account=order_id.upper()))
     [block] = of_type(run(state, OpenMarket([])), VenueNewOrder)
-    assert block.notional == D("133.38") and block.qty is None
+    assert block.spec.notional == D("133.38") and block.spec.qty is None
     run(state, trade(block.child_id, "0.5", "150.01"))
     sends = run(state, trade(block.child_id, "0.389", "150.02", done=True))
     fills = booked(of_type(sends, OrderUpdate))
@@ -176,7 +179,7 @@ def test_an_order_for_the_open_routed_after_the_open_waits_for_the_next_one() ->
     queued = make_state()
     run(queued, OpenMarket([]))
     assert run(queued, opg("late", Side.BUY, "1")) == []
-    assert [m.qty for m in of_type(run(queued, OpenMarket([])), VenueNewOrder)] == [D("1")]
+    assert [m.spec.qty for m in of_type(run(queued, OpenMarket([])), VenueNewOrder)] == [D("1")]
 
 
 def test_options_allocate_whole_contracts_with_the_multiplier_in_cash() -> None:
@@ -190,8 +193,8 @@ def test_options_allocate_whole_contracts_with_the_multiplier_in_cash() -> None:
 
 def test_mutual_fund_orders_are_never_routed_and_fill_at_the_nav_struck() -> None:
     state = make_state()
-    sends = run(state, RouteOrder("f1", "A", "VFIAX", Side.BUY, OrderType.MARKET, TimeInForce.DAY, None, D("1000.00"), None, None))
-    sends += run(state, RouteOrder("f2", "B", "VFIAX", Side.SELL, OrderType.MARKET, TimeInForce.DAY, D("2.5"), None, None, None))
+    sends = run(state, RouteOrder("f1", "A", OrderSpec("VFIAX", Side.BUY, OrderType.MARKET, TimeInForce.DAY, None, D("1000.00"), None, None)))
+    sends += run(state, RouteOrder("f2", "B", OrderSpec("VFIAX", Side.SELL, OrderType.MARKET, TimeInForce.DAY, D("2.5"), None, None, None)))
     sends += run(state, OpenMarket([]))
     assert [s for s in sends if s.kind == VENUE] == []
     updates = of_type(run(state, StrikeNav("VFIAX", D("401.23"))), OrderUpdate)
@@ -230,7 +233,7 @@ def test_the_open_is_deterministic() -> None:
             run(state, opg(f"o{index:03d}", side, f"{index % 7 + 1}.{index:02d}", account=f"A{index}"))
         [block] = of_type(run(state, OpenMarket([])), VenueNewOrder)
         run(state, trade(block.child_id, "10", "150.01"))
-        sends = run(state, trade(block.child_id, fixed.format(block.qty - D("10")), "150.03"))
+        sends = run(state, trade(block.child_id, fixed.format(block.spec.qty - D("10")), "150.03"))
         return state.state_hash(), [s for s in sends if s.kind in (ACCOUNT, DROP_COPY)]
 
     assert day() == day()
@@ -243,4 +246,4 @@ def test_the_open_waits_for_its_marker_from_every_account_shard() -> None:
     assert run(state, OpenMarket([], open_id=1, shard="account-0")) == []  # a repeat counts once
     run(state, opg("o2", Side.BUY, "2"))  # routed by account-1 before its marker: in this open
     [block] = of_type(run(state, OpenMarket([], open_id=1, shard="account-1")), VenueNewOrder)
-    assert block.qty == D("3") and state.opens_done == {1: [1, 2]}
+    assert block.spec.qty == D("3") and state.opens_done == {1: [1, 2]}

@@ -18,6 +18,7 @@ from model import fixed
 from model.config import Config, JournalSection, ServerSection
 from model.enums import OrderType, Side, TimeInForce
 from model.messages import Batch, NewOrder, OpenAccount, Reply, encode_batch
+from model.orders import OrderSpec
 from snapshots.journal import JournalCorrupt
 from tests.conftest import demo_setup
 
@@ -53,7 +54,8 @@ def host(data_dir: Path, **journal: int) -> Host:
 
 
 def order(index: int) -> NewOrder:
-    return NewOrder("A1", f"c{index}", "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse("1"), None, fixed.parse("140"), None, Reply("gateway-0", 1, b""))
+    spec = OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse("1"), None, fixed.parse("140"), None)
+    return NewOrder("A1", f"c{index}", spec, Reply("gateway-0", 1, b""))
 
 
 def batch(seq: int, *indexes: int) -> bytes:

@@ -13,6 +13,7 @@ from model import fixed
 from model.config import SimSection
 from model.enums import OrderType, SessionState, Side, TimeInForce, VenueEventKind
 from model.messages import VenueCancelAll, VenueNewOrder, VenueReport, VenueSetSession, VenueStart, VenueWireIn
+from model.orders import OrderSpec
 from tests.conftest import demo_setup
 from tests.unit.adapters.fix.wire import ACCEPTED, changed, from_venue
 
@@ -21,7 +22,7 @@ T0 = 1_763_700_000_000_000_000
 
 
 def limit(child_id: str, symbol: str = "IBM") -> VenueNewOrder:
-    return VenueNewOrder(child_id, symbol, Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.SCALE, None, fixed.parse("1.00"))
+    return VenueNewOrder(child_id, OrderSpec(symbol, Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.SCALE, None, fixed.parse("1.00"), None))
 
 
 def sim_state(supports_cancel_all: bool) -> VenueState:

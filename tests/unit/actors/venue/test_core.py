@@ -25,6 +25,7 @@ from model.messages import (
     VenueTick,
     VenueWireIn,
 )
+from model.orders import OrderSpec
 from tests.conftest import demo_setup
 
 D = fixed.parse
@@ -58,7 +59,7 @@ def reports(sends: list[Send]) -> list[tuple[str, str, VenueEventKind]]:
 
 def order(child_id: str, symbol: str = "IBM", side: Side = Side.BUY, order_type: OrderType = OrderType.LIMIT,
           qty: str = "1", price: str | None = "100.00", tif: TimeInForce = TimeInForce.DAY) -> VenueNewOrder:
-    return VenueNewOrder(child_id, symbol, side, order_type, tif, D(qty), None, D(price) if price else None)
+    return VenueNewOrder(child_id, OrderSpec(symbol, side, order_type, tif, D(qty), None, D(price) if price else None, None))
 
 
 def test_start_announces_the_session_to_every_instrument_actor_and_each_quote_to_its_symbol_s() -> None:

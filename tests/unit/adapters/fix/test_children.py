@@ -11,6 +11,7 @@ from adapters.fix.venue import FixVenue
 from model import fixed
 from model.enums import OrderType, SessionState, Side, TimeInForce
 from model.messages import VenueNewOrder, VenueReplace
+from model.orders import OrderSpec
 from tests.conftest import demo_setup
 from tests.unit.adapters.fix.wire import ACCEPTED, TRADE, changed, from_venue
 
@@ -22,7 +23,7 @@ def working(*child_ids: str) -> FixVenue:
     adapter = FixVenue("MM1", SETUP.instruments)
     adapter.set_session(SessionState.OPEN, T0)
     for child_id in child_ids:
-        order = VenueNewOrder(child_id, "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse("0.3"), None, fixed.parse("150.25"))
+        order = VenueNewOrder(child_id, OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse("0.3"), None, fixed.parse("150.25"), None))
         adapter.submit(order, T0)
     adapter.take_outgoing()
     return adapter
@@ -58,7 +59,7 @@ def test_the_bookkeeping_holds_through_a_childs_life_and_nothing_is_kept_after_i
 def test_a_child_closed_here_is_remembered_under_each_of_its_cl_ord_ids() -> None:
     adapter = FixVenue("MM1", SETUP.instruments, cancel_on_disconnect=True)
     adapter.set_session(SessionState.OPEN, T0)
-    adapter.submit(VenueNewOrder("child-1", "IBM", Side.BUY, OrderType.MARKET, TimeInForce.DAY, fixed.parse("1"), None, None), T0)
+    adapter.submit(VenueNewOrder("child-1", OrderSpec("IBM", Side.BUY, OrderType.MARKET, TimeInForce.DAY, fixed.parse("1"), None, None, None)), T0)
     adapter.cancel("child-1", T0)
     (cancel_id,) = adapter.request_ids["child-1"]
     adapter.set_session(SessionState.CLOSED, T0)

@@ -29,6 +29,7 @@ from adapters.fix.tags import BusinessRejectReason, SessionRejectReason, Tag
 from adapters.fix.values import CodecError, from_fix_decimal
 from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce, VenueEventKind
 from model.messages import ExecutionReport, VenueReport
+from model.orders import OrderSpec
 from tests.unit.adapters.fix.wire import (
     QUOTE,
     T0,
@@ -155,29 +156,7 @@ def test_any_order_quantity_survives_the_wire(qty: int) -> None:
 
 
 def test_the_drop_copy_of_a_fill_decodes_as_the_same_trade() -> None:
-    fill = ExecutionReport(
-        account="A1",
-        order_id="account-1-17",
-        client_order_id="c-1",
-        exec_id="account-1-17-2",
-        exec_type=ExecType.TRADE,
-        status=OrderStatus.PARTIALLY_FILLED,
-        symbol="IBM",
-        side=Side.SELL,
-        order_type=OrderType.LIMIT,
-        tif=TimeInForce.DAY,
-        qty=number("1.3"),
-        notional=None,
-        price=number("150.25"),
-        stop_price=None,
-        cum_qty=number("0.3"),
-        leaves_qty=number("1"),
-        last_qty=number("0.3"),
-        last_price=number("150.25"),
-        avg_price=number("150.25"),
-        reason=None,
-        ts=T0,
-    )
+    fill = ExecutionReport(spec=OrderSpec(symbol="IBM", side=Side.SELL, order_type=OrderType.LIMIT, tif=TimeInForce.DAY, qty=number("1.3"), notional=None, price=number("150.25"), stop_price=None), account="A1", order_id="account-1-17", client_order_id="c-1", exec_id="account-1-17-2", exec_type=ExecType.TRADE, status=OrderStatus.PARTIALLY_FILLED, cum_qty=number("0.3"), leaves_qty=number("1"), last_qty=number("0.3"), last_price=number("150.25"), avg_price=number("150.25"), reason=None, ts=T0)
     msg = over_the_wire(execution_copy(fill))
     assert fields_of(msg, 1, 11, 37, 17, 150, 39, 55, 54, 32, 31, 14, 6, 151, 38, 60) == {
         1: "A1",
@@ -201,18 +180,12 @@ def test_the_drop_copy_of_a_fill_decodes_as_the_same_trade() -> None:
 
 
 def test_the_drop_copy_of_a_notional_fill_carries_cash_order_qty() -> None:
-    fill = ExecutionReport(
-        "A1", "o-1", "c-1", "o-1-1", ExecType.TRADE, OrderStatus.FILLED, "AAPL", Side.BUY, OrderType.MARKET, TimeInForce.DAY,
-        None, number("100"), None, None, number("0.52"), None, number("0.52"), number("190.10"), number("190.10"), None, T0,
-    )  # fmt: skip
+    fill = ExecutionReport("A1", "o-1", "c-1", "o-1-1", ExecType.TRADE, OrderStatus.FILLED, OrderSpec("AAPL", Side.BUY, OrderType.MARKET, TimeInForce.DAY, None, number("100"), None, None), number("0.52"), None, number("0.52"), number("190.10"), number("190.10"), None, T0)  # fmt: skip
     assert fields_of(over_the_wire(execution_copy(fill)), 38, 152, 151, 39) == {38: None, 152: "100", 151: "0", 39: "2"}
 
 
 def test_only_fills_are_copied() -> None:
-    accepted = ExecutionReport(
-        "A1", "o-1", "c-1", "o-1-0", ExecType.NEW, OrderStatus.NEW, "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY,
-        number("1"), None, number("150"), None, 0, number("1"), 0, None, None, None, T0,
-    )  # fmt: skip
+    accepted = ExecutionReport("A1", "o-1", "c-1", "o-1-0", ExecType.NEW, OrderStatus.NEW, OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, number("1"), None, number("150"), None), 0, number("1"), 0, None, None, None, T0)  # fmt: skip
     with pytest.raises(CodecError) as caught:
         execution_copy(accepted)
     assert caught.value.tag == Tag.ExecType

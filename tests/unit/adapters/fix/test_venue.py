@@ -17,6 +17,7 @@ from model import fixed
 from model.config import VenueSection
 from model.enums import OrderType, SessionState, Side, TimeInForce, VenueEventKind
 from model.messages import VenueNewOrder, VenueQuote, VenueReplace, VenueReport, VenueSessionChanged, VenueWireSent
+from model.orders import OrderSpec
 from tests.conftest import demo_setup
 from tests.unit.adapters.fix.wire import ACCEPTED, CANCEL_REJECT, EXECUTOR_REJECT, QUOTE, TRADE, UNSUPPORTED, changed, from_venue
 
@@ -31,7 +32,7 @@ def venue(cancel_on_disconnect: bool = False) -> FixVenue:
 
 
 def order(qty: str = "0.3", child_id: str = "child-1") -> VenueNewOrder:
-    return VenueNewOrder(child_id, "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse(qty), None, fixed.parse("150.25"))
+    return VenueNewOrder(child_id, OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse(qty), None, fixed.parse("150.25")))
 
 
 def wire(msg_type: str, fields: dict, poss_dup: bool = False) -> str:
@@ -406,7 +407,8 @@ def test_the_fix_venue_is_a_venue_adapter() -> None:
 def test_cancel_all_sends_one_cancel_per_working_child_of_the_symbols_in_order() -> None:
     adapter = venue()
     adapter.submit(order(child_id="child-1"), T0)
-    adapter.submit(msgspec.structs.replace(order(child_id="child-2"), symbol="AAPL"), T0)
+    second = order(child_id="child-2")
+    adapter.submit(msgspec.structs.replace(second, spec=msgspec.structs.replace(second.spec, symbol="AAPL")), T0)
     adapter.submit(order(child_id="child-3"), T0)
     adapter.take_outgoing()
     assert adapter.cancel_all(["IBM"], T0) == []

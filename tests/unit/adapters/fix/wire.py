@@ -16,6 +16,7 @@ from adapters.fix.tags import Tag
 from model import fixed
 from model.enums import OrderType, Side, TimeInForce
 from model.messages import VenueNewOrder
+from model.orders import OrderSpec
 
 SOH = "\x01"
 STRICT = fix.DataDictionary(str(fix44_dictionary()))  # quickfix's defaults, as a counterparty's session checks
@@ -110,8 +111,10 @@ def execution(changes: Fields | None = None, poss_dup: bool = False) -> Inbound:
 
 
 def limit_order(**changes: Any) -> VenueNewOrder:
-    base = VenueNewOrder("child-1", "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, number("0.3"), None, number("150.25"))
-    return msgspec.structs.replace(base, **changes)
+    """A limit child; ``changes`` may name the order's terms (its spec) or the child's own fields."""
+    spec = OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, number("0.3"), None, number("150.25"), None)
+    terms = {name: changes.pop(name) for name in list(changes) if name in OrderSpec.__struct_fields__}
+    return msgspec.structs.replace(VenueNewOrder("child-1", msgspec.structs.replace(spec, **terms)), **changes)
 
 
 # What the QuickFIX example executor answers a market order with (it takes limit orders only)

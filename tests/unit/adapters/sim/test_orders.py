@@ -11,6 +11,7 @@ from model import fixed
 from model.enums import AssetClass, OrderType, Reason, Side, TimeInForce
 from model.instruments import Instrument
 from model.messages import VenueNewOrder, VenueReplace
+from model.orders import OrderSpec
 
 P = fixed.parse
 WHOLE = Instrument("IBM", AssetClass.EQUITY, P("0.01"), fixed.SCALE, P("150"))
@@ -24,7 +25,7 @@ def child(**changes: object) -> Child:
 
 
 def test_a_child_takes_every_term_of_the_order() -> None:
-    order = VenueNewOrder("c1", "AAPL", Side.SELL, OrderType.MARKET, TimeInForce.IOC, None, P("100"), None, P("3"))
+    order = VenueNewOrder("c1", OrderSpec("AAPL", Side.SELL, OrderType.MARKET, TimeInForce.IOC, None, P("100"), None, None), P("3"))
     assert Child.of(order) == Child("c1", "AAPL", Side.SELL, OrderType.MARKET, TimeInForce.IOC, None, P("100"), None, P("3"))
 
 

@@ -22,6 +22,7 @@ from model.config import SimSection
 from model.enums import AssetClass, OrderType, Reason, SessionState, Side, TimeInForce, VenueEventKind
 from model.instruments import Instrument
 from model.messages import VenueNewOrder, VenueQuote, VenueReplace, VenueReport, VenueSessionChanged
+from model.orders import OrderSpec
 
 SCALE = fixed.SCALE
 T0 = 1_763_700_000 * 10**9
@@ -62,13 +63,7 @@ def order(
 
     return VenueNewOrder(
         child_id=child_id,
-        symbol=symbol,
-        side=side,
-        order_type=order_type,
-        tif=tif,
-        qty=number(qty),
-        notional=number(notional),
-        price=number(price),
+        spec=OrderSpec(symbol, side, order_type, tif, number(qty), number(notional), number(price)),
         qty_cap=number(qty_cap),
     )
 
@@ -864,13 +859,15 @@ class _Checker:
         what, size = amount
         request = VenueNewOrder(
             child_id=f"c{len(self.sent)}",
-            symbol=symbol,
-            side=side,
-            order_type=order_type,
-            tif=tif,
-            qty=size * increment if what == "qty" else None,
-            notional=size * SCALE if what == "notional" else None,
-            price=self.limit_price(symbol, offset) if order_type is OrderType.LIMIT else None,
+            spec=OrderSpec(
+                symbol,
+                side,
+                order_type,
+                tif,
+                qty=size * increment if what == "qty" else None,
+                notional=size * SCALE if what == "notional" else None,
+                price=self.limit_price(symbol, offset) if order_type is OrderType.LIMIT else None,
+            ),
             qty_cap=None if cap is None else cap * increment,
         )
         self.sent[request.child_id] = _Sent(request)
@@ -881,7 +878,7 @@ class _Checker:
         sent = self.sent.get(child_id)
         if sent is None:
             return VenueReplace(child_id, SCALE, None)
-        request = sent.request
+        request = sent.request.spec
         price = self.limit_price(request.symbol, offset) if request.order_type is OrderType.LIMIT else None
         return VenueReplace(child_id, size * BY_SYMBOL[request.symbol].qty_increment, price)
 
@@ -908,16 +905,17 @@ class _Checker:
         elif report.kind is VenueEventKind.REPLACED:
             assert self.replacing is not None and self.replacing.child_id == report.child_id
             assert self.replacing.qty > sent.cum_qty
-            sent.request = msgspec.structs.replace(sent.request, qty=self.replacing.qty, price=self.replacing.price)
+            spec = msgspec.structs.replace(sent.request.spec, qty=self.replacing.qty, price=self.replacing.price)
+            sent.request = msgspec.structs.replace(sent.request, spec=spec)
         elif report.kind is VenueEventKind.EXPIRED:
-            assert sent.request.tif is TimeInForce.DAY and report.reason == Reason.END_OF_DAY.value
+            assert sent.request.spec.tif is TimeInForce.DAY and report.reason == Reason.END_OF_DAY.value
             sent.finished = True
         else:
             assert report.kind in (VenueEventKind.ACCEPTED, VenueEventKind.CANCELED)
             sent.finished = report.kind is VenueEventKind.CANCELED
 
     def check_trade(self, sent: _Sent, trade: VenueReport) -> None:
-        request, instrument = sent.request, BY_SYMBOL[sent.request.symbol]
+        request, instrument = sent.request.spec, BY_SYMBOL[sent.request.spec.symbol]
         quote = self.quote[request.symbol]
         price = quote.ask if request.side is Side.BUY else quote.bid
         assert price is not None and trade.last_price == price
@@ -928,7 +926,7 @@ class _Checker:
             assert price <= request.price if request.side is Side.BUY else price >= request.price
         sent.cum_qty += trade.last_qty
         sent.value_raw += fixed.raw_value(trade.last_qty, price, instrument.multiplier)
-        limits = [limit for limit in (request.qty, request.qty_cap) if limit is not None]
+        limits = [limit for limit in (request.qty, sent.request.qty_cap) if limit is not None]
         assert all(sent.cum_qty <= limit for limit in limits)
         if request.notional is not None:
             assert sent.value_raw <= request.notional * SCALE

@@ -12,6 +12,7 @@ from model import fixed
 from model.config import User
 from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce
 from model.messages import ExecutionReport, QuoteEvent, Reply
+from model.orders import OrderSpec
 from server.gateway.connection import Connection
 from server.gateway.fanout import Fanout
 from server.gateway.ratelimit import TokenBucket
@@ -44,10 +45,7 @@ def frames(conn: Connection) -> list[dict[str, Any]]:
 
 
 def report(account: str, exec_id: str, reply: Reply | None = None) -> ExecutionReport:
-    return ExecutionReport(
-        account, "o1", "c1", exec_id, ExecType.NEW, OrderStatus.NEW, "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY,
-        D("1"), None, D("149"), None, 0, D("1"), 0, None, None, None, 1, reply,
-    )
+    return ExecutionReport(account, "o1", "c1", exec_id, ExecType.NEW, OrderStatus.NEW, OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, D("1"), None, D("149"), None), 0, D("1"), 0, None, None, None, 1, reply)
 
 
 def quote(symbol: str, bid: str) -> QuoteEvent:

@@ -1,25 +1,41 @@
 from __future__ import annotations
 
+from typing import get_args
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce, VenueEventKind
-from model.messages import Batch, ExecutionReport, NewOrder, OrderUpdate, Reply, VenueQuote, decode_batch, encode_batch
+from model.messages import (
+    Batch,
+    ExecutionReport,
+    Message,
+    NewOrder,
+    OrderUpdate,
+    Reply,
+    VenueQuote,
+    client,
+    control,
+    decode_batch,
+    encode_batch,
+    routing,
+)
+from model.orders import OrderSpec
+from tests.unit.model.messages.support import tags_of
 
 amounts = st.integers(min_value=0, max_value=2**63 - 1)
 maybe = st.none() | amounts
 text = st.text(max_size=20)
 replies = st.none() | st.builds(Reply, text, st.integers(min_value=0, max_value=2**31), st.binary(max_size=12))
 
-new_orders = st.builds(
-    NewOrder, text, text, text, st.sampled_from(Side), st.sampled_from(OrderType), st.sampled_from(TimeInForce),
-    maybe, maybe, maybe, maybe, replies,
+specs = st.builds(
+    OrderSpec, text, st.sampled_from(Side), st.sampled_from(OrderType), st.sampled_from(TimeInForce), maybe, maybe, maybe, maybe
 )
+new_orders = st.builds(NewOrder, text, text, specs, replies)
 updates = st.builds(OrderUpdate, text, text, st.sampled_from(VenueEventKind), amounts, maybe, st.none() | text, text, amounts, st.booleans())
 quotes = st.builds(VenueQuote, text, text, maybe, amounts, maybe, amounts, amounts)
 reports = st.builds(
-    ExecutionReport, text, text, text, text, st.sampled_from(ExecType), st.sampled_from(OrderStatus), text,
-    st.sampled_from(Side), st.sampled_from(OrderType), st.sampled_from(TimeInForce), maybe, maybe, maybe, maybe,
+    ExecutionReport, text, text, text, text, st.sampled_from(ExecType), st.sampled_from(OrderStatus), specs,
     amounts, maybe, amounts, maybe, maybe, st.none() | text, amounts, replies,
 )
 
@@ -33,3 +49,9 @@ def test_a_batch_of_any_messages_decodes_to_what_was_encoded(sender: str, seq: i
 def test_messages_encode_as_arrays_with_an_integer_tag() -> None:
     data = encode_batch(Batch("s", 1, 0, [OrderUpdate("o", "A1", VenueEventKind.TRADE, 1, 2, None, "SIM", 3)]))
     assert b"order_id" not in data  # array_like: field names are not on the wire
+
+
+def test_a_batch_takes_every_tagged_message_and_each_tag_once() -> None:
+    tagged = {**tags_of(client), **tags_of(routing), **tags_of(control)}
+    assert set(get_args(Message)) == set(tagged)
+    assert len(set(tagged.values())) == len(tagged)

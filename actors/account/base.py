@@ -1,0 +1,166 @@
+"""The account shard's state and the primitives its parts share (see ``ShardBase``)."""
+
+from __future__ import annotations
+
+import structlog
+
+from actors.account import risk
+from actors.account.records import AccountRecord, OrderRecord
+from actors.account.risk import MarketView, RiskLimits
+from actors.runtime.outputs import ALL, DROP_COPY, GATEWAY, Dispatcher, Outputs
+from model.enums import ExecType
+from model.instruments import Instrument
+from model.lifecycle import OrderEvent, step
+from model.messages import ExecutionReport, Reply, ReportToAsker, RequestRejected
+
+log = structlog.get_logger("accounts")
+
+
+class ShardBase(Dispatcher):
+    """An account shard's state and what every part of it uses: the one lifecycle mutator,
+    the holds an order keeps on its account, execution reports, refusals and anomalies.
+
+    The parts (``entry``, ``requests``, ``booking``, ``queries``, ``markets``) are mixins of
+    this class; ``actors.account.core.AccountState`` puts them together.
+    """
+
+    def __init__(self, name: str, instruments: list[Instrument], limits: RiskLimits) -> None:
+        self.name = name
+        self.instruments = {instrument.symbol: instrument for instrument in instruments}
+        self.limits = limits
+        self.accounts: dict[str, AccountRecord] = {}
+        self.orders: dict[str, OrderRecord] = {}
+        self.markets: dict[str, MarketView] = {}
+        self.order_counter = 0
+        self.allocations = 0  # fills allocated from blocks
+        self.nav_markers = 0  # NAV strikes passed on to the funds' InstrumentActors
+        self.kill_all = False  # "kill all": every account, including ones opened later
+        self.rejected_requests = 0
+        self.anomalies: list[str] = []
+        self.out = Outputs()
+
+    # --- the one way an order's state changes ---------------------------------------------
+
+    @staticmethod
+    def _move(order: OrderRecord, event: OrderEvent) -> None:
+        """The one way an order's state changes: its status and its request in flight
+        together, by the table of ``model.lifecycle`` (an event it does not allow raises)."""
+        order.status, order.pending = step(order.status, order.pending, event)
+
+    # --- holds: what an open order keeps of its account's cash and shares -------------------
+
+    def _reserve(self, account: AccountRecord, order: OrderRecord, instrument: Instrument, estimate: int) -> None:
+        order.reserved_cash = risk.cash_to_reserve(order, instrument, estimate)
+        order.reserved_qty = 0 if account.allow_short else risk.qty_to_reserve(order)
+        account.reserved_cash += order.reserved_cash
+        self._adjust_reserved_qty(account, order.spec.symbol, order.reserved_qty)
+
+    def _rereserve(self, account: AccountRecord, order: OrderRecord) -> None:
+        """Recompute what an order holds after a change; terminal orders hold nothing."""
+        account.reserved_cash -= order.reserved_cash
+        self._adjust_reserved_qty(account, order.spec.symbol, -order.reserved_qty)
+        order.reserved_cash = order.reserved_qty = 0
+        if order.status.is_open:
+            instrument = self.instruments[order.spec.symbol]
+            estimate = risk.estimate_price(order, instrument, self.markets.get(order.spec.symbol), self.limits)
+            self._reserve(account, order, instrument, estimate)
+
+    @staticmethod
+    def _adjust_reserved_qty(account: AccountRecord, symbol: str, delta: int) -> None:
+        if not delta:
+            return
+        remaining = account.reserved_qty.get(symbol, 0) + delta
+        if remaining:
+            account.reserved_qty[symbol] = remaining
+        else:
+            account.reserved_qty.pop(symbol, None)
+
+    def _release_replace(self, order: OrderRecord, account: AccountRecord, why: str) -> None:
+        """A replace that will not happen (refused, or the order ended first): release what it
+        held and the client order id it reserved, and tell whoever asked."""
+        pending = order.pending_replace
+        assert pending is not None
+        order.pending_replace = None
+        account.reserved_cash -= pending.held_cash
+        self._adjust_reserved_qty(account, order.spec.symbol, -pending.held_qty)
+        del account.orders[pending.new_client_order_id]
+        if pending.reply is not None:
+            self._refuse(pending.reply, "replace_rejected", why)
+
+    # --- reports and answers ----------------------------------------------------------------
+
+    def _report(
+        self,
+        order: OrderRecord,
+        exec_type: ExecType,
+        now: int,
+        *,
+        reply: Reply | None = None,
+        last_qty: int = 0,
+        last_price: int | None = None,
+    ) -> None:
+        order.exec_count += 1
+        order.last_exec_type = exec_type
+        order.updated_ts = now
+        self._emit(
+            order, exec_type, now, reply=reply, exec_id=f"{order.order_id}-{order.exec_count}", last_qty=last_qty, last_price=last_price
+        )
+
+    def _emit(
+        self,
+        order: OrderRecord,
+        exec_type: ExecType,
+        now: int,
+        *,
+        reply: Reply | None,
+        exec_id: str,
+        last_qty: int = 0,
+        last_price: int | None = None,
+    ) -> None:
+        report = self._execution(order, exec_type, now, exec_id, reply, last_qty, last_price)
+        self.out.to(GATEWAY, ALL, report)
+        if exec_type is ExecType.TRADE:
+            self.out.to(DROP_COPY, ALL, report)  # clearing gets every fill (nowhere when drop copy is off)
+
+    def _execution(
+        self,
+        order: OrderRecord,
+        exec_type: ExecType,
+        now: int,
+        exec_id: str,
+        reply: Reply | None = None,
+        last_qty: int = 0,
+        last_price: int | None = None,
+    ) -> ExecutionReport:
+        multiplier = self.instruments[order.spec.symbol].multiplier
+        return ExecutionReport(
+            account=order.account,
+            order_id=order.order_id,
+            client_order_id=order.client_order_id,
+            exec_id=exec_id,
+            exec_type=exec_type,
+            status=order.status,
+            spec=order.spec,
+            cum_qty=order.cum_qty,
+            leaves_qty=order.leaves_qty,
+            last_qty=last_qty,
+            last_price=last_price,
+            avg_price=order.cum_value // (order.cum_qty * multiplier) if order.cum_qty else None,
+            reason=order.reason,
+            ts=now,
+            reply=reply,
+            venue=order.venue,
+        )
+
+    def _to_asker(self, reply: Reply | None, report: ExecutionReport) -> None:
+        if reply is not None:
+            self.out.to(GATEWAY, reply.gateway, ReportToAsker(reply, report))
+
+    def _refuse(self, reply: Reply | None, code: str, message: str) -> None:
+        self.rejected_requests += 1
+        if reply is not None:
+            self.out.to(GATEWAY, reply.gateway, RequestRejected(reply, code, message))
+
+    def _anomaly(self, text: str) -> None:
+        self.anomalies.append(text)
+        log.warning("anomaly", shard=self.name, detail=text)

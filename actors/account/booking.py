@@ -1,0 +1,105 @@
+"""Execution booking: fills to cash and positions, and the venue's ends of an order."""
+
+from __future__ import annotations
+
+from actors.account.base import ShardBase
+from actors.account.records import AccountRecord, OrderRecord, PositionRecord
+from model import fixed
+from model.enums import ExecType, Side, VenueEventKind
+from model.lifecycle import OrderEvent, can
+from model.messages import OrderUpdate
+
+_VENUE_EVENT_EXEC = {
+    VenueEventKind.CANCELED: (OrderEvent.CANCEL, ExecType.CANCELED),
+    VenueEventKind.EXPIRED: (OrderEvent.EXPIRE, ExecType.EXPIRED),
+    VenueEventKind.REJECTED: (OrderEvent.REJECT, ExecType.REJECTED),
+}
+
+
+class Booking(ShardBase):
+    """Fills booked to cash and positions, and the venue's ends of an order (canceled,
+    expired, rejected). Cash is booked on the cumulative value, rounded up to the cent for
+    a buy and down for a sell, so the sum over fills is exact."""
+
+    def _trade(self, order: OrderRecord, update: OrderUpdate, now: int) -> None:
+        price = update.last_price
+        if price is None or update.last_qty <= 0 or not order.status.is_open:
+            self._anomaly(f"bad trade for {order.order_id}: qty={update.last_qty} price={price} status={order.status.value}")
+            return
+        instrument = self.instruments[order.spec.symbol]
+        # An allocation from a block books the cash it was given (whole cents, summing exactly
+        # to the block's); any other fill is worth exactly qty × price × multiplier.
+        value = update.cash * fixed.SCALE if update.cash is not None else update.last_qty * price * instrument.multiplier
+        if update.cash is not None and (update.cash < 0 or update.cash % fixed.CENT):
+            self._anomaly(f"allocation for {order.order_id} with cash {update.cash} not in whole cents refused")
+            return
+        if _would_overfill(order, update.last_qty, value):
+            self._anomaly(f"overfill refused for {order.order_id}: {update.last_qty} at {price}")
+            return
+        account = self.accounts[order.account]
+        order.venue = update.venue or order.venue
+        order.cum_qty += update.last_qty
+        order.cum_value += value
+        if update.block is not None:
+            order.block = update.block
+            self.allocations += 1
+        self._book_cash(account, order)
+        self._book_position(account, order.spec.symbol, order.spec.side, update.last_qty, price)
+        complete = update.done if order.spec.qty is None else order.cum_qty == order.spec.qty
+        self._move(order, OrderEvent.FILL if complete else OrderEvent.PARTIAL_FILL)
+        if order.pending_replace is not None and not order.pending.has_replace:  # filled: nothing left to replace
+            self._release_replace(order, account, "order filled")
+        self._rereserve(account, order)
+        self._report(order, ExecType.TRADE, now, last_qty=update.last_qty, last_price=price)
+
+    def _finish(self, order: OrderRecord, update: OrderUpdate, now: int) -> None:
+        event, exec_type = _VENUE_EVENT_EXEC[update.kind]
+        if not can(order.status, order.pending, event):
+            self._anomaly(f"{update.kind.value} for {order.order_id} in status {order.status.value}")
+            return
+        account = self.accounts[order.account]
+        order.venue = update.venue or order.venue
+        self._move(order, event)
+        order.reason = update.reason
+        if order.pending_replace is not None:
+            self._release_replace(order, account, f"order {order.status.value}")
+        self._rereserve(account, order)
+        reply, order.cancel_reply = order.cancel_reply, None
+        self._report(order, exec_type, now, reply=reply)
+
+    def _book_cash(self, account: AccountRecord, order: OrderRecord) -> None:
+        if order.spec.side is Side.BUY:
+            booked = fixed.ceil_cent(order.cum_value)
+            account.cash -= booked - order.booked_cash
+        else:
+            booked = fixed.floor_cent(order.cum_value)
+            account.cash += booked - order.booked_cash
+        order.booked_cash = booked
+
+    @staticmethod
+    def _book_position(account: AccountRecord, symbol: str, side: Side, qty: int, price: int) -> None:
+        position = account.positions.setdefault(symbol, PositionRecord())
+        signed = qty if side is Side.BUY else -qty
+        if position.qty == 0 or (position.qty > 0) == (signed > 0):
+            position.qty += signed
+            position.cost += abs(signed) * price
+            return
+        closing = min(abs(signed), abs(position.qty))
+        position.cost -= position.cost * closing // abs(position.qty)
+        position.qty += signed
+        opened = abs(signed) - closing
+        if position.qty == 0:
+            position.cost = 0
+        elif opened:
+            position.cost = opened * price
+
+
+def _would_overfill(order: OrderRecord, qty: int, value: int) -> bool:
+    """More than the order's quantity, its notional sell cap, or its notional cash
+    (``value``: the fill's exact raw value)."""
+    if order.spec.qty is not None:
+        return order.cum_qty + qty > order.spec.qty
+    if order.qty_cap is not None and order.cum_qty + qty > order.qty_cap:
+        return True
+    assert order.spec.notional is not None
+    return order.spec.side is Side.BUY and fixed.ceil_cent(order.cum_value + value) > order.spec.notional

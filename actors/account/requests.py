@@ -1,0 +1,202 @@
+"""Requests that change a working order: cancel, replace, cancel-all, and their answers."""
+
+from __future__ import annotations
+
+import msgspec
+
+from actors.account import risk
+from actors.account.base import ShardBase
+from actors.account.records import AccountRecord, OrderRecord, PendingReplace
+from actors.runtime.outputs import GATEWAY, INSTRUMENT
+from model import fixed
+from model.enums import ExecType, Reason
+from model.lifecycle import OrderEvent, Pending, can, inherited
+from model.messages import CancelAll, CancelAllDone, CancelOrder, CancelRoute, OrderUpdate, ReplaceOrder, ReplaceRoute, Reply
+
+
+class Requests(ShardBase):
+    """Cancel, replace and cancel-all, and the venue's answers to them.
+
+    Guarantees: a client has at most one request in flight per order (a second one is
+    refused ``pending_request``); a kill or cancel-all still cancels an order whose replace
+    is in flight, and the replace's successor inherits that cancel; a replace holds the
+    extra it needs until the venue answers, and a refused replace gives back exactly that.
+    """
+
+    def _cancel_order(self, command: CancelOrder, now: int) -> None:
+        order = self._find_open(command.account, command.client_order_id, command.reply)
+        if order is None:
+            return
+        order.cancel_reply = command.reply
+        self._request_cancel(order)
+
+    def _request_cancel(self, order: OrderRecord) -> None:
+        self._move(order, OrderEvent.CANCEL_REQUESTED)
+        self.out.to(INSTRUMENT, order.spec.symbol, CancelRoute(order.order_id, order.account, order.spec.symbol))
+
+    def _replace_order(self, command: ReplaceOrder, now: int) -> None:
+        order = self._find_open(command.account, command.client_order_id, command.reply)
+        if order is None:
+            return
+        account = self.accounts[order.account]
+        error = self._replace_error(order, account, command)
+        if error is not None:
+            self._refuse(command.reply, "invalid_request", error)
+            return
+        instrument = self.instruments[order.spec.symbol]
+        qty = command.qty if command.qty is not None else order.spec.qty
+        assert qty is not None
+        spec = msgspec.structs.replace(
+            order.spec,
+            qty=qty,
+            price=command.price if command.price is not None else order.spec.price,
+            stop_price=command.stop_price if command.stop_price is not None else order.spec.stop_price,
+        )
+        trial = msgspec.structs.replace(order, spec=spec)
+        market = self.markets.get(order.spec.symbol)
+        estimate = risk.estimate_price(trial, instrument, market, self.limits)
+        held_cash = max(0, risk.cash_to_reserve(trial, instrument, estimate) - order.reserved_cash)
+        held_qty = max(0, risk.qty_to_reserve(trial) - order.reserved_qty)
+        reason = (
+            risk.check_size(trial, instrument, estimate, self.limits)
+            or risk.check_price_band(trial, instrument, market, self.limits)
+            or self._replace_funds_failure(account, order, held_cash, held_qty)
+        )
+        if reason is not None:
+            self._refuse(command.reply, reason.value, f"replace refused: {reason.value}")
+            return
+        self.order_counter += 1
+        pending = PendingReplace(
+            new_order_id=f"{self.name}-{self.order_counter}",
+            new_client_order_id=command.new_client_order_id,
+            spec=spec,
+            reply=command.reply,
+            held_cash=held_cash,
+            held_qty=held_qty,
+        )
+        self._move(order, OrderEvent.REPLACE_REQUESTED)
+        order.pending_replace = pending
+        account.reserved_cash += held_cash
+        self._adjust_reserved_qty(account, order.spec.symbol, held_qty)
+        account.orders[command.new_client_order_id] = pending.new_order_id
+        self.out.to(
+            INSTRUMENT,
+            order.spec.symbol,
+            ReplaceRoute(order.order_id, pending.new_order_id, order.account, spec.symbol, qty, spec.price, spec.stop_price),
+        )
+
+    def _replace_error(self, order: OrderRecord, account: AccountRecord, command: ReplaceOrder) -> str | None:
+        if order.spec.notional is not None:
+            return "notional orders cannot be replaced; cancel and place a new one"
+        if command.new_client_order_id in account.orders:
+            return f"client_order_id {command.new_client_order_id} already used"
+        if command.qty is None and command.price is None and command.stop_price is None:
+            return "replace needs qty, price or stop_price"
+        if command.price is not None and not order.spec.order_type.has_price:
+            return f"a {order.spec.order_type.value} order has no price"
+        if command.stop_price is not None and not order.spec.order_type.has_stop:
+            return f"a {order.spec.order_type.value} order has no stop_price"
+        if command.qty is not None and command.qty <= order.cum_qty:
+            return "qty must be more than the quantity already filled"
+        instrument = self.instruments[order.spec.symbol]
+        if command.qty is not None and command.qty % instrument.qty_increment:
+            return f"qty must be a multiple of {fixed.format(instrument.qty_increment)} for {order.spec.symbol}"
+        for price in (command.price, command.stop_price):
+            if price is not None and price % instrument.tick_size:
+                return f"price is off the tick of {fixed.format(instrument.tick_size)} for {order.spec.symbol}"
+        return None
+
+    @staticmethod
+    def _replace_funds_failure(account: AccountRecord, order: OrderRecord, held_cash: int, held_qty: int) -> Reason | None:
+        if held_cash > account.buying_power:
+            return Reason.INSUFFICIENT_BUYING_POWER
+        if held_qty and not account.allow_short and held_qty > account.available_qty(order.spec.symbol):
+            return Reason.INSUFFICIENT_POSITION
+        return None
+
+    def _cancel_all(self, command: CancelAll, now: int) -> None:
+        count = 0
+        for order in list(self.orders.values()):
+            if not can(order.status, order.pending, OrderEvent.CANCEL_REQUESTED):
+                continue
+            if command.account is not None and order.account != command.account:
+                continue
+            if command.symbol is not None and order.spec.symbol != command.symbol:
+                continue
+            self._request_cancel(order)
+            count += 1
+        if command.reply is not None:
+            self.out.to(GATEWAY, command.reply.gateway, CancelAllDone(command.reply, command.account, count))
+
+    def _replaced(self, order: OrderRecord, now: int) -> None:
+        pending = order.pending_replace
+        if pending is None or not can(order.status, order.pending, OrderEvent.REPLACE):
+            self._anomaly(f"unexpected replace confirmation for {order.order_id}")
+            return
+        account = self.accounts[order.account]
+        qty = pending.spec.qty
+        assert qty is not None  # only quantity orders are replaced
+        if qty <= order.cum_qty:
+            # fills overtook the replace: a venue must refuse it; we never book qty < filled
+            self._anomaly(f"replace of {order.order_id} to {qty} confirmed after {order.cum_qty} filled")
+            self._move(order, OrderEvent.REPLACE_REFUSED)
+            self._release_replace(order, account, "replace overtaken by fills")
+            return
+        order.pending_replace = None
+        account.reserved_cash -= pending.held_cash
+        self._adjust_reserved_qty(account, order.spec.symbol, -pending.held_qty)
+        successor = msgspec.structs.replace(
+            order,
+            order_id=pending.new_order_id,
+            client_order_id=pending.new_client_order_id,
+            spec=pending.spec,
+            exec_count=0,
+            pending=inherited(order.pending),
+            cancel_reply=None,
+            pending_replace=None,
+            created_ts=now,
+            reserved_cash=0,
+            reserved_qty=0,
+            fingerprint=b"",  # never sent as a new_order: a new_order with its id is a duplicate
+        )
+        self._move(order, OrderEvent.REPLACE)
+        order.replaced_by = successor.order_id
+        self._rereserve(account, order)
+        self.orders[successor.order_id] = successor
+        # listed from now on, after every order before it: a page already past the id it
+        # reserved when the replace was asked must still list it (see ``_query_orders``)
+        del account.orders[successor.client_order_id]
+        account.orders[successor.client_order_id] = successor.order_id
+        self._rereserve(account, successor)
+        self._report(order, ExecType.REPLACED, now)
+        self._report(successor, ExecType.REPLACED, now, reply=pending.reply)
+
+    def _cancel_refused(self, order: OrderRecord, update: OrderUpdate) -> None:
+        self._move(order, OrderEvent.CANCEL_REFUSED)
+        reply, order.cancel_reply = order.cancel_reply, None
+        if reply is not None:
+            self._refuse(reply, "cancel_rejected", update.reason or Reason.TOO_LATE_TO_CANCEL.value)
+
+    def _replace_refused(self, order: OrderRecord, update: OrderUpdate) -> None:
+        if order.pending_replace is None:
+            if order.status.is_open:
+                self._anomaly(f"unexpected replace rejection for {order.order_id}")
+            return
+        self._move(order, OrderEvent.REPLACE_REFUSED)
+        self._release_replace(order, self.accounts[order.account], update.reason or "venue refused the replace")
+
+    def _find_open(self, account_id: str, client_order_id: str, reply: Reply | None) -> OrderRecord | None:
+        account = self.accounts.get(account_id)
+        order_id = account.orders.get(client_order_id) if account else None
+        order = self.orders.get(order_id) if order_id else None
+        if account is None:
+            self._refuse(reply, "forbidden", f"unknown account {account_id}")
+        elif order is None:
+            self._refuse(reply, "unknown_order", f"no order {client_order_id} in {account_id}")
+        elif not order.status.is_open:
+            self._refuse(reply, "order_not_open", f"order {client_order_id} is {order.status.value}")
+        elif order.pending is not Pending.NONE:
+            self._refuse(reply, Reason.PENDING_REQUEST.value, f"order {client_order_id} has a cancel or replace pending")
+        else:
+            return order
+        return None

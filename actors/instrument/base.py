@@ -1,0 +1,102 @@
+"""The InstrumentActor's state and the primitives its parts share (see ``InstrumentBase``)."""
+
+from __future__ import annotations
+
+import structlog
+
+from actors.instrument import opening
+from actors.instrument.opening import Block
+from actors.instrument.records import Book, Route
+from actors.runtime.outputs import ACCOUNT, Dispatcher, Outputs
+from model.config import VenueSection
+from model.enums import SessionState, VenueEventKind
+from model.instruments import Instrument
+from model.messages import OrderUpdate
+from model.routes import RouteEvent, RouteState, next_state
+
+log = structlog.get_logger("instruments")
+
+TERMINAL_KINDS = frozenset({VenueEventKind.CANCELED, VenueEventKind.EXPIRED, VenueEventKind.REJECTED})
+
+
+class InstrumentBase(Dispatcher):
+    """An InstrumentActor's state and what every part of it uses: the one route mutator,
+    the indexes of routes (by order id, by child id, held stops), and updates to accounts.
+
+    The parts (``books``, ``router``, ``held``, ``blocks``) are mixins of this class;
+    ``actors.instrument.core.InstrumentState`` puts them together.
+    """
+
+    def __init__(self, name: str, instruments: list[Instrument], venues: list[VenueSection], shards: int = 1) -> None:
+        self.name = name
+        self.shards = shards  # account shards: the open waits for its marker from each
+        self.open_markers: dict[str, list[str]] = {}  # "open_id:symbols" → shards whose marker came
+        self.opens_done: dict[int, list[int]] = {}  # open_id → [markers completed, orders released]
+        self.nav_marks: dict[str, dict[str, int]] = {}  # fund → account shard → last strike whose marker came from it
+        self.navs_struck: dict[str, list[int]] = {}  # fund → orders filled or expired at each of its strikes
+        self.blocks: dict[str, Block] = {}  # block id → a block at a venue
+        self.block_children: dict[str, str] = {}  # child id → block id
+        self.block_counter = 0
+        self.allocations = 0  # account orders allocated from blocks
+        self.fills_allocated = 0  # ... of which got a fill (the others expire)
+        self.residuals: dict[str, list[int]] = {}  # symbol → [qty, cash] no order could take (the firm's)
+        self.done_blocks: list[opening.BlockDone] = []  # every finished block, for operators and the back office
+        self.books = {i.symbol: Book(instrument=i, reference=i.reference_price) for i in instruments}
+        self.venues = venues
+        self.venue_sessions: dict[str, SessionState] = {}
+        self.routes: dict[str, Route] = {}
+        self.children: dict[str, str] = {}  # child_id → order_id
+        self.stops: dict[str, dict[str, Route]] = {}  # symbol → held stops (derived from routes)
+        self.child_counter = 0
+        self.anomalies: list[str] = []
+        self.out = Outputs()
+
+    @staticmethod
+    def _move(route: Route, event: RouteEvent) -> None:
+        """The one way a route's state changes, by the table of ``model.routes`` (an event
+        it does not allow raises)."""
+        route.state = next_state(route.state, event)
+
+    def _update(
+        self,
+        route: Route,
+        kind: VenueEventKind,
+        now: int,
+        last_qty: int = 0,
+        last_price: int | None = None,
+        reason: str | None = None,
+        done: bool = False,
+        venue: str | None = None,
+    ) -> None:
+        self.out.to(
+            ACCOUNT,
+            route.account,
+            OrderUpdate(route.order_id, route.account, kind, last_qty, last_price, reason, venue or route.venue or "", now, done),
+        )
+
+    def _rekey(self, route: Route, new_order_id: str) -> None:
+        del self.routes[route.order_id]
+        held = self.stops.get(route.spec.symbol) if route.state is RouteState.HELD_STOP else None
+        if held is not None:
+            del held[route.order_id]
+            held[new_order_id] = route
+        route.order_id = new_order_id
+        self.routes[new_order_id] = route
+        if route.child_id is not None:
+            self.children[route.child_id] = new_order_id
+
+    def _forget(self, route: Route) -> None:
+        """The route has ended here: out of every index."""
+        self._move(route, RouteEvent.END)
+        self.routes.pop(route.order_id, None)
+        self.stops.get(route.spec.symbol, {}).pop(route.order_id, None)
+        if route.child_id is not None:
+            self.children.pop(route.child_id, None)
+
+    def _anomaly(self, text: str) -> None:
+        self.anomalies.append(text)
+        log.warning("anomaly", actor=self.name, detail=text)
+
+
+def update_for(order_id: str, account: str, kind: VenueEventKind, now: int, reason: str) -> OrderUpdate:
+    return OrderUpdate(order_id, account, kind, 0, None, reason, "", now)

@@ -1,0 +1,202 @@
+"""The open's wiring: orders for the open netted into blocks, the blocks worked at venues,
+and their fills allocated back to the account orders (the arithmetic is in ``opening`` and
+``allocation``, pure; this is where it meets routes, venues and accounts)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from actors.instrument import opening
+from actors.instrument.base import TERMINAL_KINDS
+from actors.instrument.opening import Block, Constituents
+from actors.instrument.records import Route
+from actors.instrument.router import Router
+from actors.runtime.outputs import ACCOUNT, ALL, DROP_COPY, VENUE
+from model import fixed
+from model.enums import OrderType, Reason, Side, TimeInForce, VenueEventKind
+from model.messages import AdminCancelAll, AllocationReport, OpenMarket, OrderUpdate, VenueCancel, VenueNewOrder, VenueReport
+from model.orders import OrderSpec
+from model.routes import RouteEvent, RouteState
+
+
+class OpenBlocks(Router):
+    """Guarantees: the open happens once per open marker set (once every account shard's
+    marker has come); every order it releases ends in a trade, an expiry, or both (what its
+    block did not fill), and the allocations of a block sum exactly to what it filled."""
+
+    def _open_market(self, command: OpenMarket, now: int) -> None:
+        """The open's marker from one account shard; the open itself once every shard's has
+        come (each shard sends it behind the orders it routed before it)."""
+        if command.shard:
+            key = f"{command.open_id}:{','.join(command.symbols)}"
+            seen = self.open_markers.setdefault(key, [])
+            if command.shard not in seen:
+                seen.append(command.shard)
+            if len(seen) < self.shards:
+                return
+            del self.open_markers[key]
+        released = self._open(command.symbols, now)
+        done = self.opens_done.setdefault(command.open_id, [0, 0])
+        done[0] += 1
+        done[1] += released
+
+    def _open(self, symbols: list[str], now: int) -> int:
+        """Release the orders queued for the open: per symbol, quantity orders netted into one
+        block, notional orders into one cash block per side, limits one by one (IOC)."""
+        wanted = set(symbols)
+        held: dict[str, list[Route]] = {}
+        for route in self.routes.values():
+            if route.state is RouteState.HELD_OPEN and (not wanted or route.spec.symbol in wanted):
+                held.setdefault(route.spec.symbol, []).append(route)
+        released = 0
+        for symbol in sorted(held):
+            if self.books[symbol].halted:
+                continue  # a halted symbol keeps its orders for the open until it resumes and opens again
+            self._open_symbol(symbol, sorted(held[symbol], key=lambda route: route.order_id), now)
+            released += len(held[symbol])
+        return released
+
+    def _open_symbol(self, symbol: str, routes: list[Route], now: int) -> None:
+        quantity = {Side.BUY: Constituents(), Side.SELL: Constituents()}
+        cash = {Side.BUY: Constituents(), Side.SELL: Constituents()}
+        for route in routes:
+            if route.spec.order_type is not OrderType.MARKET:
+                route.spec = msgspec.structs.replace(route.spec, tif=TimeInForce.IOC)  # a limit on the open: what the open gives it, no more
+                self._send_to_venue(route, now)
+                continue
+            self._move(route, RouteEvent.JOIN_BLOCK)
+            del self.routes[route.order_id]  # the block answers for it from here on
+            if route.spec.qty is not None:
+                quantity[route.spec.side].add(route.order_id, route.account, route.spec.qty)
+            else:
+                assert route.spec.notional is not None
+                cash[route.spec.side].add(route.order_id, route.account, route.spec.notional, route.qty_cap)
+        buys, sells = quantity[Side.BUY].total, quantity[Side.SELL].total
+        if buys or sells:
+            side = Side.BUY if buys >= sells else Side.SELL
+            larger, smaller = (quantity[Side.BUY], quantity[Side.SELL]) if side is Side.BUY else (quantity[Side.SELL], quantity[Side.BUY])
+            block = self._new_block(symbol, side, notional=False, orders=larger, routed=abs(buys - sells))
+            block.crossed, block.cross = smaller, min(buys, sells)
+            self._route_block(
+                block, VenueNewOrder(block.child_id or "", OrderSpec(symbol, side, OrderType.MARKET, TimeInForce.DAY, qty=block.routed)), now
+            )
+        for side, orders in cash.items():
+            if orders.order_ids:
+                cap = sum(orders.qty_caps) if side is Side.SELL and len(orders.qty_caps) == len(orders.order_ids) else None
+                block = self._new_block(symbol, side, notional=True, orders=orders, routed=orders.total)
+                self._route_block(
+                    block,
+                    VenueNewOrder(block.child_id or "", OrderSpec(symbol, side, OrderType.MARKET, TimeInForce.DAY, notional=block.routed), cap),
+                    now,
+                )
+
+    def _new_block(self, symbol: str, side: Side, *, notional: bool, orders: Constituents, routed: int) -> Block:
+        self.block_counter += 1
+        block_id = f"{self.name}-B{self.block_counter}"
+        return Block(block_id, symbol, side, notional, orders, routed)
+
+    def _route_block(self, block: Block, order: VenueNewOrder, now: int) -> None:
+        """Send the block to the venue with the best price for it; allocate at once when
+        netting covered everything or no venue takes it."""
+        venue = self.venue_for(block.symbol, block.side, OrderType.MARKET, order.spec.qty) if block.routed else None
+        if venue is None:
+            self._finish_block(block, now)
+            return
+        self.child_counter += 1
+        block.child_id, block.venue = f"{self.name}-{self.child_counter}", venue
+        self.blocks[block.block_id] = block
+        self.block_children[block.child_id] = block.block_id
+        self.out.to(VENUE, venue, msgspec.structs.replace(order, child_id=block.child_id))
+
+    def _block_report(self, block: Block, report: VenueReport, now: int) -> None:
+        if report.kind is VenueEventKind.TRADE:
+            if report.last_price is None or report.last_qty <= 0:
+                self._anomaly(f"{report.venue} bad trade for block {block.block_id}: {report.last_qty} at {report.last_price}")
+                return
+            block.fill_qty += report.last_qty
+            block.fill_value += fixed.raw_value(report.last_qty, report.last_price, self.books[block.symbol].instrument.multiplier)
+            if report.done or (not block.notional and block.fill_qty >= block.routed):
+                self._finish_block(block, now)
+        elif report.kind in TERMINAL_KINDS:
+            self._finish_block(block, now, report.reason)
+        elif report.kind is not VenueEventKind.ACCEPTED:
+            self._anomaly(f"{report.venue} {report.kind.value} for block {block.block_id}")
+
+    def _finish_block(self, block: Block, now: int, reason: str | None = None) -> None:
+        """Allocate what the block filled (and what netting crossed); expire the rest."""
+        if block.child_id is not None:
+            del self.block_children[block.child_id]
+            del self.blocks[block.block_id]
+        instrument = self.books[block.symbol].instrument
+        reference = self.books[block.symbol].reference
+        unfilled = reason if reason is not None and not block.fill_qty else Reason.NOT_FILLED_AT_OPEN.value
+        venue = block.venue or ""
+        price = opening.average_price(block, instrument.multiplier, reference)
+        self.done_blocks.append(
+            opening.BlockDone(
+                block.block_id,
+                block.symbol,
+                block.side,
+                block.notional,
+                len(block.orders.order_ids),
+                block.routed,
+                block.cross,
+                len(block.crossed.order_ids),
+                block.fill_qty,
+                block.value_nanos,
+                block.value_subnanos,
+                price,
+                venue,
+                now,
+            )
+        )
+        for allocation in opening.allocate(block, instrument.qty_increment, instrument.multiplier, reference):
+            for fill in allocation.fills:
+                if fill.qty:
+                    done = fill.asked_qty is None or fill.qty == fill.asked_qty
+                    trade = OrderUpdate(
+                        fill.order_id,
+                        fill.account,
+                        VenueEventKind.TRADE,
+                        fill.qty,
+                        allocation.price,
+                        None,
+                        venue,
+                        now,
+                        done,
+                        fill.cash,
+                        allocation.alloc_id,
+                    )
+                    self.out.to(ACCOUNT, fill.account, trade)
+                    self.fills_allocated += 1
+                if (fill.qty == 0) if fill.asked_qty is None else (fill.qty < fill.asked_qty):
+                    expiry = OrderUpdate(fill.order_id, fill.account, VenueEventKind.EXPIRED, 0, None, unfilled, venue, now, True)
+                    self.out.to(ACCOUNT, fill.account, expiry)
+            self.allocations += len(allocation.fills)
+            if allocation.residual_qty or allocation.residual_cash:
+                residual = self.residuals.setdefault(block.symbol, [0, 0])
+                residual[0] += allocation.residual_qty if allocation.side is Side.BUY else -allocation.residual_qty
+                residual[1] += allocation.residual_cash if allocation.side is Side.SELL else -allocation.residual_cash
+            accounts, qtys = opening.per_account(allocation.fills)
+            if accounts:
+                self.out.to(
+                    DROP_COPY,
+                    ALL,
+                    AllocationReport(allocation.alloc_id, block.symbol, allocation.side, allocation.price, accounts, qtys, now),
+                )
+
+    def matching_blocks(self, command: AdminCancelAll) -> list[Block]:
+        """Blocks at a venue an operator's cancel-all covers: not with an account filter (a
+        block is many accounts' orders at once; what it filled is allocated, the rest expires)."""
+        if command.account is not None:
+            return []
+        return [
+            block
+            for block in self.blocks.values()
+            if (command.symbol is None or block.symbol == command.symbol) and (command.venue is None or block.venue == command.venue)
+        ]
+
+    def _cancel_matching_blocks(self, command: AdminCancelAll) -> None:
+        for block in self.matching_blocks(command):
+            assert block.child_id is not None and block.venue is not None
+            self.out.to(VENUE, block.venue, VenueCancel(block.child_id))

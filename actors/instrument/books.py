@@ -1,0 +1,60 @@
+"""Books: each symbol's quotes per venue, consolidated into one best bid and offer."""
+
+from __future__ import annotations
+
+from actors.instrument.base import InstrumentBase
+from actors.instrument.records import Book
+from actors.runtime.outputs import ACCOUNT, ALL, GATEWAY
+from model.enums import AssetClass
+from model.messages import MarketUpdate, QuoteEvent, SetTradingStatus, VenueQuote
+
+
+class Books(InstrumentBase):
+    """Guarantees: the consolidated quote is the highest bid and the lowest offer over the
+    venues quoting the symbol, with the sizes shown at those prices summed; a closed
+    venue's last quote leaves the book; every change is published to the account shards
+    (for pre-trade risk) and to the ``quotes`` stream."""
+
+    def _take_quote(self, quote: VenueQuote, now: int) -> Book | None:
+        """The book the quote changed, or ``None`` when it changes none."""
+        book = self.books.get(quote.symbol)
+        if book is None or book.instrument.asset_class is AssetClass.MUTUAL_FUND:
+            return None  # a fund trades only at its NAV: a venue's bid or ask for it means nothing here
+        book.quotes[quote.venue] = quote
+        self._consolidate(book, now)
+        return book
+
+    def _drop_quotes(self, venue: str, now: int) -> None:
+        """A closed venue's last quote is stale: out of the consolidated book."""
+        for book in self.books.values():
+            if book.quotes.pop(venue, None) is not None:
+                self._consolidate(book, now)
+
+    def _set_trading_status(self, command: SetTradingStatus, now: int) -> None:
+        book = self.books.get(command.symbol)
+        if book is None:
+            return
+        book.halted = command.halted
+        self._publish(book, now)
+
+    def _consolidate(self, book: Book, now: int) -> None:
+        bids = [(q.bid, q.bid_size) for q in book.quotes.values() if q.bid is not None]
+        asks = [(q.ask, q.ask_size) for q in book.quotes.values() if q.ask is not None]
+        book.bid = max(price for price, _ in bids) if bids else None
+        book.bid_size = sum(size for price, size in bids if price == book.bid)
+        book.ask = min(price for price, _ in asks) if asks else None
+        book.ask_size = sum(size for price, size in asks if price == book.ask)
+        if book.bid is not None and book.ask is not None:
+            tick = book.instrument.tick_size
+            book.reference = (book.bid + book.ask) // 2 // tick * tick
+        self._publish(book, now)
+
+    def _publish(self, book: Book, now: int) -> None:
+        symbol = book.instrument.symbol
+        self.out.to(ACCOUNT, ALL, MarketUpdate(symbol, book.bid, book.ask, book.reference, book.halted, now))
+        if book.instrument.asset_class is AssetClass.MUTUAL_FUND:
+            # no bid or ask (it fills only at the NAV struck): its quote is the last NAV, once there is one
+            if book.nav is not None:
+                self.out.to(GATEWAY, ALL, QuoteEvent(symbol, None, 0, None, 0, now, nav=book.nav))
+            return
+        self.out.to(GATEWAY, ALL, QuoteEvent(symbol, book.bid, book.bid_size, book.ask, book.ask_size, now))

@@ -1,0 +1,42 @@
+"""The records an InstrumentActor owns: the routes it works and the book of each symbol."""
+
+from __future__ import annotations
+
+import msgspec
+
+from model.instruments import Instrument
+from model.messages import VenueQuote
+from model.orders import OrderSpec
+from model.routes import RouteState
+
+
+class Route(msgspec.Struct, gc=False):
+    """A client order as this actor works it: held here, or a child order at one venue."""
+
+    order_id: str
+    account: str
+    spec: OrderSpec  # the terms as this actor works them: a triggered stop is a market or limit order here
+    qty_cap: int | None
+    state: RouteState  # moved only by ``_move``, by the table of ``model.routes``
+    child_id: str | None = None
+    venue: str | None = None
+    cum_qty: int = 0
+    # while ``replacing``: the order id, qty and price the venue has been asked for
+    replacing_to: str | None = None
+    replacing_qty: int | None = None
+    replacing_price: int | None = None
+    nav_strike: int = 0  # a fund order: the fund's strike (1: its first NAV) it fills at
+
+
+class Book(msgspec.Struct):
+    """One symbol: its quotes per venue and what is consolidated from them."""
+
+    instrument: Instrument
+    quotes: dict[str, VenueQuote] = msgspec.field(default_factory=dict)
+    bid: int | None = None
+    bid_size: int = 0
+    ask: int | None = None
+    ask_size: int = 0
+    reference: int = 0
+    halted: bool = False
+    nav: int | None = None  # a mutual fund: the last NAV struck (a fund has no bid or ask)

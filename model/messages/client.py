@@ -1,0 +1,129 @@
+"""Messages between the gateway and the account shards: client requests, and the reports
+and answers that go back."""
+
+from __future__ import annotations
+
+import msgspec
+
+from model.enums import ExecType, OrderStatus
+from model.messages.base import MessageBase, Reply
+from model.orders import OrderSpec
+
+# --- gateway → account shard -------------------------------------------------------------
+
+
+class NewOrder(MessageBase, frozen=True, gc=False, tag=1):
+    account: str
+    client_order_id: str
+    spec: OrderSpec
+    reply: Reply | None = None
+
+
+class CancelOrder(MessageBase, frozen=True, gc=False, tag=2):
+    account: str
+    client_order_id: str
+    reply: Reply | None = None
+
+
+class ReplaceOrder(MessageBase, frozen=True, gc=False, tag=3):
+    account: str
+    client_order_id: str
+    new_client_order_id: str
+    qty: int | None
+    price: int | None
+    stop_price: int | None
+    reply: Reply | None = None
+
+
+class CancelAll(MessageBase, frozen=True, gc=False, tag=4):
+    """Cancel every open order of ``account`` (all accounts of the shard when ``None``),
+    optionally only in ``symbol``."""
+
+    account: str | None
+    symbol: str | None
+    reply: Reply | None = None
+
+
+class QueryOrders(MessageBase, frozen=True, gc=False, tag=5):
+    """One page of an account's orders: those after ``cursor`` (an ``order_id`` a previous
+    page ended with; ``None``: from the first), at most ``limit`` (0: all, for the operator's
+    own reads; the gateway always sends 1 to ``[queries] max_orders_page``)."""
+
+    account: str
+    open_only: bool
+    reply: Reply
+    cursor: str | None = None
+    limit: int = 0
+
+
+class QueryAccount(MessageBase, frozen=True, gc=False, tag=6):
+    account: str
+    reply: Reply
+
+
+# --- account shard → gateway -------------------------------------------------------------
+
+
+class ExecutionReport(MessageBase, frozen=True, gc=False, tag=20):
+    """One state change of one client order, as the API reports it (docs/protocol.md)."""
+
+    account: str
+    order_id: str
+    client_order_id: str
+    exec_id: str
+    exec_type: ExecType
+    status: OrderStatus
+    spec: OrderSpec
+    cum_qty: int
+    leaves_qty: int | None
+    last_qty: int
+    last_price: int | None
+    avg_price: int | None
+    reason: str | None
+    ts: int
+    reply: Reply | None = None
+    venue: str | None = None  # where the order works or last traded (None while held here)
+
+
+class OrdersReply(MessageBase, frozen=True, gc=False, tag=21):
+    reply: Reply
+    account: str
+    orders: list[ExecutionReport]
+    next_cursor: str | None = None  # where the next page starts; None: this page is the last
+
+
+class Position(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    symbol: str
+    qty: int
+    avg_cost: int
+
+
+class AccountReply(MessageBase, frozen=True, gc=False, tag=22):
+    reply: Reply
+    account: str
+    cash: int
+    buying_power: int
+    positions: list[Position]
+
+
+class RequestRejected(MessageBase, frozen=True, gc=False, tag=23):
+    """A request that never became (or did not change) an order: the client gets an ``error``."""
+
+    reply: Reply
+    code: str
+    message: str
+
+
+class CancelAllDone(MessageBase, frozen=True, gc=False, tag=24):
+    reply: Reply
+    account: str | None
+    requested: int
+
+
+class ReportToAsker(MessageBase, frozen=True, gc=False, tag=25):
+    """An execution report for the asking connection only: the answer to a resend of an
+    order (its original first report) or to a reused ``client_order_id``. Neither changes
+    an order, so no other connection is told."""
+
+    reply: Reply
+    report: ExecutionReport

@@ -1,0 +1,206 @@
+"""Cancels and replaces in flight: what a client may still ask, and what each answer means."""
+
+from __future__ import annotations
+
+import pytest
+
+from actors.runtime.outputs import Send
+from model.enums import ExecType, OrderStatus, OrderType, Reason, VenueEventKind
+from model.messages import (
+    CancelAll,
+    CancelAllDone,
+    CancelOrder,
+    CancelRoute,
+    ReplaceOrder,
+    ReplaceRoute,
+    Reply,
+    RequestRejected,
+    SetKill,
+)
+from tests.unit.actors.account.support import REPLY, D, account, fill, make_state, only_report, order, reports, run, venue_event
+
+CANCEL_ASKER = Reply("gateway-0", 1, b"8")
+REPLACE_ASKER = Reply("gateway-0", 1, b"9")
+
+
+def refusals(sends: list[Send]) -> list[RequestRejected]:
+    return [s.message for s in sends if isinstance(s.message, RequestRejected)]
+
+
+def cancels(sends: list[Send]) -> list[str]:
+    return [s.message.order_id for s in sends if isinstance(s.message, CancelRoute)]
+
+
+def test_a_fill_that_ends_an_order_leaves_its_cancel_to_be_answered_too_late() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order())).order_id
+    run(state, CancelOrder("A1", "c1", CANCEL_ASKER))
+    sends = fill(state, order_id, "10", "150")
+    assert only_report(sends).status is OrderStatus.FILLED and refusals(sends) == []
+    [refused] = refusals(venue_event(state, order_id, VenueEventKind.CANCEL_REJECTED, Reason.TOO_LATE_TO_CANCEL.value))
+    assert (refused.reply, refused.code, refused.message) == (CANCEL_ASKER, "cancel_rejected", Reason.TOO_LATE_TO_CANCEL.value)
+
+
+def test_an_expiry_answers_the_pending_cancel_and_a_late_refusal_changes_nothing() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order())).order_id
+    run(state, CancelOrder("A1", "c1", CANCEL_ASKER))
+    report = only_report(venue_event(state, order_id, VenueEventKind.EXPIRED, Reason.END_OF_DAY.value))
+    assert (report.status, report.reply) == (OrderStatus.EXPIRED, CANCEL_ASKER)
+    before = state.state_hash()
+    assert venue_event(state, order_id, VenueEventKind.CANCEL_REJECTED, Reason.TOO_LATE_TO_CANCEL.value) == []
+    assert state.anomalies == [] and state.state_hash() == before
+
+
+def test_cancel_all_skips_an_order_whose_cancel_is_in_flight_but_cancels_one_being_replaced() -> None:
+    state = make_state()
+    first = only_report(run(state, order("c1"))).order_id
+    second = only_report(run(state, order("c2"))).order_id
+    run(state, CancelOrder("A1", "c1", CANCEL_ASKER))
+    run(state, ReplaceOrder("A1", "c2", "c3", D("12"), None, None, REPLACE_ASKER))
+    sends = run(state, CancelAll("A1", None, REPLY))
+    assert cancels(sends) == [second] and first != second
+    assert [s.message.requested for s in sends if isinstance(s.message, CancelAllDone)] == [1]
+
+
+def test_a_kill_under_a_replace_in_flight_cancels_the_order_that_replace_makes() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order("c1"))).order_id
+    run(state, ReplaceOrder("A1", "c1", "c2", D("12"), None, None, REPLACE_ASKER))
+    assert cancels(run(state, SetKill("A1", True))) == [order_id]
+    assert [r.code for r in refusals(run(state, CancelOrder("A1", "c1", CANCEL_ASKER)))] == [Reason.PENDING_REQUEST.value]
+    old, new = reports(venue_event(state, order_id, VenueEventKind.REPLACED))
+    assert (old.status, new.status, new.client_order_id, new.reply) == (OrderStatus.REPLACED, OrderStatus.NEW, "c2", REPLACE_ASKER)
+    # the kill's cancel is still in flight, now for the successor: a client cancel waits for it
+    assert [r.code for r in refusals(run(state, CancelOrder("A1", "c2", CANCEL_ASKER)))] == [Reason.PENDING_REQUEST.value]
+    assert cancels(run(state, CancelAll("A1", None, REPLY))) == []
+    canceled = only_report(venue_event(state, new.order_id, VenueEventKind.CANCELED, Reason.USER_CANCELED.value))
+    assert (canceled.exec_type, canceled.status, canceled.reply) == (ExecType.CANCELED, OrderStatus.CANCELED, None)
+    assert state.accounts["A1"].reserved_cash == 0
+
+
+def test_a_refused_cancel_under_a_replace_leaves_the_replace_in_flight_until_its_own_answer() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order("c1"))).order_id
+    run(state, ReplaceOrder("A1", "c1", "c2", D("12"), None, None, REPLACE_ASKER))
+    run(state, SetKill("A1", True))
+    assert refusals(venue_event(state, order_id, VenueEventKind.CANCEL_REJECTED, Reason.TOO_LATE_TO_CANCEL.value)) == []
+    assert [r.code for r in refusals(run(state, CancelOrder("A1", "c1", CANCEL_ASKER)))] == [Reason.PENDING_REQUEST.value]
+    [refused] = refusals(venue_event(state, order_id, VenueEventKind.REPLACE_REJECTED, "venue said no"))
+    assert (refused.reply, refused.code, refused.message) == (REPLACE_ASKER, "replace_rejected", "venue said no")
+    assert cancels(run(state, CancelOrder("A1", "c1", CANCEL_ASKER))) == [order_id]
+
+
+# --- cancel, expire, reject ------------------------------------------------------------------------
+
+
+def test_cancel_is_sent_to_the_instrument_and_confirmed_canceled_to_the_asker() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order())).order_id
+    cancel_reply = Reply("gateway-0", 1, b"8")
+    sends = run(state, CancelOrder("A1", "c1", cancel_reply))
+    assert [type(s.message) for s in sends] == [CancelRoute]
+    report = only_report(venue_event(state, order_id, VenueEventKind.CANCELED, Reason.USER_CANCELED.value))
+    assert (report.exec_type, report.status, report.reply) == (ExecType.CANCELED, OrderStatus.CANCELED, cancel_reply)
+    assert account(state).reserved_cash == 0
+
+
+def test_cancel_of_unknown_or_finished_order_gets_an_error() -> None:
+    state = make_state()
+    sends = run(state, CancelOrder("A1", "nope", REPLY))
+    assert isinstance(sends[0].message, RequestRejected) and sends[0].message.code == "unknown_order"
+    order_id = only_report(run(state, order())).order_id
+    fill(state, order_id, "10", "150")
+    sends = run(state, CancelOrder("A1", "c1", REPLY))
+    assert isinstance(sends[0].message, RequestRejected) and sends[0].message.code == "order_not_open"
+
+
+def test_second_cancel_while_one_is_pending_is_refused() -> None:
+    state = make_state()
+    run(state, order())
+    run(state, CancelOrder("A1", "c1", REPLY))
+    sends = run(state, CancelOrder("A1", "c1", REPLY))
+    assert isinstance(sends[0].message, RequestRejected) and sends[0].message.code == Reason.PENDING_REQUEST.value
+
+
+def test_cancel_rejected_by_the_venue_tells_the_asker_and_keeps_the_order() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order())).order_id
+    run(state, CancelOrder("A1", "c1", REPLY))
+    sends = venue_event(state, order_id, VenueEventKind.CANCEL_REJECTED, Reason.TOO_LATE_TO_CANCEL.value)
+    assert isinstance(sends[0].message, RequestRejected) and sends[0].message.code == "cancel_rejected"
+    assert state.orders[order_id].status is OrderStatus.NEW and not state.orders[order_id].pending.has_cancel
+
+
+def test_cancel_all_cancels_every_open_order_of_the_account_in_the_symbol() -> None:
+    state = make_state()
+    run(state, order("c1"))
+    run(state, order("c2", symbol="XYZ", price="25.00"))
+    sends = run(state, CancelAll("A1", "IBM", REPLY))
+    cancels = [s.message for s in sends if isinstance(s.message, CancelRoute)]
+    done = [s.message for s in sends if isinstance(s.message, CancelAllDone)]
+    assert [c.symbol for c in cancels] == ["IBM"] and done[0].requested == 1
+
+
+def test_replace_continues_the_order_under_the_new_client_order_id() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order(qty="10", price="150.00"))).order_id
+    fill(state, order_id, "4", "150.00")
+    replace_reply = Reply("gateway-0", 1, b"9")
+    sends = run(state, ReplaceOrder("A1", "c1", "c2", D("12"), D("149.00"), None, replace_reply))
+    route = next(s.message for s in sends if isinstance(s.message, ReplaceRoute))
+    assert route.qty == D("12")
+    found = reports(venue_event(state, order_id, VenueEventKind.REPLACED))
+    old, new = found
+    assert (old.status, old.client_order_id) == (OrderStatus.REPLACED, "c1")
+    assert (new.exec_type, new.status, new.client_order_id, new.reply) == (ExecType.REPLACED, OrderStatus.PARTIALLY_FILLED, "c2", replace_reply)
+    assert (new.cum_qty, new.leaves_qty) == (D("4"), D("8"))
+    assert account(state).reserved_cash == D("1192")  # 8 × 149.00
+    last = only_report(fill(state, route.new_order_id, "8", "149.00"))
+    assert last.status is OrderStatus.FILLED and account(state).reserved_cash == 0
+
+
+def test_replace_refused_by_the_venue_restores_the_original_hold() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order(qty="10", price="150.00"))).order_id
+    run(state, ReplaceOrder("A1", "c1", "c2", D("20"), None, None, REPLY))
+    assert account(state).reserved_cash == D("3000")
+    sends = venue_event(state, order_id, VenueEventKind.REPLACE_REJECTED, "too_late")
+    assert any(isinstance(s.message, RequestRejected) and s.message.code == "replace_rejected" for s in sends)
+    assert account(state).reserved_cash == D("1500") and "c2" not in account(state).orders
+
+
+@pytest.mark.parametrize(
+    ("qty", "price", "message"),
+    [("4", None, "more than the quantity already filled"), ("10.5", None, None), (None, "150.001", "tick"), (None, None, "needs qty")],
+)
+def test_bad_replace_is_refused_and_changes_nothing(qty: str | None, price: str | None, message: str | None) -> None:
+    state = make_state()
+    order_id = only_report(run(state, order(qty="10", symbol="XYZ", price="25.00"))).order_id
+    fill(state, order_id, "4", "25.00")
+    before = state.state_hash()
+    sends = run(state, ReplaceOrder("A1", "c1", "c2", D(qty) if qty else None, D(price) if price else None, None, REPLY))
+    assert isinstance(sends[0].message, RequestRejected)
+    if message:
+        assert message in sends[0].message.message
+    assert "c2" not in account(state).orders
+    assert state.orders[order_id].pending_replace is None
+    assert before != state.state_hash()  # the rejection counter only
+
+
+def test_replace_of_a_notional_order_is_refused() -> None:
+    state = make_state()
+    run(state, order(qty=None, price=None, order_type=OrderType.MARKET, notional="100.00"))
+    sends = run(state, ReplaceOrder("A1", "c1", "c2", D("1"), None, None, REPLY))
+    assert isinstance(sends[0].message, RequestRejected)
+
+
+def test_a_replace_overtaken_by_fills_is_refused_even_if_a_venue_confirms_it() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order(qty="10"))).order_id
+    run(state, ReplaceOrder("A1", "c1", "c2", D("3"), None, None, REPLY))
+    fill(state, order_id, "4", "150")
+    sends = venue_event(state, order_id, VenueEventKind.REPLACED)
+    assert any(isinstance(s.message, RequestRejected) and s.message.code == "replace_rejected" for s in sends)
+    assert state.orders[order_id].status is OrderStatus.PARTIALLY_FILLED and state.anomalies
+    assert "c2" not in account(state).orders

@@ -1,0 +1,41 @@
+"""What the instrument actor's tests share: an instrument, two venues, a state, routes and quotes."""
+
+from __future__ import annotations
+
+from actors.instrument.core import InstrumentState
+from actors.runtime.outputs import Send
+from model import fixed
+from model.config import VenueSection
+from model.enums import AssetClass, OrderType, Side, TimeInForce
+from model.instruments import Instrument
+from model.messages import RouteOrder, VenueQuote
+from model.orders import OrderSpec
+
+D = fixed.parse
+IBM = Instrument("IBM", AssetClass.EQUITY, D("0.01"), D("0.000001"), D("150"))
+VENUES = [VenueSection(name="A"), VenueSection(name="B")]
+
+
+def make_state() -> InstrumentState:
+    return InstrumentState("instrument-0", [IBM], VENUES)
+
+
+def run(state: InstrumentState, message: object) -> list[Send]:
+    state.apply(message, 1)  # type: ignore[arg-type]
+    sends = state.out.drain()
+    state.check_invariants()
+    return sends
+
+
+def quote(venue: str, bid: str, ask: str, size: str = "100") -> VenueQuote:
+    return VenueQuote(venue, "IBM", D(bid), D(size), D(ask), D(size), 1)
+
+
+def route(order_id: str = "o1", side: Side = Side.BUY, order_type: OrderType = OrderType.MARKET, qty: str = "10",
+          tif: TimeInForce = TimeInForce.DAY, price: str | None = None, stop: str | None = None) -> RouteOrder:
+    return RouteOrder(order_id, "A1", OrderSpec("IBM", side, order_type, tif, D(qty), None,
+                                                D(price) if price else None, D(stop) if stop else None))
+
+
+def of_type(sends: list[Send], kind: type) -> list:  # type: ignore[type-arg]
+    return [s for s in sends if isinstance(s.message, kind)]
