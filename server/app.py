@@ -19,6 +19,7 @@ from model.config import Setup
 from server.gateway.actor import GatewayActor
 
 log = structlog.get_logger("server")
+PING_PATIENCE_S = 5.0  # a ping unanswered this long is logged as slow, never taken for a death
 
 
 def _gateway_actor() -> Any:
@@ -72,18 +73,19 @@ class BrokerServer:
         that is merely slow to answer is waited for, never declared dead. Noticed within
         about ``interval_s`` of Ray learning of the death.
         """
+        patience = max(interval_s, PING_PATIENCE_S)
         slow = False
         while True:
             await asyncio.sleep(interval_s)
             try:
-                await asyncio.wait_for(self.supervisor.ping.remote(), max(interval_s, 5.0))
+                await asyncio.wait_for(self.supervisor.ping.remote(), patience)
             except ray.exceptions.RayActorError as error:
                 reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'actor died'}"
                 log.error("supervisor died; the server serves nothing and exits", reason=reason)
                 return reason
             except TimeoutError:
                 if not slow:
-                    log.warning("supervisor slow to answer a ping", waited_s=max(interval_s, 5.0))
+                    log.warning("supervisor slow to answer a ping", waited_s=patience)
                 slow = True
                 continue
             slow = False
