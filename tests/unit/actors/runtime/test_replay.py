@@ -4,6 +4,8 @@ durable host in tmp_path, read back to the same state hash, from empty or from a
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -67,10 +69,12 @@ async def test_a_replay_after_truncation_starts_from_the_oldest_snapshot_and_giv
     assert result["hash"] == live and isinstance(result["from"], int) and result["from"] > 1
 
 
-async def test_the_command_prints_the_result_as_one_json_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_the_command_prints_the_result_as_one_json_line(tmp_path: Path) -> None:
     live = await journaled_hash(tmp_path, 3)
-    assert main([str(tmp_path), "account-0", "--config", str(ROOT / "conf" / "server.toml")]) == 0
-    printed = json.loads(capsys.readouterr().out)
+    # not capsys: the host set the process's logging to the stderr of the moment, which capsys would close after the test
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert main([str(tmp_path), "account-0", "--config", str(ROOT / "conf" / "server.toml")]) == 0
+    printed = json.loads(out.getvalue())
     assert printed["hash"] == live and printed["actor"] == "account-0"
 
 
