@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import msgspec
 import pytest
 
@@ -37,7 +39,7 @@ def test_only_pending_new_new_and_partially_filled_are_open() -> None:
         (SessionState, ["pre_open", "open", "closed"]),
     ],
 )
-def test_the_values_are_the_documented_wire_strings(kind: type, wire: list[str]) -> None:
+def test_the_values_are_the_documented_wire_strings(kind: type[StrEnum], wire: list[str]) -> None:
     assert [member.value for member in kind] == wire
 
 

@@ -19,7 +19,7 @@ from model.orders import OrderSpec
 from tests.conftest import demo_setup
 
 SETUP = demo_setup()
-Shell = AccountActor.__ray_actor_class__  # the class Ray would host, called here directly
+Shell = AccountActor.__ray_actor_class__  # type: ignore[attr-defined]  # the class Ray would host, called here directly
 SEEDS = [AccountSeed("A1", "trader1", fixed.parse("100000")), AccountSeed("A2", "trader1", fixed.parse("500"), positions=(("IBM", fixed.parse("3")),))]
 
 

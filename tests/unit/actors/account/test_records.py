@@ -58,13 +58,10 @@ def test_buying_power_is_cash_less_reservations_and_free_shares_are_the_position
     assert account.available_qty("AAPL") == -D("1")
 
 
-@pytest.mark.parametrize("kind", [OrderRecord, PositionRecord, PendingReplace])
-def test_order_and_position_records_are_never_tracked_by_the_garbage_collector(kind: type) -> None:
-    example = {
-        OrderRecord: record(),
-        PositionRecord: PositionRecord(qty=1),
-        PendingReplace: PendingReplace("account-0-2", "c2", SPEC, REPLY, 0, 0),
-    }[kind]
+@pytest.mark.parametrize(
+    "example", [record(), PositionRecord(qty=1), PendingReplace("account-0-2", "c2", SPEC, REPLY, 0, 0)], ids=lambda example: type(example).__name__
+)
+def test_order_and_position_records_are_never_tracked_by_the_garbage_collector(example: object) -> None:
     assert not gc.is_tracked(example)
 
 

@@ -22,7 +22,7 @@ from tests.conftest import ROOT, demo_setup
 from tests.integration.fixtools import free_port, listening_addresses
 
 SETUP = demo_setup()
-Shell = DropCopyActor.__ray_actor_class__  # the class Ray would host, called here directly
+Shell = DropCopyActor.__ray_actor_class__  # type: ignore[attr-defined]  # the class Ray would host, called here directly
 D = fixed.parse
 
 

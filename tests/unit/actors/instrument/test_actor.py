@@ -19,7 +19,7 @@ from model.orders import OrderSpec
 from tests.conftest import demo_setup
 
 SETUP = demo_setup()
-Shell = InstrumentActor.__ray_actor_class__  # the class Ray would host, called here directly
+Shell = InstrumentActor.__ray_actor_class__  # type: ignore[attr-defined]  # the class Ray would host, called here directly
 INSTRUMENTS = [i for i in SETUP.instruments if i.symbol in ("IBM", "VFIAX")]
 D = fixed.parse
 

@@ -42,7 +42,7 @@ class Recorder(Dispatcher):
 
 def test_each_input_goes_to_the_handler_of_its_type_with_its_time() -> None:
     core = Recorder()
-    halt, kill = SetTradingStatus("IBM", True), SetKill(None, True)
+    halt, kill = SetTradingStatus("IBM", True), SetKill("A1", True)
     core.apply(halt, 5)
     core.apply(kill, 6)
     assert core.seen == [("halt", halt, 5), ("kill", kill, 6)]

@@ -18,7 +18,7 @@ from model.messages import SetTradingStatus
 from server.app import GATEWAY_ROLE
 from tests.conftest import demo_setup
 
-Shell = SupervisorActor.__ray_actor_class__  # the class Ray would host, called here directly
+Shell = SupervisorActor.__ray_actor_class__  # type: ignore[attr-defined]  # the class Ray would host, called here directly
 
 
 def setup(data_dir: Path, **admin: str) -> Setup:

@@ -18,7 +18,7 @@ from model.messages import VenueQuote, decode_batch
 from tests.conftest import demo_setup
 
 SETUP = demo_setup()
-Shell = VenueActor.__ray_actor_class__  # the class Ray would host, called here directly
+Shell = VenueActor.__ray_actor_class__  # type: ignore[attr-defined]  # the class Ray would host, called here directly
 SIM = VenueSection(name="SIM", symbols=["IBM", "AAPL"])
 
 

@@ -20,7 +20,7 @@ from server.gateway.auth import signature
 from tests.conftest import demo_setup
 
 SETUP = demo_setup()
-Shell = GatewayActor.__ray_actor_class__  # the class Ray would host, called here directly
+Shell = GatewayActor.__ray_actor_class__  # type: ignore[attr-defined]  # the class Ray would host, called here directly
 
 
 class Acks:

@@ -4,8 +4,9 @@ every event becomes a FIX 4.4 message a strict counterparty session accepts."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+import msgspec
 import quickfix as fix
 
 from adapters.fix.simulator.codec import Unusable, decode, encode, mark_poss_dup
@@ -39,7 +40,7 @@ SESSION = "FIX.4.4:MM1->BROKERD"
 ORDER = {11: "c-1", 55: "IBM", 54: "1", 40: "2", 59: "0", 38: "10", 44: "150.25", 60: T0_FIX}
 
 
-def sent(msg_type: str, fields: dict[int, str | None], symbols: Sequence[str] = (), poss_dup: bool = False) -> fix.Message:
+def sent(msg_type: str, fields: Mapping[int, str | None], symbols: Sequence[str] = (), poss_dup: bool = False) -> fix.Message:
     """A message as the simulator's session hands it over: from a counterparty, parsed with the dictionary."""
     message = fix.Message()
     header = message.getHeader()
@@ -47,9 +48,9 @@ def sent(msg_type: str, fields: dict[int, str | None], symbols: Sequence[str] = 
         header.setField(tag, value)
     if poss_dup:
         header.setField(43, "Y")
-    for tag, value in fields.items():
-        if value is not None:
-            message.setField(tag, value)
+    for tag, given in fields.items():
+        if given is not None:
+            message.setField(tag, given)
     for symbol in symbols:
         group = fix.Group(Tag.NoRelatedSym, Tag.Symbol)
         group.setField(Tag.Symbol, symbol)
@@ -128,8 +129,8 @@ def test_a_trade_report_is_a_valid_execution_report_with_prices_to_the_cent() ->
 
 
 def test_only_a_trade_carries_last_qty_and_last_price_and_a_rejection_its_reason() -> None:
-    rejected = ExecutionReport(**{**_fields(REPORT), "kind": ExecKind.REJECTED, "status": OrderStatus.REJECTED, "text": "off the tick",
-                                  "reject_reason": RejectReason.BAD_PRICE, "last_qty": 0, "last_price": None})  # fmt: skip
+    rejected = msgspec.structs.replace(REPORT, kind=ExecKind.REJECTED, status=OrderStatus.REJECTED, text="off the tick",
+                                       reject_reason=RejectReason.BAD_PRICE, last_qty=0, last_price=None)  # fmt: skip
     message = over_the_wire(encode(rejected))
     assert fields_of(message, 150, 39, 32, 31, 103, 58) == {150: "8", 39: "8", 32: None, 31: None, 103: "99", 58: "off the tick"}
 
@@ -170,6 +171,3 @@ def body(message: fix.Message, *tags: int) -> dict[int, str | None]:
     """The message type (from the header) and the body fields ``tags``."""
     return {35: message.getHeader().getField(35), **fields_of(message, *tags)}
 
-
-def _fields(report: ExecutionReport) -> dict[str, object]:
-    return {name: getattr(report, name) for name in report.__struct_fields__}
