@@ -10,6 +10,7 @@ from actors.account.records import AccountRecord, OrderRecord, PendingReplace
 from actors.runtime.outputs import GATEWAY, INSTRUMENT
 from model import fixed
 from model.enums import ExecType, Reason
+from model.instruments import price_fields_for_type
 from model.lifecycle import OrderEvent, Pending, can, inherited
 from model.messages import CancelAll, CancelAllDone, CancelOrder, CancelRoute, OrderUpdate, ReplaceOrder, ReplaceRoute, Reply
 
@@ -86,24 +87,31 @@ class Requests(ShardBase):
         )
 
     def _replace_error(self, order: OrderRecord, account: AccountRecord, command: ReplaceOrder) -> str | None:
-        if order.spec.notional is not None:
+        """Why the replace is refused as an ``invalid_request``, in the words the client gets,
+        or ``None``. What fits the order type (the price fields it takes), the tick and the
+        increment is the instrument's to say (``model.instruments``), as at the gateway; only
+        the wording, and what needs the order itself (filled quantity, ids), is the shard's."""
+        spec = order.spec
+        if spec.notional is not None:
             return "notional orders cannot be replaced; cancel and place a new one"
         if command.new_client_order_id in account.orders:
             return f"client_order_id {command.new_client_order_id} already used"
         if command.qty is None and command.price is None and command.stop_price is None:
             return "replace needs qty, price or stop_price"
-        if command.price is not None and not order.spec.order_type.has_price:
-            return f"a {order.spec.order_type.value} order has no price"
-        if command.stop_price is not None and not order.spec.order_type.has_stop:
-            return f"a {order.spec.order_type.value} order has no stop_price"
+        # the order's own fields fit its type, so a mismatch is a field the command gives and the type takes none of
+        price = spec.price if command.price is None else command.price
+        stop_price = spec.stop_price if command.stop_price is None else command.stop_price
+        mismatch = price_fields_for_type(spec.order_type, price, stop_price)
+        if mismatch is not None:
+            return f"a {spec.order_type.value} order has no {mismatch.field.value}"
         if command.qty is not None and command.qty <= order.cum_qty:
             return "qty must be more than the quantity already filled"
-        instrument = self.instruments[order.spec.symbol]
-        if command.qty is not None and command.qty % instrument.qty_increment:
-            return f"qty must be a multiple of {fixed.format(instrument.qty_increment)} for {order.spec.symbol}"
-        for price in (command.price, command.stop_price):
-            if price is not None and price % instrument.tick_size:
-                return f"price is off the tick of {fixed.format(instrument.tick_size)} for {order.spec.symbol}"
+        instrument = self.instruments[spec.symbol]
+        if command.qty is not None and not instrument.qty_on_increment(command.qty):
+            return f"qty must be a multiple of {fixed.format(instrument.qty_increment)} for {spec.symbol}"
+        for new_price in (command.price, command.stop_price):
+            if new_price is not None and not instrument.price_on_tick(new_price):
+                return f"price is off the tick of {fixed.format(instrument.tick_size)} for {spec.symbol}"
         return None
 
     @staticmethod

@@ -30,7 +30,7 @@ def strike(instruments: Mapping[str, Instrument], symbol: str, text: str) -> Str
         nav = fixed.parse(text)
     except ValueError as error:
         raise AdminError(f"bad NAV {text!r}: {error}") from None
-    if nav <= 0 or nav % instrument.tick_size:
+    if nav <= 0 or not instrument.price_on_tick(nav):
         raise AdminError(f"{symbol}: NAV must be a positive multiple of the tick {fixed.format(instrument.tick_size)}, not {text}")
     return StrikeNav(symbol, nav)
 

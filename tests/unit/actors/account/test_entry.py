@@ -1,22 +1,17 @@
-"""Order entry: acceptance, pre-trade risk at its limits, idempotent resends, and the
-orders the market does not take (rejected as their first report)."""
+"""Order entry: acceptance, idempotent resends, and the orders the market does not take
+(rejected as their first report). Pre-trade risk at its limits: test_risk.py."""
 
 from __future__ import annotations
-
-import pytest
 
 from actors.runtime.outputs import GATEWAY, INSTRUMENT, Send
 from model.enums import ExecType, OrderStatus, OrderType, Reason, Side, TimeInForce, VenueEventKind
 from model.messages import (
     ExecutionReport,
-    MarketUpdate,
     NewOrder,
-    OpenMarket,
     ReplaceOrder,
     ReportToAsker,
     RequestRejected,
     RouteOrder,
-    SetTradingStatus,
 )
 from model.orders import OrderSpec
 from tests.unit.actors.account.support import (
@@ -30,7 +25,6 @@ from tests.unit.actors.account.support import (
     order,
     routed,
     run,
-    seed_position,
     venue_event,
 )
 
@@ -70,99 +64,6 @@ def test_unknown_account_is_refused_without_change() -> None:
     assert isinstance(sends[0].message, RequestRejected) and sends[0].message.code == "forbidden"
     assert state.orders == {}
     assert state.rejected_requests == 1 and before != state.state_hash()  # only the counter moved
-
-
-@pytest.mark.parametrize(("qty", "accepted"), [("999", True), ("1000", True), ("1001", False)])
-def test_max_order_qty_at_limit_minus_one_limit_and_plus_one(qty: str, accepted: bool) -> None:
-    state = make_state(cash="1000000.00")
-    report = only_report(run(state, order(qty=qty, price="25.00", symbol="XYZ")))
-    assert report.status is (OrderStatus.NEW if accepted else OrderStatus.REJECTED)
-    if not accepted:
-        assert report.reason == Reason.MAX_ORDER_SIZE.value
-
-
-@pytest.mark.parametrize(("notional", "accepted"), [("99999.99", True), ("100000.00", True), ("100000.01", False)])
-def test_max_order_notional_at_limit_minus_one_limit_and_plus_one(notional: str, accepted: bool) -> None:
-    state = make_state(cash="1000000.00")
-    report = only_report(run(state, order(qty=None, price=None, order_type=OrderType.MARKET, notional=notional)))
-    assert report.status is (OrderStatus.NEW if accepted else OrderStatus.REJECTED)
-    if not accepted:
-        assert report.reason == Reason.MAX_ORDER_NOTIONAL.value
-
-
-@pytest.mark.parametrize(
-    ("price", "accepted"),
-    [("165.00", True), ("165.01", False), ("135.00", True), ("134.99", False), ("164.99", True)],
-)
-def test_price_band_is_ten_percent_of_the_reference(price: str, accepted: bool) -> None:
-    state = make_state(cash="1000000.00")
-    report = only_report(run(state, order(qty="1", price=price)))
-    assert report.status is (OrderStatus.NEW if accepted else OrderStatus.REJECTED)
-    if not accepted:
-        assert report.reason == Reason.PRICE_OUT_OF_BAND.value
-
-
-def test_price_band_follows_the_consolidated_quote() -> None:
-    state = make_state(cash="1000000.00")
-    run(state, MarketUpdate("IBM", D("159.99"), D("160.01"), D("160.00"), False, NOW))
-    assert only_report(run(state, order("c1", qty="1", price="176.00"))).status is OrderStatus.NEW
-    assert only_report(run(state, order("c2", qty="1", price="176.01"))).reason == Reason.PRICE_OUT_OF_BAND.value
-
-
-@pytest.mark.parametrize(("cash", "accepted"), [("1500.01", True), ("1500.00", True), ("1499.99", False)])
-def test_buying_power_at_limit_minus_one_limit_and_plus_one(cash: str, accepted: bool) -> None:
-    state = make_state(cash=cash)
-    report = only_report(run(state, order(qty="10", price="150.00")))
-    assert report.status is (OrderStatus.NEW if accepted else OrderStatus.REJECTED)
-    if not accepted:
-        assert report.reason == Reason.INSUFFICIENT_BUYING_POWER.value
-        assert account(state).reserved_cash == 0
-
-
-def test_reservations_reduce_buying_power_for_the_next_order() -> None:
-    state = make_state(cash="3000.00")
-    assert only_report(run(state, order("c1", qty="10", price="150.00"))).status is OrderStatus.NEW
-    assert only_report(run(state, order("c2", qty="10", price="150.00"))).status is OrderStatus.NEW
-    third = only_report(run(state, order("c3", qty="0.000001", price="150.00")))
-    assert third.reason == Reason.INSUFFICIENT_BUYING_POWER.value
-
-
-def test_market_buy_reserves_at_the_ask_plus_the_collar() -> None:
-    state = make_state()
-    run(state, MarketUpdate("IBM", D("149.90"), D("150.10"), D("150.00"), False, NOW))
-    run(state, order(qty="10", price=None, order_type=OrderType.MARKET))
-    assert account(state).reserved_cash == D("1576.10")  # 10 × ceil_tick(150.10 × 1.05 = 157.605)
-
-
-@pytest.mark.parametrize(("qty", "accepted"), [("4.999999", True), ("5", True), ("5.000001", False)])
-def test_sell_at_position_minus_one_increment_position_and_plus_one(qty: str, accepted: bool) -> None:
-    state = make_state()
-    seed_position(state, "5")
-    report = only_report(run(state, order("s1", side=Side.SELL, qty=qty)))
-    assert report.status is (OrderStatus.NEW if accepted else OrderStatus.REJECTED)
-    if not accepted:
-        assert report.reason == Reason.INSUFFICIENT_POSITION.value
-
-
-def test_shares_held_by_an_open_sell_cannot_be_sold_twice() -> None:
-    state = make_state()
-    seed_position(state, "5")
-    assert only_report(run(state, order("s1", side=Side.SELL, qty="3"))).status is OrderStatus.NEW
-    assert only_report(run(state, order("s2", side=Side.SELL, qty="2.000001"))).reason == Reason.INSUFFICIENT_POSITION.value
-    assert only_report(run(state, order("s3", side=Side.SELL, qty="2"))).status is OrderStatus.NEW
-
-
-def test_short_sale_is_allowed_only_where_the_account_allows_it() -> None:
-    assert only_report(run(make_state(), order(side=Side.SELL, qty="1"))).reason == Reason.INSUFFICIENT_POSITION.value
-    assert only_report(run(make_state(allow_short=True), order(side=Side.SELL, qty="1"))).status is OrderStatus.NEW
-
-
-def test_halted_symbol_rejects_new_orders_until_resumed() -> None:
-    state = make_state()
-    run(state, SetTradingStatus("IBM", True))
-    assert only_report(run(state, order("c1"))).reason == Reason.HALTED.value
-    run(state, SetTradingStatus("IBM", False))
-    assert only_report(run(state, order("c2"))).status is OrderStatus.NEW
 
 
 def test_resend_with_same_content_gets_the_original_result_and_creates_nothing() -> None:
@@ -238,13 +139,3 @@ def test_a_limit_order_on_a_mutual_fund_is_rejected_at_once_and_nothing_is_held_
     assert report.reply == REPLY and not routed(sends) and account(state).reserved_cash == 0
     market = only_report(run(state, order("f2", symbol="VFIAX", qty="2", price=None, order_type=OrderType.MARKET)))
     assert market.exec_type is ExecType.NEW
-
-
-def test_the_market_checks_come_after_the_risk_checks_in_their_fixed_order() -> None:
-    # the reasons an order failing several checks got before (risk in the shard first) stay the same
-    state = make_state(cash="10.00")
-    run(state, OpenMarket([], open_id=1))
-    assert only_report(run(state, order("o1", tif=TimeInForce.OPG))).reason == Reason.INSUFFICIENT_BUYING_POWER.value
-    assert only_report(run(state, order("f1", symbol="VFIAX", qty="1", price="450.00"))).reason == Reason.INSUFFICIENT_BUYING_POWER.value
-    run(state, SetTradingStatus("VFIAX", True))
-    assert only_report(run(state, order("f2", symbol="VFIAX", qty="0.001", price="450.00"))).reason == Reason.HALTED.value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from actors.runtime.outputs import Send
@@ -186,6 +187,32 @@ def test_bad_replace_is_refused_and_changes_nothing(qty: str | None, price: str 
     assert "c2" not in account(state).orders
     assert state.orders[order_id].pending_replace is None
     assert before != state.state_hash()  # the rejection counter only
+
+
+REPLACE_ERRORS = [
+    # (the order: type, symbol, price, stop_price), the replace's (qty, price, stop_price), the words the client gets
+    ((OrderType.LIMIT, "XYZ", "25.00", None), (None, None, "24.00"), "a limit order has no stop_price"),
+    ((OrderType.STOP, "XYZ", None, "24.00"), (None, "24.50", None), "a stop order has no price"),
+    ((OrderType.MARKET, "XYZ", None, None), (None, "25.00", None), "a market order has no price"),
+    ((OrderType.LIMIT, "XYZ", "25.00", None), ("10.5", None, None), "qty must be a multiple of 1 for XYZ"),
+    ((OrderType.LIMIT, "IBM", "150.00", None), ("10.0000001", None, None), "qty must be a multiple of 0.000001 for IBM"),
+    ((OrderType.LIMIT, "XYZ", "25.00", None), (None, "25.001", None), "price is off the tick of 0.01 for XYZ"),
+    ((OrderType.STOP_LIMIT, "XYZ", "25.00", "24.00"), (None, None, "24.005"), "price is off the tick of 0.01 for XYZ"),
+]
+
+
+@pytest.mark.parametrize(("placed", "asked", "words"), REPLACE_ERRORS, ids=[case[2] for case in REPLACE_ERRORS])
+def test_a_replace_that_does_not_fit_the_order_type_tick_or_increment_gets_the_exact_words(
+    placed: tuple[OrderType, str, str | None, str | None], asked: tuple[str | None, str | None, str | None], words: str
+) -> None:
+    order_type, symbol, price, stop_price = placed
+    state = make_state(allow_short=True)
+    run(state, order(qty="10", symbol=symbol, order_type=order_type, price=price, stop_price=stop_price))
+    before = msgspec.msgpack.encode((state.orders, state.accounts))
+    qty, new_price, new_stop = (D(value) if value else None for value in asked)
+    (refused,) = refusals(run(state, ReplaceOrder("A1", "c1", "c2", qty, new_price, new_stop, REPLY)))
+    assert (refused.code, refused.message) == ("invalid_request", words)
+    assert msgspec.msgpack.encode((state.orders, state.accounts)) == before
 
 
 def test_replace_of_a_notional_order_is_refused() -> None:

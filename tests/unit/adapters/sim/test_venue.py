@@ -208,18 +208,6 @@ def test_a_mutual_fund_is_never_quoted_or_traded_it_fills_only_at_its_nav() -> N
         SimVenue("SIM", [*INSTRUMENTS, fund], CALM, symbols=["VFIAX"])
 
 
-def test_no_venue_adapter_is_given_a_mutual_fund() -> None:
-    from adapters.factory import build_adapter
-    from tests.conftest import demo_setup
-
-    setup = demo_setup()
-    venue = setup.config.venues[0]
-    assert "VFIAX" in {i.symbol for i in setup.instruments} and venue.trades("VFIAX")
-    adapter = build_adapter(venue, setup.config, setup.instruments)
-    quoted = {event.symbol for event in adapter.start(T0) if isinstance(event, VenueQuote)} if isinstance(adapter, SimVenue) else set()
-    assert "IBM" in quoted and "VFIAX" not in quoted
-
-
 # --- market orders ----------------------------------------------------------------------------
 
 

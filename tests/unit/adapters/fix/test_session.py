@@ -1,25 +1,27 @@
-"""brokerd's quickfix host (``adapters/fix/session.py``) on its own, without Ray: where an
-acceptor listens, and what the store tells after a restart about the messages that left."""
+"""brokerd's quickfix host (``adapters/fix/session.py``) on its own, without Ray, with real
+quickfix and real sockets on loopback: the session file it writes, where an acceptor
+listens, who may log on, the rate limit, and what the store tells after a restart about
+the messages that left."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from adapters.fix.outbound import ChildOrder, new_order_single
-from adapters.fix.session import FixSession
+from adapters.fix.session import Credentials, FixSession, session_settings
+from adapters.fix.spec import fix44_dictionary
 from model import fixed
 from model.enums import OrderType, Side, TimeInForce
 from model.messages import VenueNewOrder
 from model.orders import OrderSpec
 from tests.conftest import ROOT
 from tests.integration.fixtools import free_port, listening_addresses, non_loopback_address
-
-pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 def quiet(*_: object) -> None:
@@ -147,3 +149,50 @@ async def test_an_acceptor_without_a_password_is_refused(tmp_path: Path) -> None
     template.write_text("\n".join(line for line in template.read_text().splitlines() if not line.startswith("Password=")))
     with pytest.raises(ValueError, match="needs a Password"):
         FixSession("clearing", template, tmp_path / "fix", quiet, quiet, quiet, accept_port=free_port())
+
+
+def test_credentials_check_the_password_always_and_the_username_only_when_one_is_set() -> None:
+    both = Credentials("clearing-user", "secret")
+    assert both.accepts("clearing-user", "secret")
+    assert not both.accepts("someone-else", "secret") and not both.accepts("clearing-user", "Secret") and not both.accepts("", "")
+    password_only = Credentials("", "secret")
+    assert password_only.accepts("anyone", "secret") and not password_only.accepts("anyone", "")
+
+
+def test_the_session_file_gets_the_store_log_and_dictionary_under_its_directory(tmp_path: Path) -> None:
+    template = session_file(tmp_path, "initiator")
+    settings, session_id, credentials = session_settings(template, tmp_path / "fix", {"SocketConnectPort": "1"})
+    written = (tmp_path / "fix" / "session.cfg").read_text()
+    assert f"FileStorePath={tmp_path / 'fix' / 'store'}" in written and f"FileLogPath={tmp_path / 'fix' / 'log'}" in written
+    assert f"DataDictionary={fix44_dictionary()}" in written
+    assert "SocketConnectPort=9880" not in written and settings.get(session_id).getString("SocketConnectPort") == "1"
+    assert (session_id.getSenderCompID().getValue(), credentials) == ("BROKERD", Credentials("", "mm1-demo-password"))
+
+
+def test_a_session_file_must_hold_exactly_one_session(tmp_path: Path) -> None:
+    template = session_file(tmp_path, "initiator")
+    text = template.read_text()
+    template.write_text(text + "\n" + text[text.index("[SESSION]") :].replace("TargetCompID=", "TargetCompID=X"))
+    with pytest.raises(ValueError, match="exactly one \\[SESSION\\], not 2"):
+        session_settings(template, tmp_path / "fix")
+
+
+async def test_over_the_rate_limit_messages_wait_in_order_and_none_is_dropped(tmp_path: Path) -> None:
+    reported: list[tuple[int, str, str]] = []
+    session = FixSession("MM1", session_file(tmp_path, "initiator"), tmp_path / "fix", quiet, quiet, quiet, rate_limit_per_s=4,
+                         on_sent=lambda *sent: reported.append(sent))  # fmt: skip
+    try:
+        started = time.monotonic()
+        for index in range(6):  # not connected: quickfix numbers and stores each one it is given
+            order = VenueNewOrder(f"child-{index}", OrderSpec("IBM", Side.BUY, OrderType.MARKET, TimeInForce.DAY, fixed.parse("1")))
+            session.send(new_order_single(ChildOrder.of(order), 0))
+        assert (session.status()["sent"], session.status()["queued"]) == (4, 2)  # the burst is one second's worth
+        for _ in range(100):
+            if session.status()["queued"] == 0:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)
+        assert time.monotonic() - started >= 0.4  # the last two waited for tokens (4 per second)
+        assert reported == [(index + 1, "D", f"child-{index}") for index in range(6)]
+    finally:
+        session.stop()

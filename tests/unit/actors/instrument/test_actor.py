@@ -1,0 +1,99 @@
+"""The InstrumentActor's Ray shell without a cluster: its class run in this process on a
+real LMDB journal in tmp_path, fed batches as its links would. The operator's counts,
+the open's progress, status and the finished blocks in decimal strings."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from actors.instrument.actor import InstrumentActor
+from model import fixed
+from model.config import Config, JournalSection, ServerSection
+from model.enums import OrderType, Side, TimeInForce, VenueEventKind
+from model.messages import Batch, Message, OpenMarket, RouteOrder, VenueNewOrder, VenueReport, decode_batch, encode_batch
+from model.orders import OrderSpec
+from tests.conftest import demo_setup
+
+SETUP = demo_setup()
+Shell = InstrumentActor.__ray_actor_class__  # type: ignore[attr-defined]  # the class Ray would host, called here directly
+INSTRUMENTS = [i for i in SETUP.instruments if i.symbol in ("IBM", "VFIAX")]
+D = fixed.parse
+
+
+class Acks:
+    def ack(self, seq: int) -> None:
+        pass
+
+
+def config(data_dir: Path) -> Config:
+    return msgspec.structs.replace(SETUP.config, server=ServerSection(data_dir=str(data_dir)), journal=JournalSection(durability="buffered"))
+
+
+class Feed:
+    """Batches from named senders, numbered per sender as links number them."""
+
+    def __init__(self, actor: Any) -> None:
+        self.actor = actor
+        self.seqs: dict[str, int] = {}
+
+    async def send(self, sender: str, *messages: Message) -> None:
+        seq = self.seqs[sender] = self.seqs.get(sender, 0) + 1
+        self.actor.receive(encode_batch(Batch(sender, seq, 0, list(messages))), Acks())
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+
+def route(order_id: str, symbol: str = "IBM", tif: TimeInForce = TimeInForce.DAY, order_type: OrderType = OrderType.MARKET,
+          qty: str = "10", stop: str | None = None, account: str = "A1") -> RouteOrder:  # fmt: skip
+    spec = OrderSpec(symbol, Side.BUY, order_type, tif, D(qty), None, None, D(stop) if stop else None)
+    return RouteOrder(order_id, account, spec)
+
+
+async def stop(actor: Any) -> None:
+    await actor.close()
+    actor.journal.close()
+
+
+async def test_an_operator_s_cancel_all_counts_what_its_filters_cover(tmp_path: Path) -> None:
+    actor = Shell("instrument-0", config(tmp_path), INSTRUMENTS)
+    feed = Feed(actor)
+    await feed.send("account-0", route("o1"), route("o2", account="A2", order_type=OrderType.STOP, stop="160.00"), route("o3", tif=TimeInForce.OPG))
+    assert await actor.cancel_count(None, None, None) == 3
+    assert await actor.cancel_count("A2", None, None) == 1
+    assert await actor.cancel_count(None, "VFIAX", None) == 0
+    await stop(actor)
+
+
+async def test_status_shows_what_waits_for_the_open_and_for_a_nav(tmp_path: Path) -> None:
+    actor = Shell("instrument-0", config(tmp_path), INSTRUMENTS)
+    feed = Feed(actor)
+    await feed.send("account-0", route("o1", tif=TimeInForce.OPG), route("f1", symbol="VFIAX", qty="1"))
+    status = (await actor.status())["open"]
+    assert (status["queued"], status["queued_for_nav"], status["blocks_working"], status["allocated"]) == (1, 1, 0, 0)
+    assert await actor.nav_progress(["VFIAX"]) == {"VFIAX": []}
+    await stop(actor)
+
+
+async def test_the_open_waits_for_every_shard_s_marker_and_its_block_is_shown_in_decimal_strings(tmp_path: Path) -> None:
+    actor = Shell("instrument-0", config(tmp_path), INSTRUMENTS)
+    feed = Feed(actor)
+    await feed.send("account-0", route("o1", qty="3"), route("o2", qty="1.5", tif=TimeInForce.OPG))
+    await feed.send("account-1", route("o3", qty="2", account="B1", tif=TimeInForce.OPG))
+    await feed.send("account-0", OpenMarket([], open_id=1, shard="account-0"))
+    assert await actor.open_progress(1) == (0, 0)  # one shard's marker of two
+    await feed.send("account-1", OpenMarket([], open_id=1, shard="account-1"))
+    assert await actor.open_progress(1) == (1, 2) and await actor.admin_blocks() == []
+    sent = [message for _, data in actor.outbox.unacked["venue-SIM"] for message in decode_batch(data).messages]
+    block = [message for message in sent if isinstance(message, VenueNewOrder)][-1]  # after o1's child
+    assert block.spec.qty == D("3.5")
+    await feed.send("venue-SIM", VenueReport("SIM", block.child_id, VenueEventKind.TRADE, D("3.5"), D("150.123456789"), None, 1, done=True))
+    (shown,) = await actor.admin_blocks()
+    assert (shown["symbol"], shown["side"], shown["orders"], shown["routed"], shown["fill_qty"]) == ("IBM", "buy", 2, "3.5", "3.5")
+    assert shown["fill_value"] == "525.4320987615"  # 3.5 × 150.123456789, exact
+    assert "value_nanos" not in shown and "value_subnanos" not in shown
+    assert (await actor.status())["open"]["allocated"] == 2  # a fill allocated to each of the two orders
+    await stop(actor)

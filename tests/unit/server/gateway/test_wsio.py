@@ -1,0 +1,58 @@
+"""Many WebSocket text frames in one transport write, over a real connection on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+from server.gateway.wsio import write_frames
+from tests.unit.server.gateway.harness import socket_pair
+
+
+async def test_frames_arrive_as_text_frames_in_order_from_one_transport_write() -> None:
+    async with socket_pair() as (socket, client):
+        writes: list[int] = []
+        real_write = socket.transport.write
+
+        def counted(data: Any) -> None:
+            writes.append(len(data))
+            real_write(data)
+
+        socket.transport.write = counted  # type: ignore[method-assign]
+        frames = [b'{"n":%d}' % index for index in range(100)]
+        await write_frames(socket, frames)
+        received = [await asyncio.wait_for(client.recv(), 5) for _ in frames]
+        assert received == [frame.decode() for frame in frames]  # str: text frames
+        assert len(writes) == 1 and writes[0] > sum(map(len, frames))  # framing added, all in one write
+
+
+async def test_the_write_waits_while_the_peer_reads_nothing_and_finishes_once_it_reads() -> None:
+    async with socket_pair(max_queue=1) as (socket, client):
+        frames = [b'"' + b"x" * (256 * 1024) + b'"' for _ in range(64)]  # 16 MiB: more than loopback buffers hold
+        writing = asyncio.create_task(write_frames(socket, frames))
+        await asyncio.sleep(0.3)
+        assert not writing.done()  # flow control: waits for the peer instead of growing the buffer
+        received = [await asyncio.wait_for(client.recv(), 10) for _ in frames]
+        await asyncio.wait_for(writing, 10)
+        assert len(received) == len(frames)
+
+
+async def test_a_closed_connection_raises_connection_closed_and_writes_nothing() -> None:
+    async with socket_pair() as (socket, client):
+        await client.close()
+        await asyncio.wait_for(socket.wait_closed(), 5)
+        assert socket.protocol.state is State.CLOSED
+        with pytest.raises(ConnectionClosed):
+            await write_frames(socket, [b'{"late":true}'])
+
+
+async def test_a_closing_connection_raises_connection_closed() -> None:
+    async with socket_pair() as (socket, client):
+        socket.protocol.send_close(1000, "bye")  # closing: our close frame is out, the peer's not yet in
+        assert socket.protocol.state is State.CLOSING
+        with pytest.raises(ConnectionClosed):
+            await write_frames(socket, [b'{"late":true}'])
