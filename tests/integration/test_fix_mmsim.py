@@ -26,16 +26,15 @@ from adapters.fix.simulator.core import MarketMaker
 from adapters.fix.simulator.messages import (
     CancelOrder,
     CancelRejected,
-    ExecKind,
     ExecutionReport,
     MarketDataRejected,
     MarketDataRequest,
     MarketDataSent,
     NewOrder,
     QuoteSent,
-    Subscription,
 )
 from adapters.fix.spec import fix44_dictionary
+from adapters.fix.tags import CxlRejReason, ExecTypeCode, SubscriptionRequestType
 from model import fixed
 from model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tests.conftest import ROOT
@@ -620,9 +619,9 @@ def test_core_ioc_fills_what_is_shown_and_cancels_the_rest() -> None:
     core = MarketMaker(core_settings(), "T", T0)
     core.submit(order("ioc", qty="100000", tif=TimeInForce.IOC), T0)
     reports = run(core, T0 + 100 * MS)
-    fills = [r for r in reports if r.kind is ExecKind.TRADE]
+    fills = [r for r in reports if r.kind is ExecTypeCode.TRADE]
     assert len(fills) == 3 and 0 < fills[-1].cum_qty < fixed.parse("100000")
-    assert reports[-1].kind is ExecKind.CANCELED and reports[-1].status is OrderStatus.CANCELED and reports[-1].leaves_qty == 0
+    assert reports[-1].kind is ExecTypeCode.CANCELED and reports[-1].status is OrderStatus.CANCELED and reports[-1].leaves_qty == 0
 
 
 def test_core_fok_fills_all_at_once_or_nothing() -> None:
@@ -632,15 +631,15 @@ def test_core_fok_fills_all_at_once_or_nothing() -> None:
     reports = run(core, T0 + 100 * MS)
     small = [(r.kind, r.last_qty) for r in reports if r.cl_ord_id == "small"]
     large = [(r.kind, r.cum_qty) for r in reports if r.cl_ord_id == "large"]
-    assert small == [(ExecKind.TRADE, fixed.parse("10"))] and large == [(ExecKind.CANCELED, 0)]
+    assert small == [(ExecTypeCode.TRADE, fixed.parse("10"))] and large == [(ExecTypeCode.CANCELED, 0)]
 
 
 def test_core_a_resting_limit_fills_when_the_walk_crosses_it() -> None:
     core = MarketMaker(core_settings(quote_interval_ms=1), "T", T0)
     ask = core.quote("IBM").ask
     core.submit(order("limit", price=fixed.format(ask - fixed.parse("0.05"))), T0)
-    assert [r for r in run(core, T0 + 10 * MS) if r.kind is ExecKind.TRADE] == []
-    fills = [r for r in run(core, T0 + 60_000 * MS) if r.kind is ExecKind.TRADE]
+    assert [r for r in run(core, T0 + 10 * MS) if r.kind is ExecTypeCode.TRADE] == []
+    fills = [r for r in run(core, T0 + 60_000 * MS) if r.kind is ExecTypeCode.TRADE]
     assert fills and fills[-1].status is OrderStatus.FILLED
     assert all(r.last_price is not None and r.last_price <= ask - fixed.parse("0.05") for r in fills)
 
@@ -651,18 +650,18 @@ def test_core_a_poss_dup_copy_is_ignored_and_a_cancel_after_the_fill_is_too_late
     assert core.submit(order("a", poss_dup=True), T0) == []
     run(core, T0)
     rejected = core.cancel(CancelOrder("S", "x", "a", None), T0)
-    assert type(rejected[0]) is CancelRejected and rejected[0].reason == "too_late"
+    assert type(rejected[0]) is CancelRejected and rejected[0].reason is CxlRejReason.TOO_LATE_TO_CANCEL
 
 
 def test_core_a_subscription_gets_a_snapshot_on_every_tick_until_unsubscribed() -> None:
     core = MarketMaker(core_settings(symbols=["IBM", "AAPL"]), "T", T0)
     core.logged_on("S")
-    subscribe = MarketDataRequest("S", "md1", Subscription.SUBSCRIBE, ["AAPL"])
+    subscribe = MarketDataRequest("S", "md1", SubscriptionRequestType.SUBSCRIBE, ["AAPL"])
     assert [type(event) for event in core.market_data(subscribe)] == [MarketDataSent]
     assert type(core.market_data(subscribe)[0]) is MarketDataRejected  # the same MDReqID again
     tick = [event for event in core.advance(T0 + 100 * MS) if isinstance(event, MarketDataSent)]
     assert [(event.request_id, event.quote.symbol) for event in tick] == [("md1", "AAPL")]
-    core.market_data(MarketDataRequest("S", "md1", Subscription.UNSUBSCRIBE, []))
+    core.market_data(MarketDataRequest("S", "md1", SubscriptionRequestType.UNSUBSCRIBE, []))
     assert not [event for event in core.advance(T0 + 200 * MS) if isinstance(event, MarketDataSent)]
 
 
@@ -684,7 +683,7 @@ def test_core_cancel_on_disconnect_cancels_only_the_working_orders_of_the_sessio
     run(core, T0)
     canceled = [event for event in core.logged_out("S", T0 + MS) if isinstance(event, ExecutionReport)]
     assert [(r.cl_ord_id, r.kind, r.status, r.text) for r in canceled] == [
-        ("rests", ExecKind.CANCELED, OrderStatus.CANCELED, "cancel on disconnect")
+        ("rests", ExecTypeCode.CANCELED, OrderStatus.CANCELED, "cancel on disconnect")
     ]
     assert [event.cl_ord_id for event in core.logged_out("U", T0 + MS) if isinstance(event, ExecutionReport)] == ["elsewhere"]
     core.check_invariants()

@@ -44,22 +44,19 @@ from adapters.fix.simulator.config import SimulatorSettings
 from adapters.fix.simulator.marketdata import Subscriptions
 from adapters.fix.simulator.messages import (
     CancelOrder,
-    CancelRejectReason,
-    CancelRequestKind,
     Command,
     Event,
-    ExecKind,
     ExecutionReport,
     MarketDataRequest,
     NewOrder,
     Quote,
     QuoteSent,
-    RejectReason,
     ReplaceOrder,
     StatusRequest,
 )
 from adapters.fix.simulator.orders import IMMEDIATE, WORKING, Order, Rules, part_qty, room, stand_in, unfilled
 from adapters.fix.simulator.reports import cancel_rejected, execution_report
+from adapters.fix.tags import CxlRejReason, CxlRejResponseTo, ExecTypeCode, OrdRejReason
 from adapters.sim.quotes import Book, catch_up, crosses, draw_quote, next_quote, random_walk, starting_mid
 from model import fixed
 from model.enums import OrderStatus, TimeInForce
@@ -189,9 +186,9 @@ class MarketMaker:
         problem = request.problem or self._rules.order_problem(order, self._books)
         if problem is not None:
             order.status = OrderStatus.REJECTED
-            return [self._report(order, ExecKind.REJECTED, now, text=problem.text, reject_reason=problem.reason)]
+            return [self._report(order, ExecTypeCode.REJECTED, now, text=problem.text, reject_reason=problem.reason)]
         self._schedule_fill(order, now + self._latency)
-        return [self._report(order, ExecKind.NEW, now)]
+        return [self._report(order, ExecTypeCode.NEW, now)]
 
     def cancel(self, request: CancelOrder, now: int) -> list[Event]:
         """``canceled`` (ClOrdID the request's, OrigClOrdID the order's), or a cancel reject:
@@ -200,11 +197,11 @@ class MarketMaker:
         refusal = self._request_refusal(request.session, request.cl_ord_id, order)
         if refusal is not None:
             reason, text = refusal
-            return [cancel_rejected(request, order, CancelRequestKind.CANCEL, reason, text, now)]
+            return [cancel_rejected(request, order, CxlRejResponseTo.CANCEL, reason, text, now)]
         assert order is not None
         self._stop_working(order, OrderStatus.CANCELED)
         self._rename(order, request.cl_ord_id)
-        return [self._report(order, ExecKind.CANCELED, now, text="canceled on request")]
+        return [self._report(order, ExecTypeCode.CANCELED, now, text="canceled on request")]
 
     def replace(self, request: ReplaceOrder, now: int) -> list[Event]:
         """``replaced`` with the new ClOrdID, qty and price (the order keeps its OrderID,
@@ -215,15 +212,15 @@ class MarketMaker:
             assert order is not None
             assert order.symbol is not None
             problem = request.problem or self._rules.replace_problem(order, request, self._books[order.symbol])
-            refusal = None if problem is None else (CancelRejectReason.OTHER, problem.text)
+            refusal = None if problem is None else (CxlRejReason.OTHER, problem.text)
         if refusal is not None:
             reason, text = refusal
-            return [cancel_rejected(request, order, CancelRequestKind.REPLACE, reason, text, now)]
+            return [cancel_rejected(request, order, CxlRejResponseTo.REPLACE, reason, text, now)]
         assert order is not None
         order.qty = order.qty if request.qty is None else request.qty
         order.price = order.price if request.price is None else request.price
         self._rename(order, request.cl_ord_id)
-        events: list[Event] = [self._report(order, ExecKind.REPLACED, now)]
+        events: list[Event] = [self._report(order, ExecTypeCode.REPLACED, now)]
         if order.due is None and order.symbol is not None and self._crosses(order):
             del self._resting[order.symbol][order.order_id]
             self._schedule_fill(order, now + self._latency)
@@ -234,15 +231,15 @@ class MarketMaker:
         the text ``unknown order`` when there is no such order in the session."""
         order = self._find(request.session, request.cl_ord_id, request.order_id)
         if order is not None:
-            return [self._report(order, ExecKind.ORDER_STATUS, now, status_request_id=request.request_id)]
+            return [self._report(order, ExecTypeCode.ORDER_STATUS, now, status_request_id=request.request_id)]
         unknown = stand_in(request.session, request.cl_ord_id, request.symbol, request.side)
         return [
             self._report(
                 unknown,
-                ExecKind.ORDER_STATUS,
+                ExecTypeCode.ORDER_STATUS,
                 now,
                 text="unknown order",
-                reject_reason=RejectReason.UNKNOWN_ORDER,
+                reject_reason=OrdRejReason.UNKNOWN_ORDER,
                 status_request_id=request.request_id,
             )
         ]
@@ -304,14 +301,14 @@ class MarketMaker:
 
     # --- refusals ---------------------------------------------------------------------------
 
-    def _request_refusal(self, session: str, cl_ord_id: str, order: Order | None) -> tuple[CancelRejectReason, str] | None:
+    def _request_refusal(self, session: str, cl_ord_id: str, order: Order | None) -> tuple[CxlRejReason, str] | None:
         """Why a cancel or replace of ``order`` under the new ``cl_ord_id`` cannot be done."""
         if (session, cl_ord_id) in self._by_cl_ord_id:
-            return CancelRejectReason.DUPLICATE_CL_ORD_ID, f"ClOrdID {cl_ord_id} already used"
+            return CxlRejReason.DUPLICATE_CL_ORD_ID, f"ClOrdID {cl_ord_id} already used"
         if order is None:
-            return CancelRejectReason.UNKNOWN_ORDER, "unknown order"
+            return CxlRejReason.UNKNOWN_ORDER, "unknown order"
         if order.status not in WORKING:
-            return CancelRejectReason.TOO_LATE, f"too late: order is {order.status.value}"
+            return CxlRejReason.TOO_LATE_TO_CANCEL, f"too late: order is {order.status.value}"
         return None
 
     # --- matching ---------------------------------------------------------------------------
@@ -361,9 +358,9 @@ class MarketMaker:
         order.parts_left = max(1, order.parts_left - 1)
         if unfilled(order, price, self._increment) == 0:
             order.status = OrderStatus.FILLED
-            return [self._report(order, ExecKind.TRADE, now, last_qty=part, last_price=price)]
+            return [self._report(order, ExecTypeCode.TRADE, now, last_qty=part, last_price=price)]
         order.status = OrderStatus.PARTIALLY_FILLED
-        events: list[Event] = [self._report(order, ExecKind.TRADE, now, last_qty=part, last_price=price)]
+        events: list[Event] = [self._report(order, ExecTypeCode.TRADE, now, last_qty=part, last_price=price)]
         if room(order, price, self._increment) == 0:
             events.append(self._cancel_remainder(order, now, f"{order.tif}: remainder canceled"))
         else:
@@ -390,7 +387,7 @@ class MarketMaker:
 
     def _cancel_remainder(self, order: Order, now: int, text: str) -> ExecutionReport:
         self._stop_working(order, OrderStatus.CANCELED)
-        return self._report(order, ExecKind.CANCELED, now, text=text)
+        return self._report(order, ExecTypeCode.CANCELED, now, text=text)
 
     def _rename(self, order: Order, cl_ord_id: str) -> None:
         """The order now answers to ``cl_ord_id``; its earlier ClOrdIDs still find it."""
@@ -414,13 +411,13 @@ class MarketMaker:
     def _report(
         self,
         order: Order,
-        kind: ExecKind,
+        kind: ExecTypeCode,
         now: int,
         *,
         last_qty: int = 0,
         last_price: int | None = None,
         text: str | None = None,
-        reject_reason: RejectReason | None = None,
+        reject_reason: OrdRejReason | None = None,
         status_request_id: str | None = None,
     ) -> ExecutionReport:
         """An execution report about ``order`` with the next ExecID and what is left to fill
@@ -441,10 +438,10 @@ class MarketMaker:
         terms = {"order_type": request.order_type, "tif": request.tif, "qty": request.qty, "cash": request.cash, "price": request.price}
         duplicate = stand_in(request.session, request.cl_ord_id, request.symbol, request.side, **terms)
         text = f"duplicate ClOrdID {request.cl_ord_id}"
-        return self._report(duplicate, ExecKind.REJECTED, now, text=text, reject_reason=RejectReason.DUPLICATE_ORDER)
+        return self._report(duplicate, ExecTypeCode.REJECTED, now, text=text, reject_reason=OrdRejReason.DUPLICATE_ORDER)
 
     def _remember(self, report: ExecutionReport) -> None:
         """Keep the last ``resend_on_logon`` reports per session (test mode only)."""
         keep = self._settings.resend_on_logon
-        if keep and report.kind is not ExecKind.ORDER_STATUS:
+        if keep and report.kind is not ExecTypeCode.ORDER_STATUS:
             self._history.setdefault(report.session, deque(maxlen=keep)).append(report)

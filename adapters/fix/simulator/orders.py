@@ -11,7 +11,8 @@ from __future__ import annotations
 import msgspec
 
 from adapters.fix.simulator.config import SimulatorSettings
-from adapters.fix.simulator.messages import Problem, RejectReason, ReplaceOrder
+from adapters.fix.simulator.messages import BAD_PRICE, Problem, ReplaceOrder
+from adapters.fix.tags import OrdRejReason
 from adapters.sim.quotes import Book
 from model import fixed
 from model.enums import OrderStatus, OrderType, Side, TimeInForce
@@ -72,12 +73,12 @@ class Rules:
         """Why a new order cannot be taken: its symbol, then exactly one of qty and cash,
         then that amount, then its price."""
         if order.symbol is None:
-            return Problem(RejectReason.UNKNOWN_SYMBOL, "Symbol(55) missing")
+            return Problem(OrdRejReason.UNKNOWN_SYMBOL, "Symbol(55) missing")
         instrument = self.instruments.get(order.symbol)
         if instrument is None:
-            return Problem(RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {order.symbol}")
+            return Problem(OrdRejReason.UNKNOWN_SYMBOL, f"unknown symbol {order.symbol}")
         if (order.qty is None) == (order.cash is None):
-            return Problem(RejectReason.INCORRECT_QUANTITY, "exactly one of OrderQty(38) and CashOrderQty(152) is required")
+            return Problem(OrdRejReason.INCORRECT_QUANTITY, "exactly one of OrderQty(38) and CashOrderQty(152) is required")
         book = books[order.symbol]
         if order.cash is not None:
             problem = self._cash_problem(order, instrument, book)
@@ -91,11 +92,11 @@ class Rules:
         change, to a qty above what has filled."""
         assert order.symbol is not None
         if order.cash is not None:
-            return Problem(RejectReason.UNSUPPORTED, "notional orders cannot be replaced")
+            return Problem(OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC, "notional orders cannot be replaced")
         if request.side is not order.side or request.symbol not in (None, order.symbol):
-            return Problem(RejectReason.UNSUPPORTED, "Side(54) and Symbol(55) cannot change")
+            return Problem(OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC, "Side(54) and Symbol(55) cannot change")
         if request.order_type not in (None, order.order_type):
-            return Problem(RejectReason.UNSUPPORTED, "OrdType(40) cannot change")
+            return Problem(OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC, "OrdType(40) cannot change")
         instrument = self.instruments[order.symbol]
         qty = order.qty if request.qty is None else request.qty
         assert qty is not None
@@ -103,30 +104,30 @@ class Rules:
         if problem is not None:
             return problem
         if qty <= order.cum_qty:
-            return Problem(RejectReason.INCORRECT_QUANTITY, "OrderQty(38) must be above CumQty(14)")
+            return Problem(OrdRejReason.INCORRECT_QUANTITY, "OrderQty(38) must be above CumQty(14)")
         # a market order has no price to keep: a Price on its replace is refused like on a new one
         price = request.price if order.order_type is OrderType.MARKET or request.price is not None else order.price
         return self.price_problem(order.order_type, price, instrument, book)
 
     def qty_problem(self, qty: int, instrument: Instrument) -> Problem | None:
         if qty <= 0:
-            return Problem(RejectReason.INCORRECT_QUANTITY, "OrderQty(38) must be positive")
+            return Problem(OrdRejReason.INCORRECT_QUANTITY, "OrderQty(38) must be positive")
         if not instrument.qty_on_increment(qty):
-            return Problem(RejectReason.INCORRECT_QUANTITY, f"OrderQty(38) not a multiple of {fixed.format(instrument.qty_increment)}")
+            return Problem(OrdRejReason.INCORRECT_QUANTITY, f"OrderQty(38) not a multiple of {fixed.format(instrument.qty_increment)}")
         if qty > self._max_qty:
-            return Problem(RejectReason.EXCEEDS_LIMIT, f"OrderQty(38) above {fixed.format(self._max_qty)}")
+            return Problem(OrdRejReason.ORDER_EXCEEDS_LIMIT, f"OrderQty(38) above {fixed.format(self._max_qty)}")
         return None
 
     def _cash_problem(self, order: Order, instrument: Instrument, book: Book) -> Problem | None:
         assert order.cash is not None and order.budget is not None
         if order.cash <= 0:
-            return Problem(RejectReason.INCORRECT_QUANTITY, "CashOrderQty(152) must be positive")
+            return Problem(OrdRejReason.INCORRECT_QUANTITY, "CashOrderQty(152) must be positive")
         if order.cash > self._max_notional:
-            return Problem(RejectReason.EXCEEDS_LIMIT, f"CashOrderQty(152) above {fixed.format(self._max_notional)}")
+            return Problem(OrdRejReason.ORDER_EXCEEDS_LIMIT, f"CashOrderQty(152) above {fixed.format(self._max_notional)}")
         if order.order_type is not OrderType.MARKET:
-            return Problem(RejectReason.UNSUPPORTED, "CashOrderQty(152) only on market orders")
+            return Problem(OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC, "CashOrderQty(152) only on market orders")
         if affordable(order.budget * fixed.SCALE, book.price_for(order.side), instrument.qty_increment) == 0:
-            return Problem(RejectReason.INCORRECT_QUANTITY, "CashOrderQty(152) buys less than one increment at the quote")
+            return Problem(OrdRejReason.INCORRECT_QUANTITY, "CashOrderQty(152) buys less than one increment at the quote")
         return None
 
     def price_problem(self, order_type: OrderType | None, price: int | None, instrument: Instrument, book: Book) -> Problem | None:
@@ -136,15 +137,15 @@ class Rules:
         if mismatch is not None:
             assert order_type is not None
             text = f"Price(44) missing on a {order_type.value} order" if mismatch.missing else f"Price(44) on a {order_type.value} order"
-            return Problem(RejectReason.BAD_PRICE, text)
+            return Problem(BAD_PRICE, text)
         if price is None:
             return None
         if price <= 0:
-            return Problem(RejectReason.BAD_PRICE, "Price(44) must be positive")
+            return Problem(BAD_PRICE, "Price(44) must be positive")
         if not instrument.price_on_tick(price):
-            return Problem(RejectReason.BAD_PRICE, f"Price(44) not on the tick {fixed.format(instrument.tick_size)}")
+            return Problem(BAD_PRICE, f"Price(44) not on the tick {fixed.format(instrument.tick_size)}")
         if abs(price - book.mid) * PERCENT > book.mid * self._band_pct:
-            return Problem(RejectReason.BAD_PRICE, f"Price(44) more than {self._band_pct}% from the mid {fixed.format(book.mid)}")
+            return Problem(BAD_PRICE, f"Price(44) more than {self._band_pct}% from the mid {fixed.format(book.mid)}")
         return None
 
 

@@ -4,25 +4,17 @@ built from the order as it stands. Pure; the market maker (``core.py``) numbers 
 
 from __future__ import annotations
 
-from adapters.fix.simulator.messages import (
-    CancelOrder,
-    CancelRejected,
-    CancelRejectReason,
-    CancelRequestKind,
-    ExecKind,
-    ExecutionReport,
-    RejectReason,
-    ReplaceOrder,
-)
+from adapters.fix.simulator.messages import CancelOrder, CancelRejected, ExecutionReport, ReplaceOrder
 from adapters.fix.simulator.orders import NO_ORDER_ID, Order
+from adapters.fix.tags import CxlRejReason, CxlRejResponseTo, ExecTypeCode, OrdRejReason
 from model.enums import OrderStatus
 
-_NAMES_ORIGINAL = frozenset({ExecKind.CANCELED, ExecKind.REPLACED})  # reports that carry OrigClOrdID
+_NAMES_ORIGINAL = frozenset({ExecTypeCode.CANCELED, ExecTypeCode.REPLACED})  # reports that carry OrigClOrdID
 
 
 def execution_report(
     order: Order,
-    kind: ExecKind,
+    kind: ExecTypeCode,
     now: int,
     exec_id: str,
     leaves_qty: int,
@@ -30,7 +22,7 @@ def execution_report(
     last_qty: int = 0,
     last_price: int | None = None,
     text: str | None = None,
-    reject_reason: RejectReason | None = None,
+    reject_reason: OrdRejReason | None = None,
     status_request_id: str | None = None,
 ) -> ExecutionReport:
     """An ExecutionReport (8) of ``kind`` about ``order`` now: its terms, status and fills so
@@ -65,8 +57,8 @@ def execution_report(
 def cancel_rejected(
     request: CancelOrder | ReplaceOrder,
     order: Order | None,
-    response_to: CancelRequestKind,
-    reason: CancelRejectReason,
+    response_to: CxlRejResponseTo,
+    reason: CxlRejReason,
     text: str,
     now: int,
 ) -> CancelRejected:
