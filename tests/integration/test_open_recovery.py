@@ -16,7 +16,7 @@ import pytest
 from model import fixed
 from server.client.sdk import BrokerClient
 from tests.conftest import ROOT
-from tests.integration.helpers import TERMINAL
+from tests.integration.helpers import TERMINAL, order_for_the_open
 from tests.integration.open_oracle import PlacedOrder, expected_fills
 from tests.integration.recovery import ServerProcess, admin, wait_restarted
 
@@ -43,22 +43,13 @@ def write_open_conf(directory: Path) -> Path:
 
 
 def orders_for_the_open(rng: random.Random) -> list[dict[str, Any]]:
-    orders = []
-    for index in range(ACCOUNTS):
-        order: dict[str, Any] = {
-            "account": f"R{index:04d}",
-            "client_order_id": f"o-{index}",
-            "symbol": SYMBOLS[index % 2],
-            "side": "sell" if rng.random() < 0.3 else "buy",
-            "type": "market",
-            "tif": "opg",
-        }
-        if rng.random() < 0.3:
-            order["notional"] = f"{rng.randint(50, 900)}.{rng.randint(0, 99):02d}"
-        else:
-            order["qty"] = f"{rng.randint(0, 4)}.{rng.randint(1, 999_999):06d}"
-        orders.append(order)
-    return orders
+    def qty() -> str:
+        return f"{rng.randint(0, 4)}.{rng.randint(1, 999_999):06d}"
+
+    return [
+        order_for_the_open(rng, f"R{index:04d}", f"o-{index}", SYMBOLS[index % 2], "sell" if rng.random() < 0.3 else "buy", (50, 900), qty)
+        for index in range(ACCOUNTS)
+    ]
 
 
 async def place(url: str, orders: list[dict[str, Any]]) -> list[PlacedOrder]:
