@@ -175,6 +175,13 @@ class RawVenue(SessionApp):
     def stop(self) -> None:
         self._acceptor.stop()
 
+    def __enter__(self) -> RawVenue:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     async def logout(self, timeout: float = 10) -> None:
         """End the session from the venue's side, then take logons again (quickfix disables
         a session it logs out); brokerd logs on again by itself."""
