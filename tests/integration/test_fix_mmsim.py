@@ -30,6 +30,7 @@ from adapters.fix.simulator.messages import (
     MarketDataSent,
     NewOrder,
     QuoteSent,
+    Terms,
 )
 from adapters.fix.tags import CxlRejReason, ExecTypeCode, SubscriptionRequestType
 from model import fixed
@@ -535,11 +536,12 @@ def core_settings(**overrides: object) -> SimulatorSettings:
 
 def order(cl_ord_id: str, *, qty: str | None = "10", cash: str | None = None, price: str | None = None, tif: TimeInForce = TimeInForce.DAY,
           side: Side = Side.BUY, poss_dup: bool = False) -> NewOrder:  # fmt: skip
-    return NewOrder(
-        session="S", cl_ord_id=cl_ord_id, symbol="IBM", side=side, order_type=OrderType.MARKET if price is None else OrderType.LIMIT,
-        tif=tif, qty=None if qty is None else fixed.parse(qty), cash=None if cash is None else fixed.parse(cash),
-        price=None if price is None else fixed.parse(price), poss_dup=poss_dup,
+    terms = Terms(
+        symbol="IBM", side=side, order_type=OrderType.MARKET if price is None else OrderType.LIMIT, tif=tif,
+        qty=None if qty is None else fixed.parse(qty), cash=None if cash is None else fixed.parse(cash),
+        price=None if price is None else fixed.parse(price),
     )  # fmt: skip
+    return NewOrder(session="S", cl_ord_id=cl_ord_id, terms=terms, poss_dup=poss_dup)
 
 
 def run(core: MarketMaker, until: int) -> list[ExecutionReport]:

@@ -34,6 +34,7 @@ from adapters.fix.simulator.messages import (
     QuoteSent,
     ReplaceOrder,
     StatusRequest,
+    Terms,
 )
 from adapters.fix.tags import (
     ORD_STATUS,
@@ -106,17 +107,14 @@ def decode(message: fix.Message, session: str) -> Command | Unusable:
     qty = fields.decimal(Tag.OrderQty, OrdRejReason.INCORRECT_QUANTITY)
     price = fields.decimal(Tag.Price, BAD_PRICE)
     if msg_type == MsgType.ORDER_CANCEL_REPLACE_REQUEST:
-        return ReplaceOrder(session, cl_ord_id, orig_cl_ord_id, order_id, symbol, side, order_type, qty, price, fields.problem)
+        terms = Terms(symbol, side, order_type, qty=qty, price=price)
+        return ReplaceOrder(session, cl_ord_id, orig_cl_ord_id, order_id, terms, fields.problem)
+    tif = fields.enum(Tag.TimeInForce, _TIME_IN_FORCE, default=TimeInForce.DAY)
+    cash = fields.decimal(Tag.CashOrderQty, OrdRejReason.INCORRECT_QUANTITY)
     return NewOrder(
         session=session,
         cl_ord_id=cl_ord_id,
-        symbol=symbol,
-        side=side,
-        order_type=order_type,
-        tif=fields.enum(Tag.TimeInForce, _TIME_IN_FORCE, default=TimeInForce.DAY),
-        qty=qty,
-        cash=fields.decimal(Tag.CashOrderQty, OrdRejReason.INCORRECT_QUANTITY),
-        price=price,
+        terms=Terms(symbol, side, order_type, tif, qty, cash, price),
         poss_dup=fields.header(Tag.PossDupFlag) == YES or fields.header(Tag.PossResend) == YES,
         problem=fields.problem,
     )
@@ -203,13 +201,7 @@ def _execution_report(report: ExecutionReport) -> fix.Message:
     _set(message, Tag.OrdStatus, ORD_STATUS[report.status])
     _set(message, Tag.ClOrdID, report.cl_ord_id)
     _set(message, Tag.OrigClOrdID, report.orig_cl_ord_id)
-    _set(message, Tag.Symbol, report.symbol)
-    _set(message, Tag.Side, SIDE[report.side])
-    _set(message, Tag.OrdType, None if report.order_type is None else ORD_TYPE[report.order_type])
-    _set(message, Tag.TimeInForce, None if report.tif is None else TIME_IN_FORCE[report.tif])
-    _set(message, Tag.OrderQty, _quantity(report.qty))
-    _set(message, Tag.CashOrderQty, None if report.cash is None else fixed.format_cash(report.cash))
-    _set(message, Tag.Price, _price(report.price))
+    _set_terms(message, report.terms)
     if report.kind is ExecTypeCode.TRADE:
         _set(message, Tag.LastQty, _quantity(report.last_qty))
         _set(message, Tag.LastPx, _price(report.last_price))
@@ -221,6 +213,16 @@ def _execution_report(report: ExecutionReport) -> fix.Message:
     _set(message, Tag.OrdRejReason, report.reject_reason)
     _set(message, Tag.OrdStatusReqID, report.status_request_id)
     return message
+
+
+def _set_terms(message: fix.Message, terms: Terms) -> None:
+    _set(message, Tag.Symbol, terms.symbol)
+    _set(message, Tag.Side, SIDE[terms.side])
+    _set(message, Tag.OrdType, None if terms.order_type is None else ORD_TYPE[terms.order_type])
+    _set(message, Tag.TimeInForce, None if terms.tif is None else TIME_IN_FORCE[terms.tif])
+    _set(message, Tag.OrderQty, _quantity(terms.qty))
+    _set(message, Tag.CashOrderQty, None if terms.cash is None else fixed.format_cash(terms.cash))
+    _set(message, Tag.Price, _price(terms.price))
 
 
 def mark_poss_dup(message: fix.Message, orig_sending_time: int) -> None:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections import deque
+from typing import Unpack
 
 import msgspec
 
@@ -53,9 +54,10 @@ from adapters.fix.simulator.messages import (
     QuoteSent,
     ReplaceOrder,
     StatusRequest,
+    Terms,
 )
 from adapters.fix.simulator.orders import IMMEDIATE, WORKING, Order, Rules, part_qty, room, stand_in, unfilled
-from adapters.fix.simulator.reports import cancel_rejected, execution_report
+from adapters.fix.simulator.reports import ReportDetails, cancel_rejected, execution_report
 from adapters.fix.tags import CxlRejReason, CxlRejResponseTo, ExecTypeCode, OrdRejReason
 from adapters.sim.quotes import Book, catch_up, crosses, draw_quote, next_quote, random_walk, starting_mid
 from model import fixed
@@ -164,23 +166,10 @@ class MarketMaker:
             if request.poss_dup:
                 return []
             return [self._duplicate_rejected(request, now)]
-        budget = None if request.cash is None else fixed.floor_to(request.cash, fixed.CENT)
-        order = Order(
-            order_id=self._next_id("order", "O"),
-            session=request.session,
-            cl_ord_id=request.cl_ord_id,
-            orig_cl_ord_id=None,
-            symbol=request.symbol,
-            side=request.side,
-            order_type=request.order_type,
-            tif=request.tif,
-            qty=request.qty,
-            cash=request.cash,
-            budget=budget,
-            price=request.price,
-            status=OrderStatus.NEW,
-            parts_left=self._settings.fill_parts,
-        )
+        cash = request.terms.cash
+        budget = None if cash is None else fixed.floor_to(cash, fixed.CENT)
+        order_id = self._next_id("order", "O")
+        order = Order(order_id, request.session, request.cl_ord_id, None, request.terms, budget, OrderStatus.NEW, self._settings.fill_parts)
         self._orders[order.order_id] = order
         self._by_cl_ord_id[(order.session, order.cl_ord_id)] = order.order_id
         problem = request.problem or self._rules.order_problem(order, self._books)
@@ -210,19 +199,21 @@ class MarketMaker:
         refusal = self._request_refusal(request.session, request.cl_ord_id, order)
         if refusal is None:
             assert order is not None
-            assert order.symbol is not None
-            problem = request.problem or self._rules.replace_problem(order, request, self._books[order.symbol])
+            assert order.terms.symbol is not None
+            problem = request.problem or self._rules.replace_problem(order, request, self._books[order.terms.symbol])
             refusal = None if problem is None else (CxlRejReason.OTHER, problem.text)
         if refusal is not None:
             reason, text = refusal
             return [cancel_rejected(request, order, CxlRejResponseTo.REPLACE, reason, text, now)]
         assert order is not None
-        order.qty = order.qty if request.qty is None else request.qty
-        order.price = order.price if request.price is None else request.price
+        terms, asked = order.terms, request.terms
+        order.terms = msgspec.structs.replace(
+            terms, qty=terms.qty if asked.qty is None else asked.qty, price=terms.price if asked.price is None else asked.price
+        )
         self._rename(order, request.cl_ord_id)
         events: list[Event] = [self._report(order, ExecTypeCode.REPLACED, now)]
-        if order.due is None and order.symbol is not None and self._crosses(order):
-            del self._resting[order.symbol][order.order_id]
+        if order.due is None and terms.symbol is not None and self._crosses(order):
+            del self._resting[terms.symbol][order.order_id]
             self._schedule_fill(order, now + self._latency)
         return events
 
@@ -232,7 +223,7 @@ class MarketMaker:
         order = self._find(request.session, request.cl_ord_id, request.order_id)
         if order is not None:
             return [self._report(order, ExecTypeCode.ORDER_STATUS, now, status_request_id=request.request_id)]
-        unknown = stand_in(request.session, request.cl_ord_id, request.symbol, request.side)
+        unknown = stand_in(request.session, request.cl_ord_id, Terms(request.symbol, request.side))
         return [
             self._report(
                 unknown,
@@ -286,11 +277,11 @@ class MarketMaker:
         for order in self._orders.values():
             if order.cum_qty < 0 or order.cum_qty % self._increment:
                 raise AssertionError(f"{order.order_id}: cum_qty {order.cum_qty} off the increment")
-            if order.qty is not None and order.cum_qty > order.qty:
+            if order.terms.qty is not None and order.cum_qty > order.terms.qty:
                 raise AssertionError(f"{order.order_id}: overfilled")
             if order.budget is not None and order.value_raw > order.budget * fixed.SCALE:
                 raise AssertionError(f"{order.order_id}: fills worth more than the cash")
-            resting = order.symbol is not None and order.order_id in self._resting.get(order.symbol, {})
+            resting = order.terms.symbol is not None and order.order_id in self._resting.get(order.terms.symbol, {})
             if order.status in WORKING and (order.due is None) == (not resting):
                 raise AssertionError(f"{order.order_id}: working but {'both' if resting else 'neither'} resting and scheduled")
             if order.status not in WORKING and (order.due is not None or resting):
@@ -333,19 +324,20 @@ class MarketMaker:
     def _fill_part(self, order: Order, now: int) -> list[Event]:
         """Fill the order's next part at the quote, or rest it (day/GTC) or cancel it
         (IOC/FOK) if the quote is not at its limit."""
-        assert order.symbol is not None
+        terms = order.terms
+        assert terms.symbol is not None
         order.due = None
-        book = self._books[order.symbol]
-        price = book.price_for(order.side)
+        book = self._books[terms.symbol]
+        price = book.price_for(terms.side)
         if not self._crosses(order):
-            if order.tif in IMMEDIATE:
-                return [self._cancel_remainder(order, now, f"{order.tif}: quote {fixed.format(price)} not at the limit")]
-            self._resting[order.symbol][order.order_id] = None
+            if terms.tif in IMMEDIATE:
+                return [self._cancel_remainder(order, now, f"{terms.tif}: quote {fixed.format(price)} not at the limit")]
+            self._resting[terms.symbol][order.order_id] = None
             return []
-        if order.tif in IMMEDIATE and order.fill_cap is None:
-            shown = fixed.floor_to(book.size_for(order.side), self._increment)
+        if terms.tif in IMMEDIATE and order.fill_cap is None:
+            shown = fixed.floor_to(book.size_for(terms.side), self._increment)
             wanted = room(order, price, self._increment)
-            if order.tif is TimeInForce.FOK:
+            if terms.tif is TimeInForce.FOK:
                 if wanted > shown:
                     return [self._cancel_remainder(order, now, f"FOK: {fixed.format(shown)} shown, {fixed.format(wanted)} wanted")]
                 order.parts_left = 1
@@ -362,15 +354,16 @@ class MarketMaker:
         order.status = OrderStatus.PARTIALLY_FILLED
         events: list[Event] = [self._report(order, ExecTypeCode.TRADE, now, last_qty=part, last_price=price)]
         if room(order, price, self._increment) == 0:
-            events.append(self._cancel_remainder(order, now, f"{order.tif}: remainder canceled"))
+            events.append(self._cancel_remainder(order, now, f"{terms.tif}: remainder canceled"))
         else:
             self._schedule_fill(order, now + self._latency)
         return events
 
     def _crosses(self, order: Order) -> bool:
         """Whether the order may trade at the quote now (a market order always may)."""
-        assert order.symbol is not None
-        return crosses(order.side, order.price, self._books[order.symbol].price_for(order.side))
+        terms = order.terms
+        assert terms.symbol is not None
+        return crosses(terms.side, terms.price, self._books[terms.symbol].price_for(terms.side))
 
     # --- bookkeeping ------------------------------------------------------------------------
 
@@ -382,8 +375,8 @@ class MarketMaker:
     def _stop_working(self, order: Order, status: OrderStatus) -> None:
         order.status = status
         order.due = None
-        if order.symbol is not None:
-            self._resting.get(order.symbol, {}).pop(order.order_id, None)
+        if order.terms.symbol is not None:
+            self._resting.get(order.terms.symbol, {}).pop(order.order_id, None)
 
     def _cancel_remainder(self, order: Order, now: int, text: str) -> ExecutionReport:
         self._stop_working(order, OrderStatus.CANCELED)
@@ -408,35 +401,20 @@ class MarketMaker:
     def _next_id(self, name: str, prefix: str) -> str:
         return f"{self._run_id}-{prefix}{self._next_count(name)}"
 
-    def _report(
-        self,
-        order: Order,
-        kind: ExecTypeCode,
-        now: int,
-        *,
-        last_qty: int = 0,
-        last_price: int | None = None,
-        text: str | None = None,
-        reject_reason: OrdRejReason | None = None,
-        status_request_id: str | None = None,
-    ) -> ExecutionReport:
+    def _report(self, order: Order, kind: ExecTypeCode, now: int, **details: Unpack[ReportDetails]) -> ExecutionReport:
         """An execution report about ``order`` with the next ExecID and what is left to fill
         at the quote; kept for resends."""
+        terms = order.terms
         leaves = 0
-        if order.status in WORKING and order.symbol is not None:
-            leaves = unfilled(order, self._books[order.symbol].price_for(order.side), self._increment)
-        exec_id = self._next_id("exec", "E")
-        report = execution_report(
-            order, kind, now, exec_id, leaves, last_qty=last_qty, last_price=last_price, text=text,
-            reject_reason=reject_reason, status_request_id=status_request_id,
-        )  # fmt: skip
+        if order.status in WORKING and terms.symbol is not None:
+            leaves = unfilled(order, self._books[terms.symbol].price_for(terms.side), self._increment)
+        report = execution_report(order, kind, now, self._next_id("exec", "E"), leaves, **details)
         self._remember(report)
         return report
 
     def _duplicate_rejected(self, request: NewOrder, now: int) -> ExecutionReport:
         """A reject for a repeated ClOrdID that leaves the order already under it alone."""
-        terms = {"order_type": request.order_type, "tif": request.tif, "qty": request.qty, "cash": request.cash, "price": request.price}
-        duplicate = stand_in(request.session, request.cl_ord_id, request.symbol, request.side, **terms)
+        duplicate = stand_in(request.session, request.cl_ord_id, request.terms)
         text = f"duplicate ClOrdID {request.cl_ord_id}"
         return self._report(duplicate, ExecTypeCode.REJECTED, now, text=text, reject_reason=OrdRejReason.DUPLICATE_ORDER)
 

@@ -25,6 +25,20 @@ class Problem(msgspec.Struct, frozen=True):
     text: str
 
 
+class Terms(msgspec.Struct, frozen=True):
+    """An order's terms as a counterparty gave them, carried alike by the orders, their
+    replaces and the reports about them. ``None``: the field was left out, or its value is
+    one the market maker does not support (the request then has a ``Problem``)."""
+
+    symbol: str | None
+    side: Side
+    order_type: OrderType | None = None
+    tif: TimeInForce | None = None
+    qty: int | None = None
+    cash: int | None = None  # CashOrderQty (152): a notional order
+    price: int | None = None
+
+
 # --- commands -----------------------------------------------------------------------------
 
 
@@ -34,13 +48,7 @@ class NewOrder(msgspec.Struct, frozen=True):
 
     session: str
     cl_ord_id: str
-    symbol: str | None
-    side: Side
-    order_type: OrderType | None
-    tif: TimeInForce | None
-    qty: int | None
-    cash: int | None
-    price: int | None
+    terms: Terms
     poss_dup: bool = False
     problem: Problem | None = None
 
@@ -55,17 +63,14 @@ class CancelOrder(msgspec.Struct, frozen=True):
 
 
 class ReplaceOrder(msgspec.Struct, frozen=True):
-    """OrderCancelReplaceRequest (G): new qty and/or price; absent ones are kept."""
+    """OrderCancelReplaceRequest (G): new qty and/or price; absent ones are kept. Its
+    ``terms`` have no TimeInForce or CashOrderQty (neither may change)."""
 
     session: str
     cl_ord_id: str
     orig_cl_ord_id: str
     order_id: str | None
-    symbol: str | None
-    side: Side
-    order_type: OrderType | None
-    qty: int | None
-    price: int | None
+    terms: Terms
     problem: Problem | None = None
 
 
@@ -115,13 +120,7 @@ class ExecutionReport(msgspec.Struct, frozen=True):
     status: OrderStatus
     cl_ord_id: str
     orig_cl_ord_id: str | None
-    symbol: str | None
-    side: Side
-    order_type: OrderType | None
-    tif: TimeInForce | None
-    qty: int | None
-    cash: int | None
-    price: int | None
+    terms: Terms
     last_qty: int
     last_price: int | None
     cum_qty: int

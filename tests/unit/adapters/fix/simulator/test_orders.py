@@ -7,7 +7,7 @@ import msgspec
 import pytest
 
 from adapters.fix.simulator.config import load_settings
-from adapters.fix.simulator.messages import BAD_PRICE, Problem, ReplaceOrder
+from adapters.fix.simulator.messages import BAD_PRICE, Problem, ReplaceOrder, Terms
 from adapters.fix.simulator.orders import NO_ORDER_ID, Order, Rules, affordable, part_qty, room, stand_in, unfilled
 from adapters.fix.tags import OrdRejReason
 from adapters.sim.quotes import Book
@@ -22,9 +22,15 @@ BOOKS = {"IBM": Book(mid=P("150"), bid=P("149.92"), ask=P("150.08"), bid_size=P(
 INCREMENT = P("0.000001")
 
 
+TERMS = Terms("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, P("10"), None, P("150.00"))
+
+
 def order(**changes: object) -> Order:
-    base = Order("T-O1", "S", "c1", None, "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, P("10"), None, None, P("150.00"), OrderStatus.NEW, 3)
-    return msgspec.structs.replace(base, **changes)
+    """A working limit buy of 10 IBM at 150.00, with ``changes`` to its terms or to the
+    order's own fields (``budget``, ``cum_qty``, ``parts_left``...)."""
+    terms = msgspec.structs.replace(TERMS, **{name: value for name, value in changes.items() if name in Terms.__struct_fields__})
+    base = Order("T-O1", "S", "c1", None, terms, None, OrderStatus.NEW, 3)
+    return msgspec.structs.replace(base, **{name: value for name, value in changes.items() if name not in Terms.__struct_fields__})
 
 
 def test_the_rules_know_each_symbol_as_an_instrument_of_the_settings() -> None:
@@ -81,14 +87,14 @@ def test_a_cash_order_is_a_market_order_that_buys_at_least_an_increment(cash: st
     ],
 )
 def test_a_replace_changes_only_qty_and_price_and_stays_above_the_fills(request_changes: dict[str, object], reason: OrdRejReason | None) -> None:
-    request = msgspec.structs.replace(ReplaceOrder("S", "c2", "c1", None, "IBM", Side.BUY, None, P("12"), None), **request_changes)
+    request = ReplaceOrder("S", "c2", "c1", None, msgspec.structs.replace(Terms("IBM", Side.BUY, qty=P("12")), **request_changes))
     problem = RULES.replace_problem(order(cum_qty=P("5")), request, BOOKS["IBM"])
     assert (problem.reason if problem else None) == reason
 
 
 def test_a_notional_order_cannot_be_replaced() -> None:
     notional = order(qty=None, cash=P("100"), budget=P("100"), order_type=OrderType.MARKET, price=None)
-    problem = RULES.replace_problem(notional, ReplaceOrder("S", "c2", "c1", None, "IBM", Side.BUY, None, P("1"), None), BOOKS["IBM"])
+    problem = RULES.replace_problem(notional, ReplaceOrder("S", "c2", "c1", None, Terms("IBM", Side.BUY, qty=P("1"))), BOOKS["IBM"])
     assert problem == Problem(OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC, "notional orders cannot be replaced")
 
 
@@ -107,7 +113,7 @@ def test_a_notional_order_wants_what_its_remaining_cash_buys_and_a_cap_bounds_th
 
 
 def test_a_stand_in_is_a_rejected_order_without_an_order_id() -> None:
-    unknown = stand_in("S", "c9", "IBM", Side.SELL)
-    assert (unknown.order_id, unknown.status, unknown.qty, unknown.order_type) == (NO_ORDER_ID, OrderStatus.REJECTED, None, None)
-    duplicate = stand_in("S", "c9", "IBM", Side.BUY, qty=P("1"), order_type=OrderType.MARKET)
-    assert (duplicate.qty, duplicate.order_type, duplicate.parts_left) == (P("1"), OrderType.MARKET, 0)
+    unknown = stand_in("S", "c9", Terms("IBM", Side.SELL))
+    assert (unknown.order_id, unknown.status, unknown.terms.qty, unknown.terms.order_type) == (NO_ORDER_ID, OrderStatus.REJECTED, None, None)
+    duplicate = stand_in("S", "c9", Terms("IBM", Side.BUY, qty=P("1"), order_type=OrderType.MARKET))
+    assert (duplicate.terms.qty, duplicate.terms.order_type, duplicate.parts_left) == (P("1"), OrderType.MARKET, 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.fix.simulator.messages import CancelOrder, ReplaceOrder
+from adapters.fix.simulator.messages import CancelOrder, ReplaceOrder, Terms
 from adapters.fix.simulator.orders import NO_ORDER_ID, Order
 from adapters.fix.simulator.reports import cancel_rejected, execution_report
 from adapters.fix.tags import CxlRejReason, CxlRejResponseTo, ExecTypeCode
@@ -14,8 +14,8 @@ T0 = 1_700_000_000 * 1_000_000_000
 
 
 def filled_twice() -> Order:
-    order = Order("T-O1", "S", "c2", "c1", "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, P("3"), None, None, P("150.10"),
-                  OrderStatus.PARTIALLY_FILLED, 1)  # fmt: skip
+    terms = Terms("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, P("3"), None, P("150.10"))
+    order = Order("T-O1", "S", "c2", "c1", terms, None, OrderStatus.PARTIALLY_FILLED, 1)
     order.cum_qty = P("2")
     order.value_raw = fixed.raw_value(P("1"), P("150")) + fixed.raw_value(P("1"), P("150.03"))
     return order
@@ -45,6 +45,6 @@ def test_the_average_price_is_truncated_and_zero_before_a_fill() -> None:
 def test_a_cancel_reject_of_an_unknown_order_has_no_order_id() -> None:
     unknown = cancel_rejected(CancelOrder("S", "x", "zz", None), None, CxlRejResponseTo.CANCEL, CxlRejReason.UNKNOWN_ORDER, "unknown order", T0)
     assert (unknown.order_id, unknown.status, unknown.orig_cl_ord_id) == (NO_ORDER_ID, OrderStatus.REJECTED, "zz")
-    request = ReplaceOrder("S", "c3", "c2", None, "IBM", Side.BUY, None, P("4"), None)
+    request = ReplaceOrder("S", "c3", "c2", None, Terms("IBM", Side.BUY, qty=P("4")))
     known = cancel_rejected(request, filled_twice(), CxlRejResponseTo.REPLACE, CxlRejReason.OTHER, "no", T0)
     assert (known.order_id, known.status, known.response_to) == ("T-O1", OrderStatus.PARTIALLY_FILLED, CxlRejResponseTo.REPLACE)
