@@ -53,7 +53,7 @@ from adapters.fix.tags import (
 )
 from adapters.fix.values import fix_timestamp
 from model import fixed
-from model.enums import OrderType, TimeInForce
+from model.enums import OrderStatus, OrderType, TimeInForce
 
 
 class Unusable(msgspec.Struct, frozen=True):
@@ -195,12 +195,9 @@ def encode(event: Event | Unusable) -> fix.Message:
 
 def _execution_report(report: ExecutionReport) -> fix.Message:
     message = fix44.ExecutionReport()
-    _set(message, Tag.OrderID, report.order_id)
+    _set_order(message, report.order_id, report.cl_ord_id, report.orig_cl_ord_id, report.status)
     _set(message, Tag.ExecID, report.exec_id)
     _set(message, Tag.ExecType, report.kind)
-    _set(message, Tag.OrdStatus, ORD_STATUS[report.status])
-    _set(message, Tag.ClOrdID, report.cl_ord_id)
-    _set(message, Tag.OrigClOrdID, report.orig_cl_ord_id)
     _set_terms(message, report.terms)
     if report.kind is ExecTypeCode.TRADE:
         _set(message, Tag.LastQty, _quantity(report.last_qty))
@@ -215,7 +212,17 @@ def _execution_report(report: ExecutionReport) -> fix.Message:
     return message
 
 
+def _set_order(message: fix.Message, order_id: str, cl_ord_id: str, orig_cl_ord_id: str | None, status: OrderStatus) -> None:
+    """The fields that name an order and say its status: an ExecutionReport and an
+    OrderCancelReject both carry them."""
+    _set(message, Tag.OrderID, order_id)
+    _set(message, Tag.ClOrdID, cl_ord_id)
+    _set(message, Tag.OrigClOrdID, orig_cl_ord_id)
+    _set(message, Tag.OrdStatus, ORD_STATUS[status])
+
+
 def _set_terms(message: fix.Message, terms: Terms) -> None:
+    """An order's terms, as an ExecutionReport repeats them."""
     _set(message, Tag.Symbol, terms.symbol)
     _set(message, Tag.Side, SIDE[terms.side])
     _set(message, Tag.OrdType, None if terms.order_type is None else ORD_TYPE[terms.order_type])
@@ -235,10 +242,7 @@ def mark_poss_dup(message: fix.Message, orig_sending_time: int) -> None:
 
 def _cancel_reject(reject: CancelRejected) -> fix.Message:
     message = fix44.OrderCancelReject()
-    _set(message, Tag.OrderID, reject.order_id)
-    _set(message, Tag.ClOrdID, reject.cl_ord_id)
-    _set(message, Tag.OrigClOrdID, reject.orig_cl_ord_id)
-    _set(message, Tag.OrdStatus, ORD_STATUS[reject.status])
+    _set_order(message, reject.order_id, reject.cl_ord_id, reject.orig_cl_ord_id, reject.status)
     _set(message, Tag.CxlRejResponseTo, reject.response_to)
     _set(message, Tag.CxlRejReason, reject.reason)
     _set(message, Tag.Text, reject.text)
