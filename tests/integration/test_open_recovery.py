@@ -108,8 +108,7 @@ async def test_a_kill_mid_allocation_completes_it_exactly_once(tmp_path: Path, p
     config = write_open_conf(tmp_path / "conf")
     data = tmp_path / "data"
     server = ServerProcess(config, data, {"BROKERD_CRASH_AT": f"{point}:{actor}"})
-    url = server.start()
-    try:
+    with server.running() as url:
         placed = await place(url, orders_for_the_open(random.Random(3)))
         opened = await admin(url, "open")
         assert opened.get("ok"), opened
@@ -117,13 +116,8 @@ async def test_a_kill_mid_allocation_completes_it_exactly_once(tmp_path: Path, p
         assert (data / f"crashed-{point.split(':')[0]}").exists()
         await wait_all_done(url, placed)
         await assert_allocated_exactly_once(url, placed)
-    finally:
-        assert server.stop() == 0
-    url = server.start()
-    try:
+    with server.running() as url:
         await assert_allocated_exactly_once(url, placed)
-    finally:
-        assert server.stop() == 0
 
 
 FUND_QTY = "0.001"
@@ -179,8 +173,7 @@ async def test_a_kill_between_the_nav_markers_strikes_exactly_once(tmp_path: Pat
     config = write_open_conf(tmp_path / "conf")
     data = tmp_path / "data"
     server = ServerProcess(config, data, {"BROKERD_CRASH_AT": f"nav.before_send:1:{actor}"})
-    url = server.start()
-    try:
+    with server.running() as url:
         orders = [
             {"account": f"R{i:04d}", "client_order_id": f"f-{i}", "symbol": "VFIAX", "side": "buy", "type": "market", "qty": FUND_QTY}
             for i in range(ACCOUNTS)
@@ -196,10 +189,5 @@ async def test_a_kill_between_the_nav_markers_strikes_exactly_once(tmp_path: Pat
         assert (data / "crashed-nav.before_send").exists()
         await wait_struck(url, placed)
         await fund_orders_filled_once(url, placed, "401.23")
-    finally:
-        assert server.stop() == 0
-    url = server.start()
-    try:
+    with server.running() as url:
         await fund_orders_filled_once(url, placed, "401.23")
-    finally:
-        assert server.stop() == 0
