@@ -576,7 +576,7 @@ def test_core_fok_fills_all_at_once_or_nothing() -> None:
     core.submit(order("small", qty="10", tif=TimeInForce.FOK), T0)
     core.submit(order("large", qty="100000", tif=TimeInForce.FOK), T0)
     reports = run(core, T0 + 100 * MS)
-    small = [(r.kind, r.last_qty) for r in reports if r.cl_ord_id == "small"]
+    small = [(r.kind, r.details.last_qty) for r in reports if r.cl_ord_id == "small"]
     large = [(r.kind, r.cum_qty) for r in reports if r.cl_ord_id == "large"]
     assert small == [(ExecTypeCode.TRADE, fixed.parse("10"))] and large == [(ExecTypeCode.CANCELED, 0)]
 
@@ -588,7 +588,7 @@ def test_core_a_resting_limit_fills_when_the_walk_crosses_it() -> None:
     assert [r for r in run(core, T0 + 10 * MS) if r.kind is ExecTypeCode.TRADE] == []
     fills = [r for r in run(core, T0 + 60_000 * MS) if r.kind is ExecTypeCode.TRADE]
     assert fills and fills[-1].status is OrderStatus.FILLED
-    assert all(r.last_price is not None and r.last_price <= ask - fixed.parse("0.05") for r in fills)
+    assert all(r.details.last_price is not None and r.details.last_price <= ask - fixed.parse("0.05") for r in fills)
 
 
 def test_core_a_poss_dup_copy_is_ignored_and_a_cancel_after_the_fill_is_too_late() -> None:
@@ -629,7 +629,7 @@ def test_core_cancel_on_disconnect_cancels_only_the_working_orders_of_the_sessio
     core.submit(msgspec.structs.replace(order("elsewhere", price=below), session="U"), T0)
     run(core, T0)
     canceled = [event for event in core.logged_out("S", T0 + MS) if isinstance(event, ExecutionReport)]
-    assert [(r.cl_ord_id, r.kind, r.status, r.text) for r in canceled] == [
+    assert [(r.cl_ord_id, r.kind, r.status, r.details.text) for r in canceled] == [
         ("rests", ExecTypeCode.CANCELED, OrderStatus.CANCELED, "cancel on disconnect")
     ]
     assert [event.cl_ord_id for event in core.logged_out("U", T0 + MS) if isinstance(event, ExecutionReport)] == ["elsewhere"]

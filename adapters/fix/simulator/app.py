@@ -187,7 +187,7 @@ class Engine:
 
     def _send(self, event: Event | Unusable) -> None:
         if isinstance(event, ExecutionReport) and event.kind is ExecTypeCode.REJECTED:
-            log.info("order_rejected", session=event.session, cl_ord_id=event.cl_ord_id, text=event.text)
+            log.info("order_rejected", session=event.session, cl_ord_id=event.cl_ord_id, text=event.details.text)
         if not self._application.send(event):
             log.error("send_failed", session=event.session, event=type(event).__name__)
 

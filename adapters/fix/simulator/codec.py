@@ -199,16 +199,17 @@ def _execution_report(report: ExecutionReport) -> fix.Message:
     _set(message, Tag.ExecID, report.exec_id)
     _set(message, Tag.ExecType, report.kind)
     _set_terms(message, report.terms)
+    details = report.details
     if report.kind is ExecTypeCode.TRADE:
-        _set(message, Tag.LastQty, _quantity(report.last_qty))
-        _set(message, Tag.LastPx, _price(report.last_price))
+        _set(message, Tag.LastQty, _quantity(details.last_qty))
+        _set(message, Tag.LastPx, _price(details.last_price))
     _set(message, Tag.CumQty, _quantity(report.cum_qty))
     _set(message, Tag.LeavesQty, _quantity(report.leaves_qty))
     _set(message, Tag.AvgPx, fixed.format(report.avg_price))
     _set(message, Tag.TransactTime, fix_timestamp(report.transact_time))
-    _set(message, Tag.Text, report.text)
-    _set(message, Tag.OrdRejReason, report.reject_reason)
-    _set(message, Tag.OrdStatusReqID, report.status_request_id)
+    _set(message, Tag.Text, details.text)
+    _set(message, Tag.OrdRejReason, details.reject_reason)
+    _set(message, Tag.OrdStatusReqID, details.status_request_id)
     return message
 
 

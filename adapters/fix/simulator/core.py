@@ -37,13 +37,13 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections import deque
-from typing import Unpack
 
 import msgspec
 
 from adapters.fix.simulator.config import SimulatorSettings
 from adapters.fix.simulator.marketdata import Subscriptions
 from adapters.fix.simulator.messages import (
+    NO_DETAILS,
     CancelOrder,
     Command,
     Event,
@@ -53,11 +53,12 @@ from adapters.fix.simulator.messages import (
     Quote,
     QuoteSent,
     ReplaceOrder,
+    ReportDetails,
     StatusRequest,
     Terms,
 )
 from adapters.fix.simulator.orders import IMMEDIATE, WORKING, Order, Rules, part_qty, room, stand_in, unfilled
-from adapters.fix.simulator.reports import ReportDetails, cancel_rejected, execution_report
+from adapters.fix.simulator.reports import cancel_rejected, execution_report
 from adapters.fix.tags import CxlRejReason, CxlRejResponseTo, ExecTypeCode, OrdRejReason
 from adapters.sim.quotes import Book, catch_up, crosses, draw_quote, next_quote, random_walk, starting_mid
 from model import fixed
@@ -175,7 +176,7 @@ class MarketMaker:
         problem = request.problem or self._rules.order_problem(order, self._books)
         if problem is not None:
             order.status = OrderStatus.REJECTED
-            return [self._report(order, ExecTypeCode.REJECTED, now, text=problem.text, reject_reason=problem.reason)]
+            return [self._report(order, ExecTypeCode.REJECTED, now, ReportDetails(text=problem.text, reject_reason=problem.reason))]
         self._schedule_fill(order, now + self._latency)
         return [self._report(order, ExecTypeCode.NEW, now)]
 
@@ -190,7 +191,7 @@ class MarketMaker:
         assert order is not None
         self._stop_working(order, OrderStatus.CANCELED)
         self._rename(order, request.cl_ord_id)
-        return [self._report(order, ExecTypeCode.CANCELED, now, text="canceled on request")]
+        return [self._report(order, ExecTypeCode.CANCELED, now, ReportDetails(text="canceled on request"))]
 
     def replace(self, request: ReplaceOrder, now: int) -> list[Event]:
         """``replaced`` with the new ClOrdID, qty and price (the order keeps its OrderID,
@@ -222,18 +223,10 @@ class MarketMaker:
         the text ``unknown order`` when there is no such order in the session."""
         order = self._find(request.session, request.cl_ord_id, request.order_id)
         if order is not None:
-            return [self._report(order, ExecTypeCode.ORDER_STATUS, now, status_request_id=request.request_id)]
+            return [self._report(order, ExecTypeCode.ORDER_STATUS, now, ReportDetails(status_request_id=request.request_id))]
         unknown = stand_in(request.session, request.cl_ord_id, Terms(request.symbol, request.side))
-        return [
-            self._report(
-                unknown,
-                ExecTypeCode.ORDER_STATUS,
-                now,
-                text="unknown order",
-                reject_reason=OrdRejReason.UNKNOWN_ORDER,
-                status_request_id=request.request_id,
-            )
-        ]
+        details = ReportDetails(text="unknown order", reject_reason=OrdRejReason.UNKNOWN_ORDER, status_request_id=request.request_id)
+        return [self._report(unknown, ExecTypeCode.ORDER_STATUS, now, details)]
 
     def market_data(self, request: MarketDataRequest) -> list[Event]:
         """A snapshot per symbol now, and one on every tick while subscribed; see ``Subscriptions``."""
@@ -350,9 +343,9 @@ class MarketMaker:
         order.parts_left = max(1, order.parts_left - 1)
         if unfilled(order, price, self._increment) == 0:
             order.status = OrderStatus.FILLED
-            return [self._report(order, ExecTypeCode.TRADE, now, last_qty=part, last_price=price)]
+            return [self._report(order, ExecTypeCode.TRADE, now, ReportDetails(last_qty=part, last_price=price))]
         order.status = OrderStatus.PARTIALLY_FILLED
-        events: list[Event] = [self._report(order, ExecTypeCode.TRADE, now, last_qty=part, last_price=price)]
+        events: list[Event] = [self._report(order, ExecTypeCode.TRADE, now, ReportDetails(last_qty=part, last_price=price))]
         if room(order, price, self._increment) == 0:
             events.append(self._cancel_remainder(order, now, f"{terms.tif}: remainder canceled"))
         else:
@@ -380,7 +373,7 @@ class MarketMaker:
 
     def _cancel_remainder(self, order: Order, now: int, text: str) -> ExecutionReport:
         self._stop_working(order, OrderStatus.CANCELED)
-        return self._report(order, ExecTypeCode.CANCELED, now, text=text)
+        return self._report(order, ExecTypeCode.CANCELED, now, ReportDetails(text=text))
 
     def _rename(self, order: Order, cl_ord_id: str) -> None:
         """The order now answers to ``cl_ord_id``; its earlier ClOrdIDs still find it."""
@@ -401,22 +394,22 @@ class MarketMaker:
     def _next_id(self, name: str, prefix: str) -> str:
         return f"{self._run_id}-{prefix}{self._next_count(name)}"
 
-    def _report(self, order: Order, kind: ExecTypeCode, now: int, **details: Unpack[ReportDetails]) -> ExecutionReport:
+    def _report(self, order: Order, kind: ExecTypeCode, now: int, details: ReportDetails = NO_DETAILS) -> ExecutionReport:
         """An execution report about ``order`` with the next ExecID and what is left to fill
         at the quote; kept for resends."""
         terms = order.terms
         leaves = 0
         if order.status in WORKING and terms.symbol is not None:
             leaves = unfilled(order, self._books[terms.symbol].price_for(terms.side), self._increment)
-        report = execution_report(order, kind, now, self._next_id("exec", "E"), leaves, **details)
+        report = execution_report(order, kind, now, self._next_id("exec", "E"), leaves, details)
         self._remember(report)
         return report
 
     def _duplicate_rejected(self, request: NewOrder, now: int) -> ExecutionReport:
         """A reject for a repeated ClOrdID that leaves the order already under it alone."""
         duplicate = stand_in(request.session, request.cl_ord_id, request.terms)
-        text = f"duplicate ClOrdID {request.cl_ord_id}"
-        return self._report(duplicate, ExecTypeCode.REJECTED, now, text=text, reject_reason=OrdRejReason.DUPLICATE_ORDER)
+        details = ReportDetails(text=f"duplicate ClOrdID {request.cl_ord_id}", reject_reason=OrdRejReason.DUPLICATE_ORDER)
+        return self._report(duplicate, ExecTypeCode.REJECTED, now, details)
 
     def _remember(self, report: ExecutionReport) -> None:
         """Keep the last ``resend_on_logon`` reports per session (test mode only)."""

@@ -109,9 +109,24 @@ class Quote(msgspec.Struct, frozen=True):
     ask_size: int
 
 
+class ReportDetails(msgspec.Struct, frozen=True):
+    """What one execution report says beyond the order as it stands: the fill it reports
+    (LastQty, LastPx), why (Text, OrdRejReason), and the status request it answers."""
+
+    last_qty: int = 0
+    last_price: int | None = None
+    text: str | None = None
+    reject_reason: OrdRejReason | None = None
+    status_request_id: str | None = None
+
+
+NO_DETAILS = ReportDetails()
+
+
 class ExecutionReport(msgspec.Struct, frozen=True):
-    """ExecutionReport (8). ``avg_price`` is truncated to 10^-9; ``transact_time`` is when
-    it happened (and OrigSendingTime when it is sent again with ``poss_dup``)."""
+    """ExecutionReport (8): the order as it stands, and this report's ``details``.
+    ``avg_price`` is truncated to 10^-9; ``transact_time`` is when it happened (and
+    OrigSendingTime when it is sent again with ``poss_dup``)."""
 
     session: str
     order_id: str
@@ -121,15 +136,11 @@ class ExecutionReport(msgspec.Struct, frozen=True):
     cl_ord_id: str
     orig_cl_ord_id: str | None
     terms: Terms
-    last_qty: int
-    last_price: int | None
     cum_qty: int
     leaves_qty: int
     avg_price: int
     transact_time: int
-    text: str | None = None
-    reject_reason: OrdRejReason | None = None
-    status_request_id: str | None = None
+    details: ReportDetails = NO_DETAILS
     poss_dup: bool = False
 
 

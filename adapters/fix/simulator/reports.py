@@ -4,29 +4,16 @@ built from the order as it stands. Pure; the market maker (``core.py``) numbers 
 
 from __future__ import annotations
 
-from typing import TypedDict, Unpack
-
-from adapters.fix.simulator.messages import CancelOrder, CancelRejected, ExecutionReport, ReplaceOrder
+from adapters.fix.simulator.messages import NO_DETAILS, CancelOrder, CancelRejected, ExecutionReport, ReplaceOrder, ReportDetails
 from adapters.fix.simulator.orders import NO_ORDER_ID, Order
-from adapters.fix.tags import CxlRejReason, CxlRejResponseTo, ExecTypeCode, OrdRejReason
+from adapters.fix.tags import CxlRejReason, CxlRejResponseTo, ExecTypeCode
 from model.enums import OrderStatus
 
 _NAMES_ORIGINAL = frozenset({ExecTypeCode.CANCELED, ExecTypeCode.REPLACED})  # reports that carry OrigClOrdID
 
 
-class ReportDetails(TypedDict, total=False):
-    """What an execution report may say beyond the order as it stands: the fill it reports
-    (LastQty, LastPx), why (Text, OrdRejReason), and the status request it answers."""
-
-    last_qty: int
-    last_price: int | None
-    text: str | None
-    reject_reason: OrdRejReason | None
-    status_request_id: str | None
-
-
 def execution_report(
-    order: Order, kind: ExecTypeCode, now: int, exec_id: str, leaves_qty: int, **details: Unpack[ReportDetails]
+    order: Order, kind: ExecTypeCode, now: int, exec_id: str, leaves_qty: int, details: ReportDetails = NO_DETAILS
 ) -> ExecutionReport:
     """An ExecutionReport (8) of ``kind`` about ``order`` now: its terms, status and fills so
     far, and ``details``; OrigClOrdID only on a cancel or a replace; AvgPx truncated to 10^-9."""
@@ -39,15 +26,11 @@ def execution_report(
         cl_ord_id=order.cl_ord_id,
         orig_cl_ord_id=order.orig_cl_ord_id if kind in _NAMES_ORIGINAL else None,
         terms=order.terms,
-        last_qty=details.get("last_qty", 0),
-        last_price=details.get("last_price"),
         cum_qty=order.cum_qty,
         leaves_qty=leaves_qty,
         avg_price=order.value_raw // order.cum_qty if order.cum_qty else 0,
         transact_time=now,
-        text=details.get("text"),
-        reject_reason=details.get("reject_reason"),
-        status_request_id=details.get("status_request_id"),
+        details=details,
     )
 
 

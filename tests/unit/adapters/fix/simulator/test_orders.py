@@ -114,6 +114,6 @@ def test_a_notional_order_wants_what_its_remaining_cash_buys_and_a_cap_bounds_th
 
 def test_a_stand_in_is_a_rejected_order_without_an_order_id() -> None:
     unknown = stand_in("S", "c9", Terms("IBM", Side.SELL))
-    assert (unknown.order_id, unknown.status, unknown.terms.qty, unknown.terms.order_type) == (NO_ORDER_ID, OrderStatus.REJECTED, None, None)
+    assert (unknown.order_id, unknown.status, unknown.terms) == (NO_ORDER_ID, OrderStatus.REJECTED, Terms("IBM", Side.SELL))
     duplicate = stand_in("S", "c9", Terms("IBM", Side.BUY, qty=P("1"), order_type=OrderType.MARKET))
     assert (duplicate.terms.qty, duplicate.terms.order_type, duplicate.parts_left) == (P("1"), OrderType.MARKET, 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.fix.simulator.messages import CancelOrder, ReplaceOrder, Terms
+from adapters.fix.simulator.messages import CancelOrder, ReplaceOrder, ReportDetails, Terms
 from adapters.fix.simulator.orders import NO_ORDER_ID, Order
 from adapters.fix.simulator.reports import cancel_rejected, execution_report
 from adapters.fix.tags import CxlRejReason, CxlRejResponseTo, ExecTypeCode
@@ -22,10 +22,11 @@ def filled_twice() -> Order:
 
 
 def test_an_execution_report_carries_the_order_as_it_stands() -> None:
-    report = execution_report(filled_twice(), ExecTypeCode.TRADE, T0, "T-E9", P("1"), last_qty=P("1"), last_price=P("150.03"))
+    fill = ReportDetails(last_qty=P("1"), last_price=P("150.03"))
+    report = execution_report(filled_twice(), ExecTypeCode.TRADE, T0, "T-E9", P("1"), fill)
     assert (report.session, report.order_id, report.exec_id, report.status) == ("S", "T-O1", "T-E9", OrderStatus.PARTIALLY_FILLED)
     assert (report.cl_ord_id, report.orig_cl_ord_id) == ("c2", None)  # OrigClOrdID only on a cancel or a replace
-    assert (report.cum_qty, report.leaves_qty, report.last_qty, report.last_price) == (P("2"), P("1"), P("1"), P("150.03"))
+    assert (report.cum_qty, report.leaves_qty, report.details.last_qty, report.details.last_price) == (P("2"), P("1"), P("1"), P("150.03"))
     assert report.avg_price == P("150.015") and report.transact_time == T0
 
 
