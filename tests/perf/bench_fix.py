@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 import quickfix as fix  # noqa: E402
 
 from tests.integration.fixtools import SessionApp, free_port, session_config  # noqa: E402
+from tests.perf.load import add_load_options  # noqa: E402
 
 KEEP: list[object] = []  # quickfix keeps raw pointers to factories and settings
 ANSWER_TIMEOUT_S = 60  # a round trip that takes longer is lost: fail, never hang
@@ -318,12 +319,7 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--orders", type=int, default=4000)
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--window", type=int, default=50, help="orders in flight per connection")
-    parser.add_argument("--rate", type=int, default=200, help="offered orders/s for the latency run")
-    parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
+    add_load_options(parser, orders=4000, window=50, rate=200)
     asyncio.run(run(parser.parse_args()))
 
 
