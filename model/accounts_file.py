@@ -60,10 +60,10 @@ def parse_accounts_csv(text: str, source: str) -> list[AccountSeed]:
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
     try:
         rows = numbered_csv_rows(reader)
-        header = next(rows, None)
-        if header is None:
-            raise ConfigError(f"{source}: row 1: no header (the file is empty); expected account,owner,cash")
-        columns = _account_columns(*header, source)
+        try:
+            columns = csv_header_columns(next(rows, None), _ACCOUNT_COLUMNS)
+        except ValueError as error:
+            raise ConfigError(f"{source}: {error}") from None
         for number, fields in rows:
             cells = {name: fields[index] if index < len(fields) else None for name, index in columns.items()}
             try:
@@ -99,15 +99,22 @@ def numbered_csv_rows(reader: CsvReader) -> Iterator[tuple[int, list[str]]]:
         start = reader.line_num + 1
 
 
-def _account_columns(number: int, names: list[str], source: str) -> dict[str, int]:
+def csv_header_columns(header: tuple[int, list[str]] | None, required: tuple[str, ...]) -> dict[str, int]:
+    """Each column name of a CSV file's header row (``(line number, fields)``, ``None`` for an
+    empty file) → its index. Raises ``ValueError`` naming the row for an empty file, a name
+    given twice or a ``required`` one missing."""
+    expected = ",".join(required)
+    if header is None:
+        raise ValueError(f"row 1: no header (the file is empty); expected {expected}")
+    number, names = header
     columns: dict[str, int] = {}
     for index, name in enumerate(names):
         if name in columns:
-            raise ConfigError(f"{source}: row {number}: column {name!r} appears twice in the header")
+            raise ValueError(f"row {number}: column {name!r} appears twice in the header")
         columns[name] = index
-    missing = [name for name in _ACCOUNT_COLUMNS if name not in columns]
+    missing = [name for name in required if name not in columns]
     if missing:
-        raise ConfigError(f"{source}: row {number}: header lacks {', '.join(missing)} (expected account,owner,cash)")
+        raise ValueError(f"row {number}: header lacks {', '.join(missing)} (expected {expected})")
     return columns
 
 

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from model import fixed
+from model.accounts_file import csv_header_columns
 from model.config import numbered_csv_rows
 
 if TYPE_CHECKING:
@@ -130,18 +131,10 @@ def _numbered_rows(reader: CsvReader) -> Iterator[tuple[int, list[str]]]:
 
 
 def _header_columns(header: tuple[int, list[str]] | None) -> dict[str, int]:
-    if header is None:
-        raise _Unreadable("row 1: no header (the file is empty); expected account,symbol,qty")
-    number, names = header
-    columns: dict[str, int] = {}
-    for index, name in enumerate(names):
-        if name in columns:
-            raise _Unreadable(f"row {number}: column {name!r} appears twice in the header")
-        columns[name] = index
-    missing = [name for name in _REQUIRED_COLUMNS if name not in columns]
-    if missing:
-        raise _Unreadable(f"row {number}: header lacks {', '.join(missing)} (expected account,symbol,qty)")
-    return columns
+    try:
+        return csv_header_columns(header, _REQUIRED_COLUMNS)
+    except ValueError as error:
+        raise _Unreadable(str(error)) from None
 
 
 def _position_row(fields: list[str], columns: dict[str, int]) -> tuple[tuple[str, str], int]:

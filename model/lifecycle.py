@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from model.enums import OrderStatus
+from model.transitions import table_moves
 
 
 class OrderEvent(StrEnum):
@@ -192,13 +193,7 @@ def inherited(pending: Pending) -> Pending:
     return _P.CANCEL if pending is _P.REPLACE_AND_CANCEL else _P.NONE
 
 
-def next_status(status: OrderStatus, event: OrderEvent) -> OrderStatus:
-    """The status table alone (for what has no request in flight to consider)."""
-    try:
-        return TRANSITIONS[(status, event)]
-    except KeyError:
-        raise InvalidTransition(f"{event.value} is not allowed in status {status.value}") from None
-
-
-def allowed(status: OrderStatus, event: OrderEvent) -> bool:
-    return (status, event) in TRANSITIONS
+# The status table alone (for what has no request in flight to consider).
+next_status, allowed = table_moves(
+    TRANSITIONS, lambda status, event: InvalidTransition(f"{event.value} is not allowed in status {status.value}")
+)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from model.transitions import table_moves
+
 
 class RouteState(StrEnum):
     NEW = "new"
@@ -72,12 +74,6 @@ class InvalidRouteTransition(RuntimeError):
     """A broken invariant: an event that the route table does not allow."""
 
 
-def next_state(state: RouteState, event: RouteEvent) -> RouteState:
-    try:
-        return TRANSITIONS[(state, event)]
-    except KeyError:
-        raise InvalidRouteTransition(f"{event.value} is not allowed for a route {state.value}") from None
-
-
-def allowed(state: RouteState, event: RouteEvent) -> bool:
-    return (state, event) in TRANSITIONS
+next_state, allowed = table_moves(
+    TRANSITIONS, lambda state, event: InvalidRouteTransition(f"{event.value} is not allowed for a route {state.value}")
+)

@@ -99,25 +99,11 @@ class ShardBase(Dispatcher):
         last_qty: int = 0,
         last_price: int | None = None,
     ) -> None:
+        """The order's next execution report, to the gateways (and a fill to the drop copy)."""
         order.exec_count += 1
         order.last_exec_type = exec_type
         order.updated_ts = now
-        self._emit(
-            order, exec_type, now, reply=reply, exec_id=f"{order.order_id}-{order.exec_count}", last_qty=last_qty, last_price=last_price
-        )
-
-    def _emit(
-        self,
-        order: OrderRecord,
-        exec_type: ExecType,
-        now: int,
-        *,
-        reply: Reply | None,
-        exec_id: str,
-        last_qty: int = 0,
-        last_price: int | None = None,
-    ) -> None:
-        report = self._execution(order, exec_type, now, exec_id, reply, last_qty, last_price)
+        report = self._execution(order, exec_type, now, f"{order.order_id}-{order.exec_count}", reply, last_qty, last_price)
         self.out.to(GATEWAY, ALL, report)
         if exec_type is ExecType.TRADE:
             self.out.to(DROP_COPY, ALL, report)  # clearing gets every fill (nowhere when drop copy is off)

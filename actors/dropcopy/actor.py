@@ -16,7 +16,7 @@ import quickfix as fix
 import ray
 import structlog
 
-from actors.runtime.host import DurableHost
+from actors.runtime.host import FixSessionHost
 from actors.runtime.machine import Core
 from actors.runtime.outputs import DROP_COPY
 from actors.runtime.roles import build_core
@@ -28,12 +28,11 @@ log = structlog.get_logger("dropcopy")
 
 
 @ray.remote
-class DropCopyActor(DurableHost):
+class DropCopyActor(FixSessionHost):
     def __init__(self, name: str, config: Config) -> None:
         super().__init__(name, config)
         self.recover(config.server.data_dir)
         self.resend = [_possible_resend(raw) for raw in self.core.take_outgoing()]
-        self.fix: Any = None
 
     def make_core(self) -> Core:
         return build_core(ActorPlan(self.name, DROP_COPY), self.config)
@@ -63,12 +62,6 @@ class DropCopyActor(DurableHost):
         if self.fix is not None:
             for raw in self.core.take_outgoing():
                 self.fix.send(raw)
-
-    async def close(self) -> None:
-        if self.fix is not None:
-            self.fix.stop()
-            self.fix = None
-        await super().close()
 
     async def status(self) -> dict[str, Any]:
         status = await super().status()

@@ -88,9 +88,7 @@ def split_qty_block(fill_qty: int, fill_cash: int, asked_qty: Units) -> Split:
     to ``qty``: every order pays within one cent of its shares at the block's average price.
     """
     fill_qty, fill_cash = _check_fill(fill_qty, fill_cash)
-    asked_qty = _check_units(asked_qty, "asked_qty")
-    if fill_qty > _exact_sum(asked_qty):
-        raise ValueError(f"fill of {fill_qty} increments exceeds the {_exact_sum(asked_qty)} asked")
+    asked_qty = _check_asked(asked_qty, "asked_qty", fill_qty, "increments")
     if fill_qty == 0:
         return _nothing(asked_qty)
     qty, unplaced_qty = pro_rata(fill_qty, asked_qty, caps=asked_qty)
@@ -113,9 +111,7 @@ def split_cash_block(fill_qty: int, fill_cash: int, asked_cash: Units) -> Split:
     ceiling, which is ``<= asked_cash_i`` because that is an integer.
     """
     fill_qty, fill_cash = _check_fill(fill_qty, fill_cash)
-    asked_cash = _check_units(asked_cash, "asked_cash")
-    if fill_cash > _exact_sum(asked_cash):
-        raise ValueError(f"fill of {fill_cash} cents exceeds the {_exact_sum(asked_cash)} asked")
+    asked_cash = _check_asked(asked_cash, "asked_cash", fill_cash, "cents")
     if fill_qty == 0:
         return _nothing(asked_cash)
     qty_caps = None if fill_cash == 0 else _affordable_qty(fill_qty, fill_cash, asked_cash)
@@ -205,6 +201,14 @@ def _check_units(values: Units, name: str) -> Units:
     if values.size and values.min() < 0:
         raise ValueError(f"{name} has a negative entry at index {int(np.argmin(values))}")
     return values
+
+
+def _check_asked(asked: Units, name: str, fill: int, unit: str) -> Units:
+    """``asked`` checked as units, and the ``fill`` (in ``unit``) within their sum."""
+    asked = _check_units(asked, name)
+    if fill > _exact_sum(asked):
+        raise ValueError(f"fill of {fill} {unit} exceeds the {_exact_sum(asked)} asked")
+    return asked
 
 
 def _nothing(orders: Units) -> Split:

@@ -359,6 +359,20 @@ class DurableHost(LinkedHost):
         self.journal.sync()
 
 
+class FixSessionHost(DurableHost):
+    """A durable host whose core's messages go out over one quickfix session (a FIX venue,
+    the drop copy): ``fix`` is that session (``adapters/fix/session.py``) once the actor has
+    started it, and it stops before the host closes."""
+
+    fix: Any = None
+
+    async def close(self) -> None:
+        if self.fix is not None:
+            self.fix.stop()
+            self.fix = None
+        await super().close()
+
+
 def open_journal(name: str, data_dir: Path, conf: JournalSection, crash: CrashPoints) -> JournalLike:
     """The actor's journal under ``data_dir``, or a ``NullJournal`` for ``durability = "none"``
     (in memory only: nothing to recover, nothing written)."""

@@ -12,7 +12,7 @@ from typing import Any
 import ray
 import structlog
 
-from actors.runtime.host import DurableHost
+from actors.runtime.host import FixSessionHost
 from actors.runtime.machine import Core
 from actors.runtime.outputs import VENUE
 from actors.runtime.roles import build_core
@@ -27,7 +27,7 @@ log = structlog.get_logger("venues")
 
 
 @ray.remote
-class VenueActor(DurableHost):
+class VenueActor(FixSessionHost):
     """Owns the child orders at one venue. Wakes the adapter when it asks to be woken."""
 
     def __init__(self, name: str, config: Config, venue: VenueSection, instruments: list[Instrument]) -> None:
@@ -38,7 +38,6 @@ class VenueActor(DurableHost):
         self.adapter.configure(venue)  # a snapshot brings the adapter as it was: the config now is what counts
         self.clock: asyncio.Task[None] | None = None
         self.reconciled: dict[str, list[str]] = {}
-        self.fix: Any = None  # the quickfix session of a FIX venue (adapters/fix/session.py)
         replayed = self.adapter.take_outgoing()  # replay rebuilt them: they went to the venue before the restart
         if replayed:
             log.info("replayed venue messages not sent again", venue=self.name, messages=len(replayed))
@@ -120,9 +119,6 @@ class VenueActor(DurableHost):
         if self.clock is not None:
             self.clock.cancel()
             self.clock = None
-        if self.fix is not None:
-            self.fix.stop()
-            self.fix = None
         await super().close()
 
     async def status(self) -> dict[str, Any]:

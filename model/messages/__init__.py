@@ -7,105 +7,19 @@ Numbers are fixed-point ints (``model.fixed``); ``None`` means "not given".
 One module per direction: ``client`` (gateway ↔ account shards), ``routing`` (account
 shard → instrument actor → venue session and back, and the consolidated market),
 ``control`` (the supervisor's control path and what an actor journals to itself);
-``base`` holds what every message is, ``batch`` what one hop carries. Import them from
-here: ``from model.messages import NewOrder``.
+``base`` holds what every message is, ``batch`` what one hop carries. A new message
+touches its direction's module alone: the class, its name in ``__all__``, and its place in
+the module's union (tag order), which ``batch.Message`` joins with the others. This package
+re-exports every module's ``__all__``: ``from model.messages import NewOrder``.
 """
 
 from __future__ import annotations
 
-from model.messages.base import MessageBase, Reply
-from model.messages.batch import Batch, Message, batch_prefix, decode_batch, encode_batch
-from model.messages.client import (
-    AccountReply,
-    CancelAll,
-    CancelAllDone,
-    CancelOrder,
-    ExecutionReport,
-    NewOrder,
-    OrdersReply,
-    Position,
-    QueryAccount,
-    QueryOrders,
-    ReplaceOrder,
-    ReportToAsker,
-    RequestRejected,
-)
-from model.messages.control import (
-    AdminCancelAll,
-    OpenAccount,
-    OpenMarket,
-    SetKill,
-    SetTradingStatus,
-    StrikeNav,
-    VenueRecovered,
-    VenueSetSession,
-    VenueStart,
-    VenueTick,
-    VenueWireIn,
-    VenueWireSent,
-)
-from model.messages.routing import (
-    AllocationReport,
-    CancelRoute,
-    MarketUpdate,
-    OrderUpdate,
-    QuoteEvent,
-    ReplaceRoute,
-    RouteOrder,
-    VenueCancel,
-    VenueCancelAll,
-    VenueNewOrder,
-    VenueQuote,
-    VenueReplace,
-    VenueReport,
-    VenueSessionChanged,
-)
+from model.messages import base, batch, client, control, routing
+from model.messages.base import *  # noqa: F403
+from model.messages.batch import *  # noqa: F403
+from model.messages.client import *  # noqa: F403
+from model.messages.control import *  # noqa: F403
+from model.messages.routing import *  # noqa: F403
 
-__all__ = [
-    "AccountReply",
-    "AdminCancelAll",
-    "AllocationReport",
-    "Batch",
-    "CancelAll",
-    "CancelAllDone",
-    "CancelOrder",
-    "CancelRoute",
-    "ExecutionReport",
-    "MarketUpdate",
-    "Message",
-    "MessageBase",
-    "NewOrder",
-    "OpenAccount",
-    "OpenMarket",
-    "OrderUpdate",
-    "OrdersReply",
-    "Position",
-    "QueryAccount",
-    "QueryOrders",
-    "QuoteEvent",
-    "ReplaceOrder",
-    "ReplaceRoute",
-    "Reply",
-    "ReportToAsker",
-    "RequestRejected",
-    "RouteOrder",
-    "SetKill",
-    "SetTradingStatus",
-    "StrikeNav",
-    "VenueCancel",
-    "VenueCancelAll",
-    "VenueNewOrder",
-    "VenueQuote",
-    "VenueRecovered",
-    "VenueReplace",
-    "VenueReport",
-    "VenueSessionChanged",
-    "VenueSetSession",
-    "VenueStart",
-    "VenueTick",
-    "VenueWireIn",
-    "VenueWireSent",
-    "batch_prefix",
-    "decode_batch",
-    "encode_batch",
-]
+__all__ = [*base.__all__, *batch.__all__, *client.__all__, *control.__all__, *routing.__all__]

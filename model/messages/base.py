@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import msgspec
 
+__all__ = ["MessageBase", "Reply"]
+
 
 class MessageBase(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
     """Every message's base. A subclass names its ``tag``: never reuse or renumber one (the

@@ -6,91 +6,14 @@ from typing import Union
 
 import msgspec
 
-from model.messages.client import (
-    AccountReply,
-    CancelAll,
-    CancelAllDone,
-    CancelOrder,
-    ExecutionReport,
-    NewOrder,
-    OrdersReply,
-    QueryAccount,
-    QueryOrders,
-    ReplaceOrder,
-    ReportToAsker,
-    RequestRejected,
-)
-from model.messages.control import (
-    AdminCancelAll,
-    OpenAccount,
-    OpenMarket,
-    SetKill,
-    SetTradingStatus,
-    StrikeNav,
-    VenueRecovered,
-    VenueSetSession,
-    VenueStart,
-    VenueTick,
-    VenueWireIn,
-    VenueWireSent,
-)
-from model.messages.routing import (
-    AllocationReport,
-    CancelRoute,
-    MarketUpdate,
-    OrderUpdate,
-    QuoteEvent,
-    ReplaceRoute,
-    RouteOrder,
-    VenueCancel,
-    VenueCancelAll,
-    VenueNewOrder,
-    VenueQuote,
-    VenueReplace,
-    VenueReport,
-    VenueSessionChanged,
-)
+from model.messages.client import ClientMessage
+from model.messages.control import ControlMessage
+from model.messages.routing import RoutingMessage
 
-Message = Union[
-    NewOrder,
-    CancelOrder,
-    ReplaceOrder,
-    CancelAll,
-    QueryOrders,
-    QueryAccount,
-    ExecutionReport,
-    OrdersReply,
-    AccountReply,
-    RequestRejected,
-    CancelAllDone,
-    ReportToAsker,
-    RouteOrder,
-    CancelRoute,
-    ReplaceRoute,
-    VenueNewOrder,
-    VenueCancel,
-    VenueReplace,
-    VenueReport,
-    VenueQuote,
-    VenueSessionChanged,
-    OrderUpdate,
-    AllocationReport,
-    MarketUpdate,
-    QuoteEvent,
-    SetTradingStatus,
-    SetKill,
-    AdminCancelAll,
-    VenueCancelAll,
-    OpenAccount,
-    OpenMarket,
-    StrikeNav,
-    VenueStart,
-    VenueTick,
-    VenueSetSession,
-    VenueWireIn,
-    VenueWireSent,
-    VenueRecovered,
-]
+__all__ = ["Batch", "Message", "batch_prefix", "decode_batch", "encode_batch"]
+
+# Every message a hop may carry: each direction's module keeps its own list.
+Message = Union[ClientMessage, RoutingMessage, ControlMessage]
 
 
 class Batch(msgspec.Struct, frozen=True, array_like=True):

@@ -3,11 +3,30 @@ and answers that go back."""
 
 from __future__ import annotations
 
+from typing import Union
+
 import msgspec
 
 from model.enums import ExecType, OrderStatus
 from model.messages.base import MessageBase, Reply
 from model.orders import OrderSpec
+
+__all__ = [
+    "AccountReply",
+    "CancelAll",
+    "CancelAllDone",
+    "CancelOrder",
+    "ClientMessage",
+    "ExecutionReport",
+    "NewOrder",
+    "OrdersReply",
+    "Position",
+    "QueryAccount",
+    "QueryOrders",
+    "ReplaceOrder",
+    "ReportToAsker",
+    "RequestRejected",
+]
 
 # --- gateway → account shard -------------------------------------------------------------
 
@@ -127,3 +146,20 @@ class ReportToAsker(MessageBase, frozen=True, gc=False, tag=25):
 
     reply: Reply
     report: ExecutionReport
+
+
+# What travels between the gateway and the account shards, in tag order.
+ClientMessage = Union[
+    NewOrder,
+    CancelOrder,
+    ReplaceOrder,
+    CancelAll,
+    QueryOrders,
+    QueryAccount,
+    ExecutionReport,
+    OrdersReply,
+    AccountReply,
+    RequestRejected,
+    CancelAllDone,
+    ReportToAsker,
+]

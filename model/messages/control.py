@@ -4,7 +4,25 @@ itself so that replay repeats it."""
 
 from __future__ import annotations
 
+from typing import Union
+
 from model.messages.base import MessageBase
+
+__all__ = [
+    "AdminCancelAll",
+    "ControlMessage",
+    "OpenAccount",
+    "OpenMarket",
+    "SetKill",
+    "SetTradingStatus",
+    "StrikeNav",
+    "VenueRecovered",
+    "VenueSetSession",
+    "VenueStart",
+    "VenueTick",
+    "VenueWireIn",
+    "VenueWireSent",
+]
 
 # --- supervisor → actors (control path) -----------------------------------------------------
 
@@ -108,3 +126,20 @@ class VenueRecovered(MessageBase, frozen=True, gc=False, tag=95):
 
     sent: list[VenueWireSent]
     unsent: list[str]
+
+
+# The control path and what an actor journals to itself, in tag order.
+ControlMessage = Union[
+    SetTradingStatus,
+    SetKill,
+    AdminCancelAll,
+    OpenAccount,
+    OpenMarket,
+    StrikeNav,
+    VenueStart,
+    VenueTick,
+    VenueSetSession,
+    VenueWireIn,
+    VenueWireSent,
+    VenueRecovered,
+]

@@ -4,9 +4,29 @@ actors publish."""
 
 from __future__ import annotations
 
+from typing import Union
+
 from model.enums import SessionState, Side, VenueEventKind
 from model.messages.base import MessageBase
 from model.orders import OrderSpec
+
+__all__ = [
+    "AllocationReport",
+    "CancelRoute",
+    "MarketUpdate",
+    "OrderUpdate",
+    "QuoteEvent",
+    "ReplaceRoute",
+    "RouteOrder",
+    "RoutingMessage",
+    "VenueCancel",
+    "VenueCancelAll",
+    "VenueNewOrder",
+    "VenueQuote",
+    "VenueReplace",
+    "VenueReport",
+    "VenueSessionChanged",
+]
 
 # --- account shard → instrument actor ------------------------------------------------------
 
@@ -152,3 +172,22 @@ class QuoteEvent(MessageBase, frozen=True, gc=False, tag=70):
     ask_size: int
     ts: int
     nav: int | None = None
+
+
+# What works an order and brings back what happened to it, in tag order.
+RoutingMessage = Union[
+    RouteOrder,
+    CancelRoute,
+    ReplaceRoute,
+    VenueNewOrder,
+    VenueCancel,
+    VenueReplace,
+    VenueCancelAll,
+    VenueReport,
+    VenueQuote,
+    VenueSessionChanged,
+    OrderUpdate,
+    MarketUpdate,
+    AllocationReport,
+    QuoteEvent,
+]

@@ -204,7 +204,7 @@ class Gateway:
 
     def _dispatch(self, conn: Connection, request: Request, reply: Reply) -> None:
         if isinstance(request, NewOrderRequest):
-            self._new_orders(conn, [request.fields()], reply)
+            self._new_orders(conn, [request], reply)
         elif isinstance(request, NewOrdersRequest):
             if not 0 < len(request.orders) <= self.config.gateway.max_orders_per_frame:
                 raise Invalid("invalid_request", f"orders must hold 1 to {self.config.gateway.max_orders_per_frame} orders")

@@ -45,23 +45,10 @@ class Login(_Request, frozen=True, tag="login"):
     sig: str
 
 
-class NewOrderRequest(_Request, frozen=True, tag="new_order"):
-    account: str
-    client_order_id: str
-    symbol: str
-    side: str
-    type: str
-    tif: str = "day"
-    qty: str | None = None
-    notional: str | None = None
-    price: str | None = None
-    stop_price: str | None = None
+class NewOrderRequest(OrderFields, frozen=True, tag_field="op", tag="new_order"):
+    """One order's fields, as ``new_order`` carries them (with the request's ``id``)."""
 
-    def fields(self) -> OrderFields:
-        return OrderFields(
-            self.account, self.client_order_id, self.symbol, self.side, self.type, self.tif,
-            self.qty, self.notional, self.price, self.stop_price,
-        )
+    id: msgspec.Raw = msgspec.Raw(b"")
 
 
 class NewOrdersRequest(_Request, frozen=True, tag="new_orders"):

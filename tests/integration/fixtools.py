@@ -1,5 +1,6 @@
-"""What the FIX integration tests share: free ports, the simulator's ready line, and a
-bare quickfix acceptor that plays the venue and says exactly what a test tells it to."""
+"""What the FIX integration tests share: free ports, the simulator's ready line, a quickfix
+settings file and Application for a test's side of a session, and a bare quickfix acceptor
+that plays the venue and says exactly what a test tells it to."""
 
 from __future__ import annotations
 
@@ -77,7 +78,63 @@ def utc_timestamp() -> str:
     return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime()) + ".000"
 
 
-class RawVenue(fix.Application):  # type: ignore[misc]
+def session_config(home: Path, file_name: str, sender: str, target: str, *settings: str) -> Path:
+    """A quickfix settings file ``home/file_name`` for one FIX 4.4 session ``sender`` →
+    ``target``: ``settings`` (an acceptor's or initiator's own lines), a 30 s heartbeat, the
+    FIX 4.4 data dictionary, and the store and logs under ``home``."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / file_name
+    lines = [
+        "[DEFAULT]",
+        *settings,
+        "HeartBtInt=30",
+        "UseDataDictionary=Y",
+        f"DataDictionary={fix44_dictionary()}",
+        f"FileStorePath={home / 'store'}",
+        f"FileLogPath={home / 'log'}",
+        "[SESSION]",
+        "BeginString=FIX.4.4",
+        f"SenderCompID={sender}",
+        f"TargetCompID={target}",
+    ]
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+class SessionApp(fix.Application):  # type: ignore[misc]
+    """A test's side of a quickfix session: ``logged_on`` follows the session, a ``password``
+    goes on its Logon (Password, 554), and every callback a subclass does not override does
+    nothing."""
+
+    def __init__(self, password: str | None = None) -> None:
+        super().__init__()
+        self.password = password
+        self.logged_on = threading.Event()
+
+    def onCreate(self, sessionID: Any) -> None:
+        pass
+
+    def onLogon(self, sessionID: Any) -> None:
+        self.logged_on.set()
+
+    def onLogout(self, sessionID: Any) -> None:
+        self.logged_on.clear()
+
+    def toAdmin(self, message: Any, sessionID: Any) -> None:
+        if self.password is not None and message.getHeader().getField(35) == "A":
+            message.setField(554, self.password)
+
+    def fromAdmin(self, message: Any, sessionID: Any) -> None:
+        pass
+
+    def toApp(self, message: Any, sessionID: Any) -> None:
+        pass
+
+    def fromApp(self, message: Any, sessionID: Any) -> None:
+        pass
+
+
+class RawVenue(SessionApp):
     """The market maker MM1 as a bare quickfix acceptor (MM1 → BROKERD) in the test process.
 
     It acknowledges every NewOrderSingle (ExecType 0) and, while ``fill_price`` is set,
@@ -96,36 +153,15 @@ class RawVenue(fix.Application):  # type: ignore[misc]
         self.session_id = fix.SessionID("FIX.4.4", comp_id, "BROKERD")
         self.received: list[Fields] = []  # application messages from brokerd
         self.admin: list[Fields] = []  # admin messages from brokerd (Logon, Reject (3), Logout...)
-        self.logged_on = threading.Event()
         self.fill_price: str | None = None
         # MsgType → the answer to such a message from brokerd (None: no answer at all)
         self.answers: dict[str, Callable[[Fields], Fields | None]] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        home.mkdir(parents=True, exist_ok=True)
-        config = home / "venue.cfg"
-        config.write_text(
-            "\n".join(
-                [
-                    "[DEFAULT]",
-                    "ConnectionType=acceptor",
-                    f"SocketAcceptPort={port}",
-                    "SocketReuseAddress=Y",
-                    "HeartBtInt=30",
-                    "StartTime=00:00:00",
-                    "EndTime=00:00:00",
-                    "UseDataDictionary=Y",
-                    f"DataDictionary={fix44_dictionary()}",
-                    f"FileStorePath={home / 'store'}",
-                    f"FileLogPath={home / 'log'}",
-                    "[SESSION]",
-                    "BeginString=FIX.4.4",
-                    f"SenderCompID={comp_id}",
-                    "TargetCompID=BROKERD",
-                    "",
-                ]
-            )
-        )
+        config = session_config(
+            home, "venue.cfg", comp_id, "BROKERD",
+            "ConnectionType=acceptor", f"SocketAcceptPort={port}", "SocketReuseAddress=Y", "StartTime=00:00:00", "EndTime=00:00:00",
+        )  # fmt: skip
         # quickfix keeps raw pointers to these: they live as long as the acceptor
         self._settings = fix.SessionSettings(str(config))
         self._store = fix.FileStoreFactory(self._settings)
@@ -138,6 +174,13 @@ class RawVenue(fix.Application):  # type: ignore[misc]
 
     def stop(self) -> None:
         self._acceptor.stop()
+
+    def __enter__(self) -> RawVenue:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     async def logout(self, timeout: float = 10) -> None:
         """End the session from the venue's side, then take logons again (quickfix disables
@@ -152,24 +195,9 @@ class RawVenue(fix.Application):  # type: ignore[misc]
 
     # --- quickfix's callbacks -------------------------------------------------------------
 
-    def onCreate(self, sessionID: Any) -> None:
-        pass
-
-    def onLogon(self, sessionID: Any) -> None:
-        self.logged_on.set()
-
-    def onLogout(self, sessionID: Any) -> None:
-        self.logged_on.clear()
-
-    def toAdmin(self, message: Any, sessionID: Any) -> None:
-        pass
-
     def fromAdmin(self, message: Any, sessionID: Any) -> None:
         with self._lock:
             self.admin.append(fields_of(message.toString()))
-
-    def toApp(self, message: Any, sessionID: Any) -> None:
-        pass
 
     def fromApp(self, message: Any, sessionID: Any) -> None:
         received = fields_of(message.toString())

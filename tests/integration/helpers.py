@@ -4,6 +4,8 @@ cash and positions by hand from the execution reports a client was sent."""
 from __future__ import annotations
 
 import itertools
+import random
+from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -11,11 +13,26 @@ from server.client.sdk import BrokerClient
 
 Message = dict[str, Any]
 TERMINAL = {"filled", "canceled", "rejected", "expired", "replaced"}
+NOTIONAL_SHARE = 0.3  # of the random orders for the open, those for a cash amount
 _ids = itertools.count(1)
 
 
 def cloid(prefix: str = "c") -> str:
     return f"{prefix}-{next(_ids)}"
+
+
+def order_for_the_open(
+    rng: random.Random, account: str, client_order_id: str, symbol: str, side: str, notional_units: tuple[int, int], qty: Callable[[], str]
+) -> Message:
+    """A market order for the open: ``NOTIONAL_SHARE`` of them for a cash amount (whole units
+    drawn from ``notional_units``, and cents), the others for ``qty()``."""
+    order: Message = {"account": account, "client_order_id": client_order_id, "symbol": symbol, "side": side, "type": "market", "tif": "opg"}
+    if rng.random() < NOTIONAL_SHARE:
+        low, high = notional_units
+        order["notional"] = f"{rng.randint(low, high)}.{rng.randint(0, 99):02d}"
+    else:
+        order["qty"] = qty()
+    return order
 
 
 def connect(url: str, key: str = "tester", secret: str = "tester-secret") -> BrokerClient:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,15 @@ class ServerProcess:
                 break
         self.kill9()
         raise RuntimeError(f"server did not become ready; see {self.log}:\n{self.log.read_text()[-3000:]}")
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[str]:
+        """The server started (its URL), stopped cleanly at the end: ``stop`` must exit 0."""
+        url = self.start()
+        try:
+            yield url
+        finally:
+            assert self.stop() == 0
 
     def kill9(self) -> None:
         """SIGKILL the whole server at once and wait until every process of it is gone."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
@@ -16,46 +15,21 @@ import pytest
 import pytest_asyncio
 import quickfix as fix
 
-from adapters.fix.spec import fix44_dictionary
 from model.config import DropCopySection
 from server.app import BrokerServer
 from tests.conftest import ROOT, make_setup
-from tests.integration.fixtools import free_port, listening_addresses, non_loopback_address
+from tests.integration.fixtools import SessionApp, free_port, listening_addresses, non_loopback_address, session_config
 from tests.integration.helpers import cloid, connect, final_report
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 PASSWORD = "clearing-demo-password"
 
 
-class Clearing(fix.Application):  # type: ignore[misc]
+class Clearing(SessionApp):
     def __init__(self, password: str) -> None:
-        super().__init__()
-        self.password = password
-        self.logged_on = threading.Event()
-        self.logged_out = threading.Event()
+        super().__init__(password)
         self.reports: list[dict[int, str]] = []
         self.raw: list[list[tuple[int, str]]] = []  # every field in order (repeating groups too)
-
-    def onCreate(self, sessionID: object) -> None:
-        pass
-
-    def onLogon(self, sessionID: object) -> None:
-        self.logged_on.set()
-
-    def onLogout(self, sessionID: object) -> None:
-        self.logged_out.set()
-
-    def toAdmin(self, message: fix.Message, sessionID: object) -> None:
-        msg_type = fix.MsgType()
-        message.getHeader().getField(msg_type)
-        if msg_type.getValue() == fix.MsgType_Logon:
-            message.setField(fix.Password(self.password))
-
-    def fromAdmin(self, message: fix.Message, sessionID: object) -> None:
-        pass
-
-    def toApp(self, message: fix.Message, sessionID: object) -> None:
-        pass
 
     def fromApp(self, message: fix.Message, sessionID: object) -> None:
         pairs = [(int(tag), value) for tag, _, value in (part.partition("=") for part in message.toString().split("\x01") if part)]
@@ -67,27 +41,12 @@ KEEP: list[object] = []  # quickfix holds raw pointers to the factories: never l
 
 
 def clearing_client(directory: Path, port: int, password: str) -> tuple[Clearing, fix.SocketInitiator]:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "clearing.cfg").write_text(
-        f"""[DEFAULT]
-ConnectionType=initiator
-ReconnectInterval=1
-HeartBtInt=30
-StartTime=00:00:00
-EndTime=00:00:00
-FileStorePath={directory / 'store'}
-FileLogPath={directory / 'log'}
-UseDataDictionary=Y
-DataDictionary={fix44_dictionary()}
-[SESSION]
-BeginString=FIX.4.4
-SenderCompID=CLEARING
-TargetCompID=BROKERD
-SocketConnectHost=127.0.0.1
-SocketConnectPort={port}
-"""
-    )
-    settings = fix.SessionSettings(str(directory / "clearing.cfg"))
+    config = session_config(
+        directory, "clearing.cfg", "CLEARING", "BROKERD",
+        "ConnectionType=initiator", "ReconnectInterval=1", "StartTime=00:00:00", "EndTime=00:00:00",
+        "SocketConnectHost=127.0.0.1", f"SocketConnectPort={port}",
+    )  # fmt: skip
+    settings = fix.SessionSettings(str(config))
     app = Clearing(password)
     store, logs = fix.FileStoreFactory(settings), fix.FileLogFactory(settings)
     initiator = fix.SocketInitiator(app, store, settings, logs)

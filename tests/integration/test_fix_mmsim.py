@@ -5,9 +5,7 @@ the end, its pure core (``MarketMaker``) driven directly with ``now``."""
 from __future__ import annotations
 
 import itertools
-import selectors
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,19 +24,19 @@ from adapters.fix.simulator.core import MarketMaker
 from adapters.fix.simulator.messages import (
     CancelOrder,
     CancelRejected,
-    ExecKind,
     ExecutionReport,
     MarketDataRejected,
     MarketDataRequest,
     MarketDataSent,
     NewOrder,
     QuoteSent,
-    Subscription,
+    Terms,
 )
-from adapters.fix.spec import fix44_dictionary
+from adapters.fix.tags import CxlRejReason, ExecTypeCode, SubscriptionRequestType
 from model import fixed
 from model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tests.conftest import ROOT
+from tests.integration.fixtools import SessionApp, free_port, ready_line, session_config, utc_timestamp
 
 CONFIG = ROOT / "conf" / "fix" / "mmsim.cfg"
 SETTINGS = ROOT / "conf" / "fix" / "mmsim.toml"
@@ -88,36 +86,21 @@ class Received:
         return "|".join(f"{tag}={value}" for tag, value in self.fields)
 
 
-class Counterparty(fix.Application):  # type: ignore[misc]
+class Counterparty(SessionApp):
     """brokerd's side of a venue session, recording everything it receives."""
 
     def __init__(self, password: str | None) -> None:
-        super().__init__()
-        self.password = password
+        super().__init__(password)
         self.session_id: fix.SessionID | None = None
         self.received: list[Received] = []  # application messages
         self.admin: list[Received] = []
-        self.logged_on = threading.Event()
         self._changed = threading.Condition()
 
     def onCreate(self, sessionID: fix.SessionID) -> None:
         self.session_id = sessionID
 
-    def onLogon(self, sessionID: fix.SessionID) -> None:
-        self.logged_on.set()
-
-    def onLogout(self, sessionID: fix.SessionID) -> None:
-        self.logged_on.clear()
-
-    def toAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
-        if message.getHeader().getField(35) == "A" and self.password is not None:
-            message.setField(554, self.password)
-
     def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         self._keep(self.admin, message)
-
-    def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
-        pass
 
     def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         self._keep(self.received, message)
@@ -166,30 +149,10 @@ class Connection:
     """A quickfix SocketInitiator for ``sender`` → MM1 with its store and logs under ``home``."""
 
     def __init__(self, home: Path, port: int, sender: str, password: str | None) -> None:
-        home.mkdir(parents=True, exist_ok=True)
-        config = home / "client.cfg"
-        config.write_text(
-            "\n".join(
-                [
-                    "[DEFAULT]",
-                    "ConnectionType=initiator",
-                    "SocketConnectHost=127.0.0.1",
-                    f"SocketConnectPort={port}",
-                    "HeartBtInt=30",
-                    "ReconnectInterval=1",
-                    "NonStopSession=Y",
-                    "UseDataDictionary=Y",
-                    f"DataDictionary={fix44_dictionary()}",
-                    f"FileStorePath={home / 'store'}",
-                    f"FileLogPath={home / 'log'}",
-                    "[SESSION]",
-                    "BeginString=FIX.4.4",
-                    f"SenderCompID={sender}",
-                    "TargetCompID=MM1",
-                    "",
-                ]
-            )
-        )
+        config = session_config(
+            home, "client.cfg", sender, "MM1",
+            "ConnectionType=initiator", "SocketConnectHost=127.0.0.1", f"SocketConnectPort={port}", "ReconnectInterval=1", "NonStopSession=Y",
+        )  # fmt: skip
         self.app = Counterparty(password)
         self._settings = fix.SessionSettings(str(config))
         self._store = fix.FileStoreFactory(self._settings)
@@ -201,20 +164,6 @@ class Connection:
 
     def stop(self) -> None:
         self._initiator.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def read_ready_line(process: subprocess.Popen[str], timeout: float = 20) -> str:
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        assert selector.select(timeout), "mmsim did not print its ready line"
-    return process.stdout.readline().strip()
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +184,7 @@ def simulator(data_dir: Path) -> Iterator[int]:
     with (data / "stderr.log").open("w") as stderr:
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)
     try:
-        assert read_ready_line(process).startswith(f"mmsim ready port={port} ")
+        assert ready_line(process).startswith(f"mmsim ready port={port} ")
         yield port
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
@@ -256,15 +205,11 @@ def client(simulator: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         connection.stop()
 
 
-def utc_now() -> str:
-    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime()) + ".000"
-
-
 def new_order(
     party: Counterparty, cl_ord_id: str, symbol: str, side: str, *, qty: str | None = None, cash: str | None = None,
     price: str | None = None, tif: str | None = None, header: Sequence[tuple[int, str]] = (),
 ) -> None:  # fmt: skip
-    fields = [(11, cl_ord_id), (55, symbol), (54, side), (60, utc_now()), (40, "1" if price is None else "2")]
+    fields = [(11, cl_ord_id), (55, symbol), (54, side), (60, utc_timestamp()), (40, "1" if price is None else "2")]
     fields += [(tag, value) for tag, value in ((38, qty), (152, cash), (44, price), (59, tif)) if value is not None]
     party.send("D", fields, header)
 
@@ -368,10 +313,10 @@ def test_a_resting_limit_is_canceled_and_a_second_cancel_is_too_late(client: Con
     resting_limit(party, order)
     time.sleep(0.1)
     assert trades(party.reports(order)) == []
-    party.send("F", [(41, order), (11, cancel), (55, "IBM"), (54, "1"), (60, utc_now()), (38, "5")])
+    party.send("F", [(41, order), (11, cancel), (55, "IBM"), (54, "1"), (60, utc_timestamp()), (38, "5")])
     canceled = party.final_report(cancel)
     assert (canceled.get(150), canceled.get(39), canceled.get(41), canceled.decimal(151)) == ("4", "4", order, 0)
-    party.send("F", [(41, order), (11, again), (55, "IBM"), (54, "1"), (60, utc_now()), (38, "5")])
+    party.send("F", [(41, order), (11, again), (55, "IBM"), (54, "1"), (60, utc_timestamp()), (38, "5")])
     refused = party.wait_for(lambda m: m.msg_type == "9" and m.get(11) == again)
     assert (refused.get(434), refused.get(102), refused.get(39)) == ("1", "0", "4")
 
@@ -379,7 +324,7 @@ def test_a_resting_limit_is_canceled_and_a_second_cancel_is_too_late(client: Con
 def test_a_cancel_of_an_unknown_order_is_refused(client: Connection) -> None:
     party = client.app
     cancel = cloid("x")
-    party.send("F", [(41, "no-such-order"), (11, cancel), (55, "IBM"), (54, "1"), (60, utc_now()), (38, "1")])
+    party.send("F", [(41, "no-such-order"), (11, cancel), (55, "IBM"), (54, "1"), (60, utc_timestamp()), (38, "1")])
     refused = party.wait_for(lambda m: m.msg_type == "9" and m.get(11) == cancel)
     assert (refused.get(434), refused.get(102), refused.get(39), refused.get(37)) == ("1", "1", "8", "NONE")
 
@@ -389,12 +334,12 @@ def test_a_replace_changes_qty_and_price_then_a_marketable_one_fills(client: Con
     order, first, second = cloid(), cloid("r"), cloid("r")
     price = resting_limit(party, order)
     lower = price - CENT
-    party.send("G", [(41, order), (11, first), (55, "IBM"), (54, "1"), (60, utc_now()), (38, "7"), (40, "2"), (44, str(lower))])
+    party.send("G", [(41, order), (11, first), (55, "IBM"), (54, "1"), (60, utc_timestamp()), (38, "7"), (40, "2"), (44, str(lower))])
     replaced = party.wait_for(lambda m: m.msg_type == "8" and m.get(11) == first)
     assert (replaced.get(150), replaced.get(39), replaced.get(41)) == ("5", "0", order)
     assert (replaced.decimal(38), replaced.decimal(44), replaced.decimal(151)) == (7, lower, 7)
     marketable = (party.latest_quote("IBM").decimal(133) * Decimal("1.01")).quantize(CENT)
-    party.send("G", [(41, first), (11, second), (55, "IBM"), (54, "1"), (60, utc_now()), (38, "8"), (40, "2"), (44, str(marketable))])
+    party.send("G", [(41, first), (11, second), (55, "IBM"), (54, "1"), (60, utc_timestamp()), (38, "8"), (40, "2"), (44, str(marketable))])
     filled = party.final_report(second)
     assert filled.get(39) == "2" and filled.decimal(14) == 8
     assert filled.get(37) == replaced.get(37)
@@ -404,7 +349,7 @@ def test_a_replace_changes_qty_and_price_then_a_marketable_one_fills(client: Con
 def test_a_replace_of_an_unknown_order_is_refused(client: Connection) -> None:
     party = client.app
     replace = cloid("r")
-    party.send("G", [(41, "no-such-order"), (11, replace), (55, "IBM"), (54, "1"), (60, utc_now()), (38, "2"), (40, "1")])
+    party.send("G", [(41, "no-such-order"), (11, replace), (55, "IBM"), (54, "1"), (60, utc_timestamp()), (38, "2"), (40, "1")])
     refused = party.wait_for(lambda m: m.msg_type == "9" and m.get(11) == replace)
     assert (refused.get(434), refused.get(102)) == ("2", "1")
 
@@ -486,7 +431,7 @@ def test_malformed_messages_are_rejected_and_the_session_stays_up(client: Connec
     new_order(party, bad_side, "IBM", "Z", qty="1")  # not a Side value at all: quickfix's session Reject
     new_order(party, bad_qty, "IBM", "1", qty="ten")  # not a number: session Reject
     party.wait_until(lambda: len([m for m in party.admin if m.msg_type == "3" and m.get(372) == "D"]) >= 2)
-    party.send("q", [(11, cloid("mass")), (530, "7"), (60, utc_now())])  # OrderMassCancelRequest: not supported
+    party.send("q", [(11, cloid("mass")), (530, "7"), (60, utc_timestamp())])  # OrderMassCancelRequest: not supported
     assert party.wait_for(lambda m: m.msg_type == "j").get(380) == "3"
     new_order(party, bad_side, "IBM", "5", qty="1")  # sell short: a FIX side this market maker does not take
     assert party.wait_for(lambda m: m.msg_type == "j" and m.get(379) == bad_side).get(380) == "0"
@@ -560,7 +505,7 @@ def test_with_cancel_on_disconnect_a_logout_cancels_the_sessions_resting_orders(
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)
     connection = Connection(tmp_path / "brokerd2", port, "BROKERD2", configured_password("BROKERD2"))
     try:
-        assert read_ready_line(process).startswith(f"mmsim ready port={port} ")
+        assert ready_line(process).startswith(f"mmsim ready port={port} ")
         connection.start()
         party = connection.app
         assert party.logged_on.wait(10)
@@ -591,11 +536,12 @@ def core_settings(**overrides: object) -> SimulatorSettings:
 
 def order(cl_ord_id: str, *, qty: str | None = "10", cash: str | None = None, price: str | None = None, tif: TimeInForce = TimeInForce.DAY,
           side: Side = Side.BUY, poss_dup: bool = False) -> NewOrder:  # fmt: skip
-    return NewOrder(
-        session="S", cl_ord_id=cl_ord_id, symbol="IBM", side=side, order_type=OrderType.MARKET if price is None else OrderType.LIMIT,
-        tif=tif, qty=None if qty is None else fixed.parse(qty), cash=None if cash is None else fixed.parse(cash),
-        price=None if price is None else fixed.parse(price), poss_dup=poss_dup,
+    terms = Terms(
+        symbol="IBM", side=side, order_type=OrderType.MARKET if price is None else OrderType.LIMIT, tif=tif,
+        qty=None if qty is None else fixed.parse(qty), cash=None if cash is None else fixed.parse(cash),
+        price=None if price is None else fixed.parse(price),
     )  # fmt: skip
+    return NewOrder(session="S", cl_ord_id=cl_ord_id, terms=terms, poss_dup=poss_dup)
 
 
 def run(core: MarketMaker, until: int) -> list[ExecutionReport]:
@@ -620,9 +566,9 @@ def test_core_ioc_fills_what_is_shown_and_cancels_the_rest() -> None:
     core = MarketMaker(core_settings(), "T", T0)
     core.submit(order("ioc", qty="100000", tif=TimeInForce.IOC), T0)
     reports = run(core, T0 + 100 * MS)
-    fills = [r for r in reports if r.kind is ExecKind.TRADE]
+    fills = [r for r in reports if r.kind is ExecTypeCode.TRADE]
     assert len(fills) == 3 and 0 < fills[-1].cum_qty < fixed.parse("100000")
-    assert reports[-1].kind is ExecKind.CANCELED and reports[-1].status is OrderStatus.CANCELED and reports[-1].leaves_qty == 0
+    assert reports[-1].kind is ExecTypeCode.CANCELED and reports[-1].status is OrderStatus.CANCELED and reports[-1].leaves_qty == 0
 
 
 def test_core_fok_fills_all_at_once_or_nothing() -> None:
@@ -630,19 +576,19 @@ def test_core_fok_fills_all_at_once_or_nothing() -> None:
     core.submit(order("small", qty="10", tif=TimeInForce.FOK), T0)
     core.submit(order("large", qty="100000", tif=TimeInForce.FOK), T0)
     reports = run(core, T0 + 100 * MS)
-    small = [(r.kind, r.last_qty) for r in reports if r.cl_ord_id == "small"]
+    small = [(r.kind, r.details.last_qty) for r in reports if r.cl_ord_id == "small"]
     large = [(r.kind, r.cum_qty) for r in reports if r.cl_ord_id == "large"]
-    assert small == [(ExecKind.TRADE, fixed.parse("10"))] and large == [(ExecKind.CANCELED, 0)]
+    assert small == [(ExecTypeCode.TRADE, fixed.parse("10"))] and large == [(ExecTypeCode.CANCELED, 0)]
 
 
 def test_core_a_resting_limit_fills_when_the_walk_crosses_it() -> None:
     core = MarketMaker(core_settings(quote_interval_ms=1), "T", T0)
     ask = core.quote("IBM").ask
     core.submit(order("limit", price=fixed.format(ask - fixed.parse("0.05"))), T0)
-    assert [r for r in run(core, T0 + 10 * MS) if r.kind is ExecKind.TRADE] == []
-    fills = [r for r in run(core, T0 + 60_000 * MS) if r.kind is ExecKind.TRADE]
+    assert [r for r in run(core, T0 + 10 * MS) if r.kind is ExecTypeCode.TRADE] == []
+    fills = [r for r in run(core, T0 + 60_000 * MS) if r.kind is ExecTypeCode.TRADE]
     assert fills and fills[-1].status is OrderStatus.FILLED
-    assert all(r.last_price is not None and r.last_price <= ask - fixed.parse("0.05") for r in fills)
+    assert all(r.details.last_price is not None and r.details.last_price <= ask - fixed.parse("0.05") for r in fills)
 
 
 def test_core_a_poss_dup_copy_is_ignored_and_a_cancel_after_the_fill_is_too_late() -> None:
@@ -651,18 +597,18 @@ def test_core_a_poss_dup_copy_is_ignored_and_a_cancel_after_the_fill_is_too_late
     assert core.submit(order("a", poss_dup=True), T0) == []
     run(core, T0)
     rejected = core.cancel(CancelOrder("S", "x", "a", None), T0)
-    assert type(rejected[0]) is CancelRejected and rejected[0].reason == "too_late"
+    assert type(rejected[0]) is CancelRejected and rejected[0].reason is CxlRejReason.TOO_LATE_TO_CANCEL
 
 
 def test_core_a_subscription_gets_a_snapshot_on_every_tick_until_unsubscribed() -> None:
     core = MarketMaker(core_settings(symbols=["IBM", "AAPL"]), "T", T0)
     core.logged_on("S")
-    subscribe = MarketDataRequest("S", "md1", Subscription.SUBSCRIBE, ["AAPL"])
+    subscribe = MarketDataRequest("S", "md1", SubscriptionRequestType.SUBSCRIBE, ["AAPL"])
     assert [type(event) for event in core.market_data(subscribe)] == [MarketDataSent]
     assert type(core.market_data(subscribe)[0]) is MarketDataRejected  # the same MDReqID again
     tick = [event for event in core.advance(T0 + 100 * MS) if isinstance(event, MarketDataSent)]
     assert [(event.request_id, event.quote.symbol) for event in tick] == [("md1", "AAPL")]
-    core.market_data(MarketDataRequest("S", "md1", Subscription.UNSUBSCRIBE, []))
+    core.market_data(MarketDataRequest("S", "md1", SubscriptionRequestType.UNSUBSCRIBE, []))
     assert not [event for event in core.advance(T0 + 200 * MS) if isinstance(event, MarketDataSent)]
 
 
@@ -683,8 +629,8 @@ def test_core_cancel_on_disconnect_cancels_only_the_working_orders_of_the_sessio
     core.submit(msgspec.structs.replace(order("elsewhere", price=below), session="U"), T0)
     run(core, T0)
     canceled = [event for event in core.logged_out("S", T0 + MS) if isinstance(event, ExecutionReport)]
-    assert [(r.cl_ord_id, r.kind, r.status, r.text) for r in canceled] == [
-        ("rests", ExecKind.CANCELED, OrderStatus.CANCELED, "cancel on disconnect")
+    assert [(r.cl_ord_id, r.kind, r.status, r.details.text) for r in canceled] == [
+        ("rests", ExecTypeCode.CANCELED, OrderStatus.CANCELED, "cancel on disconnect")
     ]
     assert [event.cl_ord_id for event in core.logged_out("U", T0 + MS) if isinstance(event, ExecutionReport)] == ["elsewhere"]
     core.check_invariants()

@@ -29,12 +29,8 @@ EXECUTOR_TEXT = "Value is incorrect (out of range) for this tag"
 
 @pytest.fixture(scope="module")
 def venue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawVenue]:
-    raw = RawVenue(tmp_path_factory.mktemp("refusing"), free_port(), comp_id="MM1R")
-    raw.start()
-    try:
+    with RawVenue(tmp_path_factory.mktemp("refusing"), free_port(), comp_id="MM1R") as raw:
         yield raw
-    finally:
-        raw.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

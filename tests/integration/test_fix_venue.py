@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -50,12 +51,8 @@ async def fix_server(ray_cluster: None, market_maker: int, tmp_path_factory: pyt
 
 @pytest.fixture(scope="module")
 def raw_venue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawVenue]:
-    venue = RawVenue(tmp_path_factory.mktemp("raw"), free_port())
-    venue.start()
-    try:
+    with RawVenue(tmp_path_factory.mktemp("raw"), free_port()) as venue:
         yield venue
-    finally:
-        venue.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -303,14 +300,21 @@ async def book_of(client: BrokerClient, account: str) -> tuple[dict, list[tuple[
     return {key: view[key] for key in ("cash", "buying_power", "positions")}, orders
 
 
+@asynccontextmanager
+async def working_at_the_raw_venue(server: BrokerServer, raw_venue: RawVenue, account: str, qty: str) -> AsyncIterator[tuple[BrokerClient, dict, Fields]]:
+    """A client, its limit buy of ``qty`` at 150.00 for ``account``, and the NewOrderSingle the
+    raw venue received for it (and acknowledged, filling nothing)."""
+    await venue_open(server)
+    raw_venue.fill_price = None
+    async with connect(server.url) as client:
+        request = order(account, type="limit", qty=qty, price="150.00")
+        yield client, request, await routed(raw_venue, client, request)
+
+
 async def test_garbage_from_the_venue_is_refused_changes_nothing_and_the_session_stays_up(
     raw_server: BrokerServer, raw_venue: RawVenue
 ) -> None:
-    await venue_open(raw_server)
-    raw_venue.fill_price = None
-    async with connect(raw_server.url) as client:
-        request = order("T32", type="limit", qty="2", price="150.00")
-        sent = await routed(raw_venue, client, request)
+    async with working_at_the_raw_venue(raw_server, raw_venue, "T32", "2") as (client, request, sent):
         await asyncio.sleep(0.3)  # the venue's ack is applied
         before = await book_of(client, "T32")
 
@@ -349,11 +353,7 @@ async def test_garbage_from_the_venue_is_refused_changes_nothing_and_the_session
 async def test_with_cancel_on_disconnect_a_drop_cancels_the_order_and_a_later_fill_is_refused(
     raw_server: BrokerServer, raw_venue: RawVenue
 ) -> None:
-    await venue_open(raw_server)
-    raw_venue.fill_price = None
-    async with connect(raw_server.url) as client:
-        request = order("T33", type="limit", qty="1", price="150.00")
-        sent = await routed(raw_venue, client, request)
+    async with working_at_the_raw_venue(raw_server, raw_venue, "T33", "1") as (client, request, sent):
         await asyncio.sleep(0.2)
         await raw_venue.logout()
         final = await final_report(client, request["client_order_id"])

@@ -22,7 +22,7 @@ from model.config import AccountSeed, User
 from server.app import BrokerServer
 from server.client.sdk import BrokerClient
 from tests.conftest import make_setup
-from tests.integration.helpers import TERMINAL
+from tests.integration.helpers import TERMINAL, order_for_the_open
 from tests.integration.open_oracle import PlacedOrder, expected_fills
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -53,19 +53,11 @@ async def open_server(ray_cluster: None) -> AsyncIterator[BrokerServer]:
 def order_for(index: int, rng: random.Random) -> dict[str, Any]:
     symbol = SYMBOLS[index % len(SYMBOLS)]
     side = "sell" if symbol in HELD and rng.random() < 0.35 else "buy"
-    order: dict[str, Any] = {
-        "account": f"V{index:05d}",
-        "client_order_id": f"open-{index}",
-        "symbol": symbol,
-        "side": side,
-        "type": "market",
-        "tif": "opg",
-    }
-    if rng.random() < 0.3:
-        order["notional"] = f"{rng.randint(20, 400)}.{rng.randint(0, 99):02d}"
-    else:
-        order["qty"] = f"{rng.randint(0, 12)}.{rng.randint(1, 999_999):06d}"
-    return order
+
+    def qty() -> str:
+        return f"{rng.randint(0, 12)}.{rng.randint(1, 999_999):06d}"
+
+    return order_for_the_open(rng, f"V{index:05d}", f"open-{index}", symbol, side, (20, 400), qty)
 
 
 async def place(client: BrokerClient, orders: list[dict[str, Any]]) -> list[PlacedOrder]:

@@ -16,7 +16,7 @@ import pytest
 from model import fixed
 from server.client.sdk import BrokerClient
 from tests.conftest import ROOT
-from tests.integration.helpers import TERMINAL
+from tests.integration.helpers import TERMINAL, order_for_the_open
 from tests.integration.open_oracle import PlacedOrder, expected_fills
 from tests.integration.recovery import ServerProcess, admin, wait_restarted
 
@@ -43,22 +43,13 @@ def write_open_conf(directory: Path) -> Path:
 
 
 def orders_for_the_open(rng: random.Random) -> list[dict[str, Any]]:
-    orders = []
-    for index in range(ACCOUNTS):
-        order: dict[str, Any] = {
-            "account": f"R{index:04d}",
-            "client_order_id": f"o-{index}",
-            "symbol": SYMBOLS[index % 2],
-            "side": "sell" if rng.random() < 0.3 else "buy",
-            "type": "market",
-            "tif": "opg",
-        }
-        if rng.random() < 0.3:
-            order["notional"] = f"{rng.randint(50, 900)}.{rng.randint(0, 99):02d}"
-        else:
-            order["qty"] = f"{rng.randint(0, 4)}.{rng.randint(1, 999_999):06d}"
-        orders.append(order)
-    return orders
+    def qty() -> str:
+        return f"{rng.randint(0, 4)}.{rng.randint(1, 999_999):06d}"
+
+    return [
+        order_for_the_open(rng, f"R{index:04d}", f"o-{index}", SYMBOLS[index % 2], "sell" if rng.random() < 0.3 else "buy", (50, 900), qty)
+        for index in range(ACCOUNTS)
+    ]
 
 
 async def place(url: str, orders: list[dict[str, Any]]) -> list[PlacedOrder]:
@@ -117,8 +108,7 @@ async def test_a_kill_mid_allocation_completes_it_exactly_once(tmp_path: Path, p
     config = write_open_conf(tmp_path / "conf")
     data = tmp_path / "data"
     server = ServerProcess(config, data, {"BROKERD_CRASH_AT": f"{point}:{actor}"})
-    url = server.start()
-    try:
+    with server.running() as url:
         placed = await place(url, orders_for_the_open(random.Random(3)))
         opened = await admin(url, "open")
         assert opened.get("ok"), opened
@@ -126,13 +116,8 @@ async def test_a_kill_mid_allocation_completes_it_exactly_once(tmp_path: Path, p
         assert (data / f"crashed-{point.split(':')[0]}").exists()
         await wait_all_done(url, placed)
         await assert_allocated_exactly_once(url, placed)
-    finally:
-        assert server.stop() == 0
-    url = server.start()
-    try:
+    with server.running() as url:
         await assert_allocated_exactly_once(url, placed)
-    finally:
-        assert server.stop() == 0
 
 
 FUND_QTY = "0.001"
@@ -188,8 +173,7 @@ async def test_a_kill_between_the_nav_markers_strikes_exactly_once(tmp_path: Pat
     config = write_open_conf(tmp_path / "conf")
     data = tmp_path / "data"
     server = ServerProcess(config, data, {"BROKERD_CRASH_AT": f"nav.before_send:1:{actor}"})
-    url = server.start()
-    try:
+    with server.running() as url:
         orders = [
             {"account": f"R{i:04d}", "client_order_id": f"f-{i}", "symbol": "VFIAX", "side": "buy", "type": "market", "qty": FUND_QTY}
             for i in range(ACCOUNTS)
@@ -205,10 +189,5 @@ async def test_a_kill_between_the_nav_markers_strikes_exactly_once(tmp_path: Pat
         assert (data / "crashed-nav.before_send").exists()
         await wait_struck(url, placed)
         await fund_orders_filled_once(url, placed, "401.23")
-    finally:
-        assert server.stop() == 0
-    url = server.start()
-    try:
+    with server.running() as url:
         await fund_orders_filled_once(url, placed, "401.23")
-    finally:
-        assert server.stop() == 0

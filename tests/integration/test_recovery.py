@@ -47,21 +47,15 @@ async def test_crash_at_a_named_point_loses_and_repeats_nothing(tmp_path: Path, 
     config = write_conf(tmp_path / "conf", snapshot_every_events=60)
     data = tmp_path / "data"
     server = ServerProcess(config, data, {"BROKERD_CRASH_AT": f"{point}:{k}:{actor}"})
-    url = server.start()
     ledger = Ledger()
-    try:
+    with server.running() as url:
         await stream_orders(url, ledger, "crash", count=400, clients=4)
         assert (data / f"crashed-{point}").exists(), f"{actor} never reached {point} {k} times"
         assert len(ledger.acked) == len(ledger.sent) == 400, "a client went without its answer"
         await wait_restarted(url, actor)
         await assert_books_match(url, ledger)
-    finally:
-        assert server.stop() == 0
-    url = server.start()
-    try:
+    with server.running() as url:
         await assert_books_match(url, ledger)
-    finally:
-        assert server.stop() == 0
 
 
 async def test_whole_server_killed_at_random_moments_under_load(tmp_path: Path) -> None:
@@ -80,8 +74,7 @@ async def test_whole_server_killed_at_random_moments_under_load(tmp_path: Path) 
         await asyncio.sleep(rng.uniform(0.3, 2.0))
         server.kill9()
         await load
-    url = server.start()
-    try:
+    with server.running() as url:
         found = await assert_books_match(url, ledger)
         unacked = ledger.unacked()
         assert all(len(found.get(key, [])) <= 1 for key in unacked)
@@ -96,17 +89,14 @@ async def test_whole_server_killed_at_random_moments_under_load(tmp_path: Path) 
             capture_output=True, text=True, cwd=ROOT,
         )
         assert verify.returncode == 0, verify.stdout + verify.stderr
-    finally:
-        assert server.stop() == 0
 
 
 async def test_one_account_shard_killed_under_load_comes_back_and_others_carry_on(tmp_path: Path) -> None:
     config = write_conf(tmp_path / "conf", snapshot_every_events=300)
     data = tmp_path / "data"
     server = ServerProcess(config, data)
-    url = server.start()
     ledger = Ledger()
-    try:
+    with server.running() as url:
         status = await admin(url, "status")
         shard = next(a for a in status["result"]["actors"] if a["name"] == "account-1")
         load = asyncio.ensure_future(stream_orders(url, ledger, "shard", count=600, clients=4))
@@ -117,21 +107,16 @@ async def test_one_account_shard_killed_under_load_comes_back_and_others_carry_o
         restarts = await wait_restarted(url, "account-1")
         assert restarts["account-1"] == 1 and restarts["account-0"] == 0
         await assert_books_match(url, ledger)
-    finally:
-        assert server.stop() == 0
 
 
 async def test_replay_gives_the_same_hash_in_any_process_and_hash_seed(tmp_path: Path) -> None:
     config = write_conf(tmp_path / "conf")
     data = tmp_path / "data"
     server = ServerProcess(config, data)
-    url = server.start()
     ledger = Ledger()
-    try:
+    with server.running() as url:
         await stream_orders(url, ledger, "det", count=200, clients=4)
         await asyncio.sleep(0.5)
-    finally:
-        assert server.stop() == 0
     for actor in ("account-0", "account-1", "instrument-0", "instrument-1", "venue-SIM", "supervisor"):
         hashes = set()
         for seed in ("0", "1", "12345"):

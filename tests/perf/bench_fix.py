@@ -39,57 +39,20 @@ sys.path.insert(0, str(ROOT))
 
 import quickfix as fix  # noqa: E402
 
-from adapters.fix.spec import fix44_dictionary  # noqa: E402
-from tests.integration.fixtools import free_port  # noqa: E402
+from tests.integration.fixtools import SessionApp, free_port, session_config  # noqa: E402
+from tests.perf.load import add_load_options  # noqa: E402
 
 KEEP: list[object] = []  # quickfix keeps raw pointers to factories and settings
 ANSWER_TIMEOUT_S = 60  # a round trip that takes longer is lost: fail, never hang
 
 
 def _settings(directory: Path, role: str, port: int, sender: str, target: str) -> Any:
-    directory.mkdir(parents=True, exist_ok=True)
-    where = f"SocketAcceptPort={port}" if role == "acceptor" else f"SocketConnectHost=127.0.0.1\nSocketConnectPort={port}"
-    (directory / "s.cfg").write_text(
-        f"""[DEFAULT]
-ConnectionType={role}
-ReconnectInterval=1
-HeartBtInt=30
-StartTime=00:00:00
-EndTime=00:00:00
-FileStorePath={directory / "store"}
-UseDataDictionary=Y
-DataDictionary={fix44_dictionary()}
-[SESSION]
-BeginString=FIX.4.4
-SenderCompID={sender}
-TargetCompID={target}
-{where}
-"""
-    )
-    return fix.SessionSettings(str(directory / "s.cfg"))
+    where = [f"SocketAcceptPort={port}"] if role == "acceptor" else ["SocketConnectHost=127.0.0.1", f"SocketConnectPort={port}"]
+    config = session_config(directory, "s.cfg", sender, target, f"ConnectionType={role}", "ReconnectInterval=1", "StartTime=00:00:00", "EndTime=00:00:00", *where)
+    return fix.SessionSettings(str(config))
 
 
-class _Base(fix.Application):  # type: ignore[misc]
-    def onCreate(self, sessionID: Any) -> None:
-        pass
-
-    def onLogon(self, sessionID: Any) -> None:
-        pass
-
-    def onLogout(self, sessionID: Any) -> None:
-        pass
-
-    def toAdmin(self, message: Any, sessionID: Any) -> None:
-        pass
-
-    def fromAdmin(self, message: Any, sessionID: Any) -> None:
-        pass
-
-    def toApp(self, message: Any, sessionID: Any) -> None:
-        pass
-
-
-class _Filler(_Base):
+class _Filler(SessionApp):
     """The bare acceptor: every NewOrderSingle is filled at once in one ExecutionReport."""
 
     def fromApp(self, message: Any, sessionID: Any) -> None:
@@ -124,10 +87,9 @@ def _run_filler(port: int, directory: str, ready: Any, sender: str, filler: str)
     threading.Event().wait()
 
 
-class _Sender(_Base):
+class _Sender(SessionApp):
     def __init__(self) -> None:
         super().__init__()
-        self.logged_on = threading.Event()
         self.sent: dict[str, float] = {}
         self.latencies: list[float] = []
         self.done = threading.Semaphore(0)
@@ -357,12 +319,7 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--orders", type=int, default=4000)
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--window", type=int, default=50, help="orders in flight per connection")
-    parser.add_argument("--rate", type=int, default=200, help="offered orders/s for the latency run")
-    parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
+    add_load_options(parser, orders=4000, window=50, rate=200)
     asyncio.run(run(parser.parse_args()))
 
 

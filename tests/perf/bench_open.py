@@ -46,6 +46,7 @@ from model.config import AccountSeed, User  # noqa: E402
 from model.enums import AssetClass  # noqa: E402
 from model.instruments import Instrument  # noqa: E402
 from tests.conftest import demo_setup  # noqa: E402
+from tests.integration.helpers import order_for_the_open  # noqa: E402
 
 INCREMENT = fixed.parse("0.000001")
 
@@ -94,22 +95,15 @@ def frame_of_orders(args: argparse.Namespace, symbols: list[Instrument], start: 
     the client does not hold 10,000,000 orders). 60 % buys, 40 % sells; 70 % quantities
     (0.000001 .. 20), 30 % notionals (5.00 .. 2,000.00); symbols and accounts spread evenly."""
     rng = random.Random(start)
+
+    def qty() -> str:
+        return fixed.format(rng.randint(1, 20_000_000) * INCREMENT)
+
     orders = []
     for index in range(start, min(start + 1000, args.orders)):
-        symbol = symbols[rng.randrange(len(symbols))]
-        order: dict[str, Any] = {
-            "account": f"V{index % args.accounts:07d}",
-            "client_order_id": f"o{index}",
-            "symbol": symbol.symbol,
-            "side": "sell" if rng.random() < 0.4 else "buy",
-            "type": "market",
-            "tif": "opg",
-        }
-        if rng.random() < 0.3:
-            order["notional"] = f"{rng.randint(5, 2000)}.{rng.randint(0, 99):02d}"
-        else:
-            order["qty"] = fixed.format(rng.randint(1, 20_000_000) * INCREMENT)
-        orders.append(order)
+        symbol = symbols[rng.randrange(len(symbols))].symbol
+        side = "sell" if rng.random() < 0.4 else "buy"
+        orders.append(order_for_the_open(rng, f"V{index % args.accounts:07d}", f"o{index}", symbol, side, (5, 2000), qty))
     return orders
 
 

@@ -52,6 +52,7 @@ from model import fixed  # noqa: E402
 from model.config import AccountSeed, User  # noqa: E402
 from server.gateway.auth import signature  # noqa: E402
 from tests.conftest import demo_setup  # noqa: E402
+from tests.perf.load import add_load_options  # noqa: E402
 
 encode = msgspec.json.encode
 decode = msgspec.json.decode
@@ -380,12 +381,7 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--orders", type=int, default=20_000)
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--window", type=int, default=500, help="orders in flight per connection")
-    parser.add_argument("--rate", type=int, default=2_000, help="offered orders/s for the latency run")
-    parser.add_argument("--latency-seconds", type=float, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
+    add_load_options(parser, orders=20_000, window=500, rate=2_000, seconds_option="--latency-seconds")
     parser.add_argument("--flood-orders", type=int, default=20_000, help="orders one connection floods in the fairness run (0: skip it)")
     parser.add_argument("--flood-frame", type=int, default=1000, help="orders per new_orders frame of the flood")
     parser.add_argument("--poll-ms", type=float, default=5, help="the other user's get_account interval")

@@ -34,9 +34,9 @@ from actors.runtime.logs import configure as configure_logs
 from adapters.fix.simulator.codec import Unusable, decode, encode, mark_poss_dup
 from adapters.fix.simulator.config import load_settings
 from adapters.fix.simulator.core import MarketMaker
-from adapters.fix.simulator.messages import Command, Event, ExecKind, ExecutionReport
+from adapters.fix.simulator.messages import Command, Event, ExecutionReport
 from adapters.fix.spec import fix44_dictionary
-from adapters.fix.tags import YES, BusinessRejectReason, MsgType, Tag
+from adapters.fix.tags import YES, BusinessRejectReason, ExecTypeCode, MsgType, Tag
 
 log = structlog.get_logger("mmsim")
 
@@ -186,8 +186,8 @@ class Engine:
         return list(self._core.handle(item, now))
 
     def _send(self, event: Event | Unusable) -> None:
-        if isinstance(event, ExecutionReport) and event.kind is ExecKind.REJECTED:
-            log.info("order_rejected", session=event.session, cl_ord_id=event.cl_ord_id, text=event.text)
+        if isinstance(event, ExecutionReport) and event.kind is ExecTypeCode.REJECTED:
+            log.info("order_rejected", session=event.session, cl_ord_id=event.cl_ord_id, text=event.details.text)
         if not self._application.send(event):
             log.error("send_failed", session=event.session, event=type(event).__name__)
 

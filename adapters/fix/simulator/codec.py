@@ -20,25 +20,21 @@ import quickfix as fix
 import quickfix44 as fix44
 
 from adapters.fix.simulator.messages import (
+    BAD_PRICE,
     CancelOrder,
     CancelRejected,
-    CancelRejectReason,
-    CancelRequestKind,
     Command,
     Event,
-    ExecKind,
     ExecutionReport,
     MarketDataRejected,
-    MarketDataRejectReason,
     MarketDataRequest,
     MarketDataSent,
     NewOrder,
     Problem,
     QuoteSent,
-    RejectReason,
     ReplaceOrder,
     StatusRequest,
-    Subscription,
+    Terms,
 )
 from adapters.fix.tags import (
     ORD_STATUS,
@@ -47,11 +43,8 @@ from adapters.fix.tags import (
     TIME_IN_FORCE,
     YES,
     BusinessRejectReason,
-    CxlRejReason,
-    CxlRejResponseTo,
     ExecTypeCode,
     MDEntryType,
-    MDReqRejReason,
     MsgType,
     OrdRejReason,
     SubscriptionRequestType,
@@ -60,7 +53,7 @@ from adapters.fix.tags import (
 )
 from adapters.fix.values import fix_timestamp
 from model import fixed
-from model.enums import OrderType, TimeInForce
+from model.enums import OrderStatus, OrderType, TimeInForce
 
 
 class Unusable(msgspec.Struct, frozen=True):
@@ -78,39 +71,7 @@ class Unusable(msgspec.Struct, frozen=True):
 _SIDES = decoding(SIDE)
 _ORDER_TYPES = decoding(ORD_TYPE, only=frozenset({OrderType.MARKET, OrderType.LIMIT}))  # stops are brokerd's to hold
 _TIME_IN_FORCE = decoding(TIME_IN_FORCE, only=frozenset({TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK}))
-_SUBSCRIPTIONS: dict[str, Subscription] = {
-    SubscriptionRequestType.SNAPSHOT: Subscription.SNAPSHOT,
-    SubscriptionRequestType.SUBSCRIBE: Subscription.SUBSCRIBE,
-    SubscriptionRequestType.UNSUBSCRIBE: Subscription.UNSUBSCRIBE,
-}
-_EXEC_TYPES = {
-    ExecKind.NEW: ExecTypeCode.NEW,
-    ExecKind.TRADE: ExecTypeCode.TRADE,
-    ExecKind.CANCELED: ExecTypeCode.CANCELED,
-    ExecKind.REPLACED: ExecTypeCode.REPLACED,
-    ExecKind.REJECTED: ExecTypeCode.REJECTED,
-    ExecKind.ORDER_STATUS: ExecTypeCode.ORDER_STATUS,
-}
-_ORD_REJ_REASONS = {
-    RejectReason.UNKNOWN_SYMBOL: OrdRejReason.UNKNOWN_SYMBOL,
-    RejectReason.EXCEEDS_LIMIT: OrdRejReason.ORDER_EXCEEDS_LIMIT,
-    RejectReason.UNKNOWN_ORDER: OrdRejReason.UNKNOWN_ORDER,
-    RejectReason.DUPLICATE_ORDER: OrdRejReason.DUPLICATE_ORDER,
-    RejectReason.UNSUPPORTED: OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
-    RejectReason.INCORRECT_QUANTITY: OrdRejReason.INCORRECT_QUANTITY,
-    RejectReason.BAD_PRICE: OrdRejReason.OTHER,
-}
-_CXL_REJ_REASONS = {
-    CancelRejectReason.TOO_LATE: CxlRejReason.TOO_LATE_TO_CANCEL,
-    CancelRejectReason.UNKNOWN_ORDER: CxlRejReason.UNKNOWN_ORDER,
-    CancelRejectReason.DUPLICATE_CL_ORD_ID: CxlRejReason.DUPLICATE_CL_ORD_ID,
-    CancelRejectReason.OTHER: CxlRejReason.OTHER,
-}
-_CXL_REJ_RESPONSE_TO = {CancelRequestKind.CANCEL: CxlRejResponseTo.CANCEL, CancelRequestKind.REPLACE: CxlRejResponseTo.REPLACE}
-_MD_REJ_REASONS = {
-    MarketDataRejectReason.UNKNOWN_SYMBOL: MDReqRejReason.UNKNOWN_SYMBOL,
-    MarketDataRejectReason.DUPLICATE_REQUEST_ID: MDReqRejReason.DUPLICATE_MD_REQ_ID,
-}
+_SUBSCRIPTIONS = {str(subscription): subscription for subscription in SubscriptionRequestType}
 
 _T = TypeVar("_T")
 
@@ -143,20 +104,17 @@ def decode(message: fix.Message, session: str) -> Command | Unusable:
     if msg_type == MsgType.ORDER_CANCEL_REQUEST:
         return CancelOrder(session, cl_ord_id, orig_cl_ord_id, order_id)
     order_type = fields.enum(Tag.OrdType, _ORDER_TYPES)
-    qty = fields.decimal(Tag.OrderQty, RejectReason.INCORRECT_QUANTITY)
-    price = fields.decimal(Tag.Price, RejectReason.BAD_PRICE)
+    qty = fields.decimal(Tag.OrderQty, OrdRejReason.INCORRECT_QUANTITY)
+    price = fields.decimal(Tag.Price, BAD_PRICE)
     if msg_type == MsgType.ORDER_CANCEL_REPLACE_REQUEST:
-        return ReplaceOrder(session, cl_ord_id, orig_cl_ord_id, order_id, symbol, side, order_type, qty, price, fields.problem)
+        terms = Terms(symbol, side, order_type, qty=qty, price=price)
+        return ReplaceOrder(session, cl_ord_id, orig_cl_ord_id, order_id, terms, fields.problem)
+    tif = fields.enum(Tag.TimeInForce, _TIME_IN_FORCE, default=TimeInForce.DAY)
+    cash = fields.decimal(Tag.CashOrderQty, OrdRejReason.INCORRECT_QUANTITY)
     return NewOrder(
         session=session,
         cl_ord_id=cl_ord_id,
-        symbol=symbol,
-        side=side,
-        order_type=order_type,
-        tif=fields.enum(Tag.TimeInForce, _TIME_IN_FORCE, default=TimeInForce.DAY),
-        qty=qty,
-        cash=fields.decimal(Tag.CashOrderQty, RejectReason.INCORRECT_QUANTITY),
-        price=price,
+        terms=Terms(symbol, side, order_type, tif, qty, cash, price),
         poss_dup=fields.header(Tag.PossDupFlag) == YES or fields.header(Tag.PossResend) == YES,
         problem=fields.problem,
     )
@@ -190,7 +148,7 @@ class _Fields:
         header = self.message.getHeader()
         return header.getField(tag) if header.isSetField(tag) else None
 
-    def decimal(self, tag: int, reason: RejectReason) -> int | None:
+    def decimal(self, tag: int, reason: OrdRejReason) -> int | None:
         text = self.text(tag)
         if text is None:
             return None
@@ -206,13 +164,13 @@ class _Fields:
             return default
         value = values.get(text)
         if value is None:
-            self._note(RejectReason.UNSUPPORTED, f"tag {tag}={text} not supported")
+            self._note(OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC, f"tag {tag}={text} not supported")
         return value
 
     def unusable(self, session: str, reason: BusinessRejectReason, text: str, ref_id: str | None = None) -> Unusable:
         return Unusable(session, self.header(Tag.MsgType) or "", self.header(Tag.MsgSeqNum), ref_id, reason, text)
 
-    def _note(self, reason: RejectReason, text: str) -> None:
+    def _note(self, reason: OrdRejReason, text: str) -> None:
         if self.problem is None:
             self.problem = Problem(reason, text)
 
@@ -237,30 +195,42 @@ def encode(event: Event | Unusable) -> fix.Message:
 
 def _execution_report(report: ExecutionReport) -> fix.Message:
     message = fix44.ExecutionReport()
-    _set(message, Tag.OrderID, report.order_id)
+    _set_order(message, report.order_id, report.cl_ord_id, report.orig_cl_ord_id, report.status)
     _set(message, Tag.ExecID, report.exec_id)
-    _set(message, Tag.ExecType, _EXEC_TYPES[report.kind])
-    _set(message, Tag.OrdStatus, ORD_STATUS[report.status])
-    _set(message, Tag.ClOrdID, report.cl_ord_id)
-    _set(message, Tag.OrigClOrdID, report.orig_cl_ord_id)
-    _set(message, Tag.Symbol, report.symbol)
-    _set(message, Tag.Side, SIDE[report.side])
-    _set(message, Tag.OrdType, None if report.order_type is None else ORD_TYPE[report.order_type])
-    _set(message, Tag.TimeInForce, None if report.tif is None else TIME_IN_FORCE[report.tif])
-    _set(message, Tag.OrderQty, _quantity(report.qty))
-    _set(message, Tag.CashOrderQty, None if report.cash is None else fixed.format_cash(report.cash))
-    _set(message, Tag.Price, _price(report.price))
-    if report.kind is ExecKind.TRADE:
-        _set(message, Tag.LastQty, _quantity(report.last_qty))
-        _set(message, Tag.LastPx, _price(report.last_price))
+    _set(message, Tag.ExecType, report.kind)
+    _set_terms(message, report.terms)
+    details = report.details
+    if report.kind is ExecTypeCode.TRADE:
+        _set(message, Tag.LastQty, _quantity(details.last_qty))
+        _set(message, Tag.LastPx, _price(details.last_price))
     _set(message, Tag.CumQty, _quantity(report.cum_qty))
     _set(message, Tag.LeavesQty, _quantity(report.leaves_qty))
     _set(message, Tag.AvgPx, fixed.format(report.avg_price))
     _set(message, Tag.TransactTime, fix_timestamp(report.transact_time))
-    _set(message, Tag.Text, report.text)
-    _set(message, Tag.OrdRejReason, None if report.reject_reason is None else _ORD_REJ_REASONS[report.reject_reason])
-    _set(message, Tag.OrdStatusReqID, report.status_request_id)
+    _set(message, Tag.Text, details.text)
+    _set(message, Tag.OrdRejReason, details.reject_reason)
+    _set(message, Tag.OrdStatusReqID, details.status_request_id)
     return message
+
+
+def _set_order(message: fix.Message, order_id: str, cl_ord_id: str, orig_cl_ord_id: str | None, status: OrderStatus) -> None:
+    """The fields that name an order and say its status: an ExecutionReport and an
+    OrderCancelReject both carry them."""
+    _set(message, Tag.OrderID, order_id)
+    _set(message, Tag.ClOrdID, cl_ord_id)
+    _set(message, Tag.OrigClOrdID, orig_cl_ord_id)
+    _set(message, Tag.OrdStatus, ORD_STATUS[status])
+
+
+def _set_terms(message: fix.Message, terms: Terms) -> None:
+    """An order's terms, as an ExecutionReport repeats them."""
+    _set(message, Tag.Symbol, terms.symbol)
+    _set(message, Tag.Side, SIDE[terms.side])
+    _set(message, Tag.OrdType, None if terms.order_type is None else ORD_TYPE[terms.order_type])
+    _set(message, Tag.TimeInForce, None if terms.tif is None else TIME_IN_FORCE[terms.tif])
+    _set(message, Tag.OrderQty, _quantity(terms.qty))
+    _set(message, Tag.CashOrderQty, None if terms.cash is None else fixed.format_cash(terms.cash))
+    _set(message, Tag.Price, _price(terms.price))
 
 
 def mark_poss_dup(message: fix.Message, orig_sending_time: int) -> None:
@@ -273,12 +243,9 @@ def mark_poss_dup(message: fix.Message, orig_sending_time: int) -> None:
 
 def _cancel_reject(reject: CancelRejected) -> fix.Message:
     message = fix44.OrderCancelReject()
-    _set(message, Tag.OrderID, reject.order_id)
-    _set(message, Tag.ClOrdID, reject.cl_ord_id)
-    _set(message, Tag.OrigClOrdID, reject.orig_cl_ord_id)
-    _set(message, Tag.OrdStatus, ORD_STATUS[reject.status])
-    _set(message, Tag.CxlRejResponseTo, _CXL_REJ_RESPONSE_TO[reject.response_to])
-    _set(message, Tag.CxlRejReason, _CXL_REJ_REASONS[reject.reason])
+    _set_order(message, reject.order_id, reject.cl_ord_id, reject.orig_cl_ord_id, reject.status)
+    _set(message, Tag.CxlRejResponseTo, reject.response_to)
+    _set(message, Tag.CxlRejReason, reject.reason)
     _set(message, Tag.Text, reject.text)
     _set(message, Tag.TransactTime, fix_timestamp(reject.transact_time))
     return message
@@ -313,7 +280,7 @@ def _market_data_snapshot(event: MarketDataSent) -> fix.Message:
 def _market_data_reject(event: MarketDataRejected) -> fix.Message:
     message = fix44.MarketDataRequestReject()
     _set(message, Tag.MDReqID, event.request_id)
-    _set(message, Tag.MDReqRejReason, _MD_REJ_REASONS[event.reason])
+    _set(message, Tag.MDReqRejReason, event.reason)
     _set(message, Tag.Text, event.text)
     return message
 

@@ -43,23 +43,23 @@ import msgspec
 from adapters.fix.simulator.config import SimulatorSettings
 from adapters.fix.simulator.marketdata import Subscriptions
 from adapters.fix.simulator.messages import (
+    NO_DETAILS,
     CancelOrder,
-    CancelRejectReason,
-    CancelRequestKind,
     Command,
     Event,
-    ExecKind,
     ExecutionReport,
     MarketDataRequest,
     NewOrder,
     Quote,
     QuoteSent,
-    RejectReason,
     ReplaceOrder,
+    ReportDetails,
     StatusRequest,
+    Terms,
 )
 from adapters.fix.simulator.orders import IMMEDIATE, WORKING, Order, Rules, part_qty, room, stand_in, unfilled
 from adapters.fix.simulator.reports import cancel_rejected, execution_report
+from adapters.fix.tags import CxlRejReason, CxlRejResponseTo, ExecTypeCode, OrdRejReason
 from adapters.sim.quotes import Book, catch_up, crosses, draw_quote, next_quote, random_walk, starting_mid
 from model import fixed
 from model.enums import OrderStatus, TimeInForce
@@ -167,31 +167,18 @@ class MarketMaker:
             if request.poss_dup:
                 return []
             return [self._duplicate_rejected(request, now)]
-        budget = None if request.cash is None else fixed.floor_to(request.cash, fixed.CENT)
-        order = Order(
-            order_id=self._next_id("order", "O"),
-            session=request.session,
-            cl_ord_id=request.cl_ord_id,
-            orig_cl_ord_id=None,
-            symbol=request.symbol,
-            side=request.side,
-            order_type=request.order_type,
-            tif=request.tif,
-            qty=request.qty,
-            cash=request.cash,
-            budget=budget,
-            price=request.price,
-            status=OrderStatus.NEW,
-            parts_left=self._settings.fill_parts,
-        )
+        cash = request.terms.cash
+        budget = None if cash is None else fixed.floor_to(cash, fixed.CENT)
+        order_id = self._next_id("order", "O")
+        order = Order(order_id, request.session, request.cl_ord_id, None, request.terms, budget, OrderStatus.NEW, self._settings.fill_parts)
         self._orders[order.order_id] = order
         self._by_cl_ord_id[(order.session, order.cl_ord_id)] = order.order_id
         problem = request.problem or self._rules.order_problem(order, self._books)
         if problem is not None:
             order.status = OrderStatus.REJECTED
-            return [self._report(order, ExecKind.REJECTED, now, text=problem.text, reject_reason=problem.reason)]
+            return [self._report(order, ExecTypeCode.REJECTED, now, ReportDetails(text=problem.text, reject_reason=problem.reason))]
         self._schedule_fill(order, now + self._latency)
-        return [self._report(order, ExecKind.NEW, now)]
+        return [self._report(order, ExecTypeCode.NEW, now)]
 
     def cancel(self, request: CancelOrder, now: int) -> list[Event]:
         """``canceled`` (ClOrdID the request's, OrigClOrdID the order's), or a cancel reject:
@@ -200,11 +187,11 @@ class MarketMaker:
         refusal = self._request_refusal(request.session, request.cl_ord_id, order)
         if refusal is not None:
             reason, text = refusal
-            return [cancel_rejected(request, order, CancelRequestKind.CANCEL, reason, text, now)]
+            return [cancel_rejected(request, order, CxlRejResponseTo.CANCEL, reason, text, now)]
         assert order is not None
         self._stop_working(order, OrderStatus.CANCELED)
         self._rename(order, request.cl_ord_id)
-        return [self._report(order, ExecKind.CANCELED, now, text="canceled on request")]
+        return [self._report(order, ExecTypeCode.CANCELED, now, ReportDetails(text="canceled on request"))]
 
     def replace(self, request: ReplaceOrder, now: int) -> list[Event]:
         """``replaced`` with the new ClOrdID, qty and price (the order keeps its OrderID,
@@ -213,19 +200,21 @@ class MarketMaker:
         refusal = self._request_refusal(request.session, request.cl_ord_id, order)
         if refusal is None:
             assert order is not None
-            assert order.symbol is not None
-            problem = request.problem or self._rules.replace_problem(order, request, self._books[order.symbol])
-            refusal = None if problem is None else (CancelRejectReason.OTHER, problem.text)
+            assert order.terms.symbol is not None
+            problem = request.problem or self._rules.replace_problem(order, request, self._books[order.terms.symbol])
+            refusal = None if problem is None else (CxlRejReason.OTHER, problem.text)
         if refusal is not None:
             reason, text = refusal
-            return [cancel_rejected(request, order, CancelRequestKind.REPLACE, reason, text, now)]
+            return [cancel_rejected(request, order, CxlRejResponseTo.REPLACE, reason, text, now)]
         assert order is not None
-        order.qty = order.qty if request.qty is None else request.qty
-        order.price = order.price if request.price is None else request.price
+        terms, asked = order.terms, request.terms
+        order.terms = msgspec.structs.replace(
+            terms, qty=terms.qty if asked.qty is None else asked.qty, price=terms.price if asked.price is None else asked.price
+        )
         self._rename(order, request.cl_ord_id)
-        events: list[Event] = [self._report(order, ExecKind.REPLACED, now)]
-        if order.due is None and order.symbol is not None and self._crosses(order):
-            del self._resting[order.symbol][order.order_id]
+        events: list[Event] = [self._report(order, ExecTypeCode.REPLACED, now)]
+        if order.due is None and terms.symbol is not None and self._crosses(order):
+            del self._resting[terms.symbol][order.order_id]
             self._schedule_fill(order, now + self._latency)
         return events
 
@@ -234,18 +223,10 @@ class MarketMaker:
         the text ``unknown order`` when there is no such order in the session."""
         order = self._find(request.session, request.cl_ord_id, request.order_id)
         if order is not None:
-            return [self._report(order, ExecKind.ORDER_STATUS, now, status_request_id=request.request_id)]
-        unknown = stand_in(request.session, request.cl_ord_id, request.symbol, request.side)
-        return [
-            self._report(
-                unknown,
-                ExecKind.ORDER_STATUS,
-                now,
-                text="unknown order",
-                reject_reason=RejectReason.UNKNOWN_ORDER,
-                status_request_id=request.request_id,
-            )
-        ]
+            return [self._report(order, ExecTypeCode.ORDER_STATUS, now, ReportDetails(status_request_id=request.request_id))]
+        unknown = stand_in(request.session, request.cl_ord_id, Terms(request.symbol, request.side))
+        details = ReportDetails(text="unknown order", reject_reason=OrdRejReason.UNKNOWN_ORDER, status_request_id=request.request_id)
+        return [self._report(unknown, ExecTypeCode.ORDER_STATUS, now, details)]
 
     def market_data(self, request: MarketDataRequest) -> list[Event]:
         """A snapshot per symbol now, and one on every tick while subscribed; see ``Subscriptions``."""
@@ -289,11 +270,11 @@ class MarketMaker:
         for order in self._orders.values():
             if order.cum_qty < 0 or order.cum_qty % self._increment:
                 raise AssertionError(f"{order.order_id}: cum_qty {order.cum_qty} off the increment")
-            if order.qty is not None and order.cum_qty > order.qty:
+            if order.terms.qty is not None and order.cum_qty > order.terms.qty:
                 raise AssertionError(f"{order.order_id}: overfilled")
             if order.budget is not None and order.value_raw > order.budget * fixed.SCALE:
                 raise AssertionError(f"{order.order_id}: fills worth more than the cash")
-            resting = order.symbol is not None and order.order_id in self._resting.get(order.symbol, {})
+            resting = order.terms.symbol is not None and order.order_id in self._resting.get(order.terms.symbol, {})
             if order.status in WORKING and (order.due is None) == (not resting):
                 raise AssertionError(f"{order.order_id}: working but {'both' if resting else 'neither'} resting and scheduled")
             if order.status not in WORKING and (order.due is not None or resting):
@@ -304,14 +285,14 @@ class MarketMaker:
 
     # --- refusals ---------------------------------------------------------------------------
 
-    def _request_refusal(self, session: str, cl_ord_id: str, order: Order | None) -> tuple[CancelRejectReason, str] | None:
+    def _request_refusal(self, session: str, cl_ord_id: str, order: Order | None) -> tuple[CxlRejReason, str] | None:
         """Why a cancel or replace of ``order`` under the new ``cl_ord_id`` cannot be done."""
         if (session, cl_ord_id) in self._by_cl_ord_id:
-            return CancelRejectReason.DUPLICATE_CL_ORD_ID, f"ClOrdID {cl_ord_id} already used"
+            return CxlRejReason.DUPLICATE_CL_ORD_ID, f"ClOrdID {cl_ord_id} already used"
         if order is None:
-            return CancelRejectReason.UNKNOWN_ORDER, "unknown order"
+            return CxlRejReason.UNKNOWN_ORDER, "unknown order"
         if order.status not in WORKING:
-            return CancelRejectReason.TOO_LATE, f"too late: order is {order.status.value}"
+            return CxlRejReason.TOO_LATE_TO_CANCEL, f"too late: order is {order.status.value}"
         return None
 
     # --- matching ---------------------------------------------------------------------------
@@ -336,19 +317,20 @@ class MarketMaker:
     def _fill_part(self, order: Order, now: int) -> list[Event]:
         """Fill the order's next part at the quote, or rest it (day/GTC) or cancel it
         (IOC/FOK) if the quote is not at its limit."""
-        assert order.symbol is not None
+        terms = order.terms
+        assert terms.symbol is not None
         order.due = None
-        book = self._books[order.symbol]
-        price = book.price_for(order.side)
+        book = self._books[terms.symbol]
+        price = book.price_for(terms.side)
         if not self._crosses(order):
-            if order.tif in IMMEDIATE:
-                return [self._cancel_remainder(order, now, f"{order.tif}: quote {fixed.format(price)} not at the limit")]
-            self._resting[order.symbol][order.order_id] = None
+            if terms.tif in IMMEDIATE:
+                return [self._cancel_remainder(order, now, f"{terms.tif}: quote {fixed.format(price)} not at the limit")]
+            self._resting[terms.symbol][order.order_id] = None
             return []
-        if order.tif in IMMEDIATE and order.fill_cap is None:
-            shown = fixed.floor_to(book.size_for(order.side), self._increment)
+        if terms.tif in IMMEDIATE and order.fill_cap is None:
+            shown = fixed.floor_to(book.size_for(terms.side), self._increment)
             wanted = room(order, price, self._increment)
-            if order.tif is TimeInForce.FOK:
+            if terms.tif is TimeInForce.FOK:
                 if wanted > shown:
                     return [self._cancel_remainder(order, now, f"FOK: {fixed.format(shown)} shown, {fixed.format(wanted)} wanted")]
                 order.parts_left = 1
@@ -361,19 +343,20 @@ class MarketMaker:
         order.parts_left = max(1, order.parts_left - 1)
         if unfilled(order, price, self._increment) == 0:
             order.status = OrderStatus.FILLED
-            return [self._report(order, ExecKind.TRADE, now, last_qty=part, last_price=price)]
+            return [self._report(order, ExecTypeCode.TRADE, now, ReportDetails(last_qty=part, last_price=price))]
         order.status = OrderStatus.PARTIALLY_FILLED
-        events: list[Event] = [self._report(order, ExecKind.TRADE, now, last_qty=part, last_price=price)]
+        events: list[Event] = [self._report(order, ExecTypeCode.TRADE, now, ReportDetails(last_qty=part, last_price=price))]
         if room(order, price, self._increment) == 0:
-            events.append(self._cancel_remainder(order, now, f"{order.tif}: remainder canceled"))
+            events.append(self._cancel_remainder(order, now, f"{terms.tif}: remainder canceled"))
         else:
             self._schedule_fill(order, now + self._latency)
         return events
 
     def _crosses(self, order: Order) -> bool:
         """Whether the order may trade at the quote now (a market order always may)."""
-        assert order.symbol is not None
-        return crosses(order.side, order.price, self._books[order.symbol].price_for(order.side))
+        terms = order.terms
+        assert terms.symbol is not None
+        return crosses(terms.side, terms.price, self._books[terms.symbol].price_for(terms.side))
 
     # --- bookkeeping ------------------------------------------------------------------------
 
@@ -385,12 +368,12 @@ class MarketMaker:
     def _stop_working(self, order: Order, status: OrderStatus) -> None:
         order.status = status
         order.due = None
-        if order.symbol is not None:
-            self._resting.get(order.symbol, {}).pop(order.order_id, None)
+        if order.terms.symbol is not None:
+            self._resting.get(order.terms.symbol, {}).pop(order.order_id, None)
 
     def _cancel_remainder(self, order: Order, now: int, text: str) -> ExecutionReport:
         self._stop_working(order, OrderStatus.CANCELED)
-        return self._report(order, ExecKind.CANCELED, now, text=text)
+        return self._report(order, ExecTypeCode.CANCELED, now, ReportDetails(text=text))
 
     def _rename(self, order: Order, cl_ord_id: str) -> None:
         """The order now answers to ``cl_ord_id``; its earlier ClOrdIDs still find it."""
@@ -411,40 +394,25 @@ class MarketMaker:
     def _next_id(self, name: str, prefix: str) -> str:
         return f"{self._run_id}-{prefix}{self._next_count(name)}"
 
-    def _report(
-        self,
-        order: Order,
-        kind: ExecKind,
-        now: int,
-        *,
-        last_qty: int = 0,
-        last_price: int | None = None,
-        text: str | None = None,
-        reject_reason: RejectReason | None = None,
-        status_request_id: str | None = None,
-    ) -> ExecutionReport:
+    def _report(self, order: Order, kind: ExecTypeCode, now: int, details: ReportDetails = NO_DETAILS) -> ExecutionReport:
         """An execution report about ``order`` with the next ExecID and what is left to fill
         at the quote; kept for resends."""
+        terms = order.terms
         leaves = 0
-        if order.status in WORKING and order.symbol is not None:
-            leaves = unfilled(order, self._books[order.symbol].price_for(order.side), self._increment)
-        exec_id = self._next_id("exec", "E")
-        report = execution_report(
-            order, kind, now, exec_id, leaves, last_qty=last_qty, last_price=last_price, text=text,
-            reject_reason=reject_reason, status_request_id=status_request_id,
-        )  # fmt: skip
+        if order.status in WORKING and terms.symbol is not None:
+            leaves = unfilled(order, self._books[terms.symbol].price_for(terms.side), self._increment)
+        report = execution_report(order, kind, now, self._next_id("exec", "E"), leaves, details)
         self._remember(report)
         return report
 
     def _duplicate_rejected(self, request: NewOrder, now: int) -> ExecutionReport:
         """A reject for a repeated ClOrdID that leaves the order already under it alone."""
-        terms = {"order_type": request.order_type, "tif": request.tif, "qty": request.qty, "cash": request.cash, "price": request.price}
-        duplicate = stand_in(request.session, request.cl_ord_id, request.symbol, request.side, **terms)
-        text = f"duplicate ClOrdID {request.cl_ord_id}"
-        return self._report(duplicate, ExecKind.REJECTED, now, text=text, reject_reason=RejectReason.DUPLICATE_ORDER)
+        duplicate = stand_in(request.session, request.cl_ord_id, request.terms)
+        details = ReportDetails(text=f"duplicate ClOrdID {request.cl_ord_id}", reject_reason=OrdRejReason.DUPLICATE_ORDER)
+        return self._report(duplicate, ExecTypeCode.REJECTED, now, details)
 
     def _remember(self, report: ExecutionReport) -> None:
         """Keep the last ``resend_on_logon`` reports per session (test mode only)."""
         keep = self._settings.resend_on_logon
-        if keep and report.kind is not ExecKind.ORDER_STATUS:
+        if keep and report.kind is not ExecTypeCode.ORDER_STATUS:
             self._history.setdefault(report.session, deque(maxlen=keep)).append(report)

@@ -6,15 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 
-from adapters.fix.simulator.messages import (
-    Event,
-    MarketDataRejected,
-    MarketDataRejectReason,
-    MarketDataRequest,
-    MarketDataSent,
-    Quote,
-    Subscription,
-)
+from adapters.fix.simulator.messages import Event, MarketDataRejected, MarketDataRequest, MarketDataSent, Quote
+from adapters.fix.tags import MDReqRejReason, SubscriptionRequestType
 
 
 class Subscriptions:
@@ -28,16 +21,16 @@ class Subscriptions:
         ``unsubscribe`` (or logout). Symbols not among ``symbols`` reject the whole request,
         as does a subscription under an MDReqID already subscribed."""
         subscriptions = self.by_session.setdefault(request.session, {})
-        if request.subscription is Subscription.UNSUBSCRIBE:
+        if request.subscription is SubscriptionRequestType.UNSUBSCRIBE:
             subscriptions.pop(request.request_id, None)
             return []
         unknown = [symbol for symbol in request.symbols if symbol not in symbols]
         if unknown or not request.symbols:
             text = f"unknown symbols {unknown}" if unknown else "no symbols requested"
-            return [MarketDataRejected(request.session, request.request_id, MarketDataRejectReason.UNKNOWN_SYMBOL, text)]
-        if request.subscription is Subscription.SUBSCRIBE:
+            return [MarketDataRejected(request.session, request.request_id, MDReqRejReason.UNKNOWN_SYMBOL, text)]
+        if request.subscription is SubscriptionRequestType.SUBSCRIBE:
             if request.request_id in subscriptions:
-                reason = MarketDataRejectReason.DUPLICATE_REQUEST_ID
+                reason = MDReqRejReason.DUPLICATE_MD_REQ_ID
                 return [MarketDataRejected(request.session, request.request_id, reason, "MDReqID already subscribed")]
             subscriptions[request.request_id] = list(request.symbols)
         return [MarketDataSent(request.session, request.request_id, quote(symbol)) for symbol in request.symbols]

@@ -3,75 +3,40 @@
 Commands are what a counterparty asked for, already read out of FIX by ``codec``;
 events are what the market maker says back, each addressed to one session. Numbers are
 fixed-point ``int`` s (``model.fixed``), times are nanoseconds since the epoch. A session
-is an opaque string (quickfix's ``SessionID.toString()`` in the shell).
+is an opaque string (quickfix's ``SessionID.toString()`` in the shell). Enumerated values
+(ExecType, OrdRejReason, CxlRejReason, ...) are the FIX vocabulary's (``adapters/fix/tags.py``)
+as they go on the wire: the codec writes them as they are and keeps no second set.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 import msgspec
 
+from adapters.fix.tags import CxlRejReason, CxlRejResponseTo, ExecTypeCode, MDReqRejReason, OrdRejReason, SubscriptionRequestType
 from model.enums import OrderStatus, OrderType, Side, TimeInForce
 
-
-class ExecKind(StrEnum):
-    """ExecType (150) of an execution report."""
-
-    NEW = "new"
-    TRADE = "trade"
-    CANCELED = "canceled"
-    REPLACED = "replaced"
-    REJECTED = "rejected"
-    ORDER_STATUS = "order_status"
-
-
-class RejectReason(StrEnum):
-    """Why an order was rejected (OrdRejReason, 103)."""
-
-    UNKNOWN_SYMBOL = "unknown_symbol"
-    DUPLICATE_ORDER = "duplicate_order"
-    UNSUPPORTED = "unsupported"
-    INCORRECT_QUANTITY = "incorrect_quantity"
-    EXCEEDS_LIMIT = "exceeds_limit"
-    BAD_PRICE = "bad_price"
-    UNKNOWN_ORDER = "unknown_order"
-
-
-class CancelRejectReason(StrEnum):
-    """Why a cancel or replace was refused (CxlRejReason, 102)."""
-
-    TOO_LATE = "too_late"
-    UNKNOWN_ORDER = "unknown_order"
-    DUPLICATE_CL_ORD_ID = "duplicate_cl_ord_id"
-    OTHER = "other"
-
-
-class CancelRequestKind(StrEnum):
-    """What a refused request was (CxlRejResponseTo, 434)."""
-
-    CANCEL = "cancel"
-    REPLACE = "replace"
-
-
-class Subscription(StrEnum):
-    """SubscriptionRequestType (263) of a market data request."""
-
-    SNAPSHOT = "snapshot"
-    SUBSCRIBE = "subscribe"
-    UNSUBSCRIBE = "unsubscribe"
-
-
-class MarketDataRejectReason(StrEnum):
-    UNKNOWN_SYMBOL = "unknown_symbol"
-    DUPLICATE_REQUEST_ID = "duplicate_request_id"
+BAD_PRICE = OrdRejReason.OTHER  # OrdRejReason has no code for a bad price: Other (99), the text says why
 
 
 class Problem(msgspec.Struct, frozen=True):
     """A field the codec could not read or the market maker does not support."""
 
-    reason: RejectReason
+    reason: OrdRejReason
     text: str
+
+
+class Terms(msgspec.Struct, frozen=True):
+    """An order's terms as a counterparty gave them, carried alike by the orders, their
+    replaces and the reports about them. ``None``: the field was left out, or its value is
+    one the market maker does not support (the request then has a ``Problem``)."""
+
+    symbol: str | None
+    side: Side
+    order_type: OrderType | None = None
+    tif: TimeInForce | None = None
+    qty: int | None = None
+    cash: int | None = None  # CashOrderQty (152): a notional order
+    price: int | None = None
 
 
 # --- commands -----------------------------------------------------------------------------
@@ -83,13 +48,7 @@ class NewOrder(msgspec.Struct, frozen=True):
 
     session: str
     cl_ord_id: str
-    symbol: str | None
-    side: Side
-    order_type: OrderType | None
-    tif: TimeInForce | None
-    qty: int | None
-    cash: int | None
-    price: int | None
+    terms: Terms
     poss_dup: bool = False
     problem: Problem | None = None
 
@@ -104,17 +63,14 @@ class CancelOrder(msgspec.Struct, frozen=True):
 
 
 class ReplaceOrder(msgspec.Struct, frozen=True):
-    """OrderCancelReplaceRequest (G): new qty and/or price; absent ones are kept."""
+    """OrderCancelReplaceRequest (G): new qty and/or price; absent ones are kept. Its
+    ``terms`` have no TimeInForce or CashOrderQty (neither may change)."""
 
     session: str
     cl_ord_id: str
     orig_cl_ord_id: str
     order_id: str | None
-    symbol: str | None
-    side: Side
-    order_type: OrderType | None
-    qty: int | None
-    price: int | None
+    terms: Terms
     problem: Problem | None = None
 
 
@@ -134,7 +90,7 @@ class MarketDataRequest(msgspec.Struct, frozen=True):
 
     session: str
     request_id: str
-    subscription: Subscription
+    subscription: SubscriptionRequestType
     symbols: list[str]
 
 
@@ -153,33 +109,38 @@ class Quote(msgspec.Struct, frozen=True):
     ask_size: int
 
 
+class ReportDetails(msgspec.Struct, frozen=True):
+    """What one execution report says beyond the order as it stands: the fill it reports
+    (LastQty, LastPx), why (Text, OrdRejReason), and the status request it answers."""
+
+    last_qty: int = 0
+    last_price: int | None = None
+    text: str | None = None
+    reject_reason: OrdRejReason | None = None
+    status_request_id: str | None = None
+
+
+NO_DETAILS = ReportDetails()
+
+
 class ExecutionReport(msgspec.Struct, frozen=True):
-    """ExecutionReport (8). ``avg_price`` is truncated to 10^-9; ``transact_time`` is when
-    it happened (and OrigSendingTime when it is sent again with ``poss_dup``)."""
+    """ExecutionReport (8): the order as it stands, and this report's ``details``.
+    ``avg_price`` is truncated to 10^-9; ``transact_time`` is when it happened (and
+    OrigSendingTime when it is sent again with ``poss_dup``)."""
 
     session: str
     order_id: str
     exec_id: str
-    kind: ExecKind
+    kind: ExecTypeCode
     status: OrderStatus
     cl_ord_id: str
     orig_cl_ord_id: str | None
-    symbol: str | None
-    side: Side
-    order_type: OrderType | None
-    tif: TimeInForce | None
-    qty: int | None
-    cash: int | None
-    price: int | None
-    last_qty: int
-    last_price: int | None
+    terms: Terms
     cum_qty: int
     leaves_qty: int
     avg_price: int
     transact_time: int
-    text: str | None = None
-    reject_reason: RejectReason | None = None
-    status_request_id: str | None = None
+    details: ReportDetails = NO_DETAILS
     poss_dup: bool = False
 
 
@@ -191,8 +152,8 @@ class CancelRejected(msgspec.Struct, frozen=True):
     orig_cl_ord_id: str
     order_id: str
     status: OrderStatus
-    response_to: CancelRequestKind
-    reason: CancelRejectReason
+    response_to: CxlRejResponseTo
+    reason: CxlRejReason
     text: str
     transact_time: int
 
@@ -217,7 +178,7 @@ class MarketDataRejected(msgspec.Struct, frozen=True):
 
     session: str
     request_id: str
-    reason: MarketDataRejectReason
+    reason: MDReqRejReason
     text: str
 
 

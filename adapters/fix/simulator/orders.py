@@ -11,10 +11,11 @@ from __future__ import annotations
 import msgspec
 
 from adapters.fix.simulator.config import SimulatorSettings
-from adapters.fix.simulator.messages import Problem, RejectReason, ReplaceOrder
+from adapters.fix.simulator.messages import BAD_PRICE, Problem, ReplaceOrder, Terms
+from adapters.fix.tags import OrdRejReason
 from adapters.sim.quotes import Book
 from model import fixed
-from model.enums import OrderStatus, OrderType, Side, TimeInForce
+from model.enums import OrderStatus, OrderType, TimeInForce
 from model.instruments import Instrument, price_fields_for_type
 
 PERCENT = 100
@@ -33,14 +34,8 @@ class Order(msgspec.Struct):
     session: str
     cl_ord_id: str
     orig_cl_ord_id: str | None
-    symbol: str | None
-    side: Side
-    order_type: OrderType | None
-    tif: TimeInForce | None
-    qty: int | None
-    cash: int | None
+    terms: Terms  # a replace puts new ones in place
     budget: int | None
-    price: int | None
     status: OrderStatus
     parts_left: int
     cum_qty: int = 0
@@ -50,12 +45,11 @@ class Order(msgspec.Struct):
     token: int = 0  # of its live entry in the schedule; older entries are stale
 
 
-def stand_in(session: str, cl_ord_id: str, symbol: str | None, side: Side, **terms: object) -> Order:
+def stand_in(session: str, cl_ord_id: str, terms: Terms) -> Order:
     """A rejected order with no OrderID standing in for one the market maker does not have
     (a status request for an unknown order, a repeated ClOrdID), so that a report can be
-    made about it; ``terms`` are what the request gave (order_type, tif, qty, cash, price)."""
-    order = Order(NO_ORDER_ID, session, cl_ord_id, None, symbol, side, None, None, None, None, None, None, OrderStatus.REJECTED, 0)
-    return msgspec.structs.replace(order, **terms) if terms else order
+    made about it; ``terms`` are what the request gave."""
+    return Order(NO_ORDER_ID, session, cl_ord_id, None, terms, None, OrderStatus.REJECTED, 0)
 
 
 class Rules:
@@ -71,62 +65,65 @@ class Rules:
     def order_problem(self, order: Order, books: dict[str, Book]) -> Problem | None:
         """Why a new order cannot be taken: its symbol, then exactly one of qty and cash,
         then that amount, then its price."""
-        if order.symbol is None:
-            return Problem(RejectReason.UNKNOWN_SYMBOL, "Symbol(55) missing")
-        instrument = self.instruments.get(order.symbol)
+        terms = order.terms
+        if terms.symbol is None:
+            return Problem(OrdRejReason.UNKNOWN_SYMBOL, "Symbol(55) missing")
+        instrument = self.instruments.get(terms.symbol)
         if instrument is None:
-            return Problem(RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {order.symbol}")
-        if (order.qty is None) == (order.cash is None):
-            return Problem(RejectReason.INCORRECT_QUANTITY, "exactly one of OrderQty(38) and CashOrderQty(152) is required")
-        book = books[order.symbol]
-        if order.cash is not None:
+            return Problem(OrdRejReason.UNKNOWN_SYMBOL, f"unknown symbol {terms.symbol}")
+        if (terms.qty is None) == (terms.cash is None):
+            return Problem(OrdRejReason.INCORRECT_QUANTITY, "exactly one of OrderQty(38) and CashOrderQty(152) is required")
+        book = books[terms.symbol]
+        if terms.cash is not None:
             problem = self._cash_problem(order, instrument, book)
         else:
-            assert order.qty is not None
-            problem = self.qty_problem(order.qty, instrument)
-        return problem or self.price_problem(order.order_type, order.price, instrument, book)
+            assert terms.qty is not None
+            problem = self.qty_problem(terms.qty, instrument)
+        return problem or self.price_problem(terms.order_type, terms.price, instrument, book)
 
     def replace_problem(self, order: Order, request: ReplaceOrder, book: Book) -> Problem | None:
         """Why ``request`` cannot replace ``order``: only a qty order's qty and price may
         change, to a qty above what has filled."""
-        assert order.symbol is not None
-        if order.cash is not None:
-            return Problem(RejectReason.UNSUPPORTED, "notional orders cannot be replaced")
-        if request.side is not order.side or request.symbol not in (None, order.symbol):
-            return Problem(RejectReason.UNSUPPORTED, "Side(54) and Symbol(55) cannot change")
-        if request.order_type not in (None, order.order_type):
-            return Problem(RejectReason.UNSUPPORTED, "OrdType(40) cannot change")
-        instrument = self.instruments[order.symbol]
-        qty = order.qty if request.qty is None else request.qty
+        terms, asked = order.terms, request.terms
+        assert terms.symbol is not None
+        if terms.cash is not None:
+            return Problem(OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC, "notional orders cannot be replaced")
+        if asked.side is not terms.side or asked.symbol not in (None, terms.symbol):
+            return Problem(OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC, "Side(54) and Symbol(55) cannot change")
+        if asked.order_type not in (None, terms.order_type):
+            return Problem(OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC, "OrdType(40) cannot change")
+        instrument = self.instruments[terms.symbol]
+        qty = terms.qty if asked.qty is None else asked.qty
         assert qty is not None
         problem = self.qty_problem(qty, instrument)
         if problem is not None:
             return problem
         if qty <= order.cum_qty:
-            return Problem(RejectReason.INCORRECT_QUANTITY, "OrderQty(38) must be above CumQty(14)")
+            return Problem(OrdRejReason.INCORRECT_QUANTITY, "OrderQty(38) must be above CumQty(14)")
         # a market order has no price to keep: a Price on its replace is refused like on a new one
-        price = request.price if order.order_type is OrderType.MARKET or request.price is not None else order.price
-        return self.price_problem(order.order_type, price, instrument, book)
+        price = asked.price if terms.order_type is OrderType.MARKET or asked.price is not None else terms.price
+        return self.price_problem(terms.order_type, price, instrument, book)
 
     def qty_problem(self, qty: int, instrument: Instrument) -> Problem | None:
         if qty <= 0:
-            return Problem(RejectReason.INCORRECT_QUANTITY, "OrderQty(38) must be positive")
+            return Problem(OrdRejReason.INCORRECT_QUANTITY, "OrderQty(38) must be positive")
         if not instrument.qty_on_increment(qty):
-            return Problem(RejectReason.INCORRECT_QUANTITY, f"OrderQty(38) not a multiple of {fixed.format(instrument.qty_increment)}")
+            return Problem(OrdRejReason.INCORRECT_QUANTITY, f"OrderQty(38) not a multiple of {fixed.format(instrument.qty_increment)}")
         if qty > self._max_qty:
-            return Problem(RejectReason.EXCEEDS_LIMIT, f"OrderQty(38) above {fixed.format(self._max_qty)}")
+            return Problem(OrdRejReason.ORDER_EXCEEDS_LIMIT, f"OrderQty(38) above {fixed.format(self._max_qty)}")
         return None
 
     def _cash_problem(self, order: Order, instrument: Instrument, book: Book) -> Problem | None:
-        assert order.cash is not None and order.budget is not None
-        if order.cash <= 0:
-            return Problem(RejectReason.INCORRECT_QUANTITY, "CashOrderQty(152) must be positive")
-        if order.cash > self._max_notional:
-            return Problem(RejectReason.EXCEEDS_LIMIT, f"CashOrderQty(152) above {fixed.format(self._max_notional)}")
-        if order.order_type is not OrderType.MARKET:
-            return Problem(RejectReason.UNSUPPORTED, "CashOrderQty(152) only on market orders")
-        if affordable(order.budget * fixed.SCALE, book.price_for(order.side), instrument.qty_increment) == 0:
-            return Problem(RejectReason.INCORRECT_QUANTITY, "CashOrderQty(152) buys less than one increment at the quote")
+        cash = order.terms.cash
+        assert cash is not None and order.budget is not None
+        if cash <= 0:
+            return Problem(OrdRejReason.INCORRECT_QUANTITY, "CashOrderQty(152) must be positive")
+        if cash > self._max_notional:
+            return Problem(OrdRejReason.ORDER_EXCEEDS_LIMIT, f"CashOrderQty(152) above {fixed.format(self._max_notional)}")
+        if order.terms.order_type is not OrderType.MARKET:
+            return Problem(OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC, "CashOrderQty(152) only on market orders")
+        if affordable(order.budget * fixed.SCALE, book.price_for(order.terms.side), instrument.qty_increment) == 0:
+            return Problem(OrdRejReason.INCORRECT_QUANTITY, "CashOrderQty(152) buys less than one increment at the quote")
         return None
 
     def price_problem(self, order_type: OrderType | None, price: int | None, instrument: Instrument, book: Book) -> Problem | None:
@@ -136,15 +133,15 @@ class Rules:
         if mismatch is not None:
             assert order_type is not None
             text = f"Price(44) missing on a {order_type.value} order" if mismatch.missing else f"Price(44) on a {order_type.value} order"
-            return Problem(RejectReason.BAD_PRICE, text)
+            return Problem(BAD_PRICE, text)
         if price is None:
             return None
         if price <= 0:
-            return Problem(RejectReason.BAD_PRICE, "Price(44) must be positive")
+            return Problem(BAD_PRICE, "Price(44) must be positive")
         if not instrument.price_on_tick(price):
-            return Problem(RejectReason.BAD_PRICE, f"Price(44) not on the tick {fixed.format(instrument.tick_size)}")
+            return Problem(BAD_PRICE, f"Price(44) not on the tick {fixed.format(instrument.tick_size)}")
         if abs(price - book.mid) * PERCENT > book.mid * self._band_pct:
-            return Problem(RejectReason.BAD_PRICE, f"Price(44) more than {self._band_pct}% from the mid {fixed.format(book.mid)}")
+            return Problem(BAD_PRICE, f"Price(44) more than {self._band_pct}% from the mid {fixed.format(book.mid)}")
         return None
 
 
@@ -161,8 +158,9 @@ def unfilled(order: Order, price: int, increment: int) -> int:
     remaining cash buys."""
     if order.budget is not None:
         return affordable(order.budget * fixed.SCALE - order.value_raw, price, increment)
-    assert order.qty is not None
-    return order.qty - order.cum_qty
+    qty = order.terms.qty
+    assert qty is not None
+    return qty - order.cum_qty
 
 
 def room(order: Order, price: int, increment: int) -> int:

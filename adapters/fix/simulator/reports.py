@@ -4,37 +4,19 @@ built from the order as it stands. Pure; the market maker (``core.py``) numbers 
 
 from __future__ import annotations
 
-from adapters.fix.simulator.messages import (
-    CancelOrder,
-    CancelRejected,
-    CancelRejectReason,
-    CancelRequestKind,
-    ExecKind,
-    ExecutionReport,
-    RejectReason,
-    ReplaceOrder,
-)
+from adapters.fix.simulator.messages import NO_DETAILS, CancelOrder, CancelRejected, ExecutionReport, ReplaceOrder, ReportDetails
 from adapters.fix.simulator.orders import NO_ORDER_ID, Order
+from adapters.fix.tags import CxlRejReason, CxlRejResponseTo, ExecTypeCode
 from model.enums import OrderStatus
 
-_NAMES_ORIGINAL = frozenset({ExecKind.CANCELED, ExecKind.REPLACED})  # reports that carry OrigClOrdID
+_NAMES_ORIGINAL = frozenset({ExecTypeCode.CANCELED, ExecTypeCode.REPLACED})  # reports that carry OrigClOrdID
 
 
 def execution_report(
-    order: Order,
-    kind: ExecKind,
-    now: int,
-    exec_id: str,
-    leaves_qty: int,
-    *,
-    last_qty: int = 0,
-    last_price: int | None = None,
-    text: str | None = None,
-    reject_reason: RejectReason | None = None,
-    status_request_id: str | None = None,
+    order: Order, kind: ExecTypeCode, now: int, exec_id: str, leaves_qty: int, details: ReportDetails = NO_DETAILS
 ) -> ExecutionReport:
     """An ExecutionReport (8) of ``kind`` about ``order`` now: its terms, status and fills so
-    far; OrigClOrdID only on a cancel or a replace; AvgPx truncated to 10^-9."""
+    far, and ``details``; OrigClOrdID only on a cancel or a replace; AvgPx truncated to 10^-9."""
     return ExecutionReport(
         session=order.session,
         order_id=order.order_id,
@@ -43,30 +25,20 @@ def execution_report(
         status=order.status,
         cl_ord_id=order.cl_ord_id,
         orig_cl_ord_id=order.orig_cl_ord_id if kind in _NAMES_ORIGINAL else None,
-        symbol=order.symbol,
-        side=order.side,
-        order_type=order.order_type,
-        tif=order.tif,
-        qty=order.qty,
-        cash=order.cash,
-        price=order.price,
-        last_qty=last_qty,
-        last_price=last_price,
+        terms=order.terms,
         cum_qty=order.cum_qty,
         leaves_qty=leaves_qty,
         avg_price=order.value_raw // order.cum_qty if order.cum_qty else 0,
         transact_time=now,
-        text=text,
-        reject_reason=reject_reason,
-        status_request_id=status_request_id,
+        details=details,
     )
 
 
 def cancel_rejected(
     request: CancelOrder | ReplaceOrder,
     order: Order | None,
-    response_to: CancelRequestKind,
-    reason: CancelRejectReason,
+    response_to: CxlRejResponseTo,
+    reason: CxlRejReason,
     text: str,
     now: int,
 ) -> CancelRejected:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,35 +16,30 @@ ODD_LOT = Instrument("ODD", AssetClass.ETF, fixed.parse("0.05"), fixed.parse("0.
 
 
 @pytest.mark.parametrize(
-    ("instrument", "price", "on_tick"),
+    ("check", "instrument", "value", "expected"),
     [
-        (WHOLE, "150.25", True),
-        (WHOLE, "150.255", False),
-        (WHOLE, "0.01", True),
-        (WHOLE, "0.000000001", False),
-        (ODD_LOT, "19.95", True),
-        (ODD_LOT, "19.97", False),
-        (ODD_LOT, "0", True),
-        (ODD_LOT, "-0.05", True),
+        # a price is on the tick when it is a whole number of ticks
+        (Instrument.price_on_tick, WHOLE, "150.25", True),
+        (Instrument.price_on_tick, WHOLE, "150.255", False),
+        (Instrument.price_on_tick, WHOLE, "0.01", True),
+        (Instrument.price_on_tick, WHOLE, "0.000000001", False),
+        (Instrument.price_on_tick, ODD_LOT, "19.95", True),
+        (Instrument.price_on_tick, ODD_LOT, "19.97", False),
+        (Instrument.price_on_tick, ODD_LOT, "0", True),
+        (Instrument.price_on_tick, ODD_LOT, "-0.05", True),
+        # a qty is on the increment when it is a whole number of increments
+        (Instrument.qty_on_increment, WHOLE, "3", True),
+        (Instrument.qty_on_increment, WHOLE, "1.5", False),
+        (Instrument.qty_on_increment, FRACTIONAL, "0.000001", True),
+        (Instrument.qty_on_increment, FRACTIONAL, "0.0000001", False),
+        (Instrument.qty_on_increment, ODD_LOT, "0.9", True),
+        (Instrument.qty_on_increment, ODD_LOT, "1", False),
     ],
 )
-def test_a_price_is_on_the_tick_when_it_is_a_whole_number_of_ticks(instrument: Instrument, price: str, on_tick: bool) -> None:
-    assert instrument.price_on_tick(fixed.parse(price)) is on_tick
-
-
-@pytest.mark.parametrize(
-    ("instrument", "qty", "on_increment"),
-    [
-        (WHOLE, "3", True),
-        (WHOLE, "1.5", False),
-        (FRACTIONAL, "0.000001", True),
-        (FRACTIONAL, "0.0000001", False),
-        (ODD_LOT, "0.9", True),
-        (ODD_LOT, "1", False),
-    ],
-)
-def test_a_qty_is_on_the_increment_when_it_is_a_whole_number_of_increments(instrument: Instrument, qty: str, on_increment: bool) -> None:
-    assert instrument.qty_on_increment(fixed.parse(qty)) is on_increment
+def test_a_price_or_qty_fits_when_it_is_a_whole_number_of_ticks_or_increments(
+    check: Callable[[Instrument, int], bool], instrument: Instrument, value: str, expected: bool
+) -> None:
+    assert check(instrument, fixed.parse(value)) is expected
 
 
 @given(st.integers(min_value=-(10**15), max_value=10**15))

@@ -53,10 +53,22 @@ def test_an_absolute_path_inside_the_folder_is_accepted(folders: tuple[Path, Pat
     assert confine(root, str(root / "day" / "navs.csv"), what="import dir") == root.resolve() / "day" / "navs.csv"
 
 
-@pytest.mark.parametrize("given", ["../outside/secret.csv", "..", "day/../../outside/secret.csv", "../imports-evil/x.csv"])
-def test_a_dot_dot_that_leaves_the_folder_is_refused(folders: tuple[Path, Path], given: str) -> None:
+@pytest.mark.parametrize(
+    ("given", "refusal"),
+    [
+        # a dot-dot that leaves the folder
+        ("../outside/secret.csv", "leads outside the import dir"),
+        ("..", "leads outside the import dir"),
+        ("day/../../outside/secret.csv", "leads outside the import dir"),
+        ("../imports-evil/x.csv", "leads outside the import dir"),
+        # an empty or impossible path
+        ("", "not a path"),
+        ("a\0b.csv", "not a path"),
+    ],
+)
+def test_a_dot_dot_that_leaves_the_folder_or_no_path_at_all_is_refused(folders: tuple[Path, Path], given: str, refusal: str) -> None:
     root, _ = folders
-    with pytest.raises(PathRefused, match="leads outside the import dir"):
+    with pytest.raises(PathRefused, match=refusal):
         confine(root, given, what="import dir")
 
 
@@ -104,13 +116,6 @@ def test_a_loop_of_links_is_refused(folders: tuple[Path, Path]) -> None:
     os.symlink(root / "loop-a", root / "loop-b")
     with pytest.raises(PathRefused):
         confine(root, "loop-a/x.csv", what="import dir")
-
-
-@pytest.mark.parametrize("given", ["", "a\0b.csv"])
-def test_an_empty_or_impossible_path_is_refused(folders: tuple[Path, Path], given: str) -> None:
-    root, _ = folders
-    with pytest.raises(PathRefused, match="not a path"):
-        confine(root, given, what="import dir")
 
 
 def test_the_folder_itself_only_where_allowed(folders: tuple[Path, Path]) -> None:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from snapshots.findings import Inspection, Issue
 from snapshots.journal import Journal, JournalCorrupt, JournalLike, NullJournal
 from tests.unit.snapshots.faults import build, corrupt, delete_raw, get_raw, put_raw
 
@@ -38,9 +39,7 @@ def test_a_reopened_journal_continues_where_it_ended(tmp_path: Path) -> None:
 
 
 def test_a_torn_tail_is_cut_with_nothing_after_it_lost(tmp_path: Path) -> None:
-    journal = open_journal(tmp_path)
-    journal.append([b"a", b"b", b"c"])
-    journal.close()
+    build(tmp_path, "account-0", [[b"a", b"b", b"c"]])
     corrupt(tmp_path, b"journal", 3)
     again = open_journal(tmp_path)
     assert again.last_seq == 2
@@ -49,9 +48,7 @@ def test_a_torn_tail_is_cut_with_nothing_after_it_lost(tmp_path: Path) -> None:
 
 
 def test_a_bad_record_in_the_middle_stops_recovery_naming_actor_and_sequence(tmp_path: Path) -> None:
-    journal = open_journal(tmp_path)
-    journal.append([b"a", b"b", b"c"])
-    journal.close()
+    build(tmp_path, "account-0", [[b"a", b"b", b"c"]])
     corrupt(tmp_path, b"journal", 2)
     again = open_journal(tmp_path)
     with pytest.raises(JournalCorrupt, match=r"account-0: journal record 2 fails its checksum.*Restore"):
@@ -139,10 +136,24 @@ def disk_state(path: Path) -> tuple[bytes, int]:
     return data.read_bytes(), data.stat().st_mtime_ns
 
 
-def issues_of(path: Path) -> list[tuple[str, str]]:
+def verified(path: Path) -> list[Issue]:
+    """What a read-only ``verify`` of the journal at ``path`` finds."""
     journal = readonly(path)
     try:
-        return [(issue.severity, issue.where) for issue in journal.verify()]
+        return journal.verify()
+    finally:
+        journal.close()
+
+
+def issues_of(path: Path) -> list[tuple[str, str]]:
+    return [(issue.severity, issue.where) for issue in verified(path)]
+
+
+def inspected(path: Path) -> Inspection:
+    """What a read-only ``inspect`` of the journal at ``path`` finds."""
+    journal = readonly(path)
+    try:
+        return journal.inspect()
     finally:
         journal.close()
 
@@ -226,9 +237,7 @@ def test_verify_works_beside_a_running_writer_that_grows_the_map(tmp_path: Path,
 def test_verify_reports_a_gap_as_an_error(tmp_path: Path) -> None:
     build(tmp_path, "account-0", [[b"a", b"b", b"c", b"d"]])
     delete_raw(tmp_path, b"journal", 2)
-    journal = readonly(tmp_path)
-    (issue,) = journal.verify()
-    journal.close()
+    (issue,) = verified(tmp_path)
     assert (issue.severity, issue.where) == ("error", "account-0 journal")
     assert "gap between 1 and 3" in issue.detail
 
@@ -236,9 +245,7 @@ def test_verify_reports_a_gap_as_an_error(tmp_path: Path) -> None:
 def test_verify_reports_a_mid_journal_checksum_failure_as_an_error_naming_actor_and_sequence(tmp_path: Path) -> None:
     build(tmp_path, "account-0", [[b"a", b"b", b"c"]])
     put_raw(tmp_path, b"journal", 2, b"\x00\x00\x00\x00garbage")
-    journal = readonly(tmp_path)
-    (issue,) = journal.verify()
-    journal.close()
+    (issue,) = verified(tmp_path)
     assert (issue.severity, issue.where) == ("error", "account-0 journal 2")
     assert "checksum mismatch at sequence 2" in issue.detail
 
@@ -262,9 +269,7 @@ def test_verify_warns_about_a_damaged_snapshot_with_an_older_good_one(tmp_path: 
 def test_a_damaged_snapshot_between_good_ones_names_the_snapshot_recovery_uses(tmp_path: Path) -> None:
     build(tmp_path, "account-0", [[b"a", b"b"], [b"c", b"d"], [b"e", b"f"]], snapshots=(2, 4, 6))
     corrupt(tmp_path, b"snapshots", 4)
-    journal = readonly(tmp_path)
-    (issue,) = journal.verify()
-    journal.close()
+    (issue,) = verified(tmp_path)
     assert (issue.severity, issue.where, issue.detail) == ("warning", "account-0 snapshot 4", "checksum mismatch; recovery uses snapshot 6")
 
 
@@ -277,9 +282,7 @@ def test_verify_reports_a_damaged_snapshot_without_an_older_good_one_as_an_error
 def test_verify_reports_a_journal_that_starts_after_the_newest_good_snapshot_as_an_error(tmp_path: Path) -> None:
     build(tmp_path, "account-0", [[b"a", b"b"], [b"c", b"d", b"e"]], snapshots=(2,))
     delete_raw(tmp_path, b"journal", 1, 2, 3)
-    journal = readonly(tmp_path)
-    (issue,) = journal.verify()
-    journal.close()
+    (issue,) = verified(tmp_path)
     assert (issue.severity, issue.where) == ("error", "account-0 journal")
     assert "starts at 4, after the newest good snapshot 2 + 1" in issue.detail
 
@@ -294,9 +297,7 @@ def test_verify_reports_a_journal_that_starts_after_one_without_a_good_snapshot_
 def test_verify_reports_a_snapshot_past_the_last_good_record_as_an_error(tmp_path: Path) -> None:
     build(tmp_path, "account-0", [[b"a", b"b", b"c"]], snapshots=(3,))
     corrupt(tmp_path, b"journal", 3)  # cutting this torn tail would reuse sequence 3
-    journal = readonly(tmp_path)
-    issues = journal.verify()
-    journal.close()
+    issues = verified(tmp_path)
     assert [(issue.severity, issue.where) for issue in issues] == [("warning", "account-0 journal 3"), ("error", "account-0 journal")]
     assert "reuse sequences 3..3" in issues[1].detail
 
@@ -304,17 +305,13 @@ def test_verify_reports_a_snapshot_past_the_last_good_record_as_an_error(tmp_pat
 def test_inspect_reports_the_stored_range_and_every_snapshot(tmp_path: Path) -> None:
     build(tmp_path, "account-0", [[b"a", b"b"], [b"c", b"d"]], snapshots=(2, 4))
     corrupt(tmp_path, b"snapshots", 4)
-    journal = readonly(tmp_path)
-    found = journal.inspect()
-    journal.close()
+    found = inspected(tmp_path)
     assert (found.first_seq, found.last_seq, found.snapshots) == (1, 4, [2, 4])
 
 
 def test_inspect_of_an_empty_journal_has_no_range(tmp_path: Path) -> None:
     Journal(tmp_path, "account-0").close()
-    journal = readonly(tmp_path)
-    found = journal.inspect()
-    journal.close()
+    found = inspected(tmp_path)
     assert (found.first_seq, found.last_seq, found.snapshots, found.issues) == (None, None, [], [])
 
 

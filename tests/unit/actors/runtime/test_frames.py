@@ -10,7 +10,6 @@ import pytest
 
 from actors.runtime.frames import (
     HELLO,
-    NONCE_BYTES,
     FrameBuffer,
     FrameError,
     Hello,
@@ -22,23 +21,8 @@ from actors.runtime.frames import (
     proves_welcome,
     welcome_mac,
 )
-from actors.runtime.router import Router
-from model.config import Config, TopologySection
-from model.messages import Batch, SetTradingStatus, batch_prefix, encode_batch
-
-CONFIG = Config(topology=TopologySection(account_shards=3, instrument_actors=2))
-ROUTER = Router(CONFIG)
-SECRET = LinkSecret(b"k" * 32)
-ME = "account-1"
-GATEWAY = "gateway-0~1712000000000000000"
-
-
-def nonce(byte: int) -> bytes:
-    return bytes([byte]) * NONCE_BYTES
-
-
-def batch(sender: str, seq: int) -> bytes:
-    return encode_batch(Batch(sender, seq, 0, [SetTradingStatus(f"S{seq}", True)]))
+from model.messages import batch_prefix
+from tests.unit.actors.runtime.support import GATEWAY, ME, ROUTER, SECRET, batch, nonce
 
 
 def test_a_hello_proves_the_secret_over_this_challenge_only() -> None:

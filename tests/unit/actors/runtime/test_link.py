@@ -28,24 +28,10 @@ from actors.runtime.frames import (
     welcome_mac,
 )
 from actors.runtime.link import Channel, Links, LinkServer
-from actors.runtime.router import Router
-from model.config import Config, TopologySection
-from model.messages import Batch, SetTradingStatus, decode_batch, encode_batch
+from model.messages import decode_batch
+from tests.unit.actors.runtime.support import GATEWAY, ME, ROUTER, SECRET, batch, nonce
 
-CONFIG = Config(topology=TopologySection(account_shards=3, instrument_actors=2))
-ROUTER = Router(CONFIG)
-SECRET = LinkSecret(b"k" * 32)
-ME = "account-1"
-GATEWAY = "gateway-0~1712000000000000000"
 TIMEOUT_S = 0.3
-
-
-def nonce(byte: int) -> bytes:
-    return bytes([byte]) * NONCE_BYTES
-
-
-def batch(sender: str, seq: int) -> bytes:
-    return encode_batch(Batch(sender, seq, 0, [SetTradingStatus(f"S{seq}", True)]))
 
 
 # --- a receiver over real sockets ------------------------------------------------------------------

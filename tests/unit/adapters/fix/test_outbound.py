@@ -4,6 +4,7 @@ wire form, as the counterparty gets it."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -36,6 +37,7 @@ from tests.unit.adapters.fix.wire import (
     T0_FIX,
     TRADE,
     VENUE,
+    Fields,
     changed,
     fields_of,
     from_venue,
@@ -204,24 +206,25 @@ def test_order_reference_names_each_order_message_and_nothing_else() -> None:
 # --- rejects -----------------------------------------------------------------------------------------------
 
 
-def test_session_reject_names_the_message_tag_and_reason() -> None:
-    msg = from_venue("8", changed(TRADE, {32: "-1"}))
+@pytest.mark.parametrize(
+    ("change", "build", "msg_type", "fields", "names"),
+    [
+        # a session Reject names the message, the tag and the reason
+        ({32: "-1"}, session_reject, "3", {45: "7", 371: "32", 372: "8", 373: "5"}, "LastQty(32)"),
+        # a BusinessMessageReject names the message, the order and the reason
+        ({31: None}, business_reject, "j", {45: "7", 372: "8", 379: "child-1", 380: "5"}, "LastPx(31)"),
+    ],
+)
+def test_a_reject_names_what_it_refuses_and_why(
+    change: Fields, build: Callable[[Any, CodecError], str], msg_type: str, fields: Fields, names: str
+) -> None:
+    msg = from_venue("8", changed(TRADE, change))
     with pytest.raises(CodecError) as caught:
         decode_execution_report(msg, VENUE, T0)
-    reject = over_the_wire(session_reject(msg, caught.value))
-    assert reject.getHeader().getField(35) == "3"
-    assert fields_of(reject, 45, 371, 372, 373) == {45: "7", 371: "32", 372: "8", 373: "5"}
-    assert "LastQty(32)" in reject.getField(58)
-
-
-def test_business_reject_names_the_order_and_reason() -> None:
-    msg = from_venue("8", changed(TRADE, {31: None}))
-    with pytest.raises(CodecError) as caught:
-        decode_execution_report(msg, VENUE, T0)
-    reject = over_the_wire(business_reject(msg, caught.value))
-    assert reject.getHeader().getField(35) == "j"
-    assert fields_of(reject, 45, 372, 379, 380) == {45: "7", 372: "8", 379: "child-1", 380: "5"}
-    assert "LastPx(31)" in reject.getField(58)
+    reject = over_the_wire(build(msg, caught.value))
+    assert reject.getHeader().getField(35) == msg_type
+    assert fields_of(reject, *fields) == fields
+    assert names in reject.getField(58)
 
 
 def test_each_reject_builder_takes_the_other_kind_of_error_as_other() -> None:

@@ -257,6 +257,15 @@ def sent(adapter: FixVenue, first_seq: int) -> list[tuple[str, str]]:
     return references
 
 
+def two_orders_sent(first_seq: int) -> FixVenue:
+    """A venue that has sent child-1 and child-2, numbered ``first_seq`` and the next."""
+    adapter = venue()
+    adapter.submit(order(), T0)
+    adapter.submit(order(child_id="child-2"), T0)
+    sent(adapter, first_seq)
+    return adapter
+
+
 def test_a_session_reject_of_a_new_order_rejects_it_with_the_venues_text_and_nothing_is_sent_back() -> None:
     adapter = venue()
     adapter.submit(order(), T0)
@@ -273,10 +282,7 @@ def test_a_session_reject_of_a_new_order_rejects_it_with_the_venues_text_and_not
 
 
 def test_a_business_reject_finds_its_order_by_number_or_else_by_its_ref_id() -> None:
-    adapter = venue()
-    adapter.submit(order(), T0)
-    adapter.submit(order(child_id="child-2"), T0)
-    sent(adapter, 8)
+    adapter = two_orders_sent(8)
     by_number = one_report(adapter.receive(wire("j", changed(UNSUPPORTED, {45: "9", 372: "D", 58: "no such account"})), T0))
     assert (by_number.child_id, by_number.kind, by_number.reason) == ("child-2", VenueEventKind.REJECTED, "no such account")
     unrecorded = changed(UNSUPPORTED, {45: "77", 372: "D", 379: "child-1", 58: "no"})  # a number never recorded: the id decides
@@ -330,10 +336,7 @@ def test_a_refused_cancel_or_replace_is_refused_and_the_order_keeps_working() ->
 
 
 def test_a_venue_without_status_requests_leaves_orders_working_and_says_so_once_per_logon() -> None:
-    adapter = venue()
-    adapter.submit(order(), T0)
-    adapter.submit(order(child_id="child-2"), T0)
-    sent(adapter, 2)
+    adapter = two_orders_sent(2)
     adapter.receive(wire("8", ACCEPTED), T0)
     for _ in range(2):  # two reconnects
         adapter.set_session(SessionState.CLOSED, T0)
@@ -375,10 +378,7 @@ def test_at_restart_what_never_reached_the_session_is_settled_once() -> None:
 
 def test_refusals_replay_to_the_same_state_and_survive_a_snapshot() -> None:
     def run() -> FixVenue:
-        adapter = venue()
-        adapter.submit(order(), T0)
-        adapter.submit(order(child_id="child-2"), T0)
-        sent(adapter, 5)
+        adapter = two_orders_sent(5)
         adapter.receive(wire("3", EXECUTOR_REJECT), T0)
         adapter.set_session(SessionState.CLOSED, T0)
         adapter.set_session(SessionState.OPEN, T0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -338,13 +339,6 @@ def test_ioc_remainder_is_canceled_after_a_partial_fill() -> None:
     assert venue.open_orders() == []
 
 
-def test_ioc_limit_that_cannot_trade_is_canceled_without_a_trade() -> None:
-    venue, start = started()
-    below = fixed.format((last_quote(start).bid or 0) - units("1"))
-    events = venue.submit(order("c1", order_type=OrderType.LIMIT, tif=TimeInForce.IOC, qty="5", price=below), T0)
-    assert kinds(events) == [VenueEventKind.ACCEPTED, VenueEventKind.CANCELED]
-
-
 def test_ioc_that_fills_completely_is_not_canceled() -> None:
     venue, _ = started()
     events = venue.submit(order("c1", tif=TimeInForce.IOC, qty="5"), T0)
@@ -371,10 +365,17 @@ def test_fok_within_displayed_size_fills_completely() -> None:
     assert fill.last_qty == displayed and fill.done
 
 
-def test_fok_limit_that_does_not_cross_is_canceled() -> None:
+@pytest.mark.parametrize(
+    ("tif", "qty", "limit"),
+    [
+        (TimeInForce.IOC, "5", lambda quote: (quote.bid or 0) - units("1")),
+        (TimeInForce.FOK, "1", lambda quote: (quote.ask or 0) - units("0.01")),
+    ],
+)
+def test_an_ioc_or_fok_buy_limit_below_the_ask_is_canceled_without_a_trade(tif: TimeInForce, qty: str, limit: Callable[[VenueQuote], int]) -> None:
     venue, start = started()
-    below = fixed.format((last_quote(start).ask or 0) - units("0.01"))
-    events = venue.submit(order("c1", order_type=OrderType.LIMIT, tif=TimeInForce.FOK, qty="1", price=below), T0)
+    price = fixed.format(limit(last_quote(start)))
+    events = venue.submit(order("c1", order_type=OrderType.LIMIT, tif=tif, qty=qty, price=price), T0)
     assert kinds(events) == [VenueEventKind.ACCEPTED, VenueEventKind.CANCELED]
 
 

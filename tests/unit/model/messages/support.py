@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any, get_args
 
 import msgspec
 
@@ -17,3 +18,10 @@ def tags_of(module: ModuleType) -> dict[type, int]:
         and obj.__module__ == module.__name__
         and isinstance(obj.__struct_config__.tag, int)
     }
+
+
+def union_lists_the_module_in_tag_order(union: Any, module: ModuleType) -> bool:
+    """A direction's union (what a ``Batch`` takes from it) holds every tagged message its
+    module defines, once, in tag order."""
+    tags = tags_of(module)
+    return list(get_args(union)) == sorted(tags, key=tags.__getitem__)

@@ -23,6 +23,48 @@ from model.messages import (
 from model.orders import OrderSpec
 from tests.unit.model.messages.support import tags_of
 
+# The wire tag of every message: what journals and links hold, so none may change.
+WIRE_TAGS = {
+    "NewOrder": 1,
+    "CancelOrder": 2,
+    "ReplaceOrder": 3,
+    "CancelAll": 4,
+    "QueryOrders": 5,
+    "QueryAccount": 6,
+    "ExecutionReport": 20,
+    "OrdersReply": 21,
+    "AccountReply": 22,
+    "RequestRejected": 23,
+    "CancelAllDone": 24,
+    "ReportToAsker": 25,
+    "RouteOrder": 30,
+    "CancelRoute": 31,
+    "ReplaceRoute": 32,
+    "VenueNewOrder": 40,
+    "VenueCancel": 41,
+    "VenueReplace": 42,
+    "VenueCancelAll": 43,
+    "VenueReport": 50,
+    "VenueQuote": 51,
+    "VenueSessionChanged": 52,
+    "OrderUpdate": 60,
+    "MarketUpdate": 61,
+    "AllocationReport": 62,
+    "QuoteEvent": 70,
+    "SetTradingStatus": 80,
+    "SetKill": 81,
+    "AdminCancelAll": 82,
+    "OpenAccount": 83,
+    "OpenMarket": 84,
+    "StrikeNav": 85,
+    "VenueStart": 90,
+    "VenueTick": 91,
+    "VenueSetSession": 92,
+    "VenueWireIn": 93,
+    "VenueWireSent": 94,
+    "VenueRecovered": 95,
+}
+
 amounts = st.integers(min_value=0, max_value=2**63 - 1)
 maybe = st.none() | amounts
 text = st.text(max_size=20)
@@ -55,3 +97,7 @@ def test_a_batch_takes_every_tagged_message_and_each_tag_once() -> None:
     tagged = {**tags_of(client), **tags_of(routing), **tags_of(control)}
     assert set(get_args(Message)) == set(tagged)
     assert len(set(tagged.values())) == len(tagged)
+
+
+def test_every_message_keeps_its_wire_tag() -> None:
+    assert {message.__name__: message.__struct_config__.tag for message in get_args(Message)} == WIRE_TAGS

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -232,23 +233,16 @@ def test_no_answer_in_time_exits_3(monkeypatch: pytest.MonkeyPatch, capsys: pyte
 # --- journal verify runs here, without the server ------------------------------------------------------
 
 
-def test_journal_verify_of_a_good_data_dir_exits_0(
+def test_journal_verify_exits_0_for_a_good_data_dir_and_1_naming_the_record_for_a_corrupted_one(
     data_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     refuse_to_connect(monkeypatch)
-    good, _ = data_dirs
+    good, bad = data_dirs
     assert admin.main(["journal", "verify", "--data-dir", str(good)]) == admin.OK
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"data dir {good}: 3 actors, 0 errors, 0 warnings"
     assert lines[1].split() == ["account-0", "journal", "1..5", "snapshots", "2,", "4"]
     assert lines[-1] == "ok"
-
-
-def test_journal_verify_of_a_corrupted_data_dir_exits_1_and_names_the_record(
-    data_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    refuse_to_connect(monkeypatch)
-    _, bad = data_dirs
     assert admin.main(["journal", "verify", "--data-dir", str(bad)]) == admin.FAILED
     out = capsys.readouterr().out
     assert "error    instrument-0 journal 3: checksum mismatch" in out
@@ -262,29 +256,40 @@ def test_journal_verify_json_is_the_report(data_dirs: tuple[Path, Path], capsys:
     assert (report["ok"], report["errors"], [actor["name"] for actor in report["actors"]]) == (False, 1, ["account-0", "instrument-0", "supervisor"])
 
 
-def test_journal_verify_reads_the_data_dir_from_the_environment(
-    data_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    good, _ = data_dirs
-    monkeypatch.setenv("BROKERD_DATA_DIR", str(good))
-    assert admin.main(["journal", "verify"]) == admin.OK
-    assert capsys.readouterr().out.startswith(f"data dir {good}:")
-
-
-def test_journal_verify_defaults_to_data_in_the_working_directory(
-    data_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    good, _ = data_dirs
-    monkeypatch.delenv("BROKERD_DATA_DIR", raising=False)
-    good.rename(good.parent / "data")
-    monkeypatch.chdir(good.parent)
-    assert admin.main(["journal", "verify"]) == admin.OK
-    assert capsys.readouterr().out.startswith("data dir data:")
-
-
 def write_config(path: Path, data_dir: Path | str) -> Path:
     path.write_text(f'[server]\ndata_dir = "{data_dir}"\n')
     return path
+
+
+def set_in_the_environment(good: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("BROKERD_DATA_DIR", str(good))
+    return str(good)
+
+
+def data_in_the_working_directory(good: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    good.rename(good.parent / "data")
+    monkeypatch.chdir(good.parent)
+    return "data"
+
+
+def in_the_default_config(good: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The data dir of conf/server.toml, as the server's default."""
+    monkeypatch.setattr(local, "DEFAULT_CONFIG", write_config(good.parent / "server.toml", good))
+    return str(good)
+
+
+@pytest.mark.parametrize("data_dir", [set_in_the_environment, data_in_the_working_directory, in_the_default_config])
+def test_journal_verify_without_flags_finds_the_data_dir(
+    data_dir: Callable[[Path, pytest.MonkeyPatch], str],
+    data_dirs: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    good, _ = data_dirs
+    monkeypatch.delenv("BROKERD_DATA_DIR", raising=False)
+    shown = data_dir(good, monkeypatch)
+    assert admin.main(["journal", "verify"]) == admin.OK
+    assert capsys.readouterr().out.startswith(f"data dir {shown}:")
 
 
 def test_journal_verify_reads_the_data_dir_from_the_config(
@@ -298,18 +303,6 @@ def test_journal_verify_reads_the_data_dir_from_the_config(
     # --data-dir wins over the config
     assert admin.main(["journal", "verify", "--config", str(config), "--data-dir", str(bad)]) == admin.FAILED
     assert capsys.readouterr().out.startswith(f"data dir {bad}:")
-
-
-def test_journal_verify_without_flags_reads_the_default_config(
-    data_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """No flag and no environment: the data dir of conf/server.toml, as the server's default."""
-    good, _ = data_dirs
-    monkeypatch.delenv("BROKERD_DATA_DIR", raising=False)
-    config = write_config(good.parent / "server.toml", good)
-    monkeypatch.setattr(local, "DEFAULT_CONFIG", config)
-    assert admin.main(["journal", "verify"]) == admin.OK
-    assert capsys.readouterr().out.startswith(f"data dir {good}:")
 
 
 def test_journal_verify_with_an_unreadable_config_says_so_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
