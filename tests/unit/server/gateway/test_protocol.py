@@ -45,7 +45,8 @@ def test_every_documented_op_is_known() -> None:
 def test_a_new_order_decodes_to_its_request_with_decimals_kept_as_strings_and_tif_day_by_default() -> None:
     request = decode_request(json.dumps(GOOD))
     assert isinstance(request, NewOrderRequest)
-    assert request.fields() == OrderFields("T20", "c1", "IBM", "buy", "limit", "day", "1", None, "140.00", None)
+    fields = OrderFields("T20", "c1", "IBM", "buy", "limit", "day", "1", None, "140.00", None)
+    assert all(getattr(request, name) == getattr(fields, name) for name in OrderFields.__struct_fields__)
     assert bytes(request.id) == b"9"
 
 
