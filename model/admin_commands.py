@@ -174,6 +174,7 @@ TABLE: tuple[Command, ...] = (
         "open the accounts of an accounts CSV in the server's import dir (a bad row loads nothing)",
         "accounts_load",
     ),
+    Command("config", NONE, "the configuration the server runs with: every setting, defaults filled in", "config"),
     Command("snapshot", NONE, "snapshot every actor now", "snapshot"),
     Command("check", NONE, "check every actor's invariants and replay every journal against the live state", "check"),
     Command(

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
+import msgspec
 import structlog
 
 from actors.runtime.router import SUPERVISOR, Router
@@ -133,6 +134,11 @@ class AdminCommands:
         parts = await asyncio.gather(*(self.top.handles[n].admin_blocks.remote() for n in self._actors(INSTRUMENT)))
         blocks = sorted((block for part in parts for block in part), key=lambda block: (block["ts"], block["block_id"]))
         return {"ok": True, "blocks": blocks}
+
+    async def config(self, given: Given) -> Result:
+        """The running configuration, every section with its defaults filled in. It holds no
+        secret: logins live in the users file, FIX passwords in the sessions' ``.cfg``."""
+        return {"ok": True, "config": msgspec.to_builtins(self.top.config)}
 
     async def snapshot(self, given: Given) -> Result:
         return {"ok": True, "snapshots": await self.top.snapshot_all()}

@@ -10,6 +10,7 @@ import re
 import uuid
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from server.client.shell import COMMANDS, UsageError, check_command, one_shot, parse_args
@@ -271,6 +272,14 @@ async def test_status_names_the_file_folders(server: BrokerServer, capsys: pytes
     status = await admin_json(server, capsys, "status")
     assert (status["import_dir"], status["export_dir"]) == (str(import_dir(server)), str(export_dir(server)))
     assert import_dir(server).is_dir() and export_dir(server).is_dir()  # made at start
+
+
+async def test_config_shows_the_running_configuration_without_secrets(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    result = await admin_json(server, capsys, "config")
+    assert result["config"] == msgspec.to_builtins(server.setup.config)
+    assert result["config"]["gateway"]["max_in_flight_per_connection"] == server.setup.config.gateway.max_in_flight_per_connection
+    shown = json.dumps(result)
+    assert not [user.key for user in server.setup.users if user.secret in shown]
 
 
 # --- over the WebSocket API ------------------------------------------------------------------------
