@@ -27,9 +27,9 @@ from adapters.fix.simulator.app import (
 from adapters.fix.simulator.codec import Unusable
 from adapters.fix.simulator.config import load_settings
 from adapters.fix.simulator.core import MarketMaker
-from adapters.fix.simulator.messages import MarketDataRejected, MarketDataRejectReason, NewOrder
+from adapters.fix.simulator.messages import MarketDataRejected, NewOrder, Terms
 from adapters.fix.spec import fix44_dictionary
-from adapters.fix.tags import BusinessRejectReason, Tag
+from adapters.fix.tags import BusinessRejectReason, MDReqRejReason, Tag
 from model import fixed
 from model.enums import OrderType, Side, TimeInForce
 from tests.conftest import ROOT
@@ -137,7 +137,7 @@ def test_an_application_message_is_queued_as_its_command_and_one_the_codec_choke
 
 def test_an_event_for_a_session_that_does_not_exist_is_not_sent() -> None:
     app, _ = application()
-    assert app.send(MarketDataRejected("FIX.4.4:MM1->NOBODY", "md", MarketDataRejectReason.UNKNOWN_SYMBOL, "x")) is False
+    assert app.send(MarketDataRejected("FIX.4.4:MM1->NOBODY", "md", MDReqRejReason.UNKNOWN_SYMBOL, "x")) is False
 
 
 # --- the engine -------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def test_an_event_for_a_session_that_does_not_exist_is_not_sent() -> None:
 )
 def test_the_engine_applies_queued_items_in_order_at_its_clock_and_ends_at_stop() -> None:
     settings = load_settings(ROOT / "conf" / "fix" / "mmsim.toml", symbols=["IBM"])
-    order = NewOrder("S", "c-1", "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse("1"), None, fixed.parse("100.00"))
+    order = NewOrder("S", "c-1", Terms("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse("1"), None, fixed.parse("100.00")))
     app, inbox = application()
     core = MarketMaker(settings, "T", T0)
     for item in (_LoggedOn("S"), order, _Stop()):

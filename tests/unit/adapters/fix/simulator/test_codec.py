@@ -9,28 +9,9 @@ from collections.abc import Mapping, Sequence
 import msgspec
 import quickfix as fix
 
+from adapters.fix import tags
+from adapters.fix.simulator import messages
 from adapters.fix.simulator.codec import Unusable, decode, encode, mark_poss_dup
-from adapters.fix.simulator.messages import (
-    CancelOrder,
-    CancelRejected,
-    CancelRejectReason,
-    CancelRequestKind,
-    ExecKind,
-    ExecutionReport,
-    MarketDataRejected,
-    MarketDataRejectReason,
-    MarketDataRequest,
-    MarketDataSent,
-    NewOrder,
-    Problem,
-    Quote,
-    QuoteSent,
-    RejectReason,
-    ReplaceOrder,
-    StatusRequest,
-    Subscription,
-)
-from adapters.fix.tags import BusinessRejectReason, Tag
 from model import fixed
 from model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tests.unit.adapters.fix.wire import STRICT, T0, T0_FIX, fields_of, over_the_wire
@@ -52,8 +33,8 @@ def sent(msg_type: str, fields: Mapping[int, str | None], symbols: Sequence[str]
         if given is not None:
             message.setField(tag, given)
     for symbol in symbols:
-        group = fix.Group(Tag.NoRelatedSym, Tag.Symbol)
-        group.setField(Tag.Symbol, symbol)
+        group = fix.Group(tags.Tag.NoRelatedSym, tags.Tag.Symbol)
+        group.setField(tags.Tag.Symbol, symbol)
         message.addGroup(group)
     return fix.Message(message.toString(), STRICT, True)
 
@@ -62,61 +43,67 @@ def sent(msg_type: str, fields: Mapping[int, str | None], symbols: Sequence[str]
 
 
 def test_a_new_order_single_becomes_a_new_order_with_fixed_point_numbers() -> None:
-    assert decode(sent("D", ORDER), SESSION) == NewOrder(
-        session=SESSION, cl_ord_id="c-1", symbol="IBM", side=Side.BUY, order_type=OrderType.LIMIT, tif=TimeInForce.DAY,
-        qty=D("10"), cash=None, price=D("150.25"),
+    assert decode(sent("D", ORDER), SESSION) == messages.NewOrder(
+        session=SESSION, cl_ord_id="c-1", terms=messages.Terms(symbol="IBM", side=Side.BUY, order_type=OrderType.LIMIT,
+        tif=TimeInForce.DAY, qty=D("10"), cash=None, price=D("150.25")),
     )  # fmt: skip
 
 
 def test_a_notional_market_order_without_tif_is_a_day_order_and_a_resend_is_poss_dup() -> None:
     command = decode(sent("D", {**ORDER, 40: "1", 44: None, 59: None, 38: None, 152: "100.00"}, poss_dup=True), SESSION)
-    assert isinstance(command, NewOrder)
-    assert (command.order_type, command.tif, command.qty, command.cash, command.poss_dup) == (OrderType.MARKET, TimeInForce.DAY, None, D("100"), True)
+    assert isinstance(command, messages.NewOrder)
+    terms = command.terms
+    assert (terms.order_type, terms.tif, terms.qty, terms.cash) == (OrderType.MARKET, TimeInForce.DAY, None, D("100"))
+    assert command.poss_dup is True
 
 
 def test_what_the_dictionary_allows_but_the_market_maker_does_not_take_is_a_problem_on_the_order() -> None:
     stop = decode(sent("D", {**ORDER, 40: "3", 99: "151.00"}), SESSION)
-    assert isinstance(stop, NewOrder) and stop.problem == Problem(RejectReason.UNSUPPORTED, "tag 40=3 not supported")
+    unsupported = tags.OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC
+    assert isinstance(stop, messages.NewOrder) and stop.problem == messages.Problem(unsupported, "tag 40=3 not supported")
     opg = decode(sent("D", {**ORDER, 59: "2"}), SESSION)
-    assert isinstance(opg, NewOrder) and opg.problem == Problem(RejectReason.UNSUPPORTED, "tag 59=2 not supported")
+    assert isinstance(opg, messages.NewOrder) and opg.problem == messages.Problem(unsupported, "tag 59=2 not supported")
     fine = decode(sent("D", {**ORDER, 38: "0.0000000001"}), SESSION)
-    assert isinstance(fine, NewOrder) and fine.qty is None and fine.problem is not None
-    assert fine.problem.reason is RejectReason.INCORRECT_QUANTITY and "at most 9 places" in fine.problem.text
+    assert isinstance(fine, messages.NewOrder) and fine.terms.qty is None and fine.problem is not None
+    assert fine.problem.reason is tags.OrdRejReason.INCORRECT_QUANTITY and "at most 9 places" in fine.problem.text
 
 
 def test_the_first_problem_is_the_one_kept() -> None:
     both = decode(sent("D", {**ORDER, 40: "3", 99: "151.00", 38: "0.0000000001"}), SESSION)
-    assert isinstance(both, NewOrder) and both.problem is not None and both.problem.reason is RejectReason.UNSUPPORTED
+    assert isinstance(both, messages.NewOrder) and both.problem is not None
+    assert both.problem.reason is tags.OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC
 
 
 def test_cancel_replace_and_status_requests_become_their_commands() -> None:
     cancel = {11: "x-1", 41: "c-1", 37: "MM-1", 55: "IBM", 54: "1", 60: T0_FIX}
-    assert decode(sent("F", cancel), SESSION) == CancelOrder(SESSION, "x-1", "c-1", "MM-1")
+    assert decode(sent("F", cancel), SESSION) == messages.CancelOrder(SESSION, "x-1", "c-1", "MM-1")
     replace = decode(sent("G", {**cancel, 40: "2", 38: "12", 44: "150.30"}), SESSION)
-    assert replace == ReplaceOrder(SESSION, "x-1", "c-1", "MM-1", "IBM", Side.BUY, OrderType.LIMIT, D("12"), D("150.30"))
+    terms = messages.Terms("IBM", Side.BUY, OrderType.LIMIT, qty=D("12"), price=D("150.30"))
+    assert replace == messages.ReplaceOrder(SESSION, "x-1", "c-1", "MM-1", terms)
     status = decode(sent("H", {11: "c-1", 37: "MM-1", 55: "IBM", 54: "2", 790: "s-1"}), SESSION)
-    assert status == StatusRequest(SESSION, "c-1", "MM-1", "s-1", "IBM", Side.SELL)
+    assert status == messages.StatusRequest(SESSION, "c-1", "MM-1", "s-1", "IBM", Side.SELL)
 
 
 def test_a_market_data_request_names_its_symbols() -> None:
     request = decode(sent("V", {262: "md-1", 263: "1", 264: "1", 267: None}, symbols=["IBM", "AAPL"]), SESSION)
-    assert request == MarketDataRequest(SESSION, "md-1", Subscription.SUBSCRIBE, ["IBM", "AAPL"])
+    assert request == messages.MarketDataRequest(SESSION, "md-1", tags.SubscriptionRequestType.SUBSCRIBE, ["IBM", "AAPL"])
 
 
 def test_a_message_type_or_side_the_market_maker_does_not_act_on_is_unusable() -> None:
     mass_cancel = decode(sent("q", {11: "m-1", 530: "7", 60: T0_FIX}), SESSION)
-    assert mass_cancel == Unusable(SESSION, "q", "12", None, BusinessRejectReason.UNSUPPORTED_MESSAGE_TYPE, "MsgType q not supported")
+    assert mass_cancel == Unusable(SESSION, "q", "12", None, tags.BusinessRejectReason.UNSUPPORTED_MESSAGE_TYPE, "MsgType q not supported")
     short = decode(sent("D", {**ORDER, 54: "5"}), SESSION)
-    assert short == Unusable(SESSION, "D", "12", "c-1", BusinessRejectReason.OTHER, "Side(54)=5 not supported")
+    assert short == Unusable(SESSION, "D", "12", "c-1", tags.BusinessRejectReason.OTHER, "Side(54)=5 not supported")
 
 
 # --- events → FIX ---------------------------------------------------------------------------
 
-REPORT = ExecutionReport(
-    session=SESSION, order_id="MM-1", exec_id="MM-1-2", kind=ExecKind.TRADE, status=OrderStatus.PARTIALLY_FILLED,
-    cl_ord_id="c-1", orig_cl_ord_id=None, symbol="IBM", side=Side.BUY, order_type=OrderType.LIMIT, tif=TimeInForce.DAY,
-    qty=D("10"), cash=None, price=D("150"), last_qty=D("2.5"), last_price=D("150"), cum_qty=D("2.5"), leaves_qty=D("7.5"),
-    avg_price=D("150"), transact_time=T0,
+REPORT = messages.ExecutionReport(
+    session=SESSION, order_id="MM-1", exec_id="MM-1-2", kind=tags.ExecTypeCode.TRADE, status=OrderStatus.PARTIALLY_FILLED,
+    cl_ord_id="c-1", orig_cl_ord_id=None,
+    terms=messages.Terms("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, qty=D("10"), cash=None, price=D("150")),
+    cum_qty=D("2.5"), leaves_qty=D("7.5"), avg_price=D("150"), transact_time=T0,
+    details=messages.ReportDetails(last_qty=D("2.5"), last_price=D("150")),
 )  # fmt: skip
 
 
@@ -129,33 +116,34 @@ def test_a_trade_report_is_a_valid_execution_report_with_prices_to_the_cent() ->
 
 
 def test_only_a_trade_carries_last_qty_and_last_price_and_a_rejection_its_reason() -> None:
-    rejected = msgspec.structs.replace(REPORT, kind=ExecKind.REJECTED, status=OrderStatus.REJECTED, text="off the tick",
-                                       reject_reason=RejectReason.BAD_PRICE, last_qty=0, last_price=None)  # fmt: skip
+    details = messages.ReportDetails(last_qty=0, last_price=None, text="off the tick", reject_reason=messages.BAD_PRICE)
+    rejected = msgspec.structs.replace(REPORT, kind=tags.ExecTypeCode.REJECTED, status=OrderStatus.REJECTED, details=details)
     message = over_the_wire(encode(rejected))
     assert fields_of(message, 150, 39, 32, 31, 103, 58) == {150: "8", 39: "8", 32: None, 31: None, 103: "99", 58: "off the tick"}
 
 
 def test_a_cancel_reject_says_what_it_answers_and_why() -> None:
-    reject = CancelRejected(SESSION, "x-1", "c-1", "NONE", OrderStatus.REJECTED, CancelRequestKind.REPLACE, CancelRejectReason.UNKNOWN_ORDER, "unknown", T0)
+    response_to, reason = tags.CxlRejResponseTo.REPLACE, tags.CxlRejReason.UNKNOWN_ORDER
+    reject = messages.CancelRejected(SESSION, "x-1", "c-1", "NONE", OrderStatus.REJECTED, response_to, reason, "unknown", T0)
     assert body(over_the_wire(encode(reject)), 37, 11, 41, 39, 434, 102, 58) == {
         35: "9", 37: "NONE", 11: "x-1", 41: "c-1", 39: "8", 434: "2", 102: "1", 58: "unknown",
     }
 
 
 def test_quotes_and_market_data_are_decimal_strings() -> None:
-    quote = Quote("IBM", "Q-1", D("149.99"), D("150.01"), D("300"), D("200.5"))
-    assert body(over_the_wire(encode(QuoteSent(SESSION, quote))), 117, 55, 132, 133, 134, 135) == {
+    quote = messages.Quote("IBM", "Q-1", D("149.99"), D("150.01"), D("300"), D("200.5"))
+    assert body(over_the_wire(encode(messages.QuoteSent(SESSION, quote))), 117, 55, 132, 133, 134, 135) == {
         35: "S", 117: "Q-1", 55: "IBM", 132: "149.99", 133: "150.01", 134: "300", 135: "200.5",
     }
-    snapshot = encode(MarketDataSent(SESSION, "md-1", quote))
+    snapshot = encode(messages.MarketDataSent(SESSION, "md-1", quote))
     text = over_the_wire(snapshot).toString()
     assert "268=2\x01269=0\x01270=149.99\x01271=300\x01269=1\x01270=150.01\x01271=200.5\x01" in text
-    refused = encode(MarketDataRejected(SESSION, "md-2", MarketDataRejectReason.UNKNOWN_SYMBOL, "unknown symbol NOPE"))
+    refused = encode(messages.MarketDataRejected(SESSION, "md-2", tags.MDReqRejReason.UNKNOWN_SYMBOL, "unknown symbol NOPE"))
     assert body(over_the_wire(refused), 262, 281, 58) == {35: "Y", 262: "md-2", 281: "0", 58: "unknown symbol NOPE"}
 
 
 def test_an_unusable_message_is_answered_with_a_business_message_reject() -> None:
-    reject = encode(Unusable(SESSION, "q", "12", "m-1", BusinessRejectReason.UNSUPPORTED_MESSAGE_TYPE, "MsgType q not supported"))
+    reject = encode(Unusable(SESSION, "q", "12", "m-1", tags.BusinessRejectReason.UNSUPPORTED_MESSAGE_TYPE, "MsgType q not supported"))
     assert body(over_the_wire(reject), 45, 372, 379, 380, 58) == {
         35: "j", 45: "12", 372: "q", 379: "m-1", 380: "3", 58: "MsgType q not supported",
     }
