@@ -4,19 +4,7 @@ from __future__ import annotations
 
 from model.enums import ExecType, OrderStatus, OrderType, Reason, Side, VenueEventKind
 from model.messages import AccountReply, MarketUpdate, QueryAccount, RouteOrder
-from tests.unit.actors.account.support import (
-    NOW,
-    REPLY,
-    D,
-    account,
-    fill,
-    make_state,
-    only_report,
-    order,
-    run,
-    seed_position,
-    venue_event,
-)
+from tests.unit.actors.account.support import NOW, REPLY, D, account, fill, make_state, only_report, order, run, seed_position, venue_event
 
 
 def test_partial_then_full_fill_moves_cash_position_and_releases_the_reservation() -> None:

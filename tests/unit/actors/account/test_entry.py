@@ -5,28 +5,9 @@ from __future__ import annotations
 
 from actors.runtime.outputs import GATEWAY, INSTRUMENT, Send
 from model.enums import ExecType, OrderStatus, OrderType, Reason, Side, TimeInForce, VenueEventKind
-from model.messages import (
-    ExecutionReport,
-    NewOrder,
-    ReplaceOrder,
-    ReportToAsker,
-    RequestRejected,
-    RouteOrder,
-)
+from model.messages import ExecutionReport, NewOrder, ReplaceOrder, ReportToAsker, RequestRejected, RouteOrder
 from model.orders import OrderSpec
-from tests.unit.actors.account.support import (
-    NOW,
-    REPLY,
-    D,
-    account,
-    fill,
-    make_state,
-    only_report,
-    order,
-    routed,
-    run,
-    venue_event,
-)
+from tests.unit.actors.account.support import NOW, REPLY, D, account, fill, make_state, only_report, order, routed, run, venue_event
 
 
 def answer_to_asker(sends: list[Send]) -> ExecutionReport:

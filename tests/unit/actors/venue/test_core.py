@@ -11,20 +11,8 @@ from adapters.factory import build_adapter
 from model import fixed
 from model.config import VenueSection
 from model.enums import OrderType, SessionState, Side, TimeInForce, VenueEventKind
-from model.messages import (
-    QuoteEvent,
-    VenueCancel,
-    VenueCancelAll,
-    VenueNewOrder,
-    VenueQuote,
-    VenueReplace,
-    VenueReport,
-    VenueSessionChanged,
-    VenueSetSession,
-    VenueStart,
-    VenueTick,
-    VenueWireIn,
-)
+from model.messages import QuoteEvent, VenueCancel, VenueCancelAll, VenueNewOrder, VenueQuote, VenueReplace
+from model.messages import VenueReport, VenueSessionChanged, VenueSetSession, VenueStart, VenueTick, VenueWireIn
 from model.orders import OrderSpec
 from tests.conftest import demo_setup
 

@@ -5,8 +5,10 @@ commands kept for the shards until they ack, events acked once handed to connect
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from websockets.asyncio.client import connect
@@ -36,6 +38,15 @@ def login(key: str, nonce: str = "n1") -> str:
     return json.dumps({"op": "login", "id": 1, "key": key, "ts": ts, "nonce": nonce, "sig": signature(f"{key}-secret", ts, nonce)})
 
 
+@contextlib.asynccontextmanager
+async def logged_in(port: int, key: str) -> AsyncIterator[Any]:
+    """A WebSocket to the gateway on ``port``, logged in as ``key`` (its reply read)."""
+    async with connect(f"ws://127.0.0.1:{port}") as socket:
+        await socket.send(login(key))
+        await socket.recv()
+        yield socket
+
+
 async def started() -> tuple[Any, int]:
     actor = Shell("gateway-0", SETUP, 1)
     actor.wired()
@@ -63,14 +74,10 @@ async def test_before_it_is_wired_its_status_is_its_name_and_accounts_wait_for_t
 
 async def test_an_order_is_kept_for_its_shard_until_acked_and_an_admin_request_has_no_service() -> None:
     actor, port = await started()
-    async with connect(f"ws://127.0.0.1:{port}") as socket:
-        await socket.send(login("trader1"))
-        await socket.recv()
+    async with logged_in(port, "trader1") as socket:
         await socket.send(json.dumps({"op": "new_order", "id": 2, "account": "A1", "client_order_id": "c1", "symbol": "IBM",
                                       "side": "buy", "type": "limit", "qty": "1", "price": "149.00"}))  # fmt: skip
-    async with connect(f"ws://127.0.0.1:{port}") as operator:
-        await operator.send(login("admin"))
-        await operator.recv()
+    async with logged_in(port, "admin") as operator:
         await operator.send(json.dumps({"op": "admin", "id": 3, "command": "status"}))
         refused = json.loads(await asyncio.wait_for(operator.recv(), 5))
     assert (refused["id"], refused["code"], refused["message"]) == (3, "invalid_request", "this gateway has no admin service"), refused
@@ -84,9 +91,7 @@ async def test_an_order_is_kept_for_its_shard_until_acked_and_an_admin_request_h
 
 async def test_an_event_is_handed_to_its_followers_and_acked_once_at_the_end_of_the_turn() -> None:
     actor, port = await started()
-    async with connect(f"ws://127.0.0.1:{port}") as socket:
-        await socket.send(login("trader1"))
-        await socket.recv()
+    async with logged_in(port, "trader1") as socket:
         channel = Acks()
         actor.receive(encode_batch(Batch("account-0", 1, 0, [fill("old")])), channel)  # made before this gateway started
         await asyncio.sleep(0)
