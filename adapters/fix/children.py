@@ -174,7 +174,7 @@ class FixChildren:
             if set(table) != children:
                 raise AssertionError(f"{self.name}: {name} and the working children disagree")
         for child_id, child in self.children.items():
-            if child.qty is not None and self.filled[child_id] > child.qty:
+            if child.spec.qty is not None and self.filled[child_id] > child.spec.qty:
                 raise AssertionError(f"{self.name}: {child_id} filled beyond its qty")
         if not set(self.by_cl_ord_id.values()) <= children or not set(self.replacing) <= children:
             raise AssertionError(f"{self.name}: a ClOrdID or a pending replace names no working child")

@@ -167,7 +167,7 @@ class SimVenue(WithoutWire):
         in time priority."""
         wanted = set(symbols)
         events: list[VenueEvent] = []
-        for child_id in [c.child_id for c in self._orders.values() if c.symbol in wanted]:
+        for child_id in [c.child_id for c in self._orders.values() if c.spec.symbol in wanted]:
             self._retire(child_id)
             events.append(self._report(child_id, VenueEventKind.CANCELED, now, reason=Reason.USER_CANCELED.value))
         return events
@@ -178,12 +178,12 @@ class SimVenue(WithoutWire):
         child = self._orders.get(request.child_id)
         if child is None:
             return [self._replace_rejected(request, now, Reason.TOO_LATE_TO_CANCEL.value)]
-        reason = replace_problem(child, request, self._instruments[child.symbol])
+        reason = replace_problem(child, request, self._instruments[child.spec.symbol])
         if reason is not None:
             return [self._replace_rejected(request, now, reason)]
         if loses_priority(child, request):
             self._requeue(child)
-        child.qty, child.price = request.qty, request.price
+        child.replaced(request.qty, request.price)
         events: list[VenueEvent] = [self._report(child.child_id, VenueEventKind.REPLACED, now)]
         if self._session is SessionState.OPEN:
             events.extend(self._fill_resting(child, now))
@@ -244,11 +244,11 @@ class SimVenue(WithoutWire):
         if sorted(queued) != sorted(self._orders):
             raise AssertionError("queues and working orders disagree")
         for child in self._orders.values():
-            instrument = self._instruments[child.symbol]
-            limits = [limit for limit in (child.qty, child.qty_cap) if limit is not None]
+            instrument = self._instruments[child.spec.symbol]
+            limits = [limit for limit in (child.spec.qty, child.qty_cap) if limit is not None]
             if any(child.cum_qty > limit for limit in limits) or child.cum_qty % instrument.qty_increment:
                 raise AssertionError(f"{child.child_id}: cum_qty {child.cum_qty} out of bounds")
-            if child.notional is not None and child.value_raw > child.notional * fixed.SCALE:
+            if child.spec.notional is not None and child.value_raw > child.spec.notional * fixed.SCALE:
                 raise AssertionError(f"{child.child_id}: fills worth more than the notional")
         for symbol, book in self._books.items():
             tick = self._instruments[symbol].tick_size
@@ -261,7 +261,7 @@ class SimVenue(WithoutWire):
 
     def _rejection(self, child: Child) -> str | None:
         """Why ``child`` cannot be accepted, or ``None``."""
-        instrument = self._instruments.get(child.symbol)
+        instrument = self._instruments.get(child.spec.symbol)
         if child.child_id in self._seen:
             return SimReason.DUPLICATE_CHILD_ID.value
         if instrument is None:
@@ -269,17 +269,18 @@ class SimVenue(WithoutWire):
         if self._session is not SessionState.OPEN:
             return Reason.MARKET_CLOSED.value
         problem = order_problem(child, instrument)
-        if problem is None and child.notional is not None and not self._buys_an_increment(child, child.notional):
+        if problem is None and child.spec.notional is not None and not self._buys_an_increment(child, child.spec.notional):
             problem = SimReason.NOTIONAL_TOO_SMALL.value
         return problem
 
     def _buys_an_increment(self, child: Child, notional: int) -> bool:
         """Whether ``notional`` covers one increment at the price the order would trade at
         now: the quote if it is marketable, else its limit."""
-        instrument = self._instruments[child.symbol]
-        price = self._books[child.symbol].price_for(child.side)
-        if child.price is not None and not crosses(child.side, child.price, price):
-            price = child.price
+        spec = child.spec
+        instrument = self._instruments[spec.symbol]
+        price = self._books[spec.symbol].price_for(spec.side)
+        if spec.price is not None and not crosses(spec.side, spec.price, price):
+            price = spec.price
         return fixed.qty_for_cash(notional, price, instrument.qty_increment, instrument.multiplier) > 0
 
     def _replace_rejected(self, request: VenueReplace, now: int, reason: str) -> VenueReport:
@@ -289,7 +290,8 @@ class SimVenue(WithoutWire):
 
     def _on_arrival(self, child: Child, now: int) -> list[VenueEvent]:
         """Trade an accepted order against the quote; rest it, or cancel an IOC/FOK remainder."""
-        if child.tif is TimeInForce.FOK and not self._fills_completely(child):
+        tif = child.spec.tif
+        if tif is TimeInForce.FOK and not self._fills_completely(child):
             return [self._report(child.child_id, VenueEventKind.CANCELED, now, reason=Reason.FOK_NOT_FILLED.value)]
         events: list[VenueEvent] = []
         trade = self._trade(child, now)
@@ -297,11 +299,11 @@ class SimVenue(WithoutWire):
             events.append(trade)
             if trade.done:
                 return events
-        if child.tif in (TimeInForce.IOC, TimeInForce.FOK):
+        if tif in (TimeInForce.IOC, TimeInForce.FOK):
             events.append(self._report(child.child_id, VenueEventKind.CANCELED, now, reason=Reason.IOC_REMAINDER.value))
         else:
             self._orders[child.child_id] = child
-            self._queues[child.symbol][child.child_id] = None
+            self._queues[child.spec.symbol][child.child_id] = None
         return events
 
     def _fill_resting(self, child: Child, now: int) -> list[VenueEvent]:
@@ -318,8 +320,8 @@ class SimVenue(WithoutWire):
         qty, price = self._fillable(child)
         if qty == 0:
             return None
-        instrument = self._instruments[child.symbol]
-        self._books[child.symbol].take(child.side, qty)
+        instrument = self._instruments[child.spec.symbol]
+        self._books[child.spec.symbol].take(child.spec.side, qty)
         child.cum_qty += qty
         child.value_raw += fixed.raw_value(qty, price, instrument.multiplier)
         done = room(child, price, instrument) == 0
@@ -328,17 +330,18 @@ class SimVenue(WithoutWire):
     def _fillable(self, child: Child) -> tuple[int, int]:
         """``(qty, price)`` that ``child`` can trade now: at the quote, within its limit,
         the displayed size (in whole increments) and what it has left."""
-        book = self._books[child.symbol]
-        price = book.price_for(child.side)
-        if not crosses(child.side, child.price, price):
+        spec = child.spec
+        book = self._books[spec.symbol]
+        price = book.price_for(spec.side)
+        if not crosses(spec.side, spec.price, price):
             return 0, price
-        instrument = self._instruments[child.symbol]
-        return min(room(child, price, instrument), fixed.floor_to(book.size_for(child.side), instrument.qty_increment)), price
+        instrument = self._instruments[spec.symbol]
+        return min(room(child, price, instrument), fixed.floor_to(book.size_for(spec.side), instrument.qty_increment)), price
 
     def _fills_completely(self, child: Child) -> bool:
         """Whether one trade now would leave nothing of ``child`` to execute (for FOK)."""
         qty, price = self._fillable(child)
-        return qty > 0 and qty == room(child, price, self._instruments[child.symbol])
+        return qty > 0 and qty == room(child, price, self._instruments[child.spec.symbol])
 
     # --- time ---------------------------------------------------------------------------------
 
@@ -362,7 +365,7 @@ class SimVenue(WithoutWire):
         return VenueSessionChanged(venue=self.name, state=state, ts=now)
 
     def _expire_day_orders(self, now: int) -> list[VenueEvent]:
-        expiring = [child_id for child_id, child in self._orders.items() if child.tif is TimeInForce.DAY]
+        expiring = [child_id for child_id, child in self._orders.items() if child.spec.tif is TimeInForce.DAY]
         for child_id in expiring:
             self._retire(child_id)
         return [
@@ -374,13 +377,13 @@ class SimVenue(WithoutWire):
 
     def _retire(self, child_id: str) -> None:
         child = self._orders.pop(child_id)
-        del self._queues[child.symbol][child_id]
+        del self._queues[child.spec.symbol][child_id]
 
     def _requeue(self, child: Child) -> None:
         """Send ``child`` to the back of the time priority."""
         self._retire(child.child_id)
         self._orders[child.child_id] = child
-        self._queues[child.symbol][child.child_id] = None
+        self._queues[child.spec.symbol][child.child_id] = None
 
     def _quote(self, symbol: str, now: int) -> VenueQuote:
         book = self._books[symbol]

@@ -20,13 +20,15 @@ OPTION = Instrument("IBM C150", AssetClass.OPTION, P("0.01"), fixed.SCALE, P("2.
 
 
 def child(**changes: object) -> Child:
-    base = Child("c1", "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, P("10"), None, P("150.00"), None)
-    return msgspec.structs.replace(base, **changes)
+    """A limit child; ``changes`` may name its terms (its spec) or the child's own fields."""
+    spec = OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, P("10"), None, P("150.00"))
+    terms = {name: changes.pop(name) for name in list(changes) if name in OrderSpec.__struct_fields__}
+    return msgspec.structs.replace(Child("c1", msgspec.structs.replace(spec, **terms), None), **changes)
 
 
 def test_a_child_takes_every_term_of_the_order() -> None:
     order = VenueNewOrder("c1", OrderSpec("AAPL", Side.SELL, OrderType.MARKET, TimeInForce.IOC, None, P("100"), None, None), P("3"))
-    assert Child.of(order) == Child("c1", "AAPL", Side.SELL, OrderType.MARKET, TimeInForce.IOC, None, P("100"), None, P("3"))
+    assert Child.of(order) == Child("c1", OrderSpec("AAPL", Side.SELL, OrderType.MARKET, TimeInForce.IOC, None, P("100"), None, None), P("3"))
 
 
 @pytest.mark.parametrize(
