@@ -37,13 +37,23 @@ class SimReason(StrEnum):
 class Child(msgspec.Struct, array_like=True):
     """A child order as the venue works it: its terms (``spec``, the very ``OrderSpec`` its
     ``VenueNewOrder`` carried; an accepted replace makes a new one) and what has filled.
-    ``value_raw`` is Σ qty × price × multiplier of its fills (10^-18)."""
+    ``value_raw`` is Σ qty × price × multiplier of its fills (10^-18), kept as two halves
+    that each fit msgpack's 64-bit integers (the venue's snapshot is msgpack)."""
 
     child_id: str
     spec: OrderSpec
     qty_cap: int | None
     cum_qty: int = 0
-    value_raw: int = 0
+    value_nanos: int = 0
+    value_subnanos: int = 0
+
+    @property
+    def value_raw(self) -> int:
+        return fixed.join_raw(self.value_nanos, self.value_subnanos)
+
+    @value_raw.setter
+    def value_raw(self, value: int) -> None:
+        self.value_nanos, self.value_subnanos = fixed.split_raw(value)
 
     @classmethod
     def of(cls, order: VenueNewOrder) -> Child:

@@ -90,7 +90,8 @@ def test_room_is_what_is_left_of_the_qty_and_the_cap() -> None:
 def test_room_of_a_notional_child_is_the_whole_increments_its_cash_still_buys() -> None:
     notional = child(symbol="AAPL", qty=None, notional=P("100"), price=None)
     assert room(notional, P("3"), FRACTIONAL) == P("33.333333")
-    spent = msgspec.structs.replace(notional, cum_qty=P("10"), value_raw=fixed.raw_value(P("10"), P("3")))
+    spent = msgspec.structs.replace(notional, cum_qty=P("10"))
+    spent.value_raw = fixed.raw_value(P("10"), P("3"))
     assert room(spent, P("3"), FRACTIONAL) == P("23.333333")
     option = child(symbol="IBM C150", qty=None, notional=P("1000"), price=None)
     assert room(option, P("2.50"), OPTION) == P("4")  # 4 × 2.50 × 100 = 1000
