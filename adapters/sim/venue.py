@@ -48,8 +48,12 @@ NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
 
 
-class _State(msgspec.Struct, array_like=True):
-    """Everything ``state_hash`` covers, in a canonical order."""
+RandomState = tuple[int, tuple[int, ...], float | None]  # what ``random.Random.getstate()`` gives
+
+
+class SimState(msgspec.Struct, array_like=True):
+    """Everything ``state_hash`` covers, in a canonical order; with the configuration, the
+    snapshot (the queues are the working orders by symbol: rebuilt, not kept)."""
 
     name: str
     started: bool
@@ -57,10 +61,15 @@ class _State(msgspec.Struct, array_like=True):
     next_tick: int | None
     close_at: int | None
     books: list[tuple[str, Book]]
-    random_states: list[tuple[str, object]]
-    orders: list[Child]
-    queues: list[tuple[str, list[str]]]
+    random_states: list[tuple[str, RandomState]]
+    orders: list[Child]  # in time priority
     seen: list[str]
+
+
+class SimSnapshot(msgspec.Struct, tag="sim"):
+    config: SimSection  # as built: the seed, interval and quote shape made the state
+    instruments: list[Instrument]  # the symbols it trades, in order
+    state: SimState
 
 
 class SimVenue(WithoutWire):
@@ -222,9 +231,11 @@ class SimVenue(WithoutWire):
 
     def state_hash(self) -> str:
         """SHA-256 of a canonical encoding of the whole state (orders, quotes, random
-        generators, schedule). Equal states give equal hashes in any process. JSON, not
-        msgpack, because fill values at 10^-18 outgrow msgpack's 64-bit integers."""
-        state = _State(
+        generators, schedule). Equal states give equal hashes in any process."""
+        return hashlib.sha256(msgspec.json.encode(self._state())).hexdigest()
+
+    def _state(self) -> SimState:
+        return SimState(
             name=self.name,
             started=self._started,
             session=self._session,
@@ -233,10 +244,26 @@ class SimVenue(WithoutWire):
             books=list(self._books.items()),
             random_states=[(symbol, generator.getstate()) for symbol, generator in self._random.items()],
             orders=list(self._orders.values()),
-            queues=[(symbol, list(queue)) for symbol, queue in self._queues.items()],
             seen=sorted(self._seen),
         )
-        return hashlib.sha256(msgspec.json.encode(state)).hexdigest()
+
+    def snapshot(self) -> SimSnapshot:
+        return SimSnapshot(self._config, list(self._instruments.values()), self._state())
+
+    @classmethod
+    def restore(cls, snapshot: SimSnapshot) -> SimVenue:
+        """The venue ``snapshot`` described, its queues rebuilt from the working orders."""
+        state = snapshot.state
+        venue = cls(state.name, snapshot.instruments, snapshot.config)
+        for symbol, random_state in state.random_states:
+            venue._random[symbol].setstate(random_state)
+        venue._books = dict(state.books)
+        for child in state.orders:
+            venue._orders[child.child_id] = child
+            venue._queues[child.spec.symbol][child.child_id] = None
+        venue._seen = set(state.seen)
+        venue._started, venue._session, venue._next_tick, venue._close_at = state.started, state.session, state.next_tick, state.close_at
+        return venue
 
     def check_invariants(self) -> None:
         """Raise ``AssertionError`` if the state breaks a guarantee (used by tests)."""
