@@ -9,7 +9,7 @@ Pure, like all of the adapter: journaled and snapshotted inside ``VenueState``.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Self
+from typing import Self
 
 import msgspec
 
@@ -110,11 +110,6 @@ class FixChildren:
         self.status_refused = False  # since the last logon, the venue has refused an OrderStatusRequest
         self.outgoing: list[str] = []
         self.anomalies: list[str] = []
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """A snapshot written before sent messages were recorded: nothing recorded yet."""
-        defaults = {"sent": {child_id: [] for child_id in state["children"]}, "by_seq": {}, "last_out_seq": 0, "status_refused": False}
-        self.__dict__.update({**defaults, **state})
 
     # --- snapshots -------------------------------------------------------------------------------
 
