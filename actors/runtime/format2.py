@@ -35,28 +35,33 @@ from typing import Any, ClassVar
 import msgspec
 
 from actors.account.core import AccountSnapshot
-from actors.account.records import AccountRecord, OrderRecord, PendingReplace
+from actors.account.records import AccountRecord, OrderRecord
 from actors.account.risk import MarketView, RiskLimits
 from actors.dropcopy.core import DropCopySnapshot
 from actors.instrument.core import InstrumentSnapshot
 from actors.instrument.opening import Block, BlockDone, Constituents
 from actors.instrument.records import Book, Route
+from actors.runtime.format2_layouts import (
+    OrderRecordBefore,
+    batch_before_relayout,
+    fix_child_flat,
+    order_before_relayout,
+    route_before_relayout,
+    sim_child_flat,
+)
 from actors.runtime.snapshot import FORMAT, VERSION, OutboxState, Snapshot
 from actors.supervisor.core import SupervisorSnapshot
 from actors.venue.core import VenueSnapshot
 from adapters.factory import AdapterSnapshot
 from adapters.fix.children import ClosedChild, ClosedEntry, FixSnapshot, SentMessage
 from adapters.fix.children import PendingReplace as FixPendingReplace
-from adapters.fix.outbound import ChildOrder
-from adapters.sim.orders import Child
 from adapters.sim.quotes import Book as SimBook
 from adapters.sim.venue import SimSnapshot, SimState
 from model import enums
 from model.config import SimSection, VenueSection
-from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce
 from model.instruments import Instrument
 from model.lifecycle import Pending
-from model.messages import Reply, VenueQuote, decode_batch
+from model.messages import Reply, VenueQuote
 from model.orders import OrderSpec
 from model.routes import RouteState
 from snapshots.journal import JournalCorrupt
@@ -85,45 +90,6 @@ class Pickled:
 
 def _stand_in(module: str, name: str) -> type[Pickled]:
     return type(f"Pickled {module}.{name}", (Pickled,), {"path": f"{module}.{name}"})
-
-
-# --- records whose layout changed: rebuilt from the fields they were pickled with --------------
-
-
-def _spec(symbol: str, side: Side, order_type: OrderType, tif: TimeInForce, qty: int | None, notional: int | None,
-          price: int | None, stop_price: int | None = None) -> OrderSpec:
-    return OrderSpec(symbol, side, order_type, tif, qty, notional, price, stop_price)
-
-
-def _route_before_relayout(
-    order_id: str, account: str, symbol: str, side: Side, order_type: OrderType, tif: TimeInForce, qty: int | None,
-    notional: int | None, price: int | None, stop_price: int | None, qty_cap: int | None, state: str,
-    child_id: str | None = None, venue: str | None = None, cum_qty: int = 0, replacing_to: str | None = None,
-    replacing_qty: int | None = None, replacing_price: int | None = None, nav_strike: int = 0,
-) -> Route:
-    """A route's terms were flat and its state a string; a replace in flight was a routed
-    route with ``replacing_to`` set, the ``replacing`` state now."""
-    route_state = RouteState(state)
-    if route_state is RouteState.ROUTED and replacing_to is not None:
-        route_state = RouteState.REPLACING
-    spec = _spec(symbol, side, order_type, tif, qty, notional, price, stop_price)
-    return Route(order_id, account, spec, qty_cap, route_state, child_id, venue, cum_qty, replacing_to, replacing_qty, replacing_price, nav_strike)
-
-
-def _sim_child_flat(
-    child_id: str, symbol: str, side: Side, order_type: OrderType, tif: TimeInForce, qty: int | None, notional: int | None,
-    price: int | None, qty_cap: int | None, cum_qty: int = 0, value_raw: int = 0,
-) -> Child:
-    child = Child(child_id, _spec(symbol, side, order_type, tif, qty, notional, price), qty_cap, cum_qty)
-    child.value_raw = value_raw
-    return child
-
-
-def _fix_child_flat(
-    child_id: str, symbol: str, side: Side, order_type: OrderType, tif: TimeInForce, qty: int | None, notional: int | None,
-    price: int | None, cl_ord_id: str | None = None,
-) -> ChildOrder:
-    return ChildOrder(child_id, _spec(symbol, side, order_type, tif, qty, notional, price), cl_ord_id)
 
 
 # --- the allow-list ---------------------------------------------------------------------------------
@@ -168,21 +134,21 @@ ALLOWED: dict[tuple[str, str], Callable[..., Any]] = {
     ("actors.account.risk", "MarketView"): MarketView,
     ("actors.instruments.state", "Book"): Book,
     ("actors.instrument.records", "Book"): Book,
-    ("actors.instruments.state", "Route"): _route_before_relayout,
+    ("actors.instruments.state", "Route"): route_before_relayout,
     ("actors.instrument.records", "Route"): Route,
     **{(f"actors.{package}.opening", cls.__name__): cls for package in ("instruments", "instrument") for cls in (Block, BlockDone, Constituents)},
     ("adapters.sim.venue", "_Book"): SimBook,
     ("adapters.sim.quotes", "Book"): SimBook,
-    ("adapters.sim.venue", "_Child"): _sim_child_flat,
-    ("adapters.sim.orders", "Child"): _sim_child_flat,
+    ("adapters.sim.venue", "_Child"): sim_child_flat,
+    ("adapters.sim.orders", "Child"): sim_child_flat,
     ("adapters.fix.venue", "_Pending"): FixPendingReplace,
     ("adapters.fix.children", "PendingReplace"): FixPendingReplace,
     ("adapters.fix.venue", "_Closed"): ClosedChild,
     ("adapters.fix.children", "ClosedChild"): ClosedChild,
     ("adapters.fix.venue", "_Sent"): SentMessage,
     ("adapters.fix.children", "SentMessage"): SentMessage,
-    ("adapters.fix.codec", "ChildOrder"): _fix_child_flat,
-    ("adapters.fix.outbound", "ChildOrder"): _fix_child_flat,
+    ("adapters.fix.codec", "ChildOrder"): fix_child_flat,
+    ("adapters.fix.outbound", "ChildOrder"): fix_child_flat,
     **{tuple(path.rsplit(".", 1)): _stand_in(*path.rsplit(".", 1)) for path in [*_CORES, *_OTHER_STAND_INS]},  # type: ignore[misc]
 }
 """Every global a format-2 snapshot may name, under the path it was written with → what
@@ -219,7 +185,7 @@ def read(name: str, payload: bytes) -> Snapshot[Any]:
             raise ValueError(f"{core.path} is not a core")
         before = core.path in _BEFORE_RELAYOUT
         if before:
-            unacked = {destination: [(seq, _batch_before_relayout(data)) for seq, data in batches] for destination, batches in unacked.items()}
+            unacked = {destination: [(seq, batch_before_relayout(data)) for seq, data in batches] for destination, batches in unacked.items()}
         state = _CONVERT[kind](core.state, before)
         snapshot = Snapshot(FORMAT, VERSION, kind, state, applied, OutboxState(seqs, unacked))
         # encoded and decoded as format 3: every type checked as for any format-3 snapshot
@@ -234,7 +200,7 @@ def read(name: str, payload: bytes) -> Snapshot[Any]:
 def _account(state: dict[str, Any], before: bool) -> AccountSnapshot:
     accounts = msgspec.msgpack.decode(state["accounts"], type=list[AccountRecord])  # the same layout since format 2
     if before:
-        orders = [_order_before_relayout(old) for old in msgspec.msgpack.decode(state["orders"], type=list[_OrderRecord2])]
+        orders = [order_before_relayout(old) for old in msgspec.msgpack.decode(state["orders"], type=list[OrderRecordBefore])]
     else:
         orders = msgspec.msgpack.decode(state["orders"], type=list[OrderRecord])
     return AccountSnapshot(
@@ -356,109 +322,3 @@ _CONVERT: dict[str, Callable[[dict[str, Any], bool], Any]] = {
 }
 ADAPTERS: dict[str, Callable[[dict[str, Any]], AdapterSnapshot]] = {"adapters.sim.venue.SimVenue": _sim, "adapters.fix.venue.FixVenue": _fix}
 """A venue adapter's attributes in format 2 → its format-3 state, by the adapter's class."""
-
-
-# --- an account's orders before the re-layout ----------------------------------------------------------
-
-
-class _PendingReplace2(msgspec.Struct, array_like=True):
-    new_order_id: str
-    new_client_order_id: str
-    qty: int
-    price: int | None
-    stop_price: int | None
-    reply: Reply | None
-    held_cash: int
-    held_qty: int
-
-
-class _OrderRecord2(msgspec.Struct, array_like=True):
-    """``OrderRecord`` as it was before the re-layout: the terms flat, a cancel in flight a
-    flag (``cancel_requested``, left set after the order ended) and its asker."""
-
-    order_id: str
-    account: str
-    client_order_id: str
-    symbol: str
-    side: Side
-    order_type: OrderType
-    tif: TimeInForce
-    qty: int | None
-    notional: int | None
-    price: int | None
-    stop_price: int | None
-    status: OrderStatus
-    created_ts: int
-    fingerprint: bytes
-    qty_cap: int | None
-    cum_qty: int
-    value_nanos: int
-    value_subnanos: int
-    booked_cash: int
-    reserved_cash: int
-    reserved_qty: int
-    last_exec_type: ExecType
-    exec_count: int
-    reason: str | None
-    updated_ts: int
-    pending_cancel: Reply | None
-    cancel_requested: bool
-    pending_replace: _PendingReplace2 | None
-    replaced_by: str | None
-    block: str | None
-    venue: str | None
-
-
-def _order_before_relayout(old: _OrderRecord2) -> OrderRecord:
-    """The terms become the order's ``OrderSpec`` (a pending replace's: the order's, with its
-    qty and prices); the request in flight a ``Pending``: a cancel counts only while the
-    order is open (the old flag stayed set after the order ended, the lifecycle's does not)."""
-    spec = _spec(old.symbol, old.side, old.order_type, old.tif, old.qty, old.notional, old.price, old.stop_price)
-    replace = old.pending_replace
-    pending_replace = None
-    if replace is not None:
-        terms = msgspec.structs.replace(spec, qty=replace.qty, price=replace.price, stop_price=replace.stop_price)
-        pending_replace = PendingReplace(replace.new_order_id, replace.new_client_order_id, terms, replace.reply, replace.held_cash, replace.held_qty)
-    cancel = old.cancel_requested and old.status.is_open
-    if cancel:
-        pending = Pending.REPLACE_AND_CANCEL if pending_replace is not None else Pending.CANCEL
-    else:
-        pending = Pending.REPLACE if pending_replace is not None else Pending.NONE
-    return OrderRecord(
-        old.order_id, old.account, old.client_order_id, spec, old.status, old.created_ts, old.fingerprint, old.qty_cap,
-        old.cum_qty, old.value_nanos, old.value_subnanos, old.booked_cash, old.reserved_cash, old.reserved_qty,
-        old.last_exec_type, old.exec_count, old.reason, old.updated_ts, pending, old.pending_cancel if cancel else None,
-        pending_replace, old.replaced_by, old.block, old.venue,
-    )
-
-
-# --- batches sent before the re-layout ------------------------------------------------------------------
-
-# message tag → (index of the first term in its array, after the tag; how many): the terms
-# that are one ``OrderSpec`` now (NewOrder, ExecutionReport, RouteOrder, VenueNewOrder)
-_FLAT_TERMS = {1: (3, 8), 20: (7, 8), 30: (3, 8), 40: (2, 7)}
-_REPORT_TO_ASKER, _ORDERS_REPLY, _VENUE_NEW_ORDER = 25, 21, 40
-
-
-def _batch_before_relayout(data: bytes) -> bytes:
-    """A batch as encoded before the re-layout, in today's layout (checked by decoding it)."""
-    sender, seq, ts, messages = msgspec.msgpack.decode(data)
-    migrated = msgspec.msgpack.encode([sender, seq, ts, [_message_before_relayout(message) for message in messages]])
-    decode_batch(migrated)
-    return migrated
-
-
-def _message_before_relayout(message: list[Any]) -> list[Any]:
-    tag = message[0]
-    if tag == _REPORT_TO_ASKER:
-        return [*message[:2], _message_before_relayout(message[2]), *message[3:]]
-    if tag == _ORDERS_REPLY:
-        return [*message[:3], [_message_before_relayout(report) for report in message[3]], *message[4:]]
-    where = _FLAT_TERMS.get(tag)
-    if where is None:
-        return message
-    start, count = where
-    terms = message[start : start + count]
-    if tag == _VENUE_NEW_ORDER:
-        terms.append(None)  # a child order carried no stop price
-    return [*message[:start], terms, *message[start + count :]]

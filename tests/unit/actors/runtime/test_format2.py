@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from actors.runtime import format2
-from actors.runtime.format2 import ALLOWED, _order_before_relayout, _OrderRecord2, _PendingReplace2
+from actors.runtime.format2 import ALLOWED
+from actors.runtime.format2_layouts import OrderRecordBefore, PendingReplaceBefore, order_before_relayout
 from actors.runtime.machine import Machine
 from actors.runtime.router import Router
 from actors.supervisor.core import SupervisorState
@@ -76,9 +77,9 @@ def test_an_earlier_format_and_a_damaged_pickle_are_refused() -> None:
         machine().load(whole)  # no core in it
 
 
-def old_order(status: OrderStatus, cancel_requested: bool, replace: bool) -> _OrderRecord2:
-    pending = _PendingReplace2("account-0-2", "c1b", D("12"), D("150.10"), None, REPLY, D("20"), 0) if replace else None
-    return _OrderRecord2(
+def old_order(status: OrderStatus, cancel_requested: bool, replace: bool) -> OrderRecordBefore:
+    pending = PendingReplaceBefore("account-0-2", "c1b", D("12"), D("150.10"), None, REPLY, D("20"), 0) if replace else None
+    return OrderRecordBefore(
         "account-0-1", "A1", "c1", "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, D("10"), None, D("150"), None,
         status, 5, b"fp", None, D("4"), 0, 0, 0, D("900"), 0, ExecType.TRADE, 2, None, 6,
         REPLY if cancel_requested else None, cancel_requested, pending, None, None, "SIM",
@@ -98,7 +99,7 @@ def old_order(status: OrderStatus, cancel_requested: bool, replace: bool) -> _Or
 def test_an_order_written_before_the_relayout_gets_its_spec_and_its_request_in_flight(
     status: OrderStatus, cancel_requested: bool, replace: bool, pending: Pending
 ) -> None:
-    order = _order_before_relayout(old_order(status, cancel_requested, replace))
+    order = order_before_relayout(old_order(status, cancel_requested, replace))
     assert (order.spec.symbol, order.spec.qty, order.spec.price, order.cum_qty, order.venue) == ("IBM", D("10"), D("150"), D("4"), "SIM")
     assert order.pending is pending
     assert (order.cancel_reply is not None) == pending.has_cancel
