@@ -13,19 +13,11 @@ import pytest
 
 from actors.runtime import format2
 from actors.runtime.format2 import ALLOWED
-from actors.runtime.format2_layouts import OrderRecordBefore, PendingReplaceBefore, order_before_relayout
 from actors.runtime.machine import Machine
 from actors.runtime.router import Router
 from actors.supervisor.core import SupervisorState
-from model import fixed
 from model.config import Config
-from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce
-from model.lifecycle import Pending
-from model.messages import Reply
 from snapshots.journal import JournalCorrupt
-
-D = fixed.parse
-REPLY = Reply("gateway-0", 1, b"7")
 
 
 def machine() -> Machine:
@@ -75,35 +67,3 @@ def test_an_earlier_format_and_a_damaged_pickle_are_refused() -> None:
         machine().load(whole[: len(whole) // 2])
     with pytest.raises(JournalCorrupt, match="supervisor: the format-2 snapshot cannot be read"):
         machine().load(whole)  # no core in it
-
-
-def old_order(status: OrderStatus, cancel_requested: bool, replace: bool) -> OrderRecordBefore:
-    pending = PendingReplaceBefore("account-0-2", "c1b", D("12"), D("150.10"), None, REPLY, D("20"), 0) if replace else None
-    return OrderRecordBefore(
-        "account-0-1", "A1", "c1", "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, D("10"), None, D("150"), None,
-        status, 5, b"fp", None, D("4"), 0, 0, 0, D("900"), 0, ExecType.TRADE, 2, None, 6,
-        REPLY if cancel_requested else None, cancel_requested, pending, None, None, "SIM",
-    )
-
-
-@pytest.mark.parametrize(
-    ("status", "cancel_requested", "replace", "pending"),
-    [
-        (OrderStatus.NEW, False, False, Pending.NONE),
-        (OrderStatus.PARTIALLY_FILLED, True, False, Pending.CANCEL),
-        (OrderStatus.NEW, False, True, Pending.REPLACE),
-        (OrderStatus.NEW, True, True, Pending.REPLACE_AND_CANCEL),
-        (OrderStatus.CANCELED, True, False, Pending.NONE),  # the old flag stayed set after the end
-    ],
-)
-def test_an_order_written_before_the_relayout_gets_its_spec_and_its_request_in_flight(
-    status: OrderStatus, cancel_requested: bool, replace: bool, pending: Pending
-) -> None:
-    order = order_before_relayout(old_order(status, cancel_requested, replace))
-    assert (order.spec.symbol, order.spec.qty, order.spec.price, order.cum_qty, order.venue) == ("IBM", D("10"), D("150"), D("4"), "SIM")
-    assert order.pending is pending
-    assert (order.cancel_reply is not None) == pending.has_cancel
-    if replace:
-        assert order.pending_replace is not None
-        assert (order.pending_replace.spec.qty, order.pending_replace.spec.price, order.pending_replace.spec.symbol) == (D("12"), D("150.10"), "IBM")
-        assert order.pending_replace.held_cash == D("20")
