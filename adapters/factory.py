@@ -6,7 +6,7 @@ from typing import Union
 
 from adapters.base import VenueAdapter
 from adapters.fix.children import FixSnapshot
-from adapters.sim.venue import SimSnapshot
+from adapters.sim.venue import SimSnapshot, SimVenue
 from model.config import Config, VenueSection
 from model.enums import AssetClass
 from model.instruments import Instrument
@@ -16,8 +16,6 @@ def build_adapter(venue: VenueSection, config: Config, instruments: list[Instrum
     # a mutual fund is never routed (it fills at the NAV struck), so no venue trades or quotes it
     traded = [i for i in instruments if venue.trades(i.symbol) and i.asset_class is not AssetClass.MUTUAL_FUND]
     if venue.kind == "sim":
-        from adapters.sim.venue import SimVenue
-
         return SimVenue(venue.name, traded, config.sim)
     if venue.kind == "fix":
         from adapters.fix.venue import FixVenue
@@ -32,8 +30,6 @@ AdapterSnapshot = Union[SimSnapshot, FixSnapshot]  # what ``VenueAdapter.snapsho
 def restore_adapter(state: AdapterSnapshot) -> VenueAdapter:
     """The adapter ``state`` describes (``VenueAdapter.snapshot``)."""
     if isinstance(state, SimSnapshot):
-        from adapters.sim.venue import SimVenue
-
         return SimVenue.restore(state)
     from adapters.fix.venue import FixVenue  # quickfix: only where a FIX venue is
 
