@@ -14,11 +14,14 @@ those hooks mean there.
 
 from __future__ import annotations
 
-from typing import Protocol, Union
+from typing import TYPE_CHECKING, Protocol, Union
 
 from model.config import VenueSection
 from model.enums import SessionState
 from model.messages import VenueNewOrder, VenueQuote, VenueReplace, VenueReport, VenueSessionChanged, VenueWireSent
+
+if TYPE_CHECKING:
+    from adapters.factory import AdapterSnapshot
 
 VenueEvent = Union[VenueReport, VenueQuote, VenueSessionChanged]
 
@@ -99,6 +102,10 @@ class VenueAdapter(Protocol):
 
     def state_hash(self) -> str:
         """SHA-256 of the state replay must rebuild exactly (the core's hash covers it)."""
+
+    def snapshot(self) -> AdapterSnapshot:
+        """The whole state as a msgspec struct, which ``adapters.factory.restore_adapter``
+        turns back into the adapter (in the venue core's snapshot)."""
 
     def check_invariants(self) -> None:
         """Raise ``AssertionError`` if the state breaks a guarantee (used by tests)."""

@@ -1,8 +1,12 @@
-"""Builds the adapter a ``[[venues]]`` table names by its ``kind``."""
+"""Builds the adapter a ``[[venues]]`` table names by its ``kind``, or the one a snapshot holds."""
 
 from __future__ import annotations
 
+from typing import Union
+
 from adapters.base import VenueAdapter
+from adapters.fix.children import FixSnapshot
+from adapters.sim.venue import SimSnapshot, SimVenue
 from model.config import Config, VenueSection
 from model.enums import AssetClass
 from model.instruments import Instrument
@@ -12,11 +16,21 @@ def build_adapter(venue: VenueSection, config: Config, instruments: list[Instrum
     # a mutual fund is never routed (it fills at the NAV struck), so no venue trades or quotes it
     traded = [i for i in instruments if venue.trades(i.symbol) and i.asset_class is not AssetClass.MUTUAL_FUND]
     if venue.kind == "sim":
-        from adapters.sim.venue import SimVenue
-
         return SimVenue(venue.name, traded, config.sim)
     if venue.kind == "fix":
         from adapters.fix.venue import FixVenue
 
         return FixVenue(venue.name, traded, cancel_on_disconnect=venue.cancel_on_disconnect)
     raise ValueError(f"venue {venue.name}: unknown kind {venue.kind!r} (known: sim, fix)")
+
+
+AdapterSnapshot = Union[SimSnapshot, FixSnapshot]  # what ``VenueAdapter.snapshot`` gives, tagged by kind
+
+
+def restore_adapter(state: AdapterSnapshot) -> VenueAdapter:
+    """The adapter ``state`` describes (``VenueAdapter.snapshot``)."""
+    if isinstance(state, SimSnapshot):
+        return SimVenue.restore(state)
+    from adapters.fix.venue import FixVenue  # quickfix: only where a FIX venue is
+
+    return FixVenue.restore(state)

@@ -26,9 +26,11 @@ from actors.account.markets import Markets
 from actors.account.queries import Queries
 from actors.account.records import AccountRecord, OrderRecord, PositionRecord
 from actors.account.requests import Requests
+from actors.account.risk import MarketView, RiskLimits
 from actors.runtime.outputs import ALL
 from model.config import AccountSeed
 from model.enums import Side, VenueEventKind
+from model.instruments import Instrument
 from model.lifecycle import STATES, OrderEvent, can
 from model.messages import (
     CancelAll,
@@ -45,6 +47,26 @@ from model.messages import (
     SetTradingStatus,
     StrikeNav,
 )
+
+
+class AccountSnapshot(msgspec.Struct):
+    """An account shard in a snapshot: its reference data and limits as it was built with
+    them, its accounts and orders in the order it holds them, its markets and counters."""
+
+    kind: ClassVar[str] = "account"
+
+    name: str
+    instruments: list[Instrument]
+    limits: RiskLimits
+    accounts: list[AccountRecord]
+    orders: list[OrderRecord]
+    markets: dict[str, MarketView]
+    order_counter: int
+    allocations: int
+    nav_markers: int
+    kill_all: bool
+    rejected_requests: int
+    anomalies: list[str]
 
 
 class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
@@ -181,27 +203,39 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
             held = {s: p.qty for s, p in account.positions.items() if p.qty}
             assert {s: q for s, q in positions.items() if q} == held, (account.account, positions, held)
 
-    # --- snapshots: the books as msgspec (about 10× faster than pickling each struct) ---------
+    # --- snapshots ------------------------------------------------------------------------
 
-    def __getstate__(self) -> dict[str, object]:
-        state = dict(self.__dict__)
-        state["accounts"] = _ENCODER.encode(list(self.accounts.values()))
-        state["orders"] = _ENCODER.encode(list(self.orders.values()))
-        return state
+    snapshot_type: ClassVar[type[AccountSnapshot]] = AccountSnapshot
 
-    def __setstate__(self, state: dict[str, object]) -> None:
-        accounts = _ACCOUNTS.decode(state.pop("accounts"))  # type: ignore[arg-type]
-        orders = _ORDERS.decode(state.pop("orders"))  # type: ignore[arg-type]
-        self.__dict__.update(state)
-        self.accounts = {account.account: account for account in accounts}
-        self.orders = {order.order_id: order for order in orders}
+    def snapshot(self) -> AccountSnapshot:
+        """The state as it stands (encode it before anything changes: records are shared)."""
+        return AccountSnapshot(
+            name=self.name,
+            instruments=list(self.instruments.values()),
+            limits=self.limits,
+            accounts=list(self.accounts.values()),
+            orders=list(self.orders.values()),
+            markets=self.markets,
+            order_counter=self.order_counter,
+            allocations=self.allocations,
+            nav_markers=self.nav_markers,
+            kill_all=self.kill_all,
+            rejected_requests=self.rejected_requests,
+            anomalies=self.anomalies,
+        )
+
+    @classmethod
+    def restore(cls, state: AccountSnapshot) -> AccountState:
+        """The shard ``snapshot`` described; the maps by id are rebuilt from the records."""
+        core = cls(state.name, state.instruments, state.limits)
+        core.accounts = {account.account: account for account in state.accounts}
+        core.orders = {order.order_id: order for order in state.orders}
+        core.markets = state.markets
+        core.order_counter, core.allocations, core.nav_markers = state.order_counter, state.allocations, state.nav_markers
+        core.kill_all, core.rejected_requests, core.anomalies = state.kill_all, state.rejected_requests, state.anomalies
+        return core
 
     def state_hash(self) -> str:
         """SHA-256 of the whole state in a canonical encoding: equal states, equal hashes."""
         state = (self.accounts, self.orders, self.markets, self.order_counter, self.rejected_requests, self.kill_all)
         return hashlib.sha256(msgspec.msgpack.encode(state)).hexdigest()
-
-
-_ENCODER = msgspec.msgpack.Encoder()
-_ACCOUNTS = msgspec.msgpack.Decoder(list[AccountRecord])
-_ORDERS = msgspec.msgpack.Decoder(list[OrderRecord])

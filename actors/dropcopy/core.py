@@ -18,6 +18,17 @@ from model.enums import ExecType
 from model.messages import AllocationReport, ExecutionReport
 
 
+class DropCopySnapshot(msgspec.Struct):
+    """The drop copy in a snapshot: its counts and the FIX messages not yet handed to the session."""
+
+    kind: ClassVar[str] = "drop-copy"
+
+    fills: int
+    last_exec_id: str
+    allocations: int
+    outgoing: list[str]
+
+
 class DropCopyState(Dispatcher):
     """Guarantees: one ExecutionReport (35=8, ExecType F) per fill, ExecID = the fill's
     exec id (stable across restarts: the clearing firm recognises a resend by it); one
@@ -49,6 +60,17 @@ class DropCopyState(Dispatcher):
     def take_outgoing(self) -> list[str]:
         outgoing, self.outgoing = self.outgoing, []
         return outgoing
+
+    snapshot_type: ClassVar[type[DropCopySnapshot]] = DropCopySnapshot
+
+    def snapshot(self) -> DropCopySnapshot:
+        return DropCopySnapshot(self.fills, self.last_exec_id, self.allocations, self.outgoing)
+
+    @classmethod
+    def restore(cls, state: DropCopySnapshot) -> DropCopyState:
+        core = cls()
+        core.fills, core.last_exec_id, core.allocations, core.outgoing = state.fills, state.last_exec_id, state.allocations, state.outgoing
+        return core
 
     def check_invariants(self) -> None:
         assert self.fills >= 0

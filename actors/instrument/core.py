@@ -24,8 +24,10 @@ from actors.instrument.base import update_for
 from actors.instrument.blocks import OpenBlocks
 from actors.instrument.books import Books
 from actors.instrument.held import HeldOrders
-from actors.instrument.records import Route
+from actors.instrument.opening import Block, BlockDone
+from actors.instrument.records import Book, Route
 from actors.runtime.outputs import ACCOUNT
+from model.config import VenueSection
 from model.enums import AssetClass, OrderType, Reason, SessionState, VenueEventKind
 from model.messages import (
     AdminCancelAll,
@@ -40,6 +42,33 @@ from model.messages import (
     VenueSessionChanged,
 )
 from model.routes import RouteState
+
+
+class InstrumentSnapshot(msgspec.Struct):
+    """An InstrumentActor in a snapshot: its books (with the reference data it was built
+    with), venues, routes and blocks in the order it holds them, the open's and the NAV's
+    markers, and its counters."""
+
+    kind: ClassVar[str] = "instrument"
+
+    name: str
+    shards: int
+    books: list[Book]
+    venues: list[VenueSection]
+    venue_sessions: dict[str, SessionState]
+    routes: list[Route]
+    child_counter: int
+    blocks: list[Block]
+    block_counter: int
+    open_markers: dict[str, list[str]]
+    opens_done: dict[int, list[int]]
+    nav_marks: dict[str, dict[str, int]]
+    navs_struck: dict[str, list[int]]
+    allocations: int
+    fills_allocated: int
+    residuals: dict[str, list[int]]
+    done_blocks: list[BlockDone]
+    anomalies: list[str]
 
 
 class InstrumentState(OpenBlocks, HeldOrders, Books):
@@ -162,12 +191,62 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
             if route.spec.qty is not None:
                 assert 0 <= route.cum_qty <= route.spec.qty, route.order_id
 
+    # --- snapshots ------------------------------------------------------------------------
+
+    snapshot_type: ClassVar[type[InstrumentSnapshot]] = InstrumentSnapshot
+
+    def snapshot(self) -> InstrumentSnapshot:
+        """The state as it stands (encode it before anything changes: records are shared)."""
+        return InstrumentSnapshot(
+            name=self.name,
+            shards=self.shards,
+            books=list(self.books.values()),
+            venues=self.venues,
+            venue_sessions=self.venue_sessions,
+            routes=list(self.routes.values()),
+            child_counter=self.child_counter,
+            blocks=list(self.blocks.values()),
+            block_counter=self.block_counter,
+            open_markers=self.open_markers,
+            opens_done=self.opens_done,
+            nav_marks=self.nav_marks,
+            navs_struck=self.navs_struck,
+            allocations=self.allocations,
+            fills_allocated=self.fills_allocated,
+            residuals=self.residuals,
+            done_blocks=self.done_blocks,
+            anomalies=self.anomalies,
+        )
+
+    @classmethod
+    def restore(cls, state: InstrumentSnapshot) -> InstrumentState:
+        """The actor ``snapshot`` described. The indexes — routes by child id, held stops by
+        symbol (in the routes' order, which is the order they trigger in) and blocks by
+        child id — are rebuilt from the routes and the blocks."""
+        core = cls(state.name, [book.instrument for book in state.books], state.venues, state.shards)
+        core.books = {book.instrument.symbol: book for book in state.books}
+        core.venue_sessions, core.child_counter, core.block_counter = state.venue_sessions, state.child_counter, state.block_counter
+        core.open_markers, core.opens_done, core.nav_marks, core.navs_struck = state.open_markers, state.opens_done, state.nav_marks, state.navs_struck
+        core.allocations, core.fills_allocated, core.residuals = state.allocations, state.fills_allocated, state.residuals
+        core.done_blocks, core.anomalies = state.done_blocks, state.anomalies
+        routes = state.routes
+        core.routes = {route.order_id: route for route in routes}
+        core.children = {route.child_id: route.order_id for route in routes if route.child_id is not None}
+        intern = sys.intern
+        for route in routes:
+            route.account = intern(route.account)  # one string per account, as when routed
+            if route.state is RouteState.HELD_STOP:
+                core.stops.setdefault(route.spec.symbol, {})[route.order_id] = route
+        core.blocks = {block.block_id: block for block in state.blocks}
+        core.block_children = {block.child_id: block.block_id for block in state.blocks if block.child_id is not None}
+        return core
+
     def state_hash(self) -> str:
         state = (
             self.books,
             self.venue_sessions,
             self.routes,
-            self.children,
+            sorted(self.children.items()),  # an index of the routes: its order means nothing
             self.child_counter,
             self.blocks,
             self.block_counter,

@@ -10,8 +10,9 @@ from model.orders import OrderSpec
 from model.routes import RouteState
 
 
-class Route(msgspec.Struct, gc=False):
-    """A client order as this actor works it: held here, or a child order at one venue."""
+class Route(msgspec.Struct, gc=False, array_like=True):
+    """A client order as this actor works it: held here, or a child order at one venue.
+    Encoded as an array in field order (snapshots hold hundreds of thousands of them)."""
 
     order_id: str
     account: str

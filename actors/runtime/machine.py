@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import pickle
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import msgspec
 import structlog
@@ -21,23 +20,31 @@ from actors.runtime.inbox import Inbox
 from actors.runtime.outbox import DurableOutbox
 from actors.runtime.outputs import Outputs
 from actors.runtime.router import Router
+from actors.runtime.snapshot import encode, load
 from model.messages import Batch, Message, decode_batch, encode_batch
 from snapshots.journal import JournalCorrupt, JournalLike
 
 log = structlog.get_logger("runtime")
 
 LOCAL = ""  # the sender of an actor's own inputs
-SNAPSHOT_FORMAT = "brokerd-snapshot/2"
 
 
 class Core(Protocol):
+    """A pure core: applies messages, says its hash, and snapshots (``actors/runtime/snapshot.py``)."""
+
     out: Outputs
+    snapshot_type: ClassVar[Any]  # its state struct, which ``snapshot`` returns and ``restore`` takes
 
     def apply(self, message: Message, now: int) -> None: ...
 
     def state_hash(self) -> str: ...
 
     def check_invariants(self) -> None: ...
+
+    def snapshot(self) -> Any: ...
+
+    @classmethod
+    def restore(cls, state: Any) -> Any: ...
 
 
 class Record(msgspec.Struct, array_like=True, frozen=True):
@@ -138,21 +145,22 @@ class Machine:
         return hashlib.sha256(self.core.state_hash().encode() + extra).hexdigest()
 
     def dump(self, applied: dict[str, int] | None = None) -> bytes:
-        """The snapshot. ``applied``: the seqs the core has applied, when the inbox has
-        already accepted batches not yet journaled (a live actor's ``durable``)."""
+        """The snapshot (format 3, ``actors/runtime/snapshot.py``). ``applied``: the seqs the
+        core has applied, when the inbox has already accepted batches not yet journaled (a
+        live actor's ``durable``)."""
         gc.disable()
         try:
             applied = dict(self.inbox.applied if applied is None else applied)
-            return pickle.dumps((SNAPSHOT_FORMAT, self.core, applied, self.outbox.dump()), protocol=5)
+            return encode(self.core, applied, self.outbox.dump())
         finally:
             gc.enable()
 
     def load(self, payload: bytes) -> None:
-        loaded = pickle.loads(payload)
-        if not isinstance(loaded, tuple) or loaded[0] != SNAPSHOT_FORMAT:
-            raise JournalCorrupt(f"{self.name}: snapshot is not in format {SNAPSHOT_FORMAT}; it was written by another version")
-        _, self.core, self.inbox.applied, outbox = loaded
-        self.outbox.load(outbox)
+        """Replace the state with the snapshot's (format 3, or 2 migrated). Raises
+        ``JournalCorrupt`` for anything else, changing nothing."""
+        loaded = load(self.name, type(self.core), payload)
+        self.core, self.inbox.applied = loaded.core, loaded.applied
+        self.outbox.load(loaded.outbox)
 
 
 def oldest_snapshot(journal: JournalLike) -> tuple[int, bytes] | None:

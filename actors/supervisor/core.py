@@ -71,6 +71,23 @@ def gateway_plans(setup: Setup, gateways: int) -> list[ActorPlan]:
     return [ActorPlan(gateway_actor(index), GATEWAY) for index in range(gateways)]
 
 
+class SupervisorSnapshot(msgspec.Struct):
+    """The supervisor's switches and counters in a snapshot."""
+
+    kind: ClassVar[str] = "supervisor"
+
+    symbols: list[str]
+    halted: dict[str, bool]
+    killed: dict[str, bool]
+    kill_all: bool
+    commands: int
+    opens: int
+    scheduled_open: str
+    navs: dict[str, int]
+    nav_strikes: dict[str, int]
+    loaded: dict[str, str]
+
+
 class SupervisorState(Dispatcher):
     """Trading status per symbol and the kill switch, as the operator set them."""
 
@@ -145,6 +162,21 @@ class SupervisorState(Dispatcher):
         SetKill: _set_kill,
         AdminCancelAll: _cancel_all,
     }
+
+    snapshot_type: ClassVar[type[SupervisorSnapshot]] = SupervisorSnapshot
+
+    def snapshot(self) -> SupervisorSnapshot:
+        return SupervisorSnapshot(
+            self.symbols, self.halted, self.killed, self.kill_all, self.commands, self.opens,
+            self.scheduled_open, self.navs, self.nav_strikes, self.loaded,
+        )
+
+    @classmethod
+    def restore(cls, state: SupervisorSnapshot) -> SupervisorState:
+        core = cls(state.symbols)
+        core.halted, core.killed, core.kill_all, core.commands, core.opens = state.halted, state.killed, state.kill_all, state.commands, state.opens
+        core.scheduled_open, core.navs, core.nav_strikes, core.loaded = state.scheduled_open, state.navs, state.nav_strikes, state.loaded
+        return core
 
     def check_invariants(self) -> None:
         assert all(symbol in self.symbols for symbol in self.halted)

@@ -7,12 +7,14 @@ commands into adapter calls and adapter events into messages for instrument acto
 from __future__ import annotations
 
 import hashlib
+from typing import ClassVar
 
 import msgspec
 import structlog
 
 from actors.runtime.outputs import ALL, INSTRUMENT, Outputs
 from adapters.base import VenueAdapter, VenueEvent
+from adapters.factory import AdapterSnapshot, restore_adapter
 from model.enums import SessionState, VenueEventKind
 from model.messages import (
     Message,
@@ -34,6 +36,18 @@ from model.messages import (
 log = structlog.get_logger("venues")
 
 _FINAL = frozenset({VenueEventKind.CANCELED, VenueEventKind.EXPIRED, VenueEventKind.REJECTED})
+
+
+class VenueSnapshot(msgspec.Struct):
+    """A venue session in a snapshot: its own state and its adapter's (tagged by kind)."""
+
+    kind: ClassVar[str] = "venue"
+
+    name: str
+    supports_cancel_all: bool
+    started: bool
+    child_symbols: dict[str, str]  # in the order the children were sent
+    adapter: AdapterSnapshot
 
 
 class VenueState:
@@ -127,6 +141,17 @@ class VenueState:
                 self.out.to(INSTRUMENT, event.symbol, event)
             elif isinstance(event, VenueSessionChanged):
                 self.out.to(INSTRUMENT, ALL, event)
+
+    snapshot_type: ClassVar[type[VenueSnapshot]] = VenueSnapshot
+
+    def snapshot(self) -> VenueSnapshot:
+        return VenueSnapshot(self.name, self.supports_cancel_all, self.started, self.child_symbols, self.adapter.snapshot())
+
+    @classmethod
+    def restore(cls, state: VenueSnapshot) -> VenueState:
+        core = cls(state.name, restore_adapter(state.adapter), state.supports_cancel_all)
+        core.started, core.child_symbols = state.started, state.child_symbols
+        return core
 
     def check_invariants(self) -> None:
         self.adapter.check_invariants()

@@ -9,7 +9,7 @@ Pure, like all of the adapter: journaled and snapshotted inside ``VenueState``.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Self
 
 import msgspec
 
@@ -51,6 +51,37 @@ class SentMessage(msgspec.Struct, frozen=True, array_like=True, gc=False):
     cl_ord_id: str
 
 
+class ClosedEntry(msgspec.Struct, array_like=True, gc=False):
+    """A closed child in a snapshot with every ClOrdID it is watched under (one object, many keys)."""
+
+    cl_ord_ids: list[str]
+    child: ClosedChild
+
+
+class FixSnapshot(msgspec.Struct, tag="fix"):
+    """A FIX venue's adapter in a snapshot. ``by_cl_ord_id`` (every ClOrdID of a working
+    child) is rebuilt from ``children`` and ``request_ids``."""
+
+    name: str
+    cancel_on_disconnect: bool
+    symbols: list[str]
+    children: list[ChildOrder]  # in the order they were sent
+    filled: dict[str, int]
+    request_ids: dict[str, list[str]]
+    replacing: dict[str, PendingReplace]
+    exec_ids: dict[str, list[str]]
+    closed: list[ClosedEntry]
+    requests: int
+    session: SessionState
+    last_in_seq: int
+    sent: dict[str, list[SentMessage]]
+    by_seq: dict[int, str]
+    last_out_seq: int
+    status_refused: bool
+    outgoing: list[str]
+    anomalies: list[str]
+
+
 def request_kind(request_id: str) -> str:
     """``CANCEL`` or ``REPLACE``: the letter after the child id in a request's ClOrdID."""
     return request_id.rpartition(".")[2][:1]
@@ -80,10 +111,37 @@ class FixChildren:
         self.outgoing: list[str] = []
         self.anomalies: list[str] = []
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """A snapshot written before sent messages were recorded: nothing recorded yet."""
-        defaults = {"sent": {child_id: [] for child_id in state["children"]}, "by_seq": {}, "last_out_seq": 0, "status_refused": False}
-        self.__dict__.update({**defaults, **state})
+    # --- snapshots -------------------------------------------------------------------------------
+
+    def snapshot(self) -> FixSnapshot:
+        closed: dict[int, ClosedEntry] = {}  # by the object: a closed child is kept under each of its ClOrdIDs
+        for cl_ord_id, child in self.closed.items():
+            entry = closed.get(id(child))
+            if entry is None:
+                entry = closed[id(child)] = ClosedEntry([], child)
+            entry.cl_ord_ids.append(cl_ord_id)
+        return FixSnapshot(
+            self.name, self.cancel_on_disconnect, self.symbols, list(self.children.values()), self.filled, self.request_ids,
+            self.replacing, self.exec_ids, list(closed.values()), self.requests, self._session, self.last_in_seq, self.sent,
+            self.by_seq, self.last_out_seq, self.status_refused, self.outgoing, self.anomalies,
+        )
+
+    @classmethod
+    def restore(cls, state: FixSnapshot) -> Self:
+        adapter = cls(state.name, [], state.cancel_on_disconnect)
+        adapter.symbols = state.symbols
+        adapter.children = {child.child_id: child for child in state.children}
+        for child_id in adapter.children:
+            adapter.by_cl_ord_id[child_id] = child_id
+        for child_id, request_ids in state.request_ids.items():
+            for request_id in request_ids:
+                adapter.by_cl_ord_id[request_id] = child_id
+        adapter.closed = {cl_ord_id: entry.child for entry in state.closed for cl_ord_id in entry.cl_ord_ids}
+        adapter.filled, adapter.request_ids, adapter.replacing, adapter.exec_ids = state.filled, state.request_ids, state.replacing, state.exec_ids
+        adapter.requests, adapter._session, adapter.last_in_seq, adapter.sent = state.requests, state.session, state.last_in_seq, state.sent
+        adapter.by_seq, adapter.last_out_seq, adapter.status_refused = state.by_seq, state.last_out_seq, state.status_refused
+        adapter.outgoing, adapter.anomalies = state.outgoing, state.anomalies
+        return adapter
 
     # --- what the session sent -------------------------------------------------------------------
 
@@ -149,7 +207,7 @@ class FixChildren:
             self.name,
             list(self.children.values()),
             self.filled,
-            self.by_cl_ord_id,
+            sorted(self.by_cl_ord_id.items()),  # an index of the children and their requests: its order means nothing
             list(self.replacing.items()),
             self.exec_ids,
             self.request_ids,
@@ -174,7 +232,7 @@ class FixChildren:
             if set(table) != children:
                 raise AssertionError(f"{self.name}: {name} and the working children disagree")
         for child_id, child in self.children.items():
-            if child.qty is not None and self.filled[child_id] > child.qty:
+            if child.spec.qty is not None and self.filled[child_id] > child.spec.qty:
                 raise AssertionError(f"{self.name}: {child_id} filled beyond its qty")
         if not set(self.by_cl_ord_id.values()) <= children or not set(self.replacing) <= children:
             raise AssertionError(f"{self.name}: a ClOrdID or a pending replace names no working child")

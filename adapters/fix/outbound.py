@@ -34,32 +34,26 @@ from adapters.fix.values import CodecError, business_error, fix_timestamp, label
 from adapters.fix.writer import MessageWriter
 from model.enums import ExecType, OrderType, Side, TimeInForce
 from model.messages import ExecutionReport, VenueNewOrder
+from model.orders import OrderSpec
 
 
 class ChildOrder(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """A child order as the venue holds it: what orders, cancel and replace requests carry.
 
-    ``child_id`` is brokerd's id for it (the first ClOrdID); ``cl_ord_id`` is the ClOrdID the
-    venue knows it by now when an accepted replace has changed it (``None``: still
-    ``child_id``). The FIX adapter keeps one per working child.
+    ``child_id`` is brokerd's id for it (the first ClOrdID); ``spec`` its terms, the very
+    ``OrderSpec`` its ``VenueNewOrder`` carried (an accepted replace makes a new one);
+    ``cl_ord_id`` is the ClOrdID the venue knows it by now when an accepted replace has
+    changed it (``None``: still ``child_id``). The FIX adapter keeps one per working child.
     """
 
     child_id: str
-    symbol: str
-    side: Side
-    order_type: OrderType
-    tif: TimeInForce
-    qty: int | None
-    notional: int | None
-    price: int | None
+    spec: OrderSpec
     cl_ord_id: str | None = None
 
     @classmethod
     def of(cls, order: VenueNewOrder) -> ChildOrder:
-        """The child a ``VenueNewOrder`` asks for: the one place the FIX adapter reads an
-        order's terms. ``qty_cap`` has no FIX field and is not kept."""
-        spec = order.spec
-        return cls(order.child_id, spec.symbol, spec.side, spec.order_type, spec.tif, spec.qty, spec.notional, spec.price)
+        """The child a ``VenueNewOrder`` asks for. ``qty_cap`` has no FIX field and is not kept."""
+        return cls(order.child_id, order.spec)
 
     @property
     def venue_cl_ord_id(self) -> str:
@@ -68,7 +62,7 @@ class ChildOrder(msgspec.Struct, frozen=True, array_like=True, gc=False):
 
     def replaced(self, cl_ord_id: str, qty: int, price: int | None) -> ChildOrder:
         """The child after the venue accepted a replace that gave it ``cl_ord_id``."""
-        return msgspec.structs.replace(self, cl_ord_id=cl_ord_id, qty=qty, price=price)
+        return ChildOrder(self.child_id, msgspec.structs.replace(self.spec, qty=qty, price=price), cl_ord_id)
 
 
 def _amount(tag: Tag, value: int, *, zero_ok: bool = False) -> str:
@@ -112,13 +106,14 @@ def new_order_single(child: ChildOrder, now: int) -> str:
     """NewOrderSingle (D) for a child order; ClOrdID is ``child_id``. Raises CodecError
     (business) for an order FIX cannot carry."""
     msg = MessageWriter(MsgType.NEW_ORDER_SINGLE)
+    spec = child.spec
     msg.set(Tag.ClOrdID, child.child_id)
     msg.set(Tag.HandlInst, HANDL_INST_AUTOMATED)
-    msg.set(Tag.Symbol, child.symbol)
-    msg.set(Tag.Side, SIDE[child.side])
+    msg.set(Tag.Symbol, spec.symbol)
+    msg.set(Tag.Side, SIDE[spec.side])
     msg.set(Tag.TransactTime, fix_timestamp(now))
-    _set_order_qty(msg, child.qty, child.notional)
-    _set_order_type(msg, child.order_type, child.tif, child.price)
+    _set_order_qty(msg, spec.qty, spec.notional)
+    _set_order_type(msg, spec.order_type, spec.tif, spec.price)
     return msg.render()
 
 
@@ -127,10 +122,10 @@ def cancel_request(child: ChildOrder, cancel_id: str, now: int) -> str:
     msg = MessageWriter(MsgType.ORDER_CANCEL_REQUEST)
     msg.set(Tag.ClOrdID, cancel_id)
     msg.set(Tag.OrigClOrdID, child.venue_cl_ord_id)
-    msg.set(Tag.Symbol, child.symbol)
-    msg.set(Tag.Side, SIDE[child.side])
+    msg.set(Tag.Symbol, child.spec.symbol)
+    msg.set(Tag.Side, SIDE[child.spec.side])
     msg.set(Tag.TransactTime, fix_timestamp(now))
-    _set_order_qty(msg, child.qty, child.notional)
+    _set_order_qty(msg, child.spec.qty, child.spec.notional)
     return msg.render()
 
 
@@ -138,17 +133,18 @@ def replace_request(child: ChildOrder, replace_id: str, qty: int, price: int | N
     """OrderCancelReplaceRequest (G) to total quantity ``qty`` and ``price``: ClOrdID
     ``replace_id``, OrigClOrdID the child's current ClOrdID. Only quantity orders can be
     replaced (as in the sim venue); a notional child raises CodecError."""
-    if child.notional is not None:
+    spec = child.spec
+    if spec.notional is not None:
         raise business_error("a notional order cannot be replaced", Tag.CashOrderQty)
     msg = MessageWriter(MsgType.ORDER_CANCEL_REPLACE_REQUEST)
     msg.set(Tag.ClOrdID, replace_id)
     msg.set(Tag.OrigClOrdID, child.venue_cl_ord_id)
     msg.set(Tag.HandlInst, HANDL_INST_AUTOMATED)
-    msg.set(Tag.Symbol, child.symbol)
-    msg.set(Tag.Side, SIDE[child.side])
+    msg.set(Tag.Symbol, spec.symbol)
+    msg.set(Tag.Side, SIDE[spec.side])
     msg.set(Tag.TransactTime, fix_timestamp(now))
     _set_order_qty(msg, qty, None)
-    _set_order_type(msg, child.order_type, child.tif, price)
+    _set_order_type(msg, spec.order_type, spec.tif, price)
     return msg.render()
 
 
@@ -157,8 +153,8 @@ def order_status_request(child: ChildOrder, now: int) -> str:
     restart). The venue answers with an ExecutionReport, ExecType I."""
     msg = MessageWriter(MsgType.ORDER_STATUS_REQUEST)
     msg.set(Tag.ClOrdID, child.venue_cl_ord_id)
-    msg.set(Tag.Symbol, child.symbol)
-    msg.set(Tag.Side, SIDE[child.side])
+    msg.set(Tag.Symbol, child.spec.symbol)
+    msg.set(Tag.Side, SIDE[child.spec.side])
     return msg.render()
 
 

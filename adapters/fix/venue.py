@@ -151,7 +151,7 @@ class FixVenue(FixChildren):
         sent: market makers seldom take FIX's OrderMassCancelRequest (q), so none is sent."""
         wanted = set(symbols)
         events: list[VenueEvent] = []
-        for child_id in [child.child_id for child in self.children.values() if child.symbol in wanted]:
+        for child_id in [child.child_id for child in self.children.values() if child.spec.symbol in wanted]:
             events.extend(self.cancel(child_id, now))
         return events
 
@@ -207,7 +207,7 @@ class FixVenue(FixChildren):
                 seen.append(inbound.exec_id)
             return []
         child = self.children[child_id]
-        if report.kind is VenueEventKind.TRADE and child.qty is not None and self.filled[child_id] + report.last_qty > child.qty:
+        if report.kind is VenueEventKind.TRADE and child.spec.qty is not None and self.filled[child_id] + report.last_qty > child.spec.qty:
             self._refuse(message, f"fill of {fixed.format(report.last_qty)} would overfill {child_id}")
             return []
         if inbound.exec_id is not None:

@@ -14,9 +14,10 @@ from enum import StrEnum
 import msgspec
 
 from model import fixed
-from model.enums import OrderType, Reason, Side, TimeInForce
+from model.enums import OrderType, Reason, TimeInForce
 from model.instruments import Instrument, price_fields_for_type
 from model.messages import VenueNewOrder, VenueReplace
+from model.orders import OrderSpec
 
 
 class SimReason(StrEnum):
@@ -34,52 +35,50 @@ class SimReason(StrEnum):
 
 
 class Child(msgspec.Struct, array_like=True):
-    """A child order as the venue works it. ``value_raw`` is Σ qty × price × multiplier of
-    its fills (10^-18)."""
+    """A child order as the venue works it: its terms (``spec``, the very ``OrderSpec`` its
+    ``VenueNewOrder`` carried; an accepted replace makes a new one) and what has filled.
+    ``value_raw`` is Σ qty × price × multiplier of its fills (10^-18), kept as two halves
+    that each fit msgpack's 64-bit integers (the venue's snapshot is msgpack)."""
 
     child_id: str
-    symbol: str
-    side: Side
-    order_type: OrderType
-    tif: TimeInForce
-    qty: int | None
-    notional: int | None
-    price: int | None
+    spec: OrderSpec
     qty_cap: int | None
     cum_qty: int = 0
-    value_raw: int = 0
+    value_nanos: int = 0
+    value_subnanos: int = 0
+
+    @property
+    def value_raw(self) -> int:
+        return fixed.join_raw(self.value_nanos, self.value_subnanos)
+
+    @value_raw.setter
+    def value_raw(self, value: int) -> None:
+        self.value_nanos, self.value_subnanos = fixed.split_raw(value)
 
     @classmethod
     def of(cls, order: VenueNewOrder) -> Child:
-        """The child a ``VenueNewOrder`` asks for, nothing filled yet: the one place the sim
-        venue reads an order's terms."""
-        spec = order.spec
-        return cls(
-            child_id=order.child_id,
-            symbol=spec.symbol,
-            side=spec.side,
-            order_type=spec.order_type,
-            tif=spec.tif,
-            qty=spec.qty,
-            notional=spec.notional,
-            price=spec.price,
-            qty_cap=order.qty_cap,
-        )
+        """The child a ``VenueNewOrder`` asks for, nothing filled yet."""
+        return cls(order.child_id, order.spec, order.qty_cap)
+
+    def replaced(self, qty: int, price: int | None) -> None:
+        """The venue accepted a replace to ``qty`` at ``price``."""
+        self.spec = msgspec.structs.replace(self.spec, qty=qty, price=price)
 
 
 def order_problem(child: Child, instrument: Instrument) -> str | None:
     """Why the venue cannot take ``child`` whatever the market does: a type or time in force
     it does not trade (market and limit, not for the open), then its quantity, then its
     price; ``None`` when it can."""
-    if child.order_type not in (OrderType.MARKET, OrderType.LIMIT) or child.tif is TimeInForce.OPG:
+    spec = child.spec
+    if spec.order_type not in (OrderType.MARKET, OrderType.LIMIT) or spec.tif is TimeInForce.OPG:
         return Reason.UNSUPPORTED.value
-    return _quantity_problem(child, instrument) or _price_problem(child.order_type, child.price, instrument)
+    return _quantity_problem(child, instrument) or _price_problem(spec.order_type, spec.price, instrument)
 
 
 def replace_problem(child: Child, request: VenueReplace, instrument: Instrument) -> str | None:
     """Why ``request`` cannot replace the working ``child``: only a qty order can be
     replaced, to a qty on the increment above what has filled, at a price its type takes."""
-    if child.qty is None:
+    if child.spec.qty is None:
         return Reason.UNSUPPORTED.value
     if request.qty <= 0:
         return SimReason.INVALID_QUANTITY.value
@@ -87,27 +86,29 @@ def replace_problem(child: Child, request: VenueReplace, instrument: Instrument)
         return SimReason.QTY_NOT_ON_INCREMENT.value
     if request.qty <= child.cum_qty:
         return SimReason.QTY_NOT_ABOVE_FILLED.value
-    return _price_problem(child.order_type, request.price, instrument)
+    return _price_problem(child.spec.order_type, request.price, instrument)
 
 
 def loses_priority(child: Child, request: VenueReplace) -> bool:
     """A replace that raises the qty or moves the price goes to the back of the queue."""
-    return child.qty is None or request.qty > child.qty or request.price != child.price
+    qty = child.spec.qty
+    return qty is None or request.qty > qty or request.price != child.spec.price
 
 
 def room(child: Child, price: int, instrument: Instrument) -> int:
     """How much more ``child`` may trade at ``price``: what is left of ``qty`` and of
     ``qty_cap``, and for a notional order the whole increments its remaining cash buys at
     ``price`` — whichever is least. Zero means the order is done."""
-    limits = [limit - child.cum_qty for limit in (child.qty, child.qty_cap) if limit is not None]
-    if child.notional is not None:
-        cash = (child.notional * fixed.SCALE - child.value_raw) // fixed.SCALE
+    notional = child.spec.notional
+    limits = [limit - child.cum_qty for limit in (child.spec.qty, child.qty_cap) if limit is not None]
+    if notional is not None:
+        cash = (notional * fixed.SCALE - child.value_raw) // fixed.SCALE
         limits.append(fixed.qty_for_cash(cash, price, instrument.qty_increment, instrument.multiplier))
     return min(limits)
 
 
 def _quantity_problem(child: Child, instrument: Instrument) -> str | None:
-    qty, notional, qty_cap = child.qty, child.notional, child.qty_cap
+    qty, notional, qty_cap = child.spec.qty, child.spec.notional, child.qty_cap
     if (qty is None) == (notional is None):
         return SimReason.INVALID_QUANTITY.value
     if (qty is not None and qty <= 0) or (notional is not None and notional <= 0):

@@ -48,8 +48,12 @@ NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
 
 
-class _State(msgspec.Struct, array_like=True):
-    """Everything ``state_hash`` covers, in a canonical order."""
+RandomState = tuple[int, tuple[int, ...], float | None]  # what ``random.Random.getstate()`` gives
+
+
+class SimState(msgspec.Struct, array_like=True):
+    """Everything ``state_hash`` covers, in a canonical order; with the configuration, the
+    snapshot (the queues are the working orders by symbol: rebuilt, not kept)."""
 
     name: str
     started: bool
@@ -57,10 +61,15 @@ class _State(msgspec.Struct, array_like=True):
     next_tick: int | None
     close_at: int | None
     books: list[tuple[str, Book]]
-    random_states: list[tuple[str, object]]
-    orders: list[Child]
-    queues: list[tuple[str, list[str]]]
+    random_states: list[tuple[str, RandomState]]
+    orders: list[Child]  # in time priority
     seen: list[str]
+
+
+class SimSnapshot(msgspec.Struct, tag="sim"):
+    config: SimSection  # as built: the seed, interval and quote shape made the state
+    instruments: list[Instrument]  # the symbols it trades, in order
+    state: SimState
 
 
 class SimVenue(WithoutWire):
@@ -167,7 +176,7 @@ class SimVenue(WithoutWire):
         in time priority."""
         wanted = set(symbols)
         events: list[VenueEvent] = []
-        for child_id in [c.child_id for c in self._orders.values() if c.symbol in wanted]:
+        for child_id in [c.child_id for c in self._orders.values() if c.spec.symbol in wanted]:
             self._retire(child_id)
             events.append(self._report(child_id, VenueEventKind.CANCELED, now, reason=Reason.USER_CANCELED.value))
         return events
@@ -178,12 +187,12 @@ class SimVenue(WithoutWire):
         child = self._orders.get(request.child_id)
         if child is None:
             return [self._replace_rejected(request, now, Reason.TOO_LATE_TO_CANCEL.value)]
-        reason = replace_problem(child, request, self._instruments[child.symbol])
+        reason = replace_problem(child, request, self._instruments[child.spec.symbol])
         if reason is not None:
             return [self._replace_rejected(request, now, reason)]
         if loses_priority(child, request):
             self._requeue(child)
-        child.qty, child.price = request.qty, request.price
+        child.replaced(request.qty, request.price)
         events: list[VenueEvent] = [self._report(child.child_id, VenueEventKind.REPLACED, now)]
         if self._session is SessionState.OPEN:
             events.extend(self._fill_resting(child, now))
@@ -222,9 +231,11 @@ class SimVenue(WithoutWire):
 
     def state_hash(self) -> str:
         """SHA-256 of a canonical encoding of the whole state (orders, quotes, random
-        generators, schedule). Equal states give equal hashes in any process. JSON, not
-        msgpack, because fill values at 10^-18 outgrow msgpack's 64-bit integers."""
-        state = _State(
+        generators, schedule). Equal states give equal hashes in any process."""
+        return hashlib.sha256(msgspec.json.encode(self._state())).hexdigest()
+
+    def _state(self) -> SimState:
+        return SimState(
             name=self.name,
             started=self._started,
             session=self._session,
@@ -233,10 +244,26 @@ class SimVenue(WithoutWire):
             books=list(self._books.items()),
             random_states=[(symbol, generator.getstate()) for symbol, generator in self._random.items()],
             orders=list(self._orders.values()),
-            queues=[(symbol, list(queue)) for symbol, queue in self._queues.items()],
             seen=sorted(self._seen),
         )
-        return hashlib.sha256(msgspec.json.encode(state)).hexdigest()
+
+    def snapshot(self) -> SimSnapshot:
+        return SimSnapshot(self._config, list(self._instruments.values()), self._state())
+
+    @classmethod
+    def restore(cls, snapshot: SimSnapshot) -> SimVenue:
+        """The venue ``snapshot`` described, its queues rebuilt from the working orders."""
+        state = snapshot.state
+        venue = cls(state.name, snapshot.instruments, snapshot.config)
+        for symbol, random_state in state.random_states:
+            venue._random[symbol].setstate(random_state)
+        venue._books = dict(state.books)
+        for child in state.orders:
+            venue._orders[child.child_id] = child
+            venue._queues[child.spec.symbol][child.child_id] = None
+        venue._seen = set(state.seen)
+        venue._started, venue._session, venue._next_tick, venue._close_at = state.started, state.session, state.next_tick, state.close_at
+        return venue
 
     def check_invariants(self) -> None:
         """Raise ``AssertionError`` if the state breaks a guarantee (used by tests)."""
@@ -244,11 +271,11 @@ class SimVenue(WithoutWire):
         if sorted(queued) != sorted(self._orders):
             raise AssertionError("queues and working orders disagree")
         for child in self._orders.values():
-            instrument = self._instruments[child.symbol]
-            limits = [limit for limit in (child.qty, child.qty_cap) if limit is not None]
+            instrument = self._instruments[child.spec.symbol]
+            limits = [limit for limit in (child.spec.qty, child.qty_cap) if limit is not None]
             if any(child.cum_qty > limit for limit in limits) or child.cum_qty % instrument.qty_increment:
                 raise AssertionError(f"{child.child_id}: cum_qty {child.cum_qty} out of bounds")
-            if child.notional is not None and child.value_raw > child.notional * fixed.SCALE:
+            if child.spec.notional is not None and child.value_raw > child.spec.notional * fixed.SCALE:
                 raise AssertionError(f"{child.child_id}: fills worth more than the notional")
         for symbol, book in self._books.items():
             tick = self._instruments[symbol].tick_size
@@ -261,7 +288,7 @@ class SimVenue(WithoutWire):
 
     def _rejection(self, child: Child) -> str | None:
         """Why ``child`` cannot be accepted, or ``None``."""
-        instrument = self._instruments.get(child.symbol)
+        instrument = self._instruments.get(child.spec.symbol)
         if child.child_id in self._seen:
             return SimReason.DUPLICATE_CHILD_ID.value
         if instrument is None:
@@ -269,17 +296,18 @@ class SimVenue(WithoutWire):
         if self._session is not SessionState.OPEN:
             return Reason.MARKET_CLOSED.value
         problem = order_problem(child, instrument)
-        if problem is None and child.notional is not None and not self._buys_an_increment(child, child.notional):
+        if problem is None and child.spec.notional is not None and not self._buys_an_increment(child, child.spec.notional):
             problem = SimReason.NOTIONAL_TOO_SMALL.value
         return problem
 
     def _buys_an_increment(self, child: Child, notional: int) -> bool:
         """Whether ``notional`` covers one increment at the price the order would trade at
         now: the quote if it is marketable, else its limit."""
-        instrument = self._instruments[child.symbol]
-        price = self._books[child.symbol].price_for(child.side)
-        if child.price is not None and not crosses(child.side, child.price, price):
-            price = child.price
+        spec = child.spec
+        instrument = self._instruments[spec.symbol]
+        price = self._books[spec.symbol].price_for(spec.side)
+        if spec.price is not None and not crosses(spec.side, spec.price, price):
+            price = spec.price
         return fixed.qty_for_cash(notional, price, instrument.qty_increment, instrument.multiplier) > 0
 
     def _replace_rejected(self, request: VenueReplace, now: int, reason: str) -> VenueReport:
@@ -289,7 +317,8 @@ class SimVenue(WithoutWire):
 
     def _on_arrival(self, child: Child, now: int) -> list[VenueEvent]:
         """Trade an accepted order against the quote; rest it, or cancel an IOC/FOK remainder."""
-        if child.tif is TimeInForce.FOK and not self._fills_completely(child):
+        tif = child.spec.tif
+        if tif is TimeInForce.FOK and not self._fills_completely(child):
             return [self._report(child.child_id, VenueEventKind.CANCELED, now, reason=Reason.FOK_NOT_FILLED.value)]
         events: list[VenueEvent] = []
         trade = self._trade(child, now)
@@ -297,11 +326,11 @@ class SimVenue(WithoutWire):
             events.append(trade)
             if trade.done:
                 return events
-        if child.tif in (TimeInForce.IOC, TimeInForce.FOK):
+        if tif in (TimeInForce.IOC, TimeInForce.FOK):
             events.append(self._report(child.child_id, VenueEventKind.CANCELED, now, reason=Reason.IOC_REMAINDER.value))
         else:
             self._orders[child.child_id] = child
-            self._queues[child.symbol][child.child_id] = None
+            self._queues[child.spec.symbol][child.child_id] = None
         return events
 
     def _fill_resting(self, child: Child, now: int) -> list[VenueEvent]:
@@ -318,8 +347,8 @@ class SimVenue(WithoutWire):
         qty, price = self._fillable(child)
         if qty == 0:
             return None
-        instrument = self._instruments[child.symbol]
-        self._books[child.symbol].take(child.side, qty)
+        instrument = self._instruments[child.spec.symbol]
+        self._books[child.spec.symbol].take(child.spec.side, qty)
         child.cum_qty += qty
         child.value_raw += fixed.raw_value(qty, price, instrument.multiplier)
         done = room(child, price, instrument) == 0
@@ -328,17 +357,18 @@ class SimVenue(WithoutWire):
     def _fillable(self, child: Child) -> tuple[int, int]:
         """``(qty, price)`` that ``child`` can trade now: at the quote, within its limit,
         the displayed size (in whole increments) and what it has left."""
-        book = self._books[child.symbol]
-        price = book.price_for(child.side)
-        if not crosses(child.side, child.price, price):
+        spec = child.spec
+        book = self._books[spec.symbol]
+        price = book.price_for(spec.side)
+        if not crosses(spec.side, spec.price, price):
             return 0, price
-        instrument = self._instruments[child.symbol]
-        return min(room(child, price, instrument), fixed.floor_to(book.size_for(child.side), instrument.qty_increment)), price
+        instrument = self._instruments[spec.symbol]
+        return min(room(child, price, instrument), fixed.floor_to(book.size_for(spec.side), instrument.qty_increment)), price
 
     def _fills_completely(self, child: Child) -> bool:
         """Whether one trade now would leave nothing of ``child`` to execute (for FOK)."""
         qty, price = self._fillable(child)
-        return qty > 0 and qty == room(child, price, self._instruments[child.symbol])
+        return qty > 0 and qty == room(child, price, self._instruments[child.spec.symbol])
 
     # --- time ---------------------------------------------------------------------------------
 
@@ -362,7 +392,7 @@ class SimVenue(WithoutWire):
         return VenueSessionChanged(venue=self.name, state=state, ts=now)
 
     def _expire_day_orders(self, now: int) -> list[VenueEvent]:
-        expiring = [child_id for child_id, child in self._orders.items() if child.tif is TimeInForce.DAY]
+        expiring = [child_id for child_id, child in self._orders.items() if child.spec.tif is TimeInForce.DAY]
         for child_id in expiring:
             self._retire(child_id)
         return [
@@ -374,13 +404,13 @@ class SimVenue(WithoutWire):
 
     def _retire(self, child_id: str) -> None:
         child = self._orders.pop(child_id)
-        del self._queues[child.symbol][child_id]
+        del self._queues[child.spec.symbol][child_id]
 
     def _requeue(self, child: Child) -> None:
         """Send ``child`` to the back of the time priority."""
         self._retire(child.child_id)
         self._orders[child.child_id] = child
-        self._queues[child.symbol][child.child_id] = None
+        self._queues[child.spec.symbol][child.child_id] = None
 
     def _quote(self, symbol: str, now: int) -> VenueQuote:
         book = self._books[symbol]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pickle
-
+import msgspec
 import pytest
 
-from actors.account.core import AccountState
+from actors.account.core import AccountSnapshot, AccountState
 from model.config import AccountSeed
 from model.enums import OrderStatus, Reason, Side
 from model.lifecycle import InvalidTransition, OrderEvent
@@ -31,7 +30,7 @@ def test_a_snapshot_of_the_state_restores_the_same_state() -> None:
     order_id = only_report(run(state, order("c1", qty="0.7", price="150.25"))).order_id
     fill(state, order_id, "0.3", "150.10")
     run(state, CancelOrder("A1", "c1", REPLY))
-    restored = pickle.loads(pickle.dumps(state))
+    restored = AccountState.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(state.snapshot()), type=AccountSnapshot))
     assert restored.state_hash() == state.state_hash()
     restored.check_invariants()
     assert restored.orders[order_id].pending.has_cancel and restored.orders[order_id].cancel_reply == REPLY

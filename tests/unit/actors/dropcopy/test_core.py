@@ -3,6 +3,7 @@ allocated blocks to AllocationInstructions (J), once each, read back here tag by
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from actors.dropcopy.core import DropCopyState
@@ -108,3 +109,11 @@ def test_a_message_the_drop_copy_does_not_take_is_refused() -> None:
     with pytest.raises(TypeError, match="drop-copy does not take QuoteEvent"):
         state.apply(QuoteEvent("IBM", None, 0, None, 0, TS), TS)
     assert copies(state) == []
+
+
+def test_a_snapshot_restores_the_counts_and_the_copies_not_yet_handed_over() -> None:
+    state = DropCopyState()
+    feed(state, [report("e1"), allocation("blk-1")])
+    encoded = msgspec.msgpack.encode(state.snapshot())
+    restored = DropCopyState.restore(msgspec.msgpack.decode(encoded, type=DropCopyState.snapshot_type))
+    assert restored.state_hash() == state.state_hash() and restored.take_outgoing() == state.take_outgoing()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from actors.instrument.core import InstrumentState
 from model.enums import OrderType, Reason, VenueEventKind
 from model.messages import CancelRoute, OrderUpdate, SetTradingStatus, VenueReport
@@ -35,3 +37,18 @@ def test_same_inputs_give_the_same_state_hash() -> None:
         return state
 
     assert scenario().state_hash() == scenario().state_hash()
+
+
+def test_a_snapshot_restores_the_state_and_its_indexes_and_the_actor_goes_on_alike() -> None:
+    state = make_state()
+    run(state, quote("A", "149.90", "150.10"))
+    run(state, route("o1", order_type=OrderType.LIMIT, price="150.00"))
+    run(state, route("o2", order_type=OrderType.STOP, stop="151.00"))
+    run(state, route("o3", order_type=OrderType.STOP, stop="150.50"))
+    encoded = msgspec.msgpack.encode(state.snapshot())
+    restored = InstrumentState.restore(msgspec.msgpack.decode(encoded, type=InstrumentState.snapshot_type))
+    restored.check_invariants()
+    assert restored.state_hash() == state.state_hash()
+    assert (restored.children, list(restored.stops["IBM"])) == (state.children, ["o2", "o3"])
+    rising = quote("A", "150.90", "151.10")  # triggers both stops, in the order they were held
+    assert run(restored, rising) == run(state, rising) and restored.state_hash() == state.state_hash()

@@ -113,5 +113,5 @@ def test_with_a_null_journal_the_live_state_is_all_there_is() -> None:
 
 
 def test_a_snapshot_of_another_format_is_refused() -> None:
-    with pytest.raises(JournalCorrupt, match="supervisor: snapshot is not in format brokerd-snapshot/2"):
+    with pytest.raises(JournalCorrupt, match="supervisor: the snapshot is in format brokerd-snapshot/1, which this version does not read"):
         machine().load(pickle.dumps(("brokerd-snapshot/1", None, {}, None)))

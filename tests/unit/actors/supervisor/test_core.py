@@ -194,3 +194,14 @@ def test_replaying_the_journaled_commands_rebuilds_the_same_switches_and_state_h
     for command in [*commands[:-1], SetKill("B2", True)]:
         run(other, command)
     assert other.state_hash() != live.state_hash()  # a different kill is a different state
+
+
+def test_a_snapshot_restores_every_switch_and_counter() -> None:
+    live = SupervisorState(SYMBOLS)
+    for command in [SetTradingStatus("IBM", True), SetKill("A1", True), OpenMarket([], "2026-01-05"), StrikeNav("VFIAX", D("500"))]:
+        run(live, command)
+    run(live, OpenAccount("A9", "trader9", D("10"), group="advisor-1"))
+    encoded = msgspec.msgpack.encode(live.snapshot())
+    restored = SupervisorState.restore(msgspec.msgpack.decode(encoded, type=SupervisorState.snapshot_type))
+    assert restored.state_hash() == live.state_hash()
+    assert (restored.scheduled_open, restored.navs, restored.loaded) == ("2026-01-05", {"VFIAX": D("500")}, {"A9": "advisor-1"})

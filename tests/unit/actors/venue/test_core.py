@@ -3,6 +3,7 @@ adapter events out as sends to the instrument actor of each child's symbol."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from actors.runtime.outputs import ALL, INSTRUMENT, Send
@@ -147,3 +148,16 @@ def test_the_same_inputs_give_the_same_state_hash_and_a_different_input_another(
     for message in inputs[:-1]:
         run(other, message)
     assert first.state_hash() == second.state_hash() != other.state_hash()
+
+
+def test_a_snapshot_restores_the_session_and_its_sim_venue_and_time_goes_on_alike() -> None:
+    state = started()
+    run(state, order("k1", price="1.00"))  # rests far below the market
+    run(state, order("k2", "AAPL", side=Side.SELL, qty="3", price="100000.00", tif=TimeInForce.GTC))
+    run(state, VenueTick(), T0 + SECOND)
+    encoded = msgspec.msgpack.encode(state.snapshot())
+    restored = VenueState.restore(msgspec.msgpack.decode(encoded, type=VenueState.snapshot_type))
+    restored.check_invariants()
+    assert restored.state_hash() == state.state_hash() and restored.child_symbols == {"k1": "IBM", "k2": "AAPL"}
+    assert run(restored, VenueTick(), T0 + 2 * SECOND) == run(state, VenueTick(), T0 + 2 * SECOND)  # the same quotes: the same generators
+    assert restored.state_hash() == state.state_hash()

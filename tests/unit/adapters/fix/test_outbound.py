@@ -112,7 +112,7 @@ def test_cancel_request_names_the_order_by_its_current_cl_ord_id() -> None:
     assert fields_of(msg, 11, 41, 55, 54, 38, 60) == {11: "cancel-1", 41: "child-1", 55: "IBM", 54: "1", 38: "0.3", 60: T0_FIX}
     after_replace = child.replaced("replace-1", number("2"), number("150.10"))
     assert over_the_wire(cancel_request(after_replace, "cancel-2", T0)).getField(41) == "replace-1"
-    assert (after_replace.child_id, after_replace.qty, after_replace.price) == ("child-1", number("2"), number("150.10"))
+    assert (after_replace.child_id, after_replace.spec.qty, after_replace.spec.price) == ("child-1", number("2"), number("150.10"))
 
 
 def test_cancel_request_of_a_notional_order_repeats_its_cash_amount() -> None:

@@ -4,12 +4,12 @@ what a disconnect does with and without cancel on disconnect."""
 
 from __future__ import annotations
 
-import pickle
-
 import msgspec
 import quickfix as fix
 
+from actors.runtime import format2
 from adapters.base import VenueAdapter, VenueEvent
+from adapters.fix.children import FixSnapshot
 from adapters.fix.dictionary import dictionary
 from adapters.fix.outbound import order_reference
 from adapters.fix.venue import CANCELED_ON_DISCONNECT, NOT_SENT, FixVenue
@@ -388,11 +388,10 @@ def test_refusals_replay_to_the_same_state_and_survive_a_snapshot() -> None:
 
     first, second = run(), run()
     assert first.state_hash() == second.state_hash()
-    restored = pickle.loads(pickle.dumps(first))
+    restored = FixVenue.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(first.snapshot()), type=FixSnapshot))
     assert restored.state_hash() == first.state_hash() and restored.by_seq == {6: "child-2", 10: "child-2"}
     old = {key: value for key, value in first.__dict__.items() if key not in ("sent", "by_seq", "last_out_seq", "status_refused")}
-    before = FixVenue.__new__(FixVenue)
-    before.__setstate__(old)  # a snapshot from before sent messages were recorded
+    before = FixVenue.restore(format2.ADAPTERS["adapters.fix.venue.FixVenue"](old))  # a snapshot from before sent messages were recorded
     assert before.sent == {"child-2": []} and before.never_sent([]) == ["child-2"]
 
 

@@ -20,13 +20,15 @@ OPTION = Instrument("IBM C150", AssetClass.OPTION, P("0.01"), fixed.SCALE, P("2.
 
 
 def child(**changes: object) -> Child:
-    base = Child("c1", "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, P("10"), None, P("150.00"), None)
-    return msgspec.structs.replace(base, **changes)
+    """A limit child; ``changes`` may name its terms (its spec) or the child's own fields."""
+    spec = OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, P("10"), None, P("150.00"))
+    terms = {name: changes.pop(name) for name in list(changes) if name in OrderSpec.__struct_fields__}
+    return msgspec.structs.replace(Child("c1", msgspec.structs.replace(spec, **terms), None), **changes)
 
 
 def test_a_child_takes_every_term_of_the_order() -> None:
     order = VenueNewOrder("c1", OrderSpec("AAPL", Side.SELL, OrderType.MARKET, TimeInForce.IOC, None, P("100"), None, None), P("3"))
-    assert Child.of(order) == Child("c1", "AAPL", Side.SELL, OrderType.MARKET, TimeInForce.IOC, None, P("100"), None, P("3"))
+    assert Child.of(order) == Child("c1", OrderSpec("AAPL", Side.SELL, OrderType.MARKET, TimeInForce.IOC, None, P("100"), None, None), P("3"))
 
 
 @pytest.mark.parametrize(
@@ -88,7 +90,8 @@ def test_room_is_what_is_left_of_the_qty_and_the_cap() -> None:
 def test_room_of_a_notional_child_is_the_whole_increments_its_cash_still_buys() -> None:
     notional = child(symbol="AAPL", qty=None, notional=P("100"), price=None)
     assert room(notional, P("3"), FRACTIONAL) == P("33.333333")
-    spent = msgspec.structs.replace(notional, cum_qty=P("10"), value_raw=fixed.raw_value(P("10"), P("3")))
+    spent = msgspec.structs.replace(notional, cum_qty=P("10"))
+    spent.value_raw = fixed.raw_value(P("10"), P("3"))
     assert room(spent, P("3"), FRACTIONAL) == P("23.333333")
     option = child(symbol="IBM C150", qty=None, notional=P("1000"), price=None)
     assert room(option, P("2.50"), OPTION) == P("4")  # 4 × 2.50 × 100 = 1000

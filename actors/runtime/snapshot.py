@@ -1,0 +1,143 @@
+"""The snapshot format, version 3: msgpack, typed by msgspec (docs/recovery.md, "Snapshots").
+
+A snapshot is one ``Snapshot``: the format's name and version, the kind of core, the
+core's state as the struct its ``snapshot()`` gives and its ``restore`` takes (each core
+spells its state out field by field, derived indexes left out), the last seq applied per
+sender and the outbox (the seq sent per destination and every batch not yet acked, as sent).
+
+Guarantees:
+
+* What ``encode`` writes, ``load`` restores to the same ``state_hash`` (each core's round
+  trip is tested, and so are snapshots of every role written by earlier versions).
+* Version 2 — a pickle, what brokerd wrote before — is read by ``actors/runtime/format2.py``
+  through an allow-list of brokerd's own classes and migrated to version 3 field by field;
+  the next snapshot is written in version 3.
+* Anything else — another format, a version this code does not know (a newer one), a
+  snapshot of another kind of core, bytes that do not decode — is refused with
+  ``JournalCorrupt`` naming the actor and what was found; nothing of it is loaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar
+
+import msgspec
+
+from snapshots.journal import JournalCorrupt
+
+FORMAT = "brokerd-snapshot"
+VERSION = 3
+PICKLE_START = b"\x80"  # a pickle's first opcode (PROTO): version 2; a msgpack map never starts so
+
+S = TypeVar("S")
+
+
+class OutboxState(msgspec.Struct, array_like=True):
+    """A ``DurableOutbox`` in a snapshot: the seq sent per destination, and the batches not
+    yet acked (``(seq, bytes)``, the bytes as sent, so that a resend repeats them exactly)."""
+
+    seq: dict[str, int]
+    unacked: dict[str, list[tuple[int, bytes]]]
+
+
+class Snapshot(msgspec.Struct, Generic[S]):
+    """The envelope (a map: a field added later gets a default and older snapshots still read)."""
+
+    format: str
+    version: int
+    kind: str  # the core's: ``kind`` of its state struct
+    core: S
+    applied: dict[str, int]  # sender → last seq applied
+    outbox: OutboxState
+
+
+class _Header(msgspec.Struct):
+    """What is read of a snapshot that does not decode, to say what it is."""
+
+    format: str = "?"
+    version: int = 0
+    kind: str = "?"
+
+
+class Snapshottable(Protocol):
+    """A core that snapshots: ``snapshot_type`` is its state struct (with a ``kind``), which
+    ``snapshot()`` returns and the classmethod ``restore`` turns back into a core."""
+
+    snapshot_type: ClassVar[Any]
+
+    def snapshot(self) -> Any: ...
+
+    @classmethod
+    def restore(cls, state: Any) -> Any: ...
+
+
+class Loaded(NamedTuple):
+    core: Any
+    applied: dict[str, int]
+    outbox: tuple[dict[str, int], dict[str, list[tuple[int, bytes]]]]
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoders: dict[type, msgspec.msgpack.Decoder[Any]] = {}
+_header = msgspec.msgpack.Decoder(_Header)
+
+
+def kind_of(core_type: type[Snapshottable]) -> str:
+    kind: str = core_type.snapshot_type.kind
+    return kind
+
+
+def encode(core: Snapshottable, applied: dict[str, int], outbox: tuple[dict[str, int], dict[str, list[tuple[int, bytes]]]]) -> bytes:
+    """The snapshot of ``core`` with the seqs it has applied and its outbox (``DurableOutbox.dump``)."""
+    state = core.snapshot()
+    return _encoder.encode(Snapshot(FORMAT, VERSION, state.kind, state, applied, OutboxState(*outbox)))
+
+
+def load(name: str, core_type: type[Snapshottable], payload: bytes) -> Loaded:
+    """The core ``payload`` holds, restored, with its seqs and outbox. Raises ``JournalCorrupt``."""
+    if payload[:1] == PICKLE_START:
+        from actors.runtime import format2
+
+        snapshot = format2.read(name, payload)
+    else:
+        snapshot = _decode(name, core_type, payload)
+    expected = kind_of(core_type)
+    if snapshot.kind != expected or not isinstance(snapshot.core, core_type.snapshot_type):
+        raise JournalCorrupt(_wrong_kind(name, snapshot.kind, expected))
+    outbox = snapshot.outbox
+    return Loaded(core_type.restore(snapshot.core), dict(snapshot.applied), (dict(outbox.seq), dict(outbox.unacked)))
+
+
+def _decode(name: str, core_type: type[Snapshottable], payload: bytes) -> Snapshot[Any]:
+    decoder = _decoders.get(core_type)
+    if decoder is None:
+        decoder = _decoders[core_type] = msgspec.msgpack.Decoder(Snapshot[core_type.snapshot_type])  # type: ignore[name-defined]
+    snapshot: Snapshot[Any] | None
+    try:
+        snapshot = decoder.decode(payload)
+    except msgspec.DecodeError as error:  # ValidationError included
+        header = _read_header(payload)
+        if header is not None and (header.format, header.version) == (FORMAT, VERSION):
+            if header.kind != kind_of(core_type):
+                raise JournalCorrupt(_wrong_kind(name, header.kind, kind_of(core_type))) from None
+            raise JournalCorrupt(f"{name}: the snapshot ({FORMAT}/{VERSION}, {header.kind}) does not decode: {error}") from None
+        snapshot = None
+    if snapshot is None or (snapshot.format, snapshot.version) != (FORMAT, VERSION):
+        header = _read_header(payload)
+        found = "bytes that are no brokerd snapshot" if header is None else f"format {header.format}/{header.version}"
+        raise JournalCorrupt(
+            f"{name}: the snapshot is in {found}, which this version does not read ({FORMAT}/2 and /{VERSION}); "
+            "was it written by a newer brokerd?"
+        )
+    return snapshot
+
+
+def _wrong_kind(name: str, found: str, expected: str) -> str:
+    return f"{name}: the snapshot holds a core of kind {found!r}, this actor's is {expected!r}"
+
+
+def _read_header(payload: bytes) -> _Header | None:
+    try:
+        return _header.decode(payload)
+    except msgspec.DecodeError:
+        return None
