@@ -6,7 +6,8 @@ Numbers are fixed-point ints (``model.fixed``); ``None`` means "not given".
 
 One module per direction: ``client`` (gateway ↔ account shards), ``routing`` (account
 shard → instrument actor → venue session and back, and the consolidated market),
-``control`` (the supervisor's control path and what an actor journals to itself);
+``control`` (the supervisor's control path and what an actor journals to itself),
+``bulk`` (a basket's orders in chunks, and their answers);
 ``base`` holds what every message is, ``batch`` what one hop carries. Import them from
 here: ``from model.messages import NewOrder``.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from model.messages.base import MessageBase, Reply
 from model.messages.batch import Batch, Message, batch_prefix, decode_batch, encode_batch
+from model.messages.bulk import LoadOrders, OrderColumns, OrdersLoaded
 from model.messages.client import (
     AccountReply,
     CancelAll,
@@ -71,13 +73,16 @@ __all__ = [
     "CancelOrder",
     "CancelRoute",
     "ExecutionReport",
+    "LoadOrders",
     "MarketUpdate",
     "Message",
     "MessageBase",
     "NewOrder",
     "OpenAccount",
     "OpenMarket",
+    "OrderColumns",
     "OrderUpdate",
+    "OrdersLoaded",
     "OrdersReply",
     "Position",
     "QueryAccount",

@@ -6,6 +6,7 @@ from typing import Union
 
 import msgspec
 
+from model.messages.bulk import LoadOrders, OrdersLoaded
 from model.messages.client import (
     AccountReply,
     CancelAll,
@@ -90,6 +91,8 @@ Message = Union[
     VenueWireIn,
     VenueWireSent,
     VenueRecovered,
+    LoadOrders,
+    OrdersLoaded,
 ]
 
 
