@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import msgspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -104,6 +105,16 @@ class BasketError(ValueError):
         return number_ranges([bad.row for bad in self.bad[self.listed :]])
 
 
+def refused_rows(refused: BasketError) -> dict[str, object]:
+    """A refusal's bad rows for a JSON answer: how many, the first ``listed`` with their code
+    and problem, and the numbers of the rest."""
+    return {
+        "bad_rows": len(refused.bad),
+        "problems": [{"row": bad.row, "code": bad.code, "problem": bad.problem} for bad in refused.bad[: refused.listed]],
+        "other_rows": refused.unlisted(),
+    }
+
+
 def number_ranges(numbers: list[int]) -> str:
     """Ascending numbers as ``1, 3-5, 9``."""
     parts: list[str] = []
@@ -161,6 +172,19 @@ class Basket:
             for start in range(0, len(rows), size):
                 found.append((name, self.orders(rows[start : start + size])))
         return found
+
+
+_CHUNKS_ENCODER = msgspec.msgpack.Encoder()
+_CHUNKS_DECODER = msgspec.msgpack.Decoder(list[tuple[str, OrderColumns]])
+
+
+def encode_chunks(chunks: list[tuple[str, OrderColumns]]) -> bytes:
+    """``Basket.chunks`` as bytes, to hand them to another process (msgpack: far quicker than a pickle)."""
+    return _CHUNKS_ENCODER.encode(chunks)
+
+
+def decode_chunks(data: bytes) -> list[tuple[str, OrderColumns]]:
+    return _CHUNKS_DECODER.decode(data)
 
 
 def parse_basket(data: bytes, source: str, rules: BasketRules, parquet: bool = False) -> Basket:

@@ -13,6 +13,7 @@ from typing import Union
 import msgspec
 
 from model import fixed
+from model.basket import BasketError, refused_rows
 from model.messages import AccountReply, OrdersReply, QuoteEvent
 from model.views import account_view, decimal, execution_body
 
@@ -68,6 +69,12 @@ class NewOrdersRequest(_Request, frozen=True, tag="new_orders"):
     orders: list[OrderFields]
 
 
+class LoadOrdersRequest(_Request, frozen=True, tag="load_orders"):
+    """A basket of orders as CSV text (the format of ``admin orders load``; docs/open.md)."""
+
+    csv: str
+
+
 class CancelOrderRequest(_Request, frozen=True, tag="cancel_order"):
     account: str
     client_order_id: str
@@ -113,6 +120,7 @@ Request = Union[
     Login,
     NewOrderRequest,
     NewOrdersRequest,
+    LoadOrdersRequest,
     CancelOrderRequest,
     ReplaceOrderRequest,
     CancelAllRequest,
@@ -207,6 +215,16 @@ def encode(message: dict[str, object], request_id: bytes = b"") -> bytes:
 
 def error(code: str, message: str, request_id: bytes = b"") -> bytes:
     return encode({"type": "error", "code": code, "message": shorten(message, quote=False)}, request_id)
+
+
+def basket_refused(refused: BasketError, request_id: bytes = b"") -> bytes:
+    """A basket refused whole (``load_orders``): ``invalid_request`` with every bad row — the
+    first ``listed`` with their code and problem in ``problems``, the numbers of the rest in
+    ``other_rows`` — or with the file's one problem."""
+    body: dict[str, object] = {"type": "error", "code": "invalid_request", "message": shorten(refused.summary(), quote=False)}
+    if refused.bad:
+        body.update(refused_rows(refused))
+    return encode(body, request_id)
 
 
 def orders_reply(reply: OrdersReply) -> bytes:
