@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -133,11 +133,12 @@ def number_ranges(numbers: list[int]) -> str:
 
 @dataclass(frozen=True)
 class BasketRules:
-    """What a basket is checked against: the instruments, who may trade for which account
-    (``account_problem``: ``None`` when the loading user may, else why not), and the limits."""
+    """What a basket is checked against: the instruments, the accounts the loading user may
+    trade for (``accounts``; ``refusal`` says why another account is refused), and the limits."""
 
     instruments: Mapping[str, Instrument]
-    account_problem: Callable[[str], str | None]
+    accounts: Collection[str]
+    refusal: Callable[[str], str]
     max_rows: int
     max_id_length: int
     errors_listed: int = 1000
@@ -145,13 +146,16 @@ class BasketRules:
 
 class Basket:
     """A checked basket: its orders in file order, as columns (numpy object arrays, so any
-    subset of rows is gathered at once)."""
+    subset of rows is gathered at once), and each row's account as a code into
+    ``account_names`` (its distinct accounts)."""
 
-    def __init__(self, columns: dict[str, np.ndarray]) -> None:
+    def __init__(self, columns: dict[str, np.ndarray], account_codes: np.ndarray, account_names: list[str]) -> None:
         self.columns = columns
+        self.account_codes = account_codes
+        self.account_names = account_names
 
     def __len__(self) -> int:
-        return len(self.columns["accounts"])
+        return len(self.account_codes)
 
     def orders(self, rows: np.ndarray | None = None) -> OrderColumns:
         """The orders of ``rows`` (indexes, in the order given; ``None``: all)."""
@@ -161,13 +165,12 @@ class Basket:
     def chunks(self, shard_of: Callable[[str], str], size: int) -> list[tuple[str, OrderColumns]]:
         """The orders split by the shard that owns their account (``shard_of``), each shard's
         in file order, in chunks of at most ``size``: ``(shard, orders)``, shard by shard."""
-        accounts = self.columns["accounts"]
-        distinct, inverse = np.unique(accounts.astype(str), return_inverse=True) if len(accounts) else (np.array([]), np.array([], int))
-        shard_names = sorted({shard_of(account) for account in distinct.tolist()})
-        code_of = {name: code for code, name in enumerate(shard_names)}
-        shard_codes = np.array([code_of[shard_of(account)] for account in distinct.tolist()], dtype=np.int64)[inverse]
+        shards = [shard_of(account) for account in self.account_names]
+        names = sorted(set(shards))
+        code_of = {name: code for code, name in enumerate(names)}
+        shard_codes = np.array([code_of[shard] for shard in shards] or [0], dtype=np.int64)[self.account_codes]
         found: list[tuple[str, OrderColumns]] = []
-        for code, name in enumerate(shard_names):
+        for code, name in enumerate(names):
             rows = np.flatnonzero(shard_codes == code)
             for start in range(0, len(rows), size):
                 found.append((name, self.orders(rows[start : start + size])))
@@ -442,6 +445,8 @@ class _Checks:
         self.rows = table.rows
         self.bad = np.zeros(self.rows, dtype=bool)
         self.bad_rows: list[tuple[int, str, str]] = []
+        self.account_names: pa.Array = pa.array([], pa.string())
+        self.account_codes = np.zeros(0, dtype=np.int64)
 
     def fail(self, mask: np.ndarray, code: str, problem: Callable[[int], str]) -> None:
         fresh = np.flatnonzero(mask & ~self.bad)
@@ -472,37 +477,37 @@ class _Checks:
         self.fail((tifs == TIFS.index(TimeInForce.FOK)) & ~qty.given, _INVALID, lambda _: "fok orders need qty")
         self._duplicates(accounts, ids)
         if self.bad.any():
-            return Basket({})
-        symbol_names = np.array([instrument.symbol for instrument in instruments], dtype=object)
+            return Basket({}, np.zeros(0, dtype=np.int64), [])
+        names = self.account_names.to_pylist()  # one string object per account, shared by its rows
+        symbol_names = np.array([instrument.symbol for instrument in instruments] or [""], dtype=object)
         return Basket(
             {
-                "accounts": accounts.to_numpy(zero_copy_only=False).astype(object),
+                "accounts": np.array(names or [""], dtype=object)[self.account_codes],
                 "client_order_ids": ids.to_numpy(zero_copy_only=False).astype(object),
-                "symbols": symbol_names[symbols] if self.rows else np.array([], dtype=object),
+                "symbols": symbol_names[known],
                 "sides": np.array(list(Side), dtype=object)[sides],
                 "order_types": np.array(list(ORDER_TYPES), dtype=object)[order_types],
                 "tifs": np.array(TIFS, dtype=object)[tifs],
                 "qty": _maybe(qty),
                 "notional": _maybe(notional),
                 "price": _maybe(price),
-            }
+            },
+            self.account_codes,
+            names,
         )
 
     def _accounts(self, accounts: pa.Array) -> None:
-        problems: list[str | None] = [None]
-
-        def look(account: str) -> int:
-            if not account:
-                return -1
-            problem = self.rules.account_problem(account)
-            if problem is None:
-                return 0
-            problems.append(problem)
-            return len(problems) - 1
-
-        found = _lookup(accounts, look)
-        self.fail(found == -1, _INVALID, lambda _: "missing account")
-        self.fail(found > 0, "forbidden", lambda index: problems[found[index]] or "")
+        """Each distinct account looked up once, in the set of the loading user's accounts."""
+        encoded = pc.dictionary_encode(accounts)
+        self.account_names = encoded.dictionary
+        self.account_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        allowed = pc.is_in(encoded.dictionary, value_set=pa.array(list(self.rules.accounts), pa.string())).to_numpy(zero_copy_only=False)
+        empty = pc.equal(encoded.dictionary, "").to_numpy(zero_copy_only=False)
+        if not len(allowed):
+            return
+        codes = self.account_codes
+        self.fail(empty[codes], _INVALID, lambda _: "missing account")
+        self.fail(~allowed[codes], "forbidden", lambda index: self.rules.refusal(self.account_names[codes[index]].as_py()))
 
     def _client_order_ids(self, ids: pa.Array) -> None:
         longest = self.rules.max_id_length
@@ -583,9 +588,8 @@ class _Checks:
         answer as a resend or refuse as a duplicate) is bad, naming the row it repeats."""
         if not self.rows:
             return
-        account_codes = pc.dictionary_encode(accounts).indices.to_numpy(zero_copy_only=False).astype(np.int64)
         encoded_ids = pc.dictionary_encode(ids)
-        keys = account_codes * len(encoded_ids.dictionary) + encoded_ids.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        keys = self.account_codes * len(encoded_ids.dictionary) + encoded_ids.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         first_of_row = first[inverse.reshape(-1)]
         repeated = first_of_row != np.arange(self.rows)
@@ -599,6 +603,9 @@ class _Checks:
 
 
 def _maybe(found: _Fixed) -> np.ndarray:
+    """The values as Python ints, ``None`` where not given."""
+    if not found.given.any():
+        return np.full(len(found.given), None, dtype=object)
     values = found.value.astype(object)
     values[~found.given] = None
     return values

@@ -312,7 +312,8 @@ class AdminCommands:
         known = {account for account, _ in self.top._all_accounts()}
         rules = BasketRules(
             {instrument.symbol: instrument for instrument in self.top.setup.instruments},
-            lambda account: None if account in known else f"unknown account {account!r}",
+            known,
+            lambda account: f"unknown account {account!r}",
             config.basket.max_rows,
             config.risk.max_client_order_id_length,
             config.basket.errors_listed,

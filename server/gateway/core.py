@@ -262,7 +262,14 @@ class Gateway:
         or refused with every bad row (nothing loaded). Each order counts against the rate
         limit, as in ``new_orders``."""
         basket_config = self.config.basket
-        rules = BasketRules(self.instruments, lambda account: self._not_yours(conn, account), basket_config.max_rows, self.max_id_length, basket_config.errors_listed)
+        rules = BasketRules(
+            self.instruments,
+            conn.accounts,
+            lambda account: self._not_yours(conn, account),
+            basket_config.max_rows,
+            self.max_id_length,
+            basket_config.errors_listed,
+        )
         try:
             basket = parse_basket(request.csv.encode(), "load_orders", rules)
         except BasketError as refused:
@@ -278,10 +285,8 @@ class Gateway:
 
         self.baskets.start(chunks, reply, done)
 
-    def _not_yours(self, conn: Connection, account: str) -> str | None:
-        """Why ``conn`` may not load orders for ``account`` (``None``: it may)."""
-        if account in conn.accounts:
-            return None
+    def _not_yours(self, conn: Connection, account: str) -> str:
+        """Why ``conn`` may not load orders for ``account``, one not among its accounts."""
         if conn.user is not None and conn.user.role == "admin":
             return f"unknown account {account!r}"
         return f"account {account!r} is not yours"
