@@ -40,7 +40,11 @@ class OrderEntry(ShardBase):
         and changes nothing, so loading a basket again changes nothing."""
         accepted = already = 0
         rejected: dict[str, int] = {}
+        instruments = self.instruments
         for account, client_order_id, symbol, side, order_type, tif, qty, notional, price in command.orders.rows():
+            instrument = instruments.get(symbol)
+            if instrument is not None:
+                symbol = instrument.symbol  # the shard's one string object per symbol
             outcome = self._enter(account, client_order_id, OrderSpec(symbol, side, order_type, tif, qty, notional, price), None, now)
             if outcome == ACCEPTED:
                 accepted += 1
@@ -54,7 +58,7 @@ class OrderEntry(ShardBase):
 
     def _enter(self, account_id: str, client_order_id: str, spec: OrderSpec, reply: Reply | None, now: int) -> str:
         """One new order: refused (unknown account or symbol), answered as a resend, or checked
-        in ``risk.first_failure``'s order, recorded, held for and reported; accepted orders
+        in ``risk.first_failure``'s order (``risk.check``), recorded, held for and reported; accepted orders
         are routed to their instrument actor. Returns what became of it: ``ACCEPTED``,
         ``ALREADY`` (a resend), or why not (a ``Reason`` value, ``forbidden``, ``unknown_symbol``)."""
         account = self.accounts.get(account_id)
@@ -76,7 +80,7 @@ class OrderEntry(ShardBase):
             spec = msgspec.structs.replace(spec, symbol=instrument.symbol)
         order = _record(account.account, client_order_id, spec, f"{self.name}-{self.order_counter}", fingerprint, now)
         market = self.markets.get(spec.symbol)
-        reason = risk.first_failure(order, account, instrument, market, self.limits)
+        reason, estimate = risk.check(order, account, instrument, market, self.limits)
         self.orders[order.order_id] = order
         account.orders[order.client_order_id] = order.order_id
         if reason is not None:
@@ -84,7 +88,6 @@ class OrderEntry(ShardBase):
             order.reason = reason.value
             self._report(order, ExecType.REJECTED, now, reply=reply)
             return reason.value
-        estimate = risk.estimate_price(order, instrument, market, self.limits)
         if order.spec.side is Side.SELL and order.spec.notional is not None:
             order.qty_cap = risk.notional_sell_cap(order, account, instrument, estimate)
         self._move(order, OrderEvent.ACCEPT)
