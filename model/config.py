@@ -209,7 +209,7 @@ class OpenSection(_Section, frozen=True):
 
 class AdminSection(_Section, frozen=True):
     """Where the admin commands that take a file may read and write (``snapshots.files``):
-    ``accounts load``, ``nav FILE`` and ``reconcile`` read only inside ``import_dir``,
+    ``accounts load``, ``orders load``, ``nav FILE`` and ``reconcile`` read only inside ``import_dir``,
     ``export`` writes only inside ``export_dir``. Empty: ``imports``/``exports`` under the
     data dir; a relative path is relative to the data dir."""
 

@@ -110,7 +110,7 @@ class BasketLoads:
             "rejected": sum(load.rejected.values()),
             "rejected_by_reason": dict(sorted(load.rejected.items())),
             "already_loaded": load.already,
-            "seconds": round(time.monotonic() - load.started, 3),
+            "ms": round((time.monotonic() - load.started) * 1000),  # whole milliseconds: no float on the wire
         }
 
     def status(self) -> int:
