@@ -230,8 +230,9 @@ class _Table:
         return int(self._numbered[index])
 
 
-def _header(data: bytes, source: str) -> tuple[int, list[str]]:
-    """The header row: its line number (leading empty lines skipped) and its names."""
+def _header(data: bytes, source: str) -> tuple[int, list[str], list[str]]:
+    """The header row: its line number (leading empty lines skipped), its names trimmed, and
+    as written (what pyarrow's reader calls the columns)."""
     line = 1
     position = 0
     while True:
@@ -243,17 +244,17 @@ def _header(data: bytes, source: str) -> tuple[int, list[str]]:
             raise BasketError(source, f"row 1: no header (the file is empty); expected {','.join(REQUIRED)},qty|notional")
         position, line = end + 1, line + 1
     try:
-        names = next(csv.reader([raw.decode("utf-8").rstrip("\r")]))
+        written = next(csv.reader([raw.decode("utf-8").rstrip("\r")]))
     except (UnicodeDecodeError, csv.Error) as error:
         raise BasketError(source, f"row {line}: cannot read the header: {error}") from None
-    names = [name.strip() for name in names]
+    names = [name.strip() for name in written]
     seen: set[str] = set()
     for name in names:
         if name in seen:
             raise BasketError(source, f"row {line}: column {name!r} appears twice in the header")
         seen.add(name)
     _check_header(seen, source, f"row {line}: ")
-    return line, names
+    return line, names, written
 
 
 def _check_header(names: set[str], source: str, where: str) -> None:
@@ -269,8 +270,9 @@ def _csv_table(data: bytes, source: str) -> _Table:
     with a row of the wrong width is read again with the standard library's reader, which
     numbers every row as it goes, so each such row is reported by its line."""
     data = data.removeprefix(b"\xef\xbb\xbf")
-    header_line, names = _header(data, source)
+    header_line, names, written = _header(data, source)
     known = [name for name in COLUMNS if name in names]
+    as_written = dict(zip(names, written, strict=True))
     odd: list[int] = []
 
     def invalid(row: pacsv.InvalidRow) -> str:
@@ -282,8 +284,8 @@ def _csv_table(data: bytes, source: str) -> _Table:
             pa.BufferReader(data),
             parse_options=pacsv.ParseOptions(invalid_row_handler=invalid, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in names},
-                include_columns=known,
+                column_types={name: pa.string() for name in written},
+                include_columns=[as_written[name] for name in known],
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
@@ -292,7 +294,7 @@ def _csv_table(data: bytes, source: str) -> _Table:
         return _csv_table_numbered(data, source, header_line, names, str(error))
     if odd:
         return _csv_table_numbered(data, source, header_line, names, "")
-    columns = {name: pc.utf8_trim_whitespace(table.column(name).combine_chunks()) for name in known}
+    columns = {name: pc.utf8_trim_whitespace(table.column(as_written[name]).combine_chunks()) for name in known}
     return _Table(columns, table.num_rows, lambda: _csv_row_numbers(data, header_line, table.num_rows))
 
 

@@ -60,7 +60,7 @@ def test_a_good_csv_becomes_exact_columns_with_the_defaults_filled_in() -> None:
 
 
 def test_columns_come_in_any_order_unknown_ones_are_ignored_and_cells_are_trimmed() -> None:
-    data = "\ufeffnote,tif,qty,side,symbol,client_order_id,account\r\nhi, day , 1.5 ,buy,IBM, c1 ,A1\r\n\r\n".encode()
+    data = "\ufeffnote,tif, qty ,side,symbol,client_order_id,account\r\nhi, day , 1.5 ,buy,IBM, c1 ,A1\r\n\r\n".encode()
     orders = parse_basket(data, "b.csv", rules()).orders()
     assert (orders.accounts, orders.client_order_ids, orders.qty, orders.tifs) == (["A1"], ["c1"], [D("1.5")], [TimeInForce.DAY])
 
