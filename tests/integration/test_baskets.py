@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -98,7 +98,7 @@ async def test_a_parquet_basket_with_decimal_columns_loads_exactly(server: Broke
             "client_order_id": [f"{prefix}-0", f"{prefix}-1"],
             "symbol": ["IBM", "IBM"],
             "side": ["buy", "buy"],
-            "qty": pa.array([__import__("decimal").Decimal("0.333333"), None], pa.decimal128(18, 6)),
+            "qty": pa.array([Decimal("0.333333"), None], pa.decimal128(18, 6)),
             "notional": pa.array([None, "99.99"], pa.string()),
             "note": ["ignored", "too"],
         }
