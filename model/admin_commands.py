@@ -138,7 +138,12 @@ NONE = (Form(),)
 TABLE: tuple[Command, ...] = (
     Command("status", NONE, "every actor with its health and counters; halted symbols", "status"),
     Command("account", _one("ACCOUNT"), "one account: cash, buying power, positions", "account"),
-    Command("orders", _one("ACCOUNT"), "one account's orders", "orders"),
+    Command(
+        "orders",
+        (Form(names=("ACCOUNT",)), Form(words=("load",), names=("FILE",))),
+        "one account's orders; or load a basket file of orders (CSV or .parquet) from the server's import dir (a bad row loads nothing)",
+        "orders",
+    ),
     Command("halt", _one("SYMBOL"), "stop trading a symbol: new orders are rejected (halted)", "halt"),
     Command("resume", _one("SYMBOL"), "trade the symbol again", "resume"),
     Command("kill", _one("ACCOUNT|all"), "kill switch: cancel open orders, refuse new ones; survives restart", "kill"),

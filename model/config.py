@@ -209,7 +209,7 @@ class OpenSection(_Section, frozen=True):
 
 class AdminSection(_Section, frozen=True):
     """Where the admin commands that take a file may read and write (``snapshots.files``):
-    ``accounts load``, ``nav FILE`` and ``reconcile`` read only inside ``import_dir``,
+    ``accounts load``, ``orders load``, ``nav FILE`` and ``reconcile`` read only inside ``import_dir``,
     ``export`` writes only inside ``export_dir``. Empty: ``imports``/``exports`` under the
     data dir; a relative path is relative to the data dir."""
 
@@ -221,6 +221,24 @@ class AdminSection(_Section, frozen=True):
 
     def export_root(self, data_dir: str | Path) -> Path:
         return Path(data_dir) / (self.export_dir or "exports")
+
+
+class BasketSection(_Section, frozen=True):
+    """Basket files of orders (``admin orders load FILE``, the ``load_orders`` request;
+    ``model/basket.py``): how large a file may be, and how its orders travel to the shards."""
+
+    max_rows: int = 1_000_000  # rows per file or upload; a larger one is refused whole, nothing loaded
+    # Orders per chunk: each chunk is one message, journaled and applied by its account shard in
+    # one turn. Larger chunks cost fewer messages and commits; smaller ones let other clients'
+    # requests in sooner (a shard applies a chunk without stopping).
+    chunk_rows: int = 5_000
+    chunks_in_flight: int = 2  # chunks of one load sent to a shard and not yet answered, at most
+    errors_listed: int = 1_000  # bad rows described one by one in a refusal; the row numbers of the rest are listed without
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"basket.{name} must be > 0, not {getattr(self, name)}")
 
 
 class FilesSection(_Section, frozen=True):
@@ -246,6 +264,7 @@ class Config(_Section, frozen=True):
     queries: QueriesSection = QueriesSection()
     files: FilesSection = FilesSection()
     admin: AdminSection = AdminSection()
+    basket: BasketSection = BasketSection()
     logging: LoggingSection = LoggingSection()
     venues: list[VenueSection] = msgspec.field(default_factory=lambda: [VenueSection(name="SIM")])
 

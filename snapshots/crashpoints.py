@@ -12,7 +12,8 @@ Points: ``journal.before_commit``, ``journal.after_commit`` (before apply),
 ``apply.before_send`` (applied, outputs not yet sent), ``allocation.before_send`` (a
 block's fills allocated, nothing of it sent yet), ``nav.before_send`` (a NAV strike's
 marker passed on by an account shard or received by an InstrumentActor, nothing sent
-yet), ``snapshot.write`` (inside the snapshot transaction), ``journal.truncate`` (inside
+yet), ``basket.before_send`` (a basket's chunk of orders entered by an account shard,
+none of its reports, routes or answer sent, nothing acked), ``snapshot.write`` (inside the snapshot transaction), ``journal.truncate`` (inside
 the truncation transaction).
 """
 
@@ -28,6 +29,7 @@ POINTS = (
     "apply.before_send",
     "allocation.before_send",
     "nav.before_send",
+    "basket.before_send",
     "snapshot.write",
     "journal.truncate",
 )

@@ -35,6 +35,7 @@ from model.lifecycle import STATES, OrderEvent, can
 from model.messages import (
     CancelAll,
     CancelOrder,
+    LoadOrders,
     MarketUpdate,
     NewOrder,
     OpenAccount,
@@ -154,6 +155,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
 
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
         NewOrder: OrderEntry._new_order,
+        LoadOrders: OrderEntry._load_orders,
         CancelOrder: Requests._cancel_order,
         ReplaceOrder: Requests._replace_order,
         CancelAll: Requests._cancel_all,

@@ -1,4 +1,5 @@
-"""Order entry: a ``new_order`` checked, held for and acknowledged, or refused."""
+"""Order entry: a ``new_order`` checked, held for and acknowledged, or refused; and a
+basket's chunk of orders, each entered the same way."""
 
 from __future__ import annotations
 
@@ -7,13 +8,19 @@ import msgspec
 from actors.account import risk
 from actors.account.base import ShardBase
 from actors.account.records import OrderRecord
-from actors.runtime.outputs import INSTRUMENT
+from actors.runtime.outputs import GATEWAY, INSTRUMENT
 from model.enums import ExecType, OrderStatus, Reason, Side
 from model.lifecycle import OrderEvent
-from model.messages import ExecutionReport, NewOrder, Reply, RouteOrder
+from model.messages import ExecutionReport, LoadOrders, NewOrder, OrdersLoaded, Reply, RouteOrder
 from model.orders import OrderSpec
 
+# A fingerprint is an order's terms as bytes: the ``OrderSpec`` encoded (an array in field
+# order, the same bytes the tuple of the eight fields gave: fingerprints in earlier states
+# stay comparable). A resend must carry the same.
 _fingerprint_encoder = msgspec.msgpack.Encoder()
+
+ACCEPTED = "accepted"  # what ``_enter`` says of an order reported ``new``
+ALREADY = "already"  # ... of a resend: the same order was there before, nothing changed
 
 
 class OrderEntry(ShardBase):
@@ -21,61 +28,103 @@ class OrderEntry(ShardBase):
     and the idempotent answer to a ``client_order_id`` used before."""
 
     def _new_order(self, command: NewOrder, now: int) -> None:
-        account = self.accounts.get(command.account)
+        self._enter(command.account, command.client_order_id, command.spec, command.reply, now)
+
+    def _load_orders(self, command: LoadOrders, now: int) -> None:
+        """A chunk of a basket: each order entered exactly as a ``new_order`` without a reply
+        (its reports go to the account's followers, a resend's answer nowhere), in the
+        chunk's order, in this one turn; the chunk is answered with what became of its orders.
+
+        Guarantees: the same checks, records, reports and routes as ``new_order`` (one code
+        path, ``_enter``); an order already there with the same terms is counted ``already``
+        and changes nothing, so loading a basket again changes nothing."""
+        accepted = already = 0
+        rejected: dict[str, int] = {}
+        instruments = self.instruments
+        for account, client_order_id, symbol, side, order_type, tif, qty, notional, price in command.orders.rows():
+            instrument = instruments.get(symbol)
+            if instrument is not None:
+                symbol = instrument.symbol  # the shard's one string object per symbol
+            outcome = self._enter(account, client_order_id, OrderSpec(symbol, side, order_type, tif, qty, notional, price), None, now)
+            if outcome == ACCEPTED:
+                accepted += 1
+            elif outcome == ALREADY:
+                already += 1
+            else:
+                rejected[outcome] = rejected.get(outcome, 0) + 1
+        reply = command.reply
+        answer = OrdersLoaded(reply, command.load, command.chunk, len(command.orders), accepted, already, dict(sorted(rejected.items())))
+        self.out.to(GATEWAY, reply.gateway, answer)
+
+    def _enter(self, account_id: str, client_order_id: str, spec: OrderSpec, reply: Reply | None, now: int) -> str:
+        """One new order: refused (unknown account or symbol), answered as a resend, or checked
+        in ``risk.first_failure``'s order (``risk.check``), recorded, held for and reported; accepted orders
+        are routed to their instrument actor. Returns what became of it: ``ACCEPTED``,
+        ``ALREADY`` (a resend), or why not (a ``Reason`` value, ``forbidden``, ``unknown_symbol``)."""
+        account = self.accounts.get(account_id)
         if account is None:
-            self._refuse(command.reply, "forbidden", f"unknown account {command.account}")
-            return
-        spec = command.spec
+            self._refuse(reply, "forbidden", f"unknown account {account_id}")
+            return "forbidden"
         instrument = self.instruments.get(spec.symbol)
         if instrument is None:
-            self._refuse(command.reply, "unknown_symbol", f"unknown symbol {spec.symbol}")
-            return
-        fingerprint = _fingerprint(command)
-        existing_id = account.orders.get(command.client_order_id)
+            self._refuse(reply, "unknown_symbol", f"unknown symbol {spec.symbol}")
+            return "unknown_symbol"
+        fingerprint = _fingerprint_encoder.encode(spec)
+        existing_id = account.orders.get(client_order_id)
         if existing_id is not None:
             # an id reserved by a pending replace is not yet an order: any new order with it differs
-            self._answer_resend(self.orders.get(existing_id), fingerprint, command, now)
-            return
+            return self._answer_resend(self.orders.get(existing_id), fingerprint, account_id, client_order_id, spec, reply, now)
         self.order_counter += 1
-        # one string object per account and per symbol, not one per order (millions of orders)
-        spec = msgspec.structs.replace(spec, symbol=instrument.symbol)
-        order = _record(command, spec, f"{self.name}-{self.order_counter}", fingerprint, now)
-        order.account = account.account
+        if spec.symbol is not instrument.symbol:
+            # one string object per account and per symbol, not one per order (millions of orders)
+            spec = msgspec.structs.replace(spec, symbol=instrument.symbol)
+        order = _record(account.account, client_order_id, spec, f"{self.name}-{self.order_counter}", fingerprint, now)
         market = self.markets.get(spec.symbol)
-        reason = risk.first_failure(order, account, instrument, market, self.limits)
+        reason, estimate = risk.check(order, account, instrument, market, self.limits)
         self.orders[order.order_id] = order
         account.orders[order.client_order_id] = order.order_id
         if reason is not None:
             self._move(order, OrderEvent.REJECT)
             order.reason = reason.value
-            self._report(order, ExecType.REJECTED, now, reply=command.reply)
-            return
-        estimate = risk.estimate_price(order, instrument, market, self.limits)
+            self._report(order, ExecType.REJECTED, now, reply=reply)
+            return reason.value
         if order.spec.side is Side.SELL and order.spec.notional is not None:
             order.qty_cap = risk.notional_sell_cap(order, account, instrument, estimate)
         self._move(order, OrderEvent.ACCEPT)
         self._reserve(account, order, instrument, estimate)
-        self._report(order, ExecType.NEW, now, reply=command.reply)
+        self._report(order, ExecType.NEW, now, reply=reply)
         self.out.to(
             INSTRUMENT,
             order.spec.symbol,
             RouteOrder(order_id=order.order_id, account=order.account, spec=order.spec, qty_cap=order.qty_cap),
         )
+        return ACCEPTED
 
-    def _answer_resend(self, order: OrderRecord | None, fingerprint: bytes, command: NewOrder, now: int) -> None:
+    def _answer_resend(
+        self,
+        order: OrderRecord | None,
+        fingerprint: bytes,
+        account_id: str,
+        client_order_id: str,
+        spec: OrderSpec,
+        reply: Reply | None,
+        now: int,
+    ) -> str:
         """A ``new_order`` whose ``client_order_id`` the account has used: the same content
         gets the order's original first report again, whatever happened to the order since
         (an idempotent retry must not depend on when it was retried; the current state is
         what ``get_orders`` and the later reports say); other content is refused. Both go to
         the asker alone and change nothing."""
         if order is not None and order.fingerprint == fingerprint:
-            self._to_asker(command.reply, self._first_report(order, command.reply))
-            return
+            self._to_asker(reply, self._first_report(order, reply))
+            return ALREADY
         self.rejected_requests += 1
-        refused = _record(command, command.spec, "", fingerprint, now)
-        self._move(refused, OrderEvent.REJECT)
-        refused.reason = Reason.DUPLICATE_CLIENT_ORDER_ID.value
-        self._to_asker(command.reply, self._execution(refused, ExecType.REJECTED, now, exec_id="", reply=command.reply))
+        if reply is not None:  # the refusal is the asker's alone: without one, nothing to build
+            refused = _record(account_id, client_order_id, spec, "", fingerprint, now)
+            self._move(refused, OrderEvent.REJECT)
+            refused.reason = Reason.DUPLICATE_CLIENT_ORDER_ID.value
+            self._to_asker(reply, self._execution(refused, ExecType.REJECTED, now, exec_id="", reply=reply))
+        return Reason.DUPLICATE_CLIENT_ORDER_ID.value
 
     def _first_report(self, order: OrderRecord, reply: Reply | None) -> ExecutionReport:
         """The order's first execution report as it was sent: ``rejected`` if the checks
@@ -90,20 +139,14 @@ class OrderEntry(ShardBase):
         return self._execution(accepted, ExecType.NEW, order.created_ts, f"{order.order_id}-1", reply)
 
 
-def _record(command: NewOrder, spec: OrderSpec, order_id: str, fingerprint: bytes, now: int) -> OrderRecord:
+def _record(account: str, client_order_id: str, spec: OrderSpec, order_id: str, fingerprint: bytes, now: int) -> OrderRecord:
     return OrderRecord(
         order_id=order_id,
-        account=command.account,
-        client_order_id=command.client_order_id,
+        account=account,
+        client_order_id=client_order_id,
         spec=spec,
         status=OrderStatus.PENDING_NEW,
         created_ts=now,
         updated_ts=now,
         fingerprint=fingerprint,
     )
-
-
-def _fingerprint(command: NewOrder) -> bytes:
-    """The terms of a ``new_order`` as bytes: an array in field order, the same bytes the
-    tuple of the eight fields gave (fingerprints in earlier states stay comparable)."""
-    return _fingerprint_encoder.encode(command.spec)

@@ -177,15 +177,29 @@ def first_failure(
     the market takes: a fund's order type, the open passed), so an order that fails several
     checks always gets the same reason; the checks read only their arguments (the order's
     ``created_ts`` is its journaled arrival time)."""
+    return check(order, account, instrument, market, limits)[0]
+
+
+def check(
+    order: OrderRecord,
+    account: AccountRecord,
+    instrument: Instrument,
+    market: MarketView | None,
+    limits: RiskLimits,
+) -> tuple[Reason | None, int]:
+    """``first_failure``, with the estimated price the checks used (``estimate_price``; 0 when
+    the kill switch or a halt refused the order first), which the order's hold needs next:
+    computed once per order."""
     if account.killed:
-        return Reason.ACCOUNT_KILLED
+        return Reason.ACCOUNT_KILLED, 0
     if market is not None and market.halted:
-        return Reason.HALTED
+        return Reason.HALTED, 0
     estimate = estimate_price(order, instrument, market, limits)
-    return (
+    reason = (
         check_size(order, instrument, estimate, limits)
         or check_price_band(order, instrument, market, limits)
         or check_funds(order, account, instrument, estimate)
         or check_supported(order, instrument)
         or check_open_passed(order, instrument, market, limits)
     )
+    return reason, estimate

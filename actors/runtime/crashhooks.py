@@ -8,16 +8,19 @@ message pays anything. The journal's own points (``journal.before_commit``,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from model.messages import Batch, LoadOrders
 from snapshots.crashpoints import CrashPoints
 
 
 class TurnCrashPoints:
     """``journal.after_commit`` (committed, not applied) and, once the record is applied but
     nothing of it is sent or acked: ``apply.before_send``, ``allocation.before_send`` (the
-    record allocated a block's fills) and ``nav.before_send`` (it passed on or received a
-    NAV strike's marker) — the last two count only records that did that."""
+    record allocated a block's fills), ``nav.before_send`` (it passed on or received a
+    NAV strike's marker) and ``basket.before_send`` (it held a basket's chunk of orders)
+    — the last three count only records that did that."""
 
     __slots__ = ("allocations", "crash", "nav_markers")
 
@@ -34,9 +37,11 @@ class TurnCrashPoints:
     def after_commit(self) -> None:
         self.crash.hit("journal.after_commit")
 
-    def before_send(self, core: Any) -> None:
+    def before_send(self, core: Any, batches: Sequence[Batch] = ()) -> None:
         crash = self.crash
         crash.hit("apply.before_send")
+        if crash.point == "basket.before_send" and any(isinstance(m, LoadOrders) for batch in batches for m in batch.messages):
+            crash.hit("basket.before_send")
         if crash.point == "allocation.before_send":
             allocations = getattr(core, "allocations", 0)
             if allocations > self.allocations:

@@ -248,9 +248,10 @@ class DurableHost(LinkedHost):
         hooks = self.crash_hooks
         if hooks is not None:
             hooks.after_commit()
-        applied = self.machine.apply_batches([batch for batch, _ in pending], now)
+        batches = [batch for batch, _ in pending]
+        applied = self.machine.apply_batches(batches, now)
         if hooks is not None:
-            hooks.before_send(self.core)
+            hooks.before_send(self.core, batches)
         self._send_fresh()
         self.on_applied()
         acked: dict[str, int] = {}

@@ -123,19 +123,30 @@ class Machine:
 
     def apply_batches(self, batches: list[Batch], now: int) -> int:
         """Apply every message (a failing one is counted and logged; the rest go on) and
-        record the outputs as batches; returns the number of messages."""
+        record the outputs as batches; returns the number of messages.
+
+        The garbage collector waits until the turn is applied: a turn makes many short-lived
+        objects and no cycles (a basket's chunk: several per order for thousands of orders),
+        and each collection during it would walk every tracked object of the book again —
+        about a fifth of a shard's time on a basket chunk. It runs after, as usual."""
         count = 0
         core = self.core
-        for batch in batches:
-            for message in batch.messages:
-                try:
-                    core.apply(message, now)
-                except Exception:
-                    self.errors += 1
-                    log.exception("message failed", actor=self.name, message=type(message).__name__)
-                count += 1
-        self.messages_applied += count
-        self.outbox.record(core.out.drain(), now)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for batch in batches:
+                for message in batch.messages:
+                    try:
+                        core.apply(message, now)
+                    except Exception:
+                        self.errors += 1
+                        log.exception("message failed", actor=self.name, message=type(message).__name__)
+                    count += 1
+            self.messages_applied += count
+            self.outbox.record(core.out.drain(), now)
+        finally:
+            if collecting:
+                gc.enable()
         return count
 
     def state_hash(self) -> str:

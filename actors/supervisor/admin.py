@@ -22,11 +22,12 @@ import msgspec
 import structlog
 
 from actors.runtime.router import SUPERVISOR, Router
-from actors.runtime.outputs import ACCOUNT, ALL, INSTRUMENT
+from actors.runtime.outputs import ACCOUNT, ALL, GATEWAY, INSTRUMENT
 from actors.supervisor import nav
 from actors.supervisor.core import ActorPlan
 from model import backoffice, fixed
 from model.admin_commands import SERVER, AdminError, Given, check
+from model.basket import BasketError, BasketRules, encode_chunks, is_parquet, parse_basket, refused_rows
 from model.config import Config, ConfigError, Setup, check_account_symbols, parse_accounts_csv
 from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetTradingStatus
 from snapshots.files import PathRefused, concatenate_csv, confine, read_positions
@@ -67,6 +68,7 @@ class Supervisor(Protocol):
     def actors_of(self, role: str) -> list[str]: ...
     # the actor's own helpers (private: not remote methods of the Ray actor)
     def _killed(self) -> list[str]: ...
+    def _all_accounts(self) -> list[tuple[str, str]]: ...
     async def _tell_gateways(self) -> None: ...
 
 
@@ -126,6 +128,9 @@ class AdminCommands:
         return {"ok": True, "account": await handle.admin_account.remote(given["ACCOUNT"])}
 
     async def orders(self, given: Given) -> Result:
+        file = given.get("FILE")
+        if file is not None:
+            return await self._orders_load(file)
         account = given["ACCOUNT"]
         handle = await self._shard_owning(account)
         return {"ok": True, "account": account, "orders": await handle.admin_orders.remote(account)}
@@ -297,6 +302,48 @@ class AdminCommands:
         await self._operator([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group) for s in seeds])
         await self.top._tell_gateways()
         return {"ok": True, "loaded": len(seeds), "file": str(path)}
+
+    async def _orders_load(self, file: str) -> Result:
+        """``orders load FILE``: a basket file of orders (CSV, or Parquet by its ``.parquet``
+        name) checked whole here — a bad row loads nothing and the answer lists every bad
+        row — then loaded through a gateway, like the same basket uploaded there, in chunks
+        each shard journals before applying. Answers with what became of the orders."""
+        started = time.monotonic()
+        path = self._imported(file)
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise AdminError(f"cannot read {path}: {error}") from None
+        config = self.top.config
+        known = {account for account, _ in self.top._all_accounts()}
+        rules = BasketRules(
+            {instrument.symbol: instrument for instrument in self.top.setup.instruments},
+            known,
+            lambda account: f"unknown account {account!r}",
+            config.basket.max_rows,
+            config.risk.max_client_order_id_length,
+            config.basket.errors_listed,
+        )
+        try:  # off the event loop: the reader and the checks take a while on a large file
+            basket = await asyncio.to_thread(parse_basket, data, str(path), rules, is_parquet(path.name))
+        except BasketError as refused:
+            if refused.problem:
+                raise AdminError(str(refused)) from None
+            return {"ok": False, "file": str(path), "error": refused.summary(), **refused_rows(refused)}
+        checked = time.monotonic()
+        gateways = self._actors(GATEWAY)
+        if not gateways:
+            raise AdminError("no gateway to load the orders through; nothing loaded")
+        chunks = basket.chunks(self.top.router.account, config.basket.chunk_rows)
+        summary: Result = await self.top.handles[gateways[0]].load_orders.remote(encode_chunks(chunks))
+        summary["load_ms"] = summary.pop("ms")
+        return {
+            "ok": True,
+            "file": str(path),
+            **summary,
+            "check_ms": round((checked - started) * 1000),
+            "ms": round((time.monotonic() - started) * 1000),
+        }
 
     async def export(self, given: Given) -> Result:
         """End of day: every account's positions and the day's allocations as two CSV files

@@ -6,6 +6,7 @@ from typing import Union
 
 import msgspec
 
+from model.messages.bulk import BulkMessage
 from model.messages.client import ClientMessage
 from model.messages.control import ControlMessage
 from model.messages.routing import RoutingMessage
@@ -13,7 +14,7 @@ from model.messages.routing import RoutingMessage
 __all__ = ["Batch", "Message", "batch_prefix", "decode_batch", "encode_batch"]
 
 # Every message a hop may carry: each direction's module keeps its own list.
-Message = Union[ClientMessage, RoutingMessage, ControlMessage]
+Message = Union[ClientMessage, BulkMessage, RoutingMessage, ControlMessage]
 
 
 class Batch(msgspec.Struct, frozen=True, array_like=True):

@@ -9,6 +9,7 @@ Every line on stdout is one server message as a JSON object::
     cancel ACCOUNT CLIENT_ORDER_ID
     orders ACCOUNT [--open] [--page-size N]
     account ACCOUNT
+    load FILE
     watch [--quotes SYMBOL ...] [--seconds N]
 
 ``--url/--key/--secret`` default to ``$BROKERD_URL/$BROKERD_KEY/$BROKERD_SECRET``, else the
@@ -43,6 +44,7 @@ DEFAULT_SECRET = "trader1-secret"
 DEFAULT_REPLY_TIMEOUT_SECONDS = 10.0
 EXIT_OK = 0
 EXIT_SERVER_SAID_NO = 1
+EXIT_USAGE = 2
 EXIT_CLIENT_FAILED = 3
 
 
@@ -68,6 +70,8 @@ def build_parser(environ: Mapping[str, str] = os.environ, prog: str = "python -m
     orders.add_argument("--page-size", type=int, default=None, metavar="N", help="orders per page asked (default: the server's)")
     account = commands.add_parser("account", help="an account's cash and positions")
     account.add_argument("account")
+    load = commands.add_parser("load", help="upload a basket of orders: a CSV file here (docs/open.md); all or nothing")
+    load.add_argument("file")
     watch = commands.add_parser("watch", help="stream executions (and quotes)")
     watch.add_argument("--quotes", nargs="+", default=[], metavar="SYMBOL")
     watch.add_argument("--seconds", type=float, default=None, help="stop after this long (default: never)")
@@ -173,6 +177,17 @@ async def _account_command(client: BrokerClient, args: argparse.Namespace, out: 
     return _print_reply(out, await client.get_account(args.account, timeout=args.timeout))
 
 
+async def _load_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:
+    """Upload a local basket CSV file with ``load_orders``: the summary, or every bad row."""
+    try:
+        with open(args.file, encoding="utf-8-sig", newline="") as basket:
+            text = basket.read()
+    except (OSError, UnicodeDecodeError) as error:
+        _print(sys.stderr, {"type": "client_error", "code": "unreadable_file", "message": f"{args.file}: {error}"})
+        return EXIT_USAGE
+    return _print_reply(out, await client.load_orders(text, timeout=args.timeout))
+
+
 async def _watch_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:
     """Print every message after the login reply (the subscribe reply included) until
     ``--seconds`` pass (exit 0) or the connection ends (exit 3)."""
@@ -195,6 +210,7 @@ _COMMANDS: dict[str, Callable[[BrokerClient, argparse.Namespace, TextIO], Awaita
     "cancel": _cancel_command,
     "orders": _orders_command,
     "account": _account_command,
+    "load": _load_command,
     "watch": _watch_command,
 }
 

@@ -263,6 +263,12 @@ class BrokerClient:
         Decimal fields may be str, int or Decimal; ``TypeError`` on a float, before sending."""
         return await self.request_many({"op": "new_orders", "orders": [with_decimal_text(o) for o in orders]}, timeout)
 
+    async def load_orders(self, csv_text: str, *, timeout: float | None = None) -> Message:
+        """Upload a basket of orders as CSV text (the basket format of docs/open.md): one reply,
+        ``orders_loaded`` with the summary once every order is in, or an ``error`` listing
+        every bad row (nothing loaded)."""
+        return await self.request({"op": "load_orders", "csv": csv_text}, timeout)
+
     async def cancel_order(self, account: str, client_order_id: str, *, timeout: float | None = None) -> Message:
         return await self.request({"op": "cancel_order", "account": account, "client_order_id": client_order_id}, timeout)
 

@@ -17,6 +17,7 @@ import ray
 
 from actors.runtime.host import Acker, LinkedHost
 from actors.runtime.outbox import Outbox
+from model.basket import decode_chunks
 from model.config import Setup
 from server.gateway.core import Gateway
 
@@ -68,6 +69,15 @@ class GatewayActor(LinkedHost):
             self.gateway.add_accounts(accounts)
         else:
             self.pending_accounts = list(accounts)
+
+    async def load_orders(self, chunks: bytes) -> dict[str, Any]:
+        """The operator's basket, read and checked by the supervisor (``admin orders load``):
+        ``chunks`` as ``model.basket.encode_chunks`` wrote them. Sent to the shards like
+        an upload; returns the summary once every chunk is answered."""
+        assert self.gateway is not None
+        done: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.gateway.load_chunks(decode_chunks(chunks), done.set_result)
+        return await done
 
     async def start(self, host: str, port: int) -> int:
         assert self.gateway is not None

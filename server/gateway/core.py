@@ -28,6 +28,7 @@ from websockets.exceptions import ConnectionClosed
 from actors.runtime.inbox import Inbox
 from actors.runtime.outbox import Outbox
 from model import admin_commands
+from model.basket import BasketError, BasketRules, parse_basket
 from model.config import Setup
 from model.messages import (
     AccountReply,
@@ -36,6 +37,8 @@ from model.messages import (
     CancelOrder,
     ExecutionReport,
     Message,
+    OrderColumns,
+    OrdersLoaded,
     OrdersReply,
     QueryAccount,
     QueryOrders,
@@ -47,6 +50,7 @@ from model.messages import (
 )
 from server.gateway import protocol
 from server.gateway.access import Access, authorise
+from server.gateway.baskets import BasketLoads, Summary
 from server.gateway.connection import Connection, write_queued
 from server.gateway.fanout import Fanout
 from server.gateway.protocol import (
@@ -55,6 +59,7 @@ from server.gateway.protocol import (
     CancelOrderRequest,
     GetAccountRequest,
     GetOrdersRequest,
+    LoadOrdersRequest,
     Login,
     NewOrderRequest,
     NewOrdersRequest,
@@ -89,6 +94,7 @@ class Gateway:
         self.access = Access(setup)
         self.outbox = outbox
         self.window = InFlightWindow(setup.config.gateway, outbox)
+        self.baskets = BasketLoads(name, outbox, setup.config.basket.chunks_in_flight)
         self.admin = admin
         self.inbox = Inbox(soft=True)
         self.connections: dict[int, Connection] = {}
@@ -230,6 +236,8 @@ class Gateway:
             self.window.send(conn, request.account, QueryAccount(request.account, reply))
         elif isinstance(request, SubscribeRequest):
             self.fanout.subscribe(conn, request.channels, reply.request)
+        elif isinstance(request, LoadOrdersRequest):
+            self._load_orders(conn, request, reply)
         elif isinstance(request, AdminRequest):
             self._admin(conn, request, reply)
 
@@ -247,6 +255,45 @@ class Gateway:
                 )
                 continue
             self.window.send(conn, fields.account, command)
+
+    def _load_orders(self, conn: Connection, request: LoadOrdersRequest, reply: Reply) -> None:
+        """A basket uploaded as CSV text: checked whole (every row as a ``new_order``, every
+        account one of the user's), then loaded in chunks; answered once with the summary,
+        or refused with every bad row (nothing loaded). Each order counts against the rate
+        limit, as in ``new_orders``."""
+        basket_config = self.config.basket
+        rules = BasketRules(
+            self.instruments,
+            conn.accounts,
+            lambda account: self._not_yours(conn, account),
+            basket_config.max_rows,
+            self.max_id_length,
+            basket_config.errors_listed,
+        )
+        try:
+            basket = parse_basket(request.csv.encode(), "load_orders", rules)
+        except BasketError as refused:
+            conn.send(protocol.basket_refused(refused, reply.request))
+            return
+        if len(basket) > 1 and not conn.bucket.take(len(basket) - 1, time.monotonic_ns()):
+            raise Invalid("rate_limited", f"more than {self.config.gateway.rate_limit_per_s} requests/s (one per order); nothing loaded")
+        chunks = basket.chunks(self.outbox.router.account, basket_config.chunk_rows)
+
+        def done(summary: Summary) -> None:
+            if not conn.dropped and conn.conn_id in self.connections:
+                conn.send(protocol.encode({"type": "orders_loaded", **summary}, reply.request))
+
+        self.baskets.start(chunks, reply, done)
+
+    def _not_yours(self, conn: Connection, account: str) -> str:
+        """Why ``conn`` may not load orders for ``account``, one not among its accounts."""
+        if conn.user is not None and conn.user.role == "admin":
+            return f"unknown account {account!r}"
+        return f"account {account!r} is not yours"
+
+    def load_chunks(self, chunks: list[tuple[str, OrderColumns]], done: Callable[[Summary], None]) -> None:
+        """The operator's basket, read and checked by the supervisor: loaded like an upload."""
+        self.baskets.start(chunks, Reply(self.name, 0, b""), done)
 
     def _admin(self, conn: Connection, request: AdminRequest, reply: Reply) -> None:
         """Who may run the command and whether its arguments fit come from the one admin
@@ -300,6 +347,8 @@ class Gateway:
             self._reply(message.reply, protocol.orders_reply(message))
         elif isinstance(message, AccountReply):
             self._reply(message.reply, protocol.account_reply(message))
+        elif isinstance(message, OrdersLoaded):
+            self.baskets.answered(message)
         elif isinstance(message, CancelAllDone):
             frame = protocol.encode({"type": "cancel_all", "account": message.account, "requested": message.requested}, message.reply.request)
             self._reply(message.reply, frame)
@@ -333,5 +382,6 @@ class Gateway:
             "held_batches": self.inbox.waiting(),
             "batches_sent": self.outbox.batches_sent,
             "messages_waiting": self.outbox.waiting(),
+            "baskets_loading": self.baskets.status(),
             **self.inbox.delay_percentiles(),
         }

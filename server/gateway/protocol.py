@@ -13,6 +13,7 @@ from typing import Union
 import msgspec
 
 from model import fixed
+from model.basket import BasketError, refused_rows
 from model.messages import AccountReply, OrdersReply, QuoteEvent
 from model.views import account_view, decimal, execution_body
 
@@ -53,6 +54,12 @@ class NewOrderRequest(OrderFields, frozen=True, tag_field="op", tag="new_order")
 
 class NewOrdersRequest(_Request, frozen=True, tag="new_orders"):
     orders: list[OrderFields]
+
+
+class LoadOrdersRequest(_Request, frozen=True, tag="load_orders"):
+    """A basket of orders as CSV text (the format of ``admin orders load``; docs/open.md)."""
+
+    csv: str
 
 
 class CancelOrderRequest(_Request, frozen=True, tag="cancel_order"):
@@ -100,6 +107,7 @@ Request = Union[
     Login,
     NewOrderRequest,
     NewOrdersRequest,
+    LoadOrdersRequest,
     CancelOrderRequest,
     ReplaceOrderRequest,
     CancelAllRequest,
@@ -194,6 +202,16 @@ def encode(message: dict[str, object], request_id: bytes = b"") -> bytes:
 
 def error(code: str, message: str, request_id: bytes = b"") -> bytes:
     return encode({"type": "error", "code": code, "message": shorten(message, quote=False)}, request_id)
+
+
+def basket_refused(refused: BasketError, request_id: bytes = b"") -> bytes:
+    """A basket refused whole (``load_orders``): ``invalid_request`` with every bad row — the
+    first ``listed`` with their code and problem in ``problems``, the numbers of the rest in
+    ``other_rows`` — or with the file's one problem."""
+    body: dict[str, object] = {"type": "error", "code": "invalid_request", "message": shorten(refused.summary(), quote=False)}
+    if refused.bad:
+        body.update(refused_rows(refused))
+    return encode(body, request_id)
 
 
 def orders_reply(reply: OrdersReply) -> bytes:

@@ -1,10 +1,15 @@
 """The headline: a market-open cycle at scale, beside raw LMDB appends of as many records.
 
-    python tests/perf/bench_open.py [--orders 1000000] [--symbols 500] [--accounts 100000] [--repeats 1]
+    python tests/perf/bench_open.py [--orders 1000000] [--symbols 500] [--accounts 100000] [--repeats 1] [--basket]
 
 An advisor's ``--accounts`` accounts queue ``--orders`` market orders for the open
 (fractional quantities and notional amounts, buys and sells, spread over ``--symbols``
-symbols and every account shard) over WebSocket, in ``new_orders`` frames of 1,000. Then
+symbols and every account shard) over WebSocket, in ``new_orders`` frames of 1,000. With
+``--basket`` each repeat also queues the same orders from a basket file (CSV in the
+server's import dir, ``admin orders load``) on a second, fresh server, and prints both
+queueing rates side by side; its open cycle is measured the same way. Queueing is timed
+until every order is acknowledged (the WebSocket replies; the command's answer), and
+``queued`` until the InstrumentActors hold every order for the open. Then
 the operator's ``open``; the InstrumentActors net each symbol and send one block per side
 to the sim venue, which fills them in parts at several prices; the fills are allocated to
 every order; the account shards journal and book positions and cash. Phases, from the
@@ -79,6 +84,7 @@ def bench_setup(args: argparse.Namespace, data_dir: str):  # type: ignore[no-unt
         sim=msgspec.structs.replace(config.sim, quote_interval_ms=50, quote_size=args.quote_size),
         journal=msgspec.structs.replace(config.journal, snapshot_every_events=args.snapshot_every, snapshot_every_s=0, map_size_mb=512),
         logging=msgspec.structs.replace(config.logging, level="warning"),
+        basket=msgspec.structs.replace(config.basket, max_rows=max(args.orders, config.basket.max_rows), chunk_rows=args.chunk_rows or config.basket.chunk_rows),
     )
     symbols = instruments(args.symbols)
     # short sales allowed: an account sells what it does not hold yet (no positions to seed)
@@ -122,6 +128,32 @@ async def queue(url: str, args: argparse.Namespace, symbols: list[Instrument]) -
 
     await asyncio.gather(*(sender(starts[index :: args.clients]) for index in range(args.clients)))
     return time.perf_counter() - started
+
+
+def write_basket(args: argparse.Namespace, symbols: list[Instrument], path: Path) -> None:
+    """The same orders as the WebSocket run, as a basket CSV file."""
+    columns = ("account", "client_order_id", "symbol", "side", "type", "tif", "qty", "notional")
+    with path.open("w", encoding="utf-8") as out:
+        out.write(",".join(columns) + "\n")
+        for start in range(0, args.orders, 1000):
+            out.writelines(",".join(order.get(column, "") for column in columns) + "\n" for order in frame_of_orders(args, symbols, start))
+
+
+async def queue_basket(url: str, args: argparse.Namespace, name: str) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    reply = await admin(url, "orders", "load", name)
+    elapsed = time.perf_counter() - started
+    assert reply.get("ok") and reply["result"]["accepted"] == args.orders, reply
+    return elapsed, reply["result"]
+
+
+async def all_queued(url: str, orders: int, started: float) -> float:
+    """Seconds from ``started`` until the InstrumentActors hold every order for the open."""
+    while True:
+        actors = (await admin(url, "status"))["result"]["actors"]
+        if sum(a["open"]["queued"] for a in actors if "open" in a) >= orders:
+            return time.perf_counter() - started
+        await asyncio.sleep(0.1)
 
 
 async def admin(url: str, command: str, *args: str) -> dict[str, Any]:
@@ -220,56 +252,84 @@ class Memory:
         return ", ".join(f"{name} {size / 2**30:.2f} GB" for name, size in top)
 
 
+async def one_server(args: argparse.Namespace, basket: bool) -> dict[str, float]:
+    """One fresh server: queue the orders (over WebSocket, or from a basket file), open,
+    allocate and book; the same-run raw LMDB baseline after it."""
+    from server.app import BrokerServer
+
+    data_dir = tempfile.mkdtemp(prefix="brokerd-bench-open-")
+    setup = bench_setup(args, data_dir)
+    if basket:
+        imports = setup.config.admin.import_root(data_dir)
+        imports.mkdir(parents=True, exist_ok=True)
+        write_basket(args, setup.instruments, imports / "basket.csv")
+    server = BrokerServer(setup, "127.0.0.1", 0)
+    await server.start()
+    memory = Memory()
+    memory.task = asyncio.get_running_loop().create_task(memory.sample())
+    extra: dict[str, float] = {}
+    try:
+        started = time.perf_counter()
+        if basket:
+            queued, summary = await queue_basket(server.url, args, "basket.csv")
+            extra = {"check_s": summary["check_ms"] / 1000, "load_s": summary["load_ms"] / 1000}
+        else:
+            queued = await queue(server.url, args, setup.instruments)
+        held = await all_queued(server.url, args.orders, started)
+        phases = await open_cycle(server.url, args.orders)
+        blocks = (await admin(server.url, "blocks"))["result"]["blocks"]
+    finally:
+        memory.task.cancel()
+        await server.stop()
+    raw_dir = Path(tempfile.mkdtemp(prefix="brokerd-bench-raw-"))
+    raw = raw_lmdb(args.orders, raw_dir)
+    shutil.rmtree(raw_dir, ignore_errors=True)
+    journal_bytes = sum(f.stat().st_size for f in Path(data_dir).rglob("*") if f.is_file() and f.parent.name != "imports")
+    shutil.rmtree(data_dir, ignore_errors=True)
+    print(f"  largest processes (peak RSS): {memory.largest()}", flush=True)
+    return {
+        "queue_s": queued,
+        "queue_per_s": args.orders / queued,
+        **extra,
+        "queued_s": held,
+        **{f"{k}_s": v for k, v in phases.items()},
+        "raw_lmdb_s": raw,
+        "ratio": phases["booked"] / raw,
+        "blocks": len(blocks),
+        "peak_rss_gb": memory.peak / 2**30,
+        "data_gb": journal_bytes / 2**30,
+    }
+
+
 async def run(args: argparse.Namespace) -> None:
     import ray
 
     from actors.runtime.options import RAY_INIT_DEFAULTS
-    from server.app import BrokerServer
 
     ray.init(num_cpus=os.cpu_count(), **{**RAY_INIT_DEFAULTS, "log_to_driver": False})
-    results: list[dict[str, float]] = []
+    paths = ["websocket", "basket"] if args.basket else ["websocket"]
+    results: dict[str, list[dict[str, float]]] = {path: [] for path in paths}
     try:
         for repeat in range(args.repeats):
-            data_dir = tempfile.mkdtemp(prefix="brokerd-bench-open-")
-            setup = bench_setup(args, data_dir)
-            server = BrokerServer(setup, "127.0.0.1", 0)
-            await server.start()
-            memory = Memory()
-            memory.task = asyncio.get_running_loop().create_task(memory.sample())
-            try:
-                queued = await queue(server.url, args, setup.instruments)
-                phases = await open_cycle(server.url, args.orders)
-                blocks = (await admin(server.url, "blocks"))["result"]["blocks"]
-            finally:
-                memory.task.cancel()
-                await server.stop()
-            raw_dir = Path(tempfile.mkdtemp(prefix="brokerd-bench-raw-"))
-            raw = raw_lmdb(args.orders, raw_dir)
-            shutil.rmtree(raw_dir, ignore_errors=True)
-            journal_bytes = sum(f.stat().st_size for f in Path(data_dir).rglob("*") if f.is_file())
-            shutil.rmtree(data_dir, ignore_errors=True)
-            result = {
-                "queue_s": queued,
-                "queue_per_s": args.orders / queued,
-                **{f"{k}_s": v for k, v in phases.items()},
-                "raw_lmdb_s": raw,
-                "ratio": phases["booked"] / raw,
-                "blocks": len(blocks),
-                "peak_rss_gb": memory.peak / 2**30,
-                "data_gb": journal_bytes / 2**30,
-            }
-            results.append(result)
-            print(f"repeat {repeat + 1}: " + "  ".join(f"{k}={v:,.2f}" for k, v in result.items()), flush=True)
-            print(f"  largest processes (peak RSS): {memory.largest()}", flush=True)
+            for path in paths:
+                result = await one_server(args, path == "basket")
+                results[path].append(result)
+                print(f"repeat {repeat + 1} {path}: " + "  ".join(f"{k}={v:,.2f}" for k, v in result.items()), flush=True)
     finally:
         ray.shutdown()
     print()
     print(
         f"market-open cycle: {args.orders:,} orders, {args.symbols} symbols, {args.accounts:,} accounts, {args.shards} shards, {args.instrument_actors} instrument actors"
     )
-    for key in results[0]:
-        values = [r[key] for r in results]
-        print(f"  {key:<14} median {statistics.median(values):>12,.2f}   runs {', '.join(f'{v:,.2f}' for v in values)}")
+    for path in paths:
+        print(f" queued {'over WebSocket' if path == 'websocket' else 'from a basket file'}:")
+        for key in results[path][0]:
+            values = [r[key] for r in results[path]]
+            print(f"  {key:<14} median {statistics.median(values):>12,.2f}   runs {', '.join(f'{v:,.2f}' for v in values)}")
+    if args.basket:
+        websocket = statistics.median(r["queue_per_s"] for r in results["websocket"])
+        basket = statistics.median(r["queue_per_s"] for r in results["basket"])
+        print(f" queueing, medians: basket file {basket:,.0f} orders/s, WebSocket {websocket:,.0f} orders/s (same run), ratio {basket / websocket:.2f}")
 
 
 def main() -> None:
@@ -283,6 +343,8 @@ def main() -> None:
     parser.add_argument("--quote-size", type=int, default=20_000)
     parser.add_argument("--snapshot-every", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--basket", action="store_true", help="also queue the same orders from a basket file, on a second server")
+    parser.add_argument("--chunk-rows", type=int, default=None, help="[basket] chunk_rows (default: the config's)")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -14,6 +14,7 @@ from model.messages import (
     OrderUpdate,
     Reply,
     VenueQuote,
+    bulk,
     client,
     control,
     decode_batch,
@@ -94,7 +95,7 @@ def test_messages_encode_as_arrays_with_an_integer_tag() -> None:
 
 
 def test_a_batch_takes_every_tagged_message_and_each_tag_once() -> None:
-    tagged = {**tags_of(client), **tags_of(routing), **tags_of(control)}
+    tagged = {**tags_of(client), **tags_of(routing), **tags_of(control), **tags_of(bulk)}
     assert set(get_args(Message)) == set(tagged)
     assert len(set(tagged.values())) == len(tagged)
 

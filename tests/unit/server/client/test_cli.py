@@ -101,3 +101,28 @@ async def test_cli_watch_subscribes_to_quotes_and_streams_until_the_time_is_up()
     assert status == 0
     assert broker.received[1]["channels"] == ["executions", "quotes:IBM"]
     assert [line["type"] for line in out] == ["subscribed", "quote"]
+
+
+async def test_cli_load_sends_the_file_as_one_load_orders_request_and_prints_the_answer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    text = "account,client_order_id,symbol,side,qty\nA1,b-1,IBM,buy,1\n"
+    (tmp_path / "basket.csv").write_text("\ufeff" + text, encoding="utf-8")
+
+    async def answer(broker: FakeBroker, websocket: ServerConnection) -> None:
+        request = await broker.recv(websocket)
+        reply = {"type": "orders_loaded", "rows": 1, "accepted": 1, "rejected": 0} if "b-1" in request["csv"] else {"type": "error"}
+        await broker.send(websocket, {"id": request["id"], **reply})
+        await websocket.wait_closed()
+
+    async with running(answer) as (broker, url):
+        status, out, err = await run_cli(url, "load", str(tmp_path / "basket.csv"))
+    assert status == 0 and err == [] and out[0]["type"] == "orders_loaded"
+    assert broker.received[-1] == {"op": "load_orders", "id": broker.received[-1]["id"], "csv": text}  # byte-order mark dropped
+
+
+async def test_cli_load_of_a_file_it_cannot_read_is_a_usage_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async def nothing(broker: FakeBroker, websocket: ServerConnection) -> None:
+        await websocket.wait_closed()
+
+    async with running(nothing) as (_, url):
+        status, out, err = await run_cli(url, "load", str(tmp_path / "missing.csv"))
+    assert status == 2 and out == []

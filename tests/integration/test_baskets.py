@@ -1,0 +1,148 @@
+"""Basket files of orders through the real server: ``admin orders load FILE`` (CSV and
+Parquet, from the import dir) and the ``load_orders`` upload, all or nothing, idempotent,
+each order entered and reported as a ``new_order``, and only for the user's own accounts."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from server.app import BrokerServer
+from server.client.sdk import BrokerClient
+from tests.integration.helpers import connect
+from tests.integration.test_admin import admin, import_dir
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+HEADER = "account,client_order_id,symbol,side,qty,notional,type,limit_price,tif"
+
+
+def basket(prefix: str, accounts: list[str], per_account: int = 3) -> str:
+    """Orders for the open in ``accounts``: quantities and notionals, buys of IBM and AAPL."""
+    rows = [HEADER]
+    for account in accounts:
+        for index in range(per_account):
+            if index % 3 == 2:
+                rows.append(f"{account},{prefix}-{index},AAPL,buy,,250.00,market,,opg")
+            else:
+                rows.append(f"{account},{prefix}-{index},IBM,buy,0.{index + 1}5,,market,,")
+    return "\n".join(rows) + "\n"
+
+
+async def load(server: BrokerServer, capsys: pytest.CaptureFixture[str], file: str) -> tuple[int, dict[str, Any]]:
+    status = await admin(server, "--json", "orders", "load", file)
+    reply: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return status, reply.get("result", reply)
+
+
+async def orders_of(client: BrokerClient, account: str, prefix: str) -> list[dict[str, Any]]:
+    reply = await client.get_orders(account, timeout=30)
+    return [order for order in reply["orders"] if order["client_order_id"].startswith(f"{prefix}-")]
+
+
+async def test_a_basket_file_loads_every_order_as_new_orders_would_and_again_changes_nothing(
+    server: BrokerServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prefix = f"b{uuid.uuid4().hex[:6]}"
+    accounts = ["T01", "T02", "T03", "T04"]
+    (import_dir(server) / f"{prefix}.csv").write_text(basket(prefix, accounts))
+    async with connect(server.url) as client:  # the accounts' user: it is sent their executions
+        status, result = await load(server, capsys, f"{prefix}.csv")
+        assert status == 0, result
+        assert (result["rows"], result["accepted"], result["rejected"], result["already_loaded"]) == (12, 12, 0, 0), result
+        for account in accounts:
+            placed = await orders_of(client, account, prefix)
+            assert sorted(order["client_order_id"] for order in placed) == [f"{prefix}-{i}" for i in range(3)]
+            assert {order["status"] for order in placed} == {"new"} and {order["tif"] for order in placed} == {"opg"}
+            assert {order["notional"] for order in placed if order["symbol"] == "AAPL"} == {"250.00"}
+        new_reports = await client.wait_for(
+            lambda m: m.get("type") == "execution" and m.get("client_order_id") == f"{prefix}-2" and m.get("account") == "T04", timeout=15
+        )
+        assert new_reports["exec_type"] == "new" and "id" not in new_reports  # to the account's user, answering no request
+        # the same file again: every order is there already; nothing new, nothing changed
+        status, again = await load(server, capsys, f"{prefix}.csv")
+        assert status == 0 and (again["accepted"], again["already_loaded"], again["rejected"]) == (0, 12, 0), again
+        for account in accounts:
+            assert len(await orders_of(client, account, prefix)) == 3
+
+
+async def test_a_basket_with_bad_rows_loads_nothing_and_names_every_bad_row(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    prefix = f"x{uuid.uuid4().hex[:6]}"
+    rows = basket(prefix, ["T05"]).splitlines()
+    rows += [f"T05,{prefix}-7,NOPE,buy,1,,,,", f"T05,{prefix}-8,IBM,buy,1.5e2,,,,", f"T05,{prefix}-0,IBM,buy,1,,,,", f"ZZZ,{prefix}-9,IBM,buy,1,,,,"]
+    (import_dir(server) / f"{prefix}.csv").write_text("\n".join(rows) + "\n")
+    status, result = await load(server, capsys, f"{prefix}.csv")
+    assert status == 1 and result["ok"] is False and result["bad_rows"] == 4, result
+    assert [(p["row"], p["code"]) for p in result["problems"]] == [
+        (5, "unknown_symbol"),
+        (6, "invalid_request"),
+        (7, "invalid_request"),
+        (8, "forbidden"),
+    ], result
+    assert "on row 2 already" in result["problems"][2]["problem"]
+    async with connect(server.url) as client:
+        assert await orders_of(client, "T05", prefix) == []  # the good rows were not loaded either
+
+
+async def test_a_parquet_basket_with_decimal_columns_loads_exactly(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    prefix = f"p{uuid.uuid4().hex[:6]}"
+    table = pa.table(
+        {
+            "account": ["T06", "T06"],
+            "client_order_id": [f"{prefix}-0", f"{prefix}-1"],
+            "symbol": ["IBM", "IBM"],
+            "side": ["buy", "buy"],
+            "qty": pa.array([Decimal("0.333333"), None], pa.decimal128(18, 6)),
+            "notional": pa.array([None, "99.99"], pa.string()),
+            "note": ["ignored", "too"],
+        }
+    )
+    pq.write_table(table, import_dir(server) / f"{prefix}.parquet")
+    status, result = await load(server, capsys, f"{prefix}.parquet")
+    assert status == 0 and result["accepted"] == 2, result
+    async with connect(server.url) as client:
+        placed = {order["client_order_id"]: order for order in await orders_of(client, "T06", prefix)}
+    assert placed[f"{prefix}-0"]["qty"] == "0.333333" and placed[f"{prefix}-1"]["notional"] == "99.99"
+    # a float column is refused whole: its values are not the decimals they look like
+    pq.write_table(table.set_column(4, "qty", pa.array([0.1, None], pa.float64())), import_dir(server) / f"{prefix}-f.parquet")
+    status, refused = await load(server, capsys, f"{prefix}-f.parquet")
+    assert status == 1 and "binary floats" in refused["message"], refused
+
+
+async def test_risk_refusals_and_reused_ids_are_rejected_orders_not_file_errors(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    prefix = f"r{uuid.uuid4().hex[:6]}"
+    (import_dir(server) / f"{prefix}-a.csv").write_text(f"{HEADER}\nT07,{prefix}-0,IBM,buy,1,,,,\n")
+    assert (await load(server, capsys, f"{prefix}-a.csv"))[1]["accepted"] == 1
+    rows = [
+        HEADER,
+        f"T07,{prefix}-0,IBM,buy,2,,,,",  # the id again, other terms
+        f"T07,{prefix}-1,IBM,buy,100000,,,,",  # 15,000,000 and more: over the order notional cap
+        f"T07,{prefix}-2,IBM,buy,1,,,,day",
+    ]
+    (import_dir(server) / f"{prefix}-b.csv").write_text("\n".join(rows) + "\n")
+    status, result = await load(server, capsys, f"{prefix}-b.csv")
+    assert status == 0, result
+    assert (result["rows"], result["accepted"], result["rejected"]) == (3, 1, 2), result
+    assert result["rejected_by_reason"] == {"duplicate_client_order_id": 1, "max_order_notional": 1}, result
+
+
+async def test_an_upload_loads_the_users_own_accounts_only_and_all_or_nothing(server: BrokerServer) -> None:
+    prefix = f"u{uuid.uuid4().hex[:6]}"
+    async with connect(server.url) as client:
+        loaded = await client.load_orders(basket(prefix, ["T08", "T09"]), timeout=30)
+        assert loaded["type"] == "orders_loaded" and (loaded["rows"], loaded["accepted"]) == (6, 6), loaded
+        assert len(await orders_of(client, "T09", prefix)) == 3
+        again = await client.load_orders(basket(prefix, ["T08", "T09"]), timeout=30)
+        assert (again["accepted"], again["already_loaded"]) == (0, 6), again
+        # one row for an account of another user (trader1's A1): the whole upload is refused
+        other = f"o{uuid.uuid4().hex[:6]}"
+        refused = await client.load_orders(basket(other, ["T10", "A1"], per_account=1), timeout=30)
+        assert refused["type"] == "error" and refused["code"] == "invalid_request", refused
+        assert refused["problems"] == [{"row": 3, "code": "forbidden", "problem": "account 'A1' is not yours"}], refused
+        assert await orders_of(client, "T10", other) == []

@@ -1,0 +1,73 @@
+"""The ``load_orders`` upload at the gateway: checked whole before anything is sent, sent in
+chunks a few at a time per shard, answered once with the shards' counts added up."""
+
+from __future__ import annotations
+
+import json
+
+import msgspec
+
+from model.messages import LoadOrders, OrdersLoaded
+from server.gateway.core import Gateway
+from server.gateway.ratelimit import TokenBucket
+from tests.unit.server.gateway.harness import logged_in, make_gateway, replies
+
+HEADER = "account,client_order_id,symbol,side,qty"
+
+
+def upload(rows: list[str], request_id: int = 5) -> str:
+    return json.dumps({"op": "load_orders", "id": request_id, "csv": "\n".join([HEADER, *rows]) + "\n"})
+
+
+def basket_gateway(chunk_rows: int, in_flight: int) -> tuple[Gateway, list[object]]:
+    gateway, sent = make_gateway()
+    config = gateway.config
+    gateway.config = msgspec.structs.replace(config, basket=msgspec.structs.replace(config.basket, chunk_rows=chunk_rows, chunks_in_flight=in_flight))
+    gateway.baskets.chunks_in_flight = in_flight
+    return gateway, sent
+
+
+def answer_all(gateway: Gateway, chunks: list[LoadOrders], rejected: dict[str, int] | None = None) -> None:
+    for chunk in chunks:
+        refused = rejected or {}
+        gateway._deliver(OrdersLoaded(chunk.reply, chunk.load, chunk.chunk, len(chunk.orders), len(chunk.orders) - sum(refused.values()), 0, refused))
+
+
+async def test_an_upload_goes_out_a_few_chunks_at_a_time_and_is_answered_once_with_the_sums() -> None:
+    gateway, sent = basket_gateway(chunk_rows=2, in_flight=1)
+    conn = logged_in(gateway)  # trader1: A1 and A2 (both on shard 1)
+    gateway.on_frame(conn, upload([f"A{1 + i % 2},c{i},IBM,buy,1" for i in range(7)]))
+    gateway.outbox.flush()
+    for expected in range(1, 5):
+        chunks = [m for m in sent if isinstance(m, LoadOrders)]
+        assert len(chunks) == expected, chunks  # one chunk in flight at a time: the next goes out on its answer
+        assert replies(conn) == []
+        answer_all(gateway, chunks[-1:], {"max_order_size": 1} if expected == 2 else {})
+        gateway.outbox.flush()
+    assert [cloid for m in sent if isinstance(m, LoadOrders) for cloid in m.orders.client_order_ids] == [f"c{i}" for i in range(7)]
+    [done] = replies(conn)
+    assert (done["id"], done["type"], done["rows"], done["accepted"], done["already_loaded"]) == (5, "orders_loaded", 7, 6, 0)
+    assert (done["rejected"], done["rejected_by_reason"]) == (1, {"max_order_size": 1})
+
+
+async def test_an_upload_with_a_bad_row_or_another_users_account_sends_nothing() -> None:
+    gateway, sent = basket_gateway(chunk_rows=100, in_flight=2)
+    conn = logged_in(gateway)
+    gateway.on_frame(conn, upload(["A1,c1,IBM,buy,1", "B1,c2,IBM,buy,1", "A2,c3,IBM,buy,1.5e1"]))
+    gateway.outbox.flush()
+    assert sent == []
+    [refused] = replies(conn)
+    assert (refused["id"], refused["code"], refused["bad_rows"]) == (5, "invalid_request", 2)
+    assert refused["problems"] == [
+        {"row": 3, "code": "forbidden", "problem": "account 'B1' is not yours"},
+        {"row": 4, "code": "invalid_request", "problem": "qty must be a decimal string with at most 9 places, not '1.5e1'"},
+    ]
+
+
+async def test_an_upload_counts_one_request_per_order_against_the_rate_limit() -> None:
+    gateway, sent = make_gateway()
+    conn = logged_in(gateway)
+    conn.bucket = TokenBucket(3, 3)
+    gateway.on_frame(conn, upload([f"A1,c{i},IBM,buy,1" for i in range(5)]))
+    gateway.outbox.flush()
+    assert sent == [] and replies(conn)[0]["code"] == "rate_limited"
