@@ -225,7 +225,7 @@ class AdminSection(_Section, frozen=True):
 
 class BasketSection(_Section, frozen=True):
     """Basket files of orders (``admin orders load FILE``, the ``load_orders`` request;
-    ``model/basket.py``): how large a file may be, and how its orders travel to the shards."""
+    ``model/basket/``): how large a file may be, and how its orders travel to the shards."""
 
     max_rows: int = 1_000_000  # rows per file or upload; a larger one is refused whole, nothing loaded
     # Orders per chunk: each chunk is one message, journaled and applied by its account shard in

@@ -1,5 +1,5 @@
 """Orders in bulk: a basket file's orders travel to their account shard as chunks, each ONE
-message with the orders in columns (``model/basket.py`` makes them), and each chunk is
+message with the orders in columns (``model/basket/`` makes them), and each chunk is
 answered with its counts.
 
 A chunk is one journaled input of its shard and is applied in one turn: thousands of orders

@@ -1,47 +1,22 @@
-"""Basket files: CSV and Parquet read into checked columns, every bad row named (all or
-nothing), decimals exact, and the same decision as the gateway's ``new_order`` checks."""
+"""Checking a basket: every row through the gateway's ``new_order`` rules over columns,
+every bad row named (all or nothing), decimals exact, and the same decision as the
+gateway's ``new_order`` checks."""
 
 from __future__ import annotations
 
-import io
-from decimal import Decimal
-from typing import Any
-
+import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from model import fixed
-from model.basket import BasketError, BasketRules, decode_chunks, encode_chunks, number_ranges, parse_basket
-from model.enums import AssetClass, OrderType, Side, TimeInForce
-from model.instruments import Instrument
-from model.routing import shard_of
+from model.basket import BasketError, parse_basket
+from model.basket.checks import _fixed, _lookup, _maybe, _words
+from model.enums import OrderType, Side, TimeInForce
 from server.gateway.protocol import OrderFields
 from server.gateway.validation import Invalid, to_new_order
-
-D = fixed.parse
-IBM = Instrument("IBM", AssetClass.EQUITY, D("0.01"), D("0.000001"), D("150"))
-XYZ = Instrument("XYZ", AssetClass.EQUITY, D("0.01"), fixed.SCALE, D("25"))
-OPT = Instrument("OPT", AssetClass.OPTION, D("0.05"), fixed.SCALE, D("7.50"), multiplier=100)
-INSTRUMENTS = {i.symbol: i for i in (IBM, XYZ, OPT)}
-MINE = ["A1", "A2", "A3"]
-HEADER = "account,client_order_id,symbol,side,qty,notional,type,limit_price,tif"
-
-
-def rules(max_rows: int = 1000, listed: int = 1000) -> BasketRules:
-    return BasketRules(INSTRUMENTS, MINE, lambda account: f"account {account!r} is not yours", max_rows, 16, listed)
-
-
-def csv_basket(*rows: str, header: str = HEADER, max_rows: int = 1000) -> Any:
-    return parse_basket(("\n".join([header, *rows]) + "\n").encode(), "b.csv", rules(max_rows))
-
-
-def refusal(*rows: str, header: str = HEADER) -> BasketError:
-    with pytest.raises(BasketError) as refused:
-        csv_basket(*rows, header=header)
-    return refused.value
+from tests.unit.model.basket.support import HEADER, INSTRUMENTS, csv_basket, refusal, rules
 
 
 def test_a_good_csv_becomes_exact_columns_with_the_defaults_filled_in() -> None:
@@ -58,11 +33,6 @@ def test_a_good_csv_becomes_exact_columns_with_the_defaults_filled_in() -> None:
     assert orders.notional == [None, 1_234_567_890_000_000, None]
     assert orders.price == [None, None, 25_010_000_000]
 
-
-def test_columns_come_in_any_order_unknown_ones_are_ignored_and_cells_are_trimmed() -> None:
-    data = "\ufeffnote,tif, qty ,side,symbol,client_order_id,account\r\nhi, day , 1.5 ,buy,IBM, c1 ,A1\r\n\r\n".encode()
-    orders = parse_basket(data, "b.csv", rules()).orders()
-    assert (orders.accounts, orders.client_order_ids, orders.qty, orders.tifs) == (["A1"], ["c1"], [D("1.5")], [TimeInForce.DAY])
 
 
 BAD_ROWS = [
@@ -108,118 +78,40 @@ def test_each_kind_of_bad_row_refuses_the_whole_file_naming_the_row(row: str, co
     assert str(refused) == f"b.csv: 1 bad row, nothing loaded: row 3: {problem}"
 
 
-def test_every_bad_row_is_named_by_the_line_it_starts_on_blank_lines_and_quoted_newlines_counted() -> None:
-    refused = refusal(
-        "A1,c1,IBM,buy,1,,,,",
-        "",
-        'A1,"c\n2",IBM,buy,1,,,,',  # a newline inside quotes: not printable, and two lines long
-        "A1,c3,NOPE,buy,1,,,,",
-        "A1,c1,IBM,buy,1,,,,",
-        "A1,c5,IBM,buy,1,,,",
-    )
-    assert [(bad.row, bad.problem) for bad in refused.bad] == [
-        (4, "client_order_id must be 1 to 16 printable characters"),
-        (6, "unknown symbol 'NOPE'"),
-        (7, "account A1 has client_order_id 'c1' on row 2 already"),
-        (8, "8 fields but the header names 9"),
-    ]
-
-
-def test_a_long_refusal_describes_the_first_rows_and_lists_the_numbers_of_the_rest() -> None:
-    data = "\n".join([HEADER] + [f"A1,c{i},NOPE,buy,1,,,,".replace("NOPE", "IBM" if i in (3, 4) else "NOPE") for i in range(10)]) + "\n"
-    with pytest.raises(BasketError) as refused:
-        parse_basket(data.encode(), "b.csv", rules(listed=3))
-    assert len(refused.value.bad) == 8 and refused.value.unlisted() == "7-11"
-    assert str(refused.value).endswith("row 4: unknown symbol 'NOPE'; and rows 7-11")
-    assert number_ranges([1, 2, 3, 5, 7, 8]) == "1-3, 5, 7-8"
-
-
-@pytest.mark.parametrize(
-    ("data", "problem"),
-    [
-        (b"", "row 1: no header (the file is empty)"),
-        (b"account,client_order_id,symbol,qty\nA1,c1,IBM,1\n", "row 1: header lacks side"),
-        (b"account,client_order_id,symbol,side\nA1,c1,IBM,buy\n", "row 1: header has neither qty nor notional"),
-        (b"account,client_order_id,symbol,side,qty,qty\n", "row 1: column 'qty' appears twice in the header"),
-        (HEADER.encode() + b"\nA1,c1,IBM,buy,1,,,,\nA1,c\xff,IBM,buy,1,,,,\n", "row 3: not UTF-8"),
-    ],
-    ids=["empty", "missing-column", "no-size-column", "column-twice", "not-utf8"],
-)
-def test_a_file_that_is_not_a_basket_is_refused_with_its_problem(data: bytes, problem: str) -> None:
-    with pytest.raises(BasketError) as refused:
-        parse_basket(data, "b.csv", rules())
-    assert problem in refused.value.problem and not refused.value.bad
-
-
 def test_a_file_over_the_row_cap_is_refused_before_anything_is_checked() -> None:
     with pytest.raises(BasketError) as refused:
         csv_basket("A1,c1,IBM,buy,1,,,,", "A1,c2,IBM,buy,1,,,,", "A1,c3,NOPE,buy,1,,,,", max_rows=2)
     assert "3 orders, more than the 2 a basket may hold" in refused.value.problem
 
 
-def parquet(columns: dict[str, pa.Array]) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(pa.table(columns), sink)
-    return sink.getvalue()
+def test_each_distinct_value_is_looked_up_once_and_its_answer_given_to_every_row_holding_it() -> None:
+    asked: list[str] = []
+
+    def look(value: str) -> int:
+        asked.append(value)
+        return {"a": 1, "b": 2}.get(value, -1)
+
+    assert _lookup(pa.array(["b", "a", "b", "", "b"]), look).tolist() == [2, 1, 2, -1, 2]
+    assert sorted(asked) == ["", "a", "b"]
+    assert _lookup(pa.array([], pa.string()), look).tolist() == []
 
 
-def base_columns(count: int = 2) -> dict[str, pa.Array]:
-    return {
-        "account": pa.array(["A1"] * count),
-        "client_order_id": pa.array([f"c{i}" for i in range(count)]),
-        "symbol": pa.array(["IBM"] * count),
-        "side": pa.array(["buy"] * count),
-    }
+def test_a_word_is_its_place_among_the_members_an_empty_cell_the_default_and_any_other_word_minus_one() -> None:
+    cells = pa.array(["buy", "sell", "", "hold"])
+    assert _words(cells, ("buy", "sell"), None).tolist() == [0, 1, -2, -1]
+    assert _words(cells, ("buy", "sell"), "sell").tolist() == [0, 1, 1, -1]
 
 
-def test_parquet_decimal_integer_and_string_columns_read_exactly() -> None:
-    columns = base_columns(3)
-    columns["qty"] = pa.array([Decimal("0.123456000000000000"), None, Decimal("2")], pa.decimal128(38, 18))
-    columns["notional"] = pa.array([None, "10.50", None])
-    columns["limit_price"] = pa.array([None, None, 150], pa.int64())
-    columns["type"] = pa.array(["market", "market", "limit"]).dictionary_encode()
-    orders = parse_basket(parquet(columns), "b.parquet", rules(), parquet=True).orders()
-    assert orders.qty == [123_456_000, None, 2 * fixed.SCALE]
-    assert orders.notional == [None, D("10.50"), None] and orders.price == [None, None, D("150")]
-
-
-def test_parquet_rows_are_numbered_from_one_and_a_decimal_finer_than_nine_places_is_a_bad_row() -> None:
-    columns = base_columns(2)
-    columns["qty"] = pa.array([Decimal("1.0000000001"), Decimal("1")], pa.decimal128(20, 10))
-    with pytest.raises(BasketError) as refused:
-        parse_basket(parquet(columns), "b.parquet", rules(), parquet=True)
-    assert [(bad.row, bad.problem) for bad in refused.value.bad] == [
-        (1, "qty must be a decimal string with at most 9 places, not '1.0000000001'")
-    ]
-
-
-@pytest.mark.parametrize("kind", [pa.float64(), pa.float32()])
-def test_a_float_column_is_refused_whole(kind: pa.DataType) -> None:
-    columns = base_columns(1)
-    columns["qty"] = pa.array([0.1], kind)
-    with pytest.raises(BasketError) as refused:
-        parse_basket(parquet(columns), "b.parquet", rules(), parquet=True)
-    assert "column qty holds binary floats" in refused.value.problem
-
-
-def test_something_that_is_not_parquet_is_refused() -> None:
-    with pytest.raises(BasketError) as refused:
-        parse_basket(b"account,qty\n", "b.parquet", rules(), parquet=True)
-    assert "not a Parquet file" in refused.value.problem
-
-
-def test_chunks_go_to_the_shard_of_each_account_in_file_order_and_survive_the_trip_between_processes() -> None:
-    rows = [f"A{1 + i % 3},c{i},IBM,buy,{i + 1},,,," for i in range(10)]
-    basket = csv_basket(*rows)
-    chunks = basket.chunks(lambda account: f"account-{shard_of(account, 2)}", 2)
-    for shard, orders in chunks:
-        assert len(orders) <= 2 and {f"account-{shard_of(a, 2)}" for a in orders.accounts} == {shard}
-    by_shard: dict[str, list[str]] = {}
-    for shard, orders in chunks:
-        by_shard.setdefault(shard, []).extend(orders.client_order_ids)
-    assert sorted(i for ids in by_shard.values() for i in ids) == sorted(f"c{i}" for i in range(10))
-    assert all(ids == sorted(ids, key=lambda i: int(i[1:])) for ids in by_shard.values())
-    assert decode_chunks(encode_chunks(chunks)) == chunks
+def test_decimal_text_becomes_exact_units_and_says_which_cells_are_given_readable_and_fit() -> None:
+    cells = pa.array(["1.5", "", "1e3", "10000000000", "-0.000000001", "9223372036.854775807", "9223372036.854775808"])
+    found = _fixed(cells)
+    assert found.given.tolist() == [True, False, True, True, True, True, True]
+    assert found.readable.tolist() == [True, False, False, True, True, True, True]
+    assert (found.readable & found.fits).tolist() == [True, False, False, False, True, True, False]
+    assert found.value.tolist() == [fixed.parse("1.5"), 0, 0, 0, -1, 2**63 - 1, 0]
+    assert _maybe(found).tolist()[:2] == [fixed.parse("1.5"), None]
+    assert _maybe(_fixed(pa.array(["", ""]))).tolist() == [None, None]
+    assert isinstance(_maybe(found)[0], int) and _maybe(found).dtype == np.dtype(object)
 
 
 # --- the same decision as the gateway's new_order, row by row ----------------------------------
