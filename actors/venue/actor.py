@@ -75,7 +75,9 @@ class VenueActor(DurableHost):
                 on_logout=lambda: self.submit_local([VenueSetSession(SessionState.CLOSED.value)]),
                 rate_limit_per_s=self.venue.rate_limit_per_s,
                 listen_host=self.config.server.host,
-                on_sent=lambda seq, msg_type, cl_ord_id: self.submit_local([VenueWireSent(seq, msg_type, cl_ord_id)]),
+                # lazy: it rides in the next record instead of costing the order a commit of its
+                # own; lost in a crash, it is read back from quickfix's store (_recover_sends)
+                on_sent=lambda seq, msg_type, cl_ord_id: self.submit_local([VenueWireSent(seq, msg_type, cl_ord_id)], lazy=True),
             )
             await self._recover_sends()
             self.fix.start(self.adapter.last_in_seq)

@@ -6,6 +6,8 @@ journal."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,12 @@ import msgspec
 import pytest
 
 from actors.venue.actor import VenueActor
+from model import fixed
 from model.config import Config, JournalSection, ServerSection, SimSection, VenueSection
-from model.messages import VenueQuote, decode_batch
-from tests.conftest import demo_setup
+from model.enums import OrderType, Side, TimeInForce
+from model.messages import Batch, VenueNewOrder, VenueQuote, decode_batch, encode_batch
+from model.orders import OrderSpec
+from tests.conftest import ROOT, demo_setup
 
 SETUP = demo_setup()
 Shell = VenueActor.__ray_actor_class__  # type: ignore[attr-defined]  # the class Ray would host, called here directly
@@ -86,3 +91,45 @@ async def test_a_fix_venue_takes_its_table_s_cancel_on_disconnect_whatever_the_s
     again = Shell("venue-MM1", config(tmp_path), msgspec.structs.replace(table, cancel_on_disconnect=True), SETUP.instruments)
     assert again.recovery["snapshot"] is not None and again.adapter.cancel_on_disconnect is True
     again.journal.close()
+
+
+class Channel:
+    """Where the shell acks the batches it has on disk."""
+
+    def __init__(self) -> None:
+        self.acked: list[int] = []
+
+    def ack(self, seq: int) -> None:
+        self.acked.append(seq)
+
+
+async def test_a_fix_venue_s_record_of_a_message_s_number_costs_no_commit_of_its_own(tmp_path: Path) -> None:
+    """The MsgSeqNum an order left with rides in the next record: the order's round trip
+    waits for one commit fewer. The venue is a socket that never answers the Logon: quickfix
+    numbers and stores what it is given meanwhile, and does not give up for seconds."""
+    own = f"T{uuid.uuid4().hex[:8]}"  # quickfix's session registry is process-wide
+    silent = socket.create_server(("127.0.0.1", 0))
+    session_file = tmp_path / "venue.cfg"
+    session_file.write_text((ROOT / "conf" / "fix" / "venue-MM1.cfg").read_text().replace("TargetCompID=MM1", f"TargetCompID={own}")
+                            .replace("SocketConnectPort=9880", f"SocketConnectPort={silent.getsockname()[1]}"))  # fmt: skip
+    table = VenueSection(name="MM1", kind="fix", session_config=str(session_file))
+    slow = msgspec.structs.replace(config(tmp_path), journal=JournalSection(durability="buffered", lazy_commit_ms=60_000))
+    actor = Shell("venue-MM1", slow, table, SETUP.instruments)
+    await actor.start()
+    await actor.set_session("open")  # as a logon would
+    before = actor.journal.last_seq
+    order = VenueNewOrder("instrument-0-1", OrderSpec("IBM", Side.BUY, OrderType.MARKET, TimeInForce.DAY, fixed.parse("1")))
+    channel = Channel()
+    actor.receive(encode_batch(Batch("instrument-0", 1, 0, [order])), channel)
+    for _ in range(200):
+        if actor.fix.sent == 1:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert (actor.fix.sent, channel.acked, actor.journal.last_seq) == (1, [1], before + 1)  # the order's record alone
+    assert actor.adapter.last_out_seq == 0 and len(actor.commits.pending) == 1  # its number waits for the next record
+    await actor.settle()
+    number = actor.fix.status()["next_sender_seq"] - 1  # after the Logon's
+    assert actor.journal.last_seq == before + 2 and actor.adapter.last_out_seq == number and actor.adapter.by_seq == {number: "instrument-0-1"}
+    await stop(actor)
+    silent.close()
