@@ -130,6 +130,7 @@ async def test_a_fix_venue_s_record_of_a_message_s_number_costs_no_commit_of_its
     assert actor.adapter.last_out_seq == 0 and len(actor.commits.pending) == 1  # its number waits for the next record
     await actor.settle()
     number = actor.fix.status()["next_sender_seq"] - 1  # after the Logon's
-    assert actor.journal.last_seq == before + 2 and actor.adapter.last_out_seq == number and actor.adapter.by_seq == {number: "instrument-0-1"}
+    assert actor.journal.last_seq == before + 2
+    assert actor.adapter.last_out_seq == number and actor.adapter.by_seq == {number: "instrument-0-1"}
     await stop(actor)
     silent.close()

@@ -27,8 +27,8 @@ from adapters.fix.outbound import (
     session_reject,
 )
 from adapters.fix.session import Credentials, FixSession, sent_reference, session_settings
-from adapters.fix.values import CodecError
 from adapters.fix.spec import fix44_dictionary
+from adapters.fix.values import CodecError
 from model import fixed
 from model.enums import OrderType, Side, TimeInForce
 from model.messages import VenueNewOrder
@@ -94,7 +94,9 @@ async def test_each_order_message_reports_its_number_inside_the_send_that_number
     """No hop through the event loop: the number is known before ``send`` returns, for every
     kind of message about an order, and a message about no order reports nothing."""
     reported: list[tuple[int, str, str]] = []
-    session = FixSession("MM1", session_file(tmp_path, "initiator"), tmp_path / "fix", quiet, quiet, quiet, on_sent=lambda *sent: reported.append(sent))
+    session = FixSession(
+        "MM1", session_file(tmp_path, "initiator"), tmp_path / "fix", quiet, quiet, quiet, on_sent=lambda *sent: reported.append(sent)
+    )
     child = ChildOrder("child-1", "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse("2"), None, fixed.parse("150"))
     try:
         for raw in (new_order_single(child, 0), cancel_request(child, "child-1-c1", 0), replace_request(child, "child-1-r2", fixed.parse("3"), fixed.parse("151"), 0),
