@@ -64,13 +64,16 @@ class VenueActor(DurableHost):
         if self.clock is None:
             self.clock = asyncio.get_running_loop().create_task(self._run_clock())
         if self.venue.kind == "fix" and self.fix is None:
+            from adapters.fix.inbound import acknowledges_only
             from adapters.fix.session import FixSession
 
             self.fix = FixSession(
                 self.venue.name,
                 Path(self.venue.session_config),
                 Path(self.config.server.data_dir) / self.name / "fix",
-                on_message=lambda raw: self.submit_local([VenueWireIn(raw)]),
+                # an acknowledgement rides in the next record: the fill that follows it need
+                # not wait for a commit of its own (lost in a crash, the venue sends it again)
+                on_message=lambda raw: self.submit_local([VenueWireIn(raw)], lazy=acknowledges_only(raw)),
                 on_logon=lambda: self.submit_local([VenueSetSession(SessionState.OPEN.value)]),
                 on_logout=lambda: self.submit_local([VenueSetSession(SessionState.CLOSED.value)]),
                 rate_limit_per_s=self.venue.rate_limit_per_s,

@@ -18,9 +18,10 @@ from actors.venue.actor import VenueActor
 from model import fixed
 from model.config import Config, JournalSection, ServerSection, SimSection, VenueSection
 from model.enums import OrderType, Side, TimeInForce
-from model.messages import Batch, VenueNewOrder, VenueQuote, decode_batch, encode_batch
+from model.messages import Batch, VenueNewOrder, VenueQuote, VenueReport, decode_batch, encode_batch
 from model.orders import OrderSpec
 from tests.conftest import ROOT, demo_setup
+from tests.unit.adapters.fix.wire import ACCEPTED, TRADE, changed, from_venue
 
 SETUP = demo_setup()
 Shell = VenueActor.__ray_actor_class__  # type: ignore[attr-defined]  # the class Ray would host, called here directly
@@ -103,10 +104,12 @@ class Channel:
         self.acked.append(seq)
 
 
-async def test_a_fix_venue_s_record_of_a_message_s_number_costs_no_commit_of_its_own(tmp_path: Path) -> None:
-    """The MsgSeqNum an order left with rides in the next record: the order's round trip
-    waits for one commit fewer. The venue is a socket that never answers the Logon: quickfix
-    numbers and stores what it is given meanwhile, and does not give up for seconds."""
+async def test_a_fix_venue_s_note_of_a_number_and_an_acknowledgement_ride_in_the_fill_s_record(tmp_path: Path) -> None:
+    """The MsgSeqNum an order left with, and the venue's acknowledgement of it, ask for no
+    commit of their own: the fill that follows finds no commit in flight and goes out with
+    them, in one record and one batch. The venue is a socket that never answers the Logon:
+    quickfix numbers and stores what it is given meanwhile, and does not give up for seconds;
+    the venue's messages are handed to the actor as its quickfix thread would."""
     own = f"T{uuid.uuid4().hex[:8]}"  # quickfix's session registry is process-wide
     silent = socket.create_server(("127.0.0.1", 0))
     session_file = tmp_path / "venue.cfg"
@@ -128,9 +131,17 @@ async def test_a_fix_venue_s_record_of_a_message_s_number_costs_no_commit_of_its
     await asyncio.sleep(0.05)
     assert (actor.fix.sent, channel.acked, actor.journal.last_seq) == (1, [1], before + 1)  # the order's record alone
     assert actor.adapter.last_out_seq == 0 and len(actor.commits.pending) == 1  # its number waits for the next record
-    await actor.settle()
+    actor.fix.on_message(from_venue("8", changed(ACCEPTED, {11: "instrument-0-1"})).toString())
+    await asyncio.sleep(0.05)
+    assert actor.journal.last_seq == before + 1 and len(actor.commits.pending) == 2  # the acknowledgement waits too
+    sent = actor.outbox.batches_sent
+    actor.fix.on_message(from_venue("8", changed(TRADE, {11: "instrument-0-1", 17: "E-2"})).toString())
+    await actor.local_inputs_applied()
+    assert actor.journal.last_seq == before + 2 and actor.commits.pending == []  # one record for the three
     number = actor.fix.status()["next_sender_seq"] - 1  # after the Logon's
-    assert actor.journal.last_seq == before + 2
     assert actor.adapter.last_out_seq == number and actor.adapter.by_seq == {number: "instrument-0-1"}
+    assert actor.outbox.batches_sent == sent + 1
+    reports = [m for queue in actor.outbox.unacked.values() for _, data in queue for m in decode_batch(data).messages]
+    assert [(r.kind.value, r.child_id) for r in reports if isinstance(r, VenueReport)] == [("accepted", "instrument-0-1"), ("trade", "instrument-0-1")]
     await stop(actor)
     silent.close()
