@@ -97,7 +97,7 @@ async def test_each_order_message_reports_its_number_inside_the_send_that_number
     session = FixSession(
         "MM1", session_file(tmp_path, "initiator"), tmp_path / "fix", quiet, quiet, quiet, on_sent=lambda *sent: reported.append(sent)
     )
-    child = ChildOrder("child-1", "IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse("2"), None, fixed.parse("150"))
+    child = ChildOrder.of(VenueNewOrder("child-1", OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse("2"), None, fixed.parse("150"))))
     try:
         for raw in (new_order_single(child, 0), cancel_request(child, "child-1-c1", 0), replace_request(child, "child-1-r2", fixed.parse("3"), fixed.parse("151"), 0),
                     order_status_request(child, 0), session_reject(parse(new_order_single(child, 0)), CodecError("no", 38, "session"))):  # fmt: skip
@@ -109,8 +109,9 @@ async def test_each_order_message_reports_its_number_inside_the_send_that_number
 
 
 def test_what_a_sent_message_is_about_is_read_from_its_string_as_from_the_parsed_message() -> None:
-    child = ChildOrder("child-7", "IBM", Side.SELL, OrderType.MARKET, TimeInForce.IOC, None, fixed.parse("1000.5"), None)
-    limit = ChildOrder("child-8", "AAPL", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse("0.25"), None, fixed.parse("190.01"), "child-8-r1")
+    child = ChildOrder.of(VenueNewOrder("child-7", OrderSpec("IBM", Side.SELL, OrderType.MARKET, TimeInForce.IOC, None, fixed.parse("1000.5"))))
+    spec = OrderSpec("AAPL", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse("0.5"), None, fixed.parse("190"))
+    limit = ChildOrder.of(VenueNewOrder("child-8", spec)).replaced("child-8-r1", fixed.parse("0.25"), fixed.parse("190.01"))
     execution = parse(new_order_single(limit, 0).replace("35=D", "35=8", 1))
     built = [
         new_order_single(child, 0),
