@@ -67,13 +67,18 @@ class VenueActor(DurableHost):
             from adapters.fix.inbound import acknowledges_only
             from adapters.fix.session import FixSession
 
+            def may_wait(raw: str) -> bool:
+                """An acknowledgement rides in the next record: the fill that follows it need
+                not wait for a commit of its own. Lost in a crash, the venue sends it again —
+                once one of its messages is journaled, as a restart asks again for those after
+                the last one journaled (``FixSession.start``); the first is committed at once."""
+                return self.adapter.last_in_seq > 0 and acknowledges_only(raw)
+
             self.fix = FixSession(
                 self.venue.name,
                 Path(self.venue.session_config),
                 Path(self.config.server.data_dir) / self.name / "fix",
-                # an acknowledgement rides in the next record: the fill that follows it need
-                # not wait for a commit of its own (lost in a crash, the venue sends it again)
-                on_message=lambda raw: self.submit_local([VenueWireIn(raw)], lazy=acknowledges_only(raw)),
+                on_message=lambda raw: self.submit_local([VenueWireIn(raw)], lazy=may_wait(raw)),
                 on_logon=lambda: self.submit_local([VenueSetSession(SessionState.OPEN.value)]),
                 on_logout=lambda: self.submit_local([VenueSetSession(SessionState.CLOSED.value)]),
                 rate_limit_per_s=self.venue.rate_limit_per_s,
