@@ -167,10 +167,16 @@ class JournalSection(_Section, frozen=True):
     snapshot_every_events: int = 100_000  # journaled input messages between snapshots (0: never by count)
     snapshot_every_s: int = 300  # seconds between snapshots while inputs arrive (0: never by time)
     map_size_mb: int = 64  # initial LMDB map; it doubles when full
+    # The longest an input that need not be on disk at once waits for another input's record
+    # before it is committed on its own (a FIX venue's record of the MsgSeqNum each order
+    # message left with: quickfix's store keeps it too; actors/runtime/commit.py)
+    lazy_commit_ms: int = 100
 
     def __post_init__(self) -> None:
         if self.durability not in ("fsync", "buffered", "none"):
             raise ValueError(f"journal.durability must be fsync, buffered or none, not {self.durability!r}")
+        if self.lazy_commit_ms < 0:
+            raise ValueError("journal.lazy_commit_ms must be at least 0")
 
 
 class DropCopySection(_Section, frozen=True):

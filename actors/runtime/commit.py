@@ -13,6 +13,11 @@ Guarantees:
 * A failed append is fatal (``fail_stop``): the inputs are neither on disk nor applied,
   but the inbox already counts them, so the process dies and the restart rebuilds it from
   the journal while the senders, never acked, resend.
+* A *lazy* input (``schedule_lazily``) asks for no commit of its own: it rides in the next
+  record anyone else asks for, in its place among the pending inputs, or is committed on its
+  own ``lazy_s`` after it arrived. Only inputs whose loss in a crash is recovered otherwise
+  are lazy (the MsgSeqNum a FIX message left with: quickfix's store has it,
+  ``adapters/fix/session.py``); the rule for every other input is unchanged.
 """
 
 from __future__ import annotations
@@ -53,20 +58,45 @@ class GroupCommit:
     of the turn. ``writer`` is the journal's one writer thread: the background snapshots
     (``actors/runtime/snapshotter.py``) run there too, in order with the appends."""
 
-    def __init__(self, name: str, journal: JournalLike, pipelined: bool, on_commit: Callable[[Pending, int], None]) -> None:
+    def __init__(
+        self, name: str, journal: JournalLike, pipelined: bool, on_commit: Callable[[Pending, int], None], lazy_s: float = 0.0
+    ) -> None:
         self.name = name
         self.journal = journal
         self.pipelined = pipelined
         self.on_commit = on_commit
+        self.lazy_s = lazy_s
         self.pending: Pending = []
+        self.urgent = False  # some pending input asked for a commit (not only lazy ones)
         self.handle: asyncio.Handle | None = None
+        self.lazy: asyncio.TimerHandle | None = None  # the commit of lazy inputs nobody else carried
         self.in_flight: asyncio.Future[int] | None = None
         self.writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"journal-{name}")
 
     def schedule(self) -> None:
         """A commit at the end of this event-loop turn (or when the one in flight returns)."""
+        self.urgent = True
         if self.handle is None and self.in_flight is None:
             self.handle = asyncio.get_running_loop().call_soon(self._begin)
+
+    def schedule_lazily(self) -> None:
+        """The inputs just added may wait: they go with the next record asked for, or on
+        their own ``lazy_s`` from now (or from the end of the commit in flight)."""
+        if self.lazy is None and self.handle is None and self.in_flight is None:
+            self.lazy = asyncio.get_running_loop().call_later(self.lazy_s, self._lazy_due)
+
+    def _lazy_due(self) -> None:
+        self.lazy = None
+        self._begin()
+
+    def _taken(self) -> Pending:
+        """Everything pending, for the record about to be written."""
+        pending, self.pending = self.pending, []
+        self.urgent = False
+        if self.lazy is not None:
+            self.lazy.cancel()
+            self.lazy = None
+        return pending
 
     def _begin(self) -> None:
         self.handle = None
@@ -75,7 +105,7 @@ class GroupCommit:
         if not self.pipelined:
             self.commit()  # nothing to wait for: inline
             return
-        pending, self.pending = self.pending, []
+        pending = self._taken()
         now = time.time_ns()
         record = encode_record(now, pending)
         self.in_flight = asyncio.get_running_loop().run_in_executor(self.writer, self.journal.append, [record])
@@ -87,7 +117,10 @@ class GroupCommit:
             fail_stop(self.name, done.exception())
         self.on_commit(pending, now)
         if self.pending:
-            self.schedule()
+            if self.urgent:
+                self.schedule()
+            else:
+                self.schedule_lazily()
 
     def commit(self) -> None:
         """Append what is pending in one transaction, here and now, then hand it on. Only
@@ -99,7 +132,7 @@ class GroupCommit:
             self.handle = None
         if not self.pending:
             return
-        pending, self.pending = self.pending, []
+        pending = self._taken()
         now = time.time_ns()
         try:
             self.journal.append([encode_record(now, pending)])

@@ -159,7 +159,7 @@ class DurableHost(LinkedHost):
     def _attach(self, journal: JournalLike, snapshot_seq: int = 0) -> None:
         self.journal = journal
         self.background = self.config.journal.durability == "fsync"  # commits and snapshots on the writer thread
-        self.commits = GroupCommit(self.name, journal, self.background, self._finish)
+        self.commits = GroupCommit(self.name, journal, self.background, self._finish, self.config.journal.lazy_commit_ms / 1000)
         self.snapshotter = Snapshotter(self.name, journal, self.config.journal, self.commits.writer, snapshot_seq)
 
     @property
@@ -220,11 +220,17 @@ class DurableHost(LinkedHost):
             commits.pending.append((accepted, data if accepted is batch else encode_batch(accepted)))
         commits.schedule()
 
-    def submit_local(self, messages: list[Message]) -> None:
-        """The actor's own inputs (clock ticks, operator commands): journaled like any."""
+    def submit_local(self, messages: list[Message], lazy: bool = False) -> None:
+        """The actor's own inputs (clock ticks, operator commands): journaled like any.
+        ``lazy``: they ask for no commit of their own but ride in the next record (at most
+        ``[journal] lazy_commit_ms`` later) — only for inputs whose loss in a crash the actor
+        recovers otherwise (``actors/runtime/commit.py``)."""
         self.commits.pending.append(local_batch(messages))
         self.local_submitted += 1
-        self.commits.schedule()
+        if lazy:
+            self.commits.schedule_lazily()
+        else:
+            self.commits.schedule()
 
     async def local_inputs_applied(self) -> None:
         """Until every input this actor gave itself so far is committed and applied. Lighter

@@ -63,18 +63,28 @@ class VenueActor(FixSessionHost):
         if self.clock is None:
             self.clock = asyncio.get_running_loop().create_task(self._run_clock())
         if self.venue.kind == "fix" and self.fix is None:
+            from adapters.fix.inbound import acknowledges_only
             from adapters.fix.session import FixSession
+
+            def may_wait(raw: str) -> bool:
+                """An acknowledgement rides in the next record: the fill that follows it need
+                not wait for a commit of its own. Lost in a crash, the venue sends it again —
+                once one of its messages is journaled, as a restart asks again for those after
+                the last one journaled (``FixSession.start``); the first is committed at once."""
+                return self.adapter.last_in_seq > 0 and acknowledges_only(raw)
 
             self.fix = FixSession(
                 self.venue.name,
                 Path(self.venue.session_config),
                 Path(self.config.server.data_dir) / self.name / "fix",
-                on_message=lambda raw: self.submit_local([VenueWireIn(raw)]),
+                on_message=lambda raw: self.submit_local([VenueWireIn(raw)], lazy=may_wait(raw)),
                 on_logon=lambda: self.submit_local([VenueSetSession(SessionState.OPEN.value)]),
                 on_logout=lambda: self.submit_local([VenueSetSession(SessionState.CLOSED.value)]),
                 rate_limit_per_s=self.venue.rate_limit_per_s,
                 listen_host=self.config.server.host,
-                on_sent=lambda seq, msg_type, cl_ord_id: self.submit_local([VenueWireSent(seq, msg_type, cl_ord_id)]),
+                # lazy: it rides in the next record instead of costing the order a commit of its
+                # own; lost in a crash, it is read back from quickfix's store (_recover_sends)
+                on_sent=lambda seq, msg_type, cl_ord_id: self.submit_local([VenueWireSent(seq, msg_type, cl_ord_id)], lazy=True),
             )
             await self._recover_sends()
             self.fix.start(self.adapter.last_in_seq)

@@ -135,6 +135,29 @@ def decode_execution_report(msg: Any, venue: str, now: int) -> Inbound:
     )
 
 
+# ExecTypes of a report that only acknowledges: New (0), and Pending New (A), Pending Cancel
+# (6), Pending Replace (E), which brokerd does not track. Nothing waits on one of these.
+_ACKNOWLEDGING = frozenset({ExecTypeCode.NEW.value, "A", "6", "E"})
+_IS_EXECUTION_REPORT = "\x0135=8\x01"
+_EXEC_TYPE = "\x01150="
+
+
+def acknowledges_only(raw: str) -> bool:
+    """An ExecutionReport that only acknowledges an order or a request (``_ACKNOWLEDGING``),
+    told from its string alone, cheaply, before it is journaled: the venue actor lets it ride
+    in its next journal record instead of committing it on its own, since the fill that
+    usually follows at once would otherwise wait for that commit, here and at the
+    instrument actor. A misjudged message is only committed sooner or later, never lost:
+    whatever the session took and the journal does not hold is asked of the venue again."""
+    if _IS_EXECUTION_REPORT not in raw:
+        return False
+    start = raw.find(_EXEC_TYPE)
+    if start < 0:
+        return False
+    start += len(_EXEC_TYPE)
+    return raw[start : raw.find("\x01", start)] in _ACKNOWLEDGING
+
+
 def _report_reason(fields: Fields, kind: VenueEventKind, orig_cl_ord_id: str | None) -> str | None:
     if kind is VenueEventKind.REJECTED:
         return _reason(fields, Tag.OrdRejReason, _ORD_REJ_REASONS, Reason.VENUE_REJECTED)

@@ -2,8 +2,11 @@
 hosted in the VenueSession actor.
 
 quickfix runs its own threads. Everything it hands us — logon, logout, each application
-message as its exact string — is passed to the actor's event loop with
-``call_soon_threadsafe``; the actor journals it before acting (``adapters/fix/venue.py``).
+message as its exact string — is queued, in order, for the actor's event loop, which takes
+the whole queue at once: one wakeup (``call_soon_threadsafe``) carries every message that
+arrived before the loop got to them; the actor journals them before acting
+(``adapters/fix/venue.py``). The callbacks on quickfix's threads do as little as they can:
+each holds the session's lock and needs the GIL, which the actor's loop holds while it works.
 Outbound strings go through a token bucket (``rate_limit_per_s``): over the limit they wait
 in order in a queue, never dropped.
 
@@ -17,7 +20,10 @@ message quickfix took but the actor never journaled (a crash in between) is rese
 Each message about an order leaves with the MsgSeqNum quickfix gives it in ``toApp``; that
 number is handed to ``on_sent`` (the actor journals it), because a venue's Reject (3) names
 the message it refuses by that number alone. Those that left just before a crash, never
-journaled, are read back from quickfix's store at the next start (``sent_since``).
+journaled, are read back from quickfix's store at the next start (``sent_since``). ``toApp``
+runs inside our own ``sendToTarget``, on the loop's thread, so ``on_sent`` is called there
+directly, with the order the message is about read from the string we built (every
+``getField`` through quickfix's bindings lets go of the GIL and must win it back).
 
 An acceptor listens on ``listen_host`` only. quickfix 1.16 has no setting for the address:
 its acceptor binds every interface. So brokerd binds the configured address and port
@@ -33,6 +39,7 @@ import hmac
 import os
 import socket
 import stat
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,7 +51,8 @@ import structlog
 from adapters.fix.dictionary import outgoing
 from adapters.fix.outbound import order_reference
 from adapters.fix.spec import fix44_dictionary
-from adapters.fix.tags import YES, MsgType, Tag
+from adapters.fix.tags import ORDER_MESSAGES, YES, MsgType, Tag
+from adapters.fix.writer import SOH
 
 log = structlog.get_logger("fix")
 
@@ -152,6 +160,16 @@ def _msg_type(message: Any) -> str:
     return str(message.getHeader().getField(Tag.MsgType))
 
 
+def sent_reference(raw: str) -> tuple[str, str] | None:
+    """``(MsgType, ClOrdID)`` of a message about one order that this side built
+    (``outbound.py``), read from its string: what ``outbound.order_reference`` reads from it
+    parsed, without a call into quickfix. ``None`` for any other message."""
+    fields = dict(field.split("=", 1) for field in raw.split(SOH) if field)
+    msg_type = fields.get(str(int(Tag.MsgType)))
+    cl_ord_id = fields.get(str(int(Tag.ClOrdID)))
+    return (msg_type, cl_ord_id) if msg_type in ORDER_MESSAGES and cl_ord_id is not None else None
+
+
 _REFUSAL_FIELDS = (
     Tag.RefSeqNum,
     Tag.RefMsgType,
@@ -216,7 +234,15 @@ class _Application(fix.Application):  # type: ignore[misc]
     def toApp(self, message: Any, sessionID: Any) -> None:
         """Runs inside ``sendToTarget`` once quickfix has given the message its MsgSeqNum,
         before it is stored and sent. A message about an order reports its number (a resend,
-        PossDup, has its number reported already)."""
+        PossDup, has its number reported already). Our own send of one (``FixSession._drain``,
+        on the loop's thread) says what it is about: its number is all there is to read.
+        Resends run on quickfix's thread, never here."""
+        session = self.session
+        reference = session.sending
+        if reference is not None and threading.get_ident() == session.loop_thread:
+            if session.on_sent is not None:
+                session.on_sent(int(message.getHeader().getField(Tag.MsgSeqNum)), *reference)
+            return
         if _msg_type(message) == MsgType.BUSINESS_MESSAGE_REJECT:
             self.session.refused(_refusal(message))
             return
@@ -262,6 +288,10 @@ class FixSession:
         self.settings, self.session_id, self.credentials = session_settings(template, directory)
         self.directory = directory
         self.loop = asyncio.get_running_loop()
+        self.loop_thread = threading.get_ident()
+        self.posted: collections.deque[Callable[[], None]] = collections.deque()  # from quickfix's threads, in order
+        self.wakeup_pending = False  # a call to run ``posted`` is on its way to the loop
+        self.sending: tuple[str, str] | None = None  # what the message in ``sendToTarget`` is about (loop thread)
         self.application = _Application(self)
         section = self.settings.get(self.session_id)
         self.acceptor = section.getString("ConnectionType") == "acceptor"
@@ -301,8 +331,25 @@ class FixSession:
         log.warning("refused a venue message", venue=self.name, refusal=text)
 
     def post(self, callback: Callable[[], None]) -> None:
-        """From a quickfix thread onto the actor's loop."""
-        self.loop.call_soon_threadsafe(callback)
+        """From a quickfix thread onto the actor's loop, after everything posted before it.
+        One wakeup runs every callback queued until the loop gets to them."""
+        self.posted.append(callback)
+        if not self.wakeup_pending:
+            self.wakeup_pending = True
+            self.loop.call_soon_threadsafe(self._run_posted)
+
+    def _run_posted(self) -> None:
+        """On the loop: the callbacks posted so far, in order. The flag drops first, so a
+        callback posted while these run wakes the loop again (or is run here)."""
+        self.wakeup_pending = False
+        posted = self.posted
+        try:
+            while posted:
+                posted.popleft()()
+        finally:
+            if posted and not self.wakeup_pending:  # a callback failed: the rest still run, later
+                self.wakeup_pending = True
+                self.loop.call_soon(self._run_posted)
 
     def sent_since(self, last_recorded: int) -> list[tuple[int, str, str]]:
         """``(MsgSeqNum, MsgType, ClOrdID)`` of each message about an order in quickfix's
@@ -372,12 +419,15 @@ class FixSession:
                 return
             raw = self.queue.popleft()
             message = outgoing(raw)
+            self.sending = sent_reference(raw)  # for toApp: what this message is about
             try:
                 fix.Session.sendToTarget(message, self.session_id)
                 self.sent += 1
             except fix.SessionNotFound:
                 self.send_failures += 1
                 log.error("venue session not found; message dropped", venue=self.name)
+            finally:
+                self.sending = None
             if self.rate:
                 self.tokens -= 1
 

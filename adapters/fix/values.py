@@ -122,11 +122,20 @@ def in_range(value: int, tag: int, *, zero_ok: bool) -> int:
 # --- times ----------------------------------------------------------------------------------
 
 
+_last_second: tuple[int, str] = (-1, "")  # the second formatted last: orders and reports come many a second
+
+
 def fix_timestamp(now: int) -> str:
-    """ns since the epoch → a FIX UTCTimestamp with milliseconds, ``20251121-04:40:00.123``."""
+    """ns since the epoch → a FIX UTCTimestamp with milliseconds, ``20251121-04:40:00.123``.
+    The date and time of the last second asked for is kept: formatting it was most of the
+    cost (one tuple, replaced whole, so threads may share it)."""
+    global _last_second
     seconds, nanos = divmod(now, NANOS_PER_SECOND)
-    moment = datetime.fromtimestamp(seconds, tz=UTC)
-    return f"{moment:%Y%m%d-%H:%M:%S}.{nanos // _NANOS_PER_MILLI:03d}"
+    second, text = _last_second
+    if second != seconds:
+        text = f"{datetime.fromtimestamp(seconds, tz=UTC):%Y%m%d-%H:%M:%S}"
+        _last_second = (seconds, text)
+    return f"{text}.{nanos // _NANOS_PER_MILLI:03d}"
 
 
 def utc_date(now: int) -> str:

@@ -165,7 +165,7 @@ class FixVenue(FixChildren):
     def receive(self, raw: str, now: int) -> list[VenueEvent]:
         """One application message as the session received it."""
         try:
-            message = dictionary.parse(raw)
+            message = dictionary.read(raw)
         except Exception as error:  # quickfix could not even parse it: nothing to reference
             self._anomaly(f"unparsable message: {error}")
             return []

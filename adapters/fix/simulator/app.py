@@ -189,7 +189,7 @@ class Engine:
         if isinstance(event, ExecutionReport) and event.kind is ExecTypeCode.REJECTED:
             log.info("order_rejected", session=event.session, cl_ord_id=event.cl_ord_id, text=event.details.text)
         if not self._application.send(event):
-            log.error("send_failed", session=event.session, event=type(event).__name__)
+            log.error("send_failed", session=event.session, kind=type(event).__name__)
 
 
 def acceptor_settings(config: Path, data_dir: Path, port: int | None) -> tuple[fix.SessionSettings, dict[str, str], list[int]]:

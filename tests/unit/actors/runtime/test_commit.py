@@ -76,6 +76,48 @@ async def test_with_fsync_inputs_that_arrive_during_a_commit_make_the_next_recor
     assert sum(accounts_in(journal), []) == ["A", "B", "C", "D"] and len(recorder.records) < 4
 
 
+async def test_a_lazy_input_rides_in_the_next_record_or_is_committed_alone_after_its_wait(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, "venue-MM1", durability="buffered")
+    recorder = Recorder(journal)
+    commits = GroupCommit("venue-MM1", journal, False, recorder, lazy_s=0.2)
+    commits.pending += inputs("A")
+    commits.schedule_lazily()
+    await asyncio.sleep(0.05)
+    assert recorder.records == []  # no commit of its own
+    commits.pending += inputs("B")
+    commits.schedule()
+    await asyncio.sleep(0)
+    assert recorder.records == [(1, ["A", "B"])]  # it rode in B's record, ahead of B
+    await asyncio.sleep(0.3)
+    assert recorder.records == [(1, ["A", "B"])] and commits.lazy is None  # its timer went with it
+    commits.pending += inputs("C")
+    commits.schedule_lazily()
+    await asyncio.sleep(0.1)
+    assert len(recorder.records) == 1
+    await asyncio.sleep(0.2)
+    assert recorder.records == [(1, ["A", "B"]), (2, ["C"])]  # alone, once its wait is over
+
+
+async def test_with_fsync_a_lazy_input_that_arrives_during_a_commit_waits_after_it(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, "venue-MM1", durability="fsync")
+    recorder = Recorder(journal)
+    commits = GroupCommit("venue-MM1", journal, True, recorder, lazy_s=0.5)
+    commits.pending += inputs("A")
+    commits.schedule()
+    await asyncio.sleep(0)
+    assert commits.in_flight is not None
+    commits.pending += inputs("B")
+    commits.schedule_lazily()
+    while commits.in_flight is not None:
+        await asyncio.sleep(0.001)
+    await asyncio.sleep(0.05)
+    assert recorder.records == [(1, ["A"])] and commits.pending != []  # B did not make a record of its own at once
+    commits.pending += inputs("C")
+    commits.schedule()
+    await commits.settle()
+    assert recorder.records == [(1, ["A"]), (2, ["B", "C"])] and commits.lazy is None
+
+
 async def test_settle_waits_for_work_queued_on_the_writer_thread(tmp_path: Path) -> None:
     journal = Journal(tmp_path, "account-0", durability="fsync")
     commits = GroupCommit("account-0", journal, True, Recorder(journal))

@@ -8,7 +8,16 @@ import pytest
 import quickfix as fix
 
 from adapters.fix import outbound
-from adapters.fix.inbound import Inbound, Refusal, decode, decode_cancel_reject, decode_execution_report, decode_market_data, decode_quote
+from adapters.fix.inbound import (
+    Inbound,
+    Refusal,
+    acknowledges_only,
+    decode,
+    decode_cancel_reject,
+    decode_execution_report,
+    decode_market_data,
+    decode_quote,
+)
 from adapters.fix.tags import BusinessRejectReason, SessionRejectReason, Tag, is_refusal
 from adapters.fix.values import CodecError
 from model.enums import Reason, VenueEventKind
@@ -302,3 +311,29 @@ def test_a_message_without_msg_type_is_refused() -> None:
     with pytest.raises(CodecError) as caught:
         decode(fix.Message(), VENUE, T0)
     assert (caught.value.tag, caught.value.code) == (Tag.MsgType, SessionRejectReason.REQUIRED_TAG_MISSING)
+
+
+# --- what may wait for the next journal record -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("msg_type", "fields", "only"),
+    [
+        ("8", ACCEPTED, True),
+        ("8", changed(ACCEPTED, {150: "A", 39: "A"}), True),  # pending new
+        ("8", changed(ACCEPTED, {150: "6", 39: "6"}), True),  # pending cancel
+        ("8", changed(ACCEPTED, {150: "E", 39: "E"}), True),  # pending replace
+        ("8", TRADE, False),
+        ("8", changed(TRADE, {150: "4", 39: "4"}), False),
+        ("8", changed(TRADE, {150: "I"}), False),  # an answer to a status request may end an order
+        ("8", changed(TRADE, {150: None}), False),
+        ("9", CANCEL_REJECT, False),
+        ("S", QUOTE, False),
+        ("3", EXECUTOR_REJECT, False),
+        ("8", changed(TRADE, {58: "150=0"}), False),  # the text names no tag
+    ],
+)
+def test_only_a_report_that_acknowledges_may_wait_for_the_next_record(msg_type: str, fields: Fields, only: bool) -> None:
+    raw = from_venue(msg_type, fields).toString()
+    assert acknowledges_only(raw) is only
+    assert not acknowledges_only("garbage") and not acknowledges_only("")

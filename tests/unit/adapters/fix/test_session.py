@@ -7,15 +7,28 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from adapters.fix.outbound import ChildOrder, new_order_single
-from adapters.fix.session import Credentials, FixSession, session_settings
+from adapters.fix.dictionary import outgoing, parse
+from adapters.fix.outbound import (
+    ChildOrder,
+    allocation_instruction,
+    business_reject,
+    cancel_request,
+    new_order_single,
+    order_reference,
+    order_status_request,
+    replace_request,
+    session_reject,
+)
+from adapters.fix.session import Credentials, FixSession, sent_reference, session_settings
 from adapters.fix.spec import fix44_dictionary
+from adapters.fix.values import CodecError
 from model import fixed
 from model.enums import OrderType, Side, TimeInForce
 from model.messages import VenueNewOrder
@@ -75,6 +88,71 @@ async def test_the_number_each_order_message_left_with_is_reported_and_read_back
     assert session.sent_since(0) == [(1, "D", "child-1")]
     assert session.sent_since(1) == []
     session.stop()
+
+
+async def test_each_order_message_reports_its_number_inside_the_send_that_numbers_it(tmp_path: Path) -> None:
+    """No hop through the event loop: the number is known before ``send`` returns, for every
+    kind of message about an order, and a message about no order reports nothing."""
+    reported: list[tuple[int, str, str]] = []
+    session = FixSession(
+        "MM1", session_file(tmp_path, "initiator"), tmp_path / "fix", quiet, quiet, quiet, on_sent=lambda *sent: reported.append(sent)
+    )
+    child = ChildOrder.of(VenueNewOrder("child-1", OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse("2"), None, fixed.parse("150"))))
+    try:
+        for raw in (new_order_single(child, 0), cancel_request(child, "child-1-c1", 0), replace_request(child, "child-1-r2", fixed.parse("3"), fixed.parse("151"), 0),
+                    order_status_request(child, 0), session_reject(parse(new_order_single(child, 0)), CodecError("no", 38, "session"))):  # fmt: skip
+            session.send(raw)
+        assert reported == [(1, "D", "child-1"), (2, "F", "child-1-c1"), (3, "G", "child-1-r2"), (4, "H", "child-1")]
+        assert session.sent_since(0) == reported
+    finally:
+        session.stop()
+
+
+def test_what_a_sent_message_is_about_is_read_from_its_string_as_from_the_parsed_message() -> None:
+    child = ChildOrder.of(VenueNewOrder("child-7", OrderSpec("IBM", Side.SELL, OrderType.MARKET, TimeInForce.IOC, None, fixed.parse("1000.5"))))
+    spec = OrderSpec("AAPL", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse("0.5"), None, fixed.parse("190"))
+    limit = ChildOrder.of(VenueNewOrder("child-8", spec)).replaced("child-8-r1", fixed.parse("0.25"), fixed.parse("190.01"))
+    execution = parse(new_order_single(limit, 0).replace("35=D", "35=8", 1))
+    built = [
+        new_order_single(child, 0),
+        new_order_single(limit, 0),
+        cancel_request(limit, "child-8-c2", 0),
+        replace_request(limit, "child-8-r3", fixed.parse("1"), fixed.parse("190"), 0),
+        order_status_request(limit, 0),
+        session_reject(execution, CodecError("bad", 38, "session")),
+        business_reject(execution, CodecError("unknown order", None, "business")),
+        allocation_instruction("alloc-1", "IBM", Side.BUY, fixed.parse("150"), [("A1", fixed.parse("1")), ("A2", fixed.parse("2"))], 0),
+    ]
+    for raw in built:
+        assert sent_reference(raw) == order_reference(outgoing(raw)), raw
+    assert [sent_reference(raw) for raw in built[:5]] == [("D", "child-7"), ("D", "child-8"), ("F", "child-8-c2"), ("G", "child-8-r3"), ("H", "child-8-r1")]
+
+
+async def test_callbacks_from_quickfix_threads_run_on_the_loop_once_each_in_the_order_posted(tmp_path: Path) -> None:
+    session = FixSession("MM1", session_file(tmp_path, "initiator"), tmp_path / "fix", quiet, quiet, quiet)
+    ran: list[int] = []
+
+    def poster(first: int) -> None:
+        for index in range(first, first + 200):
+            session.post(lambda index=index: ran.append(index))
+            if index % 50 == 0:
+                time.sleep(0.001)  # the loop runs some while more arrive
+
+    try:
+        for first in (0, 200, 400):
+            thread = threading.Thread(target=poster, args=(first,))
+            thread.start()
+            while thread.is_alive():
+                await asyncio.sleep(0)
+            thread.join()
+        session.post(lambda: session.post(lambda: ran.append(600)))  # posted while the loop runs the posted ones
+        for _ in range(100):
+            if len(ran) == 601:
+                break
+            await asyncio.sleep(0.01)
+        assert ran == list(range(601))
+    finally:
+        session.stop()
 
 
 async def test_a_session_file_that_keeps_no_messages_is_refused(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -72,6 +74,14 @@ def test_any_fix_spelling_of_a_value_reads_back_the_same(value: int, padding: in
 def test_transact_time_is_utc_with_milliseconds() -> None:
     assert fix_timestamp(0) == "19700101-00:00:00.000"
     assert fix_timestamp(T0) == T0_FIX
+
+
+@given(st.lists(st.integers(min_value=0, max_value=4 * 10**18), min_size=1, max_size=20), st.integers(min_value=0, max_value=3 * 10**9))
+def test_a_timestamp_is_the_same_whatever_was_formatted_before(instants: list[int], step: int) -> None:
+    """The second formatted last is kept: neighbours in one second, across its end, and far apart."""
+    for now in [moment for instant in instants for moment in (instant, instant + step, instant + step // 7)]:
+        seconds, nanos = divmod(now, 10**9)
+        assert fix_timestamp(now) == f"{datetime.fromtimestamp(seconds, tz=UTC):%Y%m%d-%H:%M:%S}.{nanos // 10**6:03d}"
 
 
 def test_the_trade_date_is_the_utc_date() -> None:
