@@ -51,8 +51,9 @@ class ShardBase(Dispatcher):
 
     # --- holds: what an open order keeps of its account's cash and shares -------------------
 
-    def _reserve(self, account: AccountRecord, order: OrderRecord, instrument: Instrument, estimate: int) -> None:
-        order.reserved_cash = risk.cash_to_reserve(order, instrument, estimate)
+    def _reserve(self, account: AccountRecord, order: OrderRecord, instrument: Instrument, estimate: int, cash: int | None = None) -> None:
+        """Hold what ``order`` needs at ``estimate``; ``cash``: its ``cash_to_reserve`` there, when known."""
+        order.reserved_cash = risk.cash_to_reserve(order, instrument, estimate) if cash is None else cash
         order.reserved_qty = 0 if account.allow_short else risk.qty_to_reserve(order)
         account.reserved_cash += order.reserved_cash
         self._adjust_reserved_qty(account, order.spec.symbol, order.reserved_qty)

@@ -86,7 +86,7 @@ class OrderEntry(ShardBase):
             spec = msgspec.structs.replace(spec, symbol=instrument.symbol)
         order = _record(account.account, client_order_id, spec, f"{self.name}-{self.order_counter}", fingerprint, now)
         market = self.markets.get(spec.symbol)
-        reason, estimate = risk.check(order, account, instrument, market, self.limits)
+        reason, estimate, cash = risk.check(order, account, instrument, market, self.limits)
         self.orders[order.order_id] = order
         account.orders[order.client_order_id] = order.order_id
         if reason is not None:
@@ -97,7 +97,7 @@ class OrderEntry(ShardBase):
         if spec.side is _SELL and spec.notional is not None:
             order.qty_cap = risk.notional_sell_cap(order, account, instrument, estimate)
         self._move(order, _ACCEPT)
-        self._reserve(account, order, instrument, estimate)
+        self._reserve(account, order, instrument, estimate, cash)  # cash: what the checks computed, the same while the order is open
         self._report(order, _EXEC_NEW, now, reply=reply)
         self.out.to(INSTRUMENT, spec.symbol, RouteOrder(order.order_id, order.account, spec, order.qty_cap))
         return ACCEPTED

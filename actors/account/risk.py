@@ -139,9 +139,10 @@ def _notional_sell_need(order: OrderRecord, instrument: Instrument, estimate: in
     return fixed.ceil_to(exact, instrument.qty_increment)
 
 
-def check_funds(order: OrderRecord, account: AccountRecord, instrument: Instrument, estimate: int) -> Reason | None:
+def check_funds(order: OrderRecord, account: AccountRecord, instrument: Instrument, estimate: int, cash: int | None = None) -> Reason | None:
+    """``cash``: the buy's ``cash_to_reserve`` at ``estimate``, when the caller has it."""
     if order.spec.side is _BUY:
-        if cash_to_reserve(order, instrument, estimate) > account.buying_power:
+        if (cash_to_reserve(order, instrument, estimate) if cash is None else cash) > account.buying_power:
             return Reason.INSUFFICIENT_BUYING_POWER
         return None
     if account.allow_short:
@@ -193,20 +194,22 @@ def check(
     instrument: Instrument,
     market: MarketView | None,
     limits: RiskLimits,
-) -> tuple[Reason | None, int]:
-    """``first_failure``, with the estimated price the checks used (``estimate_price``; 0 when
-    the kill switch or a halt refused the order first), which the order's hold needs next:
-    computed once per order."""
+) -> tuple[Reason | None, int, int]:
+    """``first_failure``, with what the order's hold needs next, each computed once per
+    order: the estimated price the checks used (``estimate_price``) and the cash a buy
+    holds at it (``cash_to_reserve``; 0 for a sell). Both 0 when the kill switch or a halt
+    refused the order first."""
     if account.killed:
-        return Reason.ACCOUNT_KILLED, 0
+        return Reason.ACCOUNT_KILLED, 0, 0
     if market is not None and market.halted:
-        return Reason.HALTED, 0
+        return Reason.HALTED, 0, 0
     estimate = estimate_price(order, instrument, market, limits)
+    reason = check_size(order, instrument, estimate, limits) or check_price_band(order, instrument, market, limits)
+    cash = cash_to_reserve(order, instrument, estimate) if reason is None else 0
     reason = (
-        check_size(order, instrument, estimate, limits)
-        or check_price_band(order, instrument, market, limits)
-        or check_funds(order, account, instrument, estimate)
+        reason
+        or check_funds(order, account, instrument, estimate, cash)
         or check_supported(order, instrument)
         or check_open_passed(order, instrument, market, limits)
     )
-    return reason, estimate
+    return reason, estimate, cash
