@@ -26,11 +26,15 @@ class RouteState(StrEnum):
     @property
     def at_venue(self) -> bool:
         """A child order works at a venue: cancels and replaces go there."""
-        return self is RouteState.ROUTED or self is RouteState.REPLACING
+        return self in _AT_VENUE
 
     @property
     def held(self) -> bool:
-        return self is RouteState.HELD_STOP or self is RouteState.HELD_OPEN or self is RouteState.HELD_NAV
+        return self in _HELD
+
+
+_AT_VENUE = (RouteState.ROUTED, RouteState.REPLACING)  # tuples: ``in`` tests identity first (model/enums.py)
+_HELD = (RouteState.HELD_STOP, RouteState.HELD_OPEN, RouteState.HELD_NAV)
 
 
 class RouteEvent(StrEnum):

@@ -15,6 +15,8 @@ from model.messages import ExecutionReport, Reply, ReportToAsker, RequestRejecte
 
 log = structlog.get_logger("accounts")
 
+_TRADE = ExecType.TRADE  # read on every report, bound once (model/enums.py says why)
+
 
 class ShardBase(Dispatcher):
     """An account shard's state and what every part of it uses: the one lifecycle mutator,
@@ -49,8 +51,9 @@ class ShardBase(Dispatcher):
 
     # --- holds: what an open order keeps of its account's cash and shares -------------------
 
-    def _reserve(self, account: AccountRecord, order: OrderRecord, instrument: Instrument, estimate: int) -> None:
-        order.reserved_cash = risk.cash_to_reserve(order, instrument, estimate)
+    def _reserve(self, account: AccountRecord, order: OrderRecord, instrument: Instrument, estimate: int, cash: int | None = None) -> None:
+        """Hold what ``order`` needs at ``estimate``; ``cash``: its ``cash_to_reserve`` there, when known."""
+        order.reserved_cash = risk.cash_to_reserve(order, instrument, estimate) if cash is None else cash
         order.reserved_qty = 0 if account.allow_short else risk.qty_to_reserve(order)
         account.reserved_cash += order.reserved_cash
         self._adjust_reserved_qty(account, order.spec.symbol, order.reserved_qty)
@@ -105,7 +108,7 @@ class ShardBase(Dispatcher):
         order.updated_ts = now
         report = self._execution(order, exec_type, now, f"{order.order_id}-{order.exec_count}", reply, last_qty, last_price)
         self.out.to(GATEWAY, ALL, report)
-        if exec_type is ExecType.TRADE:
+        if exec_type is _TRADE:
             self.out.to(DROP_COPY, ALL, report)  # clearing gets every fill (nowhere when drop copy is off)
 
     def _execution(
@@ -118,24 +121,25 @@ class ShardBase(Dispatcher):
         last_qty: int = 0,
         last_price: int | None = None,
     ) -> ExecutionReport:
-        multiplier = self.instruments[order.spec.symbol].multiplier
-        return ExecutionReport(
-            account=order.account,
-            order_id=order.order_id,
-            client_order_id=order.client_order_id,
-            exec_id=exec_id,
-            exec_type=exec_type,
-            status=order.status,
-            spec=order.spec,
-            cum_qty=order.cum_qty,
-            leaves_qty=order.leaves_qty,
-            last_qty=last_qty,
-            last_price=last_price,
-            avg_price=order.cum_value // (order.cum_qty * multiplier) if order.cum_qty else None,
-            reason=order.reason,
-            ts=now,
-            reply=reply,
-            venue=order.venue,
+        cum_qty = order.cum_qty
+        avg_price = order.cum_value // (cum_qty * self.instruments[order.spec.symbol].multiplier) if cum_qty else None
+        return ExecutionReport(  # positional, in field order: one report or two per order and fill
+            order.account,
+            order.order_id,
+            order.client_order_id,
+            exec_id,
+            exec_type,
+            order.status,
+            order.spec,
+            cum_qty,
+            order.leaves_qty,
+            last_qty,
+            last_price,
+            avg_price,
+            order.reason,
+            now,
+            reply,
+            order.venue,
         )
 
     def _to_asker(self, reply: Reply | None, report: ExecutionReport) -> None:

@@ -15,6 +15,11 @@ _VENUE_EVENT_EXEC = {
     VenueEventKind.REJECTED: (OrderEvent.REJECT, ExecType.REJECTED),
 }
 
+# members read on every fill, bound once (model/enums.py says why)
+_BUY = Side.BUY
+_FILL, _PARTIAL_FILL = OrderEvent.FILL, OrderEvent.PARTIAL_FILL
+_TRADE = ExecType.TRADE
+
 
 class Booking(ShardBase):
     """Fills booked to cash and positions, and the venue's ends of an order (canceled,
@@ -46,11 +51,11 @@ class Booking(ShardBase):
         self._book_cash(account, order)
         self._book_position(account, order.spec.symbol, order.spec.side, update.last_qty, price)
         complete = update.done if order.spec.qty is None else order.cum_qty == order.spec.qty
-        self._move(order, OrderEvent.FILL if complete else OrderEvent.PARTIAL_FILL)
+        self._move(order, _FILL if complete else _PARTIAL_FILL)
         if order.pending_replace is not None and not order.pending.has_replace:  # filled: nothing left to replace
             self._release_replace(order, account, "order filled")
         self._rereserve(account, order)
-        self._report(order, ExecType.TRADE, now, last_qty=update.last_qty, last_price=price)
+        self._report(order, _TRADE, now, last_qty=update.last_qty, last_price=price)
 
     def _finish(self, order: OrderRecord, update: OrderUpdate, now: int) -> None:
         event, exec_type = _VENUE_EVENT_EXEC[update.kind]
@@ -68,7 +73,7 @@ class Booking(ShardBase):
         self._report(order, exec_type, now, reply=reply)
 
     def _book_cash(self, account: AccountRecord, order: OrderRecord) -> None:
-        if order.spec.side is Side.BUY:
+        if order.spec.side is _BUY:
             booked = fixed.ceil_cent(order.cum_value)
             account.cash -= booked - order.booked_cash
         else:
@@ -79,7 +84,7 @@ class Booking(ShardBase):
     @staticmethod
     def _book_position(account: AccountRecord, symbol: str, side: Side, qty: int, price: int) -> None:
         position = account.positions.setdefault(symbol, PositionRecord())
-        signed = qty if side is Side.BUY else -qty
+        signed = qty if side is _BUY else -qty
         if position.qty == 0 or (position.qty > 0) == (signed > 0):
             position.qty += signed
             position.cost += abs(signed) * price
@@ -102,4 +107,4 @@ def _would_overfill(order: OrderRecord, qty: int, value: int) -> bool:
     if order.qty_cap is not None and order.cum_qty + qty > order.qty_cap:
         return True
     assert order.spec.notional is not None
-    return order.spec.side is Side.BUY and fixed.ceil_cent(order.cum_value + value) > order.spec.notional
+    return order.spec.side is _BUY and fixed.ceil_cent(order.cum_value + value) > order.spec.notional

@@ -49,6 +49,10 @@ from model.messages import (
     StrikeNav,
 )
 
+# members read on every venue event, bound once (model/enums.py says why)
+_ACCEPTED, _TRADE, _REPLACED = VenueEventKind.ACCEPTED, VenueEventKind.TRADE, VenueEventKind.REPLACED
+_CANCEL_REJECTED, _REPLACE_REJECTED = VenueEventKind.CANCEL_REJECTED, VenueEventKind.REPLACE_REJECTED
+
 
 class AccountSnapshot(msgspec.Struct):
     """An account shard in a snapshot: its reference data and limits as it was built with
@@ -139,16 +143,17 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
         if order is None:
             self._anomaly(f"update for unknown order {update.order_id}: {update.kind.value}")
             return
-        if update.kind is VenueEventKind.ACCEPTED:
+        kind = update.kind
+        if kind is _ACCEPTED:
             order.venue = update.venue or order.venue
             return
-        if update.kind is VenueEventKind.TRADE:
+        if kind is _TRADE:
             self._trade(order, update, now)
-        elif update.kind is VenueEventKind.REPLACED:
+        elif kind is _REPLACED:
             self._replaced(order, now)
-        elif update.kind is VenueEventKind.CANCEL_REJECTED:
+        elif kind is _CANCEL_REJECTED:
             self._cancel_refused(order, update)
-        elif update.kind is VenueEventKind.REPLACE_REJECTED:
+        elif kind is _REPLACE_REJECTED:
             self._replace_refused(order, update)
         else:
             self._finish(order, update, now)

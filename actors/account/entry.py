@@ -22,6 +22,12 @@ _fingerprint_encoder = msgspec.msgpack.Encoder()
 ACCEPTED = "accepted"  # what ``_enter`` says of an order reported ``new``
 ALREADY = "already"  # ... of a resend: the same order was there before, nothing changed
 
+# members read on every order, bound once (model/enums.py says why)
+_REJECT, _ACCEPT = OrderEvent.REJECT, OrderEvent.ACCEPT
+_EXEC_REJECTED, _EXEC_NEW = ExecType.REJECTED, ExecType.NEW
+_SELL = Side.SELL
+_PENDING_NEW = OrderStatus.PENDING_NEW
+
 
 class OrderEntry(ShardBase):
     """New orders: pre-trade risk in its fixed order, the hold, the first report, the route;
@@ -80,24 +86,20 @@ class OrderEntry(ShardBase):
             spec = msgspec.structs.replace(spec, symbol=instrument.symbol)
         order = _record(account.account, client_order_id, spec, f"{self.name}-{self.order_counter}", fingerprint, now)
         market = self.markets.get(spec.symbol)
-        reason, estimate = risk.check(order, account, instrument, market, self.limits)
+        reason, estimate, cash = risk.check(order, account, instrument, market, self.limits)
         self.orders[order.order_id] = order
         account.orders[order.client_order_id] = order.order_id
         if reason is not None:
-            self._move(order, OrderEvent.REJECT)
+            self._move(order, _REJECT)
             order.reason = reason.value
-            self._report(order, ExecType.REJECTED, now, reply=reply)
+            self._report(order, _EXEC_REJECTED, now, reply=reply)
             return reason.value
-        if order.spec.side is Side.SELL and order.spec.notional is not None:
+        if spec.side is _SELL and spec.notional is not None:
             order.qty_cap = risk.notional_sell_cap(order, account, instrument, estimate)
-        self._move(order, OrderEvent.ACCEPT)
-        self._reserve(account, order, instrument, estimate)
-        self._report(order, ExecType.NEW, now, reply=reply)
-        self.out.to(
-            INSTRUMENT,
-            order.spec.symbol,
-            RouteOrder(order_id=order.order_id, account=order.account, spec=order.spec, qty_cap=order.qty_cap),
-        )
+        self._move(order, _ACCEPT)
+        self._reserve(account, order, instrument, estimate, cash)  # cash: what the checks computed, the same while the order is open
+        self._report(order, _EXEC_NEW, now, reply=reply)
+        self.out.to(INSTRUMENT, spec.symbol, RouteOrder(order.order_id, order.account, spec, order.qty_cap))
         return ACCEPTED
 
     def _answer_resend(
@@ -140,13 +142,6 @@ class OrderEntry(ShardBase):
 
 
 def _record(account: str, client_order_id: str, spec: OrderSpec, order_id: str, fingerprint: bytes, now: int) -> OrderRecord:
-    return OrderRecord(
-        order_id=order_id,
-        account=account,
-        client_order_id=client_order_id,
-        spec=spec,
-        status=OrderStatus.PENDING_NEW,
-        created_ts=now,
-        updated_ts=now,
-        fingerprint=fingerprint,
-    )
+    record = OrderRecord(order_id, account, client_order_id, spec, _PENDING_NEW, now, fingerprint)
+    record.updated_ts = now
+    return record

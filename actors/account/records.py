@@ -16,6 +16,8 @@ from model.lifecycle import Pending
 from model.messages import Reply
 from model.orders import OrderSpec
 
+_SCALE = fixed.SCALE
+
 
 class PendingReplace(msgspec.Struct, gc=False, array_like=True):
     """A replace the venue has not answered: the order it would become and what it holds."""
@@ -66,7 +68,7 @@ class OrderRecord(msgspec.Struct, gc=False, array_like=True):
 
     @property
     def cum_value(self) -> int:
-        return fixed.join_raw(self.value_nanos, self.value_subnanos)
+        return self.value_nanos * _SCALE + self.value_subnanos  # ``fixed.join_raw``, inline: read on every order
 
     @cum_value.setter
     def cum_value(self, value: int) -> None:

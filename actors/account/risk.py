@@ -52,6 +52,13 @@ class RiskLimits(msgspec.Struct, frozen=True):
         )
 
 
+# members read on every order, bound once (model/enums.py says why)
+_BUY, _SELL = Side.BUY, Side.SELL
+_FUND = AssetClass.MUTUAL_FUND
+_MARKET = OrderType.MARKET
+_OPG = TimeInForce.OPG
+
+
 def reference_price(instrument: Instrument, market: MarketView | None) -> int:
     if market is not None and market.reference > 0:
         return market.reference
@@ -64,7 +71,7 @@ def estimate_price(order: OrderRecord, instrument: Instrument, market: MarketVie
     if order.spec.order_type.has_price and order.spec.price is not None:
         return order.spec.price
     reference = reference_price(instrument, market)
-    if order.spec.side is Side.BUY:
+    if order.spec.side is _BUY:
         touch = market.ask if market and market.ask else reference
         touch = max(touch, order.spec.stop_price or 0)
         return fixed.ceil_to(touch + fixed.mul(touch, limits.market_collar), instrument.tick_size)
@@ -76,7 +83,7 @@ def estimate_price(order: OrderRecord, instrument: Instrument, market: MarketVie
 
 def cash_to_reserve(order: OrderRecord, instrument: Instrument, estimate: int) -> int:
     """Cash a buy must still hold so that every remaining fill at ``estimate`` is paid for."""
-    if order.spec.side is not Side.BUY or not order.status.is_open:
+    if order.spec.side is not _BUY or not order.status.is_open:
         return 0
     if order.spec.notional is not None:
         return max(0, order.spec.notional - order.booked_cash)
@@ -87,7 +94,7 @@ def cash_to_reserve(order: OrderRecord, instrument: Instrument, estimate: int) -
 
 def qty_to_reserve(order: OrderRecord) -> int:
     """Shares a sell must still hold: its leaves, or for a notional sell its cap."""
-    if order.spec.side is not Side.SELL or not order.status.is_open:
+    if order.spec.side is not _SELL or not order.status.is_open:
         return 0
     if order.spec.notional is not None:
         return max(0, (order.qty_cap or 0) - order.cum_qty)
@@ -132,9 +139,10 @@ def _notional_sell_need(order: OrderRecord, instrument: Instrument, estimate: in
     return fixed.ceil_to(exact, instrument.qty_increment)
 
 
-def check_funds(order: OrderRecord, account: AccountRecord, instrument: Instrument, estimate: int) -> Reason | None:
-    if order.spec.side is Side.BUY:
-        if cash_to_reserve(order, instrument, estimate) > account.buying_power:
+def check_funds(order: OrderRecord, account: AccountRecord, instrument: Instrument, estimate: int, cash: int | None = None) -> Reason | None:
+    """``cash``: the buy's ``cash_to_reserve`` at ``estimate``, when the caller has it."""
+    if order.spec.side is _BUY:
+        if (cash_to_reserve(order, instrument, estimate) if cash is None else cash) > account.buying_power:
             return Reason.INSUFFICIENT_BUYING_POWER
         return None
     if account.allow_short:
@@ -148,7 +156,7 @@ def check_funds(order: OrderRecord, account: AccountRecord, instrument: Instrume
 
 def check_supported(order: OrderRecord, instrument: Instrument) -> Reason | None:
     """A mutual fund fills only at the NAV the operator strikes: it takes market orders only."""
-    if instrument.asset_class is AssetClass.MUTUAL_FUND and order.spec.order_type is not OrderType.MARKET:
+    if instrument.asset_class is _FUND and order.spec.order_type is not _MARKET:
         return Reason.UNSUPPORTED
     return None
 
@@ -157,7 +165,7 @@ def check_open_passed(order: OrderRecord, instrument: Instrument, market: Market
     """An order for the open that comes after today's open of its symbol (the same local
     trading day as the open passed this shard), when late orders are rejected. A fund has no open: its
     orders wait for the NAV whatever their tif."""
-    if order.spec.tif is not TimeInForce.OPG or not limits.reject_late_opg or instrument.asset_class is AssetClass.MUTUAL_FUND:
+    if order.spec.tif is not _OPG or not limits.reject_late_opg or instrument.asset_class is _FUND:
         return None
     if market is not None and market.opened_day == trading_day(order.created_ts, limits.open_timezone):
         return Reason.OPEN_PASSED
@@ -186,20 +194,22 @@ def check(
     instrument: Instrument,
     market: MarketView | None,
     limits: RiskLimits,
-) -> tuple[Reason | None, int]:
-    """``first_failure``, with the estimated price the checks used (``estimate_price``; 0 when
-    the kill switch or a halt refused the order first), which the order's hold needs next:
-    computed once per order."""
+) -> tuple[Reason | None, int, int]:
+    """``first_failure``, with what the order's hold needs next, each computed once per
+    order: the estimated price the checks used (``estimate_price``) and the cash a buy
+    holds at it (``cash_to_reserve``; 0 for a sell). Both 0 when the kill switch or a halt
+    refused the order first."""
     if account.killed:
-        return Reason.ACCOUNT_KILLED, 0
+        return Reason.ACCOUNT_KILLED, 0, 0
     if market is not None and market.halted:
-        return Reason.HALTED, 0
+        return Reason.HALTED, 0, 0
     estimate = estimate_price(order, instrument, market, limits)
+    reason = check_size(order, instrument, estimate, limits) or check_price_band(order, instrument, market, limits)
+    cash = cash_to_reserve(order, instrument, estimate) if reason is None else 0
     reason = (
-        check_size(order, instrument, estimate, limits)
-        or check_price_band(order, instrument, market, limits)
-        or check_funds(order, account, instrument, estimate)
+        reason
+        or check_funds(order, account, instrument, estimate, cash)
         or check_supported(order, instrument)
         or check_open_passed(order, instrument, market, limits)
     )
-    return reason, estimate
+    return reason, estimate, cash

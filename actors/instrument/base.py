@@ -9,7 +9,7 @@ from actors.instrument.opening import Block
 from actors.instrument.records import Book, Route
 from actors.runtime.outputs import ACCOUNT, Dispatcher, Outputs
 from model.config import VenueSection
-from model.enums import SessionState, VenueEventKind
+from model.enums import OrderType, SessionState, VenueEventKind
 from model.instruments import Instrument
 from model.messages import OrderUpdate
 from model.routes import RouteEvent, RouteState, next_state
@@ -17,6 +17,7 @@ from model.routes import RouteEvent, RouteState, next_state
 log = structlog.get_logger("instruments")
 
 TERMINAL_KINDS = frozenset({VenueEventKind.CANCELED, VenueEventKind.EXPIRED, VenueEventKind.REJECTED})
+_END = RouteEvent.END  # read on every route's end, bound once (model/enums.py says why)
 
 
 class InstrumentBase(Dispatcher):
@@ -43,6 +44,7 @@ class InstrumentBase(Dispatcher):
         self.done_blocks: list[opening.BlockDone] = []  # every finished block, for operators and the back office
         self.books = {i.symbol: Book(instrument=i, reference=i.reference_price) for i in instruments}
         self.venues = venues
+        self._candidates: dict[tuple[str, OrderType], list[str]] = {}  # derived from ``venues``: not state
         self.venue_sessions: dict[str, SessionState] = {}
         self.routes: dict[str, Route] = {}
         self.children: dict[str, str] = {}  # child_id → order_id
@@ -87,7 +89,7 @@ class InstrumentBase(Dispatcher):
 
     def _forget(self, route: Route) -> None:
         """The route has ended here: out of every index."""
-        self._move(route, RouteEvent.END)
+        self._move(route, _END)
         self.routes.pop(route.order_id, None)
         self.stops.get(route.spec.symbol, {}).pop(route.order_id, None)
         if route.child_id is not None:

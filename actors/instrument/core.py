@@ -44,6 +44,9 @@ from model.messages import (
 from model.routes import RouteState
 
 
+_NEW, _FUND = RouteState.NEW, AssetClass.MUTUAL_FUND  # read on every route, bound once (model/enums.py)
+
+
 class InstrumentSnapshot(msgspec.Struct):
     """An InstrumentActor in a snapshot: its books (with the reference data it was built
     with), venues, routes and blocks in the order it holds them, the open's and the NAV's
@@ -91,13 +94,13 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
             account=sys.intern(command.account),  # one string per account, not per order
             spec=msgspec.structs.replace(command.spec, symbol=book.instrument.symbol),  # one string per symbol, not per order
             qty_cap=command.qty_cap,
-            state=RouteState.NEW,
+            state=_NEW,
         )
         if book.halted:
             self._update(route, VenueEventKind.REJECTED, now, reason=Reason.HALTED.value)
             self._forget(route)
             return
-        if book.instrument.asset_class is AssetClass.MUTUAL_FUND and route.spec.order_type is not OrderType.MARKET:
+        if book.instrument.asset_class is _FUND and route.spec.order_type is not OrderType.MARKET:
             # the account shard rejects these first; kept as a guard
             self._update(route, VenueEventKind.REJECTED, now, reason=Reason.UNSUPPORTED.value)
             self._forget(route)

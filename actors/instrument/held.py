@@ -16,6 +16,9 @@ from model.messages import ReplaceRoute, StrikeNav
 from model.routes import RouteEvent, RouteState
 
 
+_FUND, _OPG = AssetClass.MUTUAL_FUND, TimeInForce.OPG  # read on every route, bound once (model/enums.py)
+
+
 class HeldOrders(Router, Books):
     """Guarantees: a held order is never sent to a venue twice (a stop leaves the stop index
     as it triggers; an order for the open leaves the held ones when the open releases it);
@@ -23,12 +26,12 @@ class HeldOrders(Router, Books):
 
     def _hold(self, route: Route, book: Book, now: int) -> bool:
         """Hold a route that waits for something here; ``False``: it goes to a venue now."""
-        if book.instrument.asset_class is AssetClass.MUTUAL_FUND:
+        if book.instrument.asset_class is _FUND:
             # Never routed: it fills at the fund's next NAV after the cut-off it made at its
             # shard — the next strike whose marker had not passed that shard yet.
             self._move(route, RouteEvent.HOLD_NAV)
             route.nav_strike = self._marks_passed(route) + 1
-        elif route.spec.tif is TimeInForce.OPG:
+        elif route.spec.tif is _OPG:
             # Held for the next open. Whether it came too late for today's is the account
             # shard's to decide (it answered ``open_passed`` at once, never ``new``): one
             # that passed the shard before the open's marker is released by that open.

@@ -12,6 +12,16 @@ from model.messages import AdminCancelAll, ReplaceRoute, VenueCancel, VenueCance
 from model.routes import RouteEvent, RouteState
 
 
+# members read on every route and venue report, bound once (model/enums.py says why)
+_SEND = RouteEvent.SEND
+_TRADE, _ACCEPTED, _REPLACED, _REPLACE_REJECTED = (
+    VenueEventKind.TRADE,
+    VenueEventKind.ACCEPTED,
+    VenueEventKind.REPLACED,
+    VenueEventKind.REPLACE_REJECTED,
+)
+
+
 class Router(InstrumentBase):
     """Guarantees: a route goes to at most one venue, once (its child id is a counter); a
     cancel or replace of a route at a venue goes to that venue; a venue's answer about a
@@ -26,7 +36,7 @@ class Router(InstrumentBase):
         self.child_counter += 1
         route.child_id = f"{self.name}-{self.child_counter}"
         route.venue = venue
-        self._move(route, RouteEvent.SEND)
+        self._move(route, _SEND)
         self.children[route.child_id] = route.order_id
         self.out.to(
             VENUE,
@@ -42,9 +52,12 @@ class Router(InstrumentBase):
         take its type and have their session open, preferring one whose displayed size
         covers it; config order breaks ties and is the fallback when no open venue quotes
         (when no session is known to be open, the first venue in config order)."""
-        candidates = [v.name for v in self.venues if v.trades(symbol) and order_type.value in v.order_types]
-        if not candidates:
-            return None
+        candidates = self._candidates.get((symbol, order_type))
+        if candidates is None:  # the venues are configuration: worked out once per symbol and type
+            candidates = [v.name for v in self.venues if v.trades(symbol) and order_type.value in v.order_types]
+            self._candidates[(symbol, order_type)] = candidates
+        if len(candidates) < 2:  # none, or the only one whatever its session and quote
+            return candidates[0] if candidates else None
         live = [name for name in candidates if self.venue_sessions.get(name, SessionState.OPEN) is SessionState.OPEN]
         if not live:
             return candidates[0]
@@ -78,26 +91,27 @@ class Router(InstrumentBase):
 
     def _route_report(self, route: Route, report: VenueReport, now: int) -> None:
         """What a venue said about a route's child, passed on to its account."""
-        if report.kind is VenueEventKind.TRADE:
+        kind = report.kind
+        if kind is _TRADE:
             route.cum_qty += report.last_qty
             done = report.done or (route.spec.qty is not None and route.cum_qty >= route.spec.qty)
             self._update(route, report.kind, now, report.last_qty, report.last_price, report.reason, done, report.venue)
             if done:
                 self._forget(route)
             return
-        if report.kind is VenueEventKind.ACCEPTED:
+        if kind is _ACCEPTED:
             return  # the client order is already new; the venue's acceptance changes nothing there
-        self._update(route, report.kind, now, reason=report.reason, venue=report.venue)
-        if report.kind is VenueEventKind.REPLACED and route.state is RouteState.REPLACING:
+        self._update(route, kind, now, reason=report.reason, venue=report.venue)
+        if kind is _REPLACED and route.state is RouteState.REPLACING:
             assert route.replacing_to is not None
             self._move(route, RouteEvent.REPLACED)
             route.spec = msgspec.structs.replace(route.spec, qty=route.replacing_qty, price=route.replacing_price)
             self._rekey(route, route.replacing_to)
             route.replacing_to = route.replacing_qty = route.replacing_price = None
-        elif report.kind is VenueEventKind.REPLACE_REJECTED and route.state is RouteState.REPLACING:
+        elif kind is _REPLACE_REJECTED and route.state is RouteState.REPLACING:
             self._move(route, RouteEvent.REPLACE_REFUSED)
             route.replacing_to = route.replacing_qty = route.replacing_price = None
-        elif report.kind in TERMINAL_KINDS:
+        elif kind in TERMINAL_KINDS:
             self._forget(route)
 
     def matching(self, command: AdminCancelAll) -> list[Route]:

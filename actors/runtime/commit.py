@@ -25,9 +25,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import queue
 import signal
+import threading
 import time
+import weakref
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -51,6 +55,81 @@ def _idle() -> None:
     """Run on a writer thread: returns once everything queued before it is done."""
 
 
+_STOP = None  # what tells a writer thread to end
+
+
+class JournalWriter(concurrent.futures.Executor):
+    """The journal's one writer thread: appends, background snapshots and anything else
+    submitted, one at a time, in the order given.
+
+    Why not a ``ThreadPoolExecutor``: an append goes through it once per group commit, and
+    its Python-level machinery — a ``concurrent.futures.Future`` with its condition, the idle
+    semaphore, ``run_in_executor``'s second future chained to the first — cost as much CPU
+    per commit as the actor's own work on a small record. ``post`` hands a work item over a
+    C ``SimpleQueue`` and its outcome back with one ``call_soon_threadsafe``; ``submit``
+    (snapshots, ``settle``) keeps the ``Executor`` interface.
+
+    The thread starts with the first work and ends when the writer is shut down or
+    collected. It is a daemon: at interpreter exit nothing waits for it — a commit cut
+    short there was not acknowledged, so its inputs are sent again (docs/recovery.md)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        weakref.finalize(self, self._queue.put, _STOP)
+
+    def post(self, work: Callable[[Any], object], argument: Any, loop: asyncio.AbstractEventLoop, done: Callable[[BaseException | None], None]) -> None:
+        """Run ``work(argument)`` on the writer thread, then ``done(failure)`` (``None``: it
+        returned) on ``loop``'s thread."""
+        self._start()
+        self._queue.put((work, argument, loop, done))
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._start()
+        self._queue.put((_run_future, (future, fn, args, kwargs), None, None))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._queue.put(_STOP)
+        if wait and self._thread is not None:
+            self._thread.join()
+
+    def _start(self) -> None:
+        if self._thread is None:
+            # the thread holds the queue, not the writer: a writer nobody holds is collected
+            self._thread = threading.Thread(target=_serve, args=(self._queue,), name=f"journal-{self.name}", daemon=True)
+            self._thread.start()
+
+
+def _serve(work_queue: queue.SimpleQueue[Any]) -> None:
+    while True:
+        item = work_queue.get()
+        if item is _STOP:
+            return
+        work, argument, loop, done = item
+        failure: BaseException | None = None
+        try:
+            work(argument)
+        except BaseException as error:  # handed to ``done``: a failed append stops the actor there
+            failure = error
+        if done is not None:
+            loop.call_soon_threadsafe(done, failure)
+
+
+def _run_future(job: tuple[concurrent.futures.Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]) -> None:
+    future, fn, args, kwargs = job
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        result = fn(*args, **kwargs)
+    except BaseException as error:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
 class GroupCommit:
     """The pending inputs of one actor and the pipeline that journals them.
 
@@ -70,8 +149,9 @@ class GroupCommit:
         self.urgent = False  # some pending input asked for a commit (not only lazy ones)
         self.handle: asyncio.Handle | None = None
         self.lazy: asyncio.TimerHandle | None = None  # the commit of lazy inputs nobody else carried
-        self.in_flight: asyncio.Future[int] | None = None
-        self.writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"journal-{name}")
+        self.in_flight: asyncio.Future[None] | None = None  # done once the record is committed and handed on
+        self.writing: tuple[Pending, int] | None = None  # the record in flight: its inputs and ``now``
+        self.writer = JournalWriter(name)
 
     def schedule(self) -> None:
         """A commit at the end of this event-loop turn (or when the one in flight returns)."""
@@ -108,14 +188,22 @@ class GroupCommit:
         pending = self._taken()
         now = time.time_ns()
         record = encode_record(now, pending)
-        self.in_flight = asyncio.get_running_loop().run_in_executor(self.writer, self.journal.append, [record])
-        self.in_flight.add_done_callback(lambda done: self._committed(done, pending, now))
+        loop = asyncio.get_running_loop()
+        self.in_flight = loop.create_future()
+        self.writing = (pending, now)
+        self.writer.post(self.journal.append, [record], loop, self._committed)
 
-    def _committed(self, done: asyncio.Future[int], pending: Pending, now: int) -> None:
-        self.in_flight = None
-        if done.cancelled() or done.exception() is not None:
-            fail_stop(self.name, done.exception())
-        self.on_commit(pending, now)
+    def _committed(self, failure: BaseException | None) -> None:
+        in_flight, self.in_flight = self.in_flight, None
+        assert in_flight is not None and self.writing is not None
+        pending, now = self.writing
+        self.writing = None
+        if failure is not None:
+            fail_stop(self.name, failure)
+        try:
+            self.on_commit(pending, now)
+        finally:
+            in_flight.set_result(None)
         if self.pending:
             if self.urgent:
                 self.schedule()

@@ -42,6 +42,7 @@ class Router:
         self.gateways = [gateway_actor(i) for i in range(gateways)]
         self._instrument_cache: dict[str, str] = {}
         self._account_cache: dict[str, str] = {}
+        self._resolved: dict[tuple[str, str], list[str]] = {}
         self._everyone = {  # fan-out lists, shared: callers only read them
             ACCOUNT: [account_actor(i) for i in range(self.shards)],
             INSTRUMENT: [instrument_actor(i) for i in range(self.instrument_count)],
@@ -73,6 +74,16 @@ class Router:
         return name
 
     def resolve(self, kind: str, key: str) -> list[str]:
+        """The actors a send to ``(kind, key)`` goes to. The lists are kept and shared (callers
+        only read them): every message an actor sends is resolved, and the same destinations
+        come back over and over. Kept like the account and symbol caches above: one entry per
+        account, symbol, venue and gateway sent to."""
+        names = self._resolved.get((kind, key))
+        if names is None:
+            names = self._resolved[(kind, key)] = self._resolve(kind, key)
+        return names
+
+    def _resolve(self, kind: str, key: str) -> list[str]:
         if key == ALL:
             everyone = self._everyone.get(kind)
             if everyone is None:

@@ -20,6 +20,10 @@ from model.messages import VenueNewOrder, VenueReplace
 from model.orders import OrderSpec
 
 
+_TYPES_TRADED = (OrderType.MARKET, OrderType.LIMIT)  # read on every order, bound once (model/enums.py)
+_OPG = TimeInForce.OPG
+
+
 class SimReason(StrEnum):
     """Reasons only this venue gives; the shared ones are ``model.enums.Reason``."""
 
@@ -70,7 +74,7 @@ def order_problem(child: Child, instrument: Instrument) -> str | None:
     it does not trade (market and limit, not for the open), then its quantity, then its
     price; ``None`` when it can."""
     spec = child.spec
-    if spec.order_type not in (OrderType.MARKET, OrderType.LIMIT) or spec.tif is TimeInForce.OPG:
+    if spec.order_type not in _TYPES_TRADED or spec.tif is _OPG:
         return Reason.UNSUPPORTED.value
     return _quantity_problem(child, instrument) or _price_problem(spec.order_type, spec.price, instrument)
 

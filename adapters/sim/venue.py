@@ -48,6 +48,13 @@ NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
 
 
+# members read on every order, bound once: on Python 3.11 reading one off its enum class is
+# several times slower than a global (model/enums.py)
+_OPEN = SessionState.OPEN
+_IOC, _FOK = TimeInForce.IOC, TimeInForce.FOK
+_REJECTED, _ACCEPTED, _CANCELED, _TRADE = VenueEventKind.REJECTED, VenueEventKind.ACCEPTED, VenueEventKind.CANCELED, VenueEventKind.TRADE
+_IOC_REMAINDER = Reason.IOC_REMAINDER.value
+
 RandomState = tuple[int, tuple[int, ...], float | None]  # what ``random.Random.getstate()`` gives
 
 
@@ -158,9 +165,9 @@ class SimVenue(WithoutWire):
         child = Child.of(order)
         reason = self._rejection(child)
         if reason is not None:
-            return [self._report(child.child_id, VenueEventKind.REJECTED, now, reason=reason)]
+            return [self._report(child.child_id, _REJECTED, now, reason=reason)]
         self._seen.add(child.child_id)
-        events: list[VenueEvent] = [self._report(child.child_id, VenueEventKind.ACCEPTED, now)]
+        events: list[VenueEvent] = [self._report(child.child_id, _ACCEPTED, now)]
         events.extend(self._on_arrival(child, now))
         return events
 
@@ -293,7 +300,7 @@ class SimVenue(WithoutWire):
             return SimReason.DUPLICATE_CHILD_ID.value
         if instrument is None:
             return SimReason.UNKNOWN_SYMBOL.value
-        if self._session is not SessionState.OPEN:
+        if self._session is not _OPEN:
             return Reason.MARKET_CLOSED.value
         problem = order_problem(child, instrument)
         if problem is None and child.spec.notional is not None and not self._buys_an_increment(child, child.spec.notional):
@@ -318,7 +325,7 @@ class SimVenue(WithoutWire):
     def _on_arrival(self, child: Child, now: int) -> list[VenueEvent]:
         """Trade an accepted order against the quote; rest it, or cancel an IOC/FOK remainder."""
         tif = child.spec.tif
-        if tif is TimeInForce.FOK and not self._fills_completely(child):
+        if tif is _FOK and not self._fills_completely(child):
             return [self._report(child.child_id, VenueEventKind.CANCELED, now, reason=Reason.FOK_NOT_FILLED.value)]
         events: list[VenueEvent] = []
         trade = self._trade(child, now)
@@ -326,8 +333,8 @@ class SimVenue(WithoutWire):
             events.append(trade)
             if trade.done:
                 return events
-        if tif in (TimeInForce.IOC, TimeInForce.FOK):
-            events.append(self._report(child.child_id, VenueEventKind.CANCELED, now, reason=Reason.IOC_REMAINDER.value))
+        if tif is _IOC or tif is _FOK:
+            events.append(self._report(child.child_id, _CANCELED, now, reason=_IOC_REMAINDER))
         else:
             self._orders[child.child_id] = child
             self._queues[child.spec.symbol][child.child_id] = None
@@ -352,7 +359,7 @@ class SimVenue(WithoutWire):
         child.cum_qty += qty
         child.value_raw += fixed.raw_value(qty, price, instrument.multiplier)
         done = room(child, price, instrument) == 0
-        return self._report(child.child_id, VenueEventKind.TRADE, now, last_qty=qty, last_price=price, done=done)
+        return self._report(child.child_id, _TRADE, now, last_qty=qty, last_price=price, done=done)
 
     def _fillable(self, child: Child) -> tuple[int, int]:
         """``(qty, price)`` that ``child`` can trade now: at the quote, within its limit,

@@ -26,7 +26,8 @@ class Fanout:
         self.account_connections: dict[str, set[int]] = {}
         self.firehose: set[int] = set()  # admin connections subscribed to every account's executions
         self.quote_connections: dict[str, set[int]] = {}
-        self.last_quotes: dict[str, bytes] = {}
+        self.last_quotes: dict[str, QuoteEvent] = {}  # the latest quote per symbol ...
+        self.quote_frames: dict[str, bytes] = {}  # ... as a frame, once a subscriber wanted it
 
     def follow(self, conn: Connection) -> None:
         """A connection just logged in: it follows its accounts (an operator's connection
@@ -75,8 +76,9 @@ class Fanout:
             self.quote_connections.setdefault(symbol, set()).add(conn.conn_id)
         conn.send(protocol.encode({"type": "subscribed", "channels": channels}, request_id))
         for symbol in new:
-            if symbol in self.last_quotes:
-                conn.send(self.last_quotes[symbol])
+            frame = self._latest(symbol)
+            if frame is not None:
+                conn.send(frame)
 
     def execution(self, report: ExecutionReport, asker: Connection | None) -> bytes | None:
         """Send ``report`` to every connection following its account but ``asker`` (which
@@ -95,7 +97,25 @@ class Fanout:
         return body
 
     def quote(self, event: QuoteEvent) -> None:
-        frame = protocol.quote(event)
-        self.last_quotes[event.symbol] = frame
-        for conn_id in self.quote_connections.get(event.symbol, ()):
+        """Send the quote to its symbol's subscribers. It is formatted only when someone
+        follows the symbol: every quote of every symbol reaches every gateway, most with
+        nobody subscribed."""
+        symbol = event.symbol
+        self.last_quotes[symbol] = event
+        followers = self.quote_connections.get(symbol)
+        if not followers:
+            self.quote_frames.pop(symbol, None)
+            return
+        frame = self.quote_frames[symbol] = protocol.quote(event)
+        for conn_id in followers:
             self.connections[conn_id].send(frame)
+
+    def _latest(self, symbol: str) -> bytes | None:
+        """The latest quote of ``symbol`` as a frame (formatted now if nobody wanted it yet)."""
+        frame = self.quote_frames.get(symbol)
+        if frame is None:
+            event = self.last_quotes.get(symbol)
+            if event is None:
+                return None
+            frame = self.quote_frames[symbol] = protocol.quote(event)
+        return frame

@@ -20,6 +20,10 @@ from server.gateway.protocol import GetOrdersRequest, OrderFields, ReplaceOrderR
 
 E = TypeVar("E", bound=StrEnum)
 NOTIONAL_TIFS = (TimeInForce.DAY, TimeInForce.IOC, TimeInForce.OPG)
+# read for every order, bound once: on Python 3.11 an attribute of an enum class, member or
+# not, is read through ``EnumType.__getattr__``'s slot (model/enums.py)
+_MEMBERS: dict[type[StrEnum], dict[str, StrEnum]] = {kind: kind._value2member_map_ for kind in (Side, OrderType, TimeInForce)}  # type: ignore[misc]
+_MARKET, _OPG, _FOK = OrderType.MARKET, TimeInForce.OPG, TimeInForce.FOK
 
 
 class Invalid(ValueError):
@@ -31,7 +35,7 @@ class Invalid(ValueError):
 
 
 def _enum(kind: type[E], value: str, field: str) -> E:
-    member = kind._value2member_map_.get(value)  # a dict look-up; Enum(value) is far slower
+    member = _MEMBERS[kind].get(value)  # a dict look-up; Enum(value) is far slower
     if member is None:
         allowed = ", ".join(member.value for member in kind)
         raise Invalid("invalid_request", f"{field} must be one of {allowed}, not {value!r}")
@@ -100,16 +104,16 @@ def to_new_order(fields: OrderFields, instruments: dict[str, Instrument], reply:
         _positive(notional, "notional")
         if notional % fixed.CENT:
             raise Invalid("invalid_request", "notional must be in whole cents")
-        if order_type is not OrderType.MARKET or tif not in NOTIONAL_TIFS:
+        if order_type is not _MARKET or tif not in NOTIONAL_TIFS:
             raise Invalid("invalid_request", "notional orders must be market orders with tif day, ioc or opg")
         if not instrument.fractional:
             raise Invalid("invalid_request", f"{instrument.symbol} does not trade fractionally; notional orders need fractional shares")
     _check_prices_for_type(order_type, price, stop_price)
     check_price(price, instrument, "price")
     check_price(stop_price, instrument, "stop_price")
-    if tif is TimeInForce.OPG and order_type.has_stop:
+    if tif is _OPG and order_type.has_stop:
         raise Invalid("invalid_request", "stop orders cannot be for the open (opg)")
-    if tif is TimeInForce.FOK and qty is None:
+    if tif is _FOK and qty is None:
         raise Invalid("invalid_request", "fok orders need qty")
     return NewOrder(
         account=fields.account,

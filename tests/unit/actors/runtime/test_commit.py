@@ -4,15 +4,17 @@ commit, in journal order; pipelined with fsync; fatal when the journal fails."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
 
-from actors.runtime.commit import GroupCommit, Pending
+from actors.runtime.commit import GroupCommit, JournalWriter, Pending
 from actors.runtime.machine import local_batch, record_decoder
 from model.messages import SetKill, decode_batch
 from snapshots.journal import Journal
@@ -127,9 +129,51 @@ async def test_settle_waits_for_work_queued_on_the_writer_thread(tmp_path: Path)
     assert done == [1]
 
 
-def test_a_failed_append_stops_the_process_before_anything_is_handed_on(tmp_path: Path) -> None:
+async def test_the_writer_runs_work_in_order_on_its_thread_and_answers_on_the_loop() -> None:
+    writer = JournalWriter("account-0")
+    loop = asyncio.get_running_loop()
+    ran: list[tuple[int, str]] = []
+    answered: list[tuple[BaseException | None, str]] = []
+    finished = asyncio.Event()
+
+    def work(index: int) -> None:
+        ran.append((index, threading.current_thread().name))
+        if index == 2:
+            raise OSError("disk gone")
+
+    def done(failure: BaseException | None) -> None:
+        answered.append((failure, threading.current_thread().name))
+        if len(answered) == 3:
+            finished.set()
+
+    for index in range(3):
+        writer.post(work, index, loop, done)
+    queued = writer.submit(lambda a, b: a + b, 2, b=3)  # the Executor interface, in the same order
+    await asyncio.wait_for(finished.wait(), 5)
+    assert [index for index, _ in ran] == [0, 1, 2] and {name for _, name in ran} == {"journal-account-0"}
+    assert [failure is None for failure, _ in answered] == [True, True, False] and isinstance(answered[2][0], OSError)
+    assert {name for _, name in answered} == {threading.current_thread().name}  # on the loop's thread
+    assert await asyncio.wrap_future(queued) == 5
+    assert await loop.run_in_executor(writer, lambda: "idle") == "idle"
+    writer.shutdown()
+    assert writer._thread is not None and not writer._thread.is_alive()
+
+
+def test_a_writer_nobody_holds_ends_its_thread() -> None:
+    writer = JournalWriter("account-0")
+    writer.submit(lambda: None).result(5)
+    thread = writer._thread
+    assert thread is not None and thread.is_alive()
+    del writer
+    gc.collect()
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_a_failed_append_stops_the_process_before_anything_is_handed_on(pipelined: bool) -> None:
     script = textwrap.dedent(
-        """
+        f"""
         import asyncio
         from actors.runtime.commit import GroupCommit
         from actors.runtime.machine import local_batch
@@ -140,9 +184,16 @@ def test_a_failed_append_stops_the_process_before_anything_is_handed_on(tmp_path
             def append(self, payloads):
                 raise OSError("disk gone")
 
-        commits = GroupCommit("account-0", Broken("account-0"), False, lambda pending, now: print("handed on", flush=True))
-        commits.pending.append(local_batch([SetKill("A", True)]))
-        commits.commit()
+        async def main():
+            commits = GroupCommit("account-0", Broken("account-0"), {pipelined}, lambda pending, now: print("handed on", flush=True))
+            commits.pending.append(local_batch([SetKill("A", True)]))
+            if {pipelined}:  # on the writer thread; the failure comes back to the loop
+                commits.schedule()
+                await asyncio.sleep(5)
+            else:
+                commits.commit()
+
+        asyncio.run(main())
         print("survived", flush=True)
         """
     )

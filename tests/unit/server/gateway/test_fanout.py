@@ -100,6 +100,18 @@ async def test_a_quote_goes_to_its_subscribers_and_the_latest_is_sent_to_a_new_s
     assert [(m["symbol"], m["bid"]) for m in frames(first)] == [("IBM", "148")]
 
 
+async def test_a_quote_nobody_follows_is_kept_but_not_formatted_until_someone_subscribes() -> None:
+    fanout = make_fanout()
+    first = join(fanout, 1, TRADER, set())
+    fanout.quote(quote("IBM", "149.00"))
+    assert fanout.quote_frames == {} and fanout.last_quotes["IBM"].bid == D("149.00")
+    fanout.subscribe(first, ["quotes:IBM"], b"2")
+    assert frames(first)[1]["bid"] == "149"
+    fanout.forget(first)
+    fanout.quote(quote("IBM", "150.00"))
+    assert "IBM" not in fanout.quote_frames  # its last follower went: formatted no more
+
+
 async def test_a_forgotten_connection_follows_nothing() -> None:
     fanout = make_fanout()
     admin = join(fanout, 1, ADMIN, {"A1"})
@@ -133,11 +145,11 @@ async def test_a_bad_channel_refuses_the_whole_frame(channel: str, code: str, wo
 async def test_a_channel_named_95000_times_is_one_subscription_with_one_reply_entry_and_one_quote() -> None:
     gateway, _ = make_gateway(max_channels_per_connection=100_000)
     conn = logged_in(gateway)
-    gateway.fanout.last_quotes["IBM"] = b'{"type":"quote","symbol":"IBM"}'
+    gateway.fanout.quote(quote("IBM", "150"))
     gateway.on_frame(conn, json.dumps({"op": "subscribe", "id": 2, "channels": ["quotes:IBM"] * 95_000}))
-    reply, quote = replies(conn)
+    reply, latest = replies(conn)
     assert reply == {"id": 2, "type": "subscribed", "channels": ["quotes:IBM"]}
-    assert quote["symbol"] == "IBM"
+    assert latest["symbol"] == "IBM"
     assert gateway.fanout.quote_connections["IBM"] == {conn.conn_id}
     gateway.on_frame(conn, json.dumps({"op": "subscribe", "id": 3, "channels": ["quotes:IBM", "quotes:AAPL"]}))
     assert [frame["type"] for frame in replies(conn)] == ["subscribed"]  # IBM again: no second snapshot
