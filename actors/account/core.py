@@ -239,6 +239,10 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
         core.kill_all, core.rejected_requests, core.anomalies = state.kill_all, state.rejected_requests, state.anomalies
         return core
 
+    def records(self) -> int:
+        """The orders a snapshot holds: what its size grows with (``Snapshotter``)."""
+        return len(self.orders)
+
     def _share_strings(self) -> None:
         """After a restore, the strings the live shard shares and the decoder copied once per
         use made one again: an order's account and symbol are its account's and its
