@@ -25,7 +25,7 @@ from actors.account.booking import Booking
 from actors.account.entry import OrderEntry
 from actors.account.markets import Markets
 from actors.account.queries import Queries
-from actors.account.records import AccountRecord, OrderRecord, PositionRecord
+from actors.account.records import SAME_AS_SPEC, AccountRecord, OrderRecord, PositionRecord
 from actors.account.requests import Requests
 from actors.account.risk import MarketView, RiskLimits
 from actors.runtime.outputs import ALL
@@ -259,6 +259,8 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
             if instrument is not None and order.spec.symbol is not instrument.symbol:
                 order.spec = msgspec.structs.replace(order.spec, symbol=instrument.symbol)
             order.venue, order.block, order.reason = shared(order.venue), shared(order.block), shared(order.reason)
+            if order.fingerprint == SAME_AS_SPEC:
+                order.fingerprint = SAME_AS_SPEC
         for account in accounts.values():
             rebuilt: dict[str, str] = {}
             for client_order_id, order_id in account.orders.items():  # in the same order

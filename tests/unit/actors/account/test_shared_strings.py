@@ -57,3 +57,29 @@ def test_a_restored_shard_shares_its_strings_as_the_live_one_and_hashes_the_same
         assert [key for key in account.orders if key is kept.client_order_id] == [client_order_id]
         assert order_id is kept.order_id
     assert list(account.orders) == list(state.accounts["A1"].orders)  # the map's order is kept
+
+
+def test_an_order_stores_no_copy_of_its_terms_and_a_resend_is_still_recognised() -> None:
+    import msgspec
+
+    from actors.account.records import SAME_AS_SPEC
+    from model.enums import ExecType
+    from model.messages import ReportToAsker
+
+    def reports(sends: list) -> list:  # type: ignore[type-arg]
+        """The answers to the asker alone (a resend's, a duplicate's)."""
+        return [s.message.report for s in sends if isinstance(s.message, ReportToAsker)]
+
+    state = make_state()
+    run(state, order("c1", qty="2"))
+    run(state, order("c2", qty="3"))
+    first, second = state.orders.values()
+    assert first.fingerprint is SAME_AS_SPEC and second.fingerprint is SAME_AS_SPEC
+    resend = run(state, order("c1", qty="2"))
+    assert [r.exec_type for r in reports(resend)] == [ExecType.NEW] and len(state.orders) == 2
+    other_terms = run(state, order("c1", qty="4"))
+    assert [r.reason for r in reports(other_terms)] == ["duplicate_client_order_id"] and len(state.orders) == 2
+    # a record stored by an earlier version holds its terms encoded: compared as before
+    second.fingerprint = msgspec.msgpack.encode(second.spec)
+    assert [r.exec_type for r in reports(run(state, order("c2", qty="3")))] == [ExecType.NEW]
+    assert [r.reason for r in reports(run(state, order("c2", qty="5")))] == ["duplicate_client_order_id"]
