@@ -247,7 +247,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
         """After a restore, the strings the live shard shares and the decoder copied once per
         use made one again: an order's account and symbol are its account's and its
         instrument's, the account's map of client order ids holds the order's own two
-        strings, and venues, blocks and reasons are ``shared``. Values (and dict order) are
+        strings, venues, blocks and reasons are ``shared``, and so is the fingerprint marker. Values (and dict order) are
         unchanged, so is ``state_hash``; a restored shard of millions of orders holds no
         more than the live one did."""
         accounts, orders, instruments = self.accounts, self.orders, self.instruments
@@ -264,9 +264,9 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
         for account in accounts.values():
             rebuilt: dict[str, str] = {}
             for client_order_id, order_id in account.orders.items():  # in the same order
-                order = orders.get(order_id)
-                if order is not None and order.client_order_id == client_order_id:
-                    rebuilt[order.client_order_id] = order.order_id
+                kept = orders.get(order_id)
+                if kept is not None and kept.client_order_id == client_order_id:
+                    rebuilt[kept.client_order_id] = kept.order_id
                 else:  # an id a replace in flight holds: no order yet
                     rebuilt[client_order_id] = order_id
             account.orders = rebuilt
