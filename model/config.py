@@ -166,6 +166,10 @@ class JournalSection(_Section, frozen=True):
     durability: str = "fsync"
     snapshot_every_events: int = 100_000  # journaled input messages between snapshots (0: never by count)
     snapshot_every_s: int = 300  # seconds between snapshots while inputs arrive (0: never by time)
+    # ... and never before this many applied messages per record the snapshot would hold (an
+    # order, a route): a snapshot of a big book costs in proportion to the book, so spacing
+    # them by its size keeps their cost per message constant (0: not by size)
+    snapshot_events_per_record: int = 1
     map_size_mb: int = 64  # initial LMDB map; it doubles when full
     # The longest an input that need not be on disk at once waits for another input's record
     # before it is committed on its own (a FIX venue's record of the MsgSeqNum each order
@@ -177,6 +181,8 @@ class JournalSection(_Section, frozen=True):
             raise ValueError(f"journal.durability must be fsync, buffered or none, not {self.durability!r}")
         if self.lazy_commit_ms < 0:
             raise ValueError("journal.lazy_commit_ms must be at least 0")
+        if self.snapshot_events_per_record < 0:
+            raise ValueError("journal.snapshot_events_per_record must be 0 or more")
 
 
 class DropCopySection(_Section, frozen=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors.account.base import ShardBase
+from actors.account.base import ShardBase, shared
 from actors.account.records import AccountRecord, OrderRecord, PositionRecord
 from model import fixed
 from model.enums import ExecType, Side, VenueEventKind
@@ -42,11 +42,11 @@ class Booking(ShardBase):
             self._anomaly(f"overfill refused for {order.order_id}: {update.last_qty} at {price}")
             return
         account = self.accounts[order.account]
-        order.venue = update.venue or order.venue
+        order.venue = shared(update.venue) or order.venue
         order.cum_qty += update.last_qty
         order.cum_value += value
         if update.block is not None:
-            order.block = update.block
+            order.block = shared(update.block)  # one string per block, not one per order it fills
             self.allocations += 1
         self._book_cash(account, order)
         self._book_position(account, order.spec.symbol, order.spec.side, update.last_qty, price)
@@ -63,9 +63,9 @@ class Booking(ShardBase):
             self._anomaly(f"{update.kind.value} for {order.order_id} in status {order.status.value}")
             return
         account = self.accounts[order.account]
-        order.venue = update.venue or order.venue
+        order.venue = shared(update.venue) or order.venue
         self._move(order, event)
-        order.reason = update.reason
+        order.reason = shared(update.reason)
         if order.pending_replace is not None:
             self._release_replace(order, account, f"order {order.status.value}")
         self._rereserve(account, order)

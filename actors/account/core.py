@@ -20,11 +20,12 @@ from typing import ClassVar
 
 import msgspec
 
+from actors.account.base import shared
 from actors.account.booking import Booking
 from actors.account.entry import OrderEntry
 from actors.account.markets import Markets
 from actors.account.queries import Queries
-from actors.account.records import AccountRecord, OrderRecord, PositionRecord
+from actors.account.records import SAME_AS_SPEC, AccountRecord, OrderRecord, PositionRecord
 from actors.account.requests import Requests
 from actors.account.risk import MarketView, RiskLimits
 from actors.runtime.outputs import ALL
@@ -145,7 +146,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
             return
         kind = update.kind
         if kind is _ACCEPTED:
-            order.venue = update.venue or order.venue
+            order.venue = shared(update.venue) or order.venue
             return
         if kind is _TRADE:
             self._trade(order, update, now)
@@ -237,10 +238,43 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
         core = cls(state.name, state.instruments, state.limits)
         core.accounts = {account.account: account for account in state.accounts}
         core.orders = {order.order_id: order for order in state.orders}
+        core._share_strings()
         core.markets = state.markets
         core.order_counter, core.allocations, core.nav_markers = state.order_counter, state.allocations, state.nav_markers
         core.kill_all, core.rejected_requests, core.anomalies = state.kill_all, state.rejected_requests, state.anomalies
         return core
+
+    def records(self) -> int:
+        """The orders a snapshot holds: what its size grows with (``Snapshotter``)."""
+        return len(self.orders)
+
+    def _share_strings(self) -> None:
+        """After a restore, the strings the live shard shares and the decoder copied once per
+        use made one again: an order's account and symbol are its account's and its
+        instrument's, the account's map of client order ids holds the order's own two
+        strings, venues, blocks and reasons are ``shared``, and so is the fingerprint marker. Values (and dict order) are
+        unchanged, so is ``state_hash``; a restored shard of millions of orders holds no
+        more than the live one did."""
+        accounts, orders, instruments = self.accounts, self.orders, self.instruments
+        for order in orders.values():
+            account = accounts.get(order.account)
+            if account is not None:
+                order.account = account.account
+            instrument = instruments.get(order.spec.symbol)
+            if instrument is not None and order.spec.symbol is not instrument.symbol:
+                order.spec = msgspec.structs.replace(order.spec, symbol=instrument.symbol)
+            order.venue, order.block, order.reason = shared(order.venue), shared(order.block), shared(order.reason)
+            if order.fingerprint == SAME_AS_SPEC:
+                order.fingerprint = SAME_AS_SPEC
+        for account in accounts.values():
+            rebuilt: dict[str, str] = {}
+            for client_order_id, order_id in account.orders.items():  # in the same order
+                kept = orders.get(order_id)
+                if kept is not None and kept.client_order_id == client_order_id:
+                    rebuilt[kept.client_order_id] = kept.order_id
+                else:  # an id a replace in flight holds: no order yet
+                    rebuilt[client_order_id] = order_id
+            account.orders = rebuilt
 
     def state_hash(self) -> str:
         """SHA-256 of the whole state in a canonical encoding: equal states, equal hashes."""

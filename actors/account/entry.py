@@ -7,16 +7,16 @@ import msgspec
 
 from actors.account import risk
 from actors.account.base import ShardBase
-from actors.account.records import OrderRecord
+from actors.account.records import SAME_AS_SPEC, OrderRecord
 from actors.runtime.outputs import GATEWAY, INSTRUMENT
 from model.enums import ExecType, OrderStatus, Reason, Side
 from model.lifecycle import OrderEvent
 from model.messages import ExecutionReport, LoadOrders, NewOrder, OrdersLoaded, Reply, RouteOrder
 from model.orders import OrderSpec
 
-# A fingerprint is an order's terms as bytes: the ``OrderSpec`` encoded (an array in field
-# order, the same bytes the tuple of the eight fields gave: fingerprints in earlier states
-# stay comparable). A resend must carry the same.
+# A fingerprint stored by earlier versions is an order's terms as bytes: the ``OrderSpec``
+# encoded (an array in field order, the same bytes the tuple of the eight fields gave). A
+# resend must carry the same; new records store ``SAME_AS_SPEC`` (``records.py``).
 _fingerprint_encoder = msgspec.msgpack.Encoder()
 
 ACCEPTED = "accepted"  # what ``_enter`` says of an order reported ``new``
@@ -75,16 +75,15 @@ class OrderEntry(ShardBase):
         if instrument is None:
             self._refuse(reply, "unknown_symbol", f"unknown symbol {spec.symbol}")
             return "unknown_symbol"
-        fingerprint = _fingerprint_encoder.encode(spec)
         existing_id = account.orders.get(client_order_id)
         if existing_id is not None:
             # an id reserved by a pending replace is not yet an order: any new order with it differs
-            return self._answer_resend(self.orders.get(existing_id), fingerprint, account_id, client_order_id, spec, reply, now)
+            return self._answer_resend(self.orders.get(existing_id), account_id, client_order_id, spec, reply, now)
         self.order_counter += 1
         if spec.symbol is not instrument.symbol:
             # one string object per account and per symbol, not one per order (millions of orders)
             spec = msgspec.structs.replace(spec, symbol=instrument.symbol)
-        order = _record(account.account, client_order_id, spec, f"{self.name}-{self.order_counter}", fingerprint, now)
+        order = _record(account.account, client_order_id, spec, f"{self.name}-{self.order_counter}", SAME_AS_SPEC, now)
         market = self.markets.get(spec.symbol)
         reason, estimate, cash = risk.check(order, account, instrument, market, self.limits)
         self.orders[order.order_id] = order
@@ -105,7 +104,6 @@ class OrderEntry(ShardBase):
     def _answer_resend(
         self,
         order: OrderRecord | None,
-        fingerprint: bytes,
         account_id: str,
         client_order_id: str,
         spec: OrderSpec,
@@ -117,12 +115,12 @@ class OrderEntry(ShardBase):
         (an idempotent retry must not depend on when it was retried; the current state is
         what ``get_orders`` and the later reports say); other content is refused. Both go to
         the asker alone and change nothing."""
-        if order is not None and order.fingerprint == fingerprint:
+        if order is not None and _same_terms(order, spec):
             self._to_asker(reply, self._first_report(order, reply))
             return ALREADY
         self.rejected_requests += 1
         if reply is not None:  # the refusal is the asker's alone: without one, nothing to build
-            refused = _record(account_id, client_order_id, spec, "", fingerprint, now)
+            refused = _record(account_id, client_order_id, spec, "", SAME_AS_SPEC, now)
             self._move(refused, OrderEvent.REJECT)
             refused.reason = Reason.DUPLICATE_CLIENT_ORDER_ID.value
             self._to_asker(reply, self._execution(refused, ExecType.REJECTED, now, exec_id="", reply=reply))
@@ -139,6 +137,13 @@ class OrderEntry(ShardBase):
             order, status=OrderStatus.NEW, cum_qty=0, value_nanos=0, value_subnanos=0, reason=None, venue=None
         )
         return self._execution(accepted, ExecType.NEW, order.created_ts, f"{order.order_id}-1", reply)
+
+
+def _same_terms(order: OrderRecord, spec: OrderSpec) -> bool:
+    """Whether ``spec`` is what ``order``'s ``new_order`` carried (a resend of it)."""
+    if order.fingerprint == SAME_AS_SPEC:
+        return order.spec == spec  # field by field: equal exactly when their encodings are
+    return order.fingerprint == _fingerprint_encoder.encode(spec)
 
 
 def _record(account: str, client_order_id: str, spec: OrderSpec, order_id: str, fingerprint: bytes, now: int) -> OrderRecord:

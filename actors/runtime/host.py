@@ -279,7 +279,7 @@ class DurableHost(LinkedHost):
                 channel.ack(seq)
         snapshots = self.snapshotter
         snapshots.events += applied
-        if snapshots.due():
+        if snapshots.due(self.machine.records):
             self.snapshot(background=self.background)
 
     def on_applied(self) -> None:

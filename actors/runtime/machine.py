@@ -155,6 +155,12 @@ class Machine:
         extra = msgspec.msgpack.encode((sorted(self.inbox.applied.items()), sorted(self.outbox.seq.items())))
         return hashlib.sha256(self.core.state_hash().encode() + extra).hexdigest()
 
+    def records(self) -> int:
+        """How many records (orders, routes) a snapshot of the core would hold: what its
+        cost grows with (``Snapshotter``). A core without a ``records`` method: 0."""
+        count = getattr(self.core, "records", None)
+        return 0 if count is None else int(count())
+
     def dump(self, applied: dict[str, int] | None = None) -> bytes:
         """The snapshot (format 3, ``actors/runtime/snapshot.py``). ``applied``: the seqs the
         core has applied, when the inbox has already accepted batches not yet journaled (a

@@ -1,7 +1,12 @@
 """When and how a journaled actor snapshots (docs/recovery.md, "Snapshots").
 
 Due every ``[journal] snapshot_every_events`` applied messages, or ``snapshot_every_s``
-seconds with new input; also on ``admin snapshot`` and at clean shutdown. A snapshot covers
+seconds with new input, but never before ``snapshot_events_per_record`` applied messages per
+record the core holds (``Machine.records``: a shard's orders, an InstrumentActor's routes
+and block orders); also on ``admin snapshot`` and at clean shutdown. A snapshot costs in
+proportion to the book it writes: spaced by the book's size, the snapshots of a growing
+book cost a constant amount per message applied, and booking N orders stays linear in N
+(with a fixed spacing it grew as N²: ever larger books, as often). A snapshot covers
 the journal up to its last record; after it the journal drops what the *previous*
 snapshot covers.
 
@@ -19,6 +24,7 @@ Guarantees:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 
 from actors.runtime.commit import fail_stop
@@ -35,17 +41,20 @@ class Snapshotter:
         self.journal = journal
         self.every_events = conf.snapshot_every_events
         self.every_ns = conf.snapshot_every_s * 1_000_000_000
+        self.per_record = conf.snapshot_events_per_record
         self.writer = writer
         self.seq = seq
         self.events = 0  # messages applied since the last snapshot
         self.last_ns = time.monotonic_ns()
 
-    def due(self) -> bool:
+    def due(self, records: Callable[[], int] = lambda: 0) -> bool:
+        """``records``: how many records a snapshot now would hold (asked only when a
+        snapshot is otherwise due)."""
         if self.every_events and self.events >= self.every_events:
-            return True
-        if self.every_ns and self.events:
-            return time.monotonic_ns() - self.last_ns >= self.every_ns
-        return False
+            pass
+        elif not (self.every_ns and self.events and time.monotonic_ns() - self.last_ns >= self.every_ns):
+            return False
+        return not self.per_record or self.events >= self.per_record * records()
 
     def take(self, machine: Machine, durable: dict[str, int], background: bool) -> int:
         """Snapshot ``machine`` as of the journal's end, unless that is covered already;

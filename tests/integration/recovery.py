@@ -57,6 +57,7 @@ quote_interval_ms = {quote_interval_ms}
 durability = "{durability}"
 snapshot_every_events = {snapshot_every_events}
 snapshot_every_s = 0
+snapshot_events_per_record = 0
 """,
     )
 

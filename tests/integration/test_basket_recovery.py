@@ -52,7 +52,7 @@ async def test_a_shard_killed_mid_load_keeps_every_order_exactly_once(tmp_path: 
     config = write_conf_dir(
         tmp_path / "conf",
         "[server]\nws_port = 0\n\n[basket]\nchunk_rows = 25\nchunks_in_flight = 2\n\n"
-        "[journal]\nsnapshot_every_events = 200\nsnapshot_every_s = 0\n",
+        "[journal]\nsnapshot_every_events = 200\nsnapshot_every_s = 0\nsnapshot_events_per_record = 0\n",
     )
     data = tmp_path / "data"
     (data / "imports").mkdir(parents=True)

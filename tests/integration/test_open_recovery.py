@@ -37,7 +37,7 @@ def write_open_conf(directory: Path) -> Path:
     (directory / "accounts.csv").write_text("\n".join(rows) + "\n")
     (directory / "server.toml").write_text(
         "[server]\nws_port = 0\n\n[sim]\nquote_interval_ms = 25\nquote_size = 300\n\n"
-        "[journal]\nsnapshot_every_events = 200\nsnapshot_every_s = 0\n"
+        "[journal]\nsnapshot_every_events = 200\nsnapshot_every_s = 0\nsnapshot_events_per_record = 0\n"
     )
     return directory / "server.toml"
 

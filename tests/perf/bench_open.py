@@ -1,13 +1,13 @@
 """The headline: a market-open cycle at scale, beside raw LMDB appends of as many records.
 
-    python tests/perf/bench_open.py [--orders 1000000] [--symbols 500] [--accounts 100000] [--repeats 1] [--basket]
+    python tests/perf/bench_open.py [--orders 1000000] [--symbols 500] [--accounts 100000] [--repeats 1] [--basket | --basket-only]
 
 An advisor's ``--accounts`` accounts queue ``--orders`` market orders for the open
 (fractional quantities and notional amounts, buys and sells, spread over ``--symbols``
 symbols and every account shard) over WebSocket, in ``new_orders`` frames of 1,000. With
 ``--basket`` each repeat also queues the same orders from a basket file (CSV in the
 server's import dir, ``admin orders load``) on a second, fresh server, and prints both
-queueing rates side by side; its open cycle is measured the same way. Queueing is timed
+queueing rates side by side (``--basket-only``: the basket server alone); its open cycle is measured the same way. Queueing is timed
 until every order is acknowledged (the WebSocket replies; the command's answer), and
 ``queued`` until the InstrumentActors hold every order for the open. Then
 the operator's ``open``; the InstrumentActors net each symbol and send one block per side
@@ -307,7 +307,7 @@ async def run(args: argparse.Namespace) -> None:
     from actors.runtime.options import RAY_INIT_DEFAULTS
 
     ray.init(num_cpus=os.cpu_count(), **{**RAY_INIT_DEFAULTS, "log_to_driver": False})
-    paths = ["websocket", "basket"] if args.basket else ["websocket"]
+    paths = ["basket"] if args.basket_only else ["websocket", "basket"] if args.basket else ["websocket"]
     results: dict[str, list[dict[str, float]]] = {path: [] for path in paths}
     try:
         for repeat in range(args.repeats):
@@ -326,7 +326,7 @@ async def run(args: argparse.Namespace) -> None:
         for key in results[path][0]:
             values = [r[key] for r in results[path]]
             print(f"  {key:<14} median {statistics.median(values):>12,.2f}   runs {', '.join(f'{v:,.2f}' for v in values)}")
-    if args.basket:
+    if args.basket and not args.basket_only:
         websocket = statistics.median(r["queue_per_s"] for r in results["websocket"])
         basket = statistics.median(r["queue_per_s"] for r in results["basket"])
         print(f" queueing, medians: basket file {basket:,.0f} orders/s, WebSocket {websocket:,.0f} orders/s (same run), ratio {basket / websocket:.2f}")
@@ -344,6 +344,7 @@ def main() -> None:
     parser.add_argument("--snapshot-every", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--basket", action="store_true", help="also queue the same orders from a basket file, on a second server")
+    parser.add_argument("--basket-only", action="store_true", help="queue from a basket file only (no WebSocket server): the quickest way to a big book")
     parser.add_argument("--chunk-rows", type=int, default=None, help="[basket] chunk_rows (default: the config's)")
     asyncio.run(run(parser.parse_args()))
 

@@ -127,7 +127,7 @@ async def test_restart_rebuilds_state_seqs_and_the_outbox_byte_for_byte(tmp_path
 
 
 async def test_snapshot_truncation_and_recovery_from_the_snapshot(tmp_path: Path) -> None:
-    actor = host(tmp_path, snapshot_every_events=10, snapshot_every_s=0)
+    actor = host(tmp_path, snapshot_every_events=10, snapshot_every_s=0, snapshot_events_per_record=0)
     await feed(actor, Channel(), 20)
     assert actor.journal is not None
     assert len(actor.journal.snapshot_infos()) >= 1 and actor.journal.first_seq() > 1  # truncated
@@ -204,7 +204,7 @@ async def test_with_fsync_commits_are_pipelined_and_acks_wait_for_the_disk(tmp_p
 
 
 async def test_scheduled_snapshots_with_fsync_are_written_by_the_writer_thread(tmp_path: Path) -> None:
-    journal = JournalSection(durability="fsync", snapshot_every_events=10, snapshot_every_s=0)
+    journal = JournalSection(durability="fsync", snapshot_every_events=10, snapshot_every_s=0, snapshot_events_per_record=0)
     actor = Host("account-0", msgspec.structs.replace(config(tmp_path), journal=journal))
     actor.recover(str(tmp_path))
     channel = Channel()
@@ -227,7 +227,7 @@ async def test_scheduled_snapshots_with_fsync_are_written_by_the_writer_thread(t
 async def test_a_snapshot_taken_while_batches_wait_does_not_count_them(tmp_path: Path) -> None:
     """Batches accepted while a commit is in flight are not in the state yet; a snapshot
     taken then must not mark them applied, or their resend after a crash is dropped."""
-    journal = JournalSection(durability="fsync", snapshot_every_events=1, snapshot_every_s=0)
+    journal = JournalSection(durability="fsync", snapshot_every_events=1, snapshot_every_s=0, snapshot_events_per_record=0)
     actor = Host("account-0", msgspec.structs.replace(config(tmp_path), journal=journal))
     actor.recover(str(tmp_path))
     channel = Channel()

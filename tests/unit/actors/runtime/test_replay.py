@@ -64,7 +64,7 @@ async def test_a_replay_from_empty_gives_the_live_state_hash(tmp_path: Path) -> 
 
 
 async def test_a_replay_after_truncation_starts_from_the_oldest_snapshot_and_gives_the_same_hash(tmp_path: Path) -> None:
-    live = await journaled_hash(tmp_path, 30, snapshot_every_events=10, snapshot_every_s=0)
+    live = await journaled_hash(tmp_path, 30, snapshot_every_events=10, snapshot_every_s=0, snapshot_events_per_record=0)
     result = replay(SETUP, tmp_path, "account-0")
     assert result["hash"] == live and isinstance(result["from"], int) and result["from"] > 1
 
