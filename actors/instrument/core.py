@@ -43,7 +43,6 @@ from model.messages import (
 )
 from model.routes import RouteState
 
-
 _NEW, _FUND = RouteState.NEW, AssetClass.MUTUAL_FUND  # read on every route, bound once (model/enums.py)
 
 

@@ -15,7 +15,6 @@ from model.enums import AssetClass, OrderType, Reason, Side, TimeInForce, VenueE
 from model.messages import ReplaceRoute, StrikeNav
 from model.routes import RouteEvent, RouteState
 
-
 _FUND, _OPG = AssetClass.MUTUAL_FUND, TimeInForce.OPG  # read on every route, bound once (model/enums.py)
 
 

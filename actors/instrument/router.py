@@ -11,7 +11,6 @@ from model.enums import OrderType, Reason, SessionState, Side, VenueEventKind
 from model.messages import AdminCancelAll, ReplaceRoute, VenueCancel, VenueCancelAll, VenueNewOrder, VenueReplace, VenueReport
 from model.routes import RouteEvent, RouteState
 
-
 # members read on every route and venue report, bound once (model/enums.py says why)
 _SEND = RouteEvent.SEND
 _TRADE, _ACCEPTED, _REPLACED, _REPLACE_REJECTED = (

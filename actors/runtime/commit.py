@@ -115,7 +115,10 @@ def _serve(work_queue: queue.SimpleQueue[Any]) -> None:
         except BaseException as error:  # handed to ``done``: a failed append stops the actor there
             failure = error
         if done is not None:
-            loop.call_soon_threadsafe(done, failure)
+            try:
+                loop.call_soon_threadsafe(done, failure)
+            except RuntimeError:  # the loop is closed: its actor is gone, nobody waits for this
+                pass
 
 
 def _run_future(job: tuple[concurrent.futures.Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]) -> None:

@@ -19,7 +19,6 @@ from model.instruments import Instrument, price_fields_for_type
 from model.messages import VenueNewOrder, VenueReplace
 from model.orders import OrderSpec
 
-
 _TYPES_TRADED = (OrderType.MARKET, OrderType.LIMIT)  # read on every order, bound once (model/enums.py)
 _OPG = TimeInForce.OPG
 

@@ -59,14 +59,16 @@ class Connection:
         grow without bound; it resynchronises by querying when it reconnects."""
         if self.dropped:
             return
-        too_many = len(self.outgoing) >= self.max_pending
-        if too_many or (self.max_pending_bytes is not None and self.pending_bytes + len(frame) > self.max_pending_bytes):
-            log.warning("slow consumer disconnected", conn=self.conn_id, pending=len(self.outgoing), pending_bytes=self.pending_bytes)
+        outgoing = self.outgoing
+        queued = len(outgoing)
+        pending_bytes = self.pending_bytes + len(frame)
+        if queued >= self.max_pending or (self.max_pending_bytes is not None and pending_bytes > self.max_pending_bytes):
+            log.warning("slow consumer disconnected", conn=self.conn_id, pending=queued, pending_bytes=self.pending_bytes)
             self.close(1008, "too many unread messages")
             return
-        self.outgoing.append(frame)
-        self.pending_bytes += len(frame)
-        if len(self.outgoing) == 1:
+        outgoing.append(frame)
+        self.pending_bytes = pending_bytes
+        if not queued:
             self.wake.set()
 
     def close(self, code: int, reason: str) -> None:

@@ -7,6 +7,7 @@ refusals are ``rejected`` execution reports.)
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 from typing import TypeVar
 
@@ -24,6 +25,9 @@ NOTIONAL_TIFS = (TimeInForce.DAY, TimeInForce.IOC, TimeInForce.OPG)
 # not, is read through ``EnumType.__getattr__``'s slot (model/enums.py)
 _MEMBERS: dict[type[StrEnum], dict[str, StrEnum]] = {kind: kind._value2member_map_ for kind in (Side, OrderType, TimeInForce)}  # type: ignore[misc]
 _MARKET, _OPG, _FOK = OrderType.MARKET, TimeInForce.OPG, TimeInForce.FOK
+# Quantities and prices repeat a great deal (as ``model.views.format_cached`` finds on the
+# way out): each string is parsed once. A string that does not parse raises every time.
+_parse = functools.lru_cache(maxsize=65536)(fixed.parse)
 
 
 class Invalid(ValueError):
@@ -46,7 +50,7 @@ def _decimal(text: str | None, field: str) -> int | None:
     if text is None:
         return None
     try:
-        return fixed.parse(text)
+        return _parse(text)
     except fixed.DecimalFormatError:
         raise Invalid("invalid_request", f"{field} must be a decimal string with at most {fixed.DECIMALS} places, not {text!r}") from None
 

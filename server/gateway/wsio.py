@@ -44,13 +44,18 @@ def text_frame_header(length: int) -> bytes:
 
 def frame_texts(frames: list[bytes]) -> bytes:
     """``frames`` (UTF-8 JSON) as consecutive server text frames, one byte string."""
-    parts: list[bytes] = []
-    append = parts.append
-    header = text_frame_header
-    for frame in frames:
-        append(header(len(frame)))
-        append(frame)
-    return b"".join(parts)
+    out = bytearray()
+    short, medium = _SHORT_HEADERS, _MEDIUM.pack
+    for frame in frames:  # ``text_frame_header``, inline: eight frames per order in a busy gateway
+        length = len(frame)
+        if length < 126:
+            out += short[length]
+        elif length < 65536:
+            out += medium(_FIN_TEXT, 126, length)
+        else:
+            out += _LONG.pack(_FIN_TEXT, 127, length)
+        out += frame
+    return bytes(out)
 
 
 async def write_frames(connection: Connection, frames: list[bytes]) -> None:

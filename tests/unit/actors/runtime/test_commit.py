@@ -159,6 +159,15 @@ async def test_the_writer_runs_work_in_order_on_its_thread_and_answers_on_the_lo
     assert writer._thread is not None and not writer._thread.is_alive()
 
 
+def test_a_writer_whose_loop_has_closed_goes_on_serving() -> None:
+    writer = JournalWriter("account-0")
+    gone = asyncio.new_event_loop()
+    gone.close()
+    writer.post(lambda _: None, None, gone, lambda failure: None)  # its answer has nowhere to go
+    assert writer.submit(lambda: "still here").result(5) == "still here"
+    writer.shutdown()
+
+
 def test_a_writer_nobody_holds_ends_its_thread() -> None:
     writer = JournalWriter("account-0")
     writer.submit(lambda: None).result(5)
