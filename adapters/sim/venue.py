@@ -37,6 +37,8 @@ import msgspec
 
 from adapters.base import VenueEvent, WithoutWire
 from adapters.sim.orders import Child, SimReason, loses_priority, order_problem, replace_problem, room
+from adapters.sim.snapshot import SimSnapshot as SimSnapshot  # re-exported: the factory and format 2 import it from here
+from adapters.sim.snapshot import SimState as SimState
 from adapters.sim.quotes import MID_FLOOR_TICKS, Book, catch_up, crosses, draw_quote, next_quote, random_walk, starting_mid
 from model import fixed
 from model.config import SimSection, VenueSection
@@ -54,30 +56,6 @@ _OPEN = SessionState.OPEN
 _IOC, _FOK = TimeInForce.IOC, TimeInForce.FOK
 _REJECTED, _ACCEPTED, _CANCELED, _TRADE = VenueEventKind.REJECTED, VenueEventKind.ACCEPTED, VenueEventKind.CANCELED, VenueEventKind.TRADE
 _IOC_REMAINDER = Reason.IOC_REMAINDER.value
-
-RandomState = tuple[int, tuple[int, ...], float | None]  # what ``random.Random.getstate()`` gives
-
-
-class SimState(msgspec.Struct, array_like=True):
-    """Everything ``state_hash`` covers, in a canonical order; with the configuration, the
-    snapshot (the queues are the working orders by symbol: rebuilt, not kept)."""
-
-    name: str
-    started: bool
-    session: SessionState
-    next_tick: int | None
-    close_at: int | None
-    books: list[tuple[str, Book]]
-    random_states: list[tuple[str, RandomState]]
-    orders: list[Child]  # in time priority
-    seen: list[str]
-
-
-class SimSnapshot(msgspec.Struct, tag="sim"):
-    config: SimSection  # as built: the seed, interval and quote shape made the state
-    instruments: list[Instrument]  # the symbols it trades, in order
-    state: SimState
-
 
 class SimVenue(WithoutWire):
     """A market maker quoting every symbol it trades (every instrument but mutual funds, unless
