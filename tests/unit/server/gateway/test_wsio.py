@@ -14,21 +14,27 @@ from server.gateway.wsio import frame_texts, text_frame_header, write_frames
 from tests.unit.server.gateway.harness import socket_pair
 
 
+def recorded_writes(socket: Any) -> list[bytes]:
+    """What ``socket``'s transport is given to write from now on, one entry per write call."""
+    writes: list[bytes] = []
+    real_write = socket.transport.write
+
+    def kept(data: Any) -> None:
+        writes.append(bytes(data))
+        real_write(data)
+
+    socket.transport.write = kept
+    return writes
+
+
 async def test_frames_arrive_as_text_frames_in_order_from_one_transport_write() -> None:
     async with socket_pair() as (socket, client):
-        writes: list[int] = []
-        real_write = socket.transport.write
-
-        def counted(data: Any) -> None:
-            writes.append(len(data))
-            real_write(data)
-
-        socket.transport.write = counted  # type: ignore[method-assign]
+        writes = recorded_writes(socket)
         frames = [b'{"n":%d}' % index for index in range(100)]
         await write_frames(socket, frames)
         received = [await asyncio.wait_for(client.recv(), 5) for _ in frames]
         assert received == [frame.decode() for frame in frames]  # str: text frames
-        assert len(writes) == 1 and writes[0] > sum(map(len, frames))  # framing added, all in one write
+        assert len(writes) == 1 and len(writes[0]) > sum(map(len, frames))  # framing added, all in one write
 
 
 @pytest.mark.parametrize("length", [0, 1, 125, 126, 127, 65535, 65536, 70000])
@@ -48,14 +54,7 @@ async def test_frames_of_every_length_class_arrive_whole_and_in_order() -> None:
 
 async def test_a_pong_websockets_queued_goes_out_first_in_the_same_write() -> None:
     async with socket_pair() as (socket, client):
-        writes: list[bytes] = []
-        real_write = socket.transport.write
-
-        def kept(data: Any) -> None:
-            writes.append(bytes(data))
-            real_write(data)
-
-        socket.transport.write = kept  # type: ignore[method-assign]
+        writes = recorded_writes(socket)
         socket.protocol.send_pong(b"p")  # queued in the protocol object, not written yet
         await write_frames(socket, [b'{"after":1}'])
         assert writes == [Frame(Opcode.PONG, b"p").serialize(mask=False) + text_frame_header(11) + b'{"after":1}']
