@@ -15,6 +15,7 @@ import msgspec
 
 from model import fixed
 from model.errors import ConfigError
+from model.permissions import DEFAULT_TENANT
 
 if TYPE_CHECKING:
     from _csv import Reader as CsvReader
@@ -22,8 +23,10 @@ if TYPE_CHECKING:
 
 class AccountSeed(msgspec.Struct, frozen=True):
     """An account to open at start: its cash, whether it may sell short, the positions it
-    starts with (``(symbol, qty)``, qty negative only if ``allow_short``) and the group it
-    belongs to (an advisor's book, say; ``""`` for none)."""
+    starts with (``(symbol, qty)``, qty negative only if ``allow_short``), the group it
+    belongs to (an advisor's book, say; ``""`` for none) and the tenant (firm) that owns it
+    (``model/permissions.DEFAULT_TENANT`` when the file names none). A group belongs to its
+    accounts' tenant: two tenants' groups of the same name are two groups."""
 
     account: str
     owner: str
@@ -31,6 +34,7 @@ class AccountSeed(msgspec.Struct, frozen=True):
     allow_short: bool = False
     positions: tuple[tuple[str, int], ...] = ()
     group: str = ""
+    tenant: str = DEFAULT_TENANT
 
 
 def load_accounts(path: str | Path) -> list[AccountSeed]:
@@ -47,13 +51,15 @@ _TRUE = ("true", "yes", "1")
 _FALSE = ("false", "no", "0", "")
 
 
-def parse_accounts_csv(text: str, source: str) -> list[AccountSeed]:
+def parse_accounts_csv(text: str, source: str, tenant: str | None = None) -> list[AccountSeed]:
     """Accounts from CSV text, ``source`` naming it in errors. Columns (header first, any order,
     others ignored): ``account,owner,cash`` and optionally ``allow_short`` (true/false/yes/no/1/0,
     default false), ``positions`` (``SYMBOL:QTY`` pairs joined by ``;``, e.g. ``IBM:10;AAPL:0.5``)
-    and ``group``. Row numbers are line numbers (header: row 1; blank lines skipped but counted).
+    ``group`` and ``tenant`` (empty or absent: the default tenant; letters, digits, ``_.-``). Row numbers are line numbers (header: row 1; blank lines skipped but counted).
     Every bad row and every repeated account id is reported, in one :class:`ConfigError`; symbols
-    are not checked here (:func:`check_account_symbols`)."""
+    are not checked here (:func:`check_account_symbols`). ``tenant``: the accounts are loaded
+    for that tenant (``accounts load`` by a tenant's admin): a row without one is its, a row
+    naming another tenant is bad."""
     seeds: list[AccountSeed] = []
     errors: list[str] = []
     first_row: dict[str, int] = {}
@@ -69,7 +75,7 @@ def parse_accounts_csv(text: str, source: str) -> list[AccountSeed]:
             try:
                 if any(fields[len(columns) :]):
                     raise ValueError(f"{len(fields)} fields but the header names {len(columns)}")
-                seeds.append(_account_seed(cells))
+                seeds.append(_account_seed(cells, tenant))
             except ValueError as error:
                 errors.append(f"row {number}: {error}")
             account = cells["account"]
@@ -118,7 +124,7 @@ def csv_header_columns(header: tuple[int, list[str]] | None, required: tuple[str
     return columns
 
 
-def _account_seed(cells: dict[str, str | None]) -> AccountSeed:
+def _account_seed(cells: dict[str, str | None], loading_for: str | None = None) -> AccountSeed:
     missing = [name for name in _ACCOUNT_COLUMNS if cells[name] is None]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}")
@@ -136,7 +142,18 @@ def _account_seed(cells: dict[str, str | None]) -> AccountSeed:
         raise ValueError(f"account {account}: allow_short must be true or false, not {allow_short_text!r}")
     allow_short = allow_short_text in _TRUE
     positions = _parse_positions(account, cells.get("positions") or "", allow_short)
-    return AccountSeed(account, owner, cash, allow_short, positions, cells.get("group") or "")
+    tenant = cells.get("tenant") or loading_for or DEFAULT_TENANT
+    check_tenant_name(tenant, f"account {account}: tenant")
+    if loading_for is not None and tenant != loading_for:
+        raise ValueError(f"account {account}: tenant {tenant} is not {loading_for}, the tenant loading the file")
+    return AccountSeed(account, owner, cash, allow_short, positions, cells.get("group") or "", tenant)
+
+
+def check_tenant_name(tenant: str, what: str) -> None:
+    """``ValueError`` unless ``tenant`` is 1 to 64 letters, digits, ``_``, ``.`` or ``-``, not
+    starting with ``.``: it names the tenant's folders under the import and export dirs."""
+    if not (0 < len(tenant) <= 64 and tenant[0] != "." and all(c.isascii() and (c.isalnum() or c in "_.-") for c in tenant)):
+        raise ValueError(f"{what} must be 1 to 64 letters, digits, '_', '.' or '-' (not starting with '.'), not {tenant!r}")
 
 
 def _parse_positions(account: str, text: str, allow_short: bool) -> tuple[tuple[str, int], ...]:

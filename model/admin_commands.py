@@ -5,8 +5,9 @@ Each :class:`Command` says what the command is called, which arguments it takes 
 Three places read it and check a command line the same way, with :func:`check`:
 
 - the admin shell (``server/client/shell.py``), before anything connects, and for ``help``;
-- the gateway (``server/gateway/core.py``), which refuses a command the user's role may not
-  run, and one that does not fit, before it reaches the supervisor;
+- the gateway (``server/gateway/core.py``), which refuses a command the session's permissions
+  do not allow (:func:`authorize`, from the one permission table ``model/permissions.py``),
+  and one that does not fit, before it reaches the supervisor;
 - the supervisor (``actors/supervisor/admin.py``), which runs the command's handler: the
   method of ``AdminCommands`` named by ``handler``.
 
@@ -17,8 +18,9 @@ refuses them with a message that points to the shell.
 Adding a server command is one entry in :data:`TABLE` and one method of ``AdminCommands``
 (``tests/unit/model/test_admin_commands.py`` checks every entry has its handler).
 
-This module is pure (no I/O, no imports beyond the standard library) so that ``server/``
-and ``actors/`` can both import it without importing each other.
+This module is pure (no I/O; beyond the standard library it imports only the pure
+``model/permissions.py``) so that ``server/`` and ``actors/`` can both import it without
+importing each other.
 
 Guarantees:
 - A command line is accepted by the shell exactly when the gateway and the supervisor
@@ -33,7 +35,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-ADMIN = "admin"  # the user role (``[[users]] role`` in users.toml) that runs the server's commands
+from model import permissions
+
 Where = Literal["server", "shell"]
 SERVER: Final = "server"  # run by the supervisor, through the gateway
 SHELL: Final = "shell"  # run by the admin shell itself, without the server
@@ -49,7 +52,11 @@ class UsageError(AdminError):
 
 
 class Forbidden(AdminError):
-    """The user's role may not run the command."""
+    """The session's permissions do not allow the command; ``needed``: the permission it lacks."""
+
+    def __init__(self, message: str, needed: str = "") -> None:
+        super().__init__(message)
+        self.needed = needed
 
 
 @dataclass(frozen=True)
@@ -97,14 +104,14 @@ class Given:
 class Command:
     """One admin command. ``handler`` names the method of ``AdminCommands``
     (``actors/supervisor/admin.py``) for a server command, the function of
-    ``server/client/local.py`` for a shell command. ``role``: the user role that may run it."""
+    ``server/client/local.py`` for a shell command. Who may run a server command:
+    ``model/permissions.py`` (``COMMANDS``)."""
 
     name: str
     forms: tuple[Form, ...]
     summary: str
     handler: str
     runs: Where = SERVER
-    role: str = ADMIN
     aliases: tuple[str, ...] = ()
 
     @property
@@ -169,8 +176,9 @@ TABLE: tuple[Command, ...] = (
     Command("blocks", NONE, "the blocks sent at the open: orders, netted, filled, average price", "blocks"),
     Command(
         "export",
-        (Form(optional="FOLDER"),),
-        "end of day: positions.csv and allocations.csv into FOLDER in the server's export dir (default: <UTC date>)",
+        (Form(optional="FOLDER", options=(("--tenant", "T"),)),),
+        "end of day: positions.csv and allocations.csv into FOLDER in the server's export dir (default: <UTC date>);"
+        " a tenant's accounts only into <export dir>/<tenant>/FOLDER (--tenant: the platform operator's choice)",
         "export",
     ),
     Command(
@@ -192,8 +200,9 @@ TABLE: tuple[Command, ...] = (
     ),
     Command(
         "reconcile",
-        _one("FILE"),
-        "compare positions with a back-office file in the server's import dir, list the breaks (exit 1 if any)",
+        (Form(names=("FILE",), options=(("--tenant", "T"),)),),
+        "compare positions with a back-office file in the server's import dir, list the breaks (exit 1 if any);"
+        " a tenant's accounts only, with a file of <import dir>/<tenant>/ (--tenant: the platform operator's choice)",
         "reconcile",
     ),
     Command("help", (Form(optional=COMMAND_NAME),), "this list, or one command", "show_help", runs=SHELL),
@@ -219,13 +228,14 @@ def check(name: str, args: Sequence[str], where: Where) -> tuple[Command, Given]
         raise UsageError(f"{name}: {problem}\nusage: {command.usage}") from None
 
 
-def authorize(name: str, role: str) -> None:
-    """``Forbidden`` unless ``role`` may run ``name`` at the server. A command the server does
-    not have needs the admin role too: who may not run admin commands learns nothing of them."""
-    command = SERVER_COMMANDS.get(name)
-    needed = ADMIN if command is None else command.role
-    if role != needed:
-        raise Forbidden(f"admin commands need the {needed} role")
+def authorize(name: str, args: Sequence[str], granted: frozenset[str]) -> None:
+    """``Forbidden`` unless the permissions ``granted`` to a session allow ``name`` with
+    ``args`` at the server (``model/permissions.py``: ``command_permission``). A command the
+    server does not have needs a server-wide permission: who may not run admin commands
+    learns nothing of them."""
+    needed = permissions.command_permission(name, tuple(args))
+    if needed not in granted:
+        raise Forbidden(f"admin {name} needs the {needed} permission", needed)
 
 
 def unknown_command(name: str, where: Where = SHELL) -> str:

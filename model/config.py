@@ -10,14 +10,18 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
+import structlog
 
 from model import fixed
-from model.accounts_file import AccountSeed, check_account_symbols, load_accounts
+from model.accounts_file import AccountSeed, check_account_symbols, check_tenant_name, load_accounts
 from model.accounts_file import numbered_csv_rows as numbered_csv_rows  # re-exported: the back office reads CSV rows the same way
 from model.accounts_file import parse_accounts_csv as parse_accounts_csv  # re-exported: ``accounts load`` parses an upload
 from model.enums import SessionState
 from model.errors import ConfigError
 from model.instruments import Instrument, InstrumentSpec
+from model.permissions import ALIASES, DEFAULT_TENANT, UnknownRole, role
+
+log = structlog.get_logger("config")
 
 
 class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -282,13 +286,16 @@ class Config(_Section, frozen=True):
 
 
 class User(_Section, frozen=True):
-    """A login: API key id, its secret, role (``trader`` | ``advisor`` | ``admin``), accounts."""
+    """A login: API key id, its secret, role (a name of ``model/permissions.ROLES``; README,
+    Roles), the tenant it belongs to, and the accounts it trades for when its role reaches
+    only its own (trader, advisor, viewer)."""
 
     key: str
     secret: str
     role: str = "trader"
     accounts: list[str] = msgspec.field(default_factory=list)
-    groups: list[str] = msgspec.field(default_factory=list)  # every account whose ``group`` is one of these (an advisor's books)
+    groups: list[str] = msgspec.field(default_factory=list)  # every account of its tenant whose ``group`` is one of these (an advisor's books)
+    tenant: str = DEFAULT_TENANT
 
 
 class _UsersFile(_Section, frozen=True):
@@ -331,7 +338,31 @@ def load_setup(path: str | Path) -> Setup:
     config = _resolve_session_configs(config, base)
     _check_unique([i.symbol for i in instruments], "instrument symbol")
     _check_unique([u.key for u in users_file.users], "user key")
+    check_users(users_file.users, accounts, str(base / config.files.users))
     return Setup(config=config, instruments=instruments, users=users_file.users, accounts=accounts)
+
+
+def check_users(users: list[User], accounts: list[AccountSeed], source: str) -> None:
+    """Every user's role is one of ``model/permissions.ROLES`` (``admin`` is accepted as
+    ``platform_operator``, with a log line saying what to write), its tenant a valid name, and
+    every account it names one of its own tenant's: a users file cannot hand one tenant's
+    account to another tenant's user. Raises ``ConfigError`` naming every problem."""
+    tenant_of = {seed.account: seed.tenant for seed in accounts}
+    problems = []
+    for user in users:
+        try:
+            role(user.role)
+            check_tenant_name(user.tenant, f"user {user.key}: tenant")
+        except (UnknownRole, ValueError) as error:
+            problems.append(f"user {user.key}: {error}" if isinstance(error, UnknownRole) else str(error))
+            continue
+        if user.role in ALIASES:
+            log.warning("role renamed", user=user.key, role=user.role, means=ALIASES[user.role], write=f'role = "{ALIASES[user.role]}"', file=source)
+        foreign = [account for account in user.accounts if tenant_of.get(account, user.tenant) != user.tenant]
+        if foreign:
+            problems.append(f"user {user.key} (tenant {user.tenant}): accounts of another tenant: {', '.join(foreign)}")
+    if problems:
+        raise ConfigError(f"{source}: " + "; ".join(problems))
 
 
 def _resolve_session_configs(config: Config, base: Path) -> Config:

@@ -105,13 +105,17 @@ class AccountActor(DurableHost):
             for record in self.core.accounts.values()
         }
 
-    async def export_part(self, folder: str, part: str, day: str) -> dict[str, int]:
-        """Write this shard's positions and the day's allocations as two CSV parts."""
+    async def export_part(self, folder: str, part: str, day: str, accounts: list[str] | None = None) -> dict[str, int]:
+        """Write this shard's positions and the day's allocations as two CSV parts: of every
+        account, or only of ``accounts`` (one tenant's export holds no other tenant's row)."""
         core: AccountState = self.core
+        only = None if accounts is None else set(accounts)
         multiplier = {symbol: instrument.multiplier for symbol, instrument in core.instruments.items()}
 
         def positions() -> Iterator[tuple[str, str, int, int]]:
             for record in core.accounts.values():
+                if only is not None and record.account not in only:
+                    continue
                 held = [(symbol, position) for symbol, position in sorted(record.positions.items()) if position.qty]
                 for symbol, position in held:
                     yield record.account, symbol, position.qty, fixed.ceil_cent(position.cost * multiplier[symbol])
@@ -132,7 +136,7 @@ class AccountActor(DurableHost):
                 order.booked_cash,
             )
             for order in core.orders.values()
-            if order.block is not None and order.cum_qty
+            if order.block is not None and order.cum_qty and (only is None or order.account in only)
         )
         allocated = write_allocations_csv(Path(folder) / f"allocations.{part}.csv", allocations)
         return {"positions": written, "allocations": allocated}

@@ -33,6 +33,7 @@ from actors.supervisor.core import ActorPlan, plan
 from actors.supervisor.schedule import open_due
 from model.config import Config, Setup
 from model.messages import OpenMarket
+from model.permissions import DEFAULT_TENANT
 
 log = structlog.get_logger("supervisor")
 
@@ -156,14 +157,20 @@ class SupervisorActor(DurableHost):
 
     # --- admin ---------------------------------------------------------------------------------
 
-    async def admin(self, command: str, args: list[str]) -> dict[str, Any]:
+    async def admin(self, command: str, args: list[str], tenant: str | None = None) -> dict[str, Any]:
         """Operator commands (``model/admin_commands.py``; the handlers are in
-        ``actors/supervisor/admin.py``). Raises ``AdminError`` with a readable reason on bad input."""
-        return await self.commands.run(command, args)
+        ``actors/supervisor/admin.py``), confined to ``tenant``'s accounts (None: every
+        tenant's, the platform operator's). Raises ``AdminError`` with a readable reason on
+        bad input."""
+        return await self.commands.run(command, args, tenant)
 
-    def _all_accounts(self) -> list[tuple[str, str]]:
-        """Every account (file and run time) with its group, for the gateways."""
-        return [(seed.account, seed.group) for seed in self.setup.accounts] + sorted(self.core.loaded.items())
+    def _all_accounts(self) -> list[tuple[str, str, str]]:
+        """Every account (file and run time) with its group and tenant, for the gateways."""
+        loaded = [(account, group, self._tenant_of_loaded(account)) for account, group in sorted(self.core.loaded.items())]
+        return [(seed.account, seed.group, seed.tenant) for seed in self.setup.accounts] + loaded
+
+    def _tenant_of_loaded(self, account: str) -> str:
+        return self.core.loaded_tenants.get(account, DEFAULT_TENANT)
 
     async def _tell_gateways(self) -> None:
         """Gateways learn every account and its group (for advisors)."""

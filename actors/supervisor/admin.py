@@ -2,8 +2,17 @@
 
 :class:`AdminCommands` checks a command against the table (the same check as the shell's
 and the gateway's) and runs the method the entry's ``handler`` names, with the arguments
-as :class:`~model.admin_commands.Given`. A handler returns the JSON result, or raises
+as :class:`~model.admin_commands.Given`, and the tenant the command is confined to (``None``:
+every tenant, the platform operator's). A handler returns the JSON result, or raises
 ``AdminError`` with a readable reason (nothing changed).
+
+Tenants: a confined command sees and touches only its tenant's accounts — another tenant's
+account is answered like one that does not exist (``unknown account``), ``kill all`` and
+``cancel-all`` without ``--account`` mean every account of the tenant, ``export`` writes and
+``reconcile``, ``accounts load`` and ``orders load`` read only the tenant's own folder
+(``<export dir>/<tenant>/``, ``<import dir>/<tenant>/``) and only its accounts. The
+server-wide commands (permission ``server.*`` in ``model/permissions.py``) refuse a confined
+caller (the gateway refuses it first).
 
 On the control path only: the handlers await the other actors. An operator command that
 changes state is journaled by the supervisor, applied, and answered once the actors it
@@ -25,8 +34,8 @@ from actors.runtime.router import SUPERVISOR, Router
 from actors.runtime.outputs import ACCOUNT, ALL, GATEWAY, INSTRUMENT
 from actors.supervisor import nav
 from actors.supervisor.core import ActorPlan
-from model import backoffice, fixed
-from model.admin_commands import SERVER, AdminError, Given, check
+from model import backoffice, fixed, permissions
+from model.admin_commands import SERVER, AdminError, Forbidden, Given, check
 from model.basket import BasketError, BasketRules, encode_chunks, is_parquet, parse_basket, refused_rows
 from model.config import Config, ConfigError, Setup, check_account_symbols, parse_accounts_csv
 from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetTradingStatus
@@ -68,7 +77,7 @@ class Supervisor(Protocol):
     def actors_of(self, role: str) -> list[str]: ...
     # the actor's own helpers (private: not remote methods of the Ray actor)
     def _killed(self) -> list[str]: ...
-    def _all_accounts(self) -> list[tuple[str, str]]: ...
+    def _all_accounts(self) -> list[tuple[str, str, str]]: ...
     async def _tell_gateways(self) -> None: ...
 
 
@@ -78,13 +87,38 @@ class AdminCommands:
     def __init__(self, supervisor: Supervisor) -> None:
         self.top = supervisor
 
-    async def run(self, name: str, args: list[str]) -> Result:
-        """Check ``name`` and ``args`` against the table and run the handler. Raises
-        ``AdminError`` with a readable reason on bad input."""
+    async def run(self, name: str, args: list[str], tenant: str | None = None) -> Result:
+        """Check ``name`` and ``args`` against the table and run the handler, confined to
+        ``tenant`` (None: every tenant). Raises ``AdminError`` with a readable reason on bad
+        input, ``Forbidden`` for a server-wide command asked by a confined caller."""
         command, given = check(name, args, SERVER)
+        needed = permissions.command_permission(name, args)
+        if tenant is not None and needed.startswith("server."):
+            raise Forbidden(f"admin {name} is server-wide: only the {permissions.PLATFORM_OPERATOR} role runs it", needed)
+        chosen = given.get("tenant")
+        if chosen is not None:
+            if tenant is not None and chosen != tenant:
+                raise Forbidden(f"admin {name} --tenant: only the {permissions.PLATFORM_OPERATOR} role chooses a tenant")
+            tenant = chosen
         handler = getattr(self, command.handler)
-        result: Result = await handler(given)
+        result: Result = await handler(given, tenant)
         return result
+
+    # --- tenants ---------------------------------------------------------------------------------
+
+    def _accounts_of(self, tenant: str | None) -> list[str]:
+        """Every account of ``tenant`` (None: of every tenant)."""
+        return [account for account, _, owner in self.top._all_accounts() if tenant is None or owner == tenant]
+
+    def _within(self, account: str, tenant: str | None) -> None:
+        """``AdminError`` ``unknown account`` unless ``account`` is ``tenant``'s (any when None):
+        another tenant's account is answered exactly like one that does not exist."""
+        if tenant is not None and account not in self._accounts_of(tenant):
+            raise AdminError(f"unknown account {account}")
+
+    def _tenant_dir(self, root: Path, tenant: str | None) -> Path:
+        """A tenant's own folder under the import or export dir (the dir itself for None)."""
+        return root if tenant is None else root / tenant
 
     # --- the topology --------------------------------------------------------------------------
 
@@ -99,7 +133,8 @@ class AdminCommands:
         if not await self.top.wait_acked(ANSWER_TIMEOUT_S):
             raise AdminError("the command is journaled but not every actor confirmed it yet; check 'status'")
 
-    async def _shard_owning(self, account: str) -> Any:
+    async def _shard_owning(self, account: str, tenant: str | None) -> Any:
+        self._within(account, tenant)
         handle = self.top.handles[self.top.router.account(account)]
         if not await handle.owns.remote(account):
             raise AdminError(f"unknown account {account}")
@@ -110,45 +145,46 @@ class AdminCommands:
             raise AdminError(f"unknown symbol {symbol}")
         return symbol
 
-    def _imported(self, given: str) -> Path:
-        """A file an admin command reads: ``given`` inside the import dir, or ``AdminError``."""
+    def _imported(self, given: str, tenant: str | None = None) -> Path:
+        """A file an admin command reads: ``given`` inside the import dir (a tenant's: inside
+        its folder of the import dir), or ``AdminError``."""
         try:
-            return confine(self.top.import_root, given, what="import dir")
+            return confine(self._tenant_dir(self.top.import_root, tenant), given, what="import dir")
         except PathRefused as refused:
             log.warning("admin path refused", path=given, folder=str(self.top.import_root))
             raise AdminError(f"{refused}; nothing read") from None
 
     # --- looking ---------------------------------------------------------------------------------
 
-    async def status(self, given: Given) -> Result:
+    async def status(self, given: Given, tenant: str | None) -> Result:
         return await self.top.status_all()
 
-    async def account(self, given: Given) -> Result:
-        handle = await self._shard_owning(given["ACCOUNT"])
+    async def account(self, given: Given, tenant: str | None) -> Result:
+        handle = await self._shard_owning(given["ACCOUNT"], tenant)
         return {"ok": True, "account": await handle.admin_account.remote(given["ACCOUNT"])}
 
-    async def orders(self, given: Given) -> Result:
+    async def orders(self, given: Given, tenant: str | None) -> Result:
         file = given.get("FILE")
         if file is not None:
-            return await self._orders_load(file)
+            return await self._orders_load(file, tenant)
         account = given["ACCOUNT"]
-        handle = await self._shard_owning(account)
+        handle = await self._shard_owning(account, tenant)
         return {"ok": True, "account": account, "orders": await handle.admin_orders.remote(account)}
 
-    async def blocks(self, given: Given) -> Result:
+    async def blocks(self, given: Given, tenant: str | None) -> Result:
         parts = await asyncio.gather(*(self.top.handles[n].admin_blocks.remote() for n in self._actors(INSTRUMENT)))
         blocks = sorted((block for part in parts for block in part), key=lambda block: (block["ts"], block["block_id"]))
         return {"ok": True, "blocks": blocks}
 
-    async def config(self, given: Given) -> Result:
+    async def config(self, given: Given, tenant: str | None) -> Result:
         """The running configuration, every section with its defaults filled in. It holds no
         secret: logins live in the users file, FIX passwords in the sessions' ``.cfg``."""
         return {"ok": True, "config": msgspec.to_builtins(self.top.config)}
 
-    async def snapshot(self, given: Given) -> Result:
+    async def snapshot(self, given: Given, tenant: str | None) -> Result:
         return {"ok": True, "snapshots": await self.top.snapshot_all()}
 
-    async def check(self, given: Given) -> Result:
+    async def check(self, given: Given, tenant: str | None) -> Result:
         """Check the live state against itself and its journals: every core's invariants
         (cash and positions equal to what the orders booked), and each journal replayed
         into a fresh core (from empty, or from its oldest snapshot once truncated) giving
@@ -167,52 +203,70 @@ class AdminCommands:
 
     # --- switches --------------------------------------------------------------------------------
 
-    async def halt(self, given: Given) -> Result:
+    async def halt(self, given: Given, tenant: str | None) -> Result:
         return await self._trading_status(given["SYMBOL"], True)
 
-    async def resume(self, given: Given) -> Result:
+    async def resume(self, given: Given, tenant: str | None) -> Result:
         return await self._trading_status(given["SYMBOL"], False)
 
     async def _trading_status(self, symbol: str, halted: bool) -> Result:
         await self._operator([SetTradingStatus(self._symbol(symbol), halted)])
         return {"ok": True, "symbol": symbol, "halted": halted}
 
-    async def kill(self, given: Given) -> Result:
-        return await self._kill(given["ACCOUNT|all"], True)
+    async def kill(self, given: Given, tenant: str | None) -> Result:
+        return await self._kill(given["ACCOUNT|all"], True, tenant)
 
-    async def unkill(self, given: Given) -> Result:
-        return await self._kill(given["ACCOUNT|all"], False)
+    async def unkill(self, given: Given, tenant: str | None) -> Result:
+        return await self._kill(given["ACCOUNT|all"], False, tenant)
 
-    async def _kill(self, target: str, killed: bool) -> Result:
+    async def _kill(self, target: str, killed: bool, tenant: str | None) -> Result:
+        """One account, or ``all``: every account (every account of ``tenant`` when confined:
+        one switch per account, so another tenant's accounts are never touched)."""
+        if target == "all" and tenant is not None:
+            accounts = self._accounts_of(tenant)
+            canceled = sum([await self._open_orders(account) for account in accounts]) if killed else 0
+            await self._operator([SetKill(account, killed) for account in accounts])
+            return {"ok": True, "killed": self._killed_of(tenant), "canceled": canceled}
         account = ALL if target == "all" else target
         if account != ALL:
-            await self._shard_owning(account)
+            await self._shard_owning(account, tenant)
         canceled = await self._open_orders(None if account == ALL else account) if killed else 0
         await self._operator([SetKill(account, killed)])
-        return {"ok": True, "killed": self.top._killed(), "canceled": canceled}
+        return {"ok": True, "killed": self._killed_of(tenant), "canceled": canceled}
+
+    def _killed_of(self, tenant: str | None) -> list[str]:
+        """The killed accounts a caller confined to ``tenant`` may see (``all``: the switch for
+        every account is on)."""
+        killed = self.top._killed()
+        if tenant is None or killed == ["all"]:
+            return killed
+        own = set(self._accounts_of(tenant))
+        return [account for account in killed if account in own]
 
     async def _open_orders(self, account: str | None) -> int:
         shards = self._actors(ACCOUNT) if account is None else [self.top.router.account(account)]
         counts = await asyncio.gather(*(self.top.handles[n].open_orders.remote(account) for n in shards))
         return sum(counts)
 
-    async def cancel_all(self, given: Given) -> Result:
+    async def cancel_all(self, given: Given, tenant: str | None) -> Result:
         filters = dict(given.values)
         account, symbol, venue = filters.get("account"), filters.get("symbol"), filters.get("venue")
         if account is not None:
-            await self._shard_owning(account)
+            await self._shard_owning(account, tenant)
         if symbol is not None:
             self._symbol(symbol)
         if venue is not None and venue not in {v.name for v in self.top.config.venues}:
             raise AdminError(f"unknown venue {venue}")
         names = self._actors(INSTRUMENT) if symbol is None else [self.top.router.instrument(symbol)]
-        counts = await asyncio.gather(*(self.top.handles[n].cancel_count.remote(account, symbol, venue) for n in names))
-        await self._operator([AdminCancelAll(account, symbol, venue)])
+        # confined without --account: every account of the tenant, one by one
+        accounts: list[str | None] = [account] if account is not None or tenant is None else list(self._accounts_of(tenant))
+        counts = await asyncio.gather(*(self.top.handles[n].cancel_count.remote(a, symbol, venue) for n in names for a in accounts))
+        await self._operator([AdminCancelAll(a, symbol, venue) for a in accounts])
         return {"ok": True, "canceled": sum(counts), "filters": filters}
 
     # --- the open and mutual funds -----------------------------------------------------------------
 
-    async def open(self, given: Given) -> Result:
+    async def open(self, given: Given, tenant: str | None) -> Result:
         """Release the orders queued for the open (all symbols, or those named)."""
         unknown = [symbol for symbol in given.many if symbol not in self.top.core.symbols]
         if unknown:
@@ -236,7 +290,7 @@ class AdminCommands:
                 return {"ok": True, "opened": opened, "released": released, "symbols": symbols or "all"}
             await asyncio.sleep(PROGRESS_POLL_S)
 
-    async def nav(self, given: Given) -> Result:
+    async def nav(self, given: Given, tenant: str | None) -> Result:
         """Strike mutual funds' NAVs: ``nav FUND PRICE``, or ``nav FILE`` (CSV ``symbol,nav``;
         a bad row refuses the whole file). Every order collected for a fund fills at its NAV."""
         instruments = {i.symbol: i for i in self.top.setup.instruments}
@@ -281,12 +335,12 @@ class AdminCommands:
 
     # --- files: accounts, end of day ----------------------------------------------------------------
 
-    async def accounts_load(self, given: Given) -> Result:
+    async def accounts_load(self, given: Given, tenant: str | None) -> Result:
         """``accounts load FILE``: open the accounts of an accounts file (same format as the
         one read at start); a bad row, a known account or an unknown symbol loads nothing."""
-        path = self._imported(given["FILE"])
+        path = self._imported(given["FILE"], tenant)
         try:
-            seeds = parse_accounts_csv(path.read_text(encoding="utf-8-sig"), str(path))
+            seeds = parse_accounts_csv(path.read_text(encoding="utf-8-sig"), str(path), tenant)
             check_account_symbols(seeds, set(self.top.core.symbols))
         except ConfigError as error:
             raise AdminError(str(error)) from None
@@ -299,23 +353,23 @@ class AdminCommands:
         known = sorted(account for part in found for account in part)
         if known:
             raise AdminError(f"{path}: {len(known)} accounts exist already, nothing loaded: {', '.join(known[:20])}")
-        await self._operator([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group) for s in seeds])
+        await self._operator([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group, s.tenant) for s in seeds])
         await self.top._tell_gateways()
         return {"ok": True, "loaded": len(seeds), "file": str(path)}
 
-    async def _orders_load(self, file: str) -> Result:
+    async def _orders_load(self, file: str, tenant: str | None) -> Result:
         """``orders load FILE``: a basket file of orders (CSV, or Parquet by its ``.parquet``
         name) checked whole here — a bad row loads nothing and the answer lists every bad
         row — then loaded through a gateway, like the same basket uploaded there, in chunks
         each shard journals before applying. Answers with what became of the orders."""
         started = time.monotonic()
-        path = self._imported(file)
+        path = self._imported(file, tenant)
         try:
             data = path.read_bytes()
         except OSError as error:
             raise AdminError(f"cannot read {path}: {error}") from None
         config = self.top.config
-        known = {account for account, _ in self.top._all_accounts()}
+        known = set(self._accounts_of(tenant))
         rules = BasketRules(
             {instrument.symbol: instrument for instrument in self.top.setup.instruments},
             known,
@@ -345,22 +399,27 @@ class AdminCommands:
             "ms": round((time.monotonic() - started) * 1000),
         }
 
-    async def export(self, given: Given) -> Result:
+    async def export(self, given: Given, tenant: str | None) -> Result:
         """End of day: every account's positions and the day's allocations as two CSV files
         (in FOLDER, default ``<export dir>/<UTC date>``), each shard's part joined atomically."""
         day = time.strftime("%Y-%m-%d", time.gmtime())
         named = given.get("FOLDER")
+        root = self._tenant_dir(self.top.export_root, tenant)
         try:
-            folder = confine(self.top.export_root, named or day, what="export dir", allow_root=True)
+            root.mkdir(parents=True, exist_ok=True)
+            folder = confine(root, named or day, what="export dir", allow_root=True)
         except PathRefused as refused:
-            log.warning("admin path refused", command="export", path=named, folder=str(self.top.export_root))
+            log.warning("admin path refused", command="export", path=named, folder=str(root))
             raise AdminError(f"export: {refused}; nothing written") from None
+        except OSError as error:
+            raise AdminError(f"cannot write to {root}: {error}") from None
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise AdminError(f"cannot write to {folder}: {error}") from None
         shards = self._actors(ACCOUNT)
-        counts = await asyncio.gather(*(self.top.handles[n].export_part.remote(str(folder), n, day) for n in shards))
+        only = None if tenant is None else self._accounts_of(tenant)
+        counts = await asyncio.gather(*(self.top.handles[n].export_part.remote(str(folder), n, day, only) for n in shards))
         files = {}
         for kind in ("positions", "allocations"):
             target = folder / f"{kind}.csv"
@@ -371,11 +430,12 @@ class AdminCommands:
             "positions": sum(c["positions"] for c in counts),
             "allocations": sum(c["allocations"] for c in counts),
             "files": files,
+            "tenant": tenant or "all",
         }
 
-    async def reconcile(self, given: Given) -> Result:
+    async def reconcile(self, given: Given, tenant: str | None) -> Result:
         """Compare every account's positions with a back-office file; ``ok`` only without breaks."""
-        path = self._imported(given["FILE"])
+        path = self._imported(given["FILE"], tenant)
         try:
             theirs = backoffice.by_account(read_positions(path))
         except backoffice.BackOfficeFileError as error:
@@ -385,6 +445,9 @@ class AdminCommands:
         ours: dict[str, dict[str, int]] = {}
         for part in await asyncio.gather(*(self.top.handles[n].positions_book.remote() for n in self._actors(ACCOUNT))):
             ours.update(part)
+        if tenant is not None:  # a tenant's positions only: another tenant's accounts are not there
+            own = set(self._accounts_of(tenant))
+            ours = {account: book for account, book in ours.items() if account in own}
         breaks = backoffice.reconcile(ours, theirs)
         shown = backoffice.breaks_to_json(breaks[:MAX_BREAKS_SHOWN])
-        return {"ok": not breaks, "accounts": len(ours), "breaks_found": len(breaks), "breaks": shown}
+        return {"ok": not breaks, "accounts": len(ours), "breaks_found": len(breaks), "breaks": shown, "tenant": tenant or "all"}

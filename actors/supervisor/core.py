@@ -18,6 +18,7 @@ from actors.runtime.router import DROP_COPY_ACTOR, account_actor, gateway_actor,
 from model.config import AccountSeed, Setup, VenueSection
 from model.instruments import Instrument
 from model.messages import AdminCancelAll, OpenAccount, OpenMarket, SetKill, SetTradingStatus, StrikeNav
+from model.permissions import DEFAULT_TENANT
 from model.routing import shard_of
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ class SupervisorSnapshot(msgspec.Struct):
     navs: dict[str, int]
     nav_strikes: dict[str, int]
     loaded: dict[str, str]
+    loaded_tenants: dict[str, str] = {}  # account → tenant, for the loaded accounts of a tenant other than the default
 
 
 class SupervisorState(Dispatcher):
@@ -103,6 +105,7 @@ class SupervisorState(Dispatcher):
         self.navs: dict[str, int] = {}  # fund → the last NAV struck
         self.nav_strikes: dict[str, int] = {}  # fund → NAVs struck so far (numbers each strike's marker)
         self.loaded: dict[str, str] = {}  # account → group, for accounts opened by ``accounts load``
+        self.loaded_tenants: dict[str, str] = {}  # account → tenant, those of them not of the default tenant
         self.out = Outputs()
 
     def _set_trading_status(self, command: SetTradingStatus, now: int) -> None:
@@ -152,6 +155,8 @@ class SupervisorState(Dispatcher):
 
     def _open_account(self, command: OpenAccount, now: int) -> None:
         self.loaded[command.account] = command.group
+        if command.tenant and command.tenant != DEFAULT_TENANT:
+            self.loaded_tenants[command.account] = command.tenant
         self.out.to(ACCOUNT, command.account, command)
 
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
@@ -168,7 +173,7 @@ class SupervisorState(Dispatcher):
     def snapshot(self) -> SupervisorSnapshot:
         return SupervisorSnapshot(
             self.symbols, self.halted, self.killed, self.kill_all, self.commands, self.opens,
-            self.scheduled_open, self.navs, self.nav_strikes, self.loaded,
+            self.scheduled_open, self.navs, self.nav_strikes, self.loaded, self.loaded_tenants,
         )
 
     @classmethod
@@ -176,6 +181,7 @@ class SupervisorState(Dispatcher):
         core = cls(state.symbols)
         core.halted, core.killed, core.kill_all, core.commands, core.opens = state.halted, state.killed, state.kill_all, state.commands, state.opens
         core.scheduled_open, core.navs, core.nav_strikes, core.loaded = state.scheduled_open, state.navs, state.nav_strikes, state.loaded
+        core.loaded_tenants = dict(state.loaded_tenants)
         return core
 
     def check_invariants(self) -> None:

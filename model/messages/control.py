@@ -57,6 +57,7 @@ class OpenAccount(MessageBase, frozen=True, gc=False, tag=83):
     allow_short: bool = False
     positions: tuple[tuple[str, int], ...] = ()  # (symbol, qty) held at the start
     group: str = ""
+    tenant: str = ""  # "": the default tenant (journals written before tenants had none)
 
 
 class OpenMarket(MessageBase, frozen=True, gc=False, tag=84):

@@ -19,6 +19,7 @@ from actors.runtime.host import Acker, LinkedHost
 from actors.runtime.outbox import Outbox
 from model.basket import decode_chunks
 from model.config import Setup
+from server.gateway.access import AccountEntry
 from server.gateway.core import Gateway
 
 
@@ -34,7 +35,7 @@ class GatewayActor(LinkedHost):
         self.gateway: Gateway | None = None
         self.to_ack: dict[str, tuple[Acker, int]] = {}
         self.ack_handle: asyncio.Handle | None = None
-        self.pending_accounts: list[tuple[str, str]] = []
+        self.pending_accounts: list[AccountEntry] = []
 
     def _deliver(self, name: str, data: bytes) -> None:
         if self.links is not None:
@@ -59,12 +60,12 @@ class GatewayActor(LinkedHost):
         for channel, seq in to_ack.values():
             channel.ack(seq)
 
-    async def _admin(self, command: str, args: list[str]) -> dict[str, Any]:
-        result: dict[str, Any] = await self.handles["supervisor"].admin.remote(command, args)
+    async def _admin(self, command: str, args: list[str], tenant: str | None) -> dict[str, Any]:
+        result: dict[str, Any] = await self.handles["supervisor"].admin.remote(command, args, tenant)
         return result
 
-    async def add_accounts(self, accounts: list[tuple[str, str]]) -> None:
-        """Accounts opened at run time, with their groups (``admin accounts load``)."""
+    async def add_accounts(self, accounts: list[AccountEntry]) -> None:
+        """Every account with its group and tenant (at start, and after ``admin accounts load``)."""
         if self.gateway is not None:
             self.gateway.add_accounts(accounts)
         else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from dataclasses import dataclass
 
 import structlog
 from websockets.asyncio.server import ServerConnection
@@ -16,10 +17,30 @@ from websockets.exceptions import ConnectionClosed
 
 from model.config import User
 from model.messages import Message
+from model.permissions import Reach, Scope
 from server.gateway.ratelimit import TokenBucket
 from server.gateway.wsio import write_frames
 
 log = structlog.get_logger("gateway")
+
+
+@dataclass(frozen=True)
+class Session:
+    """Who a logged-in connection is: its role (resolved: ``admin`` is ``platform_operator``),
+    tenant, the scopes its credential holds, and what they come to (``model/permissions.py``,
+    ``effective``): the permissions every request is checked against, and the reach of its
+    accounts (``Connection.accounts``)."""
+
+    role: str
+    tenant: str
+    scopes: frozenset[Scope]
+    permissions: frozenset[str]
+    reach: Reach
+
+    @property
+    def platform(self) -> bool:
+        """Spans tenants."""
+        return self.reach is Reach.PLATFORM
 
 
 class Connection:
@@ -43,7 +64,8 @@ class Connection:
         self.dropped = False
         self.closing: asyncio.Task[None] | None = None
         self.user: User | None = None
-        self.accounts: frozenset[str] = frozenset()
+        self.session: Session | None = None  # set with ``user`` at login
+        self.accounts: frozenset[str] = frozenset()  # the accounts within the session's reach
         self.quotes: set[str] = set()
         self.outgoing: list[bytes] = []
         self.pending_bytes = 0

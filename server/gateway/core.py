@@ -27,7 +27,7 @@ from websockets.exceptions import ConnectionClosed
 
 from actors.runtime.inbox import Inbox
 from actors.runtime.outbox import Outbox
-from model import admin_commands
+from model import admin_commands, permissions
 from model.basket import BasketError, BasketRules, parse_basket
 from model.config import Setup
 from model.messages import (
@@ -49,7 +49,7 @@ from model.messages import (
     decode_batch,
 )
 from server.gateway import protocol
-from server.gateway.access import Access, authorise
+from server.gateway.access import AccountEntry, Access, authorise, forbidden_message, out_of_reach, permit
 from server.gateway.baskets import BasketLoads, Summary
 from server.gateway.connection import Connection, write_queued
 from server.gateway.fanout import Fanout
@@ -74,7 +74,16 @@ from server.gateway.window import InFlightWindow
 
 log = structlog.get_logger("gateway")
 
-AdminHandler = Callable[[str, list[str]], Awaitable[dict[str, Any]]]
+# (command, args, tenant): the tenant the command is confined to, None for the platform operator's
+AdminHandler = Callable[[str, list[str], str | None], Awaitable[dict[str, Any]]]
+# Each op's request type → the permission it needs (``model/permissions.OPS``); ``admin``: per command
+NEEDS: dict[type, str] = {
+    cls: permissions.OPS[cls.__struct_config__.tag]  # type: ignore[attr-defined]
+    for cls in Request.__args__  # type: ignore[attr-defined]
+    if cls.__struct_config__.tag in permissions.OPS  # type: ignore[attr-defined]
+}
+# The admin arguments that name an account (``model/admin_commands.py`` value names)
+ACCOUNT_ARGUMENTS = ("ACCOUNT", "ACCOUNT|all", "account")
 
 __all__ = ["AdminHandler", "Connection", "Gateway"]
 
@@ -83,7 +92,11 @@ class Gateway:
     """Serves the WebSocket API (docs/protocol.md). Every request is answered: an
     ``error``, a reply, or the first execution report of the order it created; nothing a
     client sends can change state without passing decoding, authorisation and validation
-    first."""
+    first.
+
+    Guarantees: a request is checked against the session's permissions (``model/permissions.py``)
+    before anything else is done for it, and every account it names against the session's
+    reach: a refused request sends nothing to any actor."""
 
     def __init__(self, name: str, setup: Setup, outbox: Outbox, admin: AdminHandler | None = None, since: int = 0) -> None:
         self.name = name
@@ -98,7 +111,7 @@ class Gateway:
         self.admin = admin
         self.inbox = Inbox(soft=True)
         self.connections: dict[int, Connection] = {}
-        self.fanout = Fanout(self.connections, self.instruments, setup.config.gateway.max_channels_per_connection)
+        self.fanout = Fanout(self.connections, self.instruments, setup.config.gateway.max_channels_per_connection, self.access.tenant_of.get)
         self.ids = itertools.count(max(since, 1))  # ids never repeat across restarts
         self.server: Server | None = None
         self.requests = 0
@@ -160,9 +173,16 @@ class Gateway:
         self.access.release(conn)
         self.fanout.forget(conn)
 
-    def add_accounts(self, accounts: list[tuple[str, str]]) -> None:
-        """Accounts opened at run time (account, group); see ``Access.add_accounts``."""
+    def add_accounts(self, accounts: list[AccountEntry]) -> None:
+        """Accounts opened at run time (account, group, tenant); see ``Access.add_accounts``.
+        Every logged-in connection's reach is asked again, so an account loaded for a tenant
+        is within reach of that tenant's sessions at once, and follows its executions."""
         self.access.add_accounts(accounts)
+        for conn in self.connections.values():
+            if conn.user is not None and conn.session is not None:
+                self.fanout.forget_accounts(conn)
+                conn.accounts = self.access.reach_of(conn.user, conn.session)
+                self.fanout.follow(conn)
 
     # --- client → server ------------------------------------------------------------------------
 
@@ -204,6 +224,9 @@ class Gateway:
             return
         reply = Reply(self.name, conn.conn_id, request_id)
         try:
+            needed = NEEDS.get(type(request))
+            if needed is not None and needed not in conn.session.permissions:  # type: ignore[union-attr]  # set with user
+                permit(conn, needed, request.__struct_config__.tag)
             self._dispatch(conn, request, reply)
         except Invalid as invalid:
             conn.send(protocol.error(invalid.code, str(invalid), request_id))
@@ -286,34 +309,45 @@ class Gateway:
         self.baskets.start(chunks, reply, done)
 
     def _not_yours(self, conn: Connection, account: str) -> str:
-        """Why ``conn`` may not load orders for ``account``, one not among its accounts."""
-        if conn.user is not None and conn.user.role == "admin":
-            return f"unknown account {account!r}"
-        return f"account {account!r} is not yours"
+        """Why ``conn`` may not load orders for ``account``, one not within its reach."""
+        return out_of_reach(conn, account)
 
     def load_chunks(self, chunks: list[tuple[str, OrderColumns]], done: Callable[[Summary], None]) -> None:
         """The operator's basket, read and checked by the supervisor: loaded like an upload."""
         self.baskets.start(chunks, Reply(self.name, 0, b""), done)
 
     def _admin(self, conn: Connection, request: AdminRequest, reply: Reply) -> None:
-        """Who may run the command and whether its arguments fit come from the one admin
-        table (``model/admin_commands.py``): a refused command never reaches the supervisor."""
-        assert conn.user is not None
+        """Who may run the command comes from the one permission table
+        (``model/permissions.py``, through ``admin_commands.authorize``), whether its
+        arguments fit from the one admin table; an account it names must be within the
+        session's reach (out of reach: the answer to an account that does not exist). A
+        refused command never reaches the supervisor, which confines the command to the
+        session's tenant (all tenants for the platform operator)."""
+        session = conn.session
+        assert session is not None
         try:
-            admin_commands.authorize(request.command, conn.user.role)
-            admin_commands.check(request.command, request.args, admin_commands.SERVER)
+            admin_commands.authorize(request.command, request.args, session.permissions)
+            _, given = admin_commands.check(request.command, request.args, admin_commands.SERVER)
         except admin_commands.Forbidden as refused:
-            raise Invalid("forbidden", str(refused)) from None
+            raise Invalid("forbidden", forbidden_message(session, refused.needed, f"admin {request.command}")) from None
         except admin_commands.AdminError as refused:
             raise Invalid("admin_failed", str(refused)) from None
+        for name in ACCOUNT_ARGUMENTS if not session.platform else ():  # the platform operator's: the supervisor knows
+            account = given.get(name)
+            if account is not None and account != "all" and account not in conn.accounts:
+                raise Invalid("admin_failed", f"unknown account {account}")
+        tenant = given.get("tenant")
+        if tenant is not None and not session.platform and tenant != session.tenant:
+            raise Invalid("forbidden", f"admin {request.command} --tenant: only the {permissions.PLATFORM_OPERATOR} role chooses a tenant")
         if self.admin is None:
             raise Invalid("invalid_request", "this gateway has no admin service")
-        asyncio.get_running_loop().create_task(self._run_admin(conn, request, reply.request))
+        confined = None if session.platform else session.tenant
+        asyncio.get_running_loop().create_task(self._run_admin(conn, request, reply.request, confined))
 
-    async def _run_admin(self, conn: Connection, request: AdminRequest, request_id: bytes) -> None:
+    async def _run_admin(self, conn: Connection, request: AdminRequest, request_id: bytes, tenant: str | None) -> None:
         assert self.admin is not None
         try:
-            result = await self.admin(request.command, list(request.args))
+            result = await self.admin(request.command, list(request.args), tenant)
         except Exception as failure:  # the operator gets the reason, the gateway carries on
             cause = getattr(failure, "cause", None) or failure  # a Ray error wraps the supervisor's
             conn.send(protocol.error("admin_failed", str(cause), request_id))

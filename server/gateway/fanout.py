@@ -1,15 +1,25 @@
 """Who follows what on one gateway, and the fan-out of executions and quotes to them.
 
-A trader's or advisor's connection follows its accounts' executions from login; an admin's
-follows every account's once it subscribes to ``executions``; any connection may follow a
-symbol's quotes (``quotes:SYMBOL``). Soft state: a reconnecting client subscribes again.
-Pure: frames are queued on the connections (``Connection.send``), never written here.
+A session that reaches only its own accounts (trader, advisor, viewer) follows their
+executions from login; one that reaches a whole tenant and may inspect it follows every
+account of its tenant once it subscribes to ``executions``, the platform operator every
+account of every tenant; any session that may read quotes follows a symbol's
+(``quotes:SYMBOL``: market data, the same for every tenant). Soft state: a reconnecting
+client subscribes again. Pure: frames are queued on the connections (``Connection.send``),
+never written here.
+
+Guarantees: an execution goes only to connections whose session reaches its account, so no
+connection ever sees another tenant's executions unless its role spans tenants.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from model import permissions
 from model.instruments import Instrument
 from model.messages import ExecutionReport, QuoteEvent
+from model.permissions import Reach
 from server.gateway import protocol
 from server.gateway.connection import Connection
 from server.gateway.validation import Invalid
@@ -19,27 +29,41 @@ class Fanout:
     """The followers of each account and symbol among ``connections`` (shared with the
     gateway, which adds and removes them), and the latest quote per symbol."""
 
-    def __init__(self, connections: dict[int, Connection], instruments: dict[str, Instrument], max_channels: int) -> None:
+    def __init__(
+        self,
+        connections: dict[int, Connection],
+        instruments: dict[str, Instrument],
+        max_channels: int,
+        tenant_of: Callable[[str], str | None] = lambda account: None,
+    ) -> None:
         self.connections = connections
+        self.tenant_of = tenant_of  # an account's tenant (the tenant firehoses)
         self.instruments = instruments
         self.max_channels = max_channels
         self.account_connections: dict[str, set[int]] = {}
-        self.firehose: set[int] = set()  # admin connections subscribed to every account's executions
+        self.firehose: set[int] = set()  # platform operators' connections subscribed to every account's executions
+        self.tenant_firehose: dict[str, set[int]] = {}  # tenant → connections subscribed to its every account's executions
         self.quote_connections: dict[str, set[int]] = {}
         self.last_quotes: dict[str, QuoteEvent] = {}  # the latest quote per symbol ...
         self.quote_frames: dict[str, bytes] = {}  # ... as a frame, once a subscriber wanted it
 
     def follow(self, conn: Connection) -> None:
-        """A connection just logged in: it follows its accounts (an operator's connection
-        gets every execution only when it subscribes)."""
-        if conn.user is not None and conn.user.role != "admin":
+        """A connection just logged in (or its reach changed): it follows its own accounts; a
+        connection reaching a whole tenant or every tenant gets executions only when it
+        subscribes to ``executions``."""
+        if conn.session is not None and conn.session.reach is Reach.OWN:
             for account in conn.accounts:
                 self.account_connections.setdefault(account, set()).add(conn.conn_id)
 
-    def forget(self, conn: Connection) -> None:
+    def forget_accounts(self, conn: Connection) -> None:
         for account in conn.accounts:
             self.account_connections.get(account, set()).discard(conn.conn_id)
+
+    def forget(self, conn: Connection) -> None:
+        self.forget_accounts(conn)
         self.firehose.discard(conn.conn_id)
+        for followers in self.tenant_firehose.values():
+            followers.discard(conn.conn_id)
         for symbol in conn.quotes:
             self.quote_connections.get(symbol, set()).discard(conn.conn_id)
 
@@ -53,10 +77,11 @@ class Fanout:
             raise Invalid("invalid_request", f"channels must hold at most {limit} entries, not {len(channels)}")
         channels = list(dict.fromkeys(channels))  # deduplicated, in the order given
         firehose = False
+        session = conn.session
         symbols = []
         for channel in channels:
-            if channel == "executions":
-                firehose = conn.user is not None and conn.user.role == "admin"
+            if channel == "executions":  # adds nothing to a session that follows its own accounts from login
+                firehose = session is not None and session.reach is not Reach.OWN and permissions.EXECUTIONS_CHANNEL in session.permissions
                 continue
             kind, _, symbol = channel.partition(":")
             if kind != "quotes" or not symbol:
@@ -65,12 +90,13 @@ class Fanout:
                 raise Invalid("unknown_symbol", f"unknown symbol {protocol.shorten(symbol)}")
             symbols.append(symbol)
         new = [symbol for symbol in symbols if symbol not in conn.quotes]
-        held = len(conn.quotes) + (conn.conn_id in self.firehose)
-        adding = len(new) + (firehose and conn.conn_id not in self.firehose)
+        hose = self.firehose if session is None or session.platform else self.tenant_firehose.setdefault(session.tenant, set())
+        held = len(conn.quotes) + (conn.conn_id in hose)
+        adding = len(new) + (firehose and conn.conn_id not in hose)
         if held + adding > limit:
             raise Invalid("invalid_request", f"a connection may hold at most {limit} channels; this one holds {held}")
         if firehose:
-            self.firehose.add(conn.conn_id)
+            hose.add(conn.conn_id)
         for symbol in new:
             conn.quotes.add(symbol)
             self.quote_connections.setdefault(symbol, set()).add(conn.conn_id)
@@ -87,6 +113,11 @@ class Fanout:
         watchers = self.account_connections.get(report.account)
         if self.firehose:
             watchers = (watchers or set()) | self.firehose
+        if self.tenant_firehose:
+            tenant = self.tenant_of(report.account)
+            followers = self.tenant_firehose.get(tenant) if tenant is not None else None
+            if followers:
+                watchers = (watchers or set()) | followers
         if not watchers and asker is None:
             return None
         body = protocol.execution_body(report)

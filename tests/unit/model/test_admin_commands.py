@@ -16,7 +16,7 @@ import pytest
 from actors.runtime.outbox import Outbox
 from actors.runtime.router import Router
 from actors.supervisor.admin import AdminCommands, Supervisor
-from model import admin_commands
+from model import admin_commands, permissions
 from model.admin_commands import COMMANDS, SERVER, SERVER_COMMANDS, SHELL, TABLE, AdminError, Form, Given, UsageError, check
 from model.messages import decode_batch
 from server.client import local, shell
@@ -75,7 +75,9 @@ def test_names_aliases_and_handlers_are_unique_and_every_entry_is_complete() -> 
         handlers = [command.handler for command in TABLE if command.runs == runs]
         assert len(handlers) == len(set(handlers))
     for command in TABLE:
-        assert command.forms and command.summary and command.role == admin_commands.ADMIN, command.name
+        assert command.forms and command.summary, command.name
+        if command.runs == SERVER:  # who may run it: the one permission table
+            assert command.name in permissions.COMMANDS, command.name
 
 
 def test_usage_is_written_from_the_forms() -> None:
@@ -124,12 +126,16 @@ def test_the_server_refuses_shell_commands_and_unknown_ones_naming_its_own() -> 
         check("frob", [], SHELL)
 
 
-def test_only_the_commands_role_may_run_it() -> None:
-    admin_commands.authorize("halt", "admin")
-    for role in ("trader", "advisor"):
+def test_a_command_needs_the_permission_the_permission_table_names() -> None:
+    admin_commands.authorize("halt", ["IBM"], permissions.effective("admin"))
+    admin_commands.authorize("kill", ["A1"], permissions.effective("tenant_admin"))
+    admin_commands.authorize("orders", ["A1"], permissions.effective("compliance"))
+    with pytest.raises(admin_commands.Forbidden, match="admin orders needs the tenant.load_orders permission"):
+        admin_commands.authorize("orders", ["load", "x.csv"], permissions.effective("compliance"))
+    for role in ("trader", "advisor", "viewer"):
         for name in ("halt", "frobnicate", "help"):
-            with pytest.raises(admin_commands.Forbidden, match="admin commands need the admin role"):
-                admin_commands.authorize(name, role)
+            with pytest.raises(admin_commands.Forbidden, match=f"admin {name} needs the server"):
+                admin_commands.authorize(name, [], permissions.effective(role))
 
 
 def test_a_refusal_fits_in_an_error_frame() -> None:
@@ -157,7 +163,7 @@ class Recorded:
         self.calls: list[tuple[str, Given]] = []
 
     def handler(self, name: str) -> Any:
-        async def record(given: Given) -> dict[str, Any]:
+        async def record(given: Given, tenant: str | None) -> dict[str, Any]:
             self.calls.append((name, given))
             return {"ok": True}
 
@@ -183,7 +189,7 @@ def logged_in_gateway(role_key: str, secret: str) -> tuple[Gateway, Connection, 
     outbox = Outbox("gateway-0", Router(setup.config), setup.config.batching, lambda name, data: decode_batch(data))
     asked: list[tuple[str, list[str]]] = []
 
-    async def admin(command: str, args: list[str]) -> dict[str, Any]:
+    async def admin(command: str, args: list[str], tenant: str | None) -> dict[str, Any]:
         asked.append((command, args))
         return {"ok": True}
 
@@ -226,9 +232,9 @@ async def test_the_shell_the_gateway_and_the_supervisor_accept_and_refuse_alike(
 
 async def test_the_gateway_refuses_a_trader_before_looking_at_the_command() -> None:
     gateway, conn, asked = logged_in_gateway("trader1", "trader1-secret")
-    for name, args in (("halt", ["IBM"]), ("frobnicate", []), ("halt", [])):
+    for name, args, needed in (("halt", ["IBM"], "server.control"), ("frobnicate", [], "server.inspect"), ("halt", [], "server.control")):
         gateway.on_frame(conn, msgspec.json.encode({"op": "admin", "id": 3, "command": name, "args": args}))
         await asyncio.sleep(0)
         reply = json.loads(conn.outgoing.pop())
-        assert (reply["code"], reply["message"]) == ("forbidden", "admin commands need the admin role")
+        assert (reply["code"], reply["message"]) == ("forbidden", f"admin {name} needs the {needed} permission (trader: the role lacks it)")
     assert asked == []

@@ -51,7 +51,7 @@ def test_every_account_of_the_file_is_planned_on_exactly_one_shard(tmp_path: Pat
     actor = supervisor(tmp_path)
     planned = [seed.account for p in actor.plans if p.role == ACCOUNT for seed in p.accounts]
     assert sorted(planned) == sorted(seed.account for seed in actor.setup.accounts)
-    assert [account for account, _ in actor._all_accounts()] == [seed.account for seed in actor.setup.accounts]
+    assert [account for account, _, _ in actor._all_accounts()] == [seed.account for seed in actor.setup.accounts]
     actor.journal.close()
 
 

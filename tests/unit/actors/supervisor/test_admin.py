@@ -12,7 +12,7 @@ from typing import Any, cast
 import pytest
 
 from actors.supervisor.admin import AdminCommands, Supervisor
-from model.admin_commands import SERVER_COMMANDS, AdminError, Given, UsageError
+from model.admin_commands import SERVER_COMMANDS, AdminError, Forbidden, Given, UsageError
 
 
 class Recording(AdminCommands):
@@ -21,12 +21,14 @@ class Recording(AdminCommands):
     def __init__(self) -> None:
         super().__init__(cast(Supervisor, None))  # no topology: a handler that reached it would fail
         self.calls: list[tuple[str, Given]] = []
+        self.tenants: list[str | None] = []
         for command in SERVER_COMMANDS.values():
             setattr(self, command.handler, self._record(command.handler))
 
     def _record(self, handler: str) -> Any:
-        async def record(given: Given) -> dict[str, Any]:
+        async def record(given: Given, tenant: str | None) -> dict[str, Any]:
             self.calls.append((handler, given))
+            self.tenants.append(tenant)
             return {"ok": True}
 
         return record
@@ -37,6 +39,34 @@ def test_a_command_runs_the_handler_its_entry_names_with_the_arguments_by_name()
     assert asyncio.run(commands.run("cancel-all", ["--symbol", "IBM"])) == {"ok": True}
     assert asyncio.run(commands.run("accounts", ["load", "new.csv"])) == {"ok": True}
     assert commands.calls == [("cancel_all", Given(0, {"symbol": "IBM"})), ("accounts_load", Given(0, {"FILE": "new.csv"}))]
+    assert commands.tenants == [None, None]
+
+
+def test_a_confined_command_reaches_its_handler_with_its_tenant() -> None:
+    commands = Recording()
+    asyncio.run(commands.run("kill", ["all"], "firm-a"))
+    asyncio.run(commands.run("export", ["--tenant", "firm-a"], "firm-a"))  # naming its own tenant is allowed
+    asyncio.run(commands.run("export", ["eod", "--tenant", "firm-b"]))  # the platform operator chooses
+    assert commands.tenants == ["firm-a", "firm-a", "firm-b"]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "words"),
+    [
+        ("halt", ["IBM"], "halt is server-wide"),
+        ("status", [], "status is server-wide"),
+        ("snapshot", [], "snapshot is server-wide"),
+        ("open", [], "open is server-wide"),
+        ("export", ["--tenant", "firm-b"], "only the platform_operator role chooses a tenant"),
+        ("reconcile", ["pos.csv", "--tenant", "firm-b"], "only the platform_operator role chooses a tenant"),
+    ],
+)
+def test_a_confined_caller_is_refused_server_wide_commands_and_other_tenants(name: str, args: list[str], words: str) -> None:
+    """The gateway refuses these first; the supervisor refuses them again, from the same table."""
+    commands = Recording()
+    with pytest.raises(Forbidden, match=words):
+        asyncio.run(commands.run(name, args, "firm-a"))
+    assert commands.calls == []
 
 
 @pytest.mark.parametrize(("name", "args"), [("halt", []), ("status", ["now"]), ("open", ["--all"]), ("help", []), ("frob", [])])

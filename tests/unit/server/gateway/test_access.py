@@ -48,20 +48,21 @@ async def test_a_login_reply_names_the_accounts_of_the_user_and_of_its_groups_an
     assert access.login(admin, login("admin", "c"), b"1", 0, WALL_MS)
     assert [answers(c)[0]["accounts"] for c in (trader, advisor, admin)] == [["A1", "A2"], ["C1", "C2", "C3"], []]
     assert advisor.accounts == {"C1", "C2", "C3"} and admin.accounts == access.all_accounts
-    assert (trader.user and trader.user.role, admin.user and admin.user.role) == ("trader", "admin")
+    assert (trader.session and trader.session.role, admin.session and admin.session.role) == ("trader", "platform_operator")
 
 
 async def test_an_account_opened_at_run_time_belongs_to_its_group_for_later_logins_and_to_every_admin() -> None:
     access = make_access()
     early = conn(1)
     access.login(early, login("advisor1", "early"), b"1", 0, WALL_MS)
-    access.add_accounts([("C9", "ADV1"), ("Z1", "")])
+    access.add_accounts([("C9", "ADV1", "default"), ("Z1", "", "default"), ("C8", "ADV1", "firm-b")])
     late, admin = conn(2), conn(3)
     access.login(late, login("advisor1", "late"), b"1", 0, WALL_MS)
     access.login(admin, login("admin", "admin"), b"1", 0, WALL_MS)
-    assert "C9" not in early.accounts  # what a connection may touch is fixed at its login
-    assert late.accounts == {"C1", "C2", "C3", "C9"}
-    assert {"C9", "Z1"} <= admin.accounts and "Z1" not in late.accounts
+    assert "C9" not in early.accounts  # Access fixes a connection's reach at login (the gateway asks again: Gateway.add_accounts)
+    assert access.reach_of(early.user, early.session) == late.accounts  # type: ignore[arg-type]
+    assert late.accounts == {"C1", "C2", "C3", "C9"}  # not C8: firm-b's group ADV1 is another group
+    assert {"C9", "Z1", "C8"} <= admin.accounts and "Z1" not in late.accounts
 
 
 async def test_authorise_refuses_an_account_that_is_not_the_connection_s() -> None:

@@ -62,7 +62,7 @@ def test_each_incarnation_sends_under_a_name_of_its_own() -> None:
 async def test_before_it_is_wired_its_status_is_its_name_and_accounts_wait_for_the_gateway() -> None:
     actor = Shell("gateway-0", SETUP, 1)
     assert {key: value for key, value in (await actor.status()).items() if key in ("name", "unacked_batches")} == {"name": "gateway-0", "unacked_batches": 0}
-    await actor.add_accounts([("C9", "ADV1")])
+    await actor.add_accounts([("C9", "ADV1", "default")])
     actor.wired()
     assert actor.gateway is not None and actor.gateway.admin is None  # no supervisor handle: no admin service
     port = await actor.start("127.0.0.1", 0)

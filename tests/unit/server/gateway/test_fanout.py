@@ -13,6 +13,7 @@ from model.config import User
 from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce
 from model.messages import ExecutionReport, QuoteEvent, Reply
 from model.orders import OrderSpec
+from server.gateway.access import Access
 from server.gateway.connection import Connection
 from server.gateway.fanout import Fanout
 from server.gateway.ratelimit import TokenBucket
@@ -34,6 +35,7 @@ def join(fanout: Fanout, conn_id: int, user: User, accounts: set[str]) -> Connec
     """A connection logged in as ``user``, registered with the gateway's connections."""
     conn = Connection(conn_id, NoSocket(), TokenBucket(10**6, 10**6), 10**6)  # type: ignore[arg-type]
     conn.user, conn.accounts = user, frozenset(accounts)
+    conn.session = Access.session_of(user)
     fanout.connections[conn_id] = conn
     fanout.follow(conn)
     return conn
