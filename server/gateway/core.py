@@ -76,11 +76,11 @@ log = structlog.get_logger("gateway")
 
 # (command, args, tenant): the tenant the command is confined to, None for the platform operator's
 AdminHandler = Callable[[str, list[str], str | None], Awaitable[dict[str, Any]]]
-# Each op's request type → the permission it needs (``model/permissions.OPS``); ``admin``: per command
-NEEDS: dict[type, str] = {
-    cls: permissions.OPS[cls.__struct_config__.tag]  # type: ignore[attr-defined]
+# Each op's request type → (the permission it needs, the op) (``model/permissions.OPS``); ``admin``: per command
+NEEDS: dict[type, tuple[str, str]] = {
+    cls: (permissions.OPS[str(cls.__struct_config__.tag)], str(cls.__struct_config__.tag))
     for cls in Request.__args__  # type: ignore[attr-defined]
-    if cls.__struct_config__.tag in permissions.OPS  # type: ignore[attr-defined]
+    if cls.__struct_config__.tag in permissions.OPS
 }
 # The admin arguments that name an account (``model/admin_commands.py`` value names)
 ACCOUNT_ARGUMENTS = ("ACCOUNT", "ACCOUNT|all", "account")
@@ -224,9 +224,9 @@ class Gateway:
             return
         reply = Reply(self.name, conn.conn_id, request_id)
         try:
-            needed = NEEDS.get(type(request))
-            if needed is not None and needed not in conn.session.permissions:  # type: ignore[union-attr]  # set with user
-                permit(conn, needed, request.__struct_config__.tag)
+            needs = NEEDS.get(type(request))
+            if needs is not None and needs[0] not in conn.session.permissions:  # type: ignore[union-attr]  # set with user
+                permit(conn, *needs)
             self._dispatch(conn, request, reply)
         except Invalid as invalid:
             conn.send(protocol.error(invalid.code, str(invalid), request_id))

@@ -35,7 +35,8 @@ def login(key: str = "trader1", secret: str = "trader1-secret", ts: int | None =
 async def test_good_login_names_role_and_accounts(server: BrokerServer) -> None:
     async with ws_connect(server.url) as socket:
         reply = await exchange(socket, login())
-        assert reply == {"id": 1, "type": "login", "ok": True, "role": "trader", "accounts": ["A1", "A2"]}
+        scopes = ["admin", "read", "trade", "transfer"]
+        assert reply == {"id": 1, "type": "login", "ok": True, "role": "trader", "tenant": "default", "scopes": scopes, "accounts": ["A1", "A2"]}
 
 
 @pytest.mark.parametrize(
