@@ -28,13 +28,13 @@ Guarantees:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Final
 
 DEFAULT_TENANT: Final = "default"  # the tenant of an account or user whose file names none
 
 
-class Scope(str, Enum):
+class Scope(StrEnum):
     """What a credential may be used for; a permission belongs to exactly one."""
 
     READ = "read"
@@ -46,7 +46,7 @@ class Scope(str, Enum):
 ALL_SCOPES: Final = frozenset(Scope)
 
 
-class Reach(str, Enum):
+class Reach(StrEnum):
     """Which accounts a role may touch."""
 
     OWN = "own"  # those the user names, and every account of its groups (in its tenant)

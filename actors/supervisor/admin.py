@@ -30,8 +30,8 @@ from typing import Any, Protocol
 import msgspec
 import structlog
 
-from actors.runtime.router import SUPERVISOR, Router
 from actors.runtime.outputs import ACCOUNT, ALL, GATEWAY, INSTRUMENT
+from actors.runtime.router import SUPERVISOR, Router
 from actors.supervisor import nav
 from actors.supervisor.core import ActorPlan
 from model import backoffice, fixed, permissions

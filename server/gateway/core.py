@@ -49,7 +49,7 @@ from model.messages import (
     decode_batch,
 )
 from server.gateway import protocol
-from server.gateway.access import AccountEntry, Access, authorise, forbidden_message, out_of_reach, permit
+from server.gateway.access import Access, AccountEntry, authorise, forbidden_message, out_of_reach, permit
 from server.gateway.baskets import BasketLoads, Summary
 from server.gateway.connection import Connection, write_queued
 from server.gateway.fanout import Fanout

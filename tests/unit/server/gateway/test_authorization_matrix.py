@@ -106,9 +106,8 @@ def admin_forms() -> Iterator[tuple[str, tuple[list[str], list[str], list[str]] 
     yield "export", []
     yield "orders", ["load", "basket.csv"]
     yield "accounts", ["load", "accounts.csv"]
-    for command, args in (("status", []), ("config", []), ("check", []), ("blocks", []), ("snapshot", []), ("halt", ["IBM"]),
-                          ("resume", ["IBM"]), ("open", []), ("nav", ["VFIAX", "451.20"])):
-        yield command, args
+    yield from (("status", []), ("config", []), ("check", []), ("blocks", []), ("snapshot", []), ("halt", ["IBM"]),
+                ("resume", ["IBM"]), ("open", []), ("nav", ["VFIAX", "451.20"]))
 
 
 SCOPE_SETS = [frozenset(chosen) for size in range(len(Scope) + 1) for chosen in itertools.combinations(list(Scope), size)]
