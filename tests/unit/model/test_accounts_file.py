@@ -150,3 +150,17 @@ def test_csv_rows_are_numbered_by_the_line_they_start_on_with_blank_rows_skipped
     text = 'a,b\n\n  x ,y\n"multi\nline",z\n \t \nlast,row\n'
     rows = list(numbered_csv_rows(csv.reader(io.StringIO(text, newline=""), strict=True)))
     assert rows == [(1, ["a", "b"]), (3, ["x", "y"]), (4, ["multi\nline", "z"]), (7, ["last", "row"])]
+
+
+def test_the_tenant_column_names_each_account_s_tenant_and_defaults_to_the_default_one() -> None:
+    seeds = parse_accounts_csv("account,owner,cash,tenant\nA1,a,1.00,firm-a\nA2,a,1.00,\n", "t.csv")
+    assert [(seed.account, seed.tenant) for seed in seeds] == [("A1", "firm-a"), ("A2", "default")]
+    with pytest.raises(ConfigError, match="row 2: account A1: tenant must be 1 to 64 letters"):
+        parse_accounts_csv("account,owner,cash,tenant\nA1,a,1.00,../x\n", "t.csv")
+
+
+def test_a_file_loaded_for_a_tenant_gives_its_accounts_that_tenant_and_refuses_another_s() -> None:
+    seeds = parse_accounts_csv("account,owner,cash\nF1,f,1.00\n", "t.csv", "firm-b")
+    assert seeds[0].tenant == "firm-b"
+    with pytest.raises(ConfigError, match="row 2: account F1: tenant default is not firm-b, the tenant loading the file"):
+        parse_accounts_csv("account,owner,cash,tenant\nF1,f,1.00,default\n", "t.csv", "firm-b")

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import msgspec
 import pytest
+import structlog
 
-from model import fixed
+from model import fixed, permissions
 from model.config import (
     AdminSection,
     BatchingSection,
@@ -47,6 +49,34 @@ def test_the_shipped_configuration_loads(conf: Path) -> None:
     setup = load_setup(conf / "server.toml")
     assert [seed.account for seed in setup.accounts][:3] == ["A1", "A2", "B1"]
     assert {instrument.symbol for instrument in setup.instruments} >= {"IBM", "AAPL"}
+
+
+def test_the_demo_has_one_tenant_and_its_admin_is_the_platform_operator(conf: Path) -> None:
+    setup = load_setup(conf / "server.toml")
+    assert {seed.tenant for seed in setup.accounts} == {user.tenant for user in setup.users} == {"default"}
+    assert {user.key: user.role for user in setup.users}["admin"] == "platform_operator"
+
+
+@pytest.mark.parametrize(
+    ("users", "words"),
+    [
+        ('[[users]]\nkey = "x"\nsecret = "s"\nrole = "root"\n', "user x: unknown role 'root'; roles: trader, advisor, viewer"),
+        ('[[users]]\nkey = "x"\nsecret = "s"\ntenant = "../up"\n', "user x: tenant must be 1 to 64 letters"),
+        ('[[users]]\nkey = "x"\nsecret = "s"\ntenant = "firm-b"\naccounts = ["A1"]\n', "user x (tenant firm-b): accounts of another tenant: A1"),
+    ],
+)
+def test_a_users_file_with_a_bad_role_tenant_or_another_tenant_s_account_is_refused(conf: Path, users: str, words: str) -> None:
+    (conf / "users.toml").write_text(users)
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        load_setup(conf / "server.toml")
+
+
+def test_an_older_admin_role_is_read_as_the_platform_operator_and_logged(conf: Path) -> None:
+    (conf / "users.toml").write_text('[[users]]\nkey = "ops"\nsecret = "s"\nrole = "admin"\n')
+    with structlog.testing.capture_logs() as logs:
+        setup = load_setup(conf / "server.toml")
+    assert setup.users[0].role == "admin" and permissions.role(setup.users[0].role).name == "platform_operator"
+    assert [(log["event"], log["write"]) for log in logs] == [("role renamed", 'role = "platform_operator"')]
 
 
 def test_an_empty_file_is_the_defaults_and_binds_to_loopback(conf: Path) -> None:

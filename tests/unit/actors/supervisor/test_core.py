@@ -172,7 +172,18 @@ def test_an_account_opened_at_run_time_goes_to_its_shard_and_is_remembered_with_
     state = SupervisorState(SYMBOLS)
     opened = OpenAccount("Z9", "advisor1", D("10.00"), group="ADV1")
     assert run(state, opened) == [Send(ACCOUNT, "Z9", opened)]
-    assert state.loaded == {"Z9": "ADV1"}
+    assert state.loaded == {"Z9": "ADV1"} and state.loaded_tenants == {}  # the default tenant's
+
+
+def test_an_account_loaded_for_a_tenant_keeps_its_tenant_through_a_snapshot() -> None:
+    live = SupervisorState(SYMBOLS)
+    run(live, OpenAccount("F9", "fb", D("10.00"), tenant="firm-b"))
+    run(live, OpenAccount("Z8", "d", D("10.00"), tenant="default"))
+    assert live.loaded_tenants == {"F9": "firm-b"}
+    restored = SupervisorState.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(live.snapshot()), type=SupervisorState.snapshot_type))
+    assert restored.loaded_tenants == {"F9": "firm-b"}
+    older = msgspec.msgpack.encode({k: v for k, v in msgspec.structs.asdict(live.snapshot()).items() if k != "loaded_tenants"})
+    assert SupervisorState.restore(msgspec.msgpack.decode(older, type=SupervisorState.snapshot_type)).loaded_tenants == {}  # a snapshot from before tenants
 
 
 def test_a_message_the_supervisor_does_not_take_is_refused() -> None:
