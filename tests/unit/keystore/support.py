@@ -10,6 +10,7 @@ from model.config import SecretsSection
 
 def secrets_in(folder: Path) -> SecretsSection:
     """A fresh owner-only master key file in ``folder`` and a vault beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
     key = folder / "master.key"
     write_new_key(key)
     return SecretsSection(master_key_file=str(key), vault_file=str(folder / "vault.json"))
