@@ -26,6 +26,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from actors.runtime.inbox import Inbox
+from actors.runtime.options import is_loopback
 from actors.runtime.outbox import Outbox
 from model import admin_commands
 from model.basket import BasketError, BasketRules, parse_basket
@@ -53,6 +54,7 @@ from server.gateway.access import Access, authorise
 from server.gateway.baskets import BasketLoads, Summary
 from server.gateway.connection import Connection, write_queued
 from server.gateway.fanout import Fanout
+from server.gateway.tls import server_context
 from server.gateway.protocol import (
     AdminRequest,
     CancelAllRequest,
@@ -106,7 +108,12 @@ class Gateway:
     # --- server lifecycle -----------------------------------------------------------------------
 
     async def start(self, host: str, port: int) -> int:
-        """Listen; returns the bound port (useful with port 0)."""
+        """Listen (wss:// when ``[gateway]`` names a certificate and key); returns the bound
+        port (useful with port 0). Plain ws:// on an address other than loopback is logged
+        as a warning: logins and orders would cross the network readable."""
+        tls = server_context(self.config.gateway)
+        if tls is None and not is_loopback(host):
+            log.warning("WebSocket without TLS on a non-loopback address: set [gateway] tls_cert_file and tls_key_file", host=host)
         self.server = await serve(
             self._serve,
             host,
@@ -114,6 +121,7 @@ class Gateway:
             max_size=self.config.gateway.max_frame_bytes,
             compression=None,
             max_queue=64,
+            ssl=tls,
         )
         return int(self.server.sockets[0].getsockname()[1])
 
