@@ -47,7 +47,7 @@ def read_value(name: str, value_file: str | None = None) -> bytes:
             raise ValueRefused(f"cannot read {value_file}: {error.strerror}") from None
     elif sys.stdin.isatty():
         first = getpass.getpass(f"value for {name} (not shown): ")
-        if getpass.getpass(f"again, to confirm: ") != first:
+        if getpass.getpass("again, to confirm: ") != first:
             raise ValueRefused("the two values differ; nothing stored")
         data = first.encode("utf-8")
     else:

@@ -21,8 +21,8 @@ from typing import Any, Protocol
 import msgspec
 import structlog
 
-from actors.runtime.router import SUPERVISOR, Router
 from actors.runtime.outputs import ACCOUNT, ALL, GATEWAY, INSTRUMENT
+from actors.runtime.router import SUPERVISOR, Router
 from actors.supervisor import nav
 from actors.supervisor.core import ActorPlan
 from keystore import vault
@@ -145,7 +145,8 @@ class AdminCommands:
 
     async def config(self, given: Given) -> Result:
         """The running configuration, every section with its defaults filled in. It holds no
-        secret: logins live in the users file, FIX passwords in the sessions' ``.cfg``."""
+        secret: logins live in the users file, FIX passwords in the sessions' ``.cfg`` or sealed
+        in the vault (named ``vault:NAME`` there); ``[secrets]`` names files, never the key."""
         return {"ok": True, "config": msgspec.to_builtins(self.top.config)}
 
     async def snapshot(self, given: Given) -> Result:

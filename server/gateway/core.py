@@ -54,7 +54,6 @@ from server.gateway.access import Access, authorise
 from server.gateway.baskets import BasketLoads, Summary
 from server.gateway.connection import Connection, write_queued
 from server.gateway.fanout import Fanout
-from server.gateway.tls import server_context
 from server.gateway.protocol import (
     AdminRequest,
     CancelAllRequest,
@@ -71,6 +70,7 @@ from server.gateway.protocol import (
     SubscribeRequest,
 )
 from server.gateway.ratelimit import TokenBucket
+from server.gateway.tls import server_context
 from server.gateway.validation import Invalid, check_client_order_id, orders_page, to_new_order, to_replace
 from server.gateway.window import InFlightWindow
 

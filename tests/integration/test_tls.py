@@ -26,7 +26,6 @@ from tests.conftest import make_setup
 from tests.integration.helpers import cloid, final_report
 from tests.tlstools import make_certificate
 
-
 FOLDER = Path(tempfile.mkdtemp(prefix="brokerd-tls-"))
 
 
