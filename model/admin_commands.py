@@ -72,6 +72,11 @@ class Form:
     optional: str | None = None
     many: str | None = None
     options: tuple[tuple[str, str], ...] = ()  # (flag, the name of its value in the usage)
+    # A secret value (a venue password for the vault) that is never typed on the command line,
+    # where it would stay in the shell's history: the admin shell reads it (without echo, or
+    # from a file or standard input) and sends it as the last argument. The shell checks the
+    # line without it; the gateway and the supervisor, with it. Never shown in a message.
+    secret: str | None = None
 
     def usage(self) -> str:
         parts = [*self.words, *self.names]
@@ -123,12 +128,13 @@ class Command:
         """Runs in the shell, without the server."""
         return self.runs == SHELL
 
-    def fit(self, args: Sequence[str]) -> Given:
-        """``args`` as :class:`Given`, or ``UsageError`` with the problem (without the usage)."""
+    def fit(self, args: Sequence[str], secrets: bool = False) -> Given:
+        """``args`` as :class:`Given`, or ``UsageError`` with the problem (without the usage).
+        ``secrets``: a form's ``secret`` value is among ``args`` (at the server), last."""
         problems = []
         for index, form in enumerate(self.forms):
             try:
-                return _fit(self, index, form, list(args))
+                return _fit(self, index, form, list(args), secrets)
             except UsageError as problem:
                 problems.append(str(problem))
         if len(problems) == 1:
@@ -205,6 +211,19 @@ TABLE: tuple[Command, ...] = (
         " a tenant's accounts only, with a file of <import dir>/<tenant>/ (--tenant: the platform operator's choice)",
         "reconcile",
     ),
+    Command(
+        "vault",
+        (
+            Form(words=("list",)),
+            Form(words=("add",), names=("NAME",), secret="VALUE"),
+            Form(words=("rotate",), names=("NAME",), secret="VALUE"),
+            Form(words=("remove",), names=("NAME",)),
+        ),
+        "venue credentials, sealed: list (names and times, never values), add, rotate, remove;"
+        " the value is asked for without echo (or read from --value-file, or piped in), never typed on the line;"
+        " a FIX session uses a new value from its next logon",
+        "vault",
+    ),
     Command("help", (Form(optional=COMMAND_NAME),), "this list, or one command", "show_help", runs=SHELL),
     Command("quit", NONE, "leave the shell (also: exit, Ctrl-D)", "leave", runs=SHELL, aliases=("exit",)),
 )
@@ -223,7 +242,7 @@ def check(name: str, args: Sequence[str], where: Where) -> tuple[Command, Given]
     if command is None or (where == SERVER and command.runs != SERVER):
         raise UsageError(unknown_command(name)) if where == SHELL else AdminError(unknown_command(name, SERVER))
     try:
-        return command, command.fit(args)
+        return command, command.fit(args, secrets=where == SERVER)
     except UsageError as problem:
         raise UsageError(f"{name}: {problem}\nusage: {command.usage}") from None
 
@@ -246,7 +265,7 @@ def unknown_command(name: str, where: Where = SHELL) -> str:
         return f"unknown command {name!r}; commands: {', '.join(COMMANDS)}"
     known = ", ".join(SERVER_COMMANDS)
     if name in COMMANDS or name in ALIASES:
-        return f"{name!r} is a command of the admin shell (python run_server.py admin {name}), not of the server; server commands: {known}"
+        return f"{name!r} is a command of the admin shell (brokerd admin {name}), not of the server; server commands: {known}"
     return f"unknown admin command {name!r}; server commands: {known}"
 
 
@@ -269,10 +288,15 @@ def parse_options(args: Sequence[str], allowed: Sequence[str]) -> dict[str, str]
     return options
 
 
-def _fit(command: Command, index: int, form: Form, args: list[str]) -> Given:
+def _fit(command: Command, index: int, form: Form, args: list[str], secrets: bool = False) -> Given:
     if args[: len(form.words)] != list(form.words):
         raise UsageError(f"the {command.name} command is '{command.name} {form.usage()}'")
     rest = args[len(form.words) :]
+    secret = None
+    if form.secret is not None and secrets:
+        if len(rest) <= len(form.names) or not rest[-1]:
+            raise UsageError(f"no {form.secret} came with it (the admin shell asks for it)")
+        rest, secret = rest[:-1], rest[-1]
     slots = bool(form.names) or form.optional is not None or form.many is not None
     if not slots and form.options:  # options only: every word is a flag or its value
         positional, flags = [], rest
@@ -293,6 +317,8 @@ def _fit(command: Command, index: int, form: Form, args: list[str]) -> Given:
     many = tuple(positional[len(form.names) :]) if form.many is not None else ()
     options = parse_options(flags, [flag for flag, _ in form.options])
     values.update({flag.removeprefix("--"): value for flag, value in options.items()})
+    if secret is not None and form.secret is not None:
+        values[form.secret] = secret
     return Given(index, values, many)
 
 

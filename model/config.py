@@ -89,11 +89,26 @@ class GatewaySection(_Section, frozen=True):
     login_throttle_max_keys: int = 100_000  # keys remembered at most (least recently failed forgotten first)
     max_connections_per_address: int = 1000
     max_connections_per_user: int = 100
+    # TLS (wss://): both files, PEM (the certificate chain, and its unencrypted private key);
+    # relative: to server.toml's folder. Neither: plain ws://, for the demo on loopback only.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_min_version: str = "1.2"  # "1.2" or "1.3"
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
-            if getattr(self, name) <= 0:
-                raise ValueError(f"gateway.{name} must be > 0, not {getattr(self, name)}")
+            value = getattr(self, name)
+            if isinstance(value, int) and value <= 0:
+                raise ValueError(f"gateway.{name} must be > 0, not {value}")
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError("gateway: tls_cert_file and tls_key_file go together (both, or neither)")
+        if self.tls_min_version not in ("1.2", "1.3"):
+            raise ValueError(f"gateway.tls_min_version must be 1.2 or 1.3, not {self.tls_min_version!r}")
+
+    @property
+    def tls(self) -> bool:
+        """Whether the gateway serves wss:// (TLS)."""
+        return bool(self.tls_cert_file)
 
 
 class RiskSection(_Section, frozen=True):
@@ -257,6 +272,26 @@ class BasketSection(_Section, frozen=True):
                 raise ValueError(f"basket.{name} must be > 0, not {getattr(self, name)}")
 
 
+class SecretsSection(_Section, frozen=True):
+    """Secrets at rest (``keystore/``): the master key that seals them, and the vault of venue
+    credentials. The master key is read only where a secret is sealed or opened (the start
+    check, the supervisor's ``vault`` commands, a FIX session's logon), never logged, and
+    needed only when the configuration uses sealed secrets (a ``vault:NAME`` reference, or a
+    vault file that exists)."""
+
+    # A file holding the 32-byte key, base64 or hex; it must not be readable by group or others.
+    # Relative: to server.toml's folder. "" : the key comes from the variable below.
+    master_key_file: str = ""
+    master_key_env: str = "BROKERD_MASTER_KEY"  # the environment variable holding the key when there is no file
+    vault_file: str = "vault.json"  # the vault of venue credentials; relative: to server.toml's folder
+
+    def __post_init__(self) -> None:
+        if not self.vault_file:
+            raise ValueError("secrets.vault_file must name a file")
+        if not (self.master_key_file or self.master_key_env):
+            raise ValueError("secrets: give master_key_file or master_key_env")
+
+
 class FilesSection(_Section, frozen=True):
     instruments: str = "instruments.toml"
     users: str = "users.toml"
@@ -282,6 +317,7 @@ class Config(_Section, frozen=True):
     admin: AdminSection = AdminSection()
     basket: BasketSection = BasketSection()
     logging: LoggingSection = LoggingSection()
+    secrets: SecretsSection = SecretsSection()
     venues: list[VenueSection] = msgspec.field(default_factory=lambda: [VenueSection(name="SIM")])
 
 
@@ -336,6 +372,7 @@ def load_setup(path: str | Path) -> Setup:
     accounts = load_accounts(base / config.files.accounts)
     check_account_symbols(accounts, {i.symbol for i in instruments})
     config = _resolve_session_configs(config, base)
+    config = _resolve_secret_files(config, base)
     _check_unique([i.symbol for i in instruments], "instrument symbol")
     _check_unique([u.key for u in users_file.users], "user key")
     check_users(users_file.users, accounts, str(base / config.files.users))
@@ -385,6 +422,19 @@ def _resolve_session_configs(config: Config, base: Path) -> Config:
             raise ConfigError(f"drop_copy: session_config {path} does not exist")
         drop_copy = msgspec.structs.replace(drop_copy, session_config=str(path))
     return msgspec.structs.replace(config, venues=venues, drop_copy=drop_copy)
+
+
+def _resolve_secret_files(config: Config, base: Path) -> Config:
+    """The secret files' paths made absolute (relative ones: to server.toml's folder): the
+    actors that read them run elsewhere."""
+    secrets, gateway = config.secrets, config.gateway
+
+    def absolute(name: str) -> str:
+        return str((base / name).resolve()) if name else ""
+
+    secrets = msgspec.structs.replace(secrets, master_key_file=absolute(secrets.master_key_file), vault_file=absolute(secrets.vault_file))
+    gateway = msgspec.structs.replace(gateway, tls_cert_file=absolute(gateway.tls_cert_file), tls_key_file=absolute(gateway.tls_key_file))
+    return msgspec.structs.replace(config, secrets=secrets, gateway=gateway)
 
 
 def _check_unique(values: list[str], what: str) -> None:

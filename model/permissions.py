@@ -74,6 +74,7 @@ PERMISSIONS: Final[dict[str, Scope]] = {
     # server-wide: every tenant at once
     "server.inspect": Scope.ADMIN,  # status, config, check, blocks
     "server.control": Scope.ADMIN,  # snapshot, halt, resume, open, nav
+    "server.secrets": Scope.ADMIN,  # vault: the venues' credentials, shared by every tenant
 }
 
 # --- what each request needs ------------------------------------------------------------------
@@ -110,6 +111,7 @@ COMMANDS: Final[dict[str, str]] = {
     "resume": "server.control",
     "open": "server.control",
     "nav": "server.control",
+    "vault": "server.secrets",
 }
 LOAD_ORDERS: Final = "tenant.load_orders"  # ``orders load FILE``: the form of ``orders`` that trades
 UNKNOWN_COMMAND: Final = "server.inspect"  # a command the server lacks: who may not run commands learns nothing of them

@@ -17,6 +17,7 @@ from actors.supervisor.actor import SupervisorActor
 from actors.supervisor.core import ActorPlan, gateway_plans
 from model.config import Setup
 from server.gateway.actor import GatewayActor
+from server.gateway.tls import scheme
 
 log = structlog.get_logger("server")
 PING_PATIENCE_S = 5.0  # a ping unanswered this long is logged as slow, never taken for a death
@@ -47,7 +48,7 @@ class BrokerServer:
 
     @property
     def url(self) -> str:
-        return f"ws://{self.host}:{self.ws_port}"
+        return f"{scheme(self.setup.config.gateway)}://{self.host}:{self.ws_port}"
 
     async def start(self) -> str:
         namespace = self.setup.config.topology.namespace

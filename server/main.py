@@ -4,6 +4,7 @@
             [--ws-port 8765] [--fix-port 9878] [--address RAY_ADDRESS] [--fresh [--wipe]]
     brokerd admin [OPTIONS] [COMMAND ARGS...]      the admin shell (docs/admin.md)
     brokerd client [OPTIONS] COMMAND ...           the trader command line (python -m server.client)
+    brokerd secrets COMMAND ...                    the master key and the vault (keystore/cli.py)
 
 ``pip install`` installs ``brokerd`` (``[project.scripts]``); ``python run_server.py`` is the
 same from a checkout. With no flags: an embedded Ray, the simulated venue, the demo
@@ -20,11 +21,13 @@ import shutil
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: conf/ is beside server/
 SUBCOMMANDS = """other forms:
   PROG admin [OPTIONS] [COMMAND ARGS...]   the admin shell (PROG admin --help, PROG admin help)
-  PROG client [OPTIONS] COMMAND ...        the trader command line (PROG client --help)"""
+  PROG client [OPTIONS] COMMAND ...        the trader command line (PROG client --help)
+  PROG secrets COMMAND ...                 the master key and the vault of venue credentials (PROG secrets --help)"""
 
 
 def parse_args(argv: list[str], prog: str = "brokerd") -> argparse.Namespace:
@@ -53,6 +56,26 @@ def prepare_data_dir(path: Path, fresh: bool, wipe: bool) -> None:
     path.mkdir(parents=True, exist_ok=True)
 
 
+def check_secrets(config: Any) -> str | None:
+    """Before anything starts: the master key, the vault and every entry the config names
+    (when sealed secrets are in use), and the gateway's TLS certificate and key (when
+    configured). The problem in one line, or ``None``."""
+    from keystore.masterkey import MasterKeyError
+    from keystore.store import StoreError
+    from keystore.vault import check_at_start
+    from model.config import ConfigError
+    from server.gateway.tls import server_context
+
+    try:
+        check_at_start(config)
+        server_context(config.gateway)
+    except (ConfigError, MasterKeyError, StoreError) as problem:
+        return str(problem)
+    except OSError as problem:  # a session file that went missing since it was read
+        return f"cannot read {problem.filename}: {problem.strerror}"
+    return None
+
+
 async def serve(args: argparse.Namespace) -> int:
     import msgspec
 
@@ -64,6 +87,10 @@ async def serve(args: argparse.Namespace) -> int:
         setup = load_setup(args.config)
     except ConfigError as error:
         print(f"brokerd: bad configuration: {error}", file=sys.stderr)
+        return 2
+    problem = check_secrets(setup.config)
+    if problem:
+        print(f"brokerd: {problem}", file=sys.stderr)
         return 2
     server_conf = setup.config.server
     overrides = {
@@ -117,7 +144,7 @@ async def serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None, prog: str = "brokerd") -> int:
     """``brokerd`` (the console script calls it with no arguments: ``sys.argv``), or
     ``run_server.py``: the server, or ``admin ...`` (the shell), or ``client ...`` (the
-    trader CLI). Returns the exit code."""
+    trader CLI), or ``secrets ...`` (the master key and the vault). Returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "admin":
         from server.client.shell import main as admin_main
@@ -127,6 +154,10 @@ def main(argv: list[str] | None = None, prog: str = "brokerd") -> int:
         from server.client.cli import main as client_main
 
         return client_main(argv[1:], prog=f"{prog} client")
+    if argv and argv[0] == "secrets":
+        from keystore.cli import main as secrets_main
+
+        return secrets_main(argv[1:], prog=f"{prog} secrets")
     args = parse_args(argv, prog)
     if args.wipe and not args.fresh:
         print("--wipe goes with --fresh", file=sys.stderr)

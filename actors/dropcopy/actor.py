@@ -39,6 +39,7 @@ class DropCopyActor(FixSessionHost):
 
     async def start(self) -> None:
         from adapters.fix.session import FixSession
+        from keystore.vault import resolver
 
         if self.fix is not None:
             return
@@ -51,6 +52,7 @@ class DropCopyActor(FixSessionHost):
             on_logout=lambda: log.info("clearing logged out"),
             accept_port=self.config.server.fix_port,
             listen_host=self.config.drop_copy.listen_host(self.config.server),
+            resolve=resolver(self.config.secrets),  # a vault:NAME Password, opened at each logon
         )
         self.fix.start(0)
         for raw in self.resend:

@@ -34,6 +34,9 @@ from actors.runtime.outputs import ACCOUNT, ALL, GATEWAY, INSTRUMENT
 from actors.runtime.router import SUPERVISOR, Router
 from actors.supervisor import nav
 from actors.supervisor.core import ActorPlan
+from keystore import vault
+from keystore.masterkey import MasterKeyError
+from keystore.store import SecretInfo, StoreError
 from model import backoffice, fixed, permissions
 from model.admin_commands import SERVER, AdminError, Forbidden, Given, check
 from model.basket import BasketError, BasketRules, encode_chunks, is_parquet, parse_basket, refused_rows
@@ -178,7 +181,8 @@ class AdminCommands:
 
     async def config(self, given: Given, tenant: str | None) -> Result:
         """The running configuration, every section with its defaults filled in. It holds no
-        secret: logins live in the users file, FIX passwords in the sessions' ``.cfg``."""
+        secret: logins live in the users file, FIX passwords in the sessions' ``.cfg`` or sealed
+        in the vault (named ``vault:NAME`` there); ``[secrets]`` names files, never the key."""
         return {"ok": True, "config": msgspec.to_builtins(self.top.config)}
 
     async def snapshot(self, given: Given, tenant: str | None) -> Result:
@@ -432,6 +436,34 @@ class AdminCommands:
             "files": files,
             "tenant": tenant or "all",
         }
+
+    # --- the vault of venue credentials ---------------------------------------------------------------
+
+    async def vault(self, given: Given, tenant: str | None) -> Result:
+        """``vault list | add NAME | rotate NAME | remove NAME`` (the forms, in the table's
+        order). The value of ``add`` and ``rotate`` is sealed at once and never answered,
+        logged or kept; a FIX session reads it at its next logon. An entry a venue's session
+        file names is not removed. The file work runs off the event loop (it fsyncs, and may
+        wait for the lock ``brokerd secrets`` holds)."""
+        action = ("list", "add", "rotate", "remove")[given.form]
+        secrets = self.top.config.secrets
+        try:
+            if action == "remove":
+                where = vault.references(self.top.config).get(given["NAME"])
+                if where:
+                    raise AdminError(f"{', '.join(where)} names {given['NAME']!r}: change that first; nothing removed")
+            store = vault.open_vault(secrets)
+            if action == "list":
+                entries = await asyncio.to_thread(lambda: store.list() if store.exists() else [])
+                return {"ok": True, "vault_file": str(store.path), "entries": [info._asdict() for info in entries]}
+            if action == "remove":
+                await asyncio.to_thread(store.remove, given["NAME"])
+                return {"ok": True, "removed": given["NAME"]}
+            value = given["VALUE"].encode("utf-8")
+            info: SecretInfo = await asyncio.to_thread(store.add if action == "add" else store.rotate, given["NAME"], value)
+        except (MasterKeyError, StoreError, OSError) as refused:
+            raise AdminError(f"vault {action}: {refused}") from None
+        return {"ok": True, action: info._asdict(), "note": "FIX sessions use the new value from their next logon"}
 
     async def reconcile(self, given: Given, tenant: str | None) -> Result:
         """Compare every account's positions with a back-office file; ``ok`` only without breaks."""

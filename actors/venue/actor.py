@@ -65,6 +65,7 @@ class VenueActor(FixSessionHost):
         if self.venue.kind == "fix" and self.fix is None:
             from adapters.fix.inbound import acknowledges_only
             from adapters.fix.session import FixSession
+            from keystore.vault import resolver
 
             def may_wait(raw: str) -> bool:
                 """An acknowledgement rides in the next record: the fill that follows it need
@@ -85,6 +86,9 @@ class VenueActor(FixSessionHost):
                 # lazy: it rides in the next record instead of costing the order a commit of its
                 # own; lost in a crash, it is read back from quickfix's store (_recover_sends)
                 on_sent=lambda seq, msg_type, cl_ord_id: self.submit_local([VenueWireSent(seq, msg_type, cl_ord_id)], lazy=True),
+                # the session file's credentials, a vault:NAME reference opened here, at each logon,
+                # and nowhere else: the supervisor and the config carry the reference only
+                resolve=resolver(self.config.secrets),
             )
             await self._recover_sends()
             self.fix.start(self.adapter.last_in_seq)

@@ -12,7 +12,15 @@ in order in a queue, never dropped.
 
 Sequence numbers and sent messages live in quickfix's FileStore under
 ``<data-dir>/<venue-actor>/fix/``, so a restart resumes with resend and gap fill, never a
-reset. Inbound messages the venue sent after the last one journaled are asked for again:
+reset.
+
+No password is ever written to a file: the session file quickfix is given is written
+without ``Username`` and ``Password`` (brokerd sends and checks them itself, a ``vault:``
+reference opened at each logon); our Logon carrying a password is kept out of quickfix's
+store (``keep_sent``: an admin message is never resent, a gap fill stands in for it); and
+quickfix gets no message log (its FileLog writes every message, the Logon's Password(554)
+too), only its events, on the actor's stdout. brokerd's journal holds the application
+messages received, which carry no credential. Inbound messages the venue sent after the last one journaled are asked for again:
 before connecting, the session's next expected seq is set to the journal's last + 1, so a
 message quickfix took but the actor never journaled (a crash in between) is resent
 (PossDup) instead of lost; the adapter applies each ExecID once.
@@ -58,10 +66,15 @@ log = structlog.get_logger("fix")
 
 
 class Credentials(NamedTuple):
-    """What a Logon carries: Username (553) and Password (554); ``""``: not sent, not checked."""
+    """What a Logon carries: Username (553) and Password (554); ``""``: not sent, not checked.
+    As read from the session file, each may be a vault reference (``vault:MM1``): see
+    ``FixSession.logon_credentials``."""
 
     username: str
     password: str
+
+    def __repr__(self) -> str:
+        return f"Credentials(username={self.username!r}, password={_shown(self.password)!r})"
 
     def accepts(self, username: str, password: str) -> bool:
         """An acceptor's check of the counterparty's Logon: the password always, the
@@ -71,17 +84,50 @@ class Credentials(NamedTuple):
         )
 
 
+def _shown(value: str) -> str:
+    """A credential as it may be shown: a vault reference as it is, a value never."""
+    return value if not value or value.startswith("vault:") else "***"
+
+
+def file_credentials(text: str) -> Credentials:
+    """``Username`` and ``Password`` of a session file's text: its [SESSION]'s, else its
+    [DEFAULT]'s (as quickfix reads a setting)."""
+    found: dict[str, dict[str, str]] = {"DEFAULT": {}, "SESSION": {}}
+    section = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("#", ";")):
+            continue
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1].strip().upper()
+            continue
+        key, sep, value = stripped.partition("=")
+        if sep and key.strip() in CREDENTIAL_SETTINGS and section in found:
+            found[section][key.strip()] = value.strip()
+    merged = {**found["DEFAULT"], **found["SESSION"]}
+    return Credentials(merged.get("Username", ""), merged.get("Password", ""))
+
+
+CREDENTIAL_SETTINGS = ("Username", "Password")  # brokerd's own: never written to the file quickfix reads
+
+
 def session_settings(template: Path, directory: Path, replace: dict[str, str] | None = None) -> tuple[Any, Any, Credentials]:
-    """The quickfix settings of ``template`` with the data dictionary and the store and log
-    under ``directory`` (and ``replace``'s keys set); the session's id and its credentials
+    """The quickfix settings of ``template`` with the data dictionary and the store under
+    ``directory`` (and ``replace``'s keys set); the session's id and its credentials
     (``Username=`` and ``Password=``: sent on our Logon, or required on theirs). Raises
     ``ValueError`` for a file without exactly one [SESSION], for an acceptor without a
     ``Password`` (it would let anyone log on), or with ``PersistMessages=N``: without the
-    messages sent, quickfix could not resend them, nor brokerd find what a Reject refers to."""
+    messages sent, quickfix could not resend them, nor brokerd find what a Reject refers to.
+
+    The credentials are brokerd's to send and check, not quickfix's: they are left out of
+    the file written for quickfix (``<directory>/session.cfg``), which holds no password."""
     directory.mkdir(parents=True, exist_ok=True)
-    given = {"FileStorePath": str(directory / "store"), "FileLogPath": str(directory / "log"), "DataDictionary": str(fix44_dictionary())}
+    given = {"FileStorePath": str(directory / "store"), "DataDictionary": str(fix44_dictionary())}
     given.update(replace or {})
-    lines = [line for line in template.read_text().splitlines() if line.split("=", 1)[0].strip() not in given]
+    source = template.read_text()
+    credentials = file_credentials(source)
+    left_out = {*given, *CREDENTIAL_SETTINGS}
+    lines = [line for line in source.splitlines() if line.split("=", 1)[0].strip() not in left_out]
     text = "\n".join(lines)
     extra = "".join(f"{key}={value}\n" for key, value in given.items())
     text = text.replace("[DEFAULT]", "[DEFAULT]\n" + extra, 1) if "[DEFAULT]" in text else "[DEFAULT]\n" + extra + text
@@ -95,10 +141,9 @@ def session_settings(template: Path, directory: Path, replace: dict[str, str] | 
     section = settings.get(session_id)
     if section.has("PersistMessages") and not section.getBool("PersistMessages"):
         raise ValueError(f"{template}: PersistMessages=N: brokerd needs the messages it sends kept (resends, and what a Reject refers to)")
-    username, password = (section.getString(key) if section.has(key) else "" for key in ("Username", "Password"))
-    if section.getString("ConnectionType") == "acceptor" and not password:
+    if section.getString("ConnectionType") == "acceptor" and not credentials.password:
         raise ValueError(f"{template}: an acceptor needs a Password: without one, anyone who reaches the port could log on")
-    return settings, session_id, Credentials(username, password)
+    return settings, session_id, credentials
 
 
 def _free_port() -> int:
@@ -206,14 +251,21 @@ class _Application(fix.Application):  # type: ignore[misc]
         and kept for status: quickfix sends one itself for a message that breaks the data
         dictionary (a required field missing, a bad enum value), which brokerd never sees."""
         msg_type = _msg_type(message)
-        if msg_type == MsgType.LOGON and not self.session.acceptor:
-            credentials = self.session.credentials
+        session = self.session
+        if msg_type == MsgType.LOGON and not session.acceptor:
+            credentials = session.logon_credentials()
+            if credentials is None:
+                return  # logged: the venue refuses a Logon without them, and quickfix tries again
             if credentials.username:
                 message.setField(Tag.Username, credentials.username)
             if credentials.password:
                 message.setField(Tag.Password, credentials.password)
-        elif msg_type == MsgType.REJECT:
-            self.session.refused(_refusal(message))
+                session.keep_sent(sessionID, False)  # the Logon with the password stays out of quickfix's store
+            return
+        if not session.keeping_sent:
+            session.keep_sent(sessionID, True)
+        if msg_type == MsgType.REJECT:
+            session.refused(_refusal(message))
 
     def fromAdmin(self, message: Any, sessionID: Any) -> None:
         """An acceptor lets in only a Logon with the session's password (and username, when
@@ -227,7 +279,12 @@ class _Application(fix.Application):  # type: ignore[misc]
         if not (self.session.acceptor and msg_type == MsgType.LOGON):
             return
         username, password = (message.getField(tag) if message.isSetField(tag) else "" for tag in (Tag.Username, Tag.Password))
-        if not self.session.credentials.accepts(username, password):
+        expected = self.session.logon_credentials()
+        if expected is None:
+            self.session.logons_refused += 1
+            raise fix.RejectLogon("logon not possible now")
+        if not expected.accepts(username, password):
+            self.session.logons_refused += 1
             log.warning("logon refused: bad username or password", session=sessionID.toString())
             raise fix.RejectLogon("bad username or password")
 
@@ -238,6 +295,8 @@ class _Application(fix.Application):  # type: ignore[misc]
         on the loop's thread) says what it is about: its number is all there is to read.
         Resends run on quickfix's thread, never here."""
         session = self.session
+        if not session.keeping_sent:  # the message after our Logon: kept in the store as every message is
+            session.keep_sent(sessionID, True)
         reference = session.sending
         if reference is not None and threading.get_ident() == session.loop_thread:
             if session.on_sent is not None:
@@ -275,12 +334,18 @@ class FixSession:
         accept_port: int | None = None,
         listen_host: str = "127.0.0.1",
         on_sent: Callable[[int, str, str], None] | None = None,
+        resolve: Callable[[str], str] | None = None,
     ) -> None:
         """``accept_port`` (an acceptor: instead of the file's SocketAcceptPort) and
         ``listen_host``: where an acceptor listens. ``on_sent(seq, msg_type, cl_ord_id)``:
-        each message about an order, as it leaves. Raises ``ValueError`` for a bad session
-        file and ``OSError`` when an acceptor cannot listen at its address."""
+        each message about an order, as it leaves. ``resolve``: a credential of the session
+        file as it is used (a ``vault:NAME`` reference opened: ``keystore.vault.resolver``),
+        called at each logon. Raises ``ValueError`` for a bad session file and ``OSError``
+        when an acceptor cannot listen at its address."""
         self.name = name
+        self.resolve = resolve
+        self.keeping_sent = True  # whether quickfix keeps the messages we send (all but a Logon with a password)
+        self.logons_refused = 0  # an acceptor: Logons refused (bad or unavailable credentials)
         self.on_message = on_message
         self.on_logon = on_logon
         self.on_logout = on_logout
@@ -309,7 +374,9 @@ class FixSession:
             )
         # quickfix keeps raw pointers to these: they must live as long as the connector
         self.store = fix.FileStoreFactory(self.settings)
-        self.logs = fix.FileLogFactory(self.settings)
+        # quickfix's events (connects, logons, resends) only, on the actor's stdout; never its
+        # FileLog, which writes every message as sent and received, the Logon's Password too
+        self.logs = fix.ScreenLogFactory(False, False, True)
         # Threaded: quickfix 1.16's SocketAcceptor.stop() can crash (its thread deletes the
         # server while stop() closes it); each accept and connection has its own thread here.
         connector = fix.ThreadedSocketAcceptor if self.acceptor else fix.SocketInitiator
@@ -323,6 +390,32 @@ class FixSession:
         self.send_failures = 0
         self.refusals = 0  # Reject (3) and BusinessMessageReject (j) sent, by quickfix or by brokerd
         self.recent_refusals: collections.deque[str] = collections.deque(maxlen=RECENT_REFUSALS)
+
+    def logon_credentials(self) -> Credentials | None:
+        """The credentials for a Logon now: the session file's, each vault reference opened
+        afresh (a rotated value counts from the next logon). ``None``, logged with the reason
+        (never a value), when a reference cannot be opened. Called on quickfix's threads: it
+        never raises (an exception there would end the process)."""
+        credentials = self.credentials
+        try:
+            if self.resolve is not None:
+                return Credentials(*(self.resolve(value) if value else "" for value in credentials))
+            if any(value.startswith("vault:") for value in credentials):
+                raise ValueError("the session file names a vault entry, and this session has no vault")
+            return credentials
+        except Exception as failure:  # a missing master key, a tampered vault, a removed entry
+            log.error("logon credentials unavailable", session=self.name, reason=str(failure).splitlines()[0][:300] if str(failure) else type(failure).__name__)
+            return None
+
+    def keep_sent(self, session_id: Any, keep: bool) -> None:
+        """Whether quickfix stores the next messages sent (from quickfix's thread, inside a
+        send: the flag is read right after ``toAdmin``/``toApp``). Off only for a Logon that
+        carries a password: an admin message is never resent (a gap fill stands in for it), so
+        the store loses nothing by not holding it."""
+        session = fix.Session.lookupSession(session_id)
+        if session is not None:
+            session.setPersistMessages(keep)
+            self.keeping_sent = keep
 
     def refused(self, text: str) -> None:
         """From a quickfix thread: a refusal is on its way to the venue."""
@@ -442,5 +535,5 @@ class FixSession:
             "queued": len(self.queue),
             "refusals": self.refusals,
             "refusals_recent": list(self.recent_refusals),
-            **({"listening": self.listening} if self.acceptor else {}),
+            **({"listening": self.listening, "logons_refused": self.logons_refused} if self.acceptor else {}),
         }

@@ -2,7 +2,7 @@
 
 Every line on stdout is one server message as a JSON object::
 
-    python -m server.client [--url URL] [--key KEY] [--secret SECRET] [--timeout S] COMMAND ...
+    python -m server.client [--url URL] [--key KEY] [--secret SECRET] [--ca-file PEM] [--timeout S] COMMAND ...
 
     order ACCOUNT SYMBOL SIDE (--qty Q | --notional N) [--type T] [--price P]
           [--stop-price S] [--tif TIF] [--client-order-id ID] [--watch SECONDS]
@@ -13,7 +13,8 @@ Every line on stdout is one server message as a JSON object::
     watch [--quotes SYMBOL ...] [--seconds N]
 
 ``--url/--key/--secret`` default to ``$BROKERD_URL/$BROKERD_KEY/$BROKERD_SECRET``, else the
-demo trader. Exit status: 0 ok; 1 the server answered with an error or rejected an order;
+demo trader. A ``wss://`` URL is TLS; ``--ca-file`` (``$BROKERD_CA_FILE``) names the CA
+to verify the server with, else the system's roots are used. Exit status: 0 ok; 1 the server answered with an error or rejected an order;
 2 usage error; 3 the client failed (could not connect, login refused, no reply in time,
 connection lost) -- then one JSON object ``{"type": "client_error", ...}`` goes to stderr.
 """
@@ -53,6 +54,11 @@ def build_parser(environ: Mapping[str, str] = os.environ, prog: str = "python -m
     parser.add_argument("--url", default=environ.get("BROKERD_URL", DEFAULT_URL))
     parser.add_argument("--key", default=environ.get("BROKERD_KEY", DEFAULT_KEY))
     parser.add_argument("--secret", default=environ.get("BROKERD_SECRET", DEFAULT_SECRET))
+    parser.add_argument(
+        "--ca-file",
+        default=environ.get("BROKERD_CA_FILE") or None,
+        help="wss:// URLs: verify the server against this PEM CA bundle (default: the system's roots)",
+    )
     parser.add_argument(
         "--timeout",
         type=float,
@@ -103,7 +109,11 @@ def _add_order_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 async def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run one parsed command; returns the exit status. Client failures go to ``err``."""
     try:
-        async with BrokerClient(args.url, args.key, args.secret) as client:
+        client = BrokerClient(args.url, args.key, args.secret, ca_file=args.ca_file)
+    except ValueError as exc:  # a CA file that cannot be used
+        return _client_failed(err, "connection_failed", str(exc))
+    try:
+        async with client:
             return await _COMMANDS[args.command](client, args, out)
     except LoginError as exc:
         return _client_failed(err, "login_refused", str(exc))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Self
@@ -107,6 +108,20 @@ class _Waiter:
             self.future.set_result(message)
 
 
+def client_context(url: str, ca_file: str | None = None) -> ssl.SSLContext | None:
+    """The TLS context to reach ``url`` with: ``None`` for ``ws://``; for ``wss://``, one that
+    verifies the server's certificate and host name against ``ca_file`` (a PEM bundle) or
+    the system's trusted roots. ``ValueError`` for a CA file that cannot be used."""
+    if not url.startswith("wss://"):
+        if ca_file:
+            raise ValueError(f"a CA file is for wss:// URLs, not {url}")
+        return None
+    try:
+        return ssl.create_default_context(cafile=ca_file or None)
+    except (OSError, ssl.SSLError) as error:
+        raise ValueError(f"cannot use CA file {ca_file}: {getattr(error, 'strerror', None) or error}") from None
+
+
 class BrokerClient:
     """One logged-in WebSocket connection to brokerd.
 
@@ -125,11 +140,18 @@ class BrokerClient:
       Only ``LoginError``, ``ConnectionError``, ``TimeoutError`` and argument errors raise.
     """
 
-    def __init__(self, url: str, key: str, secret: str, *, keep: bool = True, **connect_options: Any) -> None:
+    def __init__(self, url: str, key: str, secret: str, *, keep: bool = True, ca_file: str | None = None, **connect_options: Any) -> None:
         """``connect_options`` go to ``websockets.asyncio.client.connect`` (e.g. ``max_size``).
         ``keep=False`` keeps nothing: messages are only matched to requests and ``wait_for``
         callers, never stored in ``history`` or queued for ``events()`` (a bulk submitter
-        sending millions of orders would otherwise hold every report in memory)."""
+        sending millions of orders would otherwise hold every report in memory).
+        A ``wss://`` URL is TLS: the server's certificate is verified against ``ca_file`` (a
+        PEM bundle, e.g. a private CA's) or the system's trusted roots (``ValueError`` for a
+        ``ca_file`` that cannot be read, or given with a ``ws://`` URL)."""
+        if "ssl" not in connect_options:
+            context = client_context(url, ca_file)
+            if context is not None:
+                connect_options["ssl"] = context
         self.url = url
         self.keep = keep
         self.role: str | None = None
@@ -149,9 +171,11 @@ class BrokerClient:
     # ---- lifecycle
 
     @classmethod
-    async def connect(cls, url: str, key: str, secret: str, *, keep: bool = True, **connect_options: Any) -> BrokerClient:
+    async def connect(
+        cls, url: str, key: str, secret: str, *, keep: bool = True, ca_file: str | None = None, **connect_options: Any
+    ) -> BrokerClient:
         """A connected, logged-in client; raises ``LoginError`` if the server refuses."""
-        client = cls(url, key, secret, keep=keep, **connect_options)
+        client = cls(url, key, secret, keep=keep, ca_file=ca_file, **connect_options)
         await client.open()
         return client
 

@@ -8,6 +8,8 @@ inside its import and export dirs. ``journal verify`` runs here, on the data dir
 ``--data-dir``, else the config's), and needs no server. Arguments are checked before anything connects. With a command
 the shell runs it once and exits; without one it is interactive, with ``help`` and
 line-editing history (kept in ``~/.brokerd_admin_history`` when that is writable).
+``vault add NAME`` and ``vault rotate NAME`` take their value from a prompt without echo,
+``--value-file FILE`` or standard input, never from the line (``with_secret``).
 
 The commands, their arguments and help come from the one admin table
 (``model/admin_commands.py``); the shell's own commands are in ``server/client/local.py``,
@@ -31,6 +33,7 @@ from typing import Any
 
 from websockets.exceptions import WebSocketException
 
+from keystore.cli import ValueRefused, read_value
 from model.admin_commands import COMMANDS, SHELL, Command, Given, UsageError, check
 from server.client.local import FAILED, OK, UNREACHABLE, USAGE, help_text, run_local
 from server.client.render import render
@@ -52,6 +55,24 @@ def checked(words: list[str]) -> tuple[Command, Given]:
     return check(name, args, SHELL)
 
 
+def with_secret(command: Command, given: Given, words: list[str], value_file: str | None, interactive: bool) -> list[str]:
+    """``words`` with the secret value of a form that takes one (``vault add NAME``) added
+    last, as the server expects it; ``words`` alone otherwise. The value comes from
+    ``value_file``, else is asked for twice without echo on a terminal, else (a one-shot
+    command) is all of standard input. It never enters the shell's history: only the line
+    typed does. Raises ``ValueRefused``."""
+    form = command.forms[given.form]
+    if form.secret is None:
+        return words
+    if interactive and value_file is None and not sys.stdin.isatty():
+        raise ValueRefused("in a piped shell the value comes from --value-file FILE (standard input holds the commands)")
+    value = read_value(given.get("NAME") or form.secret, value_file)
+    try:
+        return [*words, value.decode("utf-8")]
+    except UnicodeDecodeError:
+        raise ValueRefused("the value is not UTF-8 text; nothing sent") from None
+
+
 def check_command(words: list[str]) -> Command:
     """The command ``words`` name, its arguments checked; raises ``UsageError``."""
     return checked(words)[0]
@@ -66,7 +87,9 @@ def succeeded(reply: dict[str, Any]) -> bool:
 
 async def connect(args: argparse.Namespace) -> BrokerClient:
     try:
-        return await BrokerClient.connect(args.url, args.key, args.secret)
+        return await BrokerClient.connect(args.url, args.key, args.secret, ca_file=args.ca_file)
+    except ValueError as unusable:  # a CA file that cannot be used
+        raise Unreachable(str(unusable)) from None
     except LoginError as refused:
         raise Unreachable(f"brokerd at {args.url} refused the login as {args.key!r}: {refused}") from None
     except (OSError, WebSocketException) as failure:  # OSError includes TimeoutError
@@ -228,6 +251,11 @@ async def run_line(line: str, session: Session, as_json: bool) -> str | None:
         run_local(command, given, as_json)
         return None
     try:
+        words = await asyncio.to_thread(with_secret, command, given, words, session.args.value_file, True)
+    except ValueRefused as refused:
+        print(f"admin: {refused}", file=sys.stderr)
+        return None
+    try:
         reply = await session.ask(words)
     except Unreachable as failure:
         print(failure, file=sys.stderr)
@@ -249,6 +277,12 @@ def parse_args(argv: list[str], prog: str = "run_server.py admin") -> argparse.N
     parser.add_argument("--url", default=os.environ.get("BROKERD_URL", "ws://127.0.0.1:8765"))
     parser.add_argument("--key", default=os.environ.get("BROKERD_ADMIN_KEY", "admin"))
     parser.add_argument("--secret", default=os.environ.get("BROKERD_ADMIN_SECRET", "admin-secret"))
+    parser.add_argument(
+        "--ca-file",
+        default=os.environ.get("BROKERD_CA_FILE") or None,
+        help="wss:// URLs: verify the server against this PEM CA bundle (default: the system's roots)",
+    )
+    parser.add_argument("--value-file", help="vault add/rotate: read the value from this file (default: ask without echo, or standard input)")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.add_argument("--timeout", type=float, default=30, help="seconds to wait for an answer")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="command and arguments; none: interactive")
@@ -264,6 +298,11 @@ def run_once(args: argparse.Namespace) -> int:
         return USAGE
     if command.local:
         return run_local(command, given, args.json)
+    try:
+        words = with_secret(command, given, words, args.value_file, False)
+    except ValueRefused as refused:
+        print(f"admin: {refused}", file=sys.stderr)
+        return USAGE
     return asyncio.run(one_shot(words, args))
 
 

@@ -26,6 +26,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from actors.runtime.inbox import Inbox
+from actors.runtime.options import is_loopback
 from actors.runtime.outbox import Outbox
 from model import admin_commands, permissions
 from model.basket import BasketError, BasketRules, parse_basket
@@ -69,6 +70,7 @@ from server.gateway.protocol import (
     SubscribeRequest,
 )
 from server.gateway.ratelimit import TokenBucket
+from server.gateway.tls import server_context
 from server.gateway.validation import Invalid, check_client_order_id, orders_page, to_new_order, to_replace
 from server.gateway.window import InFlightWindow
 
@@ -119,7 +121,12 @@ class Gateway:
     # --- server lifecycle -----------------------------------------------------------------------
 
     async def start(self, host: str, port: int) -> int:
-        """Listen; returns the bound port (useful with port 0)."""
+        """Listen (wss:// when ``[gateway]`` names a certificate and key); returns the bound
+        port (useful with port 0). Plain ws:// on an address other than loopback is logged
+        as a warning: logins and orders would cross the network readable."""
+        tls = server_context(self.config.gateway)
+        if tls is None and not is_loopback(host):
+            log.warning("WebSocket without TLS on a non-loopback address: set [gateway] tls_cert_file and tls_key_file", host=host)
         self.server = await serve(
             self._serve,
             host,
@@ -127,6 +134,7 @@ class Gateway:
             max_size=self.config.gateway.max_frame_bytes,
             compression=None,
             max_queue=64,
+            ssl=tls,
         )
         return int(self.server.sockets[0].getsockname()[1])
 

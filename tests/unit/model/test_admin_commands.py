@@ -215,6 +215,11 @@ async def gateway_verdict(gateway: Gateway, conn: Connection, asked: list[tuple[
     return f"refused: {reply['message']}"
 
 
+def _secret_form(name: str, args: list[str]) -> bool:
+    command, given = check(name, args, SERVER)
+    return command.forms[given.form].secret is not None
+
+
 @pytest.mark.parametrize("name", [command.name for command in TABLE] + ["exit", "frobnicate"])
 async def test_the_shell_the_gateway_and_the_supervisor_accept_and_refuse_alike(name: str) -> None:
     gateway, conn, asked = logged_in_gateway("admin", "admin-secret")
@@ -223,7 +228,12 @@ async def test_the_shell_the_gateway_and_the_supervisor_accept_and_refuse_alike(
         at_supervisor = await asyncio.to_thread(supervisor_verdict, name, args)
         assert at_gateway == at_supervisor, (name, args)
         in_shell = shell_verdict(name, args)
-        if name in SERVER_COMMANDS:
+        if name in SERVER_COMMANDS and any(form.secret for form in SERVER_COMMANDS[name].forms):
+            # the shell checks the line without the secret value, which it asks for and sends last
+            with_value = await gateway_verdict(gateway, conn, asked, name, [*args, "the-value"])
+            server_takes = at_gateway == "accepted" or (with_value == "accepted" and _secret_form(name, [*args, "the-value"]))
+            assert (in_shell == "accepted") == server_takes, (name, args)
+        elif name in SERVER_COMMANDS:
             assert in_shell == at_gateway, (name, args)
         else:  # the shell's own commands (and unknown ones): the server refuses them all
             assert at_gateway.startswith("refused: ") and "server commands: " in at_gateway
@@ -238,3 +248,20 @@ async def test_the_gateway_refuses_a_trader_before_looking_at_the_command() -> N
         reply = json.loads(conn.outgoing.pop())
         assert (reply["code"], reply["message"]) == ("forbidden", f"admin {name} needs the {needed} permission (trader: the role lacks it)")
     assert asked == []
+
+
+def test_a_vault_value_is_never_on_the_shell_line_and_comes_last_to_the_server() -> None:
+    from model.admin_commands import SERVER, SHELL, UsageError, check
+
+    command, given = check("vault", ["add", "MM1"], SHELL)
+    assert command.forms[given.form].secret == "VALUE" and "VALUE" not in given.values
+    with pytest.raises(UsageError):
+        check("vault", ["add", "MM1", "typed-password"], SHELL)  # a value typed on the line: refused
+    _, given = check("vault", ["add", "MM1", "-starts-with-a-dash"], SERVER)
+    assert (given["NAME"], given["VALUE"]) == ("MM1", "-starts-with-a-dash")
+    with pytest.raises(UsageError) as refused:
+        check("vault", ["add", "MM1"], SERVER)  # the server never takes it without its value
+    with pytest.raises(UsageError) as extra:
+        check("vault", ["add", "MM1", "x", "s3cret"], SERVER)
+    assert "s3cret" not in str(extra.value) and "VALUE" not in str(refused.value).split("usage")[-1]
+    assert check("vault", ["list"], SERVER)[1].form == 0 and check("vault", ["remove", "MM1"], SERVER)[1].values == {"NAME": "MM1"}

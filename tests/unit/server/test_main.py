@@ -9,6 +9,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from server.main import main, parse_args
 from tests.conftest import ROOT
 
@@ -69,3 +71,25 @@ def test_wipe_without_fresh_is_refused_before_anything_starts() -> None:
 
 def test_the_default_config_is_the_checkouts() -> None:
     assert Path(parse_args([]).config) == ROOT / "conf" / "server.toml"
+
+
+def test_a_missing_master_key_or_a_tampered_vault_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before Ray starts: the config names vault:MM1, so the key and the vault are needed."""
+    from keystore.vault import open_vault
+    from model.config import load_setup
+    from server.main import main
+    from tests.unit.keystore.support import secrets_in
+    from tests.unit.keystore.test_vault import fix_config
+
+    config = fix_config(tmp_path, "vault:MM1")
+    assert main(["--config", str(config), "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "master.key does not exist" in err and "Traceback" not in err
+    secrets_in(tmp_path)
+    vault = open_vault(load_setup(config).config.secrets)
+    vault.add("MM1", b"pw")
+    vault.path.write_text(vault.path.read_text().replace('"rotated": "', '"rotated": "1'))
+    assert main(["--config", str(config), "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "entry 'MM1' does not authenticate" in err
+    assert not (tmp_path / "data").exists()  # refused before anything was made

@@ -29,12 +29,14 @@ from adapters.fix.outbound import (
 from adapters.fix.session import Credentials, FixSession, sent_reference, session_settings
 from adapters.fix.spec import fix44_dictionary
 from adapters.fix.values import CodecError
+from keystore.vault import open_vault, resolver
 from model import fixed
 from model.enums import OrderType, Side, TimeInForce
 from model.messages import VenueNewOrder
 from model.orders import OrderSpec
 from tests.conftest import ROOT
 from tests.integration.fixtools import free_port, listening_addresses, non_loopback_address
+from tests.unit.keystore.support import secrets_in
 
 
 def quiet(*_: object) -> None:
@@ -190,11 +192,6 @@ def counterparty_file(directory: Path, comp_id: str, port: int, username: str, p
     return path
 
 
-def counterparty_messages(directory: Path) -> str:
-    """What quickfix's message log of the counterparty holds so far (SOH shown as ``|``)."""
-    return "".join(path.read_text(errors="replace") for path in (directory / "log").glob("*.messages.current.log")).replace("\x01", "|")
-
-
 @pytest.mark.parametrize(("username", "password", "logged_on"), [("clearing-user", "clearing-demo-password", True),
                                                                    ("someone-else", "clearing-demo-password", False),
                                                                    ("clearing-user", "wrong-password", False)])  # fmt: skip
@@ -207,16 +204,15 @@ async def test_a_logon_needs_the_configured_username_and_password(tmp_path: Path
     acceptor = FixSession("clearing", template, tmp_path / "brokerd", quiet, lambda: logons.append("brokerd"), quiet, accept_port=port)
     counterparty_template = counterparty_file(tmp_path, comp_id, port, username, password)
     counterparty = FixSession("counterparty", counterparty_template, tmp_path / "counterparty", quiet, lambda: logons.append("them"), quiet)
-    refused = "bad username or password|"  # the Text of the Logout the acceptor answers a bad Logon with
     try:
         acceptor.start(0)
         counterparty.start(0)
         for _ in range(300):  # a loaded machine may take seconds
-            if len(logons) == 2 or refused in counterparty_messages(tmp_path / "counterparty"):
+            if len(logons) == 2 or acceptor.logons_refused:
                 break
             await asyncio.sleep(0.05)
         assert sorted(logons) == (["brokerd", "them"] if logged_on else []), logons
-        assert (refused in counterparty_messages(tmp_path / "counterparty")) is not logged_on
+        assert (acceptor.logons_refused > 0) is not logged_on
     finally:
         counterparty.stop()
         acceptor.stop()
@@ -237,11 +233,12 @@ def test_credentials_check_the_password_always_and_the_username_only_when_one_is
     assert password_only.accepts("anyone", "secret") and not password_only.accepts("anyone", "")
 
 
-def test_the_session_file_gets_the_store_log_and_dictionary_under_its_directory(tmp_path: Path) -> None:
+def test_the_session_file_gets_the_store_and_dictionary_under_its_directory_and_no_password(tmp_path: Path) -> None:
     template = session_file(tmp_path, "initiator")
     settings, session_id, credentials = session_settings(template, tmp_path / "fix", {"SocketConnectPort": "1"})
     written = (tmp_path / "fix" / "session.cfg").read_text()
-    assert f"FileStorePath={tmp_path / 'fix' / 'store'}" in written and f"FileLogPath={tmp_path / 'fix' / 'log'}" in written
+    assert f"FileStorePath={tmp_path / 'fix' / 'store'}" in written and "FileLogPath=" not in written  # no message log: it would hold the password
+    assert "\nPassword=" not in written and "mm1-demo-password" not in written  # brokerd sends it itself
     assert f"DataDictionary={fix44_dictionary()}" in written
     assert "SocketConnectPort=9880" not in written and settings.get(session_id).getString("SocketConnectPort") == "1"
     assert (session_id.getSenderCompID().getValue(), credentials) == ("BROKERD", Credentials("", "mm1-demo-password"))
@@ -274,3 +271,73 @@ async def test_over_the_rate_limit_messages_wait_in_order_and_none_is_dropped(tm
         assert reported == [(index + 1, "D", f"child-{index}") for index in range(6)]
     finally:
         session.stop()
+
+
+def every_file_under(folder: Path) -> dict[Path, bytes]:
+    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+async def test_a_real_logon_with_a_vault_password_leaves_it_in_no_file(tmp_path: Path) -> None:
+    """Both sides name the password ``vault:MM1``; after a real logon and an order, no file
+    under either side's folder (the session files quickfix read, its stores and logs, the
+    vault) holds it, and what follows the Logon is stored as before (resends need it)."""
+    password = f"pw-{uuid.uuid4().hex}"
+    section = secrets_in(tmp_path / "secrets")
+    open_vault(section).add("MM1", password.encode())
+    port = free_port()
+    template = session_file(tmp_path, "acceptor")
+    template.write_text(template.read_text().replace("Password=clearing-demo-password", "Password=vault:MM1"))
+    comp_id = next(line.split("=")[1] for line in template.read_text().splitlines() if line.startswith("TargetCompID="))
+    logons: list[str] = []
+    acceptor = FixSession("clearing", template, tmp_path / "brokerd", quiet, lambda: logons.append("brokerd"), quiet,
+                          accept_port=port, resolve=resolver(section))  # fmt: skip
+    them = tmp_path / "them"
+    them.mkdir()
+    initiator = FixSession("MM1", counterparty_file(them, comp_id, port, "", "vault:MM1"), them / "fix", quiet,
+                           lambda: logons.append("them"), quiet, resolve=resolver(section))  # fmt: skip
+    try:
+        acceptor.start(0)
+        initiator.start(0)
+        for _ in range(300):
+            if len(logons) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert sorted(logons) == ["brokerd", "them"]  # the password went over the wire
+        order = VenueNewOrder("child-1", OrderSpec("IBM", Side.BUY, OrderType.MARKET, TimeInForce.DAY, fixed.parse("1")))
+        initiator.send(new_order_single(ChildOrder.of(order), 0))
+        await asyncio.sleep(0.2)
+    finally:
+        initiator.stop()
+        acceptor.stop()
+    files = every_file_under(tmp_path)
+    assert any("store" in path.parts for path in files) and any(path.name == "session.cfg" for path in files)
+    assert [path for path, data in files.items() if password.encode() in data] == []
+    again = FixSession("MM1", them / "counterparty.cfg", them / "fix", quiet, quiet, quiet)
+    assert again.sent_since(0) == [(2, "D", "child-1")]  # the Logon (1) is not kept; the order after it is
+
+
+async def test_a_logon_whose_vault_entry_is_missing_is_refused_and_the_process_lives_on(tmp_path: Path) -> None:
+    section = secrets_in(tmp_path)
+    open_vault(section).add("OTHER", b"x")
+    port = free_port()
+    template = session_file(tmp_path, "acceptor")
+    template.write_text(template.read_text().replace("Password=clearing-demo-password", "Password=vault:GONE"))
+    comp_id = next(line.split("=")[1] for line in template.read_text().splitlines() if line.startswith("TargetCompID="))
+    acceptor = FixSession("clearing", template, tmp_path / "brokerd", quiet, quiet, quiet, accept_port=port, resolve=resolver(section))
+    assert "vault:GONE" in repr(acceptor.credentials)
+    initiator = FixSession("them", counterparty_file(tmp_path, comp_id, port, "", "anything"), tmp_path / "them", quiet, quiet, quiet)
+    try:
+        acceptor.start(0)
+        initiator.start(0)
+        for _ in range(300):
+            if acceptor.logons_refused:
+                break
+            await asyncio.sleep(0.05)
+        assert acceptor.logons_refused >= 1 and acceptor.logon_credentials() is None
+    finally:
+        initiator.stop()
+        acceptor.stop()
+
+
+def test_credentials_never_show_a_password() -> None:
+    assert "secret" not in repr(Credentials("user", "secret")) and "vault:MM1" in repr(Credentials("user", "vault:MM1"))

@@ -39,7 +39,7 @@ class FakeClient:
 def serve_with(monkeypatch: pytest.MonkeyPatch, reply: dict[str, Any] | BaseException) -> FakeClient:
     client = FakeClient(reply)
 
-    async def connect(url: str, key: str, secret: str) -> FakeClient:
+    async def connect(url: str, key: str, secret: str, **options: object) -> FakeClient:
         return client
 
     monkeypatch.setattr(admin.BrokerClient, "connect", connect)
@@ -47,7 +47,7 @@ def serve_with(monkeypatch: pytest.MonkeyPatch, reply: dict[str, Any] | BaseExce
 
 
 def refuse_to_connect(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def connect(url: str, key: str, secret: str) -> None:
+    async def connect(url: str, key: str, secret: str, **options: object) -> None:
         raise AssertionError("the admin shell connected, but should not have")
 
     monkeypatch.setattr(admin.BrokerClient, "connect", connect)
@@ -215,7 +215,7 @@ def test_a_server_that_is_not_there_exits_3(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_a_refused_login_exits_3(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    async def connect(url: str, key: str, secret: str) -> None:
+    async def connect(url: str, key: str, secret: str, **options: object) -> None:
         raise LoginError("bad_signature", "wrong secret")
 
     monkeypatch.setattr(admin.BrokerClient, "connect", connect)
@@ -363,3 +363,21 @@ def test_the_shell_sends_server_commands_and_ends_at_end_of_input(monkeypatch: p
     assert admin.main([]) == admin.OK
     assert client.sent == [{"op": "admin", "command": "halt", "args": ["IBM"]}]
     assert "symbol: IBM\nhalted: true\n" in capsys.readouterr().out
+
+
+def test_a_vault_value_is_read_from_stdin_or_a_file_and_sent_last_never_from_the_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = serve_with(monkeypatch, {"type": "admin", "ok": True, "result": {"add": {"name": "MM1"}}})
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"piped-password\n")))
+    assert admin.main(["vault", "add", "MM1"]) == admin.OK
+    (tmp_path / "value").write_text("filed-password")
+    assert admin.main(["--value-file", str(tmp_path / "value"), "vault", "rotate", "MM1"]) == admin.OK
+    assert [message["args"] for message in client.sent] == [["add", "MM1", "piped-password"], ["rotate", "MM1", "filed-password"]]
+    assert "password" not in capsys.readouterr().out
+    client.sent.clear()
+    assert admin.main(["vault", "add", "MM1", "typed-password"]) == admin.USAGE  # on the line: refused, nothing sent
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    assert admin.main(["vault", "add", "MM1"]) == admin.USAGE  # no value
+    assert client.sent == []
+    assert "no value given" in capsys.readouterr().err

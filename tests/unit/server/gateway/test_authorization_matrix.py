@@ -107,7 +107,7 @@ def admin_forms() -> Iterator[tuple[str, tuple[list[str], list[str], list[str]] 
     yield "orders", ["load", "basket.csv"]
     yield "accounts", ["load", "accounts.csv"]
     yield from (("status", []), ("config", []), ("check", []), ("blocks", []), ("snapshot", []), ("halt", ["IBM"]),
-                ("resume", ["IBM"]), ("open", []), ("nav", ["VFIAX", "451.20"]))
+                ("resume", ["IBM"]), ("open", []), ("nav", ["VFIAX", "451.20"]), ("vault", ["list"]))
 
 
 SCOPE_SETS = [frozenset(chosen) for size in range(len(Scope) + 1) for chosen in itertools.combinations(list(Scope), size)]
