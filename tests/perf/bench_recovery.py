@@ -69,14 +69,9 @@ level = "warning"
     )
 
 
-def raw_decode_rate(data_dir: Path) -> tuple[int, float]:
-    """Every journal record of every actor read raw from LMDB and its batches decoded."""
-    per_actor = raw_decode_per_actor(data_dir)
-    return sum(m for m, _ in per_actor.values()), sum(s for _, s in per_actor.values())
-
-
-def raw_decode_per_actor(data_dir: Path) -> dict[str, tuple[int, float]]:
-    """Each actor's journal read raw from LMDB and its batches decoded: (messages, seconds)."""
+def raw_decode_per_actor(data_dir: Path) -> dict[str, tuple[int, float, float]]:
+    """Each actor's journal read raw from LMDB and its batches decoded: (messages, wall
+    seconds, CPU seconds)."""
     import lmdb
 
     from actors.runtime.machine import record_decoder
@@ -85,7 +80,7 @@ def raw_decode_per_actor(data_dir: Path) -> dict[str, tuple[int, float]]:
     figures = {}
     for path in sorted(p for p in data_dir.iterdir() if (p / "data.mdb").exists()):
         messages = 0
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         env = lmdb.open(str(path), readonly=True, lock=False, max_dbs=4)
         journal = env.open_db(b"journal", create=False)
         with env.begin(buffers=True) as txn:
@@ -94,7 +89,7 @@ def raw_decode_per_actor(data_dir: Path) -> dict[str, tuple[int, float]]:
                 for raw in record.batches:
                     messages += len(decode_batch(raw).messages)
         env.close()
-        figures[path.name] = (messages, time.perf_counter() - started)
+        figures[path.name] = (messages, time.perf_counter() - started, time.process_time() - cpu_started)
     return figures
 
 
@@ -102,26 +97,30 @@ def kind_of(actor: str) -> str:
     return actor.rsplit("-", 1)[0] if actor.rsplit("-", 1)[-1].isdigit() else actor.split("-", 1)[0]
 
 
-def per_kind(per_actor: dict[str, dict[str, Any]], raw: dict[str, tuple[int, float]]) -> dict[str, dict[str, float]]:
+def per_kind(per_actor: dict[str, dict[str, Any]], raw: dict[str, tuple[int, float, float]]) -> dict[str, dict[str, float]]:
     """Per actor kind: replay messages/s by wall and by CPU time, the raw rate of the same
-    journals, and the ratios. Actors with nothing replayed are left out."""
+    journals (by wall and by CPU time), and the ratios, wall to wall and CPU to CPU. Actors
+    with nothing replayed are left out."""
     kinds: dict[str, dict[str, float]] = {}
     for name, recovered in per_actor.items():
         messages = int(recovered.get("messages", 0))
         if not messages or name not in raw:
             continue
-        kind = kinds.setdefault(kind_of(name), {"messages": 0, "seconds": 0.0, "cpu_seconds": 0.0, "raw_seconds": 0.0})
+        kind = kinds.setdefault(kind_of(name), {"messages": 0, "seconds": 0.0, "cpu_seconds": 0.0, "raw_seconds": 0.0, "raw_cpu_seconds": 0.0})
         kind["messages"] += messages
         kind["seconds"] += float(recovered.get("seconds", 0))
         kind["cpu_seconds"] += float(recovered.get("cpu_seconds", recovered.get("seconds", 0)))
         kind["raw_seconds"] += raw[name][1]
+        kind["raw_cpu_seconds"] += raw[name][2]
     for kind in kinds.values():
         raw_rate = kind["messages"] / kind["raw_seconds"]
+        raw_cpu_rate = kind["messages"] / kind["raw_cpu_seconds"] if kind["raw_cpu_seconds"] else raw_rate
         kind["rate"] = kind["messages"] / kind["seconds"] if kind["seconds"] else 0.0
         kind["cpu_rate"] = kind["messages"] / kind["cpu_seconds"] if kind["cpu_seconds"] else 0.0
         kind["raw_rate"] = raw_rate
+        kind["raw_cpu_rate"] = raw_cpu_rate
         kind["ratio"] = kind["rate"] / raw_rate
-        kind["cpu_ratio"] = kind["cpu_rate"] / raw_rate
+        kind["cpu_ratio"] = kind["cpu_rate"] / raw_cpu_rate
     return kinds
 
 
@@ -156,15 +155,15 @@ async def load(server: ServerProcess, orders: int) -> None:
     server.kill9()
 
 
-async def full_replay(server: ServerProcess, label: str, repeat: int) -> tuple[float, dict[str, Any], dict[str, tuple[int, float]]]:
+async def full_replay(server: ServerProcess, label: str, repeat: int) -> tuple[float, dict[str, Any], dict[str, tuple[int, float, float]]]:
     """One restart that replays every journal in full, killed once ready; then the raw
     read + decode of the same journals."""
     url, seconds = timed_start(server)
     figures = await replay_figures(url)
     server.kill9()
     raw = raw_decode_per_actor(server.data_dir)
-    messages = sum(m for m, _ in raw.values())
-    raw_seconds = sum(s for _, s in raw.values())
+    messages = sum(m for m, _, _ in raw.values())
+    raw_seconds = sum(s for _, s, _ in raw.values())
     print(f"  {label}full replay {repeat + 1}: ready in {seconds:.1f} s; replayed {figures['messages']:,} messages, "
           f"slowest actor {figures['slowest_s']:.1f} s; raw decode {messages / raw_seconds:,.0f} msg/s", flush=True)
     for name, recovered in sorted(figures["per_actor"].items()):
@@ -172,12 +171,12 @@ async def full_replay(server: ServerProcess, label: str, repeat: int) -> tuple[f
     return seconds, figures, raw
 
 
-def summary(label: str, runs: list[tuple[float, dict[str, Any], dict[str, tuple[int, float]]]]) -> None:
+def summary(label: str, runs: list[tuple[float, dict[str, Any], dict[str, tuple[int, float, float]]]]) -> None:
     ready = statistics.median(seconds for seconds, _, _ in runs)
     messages = statistics.median(f["messages"] for _, f, _ in runs)
     slowest = statistics.median(f["slowest_s"] for _, f, _ in runs)
     replay_rate = messages / slowest if slowest else 0.0
-    raw = statistics.median(sum(m for m, _ in r.values()) / sum(s for _, s in r.values()) for _, _, r in runs)
+    raw = statistics.median(sum(m for m, _, _ in r.values()) / sum(s for _, s, _ in r.values()) for _, _, r in runs)
     print(f"  {label}full replay    : ready in {ready:.1f} s; replay {replay_rate:,.0f} messages/s (all actors in parallel, slowest {slowest:.1f} s)")
     print(f"  {label}raw decode     : {raw:,.0f} messages/s (LMDB read + msgspec decode, one process)   ratio replay/raw {replay_rate / raw:.3f}")
     kinds = [per_kind(f["per_actor"], r) for _, f, r in runs]
@@ -186,7 +185,7 @@ def summary(label: str, runs: list[tuple[float, dict[str, Any], dict[str, tuple[
         def med(field: str, rows: list[dict[str, float]] = rows) -> float:
             return statistics.median(row[field] for row in rows)
         print(f"  {label}  {kind:<11}: {med('messages'):>10,.0f} messages; replay {med('rate'):>10,.0f}/s wall (ratio {med('ratio'):.3f}), "
-              f"{med('cpu_rate'):>10,.0f}/s CPU (ratio {med('cpu_ratio'):.3f}); raw {med('raw_rate'):>10,.0f}/s")
+              f"{med('cpu_rate'):>10,.0f}/s CPU (ratio {med('cpu_ratio'):.3f}); raw {med('raw_rate'):>10,.0f}/s wall, {med('raw_cpu_rate'):>10,.0f}/s CPU")
 
 
 async def run(args: argparse.Namespace) -> None:
