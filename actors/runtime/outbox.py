@@ -153,24 +153,35 @@ class DurableOutbox:
         self.fresh: list[tuple[str, bytes]] = []
         self.batches_sent = 0
 
-    def record(self, sends: Iterable[Send], now: int) -> None:
+    def record(self, sends: Iterable[Send], now: int, fresh: bool = True) -> None:
+        """Turn one record's outputs into batches. ``fresh``: also queue them to be written
+        now (live); a replay keeps them only as unacked (they go when the links open)."""
         groups: dict[str, list[Message]] = {}
-        for send in sends:
-            for name in self.router.resolve(send.kind, send.key):
+        resolved = self.router.resolved  # (kind, key) -> names; ``resolve`` fills it
+        for kind, key, message in sends:
+            names = resolved.get((kind, key))
+            if names is None:
+                names = self.router.resolve(kind, key)
+            for name in names:
                 group = groups.get(name)
                 if group is None:
-                    group = groups[name] = []
-                group.append(send.message)
+                    groups[name] = [message]
+                else:
+                    group.append(message)
+        step = self.max_messages
+        sender = self.sender
         for name, messages in groups.items():
             unacked = self.unacked.get(name)
             if unacked is None:
                 unacked = self.unacked[name] = collections.deque()
-            for start in range(0, len(messages), self.max_messages):
-                seq = self.seq.get(name, 0) + 1
-                self.seq[name] = seq
-                data = encode_batch(Batch(self.sender, seq, now, messages[start : start + self.max_messages]))
+            seq = self.seq.get(name, 0)
+            for start in range(0, len(messages), step):
+                seq += 1
+                data = encode_batch(Batch(sender, seq, now, messages[start : start + step] if len(messages) > step else messages))
                 unacked.append((seq, data))
-                self.fresh.append((name, data))
+                if fresh:
+                    self.fresh.append((name, data))
+            self.seq[name] = seq
 
     def take_fresh(self) -> list[tuple[str, bytes]]:
         fresh, self.fresh = self.fresh, []

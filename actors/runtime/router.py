@@ -42,7 +42,7 @@ class Router:
         self.gateways = [gateway_actor(i) for i in range(gateways)]
         self._instrument_cache: dict[str, str] = {}
         self._account_cache: dict[str, str] = {}
-        self._resolved: dict[tuple[str, str], list[str]] = {}
+        self.resolved: dict[tuple[str, str], list[str]] = {}  # what ``resolve`` answered; read directly on hot paths
         self._everyone = {  # fan-out lists, shared: callers only read them
             ACCOUNT: [account_actor(i) for i in range(self.shards)],
             INSTRUMENT: [instrument_actor(i) for i in range(self.instrument_count)],
@@ -78,9 +78,9 @@ class Router:
         only read them): every message an actor sends is resolved, and the same destinations
         come back over and over. Kept like the account and symbol caches above: one entry per
         account, symbol, venue and gateway sent to."""
-        names = self._resolved.get((kind, key))
+        names = self.resolved.get((kind, key))
         if names is None:
-            names = self._resolved[(kind, key)] = self._resolve(kind, key)
+            names = self.resolved[(kind, key)] = self._resolve(kind, key)
         return names
 
     def _resolve(self, kind: str, key: str) -> list[str]:

@@ -7,12 +7,13 @@ commands into adapter calls and adapter events into messages for instrument acto
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import ClassVar
 
 import msgspec
 import structlog
 
-from actors.runtime.outputs import ALL, INSTRUMENT, Outputs
+from actors.runtime.outputs import ALL, INSTRUMENT, Dispatcher, Outputs
 from adapters.base import VenueAdapter, VenueEvent
 from adapters.factory import AdapterSnapshot, restore_adapter
 from model.enums import SessionState, VenueEventKind
@@ -50,8 +51,9 @@ class VenueSnapshot(msgspec.Struct):
     adapter: AdapterSnapshot
 
 
-class VenueState:
-    """Owns the child orders sent to one venue.
+class VenueState(Dispatcher):
+    """Owns the child orders sent to one venue. ``apply`` looks each message's handler up
+    in one table (``_handlers``, below) rather than testing its type against every kind.
 
     Guarantees: each child order is submitted to the adapter once (a repeated child id is
     refused by the venue, never sent twice); every venue event about a child goes to the
@@ -70,34 +72,37 @@ class VenueState:
         self.started = True
         self._emit(self.adapter.start(now))
 
-    def apply(self, message: Message, now: int) -> None:
-        if isinstance(message, VenueTick):
-            self.advance(now)
-        elif isinstance(message, VenueStart):
-            if not self.started:
-                self.start(now)
-        elif isinstance(message, VenueSetSession):
-            self.set_session(SessionState(message.state), now)
-        elif isinstance(message, VenueCancelAll):
-            self._cancel_all(message, now)
-        elif isinstance(message, VenueWireIn):  # only a venue with a wire session (FIX) gets these
-            self._emit(self.adapter.receive(message.raw, now))
-        elif isinstance(message, VenueWireSent):
-            self.adapter.record_sent(message.seq, message.msg_type, message.cl_ord_id)
-        elif isinstance(message, VenueRecovered):
-            self._emit(self.adapter.recovered(message.sent, message.unsent, now))
-        elif isinstance(message, VenueNewOrder):
-            if message.child_id in self.child_symbols:
-                log.warning("duplicate child order refused", venue=self.name, child_id=message.child_id)
-                return
-            self.child_symbols[message.child_id] = message.spec.symbol
-            self._emit(self.adapter.submit(message, now))
-        elif isinstance(message, VenueCancel):
-            self._emit(self.adapter.cancel(message.child_id, now))
-        elif isinstance(message, VenueReplace):
-            self._emit(self.adapter.replace(message, now))
-        else:
-            raise TypeError(f"{self.name} does not take {type(message).__name__}")
+    def _tick(self, message: VenueTick, now: int) -> None:
+        self.advance(now)
+
+    def _start(self, message: VenueStart, now: int) -> None:
+        if not self.started:
+            self.start(now)
+
+    def _set_session(self, message: VenueSetSession, now: int) -> None:
+        self.set_session(SessionState(message.state), now)
+
+    def _wire_in(self, message: VenueWireIn, now: int) -> None:  # only a venue with a wire session (FIX) gets these
+        self._emit(self.adapter.receive(message.raw, now))
+
+    def _wire_sent(self, message: VenueWireSent, now: int) -> None:
+        self.adapter.record_sent(message.seq, message.msg_type, message.cl_ord_id)
+
+    def _recovered(self, message: VenueRecovered, now: int) -> None:
+        self._emit(self.adapter.recovered(message.sent, message.unsent, now))
+
+    def _new_order(self, message: VenueNewOrder, now: int) -> None:
+        if message.child_id in self.child_symbols:
+            log.warning("duplicate child order refused", venue=self.name, child_id=message.child_id)
+            return
+        self.child_symbols[message.child_id] = message.spec.symbol
+        self._emit(self.adapter.submit(message, now))
+
+    def _cancel(self, message: VenueCancel, now: int) -> None:
+        self._emit(self.adapter.cancel(message.child_id, now))
+
+    def _replace(self, message: VenueReplace, now: int) -> None:
+        self._emit(self.adapter.replace(message, now))
 
     def _cancel_all(self, message: VenueCancelAll, now: int) -> None:
         """The venue's own cancel-all where it has one (``supports_cancel_all``), else one
@@ -141,6 +146,19 @@ class VenueState:
                 self.out.to(INSTRUMENT, event.symbol, event)
             elif isinstance(event, VenueSessionChanged):
                 self.out.to(INSTRUMENT, ALL, event)
+
+    _handlers: ClassVar[dict[type, Callable[..., None]]] = {
+        VenueTick: _tick,
+        VenueStart: _start,
+        VenueSetSession: _set_session,
+        VenueCancelAll: _cancel_all,
+        VenueWireIn: _wire_in,
+        VenueWireSent: _wire_sent,
+        VenueRecovered: _recovered,
+        VenueNewOrder: _new_order,
+        VenueCancel: _cancel,
+        VenueReplace: _replace,
+    }
 
     snapshot_type: ClassVar[type[VenueSnapshot]] = VenueSnapshot
 

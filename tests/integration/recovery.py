@@ -79,9 +79,11 @@ def session_processes(sid: int) -> list[int]:
 
 
 class ServerProcess:
-    """``run_server.py`` on a data dir, in its own session."""
+    """``run_server.py`` on a data dir, in its own session. ``root``: the checkout of brokerd
+    to run (by default this one; a benchmark may compare it with another)."""
 
-    def __init__(self, config: Path, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config: Path, data_dir: Path, env: dict[str, str] | None = None, root: Path = ROOT) -> None:
+        self.root = root
         self.config = config
         self.data_dir = data_dir
         self.env = {**os.environ, **(env or {})}
@@ -91,11 +93,11 @@ class ServerProcess:
         self.log = data_dir.parent / f"{data_dir.name}.server.log"
 
     def start(self) -> str:
-        command = [sys.executable, str(ROOT / "run_server.py"), "--config", str(self.config), "--data-dir", str(self.data_dir), "--ws-port", "0"]
+        command = [sys.executable, str(self.root / "run_server.py"), "--config", str(self.config), "--data-dir", str(self.data_dir), "--ws-port", "0"]
         with self.log.open("ab") as log:
             log.write(f"\n=== start {time.time()}\n".encode())
         out = self.log.open("ab")
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=out, env=self.env, start_new_session=True, cwd=ROOT)
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=out, env=self.env, start_new_session=True, cwd=self.root)
         assert self.process.stdout is not None
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
