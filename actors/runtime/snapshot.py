@@ -105,7 +105,11 @@ def load(name: str, core_type: type[Snapshottable], payload: bytes) -> Loaded:
     if snapshot.kind != expected or not isinstance(snapshot.core, core_type.snapshot_type):
         raise JournalCorrupt(_wrong_kind(name, snapshot.kind, expected))
     outbox = snapshot.outbox
-    return Loaded(core_type.restore(snapshot.core), dict(snapshot.applied), (dict(outbox.seq), dict(outbox.unacked)))
+    try:
+        core = core_type.restore(snapshot.core)
+    except msgspec.DecodeError as error:  # a record the core decodes as it restores (an account shard's orders)
+        raise JournalCorrupt(f"{name}: the snapshot ({snapshot.kind}) holds a record that does not decode: {error}") from None
+    return Loaded(core, dict(snapshot.applied), (dict(outbox.seq), dict(outbox.unacked)))
 
 
 def _decode(name: str, core_type: type[Snapshottable], payload: bytes) -> Snapshot[Any]:
