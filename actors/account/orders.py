@@ -70,13 +70,16 @@ class Orders:
     # --- the order, to change it ----------------------------------------------------------------
 
     def get(self, order_id: str) -> OrderRecord | None:
-        """The order, hot (thawed and kept so until ``settle``), or ``None``."""
+        """The order, hot (thawed and kept so until ``settle``, which looks at it again:
+        what the caller does may bring it to rest), or ``None``."""
         value = self._by_id.get(order_id)
+        if value is None:
+            return None
+        self._touched.append(order_id)
         if value.__class__ is not bytes:
-            return value  # type: ignore[return-value]  # a hot record, or None
+            return value  # type: ignore[return-value]
         record = _decoder.decode(value)  # type: ignore[arg-type]
         self._by_id[order_id] = record  # in place: the order keeps its position
-        self._touched.append(order_id)
         return record
 
     def __getitem__(self, order_id: str) -> OrderRecord:
@@ -98,7 +101,7 @@ class Orders:
         by_id, frozen = self._by_id, 0
         for order_id in touched:
             value = by_id.get(order_id)
-            if value is not None and value.__class__ is not bytes and at_rest(value):  # type: ignore[arg-type]
+            if value is not None and value.__class__ is not bytes and at_rest(value):  # type: ignore[arg-type]  # (an id twice: frozen once)
                 by_id[order_id] = _encoder.encode(value)
                 frozen += 1
         touched.clear()
