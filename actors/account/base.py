@@ -100,7 +100,8 @@ class ShardBase(Dispatcher):
             return
         remaining = account.reserved_qty.get(symbol, 0) + delta
         if remaining:
-            account.reserved_qty[symbol] = remaining
+            # a new key: one string per symbol (a thawed order's symbol is its own copy)
+            account.reserved_qty[shared(symbol)] = remaining
         else:
             account.reserved_qty.pop(symbol, None)
 
