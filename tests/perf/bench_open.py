@@ -322,8 +322,10 @@ async def one_server(args: argparse.Namespace, basket: bool) -> dict[str, float]
         phases = await open_cycle(server.url, args.orders)
         blocks = (await admin(server.url, "blocks"))["result"]["blocks"]
     finally:
-        memory.task.cancel()
-        await server.stop()
+        try:
+            await server.stop()  # its clean-shutdown snapshots (the whole book) count too
+        finally:
+            memory.task.cancel()
     raw_dir = Path(tempfile.mkdtemp(prefix="brokerd-bench-raw-"))
     raw = raw_lmdb(args.orders, raw_dir)
     shutil.rmtree(raw_dir, ignore_errors=True)
