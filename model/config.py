@@ -189,6 +189,9 @@ class JournalSection(_Section, frozen=True):
     # order, a route): a snapshot of a big book costs in proportion to the book, so spacing
     # them by its size keeps their cost per message constant (0: not by size)
     snapshot_events_per_record: int = 1
+    # A snapshot is written in parts of this size, each in a transaction of its own, the
+    # whole named last (snapshots/journal.py): what writing one holds in memory at a time
+    snapshot_part_mb: int = 16
     map_size_mb: int = 64  # initial LMDB map; it doubles when full
     # The longest an input that need not be on disk at once waits for another input's record
     # before it is committed on its own (a FIX venue's record of the MsgSeqNum each order
@@ -202,6 +205,8 @@ class JournalSection(_Section, frozen=True):
             raise ValueError("journal.lazy_commit_ms must be at least 0")
         if self.snapshot_events_per_record < 0:
             raise ValueError("journal.snapshot_events_per_record must be 0 or more")
+        if self.snapshot_part_mb < 1:
+            raise ValueError("journal.snapshot_part_mb must be at least 1")
 
 
 class DropCopySection(_Section, frozen=True):

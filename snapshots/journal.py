@@ -3,7 +3,9 @@
 Layout of ``<data-dir>/<actor-name>/`` (one LMDB environment, single writer):
 
 * ``journal``: key = sequence (8-byte big-endian), value = record;
-* ``snapshots``: key = the journal sequence the snapshot covers, value = record;
+* ``snapshots``: key = the journal sequence the snapshot covers, value = record: the
+  snapshot itself, or (a snapshot written in parts) a manifest ``PARTS`` + part count + size;
+* ``snapshot_parts``: key = sequence + part number (8 + 4 bytes, big-endian), value = record;
 * record = CRC-32 of the payload (4 bytes, big-endian) + payload.
 
 Guarantees:
@@ -11,8 +13,11 @@ Guarantees:
 * ``append`` writes a whole group of inputs in one transaction (group commit); with
   ``durability="fsync"`` the commit is on disk when it returns.
 * Sequences are dense from 1; ``read_from`` yields them in order and checks every record.
-* A snapshot is written in one transaction together with nothing else, so it exists whole
-  or not at all; it names the journal position it covers. ``truncate`` drops entries that the
+* A snapshot exists whole or not at all; it names the journal position it covers. Given
+  as one ``bytes`` it is written in one transaction; given as parts (an iterable), each
+  part is committed in a transaction of its own and the manifest last, in one more: a
+  crash before the manifest's commit leaves parts no snapshot names, never read and dropped
+  by the next ``truncate``. So a snapshot of any size holds one part in memory at a time. ``truncate`` drops entries that the
   *previous* good snapshot already covers, so a damaged newest snapshot can fall back one.
 * Corruption is never loaded silently: a bad last record (torn tail) is cut with a warning;
   a bad record before the end raises ``JournalCorrupt`` naming the actor, the sequence and
@@ -29,10 +34,10 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, overload
 
 import lmdb
 import msgspec
@@ -44,7 +49,10 @@ from snapshots.findings import Inspection, Issue, Scan, inspection
 log = structlog.get_logger("journal")
 
 _KEY = struct.Struct(">Q")
+_PART_KEY = struct.Struct(">QI")  # snapshot sequence, part number
 _CRC = struct.Struct(">I")
+_MANIFEST = struct.Struct(">IQ")  # part count, total size
+PARTS = b"\x00brokerd-snapshot-parts\x00"  # a snapshot's payload never starts with a 0 byte (msgpack map, pickle)
 GROWTH_FACTOR = 2
 
 
@@ -61,13 +69,39 @@ def _record(payload: bytes) -> bytes:
     return _CRC.pack(zlib.crc32(payload)) + payload
 
 
-def _payload(record: bytes) -> bytes | None:
-    """The payload if the checksum holds, else ``None``."""
+@overload
+def _payload(record: bytes) -> bytes | None: ...
+@overload
+def _payload(record: memoryview) -> memoryview | None: ...
+
+
+def _payload(record: bytes | memoryview) -> bytes | memoryview | None:
+    """The payload if the checksum holds, else ``None`` (a view of a view: nothing copied)."""
     if len(record) < 4:
         return None
     (crc,) = _CRC.unpack_from(record)
     payload = record[4:]
     return payload if zlib.crc32(payload) == crc else None
+
+
+def _stored_size(record: bytes) -> int:
+    """A stored snapshot's size: its record's, or for one in parts the parts' total."""
+    if record[4 : 4 + len(PARTS)] == PARTS and len(record) == 4 + len(PARTS) + _MANIFEST.size:
+        return int(_MANIFEST.unpack_from(record, 4 + len(PARTS))[1])
+    return len(record)
+
+
+def _drop_parts(txn: lmdb.Transaction, table: lmdb._Database, dropped: Callable[[int], bool]) -> None:
+    """Delete the snapshot parts whose snapshot sequence ``dropped`` picks."""
+    cursor = txn.cursor(db=table)
+    found = cursor.first()
+    while found:
+        (seq, _) = _PART_KEY.unpack(bytes(cursor.key()))
+        if dropped(seq):
+            cursor.delete()  # and on to the next, if any
+            found = len(cursor.key()) > 0
+        else:
+            found = cursor.next()
 
 
 class Journal:
@@ -111,6 +145,7 @@ class Journal:
         self.env.reader_check()  # free reader slots left by a process that was killed
         self.journal = self.env.open_db(b"journal")
         self.snapshots = self.env.open_db(b"snapshots")
+        self.parts: lmdb._Database | None = self.env.open_db(b"snapshot_parts")
         self.last_seq = self._find_last_seq()
 
     def _open_readonly(self) -> lmdb.Environment:
@@ -123,10 +158,15 @@ class Journal:
 
     def _open_tables_readonly(self) -> tuple[lmdb._Database, lmdb._Database]:
         try:
-            return self.env.open_db(b"journal", create=False), self.env.open_db(b"snapshots", create=False)
+            tables = self.env.open_db(b"journal", create=False), self.env.open_db(b"snapshots", create=False)
         except lmdb.NotFoundError:
             self.env.close()
             raise JournalCorrupt(f"{self.name}: {self.path} has no journal or snapshots table; not a brokerd journal") from None
+        try:
+            self.parts = self.env.open_db(b"snapshot_parts", create=False)
+        except lmdb.NotFoundError:  # written before snapshots had parts
+            self.parts = None
+        return tables
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -146,15 +186,41 @@ class Journal:
         self.last_seq = first + len(payloads) - 1
         return self.last_seq
 
-    def write_snapshot(self, seq: int, state: bytes) -> None:
-        """Store the state that results from applying the journal up to ``seq``."""
+    def write_snapshot(self, seq: int, state: bytes | Iterable[bytes]) -> None:
+        """Store the state that results from applying the journal up to ``seq``: one
+        ``bytes``, or its parts in order (a generator: each made when it is written)."""
         if seq > self.last_seq:
             raise ValueError(f"{self.name}: snapshot at {seq} is past the journal end {self.last_seq}")
+        if isinstance(state, bytes):
+            payload = state
+        else:
+            count, size = self._write_parts(seq, state)
+            payload = PARTS + _MANIFEST.pack(count, size)
+
         def write(txn: lmdb.Transaction) -> None:
-            txn.put(_KEY.pack(seq), _record(state), db=self.snapshots)
+            txn.put(_KEY.pack(seq), _record(payload), db=self.snapshots)
             self.crash.hit("snapshot.write")
 
         self._write(write)
+
+    def _write_parts(self, seq: int, parts: Iterable[bytes]) -> tuple[int, int]:
+        """Each part committed on its own (parts left at ``seq`` by a write that never
+        finished are dropped with the first); returns the count and the total size."""
+        assert self.parts is not None
+        table, count, size = self.parts, 0, 0
+        for part in parts:
+            key, record = _PART_KEY.pack(seq, count), _record(part)
+
+            def write(txn: lmdb.Transaction, key: bytes = key, record: bytes = record, first: bool = count == 0) -> None:
+                if first:
+                    _drop_parts(txn, table, lambda stored: stored == seq)
+                txn.put(key, record, db=table)
+
+            self._write(write)
+            del record
+            count, size = count + 1, size + len(part)
+            self.crash.hit("snapshot.part")
+        return count, size
 
     def truncate(self) -> int:
         """Drop journal entries and snapshots that the second-newest good snapshot covers;
@@ -174,6 +240,9 @@ class Journal:
             cursor = txn.cursor(db=self.snapshots)
             while cursor.first() and _KEY.unpack(cursor.key())[0] < keep_from:
                 cursor.delete()
+            if self.parts is not None:  # the dropped snapshots' parts, and parts no snapshot names
+                kept = {_KEY.unpack(key)[0] for key in txn.cursor(db=self.snapshots).iternext(values=False)}
+                _drop_parts(txn, self.parts, lambda stored: stored not in kept)
             self.crash.hit("journal.truncate")
 
         self._write(drop)
@@ -216,23 +285,23 @@ class Journal:
 
     def snapshot_infos(self) -> list[SnapshotInfo]:
         with self.env.begin() as txn:
-            return [SnapshotInfo(_KEY.unpack(key)[0], len(value)) for key, value in txn.cursor(db=self.snapshots)]
+            return [SnapshotInfo(_KEY.unpack(key)[0], _stored_size(value)) for key, value in txn.cursor(db=self.snapshots)]
 
     def snapshot_at(self, seq: int) -> bytes | None:
-        """The snapshot covering ``seq`` if it exists and its checksum holds."""
-        with self.env.begin(buffers=False) as txn:
+        """The snapshot covering ``seq`` if it exists and its checksums hold."""
+        with self.env.begin(buffers=True) as txn:
             record = txn.get(_KEY.pack(seq), db=self.snapshots)
-        return None if record is None else _payload(record)
+            return None if record is None else self._whole(txn, seq, record)
 
     def latest_snapshot(self) -> tuple[int, bytes] | None:
-        """The newest snapshot whose checksum holds (skipping damaged ones, with a warning)."""
-        with self.env.begin(buffers=False) as txn:
+        """The newest snapshot whose checksums hold (skipping damaged ones, with a warning)."""
+        with self.env.begin(buffers=True) as txn:
             cursor = txn.cursor(db=self.snapshots)
             if not cursor.last():
                 return None
             while True:
                 (seq,) = _KEY.unpack(cursor.key())
-                payload = _payload(cursor.value())
+                payload = self._whole(txn, seq, cursor.value())
                 if payload is not None:
                     return seq, payload
                 log.warning("snapshot fails its checksum; using the one before", actor=self.name, seq=seq)
@@ -240,9 +309,33 @@ class Journal:
                     return None
 
     def _snapshot_ok(self, seq: int) -> bool:
-        with self.env.begin(buffers=False) as txn:
+        with self.env.begin(buffers=True) as txn:
             record = txn.get(_KEY.pack(seq), db=self.snapshots)
-            return record is not None and _payload(record) is not None
+            return record is not None and self._checked(txn, seq, record) is not None
+
+    def _whole(self, txn: lmdb.Transaction, seq: int, record: bytes | memoryview) -> bytes | None:
+        """The snapshot's payload (its parts joined: one copy, read from the map), or ``None``
+        if a checksum fails or a part is missing."""
+        parts = self._checked(txn, seq, record)
+        return None if parts is None else b"".join(parts)
+
+    def _checked(self, txn: lmdb.Transaction, seq: int, record: bytes | memoryview) -> list[memoryview] | None:
+        """The snapshot's payload as views into the map (one, or its parts), every checksum
+        checked; ``None`` if one fails or a part is missing."""
+        payload = _payload(memoryview(record))
+        if payload is None:
+            return None
+        if bytes(payload[: len(PARTS)]) != PARTS:
+            return [payload]
+        count, size = _MANIFEST.unpack_from(payload, len(PARTS))
+        parts: list[memoryview] = []
+        for number in range(count):
+            stored = None if self.parts is None else txn.get(_PART_KEY.pack(seq, number), db=self.parts)
+            part = None if stored is None else _payload(memoryview(stored))
+            if part is None:
+                return None
+            parts.append(part)
+        return parts if sum(len(part) for part in parts) == size else None
 
     def first_seq(self) -> int:
         with self.env.begin() as txn:
@@ -323,7 +416,10 @@ class Journal:
             else:
                 last_good = seq
             previous = seq
-        snapshots = [(_KEY.unpack(key)[0], _payload(value) is not None) for key, value in txn.cursor(db=self.snapshots)]
+        snapshots = []
+        for key, value in txn.cursor(db=self.snapshots):
+            (seq,) = _KEY.unpack(key)
+            snapshots.append((seq, self._checked(txn, seq, value) is not None))
         return Scan(first, previous, last_good, bad, gaps, snapshots)
 
     def sync(self) -> None:
@@ -343,7 +439,7 @@ class JournalLike(Protocol):
     replayable: bool
 
     def append(self, payloads: list[bytes]) -> int: ...
-    def write_snapshot(self, seq: int, state: bytes) -> None: ...
+    def write_snapshot(self, seq: int, state: bytes | Iterable[bytes]) -> None: ...
     def truncate(self) -> int: ...
     def read_from(self, seq: int) -> Iterator[tuple[int, bytes]]: ...
     def first_seq(self) -> int: ...
@@ -371,7 +467,7 @@ class NullJournal:
     def append(self, payloads: list[bytes]) -> int:
         return 0
 
-    def write_snapshot(self, seq: int, state: bytes) -> None:
+    def write_snapshot(self, seq: int, state: bytes | Iterable[bytes]) -> None:
         pass
 
     def truncate(self) -> int:

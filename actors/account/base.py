@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import overload
 
 import structlog
 
 from actors.account import risk
+from actors.account.orders import Orders
 from actors.account.records import AccountRecord, OrderRecord
 from actors.account.risk import MarketView, RiskLimits
 from actors.runtime.outputs import ALL, DROP_COPY, GATEWAY, Dispatcher, Outputs
 from model.enums import ExecType
 from model.instruments import Instrument
-from model.lifecycle import OrderEvent, step
+from model.lifecycle import OrderEvent, can, step
 from model.messages import ExecutionReport, Reply, ReportToAsker, RequestRejected
 
 log = structlog.get_logger("accounts")
@@ -49,7 +51,7 @@ class ShardBase(Dispatcher):
         self.instruments = {instrument.symbol: instrument for instrument in instruments}
         self.limits = limits
         self.accounts: dict[str, AccountRecord] = {}
-        self.orders: dict[str, OrderRecord] = {}
+        self.orders = Orders()  # hot records and cold bytes (``actors/account/orders.py``)
         self.markets: dict[str, MarketView] = {}
         self.order_counter = 0
         self.allocations = 0  # fills allocated from blocks
@@ -66,6 +68,12 @@ class ShardBase(Dispatcher):
         """The one way an order's state changes: its status and its request in flight
         together, by the table of ``model.lifecycle`` (an event it does not allow raises)."""
         order.status, order.pending = step(order.status, order.pending, event)
+
+    def _cancelable(self, select: Callable[[OrderRecord], bool]) -> list[str]:
+        """The ids of the orders a cancel may be asked for that ``select`` picks, in order.
+        Read first, changed after: the orders at rest are read without being kept hot."""
+        _cancel = OrderEvent.CANCEL_REQUESTED
+        return [order_id for order_id, order in self.orders.items() if can(order.status, order.pending, _cancel) and select(order)]
 
     # --- holds: what an open order keeps of its account's cash and shares -------------------
 
@@ -92,7 +100,8 @@ class ShardBase(Dispatcher):
             return
         remaining = account.reserved_qty.get(symbol, 0) + delta
         if remaining:
-            account.reserved_qty[symbol] = remaining
+            # a new key: one string per symbol (a thawed order's symbol is its own copy)
+            account.reserved_qty[shared(symbol)] = remaining
         else:
             account.reserved_qty.pop(symbol, None)
 

@@ -49,7 +49,8 @@ class Booking(ShardBase):
             order.block = shared(update.block)  # one string per block, not one per order it fills
             self.allocations += 1
         self._book_cash(account, order)
-        self._book_position(account, order.spec.symbol, order.spec.side, update.last_qty, price)
+        # the instrument's symbol: a position's key is one string per symbol, not the thawed order's copy
+        self._book_position(account, instrument.symbol, order.spec.side, update.last_qty, price)
         complete = update.done if order.spec.qty is None else order.cum_qty == order.spec.qty
         self._move(order, _FILL if complete else _PARTIAL_FILL)
         if order.pending_replace is not None and not order.pending.has_replace:  # filled: nothing left to replace

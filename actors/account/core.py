@@ -24,6 +24,7 @@ from actors.account.base import shared
 from actors.account.booking import Booking
 from actors.account.entry import OrderEntry
 from actors.account.markets import Markets
+from actors.account.orders import at_rest, thaw
 from actors.account.queries import Queries
 from actors.account.records import SAME_AS_SPEC, AccountRecord, OrderRecord, PositionRecord
 from actors.account.requests import Requests
@@ -32,8 +33,9 @@ from actors.runtime.outputs import ALL
 from model.config import AccountSeed
 from model.enums import Side, VenueEventKind
 from model.instruments import Instrument
-from model.lifecycle import STATES, OrderEvent, can
+from model.lifecycle import STATES
 from model.messages import (
+    Message,
     CancelAll,
     CancelOrder,
     LoadOrders,
@@ -65,7 +67,7 @@ class AccountSnapshot(msgspec.Struct):
     instruments: list[Instrument]
     limits: RiskLimits
     accounts: list[AccountRecord]
-    orders: list[OrderRecord]
+    orders: list[msgspec.Raw]  # each order's encoding (an ``OrderRecord``; ``actors/account/orders.py``)
     markets: dict[str, MarketView]
     order_counter: int
     allocations: int
@@ -133,9 +135,8 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
         if not command.killed:
             return
         killed = {account.account for account in targets}
-        for order in list(self.orders.values()):
-            if order.account in killed and can(order.status, order.pending, OrderEvent.CANCEL_REQUESTED):
-                self._request_cancel(order)
+        for order_id in self._cancelable(lambda order: order.account in killed):
+            self._request_cancel(self.orders[order_id])
 
     # --- events from instrument actors -------------------------------------------------------
 
@@ -158,6 +159,14 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
             self._replace_refused(order, update)
         else:
             self._finish(order, update, now)
+
+    def apply(self, message: Message, now: int) -> None:
+        """Apply one input; then the orders it made hot that are at rest go cold again
+        (``actors/account/orders.py``), also when the input failed."""
+        try:
+            super().apply(message, now)
+        finally:
+            self.orders.settle()
 
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
         NewOrder: OrderEntry._new_order,
@@ -182,7 +191,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
         """Reservations equal the sum over open orders and are never negative; cash equals the
         opening cash less every buy booked plus every sell booked; positions equal the fills."""
         for account in self.accounts.values():
-            orders = [self.orders[order_id] for order_id in set(account.orders.values()) if order_id in self.orders]
+            orders = [order for order_id in set(account.orders.values()) if (order := self.orders.peek(order_id)) is not None]
             pending = [order.pending_replace for order in orders if order.pending_replace is not None]
             expected_cash_hold = sum(o.reserved_cash for o in orders) + sum(p.held_cash for p in pending)
             assert account.reserved_cash == expected_cash_hold >= 0, (account.account, account.reserved_cash, expected_cash_hold)
@@ -216,13 +225,16 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
     snapshot_type: ClassVar[type[AccountSnapshot]] = AccountSnapshot
 
     def snapshot(self) -> AccountSnapshot:
-        """The state as it stands (encode it before anything changes: records are shared)."""
+        """The state as it stands (encode it before anything changes: records are shared).
+        The orders are their encodings, the cold ones' own bytes (``Orders.encoded``): a
+        fresh list that nothing changes later, so a snapshot may write it after the shard
+        has gone on (``actors/runtime/snapshot.py``)."""
         return AccountSnapshot(
             name=self.name,
             instruments=list(self.instruments.values()),
             limits=self.limits,
             accounts=list(self.accounts.values()),
-            orders=list(self.orders.values()),
+            orders=[msgspec.Raw(encoded) for encoded in self.orders.encoded()],
             markets=self.markets,
             order_counter=self.order_counter,
             allocations=self.allocations,
@@ -234,11 +246,13 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
 
     @classmethod
     def restore(cls, state: AccountSnapshot) -> AccountState:
-        """The shard ``snapshot`` described; the maps by id are rebuilt from the records."""
+        """The shard ``snapshot`` described; the maps by id are rebuilt from the records.
+        Each order is decoded (so a snapshot's every order is checked as it loads: raises
+        ``msgspec.DecodeError``) and kept cold when at rest, re-encoded: the bytes are this
+        version's encoding of it, whatever version wrote the snapshot."""
         core = cls(state.name, state.instruments, state.limits)
         core.accounts = {account.account: account for account in state.accounts}
-        core.orders = {order.order_id: order for order in state.orders}
-        core._share_strings()
+        core._restore_orders(state.orders)
         core.markets = state.markets
         core.order_counter, core.allocations, core.nav_markers = state.order_counter, state.allocations, state.nav_markers
         core.kill_all, core.rejected_requests, core.anomalies = state.kill_all, state.rejected_requests, state.anomalies
@@ -248,35 +262,39 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
         """The orders a snapshot holds: what its size grows with (``Snapshotter``)."""
         return len(self.orders)
 
-    def _share_strings(self) -> None:
-        """After a restore, the strings the live shard shares and the decoder copied once per
-        use made one again: an order's account and symbol are its account's and its
-        instrument's, the account's map of client order ids holds the order's own two
-        strings, venues, blocks and reasons are ``shared``, and so is the fingerprint marker. Values (and dict order) are
+    def _restore_orders(self, encoded: list[msgspec.Raw]) -> None:
+        """The orders back, with the strings the live shard shares and the decoder copied
+        once per use made one again: an order's id is one string, the key of the shard's
+        map and the value of its account's map of client order ids; a hot order's account
+        and symbol are its account's and its instrument's, its venue, block and reason are
+        ``shared``, and so is the fingerprint marker. Values (and dict order) are
         unchanged, so is ``state_hash``; a restored shard of millions of orders holds no
         more than the live one did."""
-        accounts, orders, instruments = self.accounts, self.orders, self.instruments
-        for order in orders.values():
-            account = accounts.get(order.account)
-            if account is not None:
-                order.account = account.account
-            instrument = instruments.get(order.spec.symbol)
-            if instrument is not None and order.spec.symbol is not instrument.symbol:
-                order.spec = msgspec.structs.replace(order.spec, symbol=instrument.symbol)
-            order.venue, order.block, order.reason = shared(order.venue), shared(order.block), shared(order.reason)
-            if order.fingerprint == SAME_AS_SPEC:
-                order.fingerprint = SAME_AS_SPEC
-        for account in accounts.values():
-            rebuilt: dict[str, str] = {}
-            for client_order_id, order_id in account.orders.items():  # in the same order
-                kept = orders.get(order_id)
-                if kept is not None and kept.client_order_id == client_order_id:
-                    rebuilt[kept.client_order_id] = kept.order_id
-                else:  # an id a replace in flight holds: no order yet
-                    rebuilt[client_order_id] = order_id
-            account.orders = rebuilt
+        accounts, orders = self.accounts, self.orders
+        ids = {order_id: order_id for account in accounts.values() for order_id in account.orders.values()}
+        for raw in encoded:
+            order = thaw(raw)
+            key = ids.get(order.order_id, order.order_id)
+            if not at_rest(order):
+                self._share_strings(order, key)
+            orders.add_restored(key, order)
+
+    def _share_strings(self, order: OrderRecord, order_id: str) -> None:
+        account = self.accounts.get(order.account)
+        if account is not None:
+            order.account = account.account
+        order.order_id = order_id
+        instrument = self.instruments.get(order.spec.symbol)
+        if instrument is not None and order.spec.symbol is not instrument.symbol:
+            order.spec = msgspec.structs.replace(order.spec, symbol=instrument.symbol)
+        order.venue, order.block, order.reason = shared(order.venue), shared(order.block), shared(order.reason)
+        if order.fingerprint == SAME_AS_SPEC:
+            order.fingerprint = SAME_AS_SPEC
 
     def state_hash(self) -> str:
-        """SHA-256 of the whole state in a canonical encoding: equal states, equal hashes."""
-        state = (self.accounts, self.orders, self.markets, self.order_counter, self.rejected_requests, self.kill_all)
-        return hashlib.sha256(msgspec.msgpack.encode(state)).hexdigest()
+        """SHA-256 of the whole state in a canonical encoding: equal states, equal hashes.
+        An order counts by its encoding, the same hot or cold."""
+        digest = hashlib.sha256(msgspec.msgpack.encode((self.accounts, self.markets, self.order_counter, self.rejected_requests, self.kill_all)))
+        for encoded in self.orders.encoded():
+            digest.update(encoded)
+        return digest.hexdigest()

@@ -78,7 +78,7 @@ class OrderEntry(ShardBase):
         existing_id = account.orders.get(client_order_id)
         if existing_id is not None:
             # an id reserved by a pending replace is not yet an order: any new order with it differs
-            return self._answer_resend(self.orders.get(existing_id), account_id, client_order_id, spec, reply, now)
+            return self._answer_resend(self.orders.peek(existing_id), account_id, client_order_id, spec, reply, now)
         self.order_counter += 1
         if spec.symbol is not instrument.symbol:
             # one string object per account and per symbol, not one per order (millions of orders)

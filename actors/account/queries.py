@@ -27,7 +27,7 @@ class Queries(ShardBase):
         order_ids = list(account.orders.values())
         start = 0
         if command.cursor is not None:
-            after = self.orders.get(command.cursor)
+            after = self.orders.peek(command.cursor)
             if after is None or after.account != account.account:
                 self._refuse(command.reply, "invalid_request", f"cursor {command.cursor!r} is not a position in {account.account}'s orders")
                 return
@@ -35,7 +35,7 @@ class Queries(ShardBase):
         views: list[ExecutionReport] = []
         next_cursor: str | None = None
         for position in range(start, len(order_ids)):
-            order = self.orders.get(order_ids[position])  # None: reserved for a replace the venue has not confirmed
+            order = self.orders.peek(order_ids[position])  # None: reserved for a replace the venue has not confirmed
             if order is None or (command.open_only and not order.status.is_open):
                 continue
             if command.limit and len(views) == command.limit:

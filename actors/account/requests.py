@@ -124,14 +124,10 @@ class Requests(ShardBase):
 
     def _cancel_all(self, command: CancelAll, now: int) -> None:
         count = 0
-        for order in list(self.orders.values()):
-            if not can(order.status, order.pending, OrderEvent.CANCEL_REQUESTED):
-                continue
-            if command.account is not None and order.account != command.account:
-                continue
-            if command.symbol is not None and order.spec.symbol != command.symbol:
-                continue
-            self._request_cancel(order)
+        account, symbol = command.account, command.symbol
+        chosen = self._cancelable(lambda order: (account is None or order.account == account) and (symbol is None or order.spec.symbol == symbol))
+        for order_id in chosen:
+            self._request_cancel(self.orders[order_id])
             count += 1
         if command.reply is not None:
             self.out.to(GATEWAY, command.reply.gateway, CancelAllDone(command.reply, command.account, count))

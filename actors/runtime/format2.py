@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from actors.account.core import AccountSnapshot
+from actors.account.orders import freeze
 from actors.account.records import AccountRecord, OrderRecord
 from actors.account.risk import MarketView, RiskLimits
 from actors.dropcopy.core import DropCopySnapshot
@@ -208,7 +209,7 @@ def _account(state: dict[str, Any], before: bool) -> AccountSnapshot:
         instruments=list(state["instruments"].values()),
         limits=state["limits"],
         accounts=accounts,
-        orders=orders,
+        orders=[msgspec.Raw(freeze(order)) for order in orders],
         markets=state["markets"],
         order_counter=state["order_counter"],
         allocations=state.get("allocations", 0),

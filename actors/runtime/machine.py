@@ -20,7 +20,7 @@ from actors.runtime.inbox import Inbox
 from actors.runtime.outbox import DurableOutbox
 from actors.runtime.outputs import Dispatcher, Outputs
 from actors.runtime.router import Router
-from actors.runtime.snapshot import encode, load
+from actors.runtime.snapshot import Captured, capture, load, parts
 from model.messages import Batch, Message, encode_batch
 from snapshots.journal import JournalCorrupt, JournalLike
 
@@ -208,13 +208,18 @@ class Machine:
         return 0 if count is None else int(count())
 
     def dump(self, applied: dict[str, int] | None = None) -> bytes:
-        """The snapshot (format 3, ``actors/runtime/snapshot.py``). ``applied``: the seqs the
-        core has applied, when the inbox has already accepted batches not yet journaled (a
-        live actor's ``durable``)."""
+        """The snapshot (format 3, ``actors/runtime/snapshot.py``) in one piece. ``applied``:
+        the seqs the core has applied, when the inbox has already accepted batches not yet
+        journaled (a live actor's ``durable``)."""
+        return b"".join(parts(self.capture(applied), 1 << 62))
+
+    def capture(self, applied: dict[str, int] | None = None) -> Captured:
+        """The snapshot as of now, to be written later in parts (``snapshot.parts``), while
+        the core goes on: what a background snapshot takes on the event loop."""
         gc.disable()
         try:
             applied = dict(self.inbox.applied if applied is None else applied)
-            return encode(self.core, applied, self.outbox.dump())
+            return capture(self.core, applied, self.outbox.dump())
         finally:
             gc.enable()
 

@@ -19,6 +19,7 @@ Guarantees:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar
 
 import msgspec
@@ -87,10 +88,95 @@ def kind_of(core_type: type[Snapshottable]) -> str:
     return kind
 
 
-def encode(core: Snapshottable, applied: dict[str, int], outbox: tuple[dict[str, int], dict[str, list[tuple[int, bytes]]]]) -> bytes:
-    """The snapshot of ``core`` with the seqs it has applied and its outbox (``DurableOutbox.dump``)."""
+Captured = list["bytes | list[msgspec.Raw]"]
+"""A snapshot taken but not yet written (``capture``): its bytes as far as they are encoded,
+and each list of already-encoded records (``msgspec.Raw``) as the list itself."""
+
+
+def capture(core: Snapshottable, applied: dict[str, int], outbox: tuple[dict[str, int], dict[str, list[tuple[int, bytes]]]]) -> Captured:
+    """The snapshot of ``core`` with the seqs it has applied and its outbox
+    (``DurableOutbox.dump``), as of now, to be written later by ``parts``.
+
+    Everything is encoded now, but a list of ``msgspec.Raw`` in the core's state (an
+    account shard's orders): it is kept by reference, its records written as they are.
+    A core gives such a list only fresh and of immutable records (``bytes``), so what is
+    written later is what was taken now, and taking it costs no copy of the book."""
     state = core.snapshot()
-    return _encoder.encode(Snapshot(FORMAT, VERSION, state.kind, state, applied, OutboxState(*outbox)))
+    pieces: Captured = []
+    _capture(Snapshot(FORMAT, VERSION, state.kind, state, applied, OutboxState(*outbox)), pieces)
+    return pieces
+
+
+def parts(captured: Captured, part_bytes: int) -> Iterator[bytes]:
+    """The snapshot's bytes in parts of about ``part_bytes`` (a part ends after the record
+    that reaches the size), each made when asked for: joined, they are exactly ``encode``'s."""
+    buffer = bytearray()
+    for piece in captured:
+        if isinstance(piece, bytes):
+            view = memoryview(piece)
+            while len(view):
+                room = max(part_bytes - len(buffer), 1)
+                buffer += view[:room]
+                view = view[room:]
+                if len(buffer) >= part_bytes:
+                    yield bytes(buffer)
+                    buffer.clear()
+            continue
+        buffer += _array_header(len(piece))
+        for raw in piece:
+            buffer += raw
+            if len(buffer) >= part_bytes:
+                yield bytes(buffer)
+                buffer.clear()
+    if buffer:
+        yield bytes(buffer)
+
+
+def encode(core: Snapshottable, applied: dict[str, int], outbox: tuple[dict[str, int], dict[str, list[tuple[int, bytes]]]]) -> bytes:
+    """The snapshot of ``core`` in one piece (the bytes ``parts`` gives, joined)."""
+    return b"".join(parts(capture(core, applied, outbox), _WHOLE))
+
+
+_WHOLE = 1 << 62  # a part size nothing reaches: one part
+
+
+def _capture(value: msgspec.Struct, pieces: Captured) -> None:
+    """``value`` (a struct encoded as a map, msgspec's layout: every field, in order) onto
+    ``pieces``, its lists of ``msgspec.Raw`` kept as they are, the rest encoded now."""
+    cls = type(value)
+    fields = cls.__struct_fields__
+    encode = _encoder.encode
+    pending = bytearray(_map_header(len(fields)))
+    for field, name in zip(fields, cls.__struct_encode_fields__, strict=True):
+        pending += encode(name)
+        item = getattr(value, field)
+        if isinstance(item, list) and item and isinstance(item[0], msgspec.Raw):
+            pieces.append(bytes(pending))
+            pending.clear()
+            pieces.append(item)
+        elif isinstance(item, msgspec.Struct) and not item.__struct_config__.array_like and _holds_raw_list(item):
+            pieces.append(bytes(pending))
+            pending.clear()
+            _capture(item, pieces)
+        else:
+            pending += encode(item)
+    pieces.append(bytes(pending))
+
+
+def _holds_raw_list(value: msgspec.Struct) -> bool:
+    return any(isinstance(item, list) and item and isinstance(item[0], msgspec.Raw) for item in msgspec.structs.astuple(value))
+
+
+def _map_header(count: int) -> bytes:
+    if count < 16:
+        return bytes((0x80 | count,))
+    return b"\xde" + count.to_bytes(2, "big") if count < 1 << 16 else b"\xdf" + count.to_bytes(4, "big")
+
+
+def _array_header(count: int) -> bytes:
+    if count < 16:
+        return bytes((0x90 | count,))
+    return b"\xdc" + count.to_bytes(2, "big") if count < 1 << 16 else b"\xdd" + count.to_bytes(4, "big")
 
 
 def load(name: str, core_type: type[Snapshottable], payload: bytes) -> Loaded:
@@ -105,7 +191,11 @@ def load(name: str, core_type: type[Snapshottable], payload: bytes) -> Loaded:
     if snapshot.kind != expected or not isinstance(snapshot.core, core_type.snapshot_type):
         raise JournalCorrupt(_wrong_kind(name, snapshot.kind, expected))
     outbox = snapshot.outbox
-    return Loaded(core_type.restore(snapshot.core), dict(snapshot.applied), (dict(outbox.seq), dict(outbox.unacked)))
+    try:
+        core = core_type.restore(snapshot.core)
+    except msgspec.DecodeError as error:  # a record the core decodes as it restores (an account shard's orders)
+        raise JournalCorrupt(f"{name}: the snapshot ({snapshot.kind}) holds a record that does not decode: {error}") from None
+    return Loaded(core, dict(snapshot.applied), (dict(outbox.seq), dict(outbox.unacked)))
 
 
 def _decode(name: str, core_type: type[Snapshottable], payload: bytes) -> Snapshot[Any]:

@@ -15,9 +15,12 @@ Guarantees:
 * The state written is exactly what the covered records produce: taken between records,
   with the seqs applied per sender as *committed* (``durable``), never counting inputs
   accepted but still waiting for their commit — their resend after a crash must apply.
-* ``background`` (with fsync): the state is serialised on the event loop, then written,
-  synced and truncated on the journal's writer thread, in order with the appends around
-  it, so the actor goes on reading its links meanwhile.
+* ``background`` (with fsync): the state is taken on the event loop (``Machine.capture``:
+  encoded, but for the records a core keeps encoded already — an account shard's orders at
+  rest — which are taken by reference), then written in parts of ``[journal]
+  snapshot_part_mb``, synced and truncated on the journal's writer thread, in order with the
+  appends around it, so the actor goes on reading its links meanwhile. No second copy of
+  the book is made: one part at a time is in memory beside what was taken.
 * A failed snapshot write is fatal (``fail_stop``), like a failed append.
 """
 
@@ -29,6 +32,7 @@ from concurrent.futures import Executor
 
 from actors.runtime.commit import fail_stop
 from actors.runtime.machine import Machine
+from actors.runtime.snapshot import Captured, parts
 from model.config import JournalSection
 from snapshots.journal import JournalLike
 
@@ -42,6 +46,7 @@ class Snapshotter:
         self.every_events = conf.snapshot_every_events
         self.every_ns = conf.snapshot_every_s * 1_000_000_000
         self.per_record = conf.snapshot_events_per_record
+        self.part_bytes = conf.snapshot_part_mb * 1024 * 1024
         self.writer = writer
         self.seq = seq
         self.events = 0  # messages applied since the last snapshot
@@ -64,7 +69,7 @@ class Snapshotter:
         self.last_ns = time.monotonic_ns()
         if seq == self.seq:  # nothing new (always so for a null journal: its last_seq stays 0)
             return seq
-        state = machine.dump(durable)
+        state = machine.capture(durable)
         self.seq = seq
         if background:
             self.writer.submit(self._write, seq, state)
@@ -72,9 +77,10 @@ class Snapshotter:
             self._write(seq, state)
         return seq
 
-    def _write(self, seq: int, state: bytes) -> None:
+    def _write(self, seq: int, state: Captured) -> None:
         try:
-            self.journal.write_snapshot(seq, state)
+            self.journal.write_snapshot(seq, parts(state, self.part_bytes))
+            del state  # what only the snapshot kept (orders changed since it was taken) goes now
             self.journal.truncate()
         except Exception as failure:
             fail_stop(self.name, failure)

@@ -30,6 +30,7 @@ CRASHES = [
     ("journal.before_commit", 40, "account-0"),
     ("journal.after_commit", 40, "account-0"),
     ("apply.before_send", 40, "account-0"),
+    ("snapshot.part", 2, "account-0"),
     ("snapshot.write", 2, "account-0"),
     ("journal.truncate", 2, "account-0"),
     ("journal.after_commit", 60, "instrument-0"),

@@ -124,19 +124,20 @@ def main() -> None:
     for index in range(args.accounts):
         shard.open_account(AccountSeed(f"V{index:07d}", "advisor", 10_000_000 * fixed.SCALE, allow_short=True, group="ADV"))
     accounts_only = traced()
-    routes: list[Any] = []
+    # the routes leave as a link sends them, batches of bytes (what the InstrumentActor's
+    # link gets and decodes one by one); in flight, they are no part of the shard
+    batches: list[bytes] = []
     started = time.perf_counter()
     for data in encoded:
         for message in decode_batch(data).messages:
             shard.apply(message, NOW)
-        routes.extend(m for dest, _key, m in _drain(shard) if dest == INSTRUMENT)
+        routes = [m for dest, _key, m in _drain(shard) if dest == INSTRUMENT]
+        batches.extend(encode_batch(Batch("account-0", 1, NOW, routes[start : start + 1000])) for start in range(0, len(routes), 1000))
+        del routes
     del encoded
     entered_s = time.perf_counter() - started
-    shard_queued = traced() - accounts_only
-    # the routes as the InstrumentActor's link gets them: batches of bytes, decoded one by one
-    batches = [encode_batch(Batch("account-0", 1, NOW, routes[start : start + 1000])) for start in range(0, len(routes), 1000)]
-    del routes
-    in_flight = sum(sys.getsizeof(batch) for batch in batches)
+    in_flight = sum(sys.getsizeof(batch) for batch in batches) + sys.getsizeof(batches)
+    shard_queued = traced() - accounts_only - in_flight
     instrument = InstrumentState("instrument-0", symbols, [VenueSection(name="SIM")])
     before_instrument = traced()
     while batches:

@@ -23,7 +23,11 @@ Baseline in the same run: the time to append as many allocation records (a msgpa
 of order id, account, qty, price, cash each) raw into an LMDB file, 1,000 per fsynced
 transaction. The ratio cycle ÷ raw is the figure that holds on a noisy machine.
 
-Memory: the peak resident set of every process of the Ray session, sampled each 0.5 s.
+Memory (``Memory``), sampled each 0.5 s: the peak resident set of this run's Ray processes,
+split into anonymous memory (``peak_anon_gb``: what the machine must provide) and
+file-backed pages (``peak_file_gb``: LMDB's mapped journals, which the kernel can reclaim),
+each process's own peaks, and the machine's used memory (``MemTotal − MemAvailable``) at
+the start and at its peak.
 """
 
 from __future__ import annotations
@@ -207,49 +211,88 @@ def raw_lmdb(count: int, folder: Path) -> float:
 
 
 class Memory:
-    """Peak resident memory of the Ray session: every actor and worker (``ray::...``), the
-    raylet, the GCS and Ray's helper processes; the benchmark's own client process is not
-    counted. Sampled in the background."""
+    """Peak memory of this benchmark's Ray session — every process descended from this one
+    (the GCS, the raylet, every actor and worker; other sessions' Ray processes on the
+    machine are not counted; the benchmark's own process is not either) — sampled in the
+    background from ``/proc``.
+
+    Each process's resident set is split as the kernel counts it: ``RssAnon`` (the heap:
+    what the machine must really provide) and ``RssFile`` + ``RssShmem`` (mapped files —
+    LMDB's journal pages — and shared memory: pages the kernel can drop or write back and
+    read again). The peaks of the sums are of one sample each (the processes at the same
+    moment). Beside them, the machine's used memory (``MemTotal − MemAvailable``, every
+    process of every user) at the start and at its peak."""
 
     def __init__(self) -> None:
-        self.peak = 0
-        self.by_process: dict[str, int] = {}  # process name → its peak
+        self.peak = self.peak_anon = self.peak_file = 0
+        self.by_process: dict[str, tuple[int, int]] = {}  # process name → its peak (anon, file)
+        self.machine_start = self.machine_peak = used_memory()
         self.task: asyncio.Task[None] | None = None
 
     @staticmethod
-    def is_ray(cmdline: bytes) -> bool:
-        program = cmdline.split(b"\0")[0]
-        return cmdline.startswith(b"ray::") or program.endswith((b"raylet", b"gcs_server")) or b"ray/_private" in cmdline or b"ray/dashboard" in cmdline
+    def ours() -> set[str]:
+        """The pids descended from this process."""
+        children: dict[str, list[str]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                parent = stat[stat.rindex(")") + 2 :].split()[1]
+                children.setdefault(parent, []).append(entry.name)
+        found: set[str] = set()
+        todo = list(children.get(str(os.getpid()), []))
+        while todo:
+            pid = todo.pop()
+            found.add(pid)
+            todo.extend(children.get(pid, []))
+        return found
 
     @classmethod
-    def now(cls) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
+    def now(cls) -> dict[str, tuple[int, int]]:
+        """Each of our processes: name → (anonymous, file-backed and shared) resident bytes."""
+        found: dict[str, tuple[int, int]] = {}
+        for pid in cls.ours():
             try:
-                cmdline = (entry / "cmdline").read_bytes()
-                if not cls.is_ray(cmdline):
-                    continue
-                name = cmdline.split(b"\0")[0].decode(errors="replace").split("/")[-1].split(".")[0][:40] + f"[{entry.name}]"
-                for line in (entry / "status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        found[name] = int(line.split()[1]) * 1024
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                fields = {}
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    key, _, value = line.partition(":")
+                    if key in ("RssAnon", "RssFile", "RssShmem"):
+                        fields[key] = int(value.split()[0]) * 1024
             except OSError:
                 continue
+            if "RssAnon" not in fields:
+                continue
+            name = cmdline.split(b"\0")[0].decode(errors="replace").split("/")[-1].split(".")[0][:40] + f"[{pid}]"
+            found[name] = (fields["RssAnon"], fields.get("RssFile", 0) + fields.get("RssShmem", 0))
         return found
 
     async def sample(self) -> None:
         while True:
             sizes = self.now()
-            self.peak = max(self.peak, sum(sizes.values()))
-            for name, size in sizes.items():
-                self.by_process[name] = max(self.by_process.get(name, 0), size)
+            anon = sum(a for a, _ in sizes.values())
+            mapped = sum(f for _, f in sizes.values())
+            self.peak, self.peak_anon, self.peak_file = max(self.peak, anon + mapped), max(self.peak_anon, anon), max(self.peak_file, mapped)
+            self.machine_peak = max(self.machine_peak, used_memory())
+            for name, (a, f) in sizes.items():
+                old_a, old_f = self.by_process.get(name, (0, 0))
+                self.by_process[name] = (max(old_a, a), max(old_f, f))
             await asyncio.sleep(0.5)
 
     def largest(self, count: int = 6) -> str:
-        top = sorted(self.by_process.items(), key=lambda item: -item[1])[:count]
-        return ", ".join(f"{name} {size / 2**30:.2f} GB" for name, size in top)
+        top = sorted(self.by_process.items(), key=lambda item: -sum(item[1]))[:count]
+        return ", ".join(f"{name} anon {a / 2**30:.2f} + file {f / 2**30:.2f} GB" for name, (a, f) in top)
+
+
+def used_memory() -> int:
+    """The machine's memory in use: ``MemTotal − MemAvailable`` (``/proc/meminfo``)."""
+    info = {}
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        key, _, value = line.partition(":")
+        info[key] = int(value.split()[0]) * 1024
+    return info["MemTotal"] - info["MemAvailable"]
 
 
 async def one_server(args: argparse.Namespace, basket: bool) -> dict[str, float]:
@@ -279,14 +322,16 @@ async def one_server(args: argparse.Namespace, basket: bool) -> dict[str, float]
         phases = await open_cycle(server.url, args.orders)
         blocks = (await admin(server.url, "blocks"))["result"]["blocks"]
     finally:
-        memory.task.cancel()
-        await server.stop()
+        try:
+            await server.stop()  # its clean-shutdown snapshots (the whole book) count too
+        finally:
+            memory.task.cancel()
     raw_dir = Path(tempfile.mkdtemp(prefix="brokerd-bench-raw-"))
     raw = raw_lmdb(args.orders, raw_dir)
     shutil.rmtree(raw_dir, ignore_errors=True)
     journal_bytes = sum(f.stat().st_size for f in Path(data_dir).rglob("*") if f.is_file() and f.parent.name != "imports")
     shutil.rmtree(data_dir, ignore_errors=True)
-    print(f"  largest processes (peak RSS): {memory.largest()}", flush=True)
+    print(f"  largest processes (peak resident: anonymous + file-backed): {memory.largest()}", flush=True)
     return {
         "queue_s": queued,
         "queue_per_s": args.orders / queued,
@@ -297,6 +342,10 @@ async def one_server(args: argparse.Namespace, basket: bool) -> dict[str, float]
         "ratio": phases["booked"] / raw,
         "blocks": len(blocks),
         "peak_rss_gb": memory.peak / 2**30,
+        "peak_anon_gb": memory.peak_anon / 2**30,
+        "peak_file_gb": memory.peak_file / 2**30,
+        "machine_used_start_gb": memory.machine_start / 2**30,
+        "machine_used_peak_gb": memory.machine_peak / 2**30,
         "data_gb": journal_bytes / 2**30,
     }
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 import subprocess
 import sys
 from pathlib import Path
@@ -338,3 +339,61 @@ def test_the_lmdb_journal_and_the_null_journal_answer_the_same_questions(tmp_pat
     for name in members:
         assert hasattr(journal, name) and hasattr(NullJournal("x"), name), name
     assert journal.replayable
+
+
+# --- snapshots in parts ---------------------------------------------------------------------------
+
+
+def test_a_snapshot_in_parts_reads_back_whole_and_counts_its_size(tmp_path: Path) -> None:
+    journal = open_journal(tmp_path, durability="buffered")
+    journal.append([b"a", b"b", b"c"])
+    journal.write_snapshot(2, iter([b"one-", b"two-", b"three"]))
+    assert journal.snapshot_at(2) == journal.latest_snapshot()[1] == b"one-two-three"  # type: ignore[index]
+    assert [(info.seq, info.size) for info in journal.snapshot_infos()] == [(2, 13)]
+    assert journal.verify() == []
+    journal.close()
+    readonly = Journal(tmp_path, "account-0", readonly=True)
+    assert readonly.snapshot_at(2) == b"one-two-three"
+
+
+def _parts_stored(journal: Journal) -> list[tuple[int, int]]:
+    with journal.env.begin() as txn:
+        return [(int.from_bytes(key[:8], "big"), int.from_bytes(key[8:], "big")) for key, _ in txn.cursor(db=journal.parts)]
+
+
+def test_a_snapshot_cut_off_before_its_manifest_is_not_one_and_its_parts_go_at_the_next_truncate(tmp_path: Path) -> None:
+    journal = open_journal(tmp_path, durability="buffered")
+    journal.append([b"a", b"b", b"c", b"d"])
+    journal.write_snapshot(1, iter([b"s1-a", b"s1-b"]))
+
+    def dies_half_way() -> Iterator[bytes]:
+        yield b"s3-a"
+        raise RuntimeError("killed while writing")
+
+    with pytest.raises(RuntimeError):
+        journal.write_snapshot(3, dies_half_way())
+    assert journal.latest_snapshot() == (1, b"s1-as1-b")  # the previous snapshot is the one in use
+    assert (3, 0) in _parts_stored(journal)
+    journal.write_snapshot(4, iter([b"s4"]))
+    journal.truncate()
+    assert sorted(_parts_stored(journal)) == [(1, 0), (1, 1), (4, 0)]  # the orphan is gone, the previous kept
+    journal.write_snapshot(4, iter([b"again"]))  # written twice at one seq: the stale parts go
+    journal.append([b"e"])
+    journal.write_snapshot(5, iter([b"s5"]))
+    journal.truncate()
+    assert sorted(_parts_stored(journal)) == [(4, 0), (5, 0)] and journal.snapshot_at(4) == b"again"
+
+
+def test_a_damaged_or_missing_part_fails_the_snapshot_and_the_one_before_is_used(tmp_path: Path) -> None:
+    journal = open_journal(tmp_path, durability="buffered")
+    journal.append([b"a", b"b"])
+    journal.write_snapshot(1, iter([b"old"]))
+    journal.write_snapshot(2, iter([b"new-", b"parts"]))
+    journal.close()
+    env = lmdb.open(str(tmp_path), max_dbs=4, create=False)
+    with env.begin(write=True) as txn:
+        txn.put((2).to_bytes(8, "big") + (1).to_bytes(4, "big"), b"\x00\x00\x00\x00parts", db=env.open_db(b"snapshot_parts", txn=txn))
+    env.close()
+    again = open_journal(tmp_path)
+    assert again.latest_snapshot() == (1, b"old") and again.snapshot_at(2) is None
+    assert [issue.severity for issue in again.verify()] == ["warning"]  # a damaged snapshot with an older one

@@ -43,7 +43,7 @@ def test_unknown_account_is_refused_without_change() -> None:
     command = NewOrder("ZZ", "c1", OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, D("1"), None, D("150"), None), REPLY)
     sends = run(state, command)
     assert isinstance(sends[0].message, RequestRejected) and sends[0].message.code == "forbidden"
-    assert state.orders == {}
+    assert len(state.orders) == 0
     assert state.rejected_requests == 1 and before != state.state_hash()  # only the counter moved
 
 
@@ -86,11 +86,11 @@ def test_resend_of_a_rejected_order_gets_the_rejection_again() -> None:
 def test_same_client_order_id_with_different_content_is_rejected_and_changes_nothing() -> None:
     state = make_state()
     run(state, order("c1", qty="10"))
-    orders_before = dict(state.orders)
+    orders_before = state.orders.as_dict()
     reserved_before = account(state).reserved_cash
     report = answer_to_asker(run(state, order("c1", qty="11")))
     assert (report.status, report.reason, report.order_id) == (OrderStatus.REJECTED, Reason.DUPLICATE_CLIENT_ORDER_ID.value, "")
-    assert state.orders == orders_before and account(state).reserved_cash == reserved_before
+    assert state.orders.as_dict() == orders_before and account(state).reserved_cash == reserved_before
 
 
 def test_a_new_order_with_the_id_a_replace_gave_is_a_duplicate_even_with_the_old_content() -> None:

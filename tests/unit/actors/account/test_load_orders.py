@@ -47,7 +47,7 @@ def test_a_chunk_enters_every_order_reports_it_to_the_followers_routes_it_and_an
     done = answer(sends)
     assert (done.load, done.chunk, done.rows, done.accepted, done.already, done.rejected) == (1, 0, 3, 3, 0, {})
     assert [o.status for o in state.orders.values()] == [OrderStatus.NEW] * 3
-    assert state.orders["account-0-1"].spec.symbol is state.instruments["IBM"].symbol  # one string per symbol
+    assert state.orders.hot() == 1  # the two queued for the open are at rest, kept as their encodings; the DAY order is hot
 
 
 def test_a_chunk_leaves_the_shard_exactly_as_the_same_new_orders_do() -> None:
@@ -86,7 +86,7 @@ def test_the_same_chunk_again_changes_nothing_and_counts_every_order_as_already_
 def test_an_id_used_with_other_terms_is_a_duplicate_and_changes_nothing_but_the_refusal_count() -> None:
     state = make_state()
     run(state, chunk(row("c1", "0.5")))
-    orders_before = dict(state.orders)
+    orders_before = state.orders.as_dict()
     sends = run(state, chunk(row("c1", "0.6"), row("c2", "1")))
     assert answer(sends).rejected == {Reason.DUPLICATE_CLIENT_ORDER_ID.value: 1}
     assert answer(sends).accepted == 1 and state.rejected_requests == 1

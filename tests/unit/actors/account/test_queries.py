@@ -110,7 +110,7 @@ def test_a_cursor_that_is_not_a_position_in_the_accounts_orders_is_refused(curso
     state.open_account(AccountSeed("A2", "trader1", D("100.00")))
     run(state, NewOrder("A2", "x1", OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, D("0.1"), None, D("150"), None), REPLY))
     run(state, order("c1", qty="1"))  # account-0-2: the A2 order is account-0-1
-    books = (dict(state.orders), {a: r.orders.copy() for a, r in state.accounts.items()})
+    books = (state.orders.as_dict(), {a: r.orders.copy() for a, r in state.accounts.items()})
     [send] = run(state, QueryOrders("A1", False, REPLY, cursor, 10))
     assert isinstance(send.message, RequestRejected) and send.message.code == "invalid_request" and send.key == REPLY.gateway
-    assert (dict(state.orders), {a: r.orders.copy() for a, r in state.accounts.items()}) == books
+    assert (state.orders.as_dict(), {a: r.orders.copy() for a, r in state.accounts.items()}) == books

@@ -208,11 +208,11 @@ def test_a_replace_that_does_not_fit_the_order_type_tick_or_increment_gets_the_e
     order_type, symbol, price, stop_price = placed
     state = make_state(allow_short=True)
     run(state, order(qty="10", symbol=symbol, order_type=order_type, price=price, stop_price=stop_price))
-    before = msgspec.msgpack.encode((state.orders, state.accounts))
+    before = msgspec.msgpack.encode((state.orders.as_dict(), state.accounts))
     qty, new_price, new_stop = (D(value) if value else None for value in asked)
     (refused,) = refusals(run(state, ReplaceOrder("A1", "c1", "c2", qty, new_price, new_stop, REPLY)))
     assert (refused.code, refused.message) == ("invalid_request", words)
-    assert msgspec.msgpack.encode((state.orders, state.accounts)) == before
+    assert msgspec.msgpack.encode((state.orders.as_dict(), state.accounts)) == before
 
 
 def test_replace_of_a_notional_order_is_refused() -> None:

@@ -30,33 +30,54 @@ def _two_allocated_orders() -> AccountState:
     return state
 
 
-def test_booking_keeps_one_string_per_venue_block_and_reason() -> None:
-    first, second = _two_allocated_orders().orders.values()
-    assert first.block == "instrument-0-B1" and first.reason == "not_filled_at_open" and first.venue == "SIM"
+def _two_partly_filled_orders() -> AccountState:
+    """Two open orders of the continuous session (kept hot), each filled in part."""
+    state = make_state()
+    for cloid in ("c1", "c2"):
+        run(state, order(cloid, qty="2", price="150"))
+    for order_id in list(state.orders):
+        run(state, _wire(OrderUpdate(order_id, "A1", VenueEventKind.TRADE, 10**9, 150 * 10**9, None, "SIM", NOW, block="instrument-0-B1")))
+    return state
+
+
+def test_booked_orders_are_kept_cold_and_hold_no_strings_of_their_own() -> None:
+    state = _two_allocated_orders()
+    assert state.orders.hot() == 0
+    first, second = state.orders.values()
+    assert first.block == "instrument-0-B1" and first.reason == "not_filled_at_open" and first.venue == "SIM" and second.venue == "SIM"
+
+
+def test_booking_keeps_one_string_per_venue_and_block_in_a_hot_order() -> None:
+    state = _two_partly_filled_orders()
+    assert state.orders.hot() == 2
+    first, second = state.orders.values()
+    assert first.block == "instrument-0-B1" and first.venue == "SIM"
     assert first.block is second.block
-    assert first.reason is second.reason
     assert first.venue is second.venue
 
 
 def test_a_restored_shard_shares_its_strings_as_the_live_one_and_hashes_the_same() -> None:
-    state = _two_allocated_orders()
     config = Config()
-    payload = Machine("account-0", state, Router(config), 100).dump()
-    restored_machine = Machine("account-0", make_state(), Router(config), 100)
-    restored_machine.load(payload)
-    restored = restored_machine.core
-    assert isinstance(restored, AccountState)
-    assert restored.state_hash() == state.state_hash()
-    account = restored.accounts["A1"]
-    first, second = restored.orders.values()
-    assert first.account is account.account and second.account is account.account
-    assert first.spec.symbol is restored.instruments["IBM"].symbol
-    assert first.block is second.block and first.reason is second.reason and first.venue is second.venue
-    for client_order_id, order_id in account.orders.items():
-        kept = restored.orders[order_id]
-        assert [key for key in account.orders if key is kept.client_order_id] == [client_order_id]
-        assert order_id is kept.order_id
-    assert list(account.orders) == list(state.accounts["A1"].orders)  # the map's order is kept
+    for state in (_two_allocated_orders(), _two_partly_filled_orders()):
+        payload = Machine("account-0", state, Router(config), 100).dump()
+        restored_machine = Machine("account-0", make_state(), Router(config), 100)
+        restored_machine.load(payload)
+        restored = restored_machine.core
+        assert isinstance(restored, AccountState)
+        assert restored.state_hash() == state.state_hash()
+        assert restored.orders.hot() == state.orders.hot()
+        account = restored.accounts["A1"]
+        ids = list(restored.orders)
+        for client_order_id, order_id in account.orders.items():
+            assert [key for key in ids if key is order_id] == [order_id]  # one string: the map's key, the account's value
+        if restored.orders.hot():
+            first, second = restored.orders.values()
+            assert first.account is account.account and second.account is account.account
+            assert first.spec.symbol is restored.instruments["IBM"].symbol
+            assert first.block is second.block and first.venue is second.venue
+            for client_order_id, order_id in account.orders.items():
+                assert order_id is restored.orders[order_id].order_id
+        assert list(account.orders) == list(state.accounts["A1"].orders)  # the map's order is kept
 
 
 def test_an_order_stores_no_copy_of_its_terms_and_a_resend_is_still_recognised() -> None:

@@ -191,7 +191,11 @@ def test_a_rebuild_from_the_journal_equals_the_live_machine(traded: Topology, tm
 def test_dispatch_goes_straight_to_the_handler_table_only_when_apply_is_the_tables() -> None:
     topology = Topology(demo_setup())
     for machine in topology.machines.values():
-        assert machine.handlers is machine.core._handlers  # every journaled core is a Dispatcher
+        # every journaled core is a Dispatcher; the account shard's apply also settles the
+        # orders it thawed (actors/account/orders.py), so it is called through apply
+        direct = type(machine.core).apply is Dispatcher.apply
+        assert machine.handlers is (machine.core._handlers if direct else None)
+        assert direct == (not machine.name.startswith("account")), machine.name
 
     class Counting(Dispatcher):
         """A core whose ``apply`` does more than look the handler up: it must be called."""

@@ -87,3 +87,42 @@ def test_refusing_changes_nothing() -> None:
 def test_the_envelope_is_generic_over_each_core_s_state() -> None:
     decoded = msgspec.msgpack.decode(envelope(), type=Snapshot[SupervisorState.snapshot_type])
     assert decoded.core.halted == {"IBM": True} and snapshot.kind_of(SupervisorState) == "supervisor"
+
+
+def _account_machine(orders: int) -> Machine:
+    from actors.account.core import AccountState
+    from tests.unit.actors.account.support import LIMITS, IBM, XYZ, order, run
+    from model.config import AccountSeed
+    from model.enums import OrderType, TimeInForce
+
+    core = AccountState("account-0", [IBM, XYZ], LIMITS)
+    core.open_account(AccountSeed("A1", "t", 10**9 * 10**9))
+    for index in range(orders):
+        tif = TimeInForce.OPG if index % 3 else TimeInForce.DAY  # most cold, some hot
+        run(core, order(f"c{index}", qty="1", price=None, order_type=OrderType.MARKET, tif=tif))
+    return Machine("account-0", core, Router(CONFIG), 100)
+
+
+@pytest.mark.parametrize("part_bytes", [1, 100, 4096, 1 << 30])
+def test_a_snapshot_in_parts_is_msgpacks_encoding_of_the_whole_cut_where_asked(part_bytes: int) -> None:
+    live = _account_machine(200)
+    state = live.core.snapshot()
+    whole = msgspec.msgpack.encode(Snapshot(FORMAT, VERSION, state.kind, state, {}, OutboxState(*live.outbox.dump())))
+    pieces = list(snapshot.parts(live.capture({}), part_bytes))
+    assert b"".join(pieces) == whole == live.dump({})
+    record = max(len(raw) for raw in state.orders)
+    assert all(len(piece) < part_bytes + record for piece in pieces)  # a part ends after the record reaching the size
+    assert len(pieces) == (1 if part_bytes >= len(whole) else len(pieces)) and (part_bytes > len(whole) or len(pieces) > 1)
+
+
+def test_a_snapshot_taken_is_what_is_written_while_the_shard_goes_on() -> None:
+    from model.enums import VenueEventKind
+    from model.messages import OrderUpdate
+
+    live = _account_machine(30)
+    before = live.dump({})
+    taken = live.capture({})
+    core = live.core
+    for order_id in list(core.orders):  # every order booked after the snapshot was taken
+        core.apply(OrderUpdate(order_id, "A1", VenueEventKind.EXPIRED, 0, None, "x", "SIM", 1), 1)
+    assert b"".join(snapshot.parts(taken, 64)) == before != live.dump({})

@@ -1,0 +1,171 @@
+"""The shard's orders in two tiers (``actors/account/orders.py``): a record at rest kept as
+its encoding, thawed when touched; nothing a client or a snapshot sees may differ."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from actors.account.core import AccountState
+from actors.account.orders import Orders, at_rest, freeze, thaw
+from actors.account.records import SAME_AS_SPEC, OrderRecord, PendingReplace
+from actors.runtime.machine import Machine
+from actors.runtime.router import Router
+from model.config import Config
+from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce, VenueEventKind
+from model.lifecycle import Pending
+from model.messages import OrderUpdate, Reply
+from model.orders import OrderSpec
+from tests.unit.actors.account.support import NOW, make_state, order, run
+from tests.unit.actors.account.test_core_properties import fresh_state, play, steps_strategy
+
+texts = st.text(max_size=12)
+amounts = st.integers(min_value=0, max_value=2**63 - 1)
+maybe_amount = st.none() | amounts
+specs = st.builds(OrderSpec, texts, st.sampled_from(Side), st.sampled_from(OrderType), st.sampled_from(TimeInForce), maybe_amount, maybe_amount, maybe_amount, maybe_amount)
+replies = st.none() | st.builds(Reply, texts, st.integers(min_value=0, max_value=2**32), st.binary(max_size=8))
+records = st.builds(
+    OrderRecord,
+    texts,
+    texts,
+    texts,
+    specs,
+    st.sampled_from(OrderStatus),
+    amounts,
+    st.sampled_from([SAME_AS_SPEC, b"", b"\x98\xa3IBM"]),
+    qty_cap=maybe_amount,
+    cum_qty=amounts,
+    value_nanos=amounts,
+    value_subnanos=amounts,
+    booked_cash=st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    reserved_cash=amounts,
+    reserved_qty=amounts,
+    last_exec_type=st.sampled_from(ExecType),
+    exec_count=amounts,
+    reason=st.none() | texts,
+    updated_ts=amounts,
+    pending=st.sampled_from(Pending),
+    cancel_reply=replies,
+    pending_replace=st.none() | st.builds(PendingReplace, texts, texts, specs, replies, amounts, amounts),
+    replaced_by=st.none() | texts,
+    block=st.none() | texts,
+    venue=st.none() | texts,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(record=records)
+def test_thaw_of_freeze_is_the_record_and_freeze_is_msgpacks_encoding(record: OrderRecord) -> None:
+    frozen = freeze(record)
+    assert thaw(frozen) == record
+    assert frozen == msgspec.msgpack.encode(record)  # what a snapshot and state_hash write for it
+    assert freeze(thaw(frozen)) == frozen  # canonical: freezing again changes no byte
+
+
+def _record(order_id: str, status: OrderStatus = OrderStatus.NEW, tif: TimeInForce = TimeInForce.OPG) -> OrderRecord:
+    spec = OrderSpec("IBM", Side.BUY, OrderType.MARKET, tif, 10, None, None, None)
+    return OrderRecord(order_id, "A1", f"c-{order_id}", spec, status, NOW, SAME_AS_SPEC)
+
+
+def test_get_thaws_and_keeps_the_order_hot_until_settle_then_it_goes_cold_in_place() -> None:
+    orders = Orders()
+    for order_id in ("o1", "o2", "o3"):
+        orders[order_id] = _record(order_id)
+    assert orders.hot() == 3 and orders.settle() == 3 and orders.hot() == 0
+    middle = orders["o2"]
+    assert orders["o2"] is middle and orders.hot() == 1  # the same record while hot
+    middle.cum_qty = 4
+    assert orders.settle() == 1 and orders.hot() == 0
+    assert orders.peek("o2") == middle and orders.peek("o2") is not middle
+    assert list(orders) == ["o1", "o2", "o3"]  # thawing and freezing keep the order's place
+    assert [o.order_id for o in orders.values()] == ["o1", "o2", "o3"]
+
+
+def test_peek_and_values_do_not_keep_a_cold_order_and_changing_their_copy_changes_nothing() -> None:
+    orders = Orders()
+    orders["o1"] = _record("o1")
+    orders.settle()
+    orders.peek("o1").cum_qty = 9  # type: ignore[union-attr]
+    next(iter(orders.values())).cum_qty = 9
+    assert orders.hot() == 0 and orders["o1"].cum_qty == 0
+    assert orders.get("nope") is None and orders.peek("nope") is None and "nope" not in orders
+    with pytest.raises(KeyError):
+        orders["nope"]
+
+
+def test_only_orders_at_rest_go_cold() -> None:
+    assert at_rest(_record("a"))  # queued for the open
+    assert at_rest(_record("b", OrderStatus.FILLED, TimeInForce.DAY))  # ended
+    assert not at_rest(_record("c", OrderStatus.NEW, TimeInForce.DAY))  # working in the continuous session
+    waiting = _record("d")
+    waiting.pending = Pending.CANCEL
+    assert not at_rest(waiting)  # a request in flight
+
+
+def _all_hot(state: AccountState) -> AccountState:
+    """The same shard with a tier that never freezes: what the shard did before the tiers."""
+
+    class AllHot(Orders):
+        __slots__ = ()
+
+        def settle(self) -> int:
+            self._touched.clear()
+            return 0
+
+    state.orders = AllHot()
+    return state
+
+
+@settings(max_examples=100, deadline=None)
+@given(steps=steps_strategy)
+def test_the_tiers_change_nothing_a_client_or_a_snapshot_sees(steps: list[tuple]) -> None:  # type: ignore[type-arg]
+    tiered, hot = fresh_state(), _all_hot(fresh_state())
+    assert play(tiered, steps) == play(hot, steps)
+    assert tiered.state_hash() == hot.state_hash()
+    assert tiered.orders.as_dict() == hot.orders.as_dict()
+    tiered.check_invariants()
+    config = Config()
+    payload = Machine("account-0", tiered, Router(config), 100).dump()
+    assert payload == Machine("account-0", hot, Router(config), 100).dump()
+    restored = Machine("account-0", fresh_state(), Router(config), 100)
+    restored.load(payload)
+    assert isinstance(restored.core, AccountState)
+    assert restored.core.state_hash() == tiered.state_hash() and restored.core.orders.as_dict() == tiered.orders.as_dict()
+    assert restored.core.orders.hot() == tiered.orders.hot()
+
+
+def test_a_resend_of_an_order_at_rest_is_recognised_without_thawing_it() -> None:
+    state = make_state()
+    run(state, order("c1", qty="2", price=None, order_type=OrderType.MARKET, tif=TimeInForce.OPG))
+    assert state.orders.hot() == 0
+    again = run(state, order("c1", qty="2", price=None, order_type=OrderType.MARKET, tif=TimeInForce.OPG))
+    assert [s.message.report.exec_type for s in again] == [ExecType.NEW] and len(state.orders) == 1  # type: ignore[union-attr]
+    other = run(state, order("c1", qty="3", price=None, order_type=OrderType.MARKET, tif=TimeInForce.OPG))
+    assert [s.message.report.reason for s in other] == ["duplicate_client_order_id"]  # type: ignore[union-attr]
+    assert state.orders.hot() == 0
+
+
+def test_an_allocation_thaws_an_order_books_it_and_leaves_it_cold() -> None:
+    state = make_state()
+    run(state, order("c1", qty="2", price=None, order_type=OrderType.MARKET, tif=TimeInForce.OPG))
+    (order_id,) = list(state.orders)
+    run(state, OrderUpdate(order_id, "A1", VenueEventKind.TRADE, 2 * 10**9, 150 * 10**9, None, "SIM", NOW, True, cash=300 * 10**9, block="B1"))
+    assert state.orders.hot() == 0
+    booked = state.orders.peek(order_id)
+    assert booked is not None and booked.status is OrderStatus.FILLED and booked.block == "B1"
+    assert state.accounts["A1"].cash == 100_000 * 10**9 - 300 * 10**9
+    state.check_invariants()
+
+
+def test_a_snapshot_whose_order_does_not_decode_is_refused() -> None:
+    from actors.runtime.snapshot import load
+    from snapshots.journal import JournalCorrupt
+
+    state = make_state()
+    run(state, order("c1", qty="2", price=None, order_type=OrderType.MARKET, tif=TimeInForce.OPG))
+    machine = Machine("account-0", state, Router(Config()), 100)
+    payload = machine.dump().replace(freeze(state.orders.peek(next(iter(state.orders)))), msgspec.msgpack.encode(["not", "an", "order"]))  # type: ignore[arg-type]
+    with pytest.raises(JournalCorrupt, match="does not decode"):
+        load("account-0", AccountState, payload)
