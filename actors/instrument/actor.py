@@ -9,6 +9,7 @@ import msgspec
 import ray
 
 from actors.instrument.core import InstrumentState
+from actors.instrument.router import only_acceptances
 from actors.runtime.host import DurableHost
 from actors.runtime.inbox import SOFT
 from actors.runtime.machine import Core
@@ -45,6 +46,11 @@ class InstrumentActor(DurableHost):
 
     def make_core(self) -> Core:
         return build_core(ActorPlan(self.name, INSTRUMENT, instruments=self.instruments), self.config)
+
+    def may_wait(self, batch: Batch) -> bool:
+        """A venue's batch of acceptances only (a child order resting there) rides in the next
+        record: it changes nothing here, and lost in a crash, the venue sends it again."""
+        return only_acceptances(batch.messages)
 
     def _soft(self, marks: list[MarketUpdate]) -> bytes:
         return encode_batch(Batch(self.name, SOFT, time.time_ns(), list(marks)))

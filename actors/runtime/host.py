@@ -222,7 +222,18 @@ class DurableHost(LinkedHost):
         commits = self.commits
         for accepted in ready:
             commits.pending.append((accepted, data if accepted is batch else encode_batch(accepted)))
-        commits.schedule()
+        if all(self.may_wait(accepted) for accepted in ready):
+            commits.schedule_lazily()
+        else:
+            commits.schedule()
+
+    def may_wait(self, batch: Batch) -> bool:
+        """Whether a sequenced batch may ride in the next record instead of asking for one
+        (``GroupCommit.schedule_lazily``): only one whose messages change nothing and send
+        nothing, so nobody waits for it. It is still journaled before it is applied and
+        acked only after, so a crash loses nothing: its sender, never acked, sends it again.
+        Here: none."""
+        return False
 
     def receive_soft(self, batch: Batch) -> None:
         """A soft batch (``seq`` 0: unsequenced, never acked or resent): what a subclass keeps

@@ -10,6 +10,7 @@ journal sequence (one record is one commit) before and after:
 2. IOC buys 5 % below the market at ``--rate`` orders/s (risk, hold, ack, route, canceled at
    the venue, released): commits per order by actor, less the idle rate over the phase;
 3. IOC buys above the ask at the same rate: each fills — commits per filled order;
+   then day buys 5 % below the market, which rest at the venue: commits per order;
 4. ``--open-orders`` market orders for the open (``tif = opg``) queued in frames of 100,
    then ``admin open``: commits per order, queueing and the open's cycle (blocks, fills,
    allocations, booking) counted apart.
@@ -30,8 +31,6 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
-
-import msgspec
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -128,8 +127,13 @@ async def run(args: argparse.Namespace) -> None:
         show("idle, per second", counts, idle_s)
 
         count = int(args.rate * args.seconds)
-        for title, price, first in (("IOC not filled, per order", "142.50", 10**6), ("IOC filled, per fill", "160.00", 2 * 10**6)):
-            frames = [order_frame(first + k, price) for k in range(count)]
+        phases = (
+            ("IOC not filled, per order", "142.50", "ioc", 10**6),
+            ("IOC filled, per fill", "160.00", "ioc", 2 * 10**6),
+            ("day limit resting at the venue, per order", "142.50", "day", 4 * 10**6),
+        )
+        for title, price, tif, first in phases:
+            frames = [order_frame(first + k, price, tif) for k in range(count)]
             before = await journal_seqs(server)
             started = time.perf_counter()
             await paced(url, frames, args.rate)
