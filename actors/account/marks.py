@@ -52,6 +52,12 @@ class MarksHost(DurableHost):
         super().__init__(name, config, gateways)
 
     def receive_soft(self, batch: Batch) -> None:
+        """Keep the marks an InstrumentActor sent, the latest per symbol; anything else sent
+        soft, or by another actor (a gateway's batches must never set prices), is ignored
+        and logged."""
+        if batch.sender not in self.router.resolve(INSTRUMENT, ALL):
+            log.warning("soft batch ignored", actor=self.name, sender=batch.sender, reason="not an InstrumentActor")
+            return
         marks = self.marks
         for message in batch.messages:
             if type(message) is MarketUpdate:
@@ -63,8 +69,9 @@ class MarksHost(DurableHost):
     def soft_inputs(self) -> list[Message]:
         if not self.marks:
             return []
-        marks, self.marks = list(self.marks.values()), {}
-        return list(marks)
+        marks: list[Message] = list(self.marks.values())
+        self.marks = {}
+        return marks
 
     async def wire(self, handles: dict[str, Any], addresses: dict[str, tuple[str, int]]) -> None:
         await super().wire(handles, addresses)
