@@ -197,12 +197,18 @@ class JournalSection(_Section, frozen=True):
     # before it is committed on its own (a FIX venue's record of the MsgSeqNum each order
     # message left with: quickfix's store keeps it too; actors/runtime/commit.py)
     lazy_commit_ms: int = 100
+    # How long a starting account shard waits for each InstrumentActor's current quotes (its
+    # marks: soft state, not journaled on arrival) before it takes inputs with what its journal
+    # holds; an InstrumentActor that answers later sends them when its link opens
+    marks_timeout_ms: int = 5000
 
     def __post_init__(self) -> None:
         if self.durability not in ("fsync", "buffered", "none"):
             raise ValueError(f"journal.durability must be fsync, buffered or none, not {self.durability!r}")
         if self.lazy_commit_ms < 0:
             raise ValueError("journal.lazy_commit_ms must be at least 0")
+        if self.marks_timeout_ms < 0:
+            raise ValueError("journal.marks_timeout_ms must be at least 0")
         if self.snapshot_events_per_record < 0:
             raise ValueError("journal.snapshot_events_per_record must be 0 or more")
         if self.snapshot_part_mb < 1:

@@ -10,7 +10,7 @@ from typing import Any
 import ray
 
 from actors.account.core import AccountState
-from actors.runtime.host import DurableHost
+from actors.account.marks import MarksHost
 from actors.runtime.machine import Core
 from actors.runtime.outputs import ACCOUNT
 from actors.runtime.roles import build_core
@@ -24,8 +24,9 @@ from snapshots.files import write_allocations_csv, write_positions_csv
 
 
 @ray.remote
-class AccountActor(DurableHost):
+class AccountActor(MarksHost):
     """Owns the accounts placed on this shard; every order of those accounts lives here.
+    Its marks (quotes) are soft until a record carries them (``actors/account/marks.py``).
 
     Accounts from the accounts file that the journal does not hold yet enter as a journaled
     ``OpenAccount`` input once the shard is wired, so replay from empty rebuilds them too."""

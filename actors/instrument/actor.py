@@ -2,32 +2,42 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import msgspec
 import ray
 
 from actors.instrument.core import InstrumentState
+from actors.instrument.router import only_acceptances
 from actors.runtime.host import DurableHost
+from actors.runtime.inbox import SOFT
 from actors.runtime.machine import Core
-from actors.runtime.outputs import INSTRUMENT
+from actors.runtime.outputs import ACCOUNT, ALL, INSTRUMENT
 from actors.runtime.roles import build_core
 from actors.supervisor.core import ActorPlan
 from model import fixed
 from model.config import Config
 from model.instruments import Instrument
-from model.messages import AdminCancelAll
+from model.messages import AdminCancelAll, Batch, MarketUpdate, encode_batch
 from model.routes import RouteState
 
 
 @ray.remote
 class InstrumentActor(DurableHost):
-    """Owns the symbols placed on this actor: quotes, held orders, routing to venues."""
+    """Owns the symbols placed on this actor: quotes, held orders, routing to venues.
+
+    Marks (each symbol's consolidated quote, for the shards' pre-trade risk) go to every
+    account shard in soft batches, outside the journaled stream (``actors/account/marks.py``):
+    those of a record before its batches, every current one when a link to a shard opens,
+    and on a shard's asking (``current_marks``) when it starts."""
 
     def __init__(self, name: str, config: Config, instruments: list[Instrument]) -> None:
         self.instruments = instruments
         super().__init__(name, config)
         self.recover(config.server.data_dir)
+        self.state.take_marks()  # what replay published went out before the restart
+        self.shards = self.router.resolve(ACCOUNT, ALL)
 
     @property
     def state(self) -> InstrumentState:
@@ -36,6 +46,35 @@ class InstrumentActor(DurableHost):
 
     def make_core(self) -> Core:
         return build_core(ActorPlan(self.name, INSTRUMENT, instruments=self.instruments), self.config)
+
+    def may_wait(self, batch: Batch) -> bool:
+        """A venue's batch of acceptances only (a child order resting there) rides in the next
+        record: it changes nothing here, and lost in a crash, the venue sends it again."""
+        return only_acceptances(batch.messages)
+
+    def _soft(self, marks: list[MarketUpdate]) -> bytes:
+        return encode_batch(Batch(self.name, SOFT, time.time_ns(), list(marks)))
+
+    def _send_fresh(self) -> None:
+        """The record's marks first, so a fill in its batches never meets an older one."""
+        marks = self.state.take_marks()
+        if marks and self.links is not None:
+            data = self._soft(marks)
+            for shard in self.shards:
+                self.links.send(shard, data)
+        super()._send_fresh()
+
+    def on_connect(self, name: str) -> None:
+        """A shard's link (re)opened: marks sent while it was down were not written (soft
+        batches are not kept), so it gets every current one, then what it has not acked."""
+        if name in self.shards and self.links is not None:
+            self.links.send(name, self._soft(self.state.marks(time.time_ns())))
+        super().on_connect(name)
+
+    async def current_marks(self) -> bytes:
+        """Every current mark as a soft batch: what a starting shard asks before it takes
+        inputs (``actors/account/marks.py``)."""
+        return self._soft(self.state.marks(time.time_ns()))
 
     async def cancel_count(self, account: str | None, symbol: str | None, venue: str | None) -> int:
         """How many open orders an operator's cancel-all with these filters covers here."""

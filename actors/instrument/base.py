@@ -11,7 +11,7 @@ from actors.runtime.outputs import ACCOUNT, Dispatcher, Outputs
 from model.config import VenueSection
 from model.enums import OrderType, SessionState, VenueEventKind
 from model.instruments import Instrument
-from model.messages import OrderUpdate
+from model.messages import MarketUpdate, OrderUpdate
 from model.routes import RouteEvent, RouteState, next_state
 
 log = structlog.get_logger("instruments")
@@ -43,6 +43,7 @@ class InstrumentBase(Dispatcher):
         self.residuals: dict[str, list[int]] = {}  # symbol → [qty, cash] no order could take (the firm's)
         self.done_blocks: list[opening.BlockDone] = []  # every finished block, for operators and the back office
         self.books = {i.symbol: Book(instrument=i, reference=i.reference_price) for i in instruments}
+        self.marks_out: dict[str, MarketUpdate] = {}  # marks published, not yet taken (soft: not state; books.py)
         self.venues = venues
         self._candidates: dict[tuple[str, OrderType], list[str]] = {}  # derived from ``venues``: not state
         self.venue_sessions: dict[str, SessionState] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from actors.instrument.base import InstrumentBase
 from actors.instrument.records import Book
-from actors.runtime.outputs import ACCOUNT, ALL, GATEWAY
+from actors.runtime.outputs import ALL, GATEWAY
 from model.enums import AssetClass
 from model.messages import MarketUpdate, QuoteEvent, SetTradingStatus, VenueQuote
 
@@ -12,8 +12,11 @@ from model.messages import MarketUpdate, QuoteEvent, SetTradingStatus, VenueQuot
 class Books(InstrumentBase):
     """Guarantees: the consolidated quote is the highest bid and the lowest offer over the
     venues quoting the symbol, with the sizes shown at those prices summed; a closed
-    venue's last quote leaves the book; every change is published to the account shards
-    (for pre-trade risk) and to the ``quotes`` stream."""
+    venue's last quote leaves the book; every change is published to the ``quotes`` stream
+    and, as the symbol's *mark* (``MarketUpdate``), to the account shards for pre-trade
+    risk. Marks are soft: they leave in no journaled batch but in ``take_marks`` (the shell
+    sends them unsequenced, ``actors/account/marks.py``), and ``marks`` gives every book's
+    current one again whenever a shard needs them (it started, its link reopened)."""
 
     def _take_quote(self, quote: VenueQuote, now: int) -> Book | None:
         """The book the quote changed, or ``None`` when it changes none."""
@@ -49,12 +52,32 @@ class Books(InstrumentBase):
             book.reference = (book.bid + book.ask) // 2 // tick * tick
         self._publish(book, now)
 
+    def take_marks(self) -> list[MarketUpdate]:
+        """The marks published since the last call, the latest per symbol (soft: not state)."""
+        marks, self.marks_out = self.marks_out, {}
+        return list(marks.values())
+
+    def marks(self, now: int) -> list[MarketUpdate]:
+        """Every book's current mark — what the shards have been sent, each symbol's last —
+        except a book that shows only its instrument's reference price: a shard that has
+        none prices at that already (``actors/account/risk.py``), so leaving it out leaves a
+        restarted shard's state as a shard that never stopped has it."""
+        return [
+            _mark(book, now)
+            for book in self.books.values()
+            if book.bid is not None or book.ask is not None or book.reference != book.instrument.reference_price
+        ]
+
     def _publish(self, book: Book, now: int) -> None:
         symbol = book.instrument.symbol
-        self.out.to(ACCOUNT, ALL, MarketUpdate(symbol, book.bid, book.ask, book.reference, book.halted, now))
+        self.marks_out[symbol] = _mark(book, now)
         if book.instrument.asset_class is AssetClass.MUTUAL_FUND:
             # no bid or ask (it fills only at the NAV struck): its quote is the last NAV, once there is one
             if book.nav is not None:
                 self.out.to(GATEWAY, ALL, QuoteEvent(symbol, None, 0, None, 0, now, nav=book.nav))
             return
         self.out.to(GATEWAY, ALL, QuoteEvent(symbol, book.bid, book.bid_size, book.ask, book.ask_size, now))
+
+
+def _mark(book: Book, now: int) -> MarketUpdate:
+    return MarketUpdate(book.instrument.symbol, book.bid, book.ask, book.reference, book.halted, now)

@@ -8,7 +8,7 @@ from actors.instrument.base import TERMINAL_KINDS, InstrumentBase
 from actors.instrument.records import Route
 from actors.runtime.outputs import VENUE
 from model.enums import OrderType, Reason, SessionState, Side, VenueEventKind
-from model.messages import AdminCancelAll, ReplaceRoute, VenueCancel, VenueCancelAll, VenueNewOrder, VenueReplace, VenueReport
+from model.messages import AdminCancelAll, Message, ReplaceRoute, VenueCancel, VenueCancelAll, VenueNewOrder, VenueReplace, VenueReport
 from model.routes import RouteEvent, RouteState
 
 # members read on every route and venue report, bound once (model/enums.py says why)
@@ -99,7 +99,7 @@ class Router(InstrumentBase):
                 self._forget(route)
             return
         if kind is _ACCEPTED:
-            return  # the client order is already new; the venue's acceptance changes nothing there
+            return  # the client order is already new; the venue's acceptance changes nothing there (``only_acceptances``)
         self._update(route, kind, now, reason=report.reason, venue=report.venue)
         if kind is _REPLACED and route.state is RouteState.REPLACING:
             assert route.replacing_to is not None
@@ -143,3 +143,10 @@ class Router(InstrumentBase):
                 self._cancel_at_venue(route)
         for venue, symbols in bulk.items():
             self.out.to(VENUE, venue, VenueCancelAll(symbols))
+
+
+def only_acceptances(messages: list[Message]) -> bool:
+    """Whether every message is a venue's acceptance of a child order: for a route or a block
+    it changes nothing and sends nothing (``Router._route_report``, ``blocks.py``), so a batch
+    of them need not cost a commit of its own (``InstrumentActor.may_wait``)."""
+    return all(type(message) is VenueReport and message.kind is _ACCEPTED for message in messages)

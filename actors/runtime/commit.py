@@ -18,6 +18,10 @@ Guarantees:
   own ``lazy_s`` after it arrived. Only inputs whose loss in a crash is recovered otherwise
   are lazy (the MsgSeqNum a FIX message left with: quickfix's store has it,
   ``adapters/fix/session.py``); the rule for every other input is unchanged.
+* ``prefix()``, asked each time a record is made of pending inputs, may put one more batch
+  at its head: the host's *soft* inputs, which never ask for a record of their own (an
+  account shard's latest quotes, ``actors/account/marks.py``). They are journaled, and
+  applied, only with a record that some other input asked for.
 """
 
 from __future__ import annotations
@@ -49,6 +53,10 @@ def fail_stop(actor: str, failure: BaseException | None) -> None:
     Nothing acked is lost — an ack only ever follows a commit."""
     log.critical("journal append failed; the actor stops and recovers", actor=actor, error=repr(failure))
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _no_prefix() -> tuple[Batch, bytes] | None:
+    return None
 
 
 def _idle() -> None:
@@ -149,6 +157,7 @@ class GroupCommit:
         self.on_commit = on_commit
         self.lazy_s = lazy_s
         self.pending: Pending = []
+        self.prefix: Callable[[], tuple[Batch, bytes] | None] = _no_prefix  # soft inputs for the head of a record
         self.urgent = False  # some pending input asked for a commit (not only lazy ones)
         self.handle: asyncio.Handle | None = None
         self.lazy: asyncio.TimerHandle | None = None  # the commit of lazy inputs nobody else carried
@@ -173,12 +182,16 @@ class GroupCommit:
         self._begin()
 
     def _taken(self) -> Pending:
-        """Everything pending, for the record about to be written."""
+        """Everything pending, for the record about to be written, after the soft inputs
+        (``prefix``), if any."""
         pending, self.pending = self.pending, []
         self.urgent = False
         if self.lazy is not None:
             self.lazy.cancel()
             self.lazy = None
+        head = self.prefix()
+        if head is not None:
+            pending.insert(0, head)
         return pending
 
     def _begin(self) -> None:

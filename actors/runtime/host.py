@@ -27,7 +27,7 @@ import structlog
 from actors.runtime.commit import GroupCommit, Pending
 from actors.runtime.crashhooks import TurnCrashPoints
 from actors.runtime.frames import LinkSecret
-from actors.runtime.inbox import Inbox
+from actors.runtime.inbox import SOFT, Inbox
 from actors.runtime.link import Links, LinkServer, link_host
 from actors.runtime.logs import configure
 from actors.runtime.machine import LOCAL, Core, Machine, local_batch, replay_hash
@@ -35,7 +35,7 @@ from actors.runtime.outbox import DurableOutbox
 from actors.runtime.router import Router
 from actors.runtime.snapshotter import Snapshotter
 from model.config import Config, JournalSection
-from model.messages import Message, decode_batch, encode_batch
+from model.messages import Batch, Message, decode_batch, encode_batch
 from snapshots.crashpoints import NOWHERE, CrashPoints, from_environment
 from snapshots.journal import Journal, JournalLike, NullJournal
 
@@ -160,6 +160,7 @@ class DurableHost(LinkedHost):
         self.journal = journal
         self.background = self.config.journal.durability == "fsync"  # commits and snapshots on the writer thread
         self.commits = GroupCommit(self.name, journal, self.background, self._finish, self.config.journal.lazy_commit_ms / 1000)
+        self.commits.prefix = self._soft_head
         self.snapshotter = Snapshotter(self.name, journal, self.config.journal, self.commits.writer, snapshot_seq)
 
     @property
@@ -211,6 +212,9 @@ class DurableHost(LinkedHost):
         sender, each once. A repeat is acked again (up to what is on disk) so the sender
         stops resending it."""
         batch = decode_batch(data)
+        if batch.seq == SOFT:
+            self.receive_soft(batch)
+            return
         ready = self.inbox.accept(batch, time.time_ns())
         self.channels[batch.sender] = channel
         if not ready:
@@ -221,7 +225,34 @@ class DurableHost(LinkedHost):
         commits = self.commits
         for accepted in ready:
             commits.pending.append((accepted, data if accepted is batch else encode_batch(accepted)))
-        commits.schedule()
+        if all(self.may_wait(accepted) for accepted in ready):
+            commits.schedule_lazily()
+        else:
+            commits.schedule()
+
+    def may_wait(self, batch: Batch) -> bool:
+        """Whether a sequenced batch may ride in the next record instead of asking for one
+        (``GroupCommit.schedule_lazily``): only one whose messages change nothing and send
+        nothing, so nobody waits for it. It is still journaled before it is applied and
+        acked only after, so a crash loses nothing: its sender, never acked, sends it again.
+        Here: none."""
+        return False
+
+    def receive_soft(self, batch: Batch) -> None:
+        """A soft batch (``seq`` 0: unsequenced, never acked or resent): what a subclass keeps
+        of it is soft state until ``soft_inputs`` hands it to a record. Here: nothing."""
+
+    def soft_inputs(self) -> list[Message]:
+        """The soft state to journal at the head of the record being made, taken (a subclass
+        keeps what arrived since the last record; ``actors/account/marks.py``). Here: none."""
+        return []
+
+    def _soft_head(self) -> tuple[Batch, bytes] | None:
+        messages = self.soft_inputs()
+        if not messages:
+            return None
+        self.local_submitted += 1  # a local batch like any: ``local_inputs_applied`` counts it
+        return local_batch(messages)
 
     def submit_local(self, messages: list[Message], lazy: bool = False) -> None:
         """The actor's own inputs (clock ticks, operator commands): journaled like any.

@@ -10,6 +10,12 @@ import collections
 
 from model.messages import Batch
 
+# The seq of a *soft* batch: outside every sequence, never acked, kept or sent again, and not
+# journaled as received — what it carries is state its receiver can be given again (an
+# InstrumentActor's latest quotes to the account shards: ``actors/account/marks.py``).
+# Sequenced batches count from 1.
+SOFT = 0
+
 
 class Inbox:
     """In-order, duplicate-free delivery of batches per sender. Also keeps the recent

@@ -11,10 +11,22 @@ from typing import Any
 import msgspec
 
 from actors.instrument.actor import InstrumentActor
+from actors.runtime.inbox import SOFT
 from model import fixed
 from model.config import Config, JournalSection, ServerSection
 from model.enums import OrderType, Side, TimeInForce, VenueEventKind
-from model.messages import Batch, Message, OpenMarket, RouteOrder, VenueNewOrder, VenueReport, decode_batch, encode_batch
+from model.messages import (
+    Batch,
+    MarketUpdate,
+    Message,
+    OpenMarket,
+    RouteOrder,
+    VenueNewOrder,
+    VenueQuote,
+    VenueReport,
+    decode_batch,
+    encode_batch,
+)
 from model.orders import OrderSpec
 from tests.conftest import demo_setup
 
@@ -96,4 +108,63 @@ async def test_the_open_waits_for_every_shard_s_marker_and_its_block_is_shown_in
     assert shown["fill_value"] == "525.4320987615"  # 3.5 × 150.123456789, exact
     assert "value_nanos" not in shown and "value_subnanos" not in shown
     assert (await actor.status())["open"]["allocated"] == 2  # a fill allocated to each of the two orders
+    await stop(actor)
+
+
+class Channel:
+    def __init__(self) -> None:
+        self.acks: list[int] = []
+
+    def ack(self, seq: int) -> None:
+        self.acks.append(seq)
+
+
+async def test_a_venue_s_batch_of_acceptances_rides_in_the_next_record_and_is_acked_only_then(tmp_path: Path) -> None:
+    actor = Shell("instrument-0", config(tmp_path), INSTRUMENTS)
+    feed = Feed(actor)
+    await feed.send("account-0", route("o1", order_type=OrderType.LIMIT))
+    child = [m for _, data in actor.outbox.unacked["venue-SIM"] for m in decode_batch(data).messages][-1].child_id
+    records = actor.journal.last_seq
+    venue = Channel()
+    accepted = VenueReport("SIM", child, VenueEventKind.ACCEPTED, 0, None, None, 1)
+    actor.receive(encode_batch(Batch("venue-SIM", 1, 0, [accepted])), venue)
+    await asyncio.sleep(0.01)
+    assert actor.journal.last_seq == records and venue.acks == []  # no commit of its own: not on disk, not acked
+    await feed.send("account-0", route("o2"))  # the next input's record carries it, in its place
+    assert actor.journal.last_seq == records + 1 and venue.acks == [1]
+    replay = await actor.replay_hash()
+    assert replay["live"] == replay["replayed"]
+    await stop(actor)
+
+
+async def test_an_acceptance_alone_is_committed_after_lazy_commit_ms(tmp_path: Path) -> None:
+    conf = msgspec.structs.replace(config(tmp_path), journal=JournalSection(durability="buffered", lazy_commit_ms=20))
+    actor = Shell("instrument-0", conf, INSTRUMENTS)
+    venue = Channel()
+    actor.receive(encode_batch(Batch("venue-SIM", 1, 0, [VenueReport("SIM", "x-1", VenueEventKind.ACCEPTED, 0, None, None, 1)])), venue)
+    assert venue.acks == []
+    await asyncio.sleep(0.2)
+    assert venue.acks == [1]
+    await stop(actor)
+
+
+async def test_a_batch_with_anything_but_acceptances_is_committed_at_once(tmp_path: Path) -> None:
+    actor = Shell("instrument-0", config(tmp_path), INSTRUMENTS)
+    venue = Channel()
+    trade = VenueReport("SIM", "x-1", VenueEventKind.TRADE, D("1"), D("150"), None, 1)
+    actor.receive(encode_batch(Batch("venue-SIM", 1, 0, [VenueReport("SIM", "x-1", VenueEventKind.ACCEPTED, 0, None, None, 1), trade])), venue)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert venue.acks == [1]
+    await stop(actor)
+
+
+async def test_marks_leave_in_no_journaled_batch_and_a_starting_shard_gets_every_current_one(tmp_path: Path) -> None:
+    actor = Shell("instrument-0", config(tmp_path), INSTRUMENTS)
+    feed = Feed(actor)
+    await feed.send("venue-SIM", VenueQuote("SIM", "IBM", D("149.90"), D("10"), D("150.30"), D("10"), 1))
+    assert not any(isinstance(m, MarketUpdate) for queue in actor.outbox.unacked.values() for _, data in queue for m in decode_batch(data).messages)
+    soft = decode_batch(await actor.current_marks())
+    assert soft.seq == SOFT and soft.sender == "instrument-0"
+    assert [(m.symbol, m.bid, m.ask, m.reference) for m in soft.messages] == [("IBM", D("149.90"), D("150.30"), D("150.10"))]
     await stop(actor)

@@ -14,7 +14,6 @@ from model.messages import (
     AdminCancelAll,
     AllocationReport,
     CancelRoute,
-    MarketUpdate,
     OpenMarket,
     OrderUpdate,
     QuoteEvent,
@@ -211,7 +210,7 @@ def test_a_fund_has_no_bid_or_ask_its_quote_is_the_last_nav_struck() -> None:
     sends = run(state, StrikeNav("VFIAX", D("401.23")))
     [quote] = of_type(sends, QuoteEvent)
     assert (quote.bid, quote.bid_size, quote.ask, quote.ask_size, quote.nav) == (None, 0, None, 0, D("401.23"))
-    [market] = of_type(sends, MarketUpdate)
+    [market] = state.take_marks()
     assert (market.bid, market.ask, market.reference) == (None, None, D("401.23"))
     [equity] = of_type(run(state, VenueQuote("SIM", "IBM", D("149.99"), D("5"), D("150.01"), D("5"), NOW)), QuoteEvent)
     assert (equity.bid, equity.ask, equity.nav) == (D("149.99"), D("150.01"), None)
