@@ -5,9 +5,11 @@ and their fills allocated back to the account orders (the arithmetic is in ``ope
 from __future__ import annotations
 
 import msgspec
+import numpy as np
 
 from actors.instrument import opening
 from actors.instrument.base import TERMINAL_KINDS
+from actors.instrument.holding import Released
 from actors.instrument.opening import Block, Constituents
 from actors.instrument.records import Route
 from actors.instrument.router import Router
@@ -48,17 +50,21 @@ class OpenBlocks(Router):
         for route in self.routes.values():
             if route.state is RouteState.HELD_OPEN and (not wanted or route.spec.symbol in wanted):
                 held.setdefault(route.spec.symbol, []).append(route)
+        # a halted symbol keeps its orders for the open until it resumes and opens again
+        opening = {symbol for symbol, book in self.books.items() if not book.halted and (not wanted or symbol in wanted)}
+        columns = self.held_open.release(opening)
         released = 0
-        for symbol in sorted(held):
+        for symbol in sorted(set(held) | set(columns)):
             if self.books[symbol].halted:
-                continue  # a halted symbol keeps its orders for the open until it resumes and opens again
-            self._open_symbol(symbol, sorted(held[symbol], key=lambda route: route.order_id), now)
-            released += len(held[symbol])
+                continue
+            routes = sorted(held.get(symbol, ()), key=lambda route: route.order_id)
+            rows = columns.get(symbol)
+            self._open_symbol(symbol, routes, rows, now)
+            released += len(routes) + (len(rows.order_ids) if rows is not None else 0)
         return released
 
-    def _open_symbol(self, symbol: str, routes: list[Route], now: int) -> None:
-        quantity = {Side.BUY: Constituents(), Side.SELL: Constituents()}
-        cash = {Side.BUY: Constituents(), Side.SELL: Constituents()}
+    def _open_symbol(self, symbol: str, routes: list[Route], rows: Released | None, now: int) -> None:
+        market: list[Route] = []
         for route in routes:
             if route.spec.order_type is not OrderType.MARKET:
                 route.spec = msgspec.structs.replace(route.spec, tif=TimeInForce.IOC)  # a limit on the open: what the open gives it, no more
@@ -66,11 +72,9 @@ class OpenBlocks(Router):
                 continue
             self._move(route, RouteEvent.JOIN_BLOCK)
             del self.routes[route.order_id]  # the block answers for it from here on
-            if route.spec.qty is not None:
-                quantity[route.spec.side].add(route.order_id, route.account, route.spec.qty)
-            else:
-                assert route.spec.notional is not None
-                cash[route.spec.side].add(route.order_id, route.account, route.spec.notional, route.qty_cap)
+            market.append(route)
+        quantity = {side: _constituents(rows, market, side, notional=False) for side in (Side.BUY, Side.SELL)}
+        cash = {side: _constituents(rows, market, side, notional=True) for side in (Side.BUY, Side.SELL)}
         buys, sells = quantity[Side.BUY].total, quantity[Side.SELL].total
         if buys or sells:
             side = Side.BUY if buys >= sells else Side.SELL
@@ -200,3 +204,32 @@ class OpenBlocks(Router):
         for block in self.matching_blocks(command):
             assert block.child_id is not None and block.venue is not None
             self.out.to(VENUE, block.venue, VenueCancel(block.child_id))
+
+
+
+def _constituents(rows: Released | None, routes: list[Route], side: Side, *, notional: bool) -> Constituents:
+    """One side's market orders of one kind (quantity or notional), in order id order: the
+    rows from the columns (already in that order), merged with the routes when there are
+    any (orders a column cannot hold). A cap is kept for notional orders only."""
+    picked = [] if rows is None else np.flatnonzero((rows.sell == (side is Side.SELL)) & (rows.notional == notional)).tolist()
+    order_ids = [rows.order_ids[i] for i in picked] if rows is not None else []
+    accounts = [rows.accounts[i] for i in picked] if rows is not None else []
+    asked: list[int] = rows.amount[picked].tolist() if rows is not None else []
+    caps: list[int] = rows.cap[picked].tolist() if rows is not None else []
+    mine = [r for r in routes if r.spec.side is side and (r.spec.qty is None) == notional]
+    orders = Constituents()
+    if not mine:
+        orders.order_ids, orders.accounts, orders.asked = order_ids, accounts, asked
+        orders.qty_caps = [cap for cap in caps if cap >= 0] if notional else []
+        return orders
+    entries: list[tuple[str, str, int, int | None]] = [
+        (order_id, account, amount, cap if cap >= 0 else None) for order_id, account, amount, cap in zip(order_ids, accounts, asked, caps, strict=True)
+    ]
+    for route in mine:
+        amount = route.spec.notional if notional else route.spec.qty
+        assert amount is not None
+        entries.append((route.order_id, route.account, amount, route.qty_cap))
+    entries.sort(key=lambda entry: entry[0])
+    for order_id, account, amount, cap in entries:
+        orders.add(order_id, account, amount, cap if notional else None)
+    return orders

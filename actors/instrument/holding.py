@@ -1,0 +1,429 @@
+"""Orders held for the open, in columns: no Python object per order while they wait.
+
+An InstrumentActor may hold millions of market orders for the open. As ``Route`` objects
+they cost about 340 bytes each; here an order is one row of a few numpy columns (about 34
+bytes): its counter, account, symbol, side, kind, amount and cap. The rows are grouped by
+the account shard that routed them — an order id is the shard's name and its counter
+(``account-0-17``) — and kept in counter order within a shard, so an order is found by a
+binary search (a cancel or replace before the open), and the rows of a symbol come out in
+order id order for the open without building a string per order to sort.
+
+Which orders are held here (``eligible``): market orders for the open, for a quantity or a
+cash amount below 2^62 (so every column is int64 without overflow whatever the configured
+limits), whose order id is ``<name>-<n>-<counter>`` (``[^-]+-[0-9]+`` then a counter
+without leading zeros below 10^18). Anything else held for the open — a limit for the open,
+an order id of another form, a value too large — stays a ``Route`` as before. Which way an
+order is kept is a function of the order alone, so a live actor and one rebuilt from a
+snapshot and its journal keep every order the same way.
+
+An order is *thawed* back into a ``Route`` only when something touches it: a cancel, a
+replace (after which, still held and eligible, it is frozen again under its new id), an
+operator's cancel-all, or the open itself (which never builds the ``Route``: it reads the
+columns straight into the blocks).
+
+Guarantees:
+
+* A row round-trips exactly: ``thaw`` gives the ``Route`` the actor would have built for
+  the ``RouteOrder`` (same order id, interned account, the book's symbol string, the spec
+  and the cap), and ``columns``/``restore`` give back the same rows.
+* Rows of one symbol are released in the order of their order ids as strings (what the
+  allocation's tie rule, lower order id first, is defined on): within a shard, by the
+  counter's decimal digits; between shards, by ``name-``, and no eligible name followed by
+  ``-`` is a prefix of another (each has exactly one ``-``), so that order is the strings'.
+* Sums are exact Python ints (``exact_sum``), never an int64 that could wrap.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import NamedTuple
+
+import msgspec
+import numpy as np
+from numpy.typing import NDArray
+
+from actors.instrument.records import Route
+from model.enums import OrderType, Side, TimeInForce
+from model.orders import OrderSpec
+from model.routes import RouteState
+
+LIMIT = 2**62  # an amount or cap at or above this stays a Route (sums of 2^31 of them fit in a Python int, not int64)
+_MAX_COUNTER = 10**18  # lexicographic keys ``counter × 10^(18 − digits)`` then fit in int64
+_ORDER_ID = re.compile(r"([^-]+-[0-9]+)-([1-9][0-9]{0,17})")
+_SELL, _NOTIONAL = 1, 2  # bits of the ``flags`` column
+_MARKET, _OPG, _HELD_OPEN = OrderType.MARKET, TimeInForce.OPG, RouteState.HELD_OPEN
+_GROWTH = 1.5  # capacity grows by half: at most a third of a shard's columns unused
+_POW10 = np.array([10**k for k in range(19)], dtype=np.int64)
+
+Int64s = NDArray[np.int64]
+
+
+def parse_order_id(order_id: str) -> tuple[str, int] | None:
+    """``("account-0", 17)`` for ``"account-0-17"``; ``None`` for an id of another form."""
+    match = _ORDER_ID.fullmatch(order_id)
+    return None if match is None else (match.group(1), int(match.group(2)))
+
+
+def eligible(order_id: str, spec: OrderSpec, qty_cap: int | None) -> tuple[str, int] | None:
+    """The order's shard name and counter when it is held in columns, else ``None``."""
+    if spec.order_type is not _MARKET or spec.tif is not _OPG or spec.price is not None or spec.stop_price is not None:
+        return None
+    amount = spec.qty if spec.notional is None else (spec.notional if spec.qty is None else None)
+    if amount is None or not 0 < amount < LIMIT or (qty_cap is not None and not 0 <= qty_cap < LIMIT):
+        return None
+    return parse_order_id(order_id)
+
+
+def exact_sum(values: Int64s) -> int:
+    """The sum of non-negative int64 values below 2^62 as a Python int (exact for < 2^31 values)."""
+    return (int((values >> 32).sum()) << 32) + int((values & 0xFFFFFFFF).sum())
+
+
+def lexicographic_order(counters: Int64s) -> NDArray[np.intp]:
+    """The permutation that sorts positive counters as their decimal strings sort ("10" < "9")."""
+    digits = np.searchsorted(_POW10, counters, side="right")  # 1..18
+    key = counters * _POW10[18 - digits]  # the digits left-aligned: "9" → 9·10^17, "10" → 10^17
+    return np.lexsort((digits, key))  # a prefix sorts first: "1" < "10"
+
+
+class ShardColumns(msgspec.Struct, array_like=True, gc=False):
+    """One shard's held rows in a snapshot: little-endian columns, in counter order."""
+
+    name: str
+    counter: bytes  # int64
+    account: bytes  # int32: index into ``HeldColumns.accounts``
+    symbol: bytes  # int32: index into ``HeldColumns.symbols``
+    flags: bytes  # uint8: 1 sell, 2 notional
+    amount: bytes  # int64: qty, or cash for a notional order
+    cap: bytes  # int64: the notional sell's qty cap, -1 none
+
+
+class HeldColumns(msgspec.Struct, array_like=True, gc=False):
+    """Every order an InstrumentActor holds in columns, as its snapshot writes them."""
+
+    accounts: list[str]
+    symbols: list[str]
+    shards: list[ShardColumns]
+
+
+class Released(NamedTuple):
+    """One symbol's rows taken out for the open, in order id order."""
+
+    order_ids: list[str]
+    accounts: list[str]
+    sell: NDArray[np.bool_]
+    notional: NDArray[np.bool_]
+    amount: Int64s
+    cap: Int64s  # -1: none
+
+
+_COLUMNS = (("counter", np.int64), ("account", np.int32), ("symbol", np.int32), ("flags", np.uint8), ("amount", np.int64), ("cap", np.int64))
+
+
+class _Shard:
+    """One shard's rows: columns with spare capacity, live rows first ``size``, counters
+    strictly increasing. A removed row keeps its place with amount 0 until ``compact``."""
+
+    __slots__ = ("name", "size", "live", "counter", "account", "symbol", "flags", "amount", "cap")
+
+    def __init__(self, name: str, capacity: int = 64) -> None:
+        self.name = name
+        self.size = 0
+        self.live = 0
+        self.counter = np.zeros(capacity, np.int64)
+        self.account = np.zeros(capacity, np.int32)
+        self.symbol = np.zeros(capacity, np.int32)
+        self.flags = np.zeros(capacity, np.uint8)
+        self.amount = np.zeros(capacity, np.int64)
+        self.cap = np.zeros(capacity, np.int64)
+
+    def _reserve(self, wanted: int) -> None:
+        capacity = len(self.counter)
+        if wanted <= capacity:
+            return
+        capacity = max(wanted, int(capacity * _GROWTH) + 1)
+        for field, dtype in _COLUMNS:
+            grown = np.zeros(capacity, dtype)
+            grown[: self.size] = getattr(self, field)[: self.size]
+            setattr(self, field, grown)
+
+    def add(self, counter: int, account: int, symbol: int, flags: int, amount: int, cap: int) -> bool:
+        """A new row in counter order; ``False`` if the counter is held already."""
+        at = self.size
+        if at and counter <= int(self.counter[at - 1]):  # not the newest: an account shard's counters only grow
+            at = int(np.searchsorted(self.counter[: self.size], counter))
+            if at < self.size and int(self.counter[at]) == counter:
+                if self.amount[at]:
+                    return False
+                self._set(at, counter, account, symbol, flags, amount, cap)  # a removed row's place
+                self.live += 1
+                return True
+        self._reserve(self.size + 1)
+        if at < self.size:
+            for field, _dtype in _COLUMNS:
+                column = getattr(self, field)
+                column[at + 1 : self.size + 1] = column[at : self.size]
+        self._set(at, counter, account, symbol, flags, amount, cap)
+        self.size += 1
+        self.live += 1
+        return True
+
+    def _set(self, at: int, counter: int, account: int, symbol: int, flags: int, amount: int, cap: int) -> None:
+        self.counter[at], self.account[at], self.symbol[at] = counter, account, symbol
+        self.flags[at], self.amount[at], self.cap[at] = flags, amount, cap
+
+    def find(self, counter: int) -> int | None:
+        """The live row of ``counter``, or ``None``."""
+        at = int(np.searchsorted(self.counter[: self.size], counter))
+        if at < self.size and int(self.counter[at]) == counter and self.amount[at]:
+            return at
+        return None
+
+    def rows(self) -> NDArray[np.intp]:
+        return np.flatnonzero(self.amount[: self.size])
+
+    def remove(self, rows: NDArray[np.intp] | int) -> None:
+        self.amount[rows] = 0
+        self.live = int(np.count_nonzero(self.amount[: self.size]))
+        if self.live * 2 < self.size:
+            self.compact()
+
+    def compact(self) -> None:
+        """Drop removed rows and spare capacity."""
+        keep = self.rows()
+        for field, _dtype in _COLUMNS:
+            setattr(self, field, getattr(self, field)[keep].copy())
+        self.size = self.live = len(keep)
+
+
+class OpenHolding:
+    """The columns of every order held for the open in one InstrumentActor."""
+
+    def __init__(self) -> None:
+        self.accounts: list[str] = []  # index → account (each string interned)
+        self.account_index: dict[str, int] = {}
+        self.symbols: list[str] = []  # index → symbol (the book's own string)
+        self.symbol_index: dict[str, int] = {}
+        self.shards: dict[str, _Shard] = {}
+
+    def __len__(self) -> int:
+        return sum(shard.live for shard in self.shards.values())
+
+    def __contains__(self, order_id: str) -> bool:
+        return self._locate(order_id) is not None
+
+    # --- in and out ------------------------------------------------------------------------
+
+    def add(self, order_id: str, account: str, spec: OrderSpec, qty_cap: int | None, symbol: str) -> bool:
+        """Hold the order here if it is ``eligible`` (``symbol``: the book's string);
+        ``False``: it is not, or its id is held already."""
+        key = eligible(order_id, spec, qty_cap)
+        if key is None:
+            return False
+        name, counter = key
+        shard = self.shards.get(name)
+        if shard is None:
+            shard = self.shards[name] = _Shard(sys.intern(name))
+        flags = (_SELL if spec.side is Side.SELL else 0) | (_NOTIONAL if spec.qty is None else 0)
+        amount = spec.qty if spec.qty is not None else spec.notional
+        assert amount is not None
+        return shard.add(counter, self._account(account), self._symbol(symbol), flags, amount, -1 if qty_cap is None else qty_cap)
+
+    def take(self, order_id: str) -> Route | None:
+        """The order as a ``Route``, no longer held here; ``None`` if it is not held here."""
+        found = self._locate(order_id)
+        if found is None:
+            return None
+        shard, row = found
+        route = self._thaw(shard, row)
+        shard.remove(row)
+        return route
+
+    def take_matching(self, account: str | None, symbol: str | None) -> list[Route]:
+        """Every order of ``account`` and ``symbol`` (``None``: any) as ``Route``s, in order
+        id order within each shard, shards by name; no longer held here."""
+        taken = []
+        for name in sorted(self.shards):
+            shard = self.shards[name]
+            rows = self._matching(shard, account, symbol)
+            if len(rows):
+                taken.extend(self._thaw(shard, int(row)) for row in rows[lexicographic_order(shard.counter[rows])])
+                shard.remove(rows)
+        return taken
+
+    def count(self, account: str | None = None, symbol: str | None = None) -> int:
+        return sum(len(self._matching(shard, account, symbol)) for shard in self.shards.values())
+
+    def peek(self, symbol: str) -> list[Route]:
+        """The orders of ``symbol`` as ``Route``s, still held here."""
+        routes = []
+        for name in sorted(self.shards):
+            shard = self.shards[name]
+            routes.extend(self._thaw(shard, int(row)) for row in self._matching(shard, None, symbol))
+        return routes
+
+    def release(self, symbols: set[str]) -> dict[str, Released]:
+        """Take every order of ``symbols`` out for the open: per symbol, in order id order."""
+        wanted = np.array(sorted(self.symbol_index[s] for s in symbols if s in self.symbol_index), np.int32)
+        parts: list[tuple[_Shard, NDArray[np.intp]]] = []
+        for name in sorted(self.shards, key=lambda n: n + "-"):  # how ``name-counter`` strings sort
+            shard = self.shards[name]
+            size = shard.size
+            rows = np.flatnonzero((shard.amount[:size] != 0) & np.isin(shard.symbol[:size], wanted))
+            if len(rows):
+                parts.append((shard, rows[lexicographic_order(shard.counter[rows])]))
+        if not parts:
+            return {}
+        symbol = np.concatenate([shard.symbol[rows] for shard, rows in parts])
+        by_symbol = np.argsort(symbol, kind="stable")  # order id order kept within each symbol
+        ids = [f"{shard.name}-{counter}" for shard, rows in parts for counter in shard.counter[rows].tolist()]
+        accounts = self.accounts
+        account_of = [accounts[a] for shard, rows in parts for a in shard.account[rows].tolist()]
+        flags = np.concatenate([shard.flags[rows] for shard, rows in parts])[by_symbol]
+        amount = np.concatenate([shard.amount[rows] for shard, rows in parts])[by_symbol]
+        cap = np.concatenate([shard.cap[rows] for shard, rows in parts])[by_symbol]
+        symbol = symbol[by_symbol]
+        order = by_symbol.tolist()
+        ids = [ids[i] for i in order]
+        account_of = [account_of[i] for i in order]
+        bounds = np.flatnonzero(np.diff(symbol)) + 1
+        released = {}
+        for start, stop in zip([0, *bounds.tolist()], [*bounds.tolist(), len(symbol)], strict=True):
+            released[self.symbols[int(symbol[start])]] = Released(
+                ids[start:stop],
+                account_of[start:stop],
+                (flags[start:stop] & _SELL) != 0,
+                (flags[start:stop] & _NOTIONAL) != 0,
+                amount[start:stop],
+                cap[start:stop],
+            )
+        for shard, rows in parts:
+            shard.remove(rows)
+        self._drop_empty()
+        return released
+
+    # --- snapshots and the hash -----------------------------------------------------------
+
+    def columns(self) -> HeldColumns:
+        """The rows as a snapshot writes them (live rows only, shards by name)."""
+        shards = []
+        for name in sorted(self.shards):
+            shard = self.shards[name]
+            rows = shard.rows()
+            shards.append(ShardColumns(name, *(_bytes(getattr(shard, field)[rows], dtype) for field, dtype in _COLUMNS)))
+        return HeldColumns(list(self.accounts), list(self.symbols), shards)
+
+    @classmethod
+    def restore(cls, columns: HeldColumns, symbols: dict[str, str]) -> OpenHolding:
+        """The holding ``columns`` describe (``symbols``: each book's own string)."""
+        holding = cls()
+        intern = sys.intern
+        holding.accounts = [intern(account) for account in columns.accounts]
+        holding.account_index = {account: index for index, account in enumerate(holding.accounts)}
+        holding.symbols = [symbols.get(symbol, symbol) for symbol in columns.symbols]
+        holding.symbol_index = {symbol: index for index, symbol in enumerate(holding.symbols)}
+        for stored in columns.shards:
+            shard = _Shard(intern(stored.name), 0)
+            for field, dtype in _COLUMNS:
+                setattr(shard, field, np.frombuffer(getattr(stored, field), np.dtype(dtype).newbyteorder("<")).astype(dtype))
+            shard.size = len(shard.counter)
+            shard.live = int(np.count_nonzero(shard.amount))
+            holding.shards[shard.name] = shard
+        holding._drop_empty()
+        return holding
+
+    def digest(self) -> bytes:
+        """The rows in a form independent of how the tables grew: shards by name, accounts
+        and symbols by the rank of their strings among those in use (what ``state_hash``
+        takes)."""
+        live = [(name, self.shards[name].rows()) for name in sorted(self.shards)]
+        live = [(name, rows) for name, rows in live if len(rows)]
+        accounts = _in_use(self.accounts, [self.shards[name].account[rows] for name, rows in live])
+        symbols = _in_use(self.symbols, [self.shards[name].symbol[rows] for name, rows in live])
+        parts: list[object] = [accounts[0], symbols[0]]
+        for name, rows in live:
+            shard = self.shards[name]
+            parts.append(name)
+            parts.append(shard.counter[rows].tobytes())
+            parts.append(accounts[1][shard.account[rows]].tobytes())
+            parts.append(symbols[1][shard.symbol[rows]].tobytes())
+            parts.extend(getattr(shard, field)[rows].tobytes() for field in ("flags", "amount", "cap"))
+        return msgspec.msgpack.encode(parts)
+
+    def check(self) -> None:
+        """Invariants: counters strictly increase in each shard, live counts are right."""
+        for name, shard in self.shards.items():
+            assert shard.name == name
+            counters = shard.counter[: shard.size]
+            assert bool((np.diff(counters) > 0).all()), f"{name}: counters out of order"
+            assert shard.live == int(np.count_nonzero(shard.amount[: shard.size])), f"{name}: live count"
+
+    # --- inside -----------------------------------------------------------------------------
+
+    def _locate(self, order_id: str) -> tuple[_Shard, int] | None:
+        key = parse_order_id(order_id)
+        shard = None if key is None else self.shards.get(key[0])
+        if key is None or shard is None:
+            return None
+        row = shard.find(key[1])
+        return None if row is None else (shard, row)
+
+    def _matching(self, shard: _Shard, account: str | None, symbol: str | None) -> NDArray[np.intp]:
+        size = shard.size
+        mask = shard.amount[:size] != 0
+        if account is not None:
+            index = self.account_index.get(account)
+            if index is None:
+                return np.zeros(0, np.intp)
+            mask &= shard.account[:size] == index
+        if symbol is not None:
+            index = self.symbol_index.get(symbol)
+            if index is None:
+                return np.zeros(0, np.intp)
+            mask &= shard.symbol[:size] == index
+        return np.flatnonzero(mask)
+
+    def _thaw(self, shard: _Shard, row: int) -> Route:
+        flags, amount, cap = int(shard.flags[row]), int(shard.amount[row]), int(shard.cap[row])
+        side = Side.SELL if flags & _SELL else Side.BUY
+        notional = bool(flags & _NOTIONAL)
+        spec = OrderSpec(self.symbols[int(shard.symbol[row])], side, _MARKET, _OPG, None if notional else amount, amount if notional else None)
+        return Route(f"{shard.name}-{int(shard.counter[row])}", self.accounts[int(shard.account[row])], spec, None if cap < 0 else cap, _HELD_OPEN)
+
+    def _account(self, account: str) -> int:
+        index = self.account_index.get(account)
+        if index is None:
+            account = sys.intern(account)
+            index = self.account_index[account] = len(self.accounts)
+            self.accounts.append(account)
+        return index
+
+    def _symbol(self, symbol: str) -> int:
+        index = self.symbol_index.get(symbol)
+        if index is None:
+            index = self.symbol_index[symbol] = len(self.symbols)
+            self.symbols.append(symbol)
+        return index
+
+    def _drop_empty(self) -> None:
+        """Shards with no row go; with no row at all, the tables start again."""
+        for name in [name for name, shard in self.shards.items() if not shard.live]:
+            del self.shards[name]
+        if not self.shards:
+            self.accounts, self.account_index, self.symbols, self.symbol_index = [], {}, [], {}
+
+
+def _bytes(values: NDArray[np.generic], dtype: type) -> bytes:
+    return values.astype(np.dtype(dtype).newbyteorder("<"), copy=False).tobytes()
+
+
+def _in_use(strings: list[str], indexes: list[NDArray[np.int32]]) -> tuple[list[str], NDArray[np.int64]]:
+    """The strings the rows use, sorted, and each table index's rank among them."""
+    used = np.unique(np.concatenate(indexes)) if indexes else np.zeros(0, np.int32)
+    names = sorted(strings[i] for i in used.tolist())
+    rank = {name: r for r, name in enumerate(names)}
+    ranks = np.full(len(strings), -1, np.int64)
+    for i in used.tolist():
+        ranks[i] = rank[strings[i]]
+    return names, ranks
