@@ -53,7 +53,7 @@ _MAX_COUNTER = 10**18  # lexicographic keys ``counter × 10^(18 − digits)`` th
 _ORDER_ID = re.compile(r"([^-]+-[0-9]+)-([1-9][0-9]{0,17})")
 _SELL, _NOTIONAL = 1, 2  # bits of the ``flags`` column
 _MARKET, _OPG, _HELD_OPEN = OrderType.MARKET, TimeInForce.OPG, RouteState.HELD_OPEN
-_GROWTH = 1.5  # capacity grows by half: at most a third of a shard's columns unused
+_GROWTH = 1.25  # capacity grows by a quarter: at most a fifth of a shard's columns unused
 _POW10 = np.array([10**k for k in range(19)], dtype=np.int64)
 
 Int64s = NDArray[np.int64]
