@@ -4,12 +4,13 @@ and their fills allocated back to the account orders (the arithmetic is in ``ope
 
 from __future__ import annotations
 
+from itertools import repeat
+
 import msgspec
-import numpy as np
 
 from actors.instrument import opening
 from actors.instrument.base import TERMINAL_KINDS
-from actors.instrument.holding import Released
+from actors.instrument.holding import Released, kind_of
 from actors.instrument.opening import Block, Constituents
 from actors.instrument.records import Route
 from actors.instrument.router import Router
@@ -60,10 +61,10 @@ class OpenBlocks(Router):
             routes = sorted(held.get(symbol, ()), key=lambda route: route.order_id)
             rows = columns.get(symbol)
             self._open_symbol(symbol, routes, rows, now)
-            released += len(routes) + (len(rows.order_ids) if rows is not None else 0)
+            released += len(routes) + (sum(len(kind.order_ids) for kind in rows.values()) if rows is not None else 0)
         return released
 
-    def _open_symbol(self, symbol: str, routes: list[Route], rows: Released | None, now: int) -> None:
+    def _open_symbol(self, symbol: str, routes: list[Route], rows: dict[int, Released] | None, now: int) -> None:
         market: list[Route] = []
         for route in routes:
             if route.spec.order_type is not OrderType.MARKET:
@@ -154,34 +155,26 @@ class OpenBlocks(Router):
                 now,
             )
         )
+        to = self.out.to
+        trade_kind, expired_kind = VenueEventKind.TRADE, VenueEventKind.EXPIRED
         for allocation in opening.allocate(block, instrument.qty_increment, instrument.multiplier, reference):
-            for fill in allocation.fills:
-                if fill.qty:
-                    done = fill.asked_qty is None or fill.qty == fill.asked_qty
-                    trade = OrderUpdate(
-                        fill.order_id,
-                        fill.account,
-                        VenueEventKind.TRADE,
-                        fill.qty,
-                        allocation.price,
-                        None,
-                        venue,
-                        now,
-                        done,
-                        fill.cash,
-                        allocation.alloc_id,
-                    )
-                    self.out.to(ACCOUNT, fill.account, trade)
-                    self.fills_allocated += 1
-                if (fill.qty == 0) if fill.asked_qty is None else (fill.qty < fill.asked_qty):
-                    expiry = OrderUpdate(fill.order_id, fill.account, VenueEventKind.EXPIRED, 0, None, unfilled, venue, now, True)
-                    self.out.to(ACCOUNT, fill.account, expiry)
-            self.allocations += len(allocation.fills)
+            at, alloc_id = allocation.price, allocation.alloc_id
+            asked_qty = allocation.asked if allocation.asked is not None else repeat(None)
+            filled = 0
+            for order_id, account, qty, cash, asked in zip(allocation.order_ids, allocation.accounts, allocation.qty, allocation.cash, asked_qty):
+                if qty:
+                    done = asked is None or qty == asked
+                    to(ACCOUNT, account, OrderUpdate(order_id, account, trade_kind, qty, at, None, venue, now, done, cash, alloc_id))
+                    filled += 1
+                if (qty == 0) if asked is None else (qty < asked):
+                    to(ACCOUNT, account, OrderUpdate(order_id, account, expired_kind, 0, None, unfilled, venue, now, True))
+            self.fills_allocated += filled
+            self.allocations += len(allocation.order_ids)
             if allocation.residual_qty or allocation.residual_cash:
                 residual = self.residuals.setdefault(block.symbol, [0, 0])
                 residual[0] += allocation.residual_qty if allocation.side is Side.BUY else -allocation.residual_qty
                 residual[1] += allocation.residual_cash if allocation.side is Side.SELL else -allocation.residual_cash
-            accounts, qtys = opening.per_account(allocation.fills)
+            accounts, qtys = opening.per_account(allocation)
             if accounts:
                 self.out.to(
                     DROP_COPY,
@@ -207,24 +200,26 @@ class OpenBlocks(Router):
 
 
 
-def _constituents(rows: Released | None, routes: list[Route], side: Side, *, notional: bool) -> Constituents:
+def _constituents(rows: dict[int, Released] | None, routes: list[Route], side: Side, *, notional: bool) -> Constituents:
     """One side's market orders of one kind (quantity or notional), in order id order: the
     rows from the columns (already in that order), merged with the routes when there are
     any (orders a column cannot hold). A cap is kept for notional orders only."""
-    picked = [] if rows is None else np.flatnonzero((rows.sell == (side is Side.SELL)) & (rows.notional == notional)).tolist()
-    order_ids = [rows.order_ids[i] for i in picked] if rows is not None else []
-    accounts = [rows.accounts[i] for i in picked] if rows is not None else []
-    asked: list[int] = rows.amount[picked].tolist() if rows is not None else []
-    caps: list[int] = rows.cap[picked].tolist() if rows is not None else []
+    picked = rows.get(kind_of(side, notional)) if rows is not None else None
     mine = [r for r in routes if r.spec.side is side and (r.spec.qty is None) == notional]
     orders = Constituents()
-    if not mine:
-        orders.order_ids, orders.accounts, orders.asked = order_ids, accounts, asked
-        orders.qty_caps = [cap for cap in caps if cap >= 0] if notional else []
+    if picked is None and not mine:
         return orders
-    entries: list[tuple[str, str, int, int | None]] = [
-        (order_id, account, amount, cap if cap >= 0 else None) for order_id, account, amount, cap in zip(order_ids, accounts, asked, caps, strict=True)
-    ]
+    if not mine:
+        assert picked is not None
+        orders.order_ids, orders.accounts, orders.asked = picked.order_ids, picked.accounts, picked.amount
+        orders.qty_caps = [cap for cap in picked.cap if cap >= 0] if notional else []
+        return orders
+    entries: list[tuple[str, str, int, int | None]] = []
+    if picked is not None:
+        entries.extend(
+            (order_id, account, amount, cap if cap >= 0 else None)
+            for order_id, account, amount, cap in zip(picked.order_ids, picked.accounts, picked.amount, picked.cap, strict=True)
+        )
     for route in mine:
         amount = route.spec.notional if notional else route.spec.qty
         assert amount is not None

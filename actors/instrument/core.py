@@ -89,14 +89,16 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
 
     def _route_order(self, command: RouteOrder, now: int) -> None:
         book = self.books.get(command.spec.symbol)
-        if book is None or command.order_id in self.routes or command.order_id in self.held_open:
+        spec = command.spec
+        held: bool | None = False
+        if book is not None and command.order_id not in self.routes and not book.halted and spec.tif is _OPG and book.instrument.asset_class is not _FUND:
+            # held for the open: a market order as a row of the columns (``holding``), no Route
+            held = self.held_open.add(command.order_id, command.account, spec, command.qty_cap, book.instrument.symbol)
+            if held:
+                return
+        if book is None or held is None or command.order_id in self.routes or command.order_id in self.held_open:
             self._anomaly(f"route for {command.order_id} in {command.spec.symbol} refused")
             return
-        spec = command.spec
-        if not book.halted and spec.tif is _OPG and book.instrument.asset_class is not _FUND:
-            # held for the open: a market order as a row of the columns (``holding``), no Route
-            if self.held_open.add(command.order_id, command.account, spec, command.qty_cap, book.instrument.symbol):
-                return
         route = Route(
             order_id=command.order_id,
             account=sys.intern(command.account),  # one string per account, not per order

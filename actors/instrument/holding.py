@@ -65,14 +65,24 @@ def parse_order_id(order_id: str) -> tuple[str, int] | None:
     return None if match is None else (match.group(1), int(match.group(2)))
 
 
+def _counter(digits: str) -> int | None:
+    """The counter of an id whose shard name is known good (the fast path of ``parse_order_id``)."""
+    if digits.isascii() and digits.isdigit() and digits[0] != "0" and len(digits) <= 18:
+        return int(digits)
+    return None
+
+
 def eligible(order_id: str, spec: OrderSpec, qty_cap: int | None) -> tuple[str, int] | None:
     """The order's shard name and counter when it is held in columns, else ``None``."""
+    return parse_order_id(order_id) if _holdable(spec, qty_cap) else None
+
+
+def _holdable(spec: OrderSpec, qty_cap: int | None) -> bool:
+    """The terms a row holds exactly: a market order for the open, one amount below ``LIMIT``."""
     if spec.order_type is not _MARKET or spec.tif is not _OPG or spec.price is not None or spec.stop_price is not None:
-        return None
+        return False
     amount = spec.qty if spec.notional is None else (spec.notional if spec.qty is None else None)
-    if amount is None or not 0 < amount < LIMIT or (qty_cap is not None and not 0 <= qty_cap < LIMIT):
-        return None
-    return parse_order_id(order_id)
+    return amount is not None and 0 < amount < LIMIT and (qty_cap is None or 0 <= qty_cap < LIMIT)
 
 
 def exact_sum(values: Int64s) -> int:
@@ -108,14 +118,18 @@ class HeldColumns(msgspec.Struct, array_like=True, gc=False):
 
 
 class Released(NamedTuple):
-    """One symbol's rows taken out for the open, in order id order."""
+    """One kind (side, quantity or notional) of one symbol's rows, taken out for the open, in
+    order id order: the columns a block's ``Constituents`` are made of."""
 
     order_ids: list[str]
     accounts: list[str]
-    sell: NDArray[np.bool_]
-    notional: NDArray[np.bool_]
-    amount: Int64s
-    cap: Int64s  # -1: none
+    amount: list[int]  # qty, or cash for notional orders
+    cap: list[int]  # -1: none
+
+
+def kind_of(side: Side, notional: bool) -> int:
+    """The ``flags`` of a row of ``side`` and kind: the key of ``release``'s answer."""
+    return (_SELL if side is Side.SELL else 0) | (_NOTIONAL if notional else 0)
 
 
 _COLUMNS = (("counter", np.int64), ("account", np.int32), ("symbol", np.int32), ("flags", np.uint8), ("amount", np.int64), ("cap", np.int64))
@@ -125,12 +139,13 @@ class _Shard:
     """One shard's rows: columns with spare capacity, live rows first ``size``, counters
     strictly increasing. A removed row keeps its place with amount 0 until ``compact``."""
 
-    __slots__ = ("name", "size", "live", "counter", "account", "symbol", "flags", "amount", "cap")
+    __slots__ = ("name", "size", "live", "last", "counter", "account", "symbol", "flags", "amount", "cap")
 
     def __init__(self, name: str, capacity: int = 64) -> None:
         self.name = name
         self.size = 0
         self.live = 0
+        self.last = 0  # the counter of the last row (0: none)
         self.counter = np.zeros(capacity, np.int64)
         self.account = np.zeros(capacity, np.int32)
         self.symbol = np.zeros(capacity, np.int32)
@@ -151,19 +166,25 @@ class _Shard:
     def add(self, counter: int, account: int, symbol: int, flags: int, amount: int, cap: int) -> bool:
         """A new row in counter order; ``False`` if the counter is held already."""
         at = self.size
-        if at and counter <= int(self.counter[at - 1]):  # not the newest: an account shard's counters only grow
-            at = int(np.searchsorted(self.counter[: self.size], counter))
-            if at < self.size and int(self.counter[at]) == counter:
-                if self.amount[at]:
-                    return False
-                self._set(at, counter, account, symbol, flags, amount, cap)  # a removed row's place
-                self.live += 1
-                return True
+        if counter > self.last:  # the usual case: an account shard's counters only grow
+            if at == len(self.counter):
+                self._reserve(at + 1)
+            self._set(at, counter, account, symbol, flags, amount, cap)
+            self.size = at + 1
+            self.live += 1
+            self.last = counter
+            return True
+        at = int(np.searchsorted(self.counter[: self.size], counter))
+        if int(self.counter[at]) == counter:
+            if self.amount[at]:
+                return False
+            self._set(at, counter, account, symbol, flags, amount, cap)  # a removed row's place
+            self.live += 1
+            return True
         self._reserve(self.size + 1)
-        if at < self.size:
-            for field, _dtype in _COLUMNS:
-                column = getattr(self, field)
-                column[at + 1 : self.size + 1] = column[at : self.size]
+        for field, _dtype in _COLUMNS:
+            column = getattr(self, field)
+            column[at + 1 : self.size + 1] = column[at : self.size]
         self._set(at, counter, account, symbol, flags, amount, cap)
         self.size += 1
         self.live += 1
@@ -195,6 +216,7 @@ class _Shard:
         for field, _dtype in _COLUMNS:
             setattr(self, field, getattr(self, field)[keep].copy())
         self.size = self.live = len(keep)
+        self.last = int(self.counter[-1]) if len(keep) else 0
 
 
 class OpenHolding:
@@ -215,20 +237,28 @@ class OpenHolding:
 
     # --- in and out ------------------------------------------------------------------------
 
-    def add(self, order_id: str, account: str, spec: OrderSpec, qty_cap: int | None, symbol: str) -> bool:
-        """Hold the order here if it is ``eligible`` (``symbol``: the book's string);
-        ``False``: it is not, or its id is held already."""
-        key = eligible(order_id, spec, qty_cap)
+    def add(self, order_id: str, account: str, spec: OrderSpec, qty_cap: int | None, symbol: str) -> bool | None:
+        """Hold the order here if it is ``eligible`` (``symbol``: the book's string):
+        ``True``; ``False``: it is not eligible; ``None``: its id is held here already."""
+        if not _holdable(spec, qty_cap):
+            return False
+        key = self._key(order_id)
         if key is None:
             return False
-        name, counter = key
-        shard = self.shards.get(name)
+        shard, counter = key
         if shard is None:
-            shard = self.shards[name] = _Shard(sys.intern(name))
+            name = sys.intern(order_id[: order_id.rindex("-")])
+            shard = self.shards[name] = _Shard(name)
         flags = (_SELL if spec.side is Side.SELL else 0) | (_NOTIONAL if spec.qty is None else 0)
         amount = spec.qty if spec.qty is not None else spec.notional
         assert amount is not None
-        return shard.add(counter, self._account(account), self._symbol(symbol), flags, amount, -1 if qty_cap is None else qty_cap)
+        account_index = self.account_index.get(account)
+        if account_index is None:
+            account_index = self._account(account)
+        symbol_index = self.symbol_index.get(symbol)
+        if symbol_index is None:
+            symbol_index = self._symbol(symbol)
+        return shard.add(counter, account_index, symbol_index, flags, amount, -1 if qty_cap is None else qty_cap) or None
 
     def take(self, order_id: str) -> Route | None:
         """The order as a ``Route``, no longer held here; ``None`` if it is not held here."""
@@ -263,8 +293,9 @@ class OpenHolding:
             routes.extend(self._thaw(shard, int(row)) for row in self._matching(shard, None, symbol))
         return routes
 
-    def release(self, symbols: set[str]) -> dict[str, Released]:
-        """Take every order of ``symbols`` out for the open: per symbol, in order id order."""
+    def release(self, symbols: set[str]) -> dict[str, dict[int, Released]]:
+        """Take every order of ``symbols`` out for the open: per symbol and kind (``kind_of``),
+        in order id order. Each order id and account string is made once, here."""
         wanted = np.array(sorted(self.symbol_index[s] for s in symbols if s in self.symbol_index), np.int32)
         parts: list[tuple[_Shard, NDArray[np.intp]]] = []
         for name in sorted(self.shards, key=lambda n: n + "-"):  # how ``name-counter`` strings sort
@@ -275,29 +306,25 @@ class OpenHolding:
                 parts.append((shard, rows[lexicographic_order(shard.counter[rows])]))
         if not parts:
             return {}
-        symbol = np.concatenate([shard.symbol[rows] for shard, rows in parts])
-        by_symbol = np.argsort(symbol, kind="stable")  # order id order kept within each symbol
-        ids = [f"{shard.name}-{counter}" for shard, rows in parts for counter in shard.counter[rows].tolist()]
-        accounts = self.accounts
-        account_of = [accounts[a] for shard, rows in parts for a in shard.account[rows].tolist()]
-        flags = np.concatenate([shard.flags[rows] for shard, rows in parts])[by_symbol]
-        amount = np.concatenate([shard.amount[rows] for shard, rows in parts])[by_symbol]
-        cap = np.concatenate([shard.cap[rows] for shard, rows in parts])[by_symbol]
-        symbol = symbol[by_symbol]
-        order = by_symbol.tolist()
-        ids = [ids[i] for i in order]
-        account_of = [account_of[i] for i in order]
-        bounds = np.flatnonzero(np.diff(symbol)) + 1
-        released = {}
-        for start, stop in zip([0, *bounds.tolist()], [*bounds.tolist(), len(symbol)], strict=True):
-            released[self.symbols[int(symbol[start])]] = Released(
-                ids[start:stop],
-                account_of[start:stop],
-                (flags[start:stop] & _SELL) != 0,
-                (flags[start:stop] & _NOTIONAL) != 0,
-                amount[start:stop],
-                cap[start:stop],
-            )
+
+        def column(field: str) -> NDArray[np.generic]:
+            return np.concatenate([getattr(shard, field)[rows] for shard, rows in parts])
+
+        symbol, flags = column("symbol"), column("flags")
+        which = np.concatenate([np.full(len(rows), number, np.int32) for number, (_shard, rows) in enumerate(parts)])
+        group = symbol.astype(np.int64) * 4 + flags
+        order = np.argsort(group, kind="stable")  # by symbol and kind; order id order kept within each
+        group = group[order]
+        names = [shard.name for shard, _rows in parts]
+        ids = [f"{names[w]}-{c}" for w, c in zip(which[order].tolist(), column("counter")[order].tolist(), strict=True)]
+        table = self.accounts
+        accounts = [table[a] for a in column("account")[order].tolist()]
+        amount, cap = column("amount")[order].tolist(), column("cap")[order].tolist()
+        bounds = [0, *(np.flatnonzero(np.diff(group)) + 1).tolist(), len(group)]
+        released: dict[str, dict[int, Released]] = {}
+        for start, stop in zip(bounds, bounds[1:], strict=False):
+            key = int(group[start])
+            released.setdefault(self.symbols[key >> 2], {})[key & 3] = Released(ids[start:stop], accounts[start:stop], amount[start:stop], cap[start:stop])
         for shard, rows in parts:
             shard.remove(rows)
         self._drop_empty()
@@ -329,6 +356,7 @@ class OpenHolding:
                 setattr(shard, field, np.frombuffer(getattr(stored, field), np.dtype(dtype).newbyteorder("<")).astype(dtype))
             shard.size = len(shard.counter)
             shard.live = int(np.count_nonzero(shard.amount))
+            shard.last = int(shard.counter[-1]) if shard.size else 0
             holding.shards[shard.name] = shard
         holding._drop_empty()
         return holding
@@ -358,16 +386,26 @@ class OpenHolding:
             counters = shard.counter[: shard.size]
             assert bool((np.diff(counters) > 0).all()), f"{name}: counters out of order"
             assert shard.live == int(np.count_nonzero(shard.amount[: shard.size])), f"{name}: live count"
+            assert shard.last == (int(counters[-1]) if shard.size else 0), f"{name}: last counter"
 
     # --- inside -----------------------------------------------------------------------------
 
-    def _locate(self, order_id: str) -> tuple[_Shard, int] | None:
+    def _key(self, order_id: str) -> tuple[_Shard | None, int] | None:
+        """The shard (``None``: none yet) and counter of an id of the columns' form, else ``None``."""
+        name, _, digits = order_id.rpartition("-")
+        shard = self.shards.get(name)
+        if shard is not None:  # a name seen before: only the counter is left to check
+            counter = _counter(digits)
+            return None if counter is None else (shard, counter)
         key = parse_order_id(order_id)
-        shard = None if key is None else self.shards.get(key[0])
-        if key is None or shard is None:
+        return None if key is None else (None, key[1])
+
+    def _locate(self, order_id: str) -> tuple[_Shard, int] | None:
+        key = self._key(order_id) if self.shards else None
+        if key is None or key[0] is None:
             return None
-        row = shard.find(key[1])
-        return None if row is None else (shard, row)
+        row = key[0].find(key[1])
+        return None if row is None else (key[0], row)
 
     def _matching(self, shard: _Shard, account: str | None, symbol: str | None) -> NDArray[np.intp]:
         size = shard.size
