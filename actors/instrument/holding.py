@@ -273,7 +273,7 @@ class OpenHolding:
     def take_matching(self, account: str | None, symbol: str | None) -> list[Route]:
         """Every order of ``account`` and ``symbol`` (``None``: any) as ``Route``s, in order
         id order within each shard, shards by name; no longer held here."""
-        taken = []
+        taken: list[Route] = []
         for name in sorted(self.shards):
             shard = self.shards[name]
             rows = self._matching(shard, account, symbol)
@@ -287,7 +287,7 @@ class OpenHolding:
 
     def peek(self, symbol: str) -> list[Route]:
         """The orders of ``symbol`` as ``Route``s, still held here."""
-        routes = []
+        routes: list[Route] = []
         for name in sorted(self.shards):
             shard = self.shards[name]
             routes.extend(self._thaw(shard, int(row)) for row in self._matching(shard, None, symbol))
@@ -307,8 +307,8 @@ class OpenHolding:
         if not parts:
             return {}
 
-        def column(field: str) -> NDArray[np.generic]:
-            return np.concatenate([getattr(shard, field)[rows] for shard, rows in parts])
+        def column(field: str) -> NDArray[np.int64]:
+            return np.concatenate([getattr(shard, field)[rows] for shard, rows in parts]).astype(np.int64)
 
         symbol, flags = column("symbol"), column("flags")
         which = np.concatenate([np.full(len(rows), number, np.int32) for number, (_shard, rows) in enumerate(parts)])
