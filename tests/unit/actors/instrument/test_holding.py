@@ -313,3 +313,23 @@ def test_a_route_is_never_in_the_columns_and_in_routes_at_once() -> None:
     state.routes[route.order_id] = route
     with pytest.raises(AssertionError):
         state.check_invariants()  # eligible, yet a route
+
+
+def test_rows_beyond_one_pending_list_are_found_canceled_and_released_alike() -> None:
+    state = make_state()
+    count = 4096 * 2 + 17  # two full flushes and some rows still pending
+    for counter in range(1, count + 1):
+        state.apply(opg(f"account-0-{counter}", qty=D("1"), account=f"A{counter % 5}"), NOW)  # no invariant check: it flushes
+    shard = state.held_open.shards["account-0"]
+    assert len(shard.pending) == 17 and shard.size == 4096 * 2
+    assert len(state.held_open) == count and "account-0-8200" in state.held_open and f"account-0-{count}" in state.held_open
+    assert "account-0-9999" not in state.held_open and len(shard.pending) == 17  # looked up without a flush
+    state.apply(opg(f"account-0-{count}"), NOW)  # a pending row's duplicate
+    assert state.anomalies == [f"route for account-0-{count} in IBM refused"] and len(state.held_open) == count
+    state.apply(CancelRoute(f"account-0-{count - 1}", "A1", "IBM"), NOW)  # a pending row, canceled
+    [canceled] = updates(state.out.drain())
+    assert (canceled.order_id, canceled.kind) == (f"account-0-{count - 1}", VenueEventKind.CANCELED)
+    state.check_invariants()
+    assert len(state.held_open) == count - 1 and shard.pending == []
+    [block] = [s.message for s in run(state, OpenMarket([])) if isinstance(s.message, VenueNewOrder)]
+    assert block.spec.qty == D("1") * (count - 1)
