@@ -4,8 +4,6 @@ and their fills allocated back to the account orders (the arithmetic is in ``ope
 
 from __future__ import annotations
 
-from itertools import repeat
-
 import msgspec
 
 from actors.instrument import opening
@@ -159,9 +157,9 @@ class OpenBlocks(Router):
         trade_kind, expired_kind = VenueEventKind.TRADE, VenueEventKind.EXPIRED
         for allocation in opening.allocate(block, instrument.qty_increment, instrument.multiplier, reference):
             at, alloc_id = allocation.price, allocation.alloc_id
-            asked_qty = allocation.asked if allocation.asked is not None else repeat(None)
+            asked_qty = allocation.asked if allocation.asked is not None else [None] * len(allocation.order_ids)
             filled = 0
-            for order_id, account, qty, cash, asked in zip(allocation.order_ids, allocation.accounts, allocation.qty, allocation.cash, asked_qty):
+            for order_id, account, qty, cash, asked in zip(allocation.order_ids, allocation.accounts, allocation.qty, allocation.cash, asked_qty, strict=True):
                 if qty:
                     done = asked is None or qty == asked
                     to(ACCOUNT, account, OrderUpdate(order_id, account, trade_kind, qty, at, None, venue, now, done, cash, alloc_id))

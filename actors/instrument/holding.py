@@ -1,7 +1,7 @@
 """Orders held for the open, in columns: no Python object per order while they wait.
 
 An InstrumentActor may hold millions of market orders for the open. As ``Route`` objects
-they cost about 340 bytes each; here an order is one row of a few numpy columns (about 34
+they cost about 340 bytes each; here an order is one row of a few numpy columns (33
 bytes): its counter, account, symbol, side, kind, amount and cap. The rows are grouped by
 the account shard that routed them — an order id is the shard's name and its counter
 (``account-0-17``) — and kept in counter order within a shard, so an order is found by a

@@ -231,6 +231,10 @@ def scenarios(draw: st.DrawFn) -> tuple[list[RouteOrder], list[tuple[int, int]],
     return orders, fills, draw(st.integers(0, 1))
 
 
+def _on_tick(cents: int, tick: int) -> int:
+    return cents * fixed.CENT // tick * tick
+
+
 def _play(state: InstrumentState, orders: list[RouteOrder], fills: list[tuple[int, int]], expire: int) -> list[Send]:
     sends: list[Send] = []
     for order in orders:
@@ -239,17 +243,17 @@ def _play(state: InstrumentState, orders: list[RouteOrder], fills: list[tuple[in
     sends += opened
     for block in [s.message for s in opened if isinstance(s.message, VenueNewOrder)]:
         instrument = state.books[block.spec.symbol].instrument
-        price_of = (lambda cents: cents * fixed.CENT // instrument.tick_size * instrument.tick_size)
+        tick = instrument.tick_size
         if block.spec.qty is not None:
             left = block.spec.qty // instrument.qty_increment
         else:
             assert block.spec.notional is not None
-            left = fixed.qty_for_cash(block.spec.notional, price_of(max(p for _, p in fills)), instrument.qty_increment, instrument.multiplier) // instrument.qty_increment
+            left = fixed.qty_for_cash(block.spec.notional, _on_tick(max(p for _, p in fills), tick), instrument.qty_increment, instrument.multiplier) // instrument.qty_increment
         for per_mille, cents in fills:
             qty = left * per_mille // 1000
             left -= qty
             if qty:
-                sends += run(state, VenueReport("SIM", block.child_id, VenueEventKind.TRADE, qty * instrument.qty_increment, price_of(cents), None, NOW))
+                sends += run(state, VenueReport("SIM", block.child_id, VenueEventKind.TRADE, qty * instrument.qty_increment, _on_tick(cents, tick), None, NOW))
         if block.child_id in state.block_children:
             kind = VenueEventKind.EXPIRED if expire else VenueEventKind.CANCELED
             sends += run(state, VenueReport("SIM", block.child_id, kind, 0, None, None, NOW))
