@@ -78,7 +78,8 @@ class InstrumentActor(DurableHost):
 
     async def cancel_count(self, account: str | None, symbol: str | None, venue: str | None) -> int:
         """How many open orders an operator's cancel-all with these filters covers here."""
-        return len(self.state.matching(AdminCancelAll(account, symbol, venue))) + len(
+        held = self.state.held_open.count(account, symbol) if venue is None else 0  # held orders are at no venue
+        return len(self.state.matching(AdminCancelAll(account, symbol, venue))) + held + len(
             self.state.matching_blocks(AdminCancelAll(account, symbol, venue))
         )
 
@@ -95,7 +96,7 @@ class InstrumentActor(DurableHost):
         status = await super().status()
         core = self.state
         status["open"] = {
-            "queued": sum(1 for route in core.routes.values() if route.state is RouteState.HELD_OPEN),
+            "queued": sum(1 for route in core.routes.values() if route.state is RouteState.HELD_OPEN) + len(core.held_open),
             "queued_for_nav": sum(1 for route in core.routes.values() if route.state is RouteState.HELD_NAV),
             "blocks_working": len(core.blocks),
             "allocated": core.allocations,

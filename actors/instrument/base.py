@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 
 from actors.instrument import opening
+from actors.instrument.holding import OpenHolding
 from actors.instrument.opening import Block
 from actors.instrument.records import Book, Route
 from actors.runtime.outputs import ACCOUNT, Dispatcher, Outputs
@@ -48,6 +49,7 @@ class InstrumentBase(Dispatcher):
         self._candidates: dict[tuple[str, OrderType], list[str]] = {}  # derived from ``venues``: not state
         self.venue_sessions: dict[str, SessionState] = {}
         self.routes: dict[str, Route] = {}
+        self.held_open = OpenHolding()  # market orders for the open, in columns (not in ``routes``)
         self.children: dict[str, str] = {}  # child_id → order_id
         self.stops: dict[str, dict[str, Route]] = {}  # symbol → held stops (derived from routes)
         self.child_counter = 0
@@ -87,6 +89,21 @@ class InstrumentBase(Dispatcher):
         self.routes[new_order_id] = route
         if route.child_id is not None:
             self.children[route.child_id] = new_order_id
+
+    def _thaw(self, order_id: str) -> Route | None:
+        """The route of ``order_id``: from ``routes``, or out of the columns of orders held
+        for the open into ``routes`` (something is about to touch it)."""
+        route = self.routes.get(order_id)
+        if route is None:
+            route = self.held_open.take(order_id)
+            if route is not None:
+                self.routes[order_id] = route
+        return route
+
+    def _freeze(self, route: Route) -> None:
+        """A route held for the open back into the columns, when it can be held there."""
+        if self.held_open.add(route.order_id, route.account, route.spec, route.qty_cap, route.spec.symbol):
+            del self.routes[route.order_id]
 
     def _forget(self, route: Route) -> None:
         """The route has ended here: out of every index."""

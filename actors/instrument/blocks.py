@@ -8,6 +8,7 @@ import msgspec
 
 from actors.instrument import opening
 from actors.instrument.base import TERMINAL_KINDS
+from actors.instrument.holding import Released, kind_of
 from actors.instrument.opening import Block, Constituents
 from actors.instrument.records import Route
 from actors.instrument.router import Router
@@ -48,17 +49,21 @@ class OpenBlocks(Router):
         for route in self.routes.values():
             if route.state is RouteState.HELD_OPEN and (not wanted or route.spec.symbol in wanted):
                 held.setdefault(route.spec.symbol, []).append(route)
+        # a halted symbol keeps its orders for the open until it resumes and opens again
+        opening = {symbol for symbol, book in self.books.items() if not book.halted and (not wanted or symbol in wanted)}
+        columns = self.held_open.release(opening)
         released = 0
-        for symbol in sorted(held):
+        for symbol in sorted(set(held) | set(columns)):
             if self.books[symbol].halted:
-                continue  # a halted symbol keeps its orders for the open until it resumes and opens again
-            self._open_symbol(symbol, sorted(held[symbol], key=lambda route: route.order_id), now)
-            released += len(held[symbol])
+                continue
+            routes = sorted(held.get(symbol, ()), key=lambda route: route.order_id)
+            rows = columns.get(symbol)
+            self._open_symbol(symbol, routes, rows, now)
+            released += len(routes) + (sum(len(kind.order_ids) for kind in rows.values()) if rows is not None else 0)
         return released
 
-    def _open_symbol(self, symbol: str, routes: list[Route], now: int) -> None:
-        quantity = {Side.BUY: Constituents(), Side.SELL: Constituents()}
-        cash = {Side.BUY: Constituents(), Side.SELL: Constituents()}
+    def _open_symbol(self, symbol: str, routes: list[Route], rows: dict[int, Released] | None, now: int) -> None:
+        market: list[Route] = []
         for route in routes:
             if route.spec.order_type is not OrderType.MARKET:
                 route.spec = msgspec.structs.replace(route.spec, tif=TimeInForce.IOC)  # a limit on the open: what the open gives it, no more
@@ -66,11 +71,9 @@ class OpenBlocks(Router):
                 continue
             self._move(route, RouteEvent.JOIN_BLOCK)
             del self.routes[route.order_id]  # the block answers for it from here on
-            if route.spec.qty is not None:
-                quantity[route.spec.side].add(route.order_id, route.account, route.spec.qty)
-            else:
-                assert route.spec.notional is not None
-                cash[route.spec.side].add(route.order_id, route.account, route.spec.notional, route.qty_cap)
+            market.append(route)
+        quantity = {side: _constituents(rows, market, side, notional=False) for side in (Side.BUY, Side.SELL)}
+        cash = {side: _constituents(rows, market, side, notional=True) for side in (Side.BUY, Side.SELL)}
         buys, sells = quantity[Side.BUY].total, quantity[Side.SELL].total
         if buys or sells:
             side = Side.BUY if buys >= sells else Side.SELL
@@ -150,34 +153,26 @@ class OpenBlocks(Router):
                 now,
             )
         )
+        to = self.out.to
+        trade_kind, expired_kind = VenueEventKind.TRADE, VenueEventKind.EXPIRED
         for allocation in opening.allocate(block, instrument.qty_increment, instrument.multiplier, reference):
-            for fill in allocation.fills:
-                if fill.qty:
-                    done = fill.asked_qty is None or fill.qty == fill.asked_qty
-                    trade = OrderUpdate(
-                        fill.order_id,
-                        fill.account,
-                        VenueEventKind.TRADE,
-                        fill.qty,
-                        allocation.price,
-                        None,
-                        venue,
-                        now,
-                        done,
-                        fill.cash,
-                        allocation.alloc_id,
-                    )
-                    self.out.to(ACCOUNT, fill.account, trade)
-                    self.fills_allocated += 1
-                if (fill.qty == 0) if fill.asked_qty is None else (fill.qty < fill.asked_qty):
-                    expiry = OrderUpdate(fill.order_id, fill.account, VenueEventKind.EXPIRED, 0, None, unfilled, venue, now, True)
-                    self.out.to(ACCOUNT, fill.account, expiry)
-            self.allocations += len(allocation.fills)
+            at, alloc_id = allocation.price, allocation.alloc_id
+            asked_qty = allocation.asked if allocation.asked is not None else [None] * len(allocation.order_ids)
+            filled = 0
+            for order_id, account, qty, cash, asked in zip(allocation.order_ids, allocation.accounts, allocation.qty, allocation.cash, asked_qty, strict=True):
+                if qty:
+                    done = asked is None or qty == asked
+                    to(ACCOUNT, account, OrderUpdate(order_id, account, trade_kind, qty, at, None, venue, now, done, cash, alloc_id))
+                    filled += 1
+                if (qty == 0) if asked is None else (qty < asked):
+                    to(ACCOUNT, account, OrderUpdate(order_id, account, expired_kind, 0, None, unfilled, venue, now, True))
+            self.fills_allocated += filled
+            self.allocations += len(allocation.order_ids)
             if allocation.residual_qty or allocation.residual_cash:
                 residual = self.residuals.setdefault(block.symbol, [0, 0])
                 residual[0] += allocation.residual_qty if allocation.side is Side.BUY else -allocation.residual_qty
                 residual[1] += allocation.residual_cash if allocation.side is Side.SELL else -allocation.residual_cash
-            accounts, qtys = opening.per_account(allocation.fills)
+            accounts, qtys = opening.per_account(allocation)
             if accounts:
                 self.out.to(
                     DROP_COPY,
@@ -200,3 +195,34 @@ class OpenBlocks(Router):
         for block in self.matching_blocks(command):
             assert block.child_id is not None and block.venue is not None
             self.out.to(VENUE, block.venue, VenueCancel(block.child_id))
+
+
+
+def _constituents(rows: dict[int, Released] | None, routes: list[Route], side: Side, *, notional: bool) -> Constituents:
+    """One side's market orders of one kind (quantity or notional), in order id order: the
+    rows from the columns (already in that order), merged with the routes when there are
+    any (orders a column cannot hold). A cap is kept for notional orders only."""
+    picked = rows.get(kind_of(side, notional)) if rows is not None else None
+    mine = [r for r in routes if r.spec.side is side and (r.spec.qty is None) == notional]
+    orders = Constituents()
+    if picked is None and not mine:
+        return orders
+    if not mine:
+        assert picked is not None
+        orders.order_ids, orders.accounts, orders.asked = picked.order_ids, picked.accounts, picked.amount
+        orders.qty_caps = [cap for cap in picked.cap if cap >= 0] if notional else []
+        return orders
+    entries: list[tuple[str, str, int, int | None]] = []
+    if picked is not None:
+        entries.extend(
+            (order_id, account, amount, cap if cap >= 0 else None)
+            for order_id, account, amount, cap in zip(picked.order_ids, picked.accounts, picked.amount, picked.cap, strict=True)
+        )
+    for route in mine:
+        amount = route.spec.notional if notional else route.spec.qty
+        assert amount is not None
+        entries.append((route.order_id, route.account, amount, route.qty_cap))
+    entries.sort(key=lambda entry: entry[0])
+    for order_id, account, amount, cap in entries:
+        orders.add(order_id, account, amount, cap if notional else None)
+    return orders

@@ -24,11 +24,12 @@ from actors.instrument.base import update_for
 from actors.instrument.blocks import OpenBlocks
 from actors.instrument.books import Books
 from actors.instrument.held import HeldOrders
+from actors.instrument.holding import HeldColumns, OpenHolding, eligible
 from actors.instrument.opening import Block, BlockDone
 from actors.instrument.records import Book, Route
 from actors.runtime.outputs import ACCOUNT
 from model.config import VenueSection
-from model.enums import AssetClass, OrderType, Reason, SessionState, VenueEventKind
+from model.enums import AssetClass, OrderType, Reason, SessionState, TimeInForce, VenueEventKind
 from model.messages import (
     AdminCancelAll,
     CancelRoute,
@@ -43,7 +44,7 @@ from model.messages import (
 )
 from model.routes import RouteState
 
-_NEW, _FUND = RouteState.NEW, AssetClass.MUTUAL_FUND  # read on every route, bound once (model/enums.py)
+_NEW, _FUND, _OPG = RouteState.NEW, AssetClass.MUTUAL_FUND, TimeInForce.OPG  # read on every route, bound once (model/enums.py)
 
 
 class InstrumentSnapshot(msgspec.Struct):
@@ -71,6 +72,9 @@ class InstrumentSnapshot(msgspec.Struct):
     residuals: dict[str, list[int]]
     done_blocks: list[BlockDone]
     anomalies: list[str]
+    # orders held for the open in columns (``holding``); snapshots of version 3 have none:
+    # their orders for the open are all in ``routes`` and go into the columns on restore
+    held_open: HeldColumns | None = None
 
 
 class InstrumentState(OpenBlocks, HeldOrders, Books):
@@ -85,13 +89,20 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
 
     def _route_order(self, command: RouteOrder, now: int) -> None:
         book = self.books.get(command.spec.symbol)
-        if book is None or command.order_id in self.routes:
+        spec = command.spec
+        held: bool | None = False
+        if book is not None and command.order_id not in self.routes and not book.halted and spec.tif is _OPG and book.instrument.asset_class is not _FUND:
+            # held for the open: a market order as a row of the columns (``holding``), no Route
+            held = self.held_open.add(command.order_id, command.account, spec, command.qty_cap, book.instrument.symbol)
+            if held:
+                return
+        if book is None or held is None or command.order_id in self.routes or command.order_id in self.held_open:
             self._anomaly(f"route for {command.order_id} in {command.spec.symbol} refused")
             return
         route = Route(
             order_id=command.order_id,
             account=sys.intern(command.account),  # one string per account, not per order
-            spec=msgspec.structs.replace(command.spec, symbol=book.instrument.symbol),  # one string per symbol, not per order
+            spec=msgspec.structs.replace(spec, symbol=book.instrument.symbol),  # one string per symbol, not per order
             qty_cap=command.qty_cap,
             state=_NEW,
         )
@@ -109,7 +120,7 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
             self._send_to_venue(route, now)
 
     def _cancel_route(self, command: CancelRoute, now: int) -> None:
-        route = self.routes.get(command.order_id)
+        route = self._thaw(command.order_id)
         if route is None:
             too_late = update_for(command.order_id, command.account, VenueEventKind.CANCEL_REJECTED, now, Reason.TOO_LATE_TO_CANCEL.value)
             self.out.to(ACCOUNT, command.account, too_late)
@@ -119,7 +130,7 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
             self._cancel_held(route, now)
 
     def _replace_route(self, command: ReplaceRoute, now: int) -> None:
-        route = self.routes.get(command.order_id)
+        route = self._thaw(command.order_id)
         if route is None:
             too_late = update_for(command.order_id, command.account, VenueEventKind.REPLACE_REJECTED, now, Reason.TOO_LATE_TO_CANCEL.value)
             self.out.to(ACCOUNT, command.account, too_late)
@@ -158,7 +169,10 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
 
     def _admin_cancel_all(self, command: AdminCancelAll, now: int) -> None:
         """Every route and block the operator's filters cover (see ``matching`` and
-        ``matching_blocks``)."""
+        ``matching_blocks``); orders held for the open in columns are thawed first."""
+        if command.venue is None:  # a held order is at no venue: a venue filter never covers it
+            for route in self.held_open.take_matching(command.account, command.symbol):
+                self.routes[route.order_id] = route
         self._cancel_matching_routes(command, now)
         self._cancel_matching_blocks(command)
 
@@ -192,6 +206,10 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
             assert (route.child_id is not None) == route.state.at_venue, route.order_id
             if route.spec.qty is not None:
                 assert 0 <= route.cum_qty <= route.spec.qty, route.order_id
+            if route.state is RouteState.HELD_OPEN:  # held in columns whenever it can be
+                assert eligible(route.order_id, route.spec, route.qty_cap) is None, route.order_id
+                assert route.order_id not in self.held_open, route.order_id
+        self.held_open.check()
 
     # --- snapshots ------------------------------------------------------------------------
 
@@ -218,12 +236,13 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
             residuals=self.residuals,
             done_blocks=self.done_blocks,
             anomalies=self.anomalies,
+            held_open=self.held_open.columns(),
         )
 
     def records(self) -> int:
         """The routes and the block orders a snapshot holds: what its size grows with (``Snapshotter``)."""
         in_blocks = sum(len(b.orders.order_ids) + len(b.crossed.order_ids) for b in self.blocks.values())
-        return len(self.routes) + in_blocks + len(self.done_blocks)
+        return len(self.routes) + len(self.held_open) + in_blocks + len(self.done_blocks)
 
     @classmethod
     def restore(cls, state: InstrumentSnapshot) -> InstrumentState:
@@ -236,7 +255,16 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
         core.open_markers, core.opens_done, core.nav_marks, core.navs_struck = state.open_markers, state.opens_done, state.nav_marks, state.navs_struck
         core.allocations, core.fills_allocated, core.residuals = state.allocations, state.fills_allocated, state.residuals
         core.done_blocks, core.anomalies = state.done_blocks, state.anomalies
-        routes = state.routes
+        symbols = {symbol: symbol for symbol in core.books}
+        if state.held_open is not None:
+            core.held_open = OpenHolding.restore(state.held_open, symbols)
+        routes = []
+        for route in state.routes:
+            # a snapshot written before the columns holds its orders for the open as routes
+            symbol = symbols.get(route.spec.symbol)
+            if route.state is RouteState.HELD_OPEN and symbol is not None and core.held_open.add(route.order_id, route.account, route.spec, route.qty_cap, symbol):
+                continue
+            routes.append(route)
         core.routes = {route.order_id: route for route in routes}
         core.children = {route.child_id: route.order_id for route in routes if route.child_id is not None}
         intern = sys.intern
@@ -253,6 +281,7 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
             self.books,
             self.venue_sessions,
             self.routes,
+            self.held_open.digest(),
             sorted(self.children.items()),  # an index of the routes: its order means nothing
             self.child_counter,
             self.blocks,

@@ -85,11 +85,16 @@ class HeldOrders(Router, Books):
         route.spec = msgspec.structs.replace(route.spec, qty=command.qty, price=command.price, stop_price=command.stop_price)
         self._update(route, VenueEventKind.REPLACED, now)
         self._rekey(route, command.new_order_id)
-        if route.state is RouteState.HELD_STOP:
+        if route.state is RouteState.HELD_OPEN:
+            self._freeze(route)  # under its new id, in the columns again when it can be held there
+        elif route.state is RouteState.HELD_STOP:
             self._trigger_stops(self.books[route.spec.symbol], now)
 
     def held_for_open(self, symbol: str) -> list[Route]:
-        return [r for r in self.routes.values() if r.state is RouteState.HELD_OPEN and r.spec.symbol == symbol]
+        """The orders held for the open of ``symbol``: routes, then those in columns (as
+        routes built for the answer; they stay in the columns)."""
+        routes = [r for r in self.routes.values() if r.state is RouteState.HELD_OPEN and r.spec.symbol == symbol]
+        return routes + self.held_open.peek(symbol)
 
     # --- mutual funds: the NAV ------------------------------------------------------------------
 

@@ -26,8 +26,6 @@ Every allocated order gets a trade (and, for what its block did not fill, an exp
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import msgspec
 import numpy as np
 
@@ -109,21 +107,19 @@ class BlockDone(msgspec.Struct, gc=False, array_like=True):
         return fixed.join_raw(self.value_nanos, self.value_subnanos)
 
 
-class Fill(msgspec.Struct, gc=False, array_like=True):
-    """What one account order gets from its block: ``qty`` at ``price``, booked ``cash``."""
-
-    order_id: str
-    account: str
-    qty: int
-    cash: int
-    asked_qty: int | None  # a quantity order's qty (for the expiry of what it did not get)
-
-
 class Allocation(msgspec.Struct, gc=False):
+    """A block side's fill split over its orders, in columns (row ``i``: order ``i``): each
+    gets ``qty`` at ``price`` and books ``cash``; ``asked`` is a quantity order's qty (for
+    the expiry of what it did not get), ``None`` for notional orders."""
+
     alloc_id: str
     side: Side
     price: int
-    fills: list[Fill]
+    order_ids: list[str]
+    accounts: list[str]
+    qty: list[int]
+    cash: list[int]
+    asked: list[int] | None
     residual_qty: int = 0
     residual_cash: int = 0
 
@@ -169,15 +165,17 @@ def _value(block: Block, qty: int, multiplier: int, reference: int) -> tuple[int
 def _allocate_qty(alloc_id: str, side: Side, orders: Constituents, total: int, cents: int, increment: int, price: int) -> Allocation:
     asked = np.asarray(orders.asked, dtype=np.int64) // increment
     split = split_qty_block(total // increment, cents, asked)
-    fills = _fills(orders, split.qty * increment, split.cash * fixed.CENT, quantities=True)
-    return Allocation(alloc_id, side, price, fills, split.unplaced_qty * increment, split.unplaced_cash * fixed.CENT)
+    return _columns(
+        alloc_id, side, price, orders, split.qty * increment, split.cash * fixed.CENT, quantities=True,
+        residual_qty=split.unplaced_qty * increment, residual_cash=split.unplaced_cash * fixed.CENT,
+    )
 
 
 def _allocate_cash(block: Block, increment: int, price: int) -> Allocation:
     orders = block.orders
     if block.fill_qty == 0:
         nothing = np.zeros(len(orders.asked), np.int64)
-        return Allocation(block.block_id, block.side, price, _fills(orders, nothing, nothing, quantities=False))
+        return _columns(block.block_id, block.side, price, orders, nothing, nothing, quantities=False)
     cents = booked_cents(block.side, block.fill_value, 1)
     asked_cents = np.asarray(orders.asked, dtype=np.int64) // fixed.CENT
     units = block.fill_qty // increment
@@ -193,23 +191,24 @@ def _allocate_cash(block: Block, increment: int, price: int) -> Allocation:
         placed_cents = booked_cents(block.side, block.fill_value * placed * increment, block.fill_qty)
         cash, unplaced = pro_rata(placed_cents, qty, caps=asked_cents) if placed else (np.zeros_like(qty), 0)
         residual_qty, residual_cash = units - placed, cents - placed_cents + unplaced
-    fills = _fills(orders, qty * increment, cash * fixed.CENT, quantities=False)
-    return Allocation(block.block_id, block.side, price, fills, residual_qty * increment, residual_cash * fixed.CENT)
+    return _columns(
+        block.block_id, block.side, price, orders, qty * increment, cash * fixed.CENT, quantities=False,
+        residual_qty=residual_qty * increment, residual_cash=residual_cash * fixed.CENT,
+    )
 
 
-def _fills(orders: Constituents, qty: np.ndarray, cash: np.ndarray, *, quantities: bool) -> list[Fill]:
-    asked: Iterable[int | None] = orders.asked if quantities else [None] * len(orders.asked)
-    return [
-        Fill(order_id, account, q, c, a)
-        for order_id, account, q, c, a in zip(orders.order_ids, orders.accounts, qty.tolist(), cash.tolist(), asked, strict=True)
-    ]
+def _columns(alloc_id: str, side: Side, price: int, orders: Constituents, qty: np.ndarray, cash: np.ndarray, *, quantities: bool,
+             residual_qty: int = 0, residual_cash: int = 0) -> Allocation:
+    asked = orders.asked if quantities else None
+    return Allocation(alloc_id, side, price, orders.order_ids, orders.accounts, qty.tolist(), cash.tolist(), asked, residual_qty, residual_cash)
 
 
-def per_account(fills: list[Fill]) -> tuple[list[str], list[int]]:
+def per_account(allocation: Allocation) -> tuple[list[str], list[int]]:
     """Allocated quantity summed per account, sorted by account (for clearing's J)."""
     totals: dict[str, int] = {}
-    for fill in fills:
-        if fill.qty:
-            totals[fill.account] = totals.get(fill.account, 0) + fill.qty
+    get = totals.get
+    for account, qty in zip(allocation.accounts, allocation.qty, strict=True):
+        if qty:
+            totals[account] = get(account, 0) + qty
     accounts = sorted(totals)
     return accounts, [totals[account] for account in accounts]

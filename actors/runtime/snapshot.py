@@ -1,4 +1,4 @@
-"""The snapshot format, version 3: msgpack, typed by msgspec (docs/recovery.md, "Snapshots").
+"""The snapshot format, version 4: msgpack, typed by msgspec (docs/recovery.md, "Snapshots").
 
 A snapshot is one ``Snapshot``: the format's name and version, the kind of core, the
 core's state as the struct its ``snapshot()`` gives and its ``restore`` takes (each core
@@ -9,9 +9,13 @@ Guarantees:
 
 * What ``encode`` writes, ``load`` restores to the same ``state_hash`` (each core's round
   trip is tested, and so are snapshots of every role written by earlier versions).
+* Version 3 is read as well: it is laid out as version 4 but for an InstrumentActor's
+  orders for the open, which it holds as routes (version 4: in columns, ``held_open``);
+  they go into the columns as it is restored. Version 4 is new because an older reader
+  would have ignored the columns and silently lost those orders; it refuses them instead.
 * Version 2 — a pickle, what brokerd wrote before — is read by ``actors/runtime/format2.py``
   through an allow-list of brokerd's own classes and migrated to version 3 field by field;
-  the next snapshot is written in version 3.
+  the next snapshot is written in version 4.
 * Anything else — another format, a version this code does not know (a newer one), a
   snapshot of another kind of core, bytes that do not decode — is refused with
   ``JournalCorrupt`` naming the actor and what was found; nothing of it is loaded.
@@ -27,7 +31,8 @@ import msgspec
 from snapshots.journal import JournalCorrupt
 
 FORMAT = "brokerd-snapshot"
-VERSION = 3
+VERSION = 4
+READABLE = (3, 4)  # msgpack versions this code reads (and 2, the pickles: ``format2``)
 PICKLE_START = b"\x80"  # a pickle's first opcode (PROTO): version 2; a msgpack map never starts so
 
 S = TypeVar("S")
@@ -207,16 +212,16 @@ def _decode(name: str, core_type: type[Snapshottable], payload: bytes) -> Snapsh
         snapshot = decoder.decode(payload)
     except msgspec.DecodeError as error:  # ValidationError included
         header = _read_header(payload)
-        if header is not None and (header.format, header.version) == (FORMAT, VERSION):
+        if header is not None and header.format == FORMAT and header.version in READABLE:
             if header.kind != kind_of(core_type):
                 raise JournalCorrupt(_wrong_kind(name, header.kind, kind_of(core_type))) from None
-            raise JournalCorrupt(f"{name}: the snapshot ({FORMAT}/{VERSION}, {header.kind}) does not decode: {error}") from None
+            raise JournalCorrupt(f"{name}: the snapshot ({FORMAT}/{header.version}, {header.kind}) does not decode: {error}") from None
         snapshot = None
-    if snapshot is None or (snapshot.format, snapshot.version) != (FORMAT, VERSION):
+    if snapshot is None or snapshot.format != FORMAT or snapshot.version not in READABLE:
         header = _read_header(payload)
         found = "bytes that are no brokerd snapshot" if header is None else f"format {header.format}/{header.version}"
         raise JournalCorrupt(
-            f"{name}: the snapshot is in {found}, which this version does not read ({FORMAT}/2 and /{VERSION}); "
+            f"{name}: the snapshot is in {found}, which this version does not read ({FORMAT}/2 to /{VERSION}); "
             "was it written by a newer brokerd?"
         )
     return snapshot

@@ -10,7 +10,7 @@ which holds them for the open. The orders are bench_open's: 70 % fractional quan
 reference price (no venue: the allocation is the one a fill would give) and the shard books
 each allocation. Printed per order, from ``tracemalloc``: what the shard holds once the
 orders are queued and once they are booked, what the InstrumentActor holds while the
-orders are queued, and the size of each core's snapshot (format 3) — the second copy a
+orders are queued (and once the open has put them into blocks at the venue), and the size of each core's snapshot (format 4) — the second copy a
 snapshot makes while it is written. A breakdown of one order record by ``sys.getsizeof``
 says where a record's bytes go.
 """
@@ -152,6 +152,7 @@ def main() -> None:
     # the open: every block fills at its reference price, the allocations are booked
     instrument.apply(OpenMarket([], 1), NOW)
     opened = _drain(instrument)
+    instrument_blocks = traced() - before_instrument  # the blocks at the venue, with their orders
     to_venue = [m for dest, _k, m in opened if dest == VENUE]
     updates: list[Any] = [m for dest, _k, m in opened if dest == ACCOUNT]
     for order in to_venue:
@@ -175,8 +176,8 @@ def main() -> None:
     print(f"  accounts alone: {(accounts_only - base) / args.accounts:,.0f} bytes per account")
     print(f"  account shard, queued: {shard_queued / n:,.0f}   booked: {shard_booked / n:,.0f}   (entry {entered_s:.1f} s, booking {booked_s:.1f} s)")
     print(f"  one record: {record_breakdown(shard)}")
-    print(f"  InstrumentActor, held for the open: {instrument_held / n:,.0f}")
-    print(f"  snapshot (format 3) bytes per order: shard queued {shard_snapshot / n:,.0f}, booked {booked_snapshot / n:,.0f}; InstrumentActor {instrument_snapshot / n:,.0f}")
+    print(f"  InstrumentActor, held for the open: {instrument_held / n:,.0f}   blocks at the venue after the open: {instrument_blocks / n:,.0f}")
+    print(f"  snapshot (format 4) bytes per order: shard queued {shard_snapshot / n:,.0f}, booked {booked_snapshot / n:,.0f}; InstrumentActor {instrument_snapshot / n:,.0f}")
     print(f"  (traced before booking {before_booking / 2**20:,.0f} MiB)")
 
 

@@ -1,4 +1,4 @@
-"""The snapshot format, version 3: what is written is read back to the same state, and
+"""The snapshot format, version 4 (and 3, still read): what is written is read back to the same state, and
 anything this version does not know is refused with a clear ``JournalCorrupt``."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def test_a_snapshot_is_a_msgpack_envelope_that_restores_the_same_state() -> None
     live.inbox.applied["gateway-0~1"] = 3
     payload = live.dump()
     header = msgspec.msgpack.decode(payload)
-    assert (header["format"], header["version"], header["kind"]) == ("brokerd-snapshot", 3, "supervisor")
+    assert (header["format"], header["version"], header["kind"]) == ("brokerd-snapshot", 4, "supervisor")
     again = Machine("supervisor", SupervisorState([]), Router(CONFIG), 100)
     again.load(payload)
     assert again.state_hash() == live.state_hash() and again.core.halted == {"IBM": True}
@@ -54,19 +54,26 @@ def test_a_snapshot_is_a_msgpack_envelope_that_restores_the_same_state() -> None
 
 
 def test_a_future_version_is_refused_whether_or_not_its_layout_decodes() -> None:
-    future = r"supervisor: the snapshot is in format brokerd-snapshot/4, which this version does not read .*newer brokerd"
+    future = r"supervisor: the snapshot is in format brokerd-snapshot/5, which this version does not read .*newer brokerd"
     with pytest.raises(JournalCorrupt, match=future):
-        machine().load(envelope(version=4))
+        machine().load(envelope(version=5))
     with pytest.raises(JournalCorrupt, match=future):
-        machine().load(envelope(version=4, core="laid out otherwise"))
+        machine().load(envelope(version=5, core="laid out otherwise"))
 
 
-def test_another_format_garbage_and_a_damaged_version_3_are_refused() -> None:
-    with pytest.raises(JournalCorrupt, match="is in format other-thing/3, which this version does not read"):
+def test_version_3_still_reads() -> None:
+    live = machine()
+    again = Machine("supervisor", SupervisorState([]), Router(CONFIG), 100)
+    again.load(envelope(version=3))
+    assert again.core.state_hash() == live.core.state_hash() and again.core.halted == {"IBM": True}
+
+
+def test_another_format_garbage_and_a_damaged_version_4_are_refused() -> None:
+    with pytest.raises(JournalCorrupt, match="is in format other-thing/4, which this version does not read"):
         machine().load(envelope(format="other-thing"))
     with pytest.raises(JournalCorrupt, match="is in bytes that are no brokerd snapshot"):
         machine().load(b"\xc1 not msgpack")
-    with pytest.raises(JournalCorrupt, match=r"supervisor: the snapshot \(brokerd-snapshot/3, supervisor\) does not decode: Object missing required field `halted`"):
+    with pytest.raises(JournalCorrupt, match=r"supervisor: the snapshot \(brokerd-snapshot/4, supervisor\) does not decode: Object missing required field `halted`"):
         machine().load(envelope(core={"symbols": []}))
 
 
