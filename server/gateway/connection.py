@@ -36,6 +36,13 @@ class Session:
     scopes: frozenset[Scope]
     permissions: frozenset[str]
     reach: Reach
+    # An API key's login: its id, when it expires, the networks it may log in from, and the
+    # time of its secret (a rotation changes it: the connections of the old secret are closed)
+    key_id: str = ""
+    expires_ms: int = 0
+    allow: tuple[str, ...] = ()
+    key_version: str = ""
+    mfa: bool = False  # the login gave a TOTP code
 
     @property
     def platform(self) -> bool:
