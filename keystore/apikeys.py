@@ -70,6 +70,7 @@ class ApiKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     rotated: str
     revoked: str = ""
     secret: str = ""
+    generation: int = 0  # one more at each rotation: the sessions of an older secret are closed
 
     def __repr__(self) -> str:
         return f"ApiKey({self.key_id!r}, user={self.user!r}, scopes={self.scopes!r})"
@@ -111,7 +112,7 @@ def parse_scopes(text: str | None, role_name: str) -> tuple[str, ...]:
     wanted = {part.strip() for part in text.split(",") if part.strip()}
     unknown = sorted(wanted - {scope.value for scope in Scope})
     if unknown or not wanted:
-        raise KeyRefused(f"unknown scope {', '.join(unknown) or text!r}; scopes: {', '.join(scope.value for scope in Scope)}")
+        raise KeyRefused(f"unknown scope {', '.join(unknown) or text}; scopes: {', '.join(scope.value for scope in Scope)}")
     usable = permissions.usable_scopes(role_name)
     beyond = [scope.value for scope in Scope if scope.value in wanted and scope not in usable]
     if beyond:
@@ -226,7 +227,7 @@ class KeyStore:
 
     def rotate(self, key_id: str) -> ApiKey:
         """A new secret for a live key; the old one stops working at once."""
-        return self._change(key_id, lambda key: msgspec.structs.replace(key, rotated=_now(), secret=secrets.token_urlsafe(SECRET_BYTES)))
+        return self._change(key_id, lambda key: msgspec.structs.replace(key, rotated=_now(), secret=secrets.token_urlsafe(SECRET_BYTES), generation=key.generation + 1))
 
     def revoke(self, key_id: str) -> ApiKey:
         """The key can never log in again; its record stays, without its secret."""

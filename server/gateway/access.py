@@ -205,7 +205,7 @@ class Access:
             return Session(role.name, user.tenant, ALL_SCOPES, permissions.effective(role.name, ALL_SCOPES), role.reach)
         scopes = key.scope_set()
         return Session(
-            role.name, user.tenant, scopes, permissions.effective(role.name, scopes), role.reach, key.key_id, key.expires_ms, key.allow, key.rotated
+            role.name, user.tenant, scopes, permissions.effective(role.name, scopes), role.reach, key.key_id, key.expires_ms, key.allow, key.generation
         )
 
     def whoami(self, conn: Connection) -> dict[str, object]:

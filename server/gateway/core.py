@@ -382,12 +382,12 @@ class Gateway:
         closed = 0
         for conn in list(self.connections.values()):
             session = conn.session
-            if session is None or not session.key_id:
+            if session is None or not session.key_id or conn.dropped:
                 continue
             key = keys.get(session.key_id)
             if key is None or key.revoked:
                 reason = f"api key {session.key_id} revoked"
-            elif key.rotated != session.key_version:
+            elif key.generation != session.key_generation:
                 reason = f"api key {session.key_id} rotated: log in with its new secret"
             else:
                 continue
