@@ -2,7 +2,8 @@
 
 Three questions, each answered here and nowhere else:
 
-- what a request needs: :data:`OPS` (each WebSocket op → a permission) and :data:`COMMANDS`
+- what a request needs: :data:`OPS` (each WebSocket op → a permission; :data:`UNGUARDED`: the
+  ops that need none, ``login`` and ``whoami``) and :data:`COMMANDS`
   (each server admin command of ``model/admin_commands.py`` → a permission);
 - which scope a permission belongs to: :data:`PERMISSIONS` (``read``, ``trade``,
   ``transfer``, ``admin``);

@@ -1,10 +1,13 @@
 """Who a connection is and what it may touch: login and authorisation.
 
-A login passes three gates in order: the failed-login backoff (``admission.LoginThrottle``,
-checked before any signature is computed), the signature (``auth.Authenticator``) and the
-user's connection cap (``admission.ConnectionCaps``). A login becomes a ``Session``: the
-role's permissions less those of scopes the credential lacks (``model/permissions.py``,
-``effective``), and the accounts within the role's reach — those the user names and every
+A login passes these gates in order: the lockout and the failed-login backoff
+(``admission.Lockout``, ``admission.LoginThrottle``, checked before any signature is
+computed), the signature (``auth.Authenticator``; for an API key, then its revocation,
+expiry and allow-list), the second factor of a session that would hold an admin-scope
+permission (``mfa.SecondFactor``) and the user's connection cap (``admission.ConnectionCaps``).
+A login becomes a ``Session``: the role's permissions less those of scopes the credential
+lacks (``model/permissions.py``, ``effective``; a users-file key holds every scope, an API
+key its own), and the accounts within the role's reach — those the user names and every
 account of its groups (trader, advisor, viewer), every account of its tenant (cashier,
 compliance, operator, tenant admin), every account (platform operator). Every account,
 group and user belongs to one tenant; a group is a tenant's (two tenants' groups of one

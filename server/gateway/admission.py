@@ -5,6 +5,9 @@ the user key it names (known keys only, so random keys cannot grow the table) â€
 key counts its own failures. Once a key has failed its allowance, every further failure
 locks it for a delay that doubles, up to a maximum; while any of a login's keys is locked
 the login is refused without being checked (no HMAC is computed, nothing is counted).
+
+Beside it, the lockout (:class:`Lockout`): too many failures of one key or from one address
+within a window lock it for a fixed, longer time, until it ends or an operator lifts it.
 """
 
 from __future__ import annotations
