@@ -44,6 +44,10 @@ class MfaRefused(ValueError):
         self.code = code
 
 
+class NotEnrolled(MfaRefused):
+    """The user has no enrolment."""
+
+
 class _Enrolment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     secret: str
     enrolled: str
@@ -94,14 +98,15 @@ class MfaStore:
         return True
 
     def verify(self, user: str, code: str, now_s: float) -> int:
-        """Accept ``code`` for ``user`` once: the time step it is for, or ``MfaRefused``."""
-        if len(code) != DIGITS or not code.isdigit():
-            raise MfaRefused(f"a TOTP code is {DIGITS} digits")
+        """Accept ``code`` for ``user`` once: the time step it is for, or ``MfaRefused``
+        (``NotEnrolled`` when the user has no enrolment)."""
         accepted: list[int] = []
 
         def check(old: bytes | None) -> bytes:
             if old is None:
-                raise MfaRefused(f"{user} is not enrolled in MFA", "mfa_required")
+                raise NotEnrolled(f"{user} is not enrolled in MFA", "mfa_required")
+            if len(code) != DIGITS or not code.isdigit():
+                raise MfaRefused(f"a TOTP code is {DIGITS} digits")
             enrolment = msgspec.json.decode(old, type=_Enrolment)
             now = step_of(now_s)
             steps = [step for step in range(now - self.drift_steps, now + self.drift_steps + 1) if hmac.compare_digest(code_at(enrolment.secret, step), code)]

@@ -25,7 +25,7 @@ import structlog
 
 from keystore.masterkey import MasterKeyError
 from keystore.store import StoreError
-from keystore.totp import MfaRefused, MfaStore, mfa_path, open_mfa
+from keystore.totp import MfaRefused, MfaStore, NotEnrolled, mfa_path, open_mfa
 from model import permissions
 from model.config import Config
 from server.gateway.connection import Session
@@ -61,9 +61,14 @@ class SecondFactor:
             raise MfaRefused("MFA is not available on this server; ask its operator", "mfa_required") from None
 
     def verify(self, user: str, code: str | None, now_s: float) -> None:
-        """``code`` accepted once for ``user``'s enrolment, or ``MfaRefused``."""
+        """``code`` accepted once for ``user``'s enrolment, or ``MfaRefused`` (``NotEnrolled``
+        when there is none). One verified read and one write of the store when a code is given."""
         if not code:
+            if not self.enrolled(user):
+                raise NotEnrolled(f"{user} is not enrolled in MFA", "mfa_required")
             raise MfaRefused(f"{user} is enrolled in MFA: the login needs its TOTP code (totp)", "mfa_required")
+        if not self.path.exists():
+            raise NotEnrolled(f"{user} is not enrolled in MFA", "mfa_required")
         try:
             self._store().verify(user, code, now_s)
         except StoreError as problem:
@@ -75,11 +80,12 @@ class SecondFactor:
         Raises ``MfaRefused``."""
         if not permissions.admin_scoped(role, session.scopes):
             return False
-        if not self.enrolled(user):
+        try:
+            self.verify(user, code, now_s)
+        except NotEnrolled:
             if self.required:
-                raise MfaRefused(f"{user} must be enrolled in MFA before an admin login (admin mfa enroll {user})", "mfa_required")
+                raise MfaRefused(f"{user} must be enrolled in MFA before an admin login (admin mfa enroll {user})", "mfa_required") from None
             return False
-        self.verify(user, code, now_s)
         return True
 
 
@@ -90,6 +96,7 @@ def transfer_check(second_factor: SecondFactor, user: str, session: Session, cod
     calls this first."""
     if TRANSFER not in session.permissions:
         raise MfaRefused(f"moving cash needs the {TRANSFER} permission", "forbidden")
-    if not second_factor.enrolled(user):
-        raise MfaRefused(f"moving cash needs MFA: {user} is not enrolled (admin mfa enroll {user})", "mfa_required")
-    second_factor.verify(user, code, now_s)
+    try:
+        second_factor.verify(user, code, now_s)
+    except NotEnrolled:
+        raise MfaRefused(f"moving cash needs MFA: {user} is not enrolled (admin mfa enroll {user})", "mfa_required") from None
