@@ -500,8 +500,8 @@ class AdminCommands:
             if action == "create":
                 key = await asyncio.to_thread(self._create_key, store, given, tenant)
             else:
-                current = await asyncio.to_thread(store.get, given["KEY_ID"])
-                if not self._manages(current.user, tenant):
+                current = (await asyncio.to_thread(store.load)).get(given["KEY_ID"])
+                if current is None or not self._manages(current.user, tenant):  # another tenant's: like no key at all
                     raise AdminError(f"unknown key {given['KEY_ID']}")
                 key = await asyncio.to_thread(store.rotate if action == "rotate" else store.revoke, given["KEY_ID"])
         except (apikeys.KeyRefused, MasterKeyError, StoreError, OSError) as refused:
