@@ -7,6 +7,8 @@ server up or down (docs/admin.md#the-vault)::
     brokerd secrets rotate  NAME [--config FILE] [--value-file FILE]
     brokerd secrets remove  NAME [--config FILE]
     brokerd secrets verify  [--config FILE]      check every entry authenticates
+    brokerd secrets mfa-enroll USER [--config FILE] [--data-dir DIR]   enrol a user in TOTP (prints its secret once)
+    brokerd secrets mfa-reset  USER [--config FILE] [--data-dir DIR]   remove a user's enrolment
 
 A value is never an argument (it would stay in the shell's history and in ``ps``): it is
 asked for twice without echo on a terminal, or read from ``--value-file``, or from standard
@@ -22,12 +24,16 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import time
 from pathlib import Path
+
+import msgspec
 
 from keystore.masterkey import MasterKeyError, write_new_key
 from keystore.store import StoreError
+from keystore.totp import MfaRefused, open_mfa
 from keystore.vault import open_vault, references
-from model.config import ConfigError, load_setup
+from model.config import Config, ConfigError, load_setup
 
 OK, FAILED, USAGE = 0, 1, 2
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "conf" / "server.toml"
@@ -72,6 +78,11 @@ def parse_args(argv: list[str], prog: str) -> argparse.Namespace:
         command.add_argument("--config", default=str(DEFAULT_CONFIG))
         if name != "remove":
             command.add_argument("--value-file", help="read the value from this file (default: ask, or standard input)")
+    for name, text in (("mfa-enroll", "enrol a user in TOTP (the first platform operator, with the server down)"), ("mfa-reset", "remove a user's TOTP enrolment")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("user")
+        command.add_argument("--config", default=str(DEFAULT_CONFIG))
+        command.add_argument("--data-dir", help="the server's data dir (default: that of the config), where mfa.json lives unless [secrets] mfa_file names it")
     return parser.parse_args(argv)
 
 
@@ -98,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"new master key in {args.file} (mode 600); point [secrets] master_key_file at it, and keep a copy offline")
         return OK
     config = load_setup(args.config).config
+    if args.command.startswith("mfa-"):
+        return mfa(args, config)
     vault = open_vault(config.secrets)
     if args.command == "list":
         entries = vault.list() if vault.exists() else []
@@ -116,4 +129,24 @@ def run(args: argparse.Namespace) -> int:
         value = read_value(args.name, args.value_file)
         info = (vault.add if args.command == "add" else vault.rotate)(args.name, value)
         print(f"{args.command}: {info.name} (rotated {info.rotated}); a FIX session uses it from its next logon")
+    return OK
+
+
+def mfa(args: argparse.Namespace, config: Config) -> int:
+    """``mfa-enroll USER`` prints the secret and its otpauth:// URI once; ``mfa-reset USER``."""
+    if args.user not in {user.key for user in load_setup(args.config).users}:
+        raise ValueRefused(f"{args.user} is not a user of {args.config}'s users file")
+    if args.data_dir:
+        config = msgspec.structs.replace(config, server=msgspec.structs.replace(config.server, data_dir=args.data_dir))
+    store = open_mfa(config)
+    if args.command == "mfa-reset":
+        print(f"{args.user}: {'enrolment removed' if store.reset(args.user) else 'was not enrolled'}")
+        return OK
+    try:
+        secret, uri = store.enroll(args.user, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    except MfaRefused as refused:
+        raise StoreError(str(refused)) from None
+    print(f"{args.user} enrolled in {store.store.path}; shown this once, add it to an authenticator app now:")
+    print(f"secret {secret}")
+    print(uri)
     return OK

@@ -35,7 +35,7 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -140,6 +140,34 @@ class SecretStore:
     def rotate(self, name: str, value: bytes) -> SecretInfo:
         """A new value for an existing entry; its ``created`` time stays."""
         return self._put(check_name(name), value, new=False)
+
+    def update(self, name: str, change: Callable[[bytes | None], bytes | None]) -> bytes | None:
+        """Read-modify-write one entry under the writers' lock: ``change`` is given the entry's
+        value (``None`` when there is none) and returns the new value, or ``None`` to leave the
+        file as it is; it may raise to refuse, and then nothing is written. Returns what
+        ``change`` returned. Two processes updating one entry see each other's value in turn
+        (the check-and-set a once-only TOTP time step needs)."""
+        check_name(name)
+        with self._locked():
+            entries = dict(self._verified().entries) if self.path.exists() else {}
+            entry = entries.get(name)
+            value = change(None if entry is None else self._open_entry(name, entry))
+            if value is None:
+                return None
+            if not value or len(value) > MAX_VALUE_BYTES:
+                raise StoreError(f"the value of {name!r} is empty or over {MAX_VALUE_BYTES} bytes; nothing stored")
+            now = _now()
+            created = now if entry is None else entry.created
+            entries[name] = _Entry(created, now, self._seal_entry(name, created, now, value))
+            self._write(entries)
+        return value
+
+    def values(self) -> dict[str, bytes]:
+        """Every entry's value by name, the file verified whole first (``{}`` without a file)."""
+        if not self.path.exists():
+            return {}
+        file = self._verified()
+        return {name: self._open_entry(name, entry) for name, entry in file.entries.items()}
 
     def remove(self, name: str) -> None:
         with self._locked():

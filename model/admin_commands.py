@@ -139,7 +139,7 @@ class Command:
                 problems.append(str(problem))
         if len(problems) == 1:
             raise UsageError(problems[0])
-        raise UsageError("expects " + ", or ".join(form.usage() for form in self.forms))
+        raise UsageError("fits none of its forms (below)")  # each form is in the usage: named once, so the message fits an error frame
 
 
 def _one(*names: str) -> tuple[Form, ...]:
@@ -224,6 +224,31 @@ TABLE: tuple[Command, ...] = (
         " a FIX session uses a new value from its next logon",
         "vault",
     ),
+    Command(
+        "keys",
+        (
+            Form(words=("create",), names=("USER",), options=(("--scopes", "S"), ("--allow", "A"), ("--expires", "T"), ("--label", "L"))),
+            Form(words=("list",), optional="USER"),
+            Form(words=("rotate",), names=("KEY_ID",)),
+            Form(words=("revoke",), names=("KEY_ID",)),
+        ),
+        "API keys of a user: create (--scopes read,trade,...; --allow networks; --expires ISO-8601 time, +30d or +12h;"
+        " --label), list, rotate, revoke; the secret is answered once, by create and rotate;"
+        " revoking or rotating closes the key's connections at once",
+        "keys",
+    ),
+    Command(
+        "mfa",
+        (Form(words=("enroll",), names=("USER",)), Form(words=("reset",), names=("USER",))),
+        "TOTP second factor: enroll a user (answers its otpauth:// URI and secret once) or reset it",
+        "mfa",
+    ),
+    Command(
+        "lockout",
+        (Form(words=("list",)), Form(words=("lift",), names=("KEY|ADDRESS",))),
+        "login lockouts (too many failed logins by a key or from an address): list them, or lift one on every gateway",
+        "lockout",
+    ),
     Command("help", (Form(optional=COMMAND_NAME),), "this list, or one command", "show_help", runs=SHELL),
     Command("quit", NONE, "leave the shell (also: exit, Ctrl-D)", "leave", runs=SHELL, aliases=("exit",)),
 )
@@ -265,7 +290,7 @@ def unknown_command(name: str, where: Where = SHELL) -> str:
         return f"unknown command {name!r}; commands: {', '.join(COMMANDS)}"
     known = ", ".join(SERVER_COMMANDS)
     if name in COMMANDS or name in ALIASES:
-        return f"{name!r} is a command of the admin shell (brokerd admin {name}), not of the server; server commands: {known}"
+        return f"{name!r} is a command of the admin shell, not of the server; server commands: {known}"
     return f"unknown admin command {name!r}; server commands: {known}"
 
 

@@ -89,6 +89,23 @@ class GatewaySection(_Section, frozen=True):
     login_throttle_max_keys: int = 100_000  # keys remembered at most (least recently failed forgotten first)
     max_connections_per_address: int = 1000
     max_connections_per_user: int = 100
+    # Lockout, beside the backoff: this many failed logins naming one key (a users.toml key or
+    # an API key id), or from one address, within the window, and further logins by that key
+    # or from that address are refused ``locked`` for ``lockout_ms`` (an operator lifts it:
+    # ``admin lockout lift``)
+    lockout_failures_per_key: int = 20
+    lockout_failures_per_address: int = 200
+    lockout_window_ms: int = 900_000
+    lockout_ms: int = 900_000
+    # MFA: a login whose session would hold an admin-scope permission (roles operator,
+    # tenant_admin, platform_operator) must give a TOTP code once its user is enrolled; with
+    # this on, such a login is refused while its user is not enrolled. The demo turns it off.
+    require_mfa_for_admin: bool = True
+    totp_drift_steps: int = 1  # codes of this many 30 s steps before or after now are accepted (clock drift)
+    totp_issuer: str = "brokerd"  # the issuer an authenticator app shows beside the user
+    # API keys: without --expires a key lasts api_key_default_days; none may last beyond api_key_max_days
+    api_key_default_days: int = 90
+    api_key_max_days: int = 365
     # TLS (wss://): both files, PEM (the certificate chain, and its unencrypted private key);
     # relative: to server.toml's folder. Neither: plain ws://, for the demo on loopback only.
     tls_cert_file: str = ""
@@ -98,12 +115,14 @@ class GatewaySection(_Section, frozen=True):
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
             value = getattr(self, name)
-            if isinstance(value, int) and value <= 0:
+            if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
                 raise ValueError(f"gateway.{name} must be > 0, not {value}")
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
             raise ValueError("gateway: tls_cert_file and tls_key_file go together (both, or neither)")
         if self.tls_min_version not in ("1.2", "1.3"):
             raise ValueError(f"gateway.tls_min_version must be 1.2 or 1.3, not {self.tls_min_version!r}")
+        if self.api_key_default_days > self.api_key_max_days:
+            raise ValueError("gateway.api_key_default_days must not exceed api_key_max_days")
 
     @property
     def tls(self) -> bool:
@@ -295,6 +314,16 @@ class SecretsSection(_Section, frozen=True):
     master_key_file: str = ""
     master_key_env: str = "BROKERD_MASTER_KEY"  # the environment variable holding the key when there is no file
     vault_file: str = "vault.json"  # the vault of venue credentials; relative: to server.toml's folder
+    # API keys (secrets and what each key may do) and TOTP enrolments, sealed; "": in the data dir.
+    # Relative: to server.toml's folder.
+    api_keys_file: str = ""
+    mfa_file: str = ""
+
+    def api_keys_path(self, data_dir: str) -> Path:
+        return Path(self.api_keys_file) if self.api_keys_file else Path(data_dir) / "api-keys.json"
+
+    def mfa_path(self, data_dir: str) -> Path:
+        return Path(self.mfa_file) if self.mfa_file else Path(data_dir) / "mfa.json"
 
     def __post_init__(self) -> None:
         if not self.vault_file:
@@ -443,7 +472,13 @@ def _resolve_secret_files(config: Config, base: Path) -> Config:
     def absolute(name: str) -> str:
         return str((base / name).resolve()) if name else ""
 
-    secrets = msgspec.structs.replace(secrets, master_key_file=absolute(secrets.master_key_file), vault_file=absolute(secrets.vault_file))
+    secrets = msgspec.structs.replace(
+        secrets,
+        master_key_file=absolute(secrets.master_key_file),
+        vault_file=absolute(secrets.vault_file),
+        api_keys_file=absolute(secrets.api_keys_file),
+        mfa_file=absolute(secrets.mfa_file),
+    )
     gateway = msgspec.structs.replace(gateway, tls_cert_file=absolute(gateway.tls_cert_file), tls_key_file=absolute(gateway.tls_key_file))
     return msgspec.structs.replace(config, secrets=secrets, gateway=gateway)
 

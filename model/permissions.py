@@ -2,7 +2,8 @@
 
 Three questions, each answered here and nowhere else:
 
-- what a request needs: :data:`OPS` (each WebSocket op → a permission) and :data:`COMMANDS`
+- what a request needs: :data:`OPS` (each WebSocket op → a permission; :data:`UNGUARDED`: the
+  ops that need none, ``login`` and ``whoami``) and :data:`COMMANDS`
   (each server admin command of ``model/admin_commands.py`` → a permission);
 - which scope a permission belongs to: :data:`PERMISSIONS` (``read``, ``trade``,
   ``transfer``, ``admin``);
@@ -71,10 +72,13 @@ PERMISSIONS: Final[dict[str, Scope]] = {
     "tenant.load_orders": Scope.TRADE,  # orders load FILE
     "tenant.kill": Scope.ADMIN,  # kill, unkill (halting the tenant's accounts)
     "tenant.accounts": Scope.ADMIN,  # accounts load FILE
+    "tenant.keys": Scope.ADMIN,  # keys create/list/rotate/revoke: the API keys of the tenant's users
+    "tenant.mfa": Scope.ADMIN,  # mfa enroll/reset: the TOTP second factor of the tenant's users
     # server-wide: every tenant at once
     "server.inspect": Scope.ADMIN,  # status, config, check, blocks
     "server.control": Scope.ADMIN,  # snapshot, halt, resume, open, nav
     "server.secrets": Scope.ADMIN,  # vault: the venues' credentials, shared by every tenant
+    "server.lockouts": Scope.ADMIN,  # lockout list/lift: login lockouts by key and by address (an address is every tenant's)
 }
 
 # --- what each request needs ------------------------------------------------------------------
@@ -89,8 +93,10 @@ OPS: Final[dict[str, str]] = {
     "get_orders": "orders.read",
     "get_account": "accounts.read",
     "subscribe": "quotes.read",
-    # "admin": the permission of the command (COMMANDS); "login" needs none
+    # "admin": the permission of the command (COMMANDS); the ops of UNGUARDED need none
 }
+# Ops that need no permission: logging in, and asking who one is (what a key may do is no secret to it)
+UNGUARDED: Final = frozenset({"login", "whoami"})
 EXECUTIONS_CHANNEL: Final = "tenant.inspect"  # subscribe to ``executions``: every account within reach
 
 COMMANDS: Final[dict[str, str]] = {
@@ -112,6 +118,9 @@ COMMANDS: Final[dict[str, str]] = {
     "open": "server.control",
     "nav": "server.control",
     "vault": "server.secrets",
+    "keys": "tenant.keys",
+    "mfa": "tenant.mfa",
+    "lockout": "server.lockouts",
 }
 LOAD_ORDERS: Final = "tenant.load_orders"  # ``orders load FILE``: the form of ``orders`` that trades
 UNKNOWN_COMMAND: Final = "server.inspect"  # a command the server lacks: who may not run commands learns nothing of them
@@ -155,8 +164,8 @@ ROLES: Final[dict[str, Role]] = {
         Role(
             TENANT_ADMIN,
             Reach.TENANT,
-            _READ_OWN | {"tenant.inspect", "tenant.report", "tenant.kill", "tenant.accounts"},
-            "manages its tenant: accounts, kill switches, reports",
+            _READ_OWN | {"tenant.inspect", "tenant.report", "tenant.kill", "tenant.accounts", "tenant.keys", "tenant.mfa"},
+            "manages its tenant: accounts, kill switches, reports, its users' API keys and MFA",
         ),
         Role(PLATFORM_OPERATOR, Reach.PLATFORM, frozenset(PERMISSIONS), "every tenant; the server-wide commands"),
     )
@@ -181,6 +190,18 @@ def effective(role_name: str, scopes: frozenset[Scope] = ALL_SCOPES) -> frozense
     """The permissions a session holds: its role's, less those of scopes it lacks. The one
     place where role and scopes meet."""
     return frozenset(permission for permission in role(role_name).permissions if PERMISSIONS[permission] in scopes)
+
+
+def admin_scoped(role_name: str, scopes: frozenset[Scope] = ALL_SCOPES) -> bool:
+    """Whether a session of ``role_name`` holding ``scopes`` holds an admin-scope permission:
+    such a login needs a second factor (``[gateway] require_mfa_for_admin``)."""
+    return any(PERMISSIONS[permission] is Scope.ADMIN for permission in effective(role_name, scopes))
+
+
+def usable_scopes(role_name: str) -> frozenset[Scope]:
+    """The scopes in which ``role_name`` holds at least one permission: an API key of a user of
+    this role may be given these and no other (a scope it cannot use would only mislead)."""
+    return frozenset(PERMISSIONS[permission] for permission in role(role_name).permissions)
 
 
 def command_permission(name: str, args: tuple[str, ...] | list[str] = ()) -> str:

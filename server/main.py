@@ -58,16 +58,22 @@ def prepare_data_dir(path: Path, fresh: bool, wipe: bool) -> None:
 
 def check_secrets(config: Any) -> str | None:
     """Before anything starts: the master key, the vault and every entry the config names
-    (when sealed secrets are in use), and the gateway's TLS certificate and key (when
+    (when sealed secrets are in use), the API keys and MFA enrolments (when their files
+    exist), and the gateway's TLS certificate and key (when
     configured). The problem in one line, or ``None``."""
+    from keystore.apikeys import load_keys
     from keystore.masterkey import MasterKeyError
     from keystore.store import StoreError
+    from keystore.totp import mfa_path, open_mfa
     from keystore.vault import check_at_start
     from model.config import ConfigError
     from server.gateway.tls import server_context
 
     try:
         check_at_start(config)
+        load_keys(config)  # a key file that exists must open and verify whole (no file: no key yet)
+        if mfa_path(config).exists():
+            open_mfa(config).store.verify()
         server_context(config.gateway)
     except (ConfigError, MasterKeyError, StoreError) as problem:
         return str(problem)
@@ -88,10 +94,6 @@ async def serve(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"brokerd: bad configuration: {error}", file=sys.stderr)
         return 2
-    problem = check_secrets(setup.config)
-    if problem:
-        print(f"brokerd: {problem}", file=sys.stderr)
-        return 2
     server_conf = setup.config.server
     overrides = {
         "host": args.host or server_conf.host,
@@ -101,6 +103,10 @@ async def serve(args: argparse.Namespace) -> int:
     }
     config = msgspec.structs.replace(setup.config, server=msgspec.structs.replace(server_conf, **overrides))
     setup = msgspec.structs.replace(setup, config=config)
+    problem = check_secrets(config)  # with the data dir chosen: the API keys and MFA files live there by default
+    if problem:
+        print(f"brokerd: {problem}", file=sys.stderr)
+        return 2
     configure(config.logging.level)
     data_dir = Path(config.server.data_dir)
     prepare_data_dir(data_dir, args.fresh, args.wipe)

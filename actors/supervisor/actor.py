@@ -178,6 +178,19 @@ class SupervisorActor(DurableHost):
         gateways = self.actors_of(GATEWAY)
         await asyncio.gather(*(self.handles[n].add_accounts.remote(pairs) for n in gateways))
 
+    async def _tell_gateways_keys(self) -> dict[str, Any]:
+        """Every gateway loads the API keys again and closes the connections of keys revoked or
+        rotated: how many closed, and the gateways that did not answer (one being restarted
+        loads the store when it starts). The change itself is made already: a gateway's
+        failure is reported, never lost with a new key's secret."""
+        gateways = self.actors_of(GATEWAY)
+        answers = await asyncio.gather(*(self.handles[n].keys_changed.remote() for n in gateways), return_exceptions=True)
+        failed = [name for name, answer in zip(gateways, answers, strict=True) if isinstance(answer, BaseException)]
+        for name, answer in zip(gateways, answers, strict=True):
+            if isinstance(answer, BaseException):
+                log.warning("gateway did not take the API keys", gateway=name, error=repr(answer)[:200])
+        return {"connections_closed": sum(a for a in answers if isinstance(a, int)), "gateways_not_told": failed}
+
     async def _seed_accounts(self, shards: list[str]) -> None:
         plans = {p.name: p for p in self.plans}
         await asyncio.gather(*(self.handles[name].seed.remote(plans[name].accounts) for name in shards))

@@ -34,14 +34,15 @@ from actors.runtime.outputs import ACCOUNT, ALL, GATEWAY, INSTRUMENT
 from actors.runtime.router import SUPERVISOR, Router
 from actors.supervisor import nav
 from actors.supervisor.core import ActorPlan
-from keystore import vault
+from keystore import apikeys, totp, vault
 from keystore.masterkey import MasterKeyError
 from keystore.store import SecretInfo, StoreError
 from model import backoffice, fixed, permissions
 from model.admin_commands import SERVER, AdminError, Forbidden, Given, check
 from model.basket import BasketError, BasketRules, encode_chunks, is_parquet, parse_basket, refused_rows
-from model.config import Config, ConfigError, Setup, check_account_symbols, parse_accounts_csv
+from model.config import Config, ConfigError, Setup, User, check_account_symbols, parse_accounts_csv
 from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetTradingStatus
+from model.permissions import Reach
 from snapshots.files import PathRefused, concatenate_csv, confine, read_positions
 
 log = structlog.get_logger("supervisor")
@@ -82,6 +83,7 @@ class Supervisor(Protocol):
     def _killed(self) -> list[str]: ...
     def _all_accounts(self) -> list[tuple[str, str, str]]: ...
     async def _tell_gateways(self) -> None: ...
+    async def _tell_gateways_keys(self) -> dict[str, Any]: ...
 
 
 class AdminCommands:
@@ -464,6 +466,104 @@ class AdminCommands:
         except (MasterKeyError, StoreError, OSError) as refused:
             raise AdminError(f"vault {action}: {refused}") from None
         return {"ok": True, action: info._asdict(), "note": "FIX sessions use the new value from their next logon"}
+
+    # --- API keys, MFA and lockouts -----------------------------------------------------------------
+
+    def _user(self, name: str, tenant: str | None) -> User:
+        """User ``name``, if a caller confined to ``tenant`` may manage it: one of its tenant
+        whose role does not span tenants. Anyone else is answered like no user at all."""
+        user = next((user for user in self.top.setup.users if user.key == name), None)
+        if user is None or (tenant is not None and (user.tenant != tenant or permissions.role(user.role).reach is Reach.PLATFORM)):
+            raise AdminError(f"unknown user {name}")
+        return user
+
+    async def keys(self, given: Given, tenant: str | None) -> Result:
+        """``keys create USER [options] | list [USER] | rotate KEY_ID | revoke KEY_ID``. The
+        store's file work runs off the event loop; a change is answered once every gateway
+        holds the new keys (and closed the connections of a key revoked or rotated)."""
+        action = ("create", "list", "rotate", "revoke")[given.form]
+        config = self.top.config
+        try:
+            store = apikeys.open_keys(config) if action != "list" or apikeys.keys_path(config).exists() else None
+            if action == "list":
+                keys = await asyncio.to_thread(store.load) if store is not None else {}
+                user = given.get("USER")
+                if user is not None:
+                    self._user(user, tenant)
+                shown = [
+                    key.public()
+                    for key in sorted(keys.values(), key=lambda key: (key.user, key.created, key.key_id))
+                    if (user is None or key.user == user) and self._manages(key.user, tenant)
+                ]
+                return {"ok": True, "keys": shown}
+            assert store is not None
+            if action == "create":
+                key = await asyncio.to_thread(self._create_key, store, given, tenant)
+            else:
+                current = (await asyncio.to_thread(store.load)).get(given["KEY_ID"])
+                if current is None or not self._manages(current.user, tenant):  # another tenant's: like no key at all
+                    raise AdminError(f"unknown key {given['KEY_ID']}")
+                key = await asyncio.to_thread(store.rotate if action == "rotate" else store.revoke, given["KEY_ID"])
+        except (apikeys.KeyRefused, MasterKeyError, StoreError, OSError) as refused:
+            raise AdminError(f"keys {action}: {refused}") from None
+        told = await self.top._tell_gateways_keys()
+        log.info("api key changed", action=action, key=key.key_id, user=key.user)
+        result: Result = {"ok": True, action: key.public(), **told}
+        if action in ("create", "rotate"):
+            result["secret"] = key.secret
+            result["note"] = "the secret is shown this once: store it now; a login names key_id as its key and signs with the secret"
+        return result
+
+    def _manages(self, user: str, tenant: str | None) -> bool:
+        try:
+            self._user(user, tenant)
+        except AdminError:
+            return False
+        return True
+
+    def _create_key(self, store: apikeys.KeyStore, given: Given, tenant: str | None) -> apikeys.ApiKey:
+        user = self._user(given["USER"], tenant)
+        gateway = self.top.config.gateway
+        now_ms = time.time_ns() // 1_000_000
+        return store.create(
+            user,
+            apikeys.parse_scopes(given.get("scopes"), user.role),
+            apikeys.parse_allow(given.get("allow")),
+            apikeys.parse_expiry(given.get("expires"), now_ms, gateway.api_key_default_days, gateway.api_key_max_days),
+            apikeys.parse_label(given.get("label")),
+            taken=(user.key for user in self.top.setup.users),
+        )
+
+    async def mfa(self, given: Given, tenant: str | None) -> Result:
+        """``mfa enroll USER | reset USER``: the secret and its URI are answered once."""
+        action = ("enroll", "reset")[given.form]
+        user = self._user(given["USER"], tenant)
+        try:
+            store = totp.open_mfa(self.top.config)
+            if action == "reset":
+                removed = await asyncio.to_thread(store.reset, user.key)
+                return {"ok": True, "user": user.key, "reset": removed}
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            secret, uri = await asyncio.to_thread(store.enroll, user.key, stamp)
+        except (totp.MfaRefused, MasterKeyError, StoreError, OSError) as refused:
+            raise AdminError(f"mfa {action}: {refused}") from None
+        log.info("mfa enrolled", user=user.key)
+        return {
+            "ok": True,
+            "user": user.key,
+            "secret": secret,
+            "uri": uri,
+            "note": "shown this once: add it to an authenticator app now; from now on the user's admin logins need its code",
+        }
+
+    async def lockout(self, given: Given, tenant: str | None) -> Result:
+        """``lockout list | lift KEY|ADDRESS``: each gateway counts its own failed logins."""
+        lift = given.get("KEY|ADDRESS")
+        parts = await asyncio.gather(*(self.top.handles[name].lockouts.remote(lift) for name in self._actors(GATEWAY)))
+        result: Result = {"ok": True, "gateways": parts}
+        if lift is not None:
+            result["lifted"] = any(part["lifted"] for part in parts)
+        return result
 
     async def reconcile(self, given: Given, tenant: str | None) -> Result:
         """Compare every account's positions with a back-office file; ``ok`` only without breaks."""

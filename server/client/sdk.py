@@ -140,14 +140,17 @@ class BrokerClient:
       Only ``LoginError``, ``ConnectionError``, ``TimeoutError`` and argument errors raise.
     """
 
-    def __init__(self, url: str, key: str, secret: str, *, keep: bool = True, ca_file: str | None = None, **connect_options: Any) -> None:
+    def __init__(
+        self, url: str, key: str, secret: str, *, keep: bool = True, ca_file: str | None = None, totp: str | None = None, **connect_options: Any
+    ) -> None:
         """``connect_options`` go to ``websockets.asyncio.client.connect`` (e.g. ``max_size``).
         ``keep=False`` keeps nothing: messages are only matched to requests and ``wait_for``
         callers, never stored in ``history`` or queued for ``events()`` (a bulk submitter
         sending millions of orders would otherwise hold every report in memory).
         A ``wss://`` URL is TLS: the server's certificate is verified against ``ca_file`` (a
         PEM bundle, e.g. a private CA's) or the system's trusted roots (``ValueError`` for a
-        ``ca_file`` that cannot be read, or given with a ``ws://`` URL)."""
+        ``ca_file`` that cannot be read, or given with a ``ws://`` URL). ``totp``: the current
+        code of the user's authenticator, for a login that needs a second factor."""
         if "ssl" not in connect_options:
             context = client_context(url, ca_file)
             if context is not None:
@@ -159,6 +162,7 @@ class BrokerClient:
         self.history: list[Message] = []
         self._key = key
         self._secret = secret
+        self._totp = totp
         self._connect_options = connect_options
         self._ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
@@ -172,10 +176,10 @@ class BrokerClient:
 
     @classmethod
     async def connect(
-        cls, url: str, key: str, secret: str, *, keep: bool = True, ca_file: str | None = None, **connect_options: Any
+        cls, url: str, key: str, secret: str, *, keep: bool = True, ca_file: str | None = None, totp: str | None = None, **connect_options: Any
     ) -> BrokerClient:
         """A connected, logged-in client; raises ``LoginError`` if the server refuses."""
-        client = cls(url, key, secret, keep=keep, ca_file=ca_file, **connect_options)
+        client = cls(url, key, secret, keep=keep, ca_file=ca_file, totp=totp, **connect_options)
         await client.open()
         return client
 
@@ -211,7 +215,7 @@ class BrokerClient:
         return self._close_reason is not None
 
     async def _login(self) -> None:
-        reply = await self.request(login_message(self._key, self._secret))
+        reply = await self.request(login_message(self._key, self._secret, totp=self._totp))
         if reply.get("type") != "login" or reply.get("ok") is not True:
             raise LoginError(str(reply.get("code", "login_refused")), str(reply.get("message", "")))
         self.role = reply.get("role")

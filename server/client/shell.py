@@ -87,7 +87,7 @@ def succeeded(reply: dict[str, Any]) -> bool:
 
 async def connect(args: argparse.Namespace) -> BrokerClient:
     try:
-        return await BrokerClient.connect(args.url, args.key, args.secret, ca_file=args.ca_file)
+        return await BrokerClient.connect(args.url, args.key, args.secret, ca_file=args.ca_file, totp=args.totp)
     except ValueError as unusable:  # a CA file that cannot be used
         raise Unreachable(str(unusable)) from None
     except LoginError as refused:
@@ -277,6 +277,7 @@ def parse_args(argv: list[str], prog: str = "run_server.py admin") -> argparse.N
     parser.add_argument("--url", default=os.environ.get("BROKERD_URL", "ws://127.0.0.1:8765"))
     parser.add_argument("--key", default=os.environ.get("BROKERD_ADMIN_KEY", "admin"))
     parser.add_argument("--secret", default=os.environ.get("BROKERD_ADMIN_SECRET", "admin-secret"))
+    parser.add_argument("--totp", default=None, help="the current code of your authenticator app (a user enrolled in MFA)")
     parser.add_argument(
         "--ca-file",
         default=os.environ.get("BROKERD_CA_FILE") or None,

@@ -1,10 +1,13 @@
 """Who a connection is and what it may touch: login and authorisation.
 
-A login passes three gates in order: the failed-login backoff (``admission.LoginThrottle``,
-checked before any signature is computed), the signature (``auth.Authenticator``) and the
-user's connection cap (``admission.ConnectionCaps``). A login becomes a ``Session``: the
-role's permissions less those of scopes the credential lacks (``model/permissions.py``,
-``effective``), and the accounts within the role's reach — those the user names and every
+A login passes these gates in order: the lockout and the failed-login backoff
+(``admission.Lockout``, ``admission.LoginThrottle``, checked before any signature is
+computed), the signature (``auth.Authenticator``; for an API key, then its revocation,
+expiry and allow-list), the second factor of a session that would hold an admin-scope
+permission (``mfa.SecondFactor``) and the user's connection cap (``admission.ConnectionCaps``).
+A login becomes a ``Session``: the role's permissions less those of scopes the credential
+lacks (``model/permissions.py``, ``effective``; a users-file key holds every scope, an API
+key its own), and the accounts within the role's reach — those the user names and every
 account of its groups (trader, advisor, viewer), every account of its tenant (cashier,
 compliance, operator, tenant admin), every account (platform operator). Every account,
 group and user belongs to one tenant; a group is a tenant's (two tenants' groups of one
@@ -20,16 +23,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable
+from dataclasses import replace
 
 import structlog
 
+from keystore import apikeys
+from keystore.apikeys import ApiKey, address_allowed, load_keys
+from keystore.masterkey import MasterKeyError
+from keystore.store import StoreError
+from keystore.totp import MfaRefused
 from model import permissions
 from model.config import Setup, User
 from model.permissions import ALL_SCOPES, Reach
 from server.gateway import protocol
-from server.gateway.admission import ConnectionCaps, login_throttle
+from server.gateway.admission import ConnectionCaps, lockout, login_throttle
 from server.gateway.auth import Authenticator, LoginRefused
 from server.gateway.connection import Connection, Session
+from server.gateway.mfa import SecondFactor
 from server.gateway.protocol import Login
 from server.gateway.validation import Invalid
 
@@ -72,11 +82,18 @@ def forbidden_message(session: Session | None, needed: str, what: str) -> str:
 class Access:
     """Logins and the accounts each user trades for, on one gateway.
 
-    Guarantees: a login refused by the backoff computes no signature and counts nothing; a
-    refused login changes nothing on the connection; every admitted address and user is
-    released exactly once (``release``), so the caps never drift."""
+    A login names a users-file key (every scope) or an API key id (its scopes, allow-list and
+    expiry: ``keystore/apikeys.py``); a session that would hold an admin-scope permission also
+    passes the second factor (``mfa.SecondFactor``). The API keys are held here, loaded from
+    their sealed store at start and again whenever the supervisor says they changed
+    (``Gateway.replace_keys``).
 
-    def __init__(self, setup: Setup) -> None:
+    Guarantees: a login refused by the lockout or the backoff computes no signature and counts
+    nothing; every other refusal counts against both; a refused login changes nothing on the
+    connection; every admitted address and user is released exactly once (``release``), so the
+    caps never drift."""
+
+    def __init__(self, setup: Setup, second_factor: SecondFactor | None = None) -> None:
         self.config = setup.config.gateway
         self.all_accounts: frozenset[str] = frozenset()
         self.tenant_of: dict[str, str] = {}  # account → its tenant
@@ -85,7 +102,14 @@ class Access:
         self.add_accounts([(seed.account, seed.group, seed.tenant) for seed in setup.accounts])
         self.auth = Authenticator(setup.users, self.config.login_window_ms)
         self.throttle = login_throttle(self.config)
+        self.lockout = lockout(self.config)
         self.caps = ConnectionCaps(self.config.max_connections_per_address, self.config.max_connections_per_user)
+        self.second_factor = second_factor or SecondFactor(setup.config)
+        self.keys: dict[str, ApiKey] = {}
+        try:
+            self.keys = load_keys(setup.config)
+        except (MasterKeyError, StoreError) as problem:  # the start check stops the server first; a gateway restarted later refuses keys
+            log.error("API keys not loaded: key logins are refused", reason=str(problem))
 
     def admit(self, address: str) -> bool:
         """A new connection from ``address``: False when the address has its cap already."""
@@ -100,53 +124,122 @@ class Access:
 
     def login(self, conn: Connection, request: Login, request_id: bytes, now_ms: int, wall_ms: int) -> bool:
         """Answer ``request`` on ``conn``; True when the connection is now logged in.
-        ``now_ms`` is monotonic time (the backoff), ``wall_ms`` the epoch time the login's
-        ``ts`` is checked against."""
+        ``now_ms`` is monotonic time (the backoff and the lockout), ``wall_ms`` the epoch time
+        the login's ``ts``, a key's expiry and a TOTP code are checked against."""
         if conn.user is not None:
             conn.send(protocol.error("invalid_request", "already logged in", request_id))
             return False
         config = self.config
+        known = request.key in self.auth.users or request.key in self.keys  # unknown keys are not remembered: they cannot fill the tables
         keys: list[tuple[Hashable, int]] = [
             (("connection", conn.conn_id), config.login_failures_per_connection),
             (("address", conn.address), config.login_failures_per_address),
         ]
-        if request.key in self.auth.users:  # unknown keys are not remembered: they cannot fill the table
+        locks: list[tuple[Hashable, int]] = [(("address", conn.address), config.lockout_failures_per_address)]
+        if known:
             keys.append((("user", request.key), config.login_failures_per_user))
+            locks.append((("key", request.key), config.lockout_failures_per_key))
+        locked_ms = self.lockout.retry_after_ms((key for key, _ in locks), now_ms)
+        if locked_ms > 0:  # refused unchecked, like the backoff's
+            message = f"locked after too many failed logins; retry in {math.ceil(locked_ms / 1000)} s"
+            conn.send(protocol.encode({"type": "error", "code": "locked", "message": message, "retry_after_ms": locked_ms}, request_id))
+            return False
         wait_ms = self.throttle.retry_after_ms((key for key, _ in keys), now_ms)
         if wait_ms > 0:  # refused unchecked: no signature is computed and nothing is counted
             message = f"too many failed logins; retry in {math.ceil(wait_ms / 1000)} s"
             conn.send(protocol.encode({"type": "error", "code": "rate_limited", "message": message, "retry_after_ms": wait_ms}, request_id))
             return False
         try:
-            user = self.auth.login(request.key, request.ts, request.nonce, request.sig, wall_ms)
-        except LoginRefused as refused:
+            user, session = self._authenticate(conn, request, wall_ms)
+        except (LoginRefused, MfaRefused) as refused:
             self.throttle.failed(keys, now_ms)
+            self.lockout.failed(locks, now_ms)
             log.info("login refused", conn=conn.conn_id, address=conn.address, key=request.key[:64], reason=str(refused))
-            conn.send(protocol.error("not_authenticated", str(refused), request_id))
+            conn.send(protocol.error(refused.code, str(refused), request_id))
             return False
         if not self.caps.admit_user(user.key):
             message = f"{user.key} already has {config.max_connections_per_user} connections; close one first"
             conn.send(protocol.error("too_many_connections", message, request_id))
             return False
         self.throttle.forget(("connection", conn.conn_id))
-        self.throttle.forget(("user", user.key))
+        self.throttle.forget(("user", request.key))
+        self.lockout.succeeded(("key", request.key))
         conn.user = user
-        conn.session = session = self.session_of(user)
+        conn.session = session
         conn.accounts = self.reach_of(user, session)
         accounts = sorted(conn.accounts) if session.reach is Reach.OWN else []
         scopes = sorted(scope.value for scope in session.scopes)
         answer = {"type": "login", "ok": True, "role": session.role, "tenant": session.tenant, "scopes": scopes, "accounts": accounts}
+        if session.key_id:
+            answer["key_id"] = session.key_id
         conn.send(protocol.encode(answer, request_id))
-        log.info("login", user=user.key, role=session.role, tenant=session.tenant, conn=conn.conn_id)
+        log.info("login", user=user.key, key=session.key_id or None, role=session.role, tenant=session.tenant, mfa=session.mfa, conn=conn.conn_id)
         return True
 
+    def _authenticate(self, conn: Connection, request: Login, wall_ms: int) -> tuple[User, Session]:
+        """The user and session ``request`` logs in as, or ``LoginRefused``/``MfaRefused``."""
+        record = None if request.key in self.auth.users else self.keys.get(request.key)
+        if record is None:
+            user = self.auth.login(request.key, request.ts, request.nonce, request.sig, wall_ms)
+            session = self.session_of(user)
+        else:
+            if record.revoked:  # its secret is gone: nothing to check a signature against
+                raise LoginRefused(f"key {record.key_id} was revoked at {record.revoked}")
+            self.auth.verify(record.key_id, record.secret, request.ts, request.nonce, request.sig, wall_ms)
+            found = self.auth.users.get(record.user)
+            if found is None or found.tenant != record.tenant:
+                raise LoginRefused(f"key {record.key_id}: its user {record.user} is no longer in the users file")
+            if record.expires_ms <= wall_ms:
+                raise LoginRefused(f"key {record.key_id} expired at {apikeys.iso(record.expires_ms)}")
+            if not address_allowed(record.allow, conn.address):
+                raise LoginRefused(f"key {record.key_id} may not log in from {conn.address}")
+            user = found
+            session = self.session_of(user, record)
+        if self.second_factor.login_check(user.key, user.role, session, request.totp, wall_ms / 1000):
+            session = replace(session, mfa=True)
+        return user, session
+
     @staticmethod
-    def session_of(user: User) -> Session:
-        """What ``user`` may do: a users-file login holds every scope (an API key holding
-        fewer passes its own scopes here: ``effective`` is the one place they meet the role)."""
+    def session_of(user: User, key: ApiKey | None = None) -> Session:
+        """What ``user`` may do: a users-file login holds every scope, an API key its own
+        (``effective`` is the one place scopes meet the role)."""
         role = permissions.role(user.role)
-        scopes = ALL_SCOPES
-        return Session(role.name, user.tenant, scopes, permissions.effective(role.name, scopes), role.reach)
+        if key is None:
+            return Session(role.name, user.tenant, ALL_SCOPES, permissions.effective(role.name, ALL_SCOPES), role.reach)
+        scopes = key.scope_set()
+        return Session(
+            role.name, user.tenant, scopes, permissions.effective(role.name, scopes), role.reach, key.key_id, key.expires_ms, key.allow, key.generation
+        )
+
+    def whoami(self, conn: Connection) -> dict[str, object]:
+        """The answer to ``whoami``: who the connection is, and what its credential may do."""
+        session, user = conn.session, conn.user
+        assert session is not None and user is not None
+        return {
+            "type": "whoami",
+            "user": user.key,
+            "tenant": session.tenant,
+            "role": session.role,
+            "key_id": session.key_id or None,
+            "scopes": sorted(scope.value for scope in session.scopes),
+            "expires": apikeys.iso(session.expires_ms) if session.key_id else None,
+            "allow": list(session.allow),
+            "mfa": session.mfa,
+        }
+
+    def user_within(self, session: Session, name: str) -> bool:
+        """Whether a session may manage user ``name``'s keys and MFA: one of its tenant whose
+        role does not span tenants (any user, for the platform operator)."""
+        if session.platform:
+            return True
+        user = self.auth.users.get(name)
+        return user is not None and user.tenant == session.tenant and permissions.role(user.role).reach is not Reach.PLATFORM
+
+    def key_within(self, session: Session, key_id: str) -> bool:
+        """Whether a session may manage ``key_id``: a key it does not know passes (the
+        supervisor answers ``unknown key``), a known one only if its user is within reach."""
+        key = self.keys.get(key_id)
+        return key is None or self.user_within(session, key.user)
 
     def add_accounts(self, accounts: list[AccountEntry]) -> None:
         """Accounts opened at run time (account, group, tenant): sessions see them once

@@ -17,6 +17,7 @@ import ray
 
 from actors.runtime.host import Acker, LinkedHost
 from actors.runtime.outbox import Outbox
+from keystore.apikeys import load_keys
 from model.basket import decode_chunks
 from model.config import Setup
 from server.gateway.access import AccountEntry
@@ -70,6 +71,19 @@ class GatewayActor(LinkedHost):
             self.gateway.add_accounts(accounts)
         else:
             self.pending_accounts = list(accounts)
+
+    async def keys_changed(self) -> int:
+        """The supervisor changed the API keys: load the store again (off the event loop: it
+        decrypts every key) and close the connections of keys revoked or rotated; returns how
+        many were closed. Raises when the store cannot be read (the command's answer says so)."""
+        assert self.gateway is not None
+        keys = await asyncio.to_thread(load_keys, self.setup.config)
+        return self.gateway.replace_keys(keys)
+
+    async def lockouts(self, lift: str | None = None) -> dict[str, Any]:
+        """This gateway's login lockouts; ``lift``: first end that of this key or address."""
+        assert self.gateway is not None
+        return self.gateway.lockouts(lift)
 
     async def load_orders(self, chunks: bytes) -> dict[str, Any]:
         """The operator's basket, read and checked by the supervisor (``admin orders load``):

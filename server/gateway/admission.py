@@ -5,11 +5,14 @@ the user key it names (known keys only, so random keys cannot grow the table) â€
 key counts its own failures. Once a key has failed its allowance, every further failure
 locks it for a delay that doubles, up to a maximum; while any of a login's keys is locked
 the login is refused without being checked (no HMAC is computed, nothing is counted).
+
+Beside it, the lockout (:class:`Lockout`): too many failures of one key or from one address
+within a window lock it for a fixed, longer time, until it ends or an operator lifts it.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Hashable, Iterable
 
 from model.config import GatewaySection
@@ -74,6 +77,64 @@ class LoginThrottle:
         self.strikes.pop(key, None)
 
 
+class Lockout:
+    """Beside the backoff, a longer stop: a key that fails ``limit`` times within ``window_ms``
+    is locked for ``lockout_ms`` from its last failure, whatever the backoff says; a login
+    naming a locked key (or from a locked address) is refused unchecked.
+
+    Guarantees:
+    - a key is locked exactly when its last ``limit`` failures all fall within ``window_ms``;
+      the lock ends ``lockout_ms`` after the failure that set it, or when ``lift`` ends it;
+    - a success clears its key's count (never its address's: one good login among many bad
+      ones from an address does not excuse them);
+    - the table holds at most ``max_keys`` keys (the least recently failed forgotten first),
+      so failures naming random keys cannot grow it.
+    """
+
+    def __init__(self, window_ms: int, lockout_ms: int, max_keys: int) -> None:
+        self.window_ms = window_ms
+        self.lockout_ms = lockout_ms
+        self.max_keys = max_keys
+        self.failures: dict[Hashable, deque[int]] = {}  # insertion order = least recently failed first
+        self.until: dict[Hashable, int] = {}
+
+    def retry_after_ms(self, keys: Iterable[Hashable], now_ms: int) -> int:
+        """How long the longest lock among ``keys`` still lasts (0: none is locked)."""
+        wait = 0
+        for key in keys:
+            until = self.until.get(key)
+            if until is not None:
+                if until <= now_ms:
+                    del self.until[key]
+                else:
+                    wait = max(wait, until - now_ms)
+        return wait
+
+    def failed(self, keys: Iterable[tuple[Hashable, int]], now_ms: int) -> None:
+        """Count one failure against each ``(key, limit)``."""
+        for key, limit in keys:
+            times = self.failures.pop(key, None) or deque(maxlen=limit)
+            times.append(now_ms)
+            self.failures[key] = times
+            if len(times) >= limit and now_ms - times[0] <= self.window_ms:
+                self.until[key] = now_ms + self.lockout_ms
+                times.clear()  # counted afresh once the lock ends
+        while len(self.failures) > self.max_keys:
+            del self.failures[next(iter(self.failures))]
+
+    def succeeded(self, key: Hashable) -> None:
+        self.failures.pop(key, None)
+
+    def lift(self, key: Hashable) -> bool:
+        """End ``key``'s lock and forget its failures; False when it was not locked."""
+        self.failures.pop(key, None)
+        return self.until.pop(key, None) is not None
+
+    def locked(self, now_ms: int) -> list[tuple[Hashable, int]]:
+        """Every key locked now, with the milliseconds its lock still lasts."""
+        return [(key, until - now_ms) for key, until in self.until.items() if until > now_ms]
+
+
 class ConnectionCaps:
     """Open connections per source address and logged-in connections per user.
 
@@ -109,6 +170,10 @@ def _decrement(counts: Counter[str], key: str) -> None:
     counts[key] -= 1
     if counts[key] <= 0:
         del counts[key]
+
+
+def lockout(config: GatewaySection) -> Lockout:
+    return Lockout(config.lockout_window_ms, config.lockout_ms, config.login_throttle_max_keys)
 
 
 def login_throttle(config: GatewaySection) -> LoginThrottle:

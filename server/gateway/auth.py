@@ -17,7 +17,11 @@ def signature(secret: str, ts: int, nonce: str) -> str:
 
 
 class LoginRefused(ValueError):
-    pass
+    """A login refused; ``code`` is the protocol's error code for it."""
+
+    def __init__(self, message: str, code: str = "not_authenticated") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Authenticator:
@@ -30,19 +34,26 @@ class Authenticator:
 
     def login(self, key: str, ts: int, nonce: str, sig: str, now_ms: int) -> User:
         """The user, or ``LoginRefused`` naming why (unknown keys and bad signatures alike)."""
-        self._forget_old(now_ms)
         user = self.users.get(key)
+        self.verify(key, user.secret if user else None, ts, nonce, sig, now_ms)
+        assert user is not None  # verify refuses a key without a secret
+        return user
+
+    def verify(self, key: str, secret: str | None, ts: int, nonce: str, sig: str, now_ms: int) -> None:
+        """Check a login's signature made with ``secret`` (None: the key is unknown, refused
+        after the same work as a bad signature) and spend its nonce; ``LoginRefused`` naming why.
+        A users-file key and an API key id are checked alike."""
+        self._forget_old(now_ms)
         if abs(now_ms - ts) > self.window_ms:
             raise LoginRefused(f"ts is more than {self.window_ms // 1000} s from server time")
         if not nonce or len(nonce) > 128:
             raise LoginRefused("nonce must be 1 to 128 characters")
-        expected = signature(user.secret if user else "\0unknown", ts, nonce)
-        if user is None or not hmac.compare_digest(expected, sig):
+        expected = signature(secret or "\0unknown", ts, nonce)
+        if not secret or not hmac.compare_digest(expected, sig):
             raise LoginRefused("bad key or signature")
         if (key, nonce) in self.seen:
             raise LoginRefused("nonce already used")
         self.seen[(key, nonce)] = now_ms
-        return user
 
     def _forget_old(self, now_ms: int) -> None:
         if len(self.seen) < 1024:

@@ -36,6 +36,13 @@ class Session:
     scopes: frozenset[Scope]
     permissions: frozenset[str]
     reach: Reach
+    # An API key's login: its id, when it expires, the networks it may log in from, and the
+    # generation of its secret (a rotation makes a new one: the connections of the old are closed)
+    key_id: str = ""
+    expires_ms: int = 0
+    allow: tuple[str, ...] = ()
+    key_generation: int = 0
+    mfa: bool = False  # the login gave a TOTP code
 
     @property
     def platform(self) -> bool:

@@ -28,6 +28,7 @@ from websockets.exceptions import ConnectionClosed
 from actors.runtime.inbox import Inbox
 from actors.runtime.options import is_loopback
 from actors.runtime.outbox import Outbox
+from keystore.apikeys import ApiKey
 from model import admin_commands, permissions
 from model.basket import BasketError, BasketRules, parse_basket
 from model.config import Setup
@@ -68,6 +69,7 @@ from server.gateway.protocol import (
     ReplaceOrderRequest,
     Request,
     SubscribeRequest,
+    WhoamiRequest,
 )
 from server.gateway.ratelimit import TokenBucket
 from server.gateway.tls import server_context
@@ -271,6 +273,8 @@ class Gateway:
             self._load_orders(conn, request, reply)
         elif isinstance(request, AdminRequest):
             self._admin(conn, request, reply)
+        elif isinstance(request, WhoamiRequest):
+            conn.send(protocol.encode(self.access.whoami(conn), reply.request))
 
     def _new_orders(self, conn: Connection, orders: list[protocol.OrderFields], reply: Reply) -> None:
         for fields in orders:
@@ -344,6 +348,12 @@ class Gateway:
             account = given.get(name)
             if account is not None and account != "all" and account not in conn.accounts:
                 raise Invalid("admin_failed", f"unknown account {account}")
+        user = given.get("USER")
+        if user is not None and not self.access.user_within(session, user):
+            raise Invalid("admin_failed", f"unknown user {user}")
+        key_id = given.get("KEY_ID")
+        if key_id is not None and not self.access.key_within(session, key_id):
+            raise Invalid("admin_failed", f"unknown key {key_id}")
         tenant = given.get("tenant")
         if tenant is not None and not session.platform and tenant != session.tenant:
             raise Invalid("forbidden", f"admin {request.command} --tenant: only the {permissions.PLATFORM_OPERATOR} role chooses a tenant")
@@ -361,6 +371,42 @@ class Gateway:
             conn.send(protocol.error("admin_failed", str(cause), request_id))
             return
         conn.send(protocol.encode({"type": "admin", "ok": bool(result.get("ok", True)), "result": result}, request_id))
+
+    # --- API keys and lockouts, as the supervisor tells ---------------------------------------------
+
+    def replace_keys(self, keys: dict[str, ApiKey]) -> int:
+        """The API keys changed (created, rotated, revoked): hold the new table, and close at
+        once every connection of a key revoked or rotated, its reason saying which (close code
+        1008). Returns how many connections were closed."""
+        self.access.keys = keys
+        closed = 0
+        for conn in list(self.connections.values()):
+            session = conn.session
+            if session is None or not session.key_id or conn.dropped:
+                continue
+            key = keys.get(session.key_id)
+            if key is None or key.revoked:
+                reason = f"api key {session.key_id} revoked"
+            elif key.generation != session.key_generation:
+                reason = f"api key {session.key_id} rotated: log in with its new secret"
+            else:
+                continue
+            log.info("connection closed", conn=conn.conn_id, key=session.key_id, reason=reason)
+            conn.close(1008, reason)
+            closed += 1
+        return closed
+
+    def lockouts(self, lift: str | None = None) -> dict[str, Any]:
+        """The lockouts of this gateway (``lift``: first end that of a key or an address)."""
+        now_ms = time.monotonic_ns() // 1_000_000
+        lifted = None
+        if lift is not None:
+            lifted = [kind for kind in ("key", "address") if self.access.lockout.lift((kind, lift))]
+        locked: list[dict[str, Any]] = []
+        for key, left in self.access.lockout.locked(now_ms):
+            pair: tuple[str, str] = key  # type: ignore[assignment]  # (kind, name): Access.login makes them
+            locked.append({"kind": pair[0], "name": pair[1], "retry_after_ms": left})
+        return {"gateway": self.name, "locked": locked, "lifted": lifted}
 
     # --- actors → clients -----------------------------------------------------------------------
 

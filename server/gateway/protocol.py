@@ -40,10 +40,18 @@ class OrderFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Login(_Request, frozen=True, tag="login"):
+    """``key``: a users-file key or an API key id; ``totp``: the current code of an enrolled
+    user, required where the session would hold an admin-scope permission."""
+
     key: str
     ts: int
     nonce: str
     sig: str
+    totp: str | None = None
+
+
+class WhoamiRequest(_Request, frozen=True, tag="whoami"):
+    """Who the connection is logged in as, and what its credential may do."""
 
 
 class NewOrderRequest(OrderFields, frozen=True, tag_field="op", tag="new_order"):
@@ -115,6 +123,7 @@ Request = Union[
     GetAccountRequest,
     SubscribeRequest,
     AdminRequest,
+    WhoamiRequest,
 ]
 
 OPS = sorted(cls.__struct_config__.tag for cls in Request.__args__)  # type: ignore[attr-defined]

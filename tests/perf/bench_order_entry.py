@@ -20,6 +20,10 @@ The ratios brokerd ÷ echo are the figures that hold on a noisy machine.
 ``--in-flight N`` sets ``[gateway] max_in_flight_per_connection`` on both servers (a huge N
 measures without the fairness window).
 
+``--api-key`` logs the order-entry clients in with an API key of scopes ``read,trade``
+(made before the start, sealed under a master key in the data dir) instead of the users-file
+login: every request is then checked against the key's scopes (``permissions.effective``).
+
 ``--durability`` (default fsync) is the journal mode of the server measured; unless it is
 ``none``, a second server without journals runs in the same cluster and its throughput is
 measured in the same repeats: the ratio journaled ÷ none is the cost of durability.
@@ -60,7 +64,7 @@ ACCOUNTS = [f"P{index:04d}" for index in range(200)]
 WATCHED = "W0001"  # the other user's account in the fairness run
 
 
-def bench_setup(namespace: str, shards: int | None = None, instrument_actors: int | None = None, durability: str = "fsync", in_flight: int | None = None):  # type: ignore[no-untyped-def]
+def bench_setup(namespace: str, shards: int | None = None, instrument_actors: int | None = None, durability: str = "fsync", in_flight: int | None = None, api_key: bool = False):  # type: ignore[no-untyped-def]
     setup = demo_setup()
     config = setup.config
     gateway = msgspec.structs.replace(config.gateway, rate_limit_per_s=10**7, rate_limit_burst=10**7)
@@ -84,7 +88,31 @@ def bench_setup(namespace: str, shards: int | None = None, instrument_actors: in
     user = User(key="bench", secret="bench-secret", role="trader", accounts=ACCOUNTS)
     watcher = User(key="watcher", secret="watcher-secret", role="trader", accounts=[WATCHED])
     accounts = [AccountSeed(account, "bench", 10**9 * fixed.SCALE) for account in [*ACCOUNTS, WATCHED]]
+    if api_key:
+        config = with_api_key(config, user)
     return msgspec.structs.replace(setup, config=config, users=[*setup.users, user, watcher], accounts=[*setup.accounts, *accounts])
+
+
+SECRETS: dict[str, str] = {}  # login key → secret: the users file's, and the API key's with --api-key
+BENCH_KEY = "bench"  # what the order-entry clients log in as (the API key's id with --api-key)
+KEY_SECRETS: Any = None  # the [secrets] section both servers share with --api-key
+
+
+def with_api_key(config: Any, user: User) -> Any:
+    """A master key in the data dir and an API key of ``user`` (scopes read, trade) sealed there."""
+    from keystore.apikeys import open_keys
+    from keystore.masterkey import write_new_key
+    from model.config import SecretsSection
+
+    global BENCH_KEY, KEY_SECRETS
+    if KEY_SECRETS is None:  # the first server's data dir holds the key; the baseline server reads the same one
+        data_dir = Path(config.server.data_dir)
+        write_new_key(data_dir / "master.key")
+        KEY_SECRETS = SecretsSection(master_key_file=str(data_dir / "master.key"), vault_file=str(data_dir / "vault.json"), api_keys_file=str(data_dir / "api-keys.json"))
+        config = msgspec.structs.replace(config, secrets=KEY_SECRETS)
+        key = open_keys(config).create(user, ("read", "trade"), (), int(time.time() * 1000) + 86_400_000, "bench")
+        BENCH_KEY, SECRETS[key.key_id] = key.key_id, key.secret
+    return msgspec.structs.replace(config, secrets=KEY_SECRETS)
 
 
 # --- the echo baseline -------------------------------------------------------------------------
@@ -118,10 +146,10 @@ class Loader:
     """One connection: sends pre-encoded frames keeping ``window`` replies outstanding and
     counts the replies that carry an id (acks; an ``error`` is counted and reported)."""
 
-    def __init__(self, url: str, login: bool, key: str = "bench") -> None:
+    def __init__(self, url: str, login: bool, key: str | None = None) -> None:
         self.url = url
         self.login = login
-        self.key = key
+        self.key = key or BENCH_KEY
         self.errors = 0
 
     async def __aenter__(self) -> Loader:
@@ -133,7 +161,7 @@ class Loader:
         if self.login:
             ts = int(time.time() * 1000)
             nonce = os.urandom(8).hex()
-            login = {"op": "login", "id": 0, "key": self.key, "ts": ts, "nonce": nonce, "sig": signature(f"{self.key}-secret", ts, nonce)}
+            login = {"op": "login", "id": 0, "key": self.key, "ts": ts, "nonce": nonce, "sig": signature(SECRETS.get(self.key, f"{self.key}-secret"), ts, nonce)}
             await self.socket.send(encode(login))
             reply = decode(await self.socket.recv())
             assert reply.get("ok"), reply
@@ -312,12 +340,12 @@ async def run(args: argparse.Namespace) -> None:
     echo_url = f"ws://127.0.0.1:{queue.get(timeout=30)}"
 
     ray.init(num_cpus=os.cpu_count(), **{**RAY_INIT_DEFAULTS, "log_to_driver": False})
-    setup = bench_setup(f"bench-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight)
+    setup = bench_setup(f"bench-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key)
     server = BrokerServer(setup, "127.0.0.1", 0)
     url = await server.start()
     baseline: BrokerServer | None = None
     if args.durability != "none":  # the same server without a journal, for the durability ratio
-        baseline = BrokerServer(bench_setup(f"bench-none-{os.getpid()}", args.shards, args.instrument_actors, "none", args.in_flight), "127.0.0.1", 0)
+        baseline = BrokerServer(bench_setup(f"bench-none-{os.getpid()}", args.shards, args.instrument_actors, "none", args.in_flight, args.api_key), "127.0.0.1", 0)
         base_url = await baseline.start()
     await asyncio.sleep(1)  # first quotes
     results: dict[str, list[float]] = {}
@@ -362,7 +390,7 @@ async def run(args: argparse.Namespace) -> None:
     m = {name: median(values) for name, values in results.items()}
     print()
     topology = setup.config.topology
-    print(f"order entry, {args.clients} clients, {args.orders:,} orders per run, {topology.account_shards} account shards, "
+    print(f"order entry, {args.clients} clients{' logged in by API key (scopes read, trade)' if args.api_key else ''}, {args.orders:,} orders per run, {topology.account_shards} account shards, "
           f"{topology.instrument_actors} instrument actors, {setup.config.gateway.max_in_flight_per_connection} requests in flight per connection, "
           f"medians of {args.repeats} runs (2-core figures in docs/design.md)")
     print(f"  one-order frames : brokerd {m['brokerd one-order frames/s']:>10,.0f} acked/s   echo {m['echo one-order frames/s']:>10,.0f} frames/s   ratio {m['brokerd one-order frames/s'] / m['echo one-order frames/s']:.3f}")
@@ -389,6 +417,7 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, help="[gateway] max_in_flight_per_connection (default: conf/server.toml)")
     parser.add_argument("--shards", type=int, help="account shards (default: conf/server.toml)")
     parser.add_argument("--instrument-actors", type=int, help="instrument actors (default: conf/server.toml)")
+    parser.add_argument("--api-key", action="store_true", help="order-entry clients log in with an API key of scopes read,trade")
     parser.add_argument("--durability", choices=("fsync", "buffered", "none"), default="fsync",
                         help="the journal mode measured; unless none, a second server without a journal runs beside it as the baseline")
     args = parser.parse_args()

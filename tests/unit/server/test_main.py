@@ -93,3 +93,35 @@ def test_a_missing_master_key_or_a_tampered_vault_is_one_line_and_exit_2(tmp_pat
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "entry 'MM1' does not authenticate" in err
     assert not (tmp_path / "data").exists()  # refused before anything was made
+
+
+def test_an_api_key_file_or_an_mfa_file_that_does_not_verify_stops_the_start_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The keys and the enrolments live in the data dir chosen by --data-dir; a tampered one,
+    or one without its master key, is refused before Ray starts."""
+    import msgspec
+
+    from keystore.apikeys import open_keys
+    from keystore.totp import open_mfa
+    from model.config import User, load_setup
+    from server.main import check_secrets
+    from tests.unit.keystore.support import secrets_in
+
+    section = secrets_in(tmp_path)
+    setup = load_setup(ROOT / "conf" / "server.toml")
+    config = msgspec.structs.replace(
+        setup.config, secrets=section, server=msgspec.structs.replace(setup.config.server, data_dir=str(tmp_path / "data"))
+    )
+    (tmp_path / "data").mkdir()
+    assert check_secrets(config) is None  # neither file yet: nothing to open
+    key = open_keys(config).create(User(key="trader1", secret="s"), ("read",), (), 2_000_000_000_000, "")
+    open_mfa(config).enroll("admin", "t")
+    assert check_secrets(config) is None
+    path = tmp_path / "data" / "api-keys.json"
+    path.write_text(path.read_text().replace('"rotated": "', '"rotated": "1', 1))
+    problem = check_secrets(config)
+    assert problem is not None and f"entry {key.key_id!r} does not authenticate" in problem and "\n" not in problem
+    path.unlink()
+    (tmp_path / "master.key").unlink()
+    problem = check_secrets(config)
+    assert problem is not None and "master.key does not exist" in problem  # the MFA file needs its key
+    capsys.readouterr()

@@ -99,3 +99,58 @@ def test_a_file_is_read_only_inside_the_import_dir(tmp_path: Path) -> None:
     assert commands._imported("day/navs.csv") == (tmp_path / "imports" / "day" / "navs.csv").resolve()
     with pytest.raises(AdminError, match="leads outside the import dir .*; nothing read"):
         commands._imported("../x.csv")
+
+
+# --- API keys and MFA: confined at the supervisor too (the gateway refuses first) ---------------------
+
+
+class KeyTop:
+    """What the keys and mfa handlers use of the supervisor: the users, the config, the gateways."""
+
+    def __init__(self, folder: Path) -> None:
+        import msgspec
+
+        from model.config import User
+        from tests.unit.server.gateway.harness import keyed_setup
+
+        setup = keyed_setup(folder)
+        users = [
+            User(key="a-trader", secret="s", role="trader", tenant="firm-a"),
+            User(key="b-trader", secret="s", role="trader", tenant="firm-b"),
+            User(key="root", secret="s", role="platform_operator", tenant="firm-a"),
+        ]
+        self.setup = msgspec.structs.replace(setup, users=users)
+        self.config = setup.config
+        self.told = 0
+
+    async def _tell_gateways_keys(self) -> dict[str, Any]:
+        self.told += 1
+        return {"connections_closed": 0, "gateways_not_told": []}
+
+
+def test_a_confined_caller_manages_its_own_tenant_s_users_keys_only_and_never_the_platform_operator_s(tmp_path: Path) -> None:
+    top = KeyTop(tmp_path)
+    commands = AdminCommands(cast(Supervisor, top))
+
+    def run(*words: str, tenant: str | None = "firm-a") -> dict[str, Any]:
+        return asyncio.run(commands.run(words[0], list(words[1:]), tenant))
+
+    made = run("keys", "create", "a-trader", "--scopes", "read", "--label", "x")
+    key_id = made["create"]["key_id"]
+    assert made["secret"] and made["create"]["tenant"] == "firm-a" and top.told == 1
+    other = run("keys", "create", "b-trader", "--scopes", "read,trade", tenant=None)["create"]["key_id"]  # the platform operator: any tenant
+    for words, problem in (
+        (("keys", "create", "b-trader", "--scopes", "read"), "unknown user b-trader"),
+        (("keys", "create", "root", "--scopes", "read"), "unknown user root"),
+        (("keys", "revoke", other), f"^unknown key {other}$"),  # answered like a key that does not exist:
+        (("keys", "rotate", "knope"), "^unknown key knope$"),  # (the same words)
+        (("keys", "list", "b-trader"), "unknown user b-trader"),
+        (("mfa", "enroll", "b-trader"), "unknown user b-trader"),
+        (("keys", "create", "a-trader", "--scopes", "admin"), "role trader has no permission of scope admin"),
+    ):
+        with pytest.raises(AdminError, match=problem):
+            run(*words)
+    assert [k["key_id"] for k in run("keys", "list")["keys"]] == [key_id]
+    assert {k["key_id"] for k in run("keys", "list", tenant=None)["keys"]} == {key_id, other}
+    assert run("keys", "revoke", key_id)["revoke"]["revoked"] and top.told == 3
+    assert (tmp_path / "api-keys.json").exists() and made["secret"] not in (tmp_path / "api-keys.json").read_text()

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -16,12 +17,14 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from actors.runtime.outbox import Outbox
 from actors.runtime.router import Router
+from model.config import SecretsSection, Setup
 from model.messages import decode_batch
 from server.gateway.auth import signature
 from server.gateway.connection import Connection
 from server.gateway.core import Gateway
 from server.gateway.ratelimit import TokenBucket
 from tests.conftest import demo_setup
+from tests.unit.keystore.support import secrets_in
 
 
 class NoSocket:
@@ -76,3 +79,18 @@ async def socket_pair(**client_options: Any) -> AsyncIterator[tuple[ServerConnec
         port = server.sockets[0].getsockname()[1]
         async with connect(f"ws://127.0.0.1:{port}", compression=None, **client_options) as client:
             yield await accepted.get(), client
+
+
+def keyed_setup(folder: Path, **gateway: object) -> Setup:
+    """The demo setup with a master key, the API keys and the MFA enrolments in ``folder``
+    (its data dir), and ``[gateway]`` settings changed as given."""
+    setup = demo_setup()
+    key = folder / "master.key"
+    section = SecretsSection(master_key_file=str(key), vault_file=str(folder / "vault.json")) if key.exists() else secrets_in(folder)
+    config = msgspec.structs.replace(
+        setup.config,
+        server=msgspec.structs.replace(setup.config.server, data_dir=str(folder)),
+        secrets=section,
+        gateway=msgspec.structs.replace(setup.config.gateway, **gateway),  # type: ignore[arg-type]
+    )
+    return msgspec.structs.replace(setup, config=config)

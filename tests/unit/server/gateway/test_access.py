@@ -4,11 +4,15 @@ by the test (``Access``), then the same gates through a gateway's frames."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
+from keystore.apikeys import KeyStore, open_keys
+from keystore.totp import MfaStore, code_at, open_mfa, step_of
+from model.config import User
 from server.gateway.access import Access, authorise
 from server.gateway.auth import signature
 from server.gateway.connection import Connection
@@ -16,7 +20,7 @@ from server.gateway.protocol import Login
 from server.gateway.ratelimit import TokenBucket
 from server.gateway.validation import Invalid
 from tests.conftest import demo_setup
-from tests.unit.server.gateway.harness import NoSocket, connection, logged_in, login_frame, make_gateway, replies
+from tests.unit.server.gateway.harness import NoSocket, connection, keyed_setup, logged_in, login_frame, make_gateway, replies
 
 WALL_MS = 1_700_000_000_000  # the epoch time logins are signed at
 
@@ -176,3 +180,122 @@ async def test_a_user_at_its_connection_cap_is_refused_at_login_and_admitted_onc
     assert replies(third)[0]["ok"] is True
 
 
+
+
+# --- API keys, the second factor and the lockout -------------------------------------------------------
+
+
+def keyed_access(folder: Path, **gateway: object) -> tuple[Access, KeyStore, MfaStore]:
+    """An ``Access`` over the demo users, with API keys and enrolments sealed in ``folder``;
+    the stores to make them (an Access loads the keys when made: make it after the keys)."""
+    setup = keyed_setup(folder, **gateway)
+    return Access(setup), open_keys(setup.config), open_mfa(setup.config)
+
+
+def user(key: str) -> User:
+    return next(u for u in demo_setup().users if u.key == key)
+
+
+def totp_login(key: str, nonce: str, code: str | None, secret: str | None = None, ts: int = WALL_MS) -> Login:
+    return msgspec.structs.replace(login(key, nonce, secret, ts), totp=code)
+
+
+async def test_a_key_logs_in_with_its_own_scopes_and_whoami_says_what_it_may_do(tmp_path: Path) -> None:
+    _, keys, _ = keyed_access(tmp_path)
+    key = keys.create(user("trader1"), ("read",), ("10.0.0.0/8",), WALL_MS + 86_400_000, "dash")
+    access = Access(keyed_setup(tmp_path))
+    reader = conn(1)
+    assert access.login(reader, login(key.key_id, "a", key.secret), b"1", 0, WALL_MS)
+    [answer] = answers(reader)
+    assert (answer["role"], answer["scopes"], answer["accounts"], answer["key_id"]) == ("trader", ["read"], ["A1", "A2"], key.key_id)
+    session = reader.session
+    assert session is not None and session.permissions == {"accounts.read", "orders.read", "quotes.read"}
+    assert reader.user is not None and reader.user.key == "trader1"
+    who = access.whoami(reader)
+    assert who == {
+        "type": "whoami", "user": "trader1", "tenant": "default", "role": "trader", "key_id": key.key_id, "scopes": ["read"],
+        "expires": "2023-11-15T22:13:20Z", "allow": ["10.0.0.0/8"], "mfa": False,
+    }  # fmt: skip
+    plain = conn(2)
+    assert access.login(plain, login("trader1", "b"), b"1", 0, WALL_MS)
+    assert access.whoami(plain)["key_id"] is None and access.whoami(plain)["scopes"] == ["admin", "read", "trade", "transfer"]
+
+
+async def test_a_revoked_an_expired_and_an_out_of_allow_list_key_are_refused_and_counted_by_the_backoff(tmp_path: Path) -> None:
+    _, keys, _ = keyed_access(tmp_path)
+    revoked = keys.create(user("trader1"), ("trade",), (), WALL_MS + 86_400_000, "")
+    keys.revoke(revoked.key_id)
+    expired = keys.create(user("trader1"), ("trade",), (), WALL_MS - 1, "")  # made here: the parser refuses a past expiry
+    fenced = keys.create(user("trader1"), ("trade",), ("192.0.2.0/24",), WALL_MS + 86_400_000, "")
+    access = Access(keyed_setup(tmp_path, login_failures_per_user=1))
+    cases = (
+        (revoked.key_id, revoked.secret or "x", f"key {revoked.key_id} was revoked at "),
+        (expired.key_id, expired.secret, f"key {expired.key_id} expired at "),
+        (fenced.key_id, fenced.secret, f"key {fenced.key_id} may not log in from 10.0.0.1"),
+    )
+    for number, (key_id, secret, problem) in enumerate(cases):
+        target = conn(10 + number)
+        assert not access.login(target, login(key_id, f"n{number}", secret), b"1", 0, WALL_MS)
+        [answer] = answers(target)
+        assert answer["code"] == "not_authenticated" and answer["message"].startswith(problem), answer
+        assert target.user is None and target.session is None
+        assert access.throttle.retry_after_ms([("user", key_id)], 0) == 1_000  # counted: one failure allowed per key here
+    inside = conn(20, address="192.0.2.44")
+    assert access.login(inside, login(fenced.key_id, "in", fenced.secret), b"1", 2_000, WALL_MS)
+
+
+async def test_a_key_locked_after_its_failures_is_refused_locked_even_when_right_until_lifted(tmp_path: Path) -> None:
+    access, _, _ = keyed_access(tmp_path, lockout_failures_per_key=3, login_failures_per_user=100, login_failures_per_connection=100, login_failures_per_address=100)
+    target = conn(1)
+    for n in range(3):
+        assert not access.login(target, login("trader1", f"bad{n}", "wrong"), b"1", n, WALL_MS)
+    answers(target)
+    assert not access.login(target, login("trader1", "good"), b"1", 10, WALL_MS)  # the right secret, and still refused
+    [answer] = answers(target)
+    assert answer["code"] == "locked" and answer["retry_after_ms"] == 900_000 - 8 and "locked after too many failed logins" in answer["message"]
+    other = conn(2, address="10.0.0.2")
+    assert access.login(other, login("trader2", "t2"), b"1", 10, WALL_MS)  # another key from another address: untouched
+    assert access.lockout.lift(("key", "trader1"))
+    assert access.login(target, login("trader1", "good2"), b"1", 11, WALL_MS)
+
+
+async def test_an_address_is_locked_after_its_failures_whatever_key_it_names(tmp_path: Path) -> None:
+    access, _, _ = keyed_access(tmp_path, lockout_failures_per_address=4, login_failures_per_connection=100, login_failures_per_address=100)
+    for n in range(4):
+        access.login(conn(n, address="10.6.6.6"), login(f"nobody{n}", "x", "wrong"), b"1", n, WALL_MS)
+    target = conn(9, address="10.6.6.6")
+    assert not access.login(target, login("trader1", "fine"), b"1", 5, WALL_MS)
+    assert answers(target)[0]["code"] == "locked"
+    assert access.login(conn(10, address="10.6.6.7"), login("trader1", "elsewhere"), b"1", 5, WALL_MS)
+
+
+async def test_an_admin_login_needs_its_enrolled_user_s_code_once_and_an_unenrolled_one_is_refused_when_required(tmp_path: Path) -> None:
+    access, _, mfa = keyed_access(tmp_path, require_mfa_for_admin=True, login_failures_per_connection=100, login_failures_per_user=100)
+    now_s = WALL_MS / 1000
+    target = conn(1)
+    assert not access.login(target, login("admin", "a"), b"1", 0, WALL_MS)
+    assert answers(target)[0] == {"id": 1, "type": "error", "code": "mfa_required", "message": "admin must be enrolled in MFA before an admin login (admin mfa enroll admin)"}
+    assert access.login(conn(2), login("trader1", "t"), b"1", 0, WALL_MS)  # no admin-scope permission: no second factor
+    secret, _ = mfa.enroll("admin", "t")
+    step = step_of(now_s)
+    assert not access.login(target, totp_login("admin", "b", None), b"1", 0, WALL_MS)
+    assert answers(target)[0]["code"] == "mfa_required"
+    wrong = f"{(int(code_at(secret, step)) + 1) % 1_000_000:06d}"
+    assert not access.login(target, totp_login("admin", "c", wrong), b"1", 0, WALL_MS)
+    assert answers(target)[0] == {"id": 1, "type": "error", "code": "not_authenticated", "message": "wrong TOTP code"}
+    assert access.login(target, totp_login("admin", "d", code_at(secret, step)), b"1", 0, WALL_MS)
+    assert target.session is not None and target.session.mfa and access.whoami(target)["mfa"] is True
+    again = conn(3)
+    assert not access.login(again, totp_login("admin", "e", code_at(secret, step)), b"1", 0, WALL_MS)  # the code replayed
+    assert answers(again)[0]["message"].startswith("TOTP code already used")
+    assert access.throttle.strikes[("user", "admin")].failures == 1  # the replay counted (the success had cleared the three before it)
+
+
+async def test_a_key_without_the_admin_scope_of_an_admin_user_needs_no_second_factor(tmp_path: Path) -> None:
+    _, keys, mfa = keyed_access(tmp_path)
+    mfa.enroll("admin", "t")
+    reader = keys.create(user("admin"), ("read",), (), WALL_MS + 86_400_000, "monitoring")
+    access = Access(keyed_setup(tmp_path, require_mfa_for_admin=True))
+    target = conn(1)
+    assert access.login(target, login(reader.key_id, "a", reader.secret), b"1", 0, WALL_MS)
+    assert target.session is not None and not any(p.startswith(("server.", "tenant.kill")) for p in target.session.permissions)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.gateway.admission import ConnectionCaps, LoginThrottle
+from server.gateway.admission import ConnectionCaps, Lockout, LoginThrottle
 
 
 def throttle(max_keys: int = 100) -> LoginThrottle:
@@ -91,3 +91,43 @@ def test_connection_caps_admit_up_to_the_cap_and_count_releases() -> None:
     caps.release_address("10.0.0.2")
     caps.release_user("trader1")
     assert not caps.addresses and not caps.users  # nothing is kept for keys with no connection
+
+
+# --- the lockout, beside the backoff ----------------------------------------------------------------
+
+
+def test_a_key_that_fails_its_limit_within_the_window_is_locked_for_the_lockout_and_then_free() -> None:
+    lockout = Lockout(window_ms=10_000, lockout_ms=60_000, max_keys=100)
+    key = ("key", "trader1")
+    for at in (0, 1_000, 2_000):
+        assert lockout.retry_after_ms([key], at) == 0
+        lockout.failed([(key, 4)], at)
+    lockout.failed([(key, 4)], 3_000)  # the fourth within 10 s
+    assert lockout.retry_after_ms([key, ("address", "x")], 3_000) == 60_000
+    assert lockout.retry_after_ms([key], 62_999) == 1 and lockout.retry_after_ms([key], 63_000) == 0
+    assert lockout.locked(63_000) == []
+
+
+def test_failures_spread_beyond_the_window_never_lock_and_a_success_clears_the_key_s_count() -> None:
+    lockout = Lockout(window_ms=10_000, lockout_ms=60_000, max_keys=100)
+    key = ("key", "k1")
+    for at in range(0, 100_000, 6_000):  # one every 6 s: never 3 within 10 s
+        lockout.failed([(key, 3)], at)
+    assert lockout.retry_after_ms([key], 100_000) == 0
+    lockout.failed([(key, 3)], 200_000)
+    lockout.failed([(key, 3)], 200_001)
+    lockout.succeeded(key)
+    lockout.failed([(key, 3)], 200_002)
+    assert lockout.retry_after_ms([key], 200_002) == 0
+
+
+def test_a_lock_is_listed_and_lifted_and_the_table_stays_bounded() -> None:
+    lockout = Lockout(window_ms=10_000, lockout_ms=60_000, max_keys=3)
+    address = ("address", "10.0.0.9")
+    lockout.failed([(address, 1)], 5)
+    assert lockout.locked(5) == [(address, 60_000)]
+    assert lockout.lift(address) and not lockout.lift(address)
+    assert lockout.retry_after_ms([address], 6) == 0
+    for n in range(10):
+        lockout.failed([(("key", f"random{n}"), 5)], n)
+    assert len(lockout.failures) == 3

@@ -43,6 +43,7 @@ from tests.conftest import demo_setup
 HOME, AWAY = "firm-a", "firm-b"
 OWN, OTHER, NOWHERE = "A1", "B1", "ZZ9"  # firm-a's account, firm-b's, and one that exists in no tenant
 GROUP = "G"  # a group name both tenants use: two groups
+OWN_USER, OTHER_USER, NOWHERE_USER = "a-trader", "b-trader", "nobody-at-all"
 
 
 def two_tenants() -> Any:
@@ -108,6 +109,12 @@ def admin_forms() -> Iterator[tuple[str, tuple[list[str], list[str], list[str]] 
     yield "accounts", ["load", "accounts.csv"]
     yield from (("status", []), ("config", []), ("check", []), ("blocks", []), ("snapshot", []), ("halt", ["IBM"]),
                 ("resume", ["IBM"]), ("open", []), ("nav", ["VFIAX", "451.20"]), ("vault", ["list"]))
+    # a user's keys and MFA: firm-a's trader, firm-b's, and a user nobody has
+    for words in (["keys", "create"], ["keys", "list"], ["mfa", "enroll"], ["mfa", "reset"]):
+        tail = ["--scopes", "read"] if words[1] == "create" else []
+        yield words[0], ([words[1], OWN_USER, *tail], [words[1], OTHER_USER, *tail], [words[1], NOWHERE_USER, *tail])
+    yield from (("keys", ["list"]), ("keys", ["rotate", "k0000000000000000"]), ("keys", ["revoke", "k0000000000000000"]))
+    yield from (("lockout", ["list"]), ("lockout", ["lift", "127.0.0.1"]))
 
 
 SCOPE_SETS = [frozenset(chosen) for size in range(len(Scope) + 1) for chosen in itertools.combinations(list(Scope), size)]
@@ -125,6 +132,7 @@ class Case:
 
 def cases(role: str) -> Iterator[Case]:
     for scopes in SCOPE_SETS:
+        yield Case(role, scopes, {"op": "whoami", "id": 2}, "", "none", None)  # needs no permission (permissions.UNGUARDED)
         for op in permissions.OPS:
             if op == "subscribe":
                 yield Case(role, scopes, op_frame(op, OWN), permissions.OPS[op], "none", None)
@@ -204,6 +212,8 @@ def reaches(role: str, target: str) -> bool:
 
 def expected_refusal(case: Case, granted: frozenset[str]) -> str | None:
     """None when the table allows the case, else what refuses it."""
+    if case.frame["op"] in permissions.UNGUARDED:
+        return None
     if case.needed not in granted:
         return "permission"
     if not reaches(case.role, case.target):
@@ -223,6 +233,11 @@ def check_allowed(case: Case, answers: list[dict[str, Any]], rig: Rig, conn: Con
         assert rig.sent == []
         return
     assert rig.asked == []
+    if frame["op"] == "whoami":
+        [answer] = answers
+        assert (answer["user"], answer["role"], answer["tenant"]) == (f"a-{case.role}", case.role, HOME), (case, answer)
+        assert answer["scopes"] == sorted(scope.value for scope in case.scopes) and rig.sent == [], (case, answer)
+        return
     if frame["op"] == "subscribe":
         assert [a["type"] for a in answers] == ["subscribed"] and conn.quotes == {"IBM"}, (case, answers)
         return
@@ -247,6 +262,8 @@ def check_refused(case: Case, why: str, answers: list[dict[str, Any]], rig: Rig,
         assert answer["code"] == "invalid_request" and [p["code"] for p in answer["problems"]] == ["forbidden"], (case, answer)
     elif case.frame["op"] == "admin" and "--tenant" in case.frame["args"]:
         assert answer["code"] == "forbidden" and "chooses a tenant" in answer["message"], (case, answer)
+    elif case.frame["op"] == "admin" and OTHER_USER in case.frame["args"]:
+        assert (answer["code"], answer["message"]) == ("admin_failed", f"unknown user {OTHER_USER}"), (case, answer)
     elif case.frame["op"] == "admin":
         assert (answer["code"], answer["message"]) == ("admin_failed", f"unknown account {OTHER}"), (case, answer)
     else:
@@ -269,14 +286,16 @@ async def test_every_op_and_admin_command_by_every_role_and_scope_set_on_both_te
                 rig.leave(conn)
                 conn = rig.sign_in(role, case.scopes)
                 nowhere = await rig.ask(conn, case.nowhere)
-                assert json.dumps(nowhere).replace(NOWHERE, OTHER).replace("nobody", AWAY) == json.dumps(answers), (case, nowhere, answers)
+                seen = json.dumps(nowhere).replace(NOWHERE_USER, OTHER_USER).replace(NOWHERE, OTHER).replace("nobody", AWAY)
+                assert seen == json.dumps(answers), (case, nowhere, answers)
         rig.leave(conn)
         tried += 1
-    assert tried == len(SCOPE_SETS) * (2 * len(permissions.OPS) - 1 + sum(2 if isinstance(f, tuple) else 1 for _, f in admin_forms()))
+    assert tried == len(SCOPE_SETS) * (1 + 2 * len(permissions.OPS) - 1 + sum(2 if isinstance(f, tuple) else 1 for _, f in admin_forms()))
 
 
 def test_the_table_covers_every_op_and_server_command_and_the_matrix_every_command() -> None:
-    assert set(permissions.OPS) == set(protocol.OPS) - {"login", "admin"}
+    assert set(permissions.OPS) == set(protocol.OPS) - permissions.UNGUARDED - {"admin"}
+    assert permissions.UNGUARDED == {"login", "whoami"}
     assert set(permissions.COMMANDS) == set(SERVER_COMMANDS)
     assert {command for command, _ in admin_forms()} == set(SERVER_COMMANDS)
     assert set(ROLES) == {"trader", "advisor", "viewer", "cashier", "compliance", "operator", "tenant_admin", PLATFORM_OPERATOR}

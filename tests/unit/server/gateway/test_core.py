@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -11,12 +12,18 @@ import pytest
 
 from actors.runtime.outbox import Outbox
 from actors.runtime.router import Router
+from keystore.apikeys import KeyStore, open_keys
+from model.config import User
 from model.messages import NewOrder, QueryOrders, decode_batch
 from server.gateway.auth import signature
 from server.gateway.connection import Connection
 from server.gateway.core import Gateway
 from server.gateway.ratelimit import TokenBucket
 from tests.conftest import demo_setup
+from tests.unit.server.gateway.harness import keyed_setup, login_frame, socket_pair
+from tests.unit.server.gateway.test_connection import closed_with
+
+TRADER1 = User(key="trader1", secret="trader1-secret", role="trader", accounts=["A1", "A2"])
 
 
 class NoSocket:
@@ -119,3 +126,57 @@ async def test_a_bad_get_orders_page_is_an_invalid_request_that_reaches_no_shard
     assert sent == []
     refused = json.loads(conn.outgoing.pop())
     assert (refused["id"], refused["type"], refused["code"]) == (5, "error", "invalid_request") and words in refused["message"], refused
+
+
+# --- API keys: their scopes, whoami, and revocation closing their connections ---------------------------
+
+
+def keyed_gateway(folder: Path) -> tuple[Gateway, KeyStore]:
+    setup = keyed_setup(folder)
+    config = setup.config
+    outbox = Outbox("gateway-0", Router(config), config.batching, lambda name, data: decode_batch(data))
+    return Gateway("gateway-0", setup, outbox), open_keys(config)
+
+
+def key_login(gateway: Gateway, conn: Connection, key_id: str, secret: str, nonce: str) -> dict[str, Any]:
+    ts = int(time.time() * 1000)
+    gateway.on_frame(conn, json.dumps({"op": "login", "id": 1, "key": key_id, "ts": ts, "nonce": nonce, "sig": signature(secret, ts, nonce)}))
+    answer: dict[str, Any] = json.loads(conn.outgoing.pop())
+    return answer
+
+
+async def test_a_read_key_may_read_and_ask_whoami_but_not_trade(tmp_path: Path) -> None:
+    gateway, keys = keyed_gateway(tmp_path)
+    key = keys.create(TRADER1, ("read",), (), int(time.time() * 1000) + 3_600_000, "ro")
+    gateway.access.keys = keys.load()
+    conn = Connection(1, object(), TokenBucket(10**6, 10**6), 1000)  # type: ignore[arg-type]
+    gateway.connections[1] = conn
+    assert key_login(gateway, conn, key.key_id, key.secret, "n1")["scopes"] == ["read"]
+    gateway.on_frame(conn, json.dumps({"op": "whoami", "id": 2}))
+    who = json.loads(conn.outgoing.pop())
+    assert (who["type"], who["user"], who["key_id"], who["scopes"], who["allow"]) == ("whoami", "trader1", key.key_id, ["read"], [])
+    order = {"op": "new_order", "id": 3, "account": "A1", "client_order_id": "c1", "symbol": "IBM", "side": "buy", "type": "market", "qty": "1"}
+    gateway.on_frame(conn, json.dumps(order))
+    refused = json.loads(conn.outgoing.pop())
+    assert (refused["code"], refused["message"]) == ("forbidden", "new_order needs the orders.place permission (trader: its scopes lack it)")
+
+
+async def test_revoking_or_rotating_a_key_closes_its_live_connections_at_once_and_no_other(tmp_path: Path) -> None:
+    gateway, keys = keyed_gateway(tmp_path)
+    expires = int(time.time() * 1000) + 3_600_000
+    doomed, rotated, kept = (keys.create(TRADER1, ("trade",), (), expires, label) for label in ("a", "b", "c"))
+    gateway.access.keys = keys.load()
+    async with socket_pair() as (s1, c1), socket_pair() as (s2, c2), socket_pair() as (s3, c3), socket_pair() as (s4, c4):
+        conns = [Connection(n, socket, TokenBucket(10**6, 10**6), 1000) for n, socket in enumerate((s1, s2, s3, s4), 1)]
+        for conn in conns:
+            gateway.connections[conn.conn_id] = conn
+        for conn, key in zip(conns, (doomed, rotated, kept), strict=False):
+            assert key_login(gateway, conn, key.key_id, key.secret, f"n{conn.conn_id}")["ok"] is True
+        assert gateway.on_frame(conns[3], login_frame("trader1", nonce="plain")) is None and conns[3].outgoing.pop()
+        keys.revoke(doomed.key_id)
+        keys.rotate(rotated.key_id)
+        assert gateway.replace_keys(keys.load()) == 2
+        assert await closed_with(c1) == (1008, f"api key {doomed.key_id} revoked")
+        assert await closed_with(c2) == (1008, f"api key {rotated.key_id} rotated: log in with its new secret")
+        assert [conn.dropped for conn in conns] == [True, True, False, False]
+        assert gateway.replace_keys(keys.load()) == 0  # told again: nothing more to close
