@@ -38,8 +38,20 @@ def write_conf_dir(directory: Path, server_toml: str, user: str = "tester", acco
     csv = (ROOT / "conf" / "accounts.csv").read_text().rstrip("\n") + "\n"
     csv += "".join(f"{account},{user},{cash}\n" for account in accounts)
     (directory / "accounts.csv").write_text(csv)
-    (directory / "server.toml").write_text(server_toml)
+    (directory / "server.toml").write_text(with_demo_logins(server_toml))
     return directory / "server.toml"
+
+
+def with_demo_logins(server_toml: str) -> str:
+    """``server_toml`` with the demo's choice of ``[gateway] require_mfa_for_admin = false``
+    unless it says otherwise: these servers are on loopback and log in as the demo's admin,
+    which is not enrolled in MFA."""
+    if "require_mfa_for_admin" in server_toml:
+        return server_toml
+    line = "require_mfa_for_admin = false  # the demo's logins, on loopback\n"
+    if "\n[gateway]\n" in "\n" + server_toml:
+        return ("\n" + server_toml).replace("\n[gateway]\n", "\n[gateway]\n" + line, 1)[1:]
+    return server_toml.rstrip("\n") + "\n\n[gateway]\n" + line
 
 
 def write_conf(directory: Path, *, snapshot_every_events: int = 100_000, durability: str = "fsync", quote_interval_ms: int = 25) -> Path:

@@ -18,7 +18,7 @@ from server.client.sdk import BrokerClient
 from tests.conftest import ROOT
 from tests.integration.helpers import TERMINAL, order_for_the_open
 from tests.integration.open_oracle import PlacedOrder, expected_fills
-from tests.integration.recovery import ServerProcess, admin, wait_restarted
+from tests.integration.recovery import ServerProcess, admin, wait_restarted, with_demo_logins
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -36,8 +36,10 @@ def write_open_conf(directory: Path) -> Path:
     rows += [f"R{i:04d},advisor,100000.00,false,IBM:100;AAPL:100,ADV" for i in range(ACCOUNTS)]
     (directory / "accounts.csv").write_text("\n".join(rows) + "\n")
     (directory / "server.toml").write_text(
-        "[server]\nws_port = 0\n\n[sim]\nquote_interval_ms = 25\nquote_size = 300\n\n"
-        "[journal]\nsnapshot_every_events = 200\nsnapshot_every_s = 0\nsnapshot_events_per_record = 0\n"
+        with_demo_logins(
+            "[server]\nws_port = 0\n\n[sim]\nquote_interval_ms = 25\nquote_size = 300\n\n"
+            "[journal]\nsnapshot_every_events = 200\nsnapshot_every_s = 0\nsnapshot_events_per_record = 0\n"
+        )
     )
     return directory / "server.toml"
 
