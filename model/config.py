@@ -155,6 +155,41 @@ class RiskSection(_Section, frozen=True):
         return fixed.parse(self.market_collar_pct) // 100
 
 
+class TenantRiskSection(_Section, frozen=True):
+    """One tenant's pre-trade limits where they differ from ``[risk]``
+    (``[tenants.NAME.risk]``): each setting left out is ``[risk]``'s. The client order id's
+    length is not among them: the gateway and a basket's checks read it before they know
+    an account's tenant, so it stays the server's."""
+
+    max_order_qty: str | None = None
+    max_order_notional: str | None = None
+    price_band_pct: str | None = None
+    market_collar_pct: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            try:
+                parsed = fixed.parse(value)
+            except (ValueError, TypeError):
+                raise ValueError(f"risk.{name} must be a decimal string, not {value!r}") from None
+            if parsed <= 0:
+                raise ValueError(f"risk.{name} must be > 0, not {value!r}")
+
+    def over(self, risk: RiskSection) -> RiskSection:
+        """``risk`` with this tenant's settings in place of its own."""
+        given = {name: getattr(self, name) for name in self.__struct_fields__ if getattr(self, name) is not None}
+        return msgspec.structs.replace(risk, **given)
+
+
+class TenantSection(_Section, frozen=True):
+    """``[tenants.NAME]``: what one tenant (firm) sets for itself; today its risk limits."""
+
+    risk: TenantRiskSection = TenantRiskSection()
+
+
 class QueriesSection(_Section, frozen=True):
     """``get_orders`` answers in pages (``cursor``, ``limit``): one reply for a busy
     account's every order would outgrow a client's frame limit (websockets: 1 MiB)."""
@@ -359,6 +394,14 @@ class Config(_Section, frozen=True):
     logging: LoggingSection = LoggingSection()
     secrets: SecretsSection = SecretsSection()
     venues: list[VenueSection] = msgspec.field(default_factory=lambda: [VenueSection(name="SIM")])
+    # Per-tenant settings by tenant name (``[tenants.NAME.risk]``); a tenant not named here
+    # has the server's ``[risk]``
+    tenants: dict[str, TenantSection] = msgspec.field(default_factory=dict)
+
+    def risk_of(self, tenant: str) -> RiskSection:
+        """The risk limits of ``tenant``'s accounts: ``[risk]`` with its overrides."""
+        section = self.tenants.get(tenant)
+        return self.risk if section is None else section.risk.over(self.risk)
 
 
 class User(_Section, frozen=True):
@@ -393,9 +436,27 @@ class Setup(msgspec.Struct, frozen=True):
 
 def load_config(path: str | Path) -> Config:
     try:
-        return msgspec.toml.decode(Path(path).read_bytes(), type=Config)
+        data = Path(path).read_bytes()
+        return msgspec.toml.decode(data, type=Config)
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
-        raise ConfigError(f"{path}: {error}") from error
+        raise ConfigError(f"{path}: {_tenant_problem(data) or error}") from error
+
+
+def _tenant_problem(data: bytes) -> str | None:
+    """The first bad ``[tenants.NAME]`` section's problem with its tenant named (msgspec's
+    own message says ``$.tenants[...]``), or None when the tenants are not what is wrong."""
+    try:
+        tenants = msgspec.toml.decode(data).get("tenants", {})
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(tenants, dict):
+        return None
+    for name, section in tenants.items():
+        try:
+            msgspec.convert(section, TenantSection)
+        except msgspec.ValidationError as error:
+            return f"[tenants.{name}]: {error}"
+    return None
 
 
 def load_setup(path: str | Path) -> Setup:
@@ -416,6 +477,7 @@ def load_setup(path: str | Path) -> Setup:
     _check_unique([i.symbol for i in instruments], "instrument symbol")
     _check_unique([u.key for u in users_file.users], "user key")
     check_users(users_file.users, accounts, str(base / config.files.users))
+    check_tenants(config, users_file.users, accounts, str(path))
     return Setup(config=config, instruments=instruments, users=users_file.users, accounts=accounts)
 
 
@@ -438,6 +500,24 @@ def check_users(users: list[User], accounts: list[AccountSeed], source: str) -> 
         foreign = [account for account in user.accounts if tenant_of.get(account, user.tenant) != user.tenant]
         if foreign:
             problems.append(f"user {user.key} (tenant {user.tenant}): accounts of another tenant: {', '.join(foreign)}")
+    if problems:
+        raise ConfigError(f"{source}: " + "; ".join(problems))
+
+
+def check_tenants(config: Config, users: list[User], accounts: list[AccountSeed], source: str) -> None:
+    """Every tenant ``[tenants.NAME]`` names is a valid tenant name that a user or an account
+    belongs to (the default tenant always exists): settings for a tenant nobody has are a
+    typo, not a tenant. Raises ``ConfigError`` naming each unknown one and the known ones."""
+    known = {DEFAULT_TENANT} | {user.tenant for user in users} | {seed.tenant for seed in accounts}
+    problems = []
+    for name in config.tenants:
+        try:
+            check_tenant_name(name, f"[tenants.{name}]")
+        except ValueError as error:
+            problems.append(str(error))
+            continue
+        if name not in known:
+            problems.append(f"[tenants.{name}]: unknown tenant {name!r} (no user or account belongs to it; tenants: {', '.join(sorted(known))})")
     if problems:
         raise ConfigError(f"{source}: " + "; ".join(problems))
 

@@ -9,6 +9,7 @@ from typing import overload
 import structlog
 
 from actors.account import risk
+from actors.account.limits import tenant_of
 from actors.account.orders import Orders
 from actors.account.records import AccountRecord, OrderRecord
 from actors.account.risk import MarketView, RiskLimits
@@ -46,10 +47,13 @@ class ShardBase(Dispatcher):
     this class; ``actors.account.core.AccountState`` puts them together.
     """
 
-    def __init__(self, name: str, instruments: list[Instrument], limits: RiskLimits) -> None:
+    def __init__(
+        self, name: str, instruments: list[Instrument], limits: RiskLimits, tenant_limits: dict[str, RiskLimits] | None = None
+    ) -> None:
         self.name = name
         self.instruments = {instrument.symbol: instrument for instrument in instruments}
-        self.limits = limits
+        self.limits = limits  # the server's ``[risk]``: a tenant without its own
+        self.tenant_limits = dict(tenant_limits or {})  # ``[tenants.NAME.risk]`` resolved, by tenant
         self.accounts: dict[str, AccountRecord] = {}
         self.orders = Orders()  # hot records and cold bytes (``actors/account/orders.py``)
         self.markets: dict[str, MarketView] = {}
@@ -75,6 +79,11 @@ class ShardBase(Dispatcher):
         _cancel = OrderEvent.CANCEL_REQUESTED
         return [order_id for order_id, order in self.orders.items() if can(order.status, order.pending, _cancel) and select(order)]
 
+    def limits_of(self, tenant: str) -> RiskLimits:
+        """The limits of ``tenant``'s accounts: its own, or the server's. Read once per
+        account (when it opens, when the shard is restored), never per order."""
+        return self.tenant_limits.get(tenant_of(tenant), self.limits)
+
     # --- holds: what an open order keeps of its account's cash and shares -------------------
 
     def _reserve(self, account: AccountRecord, order: OrderRecord, instrument: Instrument, estimate: int, cash: int | None = None) -> None:
@@ -91,7 +100,7 @@ class ShardBase(Dispatcher):
         order.reserved_cash = order.reserved_qty = 0
         if order.status.is_open:
             instrument = self.instruments[order.spec.symbol]
-            estimate = risk.estimate_price(order, instrument, self.markets.get(order.spec.symbol), self.limits)
+            estimate = risk.estimate_price(order, instrument, self.markets.get(order.spec.symbol), account.limits or self.limits)
             self._reserve(account, order, instrument, estimate)
 
     @staticmethod

@@ -23,6 +23,7 @@ import msgspec
 from actors.account.base import shared
 from actors.account.booking import Booking
 from actors.account.entry import OrderEntry
+from actors.account.limits import tenant_of
 from actors.account.markets import Markets
 from actors.account.orders import at_rest, thaw
 from actors.account.queries import Queries
@@ -66,7 +67,7 @@ class AccountSnapshot(msgspec.Struct):
     name: str
     instruments: list[Instrument]
     limits: RiskLimits
-    accounts: list[AccountRecord]
+    accounts: list[AccountRecord]  # each with its tenant and the limits it was resolved to
     orders: list[msgspec.Raw]  # each order's encoding (an ``OrderRecord``; ``actors/account/orders.py``)
     markets: dict[str, MarketView]
     order_counter: int
@@ -75,6 +76,7 @@ class AccountSnapshot(msgspec.Struct):
     kill_all: bool
     rejected_requests: int
     anomalies: list[str]
+    tenant_limits: dict[str, RiskLimits] = msgspec.field(default_factory=dict)  # none in a snapshot from before them
 
 
 class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
@@ -99,6 +101,8 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
             initial_cash=seed.cash,
             killed=self.kill_all,
             group=seed.group,
+            tenant=tenant_of(seed.tenant),
+            limits=self.limits_of(seed.tenant),
         )
         for symbol, qty in seed.positions:
             instrument = self.instruments.get(symbol)
@@ -116,7 +120,9 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
             return
         try:
             self.open_account(
-                AccountSeed(command.account, command.owner, command.cash, command.allow_short, command.positions, command.group)
+                AccountSeed(
+                    command.account, command.owner, command.cash, command.allow_short, command.positions, command.group, tenant_of(command.tenant)
+                )
             )
         except ValueError as error:
             self._anomaly(str(error))
@@ -242,6 +248,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
             kill_all=self.kill_all,
             rejected_requests=self.rejected_requests,
             anomalies=self.anomalies,
+            tenant_limits=self.tenant_limits,
         )
 
     @classmethod
@@ -250,13 +257,23 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
         Each order is decoded (so a snapshot's every order is checked as it loads: raises
         ``msgspec.DecodeError``) and kept cold when at rest, re-encoded: the bytes are this
         version's encoding of it, whatever version wrote the snapshot."""
-        core = cls(state.name, state.instruments, state.limits)
-        core.accounts = {account.account: account for account in state.accounts}
+        core = cls(state.name, state.instruments, state.limits, state.tenant_limits)
+        core.accounts = {account.account: core._restored_account(account) for account in state.accounts}
         core._restore_orders(state.orders)
         core.markets = state.markets
         core.order_counter, core.allocations, core.nav_markers = state.order_counter, state.allocations, state.nav_markers
         core.kill_all, core.rejected_requests, core.anomalies = state.kill_all, state.rejected_requests, state.anomalies
         return core
+
+    def _restored_account(self, account: AccountRecord) -> AccountRecord:
+        """An account as a snapshot held it, its limits resolved: those it was saved with
+        (equal to its tenant's in the same snapshot, then that one shared object), or its
+        tenant's for a record saved before per-account limits."""
+        account.tenant = tenant_of(account.tenant)
+        resolved = self.limits_of(account.tenant)
+        if account.limits is None or account.limits == resolved:
+            account.limits = resolved
+        return account
 
     def records(self) -> int:
         """The orders a snapshot holds: what its size grows with (``Snapshotter``)."""

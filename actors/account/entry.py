@@ -85,7 +85,8 @@ class OrderEntry(ShardBase):
             spec = msgspec.structs.replace(spec, symbol=instrument.symbol)
         order = _record(account.account, client_order_id, spec, f"{self.name}-{self.order_counter}", SAME_AS_SPEC, now)
         market = self.markets.get(spec.symbol)
-        reason, estimate, cash = risk.check(order, account, instrument, market, self.limits)
+        # the account's tenant's limits, resolved when it opened: one attribute, no lookup
+        reason, estimate, cash = risk.check(order, account, instrument, market, account.limits or self.limits)
         self.orders[order.order_id] = order
         account.orders[order.client_order_id] = order.order_id
         if reason is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
+from actors.account.limits import RiskLimits
 from model import fixed
 from model.enums import ExecType, OrderStatus
 from model.lifecycle import Pending
@@ -121,6 +122,11 @@ class AccountRecord(msgspec.Struct, array_like=True):
     initial_cash: int = 0
     initial_positions: dict[str, int] = msgspec.field(default_factory=dict)
     group: str = ""  # an advisor's book this account belongs to
+    tenant: str = ""  # the tenant (firm) that owns it, from its ``OpenAccount`` ("" in records from before tenants: the default)
+    # The pre-trade limits of its orders: its tenant's, resolved once when the account opens
+    # or its shard is restored (``AccountState.limits_of``), so an order reads them as an
+    # attribute. ``None`` only in a record from before per-tenant limits, until its restore.
+    limits: RiskLimits | None = None
 
     @property
     def buying_power(self) -> int:

@@ -55,12 +55,13 @@ class Requests(ShardBase):
         )
         trial = msgspec.structs.replace(order, spec=spec)
         market = self.markets.get(order.spec.symbol)
-        estimate = risk.estimate_price(trial, instrument, market, self.limits)
+        limits = account.limits or self.limits  # its tenant's, as for a new order
+        estimate = risk.estimate_price(trial, instrument, market, limits)
         held_cash = max(0, risk.cash_to_reserve(trial, instrument, estimate) - order.reserved_cash)
         held_qty = max(0, risk.qty_to_reserve(trial) - order.reserved_qty)
         reason = (
-            risk.check_size(trial, instrument, estimate, self.limits)
-            or risk.check_price_band(trial, instrument, market, self.limits)
+            risk.check_size(trial, instrument, estimate, limits)
+            or risk.check_price_band(trial, instrument, market, limits)
             or self._replace_funds_failure(account, order, held_cash, held_qty)
         )
         if reason is not None:

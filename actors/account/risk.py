@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import msgspec
 
+from actors.account.limits import RiskLimits as RiskLimits  # re-exported: where the checks take them from
 from actors.account.records import AccountRecord, OrderRecord
 from model import fixed
 from model.calendar import trading_day
-from model.config import OpenSection, RiskSection
 from model.enums import AssetClass, OrderType, Reason, Side, TimeInForce
 from model.instruments import Instrument
 
@@ -30,26 +30,6 @@ class MarketView(msgspec.Struct):
     reference: int = 0
     halted: bool = False
     opened_day: int = -1
-
-
-class RiskLimits(msgspec.Struct, frozen=True):
-    max_order_qty: int
-    max_order_notional: int
-    price_band: int  # fraction of the reference price, scale 10^-9
-    market_collar: int
-    reject_late_opg: bool = True  # ``[open] late_orders = "reject"``; False: queue them for the next open
-    open_timezone: str = "America/New_York"  # ``[open] timezone``: the open happens once per local day
-
-    @classmethod
-    def from_config(cls, risk: RiskSection, opening: OpenSection | None = None) -> RiskLimits:
-        return cls(
-            max_order_qty=risk.max_order_qty_fixed,
-            max_order_notional=risk.max_order_notional_fixed,
-            price_band=risk.price_band_fraction,
-            market_collar=risk.market_collar_fraction,
-            reject_late_opg=opening is None or opening.late_orders == "reject",
-            open_timezone=OpenSection().timezone if opening is None else opening.timezone,
-        )
 
 
 # members read on every order, bound once (model/enums.py says why)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.account.core import AccountState
+from actors.account.limits import tenant_limits
 from actors.account.risk import RiskLimits
 from actors.instrument.core import InstrumentState
 from actors.runtime.machine import Core
@@ -106,7 +107,7 @@ class Roles:
 
 
 def _account_core(actor_plan: ActorPlan, config: Config) -> Core:
-    return AccountState(actor_plan.name, actor_plan.instruments, RiskLimits.from_config(config.risk, config.open))
+    return AccountState(actor_plan.name, actor_plan.instruments, RiskLimits.from_config(config.risk, config.open), tenant_limits(config))
 
 
 def _instrument_core(actor_plan: ActorPlan, config: Config) -> Core:

@@ -1,6 +1,9 @@
 """Checking a basket: every row passes exactly the checks a ``new_order`` passes at the
 gateway (``server/gateway/validation.py``: the same rules, error codes and words), and its
-account must be one the loading user trades for.
+account must be one the loading user trades for. Pre-trade risk (``[risk]``, or the
+account's tenant's ``[tenants.NAME.risk]``) is not a file check, as it is not the gateway's:
+the account shard checks each row exactly as a ``new_order`` of that account, and its answer
+counts the rows it refused by reason.
 
 The checks run over columns (pyarrow compute and numpy), each distinct account, symbol and
 word looked up once; decimals become fixed-point ints (``model.fixed``, units of 10^-9) by

@@ -72,6 +72,7 @@ class Connection:
         self.closing: asyncio.Task[None] | None = None
         self.user: User | None = None
         self.session: Session | None = None  # set with ``user`` at login
+        self.key_expiry: asyncio.TimerHandle | None = None  # an API key's session: the close at its expiry
         self.accounts: frozenset[str] = frozenset()  # the accounts within the session's reach
         self.quotes: set[str] = set()
         self.outgoing: list[bytes] = []

@@ -28,6 +28,7 @@ from websockets.exceptions import ConnectionClosed
 from actors.runtime.inbox import Inbox
 from actors.runtime.options import is_loopback
 from actors.runtime.outbox import Outbox
+from keystore import apikeys
 from keystore.apikeys import ApiKey
 from model import admin_commands, permissions
 from model.basket import BasketError, BasketRules, parse_basket
@@ -178,6 +179,8 @@ class Gateway:
             conn.close(1008, f"no login within {seconds:g} s")
 
     def _forget(self, conn: Connection) -> None:
+        if conn.key_expiry is not None:
+            conn.key_expiry.cancel()
         self.connections.pop(conn.conn_id, None)
         self.window.release(conn)  # read and checked before the connection went: sent, as if in flight
         self.access.release(conn)
@@ -223,8 +226,10 @@ class Gateway:
         cost = len(request.orders) if isinstance(request, NewOrdersRequest) else 1
         conn.work += cost
         if isinstance(request, Login):
-            if self.access.login(conn, request, request_id, time.monotonic_ns() // 1_000_000, time.time_ns() // 1_000_000):
+            wall_ms = time.time_ns() // 1_000_000
+            if self.access.login(conn, request, request_id, time.monotonic_ns() // 1_000_000, wall_ms):
                 self.fanout.follow(conn)
+                self._close_at_key_expiry(conn, wall_ms)
             return
         if conn.user is None:
             conn.send(protocol.error("not_authenticated", "log in first", request_id))
@@ -395,6 +400,49 @@ class Gateway:
             conn.close(1008, reason)
             closed += 1
         return closed
+
+    def _close_at_key_expiry(self, conn: Connection, wall_ms: int) -> None:
+        """A session of an API key: schedule its close at the key's expiry, ``wall_ms`` being
+        now. One timer per connection rather than a periodic sweep: a timer is one entry in
+        the event loop's heap (O(log n) to add or cancel) that costs nothing until it falls
+        due, once, at the expiry itself; a sweep would walk every connection at each period
+        for as long as the gateway runs, and close up to a period late. (No running loop: a
+        core driven by hand, whose caller passes the time to ``close_if_key_expired``.)"""
+        session = conn.session
+        if session is None or not session.key_id:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if conn.key_expiry is not None:
+            conn.key_expiry.cancel()
+        delay_s = max(0, session.expires_ms - wall_ms) / 1000
+        conn.key_expiry = loop.call_later(delay_s, self._key_expiry_due, conn)
+
+    def _key_expiry_due(self, conn: Connection) -> None:
+        conn.key_expiry = None
+        self.close_if_key_expired(conn, time.time_ns() // 1_000_000)
+
+    def close_if_key_expired(self, conn: Connection, wall_ms: int) -> bool:
+        """Close ``conn`` (code 1008, the reason naming the key and when it expired) if it is
+        logged in with an API key that has expired by ``wall_ms`` (epoch ms); True if closed.
+        A key not yet expired is scheduled again: the timer runs on the monotonic clock,
+        expiry is wall-clock time, and the wall clock may have been set back meanwhile.
+
+        Guarantees: only the session's own key's expiry closes it; nothing is counted
+        against the user, the key or the address (the login backoff and the lockout are
+        untouched: an expiry is not a failed login)."""
+        session = conn.session
+        if conn.dropped or session is None or not session.key_id:
+            return False
+        if session.expires_ms > wall_ms:
+            self._close_at_key_expiry(conn, wall_ms)
+            return False
+        reason = f"api key {session.key_id} expired at {apikeys.iso(session.expires_ms)}"
+        log.info("connection closed", conn=conn.conn_id, key=session.key_id, reason=reason)
+        conn.close(1008, reason)
+        return True
 
     def lockouts(self, lift: str | None = None) -> dict[str, Any]:
         """The lockouts of this gateway (``lift``: first end that of a key or an address)."""

@@ -16,7 +16,7 @@ import pytest_asyncio
 
 from model import fixed
 from model.accounts_file import AccountSeed
-from model.config import User
+from model.config import TenantRiskSection, TenantSection, User
 from server.app import BrokerServer
 from server.client.shell import one_shot, parse_args
 from tests.conftest import make_setup
@@ -27,6 +27,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 FIRM = "firm-b"
 FIRM_ACCOUNTS = ["F1", "F2"]
 FIRM_USERS = {"fb-trader": "trader", "fb-admin": "tenant_admin"}
+FIRM_MAX_QTY = "5"  # [tenants.firm-b.risk] max_order_qty: the default tenant has the server's [risk]
 HOME_USERS = {"d-compliance": "compliance", "d-admin": "tenant_admin"}  # the default tenant's
 
 
@@ -36,7 +37,8 @@ async def server(ray_cluster: None) -> AsyncIterator[BrokerServer]:
     accounts = [AccountSeed(account, "fb", 50_000 * fixed.SCALE, group="G", tenant=FIRM) for account in FIRM_ACCOUNTS]
     users = [User(key=key, secret=f"{key}-secret", role=role, accounts=FIRM_ACCOUNTS if role == "trader" else [], tenant=FIRM) for key, role in FIRM_USERS.items()]
     users += [User(key=key, secret=f"{key}-secret", role=role) for key, role in HOME_USERS.items()]
-    setup = msgspec.structs.replace(setup, users=[*setup.users, *users], accounts=[*setup.accounts, *accounts])
+    config = msgspec.structs.replace(setup.config, tenants={FIRM: TenantSection(TenantRiskSection(max_order_qty=FIRM_MAX_QTY))})
+    setup = msgspec.structs.replace(setup, config=config, users=[*setup.users, *users], accounts=[*setup.accounts, *accounts])
     broker = BrokerServer(setup, "127.0.0.1", 0)
     await broker.start()
     yield broker
@@ -140,3 +142,15 @@ async def test_accounts_loaded_by_a_tenant_s_admin_are_its_tenant_s(server: Brok
     assert (await admin_json(server, capsys, "fb-admin", "account", "F3"))["result"]["ok"] is True
     hidden = await admin_json(server, capsys, "d-admin", "account", "F3")
     assert (hidden["code"], hidden["message"]) == ("admin_failed", "unknown account F3")
+
+
+async def test_an_order_within_the_server_s_limits_is_refused_by_a_tenant_s_lower_one(server: BrokerServer) -> None:
+    async with connect(server.url, "fb-trader", "fb-trader-secret") as firm, connect(server.url) as home:
+        refused = await firm.new_order("F1", cloid(), "IBM", "buy", type="market", qty="6")
+        assert (refused["status"], refused["reason"]) == ("rejected", "max_order_size")
+        within = await firm.new_order("F1", cloid(), "IBM", "buy", type="market", qty=FIRM_MAX_QTY)
+        assert within["status"] != "rejected", within
+        home_id = cloid()
+        same = await home.new_order("T30", home_id, "IBM", "buy", type="market", qty="6")  # the default tenant: the server's limit
+        assert same["status"] != "rejected", same
+        assert (await final_report(home, home_id))["status"] == "filled"

@@ -73,7 +73,7 @@ class Cores:
         for name, core in self.cores.items():
             if name.startswith("account-"):
                 for symbol, view in core.markets.items():
-                    price = view.bid or view.last
+                    price = view.bid or view.reference
                     if price:
                         prices[symbol] = price
         return prices
@@ -97,6 +97,11 @@ class Cores:
                     if destination in self.cores:
                         per_target.setdefault(destination, []).append(send.message)
             queue.extend(per_target.items())
+            marks = getattr(core, "marks_out", None)  # an InstrumentActor's quotes: soft, sent to every shard by its shell
+            if marks:
+                updates = list(marks.values())
+                marks.clear()
+                queue.extend((shard, updates) for shard in self.cores if shard.startswith("account-"))
             self.now += 1
 
 

@@ -208,3 +208,50 @@ def test_a_bad_instrument_is_a_config_error_naming_the_folder(conf: Path) -> Non
 def test_the_whole_config_round_trips_through_msgspec() -> None:
     config = Config(venues=[VenueSection(name="A", symbols=["IBM"]), VenueSection(name="B")])
     assert msgspec.json.decode(msgspec.json.encode(config), type=Config) == config
+
+
+# --- per-tenant risk limits ([tenants.NAME.risk]) -------------------------------------------
+
+
+def with_tenant(conf: Path, tenant: str = "firm-b") -> None:
+    """The shipped conf plus a tenant ``tenant`` that owns account Z1 and user zed."""
+    with (conf / "accounts.csv").open("a") as accounts:
+        accounts.write("Z1,zed,1000.00,false,,\n")
+    text = (conf / "accounts.csv").read_text().splitlines()
+    header, rows = text[0] + ",tenant", [row + ("," + tenant if row.startswith("Z1,") else ",") for row in text[1:]]
+    (conf / "accounts.csv").write_text("\n".join([header, *rows]) + "\n")
+    with (conf / "users.toml").open("a") as users:
+        users.write(f'\n[[users]]\nkey = "zed"\nsecret = "s"\ntenant = "{tenant}"\naccounts = ["Z1"]\n')
+
+
+def test_a_tenant_s_risk_overrides_the_server_s_setting_by_setting(conf: Path) -> None:
+    with_tenant(conf)
+    server = (conf / "server.toml").read_text()
+    (conf / "server.toml").write_text(server + '\n[tenants.firm-b.risk]\nmax_order_qty = "5"\nprice_band_pct = "2.5"\n')
+    config = load_setup(conf / "server.toml").config
+    firm_b, default = config.risk_of("firm-b"), config.risk_of("default")
+    assert default == config.risk  # a tenant not named: the server's
+    assert (firm_b.max_order_qty, firm_b.price_band_pct) == ("5", "2.5")
+    assert (firm_b.max_order_notional, firm_b.market_collar_pct) == (config.risk.max_order_notional, config.risk.market_collar_pct)
+    assert firm_b.max_order_qty_fixed == fixed.parse("5") and firm_b.price_band_fraction == fixed.parse("0.025")
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[tenants.firm-c.risk]\nmax_order_qty = "5"\n', "[tenants.firm-c]: unknown tenant 'firm-c' (no user or account belongs to it; tenants: default, firm-b)"),
+        ('[tenants.firm-b.risk]\nmax_qty = "5"\n', "[tenants.firm-b]: Object contains unknown field `max_qty` - at `$.risk`"),
+        ('[tenants.firm-b.risk]\nmax_client_order_id_length = 8\n', "unknown field `max_client_order_id_length`"),  # the gateway's, not a tenant's
+        ('[tenants.firm-b.risk]\nmax_order_qty = "1e3"\n', "[tenants.firm-b]: risk.max_order_qty must be a decimal string, not '1e3' - at `$.risk`"),
+        ('[tenants.firm-b.risk]\nmax_order_notional = "0"\n', "risk.max_order_notional must be > 0, not '0'"),
+        ('[tenants.firm-b]\nlimits = 1\n', "[tenants.firm-b]: Object contains unknown field `limits`"),
+        ('[tenants."../up".risk]\nmax_order_qty = "5"\n', "[tenants.../up] must be 1 to 64 letters"),
+    ],
+)
+def test_a_tenant_section_for_an_unknown_tenant_or_field_or_with_a_bad_value_is_refused(conf: Path, text: str, words: str) -> None:
+    with_tenant(conf)
+    path = conf / "server.toml"
+    path.write_text(path.read_text() + "\n" + text)
+    with pytest.raises(ConfigError) as refused:
+        load_setup(path)
+    assert words in str(refused.value) and str(path) in str(refused.value)

@@ -97,3 +97,22 @@ async def test_the_back_office_gets_every_account_and_its_nonzero_positions(tmp_
     assert rows[0] == ["account", "symbol", "qty", "cost"] and [row[:3] for row in rows[1:]] == [["A1", "", ""], ["A2", "IBM", "3"]]
     assert (tmp_path / "allocations.account-0.csv").read_text().splitlines()[0].startswith("date,block_id,account")
     await stop(actor)
+
+
+async def test_seeding_journals_each_account_s_tenant_so_a_restart_gives_it_its_tenant_s_limits(tmp_path: Path) -> None:
+    from actors.account.core import AccountState
+    from model.config import TenantRiskSection, TenantSection
+
+    tenants = {"firm-b": TenantSection(TenantRiskSection(max_order_qty="1"))}
+    with_tenants = msgspec.structs.replace(config(tmp_path), tenants=tenants)
+    seeds = [AccountSeed("A1", "trader1", fixed.parse("100000")), AccountSeed("B9", "zed", fixed.parse("100000"), tenant="firm-b")]
+    for attempt in range(2):  # seeded, then restarted from its journal
+        actor = Shell("account-0", with_tenants, SETUP.instruments)
+        assert await actor.seed(seeds) == (2 if attempt == 0 else 0)
+        await actor.local_inputs_applied()
+        core = actor.core
+        assert isinstance(core, AccountState)
+        b9 = core.accounts["B9"]
+        assert (b9.tenant, core.accounts["A1"].tenant) == ("firm-b", "default")
+        assert b9.limits is core.tenant_limits["firm-b"] and b9.limits.max_order_qty == fixed.parse("1")
+        await stop(actor)

@@ -83,3 +83,48 @@ def test_the_plan_of_an_actor_is_the_configuration_s_and_an_unknown_one_is_refus
     assert actor_plan(SETUP, "instrument-1").role == "instrument"
     with pytest.raises(SystemExit, match="no actor account-99 in this configuration"):
         actor_plan(SETUP, "account-99")
+
+
+async def test_a_replay_with_tenant_limits_gives_the_live_state_hash_from_empty_and_from_a_snapshot(tmp_path: Path) -> None:
+    """The shard built from a config with ``[tenants.small.risk]`` (as ``roles`` builds it):
+    an account of ``small`` refused what the default tenant's account was allowed, and a
+    replay (from empty, and from a snapshot) decides exactly the same."""
+    from actors.runtime.roles import build_core
+    from model.config import TenantRiskSection, TenantSection
+
+    tenants = {"small": TenantSection(TenantRiskSection(max_order_qty="1"))}
+    for snapshots in (0, 4):
+        data_dir = tmp_path / f"snapshots-{snapshots}"
+        config = msgspec.structs.replace(
+            SETUP.config,
+            server=ServerSection(data_dir=str(data_dir)),
+            journal=JournalSection(durability="buffered", snapshot_every_events=snapshots, snapshot_every_s=0, snapshot_events_per_record=0),
+            tenants=tenants,
+        )
+        setup = msgspec.structs.replace(SETUP, config=config)
+
+        class TenantHost(DurableHost):
+            def make_core(self) -> AccountState:
+                core = build_core(actor_plan(setup, "account-0"), self.config)
+                assert isinstance(core, AccountState)
+                return core
+
+        host = TenantHost("account-0", config)
+        host.recover(str(data_dir))
+        host.submit_local([OpenAccount("A1", "trader1", fixed.parse("100000")), OpenAccount("S1", "small1", fixed.parse("100000"), tenant="small")])
+        spec = OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse("2"), None, fixed.parse("140"), None)
+        for seq in range(1, 11):
+            account = "A1" if seq % 2 else "S1"
+            host.receive(encode_batch(Batch("gateway-0~1", seq, 0, [NewOrder(account, f"c{seq}", spec, Reply("gateway-0", 1, b""))])), Acks())
+            await asyncio.sleep(0)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        core = host.machine.core
+        assert isinstance(core, AccountState)
+        outcomes = {(order.account, order.reason) for order in core.orders.values()}
+        assert outcomes == {("A1", None), ("S1", "max_order_size")}, outcomes
+        live = host.machine.state_hash()
+        host.journal.close()
+        result = replay(setup, data_dir, "account-0")
+        assert result["hash"] == live
+        assert (result["from"] == 1) == (snapshots == 0), result  # with snapshots: from one of them

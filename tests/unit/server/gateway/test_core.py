@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from actors.runtime.outbox import Outbox
 from actors.runtime.router import Router
+from keystore import apikeys
 from keystore.apikeys import KeyStore, open_keys
 from model.config import User
 from model.messages import NewOrder, QueryOrders, decode_batch
@@ -180,3 +182,48 @@ async def test_revoking_or_rotating_a_key_closes_its_live_connections_at_once_an
         assert await closed_with(c2) == (1008, f"api key {rotated.key_id} rotated: log in with its new secret")
         assert [conn.dropped for conn in conns] == [True, True, False, False]
         assert gateway.replace_keys(keys.load()) == 0  # told again: nothing more to close
+
+
+async def test_a_connection_of_an_api_key_is_closed_when_the_key_expires_and_nothing_counts_against_the_login(tmp_path: Path) -> None:
+    gateway, keys = keyed_gateway(tmp_path)
+    now_ms = int(time.time() * 1000)
+    expires = now_ms + 3_600_000
+    key = keys.create(TRADER1, ("trade",), (), expires, "expiring")
+    gateway.access.keys = keys.load()
+    async with socket_pair() as (s1, c1), socket_pair() as (s2, c2):
+        conn, plain = (Connection(n, socket, TokenBucket(10**6, 10**6), 1000, address="10.0.0.9") for n, socket in ((1, s1), (2, s2)))
+        gateway.connections.update({1: conn, 2: plain})
+        assert key_login(gateway, conn, key.key_id, key.secret, "n1")["ok"] is True
+        gateway.on_frame(plain, login_frame("trader1", nonce="plain"))
+        assert json.loads(plain.outgoing.pop())["ok"] is True
+        timer = conn.key_expiry
+        assert timer is not None and plain.key_expiry is None  # a users-file login has no key to expire
+        assert 3_590 < timer.when() - asyncio.get_running_loop().time() <= 3_600  # scheduled at login, for the expiry
+        assert gateway.close_if_key_expired(conn, expires - 1) is False and not conn.dropped  # a millisecond before: still open
+        assert gateway.close_if_key_expired(plain, expires + 1) is False and not plain.dropped
+        assert gateway.close_if_key_expired(conn, expires) is True
+        assert await closed_with(c1) == (1008, f"api key {key.key_id} expired at {apikeys.iso(expires)}")
+        assert conn.dropped and not plain.dropped
+        assert gateway.close_if_key_expired(conn, expires + 1) is False  # closed once
+        access = gateway.access
+        assert access.throttle.strikes == {} and access.lockout.failures == {}  # the backoff and the lockout are untouched
+
+
+async def test_the_expiry_timer_closes_the_connection_itself_and_a_clock_set_back_schedules_it_again(tmp_path: Path) -> None:
+    gateway, keys = keyed_gateway(tmp_path)
+    expires = int(time.time() * 1000) + 300
+    key = keys.create(TRADER1, ("read",), (), expires, "short")
+    gateway.access.keys = keys.load()
+    async with socket_pair() as (s1, c1):
+        conn = Connection(1, s1, TokenBucket(10**6, 10**6), 1000)
+        gateway.connections[1] = conn
+        assert key_login(gateway, conn, key.key_id, key.secret, "n1")["ok"] is True
+        first = conn.key_expiry
+        assert first is not None and first.when() - asyncio.get_running_loop().time() <= 0.3
+        assert gateway.close_if_key_expired(conn, expires - 10_000) is False  # as if the wall clock went back 10 s: due again later
+        again = conn.key_expiry
+        assert again is not None and first.cancelled() and 9.5 < again.when() - asyncio.get_running_loop().time() <= 10
+        # due in 1 ms, the timer fires before the key has expired (by the real clock): it waits again, then closes
+        assert gateway.close_if_key_expired(conn, expires - 1) is False and again.cancelled()
+        assert await closed_with(c1) == (1008, f"api key {key.key_id} expired at {apikeys.iso(expires)}")
+        assert conn.dropped and int(time.time() * 1000) >= expires
