@@ -43,6 +43,7 @@ import msgspec
 
 from keystore.masterkey import MasterKey
 from keystore.sealed import SealedBox, Unsealable, context
+from snapshots.files import write_bytes_atomically
 
 FORMAT = "brokerd-sealed-store"
 VERSION = 1
@@ -258,7 +259,7 @@ class SecretStore:
         index = msgspec.json.encode({name: _digest(entry.sealed) for name, entry in sorted(entries.items())})
         sealed_index = base64.b64encode(self._box.seal(index, self._index_context())).decode("ascii")
         file = _File(FORMAT, VERSION, self.purpose, self._key_id, dict(sorted(entries.items())), sealed_index)
-        write_atomically(self.path, msgspec.json.format(msgspec.json.encode(file)) + b"\n")
+        write_bytes_atomically(self.path, msgspec.json.format(msgspec.json.encode(file)) + b"\n")
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -269,26 +270,3 @@ class SecretStore:
             yield
         finally:
             os.close(fd)  # releases the lock
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """``data`` as the whole of ``path``, or the old file untouched: a temporary file in the
-    same folder, fsynced, renamed over ``path``; then the folder fsynced. The file is
-    created owner-only from the start (``snapshots.files.atomic_text`` takes the umask's
-    mode, fine for exports, not for sealed secrets)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)

@@ -143,6 +143,26 @@ def atomic_text(path: Path) -> Iterator[TextIO]:
     _fsync_directory(path.parent)
 
 
+def write_bytes_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """``data`` as the whole of ``path``, or the old file untouched.
+
+    Guarantees: as ``atomic_text``; and the file is created with ``mode`` from the start
+    (owner-only by default: the sealed secrets' files), never readable by others between
+    its creation and a later chmod."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
 def _fsync_directory(directory: Path) -> None:
     """Make the rename itself durable."""
     descriptor = os.open(directory, os.O_RDONLY)
