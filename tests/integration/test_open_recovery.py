@@ -103,8 +103,11 @@ async def assert_allocated_exactly_once(url: str, placed: list[PlacedOrder]) -> 
 
 @pytest.mark.parametrize(
     ("point", "actor"),
-    [("allocation.before_send:1", "instrument-0"), ("allocation.before_send:2", "account-1")],
-    ids=["instrument-after-allocating", "shard-mid-booking"],
+    # the shard is killed after the first record that booked allocations, before its reports
+    # and acks leave: whether the rest of its allocations share that record depends on timing
+    # (a second such record is not sure to come), so the first is the point that is always hit
+    [("allocation.before_send:1", "instrument-0"), ("allocation.before_send:1", "account-1")],
+    ids=["instrument-after-allocating", "shard-after-booking"],
 )
 async def test_a_kill_mid_allocation_completes_it_exactly_once(tmp_path: Path, point: str, actor: str) -> None:
     config = write_open_conf(tmp_path / "conf")
