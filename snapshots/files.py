@@ -32,7 +32,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from model.backoffice import (
     ALLOCATIONS_HEADER,
@@ -130,17 +130,8 @@ def atomic_text(path: Path) -> Iterator[TextIO]:
     Guarantees: a reader never sees half a file; a failure inside the block (also from a
     generator feeding it) leaves ``path`` as it was and no temporary file; once the block
     has returned, the file and its name are on disk."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with temporary.open("x", newline="", encoding="utf-8", buffering=_WRITE_BUFFER_BYTES) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
+    with _replacing(path, 0o666, text=True) as handle:  # the umask decides, as for any new file
+        yield handle
 
 
 def write_bytes_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -149,13 +140,21 @@ def write_bytes_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
     Guarantees: as ``atomic_text``; and the file is created with ``mode`` from the start
     (owner-only by default: the sealed secrets' files), never readable by others between
     its creation and a later chmod."""
+    with _replacing(path, mode, text=False) as handle:
+        handle.write(data)
+
+
+@contextmanager
+def _replacing(path: Path, mode: int, text: bool) -> Iterator[Any]:
+    """The one way a file replaces ``path`` (the guarantees of ``atomic_text``)."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
+        handle = os.fdopen(descriptor, "w", newline="", encoding="utf-8", buffering=_WRITE_BUFFER_BYTES) if text else os.fdopen(descriptor, "wb")
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
