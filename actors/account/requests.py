@@ -181,6 +181,21 @@ class Requests(ShardBase):
         reply, order.cancel_reply = order.cancel_reply, None
         if reply is not None:
             self._refuse(reply, "cancel_rejected", update.reason or Reason.TOO_LATE_TO_CANCEL.value)
+        self._pass_cancel_to_successor(order)
+
+    def _pass_cancel_to_successor(self, order: OrderRecord) -> None:
+        """A kill's or cancel-all's cancel, sent while a replace was in flight, that the
+        instrument answered too late because it had confirmed the replace first (the child is
+        keyed by the successor's id by then). The successor inherited that cancel
+        (``model.lifecycle.inherited``) and nothing else would ever send it: send it now, for
+        the successor. Only then is a refusal of a replaced order's cancel followed by a
+        successor still waiting for a cancel; a cancel the instrument took before the
+        confirmation reaches the successor's child there, and no refusal of it comes back."""
+        if order.replaced_by is None:
+            return
+        successor = self.orders.get(order.replaced_by)
+        if successor is not None and successor.pending is Pending.CANCEL and successor.status.is_open:
+            self.out.to(INSTRUMENT, successor.spec.symbol, CancelRoute(successor.order_id, successor.account, successor.spec.symbol))
 
     def _replace_refused(self, order: OrderRecord, update: OrderUpdate) -> None:
         if order.pending_replace is None:

@@ -80,6 +80,31 @@ def test_a_kill_under_a_replace_in_flight_cancels_the_order_that_replace_makes()
     assert state.accounts["A1"].reserved_cash == 0
 
 
+def test_a_kill_whose_cancel_reaches_the_instrument_after_the_replace_cancels_the_successor() -> None:
+    """The instrument confirmed the replace (and keyed the child by the new id) before the
+    kill's cancel of the old id reached it: it answers that cancel too late. The successor
+    inherited the kill's cancel; the shard now sends it for the successor, so the order the
+    kill meant to stop is stopped and does not stay cancel-in-flight for ever."""
+    state = make_state()
+    order_id = only_report(run(state, order("c1"))).order_id
+    run(state, ReplaceOrder("A1", "c1", "c2", D("12"), None, None, REPLACE_ASKER))
+    assert cancels(run(state, SetKill("A1", True))) == [order_id]
+    _, new = reports(venue_event(state, order_id, VenueEventKind.REPLACED))
+    sends = venue_event(state, order_id, VenueEventKind.CANCEL_REJECTED, Reason.TOO_LATE_TO_CANCEL.value)
+    assert cancels(sends) == [new.order_id] and refusals(sends) == [] and state.anomalies == []
+    canceled = only_report(venue_event(state, new.order_id, VenueEventKind.CANCELED, Reason.USER_CANCELED.value))
+    assert (canceled.status, state.accounts["A1"].reserved_cash) == (OrderStatus.CANCELED, 0)
+    state.check_invariants()
+
+
+def test_a_client_cancel_refused_after_its_order_was_replaced_sends_nothing_more() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order("c1"))).order_id
+    run(state, ReplaceOrder("A1", "c1", "c2", D("12"), None, None, REPLACE_ASKER))
+    reports(venue_event(state, order_id, VenueEventKind.REPLACED))
+    assert cancels(venue_event(state, order_id, VenueEventKind.CANCEL_REJECTED, Reason.TOO_LATE_TO_CANCEL.value)) == []
+
+
 def test_a_refused_cancel_under_a_replace_leaves_the_replace_in_flight_until_its_own_answer() -> None:
     state = make_state()
     order_id = only_report(run(state, order("c1"))).order_id
