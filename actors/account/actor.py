@@ -18,7 +18,8 @@ from actors.supervisor.core import ActorPlan
 from model import fixed
 from model.config import AccountSeed, Config
 from model.instruments import Instrument
-from model.messages import AccountReply, OpenAccount, OrdersReply, QueryAccount, QueryOrders, Reply
+from model.limits import RiskLimits, tenant_limits
+from model.messages import AccountReply, Message, OpenAccount, OrdersReply, QueryAccount, QueryOrders, Reply, SetRiskLimits
 from model.views import account_view, orders_view
 from snapshots.files import write_allocations_csv, write_positions_csv
 
@@ -42,12 +43,23 @@ class AccountActor(MarksHost):
 
     async def seed(self, accounts: list[AccountSeed]) -> int:
         """The accounts file's accounts that this shard's journal does not hold yet enter as
-        journaled ``OpenAccount`` inputs (called once wired, at start and after a restart).
+        journaled ``OpenAccount`` inputs (called once wired, at start and after a restart),
+        after a ``SetRiskLimits`` when the configuration's limits are not those the state
+        holds (a restart with a changed ``[risk]`` or ``[tenants.NAME.risk]``) or the journal
+        is new.
         Not a constructor argument: Ray cannot restart an actor whose large creation
         arguments went to its object store (ray-project/ray#53713)."""
-        fresh = [seed for seed in accounts if seed.account not in self.core.accounts]
-        if fresh:
-            self.submit_local([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group, s.tenant) for s in fresh])
+        core: AccountState = self.core
+        fresh = [seed for seed in accounts if seed.account not in core.accounts]
+        inputs: list[Message] = []
+        limits, tenants = RiskLimits.from_config(self.config.risk, self.config.open), tenant_limits(self.config)
+        if self.journal.last_seq == 0 or (limits, tenants) != (core.limits, core.tenant_limits):
+            # the first record of a journal says which limits it started with (a replay from
+            # empty then never takes a later configuration's); a restart with others journals them
+            inputs.append(SetRiskLimits(limits, tenants))
+        inputs += [OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group, s.tenant) for s in fresh]
+        if inputs:
+            self.submit_local(inputs)
         return len(fresh)
 
     # --- operator queries (read only: not journaled) -----------------------------------------

@@ -49,6 +49,7 @@ from model.messages import (
     QueryOrders,
     ReplaceOrder,
     SetKill,
+    SetRiskLimits,
     SetTradingStatus,
     StrikeNav,
 )
@@ -144,6 +145,14 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
         for order_id in self._cancelable(lambda order: order.account in killed):
             self._request_cancel(self.orders[order_id])
 
+    def _set_risk_limits(self, command: SetRiskLimits, now: int) -> None:
+        """The limits of the configuration this shard started with: every account, present
+        and future, decides its next orders under its tenant's. Orders already working keep
+        the holds they were accepted with."""
+        self.limits, self.tenant_limits = command.limits, dict(command.tenant_limits)
+        for account in self.accounts.values():
+            account.limits = self.limits_of(account.tenant)
+
     # --- events from instrument actors -------------------------------------------------------
 
     def _order_update(self, update: OrderUpdate, now: int) -> None:
@@ -186,6 +195,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
         MarketUpdate: Markets._market_update,
         SetTradingStatus: Markets._set_trading_status,
         SetKill: _set_kill,
+        SetRiskLimits: _set_risk_limits,
         OpenAccount: _open_account,
         OpenMarket: Markets._open_market,
         StrikeNav: Markets._strike_nav,

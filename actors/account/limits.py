@@ -1,38 +1,11 @@
-"""Pre-trade risk limits as the account shard holds them: fixed-point ints, resolved once
-from ``[risk]`` and a tenant's ``[tenants.NAME.risk]`` (``model/config.py``)."""
+"""Pre-trade risk limits as the account shard holds them (``model/limits.py``), and an
+account's tenant as the shard keeps it."""
 
 from __future__ import annotations
 
-import msgspec
-
-from model.config import Config, OpenSection, RiskSection
+from model.limits import RiskLimits as RiskLimits  # re-exported: the shard's parts take them from here
+from model.limits import tenant_limits as tenant_limits
 from model.permissions import DEFAULT_TENANT
-
-
-class RiskLimits(msgspec.Struct, frozen=True):
-    max_order_qty: int
-    max_order_notional: int
-    price_band: int  # fraction of the reference price, scale 10^-9
-    market_collar: int
-    reject_late_opg: bool = True  # ``[open] late_orders = "reject"``; False: queue them for the next open
-    open_timezone: str = "America/New_York"  # ``[open] timezone``: the open happens once per local day
-
-    @classmethod
-    def from_config(cls, risk: RiskSection, opening: OpenSection | None = None) -> RiskLimits:
-        return cls(
-            max_order_qty=risk.max_order_qty_fixed,
-            max_order_notional=risk.max_order_notional_fixed,
-            price_band=risk.price_band_fraction,
-            market_collar=risk.market_collar_fraction,
-            reject_late_opg=opening is None or opening.late_orders == "reject",
-            open_timezone=OpenSection().timezone if opening is None else opening.timezone,
-        )
-
-
-def tenant_limits(config: Config) -> dict[str, RiskLimits]:
-    """The limits of each tenant ``[tenants]`` names: ``[risk]`` with its overrides. A tenant
-    not named has the server's (``RiskLimits.from_config(config.risk, config.open)``)."""
-    return {tenant: RiskLimits.from_config(config.risk_of(tenant), config.open) for tenant in sorted(config.tenants)}
 
 
 def tenant_of(tenant: str) -> str:

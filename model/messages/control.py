@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Union
 
+from model.limits import RiskLimits
 from model.messages.base import MessageBase
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "OpenAccount",
     "OpenMarket",
     "SetKill",
+    "SetRiskLimits",
     "SetTradingStatus",
     "StrikeNav",
     "VenueRecovered",
@@ -90,6 +92,18 @@ class StrikeNav(MessageBase, frozen=True, gc=False, tag=85):
 # --- an actor to itself (journaled like any input, so replay repeats them) --------------------
 
 
+class SetRiskLimits(MessageBase, frozen=True, gc=False, tag=86):
+    """The pre-trade limits an account shard decides with from now on: the server's
+    ``[risk]`` and each tenant's ``[tenants.NAME.risk]``, as the configuration read at this
+    start resolves them. A shard journals it to itself when it starts with limits other
+    than the ones its state holds (a snapshot's, or none yet), so a change of the
+    configuration applies to every account from that record on, and replay decides each
+    order under the limits it was decided under live."""
+
+    limits: RiskLimits
+    tenant_limits: dict[str, RiskLimits]
+
+
 class VenueStart(MessageBase, frozen=True, gc=False, tag=90):
     """Open the venue adapter (its first quotes and session state)."""
 
@@ -137,6 +151,7 @@ ControlMessage = Union[
     OpenAccount,
     OpenMarket,
     StrikeNav,
+    SetRiskLimits,
     VenueStart,
     VenueTick,
     VenueSetSession,

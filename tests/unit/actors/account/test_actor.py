@@ -116,3 +116,37 @@ async def test_seeding_journals_each_account_s_tenant_so_a_restart_gives_it_its_
         assert (b9.tenant, core.accounts["A1"].tenant) == ("firm-b", "default")
         assert b9.limits is core.tenant_limits["firm-b"] and b9.limits.max_order_qty == fixed.parse("1")
         await stop(actor)
+
+
+async def test_a_restart_with_other_limits_journals_them_and_every_account_decides_under_them(tmp_path: Path) -> None:
+    """The shard stops (a snapshot of its state, limits included) and starts under a
+    configuration with a lower ``[risk] max_order_qty`` and a tenant's own: the new limits
+    are a journaled input, so the restored accounts take them, and a replay of the journal
+    repeats both the old decision and the new one."""
+    from actors.account.core import AccountState
+    from model.config import RiskSection, TenantRiskSection, TenantSection
+
+    actor = await seeded(tmp_path)
+    await place(actor, 1, "c1", qty="5")
+    assert actor.core.orders.peek("account-0-1").status.value == "new"
+    await stop(actor)
+    lower = msgspec.structs.replace(
+        config(tmp_path), risk=RiskSection(max_order_qty="3"), tenants={"firm-b": TenantSection(TenantRiskSection(max_order_qty="1"))}
+    )
+    again = Shell("account-0", lower, SETUP.instruments)
+    assert await again.seed(SEEDS) == 0
+    await again.local_inputs_applied()
+    core = again.core
+    assert isinstance(core, AccountState)
+    assert core.limits.max_order_qty == fixed.parse("3") and core.accounts["A1"].limits is core.limits
+    assert core.tenant_limits["firm-b"].max_order_qty == fixed.parse("1")
+    await place(again, 2, "c2", qty="5")
+    assert [(o.client_order_id, o.status.value, o.reason) for o in core.orders.values()] == [
+        ("c1", "new", None),
+        ("c2", "rejected", "max_order_size"),
+    ]
+    seq = again.journal.last_seq
+    assert await again.seed(SEEDS) == 0 and again.journal.last_seq == seq  # the same limits again: nothing journaled
+    hashes = await again.replay_hash()
+    assert hashes["live"] == hashes["replayed"]
+    await stop(again)

@@ -60,6 +60,7 @@ WIRE_TAGS = {
     "OpenAccount": 83,
     "OpenMarket": 84,
     "StrikeNav": 85,
+    "SetRiskLimits": 86,
     "VenueStart": 90,
     "VenueTick": 91,
     "VenueSetSession": 92,
