@@ -249,6 +249,20 @@ TABLE: tuple[Command, ...] = (
         "login lockouts (too many failed logins by a key or from an address): list them, or lift one on every gateway",
         "lockout",
     ),
+    Command(
+        "transfers",
+        (Form(optional="ACCOUNT", options=(("--status", "S"),)),),
+        "deposits, withdrawals and journal legs: of one account, or the most recent of every account;"
+        " --status pending|settled|rejected|canceled",
+        "transfers",
+    ),
+    Command(
+        "transfer",
+        tuple(Form(words=(word,), names=("ID",), optional="REASON") for word in ("settle", "reject", "cancel")),
+        "settle a pending deposit (credit it) or withdrawal (pay out its held cash), reject either, or cancel a withdrawal"
+        " (release its hold); REASON is recorded and shown",
+        "transfer",
+    ),
     Command("help", (Form(optional=COMMAND_NAME),), "this list, or one command", "show_help", runs=SHELL),
     Command("quit", NONE, "leave the shell (also: exit, Ctrl-D)", "leave", runs=SHELL, aliases=("exit",)),
 )
@@ -290,7 +304,7 @@ def unknown_command(name: str, where: Where = SHELL) -> str:
         return f"unknown command {name!r}; commands: {', '.join(COMMANDS)}"
     known = ", ".join(SERVER_COMMANDS)
     if name in COMMANDS or name in ALIASES:
-        return f"{name!r} is a command of the admin shell, not of the server; server commands: {known}"
+        return f"{name!r} is a command of the admin shell; server commands: {known}"  # under 256 characters: an error frame's
     return f"unknown admin command {name!r}; server commands: {known}"
 
 

@@ -17,6 +17,7 @@ from model.accounts_file import AccountSeed, check_account_symbols, check_tenant
 from model.accounts_file import numbered_csv_rows as numbered_csv_rows  # re-exported: the back office reads CSV rows the same way
 from model.accounts_file import parse_accounts_csv as parse_accounts_csv  # re-exported: ``accounts load`` parses an upload
 from model.enums import SessionState
+from model.transfers import MAX_CASH
 from model.errors import ConfigError
 from model.instruments import Instrument, InstrumentSpec
 from model.permissions import ALIASES, DEFAULT_TENANT, UnknownRole, role
@@ -101,6 +102,9 @@ class GatewaySection(_Section, frozen=True):
     # tenant_admin, platform_operator) must give a TOTP code once its user is enrolled; with
     # this on, such a login is refused while its user is not enrolled. The demo turns it off.
     require_mfa_for_admin: bool = True
+    # A withdrawal or a journal needs a TOTP code of its enrolled user (``totp`` in the
+    # request; server/gateway/mfa.py ``transfer_check``). The demo turns it off.
+    require_mfa_for_transfers: bool = True
     totp_drift_steps: int = 1  # codes of this many 30 s steps before or after now are accepted (clock drift)
     totp_issuer: str = "brokerd"  # the issuer an authenticator app shows beside the user
     # API keys: without --expires a key lasts api_key_default_days; none may last beyond api_key_max_days
@@ -337,6 +341,31 @@ class BasketSection(_Section, frozen=True):
                 raise ValueError(f"basket.{name} must be > 0, not {getattr(self, name)}")
 
 
+class TransfersSection(_Section, frozen=True):
+    """Client cash movements (``deposit``, ``withdrawal``, ``journal``; docs/books.md): what
+    one request may move and carry, checked by the gateway before it reaches a shard."""
+
+    max_amount: str = "100000000.00"  # one deposit, withdrawal or journal entry, at most (whole cents)
+    max_journal_entries: int = 100  # entries of one batch of journals (all or nothing)
+    idempotency_key_length: int = 64  # characters of an idempotency key, at most
+    admin_listed: int = 1000  # ``admin transfers``: the most recent this many, across the accounts asked
+
+    def __post_init__(self) -> None:
+        for name in ("max_journal_entries", "idempotency_key_length", "admin_listed"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"transfers.{name} must be > 0, not {getattr(self, name)}")
+        try:
+            amount = fixed.parse(self.max_amount)
+        except fixed.DecimalFormatError:
+            raise ValueError(f"transfers.max_amount must be a decimal string, not {self.max_amount!r}") from None
+        if amount <= 0 or amount % fixed.CENT or amount > MAX_CASH:
+            raise ValueError(f"transfers.max_amount must be whole cents, > 0 and at most {fixed.format_cash(MAX_CASH)}")
+
+    @property
+    def max_amount_fixed(self) -> int:
+        return fixed.parse(self.max_amount)
+
+
 class SecretsSection(_Section, frozen=True):
     """Secrets at rest (``keystore/``): the master key that seals them, and the vault of venue
     credentials. The master key is read only where a secret is sealed or opened (the start
@@ -391,6 +420,7 @@ class Config(_Section, frozen=True):
     files: FilesSection = FilesSection()
     admin: AdminSection = AdminSection()
     basket: BasketSection = BasketSection()
+    transfers: TransfersSection = TransfersSection()
     logging: LoggingSection = LoggingSection()
     secrets: SecretsSection = SecretsSection()
     venues: list[VenueSection] = msgspec.field(default_factory=lambda: [VenueSection(name="SIM")])

@@ -64,7 +64,9 @@ PERMISSIONS: Final[dict[str, Scope]] = {
     "quotes.read": Scope.READ,  # subscribe to quotes (market data: not a tenant's)
     "orders.place": Scope.TRADE,  # new_order(s), replace_order, load_orders
     "orders.cancel": Scope.TRADE,  # cancel_order, cancel_all
-    "cash.transfer": Scope.TRANSFER,  # moving cash in or out of an account
+    "cash.transfer": Scope.TRANSFER,  # deposit, withdrawal, journal: asking to move cash in, out of or between accounts
+    "cash.across_owners": Scope.TRANSFER,  # a journal between accounts of different owners (within the tenant)
+    "cash.settle": Scope.TRANSFER,  # admin transfers, admin transfer settle|reject|cancel: the cashier's queue
     # admin commands on the caller's tenant (every tenant for the platform operator)
     "tenant.inspect": Scope.READ,  # admin account, admin orders ACCOUNT, the executions channel
     "tenant.report": Scope.READ,  # export, reconcile
@@ -93,11 +95,17 @@ OPS: Final[dict[str, str]] = {
     "get_orders": "orders.read",
     "get_account": "accounts.read",
     "subscribe": "quotes.read",
+    "deposit": "cash.transfer",
+    "withdrawal": "cash.transfer",
+    "journal": "cash.transfer",
+    "get_transfers": "accounts.read",
     # "admin": the permission of the command (COMMANDS); the ops of UNGUARDED need none
 }
 # Ops that need no permission: logging in, and asking who one is (what a key may do is no secret to it)
 UNGUARDED: Final = frozenset({"login", "whoami"})
 EXECUTIONS_CHANNEL: Final = "tenant.inspect"  # subscribe to ``executions``: every account within reach
+TRANSFERS_CHANNEL: Final = "accounts.read"  # subscribe to ``transfers``: the transfers of every account within reach
+ACROSS_OWNERS: Final = "cash.across_owners"  # a journal whose accounts have different owners
 
 COMMANDS: Final[dict[str, str]] = {
     "account": "tenant.inspect",
@@ -121,6 +129,8 @@ COMMANDS: Final[dict[str, str]] = {
     "keys": "tenant.keys",
     "mfa": "tenant.mfa",
     "lockout": "server.lockouts",
+    "transfers": "cash.settle",
+    "transfer": "cash.settle",
 }
 LOAD_ORDERS: Final = "tenant.load_orders"  # ``orders load FILE``: the form of ``orders`` that trades
 UNKNOWN_COMMAND: Final = "server.inspect"  # a command the server lacks: who may not run commands learns nothing of them
@@ -129,6 +139,9 @@ UNKNOWN_COMMAND: Final = "server.inspect"  # a command the server lacks: who may
 
 _READ_OWN = frozenset({"accounts.read", "orders.read", "quotes.read"})
 _TRADE_OWN = _READ_OWN | {"orders.place", "orders.cancel"}
+# A client asks to move its own cash (a deposit, a withdrawal, a journal between its accounts);
+# settling it is the cashier's (``cash.settle``), as at a broker whose cashiering desk releases funds.
+_TRADE_AND_MOVE_OWN = _TRADE_OWN | {"cash.transfer"}
 
 
 @dataclass(frozen=True)
@@ -145,10 +158,15 @@ TENANT_ADMIN: Final = "tenant_admin"
 ROLES: Final[dict[str, Role]] = {
     role.name: role
     for role in (
-        Role("trader", Reach.OWN, _TRADE_OWN, "trades its own accounts"),
-        Role("advisor", Reach.OWN, _TRADE_OWN, "trades its accounts and every account of its groups"),
+        Role("trader", Reach.OWN, _TRADE_AND_MOVE_OWN, "trades its own accounts; asks to move their cash"),
+        Role("advisor", Reach.OWN, _TRADE_AND_MOVE_OWN, "trades its accounts and every account of its groups; asks to move their cash"),
         Role("viewer", Reach.OWN, _READ_OWN, "reads its accounts, their orders and quotes; changes nothing"),
-        Role("cashier", Reach.TENANT, frozenset({"accounts.read", "quotes.read", "cash.transfer"}), "sees every account of its tenant; moves cash"),
+        Role(
+            "cashier",
+            Reach.TENANT,
+            frozenset({"accounts.read", "quotes.read", "cash.transfer", "cash.across_owners", "cash.settle"}),
+            "sees every account of its tenant; moves cash between them; settles, rejects and cancels transfers",
+        ),
         Role(
             "compliance",
             Reach.TENANT,
@@ -213,7 +231,7 @@ def command_permission(name: str, args: tuple[str, ...] | list[str] = ()) -> str
 
 def _check_table() -> None:
     unknown = {p for r in ROLES.values() for p in r.permissions} | set(OPS.values()) | set(COMMANDS.values())
-    unknown |= {EXECUTIONS_CHANNEL, LOAD_ORDERS, UNKNOWN_COMMAND}
+    unknown |= {EXECUTIONS_CHANNEL, TRANSFERS_CHANNEL, ACROSS_OWNERS, LOAD_ORDERS, UNKNOWN_COMMAND}
     unknown -= set(PERMISSIONS)
     if unknown:
         raise AssertionError(f"model/permissions.py names permissions it does not define: {sorted(unknown)}")

@@ -13,7 +13,9 @@ Points: ``journal.before_commit``, ``journal.after_commit`` (before apply),
 block's fills allocated, nothing of it sent yet), ``nav.before_send`` (a NAV strike's
 marker passed on by an account shard or received by an InstrumentActor, nothing sent
 yet), ``basket.before_send`` (a basket's chunk of orders entered by an account shard,
-none of its reports, routes or answer sent, nothing acked), ``snapshot.part`` (a part of
+none of its reports, routes or answer sent, nothing acked), ``transfer.before_send`` (an
+account shard handled a step of a journal's two-phase commit — the request it coordinates,
+a prepare, a vote, an outcome or a booking — nothing of it sent or acked), ``snapshot.part`` (a part of
 a snapshot written in parts committed, its manifest not yet), ``snapshot.write`` (inside
 the snapshot transaction: the manifest's, for one in parts), ``journal.truncate`` (inside
 the truncation transaction).
@@ -32,6 +34,7 @@ POINTS = (
     "allocation.before_send",
     "nav.before_send",
     "basket.before_send",
+    "transfer.before_send",
     "snapshot.part",
     "snapshot.write",
     "journal.truncate",

@@ -19,7 +19,8 @@ from model import fixed
 from model.config import AccountSeed, Config
 from model.instruments import Instrument
 from model.limits import RiskLimits, tenant_limits
-from model.messages import AccountReply, Message, OpenAccount, OrdersReply, QueryAccount, QueryOrders, Reply, SetRiskLimits
+from model.messages import AccountReply, DecideTransfer, Message, OpenAccount, OrdersReply, QueryAccount, QueryOrders, Reply, SetRiskLimits
+from model.transfers import Decision, TransferReason, TransferStatus, transfer_view
 from model.views import account_view, orders_view
 from snapshots.files import write_allocations_csv, write_positions_csv
 
@@ -37,6 +38,7 @@ class AccountActor(MarksHost):
         super().__init__(name, config)
         self.recover(config.server.data_dir)
         self.last_status = (time.monotonic(), self.core.order_counter)
+        self.deciding: set[str] = set()  # transfers whose decision is being journaled (``decide_transfer``)
 
     def make_core(self) -> Core:
         return build_core(ActorPlan(self.name, ACCOUNT, instruments=self.instruments), self.config)
@@ -85,6 +87,48 @@ class AccountActor(MarksHost):
         (send,) = core.out.drain()
         assert isinstance(send.message, OrdersReply)
         return orders_view(send.message)
+
+    # --- cash movements: the cashier's reads and decisions ---------------------------------------
+
+    async def admin_transfers(self, accounts: list[str] | None, status: str | None, limit: int) -> list[dict[str, Any]]:
+        """The transfers of ``accounts`` here (None: of every account here), ``status`` only if
+        given, the most recent ``limit`` (0: all), as the API shows them."""
+        core: AccountState = self.core
+        wanted = None if status is None else TransferStatus(status)
+        names = core.accounts if accounts is None else [a for a in accounts if a in core.accounts]
+        records = sorted((r for name in names for r in core.transfers_of(name, wanted)), key=lambda r: (r.created_ts, r.transfer_id))
+        return [transfer_view(record) for record in (records[-limit:] if limit else records)]
+
+    async def transfer_view(self, transfer_id: str) -> dict[str, Any] | None:
+        record = self.core.transfers.get(transfer_id)
+        return None if record is None else transfer_view(record)
+
+    async def decide_transfer(self, transfer_id: str, decision: str, reason: str | None, asker: str) -> dict[str, Any]:
+        """Settle, reject or cancel a pending transfer: checked, then journaled as this shard's
+        own input and applied (``DecideTransfer``); answered with the transfer as it then
+        stands, or why not (``ok`` false, a reason code and a message: nothing changed).
+
+        Guarantees: one decision per transfer at a time here — a second one asked while the
+        first is being journaled is refused (``not_pending``), so the answer of each is the
+        outcome of its own decision."""
+        core: AccountState = self.core
+        chosen = Decision(decision)
+        problem = core.decision_problem(transfer_id, chosen)
+        if problem is None and transfer_id in self.deciding:
+            problem = (TransferReason.NOT_PENDING.value, f"transfer {transfer_id} is being decided")
+        if problem is not None:
+            return {"ok": False, "code": problem[0], "message": problem[1]}
+        self.deciding.add(transfer_id)
+        try:
+            self.submit_local([DecideTransfer(transfer_id, chosen, reason, asker)])
+            await self.local_inputs_applied()
+        finally:
+            self.deciding.discard(transfer_id)
+        record = core.transfers[transfer_id]
+        if record.status is not chosen.status:  # the shard refused it as it applied it (the cash changed meanwhile)
+            code, message = core.decision_problem(transfer_id, chosen) or (TransferReason.NOT_PENDING.value, f"transfer {transfer_id} is {record.status.value}")
+            return {"ok": False, "code": code, "message": message}
+        return {"ok": True, "transfer": transfer_view(record)}
 
     async def status(self) -> dict[str, Any]:
         """The runtime's status plus the book: accounts, orders, and orders/s since the

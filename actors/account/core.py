@@ -8,7 +8,8 @@ invariant.
 ``AccountState`` puts together the shard's parts, one idea per module: ``base`` (the state,
 the lifecycle mutator, holds, reports), ``entry`` (new orders and risk), ``requests``
 (cancel and replace), ``booking`` (fills and the venue's ends), ``queries`` and
-``markets`` (quotes, halts, the open and NAV markers). This module holds what concerns the
+``markets`` (quotes, halts, the open and NAV markers), ``transfers`` (deposits, withdrawals
+and journals between accounts, with their two-phase commit across shards). This module holds what concerns the
 whole: accounts and the kill switch, the handler table, the invariants and the hash.
 """
 
@@ -30,6 +31,7 @@ from actors.account.queries import Queries
 from actors.account.records import SAME_AS_SPEC, AccountRecord, OrderRecord, PositionRecord
 from actors.account.requests import Requests
 from actors.account.risk import MarketView, RiskLimits
+from actors.account.transfers import Transfers, TransfersSnapshot
 from actors.runtime.outputs import ALL
 from model.config import AccountSeed
 from model.enums import Side, VenueEventKind
@@ -52,6 +54,16 @@ from model.messages import (
     SetRiskLimits,
     SetTradingStatus,
     StrikeNav,
+)
+from model.messages import (
+    DecideTransfer,
+    JournalApplied,
+    JournalOutcome,
+    JournalPrepare,
+    JournalVote,
+    QueryTransfers,
+    RequestJournal,
+    RequestTransfer,
 )
 
 # members read on every venue event, bound once (model/enums.py says why)
@@ -78,9 +90,10 @@ class AccountSnapshot(msgspec.Struct):
     rejected_requests: int
     anomalies: list[str]
     tenant_limits: dict[str, RiskLimits] = msgspec.field(default_factory=dict)  # none in a snapshot from before them
+    transfers: TransfersSnapshot | None = None  # cash movements (``transfers.py``); none in a snapshot from before them
 
 
-class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
+class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Transfers):
     """Owns a set of accounts (each account has exactly one owning shard) and their orders.
 
     Guarantees: an order is reported ``new`` only after every pre-trade check passed and its
@@ -199,17 +212,27 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
         OpenAccount: _open_account,
         OpenMarket: Markets._open_market,
         StrikeNav: Markets._strike_nav,
+        RequestTransfer: Transfers._request_transfer,
+        DecideTransfer: Transfers._decide_transfer,
+        QueryTransfers: Transfers._query_transfers,
+        RequestJournal: Transfers._request_journal,
+        JournalPrepare: Transfers._journal_prepare,
+        JournalVote: Transfers._journal_vote,
+        JournalOutcome: Transfers._journal_outcome,
+        JournalApplied: Transfers._journal_applied,
     }
 
     # --- checks ------------------------------------------------------------------------------
 
     def check_invariants(self) -> None:
-        """Reservations equal the sum over open orders and are never negative; cash equals the
-        opening cash less every buy booked plus every sell booked; positions equal the fills."""
+        """Reservations equal the sum over open orders and pending transfers' holds and are
+        never negative; cash equals the opening cash less every buy booked plus every sell
+        booked plus what settled transfers moved; positions equal the fills."""
+        self.check_transfers()
         for account in self.accounts.values():
             orders = [order for order_id in set(account.orders.values()) if (order := self.orders.peek(order_id)) is not None]
             pending = [order.pending_replace for order in orders if order.pending_replace is not None]
-            expected_cash_hold = sum(o.reserved_cash for o in orders) + sum(p.held_cash for p in pending)
+            expected_cash_hold = sum(o.reserved_cash for o in orders) + sum(p.held_cash for p in pending) + self.transfer_holds(account.account)
             assert account.reserved_cash == expected_cash_hold >= 0, (account.account, account.reserved_cash, expected_cash_hold)
             holds: dict[str, int] = {}
             for order in orders:
@@ -222,7 +245,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
                     holds[order.spec.symbol] += order.pending_replace.held_qty
             assert {s: q for s, q in holds.items() if q} == account.reserved_qty, (account.account, holds, account.reserved_qty)
             chains = [o for o in orders if o.replaced_by is None]
-            cash = account.initial_cash
+            cash = account.initial_cash + self.transfer_cash(account.account)
             positions: dict[str, int] = dict(account.initial_positions)
             for order in chains:
                 spec = order.spec
@@ -259,6 +282,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
             rejected_requests=self.rejected_requests,
             anomalies=self.anomalies,
             tenant_limits=self.tenant_limits,
+            transfers=self.transfers_snapshot(),
         )
 
     @classmethod
@@ -273,6 +297,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
         core.markets = state.markets
         core.order_counter, core.allocations, core.nav_markers = state.order_counter, state.allocations, state.nav_markers
         core.kill_all, core.rejected_requests, core.anomalies = state.kill_all, state.rejected_requests, state.anomalies
+        core.restore_transfers(state.transfers)
         return core
 
     def _restored_account(self, account: AccountRecord) -> AccountRecord:
@@ -324,4 +349,5 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets):
         digest = hashlib.sha256(msgspec.msgpack.encode((self.accounts, self.markets, self.order_counter, self.rejected_requests, self.kill_all)))
         for encoded in self.orders.encoded():
             digest.update(encoded)
+        digest.update(self.transfers_state())
         return digest.hexdigest()

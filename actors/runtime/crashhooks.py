@@ -19,15 +19,17 @@ class TurnCrashPoints:
     """``journal.after_commit`` (committed, not applied) and, once the record is applied but
     nothing of it is sent or acked: ``apply.before_send``, ``allocation.before_send`` (the
     record allocated a block's fills), ``nav.before_send`` (it passed on or received a
-    NAV strike's marker) and ``basket.before_send`` (it held a basket's chunk of orders)
-    — the last three count only records that did that."""
+    NAV strike's marker), ``basket.before_send`` (it held a basket's chunk of orders) and
+    ``transfer.before_send`` (it handled a step of a journal's two-phase commit) — the last
+    four count only records that did that."""
 
-    __slots__ = ("allocations", "crash", "nav_markers")
+    __slots__ = ("allocations", "crash", "journal_steps", "nav_markers")
 
     def __init__(self, crash: CrashPoints, core: Any) -> None:
         self.crash = crash
         self.allocations = getattr(core, "allocations", 0)  # block fills allocated or booked so far
         self.nav_markers = getattr(core, "nav_markers", 0)  # NAV markers passed on or received so far
+        self.journal_steps = getattr(core, "journal_steps", 0)  # steps of journals' two-phase commits handled so far
 
     @classmethod
     def armed(cls, crash: CrashPoints, core: Any) -> TurnCrashPoints | None:
@@ -47,6 +49,11 @@ class TurnCrashPoints:
             if allocations > self.allocations:
                 crash.hit("allocation.before_send")
             self.allocations = allocations
+        if crash.point == "transfer.before_send":
+            steps = getattr(core, "journal_steps", 0)
+            if steps > self.journal_steps:
+                crash.hit("transfer.before_send")
+            self.journal_steps = steps
         if crash.point == "nav.before_send":
             markers = getattr(core, "nav_markers", 0)
             if markers > self.nav_markers:

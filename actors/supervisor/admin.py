@@ -23,6 +23,7 @@ journals).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,6 +44,7 @@ from model.basket import BasketError, BasketRules, encode_chunks, is_parquet, pa
 from model.config import Config, ConfigError, Setup, User, check_account_symbols, parse_accounts_csv
 from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetTradingStatus
 from model.permissions import Reach
+from model.transfers import Decision, TransferStatus
 from snapshots.files import PathRefused, concatenate_csv, confine, read_positions
 
 log = structlog.get_logger("supervisor")
@@ -269,6 +271,42 @@ class AdminCommands:
         counts = await asyncio.gather(*(self.top.handles[n].cancel_count.remote(a, symbol, venue) for n in names for a in accounts))
         await self._operator([AdminCancelAll(a, symbol, venue) for a in accounts])
         return {"ok": True, "canceled": sum(counts), "filters": filters}
+
+    # --- cash movements ------------------------------------------------------------------------------
+
+    async def transfers(self, given: Given, tenant: str | None) -> Result:
+        """Deposits, withdrawals and journal legs: of one account, or the most recent
+        ``[transfers] admin_listed`` of every account (of ``tenant`` when confined)."""
+        status = given.get("status")
+        if status is not None and status not in {s.value for s in TransferStatus}:
+            raise AdminError(f"--status must be one of {', '.join(TransferStatus)}, not {status!r}")
+        account = given.get("ACCOUNT")
+        if account is not None:
+            handle = await self._shard_owning(account, tenant)
+            listed: list[Result] = await handle.admin_transfers.remote([account], status, 0)
+        else:
+            accounts = None if tenant is None else self._accounts_of(tenant)
+            limit = self.top.config.transfers.admin_listed
+            parts = await asyncio.gather(*(self.top.handles[n].admin_transfers.remote(accounts, status, limit) for n in self._actors(ACCOUNT)))
+            listed = sorted((view for part in parts for view in part), key=lambda view: (view["created_ts"], view["transfer_id"]))[-limit:]
+        return {"ok": True, "account": account, "status": status, "transfers": listed}
+
+    async def transfer(self, given: Given, tenant: str | None) -> Result:
+        """Settle, reject or cancel one pending deposit or withdrawal: journaled by the shard
+        that holds it, and answered with the transfer as it now stands (an unknown id, another
+        tenant's, or one already decided: ``AdminError``, nothing changed)."""
+        decision = Decision(("settle", "reject", "cancel")[given.form])
+        transfer_id = given["ID"]
+        shard = _shard_of_transfer(transfer_id)
+        handle = self.top.handles.get(shard) if shard in self._actors(ACCOUNT) else None
+        view = None if handle is None else await handle.transfer_view.remote(transfer_id)
+        if view is None or (tenant is not None and view["account"] not in self._accounts_of(tenant)):
+            raise AdminError(f"unknown transfer {transfer_id}" + ("" if shard else " (a journal is booked at once: nothing to settle)"))
+        assert handle is not None
+        result: Result = await handle.decide_transfer.remote(transfer_id, decision.value, given.get("REASON"), "operator")
+        if not result.get("ok"):
+            raise AdminError(f"{result['code']}: {result['message']}")
+        return {"ok": True, "transfer": result["transfer"]}
 
     # --- the open and mutual funds -----------------------------------------------------------------
 
@@ -583,3 +621,12 @@ class AdminCommands:
         breaks = backoffice.reconcile(ours, theirs)
         shown = backoffice.breaks_to_json(breaks[:MAX_BREAKS_SHOWN])
         return {"ok": not breaks, "accounts": len(ours), "breaks_found": len(breaks), "breaks": shown, "tenant": tenant or "all"}
+
+
+_TRANSFER_ID = re.compile(r"(account-[0-9]+)-t[0-9]+")
+
+
+def _shard_of_transfer(transfer_id: str) -> str:
+    """The account shard a deposit's or withdrawal's id names (``account-1-t7``), or ``""``."""
+    match = _TRANSFER_ID.fullmatch(transfer_id)
+    return match.group(1) if match else ""

@@ -10,7 +10,11 @@ Every line on stdout is one server message as a JSON object::
     orders ACCOUNT [--open] [--page-size N]
     account ACCOUNT
     load FILE
-    watch [--quotes SYMBOL ...] [--seconds N]
+    watch [--quotes SYMBOL ...] [--transfers] [--seconds N]
+    deposit ACCOUNT AMOUNT [--key-id K]
+    withdraw ACCOUNT AMOUNT [--key-id K] [--totp CODE]
+    journal FROM TO AMOUNT [FROM TO AMOUNT ...] [--key-id K] [--totp CODE]
+    transfers ACCOUNT [--status S]
 
 ``--url/--key/--secret`` default to ``$BROKERD_URL/$BROKERD_KEY/$BROKERD_SECRET``, else the
 demo trader. A ``wss://`` URL is TLS; ``--ca-file`` (``$BROKERD_CA_FILE``) names the CA
@@ -80,8 +84,28 @@ def build_parser(environ: Mapping[str, str] = os.environ, prog: str = "python -m
     load.add_argument("file")
     watch = commands.add_parser("watch", help="stream executions (and quotes)")
     watch.add_argument("--quotes", nargs="+", default=[], metavar="SYMBOL")
+    watch.add_argument("--transfers", action="store_true", help="also the transfers of the accounts within reach")
     watch.add_argument("--seconds", type=float, default=None, help="stop after this long (default: never)")
+    _add_transfer_parsers(commands)
     return parser
+
+
+def _add_transfer_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    key_help = "the idempotency key: the same key and content again gets the same answer (default: a fresh cli-<random>)"
+    for name, helped in (("deposit", "ask to move cash into an account (pending until settled)"), ("withdraw", "ask to move cash out (held at once)")):
+        parser = commands.add_parser(name, help=helped)
+        parser.add_argument("account")
+        parser.add_argument("amount")
+        parser.add_argument("--key-id", default=None, help=key_help)
+        if name == "withdraw":
+            parser.add_argument("--totp", default=None, help="the current TOTP code, where moving cash asks for one")
+    journal = commands.add_parser("journal", help="move cash between accounts at once: FROM TO AMOUNT, repeated for a batch (all or nothing)")
+    journal.add_argument("legs", nargs="+", metavar="FROM TO AMOUNT")
+    journal.add_argument("--key-id", default=None, help=key_help)
+    journal.add_argument("--totp", default=None, help="the current TOTP code, where moving cash asks for one")
+    transfers = commands.add_parser("transfers", help="an account's deposits, withdrawals and journals")
+    transfers.add_argument("account")
+    transfers.add_argument("--status", default=None, choices=["pending", "settled", "rejected", "canceled"])
 
 
 def _add_order_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -201,8 +225,9 @@ async def _load_command(client: BrokerClient, args: argparse.Namespace, out: Tex
 async def _watch_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:
     """Print every message after the login reply (the subscribe reply included) until
     ``--seconds`` pass (exit 0) or the connection ends (exit 3)."""
-    if args.quotes:
-        reply = await client.subscribe(["executions", *(f"quotes:{symbol}" for symbol in args.quotes)], timeout=args.timeout)
+    if args.quotes or args.transfers:
+        channels = ["executions", *(["transfers"] if args.transfers else []), *(f"quotes:{symbol}" for symbol in args.quotes)]
+        reply = await client.subscribe(channels, timeout=args.timeout)
         if is_failure(reply):
             return _print_reply(out, reply)
     try:
@@ -215,6 +240,31 @@ async def _watch_command(client: BrokerClient, args: argparse.Namespace, out: Te
     raise ConnectionError("connection ended while watching")
 
 
+def _key(args: argparse.Namespace) -> str:
+    return str(args.key_id or f"cli-{secrets.token_hex(6)}")
+
+
+async def _deposit_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:
+    return _print_reply(out, await client.deposit(args.account, args.amount, _key(args), timeout=args.timeout))
+
+
+async def _withdraw_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:
+    return _print_reply(out, await client.withdrawal(args.account, args.amount, _key(args), totp=args.totp, timeout=args.timeout))
+
+
+async def _journal_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:
+    legs = args.legs
+    if len(legs) % 3:
+        _print(sys.stderr, {"type": "client_error", "code": "usage", "message": "journal takes FROM TO AMOUNT, repeated"})
+        return EXIT_USAGE
+    entries = [(legs[at], legs[at + 1], legs[at + 2]) for at in range(0, len(legs), 3)]
+    return _print_reply(out, await client.journal(entries, _key(args), totp=args.totp, timeout=args.timeout))
+
+
+async def _transfers_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:
+    return _print_reply(out, await client.get_transfers(args.account, args.status, timeout=args.timeout))
+
+
 _COMMANDS: dict[str, Callable[[BrokerClient, argparse.Namespace, TextIO], Awaitable[int]]] = {
     "order": _order_command,
     "cancel": _cancel_command,
@@ -222,6 +272,10 @@ _COMMANDS: dict[str, Callable[[BrokerClient, argparse.Namespace, TextIO], Awaita
     "account": _account_command,
     "load": _load_command,
     "watch": _watch_command,
+    "deposit": _deposit_command,
+    "withdraw": _withdraw_command,
+    "journal": _journal_command,
+    "transfers": _transfers_command,
 }
 
 

@@ -93,10 +93,13 @@ def order_fields(
 
 
 def is_failure(message: Message) -> bool:
-    """True for an ``error``, a rejected order's execution report, or any reply with ``ok: false``."""
+    """True for an ``error``, a rejected order's execution report, a rejected batch of
+    journals, or any reply with ``ok: false``."""
     kind = message.get("type")
     if kind == "error" or message.get("ok") is False:
         return True
+    if kind == "journal":
+        return message.get("status") == "rejected"
     if kind == "execution":
         return message.get("exec_type") == "rejected" or message.get("status") == "rejected"
     return kind == "login" and message.get("ok") is not True

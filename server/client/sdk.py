@@ -366,6 +366,38 @@ class BrokerClient:
     async def get_account(self, account: str, *, timeout: float | None = None) -> Message:
         return await self.request({"op": "get_account", "account": account}, timeout)
 
+    async def deposit(self, account: str, amount: str, idempotency_key: str, *, timeout: float | None = None) -> Message:
+        """Ask to move ``amount`` into ``account`` (pending until a cashier settles it)."""
+        message = {"op": "deposit", "account": account, "amount": amount, "idempotency_key": idempotency_key}
+        return await self.request(message, timeout)
+
+    async def withdrawal(self, account: str, amount: str, idempotency_key: str, *, totp: str | None = None, timeout: float | None = None) -> Message:
+        """Ask to move ``amount`` out of ``account``: held at once, paid out when settled."""
+        message: dict[str, Any] = {"op": "withdrawal", "account": account, "amount": amount, "idempotency_key": idempotency_key}
+        if totp is not None:
+            message["totp"] = totp
+        return await self.request(message, timeout)
+
+    async def journal(
+        self, entries: Sequence[tuple[str, str, str]], idempotency_key: str, *, totp: str | None = None, timeout: float | None = None
+    ) -> Message:
+        """Move cash between accounts at once: ``entries`` of ``(from, to, amount)``, all or nothing."""
+        message: dict[str, Any] = {"op": "journal", "idempotency_key": idempotency_key}
+        if len(entries) == 1:
+            (source, target, amount), = entries
+            message.update({"from": source, "to": target, "amount": amount})
+        else:
+            message["entries"] = [{"from": source, "to": target, "amount": amount} for source, target, amount in entries]
+        if totp is not None:
+            message["totp"] = totp
+        return await self.request(message, timeout)
+
+    async def get_transfers(self, account: str, status: str | None = None, *, timeout: float | None = None) -> Message:
+        message = {"op": "get_transfers", "account": account}
+        if status is not None:
+            message["status"] = status
+        return await self.request(message, timeout)
+
     async def subscribe(self, channels: Sequence[str], *, timeout: float | None = None) -> Message:
         return await self.request({"op": "subscribe", "channels": list(channels)}, timeout)
 

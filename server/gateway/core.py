@@ -30,7 +30,8 @@ from actors.runtime.options import is_loopback
 from actors.runtime.outbox import Outbox
 from keystore import apikeys
 from keystore.apikeys import ApiKey
-from model import admin_commands, permissions
+from keystore.totp import MfaRefused
+from model import admin_commands, fixed, permissions
 from model.basket import BasketError, BasketRules, parse_basket
 from model.config import Setup
 from model.messages import (
@@ -51,17 +52,23 @@ from model.messages import (
     RequestRejected,
     decode_batch,
 )
+from model.messages import JournalEntry, JournalReply, QueryTransfers, RequestJournal, RequestTransfer, TransferEvent, TransfersReply, TransferToAsker
+from model.transfers import TransferKind, TransferStatus, amount_problem, key_problem
 from server.gateway import protocol
 from server.gateway.access import Access, AccountEntry, authorise, forbidden_message, out_of_reach, permit
 from server.gateway.baskets import BasketLoads, Summary
 from server.gateway.connection import Connection, write_queued
 from server.gateway.fanout import Fanout
+from server.gateway.mfa import transfer_check
 from server.gateway.protocol import (
     AdminRequest,
     CancelAllRequest,
     CancelOrderRequest,
+    DepositRequest,
     GetAccountRequest,
     GetOrdersRequest,
+    GetTransfersRequest,
+    JournalRequest,
     LoadOrdersRequest,
     Login,
     NewOrderRequest,
@@ -71,6 +78,7 @@ from server.gateway.protocol import (
     Request,
     SubscribeRequest,
     WhoamiRequest,
+    WithdrawalRequest,
 )
 from server.gateway.ratelimit import TokenBucket
 from server.gateway.tls import server_context
@@ -280,6 +288,92 @@ class Gateway:
             self._admin(conn, request, reply)
         elif isinstance(request, WhoamiRequest):
             conn.send(protocol.encode(self.access.whoami(conn), reply.request))
+        elif isinstance(request, (DepositRequest, WithdrawalRequest)):
+            self._transfer(conn, request, reply)
+        elif isinstance(request, JournalRequest):
+            self._journal(conn, request, reply)
+        elif isinstance(request, GetTransfersRequest):
+            authorise(conn, request.account)
+            status = None if request.status is None else TransferStatus._value2member_map_.get(request.status)
+            if request.status is not None and status is None:
+                raise Invalid("invalid_request", f"status must be one of {', '.join(TransferStatus)}, not {protocol.shorten(request.status)}")
+            self.window.send(conn, request.account, QueryTransfers(request.account, reply, status))  # type: ignore[arg-type]
+
+    # --- cash movements ---------------------------------------------------------------------------
+
+    def _amount(self, text: str, field: str = "amount") -> int:
+        """A cash amount of a request: a decimal string, whole cents, > 0, at most ``[transfers] max_amount``."""
+        try:
+            amount = fixed.parse(text)
+        except fixed.DecimalFormatError:
+            raise Invalid("invalid_amount", f"{field} must be a decimal string, not {protocol.shorten(text)}") from None
+        problem = amount_problem(amount, self.config.transfers.max_amount_fixed)
+        if problem is not None:
+            raise Invalid("invalid_amount", problem if field == "amount" else f"{field}: {problem}")
+        return amount
+
+    def _idempotency_key(self, key: str) -> str:
+        problem = key_problem(key, self.config.transfers.idempotency_key_length)
+        if problem is not None:
+            raise Invalid("invalid_request", problem)
+        return key
+
+    def _second_factor(self, conn: Connection, code: str | None) -> None:
+        """Before cash leaves an account or moves between accounts: the user's TOTP code
+        (``mfa.transfer_check``), when ``[gateway] require_mfa_for_transfers`` or the user is
+        enrolled. Checked last, so a code is never spent on a request refused anyway."""
+        user, session = conn.user, conn.session
+        assert user is not None and session is not None
+        factor = self.access.second_factor
+        try:
+            if not self.config.gateway.require_mfa_for_transfers and not factor.enrolled(user.key):
+                return
+            transfer_check(factor, user.key, session, code, time.time())
+        except MfaRefused as refused:
+            raise Invalid(refused.code, str(refused)) from None
+
+    def _transfer(self, conn: Connection, request: DepositRequest | WithdrawalRequest, reply: Reply) -> None:
+        """A deposit or a withdrawal on an account within reach: checked here (amount, key,
+        and for a withdrawal the second factor), held and recorded by the account's shard."""
+        authorise(conn, request.account)
+        amount = self._amount(request.amount)
+        key = self._idempotency_key(request.idempotency_key)
+        kind = TransferKind.DEPOSIT if isinstance(request, DepositRequest) else TransferKind.WITHDRAWAL
+        if isinstance(request, WithdrawalRequest):
+            self._second_factor(conn, request.totp)
+        assert conn.user is not None
+        self.window.send(conn, request.account, RequestTransfer(request.account, kind, amount, key, conn.user.key, reply))
+
+    def _journal(self, conn: Connection, request: JournalRequest, reply: Reply) -> None:
+        """One journal or a batch: every account within reach, every amount good, then the
+        second factor; the batch goes to the shard of its first debit account, which books
+        it all or nothing. Whether the accounts share an owner (or the session may move cash
+        across owners) and their tenant is the shards' to say: they hold the accounts."""
+        single = (request.from_account, request.to, request.amount)
+        if request.entries is not None:
+            if any(value is not None for value in single):
+                raise Invalid("invalid_request", "give from, to and amount, or entries, not both")
+            fields = [(entry.from_account, entry.to, entry.amount) for entry in request.entries]
+        elif all(value is not None for value in single):
+            fields = [single]  # type: ignore[list-item]
+        else:
+            raise Invalid("invalid_request", "a journal needs from, to and amount, or entries")
+        most = self.config.transfers.max_journal_entries
+        if not 0 < len(fields) <= most:
+            raise Invalid("invalid_request", f"entries must hold 1 to {most} journals")
+        key = self._idempotency_key(request.idempotency_key)
+        entries = []
+        for number, (source, target, amount) in enumerate(fields, 1):
+            assert source is not None and target is not None and amount is not None
+            authorise(conn, source)
+            authorise(conn, target)
+            entries.append(JournalEntry(source, target, self._amount(amount, "amount" if len(fields) == 1 else f"entry {number}")))
+        self._second_factor(conn, request.totp)
+        session, user = conn.session, conn.user
+        assert session is not None and user is not None
+        across = permissions.ACROSS_OWNERS in session.permissions
+        command = RequestJournal(key, entries, user.key, across, self.config.topology.account_shards, reply)
+        self.window.send(conn, entries[0].from_account, command)
 
     def _new_orders(self, conn: Connection, orders: list[protocol.OrderFields], reply: Reply) -> None:
         for fields in orders:
@@ -485,6 +579,14 @@ class Gateway:
             self._reply(message.reply, protocol.account_reply(message))
         elif isinstance(message, OrdersLoaded):
             self.baskets.answered(message)
+        elif isinstance(message, TransferEvent):
+            self._transfer_event(message)
+        elif isinstance(message, TransferToAsker):
+            self._reply(message.reply, protocol.transfer(message.transfer, message.reply.request))
+        elif isinstance(message, TransfersReply):
+            self._reply(message.reply, protocol.transfers_reply(message))
+        elif isinstance(message, JournalReply):
+            self._reply(message.reply, protocol.journal_reply(message))
         elif isinstance(message, CancelAllDone):
             frame = protocol.encode({"type": "cancel_all", "account": message.account, "requested": message.requested}, message.reply.request)
             self._reply(message.reply, frame)
@@ -508,6 +610,16 @@ class Gateway:
         if asker is not None and reply is not None and body is not None:
             self.window.answered(asker)
             asker.send(protocol.with_id(body, reply.request))
+
+    def _transfer_event(self, event: TransferEvent) -> None:
+        """A transfer's new status: to every ``transfers`` follower whose reach holds its
+        account, and to the connection that asked for it (with its request's id)."""
+        reply = event.reply
+        asker = self.connections.get(reply.conn) if reply is not None and reply.gateway == self.name else None
+        self.fanout.transfer(event.transfer, asker)
+        if asker is not None and reply is not None:
+            self.window.answered(asker)
+            asker.send(protocol.transfer(event.transfer, reply.request))
 
     def status(self) -> dict[str, Any]:
         return {

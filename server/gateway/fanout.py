@@ -4,12 +4,15 @@ A session that reaches only its own accounts (trader, advisor, viewer) follows t
 executions from login; one that reaches a whole tenant and may inspect it follows every
 account of its tenant once it subscribes to ``executions``, the platform operator every
 account of every tenant; any session that may read quotes follows a symbol's
-(``quotes:SYMBOL``: market data, the same for every tenant). Soft state: a reconnecting
+(``quotes:SYMBOL``: market data, the same for every tenant); a session that may read
+accounts follows the transfers of every account within its reach once it subscribes to
+``transfers``. Soft state: a reconnecting
 client subscribes again. Pure: frames are queued on the connections (``Connection.send``),
 never written here.
 
 Guarantees: an execution goes only to connections whose session reaches its account, so no
-connection ever sees another tenant's executions unless its role spans tenants.
+connection ever sees another tenant's executions unless its role spans tenants; the same
+holds for transfers.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Callable
 
 from model import permissions
 from model.instruments import Instrument
-from model.messages import ExecutionReport, QuoteEvent
+from model.messages import ExecutionReport, QuoteEvent, Transfer
 from model.permissions import Reach
 from server.gateway import protocol
 from server.gateway.connection import Connection
@@ -44,6 +47,7 @@ class Fanout:
         self.firehose: set[int] = set()  # platform operators' connections subscribed to every account's executions
         self.tenant_firehose: dict[str, set[int]] = {}  # tenant → connections subscribed to its every account's executions
         self.quote_connections: dict[str, set[int]] = {}
+        self.transfer_followers: set[int] = set()  # connections subscribed to ``transfers`` (of the accounts within their reach)
         self.last_quotes: dict[str, QuoteEvent] = {}  # the latest quote per symbol ...
         self.quote_frames: dict[str, bytes] = {}  # ... as a frame, once a subscriber wanted it
 
@@ -62,6 +66,7 @@ class Fanout:
     def forget(self, conn: Connection) -> None:
         self.forget_accounts(conn)
         self.firehose.discard(conn.conn_id)
+        self.transfer_followers.discard(conn.conn_id)
         for followers in self.tenant_firehose.values():
             followers.discard(conn.conn_id)
         for symbol in conn.quotes:
@@ -76,27 +81,35 @@ class Fanout:
         if len(channels) > limit:
             raise Invalid("invalid_request", f"channels must hold at most {limit} entries, not {len(channels)}")
         channels = list(dict.fromkeys(channels))  # deduplicated, in the order given
-        firehose = False
+        firehose = transfers = False
         session = conn.session
         symbols = []
         for channel in channels:
             if channel == "executions":  # adds nothing to a session that follows its own accounts from login
                 firehose = session is not None and session.reach is not Reach.OWN and permissions.EXECUTIONS_CHANNEL in session.permissions
                 continue
+            if channel == "transfers":
+                if session is None or permissions.TRANSFERS_CHANNEL not in session.permissions:
+                    raise Invalid("forbidden", f"the transfers channel needs the {permissions.TRANSFERS_CHANNEL} permission")
+                transfers = True
+                continue
             kind, _, symbol = channel.partition(":")
             if kind != "quotes" or not symbol:
-                raise Invalid("invalid_request", f"unknown channel {protocol.shorten(channel)}; use executions or quotes:SYMBOL")
+                raise Invalid("invalid_request", f"unknown channel {protocol.shorten(channel)}; use executions, transfers or quotes:SYMBOL")
             if symbol not in self.instruments:
                 raise Invalid("unknown_symbol", f"unknown symbol {protocol.shorten(symbol)}")
             symbols.append(symbol)
         new = [symbol for symbol in symbols if symbol not in conn.quotes]
         hose = self.firehose if session is None or session.platform else self.tenant_firehose.setdefault(session.tenant, set())
-        held = len(conn.quotes) + (conn.conn_id in hose)
-        adding = len(new) + (firehose and conn.conn_id not in hose)
+        following = conn.conn_id in self.transfer_followers
+        held = len(conn.quotes) + (conn.conn_id in hose) + following
+        adding = len(new) + (firehose and conn.conn_id not in hose) + (transfers and not following)
         if held + adding > limit:
             raise Invalid("invalid_request", f"a connection may hold at most {limit} channels; this one holds {held}")
         if firehose:
             hose.add(conn.conn_id)
+        if transfers:
+            self.transfer_followers.add(conn.conn_id)
         for symbol in new:
             conn.quotes.add(symbol)
             self.quote_connections.setdefault(symbol, set()).add(conn.conn_id)
@@ -126,6 +139,22 @@ class Fanout:
             if conn_id != skip:
                 self.connections[conn_id].send(body)
         return body
+
+    def transfer(self, record: Transfer, asker: Connection | None) -> None:
+        """Send a transfer's new state to every ``transfers`` follower whose reach holds its
+        account, but ``asker`` (which gets it as the answer to its request). Transfers are
+        few: each follower's reach is tested, no index is kept."""
+        if not self.transfer_followers:
+            return
+        frame: bytes | None = None
+        skip = asker.conn_id if asker is not None else None
+        for conn_id in self.transfer_followers:
+            conn = self.connections.get(conn_id)
+            if conn is None or conn_id == skip or record.account not in conn.accounts:
+                continue
+            if frame is None:
+                frame = protocol.transfer(record)
+            conn.send(frame)
 
     def quote(self, event: QuoteEvent) -> None:
         """Send the quote to its symbol's subscribers. It is formatted only when someone

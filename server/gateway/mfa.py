@@ -1,5 +1,5 @@
-"""The second factor where the gateway asks for it: at an admin-scope login, and (the one
-function a cash-moving op is to call) before moving cash.
+"""The second factor where the gateway asks for it: at an admin-scope login, and before a
+withdrawal or a journal moves cash (``transfer_check``).
 
 The enrolments live in the sealed ``[secrets] mfa_file`` (``keystore/totp.py``), read at each
 check rather than kept here: an enrolment or reset made through any gateway, or with the
@@ -92,8 +92,8 @@ class SecondFactor:
 def transfer_check(second_factor: SecondFactor, user: str, session: Session, code: str | None, now_s: float) -> None:
     """Before cash moves: the session holds ``cash.transfer`` and ``code`` is a fresh TOTP
     code of its enrolled user (the code is then spent). Raises ``MfaRefused`` (``forbidden``,
-    ``mfa_required`` or ``not_authenticated``). There is no cash-moving op yet: the transfer op
-    calls this first."""
+    ``mfa_required`` or ``not_authenticated``). The gateway calls it for a ``withdrawal`` and a
+    ``journal``, after every other check of the request (``Gateway._second_factor``)."""
     if TRANSFER not in session.permissions:
         raise MfaRefused(f"moving cash needs the {TRANSFER} permission", "forbidden")
     try:

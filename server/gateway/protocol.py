@@ -14,7 +14,8 @@ import msgspec
 
 from model import fixed
 from model.basket import BasketError, refused_rows
-from model.messages import AccountReply, OrdersReply, QuoteEvent
+from model.messages import AccountReply, JournalReply, OrdersReply, QuoteEvent, Transfer, TransfersReply
+from model.transfers import transfer_view
 from model.views import account_view, decimal, execution_body
 
 __all__ = ["execution_body"]  # re-exported: the gateway's hot path encodes reports with it
@@ -104,6 +105,49 @@ class SubscribeRequest(_Request, frozen=True, tag="subscribe"):
     channels: list[str]
 
 
+class DepositRequest(_Request, frozen=True, tag="deposit"):
+    """Ask to move cash into ``account``: pending until a cashier settles it."""
+
+    account: str
+    amount: str
+    idempotency_key: str
+
+
+class WithdrawalRequest(_Request, frozen=True, tag="withdrawal"):
+    """Ask to move cash out of ``account``: held at once, then settled by a cashier.
+    ``totp``: the user's current code ([gateway] require_mfa_for_transfers)."""
+
+    account: str
+    amount: str
+    idempotency_key: str
+    totp: str | None = None
+
+
+class JournalFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One journal of a batch: ``amount`` from one account to another."""
+
+    from_account: str = msgspec.field(name="from")
+    to: str
+    amount: str
+
+
+class JournalRequest(_Request, frozen=True, tag="journal"):
+    """Cash between accounts, booked at once: one journal (``from``, ``to``, ``amount``) or a
+    batch (``entries``), all or nothing."""
+
+    idempotency_key: str
+    from_account: str | None = msgspec.field(default=None, name="from")
+    to: str | None = None
+    amount: str | None = None
+    entries: list[JournalFields] | None = None
+    totp: str | None = None
+
+
+class GetTransfersRequest(_Request, frozen=True, tag="get_transfers"):
+    account: str
+    status: str | None = None
+
+
 class AdminRequest(_Request, frozen=True, tag="admin"):
     """Operator commands (admin role only): ``command`` and its ``args``."""
 
@@ -124,6 +168,10 @@ Request = Union[
     SubscribeRequest,
     AdminRequest,
     WhoamiRequest,
+    DepositRequest,
+    WithdrawalRequest,
+    JournalRequest,
+    GetTransfersRequest,
 ]
 
 OPS = sorted(cls.__struct_config__.tag for cls in Request.__args__)  # type: ignore[attr-defined]
@@ -246,3 +294,27 @@ def quote(event: QuoteEvent) -> bytes:
             "ts": event.ts,
         }
     )
+
+
+def transfer(record: Transfer, request_id: bytes = b"") -> bytes:
+    """A transfer record as it now stands: the answer to ``deposit`` and ``withdrawal``, and
+    each event of the ``transfers`` channel."""
+    return encode({"type": "transfer", **transfer_view(record)}, request_id)
+
+
+def transfers_reply(reply: TransfersReply) -> bytes:
+    return encode({"type": "transfers", "account": reply.account, "transfers": [transfer_view(t) for t in reply.transfers]}, reply.reply.request)
+
+
+def journal_reply(reply: JournalReply) -> bytes:
+    entries = [{"from": e.from_account, "to": e.to_account, "amount": fixed.format_cash(e.amount)} for e in reply.entries]
+    body: dict[str, object] = {
+        "type": "journal",
+        "journal_id": reply.journal_id,
+        "status": reply.status.value,
+        "reason": reply.reason,
+        "message": reply.message or None,
+        "idempotency_key": reply.idempotency_key,
+        "entries": entries,
+    }
+    return encode(body, reply.reply.request)

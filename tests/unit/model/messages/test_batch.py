@@ -20,6 +20,7 @@ from model.messages import (
     decode_batch,
     encode_batch,
     routing,
+    transfers,
 )
 from model.orders import OrderSpec
 from tests.unit.model.messages.support import tags_of
@@ -67,6 +68,18 @@ WIRE_TAGS = {
     "VenueWireIn": 93,
     "VenueWireSent": 94,
     "VenueRecovered": 95,
+    "RequestTransfer": 110,
+    "RequestJournal": 111,
+    "QueryTransfers": 112,
+    "DecideTransfer": 113,
+    "JournalPrepare": 114,
+    "JournalVote": 115,
+    "JournalOutcome": 116,
+    "JournalApplied": 117,
+    "TransferEvent": 120,
+    "TransferToAsker": 121,
+    "TransfersReply": 122,
+    "JournalReply": 123,
 }
 
 amounts = st.integers(min_value=0, max_value=2**63 - 1)
@@ -98,7 +111,7 @@ def test_messages_encode_as_arrays_with_an_integer_tag() -> None:
 
 
 def test_a_batch_takes_every_tagged_message_and_each_tag_once() -> None:
-    tagged = {**tags_of(client), **tags_of(routing), **tags_of(control), **tags_of(bulk)}
+    tagged = {**tags_of(client), **tags_of(routing), **tags_of(control), **tags_of(bulk), **tags_of(transfers)}
     assert set(get_args(Message)) == set(tagged)
     assert len(set(tagged.values())) == len(tagged)
 

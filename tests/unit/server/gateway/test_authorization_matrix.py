@@ -30,7 +30,7 @@ from model.accounts_file import AccountSeed
 from model.admin_commands import SERVER_COMMANDS
 from model.config import User
 from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce
-from model.messages import ExecutionReport, decode_batch
+from model.messages import ExecutionReport, RequestJournal, decode_batch
 from model.orders import OrderSpec
 from model.permissions import ALL_SCOPES, PLATFORM_OPERATOR, ROLES, Reach, Scope
 from server.gateway import protocol
@@ -89,6 +89,10 @@ def op_frame(op: str, account: str) -> dict[str, Any]:
         "get_orders": {"account": account},
         "get_account": {"account": account},
         "subscribe": {"channels": ["quotes:IBM"]},
+        "deposit": {"account": account, "amount": "1.00", "idempotency_key": "k1"},
+        "withdrawal": {"account": account, "amount": "1.00", "idempotency_key": "k1"},
+        "journal": {"from": account, "to": account, "amount": "1.00", "idempotency_key": "k1"},
+        "get_transfers": {"account": account},
     }
     return {"op": op, "id": 2, **frames[op]}
 
@@ -115,6 +119,8 @@ def admin_forms() -> Iterator[tuple[str, tuple[list[str], list[str], list[str]] 
         yield words[0], ([words[1], OWN_USER, *tail], [words[1], OTHER_USER, *tail], [words[1], NOWHERE_USER, *tail])
     yield from (("keys", ["list"]), ("keys", ["rotate", "k0000000000000000"]), ("keys", ["revoke", "k0000000000000000"]))
     yield from (("lockout", ["list"]), ("lockout", ["lift", "127.0.0.1"]))
+    yield "transfers", ([OWN], [OTHER], [NOWHERE])
+    yield from (("transfers", []), ("transfers", ["--status", "pending"]), ("transfer", ["settle", "account-0-t1"]))
 
 
 SCOPE_SETS = [frozenset(chosen) for size in range(len(Scope) + 1) for chosen in itertools.combinations(list(Scope), size)]
@@ -244,7 +250,7 @@ def check_allowed(case: Case, answers: list[dict[str, Any]], rig: Rig, conn: Con
     account = OWN if case.target == "own" else OTHER
     assert answers == [] and rig.sent, (case, answers)
     for message in rig.sent:
-        named = getattr(message, "account", None)
+        named = message.entries[0].from_account if isinstance(message, RequestJournal) else getattr(message, "account", None)
         if named is None:  # a basket's chunk names its accounts in columns
             assert set(message.orders.accounts) == {account}, (case, message)
         else:

@@ -31,7 +31,7 @@ def test_a_transfer_needs_the_permission_an_enrolled_user_and_a_fresh_code_each_
     secret, _ = open_mfa(setup.config).enroll("cashier1", "t")
     code = code_at(secret, step_of(NOW_S))
     with pytest.raises(MfaRefused, match="needs the cash.transfer permission") as refused:
-        transfer_check(factor, "cashier1", session("trader"), code, NOW_S)
+        transfer_check(factor, "cashier1", session("viewer"), code, NOW_S)
     assert refused.value.code == "forbidden"
     with pytest.raises(MfaRefused, match="needs the cash.transfer permission"):
         transfer_check(factor, "cashier1", session("cashier", frozenset({Scope.READ})), code, NOW_S)  # a read-only key of a cashier

@@ -39,6 +39,7 @@ def refusal(frame: dict[str, Any] | str | bytes) -> ProtocolError:
 def test_every_documented_op_is_known() -> None:
     assert OPS == sorted(
         ["admin", "cancel_all", "cancel_order", "get_account", "get_orders", "load_orders", "login", "new_order", "new_orders", "replace_order", "subscribe", "whoami"]
+        + ["deposit", "withdrawal", "journal", "get_transfers"]
     )
 
 
