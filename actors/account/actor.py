@@ -47,7 +47,7 @@ class AccountActor(MarksHost):
         arguments went to its object store (ray-project/ray#53713)."""
         fresh = [seed for seed in accounts if seed.account not in self.core.accounts]
         if fresh:
-            self.submit_local([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group, s.tenant) for s in fresh])
+            self.submit_local([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group, s.tenant, s.basis) for s in fresh])
         return len(fresh)
 
     # --- operator queries (read only: not journaled) -----------------------------------------

@@ -359,7 +359,7 @@ class AdminCommands:
         known = sorted(account for part in found for account in part)
         if known:
             raise AdminError(f"{path}: {len(known)} accounts exist already, nothing loaded: {', '.join(known[:20])}")
-        await self._operator([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group, s.tenant) for s in seeds])
+        await self._operator([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group, s.tenant, s.basis) for s in seeds])
         await self.top._tell_gateways()
         return {"ok": True, "loaded": len(seeds), "file": str(path)}
 

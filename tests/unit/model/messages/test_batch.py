@@ -14,6 +14,7 @@ from model.messages import (
     OrderUpdate,
     Reply,
     VenueQuote,
+    books,
     bulk,
     client,
     control,
@@ -66,6 +67,12 @@ WIRE_TAGS = {
     "VenueWireIn": 93,
     "VenueWireSent": 94,
     "VenueRecovered": 95,
+    "QueryLots": 120,
+    "QueryGains": 121,
+    "SetLotMethod": 122,
+    "LotsReply": 123,
+    "GainsReply": 124,
+    "NewLotOrder": 125,
 }
 
 amounts = st.integers(min_value=0, max_value=2**63 - 1)
@@ -97,7 +104,7 @@ def test_messages_encode_as_arrays_with_an_integer_tag() -> None:
 
 
 def test_a_batch_takes_every_tagged_message_and_each_tag_once() -> None:
-    tagged = {**tags_of(client), **tags_of(routing), **tags_of(control), **tags_of(bulk)}
+    tagged = {**tags_of(client), **tags_of(routing), **tags_of(control), **tags_of(bulk), **tags_of(books)}
     assert set(get_args(Message)) == set(tagged)
     assert len(set(tagged.values())) == len(tagged)
 
