@@ -193,6 +193,12 @@ TABLE: tuple[Command, ...] = (
         "open the accounts of an accounts CSV in the server's import dir (a bad row loads nothing)",
         "accounts_load",
     ),
+    Command(
+        "lot-method",
+        _one("ACCOUNT", "METHOD"),
+        "set which tax lots an account's sales close: fifo (the default), lifo, hifo or average (an order may choose its own)",
+        "lot_method",
+    ),
     Command("config", NONE, "the configuration the server runs with: every setting, defaults filled in", "config"),
     Command("snapshot", NONE, "snapshot every actor now", "snapshot"),
     Command("check", NONE, "check every actor's invariants and replay every journal against the live state", "check"),

@@ -142,6 +142,9 @@ class Bookkeeping(ShardBase):
         if account is None:
             self._refuse(command.reply, "forbidden", f"unknown account {command.account}")
             return
+        if not 1 <= command.from_day <= command.to_day < date.max.toordinal() or command.limit < 1:
+            self._refuse(command.reply, "invalid_request", "from and to must be dates, from no later than to, and limit at least 1")
+            return
         books = self._books(account)
         rows = lots.closings_array(books)
         if command.cursor is not None and not 0 <= command.cursor < len(rows):

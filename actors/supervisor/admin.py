@@ -37,11 +37,11 @@ from actors.supervisor.core import ActorPlan
 from keystore import apikeys, totp, vault
 from keystore.masterkey import MasterKeyError
 from keystore.store import SecretInfo, StoreError
-from model import backoffice, fixed, permissions
+from model import backoffice, fixed, lots, permissions
 from model.admin_commands import SERVER, AdminError, Forbidden, Given, check
 from model.basket import BasketError, BasketRules, encode_chunks, is_parquet, parse_basket, refused_rows
 from model.config import Config, ConfigError, Setup, User, check_account_symbols, parse_accounts_csv
-from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetTradingStatus
+from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetLotMethod, SetTradingStatus
 from model.permissions import Reach
 from snapshots.files import PathRefused, concatenate_csv, confine, read_positions
 
@@ -239,6 +239,15 @@ class AdminCommands:
         canceled = await self._open_orders(None if account == ALL else account) if killed else 0
         await self._operator([SetKill(account, killed)])
         return {"ok": True, "killed": self._killed_of(tenant), "canceled": canceled}
+
+    async def lot_method(self, given: Given, tenant: str | None) -> Result:
+        """The account's tax-lot method (docs/books.md); ``specific`` is an order's choice, not an account's."""
+        account, method = given["ACCOUNT"], given["METHOD"]
+        if method not in lots.METHODS or method == lots.LotMethod.SPECIFIC:
+            raise AdminError(f"unknown lot method {method!r}; methods: fifo, lifo, hifo, average")
+        await self._shard_owning(account, tenant)
+        await self._operator([SetLotMethod(account, method)])
+        return {"ok": True, "account": account, "lot_method": method}
 
     def _killed_of(self, tenant: str | None) -> list[str]:
         """The killed accounts a caller confined to ``tenant`` may see (``all``: the switch for

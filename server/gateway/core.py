@@ -39,11 +39,14 @@ from model.messages import (
     CancelAllDone,
     CancelOrder,
     ExecutionReport,
+    GainsReply,
+    LotsReply,
     Message,
     OrderColumns,
     OrdersLoaded,
     OrdersReply,
     QueryAccount,
+    QueryLots,
     QueryOrders,
     QuoteEvent,
     Reply,
@@ -51,7 +54,7 @@ from model.messages import (
     RequestRejected,
     decode_batch,
 )
-from server.gateway import protocol
+from server.gateway import books, protocol
 from server.gateway.access import Access, AccountEntry, authorise, forbidden_message, out_of_reach, permit
 from server.gateway.baskets import BasketLoads, Summary
 from server.gateway.connection import Connection, write_queued
@@ -61,6 +64,8 @@ from server.gateway.protocol import (
     CancelAllRequest,
     CancelOrderRequest,
     GetAccountRequest,
+    GetGainsRequest,
+    GetLotsRequest,
     GetOrdersRequest,
     LoadOrdersRequest,
     Login,
@@ -272,6 +277,15 @@ class Gateway:
         elif isinstance(request, GetAccountRequest):
             authorise(conn, request.account)
             self.window.send(conn, request.account, QueryAccount(request.account, reply))
+        elif isinstance(request, GetLotsRequest):
+            authorise(conn, request.account)
+            if request.symbol is not None and request.symbol not in self.instruments:
+                raise Invalid("unknown_symbol", f"unknown symbol {protocol.shorten(request.symbol)}")
+            self.window.send(conn, request.account, QueryLots(request.account, reply, request.symbol))
+        elif isinstance(request, GetGainsRequest):
+            authorise(conn, request.account)
+            query = books.to_query_gains(request.account, request.from_, request.to, request.cursor, request.limit, self.config.books, reply)
+            self.window.send(conn, request.account, query)
         elif isinstance(request, SubscribeRequest):
             self.fanout.subscribe(conn, request.channels, reply.request)
         elif isinstance(request, LoadOrdersRequest):
@@ -483,6 +497,10 @@ class Gateway:
             self._reply(message.reply, protocol.orders_reply(message))
         elif isinstance(message, AccountReply):
             self._reply(message.reply, protocol.account_reply(message))
+        elif isinstance(message, LotsReply):
+            self._reply(message.reply, protocol.with_id(books.encode_lots(message), message.reply.request))
+        elif isinstance(message, GainsReply):
+            self._reply(message.reply, protocol.with_id(books.encode_gains(message), message.reply.request))
         elif isinstance(message, OrdersLoaded):
             self.baskets.answered(message)
         elif isinstance(message, CancelAllDone):

@@ -24,6 +24,13 @@ class _Request(msgspec.Struct, frozen=True, kw_only=True, tag_field="op", forbid
     id: msgspec.Raw = msgspec.Raw(b"")
 
 
+class LotPick(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One lot a sell order names (docs/books.md): its id and the quantity to close of it."""
+
+    lot_id: int
+    qty: str
+
+
 class OrderFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The fields of one order, shared by ``new_order`` and each entry of ``new_orders``."""
 
@@ -37,6 +44,8 @@ class OrderFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     notional: str | None = None
     price: str | None = None
     stop_price: str | None = None
+    lot_method: str | None = None  # the books (docs/books.md): this order's lot method
+    lots: list[LotPick] | None = None  # ... and, for a sell, the lots it closes
 
 
 class Login(_Request, frozen=True, tag="login"):
@@ -100,6 +109,19 @@ class GetAccountRequest(_Request, frozen=True, tag="get_account"):
     account: str
 
 
+class GetLotsRequest(_Request, frozen=True, tag="get_lots"):
+    account: str
+    symbol: str | None = None
+
+
+class GetGainsRequest(_Request, frozen=True, tag="get_gains"):
+    account: str
+    from_: str = msgspec.field(name="from")  # YYYY-MM-DD, the first local date of sales
+    to: str  # YYYY-MM-DD, the last
+    cursor: int | None = None  # the ``next_cursor`` of the previous page
+    limit: int | None = None  # closings per page (``[books]``: default and maximum)
+
+
 class SubscribeRequest(_Request, frozen=True, tag="subscribe"):
     channels: list[str]
 
@@ -121,6 +143,8 @@ Request = Union[
     CancelAllRequest,
     GetOrdersRequest,
     GetAccountRequest,
+    GetLotsRequest,
+    GetGainsRequest,
     SubscribeRequest,
     AdminRequest,
     WhoamiRequest,
