@@ -468,24 +468,24 @@ def _wash_before(books: Books, symbol: str, closing_at: int, timezone: str, sold
 def _wash_after(books: Books, symbol: str, symbol_id: int, lot_index: int, timezone: str) -> None:
     """A lot just bought: the losses of the symbol realized within the window before it, not
     yet fully replaced, take it as their replacement (the earliest first)."""
+    if not books.closings:
+        return  # nothing ever sold (every account at its first fills): no numpy at all
     now = LOT.unpack_from(books.lots[symbol], lot_index * LOT.size)[3]
-    count = len(books.closings) // CLOSING.size
-    first = count
-    while first > 0:  # closings are in time order: walk back to the window's start
-        sold = CLOSING.unpack_from(books.closings, (first - 1) * CLOSING.size)[4]
-        if not _within_wash_window(sold, now, timezone):
-            break
-        first -= 1
-    for at in range(first, count):
-        row = CLOSING.unpack_from(books.closings, at * CLOSING.size)
-        if row[1] != symbol_id or _loss_left(row)[1] <= 0:
-            continue
-        rows = books.lots[symbol]
-        lot_id = LOT.unpack_from(rows, lot_index * LOT.size)[0]
+    rows = np.frombuffer(books.closings, dtype=CLOSING_DTYPE)
+    # closings are in time order: the window's are a tail, found by bisection, then filtered in columns
+    first = int(np.searchsorted(rows["sold"], day_start_ns(trading_day(now, timezone) - WASH_WINDOW_DAYS, timezone), side="left"))
+    tail = rows[first:]
+    losses = (tail["symbol"] == symbol_id) & (tail["qty"] > 0) & (tail["proceeds"] < tail["cost"]) & (tail["replaced"] < tail["qty"])
+    candidates = (np.flatnonzero(losses) + first).tolist()
+    del rows, tail  # views of the ledger: released before it is written
+    for at in candidates:
+        open_rows = books.lots[symbol]
+        lot_id = LOT.unpack_from(open_rows, lot_index * LOT.size)[0]
         if not _wash(books, symbol, at, lot_index, timezone):
             break
         # the lot may have been split: what is left of it (not a replacement) keeps its index
-        if LOT.unpack_from(rows, lot_index * LOT.size)[0] != lot_id or LOT.unpack_from(rows, lot_index * LOT.size)[5] & LOT_REPLACEMENT:
+        after = LOT.unpack_from(open_rows, lot_index * LOT.size)
+        if after[0] != lot_id or after[5] & LOT_REPLACEMENT:
             break
 
 
