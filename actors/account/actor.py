@@ -119,7 +119,7 @@ class AccountActor(MarksHost):
                     continue
                 held = [(symbol, position) for symbol, position in sorted(record.positions.items()) if position.qty]
                 for symbol, position in held:
-                    yield record.account, symbol, position.qty, fixed.ceil_cent(position.cost * multiplier[symbol])
+                    yield record.account, symbol, position.qty, fixed.ceil_cent(position.cost)  # its open lots' cash (docs/books.md)
                 if not held:
                     yield record.account, "", 0, 0  # the account exists, holding nothing
 
