@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from collections.abc import Iterable, Iterator, Set
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +36,9 @@ class AccountSeed(msgspec.Struct, frozen=True):
     positions: tuple[tuple[str, int], ...] = ()
     group: str = ""
     tenant: str = DEFAULT_TENANT
+    # What a position cost and when it was acquired, where the file says (``SYMBOL:QTY:COST:DATE``):
+    # ``(symbol, total cost, the local date's proleptic ordinal or 0 for the load time)``
+    basis: tuple[tuple[str, int, int], ...] = ()
 
 
 def load_accounts(path: str | Path) -> list[AccountSeed]:
@@ -54,7 +58,9 @@ _FALSE = ("false", "no", "0", "")
 def parse_accounts_csv(text: str, source: str, tenant: str | None = None) -> list[AccountSeed]:
     """Accounts from CSV text, ``source`` naming it in errors. Columns (header first, any order,
     others ignored): ``account,owner,cash`` and optionally ``allow_short`` (true/false/yes/no/1/0,
-    default false), ``positions`` (``SYMBOL:QTY`` pairs joined by ``;``, e.g. ``IBM:10;AAPL:0.5``)
+    default false), ``positions`` (``SYMBOL:QTY`` pairs joined by ``;``, e.g. ``IBM:10;AAPL:0.5``; a position
+    may add its total cost and acquisition date, ``SYMBOL:QTY:COST[:YYYY-MM-DD]``, e.g.
+    ``IBM:10:1400.00:2024-03-01``, else it costs the reference price's value, acquired when loaded)
     ``group`` and ``tenant`` (empty or absent: the default tenant; letters, digits, ``_.-``). Row numbers are line numbers (header: row 1; blank lines skipped but counted).
     Every bad row and every repeated account id is reported, in one :class:`ConfigError`; symbols
     are not checked here (:func:`check_account_symbols`). ``tenant``: the accounts are loaded
@@ -141,12 +147,12 @@ def _account_seed(cells: dict[str, str | None], loading_for: str | None = None) 
     if allow_short_text not in _TRUE + _FALSE:
         raise ValueError(f"account {account}: allow_short must be true or false, not {allow_short_text!r}")
     allow_short = allow_short_text in _TRUE
-    positions = _parse_positions(account, cells.get("positions") or "", allow_short)
+    positions, basis = _parse_positions(account, cells.get("positions") or "", allow_short)
     tenant = cells.get("tenant") or loading_for or DEFAULT_TENANT
     check_tenant_name(tenant, f"account {account}: tenant")
     if loading_for is not None and tenant != loading_for:
         raise ValueError(f"account {account}: tenant {tenant} is not {loading_for}, the tenant loading the file")
-    return AccountSeed(account, owner, cash, allow_short, positions, cells.get("group") or "", tenant)
+    return AccountSeed(account, owner, cash, allow_short, positions, cells.get("group") or "", tenant, basis)
 
 
 def check_tenant_name(tenant: str, what: str) -> None:
@@ -156,15 +162,20 @@ def check_tenant_name(tenant: str, what: str) -> None:
         raise ValueError(f"{what} must be 1 to 64 letters, digits, '_', '.' or '-' (not starting with '.'), not {tenant!r}")
 
 
-def _parse_positions(account: str, text: str, allow_short: bool) -> tuple[tuple[str, int], ...]:
-    """``"IBM:10;AAPL:0.5"`` → ``(("IBM", 10 × SCALE), ("AAPL", SCALE // 2))``."""
+def _parse_positions(account: str, text: str, allow_short: bool) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int, int], ...]]:
+    """``"IBM:10;AAPL:0.5:90.00:2024-03-01"`` → the positions ``(("IBM", 10 × SCALE), ("AAPL",
+    SCALE // 2))`` and the basis of those that give one ``(("AAPL", 90 × SCALE, ordinal),)``."""
     if not text:
-        return ()
+        return (), ()
     positions: dict[str, int] = {}
+    basis: list[tuple[str, int, int]] = []
     for pair in text.split(";"):
-        symbol, colon, qty_text = (part.strip() for part in pair.partition(":"))
-        if not colon or not symbol or not qty_text or ":" in qty_text:
-            raise ValueError(f"account {account}: position {pair.strip()!r} is not SYMBOL:QTY")
+        symbol, colon, rest = (part.strip() for part in pair.partition(":"))
+        qty_text, _, basis_text = rest.partition(":")
+        if not colon or not symbol or not qty_text:
+            raise ValueError(f"account {account}: position {pair.strip()!r} is not SYMBOL:QTY[:COST[:YYYY-MM-DD]]")
+        if basis_text:
+            basis.append((symbol, *_parse_basis(account, symbol, basis_text)))
         if symbol in positions:
             raise ValueError(f"account {account}: symbol {symbol} appears twice in positions")
         try:
@@ -174,7 +185,29 @@ def _parse_positions(account: str, text: str, allow_short: bool) -> tuple[tuple[
         if qty < 0 and not allow_short:
             raise ValueError(f"account {account}: position {symbol}:{qty_text} is short but allow_short is false")
         positions[symbol] = qty
-    return tuple(positions.items())
+    return tuple(positions.items()), tuple(basis)
+
+
+def _parse_basis(account: str, symbol: str, text: str) -> tuple[int, int]:
+    """``"1400.00:2024-03-01"`` → (the total cost, the date's ordinal; 0 when not given). A
+    short position's cost is what its sale brought in, given as a positive amount: stored
+    negative, like a short lot's."""
+    cost_text, _, day_text = text.partition(":")
+    try:
+        cost = fixed.parse(cost_text)
+    except fixed.DecimalFormatError as error:
+        raise ValueError(f"account {account}: position {symbol}: cost: {error}") from None
+    if cost < 0 or cost % fixed.CENT:
+        raise ValueError(f"account {account}: position {symbol}: cost must be a non-negative amount in whole cents, not {cost_text}")
+    day = 0
+    if day_text:
+        try:
+            day = date.fromisoformat(day_text).toordinal() if len(day_text) == 10 else -1
+        except ValueError:
+            day = -1
+        if day < 0:
+            raise ValueError(f"account {account}: position {symbol}: acquired {day_text!r} is not a date YYYY-MM-DD")
+    return cost, day
 
 
 def check_account_symbols(seeds: Iterable[AccountSeed], symbols: Set[str]) -> None:

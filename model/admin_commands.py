@@ -193,6 +193,12 @@ TABLE: tuple[Command, ...] = (
         "open the accounts of an accounts CSV in the server's import dir (a bad row loads nothing)",
         "accounts_load",
     ),
+    Command(
+        "lot-method",
+        _one("ACCOUNT", "METHOD"),
+        "set which tax lots an account's sales close: fifo (the default), lifo, hifo or average (an order may choose its own)",
+        "lot_method",
+    ),
     Command("config", NONE, "the configuration the server runs with: every setting, defaults filled in", "config"),
     Command("snapshot", NONE, "snapshot every actor now", "snapshot"),
     Command("check", NONE, "check every actor's invariants and replay every journal against the live state", "check"),
@@ -304,8 +310,9 @@ def unknown_command(name: str, where: Where = SHELL) -> str:
         return f"unknown command {name!r}; commands: {', '.join(COMMANDS)}"
     known = ", ".join(SERVER_COMMANDS)
     if name in COMMANDS or name in ALIASES:
-        return f"{name!r} is a command of the admin shell; server commands: {known}"  # under 256 characters: an error frame's
-    return f"unknown admin command {name!r}; server commands: {known}"
+        return f"{name!r} is a command of the admin shell; server commands: {known}"  # within an error frame's length
+    shown = repr(name) if len(name) <= 40 else repr(name[:40]) + "…"  # the name is the caller's: quoted cut short
+    return f"unknown admin command {shown}; server commands: {known}"
 
 
 def parse_options(args: Sequence[str], allowed: Sequence[str]) -> dict[str, str]:

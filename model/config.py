@@ -206,6 +206,21 @@ class QueriesSection(_Section, frozen=True):
             raise ValueError("queries: need 1 <= orders_page_size <= max_orders_page")
 
 
+class BooksSection(_Section, frozen=True):
+    """Tax lots and P&L (docs/books.md): the price positions are marked at, and the pages of
+    ``get_gains``."""
+
+    mark: str = "mid"  # "mid": the consolidated quote's mid (else the last trade); "last": the last trade booked (else the mid)
+    gains_page_size: int = 500  # closings per page when a request gives no limit
+    max_gains_page: int = 1000  # the largest limit a request may ask
+
+    def __post_init__(self) -> None:
+        if self.mark not in ("mid", "last"):
+            raise ValueError(f"books.mark must be mid or last, not {self.mark!r}")
+        if not 1 <= self.gains_page_size <= self.max_gains_page:
+            raise ValueError("books: need 1 <= gains_page_size <= max_gains_page")
+
+
 class SimSection(_Section, frozen=True):
     """The simulated market maker: seeded, so a run is reproducible."""
 
@@ -417,6 +432,7 @@ class Config(_Section, frozen=True):
     drop_copy: DropCopySection = DropCopySection()
     open: OpenSection = OpenSection()
     queries: QueriesSection = QueriesSection()
+    books: BooksSection = BooksSection()
     files: FilesSection = FilesSection()
     admin: AdminSection = AdminSection()
     basket: BasketSection = BasketSection()

@@ -125,3 +125,6 @@ class Reason(StrEnum):
     PENDING_REQUEST = "pending_request"
     NOT_FILLED_AT_OPEN = "not_filled_at_open"  # the part of an order for the open its block did not get
     OPEN_PASSED = "open_passed"  # an order for the open after today's open (config: open.late_orders = "reject")
+    UNKNOWN_LOT = "unknown_lot"  # a sell names a lot its account holds no open lot of in the symbol (``model/lots.py``)
+    LOT_QTY_EXCEEDED = "lot_qty_exceeded"  # ... a lot holding less than the quantity named
+    INVALID_LOTS = "invalid_lots"  # ... a lot twice

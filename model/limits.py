@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import msgspec
 
-from model.config import Config, OpenSection, RiskSection
+from model.config import BooksSection, Config, OpenSection, RiskSection
 
 
 class RiskLimits(msgspec.Struct, frozen=True):
@@ -16,10 +16,11 @@ class RiskLimits(msgspec.Struct, frozen=True):
     price_band: int  # fraction of the reference price, scale 10^-9
     market_collar: int
     reject_late_opg: bool = True  # ``[open] late_orders = "reject"``; False: queue them for the next open
-    open_timezone: str = "America/New_York"  # ``[open] timezone``: the open happens once per local day
+    open_timezone: str = "America/New_York"  # ``[open] timezone``: the open happens once per local day; also the books' dates
+    mark: str = "mid"  # ``[books] mark``: the price positions are marked at
 
     @classmethod
-    def from_config(cls, risk: RiskSection, opening: OpenSection | None = None) -> RiskLimits:
+    def from_config(cls, risk: RiskSection, opening: OpenSection | None = None, books: BooksSection | None = None) -> RiskLimits:
         return cls(
             max_order_qty=risk.max_order_qty_fixed,
             max_order_notional=risk.max_order_notional_fixed,
@@ -27,10 +28,11 @@ class RiskLimits(msgspec.Struct, frozen=True):
             market_collar=risk.market_collar_fraction,
             reject_late_opg=opening is None or opening.late_orders == "reject",
             open_timezone=OpenSection().timezone if opening is None else opening.timezone,
+            mark=BooksSection().mark if books is None else books.mark,
         )
 
 
 def tenant_limits(config: Config) -> dict[str, RiskLimits]:
     """The limits of each tenant ``[tenants]`` names: ``[risk]`` with its overrides. A tenant
     not named has the server's (``RiskLimits.from_config(config.risk, config.open)``)."""
-    return {tenant: RiskLimits.from_config(config.risk_of(tenant), config.open) for tenant in sorted(config.tenants)}
+    return {tenant: RiskLimits.from_config(config.risk_of(tenant), config.open, config.books) for tenant in sorted(config.tenants)}

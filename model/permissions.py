@@ -73,7 +73,7 @@ PERMISSIONS: Final[dict[str, Scope]] = {
     "tenant.cancel": Scope.TRADE,  # cancel-all
     "tenant.load_orders": Scope.TRADE,  # orders load FILE
     "tenant.kill": Scope.ADMIN,  # kill, unkill (halting the tenant's accounts)
-    "tenant.accounts": Scope.ADMIN,  # accounts load FILE
+    "tenant.accounts": Scope.ADMIN,  # accounts load FILE; lot-method ACCOUNT METHOD
     "tenant.keys": Scope.ADMIN,  # keys create/list/rotate/revoke: the API keys of the tenant's users
     "tenant.mfa": Scope.ADMIN,  # mfa enroll/reset: the TOTP second factor of the tenant's users
     # server-wide: every tenant at once
@@ -94,6 +94,8 @@ OPS: Final[dict[str, str]] = {
     "cancel_all": "orders.cancel",
     "get_orders": "orders.read",
     "get_account": "accounts.read",
+    "get_lots": "accounts.read",
+    "get_gains": "accounts.read",
     "subscribe": "quotes.read",
     "deposit": "cash.transfer",
     "withdrawal": "cash.transfer",
@@ -116,6 +118,7 @@ COMMANDS: Final[dict[str, str]] = {
     "kill": "tenant.kill",
     "unkill": "tenant.kill",
     "accounts": "tenant.accounts",
+    "lot-method": "tenant.accounts",
     "status": "server.inspect",
     "config": "server.inspect",
     "check": "server.inspect",

@@ -99,8 +99,17 @@ def account_view(reply: AccountReply) -> dict[str, Any]:
         "cash": fixed.format_cash(reply.cash),
         "buying_power": fixed.format_cash(reply.buying_power),
         "positions": [
-            {"symbol": p.symbol, "qty": fixed.format(p.qty), "avg_cost": fixed.format(p.avg_cost)} for p in reply.positions
+            {
+                "symbol": p.symbol,
+                "qty": fixed.format(p.qty),
+                "avg_cost": fixed.format(p.avg_cost),
+                "mark": decimal(p.mark),
+                "unrealized": None if p.unrealized is None else fixed.format(p.unrealized, min_places=2),
+            }
+            for p in reply.positions
         ],
+        "realized_today": fixed.format(reply.realized_today, min_places=2),
+        "realized_ytd": fixed.format(reply.realized_ytd, min_places=2),
     }
 
 

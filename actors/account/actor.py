@@ -54,12 +54,12 @@ class AccountActor(MarksHost):
         core: AccountState = self.core
         fresh = [seed for seed in accounts if seed.account not in core.accounts]
         inputs: list[Message] = []
-        limits, tenants = RiskLimits.from_config(self.config.risk, self.config.open), tenant_limits(self.config)
+        limits, tenants = RiskLimits.from_config(self.config.risk, self.config.open, self.config.books), tenant_limits(self.config)
         if self.journal.last_seq == 0 or (limits, tenants) != (core.limits, core.tenant_limits):
             # the first record of a journal says which limits it started with (a replay from
             # empty then never takes a later configuration's); a restart with others journals them
             inputs.append(SetRiskLimits(limits, tenants))
-        inputs += [OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group, s.tenant) for s in fresh]
+        inputs += [OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group, s.tenant, s.basis) for s in fresh]
         if inputs:
             self.submit_local(inputs)
         return len(fresh)
@@ -175,7 +175,7 @@ class AccountActor(MarksHost):
                     continue
                 held = [(symbol, position) for symbol, position in sorted(record.positions.items()) if position.qty]
                 for symbol, position in held:
-                    yield record.account, symbol, position.qty, fixed.ceil_cent(position.cost * multiplier[symbol])
+                    yield record.account, symbol, position.qty, fixed.ceil_cent(position.cost)  # its open lots' cash (docs/books.md)
                 if not held:
                     yield record.account, "", 0, 0  # the account exists, holding nothing
 

@@ -57,6 +57,7 @@ class ShardBase(Dispatcher):
         self.accounts: dict[str, AccountRecord] = {}
         self.orders = Orders()  # hot records and cold bytes (``actors/account/orders.py``)
         self.markets: dict[str, MarketView] = {}
+        self.last_trade: dict[str, int] = {}  # symbol → the price of the last fill booked here (``[books] mark = "last"``)
         self.order_counter = 0
         self.allocations = 0  # fills allocated from blocks
         self.nav_markers = 0  # NAV strikes passed on to the funds' InstrumentActors

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from actors.account.base import ShardBase, shared
+from actors.account.base import shared
+from actors.account.books import Bookkeeping
 from actors.account.records import AccountRecord, OrderRecord, PositionRecord
 from model import fixed
 from model.enums import ExecType, Side, VenueEventKind
@@ -21,7 +22,7 @@ _FILL, _PARTIAL_FILL = OrderEvent.FILL, OrderEvent.PARTIAL_FILL
 _TRADE = ExecType.TRADE
 
 
-class Booking(ShardBase):
+class Booking(Bookkeeping):
     """Fills booked to cash and positions, and the venue's ends of an order (canceled,
     expired, rejected). Cash is booked on the cumulative value, rounded up to the cent for
     a buy and down for a sell, so the sum over fills is exact."""
@@ -48,9 +49,10 @@ class Booking(ShardBase):
         if update.block is not None:
             order.block = shared(update.block)  # one string per block, not one per order it fills
             self.allocations += 1
-        self._book_cash(account, order)
+        cash = self._book_cash(account, order)
         # the instrument's symbol: a position's key is one string per symbol, not the thawed order's copy
-        self._book_position(account, instrument.symbol, order.spec.side, update.last_qty, price)
+        self._book_position(account, instrument.symbol, order.spec.side, update.last_qty)
+        self._book_lots(account, order, instrument.symbol, update.last_qty, price, cash, now)
         complete = update.done if order.spec.qty is None else order.cum_qty == order.spec.qty
         self._move(order, _FILL if complete else _PARTIAL_FILL)
         if order.pending_replace is not None and not order.pending.has_replace:  # filled: nothing left to replace
@@ -73,31 +75,22 @@ class Booking(ShardBase):
         reply, order.cancel_reply = order.cancel_reply, None
         self._report(order, exec_type, now, reply=reply)
 
-    def _book_cash(self, account: AccountRecord, order: OrderRecord) -> None:
+    def _book_cash(self, account: AccountRecord, order: OrderRecord) -> int:
+        """Book the order's cash to date; returns the cash of this fill (≥ 0, whole cents)."""
         if order.spec.side is _BUY:
             booked = fixed.ceil_cent(order.cum_value)
             account.cash -= booked - order.booked_cash
         else:
             booked = fixed.floor_cent(order.cum_value)
             account.cash += booked - order.booked_cash
-        order.booked_cash = booked
+        delta, order.booked_cash = booked - order.booked_cash, booked
+        return delta
 
     @staticmethod
-    def _book_position(account: AccountRecord, symbol: str, side: Side, qty: int, price: int) -> None:
+    def _book_position(account: AccountRecord, symbol: str, side: Side, qty: int) -> None:
+        """The position's quantity; its cost is its lots' (``_book_lots``)."""
         position = account.positions.setdefault(symbol, PositionRecord())
-        signed = qty if side is _BUY else -qty
-        if position.qty == 0 or (position.qty > 0) == (signed > 0):
-            position.qty += signed
-            position.cost += abs(signed) * price
-            return
-        closing = min(abs(signed), abs(position.qty))
-        position.cost -= position.cost * closing // abs(position.qty)
-        position.qty += signed
-        opened = abs(signed) - closing
-        if position.qty == 0:
-            position.cost = 0
-        elif opened:
-            position.cost = opened * price
+        position.qty += qty if side is _BUY else -qty
 
 
 def _would_overfill(order: OrderRecord, qty: int, value: int) -> bool:

@@ -23,6 +23,7 @@ import msgspec
 
 from actors.account.base import shared
 from actors.account.booking import Booking
+from actors.account.books import Bookkeeping
 from actors.account.entry import OrderEntry
 from actors.account.limits import tenant_of
 from actors.account.markets import Markets
@@ -33,7 +34,9 @@ from actors.account.requests import Requests
 from actors.account.risk import MarketView, RiskLimits
 from actors.account.transfers import Transfers, TransfersSnapshot
 from actors.runtime.outputs import ALL
+from model import fixed, lots
 from model.config import AccountSeed
+from model.lots import Books
 from model.enums import Side, VenueEventKind
 from model.instruments import Instrument
 from model.lifecycle import STATES
@@ -43,15 +46,19 @@ from model.messages import (
     CancelOrder,
     LoadOrders,
     MarketUpdate,
+    NewLotOrder,
     NewOrder,
     OpenAccount,
     OpenMarket,
     OrderUpdate,
     QueryAccount,
+    QueryGains,
+    QueryLots,
     QueryOrders,
     ReplaceOrder,
     SetKill,
     SetRiskLimits,
+    SetLotMethod,
     SetTradingStatus,
     StrikeNav,
 )
@@ -91,6 +98,7 @@ class AccountSnapshot(msgspec.Struct):
     anomalies: list[str]
     tenant_limits: dict[str, RiskLimits] = msgspec.field(default_factory=dict)  # none in a snapshot from before them
     transfers: TransfersSnapshot | None = None  # cash movements (``transfers.py``); none in a snapshot from before them
+    last_trade: dict[str, int] = msgspec.field(default_factory=dict)  # the ``last`` marks (none before the books)
 
 
 class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Transfers):
@@ -104,7 +112,9 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Transfers):
 
     # --- accounts and the kill switch ----------------------------------------------------
 
-    def open_account(self, seed: AccountSeed) -> None:
+    def open_account(self, seed: AccountSeed, now: int = 0) -> None:
+        """Open ``seed``'s account; each position it brings is one lot, at the cost and
+        acquisition date its ``basis`` gives (else the reference price's value, and ``now``)."""
         if seed.account in self.accounts:
             raise ValueError(f"account {seed.account} already exists")
         record = AccountRecord(
@@ -117,14 +127,15 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Transfers):
             group=seed.group,
             tenant=tenant_of(seed.tenant),
             limits=self.limits_of(seed.tenant),
+            books=Books(),
         )
+        basis = {symbol: (cost, day) for symbol, cost, day in seed.basis}
         for symbol, qty in seed.positions:
-            instrument = self.instruments.get(symbol)
-            if instrument is None:
+            if symbol not in self.instruments:
                 raise ValueError(f"account {seed.account}: unknown symbol {symbol}")
-            # Positions brought in carry the instrument's reference price as their cost basis.
+            cost, day = basis.get(symbol, (None, 0))
             record.positions[symbol] = PositionRecord(qty=qty)
-            record.positions[symbol].cost = abs(qty) * instrument.reference_price
+            record.positions[symbol].cost = self._open_lots(record, symbol, qty, cost, day, now) * fixed.SCALE
             record.initial_positions[symbol] = qty
         self.accounts[seed.account] = record
 
@@ -135,8 +146,16 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Transfers):
         try:
             self.open_account(
                 AccountSeed(
-                    command.account, command.owner, command.cash, command.allow_short, command.positions, command.group, tenant_of(command.tenant)
-                )
+                    command.account,
+                    command.owner,
+                    command.cash,
+                    command.allow_short,
+                    command.positions,
+                    command.group,
+                    tenant_of(command.tenant),
+                    command.basis,
+                ),
+                now,
             )
         except ValueError as error:
             self._anomaly(str(error))
@@ -198,6 +217,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Transfers):
 
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
         NewOrder: OrderEntry._new_order,
+        NewLotOrder: OrderEntry._new_lot_order,
         LoadOrders: OrderEntry._load_orders,
         CancelOrder: Requests._cancel_order,
         ReplaceOrder: Requests._replace_order,
@@ -220,6 +240,9 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Transfers):
         JournalVote: Transfers._journal_vote,
         JournalOutcome: Transfers._journal_outcome,
         JournalApplied: Transfers._journal_applied,
+        QueryLots: Bookkeeping._query_lots,
+        QueryGains: Bookkeeping._query_gains,
+        SetLotMethod: Bookkeeping._set_lot_method,
     }
 
     # --- checks ------------------------------------------------------------------------------
@@ -258,6 +281,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Transfers):
             assert cash == account.cash, (account.account, cash, account.cash)
             held = {s: p.qty for s, p in account.positions.items() if p.qty}
             assert {s: q for s, q in positions.items() if q} == held, (account.account, positions, held)
+            self.check_books(account)
 
     # --- snapshots ------------------------------------------------------------------------
 
@@ -283,6 +307,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Transfers):
             anomalies=self.anomalies,
             tenant_limits=self.tenant_limits,
             transfers=self.transfers_snapshot(),
+            last_trade=self.last_trade,
         )
 
     @classmethod
@@ -295,6 +320,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Transfers):
         core.accounts = {account.account: core._restored_account(account) for account in state.accounts}
         core._restore_orders(state.orders)
         core.markets = state.markets
+        core.last_trade = state.last_trade
         core.order_counter, core.allocations, core.nav_markers = state.order_counter, state.allocations, state.nav_markers
         core.kill_all, core.rejected_requests, core.anomalies = state.kill_all, state.rejected_requests, state.anomalies
         core.restore_transfers(state.transfers)
@@ -308,7 +334,23 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Transfers):
         resolved = self.limits_of(account.tenant)
         if account.limits is None or account.limits == resolved:
             account.limits = resolved
+        if account.books is None:
+            self._books_from_positions(account)
         return account
+
+    def _books_from_positions(self, account: AccountRecord) -> None:
+        """An account saved before lots: each position becomes one lot at its cost as then
+        kept (``Σ qty × price`` per unit), rounded to the cent like a fill's cash, and the
+        position's cost becomes that lot's (acquired: unknown, the epoch)."""
+        account.books = Books()
+        for symbol, position in account.positions.items():
+            if position.qty and symbol in self.instruments:
+                value = position.cost * self.instruments[symbol].multiplier
+                cost = fixed.ceil_cent(value) if position.qty > 0 else -fixed.floor_cent(value)
+                lots.open_position(account.books, symbol, position.qty, cost, 0)
+                position.cost = cost * fixed.SCALE
+            else:
+                position.cost = 0
 
     def records(self) -> int:
         """The orders a snapshot holds: what its size grows with (``Snapshotter``)."""
@@ -346,7 +388,8 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Transfers):
     def state_hash(self) -> str:
         """SHA-256 of the whole state in a canonical encoding: equal states, equal hashes.
         An order counts by its encoding, the same hot or cold."""
-        digest = hashlib.sha256(msgspec.msgpack.encode((self.accounts, self.markets, self.order_counter, self.rejected_requests, self.kill_all)))
+        state = (self.accounts, self.markets, self.order_counter, self.rejected_requests, self.kill_all, self.last_trade)
+        digest = hashlib.sha256(msgspec.msgpack.encode(state))
         for encoded in self.orders.encoded():
             digest.update(encoded)
         digest.update(self.transfers_state())

@@ -6,12 +6,12 @@ from __future__ import annotations
 import msgspec
 
 from actors.account import risk
-from actors.account.base import ShardBase
+from actors.account.books import Bookkeeping
 from actors.account.records import SAME_AS_SPEC, OrderRecord
 from actors.runtime.outputs import GATEWAY, INSTRUMENT
 from model.enums import ExecType, OrderStatus, Reason, Side
 from model.lifecycle import OrderEvent
-from model.messages import ExecutionReport, LoadOrders, NewOrder, OrdersLoaded, Reply, RouteOrder
+from model.messages import ExecutionReport, LoadOrders, NewLotOrder, NewOrder, OrdersLoaded, Reply, RouteOrder
 from model.orders import OrderSpec
 
 # A fingerprint stored by earlier versions is an order's terms as bytes: the ``OrderSpec``
@@ -29,12 +29,16 @@ _SELL = Side.SELL
 _PENDING_NEW = OrderStatus.PENDING_NEW
 
 
-class OrderEntry(ShardBase):
+class OrderEntry(Bookkeeping):
     """New orders: pre-trade risk in its fixed order, the hold, the first report, the route;
     and the idempotent answer to a ``client_order_id`` used before."""
 
     def _new_order(self, command: NewOrder, now: int) -> None:
         self._enter(command.account, command.client_order_id, command.spec, command.reply, now)
+
+    def _new_lot_order(self, command: NewLotOrder, now: int) -> None:
+        """A new order that chooses its lots (``model/messages/books.py``): entered like any."""
+        self._enter(command.account, command.client_order_id, command.spec, command.reply, now, command.lot_method, command.lots)
 
     def _load_orders(self, command: LoadOrders, now: int) -> None:
         """A chunk of a basket: each order entered exactly as a ``new_order`` without a reply
@@ -62,11 +66,21 @@ class OrderEntry(ShardBase):
         answer = OrdersLoaded(reply, command.load, command.chunk, len(command.orders), accepted, already, dict(sorted(rejected.items())))
         self.out.to(GATEWAY, reply.gateway, answer)
 
-    def _enter(self, account_id: str, client_order_id: str, spec: OrderSpec, reply: Reply | None, now: int) -> str:
+    def _enter(
+        self,
+        account_id: str,
+        client_order_id: str,
+        spec: OrderSpec,
+        reply: Reply | None,
+        now: int,
+        lot_method: str | None = None,
+        lots: tuple[tuple[int, int], ...] | None = None,
+    ) -> str:
         """One new order: refused (unknown account or symbol), answered as a resend, or checked
-        in ``risk.first_failure``'s order (``risk.check``), recorded, held for and reported; accepted orders
-        are routed to their instrument actor. Returns what became of it: ``ACCEPTED``,
-        ``ALREADY`` (a resend), or why not (a ``Reason`` value, ``forbidden``, ``unknown_symbol``)."""
+        in ``risk.first_failure``'s order (``risk.check``), then the lots it names
+        (``check_specific``), recorded, held for and reported; accepted orders are routed to
+        their instrument actor. Returns what became of it: ``ACCEPTED``, ``ALREADY`` (a
+        resend), or why not (a ``Reason`` value, ``forbidden``, ``unknown_symbol``)."""
         account = self.accounts.get(account_id)
         if account is None:
             self._refuse(reply, "forbidden", f"unknown account {account_id}")
@@ -87,6 +101,12 @@ class OrderEntry(ShardBase):
         market = self.markets.get(spec.symbol)
         # the account's tenant's limits, resolved when it opened: one attribute, no lookup
         reason, estimate, cash = risk.check(order, account, instrument, market, account.limits or self.limits)
+        if lot_method is not None or lots is not None:
+            order.lot_method = lot_method
+            order.lots = None if lots is None else [[lot_id, qty] for lot_id, qty in lots]
+            if reason is None and lots:
+                refused = self.check_specific(account, spec.symbol, lots)
+                reason = None if refused is None else Reason(refused)
         self.orders[order.order_id] = order
         account.orders[order.client_order_id] = order.order_id
         if reason is not None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from actors.account.base import ShardBase
+from actors.account.books import Bookkeeping
 from actors.account.records import PositionRecord
 from actors.runtime.outputs import GATEWAY
+from model import fixed
 from model.messages import AccountReply, ExecutionReport, OrdersReply, Position, QueryAccount, QueryOrders
 
 
-class Queries(ShardBase):
+class Queries(Bookkeeping):
     """Reads that change nothing: an account's orders page by page, its cash and positions."""
 
     def _query_orders(self, command: QueryOrders, now: int) -> None:
@@ -49,11 +50,19 @@ class Queries(ShardBase):
         if account is None:
             self._refuse(command.reply, "forbidden", f"unknown account {command.account}")
             return
-        positions = [Position(symbol, position.qty, _avg(position)) for symbol, position in account.positions.items() if position.qty != 0]
+        positions = []
+        for symbol, position in account.positions.items():
+            if position.qty:
+                instrument = self.instruments[symbol]
+                mark = self.mark(instrument)
+                cost = position.cost // fixed.SCALE  # the open lots' cash (``books.py``)
+                unrealized = self.unrealized(instrument, position.qty, cost, mark)
+                positions.append(Position(symbol, position.qty, _avg(position, instrument.multiplier), mark, unrealized))
+        today, ytd = self.realized(account, now)
         self.out.to(
             GATEWAY,
             command.reply.gateway,
-            AccountReply(command.reply, account.account, account.cash, account.buying_power, positions),
+            AccountReply(command.reply, account.account, account.cash, account.buying_power, positions, today, ytd),
         )
 
     def open_orders(self, account: str | None) -> int:
@@ -61,5 +70,6 @@ class Queries(ShardBase):
         return sum(1 for order in self.orders.values() if order.status.is_open and (account is None or order.account == account))
 
 
-def _avg(position: PositionRecord) -> int:
-    return position.cost // abs(position.qty) if position.qty else 0
+def _avg(position: PositionRecord, multiplier: int) -> int:
+    """The average cost per unit (per share, not per contract), positive for a short position too."""
+    return abs(position.cost) // (abs(position.qty) * multiplier) if position.qty else 0

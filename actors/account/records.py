@@ -14,6 +14,7 @@ from actors.account.limits import RiskLimits
 from model import fixed
 from model.enums import ExecType, OrderStatus
 from model.lifecycle import Pending
+from model.lots import Books
 from model.messages import Reply
 from model.orders import OrderSpec
 
@@ -75,6 +76,10 @@ class OrderRecord(msgspec.Struct, gc=False, array_like=True):
     replaced_by: str | None = None
     block: str | None = None  # an order for the open: the block its fill was allocated from
     venue: str | None = None  # the venue of its latest venue event
+    # The books (``model/lots.py``): the lot method of this order (None: its account's), and
+    # the lots a sell names with what it still wants of each (``[lot_id, qty]``, consumed as it fills)
+    lot_method: str | None = None
+    lots: list[list[int]] | None = None
 
     @property
     def cum_value(self) -> int:
@@ -93,8 +98,10 @@ class OrderRecord(msgspec.Struct, gc=False, array_like=True):
 
 
 class PositionRecord(msgspec.Struct, gc=False, array_like=True):
-    """``cost`` is the exact cost basis ``Σ qty × price`` (10^-18, per unit, no multiplier),
-    kept as two 64-bit halves so the record encodes to msgpack."""
+    """``cost`` is the cost basis at 10^-18: the cash of its open lots (``model/lots.py``,
+    whole cents, multiplier included; negative for a short position) × 10^9, kept as two
+    64-bit halves so the record encodes to msgpack. (Records from before lots held
+    ``Σ qty × price`` per unit: a restore converts them, ``AccountState._restored_account``.)"""
 
     qty: int = 0
     cost_nanos: int = 0
@@ -127,6 +134,9 @@ class AccountRecord(msgspec.Struct, array_like=True):
     # or its shard is restored (``AccountState.limits_of``), so an order reads them as an
     # attribute. ``None`` only in a record from before per-tenant limits, until its restore.
     limits: RiskLimits | None = None
+    # Its tax lots and its ledgers of trades and closings (``model/lots.py``); ``None`` only
+    # in a record from before lots, until its restore makes them from its positions.
+    books: Books | None = None
 
     @property
     def buying_power(self) -> int:

@@ -107,7 +107,7 @@ class Roles:
 
 
 def _account_core(actor_plan: ActorPlan, config: Config) -> Core:
-    return AccountState(actor_plan.name, actor_plan.instruments, RiskLimits.from_config(config.risk, config.open), tenant_limits(config))
+    return AccountState(actor_plan.name, actor_plan.instruments, RiskLimits.from_config(config.risk, config.open, config.books), tenant_limits(config))
 
 
 def _instrument_core(actor_plan: ActorPlan, config: Config) -> Core:

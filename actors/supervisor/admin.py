@@ -38,11 +38,11 @@ from actors.supervisor.core import ActorPlan
 from keystore import apikeys, totp, vault
 from keystore.masterkey import MasterKeyError
 from keystore.store import SecretInfo, StoreError
-from model import backoffice, fixed, permissions
+from model import backoffice, fixed, lots, permissions
 from model.admin_commands import SERVER, AdminError, Forbidden, Given, check
 from model.basket import BasketError, BasketRules, encode_chunks, is_parquet, parse_basket, refused_rows
 from model.config import Config, ConfigError, Setup, User, check_account_symbols, parse_accounts_csv
-from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetTradingStatus
+from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetLotMethod, SetTradingStatus
 from model.permissions import Reach
 from model.transfers import Decision, TransferStatus
 from snapshots.files import PathRefused, concatenate_csv, confine, read_positions
@@ -242,6 +242,15 @@ class AdminCommands:
         await self._operator([SetKill(account, killed)])
         return {"ok": True, "killed": self._killed_of(tenant), "canceled": canceled}
 
+    async def lot_method(self, given: Given, tenant: str | None) -> Result:
+        """The account's tax-lot method (docs/books.md); ``specific`` is an order's choice, not an account's."""
+        account, method = given["ACCOUNT"], given["METHOD"]
+        if method not in lots.METHODS or method == lots.LotMethod.SPECIFIC:
+            raise AdminError(f"unknown lot method {method!r}; methods: fifo, lifo, hifo, average")
+        await self._shard_owning(account, tenant)
+        await self._operator([SetLotMethod(account, method)])
+        return {"ok": True, "account": account, "lot_method": method}
+
     def _killed_of(self, tenant: str | None) -> list[str]:
         """The killed accounts a caller confined to ``tenant`` may see (``all``: the switch for
         every account is on)."""
@@ -397,7 +406,7 @@ class AdminCommands:
         known = sorted(account for part in found for account in part)
         if known:
             raise AdminError(f"{path}: {len(known)} accounts exist already, nothing loaded: {', '.join(known[:20])}")
-        await self._operator([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group, s.tenant) for s in seeds])
+        await self._operator([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group, s.tenant, s.basis) for s in seeds])
         await self.top._tell_gateways()
         return {"ok": True, "loaded": len(seeds), "file": str(path)}
 

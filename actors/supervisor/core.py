@@ -17,7 +17,7 @@ from actors.runtime.outputs import ACCOUNT, ALL, DROP_COPY, GATEWAY, INSTRUMENT,
 from actors.runtime.router import DROP_COPY_ACTOR, account_actor, gateway_actor, instrument_actor, venue_actor
 from model.config import AccountSeed, Setup, VenueSection
 from model.instruments import Instrument
-from model.messages import AdminCancelAll, OpenAccount, OpenMarket, SetKill, SetTradingStatus, StrikeNav
+from model.messages import AdminCancelAll, OpenAccount, OpenMarket, SetKill, SetLotMethod, SetTradingStatus, StrikeNav
 from model.permissions import DEFAULT_TENANT
 from model.routing import shard_of
 
@@ -159,7 +159,12 @@ class SupervisorState(Dispatcher):
             self.loaded_tenants[command.account] = command.tenant
         self.out.to(ACCOUNT, command.account, command)
 
+    def _set_lot_method(self, command: SetLotMethod, now: int) -> None:
+        self.commands += 1
+        self.out.to(ACCOUNT, command.account, command)
+
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
+        SetLotMethod: _set_lot_method,
         OpenAccount: _open_account,
         OpenMarket: _open_market,
         StrikeNav: _strike_nav,

@@ -6,6 +6,7 @@ from typing import Union
 
 import msgspec
 
+from model.messages.books import BooksMessage
 from model.messages.bulk import BulkMessage
 from model.messages.client import ClientMessage
 from model.messages.control import ControlMessage
@@ -15,7 +16,7 @@ from model.messages.transfers import TransferMessage
 __all__ = ["Batch", "Message", "batch_prefix", "decode_batch", "encode_batch"]
 
 # Every message a hop may carry: each direction's module keeps its own list.
-Message = Union[ClientMessage, BulkMessage, RoutingMessage, ControlMessage, TransferMessage]
+Message = Union[ClientMessage, BulkMessage, RoutingMessage, ControlMessage, TransferMessage, BooksMessage]
 
 
 class Batch(msgspec.Struct, frozen=True, array_like=True):

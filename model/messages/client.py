@@ -115,6 +115,8 @@ class Position(msgspec.Struct, frozen=True, array_like=True, gc=False):
     symbol: str
     qty: int
     avg_cost: int
+    mark: int | None = None  # the price it is marked at (``[books] mark``)
+    unrealized: int | None = None  # qty × mark × multiplier − the open lots' cost
 
 
 class AccountReply(MessageBase, frozen=True, gc=False, tag=22):
@@ -123,6 +125,8 @@ class AccountReply(MessageBase, frozen=True, gc=False, tag=22):
     cash: int
     buying_power: int
     positions: list[Position]
+    realized_today: int = 0  # gains realized on the local date of the query (after wash-sale adjustments)
+    realized_ytd: int = 0  # ... since 1 January of its year
 
 
 class RequestRejected(MessageBase, frozen=True, gc=False, tag=23):

@@ -60,6 +60,7 @@ class OpenAccount(MessageBase, frozen=True, gc=False, tag=83):
     positions: tuple[tuple[str, int], ...] = ()  # (symbol, qty) held at the start
     group: str = ""
     tenant: str = ""  # "": the default tenant (journals written before tenants had none)
+    basis: tuple[tuple[str, int, int], ...] = ()  # (symbol, total cost, acquired: a local date's ordinal or 0) of positions that give one
 
 
 class OpenMarket(MessageBase, frozen=True, gc=False, tag=84):

@@ -40,11 +40,14 @@ from model.messages import (
     CancelAllDone,
     CancelOrder,
     ExecutionReport,
+    GainsReply,
+    LotsReply,
     Message,
     OrderColumns,
     OrdersLoaded,
     OrdersReply,
     QueryAccount,
+    QueryLots,
     QueryOrders,
     QuoteEvent,
     Reply,
@@ -54,7 +57,7 @@ from model.messages import (
 )
 from model.messages import JournalEntry, JournalReply, QueryTransfers, RequestJournal, RequestTransfer, TransferEvent, TransfersReply, TransferToAsker
 from model.transfers import TransferKind, TransferStatus, amount_problem, key_problem
-from server.gateway import protocol
+from server.gateway import books, protocol
 from server.gateway.access import Access, AccountEntry, authorise, forbidden_message, out_of_reach, permit
 from server.gateway.baskets import BasketLoads, Summary
 from server.gateway.connection import Connection, write_queued
@@ -66,6 +69,8 @@ from server.gateway.protocol import (
     CancelOrderRequest,
     DepositRequest,
     GetAccountRequest,
+    GetGainsRequest,
+    GetLotsRequest,
     GetOrdersRequest,
     GetTransfersRequest,
     JournalRequest,
@@ -280,6 +285,15 @@ class Gateway:
         elif isinstance(request, GetAccountRequest):
             authorise(conn, request.account)
             self.window.send(conn, request.account, QueryAccount(request.account, reply))
+        elif isinstance(request, GetLotsRequest):
+            authorise(conn, request.account)
+            if request.symbol is not None and request.symbol not in self.instruments:
+                raise Invalid("unknown_symbol", f"unknown symbol {protocol.shorten(request.symbol)}")
+            self.window.send(conn, request.account, QueryLots(request.account, reply, request.symbol))
+        elif isinstance(request, GetGainsRequest):
+            authorise(conn, request.account)
+            query = books.to_query_gains(request.account, request.from_, request.to, request.cursor, request.limit, self.config.books, reply)
+            self.window.send(conn, request.account, query)
         elif isinstance(request, SubscribeRequest):
             self.fanout.subscribe(conn, request.channels, reply.request)
         elif isinstance(request, LoadOrdersRequest):
@@ -577,6 +591,10 @@ class Gateway:
             self._reply(message.reply, protocol.orders_reply(message))
         elif isinstance(message, AccountReply):
             self._reply(message.reply, protocol.account_reply(message))
+        elif isinstance(message, LotsReply):
+            self._reply(message.reply, protocol.with_id(books.encode_lots(message), message.reply.request))
+        elif isinstance(message, GainsReply):
+            self._reply(message.reply, protocol.with_id(books.encode_gains(message), message.reply.request))
         elif isinstance(message, OrdersLoaded):
             self.baskets.answered(message)
         elif isinstance(message, TransferEvent):

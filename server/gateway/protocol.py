@@ -25,6 +25,13 @@ class _Request(msgspec.Struct, frozen=True, kw_only=True, tag_field="op", forbid
     id: msgspec.Raw = msgspec.Raw(b"")
 
 
+class LotPick(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One lot a sell order names (docs/books.md): its id and the quantity to close of it."""
+
+    lot_id: int
+    qty: str
+
+
 class OrderFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The fields of one order, shared by ``new_order`` and each entry of ``new_orders``."""
 
@@ -38,6 +45,8 @@ class OrderFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     notional: str | None = None
     price: str | None = None
     stop_price: str | None = None
+    lot_method: str | None = None  # the books (docs/books.md): this order's lot method
+    lots: list[LotPick] | None = None  # ... and, for a sell, the lots it closes
 
 
 class Login(_Request, frozen=True, tag="login"):
@@ -99,6 +108,19 @@ class GetOrdersRequest(_Request, frozen=True, tag="get_orders"):
 
 class GetAccountRequest(_Request, frozen=True, tag="get_account"):
     account: str
+
+
+class GetLotsRequest(_Request, frozen=True, tag="get_lots"):
+    account: str
+    symbol: str | None = None
+
+
+class GetGainsRequest(_Request, frozen=True, tag="get_gains"):
+    account: str
+    from_: str = msgspec.field(name="from")  # YYYY-MM-DD, the first local date of sales
+    to: str  # YYYY-MM-DD, the last
+    cursor: int | None = None  # the ``next_cursor`` of the previous page
+    limit: int | None = None  # closings per page (``[books]``: default and maximum)
 
 
 class SubscribeRequest(_Request, frozen=True, tag="subscribe"):
@@ -165,6 +187,8 @@ Request = Union[
     CancelAllRequest,
     GetOrdersRequest,
     GetAccountRequest,
+    GetLotsRequest,
+    GetGainsRequest,
     SubscribeRequest,
     AdminRequest,
     WhoamiRequest,
@@ -233,13 +257,14 @@ def _unreadable(error: Exception) -> ProtocolError:
 
 
 SHOWN_CHARS = 64  # how much of a client's value an error message quotes
+MESSAGE_CHARS = 8 * SHOWN_CHARS  # how long a whole error message may be (an admin refusal lists the server's commands)
 
 
 def shorten(value: object, quote: bool = True) -> str:
     """``repr(value)`` (or ``str`` with ``quote=False``), cut to a bounded length, for error
     messages: a 4 MB value in a frame is not sent back."""
     text = repr(value) if quote else str(value)
-    limit = SHOWN_CHARS if quote else 4 * SHOWN_CHARS
+    limit = SHOWN_CHARS if quote else MESSAGE_CHARS
     return text if len(text) <= limit else text[:limit] + "…"
 
 

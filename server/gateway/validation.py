@@ -15,7 +15,7 @@ from model import fixed
 from model.config import QueriesSection
 from model.enums import OrderType, Side, TimeInForce
 from model.instruments import Instrument, price_fields_for_type
-from model.messages import NewOrder, ReplaceOrder, Reply
+from model.messages import NewLotOrder, NewOrder, ReplaceOrder, Reply
 from model.orders import OrderSpec
 from server.gateway.protocol import GetOrdersRequest, OrderFields, ReplaceOrderRequest
 
@@ -87,8 +87,9 @@ def _check_prices_for_type(order_type: OrderType, price: int | None, stop_price:
         raise Invalid("invalid_request", mismatch.describe(order_type))
 
 
-def to_new_order(fields: OrderFields, instruments: dict[str, Instrument], reply: Reply | None, max_id_length: int) -> NewOrder:
-    """Turn one order's wire fields into a ``NewOrder`` or raise ``Invalid``."""
+def to_new_order(fields: OrderFields, instruments: dict[str, Instrument], reply: Reply | None, max_id_length: int) -> NewOrder | NewLotOrder:
+    """Turn one order's wire fields into a ``NewOrder`` (a ``NewLotOrder`` when it chooses its
+    lots: ``server/gateway/books.py``) or raise ``Invalid``."""
     check_client_order_id(fields.client_order_id, max_id_length)
     instrument = instruments.get(fields.symbol)
     if instrument is None:
@@ -119,12 +120,13 @@ def to_new_order(fields: OrderFields, instruments: dict[str, Instrument], reply:
         raise Invalid("invalid_request", "stop orders cannot be for the open (opg)")
     if tif is _FOK and qty is None:
         raise Invalid("invalid_request", "fok orders need qty")
-    return NewOrder(
-        account=fields.account,
-        client_order_id=fields.client_order_id,
-        spec=OrderSpec(fields.symbol, side, order_type, tif, qty, notional, price, stop_price),
-        reply=reply,
-    )
+    spec = OrderSpec(fields.symbol, side, order_type, tif, qty, notional, price, stop_price)
+    if fields.lot_method is not None or fields.lots is not None:
+        from server.gateway.books import lot_terms  # the books' checks import this module
+
+        lot_method, lots = lot_terms(fields.lot_method, fields.lots, spec, instrument)
+        return NewLotOrder(fields.account, fields.client_order_id, spec, reply, lot_method, lots)
+    return NewOrder(account=fields.account, client_order_id=fields.client_order_id, spec=spec, reply=reply)
 
 
 def to_replace(request: ReplaceOrderRequest, reply: Reply, max_id_length: int) -> ReplaceOrder:

@@ -69,7 +69,10 @@ def test_a_byte_order_mark_is_ignored() -> None:
         ("A9,t,1.00,false,IBM", "position 'IBM' is not SYMBOL:QTY"),
         ("A9,t,1.00,false,IBM:", "position 'IBM:' is not SYMBOL:QTY"),
         ("A9,t,1.00,false,:5", "position ':5' is not SYMBOL:QTY"),
-        ("A9,t,1.00,false,IBM:1:2", "position 'IBM:1:2' is not SYMBOL:QTY"),
+        ("A9,t,1.00,false,IBM:1:2:2024-13-01", "position IBM: acquired '2024-13-01' is not a date YYYY-MM-DD"),
+        ("A9,t,1.00,false,IBM:1:2.001", "position IBM: cost must be a non-negative amount in whole cents, not 2.001"),
+        ("A9,t,1.00,false,IBM:1:x", "position IBM: cost: not a decimal number"),
+        ("A9,t,1.00,false,IBM:", "position 'IBM:' is not SYMBOL:QTY[:COST[:YYYY-MM-DD]]"),
         ("A9,t,1.00,false,IBM:1;", "position '' is not SYMBOL:QTY"),
         ("A9,t,1.00,false,IBM:1e3", "position IBM: not a decimal number"),
         ("A9,t,1.00,false,IBM:0.0000000001", "position IBM: not a decimal number"),
@@ -164,3 +167,11 @@ def test_a_file_loaded_for_a_tenant_gives_its_accounts_that_tenant_and_refuses_a
     assert seeds[0].tenant == "firm-b"
     with pytest.raises(ConfigError, match="row 2: account F1: tenant default is not firm-b, the tenant loading the file"):
         parse_accounts_csv("account,owner,cash,tenant\nF1,f,1.00,default\n", "t.csv", "firm-b")
+
+
+def test_a_position_may_give_its_cost_and_acquisition_date() -> None:
+    from datetime import date
+
+    (seed,) = parse_accounts_csv("account,owner,cash,positions\nA1,t,1.00,IBM:10:1400.00:2024-03-01;AAPL:1:190.00;MSFT:2\n", "f")
+    assert seed.positions == (("IBM", 10 * fixed.SCALE), ("AAPL", fixed.SCALE), ("MSFT", 2 * fixed.SCALE))
+    assert seed.basis == (("IBM", fixed.parse("1400"), date(2024, 3, 1).toordinal()), ("AAPL", fixed.parse("190"), 0))

@@ -139,10 +139,12 @@ def test_a_command_needs_the_permission_the_permission_table_names() -> None:
 
 
 def test_a_refusal_fits_in_an_error_frame() -> None:
-    """The gateway cuts an error message at 256 characters: the list of server commands must
-    fit whole, or whoever reads it misses the last commands."""
-    for name in ("help", "journal", "exit", "frobnicate-something"):
-        assert len(admin_commands.unknown_command(name, SERVER)) <= 256
+    """The gateway cuts an error message at ``MESSAGE_CHARS``: the list of server commands must
+    fit whole, or whoever reads it misses the last commands (a name is quoted cut short)."""
+    from server.gateway.protocol import MESSAGE_CHARS
+
+    for name in ("help", "journal", "exit", "frobnicate-something", "x" * 10_000):
+        assert len(admin_commands.unknown_command(name, SERVER)) <= MESSAGE_CHARS
 
 
 # --- the shell, the gateway and the supervisor agree -------------------------------------------------

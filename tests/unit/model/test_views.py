@@ -38,11 +38,11 @@ def test_the_account_reply_frame_is_the_view_with_type_and_id() -> None:
     """The bytes the gateway sent before the views moved to model/ (cash shown exactly)."""
     assert protocol.account_reply(ACCOUNT) == (
         b'{"id":"q","type":"account","account":"A1","cash":"99954.925","buying_power":"99954.92",'
-        b'"positions":[{"symbol":"IBM","qty":"0.3","avg_cost":"150.25"}]}'
+        b'"positions":[{"symbol":"IBM","qty":"0.3","avg_cost":"150.25","mark":null,"unrealized":null}],"realized_today":"0.00","realized_ytd":"0.00"}'
     )
     view = account_view(ACCOUNT)
     assert msgspec.json.decode(protocol.account_reply(ACCOUNT)) == {"id": "q", "type": "account", **view}
-    assert list(view) == ["account", "cash", "buying_power", "positions"]
+    assert list(view) == ["account", "cash", "buying_power", "positions", "realized_today", "realized_ytd"]
 
 
 def test_the_orders_view_is_each_report_as_a_trader_gets_it() -> None:

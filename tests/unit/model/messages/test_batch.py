@@ -14,6 +14,7 @@ from model.messages import (
     OrderUpdate,
     Reply,
     VenueQuote,
+    books,
     bulk,
     client,
     control,
@@ -80,6 +81,12 @@ WIRE_TAGS = {
     "TransferToAsker": 121,
     "TransfersReply": 122,
     "JournalReply": 123,
+    "QueryLots": 130,
+    "QueryGains": 131,
+    "SetLotMethod": 132,
+    "LotsReply": 133,
+    "GainsReply": 134,
+    "NewLotOrder": 135,
 }
 
 amounts = st.integers(min_value=0, max_value=2**63 - 1)
@@ -111,7 +118,7 @@ def test_messages_encode_as_arrays_with_an_integer_tag() -> None:
 
 
 def test_a_batch_takes_every_tagged_message_and_each_tag_once() -> None:
-    tagged = {**tags_of(client), **tags_of(routing), **tags_of(control), **tags_of(bulk), **tags_of(transfers)}
+    tagged = {**tags_of(client), **tags_of(routing), **tags_of(control), **tags_of(bulk), **tags_of(transfers), **tags_of(books)}
     assert set(get_args(Message)) == set(tagged)
     assert len(set(tagged.values())) == len(tagged)
 

@@ -38,7 +38,7 @@ def refusal(frame: dict[str, Any] | str | bytes) -> ProtocolError:
 
 def test_every_documented_op_is_known() -> None:
     assert OPS == sorted(
-        ["admin", "cancel_all", "cancel_order", "get_account", "get_orders", "load_orders", "login", "new_order", "new_orders", "replace_order", "subscribe", "whoami"]
+        ["admin", "cancel_all", "cancel_order", "get_account", "get_gains", "get_lots", "get_orders", "load_orders", "login", "new_order", "new_orders", "replace_order", "subscribe", "whoami"]
         + ["deposit", "withdrawal", "journal", "get_transfers"]
     )
 
@@ -106,7 +106,7 @@ def test_shorten_cuts_a_long_value_and_leaves_a_short_one() -> None:
     assert protocol.shorten("abc", quote=False) == "abc"
     cut = protocol.shorten("y" * 1000)
     assert cut == repr("y" * 1000)[: protocol.SHOWN_CHARS] + "…"
-    assert len(protocol.shorten("y" * 1000, quote=False)) == 4 * protocol.SHOWN_CHARS + 1
+    assert len(protocol.shorten("y" * 1000, quote=False)) == protocol.MESSAGE_CHARS + 1
 
 
 def test_with_id_puts_the_raw_id_first_and_adds_nothing_without_one() -> None:
@@ -117,7 +117,7 @@ def test_with_id_puts_the_raw_id_first_and_adds_nothing_without_one() -> None:
 def test_an_error_frame_has_type_code_message_and_the_id() -> None:
     frame = protocol.error("invalid_request", "qty must be > 0", b"7")
     assert frame == b'{"id":7,"type":"error","code":"invalid_request","message":"qty must be > 0"}'
-    assert len(json.loads(protocol.error("invalid_request", "z" * 10_000))["message"]) == 4 * protocol.SHOWN_CHARS + 1
+    assert len(json.loads(protocol.error("invalid_request", "z" * 10_000))["message"]) == protocol.MESSAGE_CHARS + 1
 
 
 def test_an_orders_reply_lists_the_reports_after_the_cursor() -> None:
@@ -130,3 +130,41 @@ def test_a_quote_is_decimal_strings_and_a_fund_shows_its_nav_instead() -> None:
     assert stock == {"type": "quote", "symbol": "IBM", "bid": "149.99", "bid_size": "300", "ask": "150.01", "ask_size": "200.5", "ts": 17}
     fund = json.loads(protocol.quote(QuoteEvent("VFIAX", None, 0, None, 0, 18, nav=D("451.20"))))
     assert (fund["bid"], fund["ask"], fund["nav"]) == (None, None, "451.2")
+
+
+def test_books_requests_are_checked_before_they_reach_a_shard() -> None:
+    """``get_gains``'s dates, order, limit and cursor; an order's lots and lot method."""
+    from model.config import BooksSection
+    from model.enums import OrderType, Side, TimeInForce
+    from model.messages import Reply
+    from model.orders import OrderSpec
+    from server.gateway.books import lot_terms, to_query_gains
+    from server.gateway.protocol import LotPick
+    from server.gateway.validation import Invalid
+    from tests.unit.actors.account.support import IBM
+
+    reply, books = Reply("g", 1), BooksSection()
+    query = to_query_gains("A1", "2025-01-01", "2025-01-31", None, None, books, reply)
+    assert (query.to_day - query.from_day, query.limit) == (30, books.gains_page_size)
+    for start, end, cursor, limit in (("2025-02-01", "2025-01-01", None, None), ("2025-13-01", "2025-12-01", None, None),
+                                      ("yesterday", "2025-01-01", None, None), ("2025-01-01", "2025-01-02", None, 0),
+                                      ("2025-01-01", "2025-01-02", None, 10**9), ("2025-01-01", "2025-01-02", -1, None)):
+        try:
+            to_query_gains("A1", start, end, cursor, limit, books, reply)
+        except Invalid as invalid:
+            assert invalid.code == "invalid_request"
+        else:
+            raise AssertionError((start, end, cursor, limit))
+    sell = OrderSpec("IBM", Side.SELL, OrderType.LIMIT, TimeInForce.DAY, 10 * 10**9, None, 150 * 10**9)
+    assert lot_terms(None, [LotPick(3, "1.5")], sell, IBM) == ("specific", ((3, 1_500_000_000),))
+    assert lot_terms("lifo", None, sell, IBM) == ("lifo", None)
+    buy = OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, 10 * 10**9, None, 150 * 10**9)
+    for method, picks, spec in (("newest", None, sell), ("specific", None, sell), (None, [LotPick(1, "1")], buy),
+                                (None, [LotPick(1, "0")], sell), (None, [LotPick(1, "1"), LotPick(1, "2")], sell),
+                                (None, [LotPick(1, "0.0000001")], sell), (None, [], sell), (None, [LotPick(0, "1")], sell)):
+        try:
+            lot_terms(method, picks, spec, IBM)
+        except Invalid as invalid:
+            assert invalid.code == "invalid_request"
+        else:
+            raise AssertionError((method, picks))

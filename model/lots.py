@@ -1,0 +1,526 @@
+"""Tax lots: the arithmetic of opening, closing and wash-sale adjusting an account's lots.
+
+Pure (no I/O, no clock): every call carries the time it books at. One account's books are
+a :class:`Books` record — its lot method, a counter of lot ids, its open lots per symbol, and
+two append-only ledgers, its trades and its closings. Rows are packed (``struct``, fixed
+size, little-endian) in a ``bytearray`` each, never an object per lot: an account shard
+holds millions of fills at the open, each opening a lot. Queries read a ledger whole with
+``numpy.frombuffer`` and the matching structured dtype (``LOT_DTYPE``, ``CLOSING_DTYPE``,
+``TRADE_DTYPE``).
+
+Units and signs (``model/fixed.py``: every amount an ``int`` at 10^-9):
+
+- A lot's ``cost`` is the cash booked for the fill that opened it (whole cents), plus any
+  wash-sale loss carried into it; a short lot has a negative ``qty`` and ``cost`` = minus
+  the cash received when it was opened.
+- A closing's ``proceeds`` is its part of the cash booked by the closing fill (for a short
+  lot covered by a buy: minus the cash paid); its ``cost`` is its part of the lot's cost;
+  ``gain`` = proceeds − cost + disallowed. Every split of money over parts is
+  ``total × part // whole`` for every part but the last, which gets the remainder, so the
+  parts sum to the total exactly.
+
+Guarantees:
+- The open lots of a symbol sum to the position's quantity and all have its sign.
+- Cost is conserved: Σ open-lot cost + Σ closed cost = ``Books.opened_cost`` (Σ the cost of
+  every lot as opened, wash-sale adjustments included).
+- For any mark: Σ realized gain + Σ (qty × mark × multiplier − open cost) = market value −
+  net cash invested (a wash sale moves a loss from realized to a lot's cost: the sum holds).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+from enum import StrEnum
+from typing import NamedTuple
+
+import msgspec
+import numpy as np
+
+from model.calendar import trading_day
+from model.fixed import SCALE
+
+WASH_WINDOW_DAYS = 30  # a loss sale is a wash sale with a purchase of the symbol this many days before or after it
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class LotMethod(StrEnum):
+    """Which open lots a sale closes."""
+
+    FIFO = "fifo"  # the first opened first
+    LIFO = "lifo"  # the last opened first
+    HIFO = "hifo"  # the highest cost per share first (ties: the first opened)
+    AVERAGE = "average"  # the position's average cost: lots re-averaged, then closed first opened first
+    SPECIFIC = "specific"  # the lots the order names, each with a quantity (what they lack: first opened first)
+
+
+METHODS = tuple(method.value for method in LotMethod)
+
+# --- packed rows ------------------------------------------------------------------------------
+
+LOT = struct.Struct("<qqqqqB")  # lot_id, qty, cost, acquired (ns), adjust (wash loss carried in), flags
+LOT_DTYPE = np.dtype([("lot_id", "<i8"), ("qty", "<i8"), ("cost", "<i8"), ("acquired", "<i8"), ("adjust", "<i8"), ("flags", "u1")])
+LOT_REPLACEMENT = 1  # a wash sale's replacement lot: never the replacement of a second one
+
+CLOSING = struct.Struct("<qIqqqqqqqIqB")
+CLOSING_DTYPE = np.dtype(
+    [
+        ("lot_id", "<i8"),
+        ("symbol", "<u4"),  # an index into ``Books.names``
+        ("qty", "<i8"),  # negative: a short lot covered
+        ("acquired", "<i8"),
+        ("sold", "<i8"),
+        ("proceeds", "<i8"),
+        ("cost", "<i8"),
+        ("disallowed", "<i8"),  # the wash-sale loss disallowed (≥ 0), carried into replacement lots
+        ("replaced", "<i8"),  # how much of ``qty`` replacement purchases have matched so far
+        ("order_prefix", "<u4"),  # the closing order's id: ``names[order_prefix]-order_n``
+        ("order_n", "<i8"),
+        ("flags", "u1"),
+    ]
+)
+LONG_TERM, WASH = 1, 2
+
+TRADE = struct.Struct("<qIqIBqqq")
+TRADE_DTYPE = np.dtype(
+    [
+        ("ts", "<i8"),
+        ("order_prefix", "<u4"),
+        ("order_n", "<i8"),
+        ("symbol", "<u4"),
+        ("side", "u1"),  # 0 buy, 1 sell
+        ("qty", "<i8"),
+        ("price", "<i8"),
+        ("cash", "<i8"),  # the cash booked for the fill (always ≥ 0)
+    ]
+)
+BUY, SELL = 0, 1
+
+assert LOT.size == LOT_DTYPE.itemsize and CLOSING.size == CLOSING_DTYPE.itemsize and TRADE.size == TRADE_DTYPE.itemsize
+
+
+class Books(msgspec.Struct, array_like=True, gc=False):
+    """One account's lots and ledgers (see the module). ``names``: every symbol and order-id
+    prefix a row refers to, by index (their insertion order)."""
+
+    method: str = LotMethod.FIFO.value
+    next_lot: int = 0
+    names: dict[str, int] = msgspec.field(default_factory=dict)
+    lots: dict[str, bytearray] = msgspec.field(default_factory=dict)  # symbol → open lots in the order opened
+    closings: bytearray = msgspec.field(default_factory=bytearray)
+    trades: bytearray = msgspec.field(default_factory=bytearray)
+    opened_cost: int = 0
+
+
+class Lot(NamedTuple):
+    lot_id: int
+    qty: int
+    cost: int
+    acquired: int
+    adjust: int
+    flags: int
+
+
+class Closing(NamedTuple):
+    lot_id: int
+    symbol: str
+    qty: int
+    acquired: int
+    sold: int
+    proceeds: int
+    cost: int
+    disallowed: int
+    gain: int
+    long_term: bool
+    wash: bool
+    order_id: str
+
+
+class Fill(NamedTuple):
+    """One fill as the books take it: ``cash`` is what was booked for it (≥ 0, whole cents)."""
+
+    symbol: str
+    buy: bool
+    qty: int
+    price: int
+    cash: int
+    now: int
+    order_id: str
+
+
+class LotError(ValueError):
+    """A named lot an order may not close; ``code`` is the order's reject reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def name_id(books: Books, text: str) -> int:
+    found = books.names.get(text)
+    if found is None:
+        found = books.names[text] = len(books.names)
+    return found
+
+
+def names(books: Books) -> list[str]:
+    return list(books.names)
+
+
+def open_lots(books: Books, symbol: str) -> list[Lot]:
+    return [Lot(*row) for row in LOT.iter_unpack(books.lots.get(symbol, b""))]
+
+
+def held(books: Books, symbol: str) -> tuple[int, int]:
+    """The open lots' total quantity and cost in ``symbol``."""
+    rows = np.frombuffer(books.lots.get(symbol, b""), dtype=LOT_DTYPE)
+    return _exact_sum(rows["qty"]), _exact_sum(rows["cost"])
+
+
+def closings_array(books: Books) -> np.ndarray:
+    return np.frombuffer(books.closings, dtype=CLOSING_DTYPE)
+
+
+def trades_array(books: Books) -> np.ndarray:
+    return np.frombuffer(books.trades, dtype=TRADE_DTYPE)
+
+
+def closing_rows(books: Books, rows: np.ndarray) -> list[Closing]:
+    """Rows of ``closings_array`` as ``Closing``s."""
+    table = names(books)
+    return [
+        Closing(
+            int(r["lot_id"]), table[r["symbol"]], int(r["qty"]), int(r["acquired"]), int(r["sold"]), int(r["proceeds"]),
+            int(r["cost"]), int(r["disallowed"]), int(r["proceeds"]) - int(r["cost"]) + int(r["disallowed"]),
+            bool(r["flags"] & LONG_TERM), bool(r["flags"] & WASH), f"{table[r['order_prefix']]}-{int(r['order_n'])}",
+        )
+        for r in rows
+    ]
+
+
+def _exact_sum(column: np.ndarray) -> int:
+    """Σ of an int64 column, exactly: numpy's sum wraps past 2^63, so a column whose sum
+    could reach it is summed in Python ints."""
+    if not len(column):
+        return 0
+    bound = max(abs(int(column.max())), abs(int(column.min())))
+    if bound * len(column) < 2**63:
+        return int(column.sum())
+    return sum(column.tolist())
+
+
+def exact_sum(column: np.ndarray) -> int:
+    return _exact_sum(column)
+
+
+# --- dates ------------------------------------------------------------------------------------
+
+
+def day_start_ns(day: int, timezone: str) -> int:
+    """The first ns of the local date ``day`` (a proleptic ordinal) in ``timezone``."""
+    from zoneinfo import ZoneInfo
+
+    start = datetime.combine(date.fromordinal(day), clock(0), tzinfo=ZoneInfo(timezone))
+    return (start - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def is_long_term(acquired: int, sold: int, timezone: str) -> bool:
+    """Held more than one year: sold the day after the anniversary of the acquisition or later
+    (local dates; bought on 29 February, the anniversary is 28 February)."""
+    bought = date.fromordinal(trading_day(acquired, timezone))
+    try:
+        anniversary = bought.replace(year=bought.year + 1)
+    except ValueError:
+        anniversary = date(bought.year + 1, 2, 28)
+    return trading_day(sold, timezone) > anniversary.toordinal()
+
+
+def _within_wash_window(a: int, b: int, timezone: str) -> bool:
+    return abs(trading_day(a, timezone) - trading_day(b, timezone)) <= WASH_WINDOW_DAYS
+
+
+# --- booking ------------------------------------------------------------------------------------
+
+
+def split(total: int, parts: list[int]) -> list[int]:
+    """``total`` over ``parts`` in proportion: ``total × part // whole`` for every part but the
+    last, which gets the remainder (the results sum to ``total`` exactly)."""
+    whole = sum(parts)
+    shares = [total * part // whole for part in parts[:-1]]
+    return [*shares, total - sum(shares)]
+
+
+def _order_ref(books: Books, order_id: str) -> tuple[int, int]:
+    prefix, _, number = order_id.rpartition("-")
+    if not number.isdigit() or not prefix:
+        return name_id(books, order_id), 0
+    return name_id(books, prefix), int(number)
+
+
+def open_position(books: Books, symbol: str, qty: int, cost: int, acquired: int) -> None:
+    """A position brought in (the accounts file): one lot of ``qty`` at ``cost`` (signed like
+    a short lot's when ``qty`` < 0), held since ``acquired``."""
+    if qty:
+        _append_lot(books, symbol, qty, cost, acquired, 0, 0)
+
+
+def book_fill(
+    books: Books, fill: Fill, timezone: str, method: LotMethod | None = None, specific: list[list[int]] | None = None
+) -> list[int]:
+    """Book one fill: a trade row; lots of the opposite sign closed (by ``method``, default the
+    account's; ``specific``: ``[lot_id, qty]`` pairs the order still wants closed, consumed in
+    place); what is left opens a lot. Returns the indexes of the closing rows it wrote.
+
+    Guarantees: the module's (quantity, cost, value); the cash of the fill is split between
+    the lots it closes and the lot it opens by quantity, exactly."""
+    order_prefix, order_n = _order_ref(books, order_id=fill.order_id)
+    symbol_id = name_id(books, fill.symbol)
+    books.trades += TRADE.pack(fill.now, order_prefix, order_n, symbol_id, BUY if fill.buy else SELL, fill.qty, fill.price, fill.cash)
+    rows = books.lots.get(fill.symbol)
+    closing_qty = 0
+    # lots of the other side (a position's lots all have its sign): only then sum them
+    if rows and (LOT.unpack_from(rows, 0)[1] < 0) == fill.buy:
+        closing_qty = min(fill.qty, abs(held(books, fill.symbol)[0]))
+    opening_qty = fill.qty - closing_qty
+    parts = [q for q in (closing_qty, opening_qty) if q]
+    cash_parts = split(fill.cash, parts)
+    written: list[int] = []
+    if closing_qty:
+        chosen = LotMethod(books.method) if method is None else method
+        # a buy covers short lots: its cash is paid, a negative proceeds
+        proceeds = -cash_parts[0] if fill.buy else cash_parts[0]
+        written = _close(books, fill, symbol_id, closing_qty, proceeds, chosen, specific, (order_prefix, order_n), timezone)
+    if opening_qty:
+        cost = cash_parts[-1] if fill.buy else -cash_parts[-1]
+        index = _append_lot(books, fill.symbol, opening_qty if fill.buy else -opening_qty, cost, fill.now, 0, 0)
+        if fill.buy:
+            _wash_after(books, fill.symbol, symbol_id, index, timezone)
+    return written
+
+
+def _append_lot(books: Books, symbol: str, qty: int, cost: int, acquired: int, adjust: int, flags: int) -> int:
+    books.next_lot += 1
+    rows = books.lots.setdefault(symbol, bytearray())
+    rows += LOT.pack(books.next_lot, qty, cost, acquired, adjust, flags)
+    books.opened_cost += cost
+    return len(rows) // LOT.size - 1
+
+
+def _order(rows: bytearray, method: LotMethod) -> Iterator[int]:
+    """The indexes of the open lots in the order ``method`` closes them."""
+    count = len(rows) // LOT.size
+    if method is LotMethod.LIFO:
+        return iter(range(count - 1, -1, -1))
+    if method is LotMethod.HIFO:
+        table = np.frombuffer(rows, dtype=LOT_DTYPE)
+        per_share = [abs(int(cost)) * SCALE // max(abs(int(qty)), 1) for qty, cost in zip(table["qty"], table["cost"], strict=True)]
+        return iter(sorted(range(count), key=lambda i: -per_share[i]))
+    return iter(range(count))
+
+
+def _average(rows: bytearray) -> None:
+    """Every open lot's cost made the position's average for its quantity (exactly: the
+    costs still sum to the same total)."""
+    lots = list(LOT.iter_unpack(rows))
+    if len(lots) < 2:
+        return
+    costs = split(sum(lot[2] for lot in lots), [abs(lot[1]) for lot in lots])
+    for index, (lot, cost) in enumerate(zip(lots, costs, strict=True)):
+        LOT.pack_into(rows, index * LOT.size, lot[0], lot[1], cost, lot[3], lot[4], lot[5])
+
+
+def _close(
+    books: Books,
+    fill: Fill,
+    symbol_id: int,
+    qty: int,
+    proceeds: int,
+    method: LotMethod,
+    specific: list[list[int]] | None,
+    order: tuple[int, int],
+    timezone: str,
+) -> list[int]:
+    rows = books.lots[fill.symbol]
+    if method is LotMethod.AVERAGE:
+        _average(rows)
+    takes: list[tuple[int, int]] = []  # (lot index, qty taken)
+    left = qty
+    if method is LotMethod.SPECIFIC and specific:
+        ids = np.frombuffer(rows, dtype=LOT_DTYPE)["lot_id"]
+        for wanted in specific:
+            if not left:
+                break
+            found = np.flatnonzero(ids == wanted[0])
+            if not len(found) or wanted[1] <= 0:
+                continue
+            index = int(found[0])
+            take = min(left, wanted[1], abs(LOT.unpack_from(rows, index * LOT.size)[1]))
+            if take:
+                takes.append((index, take))
+                wanted[1] -= take
+                left -= take
+        del ids  # a view of ``rows``: while it lives, ``rows`` cannot change size
+    taken = {index: amount for index, amount in takes}
+    if left:
+        fallback = LotMethod.FIFO if method in (LotMethod.SPECIFIC, LotMethod.AVERAGE) else method
+        for index in _order(rows, fallback):
+            available = abs(LOT.unpack_from(rows, index * LOT.size)[1]) - taken.get(index, 0)
+            take = min(left, available)
+            if take > 0:
+                takes.append((index, take))
+                taken[index] = taken.get(index, 0) + take
+                left -= take
+            if not left:
+                break
+    assert not left, (fill.symbol, qty, left)
+    shares = split(proceeds, [take for _, take in takes])
+    written: list[int] = []
+    emptied: set[int] = set()
+    closed_ids = {LOT.unpack_from(rows, index * LOT.size)[0] for index, _ in takes}
+    for (index, take), part in zip(takes, shares, strict=True):
+        lot_id, lot_qty, lot_cost, acquired, adjust, flags = LOT.unpack_from(rows, index * LOT.size)
+        size = abs(lot_qty)
+        cost = lot_cost if take == size else lot_cost * take // size
+        signed = take if lot_qty > 0 else -take
+        LOT.pack_into(rows, index * LOT.size, lot_id, lot_qty - signed, lot_cost - cost, acquired, adjust, flags)
+        if take == size:
+            emptied.add(index)
+        term = LONG_TERM if is_long_term(acquired, fill.now, timezone) else 0
+        written.append(len(books.closings) // CLOSING.size)
+        books.closings += CLOSING.pack(lot_id, symbol_id, signed, acquired, fill.now, part, cost, 0, 0, order[0], order[1], term)
+    for index in sorted(emptied, reverse=True):
+        del rows[index * LOT.size : (index + 1) * LOT.size]
+    if not rows:
+        del books.lots[fill.symbol]
+    for at in written:
+        _wash_before(books, fill.symbol, at, timezone, closed_ids)
+    return written
+
+
+# --- wash sales -----------------------------------------------------------------------------------
+
+
+def _loss_left(row: tuple[int, ...]) -> tuple[int, int]:
+    """A closing's loss (> 0 for a loss of a long lot, else 0) and the quantity of it not yet
+    matched by a replacement purchase."""
+    qty, proceeds, cost, replaced = row[2], row[5], row[6], row[8]
+    if qty <= 0 or proceeds >= cost:
+        return 0, 0
+    return cost - proceeds, qty - replaced
+
+
+def _wash(books: Books, symbol: str, closing_at: int, lot_index: int, timezone: str) -> bool:
+    """Match the closing at ``closing_at`` with the open lot at ``lot_index`` as its replacement,
+    for as much as both have left: that part of the loss is disallowed and carried into the
+    replacement shares' cost, and their holding period starts as much earlier as the sold
+    lot was held. A lot larger than the match is split (the replacement shares get a new lot
+    id, right after it). Returns whether anything matched."""
+    offset = closing_at * CLOSING.size
+    row = CLOSING.unpack_from(books.closings, offset)
+    loss, unmatched = _loss_left(row)
+    rows = books.lots[symbol]
+    lot_id, lot_qty, lot_cost, acquired, adjust, flags = LOT.unpack_from(rows, lot_index * LOT.size)
+    if not loss or unmatched <= 0 or lot_qty <= 0 or flags & LOT_REPLACEMENT:
+        return False
+    matched = min(unmatched, lot_qty)
+    already = row[7]
+    # the disallowed loss so far is for ``replaced`` shares: the total for replaced + matched, less it
+    disallowed = loss * (row[8] + matched) // row[2] - already
+    tacked = acquired - (row[4] - row[3])
+    if matched < lot_qty:
+        part_cost = lot_cost * matched // lot_qty
+        LOT.pack_into(rows, lot_index * LOT.size, lot_id, lot_qty - matched, lot_cost - part_cost, acquired, adjust, flags)
+        books.next_lot += 1
+        new = LOT.pack(books.next_lot, matched, part_cost + disallowed, tacked, adjust + disallowed, flags | LOT_REPLACEMENT)
+        rows[(lot_index + 1) * LOT.size : (lot_index + 1) * LOT.size] = new
+    else:
+        LOT.pack_into(rows, lot_index * LOT.size, lot_id, lot_qty, lot_cost + disallowed, tacked, adjust + disallowed, flags | LOT_REPLACEMENT)
+    books.opened_cost += disallowed
+    fields = list(row)
+    fields[7], fields[8], fields[11] = already + disallowed, row[8] + matched, row[11] | WASH
+    CLOSING.pack_into(books.closings, offset, *fields)
+    return True
+
+
+def _wash_before(books: Books, symbol: str, closing_at: int, timezone: str, sold_lots: set[int]) -> None:
+    """A loss just realized: open lots of the symbol bought within the window before it
+    replace it, the first opened first; not what is left of the lots this sale closed
+    (shares of the purchase sold are not its replacement)."""
+    rows = books.lots.get(symbol)
+    if rows is None:
+        return
+    sold = CLOSING.unpack_from(books.closings, closing_at * CLOSING.size)[4]
+    index = 0
+    while index < len(rows) // LOT.size:
+        if _loss_left(CLOSING.unpack_from(books.closings, closing_at * CLOSING.size))[1] <= 0:
+            return
+        lot_id, _, _, acquired, _, _ = LOT.unpack_from(rows, index * LOT.size)
+        if lot_id not in sold_lots and _within_wash_window(acquired, sold, timezone):
+            _wash(books, symbol, closing_at, index, timezone)
+        index += 1
+
+
+def _wash_after(books: Books, symbol: str, symbol_id: int, lot_index: int, timezone: str) -> None:
+    """A lot just bought: the losses of the symbol realized within the window before it, not
+    yet fully replaced, take it as their replacement (the earliest first)."""
+    if not books.closings:
+        return  # nothing ever sold (every account at its first fills): no numpy at all
+    now = LOT.unpack_from(books.lots[symbol], lot_index * LOT.size)[3]
+    rows = np.frombuffer(books.closings, dtype=CLOSING_DTYPE)
+    # closings are in time order: the window's are a tail, found by bisection, then filtered in columns
+    first = int(np.searchsorted(rows["sold"], day_start_ns(trading_day(now, timezone) - WASH_WINDOW_DAYS, timezone), side="left"))
+    tail = rows[first:]
+    losses = (tail["symbol"] == symbol_id) & (tail["qty"] > 0) & (tail["proceeds"] < tail["cost"]) & (tail["replaced"] < tail["qty"])
+    candidates = (np.flatnonzero(losses) + first).tolist()
+    del rows, tail  # views of the ledger: released before it is written
+    for at in candidates:
+        open_rows = books.lots[symbol]
+        lot_id = LOT.unpack_from(open_rows, lot_index * LOT.size)[0]
+        if not _wash(books, symbol, at, lot_index, timezone):
+            break
+        # the lot may have been split: what is left of it (not a replacement) keeps its index
+        after = LOT.unpack_from(open_rows, lot_index * LOT.size)
+        if after[0] != lot_id or after[5] & LOT_REPLACEMENT:
+            break
+
+
+# --- checks ---------------------------------------------------------------------------------------
+
+
+def check_specific(books: Books, symbol: str, wanted: list[tuple[int, int]]) -> None:
+    """``LotError`` unless every ``(lot_id, qty)`` names a distinct open lot of ``symbol`` in
+    these books holding at least ``qty`` (> 0)."""
+    rows = np.frombuffer(books.lots.get(symbol, b""), dtype=LOT_DTYPE)
+    seen: set[int] = set()
+    for lot_id, qty in wanted:
+        if lot_id in seen:
+            raise LotError("invalid_lots", f"lot {lot_id} named twice")
+        seen.add(lot_id)
+        found = np.flatnonzero(rows["lot_id"] == lot_id)
+        if not len(found):
+            raise LotError("unknown_lot", f"no open lot {lot_id} of {symbol} in this account")
+        if qty <= 0 or qty > int(rows["qty"][found[0]]):
+            raise LotError("lot_qty_exceeded", f"lot {lot_id} holds {int(rows['qty'][found[0]])}, not {qty}")
+
+
+def consistency(books: Books, positions: dict[str, int]) -> list[str]:
+    """What is wrong with ``books`` against the positions ``{symbol: qty}``: empty when the
+    open lots sum to each position, all of its sign, and cost is conserved."""
+    problems = []
+    for symbol in set(books.lots) | {s for s, q in positions.items() if q}:
+        rows = np.frombuffer(books.lots.get(symbol, b""), dtype=LOT_DTYPE)
+        qty = _exact_sum(rows["qty"])
+        if qty != positions.get(symbol, 0):
+            problems.append(f"{symbol}: lots hold {qty}, the position {positions.get(symbol, 0)}")
+        if len(rows) and not ((rows["qty"] > 0).all() or (rows["qty"] < 0).all()):
+            problems.append(f"{symbol}: open lots of both signs or empty")
+    open_cost = sum(_exact_sum(np.frombuffer(rows, dtype=LOT_DTYPE)["cost"]) for rows in books.lots.values())
+    closed_cost = _exact_sum(closings_array(books)["cost"])
+    if open_cost + closed_cost != books.opened_cost:
+        problems.append(f"cost: open {open_cost} + closed {closed_cost} != opened {books.opened_cost}")
+    return problems

@@ -1,0 +1,266 @@
+"""Tax lots (``model/lots.py``): each method, short lots, wash sales, terms; and properties
+against a small independent oracle (plain lists of dicts)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model import fixed
+from model.lots import (
+    Books,
+    Fill,
+    LotError,
+    LotMethod,
+    book_fill,
+    check_specific,
+    closing_rows,
+    closings_array,
+    consistency,
+    day_start_ns,
+    held,
+    is_long_term,
+    open_lots,
+    open_position,
+    split,
+)
+
+D = fixed.parse
+TZ = "America/New_York"
+DAY = 86_400 * 10**9
+T0 = day_start_ns(date(2025, 1, 6).toordinal(), TZ) + 10 * 3600 * 10**9  # a Monday, 10:00 local
+
+
+def buy(books: Books, qty: str, price: str, at: int, order: str = "account-0-1", **kw: object) -> list[int]:
+    q, p = D(qty), D(price)
+    return book_fill(books, Fill("IBM", True, q, p, fixed.buy_cost(q, p), at, order), TZ, **kw)  # type: ignore[arg-type]
+
+
+def sell(books: Books, qty: str, price: str, at: int, order: str = "account-0-2", **kw: object) -> list[int]:
+    q, p = D(qty), D(price)
+    return book_fill(books, Fill("IBM", False, q, p, fixed.sell_proceeds(q, p), at, order), TZ, **kw)  # type: ignore[arg-type]
+
+
+def three_lots() -> Books:
+    books = Books()
+    buy(books, "10", "100", T0)
+    buy(books, "10", "120", T0 + 40 * DAY)
+    buy(books, "10", "110", T0 + 80 * DAY)
+    return books
+
+
+def closed(books: Books) -> list[tuple[int, int]]:
+    return [(c.lot_id, c.qty) for c in closing_rows(books, closings_array(books))]
+
+
+def test_split_gives_every_part_but_the_last_its_floor_and_sums_exactly() -> None:
+    assert split(100, [1, 1, 1]) == [33, 33, 34]
+    assert split(-100, [1, 2]) == [-34, -66]
+    assert sum(split(D("10.01"), [3, 7, 11])) == D("10.01")
+
+
+def test_fifo_closes_the_first_opened_and_realizes_the_exact_gain() -> None:
+    books = three_lots()
+    sell(books, "15", "130", T0 + 120 * DAY)
+    assert closed(books) == [(1, D("10")), (2, D("5"))]
+    (first, second) = closing_rows(books, closings_array(books))
+    assert (first.proceeds, first.cost, first.gain) == (D("1300"), D("1000"), D("300"))
+    assert second.cost == D("600") and second.proceeds == D("650")
+    assert [(lot.lot_id, lot.qty, lot.cost) for lot in open_lots(books, "IBM")] == [(2, D("5"), D("600")), (3, D("10"), D("1100"))]
+    assert first.order_id == "account-0-2" and not first.long_term
+
+
+def test_lifo_and_hifo_close_the_lots_they_say() -> None:
+    books = three_lots()
+    sell(books, "15", "130", T0 + 120 * DAY, method=LotMethod.LIFO)
+    assert closed(books) == [(3, D("10")), (2, D("5"))]
+    books = three_lots()
+    sell(books, "15", "130", T0 + 120 * DAY, method=LotMethod.HIFO)
+    assert closed(books) == [(2, D("10")), (3, D("5"))]
+
+
+def test_specific_lots_close_what_the_order_names_then_fifo() -> None:
+    books = three_lots()
+    wanted = [[3, D("4")], [2, D("6")]]
+    sell(books, "12", "130", T0 + 120 * DAY, method=LotMethod.SPECIFIC, specific=wanted)
+    assert closed(books) == [(3, D("4")), (2, D("6")), (1, D("2"))]
+    assert wanted == [[3, 0], [2, 0]]
+
+
+def test_check_specific_refuses_unknown_lots_too_much_and_repeats() -> None:
+    books = three_lots()
+    check_specific(books, "IBM", [(1, D("10")), (2, D("1"))])
+    for wanted, code in (([(9, D("1"))], "unknown_lot"), ([(1, D("11"))], "lot_qty_exceeded"), ([(1, 1), (1, 1)], "invalid_lots")):
+        try:
+            check_specific(books, "IBM", wanted)
+        except LotError as error:
+            assert error.code == code
+        else:
+            raise AssertionError(wanted)
+    try:
+        check_specific(books, "AAPL", [(1, 1)])
+    except LotError as error:
+        assert error.code == "unknown_lot"
+
+
+def test_average_cost_closes_at_the_average_and_reaverages_exactly() -> None:
+    books = three_lots()  # 30 shares, cost 3300.00: 110 a share
+    sell(books, "15", "130", T0 + 120 * DAY, method=LotMethod.AVERAGE)
+    assert sum(c.cost for c in closing_rows(books, closings_array(books))) == D("1650")
+    assert [lot.cost for lot in open_lots(books, "IBM")] == [D("550"), D("1100")]
+    assert consistency(books, {"IBM": D("15")}) == []
+
+
+def test_short_sale_opens_a_short_lot_and_a_buy_covers_it() -> None:
+    books = Books()
+    sell(books, "10", "100", T0)
+    assert [(lot.qty, lot.cost) for lot in open_lots(books, "IBM")] == [(-D("10"), -D("1000"))]
+    buy(books, "15", "90", T0 + 40 * DAY)  # covers 10, opens 5 long
+    (cover,) = closing_rows(books, closings_array(books))
+    assert (cover.qty, cover.proceeds, cover.cost, cover.gain) == (-D("10"), -D("900"), -D("1000"), D("100"))
+    assert [(lot.qty, lot.cost) for lot in open_lots(books, "IBM")] == [(D("5"), D("450"))]
+
+
+def test_long_term_is_the_day_after_the_anniversary() -> None:
+    bought = day_start_ns(date(2024, 3, 1).toordinal(), TZ) + 3600 * 10**9
+    assert not is_long_term(bought, day_start_ns(date(2025, 3, 1).toordinal(), TZ) + 3600 * 10**9, TZ)
+    assert is_long_term(bought, day_start_ns(date(2025, 3, 2).toordinal(), TZ), TZ)
+    leap = day_start_ns(date(2024, 2, 29).toordinal(), TZ)
+    assert is_long_term(leap, day_start_ns(date(2025, 3, 1).toordinal(), TZ), TZ)
+
+
+def test_wash_sale_with_a_purchase_before_carries_the_loss_into_it() -> None:
+    books = Books()
+    buy(books, "10", "100", T0)
+    buy(books, "10", "90", T0 + 50 * DAY)
+    sell(books, "10", "80", T0 + 60 * DAY)  # FIFO: lot 1 at a loss of 200; lot 2 bought 10 days before
+    (loss,) = closing_rows(books, closings_array(books))
+    assert loss.wash and loss.disallowed == D("200") and loss.gain == 0
+    (replacement,) = open_lots(books, "IBM")
+    assert replacement.cost == D("1100") and replacement.adjust == D("200")
+    assert replacement.acquired == T0 + 50 * DAY - 60 * DAY  # the sold lot's 60 days tacked on
+    assert consistency(books, {"IBM": D("10")}) == []
+
+
+def test_wash_sale_with_a_purchase_after_and_a_partial_replacement() -> None:
+    books = Books()
+    buy(books, "10", "100", T0)
+    sell(books, "10", "80", T0 + 40 * DAY)  # loss 200
+    buy(books, "4", "85", T0 + 60 * DAY)  # 20 days later: replaces 4 of the 10 shares
+    (loss,) = closing_rows(books, closings_array(books))
+    assert loss.wash and loss.disallowed == D("80")
+    buy(books, "10", "85", T0 + 65 * DAY)  # replaces the other 6 (split off as their own lot)
+    (loss,) = closing_rows(books, closings_array(books))
+    assert loss.disallowed == D("200")
+    lots = open_lots(books, "IBM")
+    assert [(lot.lot_id, lot.qty, lot.cost) for lot in lots] == [(2, D("4"), D("420")), (3, D("4"), D("340")), (4, D("6"), D("630"))]
+    buy(books, "1", "85", T0 + 100 * DAY)  # outside the window: no adjustment
+    assert open_lots(books, "IBM")[-1].adjust == 0
+    assert consistency(books, {"IBM": D("15")}) == []
+
+
+def test_no_wash_sale_for_a_gain_or_the_rest_of_the_lot_sold() -> None:
+    books = Books()
+    buy(books, "10", "100", T0)
+    sell(books, "5", "80", T0 + 5 * DAY)  # the other 5 of the same purchase are no replacement
+    assert not closing_rows(books, closings_array(books))[0].wash
+    buy(books, "1", "100", T0 + 6 * DAY)
+    sell(books, "1", "120", T0 + 7 * DAY)  # FIFO closes 1 of lot 1 at a gain: nothing to wash
+    assert [c.wash for c in closing_rows(books, closings_array(books))] == [True, False]  # lot 2 (bought day 6) replaced the first loss
+
+
+def test_a_loaded_position_is_one_lot() -> None:
+    books = Books()
+    open_position(books, "IBM", D("10"), D("1400"), T0)
+    assert held(books, "IBM") == (D("10"), D("1400"))
+
+
+# --- properties against an oracle -------------------------------------------------------------
+
+
+def oracle_close(lots: list[dict], qty: int, method: str, specific: list[list[int]]) -> list[tuple[int, int]]:  # type: ignore[type-arg]
+    """Which lots (id, qty) a sale closes, by a plain reading of each method."""
+    order = list(range(len(lots)))
+    if method == "lifo":
+        order.reverse()
+    elif method == "hifo":
+        order.sort(key=lambda i: -(lots[i]["cost"] * fixed.SCALE // lots[i]["qty"]))
+    taken: dict[int, int] = {}
+    out = []
+    if method == "specific":
+        for lot_id, want in specific:
+            for i, lot in enumerate(lots):
+                if lot["id"] == lot_id and qty:
+                    take = min(qty, want, lot["qty"])
+                    out.append((lot_id, take))
+                    taken[i] = take
+                    qty -= take
+    for i in (range(len(lots)) if method in ("specific", "average") else order):
+        take = min(qty, lots[i]["qty"] - taken.get(i, 0))
+        if take > 0:
+            out.append((lots[i]["id"], take))
+            qty -= take
+    return out
+
+
+step = st.tuples(st.booleans(), st.integers(1, 40), st.integers(50, 150))
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=st.lists(step, max_size=25), method=st.sampled_from(["fifo", "lifo", "hifo", "average", "specific"]), pick=st.randoms())
+def test_each_method_closes_what_the_oracle_says_and_books_stay_exact(steps: list[tuple[bool, int, int]], method: str, pick) -> None:  # type: ignore[no-untyped-def]
+    """Trades 40 days apart (no wash sale): the lots closed are the oracle's, open lots sum to
+    the position, cost is conserved, realized + unrealized = market value − net cash."""
+    books, lots, position, net_cash, next_id = Books(), [], 0, 0, 0
+    for n, (is_buy, units, price) in enumerate(steps):
+        qty, px, at = units * fixed.SCALE, price * fixed.SCALE, T0 + n * 40 * DAY
+        if not is_buy and qty > position:
+            qty = position
+        if not qty:
+            continue
+        cash = fixed.buy_cost(qty, px) if is_buy else fixed.sell_proceeds(qty, px)
+        before = len(closings_array(books))
+        specific = [[lot["id"], pick.randint(1, lot["qty"] // fixed.SCALE) * fixed.SCALE] for lot in pick.sample(lots, len(lots))] if lots else []
+        expected = [] if is_buy else oracle_close(lots, qty, method, [list(s) for s in specific])
+        book_fill(books, Fill("IBM", is_buy, qty, px, cash, at, "s-1"), TZ, LotMethod(method), specific)
+        got = [(c.lot_id, c.qty) for c in closing_rows(books, closings_array(books)[before:])]
+        assert got == expected
+        if is_buy:
+            next_id += 1
+            lots.append({"id": next_id, "qty": qty, "cost": cash})
+            position, net_cash = position + qty, net_cash + cash
+        else:
+            position, net_cash = position - qty, net_cash - cash
+            lots = [{**lot, "qty": lot["qty"] - sum(q for i, q in got if i == lot["id"])} for lot in lots]
+            lots = [lot for lot in lots if lot["qty"]]
+            costs = {lot.lot_id: lot.cost for lot in open_lots(books, "IBM")}
+            lots = [{**lot, "cost": costs[lot["id"]]} for lot in lots]
+        assert [(lot.lot_id, lot.qty) for lot in open_lots(books, "IBM")] == [(lot["id"], lot["qty"]) for lot in lots]
+        assert consistency(books, {"IBM": position}) == []
+        assert_value_identity(books, position, net_cash, px)
+
+
+def assert_value_identity(books: Books, position: int, net_cash: int, mark: int) -> None:
+    realized = sum(c.gain for c in closing_rows(books, closings_array(books)))
+    open_cost = held(books, "IBM")[1]
+    market_value = position * mark // fixed.SCALE
+    assert realized + (market_value - open_cost) == market_value - net_cash
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=st.lists(st.tuples(st.booleans(), st.integers(1, 40), st.integers(50, 150), st.integers(0, 20)), max_size=30))
+def test_with_wash_sales_and_shorts_quantity_cost_and_value_hold(steps: list[tuple[bool, int, int, int]]) -> None:
+    """Dense trades (wash sales, short lots, covers): the invariants hold after every fill."""
+    books, position, net_cash, at = Books(), 0, 0, T0
+    for is_buy, units, price, gap in steps:
+        qty, px = units * fixed.SCALE, price * fixed.SCALE
+        at += gap * DAY
+        cash = fixed.buy_cost(qty, px) if is_buy else fixed.sell_proceeds(qty, px)
+        book_fill(books, Fill("IBM", is_buy, qty, px, cash, at, "s-1"), TZ)
+        position += qty if is_buy else -qty
+        net_cash += cash if is_buy else -cash
+        assert consistency(books, {"IBM": position}) == []
+        assert_value_identity(books, position, net_cash, px)
+        assert all(c.disallowed >= 0 and c.disallowed <= max(0, c.cost - c.proceeds) for c in closing_rows(books, closings_array(books)))
