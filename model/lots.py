@@ -229,9 +229,24 @@ def day_start_ns(day: int, timezone: str) -> int:
     return (start - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
+_DAY_NS = 86_400 * 1_000_000_000
+# How far apart two instants are sure to be on local dates less or more than a number of days
+# apart: a local day is 23 to 25 hours long, so a margin of two days covers every time zone's
+# shifts. Within the margins the dates are computed (``trading_day``: a datetime each).
+_SURELY_SHORT_NS = 363 * _DAY_NS  # sooner than this after buying, never past the anniversary
+_SURELY_LONG_NS = 368 * _DAY_NS  # later than this, always past it (an anniversary is at most 366 days on)
+_SURELY_WITHIN_NS = (WASH_WINDOW_DAYS - 2) * _DAY_NS
+_SURELY_OUTSIDE_NS = (WASH_WINDOW_DAYS + 2) * _DAY_NS
+
+
 def is_long_term(acquired: int, sold: int, timezone: str) -> bool:
     """Held more than one year: sold the day after the anniversary of the acquisition or later
     (local dates; bought on 29 February, the anniversary is 28 February)."""
+    held_ns = sold - acquired
+    if held_ns < _SURELY_SHORT_NS:
+        return False
+    if held_ns > _SURELY_LONG_NS:
+        return True
     bought = date.fromordinal(trading_day(acquired, timezone))
     try:
         anniversary = bought.replace(year=bought.year + 1)
@@ -241,6 +256,12 @@ def is_long_term(acquired: int, sold: int, timezone: str) -> bool:
 
 
 def _within_wash_window(a: int, b: int, timezone: str) -> bool:
+    """Whether the local dates of ``a`` and ``b`` are at most ``WASH_WINDOW_DAYS`` apart."""
+    gap = abs(a - b)
+    if gap < _SURELY_WITHIN_NS:
+        return True
+    if gap > _SURELY_OUTSIDE_NS:
+        return False
     return abs(trading_day(a, timezone) - trading_day(b, timezone)) <= WASH_WINDOW_DAYS
 
 
@@ -270,11 +291,17 @@ def open_position(books: Books, symbol: str, qty: int, cost: int, acquired: int)
 
 
 def book_fill(
-    books: Books, fill: Fill, timezone: str, method: LotMethod | None = None, specific: list[list[int]] | None = None
+    books: Books,
+    fill: Fill,
+    timezone: str,
+    method: LotMethod | None = None,
+    specific: list[list[int]] | None = None,
+    position: int | None = None,
 ) -> list[int]:
     """Book one fill: a trade row; lots of the opposite sign closed (by ``method``, default the
     account's; ``specific``: ``[lot_id, qty]`` pairs the order still wants closed, consumed in
     place); what is left opens a lot. Returns the indexes of the closing rows it wrote.
+    ``position``: the symbol's quantity before the fill, if the caller has it (else summed).
 
     Guarantees: the module's (quantity, cost, value); the cash of the fill is split between
     the lots it closes and the lot it opens by quantity, exactly."""
@@ -285,7 +312,8 @@ def book_fill(
     closing_qty = 0
     # lots of the other side (a position's lots all have its sign): only then sum them
     if rows and (LOT.unpack_from(rows, 0)[1] < 0) == fill.buy:
-        closing_qty = min(fill.qty, abs(held(books, fill.symbol)[0]))
+        # ``position``: the quantity before the fill, which the open lots sum to (the caller knows it)
+        closing_qty = min(fill.qty, abs(held(books, fill.symbol)[0] if position is None else position))
     opening_qty = fill.qty - closing_qty
     parts = [q for q in (closing_qty, opening_qty) if q]
     cash_parts = split(fill.cash, parts)
@@ -301,6 +329,35 @@ def book_fill(
         if fill.buy:
             _wash_after(books, fill.symbol, symbol_id, index, timezone)
     return written
+
+
+def book_opening(books: Books, symbol: str, buy: bool, qty: int, price: int, cash: int, now: int, order_id: str, timezone: str) -> int:
+    """``book_fill`` for a fill that closes no lot (the position was flat or on the fill's
+    side): a trade row and one lot of the whole fill, and — a buy into books that have
+    closed lots — the wash-sale check. What nearly every fill at the open is, so it takes
+    the fewest steps: the same rows as ``book_fill`` would write, exactly
+    (``tests/unit/model/test_lots.py`` checks it). Returns the lot's cost (signed)."""
+    names = books.names
+    prefix, _, number = order_id.rpartition("-")
+    order_prefix = names.get(prefix) if prefix and number.isdigit() else None
+    if order_prefix is None:
+        order_prefix, order_n = _order_ref(books, order_id)
+    else:
+        order_n = int(number)
+    symbol_id = names.get(symbol)
+    if symbol_id is None:
+        symbol_id = name_id(books, symbol)
+    books.trades += TRADE.pack(now, order_prefix, order_n, symbol_id, BUY if buy else SELL, qty, price, cash)
+    cost = cash if buy else -cash
+    books.next_lot += 1
+    rows = books.lots.get(symbol)
+    if rows is None:
+        rows = books.lots[symbol] = bytearray()
+    rows += LOT.pack(books.next_lot, qty if buy else -qty, cost, now, 0, 0)
+    books.opened_cost += cost
+    if buy and books.closings:
+        _wash_after(books, symbol, symbol_id, len(rows) // LOT.size - 1, timezone)
+    return cost
 
 
 def _append_lot(books: Books, symbol: str, qty: int, cost: int, acquired: int, adjust: int, flags: int) -> int:
@@ -471,13 +528,7 @@ def _wash_after(books: Books, symbol: str, symbol_id: int, lot_index: int, timez
     if not books.closings:
         return  # nothing ever sold (every account at its first fills): no numpy at all
     now = LOT.unpack_from(books.lots[symbol], lot_index * LOT.size)[3]
-    rows = np.frombuffer(books.closings, dtype=CLOSING_DTYPE)
-    # closings are in time order: the window's are a tail, found by bisection, then filtered in columns
-    first = int(np.searchsorted(rows["sold"], day_start_ns(trading_day(now, timezone) - WASH_WINDOW_DAYS, timezone), side="left"))
-    tail = rows[first:]
-    losses = (tail["symbol"] == symbol_id) & (tail["qty"] > 0) & (tail["proceeds"] < tail["cost"]) & (tail["replaced"] < tail["qty"])
-    candidates = (np.flatnonzero(losses) + first).tolist()
-    del rows, tail  # views of the ledger: released before it is written
+    candidates = _recent_losses(books, symbol_id, now, timezone)
     for at in candidates:
         open_rows = books.lots[symbol]
         lot_id = LOT.unpack_from(open_rows, lot_index * LOT.size)[0]
@@ -487,6 +538,41 @@ def _wash_after(books: Books, symbol: str, symbol_id: int, lot_index: int, timez
         after = LOT.unpack_from(open_rows, lot_index * LOT.size)
         if after[0] != lot_id or after[5] & LOT_REPLACEMENT:
             break
+
+
+_SCANNED_BACK = 64  # closings read one by one from the newest before the columns pay for themselves
+
+
+def _recent_losses(books: Books, symbol_id: int, now: int, timezone: str) -> list[int]:
+    """The indexes of the closings of ``symbol_id`` sold within the wash-sale window before
+    ``now`` with a loss not yet fully replaced, oldest first. Closings are in time order, so
+    the window's are a tail: read from the newest while few, else found by bisection and
+    filtered in columns (the same rows either way)."""
+    closings, size = books.closings, CLOSING.size
+    count = len(closings) // size
+    found: list[int] = []
+    for at in range(count - 1, max(count - _SCANNED_BACK, 0) - 1, -1):
+        row = CLOSING.unpack_from(closings, at * size)
+        if now - row[4] > _SURELY_OUTSIDE_NS:  # this one and every older one: outside the window
+            break
+        if row[1] == symbol_id and row[2] > 0 and row[5] < row[6] and row[8] < row[2] and _within_wash_window(row[4], now, timezone):
+            found.append(at)
+    else:
+        if count > _SCANNED_BACK:  # more of the window may lie further back: the columns
+            return _recent_losses_in_columns(books, symbol_id, now, timezone)
+    found.reverse()
+    return found
+
+
+def _recent_losses_in_columns(books: Books, symbol_id: int, now: int, timezone: str) -> list[int]:
+    closings = books.closings
+    rows = np.frombuffer(closings, dtype=CLOSING_DTYPE)
+    first = int(np.searchsorted(rows["sold"], day_start_ns(trading_day(now, timezone) - WASH_WINDOW_DAYS, timezone), side="left"))
+    tail = rows[first:]
+    losses = (tail["symbol"] == symbol_id) & (tail["qty"] > 0) & (tail["proceeds"] < tail["cost"]) & (tail["replaced"] < tail["qty"])
+    candidates: list[int] = (np.flatnonzero(losses) + first).tolist()
+    del rows, tail  # views of the ledger: released before it is written
+    return candidates
 
 
 # --- checks ---------------------------------------------------------------------------------------

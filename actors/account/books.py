@@ -38,14 +38,22 @@ class Bookkeeping(ShardBase):
         """One fill of ``order`` into its account's lots (``cash``: what was booked for it) and
         the position's cost made the open lots' again. Remembers the price as the symbol's
         last trade here (the ``last`` mark)."""
-        books = self._books(account)
-        method = LotMethod(order.lot_method) if order.lot_method else None
-        opened_before = books.opened_cost
-        fill = Fill(symbol, order.spec.side is _BUY, qty, price, cash, now, order.order_id)
-        written = lots.book_fill(books, fill, self.limits.open_timezone, method, order.lots)
-        closed = sum(CLOSING.unpack_from(books.closings, at * CLOSING.size)[6] for at in written)
+        books = account.books
+        if books is None:
+            books = self._books(account)
+        buy = order.spec.side is _BUY
         position = account.positions[symbol]
-        position.cost += (books.opened_cost - opened_before - closed) * _SCALE
+        before = position.qty - qty if buy else position.qty + qty
+        if before == 0 or (before > 0) == buy:  # closes nothing: nearly every fill at the open
+            # the position's cost is at 10^-18 in two halves; a lot's cost (10^-9) × 10^9 is whole nanos
+            position.cost_nanos += lots.book_opening(books, symbol, buy, qty, price, cash, now, order.order_id, self.limits.open_timezone)
+        else:
+            method = LotMethod(order.lot_method) if order.lot_method else None
+            opened_before = books.opened_cost
+            fill = Fill(symbol, buy, qty, price, cash, now, order.order_id)
+            written = lots.book_fill(books, fill, self.limits.open_timezone, method, order.lots, before)
+            closed = sum(CLOSING.unpack_from(books.closings, at * CLOSING.size)[6] for at in written)
+            position.cost += (books.opened_cost - opened_before - closed) * _SCALE
         self.last_trade[symbol] = price
 
     def _open_lots(self, account: AccountRecord, symbol: str, qty: int, cost: int | None, acquired_day: int, now: int) -> int:

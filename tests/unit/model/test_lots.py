@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +17,7 @@ from model.lots import (
     LotError,
     LotMethod,
     book_fill,
+    book_opening,
     check_specific,
     closing_rows,
     closings_array,
@@ -264,3 +267,63 @@ def test_with_wash_sales_and_shorts_quantity_cost_and_value_hold(steps: list[tup
         assert consistency(books, {"IBM": position}) == []
         assert_value_identity(books, position, net_cash, px)
         assert all(c.disallowed >= 0 and c.disallowed <= max(0, c.cost - c.proceeds) for c in closing_rows(books, closings_array(books)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.booleans(), st.integers(1, 40), st.integers(50, 150), st.integers(0, 400)), max_size=40),
+    hours=st.integers(0, 23),
+)
+def test_the_fast_paths_write_exactly_the_rows_of_the_general_ones(steps: list[tuple[bool, int, int, int]], hours: int) -> None:
+    """Fills that close nothing through ``book_opening``, recent losses read one by one, and
+    the dates decided from the nanoseconds where they are sure: the same bytes as
+    ``book_fill`` with every date computed and the ledger searched in columns. Gaps run
+    from none to over a year, at any hour (the windows' and the anniversary's edges)."""
+    import model.lots as lots_module
+
+    def run(fast: bool) -> Books:
+        books, position, at = Books(), 0, T0 + hours * 3600 * 10**9
+        saved = (lots_module._SCANNED_BACK, lots_module._SURELY_SHORT_NS, lots_module._SURELY_LONG_NS, lots_module._SURELY_WITHIN_NS, lots_module._SURELY_OUTSIDE_NS)
+        if not fast:  # never sure: every date computed, every search in columns
+            lots_module._SCANNED_BACK, lots_module._SURELY_SHORT_NS, lots_module._SURELY_LONG_NS = 0, -1, 2**62
+            lots_module._SURELY_WITHIN_NS, lots_module._SURELY_OUTSIDE_NS = -1, 2**62
+        try:
+            for index, (is_buy, units, price, gap) in enumerate(steps):
+                qty, px = units * fixed.SCALE, price * fixed.SCALE
+                at += gap * 3 * 3600 * 10**9  # gaps of three hours each: up to 50 days a step
+                cash = fixed.buy_cost(qty, px) if is_buy else fixed.sell_proceeds(qty, px)
+                order = f"account-0-{index + 1}"
+                if fast and (position == 0 or (position > 0) == is_buy):
+                    book_opening(books, "IBM", is_buy, qty, px, cash, at, order, TZ)
+                else:
+                    book_fill(books, Fill("IBM", is_buy, qty, px, cash, at, order), TZ, position=position if fast else None)
+                position += qty if is_buy else -qty
+        finally:
+            (lots_module._SCANNED_BACK, lots_module._SURELY_SHORT_NS, lots_module._SURELY_LONG_NS, lots_module._SURELY_WITHIN_NS, lots_module._SURELY_OUTSIDE_NS) = saved
+        return books
+
+    fast, general = run(True), run(False)
+    assert msgspec.msgpack.encode(fast) == msgspec.msgpack.encode(general)
+
+
+@pytest.mark.parametrize("timezone", ["America/New_York", "Asia/Tokyo", "Australia/Lord_Howe", "UTC"])
+def test_dates_decided_from_nanoseconds_agree_with_the_calendar_at_every_hour_near_the_edges(timezone: str) -> None:
+    """The term and the wash-sale window are said from the gap alone only where a local day's
+    23 to 25 hours cannot change the answer; near the edges the dates are computed. Every
+    hour around the anniversary and the window's ends, across daylight-saving changes and a
+    leap day, against the dates themselves."""
+    from model.calendar import trading_day
+    from model.lots import WASH_WINDOW_DAYS, _within_wash_window
+
+    hour = 3600 * 10**9
+    for start_day in (date(2024, 2, 29), date(2025, 3, 8), date(2025, 10, 31), date(2025, 6, 15)):
+        bought = day_start_ns(start_day.toordinal(), timezone) + 13 * hour
+        day_of_buy = date.fromordinal(trading_day(bought, timezone))
+        anniversary = day_of_buy.replace(year=day_of_buy.year + 1) if (day_of_buy.month, day_of_buy.day) != (2, 29) else date(day_of_buy.year + 1, 2, 28)
+        for hours in range(360 * 24, 370 * 24):
+            sold = bought + hours * hour
+            assert is_long_term(bought, sold, timezone) == (trading_day(sold, timezone) > anniversary.toordinal()), (start_day, hours)
+        for hours in range(26 * 24, 34 * 24):
+            later = bought + hours * hour
+            expected = abs(trading_day(later, timezone) - trading_day(bought, timezone)) <= WASH_WINDOW_DAYS
+            assert _within_wash_window(bought, later, timezone) == expected == _within_wash_window(later, bought, timezone), (start_day, hours)
