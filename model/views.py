@@ -116,4 +116,8 @@ def account_view(reply: AccountReply) -> dict[str, Any]:
 def orders_view(reply: OrdersReply) -> list[dict[str, Any]]:
     """An account's orders, each as the JSON object of its execution report (the control
     path: decoded from the very bytes a trader gets)."""
-    return [msgspec.json.decode(execution_body(report)) for report in reply.orders]
+    views = [msgspec.json.decode(execution_body(report)) for report in reply.orders]
+    for view in views:
+        if view["order_id"] in reply.realized:
+            view["realized"] = fixed.format(reply.realized[view["order_id"]], min_places=2)
+    return views

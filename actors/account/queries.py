@@ -5,7 +5,7 @@ from __future__ import annotations
 from actors.account.books import Bookkeeping
 from actors.account.records import PositionRecord
 from actors.runtime.outputs import GATEWAY
-from model import fixed
+from model import fixed, lots
 from model.messages import AccountReply, ExecutionReport, OrdersReply, Position, QueryAccount, QueryOrders
 
 
@@ -43,7 +43,9 @@ class Queries(Bookkeeping):
                 next_cursor = views[-1].order_id  # more may follow
                 break
             views.append(self._execution(order, order.last_exec_type, now, exec_id=f"{order.order_id}-{order.exec_count}"))
-        self.out.to(GATEWAY, command.reply.gateway, OrdersReply(command.reply, command.account, views, next_cursor))
+        books = account.books
+        realized = {} if books is None or not books.closings else lots.realized_by_order(books, [view.order_id for view in views])
+        self.out.to(GATEWAY, command.reply.gateway, OrdersReply(command.reply, command.account, views, next_cursor, realized))
 
     def _query_account(self, command: QueryAccount, now: int) -> None:
         account = self.accounts.get(command.account)

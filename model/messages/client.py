@@ -109,6 +109,7 @@ class OrdersReply(MessageBase, frozen=True, gc=False, tag=21):
     account: str
     orders: list[ExecutionReport]
     next_cursor: str | None = None  # where the next page starts; None: this page is the last
+    realized: dict[str, int] = {}  # order id → the gain it realized (orders of the page that closed lots)
 
 
 class Position(msgspec.Struct, frozen=True, array_like=True, gc=False):

@@ -297,9 +297,19 @@ def basket_refused(refused: BasketError, request_id: bytes = b"") -> bytes:
 
 
 def orders_reply(reply: OrdersReply) -> bytes:
-    body = b",".join(execution_body(report) for report in reply.orders)
+    """An account's orders page: each order its execution report's object, with ``realized``
+    (the gain it realized, two places at least) when it closed lots."""
+    realized = reply.realized
+    body = b",".join(
+        execution_body(report) if report.order_id not in realized else _with_realized(execution_body(report), realized[report.order_id])
+        for report in reply.orders
+    )
     head = _encoder.encode({"type": "orders", "account": reply.account, "next_cursor": reply.next_cursor})
     return with_id(head[:-1] + b',"orders":[' + body + b"]}", reply.reply.request)
+
+
+def _with_realized(body: bytes, gain: int) -> bytes:
+    return body[:-1] + b',"realized":"' + fixed.format(gain, min_places=2).encode() + b'"}'
 
 
 def account_reply(reply: AccountReply) -> bytes:

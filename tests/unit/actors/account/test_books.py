@@ -172,3 +172,21 @@ def test_snapshot_keeps_the_books_and_an_old_record_gets_lots_from_its_positions
     (lot,) = lots.open_lots(account(migrated).books, "IBM")
     assert (lot.qty, lot.cost) == (D("2"), D("300.01"))
     migrated.check_invariants()
+
+
+def test_get_orders_shows_the_gain_each_order_realized_and_nothing_for_one_that_closed_none() -> None:
+    from model.messages import OrdersReply, QueryOrders
+    from model.views import orders_view
+    from server.gateway import protocol
+
+    state = make_state()
+    first = buy(state, "b1", "10", "140", NOW)
+    buy(state, "b2", "10", "150", NOW + DAY)
+    sale = sell(state, "s1", "15", "160", NOW + 2 * DAY)  # 10 from lot 1 (+200), 5 from lot 2 (+50)
+    loss = sell(state, "s2", "5", "149", NOW + 3 * DAY)  # the rest of lot 2: −5
+    page = answer(state, QueryOrders("A1", False, REPLY), NOW + 3 * DAY)
+    assert isinstance(page, OrdersReply) and page.realized == {sale: D("250"), loss: D("-5")}
+    views = {view["order_id"]: view for view in orders_view(page)}
+    assert (views[sale]["realized"], views[loss]["realized"], "realized" in views[first]) == ("250.00", "-5.00", False)
+    framed = msgspec.json.decode(protocol.orders_reply(page))
+    assert {o["order_id"]: o.get("realized") for o in framed["orders"]} == {o: v.get("realized") for o, v in views.items()}
