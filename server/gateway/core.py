@@ -31,7 +31,7 @@ from actors.runtime.outbox import Outbox
 from keystore import apikeys
 from keystore.apikeys import ApiKey
 from model import admin_commands, permissions
-from model.basket import BasketError, BasketRules, parse_basket
+from model.basket import BasketError, BasketRules, Chunk, parse_basket
 from model.config import Setup
 from model.messages import (
     AccountReply,
@@ -40,7 +40,6 @@ from model.messages import (
     CancelOrder,
     ExecutionReport,
     Message,
-    OrderColumns,
     OrdersLoaded,
     OrdersReply,
     QueryAccount,
@@ -329,7 +328,7 @@ class Gateway:
         """Why ``conn`` may not load orders for ``account``, one not within its reach."""
         return out_of_reach(conn, account)
 
-    def load_chunks(self, chunks: list[tuple[str, OrderColumns]], done: Callable[[Summary], None]) -> None:
+    def load_chunks(self, chunks: list[Chunk], done: Callable[[Summary], None]) -> None:
         """The operator's basket, read and checked by the supervisor: loaded like an upload."""
         self.baskets.start(chunks, Reply(self.name, 0, b""), done)
 
