@@ -1,6 +1,7 @@
 """The headline: a market-open cycle at scale, beside raw LMDB appends of as many records.
 
     python tests/perf/bench_open.py [--orders 1000000] [--symbols 500] [--accounts 100000] [--repeats 1] [--basket | --basket-only]
+        [--files N | --max-rows N] [--settle S] [--probe DIR [--trace N] [--trim]]
 
 An advisor's ``--accounts`` accounts queue ``--orders`` market orders for the open
 (fractional quantities and notional amounts, buys and sells, spread over ``--symbols``
@@ -23,11 +24,20 @@ Baseline in the same run: the time to append as many allocation records (a msgpa
 of order id, account, qty, price, cash each) raw into an LMDB file, 1,000 per fsynced
 transaction. The ratio cycle ÷ raw is the figure that holds on a noisy machine.
 
+The basket files: as many as ``[basket] max_rows`` needs (a day of 10,000,000 orders is ten
+files of the default 1,000,000), or ``--files N`` (``max_rows`` raised to fit), loaded one
+after the other.
+
 Memory (``Memory``), sampled each 0.5 s: the peak resident set of this run's Ray processes,
 split into anonymous memory (``peak_anon_gb``: what the machine must provide) and
 file-backed pages (``peak_file_gb``: LMDB's mapped journals, which the kernel can reclaim),
 each process's own peaks, and the machine's used memory (``MemTotal − MemAvailable``) at
-the start and at its peak.
+the start and at its peak. Beside them a table of every process's anonymous memory at each
+phase's end (started, loaded — after each file —, queued, settled, booked, after; ``--settle
+S`` waits S seconds before the marks after queueing and after booking) and its peak's growth
+over the start per order of the run. ``--probe DIR``: at each mark every actor also writes
+what holds its memory into DIR (``actors/runtime/memprobe.py``: allocator figures, objects by
+type; ``--trace N``: tracemalloc's top lines, slow; ``--trim``: what ``malloc_trim`` returns).
 """
 
 from __future__ import annotations
