@@ -56,10 +56,15 @@ class BatchingSection(_Section, frozen=True):
     # A connection to an actor's link that has not completed the authentication handshake
     # (``actors/runtime/link.py``) within this long is closed, by the receiver and by the sender.
     link_handshake_timeout_ms: int = 5000
+    # An InstrumentActor writes at most this many batches to one account shard that the shard
+    # has not acked; the rest wait, encoded, in its outbox (``actors/instrument/actor.py``).
+    max_in_flight_to_shard: int = 32
 
     def __post_init__(self) -> None:
         if self.link_handshake_timeout_ms < 1:
             raise ValueError("batching.link_handshake_timeout_ms must be at least 1")
+        if self.max_in_flight_to_shard < 1:
+            raise ValueError("batching.max_in_flight_to_shard must be at least 1")
 
 
 class GatewaySection(_Section, frozen=True):

@@ -10,6 +10,7 @@ import ray
 
 from actors.instrument.core import InstrumentState
 from actors.instrument.router import only_acceptances
+from actors.instrument.window import SendWindow
 from actors.runtime.host import DurableHost
 from actors.runtime.inbox import SOFT
 from actors.runtime.machine import Core
@@ -35,9 +36,11 @@ class InstrumentActor(DurableHost):
     def __init__(self, name: str, config: Config, instruments: list[Instrument]) -> None:
         self.instruments = instruments
         super().__init__(name, config)
+        self.shards = self.router.resolve(ACCOUNT, ALL)
+        self.windowed = set(self.shards)  # destinations written within a window (``_write_window``)
+        self.window = SendWindow(config.batching.max_in_flight_to_shard)
         self.recover(config.server.data_dir)
         self.state.take_marks()  # what replay published went out before the restart
-        self.shards = self.router.resolve(ACCOUNT, ALL)
 
     @property
     def state(self) -> InstrumentState:
@@ -56,19 +59,49 @@ class InstrumentActor(DurableHost):
         return encode_batch(Batch(self.name, SOFT, time.time_ns(), list(marks)))
 
     def _send_fresh(self) -> None:
-        """The record's marks first, so a fill in its batches never meets an older one."""
+        """The record's marks first, so a fill in its batches never meets an older one; then
+        the record's batches: to a shard within its window (``_write_window``), to anyone
+        else at once."""
         marks = self.state.take_marks()
         if marks and self.links is not None:
             data = self._soft(marks)
             for shard in self.shards:
                 self.links.send(shard, data)
-        super()._send_fresh()
+        fresh = self.outbox.take_fresh()
+        if self.links is None:
+            return  # not wired yet: everything is unacked and goes when the links open
+        windowed: set[str] = set()
+        for name, data in fresh:
+            if name in self.windowed:
+                windowed.add(name)
+            else:
+                self.links.send(name, data)
+        for name in windowed:
+            self._write_window(name)
+
+    def _write_window(self, name: str) -> None:
+        """Write ``name``'s batches waiting in the outbox, in seq order, while fewer than
+        ``[batching] max_in_flight_to_shard`` are written and not acked (``window.py`` says
+        why). Every batch still stays in the outbox until acked."""
+        if self.links is None:
+            return
+        for data in self.window.due(name, self.outbox.unacked.get(name, ())):
+            self.links.send(name, data)
+
+    def on_ack(self, name: str, seq: int) -> None:
+        super().on_ack(name, seq)
+        if name in self.windowed:
+            self._write_window(name)
 
     def on_connect(self, name: str) -> None:
         """A shard's link (re)opened: marks sent while it was down were not written (soft
-        batches are not kept), so it gets every current one, then what it has not acked."""
-        if name in self.shards and self.links is not None:
+        batches are not kept), so it gets every current one, then what it has not acked
+        (within its window)."""
+        if name in self.windowed and self.links is not None:
             self.links.send(name, self._soft(self.state.marks(time.time_ns())))
+            self.window.reopened(name)  # whatever was written before may be lost: again from the first unacked
+            self._write_window(name)
+            return
         super().on_connect(name)
 
     async def current_marks(self) -> bytes:

@@ -31,6 +31,7 @@ from actors.runtime.inbox import SOFT, Inbox
 from actors.runtime.link import Links, LinkServer, link_host
 from actors.runtime.logs import configure
 from actors.runtime.machine import LOCAL, Core, Machine, local_batch, replay_hash
+from actors.runtime.memprobe import start as start_memprobe
 from actors.runtime.outbox import DurableOutbox
 from actors.runtime.router import Router
 from actors.runtime.snapshotter import Snapshotter
@@ -64,6 +65,7 @@ class LinkedHost:
         # a restart, so it survives one), held in memory only, never logged.
         self.link_secret: LinkSecret | None = None
         self.incarnation = time.time_ns()
+        start_memprobe(name)  # only with BROKERD_MEMPROBE set (benchmarks, investigations)
 
     async def open_link(self, secret: LinkSecret) -> tuple[str, int]:
         """Listen for batches from other actors, accepting only senders that prove

@@ -25,12 +25,14 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
 import structlog
 
+from actors.runtime.heap import give_back
 from actors.runtime.outputs import ACCOUNT, ALL, GATEWAY, INSTRUMENT
 from actors.runtime.router import SUPERVISOR, Router
 from actors.supervisor import nav
@@ -417,10 +419,6 @@ class AdminCommands:
         each shard journals before applying. Answers with what became of the orders."""
         started = time.monotonic()
         path = self._imported(file, tenant)
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise AdminError(f"cannot read {path}: {error}") from None
         config = self.top.config
         known = set(self._accounts_of(tenant))
         rules = BasketRules(
@@ -432,17 +430,22 @@ class AdminCommands:
             config.basket.errors_listed,
         )
         try:  # off the event loop: the reader and the checks take a while on a large file
-            basket = await asyncio.to_thread(parse_basket, data, str(path), rules, is_parquet(path.name))
+            chunks = await asyncio.to_thread(_checked_chunks, path, rules, self.top.router.account, config.basket.chunk_rows)
+        except OSError as error:
+            raise AdminError(f"cannot read {path}: {error}") from None
         except BasketError as refused:
             if refused.problem:
                 raise AdminError(str(refused)) from None
             return {"ok": False, "file": str(path), "error": refused.summary(), **refused_rows(refused)}
+        finally:
+            give_back()  # what the reader and the checks used, garbage now (actors/runtime/heap.py)
         checked = time.monotonic()
         gateways = self._actors(GATEWAY)
         if not gateways:
             raise AdminError("no gateway to load the orders through; nothing loaded")
-        chunks = basket.chunks(self.top.router.account, config.basket.chunk_rows)
-        summary: Result = await self.top.handles[gateways[0]].load_orders.remote(encode_chunks(chunks))
+        loading = self.top.handles[gateways[0]].load_orders.remote(chunks)
+        del chunks  # handed to Ray: the gateway holds them while they load
+        summary: Result = await loading
         summary["load_ms"] = summary.pop("ms")
         return {
             "ok": True,
@@ -639,3 +642,12 @@ def _shard_of_transfer(transfer_id: str) -> str:
     """The account shard a deposit's or withdrawal's id names (``account-1-t7``), or ``""``."""
     match = _TRANSFER_ID.fullmatch(transfer_id)
     return match.group(1) if match else ""
+
+
+def _checked_chunks(path: Path, rules: BasketRules, shard_of: Callable[[str], str], chunk_rows: int) -> bytes:
+    """A basket file read, checked whole and split into its shards' chunks, as the bytes a
+    gateway's ``load_orders`` takes (``BasketError``: refused, nothing built). Only the
+    encoded chunks outlive this call: the file's bytes, its columns and the checked basket
+    are dropped here."""
+    basket = parse_basket(path.read_bytes(), str(path), rules, is_parquet(path.name))
+    return encode_chunks(basket.chunks(shard_of, chunk_rows))

@@ -1,5 +1,6 @@
 """Basket files: many orders in one CSV or Parquet file (``admin orders load FILE``, the
-``load_orders`` request), checked whole and turned into columns for the account shards.
+``load_orders`` request), checked whole and turned into compact columns, then into encoded chunks for the account
+shards.
 
 One module per step: ``table`` reads a file's bytes into its known columns as text (and
 numbers its rows), ``checks`` passes every row through the gateway's ``new_order`` rules
@@ -11,7 +12,7 @@ the rest of the server uses: ``from model.basket import parse_basket``.
 from __future__ import annotations
 
 from model.basket.checks import BasketRules, parse_basket
-from model.basket.chunks import Basket, decode_chunks, encode_chunks
+from model.basket.chunks import Basket, Chunk, decode_chunks, encode_chunks
 from model.basket.errors import BadRow, BasketError, number_ranges, refused_rows
 from model.basket.table import is_parquet
 
@@ -20,6 +21,7 @@ __all__ = [
     "Basket",
     "BasketError",
     "BasketRules",
+    "Chunk",
     "decode_chunks",
     "encode_chunks",
     "is_parquet",

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from model import fixed
-from model.basket.chunks import Basket
+from model.basket.chunks import Amounts, Basket, Coded, Column, Text
 from model.basket.errors import INVALID, BadRow, BasketError
 from model.basket.table import DECIMAL_COLUMNS, Table, csv_table, parquet_table
 from model.enums import OrderType, Side, TimeInForce
@@ -44,6 +44,7 @@ NOTIONAL_TIFS = (TimeInForce.DAY, TimeInForce.IOC, TimeInForce.OPG)  # as the ga
 _DECIMAL = r"^-?[0-9]{1,18}(\.[0-9]{1,9})?$"
 _DECIMAL_TYPE = pa.decimal128(27, fixed.DECIMALS)  # 18 whole digits and 9 places, exactly
 _PRINTABLE_ASCII = r"^[\x20-\x7e]*$"
+DECIMAL_FIELDS = ("qty", "notional", "price")  # OrderColumns' names of DECIMAL_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -151,22 +152,20 @@ class _Checks:
         self.fail((tifs == TIFS.index(TimeInForce.FOK)) & ~qty.given, INVALID, lambda _: "fok orders need qty")
         self._duplicates(accounts, ids)
         if self.bad.any():
-            return Basket({}, np.zeros(0, dtype=np.int64), [])
+            return Basket(_EMPTY, [])
         names = self.account_names.to_pylist()  # one string object per account, shared by its rows
-        symbol_names = np.array([instrument.symbol for instrument in instruments] or [""], dtype=object)
         return Basket(
             {
-                "accounts": np.array(names or [""], dtype=object)[self.account_codes],
-                "client_order_ids": ids.to_numpy(zero_copy_only=False).astype(object),
-                "symbols": symbol_names[known],
-                "sides": np.array(list(Side), dtype=object)[sides],
-                "order_types": np.array(list(ORDER_TYPES), dtype=object)[order_types],
-                "tifs": np.array(TIFS, dtype=object)[tifs],
-                "qty": _maybe(qty),
-                "notional": _maybe(notional),
-                "price": _maybe(price),
+                "accounts": Coded.of(self.account_codes.astype(np.int32), names),
+                "client_order_ids": Text(ids),
+                "symbols": Coded.of(known.astype(np.int32), [instrument.symbol for instrument in instruments]),
+                "sides": Coded.of(sides.astype(np.int8), list(Side)),
+                "order_types": Coded.of(order_types.astype(np.int8), ORDER_TYPES),
+                "tifs": Coded.of(tifs.astype(np.int8), TIFS),
+                "qty": Amounts(qty.value, qty.given),
+                "notional": Amounts(notional.value, notional.given),
+                "price": Amounts(price.value, price.given),
             },
-            self.account_codes,
             names,
         )
 
@@ -276,10 +275,9 @@ class _Checks:
         self.fail(repeated, INVALID, problem)
 
 
-def _maybe(found: _Fixed) -> np.ndarray:
-    """The values as Python ints, ``None`` where not given."""
-    if not found.given.any():
-        return np.full(len(found.given), None, dtype=object)
-    values = found.value.astype(object)
-    values[~found.given] = None
-    return values
+_NOTHING = np.zeros(0, dtype=np.int64)
+_EMPTY: dict[str, Column] = {
+    **{name: Coded.of(_NOTHING, []) for name in ("accounts", "symbols", "sides", "order_types", "tifs")},
+    "client_order_ids": Text(pa.array([], pa.string())),
+    **{name: Amounts(_NOTHING, np.zeros(0, dtype=bool)) for name in DECIMAL_FIELDS},
+}

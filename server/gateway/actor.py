@@ -15,6 +15,7 @@ from typing import Any
 
 import ray
 
+from actors.runtime.heap import give_back
 from actors.runtime.host import Acker, LinkedHost
 from actors.runtime.outbox import Outbox
 from keystore.apikeys import load_keys
@@ -92,7 +93,11 @@ class GatewayActor(LinkedHost):
         assert self.gateway is not None
         done: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.gateway.load_chunks(decode_chunks(chunks), done.set_result)
-        return await done
+        del chunks  # each chunk has its own bytes now, freed as it is sent
+        try:
+            return await done
+        finally:
+            give_back()  # the load's chunks, garbage now (actors/runtime/heap.py)
 
     async def start(self, host: str, port: int) -> int:
         assert self.gateway is not None

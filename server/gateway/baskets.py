@@ -6,6 +6,10 @@ load FILE`` (the supervisor reads and checks the file and hands the chunks to a 
 ``actor.py``): either way its orders enter the order path here, like any order, through
 the gateway's outbox (kept until the shard acks it, written again when the link reopens).
 
+Memory: a load's chunks wait here as their encoded bytes (``model.basket.Chunk``), each
+decoded only as it is sent, so a basket of a million orders costs the gateway about its
+encoded size (some 50 bytes per order), not an object per order and field.
+
 Guarantees: each chunk is sent once (the outbox resends it after a reconnect; the shard
 journals it before applying it and drops a repeat); a load is answered once, when every
 chunk has its ``OrdersLoaded``; no shard has more than ``chunks_in_flight`` chunks of one
@@ -23,7 +27,8 @@ from typing import Any
 
 from actors.runtime.outbox import Outbox
 from actors.runtime.outputs import ACCOUNT, Send
-from model.messages import LoadOrders, OrderColumns, OrdersLoaded, Reply
+from model.basket import Chunk
+from model.messages import LoadOrders, OrdersLoaded, Reply
 
 Summary = dict[str, Any]
 
@@ -32,10 +37,11 @@ Summary = dict[str, Any]
 class _Load:
     """One basket in flight: what is still to send per shard, what is out, what came back."""
 
+    number: int  # the load's number (``LoadOrders.load``)
     reply: Reply
     done: Callable[[Summary], None]
     started: float
-    waiting: dict[str, deque[LoadOrders]]  # shard → chunks not yet sent
+    waiting: dict[str, deque[tuple[int, Chunk]]]  # shard → chunks not yet sent (number, encoded orders)
     in_flight: dict[str, int] = field(default_factory=dict)  # shard → chunks sent, not answered
     unanswered: int = 0
     rows: int = 0
@@ -55,15 +61,15 @@ class BasketLoads:
         self.loads: dict[int, _Load] = {}
         self.numbers = itertools.count(1)
 
-    def start(self, chunks: list[tuple[str, OrderColumns]], reply: Reply, done: Callable[[Summary], None]) -> int:
-        """Send ``chunks`` (``(shard, orders)``, each shard's in order) and call ``done`` with
-        the summary once every chunk is answered. ``reply`` names who asked (its ``conn`` and
-        ``request``; conn 0: the operator, through the supervisor). Returns the load's number."""
+    def start(self, chunks: list[Chunk], reply: Reply, done: Callable[[Summary], None]) -> int:
+        """Send ``chunks`` (each shard's in order) and call ``done`` with the summary once
+        every chunk is answered. ``reply`` names who asked (its ``conn`` and ``request``; conn
+        0: the operator, through the supervisor). Returns the load's number."""
         number = next(self.numbers)
-        load = _Load(reply, done, time.monotonic(), {})
-        for index, (shard, orders) in enumerate(chunks):
-            load.waiting.setdefault(shard, deque()).append(LoadOrders(number, index, orders, reply))
-            load.shard_of[index] = shard
+        load = _Load(number, reply, done, time.monotonic(), {})
+        for index, chunk in enumerate(chunks):
+            load.waiting.setdefault(chunk.shard, deque()).append((index, chunk))
+            load.shard_of[index] = chunk.shard
             load.unanswered += 1
         if not load.unanswered:
             done(self._summary(load))
@@ -77,9 +83,11 @@ class BasketLoads:
         waiting = load.waiting[shard]
         sends = []
         while waiting and load.in_flight.get(shard, 0) < self.chunks_in_flight:
-            chunk = waiting.popleft()
+            index, chunk = waiting.popleft()
+            orders = chunk.orders()  # Python objects only now, for the chunks in flight
             load.in_flight[shard] = load.in_flight.get(shard, 0) + 1
-            sends.append(Send(ACCOUNT, chunk.orders.accounts[0], chunk))  # every account of a chunk is on its shard
+            # every account of a chunk is on its shard
+            sends.append(Send(ACCOUNT, orders.accounts[0], LoadOrders(load.number, index, orders, load.reply)))
         if sends:
             self.outbox.post(sends)
 

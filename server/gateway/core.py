@@ -32,7 +32,7 @@ from keystore import apikeys
 from keystore.apikeys import ApiKey
 from keystore.totp import MfaRefused
 from model import admin_commands, fixed, permissions
-from model.basket import BasketError, BasketRules, parse_basket
+from model.basket import BasketError, BasketRules, Chunk, parse_basket
 from model.config import Setup
 from model.messages import (
     AccountReply,
@@ -43,7 +43,6 @@ from model.messages import (
     GainsReply,
     LotsReply,
     Message,
-    OrderColumns,
     OrdersLoaded,
     OrdersReply,
     QueryAccount,
@@ -437,7 +436,7 @@ class Gateway:
         """Why ``conn`` may not load orders for ``account``, one not within its reach."""
         return out_of_reach(conn, account)
 
-    def load_chunks(self, chunks: list[tuple[str, OrderColumns]], done: Callable[[Summary], None]) -> None:
+    def load_chunks(self, chunks: list[Chunk], done: Callable[[Summary], None]) -> None:
         """The operator's basket, read and checked by the supervisor: loaded like an upload."""
         self.baskets.start(chunks, Reply(self.name, 0, b""), done)
 

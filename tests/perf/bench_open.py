@@ -1,6 +1,7 @@
 """The headline: a market-open cycle at scale, beside raw LMDB appends of as many records.
 
     python tests/perf/bench_open.py [--orders 1000000] [--symbols 500] [--accounts 100000] [--repeats 1] [--basket | --basket-only]
+        [--files N | --max-rows N] [--settle S] [--probe DIR [--trace N] [--trim]]
 
 An advisor's ``--accounts`` accounts queue ``--orders`` market orders for the open
 (fractional quantities and notional amounts, buys and sells, spread over ``--symbols``
@@ -23,11 +24,20 @@ Baseline in the same run: the time to append as many allocation records (a msgpa
 of order id, account, qty, price, cash each) raw into an LMDB file, 1,000 per fsynced
 transaction. The ratio cycle ÷ raw is the figure that holds on a noisy machine.
 
+The basket files: as many as ``[basket] max_rows`` needs (a day of 10,000,000 orders is ten
+files of the default 1,000,000), or ``--files N`` (``max_rows`` raised to fit), loaded one
+after the other.
+
 Memory (``Memory``), sampled each 0.5 s: the peak resident set of this run's Ray processes,
 split into anonymous memory (``peak_anon_gb``: what the machine must provide) and
 file-backed pages (``peak_file_gb``: LMDB's mapped journals, which the kernel can reclaim),
 each process's own peaks, and the machine's used memory (``MemTotal − MemAvailable``) at
-the start and at its peak.
+the start and at its peak. Beside them a table of every process's anonymous memory at each
+phase's end (started, loaded — after each file —, queued, settled, booked, after; ``--settle
+S`` waits S seconds before the marks after queueing and after booking) and its peak's growth
+over the start per order of the run. ``--probe DIR``: at each mark every actor also writes
+what holds its memory into DIR (``actors/runtime/memprobe.py``: allocator figures, objects by
+type; ``--trace N``: tracemalloc's top lines, slow; ``--trim``: what ``malloc_trim`` returns).
 """
 
 from __future__ import annotations
@@ -60,6 +70,19 @@ from tests.integration.helpers import order_for_the_open  # noqa: E402
 INCREMENT = fixed.parse("0.000001")
 
 
+def max_rows(args: argparse.Namespace, configured: int) -> int:
+    """A basket's ``max_rows`` for the run: the config's (or ``--max-rows``), raised only when
+    ``--files`` asks for fewer files than that allows."""
+    rows = args.max_rows or configured
+    return max(rows, -(-args.orders // args.files)) if args.files else rows
+
+
+def file_count(args: argparse.Namespace, rows: int) -> int:
+    """How many basket files hold the run's orders: ``--files``, or as many of ``rows``
+    (``max_rows``) as it takes."""
+    return args.files or max(1, -(-args.orders // rows))
+
+
 def instruments(count: int) -> list[Instrument]:
     rng = random.Random(11)
     return [
@@ -88,7 +111,7 @@ def bench_setup(args: argparse.Namespace, data_dir: str):  # type: ignore[no-unt
         sim=msgspec.structs.replace(config.sim, quote_interval_ms=50, quote_size=args.quote_size),
         journal=msgspec.structs.replace(config.journal, snapshot_every_events=args.snapshot_every, snapshot_every_s=0, map_size_mb=512),
         logging=msgspec.structs.replace(config.logging, level="warning"),
-        basket=msgspec.structs.replace(config.basket, max_rows=max(args.orders, config.basket.max_rows), chunk_rows=args.chunk_rows or config.basket.chunk_rows),
+        basket=msgspec.structs.replace(config.basket, max_rows=max_rows(args, config.basket.max_rows), chunk_rows=args.chunk_rows or config.basket.chunk_rows),
     )
     symbols = instruments(args.symbols)
     # short sales allowed: an account sells what it does not hold yet (no positions to seed)
@@ -134,21 +157,37 @@ async def queue(url: str, args: argparse.Namespace, symbols: list[Instrument]) -
     return time.perf_counter() - started
 
 
-def write_basket(args: argparse.Namespace, symbols: list[Instrument], path: Path) -> None:
-    """The same orders as the WebSocket run, as a basket CSV file."""
+def write_baskets(args: argparse.Namespace, symbols: list[Instrument], folder: Path, files: int) -> list[str]:
+    """The same orders as the WebSocket run, as ``files`` basket CSV files of (nearly) equal
+    size, in order; returns their names."""
     columns = ("account", "client_order_id", "symbol", "side", "type", "tif", "qty", "notional")
-    with path.open("w", encoding="utf-8") as out:
-        out.write(",".join(columns) + "\n")
-        for start in range(0, args.orders, 1000):
-            out.writelines(",".join(order.get(column, "") for column in columns) + "\n" for order in frame_of_orders(args, symbols, start))
+    frames = list(range(0, args.orders, 1000))
+    per_file = -(-len(frames) // files)
+    names = []
+    for number in range(files):
+        name = "basket.csv" if files == 1 else f"basket-{number + 1:03d}.csv"
+        with (folder / name).open("w", encoding="utf-8") as out:
+            out.write(",".join(columns) + "\n")
+            for start in frames[number * per_file : (number + 1) * per_file]:
+                out.writelines(",".join(order.get(column, "") for column in columns) + "\n" for order in frame_of_orders(args, symbols, start))
+        names.append(name)
+    return names
 
 
-async def queue_basket(url: str, args: argparse.Namespace, name: str) -> tuple[float, dict[str, Any]]:
+async def queue_basket(url: str, args: argparse.Namespace, names: list[str], memory: Memory) -> tuple[float, dict[str, Any]]:
+    """Load the basket files one after the other; the summed check and load times."""
     started = time.perf_counter()
-    reply = await admin(url, "orders", "load", name)
+    totals = {"accepted": 0, "check_ms": 0, "load_ms": 0}
+    for name in names:
+        reply = await admin(url, "orders", "load", name)
+        assert reply.get("ok"), reply
+        for key in totals:
+            totals[key] += reply["result"][key]
+        if len(names) > 1:
+            memory.mark(f"loaded {name}")
     elapsed = time.perf_counter() - started
-    assert reply.get("ok") and reply["result"]["accepted"] == args.orders, reply
-    return elapsed, reply["result"]
+    assert totals["accepted"] == args.orders, totals
+    return elapsed, totals
 
 
 async def all_queued(url: str, orders: int, started: float) -> float:
@@ -223,11 +262,45 @@ class Memory:
     moment). Beside them, the machine's used memory (``MemTotal − MemAvailable``, every
     process of every user) at the start and at its peak."""
 
-    def __init__(self) -> None:
+    def __init__(self, probe: Path | None = None, trim: bool = False) -> None:
         self.peak = self.peak_anon = self.peak_file = 0
         self.by_process: dict[str, tuple[int, int]] = {}  # process name → its peak (anon, file)
         self.machine_start = self.machine_peak = used_memory()
         self.task: asyncio.Task[None] | None = None
+        self.marks: list[tuple[str, dict[str, tuple[int, int]]]] = []  # (phase, each process's (anon, file) then)
+        self.probe = probe  # BROKERD_MEMPROBE's directory: each mark asks the actors for a dump
+        self.trim = trim
+
+    def mark(self, phase: str) -> None:
+        """Each process's resident memory as ``phase`` ends (and, with a probe, a dump from
+        every actor: ``actors/runtime/memprobe.py``)."""
+        self.marks.append((phase, self.now()))
+        if self.probe is not None:
+            number = len(self.marks)
+            (self.probe / "request").write_text(f"{number} {phase.replace(' ', '_')}{' trim' if self.trim else ''}\n")
+            dumps, deadline = -1, time.monotonic() + 120
+            while time.monotonic() < deadline:  # until no new dump for a second (a dump may take a while)
+                time.sleep(1)
+                found = len(list(self.probe.glob(f"*-{number}.txt")))
+                if found == dumps and found:
+                    break
+                dumps = found
+
+    def table(self, orders: int) -> str:
+        """Anonymous memory of each process at each mark and at its peak, in MB, and the
+        peak's growth over the first mark per order."""
+        names = sorted(self.by_process, key=lambda name: -self.by_process[name][0])
+        phases = [phase for phase, _ in self.marks]
+        width = max((len(name) for name in names), default=10)
+        lines = [f"  {'anon MB':<{width}} " + " ".join(f"{phase[:12]:>12}" for phase in phases) + f" {'peak':>8} {'B/order':>8}"]
+        for name in names:
+            row = [sizes.get(name, (0, 0))[0] / 2**20 for _, sizes in self.marks]
+            start = self.marks[0][1].get(name, (0, 0))[0] if self.marks else 0
+            peak = self.by_process[name][0]
+            lines.append(f"  {name:<{width}} " + " ".join(f"{value:>12.0f}" for value in row) + f" {peak / 2**20:>8.0f} {(peak - start) / orders:>8.0f}")
+        totals = [sum(a for a, _ in sizes.values()) / 2**20 for _, sizes in self.marks]
+        lines.append(f"  {'all':<{width}} " + " ".join(f"{value:>12.0f}" for value in totals) + f" {self.peak_anon / 2**20:>8.0f}")
+        return "\n".join(lines)
 
     @staticmethod
     def ours() -> set[str]:
@@ -265,7 +338,7 @@ class Memory:
                 continue
             if "RssAnon" not in fields:
                 continue
-            name = cmdline.split(b"\0")[0].decode(errors="replace").split("/")[-1].split(".")[0][:40] + f"[{pid}]"
+            name = cmdline.split(b"\0")[0].decode(errors="replace").split("/")[-1].split(".")[0][:40].removeprefix("ray::") + f"[{pid}]"
             found[name] = (fields["RssAnon"], fields.get("RssFile", 0) + fields.get("RssShmem", 0))
         return found
 
@@ -302,24 +375,33 @@ async def one_server(args: argparse.Namespace, basket: bool) -> dict[str, float]
 
     data_dir = tempfile.mkdtemp(prefix="brokerd-bench-open-")
     setup = bench_setup(args, data_dir)
+    names: list[str] = []
     if basket:
         imports = setup.config.admin.import_root(data_dir)
         imports.mkdir(parents=True, exist_ok=True)
-        write_basket(args, setup.instruments, imports / "basket.csv")
+        names = write_baskets(args, setup.instruments, imports, file_count(args, setup.config.basket.max_rows))
     server = BrokerServer(setup, "127.0.0.1", 0)
     await server.start()
-    memory = Memory()
+    memory = Memory(Path(args.probe) if args.probe else None, args.trim)
     memory.task = asyncio.get_running_loop().create_task(memory.sample())
+    memory.mark("started")
     extra: dict[str, float] = {}
     try:
         started = time.perf_counter()
         if basket:
-            queued, summary = await queue_basket(server.url, args, "basket.csv")
-            extra = {"check_s": summary["check_ms"] / 1000, "load_s": summary["load_ms"] / 1000}
+            queued, summary = await queue_basket(server.url, args, names, memory)
+            extra = {"files": len(names), "check_s": summary["check_ms"] / 1000, "load_s": summary["load_ms"] / 1000}
         else:
             queued = await queue(server.url, args, setup.instruments)
+        memory.mark("loaded")
         held = await all_queued(server.url, args.orders, started)
+        memory.mark("queued")
+        await asyncio.sleep(args.settle)
+        memory.mark("settled")
         phases = await open_cycle(server.url, args.orders)
+        memory.mark("booked")
+        await asyncio.sleep(args.settle)
+        memory.mark("after")
         blocks = (await admin(server.url, "blocks"))["result"]["blocks"]
     finally:
         try:
@@ -332,6 +414,7 @@ async def one_server(args: argparse.Namespace, basket: bool) -> dict[str, float]
     journal_bytes = sum(f.stat().st_size for f in Path(data_dir).rglob("*") if f.is_file() and f.parent.name != "imports")
     shutil.rmtree(data_dir, ignore_errors=True)
     print(f"  largest processes (peak resident: anonymous + file-backed): {memory.largest()}", flush=True)
+    print(memory.table(args.orders), flush=True)
     return {
         "queue_s": queued,
         "queue_per_s": args.orders / queued,
@@ -355,6 +438,9 @@ async def run(args: argparse.Namespace) -> None:
 
     from actors.runtime.options import RAY_INIT_DEFAULTS
 
+    if args.probe:  # before Ray starts: its processes inherit the environment
+        os.environ["BROKERD_MEMPROBE"] = str(Path(args.probe).resolve())
+        os.environ["BROKERD_MEMPROBE_TRACE"] = str(args.trace)
     ray.init(num_cpus=os.cpu_count(), **{**RAY_INIT_DEFAULTS, "log_to_driver": False})
     paths = ["basket"] if args.basket_only else ["websocket", "basket"] if args.basket else ["websocket"]
     results: dict[str, list[dict[str, float]]] = {path: [] for path in paths}
@@ -395,6 +481,12 @@ def main() -> None:
     parser.add_argument("--basket", action="store_true", help="also queue the same orders from a basket file, on a second server")
     parser.add_argument("--basket-only", action="store_true", help="queue from a basket file only (no WebSocket server): the quickest way to a big book")
     parser.add_argument("--chunk-rows", type=int, default=None, help="[basket] chunk_rows (default: the config's)")
+    parser.add_argument("--max-rows", type=int, default=None, help="[basket] max_rows (default: the config's); the orders go in as many files as it takes")
+    parser.add_argument("--files", type=int, default=None, help="[basket] split the orders into this many files (max_rows raised to fit)")
+    parser.add_argument("--settle", type=float, default=0.0, help="seconds to wait after queueing and after booking before the next memory mark")
+    parser.add_argument("--probe", default=None, help="a directory: every actor dumps its memory there at each mark (BROKERD_MEMPROBE)")
+    parser.add_argument("--trace", type=int, default=0, help="with --probe: tracemalloc with this many frames in every actor (slow)")
+    parser.add_argument("--trim", action="store_true", help="with --probe: each dump also measures malloc_trim(0)")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from model import fixed
 from model.basket import BasketError, parse_basket
-from model.basket.checks import _fixed, _lookup, _maybe, _words
+from model.basket.checks import _fixed, _lookup, _words
+from model.basket.chunks import Amounts
 from model.enums import OrderType, Side, TimeInForce
 from server.gateway.protocol import OrderFields
 from server.gateway.validation import Invalid, to_new_order
@@ -109,9 +110,11 @@ def test_decimal_text_becomes_exact_units_and_says_which_cells_are_given_readabl
     assert found.readable.tolist() == [True, False, False, True, True, True, True]
     assert (found.readable & found.fits).tolist() == [True, False, False, False, True, True, False]
     assert found.value.tolist() == [fixed.parse("1.5"), 0, 0, 0, -1, 2**63 - 1, 0]
-    assert _maybe(found).tolist()[:2] == [fixed.parse("1.5"), None]
-    assert _maybe(_fixed(pa.array(["", ""]))).tolist() == [None, None]
-    assert isinstance(_maybe(found)[0], int) and _maybe(found).dtype == np.dtype(object)
+    every = np.arange(7)
+    assert Amounts(found.value, found.given).take(every)[:2] == [fixed.parse("1.5"), None]
+    nothing = _fixed(pa.array(["", ""]))
+    assert Amounts(nothing.value, nothing.given).take(np.arange(2)) == [None, None]
+    assert type(Amounts(found.value, found.given).take(every)[0]) is int  # a Python int, not numpy's
 
 
 # --- the same decision as the gateway's new_order, row by row ----------------------------------

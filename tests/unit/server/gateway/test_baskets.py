@@ -71,3 +71,15 @@ async def test_an_upload_counts_one_request_per_order_against_the_rate_limit() -
     gateway.on_frame(conn, upload([f"A1,c{i},IBM,buy,1" for i in range(5)]))
     gateway.outbox.flush()
     assert sent == [] and replies(conn)[0]["code"] == "rate_limited"
+
+
+async def test_a_load_waits_as_encoded_chunks_and_only_the_chunks_sent_are_decoded() -> None:
+    gateway, sent = basket_gateway(chunk_rows=2, in_flight=1)
+    conn = logged_in(gateway)
+    gateway.on_frame(conn, upload([f"A1,c{i},IBM,buy,1" for i in range(7)]))
+    gateway.outbox.flush()
+    [load] = gateway.baskets.loads.values()
+    [waiting] = load.waiting.values()
+    assert [type(chunk.data) for _, chunk in waiting] == [bytes] * 3  # no object per order while it waits
+    assert [chunk.rows for _, chunk in waiting] == [2, 2, 1]
+    assert [m.orders.client_order_ids for m in sent if isinstance(m, LoadOrders)] == [["c0", "c1"]]
