@@ -96,6 +96,7 @@ OPS: Final[dict[str, str]] = {
     "get_account": "accounts.read",
     "get_lots": "accounts.read",
     "get_gains": "accounts.read",
+    "get_statement": "accounts.read",
     "subscribe": "quotes.read",
     "deposit": "cash.transfer",
     "withdrawal": "cash.transfer",

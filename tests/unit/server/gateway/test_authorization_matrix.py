@@ -90,6 +90,7 @@ def op_frame(op: str, account: str) -> dict[str, Any]:
         "get_account": {"account": account},
         "get_lots": {"account": account},
         "get_gains": {"account": account, "from": "2025-01-01", "to": "2025-12-31"},
+        "get_statement": {"account": account, "from": "2025-01-01", "to": "2025-12-31"},
         "subscribe": {"channels": ["quotes:IBM"]},
         "deposit": {"account": account, "amount": "1.00", "idempotency_key": "k1"},
         "withdrawal": {"account": account, "amount": "1.00", "idempotency_key": "k1"},
