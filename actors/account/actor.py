@@ -11,8 +11,8 @@ import msgspec
 import ray
 
 from actors.account.core import AccountState
-from actors.account.statements import StatementRefused
 from actors.account.marks import MarksHost
+from actors.account.statements import StatementRefused
 from actors.runtime.machine import Core
 from actors.runtime.outputs import ACCOUNT
 from actors.runtime.roles import build_core
@@ -22,9 +22,9 @@ from model.config import AccountSeed, Config
 from model.instruments import Instrument
 from model.limits import RiskLimits, tenant_limits
 from model.messages import AccountReply, DecideTransfer, Message, OpenAccount, OrdersReply, QueryAccount, QueryOrders, Reply, SetRiskLimits
+from model.statements import GAINS_HEADER, STATEMENT_CSV_HEADER, statement_csv_rows, statement_json
 from model.transfers import Decision, TransferReason, TransferStatus, transfer_view
 from model.views import account_view, orders_view
-from model.statements import GAINS_HEADER, STATEMENT_CSV_HEADER, statement_csv_rows, statement_json
 from snapshots.files import atomic_text, write_allocations_csv, write_csv, write_positions_csv
 
 

@@ -43,7 +43,19 @@ from actors.runtime.outputs import GATEWAY
 from model import lots
 from model.lots import Books
 from model.messages import QueryStatement, StatementReply
-from model.statements import FIRST_DAY, LAST_DAY, Balances, CashEntry, GainEntry, MoveEntry, Statement, TradeEntry, build, day_bounds, gains_rows
+from model.statements import (
+    FIRST_DAY,
+    LAST_DAY,
+    Balances,
+    CashEntry,
+    GainEntry,
+    MoveEntry,
+    Statement,
+    TradeEntry,
+    build,
+    day_bounds,
+    gains_rows,
+)
 from model.transfers import TransferKind, TransferStatus
 
 STATEMENT_TOO_LARGE = "statement_too_large"

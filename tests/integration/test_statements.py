@@ -21,8 +21,8 @@ import pytest
 import pytest_asyncio
 
 from model import fixed
-from model.config import User
 from model.accounts_file import AccountSeed
+from model.config import User
 from model.statements import iso_day
 from server.app import BrokerServer
 from server.client.sdk import BrokerClient

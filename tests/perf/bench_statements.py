@@ -21,15 +21,15 @@ from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parents[2]))  # PYTHONPATH decides which tree
 
-from actors.account.core import AccountState  # noqa: E402
-from model import fixed  # noqa: E402
-from model.config import AccountSeed, BooksSection  # noqa: E402
-from model.enums import OrderType, Side, TimeInForce, VenueEventKind  # noqa: E402
-from model.messages import NewOrder, OrderUpdate, QueryAccount, QueryStatement, Reply, RequestRejected, StatementReply  # noqa: E402
-from model.orders import OrderSpec  # noqa: E402
-from model.statements import day_bounds  # noqa: E402
-from server.gateway.statements import encode_statement  # noqa: E402
-from tests.unit.actors.account.support import IBM, LIMITS  # noqa: E402
+from actors.account.core import AccountState
+from model import fixed
+from model.config import AccountSeed, BooksSection
+from model.enums import OrderType, Side, TimeInForce, VenueEventKind
+from model.messages import NewOrder, OrderUpdate, QueryAccount, QueryStatement, Reply, RequestRejected, StatementReply
+from model.orders import OrderSpec
+from model.statements import day_bounds
+from server.gateway.statements import encode_statement
+from tests.unit.actors.account.support import IBM, LIMITS
 
 D = fixed.parse
 REPLY = Reply("gateway-0", 1, b"1")
