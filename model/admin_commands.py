@@ -218,6 +218,20 @@ TABLE: tuple[Command, ...] = (
         "reconcile",
     ),
     Command(
+        "statement",
+        _one("ACCOUNT", "FROM", "TO"),
+        "one account's statement for the local dates FROM to TO (YYYY-MM-DD): balances, trades, cash movements, realized gains,"
+        " written to <export dir>/<tenant>/statements/ACCOUNT_FROM_TO.json and .csv; answers the balances and totals",
+        "statement",
+    ),
+    Command(
+        "report",
+        (Form(words=("gains",), names=("YEAR",), options=(("--tenant", "T"),)),),
+        "the gains report of a tax year: one row per lot closed in YEAR (1099-B-like) into gains-YEAR.csv in the export dir;"
+        " a tenant's accounts only into <export dir>/<tenant>/ (--tenant: the platform operator's choice)",
+        "report",
+    ),
+    Command(
         "vault",
         (
             Form(words=("list",)),

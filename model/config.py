@@ -212,18 +212,24 @@ class QueriesSection(_Section, frozen=True):
 
 
 class BooksSection(_Section, frozen=True):
-    """Tax lots and P&L (docs/books.md): the price positions are marked at, and the pages of
-    ``get_gains``."""
+    """Tax lots and P&L (docs/books.md): the price positions are marked at, the pages of
+    ``get_gains``, and how much one statement may hold."""
 
     mark: str = "mid"  # "mid": the consolidated quote's mid (else the last trade); "last": the last trade booked (else the mid)
     gains_page_size: int = 500  # closings per page when a request gives no limit
     max_gains_page: int = 1000  # the largest limit a request may ask
+    # A statement (get_statement, admin statement) is one answer, built in one turn of the
+    # account's shard: its period and its entries are bounded, a longer one is asked in parts.
+    statement_max_days: int = 366  # the most local dates one statement may cover (a leap year)
+    statement_max_rows: int = 10_000  # the most entries (trades, cash movements, moves, closed lots) in one
 
     def __post_init__(self) -> None:
         if self.mark not in ("mid", "last"):
             raise ValueError(f"books.mark must be mid or last, not {self.mark!r}")
         if not 1 <= self.gains_page_size <= self.max_gains_page:
             raise ValueError("books: need 1 <= gains_page_size <= max_gains_page")
+        if self.statement_max_days < 1 or self.statement_max_rows < 1:
+            raise ValueError("books: statement_max_days and statement_max_rows must be at least 1")
 
 
 class SimSection(_Section, frozen=True):

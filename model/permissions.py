@@ -69,7 +69,7 @@ PERMISSIONS: Final[dict[str, Scope]] = {
     "cash.settle": Scope.TRANSFER,  # admin transfers, admin transfer settle|reject|cancel: the cashier's queue
     # admin commands on the caller's tenant (every tenant for the platform operator)
     "tenant.inspect": Scope.READ,  # admin account, admin orders ACCOUNT, the executions channel
-    "tenant.report": Scope.READ,  # export, reconcile
+    "tenant.report": Scope.READ,  # export, reconcile, statement, report gains
     "tenant.cancel": Scope.TRADE,  # cancel-all
     "tenant.load_orders": Scope.TRADE,  # orders load FILE
     "tenant.kill": Scope.ADMIN,  # kill, unkill (halting the tenant's accounts)
@@ -96,6 +96,7 @@ OPS: Final[dict[str, str]] = {
     "get_account": "accounts.read",
     "get_lots": "accounts.read",
     "get_gains": "accounts.read",
+    "get_statement": "accounts.read",
     "subscribe": "quotes.read",
     "deposit": "cash.transfer",
     "withdrawal": "cash.transfer",
@@ -114,6 +115,8 @@ COMMANDS: Final[dict[str, str]] = {
     "orders": "tenant.inspect",  # ``orders load FILE`` needs tenant.load_orders too (LOAD_ORDERS)
     "export": "tenant.report",
     "reconcile": "tenant.report",
+    "statement": "tenant.report",
+    "report": "tenant.report",
     "cancel-all": "tenant.cancel",
     "kill": "tenant.kill",
     "unkill": "tenant.kill",

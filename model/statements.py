@@ -177,6 +177,23 @@ def parse_day(text: str) -> date:
         raise ValueError(f"not a date (YYYY-MM-DD): {text[:20]!r}") from None
 
 
+FIRST_DAY = date(1970, 1, 2)  # the dates a statement may cover: local midnights in ns since the epoch, in any zone
+LAST_DAY = date(9999, 12, 30)
+
+
+def check_period(first: date, last: date, max_days: int) -> None:
+    """``ValueError`` (the words a client or operator gets) unless ``first`` ≤ ``last``, both
+    within the dates a statement may cover, and the period at most ``max_days`` local dates
+    (``[books] statement_max_days``)."""
+    if first > last:
+        raise ValueError(f"from {first.isoformat()} is after to {last.isoformat()}")
+    if first < FIRST_DAY or last > LAST_DAY:
+        raise ValueError(f"a statement covers dates from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}")
+    days = last.toordinal() - first.toordinal() + 1
+    if days > max_days:
+        raise ValueError(f"a statement covers at most {max_days} days, not {days}: ask for a shorter period")
+
+
 def build(
     account: str,
     owner: str,

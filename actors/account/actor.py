@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import ray
 
 from actors.account.core import AccountState
 from actors.account.marks import MarksHost
+from actors.account.statements import StatementRefused
 from actors.runtime.machine import Core
 from actors.runtime.outputs import ACCOUNT
 from actors.runtime.roles import build_core
@@ -20,9 +22,10 @@ from model.config import AccountSeed, Config
 from model.instruments import Instrument
 from model.limits import RiskLimits, tenant_limits
 from model.messages import AccountReply, DecideTransfer, Message, OpenAccount, OrdersReply, QueryAccount, QueryOrders, Reply, SetRiskLimits
+from model.statements import GAINS_HEADER, STATEMENT_CSV_HEADER, statement_csv_rows, statement_json
 from model.transfers import Decision, TransferReason, TransferStatus, transfer_view
 from model.views import account_view, orders_view
-from snapshots.files import write_allocations_csv, write_positions_csv
+from snapshots.files import atomic_text, write_allocations_csv, write_csv, write_positions_csv
 
 
 @ray.remote
@@ -161,6 +164,40 @@ class AccountActor(MarksHost):
             record.account: {symbol: position.qty for symbol, position in record.positions.items() if position.qty}
             for record in self.core.accounts.values()
         }
+
+    async def admin_statement(self, account: str, from_day: int, to_day: int, max_rows: int, json_path: str, csv_path: str) -> dict[str, Any]:
+        """``admin statement``: the account's statement (``AccountState.statement``, read only)
+        written to ``json_path`` (as ``get_statement`` answers it) and ``csv_path``, each
+        atomically; answered with its balances, totals, counts and the files, or why not
+        (``ok`` false, a reason code and a message: nothing written)."""
+        core: AccountState = self.core
+        try:
+            statement = core.statement(account, from_day, to_day, max_rows)
+        except StatementRefused as refused:
+            return {"ok": False, "code": refused.code, "message": str(refused)}
+        body = statement_json(statement)
+        with atomic_text(Path(json_path)) as handle:
+            handle.write(msgspec.json.format(msgspec.json.encode(body), indent=2).decode())
+            handle.write("\n")
+        write_csv(Path(csv_path), STATEMENT_CSV_HEADER, statement_csv_rows(statement))
+        counts = {"trades": len(statement.trades), "cash_movements": len(statement.cash), "security_moves": len(statement.moves), "realized": len(statement.gains)}
+        return {
+            "ok": True,
+            "account": account,
+            "from": body["from"],
+            "to": body["to"],
+            "opening": body["opening"],
+            "closing": body["closing"],
+            "totals": body["totals"],
+            "entries": counts,
+            "files": {"json": json_path, "csv": csv_path},
+        }
+
+    async def gains_part(self, folder: str, part: str, year: int, accounts: list[str] | None = None) -> int:
+        """This shard's part of ``admin report gains YEAR``: one row per lot closed in ``year``
+        (of ``accounts`` only, when given) into ``gains-YEAR.<part>.csv``; how many rows."""
+        core: AccountState = self.core
+        return write_csv(Path(folder) / f"gains-{year}.{part}.csv", GAINS_HEADER, core.gains_report(year, accounts))
 
     async def export_part(self, folder: str, part: str, day: str, accounts: list[str] | None = None) -> dict[str, int]:
         """Write this shard's positions and the day's allocations as two CSV parts: of every

@@ -9,7 +9,8 @@ invariant.
 the lifecycle mutator, holds, reports), ``entry`` (new orders and risk), ``requests``
 (cancel and replace), ``booking`` (fills and the venue's ends), ``queries`` and
 ``markets`` (quotes, halts, the open and NAV markers), ``transfers`` (deposits, withdrawals
-and journals between accounts, with their two-phase commit across shards). This module holds what concerns the
+and journals between accounts, with their two-phase commit across shards), ``statements``
+(an account's entries and balances over a period, the yearly gains report). This module holds what concerns the
 whole: accounts and the kill switch, the handler table, the invariants and the hash.
 """
 
@@ -32,6 +33,7 @@ from actors.account.queries import Queries
 from actors.account.records import SAME_AS_SPEC, AccountRecord, OrderRecord, PositionRecord
 from actors.account.requests import Requests
 from actors.account.risk import MarketView, RiskLimits
+from actors.account.statements import Statements
 from actors.account.transfers import Transfers, TransfersSnapshot
 from actors.runtime.outputs import ALL
 from model import fixed, lots
@@ -68,6 +70,7 @@ from model.messages import (
     JournalOutcome,
     JournalPrepare,
     JournalVote,
+    QueryStatement,
     QueryTransfers,
     RequestJournal,
     RequestTransfer,
@@ -101,7 +104,7 @@ class AccountSnapshot(msgspec.Struct):
     last_trade: dict[str, int] = msgspec.field(default_factory=dict)  # the ``last`` marks (none before the books)
 
 
-class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Transfers):
+class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, Transfers):
     """Owns a set of accounts (each account has exactly one owning shard) and their orders.
 
     Guarantees: an order is reported ``new`` only after every pre-trade check passed and its
@@ -243,6 +246,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Transfers):
         QueryLots: Bookkeeping._query_lots,
         QueryGains: Bookkeeping._query_gains,
         SetLotMethod: Bookkeeping._set_lot_method,
+        QueryStatement: Statements._query_statement,
     }
 
     # --- checks ------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ every tenant, the platform operator's). A handler returns the JSON result, or ra
 
 Tenants: a confined command sees and touches only its tenant's accounts — another tenant's
 account is answered like one that does not exist (``unknown account``), ``kill all`` and
-``cancel-all`` without ``--account`` mean every account of the tenant, ``export`` writes and
+``cancel-all`` without ``--account`` mean every account of the tenant, ``export`` and
+``report gains`` write and
 ``reconcile``, ``accounts load`` and ``orders load`` read only the tenant's own folder
 (``<export dir>/<tenant>/``, ``<import dir>/<tenant>/``) and only its accounts. The
 server-wide commands (permission ``server.*`` in ``model/permissions.py``) refuse a confined
@@ -45,7 +46,8 @@ from model.admin_commands import SERVER, AdminError, Forbidden, Given, check
 from model.basket import BasketError, BasketRules, encode_chunks, is_parquet, parse_basket, refused_rows
 from model.config import Config, ConfigError, Setup, User, check_account_symbols, parse_accounts_csv
 from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetLotMethod, SetTradingStatus
-from model.permissions import Reach
+from model.permissions import DEFAULT_TENANT, Reach
+from model.statements import check_period, parse_day
 from model.transfers import Decision, TransferStatus
 from snapshots.files import PathRefused, concatenate_csv, confine, read_positions
 
@@ -488,6 +490,59 @@ class AdminCommands:
             "files": files,
             "tenant": tenant or "all",
         }
+
+    # --- statements and the gains report ---------------------------------------------------------------
+
+    async def statement(self, given: Given, tenant: str | None) -> Result:
+        """``statement ACCOUNT FROM TO``: the account's statement (docs/books.md) as a JSON and a
+        CSV file in ``<export dir>/<the account's tenant>/statements/``, each written atomically
+        by the account's shard (read only there); answered with the balances, the totals, how
+        many entries of each kind, and the files. The period and the entries are bounded as for
+        ``get_statement`` (``[books] statement_max_days``, ``statement_max_rows``)."""
+        account, books = given["ACCOUNT"], self.top.config.books
+        try:
+            first, last = parse_day(given["FROM"]), parse_day(given["TO"])
+            check_period(first, last, books.statement_max_days)
+        except ValueError as problem:
+            raise AdminError(f"statement: {problem}; nothing written") from None
+        handle = await self._shard_owning(account, tenant)
+        root = self.top.export_root / self._tenant_of_account(account) / "statements"
+        stem = f"{account}_{first.isoformat()}_{last.isoformat()}"
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            json_path, csv_path = (confine(root, f"{stem}.{kind}", what="export dir") for kind in ("json", "csv"))
+        except PathRefused as refused:
+            log.warning("admin path refused", command="statement", path=stem, folder=str(root))
+            raise AdminError(f"statement: {refused}; nothing written") from None
+        except OSError as error:
+            raise AdminError(f"cannot write to {root}: {error}") from None
+        result: Result = await handle.admin_statement.remote(account, first.toordinal(), last.toordinal(), books.statement_max_rows, str(json_path), str(csv_path))
+        if not result["ok"]:
+            raise AdminError(f"statement: {result['code']}: {result['message']}; nothing written")
+        return result
+
+    def _tenant_of_account(self, account: str) -> str:
+        return next((owner for name, _, owner in self.top._all_accounts() if name == account and owner), DEFAULT_TENANT)
+
+    async def report(self, given: Given, tenant: str | None) -> Result:
+        """``report gains YEAR``: one row per lot closed in YEAR (by the local date it was sold)
+        of every account (of ``tenant``'s only, into its folder of the export dir), each shard
+        writing its part, joined atomically into ``gains-YEAR.csv``."""
+        year_text = given["YEAR"]
+        if not (len(year_text) == 4 and year_text.isdigit() and 1970 <= int(year_text) <= 9999):
+            raise AdminError(f"report gains: YEAR must be a year from 1970 to 9999, not {year_text[:12]!r}; nothing written")
+        year = int(year_text)
+        root = self._tenant_dir(self.top.export_root, tenant)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise AdminError(f"cannot write to {root}: {error}") from None
+        shards = self._actors(ACCOUNT)
+        only = None if tenant is None else self._accounts_of(tenant)
+        counts = await asyncio.gather(*(self.top.handles[n].gains_part.remote(str(root), n, year, only) for n in shards))
+        target = root / f"gains-{year}.csv"
+        concatenate_csv([root / f"gains-{year}.{n}.csv" for n in shards], target)
+        return {"ok": True, "year": year, "rows": sum(counts), "file": str(target), "tenant": tenant or "all"}
 
     # --- the vault of venue credentials ---------------------------------------------------------------
 

@@ -15,6 +15,7 @@ __all__ = [
     *client.__all__,
     *control.__all__,
     *routing.__all__,
+    *statements.__all__,
     *transfers.__all__,
 ]
 ``base`` holds what every message is, ``batch`` what one hop carries. A new message
@@ -25,7 +26,7 @@ re-exports every module's ``__all__``: ``from model.messages import NewOrder``.
 
 from __future__ import annotations
 
-from model.messages import base, batch, books, bulk, client, control, routing, transfers
+from model.messages import base, batch, books, bulk, client, control, routing, statements, transfers
 from model.messages.base import *  # noqa: F403
 from model.messages.batch import *  # noqa: F403
 from model.messages.books import *  # noqa: F403
@@ -33,6 +34,7 @@ from model.messages.bulk import *  # noqa: F403
 from model.messages.client import *  # noqa: F403
 from model.messages.control import *  # noqa: F403
 from model.messages.routing import *  # noqa: F403
+from model.messages.statements import *  # noqa: F403
 from model.messages.transfers import *  # noqa: F403
 
 __all__ = [
@@ -43,5 +45,6 @@ __all__ = [
     *client.__all__,
     *control.__all__,
     *routing.__all__,
+    *statements.__all__,
     *transfers.__all__,
 ]

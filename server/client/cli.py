@@ -15,6 +15,7 @@ Every line on stdout is one server message as a JSON object::
     withdraw ACCOUNT AMOUNT [--key-id K] [--totp CODE]
     journal FROM TO AMOUNT [FROM TO AMOUNT ...] [--key-id K] [--totp CODE]
     transfers ACCOUNT [--status S]
+    statement ACCOUNT FROM TO
 
 ``--url/--key/--secret`` default to ``$BROKERD_URL/$BROKERD_KEY/$BROKERD_SECRET``, else the
 demo trader. A ``wss://`` URL is TLS; ``--ca-file`` (``$BROKERD_CA_FILE``) names the CA
@@ -51,6 +52,9 @@ EXIT_OK = 0
 EXIT_SERVER_SAID_NO = 1
 EXIT_USAGE = 2
 EXIT_CLIENT_FAILED = 3
+# A statement is one frame of up to [books] statement_max_rows entries: more than websockets'
+# default 1 MiB; the cap is the server's own for a connection's unread frames.
+STATEMENT_FRAME_BYTES = 64 * 1024 * 1024
 
 
 def build_parser(environ: Mapping[str, str] = os.environ, prog: str = "python -m server.client") -> argparse.ArgumentParser:
@@ -87,6 +91,10 @@ def build_parser(environ: Mapping[str, str] = os.environ, prog: str = "python -m
     watch.add_argument("--transfers", action="store_true", help="also the transfers of the accounts within reach")
     watch.add_argument("--seconds", type=float, default=None, help="stop after this long (default: never)")
     _add_transfer_parsers(commands)
+    statement = commands.add_parser("statement", help="an account's statement for the local dates FROM to TO (YYYY-MM-DD)")
+    statement.add_argument("account")
+    statement.add_argument("first", metavar="FROM")
+    statement.add_argument("last", metavar="TO")
     return parser
 
 
@@ -133,7 +141,8 @@ def _add_order_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 async def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run one parsed command; returns the exit status. Client failures go to ``err``."""
     try:
-        client = BrokerClient(args.url, args.key, args.secret, ca_file=args.ca_file)
+        frames: dict[str, Any] = {"max_size": STATEMENT_FRAME_BYTES} if args.command == "statement" else {}
+        client = BrokerClient(args.url, args.key, args.secret, ca_file=args.ca_file, **frames)
     except ValueError as exc:  # a CA file that cannot be used
         return _client_failed(err, "connection_failed", str(exc))
     try:
@@ -265,6 +274,10 @@ async def _transfers_command(client: BrokerClient, args: argparse.Namespace, out
     return _print_reply(out, await client.get_transfers(args.account, args.status, timeout=args.timeout))
 
 
+async def _statement_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:
+    return _print_reply(out, await client.get_statement(args.account, args.first, args.last, timeout=args.timeout))
+
+
 _COMMANDS: dict[str, Callable[[BrokerClient, argparse.Namespace, TextIO], Awaitable[int]]] = {
     "order": _order_command,
     "cancel": _cancel_command,
@@ -276,6 +289,7 @@ _COMMANDS: dict[str, Callable[[BrokerClient, argparse.Namespace, TextIO], Awaita
     "withdraw": _withdraw_command,
     "journal": _journal_command,
     "transfers": _transfers_command,
+    "statement": _statement_command,
 }
 
 

@@ -398,6 +398,12 @@ class BrokerClient:
             message["status"] = status
         return await self.request(message, timeout)
 
+    async def get_statement(self, account: str, first: str, last: str, *, timeout: float | None = None) -> Message:
+        """The account's statement for the local dates ``first`` to ``last`` (``YYYY-MM-DD``,
+        docs/books.md). One frame: a long statement (thousands of entries) is larger than
+        websockets' default 1 MiB frame limit, so connect with a larger ``max_size`` to ask for one."""
+        return await self.request({"op": "get_statement", "account": account, "from": first, "to": last}, timeout)
+
     async def subscribe(self, channels: Sequence[str], *, timeout: float | None = None) -> Message:
         return await self.request({"op": "subscribe", "channels": list(channels)}, timeout)
 

@@ -52,11 +52,12 @@ from model.messages import (
     Reply,
     ReportToAsker,
     RequestRejected,
+    StatementReply,
     decode_batch,
 )
 from model.messages import JournalEntry, JournalReply, QueryTransfers, RequestJournal, RequestTransfer, TransferEvent, TransfersReply, TransferToAsker
 from model.transfers import TransferKind, TransferStatus, amount_problem, key_problem
-from server.gateway import books, protocol
+from server.gateway import books, protocol, statements
 from server.gateway.access import Access, AccountEntry, authorise, forbidden_message, out_of_reach, permit
 from server.gateway.baskets import BasketLoads, Summary
 from server.gateway.connection import Connection, write_queued
@@ -71,6 +72,7 @@ from server.gateway.protocol import (
     GetGainsRequest,
     GetLotsRequest,
     GetOrdersRequest,
+    GetStatementRequest,
     GetTransfersRequest,
     JournalRequest,
     LoadOrdersRequest,
@@ -293,6 +295,9 @@ class Gateway:
             authorise(conn, request.account)
             query = books.to_query_gains(request.account, request.from_, request.to, request.cursor, request.limit, self.config.books, reply)
             self.window.send(conn, request.account, query)
+        elif isinstance(request, GetStatementRequest):
+            authorise(conn, request.account)
+            self.window.send(conn, request.account, statements.to_query_statement(request.account, request.from_, request.to, self.config.books, reply))
         elif isinstance(request, SubscribeRequest):
             self.fanout.subscribe(conn, request.channels, reply.request)
         elif isinstance(request, LoadOrdersRequest):
@@ -594,6 +599,8 @@ class Gateway:
             self._reply(message.reply, protocol.with_id(books.encode_lots(message), message.reply.request))
         elif isinstance(message, GainsReply):
             self._reply(message.reply, protocol.with_id(books.encode_gains(message), message.reply.request))
+        elif isinstance(message, StatementReply):
+            self._reply(message.reply, protocol.with_id(statements.encode_statement(message), message.reply.request))
         elif isinstance(message, OrdersLoaded):
             self.baskets.answered(message)
         elif isinstance(message, TransferEvent):

@@ -123,6 +123,15 @@ class GetGainsRequest(_Request, frozen=True, tag="get_gains"):
     limit: int | None = None  # closings per page (``[books]``: default and maximum)
 
 
+class GetStatementRequest(_Request, frozen=True, tag="get_statement"):
+    """The account's statement (docs/books.md): balances at the start of ``from`` and the end
+    of ``to`` (local dates, ``[open] timezone``), and every entry in between."""
+
+    account: str
+    from_: str = msgspec.field(name="from")  # YYYY-MM-DD, the first local date
+    to: str  # YYYY-MM-DD, the last
+
+
 class SubscribeRequest(_Request, frozen=True, tag="subscribe"):
     channels: list[str]
 
@@ -189,6 +198,7 @@ Request = Union[
     GetAccountRequest,
     GetLotsRequest,
     GetGainsRequest,
+    GetStatementRequest,
     SubscribeRequest,
     AdminRequest,
     WhoamiRequest,

@@ -6,6 +6,7 @@ in tests/integration/test_admin.py and test_open.py."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any, cast
 
@@ -154,3 +155,34 @@ def test_a_confined_caller_manages_its_own_tenant_s_users_keys_only_and_never_th
     assert {k["key_id"] for k in run("keys", "list", tenant=None)["keys"]} == {key_id, other}
     assert run("keys", "revoke", key_id)["revoke"]["revoked"] and top.told == 3
     assert (tmp_path / "api-keys.json").exists() and made["secret"] not in (tmp_path / "api-keys.json").read_text()
+
+
+class OnlyConfig:
+    """A supervisor of which a handler may read the configuration alone: bad input is refused
+    before any actor or file is touched."""
+
+    def __init__(self) -> None:
+        from tests.conftest import demo_setup
+
+        self.config = demo_setup().config
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["A1", "2026-02-30", "2026-03-01"], "not a date (YYYY-MM-DD)"),
+        (["A1", "2026-03-02", "2026-03-01"], "is after to"),
+        (["A1", "2025-01-01", "2026-01-02"], "at most 366 days"),
+    ],
+)
+def test_a_statement_of_a_period_that_is_not_one_is_refused_before_any_shard_is_asked(args: list[str], words: str) -> None:
+    commands = AdminCommands(cast(Supervisor, OnlyConfig()))
+    with pytest.raises(AdminError, match=re.escape(words)):
+        asyncio.run(commands.run("statement", args))
+
+
+@pytest.mark.parametrize("year", ["26", "1969", "20x6", "10000"])
+def test_a_gains_report_of_a_year_that_is_not_one_is_refused_before_anything_is_written(year: str) -> None:
+    commands = AdminCommands(cast(Supervisor, OnlyConfig()))
+    with pytest.raises(AdminError, match="YEAR must be a year"):
+        asyncio.run(commands.run("report", ["gains", year]))

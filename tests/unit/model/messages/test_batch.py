@@ -21,6 +21,7 @@ from model.messages import (
     decode_batch,
     encode_batch,
     routing,
+    statements,
     transfers,
 )
 from model.orders import OrderSpec
@@ -87,6 +88,8 @@ WIRE_TAGS = {
     "LotsReply": 133,
     "GainsReply": 134,
     "NewLotOrder": 135,
+    "QueryStatement": 140,
+    "StatementReply": 141,
 }
 
 amounts = st.integers(min_value=0, max_value=2**63 - 1)
@@ -118,7 +121,7 @@ def test_messages_encode_as_arrays_with_an_integer_tag() -> None:
 
 
 def test_a_batch_takes_every_tagged_message_and_each_tag_once() -> None:
-    tagged = {**tags_of(client), **tags_of(routing), **tags_of(control), **tags_of(bulk), **tags_of(transfers), **tags_of(books)}
+    tagged = {**tags_of(client), **tags_of(routing), **tags_of(control), **tags_of(bulk), **tags_of(transfers), **tags_of(books), **tags_of(statements)}
     assert set(get_args(Message)) == set(tagged)
     assert len(set(tagged.values())) == len(tagged)
 

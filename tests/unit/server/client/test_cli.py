@@ -126,3 +126,18 @@ async def test_cli_load_of_a_file_it_cannot_read_is_a_usage_error(tmp_path) -> N
     async with running(nothing) as (_, url):
         status, out, err = await run_cli(url, "load", str(tmp_path / "missing.csv"))
     assert status == 2 and out == []
+
+
+async def test_cli_statement_asks_for_the_period_and_prints_a_frame_larger_than_a_mebibyte() -> None:
+    trades = [{"time": "2026-03-02T10:00:00-05:00", "order_id": f"account-0-{n}", "symbol": "IBM", "side": "buy", "qty": "1", "price": "150", "amount": "-150.00"} for n in range(12_000)]
+
+    async def answer(broker: FakeBroker, websocket: ServerConnection) -> None:
+        request = await broker.recv(websocket)
+        await broker.send(websocket, {"id": request["id"], "type": "statement", "account": request["account"], "trades": trades})
+        await websocket.wait_closed()
+
+    async with running(answer) as (broker, url):
+        status, out, err = await run_cli(url, "statement", "A1", "2026-03-01", "2026-03-31")
+    assert (status, err) == (0, [])
+    assert out[0]["type"] == "statement" and len(out[0]["trades"]) == 12_000
+    assert {k: v for k, v in broker.received[-1].items() if k != "id"} == {"op": "get_statement", "account": "A1", "from": "2026-03-01", "to": "2026-03-31"}

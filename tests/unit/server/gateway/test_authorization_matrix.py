@@ -90,6 +90,7 @@ def op_frame(op: str, account: str) -> dict[str, Any]:
         "get_account": {"account": account},
         "get_lots": {"account": account},
         "get_gains": {"account": account, "from": "2025-01-01", "to": "2025-12-31"},
+        "get_statement": {"account": account, "from": "2025-01-01", "to": "2025-12-31"},
         "subscribe": {"channels": ["quotes:IBM"]},
         "deposit": {"account": account, "amount": "1.00", "idempotency_key": "k1"},
         "withdrawal": {"account": account, "amount": "1.00", "idempotency_key": "k1"},
@@ -106,6 +107,9 @@ def admin_forms() -> Iterator[tuple[str, tuple[list[str], list[str], list[str]] 
     for account_command in ("account", "orders", "kill", "unkill"):
         yield account_command, ([OWN], [OTHER], [NOWHERE])
     yield "lot-method", ([OWN, "lifo"], [OTHER, "lifo"], [NOWHERE, "lifo"])
+    yield "statement", ([OWN, "2025-01-01", "2025-12-31"], [OTHER, "2025-01-01", "2025-12-31"], [NOWHERE, "2025-01-01", "2025-12-31"])
+    yield "report", (["gains", "2025", "--tenant", HOME], ["gains", "2025", "--tenant", AWAY], ["gains", "2025", "--tenant", "nobody"])
+    yield "report", ["gains", "2025"]
     yield "cancel-all", (["--account", OWN], ["--account", OTHER], ["--account", NOWHERE])
     yield "export", (["--tenant", HOME], ["--tenant", AWAY], ["--tenant", "nobody"])
     yield "reconcile", (["pos.csv", "--tenant", HOME], ["pos.csv", "--tenant", AWAY], ["pos.csv", "--tenant", "nobody"])

@@ -40,6 +40,7 @@ def test_every_documented_op_is_known() -> None:
     assert OPS == sorted(
         ["admin", "cancel_all", "cancel_order", "get_account", "get_gains", "get_lots", "get_orders", "load_orders", "login", "new_order", "new_orders", "replace_order", "subscribe", "whoami"]
         + ["deposit", "withdrawal", "journal", "get_transfers"]
+        + ["get_statement"]
     )
 
 
