@@ -360,7 +360,8 @@ def book_opening(books: Books, symbol: str, buy: bool, qty: int, price: int, cas
     side): a trade row and one lot of the whole fill, and — a buy into books that have
     closed lots — the wash-sale check. What nearly every fill at the open is, so it takes
     the fewest steps: the same rows as ``book_fill`` would write, exactly
-    (``tests/unit/model/test_lots.py`` checks it). Returns the lot's cost (signed)."""
+    (``tests/unit/model/test_lots.py`` checks it). Returns the cost the open lots gained
+    (signed): the lot's, plus any wash-sale loss carried into it."""
     names = books.names
     prefix, _, number = order_id.rpartition("-")
     order_prefix = names.get(prefix) if prefix and number.isdigit() else None
@@ -373,6 +374,7 @@ def book_opening(books: Books, symbol: str, buy: bool, qty: int, price: int, cas
         symbol_id = name_id(books, symbol)
     books.trades += TRADE.pack(now, order_prefix, order_n, symbol_id, BUY if buy else SELL, qty, price, cash)
     cost = cash if buy else -cash
+    opened_before = books.opened_cost
     books.next_lot += 1
     rows = books.lots.get(symbol)
     if rows is None:
@@ -381,7 +383,7 @@ def book_opening(books: Books, symbol: str, buy: bool, qty: int, price: int, cas
     books.opened_cost += cost
     if buy and books.closings:
         _wash_after(books, symbol, symbol_id, len(rows) // LOT.size - 1, timezone)
-    return cost
+    return books.opened_cost - opened_before
 
 
 def _append_lot(books: Books, symbol: str, qty: int, cost: int, acquired: int, adjust: int, flags: int) -> int:
