@@ -1,6 +1,7 @@
 """Tax lots and P&L over a running server (docs/books.md): buys fill at the simulated market
 maker and open lots at the cash they booked, sales close them by FIFO, by the lots an order
-names and by the account's method set with ``admin lot-method``; ``get_lots``, ``get_gains``
+names (in ``new_order`` and ``new_orders``), by an order's own method and by the account's
+set with ``admin lot-method`` (hifo, average); ``get_lots``, ``get_gains``
 (paged, with the totals of the range) and ``get_account`` (realized today and this year, each
 position's mark and unrealized P&L) agree with the execution reports the client was sent.
 Bad lots are rejected with their reason and change nothing; another user's or another
@@ -71,9 +72,14 @@ async def filled(client: BrokerClient, account: str, side: str, qty: str, **term
     assert ack["status"] == "new", ack
     done = await final_report(client, client_order_id)
     assert done["status"] == "filled", done
-    value = sum(Decimal(t["last_qty"]) * Decimal(t["last_price"]) for t in trades(client, account) if t["order_id"] == done["order_id"])
-    cents = value.quantize(Decimal("0.01"), rounding="ROUND_CEILING" if side == "buy" else "ROUND_FLOOR")
-    return done, nano(str(cents))
+    return done, booked_cash(client, done)
+
+
+def booked_cash(client: BrokerClient, done: Message) -> int:
+    """The cash an order booked, from the trade reports the client was sent (nano units)."""
+    value = sum(Decimal(t["last_qty"]) * Decimal(t["last_price"]) for t in trades(client, done["account"]) if t["order_id"] == done["order_id"])
+    cents = value.quantize(Decimal("0.01"), rounding="ROUND_CEILING" if done["side"] == "buy" else "ROUND_FLOOR")
+    return nano(str(cents))
 
 
 async def open_lots(client: BrokerClient, account: str) -> list[Message]:
@@ -320,3 +326,58 @@ async def test_the_command_line_sells_a_named_lot_and_lists_lots_and_gains(serve
         assert listed == whole
         status, [refused] = await cli(server.url, "order", account, "IBM", "sell", "--qty", "1", "--lot", "9:1")
         assert (status, refused["status"], refused["reason"]) == (1, "rejected", "unknown_lot"), refused
+
+
+async def test_an_order_s_own_method_and_the_average_method(server: BrokerServer) -> None:
+    account = "T06"
+    async with connect(server.url) as client:
+        bought = 0
+        for _ in range(3):
+            bought += (await filled(client, account, "buy", "4"))[1]
+        lots = await open_lots(client, account)
+        assert [lot["lot_id"] for lot in lots] == [1, 2, 3]
+        # the order's own method, lifo, over the account's fifo: the lot opened last
+        done, sold = await filled(client, account, "sell", "1", lot_method="lifo")
+        assert_closed(lots, (await gains(client, account))["gains"], [(3, nano("1"))], sold, done["order_id"])
+        lots, closed = await assert_books(client, account, bought, sold)
+        # average: every open lot re-averaged over the position's cost, then the first closed
+        assert (await admin(server.url, "lot-method", account, "average"))["result"]["lot_method"] == "average"
+        total = sum(nano(lot["cost"]) for lot in lots)
+        averaged = [{**lot, "cost": fixed.format(cost)} for lot, cost in zip(lots, split(total, [nano(lot["qty"]) for lot in lots]), strict=True)]
+        # an entry of new_orders carries its lots too: lot 2, then what they lack by the account's method
+        client_order_id = cloid("avg")
+        [ack] = await client.new_orders([{"account": account, "client_order_id": client_order_id, "symbol": "IBM", "side": "sell", "type": "market", "qty": "2"}])
+        assert ack["status"] == "new", ack
+        report = await final_report(client, client_order_id)
+        cash = booked_cash(client, report)
+        sold += cash
+        assert_closed(averaged, (await gains(client, account))["gains"][len(closed["gains"]) :], [(lots[0]["lot_id"], nano("2"))], cash, report["order_id"])
+        lots, closed = await assert_books(client, account, bought, sold)
+        client_order_id = cloid("named")
+        [ack] = await client.new_orders(
+            [{"account": account, "client_order_id": client_order_id, "symbol": "IBM", "side": "sell", "type": "market", "qty": "1", "lots": [(2, "1")]}]
+        )
+        assert ack["status"] == "new", ack
+        report = await final_report(client, client_order_id)
+        cash = booked_cash(client, report)
+        sold += cash
+        # the method is specific: no re-averaging, lot 2 as it was
+        assert_closed(lots, (await gains(client, account))["gains"][len(closed["gains"]) :], [(2, nano("1"))], cash, report["order_id"])
+        await assert_books(client, account, bought, sold)
+
+
+async def test_a_resend_with_other_lots_is_other_content(server: BrokerServer) -> None:
+    account = "T07"
+    async with connect(server.url) as client:
+        bought, _ = await filled(client, account, "buy", "10")
+        client_order_id = cloid("resend")
+        above = (Decimal(bought["avg_price"]) * Decimal("1.05")).quantize(Decimal("0.01"))
+        terms = {"qty": "2", "price": str(above)}  # rests: above the market, within the price band
+        first = await client.new_order(account, client_order_id, "IBM", "sell", "limit", lots=[(1, "2")], **terms)
+        assert first["status"] == "new", first
+        same = await client.new_order(account, client_order_id, "IBM", "sell", "limit", lots=[(1, "2")], **terms)
+        assert (same["status"], same["order_id"]) == ("new", first["order_id"]), same
+        for other in ({"lots": [(1, "1")]}, {"lot_method": "lifo"}, {}):
+            answer = await client.new_order(account, client_order_id, "IBM", "sell", "limit", **other, **terms)
+            assert (answer["status"], answer["reason"]) == ("rejected", "duplicate_client_order_id"), (other, answer)
+        assert (await client.cancel_order(account, client_order_id))["status"] == "canceled"

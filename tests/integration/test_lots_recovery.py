@@ -18,7 +18,7 @@ from server.client.sdk import BrokerClient
 from tests.conftest import TEST_ACCOUNTS
 from tests.integration.helpers import cloid, final_report, trades
 from tests.integration.recovery import ServerProcess, admin, wait_restarted, write_conf
-from tests.integration.test_lots import assert_books, assert_closed, buy_at_a_new_price, filled, gains, open_lots, snapshot_of
+from tests.integration.test_lots import assert_books, assert_closed, booked_cash, buy_at_a_new_price, filled, gains, open_lots, snapshot_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -54,8 +54,7 @@ async def test_a_shard_killed_after_booking_a_sale_s_fill_books_it_once(tmp_path
             assert (done["status"], done["cum_qty"]) == ("filled", "4"), done
             fills = [t for t in trades(client, ACCOUNT) if t["order_id"] == done["order_id"]]
             assert sum(Decimal(t["last_qty"]) for t in fills) == 4, fills
-            value = sum(Decimal(t["last_qty"]) * Decimal(t["last_price"]) for t in fills)
-            sold = fixed.parse(str(value.quantize(Decimal("0.01"), rounding="ROUND_FLOOR")))
+            sold = booked_cash(client, done)
             [mine] = [o for o in (await client.get_orders(ACCOUNT))["orders"] if o["client_order_id"] == client_order_id]
             assert (mine["status"], mine["cum_qty"]) == ("filled", "4"), mine
             assert_closed(lots, (await gains(client, ACCOUNT))["gains"], [(1, fixed.parse("4"))], sold, done["order_id"])
