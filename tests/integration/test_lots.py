@@ -77,7 +77,7 @@ async def filled(client: BrokerClient, account: str, side: str, qty: str, **term
 
 def booked_cash(client: BrokerClient, done: Message) -> int:
     """The cash an order booked, from the trade reports the client was sent (nano units)."""
-    value = sum(Decimal(t["last_qty"]) * Decimal(t["last_price"]) for t in trades(client, done["account"]) if t["order_id"] == done["order_id"])
+    value = sum((Decimal(t["last_qty"]) * Decimal(t["last_price"]) for t in trades(client, done["account"]) if t["order_id"] == done["order_id"]), Decimal(0))
     cents = value.quantize(Decimal("0.01"), rounding="ROUND_CEILING" if done["side"] == "buy" else "ROUND_FLOOR")
     return nano(str(cents))
 
@@ -261,8 +261,8 @@ async def test_bad_lots_are_rejected_with_their_reason_and_change_nothing(server
             ([(1, "1")], {"side": "buy"}),  # a buy closes no long lot
         ):
             order = {"account": account, "client_order_id": cloid("bad"), "symbol": "IBM", "side": "sell", "type": "market", "qty": "1", **terms}
-            answer = await client.new_orders([{**order, "lots": picks}])
-            assert (answer[0]["type"], answer[0]["code"]) == ("error", "invalid_request"), (picks, answer)
+            answers = await client.new_orders([{**order, "lots": picks}])
+            assert (answers[0]["type"], answers[0]["code"]) == ("error", "invalid_request"), (picks, answers)
         answer = await client.new_order(account, cloid("bad"), "IBM", "sell", "market", qty="1", lot_method="newest")
         assert (answer["type"], answer["code"]) == ("error", "invalid_request"), answer
         assert await snapshot_of(client, account) == before
@@ -372,12 +372,13 @@ async def test_a_resend_with_other_lots_is_other_content(server: BrokerServer) -
         bought, _ = await filled(client, account, "buy", "10")
         client_order_id = cloid("resend")
         above = (Decimal(bought["avg_price"]) * Decimal("1.05")).quantize(Decimal("0.01"))
-        terms = {"qty": "2", "price": str(above)}  # rests: above the market, within the price band
+        terms: dict[str, Any] = {"qty": "2", "price": str(above)}  # rests: above the market, within the price band
         first = await client.new_order(account, client_order_id, "IBM", "sell", "limit", lots=[(1, "2")], **terms)
         assert first["status"] == "new", first
         same = await client.new_order(account, client_order_id, "IBM", "sell", "limit", lots=[(1, "2")], **terms)
         assert (same["status"], same["order_id"]) == ("new", first["order_id"]), same
-        for other in ({"lots": [(1, "1")]}, {"lot_method": "lifo"}, {}):
+        others: list[dict[str, Any]] = [{"lots": [(1, "1")]}, {"lot_method": "lifo"}, {}]
+        for other in others:
             answer = await client.new_order(account, client_order_id, "IBM", "sell", "limit", **other, **terms)
             assert (answer["status"], answer["reason"]) == ("rejected", "duplicate_client_order_id"), (other, answer)
         assert (await client.cancel_order(account, client_order_id))["status"] == "canceled"
