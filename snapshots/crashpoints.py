@@ -15,7 +15,9 @@ marker passed on by an account shard or received by an InstrumentActor, nothing 
 yet), ``basket.before_send`` (a basket's chunk of orders entered by an account shard,
 none of its reports, routes or answer sent, nothing acked), ``transfer.before_send`` (an
 account shard handled a step of a journal's two-phase commit — the request it coordinates,
-a prepare, a vote, an outcome or a booking — nothing of it sent or acked), ``snapshot.part`` (a part of
+a prepare, a vote, an outcome or a booking — nothing of it sent or acked), ``fill.before_send``
+(an account shard booked a trade of an order — cash, position and tax lots — none of its
+reports sent, nothing acked), ``snapshot.part`` (a part of
 a snapshot written in parts committed, its manifest not yet), ``snapshot.write`` (inside
 the snapshot transaction: the manifest's, for one in parts), ``journal.truncate`` (inside
 the truncation transaction).
@@ -35,6 +37,7 @@ POINTS = (
     "nav.before_send",
     "basket.before_send",
     "transfer.before_send",
+    "fill.before_send",
     "snapshot.part",
     "snapshot.write",
     "journal.truncate",

@@ -18,6 +18,11 @@ from model.orders import OrderSpec
 # encoded (an array in field order, the same bytes the tuple of the eight fields gave). A
 # resend must carry the same; new records store ``SAME_AS_SPEC`` (``records.py``).
 _fingerprint_encoder = msgspec.msgpack.Encoder()
+# An order that chose its lots (``NewLotOrder``) stores its lot terms as its fingerprint:
+# this marker, then ``[lot_method, lots]`` encoded. Its resend must carry them too — the
+# lots a sale closes are its terms — and the record's ``lots`` cannot tell: they are
+# consumed as the order fills. (An encoded spec, the older form, starts with another byte.)
+_LOT_TERMS = b"L"
 
 ACCEPTED = "accepted"  # what ``_enter`` says of an order reported ``new``
 ALREADY = "already"  # ... of a resend: the same order was there before, nothing changed
@@ -89,15 +94,16 @@ class OrderEntry(Bookkeeping):
         if instrument is None:
             self._refuse(reply, "unknown_symbol", f"unknown symbol {spec.symbol}")
             return "unknown_symbol"
+        choice = SAME_AS_SPEC if lot_method is None and lots is None else _lot_terms(lot_method, lots)
         existing_id = account.orders.get(client_order_id)
         if existing_id is not None:
             # an id reserved by a pending replace is not yet an order: any new order with it differs
-            return self._answer_resend(self.orders.peek(existing_id), account_id, client_order_id, spec, reply, now)
+            return self._answer_resend(self.orders.peek(existing_id), account_id, client_order_id, spec, reply, now, choice)
         self.order_counter += 1
         if spec.symbol is not instrument.symbol:
             # one string object per account and per symbol, not one per order (millions of orders)
             spec = msgspec.structs.replace(spec, symbol=instrument.symbol)
-        order = _record(account.account, client_order_id, spec, f"{self.name}-{self.order_counter}", SAME_AS_SPEC, now)
+        order = _record(account.account, client_order_id, spec, f"{self.name}-{self.order_counter}", choice, now)
         market = self.markets.get(spec.symbol)
         # the account's tenant's limits, resolved when it opened: one attribute, no lookup
         reason, estimate, cash = risk.check(order, account, instrument, market, account.limits or self.limits)
@@ -130,13 +136,15 @@ class OrderEntry(Bookkeeping):
         spec: OrderSpec,
         reply: Reply | None,
         now: int,
+        choice: bytes = SAME_AS_SPEC,
     ) -> str:
         """A ``new_order`` whose ``client_order_id`` the account has used: the same content
-        gets the order's original first report again, whatever happened to the order since
-        (an idempotent retry must not depend on when it was retried; the current state is
-        what ``get_orders`` and the later reports say); other content is refused. Both go to
-        the asker alone and change nothing."""
-        if order is not None and _same_terms(order, spec):
+        (``choice``: its lot terms, ``SAME_AS_SPEC`` for none) gets the order's original
+        first report again, whatever happened to the order since (an idempotent retry must
+        not depend on when it was retried; the current state is what ``get_orders`` and the
+        later reports say); other content is refused. Both go to the asker alone and change
+        nothing."""
+        if order is not None and _same_terms(order, spec, choice):
             self._to_asker(reply, self._first_report(order, reply))
             return ALREADY
         self.rejected_requests += 1
@@ -160,11 +168,18 @@ class OrderEntry(Bookkeeping):
         return self._execution(accepted, ExecType.NEW, order.created_ts, f"{order.order_id}-1", reply)
 
 
-def _same_terms(order: OrderRecord, spec: OrderSpec) -> bool:
-    """Whether ``spec`` is what ``order``'s ``new_order`` carried (a resend of it)."""
-    if order.fingerprint == SAME_AS_SPEC:
-        return order.spec == spec  # field by field: equal exactly when their encodings are
-    return order.fingerprint == _fingerprint_encoder.encode(spec)
+def _same_terms(order: OrderRecord, spec: OrderSpec, choice: bytes = SAME_AS_SPEC) -> bool:
+    """Whether ``spec`` and the lot terms ``choice`` are what ``order``'s ``new_order``
+    carried (a resend of it)."""
+    fingerprint = order.fingerprint
+    if fingerprint == SAME_AS_SPEC or fingerprint[:1] == _LOT_TERMS:
+        return fingerprint == choice and order.spec == spec  # field by field: equal exactly when their encodings are
+    return choice == SAME_AS_SPEC and fingerprint == _fingerprint_encoder.encode(spec)
+
+
+def _lot_terms(lot_method: str | None, lots: tuple[tuple[int, int], ...] | None) -> bytes:
+    """The fingerprint of an order's lot terms (``_LOT_TERMS``)."""
+    return _LOT_TERMS + _fingerprint_encoder.encode((lot_method, lots))
 
 
 def _record(account: str, client_order_id: str, spec: OrderSpec, order_id: str, fingerprint: bytes, now: int) -> OrderRecord:

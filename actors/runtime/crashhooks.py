@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from model.messages import Batch, LoadOrders
+from model.enums import VenueEventKind
+from model.messages import Batch, LoadOrders, OrderUpdate
 from snapshots.crashpoints import CrashPoints
 
 
@@ -19,9 +20,10 @@ class TurnCrashPoints:
     """``journal.after_commit`` (committed, not applied) and, once the record is applied but
     nothing of it is sent or acked: ``apply.before_send``, ``allocation.before_send`` (the
     record allocated a block's fills), ``nav.before_send`` (it passed on or received a
-    NAV strike's marker), ``basket.before_send`` (it held a basket's chunk of orders) and
-    ``transfer.before_send`` (it handled a step of a journal's two-phase commit) — the last
-    four count only records that did that."""
+    NAV strike's marker), ``basket.before_send`` (it held a basket's chunk of orders),
+    ``transfer.before_send`` (it handled a step of a journal's two-phase commit) and
+    ``fill.before_send`` (it held a trade of an order: a fill, an allocation, a NAV fill,
+    booked with its lots) — the last five count only records that did that."""
 
     __slots__ = ("allocations", "crash", "journal_steps", "nav_markers")
 
@@ -44,6 +46,8 @@ class TurnCrashPoints:
         crash.hit("apply.before_send")
         if crash.point == "basket.before_send" and any(isinstance(m, LoadOrders) for batch in batches for m in batch.messages):
             crash.hit("basket.before_send")
+        if crash.point == "fill.before_send" and any(_is_trade(m) for batch in batches for m in batch.messages):
+            crash.hit("fill.before_send")
         if crash.point == "allocation.before_send":
             allocations = getattr(core, "allocations", 0)
             if allocations > self.allocations:
@@ -59,3 +63,7 @@ class TurnCrashPoints:
             if markers > self.nav_markers:
                 crash.hit("nav.before_send")
             self.nav_markers = markers
+
+
+def _is_trade(message: object) -> bool:
+    return isinstance(message, OrderUpdate) and message.kind is VenueEventKind.TRADE

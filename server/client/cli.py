@@ -6,6 +6,7 @@ Every line on stdout is one server message as a JSON object::
 
     order ACCOUNT SYMBOL SIDE (--qty Q | --notional N) [--type T] [--price P]
           [--stop-price S] [--tif TIF] [--client-order-id ID] [--watch SECONDS]
+          [--lot-method M] [--lot LOT_ID:QTY ...]
     cancel ACCOUNT CLIENT_ORDER_ID
     orders ACCOUNT [--open] [--page-size N]
     account ACCOUNT
@@ -15,6 +16,8 @@ Every line on stdout is one server message as a JSON object::
     withdraw ACCOUNT AMOUNT [--key-id K] [--totp CODE]
     journal FROM TO AMOUNT [FROM TO AMOUNT ...] [--key-id K] [--totp CODE]
     transfers ACCOUNT [--status S]
+    lots ACCOUNT [--symbol S]
+    gains ACCOUNT --from YYYY-MM-DD --to YYYY-MM-DD [--page-size N]
     statement ACCOUNT FROM TO
 
 ``--url/--key/--secret`` default to ``$BROKERD_URL/$BROKERD_KEY/$BROKERD_SECRET``, else the
@@ -38,6 +41,7 @@ import msgspec
 from websockets.exceptions import WebSocketException
 
 from model.enums import OrderStatus, OrderType, Side, TimeInForce
+from model.lots import METHODS
 from server.client.frames import Message, is_failure
 from server.client.sdk import BrokerClient, LoginError
 
@@ -91,11 +95,31 @@ def build_parser(environ: Mapping[str, str] = os.environ, prog: str = "python -m
     watch.add_argument("--transfers", action="store_true", help="also the transfers of the accounts within reach")
     watch.add_argument("--seconds", type=float, default=None, help="stop after this long (default: never)")
     _add_transfer_parsers(commands)
+    _add_books_parsers(commands)
     statement = commands.add_parser("statement", help="an account's statement for the local dates FROM to TO (YYYY-MM-DD)")
     statement.add_argument("account")
     statement.add_argument("first", metavar="FROM")
     statement.add_argument("last", metavar="TO")
     return parser
+
+
+def _add_books_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    lots = commands.add_parser("lots", help="an account's open tax lots, with their mark and unrealized P&L")
+    lots.add_argument("account")
+    lots.add_argument("--symbol", default=None, help="this symbol's lots only")
+    gains = commands.add_parser("gains", help="an account's closed lots sold on the dates FROM to TO, with their totals (every page)")
+    gains.add_argument("account")
+    gains.add_argument("--from", dest="start", required=True, metavar="YYYY-MM-DD", help="the first local date of the sales")
+    gains.add_argument("--to", dest="end", required=True, metavar="YYYY-MM-DD", help="the last (included)")
+    gains.add_argument("--page-size", type=int, default=None, metavar="N", help="closings per page asked (default: the server's)")
+
+
+def lot_pick(text: str) -> tuple[int, str]:
+    """``--lot LOT_ID:QTY`` as ``(lot_id, qty)``; the quantity is the server's to judge."""
+    lot_id, colon, qty = text.partition(":")
+    if not colon or not lot_id.isdigit() or not qty:
+        raise argparse.ArgumentTypeError(f"expected LOT_ID:QTY (e.g. 3:4.5), not {text!r}")
+    return int(lot_id), qty
 
 
 def _add_transfer_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -129,6 +153,16 @@ def _add_order_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     order.add_argument("--stop-price")
     order.add_argument("--tif", default="day", choices=[tif.value for tif in TimeInForce])
     order.add_argument("--client-order-id", default=None, help="default: a fresh cli-<random>")
+    order.add_argument("--lot-method", default=None, choices=list(METHODS), help="the tax lots a sale closes (default: the account's)")
+    order.add_argument(
+        "--lot",
+        dest="lots",
+        type=lot_pick,
+        action="append",
+        default=None,
+        metavar="LOT_ID:QTY",
+        help="a sell: close this much of this lot (repeat for several; the method is then specific)",
+    )
     order.add_argument(
         "--watch",
         type=float,
@@ -172,6 +206,8 @@ async def _order_command(client: BrokerClient, args: argparse.Namespace, out: Te
         price=args.price,
         stop_price=args.stop_price,
         tif=args.tif,
+        lot_method=args.lot_method,
+        lots=args.lots,
         timeout=args.timeout,
     )
     _print(out, reply)
@@ -278,6 +314,14 @@ async def _statement_command(client: BrokerClient, args: argparse.Namespace, out
     return _print_reply(out, await client.get_statement(args.account, args.first, args.last, timeout=args.timeout))
 
 
+async def _lots_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:
+    return _print_reply(out, await client.get_lots(args.account, args.symbol, timeout=args.timeout))
+
+
+async def _gains_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:
+    return _print_reply(out, await client.get_gains(args.account, args.start, args.end, limit=args.page_size, timeout=args.timeout))
+
+
 _COMMANDS: dict[str, Callable[[BrokerClient, argparse.Namespace, TextIO], Awaitable[int]]] = {
     "order": _order_command,
     "cancel": _cancel_command,
@@ -289,6 +333,8 @@ _COMMANDS: dict[str, Callable[[BrokerClient, argparse.Namespace, TextIO], Awaita
     "withdraw": _withdraw_command,
     "journal": _journal_command,
     "transfers": _transfers_command,
+    "lots": _lots_command,
+    "gains": _gains_command,
     "statement": _statement_command,
 }
 

@@ -19,6 +19,7 @@ Message = dict[str, Any]
 DecimalArg = str | Decimal | int
 
 DECIMAL_FIELDS = frozenset({"qty", "notional", "price", "stop_price"})
+LotArg = tuple[int, DecimalArg] | Mapping[str, Any]  # a lot a sell closes: (lot_id, qty) or {"lot_id", "qty"}
 
 
 def sign_login(secret: str, ts_ms: int, nonce: str) -> str:
@@ -55,8 +56,17 @@ def decimal_text(value: DecimalArg) -> str:
 
 
 def with_decimal_text(fields: Mapping[str, Any]) -> Message:
-    """A copy of ``fields`` without ``None`` values and with its decimal fields as strings."""
-    return {name: decimal_text(value) if name in DECIMAL_FIELDS else value for name, value in fields.items() if value is not None}
+    """A copy of ``fields`` without ``None`` values and with its decimal fields as strings
+    (the quantities of its ``lots`` too: ``lot_picks``)."""
+    return {name: _wire_value(name, value) for name, value in fields.items() if value is not None}
+
+
+def _wire_value(name: str, value: Any) -> Any:
+    if name in DECIMAL_FIELDS:
+        return decimal_text(value)
+    if name == "lots" and isinstance(value, Sequence) and not isinstance(value, str):
+        return lot_picks(value)
+    return value
 
 
 def order_fields(
@@ -70,11 +80,15 @@ def order_fields(
     price: DecimalArg | None = None,
     stop_price: DecimalArg | None = None,
     tif: str = "day",
+    *,
+    lot_method: str | None = None,
+    lots: Sequence[LotArg] | None = None,
 ) -> Message:
     """One order's fields as sent in ``new_order`` or in the ``orders`` of ``new_orders``.
 
     Arguments left ``None`` are omitted. No business validation here (one of qty/notional,
     price for limit types...): that is the server's job and its answer is the reply.
+    ``lot_method`` and ``lots`` choose the tax lots a sale closes (docs/books.md).
     """
     return with_decimal_text(
         {
@@ -88,8 +102,24 @@ def order_fields(
             "price": price,
             "stop_price": stop_price,
             "tif": tif,
+            "lot_method": lot_method,
+            "lots": lots,
         }
     )
+
+
+def lot_picks(lots: Sequence[LotArg]) -> list[Message]:
+    """The ``lots`` of a sell order: each ``{"lot_id": int, "qty": "decimal"}``, from a
+    ``(lot_id, qty)`` pair, or a mapping sent as it is but for its ``qty`` written like any
+    decimal (the server judges the rest)."""
+    picks: list[Message] = []
+    for lot in lots:
+        if isinstance(lot, Mapping):
+            picks.append({name: decimal_text(value) if name == "qty" else value for name, value in lot.items()})
+        else:
+            lot_id, qty = lot
+            picks.append({"lot_id": lot_id, "qty": decimal_text(qty)})
+    return picks
 
 
 def is_failure(message: Message) -> bool:

@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 
 from server.client.frames import (
     DecimalArg,
+    LotArg,
     Message,
     align_replies,
     decimal_text,
@@ -280,10 +281,16 @@ class BrokerClient:
         stop_price: DecimalArg | None = None,
         tif: str = "day",
         *,
+        lot_method: str | None = None,
+        lots: Sequence[LotArg] | None = None,
         timeout: float | None = None,
     ) -> Message:
-        """The order's first execution report (or an ``error``). ``TypeError`` on a float."""
-        fields = order_fields(account, client_order_id, symbol, side, type, qty, notional, price, stop_price, tif)
+        """The order's first execution report (or an ``error``). ``TypeError`` on a float.
+        ``lot_method`` (``fifo``, ``lifo``, ``hifo``, ``average``, ``specific``) and, for a
+        sell, ``lots`` (``(lot_id, qty)`` pairs) choose the tax lots it closes."""
+        fields = order_fields(
+            account, client_order_id, symbol, side, type, qty, notional, price, stop_price, tif, lot_method=lot_method, lots=lots
+        )
         return await self.request({"op": "new_order", **fields}, timeout)
 
     async def new_orders(self, orders: Sequence[Mapping[str, Any]], *, timeout: float | None = None) -> list[Message]:
@@ -365,6 +372,42 @@ class BrokerClient:
 
     async def get_account(self, account: str, *, timeout: float | None = None) -> Message:
         return await self.request({"op": "get_account", "account": account}, timeout)
+
+    async def get_lots(self, account: str, symbol: str | None = None, *, timeout: float | None = None) -> Message:
+        """The account's open tax lots (of ``symbol`` only, when given), each with its mark
+        and unrealized P&L: one ``lots`` reply, or an ``error``."""
+        message = {"op": "get_lots", "account": account}
+        if symbol is not None:
+            message["symbol"] = symbol
+        return await self.request(message, timeout)
+
+    async def get_gains(self, account: str, start: str, end: str, *, limit: int | None = None, timeout: float | None = None) -> Message:
+        """Every closed lot sold on the local dates ``start`` to ``end`` (``YYYY-MM-DD``, both
+        included), however many pages the server answers in: one ``gains`` message holding
+        them all, in the order booked, with the totals of the range and ``next_cursor``
+        null; or the first error, as it came. ``limit`` is the page size (the server's
+        default when ``None``); ``timeout`` applies to each page."""
+        gains: list[Message] = []
+        cursor: int | None = None
+        while True:
+            page = await self.get_gains_page(account, start, end, cursor=cursor, limit=limit, timeout=timeout)
+            if page.get("type") != "gains":
+                return page
+            gains.extend(page.get("gains") or ())
+            cursor = page.get("next_cursor")
+            if cursor is None:
+                return {**page, "gains": gains}
+
+    async def get_gains_page(
+        self, account: str, start: str, end: str, *, cursor: int | None = None, limit: int | None = None, timeout: float | None = None
+    ) -> Message:
+        """One page of ``get_gains``: the reply as it came (its ``next_cursor`` asks for the next)."""
+        message: Message = {"op": "get_gains", "account": account, "from": start, "to": end}
+        if cursor is not None:
+            message["cursor"] = cursor
+        if limit is not None:
+            message["limit"] = limit
+        return await self.request(message, timeout)
 
     async def deposit(self, account: str, amount: str, idempotency_key: str, *, timeout: float | None = None) -> Message:
         """Ask to move ``amount`` into ``account`` (pending until a cashier settles it)."""

@@ -1,13 +1,15 @@
 """kill -9 in the middle of allocating: the instrument actor right after it allocated a
 block (nothing sent yet), an account shard after it booked part of the allocations. Ray
 restarts the actor, it rebuilds from its journal, and every order is allocated exactly
-once; a whole-server restart afterwards finds the same books."""
+once — its cash, position, tax lot or closing booked once; a whole-server restart
+afterwards finds the same books."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 import shutil
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +90,9 @@ async def assert_allocated_exactly_once(url: str, placed: list[PlacedOrder]) -> 
     async with BrokerClient(url, "advisor", "advisor-secret") as client:
         views = await asyncio.gather(*(client.get_account(account, timeout=30) for account in sorted(by_account)))
         orders = await asyncio.gather(*(client.get_orders(account, timeout=30) for account in sorted(by_account)))
-    for view, reply in zip(views, orders, strict=True):
+        lots = await asyncio.gather(*(client.get_lots(account, timeout=30) for account in sorted(by_account)))
+        gains = await asyncio.gather(*(client.get_gains(account, *EVER, timeout=30) for account in sorted(by_account)))
+    for view, reply, held, closed in zip(views, orders, lots, gains, strict=True):
         order = by_account[view["account"]]
         qty, cash = expected[order.order_id]
         sign = 1 if order.side == "buy" else -1
@@ -97,8 +101,48 @@ async def assert_allocated_exactly_once(url: str, placed: list[PlacedOrder]) -> 
         assert fixed.parse(view["cash"]) == fixed.parse("100000.00") - sign * cash, (view, order)
         positions = {p["symbol"]: fixed.parse(p["qty"]) for p in view["positions"]}
         assert positions[order.symbol] == fixed.parse("100") + sign * qty, (view, order)
+        assert_lots_booked_once(order, qty, cash, held, closed)
     check = await admin(url, "check")
     assert check.get("ok"), check
+
+
+EVER = ("2000-01-01", "2099-12-31")  # every date the open's sales fall on
+LOADED_QTY = fixed.parse("100")  # each account's position in each symbol, from the accounts file
+
+
+def loaded_cost(symbol: str) -> int:
+    """A loaded position without a cost costs the reference price's value (docs/books.md)."""
+    instruments = tomllib.loads((ROOT / "conf" / "instruments.toml").read_text())["instruments"]
+    [price] = [i["reference_price"] for i in instruments if i["symbol"] == symbol]
+    return LOADED_QTY * fixed.parse(price) // fixed.SCALE
+
+
+def assert_lots_booked_once(order: PlacedOrder, qty: int, cash: int, held: dict[str, Any], closed: dict[str, Any]) -> None:
+    """The account's lots and closings are the loaded positions' plus this one order's
+    allocation, booked once: a buy opened one lot of its quantity at its cash; a sale closed
+    that much of the loaded lot, its proceeds the cash it was told, its cost the loaded lot's
+    share; the other symbol's lot is untouched."""
+    assert held["type"] == "lots" and closed["type"] == "gains", (held, closed)
+    by_symbol: dict[str, list[tuple[int, int]]] = {}
+    for lot in held["lots"]:
+        by_symbol.setdefault(lot["symbol"], []).append((fixed.parse(lot["qty"]), fixed.parse(lot["cost"])))
+    loaded = {lot["symbol"]: lot["lot_id"] for lot in held["lots"] if lot["lot_id"] <= len(SYMBOLS)}
+    expected = {symbol: [(LOADED_QTY, loaded_cost(symbol))] for symbol in SYMBOLS}
+    closings: list[tuple[int, str, int, int, int, str, str]] = []
+    if qty and order.side == "buy":
+        expected[order.symbol].append((qty, cash))
+        assert [lot["lot_id"] for lot in held["lots"] if lot["symbol"] == order.symbol][-1] == len(SYMBOLS) + 1, held
+    elif qty:
+        cost = loaded_cost(order.symbol) * qty // LOADED_QTY
+        expected[order.symbol] = [(LOADED_QTY - qty, loaded_cost(order.symbol) - cost)]
+        closings.append((loaded[order.symbol], order.symbol, qty, cash, cost, "0.00", order.order_id))
+    assert by_symbol == expected, (order, held)
+    found = [
+        (c["lot_id"], c["symbol"], fixed.parse(c["qty"]), fixed.parse(c["proceeds"]), fixed.parse(c["cost"]), c["wash_disallowed"], c["order_id"])
+        for c in closed["gains"]
+    ]
+    assert found == closings, (order, closed)
+    assert fixed.parse(closed["totals"]["gain"]) == sum(proceeds - cost for _, _, _, proceeds, cost, _, _ in closings), closed
 
 
 @pytest.mark.parametrize(

@@ -70,3 +70,22 @@ def test_the_allocation_and_nav_points_count_only_turns_that_allocated_or_passed
         done = run(f"{point}:2", tmp_path / point, steps)
         assert done.returncode == -signal.SIGKILL, point
         assert done.stdout.split() == ["turn", "1", "turn", "2", "turn", "3", "turn", "4", "turn", "5"], point
+
+
+def test_the_fill_point_counts_only_turns_that_held_a_trade(tmp_path: Path) -> None:
+    steps = """
+        from model.enums import VenueEventKind
+        from model.messages import Batch, OrderUpdate
+
+        def turn(*kinds):
+            updates = [OrderUpdate("account-1-1", "A1", VenueEventKind(kind), 1, 1, None, "SIM", 0) for kind in kinds]
+            return [Batch("instrument-0", 1, 0, updates)]
+
+        for number, kinds in ((1, ()), (2, ("accepted",)), (3, ("accepted", "trade")), (4, ("canceled",)), (5, ("trade",)), (6, ("trade",))):
+            print("turn", number, flush=True)
+            hooks.before_send(core, turn(*kinds))
+    """
+    done = run("fill.before_send:2", tmp_path, steps)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert done.stdout.split() == ["turn", "1", "turn", "2", "turn", "3", "turn", "4", "turn", "5"]
+    assert (tmp_path / "crashed-fill.before_send").exists()
