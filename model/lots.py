@@ -636,3 +636,95 @@ def consistency(books: Books, positions: dict[str, int]) -> list[str]:
     if open_cost + closed_cost != books.opened_cost:
         problems.append(f"cost: open {open_cost} + closed {closed_cost} != opened {books.opened_cost}")
     return problems
+
+
+# --- moving lots between accounts (a securities journal) ------------------------------------------
+#
+# A transfer of shares between accounts is not a sale: nothing is closed and nothing realized.
+# The lots leave one account's books whole (or split, exactly) and enter another's with their
+# cost, acquisition time and wash-sale adjustment, under the receiving books' own lot ids.
+
+
+def take_lots(books: Books, symbol: str, qty: int, method: LotMethod, specific: list[tuple[int, int]] | None = None) -> list[Lot]:
+    """Remove ``qty`` (> 0) of the long lots of ``symbol`` and return what was removed, one
+    ``Lot`` per lot touched (its id in these books, the quantity taken, that part of its
+    cost and of its wash-sale adjustment, its acquisition time and flags), in the order
+    taken. Which lots: those ``specific`` names (``(lot_id, qty)``, each up to what the lot
+    holds; a lot not open is passed over), then by ``method`` (``specific`` and ``average``:
+    first opened first, ``average`` after re-averaging the costs, as a sale would).
+
+    Guarantees: the quantities returned sum to ``qty``; a part of a lot gets
+    ``cost × part // qty`` of it and the lot keeps the rest, so Σ cost taken + Σ cost left is
+    the cost before; ``Books.opened_cost`` drops by the cost taken (nothing is closed, so cost
+    stays conserved). ``LotError`` (nothing changed) when the long lots hold less than ``qty``.
+    """
+    rows = books.lots.get(symbol)
+    table = np.frombuffer(rows if rows is not None else b"", dtype=LOT_DTYPE)
+    long_qty = _exact_sum(table["qty"]) if len(table) and int(table["qty"][0]) > 0 else 0
+    named = {int(lot_id): index for index, lot_id in enumerate(table["lot_id"].tolist())}
+    del table  # a view of ``rows``: while it lives, ``rows`` cannot change size
+    if qty <= 0 or qty > long_qty or rows is None:
+        raise LotError("insufficient_position", f"the long lots of {symbol} hold {long_qty}, not {qty}")
+    if method is LotMethod.AVERAGE:
+        _average(rows)
+    taken: dict[int, int] = {}  # lot index → qty taken, in the order taken
+    left = qty
+    for lot_id, wanted in specific or ():
+        index = named.get(lot_id)
+        if index is None or wanted <= 0 or not left:
+            continue
+        take = min(left, wanted, LOT.unpack_from(rows, index * LOT.size)[1] - taken.get(index, 0))
+        if take > 0:
+            taken[index] = taken.get(index, 0) + take
+            left -= take
+    fallback = LotMethod.FIFO if method in (LotMethod.SPECIFIC, LotMethod.AVERAGE) else method
+    for index in _order(rows, fallback):
+        if not left:
+            break
+        take = min(left, LOT.unpack_from(rows, index * LOT.size)[1] - taken.get(index, 0))
+        if take > 0:
+            taken[index] = taken.get(index, 0) + take
+            left -= take
+    moved: list[Lot] = []
+    emptied: list[int] = []
+    for index, take in taken.items():
+        lot_id, lot_qty, lot_cost, acquired, adjust, flags = LOT.unpack_from(rows, index * LOT.size)
+        cost = lot_cost if take == lot_qty else lot_cost * take // lot_qty
+        part = adjust if take == lot_qty else adjust * take // lot_qty
+        LOT.pack_into(rows, index * LOT.size, lot_id, lot_qty - take, lot_cost - cost, acquired, adjust - part, flags)
+        if take == lot_qty:
+            emptied.append(index)
+        books.opened_cost -= cost
+        moved.append(Lot(lot_id, take, cost, acquired, part, flags))
+    for index in sorted(emptied, reverse=True):
+        del rows[index * LOT.size : (index + 1) * LOT.size]
+    if not rows:
+        del books.lots[symbol]
+    return moved
+
+
+def put_lots(books: Books, symbol: str, moved: list[Lot]) -> list[Lot]:
+    """Open ``moved`` (lots taken from another account's books by :func:`take_lots`) here,
+    each under a new lot id of these books with its quantity, cost, acquisition time,
+    adjustment and flags unchanged; returns them as opened. Each goes in the order of
+    acquisition among the open lots (after every lot acquired no later), so first-opened-
+    first and last-opened-first treat a lot by when it was bought, not when it arrived.
+    ``Books.opened_cost`` grows by their cost.
+
+    Guarantees: only long lots, only into books holding no short lot of ``symbol``
+    (``LotError`` otherwise, nothing changed): the open lots keep one sign."""
+    rows = books.lots.get(symbol)
+    if any(lot.qty <= 0 for lot in moved) or (rows and LOT.unpack_from(rows, 0)[1] < 0):
+        raise LotError("short_position", f"long lots of {symbol} cannot join a short position")
+    rows = books.lots.setdefault(symbol, bytearray())
+    opened: list[Lot] = []
+    for lot in moved:
+        books.next_lot += 1
+        new = Lot(books.next_lot, lot.qty, lot.cost, lot.acquired, lot.adjust, lot.flags)
+        acquired = np.frombuffer(rows, dtype=LOT_DTYPE)["acquired"]
+        at = int(np.flatnonzero(acquired > lot.acquired)[0]) if len(acquired) and int(acquired.max()) > lot.acquired else len(acquired)
+        del acquired  # a view of ``rows``: released before it grows
+        rows[at * LOT.size : at * LOT.size] = LOT.pack(*new)
+        books.opened_cost += lot.cost
+        opened.append(new)
+    return opened

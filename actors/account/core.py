@@ -67,6 +67,7 @@ from model.messages import (
 from model.messages import (
     DecideTransfer,
     JournalApplied,
+    JournalLots,
     JournalOutcome,
     JournalPrepare,
     JournalVote,
@@ -243,6 +244,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         JournalVote: Transfers._journal_vote,
         JournalOutcome: Transfers._journal_outcome,
         JournalApplied: Transfers._journal_applied,
+        JournalLots: Transfers._journal_lots,
         QueryLots: Bookkeeping._query_lots,
         QueryGains: Bookkeeping._query_gains,
         SetLotMethod: Bookkeeping._set_lot_method,
@@ -253,15 +255,17 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
 
     def check_invariants(self) -> None:
         """Reservations equal the sum over open orders and pending transfers' holds and are
-        never negative; cash equals the opening cash less every buy booked plus every sell
-        booked plus what settled transfers moved; positions equal the fills."""
+        never negative, the reserved quantities those of open orders and prepared journal
+        debits of shares; cash equals the opening cash less every buy booked plus every sell
+        booked plus what settled transfers moved; positions equal the opening positions plus
+        the fills plus the shares settled journals moved."""
         self.check_transfers()
         for account in self.accounts.values():
             orders = [order for order_id in set(account.orders.values()) if (order := self.orders.peek(order_id)) is not None]
             pending = [order.pending_replace for order in orders if order.pending_replace is not None]
             expected_cash_hold = sum(o.reserved_cash for o in orders) + sum(p.held_cash for p in pending) + self.transfer_holds(account.account)
             assert account.reserved_cash == expected_cash_hold >= 0, (account.account, account.reserved_cash, expected_cash_hold)
-            holds: dict[str, int] = {}
+            holds: dict[str, int] = self.transfer_qty_holds(account.account)
             for order in orders:
                 assert order.reserved_cash >= 0 and order.reserved_qty >= 0, order.order_id
                 assert (order.status, order.pending) in STATES, (order.order_id, order.status, order.pending)
@@ -274,6 +278,8 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
             chains = [o for o in orders if o.replaced_by is None]
             cash = account.initial_cash + self.transfer_cash(account.account)
             positions: dict[str, int] = dict(account.initial_positions)
+            for symbol, moved in self.moved_qty(account.account).items():
+                positions[symbol] = positions.get(symbol, 0) + moved
             for order in chains:
                 spec = order.spec
                 cash += order.booked_cash if spec.side is Side.SELL else -order.booked_cash

@@ -11,7 +11,7 @@ An account's entries, each stamped with the time it changed the account:
   (``updated_ts``); a journal leg is + (credit) or − (debit), at the time it was booked.
   Pending, rejected and canceled transfers moved no cash (a withdrawal's hold is not a
   movement) and are not entries;
-- **security moves**: shares moved in or out without a trade (:meth:`Statements.security_moves`);
+- **security moves**: shares moved in or out without a trade (``Transfers.security_moves``);
 - **realized**: every closing of its ledger (a lot or part of one closed by a sale or a cover).
 
 Balances now are the account's cash and its nonzero positions. Every cash and quantity
@@ -76,10 +76,13 @@ class Statements(Bookkeeping, Transfers):
     # --- the entries of an account ------------------------------------------------------------
 
     def cash_entries(self, account: str) -> list[CashEntry]:
-        """The cash movements of ``account``: its settled transfers, signed, at the time each
-        moved the cash, in the order they were made."""
+        """The cash movements of ``account``: its settled transfers of cash, signed, at the time
+        each moved the cash, in the order they were made (its journals of shares are
+        ``Transfers.security_moves``)."""
         entries = []
         for record in self.transfers_of(account, _SETTLED):
+            if record.symbol is not None:
+                continue  # a journal of shares moves no cash: ``security_moves``
             if record.kind is TransferKind.DEPOSIT:
                 entries.append(CashEntry(record.updated_ts, record.transfer_id, "deposit", record.amount))
             elif record.kind is TransferKind.WITHDRAWAL:
@@ -89,11 +92,6 @@ class Statements(Bookkeeping, Transfers):
             else:
                 entries.append(CashEntry(record.updated_ts, record.transfer_id, "journal_out", -record.amount, f"journal {record.journal_id} to {record.to_account}"))
         return entries
-
-    def security_moves(self, account: str) -> list[MoveEntry]:
-        """Shares moved in or out of ``account`` without a trade (securities journals), each
-        signed (in > 0) at the time it was booked. None yet: the seam securities journals fill."""
-        return []
 
     @staticmethod
     def balances_now(record: AccountRecord) -> Balances:

@@ -6,7 +6,10 @@ A journal's coordinator is the shard of its first entry's debit account: it asks
 shard holding one of the batch's accounts to prepare its legs (``JournalPrepare``), each
 answers with its vote (``JournalVote``), the coordinator tells every one of them the
 outcome (``JournalOutcome``) and answers the client once each has booked it
-(``JournalApplied``). Every one of these travels over the journaled, acked, resent hops
+(``JournalApplied``). A journal of shares moves lots: the shard of the debit takes them on
+the commit and sends them, cost and acquisition time included, to the shard of the credit
+(``JournalLots``), which books the credit when they come; only then does that shard count
+its booking done. Every one of these travels over the journaled, acked, resent hops
 between actors, so none is lost or applied twice.
 """
 
@@ -24,10 +27,12 @@ __all__ = [
     "JournalApplied",
     "JournalEntry",
     "JournalLeg",
+    "JournalLots",
     "JournalOutcome",
     "JournalPrepare",
     "JournalReply",
     "JournalVote",
+    "MovedLot",
     "QueryTransfers",
     "RequestJournal",
     "RequestTransfer",
@@ -60,24 +65,59 @@ class Transfer(msgspec.Struct, frozen=True, array_like=True, gc=False):
     from_account: str | None = None
     to_account: str | None = None
     decided_by: str | None = None  # who settled, rejected or canceled it
+    # A leg of a journal of shares (``amount`` 0): ``qty`` of ``symbol``; ``held_qty`` what
+    # its debit holds in the account's reserved quantity while pending; ``lots`` once booked:
+    # the lots it moved, as this account's books knew them (the debit: the lots taken, by
+    # their ids here; the credit: the lots opened, by their new ids here)
+    symbol: str | None = None
+    qty: int = 0
+    held_qty: int = 0
+    lots: list[MovedLot] | None = None
+    named: tuple[tuple[int, int], ...] | None = None  # the lots a debit of shares names (``(lot_id, qty)``), as its entry did
+
+
+class MovedLot(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A lot (or part of one) moved by a journal of shares (``model.lots.Lot``): its quantity,
+    its cost (whole cents, the cash that bought it), when it was acquired, the wash-sale loss
+    carried into it and its flags, all kept by the account receiving it."""
+
+    lot_id: int
+    qty: int
+    cost: int
+    acquired: int
+    adjust: int = 0
+    flags: int = 0
 
 
 class JournalEntry(msgspec.Struct, frozen=True, array_like=True, gc=False):
-    """One journal of a batch: ``amount`` of cash from one account to another."""
+    """One journal of a batch: ``amount`` of cash from one account to another, or (``symbol``
+    set, ``amount`` 0) ``qty`` of its shares, the lots named in ``lots`` (``(lot_id, qty)``)
+    first, the rest by the source account's lot method."""
 
     from_account: str
     to_account: str
     amount: int
+    symbol: str | None = None
+    qty: int = 0
+    lots: tuple[tuple[int, int], ...] | None = None
+
+    @property
+    def shares(self) -> bool:
+        return self.symbol is not None
 
 
 class JournalLeg(msgspec.Struct, frozen=True, array_like=True, gc=False):
-    """One side of entry ``entry`` (from 1) of a batch, on ``account``: its debit or its credit."""
+    """One side of entry ``entry`` (from 1) of a batch, on ``account``: its debit or its credit
+    (of shares: ``symbol``, ``qty`` and, for the debit, the lots named, as in its entry)."""
 
     entry: int
     account: str
     counterparty: str
     amount: int
     debit: bool
+    symbol: str | None = None
+    qty: int = 0
+    lots: tuple[tuple[int, int], ...] | None = None
 
 
 # --- gateway → account shard -----------------------------------------------------------------
@@ -132,7 +172,8 @@ class DecideTransfer(MessageBase, frozen=True, gc=False, tag=113):
 class JournalPrepare(MessageBase, frozen=True, gc=False, tag=114):
     """Phase one, to a shard holding some of a batch's accounts: check its ``legs`` (each
     account exists, is of ``tenant`` and, unless ``across_owners``, of ``owner``; every debit
-    fits the buying power) and hold each debit, or hold nothing and vote no. The vote goes
+    of cash fits the buying power, every debit of shares the quantity available and the lots
+    it names are open) and hold each debit, or hold nothing and vote no. The vote goes
     to the shard of ``coordinator`` (the first entry's debit account)."""
 
     journal_id: str
@@ -205,6 +246,19 @@ class JournalReply(MessageBase, frozen=True, gc=False, tag=123):
     idempotency_key: str = ""
 
 
+# --- a journal of shares: the lots, from the shard of the debit to the shard of the credit ----
+
+
+class JournalLots(MessageBase, frozen=True, gc=False, tag=150):
+    """The lots the debit of entry ``entry`` of journal ``journal_id`` took on its commit, as
+    the source account's books held them, to the shard of the credit account, which opens
+    them there (a commit is the only reason they are sent: they book the credit at once)."""
+
+    journal_id: str
+    entry: int
+    lots: list[MovedLot]
+
+
 # What cash movements put on a hop, in tag order.
 TransferMessage = Union[
     RequestTransfer,
@@ -219,4 +273,5 @@ TransferMessage = Union[
     TransferToAsker,
     TransfersReply,
     JournalReply,
+    JournalLots,
 ]

@@ -15,6 +15,7 @@ Every line on stdout is one server message as a JSON object::
     deposit ACCOUNT AMOUNT [--key-id K]
     withdraw ACCOUNT AMOUNT [--key-id K] [--totp CODE]
     journal FROM TO AMOUNT [FROM TO AMOUNT ...] [--key-id K] [--totp CODE]
+    journal FROM TO --symbol S --qty Q [--key-id K] [--totp CODE]
     transfers ACCOUNT [--status S]
     lots ACCOUNT [--symbol S]
     gains ACCOUNT --from YYYY-MM-DD --to YYYY-MM-DD [--page-size N]
@@ -131,8 +132,12 @@ def _add_transfer_parsers(commands: argparse._SubParsersAction[argparse.Argument
         parser.add_argument("--key-id", default=None, help=key_help)
         if name == "withdraw":
             parser.add_argument("--totp", default=None, help="the current TOTP code, where moving cash asks for one")
-    journal = commands.add_parser("journal", help="move cash between accounts at once: FROM TO AMOUNT, repeated for a batch (all or nothing)")
+    journal = commands.add_parser(
+        "journal", help="move cash between accounts at once: FROM TO AMOUNT, repeated for a batch (all or nothing); or FROM TO --symbol S --qty Q: shares"
+    )
     journal.add_argument("legs", nargs="+", metavar="FROM TO AMOUNT")
+    journal.add_argument("--symbol", default=None, help="journal shares of this symbol (their lots keep cost and acquisition date)")
+    journal.add_argument("--qty", default=None, help="the quantity of shares, with --symbol")
     journal.add_argument("--key-id", default=None, help=key_help)
     journal.add_argument("--totp", default=None, help="the current TOTP code, where moving cash asks for one")
     transfers = commands.add_parser("transfers", help="an account's deposits, withdrawals and journals")
@@ -299,6 +304,12 @@ async def _withdraw_command(client: BrokerClient, args: argparse.Namespace, out:
 
 async def _journal_command(client: BrokerClient, args: argparse.Namespace, out: TextIO) -> int:
     legs = args.legs
+    if args.symbol is not None or args.qty is not None:
+        if len(legs) != 2 or args.symbol is None or args.qty is None:
+            _print(sys.stderr, {"type": "client_error", "code": "usage", "message": "journal of shares takes FROM TO --symbol S --qty Q"})
+            return EXIT_USAGE
+        shares = {"from": legs[0], "to": legs[1], "symbol": args.symbol, "qty": args.qty}
+        return _print_reply(out, await client.journal([shares], _key(args), totp=args.totp, timeout=args.timeout))
     if len(legs) % 3:
         _print(sys.stderr, {"type": "client_error", "code": "usage", "message": "journal takes FROM TO AMOUNT, repeated"})
         return EXIT_USAGE

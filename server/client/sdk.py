@@ -422,15 +422,22 @@ class BrokerClient:
         return await self.request(message, timeout)
 
     async def journal(
-        self, entries: Sequence[tuple[str, str, str]], idempotency_key: str, *, totp: str | None = None, timeout: float | None = None
+        self,
+        entries: Sequence[tuple[str, str, str] | Mapping[str, Any]],
+        idempotency_key: str,
+        *,
+        totp: str | None = None,
+        timeout: float | None = None,
     ) -> Message:
-        """Move cash between accounts at once: ``entries`` of ``(from, to, amount)``, all or nothing."""
+        """Move cash or shares between accounts at once, all or nothing: ``entries`` of
+        ``(from, to, amount)`` for cash, or mappings of the op's fields (``{"from", "to",
+        "symbol", "qty"}`` and optionally ``"lots"`` for shares)."""
         message: dict[str, Any] = {"op": "journal", "idempotency_key": idempotency_key}
-        if len(entries) == 1:
-            (source, target, amount), = entries
-            message.update({"from": source, "to": target, "amount": amount})
+        fields = [dict(entry) if isinstance(entry, Mapping) else {"from": entry[0], "to": entry[1], "amount": entry[2]} for entry in entries]
+        if len(fields) == 1:
+            message.update(fields[0])
         else:
-            message["entries"] = [{"from": source, "to": target, "amount": amount} for source, target, amount in entries]
+            message["entries"] = fields
         if totp is not None:
             message["totp"] = totp
         return await self.request(message, timeout)

@@ -13,6 +13,7 @@ from model.instruments import Instrument
 from model.lots import METHODS, LotMethod
 from model.messages import GainsReply, LotsReply, QueryGains, Reply
 from model.orders import OrderSpec
+from model.transfers import MAX_CASH, lots_problem, qty_problem
 from server.gateway.protocol import LotPick
 from server.gateway.validation import Invalid
 
@@ -49,6 +50,39 @@ def lot_terms(lot_method: str | None, picks: list[LotPick] | None, spec: OrderSp
     if len({lot_id for lot_id, _ in chosen}) != len(chosen):
         raise Invalid("invalid_request", "lots: a lot is named twice")
     return lot_method or LotMethod.SPECIFIC.value, tuple(chosen)
+
+
+def journal_shares(
+    symbol: str, qty_text: str, picks: list[LotPick] | None, instruments: dict[str, Instrument], field: str
+) -> tuple[str, int, tuple[tuple[int, int], ...] | None]:
+    """A journal entry of shares checked: a known symbol, ``qty`` a decimal above zero in the
+    instrument's steps, the ``lots`` named (at most ``MAX_LOTS_NAMED``) each a lot id and a
+    quantity in those steps, no lot twice, together at most ``qty``. Whether the account
+    holds them is its shard's to say. ``field``: how messages name the entry."""
+    instrument = instruments.get(symbol)
+    if instrument is None:
+        raise Invalid("unknown_symbol", f"{field}unknown symbol {symbol[:32]!r}")
+    try:
+        qty = fixed.parse(qty_text)
+    except fixed.DecimalFormatError:
+        raise Invalid("invalid_qty", f"{field}qty must be a decimal string, not {qty_text[:32]!r}") from None
+    problem = qty_problem(qty, instrument.qty_increment, MAX_CASH)
+    if problem is not None:
+        raise Invalid("invalid_qty", f"{field}{problem}")
+    if picks is None:
+        return instrument.symbol, qty, None
+    if len(picks) > MAX_LOTS_NAMED:
+        raise Invalid("invalid_lots", f"{field}lots may name at most {MAX_LOTS_NAMED} lots")
+    chosen: list[tuple[int, int]] = []
+    for pick in picks:
+        try:
+            chosen.append((pick.lot_id, fixed.parse(pick.qty)))
+        except fixed.DecimalFormatError:
+            raise Invalid("invalid_lots", f"{field}lots: qty must be a decimal string, not {pick.qty[:32]!r}") from None
+    problem = lots_problem(tuple(chosen), qty, instrument.qty_increment)
+    if problem is not None:
+        raise Invalid("invalid_lots", f"{field}lots: {problem}")
+    return instrument.symbol, qty, tuple(chosen)
 
 
 def day(text: str, field: str) -> int:

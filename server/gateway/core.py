@@ -363,35 +363,47 @@ class Gateway:
         self.window.send(conn, request.account, RequestTransfer(request.account, kind, amount, key, conn.user.key, reply))
 
     def _journal(self, conn: Connection, request: JournalRequest, reply: Reply) -> None:
-        """One journal or a batch: every account within reach, every amount good, then the
-        second factor; the batch goes to the shard of its first debit account, which books
-        it all or nothing. Whether the accounts share an owner (or the session may move cash
-        across owners) and their tenant is the shards' to say: they hold the accounts."""
-        single = (request.from_account, request.to, request.amount)
+        """One journal or a batch: every account within reach, every amount or quantity good,
+        then the second factor; the batch goes to the shard of its first debit account, which
+        books it all or nothing. Whether the accounts share an owner (or the session may move
+        cash across owners), their tenant, and whether the shares are there is the shards' to
+        say: they hold the accounts."""
+        given = (request.from_account, request.to, request.amount, request.symbol, request.qty, request.lots)
         if request.entries is not None:
-            if any(value is not None for value in single):
-                raise Invalid("invalid_request", "give from, to and amount, or entries, not both")
-            fields = [(entry.from_account, entry.to, entry.amount) for entry in request.entries]
-        elif all(value is not None for value in single):
-            fields = [single]  # type: ignore[list-item]
+            if any(value is not None for value in given):
+                raise Invalid("invalid_request", "give from, to and amount (or symbol and qty), or entries, not both")
+            fields = [(e.from_account, e.to, e.amount, e.symbol, e.qty, e.lots) for e in request.entries]
+        elif request.from_account is not None and request.to is not None:
+            fields = [(request.from_account, request.to, *given[2:])]
         else:
-            raise Invalid("invalid_request", "a journal needs from, to and amount, or entries")
+            raise Invalid("invalid_request", "a journal needs from, to and amount (or symbol and qty), or entries")
         most = self.config.transfers.max_journal_entries
         if not 0 < len(fields) <= most:
             raise Invalid("invalid_request", f"entries must hold 1 to {most} journals")
         key = self._idempotency_key(request.idempotency_key)
         entries = []
-        for number, (source, target, amount) in enumerate(fields, 1):
-            assert source is not None and target is not None and amount is not None
+        for number, (source, target, amount, symbol, qty, picks) in enumerate(fields, 1):
+            assert source is not None and target is not None
             authorise(conn, source)
             authorise(conn, target)
-            entries.append(JournalEntry(source, target, self._amount(amount, "amount" if len(fields) == 1 else f"entry {number}")))
+            entries.append(self._journal_entry(source, target, amount, symbol, qty, picks, "" if len(fields) == 1 else f"entry {number}: "))
         self._second_factor(conn, request.totp)
         session, user = conn.session, conn.user
         assert session is not None and user is not None
         across = permissions.ACROSS_OWNERS in session.permissions
         command = RequestJournal(key, entries, user.key, across, self.config.topology.account_shards, reply)
         self.window.send(conn, entries[0].from_account, command)
+
+    def _journal_entry(
+        self, source: str, target: str, amount: str | None, symbol: str | None, qty: str | None, picks: list[protocol.LotPick] | None, field: str
+    ) -> JournalEntry:
+        """One entry: cash (``amount``) or shares (``symbol`` and ``qty``, ``lots`` optional), not both."""
+        if amount is not None and symbol is None and qty is None and picks is None:
+            return JournalEntry(source, target, self._amount(amount, field.removesuffix(": ") or "amount"))
+        if amount is None and symbol is not None and qty is not None:
+            symbol, quantity, lots = books.journal_shares(symbol, qty, picks, self.instruments, field)
+            return JournalEntry(source, target, 0, symbol, quantity, lots)
+        raise Invalid("invalid_request", f"{field}a journal needs from, to and amount (cash) or from, to, symbol and qty (shares), not both")
 
     def _new_orders(self, conn: Connection, orders: list[protocol.OrderFields], reply: Reply) -> None:
         for fields in orders:

@@ -15,7 +15,7 @@ import msgspec
 from model import fixed
 from model.basket import BasketError, refused_rows
 from model.messages import AccountReply, JournalReply, OrdersReply, QuoteEvent, Transfer, TransfersReply
-from model.transfers import transfer_view
+from model.transfers import entry_view, transfer_view
 from model.views import account_view, decimal, execution_body
 
 __all__ = ["execution_body"]  # re-exported: the gateway's hot path encodes reports with it
@@ -155,21 +155,28 @@ class WithdrawalRequest(_Request, frozen=True, tag="withdrawal"):
 
 
 class JournalFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """One journal of a batch: ``amount`` from one account to another."""
+    """One journal of a batch: ``amount`` of cash from one account to another, or ``qty`` of
+    ``symbol``'s shares (``lots``: the lots to move first)."""
 
     from_account: str = msgspec.field(name="from")
     to: str
-    amount: str
+    amount: str | None = None
+    symbol: str | None = None
+    qty: str | None = None
+    lots: list[LotPick] | None = None
 
 
 class JournalRequest(_Request, frozen=True, tag="journal"):
-    """Cash between accounts, booked at once: one journal (``from``, ``to``, ``amount``) or a
-    batch (``entries``), all or nothing."""
+    """Cash or shares between accounts, booked at once: one journal (``from``, ``to`` and
+    ``amount``, or ``symbol`` and ``qty``) or a batch (``entries``), all or nothing."""
 
     idempotency_key: str
     from_account: str | None = msgspec.field(default=None, name="from")
     to: str | None = None
     amount: str | None = None
+    symbol: str | None = None
+    qty: str | None = None
+    lots: list[LotPick] | None = None
     entries: list[JournalFields] | None = None
     totp: str | None = None
 
@@ -352,7 +359,7 @@ def transfers_reply(reply: TransfersReply) -> bytes:
 
 
 def journal_reply(reply: JournalReply) -> bytes:
-    entries = [{"from": e.from_account, "to": e.to_account, "amount": fixed.format_cash(e.amount)} for e in reply.entries]
+    entries = [entry_view(e) for e in reply.entries]
     body: dict[str, object] = {
         "type": "journal",
         "journal_id": reply.journal_id,

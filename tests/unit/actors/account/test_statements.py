@@ -155,8 +155,18 @@ def test_a_statement_reply_crosses_a_hop_unchanged() -> None:
     assert again == reply and isinstance(again.statement, Statement)
 
 
-def test_security_moves_are_none_yet() -> None:
-    assert busy_state().security_moves("A1") == []
+def test_a_journal_of_shares_is_a_security_move_on_both_sides_and_no_cash_entry() -> None:
+    state = busy_state()  # A1 holds 7 IBM by day 5
+    run(state, RequestJournal("s-j", [JournalEntry("A1", "A2", 0, "IBM", D("2"))], "trader1", False, 1, REPLY), on(6))
+    for name, qty in (("A1", "-2"), ("A2", "2")):
+        [move] = state.security_moves(name)
+        assert (move.symbol, move.qty, move.ts) == ("IBM", D(qty), on(6))
+        assert all(entry.reference != move.reference for entry in state.cash_entries(name))
+        statement = ask(state, 6, 6, account=name)
+        assert isinstance(statement, StatementReply) and statement.statement.check() == []
+        assert [m.qty for m in statement.statement.moves] == [D(qty)]
+    closing = ask(state, 0, 6, account="A2")
+    assert isinstance(closing, StatementReply) and closing.statement.closing.positions == {"IBM": D("2")}
 
 
 def test_the_gains_report_has_a_row_per_lot_closed_in_the_year() -> None:

@@ -82,6 +82,7 @@ WIRE_TAGS = {
     "TransferToAsker": 121,
     "TransfersReply": 122,
     "JournalReply": 123,
+    "JournalLots": 150,
     "QueryLots": 130,
     "QueryGains": 131,
     "SetLotMethod": 132,
