@@ -278,12 +278,14 @@ class Finding(msgspec.Struct, frozen=True):
 
 class Item(msgspec.Struct, frozen=True):
     """One frame of a chain as a checker sees it: its payload (``None`` for a frame whose CRC
-    fails or that is cut short), where it is (``segment:offset``) and whether it is the last
-    frame of the open segment past the writer's durable mark (a torn tail)."""
+    fails or that is cut short), where it is (``segment:offset``), whether it is the last
+    frame of the open segment past the writer's durable mark (a torn tail) and whether the
+    data ends inside it (a cut)."""
 
     payload: bytes | None
     where: str
     torn: bool = False
+    cut: bool = False  # the data ends inside this frame
 
 
 class ChainCheck:
@@ -303,6 +305,7 @@ class ChainCheck:
         self.findings: list[Finding] = []
         self.broken = False
         self._stopped = False
+        self._cut: str | None = None  # where a cut short frame ended the chain before its durable mark
         self._pending: Finding | None = None  # a gap waiting for the lookahead to name it
         self._pending_seq = 0  # the sequence whose later appearance renames the pending finding
         self._pending_window = 0  # how many frames to look at for it
@@ -325,6 +328,10 @@ class ChainCheck:
             if item.torn:
                 self.findings.append(Finding("warning", self.writer, expected, TORN, f"{item.where}: a damaged frame after the last acknowledged record (the writer cuts it when it opens)"))
                 self._stopped = True  # nothing after a torn tail counts; anchors are still checked
+                return
+            if item.cut:  # the file ends inside a frame: the chain stops here (finish names it)
+                self._cut = f"{item.where}: the segment ends inside record {expected}, which was acknowledged (cut after it was written)"
+                self._stopped = True
                 return
             return self._fail(expected, MODIFIED, f"{item.where}: the frame's checksum does not match or its length is damaged (record {expected} or after)")
         try:
@@ -407,4 +414,6 @@ class ChainCheck:
         beyond = sorted(seq for seq in self._anchors if seq > last)
         if beyond:
             self._fail(last + 1, TRUNCATED, f"the chain ends at {last} but an anchor signed its head at {beyond[-1]}: records {last + 1}..{beyond[-1]} are gone")
+        elif self._cut is not None:
+            self._fail(last + 1, MODIFIED, self._cut)
         return self.findings

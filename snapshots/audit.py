@@ -60,6 +60,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from model.audit import (
     ANCHOR_DOMAIN,
     BAD_SIGNATURE,
+    FRAME_HEADER,
     Anchor,
     AuditEvent,
     ChainCheck,
@@ -532,7 +533,15 @@ def chain_items(folder: Path, chosen: list[Segment], mark: Mark | None) -> Itera
         torn = not segment.closed and torn_from(data, end, segment.name, mark)
         for found in read_frames(data):
             where = f"{segment.name}:{found.offset}"
-            yield segment, Item(found.payload, where, torn=torn and found.offset >= end)
+            yield segment, Item(found.payload, where, torn=torn and found.offset >= end, cut=found.payload is None and found.end == len(data) and not _whole(data, found.offset))
+
+
+def _whole(data: bytes, offset: int) -> bool:
+    """Whether the frame at ``offset`` lies whole inside ``data`` (its CRC may still fail)."""
+    if len(data) - offset < FRAME_HEADER.size:
+        return False
+    length, _ = FRAME_HEADER.unpack_from(data, offset)
+    return offset + FRAME_HEADER.size + length <= len(data)
 
 
 def verify_chain(root: Path, writer: str, anchors: list[Anchor], first_day: str | None = None, last_day: str | None = None) -> dict[str, Any]:

@@ -335,3 +335,11 @@ def test_kill_9_in_the_middle_of_appends_loses_nothing_acknowledged_and_verifies
         log.close()
         report = verify_audit(root, tmp_path / "anchors", None)
         assert report["ok"] and report["warnings"] == 0 and report["records"] >= acknowledged, report
+
+
+def test_a_file_cut_inside_an_acknowledged_record_is_found_without_an_anchor(tmp_path: Path) -> None:
+    write(tmp_path / "audit", count=6).close()
+    path = the_open_segment(tmp_path / "audit")
+    path.write_bytes(path.read_bytes()[:-30])  # before the durable mark: not a torn tail
+    issue = only_issue(verify(tmp_path))
+    assert (issue["severity"], issue["seq"], issue["reason"]) == ("error", 6, "modified") and "cut after it was written" in issue["detail"]
