@@ -30,7 +30,7 @@ from snapshots.audit import (
     verify_audit,
     write_public_key,
 )
-from tests.unit.snapshots.audit_support import DAY_NS, T0, ZONE, event, signer, write
+from tests.unit.snapshots.audit_support import T0, ZONE, event, signer, write
 
 ROOT = Path(__file__).resolve().parents[3]
 
