@@ -11,7 +11,7 @@ Three places read it and check a command line the same way, with :func:`check`:
 - the supervisor (``actors/supervisor/admin.py``), which runs the command's handler: the
   method of ``AdminCommands`` named by ``handler``.
 
-Shell commands (``runs="shell"``: ``help``, ``journal verify``, ``quit``) run inside the
+Shell commands (``runs="shell"``: ``help``, ``journal verify``, ``audit``, ``quit``) run inside the
 shell, by the function named by ``handler`` in ``server/client/local.py``; the server
 refuses them with a message that points to the shell.
 
@@ -208,6 +208,18 @@ TABLE: tuple[Command, ...] = (
         "check every journal and snapshot, here, with the server up or down"
         " (DIR: the data_dir of FILE; without either, $BROKERD_DATA_DIR, else that of conf/server.toml)",
         "journal_verify",
+        runs=SHELL,
+    ),
+    Command(
+        "audit",
+        (
+            Form(words=("verify",), options=(("--config", "FILE"), ("--data-dir", "DIR"), ("--from", "DATE"), ("--to", "DATE"), ("--public-key", "PEM"))),
+            Form(words=("export",), names=("FROM", "TO", "FOLDER"), options=(("--config", "FILE"), ("--data-dir", "DIR"))),
+        ),
+        "the audit log, here, with the server up or down: verify every chain and anchor (the days FROM to TO, YYYY-MM-DD;"
+        " PEM: the anchors' public key, default [audit] public_key_file), naming each chain's first bad record;"
+        " or export the records of the days FROM to TO into FOLDER as JSON lines, with each segment's SHA-256",
+        "audit",
         runs=SHELL,
     ),
     Command(

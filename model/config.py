@@ -422,6 +422,48 @@ class SecretsSection(_Section, frozen=True):
             raise ValueError("secrets: give master_key_file or master_key_env")
 
 
+class AuditSection(_Section, frozen=True):
+    """The audit log (``snapshots/audit.py``, docs/audit.md): where each writer's chain of
+    records and the signed anchors of their heads are kept, and how often heads are anchored.
+    Paths: "" for the default under the data dir; a relative path is relative to the data dir."""
+
+    enabled: bool = True
+    dir: str = ""  # the chains, one folder per writer ("": <data-dir>/audit)
+    # The signed anchors: meant for storage whoever runs the primary cannot rewrite (another
+    # host, a WORM bucket mounted here). "": <data-dir>/audit-anchors, which proves less
+    anchor_dir: str = ""
+    anchor_every_s: int = 300  # seconds between anchors of a chain that grew (0: only at a clean stop)
+    # The Ed25519 key that signs anchors, sealed under the master key ([secrets]); "": in the data dir
+    signing_key_file: str = ""
+    # Its public key (PEM), written beside the anchors when the key is made; what ``audit verify``
+    # checks signatures with unless given another (keep a copy where the anchors cannot change it)
+    public_key_file: str = ""
+    timezone: str = "America/New_York"  # a segment holds the records of one local day of this zone
+    compression_level: int = 10  # zstandard level of a closed segment (1-22)
+
+    def root(self, data_dir: str | Path) -> Path:
+        return Path(data_dir) / (self.dir or "audit")
+
+    def anchor_root(self, data_dir: str | Path) -> Path:
+        return Path(data_dir) / (self.anchor_dir or "audit-anchors")
+
+    def signing_key_path(self, data_dir: str | Path) -> Path:
+        return Path(data_dir) / (self.signing_key_file or "audit-signing-key.json")
+
+    def public_key_path(self, data_dir: str | Path) -> Path:
+        return Path(data_dir) / self.public_key_file if self.public_key_file else self.anchor_root(data_dir) / "audit-key.pub"
+
+    def __post_init__(self) -> None:
+        if self.anchor_every_s < 0:
+            raise ValueError("audit.anchor_every_s must be 0 or more")
+        if not 1 <= self.compression_level <= 22:
+            raise ValueError(f"audit.compression_level must be 1 to 22, not {self.compression_level}")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"audit.timezone {self.timezone!r} is not a known time zone (e.g. America/New_York)") from None
+
+
 class FilesSection(_Section, frozen=True):
     instruments: str = "instruments.toml"
     users: str = "users.toml"
@@ -450,6 +492,7 @@ class Config(_Section, frozen=True):
     transfers: TransfersSection = TransfersSection()
     logging: LoggingSection = LoggingSection()
     secrets: SecretsSection = SecretsSection()
+    audit: AuditSection = AuditSection()
     venues: list[VenueSection] = msgspec.field(default_factory=lambda: [VenueSection(name="SIM")])
     # Per-tenant settings by tenant name (``[tenants.NAME.risk]``); a tenant not named here
     # has the server's ``[risk]``

@@ -9,11 +9,14 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 from model.admin_commands import COMMANDS, Command, Given
-from model.config import ConfigError, load_config
-from server.client.render import render_report
+from model.config import AuditSection, ConfigError, load_config
+from server.client.render import render_audit_report, render_report
+from snapshots.audit import AuditCorrupt, export, read_public_key, verify_audit
 from snapshots.verify import DataDirError, verify_data_dir
 
 OK, FAILED, USAGE, UNREACHABLE = 0, 1, 2, 3
@@ -68,7 +71,71 @@ def journal_verify(given: Given, as_json: bool) -> int:
     return OK if report["ok"] else FAILED
 
 
-HANDLERS: dict[str, Callable[[Given, bool], int]] = {"show_help": show_help, "leave": leave, "journal_verify": journal_verify}
+def audit(given: Given, as_json: bool) -> int:
+    """``audit verify``: 0 when no chain has an error (a torn tail, which the writer cuts, is a
+    warning), else 1. ``audit export``: 0 when written. A date that is not ``YYYY-MM-DD``: 2."""
+    verb = "verify" if given.form == 0 else "export"
+    try:
+        first, last = (_day(given.get("from")), _day(given.get("to"))) if verb == "verify" else (_day(given["FROM"]), _day(given["TO"]))
+    except ValueError as problem:
+        print(f"audit {verb}: {problem}", file=sys.stderr)
+        return USAGE
+    try:
+        data_dir, section = audit_setup(given.values)
+        root, anchors = section.root(data_dir), section.anchor_root(data_dir)
+        if verb == "export":
+            counts = export(root, first or "", last or "", given["FOLDER"])
+            print(json.dumps(counts, sort_keys=True) if as_json else f"exported {counts['records']} records of {counts['segments']} segments to {given['FOLDER']}")
+            return OK
+        if not root.is_dir() and not anchors.is_dir():
+            raise DataDirError(f"no audit log under {root}")
+        report = verify_audit(root, anchors, _public_key(given.get("public-key"), section.public_key_path(data_dir), anchors), first, last)
+    except (DataDirError, ConfigError, AuditCorrupt, OSError, ValueError) as problem:
+        if as_json:
+            print(json.dumps({"ok": False, "error": str(problem)}, sort_keys=True))
+        else:
+            print(f"audit {verb}: {problem}", file=sys.stderr)
+        return FAILED
+    print(json.dumps(report, sort_keys=True) if as_json else render_audit_report(report))
+    return OK if report["ok"] else FAILED
+
+
+def _day(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        if len(text) != len("YYYY-MM-DD"):  # fromisoformat also takes 20250102
+            raise ValueError(text)
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _public_key(given: str | None, default: Path, anchors: Path) -> Any:
+    """The anchors' public key: ``--public-key``, else the configured file. Without one, anchors
+    cannot be checked: refused when there are any (a forged anchor would pass)."""
+    path = Path(given) if given else default
+    if path.is_file():
+        return read_public_key(path)
+    if given or any(anchors.glob("*/*.anchor")):
+        raise DataDirError(f"no public key at {path} to check the anchors with; give --public-key PEM")
+    return None
+
+
+def audit_setup(options: dict[str, str]) -> tuple[str, AuditSection]:
+    """The data dir (as ``journal verify`` finds it) and the ``[audit]`` section: that of
+    ``--config``; with ``--data-dir`` alone, the defaults (paths under that data dir)."""
+    data_dir = data_dir_of(options)
+    if options.get("data-dir") and not options.get("config"):
+        return data_dir, AuditSection()
+    path = options.get("config") or DEFAULT_CONFIG
+    try:
+        return data_dir, load_config(path).audit
+    except OSError as error:
+        raise ConfigError(f"cannot read the configuration {path}: {error.strerror or error}") from None
+
+
+HANDLERS: dict[str, Callable[[Given, bool], int]] = {"show_help": show_help, "leave": leave, "journal_verify": journal_verify, "audit": audit}
 
 
 def data_dir_of(options: dict[str, str]) -> str:

@@ -121,3 +121,19 @@ def render_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+
+
+def render_audit_report(report: dict[str, Any]) -> str:
+    """``audit verify``: one line per chain (sequences, records, segments, anchors), its
+    findings below (the first bad record, by sequence and reason)."""
+    errors, warnings = report["errors"], report["warnings"]
+    counts = ", ".join(_count(n, noun) for n, noun in ((len(report["chains"]), "chain"), (report["records"], "record"), (errors, "error"), (warnings, "warning")))
+    lines = [f"audit dir {report['audit_dir']}, anchors {report['anchor_dir']}: {counts}"]
+    width = max((len(chain["writer"]) for chain in report["chains"]), default=0)
+    for chain in report["chains"]:
+        first, last = chain["first_seq"], chain["last_seq"]
+        span = f"records {first}..{last}" if first is not None else "no records"
+        lines.append(f"  {chain['writer']:<{width}}  {span:<24} {_count(chain['segments'], 'segment')}, {_count(chain['anchors'], 'anchor')}")
+        lines += [f"      {issue['severity']:<8} {issue['seq']} {issue['reason']}: {issue['detail']}" for issue in chain["issues"]]
+    lines.append("ok" if report["ok"] else "errors found: the audit log was changed after it was written (see above)")
+    return "\n".join(lines)

@@ -220,7 +220,7 @@ async def interactive(args: argparse.Namespace) -> int:
     try:
         await session.open()
     except Unreachable as failure:
-        print(f"{failure}\n(local commands work: journal verify, help; server commands try again)", file=sys.stderr)
+        print(f"{failure}\n(local commands work: journal verify, audit, help; server commands try again)", file=sys.stderr)
     try:
         while True:
             try:

@@ -381,3 +381,59 @@ def test_a_vault_value_is_read_from_stdin_or_a_file_and_sent_last_never_from_the
     assert admin.main(["vault", "add", "MM1"]) == admin.USAGE  # no value
     assert client.sent == []
     assert "no value given" in capsys.readouterr().err
+
+
+# --- audit verify and export run here, without the server ------------------------------------------
+
+
+def test_audit_verify_exits_0_for_a_clean_log_and_1_naming_the_first_bad_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from snapshots.audit import segments, write_public_key
+    from tests.unit.snapshots.audit_support import T0, signer, write
+
+    refuse_to_connect(monkeypatch)
+    key = signer()
+    log = write(tmp_path / "audit", count=6)
+    log.anchor(key, tmp_path / "audit-anchors", T0 + 10**12)
+    log.close()
+    write_public_key(key, tmp_path / "audit-anchors" / "audit-key.pub")
+    assert admin.main(["audit", "verify", "--data-dir", str(tmp_path)]) == admin.OK
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"audit dir {tmp_path / 'audit'}, anchors {tmp_path / 'audit-anchors'}: 1 chain, 6 records, 0 errors, 0 warnings"
+    assert lines[1].split() == ["account-0", "records", "1..6", "1", "segment,", "1", "anchor"] and lines[-1] == "ok"
+    segment = segments(tmp_path / "audit" / "account-0")[0].path
+    segment.write_bytes(segment.read_bytes()[:-30])  # the tail cut after the anchor (and torn)
+    assert admin.main(["--json", "audit", "verify", "--data-dir", str(tmp_path), "--from", "2025-01-01"]) == admin.FAILED
+    issues = json.loads(capsys.readouterr().out)["chains"][0]["issues"]
+    assert [(i["seq"], i["reason"]) for i in issues if i["severity"] == "error"] == [(6, "truncated after an anchor")]
+    other = tmp_path / "other.pub"
+    write_public_key(signer(), other)
+    assert admin.main(["audit", "verify", "--data-dir", str(tmp_path), "--public-key", str(other)]) == admin.FAILED
+    assert "error    6 bad signature" in capsys.readouterr().out
+
+
+def test_audit_verify_refuses_a_bad_date_with_2_and_a_missing_log_or_key_with_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.unit.snapshots.audit_support import T0, signer, write
+
+    assert admin.main(["audit", "verify", "--data-dir", str(tmp_path), "--from", "20250102"]) == admin.USAGE
+    assert capsys.readouterr().err == "audit verify: '20250102' is not a date (YYYY-MM-DD)\n"
+    assert admin.main(["audit", "verify", "--data-dir", str(tmp_path)]) == admin.FAILED
+    assert capsys.readouterr().err == f"audit verify: no audit log under {tmp_path / 'audit'}\n"
+    log = write(tmp_path / "audit", count=2)
+    log.anchor(signer(), tmp_path / "audit-anchors", T0)
+    log.close()
+    assert admin.main(["audit", "verify", "--data-dir", str(tmp_path)]) == admin.FAILED
+    assert "no public key at" in capsys.readouterr().err
+
+
+def test_audit_export_writes_json_lines_into_the_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.unit.snapshots.audit_support import write
+
+    write(tmp_path / "audit", count=4).close()
+    out = tmp_path / "out"
+    assert admin.main(["audit", "export", "2025-01-01", "2025-01-31", str(out), "--data-dir", str(tmp_path)]) == admin.OK
+    assert capsys.readouterr().out == f"exported 4 records of 1 segments to {out}\n"
+    assert len((out / "audit.jsonl").read_text().splitlines()) == 4
+    assert admin.main(["audit", "export", "2025-01-01", "2025-01-31", str(out), "--data-dir", str(tmp_path)]) == admin.FAILED
+    assert "exists; export into another folder" in capsys.readouterr().err
