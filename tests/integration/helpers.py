@@ -96,3 +96,12 @@ async def assert_book(client: BrokerClient, account: str, opening_cash: str = "1
     assert Decimal(view["cash"]) == cash, (view, cash)
     assert {p["symbol"]: Decimal(p["qty"]) for p in view["positions"]} == positions, view
     return view
+
+
+MARKET_FIELDS = ("mark", "unrealized")  # a position's price and P&L there: they move with the market, not with the books
+
+
+def booked(view: dict[str, Any]) -> dict[str, Any]:
+    """An account view (``get_account``) as its books hold it: each position without the
+    fields that follow the market, so two views of unchanged books compare equal."""
+    return {**view, "positions": [{k: v for k, v in p.items() if k not in MARKET_FIELDS} for p in view.get("positions", [])]}

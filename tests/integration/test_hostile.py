@@ -31,6 +31,7 @@ from websockets.protocol import State
 from server.app import BrokerServer
 from server.client.sdk import BrokerClient, login_message
 from tests.conftest import demo_setup, make_setup
+from tests.integration.helpers import booked
 from tests.integration.workerlogs import WorkerLogs, actor_pids
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -146,7 +147,7 @@ async def book(client: BrokerClient, account: str) -> tuple[dict[str, Any], list
     """An account and its orders as another client sees them (``ts``, the time of the query, left out)."""
     account_view = await client.get_account(account)
     orders = await client.get_orders(account)
-    return {k: v for k, v in account_view.items() if k != "id"}, [{k: v for k, v in o.items() if k != "ts"} for o in orders["orders"]]
+    return {k: v for k, v in booked(account_view).items() if k != "id"}, [{k: v for k, v in o.items() if k != "ts"} for o in orders["orders"]]
 
 
 async def closed_with(socket: ClientConnection, timeout: float) -> tuple[int | None, str | None]:
