@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from actors.account.base import shared
 from actors.account.books import Bookkeeping
-from actors.account.records import AccountRecord, OrderRecord
+from actors.account.records import OrderRecord
 from model import fixed
 from model.enums import ExecType, Side, VenueEventKind
 from model.lifecycle import OrderEvent, can
