@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sys import intern
+
 from actors.account.base import shared
 from actors.account.books import Bookkeeping
 from actors.account.records import OrderRecord
@@ -43,11 +45,12 @@ class Booking(Bookkeeping):
             self._anomaly(f"overfill refused for {order.order_id}: {update.last_qty} at {price}")
             return
         account = self.accounts[order.account]
-        order.venue = shared(update.venue) or order.venue
+        if update.venue:
+            order.venue = intern(update.venue)  # ``shared``, inline: two strings on every fill
         order.cum_qty += update.last_qty
         order.cum_value += value
         if update.block is not None:
-            order.block = shared(update.block)  # one string per block, not one per order it fills
+            order.block = intern(update.block)  # one string per block, not one per order it fills
             self.allocations += 1
         # the instrument's symbol: a position's key is one string per symbol, not the thawed order's copy
         self._book_fill(account, order, instrument.symbol, update.last_qty, price, now)
