@@ -30,6 +30,7 @@ Guarantees:
 from __future__ import annotations
 
 import struct
+import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
@@ -112,6 +113,12 @@ class Books(msgspec.Struct, array_like=True, gc=False):
     closings: bytearray = msgspec.field(default_factory=bytearray)
     trades: bytearray = msgspec.field(default_factory=bytearray)
     opened_cost: int = 0
+    # How many of the last trade rows have not opened their lots yet: a fill that closes
+    # nothing, into books that never closed a lot, writes only its trade row (``book_opening``)
+    # and its lot is opened from that row when the lots are next read (``book_pending``).
+    # Every function here that reads or writes lots, closings, lot ids or ``opened_cost``
+    # books the pending rows first; so do ``state_hash`` and snapshots: encoded, it is 0.
+    pending: int = 0
 
 
 class Lot(NamedTuple):
@@ -172,17 +179,54 @@ def names(books: Books) -> list[str]:
     return list(books.names)
 
 
+def book_pending(books: Books) -> None:
+    """Open the lots of the pending trade rows (``Books.pending``), in order: for each, the
+    lot ``book_opening`` opens for a fill when it books eagerly — the next lot id, the fill's
+    quantity and cash (negative for a sale: a short lot), its time, no adjustment — at the
+    end of its symbol's lots, and ``opened_cost`` grown by its cost.
+
+    Guarantees: the books are then byte for byte those of booking every fill eagerly
+    (``tests/unit/model/test_lots.py`` checks it over any mix of fills, reads and moves).
+    Pending rows exist only in books without closings (a fill that closes lots books them
+    first), so no wash-sale check is owed for them."""
+    count = books.pending
+    if not count:
+        return
+    books.pending = 0
+    trades = books.trades
+    table = list(books.names)
+    by_symbol = books.lots
+    next_lot, opened = books.next_lot, books.opened_cost
+    pack = LOT.pack
+    for now, _, _, symbol_id, side, qty, _, cash in TRADE.iter_unpack(trades[len(trades) - count * TRADE.size :]):
+        next_lot += 1
+        symbol = table[symbol_id]
+        rows = by_symbol.get(symbol)
+        if rows is None:
+            rows = by_symbol[symbol] = bytearray()
+        if side == BUY:
+            rows += pack(next_lot, qty, cash, now, 0, 0)
+            opened += cash
+        else:
+            rows += pack(next_lot, -qty, -cash, now, 0, 0)
+            opened -= cash
+    books.next_lot, books.opened_cost = next_lot, opened
+
+
 def open_lots(books: Books, symbol: str) -> list[Lot]:
+    book_pending(books)
     return [Lot(*row) for row in LOT.iter_unpack(books.lots.get(symbol, b""))]
 
 
 def held(books: Books, symbol: str) -> tuple[int, int]:
     """The open lots' total quantity and cost in ``symbol``."""
+    book_pending(books)
     rows = np.frombuffer(books.lots.get(symbol, b""), dtype=LOT_DTYPE)
     return _exact_sum(rows["qty"]), _exact_sum(rows["cost"])
 
 
 def closings_array(books: Books) -> np.ndarray:
+    book_pending(books)
     return np.frombuffer(books.closings, dtype=CLOSING_DTYPE)
 
 
@@ -207,7 +251,7 @@ def realized_by_order(books: Books, order_ids: list[str]) -> dict[str, int]:
     """The gain realized so far by each of ``order_ids`` that closed lots (wash-sale
     disallowed losses added back, as in each closing's ``gain``); orders that closed none are
     left out. One pass over the closings' columns, whatever their number."""
-    rows = closings_array(books)
+    rows = closings_array(books)  # (books the pending rows)
     if not len(rows) or not order_ids:
         return {}
     wanted: dict[tuple[int, int], str] = {}
@@ -304,13 +348,14 @@ def _order_ref(books: Books, order_id: str) -> tuple[int, int]:
     prefix, _, number = order_id.rpartition("-")
     if not number.isdigit() or not prefix:
         return name_id(books, order_id), 0
-    return name_id(books, prefix), int(number)
+    return name_id(books, sys.intern(prefix)), int(number)
 
 
 def open_position(books: Books, symbol: str, qty: int, cost: int, acquired: int) -> None:
     """A position brought in (the accounts file): one lot of ``qty`` at ``cost`` (signed like
     a short lot's when ``qty`` < 0), held since ``acquired``."""
     if qty:
+        book_pending(books)
         _append_lot(books, symbol, qty, cost, acquired, 0, 0)
 
 
@@ -329,6 +374,7 @@ def book_fill(
 
     Guarantees: the module's (quantity, cost, value); the cash of the fill is split between
     the lots it closes and the lot it opens by quantity, exactly."""
+    book_pending(books)
     order_prefix, order_n = _order_ref(books, order_id=fill.order_id)
     symbol_id = name_id(books, fill.symbol)
     books.trades += TRADE.pack(fill.now, order_prefix, order_n, symbol_id, BUY if fill.buy else SELL, fill.qty, fill.price, fill.cash)
@@ -359,21 +405,30 @@ def book_opening(books: Books, symbol: str, buy: bool, qty: int, price: int, cas
     """``book_fill`` for a fill that closes no lot (the position was flat or on the fill's
     side): a trade row and one lot of the whole fill, and — a buy into books that have
     closed lots — the wash-sale check. What nearly every fill at the open is, so it takes
-    the fewest steps: the same rows as ``book_fill`` would write, exactly
-    (``tests/unit/model/test_lots.py`` checks it). Returns the cost the open lots gained
-    (signed): the lot's, plus any wash-sale loss carried into it."""
+    the fewest steps: into books that never closed a lot (no wash sale to check) it writes
+    the trade row alone and leaves the lot pending (``Books.pending``, opened by
+    ``book_pending`` at the next read); else the same rows as ``book_fill`` would write,
+    exactly (``tests/unit/model/test_lots.py`` checks both). Returns the cost the open lots
+    gained (signed): the lot's, plus any wash-sale loss carried into it."""
     names = books.names
     prefix, _, number = order_id.rpartition("-")
-    order_prefix = names.get(prefix) if prefix and number.isdigit() else None
+    # the prefix is the shard's name in nearly every order id: one string object for all the
+    # books of the shard, so each lookup matches by identity on a string already in cache
+    order_prefix = names.get(sys.intern(prefix)) if prefix and number.isdigit() else None
     if order_prefix is None:
         order_prefix, order_n = _order_ref(books, order_id)
     else:
         order_n = int(number)
     symbol_id = names.get(symbol)
     if symbol_id is None:
-        symbol_id = name_id(books, symbol)
-    books.trades += TRADE.pack(now, order_prefix, order_n, symbol_id, BUY if buy else SELL, qty, price, cash)
+        symbol_id = names[symbol] = len(names)
+    trades = books.trades  # grown in place: no attribute written back
+    trades += TRADE.pack(now, order_prefix, order_n, symbol_id, BUY if buy else SELL, qty, price, cash)
     cost = cash if buy else -cash
+    if not books.closings:
+        books.pending += 1
+        return cost
+    # books that have closed lots have nothing pending: the first closing booked it all
     opened_before = books.opened_cost
     books.next_lot += 1
     rows = books.lots.get(symbol)
@@ -381,7 +436,7 @@ def book_opening(books: Books, symbol: str, buy: bool, qty: int, price: int, cas
         rows = books.lots[symbol] = bytearray()
     rows += LOT.pack(books.next_lot, qty if buy else -qty, cost, now, 0, 0)
     books.opened_cost += cost
-    if buy and books.closings:
+    if buy:
         _wash_after(books, symbol, symbol_id, len(rows) // LOT.size - 1, timezone)
     return books.opened_cost - opened_before
 
@@ -607,6 +662,7 @@ def _recent_losses_in_columns(books: Books, symbol_id: int, now: int, timezone: 
 def check_specific(books: Books, symbol: str, wanted: list[tuple[int, int]]) -> None:
     """``LotError`` unless every ``(lot_id, qty)`` names a distinct open lot of ``symbol`` in
     these books holding at least ``qty`` (> 0)."""
+    book_pending(books)
     rows = np.frombuffer(books.lots.get(symbol, b""), dtype=LOT_DTYPE)
     seen: set[int] = set()
     for lot_id, qty in wanted:
@@ -623,6 +679,7 @@ def check_specific(books: Books, symbol: str, wanted: list[tuple[int, int]]) -> 
 def consistency(books: Books, positions: dict[str, int]) -> list[str]:
     """What is wrong with ``books`` against the positions ``{symbol: qty}``: empty when the
     open lots sum to each position, all of its sign, and cost is conserved."""
+    book_pending(books)
     problems = []
     for symbol in set(books.lots) | {s for s, q in positions.items() if q}:
         rows = np.frombuffer(books.lots.get(symbol, b""), dtype=LOT_DTYPE)
@@ -658,6 +715,7 @@ def take_lots(books: Books, symbol: str, qty: int, method: LotMethod, specific: 
     the cost before; ``Books.opened_cost`` drops by the cost taken (nothing is closed, so cost
     stays conserved). ``LotError`` (nothing changed) when the long lots hold less than ``qty``.
     """
+    book_pending(books)
     rows = books.lots.get(symbol)
     table = np.frombuffer(rows if rows is not None else b"", dtype=LOT_DTYPE)
     long_qty = _exact_sum(table["qty"]) if len(table) and int(table["qty"][0]) > 0 else 0
@@ -713,6 +771,7 @@ def put_lots(books: Books, symbol: str, moved: list[Lot]) -> list[Lot]:
 
     Guarantees: only long lots, only into books holding no short lot of ``symbol``
     (``LotError`` otherwise, nothing changed): the open lots keep one sign."""
+    book_pending(books)
     rows = books.lots.get(symbol)
     if any(lot.qty <= 0 for lot in moved) or (rows and LOT.unpack_from(rows, 0)[1] < 0):
         raise LotError("short_position", f"long lots of {symbol} cannot join a short position")

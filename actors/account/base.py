@@ -97,7 +97,8 @@ class ShardBase(Dispatcher):
     def _rereserve(self, account: AccountRecord, order: OrderRecord) -> None:
         """Recompute what an order holds after a change; terminal orders hold nothing."""
         account.reserved_cash -= order.reserved_cash
-        self._adjust_reserved_qty(account, order.spec.symbol, -order.reserved_qty)
+        if order.reserved_qty:  # (none for an account that may sell short, or for any buy)
+            self._adjust_reserved_qty(account, order.spec.symbol, -order.reserved_qty)
         order.reserved_cash = order.reserved_qty = 0
         if order.status.is_open:
             instrument = self.instruments[order.spec.symbol]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from sys import intern
+
 from actors.account.base import shared
 from actors.account.books import Bookkeeping
-from actors.account.records import AccountRecord, OrderRecord, PositionRecord
+from actors.account.records import OrderRecord
 from model import fixed
 from model.enums import ExecType, Side, VenueEventKind
 from model.lifecycle import OrderEvent, can
@@ -43,16 +45,15 @@ class Booking(Bookkeeping):
             self._anomaly(f"overfill refused for {order.order_id}: {update.last_qty} at {price}")
             return
         account = self.accounts[order.account]
-        order.venue = shared(update.venue) or order.venue
+        if update.venue:
+            order.venue = intern(update.venue)  # ``shared``, inline: two strings on every fill
         order.cum_qty += update.last_qty
         order.cum_value += value
         if update.block is not None:
-            order.block = shared(update.block)  # one string per block, not one per order it fills
+            order.block = intern(update.block)  # one string per block, not one per order it fills
             self.allocations += 1
-        cash = self._book_cash(account, order)
         # the instrument's symbol: a position's key is one string per symbol, not the thawed order's copy
-        self._book_position(account, instrument.symbol, order.spec.side, update.last_qty)
-        self._book_lots(account, order, instrument.symbol, update.last_qty, price, cash, now)
+        self._book_fill(account, order, instrument.symbol, update.last_qty, price, now)
         complete = update.done if order.spec.qty is None else order.cum_qty == order.spec.qty
         self._move(order, _FILL if complete else _PARTIAL_FILL)
         if order.pending_replace is not None and not order.pending.has_replace:  # filled: nothing left to replace
@@ -75,22 +76,6 @@ class Booking(Bookkeeping):
         reply, order.cancel_reply = order.cancel_reply, None
         self._report(order, exec_type, now, reply=reply)
 
-    def _book_cash(self, account: AccountRecord, order: OrderRecord) -> int:
-        """Book the order's cash to date; returns the cash of this fill (≥ 0, whole cents)."""
-        if order.spec.side is _BUY:
-            booked = fixed.ceil_cent(order.cum_value)
-            account.cash -= booked - order.booked_cash
-        else:
-            booked = fixed.floor_cent(order.cum_value)
-            account.cash += booked - order.booked_cash
-        delta, order.booked_cash = booked - order.booked_cash, booked
-        return delta
-
-    @staticmethod
-    def _book_position(account: AccountRecord, symbol: str, side: Side, qty: int) -> None:
-        """The position's quantity; its cost is its lots' (``_book_lots``)."""
-        position = account.positions.setdefault(symbol, PositionRecord())
-        position.qty += qty if side is _BUY else -qty
 
 
 def _would_overfill(order: OrderRecord, qty: int, value: int) -> bool:

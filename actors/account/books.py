@@ -3,7 +3,7 @@ closings, marks and P&L, and the queries ``get_lots`` and ``get_gains``.
 
 The arithmetic is ``model/lots.py``'s; this part ties it to the shard: each account's
 ``Books`` hang off its ``AccountRecord`` (so they are in snapshots and ``state_hash``), a
-fill books its lots with the cash ``_book_cash`` booked for it, and a position's cost is
+fill books its cash, position and lots in one step (``_book_fill``), and a position's cost is
 always the sum of its open lots' (``check_books``).
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 
 from actors.account import risk
 from actors.account.base import ShardBase
-from actors.account.records import AccountRecord, OrderRecord
+from actors.account.records import AccountRecord, OrderRecord, PositionRecord
 from actors.runtime.outputs import GATEWAY
 from model import fixed, lots
 from model.calendar import trading_day
@@ -34,20 +34,36 @@ class Bookkeeping(ShardBase):
 
     # --- booking --------------------------------------------------------------------------------
 
-    def _book_lots(self, account: AccountRecord, order: OrderRecord, symbol: str, qty: int, price: int, cash: int, now: int) -> None:
-        """One fill of ``order`` into its account's lots (``cash``: what was booked for it) and
-        the position's cost made the open lots' again. Remembers the price as the symbol's
-        last trade here (the ``last`` mark)."""
+    def _book_fill(self, account: AccountRecord, order: OrderRecord, symbol: str, qty: int, price: int, now: int) -> None:
+        """One fill of ``order`` (its ``cum_value`` already grown by it) into its account: the
+        cash, booked on the order's cumulative value (rounded up to the cent for a buy, down
+        for a sell, so the sum over fills is exact); the position's quantity; its lots, with
+        the cash of this fill, and the position's cost made the open lots' again. Remembers
+        the price as the symbol's last trade here (the ``last`` mark). One method: what every
+        fill at the open runs, in the fewest steps."""
+        buy = order.spec.side is _BUY
+        booked_before = order.booked_cash
+        if buy:
+            booked = order.booked_cash = fixed.ceil_cent(order.cum_value)
+            cash = booked - booked_before
+            account.cash -= cash
+        else:
+            booked = order.booked_cash = fixed.floor_cent(order.cum_value)
+            cash = booked - booked_before
+            account.cash += cash
+        position = account.positions.get(symbol)
+        if position is None:
+            position = account.positions[symbol] = PositionRecord()
+        before = position.qty
+        position.qty = before + qty if buy else before - qty
         books = account.books
         if books is None:
             books = self._books(account)
-        buy = order.spec.side is _BUY
-        position = account.positions[symbol]
-        before = position.qty - qty if buy else position.qty + qty
         if before == 0 or (before > 0) == buy:  # closes nothing: nearly every fill at the open
             # the position's cost is at 10^-18 in two halves; a lot's cost (10^-9) × 10^9 is whole nanos
             position.cost_nanos += lots.book_opening(books, symbol, buy, qty, price, cash, now, order.order_id, self.limits.open_timezone)
         else:
+            lots.book_pending(books)  # ``opened_cost`` as of before the fill, every lot opened
             method = LotMethod(order.lot_method) if order.lot_method else None
             opened_before = books.opened_cost
             fill = Fill(symbol, buy, qty, price, cash, now, order.order_id)
@@ -124,6 +140,7 @@ class Bookkeeping(ShardBase):
             self._refuse(command.reply, "forbidden", f"unknown account {command.account}")
             return
         books = self._books(account)
+        lots.book_pending(books)  # its lots read directly: every one opened
         symbols = [command.symbol] if command.symbol is not None else sorted(books.lots)
         timezone = self.limits.open_timezone
         rows: list[LotRow] = []

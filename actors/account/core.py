@@ -302,6 +302,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         The orders are their encodings, the cold ones' own bytes (``Orders.encoded``): a
         fresh list that nothing changes later, so a snapshot may write it after the shard
         has gone on (``actors/runtime/snapshot.py``)."""
+        self.book_pending_lots()
         return AccountSnapshot(
             name=self.name,
             instruments=list(self.instruments.values()),
@@ -362,6 +363,15 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
             else:
                 position.cost = 0
 
+    def book_pending_lots(self) -> None:
+        """Every account's pending lots opened (``model/lots.py``, ``Books.pending``): what a
+        snapshot and the hash encode are the books as eager booking makes them, whatever was
+        read in between, so a live shard and its replay agree byte for byte."""
+        for account in self.accounts.values():
+            books = account.books
+            if books is not None and books.pending:
+                lots.book_pending(books)
+
     def records(self) -> int:
         """The orders a snapshot holds: what its size grows with (``Snapshotter``)."""
         return len(self.orders)
@@ -398,6 +408,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
     def state_hash(self) -> str:
         """SHA-256 of the whole state in a canonical encoding: equal states, equal hashes.
         An order counts by its encoding, the same hot or cold."""
+        self.book_pending_lots()
         state = (self.accounts, self.markets, self.order_counter, self.rejected_requests, self.kill_all, self.last_trade)
         digest = hashlib.sha256(msgspec.msgpack.encode(state))
         for encoded in self.orders.encoded():
