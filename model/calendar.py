@@ -7,7 +7,7 @@ would fall on the same UTC day as the last open and be taken for late.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -25,3 +25,21 @@ def trading_day(ts_ns: int, timezone: str) -> int:
     in ``timezone``. Pure and deterministic (given the same tz database). Remembered: every
     order of a turn asks it for the turn's one time (a basket's chunk: thousands of times)."""
     return datetime.fromtimestamp(ts_ns // NS_PER_SECOND, _zone(timezone)).date().toordinal()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def day_start_ns(day: int, timezone: str) -> int:
+    """The first ns of the local date ``day`` (a proleptic ordinal, as ``trading_day`` gives)
+    in ``timezone``: its inverse, for the bounds of a range of local dates."""
+    start = datetime.combine(date.fromordinal(day), time(0), tzinfo=_zone(timezone))
+    return (start - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def parse_iso_day(text: str) -> date:
+    """A date written exactly ``YYYY-MM-DD`` (``date.fromisoformat`` alone also takes
+    ``20250102`` and other forms), or ``ValueError``; each caller words its own refusal."""
+    if len(text) != 10:
+        raise ValueError(text)
+    return date.fromisoformat(text)

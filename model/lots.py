@@ -32,19 +32,18 @@ from __future__ import annotations
 import struct
 import sys
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock
+from datetime import date
 from enum import StrEnum
 from typing import NamedTuple
 
 import msgspec
 import numpy as np
 
+from model.calendar import day_start_ns as day_start_ns  # re-exported: the lots' callers bound ranges of dates with it
 from model.calendar import trading_day
 from model.fixed import SCALE
 
 WASH_WINDOW_DAYS = 30  # a loss sale is a wash sale with a purchase of the symbol this many days before or after it
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class LotMethod(StrEnum):
@@ -287,14 +286,6 @@ def exact_sum(column: np.ndarray) -> int:
 
 
 # --- dates ------------------------------------------------------------------------------------
-
-
-def day_start_ns(day: int, timezone: str) -> int:
-    """The first ns of the local date ``day`` (a proleptic ordinal) in ``timezone``."""
-    from zoneinfo import ZoneInfo
-
-    start = datetime.combine(date.fromordinal(day), clock(0), tzinfo=ZoneInfo(timezone))
-    return (start - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 _DAY_NS = 86_400 * 1_000_000_000

@@ -26,13 +26,14 @@ Guarantees:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import msgspec
 
 from model import fixed
+from model.calendar import day_start_ns, parse_iso_day, trading_day
 
 NS_PER_SECOND = 1_000_000_000
 
@@ -156,23 +157,13 @@ class Statement(msgspec.Struct, frozen=True):
 
 def day_bounds(first: date, last: date, timezone: str) -> tuple[int, int]:
     """[start of ``first``, start of the day after ``last``) in ns since the epoch, local time."""
-    zone = ZoneInfo(timezone)
-    start = datetime(first.year, first.month, first.day, tzinfo=zone)
-    after = datetime.fromordinal(last.toordinal() + 1).replace(tzinfo=zone)
-    return _ns(start), _ns(after)
-
-
-def _ns(moment: datetime) -> int:
-    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * NS_PER_SECOND + delta.microseconds * 1000
+    return day_start_ns(first.toordinal(), timezone), day_start_ns(last.toordinal() + 1, timezone)
 
 
 def parse_day(text: str) -> date:
     """``YYYY-MM-DD`` or ``ValueError`` with the words a client gets."""
     try:
-        if len(text) != 10:
-            raise ValueError
-        return date.fromisoformat(text)
+        return parse_iso_day(text)
     except ValueError:
         raise ValueError(f"not a date (YYYY-MM-DD): {text[:20]!r}") from None
 
@@ -257,7 +248,7 @@ def iso_time(ts: int, timezone: str) -> str:
 
 
 def iso_day(ts: int, timezone: str) -> str:
-    return datetime.fromtimestamp(ts // NS_PER_SECOND, ZoneInfo(timezone)).date().isoformat()
+    return date.fromordinal(trading_day(ts, timezone)).isoformat()
 
 
 def _balances(balances: Balances) -> dict[str, Any]:

@@ -9,11 +9,11 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from model.admin_commands import COMMANDS, Command, Given
+from model.calendar import parse_iso_day
 from model.config import AuditSection, ConfigError, load_config
 from server.client.render import render_audit_report, render_report
 from snapshots.audit import AuditCorrupt, export, read_public_key, verify_audit
@@ -104,9 +104,7 @@ def _day(text: str | None) -> str | None:
     if text is None:
         return None
     try:
-        if len(text) != len("YYYY-MM-DD"):  # fromisoformat also takes 20250102
-            raise ValueError(text)
-        return date.fromisoformat(text).isoformat()
+        return parse_iso_day(text).isoformat()
     except ValueError:
         raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 

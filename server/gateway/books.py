@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 
 import msgspec
 
 from model import fixed
+from model.calendar import parse_iso_day
 from model.config import BooksSection
 from model.instruments import Instrument
 from model.lots import METHODS, LotMethod
@@ -88,9 +88,7 @@ def journal_shares(
 def day(text: str, field: str) -> int:
     """A ``YYYY-MM-DD`` date as its proleptic ordinal, or ``Invalid``."""
     try:
-        if len(text) != 10:
-            raise ValueError
-        return date.fromisoformat(text).toordinal()
+        return parse_iso_day(text).toordinal()
     except ValueError:
         raise Invalid("invalid_request", f"{field} must be a date YYYY-MM-DD, not {text[:32]!r}") from None
 
