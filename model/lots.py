@@ -234,15 +234,17 @@ def trades_array(books: Books) -> np.ndarray:
 
 
 def closing_rows(books: Books, rows: np.ndarray) -> list[Closing]:
-    """Rows of ``closings_array`` as ``Closing``s."""
+    """Rows of ``closings_array`` as ``Closing``s (gain = proceeds − cost + the wash-sale loss
+    disallowed). The columns are read whole (``tolist``), not row by row: a statement or a
+    page of gains reads thousands."""
     table = names(books)
     return [
-        Closing(
-            int(r["lot_id"]), table[r["symbol"]], int(r["qty"]), int(r["acquired"]), int(r["sold"]), int(r["proceeds"]),
-            int(r["cost"]), int(r["disallowed"]), int(r["proceeds"]) - int(r["cost"]) + int(r["disallowed"]),
-            bool(r["flags"] & LONG_TERM), bool(r["flags"] & WASH), f"{table[r['order_prefix']]}-{int(r['order_n'])}",
+        Closing(lot_id, table[symbol], qty, acquired, sold, proceeds, cost, disallowed, proceeds - cost + disallowed,
+                bool(flags & LONG_TERM), bool(flags & WASH), f"{table[prefix]}-{number}")
+        for lot_id, symbol, qty, acquired, sold, proceeds, cost, disallowed, prefix, number, flags in zip(
+            *(rows[column].tolist() for column in ("lot_id", "symbol", "qty", "acquired", "sold", "proceeds", "cost", "disallowed", "order_prefix", "order_n", "flags")),
+            strict=True,
         )
-        for r in rows
     ]
 
 

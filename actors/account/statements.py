@@ -184,25 +184,11 @@ def trade_entries(books: Books, rows: np.ndarray) -> list[TradeEntry]:
 
 
 def gain_entries(books: Books, rows: np.ndarray) -> list[GainEntry]:
-    """Rows of ``lots.closings_array(books)`` as ``GainEntry``s; gain = proceeds − cost +
-    the wash-sale loss disallowed (``model/lots.py``)."""
-    table = lots.names(books)
+    """Rows of ``lots.closings_array(books)`` as ``GainEntry``s (``lots.closing_rows``, without
+    the wash-sale flag a statement does not show apart from the amount disallowed)."""
     return [
-        GainEntry(lot_id, table[symbol], qty, acquired, sold, proceeds, cost, disallowed, proceeds - cost + disallowed, bool(flags & lots.LONG_TERM), f"{table[prefix]}-{number}")
-        for lot_id, symbol, qty, acquired, sold, proceeds, cost, disallowed, prefix, number, flags in zip(
-            rows["lot_id"].tolist(),
-            rows["symbol"].tolist(),
-            rows["qty"].tolist(),
-            rows["acquired"].tolist(),
-            rows["sold"].tolist(),
-            rows["proceeds"].tolist(),
-            rows["cost"].tolist(),
-            rows["disallowed"].tolist(),
-            rows["order_prefix"].tolist(),
-            rows["order_n"].tolist(),
-            rows["flags"].tolist(),
-            strict=True,
-        )
+        GainEntry(c.lot_id, c.symbol, c.qty, c.acquired, c.sold, c.proceeds, c.cost, c.disallowed, c.gain, c.long_term, c.order_id)
+        for c in lots.closing_rows(books, rows)
     ]
 
 
