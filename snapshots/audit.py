@@ -45,7 +45,7 @@ import struct
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -80,7 +80,8 @@ from model.audit import (
     record_hash,
     valid_prefix,
 )
-from snapshots.files import _fsync_directory, write_bytes_atomically
+from model.calendar import trading_day
+from snapshots.files import fsync_directory, write_bytes_atomically
 
 log = structlog.get_logger("audit")
 
@@ -107,7 +108,7 @@ def check_writer(name: str) -> str:
 
 def local_day(time_ns: int, zone: ZoneInfo) -> str:
     """The local date (``YYYY-MM-DD``) of ``time_ns`` in ``zone``."""
-    return datetime.fromtimestamp(time_ns / 1e9, zone).date().isoformat()
+    return date.fromordinal(trading_day(time_ns, zone.key)).isoformat()  # integer ns, remembered per time
 
 
 class Segment(NamedTuple):
@@ -157,7 +158,7 @@ def compress(segment: Segment, level: int) -> Segment:
     target = segment.path.with_name(segment.path.name + ".zst")
     write_bytes_atomically(target, zstandard.ZstdCompressor(level=level, write_content_size=True).compress(data), mode=0o640)
     segment.path.unlink()
-    _fsync_directory(segment.path.parent)
+    fsync_directory(segment.path.parent)
     return Segment(segment.day, segment.first_seq, target)
 
 
@@ -267,7 +268,7 @@ class AuditWriter:
                 os.fsync(handle.fileno())
         if count == 0:  # an open segment with nothing acknowledged in it: made again by the next record
             newest.path.unlink()
-            _fsync_directory(self.folder)
+            fsync_directory(self.folder)
             found.pop()
             return self._head_of(found)
         self._segment, self._size = newest, end
@@ -349,7 +350,7 @@ class AuditWriter:
             compress(self._segment, self.level)
         path = self.folder / segment_name(day, first_seq)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o640)
-        _fsync_directory(self.folder)
+        fsync_directory(self.folder)
         self._segment = Segment(day, first_seq, path)
         self._size = 0
 

@@ -159,10 +159,10 @@ def _replacing(path: Path, mode: int, text: bool) -> Iterator[Any]:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    _fsync_directory(path.parent)
+    fsync_directory(path.parent)
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
     """Make the rename itself durable."""
     descriptor = os.open(directory, os.O_RDONLY)
     try:

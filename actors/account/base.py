@@ -17,6 +17,7 @@ from actors.runtime.outputs import ALL, DROP_COPY, GATEWAY, Dispatcher, Outputs
 from model.enums import ExecType
 from model.instruments import Instrument
 from model.lifecycle import OrderEvent, can, step
+from model.lots import Books
 from model.messages import ExecutionReport, Reply, ReportToAsker, RequestRejected
 
 log = structlog.get_logger("accounts")
@@ -84,6 +85,13 @@ class ShardBase(Dispatcher):
         """The limits of ``tenant``'s accounts: its own, or the server's. Read once per
         account (when it opens, when the shard is restored), never per order."""
         return self.tenant_limits.get(tenant_of(tenant), self.limits)
+
+    @staticmethod
+    def _books(account: AccountRecord) -> Books:
+        """The account's books (lots and ledgers: ``actors/account/books.py``), made when first used."""
+        if account.books is None:
+            account.books = Books()
+        return account.books
 
     # --- holds: what an open order keeps of its account's cash and shares -------------------
 

@@ -50,7 +50,7 @@ class Booking(Bookkeeping):
         order.cum_qty += update.last_qty
         order.cum_value += value
         if update.block is not None:
-            order.block = intern(update.block)  # one string per block, not one per order it fills
+            order.block = shared(update.block)  # one string per block, not one per order it fills
             self.allocations += 1
         # the instrument's symbol: a position's key is one string per symbol, not the thawed order's copy
         self._book_fill(account, order, instrument.symbol, update.last_qty, price, now)

@@ -21,7 +21,7 @@ from model import fixed, lots
 from model.calendar import trading_day
 from model.enums import Side
 from model.instruments import Instrument
-from model.lots import CLOSING, Books, Closing, Fill, LotMethod
+from model.lots import CLOSING, Fill, LotMethod
 from model.messages import ClosingRow, GainsReply, LotRow, LotsReply, QueryGains, QueryLots, SetLotMethod
 
 _BUY = Side.BUY
@@ -69,7 +69,7 @@ class Bookkeeping(ShardBase):
             fill = Fill(symbol, buy, qty, price, cash, now, order.order_id)
             written = lots.book_fill(books, fill, self.limits.open_timezone, method, order.lots, before)
             closed = sum(CLOSING.unpack_from(books.closings, at * CLOSING.size)[6] for at in written)
-            position.cost += (books.opened_cost - opened_before - closed) * _SCALE
+            position.cost_nanos += books.opened_cost - opened_before - closed  # × 10^9 at 10^-18: whole nanos
         self.last_trade[symbol] = price
 
     def _open_lots(self, account: AccountRecord, symbol: str, qty: int, cost: int | None, acquired_day: int, now: int) -> int:
@@ -84,12 +84,6 @@ class Bookkeeping(ShardBase):
         acquired = lots.day_start_ns(acquired_day, self.limits.open_timezone) if acquired_day else now
         lots.open_position(self._books(account), symbol, qty, cost, acquired)
         return cost
-
-    @staticmethod
-    def _books(account: AccountRecord) -> Books:
-        if account.books is None:
-            account.books = Books()
-        return account.books
 
     def _set_lot_method(self, command: SetLotMethod, now: int) -> None:
         account = self.accounts.get(command.account)
@@ -202,34 +196,6 @@ class Bookkeeping(ShardBase):
         )
         del rows, sold, chosen  # views of the ledger: released before it next grows
         self.out.to(GATEWAY, command.reply.gateway, reply)
-
-    # --- for statements ----------------------------------------------------------------------------------
-
-    def trades_between(self, account: str, from_ns: int, to_ns: int) -> list[dict[str, object]]:
-        """``account``'s fills booked at ``from_ns`` ≤ ts < ``to_ns``, in order: ts, order id,
-        symbol, side, qty, price, cash."""
-        books = self._books(self.accounts[account])
-        table = lots.names(books)
-        rows = lots.trades_array(books)
-        chosen = rows[(rows["ts"] >= from_ns) & (rows["ts"] < to_ns)]
-        return [
-            {
-                "ts": int(r["ts"]),
-                "order_id": f"{table[r['order_prefix']]}-{int(r['order_n'])}",
-                "symbol": table[r["symbol"]],
-                "side": "buy" if r["side"] == lots.BUY else "sell",
-                "qty": int(r["qty"]),
-                "price": int(r["price"]),
-                "cash": int(r["cash"]),
-            }
-            for r in chosen
-        ]
-
-    def closings_between(self, account: str, from_ns: int, to_ns: int) -> list[Closing]:
-        """``account``'s closings sold at ``from_ns`` ≤ ts < ``to_ns``, in the order booked."""
-        books = self._books(self.accounts[account])
-        rows = lots.closings_array(books)
-        return lots.closing_rows(books, rows[(rows["sold"] >= from_ns) & (rows["sold"] < to_ns)])
 
     # --- checks ----------------------------------------------------------------------------------------
 

@@ -59,7 +59,8 @@ from actors.account.base import ShardBase, shared
 from actors.account.records import AccountRecord, PositionRecord
 from actors.runtime.outputs import ACCOUNT, ALL, GATEWAY
 from actors.runtime.router import account_actor
-from model import fixed
+from model import fixed, lots
+from model.lots import Lot, LotError, LotMethod
 from model.messages import (
     DecideTransfer,
     JournalApplied,
@@ -80,8 +81,6 @@ from model.messages import (
     TransfersReply,
     TransferToAsker,
 )
-from model import lots
-from model.lots import Books, Lot, LotError, LotMethod
 from model.routing import shard_of
 from model.statements import MoveEntry
 from model.transfers import MAX_CASH, Decision, TransferKind, TransferReason, TransferStatus, amount_problem, lots_problem, qty_problem
@@ -513,7 +512,7 @@ class Transfers(ShardBase):
                 return Vote(False, TransferReason.INSUFFICIENT_POSITION.value, message)
         for (name, symbol), wanted in named.items():
             try:
-                lots.check_specific(_books(self.accounts[name]), symbol, list(wanted.items()))
+                lots.check_specific(self._books(self.accounts[name]), symbol, list(wanted.items()))
             except LotError as error:
                 return Vote(False, error.code, f"{name}: {error}")
         for (name, symbol), total in credits.items():
@@ -577,7 +576,7 @@ class Transfers(ShardBase):
         """A debit of shares booked: its lots taken (named ones first, as a sell's, else by the
         account's method), the position's quantity and cost lessened by theirs."""
         assert record.symbol is not None and record.journal_id is not None
-        books = _books(account)
+        books = self._books(account)
         named = list(record.named) if record.named else None
         method = LotMethod.SPECIFIC if named else LotMethod(books.method)
         taken = lots.take_lots(books, record.symbol, record.qty, method, named)
@@ -603,7 +602,7 @@ class Transfers(ShardBase):
             return
         waiting.remove(transfer_id)
         account = self.accounts[record.account]
-        opened = lots.put_lots(_books(account), record.symbol, [Lot(lot.lot_id, lot.qty, lot.cost, lot.acquired, lot.adjust, lot.flags) for lot in message.lots])
+        opened = lots.put_lots(self._books(account), record.symbol, [Lot(lot.lot_id, lot.qty, lot.cost, lot.acquired, lot.adjust, lot.flags) for lot in message.lots])
         position = account.positions.setdefault(shared(record.symbol), PositionRecord())
         position.qty += record.qty
         position.cost += sum(lot.cost for lot in opened) * fixed.SCALE
@@ -713,11 +712,6 @@ class Transfers(ShardBase):
         journal messages handled, a counter for crash points like ``allocations``)."""
         return msgspec.msgpack.encode(msgspec.structs.replace(self.transfers_snapshot(), steps=0))
 
-
-def _books(account: AccountRecord) -> Books:
-    if account.books is None:
-        account.books = Books()
-    return account.books
 
 
 def _reused(key: str, account: str) -> str:

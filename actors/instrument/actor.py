@@ -36,8 +36,7 @@ class InstrumentActor(DurableHost):
     def __init__(self, name: str, config: Config, instruments: list[Instrument]) -> None:
         self.instruments = instruments
         super().__init__(name, config)
-        self.shards = self.router.resolve(ACCOUNT, ALL)
-        self.windowed = set(self.shards)  # destinations written within a window (``_write_window``)
+        self.shards = self.router.resolve(ACCOUNT, ALL)  # in their order; each written within a window (``_write_window``)
         self.window = SendWindow(config.batching.max_in_flight_to_shard)
         self.recover(config.server.data_dir)
         self.state.take_marks()  # what replay published went out before the restart
@@ -72,7 +71,7 @@ class InstrumentActor(DurableHost):
             return  # not wired yet: everything is unacked and goes when the links open
         windowed: set[str] = set()
         for name, data in fresh:
-            if name in self.windowed:
+            if name in self.shards:
                 windowed.add(name)
             else:
                 self.links.send(name, data)
@@ -90,14 +89,14 @@ class InstrumentActor(DurableHost):
 
     def on_ack(self, name: str, seq: int) -> None:
         super().on_ack(name, seq)
-        if name in self.windowed:
+        if name in self.shards:
             self._write_window(name)
 
     def on_connect(self, name: str) -> None:
         """A shard's link (re)opened: marks sent while it was down were not written (soft
         batches are not kept), so it gets every current one, then what it has not acked
         (within its window)."""
-        if name in self.windowed and self.links is not None:
+        if name in self.shards and self.links is not None:
             self.links.send(name, self._soft(self.state.marks(time.time_ns())))
             self.window.reopened(name)  # whatever was written before may be lost: again from the first unacked
             self._write_window(name)

@@ -16,8 +16,14 @@ import ctypes.util
 import sys
 
 _libc_name = ctypes.util.find_library("c")
-_libc = ctypes.CDLL(_libc_name) if _libc_name else None
-_trim = getattr(_libc, "malloc_trim", None)  # glibc only
+libc = ctypes.CDLL(_libc_name) if _libc_name else None  # the process's C library, opened once (memprobe reads glibc's figures through it)
+_trim = getattr(libc, "malloc_trim", None)  # glibc only
+
+
+def trim() -> None:
+    """Ask glibc to give the free pages of every arena back to the kernel (nothing elsewhere)."""
+    if _trim is not None:
+        _trim(0)
 
 
 def give_back() -> None:
@@ -27,5 +33,4 @@ def give_back() -> None:
     arrow = sys.modules.get("pyarrow")
     if arrow is not None:
         arrow.default_memory_pool().release_unused()
-    if _trim is not None:
-        _trim(0)
+    trim()

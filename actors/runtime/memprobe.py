@@ -32,6 +32,8 @@ import tracemalloc
 from collections import Counter
 from pathlib import Path
 
+from actors.runtime import heap
+
 ENV = "BROKERD_MEMPROBE"
 TRACE_ENV = "BROKERD_MEMPROBE_TRACE"
 POLL_S = 0.2
@@ -46,8 +48,7 @@ class _MallInfo2(ctypes.Structure):
 
 
 def _libc() -> ctypes.CDLL | None:
-    found = ctypes.util.find_library("c")
-    return ctypes.CDLL(found) if found else None
+    return heap.libc  # the one handle, opened once (``actors/runtime/heap.py``)
 
 
 def resident() -> dict[str, int]:
@@ -72,9 +73,7 @@ def malloc_info() -> dict[str, int]:
 
 def trim() -> None:
     """Ask glibc to give the free pages of every arena back to the kernel."""
-    libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
+    heap.trim()
 
 
 def pymalloc_info() -> dict[str, int]:

@@ -1,7 +1,7 @@
 """Messages of the books (``model/lots.py``): the gateway's queries of an account's lots and
 realized gains and the shard's answers; and the operator's choice of an account's lot method.
 
-Tags 120-129 are the books' (never reuse or renumber one: the journal holds them)."""
+Tags 130-139 are the books' (never reuse or renumber one: the journal holds them)."""
 
 from __future__ import annotations
 
