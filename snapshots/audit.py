@@ -80,7 +80,7 @@ from model.audit import (
     record_hash,
     valid_prefix,
 )
-from model.calendar import trading_day
+from model.calendar import parse_iso_day, trading_day
 from snapshots.files import fsync_directory, write_bytes_atomically
 
 log = structlog.get_logger("audit")
@@ -141,13 +141,26 @@ def segments(folder: Path) -> list[Segment]:
     return sorted(found, key=lambda segment: (segment.first_seq, segment.closed))
 
 
+def chain_segments(folder: Path) -> list[Segment]:
+    """The segments that make a writer's chain, in order: a ``.log`` left beside its
+    ``.log.zst`` by a close a crash interrupted is not one (the ``.zst`` is the segment;
+    the writer removes the ``.log`` when it next opens). What ``verify`` and ``export`` read."""
+    listed = segments(folder)
+    closed = {segment.first_seq for segment in listed if segment.closed}
+    return [segment for segment in listed if segment.closed or segment.first_seq not in closed]
+
+
 def read_segment(segment: Segment) -> bytes:
     """A segment's frames (decompressed when closed); ``AuditCorrupt`` when it does not decompress."""
-    data = segment.path.read_bytes()
+    return _decompressed(segment, segment.path.read_bytes())
+
+
+def _decompressed(segment: Segment, stored: bytes) -> bytes:
+    """A segment's frames from its bytes as stored."""
     if not segment.closed:
-        return data
+        return stored
     try:
-        return zstandard.ZstdDecompressor().decompress(data)
+        return zstandard.ZstdDecompressor().decompress(stored)
     except zstandard.ZstdError as error:
         raise AuditCorrupt(f"{segment.path}: does not decompress ({error})") from None
 
@@ -550,10 +563,7 @@ def verify_chain(root: Path, writer: str, anchors: list[Anchor], first_day: str 
     (inclusive; ``None``: unbounded). A range that does not start at the chain's first segment
     links to the last record of the segment before it (read, not checked itself)."""
     folder = root / writer
-    listed = segments(folder)
-    closed = {segment.first_seq for segment in listed if segment.closed}
-    # a .log beside its .log.zst (a close a crash interrupted): the .zst is the segment
-    every = [segment for segment in listed if segment.closed or segment.first_seq not in closed]
+    every = chain_segments(folder)
     chosen = [s for s in every if (first_day is None or s.day >= first_day) and (last_day is None or s.day <= last_day)]
     start: Head | None = empty_head(writer)
     issues: list[Finding] = []
@@ -618,7 +628,7 @@ def export(root: str | Path, first_day: str, last_day: str, folder: str | Path) 
     the SHA-256 of the file as stored). ``folder`` is created and must not hold either file.
     Returns the counts."""
     root, folder = Path(root), Path(folder)
-    date.fromisoformat(first_day), date.fromisoformat(last_day)
+    parse_iso_day(first_day), parse_iso_day(last_day)
     folder.mkdir(parents=True, exist_ok=True)
     records_path, segments_path = folder / "audit.jsonl", folder / "segments.jsonl"
     for path in (records_path, segments_path):
@@ -628,11 +638,11 @@ def export(root: str | Path, first_day: str, last_day: str, folder: str | Path) 
     counts = {"segments": 0, "records": 0}
     with _exclusive(records_path) as records_out, _exclusive(segments_path) as segments_out:
         for writer in writers(root):
-            for segment in segments(root / writer):
+            for segment in chain_segments(root / writer):
                 if not first_day <= segment.day <= last_day:
                     continue
                 stored = segment.path.read_bytes()
-                data = read_segment(segment)
+                data = _decompressed(segment, stored)
                 first = last = 0
                 for found in read_frames(data):
                     if found.payload is None:

@@ -25,6 +25,7 @@ from snapshots.audit import (
     Batch,
     export,
     read_mark,
+    read_segment,
     segments,
     signer_from_store,
     verify_audit,
@@ -293,6 +294,21 @@ def test_export_writes_records_and_segment_hashes_as_json_lines(tmp_path: Path) 
     assert listed[0]["sha256"] == hashlib.sha256(closed.read_bytes()).hexdigest() and listed[0]["last_seq"] == 4
     with pytest.raises(FileExistsError):
         export(root, "2025-01-02", "2025-01-03", tmp_path / "out")
+
+
+def test_export_after_a_close_a_crash_interrupted_lists_each_record_once(tmp_path: Path) -> None:
+    """A crash between writing a closed segment's ``.log.zst`` and removing its ``.log`` leaves
+    both: the ``.zst`` is the segment (as for verify), the ``.log`` is not exported again."""
+    root = tmp_path / "audit"
+    write(root, count=4).close()
+    write(root, count=2, start=2, day=1).close()
+    closed = next(s for s in segments(root / "account-0") if s.closed)
+    leftover = closed.path.with_name(closed.path.name[: -len(".zst")])
+    leftover.write_bytes(read_segment(closed))  # the .log the crash left beside its .zst
+    counts = export(root, "2025-01-02", "2025-01-02", tmp_path / "out")
+    assert counts == {"segments": 1, "records": 4}
+    lines = [json.loads(line) for line in (tmp_path / "out" / "audit.jsonl").read_text().splitlines()]
+    assert [r["seq"] for r in lines] == [1, 2, 3, 4]
 
 
 # --- kill -9 in the middle of appends ------------------------------------------------------------
