@@ -8,9 +8,9 @@ from actors.account.base import shared
 from actors.account.books import Bookkeeping
 from actors.account.records import OrderRecord
 from model import fixed
-from model.enums import ExecType, Side, VenueEventKind
+from model.enums import ExecType, OrderStatus, Side, VenueEventKind
 from model.lifecycle import OrderEvent, can
-from model.messages import OrderUpdate
+from model.messages import AllocationFills, OrderUpdate
 
 _VENUE_EVENT_EXEC = {
     VenueEventKind.CANCELED: (OrderEvent.CANCEL, ExecType.CANCELED),
@@ -22,6 +22,8 @@ _VENUE_EVENT_EXEC = {
 _BUY = Side.BUY
 _FILL, _PARTIAL_FILL = OrderEvent.FILL, OrderEvent.PARTIAL_FILL
 _TRADE = ExecType.TRADE
+_OPEN = frozenset(status for status in OrderStatus if status.is_open)
+_CENT, _SCALE = fixed.CENT, fixed.SCALE
 
 
 class Booking(Bookkeeping):
@@ -30,36 +32,64 @@ class Booking(Bookkeeping):
     a buy and down for a sell, so the sum over fills is exact."""
 
     def _trade(self, order: OrderRecord, update: OrderUpdate, now: int) -> None:
-        price = update.last_price
-        if price is None or update.last_qty <= 0 or not order.status.is_open:
-            self._anomaly(f"bad trade for {order.order_id}: qty={update.last_qty} price={price} status={order.status.value}")
+        venue = update.venue
+        self._book_trade(order, update.last_qty, update.last_price, update.cash, intern(venue) if venue else venue, shared(update.block), update.done, now)
+
+    def _allocation_fills(self, fills: AllocationFills, now: int) -> None:
+        """An allocation's fills to this shard's orders, booked one by one as the same
+        ``OrderUpdate`` trades would be; each order at rest again goes cold at once, as
+        after a message each (a chunk is up to ``[batching] max_messages`` orders)."""
+        count = len(fills.order_ids)
+        if not len(fills.accounts) == len(fills.qtys) == len(fills.cash) == len(fills.done) == count:
+            self._anomaly(f"allocation fills of block {fills.block} with columns of unequal length refused")
+            return
+        get, settle, book = self.orders.get, self.orders.settle, self._book_trade
+        block, venue, price = shared(fills.block), shared(fills.venue), fills.price
+        for order_id, qty, cash, done in zip(fills.order_ids, fills.qtys, fills.cash, fills.done):
+            order = get(order_id)
+            if order is None:
+                self._anomaly(f"allocation fill for unknown order {order_id} of block {fills.block}")
+                continue
+            book(order, qty, price, cash, venue, block, done, now)
+            settle()
+
+    def _book_trade(self, order: OrderRecord, qty: int, price: int | None, cash: int | None, venue: str, block: str | None, done: bool, now: int) -> None:
+        """One fill of ``order``: ``qty`` at ``price``; from a block, ``cash`` (whole cents)
+        is what it books, else exactly qty × price × multiplier. ``venue`` and ``block``:
+        strings already shared (``shared``: one object for every order they fill)."""
+        if price is None or qty <= 0 or order.status not in _OPEN:
+            self._anomaly(f"bad trade for {order.order_id}: qty={qty} price={price} status={order.status.value}")
             return
         instrument = self.instruments[order.spec.symbol]
         # An allocation from a block books the cash it was given (whole cents, summing exactly
         # to the block's); any other fill is worth exactly qty × price × multiplier.
-        value = update.cash * fixed.SCALE if update.cash is not None else update.last_qty * price * instrument.multiplier
-        if update.cash is not None and (update.cash < 0 or update.cash % fixed.CENT):
-            self._anomaly(f"allocation for {order.order_id} with cash {update.cash} not in whole cents refused")
+        if cash is None:
+            value = qty * price * instrument.multiplier
+        elif cash < 0 or cash % _CENT:
+            self._anomaly(f"allocation for {order.order_id} with cash {cash} not in whole cents refused")
             return
-        if _would_overfill(order, update.last_qty, value):
-            self._anomaly(f"overfill refused for {order.order_id}: {update.last_qty} at {price}")
+        else:
+            value = cash * _SCALE
+        spec_qty = order.spec.qty
+        if (order.cum_qty + qty > spec_qty) if spec_qty is not None else _would_overfill(order, qty, value):
+            self._anomaly(f"overfill refused for {order.order_id}: {qty} at {price}")
             return
         account = self.accounts[order.account]
-        if update.venue:
-            order.venue = intern(update.venue)  # ``shared``, inline: two strings on every fill
-        order.cum_qty += update.last_qty
+        if venue:
+            order.venue = venue
+        order.cum_qty += qty
         order.cum_value += value
-        if update.block is not None:
-            order.block = shared(update.block)  # one string per block, not one per order it fills
+        if block is not None:
+            order.block = block
             self.allocations += 1
         # the instrument's symbol: a position's key is one string per symbol, not the thawed order's copy
-        self._book_fill(account, order, instrument.symbol, update.last_qty, price, now)
-        complete = update.done if order.spec.qty is None else order.cum_qty == order.spec.qty
+        self._book_fill(account, order, instrument.symbol, qty, price, now)
+        complete = done if spec_qty is None else order.cum_qty == spec_qty
         self._move(order, _FILL if complete else _PARTIAL_FILL)
         if order.pending_replace is not None and not order.pending.has_replace:  # filled: nothing left to replace
             self._release_replace(order, account, "order filled")
         self._rereserve(account, order)
-        self._report(order, _TRADE, now, last_qty=update.last_qty, last_price=price)
+        self._report(order, _TRADE, now, last_qty=qty, last_price=price)
 
     def _finish(self, order: OrderRecord, update: OrderUpdate, now: int) -> None:
         event, exec_type = _VENUE_EVENT_EXEC[update.kind]

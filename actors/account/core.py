@@ -43,6 +43,7 @@ from model.enums import Side, VenueEventKind
 from model.instruments import Instrument
 from model.lifecycle import STATES
 from model.messages import (
+    AllocationFills,
     Message,
     CancelAll,
     CancelOrder,
@@ -229,6 +230,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         QueryOrders: Queries._query_orders,
         QueryAccount: Queries._query_account,
         OrderUpdate: _order_update,
+        AllocationFills: Booking._allocation_fills,
         MarketUpdate: Markets._market_update,
         SetTradingStatus: Markets._set_trading_status,
         SetKill: _set_kill,

@@ -29,9 +29,10 @@ class InstrumentBase(Dispatcher):
     ``actors.instrument.core.InstrumentState`` puts them together.
     """
 
-    def __init__(self, name: str, instruments: list[Instrument], venues: list[VenueSection], shards: int = 1) -> None:
+    def __init__(self, name: str, instruments: list[Instrument], venues: list[VenueSection], shards: int = 1, allocation_chunk: int = 1000) -> None:
         self.name = name
         self.shards = shards  # account shards: the open waits for its marker from each
+        self.allocation_chunk = allocation_chunk  # fills per AllocationFills message (``[batching] max_messages``)
         self.open_markers: dict[str, list[str]] = {}  # "open_id:symbols" → shards whose marker came
         self.opens_done: dict[int, list[int]] = {}  # open_id → [markers completed, orders released]
         self.nav_marks: dict[str, dict[str, int]] = {}  # fund → account shard → last strike whose marker came from it

@@ -15,9 +15,13 @@ from actors.instrument.router import Router
 from actors.runtime.outputs import ACCOUNT, ALL, DROP_COPY, VENUE
 from model import fixed
 from model.enums import OrderType, Reason, Side, TimeInForce, VenueEventKind
-from model.messages import AdminCancelAll, AllocationReport, OpenMarket, OrderUpdate, VenueCancel, VenueNewOrder, VenueReport
+from model.messages import AdminCancelAll, AllocationFills, AllocationReport, OpenMarket, OrderUpdate, VenueCancel, VenueNewOrder, VenueReport
 from model.orders import OrderSpec
+from model.routing import shard_of
 from model.routes import RouteEvent, RouteState
+
+
+_Fills = tuple[list[str], list[str], list[int], list[int], list[bool]]  # an AllocationFills' columns
 
 
 class OpenBlocks(Router):
@@ -154,18 +158,41 @@ class OpenBlocks(Router):
             )
         )
         to = self.out.to
-        trade_kind, expired_kind = VenueEventKind.TRADE, VenueEventKind.EXPIRED
+        expired_kind = VenueEventKind.EXPIRED
+        shards, chunk = self.shards, self.allocation_chunk
         for allocation in opening.allocate(block, instrument.qty_increment, instrument.multiplier, reference):
-            at, alloc_id = allocation.price, allocation.alloc_id
             asked_qty = allocation.asked if allocation.asked is not None else [None] * len(allocation.order_ids)
             filled = 0
+            by_shard: dict[int, _Fills] = {}
+            expired: list[tuple[str, str]] = []  # sent after the fills: an order's partial fill comes before its expiry
             for order_id, account, qty, cash, asked in zip(allocation.order_ids, allocation.accounts, allocation.qty, allocation.cash, asked_qty, strict=True):
                 if qty:
-                    done = asked is None or qty == asked
-                    to(ACCOUNT, account, OrderUpdate(order_id, account, trade_kind, qty, at, None, venue, now, done, cash, alloc_id))
+                    fills = by_shard.get(shard := shard_of(account, shards))
+                    if fills is None:
+                        fills = by_shard[shard] = ([], [], [], [], [])
+                    fills[0].append(order_id)
+                    fills[1].append(account)
+                    fills[2].append(qty)
+                    fills[3].append(cash)
+                    fills[4].append(asked is None or qty == asked)
                     filled += 1
                 if (qty == 0) if asked is None else (qty < asked):
-                    to(ACCOUNT, account, OrderUpdate(order_id, account, expired_kind, 0, None, unfilled, venue, now, True))
+                    expired.append((order_id, account))
+            # one message per shard and chunk, keyed by its first account: the router sends it
+            # to that account's shard, which is every one of its accounts' (``shard_of``)
+            for order_ids, accounts, qtys, cash_column, done in by_shard.values():
+                for start in range(0, len(order_ids), chunk):
+                    end = start + chunk
+                    to(
+                        ACCOUNT,
+                        accounts[start],
+                        AllocationFills(
+                            allocation.alloc_id, block.symbol, venue, allocation.price,
+                            order_ids[start:end], accounts[start:end], qtys[start:end], cash_column[start:end], done[start:end], now,
+                        ),
+                    )
+            for order_id, account in expired:
+                to(ACCOUNT, account, OrderUpdate(order_id, account, expired_kind, 0, None, unfilled, venue, now, True))
             self.fills_allocated += filled
             self.allocations += len(allocation.order_ids)
             if allocation.residual_qty or allocation.residual_cash:

@@ -75,6 +75,7 @@ class InstrumentSnapshot(msgspec.Struct):
     # orders held for the open in columns (``holding``); snapshots of version 3 have none:
     # their orders for the open are all in ``routes`` and go into the columns on restore
     held_open: HeldColumns | None = None
+    allocation_chunk: int = 1000  # fills per AllocationFills message: ``[batching] max_messages`` when the actor was first built
 
 
 class InstrumentState(OpenBlocks, HeldOrders, Books):
@@ -237,6 +238,7 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
             done_blocks=self.done_blocks,
             anomalies=self.anomalies,
             held_open=self.held_open.columns(),
+            allocation_chunk=self.allocation_chunk,
         )
 
     def records(self) -> int:
@@ -249,7 +251,7 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
         """The actor ``snapshot`` described. The indexes — routes by child id, held stops by
         symbol (in the routes' order, which is the order they trigger in) and blocks by
         child id — are rebuilt from the routes and the blocks."""
-        core = cls(state.name, [book.instrument for book in state.books], state.venues, state.shards)
+        core = cls(state.name, [book.instrument for book in state.books], state.venues, state.shards, state.allocation_chunk)
         core.books = {book.instrument.symbol: book for book in state.books}
         core.venue_sessions, core.child_counter, core.block_counter = state.venue_sessions, state.child_counter, state.block_counter
         core.open_markers, core.opens_done, core.nav_marks, core.navs_struck = state.open_markers, state.opens_done, state.nav_marks, state.navs_struck

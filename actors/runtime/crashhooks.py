@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from model.enums import VenueEventKind
-from model.messages import Batch, LoadOrders, OrderUpdate
+from model.messages import AllocationFills, Batch, LoadOrders, OrderUpdate
 from snapshots.crashpoints import CrashPoints
 
 
@@ -66,4 +66,4 @@ class TurnCrashPoints:
 
 
 def _is_trade(message: object) -> bool:
-    return isinstance(message, OrderUpdate) and message.kind is VenueEventKind.TRADE
+    return (isinstance(message, OrderUpdate) and message.kind is VenueEventKind.TRADE) or isinstance(message, AllocationFills)

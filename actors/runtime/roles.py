@@ -111,7 +111,7 @@ def _account_core(actor_plan: ActorPlan, config: Config) -> Core:
 
 
 def _instrument_core(actor_plan: ActorPlan, config: Config) -> Core:
-    return InstrumentState(actor_plan.name, actor_plan.instruments, config.venues, config.topology.account_shards)
+    return InstrumentState(actor_plan.name, actor_plan.instruments, config.venues, config.topology.account_shards, config.batching.max_messages)
 
 
 def _venue_core(actor_plan: ActorPlan, config: Config) -> Core:

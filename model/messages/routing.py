@@ -11,6 +11,7 @@ from model.messages.base import MessageBase
 from model.orders import OrderSpec
 
 __all__ = [
+    "AllocationFills",
     "AllocationReport",
     "CancelRoute",
     "MarketUpdate",
@@ -137,6 +138,33 @@ class OrderUpdate(MessageBase, frozen=True, gc=False, tag=60):
     block: str | None = None  # the block (allocation id) an allocation came from
 
 
+class AllocationFills(MessageBase, frozen=True, gc=False, tag=63):
+    """Fills of one allocation (block ``block`` of ``symbol`` at ``price`` on ``venue``) to
+    the orders of one account shard, in columns: ``order_ids[i]`` of ``accounts[i]`` got
+    ``qtys[i]`` for ``cash[i]`` (whole cents), and is complete if ``done[i]``. What a run of
+    ``OrderUpdate`` trades with ``block`` set would say, one message for up to
+    ``[batching] max_messages`` of them: the open books millions of allocations, and a
+    message each was most of a shard's decoding and dispatch."""
+
+    block: str
+    symbol: str
+    venue: str
+    price: int
+    order_ids: list[str]
+    accounts: list[str]
+    qtys: list[int]
+    cash: list[int]
+    done: list[bool]
+    ts: int
+
+    def updates(self) -> list[OrderUpdate]:
+        """The same fills as the ``OrderUpdate`` trades they stand for, one per order."""
+        return [
+            OrderUpdate(order_id, account, VenueEventKind.TRADE, qty, self.price, None, self.venue, self.ts, done, cash, self.block)
+            for order_id, account, qty, cash, done in zip(self.order_ids, self.accounts, self.qtys, self.cash, self.done, strict=True)
+        ]
+
+
 class AllocationReport(MessageBase, frozen=True, gc=False, tag=62):
     """One block's fill split over accounts (summed per account), for clearing's
     AllocationInstruction (J). ``qtys[i]`` went to ``accounts[i]`` at ``avg_price``."""
@@ -189,5 +217,6 @@ RoutingMessage = Union[
     OrderUpdate,
     MarketUpdate,
     AllocationReport,
+    AllocationFills,
     QuoteEvent,
 ]

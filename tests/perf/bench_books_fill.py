@@ -9,7 +9,9 @@ An account shard with ``--accounts`` fresh accounts (short sales allowed) queues
 ``--per-account`` market orders for the open each (60 % buys, 40 % sells, 70 % quantities
 and 30 % notionals, symbols spread at random as ``bench_open.py`` does); each is then filled
 whole by one allocation from a block (whole cents of cash), and only those ``apply`` calls
-are timed, with the collector off as a shard applies its batches (CPU time of the process:
+are timed — decoded from the batches an instrument actor sends them in, block by block
+(``AllocationFills`` of ``[batching] max_messages`` orders on a tree that has them), and applied —
+with the collector off as a shard applies its batches (CPU time of the process:
 steadier than the wall clock on a shared machine). Prints the median µs per allocation over
 ``--runs`` runs, and the µs per allocation spent afterwards opening the lots they left
 pending (what the shard's next snapshot or ``state_hash`` does first:
@@ -36,7 +38,36 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 
 
-def measure(accounts: int, per_account: int, symbols: int, seed: int = 7) -> tuple[float, float]:
+def as_sent(updates: list, max_messages: int) -> list[list]:  # type: ignore[type-arg]
+    """The batches an instrument actor sends these allocation fills in (sorted by block)."""
+    from model import messages
+
+    if not hasattr(messages, "AllocationFills"):
+        return [updates[start:start + max_messages] for start in range(0, len(updates), max_messages)]
+    batches: list[list] = []  # type: ignore[type-arg]
+    for start in range(0, len(updates), max_messages):
+        chunk = updates[start:start + max_messages]
+        one_block: list = []  # type: ignore[type-arg]
+        for update in chunk:
+            if one_block and (update.block != one_block[0].block):
+                batches.append([fills_of(one_block)])
+                one_block = []
+            one_block.append(update)
+        batches.append([fills_of(one_block)])
+    return batches
+
+
+def fills_of(updates: list):  # type: ignore[no-untyped-def,type-arg]
+    from model.messages import AllocationFills
+
+    first = updates[0]
+    return AllocationFills(
+        first.block, first.block.removeprefix("B-"), first.venue, first.last_price,
+        [u.order_id for u in updates], [u.account for u in updates], [u.last_qty for u in updates], [u.cash for u in updates], [u.done for u in updates], first.ts,
+    )
+
+
+def measure(accounts: int, per_account: int, symbols: int, seed: int = 7, max_messages: int = 1000) -> tuple[float, float]:
     """One run in this process (this tree): µs per allocation booked, and µs per allocation
     spent after them opening the lots they left pending (0 on a tree that books them at once)."""
     from actors.account.core import AccountState
@@ -45,7 +76,7 @@ def measure(accounts: int, per_account: int, symbols: int, seed: int = 7) -> tup
     from model.config import AccountSeed
     from model.enums import AssetClass, OrderType, Side, TimeInForce, VenueEventKind
     from model.instruments import Instrument
-    from model.messages import NewOrder, OrderUpdate, RouteOrder
+    from model.messages import Batch, NewOrder, OrderUpdate, RouteOrder, decode_batch, encode_batch
     from model.orders import OrderSpec
 
     rng = random.Random(seed)
@@ -82,15 +113,20 @@ def measure(accounts: int, per_account: int, symbols: int, seed: int = 7) -> tup
         if order.spec.notional is not None and order.spec.side is Side.BUY:
             cash = min(cash, order.spec.notional)
         updates.append(OrderUpdate(order_id, account, VenueEventKind.TRADE, qty, price, None, "SIM", now + 1, True, cash=cash, block="B-" + order.spec.symbol))
+    # as an instrument actor sends them: block by block (here one per symbol and side), each
+    # block's fills in batches of ``max_messages`` — one message each, or on a tree that has
+    # them, ``AllocationFills`` of ``max_messages`` orders; decoded from bytes as a shard does
+    updates.sort(key=lambda u: (u.block, state.orders.peek(u.order_id).spec.side))  # type: ignore[union-attr]
+    batches = [encode_batch(Batch("instrument-0", seq, now, messages)) for seq, messages in enumerate(as_sent(updates, max_messages), 1)]
     state.out.drain()
     gc.collect()
     gc.disable()  # as a shard applies its batches (``actors/runtime/machine.py``)
     apply, drain = state.apply, state.out.drain
     start = time.process_time()
-    for count, update in enumerate(updates, 1):
-        apply(update, now + 1)
-        if count % 64 == 0:
-            drain()
+    for data in batches:
+        for message in decode_batch(data).messages:
+            apply(message, now + 1)
+        drain()
     spent = time.process_time() - start
     drain()
     assert state.allocations == len(updates), (state.allocations, len(updates), state.anomalies[:3])

@@ -8,7 +8,7 @@ from model import fixed
 from model.config import VenueSection
 from model.enums import AssetClass, OrderType, Side, TimeInForce
 from model.instruments import Instrument
-from model.messages import RouteOrder, VenueQuote
+from model.messages import AllocationFills, RouteOrder, VenueQuote
 from model.orders import OrderSpec
 
 D = fixed.parse
@@ -22,9 +22,22 @@ def make_state() -> InstrumentState:
 
 def run(state: InstrumentState, message: object) -> list[Send]:
     state.apply(message, 1)  # type: ignore[arg-type]
-    sends = state.out.drain()
+    sends = as_updates(state.out.drain())
     state.check_invariants()
     return sends
+
+
+def as_updates(sends: list[Send]) -> list[Send]:
+    """``sends`` with each ``AllocationFills`` as the ``OrderUpdate`` trades it stands for, in
+    its place (what the tests of what an order is told read; ``test_blocks`` checks the
+    messages themselves)."""
+    out: list[Send] = []
+    for send in sends:
+        if isinstance(send.message, AllocationFills):
+            out.extend(Send(send.kind, update.account, update) for update in send.message.updates())
+        else:
+            out.append(send)
+    return out
 
 
 def quote(venue: str, bid: str, ask: str, size: str = "100") -> VenueQuote:

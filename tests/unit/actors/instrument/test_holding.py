@@ -19,6 +19,7 @@ from model import fixed
 from model.config import VenueSection
 from model.enums import AssetClass, OrderType, Reason, Side, TimeInForce, VenueEventKind
 from model.instruments import Instrument
+from tests.unit.actors.instrument.support import as_updates
 from model.messages import AdminCancelAll, CancelRoute, OpenMarket, OrderUpdate, ReplaceRoute, RouteOrder, VenueNewOrder, VenueReport
 from model.orders import OrderSpec
 from model.routes import RouteState
@@ -36,7 +37,7 @@ def make_state() -> InstrumentState:
 
 def run(state: InstrumentState, message: object) -> list[Send]:
     state.apply(message, NOW)  # type: ignore[arg-type]
-    sends = state.out.drain()
+    sends = as_updates(as_updates(state.out.drain()))
     state.check_invariants()
     return sends
 
@@ -331,7 +332,7 @@ def test_rows_beyond_one_pending_list_are_found_canceled_and_released_alike() ->
     state.apply(opg(f"account-0-{count}"), NOW)  # a pending row's duplicate
     assert state.anomalies == [f"route for account-0-{count} in IBM refused"] and len(state.held_open) == count
     state.apply(CancelRoute(f"account-0-{count - 1}", "A1", "IBM"), NOW)  # a pending row, canceled
-    [canceled] = updates(state.out.drain())
+    [canceled] = updates(as_updates(state.out.drain()))
     assert (canceled.order_id, canceled.kind) == (f"account-0-{count - 1}", VenueEventKind.CANCELED)
     state.check_invariants()
     assert len(state.held_open) == count - 1 and shard.pending == []

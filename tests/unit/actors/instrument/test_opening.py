@@ -10,6 +10,7 @@ from model import fixed
 from model.config import VenueSection
 from model.enums import AssetClass, OrderType, Reason, Side, TimeInForce, VenueEventKind
 from model.instruments import Instrument
+from tests.unit.actors.instrument.support import as_updates
 from model.messages import (
     AdminCancelAll,
     AllocationReport,
@@ -40,7 +41,7 @@ def make_state() -> InstrumentState:
 
 def run(state: InstrumentState, message: object, now: int = NOW) -> list[Send]:
     state.apply(message, now)  # type: ignore[arg-type]
-    sends = state.out.drain()
+    sends = as_updates(as_updates(state.out.drain()))
     state.check_invariants()
     return sends
 

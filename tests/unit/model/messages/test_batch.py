@@ -56,6 +56,7 @@ WIRE_TAGS = {
     "OrderUpdate": 60,
     "MarketUpdate": 61,
     "AllocationReport": 62,
+    "AllocationFills": 63,
     "QuoteEvent": 70,
     "SetTradingStatus": 80,
     "SetKill": 81,
