@@ -162,6 +162,19 @@ TABLE: tuple[Command, ...] = (
     Command("kill", _one("ACCOUNT|all"), "kill switch: cancel open orders, refuse new ones; survives restart", "kill"),
     Command("unkill", _one("ACCOUNT|all"), "lift the kill switch", "unkill"),
     Command(
+        "risk-limits",
+        (
+            Form(
+                names=("ACCOUNT|group:NAME",),
+                options=(("--max-var", "AMOUNT"), ("--max-gross-exposure", "AMOUNT"), ("--max-concentration-pct", "PCT"), ("--max-drawdown-pct", "PCT")),
+            ),
+            Form(words=("clear",), names=("ACCOUNT|group:NAME",)),
+        ),
+        "portfolio limits of an account or of every account of a group, checked on the portfolio after each order (docs/risk.md); journaled",
+        "risk_limits",
+    ),
+    Command("trading-state", _one("ACCOUNT", "active|reducing|halted"), "an account's trading state: reducing takes only orders that reduce risk", "trading_state"),
+    Command(
         "cancel-all",
         (Form(options=(("--account", "A"), ("--symbol", "S"), ("--venue", "V"))),),
         "cancel the open orders that match every filter given (none: all open orders)",

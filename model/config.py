@@ -21,6 +21,7 @@ from model.transfers import MAX_CASH
 from model.errors import ConfigError
 from model.instruments import Instrument, InstrumentSpec
 from model.permissions import ALIASES, DEFAULT_TENANT, UnknownRole, role
+from model.risk.limits import PortfolioLimits, parse_limits
 
 log = structlog.get_logger("config")
 
@@ -162,6 +163,58 @@ class RiskSection(_Section, frozen=True):
     @property
     def market_collar_fraction(self) -> int:
         return fixed.parse(self.market_collar_pct) // 100
+
+
+class PortfolioLimitsSection(_Section, frozen=True):
+    """Portfolio limits (docs/risk.md): money as decimal strings, shares as percent strings;
+    left out or ``""``: no limit."""
+
+    max_var: str = ""
+    max_concentration_pct: str = ""
+    max_gross_exposure: str = ""
+    max_drawdown_pct: str = ""
+
+    def __post_init__(self) -> None:
+        self.parsed()  # a negative limit or a share above 100 % stops the start, named
+
+    def parsed(self) -> PortfolioLimits:
+        return parse_limits(self.max_var, self.max_concentration_pct, self.max_gross_exposure, self.max_drawdown_pct)
+
+
+class PortfolioSection(_Section, frozen=True):
+    """Portfolio risk (docs/risk.md): the history the measures read, how they are computed,
+    the limits checked before every order on the portfolio as it would be after it, and the
+    thresholds of the ``risk`` alerts."""
+
+    checks: bool = True  # false: no portfolio check before orders (the measures and alerts stay)
+    history_file: str = ""  # daily bars, CSV or .parquet; "": a seeded demo history of the instruments
+    demo_history_days: int = 300
+    demo_history_seed: int = 1
+    window_days: int = 250  # returns the VaR and the correlation read
+    min_history_days: int = 20  # a symbol with fewer returns in the window falls back to its asset class's
+    var_level_pct: str = "99"  # the level of the pre-trade VaR (the measures show 95 and 99)
+    ewma_lambda: str = "0.94"
+    limits: PortfolioLimitsSection = PortfolioLimitsSection()  # every account's, unless its group's or its own say otherwise
+    groups: dict[str, PortfolioLimitsSection] = msgspec.field(default_factory=dict)
+    accounts: dict[str, PortfolioLimitsSection] = msgspec.field(default_factory=dict)
+    correlation_alert: str = "0.9"  # alert when two held symbols' correlation rises above it
+    volatility_jump_pct: str = "50"  # alert when a held symbol's EWMA volatility rises this much above its window's
+
+    def __post_init__(self) -> None:
+        if self.window_days < 2 or self.min_history_days < 2 or self.min_history_days > self.window_days:
+            raise ValueError("portfolio: window_days and min_history_days must be at least 2, min_history_days at most window_days")
+        if self.demo_history_days <= self.window_days:
+            raise ValueError("portfolio: demo_history_days must exceed window_days")
+        level = fixed.parse(self.var_level_pct)
+        if not 50 * fixed.SCALE <= level < 100 * fixed.SCALE:
+            raise ValueError(f"portfolio: var_level_pct {self.var_level_pct} must be at least 50 and below 100")
+        lam = fixed.parse(self.ewma_lambda)
+        if not 0 < lam < fixed.SCALE:
+            raise ValueError(f"portfolio: ewma_lambda {self.ewma_lambda} must be between 0 and 1")
+        if not 0 < fixed.parse(self.correlation_alert) <= fixed.SCALE:
+            raise ValueError(f"portfolio: correlation_alert {self.correlation_alert} must be in (0, 1]")
+        if fixed.parse(self.volatility_jump_pct) <= 0:
+            raise ValueError(f"portfolio: volatility_jump_pct {self.volatility_jump_pct} must be positive")
 
 
 class TenantRiskSection(_Section, frozen=True):
@@ -480,6 +533,7 @@ class Config(_Section, frozen=True):
     batching: BatchingSection = BatchingSection()
     gateway: GatewaySection = GatewaySection()
     risk: RiskSection = RiskSection()
+    portfolio: PortfolioSection = PortfolioSection()
     sim: SimSection = SimSection()
     journal: JournalSection = JournalSection()
     drop_copy: DropCopySection = DropCopySection()

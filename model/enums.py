@@ -128,3 +128,10 @@ class Reason(StrEnum):
     UNKNOWN_LOT = "unknown_lot"  # a sell names a lot its account holds no open lot of in the symbol (``model/lots.py``)
     LOT_QTY_EXCEEDED = "lot_qty_exceeded"  # ... a lot holding less than the quantity named
     INVALID_LOTS = "invalid_lots"  # ... a lot twice
+    # portfolio limits and trading states (``model/risk/limits.py``), checked after the others
+    ACCOUNT_HALTED = "account_halted"  # the account's trading state is halted
+    ACCOUNT_REDUCING = "account_reducing"  # ... reducing, and the order does not reduce risk
+    MAX_DRAWDOWN = "max_drawdown"
+    MAX_GROSS_EXPOSURE = "max_gross_exposure"
+    MAX_CONCENTRATION = "max_concentration"
+    MAX_VAR = "max_var"

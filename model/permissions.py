@@ -120,6 +120,8 @@ COMMANDS: Final[dict[str, str]] = {
     "cancel-all": "tenant.cancel",
     "kill": "tenant.kill",
     "unkill": "tenant.kill",
+    "risk-limits": "tenant.kill",  # like the kill switch: what an account may still trade
+    "trading-state": "tenant.kill",
     "accounts": "tenant.accounts",
     "lot-method": "tenant.accounts",
     "status": "server.inspect",

@@ -21,6 +21,8 @@ from model import fixed
 from model.config import AccountSeed, Config
 from model.instruments import Instrument
 from model.limits import RiskLimits, tenant_limits
+from model.risk import model as risk_model
+from model.messages import SetPortfolioModel
 from model.messages import AccountReply, DecideTransfer, Message, OpenAccount, OrdersReply, QueryAccount, QueryOrders, Reply, SetRiskLimits
 from model.statements import GAINS_HEADER, STATEMENT_CSV_HEADER, statement_csv_rows, statement_json
 from model.transfers import Decision, TransferReason, TransferStatus, transfer_view
@@ -62,10 +64,20 @@ class AccountActor(MarksHost):
             # the first record of a journal says which limits it started with (a replay from
             # empty then never takes a later configuration's); a restart with others journals them
             inputs.append(SetRiskLimits(limits, tenants))
+        model = self.portfolio_model()
+        if self.journal.last_seq == 0 or model != SetPortfolioModel(core.portfolio.model, core.portfolio.config):
+            inputs.append(model)  # like the limits: the model replay decides with is the journal's, never the file's
         inputs += [OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group, s.tenant, s.basis) for s in fresh]
         if inputs:
             self.submit_local(inputs)
         return len(fresh)
+
+    def portfolio_model(self) -> SetPortfolioModel:
+        """The risk model from ``[portfolio]``'s history (or the demo's) and its limits. A bad
+        history file stops the shard's start with the file's findings."""
+        section = self.config.portfolio
+        model = risk_model.build_model(risk_model.load_or_demo(section, self.instruments), self.instruments, section)
+        return SetPortfolioModel(model, risk_model.portfolio_config(section))
 
     # --- operator queries (read only: not journaled) -----------------------------------------
 

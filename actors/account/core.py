@@ -29,6 +29,7 @@ from actors.account.entry import OrderEntry
 from actors.account.limits import tenant_of
 from actors.account.markets import Markets
 from actors.account.orders import at_rest, thaw
+from actors.account.portfolio import Portfolio, PortfolioState
 from actors.account.queries import Queries
 from actors.account.records import SAME_AS_SPEC, AccountRecord, OrderRecord, PositionRecord
 from actors.account.requests import Requests
@@ -62,6 +63,9 @@ from model.messages import (
     SetKill,
     SetRiskLimits,
     SetLotMethod,
+    SetAccountTradingState,
+    SetPortfolioLimits,
+    SetPortfolioModel,
     SetTradingStatus,
     StrikeNav,
 )
@@ -104,6 +108,7 @@ class AccountSnapshot(msgspec.Struct):
     tenant_limits: dict[str, RiskLimits] = msgspec.field(default_factory=dict)  # none in a snapshot from before them
     transfers: TransfersSnapshot | None = None  # cash movements (``transfers.py``); none in a snapshot from before them
     last_trade: dict[str, int] = msgspec.field(default_factory=dict)  # the ``last`` marks (none before the books)
+    portfolio: PortfolioState | None = None  # portfolio limits and trading states (``portfolio.py``); none before them
 
 
 class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, Transfers):
@@ -251,6 +256,9 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         QueryGains: Bookkeeping._query_gains,
         SetLotMethod: Bookkeeping._set_lot_method,
         QueryStatement: Statements._query_statement,
+        SetPortfolioModel: Portfolio._set_portfolio_model,
+        SetPortfolioLimits: Portfolio._set_portfolio_limits,
+        SetAccountTradingState: Portfolio._set_account_trading_state,
     }
 
     # --- checks ------------------------------------------------------------------------------
@@ -321,6 +329,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
             tenant_limits=self.tenant_limits,
             transfers=self.transfers_snapshot(),
             last_trade=self.last_trade,
+            portfolio=self.portfolio,
         )
 
     @classmethod
@@ -337,6 +346,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         core.order_counter, core.allocations, core.nav_markers = state.order_counter, state.allocations, state.nav_markers
         core.kill_all, core.rejected_requests, core.anomalies = state.kill_all, state.rejected_requests, state.anomalies
         core.restore_transfers(state.transfers)
+        core.portfolio = state.portfolio or PortfolioState()
         return core
 
     def _restored_account(self, account: AccountRecord) -> AccountRecord:
@@ -416,4 +426,5 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         for encoded in self.orders.encoded():
             digest.update(encoded)
         digest.update(self.transfers_state())
+        digest.update(msgspec.msgpack.encode(self.portfolio))
         return digest.hexdigest()

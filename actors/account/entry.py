@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from actors.account import risk
-from actors.account.books import Bookkeeping
+from actors.account.portfolio import Portfolio
 from actors.account.records import SAME_AS_SPEC, OrderRecord
 from actors.runtime.outputs import GATEWAY, INSTRUMENT
 from model.enums import ExecType, OrderStatus, Reason, Side
@@ -34,7 +34,7 @@ _SELL = Side.SELL
 _PENDING_NEW = OrderStatus.PENDING_NEW
 
 
-class OrderEntry(Bookkeeping):
+class OrderEntry(Portfolio):
     """New orders: pre-trade risk in its fixed order, the hold, the first report, the route;
     and the idempotent answer to a ``client_order_id`` used before."""
 
@@ -107,6 +107,8 @@ class OrderEntry(Bookkeeping):
         market = self.markets.get(spec.symbol)
         # the account's tenant's limits, resolved when it opened: one attribute, no lookup
         reason, estimate, cash = risk.check(order, account, instrument, market, account.limits or self.limits)
+        if reason is None:  # then the portfolio's, on the account as it would be after the order (``portfolio.py``)
+            reason = self.portfolio_failure(account, order, instrument)
         if lot_method is not None or lots is not None:
             order.lot_method = lot_method
             order.lots = None if lots is None else [[lot_id, qty] for lot_id, qty in lots]

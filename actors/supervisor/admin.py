@@ -45,7 +45,8 @@ from model import backoffice, fixed, lots, permissions
 from model.admin_commands import SERVER, AdminError, Forbidden, Given, check
 from model.basket import BasketError, BasketRules, encode_chunks, is_parquet, parse_basket, refused_rows
 from model.config import Config, ConfigError, Setup, User, check_account_symbols, parse_accounts_csv
-from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetKill, SetLotMethod, SetTradingStatus
+from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetAccountTradingState, SetKill, SetLotMethod, SetPortfolioLimits, SetTradingStatus
+from model.risk.limits import TradingState, parse_limits
 from model.permissions import DEFAULT_TENANT, Reach
 from model.statements import check_period, parse_day
 from model.transfers import Decision, TransferStatus
@@ -245,6 +246,39 @@ class AdminCommands:
         canceled = await self._open_orders(None if account == ALL else account) if killed else 0
         await self._operator([SetKill(account, killed)])
         return {"ok": True, "killed": self._killed_of(tenant), "canceled": canceled}
+
+    async def risk_limits(self, given: Given, tenant: str | None) -> Result:
+        """Portfolio limits of one account or of a group (``group:NAME``): checked here (a
+        negative amount, a share above 100 %, an unknown account or group changes nothing),
+        then journaled by the supervisor and by each shard that applies them."""
+        target = given["ACCOUNT|group:NAME"]
+        clear = given.form == 1
+        try:
+            limits = parse_limits(given.get("max-var"), given.get("max-concentration-pct"), given.get("max-gross-exposure"), given.get("max-drawdown-pct"))
+        except ValueError as error:
+            raise AdminError(str(error)) from None
+        if not clear and not limits.any():
+            raise AdminError("give at least one limit (--max-var, --max-gross-exposure, --max-concentration-pct, --max-drawdown-pct), or 'clear'")
+        if target.startswith("group:"):
+            group = target.removeprefix("group:")
+            if not group or not any(g == group and (tenant is None or t == tenant) for _, g, t in self.top._all_accounts()):
+                raise AdminError(f"unknown group {group}")
+            if tenant is not None and any(g == group and t != tenant for _, g, t in self.top._all_accounts()):
+                raise Forbidden(f"group {group} spans tenants: only the {permissions.PLATFORM_OPERATOR} role sets its limits")
+            command = SetPortfolioLimits(group=group, limits=limits, clear=clear)
+        else:
+            await self._shard_owning(target, tenant)
+            command = SetPortfolioLimits(account=target, limits=limits, clear=clear)
+        await self._operator([command])
+        return {"ok": True, "target": target, "limits": None if clear else limits.wire(), "cleared": clear}
+
+    async def trading_state(self, given: Given, tenant: str | None) -> Result:
+        account, state = given["ACCOUNT"], given["active|reducing|halted"]
+        if state not in set(TradingState):
+            raise AdminError(f"unknown trading state {state!r}; states: active, reducing, halted")
+        await self._shard_owning(account, tenant)
+        await self._operator([SetAccountTradingState(account, state)])
+        return {"ok": True, "account": account, "state": state}
 
     async def lot_method(self, given: Given, tenant: str | None) -> Result:
         """The account's tax-lot method (docs/books.md); ``specific`` is an order's choice, not an account's."""

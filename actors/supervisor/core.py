@@ -17,7 +17,7 @@ from actors.runtime.outputs import ACCOUNT, ALL, DROP_COPY, GATEWAY, INSTRUMENT,
 from actors.runtime.router import DROP_COPY_ACTOR, account_actor, gateway_actor, instrument_actor, venue_actor
 from model.config import AccountSeed, Setup, VenueSection
 from model.instruments import Instrument
-from model.messages import AdminCancelAll, OpenAccount, OpenMarket, SetKill, SetLotMethod, SetTradingStatus, StrikeNav
+from model.messages import AdminCancelAll, OpenAccount, OpenMarket, SetAccountTradingState, SetKill, SetLotMethod, SetPortfolioLimits, SetTradingStatus, StrikeNav
 from model.permissions import DEFAULT_TENANT
 from model.routing import shard_of
 
@@ -163,7 +163,18 @@ class SupervisorState(Dispatcher):
         self.commands += 1
         self.out.to(ACCOUNT, command.account, command)
 
+    def _set_portfolio_limits(self, command: SetPortfolioLimits, now: int) -> None:
+        """An account's limits to its shard; a group's to every shard (a group may span them)."""
+        self.commands += 1
+        self.out.to(ACCOUNT, command.account or ALL, command)
+
+    def _set_account_trading_state(self, command: SetAccountTradingState, now: int) -> None:
+        self.commands += 1
+        self.out.to(ACCOUNT, command.account, command)
+
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
+        SetPortfolioLimits: _set_portfolio_limits,
+        SetAccountTradingState: _set_account_trading_state,
         SetLotMethod: _set_lot_method,
         OpenAccount: _open_account,
         OpenMarket: _open_market,

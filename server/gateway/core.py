@@ -102,7 +102,7 @@ NEEDS: dict[type, tuple[str, str]] = {
     if cls.__struct_config__.tag in permissions.OPS
 }
 # The admin arguments that name an account (``model/admin_commands.py`` value names)
-ACCOUNT_ARGUMENTS = ("ACCOUNT", "ACCOUNT|all", "account")
+ACCOUNT_ARGUMENTS = ("ACCOUNT", "ACCOUNT|all", "account", "ACCOUNT|group:NAME")  # a group (``group:NAME``) the supervisor confines
 
 __all__ = ["AdminHandler", "Connection", "Gateway"]
 
@@ -475,7 +475,7 @@ class Gateway:
             raise Invalid("admin_failed", str(refused)) from None
         for name in ACCOUNT_ARGUMENTS if not session.platform else ():  # the platform operator's: the supervisor knows
             account = given.get(name)
-            if account is not None and account != "all" and account not in conn.accounts:
+            if account is not None and account != "all" and not account.startswith("group:") and account not in conn.accounts:
                 raise Invalid("admin_failed", f"unknown account {account}")
         user = given.get("USER")
         if user is not None and not self.access.user_within(session, user):

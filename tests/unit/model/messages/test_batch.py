@@ -20,6 +20,7 @@ from model.messages import (
     control,
     decode_batch,
     encode_batch,
+    risk,
     routing,
     statements,
     transfers,
@@ -65,6 +66,9 @@ WIRE_TAGS = {
     "OpenMarket": 84,
     "StrikeNav": 85,
     "SetRiskLimits": 86,
+    "SetPortfolioModel": 160,
+    "SetPortfolioLimits": 161,
+    "SetAccountTradingState": 162,
     "VenueStart": 90,
     "VenueTick": 91,
     "VenueSetSession": 92,
@@ -123,7 +127,7 @@ def test_messages_encode_as_arrays_with_an_integer_tag() -> None:
 
 
 def test_a_batch_takes_every_tagged_message_and_each_tag_once() -> None:
-    tagged = {**tags_of(client), **tags_of(routing), **tags_of(control), **tags_of(bulk), **tags_of(transfers), **tags_of(books), **tags_of(statements)}
+    tagged = {**tags_of(client), **tags_of(routing), **tags_of(control), **tags_of(bulk), **tags_of(transfers), **tags_of(books), **tags_of(statements), **tags_of(risk)}
     assert set(get_args(Message)) == set(tagged)
     assert len(set(tagged.values())) == len(tagged)
 

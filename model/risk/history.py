@@ -1,0 +1,306 @@
+"""Price history: one-minute and daily OHLCV bars built from quotes and trades, history files
+(CSV or Parquet) read and checked whole, and a deterministic demo history.
+
+A history file has one row per symbol and day: ``date,symbol,open,high,low,close,volume``
+(``date`` as ``YYYY-MM-DD``, prices and volume decimal). It is checked whole before anything
+is kept: a bad row, a duplicate, rows out of order, a gap in a symbol's days (a day the
+file has for another symbol, between the symbol's first and last) or a price that is not
+positive — each named with its row number (1 = the first data row) — and nothing is loaded.
+
+Guarantees: ``load_history`` returns a ``History`` only for a file with no finding; the
+same file gives the same arrays; ``demo_history`` gives the same bars for the same
+instruments, days and seed on every machine (Python's ``random.Random``, seeded per symbol).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import msgspec
+import numpy as np
+
+from model import fixed
+
+NS_PER_MINUTE = 60 * 1_000_000_000
+COLUMNS = ("date", "symbol", "open", "high", "low", "close", "volume")
+
+
+class Bar(msgspec.Struct, frozen=True, array_like=True):
+    """One OHLCV bar of a symbol, fixed-point (``model/fixed.py``): ``start`` is the minute's
+    first ns for a minute bar, the local day's ordinal (``model.calendar.trading_day``) for
+    a daily one."""
+
+    symbol: str
+    start: int
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int = 0
+
+
+@dataclass
+class _Open:
+    start: int
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int = 0
+
+    def take(self, price: int, qty: int) -> None:
+        self.high, self.low, self.close = max(self.high, price), min(self.low, price), price
+        self.volume += qty
+
+
+@dataclass
+class BarBuilder:
+    """Minute and daily bars of each symbol from its consolidated quotes (the mid prices the
+    bar, no volume) and trades (price and quantity). Pure: time arrives with every call.
+
+    Guarantees: a bar is returned once, when the first price of a later period arrives or
+    at ``close``; a period with no price has no bar (no bar is invented)."""
+
+    timezone: str = "America/New_York"
+    minutes: dict[str, _Open] = field(default_factory=dict)
+    days: dict[str, _Open] = field(default_factory=dict)
+
+    def quote(self, symbol: str, bid: int | None, ask: int | None, now: int) -> list[Bar]:
+        if not bid or not ask or bid <= 0 or ask <= 0:
+            return []  # a one-sided or empty quote has no mid: it prices nothing
+        return self._take(symbol, (bid + ask) // 2, 0, now)
+
+    def trade(self, symbol: str, price: int, qty: int, now: int) -> list[Bar]:
+        if price <= 0 or qty <= 0:
+            return []
+        return self._take(symbol, price, qty, now)
+
+    def close(self) -> list[Bar]:
+        """Every open bar, closed (at the end of a session or a stop)."""
+        closed = [_bar(symbol, bar) for symbol, bar in self.minutes.items()]
+        closed += [_bar(symbol, bar) for symbol, bar in self.days.items()]
+        self.minutes, self.days = {}, {}
+        return closed
+
+    def _take(self, symbol: str, price: int, qty: int, now: int) -> list[Bar]:
+        from model.calendar import trading_day  # the tz database only when bars are built
+
+        closed: list[Bar] = []
+        for bars, start in ((self.minutes, now // NS_PER_MINUTE * NS_PER_MINUTE), (self.days, trading_day(now, self.timezone))):
+            bar = bars.get(symbol)
+            if bar is not None and bar.start != start:
+                closed.append(_bar(symbol, bar))
+                bar = None
+            if bar is None:
+                bars[symbol] = _Open(start, price, price, price, price, qty)
+            else:
+                bar.take(price, qty)
+        return closed
+
+
+def _bar(symbol: str, bar: _Open) -> Bar:
+    return Bar(symbol, bar.start, bar.open, bar.high, bar.low, bar.close, bar.volume)
+
+
+def write_daily_csv(path: Path, bars: list[Bar]) -> None:
+    """Daily bars as a history file ``load_history`` reads (sorted by date, then symbol)."""
+    rows = sorted(bars, key=lambda bar: (bar.start, bar.symbol))
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        for bar in rows:
+            day = date.fromordinal(bar.start).isoformat()
+            writer.writerow([day, bar.symbol, *(fixed.format(v) for v in (bar.open, bar.high, bar.low, bar.close, bar.volume))])
+
+
+def append_bars_csv(path: Path, bars: list[Bar]) -> None:
+    """Closed bars appended to ``path`` (written with a header when new): where bars persist."""
+    new = not path.exists()
+    with open(path, "a", newline="") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(("symbol", "start", "open", "high", "low", "close", "volume"))
+        for bar in bars:
+            writer.writerow([bar.symbol, bar.start, *(fixed.format(v) for v in (bar.open, bar.high, bar.low, bar.close, bar.volume))])
+
+
+class HistoryError(ValueError):
+    """A history file that cannot be loaded: every finding, each naming its row."""
+
+    def __init__(self, source: str, findings: list[str]) -> None:
+        self.findings = findings
+        shown = findings[:20]
+        more = f"\n  ... and {len(findings) - len(shown)} more" if len(findings) > len(shown) else ""
+        super().__init__(f"{source}: history not loaded ({len(findings)} problem(s)):\n  " + "\n  ".join(shown) + more)
+
+
+@dataclass(frozen=True)
+class History:
+    """Daily closes: ``closes[day, symbol]`` (float, ``nan`` where a symbol has no bar yet:
+    before its first day), the days as ordinals and the symbols in column order."""
+
+    days: np.ndarray  # int64 ordinals, ascending
+    symbols: tuple[str, ...]
+    closes: np.ndarray  # float64, len(days) × len(symbols)
+
+    def column(self, symbol: str) -> np.ndarray:
+        return self.closes[:, self.symbols.index(symbol)]
+
+
+def load_history(path: str | Path) -> History:
+    """A CSV or Parquet (by its suffix) history file, checked whole (module docstring)."""
+    path = Path(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        rows = _parquet_rows(path)
+    else:
+        with open(path, newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None or tuple(h.strip() for h in header) != COLUMNS:
+                raise HistoryError(str(path), [f"header must be {','.join(COLUMNS)}, found {header!r}"])
+            rows = [list(row) for row in reader if row]  # a blank line is no row
+    return parse_rows(rows, str(path))
+
+
+def _parquet_rows(path: Path) -> list[list[str]]:
+    import pyarrow.parquet as pq  # a dependency already (basket files); read only for .parquet
+
+    table = pq.read_table(path)
+    if tuple(table.column_names) != COLUMNS:
+        raise HistoryError(str(path), [f"columns must be {','.join(COLUMNS)}, found {','.join(table.column_names)}"])
+    columns = [table.column(name).to_pylist() for name in COLUMNS]
+    return [["" if value is None else str(value) for value in row] for row in zip(*columns)]
+
+
+def parse_rows(rows: list[list[str]], source: str = "history") -> History:
+    """Rows of ``COLUMNS`` as strings (row 1 = ``rows[0]``) checked and turned into a ``History``."""
+    findings: list[str] = []
+    parsed: list[tuple[int, str, float]] = []  # (day, symbol, close)
+    last_day: dict[str, int] = {}
+    seen: set[tuple[int, str]] = set()
+    for number, row in enumerate(rows, start=1):
+        problem, day, symbol, close = _parse_row(row)
+        if problem:
+            findings.append(f"row {number}: {problem}")
+            continue
+        if (day, symbol) in seen:
+            findings.append(f"row {number}: duplicate {symbol} {date.fromordinal(day)}")
+            continue
+        if symbol in last_day and day < last_day[symbol]:
+            findings.append(f"row {number}: {symbol} {date.fromordinal(day)} after {date.fromordinal(last_day[symbol])}: rows out of order")
+            continue
+        seen.add((day, symbol))
+        last_day[symbol] = day
+        parsed.append((day, symbol, close))
+    if not parsed and not findings:
+        findings.append("no rows")
+    if findings:
+        raise HistoryError(source, findings)
+    days = sorted({day for day, _, _ in parsed})
+    symbols = tuple(sorted(last_day))
+    day_index = {day: i for i, day in enumerate(days)}
+    column = {symbol: j for j, symbol in enumerate(symbols)}
+    closes = np.full((len(days), len(symbols)), np.nan)
+    rownum = np.zeros((len(days), len(symbols)), dtype=np.int64)
+    for number, (day, symbol, close) in enumerate(parsed, start=1):
+        closes[day_index[day], column[symbol]] = close
+        rownum[day_index[day], column[symbol]] = number
+    findings = _gaps(closes, rownum, days, symbols)
+    if findings:
+        raise HistoryError(source, findings)
+    return History(np.asarray(days, dtype=np.int64), symbols, closes)
+
+
+def _gaps(closes: np.ndarray, rownum: np.ndarray, days: list[int], symbols: tuple[str, ...]) -> list[str]:
+    """A day the file has (for any symbol) missing between a symbol's first and last day."""
+    findings = []
+    present = ~np.isnan(closes)
+    for j, symbol in enumerate(symbols):
+        have = np.flatnonzero(present[:, j])
+        inside = np.arange(have[0], have[-1] + 1)
+        missing = inside[~present[inside, j]]
+        for i in missing[:5]:
+            before = rownum[i - 1, j] if present[i - 1, j] else rownum[have[have < i][-1], j]
+            findings.append(f"row {before + 1}: {symbol} has no bar for {date.fromordinal(days[i])} (a gap in its days)")
+        if len(missing) > 5:
+            findings.append(f"{symbol}: {len(missing) - 5} more missing days")
+    return findings
+
+
+def _parse_row(row: list[str]) -> tuple[str, int, str, float]:
+    if len(row) != len(COLUMNS):
+        return f"expected {len(COLUMNS)} fields, found {len(row)}", 0, "", 0.0
+    text_day, symbol, *numbers = (cell.strip() for cell in row)
+    try:
+        day = date.fromisoformat(text_day).toordinal()
+    except ValueError:
+        return f"date {text_day!r} is not YYYY-MM-DD", 0, "", 0.0
+    if not symbol:
+        return "symbol is empty", 0, "", 0.0
+    values = []
+    for name, text in zip(COLUMNS[2:], numbers):
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            return f"{name} {text!r} is not a number", 0, "", 0.0
+        if not value.is_finite():
+            return f"{name} {text!r} is not a number", 0, "", 0.0
+        values.append(value)
+    open_, high, low, close, volume = values
+    if min(open_, high, low, close) <= 0:
+        return f"{symbol}: prices must be positive (open {open_}, high {high}, low {low}, close {close})", 0, "", 0.0
+    if volume < 0:
+        return f"{symbol}: volume {volume} is negative", 0, "", 0.0
+    if high < max(open_, close, low) or low > min(open_, close):
+        return f"{symbol}: high {high} / low {low} do not bound open {open_} and close {close}", 0, "", 0.0
+    return "", day, symbol, float(close)
+
+
+def demo_history(prices: dict[str, tuple[int, str]], days: int, seed: int = 1, end: date = date(2026, 11, 27)) -> list[Bar]:
+    """``days`` weekdays of daily bars ending at ``end`` for each symbol of ``prices``
+    (symbol → (reference price, fixed-point; asset class)): a seeded random walk around a
+    common market factor, so the demo symbols are correlated, ending near the reference
+    price. The same arguments give the same bars everywhere."""
+    calendar: list[int] = []
+    day = end
+    while len(calendar) < days:
+        if day.weekday() < 5:
+            calendar.append(day.toordinal())
+        day -= timedelta(days=1)
+    calendar.reverse()
+    market = random.Random(f"{seed}:market")
+    factor = [market.gauss(0.0, 0.009) for _ in calendar]
+    bars: list[Bar] = []
+    for symbol, (reference, asset_class) in sorted(prices.items()):
+        rng = random.Random(f"{seed}:{symbol}")
+        beta = {"etf": 1.0, "option": 3.0}.get(asset_class, 0.8 + 0.4 * rng.random())
+        idio = {"etf": 0.002, "option": 0.03, "mutual_fund": 0.001}.get(asset_class, 0.008 + 0.01 * rng.random())
+        moves = [beta * f + rng.gauss(0.0, idio) for f in factor]
+        level = reference / fixed.SCALE / math.exp(sum(moves))  # ends at the reference price
+        for ordinal, move in zip(calendar, moves):
+            open_ = level
+            level *= math.exp(move)
+            high, low = max(open_, level) * (1 + abs(rng.gauss(0, idio / 2))), min(open_, level) * (1 - abs(rng.gauss(0, idio / 2)))
+            volume = fixed.SCALE * rng.randrange(10_000, 1_000_000)
+            bars.append(Bar(symbol, ordinal, _price(open_), _price(high), _price(low), _price(level), volume))
+    return bars
+
+
+def _price(value: float) -> int:
+    """A demo price to the cent, fixed-point (at least one cent)."""
+    return max(fixed.CENT, round(value * 100) * fixed.CENT)
+
+
+def history_of(bars: list[Bar]) -> History:
+    """Daily bars as the ``History`` their file would load to (checked the same way)."""
+    rows = [
+        [date.fromordinal(bar.start).isoformat(), bar.symbol, *(fixed.format(v) for v in (bar.open, bar.high, bar.low, bar.close, bar.volume))]
+        for bar in sorted(bars, key=lambda bar: (bar.start, bar.symbol))
+    ]
+    return parse_rows(rows, "demo history")

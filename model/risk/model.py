@@ -1,0 +1,63 @@
+"""The risk model a shard's pre-trade checks use, made once at its start from the history:
+every instrument's column of returns (the stated fallback where the history is short or
+has none), their EWMA covariance, and the VaR level's z.
+
+Guarantees: pure; the same history, instruments and settings give the same model, which
+the shard journals (``SetPortfolioModel``) so replay never depends on the file again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+
+from model import fixed
+from model.config import PortfolioSection
+from model.instruments import Instrument
+from model.messages.risk import PortfolioConfig
+from model.risk import history, measures
+from model.risk.history import History
+from model.risk.limits import RiskModel
+
+
+def columns_for(loaded: History, symbols: list[str]) -> np.ndarray:
+    """The closes of ``symbols`` in that order (``nan`` for a symbol the history lacks)."""
+    closes = np.full((len(loaded.days), len(symbols)), np.nan)
+    for j, symbol in enumerate(symbols):
+        if symbol in loaded.symbols:
+            closes[:, j] = loaded.column(symbol)
+    return closes
+
+
+def window_of(loaded: History, instruments: list[Instrument], section: PortfolioSection) -> measures.ReturnsWindow:
+    symbols = sorted(instrument.symbol for instrument in instruments)
+    classes = {instrument.symbol: instrument.asset_class.value for instrument in instruments}
+    return measures.returns_window(columns_for(loaded, symbols), tuple(symbols), classes, section.window_days, section.min_history_days)
+
+
+def build_model(loaded: History, instruments: list[Instrument], section: PortfolioSection) -> RiskModel:
+    window = window_of(loaded, instruments, section)
+    lam = fixed.parse(section.ewma_lambda) / fixed.SCALE
+    level = fixed.parse(section.var_level_pct) / (100 * fixed.SCALE)
+    covariance = measures.ewma_covariance(window.returns, lam)
+    return RiskModel(list(window.symbols), [float(x) for x in covariance.ravel()], level, NormalDist().inv_cdf(level), dict(window.fallbacks))
+
+
+def load_or_demo(section: PortfolioSection, instruments: list[Instrument], root: Path | None = None) -> History:
+    """The configured history file (relative to ``root``), or the demo history of the
+    instruments. Raises ``HistoryError`` for a bad file."""
+    if section.history_file:
+        path = Path(section.history_file)
+        return history.load_history(path if path.is_absolute() or root is None else root / path)
+    prices = {i.symbol: (i.reference_price, i.asset_class.value) for i in instruments}
+    return history.history_of(history.demo_history(prices, section.demo_history_days, section.demo_history_seed))
+
+
+def portfolio_config(section: PortfolioSection) -> PortfolioConfig:
+    return PortfolioConfig(
+        checks=section.checks,
+        default=section.limits.parsed(),
+        groups={name: limits.parsed() for name, limits in sorted(section.groups.items())},
+        accounts={name: limits.parsed() for name, limits in sorted(section.accounts.items())},
+    )

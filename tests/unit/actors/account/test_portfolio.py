@@ -1,0 +1,117 @@
+"""The shard's portfolio checks: limits on the portfolio as it would be after the order
+(open orders counted), trading states, the automatic move to reducing, replay and snapshots."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from actors.account.core import AccountSnapshot, AccountState
+from model.enums import OrderStatus, Reason, Side
+from model.messages import MarketUpdate, SetAccountTradingState, SetPortfolioLimits, SetPortfolioModel
+from model.messages.risk import PortfolioConfig
+from model.risk.limits import PortfolioLimits, RiskModel
+from tests.unit.actors.account.support import NOW, D, account, fill, make_state, only_report, order, run
+
+
+def limited(**limits: int) -> AccountState:
+    state = make_state()
+    run(state, SetPortfolioLimits(account="A1", limits=PortfolioLimits(**limits)))
+    return state
+
+
+def outcome(state: AccountState, cloid: str, qty: str, side: Side = Side.BUY) -> str:
+    report = only_report(run(state, order(cloid, side=side, qty=qty, price="150.00")))
+    return report.reason or report.status.value
+
+
+@pytest.mark.parametrize(
+    ("limits", "reason"),
+    [
+        ({"max_gross": D("1500")}, Reason.MAX_GROSS_EXPOSURE),
+        ({"max_concentration": D("0.015")}, Reason.MAX_CONCENTRATION),  # 1.5 % of 100,000.00 of equity
+    ],
+)
+@pytest.mark.parametrize(("qty", "passes"), [("9.999999", True), ("10", True), ("10.000001", False)])
+def test_a_limit_checked_below_at_and_above_it(limits: dict[str, int], reason: Reason, qty: str, passes: bool) -> None:
+    # IBM marks at 150.00 (no quote: its reference), so 10 shares are exactly the limit
+    assert outcome(limited(**limits), "c1", qty) == ("new" if passes else reason.value)
+
+
+@pytest.mark.parametrize("limits", [{"max_gross": D("1500")}, {"max_concentration": D("0.015")}])
+def test_ten_pieces_are_rejected_where_the_whole_order_is(limits: dict[str, int]) -> None:
+    whole = limited(**limits)
+    assert outcome(whole, "w", "10.00001") != "new"
+    pieces = limited(**limits)
+    results = [outcome(pieces, f"p{i}", "1.000001") for i in range(10)]
+    assert results[:9] == ["new"] * 9 and results[9] != "new"  # the tenth crosses, as the whole did
+    fits = limited(**limits)
+    assert [outcome(fits, f"f{i}", "1") for i in range(10)] == ["new"] * 10
+    assert outcome(fits, "f10", "0.000001") != "new"
+
+
+def test_max_var_uses_the_journaled_model() -> None:
+    model = RiskModel(["IBM", "XYZ", "OPT", "VFIAX"], [0.0001] + [0.0] * 15, 0.99, 2.0)  # IBM: 1 % a day; z = 2
+    state = make_state()
+    run(state, SetPortfolioModel(model, PortfolioConfig(default=PortfolioLimits(max_var=D("30.01")))))
+    assert outcome(state, "c1", "10") == "new"  # VaR 2 × 1 % × 1,500.00 = 30.00
+    assert outcome(state, "c2", "0.01") == Reason.MAX_VAR.value  # 30.03
+    run(state, SetPortfolioModel(model, PortfolioConfig(checks=False, default=PortfolioLimits(max_var=D("30.01")))))
+    assert outcome(state, "c3", "0.01") == "new"  # the checks switched off
+
+
+def test_trading_states_reducing_and_halted() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order("c1", qty="10", price="150.00"))).order_id
+    fill(state, order_id, "10", "150.00", done=True)
+    run(state, SetAccountTradingState("A1", "reducing"))
+    assert outcome(state, "b", "1") == Reason.ACCOUNT_REDUCING.value
+    assert outcome(state, "s", "4", Side.SELL) == "new"  # reduces: allowed
+    assert outcome(state, "s2", "7", Side.SELL) == Reason.INSUFFICIENT_POSITION.value  # the earlier checks first
+    run(state, SetAccountTradingState("A1", "halted"))
+    assert outcome(state, "s3", "1", Side.SELL) == Reason.ACCOUNT_HALTED.value
+    run(state, SetAccountTradingState("A1", "active"))
+    assert outcome(state, "b2", "1") == "new"
+
+
+def test_an_account_over_a_limit_moves_to_reducing_and_can_still_sell() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order("c1", qty="10", price="150.00"))).order_id
+    fill(state, order_id, "10", "150.00", done=True)
+    run(state, SetPortfolioLimits(account="A1", limits=PortfolioLimits(max_gross=D("1000"))))
+    assert outcome(state, "b", "1") == Reason.ACCOUNT_REDUCING.value
+    assert state.trading_state("A1").value == "reducing"
+    assert outcome(state, "s", "5", Side.SELL) == "new"
+    run(state, SetPortfolioLimits(account="A1", clear=True))
+    assert outcome(state, "b2", "1") == Reason.ACCOUNT_REDUCING.value  # stays until the operator says active
+
+
+def test_drawdown_from_the_high_water_mark() -> None:
+    state = make_state(cash="1000.00")
+    order_id = only_report(run(state, order("c1", qty="6", price="150.00"))).order_id
+    fill(state, order_id, "6", "150.00", done=True)  # equity 1,000.00: 100.00 cash + 900.00 of IBM
+    run(state, SetPortfolioLimits(account="A1", limits=PortfolioLimits(max_drawdown=D("0.10"))))
+    assert outcome(state, "b", "0.1") == "new"  # sets the high-water mark at 1,000.00
+    run(state, MarketUpdate("IBM", D("134.99"), D("135.01"), D("135.00"), False, NOW))  # equity 910.00: 9 % down
+    run(state, order("x", side=Side.SELL, qty="0.1", price="135.00"))  # cancels nothing: reduces
+    assert outcome(state, "b2", "0.01") != Reason.MAX_DRAWDOWN.value
+    run(state, MarketUpdate("IBM", D("129.99"), D("130.01"), D("130.00"), False, NOW))  # 880.00: 12 % down
+    report = only_report(run(state, order("b3", qty="0.01", price="130.00")))
+    assert report.reason == Reason.ACCOUNT_REDUCING.value and state.trading_state("A1").value == "reducing"
+
+
+def test_limits_and_states_replay_and_survive_a_snapshot() -> None:
+    def scenario() -> AccountState:
+        state = limited(max_gross=D("1500"))
+        run(state, SetPortfolioLimits(group="G", limits=PortfolioLimits(max_var=D("5"))))
+        outcome(state, "c1", "9")
+        outcome(state, "c2", "2")
+        run(state, SetAccountTradingState("A1", "reducing"))
+        return state
+
+    state = scenario()
+    assert state.state_hash() == scenario().state_hash()
+    restored = AccountState.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(state.snapshot()), type=AccountSnapshot))
+    assert restored.state_hash() == state.state_hash()
+    assert restored.portfolio.account_limits["A1"].max_gross == D("1500") and restored.trading_state("A1").value == "reducing"
+    assert account(restored).orders and restored.orders.peek(account(restored).orders["c1"]).status is OrderStatus.NEW  # type: ignore[union-attr]
