@@ -145,12 +145,18 @@ def _body(record: Record) -> Any:
         raise ReportError(f"audit record {event_id(record)} ({record.kind}): its body does not decode ({error})") from None
 
 
+# A day's prices and quantities repeat (a symbol trades at a few hundred prices, lots of 100):
+# formatting each once is a fifth of a report's time
+_decimal = lru_cache(maxsize=1 << 16)(fixed.format)
+_money = lru_cache(maxsize=1 << 16)(fixed.format_cash)
+
+
 def _num(value: int | None) -> str | None:
-    return None if value is None else fixed.format(value)
+    return None if value is None else _decimal(value)
 
 
 def _cash(value: int | None) -> str | None:
-    return None if value is None else fixed.format_cash(value)
+    return None if value is None else _money(value)
 
 
 def ratio(numerator: int, denominator: int) -> int:
@@ -185,11 +191,11 @@ def trades(records: Iterable[Record], zone: str) -> Iterator[Row]:
         if record.kind == fill:
             body: Any = _body(record)
             yield (local_time(record.time_ns, zone), record.time_ns, event_id(record), fill, body.account, body.order_id, body.symbol, body.side,
-                   fixed.format(body.qty), fixed.format(body.price), fixed.format_cash(body.cash), body.venue, None, body.exec_id)  # fmt: skip
+                   _decimal(body.qty), _decimal(body.price), _money(body.cash), body.venue, None, body.exec_id)  # fmt: skip
         elif record.kind == allocation:
             body = _body(record)
             yield (local_time(record.time_ns, zone), record.time_ns, event_id(record), allocation, body.account, body.order_id, body.symbol, body.side,
-                   fixed.format(body.qty), fixed.format(body.price), fixed.format_cash(body.cash), None, body.block, None)  # fmt: skip
+                   _decimal(body.qty), _decimal(body.price), _money(body.cash), None, body.block, None)  # fmt: skip
 
 
 # --- CAT order events ----------------------------------------------------------------------------------
@@ -331,7 +337,7 @@ def _cat_row(record: Record, body: Any, links: _CatLinks, zone: str) -> Row:
     elif isinstance(body, Canceled):
         order = links.order_of(body.order_id)
         row = CatEvent(this, at, record.time_ns, "cancel", linked_event_id=order.version if order else None, order_event_id=order.new if order else None,
-                       account=body.account, order_id=body.order_id, leaves=fixed.format(body.leaves), reason=body.reason or None)  # fmt: skip
+                       account=body.account, order_id=body.order_id, leaves=_decimal(body.leaves), reason=body.reason or None)  # fmt: skip
         _who(row, order)
     elif isinstance(body, Fill):
         order = links.order_of(body.order_id)
@@ -341,7 +347,7 @@ def _cat_row(record: Record, body: Any, links: _CatLinks, zone: str) -> Row:
             links.fills[block] = this
         row = CatEvent(this, at, record.time_ns, "execute", linked_event_id=route or (order.new if order else None),
                        order_event_id=order.new if order else None, account=body.account or None, order_id=body.order_id, block=block,
-                       symbol=body.symbol, side=body.side, qty=fixed.format(body.qty), price=fixed.format(body.price), venue=body.venue,
+                       symbol=body.symbol, side=body.side, qty=_decimal(body.qty), price=_decimal(body.price), venue=body.venue,
                        exec_id=body.exec_id)  # fmt: skip
         _who(row, order)
     else:
@@ -349,7 +355,7 @@ def _cat_row(record: Record, body: Any, links: _CatLinks, zone: str) -> Row:
         order = links.order_of(body.order_id)
         row = CatEvent(this, at, record.time_ns, "allocate", linked_event_id=links.fills.get(body.block) or links.first_route.get(body.block),
                        order_event_id=order.new if order else None, account=body.account, order_id=body.order_id, block=body.block,
-                       symbol=body.symbol, side=body.side, qty=fixed.format(body.qty), price=fixed.format(body.price))  # fmt: skip
+                       symbol=body.symbol, side=body.side, qty=_decimal(body.qty), price=_decimal(body.price))  # fmt: skip
         _who(row, order)
     return msgspec.structs.astuple(row)
 
