@@ -1,6 +1,7 @@
 """The audit log on disk: one chain per writer, in segments by local day, appended and fsynced
 in groups, never truncated (but for a torn tail nobody was told of); anchors signed with
-Ed25519 in a second place; the offline check (``audit verify``) and export.
+Ed25519 in a second place; the offline check (``audit verify``), export, and the reader of a
+range of time the compliance reports use (:func:`read_records`).
 
 The format (records, frames, chains, anchors) is pure, in ``model/audit.py``; this module is
 the files. Layout, under ``[audit] dir`` (default ``<data-dir>/audit``)::

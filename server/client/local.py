@@ -1,5 +1,6 @@
-"""The admin shell's own commands (``runs="shell"`` in ``model/admin_commands.py``): they run
-here, without the server. Each is the function the table entry's ``handler`` names, called
+"""The admin shell's own commands (``runs="shell"`` in ``model/admin_commands.py``, for a
+command or one of its forms: ``report trades|cat|best-ex|admin-actions``): they run here,
+without the server. Each is the function the table entry's ``handler`` names, called
 with the checked arguments and ``as_json``; it prints and returns the shell's exit code.
 """
 
