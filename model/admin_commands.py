@@ -13,7 +13,10 @@ Three places read it and check a command line the same way, with :func:`check`:
 
 Shell commands (``runs="shell"``: ``help``, ``journal verify``, ``audit``, ``quit``) run inside the
 shell, by the function named by ``handler`` in ``server/client/local.py``; the server
-refuses them with a message that points to the shell.
+refuses them with a message that points to the shell. A form may run elsewhere than the rest
+of its command (its own ``runs`` and ``handler``): ``report gains`` runs at the server, the
+compliance reports ``report trades|cat|best-ex|admin-actions``, which read the audit log's
+files, in the shell.
 
 Adding a server command is one entry in :data:`TABLE` and one method of ``AdminCommands``
 (``tests/unit/model/test_admin_commands.py`` checks every entry has its handler).
@@ -77,6 +80,10 @@ class Form:
     # from a file or standard input) and sends it as the last argument. The shell checks the
     # line without it; the gateway and the supervisor, with it. Never shown in a message.
     secret: str | None = None
+    # Where this form runs and its handler, when not the command's: ``report trades`` reads
+    # the audit log's files in the shell while ``report gains`` asks the server
+    runs: Where | None = None
+    handler: str | None = None
 
     def usage(self) -> str:
         parts = [*self.words, *self.names]
@@ -125,8 +132,20 @@ class Command:
 
     @property
     def local(self) -> bool:
-        """Runs in the shell, without the server."""
+        """Runs in the shell, without the server (every form of it)."""
         return self.runs == SHELL
+
+    def where(self, given: Given) -> Where:
+        """Where the form ``given`` fits runs: its own ``runs``, else the command's."""
+        return self.forms[given.form].runs or self.runs
+
+    def handler_of(self, given: Given) -> str:
+        """The handler of the form ``given`` fits: its own, else the command's."""
+        return self.forms[given.form].handler or self.handler
+
+    def handlers(self, runs: Where) -> set[str]:
+        """The handlers of the forms that run at ``runs`` (for the table's tests)."""
+        return {form.handler or self.handler for form in self.forms if (form.runs or self.runs) == runs}
 
     def fit(self, args: Sequence[str], secrets: bool = False) -> Given:
         """``args`` as :class:`Given`, or ``UsageError`` with the problem (without the usage).
@@ -147,6 +166,10 @@ def _one(*names: str) -> tuple[Form, ...]:
 
 
 NONE = (Form(),)
+
+# The compliance reports of the audit log (``model/reports.py``), run by the shell
+_COMPLIANCE_REPORTS = (("trades", ("DATE", "OUT")), ("cat", ("DATE", "OUT")), ("best-ex", ("FROM", "TO", "OUT")), ("admin-actions", ("FROM", "TO", "OUT")))
+_REPORT_OPTIONS = (("--format", "csv|jsonl"), ("--config", "FILE"), ("--data-dir", "DIR"))
 
 TABLE: tuple[Command, ...] = (
     Command("status", NONE, "every actor with its health and counters; halted symbols", "status"),
@@ -251,9 +274,15 @@ TABLE: tuple[Command, ...] = (
     ),
     Command(
         "report",
-        (Form(words=("gains",), names=("YEAR",), options=(("--tenant", "T"),)),),
+        (
+            Form(words=("gains",), names=("YEAR",), options=(("--tenant", "T"),)),
+            *(Form(words=(word,), names=names, options=_REPORT_OPTIONS, runs=SHELL, handler="compliance_report") for word, names in _COMPLIANCE_REPORTS),
+        ),
         "the gains report of a tax year: one row per lot closed in YEAR (1099-B-like) into gains-YEAR.csv in the export dir;"
-        " a tenant's accounts only into <export dir>/<tenant>/ (--tenant: the platform operator's choice)",
+        " a tenant's accounts only into <export dir>/<tenant>/ (--tenant: the platform operator's choice);"
+        " or, here, from the audit log (server up or down), into OUT (a file, or a folder for <report>-<dates>.csv|.jsonl):"
+        " the trade blotter or the CAT order events of the local day DATE, best execution per symbol and venue"
+        " or the admin commands and logins of the days FROM to TO (YYYY-MM-DD)",
         "report",
     ),
     Command(
@@ -326,9 +355,13 @@ def check(name: str, args: Sequence[str], where: Where) -> tuple[Command, Given]
     if command is None or (where == SERVER and command.runs != SERVER):
         raise UsageError(unknown_command(name)) if where == SHELL else AdminError(unknown_command(name, SERVER))
     try:
-        return command, command.fit(args, secrets=where == SERVER)
+        given = command.fit(args, secrets=where == SERVER)
     except UsageError as problem:
         raise UsageError(f"{name}: {problem}\nusage: {command.usage}") from None
+    if where == SERVER and command.where(given) != SERVER:
+        words = " ".join(command.forms[given.form].words)
+        raise AdminError(f"'{name} {words}' is a command of the admin shell: it reads the data dir's files where the shell runs")
+    return command, given
 
 
 def authorize(name: str, args: Sequence[str], granted: frozenset[str]) -> None:

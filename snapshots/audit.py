@@ -1,6 +1,7 @@
 """The audit log on disk: one chain per writer, in segments by local day, appended and fsynced
 in groups, never truncated (but for a torn tail nobody was told of); anchors signed with
-Ed25519 in a second place; the offline check (``audit verify``) and export.
+Ed25519 in a second place; the offline check (``audit verify``), export, and the reader of a
+range of time the compliance reports use (:func:`read_records`).
 
 The format (records, frames, chains, anchors) is pure, in ``model/audit.py``; this module is
 the files. Layout, under ``[audit] dir`` (default ``<data-dir>/audit``)::
@@ -38,12 +39,13 @@ from __future__ import annotations
 import base64
 import fcntl
 import hashlib
+import heapq
 import json
 import os
 import re
 import struct
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -616,6 +618,82 @@ def verify_audit(root: str | Path, anchor_root: str | Path, public_key: Ed25519P
         "records": sum(chain_["records"] for chain_ in chains),
         "chains": chains,
     }
+
+
+# --- reading a range of time ----------------------------------------------------------------------
+
+
+def segments_for_days(every: list[Segment], first_day: str, last_day: str) -> list[Segment]:
+    """The segments of a chain (:func:`chain_segments`) that can hold records of the local days
+    ``first_day``..``last_day``: those named by a day of the range, and the first after it. A
+    segment holds records of its day and, when an input's time went back, of earlier days
+    (never later: the first record of a later day opens the next segment), so a record of the
+    range whose time stepped back across midnight is in the segment after it."""
+    chosen = [segment for segment in every if first_day <= segment.day <= last_day]
+    after = next((segment for segment in every if segment.day > last_day), None)
+    return chosen if after is None else [*chosen, after]
+
+
+def _stored(segment: Segment) -> tuple[Segment, bytes]:
+    """A segment's frames; an open segment closed (compressed, removed) by a running writer
+    since it was listed is read from its ``.log.zst``."""
+    try:
+        return segment, read_segment(segment)
+    except FileNotFoundError:
+        if segment.closed:
+            raise
+        closed = Segment(segment.day, segment.first_seq, segment.path.with_name(segment.name + ".zst"))
+        return closed, read_segment(closed)
+
+
+def chain_records(folder: Path, chosen: list[Segment], start_ns: int, end_ns: int, kinds: frozenset[str] | None = None) -> Iterator[Record]:
+    """The records of ``chosen`` segments of one chain with ``start_ns <= time_ns < end_ns``
+    (and a kind of ``kinds``, when given), in chain order. A damaged frame is
+    :class:`AuditCorrupt`, but for a torn tail of the open segment (past the durable mark:
+    never acknowledged, or being written right now), where reading stops. The hash chain is
+    not checked: ``audit verify`` does that."""
+    mark = read_mark(folder)
+    for listed in chosen:
+        segment, data = _stored(listed)
+        for found in read_frames(data):
+            if found.payload is None:
+                if not segment.closed and torn_from(data, found.offset, segment.name, mark):
+                    break
+                raise AuditCorrupt(f"{segment.path}: a damaged record at byte {found.offset}; run audit verify")
+            try:
+                record = decode_record(found.payload)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                raise AuditCorrupt(f"{segment.path}: the frame at byte {found.offset} is not a record; run audit verify") from None
+            if start_ns <= record.time_ns < end_ns and (kinds is None or record.kind in kinds):
+                yield record
+
+
+def read_records(root: str | Path, start_ns: int, end_ns: int, zone: ZoneInfo | str, kinds: frozenset[str] | None = None, key: Callable[[Record], Any] | None = None) -> Iterator[Record]:
+    """Every record of every chain under ``root`` with ``start_ns <= time_ns < end_ns`` (and
+    of ``kinds``, when given), the chains merged by ``key`` (default: the time), a writer's own
+    records in their chain order. Reads only the segments of the local days (of ``zone``, the
+    log's ``[audit] timezone``) the range touches, and the one after each chain's range
+    (:func:`segments_for_days`): a one-day report reads one day, not years. Lazy: one segment
+    of each chain in memory at a time.
+
+    Guarantees: changes nothing, takes no lock (a running writer goes on appending; what it
+    has not yet written whole is a torn tail, not read)."""
+    root = Path(root)
+    zone = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+    if end_ns <= start_ns:
+        return iter(())
+    first_day, last_day = local_day(start_ns, zone), local_day(end_ns - 1, zone)
+    streams = []
+    for writer in writers(root):
+        folder = root / writer
+        chosen = segments_for_days(chain_segments(folder), first_day, last_day)
+        if chosen:
+            streams.append(chain_records(folder, chosen, start_ns, end_ns, kinds))
+    return heapq.merge(*streams, key=key or _time_of)
+
+
+def _time_of(record: Record) -> int:
+    return record.time_ns
 
 
 # --- export --------------------------------------------------------------------------------------

@@ -1,22 +1,28 @@
-"""The admin shell's own commands (``runs="shell"`` in ``model/admin_commands.py``): they run
-here, without the server. Each is the function the table entry's ``handler`` names, called
+"""The admin shell's own commands (``runs="shell"`` in ``model/admin_commands.py``, for a
+command or one of its forms: ``report trades|cat|best-ex|admin-actions``): they run here,
+without the server. Each is the function the table entry's ``handler`` names, called
 with the checked arguments and ``as_json``; it prints and returns the shell's exit code.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from model.admin_commands import COMMANDS, Command, Given
 from model.calendar import parse_iso_day
-from model.config import AuditSection, ConfigError, load_config
+from model.config import AuditSection, Config, ConfigError, load_config
+from model.reports import REPORTS, ReportError, ReportSpec, Row, day_range, order_key
 from server.client.render import render_audit_report, render_report
-from snapshots.audit import AuditCorrupt, export, read_public_key, verify_audit
+from snapshots.audit import AuditCorrupt, export, read_public_key, read_records, verify_audit
+from snapshots.files import atomic_text
 from snapshots.verify import DataDirError, verify_data_dir
 
 OK, FAILED, USAGE, UNREACHABLE = 0, 1, 2, 3
@@ -39,7 +45,7 @@ def help_text(name: str | None = None) -> str:
 
 def run_local(command: Command, given: Given, as_json: bool) -> int:
     """Run a shell command by its table entry's handler."""
-    return HANDLERS[command.handler](given, as_json)
+    return HANDLERS[command.handler_of(given)](given, as_json)
 
 
 # --- the handlers ----------------------------------------------------------------------------------
@@ -123,17 +129,98 @@ def _public_key(given: str | None, default: Path, anchors: Path) -> Any:
 def audit_setup(options: dict[str, str]) -> tuple[str, AuditSection]:
     """The data dir (as ``journal verify`` finds it) and the ``[audit]`` section: that of
     ``--config``; with ``--data-dir`` alone, the defaults (paths under that data dir)."""
+    data_dir, config = config_setup(options)
+    return data_dir, config.audit
+
+
+def config_setup(options: dict[str, str]) -> tuple[str, Config]:
+    """The data dir (as ``journal verify`` finds it) and the configuration: that of
+    ``--config``; with ``--data-dir`` alone, the defaults (paths under that data dir)."""
     data_dir = data_dir_of(options)
     if options.get("data-dir") and not options.get("config"):
-        return data_dir, AuditSection()
+        return data_dir, Config()
     path = options.get("config") or DEFAULT_CONFIG
     try:
-        return data_dir, load_config(path).audit
+        return data_dir, load_config(path)
     except OSError as error:
         raise ConfigError(f"cannot read the configuration {path}: {error.strerror or error}") from None
 
 
-HANDLERS: dict[str, Callable[[Given, bool], int]] = {"show_help": show_help, "leave": leave, "journal_verify": journal_verify, "audit": audit}
+REPORT_FORMATS = ("csv", "jsonl")
+
+
+def compliance_report(given: Given, as_json: bool) -> int:
+    """``report trades|cat DATE OUT``, ``report best-ex|admin-actions FROM TO OUT``: the
+    report (``model/reports.py``) of the audit records of those local days (``[open]
+    timezone``) written to OUT, a new file, or into OUT when it is a folder (named
+    ``<report>-<days>.<format>``). 0 when written (no records: the header alone); 2 for a bad
+    date, range or format; 1 for no audit log, a damaged one, an OUT that exists, or a
+    configuration that cannot be read. Never a traceback."""
+    name = COMMANDS["report"].forms[given.form].words[0]
+    spec = REPORTS[name]
+    first, last = (given["DATE"], given["DATE"]) if spec.one_day else (given["FROM"], given["TO"])
+    form = given.get("format") or REPORT_FORMATS[0]
+    try:
+        if form not in REPORT_FORMATS:
+            raise ReportError(f"--format {form[:20]!r}: csv or jsonl")
+        data_dir, config = config_setup(given.values)
+        start_ns, end_ns = day_range(first, last, config.open.timezone)
+    except (ReportError, ConfigError) as problem:
+        print(f"report {name}: {problem}", file=sys.stderr)
+        return USAGE if isinstance(problem, ReportError) else FAILED
+    days = first if first == last else f"{first}_{last}"
+    try:
+        root = config.audit.root(data_dir)
+        if not root.is_dir():
+            raise DataDirError(f"no audit log under {root}")
+        target = report_path(Path(given["OUT"]), f"{name}-{days}.{form}")
+        records = read_records(root, start_ns, end_ns, config.audit.timezone, spec.kinds, key=order_key)
+        rows = write_report(target, spec, spec.build(records, config.open.timezone), form)
+    except (ReportError, DataDirError, AuditCorrupt, OSError) as problem:
+        print(f"report {name}: {problem}", file=sys.stderr)
+        return FAILED
+    print(json.dumps({"report": name, "file": str(target), "rows": rows}, sort_keys=True) if as_json else f"report {name} {days}: {rows} rows written to {target}")
+    return OK
+
+
+def report_path(out: Path, default_name: str) -> Path:
+    """Where a report goes: into ``out`` when it is a folder, else ``out`` itself (its folder
+    must exist); refused when that file exists (a report never replaces a file)."""
+    target = out / default_name if out.is_dir() else out
+    if target.exists():
+        raise FileExistsError(f"{target} exists; give another file or folder")
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"no folder {target.parent} for the report")
+    return target
+
+
+def write_report(target: Path, spec: ReportSpec, rows: Iterable[Row], form: str) -> int:
+    """``rows`` under ``spec``'s header as CSV, or as JSON lines (one object a row, keys the
+    column names), written atomically (a failure leaves no file); how many rows."""
+    count = 0
+    with atomic_text(target) as handle:
+        if form == "csv":
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(spec.columns)
+            for row in rows:
+                writer.writerow(row)
+                count += 1
+        else:
+            encode, columns = msgspec.json.Encoder().encode, spec.columns
+            for row in rows:
+                handle.write(encode(dict(zip(columns, row, strict=True))).decode())
+                handle.write("\n")
+                count += 1
+    return count
+
+
+HANDLERS: dict[str, Callable[[Given, bool], int]] = {
+    "show_help": show_help,
+    "leave": leave,
+    "journal_verify": journal_verify,
+    "audit": audit,
+    "compliance_report": compliance_report,
+}
 
 
 def data_dir_of(options: dict[str, str]) -> str:

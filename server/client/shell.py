@@ -5,7 +5,8 @@ Server commands log in over the WebSocket API with an admin key and send
 ``{"op": "admin", "command": C, "args": [...]}``, arguments as typed: the file and folder
 names of ``accounts load``, ``nav FILE``, ``reconcile`` and ``export`` are the server's,
 inside its import and export dirs. ``journal verify`` runs here, on the data dir (from
-``--data-dir``, else the config's), and needs no server. Arguments are checked before anything connects. With a command
+``--data-dir``, else the config's), and needs no server; so do ``audit`` and the
+compliance reports of the audit log (``report trades|cat|best-ex|admin-actions``). Arguments are checked before anything connects. With a command
 the shell runs it once and exits; without one it is interactive, with ``help`` and
 line-editing history (kept in ``~/.brokerd_admin_history`` when that is writable).
 ``vault add NAME`` and ``vault rotate NAME`` take their value from a prompt without echo,
@@ -220,7 +221,7 @@ async def interactive(args: argparse.Namespace) -> int:
     try:
         await session.open()
     except Unreachable as failure:
-        print(f"{failure}\n(local commands work: journal verify, audit, help; server commands try again)", file=sys.stderr)
+        print(f"{failure}\n(local commands work: journal verify, audit, report trades|cat|best-ex|admin-actions, help; server commands try again)", file=sys.stderr)
     try:
         while True:
             try:
@@ -247,7 +248,7 @@ async def run_line(line: str, session: Session, as_json: bool) -> str | None:
         return None
     if command is COMMANDS["quit"]:
         return "quit"
-    if command.local:
+    if command.where(given) == SHELL:
         run_local(command, given, as_json)
         return None
     try:
@@ -297,7 +298,7 @@ def run_once(args: argparse.Namespace) -> int:
     except UsageError as problem:
         print(f"admin: {problem}", file=sys.stderr)
         return USAGE
-    if command.local:
+    if command.where(given) == SHELL:
         return run_local(command, given, args.json)
     try:
         words = with_secret(command, given, words, args.value_file, False)

@@ -64,8 +64,27 @@ def test_every_server_command_has_a_handler_method_on_admin_commands() -> None:
 
 def test_every_shell_command_has_a_local_handler() -> None:
     for command in TABLE:
-        if command.runs == SHELL:
-            assert command.handler in local.HANDLERS, command.name
+        for handler in command.handlers(SHELL):  # every form that runs in the shell, also of a server command
+            assert handler in local.HANDLERS, command.name
+    assert COMMANDS["report"].handlers(SHELL) == {"compliance_report"}
+
+
+def test_a_form_runs_where_it_says_and_the_server_refuses_the_shells_forms() -> None:
+    """``report gains`` runs at the server; ``report trades|cat|best-ex|admin-actions`` read the
+    audit log's files in the shell."""
+    report = COMMANDS["report"]
+    gains = check("report", ["gains", "2025"], SERVER)[1]
+    assert (report.where(gains), report.handler_of(gains)) == (SERVER, "report")
+    for words in (["trades", "2025-01-02", "out"], ["cat", "2025-01-02", "out"], ["best-ex", "2025-01-01", "2025-01-31", "out"], ["admin-actions", "2025-01-01", "2025-01-31", "out"]):
+        given = check("report", words, SHELL)[1]
+        assert (report.where(given), report.handler_of(given)) == (SHELL, "compliance_report")
+        with pytest.raises(AdminError, match=f"'report {words[0]}' is a command of the admin shell"):
+            check("report", words, SERVER)
+    assert check("report", ["trades", "2025-01-02", "out", "--format", "jsonl", "--data-dir", "/d"], SHELL)[1].values == {
+        "DATE": "2025-01-02", "OUT": "out", "format": "jsonl", "data-dir": "/d",
+    }  # fmt: skip
+    with pytest.raises(UsageError, match="report: fits none of its forms"):
+        check("report", ["trades", "2025-01-02"], SHELL)
 
 
 def test_names_aliases_and_handlers_are_unique_and_every_entry_is_complete() -> None:
