@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar, NamedTuple
 
+from model.audit import AuditEvent
 from model.messages import Message
 
 GATEWAY = "gateway"
@@ -45,7 +46,7 @@ class Outputs:
         self.sends: list[Send] = []
         self.audit = False
 
-    def to(self, kind: str, key: str, message: Message) -> None:
+    def to(self, kind: str, key: str, message: Message | AuditEvent) -> None:
         # ``Send(...)`` goes through the named tuple's Python-level ``__new__``; this is the
         # same tuple, made in C (several sends per order, in every core)
         self.sends.append(_make(Send, (kind, key, message)))

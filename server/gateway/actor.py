@@ -112,7 +112,8 @@ class GatewayActor(LinkedHost):
         if self.audit is not None:  # after the last connection: every login recorded, synced, anchored
             self.audit.close()
             self.audit = None
-            self.gateway.audit = self.gateway.access.audit = None
+            if self.gateway is not None:
+                self.gateway.audit = self.gateway.access.audit = None
 
     async def flush(self) -> None:
         self.outbox.flush()
