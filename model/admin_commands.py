@@ -461,3 +461,17 @@ def _check_value(value: str, name: str) -> None:
 def _said(name: str) -> str:
     """A value's name as a message says it: ``ACCOUNT|all`` is ``ACCOUNT or all``."""
     return name.replace("|", " or ")
+
+
+def public_args(name: str, args: Sequence[str]) -> list[str]:
+    """``args`` as an audit record keeps them: without the secret value a form takes last
+    (a venue password for the vault), whether or not the rest fits the form."""
+    command = COMMANDS.get(ALIASES.get(name, name))
+    kept = list(args)
+    if command is None:
+        return kept
+    secret_forms = [form for form in command.forms if form.secret is not None]
+    for form in secret_forms:
+        if kept[: len(form.words)] == list(form.words):
+            return kept[:-1] if len(kept) > len(form.words) + len(form.names) else kept
+    return kept

@@ -83,7 +83,8 @@ class Routed(msgspec.Struct, **_BODY):
 
 
 class Replaced(msgspec.Struct, **_BODY):
-    """A replace accepted: the order's new client id and terms."""
+    """A replace accepted: the order's new client id and terms. ``new_order_id``: the id the
+    order goes on under (its later fills and cancel name it; "" in records from before it)."""
 
     account: str
     order_id: str
@@ -91,6 +92,7 @@ class Replaced(msgspec.Struct, **_BODY):
     qty: int | None
     price: int | None
     stop_price: int | None
+    new_order_id: str = ""
 
 
 class Canceled(msgspec.Struct, **_BODY):

@@ -493,6 +493,9 @@ class AuditSection(_Section, frozen=True):
     public_key_file: str = ""
     timezone: str = "America/New_York"  # a segment holds the records of one local day of this zone
     compression_level: int = 10  # zstandard level of a closed segment (1-22)
+    # A writer that journals nothing (a gateway's logins, the supervisor's admin commands) fsyncs
+    # its records at most this long after they happen; a journaled actor's are fsynced with its journal
+    sync_ms: int = 50
 
     def root(self, data_dir: str | Path) -> Path:
         return Path(data_dir) / (self.dir or "audit")
@@ -511,6 +514,8 @@ class AuditSection(_Section, frozen=True):
             raise ValueError("audit.anchor_every_s must be 0 or more")
         if not 1 <= self.compression_level <= 22:
             raise ValueError(f"audit.compression_level must be 1 to 22, not {self.compression_level}")
+        if self.sync_ms < 1:
+            raise ValueError("audit.sync_ms must be 1 or more")
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):

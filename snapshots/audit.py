@@ -83,6 +83,7 @@ from model.audit import (
     valid_prefix,
 )
 from model.calendar import parse_iso_day, trading_day
+from snapshots.crashpoints import NOWHERE, CrashPoints
 from snapshots.files import fsync_directory, write_bytes_atomically
 
 log = structlog.get_logger("audit")
@@ -237,8 +238,11 @@ class AuditWriter:
     """One writer's chain, open for appending (see the module's guarantees). Not thread-safe:
     one actor's shell appends from its one loop."""
 
-    def __init__(self, root: str | Path, writer: str, zone: ZoneInfo | str = "America/New_York", compression_level: int = 10) -> None:
+    def __init__(
+        self, root: str | Path, writer: str, zone: ZoneInfo | str = "America/New_York", compression_level: int = 10, crash: CrashPoints = NOWHERE
+    ) -> None:
         self.writer = check_writer(writer)
+        self.crash = crash  # ``audit.mid_append``: killed with half a group's frames written (recovery tests)
         self.folder = Path(root) / writer
         self.zone = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
         self.level = compression_level
@@ -350,10 +354,16 @@ class AuditWriter:
             return
         assert self._fd is not None
         view = memoryview(data)
+        if self.crash.point == "audit.mid_append" and len(view) > 1:
+            half = len(view) // 2  # a torn tail: part of the group's frames on disk, nothing synced
+            os.write(self._fd, view[:half])
+            self._size += half
+            view = view[half:]
+            self.crash.hit("audit.mid_append")
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
-        self._size += len(data)
+            self._size += written
         self._dirty = True
 
     def _rotate(self, day: str, first_seq: int) -> None:

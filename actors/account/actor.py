@@ -38,6 +38,8 @@ class AccountActor(MarksHost):
     Accounts from the accounts file that the journal does not hold yet enter as a journaled
     ``OpenAccount`` input once the shard is wired, so replay from empty rebuilds them too."""
 
+    audited = True  # its core writes order events to its audit chain (docs/audit.md)
+
     def __init__(self, name: str, config: Config, instruments: list[Instrument]) -> None:
         self.instruments = instruments
         super().__init__(name, config)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sys import intern
 
+from actors.account import auditing
 from actors.account.base import shared
 from actors.account.books import Bookkeeping
 from actors.account.records import OrderRecord
+from actors.runtime.outputs import AUDIT
 from model import fixed
 from model.enums import ExecType, OrderStatus, Side, VenueEventKind
 from model.lifecycle import OrderEvent, can
@@ -82,6 +84,7 @@ class Booking(Bookkeeping):
         if block is not None:
             order.block = block
             self.allocations += 1
+        booked_before = order.booked_cash
         # the instrument's symbol: a position's key is one string per symbol, not the thawed order's copy
         self._book_fill(account, order, instrument.symbol, qty, price, now)
         complete = done if spec_qty is None else order.cum_qty == spec_qty
@@ -90,6 +93,13 @@ class Booking(Bookkeeping):
             self._release_replace(order, account, "order filled")
         self._rereserve(account, order)
         self._report(order, _TRADE, now, last_qty=qty, last_price=price)
+        if self.out.audit:
+            cash = order.booked_cash - booked_before
+            if block is not None:  # the account's share of a block's fill: its allocation
+                event = auditing.allocation(order, block, qty, price, cash)
+            else:  # the execution id the client's report carries
+                event = auditing.fill(order, f"{order.order_id}-{order.exec_count}", venue or order.venue or "", qty, price, cash)
+            self.out.to(AUDIT, "", event)
 
     def _finish(self, order: OrderRecord, update: OrderUpdate, now: int) -> None:
         event, exec_type = _VENUE_EVENT_EXEC[update.kind]
@@ -98,6 +108,8 @@ class Booking(Bookkeeping):
             return
         account = self.accounts[order.account]
         order.venue = shared(update.venue) or order.venue
+        leaves = order.leaves_qty or 0  # what will not trade (0 for a notional order)
+        cause = self._end_cause(order, update)
         self._move(order, event)
         order.reason = shared(update.reason)
         if order.pending_replace is not None:
@@ -105,6 +117,26 @@ class Booking(Bookkeeping):
         self._rereserve(account, order)
         reply, order.cancel_reply = order.cancel_reply, None
         self._report(order, exec_type, now, reply=reply)
+        if self.out.audit:
+            self.out.to(AUDIT, "", auditing.canceled(order, leaves, cause))
+
+    def _end_cause(self, order: OrderRecord, update: OrderUpdate) -> str:
+        """Who or what ended ``order`` without (further) fills, for its ``canceled`` record:
+        ``client`` (its cancel), ``kill`` (its account's kill switch), ``cancel_all``,
+        ``venue`` (a cancel nobody here asked for), ``expired`` or ``rejected`` (by the
+        venue), with the venue's reason after a colon when it gave one."""
+        kind = update.kind
+        if kind is VenueEventKind.EXPIRED:
+            cause = "expired"
+        elif kind is VenueEventKind.REJECTED:
+            cause = "rejected"
+        elif not order.pending.has_cancel:
+            cause = "venue"
+        elif order.cancel_reply is not None:
+            cause = "client"
+        else:
+            cause = "kill" if self.accounts[order.account].killed else "cancel_all"
+        return f"{cause}: {update.reason}" if update.reason else cause
 
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import msgspec
 
-from actors.account import risk
+from actors.account import auditing, risk
 from actors.account.portfolio import Portfolio
 from actors.account.records import SAME_AS_SPEC, OrderRecord
-from actors.runtime.outputs import GATEWAY, INSTRUMENT
+from actors.runtime.outputs import AUDIT, GATEWAY, INSTRUMENT
 from model.enums import ExecType, OrderStatus, Reason, Side
 from model.lifecycle import OrderEvent
 from model.messages import ExecutionReport, LoadOrders, NewLotOrder, NewOrder, OrdersLoaded, Reply, RouteOrder
@@ -88,11 +88,11 @@ class OrderEntry(Portfolio):
         resend), or why not (a ``Reason`` value, ``forbidden``, ``unknown_symbol``)."""
         account = self.accounts.get(account_id)
         if account is None:
-            self._refuse(reply, "forbidden", f"unknown account {account_id}")
+            self._refuse_order(account_id, client_order_id, spec, reply, "forbidden", f"unknown account {account_id}")
             return "forbidden"
         instrument = self.instruments.get(spec.symbol)
         if instrument is None:
-            self._refuse(reply, "unknown_symbol", f"unknown symbol {spec.symbol}")
+            self._refuse_order(account_id, client_order_id, spec, reply, "unknown_symbol", f"unknown symbol {spec.symbol}")
             return "unknown_symbol"
         choice = SAME_AS_SPEC if lot_method is None and lots is None else _lot_terms(lot_method, lots)
         existing_id = account.orders.get(client_order_id)
@@ -121,14 +121,25 @@ class OrderEntry(Portfolio):
             self._move(order, _REJECT)
             order.reason = reason.value
             self._report(order, _EXEC_REJECTED, now, reply=reply)
+            if self.out.audit:
+                self.out.to(AUDIT, "", auditing.rejected(account.account, client_order_id, spec, reason.value, "", reply))
             return reason.value
         if spec.side is _SELL and spec.notional is not None:
             order.qty_cap = risk.notional_sell_cap(order, account, instrument, estimate)
         self._move(order, _ACCEPT)
         self._reserve(account, order, instrument, estimate, cash)  # cash: what the checks computed, the same while the order is open
         self._report(order, _EXEC_NEW, now, reply=reply)
-        self.out.to(INSTRUMENT, spec.symbol, RouteOrder(order.order_id, order.account, spec, order.qty_cap))
+        out = self.out
+        if out.audit:
+            out.to(AUDIT, "", auditing.accepted(order, reply, market))
+        out.to(INSTRUMENT, spec.symbol, RouteOrder(order.order_id, order.account, spec, order.qty_cap))
         return ACCEPTED
+
+    def _refuse_order(self, account_id: str, client_order_id: str, spec: OrderSpec, reply: Reply | None, code: str, text: str) -> None:
+        """A new order refused before it became a record: answered, and audited."""
+        self._refuse(reply, code, text)
+        if self.out.audit:
+            self.out.to(AUDIT, "", auditing.rejected(account_id, client_order_id, spec, code, text, reply))
 
     def _answer_resend(
         self,
@@ -150,6 +161,9 @@ class OrderEntry(Portfolio):
             self._to_asker(reply, self._first_report(order, reply))
             return ALREADY
         self.rejected_requests += 1
+        if self.out.audit:
+            duplicate = Reason.DUPLICATE_CLIENT_ORDER_ID.value
+            self.out.to(AUDIT, "", auditing.rejected(account_id, client_order_id, spec, duplicate, "a resend with other terms", reply))
         if reply is not None:  # the refusal is the asker's alone: without one, nothing to build
             refused = _record(account_id, client_order_id, spec, "", SAME_AS_SPEC, now)
             self._move(refused, OrderEvent.REJECT)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import msgspec
 
-from actors.account import risk
+from actors.account import auditing, risk
 from actors.account.base import ShardBase
 from actors.account.records import AccountRecord, OrderRecord, PendingReplace
-from actors.runtime.outputs import GATEWAY, INSTRUMENT
+from actors.runtime.outputs import AUDIT, GATEWAY, INSTRUMENT
 from model import fixed
 from model.enums import ExecType, Reason
 from model.instruments import price_fields_for_type
@@ -175,6 +175,8 @@ class Requests(ShardBase):
         self._rereserve(account, successor)
         self._report(order, ExecType.REPLACED, now)
         self._report(successor, ExecType.REPLACED, now, reply=pending.reply)
+        if self.out.audit:
+            self.out.to(AUDIT, "", auditing.replaced(order, successor))
 
     def _cancel_refused(self, order: OrderRecord, update: OrderUpdate) -> None:
         self._move(order, OrderEvent.CANCEL_REFUSED)

@@ -55,9 +55,10 @@ from typing import Any
 
 import msgspec
 
+from actors.account import auditing
 from actors.account.base import ShardBase, shared
 from actors.account.records import AccountRecord, PositionRecord
-from actors.runtime.outputs import ACCOUNT, ALL, GATEWAY
+from actors.runtime.outputs import ACCOUNT, ALL, AUDIT, GATEWAY
 from actors.runtime.router import account_actor
 from model import fixed, lots
 from model.lots import Lot, LotError, LotMethod
@@ -166,12 +167,14 @@ class Transfers(ShardBase):
         problem = amount_problem(command.amount, MAX_CASH)
         if problem is not None:
             self._refuse(command.reply, TransferReason.INVALID_AMOUNT.value, problem)
+            self._audit_refused(command, TransferReason.INVALID_AMOUNT.value)
             return
         held = 0
         if command.kind is _WITHDRAWAL:
             if command.amount > account.buying_power:
                 message = f"withdrawal of {fixed.format_cash(command.amount)} exceeds the buying power {fixed.format_cash(account.buying_power)}"
                 self._refuse(command.reply, TransferReason.INSUFFICIENT_FUNDS.value, message)
+                self._audit_refused(command, TransferReason.INSUFFICIENT_FUNDS.value)
                 return
             held = command.amount
             account.reserved_cash += held
@@ -191,6 +194,16 @@ class Transfers(ShardBase):
         self._add_transfer(record)
         self.transfer_keys.setdefault(account.account, {})[command.idempotency_key] = record.transfer_id
         self.out.to(GATEWAY, ALL, TransferEvent(record, command.reply))
+        self._audit_transfer(record)
+
+    def _audit_transfer(self, record: Transfer, reason: str = "") -> None:
+        """A cash movement's decision (or a journal of shares' leg) into the audit log."""
+        if self.out.audit:
+            self.out.to(AUDIT, "", auditing.securities(record) if record.symbol is not None else auditing.transfer(record, reason))
+
+    def _audit_refused(self, command: RequestTransfer, reason: str) -> None:
+        if self.out.audit:
+            self.out.to(AUDIT, "", auditing.refused_transfer(command.kind, command.account, command.amount, reason, command.asker))
 
     def _answer_repeat(self, existing: str, command: RequestTransfer, now: int) -> None:
         """A request whose key the account used before: the same content gets the record as
@@ -237,6 +250,7 @@ class Transfers(ShardBase):
         decided = msgspec.structs.replace(record, status=status, reason=command.reason, updated_ts=now, held=0, decided_by=command.asker)
         self.transfers[record.transfer_id] = decided
         self.out.to(GATEWAY, ALL, TransferEvent(decided))
+        self._audit_transfer(decided)
 
     # --- reads -----------------------------------------------------------------------------------
 
@@ -543,6 +557,7 @@ class Transfers(ShardBase):
             if not commit:
                 del self.transfers[transfer_id]
                 self.account_transfers[record.account].remove(transfer_id)
+                self._audit_transfer(msgspec.structs.replace(record, status=_REJECTED, updated_ts=now, held=0, held_qty=0), "journal aborted")
                 continue
             if record.symbol is not None and record.to_account == record.account:
                 waiting.append(transfer_id)  # booked when its lots come
@@ -558,6 +573,7 @@ class Transfers(ShardBase):
             booked = msgspec.structs.replace(record, status=_SETTLED, updated_ts=now, held=0, held_qty=0, lots=moved)
             self.transfers[transfer_id] = booked
             self.out.to(GATEWAY, ALL, TransferEvent(booked))
+            self._audit_transfer(booked)
         if not commit:
             return True
         self.journal_legs[journal_id] = waiting
@@ -609,6 +625,7 @@ class Transfers(ShardBase):
         booked = msgspec.structs.replace(record, status=_SETTLED, updated_ts=now, lots=[MovedLot(*lot) for lot in opened])
         self.transfers[transfer_id] = booked
         self.out.to(GATEWAY, ALL, TransferEvent(booked))
+        self._audit_transfer(booked)
         if waiting or message.journal_id not in self.journal_awaiting:
             return  # more lots to come, or the outcome (which reports the booking) has not come yet
         del self.journal_legs[message.journal_id]

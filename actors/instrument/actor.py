@@ -33,6 +33,8 @@ class InstrumentActor(DurableHost):
     those of a record before its batches, every current one when a link to a shard opens,
     and on a shard's asking (``current_marks``) when it starts."""
 
+    audited = True  # its core writes order events to its audit chain (docs/audit.md)
+
     def __init__(self, name: str, config: Config, instruments: list[Instrument]) -> None:
         self.instruments = instruments
         super().__init__(name, config)

@@ -11,8 +11,8 @@ from actors.instrument.base import TERMINAL_KINDS
 from actors.instrument.holding import Released, kind_of
 from actors.instrument.opening import Block, Constituents
 from actors.instrument.records import Route
-from actors.instrument.router import Router
-from actors.runtime.outputs import ACCOUNT, ALL, DROP_COPY, VENUE
+from actors.instrument.router import Router, routed
+from actors.runtime.outputs import ACCOUNT, ALL, AUDIT, DROP_COPY, VENUE
 from model import fixed
 from model.enums import OrderType, Reason, Side, TimeInForce, VenueEventKind
 from model.messages import AdminCancelAll, AllocationFills, AllocationReport, OpenMarket, OrderUpdate, VenueCancel, VenueNewOrder, VenueReport
@@ -114,6 +114,8 @@ class OpenBlocks(Router):
         self.blocks[block.block_id] = block
         self.block_children[block.child_id] = block.block_id
         self.out.to(VENUE, venue, msgspec.structs.replace(order, child_id=block.child_id))
+        if self.out.audit:
+            self.out.to(AUDIT, "", routed("", block.block_id, venue, block.child_id, order.spec))
 
     def _block_report(self, block: Block, report: VenueReport, now: int) -> None:
         if report.kind is VenueEventKind.TRADE:

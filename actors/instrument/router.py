@@ -6,9 +6,12 @@ import msgspec
 
 from actors.instrument.base import TERMINAL_KINDS, InstrumentBase
 from actors.instrument.records import Route
-from actors.runtime.outputs import VENUE
+from actors.runtime.outputs import AUDIT, VENUE
+from model.audit import AuditEvent, AuditKind
+from model.audit_bodies import Routed
 from model.enums import OrderType, Reason, SessionState, Side, VenueEventKind
 from model.messages import AdminCancelAll, Message, ReplaceRoute, VenueCancel, VenueCancelAll, VenueNewOrder, VenueReplace, VenueReport
+from model.orders import OrderSpec
 from model.routes import RouteEvent, RouteState
 
 # members read on every route and venue report, bound once (model/enums.py says why)
@@ -42,6 +45,8 @@ class Router(InstrumentBase):
             venue,
             VenueNewOrder(child_id=route.child_id, spec=route.spec, qty_cap=route.qty_cap),
         )
+        if self.out.audit:
+            self.out.to(AUDIT, "", routed(route.account, route.order_id, venue, route.child_id, route.spec))
 
     def choose_venue(self, route: Route) -> str | None:
         return self.venue_for(route.spec.symbol, route.spec.side, route.spec.order_type, route.spec.qty)
@@ -143,6 +148,11 @@ class Router(InstrumentBase):
                 self._cancel_at_venue(route)
         for venue, symbols in bulk.items():
             self.out.to(VENUE, venue, VenueCancelAll(symbols))
+
+
+def routed(account: str, order_id: str, venue: str, child_id: str, spec: OrderSpec) -> AuditEvent:
+    """The audit event of a child order sent to a venue (for a block: account "", its id)."""
+    return AuditEvent(AuditKind.ROUTED, Routed(account, order_id, venue, child_id, spec.symbol, spec.side, spec.qty, spec.price))
 
 
 def only_acceptances(messages: list[Message]) -> bool:

@@ -23,7 +23,9 @@ class TurnCrashPoints:
     NAV strike's marker), ``basket.before_send`` (it held a basket's chunk of orders),
     ``transfer.before_send`` (it handled a step of a journal's two-phase commit) and
     ``fill.before_send`` (it held a trade of an order: a fill, an allocation, a NAV fill,
-    booked with its lots) — the last five count only records that did that."""
+    booked with its lots) — the last five count only records that did that; and
+    ``audit.before_append`` (applied, its audit events not yet appended, nothing sent), only
+    for records that have audit events."""
 
     __slots__ = ("allocations", "crash", "journal_steps", "nav_markers")
 
@@ -40,6 +42,10 @@ class TurnCrashPoints:
 
     def after_commit(self) -> None:
         self.crash.hit("journal.after_commit")
+
+    def before_audit(self) -> None:
+        """The record is applied and has audit events, none appended, nothing sent."""
+        self.crash.hit("audit.before_append")
 
     def before_send(self, core: Any, batches: Sequence[Batch] = ()) -> None:
         crash = self.crash

@@ -20,11 +20,12 @@ import gc
 import os
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import structlog
 
-from actors.runtime.commit import GroupCommit, Pending
+from actors.runtime.audit import AuditLog, open_audit
+from actors.runtime.commit import GroupCommit, Pending, fail_stop
 from actors.runtime.crashhooks import TurnCrashPoints
 from actors.runtime.frames import LinkSecret
 from actors.runtime.inbox import SOFT, Inbox
@@ -37,6 +38,7 @@ from actors.runtime.router import Router
 from actors.runtime.snapshotter import Snapshotter
 from model.config import Config, JournalSection
 from model.messages import Batch, Message, decode_batch, encode_batch
+from snapshots.audit import AuditCorrupt
 from snapshots.crashpoints import NOWHERE, CrashPoints, from_environment
 from snapshots.journal import Journal, JournalLike, NullJournal
 
@@ -140,11 +142,22 @@ class _NoChannel:
 
 class DurableHost(LinkedHost):
     """Hosts one pure core behind its journal. Subclasses (the ``actor.py`` files) say how
-    to build an empty core (``make_core``) and then call ``recover`` with the data dir."""
+    to build an empty core (``make_core``) and then call ``recover`` with the data dir.
+
+    The audit log (docs/audit.md, "For the actors"): the ``AUDIT`` outputs of each journal
+    record are appended to the actor's chain after the record's commit and before anything
+    of it is sent or acked, one write per commit group (fsynced with it when the journal
+    is); a rebuild appends what its replay regenerates (the writer skips what the chain
+    holds); a snapshot, after which the journal no longer holds its inputs, syncs the chain
+    first; a clean stop anchors it. Only a host whose core writes audit events (``audited``)
+    opens a chain."""
+
+    audited: ClassVar[bool] = False  # whether the core emits ``AUDIT`` outputs (an account shard, an instrument actor)
 
     def __init__(self, name: str, config: Config, gateways: int = 1) -> None:
         super().__init__(name, config, gateways)
-        self.machine = Machine(name, self.make_core(), self.router, config.batching.max_messages)
+        self.machine = Machine(name, self.make_core(), self.router, config.batching.max_messages, audit=self.audited and config.audit.enabled)
+        self.audit_log: AuditLog | None = None  # opened by ``recover``
         self.channels: dict[str, Acker] = {}  # where each sender listens for acks
         self.durable: dict[str, int] = {}  # last seq per sender on disk (≤ the inbox's applied)
         self.local_submitted = 0  # the actor's own inputs (submit_local) ...
@@ -184,13 +197,22 @@ class DurableHost(LinkedHost):
         ``JournalCorrupt`` (naming actor, sequence and what to do) rather than load bad state."""
         self.crash = from_environment(self.name, data_dir)
         journal = open_journal(self.name, Path(data_dir), self.config.journal, self.crash)
+        audit = self.audit_log = open_audit(self.name, self.config, data_dir, self.crash) if self.audited else None
+        if audit is not None and journal.replayable and audit.head_origin > journal.last_seq:
+            audit.close()
+            raise AuditCorrupt(
+                f"{self.name}: the audit chain holds records of journal record {audit.head_origin} but the journal ends at "
+                f"{journal.last_seq}: this data dir is not the one the audit log under {audit.writer.folder} was written from"
+            )
         started = time.monotonic_ns()
         cpu_started = time.thread_time_ns()
         gc.disable()  # millions of short-lived objects, none in cycles: the collector only costs
         try:
-            rebuilt = self.machine.rebuild(journal, journal.latest_snapshot())
+            rebuilt = self.machine.rebuild(journal, journal.latest_snapshot(), None if audit is None else self._append_replayed)
         finally:
             gc.enable()
+        if audit is not None:
+            audit.sync()
         self._attach(journal, rebuilt.snapshot or 0)
         self.outbox.fresh.clear()  # written when the links open (every unacked batch)
         self.durable = dict(self.inbox.applied)
@@ -206,6 +228,10 @@ class DurableHost(LinkedHost):
         }
         if rebuilt.records or rebuilt.snapshot is not None:
             log.info("recovered", actor=self.name, **self.recovery)
+
+    def _append_replayed(self, batches: list[Any]) -> None:
+        assert self.audit_log is not None
+        self.audit_log.append(batches, durable=False)  # synced once the rebuild is done
 
     # --- live: receive, commit, apply, send ---------------------------------------------------
 
@@ -291,9 +317,12 @@ class DurableHost(LinkedHost):
         if hooks is not None:
             hooks.after_commit()
         batches = [batch for batch, _ in pending]
-        applied = self.machine.apply_batches(batches, now)
+        machine = self.machine
+        applied = machine.apply_batches(batches, now, origin=self.journal.last_seq)
         if hooks is not None:
             hooks.before_send(self.core, batches)
+        if machine.audit_batches:
+            self._append_audit(machine.take_audit(), hooks)
         self._send_fresh()
         self.on_applied()
         acked: dict[str, int] = {}
@@ -317,6 +346,20 @@ class DurableHost(LinkedHost):
         snapshots.events += applied
         if snapshots.due(self.machine.records):
             self.snapshot(background=self.background)
+
+    def _append_audit(self, batches: list[Any], hooks: TurnCrashPoints | None) -> None:
+        """The record's audit events into the chain, before anything of it leaves; fsynced
+        with the journal's commit when that is fsynced. A failed append is fatal like a
+        failed commit: the restart regenerates the events from the journal."""
+        audit = self.audit_log
+        if audit is None:
+            return  # not recovered yet (nothing to write to): a core set up before ``recover``
+        if hooks is not None:
+            hooks.before_audit()
+        try:
+            audit.append(batches, durable=self.background)
+        except Exception as failure:
+            fail_stop(self.name, failure)
 
     def on_applied(self) -> None:
         """A record was committed and applied (live, never during replay): a subclass sends
@@ -353,6 +396,8 @@ class DurableHost(LinkedHost):
         yet (``snapshotter.py``)."""
         if not background:
             self.commit()
+        if self.audit_log is not None:
+            self.audit_log.sync()  # the journal's records of what is audited may go once it is written
         # ``durable``, not the inbox's seqs: the inbox counts batches still pending
         return self.snapshotter.take(self.machine, self.durable, background)
 
@@ -396,10 +441,13 @@ class DurableHost(LinkedHost):
         }
 
     async def close(self) -> None:
-        """Clean shutdown: commit, snapshot, close the journal."""
+        """Clean shutdown: commit, snapshot, close the journal; sync and anchor the audit chain."""
         await self.settle()
         self.snapshot()
         self.journal.sync()
+        if self.audit_log is not None:
+            self.audit_log.close()
+            self.audit_log = None
 
 
 class FixSessionHost(DurableHost):

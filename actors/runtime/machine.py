@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
 import msgspec
@@ -18,15 +19,19 @@ import structlog
 
 from actors.runtime.inbox import Inbox
 from actors.runtime.outbox import DurableOutbox
-from actors.runtime.outputs import Dispatcher, Outputs
+from actors.runtime.outputs import AUDIT, Dispatcher, Outputs, Send
 from actors.runtime.router import Router
 from actors.runtime.snapshot import Captured, capture, load, parts
 from model.messages import Batch, Message, encode_batch
+from snapshots.audit import Batch as AuditBatch
 from snapshots.journal import JournalCorrupt, JournalLike
 
 log = structlog.get_logger("runtime")
 
 LOCAL = ""  # the sender of an actor's own inputs
+# A rebuild hands its regenerated audit events to the shell every this many journal records:
+# one write per group, not one per record, and no more than this many records' events held
+REPLAY_AUDIT_RECORDS = 1024
 
 
 class Core(Protocol):
@@ -90,19 +95,31 @@ class Rebuilt(msgspec.Struct, frozen=True):
 
 
 class Machine:
-    """A journaled actor's deterministic state. No clock, no I/O but the journal it reads."""
+    """A journaled actor's deterministic state. No clock, no I/O but the journal it reads.
 
-    def __init__(self, name: str, core: Core, router: Router, max_messages: int) -> None:
+    ``audit``: whether the core emits audit events (``AUDIT`` sends, docs/audit.md); each
+    record's are kept as one ``snapshots.audit.Batch`` (its ``now`` and journal sequence) in
+    ``audit_batches`` until the shell takes them (``take_audit``). They are no part of the
+    state: a machine without ``audit`` (a replay check) reaches the same hash."""
+
+    def __init__(self, name: str, core: Core, router: Router, max_messages: int, audit: bool = False) -> None:
         self.name = name
+        self.audit = audit
+        self.audit_batches: list[AuditBatch] = []
         self.core = core
         self.inbox = Inbox()
         self.outbox = DurableOutbox(name, router, max_messages)
         self.errors = 0
         self.messages_applied = 0
 
-    def rebuild(self, journal: JournalLike, snapshot: tuple[int, bytes] | None) -> Rebuilt:
+    def rebuild(
+        self, journal: JournalLike, snapshot: tuple[int, bytes] | None, audit: Callable[[list[AuditBatch]], object] | None = None
+    ) -> Rebuilt:
         """Load ``snapshot`` (``(seq, payload)``; ``None``: start from empty) and replay every
-        record after it. Raises ``JournalCorrupt`` when the journal does not continue it."""
+        record after it. Raises ``JournalCorrupt`` when the journal does not continue it.
+        ``audit``: given the audit events the replay regenerates, in order, every
+        ``REPLAY_AUDIT_RECORDS`` records and at the end (the shell appends them; its writer
+        skips what the chain holds); without it they are dropped."""
         start = 1
         if snapshot is not None:
             self.load(snapshot[1])
@@ -112,13 +129,26 @@ class Machine:
             covered = f"the snapshot covers only up to {start - 1}" if snapshot is not None else "there is no snapshot to start from"
             raise JournalCorrupt(f"{self.name}: the journal starts at {first} but {covered}; restore {journal.path} from a copy")
         records = messages = 0
-        for _, payload in journal.read_from(start):
-            messages += self.replay(payload)
+        for seq, payload in journal.read_from(start):
+            messages += self.replay(payload, seq)
             records += 1
+            if records % REPLAY_AUDIT_RECORDS == 0:
+                self._hand_audit(audit)
+        self._hand_audit(audit)
         return Rebuilt(None if snapshot is None else snapshot[0], start, records, messages)
 
-    def replay(self, payload: bytes) -> int:
-        """Apply one journal record; returns the number of messages.
+    def _hand_audit(self, audit: Callable[[list[AuditBatch]], object] | None) -> None:
+        batches = self.take_audit()
+        if audit is not None and batches:
+            audit(batches)
+
+    def take_audit(self) -> list[AuditBatch]:
+        """The audit events of the records applied since the last call, one batch a record."""
+        batches, self.audit_batches = self.audit_batches, []
+        return batches
+
+    def replay(self, payload: bytes, origin: int = 0) -> int:
+        """Apply one journal record (``origin``: its sequence); returns the number of messages.
 
         Guarantees: the same state, inbox and outbox (seqs and unacked batches, byte for
         byte) as the live ``apply_batches`` of the same turn; only the outbox's ``fresh``
@@ -134,12 +164,13 @@ class Machine:
                 if batch.seq != last + 1:
                     raise JournalCorrupt(f"{self.name}: journal holds batch {batch.seq} from {sender} after {last}")
                 applied[sender] = batch.seq
-        return self.apply_batches(batches, record.now, fresh=False)
+        return self.apply_batches(batches, record.now, fresh=False, origin=origin)
 
-    def apply_batches(self, batches: list[Batch], now: int, fresh: bool = True) -> int:
+    def apply_batches(self, batches: list[Batch], now: int, fresh: bool = True, origin: int = 0) -> int:
         """Apply every message (a failing one is counted and logged; the rest go on) and
         record the outputs as batches; returns the number of messages. ``fresh``: the
         batches made are also queued to be written now (live), not only kept until acked.
+        ``origin``: the journal sequence of the record applied, which its audit events carry.
 
         A core with a handler table (``Dispatcher``) has each message's handler called here,
         without its ``apply`` in between: one Python call less per message, the same
@@ -175,11 +206,22 @@ class Machine:
                     except Exception:
                         self._failed(message)
             self.messages_applied += count
-            self.outbox.record(core.out.drain(), now, fresh)
+            sends = core.out.drain()
+            if self.audit:
+                sends = self._take_audit_sends(sends, now, origin)
+            self.outbox.record(sends, now, fresh)
         finally:
             if collecting:
                 gc.enable()
         return count
+
+    def _take_audit_sends(self, sends: list[Send], now: int, origin: int) -> list[Send]:
+        """The sends without the ``AUDIT`` ones, which become this record's audit batch."""
+        events = [message for kind, _, message in sends if kind == AUDIT]
+        if not events:
+            return sends
+        self.audit_batches.append(AuditBatch(now, origin, events))  # type: ignore[arg-type]
+        return [send for send in sends if send[0] != AUDIT]
 
     def _failed(self, message: Message) -> None:
         self.errors += 1
@@ -192,6 +234,7 @@ class Machine:
     @core.setter
     def core(self, core: Any) -> None:
         self._core = core
+        core.out.audit = self.audit  # a restored core has a new ``Outputs``
         # the handler table when ``apply`` is the table's lookup and nothing more
         self.handlers: dict[type, Any] | None = getattr(core, "_handlers", None) if type(core).apply is Dispatcher.apply else None
 

@@ -1,7 +1,10 @@
 """How a pure core names where its outputs go, without knowing any actor.
 
 A core appends ``(kind, key, message)``; the Ray shell's router turns the kind and key
-(an account, a symbol, a venue name, a gateway name, or ``ALL``) into actors.
+(an account, a symbol, a venue name, a gateway name, or ``ALL``) into actors. ``AUDIT`` is
+the one kind that goes to no actor: its message is a ``model.audit.AuditEvent`` the shell
+appends to the actor's audit chain after the journal commit (docs/audit.md, "For the
+actors"; ``actors/runtime/machine.py`` takes them out of the sends).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar, NamedTuple
 
+from model.audit import AuditEvent
 from model.messages import Message
 
 GATEWAY = "gateway"
@@ -16,6 +20,7 @@ ACCOUNT = "account"
 INSTRUMENT = "instrument"
 VENUE = "venue"
 DROP_COPY = "drop_copy"
+AUDIT = "audit"  # the actor's own audit chain (key ""): never routed
 ALL = "*"
 
 
@@ -29,14 +34,19 @@ _make = tuple.__new__
 
 
 class Outputs:
-    """An append-only list of sends, drained by the shell after each input batch."""
+    """An append-only list of sends, drained by the shell after each input batch.
 
-    __slots__ = ("sends",)
+    ``audit``: whether the shell writes this core's audit events (``[audit] enabled``, set by
+    ``Machine``); a core builds an ``AUDIT`` send only when it is true, so with the log off
+    an order pays one attribute test, and a core outside a shell (unit tests) emits none."""
+
+    __slots__ = ("audit", "sends")
 
     def __init__(self) -> None:
         self.sends: list[Send] = []
+        self.audit = False
 
-    def to(self, kind: str, key: str, message: Message) -> None:
+    def to(self, kind: str, key: str, message: Message | AuditEvent) -> None:
         # ``Send(...)`` goes through the named tuple's Python-level ``__new__``; this is the
         # same tuple, made in C (several sends per order, in every core)
         self.sends.append(_make(Send, (kind, key, message)))

@@ -22,6 +22,7 @@ from typing import Any
 import ray
 import structlog
 
+from actors.runtime.audit import AuditLog, open_audit
 from actors.runtime.frames import LinkSecret
 from actors.runtime.host import DurableHost
 from actors.runtime.machine import Core
@@ -31,14 +32,19 @@ from actors.runtime.router import SUPERVISOR
 from actors.supervisor.admin import AdminCommands
 from actors.supervisor.core import ActorPlan, plan
 from actors.supervisor.schedule import open_due
+from model.admin_commands import Forbidden, public_args
+from model.audit import AuditEvent, AuditKind
+from model.audit_bodies import AdminCommand
 from model.config import Config, Setup
 from model.messages import OpenMarket
+from snapshots.audit import Batch
 from model.permissions import DEFAULT_TENANT
 
 log = structlog.get_logger("supervisor")
 
 WATCH_INTERVAL_S = 0.5
 PING_TIMEOUT_S = 5.0
+MAX_AUDIT_TEXT = 500  # characters of a refused command's reason kept in its audit record
 
 
 @ray.remote
@@ -62,6 +68,7 @@ class SupervisorActor(DurableHost):
         self.rewiring: set[str] = set()
         self.import_root, self.export_root = _file_roots(setup.config)
         self.commands = AdminCommands(self)
+        self.admin_audit: AuditLog | None = None  # the chain of admin commands, opened by the first
 
     def make_core(self) -> Core:
         return build_core(ActorPlan(SUPERVISOR, SUPERVISOR, instruments=self.setup.instruments), self.config)
@@ -157,12 +164,38 @@ class SupervisorActor(DurableHost):
 
     # --- admin ---------------------------------------------------------------------------------
 
-    async def admin(self, command: str, args: list[str], tenant: str | None = None) -> dict[str, Any]:
+    async def admin(
+        self, command: str, args: list[str], tenant: str | None = None, caller: tuple[str, str, str] | None = None
+    ) -> dict[str, Any]:
         """Operator commands (``model/admin_commands.py``; the handlers are in
         ``actors/supervisor/admin.py``), confined to ``tenant``'s accounts (None: every
         tenant's, the platform operator's). Raises ``AdminError`` with a readable reason on
-        bad input."""
-        return await self.commands.run(command, args, tenant)
+        bad input.
+
+        Each command is one audit record (docs/audit.md), appended and fsynced before its
+        answer leaves: ``caller`` (user, key id, address: the gateway's session; none for a
+        call from inside the cluster), the command, its arguments without a secret value,
+        and the outcome (``ok``, ``failed`` for an answer that says not ok, ``forbidden`` or
+        ``admin_failed``)."""
+        now = time.time_ns()
+        try:
+            result = await self.commands.run(command, args, tenant)
+        except Exception as failure:
+            outcome = "forbidden" if isinstance(failure, Forbidden) else "admin_failed"
+            self._audit_admin(now, command, args, caller, outcome, str(failure)[:MAX_AUDIT_TEXT])
+            raise
+        self._audit_admin(now, command, args, caller, "ok" if result.get("ok", True) else "failed", "")
+        return result
+
+    def _audit_admin(self, now: int, command: str, args: list[str], caller: tuple[str, str, str] | None, outcome: str, text: str) -> None:
+        if not self.config.audit.enabled:
+            return
+        if self.admin_audit is None:  # opened at the first command: a supervisor that runs none holds no chain
+            self.admin_audit = open_audit(SUPERVISOR, self.config, self.config.server.data_dir)
+        assert self.admin_audit is not None
+        user, key_id, address = caller if caller is not None else ("", "", "")
+        record = AdminCommand(user, key_id, address, command, public_args(command, args), outcome, text)
+        self.admin_audit.append([Batch(now, 0, (AuditEvent(AuditKind.ADMIN_COMMAND, record),))], durable=True)
 
     def _all_accounts(self) -> list[tuple[str, str, str]]:
         """Every account (file and run time) with its group and tenant, for the gateways."""
@@ -238,6 +271,9 @@ class SupervisorActor(DurableHost):
         for name in self._ending(Shutdown.STATE):  # one at a time: each final snapshot briefly needs the memory of its book again
             await self.handles[name].close.remote()
         await self.close()
+        if self.admin_audit is not None:
+            self.admin_audit.close()
+            self.admin_audit = None
 
     async def shutdown(self) -> None:
         """End every actor of the topology (the supervisor itself is ended by its owner)."""

@@ -22,7 +22,7 @@ Guarantees:
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import replace
 
 import structlog
@@ -33,6 +33,8 @@ from keystore.masterkey import MasterKeyError
 from keystore.store import StoreError
 from keystore.totp import MfaRefused
 from model import permissions
+from model.audit import AuditEvent, AuditKind
+from model.audit_bodies import Login as LoginRecord
 from model.config import Setup, User
 from model.permissions import ALL_SCOPES, Reach
 from server.gateway import protocol
@@ -44,6 +46,8 @@ from server.gateway.protocol import Login
 from server.gateway.validation import Invalid
 
 log = structlog.get_logger("gateway")
+
+MAX_NAME_RECORDED = 64  # of a login's key as sent: what the audit record and the log keep of a name nobody knows
 
 
 # (account, group, tenant): an account as the gateway learns it
@@ -106,6 +110,10 @@ class Access:
         self.caps = ConnectionCaps(self.config.max_connections_per_address, self.config.max_connections_per_user)
         self.second_factor = second_factor or SecondFactor(setup.config)
         self.keys: dict[str, ApiKey] = {}
+        self.gateway = ""  # the gateway's name, in its audit records
+        # Where each login attempt's audit record goes (the gateway's audit log: its event and
+        # time in ns); ``None``: not recorded
+        self.audit: Callable[[AuditEvent, int], None] | None = None
         try:
             self.keys = load_keys(setup.config)
         except (MasterKeyError, StoreError) as problem:  # the start check stops the server first; a gateway restarted later refuses keys
@@ -125,10 +133,26 @@ class Access:
     def login(self, conn: Connection, request: Login, request_id: bytes, now_ms: int, wall_ms: int) -> bool:
         """Answer ``request`` on ``conn``; True when the connection is now logged in.
         ``now_ms`` is monotonic time (the backoff and the lockout), ``wall_ms`` the epoch time
-        the login's ``ts``, a key's expiry and a TOTP code are checked against."""
+        the login's ``ts``, a key's expiry and a TOTP code are checked against. Each attempt,
+        admitted or refused, is one audit record (``audit``; a gateway journals nothing: its
+        records are fsynced within ``[audit] sync_ms``, docs/audit.md)."""
+        outcome, reason = self._login(conn, request, request_id, now_ms, wall_ms)
+        if self.audit is not None:
+            self.audit(AuditEvent(AuditKind.LOGIN, self._login_record(conn, request, outcome, reason)), wall_ms * 1_000_000)
+        return outcome == "ok"
+
+    def _login_record(self, conn: Connection, request: Login, outcome: str, reason: str) -> LoginRecord:
+        """Who tried: the user (for an API key, its user) and the key id; a name nobody
+        knows is kept as sent, cut short."""
+        key = self.keys.get(request.key) if request.key not in self.auth.users else None
+        user, key_id = (key.user, key.key_id) if key is not None else (request.key[:MAX_NAME_RECORDED], "")
+        return LoginRecord(user, key_id, conn.address, self.gateway, conn.conn_id, outcome, reason)
+
+    def _login(self, conn: Connection, request: Login, request_id: bytes, now_ms: int, wall_ms: int) -> tuple[str, str]:
+        """``login``'s answer sent; the outcome (``ok`` or the error code sent) and why."""
         if conn.user is not None:
             conn.send(protocol.error("invalid_request", "already logged in", request_id))
-            return False
+            return "invalid_request", "already logged in"
         config = self.config
         known = request.key in self.auth.users or request.key in self.keys  # unknown keys are not remembered: they cannot fill the tables
         keys: list[tuple[Hashable, int]] = [
@@ -143,24 +167,24 @@ class Access:
         if locked_ms > 0:  # refused unchecked, like the backoff's
             message = f"locked after too many failed logins; retry in {math.ceil(locked_ms / 1000)} s"
             conn.send(protocol.encode({"type": "error", "code": "locked", "message": message, "retry_after_ms": locked_ms}, request_id))
-            return False
+            return "locked", message
         wait_ms = self.throttle.retry_after_ms((key for key, _ in keys), now_ms)
         if wait_ms > 0:  # refused unchecked: no signature is computed and nothing is counted
             message = f"too many failed logins; retry in {math.ceil(wait_ms / 1000)} s"
             conn.send(protocol.encode({"type": "error", "code": "rate_limited", "message": message, "retry_after_ms": wait_ms}, request_id))
-            return False
+            return "rate_limited", message
         try:
             user, session = self._authenticate(conn, request, wall_ms)
         except (LoginRefused, MfaRefused) as refused:
             self.throttle.failed(keys, now_ms)
             self.lockout.failed(locks, now_ms)
-            log.info("login refused", conn=conn.conn_id, address=conn.address, key=request.key[:64], reason=str(refused))
+            log.info("login refused", conn=conn.conn_id, address=conn.address, key=request.key[:MAX_NAME_RECORDED], reason=str(refused))
             conn.send(protocol.error(refused.code, str(refused), request_id))
-            return False
+            return refused.code, str(refused)
         if not self.caps.admit_user(user.key):
             message = f"{user.key} already has {config.max_connections_per_user} connections; close one first"
             conn.send(protocol.error("too_many_connections", message, request_id))
-            return False
+            return "too_many_connections", message
         self.throttle.forget(("connection", conn.conn_id))
         self.throttle.forget(("user", request.key))
         self.lockout.succeeded(("key", request.key))
@@ -174,7 +198,7 @@ class Access:
             answer["key_id"] = session.key_id
         conn.send(protocol.encode(answer, request_id))
         log.info("login", user=user.key, key=session.key_id or None, role=session.role, tenant=session.tenant, mfa=session.mfa, conn=conn.conn_id)
-        return True
+        return "ok", ""
 
     def _authenticate(self, conn: Connection, request: Login, wall_ms: int) -> tuple[User, Session]:
         """The user and session ``request`` logs in as, or ``LoginRefused``/``MfaRefused``."""

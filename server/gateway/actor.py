@@ -15,6 +15,7 @@ from typing import Any
 
 import ray
 
+from actors.runtime.audit import AuditLog, open_audit
 from actors.runtime.heap import give_back
 from actors.runtime.host import Acker, LinkedHost
 from actors.runtime.outbox import Outbox
@@ -38,6 +39,7 @@ class GatewayActor(LinkedHost):
         self.to_ack: dict[str, tuple[Acker, int]] = {}
         self.ack_handle: asyncio.Handle | None = None
         self.pending_accounts: list[AccountEntry] = []
+        self.audit: AuditLog | None = None  # its chain of logins (docs/audit.md), opened when wired
 
     def _deliver(self, name: str, data: bytes) -> None:
         if self.links is not None:
@@ -46,7 +48,8 @@ class GatewayActor(LinkedHost):
     def wired(self) -> None:
         if self.gateway is None:
             admin = self._admin if "supervisor" in self.handles else None
-            self.gateway = Gateway(self.name, self.setup, self.outbox, admin, since=self.incarnation)
+            self.audit = open_audit(self.name, self.config, self.config.server.data_dir)
+            self.gateway = Gateway(self.name, self.setup, self.outbox, admin, since=self.incarnation, audit=self.audit)
             self.gateway.add_accounts(self.pending_accounts)
 
     def receive(self, data: bytes, channel: Acker) -> None:
@@ -62,8 +65,8 @@ class GatewayActor(LinkedHost):
         for channel, seq in to_ack.values():
             channel.ack(seq)
 
-    async def _admin(self, command: str, args: list[str], tenant: str | None) -> dict[str, Any]:
-        result: dict[str, Any] = await self.handles["supervisor"].admin.remote(command, args, tenant)
+    async def _admin(self, command: str, args: list[str], tenant: str | None, caller: tuple[str, str, str] | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = await self.handles["supervisor"].admin.remote(command, args, tenant, caller)
         return result
 
     async def add_accounts(self, accounts: list[AccountEntry]) -> None:
@@ -106,6 +109,11 @@ class GatewayActor(LinkedHost):
     async def stop(self) -> None:
         if self.gateway is not None:
             await self.gateway.stop()
+        if self.audit is not None:  # after the last connection: every login recorded, synced, anchored
+            self.audit.close()
+            self.audit = None
+            if self.gateway is not None:
+                self.gateway.audit = self.gateway.access.audit = None
 
     async def flush(self) -> None:
         self.outbox.flush()

@@ -25,6 +25,7 @@ import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from actors.runtime.audit import AuditLog
 from actors.runtime.inbox import Inbox
 from actors.runtime.options import is_loopback
 from actors.runtime.outbox import Outbox
@@ -32,6 +33,8 @@ from keystore import apikeys
 from keystore.apikeys import ApiKey
 from keystore.totp import MfaRefused
 from model import admin_commands, fixed, permissions
+from model.audit import AuditEvent, AuditKind
+from model.audit_bodies import AdminCommand
 from model.basket import BasketError, BasketRules, Chunk, parse_basket
 from model.config import Setup
 from model.messages import (
@@ -94,7 +97,8 @@ from server.gateway.window import InFlightWindow
 log = structlog.get_logger("gateway")
 
 # (command, args, tenant): the tenant the command is confined to, None for the platform operator's
-AdminHandler = Callable[[str, list[str], str | None], Awaitable[dict[str, Any]]]
+# (command, args, tenant it is confined to, caller: (user, key id, address) for its audit record)
+AdminHandler = Callable[..., Awaitable[dict[str, Any]]]
 # Each op's request type → (the permission it needs, the op) (``model/permissions.OPS``); ``admin``: per command
 NEEDS: dict[type, tuple[str, str]] = {
     cls: (permissions.OPS[str(cls.__struct_config__.tag)], str(cls.__struct_config__.tag))
@@ -117,13 +121,20 @@ class Gateway:
     before anything else is done for it, and every account it names against the session's
     reach: a refused request sends nothing to any actor."""
 
-    def __init__(self, name: str, setup: Setup, outbox: Outbox, admin: AdminHandler | None = None, since: int = 0) -> None:
+    def __init__(
+        self, name: str, setup: Setup, outbox: Outbox, admin: AdminHandler | None = None, since: int = 0, audit: AuditLog | None = None
+    ) -> None:
         self.name = name
         self.since = since  # events made before this gateway started are for connections it never had
         self.config = setup.config
         self.max_id_length = setup.config.risk.max_client_order_id_length
         self.instruments = {instrument.symbol: instrument for instrument in setup.instruments}
         self.access = Access(setup)
+        # the gateway's audit chain (docs/audit.md): each login attempt, and each admin command
+        # refused here (the supervisor records those it runs)
+        self.audit = audit
+        self.access.gateway = name
+        self.access.audit = None if audit is None else audit.note
         self.outbox = outbox
         self.window = InFlightWindow(setup.config.gateway, outbox)
         self.baskets = BasketLoads(name, outbox, setup.config.basket.chunks_in_flight)
@@ -464,6 +475,20 @@ class Gateway:
         session's reach (out of reach: the answer to an account that does not exist). A
         refused command never reaches the supervisor, which confines the command to the
         session's tenant (all tenants for the platform operator)."""
+        try:
+            self._check_admin(conn, request)
+        except Invalid as refused:
+            if self.audit is not None:
+                self.audit.note(AuditEvent(AuditKind.ADMIN_COMMAND, _admin_record(conn, request, refused.code, str(refused))), time.time_ns())
+            raise
+        session = conn.session
+        assert session is not None and conn.user is not None
+        confined = None if session.platform else session.tenant
+        caller = (conn.user.key, session.key_id, conn.address)
+        asyncio.get_running_loop().create_task(self._run_admin(conn, request, reply.request, confined, caller))
+
+    def _check_admin(self, conn: Connection, request: AdminRequest) -> None:
+        """``Invalid`` unless ``_admin`` may pass ``request`` on to the supervisor."""
         session = conn.session
         assert session is not None
         try:
@@ -488,13 +513,13 @@ class Gateway:
             raise Invalid("forbidden", f"admin {request.command} --tenant: only the {permissions.PLATFORM_OPERATOR} role chooses a tenant")
         if self.admin is None:
             raise Invalid("invalid_request", "this gateway has no admin service")
-        confined = None if session.platform else session.tenant
-        asyncio.get_running_loop().create_task(self._run_admin(conn, request, reply.request, confined))
 
-    async def _run_admin(self, conn: Connection, request: AdminRequest, request_id: bytes, tenant: str | None) -> None:
+    async def _run_admin(
+        self, conn: Connection, request: AdminRequest, request_id: bytes, tenant: str | None, caller: tuple[str, str, str]
+    ) -> None:
         assert self.admin is not None
         try:
-            result = await self.admin(request.command, list(request.args), tenant)
+            result = await self.admin(request.command, list(request.args), tenant, caller=caller)
         except Exception as failure:  # the operator gets the reason, the gateway carries on
             cause = getattr(failure, "cause", None) or failure  # a Ray error wraps the supervisor's
             conn.send(protocol.error("admin_failed", str(cause), request_id))
@@ -669,3 +694,12 @@ class Gateway:
             "baskets_loading": self.baskets.status(),
             **self.inbox.delay_percentiles(),
         }
+
+
+def _admin_record(conn: Connection, request: AdminRequest, outcome: str, text: str) -> AdminCommand:
+    """An admin command refused at the gateway, as its audit record: who, what (without a
+    secret value), and why not."""
+    session = conn.session
+    user = conn.user.key if conn.user is not None else ""
+    key_id = session.key_id if session is not None else ""
+    return AdminCommand(user, key_id, conn.address, request.command, admin_commands.public_args(request.command, request.args), outcome, text)

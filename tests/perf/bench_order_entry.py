@@ -28,6 +28,9 @@ login: every request is then checked against the key's scopes (``permissions.eff
 ``none``, a second server without journals runs in the same cluster and its throughput is
 measured in the same repeats: the ratio journaled ÷ none is the cost of durability.
 
+``--audit-off``: the second server has the same journal mode and ``[audit] enabled = false``
+instead: the ratio on ÷ off is the cost of the audit log (docs/audit.md).
+
 Orders are IOC buy limits 5 % below the market: every order is risk-checked, reserved,
 acknowledged, routed to the simulated venue, canceled there and released — the whole
 path, without building up a book.
@@ -64,7 +67,7 @@ ACCOUNTS = [f"P{index:04d}" for index in range(200)]
 WATCHED = "W0001"  # the other user's account in the fairness run
 
 
-def bench_setup(namespace: str, shards: int | None = None, instrument_actors: int | None = None, durability: str = "fsync", in_flight: int | None = None, api_key: bool = False):  # type: ignore[no-untyped-def]
+def bench_setup(namespace: str, shards: int | None = None, instrument_actors: int | None = None, durability: str = "fsync", in_flight: int | None = None, api_key: bool = False, audit: bool = True):  # type: ignore[no-untyped-def]
     setup = demo_setup()
     config = setup.config
     gateway = msgspec.structs.replace(config.gateway, rate_limit_per_s=10**7, rate_limit_burst=10**7)
@@ -84,6 +87,7 @@ def bench_setup(namespace: str, shards: int | None = None, instrument_actors: in
         ),
         gateway=gateway,
         logging=msgspec.structs.replace(config.logging, level="warning"),
+        audit=msgspec.structs.replace(config.audit, enabled=audit),
     )
     user = User(key="bench", secret="bench-secret", role="trader", accounts=ACCOUNTS)
     watcher = User(key="watcher", secret="watcher-secret", role="trader", accounts=[WATCHED])
@@ -344,7 +348,12 @@ async def run(args: argparse.Namespace) -> None:
     server = BrokerServer(setup, "127.0.0.1", 0)
     url = await server.start()
     baseline: BrokerServer | None = None
-    if args.durability != "none":  # the same server without a journal, for the durability ratio
+    base = "audit-off" if args.audit_off else "no-journal"
+    if args.audit_off:  # the same server without the audit log, for the audit ratio
+        base_setup = bench_setup(f"bench-noaudit-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, audit=False)
+        baseline = BrokerServer(base_setup, "127.0.0.1", 0)
+        base_url = await baseline.start()
+    elif args.durability != "none":  # the same server without a journal, for the durability ratio
         baseline = BrokerServer(bench_setup(f"bench-none-{os.getpid()}", args.shards, args.instrument_actors, "none", args.in_flight, args.api_key), "127.0.0.1", 0)
         base_url = await baseline.start()
     await asyncio.sleep(1)  # first quotes
@@ -364,8 +373,8 @@ async def run(args: argparse.Namespace) -> None:
             record("brokerd orders/s in frames of 100", await throughput(url, True, args.clients, args.orders * 2, 100, args.window * 4, tag + "b"))
             record("echo frames of 100 orders, orders/s", await throughput(echo_url, False, args.clients, args.orders * 2, 100, args.window * 4, tag))
             if baseline is not None:
-                record("no-journal one-order frames/s", await throughput(base_url, True, args.clients, args.orders, 1, args.window, tag + "na"))
-                record("no-journal orders/s in frames of 100", await throughput(base_url, True, args.clients, args.orders * 2, 100, args.window * 4, tag + "nb"))
+                record(f"{base} one-order frames/s", await throughput(base_url, True, args.clients, args.orders, 1, args.window, tag + "na"))
+                record(f"{base} orders/s in frames of 100", await throughput(base_url, True, args.clients, args.orders * 2, 100, args.window * 4, tag + "nb"))
             p50, p99 = await latency(url, True, args.rate, args.latency_seconds, tag + "l")
             record("brokerd ack p50 ms", p50)
             record("brokerd ack p99 ms", p99)
@@ -383,6 +392,7 @@ async def run(args: argparse.Namespace) -> None:
         await server.stop()
         if baseline is not None:
             await baseline.stop()
+            shutil.rmtree(baseline.setup.config.server.data_dir, ignore_errors=True)
         ray.shutdown()
         echo.terminate()
         shutil.rmtree(setup.config.server.data_dir, ignore_errors=True)
@@ -395,9 +405,10 @@ async def run(args: argparse.Namespace) -> None:
           f"medians of {args.repeats} runs (2-core figures in docs/design.md)")
     print(f"  one-order frames : brokerd {m['brokerd one-order frames/s']:>10,.0f} acked/s   echo {m['echo one-order frames/s']:>10,.0f} frames/s   ratio {m['brokerd one-order frames/s'] / m['echo one-order frames/s']:.3f}")
     print(f"  frames of 100    : brokerd {m['brokerd orders/s in frames of 100']:>10,.0f} acked/s   echo {m['echo frames of 100 orders, orders/s']:>10,.0f} orders/s   ratio {m['brokerd orders/s in frames of 100'] / m['echo frames of 100 orders, orders/s']:.3f}")
-    if "no-journal one-order frames/s" in m:
-        for name, base in (("one-order frames/s", "no-journal one-order frames/s"), ("orders/s in frames of 100", "no-journal orders/s in frames of 100")):
-            print(f"  journal {args.durability} vs none, {name}: {m['brokerd ' + name]:>10,.0f} vs {m[base]:>10,.0f}   ratio {m['brokerd ' + name] / m[base]:.2f}")
+    if f"{base} one-order frames/s" in m:
+        what = f"audit on vs off (journal {args.durability})" if args.audit_off else f"journal {args.durability} vs none"
+        for name in ("one-order frames/s", "orders/s in frames of 100"):
+            print(f"  {what}, {name}: {m['brokerd ' + name]:>10,.0f} vs {m[base + ' ' + name]:>10,.0f}   ratio {m['brokerd ' + name] / m[base + ' ' + name]:.2f}")
     print(f"  ack latency at {args.rate:,}/s offered: brokerd p50 {m['brokerd ack p50 ms']:.2f} ms p99 {m['brokerd ack p99 ms']:.2f} ms   echo p50 {m['echo p50 ms']:.2f} ms p99 {m['echo p99 ms']:.2f} ms")
     if args.flood_orders:
         alone = [m[f"get_account alone {label} ms"] for label in ("p50", "p99", "max")]
@@ -420,6 +431,7 @@ def main() -> None:
     parser.add_argument("--api-key", action="store_true", help="order-entry clients log in with an API key of scopes read,trade")
     parser.add_argument("--durability", choices=("fsync", "buffered", "none"), default="fsync",
                         help="the journal mode measured; unless none, a second server without a journal runs beside it as the baseline")
+    parser.add_argument("--audit-off", action="store_true", help="the baseline server has the same journal and no audit log ([audit] enabled = false)")
     args = parser.parse_args()
     import uvloop
 

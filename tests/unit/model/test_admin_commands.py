@@ -210,7 +210,7 @@ def logged_in_gateway(role_key: str, secret: str) -> tuple[Gateway, Connection, 
     outbox = Outbox("gateway-0", Router(setup.config), setup.config.batching, lambda name, data: decode_batch(data))
     asked: list[tuple[str, list[str]]] = []
 
-    async def admin(command: str, args: list[str], tenant: str | None) -> dict[str, Any]:
+    async def admin(command: str, args: list[str], tenant: str | None, caller: tuple[str, str, str] | None = None) -> dict[str, Any]:
         asked.append((command, args))
         return {"ok": True}
 

@@ -185,7 +185,7 @@ class Rig:
         self.gateway = Gateway("gateway-0", SETUP, outbox, self.admin)
         self.ids = itertools.count(1)
 
-    async def admin(self, command: str, args: list[str], tenant: str | None) -> dict[str, Any]:
+    async def admin(self, command: str, args: list[str], tenant: str | None, caller: tuple[str, str, str] | None = None) -> dict[str, Any]:
         self.asked.append((command, args, tenant))
         return {"ok": True}
 
