@@ -348,16 +348,19 @@ class DurableHost(LinkedHost):
             self.snapshot(background=self.background)
 
     def _append_audit(self, batches: list[Any], hooks: TurnCrashPoints | None) -> None:
-        """The record's audit events into the chain, before anything of it leaves; fsynced
-        with the journal's commit when that is fsynced. A failed append is fatal like a
-        failed commit: the restart regenerates the events from the journal."""
+        """The record's audit events into the chain, before anything of it leaves. Written,
+        not fsynced: the journal record they come from is fsynced already, and until a
+        snapshot lets it go (``snapshot`` syncs the chain first) a restart's replay
+        regenerates whatever of them a crash lost, with the same bytes — a second fsync per
+        commit, on the event loop, would buy nothing. A failed append is fatal like a failed
+        commit: the restart regenerates the events from the journal."""
         audit = self.audit_log
         if audit is None:
             return  # not recovered yet (nothing to write to): a core set up before ``recover``
         if hooks is not None:
             hooks.before_audit()
         try:
-            audit.append(batches, durable=self.background)
+            audit.append(batches, durable=False)
         except Exception as failure:
             fail_stop(self.name, failure)
 
