@@ -270,6 +270,10 @@ class _CatLinks:
         self.first_route: dict[str, str] = {}
         self.fills: dict[str, str] = {}
         self.logins: dict[tuple[str, int], tuple[str, str]] = {}
+        self.first_id: dict[str, str] = {}  # a replace's successor id → the id its order was routed under
+
+    def route_of(self, order_id: str, venue: str) -> str | None:
+        return self.routes.get((self.first_id.get(order_id, order_id), venue))
 
     def who(self, gateway: str, conn: int) -> tuple[str | None, str | None]:
         found = self.logins.get((gateway, conn)) if gateway else None
@@ -334,6 +338,9 @@ def _cat_row(record: Record, body: Any, links: _CatLinks, zone: str) -> Row:
         _who(row, order)
         if order is not None:
             order.version = this
+            if body.new_order_id:  # the order goes on under its successor's id: its later events carry that
+                links.orders[body.new_order_id] = order
+                links.first_id[body.new_order_id] = links.first_id.get(body.order_id, body.order_id)
     elif isinstance(body, Canceled):
         order = links.order_of(body.order_id)
         row = CatEvent(this, at, record.time_ns, "cancel", linked_event_id=order.version if order else None, order_event_id=order.new if order else None,
@@ -341,7 +348,7 @@ def _cat_row(record: Record, body: Any, links: _CatLinks, zone: str) -> Row:
         _who(row, order)
     elif isinstance(body, Fill):
         order = links.order_of(body.order_id)
-        route = links.routes.get((body.order_id, body.venue))
+        route = links.route_of(body.order_id, body.venue)
         block = None if body.account else body.order_id
         if block is not None:
             links.fills[block] = this
@@ -440,6 +447,8 @@ def best_ex(records: Iterable[Record], zone: str) -> list[Row]:
             order = orders.get(body.order_id)
             if order is not None and body.qty is not None and order.qty is not None:
                 order.qty = body.qty
+            if order is not None and body.new_order_id:  # its later fills carry its successor's id
+                orders[body.new_order_id] = order
         elif isinstance(body, Fill):
             order = orders.get(body.order_id)
             if order is not None:
@@ -449,7 +458,7 @@ def best_ex(records: Iterable[Record], zone: str) -> list[Row]:
             if order is not None:
                 order.execute(body.qty, body.price, block_venue.get(body.block), record.time_ns)
     groups: dict[tuple[str, str], list[_Execution]] = {}
-    for order in orders.values():
+    for order in {id(order): order for order in orders.values()}.values():  # a replaced order: under both its ids, once
         groups.setdefault((order.symbol, order.venue or ""), []).append(order)
     return [_best_ex_row(symbol, venue, group) for (symbol, venue), group in sorted(groups.items())]
 

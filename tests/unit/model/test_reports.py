@@ -289,3 +289,17 @@ def test_admin_actions_lists_commands_and_logins_with_who_and_the_outcome() -> N
     ]
     assert (rows[0]["gateway"], rows[0]["conn"], rows[0]["address"], rows[0]["command"]) == ("gateway-0", 3, "10.0.0.1", None)
     assert (rows[2]["command"], rows[2]["args"], rows[2]["conn"]) == ("transfer", "reject account-0-t4 'no funds here'", None)
+
+
+def test_a_replaced_orders_later_events_under_its_successors_id_link_to_the_order() -> None:
+    """A replace goes on as a new order record (``new_order_id``): its fills and cancel carry
+    that id, and still link to the order's route and count in its best execution."""
+    log = Log()
+    new = log.add("account-0", T0, accepted("account-0-1", qty="10"))
+    route = log.add("instrument-0", T0 + 1, Routed("A1", "account-0-1", "SIM", "instrument-0-1", "IBM", "buy", d("10"), d("10.05")))
+    modify = log.add("account-0", T0 + 2, Replaced("A1", "account-0-1", "c2", d("4"), d("10.04"), None, "account-0-2"))
+    execute = log.add("account-0", T0 + 3, fill("account-0-2", "4", "10"))
+    links = {row["event_id"]: (row["linked_event_id"], row["order_event_id"]) for row in as_dicts(CAT_COLUMNS, list(cat(log.records, ZONE)))}
+    assert links[modify] == (new, new) and links[execute] == (route, new)
+    (row,) = as_dicts(BEST_EX_COLUMNS, best_ex(log.records, ZONE))
+    assert (row["ordered_qty"], row["fill_rate"], row["orders_complete"]) == ("4", "1", 1)
