@@ -34,7 +34,7 @@ from keystore.apikeys import ApiKey
 from keystore.totp import MfaRefused
 from model import admin_commands, fixed, permissions
 from model.audit import AuditEvent, AuditKind
-from model.audit_bodies import AdminCommand
+from model.audit_bodies import AdminCommand, OrderRejected
 from model.basket import BasketError, BasketRules, Chunk, parse_basket
 from model.config import Setup
 from model.messages import (
@@ -61,7 +61,7 @@ from model.messages import (
 from model.messages import JournalEntry, JournalReply, QueryTransfers, RequestJournal, RequestTransfer, TransferEvent, TransfersReply, TransferToAsker
 from model.transfers import TransferKind, TransferStatus, amount_problem, key_problem
 from server.gateway import books, protocol, statements
-from server.gateway.access import Access, AccountEntry, authorise, forbidden_message, out_of_reach, permit
+from server.gateway.access import MAX_NAME_RECORDED, Access, AccountEntry, authorise, forbidden_message, out_of_reach, permit
 from server.gateway.baskets import BasketLoads, Summary
 from server.gateway.connection import Connection, write_queued
 from server.gateway.fanout import Fanout
@@ -270,6 +270,16 @@ class Gateway:
             self._dispatch(conn, request, reply)
         except Invalid as invalid:
             conn.send(protocol.error(invalid.code, str(invalid), request_id))
+            if invalid.code == "forbidden" and isinstance(request, (NewOrderRequest, NewOrdersRequest)):
+                for fields in [request] if isinstance(request, NewOrderRequest) else request.orders[: self.config.gateway.max_orders_per_frame]:
+                    self._note_refused_order(conn, fields, invalid.code, protocol.shorten(str(invalid), quote=False))
+
+    def _note_refused_order(self, conn: Connection, fields: protocol.OrderFields, code: str, text: str) -> None:
+        """An order the gateway refused itself (its fields, its account out of reach, the
+        session without the permission): an ``order_rejected`` record in the gateway's chain,
+        as a shard records the orders it refuses."""
+        if self.audit is not None:
+            self.audit.note(AuditEvent(AuditKind.ORDER_REJECTED, _refused_order_record(self.name, conn, fields, code, text)), time.time_ns())
 
     def _dispatch(self, conn: Connection, request: Request, reply: Reply) -> None:
         if isinstance(request, NewOrderRequest):
@@ -422,12 +432,9 @@ class Gateway:
                 authorise(conn, fields.account)
                 command = to_new_order(fields, self.instruments, reply, self.max_id_length)
             except Invalid as invalid:
-                conn.send(
-                    protocol.encode(
-                        {"type": "error", "code": invalid.code, "message": protocol.shorten(str(invalid), quote=False), "client_order_id": fields.client_order_id},
-                        reply.request,
-                    )
-                )
+                message = protocol.shorten(str(invalid), quote=False)
+                conn.send(protocol.encode({"type": "error", "code": invalid.code, "message": message, "client_order_id": fields.client_order_id}, reply.request))
+                self._note_refused_order(conn, fields, invalid.code, message)
                 continue
             self.window.send(conn, fields.account, command)
 
@@ -694,6 +701,28 @@ class Gateway:
             "baskets_loading": self.baskets.status(),
             **self.inbox.delay_percentiles(),
         }
+
+
+def _refused_order_record(gateway: str, conn: Connection, fields: protocol.OrderFields, code: str, text: str) -> OrderRejected:
+    """An order refused at the gateway, as its audit record: its terms as sent (names cut to
+    ``MAX_NAME_RECORDED``; a number that does not parse is recorded as none), why, and where
+    it came from."""
+
+    def name(value: str) -> str:
+        return value[:MAX_NAME_RECORDED]
+
+    def number(value: str | None) -> int | None:
+        if value is None:
+            return None
+        try:
+            return fixed.parse(value)
+        except fixed.DecimalFormatError:
+            return None
+
+    return OrderRejected(
+        name(fields.account), name(fields.client_order_id), name(fields.symbol), name(fields.side), name(fields.type),
+        number(fields.qty), number(fields.notional), number(fields.price), code, text, gateway, conn.conn_id,
+    )  # fmt: skip
 
 
 def _admin_record(conn: Connection, request: AdminRequest, outcome: str, text: str) -> AdminCommand:

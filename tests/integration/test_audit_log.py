@@ -67,6 +67,7 @@ async def test_what_clients_were_told_is_in_the_audit_log_and_it_verifies(server
         moved_to = cloid("audit-replaced")
         replaced = await client.replace_order(account, moved, moved_to, qty="3", price="140.05")
         refused = await client.new_order(account, cloid("audit-refused"), "IBM", "buy", "limit", qty="100000", price="150.00")
+        malformed = await client.new_order(account, cloid("audit-malformed"), "IBM", "buy", "limit", qty="1", price="1.5.0")
         deposit = await client.deposit(account, "10.00", cloid("audit-deposit"))
         forbidden = await client.request({"op": "admin", "command": "status", "args": []})
     async with BrokerClient(server.url, "admin", "admin-secret") as operator:
@@ -88,6 +89,8 @@ async def test_what_clients_were_told_is_in_the_audit_log_and_it_verifies(server
     assert accepted[resting].order_id == rest["order_id"] and accepted[resting].price == fixed.parse("140.00")
     rejected = [body for body in of_kind(found, AuditKind.ORDER_REJECTED) if body.client_order_id == refused["client_order_id"]]
     assert [body.reason for body in rejected] == [refused["reason"]]
+    at_gateway = [body for body in of_kind(found, AuditKind.ORDER_REJECTED, "gateway-") if body.client_order_id == malformed["client_order_id"]]
+    assert [(b.account, b.reason, b.price, b.qty, b.conn > 0) for b in at_gateway] == [(account, malformed["code"], None, fixed.parse("1"), True)], malformed
 
     booked = [body for body in of_kind(found, AuditKind.FILL) if body.order_id == first["order_id"]]
     assert [(b.exec_id, b.qty, b.price) for b in booked] == [(f["exec_id"], fixed.parse(f["last_qty"]), fixed.parse(f["last_price"])) for f in fills]
