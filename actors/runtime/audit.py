@@ -79,6 +79,8 @@ class AuditLog:
         self.noted: list[Batch] = []
         self._flush: asyncio.Handle | None = None
         self._sync: asyncio.TimerHandle | None = None
+        self.anchored_seq = 0  # the head this run last anchored (0: none)
+        self._idle: asyncio.TimerHandle | None = None
 
     @property
     def head_origin(self) -> int:
@@ -96,7 +98,29 @@ class AuditLog:
             self.last_time_ns = batches[-1].time_ns
             if anchor_due(self.last_anchor_ns, self.last_time_ns, self.anchor_every_s):
                 self.anchor()
+            self._watch_idle()
         return appended
+
+    def _watch_idle(self) -> None:
+        """Anchor a head that stops growing: due by record time only when records come, an
+        anchor would otherwise wait for the next record or the stop, and the records after
+        the last anchor could be cut unseen meanwhile. Checked every ``anchor_every_s`` of
+        the event loop's clock, while the chain has records not anchored."""
+        if self._idle is not None or self.signer is None or self.anchor_every_s <= 0:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # a rebuild before the loop runs: the first live append starts the watch
+        self._idle = loop.call_later(self.anchor_every_s, self._anchor_idle)
+
+    def _anchor_idle(self) -> None:
+        self._idle = None
+        if self.writer.head.seq > self.anchored_seq:
+            try:
+                self.anchor()
+            except OSError as problem:
+                log.error("audit anchor failed", writer=self.name, reason=str(problem))
 
     def sync(self) -> None:
         self.writer.sync()
@@ -108,6 +132,7 @@ class AuditLog:
         time_ns = self.last_time_ns if self.last_time_ns is not None else self._head_time()
         self.writer.anchor(self.signer, self.anchor_dir, time_ns)
         self.last_anchor_ns = time_ns
+        self.anchored_seq = self.writer.head.seq
 
     def _head_time(self) -> int:
         """The head record's time, read back (a chain this run appended nothing to)."""
@@ -148,10 +173,10 @@ class AuditLog:
     def close(self) -> None:
         """A clean stop: what was noted appended, everything synced, the head anchored, the
         chain's lock released."""
-        for handle in (self._flush, self._sync):
+        for handle in (self._flush, self._sync, self._idle):
             if handle is not None:
                 handle.cancel()
-        self._flush = self._sync = None
+        self._flush = self._sync = self._idle = None
         if self.noted:
             noted, self.noted = self.noted, []
             self.writer.append_many(noted, durable=False)

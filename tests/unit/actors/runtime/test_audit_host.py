@@ -235,3 +235,26 @@ def test_the_machine_takes_audit_sends_out_of_what_it_routes() -> None:
     quiet = Machine("m", Core(), Router(SETUP.config), 100)  # type: ignore[arg-type]
     quiet.apply_batches([Batch(SENDER, 1, 0, [order(1)])], now=5, origin=1)
     assert quiet.take_audit() == [] and not quiet.core.out.audit
+
+
+async def test_a_chain_that_stops_growing_is_anchored_within_the_interval(tmp_path: Path) -> None:
+    """Anchors are due by record time as records come; a head that stops growing is anchored
+    by the event loop's clock ``anchor_every_s`` later, not left to the next record or stop."""
+    from actors.runtime.audit import AuditLog
+    from snapshots.audit import Batch as AuditBatch
+    from tests.unit.keystore.support import secrets_in
+
+    section = AuditSection(enabled=True, anchor_every_s=1)
+    settings = msgspec.structs.replace(SETUP.config, server=ServerSection(data_dir=str(tmp_path)), audit=section, secrets=secrets_in(tmp_path / "keys"))
+    log = AuditLog("gateway-0", settings, tmp_path)
+    anchors = Path(section.anchor_root(tmp_path)) / "gateway-0"
+    event = AuditEvent(AuditKind.LOGIN, {"user": "u"})
+    try:
+        log.append([AuditBatch(1_000, 0, (event,))], durable=False)  # the first append anchors (none yet this run)
+        log.append([AuditBatch(2_000, 0, (event, event))], durable=False)  # 1 µs of record time later: not due
+        assert sorted(p.name for p in anchors.iterdir()) == ["000000000001.anchor"]
+        await asyncio.sleep(1.3)
+        assert sorted(p.name for p in anchors.iterdir()) == ["000000000001.anchor", "000000000003.anchor"]
+        assert log.anchored_seq == 3 and log._idle is None  # nothing more to anchor: the watch stops
+    finally:
+        log.close()
