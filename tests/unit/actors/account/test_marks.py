@@ -19,6 +19,7 @@ from model.enums import OrderType, Side, TimeInForce
 from model.messages import Batch, MarketUpdate, NewOrder, OpenAccount, Reply, decode_batch, encode_batch
 from model.orders import OrderSpec
 from tests.conftest import demo_setup
+from tests.unit.actors.runtime.support import Channel
 
 SETUP = demo_setup()
 GATEWAY = "gateway-0~1"
@@ -28,14 +29,6 @@ D = fixed.parse
 class Shard(MarksHost):
     def make_core(self) -> AccountState:
         return AccountState(self.name, SETUP.instruments, RiskLimits.from_config(self.config.risk))
-
-
-class Channel:
-    def __init__(self) -> None:
-        self.acks: list[int] = []
-
-    def ack(self, seq: int) -> None:
-        self.acks.append(seq)
 
 
 def shard(data_dir: Path, durability: str = "buffered") -> Shard:

@@ -1,5 +1,6 @@
 """What the links' tests share (test_frames.py, the pure wire; test_link.py, over sockets):
-one topology, one secret, the actor names on either end, and how a nonce and a batch look."""
+one topology, one secret, the actor names on either end, and how a nonce and a batch look;
+and what the hosts' tests hand a host as the link a batch came on (``Channel``)."""
 
 from __future__ import annotations
 
@@ -21,3 +22,13 @@ def nonce(byte: int) -> bytes:
 
 def batch(sender: str, seq: int) -> bytes:
     return encode_batch(Batch(sender, seq, 0, [SetTradingStatus(f"S{seq}", True)]))
+
+
+class Channel:
+    """The link a batch came on, as a host sees it: what it acked, in order."""
+
+    def __init__(self) -> None:
+        self.acks: list[int] = []
+
+    def ack(self, seq: int) -> None:
+        self.acks.append(seq)

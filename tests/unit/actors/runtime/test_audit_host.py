@@ -27,6 +27,7 @@ from model.messages import Batch, NewOrder, OpenAccount, Reply, encode_batch
 from model.orders import OrderSpec
 from snapshots.audit import AuditCorrupt, chain_segments, read_segment, verify_audit
 from tests.conftest import demo_setup
+from tests.unit.actors.runtime.support import Channel
 
 SETUP = demo_setup()
 SENDER = "gateway-0~1"
@@ -37,14 +38,6 @@ class Host(DurableHost):
 
     def make_core(self) -> AccountState:
         return AccountState(self.name, SETUP.instruments, RiskLimits.from_config(self.config.risk))
-
-
-class Channel:
-    def __init__(self) -> None:
-        self.acks: list[int] = []
-
-    def ack(self, seq: int) -> None:
-        self.acks.append(seq)
 
 
 def config(data_dir: Path, durability: str = "buffered", enabled: bool = True, **journal: int) -> Config:

@@ -21,6 +21,7 @@ from model.messages import Batch, NewOrder, OpenAccount, Reply, encode_batch
 from model.orders import OrderSpec
 from snapshots.journal import JournalCorrupt
 from tests.conftest import demo_setup
+from tests.unit.actors.runtime.support import Channel
 
 SETUP = demo_setup()
 GATEWAY = "gateway-0~1"
@@ -29,14 +30,6 @@ GATEWAY = "gateway-0~1"
 class Host(DurableHost):
     def make_core(self) -> AccountState:
         return AccountState(self.name, SETUP.instruments, RiskLimits.from_config(self.config.risk))
-
-
-class Channel:
-    def __init__(self) -> None:
-        self.acks: list[int] = []
-
-    def ack(self, seq: int) -> None:
-        self.acks.append(seq)
 
 
 def config(data_dir: Path, **journal: int) -> Config:
