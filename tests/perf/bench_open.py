@@ -20,6 +20,10 @@ moment ``open`` is sent:
 * ``allocated``: until every block has filled and been allocated (at the InstrumentActors);
 * ``booked``: until the account shards have journaled and booked every allocation.
 
+Beside the phases, the CPU seconds (user + system) every process of the run spent in the
+cycle (``cycle_cpu_s``; ``shards_cpu_s``: the account shards'), read from ``/proc``: what
+the cycle costs, a figure that a busy machine bends far less than the wall clock.
+
 Baseline in the same run: the time to append as many allocation records (a msgpack tuple
 of order id, account, qty, price, cash each) raw into an LMDB file, 1,000 per fsynced
 transaction. The ratio cycle ÷ raw is the figure that holds on a noisy machine.
@@ -359,6 +363,33 @@ class Memory:
         return ", ".join(f"{name} anon {a / 2**30:.2f} + file {f / 2**30:.2f} GB" for name, (a, f) in top)
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU time (user + system) each of our processes has used so far, by process (name and
+    pid, as ``Memory.now``): the cycle's CPU by process is the difference of two of these,
+    a figure that holds on a busy machine where the wall clock does not."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[str, float] = {}
+    for pid in Memory.ours():
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        name = cmdline.split(b"\0")[0].decode(errors="replace").split("/")[-1].split(".")[0][:40].removeprefix("ray::") + f"[{pid}]"
+        found[name] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15 of stat)
+    return found
+
+
+def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each process used between two ``cpu_seconds``, by process name (pids summed)."""
+    spent: dict[str, float] = {}
+    for name, seconds in after.items():
+        base = name.rsplit("[", 1)[0]
+        spent[base] = spent.get(base, 0.0) + seconds - before.get(name, 0.0)
+    return spent
+
+
 def used_memory() -> int:
     """The machine's memory in use: ``MemTotal − MemAvailable`` (``/proc/meminfo``)."""
     info = {}
@@ -398,7 +429,9 @@ async def one_server(args: argparse.Namespace, basket: bool) -> dict[str, float]
         memory.mark("queued")
         await asyncio.sleep(args.settle)
         memory.mark("settled")
+        cpu_before = cpu_seconds()
         phases = await open_cycle(server.url, args.orders)
+        cycle_cpu = cpu_spent(cpu_before, cpu_seconds())
         memory.mark("booked")
         await asyncio.sleep(args.settle)
         memory.mark("after")
@@ -415,6 +448,8 @@ async def one_server(args: argparse.Namespace, basket: bool) -> dict[str, float]
     shutil.rmtree(data_dir, ignore_errors=True)
     print(f"  largest processes (peak resident: anonymous + file-backed): {memory.largest()}", flush=True)
     print(memory.table(args.orders), flush=True)
+    print("  CPU seconds in the cycle (open → booked), by process: "
+          + ", ".join(f"{name} {seconds:.2f}" for name, seconds in sorted(cycle_cpu.items(), key=lambda item: -item[1]) if seconds >= 0.05), flush=True)
     return {
         "queue_s": queued,
         "queue_per_s": args.orders / queued,
@@ -423,6 +458,8 @@ async def one_server(args: argparse.Namespace, basket: bool) -> dict[str, float]
         **{f"{k}_s": v for k, v in phases.items()},
         "raw_lmdb_s": raw,
         "ratio": phases["booked"] / raw,
+        "cycle_cpu_s": sum(cycle_cpu.values()),
+        "shards_cpu_s": sum(seconds for name, seconds in cycle_cpu.items() if "Account" in name),
         "blocks": len(blocks),
         "peak_rss_gb": memory.peak / 2**30,
         "peak_anon_gb": memory.peak_anon / 2**30,
