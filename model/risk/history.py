@@ -304,3 +304,97 @@ def history_of(bars: list[Bar]) -> History:
         for bar in sorted(bars, key=lambda bar: (bar.start, bar.symbol))
     ]
     return parse_rows(rows, "demo history")
+
+
+MINUTE_COLUMNS = ("symbol", "start", "open", "high", "low", "close", "volume")  # as ``append_bars_csv`` writes
+
+
+@dataclass(frozen=True)
+class BarColumns:
+    """Minute bars in columns, in file order (ascending ``start``): ``symbol[i]`` indexes
+    ``symbols``; prices and volume fixed-point int64, ``start`` the minute's first ns."""
+
+    symbols: tuple[str, ...]
+    symbol: np.ndarray
+    start: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def bars(self) -> list[Bar]:
+        """Every row as a ``Bar`` (for small files and tests; the backtest reads the columns)."""
+        names = [self.symbols[i] for i in self.symbol.tolist()]
+        rows = zip(names, *(column.tolist() for column in (self.start, self.open, self.high, self.low, self.close, self.volume)))
+        return [Bar(*row) for row in rows]
+
+
+def load_bars(path: str | Path, max_gap_minutes: int = 1) -> BarColumns:
+    """A file of minute bars (CSV as ``append_bars_csv`` writes it, or Parquet with the same
+    columns), checked whole in columns; ``HistoryError`` naming every bad row otherwise.
+
+    Findings: a price or volume that is not a decimal ``fixed.parse`` takes, a price not
+    positive, high/low not bounding open and close, a ``start`` not on a minute, rows not in
+    ascending ``start`` (unsorted), a symbol's minute twice, and a gap: two bars of a symbol
+    on the same UTC day more than ``max_gap_minutes`` apart (0: gaps allowed).
+
+    Guarantees: decimals become 10^-9 units exactly (128-bit decimals, never a float); the
+    same file gives the same columns."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from model.basket.checks import _fixed  # the one exact decimal-column reader
+
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            table = pq.read_table(path)
+            table = pa.table({name: table.column(name).cast(pa.string()) for name in table.column_names})
+        else:
+            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(MINUTE_COLUMNS, pa.string()), strings_can_be_null=False))
+    except (pa.ArrowInvalid, KeyError, OSError) as error:
+        raise HistoryError(str(path), [f"cannot read it: {error}"]) from None
+    if tuple(table.column_names) != MINUTE_COLUMNS:
+        raise HistoryError(str(path), [f"columns must be {','.join(MINUTE_COLUMNS)}, found {','.join(table.column_names)}"])
+    if table.num_rows == 0:
+        raise HistoryError(str(path), ["no rows"])
+    text = {name: pc.utf8_trim_whitespace(table.column(name).combine_chunks()) for name in MINUTE_COLUMNS}
+    findings: list[tuple[int, str]] = []
+
+    def find(mask: np.ndarray, problem: str) -> None:
+        findings.extend((int(i), problem) for i in np.flatnonzero(mask)[:20])
+
+    starts = pc.cast(pc.if_else(pc.match_substring_regex(text["start"], r"^[0-9]{1,19}$"), text["start"], "-1"), pa.int64(), safe=False).to_numpy()
+    find(starts < 0, "start is not a whole number of ns")
+    values = {}
+    for name in MINUTE_COLUMNS[2:]:
+        column = _fixed(text[name])
+        find(~(column.readable & column.fits), f"{name} is not a decimal with at most {fixed.DECIMALS} places")
+        values[name] = column.value
+    open_, high, low, close, volume = (values[name] for name in MINUTE_COLUMNS[2:])
+    find(np.minimum(np.minimum(open_, close), low) <= 0, "prices must be positive")
+    find((high < np.maximum(np.maximum(open_, close), low)) | (low > np.minimum(open_, close)), "high/low do not bound open and close")
+    find(volume < 0, "volume is negative")
+    find((starts >= 0) & (starts % NS_PER_MINUTE != 0), "start is not on a minute")
+    find(np.r_[False, starts[1:] < starts[:-1]], "rows out of order (start before the row above): bars must be sorted by start")
+    encoded = pc.dictionary_encode(text["symbol"])
+    symbols = tuple(encoded.dictionary.to_pylist())
+    symbol = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    find(symbol == (symbols.index("") if "" in symbols else -1), "symbol is empty")
+    order = np.lexsort((starts, symbol))  # each symbol's rows together, by time
+    same = symbol[order][1:] == symbol[order][:-1]
+    step = np.diff(starts[order])
+    find(np.r_[False, same & (step == 0)][np.argsort(order)], "the symbol's minute twice (duplicate)")
+    if max_gap_minutes > 0:
+        same_day = (starts[order][1:] // (1440 * NS_PER_MINUTE)) == (starts[order][:-1] // (1440 * NS_PER_MINUTE))
+        gap = same & same_day & (step > max_gap_minutes * NS_PER_MINUTE)
+        find(np.r_[False, gap][np.argsort(order)], f"a gap: more than {max_gap_minutes} minute(s) after the symbol's bar before, on the same day")
+    if findings:
+        raise HistoryError(str(path), [f"row {i + 1}: {problem}" for i, problem in sorted(findings)])
+    return BarColumns(symbols, symbol, starts, open_, high, low, close, volume)

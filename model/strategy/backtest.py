@@ -1,0 +1,187 @@
+"""The simulated venue of backtest and paper modes, and the backtest: a history file's minute
+bars through the strategy core (``engine.py``).
+
+Fill model (stated; the same in backtest and paper, so the two give the same orders):
+
+* An order placed at a bar's end works from the next minute bar of its symbol on.
+* Market: fills whole at that minute's open, moved against the strategy by
+  ``slippage_bps`` and rounded to the tick the same way (a buy up, a sell down).
+* Limit: fills whole at the open when the open is at or better than the limit, else at the
+  limit when the minute trades through or touches it (low ≤ a buy's limit, high ≥ a sell's);
+  no slippage. Unfilled after ``order.bars`` minutes, it expires.
+* Fee per fill: ``fee_per_unit × qty + fee_bps × value``, rounded up to the cent, at least
+  ``fee_min``.
+* A buy whose cost and fee exceed the book's cash when it would fill is rejected
+  (``insufficient_buying_power``) rather than filled: the book never goes below zero.
+
+Guarantees: nothing a fill uses comes from a bar before the order's (no lookahead); every
+order ends once — filled, expired or rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model import fixed
+from model.instruments import Instrument
+from model.risk.history import NS_PER_MINUTE, BarColumns
+from model.strategy.engine import BPS, Fill, Order, StrategyCore, Strategy, fee, round_to_tick
+from model.strategy.spec import Fills, StrategySpec
+
+
+class SimVenue:
+    """Working orders filled against minute bars (module docstring)."""
+
+    def __init__(self, fills: Fills, instruments: Mapping[str, Instrument], cash: Callable[[], int]) -> None:
+        self.model = fills
+        self.instruments = instruments
+        self.cash = cash
+        self.working: dict[str, tuple[Order, int]] = {}  # symbol → (order, minutes left)
+
+    def place(self, order: Order) -> None:
+        self.working[order.symbol] = (order, order.bars)
+
+    def minute(self, core: StrategyCore, symbol: str, start: int, o: int, h: int, l: int) -> None:  # noqa: E741
+        """Fill, reject or age the symbol's working order against this minute; tell ``core``."""
+        working = self.working.get(symbol)
+        if working is None:
+            return
+        order, left = working
+        price = self._price(order, o, h, l)
+        if price is None:
+            if left <= 1:
+                del self.working[symbol]
+                core.expire(order.id, symbol)
+            else:
+                self.working[symbol] = (order, left - 1)
+            return
+        del self.working[symbol]
+        model = self.model
+        charge = fee(model.fee_per_unit, model.fee_bps, model.fee_min, order.qty, price)
+        if order.side == "buy":
+            multiplier = self.instruments[symbol].multiplier
+            if fixed.buy_cost(order.qty, price, multiplier) + charge > self.cash():
+                core.reject(order.id, symbol, "insufficient_buying_power")
+                return
+        core.fill(Fill(order.id, symbol, order.side, order.qty, price, charge, start))
+
+    def _price(self, order: Order, o: int, h: int, l: int) -> int | None:  # noqa: E741
+        buy = order.side == "buy"
+        if not order.limit:
+            slip = self.model.slippage_bps
+            if not slip:
+                return o
+            tick = self.instruments[order.symbol].tick_size
+            return round_to_tick(o * (BPS + slip) // BPS, tick, up=True) if buy else round_to_tick(o * (BPS - slip) // BPS, tick, up=False)
+        limit = order.limit
+        if buy:
+            return o if o <= limit else (limit if l <= limit else None)
+        return o if o >= limit else (limit if h >= limit else None)
+
+
+@dataclass
+class BacktestResult:
+    """What a run produced: every order and fill, the trades, the equity after each minute."""
+
+    spec: StrategySpec
+    orders: list[Order]
+    fills: list[Fill]
+    trades: list
+    times: np.ndarray  # int64 ns, the end of each minute
+    equity: np.ndarray  # int64, 10^-9 units
+    exposed: int  # minutes with a position
+    final_cash: int
+    positions: dict[str, int]
+    stopped: str
+    bars: int
+    recorded: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # symbol → series → values per minute
+    closes: dict[str, np.ndarray] = field(default_factory=dict)
+    starts: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class _Recorder:
+    """The fills as they happen (wraps the core's ``fill``)."""
+
+    def __init__(self, core: StrategyCore) -> None:
+        self.fills: list[Fill] = []
+        inner = core.fill
+
+        def fill(f: Fill) -> None:
+            inner(f)
+            self.fills.append(f)
+
+        core.fill = fill  # type: ignore[method-assign]
+
+
+def run_backtest(
+    spec: StrategySpec,
+    instruments: Mapping[str, Instrument],
+    bars: BarColumns,
+    strategy: Strategy | None = None,
+    record: bool = False,
+) -> BacktestResult:
+    """``bars`` (a checked history: ``model.risk.history.load_bars``) through ``spec``.
+    ``record`` keeps each indicator's value per minute for the picture (slower)."""
+    missing = [symbol for symbol in spec.symbols if symbol not in bars.symbols]
+    if missing:
+        raise ValueError(f"the history has no bars for {', '.join(missing)}")
+    core = StrategyCore(spec, instruments, strategy)
+    venue = SimVenue(spec.fills, core.instruments, lambda: core.book.cash)
+    recorder = _Recorder(core)
+    wanted = np.isin(np.asarray(bars.symbols, dtype=object)[bars.symbol], list(spec.symbols))
+    names = [bars.symbols[i] for i in bars.symbol[wanted].tolist()]
+    columns = [column[wanted].tolist() for column in (bars.start, bars.open, bars.high, bars.low, bars.close, bars.volume)]
+    n = len(names)
+    times = np.empty(n, dtype=np.int64)
+    equity = np.empty(n, dtype=np.int64)
+    positions, marks, book = core.book.positions, core.book.marks, core.book
+    exposed = 0
+    several = spec.bar_minutes > 1
+    single = len(spec.symbols) == 1
+    recorded: dict[str, dict[str, list[float]]] = {symbol: {} for symbol in spec.symbols}
+    take = core.take_placed
+    place = venue.place
+    for i, (symbol, start, o, h, l, c, v) in enumerate(zip(names, *columns, strict=True)):  # noqa: E741
+        if several:
+            core.before_minute(symbol, start)
+            for order in take():
+                place(order)
+        if symbol in venue.working:
+            venue.minute(core, symbol, start, o, h, l)
+        core.minute(symbol, start, o, h, l, c, v)
+        if core.placed:
+            for order in take():
+                place(order)
+        held = positions.get(symbol, 0)
+        times[i] = start + NS_PER_MINUTE
+        if single:
+            equity[i] = book.cash + held * c // fixed.SCALE
+        else:
+            equity[i] = book.equity()
+        if held or (not single and any(positions.values())):
+            exposed += 1
+        if record:
+            _record(recorded[symbol], core, symbol)
+    del marks
+    result = BacktestResult(
+        spec, core.orders, recorder.fills, core.book.trades, times, equity, exposed, core.book.cash, dict(core.book.positions), core.stopped, n, recorded
+    )
+    if record:
+        for symbol in spec.symbols:
+            index = bars.symbol == bars.symbols.index(symbol)
+            result.closes[symbol] = bars.close[index]
+            result.starts[symbol] = bars.start[index]
+    if not single:  # one equity point per minute: the last row of each minute holds it
+        last = np.r_[times[1:] != times[:-1], True]
+        result.times, result.equity = times[last], equity[last]
+    return result
+
+
+def _record(store: dict[str, list[float]], core: StrategyCore, symbol: str) -> None:
+    for (name, args), indicator in core.symbols[symbol].registry.indicators.items():
+        for output in indicator.outputs:
+            key = f"{name}({', '.join(f'{a:g}' for a in args)})" + ("" if output == "value" else f".{output}")
+            store.setdefault(key, []).append(indicator.output(output) if indicator.ready else float("nan"))
