@@ -27,7 +27,7 @@ import numpy as np
 
 from model import fixed
 from model.instruments import Instrument
-from model.risk.history import NS_PER_MINUTE, BarColumns
+from model.risk.history import NS_PER_MINUTE, Bar, BarBuilder, BarColumns
 from model.strategy.engine import BPS, Fill, Order, StrategyCore, Strategy, fee, round_to_tick
 from model.strategy.spec import Fills, StrategySpec
 
@@ -102,18 +102,55 @@ class BacktestResult:
     starts: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-class _Recorder:
-    """The fills as they happen (wraps the core's ``fill``)."""
+class Session:
+    """A strategy core and its simulated venue, stepped one closed minute bar at a time: the one
+    code path of backtest (bars from a file) and paper (bars built from live quotes)."""
 
-    def __init__(self, core: StrategyCore) -> None:
+    def __init__(self, spec: StrategySpec, instruments: Mapping[str, Instrument], strategy: Strategy | None = None) -> None:
+        self.core = StrategyCore(spec, instruments, strategy)
+        self.venue = SimVenue(spec.fills, self.core.instruments, lambda: self.core.book.cash)
         self.fills: list[Fill] = []
-        inner = core.fill
+        self.several = spec.bar_minutes > 1
+        inner = self.core.fill
 
-        def fill(f: Fill) -> None:
+        def fill(f: Fill) -> None:  # every fill, as it happens
             inner(f)
             self.fills.append(f)
 
-        core.fill = fill  # type: ignore[method-assign]
+        self.core.fill = fill  # type: ignore[method-assign]
+
+    def step(self, symbol: str, start: int, o: int, h: int, l: int, c: int, v: int) -> None:  # noqa: E741
+        core, venue = self.core, self.venue
+        if self.several:
+            core.before_minute(symbol, start)
+            for order in core.take_placed():
+                venue.place(order)
+        if symbol in venue.working:
+            venue.minute(core, symbol, start, o, h, l)
+        core.minute(symbol, start, o, h, l, c, v)
+        if core.placed:
+            for order in core.take_placed():
+                venue.place(order)
+
+
+class PaperSession(Session):
+    """Paper mode's pure part: quotes in (the server's consolidated quotes), minute bars built by
+    ``model.risk.history.BarBuilder`` exactly as they are recorded to a bars file, each closed
+    minute stepped as in a backtest."""
+
+    def __init__(self, spec: StrategySpec, instruments: Mapping[str, Instrument], strategy: Strategy | None = None, timezone: str = "UTC") -> None:
+        super().__init__(spec, instruments, strategy)
+        self.builder = BarBuilder(timezone)
+        self.symbols = frozenset(spec.symbols)
+
+    def quote(self, symbol: str, bid: int | None, ask: int | None, now: int) -> list[Bar]:
+        if symbol not in self.symbols:
+            return []
+        # the builder closes daily bars too (their start is a day's ordinal, far below a minute in ns): minutes only
+        closed = [bar for bar in self.builder.quote(symbol, bid, ask, now) if bar.start >= NS_PER_MINUTE]
+        for bar in closed:
+            self.step(bar.symbol, bar.start, bar.open, bar.high, bar.low, bar.close, bar.volume)
+        return closed
 
 
 def run_backtest(
@@ -128,33 +165,20 @@ def run_backtest(
     missing = [symbol for symbol in spec.symbols if symbol not in bars.symbols]
     if missing:
         raise ValueError(f"the history has no bars for {', '.join(missing)}")
-    core = StrategyCore(spec, instruments, strategy)
-    venue = SimVenue(spec.fills, core.instruments, lambda: core.book.cash)
-    recorder = _Recorder(core)
+    session = Session(spec, instruments, strategy)
+    core, step = session.core, session.step
     wanted = np.isin(np.asarray(bars.symbols, dtype=object)[bars.symbol], list(spec.symbols))
     names = [bars.symbols[i] for i in bars.symbol[wanted].tolist()]
     columns = [column[wanted].tolist() for column in (bars.start, bars.open, bars.high, bars.low, bars.close, bars.volume)]
     n = len(names)
     times = np.empty(n, dtype=np.int64)
     equity = np.empty(n, dtype=np.int64)
-    positions, marks, book = core.book.positions, core.book.marks, core.book
+    positions, book = core.book.positions, core.book
     exposed = 0
-    several = spec.bar_minutes > 1
     single = len(spec.symbols) == 1
     recorded: dict[str, dict[str, list[float]]] = {symbol: {} for symbol in spec.symbols}
-    take = core.take_placed
-    place = venue.place
     for i, (symbol, start, o, h, l, c, v) in enumerate(zip(names, *columns, strict=True)):  # noqa: E741
-        if several:
-            core.before_minute(symbol, start)
-            for order in take():
-                place(order)
-        if symbol in venue.working:
-            venue.minute(core, symbol, start, o, h, l)
-        core.minute(symbol, start, o, h, l, c, v)
-        if core.placed:
-            for order in take():
-                place(order)
+        step(symbol, start, o, h, l, c, v)
         held = positions.get(symbol, 0)
         times[i] = start + NS_PER_MINUTE
         if single:
@@ -165,9 +189,8 @@ def run_backtest(
             exposed += 1
         if record:
             _record(recorded[symbol], core, symbol)
-    del marks
     result = BacktestResult(
-        spec, core.orders, recorder.fills, core.book.trades, times, equity, exposed, core.book.cash, dict(core.book.positions), core.stopped, n, recorded
+        spec, core.orders, session.fills, core.book.trades, times, equity, exposed, core.book.cash, dict(core.book.positions), core.stopped, n, recorded
     )
     if record:
         for symbol in spec.symbols:

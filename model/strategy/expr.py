@@ -334,6 +334,8 @@ class _Parser:
         raise self.fail(column, f"unknown name {value!r} (fields: {', '.join(FIELDS)})")
 
     def call(self, name: str, column: int) -> _Node:
+        if name not in FUNCTIONS and name not in INDICATORS:
+            raise self.fail(column, f"unknown indicator {name!r} (known: {', '.join(sorted(INDICATORS))}; functions: {', '.join(FUNCTIONS)})")
         self.expect("(")
         args: list[_Node] = []
         arg_columns: list[int] = []
@@ -347,8 +349,6 @@ class _Parser:
         self.expect(")")
         if name in FUNCTIONS:
             return self.function(name, column, args)
-        if name not in INDICATORS:
-            raise self.fail(column, f"unknown indicator {name!r} (known: {', '.join(sorted(INDICATORS))}; functions: {', '.join(FUNCTIONS)})")
         return self.indicator(name, column, args, arg_columns)
 
     def function(self, name: str, column: int, args: list[_Node]) -> _Node:
