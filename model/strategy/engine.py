@@ -42,6 +42,7 @@ SCALE = fixed.SCALE
 HUNDRED = 100 * SCALE
 BPS = 10_000
 DEFAULT_MAX_REJECTIONS = 3
+NS_PER_DAY = 1440 * NS_PER_MINUTE  # a session, for VWAP: the UTC day
 
 
 class Order(msgspec.Struct, frozen=True, gc=False):
@@ -134,6 +135,11 @@ class Context:
     @property
     def now(self) -> int:
         return self._core.now
+
+    @property
+    def book(self) -> Book:
+        """The model book (read it; only fills change it)."""
+        return self._core.book
 
     @property
     def cash(self) -> int:
@@ -233,23 +239,26 @@ class StrategyCore:
         """A closed minute bar: steps (1) and (3) of the module docstring; the caller's venue
         runs step (2) between ``before_minute`` and this for a bar size above one minute."""
         state = self.symbols[symbol]
+        self.book.marks[symbol] = c
+        if self.period_ns == NS_PER_MINUTE:  # the bar is the period: decided at once
+            self._decide(symbol, state, start, o, h, l, c, v)
+            return
         period = start - start % self.period_ns
         if state.period != period:
             if state.period >= 0:
-                self._decide(symbol, state)
+                self._close(symbol, state)
             state.period, state.o, state.h, state.l, state.c, state.v = period, o, h, l, c, v
         else:
             state.h, state.l, state.c, state.v = max(state.h, h), min(state.l, l), c, state.v + v
-        self.book.marks[symbol] = c
         if start + NS_PER_MINUTE >= period + self.period_ns:
-            self._decide(symbol, state)
+            self._close(symbol, state)
 
     def before_minute(self, symbol: str, start: int) -> None:
         """Step (1): a minute of a later period closes the one being built (a period whose last
         minute never came), before the venue fills against the new minute."""
         state = self.symbols[symbol]
         if state.period >= 0 and start - start % self.period_ns != state.period:
-            self._decide(symbol, state)
+            self._close(symbol, state)
 
     def fill(self, fill: Fill) -> None:
         order = self.working.get(fill.symbol)
@@ -280,16 +289,19 @@ class StrategyCore:
         return placed
 
     # -- inside
-    def _decide(self, symbol: str, state: _Symbol) -> None:
-        o, h, l, c, v = state.o / SCALE, state.h / SCALE, state.l / SCALE, state.c / SCALE, state.v / SCALE  # noqa: E741
-        session = state.period // (1440 * NS_PER_MINUTE)
+    def _close(self, symbol: str, state: _Symbol) -> None:
+        period, state.period = state.period, -1
+        self._decide(symbol, state, period, state.o, state.h, state.l, state.c, state.v)
+
+    def _decide(self, symbol: str, state: _Symbol, period: int, o: int, h: int, l: int, c: int, v: int) -> None:  # noqa: E741
+        fo, fh, fl, fc, fv = o / SCALE, h / SCALE, l / SCALE, c / SCALE, v / SCALE
+        session = period // NS_PER_DAY
         for series in state.series:
-            series.update(o, h, l, c, v, session)
+            series.update(fo, fh, fl, fc, fv, session)
         frame = state.frame
-        frame.open, frame.high, frame.low, frame.close, frame.volume = o, h, l, c, v
+        frame.open, frame.high, frame.low, frame.close, frame.volume = fo, fh, fl, fc, fv
         frame.position = self.book.positions.get(symbol, 0) / SCALE
-        self.now = state.period + self.period_ns
-        state.period = -1
+        self.now = period + self.period_ns
         if not self.stopped:
             self.strategy.on_bar(self.ctx, symbol, frame)
 
@@ -327,66 +339,80 @@ def round_to_tick(price: int, tick: int, up: bool) -> int:
     return fixed.ceil_to(price, tick) if up else max(tick, fixed.floor_to(price, tick))
 
 
+class _Held:
+    """A rule strategy's state of one symbol."""
+
+    __slots__ = ("entry", "exit", "orders_in", "since_entry", "held", "highest", "armed")
+
+    def __init__(self, entry: Compiled, exit_: Compiled | None) -> None:
+        self.entry, self.exit = entry, exit_
+        self.orders_in = 0  # entry orders filled in the current position
+        self.since_entry = 1 << 30  # bars since the last entry order
+        self.held = 0  # bars held
+        self.highest = 0  # highest close since entry
+        self.armed = True  # False after a rejection, until the entry condition is false
+
+
 class RuleStrategy:
     """A strategy file's rules (``spec.py``) as the callbacks."""
 
     def __init__(self, spec: StrategySpec) -> None:
         self.spec = spec
-        self.entry: dict[str, Compiled] = {}
-        self.exit: dict[str, Compiled | None] = {}
-        self.orders_in: dict[str, int] = {}  # entry orders filled in the current position
-        self.last_entry: dict[str, int] = {}  # bars since the last entry order
-        self.held: dict[str, int] = {}  # bars held
-        self.highest: dict[str, int] = {}  # highest close since entry
-        self.armed: dict[str, bool] = {}  # False after a rejection, until the entry condition is false
+        self.state: dict[str, _Held] = {}
+        self.book: Book | None = None
 
     def on_start(self, ctx: Context) -> None:
+        self.book = ctx.book
         for symbol in self.spec.symbols:
-            self.entry[symbol] = ctx.condition(symbol, self.spec.entry_when)
-            self.exit[symbol] = ctx.condition(symbol, self.spec.exit_when) if self.spec.exit_when else None
-            self.orders_in[symbol], self.last_entry[symbol], self.held[symbol], self.highest[symbol] = 0, 1 << 30, 0, 0
-            self.armed[symbol] = True
+            exit_ = ctx.condition(symbol, self.spec.exit_when) if self.spec.exit_when else None
+            self.state[symbol] = _Held(ctx.condition(symbol, self.spec.entry_when), exit_)
+
+    @property
+    def entry(self) -> dict[str, Compiled]:
+        return {symbol: held.entry for symbol, held in self.state.items()}
 
     def on_bar(self, ctx: Context, symbol: str, bar: Frame) -> None:
-        spec = self.spec
-        self.last_entry[symbol] += 1
-        position = ctx.position(symbol)
-        close = ctx.mark(symbol)
+        spec, state, book = self.spec, self.state[symbol], self.book
+        assert book is not None
+        state.since_entry += 1
+        position = book.positions.get(symbol, 0)
+        close = book.marks[symbol]
         if position:
-            self.held[symbol] += 1
-            self.highest[symbol] = max(self.highest[symbol], close)
-        bar.bars_held = float(self.held[symbol])
+            state.held += 1
+            if close > state.highest:
+                state.highest = close
+        bar.bars_held = float(state.held)
         if ctx.working(symbol) is not None:
             return
-        entry = self.entry[symbol]
+        entry = state.entry
         if not entry.ready():
             return
         if position:
-            exit_ = self.exit[symbol]
-            if self._protect(ctx, symbol, position, close) or (exit_ is not None and exit_.ready() and exit_.evaluate()):
+            exit_ = state.exit
+            if self._protect(ctx, symbol, state, position, close) or (exit_ is not None and exit_.ready() and exit_.evaluate()):
                 self._sell(ctx, symbol, position, close, "exit")
                 return
-        wants = entry.evaluate()
-        if not wants:
-            self.armed[symbol] = True
+        if not entry.evaluate():
+            state.armed = True
             return
-        if not self.armed[symbol] or self.orders_in[symbol] >= spec.scale_in:
+        if not state.armed or state.orders_in >= spec.scale_in:
             return
-        if position and self.last_entry[symbol] < spec.scale_in_bars:
+        if position and state.since_entry < spec.scale_in_bars:
             return
-        self._buy(ctx, symbol, close)
+        self._buy(ctx, symbol, state, close)
 
-    def _protect(self, ctx: Context, symbol: str, position: int, close: int) -> bool:
+    def _protect(self, ctx: Context, symbol: str, state: _Held, position: int, close: int) -> bool:
         """The stop-loss, profit target and trailing stop, on the bar's close (stated rule)."""
         spec = self.spec
-        cost = ctx.cost(symbol)  # raw: qty × average price
-        multiplier = ctx.instrument(symbol).multiplier
-        value = position * close * multiplier * HUNDRED
+        if not (spec.stop_loss_pct or spec.take_profit_pct or spec.trailing_stop_pct):
+            return False
+        cost = ctx.cost(symbol)  # raw: qty × average price × multiplier
+        value = position * close * ctx.instrument(symbol).multiplier * HUNDRED
         if spec.stop_loss_pct and value <= cost * (HUNDRED - spec.stop_loss_pct):
             return True
         if spec.take_profit_pct and value >= cost * (HUNDRED + spec.take_profit_pct):
             return True
-        return bool(spec.trailing_stop_pct and close * HUNDRED <= self.highest[symbol] * (HUNDRED - spec.trailing_stop_pct))
+        return bool(spec.trailing_stop_pct and close * HUNDRED <= state.highest * (HUNDRED - spec.trailing_stop_pct))
 
     def _sell(self, ctx: Context, symbol: str, qty: int, close: int, reason: str) -> None:
         spec = self.spec
@@ -395,7 +421,7 @@ class RuleStrategy:
             limit = round_to_tick(close * (BPS + spec.exit_offset_bps) // BPS, ctx.instrument(symbol).tick_size, up=True)
         ctx.sell(symbol, qty, limit, reason, spec.exit_limit_bars)
 
-    def _buy(self, ctx: Context, symbol: str, close: int) -> None:
+    def _buy(self, ctx: Context, symbol: str, state: _Held, close: int) -> None:
         spec, instrument = self.spec, ctx.instrument(symbol)
         if spec.entry_order == "limit":
             limit = round_to_tick(close * (BPS - spec.entry_offset_bps) // BPS, instrument.tick_size, up=False)
@@ -412,20 +438,20 @@ class RuleStrategy:
         affordable = fixed.qty_for_cash(max(ctx.cash - _fee(spec, qty, price), 0), price, instrument.qty_increment, instrument.multiplier)
         qty = min(qty, affordable)  # never more than the cash buys at the price it expects
         if ctx.buy(symbol, qty, limit, "entry", spec.entry_limit_bars) is not None:
-            self.last_entry[symbol] = 0
+            state.since_entry = 0
 
     def on_fill(self, ctx: Context, fill: Fill) -> None:
-        symbol = fill.symbol
+        state = self.state[fill.symbol]
         if fill.side == "buy":
-            if self.orders_in[symbol] == 0:
-                self.held[symbol], self.highest[symbol] = 0, fill.price
-            self.orders_in[symbol] += 1
-        elif ctx.position(symbol) == 0:
-            self.orders_in[symbol], self.held[symbol], self.highest[symbol] = 0, 0, 0
+            if state.orders_in == 0:
+                state.held, state.highest = 0, fill.price
+            state.orders_in += 1
+        elif ctx.position(fill.symbol) == 0:
+            state.orders_in, state.held, state.highest = 0, 0, 0
 
     def on_reject(self, ctx: Context, order: Order, reason: str) -> None:
         if order.side == "buy":
-            self.armed[order.symbol] = False  # no new entry until the condition turns false
+            self.state[order.symbol].armed = False  # no new entry until the condition turns false
 
     def on_expire(self, ctx: Context, order: Order) -> None:
         pass

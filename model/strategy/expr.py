@@ -137,9 +137,19 @@ class Compiled:
     text: str
     evaluate: Callable[[], Any]
     series: list[ind.Indicator] = field(default_factory=list)
+    warm: bool = False  # every series has been ready: from then on only those that can cool are asked
 
     def ready(self) -> bool:
-        return all(series.ready for series in self.series)
+        if self.warm:
+            for series in self.volatile:
+                if not series.ready:
+                    return False
+            return True
+        if all(series.ready for series in self.series):
+            self.warm = True
+            self.volatile = [s for s in self.series if isinstance(s, ind.VWAP | Cross)]  # a new session, a NaN side
+            return True
+        return False
 
 
 class Registry:

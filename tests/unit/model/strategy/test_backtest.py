@@ -239,3 +239,20 @@ def test_paper_and_backtest_give_the_same_orders_at_the_same_times_over_one_stre
     assert paper.core.orders == backtest.orders
     assert paper.fills == backtest.fills
     assert paper.core.book.cash == backtest.final_cash
+
+
+def test_parquet_decimal_and_integer_columns_are_read_exactly_and_floats_refused(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    bars = walk(50)
+    prices = {name: pa.array([Decimal(fixed.format(getattr(b, name))) for b in bars], pa.decimal128(18, 2)) for name in ("open", "high", "low", "close")}
+    table = pa.table({"symbol": [b.symbol for b in bars], "start": pa.array([b.start for b in bars], pa.int64()), **prices, "volume": pa.array([100] * len(bars), pa.int32())})
+    pq.write_table(table, tmp_path / "d.parquet")
+    assert load_bars(tmp_path / "d.parquet").bars() == bars
+    floats = table.set_column(5, "close", pa.array([b.close / fixed.SCALE for b in bars], pa.float64()))
+    pq.write_table(floats, tmp_path / "f.parquet")
+    with pytest.raises(HistoryError, match="close is not a decimal"):
+        load_bars(tmp_path / "f.parquet")
