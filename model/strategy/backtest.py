@@ -171,26 +171,30 @@ def run_backtest(
     names = [bars.symbols[i] for i in bars.symbol[wanted].tolist()]
     columns = [column[wanted].tolist() for column in (bars.start, bars.open, bars.high, bars.low, bars.close, bars.volume)]
     n = len(names)
-    times = np.empty(n, dtype=np.int64)
-    equity = np.empty(n, dtype=np.int64)
+    equity: list[int] = []
+    mark = equity.append
     positions, book = core.book.positions, core.book
     exposed = 0
     single = len(spec.symbols) == 1
     recorded: dict[str, dict[str, list[float]]] = {symbol: {} for symbol in spec.symbols}
-    for i, (symbol, start, o, h, l, c, v) in enumerate(zip(names, *columns, strict=True)):  # noqa: E741
+    for symbol, start, o, h, l, c, v in zip(names, *columns, strict=True):  # noqa: E741
         step(symbol, start, o, h, l, c, v)
         held = positions.get(symbol, 0)
-        times[i] = start + NS_PER_MINUTE
         if single:
-            equity[i] = book.cash + held * c // fixed.SCALE
+            if held:
+                mark(book.cash + held * c // fixed.SCALE)
+                exposed += 1
+            else:
+                mark(book.cash)
         else:
-            equity[i] = book.equity()
-        if held or (not single and any(positions.values())):
-            exposed += 1
+            mark(book.equity())
+            if any(positions.values()):
+                exposed += 1
         if record:
             _record(recorded[symbol], core, symbol)
+    times = np.asarray(columns[0], dtype=np.int64) + NS_PER_MINUTE
     result = BacktestResult(
-        spec, core.orders, session.fills, core.book.trades, times, equity, exposed, core.book.cash, dict(core.book.positions), core.stopped, n, recorded
+        spec, core.orders, session.fills, core.book.trades, times, np.asarray(equity, dtype=np.int64), exposed, core.book.cash, dict(core.book.positions), core.stopped, n, recorded
     )
     if record:
         for symbol in spec.symbols:
@@ -199,7 +203,7 @@ def run_backtest(
             result.starts[symbol] = bars.start[index]
     if not single:  # one equity point per minute: the last row of each minute holds it
         last = np.r_[times[1:] != times[:-1], True]
-        result.times, result.equity = times[last], equity[last]
+        result.times, result.equity = times[last], result.equity[last]
     return result
 
 

@@ -159,6 +159,11 @@ class Context:
         """What the open position cost, raw (10^-18: quantity × average price × multiplier)."""
         return self._core.book.cost.get(symbol, 0)
 
+    @property
+    def orders(self) -> Mapping[str, Order]:
+        """The working order of each symbol that has one (read only)."""
+        return self._core.working
+
     def working(self, symbol: str) -> Order | None:
         """The order working for ``symbol``, if any (one at a time per symbol)."""
         return self._core.working.get(symbol)
@@ -229,20 +234,24 @@ class StrategyCore:
         self.max_rejections = max_rejections
         self.stopped = ""
         self.ctx = Context(self)
+        if self.period_ns == NS_PER_MINUTE:  # the bar is the period: each minute decided at once
+            self.minute = self._minute  # type: ignore[method-assign]
         self.strategy: Strategy = strategy if strategy is not None else build_strategy(spec)
         self.strategy.on_start(self.ctx)
         for state in self.symbols.values():
             state.series = state.registry.series()
 
     # -- inputs
+    def _minute(self, symbol: str, start: int, o: int, h: int, l: int, c: int, v: int) -> None:  # noqa: E741
+        """``minute`` for one-minute bars: the minute is the period, decided at once."""
+        self.book.marks[symbol] = c
+        self._decide(symbol, self.symbols[symbol], start, o, h, l, c, v)
+
     def minute(self, symbol: str, start: int, o: int, h: int, l: int, c: int, v: int) -> None:  # noqa: E741
         """A closed minute bar: steps (1) and (3) of the module docstring; the caller's venue
         runs step (2) between ``before_minute`` and this for a bar size above one minute."""
         state = self.symbols[symbol]
         self.book.marks[symbol] = c
-        if self.period_ns == NS_PER_MINUTE:  # the bar is the period: decided at once
-            self._decide(symbol, state, start, o, h, l, c, v)
-            return
         period = start - start % self.period_ns
         if state.period != period:
             if state.period >= 0:
@@ -360,9 +369,11 @@ class RuleStrategy:
         self.spec = spec
         self.state: dict[str, _Held] = {}
         self.book: Book | None = None
+        self.working: Mapping[str, Order] = {}
 
     def on_start(self, ctx: Context) -> None:
         self.book = ctx.book
+        self.working = ctx.orders
         for symbol in self.spec.symbols:
             exit_ = ctx.condition(symbol, self.spec.exit_when) if self.spec.exit_when else None
             self.state[symbol] = _Held(ctx.condition(symbol, self.spec.entry_when), exit_)
@@ -382,7 +393,7 @@ class RuleStrategy:
             if close > state.highest:
                 state.highest = close
         bar.bars_held = float(state.held)
-        if ctx.working(symbol) is not None:
+        if symbol in self.working:
             return
         entry = state.entry
         if not entry.ready():
