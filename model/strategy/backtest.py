@@ -22,13 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
 from model import fixed
 from model.instruments import Instrument
 from model.risk.history import NS_PER_MINUTE, Bar, BarBuilder, BarColumns
-from model.strategy.engine import BPS, Fill, Order, StrategyCore, Strategy, fee, round_to_tick
+from model.strategy.engine import BPS, Book, Fill, Order, Strategy, StrategyCore, fee, round_to_tick
 from model.strategy.spec import Fills, StrategySpec
 
 
@@ -102,25 +103,45 @@ class BacktestResult:
     starts: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+class Pool(Protocol):
+    """Investors sharing the model book (``actors/strategy/investors.py``)."""
+
+    pending: list[Any]
+
+    def settle(self, book: Book, working: bool) -> bool: ...
+
+    def allocate(self, fill: Fill) -> Any: ...
+
+
 class Session:
     """A strategy core and its simulated venue, stepped one closed minute bar at a time: the one
-    code path of backtest (bars from a file) and paper (bars built from live quotes)."""
+    code path of backtest (bars from a file) and paper (bars built from live quotes). With a
+    ``pool`` of investors the book starts without cash: the investors' subscriptions are its
+    cash, and each fill is allocated to them as it is booked."""
 
-    def __init__(self, spec: StrategySpec, instruments: Mapping[str, Instrument], strategy: Strategy | None = None) -> None:
+    def __init__(self, spec: StrategySpec, instruments: Mapping[str, Instrument], strategy: Strategy | None = None, pool: Pool | None = None) -> None:
         self.core = StrategyCore(spec, instruments, strategy)
         self.venue = SimVenue(spec.fills, self.core.instruments, lambda: self.core.book.cash)
         self.fills: list[Fill] = []
+        self.allocations: list[Any] = []
         self.several = spec.bar_minutes > 1
+        self.pool = pool
+        if pool is not None:
+            self.core.book.cash = 0
         inner = self.core.fill
 
         def fill(f: Fill) -> None:  # every fill, as it happens
             inner(f)
             self.fills.append(f)
+            if pool is not None:
+                self.allocations.append(pool.allocate(f))
 
         self.core.fill = fill  # type: ignore[method-assign]
 
     def step(self, symbol: str, start: int, o: int, h: int, l: int, c: int, v: int) -> None:  # noqa: E741
         core, venue = self.core, self.venue
+        if self.pool is not None and self.pool.pending:
+            self.pool.settle(core.book, bool(core.working))
         if self.several:
             core.before_minute(symbol, start)
             for order in core.take_placed():
