@@ -138,6 +138,7 @@ class Compiled:
     evaluate: Callable[[], Any]
     series: list[ind.Indicator] = field(default_factory=list)
     warm: bool = False  # every series has been ready: from then on only those that can cool are asked
+    volatile: list[ind.Indicator] = field(default_factory=list)
 
     def ready(self) -> bool:
         if self.warm:
@@ -234,11 +235,7 @@ class _Parser:
         for part in parts:
             if not part.boolean:
                 raise self.fail(column, f"'{word}' joins conditions, not numbers")
-        functions = tuple(part.evaluate for part in parts)
-        if word == "and":
-            evaluate = (lambda f, g: lambda: f() and g())(*functions) if len(functions) == 2 else (lambda fs: lambda: all(f() for f in fs))(functions)
-        else:
-            evaluate = (lambda f, g: lambda: f() or g())(*functions) if len(functions) == 2 else (lambda fs: lambda: any(f() for f in fs))(functions)
+        evaluate = _all([part.evaluate for part in parts]) if word == "and" else _any([part.evaluate for part in parts])
         return _Node(evaluate, True, [s for part in parts for s in part.series])
 
     def or_(self) -> _Node:
@@ -294,9 +291,7 @@ class _Parser:
             _, op, column = self.take()
             right = self.product()
             self._numbers(column, op, node, right)
-            f, g = node.evaluate, right.evaluate
-            evaluate = (lambda: f() + g()) if op == "+" else (lambda: f() - g())
-            node = _Node(evaluate, False, node.series + right.series)
+            node = _Node(_arithmetic(op, node.evaluate, right.evaluate), False, node.series + right.series)
         return node
 
     def product(self) -> _Node:
@@ -305,9 +300,7 @@ class _Parser:
             _, op, column = self.take()
             right = self.unary()
             self._numbers(column, op, node, right)
-            f, g = node.evaluate, right.evaluate
-            evaluate = (lambda: f() * g()) if op == "*" else (lambda: _divide(f(), g()))
-            node = _Node(evaluate, False, node.series + right.series)
+            node = _Node(_arithmetic(op, node.evaluate, right.evaluate), False, node.series + right.series)
         return node
 
     def unary(self) -> _Node:
@@ -407,6 +400,31 @@ class _Parser:
         if output == "value":
             return _Node(lambda: indicator.value, False, [indicator])
         return _Node(lambda: getattr(indicator, output), False, [indicator])
+
+
+def _arithmetic(op: str, f: Callable[[], Any], g: Callable[[], Any]) -> Callable[[], Any]:
+    """``f op g`` as a closure of its own (a loop that rebinds names must not share them)."""
+    if op == "+":
+        return lambda: f() + g()
+    if op == "-":
+        return lambda: f() - g()
+    if op == "*":
+        return lambda: f() * g()
+    return lambda: _divide(f(), g())
+
+
+def _all(functions: list[Callable[[], Any]]) -> Callable[[], Any]:
+    if len(functions) == 2:
+        f, g = functions
+        return lambda: f() and g()
+    return lambda: all(f() for f in functions)
+
+
+def _any(functions: list[Callable[[], Any]]) -> Callable[[], Any]:
+    if len(functions) == 2:
+        f, g = functions
+        return lambda: f() or g()
+    return lambda: any(f() for f in functions)
 
 
 def _literal(node: _Node) -> float | None:

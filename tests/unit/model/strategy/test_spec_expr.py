@@ -119,6 +119,7 @@ def test_precedence_and_arithmetic() -> None:
     assert compile_condition("close > 1 or close / 0 > 1", frame, registry).evaluate()
     assert not compile_condition("close / 0 > 1 or close / 0 <= 1", frame, registry).evaluate()  # NaN compares false
     assert compile_condition("-close < min(open, 3) and max(open, 3) == abs(-4)", frame, registry).evaluate()
+    assert compile_condition("close + 1 + 2 - open == 9 and close * 2 * 3 / 4 / 5 == 3", frame, registry).evaluate()  # chains of one level
 
 
 def test_one_indicator_per_name_and_every_series_updated_despite_short_circuits() -> None:
