@@ -122,7 +122,7 @@ class InvestorPool:
             cash, sign = cash, -sign
         qty_units = qty * increment
         cash_units = sign * cash * fixed.CENT
-        for i, (q, c) in enumerate(zip(qty_units.tolist(), cash_units.tolist())):
+        for i, (q, c) in enumerate(zip(qty_units.tolist(), cash_units.tolist(), strict=False)):
             held[i] += q if fill.side == "buy" else -q
             self.cash[i] += c
         return Allocation(fill, list(self.accounts), qty_units, cash_units)

@@ -29,7 +29,7 @@ import numpy as np
 from model import fixed
 from model.instruments import Instrument
 from model.risk.history import NS_PER_MINUTE, Bar, BarBuilder, BarColumns
-from model.strategy.engine import BPS, Book, Fill, Order, Strategy, StrategyCore, fee, round_to_tick
+from model.strategy.engine import BPS, DEFAULT_MAX_REJECTIONS, Book, Fill, Order, Strategy, StrategyCore, fee, round_to_tick
 from model.strategy.spec import Fills, StrategySpec
 
 
@@ -119,24 +119,18 @@ class Session:
     ``pool`` of investors the book starts without cash: the investors' subscriptions are its
     cash, and each fill is allocated to them as it is booked."""
 
-    def __init__(self, spec: StrategySpec, instruments: Mapping[str, Instrument], strategy: Strategy | None = None, pool: Pool | None = None) -> None:
-        self.core = StrategyCore(spec, instruments, strategy)
+    def __init__(
+        self, spec: StrategySpec, instruments: Mapping[str, Instrument], strategy: Strategy | None = None, pool: Pool | None = None, max_rejections: int = DEFAULT_MAX_REJECTIONS
+    ) -> None:
+        self.core = StrategyCore(spec, instruments, strategy, max_rejections)
         self.venue = SimVenue(spec.fills, self.core.instruments, lambda: self.core.book.cash)
-        self.fills: list[Fill] = []
+        self.fills = self.core.fills
         self.allocations: list[Any] = []
         self.several = spec.bar_minutes > 1
         self.pool = pool
         if pool is not None:
             self.core.book.cash = 0
-        inner = self.core.fill
-
-        def fill(f: Fill) -> None:  # every fill, as it happens
-            inner(f)
-            self.fills.append(f)
-            if pool is not None:
-                self.allocations.append(pool.allocate(f))
-
-        self.core.fill = fill  # type: ignore[method-assign]
+            self.core.after_fill = lambda fill: self.allocations.append(pool.allocate(fill))
 
     def step(self, symbol: str, start: int, o: int, h: int, l: int, c: int, v: int) -> None:  # noqa: E741
         core, venue = self.core, self.venue
@@ -180,13 +174,14 @@ def run_backtest(
     bars: BarColumns,
     strategy: Strategy | None = None,
     record: bool = False,
+    max_rejections: int = DEFAULT_MAX_REJECTIONS,
 ) -> BacktestResult:
     """``bars`` (a checked history: ``model.risk.history.load_bars``) through ``spec``.
     ``record`` keeps each indicator's value per minute for the picture (slower)."""
     missing = [symbol for symbol in spec.symbols if symbol not in bars.symbols]
     if missing:
         raise ValueError(f"the history has no bars for {', '.join(missing)}")
-    session = Session(spec, instruments, strategy)
+    session = Session(spec, instruments, strategy, max_rejections=max_rejections)
     core, step = session.core, session.step
     wanted = np.isin(np.asarray(bars.symbols, dtype=object)[bars.symbol], list(spec.symbols))
     names = [bars.symbols[i] for i in bars.symbol[wanted].tolist()]

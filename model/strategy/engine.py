@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -227,6 +227,8 @@ class StrategyCore:
         self.symbols = {symbol: _Symbol() for symbol in spec.symbols}
         self.working: dict[str, Order] = {}
         self.orders: list[Order] = []  # every order placed, in order (the journal of decisions)
+        self.fills: list[Fill] = []  # every fill booked, in order
+        self.after_fill: Callable[[Fill], None] | None = None  # told of each fill once booked (investors)
         self.placed: list[Order] = []  # placed since the caller last took them
         self.next_id = 1
         self.now = 0
@@ -277,6 +279,9 @@ class StrategyCore:
         self.book.book(fill, self.instruments[fill.symbol].multiplier)
         del self.working[fill.symbol]  # every order fills whole, once (the venue's rule)
         self.rejections = 0
+        self.fills.append(fill)
+        if self.after_fill is not None:
+            self.after_fill(fill)
         self.strategy.on_fill(self.ctx, fill)
 
     def reject(self, order_id: int, symbol: str, reason: str) -> None:

@@ -102,7 +102,7 @@ def report_html(result: BacktestResult, max_points: int = MAX_POINTS) -> str:
             continue
         times = result.starts[symbol]
         lines = [("close", times, closes / fixed.SCALE, "#1f77b4")]
-        for colour, (name, values) in zip(_COLOURS, sorted(result.recorded.get(symbol, {}).items())):
+        for colour, (name, values) in zip(_COLOURS, sorted(result.recorded.get(symbol, {}).items()), strict=False):
             if not any(name.startswith(p) for p in ("rsi", "stoch", "macd", "atr", "doji", "engulfing", "hammer", "shooting", "morning", "evening")):
                 lines.append((name, times, np.asarray(values), colour))  # price-scaled series share the price panel
         marks = [(f.time, f.price / fixed.SCALE, f.side) for f in result.fills if f.symbol == symbol]
@@ -131,8 +131,8 @@ def _svg(lines: list[tuple[str, np.ndarray, np.ndarray, str]], marks: list[tuple
     finite = [y[np.isfinite(y)] for _, _, y, _ in lines]
     values = np.concatenate([f for f in finite if len(f)] + [np.array([p for _, p, _ in marks])]) if marks or any(len(f) for f in finite) else np.array([0.0])
     x_all = np.concatenate([x for _, x, _, _ in lines])
-    x0, x1 = float(x_all.min()), float(x_all.max()) or 1.0
-    y0, y1 = float(values.min()), float(values.max())
+    x0, x1 = float(x_all.min()), float(x_all.max())
+    y0, y1 = float(np.min(values)), float(np.max(values))
     if y1 == y0:
         y1 = y0 + 1.0
     pad = 40
@@ -147,12 +147,13 @@ def _svg(lines: list[tuple[str, np.ndarray, np.ndarray, str]], marks: list[tuple
     out.append(f"<text x='2' y='{pad - 8}' font-size='11'>{y1:.2f}</text><text x='2' y='{height - pad + 12}' font-size='11'>{y0:.2f}</text>")
     for index, (name, x, y, colour) in enumerate(lines):
         xs, ys = _thin(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), max_points)
-        points = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(xs.tolist(), ys.tolist()) if math.isfinite(b))
+        points = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(xs.tolist(), ys.tolist(), strict=False) if math.isfinite(b))
         out.append(f"<polyline fill='none' stroke='{colour}' stroke-width='1' points='{points}'/>")
         out.append(f"<text x='{pad + 120 * index}' y='14' font-size='12' fill='{colour}'>{html.escape(name)}</text>")
     for time, price, side in marks:
-        x, y = sx(time), sy(price)
-        shape = f"{x - 4:.1f},{y + 8:.1f} {x + 4:.1f},{y + 8:.1f} {x:.1f},{y:.1f}" if side == "buy" else f"{x - 4:.1f},{y - 8:.1f} {x + 4:.1f},{y - 8:.1f} {x:.1f},{y:.1f}"
+        px, py = sx(time), sy(price)
+        tip = 8 if side == "buy" else -8  # ▲ under the price for a buy, ▼ over it for a sale
+        shape = f"{px - 4:.1f},{py + tip:.1f} {px + 4:.1f},{py + tip:.1f} {px:.1f},{py:.1f}"
         out.append(f"<polygon points='{shape}' fill='{'#2ca02c' if side == 'buy' else '#d62728'}'/>")
     out.append("</svg>")
     return "".join(out)

@@ -72,7 +72,7 @@ def test_fills_of_a_strategy_allocated_to_1000_investors_exactly() -> None:
             increment = INSTRUMENTS["IBM"].qty_increment
             weights = weights_before if fill.side == "buy" else held_before.get("IBM", [0] * len(weights_before))
             total = sum(weights)
-            for q, w in zip(allocation.qty.tolist()[:200], weights[:200]):  # within one increment of the exact share
+            for q, w in zip(allocation.qty.tolist()[:200], weights[:200], strict=False):  # within one increment of the exact share
                 assert abs(Fraction(q) - Fraction(fill.qty * w, total)) < increment
         assert pool.check(session.core.book) == []
         held_before = {s: list(h) for s, h in pool.positions.items()}

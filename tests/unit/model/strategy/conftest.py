@@ -27,7 +27,7 @@ def walk(n: int, seed: int = 1, start: float = 150.0, sigma: float = 0.001, symb
     high = np.round(np.maximum(open_, close) * (1 + np.abs(rng.normal(0, sigma / 2, n))), 2)
     low = np.round(np.minimum(open_, close) * (1 - np.abs(rng.normal(0, sigma / 2, n))), 2)
     cents = [[int(round(x * 100)) * fixed.CENT for x in column] for column in (open_, high, low, close)]
-    return [Bar(symbol, T0 + i * NS_PER_MINUTE, o, h, l, c, 100 * fixed.SCALE) for i, (o, h, l, c) in enumerate(zip(*cents))]  # noqa: E741
+    return [Bar(symbol, T0 + i * NS_PER_MINUTE, o, h, l, c, 100 * fixed.SCALE) for i, (o, h, l, c) in enumerate(zip(*cents, strict=False))]  # noqa: E741
 
 
 def columns(bars: list[Bar]) -> BarColumns:

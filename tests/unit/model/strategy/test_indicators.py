@@ -34,7 +34,7 @@ def _bars(seed: int, n: int = N) -> dict[str, np.ndarray]:
 
 def _stream(indicator: ind.Indicator, bars: dict[str, np.ndarray], outputs: tuple[str, ...], sessions: np.ndarray | None = None) -> dict[str, np.ndarray]:
     got = {name: np.full(len(bars["close"]), np.nan) for name in outputs}
-    for i, (o, h, l, c, v) in enumerate(zip(bars["open"], bars["high"], bars["low"], bars["close"], bars["volume"])):  # noqa: E741
+    for i, (o, h, l, c, v) in enumerate(zip(bars["open"], bars["high"], bars["low"], bars["close"], bars["volume"], strict=False)):  # noqa: E741
         indicator.update(float(o), float(h), float(l), float(c), float(v), int(sessions[i]) if sessions is not None else 0)
         if indicator.ready:
             for name in outputs:
@@ -64,7 +64,7 @@ def test_macd_matches_talib(fast: int, slow: int, signal: int) -> None:
     bars = _bars(3)
     got = _stream(ind.MACD(fast, slow, signal), bars, ("macd", "signal", "hist"))
     want = talib.MACD(bars["close"], fast, slow, signal)
-    for name, reference in zip(("macd", "signal", "hist"), want):
+    for name, reference in zip(("macd", "signal", "hist"), want, strict=True):
         _same(got[name], reference, f"MACD.{name}")
 
 
@@ -73,7 +73,7 @@ def test_bollinger_matches_talib(n: int, k: float) -> None:
     bars = _bars(4)
     got = _stream(ind.Bollinger(n, k), bars, ("upper", "middle", "lower"))
     want = talib.BBANDS(bars["close"], n, k, k, 0)
-    for name, reference in zip(("upper", "middle", "lower"), want):
+    for name, reference in zip(("upper", "middle", "lower"), want, strict=True):
         _same(got[name], reference, f"BB.{name}")
 
 
@@ -82,7 +82,7 @@ def test_stochastic_matches_talib(n: int, slow_k: int, slow_d: int) -> None:
     bars = _bars(5)
     got = _stream(ind.Stochastic(n, slow_k, slow_d), bars, ("k", "d"))
     want = talib.STOCH(bars["high"], bars["low"], bars["close"], n, slow_k, 0, slow_d, 0)
-    for name, reference in zip(("k", "d"), want):
+    for name, reference in zip(("k", "d"), want, strict=True):
         _same(got[name], reference, f"STOCH.{name}")
 
 
