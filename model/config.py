@@ -522,6 +522,19 @@ class AuditSection(_Section, frozen=True):
             raise ValueError(f"audit.timezone {self.timezone!r} is not a known time zone (e.g. America/New_York)") from None
 
 
+class StrategiesSection(_Section, frozen=True):
+    """Strategies on indicators (docs/strategies.md): backtests, their history and reports."""
+
+    max_rejections: int = 3  # orders rejected in a row that stop a strategy
+    history_max_gap_minutes: int = 1  # a bars file's gap within a day beyond this is refused (0: gaps allowed)
+    periods_per_year: int = 98_280  # Sharpe and Sortino of minute returns: 252 days × 390 minutes
+    report_max_points: int = 2_000  # points per line drawn in a report's picture
+
+    def __post_init__(self) -> None:
+        if self.max_rejections < 1 or self.history_max_gap_minutes < 0 or self.periods_per_year < 1 or self.report_max_points < 10:
+            raise ValueError("strategies: max_rejections ≥ 1, history_max_gap_minutes ≥ 0, periods_per_year ≥ 1, report_max_points ≥ 10")
+
+
 class FilesSection(_Section, frozen=True):
     instruments: str = "instruments.toml"
     users: str = "users.toml"
@@ -552,6 +565,7 @@ class Config(_Section, frozen=True):
     logging: LoggingSection = LoggingSection()
     secrets: SecretsSection = SecretsSection()
     audit: AuditSection = AuditSection()
+    strategies: StrategiesSection = StrategiesSection()
     venues: list[VenueSection] = msgspec.field(default_factory=lambda: [VenueSection(name="SIM")])
     # Per-tenant settings by tenant name (``[tenants.NAME.risk]``); a tenant not named here
     # has the server's ``[risk]``

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -304,3 +305,147 @@ def history_of(bars: list[Bar]) -> History:
         for bar in sorted(bars, key=lambda bar: (bar.start, bar.symbol))
     ]
     return parse_rows(rows, "demo history")
+
+
+MINUTE_COLUMNS = ("symbol", "start", "open", "high", "low", "close", "volume")  # as ``append_bars_csv`` writes
+
+
+@dataclass(frozen=True)
+class BarColumns:
+    """Minute bars in columns, in file order (ascending ``start``): ``symbol[i]`` indexes
+    ``symbols``; prices and volume fixed-point int64, ``start`` the minute's first ns."""
+
+    symbols: tuple[str, ...]
+    symbol: np.ndarray
+    start: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def bars(self) -> list[Bar]:
+        """Every row as a ``Bar`` (for small files and tests; the backtest reads the columns)."""
+        names = [self.symbols[i] for i in self.symbol.tolist()]
+        rows = zip(names, *(column.tolist() for column in (self.start, self.open, self.high, self.low, self.close, self.volume)))
+        return [Bar(*row) for row in rows]
+
+
+def load_bars(path: str | Path, max_gap_minutes: int = 1) -> BarColumns:
+    """A file of minute bars (CSV as ``append_bars_csv`` writes it, or Parquet with the same
+    columns), checked whole in columns; ``HistoryError`` naming every bad row otherwise.
+
+    Findings: a price or volume that is not a decimal ``fixed.parse`` takes, a price not
+    positive, high/low not bounding open and close, a ``start`` not on a minute, rows not in
+    ascending ``start`` (unsorted), a symbol's minute twice, and a gap: two bars of a symbol
+    on the same UTC day more than ``max_gap_minutes`` apart (0: gaps allowed).
+
+    Guarantees: decimals become 10^-9 units exactly (128-bit decimals, never a float); the
+    same file gives the same columns."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from model.basket.checks import _fixed  # the one exact decimal-column reader
+
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            table = pq.read_table(path)  # decimal and integer columns are read as they are, others as text
+            floats = [name for name in table.column_names if pa.types.is_floating(table.column(name).type)]
+            if floats:
+                raise HistoryError(str(path), [f"column {name} is not a decimal: binary floats are not the decimals meant (write a Parquet decimal or text)" for name in floats])
+            table = pa.table({name: _parquet_column(table.column(name).combine_chunks()) for name in table.column_names})
+        else:
+            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(MINUTE_COLUMNS, pa.string()), strings_can_be_null=False))
+    except (pa.ArrowInvalid, KeyError, OSError) as error:
+        raise HistoryError(str(path), [f"cannot read it: {error}"]) from None
+    if tuple(table.column_names) != MINUTE_COLUMNS:
+        raise HistoryError(str(path), [f"columns must be {','.join(MINUTE_COLUMNS)}, found {','.join(table.column_names)}"])
+    if table.num_rows == 0:
+        raise HistoryError(str(path), ["no rows"])
+    text = {name: _trimmed(table.column(name).combine_chunks()) for name in MINUTE_COLUMNS}
+    findings: list[tuple[int, str]] = []
+
+    def find(mask: np.ndarray, problem: str) -> None:
+        findings.extend((int(i), problem) for i in np.flatnonzero(mask)[:20])
+
+    if pa.types.is_integer(text["start"].type):
+        starts = text["start"].cast(pa.int64()).to_numpy(zero_copy_only=False)
+    else:
+        starts = pc.cast(pc.if_else(pc.match_substring_regex(text["start"], r"^[0-9]{1,19}$"), text["start"], "-1"), pa.int64(), safe=False).to_numpy()
+    find(starts < 0, "start is not a whole number of ns")
+    values = {}
+    for name in MINUTE_COLUMNS[2:]:
+        if pa.types.is_decimal(text[name].type) or pa.types.is_integer(text[name].type):  # Parquet: exact already
+            values[name] = _decimal_units(text[name], find, name)
+            continue
+        column = _fixed(text[name])
+        find(~(column.readable & column.fits), f"{name} is not a decimal with at most {fixed.DECIMALS} places")
+        values[name] = column.value
+    open_, high, low, close, volume = (values[name] for name in MINUTE_COLUMNS[2:])
+    find(np.minimum(np.minimum(open_, close), low) <= 0, "prices must be positive")
+    find((high < np.maximum(np.maximum(open_, close), low)) | (low > np.minimum(open_, close)), "high/low do not bound open and close")
+    find(volume < 0, "volume is negative")
+    find((starts >= 0) & (starts % NS_PER_MINUTE != 0), "start is not on a minute")
+    find(np.r_[False, starts[1:] < starts[:-1]], "rows out of order (start before the row above): bars must be sorted by start")
+    encoded = pc.dictionary_encode(text["symbol"])
+    symbols = tuple(encoded.dictionary.to_pylist())
+    symbol = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    find(symbol == (symbols.index("") if "" in symbols else -1), "symbol is empty")
+    order = np.argsort(symbol, kind="stable") if len(symbols) > 1 else np.arange(len(symbol))  # each symbol's rows together, in file order
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    ordered = starts[order]
+    same = symbol[order][1:] == symbol[order][:-1]
+    step = np.diff(ordered)
+    find(np.r_[False, same & (step == 0)][back], "the symbol's minute twice (duplicate)")
+    if max_gap_minutes > 0:
+        days = ordered // (1440 * NS_PER_MINUTE)
+        gap = same & (days[1:] == days[:-1]) & (step > max_gap_minutes * NS_PER_MINUTE)
+        find(np.r_[False, gap][back], f"a gap: more than {max_gap_minutes} minute(s) after the symbol's bar before, on the same day")
+    if findings:
+        raise HistoryError(str(path), [f"row {i + 1}: {problem}" for i, problem in sorted(findings)])
+    return BarColumns(symbols, symbol, starts, open_, high, low, close, volume)
+
+
+def _parquet_column(column: Any) -> Any:
+    """A Parquet column as ``load_bars`` reads it: integers and decimals kept, anything else
+    but floats (refused before) as text."""
+    import pyarrow as pa
+
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_decimal(kind) or pa.types.is_string(kind):
+        return column
+    return column.cast(pa.string())
+
+
+def _trimmed(column: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.utf8_trim_whitespace(column) if pa.types.is_string(column.type) else column
+
+
+def _decimal_units(column: Any, find: Any, name: str) -> np.ndarray:
+    """A decimal column's values in 10^-9 units, exactly: cast to nine places (refused if that
+    would round), then the 128-bit integers read whole."""
+    import pyarrow as pa
+
+    try:
+        if pa.types.is_integer(column.type):
+            column = column.cast(pa.decimal128(19, 0))
+        nine = column.cast(pa.decimal128(38, fixed.DECIMALS))
+    except pa.ArrowInvalid:
+        find(np.ones(len(column), dtype=bool), f"{name} has more than {fixed.DECIMALS} places or does not fit")
+        return np.zeros(len(column), dtype=np.int64)
+    words = np.frombuffer(nine.buffers()[1], dtype="<i8").reshape(-1, 2)[nine.offset : nine.offset + len(nine)]
+    low, high = words[:, 0], words[:, 1]
+    fits = high == (low >> 63)
+    valid = np.ones(len(column), dtype=bool) if nine.null_count == 0 else ~np.asarray(nine.is_null())
+    find(~(fits & valid), f"{name} is empty or does not fit")
+    return np.where(fits & valid, low, 0)
