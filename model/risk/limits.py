@@ -123,6 +123,37 @@ class RiskModel(msgspec.Struct, frozen=True):
     level: float
     z: float
     fallbacks: dict[str, str] = msgspec.field(default_factory=dict)
+    # each symbol's equal-weight variance over the window (zero mean, like the EWMA's): the
+    # longer average a volatility alert compares the EWMA volatility with (none in a model
+    # journaled before the alerts)
+    long_variance: list[float] = msgspec.field(default_factory=list)
+
+    def correlated_pairs(self, threshold: float) -> dict[str, dict[str, float]]:
+        """symbol → {other symbol: correlation} of every pair whose EWMA correlation is
+        above ``threshold`` (both ways). A symbol that never moves correlates with nothing."""
+        n = len(self.symbols)
+        cov = self.covariance
+        sd = [math.sqrt(cov[i * n + i]) if cov[i * n + i] > 0 else 0.0 for i in range(n)]
+        pairs: dict[str, dict[str, float]] = {}
+        for i in range(n):
+            if not sd[i]:
+                continue
+            for j in range(i + 1, n):
+                if sd[j] and (rho := cov[i * n + j] / (sd[i] * sd[j])) > threshold:
+                    pairs.setdefault(self.symbols[i], {})[self.symbols[j]] = rho
+                    pairs.setdefault(self.symbols[j], {})[self.symbols[i]] = rho
+        return pairs
+
+    def volatility_jumps(self, jump: float) -> dict[str, float]:
+        """symbol → how far its EWMA volatility is above its window's (0.5 = 50 %), for the
+        symbols where that is above ``jump``."""
+        n = len(self.symbols)
+        jumps: dict[str, float] = {}
+        for i, long in enumerate(self.long_variance[:n]):
+            short = self.covariance[i * n + i]
+            if long > 0 and (rise := math.sqrt(short / long) - 1.0) > jump:
+                jumps[self.symbols[i]] = rise
+        return jumps
 
     def variance(self, exposures: dict[str, int]) -> float:
         """``eᵀ Σ e`` of the exposures (money as floats), over the symbols held."""
