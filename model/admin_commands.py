@@ -189,7 +189,7 @@ TABLE: tuple[Command, ...] = (
         (
             Form(
                 names=("ACCOUNT|group:NAME",),
-                options=(("--max-var", "AMOUNT"), ("--max-gross-exposure", "AMOUNT"), ("--max-concentration-pct", "PCT"), ("--max-drawdown-pct", "PCT")),
+                options=(("--max-var", "AMOUNT"), ("--max-gross-exposure", "AMOUNT"), ("--max-concentration-pct", "PCT"), ("--max-drawdown-pct", "PCT"), ("--max-sector-pct", "PCT")),
             ),
             Form(words=("clear",), names=("ACCOUNT|group:NAME",)),
         ),

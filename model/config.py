@@ -173,12 +173,13 @@ class PortfolioLimitsSection(_Section, frozen=True):
     max_concentration_pct: str = ""
     max_gross_exposure: str = ""
     max_drawdown_pct: str = ""
+    max_sector_pct: str = ""
 
     def __post_init__(self) -> None:
         self.parsed()  # a negative limit or a share above 100 % stops the start, named
 
     def parsed(self) -> PortfolioLimits:
-        return parse_limits(self.max_var, self.max_concentration_pct, self.max_gross_exposure, self.max_drawdown_pct)
+        return parse_limits(self.max_var, self.max_concentration_pct, self.max_gross_exposure, self.max_drawdown_pct, self.max_sector_pct)
 
 
 class PortfolioSection(_Section, frozen=True):

@@ -113,12 +113,16 @@ class Portfolio(Bookkeeping):
         self.holders: dict[str, set[str]] | None = None  # symbol → watched accounts that may hold or trade it (a superset)
         self.alert_inputs: tuple[dict[str, dict[str, float]], dict[str, float]] | None = None  # the model's correlated pairs, volatility jumps
         self.to_review: set[str] = set()  # accounts to review after the input (moved to reducing by a check)
+        self.sector_of = {symbol: i.sector_name for symbol, i in self.instruments.items()}  # reference data: its asset class when none
+        self.resolved: dict[str, PortfolioLimits] = {}  # account → its limits, resolved (``portfolio_limits``)
+        self.model_index: dict[str, int] | None = None  # the model's symbol → its row
 
     # --- inputs --------------------------------------------------------------------------------
 
     def _set_portfolio_model(self, command: SetPortfolioModel, now: int) -> None:
         self.portfolio.model, self.portfolio.config = command.model, command.config
-        self.alert_inputs = None
+        self.alert_inputs = self.model_index = None
+        self.resolved.clear()
 
     def _set_portfolio_limits(self, command: SetPortfolioLimits, now: int) -> None:
         if command.account:
@@ -131,6 +135,7 @@ class Portfolio(Bookkeeping):
             table.pop(key, None)
         else:
             table[key] = command.limits
+        self.resolved.clear()
 
     def _set_account_trading_state(self, command: SetAccountTradingState, now: int) -> None:
         if command.account not in self.accounts:
@@ -148,7 +153,14 @@ class Portfolio(Bookkeeping):
 
     def portfolio_limits(self, account: AccountRecord) -> PortfolioLimits:
         """The operator's limits of the account, over its group's, over the configuration's
-        account, group and default limits — each setting from the first that sets it."""
+        account, group and default limits — each setting from the first that sets it.
+        Resolved once per account until the limits or the model change (``resolved``)."""
+        chosen = self.resolved.get(account.account)
+        if chosen is None:
+            chosen = self.resolved[account.account] = self._resolve_limits(account)
+        return chosen
+
+    def _resolve_limits(self, account: AccountRecord) -> PortfolioLimits:
         book = self.portfolio
         config = book.config
         if not config.checks:
@@ -206,17 +218,57 @@ class Portfolio(Bookkeeping):
         symbol = order.spec.symbol
         before = qty.get(symbol, 0)
         delta = _leaves(order, instrument, self.price_of)
-        after = before + (delta if order.spec.side is Side.BUY else -delta)
-        equity = self.equity(account)
+        after = before + (delta if order.spec.side is _BUY else -delta)
+        # one mark per symbol, read once for the equity and both portfolios
+        prices = {s: self.price_of(s) for s in qty if s in self.instruments}
+        if symbol not in prices:
+            prices[symbol] = self.price_of(symbol)
+        instruments, value_of = self.instruments, checks.value_of
+        equity = account.cash + sum(value_of(p.qty, prices[s], instruments[s].multiplier) for s, p in account.positions.items() if p.qty)
         high_water = max(self.portfolio.high_water.get(account.account, 0), equity)
         self.portfolio.high_water[account.account] = high_water
         model = self.portfolio.model
-        if state is _ACTIVE and checks.breach(self.exposures(qty), equity, high_water, limits, model) is not None:
+        index = self._model_index() if limits.max_var is not None else None
+        sectors = self.sector_of if limits.max_sector is not None else None
+        exposures = {s: value_of(q, prices[s], instruments[s].multiplier) for s, q in qty.items() if q and s in prices}
+        projected = dict(exposures)
+        if after:
+            projected[symbol] = value_of(after, prices[symbol], instrument.multiplier)
+        else:
+            projected.pop(symbol, None)
+        if state is _ACTIVE and abs(after) >= abs(before) and not checks.reduces(before, after):
+            # The usual order: it adds to its symbol. Then gross, concentration and sector are
+            # no lower after it than before, and the drawdown is the same: a portfolio within
+            # them after the order was within them before, and only the VaR (a hedge may lower
+            # it) needs the portfolio before. The same answers as the steps in order, one
+            # pass of the limits fewer.
+            reason = checks.breach(projected, equity, high_water, limits, model, sectors, index)
+            if reason is None:
+                if limits.max_var is None or model is None or model.var(exposures, index) * _SCALE <= limits.max_var:
+                    return None
+                over_before = True
+            else:
+                over_before = checks.breach(exposures, equity, high_water, limits, model, sectors, index) is not None
+            if not over_before:
+                return reason
+            self._to_reducing(account.account)
+            return Reason.ACCOUNT_REDUCING
+        if state is _ACTIVE and checks.breach(exposures, equity, high_water, limits, model, sectors, index) is not None:
             state = TradingState.REDUCING
-            self._put_state(account.account, state)
-            self.to_review.add(account.account)  # its limit alert, once the input is applied
-        qty[symbol] = after
-        return checks.check_order(state, before, after, self.exposures(qty), equity, high_water, limits, model)
+            self._to_reducing(account.account)
+        return checks.check_order(state, before, after, projected, equity, high_water, limits, model, sectors, index)
+
+    def _to_reducing(self, account: str) -> None:
+        """Found over a limit as an order is checked: ``reducing``, and its alert once the input is applied."""
+        self._put_state(account, TradingState.REDUCING)
+        self.to_review.add(account)
+
+    def _model_index(self) -> dict[str, int]:
+        index = self.model_index
+        if index is None:
+            model = self.portfolio.model
+            index = self.model_index = {} if model is None else {symbol: i for i, symbol in enumerate(model.symbols)}
+        return index
 
 
     # --- open legs (the running aggregate the check reads) ------------------------------------
@@ -365,7 +417,7 @@ class Portfolio(Bookkeeping):
                 high_water = max(book.high_water.get(name, 0), equity)
                 book.high_water[name] = high_water
                 if limits.any():
-                    found += alerts.limit_conditions(self.exposures(self.projected_qty(account)), equity, high_water, limits, book.model)
+                    found += alerts.limit_conditions(self.exposures(self.projected_qty(account)), equity, high_water, limits, book.model, self.sector_of)
                 found += alerts.drawdown_condition(equity, high_water, config.drawdown_alert)
         if alerts.CORRELATION in kinds:
             pairs, jumps = self._alert_inputs()

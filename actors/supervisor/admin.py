@@ -254,11 +254,13 @@ class AdminCommands:
         target = given["ACCOUNT|group:NAME"]
         clear = given.form == 1
         try:
-            limits = parse_limits(given.get("max-var"), given.get("max-concentration-pct"), given.get("max-gross-exposure"), given.get("max-drawdown-pct"))
+            limits = parse_limits(
+                given.get("max-var"), given.get("max-concentration-pct"), given.get("max-gross-exposure"), given.get("max-drawdown-pct"), given.get("max-sector-pct")
+            )
         except ValueError as error:
             raise AdminError(str(error)) from None
         if not clear and not limits.any():
-            raise AdminError("give at least one limit (--max-var, --max-gross-exposure, --max-concentration-pct, --max-drawdown-pct), or 'clear'")
+            raise AdminError("give at least one limit (--max-var, --max-gross-exposure, --max-concentration-pct, --max-sector-pct, --max-drawdown-pct), or 'clear'")
         if target.startswith("group:"):
             group = target.removeprefix("group:")
             if not group or not any(g == group and (tenant is None or t == tenant) for _, g, t in self.top._all_accounts()):

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import msgspec
 
 from model import fixed
-from model.risk.limits import PortfolioLimits, RiskModel, drawdown
+from model.risk.limits import PortfolioLimits, RiskModel, by_sector, drawdown, over_share
 
 LIMIT, DRAWDOWN, CORRELATION, VOLATILITY = "limit", "drawdown", "correlation", "volatility"
 RAISED, CLEARED = "raised", "cleared"
@@ -73,7 +73,9 @@ def share(amount: int, equity: int) -> str:
     return _pct(amount * fixed.SCALE // equity)
 
 
-def limit_conditions(exposures: dict[str, int], equity: int, high_water: int, limits: PortfolioLimits, model: RiskModel | None) -> list[Condition]:
+def limit_conditions(
+    exposures: dict[str, int], equity: int, high_water: int, limits: PortfolioLimits, model: RiskModel | None, sector_of: dict[str, str] | None = None
+) -> list[Condition]:
     """Each limit the portfolio ``exposures`` is over, with its figure (the tests of
     ``model.risk.limits.breach``, each on its own)."""
     found = []
@@ -87,6 +89,11 @@ def limit_conditions(exposures: dict[str, int], equity: int, high_water: int, li
         largest = max(abs(v) for v in exposures.values())
         if largest and largest * fixed.SCALE > limits.max_concentration * max(equity, 0):
             found.append(Condition(LIMIT, "max_concentration_pct", share(largest, equity), wire["max_concentration_pct"] or ""))
+    if limits.max_sector is not None and exposures and sector_of is not None:
+        sectors = by_sector(exposures, sector_of)
+        sector = max(sorted(sectors), key=lambda name: sectors[name])
+        if over_share(sectors[sector], limits.max_sector, equity):
+            found.append(Condition(LIMIT, "max_sector_pct", f"{sector} {share(sectors[sector], equity)}", wire["max_sector_pct"] or ""))
     if limits.max_var is not None and model is not None:
         var = model.var(exposures)
         if var * fixed.SCALE > limits.max_var:

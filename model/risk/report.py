@@ -55,8 +55,7 @@ def figures(
     names = sorted(held)
     values = np.array([held[s] for s in names]) if names else np.zeros(0)
     groups = {"asset_class": [instruments[s].asset_class.value if s in instruments else "" for s in names]}
-    sector_of = [getattr(instruments.get(s), "sector", "") or (instruments[s].asset_class.value if s in instruments else "") for s in names]
-    groups["sector"] = sector_of
+    groups["sector"] = [instruments[s].sector_name if s in instruments else "" for s in names]
     equity_f = equity / fixed.SCALE
     out: dict[str, Any] = {
         "equity": fixed.format(equity),

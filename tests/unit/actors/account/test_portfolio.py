@@ -220,3 +220,17 @@ def test_open_legs_follow_holds_and_equal_a_recomputation() -> None:
     state.legs["A1"]["IBM"][0] += 1
     with pytest.raises(AssertionError):
         state.check_invariants()
+
+
+def test_concentration_by_sector_is_a_limit_and_a_measure() -> None:
+    # IBM and XYZ have no sector: both count as equity; 2 % of 100,000.00 of equity is 2,000.00
+    state = limited(max_sector=D("0.02"), max_concentration=D("0.02"))
+    assert outcome(state, "c1", "10") == "new"  # 1,500.00 of IBM
+    xyz = only_report(run(state, order("x1", symbol="XYZ", qty="20", price="25.00")))
+    assert xyz.status.value == "new"  # 2,000.00 of equity: equal passes
+    refused = only_report(run(state, order("x2", symbol="XYZ", qty="1", price="25.00")))
+    assert refused.reason == Reason.MAX_SECTOR_CONCENTRATION.value  # each position alone is under 2 %
+    other = limited(max_concentration=D("0.02"))
+    outcome(other, "c1", "10")
+    run(other, order("x1", symbol="XYZ", qty="20", price="25.00"))
+    assert only_report(run(other, order("x2", symbol="XYZ", qty="1", price="25.00"))).status.value == "new"  # no sector limit
