@@ -335,7 +335,7 @@ class Portfolio(Bookkeeping):
         """Review the accounts ``message`` concerns (module docstring)."""
         kind = type(message)
         if kind is MarketUpdate:
-            self._review_symbol(message.symbol, now)  # type: ignore[union-attr]
+            self._review_symbol(message.symbol, now)  # type: ignore[union-attr,arg-type]
         elif kind is OrderUpdate:
             update: OrderUpdate = message  # type: ignore[assignment]
             if update.kind is _TRADE:
