@@ -189,12 +189,18 @@ TABLE: tuple[Command, ...] = (
         (
             Form(
                 names=("ACCOUNT|group:NAME",),
-                options=(("--max-var", "AMOUNT"), ("--max-gross-exposure", "AMOUNT"), ("--max-concentration-pct", "PCT"), ("--max-drawdown-pct", "PCT")),
+                options=(("--max-var", "AMOUNT"), ("--max-gross-exposure", "AMOUNT"), ("--max-concentration-pct", "PCT"), ("--max-drawdown-pct", "PCT"), ("--max-sector-pct", "PCT")),
             ),
             Form(words=("clear",), names=("ACCOUNT|group:NAME",)),
         ),
         "portfolio limits of an account or of every account of a group, checked on the portfolio after each order (docs/risk.md); journaled",
         "risk_limits",
+    ),
+    Command(
+        "risk",
+        (Form(optional="ACCOUNT|group:NAME"),),
+        "the risk measures now of an account, a group or (none given) every account: VaR/ES, exposure, concentration, drawdown, limits, state, alerts",
+        "risk",
     ),
     Command("trading-state", _one("ACCOUNT", "active|reducing|halted"), "an account's trading state: reducing takes only orders that reduce risk", "trading_state"),
     Command(

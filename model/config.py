@@ -173,12 +173,13 @@ class PortfolioLimitsSection(_Section, frozen=True):
     max_concentration_pct: str = ""
     max_gross_exposure: str = ""
     max_drawdown_pct: str = ""
+    max_sector_pct: str = ""
 
     def __post_init__(self) -> None:
         self.parsed()  # a negative limit or a share above 100 % stops the start, named
 
     def parsed(self) -> PortfolioLimits:
-        return parse_limits(self.max_var, self.max_concentration_pct, self.max_gross_exposure, self.max_drawdown_pct)
+        return parse_limits(self.max_var, self.max_concentration_pct, self.max_gross_exposure, self.max_drawdown_pct, self.max_sector_pct)
 
 
 class PortfolioSection(_Section, frozen=True):
@@ -197,8 +198,9 @@ class PortfolioSection(_Section, frozen=True):
     limits: PortfolioLimitsSection = PortfolioLimitsSection()  # every account's, unless its group's or its own say otherwise
     groups: dict[str, PortfolioLimitsSection] = msgspec.field(default_factory=dict)
     accounts: dict[str, PortfolioLimitsSection] = msgspec.field(default_factory=dict)
-    correlation_alert: str = "0.9"  # alert when two held symbols' correlation rises above it
-    volatility_jump_pct: str = "50"  # alert when a held symbol's EWMA volatility rises this much above its window's
+    correlation_alert: str = "0.9"  # alert when two held symbols' correlation rises above it ("": off)
+    volatility_jump_pct: str = "50"  # alert when a held symbol's EWMA volatility rises this much above its window's ("": off)
+    drawdown_alert_pct: str = ""  # alert when an account's drawdown passes it ("": off; its max_drawdown limit alerts anyway)
 
     def __post_init__(self) -> None:
         if self.window_days < 2 or self.min_history_days < 2 or self.min_history_days > self.window_days:
@@ -211,10 +213,12 @@ class PortfolioSection(_Section, frozen=True):
         lam = fixed.parse(self.ewma_lambda)
         if not 0 < lam < fixed.SCALE:
             raise ValueError(f"portfolio: ewma_lambda {self.ewma_lambda} must be between 0 and 1")
-        if not 0 < fixed.parse(self.correlation_alert) <= fixed.SCALE:
+        if self.correlation_alert and not 0 < fixed.parse(self.correlation_alert) <= fixed.SCALE:
             raise ValueError(f"portfolio: correlation_alert {self.correlation_alert} must be in (0, 1]")
-        if fixed.parse(self.volatility_jump_pct) <= 0:
+        if self.volatility_jump_pct and fixed.parse(self.volatility_jump_pct) <= 0:
             raise ValueError(f"portfolio: volatility_jump_pct {self.volatility_jump_pct} must be positive")
+        if self.drawdown_alert_pct and not 0 < fixed.parse(self.drawdown_alert_pct) <= 100 * fixed.SCALE:
+            raise ValueError(f"portfolio: drawdown_alert_pct {self.drawdown_alert_pct} must be in (0, 100]")
 
 
 class TenantRiskSection(_Section, frozen=True):

@@ -134,4 +134,5 @@ class Reason(StrEnum):
     MAX_DRAWDOWN = "max_drawdown"
     MAX_GROSS_EXPOSURE = "max_gross_exposure"
     MAX_CONCENTRATION = "max_concentration"
+    MAX_SECTOR_CONCENTRATION = "max_sector_concentration"  # one sector's gross exposure over its share of equity
     MAX_VAR = "max_var"

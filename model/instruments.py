@@ -32,6 +32,12 @@ class Instrument(msgspec.Struct, frozen=True):
     reference_price: int
     multiplier: int = 1
     description: str = ""
+    sector: str = ""  # what portfolio concentration by sector groups it in; "": its asset class
+
+    @property
+    def sector_name(self) -> str:
+        """Its sector, or its asset class's name when none was given."""
+        return self.sector or self.asset_class.value
 
     @property
     def fractional(self) -> bool:
@@ -89,6 +95,7 @@ class InstrumentSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     fractional_increment: str | None = None
     multiplier: int = 1
     description: str = ""
+    sector: str = ""  # optional; "" (the default): the asset class
 
     def build(self) -> Instrument:
         tick = fixed.parse(self.tick_size)
@@ -108,4 +115,5 @@ class InstrumentSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             reference_price=reference,
             multiplier=self.multiplier,
             description=self.description,
+            sector=self.sector.strip(),
         )

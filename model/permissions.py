@@ -108,6 +108,7 @@ OPS: Final[dict[str, str]] = {
 UNGUARDED: Final = frozenset({"login", "whoami"})
 EXECUTIONS_CHANNEL: Final = "tenant.inspect"  # subscribe to ``executions``: every account within reach
 TRANSFERS_CHANNEL: Final = "accounts.read"  # subscribe to ``transfers``: the transfers of every account within reach
+RISK_CHANNEL: Final = "accounts.read"  # subscribe to ``risk``: the risk alerts of every account within reach
 ACROSS_OWNERS: Final = "cash.across_owners"  # a journal whose accounts have different owners
 
 COMMANDS: Final[dict[str, str]] = {
@@ -122,6 +123,7 @@ COMMANDS: Final[dict[str, str]] = {
     "unkill": "tenant.kill",
     "risk-limits": "tenant.kill",  # like the kill switch: what an account may still trade
     "trading-state": "tenant.kill",
+    "risk": "tenant.inspect",  # reads, like ``account``
     "accounts": "tenant.accounts",
     "lot-method": "tenant.accounts",
     "status": "server.inspect",
@@ -239,7 +241,7 @@ def command_permission(name: str, args: tuple[str, ...] | list[str] = ()) -> str
 
 def _check_table() -> None:
     unknown = {p for r in ROLES.values() for p in r.permissions} | set(OPS.values()) | set(COMMANDS.values())
-    unknown |= {EXECUTIONS_CHANNEL, TRANSFERS_CHANNEL, ACROSS_OWNERS, LOAD_ORDERS, UNKNOWN_COMMAND}
+    unknown |= {EXECUTIONS_CHANNEL, TRANSFERS_CHANNEL, RISK_CHANNEL, ACROSS_OWNERS, LOAD_ORDERS, UNKNOWN_COMMAND}
     unknown -= set(PERMISSIONS)
     if unknown:
         raise AssertionError(f"model/permissions.py names permissions it does not define: {sorted(unknown)}")

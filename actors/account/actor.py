@@ -22,6 +22,7 @@ from model.config import AccountSeed, Config
 from model.instruments import Instrument
 from model.limits import RiskLimits, tenant_limits
 from model.risk import model as risk_model
+from model.risk import report as risk_report
 from model.messages import SetPortfolioModel
 from model.messages import AccountReply, DecideTransfer, Message, OpenAccount, OrdersReply, QueryAccount, QueryOrders, Reply, SetRiskLimits
 from model.statements import GAINS_HEADER, STATEMENT_CSV_HEADER, statement_csv_rows, statement_json
@@ -78,8 +79,27 @@ class AccountActor(MarksHost):
         """The risk model from ``[portfolio]``'s history (or the demo's) and its limits. A bad
         history file stops the shard's start with the file's findings."""
         section = self.config.portfolio
-        model = risk_model.build_model(risk_model.load_or_demo(section, self.instruments), self.instruments, section)
+        loaded = risk_model.load_or_demo(section, self.instruments)
+        self.returns_window = risk_model.window_of(loaded, self.instruments, section)  # what ``admin risk`` measures with
+        model = risk_model.build_model(loaded, self.instruments, section)
         return SetPortfolioModel(model, risk_model.portfolio_config(section))
+
+    # --- admin risk (read only: not journaled) ------------------------------------------------
+
+    async def risk_parts(self, accounts: list[str]) -> list[dict[str, Any]]:
+        """Of each of ``accounts`` held here: its exposures at the marks, equity, high-water
+        mark, limits, trading state and alerts raised (``Portfolio.risk_parts``)."""
+        core: AccountState = self.core
+        return [core.risk_parts(name) for name in accounts if name in core.accounts]
+
+    async def risk_figures(self, exposures: dict[str, int], equity: int, high_water: int) -> dict[str, Any]:
+        """The measures of a portfolio of ``exposures`` (fixed-point money per symbol) with
+        ``equity`` and ``high_water`` (``model/risk/report.py``)."""
+        window = getattr(self, "returns_window", None)
+        if window is None:
+            self.portfolio_model()
+            window = self.returns_window
+        return risk_report.figures(exposures, equity, high_water, window, self.core.portfolio.model, {i.symbol: i for i in self.instruments})
 
     # --- operator queries (read only: not journaled) -----------------------------------------
 

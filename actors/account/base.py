@@ -101,6 +101,7 @@ class ShardBase(Dispatcher):
         order.reserved_qty = 0 if account.allow_short else risk.qty_to_reserve(order)
         account.reserved_cash += order.reserved_cash
         self._adjust_reserved_qty(account, order.spec.symbol, order.reserved_qty)
+        self._open_leg(account, order)
 
     def _rereserve(self, account: AccountRecord, order: OrderRecord) -> None:
         """Recompute what an order holds after a change; terminal orders hold nothing."""
@@ -112,6 +113,12 @@ class ShardBase(Dispatcher):
             instrument = self.instruments[order.spec.symbol]
             estimate = risk.estimate_price(order, instrument, self.markets.get(order.spec.symbol), account.limits or self.limits)
             self._reserve(account, order, instrument, estimate)
+        else:
+            self._open_leg(account, order)
+
+    def _open_leg(self, account: AccountRecord, order: OrderRecord) -> None:
+        """The order's part of its account's open-order exposure changed (held, filled, ended):
+        kept by ``actors/account/portfolio.py``, called wherever holds are taken or released."""
 
     @staticmethod
     def _adjust_reserved_qty(account: AccountRecord, symbol: str, delta: int) -> None:

@@ -218,10 +218,12 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
             self._finish(order, update, now)
 
     def apply(self, message: Message, now: int) -> None:
-        """Apply one input; then the orders it made hot that are at rest go cold again
-        (``actors/account/orders.py``), also when the input failed."""
+        """Apply one input and review the accounts it concerns for risk alerts
+        (``actors/account/portfolio.py``); then the orders it made hot that are at rest go
+        cold again (``actors/account/orders.py``), also when the input failed."""
         try:
             super().apply(message, now)
+            self.after_input(message, now)
         finally:
             self.orders.settle()
 
@@ -268,8 +270,10 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         never negative, the reserved quantities those of open orders and prepared journal
         debits of shares; cash equals the opening cash less every buy booked plus every sell
         booked plus what settled transfers moved; positions equal the opening positions plus
-        the fills plus the shares settled journals moved."""
+        the fills plus the shares settled journals moved; each account's open legs equal the
+        sum over its open orders (``portfolio.py``)."""
         self.check_transfers()
+        self.check_legs()
         for account in self.accounts.values():
             orders = [order for order_id in set(account.orders.values()) if (order := self.orders.peek(order_id)) is not None]
             pending = [order.pending_replace for order in orders if order.pending_replace is not None]
@@ -347,6 +351,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         core.kill_all, core.rejected_requests, core.anomalies = state.kill_all, state.rejected_requests, state.anomalies
         core.restore_transfers(state.transfers)
         core.portfolio = state.portfolio or PortfolioState()
+        core.rebuild_legs()
         return core
 
     def _restored_account(self, account: AccountRecord) -> AccountRecord:

@@ -254,11 +254,13 @@ class AdminCommands:
         target = given["ACCOUNT|group:NAME"]
         clear = given.form == 1
         try:
-            limits = parse_limits(given.get("max-var"), given.get("max-concentration-pct"), given.get("max-gross-exposure"), given.get("max-drawdown-pct"))
+            limits = parse_limits(
+                given.get("max-var"), given.get("max-concentration-pct"), given.get("max-gross-exposure"), given.get("max-drawdown-pct"), given.get("max-sector-pct")
+            )
         except ValueError as error:
             raise AdminError(str(error)) from None
         if not clear and not limits.any():
-            raise AdminError("give at least one limit (--max-var, --max-gross-exposure, --max-concentration-pct, --max-drawdown-pct), or 'clear'")
+            raise AdminError("give at least one limit (--max-var, --max-gross-exposure, --max-concentration-pct, --max-sector-pct, --max-drawdown-pct), or 'clear'")
         if target.startswith("group:"):
             group = target.removeprefix("group:")
             if not group or not any(g == group and (tenant is None or t == tenant) for _, g, t in self.top._all_accounts()):
@@ -271,6 +273,48 @@ class AdminCommands:
             command = SetPortfolioLimits(account=target, limits=limits, clear=clear)
         await self._operator([command])
         return {"ok": True, "target": target, "limits": None if clear else limits.wire(), "cleared": clear}
+
+    async def risk(self, given: Given, tenant: str | None) -> Result:
+        """The portfolio measures now (docs/risk.md#admin-risk) of one account, of a group
+        (``group:NAME``: its accounts' positions summed, on any shard) or of every account
+        within the caller's reach: each shard gives its accounts' exposures, equity, limits,
+        states and alerts; one shard computes the measures of their sum from its history.
+        Read only: nothing is journaled."""
+        target = given.get("ACCOUNT|group:NAME")
+        everyone = [(a, g, t) for a, g, t in self.top._all_accounts() if tenant is None or t == tenant]
+        if target is None:
+            names = [a for a, _, _ in everyone]
+        elif target.startswith("group:"):
+            group = target.removeprefix("group:")
+            names = [a for a, g, _ in everyone if g == group]
+            if not group or not names:
+                raise AdminError(f"unknown group {group}")
+        else:
+            await self._shard_owning(target, tenant)
+            names = [target]
+        by_shard: dict[str, list[str]] = {}
+        for name in names:
+            by_shard.setdefault(self.top.router.account(name), []).append(name)
+        if not by_shard:
+            raise AdminError("no account to measure")
+        found = await asyncio.gather(*(self.top.handles[shard].risk_parts.remote(accounts) for shard, accounts in sorted(by_shard.items())))
+        parts = [part for shard_parts in found for part in shard_parts]
+        exposures: dict[str, int] = {}
+        for part in parts:
+            for symbol, value in part["exposures"].items():
+                exposures[symbol] = exposures.get(symbol, 0) + value
+        equity = sum(part["equity"] for part in parts)
+        high_water = sum(part["high_water"] for part in parts)
+        first = self.top.handles[min(by_shard)]
+        measures = await first.risk_figures.remote(exposures, equity, high_water)
+        result: Result = {"ok": True, "target": target or "all", "accounts": len(parts), **measures}
+        if target is not None and not target.startswith("group:"):
+            (part,) = parts
+            result.update(limits=part["limits"], trading_state=part["trading_state"], alerts=part["alerts"])
+        else:
+            result["alerts"] = [{"account": p["account"], **alert} for p in parts for alert in p["alerts"]]
+            result["trading_states"] = {p["account"]: p["trading_state"] for p in parts if p["trading_state"] != TradingState.ACTIVE}
+        return result
 
     async def trading_state(self, given: Given, tenant: str | None) -> Result:
         account, state = given["ACCOUNT"], given["active|reducing|halted"]

@@ -11,7 +11,7 @@ import msgspec
 from model.messages.base import MessageBase
 from model.risk.limits import PortfolioLimits, RiskModel
 
-__all__ = ["PortfolioConfig", "RiskMessage", "SetAccountTradingState", "SetPortfolioLimits", "SetPortfolioModel"]
+__all__ = ["PortfolioConfig", "RiskAlert", "RiskMessage", "SetAccountTradingState", "SetPortfolioLimits", "SetPortfolioModel"]
 
 
 class PortfolioConfig(msgspec.Struct, frozen=True):
@@ -22,6 +22,10 @@ class PortfolioConfig(msgspec.Struct, frozen=True):
     default: PortfolioLimits = PortfolioLimits()
     groups: dict[str, PortfolioLimits] = msgspec.field(default_factory=dict)
     accounts: dict[str, PortfolioLimits] = msgspec.field(default_factory=dict)
+    # the alerts' thresholds (fractions, scale 10^-9); ``None``: that alert is off
+    correlation_alert: int | None = None
+    volatility_jump: int | None = None
+    drawdown_alert: int | None = None
 
 
 class SetPortfolioModel(MessageBase, frozen=True, gc=False, tag=160):
@@ -51,4 +55,22 @@ class SetAccountTradingState(MessageBase, frozen=True, gc=False, tag=162):
     state: str
 
 
-RiskMessage = Union[SetPortfolioModel, SetPortfolioLimits, SetAccountTradingState]
+class RiskAlert(MessageBase, frozen=True, gc=False, tag=163):
+    """An account's risk alert changed (``docs/risk.md#alerts``), to the gateways' ``risk``
+    followers: ``state`` ``raised`` when a figure crossed its threshold, ``cleared`` when it
+    went back to or below it (the alert is armed again). ``kind``: ``limit`` (``subject``:
+    the limit's name), ``drawdown``, ``correlation`` (``subject``: ``A/B``), ``volatility``
+    (``subject``: the symbol). ``value`` and ``threshold`` as the operator reads them;
+    ``trading_state``: the account's after the change."""
+
+    account: str
+    kind: str
+    subject: str
+    state: str
+    value: str
+    threshold: str
+    trading_state: str
+    ts: int
+
+
+RiskMessage = Union[SetPortfolioModel, SetPortfolioLimits, SetAccountTradingState, RiskAlert]

@@ -41,7 +41,15 @@ def build_model(loaded: History, instruments: list[Instrument], section: Portfol
     lam = fixed.parse(section.ewma_lambda) / fixed.SCALE
     level = fixed.parse(section.var_level_pct) / (100 * fixed.SCALE)
     covariance = measures.ewma_covariance(window.returns, lam)
-    return RiskModel(list(window.symbols), [float(x) for x in covariance.ravel()], level, NormalDist().inv_cdf(level), dict(window.fallbacks))
+    long_variance = (window.returns * window.returns).mean(axis=0)
+    return RiskModel(
+        list(window.symbols),
+        [float(x) for x in covariance.ravel()],
+        level,
+        NormalDist().inv_cdf(level),
+        dict(window.fallbacks),
+        [float(x) for x in long_variance],
+    )
 
 
 def load_or_demo(section: PortfolioSection, instruments: list[Instrument], root: Path | None = None) -> History:
@@ -60,4 +68,15 @@ def portfolio_config(section: PortfolioSection) -> PortfolioConfig:
         default=section.limits.parsed(),
         groups={name: limits.parsed() for name, limits in sorted(section.groups.items())},
         accounts={name: limits.parsed() for name, limits in sorted(section.accounts.items())},
+        correlation_alert=_fraction(section.correlation_alert),
+        volatility_jump=_fraction(section.volatility_jump_pct, percent=True),
+        drawdown_alert=_fraction(section.drawdown_alert_pct, percent=True),
     )
+
+
+def _fraction(text: str, percent: bool = False) -> int | None:
+    """A threshold as a fraction at scale 10^-9 (a percent divided by 100); ``""``: off."""
+    if not text:
+        return None
+    value = fixed.parse(text)
+    return value // 100 if percent else value

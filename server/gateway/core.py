@@ -58,7 +58,7 @@ from model.messages import (
     StatementReply,
     decode_batch,
 )
-from model.messages import JournalEntry, JournalReply, QueryTransfers, RequestJournal, RequestTransfer, TransferEvent, TransfersReply, TransferToAsker
+from model.messages import JournalEntry, JournalReply, QueryTransfers, RequestJournal, RequestTransfer, RiskAlert, TransferEvent, TransfersReply, TransferToAsker
 from model.transfers import TransferKind, TransferStatus, amount_problem, key_problem
 from server.gateway import books, protocol, statements
 from server.gateway.access import MAX_NAME_RECORDED, Access, AccountEntry, authorise, forbidden_message, out_of_reach, permit
@@ -649,6 +649,8 @@ class Gateway:
             self.baskets.answered(message)
         elif isinstance(message, TransferEvent):
             self._transfer_event(message)
+        elif isinstance(message, RiskAlert):
+            self.fanout.risk_alert(message)
         elif isinstance(message, TransferToAsker):
             self._reply(message.reply, protocol.transfer(message.transfer, message.reply.request))
         elif isinstance(message, TransfersReply):

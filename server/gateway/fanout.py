@@ -6,13 +6,13 @@ account of its tenant once it subscribes to ``executions``, the platform operato
 account of every tenant; any session that may read quotes follows a symbol's
 (``quotes:SYMBOL``: market data, the same for every tenant); a session that may read
 accounts follows the transfers of every account within its reach once it subscribes to
-``transfers``. Soft state: a reconnecting
+``transfers``, and their risk alerts once it subscribes to ``risk``. Soft state: a reconnecting
 client subscribes again. Pure: frames are queued on the connections (``Connection.send``),
 never written here.
 
 Guarantees: an execution goes only to connections whose session reaches its account, so no
 connection ever sees another tenant's executions unless its role spans tenants; the same
-holds for transfers.
+holds for transfers and risk alerts.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from model import permissions
 from model.instruments import Instrument
-from model.messages import ExecutionReport, QuoteEvent, Transfer
+from model.messages import ExecutionReport, QuoteEvent, RiskAlert, Transfer
 from model.permissions import Reach
 from server.gateway import protocol
 from server.gateway.connection import Connection
@@ -48,6 +48,7 @@ class Fanout:
         self.tenant_firehose: dict[str, set[int]] = {}  # tenant → connections subscribed to its every account's executions
         self.quote_connections: dict[str, set[int]] = {}
         self.transfer_followers: set[int] = set()  # connections subscribed to ``transfers`` (of the accounts within their reach)
+        self.risk_followers: set[int] = set()  # connections subscribed to ``risk`` (the alerts of the accounts within their reach)
         self.last_quotes: dict[str, QuoteEvent] = {}  # the latest quote per symbol ...
         self.quote_frames: dict[str, bytes] = {}  # ... as a frame, once a subscriber wanted it
 
@@ -67,6 +68,7 @@ class Fanout:
         self.forget_accounts(conn)
         self.firehose.discard(conn.conn_id)
         self.transfer_followers.discard(conn.conn_id)
+        self.risk_followers.discard(conn.conn_id)
         for followers in self.tenant_firehose.values():
             followers.discard(conn.conn_id)
         for symbol in conn.quotes:
@@ -81,7 +83,7 @@ class Fanout:
         if len(channels) > limit:
             raise Invalid("invalid_request", f"channels must hold at most {limit} entries, not {len(channels)}")
         channels = list(dict.fromkeys(channels))  # deduplicated, in the order given
-        firehose = transfers = False
+        firehose = transfers = risk = False
         session = conn.session
         symbols = []
         for channel in channels:
@@ -93,23 +95,31 @@ class Fanout:
                     raise Invalid("forbidden", f"the transfers channel needs the {permissions.TRANSFERS_CHANNEL} permission")
                 transfers = True
                 continue
+            if channel == "risk":
+                if session is None or permissions.RISK_CHANNEL not in session.permissions:
+                    raise Invalid("forbidden", f"the risk channel needs the {permissions.RISK_CHANNEL} permission")
+                risk = True
+                continue
             kind, _, symbol = channel.partition(":")
             if kind != "quotes" or not symbol:
-                raise Invalid("invalid_request", f"unknown channel {protocol.shorten(channel)}; use executions, transfers or quotes:SYMBOL")
+                raise Invalid("invalid_request", f"unknown channel {protocol.shorten(channel)}; use executions, transfers, risk or quotes:SYMBOL")
             if symbol not in self.instruments:
                 raise Invalid("unknown_symbol", f"unknown symbol {protocol.shorten(symbol)}")
             symbols.append(symbol)
         new = [symbol for symbol in symbols if symbol not in conn.quotes]
         hose = self.firehose if session is None or session.platform else self.tenant_firehose.setdefault(session.tenant, set())
         following = conn.conn_id in self.transfer_followers
-        held = len(conn.quotes) + (conn.conn_id in hose) + following
-        adding = len(new) + (firehose and conn.conn_id not in hose) + (transfers and not following)
+        watching = conn.conn_id in self.risk_followers
+        held = len(conn.quotes) + (conn.conn_id in hose) + following + watching
+        adding = len(new) + (firehose and conn.conn_id not in hose) + (transfers and not following) + (risk and not watching)
         if held + adding > limit:
             raise Invalid("invalid_request", f"a connection may hold at most {limit} channels; this one holds {held}")
         if firehose:
             hose.add(conn.conn_id)
         if transfers:
             self.transfer_followers.add(conn.conn_id)
+        if risk:
+            self.risk_followers.add(conn.conn_id)
         for symbol in new:
             conn.quotes.add(symbol)
             self.quote_connections.setdefault(symbol, set()).add(conn.conn_id)
@@ -154,6 +164,18 @@ class Fanout:
                 continue
             if frame is None:
                 frame = protocol.transfer(record)
+            conn.send(frame)
+
+    def risk_alert(self, alert: RiskAlert) -> None:
+        """Send an account's risk alert to every ``risk`` follower whose reach holds the
+        account. Alerts are rare (one per crossing): each follower's reach is tested."""
+        frame: bytes | None = None
+        for conn_id in self.risk_followers:
+            conn = self.connections.get(conn_id)
+            if conn is None or alert.account not in conn.accounts:
+                continue
+            if frame is None:
+                frame = protocol.risk_alert(alert)
             conn.send(frame)
 
     def quote(self, event: QuoteEvent) -> None:

@@ -14,7 +14,7 @@ import msgspec
 
 from model import fixed
 from model.basket import BasketError, refused_rows
-from model.messages import AccountReply, JournalReply, OrdersReply, QuoteEvent, Transfer, TransfersReply
+from model.messages import AccountReply, JournalReply, OrdersReply, QuoteEvent, RiskAlert, Transfer, TransfersReply
 from model.transfers import entry_view, transfer_view
 from model.views import account_view, decimal, execution_body
 
@@ -352,6 +352,22 @@ def transfer(record: Transfer, request_id: bytes = b"") -> bytes:
     """A transfer record as it now stands: the answer to ``deposit`` and ``withdrawal``, and
     each event of the ``transfers`` channel."""
     return encode({"type": "transfer", **transfer_view(record)}, request_id)
+
+
+def risk_alert(alert: RiskAlert) -> bytes:
+    """An event of the ``risk`` channel (``docs/protocol.md``): an account's alert raised or cleared."""
+    body = {
+        "type": "risk_alert",
+        "account": alert.account,
+        "kind": alert.kind,
+        "subject": alert.subject,
+        "state": alert.state,
+        "value": alert.value,
+        "threshold": alert.threshold,
+        "trading_state": alert.trading_state,
+        "ts": alert.ts,
+    }
+    return encode(body)
 
 
 def transfers_reply(reply: TransfersReply) -> bytes:

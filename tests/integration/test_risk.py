@@ -54,3 +54,31 @@ async def test_bad_limits_and_states_are_refused(server: BrokerServer, capsys: p
     assert await admin(server, *words) != 0
     out = capsys.readouterr().out
     assert message in out and "Traceback" not in out
+
+
+async def test_the_risk_channel_and_admin_risk(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    def alert_of(state: str):  # type: ignore[no-untyped-def]
+        return lambda m: m.get("type") == "risk_alert" and m.get("account") == "T36" and m.get("state") == state
+
+    async with connect(server.url) as client:
+        assert (await client.subscribe(["risk"]))["channels"] == ["risk"]
+        done = await client.new_order("T36", cloid("fill"), "IBM", "buy", "market", qty="10")
+        assert done["status"] == "new", done
+        await client.wait_for(lambda m: m.get("type") == "execution" and m.get("account") == "T36" and m.get("status") == "filled", timeout=30)
+        await admin_json(server, capsys, "risk-limits", "T36", "--max-gross-exposure", "100.00")  # ~1,500.00 held
+        raised = await client.wait_for(alert_of("raised"), timeout=30)
+        assert (raised["kind"], raised["subject"], raised["threshold"], raised["trading_state"]) == ("limit", "max_gross_exposure", "100", "reducing")
+        seen = await admin_json(server, capsys, "risk", "T36")
+        assert seen["trading_state"] == "reducing" and seen["limits"]["max_gross_exposure"] == "100"
+        assert [(a["kind"], a["subject"]) for a in seen["alerts"]] == [("limit", "max_gross_exposure")]
+        assert 1000 < float(seen["gross_exposure"]) < 2000 and seen["gross_exposure"] == seen["net_exposure"]
+        assert set(seen["historical"]) == {"95", "99"} and float(seen["historical"]["99"]["es"]) >= float(seen["historical"]["99"]["var"]) > 0
+        assert seen["concentration"]["symbol"] == "IBM" and seen["concentration_asset_class"]["asset_class"] == "equity"
+        firm = await admin_json(server, capsys, "risk")
+        assert firm["target"] == "all" and firm["accounts"] > 1 and any(a["account"] == "T36" for a in firm["alerts"])
+        await admin_json(server, capsys, "risk-limits", "clear", "T36")
+        cleared = await client.wait_for(alert_of("cleared"), timeout=30)
+        assert cleared["subject"] == "max_gross_exposure"
+        await admin_json(server, capsys, "trading-state", "T36", "active")
+    assert await admin(server, "risk", "group:NOPE") != 0
+    assert "unknown group NOPE" in capsys.readouterr().out

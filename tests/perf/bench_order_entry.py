@@ -24,6 +24,13 @@ measures without the fairness window).
 (made before the start, sealed under a master key in the data dir) instead of the users-file
 login: every request is then checked against the key's scopes (``permissions.effective``).
 
+``--portfolio-checks on|off`` sets ``[portfolio] checks`` of the server measured; ``on`` also
+gives every account all four portfolio limits (wide enough that every order passes them, so
+the check does its whole work: the projected portfolio, gross, concentration, drawdown and
+the VaR). ``--portfolio-checks compare`` measures only the order-entry throughputs (1 and 2)
+of two servers of the same journal mode in the same cluster, checks on and off, alternating
+in each repeat, and prints the ratio on ÷ off.
+
 ``--durability`` (default fsync) is the journal mode of the server measured; unless it is
 ``none``, a second server without journals runs in the same cluster and its throughput is
 measured in the same repeats: the ratio journaled ÷ none is the cost of durability.
@@ -67,9 +74,14 @@ ACCOUNTS = [f"P{index:04d}" for index in range(200)]
 WATCHED = "W0001"  # the other user's account in the fairness run
 
 
-def bench_setup(namespace: str, shards: int | None = None, instrument_actors: int | None = None, durability: str = "fsync", in_flight: int | None = None, api_key: bool = False, audit: bool = True):  # type: ignore[no-untyped-def]
+def bench_setup(namespace: str, shards: int | None = None, instrument_actors: int | None = None, durability: str = "fsync", in_flight: int | None = None, api_key: bool = False, portfolio: bool | None = None, audit: bool = True):  # type: ignore[no-untyped-def]
     setup = demo_setup()
     config = setup.config
+    if portfolio is not None:
+        from model.config import PortfolioLimitsSection
+
+        wide = PortfolioLimitsSection(max_var="100000000", max_concentration_pct="100", max_gross_exposure="1000000000", max_drawdown_pct="100")
+        config = msgspec.structs.replace(config, portfolio=msgspec.structs.replace(config.portfolio, checks=portfolio, limits=wide if portfolio else config.portfolio.limits))
     gateway = msgspec.structs.replace(config.gateway, rate_limit_per_s=10**7, rate_limit_burst=10**7)
     if in_flight:
         gateway = msgspec.structs.replace(gateway, max_in_flight_per_connection=in_flight)
@@ -332,7 +344,46 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+async def compare_checks(args: argparse.Namespace) -> None:
+    """``--portfolio-checks compare``: throughput with the portfolio checks on (every account
+    limited) and off, two servers in one cluster, alternating; medians and the ratio."""
+    import ray
+
+    from actors.runtime.options import RAY_INIT_DEFAULTS
+    from server.app import BrokerServer
+
+    ray.init(num_cpus=os.cpu_count(), **{**RAY_INIT_DEFAULTS, "log_to_driver": False})
+    servers = {}
+    for label, checks in (("on", True), ("off", False)):
+        setup = bench_setup(f"bench-{label}-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, checks)
+        server = BrokerServer(setup, "127.0.0.1", 0)
+        servers[label] = (server, await server.start(), setup)
+    await asyncio.sleep(1)  # first quotes
+    results: dict[str, list[float]] = {}
+    try:
+        for label, (_, url, _) in servers.items():
+            await throughput(url, True, args.clients, 2000, 1, args.window, f"warm{label}")
+        for repeat in range(args.repeats):
+            for label, (_, url, _) in (servers.items() if repeat % 2 == 0 else reversed(servers.items())):
+                tag = f"r{repeat}{label}"
+                results.setdefault(f"{label} one-order", []).append(await throughput(url, True, args.clients, args.orders, 1, args.window, tag + "a"))
+                results.setdefault(f"{label} frames of 100", []).append(await throughput(url, True, args.clients, args.orders * 2, 100, args.window * 4, tag + "b"))
+            print(f"  repeat {repeat + 1}: " + ", ".join(f"{k}={v[-1]:,.0f}" for k, v in results.items()), flush=True)
+    finally:
+        for server, _, setup in servers.values():
+            await server.stop()
+            shutil.rmtree(setup.config.server.data_dir, ignore_errors=True)
+        ray.shutdown()
+    m = {name: median(values) for name, values in results.items()}
+    print(f"\nportfolio checks on (every account with all four limits) vs off, journal {args.durability}, {args.clients} clients, {args.orders:,} orders per run, medians of {args.repeats}")
+    for name in ("one-order", "frames of 100"):
+        print(f"  {name:14}: on {m['on ' + name]:>9,.0f} acked/s   off {m['off ' + name]:>9,.0f} acked/s   ratio {m['on ' + name] / m['off ' + name]:.3f}")
+
+
 async def run(args: argparse.Namespace) -> None:
+    if args.portfolio_checks == "compare":
+        await compare_checks(args)
+        return
     import ray
 
     from actors.runtime.options import RAY_INIT_DEFAULTS
@@ -344,17 +395,18 @@ async def run(args: argparse.Namespace) -> None:
     echo_url = f"ws://127.0.0.1:{queue.get(timeout=30)}"
 
     ray.init(num_cpus=os.cpu_count(), **{**RAY_INIT_DEFAULTS, "log_to_driver": False})
-    setup = bench_setup(f"bench-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key)
+    checks = None if args.portfolio_checks is None else args.portfolio_checks == "on"
+    setup = bench_setup(f"bench-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, checks)
     server = BrokerServer(setup, "127.0.0.1", 0)
     url = await server.start()
     baseline: BrokerServer | None = None
     base = "audit-off" if args.audit_off else "no-journal"
     if args.audit_off:  # the same server without the audit log, for the audit ratio
-        base_setup = bench_setup(f"bench-noaudit-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, audit=False)
+        base_setup = bench_setup(f"bench-noaudit-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, checks, audit=False)
         baseline = BrokerServer(base_setup, "127.0.0.1", 0)
         base_url = await baseline.start()
     elif args.durability != "none":  # the same server without a journal, for the durability ratio
-        baseline = BrokerServer(bench_setup(f"bench-none-{os.getpid()}", args.shards, args.instrument_actors, "none", args.in_flight, args.api_key), "127.0.0.1", 0)
+        baseline = BrokerServer(bench_setup(f"bench-none-{os.getpid()}", args.shards, args.instrument_actors, "none", args.in_flight, args.api_key, checks), "127.0.0.1", 0)
         base_url = await baseline.start()
     await asyncio.sleep(1)  # first quotes
     results: dict[str, list[float]] = {}
@@ -429,6 +481,8 @@ def main() -> None:
     parser.add_argument("--shards", type=int, help="account shards (default: conf/server.toml)")
     parser.add_argument("--instrument-actors", type=int, help="instrument actors (default: conf/server.toml)")
     parser.add_argument("--api-key", action="store_true", help="order-entry clients log in with an API key of scopes read,trade")
+    parser.add_argument("--portfolio-checks", choices=("on", "off", "compare"),
+                        help="[portfolio] checks of the server (on: every account limited); compare: on vs off, throughput only")
     parser.add_argument("--durability", choices=("fsync", "buffered", "none"), default="fsync",
                         help="the journal mode measured; unless none, a second server without a journal runs beside it as the baseline")
     parser.add_argument("--audit-off", action="store_true", help="the baseline server has the same journal and no audit log ([audit] enabled = false)")

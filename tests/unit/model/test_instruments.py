@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from model import fixed
 from model.enums import AssetClass, OrderType
+import msgspec
+
 from model.instruments import Instrument, InstrumentSpec, PriceField, PriceFieldMismatch, price_fields_for_type
 
 WHOLE = Instrument("IBM", AssetClass.EQUITY, fixed.parse("0.01"), fixed.SCALE, fixed.parse("150"))
@@ -79,3 +81,10 @@ def test_price_fields_for_type_names_the_first_field_that_does_not_fit(
 def test_a_mismatch_describes_itself_in_the_words_clients_get() -> None:
     assert PriceFieldMismatch(PriceField.PRICE, missing=True).describe(OrderType.LIMIT) == "a limit order needs price"
     assert PriceFieldMismatch(PriceField.STOP_PRICE, missing=False).describe(OrderType.MARKET) == "a market order takes no stop_price"
+
+
+def test_an_instrument_s_sector_is_optional_and_defaults_to_its_asset_class() -> None:
+    plain = InstrumentSpec("AAPL", AssetClass.EQUITY, tick_size="0.01", reference_price="190.50").build()
+    assert (plain.sector, plain.sector_name) == ("", "equity")
+    tech = msgspec.toml.decode(b'symbol = "AAPL"\nasset_class = "equity"\ntick_size = "0.01"\nreference_price = "190.50"\nsector = "technology"\n', type=InstrumentSpec).build()
+    assert tech.sector_name == "technology"

@@ -7,11 +7,11 @@ import msgspec
 import pytest
 
 from actors.account.core import AccountSnapshot, AccountState
-from model.enums import OrderStatus, Reason, Side
-from model.messages import MarketUpdate, SetAccountTradingState, SetPortfolioLimits, SetPortfolioModel
-from model.messages.risk import PortfolioConfig
-from model.risk.limits import PortfolioLimits, RiskModel
-from tests.unit.actors.account.support import NOW, D, account, fill, make_state, only_report, order, run
+from model.enums import OrderStatus, OrderType, Reason, Side, VenueEventKind
+from model.messages import MarketUpdate, ReplaceOrder, SetAccountTradingState, SetPortfolioLimits, SetPortfolioModel
+from model.messages.risk import PortfolioConfig, RiskAlert
+from model.risk.limits import PortfolioLimits, RiskModel, TradingState
+from tests.unit.actors.account.support import NOW, REPLY, D, account, fill, make_state, only_report, order, run, venue_event
 
 
 def limited(**limits: int) -> AccountState:
@@ -115,3 +115,122 @@ def test_limits_and_states_replay_and_survive_a_snapshot() -> None:
     assert restored.state_hash() == state.state_hash()
     assert restored.portfolio.account_limits["A1"].max_gross == D("1500") and restored.trading_state("A1").value == "reducing"
     assert account(restored).orders and restored.orders.peek(account(restored).orders["c1"]).status is OrderStatus.NEW  # type: ignore[union-attr]
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+
+def quote(price: str) -> MarketUpdate:
+    return MarketUpdate("IBM", D(price) - D("0.01"), D(price) + D("0.01"), D(price), False, NOW)
+
+
+def risk_alerts(sends: list) -> list[tuple[str, str, str, str]]:  # type: ignore[type-arg]
+    return [(s.message.kind, s.message.subject, s.message.state, s.message.trading_state) for s in sends if isinstance(s.message, RiskAlert)]
+
+
+def holding_ibm(**limits: int) -> AccountState:
+    state = make_state()
+    order_id = only_report(run(state, order("c1", qty="10", price="150.00"))).order_id
+    fill(state, order_id, "10", "150.00", done=True)  # 1,500.00 of IBM
+    run(state, SetPortfolioLimits(account="A1", limits=PortfolioLimits(**limits)))
+    return state
+
+
+def test_a_mark_over_a_limit_raises_one_alert_moves_to_reducing_and_clears_below_it() -> None:
+    state = holding_ibm(max_gross=D("2000"))
+    assert risk_alerts(run(state, quote("190"))) == []  # 1,900.00: under
+    assert risk_alerts(run(state, quote("210"))) == [("limit", "max_gross_exposure", "raised", "reducing")]
+    assert state.trading_state("A1") is TradingState.REDUCING  # a mark alone moved it (no order)
+    assert risk_alerts(run(state, quote("220"))) == []  # still over: not again on every quote
+    assert risk_alerts(run(state, quote("200"))) == [("limit", "max_gross_exposure", "cleared", "reducing")]  # equal passes
+    run(state, SetAccountTradingState("A1", "active"))
+    assert risk_alerts(run(state, quote("201"))) == [("limit", "max_gross_exposure", "raised", "reducing")]  # armed again
+
+
+def test_an_order_refused_by_the_auto_reducing_raises_the_limit_alert_once() -> None:
+    state = holding_ibm()
+    run(state, SetPortfolioLimits(account="A1", limits=PortfolioLimits(max_gross=D("1400"))))  # over from the start
+    assert state.trading_state("A1") is TradingState.REDUCING  # the new limit found it over
+    assert "limit:max_gross_exposure" in state.portfolio.alerts["A1"]
+    assert risk_alerts(run(state, order("b", qty="1", price="150.00"))) == []
+
+
+def test_the_drawdown_alert_follows_the_high_water_mark_on_marks() -> None:
+    state = holding_ibm()
+    run(state, SetPortfolioModel(None, PortfolioConfig(drawdown_alert=D("0.001"))))  # 0.1 %
+    run(state, quote("160"))  # equity 100,100.00: the high-water mark
+    assert risk_alerts(run(state, quote("50"))) == [("drawdown", "", "raised", "active")]  # a drawdown alert is no limit
+    assert risk_alerts(run(state, quote("40"))) == []
+    assert risk_alerts(run(state, quote("160"))) == [("drawdown", "", "cleared", "active")]
+
+
+def test_correlation_and_volatility_alerts_follow_the_holdings() -> None:
+    # IBM and XYZ: correlation 0.95; XYZ's EWMA variance 4× its window's (volatility +100 %)
+    covariance = [0.0001, 0.000095 * 2, 0, 0, 0.000095 * 2, 0.0004, 0, 0, 0, 0, 0.0001, 0, 0, 0, 0, 0.0001]
+    model = RiskModel(["IBM", "XYZ", "OPT", "VFIAX"], covariance, 0.99, 2.33, {}, [0.0001, 0.0001, 0.0001, 0.0001])
+    state = make_state()
+    run(state, SetPortfolioModel(model, PortfolioConfig(correlation_alert=D("0.9"), volatility_jump=D("0.5"))))
+    ibm = only_report(run(state, order("c1", qty="1", price="150.00"))).order_id
+    assert risk_alerts(fill(state, ibm, "1", "150.00", done=True)) == []
+    xyz = only_report(run(state, order("c2", symbol="XYZ", qty="1", price="25.00"))).order_id
+    assert sorted(risk_alerts(fill(state, xyz, "1", "25.00", done=True))) == [
+        ("correlation", "IBM/XYZ", "raised", "active"),
+        ("volatility", "XYZ", "raised", "active"),
+    ]
+    assert risk_alerts(run(state, quote("151"))) == []  # marks do not change them
+    sell = only_report(run(state, order("s", side=Side.SELL, symbol="XYZ", qty="1", price="25.00"))).order_id
+    assert sorted(risk_alerts(fill(state, sell, "1", "25.00", done=True))) == [
+        ("correlation", "IBM/XYZ", "cleared", "active"),
+        ("volatility", "XYZ", "cleared", "active"),
+    ]
+
+
+def test_alerts_raised_survive_a_snapshot_and_replay_and_do_not_fire_again() -> None:
+    def scenario() -> AccountState:
+        state = holding_ibm(max_gross=D("2000"))
+        run(state, quote("210"))
+        return state
+
+    state = scenario()
+    assert state.state_hash() == scenario().state_hash()
+    restored = AccountState.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(state.snapshot()), type=AccountSnapshot))
+    assert restored.state_hash() == state.state_hash()
+    assert risk_alerts(run(restored, quote("215"))) == []  # remembered: no second alert after a restart
+    assert risk_alerts(run(restored, quote("150"))) == [("limit", "max_gross_exposure", "cleared", "reducing")]
+
+
+# --- the open legs -----------------------------------------------------------------------------
+
+
+def test_open_legs_follow_holds_and_equal_a_recomputation() -> None:
+    state = make_state(allow_short=True)
+    a = only_report(run(state, order("a", qty="10", price="150.00"))).order_id
+    run(state, order("b", side=Side.SELL, qty="4", price="150.00"))
+    run(state, order("n", qty=None, notional="300.00", price=None, order_type=OrderType.MARKET))
+    assert state.legs["A1"]["IBM"] == [D("6"), D("300.00"), 0]
+    fill(state, a, "3", "150.00")
+    assert state.legs["A1"]["IBM"][0] == D("3")  # 7 bought left − 4 sold
+    run(state, ReplaceOrder("A1", "a", "a2", D("12"), None, None, REPLY))
+    venue_event(state, a, VenueEventKind.REPLACED)
+    assert state.legs["A1"]["IBM"][0] == D("5")  # 12 − 3 filled − 4
+    restored = AccountState.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(state.snapshot()), type=AccountSnapshot))
+    assert restored.legs == state.legs
+    # what the check reads: positions plus legs, the notional's cash at the mark (150.00: 2 shares)
+    assert state.projected_qty(account(state)) == {"IBM": D("3") + D("5") + D("2")}
+    state.legs["A1"]["IBM"][0] += 1
+    with pytest.raises(AssertionError):
+        state.check_invariants()
+
+
+def test_concentration_by_sector_is_a_limit_and_a_measure() -> None:
+    # IBM and XYZ have no sector: both count as equity; 2 % of 100,000.00 of equity is 2,000.00
+    state = limited(max_sector=D("0.02"), max_concentration=D("0.02"))
+    assert outcome(state, "c1", "10") == "new"  # 1,500.00 of IBM
+    xyz = only_report(run(state, order("x1", symbol="XYZ", qty="20", price="25.00")))
+    assert xyz.status.value == "new"  # 2,000.00 of equity: equal passes
+    refused = only_report(run(state, order("x2", symbol="XYZ", qty="1", price="25.00")))
+    assert refused.reason == Reason.MAX_SECTOR_CONCENTRATION.value  # each position alone is under 2 %
+    other = limited(max_concentration=D("0.02"))
+    outcome(other, "c1", "10")
+    run(other, order("x1", symbol="XYZ", qty="20", price="25.00"))
+    assert only_report(run(other, order("x2", symbol="XYZ", qty="1", price="25.00"))).status.value == "new"  # no sector limit

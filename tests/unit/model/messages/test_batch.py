@@ -69,6 +69,7 @@ WIRE_TAGS = {
     "SetPortfolioModel": 160,
     "SetPortfolioLimits": 161,
     "SetAccountTradingState": 162,
+    "RiskAlert": 163,
     "VenueStart": 90,
     "VenueTick": 91,
     "VenueSetSession": 92,

@@ -17,7 +17,7 @@ D = fixed.parse
 def test_limits_parse_money_and_percent() -> None:
     parsed = limits.parse_limits("1000.50", "25", "", "10.5")
     assert parsed == PortfolioLimits(max_var=D("1000.50"), max_concentration=D("0.25"), max_gross=None, max_drawdown=D("0.105"))
-    assert parsed.wire() == {"max_var": "1000.5", "max_gross_exposure": None, "max_concentration_pct": "25", "max_drawdown_pct": "10.5"}
+    assert parsed.wire() == {"max_var": "1000.5", "max_gross_exposure": None, "max_concentration_pct": "25", "max_drawdown_pct": "10.5", "max_sector_pct": None}
 
 
 @pytest.mark.parametrize(

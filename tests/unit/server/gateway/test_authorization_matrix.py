@@ -109,6 +109,8 @@ def admin_forms() -> Iterator[tuple[str, tuple[list[str], list[str], list[str]] 
     yield "lot-method", ([OWN, "lifo"], [OTHER, "lifo"], [NOWHERE, "lifo"])
     yield "risk-limits", ([OWN, "--max-var", "5"], [OTHER, "--max-var", "5"], [NOWHERE, "--max-var", "5"])
     yield "trading-state", ([OWN, "halted"], [OTHER, "halted"], [NOWHERE, "halted"])
+    yield "risk", ([OWN], [OTHER], [NOWHERE])
+    yield "risk", []
     yield "statement", ([OWN, "2025-01-01", "2025-12-31"], [OTHER, "2025-01-01", "2025-12-31"], [NOWHERE, "2025-01-01", "2025-12-31"])
     yield "report", (["gains", "2025", "--tenant", HOME], ["gains", "2025", "--tenant", AWAY], ["gains", "2025", "--tenant", "nobody"])
     yield "report", ["gains", "2025"]

@@ -100,3 +100,26 @@ def test_the_transfers_channel_reaches_only_the_accounts_within_reach() -> None:
     gateway._forget(trader)
     gateway._deliver(TransferEvent(record("A1")))
     assert replies(trader) == []
+
+
+def test_the_risk_channel_reaches_only_the_accounts_within_reach() -> None:
+    from model.messages import RiskAlert
+
+    gateway, _ = make_gateway()
+    trader = logged_in(gateway, 1, "trader1")
+    other = logged_in(gateway, 2, "trader2")
+    operator = logged_in(gateway, 3, "admin")
+    quiet = logged_in(gateway, 4, "trader1")  # not subscribed
+    for conn in (trader, other, operator):
+        [answer] = ask(gateway, conn, {"op": "subscribe", "channels": ["risk", "risk"]})
+        assert answer == {"id": 5, "type": "subscribed", "channels": ["risk"]}
+    gateway._deliver(RiskAlert("A1", "limit", "max_var", "raised", "1200.00", "1000", "reducing", 7))
+    [seen] = replies(trader)
+    assert seen == {
+        "type": "risk_alert", "account": "A1", "kind": "limit", "subject": "max_var", "state": "raised",
+        "value": "1200.00", "threshold": "1000", "trading_state": "reducing", "ts": 7,
+    }  # fmt: skip
+    assert replies(other) == [] and replies(quiet) == [] and len(replies(operator)) == 1
+    gateway._forget(trader)
+    gateway._deliver(RiskAlert("A1", "drawdown", "", "cleared", "12", "10", "active", 8))
+    assert replies(trader) == [] and len(replies(operator)) == 1
