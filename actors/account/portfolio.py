@@ -115,6 +115,9 @@ class Portfolio(Bookkeeping):
         self.to_review: set[str] = set()  # accounts to review after the input (moved to reducing by a check)
         self.sector_of = {symbol: i.sector_name for symbol, i in self.instruments.items()}  # reference data: its asset class when none
         self.resolved: dict[str, PortfolioLimits] = {}  # account → its limits, resolved (``portfolio_limits``)
+        # The accounts with a limit: the only ones whose open legs are kept (only a limit reads
+        # them). Made again, with their legs, when a limit or the model changes.
+        self.legged: set[str] | None = None
         self.model_index: dict[str, int] | None = None  # the model's symbol → its row
 
     # --- inputs --------------------------------------------------------------------------------
@@ -122,7 +125,13 @@ class Portfolio(Bookkeeping):
     def _set_portfolio_model(self, command: SetPortfolioModel, now: int) -> None:
         self.portfolio.model, self.portfolio.config = command.model, command.config
         self.alert_inputs = self.model_index = None
+        self._limits_changed()
+
+    def _limits_changed(self) -> None:
+        """Limits (or the configuration that defaults them) changed: resolve them again, and
+        keep the open legs of the accounts that now have one."""
         self.resolved.clear()
+        self.rebuild_legs()
 
     def _set_portfolio_limits(self, command: SetPortfolioLimits, now: int) -> None:
         if command.account:
@@ -135,7 +144,7 @@ class Portfolio(Bookkeeping):
             table.pop(key, None)
         else:
             table[key] = command.limits
-        self.resolved.clear()
+        self._limits_changed()
 
     def _set_account_trading_state(self, command: SetAccountTradingState, now: int) -> None:
         if command.account not in self.accounts:
@@ -274,13 +283,18 @@ class Portfolio(Bookkeeping):
     # --- open legs (the running aggregate the check reads) ------------------------------------
 
     def _open_leg(self, account: AccountRecord, order: OrderRecord) -> None:
+        legged = self.legged
+        if legged is None:
+            legged = self.legged = {name for name, record in self.accounts.items() if self.portfolio_limits(record).any()}
+        owner = account.account
+        if owner not in legged:
+            return  # no limit reads this account's legs: none kept (nearly every account, nearly always)
         new = leg_of(order)
         order_id = order.order_id
         old = self.leg_of.pop(order_id, None)
         if old is None and new is None:
             return
         symbol = order.spec.symbol
-        owner = account.account
         if new is not None:
             self.leg_of[order_id] = (owner, symbol, new)
         if old is not None and new is not None and old[2] == new:
@@ -309,19 +323,25 @@ class Portfolio(Bookkeeping):
                 del self.legs[owner]
 
     def rebuild_legs(self) -> None:
-        """The open legs from the orders (a restored shard)."""
+        """The open legs of the accounts with a limit, from their orders (a restored shard, a
+        limit changed)."""
         self.legs, self.leg_of = {}, {}
+        legged = self.legged = {name for name, record in self.accounts.items() if self.portfolio_limits(record).any()}
+        if not legged:
+            return  # no order to read (a restart of millions of cold orders reads none)
         for _, order in self.orders.items():
             account = self.accounts.get(order.account)
-            if account is not None:
+            if account is not None and order.account in legged:
                 self._open_leg(account, order)
 
     def check_legs(self) -> None:
         """The running aggregate equals the sum over the open orders, recomputed."""
         expected: dict[str, dict[str, list[int]]] = {}
+        legged = {name for name, record in self.accounts.items() if self.portfolio_limits(record).any()}
+        assert self.legged is None or self.legged == legged, (self.legged, legged)
         for _, order in self.orders.items():
             leg = leg_of(order)
-            if leg is None:
+            if leg is None or order.account not in legged:
                 continue
             total = expected.setdefault(order.account, {}).setdefault(order.spec.symbol, [0, 0, 0])
             for i in range(3):
@@ -343,7 +363,8 @@ class Portfolio(Bookkeeping):
             elif update.account in self.portfolio.alerts:  # an order ended: an alert may clear
                 self._review(update.account, now, alerts.MARKED)
         elif kind is AllocationFills:
-            for account in sorted(set(message.accounts)):  # type: ignore[union-attr]
+            fills: AllocationFills = message  # type: ignore[assignment]
+            for account in sorted(self._may_alert(fills.symbol, fills.accounts)):
                 self._review(account, now, alerts.ALL_KINDS)
         elif kind not in _KEEPS_HOLDERS:
             self.holders = None
@@ -359,6 +380,23 @@ class Portfolio(Bookkeeping):
             for account in sorted(self.to_review):
                 self._review(account, now, alerts.MARKED)
             self.to_review.clear()
+
+    def _may_alert(self, symbol: str, accounts: list[str]) -> set[str]:
+        """Of ``accounts`` filled in ``symbol``, those whose alerts the fill can raise or clear:
+        every one when ``symbol`` correlates with another or jumped in volatility (or the
+        drawdown alert is on), else those with an alert raised or a limit. Any other's review
+        would find what its last one found, nothing (the alerts are reviewed after every
+        input that may change them, and a condition not about ``symbol`` is as it was):
+        skipped, on the open's millions of fills."""
+        pairs, jumps = self._alert_inputs()
+        if symbol in jumps or pairs.get(symbol) or self.portfolio.config.drawdown_alert is not None:
+            return set(accounts)
+        legged = self.legged
+        if legged is None:
+            legged = self.legged = {name for name, record in self.accounts.items() if self.portfolio_limits(record).any()}
+        if not legged and not self.portfolio.alerts:
+            return set()
+        return (legged | self.portfolio.alerts.keys()).intersection(accounts)
 
     def watched(self, account: AccountRecord) -> bool:
         """Reviewed on marks: a limit, the drawdown alert on, or an alert raised."""

@@ -8,7 +8,7 @@ import pytest
 
 from actors.account.core import AccountSnapshot, AccountState
 from model.enums import OrderStatus, OrderType, Reason, Side, VenueEventKind
-from model.messages import MarketUpdate, ReplaceOrder, SetAccountTradingState, SetPortfolioLimits, SetPortfolioModel
+from model.messages import CancelOrder, MarketUpdate, ReplaceOrder, SetAccountTradingState, SetPortfolioLimits, SetPortfolioModel
 from model.messages.risk import PortfolioConfig, RiskAlert
 from model.risk.limits import PortfolioLimits, RiskModel, TradingState
 from tests.unit.actors.account.support import NOW, REPLY, D, account, fill, make_state, only_report, order, run, venue_event
@@ -204,6 +204,13 @@ def test_alerts_raised_survive_a_snapshot_and_replay_and_do_not_fire_again() -> 
 
 def test_open_legs_follow_holds_and_equal_a_recomputation() -> None:
     state = make_state(allow_short=True)
+    before = only_report(run(state, order("before", qty="1", price="150.00"))).order_id  # before any limit: no legs kept
+    assert state.legs == {}
+    run(state, SetPortfolioLimits(account="A1", limits=PortfolioLimits(max_gross=D("10000000"))))  # a limit: its legs, from its orders
+    assert state.legs["A1"]["IBM"] == [D("1"), 0, 0]
+    run(state, CancelOrder("A1", "before", REPLY))
+    venue_event(state, before, VenueEventKind.CANCELED)
+    assert state.legs == {}
     a = only_report(run(state, order("a", qty="10", price="150.00"))).order_id
     run(state, order("b", side=Side.SELL, qty="4", price="150.00"))
     run(state, order("n", qty=None, notional="300.00", price=None, order_type=OrderType.MARKET))
@@ -220,6 +227,18 @@ def test_open_legs_follow_holds_and_equal_a_recomputation() -> None:
     state.legs["A1"]["IBM"][0] += 1
     with pytest.raises(AssertionError):
         state.check_invariants()
+
+
+def test_an_account_without_a_limit_keeps_no_legs_and_a_fill_with_nothing_to_alert_reviews_nothing() -> None:
+    """The open's millions of orders and fills pay nothing for the portfolio checks of
+    accounts that have no limit: no legs kept, and no review of a fill that cannot change
+    an alert."""
+    state = make_state()
+    sent = only_report(run(state, order("c1", qty="10", price="150.00")))
+    assert state.legs == {} and state.leg_of == {}
+    assert state._may_alert("IBM", ["A1"]) == set() or state._alert_inputs() != ({}, {})
+    fill(state, sent.order_id, "10", "150.00", done=True)
+    assert state.portfolio.alerts == {}
 
 
 def test_concentration_by_sector_is_a_limit_and_a_measure() -> None:
