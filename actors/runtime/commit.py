@@ -39,6 +39,7 @@ from typing import Any
 
 import structlog
 
+from actors.runtime.histogram import Histogram
 from actors.runtime.machine import encode_record
 from model.messages import Batch
 from snapshots.journal import JournalLike

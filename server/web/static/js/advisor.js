@@ -36,16 +36,15 @@ export function advisorView(app) {
     if (reply.type === "orders_loaded") {
       outcome.replaceChildren(
         el("p", { class: "ok", text: `Loaded: ${reply.rows} rows, ${reply.accepted} accepted, ${reply.rejected} rejected, ${reply.already_loaded} already loaded (${reply.ms} ms).` }),
-        Object.keys(reply.rejected_by_reason).length ? table([{ title: "Reason", key: 0 }, { title: "Orders", key: 1, num: true }], Object.entries(reply.rejected_by_reason)) : null,
+        ...(Object.keys(reply.rejected_by_reason).length ? [table([{ title: "Reason", key: 0 }, { title: "Orders", key: 1, num: true }], Object.entries(reply.rejected_by_reason))] : []),
       );
       return;
     }
     const problems = reply.problems || [];
-    outcome.replaceChildren(
-      el("p", { class: "err", text: `${errorText(reply)}` }),
-      problems.length ? table([{ title: "Row", key: "row", num: true }, { title: "Code", key: "code" }, { title: "Problem", key: "problem" }], problems) : null,
-      reply.other_rows ? el("p", { class: "err", text: `Other bad rows: ${reply.other_rows}` }) : null,
-    );
+    const parts = [el("p", { class: "err", text: `${errorText(reply)}` })];
+    if (problems.length) parts.push(table([{ title: "Row", key: "row", num: true }, { title: "Code", key: "code" }, { title: "Problem", key: "problem" }], problems));
+    if (reply.other_rows) parts.push(el("p", { class: "err", text: `Other bad rows: ${reply.other_rows}` }));
+    outcome.replaceChildren(...parts);
   }
 
   // The fills of orders for the open (tif opg), by symbol and side: what each account was

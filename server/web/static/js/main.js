@@ -181,7 +181,7 @@ async function resync(announce) {
 }
 
 function onState(conn, detail) {
-  if (conn !== app.conn) return;
+  if (app.conn && conn !== app.conn) return; // an old connection's last words
   if (detail.state === "open") setLink("open", "connected");
   else if (detail.state === "connecting") setLink("connecting", "connecting…");
   else if (detail.state === "closed") setLink("closed", "logged out");

@@ -252,11 +252,12 @@ export function traderView(app) {
     if (frame.type === "quote") {
       chart.add(frame);
       if (frame.symbol === chart.symbol) {
-        quoteLine.replaceChildren(
+        const parts = [
           el("span", {}, "bid ", el("b", { text: show(frame.bid) }), ` × ${frame.bid_size}`),
           el("span", {}, "ask ", el("b", { text: show(frame.ask) }), ` × ${frame.ask_size}`),
-          frame.nav ? el("span", {}, "NAV ", el("b", { text: frame.nav })) : null,
-        );
+        ];
+        if (frame.nav) parts.push(el("span", {}, "NAV ", el("b", { text: frame.nav })));
+        quoteLine.replaceChildren(...parts);
       }
     } else if (mine(frame)) {
       addSymbol(frame.symbol);
