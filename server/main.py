@@ -133,7 +133,8 @@ async def serve(args: argparse.Namespace) -> int:
     try:
         url = await server.start()
         fix = f" fix={config.server.fix_port}" if config.drop_copy.enabled else ""  # only when something listens there
-        web = f" web={server.web_url}" if server.web_url else ""
+        # the page is on the WebSocket port unless [web] port gives it its own: named then only
+        web = f" web={server.web_url}" if server.web_url and server.web_port != server.ws_port else ""
         print(f"brokerd ready {url}{fix}{web} data={config.server.data_dir}", flush=True)
         stopping = loop.create_task(stop.wait())
         supervising = loop.create_task(server.supervise(config.server.supervisor_check_ms / 1000))
