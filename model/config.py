@@ -549,6 +549,32 @@ class LoggingSection(_Section, frozen=True):
     level: str = "info"
 
 
+class WebSection(_Section, frozen=True):
+    """The web page and the operators' HTTP endpoints (``server/web/``, docs/web.md):
+    ``/`` (the page's committed assets), ``/metrics`` (Prometheus text), ``/healthz`` and
+    ``/readyz``. Served by the first gateway. ``port`` 0: on the WebSocket port itself
+    (plain HTTP requests there are answered, upgrades stay WebSocket); another number: a
+    listener of its own on ``[server] host``, which takes WebSocket upgrades too."""
+
+    enabled: bool = True
+    port: int = 0
+    # /readyz and /metrics ask the supervisor; an answer slower than this is "not ready"
+    status_timeout_ms: int = 2000
+    # /metrics answers from a status read at most this long ago (a scrape storm asks once)
+    metrics_cache_ms: int = 1000
+    # upper bounds (ms) of the hop-latency histogram's buckets (``+Inf`` is added)
+    latency_buckets_ms: list[float] = msgspec.field(default_factory=lambda: [0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0])
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError("web.port must be 0 (the WebSocket port) or a port number")
+        if self.status_timeout_ms < 1 or self.metrics_cache_ms < 0:
+            raise ValueError("web.status_timeout_ms must be at least 1 and web.metrics_cache_ms at least 0")
+        buckets = self.latency_buckets_ms
+        if not buckets or any(b <= 0 for b in buckets) or sorted(set(buckets)) != list(buckets):
+            raise ValueError("web.latency_buckets_ms must be positive and strictly increasing")
+
+
 class Config(_Section, frozen=True):
     server: ServerSection = ServerSection()
     topology: TopologySection = TopologySection()
@@ -567,6 +593,7 @@ class Config(_Section, frozen=True):
     basket: BasketSection = BasketSection()
     transfers: TransfersSection = TransfersSection()
     logging: LoggingSection = LoggingSection()
+    web: WebSection = WebSection()
     secrets: SecretsSection = SecretsSection()
     audit: AuditSection = AuditSection()
     strategies: StrategiesSection = StrategiesSection()

@@ -45,6 +45,7 @@ class BrokerServer:
         self.host = host
         self.ws_port = ws_port
         self.supervisor: Any = None
+        self.web_port: int | None = None  # the web page and /metrics (docs/web.md); None: [web] enabled = false
 
     @property
     def url(self) -> str:
@@ -55,7 +56,16 @@ class BrokerServer:
         self.supervisor = SupervisorActor.options(**supervisor_options(namespace)).remote(self.setup, roles=[GATEWAY_ROLE])  # type: ignore[attr-defined]
         started = await self.supervisor.start.remote(self.host, self.ws_port)
         self.ws_port = started["ws_port"]
+        self.web_port = started.get("web_port")
         return self.url
+
+    @property
+    def web_url(self) -> str | None:
+        """The web page's address (``http://`` or ``https://`` with the gateway's TLS)."""
+        if self.web_port is None:
+            return None
+        secure = scheme(self.setup.config.gateway) == "wss"
+        return f"{'https' if secure else 'http'}://{self.host}:{self.web_port}/"
 
     async def stop(self) -> None:
         """Stop taking orders and flush every outbox, then end every actor."""

@@ -41,6 +41,7 @@ def parse_args(argv: list[str], prog: str = "brokerd") -> argparse.Namespace:
     parser.add_argument("--data-dir", help="where journals and snapshots live (default from config: ./data)")
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--ws-port", type=int, help="WebSocket port (default 8765; 0 picks a free one)")
+    parser.add_argument("--web-port", type=int, help="the web page and /metrics: 0 on the WebSocket port (the default), or a port of its own")
     parser.add_argument("--fix-port", type=int, help="FIX acceptor port (default 9878)")
     parser.add_argument("--address", help="join this Ray cluster instead of starting an embedded one")
     parser.add_argument("--fresh", action="store_true", help="start from empty state; refuses a non-empty data dir without --wipe")
@@ -102,6 +103,8 @@ async def serve(args: argparse.Namespace) -> int:
         "data_dir": str(Path(args.data_dir or server_conf.data_dir).resolve()),  # actors run elsewhere
     }
     config = msgspec.structs.replace(setup.config, server=msgspec.structs.replace(server_conf, **overrides))
+    if args.web_port is not None:
+        config = msgspec.structs.replace(config, web=msgspec.structs.replace(config.web, port=args.web_port))
     setup = msgspec.structs.replace(setup, config=config)
     problem = check_secrets(config)  # with the data dir chosen: the API keys and MFA files live there by default
     if problem:
@@ -130,7 +133,9 @@ async def serve(args: argparse.Namespace) -> int:
     try:
         url = await server.start()
         fix = f" fix={config.server.fix_port}" if config.drop_copy.enabled else ""  # only when something listens there
-        print(f"brokerd ready {url}{fix} data={config.server.data_dir}", flush=True)
+        # the page is on the WebSocket port unless [web] port gives it its own: named then only
+        web = f" web={server.web_url}" if server.web_url and server.web_port != server.ws_port else ""
+        print(f"brokerd ready {url}{fix}{web} data={config.server.data_dir}", flush=True)
         stopping = loop.create_task(stop.wait())
         supervising = loop.create_task(server.supervise(config.server.supervisor_check_ms / 1000))
         done, _ = await asyncio.wait({stopping, supervising}, return_when=asyncio.FIRST_COMPLETED)

@@ -39,6 +39,7 @@ from typing import Any
 
 import structlog
 
+from actors.runtime.histogram import Histogram
 from actors.runtime.machine import encode_record
 from model.messages import Batch
 from snapshots.journal import JournalLike
@@ -164,6 +165,7 @@ class GroupCommit:
         self.in_flight: asyncio.Future[None] | None = None  # done once the record is committed and handed on
         self.writing: tuple[Pending, int] | None = None  # the record in flight: its inputs and ``now``
         self.writer = JournalWriter(name)
+        self.histogram: Histogram | None = None  # commit latency (encode to committed), when the shell asks for it
 
     def schedule(self) -> None:
         """A commit at the end of this event-loop turn (or when the one in flight returns)."""
@@ -216,6 +218,8 @@ class GroupCommit:
         self.writing = None
         if failure is not None:
             fail_stop(self.name, failure)
+        if self.histogram is not None:
+            self.histogram.record(time.time_ns() - now)
         try:
             self.on_commit(pending, now)
         finally:
@@ -242,6 +246,8 @@ class GroupCommit:
             self.journal.append([encode_record(now, pending)])
         except Exception as failure:
             fail_stop(self.name, failure)
+        if self.histogram is not None:
+            self.histogram.record(time.time_ns() - now)
         self.on_commit(pending, now)
 
     async def settle(self) -> None:

@@ -28,6 +28,7 @@ from actors.runtime.audit import AuditLog, open_audit
 from actors.runtime.commit import GroupCommit, Pending, fail_stop
 from actors.runtime.crashhooks import TurnCrashPoints
 from actors.runtime.frames import LinkSecret
+from actors.runtime.histogram import Histogram
 from actors.runtime.inbox import SOFT, Inbox
 from actors.runtime.link import Links, LinkServer, link_host
 from actors.runtime.logs import configure
@@ -106,6 +107,12 @@ class LinkedHost:
     async def ping(self) -> dict[str, Any]:
         return {"incarnation": self.incarnation, "wired": self.links is not None}
 
+    async def histograms(self) -> dict[str, Any]:
+        """The latency histograms this actor keeps for ``/metrics`` (docs/web.md#metrics):
+        ``hop`` (a batch's sender to here) and, for a journaled actor, ``commit`` (a
+        journal record encoded to committed). Cumulative since this process started."""
+        return {}
+
     def wired(self) -> None:
         """Called once the links exist."""
 
@@ -176,6 +183,10 @@ class DurableHost(LinkedHost):
         self.background = self.config.journal.durability == "fsync"  # commits and snapshots on the writer thread
         self.commits = GroupCommit(self.name, journal, self.background, self._finish, self.config.journal.lazy_commit_ms / 1000)
         self.commits.prefix = self._soft_head
+        # measured for /metrics from here on (a replay's hops are not traffic)
+        self.commits.histogram = Histogram(self.config.web.latency_buckets_ms)
+        if self.machine.inbox.histogram is None:
+            self.machine.inbox.histogram = Histogram(self.config.web.latency_buckets_ms)
         self.snapshotter = Snapshotter(self.name, journal, self.config.journal, self.commits.writer, snapshot_seq)
 
     @property
@@ -442,6 +453,11 @@ class DurableHost(LinkedHost):
             "anomalies": len(getattr(self.core, "anomalies", [])),
             **self.inbox.delay_percentiles(),
         }
+
+    async def histograms(self) -> dict[str, Any]:
+        views = {"commit": self.commits.histogram.view() if self.commits.histogram else None}
+        views["hop"] = self.inbox.histogram.view() if self.inbox.histogram else None
+        return {kind: view for kind, view in views.items() if view is not None}
 
     async def close(self) -> None:
         """Clean shutdown: commit, snapshot, close the journal; sync and anchor the audit chain."""

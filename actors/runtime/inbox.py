@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import collections
 
+from actors.runtime.histogram import Histogram
+
 from model.messages import Batch
 
 # The seq of a *soft* batch: outside every sequence, never acked, kept or sent again, and not
@@ -26,6 +28,7 @@ class Inbox:
         self.applied: dict[str, int] = {}
         self.held: dict[str, dict[int, Batch]] = {}
         self.delays: collections.deque[int] = collections.deque(maxlen=delay_samples)
+        self.histogram: Histogram | None = None  # set by a shell that exposes /metrics (``[web] latency_buckets_ms``)
 
     def delay_percentiles(self) -> dict[str, float]:
         """p50/p99 of recent hop delays, in milliseconds."""
@@ -41,6 +44,8 @@ class Inbox:
         """The batches now ready to apply, in order (possibly none, possibly several)."""
         if now is not None:
             self.delays.append(now - batch.ts)
+            if self.histogram is not None:
+                self.histogram.record(now - batch.ts)
         last = self.applied.get(batch.sender)
         if last is None:
             last = batch.seq - 1 if self.soft else 0

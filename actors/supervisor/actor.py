@@ -64,6 +64,7 @@ class SupervisorActor(DurableHost):
         self.restarts: dict[str, int] = {}
         self.host = "127.0.0.1"
         self.ws_port = 0
+        self.web_port: int | None = None  # the first gateway's web page and /metrics (None: [web] enabled = false)
         self.watchdog: asyncio.Task[None] | None = None
         self.rewiring: set[str] = set()
         self.import_root, self.export_root = _file_roots(setup.config)
@@ -93,9 +94,10 @@ class SupervisorActor(DurableHost):
         await self._tell_gateways()
         ports = await asyncio.gather(*(self.handles[name].start.remote(host, ws_port) for name in self.actors_of(GATEWAY)))
         self.ws_port = ports[0]
+        self.web_port = await self.handles[self.actors_of(GATEWAY)[0]].web_port.remote()
         self.watchdog = asyncio.get_running_loop().create_task(self._watch())
-        log.info("started", actors=len(self.plans), ws_port=self.ws_port)
-        return {"ws_port": self.ws_port, "actors": names}
+        log.info("started", actors=len(self.plans), ws_port=self.ws_port, web_port=self.web_port)
+        return {"ws_port": self.ws_port, "web_port": self.web_port, "actors": names}
 
     def _create(self, actor_plan: ActorPlan, namespace: str) -> Any:
         return self.roles[actor_plan.role].create(actor_plan, self.setup, self.gateway_count, namespace)
@@ -240,12 +242,46 @@ class SupervisorActor(DurableHost):
         return {
             "ok": True,
             "ws_port": self.ws_port,
+            "web_port": self.web_port,
             "halted": sorted(self.core.halted),
             "killed": self._killed(),
             "import_dir": str(self.import_root),
             "export_dir": str(self.export_root),
             "actors": [own, *statuses],
         }
+
+    async def metrics_all(self) -> dict[str, Any]:
+        """``status_all`` with each actor's latency histograms (``histograms``) beside its
+        status: what ``/metrics`` renders (docs/web.md#metrics). An actor that does not
+        answer within its ping patience is left out of the histograms, never waited on."""
+        status = await self.status_all()
+        names = [p.name for p in self.plans]
+        answers = await asyncio.gather(
+            *(asyncio.wait_for(self.handles[name].histograms.remote(), PING_TIMEOUT_S) for name in names), return_exceptions=True
+        )
+        status["histograms"] = {name: answer for name, answer in zip(names, answers, strict=True) if isinstance(answer, dict)}
+        status["histograms"][SUPERVISOR] = await self.histograms()
+        return status
+
+    async def readiness(self) -> dict[str, Any]:
+        """Whether the server takes orders (``/readyz``): started, and every actor of the
+        topology answering, wired, in the incarnation the supervisor wired (a restarted
+        actor has replayed its journal before it answers a ping, and is ready again once
+        re-wired). ``{"ready": bool, "not_ready": {actor: why}}``.
+
+        Guarantees: never raises and never waits longer than ``PING_TIMEOUT_S`` per actor
+        (the pings go out together)."""
+        if self.watchdog is None or self.watchdog.done():
+            return {"ready": False, "not_ready": {SUPERVISOR: "starting" if self.watchdog is None else "stopping"}}
+        names = [p.name for p in self.plans]
+        pings = await asyncio.gather(*(self._ping(name) for name in names))
+        not_ready: dict[str, str] = {}
+        for name, ping in zip(names, pings, strict=True):
+            if ping is None:
+                not_ready[name] = "not answering"
+            elif name in self.rewiring or not ping["wired"] or ping["incarnation"] != self.incarnations.get(name):
+                not_ready[name] = "restarting"
+        return {"ready": not not_ready, "not_ready": not_ready}
 
     async def snapshot_all(self) -> dict[str, int]:
         names = self._journaled()

@@ -24,6 +24,7 @@ from model.basket import decode_chunks
 from model.config import Setup
 from server.gateway.access import AccountEntry
 from server.gateway.core import Gateway
+from actors.runtime.router import gateway_actor
 
 
 @ray.remote
@@ -50,6 +51,9 @@ class GatewayActor(LinkedHost):
             admin = self._admin if "supervisor" in self.handles else None
             self.audit = open_audit(self.name, self.config, self.config.server.data_dir)
             self.gateway = Gateway(self.name, self.setup, self.outbox, admin, since=self.incarnation, audit=self.audit)
+            if self.setup.config.web.enabled and self.name == gateway_actor(0) and "supervisor" in self.handles:
+                supervisor = self.handles["supervisor"]
+                self.gateway.serve_web(self._asker(supervisor.metrics_all), self._asker(supervisor.readiness))
             self.gateway.add_accounts(self.pending_accounts)
 
     def receive(self, data: bytes, channel: Acker) -> None:
@@ -68,6 +72,22 @@ class GatewayActor(LinkedHost):
     async def _admin(self, command: str, args: list[str], tenant: str | None, caller: tuple[str, str, str] | None = None) -> dict[str, Any]:
         result: dict[str, Any] = await self.handles["supervisor"].admin.remote(command, args, tenant, caller)
         return result
+
+    @staticmethod
+    def _asker(method: Any) -> Any:
+        async def ask() -> dict[str, Any]:
+            answer: dict[str, Any] = await method.remote()
+            return answer
+
+        return ask
+
+    async def web_port(self) -> int | None:
+        """Where this gateway serves the web page and /metrics (None: it serves none)."""
+        return None if self.gateway is None else self.gateway.web_port
+
+    async def histograms(self) -> dict[str, Any]:
+        hop = self.gateway.inbox.histogram if self.gateway is not None else None
+        return {} if hop is None else {"hop": hop.view()}
 
     async def add_accounts(self, accounts: list[AccountEntry]) -> None:
         """Every account with its group and tenant (at start, and after ``admin accounts load``)."""

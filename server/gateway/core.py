@@ -26,6 +26,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from actors.runtime.audit import AuditLog
+from actors.runtime.histogram import Histogram
 from actors.runtime.inbox import Inbox
 from actors.runtime.options import is_loopback
 from actors.runtime.outbox import Outbox
@@ -93,6 +94,8 @@ from server.gateway.ratelimit import TokenBucket
 from server.gateway.tls import server_context
 from server.gateway.validation import Invalid, check_client_order_id, orders_page, to_new_order, to_replace
 from server.gateway.window import InFlightWindow
+from server.web.http import Status, WebServer
+from server.web.metrics import Tally
 
 log = structlog.get_logger("gateway")
 
@@ -140,22 +143,47 @@ class Gateway:
         self.baskets = BasketLoads(name, outbox, setup.config.basket.chunks_in_flight)
         self.admin = admin
         self.inbox = Inbox(soft=True)
+        self.inbox.histogram = Histogram(setup.config.web.latency_buckets_ms)
         self.connections: dict[int, Connection] = {}
         self.fanout = Fanout(self.connections, self.instruments, setup.config.gateway.max_channels_per_connection, self.access.tenant_of.get)
         self.ids = itertools.count(max(since, 1))  # ids never repeat across restarts
         self.server: Server | None = None
         self.requests = 0
+        self.tally = Tally()  # execution reports by kind and reject reason, for /metrics
+        self.web: WebServer | None = None  # set by ``serve_web`` on the gateway that serves the page
+        self.web_server: Server | None = None  # its own listener, when ``[web] port`` is not the WebSocket port
+        self.web_port: int | None = None
 
     # --- server lifecycle -----------------------------------------------------------------------
+
+    def serve_web(self, metrics: Status | None, readiness: Status | None) -> None:
+        """Serve the web page, ``/metrics``, ``/healthz`` and ``/readyz`` too (docs/web.md),
+        from ``start`` on: on the WebSocket port (``[web] port = 0``) or on a port of its
+        own. Called before ``start`` on one gateway only."""
+        self.web = WebServer(self.config.web, self.tally, metrics, readiness)
 
     async def start(self, host: str, port: int) -> int:
         """Listen (wss:// when ``[gateway]`` names a certificate and key); returns the bound
         port (useful with port 0). Plain ws:// on an address other than loopback is logged
-        as a warning: logins and orders would cross the network readable."""
+        as a warning: logins and orders would cross the network readable. With ``serve_web``,
+        plain HTTP requests are answered too, on this port or on ``[web] port`` (the same
+        host, the same TLS, and WebSocket upgrades taken there as here)."""
         tls = server_context(self.config.gateway)
         if tls is None and not is_loopback(host):
             log.warning("WebSocket without TLS on a non-loopback address: set [gateway] tls_cert_file and tls_key_file", host=host)
-        self.server = await serve(
+        web_port = self.config.web.port
+        hook = self.web.process_request if self.web is not None and not web_port else None
+        self.server = await self._listen(host, port, tls, hook)
+        bound = int(self.server.sockets[0].getsockname()[1])
+        if self.web is not None and web_port:
+            self.web_server = await self._listen(host, web_port, tls, self.web.process_request)
+            self.web_port = int(self.web_server.sockets[0].getsockname()[1])
+        elif self.web is not None:
+            self.web_port = bound
+        return bound
+
+    async def _listen(self, host: str, port: int, tls: Any, hook: Any) -> Server:
+        return await serve(
             self._serve,
             host,
             port,
@@ -163,13 +191,14 @@ class Gateway:
             compression=None,
             max_queue=64,
             ssl=tls,
+            process_request=hook,
         )
-        return int(self.server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
+        for server in (self.server, self.web_server):
+            if server is not None:
+                server.close()
+                await server.wait_closed()
 
     async def _serve(self, socket: ServerConnection) -> None:
         gateway = self.config.gateway
@@ -674,6 +703,7 @@ class Gateway:
     def _execution(self, report: ExecutionReport) -> None:
         """To every follower of the account; to the connection that asked (if it is still
         here) with its request's id, as the answer that makes room in its window."""
+        self.tally.count(report)
         reply = report.reply
         asker = self.connections.get(reply.conn) if reply is not None and reply.gateway == self.name else None
         body = self.fanout.execution(report, asker)
@@ -695,6 +725,7 @@ class Gateway:
         return {
             "name": self.name,
             "connections": len(self.connections),
+            "sessions": sum(1 for conn in self.connections.values() if conn.user is not None),
             "frames_queued": sum(len(conn.outgoing) for conn in self.connections.values()),
             "requests": self.requests,
             "held_batches": self.inbox.waiting(),

@@ -1,0 +1,1 @@
+"""The web page and the operators' HTTP endpoints, served by the first gateway (docs/web.md)."""

@@ -1,0 +1,148 @@
+"""Plain HTTP beside the WebSocket API: the web page's committed assets, ``/metrics``,
+``/healthz`` and ``/readyz`` (docs/web.md).
+
+Served through websockets' ``process_request`` hook, so it lives on the gateway's own event
+loop: a request that is no WebSocket upgrade is answered here and the connection closed;
+an upgrade goes on to the gateway. The assets are read once, at start, from
+``server/web/static`` (committed files: nothing is built or downloaded at run time).
+
+Guarantees: every answer carries a strict Content-Security-Policy (scripts, styles and
+connections from this origin only, no inline script, no framing); only GET is served (the
+WebSocket layer refuses other methods); a path outside the asset table is 404, so nothing
+on disk but the assets is reachable; an endpoint that fails answers 500 or 503 with one
+line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import structlog
+from websockets.asyncio.server import ServerConnection
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from model.config import WebSection
+from server.web.metrics import CONTENT_TYPE, Tally, render
+
+log = structlog.get_logger("web")
+
+STATIC = Path(__file__).resolve().parent / "static"
+TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
+# No inline script or style, no eval, nothing from another origin; the page's WebSocket goes to
+# this origin ('self' covers ws:// and wss:// of the same host and port, CSP Level 3).
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cache-Control", "no-store"),
+)
+
+Status = Callable[[], Awaitable[dict[str, Any]]]
+
+
+def load_assets(folder: Path = STATIC) -> dict[str, tuple[bytes, str]]:
+    """Every file under ``folder`` by URL path (``/`` is ``index.html``), with its type."""
+    assets: dict[str, tuple[bytes, str]] = {}
+    for path in sorted(folder.rglob("*")):
+        kind = TYPES.get(path.suffix)
+        if path.is_file() and kind is not None:
+            assets["/" + path.relative_to(folder).as_posix()] = (path.read_bytes(), kind)
+    if "/index.html" in assets:
+        assets["/"] = assets["/index.html"]
+    return assets
+
+
+def response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
+    headers = Headers(SECURITY_HEADERS)
+    headers["Content-Type"] = content_type
+    headers["Content-Length"] = str(len(body))
+    headers["Connection"] = "close"
+    return Response(status.value, status.phrase, headers, body)
+
+
+def _text(status: HTTPStatus, text: str) -> Response:
+    return response(status, text.encode(), "text/plain; charset=utf-8")
+
+
+def is_upgrade(request: Request) -> bool:
+    return "websocket" in request.headers.get("Upgrade", "").lower()
+
+
+class WebServer:
+    """Answers the plain HTTP requests of one listener. ``metrics`` and ``readiness`` ask
+    the supervisor (``metrics_all``, ``readiness``); ``local`` is the serving gateway's own
+    status, used when the supervisor does not answer."""
+
+    def __init__(self, config: WebSection, tally: Tally, metrics: Status | None, readiness: Status | None) -> None:
+        self.config = config
+        self.tally = tally
+        self.metrics = metrics
+        self.readiness = readiness
+        self.assets = load_assets()
+        self.cached: tuple[float, bytes] | None = None  # the last /metrics body and when it was made (monotonic s)
+
+    async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """websockets' hook: ``None`` lets a WebSocket upgrade through; anything else is answered."""
+        if is_upgrade(request):
+            return None
+        path = request.path.split("?", 1)[0]
+        if path == "/healthz":
+            return _text(HTTPStatus.OK, "ok\n")
+        if path == "/readyz":
+            return await self._ready()
+        if path == "/metrics":
+            return await self._metrics()
+        asset = self.assets.get(path)
+        if asset is None:
+            return _text(HTTPStatus.NOT_FOUND, "not found\n")
+        return response(HTTPStatus.OK, *asset)
+
+    async def _ask(self, status: Status | None) -> dict[str, Any]:
+        if status is None:
+            raise LookupError("this gateway has no supervisor to ask")
+        return await asyncio.wait_for(status(), self.config.status_timeout_ms / 1000)
+
+    async def _ready(self) -> Response:
+        try:
+            answer = await self._ask(self.readiness)
+        except TimeoutError:
+            return _text(HTTPStatus.SERVICE_UNAVAILABLE, "not ready: the supervisor did not answer in time\n")
+        except Exception as failure:  # the supervisor gone or restarting: not ready, said in one line
+            return _text(HTTPStatus.SERVICE_UNAVAILABLE, f"not ready: {type(failure).__name__}\n")
+        if answer.get("ready"):
+            return _text(HTTPStatus.OK, "ready\n")
+        return _text(HTTPStatus.SERVICE_UNAVAILABLE, "not ready: " + json.dumps(answer.get("not_ready", {}), sort_keys=True) + "\n")
+
+    async def _metrics(self) -> Response:
+        now = time.monotonic()
+        cached = self.cached
+        if cached is not None and now - cached[0] < self.config.metrics_cache_ms / 1000:
+            return response(HTTPStatus.OK, cached[1], CONTENT_TYPE)
+        try:
+            status = await self._ask(self.metrics)
+        except Exception as failure:  # one line for the scraper; the page and the API carry on
+            log.warning("metrics: the supervisor did not answer", error=type(failure).__name__)
+            return _text(HTTPStatus.SERVICE_UNAVAILABLE, f"metrics unavailable: {type(failure).__name__}\n")
+        body = render(status, self.tally).encode()
+        self.cached = (now, body)
+        return response(HTTPStatus.OK, body, CONTENT_TYPE)

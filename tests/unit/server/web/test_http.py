@@ -1,0 +1,131 @@
+"""The web listener of a real gateway core on loopback (no Ray): assets, health, readiness,
+metrics, and WebSocket upgrades beside them, on the WebSocket port and on a port of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import msgspec
+import pytest
+from websockets.asyncio.client import connect
+
+from actors.runtime.outbox import Outbox
+from actors.runtime.router import Router
+from model.config import WebSection
+from server.gateway.auth import signature
+from server.gateway.core import Gateway
+from server.web.http import CSP, load_assets
+from tests.conftest import demo_setup
+
+
+def gateway(web: WebSection, readiness: Any = None, metrics: Any = None) -> Gateway:
+    setup = demo_setup()
+    config = msgspec.structs.replace(setup.config, web=web)
+    setup = msgspec.structs.replace(setup, config=config)
+    outbox = Outbox("gateway-0", Router(config), config.batching, lambda name, data: None)
+    core = Gateway("gateway-0", setup, outbox)
+    core.serve_web(metrics, readiness)
+    return core
+
+
+def get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+async def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
+    return await asyncio.to_thread(get, url)
+
+
+async def ready() -> dict[str, Any]:
+    return {"ready": True, "not_ready": {}}
+
+
+async def not_ready() -> dict[str, Any]:
+    return {"ready": False, "not_ready": {"account-1": "restarting"}}
+
+
+async def slow() -> dict[str, Any]:
+    await asyncio.sleep(5)
+    return {"ready": True}
+
+
+async def statuses() -> dict[str, Any]:
+    return {"halted": ["IBM"], "killed": [], "actors": [{"name": "account-0", "orders": 7, "journal_seq": 10, "snapshot_seq": 4, "applied": 3}],
+            "histograms": {"account-0": {"commit": {"le_ms": [1.0], "cumulative": [2, 3], "count": 3, "sum_ms": 4.5}}}}
+
+
+async def test_page_health_and_metrics_share_the_websocket_port_and_upgrades_still_log_in() -> None:
+    core = gateway(WebSection(), ready, statuses)
+    port = await core.start("127.0.0.1", 0)
+    try:
+        assert core.web_port == port
+        status, headers, body = await fetch(f"http://127.0.0.1:{port}/")
+        assert status == 200 and b'<script type="module" src="/js/main.js">' in body
+        assert headers["Content-Security-Policy"] == CSP and headers["X-Content-Type-Options"] == "nosniff"
+        assert (await fetch(f"http://127.0.0.1:{port}/js/main.js"))[1]["Content-Type"].startswith("text/javascript")
+        assert (await fetch(f"http://127.0.0.1:{port}/healthz"))[:3:2] == (200, b"ok\n")
+        assert (await fetch(f"http://127.0.0.1:{port}/readyz"))[:3:2] == (200, b"ready\n")
+        status, headers, body = await fetch(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        assert 'brokerd_journal_lag_records{actor="account-0"} 6' in body.decode()
+        assert 'brokerd_commit_latency_seconds_bucket{actor="account-0",le="+Inf"} 3' in body.decode()
+        for path in ("/../conf/users.toml", "/static/index.html", "/js/", "/nothing"):
+            assert (await fetch(f"http://127.0.0.1:{port}{path}"))[0] == 404, path
+        async with connect(f"ws://127.0.0.1:{port}/") as socket:  # the API on the same port, unchanged
+            ts = int(time.time() * 1000)
+            await socket.send(json.dumps({"op": "login", "id": 1, "key": "trader1", "ts": ts, "nonce": "w1", "sig": signature("trader1-secret", ts, "w1")}))
+            assert json.loads(await socket.recv())["ok"] is True
+    finally:
+        await core.stop()
+
+
+async def test_a_web_port_of_its_own_and_readiness_refused_in_one_line() -> None:
+    core = gateway(WebSection(port=0, status_timeout_ms=200), slow, None)
+    port = await core.start("127.0.0.1", 0)
+    try:
+        assert (await fetch(f"http://127.0.0.1:{port}/readyz"))[:3:2] == (503, b"not ready: the supervisor did not answer in time\n")
+        status, _, body = await fetch(f"http://127.0.0.1:{port}/metrics")
+        assert status == 503 and body == b"metrics unavailable: LookupError\n"
+    finally:
+        await core.stop()
+    free = await asyncio.get_running_loop().run_in_executor(None, _free_port)
+    core = gateway(WebSection(port=free), not_ready, None)
+    ws_port = await core.start("127.0.0.1", 0)
+    try:
+        assert core.web_port == free != ws_port
+        status, _, body = await fetch(f"http://127.0.0.1:{free}/readyz")
+        assert status == 503 and body == b'not ready: {"account-1": "restarting"}\n'
+        assert (await fetch(f"http://127.0.0.1:{ws_port}/"))[0] == 426  # the WebSocket port serves no page then
+    finally:
+        await core.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_every_committed_asset_is_served_and_index_is_the_root() -> None:
+    assets = load_assets()
+    assert assets["/"] == assets["/index.html"]
+    assert {"/style.css", "/js/main.js", "/js/conn.js", "/js/sign.js", "/js/vtable.js"} <= set(assets)
+    index = assets["/"][0].decode()
+    assert "<script>" not in index and "style=" not in index  # nothing inline: the CSP allows none
+
+
+def test_web_section_refuses_bad_values() -> None:
+    for bad in ({"port": 70000}, {"status_timeout_ms": 0}, {"latency_buckets_ms": [5.0, 1.0]}, {"latency_buckets_ms": []}):
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.convert(bad, WebSection)

@@ -1,0 +1,48 @@
+"""/metrics text from a status: families, labels, histograms, the gateway's tally."""
+
+from __future__ import annotations
+
+from model.enums import ExecType, OrderStatus
+from server.web.metrics import Tally, render
+
+
+class Report:
+    def __init__(self, exec_type: ExecType, reason: str | None = None) -> None:
+        self.exec_type = exec_type
+        self.reason = reason
+        self.status = OrderStatus.NEW
+
+
+def test_tally_counts_fills_and_rejects_by_reason() -> None:
+    tally = Tally()
+    for report in (Report(ExecType.NEW), Report(ExecType.TRADE), Report(ExecType.TRADE), Report(ExecType.REJECTED, "halted"), Report(ExecType.REJECTED, None)):
+        tally.count(report)  # type: ignore[arg-type]
+    text = render({"actors": []}, tally)
+    assert "brokerd_fills_total 2\n" in text
+    assert 'brokerd_rejects_total{reason="halted"} 1\n' in text and 'brokerd_rejects_total{reason="unknown"} 1\n' in text
+    assert 'brokerd_execution_reports_total{exec_type="new"} 1\n' in text
+
+
+def test_every_family_has_help_and_type_and_labels_are_escaped() -> None:
+    status = {
+        "halted": [], "killed": ["all"],
+        "actors": [
+            {"name": 'gateway-0"x', "connections": 3, "sessions": 2, "requests": 9, "frames_queued": 0},
+            {"name": "account-1", "orders": 5, "journal_seq": 9, "snapshot_seq": 9, "recovered": {"seconds": 0.25}},
+        ],
+        "histograms": {"gateway-0": {"hop": {"le_ms": [0.5, 2.0], "cumulative": [1, 1, 4], "count": 4, "sum_ms": 30.0}}},
+    }
+    text = render(status, Tally())
+    lines = text.splitlines()
+    names = {line.split()[2] for line in lines if line.startswith("# TYPE")}
+    assert {line.split()[2] for line in lines if line.startswith("# HELP")} == names
+    for line in lines:
+        if not line.startswith("#"):
+            name = line.split("{")[0].split(" ")[0]
+            assert name in names or name.rsplit("_", 1)[0] in names, line
+    assert 'brokerd_connections{actor="gateway-0\\"x"} 3' in text
+    assert 'brokerd_journal_lag_records{actor="account-1"} 0' in text and "brokerd_killed_accounts 1" in text
+    assert 'brokerd_hop_latency_seconds_bucket{actor="gateway-0",le="0.0005"} 1' in text
+    assert 'brokerd_hop_latency_seconds_bucket{actor="gateway-0",le="+Inf"} 4' in text
+    assert 'brokerd_hop_latency_seconds_sum{actor="gateway-0"} 0.03' in text
+    assert 'brokerd_recovery_seconds{actor="account-1"} 0.25' in text
