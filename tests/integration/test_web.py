@@ -31,7 +31,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "web"
 WAIT_S = 20
 SCROLL_BUDGET_MS = 16  # a scroll of the 100,000-row blotter is drawn at the next frame, the draw within one 60 Hz frame (median; p95 within two)
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="needs the system chromium and chromium-driver (apt); .ci/run installs them")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="needs the system chromium and chromium-driver (apt): bash tests/install.sh installs them")
 
 
 @pytest.fixture(scope="module")
