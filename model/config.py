@@ -342,12 +342,17 @@ class JournalSection(_Section, frozen=True):
     # marks: soft state, not journaled on arrival) before it takes inputs with what its journal
     # holds; an InstrumentActor that answers later sends them when its link opens
     marks_timeout_ms: int = 5000
+    # While a starting actor replays its journal, a log line of its progress (records done of
+    # how many, the rate, the time left) at most this often (0: none)
+    replay_progress_s: int = 5
 
     def __post_init__(self) -> None:
         if self.durability not in ("fsync", "buffered", "none"):
             raise ValueError(f"journal.durability must be fsync, buffered or none, not {self.durability!r}")
         if self.lazy_commit_ms < 0:
             raise ValueError("journal.lazy_commit_ms must be at least 0")
+        if self.replay_progress_s < 0:
+            raise ValueError("journal.replay_progress_s must be at least 0")
         if self.marks_timeout_ms < 0:
             raise ValueError("journal.marks_timeout_ms must be at least 0")
         if self.snapshot_events_per_record < 0:

@@ -709,12 +709,12 @@ def _time_of(record: Record) -> int:
 # --- export --------------------------------------------------------------------------------------
 
 
-def export(root: str | Path, first_day: str, last_day: str, folder: str | Path) -> dict[str, int]:
+def export(root: str | Path, first_day: str, last_day: str, folder: str | Path, progress: Callable[[int, int], object] | None = None) -> dict[str, int]:
     """The records of days ``first_day``..``last_day`` of every chain as JSON lines in
     ``folder/audit.jsonl`` (one record a line: its fields, its body decoded, its hash and its
     segment) and ``folder/segments.jsonl`` (one segment a line: writer, file, sequences, and
     the SHA-256 of the file as stored). ``folder`` is created and must not hold either file.
-    Returns the counts."""
+    Returns the counts. ``progress``: told the segments written of how many, after each."""
     root, folder = Path(root), Path(folder)
     parse_iso_day(first_day), parse_iso_day(last_day)
     folder.mkdir(parents=True, exist_ok=True)
@@ -725,23 +725,23 @@ def export(root: str | Path, first_day: str, last_day: str, folder: str | Path) 
     encoder = msgspec.json.Encoder()
     counts = {"segments": 0, "records": 0}
     with _exclusive(records_path) as records_out, _exclusive(segments_path) as segments_out:
-        for writer in writers(root):
-            for segment in chain_segments(root / writer):
-                if not first_day <= segment.day <= last_day:
+        chosen = [(writer, segment) for writer in writers(root) for segment in chain_segments(root / writer) if first_day <= segment.day <= last_day]
+        for writer, segment in chosen:
+            if progress is not None:
+                progress(counts["segments"], len(chosen))
+            stored = segment.path.read_bytes()
+            data = _decompressed(segment, stored)
+            first = last = 0
+            for found in read_frames(data):
+                if found.payload is None:
                     continue
-                stored = segment.path.read_bytes()
-                data = _decompressed(segment, stored)
-                first = last = 0
-                for found in read_frames(data):
-                    if found.payload is None:
-                        continue
-                    record = decode_record(found.payload)
-                    first, last = first or record.seq, record.seq
-                    records_out.write(encoder.encode(_record_json(record, found.payload, segment.name)) + b"\n")
-                    counts["records"] += 1
-                line = {"writer": writer, "segment": segment.name, "first_seq": first, "last_seq": last, "sha256": hashlib.sha256(stored).hexdigest(), "bytes": len(stored)}
-                segments_out.write(encoder.encode(line) + b"\n")
-                counts["segments"] += 1
+                record = decode_record(found.payload)
+                first, last = first or record.seq, record.seq
+                records_out.write(encoder.encode(_record_json(record, found.payload, segment.name)) + b"\n")
+                counts["records"] += 1
+            line = {"writer": writer, "segment": segment.name, "first_seq": first, "last_seq": last, "sha256": hashlib.sha256(stored).hexdigest(), "bytes": len(stored)}
+            segments_out.write(encoder.encode(line) + b"\n")
+            counts["segments"] += 1
     return counts
 
 

@@ -7,6 +7,8 @@ this works with the server down and beside a running server alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +43,10 @@ def verify_actor(path: Path) -> dict[str, Any]:
     return {"name": name, "first_seq": found.first_seq, "last_seq": found.last_seq, "snapshots": found.snapshots, "issues": issues}
 
 
-def verify_data_dir(path: str | Path) -> dict[str, Any]:
+def verify_data_dir(path: str | Path, progress: Callable[[int, int], object] | None = None) -> dict[str, Any]:
     """A JSON-able report of every actor under ``path``; ``ok`` is true when no issue is an
-    error (warnings are what recovery repairs by itself). Raises ``DataDirError``."""
+    error (warnings are what recovery repairs by itself). Raises ``DataDirError``.
+    ``progress``: told the actors verified of how many, after each."""
     data_dir = Path(path)
     if not data_dir.exists():
         raise DataDirError(f"data dir {data_dir} does not exist")
@@ -52,7 +55,11 @@ def verify_data_dir(path: str | Path) -> dict[str, Any]:
     dirs = actor_dirs(data_dir)
     if not dirs:
         raise DataDirError(f"data dir {data_dir} holds no actor journal (no <actor>/data.mdb): is it the server's data dir?")
-    actors = [verify_actor(actor) for actor in dirs]
+    actors = []
+    for actor in dirs:
+        actors.append(verify_actor(actor))
+        if progress is not None:
+            progress(len(actors), len(dirs))
     severities = [issue["severity"] for actor in actors for issue in actor["issues"]]
     errors = severities.count("error")
     return {

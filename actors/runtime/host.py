@@ -19,6 +19,7 @@ import asyncio
 import gc
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -147,6 +148,27 @@ class _NoChannel:
         pass
 
 
+class ReplayProgress:
+    """A starting actor's replay, logged as it goes: at most every ``every_s`` seconds, the
+    records replayed of how many, the rate and the time left (``[journal] replay_progress_s``)."""
+
+    def __init__(self, name: str, every_s: int, emit: Callable[..., object] | None = None) -> None:
+        self.name = name
+        self.every_ns = every_s * 1_000_000_000
+        self.started = self.last = time.monotonic_ns()
+        self.emit = emit if emit is not None else log.info  # (event, **fields)
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic_ns()
+        if not self.every_ns or now - self.last < self.every_ns:
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1) * 1e9
+        left = max(total - done, 0) / rate if rate else 0.0
+        self.emit("replaying", actor=self.name, records=done, of=total, percent=round(100 * done / total, 1) if total else 100.0,
+                  records_per_s=round(rate), seconds_left=round(left, 1))  # fmt: skip
+
+
 class DurableHost(LinkedHost):
     """Hosts one pure core behind its journal. Subclasses (the ``actor.py`` files) say how
     to build an empty core (``make_core``) and then call ``recover`` with the data dir.
@@ -219,7 +241,8 @@ class DurableHost(LinkedHost):
         cpu_started = time.thread_time_ns()
         gc.disable()  # millions of short-lived objects, none in cycles: the collector only costs
         try:
-            rebuilt = self.machine.rebuild(journal, journal.latest_snapshot(), None if audit is None else self._append_replayed)
+            progress = ReplayProgress(self.name, self.config.journal.replay_progress_s)
+            rebuilt = self.machine.rebuild(journal, journal.latest_snapshot(), None if audit is None else self._append_replayed, progress)
         finally:
             gc.enable()
         if audit is not None:

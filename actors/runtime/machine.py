@@ -113,13 +113,18 @@ class Machine:
         self.messages_applied = 0
 
     def rebuild(
-        self, journal: JournalLike, snapshot: tuple[int, bytes] | None, audit: Callable[[list[AuditBatch]], object] | None = None
+        self,
+        journal: JournalLike,
+        snapshot: tuple[int, bytes] | None,
+        audit: Callable[[list[AuditBatch]], object] | None = None,
+        progress: Callable[[int, int], object] | None = None,
     ) -> Rebuilt:
         """Load ``snapshot`` (``(seq, payload)``; ``None``: start from empty) and replay every
         record after it. Raises ``JournalCorrupt`` when the journal does not continue it.
         ``audit``: given the audit events the replay regenerates, in order, every
         ``REPLAY_AUDIT_RECORDS`` records and at the end (the shell appends them; its writer
-        skips what the chain holds); without it they are dropped."""
+        skips what the chain holds); without it they are dropped. ``progress``: told the
+        records replayed and how many there are to replay, at the same times."""
         start = 1
         if snapshot is not None:
             self.load(snapshot[1])
@@ -129,11 +134,14 @@ class Machine:
             covered = f"the snapshot covers only up to {start - 1}" if snapshot is not None else "there is no snapshot to start from"
             raise JournalCorrupt(f"{self.name}: the journal starts at {first} but {covered}; restore {journal.path} from a copy")
         records = messages = 0
+        total = max(0, journal.last_seq - start + 1)
         for seq, payload in journal.read_from(start):
             messages += self.replay(payload, seq)
             records += 1
             if records % REPLAY_AUDIT_RECORDS == 0:
                 self._hand_audit(audit)
+                if progress is not None:
+                    progress(records, total)
         self._hand_audit(audit)
         return Rebuilt(None if snapshot is None else snapshot[0], start, records, messages)
 

@@ -10,7 +10,7 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from model.admin_commands import COMMANDS, Command, Given
 from model.calendar import parse_iso_day
 from model.config import AuditSection, Config, ConfigError, load_config
 from model.reports import REPORTS, ReportError, ReportSpec, Row, day_range, order_key
+from server.client.progress import Progress
 from server.client.render import render_audit_report, render_report
 from snapshots.audit import AuditCorrupt, export, read_public_key, read_records, verify_audit
 from snapshots.files import atomic_text
@@ -66,7 +67,11 @@ def journal_verify(given: Given, as_json: bool) -> int:
     data_dir = ""
     try:
         data_dir = data_dir_of(given.values)
-        report = verify_data_dir(data_dir)
+        bar = Progress("verifying journals: actors", as_json=as_json)
+        try:
+            report = verify_data_dir(data_dir, bar.update)
+        finally:
+            bar.finish()
     except (DataDirError, ConfigError) as problem:
         if as_json:
             print(json.dumps({"ok": False, "data_dir": data_dir, "error": str(problem)}, sort_keys=True))
@@ -90,7 +95,11 @@ def audit(given: Given, as_json: bool) -> int:
         data_dir, section = audit_setup(given.values)
         root, anchors = section.root(data_dir), section.anchor_root(data_dir)
         if verb == "export":
-            counts = export(root, first or "", last or "", given["FOLDER"])
+            bar = Progress("exporting the audit log: segments", as_json=as_json)
+            try:
+                counts = export(root, first or "", last or "", given["FOLDER"], bar.update)
+            finally:
+                bar.finish()
             print(json.dumps(counts, sort_keys=True) if as_json else f"exported {counts['records']} records of {counts['segments']} segments to {given['FOLDER']}")
             return OK
         if not root.is_dir() and not anchors.is_dir():
@@ -175,12 +184,23 @@ def compliance_report(given: Given, as_json: bool) -> int:
             raise DataDirError(f"no audit log under {root}")
         target = report_path(Path(given["OUT"]), f"{name}-{days}.{form}")
         records = read_records(root, start_ns, end_ns, config.audit.timezone, spec.kinds, key=order_key)
-        rows = write_report(target, spec, spec.build(records, config.open.timezone), form)
+        bar = Progress(f"report {name}: rows", as_json=as_json)
+        try:
+            rows = write_report(target, spec, counted(spec.build(records, config.open.timezone), bar), form)
+        finally:
+            bar.finish()
     except (ReportError, DataDirError, AuditCorrupt, OSError) as problem:
         print(f"report {name}: {problem}", file=sys.stderr)
         return FAILED
     print(json.dumps({"report": name, "file": str(target), "rows": rows}, sort_keys=True) if as_json else f"report {name} {days}: {rows} rows written to {target}")
     return OK
+
+
+def counted(rows: Iterable[Row], bar: Progress) -> Iterator[Row]:
+    """``rows`` as they are, each counted on ``bar`` (how many there will be is not known)."""
+    for count, row in enumerate(rows, 1):
+        bar.update(count)
+        yield row
 
 
 def report_path(out: Path, default_name: str) -> Path:

@@ -37,12 +37,14 @@ from websockets.exceptions import WebSocketException
 from keystore.cli import ValueRefused, read_value
 from model.admin_commands import COMMANDS, SHELL, Command, Given, UsageError, check
 from server.client.local import FAILED, OK, UNREACHABLE, USAGE, help_text, run_local
+from server.client.progress import Progress
 from server.client.render import render
 from server.client.sdk import BrokerClient, LoginError
 
 __all__ = ["COMMANDS", "FAILED", "OK", "UNREACHABLE", "USAGE", "UsageError", "help_text", "main", "render"]
 
 HISTORY_FILE = "~/.brokerd_admin_history"
+PROGRESS_POLL_S = 0.5  # how often a progress bar asks the server how far a long command is
 HISTORY_LENGTH = 1000
 
 
@@ -97,21 +99,52 @@ async def connect(args: argparse.Namespace) -> BrokerClient:
         raise Unreachable(f"cannot reach brokerd at {args.url}: {failure}") from None
 
 
-async def ask(client: BrokerClient, words: list[str], timeout: float) -> dict[str, Any]:
+async def ask(client: BrokerClient, words: list[str], timeout: float, as_json: bool = True) -> dict[str, Any]:
+    """The server's answer to one command. ``orders load`` on a terminal (not ``--json``) draws
+    a progress bar of the basket's chunks as the shards answer them (``with_progress``)."""
     command, *args = words
+    request = {"op": "admin", "command": command, "args": args}
     try:
-        return await client.request({"op": "admin", "command": command, "args": args}, timeout=timeout)
+        if (command, *args[:1]) == ("orders", "load"):
+            bar = Progress("loading orders: chunks", as_json=as_json)
+            if bar.enabled:
+                return await with_progress(client, request, timeout, bar)
+        return await client.request(request, timeout=timeout)
     except TimeoutError:
         raise Unreachable(f"no answer from brokerd within {timeout:g} s") from None
     except ConnectionError as lost:
         raise Unreachable(f"connection to brokerd lost: {lost}") from None
 
 
+async def with_progress(client: BrokerClient, request: dict[str, Any], timeout: float, bar: Progress) -> dict[str, Any]:
+    """``request``'s answer, while the bar shows the gateways' basket loads in flight (their
+    chunks answered of all), asked with ``status`` every ``PROGRESS_POLL_S`` on the same
+    connection. A status that fails or is late only leaves the bar as it was."""
+    answer = asyncio.ensure_future(client.request(request, timeout=timeout))
+    try:
+        while not answer.done():
+            await asyncio.wait({answer}, timeout=PROGRESS_POLL_S)
+            if answer.done():
+                break
+            try:
+                status = await client.request({"op": "admin", "command": "status", "args": []}, timeout=PROGRESS_POLL_S * 4)
+            except (TimeoutError, ConnectionError):
+                continue
+            loads = [load for actor in status.get("result", {}).get("actors", []) for load in actor.get("baskets_progress", [])]
+            if loads:
+                bar.update(sum(load["answered"] for load in loads), sum(load["chunks"] for load in loads))
+        return answer.result()
+    finally:
+        if not answer.done():
+            answer.cancel()
+        bar.finish()
+
+
 async def one_shot(words: list[str], args: argparse.Namespace) -> int:
     try:
         client = await connect(args)
         try:
-            reply = await ask(client, words, args.timeout)
+            reply = await ask(client, words, args.timeout, args.json)
         finally:
             await client.close()
     except Unreachable as failure:
@@ -136,7 +169,7 @@ class Session:
         return self.client
 
     async def ask(self, words: list[str]) -> dict[str, Any]:
-        return await ask(await self.open(), words, self.args.timeout)
+        return await ask(await self.open(), words, self.args.timeout, self.args.json)
 
     async def close(self) -> None:
         if self.client is not None:

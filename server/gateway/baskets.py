@@ -44,6 +44,7 @@ class _Load:
     waiting: dict[str, deque[tuple[int, Chunk]]]  # shard → chunks not yet sent (number, encoded orders)
     in_flight: dict[str, int] = field(default_factory=dict)  # shard → chunks sent, not answered
     unanswered: int = 0
+    answered: int = 0  # chunks answered (``unanswered`` + ``answered``: all of them)
     rows: int = 0
     accepted: int = 0
     already: int = 0
@@ -98,6 +99,7 @@ class BasketLoads:
         if load is None or shard is None:  # a load this gateway no longer has (or an answer seen before)
             return
         load.unanswered -= 1
+        load.answered += 1
         load.in_flight[shard] -= 1
         load.rows += answer.rows
         load.accepted += answer.accepted
@@ -124,3 +126,11 @@ class BasketLoads:
     def status(self) -> int:
         """Loads in flight."""
         return len(self.loads)
+
+    def progress(self) -> list[dict[str, int]]:
+        """Each load in flight: its chunks, how many are answered, and the rows they held
+        (what ``admin orders load`` draws its progress bar from)."""
+        return [
+            {"load": load.number, "chunks": load.unanswered + load.answered, "answered": load.answered, "rows": load.rows}
+            for load in self.loads.values()
+        ]

@@ -732,6 +732,7 @@ class Gateway:
             "batches_sent": self.outbox.batches_sent,
             "messages_waiting": self.outbox.waiting(),
             "baskets_loading": self.baskets.status(),
+            "baskets_progress": self.baskets.progress(),
             **self.inbox.delay_percentiles(),
         }
 

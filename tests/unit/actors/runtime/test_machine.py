@@ -115,3 +115,26 @@ def test_with_a_null_journal_the_live_state_is_all_there_is() -> None:
 def test_a_snapshot_of_another_format_is_refused() -> None:
     with pytest.raises(JournalCorrupt, match="supervisor: the snapshot is in format brokerd-snapshot/1, which this version does not read"):
         machine().load(pickle.dumps(("brokerd-snapshot/1", None, {}, None)))
+
+
+def test_a_rebuild_tells_its_progress_every_so_many_records_and_the_host_logs_it(tmp_path: Path) -> None:
+    from actors.runtime.host import ReplayProgress
+    from actors.runtime.machine import REPLAY_AUDIT_RECORDS
+
+    journal = journal_of(tmp_path, 2 * REPLAY_AUDIT_RECORDS + 5)
+    told: list[tuple[int, int]] = []
+    machine().rebuild(journal, None, progress=lambda done, total: told.append((done, total)))
+    total = 2 * REPLAY_AUDIT_RECORDS + 5
+    assert told == [(REPLAY_AUDIT_RECORDS, total), (2 * REPLAY_AUDIT_RECORDS, total)]
+    logs: list[dict[str, object]] = []
+
+    def emit(event: str, **fields: object) -> None:
+        logs.append({"event": event, **fields})
+
+    quiet, every = ReplayProgress("supervisor", 0, emit), ReplayProgress("supervisor", 1, emit)
+    every.last -= 2_000_000_000  # the last line two seconds ago: one is due
+    for done, of in told:
+        quiet(done, of)
+        every(done, of)
+    assert [(e["event"], e["actor"], e["records"], e["of"]) for e in logs] == [("replaying", "supervisor", REPLAY_AUDIT_RECORDS, total)]
+    assert logs[0]["records_per_s"] and logs[0]["seconds_left"] is not None

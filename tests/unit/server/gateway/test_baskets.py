@@ -83,3 +83,16 @@ async def test_a_load_waits_as_encoded_chunks_and_only_the_chunks_sent_are_decod
     assert [type(chunk.data) for _, chunk in waiting] == [bytes] * 3  # no object per order while it waits
     assert [chunk.rows for _, chunk in waiting] == [2, 2, 1]
     assert [m.orders.client_order_ids for m in sent if isinstance(m, LoadOrders)] == [["c0", "c1"]]
+
+
+async def test_a_load_in_flight_shows_its_chunks_answered_of_all_in_status() -> None:
+    """What the admin shell's progress bar of ``orders load`` reads (``baskets_progress``)."""
+    gateway, sent = basket_gateway(chunk_rows=2, in_flight=1)
+    conn = logged_in(gateway)
+    gateway.on_frame(conn, upload([f"A{1 + i % 2},c{i},IBM,buy,1" for i in range(7)]))
+    gateway.outbox.flush()
+    [load] = gateway.status()["baskets_progress"]
+    assert (load["chunks"], load["answered"], load["rows"]) == (4, 0, 0)
+    answer_all(gateway, [m for m in sent if isinstance(m, LoadOrders)][-1:])
+    [load] = gateway.status()["baskets_progress"]
+    assert (load["chunks"], load["answered"], load["rows"]) == (4, 1, 2)
