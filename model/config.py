@@ -297,6 +297,30 @@ class SimSection(_Section, frozen=True):
     session_length_s: int = 0  # 0: stays open until told otherwise
 
 
+class CrossingSection(_Section, frozen=True):
+    """Internal crossing (docs/liquidity.md): a marketable client order is matched against
+    opposite client interest in its symbol before it goes to a venue, at a price within the
+    consolidated best bid and offer. Off unless ``enabled``."""
+
+    enabled: bool = False
+    price: str = "mid"  # "mid": the NBBO's midpoint rounded down to the tick; "bid" or "ask": that side of the NBBO
+    max_quote_age_ms: int = 2000  # a best bid or offer older than this is stale: no crossing
+    cross_locked: bool = False  # cross when the best bid equals the best offer (a crossed market never crosses)
+    rest_limit_orders: bool = False  # a non-marketable day/GTC limit order rests in the internal book instead of at a venue
+    off_symbols: list[str] = msgspec.field(default_factory=list)  # never crossed
+    off_asset_classes: list[str] = msgspec.field(default_factory=list)  # e.g. ["option"]: never crossed
+
+    def __post_init__(self) -> None:
+        if self.price not in ("mid", "bid", "ask"):
+            raise ValueError(f"crossing.price must be mid, bid or ask, not {self.price!r}")
+        if self.max_quote_age_ms < 1:
+            raise ValueError("crossing.max_quote_age_ms must be at least 1")
+        known = {"equity", "etf", "option", "mutual_fund"}
+        unknown = sorted(set(self.off_asset_classes) - known)
+        if unknown:
+            raise ValueError(f"crossing.off_asset_classes: unknown asset classes {unknown}")
+
+
 class VenueSection(_Section, frozen=True):
     name: str
     kind: str = "sim"
@@ -552,6 +576,7 @@ class Config(_Section, frozen=True):
     logging: LoggingSection = LoggingSection()
     secrets: SecretsSection = SecretsSection()
     audit: AuditSection = AuditSection()
+    crossing: CrossingSection = CrossingSection()
     venues: list[VenueSection] = msgspec.field(default_factory=lambda: [VenueSection(name="SIM")])
     # Per-tenant settings by tenant name (``[tenants.NAME.risk]``); a tenant not named here
     # has the server's ``[risk]``

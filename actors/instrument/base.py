@@ -12,13 +12,14 @@ from actors.runtime.outputs import ACCOUNT, Dispatcher, Outputs
 from model.config import VenueSection
 from model.enums import OrderType, SessionState, VenueEventKind
 from model.instruments import Instrument
+from model.liquidity import CrossingPolicy
 from model.messages import MarketUpdate, OrderUpdate
 from model.routes import RouteEvent, RouteState, next_state
 
 log = structlog.get_logger("instruments")
 
 TERMINAL_KINDS = frozenset({VenueEventKind.CANCELED, VenueEventKind.EXPIRED, VenueEventKind.REJECTED})
-_END = RouteEvent.END  # read on every route's end, bound once (model/enums.py says why)
+_END, _INTERNAL = RouteEvent.END, RouteState.INTERNAL  # read on every route's end, bound once (model/enums.py says why)
 
 
 class InstrumentBase(Dispatcher):
@@ -55,6 +56,13 @@ class InstrumentBase(Dispatcher):
         self.stops: dict[str, dict[str, Route]] = {}  # symbol → held stops (derived from routes)
         self.child_counter = 0
         self.anomalies: list[str] = []
+        # internal crossing (``internal.py``): the policy (journaled by ``SetCrossing``), each
+        # symbol's internal book — its ``internal`` routes in arrival order (derived from
+        # ``routes``) — and the marketable routes of this turn that go to a venue at its end
+        self.crossing = CrossingPolicy()
+        self.internal: dict[str, list[Route]] = {}
+        self.pending: list[Route] = []  # empty between turns (``end_turn``): not state
+        self.crossing_stats: dict[str, int] = {}  # crosses and skips by reason (soft: status only)
         self.out = Outputs()
 
     @staticmethod
@@ -108,6 +116,8 @@ class InstrumentBase(Dispatcher):
 
     def _forget(self, route: Route) -> None:
         """The route has ended here: out of every index."""
+        if route.state is _INTERNAL:
+            self.internal[route.spec.symbol].remove(route)
         self._move(route, _END)
         self.routes.pop(route.order_id, None)
         self.stops.get(route.spec.symbol, {}).pop(route.order_id, None)

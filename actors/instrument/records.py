@@ -27,6 +27,7 @@ class Route(msgspec.Struct, gc=False, array_like=True):
     replacing_qty: int | None = None
     replacing_price: int | None = None
     nav_strike: int = 0  # a fund order: the fund's strike (1: its first NAV) it fills at
+    crossed: int = 0  # of ``cum_qty``, what crossed internally (its child at a venue is for the rest)
 
 
 class Book(msgspec.Struct):

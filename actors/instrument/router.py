@@ -15,7 +15,7 @@ from model.orders import OrderSpec
 from model.routes import RouteEvent, RouteState
 
 # members read on every route and venue report, bound once (model/enums.py says why)
-_SEND = RouteEvent.SEND
+_SEND, _INTERNAL = RouteEvent.SEND, RouteState.INTERNAL
 _TRADE, _ACCEPTED, _REPLACED, _REPLACE_REJECTED = (
     VenueEventKind.TRADE,
     VenueEventKind.ACCEPTED,
@@ -30,6 +30,8 @@ class Router(InstrumentBase):
     child reaches the account of the order it works for, under the order's current id."""
 
     def _send_to_venue(self, route: Route, now: int) -> None:
+        if route.state is _INTERNAL:  # what did not cross leaves the internal book
+            self.internal[route.spec.symbol].remove(route)
         venue = self.choose_venue(route)
         if venue is None:
             self._update(route, VenueEventKind.REJECTED, now, reason=Reason.NO_VENUE.value)
@@ -40,16 +42,21 @@ class Router(InstrumentBase):
         route.venue = venue
         self._move(route, _SEND)
         self.children[route.child_id] = route.order_id
+        spec = route.spec
+        if route.crossed:  # the child is for what did not cross internally
+            assert spec.qty is not None
+            spec = msgspec.structs.replace(spec, qty=spec.qty - route.crossed)
         self.out.to(
             VENUE,
             venue,
-            VenueNewOrder(child_id=route.child_id, spec=route.spec, qty_cap=route.qty_cap),
+            VenueNewOrder(child_id=route.child_id, spec=spec, qty_cap=route.qty_cap),
         )
         if self.out.audit:
-            self.out.to(AUDIT, "", routed(route.account, route.order_id, venue, route.child_id, route.spec))
+            self.out.to(AUDIT, "", routed(route.account, route.order_id, venue, route.child_id, spec))
 
     def choose_venue(self, route: Route) -> str | None:
-        return self.venue_for(route.spec.symbol, route.spec.side, route.spec.order_type, route.spec.qty)
+        qty = route.spec.qty
+        return self.venue_for(route.spec.symbol, route.spec.side, route.spec.order_type, qty if qty is None else qty - route.crossed)
 
     def venue_for(self, symbol: str, side: Side, order_type: OrderType, qty: int | None) -> str | None:
         """The venue with the best price for the order among those that trade the symbol,
@@ -91,7 +98,8 @@ class Router(InstrumentBase):
         self._move(route, RouteEvent.REPLACE_SENT)  # the shard sends one replace at a time
         route.replacing_to = command.new_order_id
         route.replacing_qty, route.replacing_price = command.qty, command.price
-        self.out.to(VENUE, route.venue, VenueReplace(route.child_id, command.qty, command.price))
+        # the venue's child is for what did not cross internally: its new quantity is the rest
+        self.out.to(VENUE, route.venue, VenueReplace(route.child_id, command.qty - route.crossed, command.price))
 
     def _route_report(self, route: Route, report: VenueReport, now: int) -> None:
         """What a venue said about a route's child, passed on to its account."""
