@@ -47,19 +47,17 @@ class Internal(Router):
         if not self._crossable(route, book):
             self._send_to_venue(route, now)
             return
+        spec = route.spec
+        # the cheap test first: an order that would neither take nor rest goes on at once
+        pending = book.bid is None or book.ask is None or crossing.marketable(spec.side is _BUY, _limit(route), Nbbo(book.bid, book.ask))
+        if not pending and not (self.crossing.rest_limit_orders and spec.tif in _RESTING_TIF):
+            self._send_to_venue(route, now)
+            return
         nbbo = self._nbbo(book, now)
         if isinstance(nbbo, str):
             self._send_to_venue(route, now)
             return
-        spec = route.spec
-        limit = spec.price if spec.order_type is _LIMIT else None
-        if crossing.marketable(spec.side is _BUY, limit, nbbo):
-            self._rest(route, pending=True)
-        elif self.crossing.rest_limit_orders and spec.tif in _RESTING_TIF:
-            self._rest(route, pending=False)
-        else:
-            self._send_to_venue(route, now)
-            return
+        self._rest(route, pending=pending)
         self._cross(route, book, nbbo, now)
 
     def _crossable(self, route: Route, book: Book) -> bool:
