@@ -321,6 +321,18 @@ class CrossingSection(_Section, frozen=True):
             raise ValueError(f"crossing.off_asset_classes: unknown asset classes {unknown}")
 
 
+class RoutingSection(_Section, frozen=True):
+    """Splitting (docs/liquidity.md#splitting): an order larger than the best venue's
+    displayed size is swept across venues at their prices. Off unless ``split``."""
+
+    split: bool = False
+    remainder: str = "send"  # what the displayed sizes leave: "send" with the best venue's child, or "rest" as a child of its own there
+
+    def __post_init__(self) -> None:
+        if self.remainder not in ("send", "rest"):
+            raise ValueError(f"routing.remainder must be send or rest, not {self.remainder!r}")
+
+
 class VenueSection(_Section, frozen=True):
     name: str
     kind: str = "sim"
@@ -332,6 +344,10 @@ class VenueSection(_Section, frozen=True):
     # kind = "fix": the venue cancels our resting orders when the session drops, so brokerd
     # reports every open child there canceled at the disconnect (a later fill is refused and logged)
     cancel_on_disconnect: bool = False
+    # what routing compares (docs/liquidity.md#splitting): per share, in money (decimal strings)
+    take_fee: str = "0"  # paid on an order that takes the venue's displayed quantity
+    rebate: str = "0"  # paid to us for an order that rests there and is taken
+    sim_seed: int | None = None  # kind = "sim": this venue's quote seed instead of [sim] seed (several sim venues quoting apart)
 
     def trades(self, symbol: str) -> bool:
         return "*" in self.symbols or symbol in self.symbols
@@ -577,6 +593,7 @@ class Config(_Section, frozen=True):
     secrets: SecretsSection = SecretsSection()
     audit: AuditSection = AuditSection()
     crossing: CrossingSection = CrossingSection()
+    routing: RoutingSection = RoutingSection()
     venues: list[VenueSection] = msgspec.field(default_factory=lambda: [VenueSection(name="SIM")])
     # Per-tenant settings by tenant name (``[tenants.NAME.risk]``); a tenant not named here
     # has the server's ``[risk]``

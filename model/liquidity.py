@@ -1,6 +1,6 @@
-"""The crossing policy an InstrumentActor decides with: ``[crossing]`` as it travels.
+"""The policy an InstrumentActor routes with: ``[crossing]`` and ``[routing]`` as they travel.
 
-It is journaled (``SetCrossing``), not read from the configuration at each decision, so a
+It is journaled (``SetLiquidity``), not read from the configuration at each decision, so a
 replay crosses exactly as the live actor did, whatever the configuration says later
 (docs/liquidity.md).
 """
@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import msgspec
 
-from model.config import CrossingSection
+from model.config import CrossingSection, RoutingSection
 
 MS = 1_000_000  # nanoseconds in a millisecond
 
 
-class CrossingPolicy(msgspec.Struct, frozen=True, array_like=True):
-    """Whether and how orders cross internally. ``max_quote_age_ns``: a best bid or offer
-    older than this (by the input's ``now``) stops crossing."""
+class LiquidityPolicy(msgspec.Struct, frozen=True, array_like=True):
+    """Whether and how orders cross internally, and whether they are split across venues.
+    ``max_quote_age_ns``: a best bid or offer older than this (by the input's ``now``) stops
+    crossing. ``split``, ``remainder``: ``[routing]``."""
 
     enabled: bool = False
     price: str = "mid"
@@ -25,9 +26,12 @@ class CrossingPolicy(msgspec.Struct, frozen=True, array_like=True):
     rest_limit_orders: bool = False
     off_symbols: tuple[str, ...] = ()
     off_asset_classes: tuple[str, ...] = ()
+    split: bool = False
+    remainder: str = "send"
 
     @classmethod
-    def from_config(cls, section: CrossingSection) -> CrossingPolicy:
+    def from_config(cls, section: CrossingSection, routing: RoutingSection | None = None) -> LiquidityPolicy:
+        routing = routing or RoutingSection()
         return cls(
             section.enabled,
             section.price,
@@ -36,6 +40,8 @@ class CrossingPolicy(msgspec.Struct, frozen=True, array_like=True):
             section.rest_limit_orders,
             tuple(sorted(section.off_symbols)),
             tuple(sorted(section.off_asset_classes)),
+            routing.split,
+            routing.remainder,
         )
 
     def covers(self, symbol: str, asset_class: str) -> bool:

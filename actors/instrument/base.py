@@ -12,7 +12,7 @@ from actors.runtime.outputs import ACCOUNT, Dispatcher, Outputs
 from model.config import VenueSection
 from model.enums import OrderType, SessionState, VenueEventKind
 from model.instruments import Instrument
-from model.liquidity import CrossingPolicy
+from model.liquidity import LiquidityPolicy
 from model.messages import MarketUpdate, OrderUpdate
 from model.routes import RouteEvent, RouteState, next_state
 
@@ -56,10 +56,10 @@ class InstrumentBase(Dispatcher):
         self.stops: dict[str, dict[str, Route]] = {}  # symbol → held stops (derived from routes)
         self.child_counter = 0
         self.anomalies: list[str] = []
-        # internal crossing (``internal.py``): the policy (journaled by ``SetCrossing``), each
+        # internal crossing (``internal.py``): the policy (journaled by ``SetLiquidity``), each
         # symbol's internal book — its ``internal`` routes in arrival order (derived from
         # ``routes``) — and the marketable routes of this turn that go to a venue at its end
-        self.crossing = CrossingPolicy()
+        self.policy = LiquidityPolicy()
         self.internal: dict[str, list[Route]] = {}
         self.pending: list[Route] = []  # empty between turns (``end_turn``): not state
         self.crossing_stats: dict[str, int] = {}  # crosses and skips by reason (soft: status only)

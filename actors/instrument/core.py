@@ -30,7 +30,7 @@ from actors.instrument.opening import Block, BlockDone
 from actors.instrument.records import Book, Route
 from actors.runtime.outputs import ACCOUNT
 from model.config import VenueSection
-from model.liquidity import CrossingPolicy
+from model.liquidity import LiquidityPolicy
 from model.enums import AssetClass, OrderType, Reason, SessionState, TimeInForce, VenueEventKind
 from model.messages import (
     AdminCancelAll,
@@ -38,7 +38,7 @@ from model.messages import (
     OpenMarket,
     ReplaceRoute,
     RouteOrder,
-    SetCrossing,
+    SetLiquidity,
     SetTradingStatus,
     StrikeNav,
     VenueQuote,
@@ -79,7 +79,7 @@ class InstrumentSnapshot(msgspec.Struct):
     # their orders for the open are all in ``routes`` and go into the columns on restore
     held_open: HeldColumns | None = None
     allocation_chunk: int = 1000  # fills per AllocationFills message: ``[batching] max_messages`` when the actor was first built
-    crossing: CrossingPolicy | None = None  # the crossing policy journaled last (``SetCrossing``); none: crossing off
+    policy: LiquidityPolicy | None = None  # the crossing and splitting policy journaled last (``SetLiquidity``); none: both off
 
 
 class InstrumentState(OpenBlocks, HeldOrders, Internal, Books):
@@ -196,7 +196,7 @@ class InstrumentState(OpenBlocks, HeldOrders, Internal, Books):
         SetTradingStatus: Books._set_trading_status,
         OpenMarket: OpenBlocks._open_market,
         StrikeNav: HeldOrders._strike_nav,
-        SetCrossing: Internal._set_crossing,
+        SetLiquidity: Internal._set_liquidity,
     }
 
     # --- checks ------------------------------------------------------------------------------
@@ -253,7 +253,7 @@ class InstrumentState(OpenBlocks, HeldOrders, Internal, Books):
             anomalies=self.anomalies,
             held_open=self.held_open.columns(),
             allocation_chunk=self.allocation_chunk,
-            crossing=self.crossing if self.crossing != CrossingPolicy() else None,
+            policy=self.policy if self.policy != LiquidityPolicy() else None,
         )
 
     def records(self) -> int:
@@ -291,8 +291,8 @@ class InstrumentState(OpenBlocks, HeldOrders, Internal, Books):
                 core.stops.setdefault(route.spec.symbol, {})[route.order_id] = route
             elif route.state is RouteState.INTERNAL:  # the book's order is the routes' (a replace moves both to the back)
                 core.internal.setdefault(route.spec.symbol, []).append(route)
-        if state.crossing is not None:
-            core.crossing = state.crossing
+        if state.policy is not None:
+            core.policy = state.policy
         core.blocks = {block.block_id: block for block in state.blocks}
         core.block_children = {block.child_id: block.block_id for block in state.blocks if block.child_id is not None}
         return core
@@ -315,6 +315,6 @@ class InstrumentState(OpenBlocks, HeldOrders, Internal, Books):
             self.fills_allocated,
             self.residuals,
             self.done_blocks,
-            self.crossing,
+            self.policy,
         )
         return hashlib.sha256(msgspec.msgpack.encode(state)).hexdigest()

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from model.liquidity import CrossingPolicy
+from model.liquidity import LiquidityPolicy
 from model.messages import VenueQuote
 
 # why a symbol did not cross (``InstrumentState.cross_skips`` counts them)
@@ -36,7 +36,7 @@ class Nbbo(NamedTuple):
 
 
 def nbbo_for_crossing(
-    bid: int | None, ask: int | None, quotes: Iterable[VenueQuote], now: int, policy: CrossingPolicy
+    bid: int | None, ask: int | None, quotes: Iterable[VenueQuote], now: int, policy: LiquidityPolicy
 ) -> Nbbo | str:
     """The NBBO a cross may price from, or why there is none: one side missing, the market
     crossed (bid above ask), locked (bid = ask) unless ``cross_locked``, or stale — a quote

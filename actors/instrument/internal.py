@@ -22,7 +22,7 @@ from actors.instrument.crossing import Nbbo
 from actors.instrument.records import Book, Route
 from actors.instrument.router import Router
 from model.enums import OrderType, Reason, Side, TimeInForce, VenueEventKind
-from model.messages import ReplaceRoute, SetCrossing
+from model.messages import ReplaceRoute, SetLiquidity
 from model.routes import RouteEvent, RouteState
 
 log = structlog.get_logger("crossing")
@@ -50,7 +50,7 @@ class Internal(Router):
         spec = route.spec
         # the cheap test first: an order that would neither take nor rest goes on at once
         pending = book.bid is None or book.ask is None or crossing.marketable(spec.side is _BUY, _limit(route), Nbbo(book.bid, book.ask))
-        if not pending and not (self.crossing.rest_limit_orders and spec.tif in _RESTING_TIF):
+        if not pending and not (self.policy.rest_limit_orders and spec.tif in _RESTING_TIF):
             self._send_to_venue(route, now)
             return
         nbbo = self._nbbo(book, now)
@@ -65,7 +65,7 @@ class Internal(Router):
         quantity that may fill in parts (not fill-or-kill, not for the open)."""
         spec = route.spec
         return (
-            self.crossing.covers(spec.symbol, book.instrument.asset_class.value)
+            self.policy.covers(spec.symbol, book.instrument.asset_class.value)
             and spec.qty is not None
             and (spec.order_type is _MARKET or spec.order_type is _LIMIT)
             and spec.tif is not TimeInForce.FOK
@@ -76,7 +76,7 @@ class Internal(Router):
     def _nbbo(self, book: Book, now: int) -> Nbbo | str:
         """The NBBO a cross may price from, or why not (counted, and logged when a symbol's
         reason changes)."""
-        nbbo = crossing.nbbo_for_crossing(book.bid, book.ask, book.quotes.values(), now, self.crossing)
+        nbbo = crossing.nbbo_for_crossing(book.bid, book.ask, book.quotes.values(), now, self.policy)
         if isinstance(nbbo, str):
             key = f"{book.instrument.symbol}:{nbbo}"
             if key not in self.crossing_stats:
@@ -108,7 +108,7 @@ class Internal(Router):
         tick = book.instrument.tick_size
         for other in opposite:
             buyer, seller = (route, other) if buy else (other, route)
-            price = crossing.cross_price(nbbo, tick, self.crossing.price, _limit(buyer), _limit(seller))
+            price = crossing.cross_price(nbbo, tick, self.policy.price, _limit(buyer), _limit(seller))
             if price is None:
                 break  # the next is no better priced: nothing further crosses
             qty = min(_leaves(route), _leaves(other))
@@ -142,7 +142,7 @@ class Internal(Router):
         resting = self.internal.get(book.instrument.symbol)
         if not resting:
             return
-        nbbo = crossing.nbbo_for_crossing(book.bid, book.ask, book.quotes.values(), now, self.crossing)
+        nbbo = crossing.nbbo_for_crossing(book.bid, book.ask, book.quotes.values(), now, self.policy)
         if isinstance(nbbo, str):
             return
         for route in [r for r in resting if crossing.marketable(r.spec.side is _BUY, _limit(r), nbbo)]:
@@ -162,9 +162,9 @@ class Internal(Router):
             self.pending.remove(route)
         self._work(route, self.books[route.spec.symbol], now)
 
-    def _set_crossing(self, command: SetCrossing, now: int) -> None:
+    def _set_liquidity(self, command: SetLiquidity, now: int) -> None:
         """The policy from now on; resting orders of symbols it no longer covers go to a venue."""
-        self.crossing = command.policy
+        self.policy = command.policy
         for symbol, resting in self.internal.items():
             book = self.books[symbol]
             if command.policy.covers(symbol, book.instrument.asset_class.value):

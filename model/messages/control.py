@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Union
 
 from model.limits import RiskLimits
-from model.liquidity import CrossingPolicy
+from model.liquidity import LiquidityPolicy
 from model.messages.base import MessageBase
 
 __all__ = [
@@ -17,7 +17,7 @@ __all__ = [
     "OpenMarket",
     "SetKill",
     "SetRiskLimits",
-    "SetCrossing",
+    "SetLiquidity",
     "SetTradingStatus",
     "StrikeNav",
     "VenueRecovered",
@@ -107,12 +107,12 @@ class SetRiskLimits(MessageBase, frozen=True, gc=False, tag=86):
     tenant_limits: dict[str, RiskLimits]
 
 
-class SetCrossing(MessageBase, frozen=True, gc=False, tag=200):
+class SetLiquidity(MessageBase, frozen=True, gc=False, tag=200):
     """The crossing policy an InstrumentActor decides with from now on (``[crossing]`` as
     read at this start): journaled to itself when it starts with another than its state
     holds, so replay crosses as the live actor did (docs/liquidity.md)."""
 
-    policy: CrossingPolicy
+    policy: LiquidityPolicy
 
 
 class VenueStart(MessageBase, frozen=True, gc=False, tag=90):
@@ -169,5 +169,5 @@ ControlMessage = Union[
     VenueWireIn,
     VenueWireSent,
     VenueRecovered,
-    SetCrossing,
+    SetLiquidity,
 ]

@@ -178,13 +178,13 @@ def crossing_config(data_dir: Path, enabled: bool) -> Config:
 
 
 async def test_the_crossing_policy_is_journaled_so_replay_and_a_restart_cross_alike(tmp_path: Path) -> None:
-    from model.liquidity import CrossingPolicy
-    from model.messages import OrderUpdate, SetCrossing
+    from model.liquidity import LiquidityPolicy
+    from model.messages import OrderUpdate, SetLiquidity
 
     actor = Shell("instrument-0", crossing_config(tmp_path, True), INSTRUMENTS)
     actor.wired()  # as wiring does: the configuration's policy differs from the empty state's
     await actor.local_inputs_applied()
-    assert actor.state.crossing.enabled
+    assert actor.state.policy.enabled
     feed = Feed(actor)
     now = time.time_ns()  # the quote's age is checked against the record's time
     await feed.send("venue-SIM", VenueQuote("SIM", "IBM", D("150.00"), D("100"), D("150.10"), D("100"), now))
@@ -207,6 +207,6 @@ async def test_the_crossing_policy_is_journaled_so_replay_and_a_restart_cross_al
     off = Shell("instrument-0", crossing_config(tmp_path, False), INSTRUMENTS)  # changed: journaled from here on
     off.wired()
     await off.local_inputs_applied()
-    assert off.state.crossing == CrossingPolicy.from_config(off.config.crossing) and not off.state.crossing.enabled
-    assert SetCrossing.__struct_config__.tag == 200
+    assert off.state.policy == LiquidityPolicy.from_config(off.config.crossing, off.config.routing) and not off.state.policy.enabled
+    assert SetLiquidity.__struct_config__.tag == 200
     await stop(off)

@@ -8,12 +8,12 @@ from hypothesis import strategies as st
 from actors.instrument import crossing
 from actors.instrument.crossing import Nbbo, cross_price, nbbo_for_crossing
 from model import fixed
-from model.liquidity import MS, CrossingPolicy
+from model.liquidity import MS, LiquidityPolicy
 from model.messages import VenueQuote
 
 D = fixed.parse
 TICK = D("0.01")
-POLICY = CrossingPolicy(enabled=True)
+POLICY = LiquidityPolicy(enabled=True)
 
 
 def q(venue: str, bid: str | None, ask: str | None, ts: int) -> VenueQuote:
@@ -47,7 +47,7 @@ def test_a_one_sided_crossed_locked_or_stale_nbbo_stops_crossing_and_says_why() 
     assert nbbo_for_crossing(None, D("150.10"), fresh, now, POLICY) == crossing.NO_NBBO
     assert nbbo_for_crossing(D("150.20"), D("150.10"), fresh, now, POLICY) == crossing.CROSSED_MARKET
     assert nbbo_for_crossing(D("150.10"), D("150.10"), fresh, now, POLICY) == crossing.LOCKED_MARKET
-    locked_ok = CrossingPolicy(enabled=True, cross_locked=True)
+    locked_ok = LiquidityPolicy(enabled=True, cross_locked=True)
     assert nbbo_for_crossing(D("150.10"), D("150.10"), fresh, now, locked_ok) == Nbbo(D("150.10"), D("150.10"))
     old = [q("A", "150.00", "150.20", now - 3000 * MS), q("B", "149.90", "150.10", now)]  # A sets the best bid, 3 s old
     assert nbbo_for_crossing(D("150.00"), D("150.10"), old, now, POLICY) == crossing.STALE_QUOTE
@@ -76,7 +76,7 @@ def test_no_cross_ever_trades_through_the_nbbo_or_a_limit(bid: int, width: int, 
     unit = fixed.SCALE // 10_000
     tick = tick_units * unit
     bid_p, ask_p = bid * unit, (bid + width) * unit
-    policy = CrossingPolicy(enabled=True, price=rule, cross_locked=locked)
+    policy = LiquidityPolicy(enabled=True, price=rule, cross_locked=locked)
     nbbo = nbbo_for_crossing(bid_p, ask_p, [VenueQuote("A", "IBM", bid_p, 1, ask_p, 1, 0)], 0, policy)
     if isinstance(nbbo, str):
         assert bid_p > ask_p or (bid_p == ask_p and not locked)

@@ -10,19 +10,19 @@ from actors.instrument.core import InstrumentState
 from actors.instrument.internal import INTERNAL
 from actors.runtime.outputs import Send
 from model.enums import OrderType, Side, TimeInForce, VenueEventKind
-from model.liquidity import MS, CrossingPolicy
-from model.messages import CancelRoute, OrderUpdate, ReplaceRoute, RouteOrder, SetCrossing, VenueNewOrder, VenueQuote, VenueReplace, VenueReport
+from model.liquidity import MS, LiquidityPolicy
+from model.messages import CancelRoute, OrderUpdate, ReplaceRoute, RouteOrder, SetLiquidity, VenueNewOrder, VenueQuote, VenueReplace, VenueReport
 from model.orders import OrderSpec
 from tests.unit.actors.instrument.support import IBM, VENUES, D
 
 NOW = 1_000 * MS
-ON = CrossingPolicy(enabled=True)
-RESTING = CrossingPolicy(enabled=True, rest_limit_orders=True)
+ON = LiquidityPolicy(enabled=True)
+RESTING = LiquidityPolicy(enabled=True, rest_limit_orders=True)
 
 
-def state_with(policy: CrossingPolicy = ON, bid: str = "150.00", ask: str = "150.10") -> InstrumentState:
+def state_with(policy: LiquidityPolicy = ON, bid: str = "150.00", ask: str = "150.10") -> InstrumentState:
     state = InstrumentState("instrument-0", [IBM], VENUES)
-    turn(state, SetCrossing(policy), VenueQuote("A", "IBM", D(bid), D("100"), D(ask), D("100"), NOW))
+    turn(state, SetLiquidity(policy), VenueQuote("A", "IBM", D(bid), D("100"), D(ask), D("100"), NOW))
     return state
 
 
@@ -87,7 +87,7 @@ def test_a_stale_or_crossed_nbbo_routes_as_today_and_counts_why() -> None:
 
 
 def test_crossing_off_for_the_symbol_or_its_asset_class_routes_as_today() -> None:
-    for policy in (CrossingPolicy(enabled=True, off_symbols=("IBM",)), CrossingPolicy(enabled=True, off_asset_classes=("equity",)), CrossingPolicy()):
+    for policy in (LiquidityPolicy(enabled=True, off_symbols=("IBM",)), LiquidityPolicy(enabled=True, off_asset_classes=("equity",)), LiquidityPolicy()):
         sends = turn(state_with(policy), order("b1", "A1", Side.BUY, "10"), order("s1", "A2", Side.SELL, "10"))
         assert trades(sends) == [] and len(children(sends)) == 2
 
@@ -136,7 +136,7 @@ def test_a_replace_at_the_venue_asks_for_the_quantity_that_did_not_cross() -> No
 def test_turning_crossing_off_sends_resting_orders_to_a_venue() -> None:
     state = state_with(RESTING)
     turn(state, order("s1", "A2", Side.SELL, "5", "150.08"))
-    (child,) = children(turn(state, SetCrossing(CrossingPolicy())))
+    (child,) = children(turn(state, SetLiquidity(LiquidityPolicy())))
     assert child.spec.qty == D("5") and state.internal["IBM"] == []
 
 
@@ -147,7 +147,7 @@ def test_the_internal_book_survives_a_snapshot_in_order() -> None:
     encoded = msgspec.msgpack.encode(state.snapshot())
     restored = InstrumentState.restore(msgspec.msgpack.decode(encoded, type=InstrumentState.snapshot_type))
     restored.check_invariants()
-    assert restored.state_hash() == state.state_hash() and restored.crossing == RESTING
+    assert restored.state_hash() == state.state_hash() and restored.policy == RESTING
     assert [r.order_id for r in restored.internal["IBM"]] == ["s2", "s1r"]
     market = order("b1", "A1", Side.BUY, "8")
     assert turn(restored, market) == turn(state, market) and restored.state_hash() == state.state_hash()

@@ -75,7 +75,7 @@ WIRE_TAGS = {
     "VenueWireIn": 93,
     "VenueWireSent": 94,
     "VenueRecovered": 95,
-    "SetCrossing": 200,
+    "SetLiquidity": 200,
     "RequestTransfer": 110,
     "RequestJournal": 111,
     "QueryTransfers": 112,
