@@ -49,6 +49,7 @@ class InstrumentBase(Dispatcher):
         self.marks_out: dict[str, MarketUpdate] = {}  # marks published, not yet taken (soft: not state; books.py)
         self.venues = venues
         self._candidates: dict[tuple[str, OrderType], list[str]] = {}  # derived from ``venues``: not state
+        self._fee_cache: dict[str, tuple[int, int]] = {}  # venue → (take fee, rebate): derived from ``venues``
         self.venue_sessions: dict[str, SessionState] = {}
         self.routes: dict[str, Route] = {}
         self.held_open = OpenHolding()  # market orders for the open, in columns (not in ``routes``)
@@ -98,6 +99,8 @@ class InstrumentBase(Dispatcher):
         self.routes[new_order_id] = route
         if route.child_id is not None:
             self.children[route.child_id] = new_order_id
+        for leg in route.legs or ():
+            self.children[leg.child_id] = new_order_id
 
     def _thaw(self, order_id: str) -> Route | None:
         """The route of ``order_id``: from ``routes``, or out of the columns of orders held
@@ -123,6 +126,8 @@ class InstrumentBase(Dispatcher):
         self.stops.get(route.spec.symbol, {}).pop(route.order_id, None)
         if route.child_id is not None:
             self.children.pop(route.child_id, None)
+        for leg in route.legs or ():
+            self.children.pop(leg.child_id, None)
 
     def _anomaly(self, text: str) -> None:
         self.anomalies.append(text)

@@ -209,13 +209,18 @@ class InstrumentState(OpenBlocks, HeldOrders, Internal, Books):
         assert held == {order_id for stops in self.stops.values() for order_id in stops}, "stop index out of step"
         for child_id, order_id in self.children.items():
             route = self.routes[order_id]
-            assert route.child_id == child_id and route.state.at_venue, child_id
+            legs = route.legs or ()
+            assert (route.child_id == child_id or any(leg.child_id == child_id for leg in legs)) and route.state.at_venue, child_id
         for route in self.routes.values():
             assert route.state is not RouteState.NEW and route.state is not RouteState.DONE, route.order_id
             assert (route.replacing_to is not None) == (route.state is RouteState.REPLACING), route.order_id
             assert (route.child_id is not None) == route.state.at_venue, route.order_id
             if route.spec.qty is not None:
                 assert 0 <= route.cum_qty <= route.spec.qty, route.order_id
+            if route.legs is not None:  # a split order: its children cover what was left when they went out
+                assert route.state.at_venue and route.child_id == route.legs[0].child_id, route.order_id
+                assert route.spec.qty is not None and sum(leg.qty for leg in route.legs) == route.spec.qty - route.offset, route.order_id
+                assert sum(leg.cum_qty for leg in route.legs) == route.cum_qty - route.offset, route.order_id
             if route.state is RouteState.HELD_OPEN:  # held in columns whenever it can be
                 assert eligible(route.order_id, route.spec, route.qty_cap) is None, route.order_id
                 assert route.order_id not in self.held_open, route.order_id
@@ -284,6 +289,7 @@ class InstrumentState(OpenBlocks, HeldOrders, Internal, Books):
             routes.append(route)
         core.routes = {route.order_id: route for route in routes}
         core.children = {route.child_id: route.order_id for route in routes if route.child_id is not None}
+        core.children.update((leg.child_id, route.order_id) for route in routes for leg in route.legs or ())
         intern = sys.intern
         for route in routes:
             route.account = intern(route.account)  # one string per account, as when routed
