@@ -17,11 +17,11 @@ from model.accounts_file import AccountSeed, check_account_symbols, check_tenant
 from model.accounts_file import numbered_csv_rows as numbered_csv_rows  # re-exported: the back office reads CSV rows the same way
 from model.accounts_file import parse_accounts_csv as parse_accounts_csv  # re-exported: ``accounts load`` parses an upload
 from model.enums import SessionState
-from model.transfers import MAX_CASH
 from model.errors import ConfigError
 from model.instruments import Instrument, InstrumentSpec
 from model.permissions import ALIASES, DEFAULT_TENANT, UnknownRole, role
 from model.risk.limits import PortfolioLimits, parse_limits
+from model.transfers import MAX_CASH
 
 log = structlog.get_logger("config")
 

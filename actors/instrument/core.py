@@ -30,8 +30,8 @@ from actors.instrument.opening import Block, BlockDone
 from actors.instrument.records import Book, Route
 from actors.runtime.outputs import ACCOUNT
 from model.config import VenueSection
-from model.liquidity import LiquidityPolicy
 from model.enums import AssetClass, OrderType, Reason, SessionState, TimeInForce, VenueEventKind
+from model.liquidity import LiquidityPolicy
 from model.messages import (
     AdminCancelAll,
     CancelRoute,

@@ -8,9 +8,9 @@ from actors.instrument import sweep
 from actors.instrument.base import TERMINAL_KINDS, InstrumentBase
 from actors.instrument.records import Leg, Route
 from actors.runtime.outputs import AUDIT, VENUE
+from model import fixed
 from model.audit import AuditEvent, AuditKind
 from model.audit_bodies import Routed
-from model import fixed
 from model.config import VenueSection
 from model.enums import OrderType, Reason, SessionState, Side, TimeInForce, VenueEventKind
 from model.messages import AdminCancelAll, Message, ReplaceRoute, VenueCancel, VenueCancelAll, VenueNewOrder, VenueReplace, VenueReport
@@ -257,6 +257,7 @@ class Router(InstrumentBase):
                 self._dispatch(route, now, None)
                 return
         last = [leg for leg in legs if leg.end is not None][-1]
+        assert last.end is not None
         self._update(route, last.end, now, reason=last.reason, venue=last.venue)
         self._forget(route)
 

@@ -55,7 +55,7 @@ async def test_a_sweep_over_a_sim_venue_another_and_a_fix_venue_fills_at_each_ve
     async with connect(sweep_server.url) as client:
         await client.subscribe(["quotes:IBM"])
         for _ in range(100):  # every venue's first quote is in the consolidated book
-            quote = await client.wait_for(lambda m: m.get("type") == "quote" and m.get("symbol") == "IBM", timeout=10)
+            await client.wait_for(lambda m: m.get("type") == "quote" and m.get("symbol") == "IBM", timeout=10)
             status = await sweep_server.supervisor.admin.remote("status", [])
             if all(a.get("session") == "open" for a in status["actors"] if a["name"].startswith("venue-")):
                 break

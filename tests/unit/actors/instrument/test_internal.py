@@ -11,7 +11,17 @@ from actors.instrument.internal import INTERNAL
 from actors.runtime.outputs import Send
 from model.enums import OrderType, Side, TimeInForce, VenueEventKind
 from model.liquidity import MS, LiquidityPolicy
-from model.messages import CancelRoute, OrderUpdate, ReplaceRoute, RouteOrder, SetLiquidity, VenueNewOrder, VenueQuote, VenueReplace, VenueReport
+from model.messages import (
+    CancelRoute,
+    OrderUpdate,
+    ReplaceRoute,
+    RouteOrder,
+    SetLiquidity,
+    VenueNewOrder,
+    VenueQuote,
+    VenueReplace,
+    VenueReport,
+)
 from model.orders import OrderSpec
 from tests.unit.actors.instrument.support import IBM, VENUES, D
 
