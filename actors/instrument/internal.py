@@ -140,7 +140,7 @@ class Internal(Router):
         """After a quote: resting orders the market has come to cross what they can, then go
         to a venue (a limit order in the book is never left marketable against the NBBO)."""
         resting = self.internal.get(book.instrument.symbol)
-        if not resting:
+        if not resting or book.halted:  # a halted symbol neither crosses nor routes
             return
         nbbo = crossing.nbbo_for_crossing(book.bid, book.ask, book.quotes.values(), now, self.policy)
         if isinstance(nbbo, str):
@@ -160,7 +160,11 @@ class Internal(Router):
         self._rekey(route, command.new_order_id)
         if route in self.pending:
             self.pending.remove(route)
-        self._work(route, self.books[route.spec.symbol], now)
+        book = self.books[route.spec.symbol]
+        if book.halted:  # it waits, at the back, for the symbol to resume
+            self._rest(route, pending=False)
+            return
+        self._work(route, book, now)
 
     def _set_liquidity(self, command: SetLiquidity, now: int) -> None:
         """The policy from now on; resting orders of symbols it no longer covers go to a venue."""

@@ -210,3 +210,17 @@ def test_no_internal_execution_ever_trades_through_the_nbbo_of_its_moment(steps:
 
 def fixed_cents(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
+
+
+def test_a_halted_symbol_s_resting_orders_neither_cross_nor_route_until_it_resumes() -> None:
+    from model.messages import SetTradingStatus
+
+    state = state_with(RESTING)
+    turn(state, order("b1", "A1", Side.BUY, "10", "150.05"))
+    turn(state, SetTradingStatus("IBM", True))
+    assert children(turn(state, VenueQuote("A", "IBM", D("149.95"), D("100"), D("150.04"), D("100"), NOW))) == []
+    assert children(turn(state, ReplaceRoute("b1", "b2", "A1", "IBM", D("10"), D("150.06"), None))) == []
+    assert [r.order_id for r in state.internal["IBM"]] == ["b2"]
+    turn(state, SetTradingStatus("IBM", False))
+    (child,) = children(turn(state, VenueQuote("A", "IBM", D("149.95"), D("100"), D("150.04"), D("100"), NOW)))
+    assert child.spec.qty == D("10")
