@@ -29,9 +29,10 @@ _TRADE, _ACCEPTED, _REPLACED, _REPLACE_REJECTED = (
 
 
 class Router(InstrumentBase):
-    """Guarantees: a route goes to at most one venue, once (its child id is a counter); a
-    cancel or replace of a route at a venue goes to that venue; a venue's answer about a
-    child reaches the account of the order it works for, under the order's current id."""
+    """Guarantees: a route goes out once — to one venue, or split across several, one child
+    each (child ids are a counter); a cancel or replace of a route at a venue goes to that
+    venue (to each of a split order's open children); a venue's answer about a child
+    reaches the account of the order it works for, under the order's current id."""
 
     def _send_to_venue(self, route: Route, now: int) -> None:
         if route.state is _INTERNAL:  # what did not cross leaves the internal book
@@ -118,10 +119,6 @@ class Router(InstrumentBase):
         if fees is None:
             fees = self._fee_cache[venue.name] = (fixed.parse(venue.take_fee), fixed.parse(venue.rebate))
         return fees
-
-    def choose_venue(self, route: Route) -> str | None:
-        qty = route.spec.qty
-        return self.venue_for(route.spec.symbol, route.spec.side, route.spec.order_type, qty if qty is None else qty - route.cum_qty)
 
     def venue_for(self, symbol: str, side: Side, order_type: OrderType, qty: int | None) -> str | None:
         """The venue with the best price for the order, net of its take fee, among those
