@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Union
 
+import msgspec
+
 from adapters.base import VenueAdapter
 from adapters.fix.children import FixSnapshot
 from adapters.sim.venue import SimSnapshot, SimVenue
@@ -16,7 +18,8 @@ def build_adapter(venue: VenueSection, config: Config, instruments: list[Instrum
     # a mutual fund is never routed (it fills at the NAV struck), so no venue trades or quotes it
     traded = [i for i in instruments if venue.trades(i.symbol) and i.asset_class is not AssetClass.MUTUAL_FUND]
     if venue.kind == "sim":
-        return SimVenue(venue.name, traded, config.sim)
+        sim = config.sim if venue.sim_seed is None else msgspec.structs.replace(config.sim, seed=venue.sim_seed)
+        return SimVenue(venue.name, traded, sim)
     if venue.kind == "fix":
         from adapters.fix.venue import FixVenue
 

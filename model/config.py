@@ -17,11 +17,11 @@ from model.accounts_file import AccountSeed, check_account_symbols, check_tenant
 from model.accounts_file import numbered_csv_rows as numbered_csv_rows  # re-exported: the back office reads CSV rows the same way
 from model.accounts_file import parse_accounts_csv as parse_accounts_csv  # re-exported: ``accounts load`` parses an upload
 from model.enums import SessionState
-from model.transfers import MAX_CASH
 from model.errors import ConfigError
 from model.instruments import Instrument, InstrumentSpec
 from model.permissions import ALIASES, DEFAULT_TENANT, UnknownRole, role
 from model.risk.limits import PortfolioLimits, parse_limits
+from model.transfers import MAX_CASH
 
 log = structlog.get_logger("config")
 
@@ -301,6 +301,42 @@ class SimSection(_Section, frozen=True):
     session_length_s: int = 0  # 0: stays open until told otherwise
 
 
+class CrossingSection(_Section, frozen=True):
+    """Internal crossing (docs/liquidity.md): a marketable client order is matched against
+    opposite client interest in its symbol before it goes to a venue, at a price within the
+    consolidated best bid and offer. Off unless ``enabled``."""
+
+    enabled: bool = False
+    price: str = "mid"  # "mid": the NBBO's midpoint rounded down to the tick; "bid" or "ask": that side of the NBBO
+    max_quote_age_ms: int = 2000  # a best bid or offer older than this is stale: no crossing
+    cross_locked: bool = False  # cross when the best bid equals the best offer (a crossed market never crosses)
+    rest_limit_orders: bool = False  # a non-marketable day/GTC limit order rests in the internal book instead of at a venue
+    off_symbols: list[str] = msgspec.field(default_factory=list)  # never crossed
+    off_asset_classes: list[str] = msgspec.field(default_factory=list)  # e.g. ["option"]: never crossed
+
+    def __post_init__(self) -> None:
+        if self.price not in ("mid", "bid", "ask"):
+            raise ValueError(f"crossing.price must be mid, bid or ask, not {self.price!r}")
+        if self.max_quote_age_ms < 1:
+            raise ValueError("crossing.max_quote_age_ms must be at least 1")
+        known = {"equity", "etf", "option", "mutual_fund"}
+        unknown = sorted(set(self.off_asset_classes) - known)
+        if unknown:
+            raise ValueError(f"crossing.off_asset_classes: unknown asset classes {unknown}")
+
+
+class RoutingSection(_Section, frozen=True):
+    """Splitting (docs/liquidity.md#splitting): an order larger than the best venue's
+    displayed size is swept across venues at their prices. Off unless ``split``."""
+
+    split: bool = False
+    remainder: str = "send"  # what the displayed sizes leave: "send" with the best venue's child, or "rest" as a child of its own there
+
+    def __post_init__(self) -> None:
+        if self.remainder not in ("send", "rest"):
+            raise ValueError(f"routing.remainder must be send or rest, not {self.remainder!r}")
+
+
 class VenueSection(_Section, frozen=True):
     name: str
     kind: str = "sim"
@@ -312,6 +348,10 @@ class VenueSection(_Section, frozen=True):
     # kind = "fix": the venue cancels our resting orders when the session drops, so brokerd
     # reports every open child there canceled at the disconnect (a later fill is refused and logged)
     cancel_on_disconnect: bool = False
+    # what routing compares (docs/liquidity.md#splitting): per share, in money (decimal strings)
+    take_fee: str = "0"  # paid on an order that takes the venue's displayed quantity
+    rebate: str = "0"  # paid to us for an order that rests there and is taken
+    sim_seed: int | None = None  # kind = "sim": this venue's quote seed instead of [sim] seed (several sim venues quoting apart)
 
     def trades(self, symbol: str) -> bool:
         return "*" in self.symbols or symbol in self.symbols
@@ -602,6 +642,8 @@ class Config(_Section, frozen=True):
     secrets: SecretsSection = SecretsSection()
     audit: AuditSection = AuditSection()
     strategies: StrategiesSection = StrategiesSection()
+    crossing: CrossingSection = CrossingSection()
+    routing: RoutingSection = RoutingSection()
     venues: list[VenueSection] = msgspec.field(default_factory=lambda: [VenueSection(name="SIM")])
     # Per-tenant settings by tenant name (``[tenants.NAME.risk]``); a tenant not named here
     # has the server's ``[risk]``

@@ -429,6 +429,7 @@ def best_ex(records: Iterable[Record], zone: str) -> list[Row]:
     order without a two-sided quote at arrival counts in ``orders``, the fill rate and the
     times, not in the price improvement or the effective spread."""
     orders: dict[str, _Execution] = {}
+    crossed: dict[str, _Execution] = {}  # the INTERNAL part of orders routed for the rest
     block_venue: dict[str, str] = {}
     for record in records:
         kind = record.kind
@@ -452,15 +453,33 @@ def best_ex(records: Iterable[Record], zone: str) -> list[Row]:
         elif isinstance(body, Fill):
             order = orders.get(body.order_id)
             if order is not None:
+                if body.venue == INTERNAL and order.venue not in (None, INTERNAL):
+                    order = _internal_part(order, body.order_id, body.qty, crossed)  # crossed in part, routed for the rest
                 order.execute(body.qty, body.price, body.venue, record.time_ns)
         elif isinstance(body, Allocation):
             order = orders.get(body.order_id)
             if order is not None:
                 order.execute(body.qty, body.price, block_venue.get(body.block), record.time_ns)
     groups: dict[tuple[str, str], list[_Execution]] = {}
-    for order in {id(order): order for order in orders.values()}.values():  # a replaced order: under both its ids, once
+    for order in {id(order): order for order in [*orders.values(), *crossed.values()]}.values():  # a replaced order: under both its ids, once
         groups.setdefault((order.symbol, order.venue or ""), []).append(order)
     return [_best_ex_row(symbol, venue, group) for (symbol, venue), group in sorted(groups.items())]
+
+
+INTERNAL = "INTERNAL"  # the venue of an execution crossed inside the broker (docs/liquidity.md)
+
+
+def _internal_part(order: _Execution, order_id: str, qty: int, crossed: dict[str, _Execution]) -> _Execution:
+    """The INTERNAL part of an order that crossed in part and was routed for the rest: an
+    order of its own in the INTERNAL row, of the quantity that crossed, with the parent's
+    arrival and quote; the parent's quantity is what was left to route."""
+    part = crossed.get(order_id)
+    if part is None:
+        part = crossed[order_id] = _Execution(order.symbol, order.buy, 0 if order.qty is not None else None, order.bid, order.ask, order.arrived, INTERNAL)
+    if part.qty is not None and order.qty is not None:
+        part.qty += qty
+        order.qty -= qty
+    return part
 
 
 def _best_ex_row(symbol: str, venue: str, group: list[_Execution]) -> Row:

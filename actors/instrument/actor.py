@@ -20,7 +20,8 @@ from actors.supervisor.core import ActorPlan
 from model import fixed
 from model.config import Config
 from model.instruments import Instrument
-from model.messages import AdminCancelAll, Batch, MarketUpdate, encode_batch
+from model.liquidity import LiquidityPolicy
+from model.messages import AdminCancelAll, Batch, MarketUpdate, SetLiquidity, encode_batch
 from model.routes import RouteState
 
 
@@ -50,6 +51,14 @@ class InstrumentActor(DurableHost):
 
     def make_core(self) -> Core:
         return build_core(ActorPlan(self.name, INSTRUMENT, instruments=self.instruments), self.config)
+
+    def wired(self) -> None:
+        """Once the links exist (at start and after a restart): a ``[crossing]`` or ``[routing]`` other than
+        the one the state decides with is journaled to itself, so it applies from that
+        record on and replay crosses as the live actor did (docs/liquidity.md)."""
+        policy = LiquidityPolicy.from_config(self.config.crossing, self.config.routing)
+        if policy != self.state.policy:
+            self.submit_local([SetLiquidity(policy)])
 
     def may_wait(self, batch: Batch) -> bool:
         """A venue's batch of acceptances only (a child order resting there) rides in the next
@@ -139,6 +148,11 @@ class InstrumentActor(DurableHost):
                 symbol: {"qty": fixed.format(qty), "cash": fixed.format_cash(cash)}
                 for symbol, (qty, cash) in sorted(core.residuals.items())
             },
+        }
+        status["crossing"] = {
+            "enabled": core.policy.enabled,
+            "resting": sum(len(routes) for routes in core.internal.values()),
+            "counts": dict(sorted(core.crossing_stats.items())),  # executions, and turns without a cross by symbol and reason
         }
         return status
 

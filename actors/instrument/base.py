@@ -12,13 +12,14 @@ from actors.runtime.outputs import ACCOUNT, Dispatcher, Outputs
 from model.config import VenueSection
 from model.enums import OrderType, SessionState, VenueEventKind
 from model.instruments import Instrument
+from model.liquidity import LiquidityPolicy
 from model.messages import MarketUpdate, OrderUpdate
 from model.routes import RouteEvent, RouteState, next_state
 
 log = structlog.get_logger("instruments")
 
 TERMINAL_KINDS = frozenset({VenueEventKind.CANCELED, VenueEventKind.EXPIRED, VenueEventKind.REJECTED})
-_END = RouteEvent.END  # read on every route's end, bound once (model/enums.py says why)
+_END, _INTERNAL = RouteEvent.END, RouteState.INTERNAL  # read on every route's end, bound once (model/enums.py says why)
 
 
 class InstrumentBase(Dispatcher):
@@ -48,6 +49,7 @@ class InstrumentBase(Dispatcher):
         self.marks_out: dict[str, MarketUpdate] = {}  # marks published, not yet taken (soft: not state; books.py)
         self.venues = venues
         self._candidates: dict[tuple[str, OrderType], list[str]] = {}  # derived from ``venues``: not state
+        self._fee_cache: dict[str, tuple[int, int]] = {}  # venue → (take fee, rebate): derived from ``venues``
         self.venue_sessions: dict[str, SessionState] = {}
         self.routes: dict[str, Route] = {}
         self.held_open = OpenHolding()  # market orders for the open, in columns (not in ``routes``)
@@ -55,6 +57,13 @@ class InstrumentBase(Dispatcher):
         self.stops: dict[str, dict[str, Route]] = {}  # symbol → held stops (derived from routes)
         self.child_counter = 0
         self.anomalies: list[str] = []
+        # internal crossing (``internal.py``): the policy (journaled by ``SetLiquidity``), each
+        # symbol's internal book — its ``internal`` routes in arrival order (derived from
+        # ``routes``) — and the marketable routes of this turn that go to a venue at its end
+        self.policy = LiquidityPolicy()
+        self.internal: dict[str, list[Route]] = {}
+        self.pending: list[Route] = []  # empty between turns (``end_turn``): not state
+        self.crossing_stats: dict[str, int] = {}  # crosses and skips by reason (soft: status only)
         self.out = Outputs()
 
     @staticmethod
@@ -90,6 +99,8 @@ class InstrumentBase(Dispatcher):
         self.routes[new_order_id] = route
         if route.child_id is not None:
             self.children[route.child_id] = new_order_id
+        for leg in route.legs or ():
+            self.children[leg.child_id] = new_order_id
 
     def _thaw(self, order_id: str) -> Route | None:
         """The route of ``order_id``: from ``routes``, or out of the columns of orders held
@@ -108,11 +119,15 @@ class InstrumentBase(Dispatcher):
 
     def _forget(self, route: Route) -> None:
         """The route has ended here: out of every index."""
+        if route.state is _INTERNAL:
+            self.internal[route.spec.symbol].remove(route)
         self._move(route, _END)
         self.routes.pop(route.order_id, None)
         self.stops.get(route.spec.symbol, {}).pop(route.order_id, None)
         if route.child_id is not None:
             self.children.pop(route.child_id, None)
+        for leg in route.legs or ():
+            self.children.pop(leg.child_id, None)
 
     def _anomaly(self, text: str) -> None:
         self.anomalies.append(text)

@@ -25,17 +25,20 @@ from actors.instrument.blocks import OpenBlocks
 from actors.instrument.books import Books
 from actors.instrument.held import HeldOrders
 from actors.instrument.holding import HeldColumns, OpenHolding, eligible
+from actors.instrument.internal import Internal
 from actors.instrument.opening import Block, BlockDone
 from actors.instrument.records import Book, Route
 from actors.runtime.outputs import ACCOUNT
 from model.config import VenueSection
 from model.enums import AssetClass, OrderType, Reason, SessionState, TimeInForce, VenueEventKind
+from model.liquidity import LiquidityPolicy
 from model.messages import (
     AdminCancelAll,
     CancelRoute,
     OpenMarket,
     ReplaceRoute,
     RouteOrder,
+    SetLiquidity,
     SetTradingStatus,
     StrikeNav,
     VenueQuote,
@@ -76,9 +79,10 @@ class InstrumentSnapshot(msgspec.Struct):
     # their orders for the open are all in ``routes`` and go into the columns on restore
     held_open: HeldColumns | None = None
     allocation_chunk: int = 1000  # fills per AllocationFills message: ``[batching] max_messages`` when the actor was first built
+    policy: LiquidityPolicy | None = None  # the crossing and splitting policy journaled last (``SetLiquidity``); none: both off
 
 
-class InstrumentState(OpenBlocks, HeldOrders, Books):
+class InstrumentState(OpenBlocks, HeldOrders, Internal, Books):
     """Owns the symbols placed on this actor.
 
     Guarantees: every accepted RouteOrder ends in exactly one terminal OrderUpdate (filled,
@@ -118,7 +122,7 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
             return
         self.routes[route.order_id] = route
         if not self._hold(route, book, now):
-            self._send_to_venue(route, now)
+            self._work(route, book, now)  # crossed internally first where the policy says (``internal.py``)
 
     def _cancel_route(self, command: CancelRoute, now: int) -> None:
         route = self._thaw(command.order_id)
@@ -137,6 +141,8 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
             self.out.to(ACCOUNT, command.account, too_late)
         elif route.state.at_venue:
             self._replace_at_venue(route, command)
+        elif route.state is RouteState.INTERNAL:
+            self._replace_internal(route, command, now)
         else:
             self._replace_held(route, command, now)
 
@@ -158,6 +164,7 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
         book = self._take_quote(quote, now)
         if book is not None:
             self._trigger_stops(book, now)
+            self._release_marketable(book, now)
 
     def _venue_session(self, change: VenueSessionChanged, now: int) -> None:
         self.venue_sessions[change.venue] = change.state
@@ -165,6 +172,7 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
             return
         self._drop_quotes(change.venue, now)
         self._expire_day_stops(now)
+        self._expire_day_internal(now)
 
     # --- the operator ------------------------------------------------------------------------
 
@@ -188,6 +196,7 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
         SetTradingStatus: Books._set_trading_status,
         OpenMarket: OpenBlocks._open_market,
         StrikeNav: HeldOrders._strike_nav,
+        SetLiquidity: Internal._set_liquidity,
     }
 
     # --- checks ------------------------------------------------------------------------------
@@ -200,17 +209,27 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
         assert held == {order_id for stops in self.stops.values() for order_id in stops}, "stop index out of step"
         for child_id, order_id in self.children.items():
             route = self.routes[order_id]
-            assert route.child_id == child_id and route.state.at_venue, child_id
+            legs = route.legs or ()
+            assert (route.child_id == child_id or any(leg.child_id == child_id for leg in legs)) and route.state.at_venue, child_id
         for route in self.routes.values():
             assert route.state is not RouteState.NEW and route.state is not RouteState.DONE, route.order_id
             assert (route.replacing_to is not None) == (route.state is RouteState.REPLACING), route.order_id
             assert (route.child_id is not None) == route.state.at_venue, route.order_id
             if route.spec.qty is not None:
                 assert 0 <= route.cum_qty <= route.spec.qty, route.order_id
+            if route.legs is not None:  # a split order: its children cover what was left when they went out
+                assert route.state.at_venue and route.child_id == route.legs[0].child_id, route.order_id
+                assert route.spec.qty is not None and sum(leg.qty for leg in route.legs) == route.spec.qty - route.offset, route.order_id
+                assert sum(leg.cum_qty for leg in route.legs) == route.cum_qty - route.offset, route.order_id
             if route.state is RouteState.HELD_OPEN:  # held in columns whenever it can be
                 assert eligible(route.order_id, route.spec, route.qty_cap) is None, route.order_id
                 assert route.order_id not in self.held_open, route.order_id
         self.held_open.check()
+        resting = [route for routes in self.internal.values() for route in routes]
+        assert [r.order_id for r in resting if r.state is RouteState.INTERNAL] == [r.order_id for r in resting], "internal book out of step"
+        assert {r.order_id for r in resting} == {r.order_id for r in self.routes.values() if r.state is RouteState.INTERNAL}, "internal book out of step"
+        for route in self.routes.values():
+            assert 0 <= route.crossed <= route.cum_qty, route.order_id
 
     # --- snapshots ------------------------------------------------------------------------
 
@@ -239,6 +258,7 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
             anomalies=self.anomalies,
             held_open=self.held_open.columns(),
             allocation_chunk=self.allocation_chunk,
+            policy=self.policy if self.policy != LiquidityPolicy() else None,
         )
 
     def records(self) -> int:
@@ -269,11 +289,16 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
             routes.append(route)
         core.routes = {route.order_id: route for route in routes}
         core.children = {route.child_id: route.order_id for route in routes if route.child_id is not None}
+        core.children.update((leg.child_id, route.order_id) for route in routes for leg in route.legs or ())
         intern = sys.intern
         for route in routes:
             route.account = intern(route.account)  # one string per account, as when routed
             if route.state is RouteState.HELD_STOP:
                 core.stops.setdefault(route.spec.symbol, {})[route.order_id] = route
+            elif route.state is RouteState.INTERNAL:  # the book's order is the routes' (a replace moves both to the back)
+                core.internal.setdefault(route.spec.symbol, []).append(route)
+        if state.policy is not None:
+            core.policy = state.policy
         core.blocks = {block.block_id: block for block in state.blocks}
         core.block_children = {block.child_id: block.block_id for block in state.blocks if block.child_id is not None}
         return core
@@ -296,5 +321,6 @@ class InstrumentState(OpenBlocks, HeldOrders, Books):
             self.fills_allocated,
             self.residuals,
             self.done_blocks,
+            self.policy,
         )
         return hashlib.sha256(msgspec.msgpack.encode(state)).hexdigest()

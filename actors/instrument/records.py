@@ -4,10 +4,27 @@ from __future__ import annotations
 
 import msgspec
 
+from model.enums import VenueEventKind
 from model.instruments import Instrument
 from model.messages import VenueQuote
 from model.orders import OrderSpec
 from model.routes import RouteState
+
+
+class Leg(msgspec.Struct, gc=False, array_like=True):
+    """One child of a split order (a sweep, docs/liquidity.md#splitting): at one venue, for
+    ``qty``; ``end``: how it ended without filling in full (canceled, expired, rejected)."""
+
+    child_id: str
+    venue: str
+    qty: int
+    cum_qty: int = 0
+    end: VenueEventKind | None = None
+    reason: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.end is not None or self.cum_qty >= self.qty
 
 
 class Route(msgspec.Struct, gc=False, array_like=True):
@@ -27,6 +44,9 @@ class Route(msgspec.Struct, gc=False, array_like=True):
     replacing_qty: int | None = None
     replacing_price: int | None = None
     nav_strike: int = 0  # a fund order: the fund's strike (1: its first NAV) it fills at
+    crossed: int = 0  # of ``cum_qty``, what crossed internally (its child at a venue is for the rest)
+    offset: int = 0  # ``cum_qty`` when its child(ren) went out: a child's quantity is the order's less it
+    legs: list[Leg] | None = None  # a split order's children (``child_id``/``venue``: the first's)
 
 
 class Book(msgspec.Struct):

@@ -214,6 +214,12 @@ class Machine:
                     except Exception:
                         self._failed(message)
             self.messages_applied += count
+            if self.end_turn is not None:
+                try:
+                    self.end_turn(now)
+                except Exception:
+                    self.errors += 1
+                    log.exception("end of turn failed", actor=self.name)
             sends = core.out.drain()
             if self.audit:
                 sends = self._take_audit_sends(sends, now, origin)
@@ -243,6 +249,9 @@ class Machine:
     def core(self, core: Any) -> None:
         self._core = core
         core.out.audit = self.audit  # a restored core has a new ``Outputs``
+        # what a core does once a record's inputs are applied (an InstrumentActor routes the
+        # marketable orders that did not cross within the turn): live and in replay alike
+        self.end_turn: Any = getattr(core, "end_turn", None)
         # the handler table when ``apply`` is the table's lookup and nothing more
         self.handlers: dict[type, Any] | None = getattr(core, "_handlers", None) if type(core).apply is Dispatcher.apply else None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Union
 
 from model.limits import RiskLimits
+from model.liquidity import LiquidityPolicy
 from model.messages.base import MessageBase
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "OpenMarket",
     "SetKill",
     "SetRiskLimits",
+    "SetLiquidity",
     "SetTradingStatus",
     "StrikeNav",
     "VenueRecovered",
@@ -105,6 +107,14 @@ class SetRiskLimits(MessageBase, frozen=True, gc=False, tag=86):
     tenant_limits: dict[str, RiskLimits]
 
 
+class SetLiquidity(MessageBase, frozen=True, gc=False, tag=200):
+    """The crossing policy an InstrumentActor decides with from now on (``[crossing]`` as
+    read at this start): journaled to itself when it starts with another than its state
+    holds, so replay crosses as the live actor did (docs/liquidity.md)."""
+
+    policy: LiquidityPolicy
+
+
 class VenueStart(MessageBase, frozen=True, gc=False, tag=90):
     """Open the venue adapter (its first quotes and session state)."""
 
@@ -159,4 +169,5 @@ ControlMessage = Union[
     VenueWireIn,
     VenueWireSent,
     VenueRecovered,
+    SetLiquidity,
 ]

@@ -38,6 +38,10 @@ measured in the same repeats: the ratio journaled ÷ none is the cost of durabil
 ``--audit-off``: the second server has the same journal mode and ``[audit] enabled = false``
 instead: the ratio on ÷ off is the cost of the audit log (docs/audit.md).
 
+``--crossing-off``: the measured server has ``[crossing] enabled = true`` and the second the
+same without: the ratio on ÷ off is the cost of the crossing check on orders that do not
+cross (docs/liquidity.md).
+
 Orders are IOC buy limits 5 % below the market: every order is risk-checked, reserved,
 acknowledged, routed to the simulated venue, canceled there and released — the whole
 path, without building up a book.
@@ -74,7 +78,7 @@ ACCOUNTS = [f"P{index:04d}" for index in range(200)]
 WATCHED = "W0001"  # the other user's account in the fairness run
 
 
-def bench_setup(namespace: str, shards: int | None = None, instrument_actors: int | None = None, durability: str = "fsync", in_flight: int | None = None, api_key: bool = False, portfolio: bool | None = None, audit: bool = True):  # type: ignore[no-untyped-def]
+def bench_setup(namespace: str, shards: int | None = None, instrument_actors: int | None = None, durability: str = "fsync", in_flight: int | None = None, api_key: bool = False, portfolio: bool | None = None, audit: bool = True, crossing: bool = False):  # type: ignore[no-untyped-def]
     setup = demo_setup()
     config = setup.config
     if portfolio is not None:
@@ -100,6 +104,7 @@ def bench_setup(namespace: str, shards: int | None = None, instrument_actors: in
         gateway=gateway,
         logging=msgspec.structs.replace(config.logging, level="warning"),
         audit=msgspec.structs.replace(config.audit, enabled=audit),
+        crossing=msgspec.structs.replace(config.crossing, enabled=crossing),
     )
     user = User(key="bench", secret="bench-secret", role="trader", accounts=ACCOUNTS)
     watcher = User(key="watcher", secret="watcher-secret", role="trader", accounts=[WATCHED])
@@ -396,12 +401,16 @@ async def run(args: argparse.Namespace) -> None:
 
     ray.init(num_cpus=os.cpu_count(), **{**RAY_INIT_DEFAULTS, "log_to_driver": False})
     checks = None if args.portfolio_checks is None else args.portfolio_checks == "on"
-    setup = bench_setup(f"bench-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, checks)
+    setup = bench_setup(f"bench-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, checks, crossing=args.crossing_off)
     server = BrokerServer(setup, "127.0.0.1", 0)
     url = await server.start()
     baseline: BrokerServer | None = None
-    base = "audit-off" if args.audit_off else "no-journal"
-    if args.audit_off:  # the same server without the audit log, for the audit ratio
+    base = "audit-off" if args.audit_off else "crossing-off" if args.crossing_off else "no-journal"
+    if args.crossing_off:  # the same server without crossing, for the crossing check's cost
+        base_setup = bench_setup(f"bench-nocross-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, checks)
+        baseline = BrokerServer(base_setup, "127.0.0.1", 0)
+        base_url = await baseline.start()
+    elif args.audit_off:  # the same server without the audit log, for the audit ratio
         base_setup = bench_setup(f"bench-noaudit-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, checks, audit=False)
         baseline = BrokerServer(base_setup, "127.0.0.1", 0)
         base_url = await baseline.start()
@@ -458,7 +467,7 @@ async def run(args: argparse.Namespace) -> None:
     print(f"  one-order frames : brokerd {m['brokerd one-order frames/s']:>10,.0f} acked/s   echo {m['echo one-order frames/s']:>10,.0f} frames/s   ratio {m['brokerd one-order frames/s'] / m['echo one-order frames/s']:.3f}")
     print(f"  frames of 100    : brokerd {m['brokerd orders/s in frames of 100']:>10,.0f} acked/s   echo {m['echo frames of 100 orders, orders/s']:>10,.0f} orders/s   ratio {m['brokerd orders/s in frames of 100'] / m['echo frames of 100 orders, orders/s']:.3f}")
     if f"{base} one-order frames/s" in m:
-        what = f"audit on vs off (journal {args.durability})" if args.audit_off else f"journal {args.durability} vs none"
+        what = f"audit on vs off (journal {args.durability})" if args.audit_off else "crossing on vs off" if args.crossing_off else f"journal {args.durability} vs none"
         for name in ("one-order frames/s", "orders/s in frames of 100"):
             print(f"  {what}, {name}: {m['brokerd ' + name]:>10,.0f} vs {m[base + ' ' + name]:>10,.0f}   ratio {m['brokerd ' + name] / m[base + ' ' + name]:.2f}")
     print(f"  ack latency at {args.rate:,}/s offered: brokerd p50 {m['brokerd ack p50 ms']:.2f} ms p99 {m['brokerd ack p99 ms']:.2f} ms   echo p50 {m['echo p50 ms']:.2f} ms p99 {m['echo p99 ms']:.2f} ms")
@@ -486,6 +495,7 @@ def main() -> None:
     parser.add_argument("--durability", choices=("fsync", "buffered", "none"), default="fsync",
                         help="the journal mode measured; unless none, a second server without a journal runs beside it as the baseline")
     parser.add_argument("--audit-off", action="store_true", help="the baseline server has the same journal and no audit log ([audit] enabled = false)")
+    parser.add_argument("--crossing-off", action="store_true", help="the measured server crosses ([crossing] enabled = true), the baseline does not")
     args = parser.parse_args()
     import uvloop
 

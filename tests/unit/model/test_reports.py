@@ -270,6 +270,24 @@ def test_an_order_replaced_to_a_smaller_size_is_complete_at_its_new_size() -> No
     assert (row["ordered_qty"], row["fill_rate"], row["orders_complete"]) == ("4", "1", 1)
 
 
+def test_best_ex_shows_internal_executions_in_their_own_row() -> None:
+    """o1 (buy 10, quote 10.00 × 10.02) crossed in full at the mid 10.01; o2 (buy 10, same
+    quote) crossed 4 at 10.01 and was routed for 6, filled 6 @ 10.02 at SIM: the INTERNAL row
+    holds o1 and o2's 4, with an improvement of 0.01 each; SIM holds o2's routed 6 at 0."""
+    log = Log()
+    log.add("account-0", T0, accepted("o1", qty="10", bid="10.00", ask="10.02"))
+    log.add("account-0", T0, accepted("o2", qty="10", bid="10.00", ask="10.02"))
+    log.add("instrument-0", T0 + 1, Routed("A1", "o2", "SIM", "c1", "IBM", "buy", d("6"), None))
+    log.add("account-0", T0 + 2, fill("o1", "10", "10.01", venue="INTERNAL"))
+    log.add("account-0", T0 + 2, fill("o2", "4", "10.01", venue="INTERNAL"))
+    log.add("account-0", T0 + 3, fill("o2", "6", "10.02", venue="SIM"))
+    rows = {row["venue"]: row for row in as_dicts(BEST_EX_COLUMNS, best_ex(log.records, ZONE))}
+    internal, sim = rows["INTERNAL"], rows["SIM"]
+    assert (internal["orders"], internal["ordered_qty"], internal["filled_qty"], internal["orders_complete"]) == (2, "14", "14", 2)
+    assert (internal["avg_price_improvement"], internal["avg_effective_spread"]) == ("0.01", "0")
+    assert (sim["orders"], sim["ordered_qty"], sim["filled_qty"], sim["orders_complete"], sim["avg_price_improvement"]) == (1, "6", "6", 1, "0")
+
+
 # --- admin actions -----------------------------------------------------------------------------------
 
 

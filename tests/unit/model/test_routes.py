@@ -9,6 +9,9 @@ EXPECTED = {
     (R.NEW, E.HOLD_OPEN): R.HELD_OPEN,
     (R.NEW, E.HOLD_NAV): R.HELD_NAV,
     (R.NEW, E.SEND): R.ROUTED,
+    (R.NEW, E.REST_INTERNAL): R.INTERNAL,
+    (R.INTERNAL, E.SEND): R.ROUTED,
+    (R.INTERNAL, E.END): R.DONE,
     (R.HELD_STOP, E.SEND): R.ROUTED,
     (R.HELD_OPEN, E.SEND): R.ROUTED,
     (R.HELD_OPEN, E.JOIN_BLOCK): R.DONE,
@@ -36,4 +39,4 @@ def test_done_is_terminal_and_every_state_can_end() -> None:
 
 def test_a_route_is_at_a_venue_or_held_never_both() -> None:
     assert {state for state in R if state.at_venue} == {R.ROUTED, R.REPLACING}
-    assert {state for state in R if state.held} == {R.HELD_STOP, R.HELD_OPEN, R.HELD_NAV}
+    assert {state for state in R if state.held} == {R.HELD_STOP, R.HELD_OPEN, R.HELD_NAV, R.INTERNAL}

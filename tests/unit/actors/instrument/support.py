@@ -22,6 +22,7 @@ def make_state() -> InstrumentState:
 
 def run(state: InstrumentState, message: object) -> list[Send]:
     state.apply(message, 1)  # type: ignore[arg-type]
+    state.end_turn(1)  # as the shell does after each record's inputs
     sends = as_updates(state.out.drain())
     state.check_invariants()
     return sends

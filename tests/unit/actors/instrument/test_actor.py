@@ -5,6 +5,7 @@ the open's progress, status and the finished blocks in decimal strings."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +169,44 @@ async def test_marks_leave_in_no_journaled_batch_and_a_starting_shard_gets_every
     assert soft.seq == SOFT and soft.sender == "instrument-0"
     assert [(m.symbol, m.bid, m.ask, m.reference) for m in soft.messages] == [("IBM", D("149.90"), D("150.30"), D("150.10"))]
     await stop(actor)
+
+
+def crossing_config(data_dir: Path, enabled: bool) -> Config:
+    from model.config import CrossingSection
+
+    return msgspec.structs.replace(config(data_dir), crossing=CrossingSection(enabled=enabled, max_quote_age_ms=10**9))
+
+
+async def test_the_crossing_policy_is_journaled_so_replay_and_a_restart_cross_alike(tmp_path: Path) -> None:
+    from model.liquidity import LiquidityPolicy
+    from model.messages import OrderUpdate, SetLiquidity
+
+    actor = Shell("instrument-0", crossing_config(tmp_path, True), INSTRUMENTS)
+    actor.wired()  # as wiring does: the configuration's policy differs from the empty state's
+    await actor.local_inputs_applied()
+    assert actor.state.policy.enabled
+    feed = Feed(actor)
+    now = time.time_ns()  # the quote's age is checked against the record's time
+    await feed.send("venue-SIM", VenueQuote("SIM", "IBM", D("150.00"), D("100"), D("150.10"), D("100"), now))
+    sell = RouteOrder("s1", "A2", OrderSpec("IBM", Side.SELL, OrderType.MARKET, TimeInForce.DAY, D("4"), None, None, None))
+    await feed.send("account-0", route("b1", qty="4"), sell)
+    await actor.settle()
+    updates = [m for name, queue in actor.outbox.unacked.items() if name.startswith("account-")
+               for _, data in queue for m in decode_batch(data).messages if isinstance(m, OrderUpdate)]
+    assert sorted((u.order_id, u.venue, u.last_price) for u in updates) == [("b1", "INTERNAL", D("150.05")), ("s1", "INTERNAL", D("150.05"))]
+    assert (await actor.status())["crossing"]["counts"]["crossed"] == 2
+    replay = await actor.replay_hash()
+    assert replay["live"] == replay["replayed"], replay
+    live = await actor.state_hash()
+    await stop(actor)
+    again = Shell("instrument-0", crossing_config(tmp_path, True), INSTRUMENTS)  # same policy: nothing journaled
+    last = again.journal.last_seq
+    again.wired()
+    assert again.journal.last_seq == last and await again.state_hash() == live
+    await stop(again)
+    off = Shell("instrument-0", crossing_config(tmp_path, False), INSTRUMENTS)  # changed: journaled from here on
+    off.wired()
+    await off.local_inputs_applied()
+    assert off.state.policy == LiquidityPolicy.from_config(off.config.crossing, off.config.routing) and not off.state.policy.enabled
+    assert SetLiquidity.__struct_config__.tag == 200
+    await stop(off)

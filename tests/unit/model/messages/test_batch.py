@@ -76,6 +76,7 @@ WIRE_TAGS = {
     "VenueWireIn": 93,
     "VenueWireSent": 94,
     "VenueRecovered": 95,
+    "SetLiquidity": 200,
     "RequestTransfer": 110,
     "RequestJournal": 111,
     "QueryTransfers": 112,

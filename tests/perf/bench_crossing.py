@@ -1,0 +1,169 @@
+"""Marketable orders crossed internally beside the same orders routed to the sim venue.
+
+    python tests/perf/bench_crossing.py [--orders 4000] [--clients 2] [--repeats 3]
+
+Two servers run in one Ray cluster, alike but for ``[crossing]``: on in one, off in the
+other. Each run sends both the same orders — market orders of 1 IBM in frames of 100,
+buys and sells alternating between accounts of one account shard (a frame's orders reach
+the instrument actor in one batch, so a buy meets a sell of the same turn) — and counts
+orders/s from the first frame to the last order's ``filled`` report. With crossing every
+pair fills INTERNAL (account → instrument → account); without, each order goes to the
+sim venue (account → instrument → venue → instrument → account). The runs alternate
+between the servers; medians of ``--repeats``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from model import fixed  # noqa: E402
+from model.config import AccountSeed, CrossingSection, User  # noqa: E402
+from model.routing import shard_of  # noqa: E402
+from server.gateway.auth import signature  # noqa: E402
+from tests.conftest import demo_setup  # noqa: E402
+
+encode = msgspec.json.encode
+decode = msgspec.json.decode
+
+
+def accounts(shards: int, count: int) -> list[str]:
+    """``count`` account ids that all live on account shard 0."""
+    found: list[str] = []
+    index = 0
+    while len(found) < count:
+        name = f"X{index:05d}"
+        if shard_of(name, shards) == 0:
+            found.append(name)
+        index += 1
+    return found
+
+
+def bench_setup(namespace: str, crossing: bool, names: list[str]) -> Any:
+    setup = demo_setup()
+    config = setup.config
+    config = msgspec.structs.replace(
+        config,
+        server=msgspec.structs.replace(config.server, ws_port=0, data_dir=tempfile.mkdtemp(prefix="brokerd-bench-crossing-")),
+        topology=msgspec.structs.replace(config.topology, namespace=namespace),
+        gateway=msgspec.structs.replace(config.gateway, rate_limit_per_s=10**7, rate_limit_burst=10**7),
+        logging=msgspec.structs.replace(config.logging, level="warning"),
+        crossing=CrossingSection(enabled=crossing),
+    )
+    user = User(key="bench", secret="bench-secret", role="trader", accounts=names)
+    seeds = [AccountSeed(name, "bench", 10**8 * fixed.SCALE, positions=(("IBM", 10**6 * fixed.SCALE),)) for name in names]
+    return msgspec.structs.replace(setup, config=config, users=[*setup.users, user], accounts=[*setup.accounts, *seeds])
+
+
+def frames(names: list[str], count: int, tag: str) -> list[bytes]:
+    """``count`` orders in frames of 100: a buy and a sell of different accounts in turn."""
+    out = []
+    for frame_index in range(count // 100):
+        orders = []
+        for k in range(100):
+            n = frame_index * 100 + k
+            orders.append({"account": names[n % len(names)], "client_order_id": f"{tag}-{n}", "symbol": "IBM",
+                           "side": "buy" if n % 2 == 0 else "sell", "type": "market", "qty": "1"})
+        out.append(b'{"id":' + str(frame_index + 1).encode() + b"," + encode({"op": "new_orders", "orders": orders})[1:])
+    return out
+
+
+async def filled_per_second(url: str, work: list[bytes], orders: int) -> float:
+    """Send every frame (at most 10 unanswered) and count ``filled`` reports until ``orders``."""
+    from websockets.asyncio.client import connect
+
+    socket = await connect(url, compression=None, max_size=2**24, close_timeout=0.5)
+    ts, nonce = int(time.time() * 1000), os.urandom(8).hex()
+    await socket.send(encode({"op": "login", "id": 0, "key": "bench", "ts": ts, "nonce": nonce, "sig": signature("bench-secret", ts, nonce)}))
+    assert decode(await socket.recv()).get("ok")
+    credit = asyncio.Semaphore(10)
+
+    async def send() -> None:
+        for frame in work:
+            await credit.acquire()
+            await socket.send(frame, text=True)
+
+    started = time.perf_counter()
+    sender = asyncio.create_task(send())
+    filled = acks = 0
+    venues: dict[bytes, int] = {}
+    while filled < orders:
+        message = await socket.recv(decode=False)
+        if message.startswith(b'{"id":'):
+            acks += 1
+            if acks % 100 == 0:
+                credit.release()
+            if b'"type":"error"' in message:
+                raise RuntimeError(message[:300])
+        if b'"status":"filled"' in message:
+            filled += 1
+            at = message.find(b'"venue":"')
+            venue = message[at + 9 : message.find(b'"', at + 9)] if at >= 0 else b"?"
+            venues[venue] = venues.get(venue, 0) + 1
+        elif b'"status":"rejected"' in message or b'"status":"canceled"' in message:
+            raise RuntimeError(message[:300])
+    elapsed = time.perf_counter() - started
+    await sender
+    await socket.close()
+    print(f"    {orders:,} filled in {elapsed:.2f} s at {dict((k.decode(), v) for k, v in venues.items())}", flush=True)
+    return orders / elapsed
+
+
+async def run(args: argparse.Namespace) -> None:
+    import ray
+
+    from actors.runtime.options import RAY_INIT_DEFAULTS
+    from server.app import BrokerServer
+
+    ray.init(num_cpus=os.cpu_count(), **{**RAY_INIT_DEFAULTS, "log_to_driver": False})
+    names = accounts(demo_setup().config.topology.account_shards, 100)
+    servers = {
+        "crossed": BrokerServer(bench_setup(f"bench-x-{os.getpid()}", True, names), "127.0.0.1", 0),
+        "routed": BrokerServer(bench_setup(f"bench-r-{os.getpid()}", False, names), "127.0.0.1", 0),
+    }
+    urls = {name: await server.start() for name, server in servers.items()}
+    await asyncio.sleep(1)  # first quotes
+    results: dict[str, list[float]] = {name: [] for name in servers}
+    try:
+        for name, url in urls.items():  # warm both
+            await filled_per_second(url, frames(names, 400, f"warm{name}"), 400)
+        for repeat in range(args.repeats):
+            for name, url in urls.items():
+                results[name].append(await filled_per_second(url, frames(names, args.orders, f"r{repeat}{name}"), args.orders))
+            print(f"  repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in results.items()), flush=True)
+    finally:
+        for server in servers.values():
+            await server.stop()
+            shutil.rmtree(server.setup.config.server.data_dir, ignore_errors=True)
+        ray.shutdown()
+    crossed, routed = statistics.median(results["crossed"]), statistics.median(results["routed"])
+    print()
+    print(f"marketable orders, market 1 IBM, frames of 100, {args.orders:,} per run, medians of {args.repeats}:")
+    print(f"  crossed internally {crossed:>9,.0f} filled/s   routed to the sim venue {routed:>9,.0f} filled/s   ratio {crossed / routed:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=4000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    import uvloop
+
+    uvloop.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

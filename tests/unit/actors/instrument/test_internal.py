@@ -1,0 +1,226 @@
+"""The internal book: crossing client orders before a venue, as the instrument actor does it."""
+
+from __future__ import annotations
+
+import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from actors.instrument.core import InstrumentState
+from actors.instrument.internal import INTERNAL
+from actors.runtime.outputs import Send
+from model.enums import OrderType, Side, TimeInForce, VenueEventKind
+from model.liquidity import MS, LiquidityPolicy
+from model.messages import (
+    CancelRoute,
+    OrderUpdate,
+    ReplaceRoute,
+    RouteOrder,
+    SetLiquidity,
+    VenueNewOrder,
+    VenueQuote,
+    VenueReplace,
+    VenueReport,
+)
+from model.orders import OrderSpec
+from tests.unit.actors.instrument.support import IBM, VENUES, D
+
+NOW = 1_000 * MS
+ON = LiquidityPolicy(enabled=True)
+RESTING = LiquidityPolicy(enabled=True, rest_limit_orders=True)
+
+
+def state_with(policy: LiquidityPolicy = ON, bid: str = "150.00", ask: str = "150.10") -> InstrumentState:
+    state = InstrumentState("instrument-0", [IBM], VENUES)
+    turn(state, SetLiquidity(policy), VenueQuote("A", "IBM", D(bid), D("100"), D(ask), D("100"), NOW))
+    return state
+
+
+def turn(state: InstrumentState, *messages: object, now: int = NOW) -> list[Send]:
+    """One record's inputs, then the end of its turn, as the shell applies them."""
+    for message in messages:
+        state.apply(message, now)  # type: ignore[arg-type]
+    state.end_turn(now)
+    sends = state.out.drain()
+    state.check_invariants()
+    return sends
+
+
+def order(order_id: str, account: str, side: Side, qty: str, price: str | None = None, tif: TimeInForce = TimeInForce.DAY) -> RouteOrder:
+    order_type = OrderType.LIMIT if price else OrderType.MARKET
+    return RouteOrder(order_id, account, OrderSpec("IBM", side, order_type, tif, D(qty), None, D(price) if price else None, None))
+
+
+def trades(sends: list[Send]) -> list[tuple[str, str, int, int | None, bool]]:
+    return [(s.message.order_id, s.message.venue, s.message.last_qty, s.message.last_price, s.message.done)
+            for s in sends if isinstance(s.message, OrderUpdate) and s.message.kind is VenueEventKind.TRADE]
+
+
+def children(sends: list[Send]) -> list[VenueNewOrder]:
+    return [s.message for s in sends if isinstance(s.message, VenueNewOrder)]
+
+
+def test_two_marketable_orders_of_one_batch_cross_at_the_mid_and_nothing_goes_to_a_venue() -> None:
+    state = state_with()
+    sends = turn(state, order("b1", "A1", Side.BUY, "10"), order("s1", "A2", Side.SELL, "10"))
+    assert trades(sends) == [("b1", INTERNAL, D("10"), D("150.05"), True), ("s1", INTERNAL, D("10"), D("150.05"), True)]
+    assert {s.key for s in sends if isinstance(s.message, OrderUpdate)} == {"A1", "A2"}  # each to its own account
+    assert children(sends) == [] and state.routes == {} and state.internal == {"IBM": []}
+
+
+def test_what_does_not_cross_goes_to_the_best_venue_for_the_rest_only() -> None:
+    state = state_with()
+    sends = turn(state, order("b1", "A1", Side.BUY, "10"), order("s1", "A2", Side.SELL, "4"))
+    assert trades(sends) == [("b1", INTERNAL, D("4"), D("150.05"), False), ("s1", INTERNAL, D("4"), D("150.05"), True)]
+    (child,) = children(sends)
+    assert child.spec.qty == D("6")
+    fill = VenueReport("A", child.child_id, VenueEventKind.TRADE, D("6"), D("150.10"), None, NOW)
+    assert trades(turn(state, fill)) == [("b1", "A", D("6"), D("150.10"), True)]
+    assert state.routes == {}
+
+
+def test_an_account_never_crosses_its_own_order() -> None:
+    sends = turn(state_with(), order("b1", "A1", Side.BUY, "10"), order("s1", "A1", Side.SELL, "10"))
+    assert trades(sends) == [] and len(children(sends)) == 2
+
+
+def test_a_stale_or_crossed_nbbo_routes_as_today_and_counts_why() -> None:
+    state = state_with()
+    late = NOW + 3_000 * MS  # the quote is 3 s old: past max_quote_age
+    sends = turn(state, order("b1", "A1", Side.BUY, "10"), order("s1", "A2", Side.SELL, "10"), now=late)
+    assert trades(sends) == [] and len(children(sends)) == 2
+    assert state.crossing_stats["IBM:stale_quote"] == 2
+    crossed = state_with()
+    turn(crossed, VenueQuote("B", "IBM", D("150.20"), D("100"), D("150.30"), D("100"), NOW))  # B's bid above A's ask
+    sends = turn(crossed, order("b1", "A1", Side.BUY, "10"), order("s1", "A2", Side.SELL, "10"))
+    assert trades(sends) == [] and crossed.crossing_stats["IBM:crossed_market"] == 2
+
+
+def test_crossing_off_for_the_symbol_or_its_asset_class_routes_as_today() -> None:
+    for policy in (LiquidityPolicy(enabled=True, off_symbols=("IBM",)), LiquidityPolicy(enabled=True, off_asset_classes=("equity",)), LiquidityPolicy()):
+        sends = turn(state_with(policy), order("b1", "A1", Side.BUY, "10"), order("s1", "A2", Side.SELL, "10"))
+        assert trades(sends) == [] and len(children(sends)) == 2
+
+
+def test_a_resting_limit_order_crosses_an_incoming_market_order_at_its_limit_bound_price() -> None:
+    state = state_with(RESTING)
+    assert children(turn(state, order("s1", "A2", Side.SELL, "10", "150.08"))) == []  # rests: not marketable
+    sends = turn(state, order("b1", "A1", Side.BUY, "3"))
+    assert trades(sends) == [("s1", INTERNAL, D("3"), D("150.08"), False), ("b1", INTERNAL, D("3"), D("150.08"), True)]
+    assert [r.order_id for r in state.internal["IBM"]] == ["s1"]
+
+
+def test_price_then_time_priority_among_resting_orders() -> None:
+    state = state_with(RESTING)
+    turn(state, order("s1", "A2", Side.SELL, "5", "150.08"), order("s2", "A3", Side.SELL, "5", "150.06"), order("s3", "A4", Side.SELL, "5", "150.06"))
+    sends = turn(state, order("b1", "A1", Side.BUY, "12"))
+    assert [(t[0], t[2]) for t in trades(sends) if t[0] != "b1"] == [("s2", D("5")), ("s3", D("5")), ("s1", D("2"))]
+    assert [t[3] for t in trades(sends)] == [D("150.06")] * 4 + [D("150.08")] * 2
+
+
+def test_a_resting_order_goes_to_a_venue_when_the_market_comes_to_it() -> None:
+    state = state_with(RESTING)
+    turn(state, order("b1", "A1", Side.BUY, "10", "150.05"))
+    (child,) = children(turn(state, VenueQuote("A", "IBM", D("149.95"), D("100"), D("150.04"), D("100"), NOW)))
+    assert child.spec.qty == D("10") and state.internal["IBM"] == [] and state.routes["b1"].venue == "A"
+
+
+def test_a_resting_order_cancels_and_replaces_here_and_a_replace_loses_its_time_priority() -> None:
+    state = state_with(RESTING)
+    turn(state, order("s1", "A2", Side.SELL, "5", "150.08"), order("s2", "A3", Side.SELL, "5", "150.08"))
+    replaced = turn(state, ReplaceRoute("s1", "s1r", "A2", "IBM", D("6"), D("150.08"), None))
+    assert [s.message.kind for s in replaced] == [VenueEventKind.REPLACED]
+    assert [r.order_id for r in state.internal["IBM"]] == ["s2", "s1r"]
+    canceled = turn(state, CancelRoute("s2", "A3", "IBM"))
+    assert [s.message.kind for s in canceled] == [VenueEventKind.CANCELED]
+    assert [r.order_id for r in state.internal["IBM"]] == ["s1r"]
+
+
+def test_a_replace_at_the_venue_asks_for_the_quantity_that_did_not_cross() -> None:
+    state = state_with()
+    (child,) = children(turn(state, order("b1", "A1", Side.BUY, "10", "150.10"), order("s1", "A2", Side.SELL, "4")))
+    replace = [s.message for s in turn(state, ReplaceRoute("b1", "b1r", "A1", "IBM", D("8"), D("150.10"), None))]
+    assert replace == [VenueReplace(child.child_id, D("4"), D("150.10"))]  # 8 in all, 4 of them crossed
+
+
+def test_turning_crossing_off_sends_resting_orders_to_a_venue() -> None:
+    state = state_with(RESTING)
+    turn(state, order("s1", "A2", Side.SELL, "5", "150.08"))
+    (child,) = children(turn(state, SetLiquidity(LiquidityPolicy())))
+    assert child.spec.qty == D("5") and state.internal["IBM"] == []
+
+
+def test_the_internal_book_survives_a_snapshot_in_order() -> None:
+    state = state_with(RESTING)
+    turn(state, order("s1", "A2", Side.SELL, "5", "150.08"), order("s2", "A3", Side.SELL, "5", "150.07"))
+    turn(state, ReplaceRoute("s1", "s1r", "A2", "IBM", D("5"), D("150.08"), None))
+    encoded = msgspec.msgpack.encode(state.snapshot())
+    restored = InstrumentState.restore(msgspec.msgpack.decode(encoded, type=InstrumentState.snapshot_type))
+    restored.check_invariants()
+    assert restored.state_hash() == state.state_hash() and restored.policy == RESTING
+    assert [r.order_id for r in restored.internal["IBM"]] == ["s2", "s1r"]
+    market = order("b1", "A1", Side.BUY, "8")
+    assert turn(restored, market) == turn(state, market) and restored.state_hash() == state.state_hash()
+
+
+_side = st.sampled_from([Side.BUY, Side.SELL])
+_limit = st.none() | st.integers(min_value=14_980, max_value=15_020)  # cents
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=st.lists(
+    st.one_of(
+        st.tuples(st.just("quote"), st.sampled_from(["A", "B"]), st.integers(min_value=14_980, max_value=15_020), st.integers(min_value=-3, max_value=10)),
+        st.tuples(st.just("order"), _side, _limit, st.integers(min_value=1, max_value=20)),
+    ),
+    min_size=1, max_size=30,
+), per_turn=st.integers(min_value=1, max_value=4))
+def test_no_internal_execution_ever_trades_through_the_nbbo_of_its_moment(steps: list[tuple[object, ...]], per_turn: int) -> None:
+    state = state_with(RESTING)
+    cent = D("0.01")
+    for start in range(0, len(steps), per_turn):
+        messages: list[object] = []
+        for i, step in enumerate(steps[start:start + per_turn], start):
+            if step[0] == "quote":
+                _, venue, bid, width = step
+                messages.append(VenueQuote(str(venue), "IBM", int(bid) * cent, D("50"), (int(bid) + int(width)) * cent, D("50"), NOW))  # type: ignore[call-overload]
+            else:
+                _, side, limit, qty = step
+                price = None if limit is None else str(fixed_cents(int(limit)))  # type: ignore[call-overload]
+                messages.append(order(f"o{i}", f"A{i}", side, str(qty), price))  # type: ignore[arg-type]
+        for message in messages:  # the NBBO of each input's moment, checked as it is applied
+            state.apply(message, NOW)  # type: ignore[arg-type]
+            book = state.books["IBM"]
+            for send in state.out.drain():
+                update = send.message
+                if isinstance(update, OrderUpdate) and update.venue == INTERNAL:
+                    assert book.bid is not None and book.ask is not None and update.last_price is not None
+                    assert book.bid <= update.last_price <= book.ask
+                    assert update.last_price % cent == 0
+        state.end_turn(NOW)
+        state.out.drain()
+        state.check_invariants()
+        for routes in state.internal.values():  # what rests at the end of a turn is never marketable
+            book = state.books["IBM"]
+            for route in routes:
+                if route.spec.price is None or book.bid is None or book.ask is None or book.bid >= book.ask:
+                    continue
+                assert (route.spec.price < book.ask) if route.spec.side is Side.BUY else (route.spec.price > book.bid)
+
+
+def fixed_cents(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def test_a_halted_symbol_s_resting_orders_neither_cross_nor_route_until_it_resumes() -> None:
+    from model.messages import SetTradingStatus
+
+    state = state_with(RESTING)
+    turn(state, order("b1", "A1", Side.BUY, "10", "150.05"))
+    turn(state, SetTradingStatus("IBM", True))
+    assert children(turn(state, VenueQuote("A", "IBM", D("149.95"), D("100"), D("150.04"), D("100"), NOW))) == []
+    assert children(turn(state, ReplaceRoute("b1", "b2", "A1", "IBM", D("10"), D("150.06"), None))) == []
+    assert [r.order_id for r in state.internal["IBM"]] == ["b2"]
+    turn(state, SetTradingStatus("IBM", False))
+    (child,) = children(turn(state, VenueQuote("A", "IBM", D("149.95"), D("100"), D("150.04"), D("100"), NOW)))
+    assert child.spec.qty == D("10")
