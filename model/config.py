@@ -607,17 +607,18 @@ class WebSection(_Section, frozen=True):
     status_timeout_ms: int = 2000
     # /metrics answers from a status read at most this long ago (a scrape storm asks once)
     metrics_cache_ms: int = 1000
-    # upper bounds (ms) of the hop-latency histogram's buckets (``+Inf`` is added)
-    latency_buckets_ms: list[float] = msgspec.field(default_factory=lambda: [0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0])
+    # upper bounds (µs, whole: no float in the configuration) of the hop and commit latency
+    # histograms' buckets (``+Inf`` is added)
+    latency_buckets_us: list[int] = msgspec.field(default_factory=lambda: [250, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000])
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError("web.port must be 0 (the WebSocket port) or a port number")
         if self.status_timeout_ms < 1 or self.metrics_cache_ms < 0:
             raise ValueError("web.status_timeout_ms must be at least 1 and web.metrics_cache_ms at least 0")
-        buckets = self.latency_buckets_ms
+        buckets = self.latency_buckets_us
         if not buckets or any(b <= 0 for b in buckets) or sorted(set(buckets)) != list(buckets):
-            raise ValueError("web.latency_buckets_ms must be positive and strictly increasing")
+            raise ValueError("web.latency_buckets_us must be positive and strictly increasing")
 
 
 class Config(_Section, frozen=True):

@@ -20,8 +20,8 @@ class Histogram:
 
     __slots__ = ("bounds_ns", "counts", "sum_ns")
 
-    def __init__(self, bounds_ms: Sequence[float]) -> None:
-        self.bounds_ns = [int(bound * 1_000_000) for bound in bounds_ms]
+    def __init__(self, bounds_us: Sequence[int]) -> None:
+        self.bounds_ns = [bound * 1_000 for bound in bounds_us]
         self.counts = [0] * (len(self.bounds_ns) + 1)
         self.sum_ns = 0
 
@@ -31,9 +31,10 @@ class Histogram:
         self.sum_ns += ns
 
     def view(self) -> dict[str, Any]:
-        """``{"le_ms": [...], "cumulative": [...], "count": n, "sum_ms": s}`` for ``status``."""
+        """``{"le_us": [...], "cumulative": [...], "count": n, "sum_us": s}`` for ``status``
+        (whole microseconds: no float on the wire)."""
         running, cumulative = 0, []
         for count in self.counts:
             running += count
             cumulative.append(running)
-        return {"le_ms": [b / 1_000_000 for b in self.bounds_ns], "cumulative": cumulative, "count": running, "sum_ms": self.sum_ns / 1_000_000}
+        return {"le_us": [b // 1_000 for b in self.bounds_ns], "cumulative": cumulative, "count": running, "sum_us": self.sum_ns // 1_000}

@@ -206,9 +206,9 @@ class DurableHost(LinkedHost):
         self.commits = GroupCommit(self.name, journal, self.background, self._finish, self.config.journal.lazy_commit_ms / 1000)
         self.commits.prefix = self._soft_head
         # measured for /metrics from here on (a replay's hops are not traffic)
-        self.commits.histogram = Histogram(self.config.web.latency_buckets_ms)
+        self.commits.histogram = Histogram(self.config.web.latency_buckets_us)
         if self.machine.inbox.histogram is None:
-            self.machine.inbox.histogram = Histogram(self.config.web.latency_buckets_ms)
+            self.machine.inbox.histogram = Histogram(self.config.web.latency_buckets_us)
         self.snapshotter = Snapshotter(self.name, journal, self.config.journal, self.commits.writer, snapshot_seq)
 
     @property

@@ -28,7 +28,7 @@ class Inbox:
         self.applied: dict[str, int] = {}
         self.held: dict[str, dict[int, Batch]] = {}
         self.delays: collections.deque[int] = collections.deque(maxlen=delay_samples)
-        self.histogram: Histogram | None = None  # set by a shell that exposes /metrics (``[web] latency_buckets_ms``)
+        self.histogram: Histogram | None = None  # set by a shell that exposes /metrics (``[web] latency_buckets_us``)
 
     def delay_percentiles(self) -> dict[str, float]:
         """p50/p99 of recent hop delays, in milliseconds."""

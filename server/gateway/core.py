@@ -143,7 +143,7 @@ class Gateway:
         self.baskets = BasketLoads(name, outbox, setup.config.basket.chunks_in_flight)
         self.admin = admin
         self.inbox = Inbox(soft=True)
-        self.inbox.histogram = Histogram(setup.config.web.latency_buckets_ms)
+        self.inbox.histogram = Histogram(setup.config.web.latency_buckets_us)
         self.connections: dict[int, Connection] = {}
         self.fanout = Fanout(self.connections, self.instruments, setup.config.gateway.max_channels_per_connection, self.access.tenant_of.get)
         self.ids = itertools.count(max(since, 1))  # ids never repeat across restarts

@@ -62,11 +62,17 @@ class _Writer:
         self.lines.append(f"# HELP {name} {text}")
         self.lines.append(f"# TYPE {name} histogram")
         for labels, view in series:
-            for bound, count in zip([*view["le_ms"], None], view["cumulative"], strict=True):
-                le = "+Inf" if bound is None else repr(bound / 1000)
+            for bound, count in zip([*view["le_us"], None], view["cumulative"], strict=True):
+                le = "+Inf" if bound is None else _seconds(bound)
                 self.lines.append(f"{name}_bucket{_labels({**labels, 'le': le})} {count}")
-            self.lines.append(f"{name}_sum{_labels(labels)} {_number(view['sum_ms'] / 1000)}")
+            self.lines.append(f"{name}_sum{_labels(labels)} {_seconds(view['sum_us'])}")
             self.lines.append(f"{name}_count{_labels(labels)} {view['count']}")
+
+
+def _seconds(us: int) -> str:
+    """Whole microseconds as the decimal seconds Prometheus reads (exact: no float)."""
+    whole, part = divmod(us, 1_000_000)
+    return f"{whole}.{part:06d}".rstrip("0").rstrip(".") if part else str(whole)
 
 
 def _labels(labels: dict[str, Any]) -> str:

@@ -60,7 +60,7 @@ async def slow() -> dict[str, Any]:
 
 async def statuses() -> dict[str, Any]:
     return {"halted": ["IBM"], "killed": [], "actors": [{"name": "account-0", "orders": 7, "journal_seq": 10, "snapshot_seq": 4, "applied": 3}],
-            "histograms": {"account-0": {"commit": {"le_ms": [1.0], "cumulative": [2, 3], "count": 3, "sum_ms": 4.5}}}}
+            "histograms": {"account-0": {"commit": {"le_us": [1000], "cumulative": [2, 3], "count": 3, "sum_us": 4500}}}}
 
 
 async def test_page_health_and_metrics_share_the_websocket_port_and_upgrades_still_log_in() -> None:
@@ -126,6 +126,6 @@ def test_every_committed_asset_is_served_and_index_is_the_root() -> None:
 
 
 def test_web_section_refuses_bad_values() -> None:
-    for bad in ({"port": 70000}, {"status_timeout_ms": 0}, {"latency_buckets_ms": [5.0, 1.0]}, {"latency_buckets_ms": []}):
+    for bad in ({"port": 70000}, {"status_timeout_ms": 0}, {"latency_buckets_us": [5000, 1000]}, {"latency_buckets_us": []}):
         with pytest.raises(msgspec.ValidationError):
             msgspec.convert(bad, WebSection)

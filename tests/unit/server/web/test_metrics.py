@@ -30,7 +30,7 @@ def test_every_family_has_help_and_type_and_labels_are_escaped() -> None:
             {"name": 'gateway-0"x', "connections": 3, "sessions": 2, "requests": 9, "frames_queued": 0},
             {"name": "account-1", "orders": 5, "journal_seq": 9, "snapshot_seq": 9, "recovered": {"seconds": 0.25}},
         ],
-        "histograms": {"gateway-0": {"hop": {"le_ms": [0.5, 2.0], "cumulative": [1, 1, 4], "count": 4, "sum_ms": 30.0}}},
+        "histograms": {"gateway-0": {"hop": {"le_us": [500, 2000], "cumulative": [1, 1, 4], "count": 4, "sum_us": 30_000}}},
     }
     text = render(status, Tally())
     lines = text.splitlines()
