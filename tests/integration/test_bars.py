@@ -7,7 +7,6 @@ import asyncio
 import time
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from actors.instrument.actor import InstrumentActor
 from actors.instrument.bars import BarWriter, Trade
 from model import fixed
 from model.calendar import day_start_ns
@@ -21,8 +20,8 @@ from model.enums import OrderType, VenueEventKind
 from model.messages import MarketUpdate, VenueQuote, VenueReport, decode_batch
 from model.risk import stored
 from model.risk.history import NS_PER_MINUTE, Bar, BarBuilder, load_bars, load_history
-from tests.unit.actors.instrument.test_actor import INSTRUMENTS, Feed, Shell, route, stop
 from tests.conftest import demo_setup
+from tests.unit.actors.instrument.test_actor import INSTRUMENTS, Feed, Shell, route, stop
 
 D = fixed.parse
 TZ = "UTC"

@@ -19,7 +19,7 @@ from model.config import Config, JournalSection, PortfolioSection, ServerSection
 from model.messages import MarketUpdate
 from model.risk import model as risk_model
 from model.risk import stored
-from model.risk.history import HistoryError, NS_PER_MINUTE, load_history
+from model.risk.history import NS_PER_MINUTE, HistoryError, load_history
 from tests.conftest import demo_setup
 
 SETUP = demo_setup()
