@@ -221,6 +221,24 @@ class PortfolioSection(_Section, frozen=True):
             raise ValueError(f"portfolio: drawdown_alert_pct {self.drawdown_alert_pct} must be in (0, 100]")
 
 
+class BarsSection(_Section, frozen=True):
+    """Minute and daily bars each InstrumentActor builds from its symbols' consolidated
+    quotes and trades and keeps under the data dir (docs/risk.md#price-history): derived
+    output, not state (no journal, no snapshot)."""
+
+    enabled: bool = True  # false: no bar is built or written (the risk model then never finds persisted ones)
+    dir: str = "bars"  # where they are kept; relative: to [server] data_dir
+
+    def __post_init__(self) -> None:
+        if not self.dir.strip():
+            raise ValueError("bars.dir must name a folder (relative: under the data dir)")
+
+    def folder(self, data_dir: str | Path) -> Path:
+        """The bars' folder: ``dir`` itself when absolute, else under ``data_dir``."""
+        path = Path(self.dir)
+        return path if path.is_absolute() else Path(data_dir) / path
+
+
 class TenantRiskSection(_Section, frozen=True):
     """One tenant's pre-trade limits where they differ from ``[risk]``
     (``[tenants.NAME.risk]``): each setting left out is ``[risk]``'s. The client order id's
@@ -628,6 +646,7 @@ class Config(_Section, frozen=True):
     gateway: GatewaySection = GatewaySection()
     risk: RiskSection = RiskSection()
     portfolio: PortfolioSection = PortfolioSection()
+    bars: BarsSection = BarsSection()
     sim: SimSection = SimSection()
     journal: JournalSection = JournalSection()
     drop_copy: DropCopySection = DropCopySection()

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 import ray
+import structlog
 
 from actors.account.core import AccountState
 from actors.account.marks import MarksHost
@@ -29,6 +30,8 @@ from model.statements import GAINS_HEADER, STATEMENT_CSV_HEADER, statement_csv_r
 from model.transfers import Decision, TransferReason, TransferStatus, transfer_view
 from model.views import account_view, orders_view
 from snapshots.files import atomic_text, write_allocations_csv, write_csv, write_positions_csv
+
+log = structlog.get_logger("risk")
 
 
 @ray.remote
@@ -76,10 +79,14 @@ class AccountActor(MarksHost):
         return len(fresh)
 
     def portfolio_model(self) -> SetPortfolioModel:
-        """The risk model from ``[portfolio]``'s history (or the demo's) and its limits. A bad
-        history file stops the shard's start with the file's findings."""
-        section = self.config.portfolio
-        loaded = risk_model.load_or_demo(section, self.instruments)
+        """The risk model from ``[portfolio]``'s history file, else the daily bars kept under
+        the data dir when there are enough, else the demo history (``choose_history``); and
+        its limits. A bad history file (or persisted daily file) stops the shard's start with
+        the file's findings."""
+        section, config = self.config.portfolio, self.config
+        bars = config.bars.folder(config.server.data_dir) if config.bars.enabled else None
+        loaded, source = risk_model.choose_history(section, self.instruments, bars=bars)
+        log.info("risk history", actor=self.name, source=source, days=len(loaded.days))
         self.returns_window = risk_model.window_of(loaded, self.instruments, section)  # what ``admin risk`` measures with
         model = risk_model.build_model(loaded, self.instruments, section)
         return SetPortfolioModel(model, risk_model.portfolio_config(section))

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 import ray
 
+from actors.instrument.bars import BarWriter
 from actors.instrument.core import InstrumentState
 from actors.instrument.router import only_acceptances
 from actors.instrument.window import SendWindow
@@ -32,7 +33,11 @@ class InstrumentActor(DurableHost):
     Marks (each symbol's consolidated quote, for the shards' pre-trade risk) go to every
     account shard in soft batches, outside the journaled stream (``actors/account/marks.py``):
     those of a record before its batches, every current one when a link to a shard opens,
-    and on a shard's asking (``current_marks``) when it starts."""
+    and on a shard's asking (``current_marks``) when it starts.
+
+    Bars (``[bars]``): each live record's marks and venue trades feed a ``BarWriter``
+    after the record is committed and its batches sent (``on_applied``); the minute and
+    daily bars it closes are appended under the data dir (``bars.py``)."""
 
     audited = True  # its core writes order events to its audit chain (docs/audit.md)
 
@@ -43,6 +48,11 @@ class InstrumentActor(DurableHost):
         self.window = SendWindow(config.batching.max_in_flight_to_shard)
         self.recover(config.server.data_dir)
         self.state.take_marks()  # what replay published went out before the restart
+        self.record_marks: list[MarketUpdate] = []  # the marks of the record being sent, for the bars
+        self.bars: BarWriter | None = None
+        if config.bars.enabled:
+            self.bars = BarWriter(config.bars.folder(config.server.data_dir), config.open.timezone, name)
+            self.state.collect_trades()  # only now: a replay's trades are in bars written before the restart
 
     @property
     def state(self) -> InstrumentState:
@@ -72,7 +82,7 @@ class InstrumentActor(DurableHost):
         """The record's marks first, so a fill in its batches never meets an older one; then
         the record's batches: to a shard within its window (``_write_window``), to anyone
         else at once."""
-        marks = self.state.take_marks()
+        marks = self.record_marks = self.state.take_marks()
         if marks and self.links is not None:
             data = self._soft(marks)
             for shard in self.shards:
@@ -88,6 +98,19 @@ class InstrumentActor(DurableHost):
                 self.links.send(name, data)
         for name in windowed:
             self._write_window(name)
+
+    def on_applied(self) -> None:
+        """The record is committed and sent: its marks and trades into the bars (file writes
+        only when a bar closes: the first price of a later minute)."""
+        marks, self.record_marks = self.record_marks, []
+        if self.bars is not None:
+            self.bars.take(marks, self.state.take_trades())
+
+    async def close(self) -> None:
+        """A clean stop: the open minute bars are written, then the journal is closed."""
+        await super().close()
+        if self.bars is not None:
+            self.bars.close()
 
     def _write_window(self, name: str) -> None:
         """Write ``name``'s batches waiting in the outbox, in seq order, while fewer than
@@ -138,6 +161,7 @@ class InstrumentActor(DurableHost):
     async def status(self) -> dict[str, Any]:
         status = await super().status()
         core = self.state
+        status["bars_written"] = None if self.bars is None else self.bars.written
         status["open"] = {
             "queued": sum(1 for route in core.routes.values() if route.state is RouteState.HELD_OPEN) + len(core.held_open),
             "queued_for_nav": sum(1 for route in core.routes.values() if route.state is RouteState.HELD_NAV),

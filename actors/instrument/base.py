@@ -47,6 +47,10 @@ class InstrumentBase(Dispatcher):
         self.done_blocks: list[opening.BlockDone] = []  # every finished block, for operators and the back office
         self.books = {i.symbol: Book(instrument=i, reference=i.reference_price) for i in instruments}
         self.marks_out: dict[str, MarketUpdate] = {}  # marks published, not yet taken (soft: not state; books.py)
+        # each venue trade as (symbol, price, quantity, now), for the shell's bars
+        # (``actors/instrument/bars.py``): soft, not state, and collected only once the shell
+        # asks for it (``collect_trades``) — a replay or a core outside a shell keeps none
+        self.trades_out: list[tuple[str, int, int, int]] | None = None
         self.venues = venues
         self._candidates: dict[tuple[str, OrderType], list[str]] = {}  # derived from ``venues``: not state
         self._fee_cache: dict[str, tuple[int, int]] = {}  # venue → (take fee, rebate): derived from ``venues``
@@ -128,6 +132,23 @@ class InstrumentBase(Dispatcher):
             self.children.pop(route.child_id, None)
         for leg in route.legs or ():
             self.children.pop(leg.child_id, None)
+
+    def collect_trades(self) -> None:
+        """From now on keep each venue trade for ``take_trades`` (the shell's bars)."""
+        if self.trades_out is None:
+            self.trades_out = []
+
+    def take_trades(self) -> list[tuple[str, int, int, int]]:
+        """The venue trades since the last call (none unless ``collect_trades``)."""
+        trades = self.trades_out
+        if not trades:
+            return []
+        self.trades_out = []
+        return trades
+
+    def _traded(self, symbol: str, price: int | None, qty: int, now: int) -> None:
+        if self.trades_out is not None and price is not None:
+            self.trades_out.append((symbol, price, qty, now))
 
     def _anomaly(self, text: str) -> None:
         self.anomalies.append(text)

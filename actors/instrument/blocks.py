@@ -123,6 +123,7 @@ class OpenBlocks(Router):
                 self._anomaly(f"{report.venue} bad trade for block {block.block_id}: {report.last_qty} at {report.last_price}")
                 return
             block.fill_qty += report.last_qty
+            self._traded(block.symbol, report.last_price, report.last_qty, now)
             block.fill_value += fixed.raw_value(report.last_qty, report.last_price, self.books[block.symbol].instrument.multiplier)
             if report.done or (not block.notional and block.fill_qty >= block.routed):
                 self._finish_block(block, now)

@@ -186,6 +186,7 @@ class Router(InstrumentBase):
         kind = report.kind
         if kind is _TRADE:
             route.cum_qty += report.last_qty
+            self._traded(route.spec.symbol, report.last_price, report.last_qty, now)
             done = report.done or (route.spec.qty is not None and route.cum_qty >= route.spec.qty)
             self._update(route, report.kind, now, report.last_qty, report.last_price, report.reason, done, report.venue)
             if done:

@@ -82,6 +82,11 @@ class BarBuilder:
             return []
         return self._take(symbol, price, qty, now)
 
+    def resume_day(self, bar: Bar) -> None:
+        """Take ``bar`` (a daily bar: ``start`` a day's ordinal) as its symbol's open daily bar:
+        the day so far, as kept before a restart; the day's later prices go on from it."""
+        self.days[bar.symbol] = _Open(bar.start, bar.open, bar.high, bar.low, bar.close, bar.volume)
+
     def close(self) -> list[Bar]:
         """Every open bar, closed (at the end of a session or a stop)."""
         closed = [_bar(symbol, bar) for symbol, bar in self.minutes.items()]

@@ -16,7 +16,7 @@ from model import fixed
 from model.config import PortfolioSection
 from model.instruments import Instrument
 from model.messages.risk import PortfolioConfig
-from model.risk import history, measures
+from model.risk import history, measures, stored
 from model.risk.history import History
 from model.risk.limits import RiskModel
 
@@ -52,14 +52,35 @@ def build_model(loaded: History, instruments: list[Instrument], section: Portfol
     )
 
 
-def load_or_demo(section: PortfolioSection, instruments: list[Instrument], root: Path | None = None) -> History:
-    """The configured history file (relative to ``root``), or the demo history of the
-    instruments. Raises ``HistoryError`` for a bad file."""
+def load_or_demo(section: PortfolioSection, instruments: list[Instrument], root: Path | None = None, bars: Path | None = None) -> History:
+    """The history the risk model is made from (``choose_history``), without saying which."""
+    return choose_history(section, instruments, root, bars)[0]
+
+
+def choose_history(section: PortfolioSection, instruments: list[Instrument], root: Path | None = None, bars: Path | None = None) -> tuple[History, str]:
+    """The history and where it came from, the first of: the configured history file
+    (relative to ``root``); the daily bars persisted under ``bars`` (``model/risk/stored.py``)
+    when they are enough (``enough_history``); the demo history of the instruments.
+    Raises ``HistoryError`` for a bad history file or a bad persisted daily file."""
     if section.history_file:
         path = Path(section.history_file)
-        return history.load_history(path if path.is_absolute() or root is None else root / path)
+        return history.load_history(path if path.is_absolute() or root is None else root / path), str(path)
+    if bars is not None:
+        persisted = stored.read_daily(bars)
+        if persisted is not None and enough_history(persisted, instruments, section):
+            return persisted, str(bars / stored.DAILY)
     prices = {i.symbol: (i.reference_price, i.asset_class.value) for i in instruments}
-    return history.history_of(history.demo_history(prices, section.demo_history_days, section.demo_history_seed))
+    return history.history_of(history.demo_history(prices, section.demo_history_days, section.demo_history_seed)), "demo"
+
+
+def enough_history(loaded: History, instruments: list[Instrument], section: PortfolioSection) -> bool:
+    """Whether a model can be made from ``loaded``: at least one instrument has
+    ``min_history_days`` returns (so ``min_history_days`` + 1 daily bars) in the last
+    ``window_days`` — what ``measures.returns_window`` asks before it refuses a window. The
+    instruments with fewer then take the stated fallback (their asset class's mean return)."""
+    symbols = sorted(instrument.symbol for instrument in instruments)
+    returns = measures.simple_returns(columns_for(loaded, symbols))[-section.window_days :]
+    return bool(((~np.isnan(returns)).sum(axis=0) >= section.min_history_days).any())
 
 
 def portfolio_config(section: PortfolioSection) -> PortfolioConfig:

@@ -29,7 +29,8 @@ gives every account all four portfolio limits (wide enough that every order pass
 the check does its whole work: the projected portfolio, gross, concentration, drawdown and
 the VaR). ``--portfolio-checks compare`` measures only the order-entry throughputs (1 and 2)
 of two servers of the same journal mode in the same cluster, checks on and off, alternating
-in each repeat, and prints the ratio on ÷ off.
+in each repeat, and prints the ratio on ÷ off. ``--bars compare`` does the same with
+``[bars] enabled`` on and off (docs/risk.md#bars-kept-under-the-data-dir).
 
 ``--durability`` (default fsync) is the journal mode of the server measured; unless it is
 ``none``, a second server without journals runs in the same cluster and its throughput is
@@ -78,7 +79,7 @@ ACCOUNTS = [f"P{index:04d}" for index in range(200)]
 WATCHED = "W0001"  # the other user's account in the fairness run
 
 
-def bench_setup(namespace: str, shards: int | None = None, instrument_actors: int | None = None, durability: str = "fsync", in_flight: int | None = None, api_key: bool = False, portfolio: bool | None = None, audit: bool = True, crossing: bool = False):  # type: ignore[no-untyped-def]
+def bench_setup(namespace: str, shards: int | None = None, instrument_actors: int | None = None, durability: str = "fsync", in_flight: int | None = None, api_key: bool = False, portfolio: bool | None = None, audit: bool = True, crossing: bool = False, bars: bool = True):  # type: ignore[no-untyped-def]
     setup = demo_setup()
     config = setup.config
     if portfolio is not None:
@@ -105,6 +106,7 @@ def bench_setup(namespace: str, shards: int | None = None, instrument_actors: in
         logging=msgspec.structs.replace(config.logging, level="warning"),
         audit=msgspec.structs.replace(config.audit, enabled=audit),
         crossing=msgspec.structs.replace(config.crossing, enabled=crossing),
+        bars=msgspec.structs.replace(config.bars, enabled=bars),
     )
     user = User(key="bench", secret="bench-secret", role="trader", accounts=ACCOUNTS)
     watcher = User(key="watcher", secret="watcher-secret", role="trader", accounts=[WATCHED])
@@ -349,9 +351,10 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-async def compare_checks(args: argparse.Namespace) -> None:
-    """``--portfolio-checks compare``: throughput with the portfolio checks on (every account
-    limited) and off, two servers in one cluster, alternating; medians and the ratio."""
+async def compare_checks(args: argparse.Namespace, what: str = "portfolio checks") -> None:
+    """``--portfolio-checks compare`` (``--bars compare``): throughput with the portfolio
+    checks on (every account limited) and off (the bars kept and not), two servers in one
+    cluster, alternating; medians and the ratio."""
     import ray
 
     from actors.runtime.options import RAY_INIT_DEFAULTS
@@ -359,8 +362,9 @@ async def compare_checks(args: argparse.Namespace) -> None:
 
     ray.init(num_cpus=os.cpu_count(), **{**RAY_INIT_DEFAULTS, "log_to_driver": False})
     servers = {}
-    for label, checks in (("on", True), ("off", False)):
-        setup = bench_setup(f"bench-{label}-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, checks)
+    for label, on in (("on", True), ("off", False)):
+        checks = on if what == "portfolio checks" else None
+        setup = bench_setup(f"bench-{label}-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, checks, bars=on or what != "bars")
         server = BrokerServer(setup, "127.0.0.1", 0)
         servers[label] = (server, await server.start(), setup)
     await asyncio.sleep(1)  # first quotes
@@ -380,7 +384,8 @@ async def compare_checks(args: argparse.Namespace) -> None:
             shutil.rmtree(setup.config.server.data_dir, ignore_errors=True)
         ray.shutdown()
     m = {name: median(values) for name, values in results.items()}
-    print(f"\nportfolio checks on (every account with all four limits) vs off, journal {args.durability}, {args.clients} clients, {args.orders:,} orders per run, medians of {args.repeats}")
+    detail = " (every account with all four limits)" if what == "portfolio checks" else " (the sim's quotes; IOC orders never trade)"
+    print(f"\n{what} on{detail} vs off, journal {args.durability}, {args.clients} clients, {args.orders:,} orders per run, medians of {args.repeats}")
     for name in ("one-order", "frames of 100"):
         print(f"  {name:14}: on {m['on ' + name]:>9,.0f} acked/s   off {m['off ' + name]:>9,.0f} acked/s   ratio {m['on ' + name] / m['off ' + name]:.3f}")
 
@@ -388,6 +393,9 @@ async def compare_checks(args: argparse.Namespace) -> None:
 async def run(args: argparse.Namespace) -> None:
     if args.portfolio_checks == "compare":
         await compare_checks(args)
+        return
+    if args.bars == "compare":
+        await compare_checks(args, "bars")
         return
     import ray
 
@@ -492,6 +500,7 @@ def main() -> None:
     parser.add_argument("--api-key", action="store_true", help="order-entry clients log in with an API key of scopes read,trade")
     parser.add_argument("--portfolio-checks", choices=("on", "off", "compare"),
                         help="[portfolio] checks of the server (on: every account limited); compare: on vs off, throughput only")
+    parser.add_argument("--bars", choices=("compare",), help="compare: [bars] enabled on vs off, throughput only (as --portfolio-checks compare)")
     parser.add_argument("--durability", choices=("fsync", "buffered", "none"), default="fsync",
                         help="the journal mode measured; unless none, a second server without a journal runs beside it as the baseline")
     parser.add_argument("--audit-off", action="store_true", help="the baseline server has the same journal and no audit log ([audit] enabled = false)")
