@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import overload
 
 import structlog
@@ -17,7 +17,8 @@ from actors.runtime.outputs import ALL, DROP_COPY, GATEWAY, Dispatcher, Outputs
 from model.enums import ExecType
 from model.instruments import Instrument
 from model.lifecycle import OrderEvent, can, step
-from model.lots import Books
+from model import lots
+from model.lots import Books, StagedTrades
 from model.messages import ExecutionReport, Reply, ReportToAsker, RequestRejected
 
 log = structlog.get_logger("accounts")
@@ -66,6 +67,9 @@ class ShardBase(Dispatcher):
         self.rejected_requests = 0
         self.anomalies: list[str] = []
         self.out = Outputs()
+        # fills whose trade rows wait in the shard's columns until any books are read (not
+        # state: filed before every read, snapshot and hash; ``file_staged``)
+        self.staged = StagedTrades()
 
     # --- the one way an order's state changes ---------------------------------------------
 
@@ -86,12 +90,32 @@ class ShardBase(Dispatcher):
         account (when it opens, when the shard is restored), never per order."""
         return self.tenant_limits.get(tenant_of(tenant), self.limits)
 
-    @staticmethod
-    def _books(account: AccountRecord) -> Books:
-        """The account's books (lots and ledgers: ``actors/account/books.py``), made when first used."""
+    def _books(self, account: AccountRecord) -> Books:
+        """The account's books (lots and ledgers: ``actors/account/books.py``), made when first
+        used, with the fills the shard staged for it filed first (``file_staged``): whatever
+        reads or changes the books sees them whole."""
+        if account.account in self.staged.by_account:
+            self._file(account, self.staged.take(account.account))
         if account.books is None:
             account.books = Books()
         return account.books
+
+    def file_staged(self) -> None:
+        """Every staged fill's trade row written into its account's books (``lots.StagedTrades``),
+        one account after another, each account's in order, as ``lots.book_opening`` would
+        have written them fill by fill. Nothing else changes: the positions' costs and the
+        cash were booked when the fills were."""
+        accounts = self.accounts
+        for name, rows in self.staged.take_all():
+            self._file(accounts[name], rows)
+
+    def _file(self, account: AccountRecord, rows: Iterable[tuple[str, str, bool, int, int, int, int]]) -> None:
+        books = account.books
+        if books is None:
+            books = account.books = Books()
+        timezone, book = self.limits.open_timezone, lots.book_opening
+        for order_id, symbol, buy, qty, price, cash, now in rows:
+            book(books, symbol, buy, qty, price, cash, now, order_id, timezone)
 
     # --- holds: what an open order keeps of its account's cash and shares -------------------
 

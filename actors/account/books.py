@@ -56,13 +56,19 @@ class Bookkeeping(ShardBase):
             position = account.positions[symbol] = PositionRecord()
         before = position.qty
         position.qty = before + qty if buy else before - qty
-        books = account.books
-        if books is None:
-            books = self._books(account)
         if before == 0 or (before > 0) == buy:  # closes nothing: nearly every fill at the open
+            books = account.books
+            # into books that never closed a lot (no wash sale to check), the fill's trade row
+            # is all it writes, and its lot's cost is its cash: staged in the shard's columns,
+            # filed into the books before anything reads them (``lots.StagedTrades``)
+            if (books is None or not books.closings) and self.staged.add(account.account, order.order_id, symbol, buy, qty, price, cash, now):
+                position.cost_nanos += cash if buy else -cash  # (what ``book_opening`` returns there)
+                self.last_trade[symbol] = price
+                return
             # the position's cost is at 10^-18 in two halves; a lot's cost (10^-9) × 10^9 is whole nanos
-            position.cost_nanos += lots.book_opening(books, symbol, buy, qty, price, cash, now, order.order_id, self.limits.open_timezone)
+            position.cost_nanos += lots.book_opening(self._books(account), symbol, buy, qty, price, cash, now, order.order_id, self.limits.open_timezone)
         else:
+            books = self._books(account)
             lots.book_pending(books)  # ``opened_cost`` as of before the fill, every lot opened
             method = LotMethod(order.lot_method) if order.lot_method else None
             opened_before = books.opened_cost
@@ -120,6 +126,8 @@ class Bookkeeping(ShardBase):
 
     def realized(self, account: AccountRecord, now: int) -> tuple[int, int]:
         """The gains ``account`` realized on ``now``'s local date, and since 1 January of its year."""
+        if account.books is None or not account.books.closings:
+            return 0, 0  # nothing closed (nor staged: staged fills close nothing), nothing filed for it
         rows = lots.closings_array(self._books(account))
         timezone = self.limits.open_timezone
         today = trading_day(now, timezone)

@@ -383,7 +383,10 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
     def book_pending_lots(self) -> None:
         """Every account's pending lots opened (``model/lots.py``, ``Books.pending``): what a
         snapshot and the hash encode are the books as eager booking makes them, whatever was
-        read in between, so a live shard and its replay agree byte for byte."""
+        read in between, so a live shard and its replay agree byte for byte. The staged
+        fills are filed first (``file_staged``)."""
+        if self.staged.by_account:
+            self.file_staged()
         for account in self.accounts.values():
             books = account.books
             if books is not None and books.pending:

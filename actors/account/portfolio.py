@@ -394,9 +394,10 @@ class Portfolio(Bookkeeping):
         legged = self.legged
         if legged is None:
             legged = self.legged = {name for name, record in self.accounts.items() if self.portfolio_limits(record).any()}
-        if not legged and not self.portfolio.alerts:
+        alerted = self.portfolio.alerts
+        if not legged and not alerted:
             return set()
-        return (legged | self.portfolio.alerts.keys()).intersection(accounts)
+        return {name for name in accounts if name in legged or name in alerted}
 
     def watched(self, account: AccountRecord) -> bool:
         """Reviewed on marks: a limit, the drawdown alert on, or an alert raised."""

@@ -79,4 +79,15 @@ def figures(
     out["drawdown_pct"] = _pct(float(measures.drawdown(np.array([equity_f]), np.array([high_water / fixed.SCALE]))[0]))
     out["exposures"] = {s: _money(v) for s, v in held.items()}
     out["unmeasured"] = [s for s in names if s not in index]
+    out["correlation"] = correlation_of([s for s in names if s in index], window, index)
     return out
+
+
+def correlation_of(symbols: list[str], window: measures.ReturnsWindow, index: dict[str, int]) -> dict[str, Any]:
+    """The correlation matrix of ``symbols`` over the window's returns (``measures.correlation``),
+    as decimal strings to four places (no float on the wire); a symbol that never moved
+    correlates with nothing: ``null`` off the diagonal."""
+    if not symbols:
+        return {"symbols": [], "matrix": []}
+    matrix = measures.correlation(window.returns[:, [index[s] for s in symbols]])
+    return {"symbols": symbols, "matrix": [[None if np.isnan(value) else f"{value:.4f}" for value in row] for row in matrix]}

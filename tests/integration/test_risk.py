@@ -74,6 +74,7 @@ async def test_the_risk_channel_and_admin_risk(server: BrokerServer, capsys: pyt
         assert 1000 < float(seen["gross_exposure"]) < 2000 and seen["gross_exposure"] == seen["net_exposure"]
         assert set(seen["historical"]) == {"95", "99"} and float(seen["historical"]["99"]["es"]) >= float(seen["historical"]["99"]["var"]) > 0
         assert seen["concentration"]["symbol"] == "IBM" and seen["concentration_asset_class"]["asset_class"] == "equity"
+        assert seen["correlation"] == {"symbols": ["IBM"], "matrix": [["1.0000"]]}  # the heatmap's matrix: of the symbols held
         firm = await admin_json(server, capsys, "risk")
         assert firm["target"] == "all" and firm["accounts"] > 1 and any(a["account"] == "T36" for a in firm["alerts"])
         await admin_json(server, capsys, "risk-limits", "clear", "T36")

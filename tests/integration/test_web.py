@@ -158,6 +158,30 @@ def test_operator_halt_rejects_the_next_order_halted(server: BrokerServer, brows
         wait(browser, lambda d: "resume" in text_of(d, "#operator-result"), "MSFT resumed")
 
 
+def test_risk_view_shows_an_alert_as_it_is_raised_and_the_measures_with_the_correlation_heatmap(server: BrokerServer, browser: Any) -> None:
+    log_in(browser, server, "trader1", "trader1-secret")
+    answer = ticket(browser, account="A1", symbol="IBM", side="buy", type="market", size_by="qty", qty="2", client_order_id="w-risk")
+    assert "rejected" not in answer, answer
+    order_row(browser, "w-risk", "filled")
+    log_in(browser, server, "admin", "admin-secret")
+    browser.find_element(By.ID, "tab-risk").click()
+    request = "return window.brokerd.conn.request({op: 'admin', command: arguments[0], args: arguments[1]}).then((r) => r.type)"
+    try:
+        assert browser.execute_script(request, "risk-limits", ["A1", "--max-gross-exposure", "1.00"]) == "admin"
+        wait(browser, lambda d: "max_gross_exposure" in text_of(d, "#risk-alerts") and "raised" in text_of(d, "#risk-alerts"), "the alert raised")
+        browser.find_element(By.ID, "risk-account").send_keys("A1")
+        browser.find_element(By.ID, "risk-show").click()
+        wait(browser, lambda d: "historical VaR" in text_of(d, "#risk-out"), "the measures")
+        cells = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#risk-heatmap td"), "the correlation heatmap")
+        held = len(browser.find_elements(By.CSS_SELECTOR, "#risk-heatmap thead th")) - 1
+        assert held >= 1 and len(cells) == held * held and "1.00" in cells[0].text
+        assert "rgb(255, 55, 55)" in cells[0].value_of_css_property("background-color") or cells[0].value_of_css_property("background-color").startswith("rgba(255, 55, 55")
+        shot(browser, "risk")
+    finally:
+        browser.execute_script(request, "risk-limits", ["clear", "A1"])
+        browser.execute_script(request, "trading-state", ["A1", "active"])
+
+
 def test_advisor_basket_with_a_bad_row_names_it(server: BrokerServer, browser: Any) -> None:
     log_in(browser, server, "advisor1", "advisor1-secret")
     browser.find_element(By.ID, "tab-advisor").click()

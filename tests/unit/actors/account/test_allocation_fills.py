@@ -63,3 +63,31 @@ def test_an_unknown_order_is_noted_and_the_others_are_booked() -> None:
     told = reports(run(state, AllocationFills(message.block, "IBM", "SIM", message.price, ids, message.accounts, message.qtys, message.cash, message.done, NOW)))
     assert len(told) == len(order_ids) - 1
     assert state.anomalies == ["allocation fill for unknown order account-0-999 of block instrument-0-7"]
+
+
+def test_fills_into_fresh_books_are_staged_filed_per_account_on_a_read_and_whole_before_a_hash() -> None:
+    """A fill that closes nothing into books that never closed a lot only stages its trade
+    row in the shard's columns (``lots.StagedTrades``); reading an account's books files its
+    rows alone, the hash files the rest, and the books are what filing each fill at once makes."""
+    staged, order_ids = queued_state()
+    staged.apply(fills(order_ids), NOW)
+    staged.out.drain()
+    unfiled = lambda name: staged.accounts[name].books is None or not staged.accounts[name].books.trades  # noqa: E731
+    assert len(staged.staged) == len(ACCOUNTS) and all(unfiled(a) for a in ACCOUNTS)
+    assert staged.accounts["V0"].positions["IBM"].qty == D("5")  # cash and positions are booked at once
+    staged._books(staged.accounts["V0"])  # a read of one account's books (get_lots, a statement, a closing fill)
+    assert "V0" not in staged.staged.by_account and len(staged.staged.by_account) == len(ACCOUNTS) - 1
+    assert not unfiled("V0") and unfiled("V1")
+    at_once, _ = queued_state()
+    for update in fills(order_ids).updates():
+        run(at_once, update)  # check_invariants reads every account's books after each input: nothing stays staged
+        assert not at_once.staged.by_account
+    assert staged.state_hash() == at_once.state_hash() and not staged.staged.by_account
+
+
+def test_a_figure_beyond_64_bits_is_booked_at_once_not_staged() -> None:
+    from model.lots import StagedTrades
+
+    columns = StagedTrades()
+    assert not columns.add("A1", "o1", "IBM", True, 1, 1, 2**63, NOW) and len(columns) == 0
+    assert columns.add("A1", "o2", "IBM", False, 3, 4, 5, NOW) and list(columns.take("A1")) == [("o2", "IBM", False, 3, 4, 5, NOW)]

@@ -116,3 +116,19 @@ def test_book_figures_firm_is_the_sum_of_its_accounts() -> None:
     assert list(figures.held) == [0, 1, 3]
     np.testing.assert_allclose(figures.correlation, np.corrcoef(returns[:, [0, 1, 3]], rowvar=False), atol=1e-12)
     assert figures.owner_var[0.99][0][1] == pytest.approx(-np.percentile(returns[:, 1] * 500.0, 1), rel=1e-12)
+
+
+def test_the_correlation_admin_risk_shows_is_numpys_of_the_held_symbols_as_decimal_strings() -> None:
+    from model.risk.report import correlation_of
+
+    rng = np.random.default_rng(3)
+    returns = rng.normal(0, 0.01, (250, 3))
+    returns[:, 1] = 0.8 * returns[:, 0] + 0.2 * returns[:, 1]
+    returns[:, 2] = 0.0  # never moved: correlates with nothing
+    window = measures.ReturnsWindow(("A", "B", "C"), returns, {})
+    shown = correlation_of(["B", "A", "C"], window, {"A": 0, "B": 1, "C": 2})
+    expected = np.corrcoef(returns[:, [1, 0]].T)
+    assert shown["symbols"] == ["B", "A", "C"]
+    assert [[float(v) for v in row[:2]] for row in shown["matrix"][:2]] == [[round(float(x), 4) for x in row] for row in expected]
+    assert shown["matrix"][2] == [None, None, "1.0000"] and shown["matrix"][0][2] is None
+    assert correlation_of([], window, {}) == {"symbols": [], "matrix": []}
