@@ -112,6 +112,7 @@ class Portfolio(Bookkeeping):
         self.leg_of: dict[str, tuple[str, str, Leg]] = {}  # open order id → (account, symbol, its leg)
         self.holders: dict[str, set[str]] | None = None  # symbol → watched accounts that may hold or trade it (a superset)
         self.alert_inputs: tuple[dict[str, dict[str, float]], dict[str, float]] | None = None  # the model's correlated pairs, volatility jumps
+        self.pair_conditions: alerts.PairConditions | None = None  # ... the pairs' conditions, made once per model
         self.to_review: set[str] = set()  # accounts to review after the input (moved to reducing by a check)
         self.sector_of = {symbol: i.sector_name for symbol, i in self.instruments.items()}  # reference data: its asset class when none
         self.resolved: dict[str, PortfolioLimits] = {}  # account → its limits, resolved (``portfolio_limits``)
@@ -124,7 +125,7 @@ class Portfolio(Bookkeeping):
 
     def _set_portfolio_model(self, command: SetPortfolioModel, now: int) -> None:
         self.portfolio.model, self.portfolio.config = command.model, command.config
-        self.alert_inputs = self.model_index = None
+        self.alert_inputs = self.model_index = self.pair_conditions = None
         self._limits_changed()
 
     def _limits_changed(self) -> None:
@@ -462,7 +463,11 @@ class Portfolio(Bookkeeping):
             pairs, jumps = self._alert_inputs()
             if pairs or jumps:
                 held = [symbol for symbol, position in account.positions.items() if position.qty]
-                found += alerts.correlation_conditions(held, pairs, config.correlation_alert)
+                if pairs and config.correlation_alert is not None:
+                    made = self.pair_conditions
+                    if made is None:
+                        made = self.pair_conditions = alerts.PairConditions(pairs, config.correlation_alert)
+                    found += made.of(held)
                 found += alerts.volatility_conditions(held, jumps, config.volatility_jump)
         memory = book.alerts.get(name)
         if not found and not memory:

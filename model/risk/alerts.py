@@ -111,14 +111,29 @@ def correlation_conditions(held: Iterable[str], pairs: dict[str, dict[str, float
     """The pairs of ``held`` symbols among the model's correlated ``pairs``."""
     if threshold is None or not pairs:
         return []
-    held = set(held)
-    text = fixed.format(threshold)
-    return [
-        Condition(CORRELATION, f"{a}/{b}", f"{rho:.4f}", text)
-        for a in sorted(held)
-        for b, rho in sorted(pairs.get(a, {}).items())
-        if a < b and b in held
-    ]
+    return PairConditions(pairs, threshold).of(held)
+
+
+class PairConditions:
+    """The correlation conditions a holding can meet under one risk model, made once: for each
+    symbol, the conditions of its correlated pairs with a later symbol, formatted. A review
+    (after each fill, at the open millions of them) then only picks those whose both symbols
+    are held. Guarantees: ``of(held)`` is ``correlation_conditions(held, pairs, threshold)``."""
+
+    __slots__ = ("by_first",)
+
+    def __init__(self, pairs: dict[str, dict[str, float]], threshold: int) -> None:
+        text = fixed.format(threshold)
+        self.by_first: dict[str, list[tuple[str, Condition]]] = {}
+        for a, others in pairs.items():
+            later = [(b, Condition(CORRELATION, f"{a}/{b}", f"{rho:.4f}", text)) for b, rho in sorted(others.items()) if a < b]
+            if later:
+                self.by_first[a] = later
+
+    def of(self, held: Iterable[str]) -> list[Condition]:
+        held = set(held)
+        by_first = self.by_first
+        return [condition for a in sorted(held) if a in by_first for b, condition in by_first[a] if b in held]
 
 
 def volatility_conditions(held: Iterable[str], jumps: dict[str, float], threshold: int | None) -> list[Condition]:

@@ -52,3 +52,31 @@ def test_check_order_states_come_first_and_a_reducing_order_passes_any_limit() -
     assert limits.check_order(TradingState.REDUCING, 10, 11, {"X": 11}, 100, 100, PortfolioLimits(), None) is Reason.ACCOUNT_REDUCING
     assert limits.check_order(TradingState.ACTIVE, 10, 11, {"X": 11}, 100, 100, tight, None) is Reason.MAX_GROSS_EXPOSURE
     assert limits.drawdown(90, 100) == D("0.1") and limits.drawdown(110, 100) == 0
+
+
+def test_the_pairs_conditions_made_once_are_the_conditions_listed_at_each_review() -> None:
+    """``PairConditions.of`` (made once per model, read after every fill) lists exactly the
+    conditions the plain listing does: the held pairs, in symbol order, formatted alike."""
+    import random
+
+    from model import fixed
+    from model.risk.alerts import CORRELATION, Condition, PairConditions
+
+    rng = random.Random(5)
+    symbols = [f"S{i:02d}" for i in range(30)]
+    pairs: dict[str, dict[str, float]] = {}
+    for i, a in enumerate(symbols):
+        for b in symbols[i + 1 :]:
+            if rng.random() < 0.2:
+                rho = 0.9 + rng.random() / 10
+                pairs.setdefault(a, {})[b] = rho
+                pairs.setdefault(b, {})[a] = rho
+    threshold = fixed.parse("0.9")
+    made = PairConditions(pairs, threshold)
+    for _ in range(50):
+        held = rng.sample(symbols, rng.randint(0, 12))
+        plain = [
+            Condition(CORRELATION, f"{a}/{b}", f"{rho:.4f}", fixed.format(threshold))
+            for a in sorted(set(held)) for b, rho in sorted(pairs.get(a, {}).items()) if a < b and b in held
+        ]  # fmt: skip
+        assert made.of(held) == plain
