@@ -384,21 +384,30 @@ class Portfolio(Bookkeeping):
 
     def _may_alert(self, symbol: str, accounts: list[str]) -> set[str]:
         """Of ``accounts`` filled in ``symbol``, those whose alerts the fill can raise or clear:
-        every one when ``symbol`` correlates with another or jumped in volatility (or the
-        drawdown alert is on), else those with an alert raised or a limit. Any other's review
-        would find what its last one found, nothing (the alerts are reviewed after every
-        input that may change them, and a condition not about ``symbol`` is as it was):
-        skipped, on the open's millions of fills."""
+        every one when ``symbol`` jumped in volatility (or the drawdown alert is on); else
+        those with an alert raised or a limit, and those that hold a symbol ``symbol``
+        correlates with. Any other's review would find what its last one found, nothing (the
+        alerts are reviewed after every input that may change them, and a condition not about
+        ``symbol`` is as it was): skipped, on the open's millions of fills."""
         pairs, jumps = self._alert_inputs()
-        if symbol in jumps or pairs.get(symbol) or self.portfolio.config.drawdown_alert is not None:
+        if symbol in jumps or self.portfolio.config.drawdown_alert is not None:
             return set(accounts)
         legged = self.legged
         if legged is None:
             legged = self.legged = {name for name, record in self.accounts.items() if self.portfolio_limits(record).any()}
         alerted = self.portfolio.alerts
-        if not legged and not alerted:
+        partners = pairs.get(symbol)
+        if not legged and not alerted and not partners:
             return set()
-        return {name for name in accounts if name in legged or name in alerted}
+        chosen = set()
+        records = self.accounts
+        for name in set(accounts):
+            if name in legged or name in alerted:
+                chosen.add(name)
+            elif partners and (record := records.get(name)) is not None:
+                if any(position.qty and other in partners for other, position in record.positions.items()):
+                    chosen.add(name)
+        return chosen
 
     def watched(self, account: AccountRecord) -> bool:
         """Reviewed on marks: a limit, the drawdown alert on, or an alert raised."""

@@ -185,6 +185,30 @@ def test_correlation_and_volatility_alerts_follow_the_holdings() -> None:
     ]
 
 
+def test_an_allocation_raises_a_correlation_alert_for_an_account_holding_a_partner_and_reviews_no_other() -> None:
+    """At the open a fill reviews only the accounts it can change: one holding a symbol the
+    filled one correlates with gets its alert; one holding nothing correlated is not reviewed."""
+    from model.config import AccountSeed
+    from model.enums import OrderType, TimeInForce
+    from model.messages import AllocationFills, NewOrder
+    from model.orders import OrderSpec
+
+    covariance = [0.0001, 0.000095, 0, 0, 0.000095, 0.0001, 0, 0, 0, 0, 0.0001, 0, 0, 0, 0, 0.0001]  # IBM/XYZ 0.95
+    model = RiskModel(["IBM", "XYZ", "OPT", "VFIAX"], covariance, 0.99, 2.33, {}, [0.0001, 0.0001, 0.0001, 0.0001])
+    state = make_state()
+    state.open_account(AccountSeed("B1", "trader2", D("100000.00")))
+    run(state, SetPortfolioModel(model, PortfolioConfig(correlation_alert=D("0.9"))))
+    held = only_report(run(state, order("c1", qty="1", price="150.00"))).order_id
+    fill(state, held, "1", "150.00", done=True)  # A1 holds IBM, B1 nothing
+    ids = []
+    for account in ("A1", "B1"):
+        spec = OrderSpec("XYZ", Side.BUY, OrderType.MARKET, TimeInForce.OPG, D("1"))
+        ids.append(only_report(run(state, NewOrder(account, f"opg-{account}", spec, REPLY))).order_id)
+    assert state._may_alert("XYZ", ["A1", "B1"]) == {"A1"}
+    raised = risk_alerts(run(state, AllocationFills("B-XYZ", "XYZ", "SIM", D("25.00"), ids, ["A1", "B1"], [D("1"), D("1")], [D("25.00"), D("25.00")], [True, True], NOW)))
+    assert raised == [("correlation", "IBM/XYZ", "raised", "active")] and "B1" not in state.portfolio.alerts
+
+
 def test_alerts_raised_survive_a_snapshot_and_replay_and_do_not_fire_again() -> None:
     def scenario() -> AccountState:
         state = holding_ibm(max_gross=D("2000"))
