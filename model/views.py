@@ -29,7 +29,7 @@ def decimal(value: int | None) -> str | None:
     return None if value is None else format_cached(value)
 
 
-class _ExecutionView(msgspec.Struct):
+class _ExecutionView(msgspec.Struct, omit_defaults=True):
     """An execution report as JSON, field by field in the order clients see (the names are
     the wire's). A struct rather than a dict: msgspec encodes it without building a dict
     of 23 entries per report, and encodes the enums as their values."""
@@ -57,6 +57,7 @@ class _ExecutionView(msgspec.Struct):
     reason: str | None
     venue: str | None
     ts: int
+    block: str | None = None  # only on an allocation's reports: the block it came from
 
 
 def execution_body(report: ExecutionReport) -> bytes:
@@ -87,6 +88,7 @@ def execution_body(report: ExecutionReport) -> bytes:
             report.reason,
             report.venue,
             report.ts,
+            report.block,
         )
     )
 

@@ -217,6 +217,7 @@ class ShardBase(Dispatcher):
             now,
             reply,
             order.venue,
+            order.block,
         )
 
     def _to_asker(self, reply: Reply | None, report: ExecutionReport) -> None:

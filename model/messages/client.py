@@ -102,6 +102,7 @@ class ExecutionReport(MessageBase, frozen=True, gc=False, tag=20):
     ts: int
     reply: Reply | None = None
     venue: str | None = None  # where the order works or last traded (None while held here)
+    block: str | None = None  # the block at the open it was allocated from (its allocation id)
 
 
 class OrdersReply(MessageBase, frozen=True, gc=False, tag=21):

@@ -129,9 +129,11 @@ async def test_ten_thousand_accounts_are_allocated_exactly_what_an_independent_c
 
         # every order's fills, as its trade reports said
         got: dict[str, int] = {}
+        block_ids = {b["block_id"] for b in blocks}
         for message in advisor.history:
             if message.get("type") == "execution" and message.get("exec_type") == "trade":
                 got[message["order_id"]] = got.get(message["order_id"], 0) + fixed.parse(message["last_qty"])
+                assert message.get("block", "").removesuffix("-X") in block_ids, message  # each allocation names its block (-X: its netted side)
         assert {k: v for k, v in got.items()} == {k: q for k, (q, _) in expected.items() if q}
 
         # every account's cash and positions

@@ -47,13 +47,13 @@ export function advisorView(app) {
     outcome.replaceChildren(...parts);
   }
 
-  // The fills of orders for the open (tif opg), by symbol and side: what each account was
-  // allocated from its block. The block's own id and totals are an operator's (admin blocks).
+  // The fills of orders for the open (tif opg), block by block (each report names the block
+  // it was allocated from): what each account got, and the block's total over them.
   function drawAllocations() {
     const groups = new Map();
     for (const report of app.blotter.executions) {
       if (report.tif !== "opg" || report.exec_type !== "trade") continue;
-      const key = `${report.symbol} ${report.side}`;
+      const key = report.block ? `block ${report.block} · ${report.symbol} ${report.side}` : `${report.symbol} ${report.side}`;
       if (!groups.has(key)) groups.set(key, []);
       groups.get(key).push(report);
     }
@@ -63,7 +63,7 @@ export function advisorView(app) {
     }
     allocations.replaceChildren(
       ...[...groups].map(([key, rows]) =>
-        el("div", {}, el("h3", { text: key }), table([{ title: "Account", key: "account" }, { title: "Client id", key: "client_order_id" }, { title: "Qty", key: "last_qty", num: true }, { title: "Price", key: "last_price", num: true }], rows)),
+        el("div", { class: "block" }, el("h3", { text: `${key} · ${rows.length} fills` }), table([{ title: "Account", key: "account" }, { title: "Client id", key: "client_order_id" }, { title: "Qty", key: "last_qty", num: true }, { title: "Price", key: "last_price", num: true }], rows)),
       ),
     );
   }
@@ -75,7 +75,7 @@ export function advisorView(app) {
     el("div", { class: "panel" }, el("h2", { text: "The group's accounts" }), el("button", { type: "button", text: "Refresh", onclick: accounts }), accountsBox),
     el("div", { class: "panel" }, el("h2", { text: "Basket for the open" }), el("div", { class: "row" }, file), text, el("div", {}, el("button", { type: "button", id: "basket-upload", text: "Check and load", onclick: upload })), outcome),
     el("div", { class: "panel" }, el("h2", { text: "Allocations at the open" }), allocations,
-      el("p", { class: "hint", text: "Each fill of an order for the open is this account's share of its symbol's block. The block itself (its id, its total fill, what crossed) is shown to operators only (admin blocks); the API gives advisors no block id per fill." })),
+      el("p", { class: "hint", text: "Each fill of an order for the open is the account's share of its symbol's block, named by the block's id. The block's own totals and what crossed are an operator's (admin blocks)." })),
   );
   return { root, shown: () => { accounts(); drawAllocations(); } };
 }
