@@ -148,6 +148,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
             record.positions[symbol].cost = self._open_lots(record, symbol, qty, cost, day, now) * fixed.SCALE
             record.initial_positions[symbol] = qty
         self.accounts[seed.account] = record
+        self.account_opened(record)
 
     def _open_account(self, command: OpenAccount, now: int) -> None:
         if command.account in self.accounts:

@@ -283,10 +283,23 @@ class Portfolio(Bookkeeping):
 
     # --- open legs (the running aggregate the check reads) ------------------------------------
 
-    def _open_leg(self, account: AccountRecord, order: OrderRecord) -> None:
+    def _limited(self) -> set[str]:
+        return {name for name, record in self.accounts.items() if self.portfolio_limits(record).any()}
+
+    def _legged(self) -> set[str]:
+        """The accounts with a limit (whose open legs are kept), made when first needed after
+        a change of limits; an account opened since is added as it opens (``account_opened``)."""
         legged = self.legged
         if legged is None:
-            legged = self.legged = {name for name, record in self.accounts.items() if self.portfolio_limits(record).any()}
+            legged = self.legged = self._limited()
+        return legged
+
+    def account_opened(self, account: AccountRecord) -> None:
+        if self.legged is not None and self.portfolio_limits(account).any():
+            self.legged.add(account.account)  # (a new account has no order: no leg to rebuild)
+
+    def _open_leg(self, account: AccountRecord, order: OrderRecord) -> None:
+        legged = self._legged()
         owner = account.account
         if owner not in legged:
             return  # no limit reads this account's legs: none kept (nearly every account, nearly always)
@@ -327,7 +340,8 @@ class Portfolio(Bookkeeping):
         """The open legs of the accounts with a limit, from their orders (a restored shard, a
         limit changed)."""
         self.legs, self.leg_of = {}, {}
-        legged = self.legged = {name for name, record in self.accounts.items() if self.portfolio_limits(record).any()}
+        self.legged = None
+        legged = self._legged()
         if not legged:
             return  # no order to read (a restart of millions of cold orders reads none)
         for _, order in self.orders.items():
@@ -338,7 +352,7 @@ class Portfolio(Bookkeeping):
     def check_legs(self) -> None:
         """The running aggregate equals the sum over the open orders, recomputed."""
         expected: dict[str, dict[str, list[int]]] = {}
-        legged = {name for name, record in self.accounts.items() if self.portfolio_limits(record).any()}
+        legged = self._limited()
         assert self.legged is None or self.legged == legged, (self.legged, legged)
         for _, order in self.orders.items():
             leg = leg_of(order)
@@ -392,9 +406,7 @@ class Portfolio(Bookkeeping):
         pairs, jumps = self._alert_inputs()
         if symbol in jumps or self.portfolio.config.drawdown_alert is not None:
             return set(accounts)
-        legged = self.legged
-        if legged is None:
-            legged = self.legged = {name for name, record in self.accounts.items() if self.portfolio_limits(record).any()}
+        legged = self._legged()
         alerted = self.portfolio.alerts
         partners = pairs.get(symbol)
         if not legged and not alerted and not partners:

@@ -231,11 +231,8 @@ def breach(
         return Reason.MAX_DRAWDOWN
     if limits.max_gross is not None and sum(abs(v) for v in exposures.values()) > limits.max_gross:
         return Reason.MAX_GROSS_EXPOSURE
-    if limits.max_concentration is not None and exposures:
-        largest = max(abs(v) for v in exposures.values())
-        # largest / equity > limit, in integers; no equity and any position is over any limit
-        if largest * fixed.SCALE > limits.max_concentration * max(equity, 0) and largest:
-            return Reason.MAX_CONCENTRATION
+    if limits.max_concentration is not None and exposures and over_share(max(abs(v) for v in exposures.values()), limits.max_concentration, equity):
+        return Reason.MAX_CONCENTRATION
     if limits.max_sector is not None and exposures and sector_of is not None:
         if over_share(max(by_sector(exposures, sector_of).values()), limits.max_sector, equity):
             return Reason.MAX_SECTOR_CONCENTRATION

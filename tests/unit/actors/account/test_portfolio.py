@@ -277,3 +277,14 @@ def test_concentration_by_sector_is_a_limit_and_a_measure() -> None:
     outcome(other, "c1", "10")
     run(other, order("x1", symbol="XYZ", qty="20", price="25.00"))
     assert only_report(run(other, order("x2", symbol="XYZ", qty="1", price="25.00"))).status.value == "new"  # no sector limit
+
+
+def test_an_account_opened_into_a_limited_group_keeps_its_legs_from_its_first_order() -> None:
+    from model.config import AccountSeed
+    from model.messages import NewOrder
+
+    state = make_state()
+    run(state, SetPortfolioLimits(group="G", limits=PortfolioLimits(max_gross=D("10000000"))))
+    state.open_account(AccountSeed("G1", "trader9", D("100000.00"), group="G"))
+    run(state, NewOrder("G1", "g1", order("g1", qty="3", price="150.00").spec, REPLY))
+    assert state.legs["G1"]["IBM"] == [D("3"), 0, 0]  # and check_invariants (in run) agrees
