@@ -222,11 +222,18 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         """Apply one input and review the accounts it concerns for risk alerts
         (``actors/account/portfolio.py``); then the orders it made hot that are at rest go
         cold again (``actors/account/orders.py``), also when the input failed."""
+        if self.allocated and message.__class__ is not AllocationFills:
+            self.review_allocated(now)
         try:
             super().apply(message, now)
             self.after_input(message, now)
         finally:
             self.orders.settle()
+
+    def end_turn(self, now: int) -> None:
+        """A turn's inputs are applied: the accounts its allocations filled are reviewed
+        (``Portfolio.review_allocated``), their alerts leaving with the turn's outputs."""
+        self.review_allocated(now)
 
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
         NewOrder: OrderEntry._new_order,

@@ -114,6 +114,9 @@ class Portfolio(Bookkeeping):
         self.alert_inputs: tuple[dict[str, dict[str, float]], dict[str, float]] | None = None  # the model's correlated pairs, volatility jumps
         self.pair_conditions: alerts.PairConditions | None = None  # ... the pairs' conditions, made once per model
         self.to_review: set[str] = set()  # accounts to review after the input (moved to reducing by a check)
+        # accounts an allocation filled whose review waits for the end of the turn, or for the
+        # turn's next input that is not an allocation (``review_allocated``)
+        self.allocated: set[str] = set()
         self.sector_of = {symbol: i.sector_name for symbol, i in self.instruments.items()}  # reference data: its asset class when none
         self.resolved: dict[str, PortfolioLimits] = {}  # account → its limits, resolved (``portfolio_limits``)
         # The accounts with a limit: the only ones whose open legs are kept (only a limit reads
@@ -379,8 +382,7 @@ class Portfolio(Bookkeeping):
                 self._review(update.account, now, alerts.MARKED)
         elif kind is AllocationFills:
             fills: AllocationFills = message  # type: ignore[assignment]
-            for account in sorted(self._may_alert(fills.symbol, fills.accounts)):
-                self._review(account, now, alerts.ALL_KINDS)
+            self.allocated.update(self._may_alert(fills.symbol, fills.accounts))
         elif kind not in _KEEPS_HOLDERS:
             self.holders = None
             if kind is SetPortfolioModel:
@@ -395,6 +397,20 @@ class Portfolio(Bookkeeping):
             for account in sorted(self.to_review):
                 self._review(account, now, alerts.MARKED)
             self.to_review.clear()
+
+    def review_allocated(self, now: int) -> None:
+        """Review the accounts the allocations applied since the last call filled, once each,
+        in account order. Called at the end of every turn and before any input of the turn
+        that is not an allocation, so nothing reads an account between its fills and its
+        review that would not also have read it after a review per allocation: at the open a
+        turn holds many allocations' chunks, and an account filled in ten symbols is reviewed
+        once, not ten times. The same turn replays to the same reviews, at the same ``now``
+        (a turn's inputs share it)."""
+        allocated = self.allocated
+        if allocated:
+            self.allocated = set()
+            for account in sorted(allocated):
+                self._review(account, now, alerts.ALL_KINDS)
 
     def _may_alert(self, symbol: str, accounts: list[str]) -> set[str]:
         """Of ``accounts`` filled in ``symbol``, those whose alerts the fill can raise or clear:

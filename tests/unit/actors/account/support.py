@@ -51,7 +51,9 @@ def order(
 
 
 def run(state: AccountState, message: Any, now: int = NOW) -> list[Send]:
+    """``message`` applied as a turn of its own (as ``Machine.apply_batches`` does)."""
     state.apply(message, now)
+    state.end_turn(now)
     sends = state.out.drain()
     state.check_invariants()
     return sends

@@ -209,6 +209,36 @@ def test_an_allocation_raises_a_correlation_alert_for_an_account_holding_a_partn
     assert raised == [("correlation", "IBM/XYZ", "raised", "active")] and "B1" not in state.portfolio.alerts
 
 
+def test_allocations_of_one_turn_review_an_account_once_at_its_end_or_before_its_next_other_input() -> None:
+    """Two allocations in one turn: the account's review waits for the end of the turn (one
+    alert, raised once); an input of the turn that is not an allocation is applied only after
+    the reviews are done, so it reads the account as a review per allocation would leave it."""
+    from model.enums import OrderType, TimeInForce
+    from model.messages import AllocationFills, NewOrder, QueryAccount
+    from model.orders import OrderSpec
+
+    covariance = [0.0001, 0.000095, 0, 0, 0.000095, 0.0001, 0, 0, 0, 0, 0.0001, 0, 0, 0, 0, 0.0001]  # IBM/XYZ 0.95
+    model = RiskModel(["IBM", "XYZ", "OPT", "VFIAX"], covariance, 0.99, 2.33, {}, [0.0001, 0.0001, 0.0001, 0.0001])
+    state = make_state()
+    run(state, SetPortfolioModel(model, PortfolioConfig(correlation_alert=D("0.9"))))
+    held = only_report(run(state, order("c1", qty="1", price="150.00"))).order_id
+    fill(state, held, "1", "150.00", done=True)  # A1 holds IBM
+    ids = []
+    for n in range(2):
+        spec = OrderSpec("XYZ", Side.BUY, OrderType.MARKET, TimeInForce.OPG, D("1"))
+        ids.append(only_report(run(state, NewOrder("A1", f"opg-{n}", spec, REPLY))).order_id)
+    for order_id in ids:  # two chunks of one turn: nothing reviewed yet
+        state.apply(AllocationFills("B-XYZ", "XYZ", "SIM", D("25.00"), [order_id], ["A1"], [D("1")], [D("25.00")], [True], NOW), NOW)
+    assert state.allocated == {"A1"} and "A1" not in state.portfolio.alerts
+    state.apply(QueryAccount("A1", REPLY), NOW)  # the turn's next input: the review comes first
+    assert state.allocated == set() and "A1" in state.portfolio.alerts
+    sends = state.out.drain()
+    assert risk_alerts(sends) == [("correlation", "IBM/XYZ", "raised", "active")]
+    state.end_turn(NOW)  # nothing left to review: nothing raised twice
+    assert risk_alerts(state.out.drain()) == []
+    state.check_invariants()
+
+
 def test_alerts_raised_survive_a_snapshot_and_replay_and_do_not_fire_again() -> None:
     def scenario() -> AccountState:
         state = holding_ibm(max_gross=D("2000"))
