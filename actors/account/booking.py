@@ -45,15 +45,13 @@ class Booking(Bookkeeping):
         if not len(fills.accounts) == len(fills.qtys) == len(fills.cash) == len(fills.done) == count:
             self._anomaly(f"allocation fills of block {fills.block} with columns of unequal length refused")
             return
-        get, settle, book = self.orders.get, self.orders.settle, self._book_trade
+        book = self._book_trade
         block, venue, price = shared(fills.block), shared(fills.venue), fills.price
-        for order_id, qty, cash, done in zip(fills.order_ids, fills.qtys, fills.cash, fills.done):
-            order = get(order_id)
+        for order, order_id, qty, cash, done in zip(self.orders.each(fills.order_ids), fills.order_ids, fills.qtys, fills.cash, fills.done):
             if order is None:
                 self._anomaly(f"allocation fill for unknown order {order_id} of block {fills.block}")
                 continue
             book(order, qty, price, cash, venue, block, done, now)
-            settle()
 
     def _book_trade(self, order: OrderRecord, qty: int, price: int | None, cash: int | None, venue: str, block: str | None, done: bool, now: int) -> None:
         """One fill of ``order``: ``qty`` at ``price``; from a block, ``cash`` (whole cents)

@@ -26,7 +26,7 @@ Guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import msgspec
 
@@ -106,6 +106,29 @@ class Orders:
                 frozen += 1
         touched.clear()
         return frozen
+
+    def each(self, order_ids: Iterable[str]) -> Iterator[OrderRecord | None]:
+        """Each of ``order_ids``'s orders in turn, hot, to change (``None`` for an unknown
+        id): what ``get`` then ``settle`` per order do, in fewer steps — an allocation's
+        chunk changes thousands of orders once each. When the caller asks for the next, the
+        order it was given is frozen if at rest, else kept hot (and reached by ``settle``
+        as usual); so is the last one when the loop ends or breaks."""
+        by_id, touched = self._by_id, self._touched
+        decode, encode = _decoder.decode, _encoder.encode
+        for order_id in order_ids:
+            value = by_id.get(order_id)
+            if value is None:
+                yield None
+                continue
+            record: OrderRecord = decode(value) if value.__class__ is bytes else value  # type: ignore[assignment,arg-type]
+            by_id[order_id] = record
+            try:
+                yield record
+            finally:
+                if at_rest(record):
+                    by_id[order_id] = encode(record)
+                else:
+                    touched.append(order_id)
 
     # --- reads that change nothing ------------------------------------------------------------
 

@@ -83,6 +83,31 @@ def test_get_thaws_and_keeps_the_order_hot_until_settle_then_it_goes_cold_in_pla
     assert [o.order_id for o in orders.values()] == ["o1", "o2", "o3"]
 
 
+def test_each_gives_every_order_hot_in_turn_and_freezes_it_when_the_next_is_asked_for() -> None:
+    """``each``: an order at rest once changed goes cold again as the loop moves on; one left
+    working stays hot and reaches ``settle``; an unknown id gives ``None``; a loop that stops
+    early freezes the order it holds."""
+    orders = Orders()
+    for order_id in ("o1", "o2", "o3"):
+        orders[order_id] = _record(order_id)
+    orders.settle()
+    seen = []
+    for record in orders.each(["o1", "nope", "o2", "o3"]):
+        seen.append(None if record is None else record.order_id)
+        if record is not None:
+            record.cum_qty = 1
+            if record.order_id == "o2":
+                record.pending = Pending.CANCEL  # in flight: not at rest
+            assert orders.hot() == (2 if record.order_id == "o3" else 1)  # the one in hand (and o2, kept)
+    assert seen == ["o1", None, "o2", "o3"]
+    assert orders.hot() == 1 and orders.settle() == 0  # o2 stays hot: it is not at rest
+    assert [orders.peek(o).cum_qty for o in ("o1", "o2", "o3")] == [1, 1, 1]  # type: ignore[union-attr]
+    for record in orders.each(["o3", "o1"]):
+        record.cum_qty = 2  # type: ignore[union-attr]
+        break
+    assert orders.hot() == 1 and orders.peek("o3").cum_qty == 2  # type: ignore[union-attr]  # o2 alone is hot
+
+
 def test_peek_and_values_do_not_keep_a_cold_order_and_changing_their_copy_changes_nothing() -> None:
     orders = Orders()
     orders["o1"] = _record("o1")
