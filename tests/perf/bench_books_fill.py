@@ -122,10 +122,12 @@ def measure(accounts: int, per_account: int, symbols: int, seed: int = 7, max_me
     gc.collect()
     gc.disable()  # as a shard applies its batches (``actors/runtime/machine.py``)
     apply, drain = state.apply, state.out.drain
+    end_turn = getattr(state, "end_turn", lambda now: None)  # a batch a turn (a shard's record may hold several)
     start = time.process_time()
     for data in batches:
         for message in decode_batch(data).messages:
             apply(message, now + 1)
+        end_turn(now + 1)
         drain()
     spent = time.process_time() - start
     drain()
