@@ -15,7 +15,7 @@ from actors.instrument.window import SendWindow
 from actors.runtime.host import DurableHost
 from actors.runtime.inbox import SOFT
 from actors.runtime.machine import Core
-from actors.runtime.outputs import ACCOUNT, ALL, INSTRUMENT
+from actors.runtime.outputs import ACCOUNT, ALL, INSTRUMENT, STRATEGY
 from actors.runtime.roles import build_core
 from actors.supervisor.core import ActorPlan
 from model import fixed
@@ -45,6 +45,8 @@ class InstrumentActor(DurableHost):
         self.instruments = instruments
         super().__init__(name, config)
         self.shards = self.router.resolve(ACCOUNT, ALL)  # in their order; each written within a window (``_write_window``)
+        # who gets the marks: the shards, and the strategy actor when on (its bars are made of them)
+        self.mark_peers = [*self.shards, *self.router.resolve(STRATEGY, ALL)]
         self.window = SendWindow(config.batching.max_in_flight_to_shard)
         self.recover(config.server.data_dir)
         self.state.take_marks()  # what replay published went out before the restart
@@ -85,8 +87,8 @@ class InstrumentActor(DurableHost):
         marks = self.record_marks = self.state.take_marks()
         if marks and self.links is not None:
             data = self._soft(marks)
-            for shard in self.shards:
-                self.links.send(shard, data)
+            for peer in self.mark_peers:
+                self.links.send(peer, data)
         fresh = self.outbox.take_fresh()
         if self.links is None:
             return  # not wired yet: everything is unacked and goes when the links open
@@ -135,6 +137,8 @@ class InstrumentActor(DurableHost):
             self.window.reopened(name)  # whatever was written before may be lost: again from the first unacked
             self._write_window(name)
             return
+        if name in self.mark_peers and self.links is not None:
+            self.links.send(name, self._soft(self.state.marks(time.time_ns())))
         super().on_connect(name)
 
     async def current_marks(self) -> bytes:
