@@ -33,7 +33,8 @@ class InstrumentActor(DurableHost):
     Marks (each symbol's consolidated quote, for the shards' pre-trade risk) go to every
     account shard in soft batches, outside the journaled stream (``actors/account/marks.py``):
     those of a record before its batches, every current one when a link to a shard opens,
-    and on a shard's asking (``current_marks``) when it starts.
+    and on a shard's asking (``current_marks``) when it starts. The strategy actor, when on
+    (``[strategies] actor``), gets the same soft batches: its bars are made of them.
 
     Bars (``[bars]``): each live record's marks and venue trades feed a ``BarWriter``
     after the record is committed and its batches sent (``on_applied``); the minute and

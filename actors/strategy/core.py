@@ -173,6 +173,7 @@ class StrategyState(Dispatcher):
         self.orders: dict[str, tuple[Hosted, int]] = {}  # live client order id → (strategy, order id)
         self.refused: list[str] = []  # commands refused (the shell checks them first: none expected)
         self.anomalies: list[str] = []
+        self.orders_sent = 0  # live orders sent (a replay counts them again): the crash point ``strategy.before_send``
 
     # --- the operator's commands ---------------------------------------------------------------
 
@@ -418,6 +419,7 @@ class StrategyState(Dispatcher):
             else:
                 spec = OrderSpec(order.symbol, side, OrderType.MARKET, TimeInForce.DAY, qty=order.qty)
             self.out.to(ACCOUNT, account, NewOrder(account, cid, spec))
+            self.orders_sent += 1
 
     def _cancel(self, hosted: Hosted, live: LiveOrder) -> None:
         assert hosted.account is not None
