@@ -21,7 +21,7 @@ MAX_FILE_BYTES = 1 << 20  # a strategy file is a few lines: anything this large 
 
 
 class StrategyCommands:
-    """The handler ``strategy`` of the admin table, mixed into ``AdminCommands``."""
+    """What ``AdminCommands.strategy`` runs (``run``), with ``AdminCommands``' helpers."""
 
     top: Any
 
@@ -31,7 +31,7 @@ class StrategyCommands:
 
         async def _shard_owning(self, account: str, tenant: str | None) -> Any: ...
 
-    async def strategy(self, given: Given, tenant: str | None) -> Result:
+    async def _strategy(self, given: Given, tenant: str | None) -> Result:
         handle = self.top.handles.get(STRATEGY_ACTOR)
         if handle is None:
             raise AdminError("the strategy actor is off on this server ([strategies] actor = true turns it on)")

@@ -215,6 +215,10 @@ class AdminCommands(StrategyCommands):
                 problems.append(f"{name}: replay from {result['from']} differs from the live state")
         return {"ok": not problems, "problems": problems, "replayed_from": {name: r["from"] for name, r in replays.items()}}
 
+    async def strategy(self, given: Given, tenant: str | None) -> Result:
+        """``strategy ...``: the strategy actor's commands (``actors/strategy/admin.py``)."""
+        return await self._strategy(given, tenant)
+
     # --- switches --------------------------------------------------------------------------------
 
     async def halt(self, given: Given, tenant: str | None) -> Result:
