@@ -470,7 +470,7 @@ class StrategyState(Dispatcher):
             for event in record.events:
                 hosted.events.append(event)
                 self._apply_event(hosted, event)
-        for symbol, start, o, h, l, c, v in state.minutes:
+        for symbol, start, o, h, l, c, v in state.minutes:  # noqa: E741
             self.builder.minutes[symbol] = OpenBar(start, o, h, l, c, v)
         self.out = Outputs()
 

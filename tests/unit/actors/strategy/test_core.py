@@ -16,7 +16,17 @@ from model import fixed
 from model.config import load_setup
 from model.enums import ExecType, OrderStatus, Side
 from model.instruments import Instrument
-from model.messages import CancelOrder, CreateStrategy, ExecutionReport, MarketUpdate, NewOrder, PromoteStrategy, RedeemStrategy, RunStrategy, SubscribeStrategy
+from model.messages import (
+    CancelOrder,
+    CreateStrategy,
+    ExecutionReport,
+    MarketUpdate,
+    NewOrder,
+    PromoteStrategy,
+    RedeemStrategy,
+    RunStrategy,
+    SubscribeStrategy,
+)
 from model.risk.history import NS_PER_MINUTE, Bar, BarBuilder, append_bars_csv, load_bars
 from model.strategy.backtest import run_backtest
 from model.strategy.spec import parse_strategy
