@@ -245,6 +245,21 @@ TABLE: tuple[Command, ...] = (
     Command("snapshot", NONE, "snapshot every actor now", "snapshot"),
     Command("check", NONE, "check every actor's invariants and replay every journal against the live state", "check"),
     Command(
+        "strategy",
+        (
+            Form(words=("create",), names=("NAME", "FILE")),
+            Form(words=("start",), names=("NAME",)),
+            Form(words=("stop",), names=("NAME",)),
+            Form(words=("promote",), names=("NAME",), optional="ACCOUNT"),
+            Form(words=("list",)),
+            Form(words=("subscribe",), names=("NAME", "ACCOUNT", "AMOUNT")),
+            Form(words=("redeem",), names=("NAME", "ACCOUNT")),
+        ),
+        "strategies on this server (docs/strategies.md): create one from a file of the import dir, start, stop, "
+        "promote (backtest → paper → live on ACCOUNT), list; investors subscribe to and redeem a live one",
+        "strategy",
+    ),
+    Command(
         "journal",
         (Form(words=("verify",), options=(("--config", "FILE"), ("--data-dir", "DIR"))),),
         "check every journal and snapshot, here, with the server up or down"

@@ -596,6 +596,7 @@ class StrategiesSection(_Section, frozen=True):
     history_max_gap_minutes: int = 1  # a bars file's gap within a day beyond this is refused (0: gaps allowed)
     periods_per_year: int = 98_280  # Sharpe and Sortino of minute returns: 252 days × 390 minutes
     report_max_points: int = 2_000  # points per line drawn in a report's picture
+    actor: bool = False  # run the strategy actor: strategies on paper and live on this server
 
     def __post_init__(self) -> None:
         if self.max_rejections < 1 or self.history_max_gap_minutes < 0 or self.periods_per_year < 1 or self.report_max_points < 10:

@@ -135,6 +135,7 @@ COMMANDS: Final[dict[str, str]] = {
     "resume": "server.control",
     "open": "server.control",
     "nav": "server.control",
+    "strategy": "server.control",
     "vault": "server.secrets",
     "keys": "tenant.keys",
     "mfa": "tenant.mfa",

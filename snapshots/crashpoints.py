@@ -17,7 +17,8 @@ none of its reports, routes or answer sent, nothing acked), ``transfer.before_se
 account shard handled a step of a journal's two-phase commit — the request it coordinates,
 a prepare, a vote, an outcome or a booking — nothing of it sent or acked), ``fill.before_send``
 (an account shard booked a trade of an order — cash, position and tax lots — none of its
-reports sent, nothing acked), ``audit.before_append`` (a record committed and applied, its
+reports sent, nothing acked), ``strategy.before_send`` (the strategy actor placed a live
+order, not yet sent to its account shard), ``audit.before_append`` (a record committed and applied, its
 audit events not yet appended, nothing sent), ``audit.mid_append`` (half of a commit group's
 audit frames written, not synced, nothing sent), ``snapshot.part`` (a part of
 a snapshot written in parts committed, its manifest not yet), ``snapshot.write`` (inside
@@ -40,6 +41,7 @@ POINTS = (
     "basket.before_send",
     "transfer.before_send",
     "fill.before_send",
+    "strategy.before_send",
     "audit.before_append",
     "audit.mid_append",
     "snapshot.part",

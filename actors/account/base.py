@@ -13,13 +13,14 @@ from actors.account.limits import tenant_of
 from actors.account.orders import Orders
 from actors.account.records import AccountRecord, OrderRecord
 from actors.account.risk import MarketView, RiskLimits
-from actors.runtime.outputs import ALL, DROP_COPY, GATEWAY, Dispatcher, Outputs
+from actors.runtime.outputs import ALL, DROP_COPY, GATEWAY, STRATEGY, Dispatcher, Outputs
 from model.enums import ExecType
 from model.instruments import Instrument
 from model.lifecycle import OrderEvent, can, step
 from model import lots
 from model.lots import Books, StagedTrades
 from model.messages import ExecutionReport, Reply, ReportToAsker, RequestRejected
+from model.messages.strategies import STRATEGY_ORDER_PREFIX
 
 log = structlog.get_logger("accounts")
 
@@ -187,6 +188,8 @@ class ShardBase(Dispatcher):
         self.out.to(GATEWAY, ALL, report)
         if exec_type is _TRADE:
             self.out.to(DROP_COPY, ALL, report)  # clearing gets every fill (nowhere when drop copy is off)
+        if order.client_order_id.startswith(STRATEGY_ORDER_PREFIX):
+            self.out.to(STRATEGY, ALL, report)  # a strategy's live order: its actor follows it (nowhere when off)
 
     def _execution(
         self,

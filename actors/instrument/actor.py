@@ -15,7 +15,7 @@ from actors.instrument.window import SendWindow
 from actors.runtime.host import DurableHost
 from actors.runtime.inbox import SOFT
 from actors.runtime.machine import Core
-from actors.runtime.outputs import ACCOUNT, ALL, INSTRUMENT
+from actors.runtime.outputs import ACCOUNT, ALL, INSTRUMENT, STRATEGY
 from actors.runtime.roles import build_core
 from actors.supervisor.core import ActorPlan
 from model import fixed
@@ -33,7 +33,8 @@ class InstrumentActor(DurableHost):
     Marks (each symbol's consolidated quote, for the shards' pre-trade risk) go to every
     account shard in soft batches, outside the journaled stream (``actors/account/marks.py``):
     those of a record before its batches, every current one when a link to a shard opens,
-    and on a shard's asking (``current_marks``) when it starts.
+    and on a shard's asking (``current_marks``) when it starts. The strategy actor, when on
+    (``[strategies] actor``), gets the same soft batches: its bars are made of them.
 
     Bars (``[bars]``): each live record's marks and venue trades feed a ``BarWriter``
     after the record is committed and its batches sent (``on_applied``); the minute and
@@ -45,6 +46,8 @@ class InstrumentActor(DurableHost):
         self.instruments = instruments
         super().__init__(name, config)
         self.shards = self.router.resolve(ACCOUNT, ALL)  # in their order; each written within a window (``_write_window``)
+        # who gets the marks: the shards, and the strategy actor when on (its bars are made of them)
+        self.mark_peers = [*self.shards, *self.router.resolve(STRATEGY, ALL)]
         self.window = SendWindow(config.batching.max_in_flight_to_shard)
         self.recover(config.server.data_dir)
         self.state.take_marks()  # what replay published went out before the restart
@@ -85,8 +88,8 @@ class InstrumentActor(DurableHost):
         marks = self.record_marks = self.state.take_marks()
         if marks and self.links is not None:
             data = self._soft(marks)
-            for shard in self.shards:
-                self.links.send(shard, data)
+            for peer in self.mark_peers:
+                self.links.send(peer, data)
         fresh = self.outbox.take_fresh()
         if self.links is None:
             return  # not wired yet: everything is unacked and goes when the links open
@@ -135,6 +138,8 @@ class InstrumentActor(DurableHost):
             self.window.reopened(name)  # whatever was written before may be lost: again from the first unacked
             self._write_window(name)
             return
+        if name in self.mark_peers and self.links is not None:
+            self.links.send(name, self._soft(self.state.marks(time.time_ns())))
         super().on_connect(name)
 
     async def current_marks(self) -> bytes:

@@ -23,17 +23,19 @@ class TurnCrashPoints:
     NAV strike's marker), ``basket.before_send`` (it held a basket's chunk of orders),
     ``transfer.before_send`` (it handled a step of a journal's two-phase commit) and
     ``fill.before_send`` (it held a trade of an order: a fill, an allocation, a NAV fill,
-    booked with its lots) — the last five count only records that did that; and
+    booked with its lots), ``strategy.before_send`` (the strategy actor placed a live order)
+— the last six count only records that did that; and
     ``audit.before_append`` (applied, its audit events not yet appended, nothing sent), only
     for records that have audit events."""
 
-    __slots__ = ("allocations", "crash", "journal_steps", "nav_markers")
+    __slots__ = ("allocations", "crash", "journal_steps", "nav_markers", "strategy_orders")
 
     def __init__(self, crash: CrashPoints, core: Any) -> None:
         self.crash = crash
         self.allocations = getattr(core, "allocations", 0)  # block fills allocated or booked so far
         self.nav_markers = getattr(core, "nav_markers", 0)  # NAV markers passed on or received so far
         self.journal_steps = getattr(core, "journal_steps", 0)  # steps of journals' two-phase commits handled so far
+        self.strategy_orders = getattr(core, "orders_sent", 0)  # live orders a strategy sent so far
 
     @classmethod
     def armed(cls, crash: CrashPoints, core: Any) -> TurnCrashPoints | None:
@@ -64,6 +66,11 @@ class TurnCrashPoints:
             if steps > self.journal_steps:
                 crash.hit("transfer.before_send")
             self.journal_steps = steps
+        if crash.point == "strategy.before_send":
+            sent = getattr(core, "orders_sent", 0)
+            if sent > self.strategy_orders:
+                crash.hit("strategy.before_send")
+            self.strategy_orders = sent
         if crash.point == "nav.before_send":
             markers = getattr(core, "nav_markers", 0)
             if markers > self.nav_markers:

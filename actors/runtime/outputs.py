@@ -20,6 +20,7 @@ ACCOUNT = "account"
 INSTRUMENT = "instrument"
 VENUE = "venue"
 DROP_COPY = "drop_copy"
+STRATEGY = "strategy"
 AUDIT = "audit"  # the actor's own audit chain (key ""): never routed
 ALL = "*"
 

@@ -25,8 +25,8 @@ from actors.account.risk import RiskLimits
 from actors.instrument.core import InstrumentState
 from actors.runtime.machine import Core
 from actors.runtime.options import actor_options
-from actors.runtime.outputs import ACCOUNT, DROP_COPY, INSTRUMENT, VENUE
-from actors.runtime.router import SUPERVISOR
+from actors.runtime.outputs import ACCOUNT, DROP_COPY, INSTRUMENT, STRATEGY, VENUE
+from actors.runtime.router import STRATEGY_ACTOR, SUPERVISOR
 from actors.supervisor.core import ActorPlan, SupervisorState, account_plans, drop_copy_plans, instrument_plans, venue_plans
 from actors.venue.core import VenueState
 from adapters.factory import build_adapter
@@ -127,6 +127,17 @@ def _drop_copy_core(actor_plan: ActorPlan, config: Config) -> Core:
     return DropCopyState()
 
 
+def _strategy_core(actor_plan: ActorPlan, config: Config) -> Core:
+    from actors.strategy.core import StrategyState
+
+    return StrategyState(actor_plan.instruments, config.strategies.max_rejections)
+
+
+def _strategy_plans(setup: Setup, gateways: int) -> list[ActorPlan]:
+    """The strategy actor, with every instrument, when ``[strategies] actor`` is on."""
+    return [ActorPlan(STRATEGY_ACTOR, STRATEGY, instruments=setup.instruments)] if setup.config.strategies.actor else []
+
+
 def _supervisor_core(actor_plan: ActorPlan, config: Config) -> Core:
     return SupervisorState([instrument.symbol for instrument in actor_plan.instruments])
 
@@ -155,6 +166,12 @@ def _drop_copy_actor() -> Any:
     return DropCopyActor
 
 
+def _strategy_actor() -> Any:
+    from actors.strategy.actor import StrategyActor
+
+    return StrategyActor
+
+
 def _owner_args(actor_plan: ActorPlan, setup: Setup, gateways: int) -> tuple[Any, ...]:
     """An account shard's or an InstrumentActor's: its accounts follow by ``seed`` once wired."""
     return actor_plan.name, setup.config, actor_plan.instruments
@@ -175,6 +192,7 @@ ROLES = Roles(
         Role(INSTRUMENT, instrument_plans, _instrument_core, _instrument_actor, _owner_args, check=True),
         Role(VENUE, venue_plans, _venue_core, _venue_actor, _venue_args, starts=True, shutdown=Shutdown.SOURCE),
         Role(DROP_COPY, drop_copy_plans, _drop_copy_core, _drop_copy_actor, _drop_copy_args, starts=True),
+        Role(STRATEGY, _strategy_plans, _strategy_core, _strategy_actor, _owner_args, check=True),
     ]
 )
 

@@ -7,7 +7,7 @@ names of the actors of this topology (from config), and says who may send batche
 
 from __future__ import annotations
 
-from actors.runtime.outputs import ACCOUNT, ALL, DROP_COPY, GATEWAY, INSTRUMENT, VENUE
+from actors.runtime.outputs import ACCOUNT, ALL, DROP_COPY, GATEWAY, INSTRUMENT, STRATEGY, VENUE
 from model.config import Config
 from model.routing import shard_of
 
@@ -30,6 +30,7 @@ def gateway_actor(index: int) -> str:
 
 SUPERVISOR = "supervisor"
 DROP_COPY_ACTOR = "drop-copy"
+STRATEGY_ACTOR = "strategy"
 
 
 class Router:
@@ -49,6 +50,7 @@ class Router:
             VENUE: [venue_actor(v) for v in self.venues],
             GATEWAY: self.gateways,
             DROP_COPY: [DROP_COPY_ACTOR] if config.drop_copy.enabled else [],
+            STRATEGY: [STRATEGY_ACTOR] if config.strategies.actor else [],
         }
         # who may send batches: a gateway only under its signed name (see ``is_sender``)
         self._senders = {name for kind, names in self._everyone.items() if kind != GATEWAY for name in names} | {SUPERVISOR}

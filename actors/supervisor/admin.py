@@ -36,6 +36,7 @@ import structlog
 from actors.runtime.heap import give_back
 from actors.runtime.outputs import ACCOUNT, ALL, GATEWAY, INSTRUMENT
 from actors.runtime.router import SUPERVISOR, Router
+from actors.strategy.admin import StrategyCommands
 from actors.supervisor import nav
 from actors.supervisor.core import ActorPlan
 from keystore import apikeys, totp, vault
@@ -93,7 +94,7 @@ class Supervisor(Protocol):
     async def _tell_gateways_keys(self) -> dict[str, Any]: ...
 
 
-class AdminCommands:
+class AdminCommands(StrategyCommands):
     """The handlers, named by the table's ``handler`` (one method each, public, async)."""
 
     def __init__(self, supervisor: Supervisor) -> None:
@@ -213,6 +214,10 @@ class AdminCommands:
             if result["live"] != result["replayed"]:
                 problems.append(f"{name}: replay from {result['from']} differs from the live state")
         return {"ok": not problems, "problems": problems, "replayed_from": {name: r["from"] for name, r in replays.items()}}
+
+    async def strategy(self, given: Given, tenant: str | None) -> Result:
+        """``strategy ...``: the strategy actor's commands (``actors/strategy/admin.py``)."""
+        return await self._strategy(given, tenant)
 
     # --- switches --------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ __all__ = [
     *risk.__all__,
     *routing.__all__,
     *statements.__all__,
+    *strategies.__all__,
     *transfers.__all__,
 ]
 ``base`` holds what every message is, ``batch`` what one hop carries. A new message
@@ -27,7 +28,7 @@ re-exports every module's ``__all__``: ``from model.messages import NewOrder``.
 
 from __future__ import annotations
 
-from model.messages import base, batch, books, bulk, client, control, risk, routing, statements, transfers
+from model.messages import base, batch, books, bulk, client, control, risk, routing, statements, strategies, transfers
 from model.messages.base import *  # noqa: F403
 from model.messages.batch import *  # noqa: F403
 from model.messages.books import *  # noqa: F403
@@ -37,6 +38,7 @@ from model.messages.control import *  # noqa: F403
 from model.messages.risk import *  # noqa: F403
 from model.messages.routing import *  # noqa: F403
 from model.messages.statements import *  # noqa: F403
+from model.messages.strategies import *  # noqa: F403
 from model.messages.transfers import *  # noqa: F403
 
 __all__ = [
@@ -49,5 +51,6 @@ __all__ = [
     *risk.__all__,
     *routing.__all__,
     *statements.__all__,
+    *strategies.__all__,
     *transfers.__all__,
 ]

@@ -13,12 +13,13 @@ from model.messages.control import ControlMessage
 from model.messages.risk import RiskMessage
 from model.messages.routing import RoutingMessage
 from model.messages.statements import StatementMessage
+from model.messages.strategies import StrategyMessage
 from model.messages.transfers import TransferMessage
 
 __all__ = ["Batch", "Message", "batch_prefix", "decode_batch", "encode_batch"]
 
 # Every message a hop may carry: each direction's module keeps its own list.
-Message = Union[ClientMessage, BulkMessage, RoutingMessage, ControlMessage, TransferMessage, BooksMessage, StatementMessage, RiskMessage]
+Message = Union[ClientMessage, BulkMessage, RoutingMessage, ControlMessage, TransferMessage, BooksMessage, StatementMessage, RiskMessage, StrategyMessage]
 
 
 class Batch(msgspec.Struct, frozen=True, array_like=True):

@@ -271,17 +271,22 @@ class StrategyCore:
         if state.period >= 0 and start - start % self.period_ns != state.period:
             self._close(symbol, state)
 
-    def fill(self, fill: Fill) -> None:
+    def fill(self, fill: Fill, done: bool = True) -> None:
+        """A fill of the working order, booked. The simulated venue fills an order whole, once;
+        live, an order may fill in parts: each is booked, and the order ends (``on_fill``)
+        with the part that is ``done``; an order ended after a part is ``expire``d."""
         order = self.working.get(fill.symbol)
         if order is None or order.id != fill.order_id:
             raise ValueError(f"fill for order {fill.order_id}, which is not working")
         self.now = fill.time
         self.book.book(fill, self.instruments[fill.symbol].multiplier)
-        del self.working[fill.symbol]  # every order fills whole, once (the venue's rule)
-        self.rejections = 0
         self.fills.append(fill)
         if self.after_fill is not None:
             self.after_fill(fill)
+        if not done:
+            return
+        del self.working[fill.symbol]
+        self.rejections = 0
         self.strategy.on_fill(self.ctx, fill)
 
     def reject(self, order_id: int, symbol: str, reason: str) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from actors.account.core import AccountState
 from actors.instrument.core import InstrumentState
-from actors.runtime.outputs import ACCOUNT, DROP_COPY, INSTRUMENT, VENUE
+from actors.runtime.outputs import ACCOUNT, DROP_COPY, INSTRUMENT, STRATEGY, VENUE
 from actors.runtime.roles import ROLES, Role, Shutdown, build_core
 from actors.runtime.router import SUPERVISOR
 from actors.supervisor.core import ActorPlan, SupervisorState, plan
@@ -33,10 +33,10 @@ def market_data_core(actor_plan: ActorPlan, config: Config) -> SupervisorState:
 
 
 def test_the_registry_holds_the_roles_of_actors_in_plan_order() -> None:
-    assert ROLES.names() == [SUPERVISOR, ACCOUNT, INSTRUMENT, VENUE, DROP_COPY]
+    assert ROLES.names() == [SUPERVISOR, ACCOUNT, INSTRUMENT, VENUE, DROP_COPY, STRATEGY]
     assert all(role.journaled for role in ROLES)
     assert [role.name for role in ROLES if role.starts] == [VENUE, DROP_COPY]
-    assert [role.name for role in ROLES if role.check] == [ACCOUNT, INSTRUMENT]
+    assert [role.name for role in ROLES if role.check] == [ACCOUNT, INSTRUMENT, STRATEGY]
     assert {role.name: role.shutdown for role in ROLES}[VENUE] is Shutdown.SOURCE
     assert ROLES[SUPERVISOR].shutdown is Shutdown.NONE and ROLES[ACCOUNT].shutdown is Shutdown.STATE
 

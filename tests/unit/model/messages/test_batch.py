@@ -23,6 +23,7 @@ from model.messages import (
     risk,
     routing,
     statements,
+    strategies,
     transfers,
 )
 from model.orders import OrderSpec
@@ -70,6 +71,11 @@ WIRE_TAGS = {
     "SetPortfolioLimits": 161,
     "SetAccountTradingState": 162,
     "RiskAlert": 163,
+    "CreateStrategy": 180,
+    "RunStrategy": 181,
+    "PromoteStrategy": 182,
+    "SubscribeStrategy": 183,
+    "RedeemStrategy": 184,
     "VenueStart": 90,
     "VenueTick": 91,
     "VenueSetSession": 92,
@@ -129,7 +135,7 @@ def test_messages_encode_as_arrays_with_an_integer_tag() -> None:
 
 
 def test_a_batch_takes_every_tagged_message_and_each_tag_once() -> None:
-    tagged = {**tags_of(client), **tags_of(routing), **tags_of(control), **tags_of(bulk), **tags_of(transfers), **tags_of(books), **tags_of(statements), **tags_of(risk)}
+    tagged = {**tags_of(client), **tags_of(routing), **tags_of(control), **tags_of(bulk), **tags_of(transfers), **tags_of(books), **tags_of(statements), **tags_of(risk), **tags_of(strategies)}
     assert set(get_args(Message)) == set(tagged)
     assert len(set(tagged.values())) == len(tagged)
 
