@@ -221,7 +221,10 @@ class Portfolio(Bookkeeping):
         """The portfolio steps of the pre-trade check (``model/risk/limits.py``). An account
         found over a limit before the order moves to ``reducing`` (and stays so until the
         operator sets it ``active``)."""
-        state = self.trading_state(account.account)
+        name = account.account
+        if name not in self.portfolio.states and name not in self._legged():
+            return None  # active, no limit: two set lookups (nearly every order)
+        state = self.trading_state(name)
         limits = self.portfolio_limits(account)
         if state is _ACTIVE and not limits.any():
             return None
