@@ -53,11 +53,14 @@ class StrategyActor(DurableHost):
             self.marks_journaled += len(marks)
             self.submit_local(marks, lazy=True)
 
-    async def admin(self, command: str, name: str = "", text: str = "", account: str = "", amount: str = "") -> dict[str, Any]:
+    async def admin(self, command: str, name: str = "", text: str = "", account: str = "", amount: str = "", cash: str = "") -> dict[str, Any]:
         """One operator command (``actors/strategy/admin.py``): checked, journaled, applied.
-        Returns ``{"ok": True, "strategy": ...}`` or ``{"ok": False, "error": why}``."""
+        ``cash``: the named account's cash as its shard reported it, for a command that
+        commits some (promote to live, subscribe). Returns ``{"ok": True, "strategy": ...}``
+        or ``{"ok": False, "error": why}``."""
         state = self.state
         try:
+            account_cash = fixed.parse(cash) if cash else None
             message: Message
             if command == "create":
                 message = CreateStrategy(name, text)
@@ -67,11 +70,11 @@ class StrategyActor(DurableHost):
                 state.check_run(message)
             elif command == "promote":
                 message = PromoteStrategy(name, account or None)
-                state.check_promote(message)
+                state.check_promote(message, account_cash)
             elif command == "subscribe":
                 value = fixed.parse(amount)
                 message = SubscribeStrategy(name, account, value)
-                state.check_investor(name, account, value)
+                state.check_investor(name, account, value, account_cash)
             elif command == "redeem":
                 message = RedeemStrategy(name, account)
                 state.check_investor(name, account, None)

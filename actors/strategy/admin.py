@@ -6,7 +6,10 @@ A strategy file is read from the server's import dir (a tenant's: from its folde
 like every file an admin command reads; its text goes to the strategy actor, which checks
 it whole (``model/strategy/spec.py``: an unknown key, symbol or indicator, a bad
 expression...) and refuses it with every finding, creating nothing. An account named
-(the live account, an investor) must exist within the caller's reach."""
+(the live account, an investor) must exist within the caller's reach; one that commits
+cash to a strategy (the live account its capital at the promotion, an investor its
+subscription) must hold it: its cash is read from its shard and the strategy actor checks
+the amount against it."""
 
 from __future__ import annotations
 
@@ -40,12 +43,15 @@ class StrategyCommands:
             return {"ok": True, "strategies": await handle.strategies.remote()}
         name = given["NAME"]
         account = given.get("ACCOUNT") or ""
+        cash = ""
         if account:
-            await self._shard_owning(account, tenant)  # AdminError ``unknown account`` when not within reach
+            shard = await self._shard_owning(account, tenant)  # AdminError ``unknown account`` when not within reach
+            if verb in ("promote", "subscribe"):  # it commits cash: the actor checks it against the account's
+                cash = (await shard.admin_account.remote(account))["cash"]
         text = ""
         if verb == "create":
             text = self._read(given["FILE"], tenant)
-        answer: Result = await handle.admin.remote(verb, name, text, account, given.get("AMOUNT") or "")
+        answer: Result = await handle.admin.remote(verb, name, text, account, given.get("AMOUNT") or "", cash)
         if not answer["ok"]:
             raise AdminError(answer["error"])
         return answer

@@ -15,21 +15,30 @@ Inputs (each journaled by the shell before it is applied, ``actors/runtime/host.
 Modes. *Backtest*: created and checked, fed nothing here (``server/backtest.py`` runs it
 over a file). *Paper*: a ``backtest.Session`` — the core and the simulated venue, the same
 code as a backtest — fed the bars. *Live*: a fresh ``StrategyCore`` whose indicators are
-warmed with every bar the strategy saw on paper (no decision is taken while warming), its
-orders sent as ``NewOrder`` of the live account to the account shard that owns it (every
-pre-trade check applies), its fills those the shard reports. Its model book starts empty:
-the live account subscribes the strategy's capital at the promotion, investors subscribe
-and redeem beside it, and each fill is allocated to them (``investors.py``).
+warmed with every bar the strategy saw on paper (no decision is taken while warming). Its
+model book belongs to its investors (``children.py``): the live account named at the
+promotion is the first, with the strategy's capital; others subscribe and redeem. Each
+order the strategy places (the parent) is split pro rata to the investors' shares into one
+child order per investor, a ``NewOrder`` of the investor's account to the shard that owns
+it (every pre-trade check applies to each investor), booked there like any fill; the model
+book's fill is the sum of its children's.
 
 Guarantees:
 
-* Deterministic: the same inputs give the same state, sends and ``state_hash``. A live
-  order's client order id is ``strategy:NAME-N``, N the core's order counter, so a replay
+* Deterministic: the same inputs give the same state, sends and ``state_hash``. A child's
+  client order id is ``strategy:NAME-N-K`` (N the core's order counter, K the investor's
+  number, both journaled state), a redemption's sale ``strategy:NAME-rK-S``, so a replay
   after a crash sends the same ids in the same batches — and the shard, which keeps one
   order per client order id, would answer a repeat without a second order.
-* A live order rejected by risk is not placed again by the core: the rule strategy waits
-  for its entry condition to turn false, and ``[strategies] max_rejections`` in a row stop
-  it (``engine.py``).
+* Exact: after every input, for every symbol Σ investors' positions = the model book's,
+  and Σ investors' cash (committed + what their children booked) = the model book's cash
+  (``check_invariants``); each investor's figures are what its account booked for its
+  children, to the increment and the cent.
+* A child refused by its investor's risk is recorded and never sent again: that investor
+  takes no part in this order, and the parent ends when every child has ended. A parent
+  with no fill whose children were all refused is a rejection of the strategy's order:
+  the rule strategy waits for its entry condition to turn false, and ``[strategies]
+  max_rejections`` in a row stop it (``engine.py``).
 * Snapshots are the inputs each strategy took (its events) and the open minute of each
   symbol: ``restore`` replays the events into fresh sessions, muted (what they sent is in
   the snapshot's outbox), and reaches the same state.
@@ -45,7 +54,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from actors.runtime.outputs import ACCOUNT, Dispatcher, Outputs
-from actors.strategy.investors import InvestorError, InvestorPool
+from actors.strategy.children import CANCELED, FILLED, REJECTED, WORKING, Child, Investor, Parent, child_id, redemption_id, split
 from model import fixed
 from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce
 from model.instruments import Instrument
@@ -60,12 +69,11 @@ from model.messages import (
     RunStrategy,
     SubscribeStrategy,
 )
-from model.messages.strategies import STRATEGY_ORDER_PREFIX
 from model.orders import OrderSpec
 from model.risk.history import NS_PER_MINUTE, BarBuilder
 from model.risk.history import _Open as OpenBar
 from model.strategy.backtest import Session
-from model.strategy.engine import DEFAULT_MAX_REJECTIONS, Fill, Order, StrategyCore
+from model.strategy.engine import DEFAULT_MAX_REJECTIONS, Fill, StrategyCore
 from model.strategy.spec import StrategyError, StrategySpec, parse_strategy
 
 BACKTEST, PAPER, LIVE = "backtest", "paper", "live"
@@ -76,9 +84,9 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 #   ["bar", symbol, start, open, high, low, close, volume]   a closed minute it stepped
 #   ["run", 0|1]                                              stopped / started
 #   ["promote", mode, account]                                 to paper, or to live
-#   ["fill", order_id, qty, price, ts, done]                   a live fill (done: the order ended)
-#   ["reject", order_id, reason]                               a live order refused
-#   ["end", order_id]                                          a live order canceled or expired
+#   ["fill", client_order_id, qty, price, ts, done]            a child's fill (done: the child ended)
+#   ["reject", client_order_id, reason]                        a child refused by its account
+#   ["end", client_order_id]                                   a child canceled or expired
 #   ["subscribe", account, amount] / ["redeem", account]       investors of a live strategy
 Event = list[Any]
 
@@ -101,19 +109,8 @@ class StrategySnapshot(msgspec.Struct):
     minutes: list[tuple[str, int, int, int, int, int, int]]  # each symbol's open minute: symbol, start, o, h, l, c, v
 
 
-class LiveOrder(msgspec.Struct):
-    """A live order at the account shard: the strategy's order, its client order id, the
-    minutes a limit order still works before the strategy cancels it."""
-
-    order: Order
-    client_order_id: str
-    left: int
-    filled: int = 0
-    cancel_sent: bool = False
-
-
 class Hosted:
-    """One strategy: its spec, mode, session and event log."""
+    """One strategy: its spec, mode, session and event log; live, its investors and orders."""
 
     def __init__(self, name: str, text: str, spec: StrategySpec, instruments: Mapping[str, Instrument], max_rejections: int) -> None:
         self.name = name
@@ -123,14 +120,20 @@ class Hosted:
         self.max_rejections = max_rejections
         self.mode = BACKTEST
         self.running = False
-        self.account: str | None = None
+        self.account: str | None = None  # the live account named at the promotion: the first investor
         self.events: list[Event] = []
         self.bars: list[Event] = []  # the bars it stepped, to warm a live core's indicators
         self.session: Session | None = None  # paper
         self.core: StrategyCore | None = None  # the session's, or the live one
-        self.pool: InvestorPool | None = None  # live
-        self.allocations = 0  # fills allocated to investors
-        self.live: dict[int, LiveOrder] = {}  # order id → the live order working at the shard
+        self.investors: dict[str, Investor] = {}  # live: account → investor, in number order
+        self.numbered: dict[int, Investor] = {}  # the same, by number
+        self.next_investor = 1  # K of the next new investor
+        self.leaving: list[int] = []  # redeeming investors whose sales wait for their working children
+        self.parents: dict[int, Parent] = {}  # order id → a live order whose children still work
+        self.redemptions: dict[int, list[Child]] = {}  # investor number → its redemption's sales
+        self.children = 0  # children sent
+        self.refused = 0  # children refused by their investor's account (its risk)
+        self.last_refused: list[list[str]] = []  # the latest few: [client order id, reason]
 
     def status(self) -> dict[str, Any]:
         core = self.core
@@ -145,15 +148,17 @@ class Hosted:
                 stopped=core.stopped,
                 bars=len(self.bars),
             )
-        if self.pool is not None:
-            view["investors"] = {account: fixed.format_cash(cash) for account, cash in zip(self.pool.accounts, self.pool.cash, strict=True)}
-            view["pending"] = [[kind, account, fixed.format_cash(cash)] for kind, account, cash in self.pool.pending]
-            view["allocations"] = self.allocations
+        if self.mode == LIVE:
+            view["investors"] = [investor.view() for investor in self.investors.values()]
+            view["children"] = self.children
+            view["working_children"] = [child.view() for parent in self.parents.values() for child in parent.children if child.state == WORKING]
+            view["redeeming"] = [child.view() for sales in self.redemptions.values() for child in sales]
+            view["refused"] = self.refused
+            view["last_refused"] = self.last_refused
         return view
 
 
-def client_order_id(name: str, order_id: int) -> str:
-    return f"{STRATEGY_ORDER_PREFIX}{name}-{order_id}"
+REFUSED_SHOWN = 20  # the children refused most recently, in ``list``
 
 
 class StrategyState(Dispatcher):
@@ -170,10 +175,10 @@ class StrategyState(Dispatcher):
         self.strategies: dict[str, Hosted] = {}
         self.builder = BarBuilder(timezone)
         self.watching: dict[str, list[Hosted]] = {}  # symbol → the running paper and live strategies of it
-        self.orders: dict[str, tuple[Hosted, int]] = {}  # live client order id → (strategy, order id)
+        self.orders: dict[str, tuple[Hosted, Child]] = {}  # a working child's client order id → (strategy, child)
         self.refused: list[str] = []  # commands refused (the shell checks them first: none expected)
         self.anomalies: list[str] = []
-        self.orders_sent = 0  # live orders sent (a replay counts them again): the crash point ``strategy.before_send``
+        self.orders_sent = 0  # children sent (a replay counts them again): the crash point ``strategy.before_send``
 
     # --- the operator's commands ---------------------------------------------------------------
 
@@ -208,7 +213,10 @@ class StrategyState(Dispatcher):
         if hosted.running != command.running:
             self._event(hosted, ["run", int(command.running)])
 
-    def check_promote(self, command: PromoteStrategy) -> tuple[Hosted, str]:
+    def check_promote(self, command: PromoteStrategy, account_cash: int | None = None) -> tuple[Hosted, str]:
+        """The strategy and its next mode, or ``ValueError``. Live, the account named is the
+        first investor with the strategy's capital: with ``account_cash`` (its cash now), the
+        capital must be within it."""
         hosted = self.get(command.name)
         mode = NEXT_MODE.get(hosted.mode)
         if mode is None:
@@ -217,6 +225,8 @@ class StrategyState(Dispatcher):
             raise ValueError(f"strategy {hosted.name} goes live trading an account: name it")
         if mode == PAPER and command.account:
             raise ValueError(f"strategy {hosted.name} goes to paper first, with no account")
+        if mode == LIVE and account_cash is not None and hosted.spec.capital > account_cash:
+            raise ValueError(f"{command.account} has {fixed.format_cash(account_cash)} in cash: not enough for strategy {hosted.name}'s capital of {fixed.format_cash(hosted.spec.capital)}")
         return hosted, mode
 
     def _promote(self, command: PromoteStrategy, now: int) -> None:
@@ -227,17 +237,30 @@ class StrategyState(Dispatcher):
             return
         self._event(hosted, ["promote", mode, command.account])
 
-    def check_investor(self, name: str, account: str, amount: int | None) -> Hosted:
+    def check_investor(self, name: str, account: str, amount: int | None, account_cash: int | None = None) -> Hosted:
+        """The live strategy an investor's command is for, or ``ValueError``. A subscription
+        (``amount``) is whole cents and, with ``account_cash`` (the account's cash now, which
+        the shell reads from its shard), within it once added to what the investor has in the
+        strategy still unspent; a redemption names an investor who is not leaving already."""
         hosted = self.get(name)
-        if hosted.mode != LIVE or hosted.pool is None:
+        if hosted.mode != LIVE:
             raise ValueError(f"strategy {name} is not live: investors subscribe to a live strategy")
+        investor = hosted.investors.get(account)
         if amount is not None:
             if amount <= 0 or amount % fixed.CENT:
                 raise ValueError(f"a subscription is a positive amount in whole cents, not {fixed.format(amount)}")
-        else:
-            pool = hosted.pool
-            if account not in pool.accounts and not any(kind == "subscribe" and who == account for kind, who, _ in pool.pending):
-                raise ValueError(f"{account} holds nothing in strategy {name}")
+            if investor is not None and investor.redeeming:
+                raise ValueError(f"{account} is redeeming its share of strategy {name}: subscribe again once it has left")
+            unspent = max(investor.cash, 0) if investor is not None else 0
+            if account_cash is not None and amount + unspent > account_cash:
+                raise ValueError(
+                    f"{account} has {fixed.format_cash(account_cash)} in cash: not enough for {fixed.format_cash(amount)} more"
+                    + (f" beside the {fixed.format_cash(unspent)} it has in strategy {name} unspent" if unspent else "")
+                )
+        elif investor is None:
+            raise ValueError(f"{account} holds nothing in strategy {name}")
+        elif investor.redeeming:
+            raise ValueError(f"{account} is redeeming its share of strategy {name} already")
         return hosted
 
     def _subscribe(self, command: SubscribeStrategy, now: int) -> None:
@@ -278,24 +301,22 @@ class StrategyState(Dispatcher):
                 self._event(hosted, event)
 
     def _report(self, report: ExecutionReport, now: int) -> None:
-        """A live order's report: its fills booked (and allocated), its end told to the core."""
+        """A child's report, from its investor's shard: a fill, a refusal or an end."""
         found = self.orders.get(report.client_order_id)
         if found is None:
-            return  # not one of ours (another account's id with the prefix)
-        hosted, order_id = found
-        if report.account != hosted.account:
+            return  # not one of ours (another account's id with the prefix), or ended already
+        child = found[1]
+        if report.account != child.account:
             return
-        live = hosted.live.get(order_id)
-        if live is None:
-            return  # ended already
+        hosted = found[0]
         exec_type = report.exec_type
         if exec_type is ExecType.TRADE and report.last_qty > 0 and report.last_price is not None:
             done = report.leaves_qty == 0 or report.status in _ENDED
-            self._event(hosted, ["fill", order_id, report.last_qty, report.last_price, report.ts, int(done)])
+            self._event(hosted, ["fill", child.client_order_id, report.last_qty, report.last_price, report.ts, int(done)])
         elif exec_type is ExecType.REJECTED:
-            self._event(hosted, ["reject", order_id, report.reason or "rejected"])
+            self._event(hosted, ["reject", child.client_order_id, report.reason or "rejected"])
         elif exec_type in (ExecType.CANCELED, ExecType.EXPIRED) or report.status in _ENDED:
-            self._event(hosted, ["end", order_id])
+            self._event(hosted, ["end", child.client_order_id])
 
     # --- events: the one place a strategy changes ------------------------------------------------
 
@@ -317,24 +338,24 @@ class StrategyState(Dispatcher):
             self._to_mode(hosted, event[1], event[2])
         elif kind == "fill":
             self._fill(hosted, event)
-        elif kind == "reject":
-            live = hosted.live.pop(event[1], None)
-            if live is not None and hosted.core is not None:
-                self.orders.pop(live.client_order_id, None)
-                hosted.core.reject(live.order.id, live.order.symbol, event[2])
-        elif kind == "end":
-            live = hosted.live.pop(event[1], None)
-            if live is not None and hosted.core is not None:
-                self.orders.pop(live.client_order_id, None)
-                hosted.core.expire(live.order.id, live.order.symbol)
+        elif kind in ("reject", "end"):
+            found = self.orders.get(event[1])
+            if found is not None:
+                child = found[1]
+                if kind == "reject":
+                    child.state, child.reason = REJECTED, event[2]
+                    hosted.refused += 1
+                    hosted.last_refused = [*hosted.last_refused[1 - REFUSED_SHOWN :], [child.client_order_id, event[2]]]
+                else:
+                    child.state = CANCELED
+                self._ended(hosted, child)
         elif kind == "subscribe":
-            assert hosted.pool is not None
-            hosted.pool.subscribe(event[1], event[2])
-            self._settle(hosted)
+            self._add_investor(hosted, event[1], event[2])
         elif kind == "redeem":
-            assert hosted.pool is not None
-            hosted.pool.redeem(event[1])
-            self._settle(hosted)
+            investor = hosted.investors[event[1]]
+            investor.redeeming = True
+            hosted.leaving.append(investor.number)
+            self._redemptions(hosted)
         else:
             raise ValueError(f"unknown strategy event {kind!r}")
 
@@ -364,26 +385,55 @@ class StrategyState(Dispatcher):
             core.stopped = ""
             core.placed.clear()
             core.book.cash = 0  # the model book is the investors' (the live account's capital first)
-            pool = hosted.pool = InvestorPool({symbol: self.instruments[symbol].qty_increment for symbol in hosted.spec.symbols})
-            core.after_fill = lambda fill: self._allocate(hosted, fill)
             hosted.core = core
             hosted.account = account
-            pool.subscribe(account, hosted.spec.capital)
-            self._settle(hosted)
+            self._add_investor(hosted, account, hosted.spec.capital)
         hosted.mode = mode
         self._watch(hosted)
 
-    def _settle(self, hosted: Hosted) -> None:
-        if hosted.pool is not None and hosted.core is not None and hosted.pool.pending:
-            hosted.pool.settle(hosted.core.book, bool(hosted.core.working))
+    # --- investors -----------------------------------------------------------------------------
 
-    def _allocate(self, hosted: Hosted, fill: Fill) -> None:
-        assert hosted.pool is not None
-        try:
-            hosted.pool.allocate(fill)
-            hosted.allocations += 1
-        except InvestorError as failure:
-            self.anomalies.append(f"{hosted.name}: {failure}")
+    def _add_investor(self, hosted: Hosted, account: str, amount: int) -> None:
+        """A subscription: the amount committed (it stays in the account) and the model
+        book's cash grown by it; a new investor takes part from the next order on."""
+        assert hosted.core is not None
+        investor = hosted.investors.get(account)
+        if investor is None:
+            investor = hosted.investors[account] = hosted.numbered[hosted.next_investor] = Investor(hosted.next_investor, account)
+            hosted.next_investor += 1
+        investor.committed += amount
+        hosted.core.book.deposit(amount)
+
+    def _redemptions(self, hosted: Hosted) -> None:
+        """Each redeeming investor with no child of a parent working: its sales sent, one
+        market order per symbol it holds (``strategy:NAME-rK-S``); one who holds nothing (or
+        whose sales all ended) leaves."""
+        for number in list(hosted.leaving):
+            if any(child.investor == number and child.state == WORKING for parent in hosted.parents.values() for child in parent.children):
+                continue  # its part of a working order ends first
+            hosted.leaving.remove(number)
+            investor = hosted.numbered[number]
+            sales = []
+            for index, symbol in enumerate(hosted.spec.symbols):
+                held = investor.positions.get(symbol, 0)
+                if held > 0:
+                    sales.append(Child(redemption_id(hosted.name, investor.number, index), 0, investor.number, investor.account, symbol, "sell", held))
+            if not sales:
+                self._leave(hosted, investor)
+                continue
+            hosted.redemptions[investor.number] = sales
+            for child in sales:
+                self._send_child(hosted, child, 0)
+
+    def _leave(self, hosted: Hosted, investor: Investor) -> None:
+        """A redeemed investor leaves: its cash (and whatever its sales did not sell) leaves
+        the model book; both are in its account already."""
+        assert hosted.core is not None
+        del hosted.investors[investor.account], hosted.numbered[investor.number]
+        hosted.redemptions.pop(investor.number, None)
+        hosted.core.book.withdraw(investor.cash, investor.positions)
+
+    # --- bars and orders -----------------------------------------------------------------------
 
     def _bar(self, hosted: Hosted, event: Event) -> None:
         _, symbol, start, o, h, l, c, v = event  # noqa: E741
@@ -394,56 +444,132 @@ class StrategyState(Dispatcher):
             return
         core = hosted.core
         assert core is not None
-        self._settle(hosted)
         if hosted.spec.bar_minutes > 1:
             core.before_minute(symbol, start)
             self._send_placed(hosted, core)
-        for live in hosted.live.values():  # a limit order unfilled after its minutes: canceled
-            if live.order.symbol == symbol and live.order.limit and not live.cancel_sent:
-                live.left -= 1
-                if live.left <= 0:
-                    self._cancel(hosted, live)
+        for parent in list(hosted.parents.values()):  # a limit order unfilled after its minutes: canceled
+            if parent.order.symbol == symbol and parent.order.limit:
+                parent.left -= 1
+                if parent.left <= 0:
+                    self._cancel(parent)
         core.minute(symbol, start, o, h, l, c, v)
         self._send_placed(hosted, core)
 
     def _send_placed(self, hosted: Hosted, core: StrategyCore) -> None:
-        account = hosted.account
-        assert account is not None
+        """Each order the strategy placed, split into its children (``children.split``) and
+        sent; one no investor can take part in is the strategy's rejection at once."""
         for order in core.take_placed():
-            cid = client_order_id(hosted.name, order.id)
-            hosted.live[order.id] = LiveOrder(order, cid, order.bars)
-            self.orders[cid] = (hosted, order.id)
-            side = Side.BUY if order.side == "buy" else Side.SELL
-            if order.limit:
-                spec = OrderSpec(order.symbol, side, OrderType.LIMIT, TimeInForce.DAY, qty=order.qty, price=order.limit)
-            else:
-                spec = OrderSpec(order.symbol, side, OrderType.MARKET, TimeInForce.DAY, qty=order.qty)
-            self.out.to(ACCOUNT, account, NewOrder(account, cid, spec))
-            self.orders_sent += 1
+            taking = [investor for investor in hosted.investors.values() if not investor.redeeming]
+            qtys = split(order, taking, self.instruments[order.symbol], core.book.marks, self.instruments, self._spending(hosted))
+            price = order.limit or core.book.marks.get(order.symbol, 0)
+            children = [
+                Child(child_id(hosted.name, order.id, investor.number), order.id, investor.number, investor.account, order.symbol, order.side, qty, price)
+                for investor, qty in zip(taking, qtys, strict=True)
+                if qty > 0
+            ]
+            if not children:
+                core.reject(order.id, order.symbol, "no investor can take part")
+                continue
+            hosted.parents[order.id] = Parent(order, children, order.bars)
+            for child in children:
+                self._send_child(hosted, child, order.limit)
 
-    def _cancel(self, hosted: Hosted, live: LiveOrder) -> None:
-        assert hosted.account is not None
-        live.cancel_sent = True
-        self.out.to(ACCOUNT, hosted.account, CancelOrder(hosted.account, live.client_order_id))
+    def _spending(self, hosted: Hosted) -> dict[int, int]:
+        """Per investor number, the most its working buys may still spend (at their price)."""
+        spending: dict[int, int] = {}
+        for parent in hosted.parents.values():
+            for child in parent.children:
+                if child.state == WORKING and child.side == "buy":
+                    value = (child.qty - child.filled) * child.price * self.instruments[child.symbol].multiplier
+                    spending[child.investor] = spending.get(child.investor, 0) + fixed.ceil_cent(value)
+        return spending
+
+    def _send_child(self, hosted: Hosted, child: Child, limit: int) -> None:
+        self.orders[child.client_order_id] = (hosted, child)
+        side = Side.BUY if child.side == "buy" else Side.SELL
+        if limit:
+            spec = OrderSpec(child.symbol, side, OrderType.LIMIT, TimeInForce.DAY, qty=child.qty, price=limit)
+        else:
+            spec = OrderSpec(child.symbol, side, OrderType.MARKET, TimeInForce.DAY, qty=child.qty)
+        self.out.to(ACCOUNT, child.account, NewOrder(child.account, child.client_order_id, spec))
+        hosted.children += 1
+        self.orders_sent += 1
+
+    def _cancel(self, parent: Parent) -> None:
+        for child in parent.children:
+            if child.state == WORKING and not child.cancel_sent:
+                child.cancel_sent = True
+                self.out.to(ACCOUNT, child.account, CancelOrder(child.account, child.client_order_id))
 
     def _cancel_live(self, hosted: Hosted) -> None:
-        """A live strategy stopped: its working orders are canceled (their end comes back)."""
-        for live in hosted.live.values():
-            if not live.cancel_sent:
-                self._cancel(hosted, live)
+        """A live strategy stopped: its working orders' children are canceled (their ends come
+        back); a redemption's sales go on."""
+        for parent in hosted.parents.values():
+            self._cancel(parent)
+
+    # --- children's reports --------------------------------------------------------------------
 
     def _fill(self, hosted: Hosted, event: Event) -> None:
-        _, order_id, qty, price, ts, done = event
-        live = hosted.live.get(order_id)
+        """A child's fill: booked for its investor as its account books it, and into the model
+        book (a part of the parent's fill, or a redemption's sale)."""
+        _, cid, qty, price, ts, done = event
+        found = self.orders.get(cid)
         core = hosted.core
-        if live is None or core is None:
+        if found is None or core is None:
             return
-        order = live.order
-        live.filled += qty
-        core.fill(Fill(order.id, order.symbol, order.side, qty, price, 0, ts), done=bool(done))
-        if done:
-            del hosted.live[order_id]
-            self.orders.pop(live.client_order_id, None)
+        child = found[1]
+        investor = hosted.numbered[child.investor]
+        multiplier = self.instruments[child.symbol].multiplier
+        cash = child.book(qty, price, multiplier)
+        held = investor.positions.get(child.symbol, 0)
+        if child.side == "buy":
+            investor.positions[child.symbol] = held + qty
+            investor.booked -= cash
+        else:
+            investor.positions[child.symbol] = held - qty
+            investor.booked += cash
+        fill = Fill(child.parent, child.symbol, child.side, qty, price, 0, ts)
+        if child.parent:
+            parent = hosted.parents[child.parent]
+            parent.filled += qty
+            parent.last = fill
+            core.fill(fill, done=False, cash=cash)
+        else:
+            core.book.book(fill, multiplier, cash)
+        if done or child.filled >= child.qty:
+            child.state = FILLED
+            self._ended(hosted, child)
+
+    def _ended(self, hosted: Hosted, child: Child) -> None:
+        """A child ended: its parent ends once every child has, a redemption once every sale
+        has; a redemption waiting for this investor's children may start."""
+        self.orders.pop(child.client_order_id, None)
+        if child.parent:
+            parent = hosted.parents[child.parent]
+            parent.working -= 1
+            if not parent.working:
+                del hosted.parents[child.parent]
+                self._end_parent(hosted, parent)
+        else:
+            sales = hosted.redemptions[child.investor]
+            if all(sale.state != WORKING for sale in sales):
+                self._leave(hosted, hosted.numbered[child.investor])
+        if hosted.leaving:
+            self._redemptions(hosted)
+
+    def _end_parent(self, hosted: Hosted, parent: Parent) -> None:
+        """Every child ended: the strategy's order ends filled (a fill and no child canceled:
+        the refused investors took no part), expired (canceled, a part filled or none), or
+        rejected (every child refused)."""
+        core = hosted.core
+        assert core is not None
+        order, states = parent.order, {child.state for child in parent.children}
+        if parent.last is not None and CANCELED not in states:
+            core.filled(parent.last)
+        elif states == {REJECTED}:
+            core.reject(order.id, order.symbol, parent.children[0].reason)
+        else:
+            core.expire(order.id, order.symbol)
 
     # --- the runtime's protocol ----------------------------------------------------------------
 
@@ -478,6 +604,8 @@ class StrategyState(Dispatcher):
         digest = hashlib.sha256(msgspec.msgpack.encode(self.snapshot()))
         for hosted in self.strategies.values():
             digest.update(hosted.core.state_hash().encode() if hosted.core is not None else b"-")
+            if hosted.mode == LIVE:  # its investors, working children and refusals
+                digest.update(msgspec.msgpack.encode(hosted.status()))
         return digest.hexdigest()
 
     def check_invariants(self) -> None:
@@ -487,16 +615,34 @@ class StrategyState(Dispatcher):
                 continue
             if any(qty < 0 for qty in core.book.positions.values()):
                 raise AssertionError(f"strategy {hosted.name}: a negative position")
-            for order_id, live in hosted.live.items():
-                if self.orders.get(live.client_order_id) != (hosted, order_id):
-                    raise AssertionError(f"strategy {hosted.name}: live order {live.client_order_id} not indexed")
-            if hosted.pool is not None:
-                problems = hosted.pool.check(core.book)
-                if problems:
-                    raise AssertionError(f"strategy {hosted.name}: {'; '.join(problems)}")
-        for cid, (hosted, order_id) in self.orders.items():
-            if hosted.live.get(order_id) is None:
-                raise AssertionError(f"live order {cid} indexed but not working")
+            if hosted.mode == LIVE:
+                self._check_live(hosted, core)
+        for cid, (_, child) in self.orders.items():
+            if child.state != WORKING or child.client_order_id != cid:
+                raise AssertionError(f"child {cid} indexed but not working")
+
+    def _check_live(self, hosted: Hosted, core: StrategyCore) -> None:
+        """Σ investors = the model book, to the increment and the cent; every working child indexed."""
+        name = hosted.name
+        cash = sum(investor.cash for investor in hosted.investors.values())
+        if cash != core.book.cash:
+            raise AssertionError(f"strategy {name}: investors' cash {fixed.format(cash)} != the model book's {fixed.format(core.book.cash)}")
+        for symbol in hosted.spec.symbols:
+            held = [investor.positions.get(symbol, 0) for investor in hosted.investors.values()]
+            if sum(held) != core.book.positions.get(symbol, 0) or any(qty < 0 for qty in held):
+                raise AssertionError(f"strategy {name}: investors' {symbol} {[fixed.format(q) for q in held]} != the model book's {fixed.format(core.book.positions.get(symbol, 0))}")
+        for order_id, parent in hosted.parents.items():
+            if core.working.get(parent.order.symbol) is not parent.order or order_id != parent.order.id:
+                raise AssertionError(f"strategy {name}: order {order_id} has children but does not work")
+            if parent.filled != sum(child.filled for child in parent.children):
+                raise AssertionError(f"strategy {name}: order {order_id}'s fill is not its children's")
+            if parent.working != sum(child.state == WORKING for child in parent.children):
+                raise AssertionError(f"strategy {name}: order {order_id}'s count of working children is off")
+        children = [child for parent in hosted.parents.values() for child in parent.children] + [sale for sales in hosted.redemptions.values() for sale in sales]
+        for child in children:
+            indexed = self.orders.get(child.client_order_id)
+            if child.filled > child.qty or (child.state == WORKING and (indexed is None or indexed[1] is not child)):
+                raise AssertionError(f"strategy {name}: child {child.client_order_id} overfilled or not indexed")
 
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
         CreateStrategy: _create,

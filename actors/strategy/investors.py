@@ -1,5 +1,7 @@
-"""Investors in a strategy: cash subscribed and redeemed, and every fill of the strategy's one
-model book allocated to the investors' accounts, exactly.
+"""Investors in a backtest's strategy (``Session(pool=...)``): cash subscribed and redeemed,
+and every simulated fill of the strategy's one model book allocated to them on paper, exactly.
+A live strategy's investors hold their shares in their own accounts instead: each order is
+split into child orders of their accounts (``children.py``).
 
 The strategy trades one model book (``engine.Book``); the pool keeps, per investor, a
 position in each symbol and cash, and after every fill the sums over the investors equal the

@@ -98,7 +98,10 @@ class Book:
         """Cash + every position at its last close (10^-9 units, truncated)."""
         return self.cash + sum(qty * self.marks.get(symbol, 0) // SCALE for symbol, qty in self.positions.items() if qty)
 
-    def book(self, fill: Fill, multiplier: int) -> None:
+    def book(self, fill: Fill, multiplier: int, cash: int | None = None) -> None:
+        """``fill`` into the book. ``cash``: what it moved when the venue says so (a live
+        account books each order's cumulative value to the cent, so one fill may move a cent
+        more or less than its own value rounded); else its value rounded, and its fee."""
         symbol, qty, price = fill.symbol, fill.qty, fill.price
         held = self.positions.get(symbol, 0)
         trade = self.open_trades.get(symbol)
@@ -106,13 +109,13 @@ class Book:
             trade = self.open_trades[symbol] = [fill.time, 0, 0, 0, 0, self.cash]
         raw = qty * price * multiplier
         if fill.side == "buy":
-            self.cash -= fixed.ceil_cent(raw) + fill.fee
+            self.cash -= fixed.ceil_cent(raw) + fill.fee if cash is None else cash
             self.positions[symbol] = held + qty
             self.cost[symbol] = self.cost.get(symbol, 0) + raw
             trade[1] = max(trade[1], held + qty)
             trade[2] += qty * price
         else:
-            self.cash += fixed.floor_cent(raw) - fill.fee
+            self.cash += fixed.floor_cent(raw) - fill.fee if cash is None else cash
             self.cost[symbol] = self.cost.get(symbol, 0) * (held - qty) // held if held else 0
             self.positions[symbol] = held - qty
             trade[3] += qty * price
@@ -123,6 +126,28 @@ class Book:
             self.trades.append(Trade(symbol, opened, fill.time, most, buys // most if most else 0, sells // most if most else 0, self.cash - before, fees))
             del self.open_trades[symbol]
             self.cost[symbol] = 0
+
+
+    def deposit(self, amount: int) -> None:
+        """Cash put in (an investor's subscription): an open round trip's P&L leaves it out."""
+        self.cash += amount
+        for trade in self.open_trades.values():
+            trade[5] += amount
+
+    def withdraw(self, amount: int, positions: Mapping[str, int]) -> None:
+        """Cash and positions taken out (an investor who left): no fill, no P&L; the cost of
+        what stays is the position's pro rata; a position left flat ends its round trip
+        unrecorded (what remained of it left with the investor)."""
+        self.deposit(-amount)
+        for symbol, qty in positions.items():
+            held = self.positions.get(symbol, 0)
+            if not qty or not held:
+                continue
+            self.cost[symbol] = self.cost.get(symbol, 0) * (held - qty) // held
+            self.positions[symbol] = held - qty
+            if held == qty:
+                self.open_trades.pop(symbol, None)
+                self.cost[symbol] = 0
 
 
 class Context:
@@ -271,23 +296,31 @@ class StrategyCore:
         if state.period >= 0 and start - start % self.period_ns != state.period:
             self._close(symbol, state)
 
-    def fill(self, fill: Fill, done: bool = True) -> None:
-        """A fill of the working order, booked. The simulated venue fills an order whole, once;
-        live, an order may fill in parts: each is booked, and the order ends (``on_fill``)
-        with the part that is ``done``; an order ended after a part is ``expire``d."""
+    def fill(self, fill: Fill, done: bool = True, cash: int | None = None) -> None:
+        """A fill of the working order, booked (``cash``: what it moved, ``Book.book``). The
+        simulated venue fills an order whole, once; live, an order may fill in parts: each is
+        booked, and the order ends (``on_fill``) with the part that is ``done`` or by
+        ``filled``; an order ended after a part without being filled is ``expire``d."""
         order = self.working.get(fill.symbol)
         if order is None or order.id != fill.order_id:
             raise ValueError(f"fill for order {fill.order_id}, which is not working")
         self.now = fill.time
-        self.book.book(fill, self.instruments[fill.symbol].multiplier)
+        self.book.book(fill, self.instruments[fill.symbol].multiplier, cash)
         self.fills.append(fill)
         if self.after_fill is not None:
             self.after_fill(fill)
-        if not done:
-            return
-        del self.working[fill.symbol]
+        if done:
+            self.filled(fill)
+
+    def filled(self, last: Fill) -> None:
+        """The working order ``last`` is a part of ends filled, every part booked already:
+        ``on_fill`` with ``last``."""
+        order = self.working.get(last.symbol)
+        if order is None or order.id != last.order_id:
+            raise ValueError(f"order {last.order_id} is not working")
+        del self.working[last.symbol]
         self.rejections = 0
-        self.strategy.on_fill(self.ctx, fill)
+        self.strategy.on_fill(self.ctx, last)
 
     def reject(self, order_id: int, symbol: str, reason: str) -> None:
         order = self.working.pop(symbol, None)
