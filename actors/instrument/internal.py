@@ -149,8 +149,12 @@ class Internal(Router):
             if route.state is not _INTERNAL:
                 continue  # filled by an earlier one of this loop
             self._cross(route, book, nbbo, now)
-            if route.state is _INTERNAL and route not in self.pending:
+            if route.state is _INTERNAL and route not in self.pending and not (self.desks and self._is_desk_route(route)):
                 self._send_to_venue(route, now)
+
+    def _is_desk_route(self, route: Route) -> bool:
+        """Whether ``route`` is a quote of the market-making desk (``quoting.py``)."""
+        return False
 
     def _replace_internal(self, route: Route, command: ReplaceRoute, now: int) -> None:
         """New terms at once (no venue to ask); the order loses its time priority, and with
