@@ -135,6 +135,7 @@ COMMANDS: Final[dict[str, str]] = {
     "resume": "server.control",
     "open": "server.control",
     "nav": "server.control",
+    "desk": "server.control",  # ``desk status`` reads: server.inspect (``command_permission``)
     "vault": "server.secrets",
     "keys": "tenant.keys",
     "mfa": "tenant.mfa",
@@ -236,6 +237,8 @@ def command_permission(name: str, args: tuple[str, ...] | list[str] = ()) -> str
     """The permission the server admin command ``name`` with ``args`` needs."""
     if name == "orders" and args[:1] in (["load"], ("load",)):
         return LOAD_ORDERS
+    if name == "desk" and args[:1] in (["status"], ("status",)):
+        return "server.inspect"
     return COMMANDS.get(name, UNKNOWN_COMMAND)
 
 
