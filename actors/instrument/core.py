@@ -245,8 +245,8 @@ class InstrumentState(OpenBlocks, HeldOrders, DeskQuoting, Books):
             assert desk.symbol == symbol and symbol in self.books, symbol
             assert len({q.client_order_id for q in desk.quotes}) == len(desk.quotes), f"desk {symbol}: a quote twice"
             for quote in desk.quotes:
-                route = None if quote.order_id is None else self.routes.get(quote.order_id)
-                assert route is None or (route.account == desk.account and route.spec.symbol == symbol), quote.client_order_id
+                quoted = None if quote.order_id is None else self.routes.get(quote.order_id)
+                assert quoted is None or (quoted.account == desk.account and quoted.spec.symbol == symbol), quote.client_order_id
 
     # --- snapshots ------------------------------------------------------------------------
 
@@ -325,7 +325,7 @@ class InstrumentState(OpenBlocks, HeldOrders, DeskQuoting, Books):
         return core
 
     def state_hash(self) -> str:
-        state = (
+        state: tuple[object, ...] = (
             self.books,
             self.venue_sessions,
             self.routes,
