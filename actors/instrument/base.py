@@ -98,7 +98,7 @@ class InstrumentBase(Dispatcher):
             route.account,
             OrderUpdate(route.order_id, route.account, kind, last_qty, last_price, reason, venue or route.venue or "", now, done),
         )
-        if self.desks and kind is _TRADE:  # a desk's fill moves its position (``quoting.py``)
+        if kind is _TRADE and self.desks:  # a desk's fill moves its position (``quoting.py``)
             self._desk_fill(route, last_qty, last_price, now)
 
     def _desk_fill(self, route: Route, qty: int, price: int | None, now: int) -> None:

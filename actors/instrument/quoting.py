@@ -161,11 +161,9 @@ class DeskQuoting(Internal):
         if current.book.stopped == MAX_LOSS and was != MAX_LOSS:
             log.warning("desk stopped", symbol=current.symbol, reason="max_loss", loss=fixed.format(desk.loss_of_day(current.book, mark)))
 
-    def end_turn(self, now: int) -> None:
-        super().end_turn(now)
-        if self.desks:
-            for current in self.desks.values():
-                self._refresh_desk(current, now)
+    def _refresh_desks(self, now: int) -> None:
+        for current in self.desks.values():
+            self._refresh_desk(current, now)
 
     def _refresh_desk(self, current: Desk, now: int) -> None:
         """The quotes wanted now against those the desk has: cancels and new orders, sent
