@@ -20,9 +20,9 @@ from actors.runtime.roles import build_core
 from actors.supervisor.core import ActorPlan
 from model import fixed
 from model.config import Config
+from model.desk import DeskParams, DeskSetup
 from model.instruments import Instrument
 from model.liquidity import LiquidityPolicy
-from model.desk import DeskParams, DeskSetup
 from model.messages import AdminCancelAll, Batch, MarketUpdate, Message, SetDesk, SetLiquidity, encode_batch
 from model.routes import RouteState
 

@@ -25,8 +25,8 @@ from actors.instrument.blocks import OpenBlocks
 from actors.instrument.books import Books
 from actors.instrument.held import HeldOrders
 from actors.instrument.holding import HeldColumns, OpenHolding, eligible
-from actors.instrument.quoting import DeskQuoting
 from actors.instrument.opening import Block, BlockDone
+from actors.instrument.quoting import DeskQuoting
 from actors.instrument.records import Book, Desk, Route
 from actors.runtime.outputs import ACCOUNT
 from model.config import VenueSection

@@ -18,10 +18,10 @@ from actors.runtime.outputs import ACCOUNT, GATEWAY, INSTRUMENT, Send
 from model.config import AccountSeed, VenueSection
 from model.desk import DeskParams, DeskSetup
 from model.enums import OrderType, Side, TimeInForce
-from model.routes import RouteState
 from model.liquidity import MS, LiquidityPolicy
 from model.messages import DeskControl, ExecutionReport, NewOrder, SetDesk, SetKill, SetLiquidity, VenueNewOrder, VenueQuote
 from model.orders import OrderSpec
+from model.routes import RouteState
 from tests.unit.actors.instrument.support import IBM, D
 
 NOW = 1_764_460_800_000_000_000  # 2025-11-30 00:00 UTC
