@@ -358,6 +358,19 @@ TABLE: tuple[Command, ...] = (
         " (release its hold); REASON is recorded and shown",
         "transfer",
     ),
+    Command(
+        "desk",
+        (
+            Form(words=("start",), names=("SYMBOL",)),
+            Form(words=("stop",), names=("SYMBOL",)),
+            Form(words=("tune",), names=("SYMBOL",), many="KEY=VALUE"),
+            Form(words=("status",), optional="SYMBOL"),
+        ),
+        "the market-making desk in a symbol of [desk] symbols: start quoting, stop (pulls its quotes),"
+        " tune its knobs (size=10 spread_bps=5 ...: checked whole, a bad one changes nothing),"
+        " or its status: position, working quotes, the day's P&L, stopped by its loss limit (docs/liquidity.md)",
+        "desk",
+    ),
     Command("help", (Form(optional=COMMAND_NAME),), "this list, or one command", "show_help", runs=SHELL),
     Command("quit", NONE, "leave the shell (also: exit, Ctrl-D)", "leave", runs=SHELL, aliases=("exit",)),
 )

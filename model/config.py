@@ -16,6 +16,8 @@ from model import fixed
 from model.accounts_file import AccountSeed, check_account_symbols, check_tenant_name, load_accounts
 from model.accounts_file import numbered_csv_rows as numbered_csv_rows  # re-exported: the back office reads CSV rows the same way
 from model.accounts_file import parse_accounts_csv as parse_accounts_csv  # re-exported: ``accounts load`` parses an upload
+from model.desk import BPS_KNOBS, COUNT_KNOBS, DECIMAL_KNOBS, DeskParams
+from model.desk import check as check_desk
 from model.enums import SessionState
 from model.errors import ConfigError
 from model.instruments import Instrument, InstrumentSpec
@@ -355,6 +357,61 @@ class RoutingSection(_Section, frozen=True):
             raise ValueError(f"routing.remainder must be send or rest, not {self.remainder!r}")
 
 
+class DeskParamsSection(_Section, frozen=True):
+    """One symbol's quoting knobs (``model.desk.DeskParams``; docs/liquidity.md#the-market-making-desk):
+    quantities and money as decimal strings, distances in whole bps."""
+
+    size: str = "0"
+    spread_bps: int = 10
+    levels: int = 1
+    level_spread_bps: int = 5
+    level_size_step: str = "0"
+    refresh_tolerance_bps: int = 2
+    target_position: str = "0"
+    skew_range: str = "0"
+    skew_bps: int = 0
+    max_position: str = "0"
+    max_loss: str = "0"
+
+    def params(self, symbol: str, max_levels: int) -> DeskParams:
+        """The knobs as ``DeskParams`` of ``symbol``, checked (``ValueError`` says which is wrong)."""
+        decimals = {key: fixed.parse(getattr(self, key)) for key in DECIMAL_KNOBS}
+        whole = {key: getattr(self, key) for key in (*BPS_KNOBS, *COUNT_KNOBS)}
+        return check_desk(DeskParams(symbol, **decimals, **whole), max_levels)
+
+
+class DeskSection(_Section, frozen=True):
+    """The market-making desk (docs/liquidity.md#the-market-making-desk): the firm quotes
+    two-sided in ``symbols`` from its own ``account``, into the internal book and, with
+    ``at_venues``, at venues too. Off unless ``enabled``; each symbol's desk starts stopped
+    until an operator's ``admin desk start``."""
+
+    enabled: bool = False
+    account: str = ""  # the desk's own account (in the accounts file): its cash, positions and risk limits
+    at_venues: bool = False  # also quote each level at a venue (routed like the account's orders)
+    symbols: list[str] = msgspec.field(default_factory=list)
+    max_levels: int = 10  # the most levels a symbol's params (or a tune) may ask
+    params: DeskParamsSection = DeskParamsSection()  # every symbol's knobs ...
+    per_symbol: dict[str, DeskParamsSection] = msgspec.field(default_factory=dict)  # ... unless it has its own block here
+
+    def __post_init__(self) -> None:
+        if self.max_levels < 1:
+            raise ValueError("desk.max_levels must be at least 1")
+        if not self.enabled:
+            return
+        if not self.account:
+            raise ValueError("desk.account must name the desk's account when desk.enabled")
+        unknown = sorted(set(self.per_symbol) - set(self.symbols))
+        if unknown:
+            raise ValueError(f"desk.per_symbol names symbols not in desk.symbols: {unknown}")
+        for symbol in self.symbols:
+            self.params_of(symbol)
+
+    def params_of(self, symbol: str) -> DeskParams:
+        """``symbol``'s configured terms (its own block, else ``params``), checked."""
+        return self.per_symbol.get(symbol, self.params).params(symbol, self.max_levels)
+
+
 class VenueSection(_Section, frozen=True):
     name: str
     kind: str = "sim"
@@ -665,6 +722,7 @@ class Config(_Section, frozen=True):
     strategies: StrategiesSection = StrategiesSection()
     crossing: CrossingSection = CrossingSection()
     routing: RoutingSection = RoutingSection()
+    desk: DeskSection = DeskSection()
     venues: list[VenueSection] = msgspec.field(default_factory=lambda: [VenueSection(name="SIM")])
     # Per-tenant settings by tenant name (``[tenants.NAME.risk]``); a tenant not named here
     # has the server's ``[risk]``
@@ -744,6 +802,9 @@ def load_setup(path: str | Path) -> Setup:
         raise ConfigError(f"{base}: {error}") from error
     accounts = load_accounts(base / config.files.accounts)
     check_account_symbols(accounts, {i.symbol for i in instruments})
+    unquotable = sorted(set(config.desk.symbols) - {i.symbol for i in instruments if i.asset_class.value != "mutual_fund"})
+    if config.desk.enabled and unquotable:
+        raise ConfigError(f"{path}: desk.symbols names symbols that are not instruments the desk can quote (a fund has no bid or ask): {unquotable}")
     config = _resolve_session_configs(config, base)
     config = _resolve_secret_files(config, base)
     _check_unique([i.symbol for i in instruments], "instrument symbol")

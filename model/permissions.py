@@ -136,6 +136,7 @@ COMMANDS: Final[dict[str, str]] = {
     "open": "server.control",
     "nav": "server.control",
     "strategy": "server.control",
+    "desk": "server.control",  # ``desk status`` reads: server.inspect (``command_permission``)
     "vault": "server.secrets",
     "keys": "tenant.keys",
     "mfa": "tenant.mfa",
@@ -237,6 +238,8 @@ def command_permission(name: str, args: tuple[str, ...] | list[str] = ()) -> str
     """The permission the server admin command ``name`` with ``args`` needs."""
     if name == "orders" and args[:1] in (["load"], ("load",)):
         return LOAD_ORDERS
+    if name == "desk" and args[:1] in (["status"], ("status",)):
+        return "server.inspect"
     return COMMANDS.get(name, UNKNOWN_COMMAND)
 
 

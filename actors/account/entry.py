@@ -11,7 +11,7 @@ from actors.account.records import SAME_AS_SPEC, OrderRecord
 from actors.runtime.outputs import AUDIT, GATEWAY, INSTRUMENT
 from model.enums import ExecType, OrderStatus, Reason, Side
 from model.lifecycle import OrderEvent
-from model.messages import ExecutionReport, LoadOrders, NewLotOrder, NewOrder, OrdersLoaded, Reply, RouteOrder
+from model.messages import DeskOrder, DeskOrderRefused, DeskRoute, ExecutionReport, LoadOrders, NewLotOrder, NewOrder, OrdersLoaded, Reply, RouteOrder
 from model.orders import OrderSpec
 
 # A fingerprint stored by earlier versions is an order's terms as bytes: the ``OrderSpec``
@@ -44,6 +44,20 @@ class OrderEntry(Portfolio):
     def _new_lot_order(self, command: NewLotOrder, now: int) -> None:
         """A new order that chooses its lots (``model/messages/books.py``): entered like any."""
         self._enter(command.account, command.client_order_id, command.spec, command.reply, now, command.lot_method, command.lots)
+
+    def _desk_order(self, command: DeskOrder, now: int) -> None:
+        """A quote of the market-making desk, from the InstrumentActor of its symbol: entered
+        exactly as a client's ``new_order`` of the desk's account (``_enter``: its risk
+        limits, hold, reports, audit). Its route goes back as a ``DeskRoute`` naming the
+        quote (in the ``RouteOrder``'s place); a refusal as ``DeskOrderRefused`` with why."""
+        symbol = command.spec.symbol
+        outcome = self._enter(command.account, command.client_order_id, command.spec, None, now)
+        if outcome != ACCEPTED:
+            self.out.to(INSTRUMENT, symbol, DeskOrderRefused(symbol, command.client_order_id, outcome))
+            return
+        routed = self.out.sends.pop().message  # ``_enter`` sends the route last
+        assert isinstance(routed, RouteOrder)
+        self.out.to(INSTRUMENT, routed.spec.symbol, DeskRoute(routed.order_id, routed.account, routed.spec, command.client_order_id))
 
     def _load_orders(self, command: LoadOrders, now: int) -> None:
         """A chunk of a basket: each order entered exactly as a ``new_order`` without a reply

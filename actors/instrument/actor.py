@@ -20,9 +20,10 @@ from actors.runtime.roles import build_core
 from actors.supervisor.core import ActorPlan
 from model import fixed
 from model.config import Config
+from model.desk import DeskParams, DeskSetup
 from model.instruments import Instrument
 from model.liquidity import LiquidityPolicy
-from model.messages import AdminCancelAll, Batch, MarketUpdate, SetLiquidity, encode_batch
+from model.messages import AdminCancelAll, Batch, MarketUpdate, Message, SetDesk, SetLiquidity, encode_batch
 from model.routes import RouteState
 
 
@@ -70,8 +71,21 @@ class InstrumentActor(DurableHost):
         the one the state decides with is journaled to itself, so it applies from that
         record on and replay crosses as the live actor did (docs/liquidity.md)."""
         policy = LiquidityPolicy.from_config(self.config.crossing, self.config.routing)
+        messages: list[Message] = []
         if policy != self.state.policy:
-            self.submit_local([SetLiquidity(policy)])
+            messages.append(SetLiquidity(policy))
+        setup = self.desk_setup()
+        if setup != self.state.desk_setup and (setup.params or self.state.desk_setup is not None):
+            messages.append(SetDesk(setup))  # likewise ``[desk]``: a state that never had a desk needs none to say so
+        if messages:
+            self.submit_local(messages)
+
+    def desk_setup(self) -> DeskSetup:
+        """``[desk]`` for this actor's symbols, as ``SetDesk`` journals it (no symbol when off)."""
+        section = self.config.desk
+        mine = {i.symbol for i in self.instruments}
+        params = tuple(section.params_of(symbol) for symbol in sorted(set(section.symbols) & mine)) if section.enabled else ()
+        return DeskSetup(section.account if section.enabled else "", section.at_venues and section.enabled, self.config.open.timezone, params)
 
     def may_wait(self, batch: Batch) -> bool:
         """A venue's batch of acceptances only (a child order resting there) rides in the next
@@ -178,12 +192,23 @@ class InstrumentActor(DurableHost):
                 for symbol, (qty, cash) in sorted(core.residuals.items())
             },
         }
+        if core.desks:
+            status["desk"] = {symbol: "quoting" if not desk.book.stopped else desk.book.stopped for symbol, desk in sorted(core.desks.items())}
         status["crossing"] = {
             "enabled": core.policy.enabled,
             "resting": sum(len(routes) for routes in core.internal.values()),
             "counts": dict(sorted(core.crossing_stats.items())),  # executions, and turns without a cross by symbol and reason
         }
         return status
+
+    async def desk_status(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        """Each desk here (or ``symbol``'s), as ``admin desk status`` shows it."""
+        return self.state.desk_view(symbol)
+
+    async def desk_params(self, symbol: str) -> DeskParams | None:
+        """``symbol``'s desk terms now (what ``admin desk tune`` changes), or None: no desk."""
+        desk = self.state.desks.get(symbol)
+        return None if desk is None else desk.params
 
     async def admin_blocks(self) -> list[dict[str, Any]]:
         """Every finished block, with decimal strings (``admin blocks``); ``fill_value`` is

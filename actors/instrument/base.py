@@ -7,9 +7,10 @@ import structlog
 from actors.instrument import opening
 from actors.instrument.holding import OpenHolding
 from actors.instrument.opening import Block
-from actors.instrument.records import Book, Route
+from actors.instrument.records import Book, Desk, Route
 from actors.runtime.outputs import ACCOUNT, Dispatcher, Outputs
 from model.config import VenueSection
+from model.desk import DeskSetup
 from model.enums import OrderType, SessionState, VenueEventKind
 from model.instruments import Instrument
 from model.liquidity import LiquidityPolicy
@@ -20,6 +21,7 @@ log = structlog.get_logger("instruments")
 
 TERMINAL_KINDS = frozenset({VenueEventKind.CANCELED, VenueEventKind.EXPIRED, VenueEventKind.REJECTED})
 _END, _INTERNAL = RouteEvent.END, RouteState.INTERNAL  # read on every route's end, bound once (model/enums.py says why)
+_TRADE = VenueEventKind.TRADE
 
 
 class InstrumentBase(Dispatcher):
@@ -68,6 +70,10 @@ class InstrumentBase(Dispatcher):
         self.internal: dict[str, list[Route]] = {}
         self.pending: list[Route] = []  # empty between turns (``end_turn``): not state
         self.crossing_stats: dict[str, int] = {}  # crosses and skips by reason (soft: status only)
+        # the market-making desk (``quoting.py``): ``[desk]`` as journaled by ``SetDesk``, and
+        # the desk of each symbol it quotes here (empty: no desk, and nothing on any path)
+        self.desk_setup: DeskSetup | None = None
+        self.desks: dict[str, Desk] = {}
         self.out = Outputs()
 
     @staticmethod
@@ -92,6 +98,11 @@ class InstrumentBase(Dispatcher):
             route.account,
             OrderUpdate(route.order_id, route.account, kind, last_qty, last_price, reason, venue or route.venue or "", now, done),
         )
+        if kind is _TRADE and self.desks:  # a desk's fill moves its position (``quoting.py``)
+            self._desk_fill(route, last_qty, last_price, now)
+
+    def _desk_fill(self, route: Route, qty: int, price: int | None, now: int) -> None:
+        """A trade of ``route`` while a desk exists: ``quoting.DeskQuoting`` counts its own."""
 
     def _rekey(self, route: Route, new_order_id: str) -> None:
         del self.routes[route.order_id]

@@ -25,19 +25,24 @@ from actors.instrument.blocks import OpenBlocks
 from actors.instrument.books import Books
 from actors.instrument.held import HeldOrders
 from actors.instrument.holding import HeldColumns, OpenHolding, eligible
-from actors.instrument.internal import Internal
 from actors.instrument.opening import Block, BlockDone
-from actors.instrument.records import Book, Route
+from actors.instrument.quoting import DeskQuoting
+from actors.instrument.records import Book, Desk, Route
 from actors.runtime.outputs import ACCOUNT
 from model.config import VenueSection
+from model.desk import DeskSetup
 from model.enums import AssetClass, OrderType, Reason, SessionState, TimeInForce, VenueEventKind
 from model.liquidity import LiquidityPolicy
 from model.messages import (
     AdminCancelAll,
     CancelRoute,
+    DeskControl,
+    DeskOrderRefused,
+    DeskRoute,
     OpenMarket,
     ReplaceRoute,
     RouteOrder,
+    SetDesk,
     SetLiquidity,
     SetTradingStatus,
     StrikeNav,
@@ -80,9 +85,11 @@ class InstrumentSnapshot(msgspec.Struct):
     held_open: HeldColumns | None = None
     allocation_chunk: int = 1000  # fills per AllocationFills message: ``[batching] max_messages`` when the actor was first built
     policy: LiquidityPolicy | None = None  # the crossing and splitting policy journaled last (``SetLiquidity``); none: both off
+    desk_setup: DeskSetup | None = None  # ``[desk]`` journaled last (``SetDesk``); none: never had a desk
+    desks: list[Desk] | None = None  # the market-making desk of each symbol it quotes here (``quoting.py``)
 
 
-class InstrumentState(OpenBlocks, HeldOrders, Internal, Books):
+class InstrumentState(OpenBlocks, HeldOrders, DeskQuoting, Books):
     """Owns the symbols placed on this actor.
 
     Guarantees: every accepted RouteOrder ends in exactly one terminal OrderUpdate (filled,
@@ -196,7 +203,11 @@ class InstrumentState(OpenBlocks, HeldOrders, Internal, Books):
         SetTradingStatus: Books._set_trading_status,
         OpenMarket: OpenBlocks._open_market,
         StrikeNav: HeldOrders._strike_nav,
-        SetLiquidity: Internal._set_liquidity,
+        SetLiquidity: DeskQuoting._set_liquidity,
+        SetDesk: DeskQuoting._set_desk,
+        DeskControl: DeskQuoting._desk_control,
+        DeskRoute: DeskQuoting._desk_route,
+        DeskOrderRefused: DeskQuoting._desk_refused,
     }
 
     # --- checks ------------------------------------------------------------------------------
@@ -230,6 +241,12 @@ class InstrumentState(OpenBlocks, HeldOrders, Internal, Books):
         assert {r.order_id for r in resting} == {r.order_id for r in self.routes.values() if r.state is RouteState.INTERNAL}, "internal book out of step"
         for route in self.routes.values():
             assert 0 <= route.crossed <= route.cum_qty, route.order_id
+        for symbol, desk in self.desks.items():  # each quote once, and a routed one is its account's order in its symbol
+            assert desk.symbol == symbol and symbol in self.books, symbol
+            assert len({q.client_order_id for q in desk.quotes}) == len(desk.quotes), f"desk {symbol}: a quote twice"
+            for quote in desk.quotes:
+                quoted = None if quote.order_id is None else self.routes.get(quote.order_id)
+                assert quoted is None or (quoted.account == desk.account and quoted.spec.symbol == symbol), quote.client_order_id
 
     # --- snapshots ------------------------------------------------------------------------
 
@@ -259,6 +276,8 @@ class InstrumentState(OpenBlocks, HeldOrders, Internal, Books):
             held_open=self.held_open.columns(),
             allocation_chunk=self.allocation_chunk,
             policy=self.policy if self.policy != LiquidityPolicy() else None,
+            desk_setup=self.desk_setup,
+            desks=list(self.desks.values()) or None,
         )
 
     def records(self) -> int:
@@ -299,12 +318,14 @@ class InstrumentState(OpenBlocks, HeldOrders, Internal, Books):
                 core.internal.setdefault(route.spec.symbol, []).append(route)
         if state.policy is not None:
             core.policy = state.policy
+        core.desk_setup = state.desk_setup
+        core.desks = {desk.symbol: desk for desk in state.desks or ()}
         core.blocks = {block.block_id: block for block in state.blocks}
         core.block_children = {block.child_id: block.block_id for block in state.blocks if block.child_id is not None}
         return core
 
     def state_hash(self) -> str:
-        state = (
+        state: tuple[object, ...] = (
             self.books,
             self.venue_sessions,
             self.routes,
@@ -323,4 +344,6 @@ class InstrumentState(OpenBlocks, HeldOrders, Internal, Books):
             self.done_blocks,
             self.policy,
         )
+        if self.desk_setup is not None or self.desks:  # a state that never had a desk hashes as before there was one
+            state += (self.desk_setup, list(self.desks.values()))
         return hashlib.sha256(msgspec.msgpack.encode(state)).hexdigest()

@@ -29,37 +29,40 @@ from typing import NamedTuple
 import msgspec
 
 from model import fixed
+from model.desk import BPS, DeskParams
 
-BPS = 10_000
-
-
-class DeskParams(msgspec.Struct, frozen=True):
-    """One symbol's quoting terms. Quantities and money are fixed-point ints."""
-
-    symbol: str
-    size: int  # each level's quantity at the target position
-    spread_bps: int = 10  # a level-1 quote's distance from the mid
-    levels: int = 1
-    level_spread_bps: int = 5  # each further level: this much further out
-    level_size_step: int = 0  # each further level: this much larger
-    refresh_tolerance_bps: int = 2  # a working quote this close to where it is wanted stays (keeps its priority)
-    target_position: int = 0
-    skew_range: int = 0  # position − target at which one side's size reaches 0 (the other's doubles); 0: no skew
-    skew_bps: int = 0  # how far both prices move down (long) or up (short) at the edge of the range
-    max_position: int = 0  # |position| never quoted past this
-    max_loss: int = 0  # money per day (SCALE); a loss of this much pulls every quote (0: no limit)
+__all__ = ["BPS", "DeskBook", "DeskParams", "Quote", "Working", "check_loss", "loss_of_day", "on_fill", "refresh", "start_day", "value_raw", "wanted"]
 
 
-class DeskBook(msgspec.Struct):
-    """What the desk holds in one symbol: its position and cash from its fills (cash raw, at
-    10^-18: Σ ± qty × price), the day it counts its loss from and the value then, and why
+class DeskBook(msgspec.Struct, array_like=True):
+    """What the desk holds in one symbol: its position and cash from its fills (Σ ± qty ×
+    price, exact: at 10^-18, kept as two 64-bit halves so the book encodes to msgpack —
+    ``cash_raw``), the day it counts its loss from and the value then (halves too), and why
     it stopped (``""``: quoting)."""
 
     position: int = 0
-    cash_raw: int = 0
+    cash_nanos: int = 0
+    cash_subnanos: int = 0
     day: str = ""
-    day_start_raw: int = 0
-    stopped: str = "stopped"  # "", "stopped" (an operator's stop, or never started), "max_loss"
+    day_start_nanos: int = 0
+    day_start_subnanos: int = 0
+    stopped: str = "stopped"  # "", "stopped" (an operator's stop, or never started), "max_loss", "refused" (the shard refused a quote)
+
+    @property
+    def cash_raw(self) -> int:
+        return fixed.join_raw(self.cash_nanos, self.cash_subnanos)
+
+    @cash_raw.setter
+    def cash_raw(self, raw: int) -> None:
+        self.cash_nanos, self.cash_subnanos = fixed.split_raw(raw)
+
+    @property
+    def day_start_raw(self) -> int:
+        return fixed.join_raw(self.day_start_nanos, self.day_start_subnanos)
+
+    @day_start_raw.setter
+    def day_start_raw(self, raw: int) -> None:
+        self.day_start_nanos, self.day_start_subnanos = fixed.split_raw(raw)
 
 
 class Quote(NamedTuple):
@@ -152,13 +155,16 @@ def wanted(params: DeskParams, book: DeskBook, bid: int | None, ask: int | None,
     return quotes
 
 
-def refresh(params: DeskParams, book: DeskBook, working: list[Working], quotes: list[Quote], mid: int, increment: int) -> tuple[list[str], list[Quote]]:
+def refresh(
+    params: DeskParams, book: DeskBook, working: list[Working], quotes: list[Quote], mid: int, increment: int, ending: list[Working] | tuple[()] = ()
+) -> tuple[list[str], list[Quote]]:
     """What to cancel and what to place. A working quote stays when a quote is wanted on
     its side and level within ``refresh_tolerance_bps`` of the mid from its price and no
     larger than wanted (it keeps its priority); every other is canceled. A wanted quote
     without one staying is placed for at most what the side's limit leaves — counting the
-    position and every working quote's leaves, the canceled ones included until they end —
-    so the rest of it waits for the cancels to end."""
+    position and every working quote's leaves, the canceled ones (``ending``: asked to
+    cancel before, not yet ended) included until they end — so the rest of it waits for
+    the cancels to end."""
     tolerance = mid * params.refresh_tolerance_bps // BPS
     wanted_at = {(q.buy, q.level): q for q in quotes}
     cancel: list[str] = []
@@ -170,8 +176,8 @@ def refresh(params: DeskParams, book: DeskBook, working: list[Working], quotes: 
         else:
             cancel.append(work.quote_id)
     exposure = {
-        True: book.position + sum(w.leaves for w in working if w.buy),
-        False: -book.position + sum(w.leaves for w in working if not w.buy),
+        True: book.position + sum(w.leaves for w in (*working, *ending) if w.buy),
+        False: -book.position + sum(w.leaves for w in (*working, *ending) if not w.buy),
     }
     place: list[Quote] = []
     for quote in quotes:

@@ -128,13 +128,18 @@ class Internal(Router):
 
     def end_turn(self, now: int) -> None:
         """The turn's marketable routes that did not cross in full go to a venue, in the
-        order they came (the shell calls this after each record's inputs, live and in replay)."""
-        if not self.pending:
-            return
-        pending, self.pending = self.pending, []
-        for route in pending:
-            if route.state is _INTERNAL:  # not filled, canceled or replaced into a resting order
-                self._send_to_venue(route, now)  # out of the book as it goes
+        order they came; then the market-making desks, if any, refresh their quotes
+        (``quoting.py``). The shell calls this after each record's inputs, live and in replay."""
+        if self.pending:
+            pending, self.pending = self.pending, []
+            for route in pending:
+                if route.state is _INTERNAL:  # not filled, canceled or replaced into a resting order
+                    self._send_to_venue(route, now)  # out of the book as it goes
+        if self.desks:
+            self._refresh_desks(now)
+
+    def _refresh_desks(self, now: int) -> None:
+        """Each desk's quotes brought to what it wants now (``quoting.DeskQuoting``)."""
 
     def _release_marketable(self, book: Book, now: int) -> None:
         """After a quote: resting orders the market has come to cross what they can, then go
@@ -149,8 +154,12 @@ class Internal(Router):
             if route.state is not _INTERNAL:
                 continue  # filled by an earlier one of this loop
             self._cross(route, book, nbbo, now)
-            if route.state is _INTERNAL and route not in self.pending:
+            if route.state is _INTERNAL and route not in self.pending and not (self.desks and self._is_desk_route(route)):
                 self._send_to_venue(route, now)
+
+    def _is_desk_route(self, route: Route) -> bool:
+        """Whether ``route`` is a quote of the market-making desk (``quoting.py``)."""
+        return False
 
     def _replace_internal(self, route: Route, command: ReplaceRoute, now: int) -> None:
         """New terms at once (no venue to ask); the order loses its time priority, and with

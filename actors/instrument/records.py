@@ -1,9 +1,12 @@
-"""The records an InstrumentActor owns: the routes it works and the book of each symbol."""
+"""The records an InstrumentActor owns: the routes it works, the book of each symbol, and
+the market-making desk of each symbol it quotes."""
 
 from __future__ import annotations
 
 import msgspec
 
+from actors.instrument.desk import DeskBook
+from model.desk import DeskParams
 from model.enums import VenueEventKind
 from model.instruments import Instrument
 from model.messages import VenueQuote
@@ -61,3 +64,33 @@ class Book(msgspec.Struct):
     reference: int = 0
     halted: bool = False
     nav: int | None = None  # a mutual fund: the last NAV struck (a fund has no bid or ask)
+
+
+class DeskQuote(msgspec.Struct, gc=False, array_like=True):
+    """One quote of the desk: placed as an order of its account (``client_order_id``), at
+    the shard until its route comes (``order_id`` None), then working here or at a venue
+    until its route ends. ``level`` ≥ ``VENUE_LEVEL``: a copy of a level at a venue."""
+
+    client_order_id: str
+    buy: bool
+    level: int
+    price: int
+    qty: int
+    order_id: str | None = None
+    canceling: bool = False  # its cancel was asked: counted against the limits until it ends
+
+
+class Desk(msgspec.Struct):
+    """The market-making desk in one symbol: its account, terms (``params``: as tuned;
+    ``configured``: as ``[desk]`` last said), book (position, cash, the day, why stopped),
+    quotes, the counter its client order ids come from, and a refusal that stopped it."""
+
+    symbol: str
+    account: str
+    at_venues: bool
+    params: DeskParams
+    configured: DeskParams
+    book: DeskBook = msgspec.field(default_factory=DeskBook)
+    quotes: list[DeskQuote] = msgspec.field(default_factory=list)
+    counter: int = 0
+    refused: str = ""  # why the shard refused its last refused quote

@@ -46,7 +46,8 @@ from model import backoffice, fixed, lots, permissions
 from model.admin_commands import SERVER, AdminError, Forbidden, Given, check
 from model.basket import BasketError, BasketRules, encode_chunks, is_parquet, parse_basket, refused_rows
 from model.config import Config, ConfigError, Setup, User, check_account_symbols, parse_accounts_csv
-from model.messages import AdminCancelAll, Message, OpenAccount, OpenMarket, SetAccountTradingState, SetKill, SetLotMethod, SetPortfolioLimits, SetTradingStatus
+from model.desk import tuned
+from model.messages import AdminCancelAll, DeskControl, Message, OpenAccount, OpenMarket, SetAccountTradingState, SetKill, SetLotMethod, SetPortfolioLimits, SetTradingStatus
 from model.risk.limits import TradingState, parse_limits
 from model.permissions import DEFAULT_TENANT, Reach
 from model.statements import check_period, parse_day
@@ -230,6 +231,47 @@ class AdminCommands(StrategyCommands):
     async def _trading_status(self, symbol: str, halted: bool) -> Result:
         await self._operator([SetTradingStatus(self._symbol(symbol), halted)])
         return {"ok": True, "symbol": symbol, "halted": halted}
+
+    # --- the market-making desk ---------------------------------------------------------------
+
+    async def desk(self, given: Given, tenant: str | None) -> Result:
+        """``desk start|stop|tune SYMBOL``, journaled and applied by the symbol's
+        InstrumentActor (a tune checked whole first: a bad value changes nothing), answered
+        with the desk's status; ``desk status [SYMBOL]``: every desk's, or one."""
+        action = ("start", "stop", "tune", "status")[given.form]
+        symbol = given.get("SYMBOL")
+        if action == "status" and symbol is None:
+            parts = await asyncio.gather(*(self.top.handles[n].desk_status.remote() for n in self._actors(INSTRUMENT)))
+            return {"ok": True, "desks": sorted((d for part in parts for d in part), key=lambda d: d["symbol"])}
+        symbol = self._desk_symbol(symbol)
+        handle = self.top.handles[self.top.router.instrument(symbol)]
+        if action == "tune":
+            current = await handle.desk_params.remote(symbol)
+            if current is None:
+                raise AdminError(f"no desk in {symbol} yet; nothing changed")
+            try:
+                params = tuned(current, given.many, self.top.config.desk.max_levels)
+            except ValueError as bad:
+                raise AdminError(f"{bad}; nothing changed") from None
+            await self._operator([DeskControl(symbol, "tune", params)])
+        elif action != "status":
+            await self._operator([DeskControl(symbol, action)])
+        desks = await handle.desk_status.remote(symbol)
+        if not desks:
+            raise AdminError(f"no desk in {symbol} yet (its InstrumentActor has not taken [desk])")
+        desk = desks[0]
+        if action == "start" and desk["stopped"]:
+            raise AdminError(f"desk {symbol} stays stopped ({desk['stopped']}): its loss of the day is past max_loss; tune max_loss or start it on a later day")
+        return {"ok": True, "desk": desk}
+
+    def _desk_symbol(self, symbol: str | None) -> str:
+        """``symbol`` if the desk quotes it (``[desk] symbols``), else ``AdminError``."""
+        section = self.top.config.desk
+        if not section.enabled:
+            raise AdminError("the desk is off ([desk] enabled = false)")
+        if symbol is None or symbol not in section.symbols:
+            raise AdminError(f"the desk does not quote {symbol}; [desk] symbols: {', '.join(section.symbols)}")
+        return symbol
 
     async def kill(self, given: Given, tenant: str | None) -> Result:
         return await self._kill(given["ACCOUNT|all"], True, tenant)

@@ -17,7 +17,7 @@ from actors.runtime.outputs import ACCOUNT, ALL, DROP_COPY, GATEWAY, INSTRUMENT,
 from actors.runtime.router import DROP_COPY_ACTOR, account_actor, gateway_actor, instrument_actor, venue_actor
 from model.config import AccountSeed, Setup, VenueSection
 from model.instruments import Instrument
-from model.messages import AdminCancelAll, OpenAccount, OpenMarket, SetAccountTradingState, SetKill, SetLotMethod, SetPortfolioLimits, SetTradingStatus, StrikeNav
+from model.messages import AdminCancelAll, DeskControl, OpenAccount, OpenMarket, SetAccountTradingState, SetKill, SetLotMethod, SetPortfolioLimits, SetTradingStatus, StrikeNav
 from model.permissions import DEFAULT_TENANT
 from model.routing import shard_of
 
@@ -172,7 +172,15 @@ class SupervisorState(Dispatcher):
         self.commands += 1
         self.out.to(ACCOUNT, command.account, command)
 
+    def _desk_control(self, command: DeskControl, now: int) -> None:
+        """The operator's start, stop or tune of the desk: to the symbol's InstrumentActor."""
+        if command.symbol not in self.symbols:
+            raise KeyError(f"unknown symbol {command.symbol}")
+        self.commands += 1
+        self.out.to(INSTRUMENT, command.symbol, command)
+
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
+        DeskControl: _desk_control,
         SetPortfolioLimits: _set_portfolio_limits,
         SetAccountTradingState: _set_account_trading_state,
         SetLotMethod: _set_lot_method,

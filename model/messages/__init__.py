@@ -28,13 +28,14 @@ re-exports every module's ``__all__``: ``from model.messages import NewOrder``.
 
 from __future__ import annotations
 
-from model.messages import base, batch, books, bulk, client, control, risk, routing, statements, strategies, transfers
+from model.messages import base, batch, books, bulk, client, control, desk, risk, routing, statements, strategies, transfers
 from model.messages.base import *  # noqa: F403
 from model.messages.batch import *  # noqa: F403
 from model.messages.books import *  # noqa: F403
 from model.messages.bulk import *  # noqa: F403
 from model.messages.client import *  # noqa: F403
 from model.messages.control import *  # noqa: F403
+from model.messages.desk import *  # noqa: F403
 from model.messages.risk import *  # noqa: F403
 from model.messages.routing import *  # noqa: F403
 from model.messages.statements import *  # noqa: F403
@@ -48,6 +49,7 @@ __all__ = [
     *bulk.__all__,
     *client.__all__,
     *control.__all__,
+    *desk.__all__,
     *risk.__all__,
     *routing.__all__,
     *statements.__all__,

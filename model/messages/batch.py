@@ -10,6 +10,7 @@ from model.messages.books import BooksMessage
 from model.messages.bulk import BulkMessage
 from model.messages.client import ClientMessage
 from model.messages.control import ControlMessage
+from model.messages.desk import DeskMessage
 from model.messages.risk import RiskMessage
 from model.messages.routing import RoutingMessage
 from model.messages.statements import StatementMessage
@@ -19,7 +20,7 @@ from model.messages.transfers import TransferMessage
 __all__ = ["Batch", "Message", "batch_prefix", "decode_batch", "encode_batch"]
 
 # Every message a hop may carry: each direction's module keeps its own list.
-Message = Union[ClientMessage, BulkMessage, RoutingMessage, ControlMessage, TransferMessage, BooksMessage, StatementMessage, RiskMessage, StrategyMessage]
+Message = Union[ClientMessage, BulkMessage, RoutingMessage, ControlMessage, TransferMessage, BooksMessage, StatementMessage, RiskMessage, StrategyMessage, DeskMessage]
 
 
 class Batch(msgspec.Struct, frozen=True, array_like=True):

@@ -19,6 +19,7 @@ from model.messages import (
     client,
     control,
     decode_batch,
+    desk,
     encode_batch,
     risk,
     routing,
@@ -104,6 +105,11 @@ WIRE_TAGS = {
     "NewLotOrder": 135,
     "QueryStatement": 140,
     "StatementReply": 141,
+    "SetDesk": 210,
+    "DeskControl": 211,
+    "DeskOrder": 212,
+    "DeskRoute": 213,
+    "DeskOrderRefused": 214,
 }
 
 amounts = st.integers(min_value=0, max_value=2**63 - 1)
@@ -135,7 +141,7 @@ def test_messages_encode_as_arrays_with_an_integer_tag() -> None:
 
 
 def test_a_batch_takes_every_tagged_message_and_each_tag_once() -> None:
-    tagged = {**tags_of(client), **tags_of(routing), **tags_of(control), **tags_of(bulk), **tags_of(transfers), **tags_of(books), **tags_of(statements), **tags_of(risk), **tags_of(strategies)}
+    tagged = {**tags_of(client), **tags_of(routing), **tags_of(control), **tags_of(bulk), **tags_of(transfers), **tags_of(books), **tags_of(statements), **tags_of(risk), **tags_of(strategies), **tags_of(desk)}
     assert set(get_args(Message)) == set(tagged)
     assert len(set(tagged.values())) == len(tagged)
 

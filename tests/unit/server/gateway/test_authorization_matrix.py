@@ -125,6 +125,7 @@ def admin_forms() -> Iterator[tuple[str, tuple[list[str], list[str], list[str]] 
     yield from (("status", []), ("config", []), ("check", []), ("blocks", []), ("snapshot", []), ("halt", ["IBM"]),
                 ("resume", ["IBM"]), ("open", []), ("nav", ["VFIAX", "451.20"]), ("vault", ["list"]),
                 ("strategy", ["list"]))
+    yield from (("desk", ["start", "IBM"]), ("desk", ["tune", "IBM", "size=5"]), ("desk", ["status"]))
     # a user's keys and MFA: firm-a's trader, firm-b's, and a user nobody has
     for words in (["keys", "create"], ["keys", "list"], ["mfa", "enroll"], ["mfa", "reset"]):
         tail = ["--scopes", "read"] if words[1] == "create" else []
