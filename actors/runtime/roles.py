@@ -25,8 +25,8 @@ from actors.account.risk import RiskLimits
 from actors.instrument.core import InstrumentState
 from actors.runtime.machine import Core
 from actors.runtime.options import actor_options
-from actors.runtime.placement import node_of, placed_setup, placement_options
 from actors.runtime.outputs import ACCOUNT, DROP_COPY, INSTRUMENT, STRATEGY, VENUE
+from actors.runtime.placement import node_of, placed_setup, placement_options
 from actors.runtime.router import STRATEGY_ACTOR, SUPERVISOR
 from actors.supervisor.core import ActorPlan, SupervisorState, account_plans, drop_copy_plans, instrument_plans, venue_plans
 from actors.venue.core import VenueState
