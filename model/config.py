@@ -697,6 +697,58 @@ class WebSection(_Section, frozen=True):
             raise ValueError("web.latency_buckets_us must be positive and strictly increasing")
 
 
+class PlacementNode(_Section, frozen=True):
+    """A node of the Ray cluster that actors can be pinned to (docs/scale.md): the custom
+    resource its ``ray start --resources`` gave it, and where its actors keep their data."""
+
+    resource: str  # the Ray custom resource that marks the node, e.g. ``brokerd_a`` (``ray start --resources '{"brokerd_a": 1}'``)
+    # the node's data root, a path on that node's own disk: its actors' journals, snapshots,
+    # audit chains and FIX stores ("": ``[server] data_dir``, read on that node)
+    data_dir: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.resource:
+            raise ValueError("placement.nodes: resource must name the node's Ray custom resource")
+        if self.data_dir and not Path(self.data_dir).is_absolute():
+            raise ValueError(f"placement.nodes: data_dir {self.data_dir!r} must be absolute (a path on that node's disk)")
+
+
+class PlacementRule(_Section, frozen=True):
+    """Actors pinned to one node: each pattern is a role (``account``, ``gateway``) or an
+    actor's name with shell wildcards (``account-*``, ``instrument-0``, ``supervisor``)."""
+
+    actors: list[str]
+    node: str  # a name under ``[placement.nodes]``
+
+
+class PlacementSection(_Section, frozen=True):
+    """Which node of a Ray cluster each actor runs on (``actors/runtime/placement.py``,
+    docs/scale.md). Empty (the default): no constraint, Ray places every actor as it likes
+    and every actor's data is under ``[server] data_dir``. The first rule that matches an
+    actor places it; an actor no rule matches is placed by Ray."""
+
+    nodes: dict[str, PlacementNode] = msgspec.field(default_factory=dict)
+    rules: list[PlacementRule] = msgspec.field(default_factory=list)
+    # A placed actor asks for 1/actors_per_unit of its node's resource: a node given 1 unit
+    # holds this many placed actors (Ray counts resources in steps of 1/10000)
+    actors_per_unit: int = 1000
+    # Files every node must see (API keys, TOTP enrolments, the audit signing key, public key
+    # and anchors, daily bars, the admin import and export dirs): on several machines, shared
+    # storage mounted at the same path on each ("": ``[server] data_dir``)
+    shared_dir: str = ""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.actors_per_unit <= 10_000:
+            raise ValueError("placement.actors_per_unit must be 1 to 10000 (Ray counts resources in steps of 1/10000)")
+        if self.shared_dir and not Path(self.shared_dir).is_absolute():
+            raise ValueError(f"placement.shared_dir {self.shared_dir!r} must be absolute")
+        for rule in self.rules:
+            if rule.node not in self.nodes:
+                raise ValueError(f"placement.rules: node {rule.node!r} is not one of [placement.nodes] ({', '.join(sorted(self.nodes)) or 'none'})")
+            if not rule.actors or not all(rule.actors):
+                raise ValueError(f"placement.rules: the rule for node {rule.node!r} names no actors")
+
+
 class Config(_Section, frozen=True):
     server: ServerSection = ServerSection()
     topology: TopologySection = TopologySection()
@@ -723,6 +775,7 @@ class Config(_Section, frozen=True):
     crossing: CrossingSection = CrossingSection()
     routing: RoutingSection = RoutingSection()
     desk: DeskSection = DeskSection()
+    placement: PlacementSection = PlacementSection()
     venues: list[VenueSection] = msgspec.field(default_factory=lambda: [VenueSection(name="SIM")])
     # Per-tenant settings by tenant name (``[tenants.NAME.risk]``); a tenant not named here
     # has the server's ``[risk]``

@@ -12,9 +12,11 @@ import structlog
 
 from actors.runtime.options import supervisor_options
 from actors.runtime.outputs import GATEWAY
-from actors.runtime.roles import Role, Shutdown
+from actors.runtime.placement import check_cluster, node_of, placement_options
+from actors.runtime.roles import ROLES, Role, Shutdown
+from actors.runtime.router import SUPERVISOR
 from actors.supervisor.actor import SupervisorActor
-from actors.supervisor.core import ActorPlan, gateway_plans
+from actors.supervisor.core import ActorPlan, gateway_plans, plan
 from model.config import Setup
 from server.gateway.actor import GatewayActor
 from server.gateway.tls import scheme
@@ -52,8 +54,15 @@ class BrokerServer:
         return f"{scheme(self.setup.config.gateway)}://{self.host}:{self.ws_port}"
 
     async def start(self) -> str:
-        namespace = self.setup.config.topology.namespace
-        self.supervisor = SupervisorActor.options(**supervisor_options(namespace)).remote(self.setup, roles=[GATEWAY_ROLE])  # type: ignore[attr-defined]
+        """Start the topology; returns its URL once it takes orders. Raises
+        ``PlacementError`` before creating anything when the cluster lacks a node that
+        ``[placement]`` names (an actor asking for it would wait forever)."""
+        config = self.setup.config
+        namespace = config.topology.namespace
+        actors = [(SUPERVISOR, SUPERVISOR), *((p.name, p.role) for p in plan(self.setup, ROLES.extended([GATEWAY_ROLE])))]
+        check_cluster(config.placement, actors)
+        options = {**supervisor_options(namespace), **placement_options(config.placement, node_of(config.placement, SUPERVISOR, SUPERVISOR))}
+        self.supervisor = SupervisorActor.options(**options).remote(self.setup, roles=[GATEWAY_ROLE])  # type: ignore[attr-defined]
         started = await self.supervisor.start.remote(self.host, self.ws_port)
         self.ws_port = started["ws_port"]
         self.web_port = started.get("web_port")

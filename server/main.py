@@ -88,6 +88,7 @@ async def serve(args: argparse.Namespace) -> int:
 
     from actors.runtime.logs import configure
     from actors.runtime.options import RAY_INIT_DEFAULTS, embedded_ray
+    from actors.runtime.placement import shared_paths
     from model.config import ConfigError, load_setup
 
     try:
@@ -103,6 +104,7 @@ async def serve(args: argparse.Namespace) -> int:
         "data_dir": str(Path(args.data_dir or server_conf.data_dir).resolve()),  # actors run elsewhere
     }
     config = msgspec.structs.replace(setup.config, server=msgspec.structs.replace(server_conf, **overrides))
+    config = shared_paths(config)  # [placement]: the files every node must see, pinned where all find them
     if args.web_port is not None:
         config = msgspec.structs.replace(config, web=msgspec.structs.replace(config.web, port=args.web_port))
     setup = msgspec.structs.replace(setup, config=config)
@@ -118,6 +120,7 @@ async def serve(args: argparse.Namespace) -> int:
     own_ray = {} if args.address else embedded_ray(config.server.host)  # before Ray is imported: it reads the environment then
     import ray
 
+    from actors.runtime.placement import PlacementError
     from server.app import BrokerServer
 
     if args.address:
@@ -131,7 +134,11 @@ async def serve(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        url = await server.start()
+        try:
+            url = await server.start()
+        except PlacementError as error:  # the cluster cannot run the topology as [placement] says
+            print(f"brokerd: {getattr(error, 'cause', None) or error}", file=sys.stderr, flush=True)
+            return 2
         fix = f" fix={config.server.fix_port}" if config.drop_copy.enabled else ""  # only when something listens there
         # the page is on the WebSocket port unless [web] port gives it its own: named then only
         web = f" web={server.web_url}" if server.web_url and server.web_port != server.ws_port else ""

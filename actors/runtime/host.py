@@ -36,6 +36,7 @@ from actors.runtime.logs import configure
 from actors.runtime.machine import LOCAL, Core, Machine, local_batch, replay_hash
 from actors.runtime.memprobe import start as start_memprobe
 from actors.runtime.outbox import DurableOutbox
+from actors.runtime.placement import this_node
 from actors.runtime.router import Router
 from actors.runtime.snapshotter import Snapshotter
 from model.config import Config, JournalSection
@@ -69,6 +70,7 @@ class LinkedHost:
         # a restart, so it survives one), held in memory only, never logged.
         self.link_secret: LinkSecret | None = None
         self.incarnation = time.time_ns()
+        self._node: dict[str, str] | None = None  # where this process runs (``node``), asked once
         start_memprobe(name)  # only with BROKERD_MEMPROBE set (benchmarks, investigations)
 
     async def open_link(self, secret: LinkSecret) -> tuple[str, int]:
@@ -107,6 +109,17 @@ class LinkedHost:
 
     async def ping(self) -> dict[str, Any]:
         return {"incarnation": self.incarnation, "wired": self.links is not None}
+
+    async def node(self) -> dict[str, str]:
+        """The node this actor runs on (``id``, ``ip``, ``hostname``), asked of Ray here,
+        inside the actor, so it is where the process is, not where it was meant to be."""
+        if self._node is None:
+            self._node = this_node()
+        return self._node
+
+    async def where(self) -> dict[str, Any]:
+        """The status fields saying where this actor runs and keeps its data (docs/admin.md)."""
+        return {"node": await self.node(), "data_dir": self.config.server.data_dir}
 
     async def histograms(self) -> dict[str, Any]:
         """The latency histograms this actor keeps for ``/metrics`` (docs/web.md#metrics):
@@ -475,6 +488,7 @@ class DurableHost(LinkedHost):
             "recovered": self.recovery,
             "anomalies": len(getattr(self.core, "anomalies", [])),
             **self.inbox.delay_percentiles(),
+            **await self.where(),
         }
 
     async def histograms(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from actors.instrument.core import InstrumentState
 from actors.runtime.machine import Core
 from actors.runtime.options import actor_options
 from actors.runtime.outputs import ACCOUNT, DROP_COPY, INSTRUMENT, STRATEGY, VENUE
+from actors.runtime.placement import node_of, placed_setup, placement_options
 from actors.runtime.router import STRATEGY_ACTOR, SUPERVISOR
 from actors.supervisor.core import ActorPlan, SupervisorState, account_plans, drop_copy_plans, instrument_plans, venue_plans
 from actors.venue.core import VenueState
@@ -66,11 +67,14 @@ class Role:
         return self.core is not None
 
     def create(self, actor_plan: ActorPlan, setup: Setup, gateways: int, namespace: str) -> Any:
-        """Create the Ray actor of ``actor_plan``; returns its handle."""
+        """Create the Ray actor of ``actor_plan`` on the node ``[placement]`` gives it (Ray's
+        choice when none), with that node's configuration; returns its handle."""
         if self.actor is None or self.args is None:
             raise ValueError(f"{actor_plan.name}: the {self.name} role creates no actor")
-        options = self.options(actor_plan.name, namespace)
-        return self.actor().options(**options).remote(*self.args(actor_plan, setup, gateways))
+        placement = setup.config.placement
+        node = node_of(placement, actor_plan.name, self.name)  # [placement]: which node, and its data dir
+        options = {**self.options(actor_plan.name, namespace), **placement_options(placement, node)}
+        return self.actor().options(**options).remote(*self.args(actor_plan, placed_setup(setup, node), gateways))
 
 
 class Roles:

@@ -27,6 +27,7 @@ from actors.runtime.frames import LinkSecret
 from actors.runtime.host import DurableHost
 from actors.runtime.machine import Core
 from actors.runtime.outputs import ACCOUNT, GATEWAY
+from actors.runtime.placement import PlacementError, link_problem, node_of, placed_config
 from actors.runtime.roles import ROLES, Role, Shutdown, build_core
 from actors.runtime.router import SUPERVISOR
 from actors.supervisor.admin import AdminCommands
@@ -52,13 +53,13 @@ class SupervisorActor(DurableHost):
     """Owns the topology. ``start`` returns once every actor is wired and serving."""
 
     def __init__(self, setup: Setup, gateways: int = 1, roles: Sequence[Role] = ()) -> None:
-        self.setup = setup
-        super().__init__(SUPERVISOR, setup.config, gateways)
+        self.setup = setup  # the cluster's: each actor it creates gets its own node's copy (``Role.create``)
+        super().__init__(SUPERVISOR, placed_config(setup.config, node_of(setup.config.placement, SUPERVISOR, SUPERVISOR)), gateways)
         self.link_secret = LinkSecret.generate()  # this cluster's: every actor gets it with open_link
         self.gateway_count = gateways
         self.roles = ROLES.extended(roles)
         self.plans = plan(setup, self.roles, gateways)
-        self.recover(setup.config.server.data_dir)
+        self.recover(self.config.server.data_dir)  # its node's data dir ([placement])
         self.addresses: dict[str, tuple[str, int]] = {}
         self.incarnations: dict[str, int] = {}
         self.restarts: dict[str, int] = {}
@@ -67,7 +68,7 @@ class SupervisorActor(DurableHost):
         self.web_port: int | None = None  # the first gateway's web page and /metrics (None: [web] enabled = false)
         self.watchdog: asyncio.Task[None] | None = None
         self.rewiring: set[str] = set()
-        self.import_root, self.export_root = _file_roots(setup.config)
+        self.import_root, self.export_root = _file_roots(self.config)
         self.commands = AdminCommands(self)
         self.admin_audit: AuditLog | None = None  # the chain of admin commands, opened by the first
 
@@ -84,6 +85,7 @@ class SupervisorActor(DurableHost):
         names = [p.name for p in self.plans]
         addresses = await asyncio.gather(*(self.handles[name].open_link.remote(self.link_secret) for name in names))
         self.addresses = dict(zip(names, (tuple(a) for a in addresses), strict=True))
+        await self._check_links(names)
         pings = await asyncio.gather(*(self.handles[name].ping.remote() for name in names))
         self.incarnations = {name: ping["incarnation"] for name, ping in zip(names, pings, strict=True)}
         await asyncio.gather(*(self.handles[name].wire.remote(self.handles, self.addresses) for name in names))
@@ -98,6 +100,15 @@ class SupervisorActor(DurableHost):
         self.watchdog = asyncio.get_running_loop().create_task(self._watch())
         log.info("started", actors=len(self.plans), ws_port=self.ws_port, web_port=self.web_port)
         return {"ws_port": self.ws_port, "web_port": self.web_port, "actors": names}
+
+    async def _check_links(self, names: list[str]) -> None:
+        """Refuse to wire actors that cannot reach each other's links: loopback addresses
+        on nodes of several machines (``[batching] link_host``)."""
+        nodes = await asyncio.gather(*(self.handles[name].node.remote() for name in names))
+        ips = {name: node["ip"] for name, node in zip(names, nodes, strict=True)} | {SUPERVISOR: (await self.node())["ip"]}
+        problem = link_problem(self.addresses, ips)
+        if problem:
+            raise PlacementError(problem)
 
     def _create(self, actor_plan: ActorPlan, namespace: str) -> Any:
         return self.roles[actor_plan.role].create(actor_plan, self.setup, self.gateway_count, namespace)
@@ -236,9 +247,12 @@ class SupervisorActor(DurableHost):
     async def status_all(self) -> dict[str, Any]:
         names = [p.name for p in self.plans]
         statuses = await asyncio.gather(*(self.handles[name].status.remote() for name in names))
+        roles = {p.name: p.role for p in self.plans}
         for status in statuses:
             status["restarts"] = self.restarts.get(status["name"], 0)
+            status["placed_on"] = node_of(self.setup.config.placement, status["name"], roles[status["name"]]) or ""
         own = await self.status()
+        own["placed_on"] = node_of(self.setup.config.placement, SUPERVISOR, SUPERVISOR) or ""
         return {
             "ok": True,
             "ws_port": self.ws_port,

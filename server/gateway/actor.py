@@ -143,4 +143,5 @@ class GatewayActor(LinkedHost):
         status["unacked_batches"] = self.outbox.unacked_batches()
         status["incarnation"] = self.incarnation
         status["pid"] = os.getpid()
+        status.update(await self.where())
         return status
