@@ -401,18 +401,21 @@ class StagedTrades:
     row such a fill writes is all it writes (its lot waits as ``Books.pending``), and at the
     open, where nearly every fill is one, writing it touches a different account's books per
     fill — most of the booking's cost at scale is fetching those books from memory. Staged,
-    a fill appends to a few shard-wide columns and its row's number to its account's list;
-    ``take`` gives one account's rows back, ``take_all`` every account's, each in the order
-    staged, to be filed with ``book_opening`` before anything reads those books.
+    a fill appends to a few shard-wide columns, nothing else: the index of rows by account
+    is made only when something asks (``has``, ``take``, ``take_all``), over the rows staged
+    since it was last made — so each row is indexed once, and at the open, where nothing
+    asks until the next snapshot, the fill pays no lookup in a dict of the shard's accounts.
 
     Guarantees: filing the staged rows writes exactly the bytes ``book_opening`` would have
     written fill by fill (each account's rows in their order; accounts do not share books).
     """
 
-    __slots__ = ("by_account", "order_ids", "symbols", "numbers")
+    __slots__ = ("_by_account", "_indexed", "accounts", "order_ids", "symbols", "numbers")
 
     def __init__(self) -> None:
-        self.by_account: dict[str, list[int]] = {}  # account → its rows (numbers), in order
+        self._by_account: dict[str, list[int]] = {}  # account → its rows (numbers), in order: rows below ``_indexed``
+        self._indexed = 0  # rows indexed in ``_by_account`` (those after: in the columns only)
+        self.accounts: list[str] = []
         self.order_ids: list[str] = []
         self.symbols: list[str] = []
         self.numbers = array("q")  # per row: now, signed qty (a sale's negative), price, cash
@@ -426,28 +429,39 @@ class StagedTrades:
             self.numbers.fromlist([now, qty if buy else -qty, price, cash])  # all or nothing
         except OverflowError:
             return False
-        row = len(self.symbols)
+        self.accounts.append(account)
         self.order_ids.append(order_id)
         self.symbols.append(symbol)
-        rows = self.by_account.get(account)
-        if rows is None:
-            self.by_account[account] = [row]
-        else:
-            rows.append(row)
         return True
+
+    def by_account(self) -> dict[str, list[int]]:
+        """Every account with rows staged and not taken → its rows (numbers), in order."""
+        by_account, accounts = self._by_account, self.accounts
+        for row in range(self._indexed, len(accounts)):
+            rows = by_account.get(accounts[row])
+            if rows is None:
+                by_account[accounts[row]] = [row]
+            else:
+                rows.append(row)
+        self._indexed = len(accounts)
+        return by_account
+
+    def has(self, account: str) -> bool:
+        """Whether ``account`` has rows staged and not taken."""
+        return bool(self.accounts) and account in self.by_account()
 
     def take(self, account: str) -> Iterator[tuple[str, str, bool, int, int, int, int]]:
         """``account``'s rows, in order, as ``(order_id, symbol, buy, qty, price, cash, now)``,
         no longer staged (the columns keep them until ``take_all``)."""
-        return self._rows(self.by_account.pop(account, ()))
+        return self._rows(self.by_account().pop(account, ()))
 
     def take_all(self) -> Iterator[tuple[str, Iterator[tuple[str, str, bool, int, int, int, int]]]]:
         """Every account with its rows (as ``take``), account after account; then nothing is staged."""
-        by_account = self.by_account
-        self.by_account = {}
+        by_account = self.by_account()
+        self._by_account, self._indexed = {}, 0
         for account, rows in by_account.items():
             yield account, self._rows(rows)
-        self.order_ids, self.symbols, self.numbers = [], [], array("q")
+        self.accounts, self.order_ids, self.symbols, self.numbers = [], [], [], array("q")
 
     def _rows(self, rows: Iterable[int]) -> Iterator[tuple[str, str, bool, int, int, int, int]]:
         order_ids, symbols, numbers = self.order_ids, self.symbols, self.numbers

@@ -95,7 +95,7 @@ class ShardBase(Dispatcher):
         """The account's books (lots and ledgers: ``actors/account/books.py``), made when first
         used, with the fills the shard staged for it filed first (``file_staged``): whatever
         reads or changes the books sees them whole."""
-        if account.account in self.staged.by_account:
+        if self.staged.has(account.account):
             self._file(account, self.staged.take(account.account))
         if account.books is None:
             account.books = Books()

@@ -395,7 +395,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         snapshot and the hash encode are the books as eager booking makes them, whatever was
         read in between, so a live shard and its replay agree byte for byte. The staged
         fills are filed first (``file_staged``)."""
-        if self.staged.by_account:
+        if len(self.staged):
             self.file_staged()
         for account in self.accounts.values():
             books = account.books

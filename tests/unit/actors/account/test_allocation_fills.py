@@ -76,13 +76,13 @@ def test_fills_into_fresh_books_are_staged_filed_per_account_on_a_read_and_whole
     assert len(staged.staged) == len(ACCOUNTS) and all(unfiled(a) for a in ACCOUNTS)
     assert staged.accounts["V0"].positions["IBM"].qty == D("5")  # cash and positions are booked at once
     staged._books(staged.accounts["V0"])  # a read of one account's books (get_lots, a statement, a closing fill)
-    assert "V0" not in staged.staged.by_account and len(staged.staged.by_account) == len(ACCOUNTS) - 1
+    assert not staged.staged.has("V0") and len(staged.staged.by_account()) == len(ACCOUNTS) - 1
     assert not unfiled("V0") and unfiled("V1")
     at_once, _ = queued_state()
     for update in fills(order_ids).updates():
         run(at_once, update)  # check_invariants reads every account's books after each input: nothing stays staged
-        assert not at_once.staged.by_account
-    assert staged.state_hash() == at_once.state_hash() and not staged.staged.by_account
+        assert not at_once.staged.by_account()
+    assert staged.state_hash() == at_once.state_hash() and not staged.staged.by_account() and not len(staged.staged)
 
 
 def test_a_figure_beyond_64_bits_is_booked_at_once_not_staged() -> None:
@@ -91,3 +91,32 @@ def test_a_figure_beyond_64_bits_is_booked_at_once_not_staged() -> None:
     columns = StagedTrades()
     assert not columns.add("A1", "o1", "IBM", True, 1, 1, 2**63, NOW) and len(columns) == 0
     assert columns.add("A1", "o2", "IBM", False, 3, 4, 5, NOW) and list(columns.take("A1")) == [("o2", "IBM", False, 3, 4, 5, NOW)]
+
+
+def test_staged_rows_come_back_per_account_in_order_whenever_the_index_is_made() -> None:
+    """The index of rows by account is made lazily, over the rows staged since it was last
+    made: takes between adds, and a take-all at the end, give each account's rows in the
+    order staged, once each — as an index kept at every add would."""
+    import random
+
+    from model.lots import StagedTrades
+
+    rng = random.Random(7)
+    columns = StagedTrades()
+    expected: dict[str, list[str]] = {}
+    taken: dict[str, list[str]] = {}
+    for n in range(2_000):
+        account = f"A{rng.randrange(40)}"
+        assert columns.add(account, f"o{n}", "IBM", n % 3 != 0, n + 1, 100, n, NOW)
+        expected.setdefault(account, []).append(f"o{n}")
+        if rng.random() < 0.02:  # a read of one account's books between fills
+            who = f"A{rng.randrange(40)}"
+            assert columns.has(who) == (who in expected)
+            taken.setdefault(who, []).extend(row[0] for row in columns.take(who))
+            expected.pop(who, None)
+            assert not columns.has(who)
+    for account, rows in columns.take_all():
+        taken.setdefault(account, []).extend(row[0] for row in rows)
+    assert len(columns) == 0 and not columns.by_account() and not columns.has("A1")
+    assert sorted(order for rows in taken.values() for order in rows) == sorted(f"o{n}" for n in range(2_000))
+    assert all(rows == sorted(rows, key=lambda order: int(order[1:])) for rows in taken.values())
