@@ -1,7 +1,7 @@
 """The headline: a market-open cycle at scale, beside raw LMDB appends of as many records.
 
     python tests/perf/bench_open.py [--orders 1000000] [--symbols 500] [--accounts 100000] [--repeats 1] [--basket | --basket-only]
-        [--files N | --max-rows N] [--settle S] [--probe DIR [--trace N] [--trim]] [--audit-off]
+        [--files N | --max-rows N] [--settle S] [--probe DIR [--trace N] [--trim]] [--audit-off] [--alerts-off]
 
 An advisor's ``--accounts`` accounts queue ``--orders`` market orders for the open
 (fractional quantities and notional amounts, buys and sells, spread over ``--symbols``
@@ -119,6 +119,8 @@ def bench_setup(args: argparse.Namespace, data_dir: str):  # type: ignore[no-unt
     )
     if args.audit_off:  # the audit log's cost apart: the same cycle without its records
         config = msgspec.structs.replace(config, audit=msgspec.structs.replace(config.audit, enabled=False))
+    if args.alerts_off:  # the risk alerts' cost apart: no correlation or volatility alert to review
+        config = msgspec.structs.replace(config, portfolio=msgspec.structs.replace(config.portfolio, correlation_alert="", volatility_jump_pct=""))
     symbols = instruments(args.symbols)
     # short sales allowed: an account sells what it does not hold yet (no positions to seed)
     seeds = [
@@ -526,6 +528,7 @@ def main() -> None:
     parser.add_argument("--probe", default=None, help="a directory: every actor dumps its memory there at each mark (BROKERD_MEMPROBE)")
     parser.add_argument("--trace", type=int, default=0, help="with --probe: tracemalloc with this many frames in every actor (slow)")
     parser.add_argument("--audit-off", action="store_true", help="[audit] enabled = false: the cycle without the audit log's records")
+    parser.add_argument("--alerts-off", action="store_true", help="[portfolio] correlation_alert and volatility_jump_pct off: the cycle without the alerts' reviews")
     parser.add_argument("--trim", action="store_true", help="with --probe: each dump also measures malloc_trim(0)")
     asyncio.run(run(parser.parse_args()))
 
