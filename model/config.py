@@ -203,8 +203,14 @@ class PortfolioSection(_Section, frozen=True):
     correlation_alert: str = "0.9"  # alert when two held symbols' correlation rises above it ("": off)
     volatility_jump_pct: str = "50"  # alert when a held symbol's EWMA volatility rises this much above its window's ("": off)
     drawdown_alert_pct: str = ""  # alert when an account's drawdown passes it ("": off; its max_drawdown limit alerts anyway)
+    # how often an account shard looks at the daily bars under the data dir and, when they
+    # changed and make another risk model, journals it (a new day's bars move the volatilities
+    # and correlations the alerts and the VaR read); 0: the model of the shard's start, all day
+    model_refresh_ms: int = 60_000
 
     def __post_init__(self) -> None:
+        if self.model_refresh_ms < 0:
+            raise ValueError(f"portfolio: model_refresh_ms {self.model_refresh_ms} must be 0 (off) or positive")
         if self.window_days < 2 or self.min_history_days < 2 or self.min_history_days > self.window_days:
             raise ValueError("portfolio: window_days and min_history_days must be at least 2, min_history_days at most window_days")
         if self.demo_history_days <= self.window_days:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,8 @@ from model.instruments import Instrument
 from model.limits import RiskLimits, tenant_limits
 from model.risk import model as risk_model
 from model.risk import report as risk_report
+from model.risk import stored
+from model.risk.history import HistoryError
 from model.messages import SetPortfolioModel
 from model.messages import AccountReply, DecideTransfer, Message, OpenAccount, OrdersReply, QueryAccount, QueryOrders, Reply, SetRiskLimits
 from model.statements import GAINS_HEADER, STATEMENT_CSV_HEADER, statement_csv_rows, statement_json
@@ -50,6 +53,8 @@ class AccountActor(MarksHost):
         self.recover(config.server.data_dir)
         self.last_status = (time.monotonic(), self.core.order_counter)
         self.deciding: set[str] = set()  # transfers whose decision is being journaled (``decide_transfer``)
+        self.refresher: asyncio.Task[None] | None = None  # ``refresh_models``, once wired
+        self.daily_seen: tuple[tuple[str, int, int], ...] | None = None  # the daily bars the model was last made from
 
     def make_core(self) -> Core:
         return build_core(ActorPlan(self.name, ACCOUNT, instruments=self.instruments), self.config)
@@ -70,9 +75,12 @@ class AccountActor(MarksHost):
             # the first record of a journal says which limits it started with (a replay from
             # empty then never takes a later configuration's); a restart with others journals them
             inputs.append(SetRiskLimits(limits, tenants))
+        self.daily_seen = self.daily_signature()
         model = self.portfolio_model()
         if self.journal.last_seq == 0 or model != SetPortfolioModel(core.portfolio.model, core.portfolio.config):
             inputs.append(model)  # like the limits: the model replay decides with is the journal's, never the file's
+        if self.config.portfolio.model_refresh_ms and self.refresher is None:
+            self.refresher = asyncio.get_running_loop().create_task(self.refresh_models())
         inputs += [OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group, s.tenant, s.basis) for s in fresh]
         if inputs:
             self.submit_local(inputs)
@@ -90,6 +98,49 @@ class AccountActor(MarksHost):
         self.returns_window = risk_model.window_of(loaded, self.instruments, section)  # what ``admin risk`` measures with
         model = risk_model.build_model(loaded, self.instruments, section)
         return SetPortfolioModel(model, risk_model.portfolio_config(section))
+
+    def daily_signature(self) -> tuple[tuple[str, int, int], ...] | None:
+        """What the daily bars under the data dir are now (each file's name, modification time
+        and size), or ``None`` when the model does not come from them (a history file is
+        configured, or no bars are kept)."""
+        section, config = self.config.portfolio, self.config
+        if section.history_file or not config.bars.enabled:
+            return None
+        folder = config.bars.folder(config.server.data_dir) / stored.DAILY
+        try:
+            files = [(path.name, path.stat()) for path in folder.glob("*" + stored.SUFFIX)]
+        except OSError:
+            return ()
+        return tuple(sorted((name, found.st_mtime_ns, found.st_size) for name, found in files))
+
+    async def refresh_models(self) -> None:
+        """Every ``[portfolio] model_refresh_ms``: when the daily bars changed (a day closed,
+        a file was put there), the model they make now, journaled when it is not the one the
+        shard holds — a ``SetPortfolioModel`` like the start's, so the alerts are reviewed
+        with it and a replay decides with it. The model is computed off the event loop; a
+        bad daily file is logged (its findings) and the model stays as it was."""
+        while True:
+            await asyncio.sleep(self.config.portfolio.model_refresh_ms / 1000)
+            seen = self.daily_signature()
+            if seen is None or seen == self.daily_seen:
+                continue
+            self.daily_seen = seen
+            try:
+                model = await asyncio.to_thread(self.portfolio_model)
+            except HistoryError as error:
+                log.warning("risk model not refreshed", actor=self.name, error=str(error))
+                continue
+            core: AccountState = self.core
+            if model != SetPortfolioModel(core.portfolio.model, core.portfolio.config):
+                log.info("risk model refreshed", actor=self.name, symbols=len(model.model.symbols) if model.model is not None else 0)
+                self.submit_local([model])
+
+    async def close(self) -> None:
+        refresher = self.refresher
+        if refresher is not None:  # no model journaled while (or after) the journal closes
+            refresher.cancel()
+            self.refresher = None
+        await super().close()
 
     # --- admin risk (read only: not journaled) ------------------------------------------------
 

@@ -101,3 +101,11 @@ async def test_a_restarted_shard_makes_its_model_from_the_bars_kept_under_the_da
     for actor in (shard, off):
         await actor.close()
         actor.journal.close()
+
+
+def test_a_negative_model_refresh_is_refused_and_zero_turns_it_off() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="model_refresh_ms"):
+        PortfolioSection(model_refresh_ms=-1)
+    assert PortfolioSection(model_refresh_ms=0).model_refresh_ms == 0
