@@ -152,9 +152,13 @@ def check_cluster(placement: PlacementSection, actors: Iterable[tuple[str, str]]
 
 
 def this_node() -> dict[str, str]:
-    """Where the calling actor runs: Ray's node id, the node's address, the host's name."""
+    """Where the calling actor runs: Ray's node id, the node's address, the host's name.
+    Outside Ray (a host driven on its own, as the unit tests do) only the host's name: asking
+    Ray there would start a Ray of its own in the calling process."""
     import ray
 
+    if not ray.is_initialized():
+        return {"id": "", "ip": "", "hostname": socket.gethostname()}
     return {"id": ray.get_runtime_context().get_node_id(), "ip": str(ray.util.get_node_ip_address()), "hostname": socket.gethostname()}
 
 
