@@ -30,7 +30,7 @@ log = structlog.get_logger("crossing")
 INTERNAL = "INTERNAL"  # the venue of an internal execution
 _BUY, _LIMIT, _MARKET = Side.BUY, OrderType.LIMIT, OrderType.MARKET
 _RESTING_TIF = (TimeInForce.DAY, TimeInForce.GTC)
-_TRADE, _INTERNAL = VenueEventKind.TRADE, RouteState.INTERNAL
+_TRADE, _INTERNAL, _DONE = VenueEventKind.TRADE, RouteState.INTERNAL, RouteState.DONE
 
 
 class Internal(Router):
@@ -59,8 +59,12 @@ class Internal(Router):
         if isinstance(nbbo, str):
             self._send_to_venue(route, now)
             return
-        self._rest(route, pending=pending)
+        # it takes what it can first, then rests what is left at the back of the book (as it
+        # would have had it rested first: a cross only removes orders of the other side): an
+        # order filled at once never enters the book
         self._cross(route, book, nbbo, now)
+        if route.state is not _DONE:
+            self._rest(route, pending=pending)
 
     def _crossable(self, route: Route, book: Book) -> bool:
         """The policy covers the symbol, and the order is a market or limit order with a
@@ -118,8 +122,8 @@ class Internal(Router):
             self.pending.append(route)
 
     def _cross(self, route: Route, book: Book, nbbo: Nbbo, now: int) -> None:
-        """``route`` (in the book) against the opposite side, best price then arrival, while
-        both have quantity left and a price is allowed."""
+        """``route`` (in the book, or arriving) against the opposite side, best price then
+        arrival, while both have quantity left and a price is allowed."""
         side, account = route.spec.side, route.account
         opposite = [other for other in self.internal.get(route.spec.symbol, ()) if other.spec.side is not side and other.account != account]
         if not opposite:
@@ -137,7 +141,7 @@ class Internal(Router):
             self._fill_internal(other, qty, price, now)
             self._fill_internal(route, qty, price, now)
             crossed += 2
-            if route.state is not _INTERNAL:
+            if route.state is _DONE:
                 break  # filled
         if crossed:
             self.crossing_stats["crossed"] = self.crossing_stats.get("crossed", 0) + crossed
