@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 
 from actors.instrument import opening
+from actors.instrument.crossing import Nbbo
 from actors.instrument.holding import OpenHolding
 from actors.instrument.opening import Block
 from actors.instrument.records import Book, Desk, Route
@@ -70,6 +71,12 @@ class InstrumentBase(Dispatcher):
         self.internal: dict[str, list[Route]] = {}
         self.pending: list[Route] = []  # empty between turns (``end_turn``): not state
         self.crossing_stats: dict[str, int] = {}  # crosses and skips by reason (soft: status only)
+        # derived, not state (``internal.py``): whether the policy ``covered_by`` covers each
+        # symbol, and the last NBBO worked out for crossing as (book, now, policy, NBBO or why
+        # not), forgotten whenever a book's quotes change (``books._consolidate``)
+        self.covered: dict[str, bool] = {}
+        self.covered_by: LiquidityPolicy | None = None
+        self.nbbo_seen: tuple[Book, int, LiquidityPolicy, Nbbo | str] | None = None
         # the market-making desk (``quoting.py``): ``[desk]`` as journaled by ``SetDesk``, and
         # the desk of each symbol it quotes here (empty: no desk, and nothing on any path)
         self.desk_setup: DeskSetup | None = None
@@ -138,11 +145,14 @@ class InstrumentBase(Dispatcher):
             self.internal[route.spec.symbol].remove(route)
         self._move(route, _END)
         self.routes.pop(route.order_id, None)
-        self.stops.get(route.spec.symbol, {}).pop(route.order_id, None)
+        held = self.stops.get(route.spec.symbol)  # (no empty dict made per route for a symbol with no stops)
+        if held:
+            held.pop(route.order_id, None)
         if route.child_id is not None:
             self.children.pop(route.child_id, None)
-        for leg in route.legs or ():
-            self.children.pop(leg.child_id, None)
+        if route.legs is not None:
+            for leg in route.legs:
+                self.children.pop(leg.child_id, None)
 
     def collect_trades(self) -> None:
         """From now on keep each venue trade for ``take_trades`` (the shell's bars)."""

@@ -41,6 +41,7 @@ class Books(InstrumentBase):
         self._publish(book, now)
 
     def _consolidate(self, book: Book, now: int) -> None:
+        self.nbbo_seen = None  # the quotes changed: the NBBO crossing worked out is no more (``internal.py``)
         bids = [(q.bid, q.bid_size) for q in book.quotes.values() if q.bid is not None]
         asks = [(q.ask, q.ask_size) for q in book.quotes.values() if q.ask is not None]
         book.bid = max(price for price, _ in bids) if bids else None

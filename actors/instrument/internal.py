@@ -30,7 +30,7 @@ log = structlog.get_logger("crossing")
 INTERNAL = "INTERNAL"  # the venue of an internal execution
 _BUY, _LIMIT, _MARKET = Side.BUY, OrderType.LIMIT, OrderType.MARKET
 _RESTING_TIF = (TimeInForce.DAY, TimeInForce.GTC)
-_TRADE, _INTERNAL = VenueEventKind.TRADE, RouteState.INTERNAL
+_TRADE, _INTERNAL, _DONE = VenueEventKind.TRADE, RouteState.INTERNAL, RouteState.DONE
 
 
 class Internal(Router):
@@ -48,8 +48,10 @@ class Internal(Router):
             self._send_to_venue(route, now)
             return
         spec = route.spec
-        # the cheap test first: an order that would neither take nor rest goes on at once
-        pending = book.bid is None or book.ask is None or crossing.marketable(spec.side is _BUY, _limit(route), Nbbo(book.bid, book.ask))
+        # the cheap test first: an order that would neither take nor rest goes on at once (a
+        # market order always takes: no NBBO is built to say so)
+        limit = _limit(route)
+        pending = limit is None or book.bid is None or book.ask is None or crossing.marketable(spec.side is _BUY, limit, Nbbo(book.bid, book.ask))
         if not pending and not (self.policy.rest_limit_orders and spec.tif in _RESTING_TIF):
             self._send_to_venue(route, now)
             return
@@ -57,15 +59,22 @@ class Internal(Router):
         if isinstance(nbbo, str):
             self._send_to_venue(route, now)
             return
-        self._rest(route, pending=pending)
+        # it takes what it can first, then rests what is left at the back of the book (as it
+        # would have had it rested first: a cross only removes orders of the other side): an
+        # order filled at once never enters the book
         self._cross(route, book, nbbo, now)
+        if route.state is not _DONE:
+            self._rest(route, pending=pending)
 
     def _crossable(self, route: Route, book: Book) -> bool:
         """The policy covers the symbol, and the order is a market or limit order with a
         quantity that may fill in parts (not fill-or-kill, not for the open)."""
         spec = route.spec
+        covered = self.covered.get(spec.symbol) if self.covered_by is self.policy else None
+        if covered is None:
+            covered = self._cover(book)
         return (
-            self.policy.covers(spec.symbol, book.instrument.asset_class.value)
+            covered
             and spec.qty is not None
             and (spec.order_type is _MARKET or spec.order_type is _LIMIT)
             and spec.tif is not TimeInForce.FOK
@@ -73,11 +82,26 @@ class Internal(Router):
             and not book.halted
         )
 
+    def _cover(self, book: Book) -> bool:
+        """Whether the policy covers ``book``'s symbol, remembered until the policy changes
+        (``covered``: derived from the policy, not state)."""
+        if self.covered_by is not self.policy:
+            self.covered, self.covered_by = {}, self.policy
+        covered = self.covered[book.instrument.symbol] = self.policy.covers(book.instrument.symbol, book.instrument.asset_class.value)
+        return covered
+
     def _nbbo(self, book: Book, now: int) -> Nbbo | str:
         """The NBBO a cross may price from, or why not (counted, and logged when a symbol's
-        reason changes)."""
-        nbbo = crossing.nbbo_for_crossing(book.bid, book.ask, book.quotes.values(), now, self.policy)
-        if isinstance(nbbo, str):
+        reason changes). Worked out once per book, input time and policy: the marketable
+        orders of a batch share their record's time, and every change of a book's quotes
+        forgets it (``Books._consolidate``)."""
+        seen = self.nbbo_seen
+        if seen is not None and seen[0] is book and seen[1] == now and seen[2] is self.policy:
+            nbbo = seen[3]
+        else:
+            nbbo = crossing.nbbo_for_crossing(book.bid, book.ask, book.quotes.values(), now, self.policy)
+            self.nbbo_seen = (book, now, self.policy, nbbo)
+        if nbbo.__class__ is str:
             key = f"{book.instrument.symbol}:{nbbo}"
             if key not in self.crossing_stats:
                 log.info("crossing stopped", actor=self.name, symbol=book.instrument.symbol, reason=nbbo)
@@ -86,7 +110,9 @@ class Internal(Router):
 
     def _rest(self, route: Route, pending: bool) -> None:
         """Into the book, at the back (a replaced order comes back in ``internal``)."""
-        book = self.internal.setdefault(route.spec.symbol, [])
+        book = self.internal.get(route.spec.symbol)
+        if book is None:
+            book = self.internal[route.spec.symbol] = []
         if route.state is _INTERNAL:
             book.remove(route)
         else:
@@ -96,33 +122,35 @@ class Internal(Router):
             self.pending.append(route)
 
     def _cross(self, route: Route, book: Book, nbbo: Nbbo, now: int) -> None:
-        """``route`` (in the book) against the opposite side, best price then arrival, while
-        both have quantity left and a price is allowed."""
-        buy = route.spec.side is _BUY
-        opposite = [
-            other
-            for other in self.internal.get(route.spec.symbol, ())
-            if (other.spec.side is _BUY) is not buy and other.account != route.account
-        ]
-        opposite.sort(key=lambda other: crossing.priority(not buy, _limit(other)))
-        tick = book.instrument.tick_size
+        """``route`` (in the book, or arriving) against the opposite side, best price then
+        arrival, while both have quantity left and a price is allowed."""
+        side, account = route.spec.side, route.account
+        opposite = [other for other in self.internal.get(route.spec.symbol, ()) if other.spec.side is not side and other.account != account]
+        if not opposite:
+            return  # the first of a pair, or one side of the book only: nothing to price
+        buy = side is _BUY
+        if len(opposite) > 1:  # one order needs no ranking (the sort is stable: arrival breaks ties)
+            opposite.sort(key=lambda other: crossing.priority(not buy, _limit(other)))
+        tick, rule, limit = book.instrument.tick_size, self.policy.price, _limit(route)
+        crossed = 0
         for other in opposite:
-            buyer, seller = (route, other) if buy else (other, route)
-            price = crossing.cross_price(nbbo, tick, self.policy.price, _limit(buyer), _limit(seller))
+            price = crossing.cross_price(nbbo, tick, rule, limit, _limit(other)) if buy else crossing.cross_price(nbbo, tick, rule, _limit(other), limit)
             if price is None:
                 break  # the next is no better priced: nothing further crosses
             qty = min(_leaves(route), _leaves(other))
             self._fill_internal(other, qty, price, now)
             self._fill_internal(route, qty, price, now)
-            if route.state is not _INTERNAL:
-                return  # filled
+            crossed += 2
+            if route.state is _DONE:
+                break  # filled
+        if crossed:
+            self.crossing_stats["crossed"] = self.crossing_stats.get("crossed", 0) + crossed
 
     def _fill_internal(self, route: Route, qty: int, price: int, now: int) -> None:
         route.cum_qty += qty
         route.crossed += qty
         done = route.cum_qty == route.spec.qty
         self._update(route, _TRADE, now, qty, price, done=done, venue=INTERNAL)
-        self.crossing_stats["crossed"] = self.crossing_stats.get("crossed", 0) + 1
         if done:
             self._forget(route)
 

@@ -10,6 +10,11 @@ orders/s from the first frame to the last order's ``filled`` report. With crossi
 pair fills INTERNAL (account → instrument → account); without, each order goes to the
 sim venue (account → instrument → venue → instrument → account). The runs alternate
 between the servers; medians of ``--repeats``.
+
+Beside orders/s, each run reads the CPU time (user + system, from ``/proc``) of this
+process and every process under it — the Ray workers of both servers, the driver's
+client — before and after: CPU µs per filled order, which other work on a shared machine
+moves far less than orders/s (the other server is idle while one runs).
 """
 
 from __future__ import annotations
@@ -81,7 +86,51 @@ def frames(names: list[str], count: int, tag: str) -> list[bytes]:
     return out
 
 
-async def filled_per_second(url: str, work: list[bytes], orders: int) -> float:
+ROLES = ("gateway", "account", "instrument", "venue")
+
+
+def role_of(pid: int, mine: int) -> str:
+    """Which part of the server a process of the tree is, by its title (``ray::AccountActor``,
+    ``ray::account-0: ...``); ``client`` for this process, ``other`` for Ray's own."""
+    if pid == mine:
+        return "client"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            title = cmdline.read(200).lower()
+    except OSError:
+        return "other"
+    return next((role for role in ROLES if role.encode() in title), "other")
+
+
+def tree_cpu() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by this process and every live process under
+    it, by role (``role_of``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = int(fields[11]) + int(fields[12])
+    mine = os.getpid()
+    total: dict[str, float] = {}
+    for pid, used in times.items():
+        walk = pid
+        while walk > 1 and walk != mine:
+            walk = parents.get(walk, 0)
+        if walk == mine:
+            role = role_of(pid, mine)
+            total[role] = total.get(role, 0.0) + used / tick
+    return total
+
+
+async def filled_per_second(url: str, work: list[bytes], orders: int, cpu: list[dict[str, float]] | None = None) -> float:
     """Send every frame (at most 10 unanswered) and count ``filled`` reports until ``orders``."""
     from websockets.asyncio.client import connect
 
@@ -96,7 +145,7 @@ async def filled_per_second(url: str, work: list[bytes], orders: int) -> float:
             await credit.acquire()
             await socket.send(frame, text=True)
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), tree_cpu()
     sender = asyncio.create_task(send())
     filled = acks = 0
     venues: dict[bytes, int] = {}
@@ -116,9 +165,14 @@ async def filled_per_second(url: str, work: list[bytes], orders: int) -> float:
         elif b'"status":"rejected"' in message or b'"status":"canceled"' in message:
             raise RuntimeError(message[:300])
     elapsed = time.perf_counter() - started
+    cpu_ended = tree_cpu()
+    per_role = {role: (cpu_ended.get(role, 0.0) - cpu_started.get(role, 0.0)) / orders for role in cpu_ended}
+    used = sum(per_role.values()) * orders
+    if cpu is not None:
+        cpu.append(per_role)
     await sender
     await socket.close()
-    print(f"    {orders:,} filled in {elapsed:.2f} s at {dict((k.decode(), v) for k, v in venues.items())}", flush=True)
+    print(f"    {orders:,} filled in {elapsed:.2f} s ({used / orders * 1e6:.0f} CPU µs/order) at {dict((k.decode(), v) for k, v in venues.items())}", flush=True)
     return orders / elapsed
 
 
@@ -137,12 +191,13 @@ async def run(args: argparse.Namespace) -> None:
     urls = {name: await server.start() for name, server in servers.items()}
     await asyncio.sleep(1)  # first quotes
     results: dict[str, list[float]] = {name: [] for name in servers}
+    cpu: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
     try:
         for name, url in urls.items():  # warm both
             await filled_per_second(url, frames(names, 400, f"warm{name}"), 400)
         for repeat in range(args.repeats):
             for name, url in urls.items():
-                results[name].append(await filled_per_second(url, frames(names, args.orders, f"r{repeat}{name}"), args.orders))
+                results[name].append(await filled_per_second(url, frames(names, args.orders, f"r{repeat}{name}"), args.orders, cpu[name]))
             print(f"  repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in results.items()), flush=True)
     finally:
         for server in servers.values():
@@ -153,6 +208,12 @@ async def run(args: argparse.Namespace) -> None:
     print()
     print(f"marketable orders, market 1 IBM, frames of 100, {args.orders:,} per run, medians of {args.repeats}:")
     print(f"  crossed internally {crossed:>9,.0f} filled/s   routed to the sim venue {routed:>9,.0f} filled/s   ratio {crossed / routed:.2f}")
+    crossed_cpu, routed_cpu = (statistics.median(sum(run.values()) for run in cpu[name]) * 1e6 for name in ("crossed", "routed"))
+    print(f"  CPU per order: crossed {crossed_cpu:,.0f} µs   routed {routed_cpu:,.0f} µs   routed ÷ crossed {routed_cpu / crossed_cpu:.2f}"
+          f"   (load average {os.getloadavg()[0]:.1f})")
+    for name in ("crossed", "routed"):
+        roles = sorted({role for run in cpu[name] for role in run})
+        print(f"    {name}: " + ", ".join(f"{role} {statistics.median(run.get(role, 0.0) for run in cpu[name]) * 1e6:,.1f}" for role in roles) + " µs")
 
 
 def main() -> None:

@@ -224,3 +224,21 @@ def test_a_halted_symbol_s_resting_orders_neither_cross_nor_route_until_it_resum
     turn(state, SetTradingStatus("IBM", False))
     (child,) = children(turn(state, VenueQuote("A", "IBM", D("149.95"), D("100"), D("150.04"), D("100"), NOW)))
     assert child.spec.qty == D("10")
+
+
+def test_a_quote_within_the_turn_moves_the_nbbo_the_next_cross_prices_from() -> None:
+    """The NBBO is worked out once per book and input time: a quote in the same record
+    must still move it (and make a stale one fresh) for the orders after it."""
+    state = state_with()
+    late = NOW + 3_000 * MS  # the first quote is stale by now
+    sends = turn(
+        state,
+        order("b1", "A1", Side.BUY, "10"),
+        order("s1", "A2", Side.SELL, "10"),  # stale: neither crosses, both go on at the end of the turn
+        VenueQuote("A", "IBM", D("151.00"), D("100"), D("151.20"), D("100"), late),
+        order("b2", "A3", Side.BUY, "10"),
+        order("s2", "A4", Side.SELL, "10"),
+        now=late,
+    )
+    assert trades(sends) == [("b2", INTERNAL, D("10"), D("151.10"), True), ("s2", INTERNAL, D("10"), D("151.10"), True)]
+    assert [child.spec.qty for child in children(sends)] == [D("10"), D("10")]
