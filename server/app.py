@@ -23,6 +23,11 @@ from server.gateway.tls import scheme
 
 log = structlog.get_logger("server")
 PING_PATIENCE_S = 5.0  # a ping unanswered this long is logged as slow, never taken for a death
+KILL_PATIENCE_S = 10.0  # how long a killed actor's name may take to be free again
+
+
+class ServerRunning(RuntimeError):
+    """Another server's supervisor lives in the namespace: its actors are not orphans."""
 
 
 def _gateway_actor() -> Any:
@@ -47,6 +52,7 @@ class BrokerServer:
         self.host = host
         self.ws_port = ws_port
         self.supervisor: Any = None
+        self.names: list[str] = []  # every actor of the topology, by name in its namespace (the supervisor first)
         self.web_port: int | None = None  # the web page and /metrics (docs/web.md); None: [web] enabled = false
 
     @property
@@ -61,9 +67,16 @@ class BrokerServer:
         namespace = config.topology.namespace
         actors = [(SUPERVISOR, SUPERVISOR), *((p.name, p.role) for p in plan(self.setup, ROLES.extended([GATEWAY_ROLE])))]
         check_cluster(config.placement, actors)
+        self.names = [name for name, _ in actors]
+        await self._end_orphans()
         options = {**supervisor_options(namespace), **placement_options(config.placement, node_of(config.placement, SUPERVISOR, SUPERVISOR))}
         self.supervisor = SupervisorActor.options(**options).remote(self.setup, roles=[GATEWAY_ROLE])  # type: ignore[attr-defined]
-        started = await self.supervisor.start.remote(self.host, self.ws_port)
+        try:
+            started = await self.supervisor.start.remote(self.host, self.ws_port)
+        except BaseException:
+            await self._end_all()  # the actors are detached: none may outlive a failed start
+            self.supervisor = None
+            raise
         self.ws_port = started["ws_port"]
         self.web_port = started.get("web_port")
         return self.url
@@ -77,28 +90,66 @@ class BrokerServer:
         return f"{'https' if secure else 'http'}://{self.host}:{self.web_port}/"
 
     async def stop(self) -> None:
-        """Stop taking orders and flush every outbox, then end every actor."""
+        """Stop taking orders and flush every outbox, then end every actor.
+
+        Guarantees: every actor of the topology is ended, by name, even when the clean stop
+        fails (a supervisor being restarted): the actors are detached, and one left running
+        would hold its name and serve on."""
         if self.supervisor is None:
             return
-        await self.supervisor.stop.remote()
-        await self.supervisor.shutdown.remote()
-        ray.kill(self.supervisor)
-        self.supervisor = None
+        try:
+            await self.supervisor.stop.remote()
+            await self.supervisor.shutdown.remote()
+        finally:
+            await self._end_all()
+            self.supervisor = None
+
+    async def _end_orphans(self) -> None:
+        """End the actors of this topology that a driver which died left running (detached,
+        they outlive it; they journal everything, so the new ones recover from where they
+        stopped). A running supervisor of the namespace is another live server: refused."""
+        namespace = self.setup.config.topology.namespace
+        if _named(SUPERVISOR, namespace) is not None:
+            raise ServerRunning(f"a brokerd supervisor is running in the Ray namespace {namespace!r} already: stop that server first")
+        orphans = [name for name in self.names if _named(name, namespace) is not None]
+        if orphans:
+            log.warning("ending the actors a stopped server left running", actors=orphans, namespace=namespace)
+            await self._end_all()
+
+    async def _end_all(self) -> None:
+        """Kill every actor of the topology (no restart) and wait until their names are free."""
+        namespace = self.setup.config.topology.namespace
+        for name in self.names:
+            handle = self.supervisor if name == SUPERVISOR and self.supervisor is not None else _named(name, namespace)
+            if handle is not None:
+                ray.kill(handle, no_restart=True)
+        deadline = asyncio.get_running_loop().time() + KILL_PATIENCE_S
+        while any(_named(name, namespace) is not None for name in self.names):
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning("actors still registered after being killed", namespace=namespace)
+                return
+            await asyncio.sleep(0.05)
 
     async def supervise(self, interval_s: float) -> str:
         """Return, with the reason, once the supervisor has died.
 
-        Guarantees: returns only on a death Ray reports (the supervisor's process is gone,
-        and with it every actor of the topology, which are its children); a supervisor
-        that is merely slow to answer is waited for, never declared dead. Noticed within
-        about ``interval_s`` of Ray learning of the death.
+        Guarantees: returns only on a death Ray reports as final (Ray restarts the
+        supervisor when its process dies: a restart is logged and waited for, the other
+        actors running on meanwhile); a supervisor that is merely slow to answer is waited
+        for, never declared dead. Noticed within about ``interval_s`` of Ray learning of
+        the death.
         """
         patience = max(interval_s, PING_PATIENCE_S)
-        slow = False
+        slow = restarting = False
         while True:
             await asyncio.sleep(interval_s)
             try:
                 await asyncio.wait_for(self.supervisor.ping.remote(), patience)
+            except ray.exceptions.ActorUnavailableError:
+                if not restarting:
+                    log.warning("supervisor unavailable: Ray is restarting it; the other actors run on")
+                restarting = True
+                continue
             except ray.exceptions.RayActorError as error:
                 reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'actor died'}"
                 log.error("supervisor died; the server serves nothing and exits", reason=reason)
@@ -108,4 +159,14 @@ class BrokerServer:
                     log.warning("supervisor slow to answer a ping", waited_s=patience)
                 slow = True
                 continue
-            slow = False
+            if restarting:
+                log.warning("supervisor answering again")
+            slow = restarting = False
+
+
+def _named(name: str, namespace: str) -> Any:
+    """The live actor called ``name`` in ``namespace``, or None."""
+    try:
+        return ray.get_actor(name, namespace=namespace)
+    except ValueError:
+        return None

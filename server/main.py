@@ -121,7 +121,7 @@ async def serve(args: argparse.Namespace) -> int:
     import ray
 
     from actors.runtime.placement import PlacementError
-    from server.app import BrokerServer
+    from server.app import BrokerServer, ServerRunning
 
     if args.address:
         ray.init(address=args.address, namespace=namespace, **RAY_INIT_DEFAULTS)
@@ -136,7 +136,7 @@ async def serve(args: argparse.Namespace) -> int:
     try:
         try:
             url = await server.start()
-        except PlacementError as error:  # the cluster cannot run the topology as [placement] says
+        except (PlacementError, ServerRunning) as error:  # the cluster cannot run the topology as [placement] says, or runs it already
             print(f"brokerd: {getattr(error, 'cause', None) or error}", file=sys.stderr, flush=True)
             return 2
         fix = f" fix={config.server.fix_port}" if config.drop_copy.enabled else ""  # only when something listens there

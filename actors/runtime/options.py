@@ -4,6 +4,14 @@ Actors take no CPU reservation (``num_cpus=0``): they are long-lived and mostly 
 call, and on a 2-core machine a per-actor CPU claim would stop the topology from fitting.
 ``max_restarts=-1`` lets Ray restart an actor whose process dies; ``max_task_retries``
 lets it retry calls (the receiver's ``(sender, seq)`` check makes repeats harmless).
+
+Every actor but the supervisor is *detached* (``lifetime="detached"``): owned by no
+process, so the supervisor that created it can die and be restarted without taking it
+along (an actor created by an actor is otherwise owned by it, and dies with it). A
+detached actor outlives the driver too: the server's stop kills each by name, and a start
+kills those a dead driver left behind (``server/app.py``). The supervisor is owned by the
+driver, so the driver's end is the server's end; Ray restarts it when its process dies,
+and it finds the other actors by name (docs/recovery.md).
 """
 
 from __future__ import annotations
@@ -22,12 +30,17 @@ def actor_options(name: str, namespace: str) -> dict[str, Any]:
         "max_restarts": -1,
         "max_task_retries": -1,
         "max_concurrency": 1000,
+        "lifetime": "detached",
     }
 
 
 def supervisor_options(namespace: str) -> dict[str, Any]:
+    """The supervisor's: restarted by Ray like every actor, but owned by the driver, and
+    calls never retried — an operator's command caught by its death fails with a clear
+    error instead of running twice or waiting for the restart."""
     options = actor_options("supervisor", namespace)
-    options["max_restarts"] = 0
+    del options["lifetime"]
+    options["max_task_retries"] = 0
     return options
 
 

@@ -9,12 +9,19 @@ they have applied it (acked over the link, i.e. committed to their journals).
 A watchdog pings every actor; one that Ray restarted (a new incarnation, not wired) is
 given a fresh link, wired again, and every other actor is told its new address, so
 they reconnect and resend what it has not acked.
+
+The supervisor is restarted by Ray too. The other actors are detached (they outlive it),
+so a restarted supervisor rebuilds its own state from its journal, finds each of them by
+name (``ray.get_actor``) and re-wires the whole topology under a new link secret
+(``_resume``); trading goes on meanwhile, and admin commands fail with a clear error
+until it is done.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,13 +40,13 @@ from actors.runtime.router import SUPERVISOR
 from actors.supervisor.admin import AdminCommands
 from actors.supervisor.core import ActorPlan, plan
 from actors.supervisor.schedule import open_due
-from model.admin_commands import Forbidden, public_args
+from model.admin_commands import AdminError, Forbidden, public_args
 from model.audit import AuditEvent, AuditKind
 from model.audit_bodies import AdminCommand
 from model.config import Config, Setup
 from model.messages import OpenMarket
-from snapshots.audit import Batch
 from model.permissions import DEFAULT_TENANT
+from snapshots.audit import Batch
 
 log = structlog.get_logger("supervisor")
 
@@ -71,6 +78,10 @@ class SupervisorActor(DurableHost):
         self.import_root, self.export_root = _file_roots(self.config)
         self.commands = AdminCommands(self)
         self.admin_audit: AuditLog | None = None  # the chain of admin commands, opened by the first
+        self.serving = False  # started (``start``) or re-attached (``_resume``): admin commands run
+        self.resuming: asyncio.Task[None] | None = None
+        if _restarted():  # Ray restarted this actor: the topology is running, find it
+            self.resuming = asyncio.get_running_loop().create_task(self._resume())
 
     def make_core(self) -> Core:
         return build_core(ActorPlan(SUPERVISOR, SUPERVISOR, instruments=self.setup.instruments), self.config)
@@ -98,8 +109,67 @@ class SupervisorActor(DurableHost):
         self.ws_port = ports[0]
         self.web_port = await self.handles[self.actors_of(GATEWAY)[0]].web_port.remote()
         self.watchdog = asyncio.get_running_loop().create_task(self._watch())
+        self.serving = True
         log.info("started", actors=len(self.plans), ws_port=self.ws_port, web_port=self.web_port)
         return {"ws_port": self.ws_port, "web_port": self.web_port, "actors": names}
+
+    # --- a restart of the supervisor ---------------------------------------------------------------
+
+    async def _resume(self) -> None:
+        """This supervisor is a restart (its state is rebuilt from its journal already): find
+        every actor of the topology by name, hand them all a new link secret (the old one
+        died with the old process) and wire them again; an actor that Ray restarted while
+        no supervisor watched is started as the watchdog would have. Retried until done.
+
+        Guarantees: no actor is created here — each is the running one, found by name;
+        the supervisor's unacked control messages are resent over the new links and applied
+        once (the receivers' ``(sender, seq)`` check); admin commands are refused until
+        the topology is wired and the watchdog runs."""
+        while True:
+            try:
+                await self._attach_topology()
+                break
+            except Exception:
+                log.exception("re-attaching to the topology failed; will retry")
+                await asyncio.sleep(WATCH_INTERVAL_S)
+        self.watchdog = asyncio.get_running_loop().create_task(self._watch())
+        self.serving = True
+        log.warning("supervisor restarted and re-attached to the running topology", actors=len(self.plans), ws_port=self.ws_port)
+
+    async def _attach_topology(self) -> None:
+        namespace = self.setup.config.topology.namespace
+        self.handles = {p.name: ray.get_actor(p.name, namespace=namespace) for p in self.plans}
+        self.handles[SUPERVISOR] = ray.get_runtime_context().current_actor
+        names = [p.name for p in self.plans]
+        # a new secret: every actor listens anew (a restarting one answers once it is back)
+        addresses = await asyncio.gather(*(self.handles[name].open_link.remote(self.link_secret) for name in names))
+        self.addresses = dict(zip(names, (tuple(a) for a in addresses), strict=True))
+        pings = await asyncio.gather(*(self.handles[name].ping.remote() for name in names))
+        await self._find_gateway_address()
+        await asyncio.gather(*(self.handles[name].wire.remote(self.handles, self.addresses) for name in names))
+        await self.wire(self.handles, self.addresses)
+        unwired = [name for name, ping in zip(names, pings, strict=True) if not ping["wired"]]
+        for name in unwired:  # restarted while no supervisor watched: wired now, started as after any restart
+            await self._start_again(name)
+        self.incarnations = {name: ping["incarnation"] for name, ping in zip(names, pings, strict=True)}
+        self.restarts = dict.fromkeys(unwired, 1)
+        gateway = self.actors_of(GATEWAY)[0]
+        self.web_port = await self.handles[gateway].web_port.remote()
+
+    async def _find_gateway_address(self) -> None:
+        """The host and port the gateways serve on, asked of a running one (the port may
+        have been chosen by the system at the first start: a gateway restarted later must
+        take that same one)."""
+        for name in self.actors_of(GATEWAY):
+            listening = await self.handles[name].listening.remote()
+            if listening is not None:
+                self.host, self.ws_port = listening[0], int(listening[1])
+                return
+        server = self.config.server
+        if server.ws_port:  # every gateway restarted meanwhile: the configured port is theirs
+            self.host, self.ws_port = server.host, server.ws_port
+            return
+        raise RuntimeError("no gateway is serving: cannot tell on which port a restarted one serves")
 
     async def _check_links(self, names: list[str]) -> None:
         """Refuse to wire actors that cannot reach each other's links: loopback addresses
@@ -156,14 +226,7 @@ class SupervisorActor(DurableHost):
             address = tuple(await handle.open_link.remote(self.link_secret))
             self.addresses[name] = address  # type: ignore[assignment]
             await handle.wire.remote(self.handles, self.addresses)
-            role = next(p.role for p in self.plans if p.name == name)
-            if self.roles[role].starts:
-                await handle.start.remote()
-            elif role == GATEWAY:
-                await handle.add_accounts.remote(self._all_accounts())
-                await handle.start.remote(self.host, self.ws_port)
-            elif role == ACCOUNT:
-                await self._seed_accounts([name])
+            await self._start_again(name)
             self.incarnations[name] = incarnation
             self.restarts[name] = self.restarts.get(name, 0) + 1
             await self.update_address(name, address)  # type: ignore[arg-type]
@@ -174,6 +237,18 @@ class SupervisorActor(DurableHost):
             log.exception("re-wiring failed; will retry", actor=name)
         finally:
             self.rewiring.discard(name)
+
+    async def _start_again(self, name: str) -> None:
+        """What a restarted, newly wired actor needs besides its links, by its role."""
+        handle = self.handles[name]
+        role = next(p.role for p in self.plans if p.name == name)
+        if self.roles[role].starts:
+            await handle.start.remote()
+        elif role == GATEWAY:
+            await handle.add_accounts.remote(self._all_accounts())
+            await handle.start.remote(self.host, self.ws_port)
+        elif role == ACCOUNT:
+            await self._seed_accounts([name])
 
     # --- admin ---------------------------------------------------------------------------------
 
@@ -191,6 +266,8 @@ class SupervisorActor(DurableHost):
         and the outcome (``ok``, ``failed`` for an answer that says not ok, ``forbidden`` or
         ``admin_failed``)."""
         now = time.time_ns()
+        if not self.serving:
+            raise AdminError("the supervisor is restarting (re-wiring the topology): try again in a few seconds")
         try:
             result = await self.commands.run(command, args, tenant)
         except Exception as failure:
@@ -352,6 +429,16 @@ class SupervisorActor(DurableHost):
 
     async def handle_of(self, name: str) -> Any:
         return self.handles[name]
+
+
+def _restarted() -> bool:
+    """Whether Ray restarted this actor after its process died (not its first start);
+    False outside a Ray actor (the unit tests build the shell directly)."""
+    if not ray.is_initialized() or ray.get_runtime_context().get_actor_id() is None:
+        return False
+    with warnings.catch_warnings():  # Ray 2.60 warns inside its own property
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return bool(ray.get_runtime_context().was_current_actor_reconstructed)
 
 
 def _file_roots(config: Config) -> tuple[Path, Path]:

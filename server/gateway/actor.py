@@ -19,12 +19,12 @@ from actors.runtime.audit import AuditLog, open_audit
 from actors.runtime.heap import give_back
 from actors.runtime.host import Acker, LinkedHost
 from actors.runtime.outbox import Outbox
+from actors.runtime.router import gateway_actor
 from keystore.apikeys import load_keys
 from model.basket import decode_chunks
 from model.config import Setup
 from server.gateway.access import AccountEntry
 from server.gateway.core import Gateway
-from actors.runtime.router import gateway_actor
 
 
 @ray.remote
@@ -41,6 +41,7 @@ class GatewayActor(LinkedHost):
         self.ack_handle: asyncio.Handle | None = None
         self.pending_accounts: list[AccountEntry] = []
         self.audit: AuditLog | None = None  # its chain of logins (docs/audit.md), opened when wired
+        self.listening_on: tuple[str, int] | None = None  # (host, port) once started
 
     def _deliver(self, name: str, data: bytes) -> None:
         if self.links is not None:
@@ -70,7 +71,14 @@ class GatewayActor(LinkedHost):
             channel.ack(seq)
 
     async def _admin(self, command: str, args: list[str], tenant: str | None, caller: tuple[str, str, str] | None = None) -> dict[str, Any]:
-        result: dict[str, Any] = await self.handles["supervisor"].admin.remote(command, args, tenant, caller)
+        """The command run by the supervisor. While Ray restarts it the call fails at once
+        (it is never retried: a command caught by the death may or may not have run) with
+        a reason for the operator instead of Ray's."""
+        try:
+            result: dict[str, Any] = await self.handles["supervisor"].admin.remote(command, args, tenant, caller)
+        except ray.exceptions.RayActorError as error:
+            raise RuntimeError(f"the supervisor is not answering ({type(error).__name__}: being restarted); "
+                               "a command in flight may or may not have run: check, then try again") from None
         return result
 
     @staticmethod
@@ -124,7 +132,14 @@ class GatewayActor(LinkedHost):
 
     async def start(self, host: str, port: int) -> int:
         assert self.gateway is not None
-        return await self.gateway.start(host, port)
+        bound = await self.gateway.start(host, port)
+        self.listening_on = (host, bound)
+        return bound
+
+    async def listening(self) -> tuple[str, int] | None:
+        """The host and port this gateway serves on (None: not started): what a restarted
+        supervisor starts the gateways it finds restarted with."""
+        return self.listening_on
 
     async def stop(self) -> None:
         if self.gateway is not None:

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from actors.runtime.options import RAY_SINGLE_NODE_ENV
 from tests.conftest import ROOT
 from tests.integration.helpers import cloid, connect, final_report
-from tests.integration.recovery import ServerProcess, session_processes, write_conf
+from tests.integration.recovery import session_processes
 
 
 async def read_ready_line(process: asyncio.subprocess.Process, timeout: float = 90) -> str:
@@ -73,45 +72,6 @@ def test_bad_configuration_is_reported_and_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2 and "account_shards" in result.stderr
 
 
-def supervisor_pid(session: int) -> int:
-    """The process of the SupervisorActor among a server's processes (Ray titles a worker
-    process after the actor class it hosts)."""
-    for pid in session_processes(session):
-        try:
-            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if "SupervisorActor" in title:
-            return pid
-    raise AssertionError("no SupervisorActor process in the server's session")
-
-
-async def test_the_supervisor_killed_ends_the_server_non_zero_and_a_restart_recovers(tmp_path: Path) -> None:
-    server = ServerProcess(write_conf(tmp_path / "conf"), tmp_path / "data")
-    url = server.start()
-    try:
-        async with connect(url, "tester", "tester-secret") as client:
-            order_id = cloid()
-            await client.new_order("T01", order_id, "IBM", "buy", type="market", qty="2")
-            filled = await final_report(client, order_id)
-        assert filled["status"] == "filled"
-        assert server.process is not None
-        os.kill(supervisor_pid(server.process.pid), signal.SIGKILL)
-        killed = time.monotonic()
-        code = await asyncio.to_thread(server.process.wait, 30)
-        assert code != 0, "a server whose supervisor died must not exit 0"
-        assert time.monotonic() - killed < 15, "the supervisor's death was noticed too late"
-        assert "supervisor died" in server.log.read_text()
-    finally:
-        server.kill9()
-
-    url = server.start()
-    try:
-        async with connect(url, "tester", "tester-secret") as client:
-            orders = (await client.get_orders("T01"))["orders"]
-        assert [(o["client_order_id"], o["status"], o["cum_qty"]) for o in orders] == [(order_id, "filled", filled["cum_qty"])]
-    finally:
-        server.kill9()
 def _address(hex_address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     """An address as /proc/net/{tcp,udp}[6] prints it: 32-bit words in host (little-endian) order."""
     raw = bytes.fromhex(hex_address)

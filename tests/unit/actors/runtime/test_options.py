@@ -1,8 +1,8 @@
-"""How the embedded Ray cluster is told where to listen, from the server's host."""
+"""How the embedded Ray cluster is told where to listen, from the server's host; the actors' Ray options."""
 
 from __future__ import annotations
 
-from actors.runtime.options import RAY_SINGLE_NODE_ENV, embedded_ray
+from actors.runtime.options import RAY_SINGLE_NODE_ENV, actor_options, embedded_ray, supervisor_options
 
 
 def test_a_loopback_host_keeps_ray_on_loopback_and_other_hosts_are_the_operators_choice() -> None:
@@ -12,3 +12,13 @@ def test_a_loopback_host_keeps_ray_on_loopback_and_other_hosts_are_the_operators
     for host, extra in (("0.0.0.0", {}), ("::", {}), ("10.1.2.3", {"_node_ip_address": "10.1.2.3"})):
         environ = {}
         assert embedded_ray(host, environ) == extra and environ == {}, host
+
+
+def test_every_actor_but_the_supervisor_is_detached_so_it_outlives_the_supervisor() -> None:
+    actor = actor_options("account-0", "ns")
+    assert actor["lifetime"] == "detached" and actor["name"] == "account-0" and actor["namespace"] == "ns"
+    assert actor["max_restarts"] == -1 and actor["max_task_retries"] == -1
+    supervisor = supervisor_options("ns")
+    assert "lifetime" not in supervisor  # owned by the driver: the driver's end is the server's end
+    assert supervisor["max_restarts"] == -1  # Ray restarts it; it re-attaches to the actors
+    assert supervisor["max_task_retries"] == 0  # an admin command caught by its death fails, never runs twice
