@@ -65,6 +65,7 @@ class SupervisorActor(DurableHost):
         self.restarts: dict[str, int] = {}
         self.host = "127.0.0.1"
         self.ws_port = 0
+        self.gateway_ports: dict[str, int] = {}  # where each gateway listens (a restarted one binds its own again)
         self.web_port: int | None = None  # the first gateway's web page and /metrics (None: [web] enabled = false)
         self.watchdog: asyncio.Task[None] | None = None
         self.rewiring: set[str] = set()
@@ -94,12 +95,21 @@ class SupervisorActor(DurableHost):
         await asyncio.gather(*(self.handles[p.name].start.remote() for p in self.plans if self.roles[p.role].starts))
         await self._seed_accounts(self.actors_of(ACCOUNT))
         await self._tell_gateways()
-        ports = await asyncio.gather(*(self.handles[name].start.remote(host, ws_port) for name in self.actors_of(GATEWAY)))
-        self.ws_port = ports[0]
+        await self._start_gateways(host, ws_port)
         self.web_port = await self.handles[self.actors_of(GATEWAY)[0]].web_port.remote()
         self.watchdog = asyncio.get_running_loop().create_task(self._watch())
         log.info("started", actors=len(self.plans), ws_port=self.ws_port, web_port=self.web_port)
         return {"ws_port": self.ws_port, "web_port": self.web_port, "actors": names}
+
+    async def _start_gateways(self, host: str, ws_port: int) -> None:
+        """The first gateway binds ``ws_port`` (0: a free port); the others then bind the
+        port it got (``[gateway] shared_port``: SO_REUSEPORT) or the next ones, one each."""
+        gateways = self.actors_of(GATEWAY)
+        self.ws_port = await self.handles[gateways[0]].start.remote(host, ws_port)
+        shared = self.setup.config.gateway.shared_port
+        wanted = {name: self.ws_port if shared else (ws_port + index if ws_port else 0) for index, name in enumerate(gateways) if index}
+        ports = await asyncio.gather(*(self.handles[name].start.remote(host, port) for name, port in wanted.items()))
+        self.gateway_ports = {gateways[0]: self.ws_port, **dict(zip(wanted, ports, strict=True))}
 
     async def _check_links(self, names: list[str]) -> None:
         """Refuse to wire actors that cannot reach each other's links: loopback addresses
@@ -161,7 +171,7 @@ class SupervisorActor(DurableHost):
                 await handle.start.remote()
             elif role == GATEWAY:
                 await handle.add_accounts.remote(self._all_accounts())
-                await handle.start.remote(self.host, self.ws_port)
+                await handle.start.remote(self.host, self.gateway_ports.get(name, self.ws_port))
             elif role == ACCOUNT:
                 await self._seed_accounts([name])
             self.incarnations[name] = incarnation

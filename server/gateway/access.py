@@ -193,7 +193,7 @@ class Access:
         conn.accounts = self.reach_of(user, session)
         accounts = sorted(conn.accounts) if session.reach is Reach.OWN else []
         scopes = sorted(scope.value for scope in session.scopes)
-        answer = {"type": "login", "ok": True, "role": session.role, "tenant": session.tenant, "scopes": scopes, "accounts": accounts}
+        answer = {"type": "login", "ok": True, "role": session.role, "tenant": session.tenant, "scopes": scopes, "accounts": accounts, "gateway": self.gateway}
         if session.key_id:
             answer["key_id"] = session.key_id
         conn.send(protocol.encode(answer, request_id))

@@ -66,6 +66,7 @@ from server.gateway.access import MAX_NAME_RECORDED, Access, AccountEntry, autho
 from server.gateway.baskets import BasketLoads, Summary
 from server.gateway.connection import Connection, write_queued
 from server.gateway.fanout import Fanout
+from server.gateway.interest import Interest
 from server.gateway.mfa import transfer_check
 from server.gateway.protocol import (
     AdminRequest,
@@ -146,6 +147,7 @@ class Gateway:
         self.inbox.histogram = Histogram(setup.config.web.latency_buckets_us)
         self.connections: dict[int, Connection] = {}
         self.fanout = Fanout(self.connections, self.instruments, setup.config.gateway.max_channels_per_connection, self.access.tenant_of.get)
+        self.interest = Interest(name, outbox, len(outbox.router.gateways) > 1)  # several gateways: tell the shards who follows what
         self.ids = itertools.count(max(since, 1))  # ids never repeat across restarts
         self.server: Server | None = None
         self.requests = 0
@@ -192,6 +194,9 @@ class Gateway:
             max_queue=64,
             ssl=tls,
             process_request=hook,
+            # several gateways on one port: each binds it with SO_REUSEPORT and the kernel
+            # spreads the connections among them (Linux; docs/scale.md, "Several gateways")
+            reuse_port=self.config.gateway.count > 1 and self.config.gateway.shared_port,
         )
 
     async def stop(self) -> None:
@@ -239,17 +244,22 @@ class Gateway:
         self.window.release(conn)  # read and checked before the connection went: sent, as if in flight
         self.access.release(conn)
         self.fanout.forget(conn)
+        self.interest.update(self.fanout, conn.accounts)
 
     def add_accounts(self, accounts: list[AccountEntry]) -> None:
         """Accounts opened at run time (account, group, tenant); see ``Access.add_accounts``.
         Every logged-in connection's reach is asked again, so an account loaded for a tenant
         is within reach of that tenant's sessions at once, and follows its executions."""
         self.access.add_accounts(accounts)
+        changed: set[str] = set()
         for conn in self.connections.values():
             if conn.user is not None and conn.session is not None:
                 self.fanout.forget_accounts(conn)
+                changed.update(conn.accounts)
                 conn.accounts = self.access.reach_of(conn.user, conn.session)
                 self.fanout.follow(conn)
+                changed.update(conn.accounts)
+        self.interest.update(self.fanout, changed)
 
     # --- client → server ------------------------------------------------------------------------
 
@@ -283,6 +293,7 @@ class Gateway:
             wall_ms = time.time_ns() // 1_000_000
             if self.access.login(conn, request, request_id, time.monotonic_ns() // 1_000_000, wall_ms):
                 self.fanout.follow(conn)
+                self.interest.update(self.fanout, conn.accounts)
                 self._close_at_key_expiry(conn, wall_ms)
             return
         if conn.user is None:
@@ -350,6 +361,7 @@ class Gateway:
             self.window.send(conn, request.account, statements.to_query_statement(request.account, request.from_, request.to, self.config.books, reply))
         elif isinstance(request, SubscribeRequest):
             self.fanout.subscribe(conn, request.channels, reply.request)
+            self.interest.update(self.fanout, ())
         elif isinstance(request, LoadOrdersRequest):
             self._load_orders(conn, request, reply)
         elif isinstance(request, AdminRequest):
