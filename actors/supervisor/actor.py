@@ -32,6 +32,7 @@ from actors.runtime.roles import ROLES, Role, Shutdown, build_core
 from actors.runtime.router import SUPERVISOR
 from actors.supervisor.admin import AdminCommands
 from actors.supervisor.core import ActorPlan, plan
+from actors.supervisor.nonces import NonceBook
 from actors.supervisor.schedule import open_due
 from model.admin_commands import Forbidden, public_args
 from model.audit import AuditEvent, AuditKind
@@ -65,6 +66,7 @@ class SupervisorActor(DurableHost):
         self.restarts: dict[str, int] = {}
         self.host = "127.0.0.1"
         self.ws_port = 0
+        self.nonces = NonceBook(setup.config.gateway.login_window_ms)  # the gateways' login nonces (several gateways)
         self.gateway_ports: dict[str, int] = {}  # where each gateway listens (a restarted one binds its own again)
         self.web_port: int | None = None  # the first gateway's web page and /metrics (None: [web] enabled = false)
         self.watchdog: asyncio.Task[None] | None = None
@@ -110,6 +112,11 @@ class SupervisorActor(DurableHost):
         wanted = {name: self.ws_port if shared else (ws_port + index if ws_port else 0) for index, name in enumerate(gateways) if index}
         ports = await asyncio.gather(*(self.handles[name].start.remote(host, port) for name, port in wanted.items()))
         self.gateway_ports = {gateways[0]: self.ws_port, **dict(zip(wanted, ports, strict=True))}
+
+    async def spend_nonce(self, key: str, nonce: str) -> bool:
+        """A gateway's well-signed login: True the first time its nonce is spent for ``key``
+        on any gateway, False for a replay (``nonces.py``)."""
+        return self.nonces.spend(key, nonce, time.time_ns() // 1_000_000)
 
     async def _check_links(self, names: list[str]) -> None:
         """Refuse to wire actors that cannot reach each other's links: loopback addresses

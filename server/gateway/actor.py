@@ -51,6 +51,8 @@ class GatewayActor(LinkedHost):
             admin = self._admin if "supervisor" in self.handles else None
             self.audit = open_audit(self.name, self.config, self.config.server.data_dir)
             self.gateway = Gateway(self.name, self.setup, self.outbox, admin, since=self.incarnation, audit=self.audit)
+            if len(self.router.gateways) > 1 and "supervisor" in self.handles:
+                self.gateway.nonces = self._spend_nonce
             self.gateway.interest.reset()  # several gateways: the shards forget what an earlier process of this one said
             if self.setup.config.web.enabled and self.name == gateway_actor(0) and "supervisor" in self.handles:
                 supervisor = self.handles["supervisor"]
@@ -73,6 +75,10 @@ class GatewayActor(LinkedHost):
     async def _admin(self, command: str, args: list[str], tenant: str | None, caller: tuple[str, str, str] | None = None) -> dict[str, Any]:
         result: dict[str, Any] = await self.handles["supervisor"].admin.remote(command, args, tenant, caller)
         return result
+
+    async def _spend_nonce(self, key: str, nonce: str) -> bool:
+        fresh: bool = await self.handles["supervisor"].spend_nonce.remote(key, nonce)
+        return fresh
 
     @staticmethod
     def _asker(method: Any) -> Any:

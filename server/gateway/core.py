@@ -147,6 +147,8 @@ class Gateway:
         self.inbox.histogram = Histogram(setup.config.web.latency_buckets_us)
         self.connections: dict[int, Connection] = {}
         self.fanout = Fanout(self.connections, self.instruments, setup.config.gateway.max_channels_per_connection, self.access.tenant_of.get)
+        # several gateways: the login nonces' one authority (the supervisor), given by the shell
+        self.nonces: Callable[[str, str], Awaitable[bool]] | None = None
         self.interest = Interest(name, outbox, len(outbox.router.gateways) > 1)  # several gateways: tell the shards who follows what
         self.ids = itertools.count(max(since, 1))  # ids never repeat across restarts
         self.server: Server | None = None
@@ -223,6 +225,9 @@ class Gateway:
         try:
             async for frame in socket:
                 self._on_frame_guarded(conn, frame)
+                if conn.login_pending is not None:  # frames after a login wait for its answer
+                    await conn.login_pending
+                    conn.login_pending = None
                 await self.window.pace(conn)
         except ConnectionClosed:
             pass
@@ -291,10 +296,12 @@ class Gateway:
         conn.work += cost
         if isinstance(request, Login):
             wall_ms = time.time_ns() // 1_000_000
-            if self.access.login(conn, request, request_id, time.monotonic_ns() // 1_000_000, wall_ms):
-                self.fanout.follow(conn)
-                self.interest.update(self.fanout, conn.accounts)
-                self._close_at_key_expiry(conn, wall_ms)
+            if self.nonces is not None and conn.user is None and self.access.signed(request, wall_ms):
+                # several gateways: the nonce is spent at the one authority first; the
+                # connection reads nothing more until the login is answered (``_serve``)
+                conn.login_pending = asyncio.get_running_loop().create_task(self._shared_login(conn, request, request_id, wall_ms))
+                return
+            self._login(conn, request, request_id, wall_ms)
             return
         if conn.user is None:
             conn.send(protocol.error("not_authenticated", "log in first", request_id))
@@ -313,6 +320,27 @@ class Gateway:
             if invalid.code == "forbidden" and isinstance(request, (NewOrderRequest, NewOrdersRequest)):
                 for fields in [request] if isinstance(request, NewOrderRequest) else request.orders[: self.config.gateway.max_orders_per_frame]:
                     self._note_refused_order(conn, fields, invalid.code, protocol.shorten(str(invalid), quote=False))
+
+    def _login(self, conn: Connection, request: Login, request_id: bytes, wall_ms: int, fresh: bool | None = True) -> None:
+        if self.access.login(conn, request, request_id, time.monotonic_ns() // 1_000_000, wall_ms, fresh):
+            self.fanout.follow(conn)
+            self.interest.update(self.fanout, conn.accounts)
+            self._close_at_key_expiry(conn, wall_ms)
+
+    async def _shared_login(self, conn: Connection, request: Login, request_id: bytes, wall_ms: int) -> None:
+        """A well-signed login on one of several gateways: its nonce spent at the shared
+        authority (``nonces``), then checked here like any; a nonce spent before, on any
+        gateway, is refused ``nonce already used``, and an authority that cannot be asked
+        refuses the login (the client retries) rather than let a replay through."""
+        assert self.nonces is not None
+        fresh: bool | None
+        try:
+            fresh = await self.nonces(request.key, request.nonce)
+        except Exception as failure:  # the supervisor restarting, or gone
+            log.warning("login nonce not checked", conn=conn.conn_id, error=repr(failure)[:200])
+            fresh = None
+        if not conn.dropped and conn.conn_id in self.connections:
+            self._login(conn, request, request_id, wall_ms, fresh)
 
     def _note_refused_order(self, conn: Connection, fields: protocol.OrderFields, code: str, text: str) -> None:
         """An order the gateway refused itself (its fields, its account out of reach, the
