@@ -768,6 +768,7 @@ class Gateway:
             "sessions": sum(1 for conn in self.connections.values() if conn.user is not None),
             "frames_queued": sum(len(conn.outgoing) for conn in self.connections.values()),
             "requests": self.requests,
+            "executions_received": sum(self.tally.by_type.values()),  # reports the shards sent here (several gateways: for its sessions)
             "held_batches": self.inbox.waiting(),
             "batches_sent": self.outbox.batches_sent,
             "messages_waiting": self.outbox.waiting(),
