@@ -15,7 +15,8 @@ import msgspec
 import pytest
 import pytest_asyncio
 import ray
-from websockets.asyncio.client import ClientConnection, connect as ws_connect
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
 
 from model import fixed
 from model.accounts_file import AccountSeed
