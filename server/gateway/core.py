@@ -157,6 +157,7 @@ class Gateway:
         self.web: WebServer | None = None  # set by ``serve_web`` on the gateway that serves the page
         self.web_server: Server | None = None  # its own listener, when ``[web] port`` is not the WebSocket port
         self.web_port: int | None = None
+        self.port = 0  # where it listens, once started
 
     # --- server lifecycle -----------------------------------------------------------------------
 
@@ -178,7 +179,7 @@ class Gateway:
         web_port = self.config.web.port
         hook = self.web.process_request if self.web is not None and not web_port else None
         self.server = await self._listen(host, port, tls, hook)
-        bound = int(self.server.sockets[0].getsockname()[1])
+        bound = self.port = int(self.server.sockets[0].getsockname()[1])
         if self.web is not None and web_port:
             self.web_server = await self._listen(host, web_port, tls, self.web.process_request)
             self.web_port = int(self.web_server.sockets[0].getsockname()[1])
@@ -764,6 +765,7 @@ class Gateway:
     def status(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "port": self.port,
             "connections": len(self.connections),
             "sessions": sum(1 for conn in self.connections.values() if conn.user is not None),
             "frames_queued": sum(len(conn.outgoing) for conn in self.connections.values()),

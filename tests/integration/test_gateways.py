@@ -82,6 +82,23 @@ async def raw_on(server: BrokerServer, gateway: str) -> ClientConnection:
 async def test_both_gateways_listen_on_the_one_port(server: BrokerServer) -> None:
     statuses = [await gateway_status(server, name) for name in GATEWAYS]
     assert [status["name"] for status in statuses] == GATEWAYS
+    assert [status["port"] for status in statuses] == [server.ws_port, server.ws_port]
+
+
+async def test_without_a_shared_port_each_gateway_listens_on_its_own(ray_cluster: None) -> None:
+    setup = make_setup(f"t-{uuid.uuid4().hex[:8]}", quote_interval_ms=25)
+    config = msgspec.structs.replace(setup.config, gateway=msgspec.structs.replace(setup.config.gateway, count=2, shared_port=False))
+    broker = BrokerServer(msgspec.structs.replace(setup, config=config), "127.0.0.1", 0)
+    await broker.start()
+    try:
+        ports = {name: (await gateway_status(broker, name))["port"] for name in GATEWAYS}
+        assert ports["gateway-0"] == broker.ws_port != ports["gateway-1"]
+        for name, port in ports.items():
+            client = await BrokerClient.connect(f"ws://127.0.0.1:{port}", "tester", "tester-secret")
+            assert client.gateway == name
+            await client.close()
+    finally:
+        await broker.stop()
 
 
 async def test_a_trader_on_each_gateway_receives_their_own_executions_only(server: BrokerServer) -> None:
