@@ -123,6 +123,12 @@ class GatewaySection(_Section, frozen=True):
     tls_cert_file: str = ""
     tls_key_file: str = ""
     tls_min_version: str = "1.2"  # "1.2" or "1.3"
+    # Several gateways (docs/scale.md, "Several gateways"): this many gateway actors. With
+    # shared_port (Linux) every one listens on the one configured host and port (SO_REUSEPORT:
+    # the kernel spreads the connections); without it gateway N listens on port + N, for a
+    # load balancer in front (port 0: each its own free port).
+    count: int = 1
+    shared_port: bool = True
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:

@@ -65,12 +65,12 @@ class BrokerServer:
         ``[placement]`` names (an actor asking for it would wait forever)."""
         config = self.setup.config
         namespace = config.topology.namespace
-        actors = [(SUPERVISOR, SUPERVISOR), *((p.name, p.role) for p in plan(self.setup, ROLES.extended([GATEWAY_ROLE])))]
+        actors = [(SUPERVISOR, SUPERVISOR), *((p.name, p.role) for p in plan(self.setup, ROLES.extended([GATEWAY_ROLE]), config.gateway.count))]
         check_cluster(config.placement, actors)
         self.names = [name for name, _ in actors]
         await self._end_orphans()
         options = {**supervisor_options(namespace), **placement_options(config.placement, node_of(config.placement, SUPERVISOR, SUPERVISOR))}
-        self.supervisor = SupervisorActor.options(**options).remote(self.setup, roles=[GATEWAY_ROLE])  # type: ignore[attr-defined]
+        self.supervisor = SupervisorActor.options(**options).remote(self.setup, config.gateway.count, roles=[GATEWAY_ROLE])  # type: ignore[attr-defined]
         try:
             started = await self.supervisor.start.remote(self.host, self.ws_port)
         except BaseException:

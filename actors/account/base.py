@@ -9,6 +9,7 @@ from typing import overload
 import structlog
 
 from actors.account import risk
+from actors.account.gateways import GatewayRoutes
 from actors.account.limits import tenant_of
 from actors.account.orders import Orders
 from actors.account.records import AccountRecord, OrderRecord
@@ -68,6 +69,7 @@ class ShardBase(Dispatcher):
         self.rejected_requests = 0
         self.anomalies: list[str] = []
         self.out = Outputs()
+        self.gateway_routes = GatewayRoutes()  # which gateways get which account's reports (``gateways.py``)
         # fills whose trade rows wait in the shard's columns until any books are read (not
         # state: filed before every read, snapshot and hash; ``file_staged``)
         self.staged = StagedTrades()
@@ -185,7 +187,11 @@ class ShardBase(Dispatcher):
         order.last_exec_type = exec_type
         order.updated_ts = now
         report = self._execution(order, exec_type, now, f"{order.order_id}-{order.exec_count}", reply, last_qty, last_price)
-        self.out.to(GATEWAY, ALL, report)
+        routes = self.gateway_routes
+        if routes.routed:  # several gateways: those serving the account (``gateways.py``)
+            routes.send(self.out, report)
+        else:
+            self.out.to(GATEWAY, ALL, report)
         if exec_type is _TRADE:
             self.out.to(DROP_COPY, ALL, report)  # clearing gets every fill (nowhere when drop copy is off)
         if order.client_order_id.startswith(STRATEGY_ORDER_PREFIX):

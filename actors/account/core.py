@@ -26,6 +26,7 @@ from actors.account.base import shared
 from actors.account.booking import Booking
 from actors.account.books import Bookkeeping
 from actors.account.entry import OrderEntry
+from actors.account.gateways import GatewayRoutes, GatewayRoutesSnapshot
 from actors.account.limits import tenant_of
 from actors.account.markets import Markets
 from actors.account.orders import at_rest, thaw
@@ -43,6 +44,7 @@ from model.lots import Books
 from model.enums import Side, VenueEventKind
 from model.instruments import Instrument
 from model.lifecycle import STATES
+from model.messages import GatewayServes
 from model.messages import (
     AllocationFills,
     Message,
@@ -110,6 +112,7 @@ class AccountSnapshot(msgspec.Struct):
     transfers: TransfersSnapshot | None = None  # cash movements (``transfers.py``); none in a snapshot from before them
     last_trade: dict[str, int] = msgspec.field(default_factory=dict)  # the ``last`` marks (none before the books)
     portfolio: PortfolioState | None = None  # portfolio limits and trading states (``portfolio.py``); none before them
+    gateway_routes: GatewayRoutesSnapshot | None = None  # which gateways serve which accounts (``gateways.py``); none: one gateway
 
 
 class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, Transfers):
@@ -171,6 +174,10 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
             )
         except ValueError as error:
             self._anomaly(str(error))
+
+    def _gateway_serves(self, command: GatewayServes, now: int) -> None:
+        """A gateway says which accounts its sessions follow (``gateways.py``)."""
+        self.gateway_routes.apply(command)
 
     def _set_kill(self, command: SetKill, now: int) -> None:
         """The kill switch: cancel the open orders of the account(s); ``risk`` refuses new
@@ -271,6 +278,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         SetPortfolioModel: Portfolio._set_portfolio_model,
         SetPortfolioLimits: Portfolio._set_portfolio_limits,
         SetAccountTradingState: Portfolio._set_account_trading_state,
+        GatewayServes: _gateway_serves,
     }
 
     # --- checks ------------------------------------------------------------------------------
@@ -344,6 +352,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
             transfers=self.transfers_snapshot(),
             last_trade=self.last_trade,
             portfolio=self.portfolio,
+            gateway_routes=self.gateway_routes.snapshot(),
         )
 
     @classmethod
@@ -361,6 +370,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         core.kill_all, core.rejected_requests, core.anomalies = state.kill_all, state.rejected_requests, state.anomalies
         core.restore_transfers(state.transfers)
         core.portfolio = state.portfolio or PortfolioState()
+        core.gateway_routes = GatewayRoutes.restore(state.gateway_routes)
         core.rebuild_legs()
         return core
 

@@ -46,6 +46,7 @@ from model.messages import (
     AllocationFills,
     CancelAll,
     CancelOrder,
+    GatewayServes,
     LoadOrders,
     MarketUpdate,
     Message,
@@ -82,6 +83,7 @@ _KEEPS_HOLDERS = frozenset(
     {
         MarketUpdate, OrderUpdate, AllocationFills, NewOrder, NewLotOrder, LoadOrders, CancelOrder, ReplaceOrder, CancelAll, QueryOrders,
         QueryAccount, QueryLots, QueryGains, QueryStatement, QueryTransfers, SetTradingStatus, SetKill, OpenMarket, StrikeNav, SetAccountTradingState,
+        GatewayServes,
     }
 )  # fmt: skip
 

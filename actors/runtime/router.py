@@ -40,7 +40,9 @@ class Router:
         self.shards = config.topology.account_shards
         self.instrument_count = config.topology.instrument_actors
         self.venues = [venue.name for venue in config.venues]
-        self.gateways = [gateway_actor(i) for i in range(gateways)]
+        # ``[gateway] count``: the actors created without a count (every role's but the
+        # gateway's) must still accept batches from every gateway and answer each
+        self.gateways = [gateway_actor(i) for i in range(max(gateways, config.gateway.count))]
         self._instrument_cache: dict[str, str] = {}
         self._account_cache: dict[str, str] = {}
         self.resolved: dict[tuple[str, str], list[str]] = {}  # what ``resolve`` answered; read directly on hot paths

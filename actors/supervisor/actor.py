@@ -39,6 +39,7 @@ from actors.runtime.roles import ROLES, Role, Shutdown, build_core
 from actors.runtime.router import SUPERVISOR
 from actors.supervisor.admin import AdminCommands
 from actors.supervisor.core import ActorPlan, plan
+from actors.supervisor.nonces import NonceBook
 from actors.supervisor.schedule import open_due
 from model.admin_commands import AdminError, Forbidden, public_args
 from model.audit import AuditEvent, AuditKind
@@ -72,6 +73,8 @@ class SupervisorActor(DurableHost):
         self.restarts: dict[str, int] = {}
         self.host = "127.0.0.1"
         self.ws_port = 0
+        self.nonces = NonceBook(setup.config.gateway.login_window_ms)  # the gateways' login nonces (several gateways)
+        self.gateway_ports: dict[str, int] = {}  # where each gateway listens (a restarted one binds its own again)
         self.web_port: int | None = None  # the first gateway's web page and /metrics (None: [web] enabled = false)
         self.watchdog: asyncio.Task[None] | None = None
         self.rewiring: set[str] = set()
@@ -105,8 +108,7 @@ class SupervisorActor(DurableHost):
         await asyncio.gather(*(self.handles[p.name].start.remote() for p in self.plans if self.roles[p.role].starts))
         await self._seed_accounts(self.actors_of(ACCOUNT))
         await self._tell_gateways()
-        ports = await asyncio.gather(*(self.handles[name].start.remote(host, ws_port) for name in self.actors_of(GATEWAY)))
-        self.ws_port = ports[0]
+        await self._start_gateways(host, ws_port)
         self.web_port = await self.handles[self.actors_of(GATEWAY)[0]].web_port.remote()
         self.watchdog = asyncio.get_running_loop().create_task(self._watch())
         self.serving = True
@@ -157,19 +159,40 @@ class SupervisorActor(DurableHost):
         self.web_port = await self.handles[gateway].web_port.remote()
 
     async def _find_gateway_address(self) -> None:
-        """The host and port the gateways serve on, asked of a running one (the port may
+        """The host and ports the gateways serve on, asked of the running ones (a port may
         have been chosen by the system at the first start: a gateway restarted later must
         take that same one)."""
-        for name in self.actors_of(GATEWAY):
+        gateways = self.actors_of(GATEWAY)
+        for name in gateways:  # each one's own port: a restarted one binds it again
             listening = await self.handles[name].listening.remote()
             if listening is not None:
-                self.host, self.ws_port = listening[0], int(listening[1])
-                return
+                self.host, self.gateway_ports[name] = listening[0], int(listening[1])
+        first = self.gateway_ports.get(gateways[0])
+        if first is None and self.setup.config.gateway.shared_port and self.gateway_ports:
+            first = next(iter(self.gateway_ports.values()))  # one port for all
+        if first:
+            self.ws_port = first
+            return
         server = self.config.server
         if server.ws_port:  # every gateway restarted meanwhile: the configured port is theirs
             self.host, self.ws_port = server.host, server.ws_port
             return
         raise RuntimeError("no gateway is serving: cannot tell on which port a restarted one serves")
+
+    async def _start_gateways(self, host: str, ws_port: int) -> None:
+        """The first gateway binds ``ws_port`` (0: a free port); the others then bind the
+        port it got (``[gateway] shared_port``: SO_REUSEPORT) or the next ones, one each."""
+        gateways = self.actors_of(GATEWAY)
+        self.ws_port = await self.handles[gateways[0]].start.remote(host, ws_port)
+        shared = self.setup.config.gateway.shared_port
+        wanted = {name: self.ws_port if shared else (ws_port + index if ws_port else 0) for index, name in enumerate(gateways) if index}
+        ports = await asyncio.gather(*(self.handles[name].start.remote(host, port) for name, port in wanted.items()))
+        self.gateway_ports = {gateways[0]: self.ws_port, **dict(zip(wanted, ports, strict=True))}
+
+    async def spend_nonce(self, key: str, nonce: str) -> bool:
+        """A gateway's well-signed login: True the first time its nonce is spent for ``key``
+        on any gateway, False for a replay (``nonces.py``)."""
+        return self.nonces.spend(key, nonce, time.time_ns() // 1_000_000)
 
     async def _check_links(self, names: list[str]) -> None:
         """Refuse to wire actors that cannot reach each other's links: loopback addresses
@@ -246,7 +269,7 @@ class SupervisorActor(DurableHost):
             await handle.start.remote()
         elif role == GATEWAY:
             await handle.add_accounts.remote(self._all_accounts())
-            await handle.start.remote(self.host, self.ws_port)
+            await handle.start.remote(self.host, self.gateway_ports.get(name, self.ws_port))
         elif role == ACCOUNT:
             await self._seed_accounts([name])
 

@@ -18,6 +18,7 @@ __all__ = [
     "CancelOrder",
     "ClientMessage",
     "ExecutionReport",
+    "GatewayServes",
     "NewOrder",
     "OrdersReply",
     "Position",
@@ -78,6 +79,23 @@ class QueryOrders(MessageBase, frozen=True, gc=False, tag=5):
 class QueryAccount(MessageBase, frozen=True, gc=False, tag=6):
     account: str
     reply: Reply
+
+
+class GatewayServes(MessageBase, frozen=True, gc=False, tag=8):
+    """Which of a shard's accounts a gateway's sessions follow, so that the shard sends their
+    execution reports to that gateway only (several gateways: docs/scale.md, "Several
+    gateways"). Journaled by the shard like any input, so a restarted shard routes as before.
+
+    ``gateway``: the gateway's name (``gateway-N``); ``follows``: accounts it now serves;
+    ``drops``: accounts it no longer serves; ``everything``: whether it wants every account's
+    reports (a session subscribed to a tenant's or every tenant's executions), None:
+    unchanged; ``reset``: forget what this gateway said before (it started anew)."""
+
+    gateway: str
+    follows: list[str] = []
+    drops: list[str] = []
+    everything: bool | None = None
+    reset: bool = False
 
 
 # --- account shard → gateway -------------------------------------------------------------
@@ -162,6 +180,7 @@ ClientMessage = Union[
     CancelAll,
     QueryOrders,
     QueryAccount,
+    GatewayServes,
     ExecutionReport,
     OrdersReply,
     AccountReply,

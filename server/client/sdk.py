@@ -221,6 +221,7 @@ class BrokerClient:
             raise LoginError(str(reply.get("code", "login_refused")), str(reply.get("message", "")))
         self.role = reply.get("role")
         self.accounts = tuple(reply.get("accounts") or ())
+        self.gateway: str | None = reply.get("gateway")  # the gateway that took the login (several gateways)
 
     # ---- requests
 

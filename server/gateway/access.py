@@ -130,13 +130,14 @@ class Access:
             self.caps.release_user(conn.user.key)
         self.throttle.forget(("connection", conn.conn_id))
 
-    def login(self, conn: Connection, request: Login, request_id: bytes, now_ms: int, wall_ms: int) -> bool:
+    def login(self, conn: Connection, request: Login, request_id: bytes, now_ms: int, wall_ms: int, fresh: bool | None = True) -> bool:
         """Answer ``request`` on ``conn``; True when the connection is now logged in.
         ``now_ms`` is monotonic time (the backoff and the lockout), ``wall_ms`` the epoch time
         the login's ``ts``, a key's expiry and a TOTP code are checked against. Each attempt,
         admitted or refused, is one audit record (``audit``; a gateway journals nothing: its
-        records are fsynced within ``[audit] sync_ms``, docs/audit.md)."""
-        outcome, reason = self._login(conn, request, request_id, now_ms, wall_ms)
+        records are fsynced within ``[audit] sync_ms``, docs/audit.md). ``fresh``: the shared
+        nonce authority's answer (``Authenticator.verify``)."""
+        outcome, reason = self._login(conn, request, request_id, now_ms, wall_ms, fresh)
         if self.audit is not None:
             self.audit(AuditEvent(AuditKind.LOGIN, self._login_record(conn, request, outcome, reason)), wall_ms * 1_000_000)
         return outcome == "ok"
@@ -148,7 +149,7 @@ class Access:
         user, key_id = (key.user, key.key_id) if key is not None else (request.key[:MAX_NAME_RECORDED], "")
         return LoginRecord(user, key_id, conn.address, self.gateway, conn.conn_id, outcome, reason)
 
-    def _login(self, conn: Connection, request: Login, request_id: bytes, now_ms: int, wall_ms: int) -> tuple[str, str]:
+    def _login(self, conn: Connection, request: Login, request_id: bytes, now_ms: int, wall_ms: int, fresh: bool | None = True) -> tuple[str, str]:
         """``login``'s answer sent; the outcome (``ok`` or the error code sent) and why."""
         if conn.user is not None:
             conn.send(protocol.error("invalid_request", "already logged in", request_id))
@@ -174,7 +175,7 @@ class Access:
             conn.send(protocol.encode({"type": "error", "code": "rate_limited", "message": message, "retry_after_ms": wait_ms}, request_id))
             return "rate_limited", message
         try:
-            user, session = self._authenticate(conn, request, wall_ms)
+            user, session = self._authenticate(conn, request, wall_ms, fresh)
         except (LoginRefused, MfaRefused) as refused:
             self.throttle.failed(keys, now_ms)
             self.lockout.failed(locks, now_ms)
@@ -193,23 +194,35 @@ class Access:
         conn.accounts = self.reach_of(user, session)
         accounts = sorted(conn.accounts) if session.reach is Reach.OWN else []
         scopes = sorted(scope.value for scope in session.scopes)
-        answer = {"type": "login", "ok": True, "role": session.role, "tenant": session.tenant, "scopes": scopes, "accounts": accounts}
+        answer = {"type": "login", "ok": True, "role": session.role, "tenant": session.tenant, "scopes": scopes, "accounts": accounts, "gateway": self.gateway}
         if session.key_id:
             answer["key_id"] = session.key_id
         conn.send(protocol.encode(answer, request_id))
         log.info("login", user=user.key, key=session.key_id or None, role=session.role, tenant=session.tenant, mfa=session.mfa, conn=conn.conn_id)
         return "ok", ""
 
-    def _authenticate(self, conn: Connection, request: Login, wall_ms: int) -> tuple[User, Session]:
+    def signed(self, request: Login, wall_ms: int) -> bool:
+        """Whether ``request`` is a well-signed login of a known key, its nonce unseen here:
+        only those are worth asking the shared nonce authority about (a bad login costs the
+        authority nothing)."""
+        record = None if request.key in self.auth.users else self.keys.get(request.key)
+        if record is None:
+            user = self.auth.users.get(request.key)
+            secret = user.secret if user is not None else None
+        else:
+            secret = None if record.revoked else record.secret
+        return self.auth.signed(request.key, secret, request.ts, request.nonce, request.sig, wall_ms)
+
+    def _authenticate(self, conn: Connection, request: Login, wall_ms: int, fresh: bool | None = True) -> tuple[User, Session]:
         """The user and session ``request`` logs in as, or ``LoginRefused``/``MfaRefused``."""
         record = None if request.key in self.auth.users else self.keys.get(request.key)
         if record is None:
-            user = self.auth.login(request.key, request.ts, request.nonce, request.sig, wall_ms)
+            user = self.auth.login(request.key, request.ts, request.nonce, request.sig, wall_ms, fresh)
             session = self.session_of(user)
         else:
             if record.revoked:  # its secret is gone: nothing to check a signature against
                 raise LoginRefused(f"key {record.key_id} was revoked at {record.revoked}")
-            self.auth.verify(record.key_id, record.secret, request.ts, request.nonce, request.sig, wall_ms)
+            self.auth.verify(record.key_id, record.secret, request.ts, request.nonce, request.sig, wall_ms, fresh)
             found = self.auth.users.get(record.user)
             if found is None or found.tenant != record.tenant:
                 raise LoginRefused(f"key {record.key_id}: its user {record.user} is no longer in the users file")

@@ -52,6 +52,9 @@ class GatewayActor(LinkedHost):
             admin = self._admin if "supervisor" in self.handles else None
             self.audit = open_audit(self.name, self.config, self.config.server.data_dir)
             self.gateway = Gateway(self.name, self.setup, self.outbox, admin, since=self.incarnation, audit=self.audit)
+            if len(self.router.gateways) > 1 and "supervisor" in self.handles:
+                self.gateway.nonces = self._spend_nonce
+            self.gateway.interest.reset()  # several gateways: the shards forget what an earlier process of this one said
             if self.setup.config.web.enabled and self.name == gateway_actor(0) and "supervisor" in self.handles:
                 supervisor = self.handles["supervisor"]
                 self.gateway.serve_web(self._asker(supervisor.metrics_all), self._asker(supervisor.readiness))
@@ -80,6 +83,10 @@ class GatewayActor(LinkedHost):
             raise RuntimeError(f"the supervisor is not answering ({type(error).__name__}: being restarted); "
                                "a command in flight may or may not have run: check, then try again") from None
         return result
+
+    async def _spend_nonce(self, key: str, nonce: str) -> bool:
+        fresh: bool = await self.handles["supervisor"].spend_nonce.remote(key, nonce)
+        return fresh
 
     @staticmethod
     def _asker(method: Any) -> Any:

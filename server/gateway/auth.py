@@ -1,7 +1,10 @@
 """Login: HMAC-SHA256 over ``f"{ts}:{nonce}:login"`` with the user's secret (docs/protocol.md, Login).
 
 ``ts`` (ms) must be within the window of server time and a nonce is accepted once per
-key within twice that window, so a captured login cannot be replayed.
+key within twice that window, so a captured login cannot be replayed. With several
+gateways the nonce is also spent at one authority that every gateway asks (the
+supervisor, ``actors/supervisor/nonces.py``): ``fresh`` says what it answered, so a login
+replayed on another gateway is refused too.
 """
 
 from __future__ import annotations
@@ -32,17 +35,19 @@ class Authenticator:
         self.window_ms = window_ms
         self.seen: dict[tuple[str, str], int] = {}
 
-    def login(self, key: str, ts: int, nonce: str, sig: str, now_ms: int) -> User:
+    def login(self, key: str, ts: int, nonce: str, sig: str, now_ms: int, fresh: bool | None = True) -> User:
         """The user, or ``LoginRefused`` naming why (unknown keys and bad signatures alike)."""
         user = self.users.get(key)
-        self.verify(key, user.secret if user else None, ts, nonce, sig, now_ms)
+        self.verify(key, user.secret if user else None, ts, nonce, sig, now_ms, fresh)
         assert user is not None  # verify refuses a key without a secret
         return user
 
-    def verify(self, key: str, secret: str | None, ts: int, nonce: str, sig: str, now_ms: int) -> None:
+    def verify(self, key: str, secret: str | None, ts: int, nonce: str, sig: str, now_ms: int, fresh: bool | None = True) -> None:
         """Check a login's signature made with ``secret`` (None: the key is unknown, refused
         after the same work as a bad signature) and spend its nonce; ``LoginRefused`` naming why.
-        A users-file key and an API key id are checked alike."""
+        A users-file key and an API key id are checked alike. ``fresh``: the shared nonce
+        authority's answer (several gateways): False, spent already (on another gateway);
+        None, it could not be asked."""
         self._forget_old(now_ms)
         if abs(now_ms - ts) > self.window_ms:
             raise LoginRefused(f"ts is more than {self.window_ms // 1000} s from server time")
@@ -51,9 +56,18 @@ class Authenticator:
         expected = signature(secret or "\0unknown", ts, nonce)
         if not secret or not hmac.compare_digest(expected, sig):
             raise LoginRefused("bad key or signature")
-        if (key, nonce) in self.seen:
+        if (key, nonce) in self.seen or fresh is False:
             raise LoginRefused("nonce already used")
+        if fresh is None:
+            raise LoginRefused("the login could not be checked now; retry")
         self.seen[(key, nonce)] = now_ms
+
+    def signed(self, key: str, secret: str | None, ts: int, nonce: str, sig: str, now_ms: int) -> bool:
+        """Whether a login is well signed, within the window, with a nonce of a good length
+        and not seen here: the logins worth asking the shared nonce authority about."""
+        if secret is None or abs(now_ms - ts) > self.window_ms or not nonce or len(nonce) > 128 or (key, nonce) in self.seen:
+            return False
+        return hmac.compare_digest(signature(secret, ts, nonce), sig)
 
     def _forget_old(self, now_ms: int) -> None:
         if len(self.seen) < 1024:

@@ -82,6 +82,7 @@ class Connection:
         self.held: deque[tuple[str, Message]] = deque()  # checked commands waiting for room in flight
         self.answered = asyncio.Event()  # set whenever one of them is answered
         self.work = 0  # orders and requests handled since the connection last yielded the loop
+        self.login_pending: asyncio.Task[None] | None = None  # a login waiting for the shared nonce authority
 
     def send(self, frame: bytes) -> None:
         """Queue a frame. A client that lets ``max_pending`` frames or ``max_pending_bytes``

@@ -66,6 +66,7 @@ from server.gateway.access import MAX_NAME_RECORDED, Access, AccountEntry, autho
 from server.gateway.baskets import BasketLoads, Summary
 from server.gateway.connection import Connection, write_queued
 from server.gateway.fanout import Fanout
+from server.gateway.interest import Interest
 from server.gateway.mfa import transfer_check
 from server.gateway.protocol import (
     AdminRequest,
@@ -146,6 +147,9 @@ class Gateway:
         self.inbox.histogram = Histogram(setup.config.web.latency_buckets_us)
         self.connections: dict[int, Connection] = {}
         self.fanout = Fanout(self.connections, self.instruments, setup.config.gateway.max_channels_per_connection, self.access.tenant_of.get)
+        # several gateways: the login nonces' one authority (the supervisor), given by the shell
+        self.nonces: Callable[[str, str], Awaitable[bool]] | None = None
+        self.interest = Interest(name, outbox, len(outbox.router.gateways) > 1)  # several gateways: tell the shards who follows what
         self.ids = itertools.count(max(since, 1))  # ids never repeat across restarts
         self.server: Server | None = None
         self.requests = 0
@@ -153,6 +157,7 @@ class Gateway:
         self.web: WebServer | None = None  # set by ``serve_web`` on the gateway that serves the page
         self.web_server: Server | None = None  # its own listener, when ``[web] port`` is not the WebSocket port
         self.web_port: int | None = None
+        self.port = 0  # where it listens, once started
 
     # --- server lifecycle -----------------------------------------------------------------------
 
@@ -174,7 +179,7 @@ class Gateway:
         web_port = self.config.web.port
         hook = self.web.process_request if self.web is not None and not web_port else None
         self.server = await self._listen(host, port, tls, hook)
-        bound = int(self.server.sockets[0].getsockname()[1])
+        bound = self.port = int(self.server.sockets[0].getsockname()[1])
         if self.web is not None and web_port:
             self.web_server = await self._listen(host, web_port, tls, self.web.process_request)
             self.web_port = int(self.web_server.sockets[0].getsockname()[1])
@@ -192,6 +197,9 @@ class Gateway:
             max_queue=64,
             ssl=tls,
             process_request=hook,
+            # several gateways on one port: each binds it with SO_REUSEPORT and the kernel
+            # spreads the connections among them (Linux; docs/scale.md, "Several gateways")
+            reuse_port=self.config.gateway.count > 1 and self.config.gateway.shared_port,
         )
 
     async def stop(self) -> None:
@@ -218,6 +226,9 @@ class Gateway:
         try:
             async for frame in socket:
                 self._on_frame_guarded(conn, frame)
+                if conn.login_pending is not None:  # frames after a login wait for its answer
+                    await conn.login_pending
+                    conn.login_pending = None
                 await self.window.pace(conn)
         except ConnectionClosed:
             pass
@@ -239,17 +250,22 @@ class Gateway:
         self.window.release(conn)  # read and checked before the connection went: sent, as if in flight
         self.access.release(conn)
         self.fanout.forget(conn)
+        self.interest.update(self.fanout, conn.accounts)
 
     def add_accounts(self, accounts: list[AccountEntry]) -> None:
         """Accounts opened at run time (account, group, tenant); see ``Access.add_accounts``.
         Every logged-in connection's reach is asked again, so an account loaded for a tenant
         is within reach of that tenant's sessions at once, and follows its executions."""
         self.access.add_accounts(accounts)
+        changed: set[str] = set()
         for conn in self.connections.values():
             if conn.user is not None and conn.session is not None:
                 self.fanout.forget_accounts(conn)
+                changed.update(conn.accounts)
                 conn.accounts = self.access.reach_of(conn.user, conn.session)
                 self.fanout.follow(conn)
+                changed.update(conn.accounts)
+        self.interest.update(self.fanout, changed)
 
     # --- client → server ------------------------------------------------------------------------
 
@@ -281,9 +297,12 @@ class Gateway:
         conn.work += cost
         if isinstance(request, Login):
             wall_ms = time.time_ns() // 1_000_000
-            if self.access.login(conn, request, request_id, time.monotonic_ns() // 1_000_000, wall_ms):
-                self.fanout.follow(conn)
-                self._close_at_key_expiry(conn, wall_ms)
+            if self.nonces is not None and conn.user is None and self.access.signed(request, wall_ms):
+                # several gateways: the nonce is spent at the one authority first; the
+                # connection reads nothing more until the login is answered (``_serve``)
+                conn.login_pending = asyncio.get_running_loop().create_task(self._shared_login(conn, request, request_id, wall_ms))
+                return
+            self._login(conn, request, request_id, wall_ms)
             return
         if conn.user is None:
             conn.send(protocol.error("not_authenticated", "log in first", request_id))
@@ -302,6 +321,27 @@ class Gateway:
             if invalid.code == "forbidden" and isinstance(request, (NewOrderRequest, NewOrdersRequest)):
                 for fields in [request] if isinstance(request, NewOrderRequest) else request.orders[: self.config.gateway.max_orders_per_frame]:
                     self._note_refused_order(conn, fields, invalid.code, protocol.shorten(str(invalid), quote=False))
+
+    def _login(self, conn: Connection, request: Login, request_id: bytes, wall_ms: int, fresh: bool | None = True) -> None:
+        if self.access.login(conn, request, request_id, time.monotonic_ns() // 1_000_000, wall_ms, fresh):
+            self.fanout.follow(conn)
+            self.interest.update(self.fanout, conn.accounts)
+            self._close_at_key_expiry(conn, wall_ms)
+
+    async def _shared_login(self, conn: Connection, request: Login, request_id: bytes, wall_ms: int) -> None:
+        """A well-signed login on one of several gateways: its nonce spent at the shared
+        authority (``nonces``), then checked here like any; a nonce spent before, on any
+        gateway, is refused ``nonce already used``, and an authority that cannot be asked
+        refuses the login (the client retries) rather than let a replay through."""
+        assert self.nonces is not None
+        fresh: bool | None
+        try:
+            fresh = await self.nonces(request.key, request.nonce)
+        except Exception as failure:  # the supervisor restarting, or gone
+            log.warning("login nonce not checked", conn=conn.conn_id, error=repr(failure)[:200])
+            fresh = None
+        if not conn.dropped and conn.conn_id in self.connections:
+            self._login(conn, request, request_id, wall_ms, fresh)
 
     def _note_refused_order(self, conn: Connection, fields: protocol.OrderFields, code: str, text: str) -> None:
         """An order the gateway refused itself (its fields, its account out of reach, the
@@ -350,6 +390,7 @@ class Gateway:
             self.window.send(conn, request.account, statements.to_query_statement(request.account, request.from_, request.to, self.config.books, reply))
         elif isinstance(request, SubscribeRequest):
             self.fanout.subscribe(conn, request.channels, reply.request)
+            self.interest.update(self.fanout, ())
         elif isinstance(request, LoadOrdersRequest):
             self._load_orders(conn, request, reply)
         elif isinstance(request, AdminRequest):
@@ -724,10 +765,12 @@ class Gateway:
     def status(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "port": self.port,
             "connections": len(self.connections),
             "sessions": sum(1 for conn in self.connections.values() if conn.user is not None),
             "frames_queued": sum(len(conn.outgoing) for conn in self.connections.values()),
             "requests": self.requests,
+            "executions_received": sum(self.tally.by_type.values()),  # reports the shards sent here (several gateways: for its sessions)
             "held_batches": self.inbox.waiting(),
             "batches_sent": self.outbox.batches_sent,
             "messages_waiting": self.outbox.waiting(),

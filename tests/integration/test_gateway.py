@@ -36,7 +36,7 @@ async def test_good_login_names_role_and_accounts(server: BrokerServer) -> None:
     async with ws_connect(server.url) as socket:
         reply = await exchange(socket, login())
         scopes = ["admin", "read", "trade", "transfer"]
-        assert reply == {"id": 1, "type": "login", "ok": True, "role": "trader", "tenant": "default", "scopes": scopes, "accounts": ["A1", "A2"]}
+        assert reply == {"id": 1, "type": "login", "ok": True, "role": "trader", "tenant": "default", "scopes": scopes, "accounts": ["A1", "A2"], "gateway": "gateway-0"}
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ WIRE_TAGS = {
     "QueryOrders": 5,
     "QueryAccount": 6,
     "LoadOrders": 7,
+    "GatewayServes": 8,
     "ExecutionReport": 20,
     "OrdersReply": 21,
     "AccountReply": 22,

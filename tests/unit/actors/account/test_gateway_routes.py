@@ -1,0 +1,68 @@
+"""An account shard sends each account's execution reports to the gateways serving it
+(``actors/account/gateways.py``): every gateway until one announces, then only those."""
+
+from __future__ import annotations
+
+import msgspec
+
+from actors.account.core import AccountSnapshot, AccountState
+from actors.runtime.outputs import ALL, GATEWAY, Send
+from model.config import AccountSeed
+from model.messages import ExecutionReport, GatewayServes
+from tests.unit.actors.account.support import D, fill, make_state, order, reports, run
+
+
+def destinations(sends: list[Send]) -> list[tuple[str, str]]:
+    """Where each trader's report went: (gateway key, account), in order."""
+    return [(s.key, s.message.account) for s in sends if s.kind == GATEWAY and isinstance(s.message, ExecutionReport)]
+
+
+def two_accounts() -> AccountState:
+    state = make_state()
+    state.open_account(AccountSeed("A2", "trader2", D("100000.00")))
+    return state
+
+
+def test_until_a_gateway_announces_every_report_goes_to_every_gateway() -> None:
+    state = make_state()
+    assert destinations(run(state, order("c1"))) == [(ALL, "A1")]
+
+
+def test_a_report_goes_only_to_the_gateway_serving_its_account_and_to_its_askers() -> None:
+    state = two_accounts()
+    run(state, GatewayServes("gateway-0", reset=True))
+    run(state, GatewayServes("gateway-1", reset=True))
+    run(state, GatewayServes("gateway-1", follows=["A1"]))
+    order_id = reports(run(state, order("c1")))[0].order_id  # asked on gateway-0 (REPLY): its answer goes there
+    assert sorted(destinations(run(state, order("c2")))) == [("gateway-0", "A1"), ("gateway-1", "A1")]
+    assert destinations(fill(state, order_id, "1", "150.00")) == [("gateway-1", "A1")]  # a fill: no asker, its server only
+    a2 = order("c3")
+    a2 = msgspec.structs.replace(a2, account="A2")
+    assert destinations(run(state, a2)) == [("gateway-0", "A2")]  # nobody serves A2: only the asker's answer
+
+
+def test_a_drop_a_reset_and_everything_change_the_destinations() -> None:
+    state = two_accounts()
+    run(state, GatewayServes("gateway-1", follows=["A1"]))
+    run(state, GatewayServes("gateway-2", follows=["A1"]))
+    order_id = reports(run(state, order("c1")))[0].order_id
+    assert sorted(destinations(fill(state, order_id, "1", "150.00"))) == [("gateway-1", "A1"), ("gateway-2", "A1")]
+    run(state, GatewayServes("gateway-2", drops=["A1"]))
+    assert destinations(fill(state, order_id, "1", "150.00")) == [("gateway-1", "A1")]
+    run(state, GatewayServes("gateway-3", everything=True))
+    assert sorted(destinations(fill(state, order_id, "1", "150.00"))) == [("gateway-1", "A1"), ("gateway-3", "A1")]
+    run(state, GatewayServes("gateway-1", reset=True))
+    assert destinations(fill(state, order_id, "1", "150.00")) == [("gateway-3", "A1")]
+    run(state, GatewayServes("gateway-3", everything=False))
+    assert destinations(fill(state, order_id, "1", "150.00")) == []
+
+
+def test_the_table_survives_a_snapshot() -> None:
+    state = two_accounts()
+    run(state, GatewayServes("gateway-1", follows=["A1", "A2"]))
+    run(state, GatewayServes("gateway-0", everything=True))
+    restored = AccountState.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(state.snapshot()), type=AccountSnapshot))
+    order_id = reports(run(restored, order("c1")))[0].order_id
+    assert sorted(destinations(fill(restored, order_id, "1", "150.00"))) == [("gateway-0", "A1"), ("gateway-1", "A1")]
+    untouched = AccountState.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(make_state().snapshot()), type=AccountSnapshot))
+    assert not untouched.gateway_routes.routed
