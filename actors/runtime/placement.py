@@ -20,7 +20,6 @@ changes: the same configuration object, no Ray option added.
 from __future__ import annotations
 
 import fnmatch
-import ipaddress
 import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from actors.runtime.options import is_loopback
 from model.config import Config, PlacementSection, Setup
 
 # Ray compares resources in steps of 1/10000: a demand is "more" only beyond that
@@ -166,7 +166,7 @@ def link_problem(addresses: Mapping[str, tuple[str, int]], node_ips: Mapping[str
     """Links that listen on loopback while the actors are on machines of different
     addresses cannot reach each other: say so (and what to set) instead of retrying
     forever. None when every link can be reached."""
-    loopback = sorted(name for name, (host, _) in addresses.items() if _is_loopback(host))
+    loopback = sorted(name for name, (host, _) in addresses.items() if is_loopback(host))
     machines = sorted(set(node_ips.values()))
     if loopback and len(machines) > 1:
         return (
@@ -175,11 +175,3 @@ def link_problem(addresses: Mapping[str, tuple[str, int]], node_ips: Mapping[str
         )
     return None
 
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
