@@ -68,14 +68,15 @@ class GatewayRoutes:
 
     def send(self, out: Outputs, report: ExecutionReport) -> None:
         """``report`` to its gateways (the table is in use: ``routed``)."""
-        names = self.served.get(report.account, ())
-        if self.everything:
-            names = (*names, *(name for name in self.everything if name not in names))
+        names, everything = self.served.get(report.account, ()), self.everything  # no tuple made per report
         reply = report.reply
-        if reply is not None and reply.gateway not in names:
+        if reply is not None and reply.gateway not in names and reply.gateway not in everything:
             out.to(GATEWAY, reply.gateway, report)
         for name in names:
             out.to(GATEWAY, name, report)
+        for name in everything:
+            if name not in names:
+                out.to(GATEWAY, name, report)
 
     def snapshot(self) -> GatewayRoutesSnapshot | None:
         if not self.routed:

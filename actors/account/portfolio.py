@@ -225,11 +225,9 @@ class Portfolio(Bookkeeping):
         operator sets it ``active``)."""
         name = account.account
         if name not in self.portfolio.states and name not in self._legged():
-            return None  # active, no limit: two set lookups (nearly every order)
+            return None  # active (``states`` holds only the others), no limit (``_legged``): nearly every order
         state = self.trading_state(name)
         limits = self.portfolio_limits(account)
-        if state is _ACTIVE and not limits.any():
-            return None
         if state is TradingState.HALTED:
             return Reason.ACCOUNT_HALTED
         qty = self.projected_qty(account)
