@@ -717,6 +717,9 @@ class PlacementNode(_Section, frozen=True):
     # the node's data root, a path on that node's own disk: its actors' journals, snapshots,
     # audit chains and FIX stores ("": ``[server] data_dir``, read on that node)
     data_dir: str = ""
+    # With [placement] failover: the node that takes this node's actors when it is lost
+    # ("": the configured node, alive, with the fewest actors)
+    failover_to: str = ""
 
     def __post_init__(self) -> None:
         if not self.resource:
@@ -748,6 +751,10 @@ class PlacementSection(_Section, frozen=True):
     # and anchors, daily bars, the admin import and export dirs): on several machines, shared
     # storage mounted at the same path on each ("": ``[server] data_dir``)
     shared_dir: str = ""
+    # A lost node's actors restart on another node from their journals, shipped to
+    # <shared_dir>/ship as they are written (snapshots/shipping.py); the audit chains are
+    # then written under <shared_dir>/audit. Needs shared_dir.
+    failover: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.actors_per_unit <= 10_000:
@@ -759,6 +766,11 @@ class PlacementSection(_Section, frozen=True):
                 raise ValueError(f"placement.rules: node {rule.node!r} is not one of [placement.nodes] ({', '.join(sorted(self.nodes)) or 'none'})")
             if not rule.actors or not all(rule.actors):
                 raise ValueError(f"placement.rules: the rule for node {rule.node!r} names no actors")
+        if self.failover and not self.shared_dir:
+            raise ValueError("placement.failover needs placement.shared_dir (where the journals are shipped)")
+        for name, node in self.nodes.items():
+            if node.failover_to and (node.failover_to not in self.nodes or node.failover_to == name):
+                raise ValueError(f"placement.nodes.{name}.failover_to {node.failover_to!r} must name another of [placement.nodes]")
 
 
 class Config(_Section, frozen=True):

@@ -203,6 +203,27 @@ class Journal:
 
         self._write(write)
 
+    def seed(self, snapshot: tuple[int, bytes] | None, records: Iterable[tuple[int, bytes]]) -> None:
+        """Fill an empty journal with a copy kept elsewhere (the shipped copy of
+        ``snapshots/shipping.py``): the snapshot at its sequence, then the records after it,
+        which must follow on densely. Committed in one transaction."""
+        if self.last_seq or self.snapshot_infos():
+            raise ValueError(f"{self.name}: seed needs an empty journal (it ends at {self.last_seq})")
+        expected = 1 if snapshot is None else snapshot[0] + 1
+
+        def write(txn: lmdb.Transaction) -> None:
+            nonlocal expected
+            if snapshot is not None:
+                txn.put(_KEY.pack(snapshot[0]), _record(snapshot[1]), db=self.snapshots)
+            for seq, payload in records:
+                if seq != expected:
+                    raise JournalCorrupt(f"{self.name}: seed records jump from {expected - 1} to {seq}")
+                txn.put(_KEY.pack(seq), _record(payload), db=self.journal)
+                expected += 1
+
+        self._write(write)
+        self.last_seq = expected - 1
+
     def _write_parts(self, seq: int, parts: Iterable[bytes]) -> tuple[int, int]:
         """Each part committed on its own (parts left at ``seq`` by a write that never
         finished are dropped with the first); returns the count and the total size."""

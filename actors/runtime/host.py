@@ -36,7 +36,7 @@ from actors.runtime.logs import configure
 from actors.runtime.machine import LOCAL, Core, Machine, local_batch, replay_hash
 from actors.runtime.memprobe import start as start_memprobe
 from actors.runtime.outbox import DurableOutbox
-from actors.runtime.placement import this_node
+from actors.runtime.placement import ship_root, this_node
 from actors.runtime.router import Router
 from actors.runtime.snapshotter import Snapshotter
 from model.config import Config, JournalSection
@@ -44,6 +44,7 @@ from model.messages import Batch, Message, decode_batch, encode_batch
 from snapshots.audit import AuditCorrupt
 from snapshots.crashpoints import NOWHERE, CrashPoints, from_environment
 from snapshots.journal import Journal, JournalLike, NullJournal
+from snapshots.shipping import ShippedJournal
 
 log = structlog.get_logger("runtime")
 
@@ -102,8 +103,11 @@ class LinkedHost:
         for name in self.unacked_destinations():
             self.links.connect(name)
 
-    async def update_address(self, name: str, address: tuple[str, int]) -> None:
-        """``name`` was restarted and listens somewhere new."""
+    async def update_address(self, name: str, address: tuple[str, int], handle: Any = None) -> None:
+        """``name`` was restarted and listens somewhere new; ``handle``: it was created
+        again (a lost node's actor, on another node), this is its new Ray handle."""
+        if handle is not None and name in self.handles:
+            self.handles = {**self.handles, name: handle}
         if self.links is not None:
             self.links.update(name, address)
 
@@ -242,7 +246,7 @@ class DurableHost(LinkedHost):
         """Load the newest good snapshot and replay the journal after it. Raises
         ``JournalCorrupt`` (naming actor, sequence and what to do) rather than load bad state."""
         self.crash = from_environment(self.name, data_dir)
-        journal = open_journal(self.name, Path(data_dir), self.config.journal, self.crash)
+        journal = open_journal(self.name, Path(data_dir), self.config.journal, self.crash, ship_root(self.config))
         audit = self.audit_log = open_audit(self.name, self.config, data_dir, self.crash) if self.audited else None
         if audit is not None and journal.replayable and audit.head_origin > journal.last_seq:
             audit.close()
@@ -520,9 +524,13 @@ class FixSessionHost(DurableHost):
         await super().close()
 
 
-def open_journal(name: str, data_dir: Path, conf: JournalSection, crash: CrashPoints) -> JournalLike:
+def open_journal(name: str, data_dir: Path, conf: JournalSection, crash: CrashPoints, ship_root: Path | None = None) -> JournalLike:
     """The actor's journal under ``data_dir``, or a ``NullJournal`` for ``durability = "none"``
-    (in memory only: nothing to recover, nothing written)."""
+    (in memory only: nothing to recover, nothing written); with ``ship_root`` (``[placement]
+    failover``) a ``ShippedJournal`` that copies every write there."""
     if conf.durability == "none":
         return NullJournal(name)
-    return Journal(data_dir / name, name, durability=conf.durability, map_size=conf.map_size_mb * 1024 * 1024, crash=crash)
+    map_size = conf.map_size_mb * 1024 * 1024
+    if ship_root is not None:
+        return ShippedJournal.open(data_dir / name, name, ship_root, durability=conf.durability, map_size=map_size, crash=crash)
+    return Journal(data_dir / name, name, durability=conf.durability, map_size=map_size, crash=crash)

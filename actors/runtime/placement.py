@@ -90,6 +90,8 @@ def shared_paths(config: Config) -> Config:
         public_key_file=_under(shared, audit.public_key_file, str(Path(anchor_dir) / "audit-key.pub")),
     )
     admin = msgspec.structs.replace(admin, import_dir=_under(shared, admin.import_dir, "imports"), export_dir=_under(shared, admin.export_dir, "exports"))
+    if placement.failover:  # a chain must outlive its node like the journal it follows
+        audit = msgspec.structs.replace(audit, dir=_under(shared, audit.dir, "audit"))
     bars = msgspec.structs.replace(config.bars, dir=_under(shared, config.bars.dir, "bars"))
     return msgspec.structs.replace(config, secrets=secrets, audit=audit, admin=admin, bars=bars)
 
@@ -104,6 +106,12 @@ def placed_config(config: Config, node: str | None) -> Config:
     if not data_dir:
         return config
     return msgspec.structs.replace(config, server=msgspec.structs.replace(config.server, data_dir=data_dir))
+
+
+def ship_root(config: Config) -> Path | None:
+    """Where journals are shipped (``[placement] failover``), None when they are not."""
+    placement = config.placement
+    return Path(placement.shared_dir) / "ship" if placement.failover and placement.shared_dir else None
 
 
 def placed_setup(setup: Setup, node: str | None) -> Setup:
@@ -175,3 +183,46 @@ def link_problem(addresses: Mapping[str, tuple[str, int]], node_ips: Mapping[str
         )
     return None
 
+
+
+# --- a lost node (``[placement] failover``) ------------------------------------------------------
+
+# The roles whose whole state is their journal (shipped with failover on): they can be
+# created again on another node. A FIX venue or the drop copy also keeps a quickfix store,
+# a gateway holds its clients' sockets, the supervisor owns the rest: they stay.
+MOVABLE_ROLES = frozenset({"account", "instrument", "strategy"})
+
+
+def lost(placement: PlacementSection, node: str | None, resources: Mapping[str, float]) -> bool:
+    """Whether ``node`` (a name under ``[placement.nodes]``) is gone: no live node of the
+    cluster carries its resource (``ray.cluster_resources()`` counts live nodes only)."""
+    return node is not None and resources.get(placement.nodes[node].resource, 0.0) <= 0
+
+
+def failover_target(placement: PlacementSection, node: str, placed: Mapping[str, str | None], resources: Mapping[str, float]) -> str | None:
+    """Where the actors of the lost ``node`` go: its ``failover_to`` if that node is alive,
+    else the live configured node with the fewest actors placed on it now (by name, for a
+    fixed order among equals); None when no configured node is alive."""
+    wanted = placement.nodes[node].failover_to
+    if wanted and not lost(placement, wanted, resources):
+        return wanted
+    load: dict[str, int] = {}
+    for where in placed.values():
+        if where is not None:
+            load[where] = load.get(where, 0) + 1
+    alive = [name for name in placement.nodes if name != node and not lost(placement, name, resources)]
+    return min(alive, key=lambda name: (load.get(name, 0), name)) if alive else None
+
+
+def node_names(placement: PlacementSection, nodes: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Ray's node id → the ``[placement.nodes]`` name whose resource that live node carries
+    (``ray.nodes()``): where each actor runs now, by its configured name."""
+    by_resource = {node.resource: name for name, node in placement.nodes.items()}
+    names: dict[str, str] = {}
+    for node in nodes:
+        if not node.get("Alive"):
+            continue
+        for resource in node.get("Resources", {}):
+            if resource in by_resource:
+                names[str(node["NodeID"])] = by_resource[resource]
+    return names

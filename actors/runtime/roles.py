@@ -66,13 +66,15 @@ class Role:
     def journaled(self) -> bool:
         return self.core is not None
 
-    def create(self, actor_plan: ActorPlan, setup: Setup, gateways: int, namespace: str) -> Any:
+    def create(self, actor_plan: ActorPlan, setup: Setup, gateways: int, namespace: str, node: str | None = None) -> Any:
         """Create the Ray actor of ``actor_plan`` on the node ``[placement]`` gives it (Ray's
-        choice when none), with that node's configuration; returns its handle."""
+        choice when none) or on ``node`` (a lost node's actor, failed over), with that
+        node's configuration; returns its handle."""
         if self.actor is None or self.args is None:
             raise ValueError(f"{actor_plan.name}: the {self.name} role creates no actor")
         placement = setup.config.placement
-        node = node_of(placement, actor_plan.name, self.name)  # [placement]: which node, and its data dir
+        if node is None:
+            node = node_of(placement, actor_plan.name, self.name)  # [placement]: which node, and its data dir
         options = {**self.options(actor_plan.name, namespace), **placement_options(placement, node)}
         return self.actor().options(**options).remote(*self.args(actor_plan, placed_setup(setup, node), gateways))
 

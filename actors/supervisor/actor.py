@@ -34,7 +34,7 @@ from actors.runtime.frames import LinkSecret
 from actors.runtime.host import DurableHost
 from actors.runtime.machine import Core
 from actors.runtime.outputs import ACCOUNT, GATEWAY
-from actors.runtime.placement import PlacementError, link_problem, node_of, placed_config
+from actors.runtime.placement import MOVABLE_ROLES, PlacementError, failover_target, link_problem, lost, node_names, node_of, placed_config
 from actors.runtime.roles import ROLES, Role, Shutdown, build_core
 from actors.runtime.router import SUPERVISOR
 from actors.supervisor.admin import AdminCommands
@@ -78,6 +78,10 @@ class SupervisorActor(DurableHost):
         self.web_port: int | None = None  # the first gateway's web page and /metrics (None: [web] enabled = false)
         self.watchdog: asyncio.Task[None] | None = None
         self.rewiring: set[str] = set()
+        placement = setup.config.placement
+        self.placed: dict[str, str | None] = {p.name: node_of(placement, p.name, p.role) for p in self.plans}  # the node each runs on now
+        self.failovers: dict[str, dict[str, Any]] = {}  # actor → its last move off a lost node (from, to, seconds)
+        self.silent_since: dict[str, float] = {}  # actor → when its pings first went unanswered
         self.import_root, self.export_root = _file_roots(self.config)
         self.commands = AdminCommands(self)
         self.admin_audit: AuditLog | None = None  # the chain of admin commands, opened by the first
@@ -110,6 +114,7 @@ class SupervisorActor(DurableHost):
         await self._tell_gateways()
         await self._start_gateways(host, ws_port)
         self.web_port = await self.handles[self.actors_of(GATEWAY)[0]].web_port.remote()
+        self._where_now()
         self.watchdog = asyncio.get_running_loop().create_task(self._watch())
         self.serving = True
         log.info("started", actors=len(self.plans), ws_port=self.ws_port, web_port=self.web_port)
@@ -155,6 +160,7 @@ class SupervisorActor(DurableHost):
             await self._start_again(name)
         self.incarnations = {name: ping["incarnation"] for name, ping in zip(names, pings, strict=True)}
         self.restarts = dict.fromkeys(unwired, 1)
+        self._where_now()
         gateway = self.actors_of(GATEWAY)[0]
         self.web_port = await self.handles[gateway].web_port.remote()
 
@@ -221,6 +227,11 @@ class SupervisorActor(DurableHost):
                 log.info("the open, at the configured time", day=day, at=self.config.open.at)
                 self.submit_local([OpenMarket([], day)])
             pings = await asyncio.gather(*(self._ping(name) for name in names))
+            silent = [name for name, ping in zip(names, pings, strict=True) if ping is None and name not in self.rewiring]
+            now = time.monotonic()
+            self.silent_since = {name: self.silent_since.get(name, now) for name in silent}
+            if silent and self.config.placement.failover:
+                self._fail_over(silent)
             for name, ping in zip(names, pings, strict=True):
                 if ping is None or name in self.rewiring:
                     continue
@@ -260,6 +271,89 @@ class SupervisorActor(DurableHost):
             log.exception("re-wiring failed; will retry", actor=name)
         finally:
             self.rewiring.discard(name)
+
+    # --- a lost node ------------------------------------------------------------------------------
+
+    def _fail_over(self, silent: list[str]) -> None:
+        """The silent actors whose node is gone (no live node carries its resource) are
+        created again on another node (``_move``), if their role can move."""
+        placement = self.config.placement
+        resources = ray.cluster_resources()
+        roles = {p.name: p.role for p in self.plans}
+        for name in silent:
+            node = self.placed.get(name)
+            if node is None or not lost(placement, node, resources):
+                continue
+            if roles[name] not in MOVABLE_ROLES:
+                log.error("actor's node is lost and its role cannot move: it waits for the node", actor=name, node=node)
+                continue
+            target = failover_target(placement, node, self.placed, resources)
+            if target is None:
+                log.error("actor's node is lost and no configured node is alive to take it", actor=name, node=node)
+                continue
+            self.rewiring.add(name)
+            asyncio.get_running_loop().create_task(self._move(name, node, target))
+
+    async def _move(self, name: str, lost_node: str, target: str) -> None:
+        """Create ``name`` again on ``target``: the old actor (waiting for its node) is
+        ended, the new one rebuilds its journal from the shipped copy (its new node's data
+        dir is empty or stale: ``snapshots/shipping.py``), and everyone is given its new
+        handle and link, as after a restart. Retried until done.
+
+        Guarantees: at most one actor of the name lives (Ray's names); the new one claims
+        the shipped journal, so the old one, if its node comes back, can acknowledge
+        nothing more."""
+        started = self.silent_since.get(name, time.monotonic())
+        actor_plan = next(p for p in self.plans if p.name == name)
+        namespace = self.setup.config.topology.namespace
+        try:
+            while True:
+                try:
+                    ray.kill(self.handles[name], no_restart=True)
+                    handle = self._create_on(actor_plan, namespace, target)
+                    address = tuple(await handle.open_link.remote(self.link_secret))
+                    break
+                except Exception as failure:  # the name not yet free, or the new actor failed to start
+                    log.warning("moving actor off a lost node: retrying", actor=name, failure=str(failure)[:200])
+                    await asyncio.sleep(WATCH_INTERVAL_S)
+            self.handles[name] = handle
+            self.placed[name] = target
+            self.addresses[name] = address  # type: ignore[assignment]
+            await handle.wire.remote(self.handles, self.addresses)
+            await self._start_again(name)
+            self.incarnations[name] = (await handle.ping.remote())["incarnation"]
+            await self.update_address(name, address, handle)  # type: ignore[arg-type]
+            others = [n for n in self.handles if n not in (name, SUPERVISOR)]
+            await asyncio.gather(*(self.handles[n].update_address.remote(name, address, handle) for n in others))
+            seconds = round(time.monotonic() - started, 3)
+            self.failovers[name] = {"from": lost_node, "to": target, "seconds": seconds}
+            self.restarts[name] = self.restarts.get(name, 0) + 1
+            log.warning("actor moved off a lost node", actor=name, lost=lost_node, to=target, seconds=seconds)
+        finally:
+            self.rewiring.discard(name)
+
+    def _create_on(self, actor_plan: ActorPlan, namespace: str, node: str) -> Any:
+        """``_create`` on the given node, once the old actor's name is free."""
+        deadline = time.monotonic() + PING_TIMEOUT_S
+        while True:
+            try:
+                return self.roles[actor_plan.role].create(actor_plan, self.setup, self.gateway_count, namespace, node=node)
+            except ValueError:  # the killed actor still holds its name for a moment
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _where_now(self) -> None:
+        """Each actor's node as Ray has it now (after a supervisor restart the moves made
+        before are only known this way)."""
+        if not self.config.placement.nodes:
+            return
+        names = node_names(self.config.placement, ray.nodes())
+        for name, handle in self.handles.items():
+            if name == SUPERVISOR:
+                continue
+            node_id = ray.get(handle.node.remote())["id"]  # the control path: fine to wait
+            self.placed[name] = names.get(node_id, self.placed.get(name))
 
     async def _start_again(self, name: str) -> None:
         """What a restarted, newly wired actor needs besides its links, by its role."""
@@ -350,7 +444,8 @@ class SupervisorActor(DurableHost):
         roles = {p.name: p.role for p in self.plans}
         for status in statuses:
             status["restarts"] = self.restarts.get(status["name"], 0)
-            status["placed_on"] = node_of(self.setup.config.placement, status["name"], roles[status["name"]]) or ""
+            status["placed_on"] = self.placed.get(status["name"]) or ""
+            status["failed_over"] = self.failovers.get(status["name"])
         own = await self.status()
         own["placed_on"] = node_of(self.setup.config.placement, SUPERVISOR, SUPERVISOR) or ""
         return {

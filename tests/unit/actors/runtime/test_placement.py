@@ -9,7 +9,18 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from actors.runtime.placement import cluster_problems, link_problem, node_of, placed_config, placement_options, shared_paths
+from actors.runtime.placement import (
+    cluster_problems,
+    failover_target,
+    link_problem,
+    lost,
+    node_names,
+    node_of,
+    placed_config,
+    placement_options,
+    ship_root,
+    shared_paths,
+)
 from actors.runtime.roles import ROLES
 from actors.supervisor.core import plan
 from model.config import Config, ConfigError, PlacementSection, load_config
@@ -119,6 +130,9 @@ def test_the_shared_dir_defaults_to_the_server_s_data_dir_and_keeps_absolute_pat
         ('[placement]\nshared_dir = "shared"\n', "shared_dir 'shared' must be absolute"),
         ('[placement.nodes.a]\nresource = "r"\n[[placement.rules]]\nactors = []\nnode = "a"\n', "names no actors"),
         ('[placement.nodes.a]\nresource = "r"\nhost = "10.0.0.1"\n', "host"),
+        ("[placement]\nfailover = true\n", "failover needs placement.shared_dir"),
+        ('[placement.nodes.a]\nresource = "r"\nfailover_to = "z"\n', "failover_to 'z' must name another"),
+        ('[placement.nodes.a]\nresource = "r"\nfailover_to = "a"\n', "failover_to 'a' must name another"),
     ],
 )
 def test_a_bad_placement_is_refused_when_read(tmp_path: Path, text: str, words: str) -> None:
@@ -176,3 +190,45 @@ def test_loopback_links_across_machines_are_refused_with_the_setting_to_change()
     assert problem is not None and 'link_host = "node"' in problem and "10.0.0.2, 10.0.0.3" in problem
     on_nodes = {"account-0": ("10.0.0.2", 4000), "gateway-0": ("10.0.0.3", 4001)}
     assert link_problem(on_nodes, {"account-0": "10.0.0.2", "gateway-0": "10.0.0.3"}) is None
+
+
+# --- a lost node -----------------------------------------------------------------------------------
+
+ALIVE = {"brokerd_a": 1.0, "brokerd_b": 1.0, "brokerd_c": 1.0}
+
+
+def test_a_node_is_lost_when_no_live_node_carries_its_resource(tmp_path: Path) -> None:
+    placement = three_nodes(tmp_path).placement
+    assert not lost(placement, "a", ALIVE)
+    assert lost(placement, "a", {"brokerd_b": 1.0, "brokerd_c": 1.0})
+    assert not lost(placement, None, {})  # an actor Ray placed is never "on a lost node" by name
+
+
+def test_a_lost_node_s_actors_go_to_its_failover_node_else_the_least_loaded_live_one(tmp_path: Path) -> None:
+    config = three_nodes(tmp_path)
+    without_a = {"brokerd_b": 1.0, "brokerd_c": 1.0}
+    placed = {"account-0": "a", "account-1": "b", "instrument-1": "b", "gateway-0": "c"}
+    assert failover_target(config.placement, "a", placed, without_a) == "c"  # c holds one, b two
+    named = msgspec.structs.replace(config.placement, nodes={**config.placement.nodes, "a": msgspec.structs.replace(config.placement.nodes["a"], failover_to="b")})
+    assert failover_target(named, "a", placed, without_a) == "b"
+    assert failover_target(named, "a", placed, {"brokerd_c": 1.0}) == "c"  # b is lost too: the live one
+    assert failover_target(config.placement, "a", placed, {}) is None
+
+
+def test_ray_s_live_nodes_are_named_by_the_resource_they_carry(tmp_path: Path) -> None:
+    placement = three_nodes(tmp_path).placement
+    nodes = [
+        {"NodeID": "n1", "Alive": True, "Resources": {"CPU": 1.0, "brokerd_a": 1.0}},
+        {"NodeID": "n2", "Alive": False, "Resources": {"brokerd_b": 1.0}},
+        {"NodeID": "n3", "Alive": True, "Resources": {"CPU": 1.0}},
+    ]
+    assert node_names(placement, nodes) == {"n1": "a"}
+
+
+def test_with_failover_journals_are_shipped_and_audit_chains_kept_under_the_shared_dir(tmp_path: Path) -> None:
+    config = three_nodes(tmp_path)
+    assert ship_root(config) is None
+    failing_over = msgspec.structs.replace(config, placement=msgspec.structs.replace(config.placement, failover=True))
+    assert ship_root(failing_over) == Path("/srv/shared/ship")
+    assert placed_config(failing_over, "a").audit.dir == "/srv/shared/audit"
+    assert placed_config(config, "a").audit.dir == ""  # without failover: the node's own data dir
