@@ -37,8 +37,8 @@ from actors.instrument.internal import Internal
 from actors.instrument.records import Book, Desk, DeskQuote, Route
 from actors.runtime.outputs import ACCOUNT
 from model import fixed
-from model.calendar import trading_day
-from model.desk import DeskSetup, view
+from model.calendar import NS_PER_SECOND, trading_day
+from model.desk import view
 from model.enums import OrderType, Side, TimeInForce
 from model.messages import CancelOrder, DeskControl, DeskOrder, DeskOrderRefused, DeskRoute, RouteOrder, SetDesk
 from model.orders import OrderSpec
@@ -225,8 +225,13 @@ class DeskQuoting(Internal):
 
     def _desk_day(self, now: int) -> str:
         """The local date of ``now`` the desk counts its loss by (``[open] timezone``, journaled in ``SetDesk``)."""
-        setup = self.desk_setup or DeskSetup("", False, "UTC")
-        return date.fromordinal(trading_day(now, setup.timezone)).isoformat()
+        timezone = "UTC" if self.desk_setup is None else self.desk_setup.timezone
+        second, seen = now // NS_PER_SECOND, self.desk_day_seen
+        if seen is not None and seen[0] == second and seen[1] == timezone:
+            return seen[2]  # the day depends on the second and the zone alone: asked every turn, worked out once a second at most
+        day = date.fromordinal(trading_day(now, timezone)).isoformat()
+        self.desk_day_seen = (second, timezone, day)
+        return day
 
     # --- for operators ---------------------------------------------------------------------
 
