@@ -531,7 +531,6 @@ class StrategyState(Dispatcher):
         fill = Fill(child.parent, child.symbol, child.side, qty, price, 0, ts)
         if child.parent:
             parent = hosted.parents[child.parent]
-            parent.filled += qty
             parent.last = fill
             core.fill(fill, done=False, cash=cash)
         else:
@@ -634,8 +633,6 @@ class StrategyState(Dispatcher):
         for order_id, parent in hosted.parents.items():
             if core.working.get(parent.order.symbol) is not parent.order or order_id != parent.order.id:
                 raise AssertionError(f"strategy {name}: order {order_id} has children but does not work")
-            if parent.filled != sum(child.filled for child in parent.children):
-                raise AssertionError(f"strategy {name}: order {order_id}'s fill is not its children's")
             if parent.working != sum(child.state == WORKING for child in parent.children):
                 raise AssertionError(f"strategy {name}: order {order_id}'s count of working children is off")
         children = [child for parent in hosted.parents.values() for child in parent.children] + [sale for sales in hosted.redemptions.values() for sale in sales]
