@@ -125,10 +125,9 @@ class Hosted:
         self.bars: list[Event] = []  # the bars it stepped, to warm a live core's indicators
         self.session: Session | None = None  # paper
         self.core: StrategyCore | None = None  # the session's, or the live one
-        self.investors: dict[str, Investor] = {}  # live: account → investor, in number order
-        self.numbered: dict[int, Investor] = {}  # the same, by number
+        self.investors: dict[str, Investor] = {}  # live: account → investor, in number order (a working child's: its account's)
         self.next_investor = 1  # K of the next new investor
-        self.leaving: list[int] = []  # redeeming investors whose sales wait for their working children
+        self.leaving: list[str] = []  # the accounts of redeeming investors whose sales wait for their working children
         self.parents: dict[int, Parent] = {}  # order id → a live order whose children still work
         self.redemptions: dict[int, list[Child]] = {}  # investor number → its redemption's sales
         self.children = 0  # children sent
@@ -354,7 +353,7 @@ class StrategyState(Dispatcher):
         elif kind == "redeem":
             investor = hosted.investors[event[1]]
             investor.redeeming = True
-            hosted.leaving.append(investor.number)
+            hosted.leaving.append(investor.account)
             self._redemptions(hosted)
         else:
             raise ValueError(f"unknown strategy event {kind!r}")
@@ -399,7 +398,7 @@ class StrategyState(Dispatcher):
         assert hosted.core is not None
         investor = hosted.investors.get(account)
         if investor is None:
-            investor = hosted.investors[account] = hosted.numbered[hosted.next_investor] = Investor(hosted.next_investor, account)
+            investor = hosted.investors[account] = Investor(hosted.next_investor, account)
             hosted.next_investor += 1
         investor.committed += amount
         hosted.core.book.deposit(amount)
@@ -408,11 +407,11 @@ class StrategyState(Dispatcher):
         """Each redeeming investor with no child of a parent working: its sales sent, one
         market order per symbol it holds (``strategy:NAME-rK-S``); one who holds nothing (or
         whose sales all ended) leaves."""
-        for number in list(hosted.leaving):
-            if any(child.investor == number and child.state == WORKING for parent in hosted.parents.values() for child in parent.children):
+        for account in list(hosted.leaving):
+            investor = hosted.investors[account]
+            if any(child.investor == investor.number and child.state == WORKING for parent in hosted.parents.values() for child in parent.children):
                 continue  # its part of a working order ends first
-            hosted.leaving.remove(number)
-            investor = hosted.numbered[number]
+            hosted.leaving.remove(account)
             sales = []
             for index, symbol in enumerate(hosted.spec.symbols):
                 held = investor.positions.get(symbol, 0)
@@ -429,7 +428,7 @@ class StrategyState(Dispatcher):
         """A redeemed investor leaves: its cash (and whatever its sales did not sell) leaves
         the model book; both are in its account already."""
         assert hosted.core is not None
-        del hosted.investors[investor.account], hosted.numbered[investor.number]
+        del hosted.investors[investor.account]
         hosted.redemptions.pop(investor.number, None)
         hosted.core.book.withdraw(investor.cash, investor.positions)
 
@@ -518,7 +517,7 @@ class StrategyState(Dispatcher):
         if found is None or core is None:
             return
         child = found[1]
-        investor = hosted.numbered[child.investor]
+        investor = hosted.investors[child.account]
         multiplier = self.instruments[child.symbol].multiplier
         cash = child.book(qty, price, multiplier)
         held = investor.positions.get(child.symbol, 0)
@@ -552,7 +551,7 @@ class StrategyState(Dispatcher):
         else:
             sales = hosted.redemptions[child.investor]
             if all(sale.state != WORKING for sale in sales):
-                self._leave(hosted, hosted.numbered[child.investor])
+                self._leave(hosted, hosted.investors[child.account])
         if hosted.leaving:
             self._redemptions(hosted)
 
@@ -640,6 +639,9 @@ class StrategyState(Dispatcher):
             indexed = self.orders.get(child.client_order_id)
             if child.filled > child.qty or (child.state == WORKING and (indexed is None or indexed[1] is not child)):
                 raise AssertionError(f"strategy {name}: child {child.client_order_id} overfilled or not indexed")
+            investor = hosted.investors.get(child.account)
+            if child.state == WORKING and (investor is None or investor.number != child.investor):
+                raise AssertionError(f"strategy {name}: working child {child.client_order_id} is not its account's investor's")
 
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
         CreateStrategy: _create,
