@@ -122,7 +122,6 @@ class Hosted:
         self.running = False
         self.account: str | None = None  # the live account named at the promotion: the first investor
         self.events: list[Event] = []
-        self.bars: list[Event] = []  # the bars it stepped, to warm a live core's indicators
         self.session: Session | None = None  # paper
         self.core: StrategyCore | None = None  # the session's, or the live one
         self.investors: dict[str, Investor] = {}  # live: account → investor, in number order (a working child's: its account's)
@@ -133,6 +132,11 @@ class Hosted:
         self.children = 0  # children sent
         self.refused = 0  # children refused by their investor's account (its risk)
         self.last_refused: list[list[str]] = []  # the latest few: [client order id, reason]
+
+    @property
+    def bars(self) -> list[Event]:
+        """The bars it stepped (its events of kind ``bar``), to warm a live core's indicators."""
+        return [event for event in self.events if event[0] == "bar"]
 
     def status(self) -> dict[str, Any]:
         core = self.core
@@ -436,7 +440,6 @@ class StrategyState(Dispatcher):
 
     def _bar(self, hosted: Hosted, event: Event) -> None:
         _, symbol, start, o, h, l, c, v = event  # noqa: E741
-        hosted.bars.append(event)
         if hosted.mode == PAPER:
             assert hosted.session is not None
             hosted.session.step(symbol, start, o, h, l, c, v)
