@@ -62,7 +62,7 @@ class SupervisorActor(DurableHost):
 
     def __init__(self, setup: Setup, gateways: int = 1, roles: Sequence[Role] = ()) -> None:
         self.setup = setup  # the cluster's: each actor it creates gets its own node's copy (``Role.create``)
-        super().__init__(SUPERVISOR, placed_config(setup.config, node_of(setup.config.placement, SUPERVISOR, SUPERVISOR)), gateways)
+        super().__init__(SUPERVISOR, placed_config(setup.config, node_of(setup.config.placement, SUPERVISOR, SUPERVISOR)))
         self.link_secret = LinkSecret.generate()  # this cluster's: every actor gets it with open_link
         self.gateway_count = gateways
         self.roles = ROLES.extended(roles)
