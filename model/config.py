@@ -598,10 +598,10 @@ class SecretsSection(_Section, frozen=True):
     api_keys_file: str = ""
     mfa_file: str = ""
 
-    def api_keys_path(self, data_dir: str) -> Path:
+    def api_keys_path(self, data_dir: str | Path) -> Path:
         return Path(self.api_keys_file) if self.api_keys_file else Path(data_dir) / "api-keys.json"
 
-    def mfa_path(self, data_dir: str) -> Path:
+    def mfa_path(self, data_dir: str | Path) -> Path:
         return Path(self.mfa_file) if self.mfa_file else Path(data_dir) / "mfa.json"
 
     def __post_init__(self) -> None:

@@ -36,7 +36,7 @@ def _gateway_actor() -> Any:
 
 def _gateway_args(actor_plan: ActorPlan, setup: Setup, gateways: int) -> tuple[Any, ...]:
     # the accounts follow by add_accounts: creation arguments must stay small to restart
-    return actor_plan.name, msgspec.structs.replace(setup, accounts=[]), gateways
+    return actor_plan.name, msgspec.structs.replace(setup, accounts=[])
 
 
 # The gateway is the server's role: the supervisor learns it from here, so nothing under

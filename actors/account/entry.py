@@ -48,16 +48,12 @@ class OrderEntry(Portfolio):
     def _desk_order(self, command: DeskOrder, now: int) -> None:
         """A quote of the market-making desk, from the InstrumentActor of its symbol: entered
         exactly as a client's ``new_order`` of the desk's account (``_enter``: its risk
-        limits, hold, reports, audit). Its route goes back as a ``DeskRoute`` naming the
-        quote (in the ``RouteOrder``'s place); a refusal as ``DeskOrderRefused`` with why."""
-        symbol = command.spec.symbol
-        outcome = self._enter(command.account, command.client_order_id, command.spec, None, now)
+        limits, hold, reports, audit), its route a ``DeskRoute`` naming the quote; a refusal
+        goes back as ``DeskOrderRefused`` with why."""
+        outcome = self._enter(command.account, command.client_order_id, command.spec, None, now, desk=True)
         if outcome != ACCEPTED:
+            symbol = command.spec.symbol
             self.out.to(INSTRUMENT, symbol, DeskOrderRefused(symbol, command.client_order_id, outcome))
-            return
-        routed = self.out.sends.pop().message  # ``_enter`` sends the route last
-        assert isinstance(routed, RouteOrder)
-        self.out.to(INSTRUMENT, routed.spec.symbol, DeskRoute(routed.order_id, routed.account, routed.spec, command.client_order_id))
 
     def _load_orders(self, command: LoadOrders, now: int) -> None:
         """A chunk of a basket: each order entered exactly as a ``new_order`` without a reply
@@ -94,12 +90,15 @@ class OrderEntry(Portfolio):
         now: int,
         lot_method: str | None = None,
         lots: tuple[tuple[int, int], ...] | None = None,
+        desk: bool = False,
     ) -> str:
         """One new order: refused (unknown account or symbol), answered as a resend, or checked
         in ``risk.first_failure``'s order (``risk.check``), then the lots it names
         (``check_specific``), recorded, held for and reported; accepted orders are routed to
         their instrument actor. Returns what became of it: ``ACCEPTED``, ``ALREADY`` (a
-        resend), or why not (a ``Reason`` value, ``forbidden``, ``unknown_symbol``)."""
+        resend), or why not (a ``Reason`` value, ``forbidden``, ``unknown_symbol``). A quote of
+        the market-making desk (``desk``) is routed as a ``DeskRoute`` naming it (its
+        ``client_order_id``), in the ``RouteOrder``'s place."""
         account = self.accounts.get(account_id)
         if account is None:
             self._refuse_order(account_id, client_order_id, spec, reply, "forbidden", f"unknown account {account_id}")
@@ -146,7 +145,10 @@ class OrderEntry(Portfolio):
         out = self.out
         if out.audit:
             out.to(AUDIT, "", auditing.accepted(order, reply, market))
-        out.to(INSTRUMENT, spec.symbol, RouteOrder(order.order_id, order.account, spec, order.qty_cap))
+        if desk:
+            out.to(INSTRUMENT, spec.symbol, DeskRoute(order.order_id, order.account, spec, client_order_id))
+        else:
+            out.to(INSTRUMENT, spec.symbol, RouteOrder(order.order_id, order.account, spec, order.qty_cap))
         return ACCEPTED
 
     def _refuse_order(self, account_id: str, client_order_id: str, spec: OrderSpec, reply: Reply | None, code: str, text: str) -> None:

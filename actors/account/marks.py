@@ -46,10 +46,10 @@ log = structlog.get_logger("accounts")
 class MarksHost(DurableHost):
     """A durable host that keeps its marks soft (see the module's docstring)."""
 
-    def __init__(self, name: str, config: Config, gateways: int = 1) -> None:
+    def __init__(self, name: str, config: Config) -> None:
         self.marks: dict[str, MarketUpdate] = {}  # the latest per symbol since the last record
         self.marks_received = 0
-        super().__init__(name, config, gateways)
+        super().__init__(name, config)
 
     def receive_soft(self, batch: Batch) -> None:
         """Keep the marks an InstrumentActor sent, the latest per symbol; anything else sent

@@ -81,6 +81,7 @@ class InstrumentBase(Dispatcher):
         # the desk of each symbol it quotes here (empty: no desk, and nothing on any path)
         self.desk_setup: DeskSetup | None = None
         self.desks: dict[str, Desk] = {}
+        self.desk_day_seen: tuple[int, str, str] | None = None  # (second, time zone, its day): derived, not state (``quoting._desk_day``)
         self.out = Outputs()
 
     @staticmethod

@@ -27,7 +27,7 @@ from actors.instrument.held import HeldOrders
 from actors.instrument.holding import HeldColumns, OpenHolding, eligible
 from actors.instrument.opening import Block, BlockDone
 from actors.instrument.quoting import DeskQuoting
-from actors.instrument.records import Book, Desk, Route
+from actors.instrument.records import Book, Desk, DeskQuote, Route
 from actors.runtime.outputs import ACCOUNT
 from model.config import VenueSection
 from model.desk import DeskSetup
@@ -99,7 +99,10 @@ class InstrumentState(OpenBlocks, HeldOrders, DeskQuoting, Books):
 
     # --- orders from account shards ----------------------------------------------------------
 
-    def _route_order(self, command: RouteOrder, now: int) -> None:
+    def _route_order(self, command: RouteOrder, now: int, quote: DeskQuote | None = None) -> None:
+        """An accepted order: held here, worked (crossed internally first where the policy
+        says, ``internal.py``), or refused. ``quote``: the market-making desk's quote it is
+        the route of (``quoting.DeskQuoting._desk_route``), worked as the desk's."""
         book = self.books.get(command.spec.symbol)
         spec = command.spec
         held: bool | None = False
@@ -128,8 +131,10 @@ class InstrumentState(OpenBlocks, HeldOrders, DeskQuoting, Books):
             self._forget(route)
             return
         self.routes[route.order_id] = route
-        if not self._hold(route, book, now):
-            self._work(route, book, now)  # crossed internally first where the policy says (``internal.py``)
+        if quote is not None:
+            self._work_quote(route, book, quote, now)  # a day limit order: never held
+        elif not self._hold(route, book, now):
+            self._work(route, book, now)
 
     def _cancel_route(self, command: CancelRoute, now: int) -> None:
         route = self._thaw(command.order_id)

@@ -87,25 +87,31 @@ class Internal(Router):
         (``covered``: derived from the policy, not state)."""
         if self.covered_by is not self.policy:
             self.covered, self.covered_by = {}, self.policy
-        covered = self.covered[book.instrument.symbol] = self.policy.covers(book.instrument.symbol, book.instrument.asset_class.value)
+        covered = self.covered.get(book.instrument.symbol)
+        if covered is None:
+            covered = self.covered[book.instrument.symbol] = self.policy.covers(book.instrument.symbol, book.instrument.asset_class.value)
         return covered
 
     def _nbbo(self, book: Book, now: int) -> Nbbo | str:
-        """The NBBO a cross may price from, or why not (counted, and logged when a symbol's
-        reason changes). Worked out once per book, input time and policy: the marketable
-        orders of a batch share their record's time, and every change of a book's quotes
-        forgets it (``Books._consolidate``)."""
-        seen = self.nbbo_seen
-        if seen is not None and seen[0] is book and seen[1] == now and seen[2] is self.policy:
-            nbbo = seen[3]
-        else:
-            nbbo = crossing.nbbo_for_crossing(book.bid, book.ask, book.quotes.values(), now, self.policy)
-            self.nbbo_seen = (book, now, self.policy, nbbo)
+        """The NBBO a cross may price from, or why not (``_crossing_nbbo``): a reason is
+        counted, and logged when a symbol's reason changes."""
+        nbbo = self._crossing_nbbo(book, now)
         if nbbo.__class__ is str:
             key = f"{book.instrument.symbol}:{nbbo}"
             if key not in self.crossing_stats:
                 log.info("crossing stopped", actor=self.name, symbol=book.instrument.symbol, reason=nbbo)
             self.crossing_stats[key] = self.crossing_stats.get(key, 0) + 1
+        return nbbo
+
+    def _crossing_nbbo(self, book: Book, now: int) -> Nbbo | str:
+        """The NBBO a cross may price from, or why not. Worked out once per book, input time
+        and policy: the marketable orders of a batch share their record's time, and every
+        change of a book's quotes forgets it (``Books._consolidate``)."""
+        seen = self.nbbo_seen
+        if seen is not None and seen[0] is book and seen[1] == now and seen[2] is self.policy:
+            return seen[3]
+        nbbo = crossing.nbbo_for_crossing(book.bid, book.ask, book.quotes.values(), now, self.policy)
+        self.nbbo_seen = (book, now, self.policy, nbbo)
         return nbbo
 
     def _rest(self, route: Route, pending: bool) -> None:

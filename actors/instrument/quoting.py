@@ -37,12 +37,11 @@ from actors.instrument.internal import Internal
 from actors.instrument.records import Book, Desk, DeskQuote, Route
 from actors.runtime.outputs import ACCOUNT
 from model import fixed
-from model.calendar import trading_day
-from model.desk import DeskSetup, view
+from model.calendar import NS_PER_SECOND, trading_day
+from model.desk import view
 from model.enums import OrderType, Side, TimeInForce
 from model.messages import CancelOrder, DeskControl, DeskOrder, DeskOrderRefused, DeskRoute, RouteOrder, SetDesk
 from model.orders import OrderSpec
-from model.routes import RouteState
 
 log = structlog.get_logger("desk")
 
@@ -106,26 +105,29 @@ class DeskQuoting(Internal):
             self._anomaly(f"desk {command.action} for {command.symbol} not understood")
 
     def _desk_route(self, command: DeskRoute, now: int) -> None:
-        """A quote the shard accepted: resting in the internal book (crossing what it can
-        there), or at a venue for a venue copy or a symbol the crossing policy leaves out.
-        A route this desk does not expect is worked like any order."""
-        symbol = command.spec.symbol
-        current = self.desks.get(symbol)
+        """A quote the shard accepted: routed as any order (``_route_order``), then worked as
+        the quote's (``_work_quote``). A route this desk does not expect is worked like any order."""
+        current = self.desks.get(command.spec.symbol)
         quote = _quote(current, command.client_order_id) if current is not None and current.account == command.account else None
-        book = self.books.get(symbol)
-        if quote is None or quote.order_id is not None or book is None or book.halted or command.order_id in self.routes:
-            if quote is not None and quote.order_id is None:
-                quote.order_id = command.order_id
-            self.apply(RouteOrder(command.order_id, command.account, command.spec), now)  # rejected, or worked as any order
-            return
-        quote.order_id = command.order_id
-        route = Route(order_id=command.order_id, account=sys.intern(command.account), spec=command.spec, qty_cap=None, state=RouteState.NEW)
-        self.routes[route.order_id] = route
-        if quote.level >= VENUE_LEVEL or not self.policy.covers(symbol, book.instrument.asset_class.value):
+        if quote is not None and quote.order_id is None:
+            quote.order_id = command.order_id
+        else:
+            quote = None  # none waiting for its route: worked as any order
+        self._route_order(RouteOrder(command.order_id, command.account, command.spec), now, quote)
+
+    def _route_order(self, command: RouteOrder, now: int, quote: DeskQuote | None = None) -> None:
+        """Every route, a quote's too (``core.InstrumentState``)."""
+        raise NotImplementedError
+
+    def _work_quote(self, route: Route, book: Book, quote: DeskQuote, now: int) -> None:
+        """A quote's route: resting in the internal book (whatever ``rest_limit_orders`` says,
+        crossing what it can there, never sent on at the end of the turn), or at a venue for
+        a venue copy or a symbol the crossing policy leaves out."""
+        if quote.level >= VENUE_LEVEL or not self._cover(book):
             self._send_to_venue(route, now)
             return
         self._rest(route, pending=False)
-        nbbo = crossing.nbbo_for_crossing(book.bid, book.ask, book.quotes.values(), now, self.policy)
+        nbbo = self._crossing_nbbo(book, now)
         if not isinstance(nbbo, str):
             self._cross(route, book, nbbo, now)
 
@@ -174,7 +176,7 @@ class DeskQuoting(Internal):
             return  # stopped, nothing left to pull
         book = self.books[current.symbol]
         instrument = book.instrument
-        nbbo = None if book.halted else crossing.nbbo_for_crossing(book.bid, book.ask, book.quotes.values(), now, self.policy)
+        nbbo = None if book.halted else self._crossing_nbbo(book, now)
         wanted: list[Quote] = []
         mid = 0
         if isinstance(nbbo, crossing.Nbbo):
@@ -223,8 +225,13 @@ class DeskQuoting(Internal):
 
     def _desk_day(self, now: int) -> str:
         """The local date of ``now`` the desk counts its loss by (``[open] timezone``, journaled in ``SetDesk``)."""
-        setup = self.desk_setup or DeskSetup("", False, "UTC")
-        return date.fromordinal(trading_day(now, setup.timezone)).isoformat()
+        timezone = "UTC" if self.desk_setup is None else self.desk_setup.timezone
+        second, seen = now // NS_PER_SECOND, self.desk_day_seen
+        if seen is not None and seen[0] == second and seen[1] == timezone:
+            return seen[2]  # the day depends on the second and the zone alone: asked every turn, worked out once a second at most
+        day = date.fromordinal(trading_day(now, timezone)).isoformat()
+        self.desk_day_seen = (second, timezone, day)
+        return day
 
     # --- for operators ---------------------------------------------------------------------
 

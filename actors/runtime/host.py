@@ -57,12 +57,12 @@ class LinkedHost:
     """What every actor on the data plane shares. Subclasses say what ``receive`` does and
     what an ack or a reopened link means for their outbox."""
 
-    def __init__(self, name: str, config: Config, gateways: int = 1) -> None:
+    def __init__(self, name: str, config: Config) -> None:
         self.name = name
         self.sender = name  # the name on its batches; a soft-state actor adds its incarnation
         self.config = config
         configure(config.logging.level)
-        self.router = Router(config, gateways)
+        self.router = Router(config)
         self.handles: dict[str, Any] = {}
         self.links: Links | None = None
         self.link_server: LinkServer | None = None
@@ -200,8 +200,8 @@ class DurableHost(LinkedHost):
 
     audited: ClassVar[bool] = False  # whether the core emits ``AUDIT`` outputs (an account shard, an instrument actor)
 
-    def __init__(self, name: str, config: Config, gateways: int = 1) -> None:
-        super().__init__(name, config, gateways)
+    def __init__(self, name: str, config: Config) -> None:
+        super().__init__(name, config)
         self.machine = Machine(name, self.make_core(), self.router, config.batching.max_messages, audit=self.audited and config.audit.enabled)
         self.audit_log: AuditLog | None = None  # opened by ``recover``
         self.channels: dict[str, Acker] = {}  # where each sender listens for acks

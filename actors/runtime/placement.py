@@ -63,11 +63,6 @@ def placement_options(placement: PlacementSection, node: str | None) -> dict[str
     return {"resources": {placement.nodes[node].resource: 1 / placement.actors_per_unit}}
 
 
-def _under(root: Path, path: str, default: str) -> str:
-    """``path`` (default ``default``) as an absolute path, relative ones under ``root``."""
-    return str(root / (path or default))  # an absolute ``path`` stays as it is
-
-
 def shared_paths(config: Config) -> Config:
     """``config`` with every file all nodes must see at an absolute path under the shared
     dir, so an actor whose data dir is its node's still finds them. Identity without
@@ -77,22 +72,21 @@ def shared_paths(config: Config) -> Config:
     placement = config.placement
     if not configured(placement):
         return config
+    # each file where the config itself puts it, the shared dir standing for the data dir
+    # (its defaults are the config's; an absolute path stays, as the secret files are once loaded)
     shared = Path(placement.shared_dir or config.server.data_dir)
     secrets, audit, admin = config.secrets, config.audit, config.admin
-    secrets = msgspec.structs.replace(
-        secrets, api_keys_file=_under(shared, secrets.api_keys_file, "api-keys.json"), mfa_file=_under(shared, secrets.mfa_file, "mfa.json")
-    )
-    anchor_dir = _under(shared, audit.anchor_dir, "audit-anchors")
+    secrets = msgspec.structs.replace(secrets, api_keys_file=str(secrets.api_keys_path(shared)), mfa_file=str(secrets.mfa_path(shared)))
     audit = msgspec.structs.replace(
         audit,
-        anchor_dir=anchor_dir,
-        signing_key_file=_under(shared, audit.signing_key_file, "audit-signing-key.json"),
-        public_key_file=_under(shared, audit.public_key_file, str(Path(anchor_dir) / "audit-key.pub")),
+        anchor_dir=str(audit.anchor_root(shared)),
+        signing_key_file=str(audit.signing_key_path(shared)),
+        public_key_file=str(audit.public_key_path(shared)),
     )
-    admin = msgspec.structs.replace(admin, import_dir=_under(shared, admin.import_dir, "imports"), export_dir=_under(shared, admin.export_dir, "exports"))
+    admin = msgspec.structs.replace(admin, import_dir=str(admin.import_root(shared)), export_dir=str(admin.export_root(shared)))
     if placement.failover:  # a chain must outlive its node like the journal it follows
-        audit = msgspec.structs.replace(audit, dir=_under(shared, audit.dir, "audit"))
-    bars = msgspec.structs.replace(config.bars, dir=_under(shared, config.bars.dir, "bars"))
+        audit = msgspec.structs.replace(audit, dir=str(audit.root(shared)))
+    bars = msgspec.structs.replace(config.bars, dir=str(config.bars.folder(shared)))
     return msgspec.structs.replace(config, secrets=secrets, audit=audit, admin=admin, bars=bars)
 
 

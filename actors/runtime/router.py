@@ -36,13 +36,13 @@ STRATEGY_ACTOR = "strategy"
 class Router:
     """Turns a core's ``(kind, key)`` into actor names, from the topology in config."""
 
-    def __init__(self, config: Config, gateways: int = 1) -> None:
+    def __init__(self, config: Config) -> None:
         self.shards = config.topology.account_shards
         self.instrument_count = config.topology.instrument_actors
         self.venues = [venue.name for venue in config.venues]
-        # ``[gateway] count``: the actors created without a count (every role's but the
-        # gateway's) must still accept batches from every gateway and answer each
-        self.gateways = [gateway_actor(i) for i in range(max(gateways, config.gateway.count))]
+        # ``[gateway] count``, the one the topology is planned with: every actor accepts
+        # batches from every gateway and answers each
+        self.gateways = [gateway_actor(i) for i in range(config.gateway.count)]
         self._instrument_cache: dict[str, str] = {}
         self._account_cache: dict[str, str] = {}
         self.resolved: dict[tuple[str, str], list[str]] = {}  # what ``resolve`` answered; read directly on hot paths

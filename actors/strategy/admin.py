@@ -61,7 +61,7 @@ class StrategyCommands:
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 raise AdminError(f"{path}: larger than {MAX_FILE_BYTES} bytes: not a strategy file; nothing created")
-            return path.read_text(encoding="utf-8")
+            return path.read_text(encoding="utf-8-sig")  # a byte order mark (Excel, Notepad) is not the file's text
         except (OSError, UnicodeDecodeError) as error:
             raise AdminError(f"cannot read {path}: {error}; nothing created") from None
 

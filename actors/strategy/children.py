@@ -87,19 +87,22 @@ class Child:
     price: int = 0
     filled: int = 0
     value: int = 0  # raw 10^-18: Σ qty × price × multiplier of its fills
-    booked: int = 0  # cash booked so far: ``value`` rounded to the cent (up for a buy, down for a sale)
     state: str = WORKING
     reason: str = ""
     cancel_sent: bool = False
 
+    @property
+    def booked(self) -> int:
+        """Cash booked so far: ``value`` rounded to the cent (up for a buy, down for a sale)."""
+        return fixed.ceil_cent(self.value) if self.side == "buy" else fixed.floor_cent(self.value)
+
     def book(self, qty: int, price: int, multiplier: int) -> int:
         """A fill of this child; the cash it moves (≥ 0), as the account books it: on the
         cumulative value, so the sum over fills is the value rounded once."""
+        before = self.booked
         self.filled += qty
         self.value += qty * price * multiplier
-        booked = fixed.ceil_cent(self.value) if self.side == "buy" else fixed.floor_cent(self.value)
-        cash, self.booked = booked - self.booked, booked
-        return cash
+        return self.booked - before
 
     def view(self) -> list[object]:
         return [self.client_order_id, self.account, fixed.format(self.qty), fixed.format(self.filled), self.state]
@@ -112,12 +115,18 @@ class Parent:
     order: Order
     children: list[Child]
     left: int
-    working: int = 0  # children still working
-    filled: int = 0
+    # children still working: counted down as each ends (a count, not a scan of every
+    # child at each child's end: a parent has one child per investor)
+    working: int = 0
     last: Fill | None = None  # its last fill, to end it filled
 
     def __post_init__(self) -> None:
         self.working = len(self.children)
+
+    @property
+    def filled(self) -> int:
+        """What its children filled (the model book's fill of the order)."""
+        return sum(child.filled for child in self.children)
 
 
 def child_id(strategy: str, parent: int, investor: int) -> str:

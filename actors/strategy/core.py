@@ -122,18 +122,21 @@ class Hosted:
         self.running = False
         self.account: str | None = None  # the live account named at the promotion: the first investor
         self.events: list[Event] = []
-        self.bars: list[Event] = []  # the bars it stepped, to warm a live core's indicators
         self.session: Session | None = None  # paper
         self.core: StrategyCore | None = None  # the session's, or the live one
-        self.investors: dict[str, Investor] = {}  # live: account → investor, in number order
-        self.numbered: dict[int, Investor] = {}  # the same, by number
+        self.investors: dict[str, Investor] = {}  # live: account → investor, in number order (a working child's: its account's)
         self.next_investor = 1  # K of the next new investor
-        self.leaving: list[int] = []  # redeeming investors whose sales wait for their working children
+        self.leaving: list[str] = []  # the accounts of redeeming investors whose sales wait for their working children
         self.parents: dict[int, Parent] = {}  # order id → a live order whose children still work
         self.redemptions: dict[int, list[Child]] = {}  # investor number → its redemption's sales
         self.children = 0  # children sent
         self.refused = 0  # children refused by their investor's account (its risk)
         self.last_refused: list[list[str]] = []  # the latest few: [client order id, reason]
+
+    @property
+    def bars(self) -> list[Event]:
+        """The bars it stepped (its events of kind ``bar``), to warm a live core's indicators."""
+        return [event for event in self.events if event[0] == "bar"]
 
     def status(self) -> dict[str, Any]:
         core = self.core
@@ -354,7 +357,7 @@ class StrategyState(Dispatcher):
         elif kind == "redeem":
             investor = hosted.investors[event[1]]
             investor.redeeming = True
-            hosted.leaving.append(investor.number)
+            hosted.leaving.append(investor.account)
             self._redemptions(hosted)
         else:
             raise ValueError(f"unknown strategy event {kind!r}")
@@ -399,7 +402,7 @@ class StrategyState(Dispatcher):
         assert hosted.core is not None
         investor = hosted.investors.get(account)
         if investor is None:
-            investor = hosted.investors[account] = hosted.numbered[hosted.next_investor] = Investor(hosted.next_investor, account)
+            investor = hosted.investors[account] = Investor(hosted.next_investor, account)
             hosted.next_investor += 1
         investor.committed += amount
         hosted.core.book.deposit(amount)
@@ -408,11 +411,11 @@ class StrategyState(Dispatcher):
         """Each redeeming investor with no child of a parent working: its sales sent, one
         market order per symbol it holds (``strategy:NAME-rK-S``); one who holds nothing (or
         whose sales all ended) leaves."""
-        for number in list(hosted.leaving):
-            if any(child.investor == number and child.state == WORKING for parent in hosted.parents.values() for child in parent.children):
+        for account in list(hosted.leaving):
+            investor = hosted.investors[account]
+            if any(child.investor == investor.number and child.state == WORKING for parent in hosted.parents.values() for child in parent.children):
                 continue  # its part of a working order ends first
-            hosted.leaving.remove(number)
-            investor = hosted.numbered[number]
+            hosted.leaving.remove(account)
             sales = []
             for index, symbol in enumerate(hosted.spec.symbols):
                 held = investor.positions.get(symbol, 0)
@@ -429,7 +432,7 @@ class StrategyState(Dispatcher):
         """A redeemed investor leaves: its cash (and whatever its sales did not sell) leaves
         the model book; both are in its account already."""
         assert hosted.core is not None
-        del hosted.investors[investor.account], hosted.numbered[investor.number]
+        del hosted.investors[investor.account]
         hosted.redemptions.pop(investor.number, None)
         hosted.core.book.withdraw(investor.cash, investor.positions)
 
@@ -437,7 +440,6 @@ class StrategyState(Dispatcher):
 
     def _bar(self, hosted: Hosted, event: Event) -> None:
         _, symbol, start, o, h, l, c, v = event  # noqa: E741
-        hosted.bars.append(event)
         if hosted.mode == PAPER:
             assert hosted.session is not None
             hosted.session.step(symbol, start, o, h, l, c, v)
@@ -518,7 +520,7 @@ class StrategyState(Dispatcher):
         if found is None or core is None:
             return
         child = found[1]
-        investor = hosted.numbered[child.investor]
+        investor = hosted.investors[child.account]
         multiplier = self.instruments[child.symbol].multiplier
         cash = child.book(qty, price, multiplier)
         held = investor.positions.get(child.symbol, 0)
@@ -531,7 +533,6 @@ class StrategyState(Dispatcher):
         fill = Fill(child.parent, child.symbol, child.side, qty, price, 0, ts)
         if child.parent:
             parent = hosted.parents[child.parent]
-            parent.filled += qty
             parent.last = fill
             core.fill(fill, done=False, cash=cash)
         else:
@@ -553,7 +554,7 @@ class StrategyState(Dispatcher):
         else:
             sales = hosted.redemptions[child.investor]
             if all(sale.state != WORKING for sale in sales):
-                self._leave(hosted, hosted.numbered[child.investor])
+                self._leave(hosted, hosted.investors[child.account])
         if hosted.leaving:
             self._redemptions(hosted)
 
@@ -634,8 +635,6 @@ class StrategyState(Dispatcher):
         for order_id, parent in hosted.parents.items():
             if core.working.get(parent.order.symbol) is not parent.order or order_id != parent.order.id:
                 raise AssertionError(f"strategy {name}: order {order_id} has children but does not work")
-            if parent.filled != sum(child.filled for child in parent.children):
-                raise AssertionError(f"strategy {name}: order {order_id}'s fill is not its children's")
             if parent.working != sum(child.state == WORKING for child in parent.children):
                 raise AssertionError(f"strategy {name}: order {order_id}'s count of working children is off")
         children = [child for parent in hosted.parents.values() for child in parent.children] + [sale for sales in hosted.redemptions.values() for sale in sales]
@@ -643,6 +642,9 @@ class StrategyState(Dispatcher):
             indexed = self.orders.get(child.client_order_id)
             if child.filled > child.qty or (child.state == WORKING and (indexed is None or indexed[1] is not child)):
                 raise AssertionError(f"strategy {name}: child {child.client_order_id} overfilled or not indexed")
+            investor = hosted.investors.get(child.account)
+            if child.state == WORKING and (investor is None or investor.number != child.investor):
+                raise AssertionError(f"strategy {name}: working child {child.client_order_id} is not its account's investor's")
 
     _handlers: ClassVar[dict[type, Callable[..., None]]] = {
         CreateStrategy: _create,

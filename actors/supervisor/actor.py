@@ -62,7 +62,7 @@ class SupervisorActor(DurableHost):
 
     def __init__(self, setup: Setup, gateways: int = 1, roles: Sequence[Role] = ()) -> None:
         self.setup = setup  # the cluster's: each actor it creates gets its own node's copy (``Role.create``)
-        super().__init__(SUPERVISOR, placed_config(setup.config, node_of(setup.config.placement, SUPERVISOR, SUPERVISOR)), gateways)
+        super().__init__(SUPERVISOR, placed_config(setup.config, node_of(setup.config.placement, SUPERVISOR, SUPERVISOR)))
         self.link_secret = LinkSecret.generate()  # this cluster's: every actor gets it with open_link
         self.gateway_count = gateways
         self.roles = ROLES.extended(roles)
@@ -85,7 +85,6 @@ class SupervisorActor(DurableHost):
         self.import_root, self.export_root = _file_roots(self.config)
         self.commands = AdminCommands(self)
         self.admin_audit: AuditLog | None = None  # the chain of admin commands, opened by the first
-        self.serving = False  # started (``start``) or re-attached (``_resume``): admin commands run
         self.resuming: asyncio.Task[None] | None = None
         if _restarted():  # Ray restarted this actor: the topology is running, find it
             self.resuming = asyncio.get_running_loop().create_task(self._resume())
@@ -116,7 +115,6 @@ class SupervisorActor(DurableHost):
         self.web_port = await self.handles[self.actors_of(GATEWAY)[0]].web_port.remote()
         self._where_now()
         self.watchdog = asyncio.get_running_loop().create_task(self._watch())
-        self.serving = True
         log.info("started", actors=len(self.plans), ws_port=self.ws_port, web_port=self.web_port)
         return {"ws_port": self.ws_port, "web_port": self.web_port, "actors": names}
 
@@ -140,7 +138,6 @@ class SupervisorActor(DurableHost):
                 log.exception("re-attaching to the topology failed; will retry")
                 await asyncio.sleep(WATCH_INTERVAL_S)
         self.watchdog = asyncio.get_running_loop().create_task(self._watch())
-        self.serving = True
         log.warning("supervisor restarted and re-attached to the running topology", actors=len(self.plans), ws_port=self.ws_port)
 
     async def _attach_topology(self) -> None:
@@ -383,7 +380,7 @@ class SupervisorActor(DurableHost):
         and the outcome (``ok``, ``failed`` for an answer that says not ok, ``forbidden`` or
         ``admin_failed``)."""
         now = time.time_ns()
-        if not self.serving:
+        if self.watchdog is None:  # neither started (``start``) nor re-attached (``_resume``) yet: both end by starting it
             raise AdminError("the supervisor is restarting (re-wiring the topology): try again in a few seconds")
         try:
             result = await self.commands.run(command, args, tenant)

@@ -116,8 +116,7 @@ class Book:
             trade[2] += qty * price
         else:
             self.cash += fixed.floor_cent(raw) - fill.fee if cash is None else cash
-            self.cost[symbol] = self.cost.get(symbol, 0) * (held - qty) // held if held else 0
-            self.positions[symbol] = held - qty
+            self._take_out(symbol, held, qty)
             trade[3] += qty * price
         trade[4] += fill.fee
         self.fees += fill.fee
@@ -141,13 +140,16 @@ class Book:
         self.deposit(-amount)
         for symbol, qty in positions.items():
             held = self.positions.get(symbol, 0)
-            if not qty or not held:
-                continue
-            self.cost[symbol] = self.cost.get(symbol, 0) * (held - qty) // held
-            self.positions[symbol] = held - qty
-            if held == qty:
-                self.open_trades.pop(symbol, None)
-                self.cost[symbol] = 0
+            if qty and held:
+                self._take_out(symbol, held, qty)
+                if held == qty:
+                    self.open_trades.pop(symbol, None)
+
+    def _take_out(self, symbol: str, held: int, qty: int) -> None:
+        """``qty`` of the ``held`` position sold or withdrawn: the cost of what stays is the
+        position's pro rata (none of nothing)."""
+        self.cost[symbol] = self.cost.get(symbol, 0) * (held - qty) // held if held else 0
+        self.positions[symbol] = held - qty
 
 
 class Context:

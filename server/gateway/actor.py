@@ -31,8 +31,8 @@ from server.gateway.core import Gateway
 class GatewayActor(LinkedHost):
     """Serves traders on one port; events for them arrive as batches over its link."""
 
-    def __init__(self, name: str, setup: Setup, gateways: int) -> None:
-        super().__init__(name, setup.config, gateways)
+    def __init__(self, name: str, setup: Setup) -> None:
+        super().__init__(name, setup.config)
         self.sender = f"{name}~{self.incarnation}"
         self.setup = setup
         self.outbox = Outbox(self.sender, self.router, setup.config.batching, self._deliver)

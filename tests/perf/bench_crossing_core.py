@@ -53,7 +53,7 @@ class Cores:
     def __init__(self, crossing: bool, accounts: int = 100) -> None:
         setup = demo_setup()
         self.config = setup.config
-        self.router = Router(self.config, 1)
+        self.router = Router(self.config)
         self.cores: dict[str, Any] = {}
         for role in ROLES:
             if role.core is None:

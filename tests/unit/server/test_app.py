@@ -25,6 +25,6 @@ def test_the_gateway_role_travels_by_reference_and_its_creation_arguments_stay_s
     data = pickle.dumps(GATEWAY_ROLE)
     assert len(data) < 1000 and pickle.loads(data) == GATEWAY_ROLE  # the supervisor's creation argument
     assert GATEWAY_ROLE.args is not None
-    name, setup, gateways = GATEWAY_ROLE.args(plan(SETUP, [GATEWAY_ROLE])[0], SETUP, 1)
-    assert (name, gateways, setup.accounts) == ("gateway-0", 1, [])  # the accounts follow by add_accounts
+    name, setup = GATEWAY_ROLE.args(plan(SETUP, [GATEWAY_ROLE])[0], SETUP, 1)
+    assert (name, setup.accounts) == ("gateway-0", [])  # the accounts follow by add_accounts
     assert setup.users == SETUP.users and setup.config == SETUP.config

@@ -249,3 +249,19 @@ def test_a_stop_pulls_every_quote_through_the_shard() -> None:
     assert market.working() == [] and market.inst.internal["IBM"] == []
     cancels = [r for r in market.reports if r.account == "D1" and r.exec_type.value == "canceled"]
     assert len(cancels) == 2 and market.desk.quotes == []
+
+
+def test_the_desk_day_turns_at_local_midnight_and_follows_a_new_time_zone_at_once() -> None:
+    market = Market()  # [open] timezone UTC; NOW is midnight UTC
+    market.now = NOW - 2 * MS
+    market.quote("149.95", "150.05")  # 23:59:59.999
+    market.start()
+    assert market.desk.book.day == "2025-11-29"
+    market.now = NOW - 1
+    market.turn(SetDesk(msgspec.structs.replace(SETUP, timezone="Asia/Tokyo", params=(PARAMS,))))  # the same second, in Tokyo: 08:59
+    assert market.desk.book.day == "2025-11-30"
+    market.turn(SetDesk(msgspec.structs.replace(SETUP, params=(PARAMS,))))
+    assert market.desk.book.day == "2025-11-29"
+    market.now = NOW
+    market.turn()  # the first ns of the next day
+    assert market.desk.book.day == "2025-11-30"

@@ -35,7 +35,7 @@ class Topology:
     def __init__(self, setup: Setup) -> None:
         self.setup = setup
         config = setup.config
-        self.router = Router(config, 1)
+        self.router = Router(config)
         self.machines: dict[str, Machine] = {}
         self.cores: dict[str, Any] = {}
         for role in ROLES:
@@ -53,7 +53,7 @@ class Topology:
 
     def fresh(self, name: str) -> Machine:
         role, plan = self.cores[name]
-        return Machine(name, role.core(plan, self.setup.config), Router(self.setup.config, 1), MAX_MESSAGES)
+        return Machine(name, role.core(plan, self.setup.config), Router(self.setup.config), MAX_MESSAGES)
 
     def local(self, name: str, messages: list[Message]) -> None:
         self.arrived[name].append(local_batch(messages))

@@ -102,6 +102,14 @@ def test_a_file_is_read_only_inside_the_import_dir(tmp_path: Path) -> None:
         commands._imported("../x.csv")
 
 
+
+def test_a_strategy_file_saved_with_a_byte_order_mark_is_read_without_it(tmp_path: Path) -> None:
+    (tmp_path / "imports").mkdir()
+    (tmp_path / "imports" / "s.toml").write_bytes(b"\xef\xbb\xbf" + 'symbols = ["IBM"]\n'.encode())  # as Excel and Notepad save UTF-8
+    commands = AdminCommands(cast(Supervisor, Folders(tmp_path / "imports")))
+    assert commands._read("s.toml", None) == 'symbols = ["IBM"]\n'
+
+
 # --- API keys and MFA: confined at the supervisor too (the gateway refuses first) ---------------------
 
 

@@ -48,19 +48,19 @@ async def logged_in(port: int, key: str) -> AsyncIterator[Any]:
 
 
 async def started() -> tuple[Any, int]:
-    actor = Shell("gateway-0", SETUP, 1)
+    actor = Shell("gateway-0", SETUP)
     actor.wired()
     return actor, await actor.start("127.0.0.1", 0)
 
 
 def test_each_incarnation_sends_under_a_name_of_its_own() -> None:
-    first, second = Shell("gateway-0", SETUP, 1), Shell("gateway-0", SETUP, 1)
+    first, second = Shell("gateway-0", SETUP), Shell("gateway-0", SETUP)
     assert first.sender.startswith("gateway-0~") and first.sender != second.sender
     assert first.sender == f"gateway-0~{first.incarnation}"
 
 
 async def test_before_it_is_wired_its_status_is_its_name_and_accounts_wait_for_the_gateway() -> None:
-    actor = Shell("gateway-0", SETUP, 1)
+    actor = Shell("gateway-0", SETUP)
     assert {key: value for key, value in (await actor.status()).items() if key in ("name", "unacked_batches")} == {"name": "gateway-0", "unacked_batches": 0}
     await actor.add_accounts([("C9", "ADV1", "default")])
     actor.wired()

@@ -25,7 +25,7 @@ def several(name: str = "gateway-0", gateways: int = 2) -> tuple[Gateway, list[t
     config = msgspec.structs.replace(setup.config, gateway=msgspec.structs.replace(setup.config.gateway, count=gateways))
     setup = msgspec.structs.replace(setup, config=config)
     sent: list[tuple[str, Any]] = []
-    outbox = Outbox(name, Router(config, gateways), config.batching, lambda shard, data: sent.extend((shard, m) for m in decode_batch(data).messages))
+    outbox = Outbox(name, Router(config), config.batching, lambda shard, data: sent.extend((shard, m) for m in decode_batch(data).messages))
     return Gateway(name, setup, outbox), sent
 
 
