@@ -247,7 +247,6 @@ class Deployment:
             server.kill()
             shutil.rmtree(folder, ignore_errors=True)
 
-
     async def check_placement(self, url: str, setup: Setup) -> None:
         """Every actor runs on the node its rule names, by Ray's node id as ``admin status``
         asks it inside each actor: a run of the wrong layout is refused, not measured."""
