@@ -55,6 +55,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +67,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from model import fixed  # noqa: E402
-from model.config import AccountSeed, User  # noqa: E402
+from model.config import AccountSeed, Setup, User  # noqa: E402
 from model.enums import AssetClass  # noqa: E402
 from model.instruments import Instrument  # noqa: E402
 from tests.conftest import demo_setup  # noqa: E402
@@ -403,11 +405,29 @@ def used_memory() -> int:
     return info["MemTotal"] - info["MemAvailable"]
 
 
-async def one_server(args: argparse.Namespace, basket: bool) -> dict[str, float]:
-    """One fresh server: queue the orders (over WebSocket, or from a basket file), open,
-    allocate and book; the same-run raw LMDB baseline after it."""
+# How a measurement starts a server: given the setup, an async context that yields the
+# server's URL once it takes orders and stops the server at its end.
+Serve = Callable[[Setup], AbstractAsyncContextManager[str]]
+
+
+@asynccontextmanager
+async def in_process(setup: Setup) -> AsyncIterator[str]:
+    """The server in this process's Ray session (``ray.init`` by ``run``): how this benchmark
+    runs it. ``tests/perf/bench_cluster.py`` passes its own, a server on a Ray cluster."""
     from server.app import BrokerServer
 
+    server = BrokerServer(setup, "127.0.0.1", 0)
+    url = await server.start()
+    try:
+        yield url
+    finally:
+        await server.stop()
+
+
+async def one_server(args: argparse.Namespace, basket: bool, serve: Serve = in_process) -> dict[str, float]:
+    """One fresh server: queue the orders (over WebSocket, or from a basket file), open,
+    allocate and book; the same-run raw LMDB baseline after it. ``serve`` starts the server
+    (``in_process``: in this process's Ray session)."""
     data_dir = tempfile.mkdtemp(prefix="brokerd-bench-open-")
     setup = bench_setup(args, data_dir)
     names: list[str] = []
@@ -415,8 +435,8 @@ async def one_server(args: argparse.Namespace, basket: bool) -> dict[str, float]
         imports = setup.config.admin.import_root(data_dir)
         imports.mkdir(parents=True, exist_ok=True)
         names = write_baskets(args, setup.instruments, imports, file_count(args, setup.config.basket.max_rows))
-    server = BrokerServer(setup, "127.0.0.1", 0)
-    await server.start()
+    server = serve(setup)  # entered and left by hand: the memory is sampled until the server has stopped
+    url = await server.__aenter__()
     memory = Memory(Path(args.probe) if args.probe else None, args.trim)
     memory.task = asyncio.get_running_loop().create_task(memory.sample())
     memory.mark("started")
@@ -424,25 +444,25 @@ async def one_server(args: argparse.Namespace, basket: bool) -> dict[str, float]
     try:
         started = time.perf_counter()
         if basket:
-            queued, summary = await queue_basket(server.url, args, names, memory)
+            queued, summary = await queue_basket(url, args, names, memory)
             extra = {"files": len(names), "check_s": summary["check_ms"] / 1000, "load_s": summary["load_ms"] / 1000}
         else:
-            queued = await queue(server.url, args, setup.instruments)
+            queued = await queue(url, args, setup.instruments)
         memory.mark("loaded")
-        held = await all_queued(server.url, args.orders, started)
+        held = await all_queued(url, args.orders, started)
         memory.mark("queued")
         await asyncio.sleep(args.settle)
         memory.mark("settled")
         cpu_before = cpu_seconds()
-        phases = await open_cycle(server.url, args.orders)
+        phases = await open_cycle(url, args.orders)
         cycle_cpu = cpu_spent(cpu_before, cpu_seconds())
         memory.mark("booked")
         await asyncio.sleep(args.settle)
         memory.mark("after")
-        blocks = (await admin(server.url, "blocks"))["result"]["blocks"]
+        blocks = (await admin(url, "blocks"))["result"]["blocks"]
     finally:
         try:
-            await server.stop()  # its clean-shutdown snapshots (the whole book) count too
+            await server.__aexit__(None, None, None)  # its clean-shutdown snapshots (the whole book) count too
         finally:
             memory.task.cancel()
     raw_dir = Path(tempfile.mkdtemp(prefix="brokerd-bench-raw-"))
@@ -508,7 +528,8 @@ async def run(args: argparse.Namespace) -> None:
         print(f" queueing, medians: basket file {basket:,.0f} orders/s, WebSocket {websocket:,.0f} orders/s (same run), ratio {basket / websocket:.2f}")
 
 
-def main() -> None:
+def options() -> argparse.ArgumentParser:
+    """The command line (``tests/perf/bench_cluster.py`` takes its defaults from it)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--symbols", type=int, default=500)
@@ -530,7 +551,11 @@ def main() -> None:
     parser.add_argument("--audit-off", action="store_true", help="[audit] enabled = false: the cycle without the audit log's records")
     parser.add_argument("--alerts-off", action="store_true", help="[portfolio] correlation_alert and volatility_jump_pct off: the cycle without the alerts' reviews")
     parser.add_argument("--trim", action="store_true", help="with --probe: each dump also measures malloc_trim(0)")
-    asyncio.run(run(parser.parse_args()))
+    return parser
+
+
+def main() -> None:
+    asyncio.run(run(options().parse_args()))
 
 
 if __name__ == "__main__":

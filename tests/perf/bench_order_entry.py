@@ -487,7 +487,8 @@ async def run(args: argparse.Namespace) -> None:
               f"p50 {flood[0]:.2f} p99 {flood[1]:.2f} max {flood[2]:.2f} ms; ratio p99 {flood[1] / alone[1]:.1f}, max {flood[2] / alone[2]:.1f}")
 
 
-def main() -> None:
+def options() -> argparse.ArgumentParser:
+    """The command line (``tests/perf/bench_cluster.py`` takes its defaults from it)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_load_options(parser, orders=20_000, window=500, rate=2_000, seconds_option="--latency-seconds")
     parser.add_argument("--flood-orders", type=int, default=20_000, help="orders one connection floods in the fairness run (0: skip it)")
@@ -505,7 +506,11 @@ def main() -> None:
                         help="the journal mode measured; unless none, a second server without a journal runs beside it as the baseline")
     parser.add_argument("--audit-off", action="store_true", help="the baseline server has the same journal and no audit log ([audit] enabled = false)")
     parser.add_argument("--crossing-off", action="store_true", help="the measured server crosses ([crossing] enabled = true), the baseline does not")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = options().parse_args()
     import uvloop
 
     uvloop.run(run(args))
