@@ -6,7 +6,8 @@ and market orders wait for the open at the InstrumentActors. After the reshard a
 restart with ``account_shards = 3``: every account's cash, positions and orders are what
 the clients were told before; the orders held for the open fill at ``admin open`` and
 their fills reach the accounts' new shards; resting orders are canceled or replaced into
-fills there; new orders of a moved account are numbered by its new shard; ``admin check``
+fills there; a deposit left pending on a moved account is settled there and its
+idempotency key still answers; new orders of a moved account are numbered by its new shard; ``admin check``
 is ok; no order is lost or doubled; and a second restart finds the same books."""
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ async def test_adding_a_shard_moves_every_account_with_its_orders_in_flight(tmp_
                 await place(client, account, "rest-buy", symbol="IBM", side="buy", type="limit", qty="5", price="137.00", tif="gtc")
                 await place(client, account, "rest-sell", symbol="IBM", side="sell", type="limit", qty="2", price="163.00", tif="gtc")
                 await place(client, account, "open", symbol="AAPL", side="buy", type="market", qty="3", tif="opg")
+            deposit = await client.deposit(MOVED[0], "250.25", "dep-moved")  # pending until a cashier settles it
+            assert deposit["status"] == "pending", deposit
             for _ in range(100):
                 if await queued_for_the_open(url) == len(EVERY):
                     break
@@ -164,9 +167,15 @@ async def test_adding_a_shard_moves_every_account_with_its_orders_in_flight(tmp_
                 reply = await place(client, account, "after", symbol="MSFT", side="buy", type="limit", qty="1", price="370.00")
                 assert reply["order_id"].startswith(f"account-{shard_of(account, NEW)}-"), reply
 
+            # a deposit left pending on a moved account is settled where the account is now
+            settled = await admin(url, "transfer", "settle", deposit["transfer_id"])
+            assert settled["result"]["transfer"]["status"] == "settled", settled
+            again = await client.deposit(MOVED[0], "250.25", "dep-moved")  # its key moved with it: the original answer
+            assert again["transfer_id"] == deposit["transfer_id"], again
+
             after = await books(client)
             for account in EVERY:
-                expected_cash = fixed.parse(before[account]["cash"])
+                expected_cash = fixed.parse(before[account]["cash"]) + (fixed.parse("250.25") if account == MOVED[0] else 0)
                 expected_ibm = fixed.parse(before[account]["positions"]["IBM"][0])
                 bought_aapl = 0
                 values: dict[str, Decimal] = {}
