@@ -268,6 +268,14 @@ TABLE: tuple[Command, ...] = (
         runs=SHELL,
     ),
     Command(
+        "reshard",
+        (Form(options=(("--shards", "N"), ("--config", "FILE"), ("--data-dir", "DIR"))),),
+        "with the server stopped, here: move the accounts of the data dir's account shards onto N shards"
+        " (more than now), orders in flight with them; killed midway, run it again (docs/scale.md#resharding)",
+        "reshard",
+        runs=SHELL,
+    ),
+    Command(
         "audit",
         (
             Form(words=("verify",), options=(("--config", "FILE"), ("--data-dir", "DIR"), ("--from", "DATE"), ("--to", "DATE"), ("--public-key", "PEM"))),

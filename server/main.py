@@ -86,6 +86,7 @@ def check_secrets(config: Any) -> str | None:
 async def serve(args: argparse.Namespace) -> int:
     import msgspec
 
+    from actors.reshard.layout import ReshardError, check_layout
     from actors.runtime.logs import configure
     from actors.runtime.options import RAY_INIT_DEFAULTS, embedded_ray
     from actors.runtime.placement import shared_paths
@@ -115,6 +116,11 @@ async def serve(args: argparse.Namespace) -> int:
     configure(config.logging.level)
     data_dir = Path(config.server.data_dir)
     prepare_data_dir(data_dir, args.fresh, args.wipe)
+    try:  # a reshard under way or done: the journals' layout must be the configured one
+        _layout_lock = check_layout(data_dir, config.topology.account_shards)  # held until the process ends
+    except ReshardError as error:
+        print(f"brokerd: {error}", file=sys.stderr)
+        return 2
 
     namespace = config.topology.namespace
     own_ray = {} if args.address else embedded_ray(config.server.host)  # before Ray is imported: it reads the environment then

@@ -23,7 +23,9 @@ audit events not yet appended, nothing sent), ``audit.mid_append`` (half of a co
 audit frames written, not synced, nothing sent), ``snapshot.part`` (a part of
 a snapshot written in parts committed, its manifest not yet), ``snapshot.write`` (inside
 the snapshot transaction: the manifest's, for one in parts), ``journal.truncate`` (inside
-the truncation transaction).
+the truncation transaction), ``reshard.built`` (``admin reshard``: the new journals built
+and the procedure committed, nothing switched), ``reshard.switch`` (the first actor's
+journal switched, the others not).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ POINTS = (
     "snapshot.part",
     "snapshot.write",
     "journal.truncate",
+    "reshard.built",
+    "reshard.switch",
 )
 
 

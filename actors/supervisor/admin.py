@@ -438,6 +438,8 @@ class AdminCommands(StrategyCommands):
         shard = _shard_of_transfer(transfer_id)
         handle = self.top.handles.get(shard) if shard in self._actors(ACCOUNT) else None
         view = None if handle is None else await handle.transfer_view.remote(transfer_id)
+        if view is None and shard:  # its account moved to another shard (``admin reshard``): the id names the first
+            handle, view = await self._moved_transfer(transfer_id, shard)
         if view is None or (tenant is not None and view["account"] not in self._accounts_of(tenant)):
             raise AdminError(f"unknown transfer {transfer_id}" + ("" if shard else " (a journal is booked at once: nothing to settle)"))
         assert handle is not None
@@ -445,6 +447,17 @@ class AdminCommands(StrategyCommands):
         if not result.get("ok"):
             raise AdminError(f"{result['code']}: {result['message']}")
         return {"ok": True, "transfer": result["transfer"]}
+
+    async def _moved_transfer(self, transfer_id: str, named: str) -> tuple[Any, Result | None]:
+        """The shard that holds ``transfer_id`` other than the one its id names, and the
+        transfer's view (``None, None``: none holds it)."""
+        for name in self._actors(ACCOUNT):
+            if name != named:
+                handle = self.top.handles[name]
+                view = await handle.transfer_view.remote(transfer_id)
+                if view is not None:
+                    return handle, view
+        return None, None
 
     # --- the open and mutual funds -----------------------------------------------------------------
 

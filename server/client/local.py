@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import lmdb
 import msgspec
 
 from model.admin_commands import COMMANDS, Command, Given
@@ -24,6 +25,7 @@ from server.client.progress import Progress
 from server.client.render import render_audit_report, render_report
 from snapshots.audit import AuditCorrupt, export, read_public_key, read_records, verify_audit
 from snapshots.files import atomic_text
+from snapshots.journal import JournalCorrupt
 from snapshots.verify import DataDirError, verify_data_dir
 
 OK, FAILED, USAGE, UNREACHABLE = 0, 1, 2, 3
@@ -155,6 +157,38 @@ def config_setup(options: dict[str, str]) -> tuple[str, Config]:
         raise ConfigError(f"cannot read the configuration {path}: {error.strerror or error}") from None
 
 
+def reshard(given: Given, as_json: bool) -> int:
+    """``reshard --shards N``: the offline procedure (``actors/reshard/procedure.py``) on the
+    data dir, with the reference data of ``--config`` (else conf/server.toml). 0 when done
+    or nothing to do, 1 when refused (the message says why and what to do), 2 for a bad N."""
+    shards = given.get("shards")
+    if shards is None or not shards.isascii() or not shards.isdigit() or int(shards) < 1:
+        print("reshard: --shards N is required (N: the account shards wanted, at least 1)", file=sys.stderr)
+        return USAGE
+    from actors.reshard.procedure import ReshardError, environment_crash_points
+    from actors.reshard.procedure import reshard as run_reshard
+    from model.config import load_setup
+
+    try:
+        data_dir = Path(data_dir_of(given.values))
+        setup = load_setup(given.get("config") or DEFAULT_CONFIG)
+        say = (lambda line: None) if as_json else (lambda line: print(f"reshard: {line}", file=sys.stderr, flush=True))
+        result = run_reshard(setup, data_dir, int(shards), environment_crash_points(data_dir), say)
+    except (ReshardError, ConfigError, JournalCorrupt, lmdb.Error, OSError) as problem:
+        if as_json:
+            print(json.dumps({"ok": False, "error": str(problem)}, sort_keys=True))
+        else:
+            print(f"reshard: {problem}", file=sys.stderr)
+        return FAILED
+    if as_json:
+        print(json.dumps(result, sort_keys=True))
+    elif result["done"]:
+        print(f"resharded {data_dir}: {result['from']} → {result['to']} account shards; set [topology] account_shards = {result['to']} before starting")
+    else:
+        print(result["message"])
+    return OK
+
+
 REPORT_FORMATS = ("csv", "jsonl")
 
 
@@ -240,6 +274,7 @@ HANDLERS: dict[str, Callable[[Given, bool], int]] = {
     "journal_verify": journal_verify,
     "audit": audit,
     "compliance_report": compliance_report,
+    "reshard": reshard,
 }
 
 
