@@ -106,7 +106,7 @@ class LinkedHost:
     async def update_address(self, name: str, address: tuple[str, int], handle: Any = None) -> None:
         """``name`` was restarted and listens somewhere new; ``handle``: it was created
         again (a lost node's actor, on another node), this is its new Ray handle."""
-        if handle is not None and name in self.handles:
+        if handle is not None:
             self.handles = {**self.handles, name: handle}
         if self.links is not None:
             self.links.update(name, address)

@@ -81,7 +81,9 @@ class SupervisorActor(DurableHost):
         placement = setup.config.placement
         self.placed: dict[str, str | None] = {p.name: node_of(placement, p.name, p.role) for p in self.plans}  # the node each runs on now
         self.failovers: dict[str, dict[str, Any]] = {}  # actor → its last move off a lost node (from, to, seconds)
-        self.silent_since: dict[str, float] = {}  # actor → when its pings first went unanswered
+        self.stranded: set[str] = set()  # actors on a lost node that cannot move (said once)
+        self.moving = asyncio.Lock()
+        self.failing_over: set[str] = set()  # actors whose node is lost, waiting for their move or in it
         self.import_root, self.export_root = _file_roots(self.config)
         self.commands = AdminCommands(self)
         self.admin_audit: AuditLog | None = None  # the chain of admin commands, opened by the first
@@ -113,7 +115,7 @@ class SupervisorActor(DurableHost):
         await self._tell_gateways()
         await self._start_gateways(host, ws_port)
         self.web_port = await self.handles[self.actors_of(GATEWAY)[0]].web_port.remote()
-        self._where_now()
+        await self._where_now()
         self.watchdog = asyncio.get_running_loop().create_task(self._watch())
         log.info("started", actors=len(self.plans), ws_port=self.ws_port, web_port=self.web_port)
         return {"ws_port": self.ws_port, "web_port": self.web_port, "actors": names}
@@ -157,7 +159,7 @@ class SupervisorActor(DurableHost):
             await self._start_again(name)
         self.incarnations = {name: ping["incarnation"] for name, ping in zip(names, pings, strict=True)}
         self.restarts = dict.fromkeys(unwired, 1)
-        self._where_now()
+        await self._where_now()
         gateway = self.actors_of(GATEWAY)[0]
         self.web_port = await self.handles[gateway].web_port.remote()
 
@@ -223,12 +225,9 @@ class SupervisorActor(DurableHost):
             if day is not None:
                 log.info("the open, at the configured time", day=day, at=self.config.open.at)
                 self.submit_local([OpenMarket([], day)])
+            if self.config.placement.failover:
+                self._fail_over()
             pings = await asyncio.gather(*(self._ping(name) for name in names))
-            silent = [name for name, ping in zip(names, pings, strict=True) if ping is None and name not in self.rewiring]
-            now = time.monotonic()
-            self.silent_since = {name: self.silent_since.get(name, now) for name in silent}
-            if silent and self.config.placement.failover:
-                self._fail_over(silent)
             for name, ping in zip(names, pings, strict=True):
                 if ping is None or name in self.rewiring:
                     continue
@@ -262,7 +261,7 @@ class SupervisorActor(DurableHost):
             self.restarts[name] = self.restarts.get(name, 0) + 1
             await self.update_address(name, address)  # type: ignore[arg-type]
             others = [n for n in self.handles if n not in (name, SUPERVISOR)]
-            await asyncio.gather(*(self.handles[n].update_address.remote(name, address) for n in others))
+            await asyncio.gather(*(self.handles[n].update_address.remote(name, address, handle) for n in others))
             log.warning("actor restarted and re-wired", actor=name, restarts=self.restarts[name])
         except Exception:
             log.exception("re-wiring failed; will retry", actor=name)
@@ -271,27 +270,31 @@ class SupervisorActor(DurableHost):
 
     # --- a lost node ------------------------------------------------------------------------------
 
-    def _fail_over(self, silent: list[str]) -> None:
-        """The silent actors whose node is gone (no live node carries its resource) are
-        created again on another node (``_move``), if their role can move."""
+    def _fail_over(self) -> None:
+        """The actors placed on a node that is gone (no live node carries its resource:
+        ``ray.cluster_resources()`` counts live nodes only) are created again on another
+        node (``_move``), if their role can move. One call to Ray's GCS per watch."""
         placement = self.config.placement
         resources = ray.cluster_resources()
         roles = {p.name: p.role for p in self.plans}
-        for name in silent:
-            node = self.placed.get(name)
-            if node is None or not lost(placement, node, resources):
+        for name, node in list(self.placed.items()):
+            if node is None or name in self.failing_over or not lost(placement, node, resources):
                 continue
             if roles[name] not in MOVABLE_ROLES:
-                log.error("actor's node is lost and its role cannot move: it waits for the node", actor=name, node=node)
+                if name not in self.stranded:
+                    self.stranded.add(name)
+                    log.error("actor's node is lost and its role cannot move: it waits for the node", actor=name, node=node)
                 continue
             target = failover_target(placement, node, self.placed, resources)
             if target is None:
                 log.error("actor's node is lost and no configured node is alive to take it", actor=name, node=node)
                 continue
+            log.warning("actor's node is lost: moving it", actor=name, node=node, to=target)
             self.rewiring.add(name)
-            asyncio.get_running_loop().create_task(self._move(name, node, target))
+            self.failing_over.add(name)
+            asyncio.get_running_loop().create_task(self._move(name, node, target, time.monotonic()))
 
-    async def _move(self, name: str, lost_node: str, target: str) -> None:
+    async def _move(self, name: str, lost_node: str, target: str, started: float) -> None:
         """Create ``name`` again on ``target``: the old actor (waiting for its node) is
         ended, the new one rebuilds its journal from the shipped copy (its new node's data
         dir is empty or stale: ``snapshots/shipping.py``), and everyone is given its new
@@ -300,9 +303,12 @@ class SupervisorActor(DurableHost):
         Guarantees: at most one actor of the name lives (Ray's names); the new one claims
         the shipped journal, so the old one, if its node comes back, can acknowledge
         nothing more."""
-        started = self.silent_since.get(name, time.monotonic())
         actor_plan = next(p for p in self.plans if p.name == name)
         namespace = self.setup.config.topology.namespace
+        async with self.moving:  # one at a time: each is wired with the moves before it
+            await self._move_now(name, lost_node, target, started, actor_plan, namespace)
+
+    async def _move_now(self, name: str, lost_node: str, target: str, started: float, actor_plan: ActorPlan, namespace: str) -> None:
         try:
             while True:
                 try:
@@ -316,18 +322,26 @@ class SupervisorActor(DurableHost):
             self.handles[name] = handle
             self.placed[name] = target
             self.addresses[name] = address  # type: ignore[assignment]
-            await handle.wire.remote(self.handles, self.addresses)
+            # those still waiting to move left out: a call to them would wait for their lost node
+            await handle.wire.remote({n: h for n, h in self.handles.items() if n not in self.failing_over or n == name}, self.addresses)
             await self._start_again(name)
             self.incarnations[name] = (await handle.ping.remote())["incarnation"]
             await self.update_address(name, address, handle)  # type: ignore[arg-type]
-            others = [n for n in self.handles if n not in (name, SUPERVISOR)]
-            await asyncio.gather(*(self.handles[n].update_address.remote(name, address, handle) for n in others))
+            # not those still waiting to move: each is wired with everything in its own turn
+            others = [n for n in self.handles if n not in (name, SUPERVISOR) and n not in self.failing_over]
+            told = await asyncio.gather(
+                *(asyncio.wait_for(self.handles[n].update_address.remote(name, address, handle), PING_TIMEOUT_S) for n in others), return_exceptions=True
+            )
+            for other, answer in zip(others, told, strict=True):
+                if isinstance(answer, Exception):  # itself gone or restarting: its own wiring will carry this move
+                    log.warning("could not tell an actor of a move; it learns it when it is wired again", actor=other, moved=name)
             seconds = round(time.monotonic() - started, 3)
             self.failovers[name] = {"from": lost_node, "to": target, "seconds": seconds}
             self.restarts[name] = self.restarts.get(name, 0) + 1
             log.warning("actor moved off a lost node", actor=name, lost=lost_node, to=target, seconds=seconds)
         finally:
             self.rewiring.discard(name)
+            self.failing_over.discard(name)
 
     def _create_on(self, actor_plan: ActorPlan, namespace: str, node: str) -> Any:
         """``_create`` on the given node, once the old actor's name is free."""
@@ -340,17 +354,16 @@ class SupervisorActor(DurableHost):
                     raise
                 time.sleep(0.05)
 
-    def _where_now(self) -> None:
+    async def _where_now(self) -> None:
         """Each actor's node as Ray has it now (after a supervisor restart the moves made
         before are only known this way)."""
         if not self.config.placement.nodes:
             return
         names = node_names(self.config.placement, ray.nodes())
-        for name, handle in self.handles.items():
-            if name == SUPERVISOR:
-                continue
-            node_id = ray.get(handle.node.remote())["id"]  # the control path: fine to wait
-            self.placed[name] = names.get(node_id, self.placed.get(name))
+        actors = [name for name in self.handles if name != SUPERVISOR]
+        nodes = await asyncio.gather(*(self.handles[name].node.remote() for name in actors))
+        for name, node in zip(actors, nodes, strict=True):
+            self.placed[name] = names.get(node["id"], self.placed.get(name))
 
     async def _start_again(self, name: str) -> None:
         """What a restarted, newly wired actor needs besides its links, by its role."""
