@@ -25,7 +25,8 @@ a snapshot written in parts committed, its manifest not yet), ``snapshot.write``
 the snapshot transaction: the manifest's, for one in parts), ``journal.truncate`` (inside
 the truncation transaction), ``reshard.built`` (``admin reshard``: the new journals built
 and the procedure committed, nothing switched), ``reshard.switch`` (the first actor's
-journal switched, the others not).
+journal switched, the others not), ``ship.before_append`` (``[placement] failover``: a
+group committed to the local journal, not yet to its shipped copy, nothing acknowledged).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ POINTS = (
     "journal.truncate",
     "reshard.built",
     "reshard.switch",
+    "ship.before_append",
 )
 
 

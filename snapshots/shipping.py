@@ -416,6 +416,7 @@ class ShippedJournal:
     def append(self, payloads: list[bytes]) -> int:
         first = self.local.last_seq + 1
         last = self.local.append(payloads)
+        self.local.crash.hit("ship.before_append")
         self.store.append(zip(range(first, last + 1), payloads, strict=True))
         return last
 

@@ -19,7 +19,19 @@ from typing import Any
 import pytest
 
 from tests.integration.ray_nodes import RayNodes
-from tests.integration.recovery import Ledger, admin, assert_books_match, stream_orders, with_demo_logins, write_conf_dir
+from snapshots.journal import Journal
+from snapshots.shipping import ShipStore
+from tests.integration.recovery import (
+    Ledger,
+    ServerProcess,
+    admin,
+    assert_books_match,
+    stream_orders,
+    wait_restarted,
+    with_demo_logins,
+    write_conf,
+    write_conf_dir,
+)
 from tests.integration.test_cluster import NODES, Brokerd, placement_toml
 from tests.integration.test_open_recovery import assert_allocated_exactly_once, orders_for_the_open, place, wait_all_done, write_open_conf
 
@@ -132,3 +144,33 @@ async def test_an_open_whose_blocks_are_working_when_a_node_is_lost_allocates_ev
         assert await asyncio.to_thread(server.stop) == 0
     finally:
         server.kill()
+
+
+async def test_killed_between_the_local_commit_and_the_ship_the_copy_catches_up(tmp_path: Path) -> None:
+    """One machine, journals shipped: an account shard SIGKILLed after a group is in its
+    local journal but before it is in the shipped copy (nothing of it acknowledged). Ray
+    restarts it on the same node: its local journal is trusted (nobody took over) and the
+    group the copy lacks is shipped before anything new; both copies then hold the same
+    records, and every acknowledged order is there once."""
+    config = write_conf(tmp_path / "conf", snapshot_every_events=150)
+    shared = tmp_path / "shared"
+    config.write_text(config.read_text() + f'\n[placement]\nshared_dir = "{shared}"\nfailover = true\n')
+    data = tmp_path / "data"
+    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": "ship.before_append:60:account-1"})
+    with server.running() as url:
+        ledger = Ledger()
+        await stream_orders(url, ledger, "ship", 300, clients=4, timeout=60)
+        await wait_restarted(url, "account-1")
+        assert (data / "crashed-ship.before_append").exists()
+        assert len(ledger.sent) == 300 and not ledger.unacked()
+        await assert_books_match(url, ledger)
+    for actor in ("account-0", "account-1", "instrument-0", "instrument-1", "venue-SIM"):
+        local = Journal(data / actor, actor, readonly=True)
+        try:
+            shipped = ShipStore(shared / "ship" / actor, actor).restored()
+            start = shipped.records[0][0] if shipped.records else local.last_seq + 1
+            assert shipped.last_seq == local.last_seq, actor
+            assert shipped.records == list(local.read_from(start)), actor
+            assert actor == "venue-SIM" or (shared / "audit" / actor).is_dir(), actor  # the venue keeps no audit chain
+        finally:
+            local.close()
