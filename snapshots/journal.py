@@ -65,17 +65,17 @@ class SnapshotInfo(msgspec.Struct, frozen=True):
     size: int
 
 
-def _record(payload: bytes) -> bytes:
+def checked_record(payload: bytes) -> bytes:
     return _CRC.pack(zlib.crc32(payload)) + payload
 
 
 @overload
-def _payload(record: bytes) -> bytes | None: ...
+def checked_payload(record: bytes) -> bytes | None: ...
 @overload
-def _payload(record: memoryview) -> memoryview | None: ...
+def checked_payload(record: memoryview) -> memoryview | None: ...
 
 
-def _payload(record: bytes | memoryview) -> bytes | memoryview | None:
+def checked_payload(record: bytes | memoryview) -> bytes | memoryview | None:
     """The payload if the checksum holds, else ``None`` (a view of a view: nothing copied)."""
     if len(record) < 4:
         return None
@@ -178,7 +178,7 @@ class Journal:
 
         def write(txn: lmdb.Transaction) -> None:
             for offset, payload in enumerate(payloads):
-                if not txn.put(_KEY.pack(first + offset), _record(payload), db=self.journal, overwrite=False):
+                if not txn.put(_KEY.pack(first + offset), checked_record(payload), db=self.journal, overwrite=False):
                     raise JournalCorrupt(f"{self.name}: sequence {first + offset} already written")
             self.crash.hit("journal.before_commit")
 
@@ -198,7 +198,7 @@ class Journal:
             payload = PARTS + _MANIFEST.pack(count, size)
 
         def write(txn: lmdb.Transaction) -> None:
-            txn.put(_KEY.pack(seq), _record(payload), db=self.snapshots)
+            txn.put(_KEY.pack(seq), checked_record(payload), db=self.snapshots)
             self.crash.hit("snapshot.write")
 
         self._write(write)
@@ -214,11 +214,11 @@ class Journal:
         def write(txn: lmdb.Transaction) -> None:
             nonlocal expected
             if snapshot is not None:
-                txn.put(_KEY.pack(snapshot[0]), _record(snapshot[1]), db=self.snapshots)
+                txn.put(_KEY.pack(snapshot[0]), checked_record(snapshot[1]), db=self.snapshots)
             for seq, payload in records:
                 if seq != expected:
                     raise JournalCorrupt(f"{self.name}: seed records jump from {expected - 1} to {seq}")
-                txn.put(_KEY.pack(seq), _record(payload), db=self.journal)
+                txn.put(_KEY.pack(seq), checked_record(payload), db=self.journal)
                 expected += 1
 
         self._write(write)
@@ -230,7 +230,7 @@ class Journal:
         assert self.parts is not None
         table, count, size = self.parts, 0, 0
         for part in parts:
-            key, record = _PART_KEY.pack(seq, count), _record(part)
+            key, record = _PART_KEY.pack(seq, count), checked_record(part)
 
             def write(txn: lmdb.Transaction, key: bytes = key, record: bytes = record, first: bool = count == 0) -> None:
                 if first:
@@ -294,7 +294,7 @@ class Journal:
                 (current,) = _KEY.unpack(key)
                 if current != expected:
                     raise JournalCorrupt(f"{self.name}: journal jumps from {expected - 1} to {current}; restore the data dir from a copy")
-                payload = _payload(record)
+                payload = checked_payload(record)
                 if payload is None:
                     raise JournalCorrupt(
                         f"{self.name}: journal record {current} fails its checksum; "
@@ -343,7 +343,7 @@ class Journal:
     def _checked(self, txn: lmdb.Transaction, seq: int, record: bytes | memoryview) -> list[memoryview] | None:
         """The snapshot's payload as views into the map (one, or its parts), every checksum
         checked; ``None`` if one fails or a part is missing."""
-        payload = _payload(memoryview(record))
+        payload = checked_payload(memoryview(record))
         if payload is None:
             return None
         if bytes(payload[: len(PARTS)]) != PARTS:
@@ -352,7 +352,7 @@ class Journal:
         parts: list[memoryview] = []
         for number in range(count):
             stored = None if self.parts is None else txn.get(_PART_KEY.pack(seq, number), db=self.parts)
-            part = None if stored is None else _payload(memoryview(stored))
+            part = None if stored is None else checked_payload(memoryview(stored))
             if part is None:
                 return None
             parts.append(part)
@@ -371,7 +371,7 @@ class Journal:
                 if not cursor.last():
                     return self._newest_snapshot_seq(txn)
                 (seq,) = _KEY.unpack(cursor.key())
-                if _payload(cursor.value()) is not None:
+                if checked_payload(cursor.value()) is not None:
                     return seq
             log.warning("torn journal tail cut", actor=self.name, seq=seq)
             self._cut(seq)
@@ -382,7 +382,7 @@ class Journal:
             cursor = txn.cursor(db=self.journal)
             found = cursor.last()
             while found:
-                if _payload(cursor.value()) is not None:
+                if checked_payload(cursor.value()) is not None:
                     return int(_KEY.unpack(cursor.key())[0])
                 found = cursor.prev()
             return self._newest_snapshot_seq(txn)
@@ -432,7 +432,7 @@ class Journal:
                 first = seq
             elif seq != previous + 1:
                 gaps.append((previous, seq))
-            if _payload(record) is None:
+            if checked_payload(record) is None:
                 bad.append(seq)
             else:
                 last_good = seq

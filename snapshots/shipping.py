@@ -38,7 +38,6 @@ import os
 import re
 import shutil
 import struct
-import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -46,13 +45,13 @@ from typing import NamedTuple
 import structlog
 
 from snapshots.crashpoints import NOWHERE, CrashPoints
-from snapshots.journal import Journal, JournalCorrupt, SnapshotInfo
+from snapshots.files import fsync_directory, write_bytes_atomically
+from snapshots.journal import Journal, JournalCorrupt, SnapshotInfo, checked_payload, checked_record
 
 log = structlog.get_logger("shipping")
 
 _FRAME = struct.Struct(">QI")  # seq, length of the checked record that follows
 _PART = struct.Struct(">I")  # a snapshot part's checked record's length
-_CRC = struct.Struct(">I")
 _TRAILER = b"\x00brokerd-snapshot-end\x00"
 _NAME = re.compile(r"^(claim|seg|snap)-(\d{8})(?:-(\d{16}))?(\.log|\.snap)?$")
 LOCAL_EPOCH_FILE = "shipped-epoch"  # in the local journal's folder: the epoch it was last written under
@@ -64,26 +63,6 @@ class ShippedCorrupt(JournalCorrupt):
 
 class Fenced(RuntimeError):
     """Another writer has claimed the shipped copy: this one must stop, acknowledging nothing."""
-
-
-def _checked(payload: bytes) -> bytes:
-    return _CRC.pack(zlib.crc32(payload)) + payload
-
-
-def _unchecked(record: bytes) -> bytes | None:
-    if len(record) < _CRC.size:
-        return None
-    (crc,) = _CRC.unpack_from(record)
-    payload = record[_CRC.size :]
-    return payload if zlib.crc32(payload) == crc else None
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class _Segment(NamedTuple):
@@ -190,7 +169,7 @@ class ShipStore:
             except FileExistsError:
                 continue  # another writer took it first: the next one
             os.close(fd)
-            _fsync_dir(self.folder)
+            fsync_directory(self.folder)
             self.epoch, self._roll = epoch, True
             return epoch
 
@@ -201,7 +180,7 @@ class ShipStore:
         for seq, payload in records:
             if first is None:
                 first = seq
-            checked = _checked(payload)
+            checked = checked_record(payload)
             data += _FRAME.pack(seq, len(checked))
             data += checked
         if first is None:
@@ -221,7 +200,7 @@ class ShipStore:
         self._close_segment()
         path = self.folder / f"seg-{self.epoch:08d}-{first:016d}.log"
         self._segment = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
-        _fsync_dir(self.folder)
+        fsync_directory(self.folder)
         self._roll = False
 
     def _close_segment(self) -> None:
@@ -269,18 +248,18 @@ class SnapshotFile:
         self.count = self.size = 0
 
     def write(self, part: bytes) -> None:
-        checked = _checked(part)
+        checked = checked_record(part)
         self.out.write(_PART.pack(len(checked)))
         self.out.write(checked)
         self.count, self.size = self.count + 1, self.size + len(part)
 
     def commit(self) -> None:
-        self.out.write(_PART.pack(0) + _checked(_TRAILER + struct.pack(">IQ", self.count, self.size)))
+        self.out.write(_PART.pack(0) + checked_record(_TRAILER + struct.pack(">IQ", self.count, self.size)))
         self.out.flush()
         os.fsync(self.out.fileno())
         self.out.close()
         os.replace(self.temporary, self.final)
-        _fsync_dir(self.final.parent)
+        fsync_directory(self.final.parent)
         self.store.check_fence()
 
 
@@ -312,7 +291,7 @@ def _read_segment(path: Path, name: str) -> Iterator[tuple[int, bytes]]:
             return
         seq, length = _FRAME.unpack_from(data, offset)
         end = offset + _FRAME.size + length
-        payload = _unchecked(data[offset + _FRAME.size : end]) if end <= len(data) else None
+        payload = checked_payload(data[offset + _FRAME.size : end]) if end <= len(data) else None
         if payload is None:
             if end >= len(data):
                 log.warning("torn shipped tail skipped", actor=name, segment=path.name, seq=seq)
@@ -330,13 +309,13 @@ def _read_snapshot(path: Path) -> bytes | None:
         (length,) = _PART.unpack_from(data, offset)
         offset += _PART.size
         if length == 0:  # the trailer
-            trailer = _unchecked(data[offset:])
+            trailer = checked_payload(data[offset:])
             if trailer is None or not trailer.startswith(_TRAILER):
                 return None
             count, size = struct.unpack_from(">IQ", trailer, len(_TRAILER))
             joined = b"".join(parts)
             return joined if count == len(parts) and size == len(joined) else None
-        part = _unchecked(data[offset : offset + length])
+        part = checked_payload(data[offset : offset + length])
         if part is None:
             return None
         parts.append(part)
@@ -475,10 +454,4 @@ def _local_epoch(path: Path) -> int:
 
 def _write_local_epoch(path: Path, epoch: int) -> None:
     """Written (and fsynced) before anything is shipped under ``epoch``."""
-    temporary = path / (LOCAL_EPOCH_FILE + ".tmp")
-    with open(temporary, "w") as out:
-        out.write(f"{epoch}\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path / LOCAL_EPOCH_FILE)
-    _fsync_dir(path)
+    write_bytes_atomically(path / LOCAL_EPOCH_FILE, f"{epoch}\n".encode())
