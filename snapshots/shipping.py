@@ -244,7 +244,7 @@ class SnapshotFile:
     def __init__(self, store: ShipStore, final: Path) -> None:
         self.store, self.final = store, final
         self.temporary = final.with_suffix(".tmp")
-        self.out = open(self.temporary, "wb")  # noqa: SIM115 - closed by commit
+        self.out = open(self.temporary, "wb")  # closed by commit
         self.count = self.size = 0
 
     def write(self, part: bytes) -> None:
