@@ -15,7 +15,7 @@ from actors.runtime.outputs import GATEWAY
 from actors.runtime.placement import check_cluster, node_of, placement_options
 from actors.runtime.roles import ROLES, Role, Shutdown
 from actors.runtime.router import SUPERVISOR
-from actors.supervisor.actor import SupervisorActor
+from actors.supervisor.actor import SupervisorActor, setup_digest
 from actors.supervisor.core import ActorPlan, gateway_plans, plan
 from model.config import Setup
 from server.gateway.actor import GatewayActor
@@ -24,6 +24,7 @@ from server.gateway.tls import scheme
 log = structlog.get_logger("server")
 PING_PATIENCE_S = 5.0  # a ping unanswered this long is logged as slow, never taken for a death
 KILL_PATIENCE_S = 10.0  # how long a killed actor's name may take to be free again
+ATTACH_PATIENCE_S = 60.0  # how long a running supervisor may take to serve (it may be re-attaching itself)
 
 
 class ServerRunning(RuntimeError):
@@ -47,10 +48,14 @@ GATEWAY_ROLE = Role(GATEWAY, gateway_plans, actor=_gateway_actor, args=_gateway_
 class BrokerServer:
     """One brokerd topology. ``start`` returns when it takes orders."""
 
-    def __init__(self, setup: Setup, host: str, ws_port: int) -> None:
+    def __init__(self, setup: Setup, host: str, ws_port: int, detached: bool = False) -> None:
         self.setup = setup
         self.host = host
         self.ws_port = ws_port
+        # on a cluster (``--address``): the supervisor outlives a driver that dies, and a
+        # driver that finds it serving attaches to it instead of starting another
+        self.detached = detached
+        self.attached = False  # this driver found the server running (``start``)
         self.supervisor: Any = None
         self.names: list[str] = []  # every actor of the topology, by name in its namespace (the supervisor first)
         self.web_port: int | None = None  # the web page and /metrics (docs/web.md); None: [web] enabled = false
@@ -68,8 +73,11 @@ class BrokerServer:
         actors = [(SUPERVISOR, SUPERVISOR), *((p.name, p.role) for p in plan(self.setup, ROLES.extended([GATEWAY_ROLE]), config.gateway.count))]
         check_cluster(config.placement, actors)
         self.names = [name for name, _ in actors]
+        running = _named(SUPERVISOR, namespace) if self.detached else None
+        if running is not None:
+            return await self._attach(running)
         await self._end_orphans()
-        options = {**supervisor_options(namespace), **placement_options(config.placement, node_of(config.placement, SUPERVISOR, SUPERVISOR))}
+        options = {**supervisor_options(namespace, self.detached), **placement_options(config.placement, node_of(config.placement, SUPERVISOR, SUPERVISOR))}
         self.supervisor = SupervisorActor.options(**options).remote(self.setup, config.gateway.count, roles=[GATEWAY_ROLE])  # type: ignore[attr-defined]
         try:
             started = await self.supervisor.start.remote(self.host, self.ws_port)
@@ -79,6 +87,25 @@ class BrokerServer:
             raise
         self.ws_port = started["ws_port"]
         self.web_port = started.get("web_port")
+        return self.url
+
+    async def _attach(self, supervisor: Any) -> str:
+        """Take over a running server whose driver died (the supervisor is detached): once
+        it serves, and only if it runs with this driver's setup. Raises ``ServerRunning``
+        for a server of another setup, or one that does not come to serve."""
+        deadline = asyncio.get_running_loop().time() + ATTACH_PATIENCE_S
+        while (point := await supervisor.attach_point.remote()) is None:
+            if asyncio.get_running_loop().time() > deadline:
+                raise ServerRunning(f"a brokerd supervisor is in the Ray namespace {self.setup.config.topology.namespace!r} but not serving after {ATTACH_PATIENCE_S:g} s")
+            await asyncio.sleep(0.2)
+        if point["setup"] != setup_digest(self.setup):
+            raise ServerRunning(
+                f"a brokerd server runs in the Ray namespace {self.setup.config.topology.namespace!r} with another configuration "
+                "(configuration, instruments, users or accounts differ): attach with the same, or stop it first"
+            )
+        self.supervisor, self.attached = supervisor, True
+        self.host, self.ws_port, self.web_port = point["host"], point["ws_port"], point["web_port"]
+        log.warning("attached to the running server: its driver had ended", url=self.url)
         return self.url
 
     @property
@@ -162,6 +189,11 @@ class BrokerServer:
             if restarting:
                 log.warning("supervisor answering again")
             slow = restarting = False
+
+
+def running_supervisor(namespace: str) -> Any:
+    """The supervisor of a server running in ``namespace`` (on the cluster joined), or None."""
+    return _named(SUPERVISOR, namespace)
 
 
 def _named(name: str, namespace: str) -> Any:

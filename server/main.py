@@ -115,26 +115,30 @@ async def serve(args: argparse.Namespace) -> int:
         return 2
     configure(config.logging.level)
     data_dir = Path(config.server.data_dir)
-    prepare_data_dir(data_dir, args.fresh, args.wipe)
-    try:  # a reshard under way or done: the journals' layout must be the configured one
-        _layout_lock = check_layout(data_dir, config.topology.account_shards)  # held until the process ends
-    except ReshardError as error:
-        print(f"brokerd: {error}", file=sys.stderr)
-        return 2
-
     namespace = config.topology.namespace
     own_ray = {} if args.address else embedded_ray(config.server.host)  # before Ray is imported: it reads the environment then
     import ray
 
     from actors.runtime.placement import PlacementError
-    from server.app import BrokerServer, ServerRunning
+    from server.app import BrokerServer, ServerRunning, running_supervisor
 
     if args.address:
         ray.init(address=args.address, namespace=namespace, **RAY_INIT_DEFAULTS)
+        if (args.fresh or args.wipe) and running_supervisor(namespace) is not None:  # never empty a running server's data dir
+            print(f"brokerd: a brokerd server runs in the Ray namespace {namespace!r}: --fresh and --wipe are refused", file=sys.stderr)
+            ray.shutdown()
+            return 2
     else:
         ray.init(namespace=namespace, num_cpus=os.cpu_count(), **RAY_INIT_DEFAULTS, **own_ray)
+    prepare_data_dir(data_dir, args.fresh, args.wipe)
+    try:  # a reshard under way or done: the journals' layout must be the configured one
+        _layout_lock = check_layout(data_dir, config.topology.account_shards)  # held until the process ends
+    except ReshardError as error:
+        print(f"brokerd: {error}", file=sys.stderr)
+        ray.shutdown()
+        return 2
 
-    server = BrokerServer(setup, config.server.host, config.server.ws_port)
+    server = BrokerServer(setup, config.server.host, config.server.ws_port, detached=bool(args.address))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -148,7 +152,8 @@ async def serve(args: argparse.Namespace) -> int:
         fix = f" fix={config.server.fix_port}" if config.drop_copy.enabled else ""  # only when something listens there
         # the page is on the WebSocket port unless [web] port gives it its own: named then only
         web = f" web={server.web_url}" if server.web_url and server.web_port != server.ws_port else ""
-        print(f"brokerd ready {url}{fix}{web} data={config.server.data_dir}", flush=True)
+        attached = " attached" if server.attached else ""  # a running server whose driver had ended
+        print(f"brokerd ready {url}{fix}{web} data={config.server.data_dir}{attached}", flush=True)
         stopping = loop.create_task(stop.wait())
         supervising = loop.create_task(server.supervise(config.server.supervisor_check_ms / 1000))
         done, _ = await asyncio.wait({stopping, supervising}, return_when=asyncio.FIRST_COMPLETED)

@@ -34,12 +34,15 @@ def actor_options(name: str, namespace: str) -> dict[str, Any]:
     }
 
 
-def supervisor_options(namespace: str) -> dict[str, Any]:
-    """The supervisor's: restarted by Ray like every actor, but owned by the driver, and
-    calls never retried — an operator's command caught by its death fails with a clear
-    error instead of running twice or waiting for the restart."""
+def supervisor_options(namespace: str, detached: bool = False) -> dict[str, Any]:
+    """The supervisor's: restarted by Ray like every actor, and calls never retried — an
+    operator's command caught by its death fails with a clear error instead of running
+    twice or waiting for the restart. Owned by the driver (the driver's end is the server's
+    end), or ``detached`` on a cluster (``--address``): then it outlives a driver that dies,
+    and the next driver attaches to it (``BrokerServer.start``)."""
     options = actor_options("supervisor", namespace)
-    del options["lifetime"]
+    if not detached:
+        del options["lifetime"]
     options["max_task_retries"] = 0
     return options
 

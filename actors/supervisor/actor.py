@@ -20,12 +20,14 @@ until it is done.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import ray
 import structlog
 
@@ -193,6 +195,14 @@ class SupervisorActor(DurableHost):
         wanted = {name: self.ws_port if shared else (ws_port + index if ws_port else 0) for index, name in enumerate(gateways) if index}
         ports = await asyncio.gather(*(self.handles[name].start.remote(host, port) for name, port in wanted.items()))
         self.gateway_ports = {gateways[0]: self.ws_port, **dict(zip(wanted, ports, strict=True))}
+
+    async def attach_point(self) -> dict[str, Any] | None:
+        """What a driver attaching to this running server needs (``BrokerServer.start``):
+        where the gateways serve and the digest of the setup this server runs with; None
+        while it is not serving yet (starting, or re-attaching after its own restart)."""
+        if self.watchdog is None or self.watchdog.done():
+            return None
+        return {"host": self.host, "ws_port": self.ws_port, "web_port": self.web_port, "setup": setup_digest(self.setup)}
 
     async def spend_nonce(self, key: str, nonce: str) -> bool:
         """A gateway's well-signed login: True the first time its nonce is spent for ``key``
@@ -557,6 +567,12 @@ class SupervisorActor(DurableHost):
 
     async def handle_of(self, name: str) -> Any:
         return self.handles[name]
+
+
+def setup_digest(setup: Setup) -> str:
+    """A fingerprint of everything a server runs with (configuration, instruments, users,
+    accounts): a driver attaches only to a server started with the same."""
+    return hashlib.sha256(msgspec.msgpack.encode(setup)).hexdigest()
 
 
 def _restarted() -> bool:

@@ -77,6 +77,7 @@ class Brokerd:
 
     def __init__(self, nodes: RayNodes, config: Path, data_dir: Path) -> None:
         self.log = config.parent / "brokerd.log"
+        self.ready_line = ""
         command = [sys.executable, str(ROOT / "run_server.py"), "--address", nodes.address, "--config", str(config), "--data-dir", str(data_dir), "--ws-port", "0"]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=nodes.env, cwd=ROOT, start_new_session=True)
@@ -87,6 +88,7 @@ class Brokerd:
         while time.monotonic() < deadline:
             line = self.process.stdout.readline()
             if line.startswith("brokerd ready "):
+                self.ready_line = line.strip()
                 return line.split()[2]
             if not line and self.process.poll() is not None:
                 break
@@ -170,3 +172,42 @@ async def test_a_placement_naming_a_node_the_cluster_lacks_is_refused_at_start(n
     assert code == 2, log[-3000:]
     assert "[placement] node 'd': no live node of the Ray cluster has the resource 'brokerd_d'" in log
     assert not any((data / node).exists() for node in NODES), "nothing may start before the check"
+
+
+async def test_a_driver_that_dies_leaves_the_server_running_and_the_next_one_attaches(nodes: RayNodes, tmp_path: Path) -> None:
+    """On a cluster the supervisor is detached: ``kill -9`` of the driver leaves the server
+    trading; the same command started again attaches to it (same URL, no actor restarted),
+    a driver with another configuration is refused, and SIGTERM to the attached driver
+    stops the whole server."""
+    data = tmp_path / "data"
+    config = write_conf_dir(tmp_path / "conf", placement_toml(data))
+    first = Brokerd(nodes, config, data / "main")
+    second = other = None
+    try:
+        url = await asyncio.to_thread(first.ready)
+        before = {actor["name"]: actor["pid"] for actor in (await admin_status(url))["actors"]}
+        first.process.kill()  # SIGKILL: no clean stop
+        first.process.wait()
+        accounts = [f"T{index:02d}" for index in range(1, 41)]
+        async with connect(url) as trader:  # the server trades on without a driver
+            order_id = cloid("driverless")
+            await trader.new_order(account_on(0, accounts), order_id, symbol_on(1), "buy", type="market", qty="1")
+            assert (await final_report(trader, order_id, timeout=30))["status"] == "filled"
+
+        changed = write_conf_dir(tmp_path / "other", placement_toml(data).replace("instrument_actors = 2", "instrument_actors = 2\n\n[risk]\nmax_order_qty = \"7\""))
+        other = Brokerd(nodes, changed, data / "main")
+        assert await asyncio.to_thread(other.process.wait, 120) == 2
+        assert "with another configuration" in other.log.read_text()
+
+        second = Brokerd(nodes, config, data / "main")
+        assert await asyncio.to_thread(second.ready) == url
+        assert second.ready_line.endswith(" attached"), second.ready_line
+        after = {actor["name"]: actor["pid"] for actor in (await admin_status(url))["actors"]}
+        assert after == before, "attaching restarted actors"
+        assert await asyncio.to_thread(second.stop) == 0
+        with pytest.raises(OSError):  # nothing listens any more
+            await admin_status(url)
+    finally:
+        for server in (first, other, second):
+            if server is not None:
+                server.kill()

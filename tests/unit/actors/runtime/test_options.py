@@ -22,3 +22,6 @@ def test_every_actor_but_the_supervisor_is_detached_so_it_outlives_the_superviso
     assert "lifetime" not in supervisor  # owned by the driver: the driver's end is the server's end
     assert supervisor["max_restarts"] == -1  # Ray restarts it; it re-attaches to the actors
     assert supervisor["max_task_retries"] == 0  # an admin command caught by its death fails, never runs twice
+    on_a_cluster = supervisor_options("ns", detached=True)
+    assert on_a_cluster["lifetime"] == "detached"  # outlives a driver that dies; the next one attaches
+    assert on_a_cluster["max_task_retries"] == 0
