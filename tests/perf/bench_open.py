@@ -74,7 +74,7 @@ import msgspec
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from actors.runtime.placement import ship_root, shared_paths  # noqa: E402
+from actors.runtime.placement import shared_paths, ship_root  # noqa: E402
 from model import fixed  # noqa: E402
 from model.config import AccountSeed, Setup, User  # noqa: E402
 from model.enums import AssetClass  # noqa: E402

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import multiprocessing
 import os
 import shutil
@@ -65,6 +66,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +184,7 @@ class Loader:
         self.login = login
         self.key = key or BENCH_KEY
         self.errors = 0
+        self.first_error = ""
 
     async def __aenter__(self) -> Loader:
         from websockets.asyncio.client import connect
@@ -224,6 +227,52 @@ class Loader:
                 credit.release()
         await sender
 
+    async def stream(self, frames: Iterable[bytes], window: int, stop: asyncio.Event, acked: list[float], patience_s: float) -> None:
+        """Send ``frames`` keeping ``window`` replies outstanding until ``stop`` is set, then
+        read the replies to what was sent. Appends the time (``perf_counter``) of each reply
+        to ``acked``; an ``error`` reply is counted in ``errors`` instead (the first kept in
+        ``first_error``). For a load that runs through an event (``bench_cluster.py
+        --lose-node``), where a fixed count would end before or after it.
+
+        Guarantees: returns only once every frame sent is answered; raises if, after
+        ``stop``, no reply comes for ``patience_s`` while some are still missing."""
+        credit = asyncio.Semaphore(window)
+        sent = received = 0
+
+        async def send() -> None:
+            nonlocal sent
+            for frame in frames:
+                await credit.acquire()
+                if stop.is_set():
+                    return
+                await self.socket.send(frame, text=True)
+                sent += 1
+
+        sender = asyncio.create_task(send())
+        quiet_since = None
+        while not sender.done() or received < sent:
+            try:  # recv is safe to cancel: a timeout loses no message
+                message = await asyncio.wait_for(self.socket.recv(decode=False), 0.2)
+            except TimeoutError:
+                if stop.is_set():
+                    credit.release()  # a sender waiting for the replies still owed sees the stop
+                    quiet_since = quiet_since or time.perf_counter()
+                    if time.perf_counter() - quiet_since > patience_s:
+                        sender.cancel()
+                        raise RuntimeError(f"{sent - received} replies missing {patience_s:g} s after the load stopped") from None
+                continue
+            quiet_since = None
+            if b'"id":' not in message[:12]:  # an execution report, not a reply
+                continue
+            received += 1
+            credit.release()
+            if b'"type":"error"' in message:
+                self.errors += 1
+                self.first_error = self.first_error or message.decode(errors="replace")[:300]
+            else:
+                acked.append(time.perf_counter())
+        await sender
+
     async def paced(self, frames: list[bytes], interval: float, start: float) -> list[float]:
         """Send frame i at start + i × interval; the latency of each acked frame, seconds."""
         sent_at: dict[bytes, float] = {}
@@ -250,6 +299,12 @@ class Loader:
 def _id_key(message: bytes) -> bytes:
     """Request frames, brokerd's replies and echoes all start ``{"id":N,``."""
     return message[: message.index(b",")]
+
+
+def endless_frames(tag: str, first_id: int) -> Iterator[bytes]:
+    """One-order frames as ``frames`` makes them, without end (made as they are sent)."""
+    for request_id in itertools.count(first_id):
+        yield frames(1, 1, tag, request_id)[0]
 
 
 def frames(count: int, per_frame: int, tag: str, first_id: int) -> list[bytes]:
