@@ -17,8 +17,8 @@ from tests.perf import bench_order_entry
 
 
 @asynccontextmanager
-async def server(answer: Callable[[Any, int], Awaitable[None]]) -> AsyncIterator[tuple[str, list[int]]]:
-    """A WebSocket server on loopback calling ``answer(socket, n)`` for the n-th frame it
+async def server(answer: Callable[[Any, int, str], Awaitable[None]]) -> AsyncIterator[tuple[str, list[int]]]:
+    """A WebSocket server on loopback calling ``answer(socket, n, frame)`` for the n-th frame it
     reads (from 1); yields its URL and a one-item list counting the frames read."""
     read = [0]
 
