@@ -2,6 +2,7 @@
 
     python tests/perf/bench_cluster.py [--orders-entry 20000] [--open-orders 1000000] [--repeats 3]
         [--skip-entry] [--skip-open] [--open-accounts 100000] [--clients 4] [--rate 2000] [--latency-seconds 5]
+        [--lose-node [--lose-orders 4000]]
 
 Two setups, each a Ray cluster of ``tests/integration/ray_nodes.py`` on this machine with
 brokerd joined to it as an operator runs it (``run_server.py --address``, a config dir
@@ -41,9 +42,19 @@ share this machine's cores (two on the development machine): the ratio says what
 cluster's extra processes and its cross-node links cost, not what three machines would
 give.
 
-A lost node's recovery time is not measured here; it would be a third phase beside
-``entry_phase`` and ``open_phase``, given the running ``Deployment``s: ``deployment.nodes``
-is the ``RayNodes`` whose ``remove``/``add`` lose and bring back a node.
+``--lose-node`` adds a third phase, on the three-node cluster alone, with ``[placement]
+failover`` (a shared dir beside the nodes' data dirs, node ``a``'s actors to ``b``, as
+``tests/integration/test_failover.py``) and that test's Ray health checks (``HEALTH_CHECKS``:
+a check each second, 5 failures), a fresh cluster each repeat (node ``a`` is gone for good):
+``--clients`` traders stream one-order frames (``bench_order_entry``'s ``Loader``); once
+``--lose-orders`` are acknowledged node ``a`` is removed (``RayNodes.remove``) and its data
+dir deleted; ``admin status`` is polled every 0.2 s until each actor that ran on ``a`` shows
+``failed_over``; then ``--lose-orders`` more are acknowledged (``after``), and as many again
+(``later``). Figures, medians of ``--repeats``: the removal → that status (``removal → moved
+s``), the supervisor's own ``seconds`` (the loss seen → the last actor moved), their
+difference (≈ the removal → the loss seen: Ray's node-death detection, which dominates), the
+acked orders/s before the removal, after the move and later, and their ratios to before,
+the longest time no order was acknowledged, and the orders refused.
 """
 
 from __future__ import annotations
@@ -52,6 +63,7 @@ import argparse
 import asyncio
 import csv
 import io
+import itertools
 import json
 import os
 import re
@@ -61,6 +73,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import date
@@ -77,6 +90,7 @@ from model.config import PlacementNode, PlacementRule, Setup, load_setup  # noqa
 from model.instruments import Instrument  # noqa: E402
 from tests.integration.ray_nodes import RayNodes, resource_of  # noqa: E402
 from tests.integration.test_cluster import Brokerd  # noqa: E402
+from tests.integration.test_failover import HEALTH_CHECKS  # noqa: E402
 from tests.perf import bench_open, bench_order_entry  # noqa: E402
 
 CLUSTER = "cluster"
@@ -84,6 +98,10 @@ ONE_NODE = "one node"
 # (actor patterns, node): the first rule that matches places an actor, as in test_cluster.py
 CLUSTER_RULES = ((("supervisor", "gateway", "venue"), "c"), (("account-0", "instrument-0"), "a"), (("account", "instrument-*"), "b"))
 ONE_NODE_RULES = ((("*",), "c"),)
+LOST_NODE, TAKES_OVER = "a", "b"  # --lose-node: the node removed, and the one its actors move to
+MOVED_WITHIN_S = 120  # --lose-node: a run whose lost actors are not moved by then is refused
+REPLIES_WITHIN_S = 60  # --lose-node: once the load stops, how long a reply still owed may take
+POLL_S = 0.2  # --lose-node: how often admin status is asked whether the lost actors have moved
 STOP_PATIENCE_S = 600  # a server's clean stop snapshots its whole book: a million orders take a while
 NOTE = ("the {cores} cores of this machine are shared by every node (and by the load generator): "
         "the ratio is what the cluster's extra processes and cross-node links cost, not what three machines would give")
@@ -193,16 +211,22 @@ def accounts_csv(setup: Setup) -> str:
 
 class Deployment:
     """One setup: a Ray cluster of ``ray_nodes.py`` (``start``/``stop``) and the servers
-    started on it (``serve``: ``bench_open.Serve``)."""
+    started on it (``serve``: ``bench_open.Serve``). ``env``: more Ray settings for every
+    node (``HEALTH_CHECKS``); ``failover``: the servers ship their journals and move a lost
+    node's actors (``[placement] failover``, ``LOST_NODE`` to ``TAKES_OVER``)."""
 
-    def __init__(self, label: str, names: list[str], rules: Sequence[tuple[tuple[str, ...], str]]) -> None:
+    def __init__(self, label: str, names: list[str], rules: Sequence[tuple[tuple[str, ...], str]], env: dict[str, str] | None = None,
+                 failover: bool = False) -> None:
         self.label = label
         self.names = names
         self.rules = rules
+        self.env = env or {}
+        self.failover = failover
         self.nodes: RayNodes | None = None
 
     def start(self) -> None:
         self.nodes = RayNodes(self.names)
+        self.nodes.env.update(self.env)
         self.nodes.start()
 
     def stop(self) -> None:
@@ -217,11 +241,11 @@ class Deployment:
         data = Path(config.server.data_dir)
         nodes = {name: PlacementNode(resource=resource_of(name), data_dir=str(data / f"node-{name}")) for name in self.names}
         rules = [PlacementRule(actors=list(actors), node=node) for actors, node in self.rules]
-        config = msgspec.structs.replace(
-            config,
-            placement=msgspec.structs.replace(config.placement, nodes=nodes, rules=rules),
-            batching=msgspec.structs.replace(config.batching, link_host="node"),
-        )
+        placement = msgspec.structs.replace(config.placement, nodes=nodes, rules=rules)
+        if self.failover:  # as test_failover.py: the shared dir beside the nodes' dirs, node a's actors to b
+            nodes[LOST_NODE] = msgspec.structs.replace(nodes[LOST_NODE], failover_to=TAKES_OVER)
+            placement = msgspec.structs.replace(placement, nodes=nodes, shared_dir=str(data / "shared"), failover=True)
+        config = msgspec.structs.replace(config, placement=placement, batching=msgspec.structs.replace(config.batching, link_host="node"))
         return msgspec.structs.replace(setup, config=config)
 
     @asynccontextmanager
@@ -334,6 +358,134 @@ async def open_phase(args: argparse.Namespace, setups: list[Deployment]) -> dict
     return results
 
 
+async def lose_node_phase(args: argparse.Namespace) -> dict[str, list[float]]:
+    """A lost node, per repeat on a fresh three-node cluster with ``[placement] failover``
+    (node ``a`` gone for good, so each repeat needs a new one): ``lose_node``'s figures."""
+    entry = bench_order_entry.options().parse_args(["--clients", str(args.clients)])
+    results: dict[str, list[float]] = {}
+    for repeat in range(args.repeats):
+        deployment = Deployment(CLUSTER, ["c", "a", "b"], CLUSTER_RULES, env=HEALTH_CHECKS, failover=True)
+        server_setup = bench_order_entry.bench_setup("bench-cluster-lose")
+        await asyncio.to_thread(deployment.start)
+        try:
+            async with deployment.serve(server_setup) as url:
+                figures = await lose_node(url, deployment, server_setup, args.lose_orders, entry.clients, entry.window, f"r{repeat}")
+        finally:
+            await asyncio.to_thread(deployment.stop)
+            shutil.rmtree(server_setup.config.server.data_dir, ignore_errors=True)
+        for name, value in figures.items():
+            results.setdefault(name, []).append(value)
+        print(f"  lose-node repeat {repeat + 1}: " + ", ".join(f"{k}={v:,.2f}" for k, v in figures.items()), flush=True)
+    return results
+
+
+async def lose_node(url: str, deployment: Deployment, setup: Setup, orders: int, clients: int, window: int, tag: str) -> dict[str, float]:
+    """Traders stream one-order frames (``bench_order_entry``'s ``Loader``, ``clients``
+    connections of ``window`` in flight); once ``orders`` are acknowledged node ``a`` is
+    removed (its data dir deleted: its disk went with it), ``admin status`` is polled until
+    every actor that ran on it shows ``failed_over``, then twice ``orders`` more are
+    acknowledged and the load stops. Figures: the seconds from the removal to that status;
+    the supervisor's own ``seconds`` (the loss seen → the last actor moved, the largest); the
+    acked orders/s before the removal, of the first ``orders`` after the move (``after``)
+    and of the next ``orders`` (``later``: past what follows the move at once), and their
+    ratios to before; the longest time no order was acknowledged; the orders refused. The
+    removal → the loss seen is the difference of the first two (to within ``POLL_S`` and an
+    ``admin status``'s time)."""
+    assert deployment.nodes is not None
+    operator = next(user for user in setup.users if user.role in ("platform_operator", "admin"))
+    status = await admin_status(url, operator.key, operator.secret, 60)
+    assert status is not None, "admin status did not answer"
+    lost = [actor["name"] for actor in status["actors"] if actor.get("placed_on") == LOST_NODE]
+    await bench_order_entry.throughput(url, True, clients, 2000, 1, window, tag + "warm")
+    acked: list[float] = []
+    stop = asyncio.Event()
+    loaders = [bench_order_entry.Loader(url, True) for _ in range(clients)]
+    async with AsyncExitStack() as stack:
+        for loader in loaders:
+            await stack.enter_async_context(loader)
+        streams = [asyncio.create_task(loader.stream(bench_order_entry.endless_frames(f"{tag}lose{c}", 1 + c * 10**7), window, stop, acked, REPLIES_WITHIN_S))
+                   for c, loader in enumerate(loaders)]
+        try:
+            started = time.perf_counter()
+            await acknowledged(acked, orders, streams)
+            removed = time.perf_counter()
+            await asyncio.to_thread(deployment.nodes.remove, LOST_NODE)
+            remove_s = time.perf_counter() - removed
+            shutil.rmtree(Path(setup.config.server.data_dir) / f"node-{LOST_NODE}", ignore_errors=True)
+            actors = await failed_over(url, operator.key, operator.secret, lost)
+            moved = time.perf_counter()
+            await acknowledged(acked, len(acked) + orders, streams)
+            settled = time.perf_counter()
+            await acknowledged(acked, len(acked) + orders, streams)
+            ended = time.perf_counter()
+        finally:
+            stop.set()
+            await asyncio.gather(*streams)
+    refused = sum(loader.errors for loader in loaders)
+    if refused:
+        print(f"    {refused} orders refused, the first: {next(loader.first_error for loader in loaders if loader.first_error)}", flush=True)
+    for name in lost:
+        move = actors[name]["failed_over"]
+        if (move["from"], move["to"]) != (LOST_NODE, TAKES_OVER):
+            raise RuntimeError(f"{name} moved from {move['from']} to {move['to']}, not from {LOST_NODE} to {TAKES_OVER}")
+    before = sum(1 for t in acked if t < removed) / (removed - started)
+    after = sum(1 for t in acked if moved <= t < settled) / (settled - moved)
+    later = sum(1 for t in acked if settled <= t < ended) / (ended - settled)
+    times = sorted([started, *acked])
+    supervisor_s = float(max(actors[name]["failed_over"]["seconds"] for name in lost))  # the SDK gives numbers as Decimal
+    return {
+        "removal → moved s": moved - removed,
+        "supervisor seconds": supervisor_s,
+        "removal → seen s (≈)": moved - removed - supervisor_s,
+        "remove call s": remove_s,
+        "longest ack gap s": max(b - a for a, b in itertools.pairwise(times)),
+        "before acked/s": before,
+        "after acked/s": after,
+        "later acked/s": later,
+        "after ÷ before": after / before,
+        "later ÷ before": later / before,
+        "refused": refused,
+    }
+
+
+async def acknowledged(acked: list[float], count: int, streams: list[asyncio.Task[None]]) -> None:
+    """Until ``count`` orders are acknowledged; a stream that ended early (its connection
+    lost) raises here rather than waiting for ever."""
+    while len(acked) < count:
+        for stream in streams:
+            if stream.done():
+                stream.result()
+                raise RuntimeError("an order stream ended before its load was stopped")
+        await asyncio.sleep(0.02)
+
+
+async def admin_status(url: str, key: str, secret: str, timeout: float) -> dict[str, Any] | None:
+    """``admin status``'s result, None if it did not answer within ``timeout`` or answered
+    otherwise (while a node is lost, the actors on it may not answer)."""
+    from server.client.sdk import BrokerClient
+
+    try:
+        async with asyncio.timeout(timeout), BrokerClient(url, key, secret) as client:
+            reply = await client.request({"op": "admin", "command": "status", "args": []})
+    except TimeoutError:
+        return None
+    return reply["result"] if reply.get("ok") else None
+
+
+async def failed_over(url: str, key: str, secret: str, names: list[str]) -> dict[str, dict[str, Any]]:
+    """``admin status``'s actors, by name, once every one of ``names`` shows ``failed_over``
+    (polled every ``POLL_S``; each poll waits ``POLL_S`` × 10 at most)."""
+    deadline = time.monotonic() + MOVED_WITHIN_S
+    while time.monotonic() < deadline:
+        status = await admin_status(url, key, secret, POLL_S * 10)
+        if status is not None:
+            actors = {actor["name"]: actor for actor in status["actors"]}
+            if all(actors[name].get("failed_over") for name in names):
+                return actors
+        await asyncio.sleep(POLL_S)
+    raise RuntimeError(f"the lost node's actors ({', '.join(names)}) were not moved within {MOVED_WITHIN_S} s")
+
+
 # --- the run -----------------------------------------------------------------------------------
 
 ENTRY_FIGURES = ("one-order acked/s", "frames of 100 acked/s", "ack p50 ms", "ack p99 ms")
@@ -357,6 +509,7 @@ async def run(args: argparse.Namespace) -> None:
     print(f"brokerd on three Ray nodes (c, a, b) beside one node (c), medians of {args.repeats}, alternating; note: {note}", flush=True)
     entry = {} if args.skip_entry else await entry_phase(args, setups)
     opening = {} if args.skip_open else await open_phase(args, setups)
+    losing = await lose_node_phase(args) if args.lose_node else {}
     print()
     if entry:
         print(f"order entry: {args.clients} clients, {args.orders_entry:,} orders per run (frames of 100: twice as many), "
@@ -366,6 +519,16 @@ async def run(args: argparse.Namespace) -> None:
         print(f"the open: {args.open_orders:,} orders from a basket file, {args.open_accounts:,} accounts, 2 shards, 2 instrument actors, "
               f"medians of {args.repeats} (cycle_cpu_s: every process of the setup)")
         print(table(opening, OPEN_FIGURES))
+    if losing:
+        print(f"a lost node: three nodes with [placement] failover, node {LOST_NODE} removed while {args.clients} clients stream one-order frames "
+              f"({args.lose_orders:,} acked before the removal, as many after the move, as many later), a fresh cluster each time, medians of {args.repeats}")
+        for name, values in losing.items():
+            print(f"  {name:<22} {statistics.median(values):>10,.2f}   runs {', '.join(f'{v:,.2f}' for v in values)}")
+        seen, move = statistics.median(losing["removal → seen s (≈)"]), statistics.median(losing["supervisor seconds"])
+        verdict = "Ray's node-death detection dominates" if seen > move else "the move itself took longer than Ray's node-death detection here"
+        print(f"  {verdict}: {seen:.1f} s from the removal until the supervisor saw the loss (Ray's health checks: "
+              f"{', '.join(f'{k}={v}' for k, v in HEALTH_CHECKS.items())}, as test_failover.py; Ray's defaults take 3-4 times longer), "
+              f"then {move:.1f} s to move the actors ('supervisor seconds': the loss seen → the last actor wired)")
     print(f"note: {note}")
 
 
@@ -381,6 +544,8 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=entry.latency_seconds)
     parser.add_argument("--skip-entry", action="store_true", help="measure the open only")
     parser.add_argument("--skip-open", action="store_true", help="measure order entry only")
+    parser.add_argument("--lose-node", action="store_true", help="a third phase: node a lost under load, with [placement] failover (a fresh cluster each repeat)")
+    parser.add_argument("--lose-orders", type=int, default=4000, help="--lose-node: orders acknowledged before the removal, and twice again after the move")
     args = parser.parse_args()
     # the cluster's processes and the servers import this checkout's code, whatever is installed
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])

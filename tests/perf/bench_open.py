@@ -1,7 +1,7 @@
 """The headline: a market-open cycle at scale, beside raw LMDB appends of as many records.
 
     python tests/perf/bench_open.py [--orders 1000000] [--symbols 500] [--accounts 100000] [--repeats 1] [--basket | --basket-only]
-        [--files N | --max-rows N] [--settle S] [--probe DIR [--trace N] [--trim]] [--audit-off] [--alerts-off]
+        [--files N | --max-rows N] [--settle S] [--probe DIR [--trace N] [--trim]] [--audit-off] [--alerts-off] [--failover]
 
 An advisor's ``--accounts`` accounts queue ``--orders`` market orders for the open
 (fractional quantities and notional amounts, buys and sells, spread over ``--symbols``
@@ -27,6 +27,14 @@ the cycle costs, a figure that a busy machine bends far less than the wall clock
 Baseline in the same run: the time to append as many allocation records (a msgpack tuple
 of order id, account, qty, price, cash each) raw into an LMDB file, 1,000 per fsynced
 transaction. The ratio cycle ÷ raw is the figure that holds on a noisy machine.
+
+``--failover``: the server ships its journals (``[placement] shared_dir`` = ``shared`` in the
+run's temp data dir, ``failover = true``; no ``[placement.nodes]``, so nothing moves): every
+group commit is also appended and fsynced under ``<shared_dir>/ship/<actor>/`` before its ack
+(``snapshots/shipping.py``), the audit chains and the basket's import dir are under the shared
+dir. ``shipped_gb`` is the shipped copy's size (also counted in ``data_gb``). The cost of
+shipping is this run's figures against a run without the flag (there is no same-run
+baseline server here: the raw LMDB ratio is the figure to compare).
 
 The basket files: as many as ``[basket] max_rows`` needs (a day of 10,000,000 orders is ten
 files of the default 1,000,000), or ``--files N`` (``max_rows`` raised to fit), loaded one
@@ -66,6 +74,7 @@ import msgspec
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from actors.runtime.placement import shared_paths, ship_root  # noqa: E402
 from model import fixed  # noqa: E402
 from model.config import AccountSeed, Setup, User  # noqa: E402
 from model.enums import AssetClass  # noqa: E402
@@ -121,6 +130,8 @@ def bench_setup(args: argparse.Namespace, data_dir: str):  # type: ignore[no-unt
     )
     if args.audit_off:  # the audit log's cost apart: the same cycle without its records
         config = msgspec.structs.replace(config, audit=msgspec.structs.replace(config.audit, enabled=False))
+    if args.failover:  # journals shipped to a "shared" folder of the same disk
+        config = msgspec.structs.replace(config, placement=msgspec.structs.replace(config.placement, shared_dir=str(Path(data_dir) / "shared"), failover=True))
     if args.alerts_off:  # the risk alerts' cost apart: no correlation or volatility alert to review
         config = msgspec.structs.replace(config, portfolio=msgspec.structs.replace(config.portfolio, correlation_alert="", volatility_jump_pct=""))
     symbols = instruments(args.symbols)
@@ -432,7 +443,7 @@ async def one_server(args: argparse.Namespace, basket: bool, serve: Serve = in_p
     setup = bench_setup(args, data_dir)
     names: list[str] = []
     if basket:
-        imports = setup.config.admin.import_root(data_dir)
+        imports = shared_paths(setup.config).admin.import_root(data_dir)  # under the shared dir when there is one
         imports.mkdir(parents=True, exist_ok=True)
         names = write_baskets(args, setup.instruments, imports, file_count(args, setup.config.basket.max_rows))
     server = serve(setup)  # entered and left by hand: the memory is sampled until the server has stopped
@@ -469,6 +480,10 @@ async def one_server(args: argparse.Namespace, basket: bool, serve: Serve = in_p
     raw = raw_lmdb(args.orders, raw_dir)
     shutil.rmtree(raw_dir, ignore_errors=True)
     journal_bytes = sum(f.stat().st_size for f in Path(data_dir).rglob("*") if f.is_file() and f.parent.name != "imports")
+    ship = ship_root(setup.config)
+    shipped_bytes = sum(f.stat().st_size for f in ship.rglob("*") if f.is_file()) if ship is not None else 0
+    if ship is not None and not shipped_bytes:  # a run that shipped nothing measured nothing of the shipping
+        raise RuntimeError(f"--failover: nothing was shipped to {ship}")
     shutil.rmtree(data_dir, ignore_errors=True)
     print(f"  largest processes (peak resident: anonymous + file-backed): {memory.largest()}", flush=True)
     print(memory.table(args.orders), flush=True)
@@ -491,6 +506,7 @@ async def one_server(args: argparse.Namespace, basket: bool, serve: Serve = in_p
         "machine_used_start_gb": memory.machine_start / 2**30,
         "machine_used_peak_gb": memory.machine_peak / 2**30,
         "data_gb": journal_bytes / 2**30,
+        **({"shipped_gb": shipped_bytes / 2**30} if ship is not None else {}),
     }
 
 
@@ -516,6 +532,7 @@ async def run(args: argparse.Namespace) -> None:
     print()
     print(
         f"market-open cycle: {args.orders:,} orders, {args.symbols} symbols, {args.accounts:,} accounts, {args.shards} shards, {args.instrument_actors} instrument actors"
+        + (", journals shipped ([placement] failover)" if args.failover else "")
     )
     for path in paths:
         print(f" queued {'over WebSocket' if path == 'websocket' else 'from a basket file'}:")
@@ -550,6 +567,8 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument("--trace", type=int, default=0, help="with --probe: tracemalloc with this many frames in every actor (slow)")
     parser.add_argument("--audit-off", action="store_true", help="[audit] enabled = false: the cycle without the audit log's records")
     parser.add_argument("--alerts-off", action="store_true", help="[portfolio] correlation_alert and volatility_jump_pct off: the cycle without the alerts' reviews")
+    parser.add_argument("--failover", action="store_true",
+                        help="[placement] shared_dir (in the temp data dir) and failover = true: every journal shipped as it is written")
     parser.add_argument("--trim", action="store_true", help="with --probe: each dump also measures malloc_trim(0)")
     return parser
 

@@ -43,6 +43,12 @@ instead: the ratio on ÷ off is the cost of the audit log (docs/audit.md).
 same without: the ratio on ÷ off is the cost of the crossing check on orders that do not
 cross (docs/liquidity.md).
 
+``--failover``: the measured server ships its journals (``[placement] shared_dir``, a folder
+of its temp data dir, and ``failover = true``: each group commit also appended and fsynced
+to ``<shared_dir>/ship/<actor>/`` before the ack, ``snapshots/shipping.py``), the second the
+same journal mode without ``[placement]``: the ratio on ÷ off is the cost of journal shipping
+on one disk (docs/scale.md, "A lost node"). No ``[placement.nodes]``: nothing moves.
+
 Orders are IOC buy limits 5 % below the market: every order is risk-checked, reserved,
 acknowledged, routed to the simulated venue, canceled there and released — the whole
 path, without building up a book.
@@ -52,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import multiprocessing
 import os
 import shutil
@@ -59,6 +66,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +87,7 @@ ACCOUNTS = [f"P{index:04d}" for index in range(200)]
 WATCHED = "W0001"  # the other user's account in the fairness run
 
 
-def bench_setup(namespace: str, shards: int | None = None, instrument_actors: int | None = None, durability: str = "fsync", in_flight: int | None = None, api_key: bool = False, portfolio: bool | None = None, audit: bool = True, crossing: bool = False, bars: bool = True):  # type: ignore[no-untyped-def]
+def bench_setup(namespace: str, shards: int | None = None, instrument_actors: int | None = None, durability: str = "fsync", in_flight: int | None = None, api_key: bool = False, portfolio: bool | None = None, audit: bool = True, crossing: bool = False, bars: bool = True, failover: bool = False):  # type: ignore[no-untyped-def]
     setup = demo_setup()
     config = setup.config
     if portfolio is not None:
@@ -108,6 +116,8 @@ def bench_setup(namespace: str, shards: int | None = None, instrument_actors: in
         crossing=msgspec.structs.replace(config.crossing, enabled=crossing),
         bars=msgspec.structs.replace(config.bars, enabled=bars),
     )
+    if failover:  # journals shipped to a "shared" folder of the same disk (one machine: nothing moves)
+        config = msgspec.structs.replace(config, placement=msgspec.structs.replace(config.placement, shared_dir=str(Path(data_dir) / "shared"), failover=True))
     user = User(key="bench", secret="bench-secret", role="trader", accounts=ACCOUNTS)
     watcher = User(key="watcher", secret="watcher-secret", role="trader", accounts=[WATCHED])
     accounts = [AccountSeed(account, "bench", 10**9 * fixed.SCALE) for account in [*ACCOUNTS, WATCHED]]
@@ -174,6 +184,7 @@ class Loader:
         self.login = login
         self.key = key or BENCH_KEY
         self.errors = 0
+        self.first_error = ""
 
     async def __aenter__(self) -> Loader:
         from websockets.asyncio.client import connect
@@ -216,6 +227,52 @@ class Loader:
                 credit.release()
         await sender
 
+    async def stream(self, frames: Iterable[bytes], window: int, stop: asyncio.Event, acked: list[float], patience_s: float) -> None:
+        """Send ``frames`` keeping ``window`` replies outstanding until ``stop`` is set, then
+        read the replies to what was sent. Appends the time (``perf_counter``) of each reply
+        to ``acked``; an ``error`` reply is counted in ``errors`` instead (the first kept in
+        ``first_error``). For a load that runs through an event (``bench_cluster.py
+        --lose-node``), where a fixed count would end before or after it.
+
+        Guarantees: returns only once every frame sent is answered; raises if, after
+        ``stop``, no reply comes for ``patience_s`` while some are still missing."""
+        credit = asyncio.Semaphore(window)
+        sent = received = 0
+
+        async def send() -> None:
+            nonlocal sent
+            for frame in frames:
+                await credit.acquire()
+                if stop.is_set():
+                    return
+                await self.socket.send(frame, text=True)
+                sent += 1
+
+        sender = asyncio.create_task(send())
+        quiet_since = None
+        while not sender.done() or received < sent:
+            try:  # recv is safe to cancel: a timeout loses no message
+                message = await asyncio.wait_for(self.socket.recv(decode=False), 0.2)
+            except TimeoutError:
+                if stop.is_set():
+                    credit.release()  # a sender waiting for the replies still owed sees the stop
+                    quiet_since = quiet_since or time.perf_counter()
+                    if time.perf_counter() - quiet_since > patience_s:
+                        sender.cancel()
+                        raise RuntimeError(f"{sent - received} replies missing {patience_s:g} s after the load stopped") from None
+                continue
+            quiet_since = None
+            if b'"id":' not in message[:12]:  # an execution report, not a reply
+                continue
+            received += 1
+            credit.release()
+            if b'"type":"error"' in message:
+                self.errors += 1
+                self.first_error = self.first_error or message.decode(errors="replace")[:300]
+            else:
+                acked.append(time.perf_counter())
+        await sender
+
     async def paced(self, frames: list[bytes], interval: float, start: float) -> list[float]:
         """Send frame i at start + i × interval; the latency of each acked frame, seconds."""
         sent_at: dict[bytes, float] = {}
@@ -242,6 +299,12 @@ class Loader:
 def _id_key(message: bytes) -> bytes:
     """Request frames, brokerd's replies and echoes all start ``{"id":N,``."""
     return message[: message.index(b",")]
+
+
+def endless_frames(tag: str, first_id: int) -> Iterator[bytes]:
+    """One-order frames as ``frames`` makes them, without end (made as they are sent)."""
+    for request_id in itertools.count(first_id):
+        yield frames(1, 1, tag, request_id)[0]
 
 
 def frames(count: int, per_frame: int, tag: str, first_id: int) -> list[bytes]:
@@ -347,6 +410,16 @@ def percentiles(latencies: list[float]) -> tuple[float, float, float]:
 # --- the run -------------------------------------------------------------------------------------
 
 
+def shipped_files(config: Any) -> dict[str, int]:
+    """Bytes shipped per actor under ``<shared_dir>/ship`` (empty without ``[placement] failover``)."""
+    from actors.runtime.placement import ship_root
+
+    root = ship_root(config)
+    if root is None or not root.is_dir():
+        return {}
+    return {actor.name: sum(f.stat().st_size for f in actor.iterdir() if f.is_file()) for actor in root.iterdir() if actor.is_dir()}
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -409,13 +482,17 @@ async def run(args: argparse.Namespace) -> None:
 
     ray.init(num_cpus=os.cpu_count(), **{**RAY_INIT_DEFAULTS, "log_to_driver": False})
     checks = None if args.portfolio_checks is None else args.portfolio_checks == "on"
-    setup = bench_setup(f"bench-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, checks, crossing=args.crossing_off)
+    setup = bench_setup(f"bench-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, checks, crossing=args.crossing_off, failover=args.failover)
     server = BrokerServer(setup, "127.0.0.1", 0)
     url = await server.start()
     baseline: BrokerServer | None = None
-    base = "audit-off" if args.audit_off else "crossing-off" if args.crossing_off else "no-journal"
+    base = "audit-off" if args.audit_off else "crossing-off" if args.crossing_off else "failover-off" if args.failover else "no-journal"
     if args.crossing_off:  # the same server without crossing, for the crossing check's cost
         base_setup = bench_setup(f"bench-nocross-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, checks)
+        baseline = BrokerServer(base_setup, "127.0.0.1", 0)
+        base_url = await baseline.start()
+    elif args.failover:  # the same server without journal shipping, for the shipping's cost
+        base_setup = bench_setup(f"bench-noship-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, checks)
         baseline = BrokerServer(base_setup, "127.0.0.1", 0)
         base_url = await baseline.start()
     elif args.audit_off:  # the same server without the audit log, for the audit ratio
@@ -459,6 +536,7 @@ async def run(args: argparse.Namespace) -> None:
             print(f"  repeat {repeat + 1}: " + ", ".join(f"{k}={v[-1]:,.1f}" for k, v in results.items()), flush=True)
     finally:
         await server.stop()
+        shipped = shipped_files(setup.config)
         if baseline is not None:
             await baseline.stop()
             shutil.rmtree(baseline.setup.config.server.data_dir, ignore_errors=True)
@@ -466,6 +544,10 @@ async def run(args: argparse.Namespace) -> None:
         echo.terminate()
         shutil.rmtree(setup.config.server.data_dir, ignore_errors=True)
 
+    if args.failover:  # a run whose journals were not shipped measured nothing of the shipping
+        if not shipped:
+            raise RuntimeError("--failover: nothing was shipped to the shared dir")
+        print(f"  shipped: {sum(shipped.values()) / 2**20:,.1f} MB under <shared_dir>/ship, {len(shipped)} actors ({', '.join(sorted(shipped))})")
     m = {name: median(values) for name, values in results.items()}
     print()
     topology = setup.config.topology
@@ -475,7 +557,8 @@ async def run(args: argparse.Namespace) -> None:
     print(f"  one-order frames : brokerd {m['brokerd one-order frames/s']:>10,.0f} acked/s   echo {m['echo one-order frames/s']:>10,.0f} frames/s   ratio {m['brokerd one-order frames/s'] / m['echo one-order frames/s']:.3f}")
     print(f"  frames of 100    : brokerd {m['brokerd orders/s in frames of 100']:>10,.0f} acked/s   echo {m['echo frames of 100 orders, orders/s']:>10,.0f} orders/s   ratio {m['brokerd orders/s in frames of 100'] / m['echo frames of 100 orders, orders/s']:.3f}")
     if f"{base} one-order frames/s" in m:
-        what = f"audit on vs off (journal {args.durability})" if args.audit_off else "crossing on vs off" if args.crossing_off else f"journal {args.durability} vs none"
+        what = (f"audit on vs off (journal {args.durability})" if args.audit_off else "crossing on vs off" if args.crossing_off
+                else f"journal shipping on vs off (journal {args.durability})" if args.failover else f"journal {args.durability} vs none")
         for name in ("one-order frames/s", "orders/s in frames of 100"):
             print(f"  {what}, {name}: {m['brokerd ' + name]:>10,.0f} vs {m[base + ' ' + name]:>10,.0f}   ratio {m['brokerd ' + name] / m[base + ' ' + name]:.2f}")
     print(f"  ack latency at {args.rate:,}/s offered: brokerd p50 {m['brokerd ack p50 ms']:.2f} ms p99 {m['brokerd ack p99 ms']:.2f} ms   echo p50 {m['echo p50 ms']:.2f} ms p99 {m['echo p99 ms']:.2f} ms")
@@ -504,8 +587,11 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument("--bars", choices=("compare",), help="compare: [bars] enabled on vs off, throughput only (as --portfolio-checks compare)")
     parser.add_argument("--durability", choices=("fsync", "buffered", "none"), default="fsync",
                         help="the journal mode measured; unless none, a second server without a journal runs beside it as the baseline")
-    parser.add_argument("--audit-off", action="store_true", help="the baseline server has the same journal and no audit log ([audit] enabled = false)")
-    parser.add_argument("--crossing-off", action="store_true", help="the measured server crosses ([crossing] enabled = true), the baseline does not")
+    baseline = parser.add_mutually_exclusive_group()  # what the second server leaves out: one thing at a time
+    baseline.add_argument("--audit-off", action="store_true", help="the baseline server has the same journal and no audit log ([audit] enabled = false)")
+    baseline.add_argument("--crossing-off", action="store_true", help="the measured server crosses ([crossing] enabled = true), the baseline does not")
+    baseline.add_argument("--failover", action="store_true",
+                          help="the measured server ships its journals ([placement] shared_dir in its temp dir, failover = true), the baseline does not")
     return parser
 
 

@@ -1,6 +1,6 @@
 """The scale-out benchmark's config dir (``tests/perf/bench_cluster.py``): a benchmark's
 setup, placed on the cluster, written as files that ``run_server.py --config`` loads back
-exactly — or refused."""
+exactly — or refused; the ``--failover`` / ``--lose-node`` setups of the benchmarks."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from actors.runtime.placement import shared_paths
 from model import fixed
 from model.config import AccountSeed, load_setup
 from tests.perf import bench_open, bench_order_entry
-from tests.perf.bench_cluster import CLUSTER, deployments, toml_value, write_setup
+from tests.perf.bench_cluster import CLUSTER, CLUSTER_RULES, Deployment, deployments, toml_value, write_setup
 
 
 @pytest.fixture(autouse=True)
@@ -65,3 +66,36 @@ def test_a_value_toml_cannot_hold_is_refused() -> None:
     assert toml_value(["a", 1, True, 0.5]) == '["a", 1, true, 0.5]'
     with pytest.raises(TypeError):
         toml_value(argparse.Namespace())
+
+
+def test_the_lost_node_setup_ships_journals_and_sends_node_a_to_b_and_loads_back(tmp_path: Path) -> None:
+    deployment = Deployment(CLUSTER, ["c", "a", "b"], CLUSTER_RULES, failover=True)
+    setup = deployment.placed(bench_order_entry.bench_setup("unit"))
+    loaded = load_setup(write_setup(setup, tmp_path / "conf"))
+    assert loaded == setup
+    placement = loaded.config.placement
+    assert placement.failover and placement.shared_dir == f"{setup.config.server.data_dir}/shared"
+    assert {name: node.failover_to for name, node in placement.nodes.items()} == {"c": "", "a": "b", "b": ""}
+    assert not cluster_placed(bench_order_entry.bench_setup("unit")).config.placement.failover  # the other phases: no shipping
+
+
+def test_the_order_entry_setup_with_failover_ships_to_its_own_temp_dir() -> None:
+    setup = bench_order_entry.bench_setup("unit", failover=True)
+    data_dir = Path(setup.config.server.data_dir)
+    assert (setup.config.placement.shared_dir, setup.config.placement.failover) == (str(data_dir / "shared"), True)
+    assert not setup.config.placement.nodes  # one machine: nothing moves
+    assert bench_order_entry.bench_setup("unit").config.placement.failover is False
+
+
+def test_the_open_setup_with_failover_ships_and_its_baskets_go_to_the_shared_import_dir() -> None:
+    args = bench_open.options().parse_args(["--orders", "1000", "--accounts", "50", "--symbols", "20", "--failover"])
+    data_dir = tempfile.mkdtemp()
+    setup = bench_open.bench_setup(args, data_dir)
+    assert (setup.config.placement.shared_dir, setup.config.placement.failover) == (f"{data_dir}/shared", True)
+    assert shared_paths(setup.config).admin.import_root(data_dir) == Path(data_dir) / "shared" / "imports"
+
+
+def test_the_baseline_flags_of_order_entry_are_one_at_a_time(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        bench_order_entry.options().parse_args(["--failover", "--audit-off"])
+    assert "not allowed with argument" in capsys.readouterr().err
