@@ -755,6 +755,9 @@ class PlacementSection(_Section, frozen=True):
     # <shared_dir>/ship as they are written (snapshots/shipping.py); the audit chains are
     # then written under <shared_dir>/audit. Needs shared_dir.
     failover: bool = False
+    # How long an actor created again on another node may take to answer (it rebuilds its
+    # journal from the shipped copy first) before it is ended and the move tried again
+    move_timeout_ms: int = 300_000
 
     def __post_init__(self) -> None:
         if not 1 <= self.actors_per_unit <= 10_000:
@@ -766,6 +769,8 @@ class PlacementSection(_Section, frozen=True):
                 raise ValueError(f"placement.rules: node {rule.node!r} is not one of [placement.nodes] ({', '.join(sorted(self.nodes)) or 'none'})")
             if not rule.actors or not all(rule.actors):
                 raise ValueError(f"placement.rules: the rule for node {rule.node!r} names no actors")
+        if self.move_timeout_ms < 1:
+            raise ValueError("placement.move_timeout_ms must be at least 1")
         if self.failover and not self.shared_dir:
             raise ValueError("placement.failover needs placement.shared_dir (where the journals are shipped)")
         for name, node in self.nodes.items():

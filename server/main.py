@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,15 @@ def parse_args(argv: list[str], prog: str = "brokerd") -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def prepare_data_dir(path: Path, fresh: bool, wipe: bool) -> None:
+def prepare_data_dir(path: Path, fresh: bool, wipe: bool, shipped: Iterable[Path] = ()) -> None:
+    """``--fresh``: the data dir empty, and the journals' shipped copies and audit chains
+    under the shared dir too (``[placement] failover``: a journal would be rebuilt from its
+    copy); ``--wipe`` deletes them first."""
+    for folder in shipped:
+        if fresh and folder.exists() and any(folder.iterdir()):
+            if not wipe:
+                raise SystemExit(f"--fresh: {folder} ([placement] failover: shipped journals or audit chains) is not empty; add --wipe to delete it")
+            shutil.rmtree(folder)
     if fresh and path.exists() and any(path.iterdir()):
         if not wipe:
             raise SystemExit(f"--fresh: data dir {path} is not empty; add --wipe to delete it, or choose another --data-dir")
@@ -89,7 +98,7 @@ async def serve(args: argparse.Namespace) -> int:
     from actors.reshard.layout import ReshardError, check_layout
     from actors.runtime.logs import configure
     from actors.runtime.options import RAY_INIT_DEFAULTS, embedded_ray
-    from actors.runtime.placement import shared_paths
+    from actors.runtime.placement import ship_root, shared_paths
     from model.config import ConfigError, load_setup
 
     try:
@@ -130,7 +139,8 @@ async def serve(args: argparse.Namespace) -> int:
             return 2
     else:
         ray.init(namespace=namespace, num_cpus=os.cpu_count(), **RAY_INIT_DEFAULTS, **own_ray)
-    prepare_data_dir(data_dir, args.fresh, args.wipe)
+    shipped = [ship_root(config), Path(config.audit.dir)] if config.placement.failover else []
+    prepare_data_dir(data_dir, args.fresh, args.wipe, [folder for folder in shipped if folder is not None])
     try:  # a reshard under way or done: the journals' layout must be the configured one
         _layout_lock = check_layout(data_dir, config.topology.account_shards)  # held until the process ends
     except ReshardError as error:

@@ -7,7 +7,7 @@ in ways NFS does not keep), so the local journal stays on the node's own disk an
 of every record goes to plain append-only files in ``<shared_dir>/ship/<actor>/``:
 
     claim-<epoch>                       one per writer that ever opened the copy (empty)
-    seg-<epoch>-<first seq>.log         records: ``>QI`` seq + length, then CRC-32 + payload
+    seg-<epoch>-<first seq>.log         records: seq, length and their CRC-32, then CRC-32 + payload
     snap-<epoch>-<seq>.snap             a snapshot: its parts as frames, then a trailer
 
 (numbers zero-padded to fixed width, so names sort by value).
@@ -26,9 +26,11 @@ Guarantees:
   not fenced: an acknowledged record is in the shared copy.
 * ``put_snapshot`` writes the whole snapshot to a temporary name, fsyncs it and renames
   it: a snapshot file exists whole or not at all.
-* ``restore_into`` gives the newest snapshot whose checksums hold and every record after
-  it, dense and checked; a torn last frame (a write cut by the crash, never acknowledged)
-  is skipped; a damaged record before the end raises ``ShippedCorrupt``.
+* ``restored`` gives the newest snapshot whose checksums hold and every record after
+  it, dense and checked; a torn tail (a frame cut short by the crash, or zeros where a
+  write never landed: never acknowledged) is skipped; any other damage raises
+  ``ShippedCorrupt``. It reads the whole copy into memory (a journal since the
+  second-newest snapshot, and one snapshot).
 * Nothing here reads or writes the local journal: ``ShippedJournal`` does.
 """
 
@@ -38,6 +40,7 @@ import os
 import re
 import shutil
 import struct
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -50,7 +53,8 @@ from snapshots.journal import Journal, JournalCorrupt, SnapshotInfo, checked_pay
 
 log = structlog.get_logger("shipping")
 
-_FRAME = struct.Struct(">QI")  # seq, length of the checked record that follows
+_FRAME = struct.Struct(">QII")  # seq, length of the checked record that follows, CRC-32 of those 12 bytes
+_HEAD = struct.Struct(">QI")
 _PART = struct.Struct(">I")  # a snapshot part's checked record's length
 _TRAILER = b"\x00brokerd-snapshot-end\x00"
 _NAME = re.compile(r"^(claim|seg|snap)-(\d{8})(?:-(\d{16}))?(\.log|\.snap)?$")
@@ -181,16 +185,22 @@ class ShipStore:
             if first is None:
                 first = seq
             checked = checked_record(payload)
-            data += _FRAME.pack(seq, len(checked))
+            data += _frame_head(seq, len(checked))
             data += checked
         if first is None:
             return
         if self._roll:
             self._open_segment(first)
         assert self._segment is not None
-        os.write(self._segment, data)
+        _write_all(self._segment, data)
         os.fsync(self._segment)
         self.check_fence()
+
+    def begin(self, first: int) -> None:
+        """Open our epoch's first segment at ``first`` (empty, on disk): from here on an
+        older epoch's records at or after ``first`` are superseded, even if we write
+        nothing more before the next takeover."""
+        self._open_segment(first)
 
     def check_fence(self) -> None:
         if os.path.exists(self.folder / f"claim-{self.epoch + 1:08d}"):
@@ -223,8 +233,16 @@ class ShipStore:
 
     def truncate(self, keep_from: int) -> None:
         """Drop the snapshots before ``keep_from`` and the segments whose every record is at or
-        before it (the local journal's rule: what the second-newest snapshot covers)."""
+        before it (the local journal's rule: what the second-newest snapshot covers), but
+        never past this copy's own second-newest snapshot (a snapshot the local journal has
+        and this copy lacks — a crash between the two writes — leaves the copy its older one
+        to fall back on)."""
         listing = self.listing()
+        bounds = _bounds(listing.segments)
+        own = [snap.seq for snap in listing.snapshots if snap.seq < bounds.get(snap.epoch, _NO_BOUND)]
+        if len(own) < 2:
+            return
+        keep_from = min(keep_from, own[-2])
         for snap in listing.snapshots:
             if snap.seq < keep_from:
                 snap.path.unlink(missing_ok=True)
@@ -280,25 +298,46 @@ def _bounds(segments: list[_Segment]) -> dict[int, int]:
     return bounds
 
 
+def _frame_head(seq: int, length: int) -> bytes:
+    head = _HEAD.pack(seq, length)
+    return head + struct.pack(">I", zlib.crc32(head))
+
+
 def _read_segment(path: Path, name: str) -> Iterator[tuple[int, bytes]]:
-    """A segment's records; a torn or damaged last frame is skipped (it was never
-    acknowledged), a damaged frame before the end raises."""
+    """A segment's records. A torn tail — a frame cut short, or zeros a crash left where a
+    write never landed (neither acknowledged) — is skipped; anything else damaged raises.
+
+    Guarantees: a frame whose header checksum holds and whose record runs past the end is
+    the tail being written; a header that fails its checksum, or a record that fails its
+    own within the file, is corruption, never taken for a tail."""
     data = path.read_bytes()
     offset = 0
     while offset < len(data):
-        if offset + _FRAME.size > len(data):
-            log.warning("torn shipped tail skipped", actor=name, segment=path.name)
+        if offset + _FRAME.size > len(data) or not any(data[offset:]):
+            log.warning("torn shipped tail skipped", actor=name, segment=path.name, offset=offset)
             return
-        seq, length = _FRAME.unpack_from(data, offset)
+        seq, length, crc = _FRAME.unpack_from(data, offset)
+        if zlib.crc32(data[offset : offset + _HEAD.size]) != crc:
+            raise ShippedCorrupt(f"{name}: a shipped frame header at offset {offset} of {path} fails its checksum; restore stops rather than load bad state")
         end = offset + _FRAME.size + length
-        payload = checked_payload(data[offset + _FRAME.size : end]) if end <= len(data) else None
+        if end > len(data):
+            log.warning("torn shipped tail skipped", actor=name, segment=path.name, seq=seq)
+            return
+        payload = checked_payload(data[offset + _FRAME.size : end])
         if payload is None:
-            if end >= len(data):
-                log.warning("torn shipped tail skipped", actor=name, segment=path.name, seq=seq)
-                return
             raise ShippedCorrupt(f"{name}: shipped record {seq} in {path} fails its checksum; restore stops rather than load bad state")
         yield seq, payload
         offset = end
+
+
+def _write_all(fd: int, data: bytes | bytearray) -> None:
+    """Every byte, or an error: a short write is never taken for a whole one."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(f"write of {len(view)} bytes wrote {written}")
+        view = view[written:]
 
 
 def _read_snapshot(path: Path) -> bytes | None:
@@ -327,11 +366,13 @@ class ShippedJournal:
     """A local ``Journal`` whose every write is also shipped (``ShipStore``): what the host
     uses when ``[placement] failover`` is on. Reads come from the local journal.
 
-    Opening it settles the two copies: the local one is trusted only if it was last written
-    under the shipped copy's newest epoch (nobody took over since); otherwise (a new node,
-    an empty disk, or a node that comes back after another took its actors) the local
-    journal is rebuilt from the shipped copy. Then a new epoch is claimed, and any local
-    records the copy lacks (a crash between the local commit and the ship) are shipped.
+    Opening it claims a new epoch first (no older writer acknowledges anything after), then
+    settles the two copies: the local one is trusted only if it was last written under the
+    epoch before ours (nobody took over since) and holds at least what the shipped copy
+    holds; otherwise (a new node, an empty disk, a node that comes back after another took
+    its actors, a local tail lost to a power cut) the local journal is rebuilt from the
+    shipped copy. Then our first segment is begun, and any local records the copy lacks (a
+    crash between the local commit and the ship) are shipped.
 
     Guarantees: ``append`` returns after both copies hold the records (the local commit
     first, then the shipped fsync and the fence check), so an acknowledged record survives
@@ -353,21 +394,21 @@ class ShippedJournal:
 
         store = ShipStore(ship_root / name, name)
         local = make()
-        current = store.current_epoch()
-        rebuilt = False
-        if current and _local_epoch(path) != current:
+        store.claim()  # first: from here on no older writer acknowledges anything more
+        before = store.epoch - 1  # the newest epoch before ours (0: nothing was ever shipped)
+        restored = store.restored()
+        rebuilt = bool(before) and (_local_epoch(path) != before or restored.last_seq > local.last_seq)
+        if rebuilt:  # another node wrote since, or this disk lost what the copy holds
             local.close()
             shutil.rmtree(path, ignore_errors=True)
             local = make()
-            restored = store.restored()
             local.seed(restored.snapshot, restored.records)
-            rebuilt = True
             log.warning("local journal rebuilt from the shipped copy", actor=name, last_seq=local.last_seq, snapshot=restored.snapshot and restored.snapshot[0])
         journal = cls(local, store)
         journal.restored_from_ship = rebuilt
-        shipped_to = store.restored().last_seq if current and not rebuilt else (local.last_seq if rebuilt else 0)
-        epoch = store.claim()
-        _write_local_epoch(path, epoch)
+        shipped_to = restored.last_seq if before else 0
+        _write_local_epoch(path, store.epoch)
+        store.begin(shipped_to + 1)
         journal._ship_missing(shipped_to)
         return journal
 

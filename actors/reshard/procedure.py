@@ -88,6 +88,8 @@ def reshard(setup: Setup, data_dir: Path, count: int, crash: CrashPoints, say: C
     shards (the module's procedure). Returns what was done; raises ``ReshardError``."""
     if setup.config.placement.nodes or setup.config.placement.rules:
         raise ReshardError("[placement] is set: each node keeps its own journals, and resharding reads one data dir (not built for placement)")
+    if setup.config.placement.failover:
+        raise ReshardError("[placement] failover is on: the journals' shipped copies would bring the old shards back at the next start (not built with failover)")
     if count < 1:
         raise ReshardError(f"--shards {count}: at least 1")
     if not data_dir.is_dir():

@@ -5,13 +5,14 @@ call, and on a 2-core machine a per-actor CPU claim would stop the topology from
 ``max_restarts=-1`` lets Ray restart an actor whose process dies; ``max_task_retries``
 lets it retry calls (the receiver's ``(sender, seq)`` check makes repeats harmless).
 
-Every actor but the supervisor is *detached* (``lifetime="detached"``): owned by no
-process, so the supervisor that created it can die and be restarted without taking it
-along (an actor created by an actor is otherwise owned by it, and dies with it). A
-detached actor outlives the driver too: the server's stop kills each by name, and a start
-kills those a dead driver left behind (``server/app.py``). The supervisor is owned by the
-driver, so the driver's end is the server's end; Ray restarts it when its process dies,
-and it finds the other actors by name (docs/recovery.md).
+Every actor is *detached* (``lifetime="detached"``): owned by no process, so the
+supervisor that created it can die and be restarted without taking it along (an actor
+created by an actor is otherwise owned by it, and dies with it). A detached actor outlives
+the driver too: the server's stop kills each by name, and a start kills those left without
+a supervisor (``server/app.py``). The supervisor is detached on a cluster (``--address``):
+a driver that dies leaves the server running and the next one attaches; with the embedded
+Ray it is owned by the driver, whose end is the server's end. Ray restarts it when its
+process dies, and it finds the other actors by name (docs/recovery.md).
 """
 
 from __future__ import annotations

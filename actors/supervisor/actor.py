@@ -20,6 +20,7 @@ until it is done.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 import warnings
@@ -31,6 +32,7 @@ import msgspec
 import ray
 import structlog
 
+from actors.reshard.layout import hold_server_lock
 from actors.runtime.audit import AuditLog, open_audit
 from actors.runtime.frames import LinkSecret
 from actors.runtime.host import DurableHost
@@ -70,6 +72,9 @@ class SupervisorActor(DurableHost):
         self.roles = ROLES.extended(roles)
         self.plans = plan(setup, self.roles, gateways)
         self.recover(self.config.server.data_dir)  # its node's data dir ([placement])
+        # held while it lives, like the driver's: a detached server whose driver ended still
+        # keeps `admin reshard` off its journals
+        self.layout_lock = hold_server_lock(Path(self.config.server.data_dir))
         self.addresses: dict[str, tuple[str, int]] = {}
         self.incarnations: dict[str, int] = {}
         self.restarts: dict[str, int] = {}
@@ -236,10 +241,10 @@ class SupervisorActor(DurableHost):
                 log.info("the open, at the configured time", day=day, at=self.config.open.at)
                 self.submit_local([OpenMarket([], day)])
             if self.config.placement.failover:
-                self._fail_over()
+                await self._fail_over()
             pings = await asyncio.gather(*(self._ping(name) for name in names))
             for name, ping in zip(names, pings, strict=True):
-                if ping is None or name in self.rewiring:
+                if ping is None or name in self.rewiring or name in self.failing_over:
                     continue
                 if ping["incarnation"] != self.incarnations.get(name) or not ping["wired"]:
                     asyncio.get_running_loop().create_task(self._rewire(name, ping["incarnation"]))
@@ -264,6 +269,8 @@ class SupervisorActor(DurableHost):
         try:
             handle = self.handles[name]
             address = tuple(await handle.open_link.remote(self.link_secret))
+            if name in self.failing_over:  # its node was lost meanwhile: the move owns it now
+                return
             self.addresses[name] = address  # type: ignore[assignment]
             await handle.wire.remote(self.handles, self.addresses)
             await self._start_again(name)
@@ -280,12 +287,13 @@ class SupervisorActor(DurableHost):
 
     # --- a lost node ------------------------------------------------------------------------------
 
-    def _fail_over(self) -> None:
+    async def _fail_over(self) -> None:
         """The actors placed on a node that is gone (no live node carries its resource:
         ``ray.cluster_resources()`` counts live nodes only) are created again on another
-        node (``_move``), if their role can move. One call to Ray's GCS per watch."""
+        node (``_move``), if their role can move. One call to Ray's GCS per watch, made off
+        the event loop (it waits while the GCS is down)."""
         placement = self.config.placement
-        resources = ray.cluster_resources()
+        resources = await asyncio.to_thread(ray.cluster_resources)
         roles = {p.name: p.role for p in self.plans}
         for name, node in list(self.placed.items()):
             if node is None or name in self.failing_over or not lost(placement, node, resources):
@@ -295,65 +303,78 @@ class SupervisorActor(DurableHost):
                     self.stranded.add(name)
                     log.error("actor's node is lost and its role cannot move: it waits for the node", actor=name, node=node)
                 continue
-            target = failover_target(placement, node, self.placed, resources)
-            if target is None:
-                log.error("actor's node is lost and no configured node is alive to take it", actor=name, node=node)
-                continue
-            log.warning("actor's node is lost: moving it", actor=name, node=node, to=target)
-            self.rewiring.add(name)
+            log.warning("actor's node is lost: moving it", actor=name, node=node)
             self.failing_over.add(name)
-            asyncio.get_running_loop().create_task(self._move(name, node, target, time.monotonic()))
+            asyncio.get_running_loop().create_task(self._move(name, node, time.monotonic()))
 
-    async def _move(self, name: str, lost_node: str, target: str, started: float) -> None:
-        """Create ``name`` again on ``target``: the old actor (waiting for its node) is
+    async def _move(self, name: str, lost_node: str, started: float) -> None:
+        """Create ``name`` again on a live node: the old actor (waiting for its node) is
         ended, the new one rebuilds its journal from the shipped copy (its new node's data
         dir is empty or stale: ``snapshots/shipping.py``), and everyone is given its new
-        handle and link, as after a restart. Retried until done.
+        handle and link, as after a restart. A move that fails is tried again at the next
+        watch (the actor is still placed on the lost node).
 
         Guarantees: at most one actor of the name lives (Ray's names); the new one claims
         the shipped journal, so the old one, if its node comes back, can acknowledge
-        nothing more."""
+        nothing more; one move at a time, each wired with the moves before it; a move never
+        waits forever (``[placement] move_timeout_ms`` for the new actor to answer)."""
         actor_plan = next(p for p in self.plans if p.name == name)
-        namespace = self.setup.config.topology.namespace
-        async with self.moving:  # one at a time: each is wired with the moves before it
-            await self._move_now(name, lost_node, target, started, actor_plan, namespace)
-
-    async def _move_now(self, name: str, lost_node: str, target: str, started: float, actor_plan: ActorPlan, namespace: str) -> None:
         try:
-            while True:
-                try:
-                    ray.kill(self.handles[name], no_restart=True)
-                    handle = self._create_on(actor_plan, namespace, target)
-                    address = tuple(await handle.open_link.remote(self.link_secret))
-                    break
-                except Exception as failure:  # the name not yet free, or the new actor failed to start
-                    log.warning("moving actor off a lost node: retrying", actor=name, failure=str(failure)[:200])
-                    await asyncio.sleep(WATCH_INTERVAL_S)
-            self.handles[name] = handle
-            self.placed[name] = target
-            self.addresses[name] = address  # type: ignore[assignment]
-            # those still waiting to move left out: a call to them would wait for their lost node
-            await handle.wire.remote({n: h for n, h in self.handles.items() if n not in self.failing_over or n == name}, self.addresses)
-            await self._start_again(name)
-            self.incarnations[name] = (await handle.ping.remote())["incarnation"]
-            await self.update_address(name, address, handle)  # type: ignore[arg-type]
-            # not those still waiting to move: each is wired with everything in its own turn
-            others = [n for n in self.handles if n not in (name, SUPERVISOR) and n not in self.failing_over]
-            told = await asyncio.gather(
-                *(asyncio.wait_for(self.handles[n].update_address.remote(name, address, handle), PING_TIMEOUT_S) for n in others), return_exceptions=True
-            )
-            for other, answer in zip(others, told, strict=True):
-                if isinstance(answer, Exception):  # itself gone or restarting: its own wiring will carry this move
-                    log.warning("could not tell an actor of a move; it learns it when it is wired again", actor=other, moved=name)
-            seconds = round(time.monotonic() - started, 3)
-            self.failovers[name] = {"from": lost_node, "to": target, "seconds": seconds}
-            self.restarts[name] = self.restarts.get(name, 0) + 1
-            log.warning("actor moved off a lost node", actor=name, lost=lost_node, to=target, seconds=seconds)
+            async with self.moving:
+                await self._move_now(name, lost_node, started, actor_plan)
+        except Exception:
+            log.exception("moving an actor off a lost node failed; will retry", actor=name)
         finally:
-            self.rewiring.discard(name)
             self.failing_over.discard(name)
 
-    def _create_on(self, actor_plan: ActorPlan, namespace: str, node: str) -> Any:
+    async def _move_now(self, name: str, lost_node: str, started: float, actor_plan: ActorPlan) -> None:
+        handle, address, target = await self._recreate(name, lost_node, actor_plan)
+        self.handles[name] = handle
+        self.placed[name] = target
+        self.addresses[name] = address
+        # those still waiting to move left out: a call to them would wait for their lost node
+        await handle.wire.remote({n: h for n, h in self.handles.items() if n not in self.failing_over or n == name}, self.addresses)
+        await self._start_again(name)
+        self.incarnations[name] = (await handle.ping.remote())["incarnation"]
+        await self.update_address(name, address, handle)
+        # not those still waiting to move: each is wired with everything in its own turn
+        others = [n for n in self.handles if n not in (name, SUPERVISOR) and n not in self.failing_over]
+        told = await asyncio.gather(
+            *(asyncio.wait_for(self.handles[n].update_address.remote(name, address, handle), PING_TIMEOUT_S) for n in others), return_exceptions=True
+        )
+        for other, answer in zip(others, told, strict=True):
+            if isinstance(answer, Exception):  # itself gone or restarting: its own wiring will carry this move
+                log.warning("could not tell an actor of a move; it learns it when it is wired again", actor=other, moved=name)
+        seconds = round(time.monotonic() - started, 3)
+        self.failovers[name] = {"from": lost_node, "to": target, "seconds": seconds}
+        self.restarts[name] = self.restarts.get(name, 0) + 1
+        log.warning("actor moved off a lost node", actor=name, lost=lost_node, to=target, seconds=seconds)
+
+    async def _recreate(self, name: str, lost_node: str, actor_plan: ActorPlan) -> tuple[Any, tuple[str, int], str]:
+        """The actor created again and answering on a live node: (handle, link address,
+        node). Each try picks the target again (it may be lost too); a new actor that does
+        not answer within ``move_timeout_ms`` is ended and the next try made."""
+        placement = self.config.placement
+        namespace = self.setup.config.topology.namespace
+        patience = placement.move_timeout_ms / 1000
+        while True:
+            resources = await asyncio.to_thread(ray.cluster_resources)
+            target = failover_target(placement, lost_node, self.placed, resources)
+            handle = None
+            try:
+                if target is None:
+                    raise RuntimeError("no configured node is alive to take it")
+                _end(self.handles[name])
+                handle = await self._create_on(actor_plan, namespace, target)
+                address = await asyncio.wait_for(handle.open_link.remote(self.link_secret), patience)
+                return handle, (str(address[0]), int(address[1])), target
+            except Exception as failure:  # the name not yet free, the new actor failed or is too slow, its node died
+                log.warning("moving actor off a lost node: retrying", actor=name, to=target, failure=str(failure)[:200] or type(failure).__name__)
+                if handle is not None:
+                    _end(handle)
+                await asyncio.sleep(WATCH_INTERVAL_S)
+
+    async def _create_on(self, actor_plan: ActorPlan, namespace: str, node: str) -> Any:
         """``_create`` on the given node, once the old actor's name is free."""
         deadline = time.monotonic() + PING_TIMEOUT_S
         while True:
@@ -362,7 +383,7 @@ class SupervisorActor(DurableHost):
             except ValueError:  # the killed actor still holds its name for a moment
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(0.05)
+                await asyncio.sleep(0.05)
 
     async def _where_now(self) -> None:
         """Each actor's node as Ray has it now (after a supervisor restart the moves made
@@ -508,7 +529,7 @@ class SupervisorActor(DurableHost):
         for name, ping in zip(names, pings, strict=True):
             if ping is None:
                 not_ready[name] = "not answering"
-            elif name in self.rewiring or not ping["wired"] or ping["incarnation"] != self.incarnations.get(name):
+            elif name in self.rewiring or name in self.failing_over or not ping["wired"] or ping["incarnation"] != self.incarnations.get(name):
                 not_ready[name] = "restarting"
         return {"ready": not not_ready, "not_ready": not_ready}
 
@@ -567,6 +588,12 @@ class SupervisorActor(DurableHost):
 
     async def handle_of(self, name: str) -> Any:
         return self.handles[name]
+
+
+def _end(handle: Any) -> None:
+    """Kill an actor for good; one already dead is no error."""
+    with contextlib.suppress(Exception):
+        ray.kill(handle, no_restart=True)
 
 
 def setup_digest(setup: Setup) -> str:

@@ -125,3 +125,17 @@ def test_an_api_key_file_or_an_mfa_file_that_does_not_verify_stops_the_start_in_
     problem = check_secrets(config)
     assert problem is not None and "master.key does not exist" in problem  # the MFA file needs its key
     capsys.readouterr()
+
+
+def test_fresh_with_failover_covers_the_shipped_journals_and_wipe_empties_them(tmp_path: Path) -> None:
+    from server.main import prepare_data_dir
+
+    data, ship, audit = tmp_path / "data", tmp_path / "shared" / "ship", tmp_path / "shared" / "audit"
+    (ship / "account-0").mkdir(parents=True)
+    (ship / "account-0" / "claim-00000001").touch()
+    audit.mkdir(parents=True)
+    with pytest.raises(SystemExit, match="shipped journals"):  # a journal would be rebuilt from its copy
+        prepare_data_dir(data, fresh=True, wipe=False, shipped=[ship, audit])
+    prepare_data_dir(data, fresh=True, wipe=True, shipped=[ship, audit])
+    assert not ship.exists() and data.is_dir()
+    prepare_data_dir(data, fresh=True, wipe=False, shipped=[ship, audit])  # an empty audit dir is fresh

@@ -135,10 +135,17 @@ def test_a_torn_tail_is_skipped_and_a_damaged_record_before_the_end_is_refused(t
     segment.write_bytes(data + data[:7])  # a frame cut by the crash
     store = ShipStore(tmp_path / "shared" / "acct", "acct")
     assert [seq for seq, _ in store.restored().records] == [1, 2]
+    segment.write_bytes(data + bytes(64))  # zeros where a write never landed
+    assert [seq for seq, _ in store.restored().records] == [1, 2]
     damaged = bytearray(data)
-    damaged[14] ^= 0xFF  # inside record 1's payload checksum
+    damaged[18] ^= 0xFF  # inside record 1's payload checksum
     segment.write_bytes(bytes(damaged))
     with pytest.raises(ShippedCorrupt, match="record 1"):
+        store.restored()
+    damaged = bytearray(data)
+    damaged[11] ^= 0x40  # record 1's length now runs past the end: not a torn tail, its header says so
+    segment.write_bytes(bytes(damaged))
+    with pytest.raises(ShippedCorrupt, match="header"):
         store.restored()
 
 
@@ -165,4 +172,61 @@ def test_turning_shipping_on_for_a_journal_that_was_truncated_ships_its_snapshot
     journal = _open(tmp_path)
     restored = ShipStore(tmp_path / "shared" / "acct", "acct").restored()
     assert restored.snapshot == (4, b"state@4") and restored.records == []
+    journal.close()
+
+
+def test_a_new_writer_claims_before_it_reads_so_an_old_writer_cannot_slip_a_record_in(tmp_path: Path) -> None:
+    old = _open(tmp_path)
+    old.append([b"r1"])
+    new = _open(tmp_path, node="b")  # claimed, then read: r1
+    with pytest.raises(Fenced):  # the old writer's next append is refused before any ack
+        old.append([b"r2-late"])
+    assert _records(new) == [(1, b"r1")]
+    new.append([b"r2"])
+    assert ShipStore(tmp_path / "shared" / "acct", "acct").restored().records == [(1, b"r1"), (2, b"r2")]
+    old.close()
+    new.close()
+
+
+def test_a_fenced_writer_s_record_is_never_read_back_even_if_the_new_writer_wrote_nothing(tmp_path: Path) -> None:
+    old = _open(tmp_path)
+    old.append([b"r1"])
+    new = _open(tmp_path, node="b")
+    with pytest.raises(Fenced):
+        old.append([b"r2-never-acknowledged"])
+    new.close()  # dies before writing anything
+    assert ShipStore(tmp_path / "shared" / "acct", "acct").restored().records == [(1, b"r1")]
+    old.close()
+
+
+def test_a_local_journal_behind_its_shipped_copy_is_rebuilt_from_it(tmp_path: Path) -> None:
+    journal = _open(tmp_path)
+    journal.append([b"r1"])
+    journal.append([b"r2"])
+    journal.close()
+    local = Journal(tmp_path / "a" / "acct", "acct", durability="buffered")
+    local._cut(2)  # a power cut took the unsynced local tail; the shipped copy has r2
+    local.close()
+    again = _open(tmp_path)
+    assert again.restored_from_ship and _records(again) == [(1, b"r1"), (2, b"r2")]
+    again.append([b"r3"])
+    assert [seq for seq, _ in ShipStore(tmp_path / "shared" / "acct", "acct").restored().records] == [1, 2, 3]
+    again.close()
+
+
+def test_the_shipped_copy_keeps_its_own_older_snapshot_when_it_lacks_the_local_one(tmp_path: Path) -> None:
+    journal = _open(tmp_path)
+    journal.append([b"r1"])
+    journal.write_snapshot(1, b"state@1")
+    journal.append([b"r2"])
+    journal.local.write_snapshot(2, b"state@2")  # the crash came before the shipped snapshot
+    journal.append([b"r3"])
+    journal.write_snapshot(3, b"state@3")
+    journal.truncate()  # the local journal drops what state@2 covers
+    folder = tmp_path / "shared" / "acct"
+    assert sorted(int(p.stem.split("-")[2]) for p in folder.glob("snap-*.snap")) == [1, 3]
+    newest = sorted(folder.glob("snap-*.snap"))[-1]
+    newest.write_bytes(newest.read_bytes()[:-3])  # and the newest shipped snapshot is damaged
+    restored = ShipStore(folder, "acct").restored()
+    assert restored.snapshot == (1, b"state@1") and [seq for seq, _ in restored.records] == [2, 3]
     journal.close()

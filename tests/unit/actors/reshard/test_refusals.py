@@ -62,3 +62,20 @@ def test_traces_of_a_larger_topology_are_refused(tmp_path: Path) -> None:
     (tmp_path / "audit" / "account-3").mkdir(parents=True)
     problems = _refusals(actors, 2, 3, SETUP, tmp_path)
     assert any("sequence of account-2" in p for p in problems) and any("audit chain" in p for p in problems)
+
+
+def test_a_data_dir_whose_journals_are_shipped_is_refused(tmp_path: Path) -> None:
+    """With [placement] failover every journal has a shipped copy, which would bring the old
+    shards back at the next start: refused before anything is read."""
+    import msgspec
+    import pytest
+
+    from actors.reshard.layout import ReshardError
+    from actors.reshard.procedure import reshard
+    from snapshots.crashpoints import NOWHERE
+
+    placement = msgspec.structs.replace(SETUP.config.placement, shared_dir=str(tmp_path / "shared"), failover=True)
+    setup = msgspec.structs.replace(SETUP, config=msgspec.structs.replace(SETUP.config, placement=placement))
+    (tmp_path / "data").mkdir()
+    with pytest.raises(ReshardError, match="failover"):
+        reshard(setup, tmp_path / "data", 3, NOWHERE)
