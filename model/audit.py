@@ -105,6 +105,7 @@ class Anchor(msgspec.Struct, frozen=True, array_like=True):
 
 
 _encoder = msgspec.msgpack.Encoder()
+_KIND_TEXT: dict[str, str] = {kind: str(kind) for kind in AuditKind}  # a record's ``kind``: the member's value, a plain str
 _record_decoder = msgspec.msgpack.Decoder(Record)
 _anchor_decoder = msgspec.msgpack.Decoder(Anchor)
 
@@ -153,11 +154,17 @@ def chain(head: Head, events: Iterable[AuditEvent], time_ns: int, origin: int = 
     seq, prev = head.seq, head.hash
     last_index = head.index
     count = 0
+    writer = head.writer
+    # ``encode_record``, ``frame`` and ``record_hash`` inline (the same bytes): every order
+    # writes two records or more, and a frame is built into ``out`` without a copy of its own
+    encode, header, crc, sha256, kinds = _encoder.encode, FRAME_HEADER.pack, zlib.crc32, hashlib.sha256, _KIND_TEXT
     for index, event in enumerate(events, first_index):
         seq += 1
-        payload = encode_record(Record(head.writer, seq, time_ns, str(event.kind), origin, index, encode_body(event.body), prev))
-        out += frame(payload)
-        prev = record_hash(payload)
+        kind = event.kind
+        payload = encode(Record(writer, seq, time_ns, kinds.get(kind) or str(kind), origin, index, encode(event.body), prev))
+        out += header(len(payload), crc(payload))
+        out += payload
+        prev = sha256(payload).digest()
         last_index = index
         count += 1
     if count == 0:

@@ -331,7 +331,11 @@ class AuditWriter:
         appended = 0
         head = self.head
         for batch in batches:
-            events = [event for index, event in enumerate(batch.events) if not already_written(head, batch.origin, index)]
+            origin = batch.origin
+            if origin == 0 or origin > head.origin:  # (every live record: none of it can be written yet)
+                events = batch.events
+            else:
+                events = [event for index, event in enumerate(batch.events) if not already_written(head, origin, index)]
             if not events:
                 continue
             skipped = len(batch.events) - len(events)

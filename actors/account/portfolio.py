@@ -503,7 +503,9 @@ class Portfolio(Bookkeeping):
             pairs, jumps = self._alert_inputs()
             if pairs or jumps:
                 held = [symbol for symbol, position in account.positions.items() if position.qty]
-                if pairs and config.correlation_alert is not None:
+                # a pair needs two symbols held: after a fill of an account holding one
+                # symbol no pair can be found, and none is looked for (the same conditions)
+                if pairs and config.correlation_alert is not None and len(held) > 1:
                     made = self.pair_conditions
                     if made is None:
                         made = self.pair_conditions = alerts.PairConditions(pairs, config.correlation_alert)

@@ -19,9 +19,10 @@ import structlog
 
 from actors.runtime.inbox import Inbox
 from actors.runtime.outbox import DurableOutbox
-from actors.runtime.outputs import AUDIT, Dispatcher, Outputs, Send
+from actors.runtime.outputs import Dispatcher, Outputs
 from actors.runtime.router import Router
 from actors.runtime.snapshot import Captured, capture, load, parts
+from model.audit import AuditEvent
 from model.messages import Batch, Message, encode_batch
 from snapshots.audit import Batch as AuditBatch
 from snapshots.journal import JournalCorrupt, JournalLike
@@ -220,22 +221,20 @@ class Machine:
                 except Exception:
                     self.errors += 1
                     log.exception("end of turn failed", actor=self.name)
-            sends = core.out.drain()
-            if self.audit:
-                sends = self._take_audit_sends(sends, now, origin)
-            self.outbox.record(sends, now, fresh)
+            out = core.out
+            if out.events:
+                self._take_audit_events(out.take_events(), now, origin)
+            self.outbox.record(out.drain(), now, fresh)
         finally:
             if collecting:
                 gc.enable()
         return count
 
-    def _take_audit_sends(self, sends: list[Send], now: int, origin: int) -> list[Send]:
-        """The sends without the ``AUDIT`` ones, which become this record's audit batch."""
-        events = [message for kind, _, message in sends if kind == AUDIT]
-        if not events:
-            return sends
-        self.audit_batches.append(AuditBatch(now, origin, events))  # type: ignore[arg-type]
-        return [send for send in sends if send[0] != AUDIT]
+    def _take_audit_events(self, events: list[AuditEvent], now: int, origin: int) -> None:
+        """The ``AUDIT`` sends of this record (``Outputs.events``) become its audit batch;
+        without ``audit`` (a core that emits them regardless) they are dropped, as before."""
+        if self.audit:
+            self.audit_batches.append(AuditBatch(now, origin, events))
 
     def _failed(self, message: Message) -> None:
         self.errors += 1

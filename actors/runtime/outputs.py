@@ -4,7 +4,7 @@ A core appends ``(kind, key, message)``; the Ray shell's router turns the kind a
 (an account, a symbol, a venue name, a gateway name, or ``ALL``) into actors. ``AUDIT`` is
 the one kind that goes to no actor: its message is a ``model.audit.AuditEvent`` the shell
 appends to the actor's audit chain after the journal commit (docs/audit.md, "For the
-actors"; ``actors/runtime/machine.py`` takes them out of the sends).
+actors"; ``Outputs`` keeps them apart, ``actors/runtime/machine.py`` takes them).
 """
 
 from __future__ import annotations
@@ -39,22 +39,35 @@ class Outputs:
 
     ``audit``: whether the shell writes this core's audit events (``[audit] enabled``, set by
     ``Machine``); a core builds an ``AUDIT`` send only when it is true, so with the log off
-    an order pays one attribute test, and a core outside a shell (unit tests) emits none."""
+    an order pays one attribute test, and a core outside a shell (unit tests) emits none.
+    The ``AUDIT`` sends are kept apart as they come (``events``, in their order): the shell
+    takes them with ``take_events`` and routes the rest (``drain``), instead of sorting the
+    one list into two after every input batch."""
 
-    __slots__ = ("audit", "sends")
+    __slots__ = ("audit", "events", "sends")
 
     def __init__(self) -> None:
         self.sends: list[Send] = []
+        self.events: list[AuditEvent] = []
         self.audit = False
 
     def to(self, kind: str, key: str, message: Message | AuditEvent) -> None:
+        if kind == AUDIT:
+            self.events.append(message)  # type: ignore[arg-type]
+            return
         # ``Send(...)`` goes through the named tuple's Python-level ``__new__``; this is the
         # same tuple, made in C (several sends per order, in every core)
         self.sends.append(_make(Send, (kind, key, message)))
 
     def drain(self) -> list[Send]:
+        """The sends to route, in order (no ``AUDIT`` one: ``take_events``)."""
         sends, self.sends = self.sends, []
         return sends
+
+    def take_events(self) -> list[AuditEvent]:
+        """The audit events of the ``AUDIT`` sends since the last call, in order."""
+        events, self.events = self.events, []
+        return events
 
 
 class Dispatcher:

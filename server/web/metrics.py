@@ -10,9 +10,12 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from model.enums import ExecType
 from model.messages import ExecutionReport
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+_REJECTED = ExecType.REJECTED  # read on every report, bound once (model/enums.py says why)
 
 
 class Tally:
@@ -27,9 +30,13 @@ class Tally:
         self.rejects: Counter[str] = Counter()
 
     def count(self, report: ExecutionReport) -> None:
-        kind = report.exec_type.value
-        self.by_type[kind] += 1
-        if kind == "rejected":
+        # keyed by the member itself: a ``StrEnum`` member is equal to its value and hashes
+        # like it, so ``by_type["trade"]`` reads the same count, and every report is spared
+        # the enum's ``value`` property (two reports per order pass here)
+        kind = report.exec_type
+        by_type = self.by_type
+        by_type[kind] = by_type.get(kind, 0) + 1
+        if kind is _REJECTED:
             self.rejects[report.reason or "unknown"] += 1
 
 

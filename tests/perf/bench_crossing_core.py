@@ -1,7 +1,7 @@
 """Marketable orders crossed internally beside the same orders routed, in one process: CPU
 per order in each core, no transport and no journal.
 
-    python tests/perf/bench_crossing_core.py [--orders 10000] [--repeats 5] [--profile crossed|routed]
+    python tests/perf/bench_crossing_core.py [--orders 10000] [--repeats 5] [--profile crossed|routed] [--audit]
 
 The in-process twin of ``bench_crossing.py``: the cores of the demo topology are built as
 the actors build them (``actors/runtime/roles.py``) and wired by the real ``Router``; every
@@ -12,7 +12,9 @@ account shard 0. ``crossed``: ``[crossing] enabled`` (every pair fills ``INTERNA
 ``routed``: off (each order goes to the sim venue). The two alternate; each core's time is
 measured around its decode, apply, end of turn and encode, and printed per order, with the
 crossed ÷ routed ratio of the whole. ``--profile``: cProfile's top functions of one more
-run of that path.
+run of that path. ``--audit``: the cores emit their audit events (``[audit] enabled``) and
+each batch's are chained as the shell appends them (``model.audit.chain``: encoded, framed
+and hashed; not written), timed with the core.
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ import msgspec
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from actors.runtime.outputs import GATEWAY  # noqa: E402
+from actors.runtime.outputs import AUDIT, GATEWAY  # noqa: E402
 from actors.runtime.roles import ROLES  # noqa: E402
 from actors.runtime.router import Router  # noqa: E402
 from model import fixed  # noqa: E402
+from model.audit import Head, chain, empty_head  # noqa: E402
 from model.config import AccountSeed  # noqa: E402
 from model.enums import OrderType, Side, TimeInForce  # noqa: E402
 from model.liquidity import LiquidityPolicy  # noqa: E402
@@ -50,7 +53,7 @@ GATEWAY_NAME = "gateway-0"
 class Cores:
     """Every journaled core of the demo topology, delivering encoded batches to each other."""
 
-    def __init__(self, crossing: bool, accounts: int = 100) -> None:
+    def __init__(self, crossing: bool, accounts: int = 100, audit: bool = False) -> None:
         setup = demo_setup()
         self.config = setup.config
         self.router = Router(self.config)
@@ -60,6 +63,10 @@ class Cores:
                 continue
             for plan in role.plan(setup, 1):
                 self.cores[plan.name] = role.core(plan, self.config)
+        self.audit = audit
+        self.heads: dict[str, Head] = {}  # each core's audit chain
+        for core in self.cores.values():
+            core.out.audit = audit
         self.seconds: dict[str, float] = {}
         self.messages = 0
         self.to_gateway = 0
@@ -102,8 +109,11 @@ class Cores:
             end_turn = getattr(core, "end_turn", None)
             if end_turn is not None:
                 end_turn(self.now)
+            sends = core.out.drain()
+            if self.audit:
+                self.chain(target, core.out, sends)
             per_target: dict[str, list[Any]] = {}
-            for send in core.out.drain():
+            for send in sends:
                 if send.kind == GATEWAY:
                     self.to_gateway += 1
                     continue
@@ -124,6 +134,16 @@ class Cores:
             self.now += 1000
 
 
+    def chain(self, target: str, out: Any, sends: list[Any]) -> None:
+        """The batch's audit events chained as the shell appends them (as ``Machine`` takes them:
+        kept apart by ``Outputs``, or, before that, sorted out of the sends)."""
+        take = getattr(out, "take_events", None)
+        events = take() if take is not None else [send.message for send in sends if send.kind == AUDIT]
+        if events:
+            head = self.heads.get(target) or empty_head(target)
+            self.heads[target] = chain(head, events, self.now, head.origin + 1)[1]
+
+
 def frames(cores: Cores, count: int, tag: str) -> list[list[NewOrder]]:
     out = []
     for frame_index in range(count // 100):
@@ -136,9 +156,9 @@ def frames(cores: Cores, count: int, tag: str) -> list[list[NewOrder]]:
     return out
 
 
-def run(crossing: bool, count: int, profile: bool = False) -> tuple[float, dict[str, float], float]:
+def run(crossing: bool, count: int, profile: bool = False, audit: bool = False) -> tuple[float, dict[str, float], float]:
     """Total CPU seconds, per core, and messages per order of ``count`` orders."""
-    cores = Cores(crossing)
+    cores = Cores(crossing, audit=audit)
     work = frames(cores, count, "x" if crossing else "r")
     shard = cores.router.account(cores.accounts[0])
     cores.messages = 0
@@ -165,13 +185,14 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--profile", choices=("crossed", "routed"))
+    parser.add_argument("--audit", action="store_true", help="emit and chain the audit records, as with [audit] enabled")
     args = parser.parse_args()
     totals: dict[str, list[float]] = {"crossed": [], "routed": []}
     per_core: dict[str, dict[str, list[float]]] = {"crossed": {}, "routed": {}}
     hops: dict[str, float] = {}
     for repeat in range(args.repeats):
         for name in ("crossed", "routed"):
-            total, seconds, hops[name] = run(name == "crossed", args.orders)
+            total, seconds, hops[name] = run(name == "crossed", args.orders, audit=args.audit)
             totals[name].append(total)
             for core, spent in seconds.items():
                 per_core[name].setdefault(core, []).append(spent)
@@ -184,7 +205,7 @@ def main() -> None:
     ratio = statistics.median(totals["routed"]) / statistics.median(totals["crossed"])
     print(f"  routed ÷ crossed CPU per order {ratio:.2f}")
     if args.profile:
-        run(args.profile == "crossed", args.orders, profile=True)
+        run(args.profile == "crossed", args.orders, profile=True, audit=args.audit)
 
 
 if __name__ == "__main__":

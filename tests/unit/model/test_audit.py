@@ -14,9 +14,13 @@ from model.audit import (
     already_written,
     anchor_due,
     body_of,
+    Record,
     chain,
     decode_record,
     empty_head,
+    encode_body,
+    encode_record,
+    frame,
     genesis,
     read_frames,
     record_hash,
@@ -45,6 +49,20 @@ def test_a_chain_links_each_record_to_the_previous_from_the_writers_genesis() ->
 def test_the_same_events_give_the_same_bytes_so_a_replay_gives_the_same_hashes() -> None:
     assert chain(empty_head("w"), events(5), T, 3)[0] == chain(empty_head("w"), events(5), T, 3)[0]
     assert chain(empty_head("w"), events(5), T, 3)[0] != chain(empty_head("w"), events(5), T + 1, 3)[0]
+
+
+def test_a_chain_is_the_records_encoded_framed_and_hashed_one_by_one() -> None:
+    """The frames ``chain`` writes are ``frame(encode_record(...))`` of each record in turn,
+    its kind the value of the member (or the plain string given), each linked by
+    ``record_hash`` of the previous payload."""
+    given = [AuditEvent(AuditKind.ORDER_ACCEPTED, {"a": 1}), AuditEvent("login", ["x"]), AuditEvent(AuditKind.FILL, {"q": "1"})]  # type: ignore[arg-type]
+    data, head, count = chain(Head("w", 4, b"p" * 32, 9, 0), given, T, origin=10, first_index=1)
+    expected, prev = b"", b"p" * 32
+    for index, (event, kind) in enumerate(zip(given, ["order_accepted", "login", "fill"], strict=True), 1):
+        payload = encode_record(Record("w", 4 + index, T, kind, 10, index, encode_body(event.body), prev))
+        expected += frame(payload)
+        prev = record_hash(payload)
+    assert data == expected and (head.seq, head.hash, head.index, count) == (7, prev, 3, 3)
 
 
 def test_a_replayed_input_is_recognised_by_its_origin_and_index() -> None:

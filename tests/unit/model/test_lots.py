@@ -88,6 +88,22 @@ def test_lifo_and_hifo_close_the_lots_they_say() -> None:
     assert closed(books) == [(2, D("10")), (3, D("5"))]
 
 
+@pytest.mark.parametrize(("method", "first", "second"), [(LotMethod.FIFO, 1, 2), (LotMethod.LIFO, 3, 2)])
+def test_a_sale_the_lot_closed_first_covers_closes_that_lot_alone_and_one_it_does_not_goes_on(method: LotMethod, first: int, second: int) -> None:
+    """The lot a method closes first: part of it (the rest stays open at its share of the
+    cost), all of it (gone), then more than it holds (the next lot in the method's order)."""
+    books = three_lots()
+    sell(books, "4", "130", T0 + 120 * DAY, method=method)
+    assert closed(books) == [(first, D("4"))]
+    assert [lot.qty for lot in open_lots(books, "IBM") if lot.lot_id == first] == [D("6")]
+    sell(books, "6", "130", T0 + 121 * DAY, method=method)
+    assert closed(books)[1:] == [(first, D("6"))]
+    assert first not in [lot.lot_id for lot in open_lots(books, "IBM")]
+    sell(books, "12", "130", T0 + 122 * DAY, method=method)
+    assert closed(books)[2:] == [(second, D("10")), (6 - first - second, D("2"))]
+    assert consistency(books, {"IBM": D("8")}) == []
+
+
 def test_specific_lots_close_what_the_order_names_then_fifo() -> None:
     books = three_lots()
     wanted = [[3, D("4")], [2, D("6")]]

@@ -9,8 +9,8 @@ from actors.account.core import AccountSnapshot, AccountState
 from model.config import AccountSeed
 from model.enums import OrderStatus, Reason, Side
 from model.lifecycle import InvalidTransition, OrderEvent
-from model.messages import CancelOrder, CancelRoute, OpenAccount, SetKill
-from tests.unit.actors.account.support import REPLY, D, fill, make_state, only_report, order, run
+from model.messages import CancelOrder, CancelRoute, OpenAccount, QuoteEvent, SetKill
+from tests.unit.actors.account.support import NOW, REPLY, D, fill, make_state, only_report, order, run
 
 
 def test_replaying_the_same_inputs_gives_the_same_state_hash() -> None:
@@ -63,3 +63,12 @@ def test_an_event_the_lifecycle_does_not_allow_is_a_broken_invariant() -> None:
     with pytest.raises(InvalidTransition):
         state._move(state.orders[order_id], OrderEvent.ACCEPT)  # accepted already
     assert state.orders[order_id].status is OrderStatus.NEW
+
+
+def test_a_message_the_shard_does_not_take_is_refused_by_name_and_changes_nothing() -> None:
+    state = make_state()
+    run(state, order())
+    before = state.state_hash()
+    with pytest.raises(TypeError, match="^account-0 does not take QuoteEvent$"):
+        state.apply(QuoteEvent("IBM", None, 0, None, 0, NOW), NOW)
+    assert state.out.drain() == [] and state.state_hash() == before

@@ -7,7 +7,8 @@ from typing import ClassVar
 
 import pytest
 
-from actors.runtime.outputs import ACCOUNT, ALL, DROP_COPY, GATEWAY, INSTRUMENT, VENUE, Dispatcher, Outputs, Send
+from actors.runtime.outputs import ACCOUNT, ALL, AUDIT, DROP_COPY, GATEWAY, INSTRUMENT, VENUE, Dispatcher, Outputs, Send
+from model.audit import AuditEvent, AuditKind
 from model.messages import CancelAll, Message, SetKill, SetTradingStatus
 
 
@@ -18,6 +19,18 @@ def test_sends_are_drained_in_the_order_they_were_made_and_the_list_starts_again
     out.to(ACCOUNT, ALL, second)
     assert out.drain() == [Send(INSTRUMENT, "IBM", first), Send(ACCOUNT, "*", second)]
     assert out.drain() == [] and out.sends == []
+
+
+def test_audit_sends_are_kept_apart_in_their_order_and_never_drained_with_the_routed_ones() -> None:
+    out = Outputs()
+    first, second = AuditEvent(AuditKind.LOGIN, {"n": 1}), AuditEvent(AuditKind.LOGIN, {"n": 2})
+    order = SetKill("A1", True)
+    out.to(AUDIT, "", first)
+    out.to(ACCOUNT, ALL, order)
+    out.to(AUDIT, "", second)
+    assert out.drain() == [Send(ACCOUNT, "*", order)]
+    assert out.take_events() == [first, second]
+    assert out.take_events() == [] and out.events == []
 
 
 def test_the_kinds_are_distinct_names() -> None:
