@@ -49,7 +49,7 @@ import structlog
 
 from snapshots.crashpoints import NOWHERE, CrashPoints
 from snapshots.files import fsync_directory, write_bytes_atomically
-from snapshots.journal import Journal, JournalCorrupt, SnapshotInfo, checked_payload, checked_record
+from snapshots.journal import Journal, JournalCorrupt, checked_payload, checked_record
 
 log = structlog.get_logger("shipping")
 
@@ -362,9 +362,9 @@ def _read_snapshot(path: Path) -> bytes | None:
     return None
 
 
-class ShippedJournal:
-    """A local ``Journal`` whose every write is also shipped (``ShipStore``): what the host
-    uses when ``[placement] failover`` is on. Reads come from the local journal.
+class ShippedJournal(Journal):
+    """A ``Journal`` whose every write is also shipped (``ShipStore``): what the host uses
+    when ``[placement] failover`` is on. Reads are the local journal's.
 
     Opening it claims a new epoch first (no older writer acknowledges anything after), then
     settles the two copies: the local one is trusted only if it was last written under the
@@ -378,34 +378,26 @@ class ShippedJournal:
     first, then the shipped fsync and the fence check), so an acknowledged record survives
     the loss of the node; ``write_snapshot`` writes each part to both."""
 
-    replayable = True
-
-    def __init__(self, local: Journal, store: ShipStore) -> None:
-        self.local = local
+    def __init__(self, path: Path, name: str, store: ShipStore, durability: str, map_size: int, crash: CrashPoints) -> None:
+        super().__init__(path, name, durability=durability, map_size=map_size, crash=crash)
         self.store = store
-        self.name = local.name
-        self.path = local.path
         self.restored_from_ship = False
 
     @classmethod
     def open(cls, path: Path, name: str, ship_root: Path, durability: str = "fsync", map_size: int = 64 * 1024 * 1024, crash: CrashPoints = NOWHERE) -> ShippedJournal:
-        def make() -> Journal:
-            return Journal(path, name, durability=durability, map_size=map_size, crash=crash)
-
         store = ShipStore(ship_root / name, name)
-        local = make()
+        journal = cls(path, name, store, durability, map_size, crash)
         store.claim()  # first: from here on no older writer acknowledges anything more
         before = store.epoch - 1  # the newest epoch before ours (0: nothing was ever shipped)
         restored = store.restored()
-        rebuilt = bool(before) and (_local_epoch(path) != before or restored.last_seq > local.last_seq)
-        if rebuilt:  # another node wrote since, or this disk lost what the copy holds
-            local.close()
+        if before and (_local_epoch(path) != before or restored.last_seq > journal.last_seq):
+            # another node wrote since, or this disk lost what the copy holds
+            Journal.close(journal)
             shutil.rmtree(path, ignore_errors=True)
-            local = make()
-            local.seed(restored.snapshot, restored.records)
-            log.warning("local journal rebuilt from the shipped copy", actor=name, last_seq=local.last_seq, snapshot=restored.snapshot and restored.snapshot[0])
-        journal = cls(local, store)
-        journal.restored_from_ship = rebuilt
+            journal = cls(path, name, store, durability, map_size, crash)
+            journal.seed(restored.snapshot, restored.records)
+            journal.restored_from_ship = True
+            log.warning("local journal rebuilt from the shipped copy", actor=name, last_seq=journal.last_seq, snapshot=restored.snapshot and restored.snapshot[0])
         shipped_to = restored.last_seq if before else 0
         _write_local_epoch(path, store.epoch)
         store.begin(shipped_to + 1)
@@ -415,28 +407,19 @@ class ShippedJournal:
     def _ship_missing(self, shipped_to: int) -> None:
         """Ship what the local journal holds beyond ``shipped_to``: its records if they
         reach back far enough, else its newest snapshot and the records after it."""
-        local = self.local
-        if local.last_seq <= shipped_to:
+        if self.last_seq <= shipped_to:
             return
-        if shipped_to + 1 < local.first_seq():
-            newest = local.latest_snapshot()
+        if shipped_to + 1 < self.first_seq():
+            newest = self.latest_snapshot()
             if newest is not None:
                 self.store.put_snapshot(newest[0], [newest[1]])
                 shipped_to = newest[0]
-        self.store.append(local.read_from(shipped_to + 1))
-
-    @property
-    def last_seq(self) -> int:
-        return self.local.last_seq
-
-    @last_seq.setter
-    def last_seq(self, value: int) -> None:
-        self.local.last_seq = value
+        self.store.append(self.read_from(shipped_to + 1))
 
     def append(self, payloads: list[bytes]) -> int:
-        first = self.local.last_seq + 1
-        last = self.local.append(payloads)
-        self.local.crash.hit("ship.before_append")
+        first = self.last_seq + 1
+        last = super().append(payloads)
+        self.crash.hit("ship.before_append")
         self.store.append(zip(range(first, last + 1), payloads, strict=True))
         return last
 
@@ -444,39 +427,20 @@ class ShippedJournal:
         shipped = self.store.snapshot_file(seq)
         if isinstance(state, bytes):
             shipped.write(state)
-            self.local.write_snapshot(seq, state)
+            super().write_snapshot(seq, state)
         else:
-            self.local.write_snapshot(seq, _tee(state, shipped))
+            super().write_snapshot(seq, _tee(state, shipped))
         shipped.commit()
 
     def truncate(self) -> int:
-        dropped = self.local.truncate()
-        infos = self.local.snapshot_infos()
-        if dropped and infos:
-            self.store.truncate(infos[0].seq)
+        dropped = super().truncate()
+        if dropped:
+            self.store.truncate(self.snapshot_infos()[0].seq)  # where the local journal now begins
         return dropped
-
-    def read_from(self, seq: int) -> Iterator[tuple[int, bytes]]:
-        return self.local.read_from(seq)
-
-    def first_seq(self) -> int:
-        return self.local.first_seq()
-
-    def snapshot_infos(self) -> list[SnapshotInfo]:
-        return self.local.snapshot_infos()
-
-    def snapshot_at(self, seq: int) -> bytes | None:
-        return self.local.snapshot_at(seq)
-
-    def latest_snapshot(self) -> tuple[int, bytes] | None:
-        return self.local.latest_snapshot()
-
-    def sync(self) -> None:
-        self.local.sync()
 
     def close(self) -> None:
         self.store.close()
-        self.local.close()
+        super().close()
 
 
 def _tee(parts: Iterable[bytes], shipped: SnapshotFile) -> Iterator[bytes]:

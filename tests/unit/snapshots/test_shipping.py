@@ -61,7 +61,7 @@ def test_a_restart_on_the_same_node_keeps_the_local_journal(tmp_path: Path) -> N
 def test_records_committed_locally_but_not_shipped_are_shipped_on_open(tmp_path: Path) -> None:
     journal = _open(tmp_path)
     journal.append([b"r1"])
-    journal.local.append([b"r2"])  # the crash came between the local commit and the ship
+    Journal.append(journal, [b"r2"])  # the crash came between the local commit and the ship
     journal.close()
     again = _open(tmp_path)
     assert ShipStore(tmp_path / "shared" / "acct", "acct").restored().records == [(1, b"r1"), (2, b"r2")]
@@ -219,7 +219,7 @@ def test_the_shipped_copy_keeps_its_own_older_snapshot_when_it_lacks_the_local_o
     journal.append([b"r1"])
     journal.write_snapshot(1, b"state@1")
     journal.append([b"r2"])
-    journal.local.write_snapshot(2, b"state@2")  # the crash came before the shipped snapshot
+    Journal.write_snapshot(journal, 2, b"state@2")  # the crash came before the shipped snapshot
     journal.append([b"r3"])
     journal.write_snapshot(3, b"state@3")
     journal.truncate()  # the local journal drops what state@2 covers
