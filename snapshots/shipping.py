@@ -57,6 +57,7 @@ _FRAME = struct.Struct(">QII")  # seq, length of the checked record that follows
 _HEAD = struct.Struct(">QI")
 _PART = struct.Struct(">I")  # a snapshot part's checked record's length
 _TRAILER = b"\x00brokerd-snapshot-end\x00"
+_TRAILER_COUNTS = struct.Struct(">IQ")  # after the trailer's marker: the parts' count and total size
 _NAME = re.compile(r"^(claim|seg|snap)-(\d{8})(?:-(\d{16}))?(\.log|\.snap)?$")
 LOCAL_EPOCH_FILE = "shipped-epoch"  # in the local journal's folder: the epoch it was last written under
 
@@ -272,7 +273,7 @@ class SnapshotFile:
         self.count, self.size = self.count + 1, self.size + len(part)
 
     def commit(self) -> None:
-        self.out.write(_PART.pack(0) + checked_record(_TRAILER + struct.pack(">IQ", self.count, self.size)))
+        self.out.write(_PART.pack(0) + checked_record(_TRAILER + _TRAILER_COUNTS.pack(self.count, self.size)))
         self.out.flush()
         os.fsync(self.out.fileno())
         self.out.close()
@@ -299,8 +300,7 @@ def _bounds(segments: list[_Segment]) -> dict[int, int]:
 
 
 def _frame_head(seq: int, length: int) -> bytes:
-    head = _HEAD.pack(seq, length)
-    return head + struct.pack(">I", zlib.crc32(head))
+    return _FRAME.pack(seq, length, zlib.crc32(_HEAD.pack(seq, length)))
 
 
 def _read_segment(path: Path, name: str) -> Iterator[tuple[int, bytes]]:
@@ -351,7 +351,7 @@ def _read_snapshot(path: Path) -> bytes | None:
             trailer = checked_payload(data[offset:])
             if trailer is None or not trailer.startswith(_TRAILER):
                 return None
-            count, size = struct.unpack_from(">IQ", trailer, len(_TRAILER))
+            count, size = _TRAILER_COUNTS.unpack_from(trailer, len(_TRAILER))
             joined = b"".join(parts)
             return joined if count == len(parts) and size == len(joined) else None
         part = checked_payload(data[offset : offset + length])
