@@ -73,7 +73,7 @@ class BrokerServer:
         actors = [(SUPERVISOR, SUPERVISOR), *((p.name, p.role) for p in plan(self.setup, ROLES.extended([GATEWAY_ROLE]), config.gateway.count))]
         check_cluster(config.placement, actors)
         self.names = [name for name, _ in actors]
-        running = _named(SUPERVISOR, namespace) if self.detached else None
+        running = running_supervisor(namespace) if self.detached else None
         if running is not None:
             return await self._attach(running)
         await self._end_orphans()
@@ -136,7 +136,7 @@ class BrokerServer:
         they outlive it; they journal everything, so the new ones recover from where they
         stopped). A running supervisor of the namespace is another live server: refused."""
         namespace = self.setup.config.topology.namespace
-        if _named(SUPERVISOR, namespace) is not None:
+        if running_supervisor(namespace) is not None:
             raise ServerRunning(f"a brokerd supervisor is running in the Ray namespace {namespace!r} already: stop that server first")
         orphans = [name for name in self.names if _named(name, namespace) is not None]
         if orphans:

@@ -98,7 +98,7 @@ async def serve(args: argparse.Namespace) -> int:
     from actors.reshard.layout import ReshardError, check_layout
     from actors.runtime.logs import configure
     from actors.runtime.options import RAY_INIT_DEFAULTS, embedded_ray
-    from actors.runtime.placement import ship_root, shared_paths
+    from actors.runtime.placement import shared_paths, shipped_dirs
     from model.config import ConfigError, load_setup
 
     try:
@@ -139,8 +139,7 @@ async def serve(args: argparse.Namespace) -> int:
             return 2
     else:
         ray.init(namespace=namespace, num_cpus=os.cpu_count(), **RAY_INIT_DEFAULTS, **own_ray)
-    shipped = [ship_root(config), Path(config.audit.dir)] if config.placement.failover else []
-    prepare_data_dir(data_dir, args.fresh, args.wipe, [folder for folder in shipped if folder is not None])
+    prepare_data_dir(data_dir, args.fresh, args.wipe, shipped_dirs(config))
     try:  # a reshard under way or done: the journals' layout must be the configured one
         _layout_lock = check_layout(data_dir, config.topology.account_shards)  # held until the process ends
     except ReshardError as error:

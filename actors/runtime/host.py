@@ -107,7 +107,7 @@ class LinkedHost:
         """``name`` was restarted and listens somewhere new; ``handle``: it was created
         again (a lost node's actor, on another node), this is its new Ray handle."""
         if handle is not None:
-            self.handles = {**self.handles, name: handle}
+            self.handles[name] = handle
         if self.links is not None:
             self.links.update(name, address)
 

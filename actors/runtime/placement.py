@@ -20,6 +20,7 @@ changes: the same configuration object, no Ray option added.
 from __future__ import annotations
 
 import fnmatch
+from collections import Counter
 import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -103,9 +104,18 @@ def placed_config(config: Config, node: str | None) -> Config:
 
 
 def ship_root(config: Config) -> Path | None:
-    """Where journals are shipped (``[placement] failover``), None when they are not."""
+    """Where journals are shipped (``[placement] failover``, which needs ``shared_dir``),
+    None when they are not."""
     placement = config.placement
-    return Path(placement.shared_dir) / "ship" if placement.failover and placement.shared_dir else None
+    return Path(placement.shared_dir) / "ship" if placement.failover else None
+
+
+def shipped_dirs(config: Config) -> list[Path]:
+    """What failover keeps under the shared dir beside the data dir — the journals' shipped
+    copies and the audit chains (``shared_paths`` puts them there) — so that ``--fresh``
+    checks, and ``--wipe`` empties, them too. Empty without failover."""
+    root = ship_root(config)
+    return [] if root is None else [root, Path(config.audit.dir)]
 
 
 def placed_setup(setup: Setup, node: str | None) -> Setup:
@@ -178,7 +188,6 @@ def link_problem(addresses: Mapping[str, tuple[str, int]], node_ips: Mapping[str
     return None
 
 
-
 # --- a lost node (``[placement] failover``) ------------------------------------------------------
 
 # The roles whose whole state is their journal (shipped with failover on): they can be
@@ -200,12 +209,9 @@ def failover_target(placement: PlacementSection, node: str, placed: Mapping[str,
     wanted = placement.nodes[node].failover_to
     if wanted and not lost(placement, wanted, resources):
         return wanted
-    load: dict[str, int] = {}
-    for where in placed.values():
-        if where is not None:
-            load[where] = load.get(where, 0) + 1
+    load = Counter(where for where in placed.values() if where is not None)
     alive = [name for name in placement.nodes if name != node and not lost(placement, name, resources)]
-    return min(alive, key=lambda name: (load.get(name, 0), name)) if alive else None
+    return min(alive, key=lambda name: (load[name], name)) if alive else None
 
 
 def node_names(placement: PlacementSection, nodes: Iterable[Mapping[str, Any]]) -> dict[str, str]:

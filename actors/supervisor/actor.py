@@ -66,11 +66,13 @@ class SupervisorActor(DurableHost):
 
     def __init__(self, setup: Setup, gateways: int = 1, roles: Sequence[Role] = ()) -> None:
         self.setup = setup  # the cluster's: each actor it creates gets its own node's copy (``Role.create``)
+        self.setup_digest = setup_digest(setup)  # what a driver attaching must run with (``attach_point``)
         super().__init__(SUPERVISOR, placed_config(setup.config, node_of(setup.config.placement, SUPERVISOR, SUPERVISOR)))
         self.link_secret = LinkSecret.generate()  # this cluster's: every actor gets it with open_link
         self.gateway_count = gateways
         self.roles = ROLES.extended(roles)
         self.plans = plan(setup, self.roles, gateways)
+        self.plan_of = {p.name: p for p in self.plans}
         self.recover(self.config.server.data_dir)  # its node's data dir ([placement])
         # held while it lives, like the driver's: a detached server whose driver ended still
         # keeps `admin reshard` off its journals
@@ -207,7 +209,7 @@ class SupervisorActor(DurableHost):
         while it is not serving yet (starting, or re-attaching after its own restart)."""
         if self.watchdog is None or self.watchdog.done():
             return None
-        return {"host": self.host, "ws_port": self.ws_port, "web_port": self.web_port, "setup": setup_digest(self.setup)}
+        return {"host": self.host, "ws_port": self.ws_port, "web_port": self.web_port, "setup": self.setup_digest}
 
     async def spend_nonce(self, key: str, nonce: str) -> bool:
         """A gateway's well-signed login: True the first time its nonce is spent for ``key``
@@ -272,18 +274,32 @@ class SupervisorActor(DurableHost):
             if name in self.failing_over:  # its node was lost meanwhile: the move owns it now
                 return
             self.addresses[name] = address  # type: ignore[assignment]
-            await handle.wire.remote(self.handles, self.addresses)
-            await self._start_again(name)
+            await self._wire_again(name, handle, self.handles)
             self.incarnations[name] = incarnation
             self.restarts[name] = self.restarts.get(name, 0) + 1
-            await self.update_address(name, address)  # type: ignore[arg-type]
-            others = [n for n in self.handles if n not in (name, SUPERVISOR)]
-            await asyncio.gather(*(self.handles[n].update_address.remote(name, address, handle) for n in others))
             log.warning("actor restarted and re-wired", actor=name, restarts=self.restarts[name])
         except Exception:
             log.exception("re-wiring failed; will retry", actor=name)
         finally:
             self.rewiring.discard(name)
+
+    async def _wire_again(self, name: str, handle: Any, handles: dict[str, Any]) -> None:
+        """``name`` in a new process (restarted, or created again on another node) and
+        listening at ``self.addresses[name]``: give it ``handles`` and the addresses, start it
+        as its role needs, and move everyone's link (and handle) to it. An actor that cannot
+        be told now (itself gone, restarting, or waiting to move) learns it when it is wired
+        again; none is waited on beyond ``PING_TIMEOUT_S``."""
+        address = self.addresses[name]
+        await handle.wire.remote(handles, self.addresses)
+        await self._start_again(name)
+        await self.update_address(name, address, handle)
+        others = [n for n in self.handles if n not in (name, SUPERVISOR) and n not in self.failing_over]
+        told = await asyncio.gather(
+            *(asyncio.wait_for(self.handles[n].update_address.remote(name, address, handle), PING_TIMEOUT_S) for n in others), return_exceptions=True
+        )
+        for other, answer in zip(others, told, strict=True):
+            if isinstance(answer, Exception):
+                log.warning("could not tell an actor of a new address; it learns it when it is wired again", actor=other, moved=name)
 
     # --- a lost node ------------------------------------------------------------------------------
 
@@ -294,11 +310,10 @@ class SupervisorActor(DurableHost):
         the event loop (it waits while the GCS is down)."""
         placement = self.config.placement
         resources = await asyncio.to_thread(ray.cluster_resources)
-        roles = {p.name: p.role for p in self.plans}
         for name, node in list(self.placed.items()):
             if node is None or name in self.failing_over or not lost(placement, node, resources):
                 continue
-            if roles[name] not in MOVABLE_ROLES:
+            if self.plan_of[name].role not in MOVABLE_ROLES:
                 if name not in self.stranded:
                     self.stranded.add(name)
                     log.error("actor's node is lost and its role cannot move: it waits for the node", actor=name, node=node)
@@ -318,10 +333,9 @@ class SupervisorActor(DurableHost):
         the shipped journal, so the old one, if its node comes back, can acknowledge
         nothing more; one move at a time, each wired with the moves before it; a move never
         waits forever (``[placement] move_timeout_ms`` for the new actor to answer)."""
-        actor_plan = next(p for p in self.plans if p.name == name)
         try:
             async with self.moving:
-                await self._move_now(name, lost_node, started, actor_plan)
+                await self._move_now(name, lost_node, started, self.plan_of[name])
         except Exception:
             log.exception("moving an actor off a lost node failed; will retry", actor=name)
         finally:
@@ -333,18 +347,8 @@ class SupervisorActor(DurableHost):
         self.placed[name] = target
         self.addresses[name] = address
         # those still waiting to move left out: a call to them would wait for their lost node
-        await handle.wire.remote({n: h for n, h in self.handles.items() if n not in self.failing_over or n == name}, self.addresses)
-        await self._start_again(name)
+        await self._wire_again(name, handle, {n: h for n, h in self.handles.items() if n not in self.failing_over or n == name})
         self.incarnations[name] = (await handle.ping.remote())["incarnation"]
-        await self.update_address(name, address, handle)
-        # not those still waiting to move: each is wired with everything in its own turn
-        others = [n for n in self.handles if n not in (name, SUPERVISOR) and n not in self.failing_over]
-        told = await asyncio.gather(
-            *(asyncio.wait_for(self.handles[n].update_address.remote(name, address, handle), PING_TIMEOUT_S) for n in others), return_exceptions=True
-        )
-        for other, answer in zip(others, told, strict=True):
-            if isinstance(answer, Exception):  # itself gone or restarting: its own wiring will carry this move
-                log.warning("could not tell an actor of a move; it learns it when it is wired again", actor=other, moved=name)
         seconds = round(time.monotonic() - started, 3)
         self.failovers[name] = {"from": lost_node, "to": target, "seconds": seconds}
         self.restarts[name] = self.restarts.get(name, 0) + 1
@@ -390,7 +394,7 @@ class SupervisorActor(DurableHost):
         before are only known this way)."""
         if not self.config.placement.nodes:
             return
-        names = node_names(self.config.placement, ray.nodes())
+        names = node_names(self.config.placement, await asyncio.to_thread(ray.nodes))
         actors = [name for name in self.handles if name != SUPERVISOR]
         nodes = await asyncio.gather(*(self.handles[name].node.remote() for name in actors))
         for name, node in zip(actors, nodes, strict=True):
@@ -399,7 +403,7 @@ class SupervisorActor(DurableHost):
     async def _start_again(self, name: str) -> None:
         """What a restarted, newly wired actor needs besides its links, by its role."""
         handle = self.handles[name]
-        role = next(p.role for p in self.plans if p.name == name)
+        role = self.plan_of[name].role
         if self.roles[role].starts:
             await handle.start.remote()
         elif role == GATEWAY:
@@ -482,7 +486,6 @@ class SupervisorActor(DurableHost):
     async def status_all(self) -> dict[str, Any]:
         names = [p.name for p in self.plans]
         statuses = await asyncio.gather(*(self.handles[name].status.remote() for name in names))
-        roles = {p.name: p.role for p in self.plans}
         for status in statuses:
             status["restarts"] = self.restarts.get(status["name"], 0)
             status["placed_on"] = self.placed.get(status["name"]) or ""

@@ -20,6 +20,7 @@ from actors.runtime.placement import (
     placement_options,
     ship_root,
     shared_paths,
+    shipped_dirs,
 )
 from actors.runtime.roles import ROLES
 from actors.supervisor.core import plan
@@ -232,3 +233,10 @@ def test_with_failover_journals_are_shipped_and_audit_chains_kept_under_the_shar
     assert ship_root(failing_over) == Path("/srv/shared/ship")
     assert placed_config(failing_over, "a").audit.dir == "/srv/shared/audit"
     assert placed_config(config, "a").audit.dir == ""  # without failover: the node's own data dir
+
+
+def test_fresh_and_wipe_cover_what_failover_keeps_under_the_shared_dir(tmp_path: Path) -> None:
+    config = three_nodes(tmp_path)
+    assert shipped_dirs(config) == []
+    failing_over = shared_paths(msgspec.structs.replace(config, placement=msgspec.structs.replace(config.placement, failover=True)))
+    assert shipped_dirs(failing_over) == [Path("/srv/shared/ship"), Path("/srv/shared/audit")]
