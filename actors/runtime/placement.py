@@ -20,8 +20,8 @@ changes: the same configuration object, no Ray option added.
 from __future__ import annotations
 
 import fnmatch
-from collections import Counter
 import socket
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any

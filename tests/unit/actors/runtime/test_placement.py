@@ -18,8 +18,8 @@ from actors.runtime.placement import (
     node_of,
     placed_config,
     placement_options,
-    ship_root,
     shared_paths,
+    ship_root,
     shipped_dirs,
 )
 from actors.runtime.roles import ROLES
