@@ -56,12 +56,12 @@ from actors.reshard.layout import (
     write_json,
 )
 from actors.reshard.split import moved_intact, refusals, split
-from actors.runtime.machine import Machine
+from actors.runtime.machine import Machine, Rebuilt
 from actors.runtime.roles import ROLES, build_core
 from actors.runtime.router import SUPERVISOR, Router, account_actor
 from actors.runtime.snapshot import capture, parts
 from actors.supervisor.core import ActorPlan, plan
-from model.config import Setup
+from model.config import Config, Setup
 from snapshots.crashpoints import CrashPoints
 from snapshots.files import fsync_directory
 from snapshots.journal import Journal
@@ -201,14 +201,21 @@ def _load_all(setup: Setup, data_dir: Path) -> dict[str, Loaded]:
         path = data_dir / actor_plan.name
         if not (path / "data.mdb").is_file():
             continue
-        journal = Journal(path, actor_plan.name, durability="buffered", readonly=True)
-        try:
-            machine = Machine(actor_plan.name, build_core(actor_plan, config), Router(config), config.batching.max_messages)
-            machine.rebuild(journal, journal.latest_snapshot())
-            loaded[actor_plan.name] = Loaded(actor_plan.name, actor_plan.role, machine, journal.last_seq)
-        finally:
-            journal.close()
+        machine, _, last_seq = _rebuilt(path, actor_plan, config)
+        loaded[actor_plan.name] = Loaded(actor_plan.name, actor_plan.role, machine, last_seq)
     return loaded
+
+
+def _rebuilt(path: Path, actor_plan: ActorPlan, config: Config) -> tuple[Machine, Rebuilt, int]:
+    """The actor of ``actor_plan`` rebuilt from the journal at ``path`` as a restart would
+    (newest snapshot, then the records after it), read only; with what the rebuild read and
+    the journal's last sequence."""
+    journal = Journal(path, actor_plan.name, durability="buffered", readonly=True)
+    try:
+        machine = Machine(actor_plan.name, build_core(actor_plan, config), Router(config), config.batching.max_messages)
+        return machine, machine.rebuild(journal, journal.latest_snapshot()), journal.last_seq
+    finally:
+        journal.close()
 
 
 def _refusals(loaded: dict[str, Loaded], old: int, count: int, setup: Setup, data_dir: Path) -> list[str]:
@@ -221,9 +228,7 @@ def _refusals(loaded: dict[str, Loaded], old: int, count: int, setup: Setup, dat
         for destination, batches in machine.outbox.dump()[1].items():
             if destination not in journaled:
                 continue  # a gateway's: soft, it drops what it did not ask for after its restart
-            receiver = loaded.get(destination)
-            applied = receiver.machine.inbox.applied.get(actor.name, 0) if receiver is not None else 0
-            pending = [seq for seq, _ in batches if seq > applied]
+            pending = [seq for seq, _ in _unapplied(actor, destination, batches, loaded)]
             if pending:
                 problems.append(
                     f"{actor.name} has {len(pending)} batches to {destination} that it has not applied yet (seq {pending[0]}..{pending[-1]}): "
@@ -291,12 +296,19 @@ def _undelivered(actor: Loaded, loaded: dict[str, Loaded]) -> tuple[dict[str, in
     seqs, unacked = actor.machine.outbox.dump()
     kept: dict[str, list[tuple[int, bytes]]] = {}
     for destination, batches in unacked.items():
-        receiver = loaded.get(destination)
-        applied = receiver.machine.inbox.applied.get(actor.name, 0) if receiver is not None else 0
-        rest = [(seq, data) for seq, data in batches if seq > applied]
+        rest = _unapplied(actor, destination, batches, loaded)
         if rest:
             kept[destination] = rest
     return seqs, kept
+
+
+def _unapplied(sender: Loaded, destination: str, batches: list[tuple[int, bytes]], loaded: dict[str, Loaded]) -> list[tuple[int, bytes]]:
+    """Those of ``sender``'s unacked ``batches`` to ``destination`` that its receiver has not
+    applied (the ones an ack would not have dropped yet); all of them for a receiver whose
+    journal is not here."""
+    receiver = loaded.get(destination)
+    applied = receiver.machine.inbox.applied.get(sender.name, 0) if receiver is not None else 0
+    return [(seq, data) for seq, data in batches if seq > applied]
 
 
 class _State:
@@ -339,12 +351,7 @@ def _check_built(setup: Setup, new: Path, built: dict[str, int], loaded: dict[st
     hashes: dict[str, str] = {}
     after: dict[str, AccountSnapshot] = {}
     for name, seq in sorted(built.items()):
-        journal = Journal(new / name, name, durability="buffered", readonly=True)
-        try:
-            machine = Machine(name, build_core(plans[name], config), Router(config), config.batching.max_messages)
-            rebuilt = machine.rebuild(journal, journal.latest_snapshot())
-        finally:
-            journal.close()
+        machine, rebuilt, _ = _rebuilt(new / name, plans[name], config)
         if rebuilt.snapshot != seq or rebuilt.records:
             raise ReshardError(f"{name}: the new journal reads back from {rebuilt.snapshot} with {rebuilt.records} records, not from {seq} alone")
         machine.core.check_invariants()
