@@ -420,6 +420,24 @@ def shipped_files(config: Any) -> dict[str, int]:
     return {actor.name: sum(f.stat().st_size for f in actor.iterdir() if f.is_file()) for actor in root.iterdir() if actor.is_dir()}
 
 
+def baseline_of(args: argparse.Namespace, checks: bool | None) -> tuple[str, str, Any]:
+    """The second server of the run and the one thing it leaves out: its name in the
+    results, what the ratio measures, its setup (None: no second server)."""
+    common = (args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, checks)
+    pid = os.getpid()
+    if args.audit_off:  # the same server without the audit log, for the audit ratio
+        return "audit-off", f"audit on vs off (journal {args.durability})", bench_setup(f"bench-noaudit-{pid}", *common, audit=False)
+    if args.crossing_off:  # the same server without crossing, for the crossing check's cost
+        return "crossing-off", "crossing on vs off", bench_setup(f"bench-nocross-{pid}", *common)
+    if args.failover:  # the same server without journal shipping, for the shipping's cost
+        return "failover-off", f"journal shipping on vs off (journal {args.durability})", bench_setup(f"bench-noship-{pid}", *common)
+    what = f"journal {args.durability} vs none"
+    if args.durability == "none":
+        return "no-journal", what, None
+    # the same server without a journal, for the durability ratio
+    return "no-journal", what, bench_setup(f"bench-none-{pid}", args.shards, args.instrument_actors, "none", args.in_flight, args.api_key, checks)
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -486,21 +504,9 @@ async def run(args: argparse.Namespace) -> None:
     server = BrokerServer(setup, "127.0.0.1", 0)
     url = await server.start()
     baseline: BrokerServer | None = None
-    base = "audit-off" if args.audit_off else "crossing-off" if args.crossing_off else "failover-off" if args.failover else "no-journal"
-    if args.crossing_off:  # the same server without crossing, for the crossing check's cost
-        base_setup = bench_setup(f"bench-nocross-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, checks)
+    base, what, base_setup = baseline_of(args, checks)
+    if base_setup is not None:
         baseline = BrokerServer(base_setup, "127.0.0.1", 0)
-        base_url = await baseline.start()
-    elif args.failover:  # the same server without journal shipping, for the shipping's cost
-        base_setup = bench_setup(f"bench-noship-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, checks)
-        baseline = BrokerServer(base_setup, "127.0.0.1", 0)
-        base_url = await baseline.start()
-    elif args.audit_off:  # the same server without the audit log, for the audit ratio
-        base_setup = bench_setup(f"bench-noaudit-{os.getpid()}", args.shards, args.instrument_actors, args.durability, args.in_flight, args.api_key, checks, audit=False)
-        baseline = BrokerServer(base_setup, "127.0.0.1", 0)
-        base_url = await baseline.start()
-    elif args.durability != "none":  # the same server without a journal, for the durability ratio
-        baseline = BrokerServer(bench_setup(f"bench-none-{os.getpid()}", args.shards, args.instrument_actors, "none", args.in_flight, args.api_key, checks), "127.0.0.1", 0)
         base_url = await baseline.start()
     await asyncio.sleep(1)  # first quotes
     results: dict[str, list[float]] = {}
@@ -557,8 +563,6 @@ async def run(args: argparse.Namespace) -> None:
     print(f"  one-order frames : brokerd {m['brokerd one-order frames/s']:>10,.0f} acked/s   echo {m['echo one-order frames/s']:>10,.0f} frames/s   ratio {m['brokerd one-order frames/s'] / m['echo one-order frames/s']:.3f}")
     print(f"  frames of 100    : brokerd {m['brokerd orders/s in frames of 100']:>10,.0f} acked/s   echo {m['echo frames of 100 orders, orders/s']:>10,.0f} orders/s   ratio {m['brokerd orders/s in frames of 100'] / m['echo frames of 100 orders, orders/s']:.3f}")
     if f"{base} one-order frames/s" in m:
-        what = (f"audit on vs off (journal {args.durability})" if args.audit_off else "crossing on vs off" if args.crossing_off
-                else f"journal shipping on vs off (journal {args.durability})" if args.failover else f"journal {args.durability} vs none")
         for name in ("one-order frames/s", "orders/s in frames of 100"):
             print(f"  {what}, {name}: {m['brokerd ' + name]:>10,.0f} vs {m[base + ' ' + name]:>10,.0f}   ratio {m['brokerd ' + name] / m[base + ' ' + name]:.2f}")
     print(f"  ack latency at {args.rate:,}/s offered: brokerd p50 {m['brokerd ack p50 ms']:.2f} ms p99 {m['brokerd ack p99 ms']:.2f} ms   echo p50 {m['echo p50 ms']:.2f} ms p99 {m['echo p99 ms']:.2f} ms")
