@@ -233,13 +233,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         if self.allocated and message.__class__ is not AllocationFills:
             self.review_allocated(now)
         try:
-            # ``Dispatcher.apply``'s look-up inline (every message of the shard passes here);
-            # a type without a handler raises its ``TypeError`` as before
-            handler = self._handlers.get(message.__class__)
-            if handler is None:
-                super().apply(message, now)
-            else:
-                handler(self, message, now)
+            super().apply(message, now)
             self.after_input(message, now)
         finally:
             self.orders.settle()
