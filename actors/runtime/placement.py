@@ -29,6 +29,7 @@ from typing import Any
 import msgspec
 
 from actors.runtime.options import is_loopback
+from actors.runtime.outputs import ACCOUNT, INSTRUMENT, STRATEGY
 from model.config import Config, PlacementSection, Setup
 
 # Ray compares resources in steps of 1/10000: a demand is "more" only beyond that
@@ -193,7 +194,7 @@ def link_problem(addresses: Mapping[str, tuple[str, int]], node_ips: Mapping[str
 # The roles whose whole state is their journal (shipped with failover on): they can be
 # created again on another node. A FIX venue or the drop copy also keeps a quickfix store,
 # a gateway holds its clients' sockets, the supervisor owns the rest: they stay.
-MOVABLE_ROLES = frozenset({"account", "instrument", "strategy"})
+MOVABLE_ROLES = frozenset({ACCOUNT, INSTRUMENT, STRATEGY})
 
 
 def lost(placement: PlacementSection, node: str | None, resources: Mapping[str, float]) -> bool:
