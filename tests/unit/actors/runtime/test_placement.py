@@ -132,6 +132,7 @@ def test_the_shared_dir_defaults_to_the_server_s_data_dir_and_keeps_absolute_pat
         ('[placement.nodes.a]\nresource = "r"\n[[placement.rules]]\nactors = []\nnode = "a"\n', "names no actors"),
         ('[placement.nodes.a]\nresource = "r"\nhost = "10.0.0.1"\n', "host"),
         ("[placement]\nfailover = true\n", "failover needs placement.shared_dir"),
+        ("[placement]\nmove_timeout_ms = 0\n", "move_timeout_ms must be at least 1"),
         ('[placement.nodes.a]\nresource = "r"\nfailover_to = "z"\n', "failover_to 'z' must name another"),
         ('[placement.nodes.a]\nresource = "r"\nfailover_to = "a"\n', "failover_to 'a' must name another"),
     ],
