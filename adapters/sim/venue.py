@@ -364,9 +364,28 @@ class SimVenue(WithoutWire):
             next_quote(book, self._random[symbol], self._instruments[symbol].tick_size, self._config)
             events.append(self._quote(symbol, now))
         if self._session is SessionState.OPEN:
-            for queue in self._queues.values():
-                for child_id in list(queue):
-                    events.extend(self._fill_resting(self._orders[child_id], now))
+            for symbol, queue in self._queues.items():
+                if queue:
+                    events.extend(self._fill_queue(self._books[symbol], queue, now))
+        return events
+
+    def _fill_queue(self, book: Book, queue: dict[str, None], now: int) -> list[VenueEvent]:
+        """One symbol's working orders traded against its new quote, in time priority.
+
+        Guarantees: the same trades as ``_fill_resting`` on every order in turn. An order on
+        a side whose displayed size is used up trades nothing (``_fillable``), so it is
+        passed over without a look, and once both sides are used up the rest of the queue
+        is: a tick's work is bounded by the orders that trade, not by every order resting
+        (a flood of marketable orders beyond the displayed size rests here)."""
+        events: list[VenueEvent] = []
+        orders = self._orders
+        for child_id in list(queue):
+            child = orders[child_id]
+            if not book.size_for(child.spec.side):
+                if not book.bid_size and not book.ask_size:
+                    break
+                continue
+            events.extend(self._fill_resting(child, now))
         return events
 
     def _enter_session(self, state: SessionState, now: int) -> VenueSessionChanged:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from adapters.base import VenueAdapter, VenueEvent
 from adapters.sim.orders import SimReason
-from adapters.sim.quotes import MAX_CATCH_UP_TICKS
+from adapters.sim.quotes import MAX_CATCH_UP_TICKS, next_quote
 from adapters.sim.venue import SimVenue
 from model import fixed
 from model.config import SimSection
@@ -266,6 +266,60 @@ def test_resting_orders_are_filled_in_arrival_order() -> None:
     venue.submit(order("second", qty="1"), T0)
     events = tick(venue)
     assert [fill.child_id for fill in trades(events)] == ["first"]  # first takes all 50..150
+
+
+class _Counting(SimVenue):
+    """The sim venue, counting the resting orders a tick tries to trade."""
+
+    tried = 0
+
+    def _fill_resting(self, child: Any, now: int) -> list[VenueEvent]:
+        self.tried += 1
+        return super()._fill_resting(child, now)
+
+
+def test_a_tick_passes_over_orders_on_a_used_up_side_without_trying_each() -> None:
+    venue = _Counting("SIM", INSTRUMENTS, CALM)
+    venue.start(T0)
+    for n in range(2000):  # a flood of market buys of 1, far beyond the displayed ask
+        venue.submit(order(f"b{n}", qty="1"), T0)
+    resting = len(venue.open_orders())
+    assert resting > 1500
+    filled = trades(tick(venue))
+    # the ask (50..150 units) fills that many buys; every buy after it is passed over
+    assert 50 <= len(filled) <= 150 and len(venue.open_orders()) == resting - len(filled)
+    assert venue.tried == len(filled)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from([Side.BUY, Side.SELL]), st.integers(1, 80), st.one_of(st.none(), st.integers(-3, 3))), min_size=1, max_size=60),
+       st.integers(1, 4))
+def test_a_tick_trades_exactly_as_trying_every_resting_order_in_turn(orders: list[tuple[Side, int, int | None]], ticks: int) -> None:
+    """The tick's short cut (``_fill_queue``) against the plain rule: every resting order,
+    in time priority, trades what the quote lets it."""
+    fast, _ = started()
+    plain, _ = started()
+    for n, (side, qty, offset) in enumerate(orders):
+        price = None if offset is None else fixed.format(fixed.parse("150") + offset * fixed.parse("0.05"))
+        new = order(f"c{n}", side, qty=str(qty), order_type=OrderType.MARKET if price is None else OrderType.LIMIT, price=price)
+        assert fast.submit(new, T0) == plain.submit(new, T0)
+
+    def plain_tick(venue: SimVenue, now: int) -> list[VenueEvent]:
+        events: list[VenueEvent] = []
+        for symbol, book in venue._books.items():
+            next_quote(book, venue._random[symbol], venue._instruments[symbol].tick_size, venue._config)
+            events.append(venue._quote(symbol, now))
+        for queue in venue._queues.values():
+            for child_id in list(queue):
+                events.extend(venue._fill_resting(venue._orders[child_id], now))
+        return events
+
+    for k in range(ticks):
+        now = T0 + (k + 1) * INTERVAL
+        fast_events = fast.advance(now)
+        plain._next_tick = now + INTERVAL
+        assert fast_events == plain_tick(plain, now)
+        assert fast.state_hash() == plain.state_hash()
 
 
 # --- limit orders -----------------------------------------------------------------------------
