@@ -93,7 +93,7 @@ from server.gateway.protocol import (
 )
 from server.gateway.ratelimit import TokenBucket
 from server.gateway.tls import server_context
-from server.gateway.validation import Invalid, check_client_order_id, orders_page, to_new_order, to_replace
+from server.gateway.validation import Invalid, OrderTerms, check_client_order_id, orders_page, to_new_order, to_replace
 from server.gateway.window import InFlightWindow
 from server.web.http import Status, WebServer
 from server.web.metrics import Tally
@@ -133,6 +133,7 @@ class Gateway:
         self.config = setup.config
         self.max_id_length = setup.config.risk.max_client_order_id_length
         self.instruments = {instrument.symbol: instrument for instrument in setup.instruments}
+        self.terms = OrderTerms(self.instruments)  # orders' terms checked once (never changed: neither are the instruments)
         self.access = Access(setup)
         # the gateway's audit chain (docs/audit.md): each login attempt, and each admin command
         # refused here (the supervisor records those it runs)
@@ -497,16 +498,24 @@ class Gateway:
         raise Invalid("invalid_request", f"{field}a journal needs from, to and amount (cash) or from, to, symbol and qty (shares), not both")
 
     def _new_orders(self, conn: Connection, orders: list[protocol.OrderFields], reply: Reply) -> None:
-        for fields in orders:
-            try:
-                authorise(conn, fields.account)
-                command = to_new_order(fields, self.instruments, reply, self.max_id_length)
-            except Invalid as invalid:
-                message = protocol.shorten(str(invalid), quote=False)
-                conn.send(protocol.encode({"type": "error", "code": invalid.code, "message": message, "client_order_id": fields.client_order_id}, reply.request))
-                self._note_refused_order(conn, fields, invalid.code, message)
-                continue
-            self.window.send(conn, fields.account, command)
+        """Each order checked in turn (a refused one answered at once); those that pass go to
+        the window together, in order, when the frame is done (or fails part way)."""
+        checked: list[tuple[str, Message]] = []
+        terms, max_id_length = self.terms, self.max_id_length
+        try:
+            for fields in orders:
+                try:
+                    authorise(conn, fields.account)
+                    command = to_new_order(fields, self.instruments, reply, max_id_length, terms)
+                except Invalid as invalid:
+                    message = protocol.shorten(str(invalid), quote=False)
+                    conn.send(protocol.encode({"type": "error", "code": invalid.code, "message": message, "client_order_id": fields.client_order_id}, reply.request))
+                    self._note_refused_order(conn, fields, invalid.code, message)
+                    continue
+                checked.append((fields.account, command))
+        finally:
+            if checked:
+                self.window.send_all(conn, checked)
 
     def _load_orders(self, conn: Connection, request: LoadOrdersRequest, reply: Reply) -> None:
         """A basket uploaded as CSV text: checked whole (every row as a ``new_order``, every

@@ -28,6 +28,8 @@ _MARKET, _OPG, _FOK = OrderType.MARKET, TimeInForce.OPG, TimeInForce.FOK
 # Quantities and prices repeat a great deal (as ``model.views.format_cached`` finds on the
 # way out): each string is parsed once. A string that does not parse raises every time.
 _parse = functools.lru_cache(maxsize=65536)(fixed.parse)
+# How many orders' checked terms a gateway keeps (``OrderTerms``): a few hundred bytes each
+TERMS_KEPT = 16384
 
 
 class Invalid(ValueError):
@@ -87,10 +89,54 @@ def _check_prices_for_type(order_type: OrderType, price: int | None, stop_price:
         raise Invalid("invalid_request", mismatch.describe(order_type))
 
 
-def to_new_order(fields: OrderFields, instruments: dict[str, Instrument], reply: Reply | None, max_id_length: int) -> NewOrder | NewLotOrder:
+class OrderTerms:
+    """The terms of orders already checked against ``instruments``, by their wire strings: an
+    order whose symbol, side, type, tif, quantities and prices were seen before gets the same
+    ``OrderSpec`` without checking them again (a busy gateway sees the same terms over and
+    over). Terms that fail are not kept: they are checked, and refused, every time.
+
+    Guarantees: the checks depend on those strings and the instruments alone (``instruments``
+    is the gateway's, never changed after it starts), so an order gets the spec, or the
+    refusal, that ``to_new_order`` without this would give; at most ``size`` terms are kept
+    (all are dropped when it is reached, the terms seen next are checked again)."""
+
+    __slots__ = ("instruments", "size", "specs")
+
+    def __init__(self, instruments: dict[str, Instrument], size: int = TERMS_KEPT) -> None:
+        self.instruments = instruments
+        self.size = size
+        self.specs: dict[tuple[str | None, ...], OrderSpec] = {}
+
+    def spec(self, fields: OrderFields) -> OrderSpec:
+        key = (fields.symbol, fields.side, fields.type, fields.tif, fields.qty, fields.notional, fields.price, fields.stop_price)
+        spec = self.specs.get(key)
+        if spec is None:
+            spec = checked_spec(fields, self.instruments)
+            if len(self.specs) >= self.size:
+                self.specs.clear()
+            self.specs[key] = spec
+        return spec
+
+
+def to_new_order(
+    fields: OrderFields, instruments: dict[str, Instrument], reply: Reply | None, max_id_length: int, terms: OrderTerms | None = None
+) -> NewOrder | NewLotOrder:
     """Turn one order's wire fields into a ``NewOrder`` (a ``NewLotOrder`` when it chooses its
-    lots: ``server/gateway/books.py``) or raise ``Invalid``."""
+    lots: ``server/gateway/books.py``) or raise ``Invalid``. ``terms``: the terms checked before
+    (for ``instruments``), to check an order's terms once."""
     check_client_order_id(fields.client_order_id, max_id_length)
+    if fields.lot_method is None and fields.lots is None:
+        spec = checked_spec(fields, instruments) if terms is None else terms.spec(fields)
+        return NewOrder(fields.account, fields.client_order_id, spec, reply)
+    spec = checked_spec(fields, instruments)
+    from server.gateway.books import lot_terms  # the books' checks import this module
+
+    lot_method, lots = lot_terms(fields.lot_method, fields.lots, spec, instruments[fields.symbol])
+    return NewLotOrder(fields.account, fields.client_order_id, spec, reply, lot_method, lots)
+
+
+def checked_spec(fields: OrderFields, instruments: dict[str, Instrument]) -> OrderSpec:
+    """An order's terms (all but its account, id and lots), checked: its ``OrderSpec``, or ``Invalid``."""
     instrument = instruments.get(fields.symbol)
     if instrument is None:
         raise Invalid("unknown_symbol", f"unknown symbol {fields.symbol!r}")
@@ -120,13 +166,7 @@ def to_new_order(fields: OrderFields, instruments: dict[str, Instrument], reply:
         raise Invalid("invalid_request", "stop orders cannot be for the open (opg)")
     if tif is _FOK and qty is None:
         raise Invalid("invalid_request", "fok orders need qty")
-    spec = OrderSpec(fields.symbol, side, order_type, tif, qty, notional, price, stop_price)
-    if fields.lot_method is not None or fields.lots is not None:
-        from server.gateway.books import lot_terms  # the books' checks import this module
-
-        lot_method, lots = lot_terms(fields.lot_method, fields.lots, spec, instrument)
-        return NewLotOrder(fields.account, fields.client_order_id, spec, reply, lot_method, lots)
-    return NewOrder(account=fields.account, client_order_id=fields.client_order_id, spec=spec, reply=reply)
+    return OrderSpec(fields.symbol, side, order_type, tif, qty, notional, price, stop_price)
 
 
 def to_replace(request: ReplaceOrderRequest, reply: Reply, max_id_length: int) -> ReplaceOrder:

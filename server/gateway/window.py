@@ -17,6 +17,8 @@ from model.config import GatewaySection
 from model.messages import Message
 from server.gateway.connection import Connection
 
+_make = tuple.__new__  # a ``Send`` made in C, not through the named tuple's Python ``__new__``
+
 
 class InFlightWindow:
     """Counts each connection's commands in flight to the shards and holds those beyond
@@ -47,6 +49,16 @@ class InFlightWindow:
             return
         conn.in_flight += 1  # the shard answers each command exactly once (``answered``)
         self.outbox.post((Send(ACCOUNT, account, command),))
+
+    def send_all(self, conn: Connection, commands: list[tuple[str, Message]]) -> None:
+        """``send`` each of ``commands`` (account, command) in turn, those that go out now
+        handed to the outbox together (a frame of orders is one post, not one per order)."""
+        room = 0 if conn.held else max(0, self.size - conn.in_flight)
+        now, later = (commands, ()) if len(commands) <= room else (commands[:room], commands[room:])
+        if now:
+            conn.in_flight += len(now)  # the shard answers each command exactly once (``answered``)
+            self.outbox.post([_make(Send, (ACCOUNT, account, command)) for account, command in now])
+        conn.held.extend(later)
 
     def answered(self, conn: Connection) -> None:
         """One of ``conn``'s commands has its answer: room for the next one held back."""

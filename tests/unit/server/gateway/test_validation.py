@@ -16,7 +16,7 @@ from model.instruments import Instrument
 from model.messages import Reply
 from model.orders import OrderSpec
 from server.gateway.protocol import GetOrdersRequest, OrderFields, ReplaceOrderRequest
-from server.gateway.validation import Invalid, check_client_order_id, orders_page, to_new_order, to_replace
+from server.gateway.validation import Invalid, OrderTerms, check_client_order_id, orders_page, to_new_order, to_replace
 from tests.conftest import demo_setup
 
 D = fixed.parse
@@ -100,6 +100,33 @@ def test_a_bad_order_is_refused_with_its_code_and_words(case: str, changes: dict
 )
 def test_the_words_of_each_refusal(changes: dict[str, Any], words: str) -> None:
     assert str(refusal(fields(**changes))) == words
+
+
+def outcome(order: OrderFields, terms: OrderTerms | None) -> tuple[str, str] | Any:
+    try:
+        return to_new_order(order, INSTRUMENTS, REPLY, MAX_ID, terms)
+    except Invalid as refused:
+        return refused.code, str(refused)
+
+
+def test_terms_checked_once_give_the_same_command_or_the_same_refusal_each_time() -> None:
+    terms = OrderTerms(INSTRUMENTS)
+    cases = [fields(**changes) for _, changes, _, _ in BAD_ORDERS] + [fields(), fields(qty="1.5", tif="gtc"), fields(client_order_id="c2")]
+    for _ in range(3):  # the first round fills the table, the next ones read it
+        for order in cases:
+            assert outcome(order, terms) == outcome(order, None)
+    assert len(terms.specs) == 2  # the good terms only (c1 and c2 share theirs); every refusal is checked again
+    # the client order id and the account are the order's own, never the terms seen first
+    assert (to_new_order(fields(account="T21", client_order_id="c9"), INSTRUMENTS, REPLY, MAX_ID, terms).account, "c9") == ("T21", "c9")
+    assert outcome(fields(client_order_id=""), terms) == outcome(fields(client_order_id=""), None)
+
+
+def test_terms_kept_are_bounded() -> None:
+    terms = OrderTerms(INSTRUMENTS, size=3)
+    for n in range(10):
+        to_new_order(fields(qty=str(n + 1)), INSTRUMENTS, REPLY, MAX_ID, terms)
+        assert len(terms.specs) <= 3
+    assert to_new_order(fields(qty="7"), INSTRUMENTS, REPLY, MAX_ID, terms).spec.qty == D("7")
 
 
 def test_a_price_is_checked_for_its_type_before_its_tick() -> None:

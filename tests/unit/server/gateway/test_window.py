@@ -53,6 +53,23 @@ async def test_commands_beyond_the_window_are_held_and_go_out_one_per_answer_in_
     assert conn.answered.is_set()
 
 
+async def test_commands_sent_together_fill_the_window_and_the_rest_are_held_in_order() -> None:
+    window, sent = make_window(size=3)
+    conn = client()
+    window.send(conn, "A1", query("A1", 0))
+    window.send_all(conn, [("A1", query("A1", request)) for request in range(1, 6)])
+    window.outbox.flush()
+    assert [m.reply.request for _, m in sent] == [b"0", b"1", b"2"] and (conn.in_flight, len(conn.held)) == (3, 3)
+    window.send_all(conn, [("A2", query("A2", 6))])  # behind the held ones, though one answer would make room
+    sent.clear()
+    for _ in range(4):
+        window.answered(conn)
+    window.outbox.flush()
+    assert [m.reply.request for _, m in sent] == [b"3", b"4", b"5", b"6"] and (conn.in_flight, len(conn.held)) == (3, 0)
+    window.send_all(conn, [])
+    assert (conn.in_flight, len(conn.held)) == (3, 0)
+
+
 async def test_a_command_read_while_others_are_held_waits_behind_them_even_with_room() -> None:
     window, sent = make_window(size=2)
     conn = client()
