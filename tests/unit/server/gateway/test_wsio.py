@@ -37,7 +37,7 @@ async def test_frames_arrive_as_text_frames_in_order_from_one_transport_write() 
         assert len(writes) == 1 and len(writes[0]) > sum(map(len, frames))  # framing added, all in one write
 
 
-@pytest.mark.parametrize("length", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 127, 414, 4095, 4096, 65535, 65536, 70000])  # 4096: where the table of headers ends
 def test_a_frame_is_framed_byte_for_byte_as_websockets_frames_it_on_a_server(length: int) -> None:
     payload = b"x" * length
     assert text_frame_header(length) + payload == Frame(Opcode.TEXT, payload).serialize(mask=False)
