@@ -62,7 +62,8 @@ class InFlightWindow:
 
     def answered(self, conn: Connection) -> None:
         """One of ``conn``'s commands has its answer: room for the next one held back."""
-        conn.in_flight = max(0, conn.in_flight - 1)
+        in_flight = conn.in_flight
+        conn.in_flight = in_flight - 1 if in_flight > 0 else 0
         while conn.held and conn.in_flight < self.size:
             account, command = conn.held.popleft()
             conn.in_flight += 1
