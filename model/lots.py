@@ -518,6 +518,74 @@ def book_opening(books: Books, symbol: str, buy: bool, qty: int, price: int, cas
     return books.opened_cost - opened_before
 
 
+def book_closing(
+    books: Books,
+    symbol: str,
+    buy: bool,
+    qty: int,
+    price: int,
+    cash: int,
+    now: int,
+    order_id: str,
+    timezone: str,
+    method: LotMethod | None,
+    position: int,
+) -> int | None:
+    """``book_fill`` for a fill that only closes, from one lot: the lot the method (``method``,
+    else the account's) closes first — FIFO the first opened, LIFO the last — holds all of
+    it. What nearly every sale of part of a position is, so it takes the fewest steps: no
+    ``Fill``, no splits of one part, no sets of one lot. ``position``: the symbol's quantity
+    before the fill. Returns what the open lots' cost changed by (signed: the wash-sale loss
+    carried into a lot, less the closed cost), or ``None`` when the fill is not such a fill
+    — then nothing is written and ``book_fill`` books it.
+
+    Guarantees: the same rows, bytes and ``opened_cost`` as ``book_fill`` would write
+    (``tests/unit/model/test_lots.py`` checks both)."""
+    book_pending(books)
+    chosen = _BY_VALUE.get(books.method) if method is None else method
+    if chosen is not _FIFO and chosen is not _LIFO:
+        return None  # (an unknown method too: ``book_fill`` refuses it)
+    rows = books.lots.get(symbol)
+    if not rows or qty > abs(position):
+        return None
+    index = 0 if chosen is _FIFO else len(rows) // LOT.size - 1
+    offset = index * LOT.size
+    lot_id, lot_qty, lot_cost, acquired, adjust, flags = LOT.unpack_from(rows, offset)
+    size = abs(lot_qty)
+    if (lot_qty < 0) != buy or size < qty:
+        return None
+    # book_fill's steps, in its order (the names get their ids in it): the trade row, then the closing
+    names = books.names
+    prefix, _, number = order_id.rpartition("-")
+    order_prefix = names.get(sys.intern(prefix)) if prefix and number.isdigit() else None
+    if order_prefix is None:
+        order_prefix, order_n = _order_ref(books, order_id)
+    else:
+        order_n = int(number)
+    symbol_id = names.get(symbol)
+    if symbol_id is None:
+        symbol_id = names[symbol] = len(names)
+    trades = books.trades  # grown in place: no attribute written back
+    trades += TRADE.pack(now, order_prefix, order_n, symbol_id, BUY if buy else SELL, qty, price, cash)
+    proceeds = -cash if buy else cash  # a buy covers short lots: its cash is paid, a negative proceeds
+    cost = lot_cost if qty == size else lot_cost * qty // size
+    signed = qty if lot_qty > 0 else -qty
+    opened_before = books.opened_cost
+    at = len(books.closings) // CLOSING.size
+    term = LONG_TERM if is_long_term(acquired, now, timezone) else 0
+    closings = books.closings
+    closings += CLOSING.pack(lot_id, symbol_id, signed, acquired, now, proceeds, cost, 0, 0, order_prefix, order_n, term)
+    if qty == size:
+        del rows[offset : offset + LOT.size]
+        if not rows:
+            del books.lots[symbol]
+    else:
+        LOT.pack_into(rows, offset, lot_id, lot_qty - signed, lot_cost - cost, acquired, adjust, flags)
+    if signed > 0 and proceeds < cost:  # a loss (``_loss_left``): replacement lots bought before it
+        _wash_before(books, symbol, at, timezone, {lot_id})
+    return books.opened_cost - opened_before - cost
+
+
 def _append_lot(books: Books, symbol: str, qty: int, cost: int, acquired: int, adjust: int, flags: int) -> int:
     books.next_lot += 1
     rows = books.lots.setdefault(symbol, bytearray())

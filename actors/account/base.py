@@ -15,7 +15,7 @@ from actors.account.orders import Orders
 from actors.account.records import AccountRecord, OrderRecord
 from actors.account.risk import MarketView, RiskLimits
 from actors.runtime.outputs import ALL, DROP_COPY, GATEWAY, STRATEGY, Dispatcher, Outputs
-from model.enums import ExecType
+from model.enums import ExecType, OrderStatus
 from model.instruments import Instrument
 from model.lifecycle import OrderEvent, can, step
 from model import lots
@@ -26,6 +26,7 @@ from model.messages.strategies import STRATEGY_ORDER_PREFIX
 log = structlog.get_logger("accounts")
 
 _TRADE = ExecType.TRADE  # read on every report, bound once (model/enums.py says why)
+_OPEN = frozenset(status for status in OrderStatus if status.is_open)
 
 
 @overload
@@ -181,8 +182,9 @@ class ShardBase(Dispatcher):
         reply: Reply | None = None,
         last_qty: int = 0,
         last_price: int | None = None,
-    ) -> None:
-        """The order's next execution report, to the gateways (and a fill to the drop copy)."""
+    ) -> ExecutionReport:
+        """The order's next execution report, to the gateways (and a fill to the drop copy);
+        returned (a fill's audit record carries its ``exec_id``)."""
         order.exec_count += 1
         order.last_exec_type = exec_type
         order.updated_ts = now
@@ -199,6 +201,7 @@ class ShardBase(Dispatcher):
         # where a flag would be a field on every order record and in every snapshot
         if order.client_order_id.startswith(STRATEGY_ORDER_PREFIX):
             self.out.to(STRATEGY, ALL, report)
+        return report
 
     def _execution(
         self,
@@ -210,18 +213,22 @@ class ShardBase(Dispatcher):
         last_qty: int = 0,
         last_price: int | None = None,
     ) -> ExecutionReport:
-        cum_qty = order.cum_qty
-        avg_price = order.cum_value // (cum_qty * self.instruments[order.spec.symbol].multiplier) if cum_qty else None
+        cum_qty, status, spec = order.cum_qty, order.status, order.spec
+        avg_price = order.cum_value // (cum_qty * self.instruments[spec.symbol].multiplier) if cum_qty else None
+        if status in _OPEN:  # ``order.leaves_qty``, inline (two reports per order)
+            leaves = None if spec.qty is None else spec.qty - cum_qty
+        else:
+            leaves = 0
         return ExecutionReport(  # positional, in field order: one report or two per order and fill
             order.account,
             order.order_id,
             order.client_order_id,
             exec_id,
             exec_type,
-            order.status,
-            order.spec,
+            status,
+            spec,
             cum_qty,
-            order.leaves_qty,
+            leaves,
             last_qty,
             last_price,
             avg_price,

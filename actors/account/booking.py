@@ -78,7 +78,8 @@ class Booking(Bookkeeping):
         if venue:
             order.venue = venue
         order.cum_qty += qty
-        order.cum_value += value
+        # ``order.cum_value += value``, without the property's two calls: its halves (``fixed.split_raw``)
+        order.value_nanos, order.value_subnanos = divmod(order.value_nanos * _SCALE + order.value_subnanos + value, _SCALE)
         if block is not None:
             order.block = block
             self.allocations += 1
@@ -90,13 +91,13 @@ class Booking(Bookkeeping):
         if order.pending_replace is not None and not order.pending.has_replace:  # filled: nothing left to replace
             self._release_replace(order, account, "order filled")
         self._rereserve(account, order)
-        self._report(order, _TRADE, now, last_qty=qty, last_price=price)
+        report = self._report(order, _TRADE, now, last_qty=qty, last_price=price)
         if self.out.audit:
             cash = order.booked_cash - booked_before
             if block is not None:  # the account's share of a block's fill: its allocation
                 event = auditing.allocation(order, block, qty, price, cash)
             else:  # the execution id the client's report carries
-                event = auditing.fill(order, f"{order.order_id}-{order.exec_count}", venue or order.venue or "", qty, price, cash)
+                event = auditing.fill(order, report.exec_id, venue or order.venue or "", qty, price, cash)
             self.out.to(AUDIT, "", event)
 
     def _finish(self, order: OrderRecord, update: OrderUpdate, now: int) -> None:

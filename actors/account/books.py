@@ -69,8 +69,15 @@ class Bookkeeping(ShardBase):
             position.cost_nanos += lots.book_opening(self._books(account), symbol, buy, qty, price, cash, now, order.order_id, self.limits.open_timezone)
         else:
             books = self._books(account)
-            lots.book_pending(books)  # ``opened_cost`` as of before the fill, every lot opened
             method = LotMethod(order.lot_method) if order.lot_method else None
+            if not order.lots:  # (lots named: ``book_fill`` closes them)
+                # nearly every sale of part of a position: from the one lot closed first
+                changed = lots.book_closing(books, symbol, buy, qty, price, cash, now, order.order_id, self.limits.open_timezone, method, before)
+                if changed is not None:
+                    position.cost_nanos += changed  # × 10^9 at 10^-18: whole nanos
+                    self.last_trade[symbol] = price
+                    return
+            lots.book_pending(books)  # ``opened_cost`` as of before the fill, every lot opened
             opened_before = books.opened_cost
             fill = Fill(symbol, buy, qty, price, cash, now, order.order_id)
             written = lots.book_fill(books, fill, self.limits.open_timezone, method, order.lots, before)

@@ -489,6 +489,13 @@ class Portfolio(Bookkeeping):
             return
         book = self.portfolio
         config = book.config
+        if name not in book.alerts and config.drawdown_alert is None and name not in self._legged():
+            # Nothing raised, no limit (``_legged``: the accounts whose limits are ``any``), no
+            # drawdown alert: the steps below would find nothing unless the model's pairs or
+            # jumps exist — nearly every fill's review, decided here in a few lookups
+            pairs, jumps = self._alert_inputs()
+            if not pairs and not jumps:
+                return
         found: list[alerts.Condition] = []
         if alerts.LIMIT in kinds:
             limits = self.portfolio_limits(account)

@@ -96,6 +96,8 @@ def check_size(order: OrderRecord, instrument: Instrument, estimate: int, limits
 
 
 def check_price_band(order: OrderRecord, instrument: Instrument, market: MarketView | None, limits: RiskLimits) -> Reason | None:
+    if order.spec.price is None and order.spec.stop_price is None:
+        return None  # a market order: no price to hold against the band
     reference = reference_price(instrument, market)
     band = fixed.mul(reference, limits.price_band)
     for price in (order.spec.price, order.spec.stop_price):

@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 
 from model import fixed
 from model.lots import (
+    CLOSING,
     Books,
     Fill,
     Lot,
     LotError,
     LotMethod,
+    book_closing,
     book_fill,
     book_opening,
     book_pending,
@@ -325,6 +327,55 @@ def test_the_fast_paths_write_exactly_the_rows_of_the_general_ones(steps: list[t
     fast, general = run(True), run(False)
     book_pending(fast)  # the lots its fills left pending (``Books.pending``), as a snapshot does
     assert msgspec.msgpack.encode(fast) == msgspec.msgpack.encode(general)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.booleans(), st.integers(1, 40), st.integers(50, 150), st.integers(0, 400)), max_size=40),
+    method=st.sampled_from([None, *LotMethod]),
+    account_method=st.sampled_from([LotMethod.FIFO.value, LotMethod.LIFO.value, LotMethod.HIFO.value]),
+)
+def test_a_sale_from_the_one_lot_closed_first_writes_what_book_fill_writes(
+    steps: list[tuple[bool, int, int, int]], method: LotMethod | None, account_method: str
+) -> None:
+    """``book_closing`` (falling back on ``book_fill`` where it books nothing) against
+    ``book_fill`` alone: the same bytes, and the cost it returns is what the open lots'
+    cost changed by. Losses within the wash window, shorts covered, whole and partial lots."""
+
+    def run(fast: bool) -> tuple[Books, int]:
+        books, position, at, cost = Books(method=account_method), 0, T0, 0
+        for index, (is_buy, units, price, gap) in enumerate(steps):
+            qty, px = units * fixed.SCALE, price * fixed.SCALE
+            at += gap * 3 * 3600 * 10**9
+            cash = fixed.buy_cost(qty, px) if is_buy else fixed.sell_proceeds(qty, px)
+            order = f"account-0-{index + 1}"
+            changed = book_closing(books, "IBM", is_buy, qty, px, cash, at, order, TZ, method, position) if fast and position else None
+            if changed is None:
+                book_pending(books)
+                opened, closings = books.opened_cost, len(books.closings)
+                book_fill(books, Fill("IBM", is_buy, qty, px, cash, at, order), TZ, method, None, position)
+                changed = books.opened_cost - opened - sum(c.cost for c in closing_rows(books, closings_array(books)[closings // CLOSING.size :]))
+            cost += changed
+            position += qty if is_buy else -qty
+            assert cost == held(books, "IBM")[1], (index, cost)
+        return books, cost
+
+    (fast, fast_cost), (general, general_cost) = run(True), run(False)
+    assert msgspec.msgpack.encode(fast) == msgspec.msgpack.encode(general)
+    assert fast_cost == general_cost
+
+
+def test_a_sale_of_part_of_the_first_lot_is_booked_by_book_closing_and_others_are_left_to_book_fill() -> None:
+    books = three_lots()
+    cash = fixed.sell_proceeds(D("4"), D("130"))  # a gain: the cost closed is all the lots lose
+    assert book_closing(books, "IBM", False, D("4"), D("130"), cash, T0 + 90 * DAY, "account-0-9", TZ, None, D("30")) == -D("400")
+    assert closed(books) == [(1, D("4"))]
+    # more than the first lot holds, a method it does not take, a buy into a long position: nothing written
+    before = msgspec.msgpack.encode(books)
+    assert book_closing(books, "IBM", False, D("7"), D("90"), cash, T0 + 90 * DAY, "account-0-9", TZ, None, D("26")) is None
+    assert book_closing(books, "IBM", False, D("1"), D("90"), cash, T0 + 90 * DAY, "account-0-9", TZ, LotMethod.HIFO, D("26")) is None
+    assert book_closing(books, "IBM", True, D("1"), D("90"), cash, T0 + 90 * DAY, "account-0-9", TZ, None, D("26")) is None
+    assert msgspec.msgpack.encode(books) == before
 
 
 lazy_step = st.one_of(
