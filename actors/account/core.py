@@ -230,15 +230,10 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         """Apply one input and review the accounts it concerns for risk alerts
         (``actors/account/portfolio.py``); then the orders it made hot that are at rest go
         cold again (``actors/account/orders.py``), also when the input failed."""
-        kind = message.__class__
-        if self.allocated and kind is not AllocationFills:
+        if self.allocated and message.__class__ is not AllocationFills:
             self.review_allocated(now)
         try:
-            # ``Dispatcher.apply``, inline: one call fewer on every input
-            handler = self._handlers.get(kind)
-            if handler is None:
-                raise TypeError(f"{self.name} does not take {kind.__name__}")
-            handler(self, message, now)
+            super().apply(message, now)
             self.after_input(message, now)
         finally:
             self.orders.settle()
