@@ -30,6 +30,26 @@ def test_append_is_dense_from_one_and_reads_back_in_order(tmp_path: Path) -> Non
     assert list(journal.read_from(4)) == []
 
 
+def test_an_append_over_written_sequences_is_refused_whole(tmp_path: Path) -> None:
+    journal = open_journal(tmp_path, durability="buffered")
+    journal.append([b"a", b"b", b"c"])
+    for rewound in (2, 0):  # the last record again; every one again
+        journal.last_seq = rewound
+        with pytest.raises(JournalCorrupt, match=f"sequence {rewound + 1} already written"):
+            journal.append([b"x", b"y"])
+    journal.last_seq = 3
+    assert list(journal.read_from(1)) == [(1, b"a"), (2, b"b"), (3, b"c")]  # nothing of them written
+    assert journal.append([b"d"]) == 4
+
+
+def test_a_journal_that_fills_its_map_grows_it_and_loses_nothing(tmp_path: Path) -> None:
+    journal = open_journal(tmp_path, durability="buffered", map_size=1024 * 1024)
+    records = [bytes([k % 251]) * 40_000 for k in range(60)]  # 2.4 MB through a 1 MiB map
+    for record in records:
+        journal.append([record])
+    assert [payload for _, payload in journal.read_from(1)] == records
+
+
 def test_a_reopened_journal_continues_where_it_ended(tmp_path: Path) -> None:
     journal = open_journal(tmp_path)
     journal.append([b"a", b"b"])
