@@ -478,15 +478,10 @@ class StagedTrades:
             yield order_ids[row], symbols[row], signed > 0, abs(signed), price, cash, now
 
 
-def book_opening(books: Books, symbol: str, buy: bool, qty: int, price: int, cash: int, now: int, order_id: str, timezone: str) -> int:
-    """``book_fill`` for a fill that closes no lot (the position was flat or on the fill's
-    side): a trade row and one lot of the whole fill, and — a buy into books that have
-    closed lots — the wash-sale check. What nearly every fill at the open is, so it takes
-    the fewest steps: into books that never closed a lot (no wash sale to check) it writes
-    the trade row alone and leaves the lot pending (``Books.pending``, opened by
-    ``book_pending`` at the next read); else the same rows as ``book_fill`` would write,
-    exactly (``tests/unit/model/test_lots.py`` checks both). Returns the cost the open lots
-    gained (signed): the lot's, plus any wash-sale loss carried into it."""
+def _trade_row(books: Books, symbol: str, buy: bool, qty: int, price: int, cash: int, now: int, order_id: str) -> tuple[int, int, int]:
+    """The fill's trade row appended, as ``book_fill`` writes it first (the order's and the
+    symbol's names get their ids here when new); returns the order's prefix id, its number
+    and the symbol's id, for the rows that follow."""
     names = books.names
     prefix, _, number = order_id.rpartition("-")
     # the prefix is the shard's name in nearly every order id: one string object for all the
@@ -501,6 +496,19 @@ def book_opening(books: Books, symbol: str, buy: bool, qty: int, price: int, cas
         symbol_id = names[symbol] = len(names)
     trades = books.trades  # grown in place: no attribute written back
     trades += TRADE.pack(now, order_prefix, order_n, symbol_id, BUY if buy else SELL, qty, price, cash)
+    return order_prefix, order_n, symbol_id
+
+
+def book_opening(books: Books, symbol: str, buy: bool, qty: int, price: int, cash: int, now: int, order_id: str, timezone: str) -> int:
+    """``book_fill`` for a fill that closes no lot (the position was flat or on the fill's
+    side): a trade row and one lot of the whole fill, and — a buy into books that have
+    closed lots — the wash-sale check. What nearly every fill at the open is, so it takes
+    the fewest steps: into books that never closed a lot (no wash sale to check) it writes
+    the trade row alone and leaves the lot pending (``Books.pending``, opened by
+    ``book_pending`` at the next read); else the same rows as ``book_fill`` would write,
+    exactly (``tests/unit/model/test_lots.py`` checks both). Returns the cost the open lots
+    gained (signed): the lot's, plus any wash-sale loss carried into it."""
+    symbol_id = _trade_row(books, symbol, buy, qty, price, cash, now, order_id)[2]
     cost = cash if buy else -cash
     if not books.closings:
         books.pending += 1
@@ -555,18 +563,7 @@ def book_closing(
     if (lot_qty < 0) != buy or size < qty:
         return None
     # book_fill's steps, in its order (the names get their ids in it): the trade row, then the closing
-    names = books.names
-    prefix, _, number = order_id.rpartition("-")
-    order_prefix = names.get(sys.intern(prefix)) if prefix and number.isdigit() else None
-    if order_prefix is None:
-        order_prefix, order_n = _order_ref(books, order_id)
-    else:
-        order_n = int(number)
-    symbol_id = names.get(symbol)
-    if symbol_id is None:
-        symbol_id = names[symbol] = len(names)
-    trades = books.trades  # grown in place: no attribute written back
-    trades += TRADE.pack(now, order_prefix, order_n, symbol_id, BUY if buy else SELL, qty, price, cash)
+    order_prefix, order_n, symbol_id = _trade_row(books, symbol, buy, qty, price, cash, now, order_id)
     proceeds = -cash if buy else cash  # a buy covers short lots: its cash is paid, a negative proceeds
     cost = lot_cost if qty == size else lot_cost * qty // size
     signed = qty if lot_qty > 0 else -qty
