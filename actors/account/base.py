@@ -15,7 +15,7 @@ from actors.account.orders import Orders
 from actors.account.records import AccountRecord, OrderRecord
 from actors.account.risk import MarketView, RiskLimits
 from actors.runtime.outputs import ALL, DROP_COPY, GATEWAY, STRATEGY, Dispatcher, Outputs
-from model.enums import ExecType, OrderStatus
+from model.enums import ExecType
 from model.instruments import Instrument
 from model.lifecycle import OrderEvent, can, step
 from model import lots
@@ -26,7 +26,6 @@ from model.messages.strategies import STRATEGY_ORDER_PREFIX
 log = structlog.get_logger("accounts")
 
 _TRADE = ExecType.TRADE  # read on every report, bound once (model/enums.py says why)
-_OPEN = frozenset(status for status in OrderStatus if status.is_open)
 
 
 @overload
@@ -213,22 +212,18 @@ class ShardBase(Dispatcher):
         last_qty: int = 0,
         last_price: int | None = None,
     ) -> ExecutionReport:
-        cum_qty, status, spec = order.cum_qty, order.status, order.spec
+        cum_qty, spec = order.cum_qty, order.spec
         avg_price = order.cum_value // (cum_qty * self.instruments[spec.symbol].multiplier) if cum_qty else None
-        if status in _OPEN:  # ``order.leaves_qty``, inline (two reports per order)
-            leaves = None if spec.qty is None else spec.qty - cum_qty
-        else:
-            leaves = 0
         return ExecutionReport(  # positional, in field order: one report or two per order and fill
             order.account,
             order.order_id,
             order.client_order_id,
             exec_id,
             exec_type,
-            status,
+            order.status,
             spec,
             cum_qty,
-            leaves,
+            order.leaves_qty,
             last_qty,
             last_price,
             avg_price,

@@ -78,8 +78,7 @@ class Booking(Bookkeeping):
         if venue:
             order.venue = venue
         order.cum_qty += qty
-        # ``order.cum_value += value``, without the property's two calls: its halves (``fixed.split_raw``)
-        order.value_nanos, order.value_subnanos = divmod(order.value_nanos * _SCALE + order.value_subnanos + value, _SCALE)
+        order.cum_value += value
         if block is not None:
             order.block = block
             self.allocations += 1
