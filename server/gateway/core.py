@@ -702,10 +702,7 @@ class Gateway:
             return batch.sender, max(batch.seq, self.inbox.applied.get(batch.sender, 0))
         for ready in self.inbox.accept(batch, time.time_ns()):
             for message in ready.messages:
-                if type(message) is ExecutionReport:  # nearly all of them: no walk down ``_deliver``
-                    self._execution(message)
-                else:
-                    self._deliver(message)
+                self._deliver(message)
         return batch.sender, self.inbox.applied.get(batch.sender, 0)
 
     def _deliver(self, message: Message) -> None:

@@ -44,14 +44,10 @@ class InFlightWindow:
         """Send ``conn``'s command to its account's shard, unless the connection already
         has ``size`` unanswered there: then it waits, in order, behind the connection's
         other held commands (``answered`` sends them)."""
-        if conn.held or conn.in_flight >= self.size:
-            conn.held.append((account, command))
-            return
-        conn.in_flight += 1  # the shard answers each command exactly once (``answered``)
-        self.outbox.post((Send(ACCOUNT, account, command),))
+        self.send_all(conn, [(account, command)])
 
     def send_all(self, conn: Connection, commands: list[tuple[str, Message]]) -> None:
-        """``send`` each of ``commands`` (account, command) in turn, those that go out now
+        """``send`` for each of ``commands`` (account, command) in turn, those that go out now
         handed to the outbox together (a frame of orders is one post, not one per order)."""
         room = 0 if conn.held else max(0, self.size - conn.in_flight)
         now, later = (commands, ()) if len(commands) <= room else (commands[:room], commands[room:])

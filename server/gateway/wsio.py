@@ -29,18 +29,17 @@ _FIN_TEXT = 0x81  # FIN set, opcode 1 (text)
 _SHORT = struct.Struct("!BB")
 _MEDIUM = struct.Struct("!BBH")
 _LONG = struct.Struct("!BBQ")
-_SHORT_HEADERS = [_SHORT.pack(_FIN_TEXT, length) for length in range(126)]
 # Every header up to a few kilobytes, made once (an execution report is about 400 bytes):
 # looked up rather than packed for each frame. About 150 KB.
 _TABLED = 4096
-_HEADERS = _SHORT_HEADERS + [_MEDIUM.pack(_FIN_TEXT, 126, length) for length in range(126, _TABLED)]
+_HEADERS = [_SHORT.pack(_FIN_TEXT, length) for length in range(126)] + [_MEDIUM.pack(_FIN_TEXT, 126, length) for length in range(126, _TABLED)]
 
 
 def text_frame_header(length: int) -> bytes:
     """The header of an unmasked, unfragmented text frame whose payload has ``length``
     bytes: the bytes websockets' ``Frame.serialize`` writes before it on a server."""
-    if length < 126:
-        return _SHORT_HEADERS[length]
+    if length < _TABLED:
+        return _HEADERS[length]
     if length < 65536:
         return _MEDIUM.pack(_FIN_TEXT, 126, length)
     return _LONG.pack(_FIN_TEXT, 127, length)
