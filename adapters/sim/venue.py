@@ -375,8 +375,10 @@ class SimVenue(WithoutWire):
         Guarantees: the same trades as ``_fill_resting`` on every order in turn. An order on
         a side whose displayed size is used up trades nothing (``_fillable``), so it is
         passed over without a look, and once both sides are used up the rest of the queue
-        is: a tick's work is bounded by the orders that trade, not by every order resting
-        (a flood of marketable orders beyond the displayed size rests here)."""
+        is: a tick's Python work is bounded by the orders that trade and those on a side
+        still showing size, not by every order resting (a flood of marketable orders beyond
+        the displayed size rests here). The queue's ids are still copied once a tick (in C),
+        as an order that finishes leaves it."""
         events: list[VenueEvent] = []
         orders = self._orders
         for child_id in list(queue):
