@@ -27,7 +27,7 @@ class Progress:
         self.enabled = not as_json and self.stream.isatty()
         self.label, self.total, self.every_s = label, total, every_s
         self.done = 0
-        self.drawn_at = 0.0
+        self.drawn_at: float | None = None  # never yet: the first update draws (the monotonic clock may start near 0 on a fresh machine)
         self.shown = False
 
     def update(self, done: int, total: int | None = None) -> None:
@@ -38,7 +38,7 @@ class Progress:
         if not self.enabled:
             return
         now = time.monotonic()
-        if now - self.drawn_at < self.every_s:
+        if self.drawn_at is not None and now - self.drawn_at < self.every_s:
             return
         self.drawn_at = now
         self.stream.write("\r" + self.line())

@@ -249,8 +249,9 @@ def _explain(frame: bytes | str, error: Exception) -> ProtocolError:
         return _unreadable(error)
     try:
         loose = msgspec.json.decode(frame)
-    except msgspec.DecodeError:
-        return ProtocolError("malformed JSON")
+    except msgspec.DecodeError as malformed:
+        # newer msgspec says invalid UTF-8 with a DecodeError, older with a UnicodeDecodeError
+        return _unreadable(malformed) if "UTF-8" in str(malformed) else ProtocolError("malformed JSON")
     except (RecursionError, UnicodeDecodeError) as unreadable:
         return _unreadable(unreadable)
     if not isinstance(loose, dict):
