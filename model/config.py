@@ -51,7 +51,8 @@ class TopologySection(_Section, frozen=True):
 class BatchingSection(_Section, frozen=True):
     """Every actor hop (see ``actors.runtime.outbox.Outbox`` and ``actors.runtime.link``): at most one batch per
     destination per ``flush_interval_us`` (0: one per event-loop turn), and at once when a
-    batch reaches ``max_messages``."""
+    batch reaches ``max_messages`` (a journaled actor's batches: that many orders, an
+    allocation's fills counting one each, ``actors.runtime.outbox.batches_of``)."""
 
     max_messages: int = 1000
     flush_interval_us: int = 0

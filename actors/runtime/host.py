@@ -27,6 +27,7 @@ import structlog
 
 from actors.runtime.audit import AuditLog, open_audit
 from actors.runtime.commit import GroupCommit, Pending, fail_stop
+from actors.runtime import heap
 from actors.runtime.crashhooks import TurnCrashPoints
 from actors.runtime.frames import LinkSecret
 from actors.runtime.histogram import Histogram
@@ -47,6 +48,13 @@ from snapshots.journal import Journal, JournalLike, NullJournal
 from snapshots.shipping import ShippedJournal
 
 log = structlog.get_logger("runtime")
+
+# glibc's free pages go back to the kernel after every this many bytes of batches received
+# and made (``heap.trim``, about 10 ms per few hundred MB of heap): a large, passing piece of work — the
+# open's allocations, a basket's chunks — leaves its buffers' pages free inside glibc's heap,
+# among the long-lived blocks of the records it booked, where nothing else returns them.
+# Measured at 1,000,000 orders: 50 MB of a shard's 700 (and 45 of an InstrumentActor's 200).
+TRIM_EVERY_BYTES = 16 << 20
 
 
 class Acker(Protocol):
@@ -212,6 +220,7 @@ class DurableHost(LinkedHost):
         self.crash: CrashPoints = NOWHERE
         self.crash_hooks: TurnCrashPoints | None = None  # only when a recovery test armed a point
         self.recovery: dict[str, Any] = {}
+        self.untrimmed = 0  # bytes of batches applied and made since glibc last gave its free pages back
         self._attach(NullJournal(name))  # until ``recover`` opens the real one
 
     def make_core(self) -> Core:
@@ -397,6 +406,12 @@ class DurableHost(LinkedHost):
         snapshots.events += applied
         if snapshots.due(self.machine.records):
             self.snapshot(background=self.background)
+        outbox = self.machine.outbox
+        self.untrimmed += sum(len(data) for _, data in pending) + outbox.bytes_made
+        outbox.bytes_made = 0
+        if self.untrimmed >= TRIM_EVERY_BYTES:
+            self.untrimmed = 0
+            heap.trim()
 
     def _append_audit(self, batches: list[Any], hooks: TurnCrashPoints | None) -> None:
         """The record's audit events into the chain, before anything of it leaves. Written,

@@ -128,6 +128,34 @@ class Outbox:
         return sum(len(queue) for queue in self.unacked.values())
 
 
+def batches_of(messages: list[Message], step: int) -> list[list[Message]]:
+    """``messages`` cut, in order, into batches of at most ``step`` rows each: a message
+    counts one row, or what it ``carried()`` if it carries ``many`` (an allocation's fills for up
+    to ``step`` orders) — at least one message a batch.
+
+    Why rows and not messages: a batch is what its receiver applies and journals in one
+    record and acks at once. Counted in messages, the open's allocations went to a shard in
+    batches of up to a million fills, and the shard applied half of its open in one record:
+    every fill's report and audit event alive at once (measured: 245,000 audit events and
+    491,000 sends in one shard at 1,000,000 orders), the window of unacked batches
+    (``[batching] max_in_flight_to_shard``) no bound at all."""
+    if not any(message.many for message in messages):
+        return [messages] if len(messages) <= step else [messages[start : start + step] for start in range(0, len(messages), step)]
+    batches: list[list[Message]] = []
+    batch: list[Message] = []
+    size = 0
+    for message in messages:
+        rows = message.carried() if message.many else 1
+        if batch and size + rows > step:
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(message)
+        size += rows
+    if batch:
+        batches.append(batch)
+    return batches
+
+
 def _drop_acked(unacked: collections.deque[tuple[int, bytes]] | None, seq: int) -> None:
     while unacked and unacked[0][0] <= seq:
         unacked.popleft()
@@ -152,6 +180,7 @@ class DurableOutbox:
         self.unacked: dict[str, collections.deque[tuple[int, bytes]]] = {}
         self.fresh: list[tuple[str, bytes]] = []
         self.batches_sent = 0
+        self.bytes_made = 0  # encoded since the host last looked (``DurableHost``: when to trim the heap)
 
     def record(self, sends: Iterable[Send], now: int, fresh: bool = True) -> None:
         """Turn one record's outputs into batches. ``fresh``: also queue them to be written
@@ -175,9 +204,10 @@ class DurableOutbox:
             if unacked is None:
                 unacked = self.unacked[name] = collections.deque()
             seq = self.seq.get(name, 0)
-            for start in range(0, len(messages), step):
+            for chunk in batches_of(messages, step):
                 seq += 1
-                data = encode_batch(Batch(sender, seq, now, messages[start : start + step] if len(messages) > step else messages))
+                data = encode_batch(Batch(sender, seq, now, chunk))
+                self.bytes_made += len(data)
                 unacked.append((seq, data))
                 if fresh:
                     self.fresh.append((name, data))

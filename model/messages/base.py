@@ -4,6 +4,8 @@ bytes are what the journal stores; and ``Reply``, where the answer to a client r
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import msgspec
 
 __all__ = ["MessageBase", "Reply"]
@@ -11,7 +13,17 @@ __all__ = ["MessageBase", "Reply"]
 
 class MessageBase(msgspec.Struct, frozen=True, array_like=True, tag=True, gc=False):
     """Every message's base. A subclass names its ``tag``: never reuse or renumber one (the
-    journal holds them)."""
+    journal holds them).
+
+    ``many``: a message that carries many orders in columns says so, and ``carried`` says how
+    many: a journaled actor's batches hold at most ``[batching] max_messages`` rows, not
+    messages (``actors/runtime/outbox.py``)."""
+
+    many: ClassVar[bool] = False
+
+    def carried(self) -> int:
+        """The orders this message carries: one, unless ``many``."""
+        return 1
 
 
 class Reply(msgspec.Struct, frozen=True, array_like=True, gc=False):

@@ -4,7 +4,7 @@ actors publish."""
 
 from __future__ import annotations
 
-from typing import Union
+from typing import ClassVar, Union
 
 from model.enums import SessionState, Side, VenueEventKind
 from model.messages.base import MessageBase
@@ -146,6 +146,8 @@ class AllocationFills(MessageBase, frozen=True, gc=False, tag=63):
     ``[batching] max_messages`` of them: the open books millions of allocations, and a
     message each was most of a shard's decoding and dispatch."""
 
+    many: ClassVar[bool] = True
+
     block: str
     symbol: str
     venue: str
@@ -156,6 +158,9 @@ class AllocationFills(MessageBase, frozen=True, gc=False, tag=63):
     cash: list[int]
     done: list[bool]
     ts: int
+
+    def carried(self) -> int:
+        return len(self.order_ids)
 
     def updates(self) -> list[OrderUpdate]:
         """The same fills as the ``OrderUpdate`` trades they stand for, one per order."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
-from actors.runtime.outbox import DurableOutbox, Outbox
+from actors.runtime.outbox import DurableOutbox, Outbox, batches_of
 from actors.runtime.outputs import ACCOUNT, ALL, GATEWAY, INSTRUMENT, Send
 from actors.runtime.router import Router
 from model.config import BatchingSection, Config, TopologySection
-from model.messages import Batch, SetTradingStatus, decode_batch
+from model.messages import AllocationFills, Batch, SetTradingStatus, decode_batch
 
 CONFIG = Config(topology=TopologySection(account_shards=3, instrument_actors=2))
 
@@ -72,3 +72,35 @@ def test_a_durable_outbox_makes_the_same_batches_from_the_same_outputs() -> None
     fresh = DurableOutbox("me", Router(CONFIG), 2)
     fresh.load(replayed.dump())
     assert fresh.seq == replayed.seq and fresh.unacked == replayed.unacked and fresh.fresh == []
+
+
+def _fills(rows: int, block: str = "B1") -> AllocationFills:
+    return AllocationFills(block, "IBM", "SIM", 1, [f"account-0-{i}" for i in range(rows)], ["U1"] * rows, [1] * rows, [1] * rows, [True] * rows, 0)
+
+
+def test_batches_of_counts_an_allocations_fills_as_rows() -> None:
+    """A batch holds at most ``step`` rows: an allocation's chunk counts its fills, any other
+    message one; a message larger than a batch goes alone; the order is kept."""
+    status = SetTradingStatus("IBM", True)
+    messages = [_fills(600, "B1"), status, _fills(300, "B2"), _fills(200, "B3"), status, _fills(1500, "B4"), status]
+    batches = batches_of(messages, 1000)  # type: ignore[arg-type]
+    assert [[m.carried() for m in batch] for batch in batches] == [[600, 1, 300], [200, 1], [1500], [1]]
+    assert [m for batch in batches for m in batch] == messages
+    assert batches_of([status] * 5, 2) == [[status] * 2, [status] * 2, [status]]  # type: ignore[list-item]
+    assert batches_of([status] * 2, 2) == [[status] * 2]  # type: ignore[list-item]
+
+
+def test_a_durable_outbox_bounds_a_batch_of_allocation_fills_by_rows() -> None:
+    """The open's allocations to one shard leave in batches of at most ``max_messages`` fills
+    (a window of unacked batches then bounds what waits at the shard), not in one batch of a
+    million; replayed, the same batches come out."""
+    sends = [Send(ACCOUNT, "U1", _fills(400, f"B{i}")) for i in range(10)]
+    outboxes = [DurableOutbox("me", Router(CONFIG), 1000) for _ in range(2)]
+    for outbox in outboxes:
+        outbox.record(sends, 1)
+    live, replayed = outboxes
+    assert live.take_fresh() == replayed.take_fresh()
+    name = Router(CONFIG).account("U1")
+    batches = [decode_batch(data) for _, data in live.unacked[name]]
+    assert [sum(len(m.order_ids) for m in b.messages) for b in batches] == [800, 800, 800, 800, 800]  # type: ignore[attr-defined]
+    assert [b.seq for b in batches] == [1, 2, 3, 4, 5]
