@@ -272,13 +272,14 @@ class Machine:
         journaled (a live actor's ``durable``)."""
         return b"".join(parts(self.capture(applied), 1 << 62))
 
-    def capture(self, applied: dict[str, int] | None = None) -> Captured:
+    def capture(self, applied: dict[str, int] | None = None, now: bool = True) -> Captured:
         """The snapshot as of now, to be written later in parts (``snapshot.parts``), while
-        the core goes on: what a background snapshot takes on the event loop."""
+        the core goes on: what a background snapshot takes on the event loop. ``now=False``:
+        for a snapshot written before the core changes again (``snapshot.capture``)."""
         gc.disable()
         try:
             applied = dict(self.inbox.applied if applied is None else applied)
-            return capture(self.core, applied, self.outbox.dump())
+            return capture(self.core, applied, self.outbox.dump(), now)
         finally:
             gc.enable()
 

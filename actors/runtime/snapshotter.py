@@ -21,6 +21,10 @@ Guarantees:
   snapshot_part_mb``, synced and truncated on the journal's writer thread, in order with the
   appends around it, so the actor goes on reading its links meanwhile. No second copy of
   the book is made: one part at a time is in memory beside what was taken.
+* Not in the background (a clean shutdown's snapshot, an operator's, any without fsync):
+  written at once, before anything else runs; the core's long lists of live records (an
+  account shard's accounts) are encoded one at a time as the parts are written, not all
+  at once beside them.
 * A failed snapshot write is fatal (``fail_stop``), like a failed append.
 """
 
@@ -69,7 +73,9 @@ class Snapshotter:
         self.last_ns = time.monotonic_ns()
         if seq == self.seq:  # nothing new (always so for a null journal: its last_seq stays 0)
             return seq
-        state = machine.capture(durable)
+        # in the background the core goes on while the writer writes: everything is taken
+        # now; else the write follows at once, and long lists of records are encoded as written
+        state = machine.capture(durable, now=background)
         self.seq = seq
         if background:
             self.writer.submit(self._write, seq, state)

@@ -133,3 +133,23 @@ def test_a_snapshot_taken_is_what_is_written_while_the_shard_goes_on() -> None:
     for order_id in list(core.orders):  # every order booked after the snapshot was taken
         core.apply(OrderUpdate(order_id, "A1", VenueEventKind.EXPIRED, 0, None, "x", "SIM", 1), 1)
     assert b"".join(snapshot.parts(taken, 64)) == before != live.dump({})
+
+
+@pytest.mark.parametrize("part_bytes", [1, 100, 4096, 1 << 30])
+def test_a_snapshot_encoded_as_it_is_written_has_the_same_bytes(part_bytes: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``now=False`` keeps a long list of live records (here the shard's accounts) as
+    ``Later`` and encodes it record by record in ``parts``: the same bytes, cut where asked."""
+    from model.config import AccountSeed
+
+    live = _account_machine(50)
+    for index in range(2, 12):
+        live.core.open_account(AccountSeed(f"A{index}", "t", 10**18))
+    monkeypatch.setattr(snapshot, "LATER_RECORDS", 5)
+    taken = live.capture({}, now=False)
+    assert any(isinstance(piece, snapshot.Later) for piece in taken)
+    assert not any(isinstance(piece, snapshot.Later) for piece in live.capture({}))
+    assert b"".join(snapshot.parts(taken, part_bytes)) == live.dump({})
+    taken = live.capture({}, now=False)
+    pieces = list(snapshot.parts(taken, part_bytes))
+    record = max(len(msgspec.msgpack.encode(account)) for account in live.core.snapshot().accounts)
+    assert all(len(piece) < part_bytes + record + 5 for piece in pieces)  # a part ends after the record reaching the size (and the list's header)
