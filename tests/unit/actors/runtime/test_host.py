@@ -245,3 +245,26 @@ async def test_a_snapshot_taken_while_batches_wait_does_not_count_them(tmp_path:
         again.receive(data, resend)
     await again.settle()
     assert sorted(order.client_order_id for order in again.core.orders.values()) == sorted(f"c{seq}" for seq in range(1, 21))
+
+
+async def test_glibc_is_trimmed_after_bulk_records_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small records (the steady flow of orders) never trim; records of at least
+    ``BIG_RECORD_BYTES`` (batches received and made) trim once ``TRIM_EVERY_BYTES`` of them
+    have been applied since the last trim."""
+    from actors.runtime import heap, host as host_module
+
+    trims: list[int] = []
+    monkeypatch.setattr(heap, "trim", lambda: trims.append(1))
+    actor = host(tmp_path)
+    channel = Channel()
+    await feed(actor, channel, 8)  # records of a few KB
+    assert trims == [] and actor.untrimmed == 0
+    monkeypatch.setattr(host_module, "BIG_RECORD_BYTES", 1)  # every record is bulk now
+    monkeypatch.setattr(host_module, "TRIM_EVERY_BYTES", 1 << 30)
+    actor.receive(batch(9, 100, 101, 102), channel)
+    await turn()
+    assert trims == [] and actor.untrimmed > 0  # counted, not yet enough
+    monkeypatch.setattr(host_module, "TRIM_EVERY_BYTES", actor.untrimmed + 1)
+    actor.receive(batch(10, 103, 104, 105), channel)
+    await turn()
+    assert trims == [1] and actor.untrimmed == 0
