@@ -25,9 +25,9 @@ from typing import Any, ClassVar, Protocol
 
 import structlog
 
+from actors.runtime import heap
 from actors.runtime.audit import AuditLog, open_audit
 from actors.runtime.commit import GroupCommit, Pending, fail_stop
-from actors.runtime import heap
 from actors.runtime.crashhooks import TurnCrashPoints
 from actors.runtime.frames import LinkSecret
 from actors.runtime.histogram import Histogram

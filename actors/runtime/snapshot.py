@@ -94,8 +94,9 @@ def kind_of(core_type: type[Snapshottable]) -> str:
 
 
 class Later(NamedTuple):
-    """A long list of live records in a snapshot taken with ``now=False``: encoded as it is
-    written (``parts``), so only until the core changes again is it what was taken."""
+    """A long list of live records in a snapshot taken with ``now=False``, encoded as it is
+    written (``parts``): what was taken only until the core changes again, so such a
+    snapshot is written before anything else runs (``Snapshotter.take``)."""
 
     records: list[msgspec.Struct]
 
