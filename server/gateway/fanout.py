@@ -44,6 +44,7 @@ class Fanout:
         self.instruments = instruments
         self.max_channels = max_channels
         self.account_connections: dict[str, set[int]] = {}
+        self.following: set[int] = set()  # connections that follow their own accounts (``follow``): the only ones ``forget_accounts`` walks
         self.firehose: set[int] = set()  # platform operators' connections subscribed to every account's executions
         self.tenant_firehose: dict[str, set[int]] = {}  # tenant → connections subscribed to its every account's executions
         self.quote_connections: dict[str, set[int]] = {}
@@ -57,12 +58,21 @@ class Fanout:
         connection reaching a whole tenant or every tenant gets executions only when it
         subscribes to ``executions``."""
         if conn.session is not None and conn.session.reach is Reach.OWN:
+            self.following.add(conn.conn_id)
             for account in conn.accounts:
                 self.account_connections.setdefault(account, set()).add(conn.conn_id)
 
     def forget_accounts(self, conn: Connection) -> None:
+        """Stop following the accounts ``follow`` followed (before the connection's reach
+        changes, or as it closes). A connection that followed none — an operator's, whose
+        reach may be every account — costs nothing here, not a walk of its reach."""
+        if conn.conn_id not in self.following:
+            return
+        self.following.discard(conn.conn_id)
         for account in conn.accounts:
-            self.account_connections.get(account, set()).discard(conn.conn_id)
+            followers = self.account_connections.get(account)
+            if followers is not None:
+                followers.discard(conn.conn_id)
 
     def forget(self, conn: Connection) -> None:
         self.forget_accounts(conn)

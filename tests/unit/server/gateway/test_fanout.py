@@ -128,6 +128,32 @@ async def test_a_forgotten_connection_follows_nothing() -> None:
     assert fanout.firehose == set() and fanout.quote_connections == {"IBM": set()} and fanout.account_connections == {"A1": set(), "A2": set()}
 
 
+class Unwalkable(frozenset[str]):
+    """A reach that fails the test if anything walks it (``in`` still answers)."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        raise AssertionError("the reach was walked")
+
+
+async def test_closing_a_connection_that_followed_nothing_does_not_walk_its_reach() -> None:
+    """An operator's reach may be every account: closing its connection (or changing its
+    reach) costs what it followed — nothing — not a walk of a million accounts. A trader's
+    close still stops it following its own, and its reach changing follows the new ones."""
+    fanout = make_fanout()
+    admin = join(fanout, 1, ADMIN, set())
+    admin.accounts = Unwalkable({"A1", "A2", "B1"})
+    trader = join(fanout, 2, TRADER, {"A1", "A2"})
+    fanout.forget(admin)
+    fanout.forget_accounts(admin)
+    assert fanout.account_connections == {"A1": {2}, "A2": {2}}
+    fanout.forget_accounts(trader)  # its reach changes: forgotten, then followed again
+    trader.accounts = frozenset({"A2", "B1"})
+    fanout.follow(trader)
+    assert fanout.account_connections == {"A1": set(), "A2": {2}, "B1": {2}}
+    fanout.forget(trader)
+    assert fanout.account_connections == {"A1": set(), "A2": set(), "B1": set()} and fanout.following == set()
+
+
 @pytest.mark.parametrize(
     ("channel", "code", "words"),
     [("quotes:NOPE", "unknown_symbol", "unknown symbol 'NOPE'"), ("trades:IBM", "invalid_request", "unknown channel"), ("quotes:", "invalid_request", "unknown channel")],
