@@ -44,7 +44,6 @@ class Fanout:
         self.instruments = instruments
         self.max_channels = max_channels
         self.account_connections: dict[str, set[int]] = {}
-        self.following: set[int] = set()  # connections that follow their own accounts (``follow``): the only ones ``forget_accounts`` walks
         self.firehose: set[int] = set()  # platform operators' connections subscribed to every account's executions
         self.tenant_firehose: dict[str, set[int]] = {}  # tenant → connections subscribed to its every account's executions
         self.quote_connections: dict[str, set[int]] = {}
@@ -57,8 +56,7 @@ class Fanout:
         """A connection just logged in (or its reach changed): it follows its own accounts; a
         connection reaching a whole tenant or every tenant gets executions only when it
         subscribes to ``executions``."""
-        if conn.session is not None and conn.session.reach is Reach.OWN:
-            self.following.add(conn.conn_id)
+        if _follows_own(conn):
             for account in conn.accounts:
                 self.account_connections.setdefault(account, set()).add(conn.conn_id)
 
@@ -66,9 +64,8 @@ class Fanout:
         """Stop following the accounts ``follow`` followed (before the connection's reach
         changes, or as it closes). A connection that followed none — an operator's, whose
         reach may be every account — costs nothing here, not a walk of its reach."""
-        if conn.conn_id not in self.following:
+        if not _follows_own(conn):
             return
-        self.following.discard(conn.conn_id)
         for account in conn.accounts:
             followers = self.account_connections.get(account)
             if followers is not None:
@@ -211,3 +208,9 @@ class Fanout:
                 return None
             frame = self.quote_frames[symbol] = protocol.quote(event)
         return frame
+
+
+def _follows_own(conn: Connection) -> bool:
+    """Whether ``follow`` makes ``conn`` follow its own accounts: a session reaching only
+    them (a connection logs in once, so this holds from ``follow`` to ``forget``)."""
+    return conn.session is not None and conn.session.reach is Reach.OWN
