@@ -451,7 +451,7 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         self.book_pending_lots()
         state = (self.accounts, self.markets, self.order_counter, self.rejected_requests, self.kill_all, self.last_trade)
         digest = hashlib.sha256(msgspec.msgpack.encode(state))
-        for encoded in self.orders.encoded():
+        for encoded in self.orders.encodings():
             digest.update(encoded)
         digest.update(self.transfers_state())
         digest.update(msgspec.msgpack.encode(self.portfolio))

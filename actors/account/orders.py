@@ -22,10 +22,26 @@ Guarantees:
   thawing or freezing an order replaces its value in place.
 * A record obtained by ``get``/``[]`` is the order until the next ``settle``; a record from
   ``peek``/``values`` may be a copy: changing it changes nothing.
+
+**Orders for the open are parked by symbol.** A cold order waiting for the open is not a
+``bytes`` object of its own but its encoding written into a chunk of its symbol's orders
+(``_Chunk``: about 8 KB of encodings, and an index of 16 bytes per order — its id's hash,
+where its encoding starts, its length). The order's value in the dict is the chunk,
+shared by the orders in it; a lookup finds the entry by the hash and checks the id in the
+encoding. Why: the open releases orders symbol by symbol, so the allocations free them in
+that order, not the order they were queued in. As objects of their own, each one freed
+left a hole among the objects made beside it when it was queued (its id, its client order
+id), and those holes stayed with the process until the end of the open: at the end of
+booking a shard held its whole queued book a second time, as free space. Parked, a
+symbol's orders leave together: a chunk is freed with its last order, and the memory goes
+back while the booking goes on. Costs: about 0.5 µs more to park an order, 1.4 µs more to
+take it out; a snapshot copies a parked order's bytes out of its chunk (it references a
+cold order's).
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Iterator
 
 import msgspec
@@ -37,6 +53,14 @@ from model.lifecycle import Pending
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(OrderRecord)
 _NONE, _OPG = Pending.NONE, TimeInForce.OPG  # read on every settle, bound once (model/enums.py says why)
+
+# A parked order in its chunk: its encoding in ``data``, and in ``index`` an entry of 16 bytes:
+# its id's hash (the str's own, cached on it), where its encoding starts and how long it
+# is. An order that has left has the hash of its entry zeroed.
+_ENTRY = struct.Struct("<qII")
+_HASH = struct.Struct("<q")
+_HEADER_BYTES = 1 if len(OrderRecord.__struct_fields__) < 16 else 3  # an encoding's array header; its order id follows
+_CHUNK_BYTES = 8192  # a symbol's chunk takes orders until it holds this many bytes
 
 
 def freeze(record: OrderRecord) -> bytes:
@@ -57,15 +81,109 @@ def at_rest(record: OrderRecord) -> bool:
     return record.pending is _NONE and (not record.status.is_open or record.spec.tif is _OPG)
 
 
+class _Chunk:
+    """Parked orders of one symbol (see the module's docstring): ``live`` of them still here."""
+
+    __slots__ = ("data", "index", "live", "symbol")
+
+    def __init__(self, symbol: str) -> None:
+        self.data = bytearray()
+        self.index = bytearray()
+        self.live = 0
+        self.symbol = symbol
+
+    def add(self, order_id: str, encoded: bytes) -> None:
+        data = self.data
+        self.index += _ENTRY.pack(hash(order_id), len(data), len(encoded))
+        data += encoded
+        self.live += 1
+
+    def find(self, order_id: str) -> tuple[int, int, int]:
+        """Where ``order_id``'s encoding is: ``(entry, start, end)``. ``KeyError``: not here
+        (a broken invariant: the order's value is this chunk)."""
+        index = self.index
+        key = _HASH.pack(hash(order_id))
+        at = index.find(key)
+        while at >= 0:
+            if not at & 15:
+                _hash, start, length = _ENTRY.unpack_from(index, at)
+                if self.data.startswith(_encoder.encode(order_id), start + _HEADER_BYTES):  # the id itself: hashes may collide
+                    return at, start, start + length
+            at = index.find(key, at + 1)
+        raise KeyError(order_id)
+
+
+_Value = OrderRecord | bytes | _Chunk
+
+
 class Orders:
     """Order id → order, hot or cold (see the module's docstring). Not a dict: writing to a
     record that ``peek`` or ``values`` gave would be lost, so mutation goes through ``get``."""
 
-    __slots__ = ("_by_id", "_touched")
+    __slots__ = ("_by_id", "_touched", "_parking")
 
     def __init__(self) -> None:
-        self._by_id: dict[str, OrderRecord | bytes] = {}
+        self._by_id: dict[str, _Value] = {}
         self._touched: list[str] = []  # ids made hot since the last ``settle``
+        self._parking: dict[str, _Chunk] = {}  # symbol → the chunk its next parked order goes to
+
+    # --- the tiers ----------------------------------------------------------------------------
+
+    def _cold(self, order_id: str, record: OrderRecord) -> bytes | _Chunk:
+        """A record at rest (``at_rest``), made cold: parked if it waits for the open, else its bytes."""
+        return self._park(order_id, record) if record.status.is_open else _encoder.encode(record)
+
+    def _park(self, order_id: str, record: OrderRecord) -> bytes | _Chunk:
+        """An order for the open at rest, into its symbol's chunk (its bytes, if its key is
+        not its id: a chunk finds an order by the id in its encoding)."""
+        encoded = _encoder.encode(record)
+        if record.order_id != order_id:
+            return encoded
+        symbol = record.spec.symbol
+        chunk = self._parking.get(symbol)
+        if chunk is None:
+            chunk = self._parking[symbol] = _Chunk(symbol)
+        chunk.add(order_id, encoded)
+        if len(chunk.data) >= _CHUNK_BYTES:
+            del self._parking[symbol]  # full: freed by its orders as they leave
+        return chunk
+
+    def _unpark(self, order_id: str, chunk: _Chunk) -> OrderRecord:
+        """The parked order, out of its chunk (its entry there zeroed)."""
+        at, start, end = chunk.find(order_id)
+        record = _decoder.decode(chunk.data[start:end])
+        _HASH.pack_into(chunk.index, at, 0)
+        chunk.live -= 1
+        if not chunk.live and self._parking.get(chunk.symbol) is chunk:
+            del self._parking[chunk.symbol]  # empty: let it go (the next parked order starts a new one)
+        return record
+
+    def _thawed(self, order_id: str, value: _Value) -> OrderRecord:
+        """A cold value's record, to keep (a parked order leaves its chunk)."""
+        if value.__class__ is bytes:
+            return _decoder.decode(value)  # type: ignore[arg-type]
+        return self._unpark(order_id, value)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _copy(order_id: str, value: _Value) -> OrderRecord:
+        """A cold value's record, to read (nothing changes)."""
+        if value.__class__ is bytes:
+            return _decoder.decode(value)  # type: ignore[arg-type]
+        chunk: _Chunk = value  # type: ignore[assignment]
+        _entry, start, end = chunk.find(order_id)
+        return _decoder.decode(chunk.data[start:end])
+
+    @staticmethod
+    def _encoding(order_id: str, value: _Value) -> bytes:
+        """A value's encoding: a cold order's own bytes, a parked one's copied out, a hot one's made now."""
+        cls = value.__class__
+        if cls is bytes:
+            return value  # type: ignore[return-value]
+        if cls is _Chunk:
+            chunk: _Chunk = value  # type: ignore[assignment]
+            _entry, start, end = chunk.find(order_id)
+            return bytes(chunk.data[start:end])
+        return _encoder.encode(value)
 
     # --- the order, to change it ----------------------------------------------------------------
 
@@ -76,9 +194,9 @@ class Orders:
         if value is None:
             return None
         self._touched.append(order_id)
-        if value.__class__ is not bytes:
+        if value.__class__ is OrderRecord:
             return value  # type: ignore[return-value]
-        record = _decoder.decode(value)  # type: ignore[arg-type]
+        record = self._thawed(order_id, value)
         self._by_id[order_id] = record  # in place: the order keeps its position
         return record
 
@@ -89,8 +207,12 @@ class Orders:
         return record
 
     def __setitem__(self, order_id: str, record: OrderRecord) -> None:
-        """A new order (at the end of the order), or a hot order set again (in place)."""
-        self._by_id[order_id] = record
+        """A new order (at the end of the order), or an order set again (in place)."""
+        by_id = self._by_id
+        old = by_id.get(order_id)
+        if old is not None and old.__class__ is _Chunk:
+            self._unpark(order_id, old)  # type: ignore[arg-type]
+        by_id[order_id] = record
         self._touched.append(order_id)
 
     def settle(self) -> int:
@@ -101,8 +223,8 @@ class Orders:
         by_id, frozen = self._by_id, 0
         for order_id in touched:
             value = by_id.get(order_id)
-            if value is not None and value.__class__ is not bytes and at_rest(value):  # type: ignore[arg-type]  # (an id twice: frozen once)
-                by_id[order_id] = _encoder.encode(value)
+            if value.__class__ is OrderRecord and at_rest(value):  # type: ignore[arg-type]  # (an id twice: frozen once)
+                by_id[order_id] = self._cold(order_id, value)  # type: ignore[arg-type]
                 frozen += 1
         touched.clear()
         return frozen
@@ -113,20 +235,25 @@ class Orders:
         chunk changes thousands of orders once each. When the caller asks for the next, the
         order it was given is frozen if at rest, else kept hot (and reached by ``settle``
         as usual); so is the last one when the loop ends or breaks."""
-        by_id, touched = self._by_id, self._touched
-        decode, encode = _decoder.decode, _encoder.encode
+        by_id, touched, decode, encode = self._by_id, self._touched, _decoder.decode, _encoder.encode
         for order_id in order_ids:
             value = by_id.get(order_id)
             if value is None:
                 yield None
                 continue
-            record: OrderRecord = decode(value) if value.__class__ is bytes else value  # type: ignore[assignment,arg-type]
+            cls = value.__class__
+            record: OrderRecord = value if cls is OrderRecord else decode(value) if cls is bytes else self._unpark(order_id, value)  # type: ignore[assignment,arg-type]
             by_id[order_id] = record
             try:
                 yield record
             finally:
-                if at_rest(record):
+                # ``at_rest``, inline: an allocation's chunk comes here for every order
+                if record.pending is not _NONE:
+                    touched.append(order_id)
+                elif not record.status.is_open:
                     by_id[order_id] = encode(record)
+                elif record.spec.tif is _OPG:
+                    by_id[order_id] = self._park(order_id, record)
                 else:
                     touched.append(order_id)
 
@@ -135,27 +262,33 @@ class Orders:
     def peek(self, order_id: str) -> OrderRecord | None:
         """The order as it stands, to read: a cold one thawed into a copy, not kept."""
         value = self._by_id.get(order_id)
-        if value.__class__ is bytes:
-            return _decoder.decode(value)  # type: ignore[arg-type]
-        return value  # type: ignore[return-value]
+        if value is None or value.__class__ is OrderRecord:
+            return value  # type: ignore[return-value]
+        return self._copy(order_id, value)
 
     def values(self) -> Iterator[OrderRecord]:
         """Every order in order, to read (cold ones thawed one at a time, not kept)."""
-        decode = _decoder.decode
-        for value in self._by_id.values():
-            yield decode(value) if value.__class__ is bytes else value  # type: ignore[misc,arg-type]
+        for _order_id, record in self.items():
+            yield record
 
     def items(self) -> Iterator[tuple[str, OrderRecord]]:
-        """Every ``(order id, order)`` in order, to read, like ``values``."""
-        decode = _decoder.decode
+        """Every ``(order id, order)`` in order, to read (cold ones thawed one at a time, not kept)."""
+        copy = self._copy
         for order_id, value in self._by_id.items():
-            yield order_id, decode(value) if value.__class__ is bytes else value  # type: ignore[misc,arg-type]
+            yield order_id, value if value.__class__ is OrderRecord else copy(order_id, value)  # type: ignore[misc]
 
     def encoded(self) -> list[bytes]:
-        """Every order's encoding, in order: the cold ones' own bytes (references, no copy)
-        and the hot ones encoded now. What a snapshot writes; immutable once taken."""
-        encode = _encoder.encode
-        return [value if value.__class__ is bytes else encode(value) for value in self._by_id.values()]  # type: ignore[misc]
+        """Every order's encoding, in order: the cold ones' own bytes (references, no copy),
+        the parked ones' copied out of their chunks and the hot ones encoded now. What a
+        snapshot writes; immutable once taken."""
+        encoding = self._encoding
+        return [encoding(order_id, value) for order_id, value in self._by_id.items()]
+
+    def encodings(self) -> Iterator[bytes]:
+        """What ``encoded`` gives, one at a time (to hash the book without a copy of it)."""
+        encoding = self._encoding
+        for order_id, value in self._by_id.items():
+            yield encoding(order_id, value)
 
     def as_dict(self) -> dict[str, OrderRecord]:
         """Every order by id, each a copy (to compare states in checks and tests)."""
@@ -172,10 +305,14 @@ class Orders:
 
     def hot(self) -> int:
         """How many orders are hot (live records) now."""
-        return sum(1 for value in self._by_id.values() if value.__class__ is not bytes)
+        return sum(1 for value in self._by_id.values() if value.__class__ is OrderRecord)
+
+    def parked(self) -> int:
+        """How many orders wait for the open parked in their symbols' chunks."""
+        return sum(1 for value in self._by_id.values() if value.__class__ is _Chunk)
 
     # --- building -----------------------------------------------------------------------------
 
     def add_restored(self, order_id: str, record: OrderRecord) -> None:
         """An order read from a snapshot, in order: kept cold if at rest, else hot."""
-        self._by_id[order_id] = _encoder.encode(record) if at_rest(record) else record
+        self._by_id[order_id] = self._cold(order_id, record) if at_rest(record) else record

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.account.core import AccountState
-from actors.account.orders import Orders, at_rest, freeze, thaw
+from actors.account.orders import _ENTRY, _Chunk, Orders, at_rest, freeze, thaw
 from actors.account.records import SAME_AS_SPEC, OrderRecord, PendingReplace
 from actors.runtime.machine import Machine
 from actors.runtime.router import Router
@@ -118,6 +118,65 @@ def test_peek_and_values_do_not_keep_a_cold_order_and_changing_their_copy_change
     assert orders.get("nope") is None and orders.peek("nope") is None and "nope" not in orders
     with pytest.raises(KeyError):
         orders["nope"]
+
+
+def _chunks(orders: Orders) -> set[int]:
+    return {id(value) for value in orders._by_id.values() if isinstance(value, _Chunk)}
+
+
+def _for_open(order_id: str, symbol: str) -> OrderRecord:
+    spec = OrderSpec(symbol, Side.BUY, OrderType.MARKET, TimeInForce.OPG, 10, None, None, None)
+    return OrderRecord(order_id, "A1", f"c-{order_id}", spec, OrderStatus.NEW, NOW, SAME_AS_SPEC)
+
+
+def test_orders_for_the_open_are_parked_by_symbol_and_a_chunk_goes_when_its_last_order_leaves() -> None:
+    orders = Orders()
+    for n in range(300):
+        orders[f"o{n}"] = _for_open(f"o{n}", "IBM" if n % 2 else "MSFT")
+    orders["done"] = _record("done", OrderStatus.FILLED, TimeInForce.DAY)
+    orders.settle()
+    assert orders.parked() == 300 and orders.hot() == 0
+    chunks = _chunks(orders)
+    assert 2 < len(chunks) < 30  # a few chunks a symbol, each shared by many orders
+    assert all(orders._by_id[o].symbol == ("IBM" if int(o[1:]) % 2 else "MSFT") for o in orders if o != "done")  # type: ignore[union-attr]
+    assert orders.encoded() == [freeze(_for_open(o, "IBM" if int(o[1:]) % 2 else "MSFT")) for o in orders if o != "done"] + [freeze(_record("done", OrderStatus.FILLED, TimeInForce.DAY))]
+    # the open books the IBM orders: their chunks go, MSFT's stay
+    for record in orders.each([f"o{n}" for n in range(1, 300, 2)]):
+        assert record is not None and record.spec.symbol == "IBM"
+        record.status, record.cum_qty = OrderStatus.FILLED, 10
+    assert orders.parked() == 150 and all(orders._by_id[f"o{n}"].symbol == "MSFT" for n in range(0, 300, 2))  # type: ignore[union-attr]
+    assert len(_chunks(orders)) < len(chunks) and "IBM" not in orders._parking
+    assert [o.cum_qty for o in orders.values()] == [10 if n % 2 else 0 for n in range(300)] + [0]  # every order in its place
+
+
+def test_a_parked_order_touched_and_still_waiting_is_parked_again_and_found_as_it_now_is() -> None:
+    orders = Orders()
+    for n in range(5):
+        orders[f"o{n}"] = _for_open(f"o{n}", "IBM")
+    orders.settle()
+    record = orders["o2"]
+    assert orders.parked() == 4 and orders.hot() == 1
+    record.reserved_cash = 77
+    assert orders.settle() == 1 and orders.parked() == 5
+    assert orders.peek("o2").reserved_cash == 77 and orders["o2"].reserved_cash == 77  # type: ignore[union-attr]  # the live entry, not the dead one
+    orders["o3"] = _for_open("o3", "IBM")  # set again without a get: the parked one leaves
+    orders["o3"].reserved_cash = 5
+    orders.settle()
+    assert [o.reserved_cash for o in orders.values()] == [0, 0, 77, 5, 0]
+    assert sum(chunk.live for chunk in {id(v): v for v in orders._by_id.values()}.values()) == 5  # type: ignore[union-attr]
+
+
+def test_a_chunk_finds_an_order_by_its_id_not_by_its_hash_alone() -> None:
+    """Two ids with one hash in a chunk: the entry whose encoding names the other id is passed over."""
+    chunk = _Chunk("IBM")
+    chunk.add("a", freeze(_for_open("a", "IBM")))
+    _hash, start, length = _ENTRY.unpack_from(chunk.index, 0)
+    chunk.index += _ENTRY.pack(hash("b"), start, length)  # an entry for "b" pointing at "a"'s encoding
+    with pytest.raises(KeyError):
+        chunk.find("b")
+    chunk.add("b", freeze(_for_open("b", "IBM")))
+    entry, start, end = chunk.find("b")
+    assert entry == 2 * _ENTRY.size and thaw(bytes(chunk.data[start:end])).order_id == "b"
 
 
 def test_only_orders_at_rest_go_cold() -> None:
