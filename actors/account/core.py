@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import msgspec
 
@@ -38,6 +38,7 @@ from actors.account.risk import MarketView, RiskLimits
 from actors.account.statements import Statements
 from actors.account.transfers import Transfers, TransfersSnapshot
 from actors.runtime.outputs import ALL
+from actors.runtime.snapshot import Encoded
 from model import fixed, lots
 from model.config import AccountSeed
 from model.lots import Books
@@ -334,13 +335,21 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         The orders are their encodings, the cold ones' own bytes (``Orders.encoded``): a
         fresh list that nothing changes later, so a snapshot may write it after the shard
         has gone on (``actors/runtime/snapshot.py``)."""
+        return self._snapshot([msgspec.Raw(encoded) for encoded in self.orders.encoded()])
+
+    def snapshot_to_write(self) -> AccountSnapshot:
+        """``snapshot`` for ``snapshot.capture`` alone: the orders' encodings as they are
+        (``Encoded``), not one ``msgspec.Raw`` wrapped around each."""
+        return self._snapshot(cast(list[msgspec.Raw], Encoded(self.orders.encoded())))
+
+    def _snapshot(self, orders: list[msgspec.Raw]) -> AccountSnapshot:
         self.book_pending_lots()
         return AccountSnapshot(
             name=self.name,
             instruments=list(self.instruments.values()),
             limits=self.limits,
             accounts=list(self.accounts.values()),
-            orders=[msgspec.Raw(encoded) for encoded in self.orders.encoded()],
+            orders=orders,
             markets=self.markets,
             order_counter=self.order_counter,
             allocations=self.allocations,

@@ -268,3 +268,27 @@ async def test_glibc_is_trimmed_after_bulk_records_only(tmp_path: Path, monkeypa
     actor.receive(batch(10, 103, 104, 105), channel)
     await turn()
     assert trims == [1] and actor.untrimmed == 0
+
+
+async def test_glibc_is_trimmed_once_bulk_work_goes_quiet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bulk records short of ``TRIM_EVERY_BYTES`` trim ``IDLE_TRIM_SECONDS`` after the last
+    of them (while they keep coming, the trim waits); small records never start the wait."""
+    import asyncio
+
+    from actors.runtime import heap, host as host_module
+
+    trims: list[int] = []
+    monkeypatch.setattr(heap, "trim", lambda: trims.append(1))
+    monkeypatch.setattr(host_module, "IDLE_TRIM_SECONDS", 0.2)
+    actor = host(tmp_path)
+    channel = Channel()
+    await feed(actor, channel, 3)
+    await asyncio.sleep(0.3)
+    assert trims == []  # small records: no wait, no trim
+    monkeypatch.setattr(host_module, "BIG_RECORD_BYTES", 1)
+    for seq in range(4, 8):  # bulk work, a record every 0.1 s: never quiet for 0.2 s
+        actor.receive(batch(seq, 3 * seq, 3 * seq + 1, 3 * seq + 2), channel)
+        await asyncio.sleep(0.1)
+    assert trims == [] and actor.untrimmed > 0
+    await asyncio.sleep(0.5)
+    assert trims == [1] and actor.untrimmed == 0
