@@ -32,7 +32,7 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from enum import StrEnum
 from typing import NamedTuple
@@ -469,6 +469,28 @@ class StagedTrades:
         for account, rows in by_account.items():
             yield account, self._rows(rows)
         self.accounts, self.order_ids, self.symbols, self.numbers = [], [], [], array("q")
+
+    def peek_all(self, accounts: Iterable[str]) -> Callable[[str], list[tuple[str, str, bool, int, int, int, int]]]:
+        """A lookup of each account's staged rows (as ``take`` gives them), taking none: what a
+        snapshot writes for an account without filing its rows into the live books. The index
+        it builds lives as long as the lookup and holds no object per row (an array of row
+        numbers sorted by account): at 5,000,000 rows, some 60 MB instead of the lists of
+        ``by_account``. ``accounts``: every account that may have rows (the shard's)."""
+        indexed, names = self._indexed, self.accounts
+        code = {name: number for number, name in enumerate(accounts)}
+        codes = np.fromiter((code[name] for name in names[indexed:]), np.int64, len(names) - indexed)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(code) + 1))
+        order += indexed
+        earlier = self._by_account  # rows indexed before (not taken yet) come first
+
+        def rows(account: str) -> list[tuple[str, str, bool, int, int, int, int]]:
+            number = code.get(account)
+            later = order[bounds[number] : bounds[number + 1]].tolist() if number is not None else []
+            before = earlier.get(account, ())
+            return list(self._rows([*before, *later])) if before or later else []
+
+        return rows
 
     def _rows(self, rows: Iterable[int]) -> Iterator[tuple[str, str, bool, int, int, int, int]]:
         order_ids, symbols, numbers = self.order_ids, self.symbols, self.numbers

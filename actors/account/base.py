@@ -116,6 +116,9 @@ class ShardBase(Dispatcher):
         books = account.books
         if books is None:
             books = account.books = Books()
+        self._file_into(books, rows)
+
+    def _file_into(self, books: Books, rows: Iterable[tuple[str, str, bool, int, int, int, int]]) -> None:
         timezone, book = self.limits.open_timezone, lots.book_opening
         for order_id, symbol, buy, qty, price, cash, now in rows:
             book(books, symbol, buy, qty, price, cash, now, order_id, timezone)

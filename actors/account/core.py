@@ -38,7 +38,7 @@ from actors.account.risk import MarketView, RiskLimits
 from actors.account.statements import Statements
 from actors.account.transfers import Transfers, TransfersSnapshot
 from actors.runtime.outputs import ALL
-from actors.runtime.snapshot import Encoded
+from actors.runtime.snapshot import Encoded, Prepared
 from model import fixed, lots
 from model.config import AccountSeed
 from model.lots import Books
@@ -85,6 +85,9 @@ from model.messages import (
     RequestJournal,
     RequestTransfer,
 )
+
+_encoder = msgspec.msgpack.Encoder()
+_books_decoder = msgspec.msgpack.Decoder(Books)
 
 # members read on every venue event, bound once (model/enums.py says why)
 _ACCEPTED, _TRADE, _REPLACED = VenueEventKind.ACCEPTED, VenueEventKind.TRADE, VenueEventKind.REPLACED
@@ -337,18 +340,42 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         has gone on (``actors/runtime/snapshot.py``)."""
         return self._snapshot([msgspec.Raw(encoded) for encoded in self.orders.encoded()])
 
-    def snapshot_to_write(self) -> AccountSnapshot:
+    def snapshot_to_write(self, now: bool = True) -> AccountSnapshot:
         """``snapshot`` for ``snapshot.capture`` alone: the orders' encodings as they are
-        (``Encoded``), not one ``msgspec.Raw`` wrapped around each."""
-        return self._snapshot(cast(list[msgspec.Raw], Encoded(self.orders.encoded())))
+        (``Encoded``), not one ``msgspec.Raw`` wrapped around each. ``now=False`` (a snapshot
+        written before the shard changes again: a clean shutdown's, an operator's): the
+        accounts as ``Prepared`` — each written with its staged fills filed and its pending
+        lots opened in a copy (``_as_written``), so writing it books nothing into the live
+        shard: at 5,000,000 orders that booking grew a shard by some 0.4 GB for good, at the
+        moment it held the most."""
+        orders = cast(list[msgspec.Raw], Encoded(self.orders.encoded()))
+        if now:
+            self.book_pending_lots()
+            return self._snapshot(orders, list(self.accounts.values()))
+        staged = self.staged.peek_all(self.accounts) if len(self.staged) else None
+        return self._snapshot(orders, cast(list[AccountRecord], Prepared(list(self.accounts.values()), lambda account: self._as_written(account, staged))))
 
-    def _snapshot(self, orders: list[msgspec.Raw]) -> AccountSnapshot:
-        self.book_pending_lots()
+    def _as_written(self, account: AccountRecord, staged: Callable[[str], list[tuple[str, str, bool, int, int, int, int]]] | None) -> AccountRecord:
+        """The account as a snapshot and ``state_hash`` encode it: its staged fills filed and
+        its pending lots opened — in a copy of its books, when there is anything to do."""
+        rows = staged(account.account) if staged is not None else []
+        books = account.books
+        if not rows and (books is None or not books.pending):
+            return account
+        copy = Books() if books is None else _books_decoder.decode(_encoder.encode(books))
+        self._file_into(copy, rows)
+        lots.book_pending(copy)
+        return msgspec.structs.replace(account, books=copy)
+
+    def _snapshot(self, orders: list[msgspec.Raw], accounts: list[AccountRecord] | None = None) -> AccountSnapshot:
+        if accounts is None:
+            self.book_pending_lots()
+            accounts = list(self.accounts.values())
         return AccountSnapshot(
             name=self.name,
             instruments=list(self.instruments.values()),
             limits=self.limits,
-            accounts=list(self.accounts.values()),
+            accounts=accounts,
             orders=orders,
             markets=self.markets,
             order_counter=self.order_counter,

@@ -23,7 +23,7 @@ Guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar
 
 import msgspec
@@ -68,8 +68,9 @@ class _Header(msgspec.Struct):
 class Snapshottable(Protocol):
     """A core that snapshots: ``snapshot_type`` is its state struct (with a ``kind``), which
     ``snapshot()`` returns and the classmethod ``restore`` turns back into a core. A core
-    may also offer ``snapshot_to_write()``: the same state for ``capture`` alone, its lists
-    of encoded records given as ``Encoded``."""
+    may also offer ``snapshot_to_write(now)``: the same state for ``capture`` alone, its
+    lists of encoded records given as ``Encoded`` and (``now=False``) its records that a
+    snapshot writes otherwise than they stand as ``Prepared``."""
 
     snapshot_type: ClassVar[Any]
 
@@ -101,6 +102,17 @@ class Later(NamedTuple):
     snapshot is written before anything else runs (``Snapshotter.take``)."""
 
     records: list[msgspec.Struct]
+    prepare: Callable[[Any], msgspec.Struct] | None = None  # each record as written: ``prepare(record)`` (``Prepared``)
+
+
+class Prepared(NamedTuple):
+    """A list of live records that a snapshot writes as ``prepare`` gives each (an account
+    shard's accounts with their staged fills filed and pending lots opened in a copy, the
+    live records left as they are), where a state struct a core gives to ``capture``
+    (``snapshot_to_write``) would hold the prepared records. Only ``capture`` reads it."""
+
+    records: list[msgspec.Struct]
+    prepare: Callable[[Any], msgspec.Struct]
 
 
 LATER_RECORDS = 1024  # a list of structs this long is encoded as written (``capture(now=False)``)
@@ -116,6 +128,8 @@ class Encoded(NamedTuple):
 
 
 Captured = list["bytes | list[msgspec.Raw] | Later | Encoded"]
+
+_SPECIAL = (Encoded, Prepared)  # what only ``capture`` reads in a state struct
 """A snapshot taken but not yet written (``capture``): its bytes as far as they are encoded,
 each list of already-encoded records (``msgspec.Raw``) as the list itself, and (``now=False``)
 each long list of live records as ``Later``."""
@@ -137,7 +151,8 @@ def capture(
     snapshot written before the core changes again (a clean shutdown's, an operator's),
     whose whole encoding then never sits in memory beside the records (1.5 GB a shard at
     10,000,000 orders). The bytes are the same."""
-    state = getattr(core, "snapshot_to_write", core.snapshot)()
+    to_write = getattr(core, "snapshot_to_write", None)
+    state = core.snapshot() if to_write is None else to_write(now)
     pieces: Captured = []
     _capture(Snapshot(FORMAT, VERSION, state.kind, state, applied, OutboxState(*outbox)), pieces, now)
     return pieces
@@ -151,8 +166,9 @@ def parts(captured: Captured, part_bytes: int) -> Iterator[bytes]:
     for piece in captured:
         if isinstance(piece, Later):
             buffer += _array_header(len(piece.records))
+            prepare = piece.prepare
             for record in piece.records:
-                buffer += encode(record)
+                buffer += encode(record if prepare is None else prepare(record))
                 if len(buffer) >= part_bytes:
                     yield bytes(buffer)
                     buffer.clear()
@@ -208,6 +224,13 @@ def _capture(value: msgspec.Struct, pieces: Captured, now: bool = True) -> None:
             pieces.append(bytes(pending))
             pending.clear()
             pieces.append(item)
+        elif isinstance(item, Prepared):
+            if now:
+                pending += encode([item.prepare(record) for record in item.records])
+            else:
+                pieces.append(bytes(pending))
+                pending.clear()
+                pieces.append(Later(item.records, item.prepare))
         elif not now and isinstance(item, list) and len(item) >= LATER_RECORDS and isinstance(item[0], msgspec.Struct):
             pieces.append(bytes(pending))
             pending.clear()
@@ -222,7 +245,7 @@ def _capture(value: msgspec.Struct, pieces: Captured, now: bool = True) -> None:
 
 
 def _holds_raw_list(value: msgspec.Struct) -> bool:
-    return any(isinstance(item, Encoded) or (isinstance(item, list) and item and isinstance(item[0], msgspec.Raw)) for item in msgspec.structs.astuple(value))
+    return any(isinstance(item, _SPECIAL) or (isinstance(item, list) and item and isinstance(item[0], msgspec.Raw)) for item in msgspec.structs.astuple(value))
 
 
 def _map_header(count: int) -> bytes:

@@ -46,8 +46,9 @@ file-backed pages (``peak_file_gb``: LMDB's mapped journals, which the kernel ca
 each process's own peaks, and the machine's used memory (``MemTotal − MemAvailable``) at
 the start and at its peak. Beside them a table of every process's anonymous memory at each
 phase's end (started, loaded — after each file —, queued, settled, booked, after; ``--settle
-S`` waits S seconds before the marks after queueing and after booking) and its peak's growth
-over the start per order of the run. ``--probe DIR``: at each mark every actor also writes
+S`` waits S seconds before the marks after queueing and after booking), its peak's growth
+over the start per order of the run, and what it held in the sample of the whole's peak
+(``at all-peak``, with the mark that sample came after). ``--probe DIR``: at each mark every actor also writes
 what holds its memory into DIR (``actors/runtime/memprobe.py``: allocator figures, objects by
 type; ``--trace N``: tracemalloc's top lines, slow; ``--trim``: what ``malloc_trim`` returns).
 """
@@ -286,6 +287,8 @@ class Memory:
     def __init__(self, probe: Path | None = None, trim: bool = False) -> None:
         self.peak = self.peak_anon = self.peak_file = 0
         self.by_process: dict[str, tuple[int, int]] = {}  # process name → its peak (anon, file)
+        self.at_peak: dict[str, tuple[int, int]] = {}  # each process's (anon, file) in the sample of the whole's anonymous peak
+        self.peak_after = "start"  # the last mark before that sample
         self.machine_start = self.machine_peak = used_memory()
         self.task: asyncio.Task[None] | None = None
         self.marks: list[tuple[str, dict[str, tuple[int, int]]]] = []  # (phase, each process's (anon, file) then)
@@ -313,14 +316,16 @@ class Memory:
         names = sorted(self.by_process, key=lambda name: -self.by_process[name][0])
         phases = [phase for phase, _ in self.marks]
         width = max((len(name) for name in names), default=10)
-        lines = [f"  {'anon MB':<{width}} " + " ".join(f"{phase[:12]:>12}" for phase in phases) + f" {'peak':>8} {'B/order':>8}"]
+        lines = [f"  {'anon MB':<{width}} " + " ".join(f"{phase[:12]:>12}" for phase in phases) + f" {'peak':>8} {'B/order':>8} {'at all-peak':>11}"]
         for name in names:
             row = [sizes.get(name, (0, 0))[0] / 2**20 for _, sizes in self.marks]
             start = self.marks[0][1].get(name, (0, 0))[0] if self.marks else 0
             peak = self.by_process[name][0]
-            lines.append(f"  {name:<{width}} " + " ".join(f"{value:>12.0f}" for value in row) + f" {peak / 2**20:>8.0f} {(peak - start) / orders:>8.0f}")
+            then = self.at_peak.get(name, (0, 0))[0] / 2**20
+            lines.append(f"  {name:<{width}} " + " ".join(f"{value:>12.0f}" for value in row) + f" {peak / 2**20:>8.0f} {(peak - start) / orders:>8.0f} {then:>11.0f}")
         totals = [sum(a for a, _ in sizes.values()) / 2**20 for _, sizes in self.marks]
-        lines.append(f"  {'all':<{width}} " + " ".join(f"{value:>12.0f}" for value in totals) + f" {self.peak_anon / 2**20:>8.0f}")
+        lines.append(f"  {'all':<{width}} " + " ".join(f"{value:>12.0f}" for value in totals) + f" {self.peak_anon / 2**20:>8.0f} {'':>8} {self.peak_anon / 2**20:>11.0f}")
+        lines.append(f"  (the whole's peak, 'at all-peak': one sample, taken after the mark '{self.peak_after}')")
         return "\n".join(lines)
 
     @staticmethod
@@ -368,6 +373,8 @@ class Memory:
             sizes = self.now()
             anon = sum(a for a, _ in sizes.values())
             mapped = sum(f for _, f in sizes.values())
+            if anon > self.peak_anon:
+                self.at_peak, self.peak_after = sizes, self.marks[-1][0] if self.marks else "start"
             self.peak, self.peak_anon, self.peak_file = max(self.peak, anon + mapped), max(self.peak_anon, anon), max(self.peak_file, mapped)
             self.machine_peak = max(self.machine_peak, used_memory())
             for name, (a, f) in sizes.items():

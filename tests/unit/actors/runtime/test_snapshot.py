@@ -155,3 +155,27 @@ def test_a_snapshot_encoded_as_it_is_written_has_the_same_bytes(part_bytes: int,
     pieces = list(snapshot.parts(taken, part_bytes))
     record = max(len(msgspec.msgpack.encode(account)) for account in live.core.snapshot().accounts)
     assert all(len(piece) < part_bytes + record + 5 for piece in pieces)  # a part ends after the record reaching the size (and the list's header)
+
+
+def test_a_snapshot_written_at_once_files_nothing_into_the_live_books_and_writes_what_filing_would() -> None:
+    """After the open a shard's fills wait staged and their lots pending (``model/lots.py``);
+    a snapshot encodes the books as booking every fill at once makes them. ``now=False``
+    (a clean shutdown's) does that in a copy per account, leaving the live shard as it was;
+    ``now=True`` and ``dump`` book them in place. The bytes are the same, and so is the
+    state a restore makes of them."""
+    from actors.account.core import AccountState
+    from tests.unit.actors.account.test_allocation_fills import fills, queued_state
+
+    state, order_ids = queued_state()
+    state.apply(fills(order_ids), 1)
+    state.end_turn(1)
+    staged, pending = len(state.staged), sum(a.books.pending for a in state.accounts.values() if a.books is not None)
+    assert staged > 0
+    live = Machine("account-0", state, Router(CONFIG), 100)
+    taken = live.capture({}, now=False)
+    assert any(isinstance(piece, snapshot.Later) and piece.prepare is not None for piece in taken)
+    written = b"".join(snapshot.parts(taken, 4096))
+    assert len(state.staged) == staged and sum(a.books.pending for a in state.accounts.values() if a.books is not None) == pending  # nothing filed
+    assert written == live.dump({}) and len(state.staged) == 0  # ``dump`` files them: the same bytes
+    restored = snapshot.load("account-0", AccountState, written).core
+    assert restored.state_hash() == state.state_hash()
