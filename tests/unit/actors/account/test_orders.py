@@ -174,9 +174,14 @@ def test_a_chunk_finds_an_order_by_its_id_not_by_its_hash_alone() -> None:
     chunk.index += _ENTRY.pack(hash("b"), start, length)  # an entry for "b" pointing at "a"'s encoding
     with pytest.raises(KeyError):
         chunk.find("b")
+    with pytest.raises(KeyError):
+        chunk.take("b")
     chunk.add("b", freeze(_for_open("b", "IBM")))
     entry, start, end = chunk.find("b")
     assert entry == 2 * _ENTRY.size and thaw(bytes(chunk.data[start:end])).order_id == "b"
+    assert chunk.take("b").order_id == "b" and chunk.live == 1 and chunk.find("a")[0] == 0
+    with pytest.raises(KeyError):
+        chunk.take("b")  # taken: its entry is zeroed
 
 
 def test_only_orders_at_rest_go_cold() -> None:

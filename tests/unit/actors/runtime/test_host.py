@@ -292,3 +292,22 @@ async def test_glibc_is_trimmed_once_bulk_work_goes_quiet(tmp_path: Path, monkey
     assert trims == [] and actor.untrimmed > 0
     await asyncio.sleep(0.5)
     assert trims == [1] and actor.untrimmed == 0
+
+
+async def test_large_batches_acked_count_as_bulk_work_for_the_trim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An InstrumentActor's allocations wait in its outbox until the shards ack them: their
+    bytes, freed then, count toward the next trim like bulk records do."""
+    import collections
+
+    from actors.runtime import heap, host as host_module
+    from actors.runtime.outbox import BULK_BATCH_BYTES
+
+    trims: list[int] = []
+    monkeypatch.setattr(heap, "trim", lambda: trims.append(1))
+    monkeypatch.setattr(host_module, "TRIM_EVERY_BYTES", 2 * BULK_BATCH_BYTES)
+    actor = host(tmp_path)
+    actor.outbox.unacked["account-9"] = collections.deque([(1, b"x" * BULK_BATCH_BYTES), (2, b"y" * 10), (3, b"z" * BULK_BATCH_BYTES)])
+    actor.on_ack("account-9", 2)
+    assert trims == [] and actor.untrimmed == BULK_BATCH_BYTES
+    actor.on_ack("account-9", 3)
+    assert trims == [1] and actor.untrimmed == 0 and not actor.outbox.unacked["account-9"]
