@@ -473,15 +473,18 @@ class StagedTrades:
     def peek_all(self, accounts: Iterable[str]) -> Callable[[str], list[tuple[str, str, bool, int, int, int, int]]]:
         """A lookup of each account's staged rows (as ``take`` gives them), taking none: what a
         snapshot writes for an account without filing its rows into the live books. The index
-        it builds lives as long as the lookup and holds no object per row (an array of row
-        numbers sorted by account): at 5,000,000 rows, some 60 MB instead of the lists of
+        it builds lives as long as the lookup and holds no object per row (the row numbers
+        sorted by account, 4 bytes each, and each account's first): at 5,000,000 rows of
+        500,000 accounts some 60 MB with the accounts' numbers, against 230 MB for the lists of
         ``by_account``. ``accounts``: every account that may have rows (the shard's)."""
         indexed, names = self._indexed, self.accounts
         code = {name: number for number, name in enumerate(accounts)}
-        codes = np.fromiter((code[name] for name in names[indexed:]), np.int64, len(names) - indexed)
-        order = np.argsort(codes, kind="stable")
-        bounds = np.searchsorted(codes[order], np.arange(len(code) + 1))
+        codes = np.fromiter((code[name] for name in names[indexed:]), np.int32, len(names) - indexed)
+        order = np.argsort(codes, kind="stable").astype(np.int32)  # rows by account, each account's in order
         order += indexed
+        bounds = np.zeros(len(code) + 1, np.int64)
+        np.cumsum(np.bincount(codes, minlength=len(code)), out=bounds[1:])
+        del codes
         earlier = self._by_account  # rows indexed before (not taken yet) come first
 
         def rows(account: str) -> list[tuple[str, str, bool, int, int, int, int]]:

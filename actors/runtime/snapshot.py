@@ -23,7 +23,7 @@ Guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar
 
 import msgspec
@@ -124,15 +124,16 @@ class Encoded(NamedTuple):
     same bytes written, without a wrapper object per record (an account shard's orders:
     280 MB of them at 5,000,000 orders). Only ``capture`` reads it; msgspec cannot."""
 
-    records: list[bytes]
+    records: Iterable[bytes]  # a list; for a snapshot written at once (``now=False``), any iterable of ``size``
+    size: int
 
 
 Captured = list["bytes | list[msgspec.Raw] | Later | Encoded"]
-
-_SPECIAL = (Encoded, Prepared)  # what only ``capture`` reads in a state struct
 """A snapshot taken but not yet written (``capture``): its bytes as far as they are encoded,
 each list of already-encoded records (``msgspec.Raw``) as the list itself, and (``now=False``)
 each long list of live records as ``Later``."""
+
+_SPECIAL = (Encoded, Prepared)  # what only ``capture`` reads in a state struct
 
 
 def capture(
@@ -174,7 +175,7 @@ def parts(captured: Captured, part_bytes: int) -> Iterator[bytes]:
                     buffer.clear()
             continue
         if isinstance(piece, Encoded):
-            buffer += _array_header(len(piece.records))
+            buffer += _array_header(piece.size)
             for encoded in piece.records:
                 buffer += encoded
                 if len(buffer) >= part_bytes:

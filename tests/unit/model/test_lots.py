@@ -477,3 +477,23 @@ def test_dates_decided_from_nanoseconds_agree_with_the_calendar_at_every_hour_ne
             later = bought + hours * hour
             expected = abs(trading_day(later, timezone) - trading_day(bought, timezone)) <= WASH_WINDOW_DAYS
             assert _within_wash_window(bought, later, timezone) == expected == _within_wash_window(later, bought, timezone), (start_day, hours)
+
+
+def test_staged_rows_peeked_per_account_are_what_take_gives_and_nothing_is_taken() -> None:
+    """``StagedTrades.peek_all``: each account's rows in order — those indexed before (not
+    taken) first, then the rest — exactly what ``take`` then gives; an account taken before
+    has none; nothing leaves the columns."""
+    from model.lots import StagedTrades
+
+    staged = StagedTrades()
+    for number, account in enumerate(["A", "B", "A"]):
+        staged.add(account, f"account-0-{number}", "IBM", True, 10 + number, 100, 1000 + number, number)
+    assert staged.has("A")  # indexes rows 0-2
+    assert [row[0] for row in staged.take("B")] == ["account-0-1"]
+    for number, account in enumerate(["A", "C", "A"], start=3):
+        staged.add(account, f"account-0-{number}", "XYZ", number % 2 == 0, 10 + number, 100, 1000 + number, number)
+    rows = staged.peek_all(["A", "B", "C", "D"])
+    peeked = {account: rows(account) for account in "ABCD"}
+    assert [row[0] for row in peeked["A"]] == ["account-0-0", "account-0-2", "account-0-3", "account-0-5"]
+    assert peeked["B"] == [] and peeked["D"] == [] and [row[0] for row in peeked["C"]] == ["account-0-4"]
+    assert peeked["A"] == list(staged.take("A")) and peeked["C"] == list(staged.take("C"))  # nothing was taken by peeking
