@@ -156,17 +156,16 @@ def batches_of(messages: list[Message], step: int) -> list[list[Message]]:
     return batches
 
 
-def _drop_acked(unacked: collections.deque[tuple[int, bytes]] | None, seq: int, large: int = 1 << 62) -> int:
-    """Drop the batches up to ``seq``; returns the bytes of those of at least ``large`` bytes."""
+def _drop_acked(unacked: collections.deque[tuple[int, bytes]] | None, seq: int, bulk: set[int] | None = None) -> int:
+    """Drop the batches up to ``seq``; returns the bytes of those whose seq is in ``bulk``
+    (taken out of it)."""
     freed = 0
     while unacked and unacked[0][0] <= seq:
-        size = len(unacked.popleft()[1])
-        if size >= large:
-            freed += size
+        number, data = unacked.popleft()
+        if bulk and number in bulk:
+            bulk.discard(number)
+            freed += len(data)
     return freed
-
-
-BULK_BATCH_BYTES = 32 << 10  # an acked batch this large counts as bulk work done (``DurableOutbox.bulk_acked``): an allocation's 1,000 fills take 40-60 KB
 
 
 class DurableOutbox:
@@ -189,7 +188,8 @@ class DurableOutbox:
         self.fresh: list[tuple[str, bytes]] = []
         self.batches_sent = 0
         self.bytes_made = 0  # encoded since the host last looked (``DurableHost``: when to trim the heap)
-        self.bulk_acked = 0  # bytes of batches of ``BULK_BATCH_BYTES`` or more acked since the host last looked (the same)
+        self.bulk_acked = 0  # bytes of bulk batches acked since the host last looked (the same)
+        self.bulk: dict[str, set[int]] = {}  # destination → seqs of its unacked batches that carry rows (``many``: an allocation's fills)
 
     def record(self, sends: Iterable[Send], now: int, fresh: bool = True) -> None:
         """Turn one record's outputs into batches. ``fresh``: also queue them to be written
@@ -213,11 +213,14 @@ class DurableOutbox:
             if unacked is None:
                 unacked = self.unacked[name] = collections.deque()
             seq = self.seq.get(name, 0)
+            carries = any(message.many for message in messages)
             for chunk in batches_of(messages, step):
                 seq += 1
                 data = encode_batch(Batch(sender, seq, now, chunk))
                 self.bytes_made += len(data)
                 unacked.append((seq, data))
+                if carries and any(message.many for message in chunk):
+                    self.bulk.setdefault(name, set()).add(seq)
                 if fresh:
                     self.fresh.append((name, data))
             self.seq[name] = seq
@@ -230,7 +233,7 @@ class DurableOutbox:
     def on_ack(self, name: str, seq: int) -> None:
         if seq > self.acked.get(name, 0):
             self.acked[name] = seq
-        self.bulk_acked += _drop_acked(self.unacked.get(name), seq, BULK_BATCH_BYTES)
+        self.bulk_acked += _drop_acked(self.unacked.get(name), seq, self.bulk.get(name))
 
     def all_acked(self) -> bool:
         return all(self.acked.get(name, 0) >= seq for name, seq in self.seq.items())

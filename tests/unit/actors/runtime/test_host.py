@@ -294,20 +294,20 @@ async def test_glibc_is_trimmed_once_bulk_work_goes_quiet(tmp_path: Path, monkey
     assert trims == [1] and actor.untrimmed == 0
 
 
-async def test_large_batches_acked_count_as_bulk_work_for_the_trim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_acked_batches_of_fills_count_as_bulk_work_for_the_trim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An InstrumentActor's allocations wait in its outbox until the shards ack them: their
     bytes, freed then, count toward the next trim like bulk records do."""
     import collections
 
     from actors.runtime import heap, host as host_module
-    from actors.runtime.outbox import BULK_BATCH_BYTES
 
     trims: list[int] = []
     monkeypatch.setattr(heap, "trim", lambda: trims.append(1))
-    monkeypatch.setattr(host_module, "TRIM_EVERY_BYTES", 2 * BULK_BATCH_BYTES)
+    monkeypatch.setattr(host_module, "TRIM_EVERY_BYTES", 2000)
     actor = host(tmp_path)
-    actor.outbox.unacked["account-9"] = collections.deque([(1, b"x" * BULK_BATCH_BYTES), (2, b"y" * 10), (3, b"z" * BULK_BATCH_BYTES)])
+    actor.outbox.unacked["account-9"] = collections.deque([(1, b"x" * 1000), (2, b"y" * 5000), (3, b"z" * 1000)])
+    actor.outbox.bulk["account-9"] = {1, 3}  # 2: not fills
     actor.on_ack("account-9", 2)
-    assert trims == [] and actor.untrimmed == BULK_BATCH_BYTES
+    assert trims == [] and actor.untrimmed == 1000
     actor.on_ack("account-9", 3)
     assert trims == [1] and actor.untrimmed == 0 and not actor.outbox.unacked["account-9"]

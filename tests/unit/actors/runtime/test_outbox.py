@@ -106,23 +106,18 @@ def test_a_durable_outbox_bounds_a_batch_of_allocation_fills_by_rows() -> None:
     assert [b.seq for b in batches] == [1, 2, 3, 4, 5]
 
 
-def test_a_durable_outbox_counts_the_bytes_of_large_batches_acked() -> None:
-    """What the host trims glibc after (``DurableHost._bulk_done``): acked batches of at least
-    ``BULK_BATCH_BYTES`` count, smaller ones (the steady flow of orders) do not."""
-    from actors.runtime import outbox as outbox_module
-
+def test_a_durable_outbox_counts_the_bytes_of_acked_batches_that_carried_rows() -> None:
+    """What the host trims glibc after (``DurableHost._bulk_done``): acked batches that carried
+    an allocation's fills count, whatever their size; others (the steady flow of orders,
+    however large its batches) do not."""
     outbox = DurableOutbox("me", Router(CONFIG), 1000)
-    def fills(block: str) -> AllocationFills:  # ids as long as a shard's at the open
-        ids = [f"account-0-{1_000_000 + row}" for row in range(1000)]
-        return AllocationFills(block, "IBM", "SIM", 1, ids, ["U0000001"] * 1000, [10**10] * 1000, [10**12] * 1000, [True] * 1000, 0)
-
-    outbox.record([Send(ACCOUNT, "U1", fills("B1")), Send(ACCOUNT, "U1", fills("B2"))], 1)
-    outbox.record([Send(ACCOUNT, "U1", SetTradingStatus("IBM", True))], 2)
     name = Router(CONFIG).account("U1")
+    outbox.record([Send(ACCOUNT, "U1", _fills(1000, "B1")), Send(ACCOUNT, "U1", _fills(10, "B2"))], 1)
+    outbox.record([Send(ACCOUNT, "U1", SetTradingStatus("IBM", True))] * 500, 2)
     sizes = [len(data) for _, data in outbox.unacked[name]]
-    assert len(sizes) == 3 and sizes[0] >= outbox_module.BULK_BATCH_BYTES > sizes[2]
+    assert len(sizes) == 3 and outbox.bulk[name] == {1, 2} and sizes[2] > sizes[1]
     outbox.on_ack(name, 1)
     assert outbox.bulk_acked == sizes[0]
     outbox.bulk_acked = 0
     outbox.on_ack(name, 3)
-    assert outbox.bulk_acked == sizes[1] and not outbox.unacked[name]  # the small one freed, not counted
+    assert outbox.bulk_acked == sizes[1] and not outbox.unacked[name] and not outbox.bulk[name]  # the status batch freed, not counted
