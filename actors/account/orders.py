@@ -34,7 +34,7 @@ left a hole among the objects made beside it when it was queued (its id, its cli
 id), and those holes stayed with the process until the end of the open: at the end of
 booking a shard held its whole queued book a second time, as free space. Parked, a
 symbol's orders leave together: a chunk is freed with its last order, and the memory goes
-back while the booking goes on. Costs: about 0.5 µs more to park an order, 1.4 µs more to
+back while the booking goes on. Costs: 0.5–0.8 µs more to park an order, 1.0–1.4 µs more to
 take it out; a snapshot copies a parked order's bytes out of its chunk (it references a
 cold order's).
 """
