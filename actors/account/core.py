@@ -344,14 +344,13 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         """``snapshot`` for ``snapshot.capture`` alone: the orders' encodings as they are
         (``Encoded``), not one ``msgspec.Raw`` wrapped around each. ``now=False`` (a snapshot
         written before the shard changes again: a clean shutdown's, an operator's): the
-        orders read as they are written (no list of them), and the accounts as ``Prepared`` — each written with its staged fills filed and its pending
-        lots opened in a copy (``_as_written``), so writing it books nothing into the live
-        shard: at 5,000,000 orders that booking grew a shard by some 0.4 GB for good, at the
+        orders read as they are written (no list of them), and the accounts as ``Prepared`` —
+        each written with its staged fills filed and its pending lots opened in a copy
+        (``_as_written``), so writing it books nothing into the live shard: at 5,000,000 orders that booking grew a shard by some 0.4 GB for good, at the
         moment it held the most."""
         if now:
-            self.book_pending_lots()
             encoded = self.orders.encoded()
-            return self._snapshot(cast(list[msgspec.Raw], Encoded(encoded, len(encoded))), list(self.accounts.values()))
+            return self._snapshot(cast(list[msgspec.Raw], Encoded(encoded, len(encoded))))
         orders = cast(list[msgspec.Raw], Encoded(self.orders.encodings(), len(self.orders)))  # read as written: nothing changes them before
         staged = self.staged.peek_all(self.accounts) if len(self.staged) else None
         return self._snapshot(orders, cast(list[AccountRecord], Prepared(list(self.accounts.values()), lambda account: self._as_written(account, staged))))
@@ -369,6 +368,8 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         return msgspec.structs.replace(account, books=copy)
 
     def _snapshot(self, orders: list[msgspec.Raw], accounts: list[AccountRecord] | None = None) -> AccountSnapshot:
+        """The snapshot with ``orders``, and ``accounts`` as given or (``None``) the live ones
+        with every staged fill filed and every pending lot opened in place."""
         if accounts is None:
             self.book_pending_lots()
             accounts = list(self.accounts.values())

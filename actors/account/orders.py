@@ -27,8 +27,8 @@ Guarantees:
 ``bytes`` object of its own but its encoding written into a chunk of its symbol's orders
 (``_Chunk``: about 8 KB of encodings, and an index of 16 bytes per order — its id's hash,
 where its encoding starts, its length). The order's value in the dict is the chunk,
-shared by the orders in it; a lookup finds the entry by the hash and checks the id in the
-encoding. Why: the open releases orders symbol by symbol, so the allocations free them in
+shared by the orders in it; a lookup finds the entry by the hash and checks the decoded
+record's id. Why: the open releases orders symbol by symbol, so the allocations free them in
 that order, not the order they were queued in. As objects of their own, each one freed
 left a hole among the objects made beside it when it was queued (its id, its client order
 id), and those holes stayed with the process until the end of the open: at the end of
@@ -59,7 +59,6 @@ _NONE, _OPG = Pending.NONE, TimeInForce.OPG  # read on every settle, bound once 
 # is. An order that has left has the hash of its entry zeroed.
 _ENTRY = struct.Struct("<qII")
 _HASH = struct.Struct("<q")
-_HEADER_BYTES = 1 if len(OrderRecord.__struct_fields__) < 16 else 3  # an encoding's array header; its order id follows
 _CHUNK_BYTES = 8192  # a symbol's chunk takes orders until it holds this many bytes
 
 
@@ -98,24 +97,11 @@ class _Chunk:
         data += encoded
         self.live += 1
 
-    def find(self, order_id: str) -> tuple[int, int, int]:
-        """Where ``order_id``'s encoding is: ``(entry, start, end)``. ``KeyError``: not here
-        (a broken invariant: the order's value is this chunk)."""
-        index = self.index
-        key = _HASH.pack(hash(order_id))
-        at = index.find(key)
-        while at >= 0:
-            if not at & 15:
-                _hash, start, length = _ENTRY.unpack_from(index, at)
-                if self.data.startswith(_encoder.encode(order_id), start + _HEADER_BYTES):  # the id itself: hashes may collide
-                    return at, start, start + length
-            at = index.find(key, at + 1)
-        raise KeyError(order_id)
-
-    def take(self, order_id: str) -> OrderRecord:
-        """The order, out of the chunk (its entry zeroed): ``find`` and a decode in one, the
-        decoded record's id checked instead of the encoding's (an allocation takes every
-        parked order once)."""
+    def find(self, order_id: str) -> tuple[int, int, int, OrderRecord]:
+        """``order_id``'s entry, where its encoding is and the record it decodes to:
+        ``(entry, start, end, record)``. The entry is found by the id's hash and the decoded
+        record's id checked (hashes may collide). ``KeyError``: not here (a broken invariant:
+        the order's value is this chunk)."""
         index, data = self.index, self.data
         key = _HASH.pack(hash(order_id))
         at = index.find(key)
@@ -123,12 +109,17 @@ class _Chunk:
             if not at & 15:
                 _hash, start, length = _ENTRY.unpack_from(index, at)
                 record: OrderRecord = _decoder.decode(data[start : start + length])
-                if record.order_id == order_id:  # hashes may collide
-                    _HASH.pack_into(index, at, 0)
-                    self.live -= 1
-                    return record
+                if record.order_id == order_id:
+                    return at, start, start + length, record
             at = index.find(key, at + 1)
         raise KeyError(order_id)
+
+    def take(self, order_id: str) -> OrderRecord:
+        """The order, out of the chunk (its entry zeroed)."""
+        at, _start, _end, record = self.find(order_id)
+        _HASH.pack_into(self.index, at, 0)
+        self.live -= 1
+        return record
 
 
 _Value = OrderRecord | bytes | _Chunk
@@ -185,8 +176,7 @@ class Orders:
         if value.__class__ is bytes:
             return _decoder.decode(value)  # type: ignore[arg-type]
         chunk: _Chunk = value  # type: ignore[assignment]
-        _entry, start, end = chunk.find(order_id)
-        return _decoder.decode(chunk.data[start:end])
+        return chunk.find(order_id)[3]
 
     @staticmethod
     def _encoding(order_id: str, value: _Value) -> bytes:
@@ -196,7 +186,7 @@ class Orders:
             return value  # type: ignore[return-value]
         if cls is _Chunk:
             chunk: _Chunk = value  # type: ignore[assignment]
-            _entry, start, end = chunk.find(order_id)
+            _entry, start, end, _record = chunk.find(order_id)
             return bytes(chunk.data[start:end])
         return _encoder.encode(value)
 

@@ -128,7 +128,7 @@ class Outbox:
         return sum(len(queue) for queue in self.unacked.values())
 
 
-def batches_of(messages: list[Message], step: int) -> list[list[Message]]:
+def batches_of(messages: list[Message], step: int, carries: bool | None = None) -> list[list[Message]]:
     """``messages`` cut, in order, into batches of at most ``step`` rows each: a message
     counts one row, or what it ``carried()`` if it carries ``many`` (an allocation's fills for up
     to ``step`` orders) — at least one message a batch.
@@ -138,8 +138,9 @@ def batches_of(messages: list[Message], step: int) -> list[list[Message]]:
     batches of up to a million fills, and the shard applied half of its open in one record:
     every fill's report and audit event alive at once (measured: 245,000 audit events and
     491,000 sends in one shard at 1,000,000 orders), the window of unacked batches
-    (``[batching] max_in_flight_to_shard``) no bound at all."""
-    if not any(message.many for message in messages):
+    (``[batching] max_in_flight_to_shard``) no bound at all. ``carries``: whether any of
+    ``messages`` carries ``many`` (``None``: look)."""
+    if not (any(message.many for message in messages) if carries is None else carries):
         return [messages] if len(messages) <= step else [messages[start : start + step] for start in range(0, len(messages), step)]
     batches: list[list[Message]] = []
     batch: list[Message] = []
@@ -214,7 +215,7 @@ class DurableOutbox:
                 unacked = self.unacked[name] = collections.deque()
             seq = self.seq.get(name, 0)
             carries = any(message.many for message in messages)
-            for chunk in batches_of(messages, step):
+            for chunk in batches_of(messages, step, carries):
                 seq += 1
                 data = encode_batch(Batch(sender, seq, now, chunk))
                 self.bytes_made += len(data)

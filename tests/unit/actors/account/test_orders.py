@@ -177,8 +177,8 @@ def test_a_chunk_finds_an_order_by_its_id_not_by_its_hash_alone() -> None:
     with pytest.raises(KeyError):
         chunk.take("b")
     chunk.add("b", freeze(_for_open("b", "IBM")))
-    entry, start, end = chunk.find("b")
-    assert entry == 2 * _ENTRY.size and thaw(bytes(chunk.data[start:end])).order_id == "b"
+    entry, start, end, record = chunk.find("b")
+    assert entry == 2 * _ENTRY.size and thaw(bytes(chunk.data[start:end])).order_id == "b" == record.order_id
     assert chunk.take("b").order_id == "b" and chunk.live == 1 and chunk.find("a")[0] == 0
     with pytest.raises(KeyError):
         chunk.take("b")  # taken: its entry is zeroed
