@@ -1,11 +1,16 @@
 """The headline: a market-open cycle at scale, beside raw LMDB appends of as many records.
 
     python tests/perf/bench_open.py [--orders 1000000] [--symbols 500] [--accounts 100000] [--repeats 1] [--basket | --basket-only]
-        [--files N | --max-rows N] [--settle S] [--probe DIR [--trace N] [--trim]] [--audit-off] [--alerts-off] [--failover]
+        [--upload N] [--files N | --max-rows N] [--settle S] [--probe DIR [--trace N] [--trim]]
+        [--audit-off] [--alerts-off] [--failover]
 
 An advisor's ``--accounts`` accounts queue ``--orders`` market orders for the open
 (fractional quantities and notional amounts, buys and sells, spread over ``--symbols``
-symbols and every account shard) over WebSocket, in ``new_orders`` frames of 1,000. With
+symbols and every account shard) over WebSocket, in ``new_orders`` frames of 1,000 from
+``--clients`` connections (``--upload N``: as ``load_orders`` baskets of N rows of CSV text,
+the way an advisor's app uploads a basket; each connection follows every account, so each
+order's ``new`` report goes to every one of them — with uploads, ``--clients 1`` measures the
+server rather than the benchmark's own clients, which share one process and the machine). With
 ``--basket`` each repeat also queues the same orders from a basket file (CSV in the
 server's import dir, ``admin orders load``) on a second, fresh server, and prints both
 queueing rates side by side (``--basket-only``: the basket server alone); its open cycle is measured the same way. Queueing is timed
@@ -22,7 +27,10 @@ moment ``open`` is sent:
 
 Beside the phases, the CPU seconds (user + system) every process of the run spent in the
 cycle (``cycle_cpu_s``; ``shards_cpu_s``: the account shards'), read from ``/proc``: what
-the cycle costs, a figure that a busy machine bends far less than the wall clock.
+the cycle costs, a figure that a busy machine bends far less than the wall clock; and the
+same for queueing (``queue_cpu_us``: every process's CPU from the first order sent until
+every order is held, per order; ``bench_cpu_us``: this process's own — its clients and the
+memory sampler — on the same cores).
 
 Baseline in the same run: the time to append as many allocation records (a msgpack tuple
 of order id, account, qty, price, cash each) raw into an LMDB file, 1,000 per fsynced
@@ -64,7 +72,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -162,10 +170,29 @@ def frame_of_orders(args: argparse.Namespace, symbols: list[Instrument], start: 
     return orders
 
 
+BASKET_COLUMNS = ("account", "client_order_id", "symbol", "side", "type", "tif", "qty", "notional")
+
+
+def basket_lines(args: argparse.Namespace, symbols: list[Instrument], starts: Iterable[int]) -> Iterator[str]:
+    """The CSV rows (no header) of the frames of orders starting at ``starts``."""
+    for start in starts:
+        for order in frame_of_orders(args, symbols, start):
+            yield ",".join(order.get(column, "") for column in BASKET_COLUMNS) + "\n"
+
+
 async def queue(url: str, args: argparse.Namespace, symbols: list[Instrument]) -> float:
+    """Queue the orders over WebSocket from ``--clients`` connections: in ``new_orders``
+    frames of 1,000, or with ``--upload N`` as ``load_orders`` baskets of N rows (CSV text,
+    as an advisor's trading app uploads a basket); each client sends its next frame once the
+    last is answered. The upload's CSV is made before the clock starts."""
     from server.client.sdk import BrokerClient
 
     starts = list(range(0, args.orders, 1000))
+    uploads: list[str] = []
+    if args.upload:
+        per = max(1, args.upload // 1000)
+        header = ",".join(BASKET_COLUMNS) + "\n"
+        uploads = [header + "".join(basket_lines(args, symbols, starts[at : at + per])) for at in range(0, len(starts), per)]
     started = time.perf_counter()
 
     async def sender(mine: list[int]) -> None:
@@ -175,23 +202,30 @@ async def queue(url: str, args: argparse.Namespace, symbols: list[Instrument]) -
                 bad = [reply for reply in replies if reply.get("exec_type") != "new"]
                 assert not bad, bad[:3]
 
-    await asyncio.gather(*(sender(starts[index :: args.clients]) for index in range(args.clients)))
+    async def uploader(mine: list[str]) -> None:
+        async with BrokerClient(url, "advisor", "advisor-secret", keep=False, max_size=None) as client:
+            for text in mine:
+                reply = await client.load_orders(text, timeout=600)
+                assert reply.get("type") == "orders_loaded" and reply["accepted"] == reply["rows"] == text.count("\n") - 1, reply
+
+    if uploads:
+        await asyncio.gather(*(uploader(uploads[index :: args.clients]) for index in range(args.clients)))
+    else:
+        await asyncio.gather(*(sender(starts[index :: args.clients]) for index in range(args.clients)))
     return time.perf_counter() - started
 
 
 def write_baskets(args: argparse.Namespace, symbols: list[Instrument], folder: Path, files: int) -> list[str]:
     """The same orders as the WebSocket run, as ``files`` basket CSV files of (nearly) equal
     size, in order; returns their names."""
-    columns = ("account", "client_order_id", "symbol", "side", "type", "tif", "qty", "notional")
     frames = list(range(0, args.orders, 1000))
     per_file = -(-len(frames) // files)
     names = []
     for number in range(files):
         name = "basket.csv" if files == 1 else f"basket-{number + 1:03d}.csv"
         with (folder / name).open("w", encoding="utf-8") as out:
-            out.write(",".join(columns) + "\n")
-            for start in frames[number * per_file : (number + 1) * per_file]:
-                out.writelines(",".join(order.get(column, "") for column in columns) + "\n" for order in frame_of_orders(args, symbols, start))
+            out.write(",".join(BASKET_COLUMNS) + "\n")
+            out.writelines(basket_lines(args, symbols, frames[number * per_file : (number + 1) * per_file]))
         names.append(name)
     return names
 
@@ -460,6 +494,7 @@ async def one_server(args: argparse.Namespace, basket: bool, serve: Serve = in_p
     memory.mark("started")
     extra: dict[str, float] = {}
     try:
+        queue_cpu_before, own_before = cpu_seconds(), time.process_time()
         started = time.perf_counter()
         if basket:
             queued, summary = await queue_basket(url, args, names, memory)
@@ -468,6 +503,8 @@ async def one_server(args: argparse.Namespace, basket: bool, serve: Serve = in_p
             queued = await queue(url, args, setup.instruments)
         memory.mark("loaded")
         held = await all_queued(url, args.orders, started)
+        queue_cpu = cpu_spent(queue_cpu_before, cpu_seconds())
+        own_cpu = time.process_time() - own_before  # the clients (and the memory sampler): not the server's
         memory.mark("queued")
         await asyncio.sleep(args.settle)
         memory.mark("settled")
@@ -494,6 +531,8 @@ async def one_server(args: argparse.Namespace, basket: bool, serve: Serve = in_p
     shutil.rmtree(data_dir, ignore_errors=True)
     print(f"  largest processes (peak resident: anonymous + file-backed): {memory.largest()}", flush=True)
     print(memory.table(args.orders), flush=True)
+    print("  CPU seconds queueing (until every order is held), by process: "
+          + ", ".join(f"{name} {seconds:.2f}" for name, seconds in sorted(queue_cpu.items(), key=lambda item: -item[1]) if seconds >= 0.05), flush=True)
     print("  CPU seconds in the cycle (open → booked), by process: "
           + ", ".join(f"{name} {seconds:.2f}" for name, seconds in sorted(cycle_cpu.items(), key=lambda item: -item[1]) if seconds >= 0.05), flush=True)
     return {
@@ -501,6 +540,8 @@ async def one_server(args: argparse.Namespace, basket: bool, serve: Serve = in_p
         "queue_per_s": args.orders / queued,
         **extra,
         "queued_s": held,
+        "queue_cpu_us": sum(queue_cpu.values()) / args.orders * 1e6,
+        "bench_cpu_us": own_cpu / args.orders * 1e6,
         **{f"{k}_s": v for k, v in phases.items()},
         "raw_lmdb_s": raw,
         "ratio": phases["booked"] / raw,
@@ -542,7 +583,8 @@ async def run(args: argparse.Namespace) -> None:
         + (", journals shipped ([placement] failover)" if args.failover else "")
     )
     for path in paths:
-        print(f" queued {'over WebSocket' if path == 'websocket' else 'from a basket file'}:")
+        how = (f"over WebSocket, load_orders uploads of {args.upload:,} rows" if args.upload else "over WebSocket, new_orders frames of 1,000") if path == "websocket" else "from a basket file"
+        print(f" queued {how}:")
         for key in results[path][0]:
             values = [r[key] for r in results[path]]
             print(f"  {key:<14} median {statistics.median(values):>12,.2f}   runs {', '.join(f'{v:,.2f}' for v in values)}")
@@ -566,6 +608,8 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--basket", action="store_true", help="also queue the same orders from a basket file, on a second server")
     parser.add_argument("--basket-only", action="store_true", help="queue from a basket file only (no WebSocket server): the quickest way to a big book")
+    parser.add_argument("--upload", type=int, default=0, metavar="N",
+                        help="queue over WebSocket as load_orders uploads of N rows (CSV text), not new_orders frames of 1,000")
     parser.add_argument("--chunk-rows", type=int, default=None, help="[basket] chunk_rows (default: the config's)")
     parser.add_argument("--max-rows", type=int, default=None, help="[basket] max_rows (default: the config's); the orders go in as many files as it takes")
     parser.add_argument("--files", type=int, default=None, help="[basket] split the orders into this many files (max_rows raised to fit)")
