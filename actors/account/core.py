@@ -346,8 +346,9 @@ class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, 
         written before the shard changes again: a clean shutdown's, an operator's): the
         orders read as they are written (no list of them), and the accounts as ``Prepared`` —
         each written with its staged fills filed and its pending lots opened in a copy
-        (``_as_written``), so writing it books nothing into the live shard: at 5,000,000 orders that booking grew a shard by some 0.4 GB for good, at the
-        moment it held the most."""
+        (``_as_written``), so writing it books nothing into the live shard: at 5,000,000
+        orders that booking grew a shard by some 0.4 GB for good, at the moment it held the
+        most."""
         if now:
             encoded = self.orders.encoded()
             return self._snapshot(cast(list[msgspec.Raw], Encoded(encoded, len(encoded))))

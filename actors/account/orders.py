@@ -59,6 +59,7 @@ _NONE, _OPG = Pending.NONE, TimeInForce.OPG  # read on every settle, bound once 
 # is. An order that has left has the hash of its entry zeroed.
 _ENTRY = struct.Struct("<qII")
 _HASH = struct.Struct("<q")
+_HEADER_BYTES = 1 if len(OrderRecord.__struct_fields__) < 16 else 3  # an encoding's array header; its order id follows
 _CHUNK_BYTES = 8192  # a symbol's chunk takes orders until it holds this many bytes
 
 
@@ -97,20 +98,26 @@ class _Chunk:
         data += encoded
         self.live += 1
 
-    def find(self, order_id: str) -> tuple[int, int, int, OrderRecord]:
+    def find(self, order_id: str, decode: bool = True) -> tuple[int, int, int, OrderRecord | None]:
         """``order_id``'s entry, where its encoding is and the record it decodes to:
-        ``(entry, start, end, record)``. The entry is found by the id's hash and the decoded
-        record's id checked (hashes may collide). ``KeyError``: not here (a broken invariant:
-        the order's value is this chunk)."""
+        ``(entry, start, end, record)``. The entry is found by the id's hash, then the id
+        checked (hashes may collide): the decoded record's, or with ``decode=False`` (who
+        wants the bytes alone: a snapshot) the encoding's, and ``record`` is ``None``.
+        ``KeyError``: not here (a broken invariant: the order's value is this chunk)."""
         index, data = self.index, self.data
         key = _HASH.pack(hash(order_id))
+        encoded_id = None if decode else _encoder.encode(order_id)
         at = index.find(key)
         while at >= 0:
             if not at & 15:
                 _hash, start, length = _ENTRY.unpack_from(index, at)
-                record: OrderRecord = _decoder.decode(data[start : start + length])
-                if record.order_id == order_id:
-                    return at, start, start + length, record
+                if encoded_id is not None:
+                    if data.startswith(encoded_id, start + _HEADER_BYTES):
+                        return at, start, start + length, None
+                else:
+                    record: OrderRecord = _decoder.decode(data[start : start + length])
+                    if record.order_id == order_id:
+                        return at, start, start + length, record
             at = index.find(key, at + 1)
         raise KeyError(order_id)
 
@@ -119,7 +126,7 @@ class _Chunk:
         at, _start, _end, record = self.find(order_id)
         _HASH.pack_into(self.index, at, 0)
         self.live -= 1
-        return record
+        return record  # type: ignore[return-value]  # decoded
 
 
 _Value = OrderRecord | bytes | _Chunk
@@ -176,7 +183,7 @@ class Orders:
         if value.__class__ is bytes:
             return _decoder.decode(value)  # type: ignore[arg-type]
         chunk: _Chunk = value  # type: ignore[assignment]
-        return chunk.find(order_id)[3]
+        return chunk.find(order_id)[3]  # type: ignore[return-value]  # decoded
 
     @staticmethod
     def _encoding(order_id: str, value: _Value) -> bytes:
@@ -186,7 +193,7 @@ class Orders:
             return value  # type: ignore[return-value]
         if cls is _Chunk:
             chunk: _Chunk = value  # type: ignore[assignment]
-            _entry, start, end, _record = chunk.find(order_id)
+            _entry, start, end, _none = chunk.find(order_id, decode=False)  # the bytes alone: nothing decoded
             return bytes(chunk.data[start:end])
         return _encoder.encode(value)
 

@@ -184,6 +184,21 @@ def test_a_chunk_finds_an_order_by_its_id_not_by_its_hash_alone() -> None:
         chunk.take("b")  # taken: its entry is zeroed
 
 
+def test_a_chunk_finds_an_orders_bytes_without_decoding_by_the_id_in_its_encoding() -> None:
+    """``find(decode=False)`` (a snapshot's copy) checks the id in the encoding, not by its
+    hash alone, and no id that merely starts like another's matches it."""
+    chunk = _Chunk("IBM")
+    chunk.add("b", freeze(_for_open("b", "IBM")))
+    _hash, start, length = _ENTRY.unpack_from(chunk.index, 0)
+    chunk.index += _ENTRY.pack(hash("bb"), start, length)  # an entry for "bb" pointing at "b"'s encoding
+    with pytest.raises(KeyError):
+        chunk.find("bb", decode=False)
+    chunk.add("bb", freeze(_for_open("bb", "IBM")))
+    entry, start, end, record = chunk.find("bb", decode=False)
+    assert record is None and entry == 2 * _ENTRY.size and thaw(bytes(chunk.data[start:end])).order_id == "bb"
+    assert chunk.find("b", decode=False)[:3] == chunk.find("b")[:3]
+
+
 def test_only_orders_at_rest_go_cold() -> None:
     assert at_rest(_record("a"))  # queued for the open
     assert at_rest(_record("b", OrderStatus.FILLED, TimeInForce.DAY))  # ended
