@@ -190,7 +190,7 @@ async def queue(url: str, args: argparse.Namespace, symbols: list[Instrument]) -
     starts = list(range(0, args.orders, 1000))
     uploads: list[str] = []
     if args.upload:
-        per = max(1, args.upload // 1000)
+        per = args.upload // 1000  # whole thousands (``upload_rows``)
         header = ",".join(BASKET_COLUMNS) + "\n"
         uploads = [header + "".join(basket_lines(args, symbols, starts[at : at + per])) for at in range(0, len(starts), per)]
     started = time.perf_counter()
@@ -594,6 +594,17 @@ async def run(args: argparse.Namespace) -> None:
         print(f" queueing, medians: basket file {basket:,.0f} orders/s, WebSocket {websocket:,.0f} orders/s (same run), ratio {basket / websocket:.2f}")
 
 
+def upload_rows(text: str) -> int:
+    """``--upload``'s N: whole thousands of rows (the orders are made a thousand at a time)."""
+    try:
+        rows = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of rows: {text!r}") from None
+    if rows <= 0 or rows % 1000:
+        raise argparse.ArgumentTypeError(f"rows per upload must be a positive multiple of 1,000, not {text}")
+    return rows
+
+
 def options() -> argparse.ArgumentParser:
     """The command line (``tests/perf/bench_cluster.py`` takes its defaults from it)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -608,8 +619,8 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--basket", action="store_true", help="also queue the same orders from a basket file, on a second server")
     parser.add_argument("--basket-only", action="store_true", help="queue from a basket file only (no WebSocket server): the quickest way to a big book")
-    parser.add_argument("--upload", type=int, default=0, metavar="N",
-                        help="queue over WebSocket as load_orders uploads of N rows (CSV text), not new_orders frames of 1,000")
+    parser.add_argument("--upload", type=upload_rows, default=0, metavar="N",
+                        help="queue over WebSocket as load_orders uploads of N rows (CSV text; whole thousands), not new_orders frames of 1,000")
     parser.add_argument("--chunk-rows", type=int, default=None, help="[basket] chunk_rows (default: the config's)")
     parser.add_argument("--max-rows", type=int, default=None, help="[basket] max_rows (default: the config's); the orders go in as many files as it takes")
     parser.add_argument("--files", type=int, default=None, help="[basket] split the orders into this many files (max_rows raised to fit)")
