@@ -28,14 +28,19 @@ def sign_login(secret: str, ts_ms: int, nonce: str) -> str:
     return hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
 
 
-def login_message(key: str, secret: str, ts_ms: int | None = None, nonce: str | None = None, totp: str | None = None) -> Message:
+def login_message(
+    key: str, secret: str, ts_ms: int | None = None, nonce: str | None = None, totp: str | None = None, batch: bool = False
+) -> Message:
     """A signed ``login`` op without ``id``; a fresh nonce and the current time unless given;
-    ``totp``: the current code of an enrolled user's authenticator (admin-scope logins)."""
+    ``totp``: the current code of an enrolled user's authenticator (admin-scope logins);
+    ``batch``: ask for the server's frames as JSON arrays of messages."""
     ts_ms = time.time_ns() // 1_000_000 if ts_ms is None else ts_ms
     nonce = secrets.token_hex(16) if nonce is None else nonce
     message: Message = {"op": "login", "key": key, "ts": ts_ms, "nonce": nonce, "sig": sign_login(secret, ts_ms, nonce)}
     if totp is not None:
         message["totp"] = totp
+    if batch:
+        message["batch"] = True
     return message
 
 

@@ -42,7 +42,7 @@ Predicate = Callable[[Message], bool]
 # Decimal output is a JSON string (msgspec's default); a JSON number the server might send
 # is decoded as Decimal so that no binary float ever enters a message.
 _ENCODER = msgspec.json.Encoder()
-_DECODER = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal)
+_DECODER = msgspec.json.Decoder(dict[str, Any] | list[dict[str, Any]], float_hook=Decimal)  # an array: a batching login's frame
 
 
 class LoginError(Exception):
@@ -142,7 +142,16 @@ class BrokerClient:
     """
 
     def __init__(
-        self, url: str, key: str, secret: str, *, keep: bool = True, ca_file: str | None = None, totp: str | None = None, **connect_options: Any
+        self,
+        url: str,
+        key: str,
+        secret: str,
+        *,
+        keep: bool = True,
+        ca_file: str | None = None,
+        totp: str | None = None,
+        batch: bool = False,
+        **connect_options: Any,
     ) -> None:
         """``connect_options`` go to ``websockets.asyncio.client.connect`` (e.g. ``max_size``).
         ``keep=False`` keeps nothing: messages are only matched to requests and ``wait_for``
@@ -151,7 +160,10 @@ class BrokerClient:
         A ``wss://`` URL is TLS: the server's certificate is verified against ``ca_file`` (a
         PEM bundle, e.g. a private CA's) or the system's trusted roots (``ValueError`` for a
         ``ca_file`` that cannot be read, or given with a ``ws://`` URL). ``totp``: the current
-        code of the user's authenticator, for a login that needs a second factor."""
+        code of the user's authenticator, for a login that needs a second factor. ``batch``:
+        the login asks for the server's frames as JSON arrays of messages (many execution
+        reports in one frame: cheaper to read at thousands a second); the messages are
+        handled one by one, as if each had come alone."""
         if "ssl" not in connect_options:
             context = client_context(url, ca_file)
             if context is not None:
@@ -164,6 +176,7 @@ class BrokerClient:
         self._key = key
         self._secret = secret
         self._totp = totp
+        self._batch = batch
         self._connect_options = connect_options
         self._ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
@@ -176,11 +189,10 @@ class BrokerClient:
     # ---- lifecycle
 
     @classmethod
-    async def connect(
-        cls, url: str, key: str, secret: str, *, keep: bool = True, ca_file: str | None = None, totp: str | None = None, **connect_options: Any
-    ) -> BrokerClient:
-        """A connected, logged-in client; raises ``LoginError`` if the server refuses."""
-        client = cls(url, key, secret, keep=keep, ca_file=ca_file, totp=totp, **connect_options)
+    async def connect(cls, url: str, key: str, secret: str, **options: Any) -> BrokerClient:
+        """A connected, logged-in client (``options``: the constructor's keywords); raises
+        ``LoginError`` if the server refuses."""
+        client = cls(url, key, secret, **options)
         await client.open()
         return client
 
@@ -216,7 +228,7 @@ class BrokerClient:
         return self._close_reason is not None
 
     async def _login(self) -> None:
-        reply = await self.request(login_message(self._key, self._secret, totp=self._totp))
+        reply = await self.request(login_message(self._key, self._secret, totp=self._totp, batch=self._batch))
         if reply.get("type") != "login" or reply.get("ok") is not True:
             raise LoginError(str(reply.get("code", "login_refused")), str(reply.get("message", "")))
         self.role = reply.get("role")
@@ -502,13 +514,18 @@ class BrokerClient:
         reason = "connection closed"
         try:
             async for frame in websocket:
-                self._dispatch(_DECODER.decode(frame))
+                decoded = _DECODER.decode(frame)
+                if isinstance(decoded, list):  # a batching login's frame: the messages in order
+                    for message in decoded:
+                        self._dispatch(message)
+                else:
+                    self._dispatch(decoded)
             reason = f"connection closed (code {websocket.close_code}, reason {websocket.close_reason!r})"
         except ConnectionClosed as exc:
             reason = f"connection lost: {exc}"
         except msgspec.DecodeError as exc:
-            reason = f"server sent a frame that is not a JSON object: {exc}"
-            await websocket.close(code=1002, reason="frame is not a JSON object")
+            reason = f"server sent a frame that is neither a JSON object nor an array of them: {exc}"
+            await websocket.close(code=1002, reason="frame is not a JSON object or array of them")
         except Exception as exc:  # a bug here: end the connection loudly rather than hang
             reason = f"client reader failed: {exc!r}"
             await websocket.close(code=1011, reason="client error")

@@ -197,6 +197,9 @@ class Access:
         answer = {"type": "login", "ok": True, "role": session.role, "tenant": session.tenant, "scopes": scopes, "accounts": accounts, "gateway": self.gateway}
         if session.key_id:
             answer["key_id"] = session.key_id
+        if request.batch:
+            answer["batch"] = True
+            conn.batch = True  # the answer goes in the connection's first array
         conn.send(protocol.encode(answer, request_id))
         log.info("login", user=user.key, key=session.key_id or None, role=session.role, tenant=session.tenant, mfa=session.mfa, conn=conn.conn_id)
         return "ok", ""

@@ -2,7 +2,8 @@
 
 The queue is bounded (frames and bytes): a client that does not read is dropped rather
 than let the gateway's memory grow. ``write_queued`` is the one task per connection that
-empties the queue onto the socket, every frame queued meanwhile in one write.
+empties the queue onto the socket, every frame queued meanwhile in one write — and, for a
+connection whose login asked for ``batch``, in as few frames as ``wsio.json_arrays`` makes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from model.config import User
 from model.messages import Message
 from model.permissions import Reach, Scope
 from server.gateway.ratelimit import TokenBucket
-from server.gateway.wsio import write_frames
+from server.gateway.wsio import json_arrays, write_frames
 
 log = structlog.get_logger("gateway")
 
@@ -83,6 +84,7 @@ class Connection:
         self.answered = asyncio.Event()  # set whenever one of them is answered
         self.work = 0  # orders and requests handled since the connection last yielded the loop
         self.login_pending: asyncio.Task[None] | None = None  # a login waiting for the shared nonce authority
+        self.batch = False  # the login asked for its frames as JSON arrays of messages
 
     def send(self, frame: bytes) -> None:
         """Queue a frame. A client that lets ``max_pending`` frames or ``max_pending_bytes``
@@ -119,8 +121,8 @@ async def write_queued(conn: Connection) -> None:
         while True:
             await conn.wake.wait()
             conn.wake.clear()
-            frames, conn.outgoing, conn.pending_bytes = conn.outgoing, [], 0
+            frames, conn.outgoing, pending, conn.pending_bytes = conn.outgoing, [], conn.pending_bytes, 0
             if frames:
-                await write_frames(conn.socket, frames)
+                await write_frames(conn.socket, json_arrays(frames, pending) if conn.batch else frames)
     except (ConnectionClosed, ConnectionError):
         pass

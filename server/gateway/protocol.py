@@ -51,13 +51,15 @@ class OrderFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class Login(_Request, frozen=True, tag="login"):
     """``key``: a users-file key or an API key id; ``totp``: the current code of an enrolled
-    user, required where the session would hold an admin-scope permission."""
+    user, required where the session would hold an admin-scope permission; ``batch``: every
+    frame from the login's answer on is a JSON array of messages (``wsio.json_arrays``)."""
 
     key: str
     ts: int
     nonce: str
     sig: str
     totp: str | None = None
+    batch: bool = False
 
 
 class WhoamiRequest(_Request, frozen=True, tag="whoami"):

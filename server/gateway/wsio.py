@@ -12,7 +12,9 @@ and serialising it through ``io.BytesIO`` for each of them cost about as much as
 of the gateway's work on a report. The connection's state checks stay websockets' (an
 open connection only, no fragmented message in progress), and a connection that
 negotiated an extension (the gateway serves none: ``compression=None``) is framed by
-websockets as before. Relies on ``Connection.protocol``, ``.transport`` and ``.drain()``
+websockets as before. A connection that asked for ``batch`` at login gets its queued
+messages as JSON arrays (``json_arrays``): one frame for many execution reports, which
+saves the client a frame's parsing per report. Relies on ``Connection.protocol``, ``.transport`` and ``.drain()``
 and the sans-I/O protocol's ``side``, ``extensions``, ``expect_continuation_frame`` and
 ``data_to_send()`` (websockets 14–17).
 """
@@ -54,6 +56,30 @@ def frame_texts(frames: list[bytes]) -> bytes:
         append(headers[length] if length < _TABLED else text_frame_header(length))
         append(frame)
     return b"".join(parts)
+
+
+BATCH_BYTES = 1 << 18  # a batching connection's array frame: at most 256 KiB, unless one message alone is larger
+
+
+def json_arrays(messages: list[bytes], size: int, limit: int = BATCH_BYTES) -> list[bytes]:
+    """``messages`` (each a JSON object, ``size`` bytes together) as JSON arrays of
+    consecutive messages, in order: the frames of a connection whose login asked for
+    ``batch`` (docs/protocol.md). Guarantees: every message is in exactly one array, in the
+    order given; an array is at most ``limit`` bytes unless it holds one message that alone is
+    larger; joining the arrays' elements gives ``messages`` back."""
+    if size + len(messages) + 1 <= limit:  # the usual case: everything queued fits in one
+        return [b"[" + b",".join(messages) + b"]"]
+    arrays: list[bytes] = []
+    run: list[bytes] = []
+    length = 1  # "[" and a "," or "]" after each message
+    for message in messages:
+        if run and length + len(message) + 1 > limit:
+            arrays.append(b"[" + b",".join(run) + b"]")
+            run, length = [], 1
+        run.append(message)
+        length += len(message) + 1
+    arrays.append(b"[" + b",".join(run) + b"]")
+    return arrays
 
 
 async def write_frames(connection: Connection, frames: list[bytes]) -> None:

@@ -1,10 +1,11 @@
 """What the server answers about orders, end to end: ``get_orders`` in pages (thousands of
 orders, orders arriving between pages, the client and its command line paging for you), the
 first reply of an order the market does not take (rejected at once, never ``new`` first),
-a resend's answer, and a mutual fund's quote."""
+a resend's answer, a mutual fund's quote, and a batching login's arrays."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import uuid
@@ -15,10 +16,12 @@ from typing import Any
 import msgspec
 import pytest
 import pytest_asyncio
+from websockets.asyncio.client import connect as ws_connect
 
 from model.config import QueriesSection
 from server.app import BrokerServer
 from server.client.cli import build_parser, run_command
+from server.client.frames import login_message
 from server.client.sdk import BrokerClient
 from tests.conftest import make_setup
 from tests.integration.helpers import cloid, connect, final_report
@@ -224,3 +227,28 @@ async def test_a_fund_shows_no_bid_or_ask_and_its_quote_is_the_nav_struck(server
             await later.subscribe(["quotes:VFIAX"])
             again = await later.wait_for(lambda m: m.get("type") == "quote" and m.get("symbol") == "VFIAX", timeout=10)
             assert Decimal(again["nav"]) == Decimal("451.20")
+
+
+# --- batched frames ----------------------------------------------------------------------------------
+
+
+async def test_a_batching_login_gets_in_arrays_every_message_a_plain_login_gets_one_a_frame(server: BrokerServer) -> None:
+    """The same reports in the same order, each an element of an array instead of a frame; a
+    shard's answers to one ``new_orders`` frame come back together, so arrays hold many."""
+    placed = [f"batch-{index}" for index in range(500)]
+    async with connect(server.url) as plain, ws_connect(server.url, max_size=None) as raw:
+        await raw.send(json.dumps({**login_message("tester", "tester-secret", batch=True), "id": 1}))
+        (answer,) = json.loads(await raw.recv())
+        assert (answer["id"], answer["type"], answer["ok"], answer["batch"]) == (1, "login", True, True)
+        async with BrokerClient(server.url, "tester", "tester-secret", batch=True, keep=False) as sender:
+            await place(sender, [opg("T09", coid) for coid in placed])  # the replies: unpacked from arrays
+        arrays: list[list[dict[str, Any]]] = []
+        while sum(1 for array in arrays for message in array if message.get("client_order_id") in placed) < len(placed):
+            frame = json.loads(await asyncio.wait_for(raw.recv(), 15))
+            assert isinstance(frame, list) and frame, frame
+            arrays.append(frame)
+        seen = [(m["client_order_id"], m["exec_type"], m["order_id"]) for array in arrays for m in array if m.get("client_order_id") in placed]
+        assert max(len(array) for array in arrays) > 1
+        await plain.wait_for(lambda m: m.get("client_order_id") == placed[-1], timeout=15)
+        one_a_frame = [(m["client_order_id"], m["exec_type"], m["order_id"]) for m in plain.history if m.get("client_order_id") in placed]
+        assert seen == one_a_frame and [coid for coid, _, _ in seen] == placed

@@ -226,7 +226,7 @@ async def test_a_frame_that_is_not_a_json_object_ends_the_connection() -> None:
 
     async with running(send_garbage) as (_, url):
         client = await connect(url)
-        with pytest.raises(ConnectionError, match="not a JSON object"):
+        with pytest.raises(ConnectionError, match="neither a JSON object"):
             await client.get_orders("A1", timeout=WAIT)
         await client.close()
 

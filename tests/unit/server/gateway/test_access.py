@@ -55,6 +55,17 @@ async def test_a_login_reply_names_the_accounts_of_the_user_and_of_its_groups_an
     assert (trader.session and trader.session.role, admin.session and admin.session.role) == ("trader", "platform_operator")
 
 
+async def test_a_login_asking_for_batch_is_answered_with_it_and_only_an_admitted_one_turns_it_on() -> None:
+    access = make_access()
+    plain, batching, refused = conn(1), conn(2), conn(3)
+    assert access.login(plain, login("trader1", "a"), b"1", 0, WALL_MS)
+    asking = login("trader1", "b")
+    assert access.login(batching, Login(key=asking.key, ts=asking.ts, nonce=asking.nonce, sig=asking.sig, batch=True), b"1", 0, WALL_MS)
+    assert not access.login(refused, Login(key="trader1", ts=WALL_MS, nonce="c", sig="0" * 64, batch=True), b"1", 0, WALL_MS)
+    assert ("batch" in answers(plain)[0], answers(batching)[0]["batch"], answers(refused)[0]["code"]) == (False, True, "not_authenticated")
+    assert (plain.batch, batching.batch, refused.batch) == (False, True, False)
+
+
 async def test_an_account_opened_at_run_time_belongs_to_its_group_for_later_logins_and_to_every_admin() -> None:
     access = make_access()
     early = conn(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
@@ -34,6 +35,23 @@ async def test_frames_queued_together_arrive_in_order_and_the_queue_empties() ->
         assert (conn.outgoing, conn.pending_bytes) == ([], 0)
         conn.send(b'{"n": "later"}')  # the writer keeps going for frames queued afterwards
         assert await asyncio.wait_for(client.recv(), 5) == '{"n": "later"}'
+        writer.cancel()
+
+
+async def test_a_batching_connection_gets_what_was_queued_together_as_json_arrays_in_order() -> None:
+    async with socket_pair(max_size=None) as (socket, client):
+        conn = Connection(1, socket, TokenBucket(1, 1), max_pending=100_000)
+        conn.batch = True
+        for index in range(3000):  # about 440 KB: more than one array holds
+            conn.send(b'{"type":"execution","n":%d,"pad":"%s"}' % (index, b"x" * 100))
+        writer = asyncio.create_task(write_queued(conn))
+        arrays = []
+        while sum(map(len, arrays)) < 3000:
+            arrays.append(json.loads(await asyncio.wait_for(client.recv(), 5)))
+        assert [message["n"] for array in arrays for message in array] == list(range(3000))
+        assert len(arrays) == 2  # 256 KiB an array at most
+        conn.send(b'{"type":"later"}')  # one message alone is an array of one
+        assert json.loads(await asyncio.wait_for(client.recv(), 5)) == [{"type": "later"}]
         writer.cancel()
 
 

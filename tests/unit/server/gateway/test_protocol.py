@@ -54,7 +54,7 @@ def test_a_new_order_decodes_to_its_request_with_decimals_kept_as_strings_and_ti
 
 def test_the_other_ops_decode_with_their_defaults() -> None:
     login = decode_request('{"op":"login","key":"k","ts":1,"nonce":"n","sig":"s"}')
-    assert isinstance(login, Login) and login.id == msgspec.Raw(b"")
+    assert isinstance(login, Login) and login.id == msgspec.Raw(b"") and login.batch is False
     batch = decode_request(json.dumps({"op": "new_orders", "orders": [{k: v for k, v in GOOD.items() if k not in ("op", "id")}]}))
     assert isinstance(batch, NewOrdersRequest) and batch.orders[0].symbol == "IBM"
     assert decode_request('{"op":"get_orders","account":"A1"}') == GetOrdersRequest(account="A1", open_only=False, cursor=None, limit=None)
@@ -74,6 +74,7 @@ BAD_FRAMES = [
     ("missing field", {k: v for k, v in GOOD.items() if k != "side"}, "side"),
     ("number for decimal", {**GOOD, "qty": 1}, "qty"),
     ("unknown field", {**GOOD, "colour": "red"}, "colour"),
+    ("batch not a boolean", {"op": "login", "key": "k", "ts": 1, "nonce": "n", "sig": "s", "batch": "yes"}, "Expected `bool`, got `str` - at `$.batch`"),
     ("nested too deeply", "[" * 5000 + "]" * 5000, "JSON nested too deeply"),
     ("invalid UTF-8", b'{"op": "get_account", "account": "\xff"}', "a frame must be UTF-8 JSON"),
 ]

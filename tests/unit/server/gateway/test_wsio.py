@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-from server.gateway.wsio import frame_texts, text_frame_header, write_frames
+from server.gateway.wsio import BATCH_BYTES, frame_texts, json_arrays, text_frame_header, write_frames
 from tests.unit.server.gateway.harness import socket_pair
 
 
@@ -87,3 +88,45 @@ async def test_a_closing_connection_raises_connection_closed() -> None:
         assert socket.protocol.state is State.CLOSING
         with pytest.raises(ConnectionClosed):
             await write_frames(socket, [b'{"late":true}'])
+
+
+def message(index: int, size: int) -> bytes:
+    """A JSON object of exactly ``size`` bytes (at least 20)."""
+    head = b'{"n":%d,"pad":"' % index
+    return head + b"x" * (size - len(head) - 2) + b'"}'
+
+
+@pytest.mark.parametrize(
+    ("sizes", "limit"),
+    [
+        ([30] * 10, BATCH_BYTES),  # everything fits: one array
+        ([30] * 10, 100),  # three messages an array (3 × 31 + 1 = 94), the last array one message
+        ([30, 200, 30, 30], 100),  # a message bigger than the limit goes alone
+        ([99], 100),  # "[" + 99 bytes + "]" is over the limit: alone, still whole
+        ([49, 49], 100),  # exactly the limit: 1 + 49 + 1 + 49 + 1 = 101 > 100, so two arrays
+        ([48, 49], 100),  # 1 + 48 + 1 + 49 + 1 = 100: one array
+    ],
+)
+def test_messages_go_in_order_in_arrays_within_the_limit_unless_one_alone_is_larger(sizes: list[int], limit: int) -> None:
+    messages = [message(index, size) for index, size in enumerate(sizes)]
+    arrays = json_arrays(messages, sum(sizes), limit)
+    decoded = [json.loads(array) for array in arrays]
+    assert [item for array in decoded for item in array] == [json.loads(item) for item in messages]
+    assert all(len(array) <= limit or len(items) == 1 for array, items in zip(arrays, decoded, strict=True))
+    assert b"".join(arrays) == b"".join(b"[" + b",".join(run) + b"]" for run in _runs(decoded, messages))
+
+
+def _runs(decoded: list[list[object]], messages: list[bytes]) -> list[list[bytes]]:
+    """``messages`` cut where ``decoded``'s arrays end (what each array's bytes must be)."""
+    runs, at = [], 0
+    for items in decoded:
+        runs.append(messages[at : at + len(items)])
+        at += len(items)
+    return runs
+
+
+def test_arrays_are_as_few_as_the_limit_allows() -> None:
+    messages = [message(index, 30) for index in range(10)]
+    assert len(json_arrays(messages, 300, 100)) == 4  # 3 + 3 + 3 + 1
+    assert len(json_arrays(messages, 300, 311)) == 1  # 1 + 10 × 31 = 311
+    assert len(json_arrays(messages, 300, 310)) == 2
