@@ -1,7 +1,7 @@
 """The headline: a market-open cycle at scale, beside raw LMDB appends of as many records.
 
     python tests/perf/bench_open.py [--orders 1000000] [--symbols 500] [--accounts 100000] [--repeats 1] [--basket | --basket-only]
-        [--upload N] [--files N | --max-rows N] [--settle S] [--probe DIR [--trace N] [--trim]]
+        [--upload N] [--batch] [--files N | --max-rows N] [--settle S] [--probe DIR [--trace N] [--trim]]
         [--audit-off] [--alerts-off] [--failover]
 
 An advisor's ``--accounts`` accounts queue ``--orders`` market orders for the open
@@ -10,7 +10,9 @@ symbols and every account shard) over WebSocket, in ``new_orders`` frames of 1,0
 ``--clients`` connections (``--upload N``: as ``load_orders`` baskets of N rows of CSV text,
 the way an advisor's app uploads a basket; each connection follows every account, so each
 order's ``new`` report goes to every one of them — with uploads, ``--clients 1`` measures the
-server rather than the benchmark's own clients, which share one process and the machine). With
+server rather than the benchmark's own clients, which share one process and the machine;
+``--batch``: the clients log in with ``batch``, and the reports reach them as JSON arrays,
+many a frame). With
 ``--basket`` each repeat also queues the same orders from a basket file (CSV in the
 server's import dir, ``admin orders load``) on a second, fresh server, and prints both
 queueing rates side by side (``--basket-only``: the basket server alone); its open cycle is measured the same way. Queueing is timed
@@ -196,14 +198,14 @@ async def queue(url: str, args: argparse.Namespace, symbols: list[Instrument]) -
     started = time.perf_counter()
 
     async def sender(mine: list[int]) -> None:
-        async with BrokerClient(url, "advisor", "advisor-secret", keep=False, max_size=None) as client:
+        async with BrokerClient(url, "advisor", "advisor-secret", keep=False, batch=args.batch, max_size=None) as client:
             for start in mine:
                 replies = await client.new_orders(frame_of_orders(args, symbols, start), timeout=300)
                 bad = [reply for reply in replies if reply.get("exec_type") != "new"]
                 assert not bad, bad[:3]
 
     async def uploader(mine: list[str]) -> None:
-        async with BrokerClient(url, "advisor", "advisor-secret", keep=False, max_size=None) as client:
+        async with BrokerClient(url, "advisor", "advisor-secret", keep=False, batch=args.batch, max_size=None) as client:
             for text in mine:
                 reply = await client.load_orders(text, timeout=600)
                 assert reply.get("type") == "orders_loaded" and reply["accepted"] == reply["rows"] == text.count("\n") - 1, reply
@@ -621,6 +623,8 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument("--basket-only", action="store_true", help="queue from a basket file only (no WebSocket server): the quickest way to a big book")
     parser.add_argument("--upload", type=upload_rows, default=0, metavar="N",
                         help="queue over WebSocket as load_orders uploads of N rows (CSV text; whole thousands), not new_orders frames of 1,000")
+    parser.add_argument("--batch", action="store_true",
+                        help="the WebSocket clients log in with batch: the server's messages reach them as JSON arrays, many reports a frame")
     parser.add_argument("--chunk-rows", type=int, default=None, help="[basket] chunk_rows (default: the config's)")
     parser.add_argument("--max-rows", type=int, default=None, help="[basket] max_rows (default: the config's); the orders go in as many files as it takes")
     parser.add_argument("--files", type=int, default=None, help="[basket] split the orders into this many files (max_rows raised to fit)")

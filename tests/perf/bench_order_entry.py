@@ -17,6 +17,10 @@ and the same client code against a bare websockets echo server (uvloop, separate
 round trips/s for frames of the same size, and echo latency at the same offered rate.
 The ratios brokerd ÷ echo are the figures that hold on a noisy machine.
 
+``--batch`` also measures 1 and 2 with clients whose login asks for ``batch`` (the
+server's messages as JSON arrays, docs/protocol.md "Batched frames"), in each repeat beside
+the plain clients, and prints the ratio batching ÷ plain.
+
 ``--in-flight N`` sets ``[gateway] max_in_flight_per_connection`` on both servers (a huge N
 measures without the fairness window).
 
@@ -61,6 +65,7 @@ import asyncio
 import itertools
 import multiprocessing
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -179,10 +184,11 @@ class Loader:
     """One connection: sends pre-encoded frames keeping ``window`` replies outstanding and
     counts the replies that carry an id (acks; an ``error`` is counted and reported)."""
 
-    def __init__(self, url: str, login: bool, key: str | None = None) -> None:
+    def __init__(self, url: str, login: bool, key: str | None = None, batch: bool = False) -> None:
         self.url = url
         self.login = login
         self.key = key or BENCH_KEY
+        self.batch = batch  # the login asks for JSON arrays of messages (``pump`` counts the replies in them)
         self.errors = 0
         self.first_error = ""
 
@@ -196,8 +202,11 @@ class Loader:
             ts = int(time.time() * 1000)
             nonce = os.urandom(8).hex()
             login = {"op": "login", "id": 0, "key": self.key, "ts": ts, "nonce": nonce, "sig": signature(SECRETS.get(self.key, f"{self.key}-secret"), ts, nonce)}
+            if self.batch:
+                login["batch"] = True
             await self.socket.send(encode(login))
             reply = decode(await self.socket.recv())
+            reply = reply[0] if self.batch else reply
             assert reply.get("ok"), reply
         return self
 
@@ -217,6 +226,14 @@ class Loader:
         received = 0
         while received < expected:
             message = await self.socket.recv(decode=False)
+            if self.batch:  # an array: a reply is an element that starts with its id
+                answered = message.count(b'{"id":')
+                self.errors += len(_ERROR_REPLY.findall(message))
+                frames_done = (received + answered) // replies_per_frame - received // replies_per_frame
+                received += answered
+                for _ in range(frames_done):
+                    credit.release()
+                continue
             if self.login:
                 if b'"id":' not in message[:12]:
                     continue
@@ -296,6 +313,9 @@ class Loader:
         return latencies
 
 
+_ERROR_REPLY = re.compile(rb'\{"id":[^,]*,"type":"error"')  # an error reply within a batching login's array
+
+
 def _id_key(message: bytes) -> bytes:
     """Request frames, brokerd's replies and echoes all start ``{"id":N,``."""
     return message[: message.index(b",")]
@@ -322,9 +342,9 @@ def frames(count: int, per_frame: int, tag: str, first_id: int) -> list[bytes]:
     return out
 
 
-async def throughput(url: str, login: bool, clients: int, total_orders: int, per_frame: int, window: int, tag: str) -> float:
+async def throughput(url: str, login: bool, clients: int, total_orders: int, per_frame: int, window: int, tag: str, batch: bool = False) -> float:
     per_client = total_orders // clients // per_frame
-    loaders = [Loader(url, login) for _ in range(clients)]
+    loaders = [Loader(url, login, batch=batch) for _ in range(clients)]
     for loader in loaders:
         await loader.__aenter__()
     work = [frames(per_client, per_frame, f"{tag}{c}", 1 + c * 10**7) for c in range(clients)]
@@ -524,6 +544,9 @@ async def run(args: argparse.Namespace) -> None:
             record("echo one-order frames/s", await throughput(echo_url, False, args.clients, args.orders, 1, args.window, tag))
             record("brokerd orders/s in frames of 100", await throughput(url, True, args.clients, args.orders * 2, 100, args.window * 4, tag + "b"))
             record("echo frames of 100 orders, orders/s", await throughput(echo_url, False, args.clients, args.orders * 2, 100, args.window * 4, tag))
+            if args.batch:
+                record("batching one-order frames/s", await throughput(url, True, args.clients, args.orders, 1, args.window, tag + "ba", batch=True))
+                record("batching orders/s in frames of 100", await throughput(url, True, args.clients, args.orders * 2, 100, args.window * 4, tag + "bb", batch=True))
             if baseline is not None:
                 record(f"{base} one-order frames/s", await throughput(base_url, True, args.clients, args.orders, 1, args.window, tag + "na"))
                 record(f"{base} orders/s in frames of 100", await throughput(base_url, True, args.clients, args.orders * 2, 100, args.window * 4, tag + "nb"))
@@ -562,6 +585,9 @@ async def run(args: argparse.Namespace) -> None:
           f"medians of {args.repeats} runs (2-core figures in docs/design.md)")
     print(f"  one-order frames : brokerd {m['brokerd one-order frames/s']:>10,.0f} acked/s   echo {m['echo one-order frames/s']:>10,.0f} frames/s   ratio {m['brokerd one-order frames/s'] / m['echo one-order frames/s']:.3f}")
     print(f"  frames of 100    : brokerd {m['brokerd orders/s in frames of 100']:>10,.0f} acked/s   echo {m['echo frames of 100 orders, orders/s']:>10,.0f} orders/s   ratio {m['brokerd orders/s in frames of 100'] / m['echo frames of 100 orders, orders/s']:.3f}")
+    if args.batch:
+        for name in ("one-order frames/s", "orders/s in frames of 100"):
+            print(f"  batching logins, {name}: {m['batching ' + name]:>10,.0f} vs {m['brokerd ' + name]:>10,.0f}   ratio {m['batching ' + name] / m['brokerd ' + name]:.2f}")
     if f"{base} one-order frames/s" in m:
         for name in ("one-order frames/s", "orders/s in frames of 100"):
             print(f"  {what}, {name}: {m['brokerd ' + name]:>10,.0f} vs {m[base + ' ' + name]:>10,.0f}   ratio {m['brokerd ' + name] / m[base + ' ' + name]:.2f}")
@@ -582,6 +608,8 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument("--flood-frame", type=int, default=1000, help="orders per new_orders frame of the flood")
     parser.add_argument("--poll-ms", type=float, default=5, help="the other user's get_account interval")
     parser.add_argument("--alone-seconds", type=float, default=2, help="how long the other user is measured without the flood")
+    parser.add_argument("--batch", action="store_true",
+                        help="also measure 1 and 2 with clients whose login asks for batch (JSON arrays of messages), beside the plain ones in each repeat")
     parser.add_argument("--in-flight", type=int, help="[gateway] max_in_flight_per_connection (default: conf/server.toml)")
     parser.add_argument("--shards", type=int, help="account shards (default: conf/server.toml)")
     parser.add_argument("--instrument-actors", type=int, help="instrument actors (default: conf/server.toml)")
