@@ -268,6 +268,15 @@ def test_dropped_socket_reconnects_and_resynchronises(server: BrokerServer, brow
     order_row(browser, "w-after-drop", "filled")
 
 
+def test_the_page_logs_in_with_batch_and_every_frame_it_reads_is_an_array(server: BrokerServer, browser: Any) -> None:
+    log_in(browser, server, "trader1", "trader1-secret")
+    browser.execute_script("window.firsts = []; window.brokerd.conn.ws.addEventListener('message', (e) => window.firsts.push(e.data[0]))")
+    assert "accepted" in ticket(browser, account="A1", symbol="IBM", side="buy", type="market", size_by="qty", qty="0.1", client_order_id="w-batch")
+    order_row(browser, "w-batch", "filled")  # its reports came in arrays and reached the blotter
+    firsts = browser.execute_script("return window.firsts")
+    assert firsts and set(firsts) == {"["}, firsts[:5]
+
+
 def test_ended_session_returns_to_login_with_the_reason(server: BrokerServer, browser: Any) -> None:
     # A session closed by policy (an API key revoked, rotated or expired: close code 1008) is over
     log_in(browser, server, "trader1", "trader1-secret")

@@ -58,14 +58,20 @@ export class Conn extends EventTarget {
     this.pending.clear();
   }
 
+  // The page logs in with batch (docs/protocol.md, "Batched frames"): a frame is an array of
+  // messages, each handled as if it had come alone; a frame before the login is one object.
   onMessage(text) {
-    let message;
+    let parsed;
     try {
-      message = JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch {
       this.dispatchEvent(new CustomEvent("problem", { detail: "the server sent a frame that is not JSON" }));
       return;
     }
+    for (const message of Array.isArray(parsed) ? parsed : [parsed]) this.onOne(message);
+  }
+
+  onOne(message) {
     const waiter = message.id === undefined ? undefined : this.pending.get(message.id);
     if (waiter) {
       if (waiter.many) {

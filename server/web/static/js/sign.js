@@ -25,7 +25,7 @@ export async function signedLogin(key, cryptoKey, totp) {
   const ts = Date.now();
   const n = nonce();
   const sig = hex(await crypto.subtle.sign("HMAC", cryptoKey, new TextEncoder().encode(`${ts}:${n}:login`)));
-  const frame = { op: "login", key, ts, nonce: n, sig };
+  const frame = { op: "login", key, ts, nonce: n, sig, batch: true }; // many reports a frame
   if (totp) frame.totp = totp;
   return frame;
 }
