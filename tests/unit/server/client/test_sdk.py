@@ -6,6 +6,7 @@ client's helper) and then plays a per-test script of canned replies.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from decimal import Decimal
 
@@ -270,3 +271,24 @@ async def test_events_yields_every_message_in_arrival_order_and_ends_after_close
         async with asyncio.timeout(WAIT):
             types = [message["type"] async for message in client.events()]
     assert types == ["login", "execution", "account"]
+
+
+# --------------------------------------------------------------------------- batched frames
+
+
+async def test_a_batching_client_asks_for_batch_and_handles_an_array_message_by_message_in_order() -> None:
+    async def answers_in_one_array(broker: FakeBroker, websocket: ServerConnection) -> None:
+        frame = await broker.recv(websocket)
+        request_id = frame["id"]
+        quote = {"type": "quote", "symbol": "IBM", "bid": "1", "ask": "2"}
+        await websocket.send(json.dumps([quote, execution(request_id, "c-2", "new", "new"), execution(request_id, "c-1", "new", "new")]))
+        await websocket.wait_closed()
+
+    orders = [{"account": "A1", "client_order_id": cid, "symbol": "IBM", "side": "buy", "type": "market", "qty": "1"} for cid in ("c-1", "c-2")]
+    async with running(answers_in_one_array) as (broker, url):
+        async with BrokerClient(url, KEY, SECRET, batch=True, proxy=None) as client:
+            replies = await client.new_orders(orders, timeout=WAIT)
+            seen = [(message["type"], message.get("client_order_id")) for message in client.history]
+    assert broker.received[0]["batch"] is True
+    assert [reply["client_order_id"] for reply in replies] == ["c-1", "c-2"]  # aligned with the orders
+    assert seen == [("login", None), ("quote", None), ("execution", "c-2"), ("execution", "c-1")]  # the array's order
