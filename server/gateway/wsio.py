@@ -14,9 +14,9 @@ open connection only, no fragmented message in progress), and a connection that
 negotiated an extension (the gateway serves none: ``compression=None``) is framed by
 websockets as before. A connection that asked for ``batch`` at login gets its queued
 messages as JSON arrays (``json_arrays``): one frame for many execution reports, which
-saves the client a frame's parsing per report. Relies on ``Connection.protocol``, ``.transport`` and ``.drain()``
-and the sans-I/O protocol's ``side``, ``extensions``, ``expect_continuation_frame`` and
-``data_to_send()`` (websockets 14–17).
+saves the client a frame's parsing per report. Relies on ``Connection.protocol``,
+``.transport`` and ``.drain()`` and the sans-I/O protocol's ``side``, ``extensions``,
+``expect_continuation_frame`` and ``data_to_send()`` (websockets 14–17).
 """
 
 from __future__ import annotations
