@@ -197,15 +197,18 @@ async def queue(url: str, args: argparse.Namespace, symbols: list[Instrument]) -
         uploads = [header + "".join(basket_lines(args, symbols, starts[at : at + per])) for at in range(0, len(starts), per)]
     started = time.perf_counter()
 
+    def advisor() -> BrokerClient:  # one connection of the advisor: every client is one
+        return BrokerClient(url, "advisor", "advisor-secret", keep=False, batch=args.batch, max_size=None)
+
     async def sender(mine: list[int]) -> None:
-        async with BrokerClient(url, "advisor", "advisor-secret", keep=False, batch=args.batch, max_size=None) as client:
+        async with advisor() as client:
             for start in mine:
                 replies = await client.new_orders(frame_of_orders(args, symbols, start), timeout=300)
                 bad = [reply for reply in replies if reply.get("exec_type") != "new"]
                 assert not bad, bad[:3]
 
     async def uploader(mine: list[str]) -> None:
-        async with BrokerClient(url, "advisor", "advisor-secret", keep=False, batch=args.batch, max_size=None) as client:
+        async with advisor() as client:
             for text in mine:
                 reply = await client.load_orders(text, timeout=600)
                 assert reply.get("type") == "orders_loaded" and reply["accepted"] == reply["rows"] == text.count("\n") - 1, reply
