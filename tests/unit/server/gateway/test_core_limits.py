@@ -5,10 +5,12 @@ the in-flight window test_window.py.)"""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from model.messages import QueryAccount
-from tests.unit.server.gateway.harness import connection, logged_in, make_gateway, replies
+from tests.unit.server.gateway.harness import connection, logged_in, login_frame, make_gateway, replies
 
 pytestmark = pytest.mark.asyncio
 
@@ -40,6 +42,19 @@ async def test_a_hostile_frame_is_an_invalid_request_before_and_after_login(case
         assert message_part in reply["message"] and len(reply["message"]) < 600, reply["message"][:200]
     gateway.outbox.flush()
     assert sent == [] and not fresh.dropped and not conn.dropped
+
+
+@pytest.mark.parametrize("batch", ['"yes"', "1", "null", "[true]"])
+async def test_a_login_whose_batch_is_not_a_boolean_is_refused_by_name_and_the_connection_goes_on(batch: str) -> None:
+    gateway, sent = make_gateway()
+    conn = connection(gateway, 1)
+    signed = json.loads(login_frame("trader1", nonce="mistyped"))
+    gateway.on_frame(conn, json.dumps(signed)[:-1] + ', "batch": ' + batch + "}")
+    (refused,) = replies(conn)
+    assert (refused["code"], "$.batch" in refused["message"]) == ("invalid_request", True), refused
+    assert (conn.user, conn.batch, conn.dropped) == (None, False, False)  # nothing changed
+    gateway.on_frame(conn, login_frame("trader1", nonce="then-right"))  # and the connection goes on
+    assert replies(conn)[0]["ok"] is True and not conn.batch and sent == []
 
 
 async def test_a_binary_frame_holding_utf8_json_is_served_like_a_text_frame() -> None:
