@@ -51,7 +51,9 @@ from adapters.fix.tags import (
     Tag,
     decoding,
 )
+from adapters.fix.dictionary import outgoing
 from adapters.fix.values import fix_timestamp
+from adapters.fix.writer import MessageWriter
 from model import fixed
 from model.enums import OrderStatus, OrderType, TimeInForce
 
@@ -176,10 +178,23 @@ class _Fields:
 
 
 # --- events → FIX -------------------------------------------------------------------------
+#
+# Each message is written as its string (``adapters/fix/writer.py``, as the venue adapter writes
+# its orders) and parsed once with the FIX 4.4 dictionary: one call into quickfix instead of
+# one per field. Every call into quickfix's bindings lets go of the GIL and must win it back
+# from the session's reader thread, so a report built field by field (some twenty calls) cost
+# the simulator about twice the CPU, more while orders arrive.
 
 
 def encode(event: Event | Unusable) -> fix.Message:
-    """The FIX message for one event (its session is ``event.session``)."""
+    """The FIX message for one event (its session is ``event.session``): the same fields, in
+    the same order, as quickfix makes of them."""
+    return outgoing(render(event))
+
+
+def render(event: Event | Unusable) -> str:
+    """The FIX string of one event's message, BodyLength and CheckSum included; the session
+    adds the rest of the header when it sends it."""
     if isinstance(event, ExecutionReport):
         return _execution_report(event)
     if isinstance(event, CancelRejected):
@@ -193,39 +208,39 @@ def encode(event: Event | Unusable) -> fix.Message:
     return _business_reject(event)
 
 
-def _execution_report(report: ExecutionReport) -> fix.Message:
-    message = fix44.ExecutionReport()
+def _execution_report(report: ExecutionReport) -> str:
+    message = MessageWriter(MsgType.EXECUTION_REPORT)
     _set_order(message, report.order_id, report.cl_ord_id, report.orig_cl_ord_id, report.status)
-    _set(message, Tag.ExecID, report.exec_id)
-    _set(message, Tag.ExecType, report.kind)
+    message.set(Tag.ExecID, report.exec_id)
+    message.set(Tag.ExecType, report.kind)
     _set_terms(message, report.terms)
     details = report.details
     if report.kind is ExecTypeCode.TRADE:
-        _set(message, Tag.LastQty, _quantity(details.last_qty))
+        message.set(Tag.LastQty, fixed.format(details.last_qty))
         _set(message, Tag.LastPx, _price(details.last_price))
-    _set(message, Tag.CumQty, _quantity(report.cum_qty))
-    _set(message, Tag.LeavesQty, _quantity(report.leaves_qty))
-    _set(message, Tag.AvgPx, fixed.format(report.avg_price))
-    _set(message, Tag.TransactTime, fix_timestamp(report.transact_time))
+    message.set(Tag.CumQty, fixed.format(report.cum_qty))
+    message.set(Tag.LeavesQty, fixed.format(report.leaves_qty))
+    message.set(Tag.AvgPx, fixed.format(report.avg_price))
+    message.set(Tag.TransactTime, fix_timestamp(report.transact_time))
     _set(message, Tag.Text, details.text)
     _set(message, Tag.OrdRejReason, details.reject_reason)
     _set(message, Tag.OrdStatusReqID, details.status_request_id)
-    return message
+    return message.render()
 
 
-def _set_order(message: fix.Message, order_id: str, cl_ord_id: str, orig_cl_ord_id: str | None, status: OrderStatus) -> None:
+def _set_order(message: MessageWriter, order_id: str, cl_ord_id: str, orig_cl_ord_id: str | None, status: OrderStatus) -> None:
     """The fields that name an order and say its status: an ExecutionReport and an
     OrderCancelReject both carry them."""
-    _set(message, Tag.OrderID, order_id)
-    _set(message, Tag.ClOrdID, cl_ord_id)
+    message.set(Tag.OrderID, order_id)
+    message.set(Tag.ClOrdID, cl_ord_id)
     _set(message, Tag.OrigClOrdID, orig_cl_ord_id)
-    _set(message, Tag.OrdStatus, ORD_STATUS[status])
+    message.set(Tag.OrdStatus, ORD_STATUS[status])
 
 
-def _set_terms(message: fix.Message, terms: Terms) -> None:
+def _set_terms(message: MessageWriter, terms: Terms) -> None:
     """An order's terms, as an ExecutionReport repeats them."""
     _set(message, Tag.Symbol, terms.symbol)
-    _set(message, Tag.Side, SIDE[terms.side])
+    message.set(Tag.Side, SIDE[terms.side])
     _set(message, Tag.OrdType, None if terms.order_type is None else ORD_TYPE[terms.order_type])
     _set(message, Tag.TimeInForce, None if terms.tif is None else TIME_IN_FORCE[terms.tif])
     _set(message, Tag.OrderQty, _quantity(terms.qty))
@@ -241,63 +256,60 @@ def mark_poss_dup(message: fix.Message, orig_sending_time: int) -> None:
     header.setField(Tag.OrigSendingTime, fix_timestamp(orig_sending_time))
 
 
-def _cancel_reject(reject: CancelRejected) -> fix.Message:
-    message = fix44.OrderCancelReject()
+def _cancel_reject(reject: CancelRejected) -> str:
+    message = MessageWriter(MsgType.ORDER_CANCEL_REJECT)
     _set_order(message, reject.order_id, reject.cl_ord_id, reject.orig_cl_ord_id, reject.status)
-    _set(message, Tag.CxlRejResponseTo, reject.response_to)
+    message.set(Tag.CxlRejResponseTo, reject.response_to)
     _set(message, Tag.CxlRejReason, reject.reason)
     _set(message, Tag.Text, reject.text)
-    _set(message, Tag.TransactTime, fix_timestamp(reject.transact_time))
-    return message
+    message.set(Tag.TransactTime, fix_timestamp(reject.transact_time))
+    return message.render()
 
 
-def _quote(event: QuoteSent) -> fix.Message:
+def _quote(event: QuoteSent) -> str:
     quote = event.quote
-    message = fix44.Quote()
-    _set(message, Tag.QuoteID, quote.quote_id)
-    _set(message, Tag.Symbol, quote.symbol)
+    message = MessageWriter(MsgType.QUOTE)
+    message.set(Tag.QuoteID, quote.quote_id)
+    message.set(Tag.Symbol, quote.symbol)
     _set(message, Tag.BidPx, _price(quote.bid))
     _set(message, Tag.OfferPx, _price(quote.ask))
     _set(message, Tag.BidSize, _quantity(quote.bid_size))
     _set(message, Tag.OfferSize, _quantity(quote.ask_size))
-    return message
+    return message.render()
 
 
-def _market_data_snapshot(event: MarketDataSent) -> fix.Message:
+def _market_data_snapshot(event: MarketDataSent) -> str:
     quote = event.quote
-    message = fix44.MarketDataSnapshotFullRefresh()
-    _set(message, Tag.MDReqID, event.request_id)
-    _set(message, Tag.Symbol, quote.symbol)
-    entry = fix44.MarketDataSnapshotFullRefresh.NoMDEntries()
+    message = MessageWriter(MsgType.MARKET_DATA_SNAPSHOT_FULL_REFRESH)
+    message.set(Tag.MDReqID, event.request_id)
+    message.set(Tag.Symbol, quote.symbol)
     for entry_type, price, size in ((MDEntryType.BID, quote.bid, quote.bid_size), (MDEntryType.OFFER, quote.ask, quote.ask_size)):
-        _set(entry, Tag.MDEntryType, entry_type)
-        _set(entry, Tag.MDEntryPx, _price(price))
-        _set(entry, Tag.MDEntrySize, _quantity(size))
-        message.addGroup(entry)
-    return message
+        entry = {Tag.MDEntryType: entry_type, Tag.MDEntryPx: _price(price), Tag.MDEntrySize: _quantity(size)}
+        message.add_group(Tag.NoMDEntries, Tag.MDEntryType, {tag: value for tag, value in entry.items() if value is not None})
+    return message.render()
 
 
-def _market_data_reject(event: MarketDataRejected) -> fix.Message:
-    message = fix44.MarketDataRequestReject()
-    _set(message, Tag.MDReqID, event.request_id)
+def _market_data_reject(event: MarketDataRejected) -> str:
+    message = MessageWriter(MsgType.MARKET_DATA_REQUEST_REJECT)
+    message.set(Tag.MDReqID, event.request_id)
     _set(message, Tag.MDReqRejReason, event.reason)
     _set(message, Tag.Text, event.text)
-    return message
+    return message.render()
 
 
-def _business_reject(event: Unusable) -> fix.Message:
-    message = fix44.BusinessMessageReject()
+def _business_reject(event: Unusable) -> str:
+    message = MessageWriter(MsgType.BUSINESS_MESSAGE_REJECT)
     _set(message, Tag.RefSeqNum, event.ref_seq_num)
     _set(message, Tag.RefMsgType, event.ref_msg_type)
     _set(message, Tag.BusinessRejectRefID, event.ref_id)
-    _set(message, Tag.BusinessRejectReason, str(int(event.reason)))
+    message.set(Tag.BusinessRejectReason, str(int(event.reason)))
     _set(message, Tag.Text, event.text)
-    return message
+    return message.render()
 
 
-def _set(message: fix.FieldMap, tag: int, value: str | None) -> None:
+def _set(message: MessageWriter, tag: int, value: str | None) -> None:
     if value is not None:
-        message.setField(tag, value)
+        message.set(tag, value)
 
 
 def _quantity(value: int | None) -> str | None:

@@ -11,7 +11,7 @@ import quickfix as fix
 
 from adapters.fix import tags
 from adapters.fix.simulator import messages
-from adapters.fix.simulator.codec import Unusable, decode, encode, mark_poss_dup
+from adapters.fix.simulator.codec import Unusable, decode, encode, mark_poss_dup, render
 from model import fixed
 from model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tests.unit.adapters.fix.wire import STRICT, T0, T0_FIX, fields_of, over_the_wire
@@ -113,6 +113,19 @@ def test_a_trade_report_is_a_valid_execution_report_with_prices_to_the_cent() ->
         35: "8", 37: "MM-1", 17: "MM-1-2", 150: "F", 39: "1", 11: "c-1", 54: "1", 40: "2", 59: "0",
         38: "10", 44: "150.00", 32: "2.5", 31: "150.00", 14: "2.5", 151: "7.5", 6: "150",
     }  # fmt: skip
+
+
+def test_a_report_is_written_as_the_very_string_quickfix_makes_of_its_fields() -> None:
+    """The simulator writes its messages as strings (one parse, not a call per field): the
+    result is what quickfix builds field by field — tags in order, BodyLength, CheckSum."""
+    by_fields = fix.Message()
+    by_fields.getHeader().setField(8, "FIX.4.4")
+    by_fields.getHeader().setField(35, "8")
+    for tag, value in {37: "MM-1", 11: "c-1", 39: "1", 17: "MM-1-2", 150: "F", 55: "IBM", 54: "1", 40: "2", 59: "0",
+                       38: "10", 44: "150.00", 32: "2.5", 31: "150.00", 14: "2.5", 151: "7.5", 6: "150", 60: T0_FIX}.items():  # fmt: skip
+        by_fields.setField(tag, value)
+    assert render(REPORT) == by_fields.toString() == encode(REPORT).toString()
+    assert render(REPORT).startswith("8=FIX.4.4\x019=") and render(REPORT).endswith("\x01")
 
 
 def test_only_a_trade_carries_last_qty_and_last_price_and_a_rejection_its_reason() -> None:
