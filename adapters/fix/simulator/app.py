@@ -22,6 +22,7 @@ import hmac
 import queue
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -76,6 +77,7 @@ class MarketMakerApplication(fix.Application):  # type: ignore[misc]
         self._inbox = inbox
         self.session_ids: dict[str, fix.SessionID] = {}
         self._poss_dup: dict[str, int] = {}  # ExecID → OrigSendingTime (ns) of a report being sent again
+        self._sending: int | None = None  # the thread inside ``send``'s call to quickfix, while it is there
 
     def send(self, event: Event | Unusable) -> bool:
         """Send one event to its session; ``False`` if quickfix did not take it. A report
@@ -86,11 +88,13 @@ class MarketMakerApplication(fix.Application):  # type: ignore[misc]
         again = event if isinstance(event, ExecutionReport) and event.poss_dup else None
         if again is not None:
             self._poss_dup[again.exec_id] = again.transact_time
+        self._sending = threading.get_ident()
         try:
             return bool(fix.Session.sendToTarget(encode(event), session_id))
         except fix.SessionNotFound:
             return False
         finally:
+            self._sending = None
             if again is not None:
                 self._poss_dup.pop(again.exec_id, None)
 
@@ -120,6 +124,12 @@ class MarketMakerApplication(fix.Application):  # type: ignore[misc]
             raise fix.RejectLogon("bad password" if given else "Password(554) required")
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        """Marks a report sent again (``send``) PossDupFlag=Y; drops a quote or market data
+        that quickfix is resending. The engine's own send of anything else, on its thread
+        inside ``send``, is neither: known without reading the message (every read is a call
+        into quickfix, which lets go of the GIL and must win it back)."""
+        if self._sending == threading.get_ident() and not self._poss_dup:
+            return
         header = message.getHeader()
         msg_type = header.getField(Tag.MsgType)
         resending = header.isSetField(Tag.PossDupFlag) and header.getField(Tag.PossDupFlag) == YES

@@ -8,6 +8,7 @@ from __future__ import annotations
 import queue
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,37 @@ def test_quotes_and_market_data_are_never_resent_but_gap_filled() -> None:
             with pytest.raises(fix.DoNotSend):
                 app.toApp(message, SESSION)
     app.toApp(fix44.Quote(), SESSION)  # a fresh quote goes out
+
+
+def test_while_the_engine_sends_a_resend_on_quickfix_s_thread_is_still_read_and_a_report_sent_again_still_marked() -> None:
+    """``toApp`` skips reading the engine's own fresh sends; everything else is read as before."""
+    app, _ = application()
+    app._sending = threading.get_ident()  # the engine (this thread) is inside ``send``
+    resent = fix44.Quote()
+    resent.getHeader().setField(Tag.PossDupFlag, "Y")
+    outcome: list[BaseException | None] = []
+
+    def on_quickfix_thread() -> None:
+        try:
+            app.toApp(resent, SESSION)
+            outcome.append(None)
+        except fix.DoNotSend as dropped:
+            outcome.append(dropped)
+
+    thread = threading.Thread(target=on_quickfix_thread)
+    thread.start()
+    thread.join()
+    assert isinstance(outcome[0], fix.DoNotSend)  # quickfix's resend of a quote: gap-filled
+    app._poss_dup["E-7"] = T0  # the engine sends report E-7 again
+    again = fix44.ExecutionReport()
+    again.setField(Tag.ExecID, "E-7")
+    app.toApp(again, SESSION)
+    assert again.getHeader().getField(Tag.PossDupFlag) == "Y"
+    app._poss_dup.clear()
+    fresh = fix44.ExecutionReport()
+    fresh.setField(Tag.ExecID, "E-8")
+    app.toApp(fresh, SESSION)  # the engine's own fresh send: not read, not marked
+    assert not fresh.getHeader().isSetField(Tag.PossDupFlag)
 
 
 def test_an_application_message_is_queued_as_its_command_and_one_the_codec_chokes_on_as_unusable() -> None:
