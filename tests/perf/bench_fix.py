@@ -1,12 +1,16 @@
 """Orders from WebSocket routed over FIX to the market-maker simulator, beside two bare
 quickfix applications exchanging NewOrderSingle → ExecutionReport in the same run.
 
-    python tests/perf/bench_fix.py [--orders 4000] [--rate 200] [--seconds 5] [--repeats 3]
+    python tests/perf/bench_fix.py [--orders 4000] [--rate 200] [--seconds 5] [--repeats 3] [--batch]
 
 brokerd: ``run`` of a server (embedded Ray, fsync journals) whose only venue is MM1 over
 FIX; the simulator (``python -m adapters.fix.simulator``) fills every order at once in one
 part. Measured: filled orders/s with ``--clients`` connections keeping orders in flight
 (new_order → the ``trade`` report), and p50/p99 of new_order → trade at ``--rate``.
+
+``--batch`` also measures, in each repeat, connections whose login asks for ``batch`` (their
+reports come as JSON arrays, many a frame: docs/protocol.md, "Batched frames") beside the
+plain ones, and prints the ratio batching ÷ plain.
 
 Baseline: a bare quickfix initiator (this process) and a bare quickfix acceptor (another
 process) that answers each NewOrderSingle with one filled ExecutionReport: round trips/s
@@ -168,7 +172,7 @@ class _Trader:
     (raw websockets and a dict of waiting orders: the load generator must not be the
     bottleneck on two cores)."""
 
-    async def open(self, url: str) -> _Trader:
+    async def open(self, url: str, batch: bool = False) -> _Trader:
         import os
 
         import msgspec
@@ -180,10 +184,13 @@ class _Trader:
         self.encode = msgspec.json.encode
         self.socket = await connect(url, compression=None, max_size=2**24)
         ts, nonce = int(time.time() * 1000), os.urandom(8).hex()
-        await self.socket.send(
-            self.encode({"op": "login", "id": 0, "key": "tester", "ts": ts, "nonce": nonce, "sig": signature("tester-secret", ts, nonce)})
-        )
-        assert self.decode(await self.socket.recv()).get("ok")
+        login = {"op": "login", "id": 0, "key": "tester", "ts": ts, "nonce": nonce, "sig": signature("tester-secret", ts, nonce)}
+        if batch:
+            login["batch"] = True
+        await self.socket.send(self.encode(login))
+        answer = self.decode(await self.socket.recv())
+        answer = answer[0] if batch else answer  # a batching login's answer is its first array
+        assert answer.get("ok") and answer.get("batch", False) is batch, answer
         self.waiting: dict[str, tuple[float, asyncio.Future[float]]] = {}
         self.reader = asyncio.ensure_future(self._read())
         return self
@@ -192,10 +199,13 @@ class _Trader:
         async for frame in self.socket:
             if '"exec_type":"trade"' not in frame:
                 continue
-            message = self.decode(frame)
-            entry = self.waiting.pop(message.get("client_order_id"), None)
-            if entry is not None:
-                entry[1].set_result(time.perf_counter() - entry[0])
+            decoded = self.decode(frame)
+            for message in decoded if isinstance(decoded, list) else (decoded,):  # a batching login's frame is an array
+                if message.get("exec_type") != "trade":
+                    continue
+                entry = self.waiting.pop(message.get("client_order_id"), None)
+                if entry is not None:
+                    entry[1].set_result(time.perf_counter() - entry[0])
 
     async def order(self, account: str, cloid: str) -> float:
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
@@ -221,9 +231,9 @@ class _Trader:
 
 
 async def brokerd_over_fix(
-    url: str, orders: int, clients: int, window: int, rate: int, seconds: float, tag: str
+    url: str, orders: int, clients: int, window: int, rate: int, seconds: float, tag: str, batch: bool = False
 ) -> tuple[float, float, float]:
-    traders = [await _Trader().open(url) for _ in range(clients)]
+    traders = [await _Trader().open(url, batch) for _ in range(clients)]
     accounts = [f"T{index:02d}" for index in range(1, 41)]
     counter = iter(range(10**9))
 
@@ -289,6 +299,10 @@ async def run(args: argparse.Namespace) -> None:
         await brokerd_over_fix(url, 200, args.clients, args.window, args.rate, 1, "warm")
         for repeat in range(args.repeats):
             b = await brokerd_over_fix(url, args.orders, args.clients, args.window, args.rate, args.seconds, f"r{repeat}")
+            if args.batch:
+                batching = await brokerd_over_fix(url, args.orders, args.clients, args.window, args.rate, args.seconds, f"r{repeat}b", batch=True)
+                for name, value in zip(("batching orders/s", "batching p50 ms", "batching p99 ms"), batching, strict=True):
+                    results.setdefault(name, []).append(value)
             q = await asyncio.get_running_loop().run_in_executor(
                 None, bare_quickfix, work / f"bare{repeat}", args.orders, args.clients * args.window, args.rate, args.seconds
             )
@@ -315,11 +329,17 @@ async def run(args: argparse.Namespace) -> None:
         f"   bare quickfix p50 {m['quickfix p50 ms']:.2f} ms p99 {m['quickfix p99 ms']:.2f} ms"
         f"   ratio p50 {m['brokerd p50 ms'] / m['quickfix p50 ms']:.1f}× p99 {m['brokerd p99 ms'] / m['quickfix p99 ms']:.1f}×"
     )
+    if args.batch:
+        print(
+            f"  batching logins: filled orders/s {m['batching orders/s']:,.0f} (÷ plain {m['batching orders/s'] / m['brokerd orders/s']:.2f},"
+            f" ÷ bare quickfix {m['batching orders/s'] / m['quickfix orders/s']:.3f}); p50 {m['batching p50 ms']:.2f} ms p99 {m['batching p99 ms']:.2f} ms"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_load_options(parser, orders=4000, window=50, rate=200)
+    parser.add_argument("--batch", action="store_true", help="also measure connections whose login asks for batch, beside the plain ones in each repeat")
     asyncio.run(run(parser.parse_args()))
 
 
