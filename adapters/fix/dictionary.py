@@ -288,14 +288,23 @@ def possible_duplicate(msg: Any) -> bool:
     return bool(header.isSetField(Tag.PossDupFlag) and header.getField(Tag.PossDupFlag) == YES)
 
 
+# Prices and quantities repeat from report to report: each text is read once (a text that is
+# no decimal raises every time: exceptions are not kept).
+_decimal = functools.lru_cache(maxsize=4096)(from_fix_decimal)
+
+
 class Fields:
     """Typed reads from one message body or repeating group; every failure is a CodecError."""
 
     def __init__(self, fields: Any, msg_type: MsgType) -> None:
         self._fields = fields
         self._msg_type = msg_type
+        # a plain message's fields (``read``): a dict by tag, every value already checked
+        self._plain: dict[int, str] | None = fields.fields if isinstance(fields, _FieldMap) else None
 
     def optional(self, tag: int) -> str | None:
+        if self._plain is not None:
+            return self._plain.get(tag)
         return str(self._fields.getField(tag)) if self._fields.isSetField(tag) else None
 
     def text(self, tag: int) -> str:
@@ -306,12 +315,12 @@ class Fields:
             raise business_error(f"{label(tag)} missing", tag, BusinessRejectReason.CONDITIONALLY_REQUIRED_FIELD_MISSING)
         # quickfix's validate() does not look inside repeating groups: check enum values here
         # (a plain message's were checked as it was read).
-        if not isinstance(self._fields, _FieldMap) and dictionary().hasFieldValue(tag) and not dictionary().isFieldValue(tag, value):
+        if self._plain is None and dictionary().hasFieldValue(tag) and not dictionary().isFieldValue(tag, value):
             raise session_error(f"{label(tag)} has no value {value!r} in FIX 4.4", tag, SessionRejectReason.VALUE_IS_INCORRECT)
         return value
 
     def amount(self, tag: int, *, zero_ok: bool = False) -> int:
-        return in_range(from_fix_decimal(self.text(tag), tag), tag, zero_ok=zero_ok)
+        return in_range(_decimal(self.text(tag), tag), tag, zero_ok=zero_ok)
 
     def optional_amount(self, tag: int) -> int | None:
         return None if self.optional(tag) is None else self.amount(tag)

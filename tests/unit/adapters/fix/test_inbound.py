@@ -20,6 +20,7 @@ from adapters.fix.inbound import (
 )
 from adapters.fix.tags import BusinessRejectReason, SessionRejectReason, Tag, is_refusal
 from adapters.fix.values import CodecError
+from model import fixed
 from model.enums import Reason, VenueEventKind
 from model.messages import VenueQuote, VenueReport
 from tests.unit.adapters.fix.wire import (
@@ -337,3 +338,15 @@ def test_only_a_report_that_acknowledges_may_wait_for_the_next_record(msg_type: 
     raw = from_venue(msg_type, fields).toString()
     assert acknowledges_only(raw) is only
     assert not acknowledges_only("garbage") and not acknowledges_only("")
+
+
+def test_a_decimal_read_again_reads_alike_and_a_bad_one_is_refused_every_time() -> None:
+    """Decimal texts are read once and kept (prices repeat); a refusal is never kept."""
+    for _ in range(2):
+        inbound = decode_execution_report(from_venue("8", changed(TRADE, {31: "150.25", 32: "0.5"})), VENUE, T0)
+        assert inbound.report is not None and (inbound.report.last_price, inbound.report.last_qty) == (fixed.parse("150.25"), fixed.parse("0.5"))
+    for bad, code in (("1e5", SessionRejectReason.INCORRECT_DATA_FORMAT), ("-1", SessionRejectReason.VALUE_IS_INCORRECT)):
+        for _ in range(2):
+            with pytest.raises(CodecError) as caught:
+                decode(from_venue("8", changed(TRADE, {32: bad})), VENUE, T0)
+            assert (caught.value.tag, caught.value.code) == (Tag.LastQty, code)
