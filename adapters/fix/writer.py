@@ -35,7 +35,7 @@ class MessageWriter:
         """One more entry of the repeating group counted by ``count_tag``; ``entry`` must
         hold ``delimiter``, the field each entry starts with."""
         rest = sorted((int(tag), value) for tag, value in entry.items() if tag != delimiter)
-        self._groups.setdefault(count_tag, []).append(_render([(delimiter, entry[delimiter]), *rest]))
+        self._groups.setdefault(int(count_tag), []).append(_render([(delimiter, entry[delimiter]), *rest]))
 
     def render(self) -> str:
         """The whole message with BodyLength and CheckSum, as the wire carries it."""
