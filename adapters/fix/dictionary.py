@@ -54,7 +54,9 @@ def parse(raw: str) -> Any:
 # --- the fast path: plain messages read in Python ------------------------------------------------
 
 SOH = "\x01"
-FAST_MSG_TYPES = ("8", "9", "S", "3", "j")  # what the venue adapter decodes, but W (it has groups)
+# what the venue adapter decodes, but W (it has groups); and the orders, cancels, replaces and
+# status requests the market-maker simulator decodes (``adapters/fix/simulator``)
+FAST_MSG_TYPES = ("8", "9", "S", "3", "j", "D", "F", "G", "H")
 
 # A value each FIX type surely accepts (quickfix 1.16's convertors accept more; what they
 # might refuse is never taken here, so quickfix decides it). ASCII only: lengths are bytes.

@@ -32,6 +32,7 @@ import quickfix as fix
 import structlog
 
 from actors.runtime.logs import configure as configure_logs
+from adapters.fix.dictionary import plain
 from adapters.fix.simulator.codec import Unusable, decode, encode, mark_poss_dup
 from adapters.fix.simulator.config import load_settings
 from adapters.fix.simulator.core import MarketMaker
@@ -141,9 +142,14 @@ class MarketMakerApplication(fix.Application):  # type: ignore[misc]
                 mark_poss_dup(message, orig_sending_time)
 
     def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        """On quickfix's thread, holding the session's lock: the message as a command on the
+        engine's queue. A plain one (``dictionary.plain``: no group, every field one the
+        dictionary defines) is read in Python from its string, one call into quickfix instead
+        of some thirty, each of which would let go of the GIL and wait to win it back while
+        the engine's sends wait for the lock."""
         session = sessionID.toString()
         try:
-            item: _Item = decode(message, session)
+            item: _Item = decode(plain(message.toString()) or message, session)
         except Exception:  # a codec bug must not take the session down: log it, reject the message
             log.exception("decode_failed", session=session, message=message.toString().replace("\x01", "|"))
             header = message.getHeader()

@@ -51,7 +51,7 @@ from adapters.fix.tags import (
     Tag,
     decoding,
 )
-from adapters.fix.dictionary import outgoing
+from adapters.fix.dictionary import Received, outgoing
 from adapters.fix.values import fix_timestamp
 from adapters.fix.writer import MessageWriter
 from model import fixed
@@ -81,8 +81,9 @@ _T = TypeVar("_T")
 # --- FIX → commands -----------------------------------------------------------------------
 
 
-def decode(message: fix.Message, session: str) -> Command | Unusable:
-    """The command in an application message from ``session``, or why there is none."""
+def decode(message: fix.Message | Received, session: str) -> Command | Unusable:
+    """The command in an application message from ``session``, or why there is none: read
+    from quickfix's message, or from a plain one read in Python (``dictionary.plain``), alike."""
     fields = _Fields(message)
     msg_type = fields.header(Tag.MsgType) or ""
     if msg_type == MsgType.MARKET_DATA_REQUEST:
@@ -128,9 +129,11 @@ def _market_data_request(fields: _Fields, session: str) -> MarketDataRequest | U
     if subscription is None:
         return fields.unusable(session, BusinessRejectReason.OTHER, "SubscriptionRequestType(263) not supported", request_id)
     symbols: list[str] = []
+    message = fields.message
+    assert not isinstance(message, Received)  # its symbols are a group: never a plain message
     group = fix44.MarketDataRequest.NoRelatedSym()
     for index in range(1, int(fields.text(Tag.NoRelatedSym) or "0") + 1):
-        fields.message.getGroup(index, group)
+        message.getGroup(index, group)
         if group.isSetField(Tag.Symbol):
             symbols.append(group.getField(Tag.Symbol))
     return MarketDataRequest(session, request_id, subscription, symbols)
@@ -139,7 +142,7 @@ def _market_data_request(fields: _Fields, session: str) -> MarketDataRequest | U
 class _Fields:
     """Reads fields out of one message; keeps the first problem it meets."""
 
-    def __init__(self, message: fix.Message) -> None:
+    def __init__(self, message: fix.Message | Received) -> None:
         self.message = message
         self.problem: Problem | None = None
 

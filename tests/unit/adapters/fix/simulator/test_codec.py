@@ -15,6 +15,7 @@ from adapters.fix.simulator.codec import Unusable, decode, encode, mark_poss_dup
 from model import fixed
 from model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tests.unit.adapters.fix.wire import STRICT, T0, T0_FIX, fields_of, over_the_wire
+from adapters.fix.dictionary import plain
 
 D = fixed.parse
 SESSION = "FIX.4.4:MM1->BROKERD"
@@ -172,3 +173,57 @@ def body(message: fix.Message, *tags: int) -> dict[int, str | None]:
     """The message type (from the header) and the body fields ``tags``."""
     return {35: message.getHeader().getField(35), **fields_of(message, *tags)}
 
+
+
+# --- plain messages read in Python --------------------------------------------------------------
+
+VALUES = ["", "0", "1", "-1", "1.5", ".5", "1e3", "nan", "0.0000000001", "Y", "X", "2", "8", "abc", "é", T0_FIX, "20251321-04:40:00"]
+EXTRA = [(58, "text"), (1, "ACCT"), (9999, "x"), (5001, "user"), (453, "1"), (43, "Y"), (97, "Y"), (126, T0_FIX), (18, "1 2")]
+
+
+def received(raw: str) -> fix.Message | None:
+    """What quickfix hands the simulator's ``fromApp`` for ``raw``, or None if the session
+    would refuse it first (its dictionary validates every message it receives)."""
+    try:
+        message = fix.Message(raw, STRICT, True)
+        STRICT.validate(message)
+    except fix.FIXException:
+        return None
+    return message
+
+
+def test_a_plain_order_cancel_replace_or_status_request_read_in_python_decodes_as_quickfix_s() -> None:
+    """``fromApp`` reads a plain message from its string (``dictionary.plain``) instead of
+    field by field through quickfix: every variant either decodes alike or is left to
+    quickfix. Variants: each field dropped, given another value, and one more field."""
+    bases = [
+        sent("D", ORDER),
+        sent("D", {**ORDER, 40: "1", 44: None, 38: None, 152: "1000.5", 59: None}, poss_dup=True),
+        sent("F", {11: "x-1", 41: "c-1", 55: "IBM", 54: "2", 38: "10", 60: T0_FIX}),
+        sent("G", {**ORDER, 11: "r-1", 41: "c-1", 38: "12"}),
+        sent("H", {11: "c-1", 55: "IBM", 54: "1", 790: "st-1"}),
+    ]
+    taken = 0
+    for base in bases:
+        raw = base.toString()
+        fields = [(part.partition("=")[0], part.partition("=")[2]) for part in raw.split("\x01") if part]
+        variants = [raw]
+        for index, (tag, _) in enumerate(fields):
+            if tag in ("8", "9", "10", "35"):
+                continue
+            variants.append(_rebuild(fields[:index] + fields[index + 1 :]))
+            variants += [_rebuild([*fields[:index], (tag, value), *fields[index + 1 :]]) for value in VALUES]
+        variants += [_rebuild([*fields, (str(tag), value)]) for tag, value in EXTRA]
+        for variant in variants:
+            fast, message = plain(variant), received(variant)
+            if fast is None or message is None:
+                continue  # quickfix reads it (or its session refuses it before the simulator sees it)
+            taken += 1
+            assert decode(fast, SESSION) == decode(message, SESSION), variant.replace("\x01", "|")
+    assert taken > 400, taken
+
+
+def _rebuild(fields: list[tuple[str, str]]) -> str:
+    body = "".join(f"{tag}={value}\x01" for tag, value in fields if tag not in ("8", "9", "10"))
+    head = f"8=FIX.4.4\x019={len(body.encode())}\x01"
+    return f"{head}{body}10={sum((head + body).encode()) % 256:03d}\x01"
