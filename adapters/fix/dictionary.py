@@ -6,14 +6,16 @@ quickfix has no type stubs, so its objects are ``Any`` here and stay at the edge
 package: callers of the decoders get domain structs back.
 
 ``read`` is ``parse`` for what a venue session receives, with a fast path: a *plain*
-message — one of the types the venue adapter decodes, no repeating group and no data field,
+message — one of the types the venue adapter or the market-maker simulator decodes
+(``FAST_MSG_TYPES``), no repeating group and no data field,
 every field one the dictionary defines there with a value its type and enumeration accept
 — is read in Python into a ``Received``, already checked, instead of through quickfix. Each
 call into quickfix's bindings costs little CPU but lets go of the GIL, and the venue
 actor's loop shares it with quickfix's threads: a decoded execution report took some forty
 calls. Anything else goes through quickfix, so the fast path only ever takes messages both
 paths read alike (``tests/unit/adapters/fix/test_dictionary.py`` checks it on every kind of
-fault).
+fault; ``simulator/test_codec.py`` for the simulator's orders, cancels, replaces and status
+requests).
 """
 
 from __future__ import annotations
