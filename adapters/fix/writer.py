@@ -40,11 +40,12 @@ class MessageWriter:
     def render(self) -> str:
         """The whole message with BodyLength and CheckSum, as the wire carries it."""
         fields, groups = self._fields, self._groups
-        if groups:
+        if groups:  # each count tag, then its entries
             fields = {**fields, **{tag: str(len(entries)) for tag, entries in groups.items()}}
-            body = _MSG_TYPE + self.msg_type.value + SOH + "".join(f"{tag}={fields[tag]}{SOH}" + "".join(groups.get(tag, ())) for tag in sorted(fields))
+            rendered = [f"{tag}={fields[tag]}{SOH}" + "".join(groups.get(tag, ())) for tag in sorted(fields)]
         else:
-            body = _MSG_TYPE + self.msg_type.value + SOH + "".join([f"{tag}={fields[tag]}{SOH}" for tag in sorted(fields)])
+            rendered = [f"{tag}={fields[tag]}{SOH}" for tag in sorted(fields)]
+        body = f"{_MSG_TYPE}{self.msg_type.value}{SOH}" + "".join(rendered)
         encoded = body.encode()
         head = f"{_BEGIN}{len(encoded)}{SOH}"
         checksum = (sum(head.encode()) + sum(encoded)) % _CHECKSUM_MODULUS

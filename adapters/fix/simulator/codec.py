@@ -19,6 +19,7 @@ import msgspec
 import quickfix as fix
 import quickfix44 as fix44
 
+from adapters.fix.dictionary import Received, outgoing
 from adapters.fix.simulator.messages import (
     BAD_PRICE,
     CancelOrder,
@@ -51,7 +52,6 @@ from adapters.fix.tags import (
     Tag,
     decoding,
 )
-from adapters.fix.dictionary import Received, outgoing
 from adapters.fix.values import fix_timestamp
 from adapters.fix.writer import MessageWriter
 from model import fixed

@@ -10,12 +10,12 @@ import msgspec
 import quickfix as fix
 
 from adapters.fix import tags
+from adapters.fix.dictionary import plain
 from adapters.fix.simulator import messages
 from adapters.fix.simulator.codec import Unusable, decode, encode, mark_poss_dup, render
 from model import fixed
 from model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tests.unit.adapters.fix.wire import STRICT, T0, T0_FIX, fields_of, over_the_wire
-from adapters.fix.dictionary import plain
 
 D = fixed.parse
 SESSION = "FIX.4.4:MM1->BROKERD"
