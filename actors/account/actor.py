@@ -51,6 +51,8 @@ class AccountActor(MarksHost):
         self.instruments = instruments
         super().__init__(name, config)
         self.recover(config.server.data_dir)
+        self.core.reports_made.clear()  # /metrics counts this process's live reports, not the replay's
+        self.core.rejects_made.clear()
         self.last_status = (time.monotonic(), self.core.order_counter)
         self.deciding: set[str] = set()  # transfers whose decision is being journaled (``decide_transfer``)
         self.refresher: asyncio.Task[None] | None = None  # ``refresh_models``, once wired
@@ -236,6 +238,9 @@ class AccountActor(MarksHost):
         status["orders"] = orders
         status["orders_per_s"] = round((orders - last_orders) / (now - last_time), 1) if now > last_time else 0.0
         status["allocations_booked"] = self.core.allocations
+        # execution reports made since this process rebuilt its book (``/metrics``)
+        status["reports"] = {kind.value: count for kind, count in self.core.reports_made.items()}
+        status["rejects"] = dict(self.core.rejects_made)
         return status
 
     async def open_orders(self, account: str | None) -> int:

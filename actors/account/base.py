@@ -25,7 +25,7 @@ from model.messages.strategies import STRATEGY_ORDER_PREFIX
 
 log = structlog.get_logger("accounts")
 
-_TRADE = ExecType.TRADE  # read on every report, bound once (model/enums.py says why)
+_TRADE, _REJECTED = ExecType.TRADE, ExecType.REJECTED  # read on every report, bound once (model/enums.py says why)
 
 
 @overload
@@ -70,6 +70,12 @@ class ShardBase(Dispatcher):
         self.anomalies: list[str] = []
         self.out = Outputs()
         self.gateway_routes = GatewayRoutes()  # which gateways get which account's reports (``gateways.py``)
+        # The execution reports this shard made, by exec type, and its rejections by reason:
+        # what /metrics counts (every report, whether or not a gateway wanted it). Soft, not
+        # state (no snapshot, no hash): the shell clears them once it has rebuilt its book,
+        # so they count the reports of this process's live inputs, like any process's counter.
+        self.reports_made: dict[ExecType, int] = {}
+        self.rejects_made: dict[str, int] = {}
         # fills whose trade rows wait in the shard's columns until any books are read (not
         # state: filed before every read, snapshot and hash; ``file_staged``)
         self.staged = StagedTrades()
@@ -185,12 +191,18 @@ class ShardBase(Dispatcher):
         last_qty: int = 0,
         last_price: int | None = None,
     ) -> ExecutionReport:
-        """The order's next execution report, to the gateways (and a fill to the drop copy);
-        returned (a fill's audit record carries its ``exec_id``)."""
+        """The order's next execution report, counted, to the gateways whose sessions follow
+        its account (``gateways.py``; and a fill to the drop copy); returned (a fill's audit
+        record carries its ``exec_id``)."""
         order.exec_count += 1
         order.last_exec_type = exec_type
         order.updated_ts = now
         report = self._execution(order, exec_type, now, f"{order.order_id}-{order.exec_count}", reply, last_qty, last_price)
+        made = self.reports_made
+        made[exec_type] = made.get(exec_type, 0) + 1
+        if exec_type is _REJECTED:
+            reason = order.reason or "unknown"
+            self.rejects_made[reason] = self.rejects_made.get(reason, 0) + 1
         routes = self.gateway_routes
         if routes.routed:  # several gateways: those serving the account (``gateways.py``)
             routes.send(self.out, report)

@@ -52,9 +52,9 @@ class GatewayActor(LinkedHost):
             admin = self._admin if "supervisor" in self.handles else None
             self.audit = open_audit(self.name, self.config, self.config.server.data_dir)
             self.gateway = Gateway(self.name, self.setup, self.outbox, admin, since=self.incarnation, audit=self.audit)
-            if self.gateway.interest.enabled and "supervisor" in self.handles:  # several gateways
+            if len(self.outbox.router.gateways) > 1 and "supervisor" in self.handles:  # several gateways
                 self.gateway.nonces = self._spend_nonce
-            self.gateway.interest.reset()  # several gateways: the shards forget what an earlier process of this one said
+            self.gateway.interest.reset()  # the shards forget what an earlier process of this one said
             if self.setup.config.web.enabled and self.name == gateway_actor(0) and "supervisor" in self.handles:
                 supervisor = self.handles["supervisor"]
                 self.gateway.serve_web(self._asker(supervisor.metrics_all), self._asker(supervisor.readiness))

@@ -96,7 +96,6 @@ from server.gateway.tls import server_context
 from server.gateway.validation import Invalid, OrderTerms, check_client_order_id, orders_page, to_new_order, to_replace
 from server.gateway.window import InFlightWindow
 from server.web.http import Status, WebServer
-from server.web.metrics import Tally
 
 log = structlog.get_logger("gateway")
 
@@ -150,11 +149,11 @@ class Gateway:
         self.fanout = Fanout(self.connections, self.instruments, setup.config.gateway.max_channels_per_connection, self.access.tenant_of.get)
         # several gateways: the login nonces' one authority (the supervisor), given by the shell
         self.nonces: Callable[[str, str], Awaitable[bool]] | None = None
-        self.interest = Interest(name, outbox, len(outbox.router.gateways) > 1)  # several gateways: tell the shards who follows what
+        self.interest = Interest(name, outbox)  # tell the shards who follows what: no report for an account nobody follows
         self.ids = itertools.count(max(since, 1))  # ids never repeat across restarts
         self.server: Server | None = None
         self.requests = 0
-        self.tally = Tally()  # execution reports by kind and reject reason, for /metrics
+        self.executions_received = 0  # execution reports the shards sent here: those of its sessions' accounts
         self.web: WebServer | None = None  # set by ``serve_web`` on the gateway that serves the page
         self.web_server: Server | None = None  # its own listener, when ``[web] port`` is not the WebSocket port
         self.web_port: int | None = None
@@ -166,7 +165,7 @@ class Gateway:
         """Serve the web page, ``/metrics``, ``/healthz`` and ``/readyz`` too (docs/web.md),
         from ``start`` on: on the WebSocket port (``[web] port = 0``) or on a port of its
         own. Called before ``start`` on one gateway only."""
-        self.web = WebServer(self.config.web, self.tally, metrics, readiness)
+        self.web = WebServer(self.config.web, metrics, readiness)
 
     async def start(self, host: str, port: int) -> int:
         """Listen (wss:// when ``[gateway]`` names a certificate and key); returns the bound
@@ -250,8 +249,9 @@ class Gateway:
         self.connections.pop(conn.conn_id, None)
         self.window.release(conn)  # read and checked before the connection went: sent, as if in flight
         self.access.release(conn)
+        followed = self.fanout.followed(conn)
         self.fanout.forget(conn)
-        self.interest.update(self.fanout, conn.accounts)
+        self.interest.update(self.fanout, followed)
 
     def add_accounts(self, accounts: list[AccountEntry]) -> None:
         """Accounts opened at run time (account, group, tenant); see ``Access.add_accounts``.
@@ -261,11 +261,11 @@ class Gateway:
         changed: set[str] = set()
         for conn in self.connections.values():
             if conn.user is not None and conn.session is not None:
+                changed.update(self.fanout.followed(conn))
                 self.fanout.forget_accounts(conn)
-                changed.update(conn.accounts)
                 conn.accounts = self.access.reach_of(conn.user, conn.session)
                 self.fanout.follow(conn)
-                changed.update(conn.accounts)
+                changed.update(self.fanout.followed(conn))
         self.interest.update(self.fanout, changed)
 
     # --- client → server ------------------------------------------------------------------------
@@ -326,7 +326,7 @@ class Gateway:
     def _login(self, conn: Connection, request: Login, request_id: bytes, wall_ms: int, fresh: bool | None = True) -> None:
         if self.access.login(conn, request, request_id, time.monotonic_ns() // 1_000_000, wall_ms, fresh):
             self.fanout.follow(conn)
-            self.interest.update(self.fanout, conn.accounts)
+            self.interest.update(self.fanout, self.fanout.followed(conn))
             self._close_at_key_expiry(conn, wall_ms)
 
     async def _shared_login(self, conn: Connection, request: Login, request_id: bytes, wall_ms: int) -> None:
@@ -753,7 +753,7 @@ class Gateway:
     def _execution(self, report: ExecutionReport) -> None:
         """To every follower of the account; to the connection that asked (if it is still
         here) with its request's id, as the answer that makes room in its window."""
-        self.tally.count(report)
+        self.executions_received += 1
         reply = report.reply
         asker = self.connections.get(reply.conn) if reply is not None and reply.gateway == self.name else None
         body = self.fanout.execution(report, asker)
@@ -779,7 +779,7 @@ class Gateway:
             "sessions": sum(1 for conn in self.connections.values() if conn.user is not None),
             "frames_queued": sum(len(conn.outgoing) for conn in self.connections.values()),
             "requests": self.requests,
-            "executions_received": sum(self.tally.by_type.values()),  # reports the shards sent here (several gateways: for its sessions)
+            "executions_received": self.executions_received,  # reports the shards sent here: for its sessions' accounts
             "held_batches": self.inbox.waiting(),
             "batches_sent": self.outbox.batches_sent,
             "messages_waiting": self.outbox.waiting(),

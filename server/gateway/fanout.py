@@ -17,7 +17,7 @@ holds for transfers and risk alerts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from model import permissions
 from model.instruments import Instrument
@@ -59,6 +59,11 @@ class Fanout:
         if _follows_own(conn):
             for account in conn.accounts:
                 self.account_connections.setdefault(account, set()).add(conn.conn_id)
+
+    def followed(self, conn: Connection) -> Iterable[str]:
+        """The accounts ``follow`` made ``conn`` follow: its own, or none (an operator's reach,
+        which may be every account, is never walked)."""
+        return conn.accounts if _follows_own(conn) else ()
 
     def forget_accounts(self, conn: Connection) -> None:
         """Stop following the accounts ``follow`` followed (before the connection's reach

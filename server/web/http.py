@@ -29,7 +29,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from model.config import WebSection
-from server.web.metrics import CONTENT_TYPE, Tally, render
+from server.web.metrics import CONTENT_TYPE, render
 
 log = structlog.get_logger("web")
 
@@ -93,9 +93,8 @@ class WebServer:
     the supervisor (``metrics_all``, ``readiness``); ``local`` is the serving gateway's own
     status, used when the supervisor does not answer."""
 
-    def __init__(self, config: WebSection, tally: Tally, metrics: Status | None, readiness: Status | None) -> None:
+    def __init__(self, config: WebSection, metrics: Status | None, readiness: Status | None) -> None:
         self.config = config
-        self.tally = tally
         self.metrics = metrics
         self.readiness = readiness
         self.assets = load_assets()
@@ -143,6 +142,6 @@ class WebServer:
         except Exception as failure:  # one line for the scraper; the page and the API carry on
             log.warning("metrics: the supervisor did not answer", error=type(failure).__name__)
             return _text(HTTPStatus.SERVICE_UNAVAILABLE, f"metrics unavailable: {type(failure).__name__}\n")
-        body = render(status, self.tally).encode()
+        body = render(status).encode()
         self.cached = (now, body)
         return response(HTTPStatus.OK, body, CONTENT_TYPE)

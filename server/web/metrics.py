@@ -1,8 +1,8 @@
 """``/metrics`` in the Prometheus text format (version 0.0.4), docs/web.md#metrics.
 
 Pure: ``render`` turns the supervisor's ``metrics_all`` answer (every actor's status and
-latency histograms) and the serving gateway's ``Tally`` of execution reports into text. No
-I/O, no clock."""
+latency histograms; the account shards' statuses count the execution reports they made)
+into text. No I/O, no clock."""
 
 from __future__ import annotations
 
@@ -10,34 +10,17 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from model.enums import ExecType
-from model.messages import ExecutionReport
-
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-_REJECTED = ExecType.REJECTED  # read on every report, bound once (model/enums.py says why)
 
-
-class Tally:
-    """Execution reports as the gateway delivers them (every account's, every gateway sees
-    them all): orders accepted, fills, rejects by reason, cancels and expiries. Counters
-    since this gateway process started (a Prometheus counter may reset on a restart)."""
-
-    __slots__ = ("by_type", "rejects")
-
-    def __init__(self) -> None:
-        self.by_type: Counter[str] = Counter()
-        self.rejects: Counter[str] = Counter()
-
-    def count(self, report: ExecutionReport) -> None:
-        # keyed by the member itself: a ``StrEnum`` member is equal to its value and hashes
-        # like it, so ``by_type["trade"]`` reads the same count, and every report is spared
-        # the enum's ``value`` property (two reports per order pass here)
-        kind = report.exec_type
-        by_type = self.by_type
-        by_type[kind] = by_type.get(kind, 0) + 1
-        if kind is _REJECTED:
-            self.rejects[report.reason or "unknown"] += 1
+def _summed(actors: list[dict[str, Any]], field: str) -> Counter[str]:
+    """The ``{label: count}`` dicts of ``field`` in the account shards' statuses, added up."""
+    total: Counter[str] = Counter()
+    for actor in actors:
+        counts = actor.get(field)
+        if str(actor.get("name", "")).startswith("account-") and isinstance(counts, dict):
+            total.update({str(key): value for key, value in counts.items() if isinstance(value, int)})
+    return total
 
 
 def _label(value: object) -> str:
@@ -92,7 +75,7 @@ def _per_actor(actors: list[dict[str, Any]], field: str) -> list[tuple[dict[str,
     return [({"actor": a["name"]}, a[field]) for a in actors if isinstance(a.get(field), (int, float))]
 
 
-def render(status: dict[str, Any], tally: Tally) -> str:
+def render(status: dict[str, Any]) -> str:
     """The exposition of one scrape. ``status``: ``SupervisorActor.metrics_all``.
 
     Guarantees: every family is written with HELP and TYPE whether or not it has samples;
@@ -104,11 +87,12 @@ def render(status: dict[str, Any], tally: Tally) -> str:
     out.family("brokerd_up", "gauge", "1 while the server answers", [({}, 1)])
     out.family("brokerd_orders_total", "counter", "Orders taken by each account shard since the start of its journal",
                _per_actor([a for a in actors if str(a.get("name", "")).startswith("account-")], "orders"))
-    out.family("brokerd_execution_reports_total", "counter", "Execution reports by exec_type, as the gateway delivered them",
-               [({"exec_type": kind}, n) for kind, n in sorted(tally.by_type.items())])
-    out.family("brokerd_fills_total", "counter", "Fills (trade reports) delivered", [({}, tally.by_type.get("trade", 0))])
+    reports, rejects = _summed(actors, "reports"), _summed(actors, "rejects")
+    out.family("brokerd_execution_reports_total", "counter", "Execution reports by exec_type, as the account shards made them",
+               [({"exec_type": kind}, n) for kind, n in sorted(reports.items())])
+    out.family("brokerd_fills_total", "counter", "Fills (trade reports) booked", [({}, reports.get("trade", 0))])
     out.family("brokerd_rejects_total", "counter", "Rejected orders by reason",
-               [({"reason": reason}, n) for reason, n in sorted(tally.rejects.items())])
+               [({"reason": reason}, n) for reason, n in sorted(rejects.items())])
     out.family("brokerd_actor_applied_total", "counter", "Messages an actor's core applied since its process started", _per_actor(actors, "applied"))
     out.family("brokerd_actor_errors_total", "counter", "Messages whose handling failed", _per_actor(actors, "errors"))
     out.family("brokerd_actor_restarts_total", "counter", "Times an actor was restarted and re-wired", _per_actor(actors, "restarts"))

@@ -312,12 +312,12 @@ def documented(section: str) -> set[str]:
 
 def keys(value: object) -> set[str]:
     """Every key of a JSON value, nested ones too (not the keys of maps keyed by data:
-    residuals by symbol)."""
+    residuals by symbol, a shard's reports by exec type and rejects by reason)."""
     found: set[str] = set()
     if isinstance(value, dict):
         for key, item in value.items():
             found.add(key)
-            if key != "residuals":
+            if key not in ("residuals", "reports", "rejects"):
                 found |= keys(item)
     elif isinstance(value, list):
         for item in value:

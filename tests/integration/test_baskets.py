@@ -16,7 +16,7 @@ import pytest
 from server.app import BrokerServer
 from server.client.sdk import BrokerClient
 from tests.integration.helpers import connect
-from tests.integration.test_admin import admin, import_dir
+from tests.integration.test_admin import admin, admin_json, import_dir
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -70,6 +70,34 @@ async def test_a_basket_file_loads_every_order_as_new_orders_would_and_again_cha
         assert status == 0 and (again["accepted"], again["already_loaded"], again["rejected"]) == (0, 12, 0), again
         for account in accounts:
             assert len(await orders_of(client, account, prefix)) == 3
+
+
+async def reports_made_and_received(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> tuple[int, int]:
+    """``new`` reports the account shards made, and execution reports the gateway received."""
+    actors = (await admin_json(server, capsys, "status"))["actors"]
+    made = sum(actor.get("reports", {}).get("new", 0) for actor in actors if actor["name"].startswith("account-"))
+    received = sum(actor["executions_received"] for actor in actors if actor["name"].startswith("gateway-"))
+    return made, received
+
+
+async def test_a_basket_for_accounts_nobody_follows_is_reported_to_nobody_and_counted_and_a_login_gets_what_follows(
+    server: BrokerServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prefix = f"u{uuid.uuid4().hex[:6]}"
+    (import_dir(server) / f"{prefix}.csv").write_text(basket(prefix, ["T31"]))
+    made, received = await reports_made_and_received(server, capsys)
+    status, result = await load(server, capsys, f"{prefix}.csv")  # the operator's shell follows no account: nobody does
+    assert status == 0 and result["accepted"] == 3, result
+    # the answer comes after the chunk's reports on the same link: had they been sent, they would be here
+    assert await reports_made_and_received(server, capsys) == (made + 3, received)
+    async with connect(server.url) as client:  # T31's user logs in: its shard is told, before any later order
+        (import_dir(server) / f"{prefix}-again.csv").write_text(basket(f"{prefix}x", ["T31"]))
+        status, result = await load(server, capsys, f"{prefix}-again.csv")
+        assert status == 0 and result["accepted"] == 3, result
+        report = await client.wait_for(lambda m: m.get("type") == "execution" and m.get("client_order_id") == f"{prefix}x-2", timeout=15)
+        assert report["exec_type"] == "new" and report["account"] == "T31"
+        assert await reports_made_and_received(server, capsys) == (made + 6, received + 3)
+        assert len(await orders_of(client, "T31", prefix)) == 3  # what came before the login: get_orders has it
 
 
 async def test_a_basket_with_bad_rows_loads_nothing_and_names_every_bad_row(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,5 +1,6 @@
 """An account shard sends each account's execution reports to the gateways serving it
-(``actors/account/gateways.py``): every gateway until one announces, then only those."""
+(``actors/account/gateways.py``): every gateway until one announces, then only those — none
+for an account nobody follows; and counts every report it makes (``/metrics``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import msgspec
 from actors.account.core import AccountSnapshot, AccountState
 from actors.runtime.outputs import ALL, GATEWAY, Send
 from model.config import AccountSeed
+from model.enums import ExecType, Reason
 from model.messages import ExecutionReport, GatewayServes
 from tests.unit.actors.account.support import D, fill, make_state, order, reports, run
 
@@ -66,3 +68,20 @@ def test_the_table_survives_a_snapshot() -> None:
     assert sorted(destinations(fill(restored, order_id, "1", "150.00"))) == [("gateway-0", "A1"), ("gateway-1", "A1")]
     untouched = AccountState.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(make_state().snapshot()), type=AccountSnapshot))
     assert not untouched.gateway_routes.routed
+
+
+def test_with_one_gateway_an_account_nobody_follows_gets_no_report_but_every_report_is_counted() -> None:
+    state = two_accounts()
+    run(state, GatewayServes("gateway-0", reset=True))  # the one gateway started: nobody follows anything
+    unasked = msgspec.structs.replace(order("c1"), reply=None)  # a basket's order: no asker
+    assert destinations(run(state, unasked)) == []
+    refused = msgspec.structs.replace(order("c2", qty="100000000"), reply=None)
+    assert destinations(run(state, refused)) == []
+    run(state, GatewayServes("gateway-0", follows=["A1"]))  # a session of A1's logged in
+    order_id = reports(run(state, msgspec.structs.replace(order("c3"), reply=None)))[0].order_id
+    assert destinations(fill(state, order_id, "1", "150.00")) == [("gateway-0", "A1")]
+    assert state.reports_made == {ExecType.NEW: 2, ExecType.REJECTED: 1, ExecType.TRADE: 1}
+    assert state.rejects_made == {Reason.MAX_ORDER_SIZE.value: 1}
+    hashed = state.state_hash()
+    state.reports_made.clear()  # what the shell does once it has rebuilt its book
+    assert state.state_hash() == hashed  # the counts are not state

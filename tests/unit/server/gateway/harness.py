@@ -18,7 +18,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from actors.runtime.outbox import Outbox
 from actors.runtime.router import Router
 from model.config import SecretsSection, Setup
-from model.messages import decode_batch
+from model.messages import GatewayServes, decode_batch
 from server.gateway.auth import signature
 from server.gateway.connection import Connection
 from server.gateway.core import Gateway
@@ -31,13 +31,19 @@ class NoSocket:
     """Where the websockets connection would be: these tests read the connection's queue."""
 
 
+def commands(data: bytes) -> list[Any]:
+    """A batch the gateway sent, without its announcements of who follows what
+    (``GatewayServes``: every login and close makes some; ``test_interest.py`` reads them)."""
+    return [message for message in decode_batch(data).messages if not isinstance(message, GatewayServes)]
+
+
 def make_gateway(**limits: int) -> tuple[Gateway, list[Any]]:
     setup = demo_setup()
     gateway_config = msgspec.structs.replace(setup.config.gateway, **limits)
     config = msgspec.structs.replace(setup.config, gateway=gateway_config)
     setup = msgspec.structs.replace(setup, config=config)
     sent: list[Any] = []
-    outbox = Outbox("gateway-0", Router(config), config.batching, lambda name, data: sent.extend(decode_batch(data).messages))
+    outbox = Outbox("gateway-0", Router(config), config.batching, lambda name, data: sent.extend(commands(data)))
     return Gateway("gateway-0", setup, outbox), sent
 
 

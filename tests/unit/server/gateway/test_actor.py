@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 
 from model import fixed
 from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce
-from model.messages import Batch, ExecutionReport, NewOrder, decode_batch, encode_batch
+from model.messages import Batch, ExecutionReport, GatewayServes, NewOrder, decode_batch, encode_batch
 from model.orders import OrderSpec
 from server.gateway.actor import GatewayActor
 from server.gateway.auth import signature
@@ -82,10 +82,13 @@ async def test_an_order_is_kept_for_its_shard_until_acked_and_an_admin_request_h
         refused = json.loads(await asyncio.wait_for(operator.recv(), 5))
     assert (refused["id"], refused["code"], refused["message"]) == (3, "invalid_request", "this gateway has no admin service"), refused
     await actor.flush()
-    (queue,) = actor.outbox.unacked.values()  # no link: nothing acked, the batch stays for a resend
-    (command,) = [m for _, data in queue for m in decode_batch(data).messages]
-    assert isinstance(command, NewOrder) and command.client_order_id == "c1"
-    assert (await actor.status())["unacked_batches"] == 1
+    # no link: nothing acked, the batches stay for a resend — the order's, to its shard, and the
+    # announcements of who follows what (the reset at start, the login's accounts, the close's)
+    sent = {shard: [m for _, data in queue for m in decode_batch(data).messages] for shard, queue in actor.outbox.unacked.items()}
+    orders = [m for m in sent[actor.outbox.router.account("A1")] if isinstance(m, NewOrder)]
+    assert [order.client_order_id for order in orders] == ["c1"]
+    assert all(isinstance(m, (NewOrder, GatewayServes)) for messages in sent.values() for m in messages)
+    assert (await actor.status())["unacked_batches"] == sum(len(queue) for queue in actor.outbox.unacked.values())
     await actor.stop()
 
 

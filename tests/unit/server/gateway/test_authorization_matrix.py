@@ -30,7 +30,7 @@ from model.accounts_file import AccountSeed
 from model.admin_commands import SERVER_COMMANDS
 from model.config import User
 from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce
-from model.messages import ExecutionReport, RequestJournal, decode_batch
+from model.messages import ExecutionReport, RequestJournal
 from model.orders import OrderSpec
 from model.permissions import ALL_SCOPES, PLATFORM_OPERATOR, ROLES, Reach, Scope
 from server.gateway import protocol
@@ -39,6 +39,7 @@ from server.gateway.connection import Connection, Session
 from server.gateway.core import Gateway
 from server.gateway.ratelimit import TokenBucket
 from tests.conftest import demo_setup
+from tests.unit.server.gateway.harness import commands
 
 HOME, AWAY = "firm-a", "firm-b"
 OWN, OTHER, NOWHERE = "A1", "B1", "ZZ9"  # firm-a's account, firm-b's, and one that exists in no tenant
@@ -185,7 +186,7 @@ class Rig:
         self.sent: list[Any] = []
         self.asked: list[tuple[str, list[str], str | None]] = []
         config = SETUP.config
-        outbox = Outbox("gateway-0", Router(config), config.batching, lambda name, data: self.sent.extend(decode_batch(data).messages))
+        outbox = Outbox("gateway-0", Router(config), config.batching, lambda name, data: self.sent.extend(commands(data)))
         self.gateway = Gateway("gateway-0", SETUP, outbox, self.admin)
         self.ids = itertools.count(1)
 

@@ -22,7 +22,7 @@ from server.gateway.connection import Connection
 from server.gateway.core import Gateway
 from server.gateway.ratelimit import TokenBucket
 from tests.conftest import demo_setup
-from tests.unit.server.gateway.harness import keyed_setup, login_frame, socket_pair
+from tests.unit.server.gateway.harness import commands, keyed_setup, login_frame, socket_pair
 from tests.unit.server.gateway.test_connection import closed_with
 
 TRADER1 = User(key="trader1", secret="trader1-secret", role="trader", accounts=["A1", "A2"])
@@ -37,7 +37,7 @@ def make_gateway(rate: int) -> tuple[Gateway, list[Any]]:
     config = msgspec.structs.replace(setup.config, gateway=msgspec.structs.replace(setup.config.gateway, rate_limit_per_s=rate, rate_limit_burst=rate))
     setup = msgspec.structs.replace(setup, config=config)
     sent: list[Any] = []
-    outbox = Outbox("gateway-0", Router(config), config.batching, lambda name, data: sent.extend(decode_batch(data).messages))
+    outbox = Outbox("gateway-0", Router(config), config.batching, lambda name, data: sent.extend(commands(data)))
     return Gateway("gateway-0", setup, outbox), sent
 
 

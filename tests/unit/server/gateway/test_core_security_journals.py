@@ -45,7 +45,7 @@ def ask(gateway: Gateway, conn: Any, frame: dict[str, Any]) -> list[dict[str, An
         ({"entries": [{"from": "A1", "to": "A2", "amount": "1.00"}, {"from": "A1", "to": "A2", "symbol": "IBM", "qty": "0"}]}, "invalid_qty"),
     ],
 )
-def test_bad_journals_of_shares_are_refused_before_anything_is_sent(frame: dict[str, Any], code: str) -> None:
+async def test_bad_journals_of_shares_are_refused_before_anything_is_sent(frame: dict[str, Any], code: str) -> None:
     gateway, sent = make_gateway()
     conn = logged_in(gateway)
     [answer] = ask(gateway, conn, frame)

@@ -21,7 +21,7 @@ def ask(gateway: Gateway, conn: Any, frame: dict[str, Any]) -> list[dict[str, An
     return replies(conn)
 
 
-def test_bad_periods_and_other_accounts_are_refused_before_anything_is_sent() -> None:
+async def test_bad_periods_and_other_accounts_are_refused_before_anything_is_sent() -> None:
     gateway, sent = make_gateway()
     conn = logged_in(gateway)
     bad = [

@@ -12,10 +12,10 @@ from actors.runtime.outbox import Outbox
 from actors.runtime.router import Router
 from keystore.totp import code_at, open_mfa, step_of
 from model import fixed
-from model.messages import RequestJournal, RequestTransfer, Transfer, TransferEvent, decode_batch
+from model.messages import RequestJournal, RequestTransfer, Transfer, TransferEvent
 from model.transfers import TransferKind, TransferStatus
 from server.gateway.core import Gateway
-from tests.unit.server.gateway.harness import keyed_setup, logged_in, make_gateway, replies
+from tests.unit.server.gateway.harness import commands, keyed_setup, logged_in, make_gateway, replies
 
 
 def ask(gateway: Gateway, conn: Any, frame: dict[str, Any]) -> list[dict[str, Any]]:
@@ -24,7 +24,7 @@ def ask(gateway: Gateway, conn: Any, frame: dict[str, Any]) -> list[dict[str, An
     return replies(conn)
 
 
-def test_bad_amounts_and_keys_are_refused_before_anything_is_sent() -> None:
+async def test_bad_amounts_and_keys_are_refused_before_anything_is_sent() -> None:
     gateway, sent = make_gateway()
     conn = logged_in(gateway)
     for amount in ("0", "-1.00", "1.001", "1e3", "1.5.0", "100000000.01", "99999999999999999999"):
@@ -57,7 +57,7 @@ async def test_requests_reach_the_shard_with_the_asker_and_the_topology() -> Non
 def mfa_gateway(folder: Path) -> tuple[Gateway, list[Any]]:
     setup = keyed_setup(folder, require_mfa_for_transfers=True)
     sent: list[Any] = []
-    outbox = Outbox("gateway-0", Router(setup.config), setup.config.batching, lambda name, data: sent.extend(decode_batch(data).messages))
+    outbox = Outbox("gateway-0", Router(setup.config), setup.config.batching, lambda name, data: sent.extend(commands(data)))
     return Gateway("gateway-0", setup, outbox), sent
 
 
@@ -81,7 +81,7 @@ def record(account: str) -> Transfer:
     return Transfer("account-0-t1", TransferKind.DEPOSIT, account, fixed.parse("5"), TransferStatus.SETTLED, 1, 2, "k", "someone")
 
 
-def test_the_transfers_channel_reaches_only_the_accounts_within_reach() -> None:
+async def test_the_transfers_channel_reaches_only_the_accounts_within_reach() -> None:
     gateway, _ = make_gateway()
     trader = logged_in(gateway, 1, "trader1")
     other = logged_in(gateway, 2, "trader2")
@@ -102,7 +102,7 @@ def test_the_transfers_channel_reaches_only_the_accounts_within_reach() -> None:
     assert replies(trader) == []
 
 
-def test_the_risk_channel_reaches_only_the_accounts_within_reach() -> None:
+async def test_the_risk_channel_reaches_only_the_accounts_within_reach() -> None:
     from model.messages import RiskAlert
 
     gateway, _ = make_gateway()

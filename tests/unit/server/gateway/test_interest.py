@@ -1,5 +1,5 @@
-"""Several gateways: what a gateway tells the account shards about the accounts its
-sessions follow (``server/gateway/interest.py``), and the login nonces spent at one
+"""What a gateway tells the account shards about the accounts its sessions follow
+(``server/gateway/interest.py``), and, with several gateways, the login nonces spent at one
 authority (``actors/supervisor/nonces.py``) so that a login replayed on another gateway is
 refused."""
 
@@ -67,11 +67,25 @@ async def test_a_firehose_subscription_asks_every_shard_for_every_account() -> N
     assert all(message.everything is False for _, message in announced(gateway, sent))
 
 
-async def test_one_gateway_announces_nothing() -> None:
+async def test_one_gateway_announces_too_so_an_account_nobody_follows_gets_no_report() -> None:
     gateway, sent = several(gateways=1)
+    gateway.interest.reset()
+    assert [(shard, message.reset) for shard, message in announced(gateway, sent)] == [("account-0", True), ("account-1", True)]
     conn = connection(gateway, 1)
     gateway.on_frame(conn, login_frame("trader1"))
-    gateway.interest.reset()
+    follows = sorted(account for _, message in announced(gateway, sent) for account in message.follows)
+    assert follows == ["A1", "A2"]
+    gateway._forget(conn)
+    assert sorted(account for _, message in announced(gateway, sent) for account in message.drops) == ["A1", "A2"]
+
+
+async def test_an_operator_session_walks_no_accounts_as_it_logs_in_and_closes() -> None:
+    gateway, sent = several(gateways=1)
+    admin = connection(gateway, 1)
+    gateway.on_frame(admin, login_frame("admin"))
+    assert admin.accounts  # its reach: every account
+    assert gateway.fanout.followed(admin) == ()
+    gateway._forget(admin)
     assert announced(gateway, sent) == []
 
 

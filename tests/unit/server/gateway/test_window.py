@@ -13,19 +13,19 @@ import pytest
 from actors.runtime.outbox import Outbox
 from actors.runtime.router import Router
 from model.config import ConfigError, GatewaySection, load_config
-from model.messages import NewOrder, QueryAccount, Reply, RequestRejected, decode_batch
+from model.messages import NewOrder, QueryAccount, Reply, RequestRejected
 from server.gateway.connection import Connection
 from server.gateway.ratelimit import TokenBucket
 from server.gateway.window import InFlightWindow
 from tests.conftest import demo_setup
-from tests.unit.server.gateway.harness import NoSocket, logged_in, make_gateway, socket_pair
+from tests.unit.server.gateway.harness import NoSocket, commands, logged_in, make_gateway, socket_pair
 
 
 def make_window(size: int, orders_per_turn: int = 500) -> tuple[InFlightWindow, list[tuple[str, Any]]]:
     """A window whose outbox records ``(destination actor, command)`` at each flush."""
     config = demo_setup().config
     sent: list[tuple[str, Any]] = []
-    outbox = Outbox("gateway-0", Router(config), config.batching, lambda name, data: sent.extend((name, m) for m in decode_batch(data).messages))
+    outbox = Outbox("gateway-0", Router(config), config.batching, lambda name, data: sent.extend((name, m) for m in commands(data)))
     limits = msgspec.structs.replace(GatewaySection(), max_in_flight_per_connection=size, orders_per_turn=orders_per_turn)
     return InFlightWindow(limits, outbox), sent
 

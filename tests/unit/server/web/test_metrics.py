@@ -1,26 +1,25 @@
-"""/metrics text from a status: families, labels, histograms, the gateway's tally."""
+"""/metrics text from a status: families, labels, histograms, the account shards' counts of
+the execution reports they made."""
 
 from __future__ import annotations
 
-from model.enums import ExecType, OrderStatus
-from server.web.metrics import Tally, render
+from server.web.metrics import render
 
 
-class Report:
-    def __init__(self, exec_type: ExecType, reason: str | None = None) -> None:
-        self.exec_type = exec_type
-        self.reason = reason
-        self.status = OrderStatus.NEW
-
-
-def test_tally_counts_fills_and_rejects_by_reason() -> None:
-    tally = Tally()
-    for report in (Report(ExecType.NEW), Report(ExecType.TRADE), Report(ExecType.TRADE), Report(ExecType.REJECTED, "halted"), Report(ExecType.REJECTED, None)):
-        tally.count(report)  # type: ignore[arg-type]
-    text = render({"actors": []}, tally)
-    assert "brokerd_fills_total 2\n" in text
-    assert 'brokerd_rejects_total{reason="halted"} 1\n' in text and 'brokerd_rejects_total{reason="unknown"} 1\n' in text
-    assert 'brokerd_execution_reports_total{exec_type="new"} 1\n' in text
+def test_execution_counters_add_up_the_account_shards_counts() -> None:
+    status = {
+        "actors": [
+            {"name": "account-0", "reports": {"new": 3, "trade": 2, "rejected": 2}, "rejects": {"halted": 1, "unknown": 1}},
+            {"name": "account-1", "reports": {"new": 1, "trade": 1, "rejected": 1}, "rejects": {"halted": 1}},
+            {"name": "gateway-0", "reports": {"trade": 50}},  # not a shard: not counted
+            {"name": "account-2", "reports": "garbled"},  # an answer of another shape: left out
+        ]
+    }
+    text = render(status)
+    assert "brokerd_fills_total 3\n" in text
+    assert 'brokerd_rejects_total{reason="halted"} 2\n' in text and 'brokerd_rejects_total{reason="unknown"} 1\n' in text
+    assert 'brokerd_execution_reports_total{exec_type="new"} 4\n' in text
+    assert 'brokerd_execution_reports_total{exec_type="rejected"} 3\n' in text
 
 
 def test_every_family_has_help_and_type_and_labels_are_escaped() -> None:
@@ -32,7 +31,7 @@ def test_every_family_has_help_and_type_and_labels_are_escaped() -> None:
         ],
         "histograms": {"gateway-0": {"hop": {"le_us": [500, 2000], "cumulative": [1, 1, 4], "count": 4, "sum_us": 30_000}}},
     }
-    text = render(status, Tally())
+    text = render(status)
     lines = text.splitlines()
     names = {line.split()[2] for line in lines if line.startswith("# TYPE")}
     assert {line.split()[2] for line in lines if line.startswith("# HELP")} == names
