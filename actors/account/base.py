@@ -204,7 +204,7 @@ class ShardBase(Dispatcher):
             reason = order.reason or "unknown"
             self.rejects_made[reason] = self.rejects_made.get(reason, 0) + 1
         routes = self.gateway_routes
-        if routes.routed:  # several gateways: those serving the account (``gateways.py``)
+        if routes.routed:  # a gateway announced (each does as it starts): those following the account (``gateways.py``)
             routes.send(self.out, report)
         else:
             self.out.to(GATEWAY, ALL, report)

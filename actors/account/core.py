@@ -116,7 +116,7 @@ class AccountSnapshot(msgspec.Struct):
     transfers: TransfersSnapshot | None = None  # cash movements (``transfers.py``); none in a snapshot from before them
     last_trade: dict[str, int] = msgspec.field(default_factory=dict)  # the ``last`` marks (none before the books)
     portfolio: PortfolioState | None = None  # portfolio limits and trading states (``portfolio.py``); none before them
-    gateway_routes: GatewayRoutesSnapshot | None = None  # which gateways serve which accounts (``gateways.py``); none: one gateway
+    gateway_routes: GatewayRoutesSnapshot | None = None  # which gateways serve which accounts (``gateways.py``); none: no gateway has announced yet
 
 
 class AccountState(OrderEntry, Requests, Booking, Queries, Markets, Statements, Transfers):

@@ -1,13 +1,14 @@
 """Which gateways an account shard sends each account's execution reports to.
 
-With one gateway nobody announces anything and every report goes to ``ALL`` gateways (the
-one), as it always did: the order path pays one attribute test. With several, each gateway
-tells the shards which accounts its sessions follow (``GatewayServes``, on the transitions
-only: an account's first follower on that gateway, its last gone) and whether it wants
-every account (a session subscribed to a whole tenant's or every tenant's executions); a
-gateway that starts anew says ``reset`` first. A report then goes to the gateways that
-serve its account, those that want everything, and the gateway of the connection that
-asked (its answer). Nothing else is sent anywhere.
+Each gateway, one or several, tells the shards which accounts its sessions follow
+(``GatewayServes``, on the transitions only: an account's first follower on that gateway,
+its last gone) and whether it wants every account (a session subscribed to a whole
+tenant's or every tenant's executions); a gateway that starts says ``reset`` first. A
+report then goes to the gateways that serve its account, those that want everything, and
+the gateway of the connection that asked (its answer). Nothing else is sent anywhere: an
+account nobody follows — a basket's orders for owners not connected — costs no report sent.
+Until the first announcement (a shard whose journal predates its gateways' start, or a
+core outside a server) every report goes to ``ALL`` gateways.
 
 Why journaled, not soft: a shard's outbox is a pure function of its journal (the batches
 to each gateway are numbered, and a restarted shard must number them as before), so the

@@ -1,8 +1,8 @@
 """What a gateway tells the account shards about the accounts its sessions follow, so that
 each account's executions reach only the gateways that serve it, and none when nobody
 follows it (``actors/account/gateways.py`` keeps the shard's side; docs/scale.md,
-"Several gateways"): a shard makes no report for a gateway to throw away — at the open, a
-basket's million orders for accounts whose owners are not connected cost no report each.
+"Several gateways"): a shard sends no report for a gateway to throw away — at the open, a
+basket's million orders for accounts whose owners are not connected cost no report sent each.
 
 Only transitions are sent: an account's first follower on this gateway (``follows``), its
 last one gone (``drops``), and whether any session wants every account (a tenant's or the
