@@ -83,6 +83,8 @@ async def reports_made_and_received(server: BrokerServer, capsys: pytest.Capture
 async def test_a_basket_for_accounts_nobody_follows_is_reported_to_nobody_and_counted_and_a_login_gets_what_follows(
     server: BrokerServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # exact counts: this module's server holds only orders for the open at this point (no
+    # order of an earlier test can fill or end meanwhile and make a report of its own)
     prefix = f"u{uuid.uuid4().hex[:6]}"
     (import_dir(server) / f"{prefix}.csv").write_text(basket(prefix, ["T31"]))
     made, received = await reports_made_and_received(server, capsys)

@@ -50,7 +50,7 @@ from actors.runtime.outbox import Outbox  # noqa: E402
 from actors.runtime.router import Router  # noqa: E402
 from model import fixed  # noqa: E402
 from model.enums import ExecType, OrderStatus  # noqa: E402
-from model.messages import Batch, ExecutionReport, NewOrder, decode_batch, encode_batch  # noqa: E402
+from model.messages import Batch, ExecutionReport, GatewayServes, NewOrder, decode_batch, encode_batch  # noqa: E402
 from server.gateway.auth import signature  # noqa: E402
 from server.gateway.connection import Connection  # noqa: E402
 from server.gateway.core import Gateway  # noqa: E402
@@ -107,8 +107,9 @@ class Bench:
         return conn
 
     def commands(self) -> list[NewOrder]:
+        """The orders the gateway sent (its announcements of who follows what left out)."""
         sent, self.sent = self.sent, []
-        return [message for data in sent for message in decode_batch(data).messages]
+        return [message for data in sent for message in decode_batch(data).messages if not isinstance(message, GatewayServes)]
 
     def batch(self, reports: list[ExecutionReport]) -> bytes:
         self.seq += 1

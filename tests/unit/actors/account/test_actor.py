@@ -88,6 +88,26 @@ async def test_status_counts_accounts_and_orders_and_the_rate_since_the_last_cal
     await stop(actor)
 
 
+async def test_status_counts_the_reports_made_live_and_a_restart_counts_from_zero_not_its_replay(tmp_path: Path) -> None:
+    actor = await seeded(tmp_path)
+    await place(actor, 1, "c1")
+    await place(actor, 2, "c2", qty="100000000")  # over the largest order: rejected
+    await actor.settle()
+    status = await actor.status()
+    assert (status["reports"], status["rejects"]) == ({"new": 1, "rejected": 1}, {"max_order_size": 1})
+    actor.journal.close()  # as if killed: no snapshot at a close, the restart replays the orders
+    if actor.audit_log is not None:
+        actor.audit_log.close()
+    again = Shell("account-0", config(tmp_path), SETUP.instruments)
+    status = await again.status()
+    assert status["recovered"]["messages"] >= 2
+    assert (status["orders"], status["reports"], status["rejects"]) == (2, {}, {})  # replayed, not counted again
+    await place(again, 3, "c3")
+    await again.settle()
+    assert (await again.status())["reports"] == {"new": 1}
+    await stop(again)
+
+
 async def test_the_back_office_gets_every_account_and_its_nonzero_positions(tmp_path: Path) -> None:
     actor = await seeded(tmp_path)
     assert await actor.positions_book() == {"A1": {}, "A2": {"IBM": fixed.parse("3")}}

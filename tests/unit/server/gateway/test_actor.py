@@ -13,6 +13,7 @@ from typing import Any
 
 from websockets.asyncio.client import connect
 
+from actors.runtime.outputs import ACCOUNT, ALL
 from model import fixed
 from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce
 from model.messages import Batch, ExecutionReport, GatewayServes, NewOrder, decode_batch, encode_batch
@@ -88,6 +89,9 @@ async def test_an_order_is_kept_for_its_shard_until_acked_and_an_admin_request_h
     orders = [m for m in sent[actor.outbox.router.account("A1")] if isinstance(m, NewOrder)]
     assert [order.client_order_id for order in orders] == ["c1"]
     assert all(isinstance(m, (NewOrder, GatewayServes)) for messages in sent.values() for m in messages)
+    # wired, the gateway first told every shard to forget what an earlier process of it said
+    shards = actor.outbox.router.resolve(ACCOUNT, ALL)
+    assert {shard: sent[shard][0] for shard in shards} == {shard: GatewayServes("gateway-0", reset=True) for shard in shards}
     assert (await actor.status())["unacked_batches"] == sum(len(queue) for queue in actor.outbox.unacked.values())
     await actor.stop()
 

@@ -9,6 +9,7 @@ import asyncio
 from typing import Any
 
 import msgspec
+import pytest
 
 from actors.runtime.outbox import Outbox
 from actors.runtime.router import Router
@@ -79,14 +80,21 @@ async def test_one_gateway_announces_too_so_an_account_nobody_follows_gets_no_re
     assert sorted(account for _, message in announced(gateway, sent) for account in message.drops) == ["A1", "A2"]
 
 
-async def test_an_operator_session_walks_no_accounts_as_it_logs_in_and_closes() -> None:
+async def test_an_operator_session_walks_no_accounts_as_it_logs_in_and_closes(monkeypatch: pytest.MonkeyPatch) -> None:
     gateway, sent = several(gateways=1)
+    walked: list[list[str]] = []
+    update = gateway.interest.update
+    monkeypatch.setattr(gateway.interest, "update", lambda fanout, accounts: (walked.append(list(accounts)), update(fanout, accounts))[1])
     admin = connection(gateway, 1)
     gateway.on_frame(admin, login_frame("admin"))
     assert admin.accounts  # its reach: every account
-    assert gateway.fanout.followed(admin) == ()
     gateway._forget(admin)
-    assert announced(gateway, sent) == []
+    assert walked == [[], []]  # its login and its close: nothing to look at
+    trader = connection(gateway, 2)
+    gateway.on_frame(trader, login_frame("trader1", nonce="n2"))
+    gateway._forget(trader)
+    assert [sorted(accounts) for accounts in walked[2:]] == [sorted(trader.accounts)] * 2  # a trader's own, at both
+    assert sorted(account for _, message in announced(gateway, sent) for account in message.follows) == sorted(trader.accounts)
 
 
 async def test_a_login_replayed_on_another_gateway_is_refused() -> None:

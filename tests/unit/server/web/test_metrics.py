@@ -1,25 +1,29 @@
-"""/metrics text from a status: families, labels, histograms, the account shards' counts of
-the execution reports they made."""
+"""/metrics text from a status: families, labels, histograms, each account shard's counts of
+the execution reports it made."""
 
 from __future__ import annotations
 
 from server.web.metrics import render
 
 
-def test_execution_counters_add_up_the_account_shards_counts() -> None:
+def test_execution_counters_are_each_account_shards_own_series() -> None:
     status = {
         "actors": [
             {"name": "account-0", "reports": {"new": 3, "trade": 2, "rejected": 2}, "rejects": {"halted": 1, "unknown": 1}},
-            {"name": "account-1", "reports": {"new": 1, "trade": 1, "rejected": 1}, "rejects": {"halted": 1}},
+            {"name": "account-1", "reports": {"new": 1, "rejected": 1}, "rejects": {"halted": 1}},
             {"name": "gateway-0", "reports": {"trade": 50}},  # not a shard: not counted
             {"name": "account-2", "reports": "garbled"},  # an answer of another shape: left out
         ]
     }
     text = render(status)
-    assert "brokerd_fills_total 3\n" in text
-    assert 'brokerd_rejects_total{reason="halted"} 2\n' in text and 'brokerd_rejects_total{reason="unknown"} 1\n' in text
-    assert 'brokerd_execution_reports_total{exec_type="new"} 4\n' in text
-    assert 'brokerd_execution_reports_total{exec_type="rejected"} 3\n' in text
+    # a series per shard: one shard restarting (its counts from 0) is a reset of its own series only
+    assert 'brokerd_execution_reports_total{actor="account-0",exec_type="new"} 3\n' in text
+    assert 'brokerd_execution_reports_total{actor="account-1",exec_type="new"} 1\n' in text
+    assert 'brokerd_fills_total{actor="account-0"} 2\n' in text and 'brokerd_fills_total{actor="account-1"}' not in text
+    assert 'brokerd_rejects_total{actor="account-0",reason="halted"} 1\n' in text
+    assert 'brokerd_rejects_total{actor="account-0",reason="unknown"} 1\n' in text
+    assert 'brokerd_rejects_total{actor="account-1",reason="halted"} 1\n' in text
+    assert "gateway-0" not in text and "account-2" not in text
 
 
 def test_every_family_has_help_and_type_and_labels_are_escaped() -> None:
