@@ -56,9 +56,8 @@ class Fanout:
         """A connection just logged in (or its reach changed): it follows its own accounts; a
         connection reaching a whole tenant or every tenant gets executions only when it
         subscribes to ``executions``."""
-        if _follows_own(conn):
-            for account in conn.accounts:
-                self.account_connections.setdefault(account, set()).add(conn.conn_id)
+        for account in self.followed(conn):
+            self.account_connections.setdefault(account, set()).add(conn.conn_id)
 
     def followed(self, conn: Connection) -> Iterable[str]:
         """The accounts ``follow`` made ``conn`` follow: its own, or none (an operator's reach,
@@ -69,9 +68,7 @@ class Fanout:
         """Stop following the accounts ``follow`` followed (before the connection's reach
         changes, or as it closes). A connection that followed none — an operator's, whose
         reach may be every account — costs nothing here, not a walk of its reach."""
-        if not _follows_own(conn):
-            return
-        for account in conn.accounts:
+        for account in self.followed(conn):
             followers = self.account_connections.get(account)
             if followers is not None:
                 followers.discard(conn.conn_id)

@@ -12,14 +12,14 @@ from typing import Any
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def _counted(actors: list[dict[str, Any]], field: str, label: str) -> list[tuple[dict[str, Any], int]]:
+def _counted(shards: list[dict[str, Any]], field: str, label: str) -> list[tuple[dict[str, Any], int]]:
     """Each account shard's ``{label value: count}`` dict of ``field``, one sample per shard and
     value: a series per shard, so a restarted shard's counter starts again from 0 on its own."""
     samples = []
-    for actor in actors:
-        counts, name = actor.get(field), str(actor.get("name", ""))
-        if name.startswith("account-") and isinstance(counts, dict):
-            samples += [({"actor": name, label: key}, value) for key, value in sorted(counts.items()) if isinstance(value, int)]
+    for shard in shards:
+        counts = shard.get(field)
+        if isinstance(counts, dict):
+            samples += [({"actor": shard["name"], label: key}, value) for key, value in sorted(counts.items()) if isinstance(value, int)]
     return samples
 
 
@@ -85,13 +85,13 @@ def render(status: dict[str, Any]) -> str:
     actors: list[dict[str, Any]] = status.get("actors", [])
     gateways = [a for a in actors if str(a.get("name", "")).startswith("gateway-")]
     out.family("brokerd_up", "gauge", "1 while the server answers", [({}, 1)])
-    out.family("brokerd_orders_total", "counter", "Orders taken by each account shard since the start of its journal",
-               _per_actor([a for a in actors if str(a.get("name", "")).startswith("account-")], "orders"))
-    reports = _counted(actors, "reports", "exec_type")
+    shards = [a for a in actors if str(a.get("name", "")).startswith("account-")]
+    out.family("brokerd_orders_total", "counter", "Orders taken by each account shard since the start of its journal", _per_actor(shards, "orders"))
+    reports = _counted(shards, "reports", "exec_type")
     out.family("brokerd_execution_reports_total", "counter", "Execution reports an account shard made, by exec_type", reports)
     out.family("brokerd_fills_total", "counter", "Fills (trade reports) an account shard booked",
                [({"actor": labels["actor"]}, n) for labels, n in reports if labels["exec_type"] == "trade"])
-    out.family("brokerd_rejects_total", "counter", "Orders an account shard rejected, by reason", _counted(actors, "rejects", "reason"))
+    out.family("brokerd_rejects_total", "counter", "Orders an account shard rejected, by reason", _counted(shards, "rejects", "reason"))
     out.family("brokerd_actor_applied_total", "counter", "Messages an actor's core applied since its process started", _per_actor(actors, "applied"))
     out.family("brokerd_actor_errors_total", "counter", "Messages whose handling failed", _per_actor(actors, "errors"))
     out.family("brokerd_actor_restarts_total", "counter", "Times an actor was restarted and re-wired", _per_actor(actors, "restarts"))
