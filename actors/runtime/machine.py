@@ -276,12 +276,14 @@ class Machine:
         """The snapshot as of now, to be written later in parts (``snapshot.parts``), while
         the core goes on: what a background snapshot takes on the event loop. ``now=False``:
         for a snapshot written before the core changes again (``snapshot.capture``)."""
+        collecting = gc.isenabled()
         gc.disable()
         try:
             applied = dict(self.inbox.applied if applied is None else applied)
             return capture(self.core, applied, self.outbox.dump(), now)
         finally:
-            gc.enable()
+            if collecting:
+                gc.enable()
 
     def load(self, payload: bytes) -> None:
         """Replace the state with the snapshot's (format 3, or 2 migrated). Raises

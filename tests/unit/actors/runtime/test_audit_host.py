@@ -7,6 +7,7 @@ writes nothing; a chain ahead of its journal is refused."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 import msgspec
@@ -116,6 +117,38 @@ async def test_each_record_s_events_are_one_batch_with_its_journal_sequence_appe
     for previous, record in zip(found, found[1:], strict=False):
         assert (record.origin, record.index) == ((previous.origin, previous.index + 1) if record.origin == previous.origin else (record.origin, 0))
     assert channel.acks[-1] == 6
+    crash(actor)
+
+
+async def test_the_collector_waits_until_a_record_s_events_are_written_and_its_outputs_sent(tmp_path: Path) -> None:
+    """A record's audit events and outputs die as the record is finished: no collection
+    walks them on the way (``DurableHost._finish``); the collector runs again after."""
+    actor = await opened(tmp_path)
+    assert actor.audit_log is not None
+    seen: list[tuple[str, bool]] = []
+    append, send_fresh = actor.audit_log.append, actor._send_fresh
+
+    def appending(*args: object, **kwargs: object) -> int:
+        seen.append(("audit", gc.isenabled()))
+        return append(*args, **kwargs)  # type: ignore[arg-type]
+
+    def sending() -> None:
+        seen.append(("send", gc.isenabled()))
+        send_fresh()
+
+    actor.audit_log.append = appending  # type: ignore[method-assign]
+    actor._send_fresh = sending  # type: ignore[method-assign]
+    assert gc.isenabled()
+    await feed(actor, 1, 6)
+    assert {kind for kind, _ in seen} == {"audit", "send"}
+    assert not any(enabled for _, enabled in seen)
+    assert gc.isenabled()
+    gc.disable()  # a caller that keeps it off (a replay) finds it off after a record
+    try:
+        await feed(actor, 7, 7)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
     crash(actor)
 
 
