@@ -43,6 +43,11 @@ def shared(text: str | None) -> str | None:
     return None if text is None else sys.intern(text)
 
 
+def exec_id(order: OrderRecord) -> str:
+    """The id of ``order``'s latest execution report (its ``exec_count``-th)."""
+    return f"{order.order_id}-{order.exec_count}"
+
+
 class ShardBase(Dispatcher):
     """An account shard's state and what every part of it uses: the one lifecycle mutator,
     the holds an order keeps on its account, execution reports, refusals and anomalies.
@@ -190,31 +195,38 @@ class ShardBase(Dispatcher):
         reply: Reply | None = None,
         last_qty: int = 0,
         last_price: int | None = None,
-    ) -> ExecutionReport:
-        """The order's next execution report, counted, to the gateways whose sessions follow
-        its account (``gateways.py``; and a fill to the drop copy); returned (a fill's audit
-        record carries its ``exec_id``)."""
+    ) -> ExecutionReport | None:
+        """The order's next execution report, counted (its ``exec_id``: ``exec_id(order)``
+        after the call), to the gateways whose sessions follow its account (``gateways.py``),
+        the asker's, the drop copy (a fill) and the order's strategy; returned. When none of
+        them takes it — at the open, a basket's orders for accounts whose owners are not
+        connected, with no drop copy — it is counted and not made: ``None``. The order
+        changes the same either way; only a report that would go nowhere is skipped."""
         order.exec_count += 1
         order.last_exec_type = exec_type
         order.updated_ts = now
-        report = self._execution(order, exec_type, now, f"{order.order_id}-{order.exec_count}", reply, last_qty, last_price)
         made = self.reports_made
         made[exec_type] = made.get(exec_type, 0) + 1
         if exec_type is _REJECTED:
             reason = order.reason or "unknown"
             self.rejects_made[reason] = self.rejects_made.get(reason, 0) + 1
-        routes = self.gateway_routes
-        if routes.routed:  # a gateway announced (each does as it starts): those following the account (``gateways.py``)
-            routes.send(self.out, report)
-        else:
-            self.out.to(GATEWAY, ALL, report)
-        if exec_type is _TRADE:
-            self.out.to(DROP_COPY, ALL, report)  # clearing gets every fill (nowhere when drop copy is off)
+        out, routes = self.out, self.gateway_routes
         # a strategy's live order (its actor follows it; nowhere when off). Its id says so: the
         # test costs ~80 ns a report, under 1 % of an order's core time (tests/perf/bench_cores.py),
         # where a flag would be a field on every order record and in every snapshot
-        if order.client_order_id.startswith(STRATEGY_ORDER_PREFIX):
-            self.out.to(STRATEGY, ALL, report)
+        strategy = order.client_order_id.startswith(STRATEGY_ORDER_PREFIX) and STRATEGY not in out.nowhere
+        copied = exec_type is _TRADE and DROP_COPY not in out.nowhere  # clearing gets every fill
+        if reply is None and not copied and not strategy and not routes.wanted(order.account):
+            return None
+        report = self._execution(order, exec_type, now, exec_id(order), reply, last_qty, last_price)
+        if routes.routed:  # a gateway announced (each does as it starts): those following the account (``gateways.py``)
+            routes.send(out, report)
+        else:
+            out.to(GATEWAY, ALL, report)
+        if copied:
+            out.to(DROP_COPY, ALL, report)
+        if strategy:
+            out.to(STRATEGY, ALL, report)
         return report
 
     def _execution(

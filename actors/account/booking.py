@@ -5,7 +5,7 @@ from __future__ import annotations
 from sys import intern
 
 from actors.account import auditing
-from actors.account.base import shared
+from actors.account.base import exec_id, shared
 from actors.account.books import Bookkeeping
 from actors.account.records import OrderRecord
 from actors.runtime.outputs import AUDIT
@@ -90,13 +90,13 @@ class Booking(Bookkeeping):
         if order.pending_replace is not None and not order.pending.has_replace:  # filled: nothing left to replace
             self._release_replace(order, account, "order filled")
         self._rereserve(account, order)
-        report = self._report(order, _TRADE, now, last_qty=qty, last_price=price)
+        self._report(order, _TRADE, now, last_qty=qty, last_price=price)
         if self.out.audit:
             cash = order.booked_cash - booked_before
             if block is not None:  # the account's share of a block's fill: its allocation
                 event = auditing.allocation(order, block, qty, price, cash)
             else:  # the execution id the client's report carries
-                event = auditing.fill(order, report.exec_id, venue or order.venue or "", qty, price, cash)
+                event = auditing.fill(order, exec_id(order), venue or order.venue or "", qty, price, cash)
             self.out.to(AUDIT, "", event)
 
     def _finish(self, order: OrderRecord, update: OrderUpdate, now: int) -> None:

@@ -67,6 +67,12 @@ class GatewayRoutes:
         else:
             self.served.pop(account, None)
 
+    def wanted(self, account: str) -> bool:
+        """Whether any gateway takes ``account``'s reports by the table (those an asker's
+        gateway takes besides are the caller's to know): every one until a gateway
+        announces, then those serving it or wanting everything."""
+        return not self.routed or bool(self.everything) or account in self.served
+
     def send(self, out: Outputs, report: ExecutionReport) -> None:
         """``report`` to its gateways (the table is in use: ``routed``)."""
         names, everything = self.served.get(report.account, ()), self.everything  # no tuple made per report

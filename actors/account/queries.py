@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from actors.account.base import exec_id
 from actors.account.books import Bookkeeping
 from actors.account.records import PositionRecord
 from actors.runtime.outputs import GATEWAY
@@ -42,7 +43,7 @@ class Queries(Bookkeeping):
             if command.limit and len(views) == command.limit:
                 next_cursor = views[-1].order_id  # more may follow
                 break
-            views.append(self._execution(order, order.last_exec_type, now, exec_id=f"{order.order_id}-{order.exec_count}"))
+            views.append(self._execution(order, order.last_exec_type, now, exec_id=exec_id(order)))
         books = account.books
         realized = {} if books is None or not books.closings else lots.realized_by_order(books, [view.order_id for view in views])
         self.out.to(GATEWAY, command.reply.gateway, OrdersReply(command.reply, command.account, views, next_cursor, realized))

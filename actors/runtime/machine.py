@@ -107,6 +107,7 @@ class Machine:
         self.name = name
         self.audit = audit
         self.audit_batches: list[AuditBatch] = []
+        self.nowhere = router.nowhere()
         self.core = core
         self.inbox = Inbox()
         self.outbox = DurableOutbox(name, router, max_messages)
@@ -248,6 +249,7 @@ class Machine:
     def core(self, core: Any) -> None:
         self._core = core
         core.out.audit = self.audit  # a restored core has a new ``Outputs``
+        core.out.nowhere = self.nowhere
         # what a core does once a record's inputs are applied (an InstrumentActor routes the
         # marketable orders that did not cross within the turn): live and in replay alike
         self.end_turn: Any = getattr(core, "end_turn", None)

@@ -42,14 +42,20 @@ class Outputs:
     an order pays one attribute test, and a core outside a shell (unit tests) emits none.
     The ``AUDIT`` sends are kept apart as they come (``events``, in their order): the shell
     takes them with ``take_events`` and routes the rest (``drain``), instead of sorting the
-    one list into two after every input batch."""
+    one list into two after every input batch.
 
-    __slots__ = ("audit", "events", "sends")
+    ``nowhere``: the kinds whose ``ALL`` goes to no actor in this deployment (no drop copy,
+    no strategy actor), set by ``Machine`` from its router. A send there is dropped by the
+    router; a core may skip making a message only such a send would carry (an execution
+    report nobody follows). Outside a shell it is empty: everything is wanted."""
+
+    __slots__ = ("audit", "events", "nowhere", "sends")
 
     def __init__(self) -> None:
         self.sends: list[Send] = []
         self.events: list[AuditEvent] = []
         self.audit = False
+        self.nowhere: frozenset[str] = frozenset()
 
     def to(self, kind: str, key: str, message: Message | AuditEvent) -> None:
         if kind == AUDIT:

@@ -57,6 +57,10 @@ class Router:
         # who may send batches: a gateway only under its signed name (see ``is_sender``)
         self._senders = {name for kind, names in self._everyone.items() if kind != GATEWAY for name in names} | {SUPERVISOR}
 
+    def nowhere(self) -> frozenset[str]:
+        """The kinds whose ``ALL`` goes to no actor here (``Outputs.nowhere``)."""
+        return frozenset(kind for kind, names in self._everyone.items() if not names)
+
     def is_sender(self, name: str) -> bool:
         """Whether a link may accept batches from ``name``: an actor of this topology, the
         supervisor, or a gateway under the name it signs with (``gateway-N~<incarnation>``)."""

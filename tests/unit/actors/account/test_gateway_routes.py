@@ -7,7 +7,8 @@ from __future__ import annotations
 import msgspec
 
 from actors.account.core import AccountSnapshot, AccountState
-from actors.runtime.outputs import ALL, GATEWAY, Send
+from actors.runtime.outputs import ALL, DROP_COPY, GATEWAY, STRATEGY, Send
+from model.audit import AuditKind
 from model.config import AccountSeed
 from model.enums import ExecType, Reason
 from model.messages import ExecutionReport, GatewayServes
@@ -85,3 +86,31 @@ def test_with_one_gateway_an_account_nobody_follows_gets_no_report_but_every_rep
     hashed = state.state_hash()
     state.reports_made.clear()  # what the shell does once it has rebuilt its book
     assert state.state_hash() == hashed  # the counts are not state
+
+
+def test_a_report_nobody_takes_is_not_made_and_the_order_changes_the_same() -> None:
+    """No session follows the account, nobody asked, no drop copy and no strategy actor
+    (``Outputs.nowhere``): the report is counted, not made; the order's exec ids go on, the
+    fill's audit record carries the id its report would have, and the state is the same as
+    where every report is made."""
+    quiet, loud = two_accounts(), two_accounts()
+    quiet.out.nowhere = frozenset({DROP_COPY, STRATEGY})
+    for state in (quiet, loud):
+        state.out.audit = True
+        run(state, GatewayServes("gateway-0", reset=True))
+    unasked = msgspec.structs.replace(order("c1"), reply=None)
+    assert [s.kind for s in run(quiet, unasked) if isinstance(s.message, ExecutionReport)] == []
+    run(loud, unasked)
+    order_id = quiet.accounts["A1"].orders["c1"]
+    sends = fill(quiet, order_id, "1", "150.00")
+    assert [s for s in sends if isinstance(s.message, ExecutionReport)] == []
+    copied = fill(loud, order_id, "1", "150.00")
+    assert [(s.kind, s.message.exec_id) for s in copied if isinstance(s.message, ExecutionReport)] == [(DROP_COPY, f"{order_id}-2")]
+    events = [event for state in (quiet, loud) for event in state.out.take_events() if event.kind == AuditKind.FILL]
+    assert [event.body.exec_id for event in events] == [f"{order_id}-2"] * 2
+    assert quiet.state_hash() == loud.state_hash()
+    assert quiet.reports_made == loud.reports_made == {ExecType.NEW: 1, ExecType.TRADE: 1}
+    run(quiet, GatewayServes("gateway-0", follows=["A1"]))  # a session of A1's logged in: reports again
+    assert [(s.key, s.message.exec_id) for s in fill(quiet, order_id, "1", "150.00") if isinstance(s.message, ExecutionReport)] == [("gateway-0", f"{order_id}-3")]
+    asked = order("c2")  # asked by a session: its answer is made whoever follows
+    assert [s.key for s in run(quiet, msgspec.structs.replace(asked, account="A2")) if isinstance(s.message, ExecutionReport)] == ["gateway-0"]
