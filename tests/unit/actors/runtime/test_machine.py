@@ -6,12 +6,14 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from actors.runtime.machine import LOCAL, Machine, encode_record, local_batch, oldest_snapshot, replay_hash
+from actors.runtime.outputs import DROP_COPY, STRATEGY, Outputs
 from actors.runtime.router import Router
 from actors.supervisor.core import SupervisorState
-from model.config import Config, TopologySection
+from model.config import Config, DropCopySection, StrategiesSection, TopologySection
 from model.messages import Batch, SetKill, SetTradingStatus, encode_batch
 from snapshots.journal import Journal, JournalCorrupt, NullJournal
 from tests.unit.snapshots.faults import corrupt
@@ -138,3 +140,16 @@ def test_a_rebuild_tells_its_progress_every_so_many_records_and_the_host_logs_it
         every(done, of)
     assert [(e["event"], e["actor"], e["records"], e["of"]) for e in logs] == [("replaying", "supervisor", REPLAY_AUDIT_RECORDS, total)]
     assert logs[0]["records_per_s"] and logs[0]["seconds_left"] is not None
+
+
+def test_the_core_knows_which_kinds_reach_no_actor_here_and_keeps_knowing_after_a_restore() -> None:
+    """``Outputs.nowhere``: the kinds whose ``ALL`` the router sends to nobody in this
+    deployment (a core may skip a message only they would carry), set again on a core
+    restored from a snapshot."""
+    bare = machine()
+    assert bare.core.out.nowhere == {DROP_COPY, STRATEGY}
+    bare.core = pickle.loads(pickle.dumps(bare.core))  # a restored core has a new ``Outputs``
+    assert bare.core.out.nowhere == {DROP_COPY, STRATEGY}
+    both = msgspec.structs.replace(CONFIG, drop_copy=DropCopySection(enabled=True), strategies=StrategiesSection(actor=True))
+    assert Machine("supervisor", SupervisorState(["IBM"]), Router(both), 100).core.out.nowhere == frozenset()
+    assert Outputs().nowhere == frozenset()  # a core outside a shell: everything is wanted
