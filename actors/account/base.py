@@ -43,9 +43,9 @@ def shared(text: str | None) -> str | None:
     return None if text is None else sys.intern(text)
 
 
-def exec_id(order: OrderRecord) -> str:
-    """The id of ``order``'s latest execution report (its ``exec_count``-th)."""
-    return f"{order.order_id}-{order.exec_count}"
+def exec_id(order: OrderRecord, count: int | None = None) -> str:
+    """The id of ``order``'s ``count``-th execution report (its latest: ``exec_count``)."""
+    return f"{order.order_id}-{order.exec_count if count is None else count}"
 
 
 class ShardBase(Dispatcher):
@@ -75,8 +75,8 @@ class ShardBase(Dispatcher):
         self.anomalies: list[str] = []
         self.out = Outputs()
         self.gateway_routes = GatewayRoutes()  # which gateways get which account's reports (``gateways.py``)
-        # The execution reports this shard made, by exec type, and its rejections by reason:
-        # what /metrics counts (every report, whether or not a gateway wanted it). Soft, not
+        # The execution reports of this shard's orders, by exec type, and its rejections by reason:
+        # what /metrics counts (every one, whether or not it was made and sent: ``_report``). Soft, not
         # state (no snapshot, no hash): the shell clears them once it has rebuilt its book,
         # so they count the reports of this process's live inputs, like any process's counter.
         self.reports_made: dict[ExecType, int] = {}

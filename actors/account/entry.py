@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from actors.account import auditing, risk
+from actors.account.base import exec_id
 from actors.account.portfolio import Portfolio
 from actors.account.records import SAME_AS_SPEC, OrderRecord
 from actors.runtime.outputs import AUDIT, GATEWAY, INSTRUMENT
@@ -193,11 +194,11 @@ class OrderEntry(Portfolio):
         creation time."""
         rejected_at_once = order.status is OrderStatus.REJECTED and order.exec_count == 1
         if rejected_at_once:
-            return self._execution(order, ExecType.REJECTED, order.created_ts, f"{order.order_id}-1", reply)
+            return self._execution(order, ExecType.REJECTED, order.created_ts, exec_id(order, 1), reply)
         accepted = msgspec.structs.replace(
             order, status=OrderStatus.NEW, cum_qty=0, value_nanos=0, value_subnanos=0, reason=None, venue=None
         )
-        return self._execution(accepted, ExecType.NEW, order.created_ts, f"{order.order_id}-1", reply)
+        return self._execution(accepted, ExecType.NEW, order.created_ts, exec_id(order, 1), reply)
 
 
 def _same_terms(order: OrderRecord, spec: OrderSpec, choice: bytes = SAME_AS_SPEC) -> bool:

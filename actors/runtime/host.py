@@ -274,12 +274,14 @@ class DurableHost(LinkedHost):
             )
         started = time.monotonic_ns()
         cpu_started = time.thread_time_ns()
+        collecting = gc.isenabled()
         gc.disable()  # millions of short-lived objects, none in cycles: the collector only costs
         try:
             progress = ReplayProgress(self.name, self.config.journal.replay_progress_s)
             rebuilt = self.machine.rebuild(journal, journal.latest_snapshot(), None if audit is None else self._append_replayed, progress)
         finally:
-            gc.enable()
+            if collecting:
+                gc.enable()
         if audit is not None:
             audit.sync()
         self._attach(journal, rebuilt.snapshot or 0)

@@ -12,6 +12,7 @@ from model.audit import AuditKind
 from model.config import AccountSeed
 from model.enums import ExecType, Reason
 from model.messages import ExecutionReport, GatewayServes
+from model.messages.strategies import STRATEGY_ORDER_PREFIX
 from tests.unit.actors.account.support import D, fill, make_state, order, reports, run
 
 
@@ -90,27 +91,47 @@ def test_with_one_gateway_an_account_nobody_follows_gets_no_report_but_every_rep
 
 def test_a_report_nobody_takes_is_not_made_and_the_order_changes_the_same() -> None:
     """No session follows the account, nobody asked, no drop copy and no strategy actor
-    (``Outputs.nowhere``): the report is counted, not made; the order's exec ids go on, the
-    fill's audit record carries the id its report would have, and the state is the same as
-    where every report is made."""
+    (``Outputs.nowhere``): the report is counted, not made. Beside it a shard where every
+    report is wanted (a firehose gateway, a drop copy): the same orders, the same exec ids
+    (the fill's audit record carries the id its report would have), the same state."""
     quiet, loud = two_accounts(), two_accounts()
     quiet.out.nowhere = frozenset({DROP_COPY, STRATEGY})
     for state in (quiet, loud):
         state.out.audit = True
         run(state, GatewayServes("gateway-0", reset=True))
-    unasked = msgspec.structs.replace(order("c1"), reply=None)
-    assert [s.kind for s in run(quiet, unasked) if isinstance(s.message, ExecutionReport)] == []
-    run(loud, unasked)
+    run(loud, GatewayServes("gateway-1", everything=True))
+    built: list[str] = []  # the reports quiet builds (sent nowhere, they would look the same)
+    execution = quiet._execution
+    quiet._execution = lambda order, *args, **kwargs: built.append(order.order_id) or execution(order, *args, **kwargs)  # type: ignore[method-assign]
+    unasked = msgspec.structs.replace(order("c1"), reply=None)  # a basket's order: no asker
+    assert made(run(quiet, unasked)) == []
+    assert made(run(loud, unasked)) == [(GATEWAY, "gateway-1", "account-0-1-1")]
     order_id = quiet.accounts["A1"].orders["c1"]
-    sends = fill(quiet, order_id, "1", "150.00")
-    assert [s for s in sends if isinstance(s.message, ExecutionReport)] == []
-    copied = fill(loud, order_id, "1", "150.00")
-    assert [(s.kind, s.message.exec_id) for s in copied if isinstance(s.message, ExecutionReport)] == [(DROP_COPY, f"{order_id}-2")]
+    assert made(fill(quiet, order_id, "1", "150.00")) == []
+    assert made(fill(loud, order_id, "1", "150.00")) == [(GATEWAY, "gateway-1", f"{order_id}-2"), (DROP_COPY, ALL, f"{order_id}-2")]
+    assert built == []
     events = [event for state in (quiet, loud) for event in state.out.take_events() if event.kind == AuditKind.FILL]
     assert [event.body.exec_id for event in events] == [f"{order_id}-2"] * 2
-    assert quiet.state_hash() == loud.state_hash()
     assert quiet.reports_made == loud.reports_made == {ExecType.NEW: 1, ExecType.TRADE: 1}
+    for state in (quiet, loud):
+        run(state, GatewayServes("gateway-1", everything=False))  # the same routing table again
+    assert quiet.state_hash() == loud.state_hash()
     run(quiet, GatewayServes("gateway-0", follows=["A1"]))  # a session of A1's logged in: reports again
-    assert [(s.key, s.message.exec_id) for s in fill(quiet, order_id, "1", "150.00") if isinstance(s.message, ExecutionReport)] == [("gateway-0", f"{order_id}-3")]
-    asked = order("c2")  # asked by a session: its answer is made whoever follows
-    assert [s.key for s in run(quiet, msgspec.structs.replace(asked, account="A2")) if isinstance(s.message, ExecutionReport)] == ["gateway-0"]
+    assert made(fill(quiet, order_id, "1", "150.00")) == [(GATEWAY, "gateway-0", f"{order_id}-3")]
+    asked = msgspec.structs.replace(order("c2"), account="A2")  # asked by a session: its answer is made whoever follows
+    assert [where for _, where, _ in made(run(quiet, asked))] == ["gateway-0"]
+
+
+def test_a_strategy_s_order_is_reported_to_its_actor_when_nobody_else_takes_it() -> None:
+    state = make_state()
+    state.out.nowhere = frozenset({DROP_COPY})  # the strategy actor runs; no drop copy
+    run(state, GatewayServes("gateway-0", reset=True))
+    strategy_order = msgspec.structs.replace(order(f"{STRATEGY_ORDER_PREFIX}s1-1"), reply=None)
+    assert [kind for kind, _, _ in made(run(state, strategy_order))] == [STRATEGY]
+    state.out.nowhere = frozenset({DROP_COPY, STRATEGY})  # without it, nobody takes it
+    assert made(run(state, msgspec.structs.replace(order(f"{STRATEGY_ORDER_PREFIX}s1-2"), reply=None))) == []
+
+
+def made(sends: list[Send]) -> list[tuple[str, str, str]]:
+    """The execution reports among ``sends``: (kind, key, exec id), in order."""
+    return [(s.kind, s.key, s.message.exec_id) for s in sends if isinstance(s.message, ExecutionReport)]
