@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from model import fixed
-from model.basket import BasketError, parse_basket
+from model.basket import BasketError, BasketRules, parse_basket
 from model.basket.checks import _fixed, _lookup, _words
 from model.basket.chunks import Amounts
 from model.enums import OrderType, Side, TimeInForce
@@ -185,3 +185,25 @@ def _too_large(row: dict[str, str]) -> bool:
         except fixed.DecimalFormatError:
             continue
     return False
+
+
+def test_each_distinct_account_of_the_file_is_looked_up_once_and_the_reach_is_never_listed() -> None:
+    """What the loading user may reach is only asked ``in`` — once per distinct account of
+    the file: an operator reaching a million accounts does not pay for listing them with
+    every basket."""
+
+    class Reach:
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        def __contains__(self, account: object) -> bool:
+            self.asked.append(str(account))
+            return account in ("A1", "A2")
+
+    reach = Reach()
+    checked = BasketRules(INSTRUMENTS, reach, lambda account: f"account {account!r} is not yours", 1000, 16)
+    rows = ["A1,c1,IBM,buy,1,,,,", "A2,c2,IBM,buy,1,,,,", "A1,c3,IBM,buy,1,,,,", "B9,c4,IBM,buy,1,,,,"]
+    with pytest.raises(BasketError) as refused:
+        parse_basket(("\n".join([HEADER, *rows]) + "\n").encode(), "b.csv", checked)
+    assert sorted(reach.asked) == ["A1", "A2", "B9"]
+    assert [(row.row, row.code) for row in refused.value.bad] == [(5, "forbidden")]
