@@ -120,7 +120,6 @@ class _Checks:
         self.rows = table.rows
         self.bad = np.zeros(self.rows, dtype=bool)
         self.bad_rows: list[tuple[int, str, str]] = []
-        self.account_names: pa.Array = pa.array([], pa.string())
         self.account_list: list[str] = []
         self.account_codes = np.zeros(0, dtype=np.int64)
 
@@ -175,7 +174,6 @@ class _Checks:
         (a set: the look-ups cost what the file holds, not what the user may reach — an
         operator's reach is every account, a million or more)."""
         encoded = pc.dictionary_encode(accounts)
-        self.account_names = encoded.dictionary
         self.account_list = encoded.dictionary.to_pylist()  # one string object per account, shared by its rows
         self.account_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         reach = self.rules.accounts
@@ -185,7 +183,7 @@ class _Checks:
             return
         codes = self.account_codes
         self.fail(empty[codes], INVALID, lambda _: "missing account")
-        self.fail(~allowed[codes], "forbidden", lambda index: self.rules.refusal(self.account_names[codes[index]].as_py()))
+        self.fail(~allowed[codes], "forbidden", lambda index: self.rules.refusal(self.account_list[codes[index]]))
 
     def _client_order_ids(self, ids: pa.Array) -> None:
         longest = self.rules.max_id_length
