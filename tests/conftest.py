@@ -24,6 +24,9 @@ EMBEDDED_RAY = embedded_ray("127.0.0.1")
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_ACCOUNTS = [f"T{index:02d}" for index in range(1, 41)]
+# Where make_setup puts a data dir it is not given: pytest's temporary root during a test run
+# (kept for the last few runs, then pruned by pytest), the system's temporary folder otherwise.
+DATA_ROOT: list[Path] = []
 
 
 def demo_setup() -> Setup:
@@ -37,7 +40,7 @@ def make_setup(namespace: str, data_dir: str | Path | None = None, **sim: object
     setup = demo_setup()
     config = setup.config
     if data_dir is None:
-        data_dir = tempfile.mkdtemp(prefix=f"brokerd-{namespace}-")
+        data_dir = tempfile.mkdtemp(prefix=f"brokerd-{namespace}-", dir=DATA_ROOT[0] if DATA_ROOT else None)
     config = msgspec.structs.replace(
         config,
         server=msgspec.structs.replace(config.server, ws_port=0, data_dir=str(Path(data_dir).resolve())),
@@ -47,6 +50,13 @@ def make_setup(namespace: str, data_dir: str | Path | None = None, **sim: object
     tester = User(key="tester", secret="tester-secret", role="trader", accounts=TEST_ACCOUNTS)
     accounts = [AccountSeed(account, "tester", 1_000_000 * fixed.SCALE) for account in TEST_ACCOUNTS]
     return msgspec.structs.replace(setup, config=config, users=[*setup.users, tester], accounts=[*setup.accounts, *accounts])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's data dirs under pytest's temporary root, not a thousand folders left in /tmp."""
+    DATA_ROOT[:] = [tmp_path_factory.mktemp("data")]
+    return DATA_ROOT[0]
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,19 +25,25 @@ from tests.conftest import make_setup
 from tests.integration.helpers import cloid, final_report
 from tests.tlstools import make_certificate
 
-FOLDER = Path(tempfile.mkdtemp(prefix="brokerd-tls-"))
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The certificate, master key and vault of the module's server: under pytest's own
+    temporary root (pruned by pytest), never a folder of /tmp left behind with a key in it."""
+    return tmp_path_factory.mktemp("tls")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def tls_server(ray_cluster: None) -> AsyncIterator[BrokerServer]:
-    cert_file, key_file = make_certificate(FOLDER)
-    write_new_key(FOLDER / "master.key")
+async def tls_server(ray_cluster: None, folder: Path) -> AsyncIterator[BrokerServer]:
+    cert_file, key_file = make_certificate(folder)
+    write_new_key(folder / "master.key")
     setup = make_setup(f"t-{uuid.uuid4().hex[:8]}", quote_interval_ms=25)
     config = setup.config
     config = msgspec.structs.replace(
         config,
         gateway=msgspec.structs.replace(config.gateway, tls_cert_file=str(cert_file), tls_key_file=str(key_file)),
-        secrets=msgspec.structs.replace(config.secrets, master_key_file=str(FOLDER / "master.key"), vault_file=str(FOLDER / "vault.json")),
+        secrets=msgspec.structs.replace(config.secrets, master_key_file=str(folder / "master.key"), vault_file=str(folder / "vault.json")),
     )
     broker = BrokerServer(msgspec.structs.replace(setup, config=config), "127.0.0.1", 0)
     await broker.start()
@@ -46,9 +51,9 @@ async def tls_server(ray_cluster: None) -> AsyncIterator[BrokerServer]:
     await broker.stop()
 
 
-async def test_a_tls_login_and_an_order(tls_server: BrokerServer) -> None:
+async def test_a_tls_login_and_an_order(tls_server: BrokerServer, folder: Path) -> None:
     assert tls_server.url.startswith("wss://127.0.0.1:")
-    async with BrokerClient(tls_server.url, "tester", "tester-secret", ca_file=str(FOLDER / "server.pem")) as client:
+    async with BrokerClient(tls_server.url, "tester", "tester-secret", ca_file=str(folder / "server.pem")) as client:
         order_id = cloid("tls")
         ack = await client.new_order("T01", order_id, "IBM", "buy", type="market", qty="1.5")
         assert ack["type"] == "execution" and ack["status"] == "new", ack
@@ -66,10 +71,10 @@ async def test_no_plaintext_and_no_unverified_server(tls_server: BrokerServer) -
             pass
 
 
-async def test_the_vault_through_the_server_over_wss(tls_server: BrokerServer) -> None:
-    value_file = FOLDER / "value"
+async def test_the_vault_through_the_server_over_wss(tls_server: BrokerServer, folder: Path) -> None:
+    value_file = folder / "value"
     value_file.write_text("venue-password-1\n")
-    base = ["--url", tls_server.url, "--ca-file", str(FOLDER / "server.pem"), "--json", "--value-file", str(value_file)]
+    base = ["--url", tls_server.url, "--ca-file", str(folder / "server.pem"), "--json", "--value-file", str(value_file)]
 
     def run(*words: str) -> int:
         return admin.main([*base, *words])
@@ -79,7 +84,7 @@ async def test_the_vault_through_the_server_over_wss(tls_server: BrokerServer) -
     assert await asyncio.to_thread(run, "vault", "rotate", "MM1") == admin.OK
     assert await asyncio.to_thread(run, "vault", "add", "MM1") == admin.FAILED  # exists: rotate it
     assert await asyncio.to_thread(run, "vault", "list") == admin.OK
-    raw = (FOLDER / "vault.json").read_bytes()
+    raw = (folder / "vault.json").read_bytes()
     assert b"venue-password" not in raw
     vault = open_vault(tls_server.setup.config.secrets)
     assert vault.get_text("MM1") == "venue-password-2"

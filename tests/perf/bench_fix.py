@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import shutil
 import statistics
 import sys
 import tempfile
@@ -315,6 +316,7 @@ async def run(args: argparse.Namespace) -> None:
         await server.stop()
         ray.shutdown()
         stop(maker)
+        shutil.rmtree(work, ignore_errors=True)
     m = {name: statistics.median(values) for name, values in results.items()}
     print()
     print(
