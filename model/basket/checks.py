@@ -265,6 +265,8 @@ class _Checks:
         if not self.rows:
             return
         encoded_ids = pc.dictionary_encode(ids)
+        if len(encoded_ids.dictionary) == self.rows:
+            return  # every row's id differs from every other's (the usual file): no pair can repeat
         keys = self.account_codes * len(encoded_ids.dictionary) + encoded_ids.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         first_of_row = first[inverse.reshape(-1)]
