@@ -91,6 +91,7 @@ class Supervisor(Protocol):
     # the actor's own helpers (private: not remote methods of the Ray actor)
     def _killed(self) -> list[str]: ...
     def _all_accounts(self) -> list[tuple[str, str, str]]: ...
+    def _tenant_of(self, account: str) -> str | None: ...
     async def _tell_gateways(self) -> None: ...
     async def _tell_gateways_keys(self) -> dict[str, Any]: ...
 
@@ -124,10 +125,15 @@ class AdminCommands(StrategyCommands):
         """Every account of ``tenant`` (None: of every tenant)."""
         return [account for account, _, owner in self.top._all_accounts() if tenant is None or owner == tenant]
 
+    def _reach(self, tenant: str | None) -> TenantAccounts:
+        """The accounts a caller confined to ``tenant`` may name (every account when None), to
+        ask ``in`` of: each answer two look-ups, no list of the tenant's accounts built."""
+        return TenantAccounts(self.top._tenant_of, tenant)
+
     def _within(self, account: str, tenant: str | None) -> None:
         """``AdminError`` ``unknown account`` unless ``account`` is ``tenant``'s (any when None):
         another tenant's account is answered exactly like one that does not exist."""
-        if tenant is not None and account not in self._accounts_of(tenant):
+        if tenant is not None and account not in self._reach(tenant):
             raise AdminError(f"unknown account {account}")
 
     def _tenant_dir(self, root: Path, tenant: str | None) -> Path:
@@ -328,7 +334,8 @@ class AdminCommands(StrategyCommands):
         states and alerts; one shard computes the measures of their sum from its history.
         Read only: nothing is journaled."""
         target = given.get("ACCOUNT|group:NAME")
-        everyone = [(a, g, t) for a, g, t in self.top._all_accounts() if tenant is None or t == tenant]
+        if target is None or target.startswith("group:"):  # every account listed only when the target needs it
+            everyone = [(a, g, t) for a, g, t in self.top._all_accounts() if tenant is None or t == tenant]
         if target is None:
             names = [a for a, _, _ in everyone]
         elif target.startswith("group:"):
@@ -386,7 +393,7 @@ class AdminCommands(StrategyCommands):
         killed = self.top._killed()
         if tenant is None or killed == ["all"]:
             return killed
-        own = set(self._accounts_of(tenant))
+        own = self._reach(tenant)
         return [account for account in killed if account in own]
 
     async def _open_orders(self, account: str | None) -> int:
@@ -440,7 +447,7 @@ class AdminCommands(StrategyCommands):
         view = None if handle is None else await handle.transfer_view.remote(transfer_id)
         if view is None and shard:  # its account moved to another shard (``admin reshard``): the id names the first
             handle, view = await self._moved_transfer(transfer_id, shard)
-        if view is None or (tenant is not None and view["account"] not in self._accounts_of(tenant)):
+        if view is None or (tenant is not None and view["account"] not in self._reach(tenant)):
             raise AdminError(f"unknown transfer {transfer_id}" + ("" if shard else " (a journal is booked at once: nothing to settle)"))
         assert handle is not None
         result: Result = await handle.decide_transfer.remote(transfer_id, decision.value, given.get("REASON"), "operator")
@@ -560,7 +567,7 @@ class AdminCommands(StrategyCommands):
         started = time.monotonic()
         path = self._imported(file, tenant)
         config = self.top.config
-        known = set(self._accounts_of(tenant))
+        known = self._reach(tenant)
         rules = BasketRules(
             {instrument.symbol: instrument for instrument in self.top.setup.instruments},
             known,
@@ -660,7 +667,7 @@ class AdminCommands(StrategyCommands):
         return result
 
     def _tenant_of_account(self, account: str) -> str:
-        return next((owner for name, _, owner in self.top._all_accounts() if name == account and owner), DEFAULT_TENANT)
+        return self.top._tenant_of(account) or DEFAULT_TENANT
 
     async def report(self, given: Given, tenant: str | None) -> Result:
         """``report gains YEAR``: one row per lot closed in YEAR (by the local date it was sold)
@@ -821,7 +828,7 @@ class AdminCommands(StrategyCommands):
         for part in await asyncio.gather(*(self.top.handles[n].positions_book.remote() for n in self._actors(ACCOUNT))):
             ours.update(part)
         if tenant is not None:  # a tenant's positions only: another tenant's accounts are not there
-            own = set(self._accounts_of(tenant))
+            own = self._reach(tenant)
             ours = {account: book for account, book in ours.items() if account in own}
         breaks = backoffice.reconcile(ours, theirs)
         shown = backoffice.breaks_to_json(breaks[:MAX_BREAKS_SHOWN])
@@ -829,6 +836,25 @@ class AdminCommands(StrategyCommands):
 
 
 _TRANSFER_ID = re.compile(r"(account-[0-9]+)-t[0-9]+")
+
+
+class TenantAccounts:
+    """The accounts of ``tenant`` (every account when ``None``) as a container: ``in`` asks
+    the supervisor for the account's tenant (``tenant_of``: ``None`` for no such account).
+    What the basket checks and the confined commands ask of a caller's reach, without a list
+    of a million accounts made for each command."""
+
+    __slots__ = ("tenant_of", "tenant")
+
+    def __init__(self, tenant_of: Callable[[str], str | None], tenant: str | None) -> None:
+        self.tenant_of = tenant_of
+        self.tenant = tenant
+
+    def __contains__(self, account: object) -> bool:
+        if not isinstance(account, str):
+            return False
+        owner = self.tenant_of(account)
+        return owner is not None and (self.tenant is None or owner == self.tenant)
 
 
 def _shard_of_transfer(transfer_id: str) -> str:

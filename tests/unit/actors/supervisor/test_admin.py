@@ -194,3 +194,43 @@ def test_a_gains_report_of_a_year_that_is_not_one_is_refused_before_anything_is_
     commands = AdminCommands(cast(Supervisor, OnlyConfig()))
     with pytest.raises(AdminError, match="YEAR must be a year"):
         asyncio.run(commands.run("report", ["gains", year]))
+
+
+class AccountsTop:
+    """A supervisor's accounts alone: some from the accounts file, some loaded since (the
+    default tenant's among them kept without a tenant entry, as the core keeps them)."""
+
+    def __init__(self) -> None:
+        from types import SimpleNamespace
+
+        self.seed_tenants = {"A1": "firm-a", "B1": "firm-b", "D1": "default"}
+        self.core = SimpleNamespace(loaded={"A2": "", "B2": "desk", "D2": ""}, loaded_tenants={"A2": "firm-a", "B2": "firm-b"})
+
+    def _tenant_of_loaded(self, account: str) -> str:
+        return self.core.loaded_tenants.get(account, "default")
+
+    def _tenant_of(self, account: str) -> str | None:
+        from actors.supervisor.actor import SupervisorActor
+
+        return cast(Any, SupervisorActor).__ray_actor_class__._tenant_of(self, account)  # the actor's own method
+
+    def _all_accounts(self) -> list[tuple[str, str, str]]:
+        loaded = [(a, g, self._tenant_of_loaded(a)) for a, g in sorted(self.core.loaded.items())]
+        return [(a, "", t) for a, t in self.seed_tenants.items()] + loaded
+
+
+def test_a_caller_s_reach_is_the_accounts_of_its_tenant_asked_one_at_a_time() -> None:
+    """``in`` of a confined caller's reach answers as the list of its tenant's accounts did
+    (every account for the platform operator), for accounts of the file and loaded ones, of
+    each tenant, and for names that are no account at all — without listing them."""
+    top = AccountsTop()
+    commands = AdminCommands(cast(Supervisor, top))
+    names = ["A1", "A2", "B1", "B2", "D1", "D2", "X9", "", "a1"]
+    for tenant in (None, "firm-a", "firm-b", "default", "firm-c"):
+        reach = commands._reach(tenant)
+        assert [name for name in names if name in reach] == [name for name in names if name in commands._accounts_of(tenant)], tenant
+    assert 7 not in commands._reach(None)  # not an account's name: in no reach
+    assert commands._tenant_of_account("B2") == "firm-b" and commands._tenant_of_account("X9") == "default"
+    commands._within("A2", "firm-a")
+    with pytest.raises(AdminError, match="^unknown account B1$"):  # another tenant's: answered as no account
+        commands._within("B1", "firm-a")
