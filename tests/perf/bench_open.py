@@ -239,13 +239,18 @@ async def queue_basket(url: str, args: argparse.Namespace, names: list[str], mem
     """Load the basket files one after the other; the summed check and load times."""
     started = time.perf_counter()
     totals = {"accepted": 0, "check_ms": 0, "load_ms": 0}
-    for name in names:
-        reply = await admin(url, "orders", "load", name)
+    room = asyncio.Semaphore(args.files_at_once)
+
+    async def load(name: str) -> None:
+        async with room:
+            reply = await admin(url, "orders", "load", name)
         assert reply.get("ok"), reply
         for key in totals:
             totals[key] += reply["result"][key]
         if len(names) > 1:
             memory.mark(f"loaded {name}")
+
+    await asyncio.gather(*(load(name) for name in names))
     elapsed = time.perf_counter() - started
     assert totals["accepted"] == args.orders, totals
     return elapsed, totals
@@ -631,6 +636,7 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument("--chunk-rows", type=int, default=None, help="[basket] chunk_rows (default: the config's)")
     parser.add_argument("--max-rows", type=int, default=None, help="[basket] max_rows (default: the config's); the orders go in as many files as it takes")
     parser.add_argument("--files", type=int, default=None, help="[basket] split the orders into this many files (max_rows raised to fit)")
+    parser.add_argument("--files-at-once", type=int, default=1, help="[basket] this many `orders load` commands at once (each from its own admin session)")
     parser.add_argument("--settle", type=float, default=0.0, help="seconds to wait after queueing and after booking before the next memory mark")
     parser.add_argument("--probe", default=None, help="a directory: every actor dumps its memory there at each mark (BROKERD_MEMPROBE)")
     parser.add_argument("--trace", type=int, default=0, help="with --probe: tracemalloc with this many frames in every actor (slow)")
