@@ -4,6 +4,7 @@ each order entered and reported as a ``new_order``, and only for the user's own 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from decimal import Decimal
@@ -118,6 +119,34 @@ async def test_a_basket_with_bad_rows_loads_nothing_and_names_every_bad_row(serv
     assert "on row 2 already" in result["problems"][2]["problem"]
     async with connect(server.url) as client:
         assert await orders_of(client, "T05", prefix) == []  # the good rows were not loaded either
+
+
+async def test_several_files_load_at_once_each_checked_whole_and_loaded_or_not_at_all(server: BrokerServer) -> None:
+    """Three ``orders load`` commands at once, from three admin sessions: each file is
+    checked whole before any of its orders loads, as alone — the two good files load every
+    order, the file with one bad row loads none, whichever order they run in."""
+    run = uuid.uuid4().hex[:6]
+    files = {f"c{run}-{n}": accounts for n, accounts in enumerate((["T06", "T07"], ["T08", "T09"], ["T10"]))}
+    for prefix, accounts in files.items():
+        text = basket(prefix, accounts)
+        if accounts == ["T10"]:
+            text += f"T10,{prefix}-9,NOPE,buy,1,,market,,opg\n"  # one bad row: the whole file refused
+        (import_dir(server) / f"{prefix}.csv").write_text(text)
+
+    async def load_alone(prefix: str) -> dict[str, Any]:
+        async with BrokerClient(server.url, "admin", "admin-secret") as client:
+            reply: dict[str, Any] = await client.request({"op": "admin", "command": "orders", "args": ["load", f"{prefix}.csv"]}, timeout=60)
+        return reply.get("result", reply)
+
+    results = await asyncio.gather(*(load_alone(prefix) for prefix in files))
+    good, other, bad = results
+    assert (good["ok"], good["accepted"], other["ok"], other["accepted"]) == (True, 6, True, 6), results
+    assert bad["ok"] is False and bad["bad_rows"] == 1 and bad["problems"][0]["code"] == "unknown_symbol", bad
+    async with connect(server.url) as client:
+        for prefix, accounts in files.items():
+            for account in accounts:
+                placed = await orders_of(client, account, prefix)
+                assert len(placed) == (0 if account == "T10" else 3), (account, placed)
 
 
 async def test_a_parquet_basket_with_decimal_columns_loads_exactly(server: BrokerServer, capsys: pytest.CaptureFixture[str]) -> None:
