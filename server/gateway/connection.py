@@ -83,7 +83,9 @@ class Connection:
         self.held: deque[tuple[str, Message]] = deque()  # checked commands waiting for room in flight
         self.answered = asyncio.Event()  # set whenever one of them is answered
         self.work = 0  # orders and requests handled since the connection last yielded the loop
-        self.login_pending: asyncio.Task[None] | None = None  # a login waiting for the shared nonce authority
+        # a request the connection's next frames wait for: a login at the shared nonce authority,
+        # an uploaded basket being checked off the event loop (other connections go on meanwhile)
+        self.pending: asyncio.Task[None] | None = None
         self.batch = False  # the login asked for its frames as JSON arrays of messages
 
     def send(self, frame: bytes) -> None:

@@ -219,6 +219,9 @@ class Rig:
         self.sent.clear()
         self.asked.clear()
         self.gateway.on_frame(conn, json.dumps(frame))
+        if conn.pending is not None:  # an upload's check, off the event loop
+            await conn.pending
+            conn.pending = None
         await asyncio.sleep(0)
         await asyncio.sleep(0)
         self.gateway.outbox.flush()

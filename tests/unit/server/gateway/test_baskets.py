@@ -4,10 +4,14 @@ chunks a few at a time per shard, answered once with the shards' counts added up
 from __future__ import annotations
 
 import json
+import threading
+from typing import Any
 
 import msgspec
+import pytest
 
 from model.messages import LoadOrders, OrdersLoaded
+from server.gateway.connection import Connection
 from server.gateway.core import Gateway
 from server.gateway.ratelimit import TokenBucket
 from tests.unit.server.gateway.harness import logged_in, make_gateway, replies
@@ -17,6 +21,12 @@ HEADER = "account,client_order_id,symbol,side,qty"
 
 def upload(rows: list[str], request_id: int = 5) -> str:
     return json.dumps({"op": "load_orders", "id": request_id, "csv": "\n".join([HEADER, *rows]) + "\n"})
+
+
+async def checked(conn: Connection) -> None:
+    """The upload's check, which runs off the event loop (the connection's ``pending``)."""
+    assert conn.pending is not None
+    await conn.pending
 
 
 def basket_gateway(chunk_rows: int, in_flight: int) -> tuple[Gateway, list[object]]:
@@ -37,6 +47,7 @@ async def test_an_upload_goes_out_a_few_chunks_at_a_time_and_is_answered_once_wi
     gateway, sent = basket_gateway(chunk_rows=2, in_flight=1)
     conn = logged_in(gateway)  # trader1: A1 and A2 (both on shard 1)
     gateway.on_frame(conn, upload([f"A{1 + i % 2},c{i},IBM,buy,1" for i in range(7)]))
+    await checked(conn)
     gateway.outbox.flush()
     for expected in range(1, 5):
         chunks = [m for m in sent if isinstance(m, LoadOrders)]
@@ -54,6 +65,7 @@ async def test_an_upload_with_a_bad_row_or_another_users_account_sends_nothing()
     gateway, sent = basket_gateway(chunk_rows=100, in_flight=2)
     conn = logged_in(gateway)
     gateway.on_frame(conn, upload(["A1,c1,IBM,buy,1", "B1,c2,IBM,buy,1", "A2,c3,IBM,buy,1.5e1"]))
+    await checked(conn)
     gateway.outbox.flush()
     assert sent == []
     [refused] = replies(conn)
@@ -69,6 +81,7 @@ async def test_an_upload_counts_one_request_per_order_against_the_rate_limit() -
     conn = logged_in(gateway)
     conn.bucket = TokenBucket(3, 3)
     gateway.on_frame(conn, upload([f"A1,c{i},IBM,buy,1" for i in range(5)]))
+    await checked(conn)
     gateway.outbox.flush()
     assert sent == [] and replies(conn)[0]["code"] == "rate_limited"
 
@@ -77,6 +90,7 @@ async def test_a_load_waits_as_encoded_chunks_and_only_the_chunks_sent_are_decod
     gateway, sent = basket_gateway(chunk_rows=2, in_flight=1)
     conn = logged_in(gateway)
     gateway.on_frame(conn, upload([f"A1,c{i},IBM,buy,1" for i in range(7)]))
+    await checked(conn)
     gateway.outbox.flush()
     [load] = gateway.baskets.loads.values()
     [waiting] = load.waiting.values()
@@ -90,9 +104,46 @@ async def test_a_load_in_flight_shows_its_chunks_answered_of_all_in_status() -> 
     gateway, sent = basket_gateway(chunk_rows=2, in_flight=1)
     conn = logged_in(gateway)
     gateway.on_frame(conn, upload([f"A{1 + i % 2},c{i},IBM,buy,1" for i in range(7)]))
+    await checked(conn)
     gateway.outbox.flush()
     [load] = gateway.status()["baskets_progress"]
     assert (load["chunks"], load["answered"], load["rows"]) == (4, 0, 0)
     answer_all(gateway, [m for m in sent if isinstance(m, LoadOrders)][-1:])
     [load] = gateway.status()["baskets_progress"]
     assert (load["chunks"], load["answered"], load["rows"]) == (4, 1, 2)
+
+
+async def test_an_upload_is_checked_off_the_event_loop_while_other_sessions_go_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While one session's basket is being checked (held here at the check's end), another
+    session's request is read and sent on at once; the basket's chunks go out only once its
+    check is done, and a session gone meanwhile has nothing loaded."""
+    from server.gateway import core
+
+    release = threading.Event()
+    real = core._checked_upload
+
+    def held(*args: Any) -> Any:
+        checked = real(*args)
+        assert release.wait(10)
+        return checked
+
+    monkeypatch.setattr(core, "_checked_upload", held)
+    gateway, sent = basket_gateway(chunk_rows=100, in_flight=2)
+    uploader, other = logged_in(gateway, 1), logged_in(gateway, 2, "trader2")
+    gateway.on_frame(uploader, upload([f"A1,c{i},IBM,buy,1" for i in range(5)]))
+    gateway.on_frame(other, json.dumps({"op": "get_account", "id": 9, "account": "B1"}))
+    gateway.outbox.flush()
+    assert [type(m).__name__ for m in sent] == ["QueryAccount"]  # the other session's request: not held up
+    release.set()
+    await checked(uploader)
+    gateway.outbox.flush()
+    assert [m.orders.client_order_ids for m in sent if isinstance(m, LoadOrders)] == [[f"c{i}" for i in range(5)]]
+
+    release.clear()
+    gone = logged_in(gateway, 3)
+    gateway.on_frame(gone, upload(["A1,d1,IBM,buy,1"]))
+    gateway._forget(gone)  # the connection closed while its basket was checked
+    release.set()
+    await checked(gone)
+    gateway.outbox.flush()
+    assert [m.orders.client_order_ids for m in sent if isinstance(m, LoadOrders)] == [[f"c{i}" for i in range(5)]]  # nothing more

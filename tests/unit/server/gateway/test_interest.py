@@ -109,10 +109,10 @@ async def test_a_login_replayed_on_another_gateway_is_refused() -> None:
     frame = login_frame("trader1", nonce="once")
     a, b = connection(first, 1), connection(other, 1)
     first.on_frame(a, frame)
-    await a.login_pending  # type: ignore[misc]
+    await a.pending  # type: ignore[misc]
     assert replies(a)[-1]["ok"] is True
     other.on_frame(b, frame)  # the very same signed frame, on the other gateway
-    await b.login_pending  # type: ignore[misc]
+    await b.pending  # type: ignore[misc]
     refusal = replies(b)[-1]
     assert refusal["code"] == "not_authenticated" and "nonce already used" in refusal["message"]
     assert b.user is None
@@ -126,7 +126,7 @@ async def test_an_authority_that_cannot_be_asked_refuses_the_login() -> None:
     gateway.nonces = down
     conn = connection(gateway, 1)
     gateway.on_frame(conn, login_frame("trader1"))
-    await conn.login_pending  # type: ignore[misc]
+    await conn.pending  # type: ignore[misc]
     assert replies(conn)[-1]["code"] == "not_authenticated" and conn.user is None
     await asyncio.sleep(0)
 
