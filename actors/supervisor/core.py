@@ -154,9 +154,11 @@ class SupervisorState(Dispatcher):
         self.out.to(ACCOUNT, ALL, msgspec.structs.replace(command, strike=strike))
 
     def _open_account(self, command: OpenAccount, now: int) -> None:
-        self.loaded[command.account] = command.group
+        # the tenant first: a basket's check reads these from a thread (``_tenant_of``), and an
+        # account in ``loaded`` without its entry here would pass as the default tenant's
         if command.tenant and command.tenant != DEFAULT_TENANT:
             self.loaded_tenants[command.account] = command.tenant
+        self.loaded[command.account] = command.group
         self.out.to(ACCOUNT, command.account, command)
 
     def _set_lot_method(self, command: SetLotMethod, now: int) -> None:

@@ -149,6 +149,7 @@ class Gateway:
         self.fanout = Fanout(self.connections, self.instruments, setup.config.gateway.max_channels_per_connection, self.access.tenant_of.get)
         # several gateways: the login nonces' one authority (the supervisor), given by the shell
         self.nonces: Callable[[str, str], Awaitable[bool]] | None = None
+        self.checking = asyncio.Semaphore(1)  # uploads checked in a thread, one at a time (``_load_orders``)
         self.interest = Interest(name, outbox)  # tell the shards who follows what: no report for an account nobody follows
         self.ids = itertools.count(max(since, 1))  # ids never repeat across restarts
         self.server: Server | None = None
@@ -523,10 +524,11 @@ class Gateway:
         or refused with every bad row (nothing loaded). Each order counts against the rate
         limit, as in ``new_orders``.
 
-        The check runs in a thread (``_load_checked``): some 1.5 µs a row, a tenth of a
-        second for 50,000 rows, which on the event loop would hold up every other session of
-        this gateway. This connection's next frames wait for it (``pending``), so its
-        requests still reach the shards in the order it sent them."""
+        The check runs in a thread (``_load_checked``; one basket at a time per gateway):
+        some 1.5 µs a row, a tenth of a second for 50,000 rows, which on the event loop would
+        hold up every other session of this gateway. This connection's next frames are read
+        once the load has begun (``pending``): after its first chunks, as before the check
+        moved (the rest follow as the shards answer; ``orders_loaded`` says all are in)."""
         basket_config = self.config.basket
         rules = BasketRules(
             self.instruments,
@@ -540,18 +542,23 @@ class Gateway:
 
     async def _load_checked(self, conn: Connection, csv: str, rules: BasketRules, reply: Reply) -> None:
         """``_load_orders`` once the basket is checked and split into chunks, off the loop. A
-        failure no check foresaw is answered and logged as ``_on_frame_guarded`` does."""
+        failure no check foresaw is answered ``invalid_request`` and logged on one line, as
+        ``_on_frame_guarded`` does: the connection carries on."""
         try:
-            chunked = await asyncio.to_thread(_checked_upload, csv, rules, self.outbox.router.account, self.config.basket.chunk_rows)
-        except BasketError as refused:
-            conn.send(protocol.basket_refused(refused, reply.request))
-            return
+            await self._load_when_checked(conn, csv, rules, reply)
         except Exception as failure:
-            log.error("upload check failed", conn=conn.conn_id, error=repr(failure)[:300])
+            log.error("upload failed", conn=conn.conn_id, error=repr(failure)[:300])
             conn.send(protocol.error("invalid_request", "the request could not be processed", reply.request))
-            return
+
+    async def _load_when_checked(self, conn: Connection, csv: str, rules: BasketRules, reply: Reply) -> None:
+        async with self.checking:  # one basket checked at a time: its columns' memory, once
+            try:
+                chunked = await asyncio.to_thread(_checked_upload, csv, rules, self.outbox.router.account, self.config.basket.chunk_rows)
+            except BasketError as refused:
+                conn.send(protocol.basket_refused(refused, reply.request))
+                return
         if conn.dropped or conn.conn_id not in self.connections:
-            return  # gone while its basket was checked: nothing loaded
+            return  # closed by the gateway while its basket was checked: nothing loaded
         rows, chunks = chunked
         if rows > 1 and not conn.bucket.take(rows - 1, time.monotonic_ns()):
             message = f"more than {self.config.gateway.rate_limit_per_s} requests/s (one per order); nothing loaded"

@@ -26,7 +26,6 @@ from tests.integration.helpers import cloid, final_report
 from tests.tlstools import make_certificate
 
 
-
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The certificate, master key and vault of the module's server: under pytest's own

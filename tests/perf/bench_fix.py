@@ -271,6 +271,15 @@ async def brokerd_over_fix(
 
 
 async def run(args: argparse.Namespace) -> None:
+    """``measure`` in a work folder of its own, removed afterwards whatever happens."""
+    work = Path(tempfile.mkdtemp(prefix="brokerd-bench-fix-"))
+    try:
+        await measure(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+async def measure(args: argparse.Namespace, work: Path) -> None:
     import msgspec
     import ray
 
@@ -280,7 +289,6 @@ async def run(args: argparse.Namespace) -> None:
     from tests.conftest import make_setup
     from tests.integration.test_fix_venue import start_market_maker, stop
 
-    work = Path(tempfile.mkdtemp(prefix="brokerd-bench-fix-"))
     maker, port = start_market_maker(work / "mm", "--fill-parts", "1", "--latency-ms", "0")
     ray.init(**{**RAY_INIT_DEFAULTS, "log_to_driver": False})
     session = (ROOT / "conf" / "fix" / "venue-MM1.cfg").read_text().replace("SocketConnectPort=9880", f"SocketConnectPort={port}")
@@ -316,7 +324,6 @@ async def run(args: argparse.Namespace) -> None:
         await server.stop()
         ray.shutdown()
         stop(maker)
-        shutil.rmtree(work, ignore_errors=True)
     m = {name: statistics.median(values) for name, values in results.items()}
     print()
     print(

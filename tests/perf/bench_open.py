@@ -236,7 +236,8 @@ def write_baskets(args: argparse.Namespace, symbols: list[Instrument], folder: P
 
 
 async def queue_basket(url: str, args: argparse.Namespace, names: list[str], memory: Memory) -> tuple[float, dict[str, Any]]:
-    """Load the basket files one after the other; the summed check and load times."""
+    """Load the basket files, ``--files-at-once`` of them at a time (one after the other by
+    default); the summed check and load times."""
     started = time.perf_counter()
     totals = {"accepted": 0, "check_ms": 0, "load_ms": 0}
     room = asyncio.Semaphore(args.files_at_once)
@@ -604,6 +605,17 @@ async def run(args: argparse.Namespace) -> None:
         print(f" queueing, medians: basket file {basket:,.0f} orders/s, WebSocket {websocket:,.0f} orders/s (same run), ratio {basket / websocket:.2f}")
 
 
+def at_least_one(text: str) -> int:
+    """A count of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def upload_rows(text: str) -> int:
     """``--upload``'s N: whole thousands of rows (the orders are made a thousand at a time)."""
     try:
@@ -636,7 +648,7 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument("--chunk-rows", type=int, default=None, help="[basket] chunk_rows (default: the config's)")
     parser.add_argument("--max-rows", type=int, default=None, help="[basket] max_rows (default: the config's); the orders go in as many files as it takes")
     parser.add_argument("--files", type=int, default=None, help="[basket] split the orders into this many files (max_rows raised to fit)")
-    parser.add_argument("--files-at-once", type=int, default=1, help="[basket] this many `orders load` commands at once (each from its own admin session)")
+    parser.add_argument("--files-at-once", type=at_least_one, default=1, help="[basket] this many `orders load` commands at once (each from its own admin session)")
     parser.add_argument("--settle", type=float, default=0.0, help="seconds to wait after queueing and after booking before the next memory mark")
     parser.add_argument("--probe", default=None, help="a directory: every actor dumps its memory there at each mark (BROKERD_MEMPROBE)")
     parser.add_argument("--trace", type=int, default=0, help="with --probe: tracemalloc with this many frames in every actor (slow)")

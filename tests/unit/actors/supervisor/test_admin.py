@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import pytest
 
+from actors.supervisor.actor import SupervisorActor
 from actors.supervisor.admin import AdminCommands, Supervisor
 from model.admin_commands import SERVER_COMMANDS, AdminError, Forbidden, Given, UsageError
 
@@ -197,26 +198,24 @@ def test_a_gains_report_of_a_year_that_is_not_one_is_refused_before_anything_is_
 
 
 class AccountsTop:
-    """A supervisor's accounts alone: some from the accounts file, some loaded since (the
-    default tenant's among them kept without a tenant entry, as the core keeps them)."""
+    """A supervisor's accounts alone, with the actor's own look-ups (``_tenant_of``,
+    ``_all_accounts``, its ``seed_tenants`` made as its ``__init__`` makes them): some from
+    the accounts file, some loaded since (the default tenant's kept without a tenant entry,
+    as the core keeps them)."""
 
     def __init__(self) -> None:
         from types import SimpleNamespace
 
-        self.seed_tenants = {"A1": "firm-a", "B1": "firm-b", "D1": "default"}
+        from model.config import AccountSeed
+
+        seeds = [AccountSeed("A1", "ops", 0, tenant="firm-a"), AccountSeed("B1", "ops", 0, tenant="firm-b"), AccountSeed("D1", "ops", 0)]
+        self.setup = SimpleNamespace(accounts=seeds)
+        self.seed_tenants = {seed.account: seed.tenant for seed in self.setup.accounts}  # as SupervisorActor.__init__
         self.core = SimpleNamespace(loaded={"A2": "", "B2": "desk", "D2": ""}, loaded_tenants={"A2": "firm-a", "B2": "firm-b"})
-
-    def _tenant_of_loaded(self, account: str) -> str:
-        return self.core.loaded_tenants.get(account, "default")
-
-    def _tenant_of(self, account: str) -> str | None:
-        from actors.supervisor.actor import SupervisorActor
-
-        return cast(Any, SupervisorActor).__ray_actor_class__._tenant_of(self, account)  # the actor's own method
-
-    def _all_accounts(self) -> list[tuple[str, str, str]]:
-        loaded = [(a, g, self._tenant_of_loaded(a)) for a, g in sorted(self.core.loaded.items())]
-        return [(a, "", t) for a, t in self.seed_tenants.items()] + loaded
+        actor = cast(Any, SupervisorActor).__ray_actor_class__
+        self._tenant_of_loaded = actor._tenant_of_loaded.__get__(self)
+        self._tenant_of = actor._tenant_of.__get__(self)
+        self._all_accounts = actor._all_accounts.__get__(self)
 
 
 def test_a_caller_s_reach_is_the_accounts_of_its_tenant_asked_one_at_a_time() -> None:

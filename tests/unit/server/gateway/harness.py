@@ -30,6 +30,9 @@ from tests.unit.keystore.support import secrets_in
 class NoSocket:
     """Where the websockets connection would be: these tests read the connection's queue."""
 
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """A close the gateway starts (``Connection.close``): nothing to tell here."""
+
 
 def commands(data: bytes) -> list[Any]:
     """A batch the gateway sent, without its announcements of who follows what

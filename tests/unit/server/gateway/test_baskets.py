@@ -3,6 +3,7 @@ chunks a few at a time per shard, answered once with the shards' counts added up
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from typing import Any
@@ -114,16 +115,20 @@ async def test_a_load_in_flight_shows_its_chunks_answered_of_all_in_status() -> 
 
 
 async def test_an_upload_is_checked_off_the_event_loop_while_other_sessions_go_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    """While one session's basket is being checked (held here at the check's end), another
-    session's request is read and sent on at once; the basket's chunks go out only once its
-    check is done, and a session gone meanwhile has nothing loaded."""
+    """While one session's basket is being checked — in a thread, held there at the check's
+    end — another session's request is read and sent on at once; the basket's chunks go out
+    only once its check is done; a connection the gateway closes meanwhile has nothing
+    loaded."""
     from server.gateway import core
 
-    release = threading.Event()
+    started, release = threading.Event(), threading.Event()
+    loop_thread = threading.get_ident()
     real = core._checked_upload
 
     def held(*args: Any) -> Any:
+        assert threading.get_ident() != loop_thread  # not on the event loop's thread
         checked = real(*args)
+        started.set()
         assert release.wait(10)
         return checked
 
@@ -131,6 +136,7 @@ async def test_an_upload_is_checked_off_the_event_loop_while_other_sessions_go_o
     gateway, sent = basket_gateway(chunk_rows=100, in_flight=2)
     uploader, other = logged_in(gateway, 1), logged_in(gateway, 2, "trader2")
     gateway.on_frame(uploader, upload([f"A1,c{i},IBM,buy,1" for i in range(5)]))
+    assert await asyncio.to_thread(started.wait, 10)  # checked, and held in its thread
     gateway.on_frame(other, json.dumps({"op": "get_account", "id": 9, "account": "B1"}))
     gateway.outbox.flush()
     assert [type(m).__name__ for m in sent] == ["QueryAccount"]  # the other session's request: not held up
@@ -139,11 +145,33 @@ async def test_an_upload_is_checked_off_the_event_loop_while_other_sessions_go_o
     gateway.outbox.flush()
     assert [m.orders.client_order_ids for m in sent if isinstance(m, LoadOrders)] == [[f"c{i}" for i in range(5)]]
 
+    started.clear()
     release.clear()
-    gone = logged_in(gateway, 3)
-    gateway.on_frame(gone, upload(["A1,d1,IBM,buy,1"]))
-    gateway._forget(gone)  # the connection closed while its basket was checked
+    closed = logged_in(gateway, 3)
+    gateway.on_frame(closed, upload(["A1,d1,IBM,buy,1"]))
+    assert await asyncio.to_thread(started.wait, 10)
+    closed.close(1008, "too slow")  # the gateway closes it while its basket is checked
     release.set()
-    await checked(gone)
+    await checked(closed)
     gateway.outbox.flush()
     assert [m.orders.client_order_ids for m in sent if isinstance(m, LoadOrders)] == [[f"c{i}" for i in range(5)]]  # nothing more
+
+
+async def test_a_failure_after_the_check_is_answered_and_the_connection_carries_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Something no check foresaw failing once the basket is checked: the upload is answered
+    ``invalid_request``, nothing loads, and the connection's next request is served."""
+    gateway, sent = basket_gateway(chunk_rows=100, in_flight=2)
+    conn = logged_in(gateway)
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("no chunks today")
+
+    monkeypatch.setattr(gateway.baskets, "start", broken)
+    gateway.on_frame(conn, upload(["A1,c1,IBM,buy,1"]))
+    await checked(conn)
+    gateway.outbox.flush()
+    [answer] = replies(conn)
+    assert (answer["id"], answer["code"]) == (5, "invalid_request") and sent == []
+    gateway.on_frame(conn, json.dumps({"op": "get_account", "id": 6, "account": "A1"}))
+    gateway.outbox.flush()
+    assert [type(m).__name__ for m in sent] == ["QueryAccount"]
