@@ -281,10 +281,20 @@ class Gateway:
         try:
             self.on_frame(conn, frame)
         except Exception as failure:
-            trace = traceback.extract_tb(failure.__traceback__)[-1:]
-            where = f"{trace[0].filename}:{trace[0].lineno}" if trace else ""
-            log.error("request failed", conn=conn.conn_id, error=repr(failure)[:300], where=where)
-            conn.send(protocol.error("invalid_request", "the request could not be processed"))
+            self._failed(conn, failure)
+
+    @staticmethod
+    def _failed(conn: Connection, failure: Exception, request_id: bytes = b"") -> None:
+        """The last resort for a request: logged on one line (what and where, no traceback),
+        answered ``invalid_request``; the connection carries on."""
+        trace = traceback.extract_tb(failure.__traceback__)[-1:]
+        where = f"{trace[0].filename}:{trace[0].lineno}" if trace else ""
+        log.error("request failed", conn=conn.conn_id, error=repr(failure)[:300], where=where)
+        conn.send(protocol.error("invalid_request", "the request could not be processed", request_id))
+
+    def _here(self, conn: Connection) -> bool:
+        """Whether ``conn`` is still served: not closed by the gateway, not forgotten."""
+        return not conn.dropped and conn.conn_id in self.connections
 
     def on_frame(self, conn: Connection, frame: str | bytes) -> None:
         self.requests += 1
@@ -342,7 +352,7 @@ class Gateway:
         except Exception as failure:  # the supervisor restarting, or gone
             log.warning("login nonce not checked", conn=conn.conn_id, error=repr(failure)[:200])
             fresh = None
-        if not conn.dropped and conn.conn_id in self.connections:
+        if self._here(conn):
             self._login(conn, request, request_id, wall_ms, fresh)
 
     def _note_refused_order(self, conn: Connection, fields: protocol.OrderFields, code: str, text: str) -> None:
@@ -542,13 +552,12 @@ class Gateway:
 
     async def _load_checked(self, conn: Connection, csv: str, rules: BasketRules, reply: Reply) -> None:
         """``_load_orders`` once the basket is checked and split into chunks, off the loop. A
-        failure no check foresaw is answered ``invalid_request`` and logged on one line, as
-        ``_on_frame_guarded`` does: the connection carries on."""
+        failure no check foresaw goes to ``_failed``, as a frame's does: the connection
+        carries on."""
         try:
             await self._load_when_checked(conn, csv, rules, reply)
         except Exception as failure:
-            log.error("upload failed", conn=conn.conn_id, error=repr(failure)[:300])
-            conn.send(protocol.error("invalid_request", "the request could not be processed", reply.request))
+            self._failed(conn, failure, reply.request)
 
     async def _load_when_checked(self, conn: Connection, csv: str, rules: BasketRules, reply: Reply) -> None:
         async with self.checking:  # one basket checked at a time: its columns' memory, once
@@ -557,7 +566,7 @@ class Gateway:
             except BasketError as refused:
                 conn.send(protocol.basket_refused(refused, reply.request))
                 return
-        if conn.dropped or conn.conn_id not in self.connections:
+        if not self._here(conn):
             return  # closed by the gateway while its basket was checked: nothing loaded
         rows, chunks = chunked
         if rows > 1 and not conn.bucket.take(rows - 1, time.monotonic_ns()):
@@ -566,7 +575,7 @@ class Gateway:
             return
 
         def done(summary: Summary) -> None:
-            if not conn.dropped and conn.conn_id in self.connections:
+            if self._here(conn):
                 conn.send(protocol.encode({"type": "orders_loaded", **summary}, reply.request))
 
         self.baskets.start(chunks, reply, done)
