@@ -37,6 +37,37 @@ def day_start_ns(day: int, timezone: str) -> int:
     return (start - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
+class LocalDays:
+    """``trading_day`` for a stream of times in one zone (every quote an InstrumentActor
+    takes asks the day of its own time): the last answer's day is kept with its bounds, so a
+    time within them is answered by two comparisons.
+
+    Guarantees: ``day(ts_ns) == trading_day(ts_ns, timezone)`` for every time. A day is kept
+    only when the zone's offset from UTC is the same at its first and its last second (no
+    clock change in it), so its local date is the whole of ``[start, end)``; a day with a
+    clock change is asked of ``trading_day`` each time."""
+
+    __slots__ = ("timezone", "_day", "_start", "_end")
+
+    def __init__(self, timezone: str) -> None:
+        self.timezone = timezone
+        self._day = 0
+        self._start = self._end = 0  # empty: nothing kept yet
+
+    def day(self, ts_ns: int) -> int:
+        if self._start <= ts_ns < self._end:
+            return self._day
+        day = trading_day(ts_ns, self.timezone)
+        start, end = day_start_ns(day, self.timezone), day_start_ns(day + 1, self.timezone)
+        if start <= ts_ns < end and _offset(start, self.timezone) == _offset(end - 1, self.timezone):
+            self._day, self._start, self._end = day, start, end
+        return day
+
+
+def _offset(ts_ns: int, timezone: str) -> timedelta | None:
+    return datetime.fromtimestamp(ts_ns // NS_PER_SECOND, _zone(timezone)).utcoffset()
+
+
 def parse_iso_day(text: str) -> date:
     """A date written exactly ``YYYY-MM-DD`` (``date.fromisoformat`` alone also takes
     ``20250102`` and other forms), or ``ValueError``; each caller words its own refusal."""

@@ -80,7 +80,7 @@ class BarWriter:
         covered = self.covered.get(symbol)
         if covered is None:
             covered = self._resume(symbol)
-        day = trading_day(now, self.timezone)
+        day = self.builder.local_days.day(now)
         if now < covered or day <= self.last_day[symbol]:
             return False
         pending = self.pending.pop(symbol, None)

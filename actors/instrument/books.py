@@ -41,16 +41,30 @@ class Books(InstrumentBase):
         self._publish(book, now)
 
     def _consolidate(self, book: Book, now: int) -> None:
+        """The best bid (highest) and offer (lowest) over the venues' quotes, each with the
+        sizes of every venue at that price; the reference their mid on the tick. One pass
+        (every quote a venue sends comes here)."""
         self.nbbo_seen = None  # the quotes changed: the NBBO crossing worked out is no more (``internal.py``)
-        bids = [(q.bid, q.bid_size) for q in book.quotes.values() if q.bid is not None]
-        asks = [(q.ask, q.ask_size) for q in book.quotes.values() if q.ask is not None]
-        book.bid = max(price for price, _ in bids) if bids else None
-        book.bid_size = sum(size for price, size in bids if price == book.bid)
-        book.ask = min(price for price, _ in asks) if asks else None
-        book.ask_size = sum(size for price, size in asks if price == book.ask)
-        if book.bid is not None and book.ask is not None:
+        bid: int | None = None
+        ask: int | None = None
+        bid_size = ask_size = 0
+        for quote in book.quotes.values():
+            price = quote.bid
+            if price is not None:
+                if bid is None or price > bid:
+                    bid, bid_size = price, quote.bid_size
+                elif price == bid:
+                    bid_size += quote.bid_size
+            price = quote.ask
+            if price is not None:
+                if ask is None or price < ask:
+                    ask, ask_size = price, quote.ask_size
+                elif price == ask:
+                    ask_size += quote.ask_size
+        book.bid, book.bid_size, book.ask, book.ask_size = bid, bid_size, ask, ask_size
+        if bid is not None and ask is not None:
             tick = book.instrument.tick_size
-            book.reference = (book.bid + book.ask) // 2 // tick * tick
+            book.reference = (bid + ask) // 2 // tick * tick
         self._publish(book, now)
 
     def take_marks(self) -> list[MarketUpdate]:

@@ -27,6 +27,7 @@ import msgspec
 import numpy as np
 
 from model import fixed
+from model.calendar import LocalDays
 
 NS_PER_MINUTE = 60 * 1_000_000_000
 COLUMNS = ("date", "symbol", "open", "high", "low", "close", "volume")
@@ -71,6 +72,10 @@ class BarBuilder:
     timezone: str = "America/New_York"
     minutes: dict[str, _Open] = field(default_factory=dict)
     days: dict[str, _Open] = field(default_factory=dict)
+    local_days: LocalDays = field(init=False, repr=False, compare=False)  # each price's day, remembered
+
+    def __post_init__(self) -> None:
+        self.local_days = LocalDays(self.timezone)
 
     def quote(self, symbol: str, bid: int | None, ask: int | None, now: int) -> list[Bar]:
         if not bid or not ask or bid <= 0 or ask <= 0:
@@ -95,19 +100,22 @@ class BarBuilder:
         return closed
 
     def _take(self, symbol: str, price: int, qty: int, now: int) -> list[Bar]:
-        from model.calendar import trading_day  # the tz database only when bars are built
-
         closed: list[Bar] = []
-        for bars, start in ((self.minutes, now // NS_PER_MINUTE * NS_PER_MINUTE), (self.days, trading_day(now, self.timezone))):
-            bar = bars.get(symbol)
-            if bar is not None and bar.start != start:
-                closed.append(_bar(symbol, bar))
-                bar = None
-            if bar is None:
-                bars[symbol] = _Open(start, price, price, price, price, qty)
-            else:
-                bar.take(price, qty)
+        _into(self.minutes, symbol, now - now % NS_PER_MINUTE, price, qty, closed)
+        _into(self.days, symbol, self.local_days.day(now), price, qty, closed)
         return closed
+
+
+def _into(bars: dict[str, _Open], symbol: str, start: int, price: int, qty: int, closed: list[Bar]) -> None:
+    """A price into ``symbol``'s open bar of the period ``start``; the bar of an earlier
+    period is closed (into ``closed``) and a new one opened."""
+    bar = bars.get(symbol)
+    if bar is None or bar.start != start:
+        if bar is not None:
+            closed.append(_bar(symbol, bar))
+        bars[symbol] = _Open(start, price, price, price, price, qty)
+    else:
+        bar.take(price, qty)
 
 
 def _bar(symbol: str, bar: _Open) -> Bar:

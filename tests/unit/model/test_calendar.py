@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime
 
 import pytest
 
-from model.calendar import NS_PER_SECOND, trading_day
+from model.calendar import NS_PER_SECOND, LocalDays, day_start_ns, trading_day
 
 
 def ns(year: int, month: int, day: int, hour: int, minute: int = 0) -> int:
@@ -46,3 +47,43 @@ def test_daylight_saving_moves_the_local_midnight() -> None:
 def test_sub_second_parts_of_a_moment_do_not_change_its_day() -> None:
     moment = ns(2025, 3, 14, 4)
     assert trading_day(moment + NS_PER_SECOND - 1, "America/New_York") == trading_day(moment, "America/New_York")
+
+
+@pytest.mark.parametrize(
+    "zone",
+    [
+        "America/New_York",
+        "Asia/Tokyo",
+        "UTC",
+        "America/Sao_Paulo",  # until 2019 its clocks went back from midnight to 23:00 of the day before
+        "America/Santiago",  # clock changes at midnight
+        "America/Havana",  # clock changes at 00:00 and 01:00
+        "Australia/Lord_Howe",  # half-hour changes
+    ],
+)
+def test_local_days_answer_as_trading_day_for_every_time_forwards_and_back(zone: str) -> None:
+    # every 7 min 13 s through 2018 and 2019 (a clock change on each side of every
+    # midnight's kind), then the same moments shuffled, so the kept day is left both ways
+    start, end = ns(2018, 1, 1, 0), ns(2020, 1, 1, 0)
+    moments = list(range(start, end, 433 * NS_PER_SECOND))
+    days = LocalDays(zone)
+    assert [days.day(moment) for moment in moments] == [trading_day(moment, zone) for moment in moments]
+    random.Random(3).shuffle(moments)
+    sample = moments[:20_000]
+    assert [days.day(moment) for moment in sample] == [trading_day(moment, zone) for moment in sample]
+    # the last nanosecond before each local midnight of the two years, and the first of it
+    first = trading_day(start, zone)
+    for day in range(first, first + 730):
+        for edge in (day_start_ns(day, zone) - 1, day_start_ns(day, zone)):
+            assert days.day(edge) == trading_day(edge, zone)
+
+
+def test_local_days_answer_as_trading_day_where_a_local_date_comes_back() -> None:
+    # St. John's put its clocks back at 00:01 until 2011: on 2006-10-29 the local date went
+    # from the 28th to the 29th for a minute, back to the 28th for an hour, then to the 29th
+    zone = "America/St_Johns"
+    utc = [ns(2006, 10, 29, 4), ns(2006, 10, 29, 2, 40), ns(2006, 10, 29, 2, 30), ns(2006, 10, 29, 3, 10), ns(2006, 10, 29, 3, 40), ns(2006, 10, 28, 12)]
+    assert [trading_day(moment, zone) - date(2006, 10, 28).toordinal() for moment in utc] == [1, 0, 1, 0, 1, 0]
+    for order in (utc, utc[::-1], sorted(utc)):
+        days = LocalDays(zone)
+        assert [days.day(moment) for moment in order] == [trading_day(moment, zone) for moment in order]
