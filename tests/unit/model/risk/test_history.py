@@ -108,3 +108,16 @@ def test_demo_history_is_deterministic_ends_at_the_reference_and_round_trips(tmp
     loaded = history.load_history(tmp_path / "d.csv")
     np.testing.assert_array_equal(loaded.closes, history.history_of(bars).closes)
     assert loaded.closes.shape == (30, 2)
+
+
+def test_the_demo_history_is_what_its_file_loads_to_exactly(tmp_path: Path) -> None:
+    # built straight from the bars, it must equal the written file parsed and checked: the
+    # same days, symbols and closes to the last bit, for every asset class's walk
+    prices = {f"S{index:03d}": (P(f"{3 + index * 7.31:.2f}"), kind) for index, kind in enumerate(["equity", "etf", "option", "mutual_fund"] * 25)}
+    bars = history.demo_history(prices, 120, seed=5)
+    history.write_daily_csv(tmp_path / "d.csv", bars)
+    loaded, built = history.load_history(tmp_path / "d.csv"), history.history_of(bars)
+    assert built.symbols == loaded.symbols and len(built.symbols) == 100
+    np.testing.assert_array_equal(built.days, loaded.days)
+    assert built.closes.tobytes() == loaded.closes.tobytes()
+    assert history.history_of(list(reversed(bars))).closes.tobytes() == built.closes.tobytes()  # whatever their order
