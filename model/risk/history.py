@@ -318,6 +318,8 @@ def history_of(bars: list[Bar]) -> History:
     shard builds it at its start (150,000 bars for 500 symbols: 3.4 s that way, on a slow
     machine). Those bars pass ``parse_rows``' checks by construction (positive prices, highs
     and lows that bound them, every weekday for every symbol); a test holds the two equal."""
+    if not bars:
+        raise HistoryError("demo history", ["no rows"])  # no instruments: refused as their empty file would be
     days = sorted({bar.start for bar in bars})
     symbols = tuple(sorted({bar.symbol for bar in bars}))
     day_index = {day: i for i, day in enumerate(days)}

@@ -61,15 +61,15 @@ def test_sub_second_parts_of_a_moment_do_not_change_its_day() -> None:
         "Australia/Lord_Howe",  # half-hour changes
     ],
 )
-def test_local_days_answer_as_trading_day_for_every_time_forwards_and_back(zone: str) -> None:
-    # every 7 min 13 s through 2018 and 2019 (a clock change on each side of every
-    # midnight's kind), then the same moments shuffled, so the kept day is left both ways
+def test_local_days_answer_as_trading_day_in_order_and_shuffled(zone: str) -> None:
+    # every 29 min 13 s through 2018 and 2019 (each zone's clock changes of both years), then
+    # a sample of the same moments shuffled, so the kept day is left both ways
     start, end = ns(2018, 1, 1, 0), ns(2020, 1, 1, 0)
-    moments = list(range(start, end, 433 * NS_PER_SECOND))
+    moments = list(range(start, end, 1753 * NS_PER_SECOND))
     days = LocalDays(zone)
     assert [days.day(moment) for moment in moments] == [trading_day(moment, zone) for moment in moments]
     random.Random(3).shuffle(moments)
-    sample = moments[:20_000]
+    sample = moments[:10_000]
     assert [days.day(moment) for moment in sample] == [trading_day(moment, zone) for moment in sample]
     # the last nanosecond before each local midnight of the two years, and the first of it
     first = trading_day(start, zone)
@@ -87,3 +87,16 @@ def test_local_days_answer_as_trading_day_where_a_local_date_comes_back() -> Non
     for order in (utc, utc[::-1], sorted(utc)):
         days = LocalDays(zone)
         assert [days.day(moment) for moment in order] == [trading_day(moment, zone) for moment in order]
+
+
+def test_local_days_answer_every_time_of_a_day_with_a_clock_change() -> None:
+    # New York's spring and autumn days of 2025, minute by minute, with a time of the day
+    # before or after between each (the kept day and the changing day taken in turn)
+    zone = "America/New_York"
+    days = LocalDays(zone)
+    for changed in (date(2025, 3, 9), date(2025, 11, 2)):
+        first = day_start_ns(changed.toordinal(), zone)
+        for minute in range(0, 25 * 60, 7):
+            moment = first + minute * 60 * NS_PER_SECOND
+            for asked in (moment, first - 3_600 * NS_PER_SECOND, moment + 1):
+                assert days.day(asked) == trading_day(asked, zone)

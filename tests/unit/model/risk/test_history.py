@@ -121,3 +121,5 @@ def test_the_demo_history_is_what_its_file_loads_to_exactly(tmp_path: Path) -> N
     np.testing.assert_array_equal(built.days, loaded.days)
     assert built.closes.tobytes() == loaded.closes.tobytes()
     assert history.history_of(list(reversed(bars))).closes.tobytes() == built.closes.tobytes()  # whatever their order
+    with pytest.raises(HistoryError, match="no rows"):
+        history.history_of([])  # no instruments: refused, as their empty file would be
