@@ -28,7 +28,7 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 import structlog
@@ -44,7 +44,6 @@ from keystore.masterkey import MasterKeyError
 from keystore.store import SecretInfo, StoreError
 from model import backoffice, fixed, lots, permissions
 from model.admin_commands import SERVER, AdminError, Forbidden, Given, check
-from model.basket import BasketError, BasketRules, encode_chunks, is_parquet, parse_basket, refused_rows
 from model.config import Config, ConfigError, Setup, User, check_account_symbols, parse_accounts_csv
 from model.desk import tuned
 from model.messages import AdminCancelAll, DeskControl, Message, OpenAccount, OpenMarket, SetAccountTradingState, SetKill, SetLotMethod, SetPortfolioLimits, SetTradingStatus
@@ -53,6 +52,14 @@ from model.permissions import DEFAULT_TENANT, Reach
 from model.statements import check_period, parse_day
 from model.transfers import Decision, TransferStatus
 from snapshots.files import PathRefused, concatenate_csv, confine, read_positions
+
+if TYPE_CHECKING:
+    from model.basket import BasketRules
+
+# ``model.basket`` (pyarrow with it) is imported where a basket is loaded, not here: Ray
+# imports this module in every actor process that is handed the supervisor's handle (to
+# know its class), and only the supervisor loads baskets — about 9 MB of memory and a
+# tenth of a second of each other process's start.
 
 log = structlog.get_logger("supervisor")
 
@@ -564,6 +571,8 @@ class AdminCommands(StrategyCommands):
         name) checked whole here — a bad row loads nothing and the answer lists every bad
         row — then loaded through a gateway, like the same basket uploaded there, in chunks
         each shard journals before applying. Answers with what became of the orders."""
+        from model.basket import BasketError, BasketRules, refused_rows  # (see the note on the module's imports)
+
         started = time.monotonic()
         path = self._imported(file, tenant)
         config = self.top.config
@@ -868,5 +877,7 @@ def _checked_chunks(path: Path, rules: BasketRules, shard_of: Callable[[str], st
     gateway's ``load_orders`` takes (``BasketError``: refused, nothing built). Only the
     encoded chunks outlive this call: the file's bytes, its columns and the checked basket
     are dropped here."""
+    from model.basket import encode_chunks, is_parquet, parse_basket
+
     basket = parse_basket(path.read_bytes(), str(path), rules, is_parquet(path.name))
     return encode_chunks(basket.chunks(shard_of, chunk_rows))

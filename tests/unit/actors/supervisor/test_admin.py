@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, cast
 
@@ -233,3 +235,11 @@ def test_a_caller_s_reach_is_the_accounts_of_its_tenant_asked_one_at_a_time() ->
     commands._within("A2", "firm-a")
     with pytest.raises(AdminError, match="^unknown account B1$"):  # another tenant's: answered as no account
         commands._within("B1", "firm-a")
+
+
+def test_the_supervisors_module_loads_no_basket_reader_until_a_basket_is_loaded() -> None:
+    # every actor process that is handed the supervisor's handle imports its module (Ray
+    # loads the class); only the supervisor reads baskets, so pyarrow waits for one
+    probe = "import sys, actors.account.actor, actors.instrument.actor, actors.supervisor.actor; print(sorted(m for m in sys.modules if m.split('.')[0] == 'pyarrow' or m.startswith('model.basket')))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
