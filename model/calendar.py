@@ -24,7 +24,12 @@ def trading_day(ts_ns: int, timezone: str) -> int:
     """The proleptic Gregorian ordinal of the local date of ``ts_ns`` (ns since the epoch)
     in ``timezone``. Pure and deterministic (given the same tz database). Remembered: every
     order of a turn asks it for the turn's one time (a basket's chunk: thousands of times)."""
-    return datetime.fromtimestamp(ts_ns // NS_PER_SECOND, _zone(timezone)).date().toordinal()
+    return _local(ts_ns, timezone).date().toordinal()
+
+
+def _local(ts_ns: int, timezone: str) -> datetime:
+    """The local time of ``ts_ns`` in ``timezone``, to the second."""
+    return datetime.fromtimestamp(ts_ns // NS_PER_SECOND, _zone(timezone))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -60,10 +65,10 @@ class LocalDays:
     def day(self, ts_ns: int) -> int:
         if self._start <= ts_ns < self._end:
             return self._day
+        day = trading_day(ts_ns, self.timezone)
         changing_start, changing_end = self._changing
         if changing_start <= ts_ns < changing_end:
-            return trading_day(ts_ns, self.timezone)
-        day = trading_day(ts_ns, self.timezone)
+            return day
         start, end = day_start_ns(day, self.timezone), day_start_ns(day + 1, self.timezone)
         if start <= ts_ns < end:
             if _offset(start, self.timezone) == _offset(end - 1, self.timezone):
@@ -74,7 +79,7 @@ class LocalDays:
 
 
 def _offset(ts_ns: int, timezone: str) -> timedelta | None:
-    return datetime.fromtimestamp(ts_ns // NS_PER_SECOND, _zone(timezone)).utcoffset()
+    return _local(ts_ns, timezone).utcoffset()
 
 
 def parse_iso_day(text: str) -> date:
