@@ -134,7 +134,9 @@ class VenueState(Dispatcher):
 
     def _emit(self, events: list[VenueEvent]) -> None:
         for event in events:
-            if isinstance(event, VenueReport):
+            if event.__class__ is VenueQuote:  # most of what a venue says: every symbol's quote, every tick
+                self.out.to(INSTRUMENT, event.symbol, event)
+            elif isinstance(event, VenueReport):
                 symbol = self.child_symbols.get(event.child_id)
                 if symbol is None:
                     log.warning("report for unknown child", venue=self.name, child_id=event.child_id)
@@ -142,8 +144,6 @@ class VenueState(Dispatcher):
                 self.out.to(INSTRUMENT, symbol, event)
                 if event.kind in _FINAL or event.done:
                     del self.child_symbols[event.child_id]
-            elif isinstance(event, VenueQuote):
-                self.out.to(INSTRUMENT, event.symbol, event)
             elif isinstance(event, VenueSessionChanged):
                 self.out.to(INSTRUMENT, ALL, event)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import msgspec
 import pytest
 from hypothesis import given
@@ -19,6 +21,7 @@ from adapters.sim.quotes import (
     random_walk,
     round_to_tick,
     starting_mid,
+    uniform,
 )
 from model import fixed
 from model.config import SimSection
@@ -137,3 +140,40 @@ def test_after_a_long_pause_only_the_latest_ticks_are_due() -> None:
 )
 def test_round_to_tick_rounds_halves_away_from_zero(numerator: int, denominator: int, rounded: int) -> None:
     assert round_to_tick(numerator, denominator, 1) == rounded
+
+
+@pytest.mark.parametrize(("low", "high"), [(0, 0), (-5, 5), (1, 1), (250, 750), (10_000, 30_000), (-500, 500), (0, 2**40)])
+def test_uniform_draws_what_randint_draws_so_seeded_markets_are_unchanged(low: int, high: int) -> None:
+    ours, theirs = random.Random(f"7:{low}:{high}"), random.Random(f"7:{low}:{high}")
+    drawn = [uniform(ours, low, high) for _ in range(2_000)]
+    assert drawn == [theirs.randint(low, high) for _ in range(2_000)]
+    assert ours.getstate() == theirs.getstate()  # the same bits consumed: every later draw the same too
+    assert all(low <= value <= high for value in drawn)
+
+
+def test_uniform_reaches_both_ends_and_every_value_between() -> None:
+    generator = random.Random(1)
+    assert {uniform(generator, -3, 3) for _ in range(2_000)} == set(range(-3, 4))
+
+
+def test_a_walk_is_the_one_seeded_with_randint_before_uniform_came() -> None:
+    """The quote model as it was written with ``random.Random.randint``: the same books, tick
+    after tick (the sim venue's and the simulator's markets, which tests seed, unchanged)."""
+
+    def with_randint(book: Book, generator: random.Random, shape: Shape) -> None:
+        step = round_to_tick(book.mid * generator.randint(-shape.volatility_bps, shape.volatility_bps), 10_000, TICK)
+        book.mid = max(book.mid + step, MID_FLOOR_TICKS * TICK)
+        half_spread = max(TICK, round_to_tick(book.mid * shape.spread_bps, 20_000, TICK))
+        book.bid, book.ask = max(TICK, book.mid - half_spread), book.mid + half_spread
+        low = max(1, shape.quote_size // 2)
+        high = max(low, 3 * shape.quote_size // 2)
+        book.bid_size = generator.randint(low, high) * fixed.SCALE
+        book.ask_size = generator.randint(low, high) * fixed.SCALE
+
+    for symbol, shape in (("IBM", Shape()), ("AAPL", Shape(spread_bps=3, volatility_bps=40, quote_size=20_000)), ("X", Shape(quote_size=1))):
+        ours, theirs = Book(mid=fixed.parse("150")), Book(mid=fixed.parse("150"))
+        ours_generator, theirs_generator = random_walk(7, symbol), random_walk(7, symbol)
+        for _ in range(500):
+            next_quote(ours, ours_generator, TICK, shape)
+            with_randint(theirs, theirs_generator, shape)
+            assert ours == theirs

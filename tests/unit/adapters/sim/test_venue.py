@@ -308,7 +308,7 @@ def test_a_tick_trades_exactly_as_trying_every_resting_order_in_turn(orders: lis
         events: list[VenueEvent] = []
         for symbol, book in venue._books.items():
             next_quote(book, venue._random[symbol], venue._instruments[symbol].tick_size, venue._config)
-            events.append(venue._quote(symbol, now))
+            events.append(venue._quote(symbol, book, now))
         for queue in venue._queues.values():
             for child_id in list(queue):
                 events.extend(venue._fill_resting(venue._orders[child_id], now))
