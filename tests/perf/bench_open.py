@@ -2,7 +2,7 @@
 
     python tests/perf/bench_open.py [--orders 1000000] [--symbols 500] [--accounts 100000] [--repeats 1] [--basket | --basket-only]
         [--upload N] [--batch] [--files N | --max-rows N] [--settle S] [--probe DIR [--trace N] [--trim]]
-        [--audit-off] [--alerts-off] [--failover]
+        [--audit-off] [--alerts-off] [--failover] [--idle S]
 
 An advisor's ``--accounts`` accounts queue ``--orders`` market orders for the open
 (fractional quantities and notional amounts, buys and sells, spread over ``--symbols``
@@ -33,6 +33,11 @@ the cycle costs, a figure that a busy machine bends far less than the wall clock
 same for queueing (``queue_cpu_us``: every process's CPU from the first order sent until
 every order is held, per order; ``bench_cpu_us``: this process's own — its clients and the
 memory sampler — on the same cores).
+
+``--idle S``: before queueing, the started server (from 5 s after its start) is left S seconds with nothing to do but
+the sim venue's quotes (``--symbols`` symbols every 50 ms: 10,000 quotes a second at 500),
+and the CPU seconds each process spends, per 10 s, is printed (``idle_cpu_s``: all of them)
+— the time every order path shares the cores with.
 
 Baseline in the same run: the time to append as many allocation records (a msgpack tuple
 of order id, account, qty, price, cash each) raw into an LMDB file, 1,000 per fsynced
@@ -487,6 +492,9 @@ async def in_process(setup: Setup) -> AsyncIterator[str]:
         await server.stop()
 
 
+IDLE_AFTER_START_S = 5.0  # ``--idle`` measures from this long after the start (the shards' first marks, the demo history)
+
+
 async def one_server(args: argparse.Namespace, basket: bool, serve: Serve = in_process) -> dict[str, float]:
     """One fresh server: queue the orders (over WebSocket, or from a basket file), open,
     allocate and book; the same-run raw LMDB baseline after it. ``serve`` starts the server
@@ -504,7 +512,14 @@ async def one_server(args: argparse.Namespace, basket: bool, serve: Serve = in_p
     memory.task = asyncio.get_running_loop().create_task(memory.sample())
     memory.mark("started")
     extra: dict[str, float] = {}
+    idle_cpu: dict[str, float] = {}
     try:
+        if args.idle:  # the server with nothing to do but the venue's quotes, once its start has settled
+            await asyncio.sleep(IDLE_AFTER_START_S)
+            idle_before = cpu_seconds()
+            await asyncio.sleep(args.idle)
+            idle_cpu = {name: seconds * 10 / args.idle for name, seconds in cpu_spent(idle_before, cpu_seconds()).items()}
+            extra["idle_cpu_s"] = sum(idle_cpu.values())
         queue_cpu_before, own_before = cpu_seconds(), time.process_time()
         started = time.perf_counter()
         if basket:
@@ -542,6 +557,9 @@ async def one_server(args: argparse.Namespace, basket: bool, serve: Serve = in_p
     shutil.rmtree(data_dir, ignore_errors=True)
     print(f"  largest processes (peak resident: anonymous + file-backed): {memory.largest()}", flush=True)
     print(memory.table(args.orders), flush=True)
+    if idle_cpu:
+        print("  CPU seconds per 10 s idle under the venue's quotes (before queueing), by process: "
+              + ", ".join(f"{name} {seconds:.2f}" for name, seconds in sorted(idle_cpu.items(), key=lambda item: -item[1]) if seconds >= 0.01), flush=True)
     print("  CPU seconds queueing (until every order is held), by process: "
           + ", ".join(f"{name} {seconds:.2f}" for name, seconds in sorted(queue_cpu.items(), key=lambda item: -item[1]) if seconds >= 0.05), flush=True)
     print("  CPU seconds in the cycle (open → booked), by process: "
@@ -649,6 +667,7 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument("--max-rows", type=int, default=None, help="[basket] max_rows (default: the config's); the orders go in as many files as it takes")
     parser.add_argument("--files", type=int, default=None, help="[basket] split the orders into this many files (max_rows raised to fit)")
     parser.add_argument("--files-at-once", type=at_least_one, default=1, help="[basket] this many `orders load` commands at once (each from its own admin session)")
+    parser.add_argument("--idle", type=float, default=0.0, help="seconds to measure the started server idle under the venue's quotes, before queueing (idle_cpu_s: CPU seconds per 10 s, every process)")
     parser.add_argument("--settle", type=float, default=0.0, help="seconds to wait after queueing and after booking before the next memory mark")
     parser.add_argument("--probe", default=None, help="a directory: every actor dumps its memory there at each mark (BROKERD_MEMPROBE)")
     parser.add_argument("--trace", type=int, default=0, help="with --probe: tracemalloc with this many frames in every actor (slow)")
