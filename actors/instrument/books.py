@@ -8,6 +8,8 @@ from actors.runtime.outputs import ALL, GATEWAY
 from model.enums import AssetClass
 from model.messages import MarketUpdate, QuoteEvent, SetTradingStatus, VenueQuote
 
+_MUTUAL_FUND = AssetClass.MUTUAL_FUND  # read on every quote, bound once (model/enums.py says why)
+
 
 class Books(InstrumentBase):
     """Guarantees: the consolidated quote is the highest bid and the lowest offer over the
@@ -21,7 +23,7 @@ class Books(InstrumentBase):
     def _take_quote(self, quote: VenueQuote, now: int) -> Book | None:
         """The book the quote changed, or ``None`` when it changes none."""
         book = self.books.get(quote.symbol)
-        if book is None or book.instrument.asset_class is AssetClass.MUTUAL_FUND:
+        if book is None or book.instrument.asset_class is _MUTUAL_FUND:
             return None  # a fund trades only at its NAV: a venue's bid or ask for it means nothing here
         book.quotes[quote.venue] = quote
         self._consolidate(book, now)
@@ -86,7 +88,7 @@ class Books(InstrumentBase):
     def _publish(self, book: Book, now: int) -> None:
         symbol = book.instrument.symbol
         self.marks_out[symbol] = _mark(book, now)
-        if book.instrument.asset_class is AssetClass.MUTUAL_FUND:
+        if book.instrument.asset_class is _MUTUAL_FUND:
             # no bid or ask (it fills only at the NAV struck): its quote is the last NAV, once there is one
             if book.nav is not None:
                 self.out.to(GATEWAY, ALL, QuoteEvent(symbol, None, 0, None, 0, now, nav=book.nav))

@@ -47,7 +47,7 @@ class Bar(msgspec.Struct, frozen=True, array_like=True):
     volume: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Open:
     start: int
     open: int
@@ -57,8 +57,14 @@ class _Open:
     volume: int = 0
 
     def take(self, price: int, qty: int) -> None:
-        self.high, self.low, self.close = max(self.high, price), min(self.low, price), price
-        self.volume += qty
+        """One more price (every quote's mid comes here, twice: its minute and its day)."""
+        if price > self.high:
+            self.high = price
+        elif price < self.low:  # not above the high, so at most the high: low <= high holds
+            self.low = price
+        self.close = price
+        if qty:
+            self.volume += qty
 
 
 @dataclass

@@ -3,6 +3,7 @@ the demo history the same on every run."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from model import fixed
+from model.calendar import LocalDays
 from model.risk import history
 from model.risk.history import NS_PER_MINUTE, Bar, BarBuilder, HistoryError
 
@@ -32,6 +34,42 @@ def test_bars_from_quotes_and_trades_close_once_per_period() -> None:
     daily = [bar for bar in rest if bar.start < 10**7]
     assert daily and daily[0].open == P("100") and daily[0].high == P("103") and daily[0].volume == P("6")
     assert builder.close() == []
+
+
+def test_bars_hold_each_period_s_first_highest_lowest_and_last_price_and_its_volume() -> None:
+    """Thousands of prices of two symbols, in time order over a few minutes and two days,
+    against each period's bar worked out plainly from the prices in it."""
+    rng = random.Random(5)
+    builder = BarBuilder()
+    closed: list[Bar] = []
+    seen: list[tuple[str, int, int, int]] = []  # symbol, time, price, qty
+    now = DAY0
+    for n in range(4_000):
+        now += 13 * 3_600 * 1_000_000_000 if n % 1_000 == 999 else rng.choice((1, 1_000, 7_000_000_000))
+        symbol = rng.choice(("IBM", "AAPL"))
+        price, qty = P("100") + rng.randint(-500, 500) * P("0.01"), rng.choice((0, 0, P("1"), P("2.5")))
+        closed += builder.trade(symbol, price, qty, now) if qty else builder.quote(symbol, price - P("0.01"), price + P("0.01"), now)
+        seen.append((symbol, now, price, qty))
+    closed += builder.close()
+    minute_bars = sorted((bar for bar in closed if bar.start >= NS_PER_MINUTE), key=lambda bar: (bar.symbol, bar.start))
+    periods: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    for symbol, at, price, qty in seen:
+        periods.setdefault((symbol, at - at % NS_PER_MINUTE), []).append((price, qty))
+    plain = [
+        Bar(symbol, start, prices[0][0], max(p for p, _ in prices), min(p for p, _ in prices), prices[-1][0], sum(q for _, q in prices))
+        for (symbol, start), prices in sorted(periods.items())
+    ]
+    assert minute_bars == plain
+    days = LocalDays(builder.timezone)
+    daily: dict[tuple[str, int], list[Bar]] = {}
+    for bar in minute_bars:
+        daily.setdefault((bar.symbol, days.day(bar.start)), []).append(bar)
+    plain_days = [
+        Bar(symbol, day, bars[0].open, max(b.high for b in bars), min(b.low for b in bars), bars[-1].close, sum(b.volume for b in bars))
+        for (symbol, day), bars in sorted(daily.items())
+    ]
+    assert sorted((bar for bar in closed if bar.start < NS_PER_MINUTE), key=lambda bar: (bar.symbol, bar.start)) == plain_days
+    assert len(plain_days) >= 6  # two symbols, three days or more
 
 
 def _csv(tmp_path: Path, rows: list[str]) -> Path:
