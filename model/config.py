@@ -333,6 +333,10 @@ class SimSection(_Section, frozen=True):
     start_state: SessionState = SessionState.OPEN
     session_length_s: int = 0  # 0: stays open until told otherwise
 
+    def __post_init__(self) -> None:
+        if self.spread_bps < 0 or self.volatility_bps < 0 or self.quote_size < 1:
+            raise ValueError("sim: spread_bps and volatility_bps must not be negative, quote_size at least 1")
+
 
 class CrossingSection(_Section, frozen=True):
     """Internal crossing (docs/liquidity.md): a marketable client order is matched against

@@ -114,17 +114,20 @@ def next_quote(book: Book, generator: random.Random, tick: int, shape: QuoteShap
 
 
 def uniform(generator: random.Random, low: int, high: int) -> int:
-    """An integer drawn uniformly from ``[low, high]`` (``low <= high``): ``low`` plus the
-    first draw of ``k`` random bits (``generator.getrandbits(k)``, ``k`` the bit length of
-    the width ``high - low + 1``) that falls below the width.
+    """An integer drawn uniformly from ``[low, high]``: ``low`` plus the first draw of ``k``
+    random bits (``generator.getrandbits(k)``, ``k`` the bit length of the width
+    ``high - low + 1``) that falls below the width. ``ValueError`` for an empty range
+    (``high < low``), as ``randint`` gives.
 
-    The rule is written here so the walks are this module's, whatever a later Python does
-    to ``random``: it makes the very draws ``generator.randint(low, high)`` makes on
-    CPython 3.2 and later (``randrange``'s ``_randbelow_with_getrandbits``), so markets
-    seeded before it came are unchanged (a test compares the two); at a third of the cost —
-    ``randint`` checks its arguments and makes two more calls a draw, and the sim venue
-    draws three a quote, 10,000 quotes a second in the benchmarks."""
+    It makes the very draws ``generator.randint(low, high)`` makes on CPython 3.2 and later
+    (``randrange``'s ``_randbelow_with_getrandbits``), so markets seeded before it came are
+    unchanged (a test compares the two); and the rule being written here, a later Python's
+    ``randint`` cannot change them (the seeding and the bits stay ``random.Random``'s). At a
+    third of the cost: ``randint`` checks its arguments and makes two more calls a draw, and
+    the sim venue draws three a quote, 10,000 quotes a second in the benchmarks."""
     width = high - low + 1
+    if width < 1:
+        raise ValueError(f"empty range [{low}, {high}]")
     bits = width.bit_length()
     drawn = generator.getrandbits(bits)
     while drawn >= width:

@@ -130,14 +130,20 @@ def last_daily(path: Path) -> int | None:
 
 
 def read_minutes(path: Path) -> list[Bar]:
-    """The minute bars of one file, exactly (decimals to fixed point, never a float)."""
+    """The minute bars of one file, exactly (decimals to fixed point, never a float). A bar
+    whose low is above its open, close or high, or whose high is below them, is refused
+    with its row: a bar the ``BarBuilder`` made never is, and the open day resumes from
+    these bars (``BarBuilder.resume_day``), which takes ``low <= high`` as given."""
     bars = []
     for number, row in enumerate(_rows(path), start=1):
         try:
             symbol, start, *values = row
-            bars.append(Bar(symbol, int(start), *(fixed.parse(value) for value in values)))
+            bar = Bar(symbol, int(start), *(fixed.parse(value) for value in values))
         except (ValueError, TypeError):
             raise HistoryError(str(path), [f"row {number}: not a minute bar: {row!r}"]) from None
+        if not bar.low <= min(bar.open, bar.close) <= max(bar.open, bar.close) <= bar.high:
+            raise HistoryError(str(path), [f"row {number}: not a minute bar (low, open, close, high out of order): {row!r}"])
+        bars.append(bar)
     return bars
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import msgspec
 import numpy as np
+import pytest
 
 from actors.instrument.bars import BarWriter, Trade
 from model import fixed
@@ -19,7 +20,7 @@ from model.config import BarsSection, Config, JournalSection, ServerSection
 from model.enums import OrderType, VenueEventKind
 from model.messages import MarketUpdate, VenueQuote, VenueReport, decode_batch
 from model.risk import stored
-from model.risk.history import NS_PER_MINUTE, Bar, BarBuilder, load_bars, load_history
+from model.risk.history import NS_PER_MINUTE, Bar, BarBuilder, HistoryError, load_bars, load_history
 from tests.conftest import demo_setup
 from tests.unit.actors.instrument.test_actor import INSTRUMENTS, Feed, Shell, route, stop
 
@@ -139,6 +140,16 @@ def test_a_row_a_crash_cut_short_is_cut_off_before_the_next_append(tmp_path: Pat
     second = Bar("IBM", at(DAY1, 601), D("2"), D("3"), D("2"), D("3"), 0)
     stored.append_minutes(path, [second])
     assert load_bars(path).bars() == [first, second]
+
+
+def test_a_minute_bar_whose_low_is_above_its_high_is_refused_with_its_row(tmp_path: Path) -> None:
+    """Not a bar the writer makes: the day resumes from these bars, which must hold low <= high."""
+    path = stored.minute_path(tmp_path, "IBM", DAY1)
+    stored.append_minutes(path, [Bar("IBM", at(DAY1, 600), D("1"), D("2"), D("1"), D("2"), 0)])
+    with open(path, "a") as handle:
+        handle.write(f"IBM,{at(DAY1, 601)},1.05,1.00,1.10,1.05,0\n")
+    with pytest.raises(HistoryError, match="row 2: not a minute bar"):
+        stored.read_minutes(path)
 
 
 def test_a_symbol_that_is_no_plain_file_name_stays_in_its_folder(tmp_path: Path) -> None:

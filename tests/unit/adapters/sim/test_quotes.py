@@ -142,7 +142,7 @@ def test_round_to_tick_rounds_halves_away_from_zero(numerator: int, denominator:
     assert round_to_tick(numerator, denominator, 1) == rounded
 
 
-@pytest.mark.parametrize(("low", "high"), [(0, 0), (-5, 5), (1, 1), (250, 750), (10_000, 30_000), (-500, 500), (0, 2**40)])
+@pytest.mark.parametrize(("low", "high"), [(0, 0), (-5, 5), (1, 1), (0, 7), (0, 8), (250, 750), (10_000, 30_000), (-500, 500), (0, 2**40)])
 def test_uniform_draws_what_randint_draws_so_seeded_markets_are_unchanged(low: int, high: int) -> None:
     ours, theirs = random.Random(f"7:{low}:{high}"), random.Random(f"7:{low}:{high}")
     drawn = [uniform(ours, low, high) for _ in range(2_000)]
@@ -177,3 +177,14 @@ def test_a_walk_is_the_one_seeded_with_randint_before_uniform_came() -> None:
             next_quote(ours, ours_generator, TICK, shape)
             with_randint(theirs, theirs_generator, shape)
             assert ours == theirs
+
+
+def test_uniform_refuses_an_empty_range_as_randint_does() -> None:
+    with pytest.raises(ValueError, match="empty range"):
+        uniform(random.Random(1), 1, -1)
+
+
+@pytest.mark.parametrize("field", [{"volatility_bps": -1}, {"spread_bps": -1}, {"quote_size": 0}])
+def test_a_sim_section_that_cannot_draw_a_quote_is_refused(field: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match="sim:"):
+        SimSection(**field)
