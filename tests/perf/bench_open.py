@@ -492,6 +492,14 @@ async def in_process(setup: Setup) -> AsyncIterator[str]:
         await server.stop()
 
 
+def _seconds(text: str) -> float:
+    """A duration of ``--idle``: not negative."""
+    seconds = float(text)
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"not a duration: {text}")
+    return seconds
+
+
 IDLE_AFTER_START_S = 5.0  # ``--idle`` measures from this long after the start (the shards' first marks, the demo history)
 
 
@@ -524,7 +532,7 @@ async def one_server(args: argparse.Namespace, basket: bool, serve: Serve = in_p
         started = time.perf_counter()
         if basket:
             queued, summary = await queue_basket(url, args, names, memory)
-            extra = {"files": len(names), "check_s": summary["check_ms"] / 1000, "load_s": summary["load_ms"] / 1000}
+            extra.update({"files": len(names), "check_s": summary["check_ms"] / 1000, "load_s": summary["load_ms"] / 1000})
         else:
             queued = await queue(url, args, setup.instruments)
         memory.mark("loaded")
@@ -667,7 +675,7 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument("--max-rows", type=int, default=None, help="[basket] max_rows (default: the config's); the orders go in as many files as it takes")
     parser.add_argument("--files", type=int, default=None, help="[basket] split the orders into this many files (max_rows raised to fit)")
     parser.add_argument("--files-at-once", type=at_least_one, default=1, help="[basket] this many `orders load` commands at once (each from its own admin session)")
-    parser.add_argument("--idle", type=float, default=0.0, help="seconds to measure the started server idle under the venue's quotes, before queueing (idle_cpu_s: CPU seconds per 10 s, every process)")
+    parser.add_argument("--idle", type=_seconds, default=0.0, help="seconds to measure the started server idle under the venue's quotes, before queueing (idle_cpu_s: CPU seconds per 10 s, every process)")
     parser.add_argument("--settle", type=float, default=0.0, help="seconds to wait after queueing and after booking before the next memory mark")
     parser.add_argument("--probe", default=None, help="a directory: every actor dumps its memory there at each mark (BROKERD_MEMPROBE)")
     parser.add_argument("--trace", type=int, default=0, help="with --probe: tracemalloc with this many frames in every actor (slow)")
