@@ -464,6 +464,11 @@ def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, fl
     return spent
 
 
+def by_process(spent: dict[str, float], at_least: float = 0.05) -> str:
+    """CPU seconds by process (``cpu_spent``), the largest first, those under ``at_least`` left out."""
+    return ", ".join(f"{name} {value:.2f}" for name, value in sorted(spent.items(), key=lambda item: -item[1]) if value >= at_least)
+
+
 def used_memory() -> int:
     """The machine's memory in use: ``MemTotal − MemAvailable`` (``/proc/meminfo``)."""
     info = {}
@@ -490,14 +495,6 @@ async def in_process(setup: Setup) -> AsyncIterator[str]:
         yield url
     finally:
         await server.stop()
-
-
-def _seconds(text: str) -> float:
-    """A duration of ``--idle``: not negative."""
-    seconds = float(text)
-    if seconds < 0:
-        raise argparse.ArgumentTypeError(f"not a duration: {text}")
-    return seconds
 
 
 IDLE_AFTER_START_S = 5.0  # ``--idle`` measures from this long after the start (the shards' first marks, the demo history)
@@ -566,12 +563,9 @@ async def one_server(args: argparse.Namespace, basket: bool, serve: Serve = in_p
     print(f"  largest processes (peak resident: anonymous + file-backed): {memory.largest()}", flush=True)
     print(memory.table(args.orders), flush=True)
     if idle_cpu:
-        print("  CPU seconds per 10 s idle under the venue's quotes (before queueing), by process: "
-              + ", ".join(f"{name} {seconds:.2f}" for name, seconds in sorted(idle_cpu.items(), key=lambda item: -item[1]) if seconds >= 0.01), flush=True)
-    print("  CPU seconds queueing (until every order is held), by process: "
-          + ", ".join(f"{name} {seconds:.2f}" for name, seconds in sorted(queue_cpu.items(), key=lambda item: -item[1]) if seconds >= 0.05), flush=True)
-    print("  CPU seconds in the cycle (open → booked), by process: "
-          + ", ".join(f"{name} {seconds:.2f}" for name, seconds in sorted(cycle_cpu.items(), key=lambda item: -item[1]) if seconds >= 0.05), flush=True)
+        print(f"  CPU seconds per 10 s idle under the venue's quotes (before queueing), by process: {by_process(idle_cpu, 0.01)}", flush=True)
+    print(f"  CPU seconds queueing (until every order is held), by process: {by_process(queue_cpu)}", flush=True)
+    print(f"  CPU seconds in the cycle (open → booked), by process: {by_process(cycle_cpu)}", flush=True)
     return {
         "queue_s": queued,
         "queue_per_s": args.orders / queued,
@@ -631,6 +625,17 @@ async def run(args: argparse.Namespace) -> None:
         print(f" queueing, medians: basket file {basket:,.0f} orders/s, WebSocket {websocket:,.0f} orders/s (same run), ratio {basket / websocket:.2f}")
 
 
+def duration(text: str) -> float:
+    """A duration in seconds, not negative."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
+    return value
+
+
 def at_least_one(text: str) -> int:
     """A count of at least 1."""
     try:
@@ -675,7 +680,7 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument("--max-rows", type=int, default=None, help="[basket] max_rows (default: the config's); the orders go in as many files as it takes")
     parser.add_argument("--files", type=int, default=None, help="[basket] split the orders into this many files (max_rows raised to fit)")
     parser.add_argument("--files-at-once", type=at_least_one, default=1, help="[basket] this many `orders load` commands at once (each from its own admin session)")
-    parser.add_argument("--idle", type=_seconds, default=0.0, help="seconds to measure the started server idle under the venue's quotes, before queueing (idle_cpu_s: CPU seconds per 10 s, every process)")
+    parser.add_argument("--idle", type=duration, default=0.0, help="seconds to measure the started server idle under the venue's quotes, before queueing (idle_cpu_s: CPU seconds per 10 s, every process)")
     parser.add_argument("--settle", type=float, default=0.0, help="seconds to wait after queueing and after booking before the next memory mark")
     parser.add_argument("--probe", default=None, help="a directory: every actor dumps its memory there at each mark (BROKERD_MEMPROBE)")
     parser.add_argument("--trace", type=int, default=0, help="with --probe: tracemalloc with this many frames in every actor (slow)")
