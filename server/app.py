@@ -42,7 +42,7 @@ def _gateway_args(actor_plan: ActorPlan, setup: Setup, gateways: int) -> tuple[A
 
 # The gateway is the server's role: the supervisor learns it from here, so nothing under
 # actors/ imports server/. Soft state, no journal; stopped first at shutdown.
-GATEWAY_ROLE = Role(GATEWAY, gateway_plans, actor=_gateway_actor, args=_gateway_args, shutdown=Shutdown.INTAKE)
+GATEWAY_ROLE = Role(GATEWAY, gateway_plans, actor=_gateway_actor, args=_gateway_args, shutdown=Shutdown.INTAKE, calls=(SUPERVISOR,))
 
 
 class BrokerServer:

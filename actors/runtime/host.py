@@ -106,8 +106,9 @@ class LinkedHost:
         return self.address
 
     async def wire(self, handles: dict[str, Any], addresses: dict[str, tuple[str, int]]) -> None:
-        """Receive the topology (Ray handles for control, link addresses for batches); only
-        then may the actor send. Destinations with unacked batches are connected at once."""
+        """Receive the topology (the Ray handles of the actors its role calls, ``Role.calls``,
+        for control; every link address, for batches); only then may the actor send.
+        Destinations with unacked batches are connected at once."""
         if self.link_secret is None:
             raise RuntimeError(f"{self.name}: wired before its link was opened with the cluster's secret")
         self.handles = handles

@@ -59,6 +59,11 @@ class Role:
     args: Callable[[ActorPlan, Setup, int], tuple[Any, ...]] | None = None  # (plan, setup, gateways) → creation args
     options: Callable[[str, str], dict[str, Any]] = actor_options  # (name, namespace) → ray.remote options
     starts: bool = False  # ``start()`` once wired, and again after each restart
+    # the roles whose actors this role's actors call over Ray (control calls; batches go over
+    # links): ``wire`` gives each actor those handles and no others — a Ray handle received
+    # imports its actor's class, so a handle never used cost every worker the modules of
+    # every other role (``handles_for``)
+    calls: tuple[str, ...] = ()
     check: bool = False  # its core's invariants run in ``admin check``
     shutdown: Shutdown = Shutdown.STATE
 
@@ -194,13 +199,22 @@ def _drop_copy_args(actor_plan: ActorPlan, setup: Setup, gateways: int) -> tuple
 ROLES = Roles(
     [
         Role(SUPERVISOR, core=_supervisor_core, shutdown=Shutdown.NONE),  # created by the composition root
-        Role(ACCOUNT, account_plans, _account_core, _account_actor, _owner_args, check=True),
+        Role(ACCOUNT, account_plans, _account_core, _account_actor, _owner_args, check=True, calls=(INSTRUMENT,)),  # marks at a restart
         Role(INSTRUMENT, instrument_plans, _instrument_core, _instrument_actor, _owner_args, check=True),
         Role(VENUE, venue_plans, _venue_core, _venue_actor, _venue_args, starts=True, shutdown=Shutdown.SOURCE),
         Role(DROP_COPY, drop_copy_plans, _drop_copy_core, _drop_copy_actor, _drop_copy_args, starts=True),
         Role(STRATEGY, _strategy_plans, _strategy_core, _strategy_actor, _owner_args, check=True),
     ]
 )
+
+
+def handles_for(role: Role, handles: dict[str, Any], role_of: Callable[[str], str]) -> dict[str, Any]:
+    """Of ``handles`` (actor name → Ray handle), those of the actors ``role`` calls
+    (``Role.calls``; ``role_of`` names each actor's role): what ``wire`` gives an actor.
+
+    Guarantees: no handle of a role not in ``role.calls`` — receiving one would import that
+    actor's class and every module it needs into the receiving process."""
+    return {name: handle for name, handle in handles.items() if role_of(name) in role.calls}
 
 
 def build_core(actor_plan: ActorPlan, config: Config, roles: Roles = ROLES) -> Core:

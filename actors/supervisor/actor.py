@@ -39,7 +39,7 @@ from actors.runtime.host import DurableHost
 from actors.runtime.machine import Core
 from actors.runtime.outputs import ACCOUNT, GATEWAY
 from actors.runtime.placement import MOVABLE_ROLES, PlacementError, failover_target, link_problem, lost, node_names, node_of, placed_config
-from actors.runtime.roles import ROLES, Role, Shutdown, build_core
+from actors.runtime.roles import ROLES, Role, Shutdown, build_core, handles_for
 from actors.runtime.router import SUPERVISOR
 from actors.supervisor.admin import AdminCommands
 from actors.supervisor.core import ActorPlan, plan
@@ -117,7 +117,7 @@ class SupervisorActor(DurableHost):
         await self._check_links(names)
         pings = await asyncio.gather(*(self.handles[name].ping.remote() for name in names))
         self.incarnations = {name: ping["incarnation"] for name, ping in zip(names, pings, strict=True)}
-        await asyncio.gather(*(self.handles[name].wire.remote(self.handles, self.addresses) for name in names))
+        await asyncio.gather(*(self.handles[name].wire.remote(self._handles_for(name, self.handles), self.addresses) for name in names))
         await self.wire(self.handles, self.addresses)
         self.host = host
         await asyncio.gather(*(self.handles[p.name].start.remote() for p in self.plans if self.roles[p.role].starts))
@@ -162,7 +162,7 @@ class SupervisorActor(DurableHost):
         self.addresses = dict(zip(names, (tuple(a) for a in addresses), strict=True))
         pings = await asyncio.gather(*(self.handles[name].ping.remote() for name in names))
         await self._find_gateway_address()
-        await asyncio.gather(*(self.handles[name].wire.remote(self.handles, self.addresses) for name in names))
+        await asyncio.gather(*(self.handles[name].wire.remote(self._handles_for(name, self.handles), self.addresses) for name in names))
         await self.wire(self.handles, self.addresses)
         unwired = [name for name, ping in zip(names, pings, strict=True) if not ping["wired"]]
         for name in unwired:  # restarted while no supervisor watched: wired now, started as after any restart
@@ -229,6 +229,13 @@ class SupervisorActor(DurableHost):
     def _create(self, actor_plan: ActorPlan, namespace: str) -> Any:
         return self.roles[actor_plan.role].create(actor_plan, self.setup, self.gateway_count, namespace)
 
+    def _role_of(self, name: str) -> str:
+        return SUPERVISOR if name == SUPERVISOR else self.plan_of[name].role
+
+    def _handles_for(self, name: str, handles: dict[str, Any]) -> dict[str, Any]:
+        """Of ``handles``, those ``name``'s role calls (``Role.calls``): what it is wired with."""
+        return handles_for(self.roles[self._role_of(name)], handles, self._role_of)
+
     def actors_of(self, role: str) -> list[str]:
         """The names of the actors of ``role``, in plan order."""
         return [p.name for p in self.plans if p.role == role]
@@ -291,12 +298,13 @@ class SupervisorActor(DurableHost):
         be told now (itself gone, restarting, or waiting to move) learns it when it is wired
         again; none is waited on beyond ``PING_TIMEOUT_S``."""
         address = self.addresses[name]
-        await handle.wire.remote(handles, self.addresses)
+        await handle.wire.remote(self._handles_for(name, handles), self.addresses)
         await self._start_again(name)
         await self.update_address(name, address, handle)
         others = [n for n in self.handles if n not in (name, SUPERVISOR) and n not in self.failing_over]
         told = await asyncio.gather(
-            *(asyncio.wait_for(self.handles[n].update_address.remote(name, address, handle), PING_TIMEOUT_S) for n in others), return_exceptions=True
+            *(asyncio.wait_for(self.handles[n].update_address.remote(name, address, self._handles_for(n, {name: handle}).get(name)), PING_TIMEOUT_S) for n in others),
+            return_exceptions=True,
         )
         for other, answer in zip(others, told, strict=True):
             if isinstance(answer, Exception):

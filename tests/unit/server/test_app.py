@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pickle
 
-from actors.runtime.outputs import GATEWAY
-from actors.runtime.roles import ROLES, Shutdown
+import msgspec
+
+from actors.runtime.outputs import ACCOUNT, GATEWAY
+from actors.runtime.roles import ROLES, Shutdown, handles_for
+from actors.runtime.router import SUPERVISOR
 from actors.supervisor.core import plan
+from model.config import DropCopySection, TopologySection
 from server.app import GATEWAY_ROLE
 from server.gateway.actor import GatewayActor
 from tests.conftest import demo_setup
@@ -28,3 +32,20 @@ def test_the_gateway_role_travels_by_reference_and_its_creation_arguments_stay_s
     name, setup = GATEWAY_ROLE.args(plan(SETUP, [GATEWAY_ROLE])[0], SETUP, 1)
     assert (name, setup.accounts) == ("gateway-0", [])  # the accounts follow by add_accounts
     assert setup.users == SETUP.users and setup.config == SETUP.config
+
+
+def test_each_actor_is_wired_with_the_handles_of_the_roles_it_calls_and_no_others() -> None:
+    """A Ray handle received imports its actor's class into the receiving process: an actor
+    given every handle loaded every role's modules (the gateway's into each account shard).
+    ``wire`` now carries only the handles of the roles an actor calls."""
+    roles = ROLES.extended([GATEWAY_ROLE])
+    config = msgspec.structs.replace(SETUP.config, topology=TopologySection(account_shards=2, instrument_actors=2), drop_copy=DropCopySection(enabled=True))
+    plans = plan(msgspec.structs.replace(SETUP, config=config), roles, gateways=2)
+    role_of = {p.name: p.role for p in plans} | {SUPERVISOR: SUPERVISOR}
+    handles = {name: f"handle of {name}" for name in role_of}  # what the supervisor holds: every actor's
+    wired = {name: sorted(handles_for(roles[role], handles, role_of.__getitem__)) for name, role in role_of.items()}
+    assert wired["account-0"] == wired["account-1"] == ["instrument-0", "instrument-1"]  # their marks after a restart
+    assert wired["gateway-0"] == wired["gateway-1"] == [SUPERVISOR]  # admin commands, nonces, the web page
+    quiet = [name for name, role in role_of.items() if role not in (ACCOUNT, GATEWAY, SUPERVISOR)]
+    assert quiet and all(wired[name] == [] for name in quiet), wired  # instrument actors, venues, the drop copy
+    assert all(called in roles for role in roles for called in role.calls)  # every role called is one of the table's
