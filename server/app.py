@@ -18,7 +18,6 @@ from actors.runtime.router import SUPERVISOR
 from actors.supervisor.actor import SupervisorActor, setup_digest
 from actors.supervisor.core import ActorPlan, gateway_plans, plan
 from model.config import Setup
-from server.gateway.actor import GatewayActor
 from server.gateway.tls import scheme
 
 log = structlog.get_logger("server")
@@ -32,6 +31,11 @@ class ServerRunning(RuntimeError):
 
 
 def _gateway_actor() -> Any:
+    # imported when first needed, as the roles of actors/ import theirs: the supervisor
+    # unpickles this role before it creates any actor, and the gateway's modules (the
+    # basket checks, TLS, the web page) would delay every creation behind them
+    from server.gateway.actor import GatewayActor
+
     return GatewayActor
 
 

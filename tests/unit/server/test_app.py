@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import msgspec
 
@@ -16,6 +20,7 @@ from server.gateway.actor import GatewayActor
 from tests.conftest import demo_setup
 
 SETUP = demo_setup()
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_gateway_role_plans_the_gateways_last_and_is_stopped_first() -> None:
@@ -49,3 +54,12 @@ def test_each_actor_is_wired_with_the_handles_of_the_roles_it_calls_and_no_other
     quiet = [name for name, role in role_of.items() if role not in (ACCOUNT, GATEWAY, SUPERVISOR)]
     assert quiet and all(wired[name] == [] for name in quiet), wired  # instrument actors, venues, the drop copy
     assert all(called in roles for role in roles for called in role.calls)  # every role called is one of the table's
+
+
+def test_the_gateway_role_loads_the_gateways_modules_only_when_a_gateway_is_created() -> None:
+    """The supervisor unpickles the gateway's role (``server.app``) before it creates any actor:
+    the gateway's own modules wait until the gateway is created, behind every other creation."""
+    script = "import sys, server.app; print('server.gateway.actor' in sys.modules); server.app.GATEWAY_ROLE.actor(); print('server.gateway.actor' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
