@@ -33,7 +33,8 @@ class ServerRunning(RuntimeError):
 def _gateway_actor() -> Any:
     # imported when first needed, as the roles of actors/ import theirs: the supervisor
     # unpickles this role before it creates any actor, and the gateway's modules (the
-    # basket checks, TLS, the web page) would delay every creation behind them
+    # basket checks with pyarrow's compute functions, the web page) would delay every
+    # creation behind them
     from server.gateway.actor import GatewayActor
 
     return GatewayActor

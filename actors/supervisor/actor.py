@@ -293,8 +293,9 @@ class SupervisorActor(DurableHost):
 
     async def _wire_again(self, name: str, handle: Any, handles: dict[str, Any]) -> None:
         """``name`` in a new process (restarted, or created again on another node) and
-        listening at ``self.addresses[name]``: give it ``handles`` and the addresses, start it
-        as its role needs, and move everyone's link (and handle) to it. An actor that cannot
+        listening at ``self.addresses[name]``: give it those of ``handles`` its role calls
+        (``Role.calls``) and the addresses, start it as its role needs, and move everyone's
+        link to it (and the handle of those that call it). An actor that cannot
         be told now (itself gone, restarting, or waiting to move) learns it when it is wired
         again; none is waited on beyond ``PING_TIMEOUT_S``."""
         address = self.addresses[name]
@@ -303,7 +304,9 @@ class SupervisorActor(DurableHost):
         await self.update_address(name, address, handle)
         others = [n for n in self.handles if n not in (name, SUPERVISOR) and n not in self.failing_over]
         told = await asyncio.gather(
-            *(asyncio.wait_for(self.handles[n].update_address.remote(name, address, self._handles_for(n, {name: handle}).get(name)), PING_TIMEOUT_S) for n in others),
+            # the new handle only to those that call it: a handle received imports its class
+            *(asyncio.wait_for(self.handles[n].update_address.remote(name, address, self._handles_for(n, {name: handle}).get(name)), PING_TIMEOUT_S)
+              for n in others),
             return_exceptions=True,
         )
         for other, answer in zip(others, told, strict=True):
@@ -335,8 +338,8 @@ class SupervisorActor(DurableHost):
         """Create ``name`` again on a live node: the old actor (waiting for its node) is
         ended, the new one rebuilds its journal from the shipped copy (its new node's data
         dir is empty or stale: ``snapshots/shipping.py``), and everyone is given its new
-        handle and link, as after a restart. A move that fails is tried again at the next
-        watch (the actor is still placed on the lost node).
+        link (and its handle, those that call it), as after a restart. A move that fails is
+        tried again at the next watch (the actor is still placed on the lost node).
 
         Guarantees: at most one actor of the name lives (Ray's names); the new one claims
         the shipped journal, so the old one, if its node comes back, can acknowledge

@@ -7,15 +7,17 @@ Each repeat:
 1. starts ``run_server.py`` on an empty data dir (the embedded defaults: ``conf/``, Ray
    started by the server) and times it from the command to its ``brokerd ready`` line;
    reads the CPU seconds every process of its session spent until then (``/proc``: the
-   driver, Ray's daemons, every actor's worker) and each actor worker's alone;
+   driver, Ray's daemons, every actor's worker), the actors' workers' alone and their
+   resident memory;
 2. SIGKILLs the process of ``account-0`` and times until ``admin status`` says Ray restarted
    it and the supervisor re-wired it (its ``restarts`` ≥ 1): the outage of one actor;
 3. stops the server (SIGTERM).
 
 Baseline in the same run, alternated with it: a bare Ray cluster started as the server starts
 its own (``ray.init`` with the server's options, every port on loopback) and as many trivial
-actors as the server has, each answering one call — what Ray alone costs for a topology of
-that size. ``start ÷ bare Ray`` is the figure that holds on a noisy machine.
+actors as the server has, created with the server's actor options, each answering one call
+— what Ray alone costs for a topology of that size. ``start ÷ bare Ray`` is the figure that
+holds on a noisy machine. The order of the starts is reversed every other repeat.
 
 ``--compare-with CHECKOUT`` also starts another checkout of brokerd (e.g. the version
 before a change) in each repeat, alternated with this one, and prints its figures beside.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import selectors
 import shutil
 import signal
 import statistics
@@ -46,7 +49,8 @@ READY_TIMEOUT_S = 180
 TICKS = os.sysconf("SC_CLK_TCK")
 
 # what the baseline runs: Ray started with the server's options (actors/runtime/options.py),
-# then ``n`` trivial actors created at once, each answering one call
+# then ``n`` trivial actors created at once with the server's actor options, each answering
+# one call
 BARE_RAY = textwrap.dedent(
     """
     import os, sys
@@ -54,39 +58,52 @@ BARE_RAY = textwrap.dedent(
     import ray
     ray.init(include_dashboard=False, log_to_driver=True, configure_logging=False, num_cpus=os.cpu_count())
 
+    from actors.runtime.options import actor_options
+
     @ray.remote
     class Trivial:
-        def ping(self):
+        async def ping(self):
             return os.getpid()
 
-    actors = [Trivial.options(name=f"a{i}").remote() for i in range(int(sys.argv[1]))]
+    # created as the server creates its actors (no CPU reserved, detached, async, named)
+    actors = [Trivial.options(**actor_options(f"a{i}", "bench-start")).remote() for i in range(int(sys.argv[1]))]
     ray.get([actor.ping.remote() for actor in actors])
-    print("ready", flush=True)
-    sys.stdin.read()  # until the benchmark closes it
-    ray.shutdown()
+    print("bare ray ready", flush=True)
+    sys.stdin.read()  # until the benchmark ends the session
     """
 )
 
 
-def cpu_by_process(session: int) -> dict[int, tuple[str, float]]:
-    """Every live process of the session: its name and its CPU seconds (user + system)."""
+def by_process(session: int) -> dict[int, tuple[str, float, float]]:
+    """Every live process of the session: its name, its CPU seconds (user + system) and its
+    resident memory in MB."""
     found = {}
     for pid in session_processes(session):
         try:
             with open(f"/proc/{pid}/stat") as stat:
                 text = stat.read()
+            with open(f"/proc/{pid}/status") as status:
+                rss_kb = next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
         except OSError:
             continue
         name = text[text.index("(") + 1 : text.rindex(")")]
         fields = text[text.rindex(")") + 2 :].split()
-        found[pid] = (name, (int(fields[11]) + int(fields[12])) / TICKS)
+        # its own and its reaped children's (a process that ended before the reading counts)
+        found[pid] = (name, sum(int(field) for field in fields[11:15]) / TICKS, rss_kb / 1024)
     return found
 
 
 def cpu_figures(session: int) -> dict[str, float]:
-    processes = cpu_by_process(session).values()
-    workers = [cpu for name, cpu in processes if name.startswith("ray::") and not name.startswith(("ray::Dashboard", "ray::RuntimeEnv"))]
-    return {"session_cpu_s": sum(cpu for _, cpu in processes), "worker_cpu_s": sum(workers), "workers": len(workers)}
+    """The CPU of every process of the session, and the CPU and memory of the actors' workers
+    (Ray's ``ray::`` processes but its two agents and idle workers)."""
+    processes = by_process(session).values()
+    workers = [(cpu, rss) for name, cpu, rss in processes if name.startswith("ray::") and not name.startswith(("ray::Dashboard", "ray::RuntimeEnv", "ray::IDLE"))]
+    return {
+        "session_cpu_s": sum(cpu for _, cpu, _ in processes),
+        "worker_cpu_s": sum(cpu for cpu, _ in workers),
+        "worker_rss_mb": sum(rss for _, rss in workers),
+        "workers": len(workers),
+    }
 
 
 def stop_session(process: subprocess.Popen[bytes]) -> None:
@@ -102,28 +119,44 @@ def stop_session(process: subprocess.Popen[bytes]) -> None:
                 pass
         time.sleep(0.05)
     process.wait()
+    assert not session_processes(process.pid), "processes of the session survive"
+
+
+def wait_for_line(process: subprocess.Popen[bytes], prefix: str, deadline: float, log: Path) -> str:
+    """The first line of the process's output that starts with ``prefix``; RuntimeError with
+    the tail of its log when it ends or ``deadline`` (monotonic) passes first."""
+    assert process.stdout is not None
+    reader = selectors.DefaultSelector()
+    reader.register(process.stdout, selectors.EVENT_READ)
+    pending = b""
+    while time.monotonic() < deadline:
+        if not reader.select(timeout=max(0.0, deadline - time.monotonic())):
+            continue
+        chunk = os.read(process.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            if line.decode(errors="replace").startswith(prefix):
+                return line.decode()
+    tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+    raise RuntimeError(f"no {prefix!r} line (exit code {process.poll()}); the end of {log}:\n{tail}")
 
 
 async def start_server(root: Path, work: Path) -> dict[str, float]:
     """One start of ``root``'s server on an empty data dir, one actor killed, the stop."""
     data = work / "data"
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "server.log"
     command = [sys.executable, str(root / "run_server.py"), "--data-dir", str(data), "--ws-port", "0"]
     env = {**os.environ, "PYTHONPATH": str(root)}
     env.pop("RAY_ADDRESS", None)
     began = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=root, start_new_session=True)
+    with log.open("ab") as err:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, env=env, cwd=root, start_new_session=True)
     try:
-        assert process.stdout is not None
-        url = ""
-        while time.monotonic() - began < READY_TIMEOUT_S:
-            line = process.stdout.readline().decode()
-            if line.startswith("brokerd ready "):
-                url = line.split()[2]
-                break
-            if not line and process.poll() is not None:
-                break
-        if not url:
-            raise RuntimeError(f"{root}: the server did not become ready")
+        url = wait_for_line(process, "brokerd ready ", began + READY_TIMEOUT_S, log).split()[2]
         figures: dict[str, float] = {"ready_s": time.monotonic() - began, **cpu_figures(process.pid)}
         status = await admin(url, "status")
         actors = {actor["name"]: actor for actor in status["result"]["actors"]}
@@ -140,25 +173,28 @@ async def start_server(root: Path, work: Path) -> dict[str, float]:
             await asyncio.sleep(0.05)
         figures["rewired_s"] = time.monotonic() - killed
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=120)
+        try:
+            process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"{root}: the server did not stop within 120 s of SIGTERM; see {log}") from None
         return figures
     finally:
         stop_session(process)
         shutil.rmtree(data, ignore_errors=True)
 
 
-def start_bare_ray(actors: int) -> dict[str, float]:
+def start_bare_ray(actors: int, work: Path) -> dict[str, float]:
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "bare-ray.log"
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
     began = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, "-c", BARE_RAY, str(actors)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
-        env={key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"},
-    )
+    with log.open("ab") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-c", BARE_RAY, str(actors)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, start_new_session=True, cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
+        )
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline().decode()
-        if not line.startswith("ready"):
-            raise RuntimeError("the bare Ray cluster did not become ready")
+        wait_for_line(process, "bare ray ready", began + READY_TIMEOUT_S, log)
         return {"ready_s": time.monotonic() - began, **cpu_figures(process.pid)}
     finally:
         stop_session(process)
@@ -176,15 +212,24 @@ async def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--compare-with", type=Path, default=None, help="another checkout of brokerd, started alternately")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     checkouts = {"brokerd": ROOT, **({"compared": args.compare_with.resolve()} if args.compare_with else {})}
     runs: dict[str, list[dict[str, float]]] = {label: [] for label in [*checkouts, "bare Ray"]}
     work = Path(tempfile.mkdtemp(prefix="brokerd-bench-start-"))
     try:
+        actors = 0
         for repeat in range(args.repeats):
-            for label, root in checkouts.items():
-                runs[label].append(await start_server(root, work / label))
-            actors = int(runs["brokerd"][-1]["actors"])
-            runs["bare Ray"].append(start_bare_ray(actors))
+            order = [*checkouts, "bare Ray"]
+            if repeat % 2:
+                order.reverse()  # the order alternates: none always runs first, or after the same one
+            for label in order:
+                if label == "bare Ray":
+                    assert actors, "a server runs before the first baseline (repeat 1's order)"
+                    runs[label].append(start_bare_ray(actors, work / label))
+                else:
+                    runs[label].append(await start_server(checkouts[label], work / label))
+                    actors = actors or int(runs[label][-1]["actors"])
             print(f"repeat {repeat + 1}: " + "  ".join(f"{label} ready {run[-1]['ready_s']:.2f} s" for label, run in runs.items()), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -194,7 +239,7 @@ async def main() -> None:
     for label in checkouts:
         print(f"  {label}: start ÷ bare Ray with {int(medians['brokerd']['actors'])} actors = {medians[label]['ready_s'] / bare:.2f}")
     if "compared" in medians:
-        for key in ("ready_s", "worker_cpu_s", "rewired_s"):
+        for key in ("ready_s", "worker_cpu_s", "worker_rss_mb", "rewired_s"):
             print(f"  brokerd ÷ compared, {key}: {medians['brokerd'][key] / medians['compared'][key]:.2f}")
 
 

@@ -105,3 +105,60 @@ async def test_its_own_state_comes_back_from_its_journal(tmp_path: Path) -> None
     again = supervisor(tmp_path)
     assert again.core.halted == {"IBM": True} and again.recovery["records"] == 1
     again.journal.close()
+
+
+class _Method:
+    """A Ray actor method as the supervisor calls it: ``.remote(...)`` gives an awaitable."""
+
+    def __init__(self, calls: list[tuple[str, str, tuple[Any, ...]]], actor: str, name: str) -> None:
+        self.calls, self.actor, self.name = calls, actor, name
+
+    def remote(self, *args: Any) -> Any:
+        self.calls.append((self.actor, self.name, args))
+
+        async def answer() -> Any:
+            return None
+
+        return answer()
+
+
+class _Handle:
+    """A Ray handle that records every call made through it."""
+
+    def __init__(self, calls: list[tuple[str, str, tuple[Any, ...]]], actor: str) -> None:
+        self.calls, self.actor = calls, actor
+
+    def __getattr__(self, name: str) -> _Method:
+        return _Method(self.calls, self.actor, name)
+
+
+async def test_a_re_wired_actor_gets_the_handles_its_role_calls_and_the_others_learn_of_its_handle_only_if_they_call_it(tmp_path: Path) -> None:
+    """A Ray handle received imports its actor's class: the supervisor wires a restarted actor
+    with the handles of the roles it calls (``Role.calls``), and passes its new handle on only
+    to the actors that call its role; every other actor gets its new address alone."""
+    actor = supervisor(tmp_path)
+    calls: list[tuple[str, str, tuple[Any, ...]]] = []
+    names = [*(p.name for p in actor.plans), "supervisor"]
+    actor.handles = {name: _Handle(calls, name) for name in names}
+    actor.addresses = {name: ("127.0.0.1", 1000 + index) for index, name in enumerate(names)}
+
+    def wired_with(name: str) -> list[str]:
+        [args] = [args for who, method, args in calls if who == name and method == "wire"]
+        return sorted(args[0])
+
+    def told(moved: str) -> dict[str, bool]:
+        """Each actor told of ``moved``'s new address: whether it was given its handle too."""
+        return {who: args[2] is not None for who, method, args in calls if method == "update_address" and args[0] == moved}
+
+    await actor._wire_again("instrument-0", actor.handles["instrument-0"], actor.handles)
+    assert wired_with("instrument-0") == []  # an InstrumentActor calls no actor through Ray
+    assert told("instrument-0") == {"account-0": True, "account-1": True, "account-2": True,  # they ask it for marks
+                                    "instrument-1": False, "venue-SIM": False, "gateway-0": False, "gateway-1": False}
+    calls.clear()
+    await actor._wire_again("gateway-1", actor.handles["gateway-1"], actor.handles)
+    assert wired_with("gateway-1") == ["supervisor"]  # admin commands, login nonces
+    assert not any(told("gateway-1").values())  # nobody calls a gateway
+    calls.clear()
+    await actor._wire_again("account-2", actor.handles["account-2"], actor.handles)
+    assert wired_with("account-2") == ["instrument-0", "instrument-1"]
+    actor.journal.close()
