@@ -3,8 +3,9 @@
 An entry (``Role``) says which actors of the role a topology has (``plan``), how to build
 the empty pure core of a journaled role (``core``: the Ray shells and the offline replay
 tool, ``actors/runtime/replay.py``, build it the same way), how to create its Ray actor
-(``actor`` and ``args``: creation arguments stay small, or Ray cannot restart it), and
-what the supervisor does with it over its life (``starts``, ``check``, ``shutdown``).
+(``actor`` and ``args``: creation arguments stay small, or Ray cannot restart it), which
+other roles its actors call through Ray (``calls``: the handles it is wired with), and what
+the supervisor does with it over its life (``starts``, ``check``, ``shutdown``).
 
 ``ROLES`` holds the roles of ``actors/``. The gateway is a role of ``server/``: the
 composition root (``server/app.py``) gives its entry to the supervisor, which extends the
@@ -199,7 +200,7 @@ def _drop_copy_args(actor_plan: ActorPlan, setup: Setup, gateways: int) -> tuple
 ROLES = Roles(
     [
         Role(SUPERVISOR, core=_supervisor_core, shutdown=Shutdown.NONE),  # created by the composition root
-        Role(ACCOUNT, account_plans, _account_core, _account_actor, _owner_args, check=True, calls=(INSTRUMENT,)),  # marks at a restart
+        Role(ACCOUNT, account_plans, _account_core, _account_actor, _owner_args, check=True, calls=(INSTRUMENT,)),  # their marks, whenever wired
         Role(INSTRUMENT, instrument_plans, _instrument_core, _instrument_actor, _owner_args, check=True),
         Role(VENUE, venue_plans, _venue_core, _venue_actor, _venue_args, starts=True, shutdown=Shutdown.SOURCE),
         Role(DROP_COPY, drop_copy_plans, _drop_copy_core, _drop_copy_actor, _drop_copy_args, starts=True),
