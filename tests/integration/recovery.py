@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import random
+import selectors
 import shutil
 import signal
 import subprocess
@@ -90,6 +91,44 @@ def session_processes(sid: int) -> list[int]:
     return found
 
 
+def kill_session(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL every process of ``process``'s session (it was started in its own) and wait
+    until all are gone."""
+    for _ in range(200):
+        pids = session_processes(process.pid)
+        if not pids:
+            break
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+    process.wait()
+    assert not session_processes(process.pid), "processes of the killed session survive"
+
+
+def wait_for_line(process: subprocess.Popen[bytes], prefix: str, deadline: float, log: Path) -> str:
+    """The first line of the process's output that starts with ``prefix``; RuntimeError with
+    the tail of ``log`` when the output ends or ``deadline`` (monotonic) passes first — a
+    start that hangs without printing fails in time."""
+    assert process.stdout is not None
+    pending = b""
+    with selectors.DefaultSelector() as reader:
+        reader.register(process.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not reader.select(timeout=max(0.0, deadline - time.monotonic())):
+                continue
+            chunk = os.read(process.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line.decode(errors="replace").startswith(prefix):
+                    return line.decode(errors="replace")
+    tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+    raise RuntimeError(f"no {prefix!r} line (exit code {process.poll()}); see {log}:\n{tail}")
+
+
 class ServerProcess:
     """``run_server.py`` on a data dir, in its own session. ``root``: the checkout of brokerd
     to run (by default this one; a benchmark may compare it with another)."""
@@ -108,19 +147,14 @@ class ServerProcess:
         command = [sys.executable, str(self.root / "run_server.py"), "--config", str(self.config), "--data-dir", str(self.data_dir), "--ws-port", "0"]
         with self.log.open("ab") as log:
             log.write(f"\n=== start {time.time()}\n".encode())
-        out = self.log.open("ab")
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=out, env=self.env, start_new_session=True, cwd=self.root)
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline().decode()
-            if line.startswith("brokerd ready "):
-                self.url = line.split()[2]
-                return self.url
-            if not line and self.process.poll() is not None:
-                break
-        self.kill9()
-        raise RuntimeError(f"server did not become ready; see {self.log}:\n{self.log.read_text()[-3000:]}")
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=out, env=self.env, start_new_session=True, cwd=self.root)
+        try:
+            self.url = wait_for_line(self.process, "brokerd ready ", time.monotonic() + READY_TIMEOUT_S, self.log).split()[2]
+        except RuntimeError as error:
+            self.kill9()
+            raise RuntimeError(f"server did not become ready: {error}") from None
+        return self.url
 
     @contextlib.contextmanager
     def running(self) -> Iterator[str]:
@@ -134,17 +168,7 @@ class ServerProcess:
     def kill9(self) -> None:
         """SIGKILL the whole server at once and wait until every process of it is gone."""
         assert self.process is not None
-        sid = self.process.pid
-        for _ in range(200):
-            pids = session_processes(sid)
-            if not pids:
-                break
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.05)
-        self.process.wait()
-        assert not session_processes(sid), "processes of the killed server survive"
+        kill_session(self.process)
 
     def stop(self) -> int:
         """SIGTERM: the clean shutdown (snapshot, flush); returns the exit code."""

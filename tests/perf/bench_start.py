@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import selectors
 import shutil
 import signal
 import statistics
@@ -43,9 +42,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.recovery import admin, session_processes  # noqa: E402
+from tests.integration.recovery import READY_TIMEOUT_S, ServerProcess, admin, kill_session, session_processes, wait_for_line  # noqa: E402
 
-READY_TIMEOUT_S = 180
 TICKS = os.sysconf("SC_CLK_TCK")
 
 # what the baseline runs: Ray started with the server's options (actors/runtime/options.py),
@@ -106,58 +104,15 @@ def cpu_figures(session: int) -> dict[str, float]:
     }
 
 
-def stop_session(process: subprocess.Popen[bytes]) -> None:
-    """Everything the session left, gone."""
-    for _ in range(200):
-        pids = session_processes(process.pid)
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.05)
-    process.wait()
-    assert not session_processes(process.pid), "processes of the session survive"
-
-
-def wait_for_line(process: subprocess.Popen[bytes], prefix: str, deadline: float, log: Path) -> str:
-    """The first line of the process's output that starts with ``prefix``; RuntimeError with
-    the tail of its log when it ends or ``deadline`` (monotonic) passes first."""
-    assert process.stdout is not None
-    reader = selectors.DefaultSelector()
-    reader.register(process.stdout, selectors.EVENT_READ)
-    pending = b""
-    while time.monotonic() < deadline:
-        if not reader.select(timeout=max(0.0, deadline - time.monotonic())):
-            continue
-        chunk = os.read(process.stdout.fileno(), 65536)
-        if not chunk:
-            break
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            if line.decode(errors="replace").startswith(prefix):
-                return line.decode()
-    tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-    raise RuntimeError(f"no {prefix!r} line (exit code {process.poll()}); the end of {log}:\n{tail}")
-
-
 async def start_server(root: Path, work: Path) -> dict[str, float]:
     """One start of ``root``'s server on an empty data dir, one actor killed, the stop."""
-    data = work / "data"
     work.mkdir(parents=True, exist_ok=True)
-    log = work / "server.log"
-    command = [sys.executable, str(root / "run_server.py"), "--data-dir", str(data), "--ws-port", "0"]
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    env.pop("RAY_ADDRESS", None)
+    server = ServerProcess(root / "conf" / "server.toml", work / "data", {"PYTHONPATH": str(root)}, root=root)
     began = time.monotonic()
-    with log.open("ab") as err:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, env=env, cwd=root, start_new_session=True)
+    url = server.start()
     try:
-        url = wait_for_line(process, "brokerd ready ", began + READY_TIMEOUT_S, log).split()[2]
-        figures: dict[str, float] = {"ready_s": time.monotonic() - began, **cpu_figures(process.pid)}
+        assert server.process is not None
+        figures: dict[str, float] = {"ready_s": time.monotonic() - began, **cpu_figures(server.process.pid)}
         status = await admin(url, "status")
         actors = {actor["name"]: actor for actor in status["result"]["actors"]}
         figures["actors"] = len(actors)
@@ -170,17 +125,14 @@ async def start_server(root: Path, work: Path) -> dict[str, float]:
                 break
             if time.monotonic() - killed > READY_TIMEOUT_S:
                 raise RuntimeError(f"{root}: account-0 was not re-wired after its kill")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # finer than wait_restarted's 0.2 s: this is the figure
         figures["rewired_s"] = time.monotonic() - killed
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError(f"{root}: the server did not stop within 120 s of SIGTERM; see {log}") from None
+        if server.stop() != 0:
+            raise RuntimeError(f"{root}: the server's stop did not exit 0; see {server.log}")
         return figures
     finally:
-        stop_session(process)
-        shutil.rmtree(data, ignore_errors=True)
+        server.kill9()
+        shutil.rmtree(work / "data", ignore_errors=True)
 
 
 def start_bare_ray(actors: int, work: Path) -> dict[str, float]:
@@ -197,7 +149,7 @@ def start_bare_ray(actors: int, work: Path) -> dict[str, float]:
         wait_for_line(process, "bare ray ready", began + READY_TIMEOUT_S, log)
         return {"ready_s": time.monotonic() - began, **cpu_figures(process.pid)}
     finally:
-        stop_session(process)
+        kill_session(process)
 
 
 def summary(label: str, runs: list[dict[str, float]]) -> dict[str, float]:
