@@ -212,6 +212,28 @@ def test_live_orders_go_to_the_account_with_ids_from_the_state_and_fills_are_boo
     core.check_invariants()
 
 
+def test_a_strategy_gone_live_starts_with_the_indicators_of_its_paper_bars_and_decides_nothing_on_them(instruments: list[Instrument]) -> None:
+    """Promoted from paper, the live core is warmed with every bar seen on paper: nothing is
+    sent for them, and its first live bar is decided on indicators already full — where a
+    strategy promoted straight through paper waits for its average to fill."""
+    text = EVERY_BAR.replace('when = "close > 0"', 'when = "close > sma(5)"')
+    rising = [f"{150 + minute}.00" for minute in range(8)]
+    warmed, cold = new_core(instruments), new_core(instruments)
+    feed(warmed, [CreateStrategy("s", text), PromoteStrategy("s"), RunStrategy("s", True)])
+    for minute in range(6):
+        feed(warmed, minute_marks(minute, 1, rising[minute]))
+    assert len(warmed.strategies["s"].bars) == 5  # five minutes closed on paper
+    assert feed(warmed, [PromoteStrategy("s", "ACC-1")]) == []  # warming decides nothing
+    feed(cold, [CreateStrategy("s", text), PromoteStrategy("s"), PromoteStrategy("s", "ACC-1"), RunStrategy("s", True)])
+    feed(cold, minute_marks(5, 1, rising[5]))
+    for core in (warmed, cold):
+        assert core.strategies["s"].mode == LIVE
+    sends = feed(warmed, minute_marks(6, 1, rising[6]))  # minute 5 closes above the average of five
+    assert [(m.client_order_id, m.spec.side) for _, _, m in sends] == [("strategy:s-1-1", Side.BUY)]
+    assert feed(cold, minute_marks(6, 1, rising[6])) == []  # one bar: no average of five yet
+    warmed.check_invariants()
+
+
 def test_a_live_order_rejected_by_risk_is_not_sent_again(instruments: list[Instrument]) -> None:
     core = live_core(instruments)
     sends = feed(core, minute_marks(0, 2))
