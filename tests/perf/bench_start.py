@@ -1,11 +1,12 @@
 """Starting the server: from ``run_server.py`` to its ready line, and an actor killed to re-wired.
 
-    python tests/perf/bench_start.py [--repeats 3] [--compare-with CHECKOUT]
+    python tests/perf/bench_start.py [--repeats 3] [--compare-with CHECKOUT] [--accounts N]
 
 Each repeat:
 
 1. starts ``run_server.py`` on an empty data dir (the embedded defaults: ``conf/``, Ray
-   started by the server) and times it from the command to its ``brokerd ready`` line;
+   started by the server; with ``--accounts N``, the accounts file holds N more accounts
+   of the demo's ``trader1``, 1,000.00 each) and times it from the command to its ``brokerd ready`` line;
    reads the CPU seconds every process of its session spent until then (``/proc``: the
    driver, Ray's daemons, every actor's worker), the actors' workers' alone and their
    resident memory;
@@ -104,10 +105,23 @@ def cpu_figures(session: int) -> dict[str, float]:
     }
 
 
-async def start_server(root: Path, work: Path) -> dict[str, float]:
+def conf_with_accounts(root: Path, work: Path, accounts: int) -> Path:
+    """``root``'s config dir, copied with ``accounts`` more accounts in its accounts file;
+    its server.toml. None more: the config dir as it is."""
+    if not accounts:
+        return root / "conf" / "server.toml"
+    conf = work / "conf"
+    shutil.rmtree(conf, ignore_errors=True)
+    shutil.copytree(root / "conf", conf)
+    with (conf / "accounts.csv").open("a") as csv:
+        csv.writelines(f"S{n:07d},trader1,1000.00,false,,\n" for n in range(accounts))
+    return conf / "server.toml"
+
+
+async def start_server(root: Path, work: Path, accounts: int = 0) -> dict[str, float]:
     """One start of ``root``'s server on an empty data dir, one actor killed, the stop."""
     work.mkdir(parents=True, exist_ok=True)
-    server = ServerProcess(root / "conf" / "server.toml", work / "data", {"PYTHONPATH": str(root)}, root=root)
+    server = ServerProcess(conf_with_accounts(root, work, accounts), work / "data", {"PYTHONPATH": str(root)}, root=root)
     began = time.monotonic()
     url = server.start()
     try:
@@ -163,6 +177,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--compare-with", type=Path, default=None, help="another checkout of brokerd, started alternately")
+    parser.add_argument("--accounts", type=int, default=0, help="accounts added to the accounts file (e.g. 100000)")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -180,12 +195,13 @@ async def main() -> None:
                     assert actors, "a server runs before the first baseline (repeat 1's order)"
                     runs[label].append(start_bare_ray(actors, work / label))
                 else:
-                    runs[label].append(await start_server(checkouts[label], work / label))
+                    runs[label].append(await start_server(checkouts[label], work / label, args.accounts))
                     actors = actors or int(runs[label][-1]["actors"])
             print(f"repeat {repeat + 1}: " + "  ".join(f"{label} ready {run[-1]['ready_s']:.2f} s" for label, run in runs.items()), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\nstarting the server (embedded defaults, empty data dir), medians of {args.repeats}:")
+    accounts = f", {args.accounts:,} more accounts" if args.accounts else ""
+    print(f"\nstarting the server (embedded defaults{accounts}, empty data dir), medians of {args.repeats}:")
     medians: dict[str, Any] = {label: summary(label, run) for label, run in runs.items()}
     bare = medians["bare Ray"]["ready_s"]
     for label in checkouts:
