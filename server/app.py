@@ -10,6 +10,7 @@ import msgspec
 import ray
 import structlog
 
+from actors.runtime import stash
 from actors.runtime.options import supervisor_options
 from actors.runtime.outputs import GATEWAY
 from actors.runtime.placement import check_cluster, node_of, placement_options
@@ -83,12 +84,17 @@ class BrokerServer:
             return await self._attach(running)
         await self._end_orphans()
         options = {**supervisor_options(namespace, self.detached), **placement_options(config.placement, node_of(config.placement, SUPERVISOR, SUPERVISOR))}
-        self.supervisor = SupervisorActor.options(**options).remote(self.setup, config.gateway.count, roles=[GATEWAY_ROLE])  # type: ignore[attr-defined]
+        # the accounts file by key, not by value: Ray restarts the supervisor with its creation
+        # arguments, which must not live in this driver's object store (actors/runtime/stash.py)
+        accounts = stash.put(namespace, "accounts", msgspec.msgpack.encode(self.setup.accounts))
+        without_accounts = msgspec.structs.replace(self.setup, accounts=[])
+        self.supervisor = SupervisorActor.options(**options).remote(without_accounts, config.gateway.count, roles=[GATEWAY_ROLE], accounts=accounts)  # type: ignore[attr-defined]
         try:
             started = await self.supervisor.start.remote(self.host, self.ws_port)
         except BaseException:
             await self._end_all()  # the actors are detached: none may outlive a failed start
             self.supervisor = None
+            self._drop_accounts()
             raise
         self.ws_port = started["ws_port"]
         self.web_port = started.get("web_port")
@@ -135,6 +141,16 @@ class BrokerServer:
         finally:
             await self._end_all()
             self.supervisor = None
+            self._drop_accounts()
+
+    def _drop_accounts(self) -> None:
+        """The accounts put for the supervisor, dropped from the cluster's store once the
+        server ended (an attached driver's setup is the same: so is the key)."""
+        key = stash.key_of(self.setup.config.topology.namespace, "accounts", msgspec.msgpack.encode(self.setup.accounts))
+        try:
+            stash.drop(key)
+        except Exception as error:  # the cluster ending too: nothing is left to drop it from
+            log.warning("the accounts stay in the cluster's key-value store", key=key, error=repr(error)[:200])
 
     async def _end_orphans(self) -> None:
         """End the actors of this topology that a driver which died left running (detached,

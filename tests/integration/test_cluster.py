@@ -7,6 +7,8 @@ the nodes and fill (docs/scale.md)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -28,6 +30,7 @@ READY_TIMEOUT_S = 120
 NODES = ["c", "a", "b"]  # c is the head node: the supervisor, the gateway and the venue; a and b the books
 SHARDS = 2
 SYMBOLS = ["IBM", "AAPL", "MSFT", "SPY", "XYZ"]
+MANY_ACCOUNTS = 5_000  # about 230 KB of account seeds
 
 
 @pytest.fixture(scope="module")
@@ -105,12 +108,30 @@ class Brokerd:
             self.process.wait()
 
 
-async def admin_status(url: str) -> dict[str, Any]:
+async def admin_reply(url: str, command: str, *args: str) -> dict[str, Any]:
     async with BrokerClient(url, "admin", "admin-secret") as admin:
-        reply = await admin.request({"op": "admin", "command": "status", "args": []}, timeout=30)
+        reply: dict[str, Any] = await admin.request({"op": "admin", "command": command, "args": list(args)}, timeout=30)
+    return reply
+
+
+async def admin_status(url: str) -> dict[str, Any]:
+    reply = await admin_reply(url, "status")
     assert reply.get("ok"), reply
     result: dict[str, Any] = reply["result"]
     return result
+
+
+async def supervisor_back(url: str, killed_pid: int, timeout_s: float = 90) -> dict[str, Any]:
+    """``admin status`` once a supervisor other than ``killed_pid`` answers it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with contextlib.suppress(OSError, TimeoutError):
+            reply = await admin_reply(url, "status")
+            if reply.get("ok") and next(a["pid"] for a in reply["result"]["actors"] if a["name"] == "supervisor") != killed_pid:
+                result: dict[str, Any] = reply["result"]
+                return result
+        assert time.monotonic() < deadline, "the supervisor did not come back after its kill"
+        await asyncio.sleep(0.5)
 
 
 def account_on(shard: int, accounts: list[str]) -> str:
@@ -176,16 +197,19 @@ async def test_a_placement_naming_a_node_the_cluster_lacks_is_refused_at_start(n
 
 async def test_a_driver_that_dies_leaves_the_server_running_and_the_next_one_attaches(nodes: RayNodes, tmp_path: Path) -> None:
     """On a cluster the supervisor is detached: ``kill -9`` of the driver leaves the server
-    trading; the same command started again attaches to it (same URL, no actor restarted),
-    a driver with another configuration is refused, and SIGTERM to the attached driver
-    stops the whole server."""
+    trading, and the supervisor killed then is restarted by Ray without the driver (its
+    creation arguments stay small: with thousands of accounts they are not in the dead
+    driver's object store); the same command started again attaches to it (same URL, no
+    actor restarted), a driver with another configuration is refused, and SIGTERM to the
+    attached driver stops the whole server."""
     data = tmp_path / "data"
     config = write_conf_dir(tmp_path / "conf", placement_toml(data))
+    with (config.parent / "accounts.csv").open("a") as csv:  # the accounts file alone is far over Ray's 100 KB inline limit
+        csv.writelines(f"M{n:05d},trader1,1000.00,false,,\n" for n in range(MANY_ACCOUNTS))
     first = Brokerd(nodes, config, data / "main")
     second = other = None
     try:
         url = await asyncio.to_thread(first.ready)
-        before = {actor["name"]: actor["pid"] for actor in (await admin_status(url))["actors"]}
         first.process.kill()  # SIGKILL: no clean stop
         first.process.wait()
         accounts = [f"T{index:02d}" for index in range(1, 41)]
@@ -193,6 +217,14 @@ async def test_a_driver_that_dies_leaves_the_server_running_and_the_next_one_att
             order_id = cloid("driverless")
             await trader.new_order(account_on(0, accounts), order_id, symbol_on(1), "buy", type="market", qty="1")
             assert (await final_report(trader, order_id, timeout=30))["status"] == "filled"
+
+        supervisor = next(actor for actor in (await admin_status(url))["actors"] if actor["name"] == "supervisor")
+        os.kill(supervisor["pid"], signal.SIGKILL)
+        status = await supervisor_back(url, supervisor["pid"])
+        assert status["ws_port"] == int(url.rsplit(":", 1)[1])
+        loaded = await admin_reply(url, "account", f"M{MANY_ACCOUNTS - 1:05d}")  # an account of the file, known to the restarted supervisor
+        assert loaded["result"]["account"]["cash"] == "1000.00", loaded
+        before = {actor["name"]: actor["pid"] for actor in status["actors"]}
 
         changed = write_conf_dir(tmp_path / "other", placement_toml(data).replace("instrument_actors = 2", "instrument_actors = 2\n\n[risk]\nmax_order_qty = \"7\""))
         other = Brokerd(nodes, changed, data / "main")
