@@ -166,7 +166,15 @@ actor = true
             return view if view["orders"] >= 2 and not view["positions"] and not view["working_children"] else None
 
         await until("the exit's three children filled", round_trip, MINUTES_S * 2)
-        await strategy(url, "stop", "s")
+
+        async def paper_filled() -> dict[str, Any] | None:  # on the same minutes: filled by now, or soon
+            view = await listed(url, "p")
+            return view if view["fills"] >= 1 else None
+
+        paper = await until("a paper fill", paper_filled)
+        assert paper["mode"] == "paper" and paper["orders"] >= 1, paper
+        for name in ("p", "s"):
+            await strategy(url, "stop", name)
         await asyncio.sleep(1)
         view, accounts = await books(url)
         check_booked(view, accounts)
