@@ -83,18 +83,18 @@ class BrokerServer:
         if running is not None:
             return await self._attach(running)
         await self._end_orphans()
+        stash.drop_all(namespace)  # what a server that ended without its stop left there
         options = {**supervisor_options(namespace, self.detached), **placement_options(config.placement, node_of(config.placement, SUPERVISOR, SUPERVISOR))}
-        # the accounts file by key, not by value: Ray restarts the supervisor with its creation
-        # arguments, which must not live in this driver's object store (actors/runtime/stash.py)
-        accounts = stash.put(namespace, "accounts", msgspec.msgpack.encode(self.setup.accounts))
-        without_accounts = msgspec.structs.replace(self.setup, accounts=[])
-        self.supervisor = SupervisorActor.options(**options).remote(without_accounts, config.gateway.count, roles=[GATEWAY_ROLE], accounts=accounts)  # type: ignore[attr-defined]
+        # the setup by key, not by value: Ray restarts the supervisor with its creation arguments,
+        # which must not live in this driver's object store (actors/runtime/stash.py)
+        setup = stash.ref(namespace, self.setup)
+        self.supervisor = SupervisorActor.options(**options).remote(setup, config.gateway.count, roles=[GATEWAY_ROLE])  # type: ignore[attr-defined]
         try:
             started = await self.supervisor.start.remote(self.host, self.ws_port)
         except BaseException:
             await self._end_all()  # the actors are detached: none may outlive a failed start
             self.supervisor = None
-            self._drop_accounts()
+            self._drop_setup()
             raise
         self.ws_port = started["ws_port"]
         self.web_port = started.get("web_port")
@@ -141,16 +141,16 @@ class BrokerServer:
         finally:
             await self._end_all()
             self.supervisor = None
-            self._drop_accounts()
+            self._drop_setup()
 
-    def _drop_accounts(self) -> None:
-        """The accounts put for the supervisor, dropped from the cluster's store once the
-        server ended (an attached driver's setup is the same: so is the key)."""
-        key = stash.key_of(self.setup.config.topology.namespace, "accounts", msgspec.msgpack.encode(self.setup.accounts))
+    def _drop_setup(self) -> None:
+        """What was put in the cluster's store for the server's actors (the setup, the
+        instruments) dropped once the server ended."""
+        namespace = self.setup.config.topology.namespace
         try:
-            stash.drop(key)
+            stash.drop_all(namespace)
         except Exception as error:  # the cluster ending too: nothing is left to drop it from
-            log.warning("the accounts stay in the cluster's key-value store", key=key, error=repr(error)[:200])
+            log.warning("the setup stays in the cluster's key-value store", namespace=namespace, error=repr(error)[:200])
 
     async def _end_orphans(self) -> None:
         """End the actors of this topology that a driver which died left running (detached,

@@ -15,6 +15,7 @@ import structlog
 from actors.account.core import AccountState
 from actors.account.marks import MarksHost
 from actors.account.statements import StatementRefused
+from actors.runtime import stash
 from actors.runtime.machine import Core
 from actors.runtime.outputs import ACCOUNT
 from actors.runtime.roles import build_core
@@ -47,8 +48,8 @@ class AccountActor(MarksHost):
 
     audited = True  # its core writes order events to its audit chain (docs/audit.md)
 
-    def __init__(self, name: str, config: Config, instruments: list[Instrument]) -> None:
-        self.instruments = instruments
+    def __init__(self, name: str, config: Config, instruments: list[Instrument] | stash.Ref) -> None:
+        self.instruments = stash.take(instruments, list[Instrument])
         super().__init__(name, config)
         self.recover(config.server.data_dir)
         self.core.reports_made.clear()  # /metrics counts this process's live reports, not the replay's

@@ -12,6 +12,7 @@ from actors.instrument.bars import BarWriter
 from actors.instrument.core import InstrumentState
 from actors.instrument.router import only_acceptances
 from actors.instrument.window import SendWindow
+from actors.runtime import stash
 from actors.runtime.host import DurableHost
 from actors.runtime.inbox import SOFT
 from actors.runtime.machine import Core
@@ -43,8 +44,8 @@ class InstrumentActor(DurableHost):
 
     audited = True  # its core writes order events to its audit chain (docs/audit.md)
 
-    def __init__(self, name: str, config: Config, instruments: list[Instrument]) -> None:
-        self.instruments = instruments
+    def __init__(self, name: str, config: Config, instruments: list[Instrument] | stash.Ref) -> None:
+        self.instruments = stash.take(instruments, list[Instrument])
         super().__init__(name, config)
         self.shards = self.router.resolve(ACCOUNT, ALL)  # in their order; each written within a window (``_write_window``)
         # who gets the marks: the shards, and the strategy actor when on (its bars are made of them)

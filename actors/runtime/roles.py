@@ -24,6 +24,7 @@ from actors.account.core import AccountState
 from actors.account.limits import tenant_limits
 from actors.account.risk import RiskLimits
 from actors.instrument.core import InstrumentState
+from actors.runtime import stash
 from actors.runtime.machine import Core
 from actors.runtime.options import actor_options
 from actors.runtime.outputs import ACCOUNT, DROP_COPY, INSTRUMENT, STRATEGY, VENUE
@@ -82,7 +83,11 @@ class Role:
         if node is None:
             node = node_of(placement, actor_plan.name, self.name)  # [placement]: which node, and its data dir
         options = {**self.options(actor_plan.name, namespace), **placement_options(placement, node)}
-        return self.actor().options(**options).remote(*self.args(actor_plan, placed_setup(setup, node), gateways))
+        args = self.args(actor_plan, placed_setup(setup, node), gateways)
+        # lists (instruments) and setups by key: Ray restarts an actor with its creation
+        # arguments, and a large one would live in this process's object store (stash.py)
+        args = tuple(stash.ref(namespace, arg) if isinstance(arg, (list, Setup)) else arg for arg in args)
+        return self.actor().options(**options).remote(*args)
 
 
 class Roles:

@@ -6,26 +6,52 @@ argument over its inline limit (100 KB) goes to the object store, owned by the p
 created the actor: once that process is gone — the driver of a server on a cluster, which
 may die and leave the server running — Ray cannot restart the actor (ray-project/ray#53727;
 Ray logs "has constructor arguments in the object store" at its creation). The supervisor
-is created by the driver with the accounts file in its setup (about 46 bytes an account:
-over the limit from about 2,200 accounts), so its creation arguments carry a key instead,
-and the accounts are put here first.
+is created by the driver with the setup — the configuration and the instruments, users and
+accounts files (an account about 46 bytes of it, an instrument about 95: over the limit from
+about 2,200 accounts or 1,000 instruments) — so its creation arguments carry a key instead,
+and the setup is put here first. The supervisor creates the other actors the same way
+(``Role.create``): their lists of instruments and the gateways' setup are put here and
+passed as a ``Ref``, since the objects the supervisor owns are lost when it dies and is
+restarted, and each actor's constructor ``take``s them.
 
 Guarantees:
 
 * ``put`` returns a key naming the value's namespace, name and digest; ``get`` of that key
   returns exactly the bytes put, or raises ``LookupError`` — never another value (a later
-  start with another accounts file puts another key).
-* The value lives as long as the cluster (it survives the driver), until ``drop``.
+  start with another setup puts another key).
+* The value lives as long as the cluster (it survives the driver and the supervisor), until
+  ``drop`` or ``drop_all`` of its namespace (the driver's stop).
 """
 
 from __future__ import annotations
 
 import hashlib
 import zlib
+from typing import Any, TypeVar
 
+import msgspec
 from ray.experimental import internal_kv
 
 KV_NAMESPACE = "brokerd"
+T = TypeVar("T")
+
+
+class Ref(msgspec.Struct, frozen=True):
+    """A value put here, passed as a creation argument in its place (``take`` reads it)."""
+
+    key: str
+
+
+def ref(namespace: str, value: Any) -> Ref:
+    """``value`` (msgspec-encodable) put under ``namespace`` and the name of its type."""
+    return Ref(put(namespace, type(value).__name__, msgspec.msgpack.encode(value)))
+
+
+def take(value: T | Ref, kind: type[T]) -> T:
+    """``value`` itself, or what its ``Ref`` names decoded as ``kind``."""
+    if isinstance(value, Ref):
+        return msgspec.msgpack.decode(get(value.key), type=kind)
+    return value
 
 
 def key_of(namespace: str, name: str, value: bytes) -> str:
@@ -45,11 +71,19 @@ def get(key: str) -> bytes:
     stored = internal_kv._internal_kv_get(key, namespace=KV_NAMESPACE)
     if stored is None:
         raise LookupError(f"nothing stored under {key} in the cluster's key-value store")
-    value = zlib.decompress(stored)
-    if hashlib.sha256(value).hexdigest() != key.rsplit("/", 1)[1]:
+    try:
+        value = zlib.decompress(stored)
+    except zlib.error as error:
+        raise LookupError(f"what is stored under {key} is not what was put: {error}") from None
+    if hashlib.sha256(value).hexdigest() != key.rpartition("/")[2]:
         raise LookupError(f"what is stored under {key} is not what was put")
     return value
 
 
 def drop(key: str) -> None:
     internal_kv._internal_kv_del(key, namespace=KV_NAMESPACE)
+
+
+def drop_all(namespace: str) -> int:
+    """Every value put under ``namespace`` dropped (a server's, once it ended); how many."""
+    return int(internal_kv._internal_kv_del(f"{namespace}/", del_by_prefix=True, namespace=KV_NAMESPACE))

@@ -17,6 +17,7 @@ from typing import Any
 
 import ray
 
+from actors.runtime import stash
 from actors.runtime.host import DurableHost
 from actors.runtime.machine import Core
 from actors.runtime.outputs import STRATEGY
@@ -32,8 +33,8 @@ from model.strategy.spec import StrategyError
 
 @ray.remote
 class StrategyActor(DurableHost):
-    def __init__(self, name: str, config: Config, instruments: list[Instrument]) -> None:
-        self.instruments = instruments
+    def __init__(self, name: str, config: Config, instruments: list[Instrument] | stash.Ref) -> None:
+        self.instruments = stash.take(instruments, list[Instrument])
         super().__init__(name, config)
         self.recover(config.server.data_dir)
         self.marks_journaled = 0

@@ -49,7 +49,7 @@ from actors.supervisor.schedule import open_due
 from model.admin_commands import AdminError, Forbidden, public_args
 from model.audit import AuditEvent, AuditKind
 from model.audit_bodies import AdminCommand
-from model.config import AccountSeed, Config, Setup
+from model.config import Config, Setup
 from model.messages import OpenMarket
 from model.permissions import DEFAULT_TENANT
 from snapshots.audit import Batch
@@ -65,9 +65,8 @@ MAX_AUDIT_TEXT = 500  # characters of a refused command's reason kept in its aud
 class SupervisorActor(DurableHost):
     """Owns the topology. ``start`` returns once every actor is wired and serving."""
 
-    def __init__(self, setup: Setup, gateways: int = 1, roles: Sequence[Role] = (), accounts: str | None = None) -> None:
-        if accounts is not None:  # the accounts file's accounts, put in the cluster's store by the driver (``stash``)
-            setup = msgspec.structs.replace(setup, accounts=msgspec.msgpack.decode(stash.get(accounts), type=list[AccountSeed]))
+    def __init__(self, setup: Setup | stash.Ref, gateways: int = 1, roles: Sequence[Role] = ()) -> None:
+        setup = stash.take(setup, Setup)  # the driver put it in the cluster's store (``stash``)
         self.setup = setup  # the cluster's: each actor it creates gets its own node's copy (``Role.create``)
         self.seed_tenants = {seed.account: seed.tenant for seed in setup.accounts}  # the accounts file's: ``_tenant_of``
         self.setup_digest = setup_digest(setup)  # what a driver attaching must run with (``attach_point``)

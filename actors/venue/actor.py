@@ -12,6 +12,7 @@ from typing import Any
 import ray
 import structlog
 
+from actors.runtime import stash
 from actors.runtime.host import FixSessionHost
 from actors.runtime.machine import Core
 from actors.runtime.outputs import VENUE
@@ -30,9 +31,9 @@ log = structlog.get_logger("venues")
 class VenueActor(FixSessionHost):
     """Owns the child orders at one venue. Wakes the adapter when it asks to be woken."""
 
-    def __init__(self, name: str, config: Config, venue: VenueSection, instruments: list[Instrument]) -> None:
+    def __init__(self, name: str, config: Config, venue: VenueSection, instruments: list[Instrument] | stash.Ref) -> None:
         self.venue = venue
-        self.instruments = instruments
+        self.instruments = stash.take(instruments, list[Instrument])
         super().__init__(name, config)
         self.recover(config.server.data_dir)
         self.adapter.configure(venue)  # a snapshot brings the adapter as it was: the config now is what counts

@@ -15,6 +15,7 @@ from typing import Any
 
 import ray
 
+from actors.runtime import stash
 from actors.runtime.audit import AuditLog, open_audit
 from actors.runtime.heap import give_back
 from actors.runtime.host import Acker, LinkedHost
@@ -31,7 +32,8 @@ from server.gateway.core import Gateway
 class GatewayActor(LinkedHost):
     """Serves traders on one port; events for them arrive as batches over its link."""
 
-    def __init__(self, name: str, setup: Setup) -> None:
+    def __init__(self, name: str, setup: Setup | stash.Ref) -> None:
+        setup = stash.take(setup, Setup)
         super().__init__(name, setup.config)
         self.sender = f"{name}~{self.incarnation}"
         self.setup = setup
