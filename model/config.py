@@ -40,6 +40,11 @@ class ServerSection(_Section, frozen=True):
     # How often run_server.py asks whether the supervisor lives; when it has died (it takes
     # every actor with it), the server exits non-zero so a process manager restarts it.
     supervisor_check_ms: int = 1000
+    # A recovery test's crash point, ``POINT:K[:ACTOR]`` (docs/recovery.md "Crash points"):
+    # set by run_server.py from ``BROKERD_CRASH_AT``, never from this file. It goes with the
+    # configuration to every actor — Ray's restarts of it and a cluster's other nodes too,
+    # whose processes never see the driver's environment.
+    crash_at: str = ""
 
 
 class TopologySection(_Section, frozen=True):
@@ -854,9 +859,12 @@ class Setup(msgspec.Struct, frozen=True):
 def load_config(path: str | Path) -> Config:
     try:
         data = Path(path).read_bytes()
-        return msgspec.toml.decode(data, type=Config)
+        config = msgspec.toml.decode(data, type=Config)
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
         raise ConfigError(f"{path}: {_tenant_problem(data) or error}") from error
+    if config.server.crash_at:
+        raise ConfigError(f"{path}: [server] crash_at is a recovery test's, set from the environment (BROKERD_CRASH_AT), never from a file")
+    return config
 
 
 def _tenant_problem(data: bytes) -> str | None:

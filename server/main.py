@@ -100,14 +100,20 @@ async def serve(args: argparse.Namespace) -> int:
     from actors.runtime.options import RAY_INIT_DEFAULTS, embedded_ray
     from actors.runtime.placement import shared_paths, shipped_dirs
     from model.config import ConfigError, load_setup
+    from snapshots.crashpoints import spec_from_environment
 
     try:
         setup = load_setup(args.config)
+        crash_at = spec_from_environment()
     except ConfigError as error:
         print(f"brokerd: bad configuration: {error}", file=sys.stderr)
         return 2
+    except ValueError as error:
+        print(f"brokerd: {error}", file=sys.stderr)
+        return 2
     server_conf = setup.config.server
     overrides = {
+        "crash_at": crash_at,  # a recovery test's: to every actor with the configuration
         "host": args.host or server_conf.host,
         "ws_port": server_conf.ws_port if args.ws_port is None else args.ws_port,
         "fix_port": server_conf.fix_port if args.fix_port is None else args.fix_port,

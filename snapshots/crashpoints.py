@@ -1,4 +1,5 @@
-"""Named crash points for recovery tests: ``BROKERD_CRASH_AT=point:k[:actor]``.
+"""Named crash points for recovery tests: ``BROKERD_CRASH_AT=point:k[:actor]`` in the
+server's environment (its driver passes it to every actor in the configuration).
 
 The process that passes ``point`` for the k-th time (counting from 1, per process) kills
 itself with SIGKILL: no ``finally``, no flush, no LMDB commit, exactly what a power cut
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 
 POINTS = (
@@ -89,5 +91,10 @@ class CrashPoints:
 NOWHERE = CrashPoints(None, "", None)
 
 
-def from_environment(actor: str, data_dir: str | Path | None) -> CrashPoints:
-    return CrashPoints(os.environ.get("BROKERD_CRASH_AT"), actor, data_dir)
+def spec_from_environment(environ: Mapping[str, str] = os.environ) -> str:
+    """``BROKERD_CRASH_AT`` as the process was given it ("" when unset), checked: a
+    ``ValueError`` says what is wrong with it. The server's driver reads it and passes it on
+    in the configuration (``[server] crash_at``), so that it reaches every actor."""
+    spec = environ.get("BROKERD_CRASH_AT", "")
+    CrashPoints(spec, "", None)
+    return spec

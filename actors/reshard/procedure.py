@@ -33,7 +33,6 @@ does not start on a data dir whose reshard has not finished, nor with an
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,7 +61,7 @@ from actors.runtime.router import SUPERVISOR, Router, account_actor
 from actors.runtime.snapshot import capture, parts
 from actors.supervisor.core import ActorPlan, plan
 from model.config import Config, Setup
-from snapshots.crashpoints import CrashPoints
+from snapshots.crashpoints import CrashPoints, spec_from_environment
 from snapshots.files import fsync_directory
 from snapshots.journal import Journal
 
@@ -377,4 +376,4 @@ def _free_name(path: Path) -> Path:
 
 def environment_crash_points(data_dir: Path) -> CrashPoints:
     """``BROKERD_CRASH_AT`` for the reshard (tests: ``reshard.built``, ``reshard.switch``)."""
-    return CrashPoints(os.environ.get("BROKERD_CRASH_AT"), "reshard", data_dir)
+    return CrashPoints(spec_from_environment(), "reshard", data_dir)

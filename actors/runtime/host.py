@@ -43,7 +43,7 @@ from actors.runtime.snapshotter import Snapshotter
 from model.config import Config, JournalSection
 from model.messages import Batch, Message, decode_batch, encode_batch
 from snapshots.audit import AuditCorrupt
-from snapshots.crashpoints import NOWHERE, CrashPoints, from_environment
+from snapshots.crashpoints import NOWHERE, CrashPoints
 from snapshots.journal import Journal, JournalLike, NullJournal
 from snapshots.shipping import ShippedJournal
 
@@ -264,7 +264,7 @@ class DurableHost(LinkedHost):
     def recover(self, data_dir: str) -> None:
         """Load the newest good snapshot and replay the journal after it. Raises
         ``JournalCorrupt`` (naming actor, sequence and what to do) rather than load bad state."""
-        self.crash = from_environment(self.name, data_dir)
+        self.crash = CrashPoints(self.config.server.crash_at, self.name, data_dir)
         journal = open_journal(self.name, Path(data_dir), self.config.journal, self.crash, ship_root(self.config))
         audit = self.audit_log = open_audit(self.name, self.config, data_dir, self.crash) if self.audited else None
         if audit is not None and journal.replayable and audit.head_origin > journal.last_seq:

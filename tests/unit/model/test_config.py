@@ -100,6 +100,7 @@ def test_an_empty_file_is_the_defaults_and_binds_to_loopback(conf: Path) -> None
         ("[open]\ntimezone = \"Mars/Olympus\"\n", "is not a known time zone"),
         ("[topology]\naccount_shards = \"two\"\n", "Expected `int`"),
         ("[server\n", "server.toml"),  # not TOML
+        ("[server]\ncrash_at = \"apply.before_send:1\"\n", "set from the environment (BROKERD_CRASH_AT), never from a file"),
     ],
 )
 def test_a_bad_value_is_a_config_error_naming_the_file_and_the_key(conf: Path, text: str, words: str) -> None:

@@ -139,3 +139,13 @@ def test_fresh_with_failover_covers_the_shipped_journals_and_wipe_empties_them(t
     prepare_data_dir(data, fresh=True, wipe=True, shipped=[ship, audit])
     assert not ship.exists() and data.is_dir()
     prepare_data_dir(data, fresh=True, wipe=False, shipped=[ship, audit])  # an empty audit dir is fresh
+
+
+def test_a_bad_crash_point_in_the_environment_is_one_line_and_exit_2_before_ray_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BROKERD_CRASH_AT", "apply.before_sned:1:account-0")
+    assert main(["--config", str(ROOT / "conf" / "server.toml"), "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "BROKERD_CRASH_AT='apply.before_sned:1:account-0'" in err and "Traceback" not in err
+    assert not (tmp_path / "data").exists()  # refused before anything was made

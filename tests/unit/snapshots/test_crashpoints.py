@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from snapshots import crashpoints
-from snapshots.crashpoints import NOWHERE, POINTS, CrashPoints, from_environment
+from snapshots.crashpoints import NOWHERE, POINTS, CrashPoints, spec_from_environment
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -47,11 +47,12 @@ def test_a_data_dir_that_crashed_at_the_point_before_is_not_armed_again(tmp_path
     assert CrashPoints("journal.truncate:1", "account-0", tmp_path).point == "journal.truncate"
 
 
-def test_the_spec_comes_from_brokerd_crash_at(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("BROKERD_CRASH_AT", "nav.before_send:4")
-    assert (from_environment("instrument-0", tmp_path).point, from_environment("instrument-0", tmp_path).remaining) == ("nav.before_send", 4)
-    monkeypatch.delenv("BROKERD_CRASH_AT")
-    assert from_environment("instrument-0", tmp_path).point is None
+def test_the_spec_comes_from_brokerd_crash_at_checked() -> None:
+    assert spec_from_environment({"BROKERD_CRASH_AT": "nav.before_send:4"}) == "nav.before_send:4"
+    assert spec_from_environment({}) == ""
+    for bad in ("nav.before_send", "nowhere:1", "apply.before_send:0:account-0", "apply.before_send:x"):
+        with pytest.raises(ValueError, match="BROKERD_CRASH_AT"):
+            spec_from_environment({"BROKERD_CRASH_AT": bad})
 
 
 def test_every_documented_point_is_known() -> None:
