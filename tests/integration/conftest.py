@@ -1,4 +1,4 @@
-"""One Ray cluster per test session; one brokerd topology per test module."""
+"""One Ray cluster per test session, which server processes may join; one brokerd topology per test module."""
 
 from __future__ import annotations
 
@@ -20,6 +20,14 @@ def ray_cluster() -> Iterator[None]:
     ray.init(num_cpus=os.cpu_count(), namespace="brokerd-tests", **{**RAY_INIT_DEFAULTS, "log_to_driver": False}, **EMBEDDED_RAY)
     yield
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_address(ray_cluster: None) -> str:
+    """The session's Ray cluster, for ``run_server.py --address``: a server process that
+    joins it starts without booting Ray's daemons of its own (about 3 of its 10 seconds on
+    two cores), each in a namespace of its own (``tests/integration/recovery.py``)."""
+    return str(ray.get_runtime_context().gcs_address)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -1,7 +1,8 @@
-"""Recovery tests' tools: ``run_server.py`` as a real process (its own Ray cluster), killed
-with SIGKILL — the whole session: driver, Ray's daemons and every actor — and restarted on
-the same data dir; clients streaming orders and remembering what they were told; and the
-comparison of the restarted server's books with that."""
+"""Recovery tests' tools: ``run_server.py`` as a real process — with its own Ray cluster,
+killed with SIGKILL (the whole session: driver, Ray's daemons and every actor), or joined to
+the test session's cluster (``--address``, the way a server runs on a cluster) where only its
+actors are killed — and restarted on the same data dir; clients streaming orders and
+remembering what they were told; and the comparison of the restarted server's books with that."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,20 +134,31 @@ def wait_for_line(process: subprocess.Popen[bytes], prefix: str, deadline: float
 
 class ServerProcess:
     """``run_server.py`` on a data dir, in its own session. ``root``: the checkout of brokerd
-    to run (by default this one; a benchmark may compare it with another)."""
+    to run (by default this one; a benchmark may compare it with another).
 
-    def __init__(self, config: Path, data_dir: Path, env: dict[str, str] | None = None, root: Path = ROOT) -> None:
+    ``address``: the Ray cluster to join (the ``ray_address`` fixture: the test session's)
+    instead of starting one of its own — a start without Ray's daemons to boot, and the
+    server's own namespace there (written into its config). Its processes are then the
+    driver alone: ``kill9`` is refused (the actors would live on, and Ray restart them),
+    and ``stop`` checks that the server ended every actor of its namespace and dropped what
+    it stored in the cluster, and ends whatever a failed test left there."""
+
+    def __init__(self, config: Path, data_dir: Path, env: dict[str, str] | None = None, root: Path = ROOT, address: str | None = None) -> None:
         self.root = root
         self.config = config
         self.data_dir = data_dir
         self.env = {**os.environ, **(env or {})}
         self.env.pop("RAY_ADDRESS", None)
+        self.address = address
+        self.namespace = _own_namespace(config) if address else ""
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.log = data_dir.parent / f"{data_dir.name}.server.log"
 
     def start(self) -> str:
         command = [sys.executable, str(self.root / "run_server.py"), "--config", str(self.config), "--data-dir", str(self.data_dir), "--ws-port", "0"]
+        if self.address:
+            command += ["--address", self.address]
         with self.log.open("ab") as log:
             log.write(f"\n=== start {time.time()}\n".encode())
         with self.log.open("ab") as out:
@@ -152,7 +166,7 @@ class ServerProcess:
         try:
             self.url = wait_for_line(self.process, "brokerd ready ", time.monotonic() + READY_TIMEOUT_S, self.log).split()[2]
         except RuntimeError as error:
-            self.kill9()
+            self._end()
             raise RuntimeError(f"server did not become ready: {error}") from None
         return self.url
 
@@ -168,6 +182,7 @@ class ServerProcess:
     def kill9(self) -> None:
         """SIGKILL the whole server at once and wait until every process of it is gone."""
         assert self.process is not None
+        assert not self.address, "a server on a shared Ray cluster is not its processes: start it with a cluster of its own to kill it whole"
         kill_session(self.process)
 
     def stop(self) -> int:
@@ -177,8 +192,44 @@ class ServerProcess:
         try:
             code = self.process.wait(timeout=60)
         finally:
-            self.kill9()  # whatever Ray left behind
+            left = self._end()  # whatever Ray left behind
+        assert not (code == 0 and left), f"a clean stop left {left} in the Ray cluster"
         return code
+
+    def _end(self) -> list[str]:
+        """Every process of the server's session killed; on a shared cluster also its
+        namespace's actors and stored values. Returns what of the latter was left."""
+        assert self.process is not None
+        kill_session(self.process)
+        if not self.address:
+            return []
+        import ray
+
+        from actors.runtime import stash
+
+        left = [entry["name"] for entry in ray.util.list_named_actors(all_namespaces=True) if entry["namespace"] == self.namespace]
+        for name in left:
+            with contextlib.suppress(ValueError):
+                ray.kill(ray.get_actor(name, namespace=self.namespace), no_restart=True)
+        stored = stash.drop_all(self.namespace)
+        return left + ([f"{stored} stored values"] if stored else [])
+
+
+def _own_namespace(config: Path) -> str:
+    """A Ray namespace of its own written into the server.toml at ``config`` (kept if the
+    file names one): servers of several tests on one cluster never meet."""
+    text = config.read_text()
+    named = tomllib.loads(text).get("topology", {}).get("namespace")
+    if named:
+        return str(named)
+    namespace = f"sp-{uuid.uuid4().hex[:10]}"
+    line = f'namespace = "{namespace}"\n'
+    if "\n[topology]\n" in "\n" + text:
+        text = ("\n" + text).replace("\n[topology]\n", "\n[topology]\n" + line, 1)[1:]
+    else:
+        text = text.rstrip("\n") + "\n\n[topology]\n" + line
+    config.write_text(text)
+    return namespace
 
 
 @dataclass

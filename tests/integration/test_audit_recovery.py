@@ -40,10 +40,10 @@ def accepted_orders(data: Path) -> Counter[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize(("point", "k"), CRASHES, ids=[point for point, _ in CRASHES])
-async def test_an_account_shard_killed_around_its_audit_append_loses_and_doubles_no_record(tmp_path: Path, point: str, k: int) -> None:
+async def test_an_account_shard_killed_around_its_audit_append_loses_and_doubles_no_record(tmp_path: Path, ray_address: str, point: str, k: int) -> None:
     config = write_conf(tmp_path / "conf", snapshot_every_events=60)
     data = tmp_path / "data"
-    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": f"{point}:{k}:account-0"})
+    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": f"{point}:{k}:account-0"}, address=ray_address)
     ledger = Ledger()
     with server.running() as url:
         await stream_orders(url, ledger, "audit", count=200, clients=4)

@@ -48,7 +48,7 @@ def assert_each_order_once(found: dict[str, list[tuple[str, str, str]]]) -> None
     assert len(set(order_ids)) == len(order_ids)
 
 
-async def test_a_shard_killed_mid_load_keeps_every_order_exactly_once(tmp_path: Path) -> None:
+async def test_a_shard_killed_mid_load_keeps_every_order_exactly_once(tmp_path: Path, ray_address: str) -> None:
     config = write_conf_dir(
         tmp_path / "conf",
         "[server]\nws_port = 0\n\n[basket]\nchunk_rows = 25\nchunks_in_flight = 2\n\n"
@@ -58,7 +58,7 @@ async def test_a_shard_killed_mid_load_keeps_every_order_exactly_once(tmp_path: 
     (data / "imports").mkdir(parents=True)
     (data / "imports" / "basket.csv").write_text(basket())
     rows = len(TEST_ACCOUNTS) * PER_ACCOUNT
-    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": CRASH})
+    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": CRASH}, address=ray_address)
     url = server.start()
     try:
         loaded = await admin(url, "orders", "load", "basket.csv")

@@ -146,7 +146,7 @@ async def test_an_open_whose_blocks_are_working_when_a_node_is_lost_allocates_ev
         server.kill()
 
 
-async def test_killed_between_the_local_commit_and_the_ship_the_copy_catches_up(tmp_path: Path) -> None:
+async def test_killed_between_the_local_commit_and_the_ship_the_copy_catches_up(tmp_path: Path, ray_address: str) -> None:
     """One machine, journals shipped: an account shard SIGKILLed after a group is in its
     local journal but before it is in the shipped copy (nothing of it acknowledged). Ray
     restarts it on the same node: its local journal is trusted (nobody took over) and the
@@ -156,7 +156,7 @@ async def test_killed_between_the_local_commit_and_the_ship_the_copy_catches_up(
     shared = tmp_path / "shared"
     config.write_text(config.read_text() + f'\n[placement]\nshared_dir = "{shared}"\nfailover = true\n')
     data = tmp_path / "data"
-    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": "ship.before_append:60:account-1"})
+    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": "ship.before_append:60:account-1"}, address=ray_address)
     with server.running() as url:
         ledger = Ledger()
         await stream_orders(url, ledger, "ship", 300, clients=4, timeout=60)

@@ -179,7 +179,7 @@ async def test_a_reject_that_comes_after_a_restart_still_finds_its_order(ray_clu
         held.stop()
 
 
-async def test_an_order_the_venue_session_never_sent_before_a_crash_is_rejected_at_its_restart(tmp_path: Path) -> None:
+async def test_an_order_the_venue_session_never_sent_before_a_crash_is_rejected_at_its_restart(tmp_path: Path, ray_address: str) -> None:
     """The venue actor kills itself after committing a new order, before handing it to
     quickfix (crash point ``apply.before_send``, its 3rd record: VenueStart, the logon,
     the order). Restarted, it finds the order in its journal but in no store, and rejects
@@ -201,7 +201,7 @@ symbols = ["IBM"]
 """
     config = write_conf_dir(tmp_path / "conf", server_toml)
     data = tmp_path / "data"
-    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": "apply.before_send:3:venue-MM1"})
+    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": "apply.before_send:3:venue-MM1"}, address=ray_address)
     try:
         url = server.start()
         await venue.wait_logged_on(timeout=60)

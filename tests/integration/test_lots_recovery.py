@@ -28,11 +28,11 @@ ACCOUNT = next(account for account in TEST_ACCOUNTS if shard_of(account, SHARDS)
 ACTOR = f"account-{SHARD}"
 
 
-async def test_a_shard_killed_after_booking_a_sale_s_fill_books_it_once(tmp_path: Path) -> None:
+async def test_a_shard_killed_after_booking_a_sale_s_fill_books_it_once(tmp_path: Path, ray_address: str) -> None:
     # snapshots every few records: the restart reads the books from a snapshot, then the journal
     config = write_conf(tmp_path / "conf", snapshot_every_events=5)
     data = tmp_path / "data"
-    server = ServerProcess(config, data)
+    server = ServerProcess(config, data, address=ray_address)
     with server.running() as url:
         async with BrokerClient(url, "tester", "tester-secret") as client:
             assert (await client.subscribe(["quotes:IBM"]))["type"] == "subscribed"

@@ -153,10 +153,10 @@ def assert_lots_booked_once(order: PlacedOrder, qty: int, cash: int, held: dict[
     [("allocation.before_send:1", "instrument-0"), ("allocation.before_send:1", "account-1")],
     ids=["instrument-after-allocating", "shard-after-booking"],
 )
-async def test_a_kill_mid_allocation_completes_it_exactly_once(tmp_path: Path, point: str, actor: str) -> None:
+async def test_a_kill_mid_allocation_completes_it_exactly_once(tmp_path: Path, ray_address: str, point: str, actor: str) -> None:
     config = write_open_conf(tmp_path / "conf")
     data = tmp_path / "data"
-    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": f"{point}:{actor}"})
+    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": f"{point}:{actor}"}, address=ray_address)
     with server.running() as url:
         placed = await place(url, orders_for_the_open(random.Random(3)))
         opened = await admin(url, "open")
@@ -214,14 +214,14 @@ async def wait_struck(url: str, placed: dict[str, str], seconds: float = 90) -> 
     ["instrument-0", "account-1"],  # the fund's InstrumentActor (VFIAX is placed on instrument-0), an account shard
     ids=["fund-actor-between-markers", "shard-passing-the-marker"],
 )
-async def test_a_kill_between_the_nav_markers_strikes_exactly_once(tmp_path: Path, actor: str) -> None:
+async def test_a_kill_between_the_nav_markers_strikes_exactly_once(tmp_path: Path, ray_address: str, actor: str) -> None:
     """kill -9 of the fund's InstrumentActor right after the first shard's marker (the other
     still to come), or of a shard right after it passed the marker on (nothing sent yet):
     Ray restarts it, it replays its journal, and the strike happens once, with every order
     acknowledged before it."""
     config = write_open_conf(tmp_path / "conf")
     data = tmp_path / "data"
-    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": f"nav.before_send:1:{actor}"})
+    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": f"nav.before_send:1:{actor}"}, address=ray_address)
     with server.running() as url:
         orders = [
             {"account": f"R{i:04d}", "client_order_id": f"f-{i}", "symbol": "VFIAX", "side": "buy", "type": "market", "qty": FUND_QTY}

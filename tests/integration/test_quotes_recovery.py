@@ -70,10 +70,10 @@ def records_since(data: Path, since_ns: int) -> list[tuple[int, int, list[str], 
     return found
 
 
-async def test_a_shard_killed_between_a_quote_and_the_next_order_prices_it_as_one_never_killed(tmp_path: Path) -> None:
+async def test_a_shard_killed_between_a_quote_and_the_next_order_prices_it_as_one_never_killed(tmp_path: Path, ray_address: str) -> None:
     config = write_conf(tmp_path / "conf", quote_interval_ms=INTERVAL_MS)
     data = tmp_path / "data"
-    server = ServerProcess(config, data)
+    server = ServerProcess(config, data, address=ray_address)
     with server.running() as url:
         async with BrokerClient(url, "tester", "tester-secret") as client:
             await client.subscribe(["quotes:IBM"])

@@ -41,13 +41,13 @@ CRASHES = [
 
 
 @pytest.mark.parametrize(("point", "k", "actor"), CRASHES, ids=[f"{p}:{k}:{a}" for p, k, a in CRASHES])
-async def test_crash_at_a_named_point_loses_and_repeats_nothing(tmp_path: Path, point: str, k: int, actor: str) -> None:
+async def test_crash_at_a_named_point_loses_and_repeats_nothing(tmp_path: Path, ray_address: str, point: str, k: int, actor: str) -> None:
     """The actor SIGKILLs itself at the k-th pass of the point while orders stream in; Ray
     restarts it, it rebuilds itself from snapshot + journal and is re-wired while the other
     actors carry on; every client gets its answer; then a whole-server restart."""
     config = write_conf(tmp_path / "conf", snapshot_every_events=60)
     data = tmp_path / "data"
-    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": f"{point}:{k}:{actor}"})
+    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": f"{point}:{k}:{actor}"}, address=ray_address)
     ledger = Ledger()
     with server.running() as url:
         await stream_orders(url, ledger, "crash", count=400, clients=4)
@@ -92,10 +92,10 @@ async def test_whole_server_killed_at_random_moments_under_load(tmp_path: Path) 
         assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
-async def test_one_account_shard_killed_under_load_comes_back_and_others_carry_on(tmp_path: Path) -> None:
+async def test_one_account_shard_killed_under_load_comes_back_and_others_carry_on(tmp_path: Path, ray_address: str) -> None:
     config = write_conf(tmp_path / "conf", snapshot_every_events=300)
     data = tmp_path / "data"
-    server = ServerProcess(config, data)
+    server = ServerProcess(config, data, address=ray_address)
     ledger = Ledger()
     with server.running() as url:
         status = await admin(url, "status")
@@ -110,10 +110,10 @@ async def test_one_account_shard_killed_under_load_comes_back_and_others_carry_o
         await assert_books_match(url, ledger)
 
 
-async def test_replay_gives_the_same_hash_in_any_process_and_hash_seed(tmp_path: Path) -> None:
+async def test_replay_gives_the_same_hash_in_any_process_and_hash_seed(tmp_path: Path, ray_address: str) -> None:
     config = write_conf(tmp_path / "conf")
     data = tmp_path / "data"
-    server = ServerProcess(config, data)
+    server = ServerProcess(config, data, address=ray_address)
     ledger = Ledger()
     with server.running() as url:
         await stream_orders(url, ledger, "det", count=200, clients=4)

@@ -103,7 +103,7 @@ def check_booked(view: dict[str, Any], accounts: dict[str, dict[str, Any]]) -> N
     assert sum(Decimal(a["cash"]) - Decimal(START_CASH) for a in accounts.values()) == Decimal(view["cash"]) - committed
 
 
-async def test_a_live_strategys_orders_split_to_3_investors_accounts_exactly_once_across_a_kill_9(tmp_path: Path) -> None:
+async def test_a_live_strategys_orders_split_to_3_investors_accounts_exactly_once_across_a_kill_9(tmp_path: Path, ray_address: str) -> None:
     config = write_conf_dir(
         tmp_path / "conf",
         """[server]
@@ -122,7 +122,7 @@ actor = true
     imports.mkdir(parents=True)
     (imports / "every-bar.toml").write_text(EVERY_BAR)
     (imports / "bad.toml").write_text(BAD)
-    server = ServerProcess(config, data, env={"BROKERD_CRASH_AT": "strategy.before_send:1:strategy"})
+    server = ServerProcess(config, data, env={"BROKERD_CRASH_AT": "strategy.before_send:1:strategy"}, address=ray_address)
     with server.running() as url:
         refused = await strategy(url, "create", "bad", "bad.toml")
         assert refused["type"] == "error" and "rsx" in refused["message"], refused

@@ -75,11 +75,11 @@ def assert_booked_once(found: dict[str, tuple[str, list[tuple[str, str, str]]]],
         f"transfer.before_send:2:{OTHER}",  # ... booked the outcome, its booking unsent
     ],
 )
-async def test_a_shard_killed_mid_journal_loses_and_doubles_nothing(tmp_path: Path, crash: str) -> None:
+async def test_a_shard_killed_mid_journal_loses_and_doubles_nothing(tmp_path: Path, ray_address: str, crash: str) -> None:
     # on loopback, nobody enrolled in MFA: no TOTP code asked for a journal
     config = write_conf_dir(tmp_path / "conf", "[server]\nws_port = 0\n\n[gateway]\nrequire_mfa_for_transfers = false\n")
     data = tmp_path / "data"
-    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": crash})
+    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": crash}, address=ray_address)
     url = server.start()
     accounts = ZERO[:8] + ONE[:8]
     batches = [batch(number) for number in range(6)]
@@ -178,12 +178,12 @@ def assert_shares_booked_once(found: dict[str, tuple[str, list[tuple[str, str, s
         f"transfer.before_send:2:{OTHER}",
     ],
 )
-async def test_a_shard_killed_mid_journal_of_shares_loses_and_doubles_no_lot(tmp_path: Path, crash: str) -> None:
+async def test_a_shard_killed_mid_journal_of_shares_loses_and_doubles_no_lot(tmp_path: Path, ray_address: str, crash: str) -> None:
     config = write_conf_dir(tmp_path / "conf", "[server]\nws_port = 0\n\n[gateway]\nrequire_mfa_for_transfers = false\n")
     accounts = ZERO[:8] + ONE[:8]
     with_positions(config, accounts)
     data = tmp_path / "data"
-    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": crash})
+    server = ServerProcess(config, data, {"BROKERD_CRASH_AT": crash}, address=ray_address)
     url = server.start()
     batches = [shares_batch(number) for number in range(4)]
     try:
