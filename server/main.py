@@ -143,15 +143,16 @@ async def serve(args: argparse.Namespace) -> int:
             print(f"brokerd: a brokerd server runs in the Ray namespace {namespace!r}: --fresh and --wipe are refused", file=sys.stderr)
             ray.shutdown()
             return 2
-    else:
-        ray.init(namespace=namespace, num_cpus=os.cpu_count(), **RAY_INIT_DEFAULTS, **own_ray)
     prepare_data_dir(data_dir, args.fresh, args.wipe, shipped_dirs(config))
     try:  # a reshard under way or done: the journals' layout must be the configured one
         _layout_lock = check_layout(data_dir, config.topology.account_shards)  # held until the process ends
     except ReshardError as error:
         print(f"brokerd: {error}", file=sys.stderr)
-        ray.shutdown()
+        if ray.is_initialized():
+            ray.shutdown()
         return 2
+    if not args.address:  # the embedded cluster boots only for a data dir the server can run on
+        ray.init(namespace=namespace, num_cpus=os.cpu_count(), **RAY_INIT_DEFAULTS, **own_ray)
 
     server = BrokerServer(setup, config.server.host, config.server.ws_port, detached=bool(args.address))
     stop = asyncio.Event()

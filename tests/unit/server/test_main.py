@@ -149,3 +149,22 @@ def test_a_bad_crash_point_in_the_environment_is_one_line_and_exit_2_before_ray_
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "BROKERD_CRASH_AT='apply.before_sned:1:account-0'" in err and "Traceback" not in err
     assert not (tmp_path / "data").exists()  # refused before anything was made
+
+
+def test_a_data_dir_of_another_shard_count_is_refused_before_ray_boots(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The layout check comes before the embedded cluster: a refused start costs no Ray boot."""
+    import ray
+
+    from actors.reshard.layout import record_layout
+
+    data = tmp_path / "data"
+    data.mkdir()
+    record_layout(data, 3)
+    booted: list[object] = []
+    monkeypatch.setattr(ray, "init", lambda *args, **kwargs: booted.append(kwargs))
+    assert main(["--config", str(ROOT / "conf" / "server.toml"), "--data-dir", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds 3 account shards" in err and "account_shards = 2" in err
+    assert booted == []
