@@ -49,7 +49,11 @@ def reshard(conf: Path, data: Path, shards: int, crash: str | None = None) -> su
 
 
 def set_shards(conf: Path, shards: int) -> None:
-    conf.write_text(conf.read_text() + f"\n[topology]\naccount_shards = {shards}\n")
+    text, line = conf.read_text(), f"account_shards = {shards}\n"
+    if "\n[topology]\n" in "\n" + text:  # the section the server's namespace was written into
+        conf.write_text(("\n" + text).replace("\n[topology]\n", "\n[topology]\n" + line, 1)[1:])
+    else:
+        conf.write_text(text + "\n[topology]\n" + line)
 
 
 async def books(client: BrokerClient) -> dict[str, Any]:
@@ -86,10 +90,10 @@ async def queued_for_the_open(url: str) -> int:
     return sum(a.get("open", {}).get("queued", 0) for a in status["result"]["actors"])
 
 
-async def test_adding_a_shard_moves_every_account_with_its_orders_in_flight(tmp_path: Path) -> None:
+async def test_adding_a_shard_moves_every_account_with_its_orders_in_flight(tmp_path: Path, ray_address: str) -> None:
     conf = write_conf(tmp_path / "conf", quote_interval_ms=25)
     data = tmp_path / "data"
-    server = ServerProcess(conf, data)
+    server = ServerProcess(conf, data, address=ray_address)
     assert len(ACCOUNTS) >= 4 and MOVED, ACCOUNTS
 
     with server.running() as url:
