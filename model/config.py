@@ -42,8 +42,8 @@ class ServerSection(_Section, frozen=True):
     supervisor_check_ms: int = 1000
     # A recovery test's crash point, ``POINT:K[:ACTOR]`` (docs/recovery.md "Crash points"):
     # set by run_server.py from ``BROKERD_CRASH_AT``, never from this file. It goes with the
-    # configuration to every actor — Ray's restarts of it and a cluster's other nodes too,
-    # whose processes never see the driver's environment.
+    # configuration to every actor — on a cluster joined with --address and on other nodes
+    # too, whose processes never see the driver's environment.
     crash_at: str = ""
 
 

@@ -104,10 +104,11 @@ async def serve(args: argparse.Namespace) -> int:
 
     try:
         setup = load_setup(args.config)
-        crash_at = spec_from_environment()
     except ConfigError as error:
         print(f"brokerd: bad configuration: {error}", file=sys.stderr)
         return 2
+    try:
+        crash_at = spec_from_environment()
     except ValueError as error:
         print(f"brokerd: {error}", file=sys.stderr)
         return 2

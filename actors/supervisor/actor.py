@@ -625,7 +625,11 @@ def _end(handle: Any) -> None:
 
 def setup_digest(setup: Setup) -> str:
     """A fingerprint of everything a server runs with (configuration, instruments, users,
-    accounts): a driver attaches only to a server started with the same."""
+    accounts): a driver attaches only to a server started with the same. A recovery test's
+    crash point (``[server] crash_at``, from the environment) is not part of it."""
+    if setup.config.server.crash_at:
+        server = msgspec.structs.replace(setup.config.server, crash_at="")
+        setup = msgspec.structs.replace(setup, config=msgspec.structs.replace(setup.config, server=server))
     return hashlib.sha256(msgspec.msgpack.encode(setup)).hexdigest()
 
 

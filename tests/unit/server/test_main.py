@@ -164,6 +164,7 @@ def test_a_data_dir_of_another_shard_count_is_refused_before_ray_boots(
     record_layout(data, 3)
     booted: list[object] = []
     monkeypatch.setattr(ray, "init", lambda *args, **kwargs: booted.append(kwargs))
+    monkeypatch.setattr("actors.runtime.logs.configure", lambda level: None)  # the log would stay bound to this test's captured stderr
     assert main(["--config", str(ROOT / "conf" / "server.toml"), "--data-dir", str(data)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "holds 3 account shards" in err and "account_shards = 2" in err

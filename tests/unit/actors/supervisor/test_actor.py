@@ -12,7 +12,7 @@ import msgspec
 
 from actors.runtime.outputs import ACCOUNT, DROP_COPY, GATEWAY, INSTRUMENT, VENUE
 from actors.runtime.roles import Shutdown
-from actors.supervisor.actor import SupervisorActor, _file_roots
+from actors.supervisor.actor import SupervisorActor, _file_roots, setup_digest
 from model.config import AdminSection, JournalSection, ServerSection, Setup, TopologySection
 from model.messages import SetTradingStatus
 from server.app import GATEWAY_ROLE
@@ -162,3 +162,13 @@ async def test_a_re_wired_actor_gets_the_handles_its_role_calls_and_the_others_l
     await actor._wire_again("account-2", actor.handles["account-2"], actor.handles)
     assert wired_with("account-2") == ["instrument-0", "instrument-1"]
     actor.journal.close()
+
+
+def test_a_crash_point_is_not_part_of_the_setup_a_new_driver_must_match() -> None:
+    setup = demo_setup()
+    armed = msgspec.structs.replace(
+        setup, config=msgspec.structs.replace(setup.config, server=msgspec.structs.replace(setup.config.server, crash_at="apply.before_send:1"))
+    )
+    assert setup_digest(armed) == setup_digest(setup)
+    moved = msgspec.structs.replace(setup, config=msgspec.structs.replace(setup.config, server=msgspec.structs.replace(setup.config.server, ws_port=1)))
+    assert setup_digest(moved) != setup_digest(setup)
