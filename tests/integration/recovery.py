@@ -207,10 +207,16 @@ class ServerProcess:
 
         from actors.runtime import stash
 
-        left = [entry["name"] for entry in ray.util.list_named_actors(all_namespaces=True) if entry["namespace"] == self.namespace]
+        def named() -> list[str]:
+            return [entry["name"] for entry in ray.util.list_named_actors(all_namespaces=True) if entry["namespace"] == self.namespace]
+
+        left = sorted(named(), key=lambda name: name != "supervisor")  # the supervisor first: it re-creates lost actors
         for name in left:
             with contextlib.suppress(ValueError):
                 ray.kill(ray.get_actor(name, namespace=self.namespace), no_restart=True)
+        deadline = time.monotonic() + 30
+        while left and named() and time.monotonic() < deadline:
+            time.sleep(0.1)
         stored = stash.drop_all(self.namespace)
         return left + ([f"{stored} stored values"] if stored else [])
 

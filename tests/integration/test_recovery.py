@@ -1,7 +1,9 @@
 """Recovery, proven by killing processes (issue 3's tests).
 
-Each test runs ``run_server.py`` as its own process tree on its own data dir, streams
-orders over WebSocket, kills something with SIGKILL, and compares the books after the
+Each test runs ``run_server.py`` as a process of its own on its own data dir (joined to the
+session's Ray cluster when one actor is killed; with a Ray cluster of its own, the whole
+process tree, when the whole server is), streams orders over WebSocket, kills something with
+SIGKILL, and compares the books after the
 restart with what the clients were told: 0 lost, 0 duplicated, nothing invented, cash and
 positions equal to what the orders booked, every journal replaying to the live state.
 """

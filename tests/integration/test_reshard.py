@@ -16,6 +16,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,19 @@ EVERY = [a for _, accounts in ACCOUNTS for a in accounts]
 
 
 def reshard(conf: Path, data: Path, shards: int, crash: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``admin reshard``; run again while the stopped server's last process still holds the
+    data dir's lock (on a shared cluster a stop returns once its actors' names are free,
+    their processes a moment later)."""
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     if crash:
         env["BROKERD_CRASH_AT"] = crash
     command = [sys.executable, str(ROOT / "run_server.py"), "admin", "--json", "reshard", "--shards", str(shards), "--config", str(conf), "--data-dir", str(data)]
-    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    for _ in range(50):
+        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+        if "a server is running on" not in done.stdout + done.stderr:
+            break
+        time.sleep(0.2)
+    return done
 
 
 def set_shards(conf: Path, shards: int) -> None:
