@@ -52,10 +52,16 @@ def with_demo_logins(server_toml: str) -> str:
     which is not enrolled in MFA."""
     if "require_mfa_for_admin" in server_toml:
         return server_toml
-    line = "require_mfa_for_admin = false  # the demo's logins, on loopback\n"
-    if "\n[gateway]\n" in "\n" + server_toml:
-        return ("\n" + server_toml).replace("\n[gateway]\n", "\n[gateway]\n" + line, 1)[1:]
-    return server_toml.rstrip("\n") + "\n\n[gateway]\n" + line
+    return with_line_in(server_toml, "gateway", "require_mfa_for_admin = false  # the demo's logins, on loopback\n")
+
+
+def with_line_in(toml: str, section: str, line: str) -> str:
+    """``toml`` with ``line`` first in its ``[section]``, the section added at the end when
+    it has none (a table written twice is not TOML)."""
+    header = f"\n[{section}]\n"
+    if header in "\n" + toml:
+        return ("\n" + toml).replace(header, header + line, 1)[1:]
+    return toml.rstrip("\n") + "\n" + header + line
 
 
 def write_conf(directory: Path, *, snapshot_every_events: int = 100_000, durability: str = "fsync", quote_interval_ms: int = 25) -> Path:
@@ -229,12 +235,7 @@ def _own_namespace(config: Path) -> str:
     if named:
         return str(named)
     namespace = f"sp-{uuid.uuid4().hex[:10]}"
-    line = f'namespace = "{namespace}"\n'
-    if "\n[topology]\n" in "\n" + text:
-        text = ("\n" + text).replace("\n[topology]\n", "\n[topology]\n" + line, 1)[1:]
-    else:
-        text = text.rstrip("\n") + "\n\n[topology]\n" + line
-    config.write_text(text)
+    config.write_text(with_line_in(text, "topology", f'namespace = "{namespace}"\n'))
     return namespace
 
 

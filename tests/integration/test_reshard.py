@@ -28,7 +28,7 @@ from model.routing import shard_of
 from server.client.sdk import BrokerClient
 from tests.conftest import ROOT, TEST_ACCOUNTS
 from tests.integration.helpers import final_report, trades
-from tests.integration.recovery import ServerProcess, admin, write_conf
+from tests.integration.recovery import ServerProcess, admin, with_line_in, write_conf
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -58,11 +58,7 @@ def reshard(conf: Path, data: Path, shards: int, crash: str | None = None) -> su
 
 
 def set_shards(conf: Path, shards: int) -> None:
-    text, line = conf.read_text(), f"account_shards = {shards}\n"
-    if "\n[topology]\n" in "\n" + text:  # the section the server's namespace was written into
-        conf.write_text(("\n" + text).replace("\n[topology]\n", "\n[topology]\n" + line, 1)[1:])
-    else:
-        conf.write_text(text + "\n[topology]\n" + line)
+    conf.write_text(with_line_in(conf.read_text(), "topology", f"account_shards = {shards}\n"))  # where the server's namespace is
 
 
 async def books(client: BrokerClient) -> dict[str, Any]:
