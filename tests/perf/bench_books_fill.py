@@ -3,7 +3,7 @@
 position, lots, the report), without Ray, sockets or journals.
 
     PYTHONPATH=$PWD python tests/perf/bench_books_fill.py [--accounts 20000] [--per-account 10] [--symbols 500]
-        [--runs 3] [--against /work/wt-base]
+        [--runs 3] [--against /work/wt-base] [--as-live]
 
 An account shard with ``--accounts`` fresh accounts (short sales allowed) queues
 ``--per-account`` market orders for the open each (60 % buys, 40 % sells, 70 % quantities
@@ -16,6 +16,12 @@ steadier than the wall clock on a shared machine). Prints the median µs per all
 ``--runs`` runs, and the µs per allocation spent afterwards opening the lots they left
 pending (what the shard's next snapshot or ``state_hash`` does first:
 ``AccountState.book_pending_lots``; 0 on a tree that books each lot at once).
+
+``--as-live``: the shard as a live server's is at the open of a basket — its audit events
+made (``[audit] enabled``, the default), no drop copy or strategy to send reports to, and a
+gateway that has announced the sessions it serves, none of which follows these accounts —
+so no report is made, as in ``bench_open.py --basket-only``. Without it: every report made
+and no audit event (the figures of the books' measurements in docs/books.md).
 
 ``--against TREE``: the same measurement on another tree too (a subprocess with
 ``PYTHONPATH=TREE``; repeated, on more trees, the first being "before"), alternated with
@@ -67,7 +73,7 @@ def fills_of(updates: list):  # type: ignore[no-untyped-def,type-arg]
     )
 
 
-def measure(accounts: int, per_account: int, symbols: int, seed: int = 7, max_messages: int = 1000) -> tuple[float, float]:
+def measure(accounts: int, per_account: int, symbols: int, seed: int = 7, max_messages: int = 1000, as_live: bool = False) -> tuple[float, float]:
     """One run in this process (this tree): µs per allocation booked, and µs per allocation
     spent after them opening the lots they left pending (0 on a tree that books them at once)."""
     from actors.account.core import AccountState
@@ -84,6 +90,11 @@ def measure(accounts: int, per_account: int, symbols: int, seed: int = 7, max_me
     instruments = [Instrument(f"S{i:03d}", AssetClass.EQUITY, fixed.CENT, increment, rng.randint(10, 500) * fixed.SCALE) for i in range(symbols)]
     limits = RiskLimits(max_order_qty=fixed.parse("100000"), max_order_notional=fixed.parse("10000000"), price_band=fixed.parse("0.10"), market_collar=fixed.parse("0.05"))
     state = AccountState("account-0", instruments, limits)
+    if as_live:  # what a live shard's shell sets (``--as-live``)
+        from actors.runtime.outputs import DROP_COPY, STRATEGY
+
+        state.out.audit, state.out.nowhere = True, frozenset({DROP_COPY, STRATEGY})
+        state.gateway_routes.routed = True  # a gateway announced: it follows none of these accounts
     for index in range(accounts):
         state.open_account(AccountSeed(f"V{index:07d}", "advisor", 10_000_000 * fixed.SCALE, allow_short=True, group="ADV"))
     now = 1_736_175_600_000_000_000
@@ -119,9 +130,10 @@ def measure(accounts: int, per_account: int, symbols: int, seed: int = 7, max_me
     updates.sort(key=lambda u: (u.block, state.orders.peek(u.order_id).spec.side))  # type: ignore[union-attr]
     batches = [encode_batch(Batch("instrument-0", seq, now, messages)) for seq, messages in enumerate(as_sent(updates, max_messages), 1)]
     state.out.drain()
+    state.out.take_events()
     gc.collect()
     gc.disable()  # as a shard applies its batches (``actors/runtime/machine.py``)
-    apply, drain = state.apply, state.out.drain
+    apply, drain, take_events = state.apply, state.out.drain, state.out.take_events
     end_turn = getattr(state, "end_turn", lambda now: None)  # a batch a turn (a shard's record may hold several)
     start = time.process_time()
     for data in batches:
@@ -129,6 +141,7 @@ def measure(accounts: int, per_account: int, symbols: int, seed: int = 7, max_me
             apply(message, now + 1)
         end_turn(now + 1)
         drain()
+        take_events()  # (appending them to the audit chain is the shell's, after the commit)
     spent = time.process_time() - start
     drain()
     assert state.allocations == len(updates), (state.allocations, len(updates), state.anomalies[:3])
@@ -147,13 +160,14 @@ def main() -> None:
     parser.add_argument("--per-account", type=int, default=10)
     parser.add_argument("--symbols", type=int, default=500)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--as-live", action="store_true", help="audit on, no drop copy or strategy, no session following the accounts")
     parser.add_argument("--against", action="append", default=[], help="another tree to measure alternately (PYTHONPATH); may repeat")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    shape = ["--accounts", str(args.accounts), "--per-account", str(args.per_account), "--symbols", str(args.symbols)]
+    shape = ["--accounts", str(args.accounts), "--per-account", str(args.per_account), "--symbols", str(args.symbols), *(["--as-live"] if args.as_live else [])]
     if args.one:
         sys.path.insert(0, os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] or str(HERE.parents[2]))
-        print(*measure(args.accounts, args.per_account, args.symbols))
+        print(*measure(args.accounts, args.per_account, args.symbols, as_live=args.as_live))
         return
     trees = {"this": os.environ.get("PYTHONPATH") or str(HERE.parents[2])}
     if args.against:
