@@ -587,6 +587,9 @@ class SupervisorActor(DurableHost):
         if self.admin_audit is not None:
             self.admin_audit.close()
             self.admin_audit = None
+        # every journal closed: the data dir is free for `admin reshard` once the stop returns
+        # (on a shared cluster this process ends a moment after its name is free)
+        self.layout_lock.close()
 
     async def shutdown(self) -> None:
         """End every actor of the topology (the supervisor itself is ended by its owner)."""

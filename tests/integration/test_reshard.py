@@ -16,17 +16,19 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from actors.reshard.layout import layout_lock
 from model import fixed
 from model.routing import shard_of
+from server.app import BrokerServer
 from server.client.sdk import BrokerClient
-from tests.conftest import ROOT, TEST_ACCOUNTS
+from tests.conftest import ROOT, TEST_ACCOUNTS, make_setup
 from tests.integration.helpers import final_report, trades
 from tests.integration.recovery import ServerProcess, admin, with_line_in, write_conf
 
@@ -42,19 +44,13 @@ EVERY = [a for _, accounts in ACCOUNTS for a in accounts]
 
 
 def reshard(conf: Path, data: Path, shards: int, crash: str | None = None) -> subprocess.CompletedProcess[str]:
-    """``admin reshard``; run again while the stopped server's last process still holds the
-    data dir's lock (on a shared cluster a stop returns once its actors' names are free,
-    their processes a moment later)."""
+    """``admin reshard``, run at once after a clean stop (the stopped server's processes may
+    still be ending: the data dir is free all the same)."""
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     if crash:
         env["BROKERD_CRASH_AT"] = crash
     command = [sys.executable, str(ROOT / "run_server.py"), "admin", "--json", "reshard", "--shards", str(shards), "--config", str(conf), "--data-dir", str(data)]
-    for _ in range(50):
-        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
-        if "a server is running on" not in done.stdout + done.stderr:
-            break
-        time.sleep(0.2)
-    return done
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
 
 
 def set_shards(conf: Path, shards: int) -> None:
@@ -214,3 +210,20 @@ async def test_adding_a_shard_moves_every_account_with_its_orders_in_flight(tmp_
             assert_same(await books(client), after)
         check = await admin(url, "check")
         assert check["result"]["ok"], check
+
+
+async def test_a_stopped_server_frees_its_data_dir_before_its_processes_end(ray_cluster: None) -> None:
+    """``admin reshard`` may run once a stop has returned: the supervisor lets go of the data
+    dir's layout lock as soon as every journal is closed, not when Ray ends its process (on a
+    shared cluster, a moment after its name is free)."""
+    broker = BrokerServer(make_setup(f"t-{uuid.uuid4().hex[:8]}"), "127.0.0.1", 0)
+    await broker.start()
+    data = Path(broker.setup.config.server.data_dir)
+    try:
+        with pytest.raises(BlockingIOError), layout_lock(data):
+            pass  # held while the server runs
+        await broker.supervisor.stop.remote()  # the clean stop's first part: every journal closed, every process alive
+        with layout_lock(data):
+            pass
+    finally:
+        await broker.stop()
