@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.ray_nodes import RayNodes
 from snapshots.journal import Journal
 from snapshots.shipping import ShipStore
+from tests.integration.ray_nodes import RayNodes
 from tests.integration.recovery import (
     Ledger,
     ServerProcess,

@@ -11,10 +11,10 @@ import pytest
 from ray.experimental import internal_kv
 
 from actors.runtime import stash
-from server.app import BrokerServer
-from tests.conftest import make_setup
 from model.enums import AssetClass
 from model.instruments import Instrument
+from server.app import BrokerServer
+from tests.conftest import make_setup
 
 
 def test_a_value_comes_back_exactly_and_is_gone_once_dropped(ray_cluster: None) -> None:
