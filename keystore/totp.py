@@ -105,7 +105,7 @@ class MfaStore:
         def check(old: bytes | None) -> bytes:
             if old is None:
                 raise NotEnrolled(f"{user} is not enrolled in MFA", "mfa_required")
-            if len(code) != DIGITS or not code.isdigit():
+            if len(code) != DIGITS or not code.isascii() or not code.isdigit():  # ("١٢٣٤٥٦" is digits too)
                 raise MfaRefused(f"a TOTP code is {DIGITS} digits")
             enrolment = msgspec.json.decode(old, type=_Enrolment)
             now = step_of(now_s)

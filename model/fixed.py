@@ -18,6 +18,7 @@ import re
 SCALE = 10**9
 DECIMALS = 9
 CENT = SCALE // 100
+LARGEST = 2**63 - 1  # the largest value a message, a record or a journal holds: a signed 64-bit integer (msgpack's, numpy's)
 
 _DECIMAL = re.compile(r"(-?)([0-9]{1,18})(?:\.([0-9]{1,9}))?")  # fullmatch: no trailing newline, ASCII digits only
 
@@ -30,10 +31,24 @@ def parse(text: str) -> int:
     """``"1.30"`` → ``1_300_000_000``. Rejects exponents, blanks, '+', more than 9 places."""
     match = _DECIMAL.fullmatch(text)
     if match is None:
-        raise DecimalFormatError(f"not a decimal number with at most {DECIMALS} places: {text!r}")
+        raise DecimalFormatError(f"not a decimal number with at most {DECIMALS} places: {text[:64]!r}")
     sign, whole, frac = match.groups()
     value = int(whole) * SCALE + (int(frac.ljust(DECIMALS, "0")) if frac else 0)
     return -value if sign else value
+
+
+class DecimalRangeError(DecimalFormatError):
+    """A decimal string whose value, in units of 10^-9, does not fit a signed 64-bit integer."""
+
+
+def parse_bounded(text: str) -> int:
+    """``parse`` for a number from outside — a client's frame, a FIX field, a file: also
+    refused (``DecimalRangeError``) when its units do not fit a signed 64-bit integer
+    (``LARGEST``, 9223372036.854775807), which nothing downstream could encode."""
+    value = parse(text)
+    if not -LARGEST - 1 <= value <= LARGEST:
+        raise DecimalRangeError(f"not a decimal number of at most {format(LARGEST)}: {text[:64]!r}")
+    return value
 
 
 def format(value: int, min_places: int = 0) -> str:

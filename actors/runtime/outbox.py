@@ -108,8 +108,8 @@ class Outbox:
         for start in range(0, len(messages), self.max_messages):
             chunk = messages[start : start + self.max_messages]
             seq = self.seq.get(name, 0) + 1
-            self.seq[name] = seq
             data = encode_batch(Batch(self.sender, seq, wall, chunk))
+            self.seq[name] = seq  # once encoded: a batch that cannot be sent leaves no gap the receiver would wait on forever
             unacked = self.unacked.get(name)
             if unacked is None:
                 unacked = self.unacked[name] = collections.deque()

@@ -41,6 +41,7 @@ DEFAULT_TIF = TimeInForce.OPG  # baskets are mostly orders for the open
 NOTIONAL_TIFS = (TimeInForce.DAY, TimeInForce.IOC, TimeInForce.OPG)  # as the gateway's ``new_order``
 
 # What ``fixed.parse`` accepts, for RE2: no exponent, no '+', no blanks, at most nine places.
+SHOWN_CHARS = 64  # how much of a file's value a refusal quotes, as the WebSocket API's errors
 _DECIMAL = r"^-?[0-9]{1,18}(\.[0-9]{1,9})?$"
 _DECIMAL_TYPE = pa.decimal128(27, fixed.DECIMALS)  # 18 whole digits and 9 places, exactly
 _PRINTABLE_ASCII = r"^[\x20-\x7e]*$"
@@ -132,6 +133,11 @@ class _Checks:
         value: str = self.table.column(name)[index].as_py()
         return value
 
+    def shown(self, name: str, index: int) -> str:
+        """Row ``index``'s ``name`` quoted for a refusal, cut to ``SHOWN_CHARS`` characters."""
+        value = repr(self.text(name, index))
+        return value if len(value) <= SHOWN_CHARS else value[:SHOWN_CHARS] + "…"
+
     def run(self) -> Basket:
         table, rules = self.table, self.rules
         accounts = table.column("account")
@@ -199,14 +205,14 @@ class _Checks:
         order = {symbol: at for at, symbol in enumerate(self.rules.instruments)}
         found = _lookup(symbols, lambda symbol: order.get(symbol, -2 if symbol == "" else -1))
         self.fail(found == -2, INVALID, lambda _: "missing symbol")
-        self.fail(found == -1, "unknown_symbol", lambda index: f"unknown symbol {self.text('symbol', index)!r}")
+        self.fail(found == -1, "unknown_symbol", lambda index: f"unknown symbol {self.shown('symbol', index)}")
         return found
 
     def _word(self, name: str, members: tuple[str, ...], default: str | None) -> np.ndarray:
         found = _words(self.table.column(name), members, default)
         allowed = ", ".join(members)
         self.fail(found == -2, INVALID, lambda _: f"missing {name}")
-        self.fail(found == -1, INVALID, lambda index: f"{name} must be one of {allowed}, not {self.text(name, index)!r}")
+        self.fail(found == -1, INVALID, lambda index: f"{name} must be one of {allowed}, not {self.shown(name, index)}")
         return np.maximum(found, 0)
 
     def _decimal(self, name: str) -> _Fixed:
@@ -214,10 +220,10 @@ class _Checks:
         self.fail(
             found.given & ~found.readable,
             INVALID,
-            lambda index: f"{name} must be a decimal string with at most {fixed.DECIMALS} places, not {self.text(name, index)!r}",
+            lambda index: f"{name} must be a decimal string with at most {fixed.DECIMALS} places, not {self.shown(name, index)}",
         )
         largest = fixed.format(np.iinfo(np.int64).max)
-        self.fail(found.readable & ~found.fits, INVALID, lambda index: f"{name} must be at most {largest}, not {self.text(name, index)!r}")
+        self.fail(found.readable & ~found.fits, INVALID, lambda index: f"{name} must be at most {largest}, not {self.shown(name, index)}")
         return found
 
     def _quantities(self, qty: _Fixed, symbols: np.ndarray, instruments: list[Instrument]) -> None:

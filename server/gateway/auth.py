@@ -54,7 +54,7 @@ class Authenticator:
         if not nonce or len(nonce) > 128:
             raise LoginRefused("nonce must be 1 to 128 characters")
         expected = signature(secret or "\0unknown", ts, nonce)
-        if not secret or not hmac.compare_digest(expected, sig):
+        if not secret or not sig.isascii() or not hmac.compare_digest(expected, sig):  # (compare_digest takes ASCII text only)
             raise LoginRefused("bad key or signature")
         if (key, nonce) in self.seen or fresh is False:
             raise LoginRefused("nonce already used")
@@ -67,7 +67,7 @@ class Authenticator:
         and not seen here: the logins worth asking the shared nonce authority about."""
         if secret is None or abs(now_ms - ts) > self.window_ms or not nonce or len(nonce) > 128 or (key, nonce) in self.seen:
             return False
-        return hmac.compare_digest(signature(secret, ts, nonce), sig)
+        return sig.isascii() and hmac.compare_digest(signature(secret, ts, nonce), sig)
 
     def _forget_old(self, now_ms: int) -> None:
         if len(self.seen) < 1024:

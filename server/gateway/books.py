@@ -13,7 +13,7 @@ from model.lots import METHODS, LotMethod
 from model.messages import GainsReply, LotsReply, QueryGains, Reply
 from model.orders import OrderSpec
 from model.transfers import MAX_CASH, lots_problem, qty_problem
-from server.gateway.protocol import LotPick
+from server.gateway.protocol import LotPick, shorten
 from server.gateway.validation import Invalid
 
 _encoder = msgspec.json.Encoder()
@@ -26,7 +26,7 @@ def lot_terms(lot_method: str | None, picks: list[LotPick] | None, spec: OrderSp
     most ``MAX_LOTS_NAMED``, no lot twice; ``specific`` only with lots. Whether the lots
     exist and hold enough is the owning shard's to say (the order is then rejected)."""
     if lot_method is not None and lot_method not in METHODS:
-        raise Invalid("invalid_request", f"lot_method must be one of {', '.join(METHODS)}, not {lot_method!r}")
+        raise Invalid("invalid_request", f"lot_method must be one of {', '.join(METHODS)}, not {shorten(lot_method)}")
     if picks is None:
         if lot_method == LotMethod.SPECIFIC:
             raise Invalid("invalid_request", "lot_method specific needs lots")
@@ -38,7 +38,7 @@ def lot_terms(lot_method: str | None, picks: list[LotPick] | None, spec: OrderSp
     chosen: list[tuple[int, int]] = []
     for pick in picks:
         try:
-            qty = fixed.parse(pick.qty)
+            qty = fixed.parse_bounded(pick.qty)
         except fixed.DecimalFormatError as error:
             raise Invalid("invalid_request", f"lots: qty: {error}") from None
         if qty <= 0 or qty % instrument.qty_increment:

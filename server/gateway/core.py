@@ -379,7 +379,7 @@ class Gateway:
         elif isinstance(request, CancelAllRequest):
             authorise(conn, request.account)
             if request.symbol is not None and request.symbol not in self.instruments:
-                raise Invalid("unknown_symbol", f"unknown symbol {request.symbol!r}")
+                raise Invalid("unknown_symbol", f"unknown symbol {protocol.shorten(request.symbol)}")
             self.window.send(conn, request.account, CancelAll(request.account, request.symbol, reply))
         elif isinstance(request, GetOrdersRequest):
             authorise(conn, request.account)
@@ -833,8 +833,8 @@ def _checked_upload(csv: str, rules: BasketRules, shard_of: Callable[[str], str]
 
 def _refused_order_record(gateway: str, conn: Connection, fields: protocol.OrderFields, code: str, text: str) -> OrderRejected:
     """An order refused at the gateway, as its audit record: its terms as sent (names cut to
-    ``MAX_NAME_RECORDED``; a number that does not parse is recorded as none), why, and where
-    it came from."""
+    ``MAX_NAME_RECORDED``; a number that does not parse, or does not fit a record's 64 bits, is
+    recorded as none), why, and where it came from."""
 
     def name(value: str) -> str:
         return value[:MAX_NAME_RECORDED]
@@ -843,7 +843,7 @@ def _refused_order_record(gateway: str, conn: Connection, fields: protocol.Order
         if value is None:
             return None
         try:
-            return fixed.parse(value)
+            return fixed.parse_bounded(value)
         except fixed.DecimalFormatError:
             return None
 

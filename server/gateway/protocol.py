@@ -236,13 +236,24 @@ def decode_request(frame: bytes | str) -> Request:
 
     Guarantees: nothing else escapes, whatever the frame holds — text or binary (bytes are
     decoded as UTF-8 JSON alike), invalid UTF-8, nesting deeper than the decoder's
-    recursion limit, numbers or strings of any size."""
+    recursion limit, numbers or strings of any size. A request's ``id`` (kept as the raw
+    JSON it was sent as, to be echoed) is a string or a number of at most ``MAX_ID_BYTES``
+    bytes of UTF-8: every reply and every command of the request carries it."""
     try:
         request = _request_decoder.decode(frame)
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as error:
         raise _explain(frame, error) from None
-    if request.id and bytes(request.id)[:1] not in b'"-0123456789':
-        raise ProtocolError("id must be a string or a number")
+    if request.id:
+        raw = bytes(request.id)
+        if raw[:1] not in b'"-0123456789':
+            raise ProtocolError("id must be a string or a number")
+        if len(raw) > MAX_ID_BYTES:
+            raise ProtocolError(f"id must be at most {MAX_ID_BYTES} bytes of JSON")
+        if not raw.isascii():  # the decoder checks the UTF-8 of every field it reads, not of a raw one
+            try:
+                raw.decode()
+            except UnicodeDecodeError as error:
+                raise _unreadable(error) from None
     return request
 
 
@@ -277,6 +288,7 @@ def _unreadable(error: Exception) -> ProtocolError:
 
 
 SHOWN_CHARS = 64  # how much of a client's value an error message quotes
+MAX_ID_BYTES = 128  # a request's id as sent (JSON: a string's quotes and escapes count)
 MESSAGE_CHARS = 8 * SHOWN_CHARS  # how long a whole error message may be (an admin refusal lists the server's commands)
 
 

@@ -17,7 +17,7 @@ from model.enums import OrderType, Side, TimeInForce
 from model.instruments import Instrument, price_fields_for_type
 from model.messages import NewLotOrder, NewOrder, ReplaceOrder, Reply
 from model.orders import OrderSpec
-from server.gateway.protocol import GetOrdersRequest, OrderFields, ReplaceOrderRequest
+from server.gateway.protocol import GetOrdersRequest, OrderFields, ReplaceOrderRequest, shorten
 
 E = TypeVar("E", bound=StrEnum)
 NOTIONAL_TIFS = (TimeInForce.DAY, TimeInForce.IOC, TimeInForce.OPG)
@@ -27,7 +27,7 @@ _MEMBERS: dict[type[StrEnum], dict[str, StrEnum]] = {kind: kind._value2member_ma
 _MARKET, _OPG, _FOK = OrderType.MARKET, TimeInForce.OPG, TimeInForce.FOK
 # Quantities and prices repeat a great deal (as ``model.views.format_cached`` finds on the
 # way out): each string is parsed once. A string that does not parse raises every time.
-_parse = functools.lru_cache(maxsize=65536)(fixed.parse)
+_parse = functools.lru_cache(maxsize=65536)(fixed.parse_bounded)
 # How many orders' checked terms a gateway keeps (``OrderTerms``): a few hundred bytes each
 TERMS_KEPT = 16384
 
@@ -44,7 +44,7 @@ def _enum(kind: type[E], value: str, field: str) -> E:
     member = _MEMBERS[kind].get(value)  # a dict look-up; Enum(value) is far slower
     if member is None:
         allowed = ", ".join(member.value for member in kind)
-        raise Invalid("invalid_request", f"{field} must be one of {allowed}, not {value!r}")
+        raise Invalid("invalid_request", f"{field} must be one of {allowed}, not {shorten(value)}")
     return member  # type: ignore[return-value]
 
 
@@ -53,8 +53,10 @@ def _decimal(text: str | None, field: str) -> int | None:
         return None
     try:
         return _parse(text)
+    except fixed.DecimalRangeError:
+        raise Invalid("invalid_request", f"{field} must be at most {fixed.format(fixed.LARGEST)}, not {shorten(text)}") from None
     except fixed.DecimalFormatError:
-        raise Invalid("invalid_request", f"{field} must be a decimal string with at most {fixed.DECIMALS} places, not {text!r}") from None
+        raise Invalid("invalid_request", f"{field} must be a decimal string with at most {fixed.DECIMALS} places, not {shorten(text)}") from None
 
 
 def _positive(value: int | None, field: str) -> None:
@@ -139,7 +141,7 @@ def checked_spec(fields: OrderFields, instruments: dict[str, Instrument]) -> Ord
     """An order's terms (all but its account, id and lots), checked: its ``OrderSpec``, or ``Invalid``."""
     instrument = instruments.get(fields.symbol)
     if instrument is None:
-        raise Invalid("unknown_symbol", f"unknown symbol {fields.symbol!r}")
+        raise Invalid("unknown_symbol", f"unknown symbol {shorten(fields.symbol)}")
     side = _enum(Side, fields.side, "side")
     order_type = _enum(OrderType, fields.type, "type")
     tif = _enum(TimeInForce, fields.tif, "tif")

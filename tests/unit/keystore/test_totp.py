@@ -55,7 +55,7 @@ def test_a_wrong_code_a_malformed_one_and_one_beyond_the_drift_are_refused(tmp_p
     secret, _ = store.enroll("admin", "t")
     now = step_of(NOW_S)
     wrong = f"{(int(code_at(secret, now)) + 1) % 1_000_000:06d}"
-    for code, problem in ((wrong, "wrong TOTP code"), ("12345", "6 digits"), ("12345a", "6 digits"), (code_at(secret, now - 2), "wrong TOTP code")):
+    for code, problem in ((wrong, "wrong TOTP code"), ("12345", "6 digits"), ("12345a", "6 digits"), ("١٢٣٤٥٦", "6 digits"), (code_at(secret, now - 2), "wrong TOTP code")):
         with pytest.raises(MfaRefused, match=problem):
             store.verify("admin", code, NOW_S)
     assert store.verify("admin", code_at(secret, now - 1), NOW_S) == now - 1  # one step of drift

@@ -70,3 +70,20 @@ def test_floor_and_ceil_to_increment() -> None:
 def test_parse_refuses_trailing_newlines_and_non_ascii_digits(text: str) -> None:
     with pytest.raises(ValueError):
         fixed.parse(text)
+
+
+def test_parse_bounded_takes_what_a_signed_64_bit_integer_holds_and_refuses_one_unit_more() -> None:
+    assert fixed.parse_bounded("9223372036.854775807") == fixed.LARGEST == 2**63 - 1
+    assert fixed.parse_bounded("-9223372036.854775808") == -(2**63)
+    for text in ("9223372036.854775808", "-9223372036.854775809", "999999999999999999"):
+        with pytest.raises(fixed.DecimalRangeError, match="at most 9223372036.854775807"):
+            fixed.parse_bounded(text)
+    with pytest.raises(fixed.DecimalFormatError) as refused:
+        fixed.parse_bounded("1e3")
+    assert not isinstance(refused.value, fixed.DecimalRangeError)
+
+
+def test_a_refusal_quotes_at_most_64_characters_of_the_text() -> None:
+    with pytest.raises(fixed.DecimalFormatError) as refused:
+        fixed.parse("x" * 10_000)
+    assert len(str(refused.value)) < 140

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from actors.runtime.outbox import DurableOutbox, Outbox, batches_of
 from actors.runtime.outputs import ACCOUNT, ALL, GATEWAY, INSTRUMENT, Send
 from actors.runtime.router import Router
@@ -49,6 +51,21 @@ async def test_outbox_sends_at_once_when_a_batch_is_full() -> None:
     assert [len(b.messages) for b in sent] == [3]
     outbox.flush()
     assert outbox.waiting() == 0
+
+
+async def test_a_batch_that_cannot_be_encoded_uses_no_sequence_number() -> None:
+    """Its receiver applies batches in order: a number taken and never sent would hold every
+    later batch there for good."""
+    sent: list[Batch] = []
+    outbox = Outbox("me", Router(CONFIG), BatchingSection(), lambda name, data: sent.append(decode_batch(data)))
+    outbox.post([Send(GATEWAY, ALL, SetTradingStatus("X" * 3, True))])
+    outbox.flush()
+    outbox.post([Send(GATEWAY, ALL, SetTradingStatus(2**64, True))])  # type: ignore[arg-type]  # past what msgpack holds
+    with pytest.raises(OverflowError):
+        outbox.flush()
+    outbox.post([Send(GATEWAY, ALL, SetTradingStatus("Y", True))])
+    outbox.flush()
+    assert [(b.seq, b.messages[0].symbol) for b in sent] == [(1, "XXX"), (2, "Y")]
 
 
 def test_a_durable_outbox_makes_the_same_batches_from_the_same_outputs() -> None:

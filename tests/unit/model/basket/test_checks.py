@@ -67,12 +67,14 @@ BAD_ROWS = [
     ("A1,c1,IBM,buy,1,,limit,,", "invalid_request", "a limit order needs limit_price"),
     ("A1,c1,IBM,buy,1,,market,150,", "invalid_request", "a market order takes no limit_price"),
     ("A1,c1,IBM,buy,1,,limit,-150,", "invalid_request", "limit_price must be > 0"),
+    ("A1,c1," + "Z" * 5000 + ",buy,1,,,,", "unknown_symbol", "unknown symbol '" + "Z" * 63 + "…"),  # a refusal quotes 64 characters
+    ("A1,c1,IBM," + "s" * 5000 + ",1,,,,", "invalid_request", "side must be one of buy, sell, not '" + "s" * 63 + "…"),
     ("A1,c1,IBM,buy,1,,limit,150.001,", "invalid_request", "limit_price is off the tick of 0.01 for IBM"),
     ("A1,c1,OPT,buy,1,,limit,7.52,", "invalid_request", "limit_price is off the tick of 0.05 for OPT"),
 ]
 
 
-@pytest.mark.parametrize(("row", "code", "problem"), BAD_ROWS, ids=[problem for _, _, problem in BAD_ROWS])
+@pytest.mark.parametrize(("row", "code", "problem"), BAD_ROWS, ids=[problem[:80] for _, _, problem in BAD_ROWS])
 def test_each_kind_of_bad_row_refuses_the_whole_file_naming_the_row(row: str, code: str, problem: str) -> None:
     refused = refusal("A2,ok,IBM,buy,1,,,,", row, "A3,ok,IBM,buy,1,,,,")
     assert [(bad.row, bad.code, bad.problem) for bad in refused.bad] == [(3, code, problem)]
