@@ -161,6 +161,10 @@ class ShardBase(Dispatcher):
         """The order's part of its account's open-order exposure changed (held, filled, ended):
         kept by ``actors/account/portfolio.py``, called wherever holds are taken or released."""
 
+    def _new_position(self, account: AccountRecord, symbol: str) -> None:
+        """A fill opened the account's first position record in ``symbol``: followed by
+        ``actors/account/portfolio.py`` (the accounts a mark of ``symbol`` reviews)."""
+
     @staticmethod
     def _adjust_reserved_qty(account: AccountRecord, symbol: str, delta: int) -> None:
         if not delta:

@@ -54,6 +54,7 @@ class Bookkeeping(ShardBase):
         position = account.positions.get(symbol)
         if position is None:
             position = account.positions[symbol] = PositionRecord()
+            self._new_position(account, symbol)
         before = position.qty
         position.qty = before + qty if buy else before - qty
         if before == 0 or (before > 0) == buy:  # closes nothing: nearly every fill at the open

@@ -445,6 +445,15 @@ class Portfolio(Bookkeeping):
         return self.portfolio_limits(account).any() or self.portfolio.config.drawdown_alert is not None or account.account in self.portfolio.alerts
 
     def _holders(self) -> dict[str, set[str]]:
+        """Symbol → the watched accounts holding it or with orders open in it (``holders``),
+        made when first needed after it was dropped.
+
+        Guarantees: a superset of what it would be made from the accounts as they stand —
+        what a restored shard makes — whatever the inputs since: an input that changes which
+        accounts are watched or what they hold drops it (``_KEEPS_HOLDERS`` lists the others),
+        a leg opened adds its symbol (``_open_leg``), a fill's new position its symbol
+        (``_new_position``) and an account's first alert its symbols (``_review``). A mark
+        reviews the same accounts live and after a restart (tests/unit/actors/account/test_portfolio_holders.py)."""
         holders = self.holders
         if holders is None:
             holders = self.holders = {}
@@ -453,6 +462,14 @@ class Portfolio(Bookkeeping):
                     for symbol in (*record.positions, *self.legs.get(name, ())):
                         holders.setdefault(symbol, set()).add(name)
         return holders
+
+    def _new_position(self, account: AccountRecord, symbol: str) -> None:
+        holders = self.holders
+        if holders is None:
+            return
+        name = account.account
+        if self.portfolio.config.drawdown_alert is not None or name in self.portfolio.alerts or name in self._legged():  # ``watched``
+            holders.setdefault(symbol, set()).add(name)
 
     def _review_symbol(self, symbol: str, now: int) -> None:
         """A mark moved: the watched accounts that hold ``symbol`` or have orders open in it
@@ -523,11 +540,15 @@ class Portfolio(Bookkeeping):
             return
         if memory is None:
             memory = {}
+        watched_before = self.holders is None or self.watched(account)
         raised, cleared = alerts.changes(memory, found, kinds, now)
         if memory:
             book.alerts[name] = memory
         else:
             book.alerts.pop(name, None)
+        if not watched_before and self.holders is not None:  # its first alert made it watched: what it holds, into the index
+            for symbol in (*account.positions, *self.legs.get(name, ())):
+                self.holders.setdefault(symbol, set()).add(name)
         if not raised and not cleared:
             return
         if any(alert.kind == alerts.LIMIT for alert in raised) and self.trading_state(name) is _ACTIVE:
