@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
-from collections.abc import Iterable, Iterator, Set
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,7 @@ import msgspec
 
 from model import fixed
 from model.errors import ConfigError
+from model.instruments import Instrument
 from model.permissions import DEFAULT_TENANT
 
 if TYPE_CHECKING:
@@ -62,8 +63,10 @@ def parse_accounts_csv(text: str, source: str, tenant: str | None = None) -> lis
     may add its total cost and acquisition date, ``SYMBOL:QTY:COST[:YYYY-MM-DD]``, e.g.
     ``IBM:10:1400.00:2024-03-01``, else it costs the reference price's value, acquired when loaded)
     ``group`` and ``tenant`` (empty or absent: the default tenant; letters, digits, ``_.-``). Row numbers are line numbers (header: row 1; blank lines skipped but counted).
-    Every bad row and every repeated account id is reported, in one :class:`ConfigError`; symbols
-    are not checked here (:func:`check_account_symbols`). ``tenant``: the accounts are loaded
+    Every bad row and every repeated account id is reported, in one :class:`ConfigError`; a
+    cash, quantity or cost past ``fixed.LARGEST`` (what a message or a lot holds) is a bad row.
+    Symbols, and the cost of a position at its reference price, are not checked here
+    (:func:`check_account_symbols`). ``tenant``: the accounts are loaded
     for that tenant (``accounts load`` by a tenant's admin): a row without one is its, a row
     naming another tenant is bad."""
     seeds: list[AccountSeed] = []
@@ -138,7 +141,7 @@ def _account_seed(cells: dict[str, str | None], loading_for: str | None = None) 
     if not account:
         raise ValueError("empty account id")
     try:
-        cash = fixed.parse(cash_text)
+        cash = fixed.parse_bounded(cash_text)
     except fixed.DecimalFormatError as error:
         raise ValueError(f"account {account}: cash: {error}") from None
     if cash < 0 or cash % fixed.CENT:
@@ -179,7 +182,7 @@ def _parse_positions(account: str, text: str, allow_short: bool) -> tuple[tuple[
         if symbol in positions:
             raise ValueError(f"account {account}: symbol {symbol} appears twice in positions")
         try:
-            qty = fixed.parse(qty_text)
+            qty = fixed.parse_bounded(qty_text)
         except fixed.DecimalFormatError as error:
             raise ValueError(f"account {account}: position {symbol}: {error}") from None
         if qty < 0 and not allow_short:
@@ -194,7 +197,7 @@ def _parse_basis(account: str, symbol: str, text: str) -> tuple[int, int]:
     negative, like a short lot's."""
     cost_text, _, day_text = text.partition(":")
     try:
-        cost = fixed.parse(cost_text)
+        cost = fixed.parse_bounded(cost_text)
     except fixed.DecimalFormatError as error:
         raise ValueError(f"account {account}: position {symbol}: cost: {error}") from None
     if cost < 0 or cost % fixed.CENT:
@@ -210,10 +213,24 @@ def _parse_basis(account: str, symbol: str, text: str) -> tuple[int, int]:
     return cost, day
 
 
-def check_account_symbols(seeds: Iterable[AccountSeed], symbols: Set[str]) -> None:
-    """Raise :class:`ConfigError` naming every account position in a symbol not in ``symbols``."""
-    unknown = [
-        f"account {seed.account}: unknown symbol {symbol}" for seed in seeds for symbol, _ in seed.positions if symbol not in symbols
-    ]
-    if unknown:
-        raise ConfigError("; ".join(unknown))
+def check_account_symbols(seeds: Iterable[AccountSeed], instruments: Mapping[str, Instrument]) -> None:
+    """Raise :class:`ConfigError` naming every account position in a symbol not in
+    ``instruments``, and every position without a cost whose value at the instrument's
+    reference price (its cost when loaded) does not fit a signed 64-bit integer.
+
+    Guarantees: every position of seeds that pass opens as a lot the account's shard can
+    store (its quantity and cost in 64 bits; :func:`parse_accounts_csv` bounds the rest)."""
+    problems = []
+    for seed in seeds:
+        priced = {symbol for symbol, _, _ in seed.basis}
+        for symbol, qty in seed.positions:
+            instrument = instruments.get(symbol)
+            if instrument is None:
+                problems.append(f"account {seed.account}: unknown symbol {symbol}")
+            elif symbol not in priced and fixed.ceil_cent(abs(qty) * instrument.reference_price * instrument.multiplier) > fixed.LARGEST:
+                problems.append(
+                    f"account {seed.account}: position {symbol}: {fixed.format(qty)} at the reference price"
+                    f" {fixed.format(instrument.reference_price)} costs more than {fixed.format(fixed.LARGEST)}"
+                )
+    if problems:
+        raise ConfigError("; ".join(problems))

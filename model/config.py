@@ -896,7 +896,7 @@ def load_setup(path: str | Path) -> Setup:
     except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as error:
         raise ConfigError(f"{base}: {error}") from error
     accounts = load_accounts(base / config.files.accounts)
-    check_account_symbols(accounts, {i.symbol for i in instruments})
+    check_account_symbols(accounts, {i.symbol: i for i in instruments})
     unquotable = sorted(set(config.desk.symbols) - {i.symbol for i in instruments if i.asset_class.value != "mutual_fund"})
     if config.desk.enabled and unquotable:
         raise ConfigError(f"{path}: desk.symbols names symbols that are not instruments the desk can quote (a fund has no bid or ask): {unquotable}")

@@ -550,7 +550,7 @@ class AdminCommands(StrategyCommands):
         path = self._imported(given["FILE"], tenant)
         try:
             seeds = parse_accounts_csv(path.read_text(encoding="utf-8-sig"), str(path), tenant)
-            check_account_symbols(seeds, set(self.top.core.symbols))
+            check_account_symbols(seeds, {i.symbol: i for i in self.top.setup.instruments})
         except ConfigError as error:
             raise AdminError(str(error)) from None
         except (OSError, UnicodeDecodeError) as error:

@@ -8,7 +8,9 @@ import pytest
 
 from model import fixed
 from model.accounts_file import AccountSeed, check_account_symbols, load_accounts, numbered_csv_rows, parse_accounts_csv
+from model.enums import AssetClass
 from model.errors import ConfigError
+from model.instruments import Instrument
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -87,6 +89,11 @@ def test_a_byte_order_mark_is_ignored() -> None:
         ("A9,t", "missing cash"),
         (",t,1.00", "empty account id"),
         ("A9,t,1.00,false,,G,extra", "7 fields but the header names 6"),
+        ("A9,t,9223372036.86", "cash: not a decimal number of at most 9223372036.854775807"),
+        ("A9,t,999999999999999999.00", "cash: not a decimal number of at most 9223372036.854775807"),
+        ("A9,t,1.00,false,IBM:9223372037", "position IBM: not a decimal number of at most 9223372036.854775807"),
+        ("A9,t,1.00,true,IBM:-9223372037", "position IBM: not a decimal number of at most 9223372036.854775807"),
+        ("A9,t,1.00,false,IBM:1:10000000000.00", "position IBM: cost: not a decimal number of at most 9223372036.854775807"),
     ],
 )
 def test_each_kind_of_bad_row_is_reported_with_its_row_number(row: str, problem: str) -> None:
@@ -141,12 +148,38 @@ def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
         load_accounts(tmp_path / "accounts.csv")
 
 
+IBM = Instrument("IBM", AssetClass.EQUITY, fixed.parse("0.01"), fixed.SCALE, fixed.parse("150"))
+OPT = Instrument("OPT", AssetClass.OPTION, fixed.parse("0.05"), fixed.SCALE, fixed.parse("7.50"), multiplier=100)
+INSTRUMENTS = {i.symbol: i for i in (IBM, OPT)}
+
+
 def test_positions_in_unknown_symbols_are_named_with_their_accounts() -> None:
     seeds = parse_accounts_csv("account,owner,cash,positions\nA1,t,1.00,IBM:1;ZZZ:2\nA2,t,1.00,QQQ:1\nA3,t,1.00\n", "upload")
-    check_account_symbols(seeds, {"IBM", "ZZZ", "QQQ"})
+    check_account_symbols(seeds, {symbol: IBM for symbol in ("IBM", "ZZZ", "QQQ")})
     with pytest.raises(ConfigError) as refused:
-        check_account_symbols(seeds, {"IBM"})
+        check_account_symbols(seeds, INSTRUMENTS)
     assert str(refused.value) == "account A1: unknown symbol ZZZ; account A2: unknown symbol QQQ"
+
+
+def test_the_largest_amounts_a_lot_holds_load_and_one_cent_more_is_a_bad_row() -> None:
+    (seed,) = parse_accounts_csv("account,owner,cash,allow_short,positions\nA1,t,9223372036.85,true,IBM:9223372036.854775807:9223372036.85\n", "f")
+    assert seed.cash == seed.basis[0][1] == fixed.parse("9223372036.85") and seed.positions == (("IBM", fixed.LARGEST),)
+    check_account_symbols([seed], INSTRUMENTS)  # its cost is given: the reference price does not price it
+    assert "row 2: account A1: cash: not a decimal number of at most" in refusal("account,owner,cash\nA1,t,9223372036.86\n")
+
+
+def test_a_position_whose_value_at_the_reference_price_does_not_fit_64_bits_is_named_with_its_account() -> None:
+    """Its cost when loaded is that value: a lot that could not hold it would fail at the
+    account's shard, after the file was accepted."""
+    text = "account,owner,cash,allow_short,positions\nA1,t,1.00,,IBM:61489146\nA2,t,1.00,,IBM:61489147\nA3,t,1.00,true,OPT:-12297830;IBM:1\nA4,t,1.00,,IBM:100000000:1.00\n"
+    seeds = parse_accounts_csv(text, "f")
+    with pytest.raises(ConfigError) as refused:
+        check_account_symbols(seeds, INSTRUMENTS)
+    assert str(refused.value) == (
+        "account A2: position IBM: 61489147 at the reference price 150 costs more than 9223372036.854775807; "
+        "account A3: position OPT: -12297830 at the reference price 7.5 costs more than 9223372036.854775807"
+    )
+    check_account_symbols([seeds[0], seeds[3]], INSTRUMENTS)  # 61489146 × 150 fits; a given cost is its own
 
 
 def test_csv_rows_are_numbered_by_the_line_they_start_on_with_blank_rows_skipped() -> None:

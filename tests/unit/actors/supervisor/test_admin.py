@@ -243,3 +243,35 @@ def test_the_supervisors_module_loads_no_basket_reader_until_a_basket_is_loaded(
     probe = "import sys, actors.account.actor, actors.instrument.actor, actors.supervisor.actor; print(sorted(m for m in sys.modules if m.split('.')[0] == 'pyarrow' or m.startswith('model.basket')))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+class LoadTop:
+    """A supervisor with its import dir and instruments, that records what it would journal:
+    ``accounts load`` checks the whole file before it asks any shard."""
+
+    def __init__(self, root: Path) -> None:
+        from tests.conftest import demo_setup
+
+        self.import_root = root
+        self.setup = demo_setup()
+        self.submitted: list[Any] = []
+
+    def submit_local(self, messages: list[Any]) -> None:
+        self.submitted.extend(messages)
+
+
+def test_accounts_load_refuses_a_whole_file_with_an_amount_past_64_bits_and_loads_nothing(tmp_path: Path) -> None:
+    """A cash, qty or cost past ``fixed.LARGEST`` is a bad row named by its number; a position
+    whose cost at the reference price would not fit names its account. Either way no account
+    of the file is opened (none would be journaled while a shard failed to open the others)."""
+    top = LoadTop(tmp_path)
+    commands = AdminCommands(cast(Supervisor, top))
+    rows = "account,owner,cash,positions\nB1,o,1000.00,IBM:10\nB2,o,1000.00,IBM:1:10000000000.00\nB3,o,999999999999999999.00,\nB4,o,1000.00,\n"
+    (tmp_path / "new.csv").write_text(rows)
+    with pytest.raises(AdminError) as refused:
+        asyncio.run(commands.run("accounts", ["load", "new.csv"]))
+    assert re.findall(r"row \d+", str(refused.value)) == ["row 3", "row 4"] and "at most 9223372036.854775807" in str(refused.value)
+    (tmp_path / "priced.csv").write_text("account,owner,cash,positions\nB1,o,1000.00,IBM:10\nB3,o,1000.00,IBM:100000000\n")
+    with pytest.raises(AdminError, match="^account B3: position IBM: 100000000 at the reference price .* costs more than 9223372036.854775807$"):
+        asyncio.run(commands.run("accounts", ["load", "priced.csv"]))
+    assert top.submitted == []
