@@ -44,7 +44,7 @@ from keystore.masterkey import MasterKeyError
 from keystore.store import SecretInfo, StoreError
 from model import backoffice, fixed, lots, permissions
 from model.admin_commands import SERVER, AdminError, Forbidden, Given, check
-from model.config import Config, ConfigError, Setup, User, check_account_symbols, parse_accounts_csv
+from model.config import Config, ConfigError, Setup, User, check_account_symbols, check_tenant_name, parse_accounts_csv
 from model.desk import tuned
 from model.messages import AdminCancelAll, DeskControl, Message, OpenAccount, OpenMarket, SetAccountTradingState, SetKill, SetLotMethod, SetPortfolioLimits, SetTradingStatus
 from model.risk.limits import TradingState, parse_limits
@@ -118,10 +118,10 @@ class AdminCommands(StrategyCommands):
         if tenant is not None and needed.startswith("server."):
             raise Forbidden(f"admin {name} is server-wide: only the {permissions.PLATFORM_OPERATOR} role runs it", needed)
         chosen = given.get("tenant")
-        if chosen is not None:
-            if tenant is not None and chosen != tenant:
-                raise Forbidden(f"admin {name} --tenant: only the {permissions.PLATFORM_OPERATOR} role chooses a tenant")
-            tenant = chosen
+        if chosen is not None and tenant is None:  # the platform operator's choice
+            tenant = self._known_tenant(name, chosen)
+        elif chosen is not None and chosen != tenant:
+            raise Forbidden(f"admin {name} --tenant: only the {permissions.PLATFORM_OPERATOR} role chooses a tenant")
         handler = getattr(self, command.handler)
         result: Result = await handler(given, tenant)
         return result
@@ -143,9 +143,38 @@ class AdminCommands(StrategyCommands):
         if tenant is not None and account not in self._reach(tenant):
             raise AdminError(f"unknown account {account}")
 
+    def _known_tenant(self, name: str, tenant: str) -> str:
+        """``--tenant T`` checked: a tenant's name (what names its folders) that a user, an
+        account or a ``[tenants.T]`` section has, or the default tenant; else ``AdminError``.
+        A mistyped tenant is refused, not answered with an empty export."""
+        try:
+            check_tenant_name(tenant, f"admin {name} --tenant")
+        except ValueError as error:
+            raise AdminError(f"{error}; nothing read or written") from None
+        top = self.top
+        if not (
+            tenant == DEFAULT_TENANT
+            or tenant in top.config.tenants
+            or any(user.tenant == tenant for user in top.setup.users)
+            or any(owner == tenant for _, _, owner in top._all_accounts())
+        ):
+            raise AdminError(
+                f"admin {name} --tenant: unknown tenant {tenant!r} (no user or account belongs to it); nothing read or written"
+            )
+        return tenant
+
     def _tenant_dir(self, root: Path, tenant: str | None) -> Path:
-        """A tenant's own folder under the import or export dir (the dir itself for None)."""
-        return root if tenant is None else root / tenant
+        """A tenant's own folder under the import or export dir (the dir itself for None).
+
+        Guarantees: a folder directly inside ``root``: a name that is no tenant's (``..``,
+        ``a/b``, an absolute path) is ``AdminError``."""
+        if tenant is None:
+            return root
+        try:
+            check_tenant_name(tenant, "the tenant")
+        except ValueError as error:
+            raise AdminError(f"{error}; nothing read or written") from None
+        return root / tenant
 
     # --- the topology --------------------------------------------------------------------------
 

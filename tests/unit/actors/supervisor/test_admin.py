@@ -46,12 +46,79 @@ def test_a_command_runs_the_handler_its_entry_names_with_the_arguments_by_name()
     assert commands.tenants == [None, None]
 
 
+class Tenants:
+    """A supervisor's tenants alone: ``firm-a`` has a user, ``firm-b`` an account, ``firm-c``
+    its settings only; ``default`` is always one. Its import and export dirs are in ``root``,
+    and it has no actors (a command that gets past the checks writes empty files)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        from types import SimpleNamespace
+
+        from model.config import User
+
+        self.import_root = self.export_root = root or Path("/nonexistent")
+        self.config = SimpleNamespace(tenants={"firm-c": None})
+        self.setup = SimpleNamespace(users=[User(key="a", secret="s", role="trader", tenant="firm-a")])
+        self.core = SimpleNamespace(symbols=[])
+        self.handles: dict[str, Any] = {}
+
+    def _all_accounts(self) -> list[tuple[str, str, str]]:
+        return [("B1", "", "firm-b")]
+
+    def _tenant_of(self, account: str) -> str | None:
+        return "firm-b" if account == "B1" else None
+
+    def actors_of(self, role: str) -> list[str]:
+        return []
+
+
 def test_a_confined_command_reaches_its_handler_with_its_tenant() -> None:
     commands = Recording()
+    commands.top = cast(Supervisor, Tenants())
     asyncio.run(commands.run("kill", ["all"], "firm-a"))
     asyncio.run(commands.run("export", ["--tenant", "firm-a"], "firm-a"))  # naming its own tenant is allowed
     asyncio.run(commands.run("export", ["eod", "--tenant", "firm-b"]))  # the platform operator chooses
     assert commands.tenants == ["firm-a", "firm-a", "firm-b"]
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["report", "gains", "2024", "--tenant", "../../escaped"], "admin report --tenant must be 1 to 64 letters"),
+        (["export", "--tenant", "/tmp/x"], "admin export --tenant must be 1 to 64 letters"),
+        (["export", "eod", "--tenant", ".."], "admin export --tenant must be 1 to 64 letters"),
+        (["reconcile", "positions.csv", "--tenant", "../.."], "admin reconcile --tenant must be 1 to 64 letters"),
+        (["export", "--tenant", "firm-z"], "admin export --tenant: unknown tenant 'firm-z' (no user or account belongs to it)"),
+        (["reconcile", "positions.csv", "--tenant", "Firm-a"], "admin reconcile --tenant: unknown tenant 'Firm-a'"),
+    ],
+)
+def test_the_platform_operator_s_tenant_must_be_a_known_tenant_s_name_and_nothing_is_read_or_written(tmp_path: Path, args: list[str], problem: str) -> None:
+    """``--tenant`` names a folder of the import and export dirs: a path, or a tenant nobody
+    has (a typo), would read or write outside the tenant folders, or answer an empty export."""
+    root = tmp_path / "data" / "dirs"
+    root.mkdir(parents=True)
+    (tmp_path / "positions.csv").write_text("account,symbol,qty\nX,IBM,1\n")
+    commands = AdminCommands(cast(Supervisor, Tenants(root)))
+    with pytest.raises(AdminError) as refused:
+        asyncio.run(commands.run(args[0], args[1:]))
+    assert str(refused.value).startswith(problem) and str(refused.value).endswith("; nothing read or written")
+    assert sorted(path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*")) == ["data", "data/dirs", "positions.csv"]
+
+
+def test_the_platform_operator_may_name_any_known_tenant() -> None:
+    commands = Recording()
+    commands.top = cast(Supervisor, Tenants())
+    for tenant in ("firm-a", "firm-b", "firm-c", "default"):
+        asyncio.run(commands.run("export", ["--tenant", tenant]))
+    assert commands.tenants == ["firm-a", "firm-b", "firm-c", "default"]
+
+
+def test_a_tenant_s_folder_is_always_directly_inside_its_dir(tmp_path: Path) -> None:
+    commands = AdminCommands(cast(Supervisor, Tenants(tmp_path)))
+    assert commands._tenant_dir(tmp_path, "firm-a") == tmp_path / "firm-a" and commands._tenant_dir(tmp_path, None) == tmp_path
+    for name in ("..", "../x", "a/b", "/tmp", ".hidden", ""):
+        with pytest.raises(AdminError, match="the tenant must be 1 to 64 letters"):
+            commands._tenant_dir(tmp_path, name)
 
 
 @pytest.mark.parametrize(
