@@ -7,9 +7,11 @@ must be in the header.
 
 Guarantees:
 - A file that cannot be read as a basket (no header, a column missing or named twice,
-  not UTF-8, not Parquet, a float column) raises ``BasketError`` with its ``problem``;
-  a CSV row with the wrong number of fields is a bad row, numbered by the line it starts
-  on (the header being row 1); Parquet rows are counted from 1.
+  not UTF-8 — a CSV file, or a Parquet text column —, not Parquet, a float column) raises
+  ``BasketError`` with its ``problem``; a CSV row with the wrong number of fields is a bad
+  row, numbered by the line it starts on (the header being row 1; a line ends at a line
+  feed, a CRLF or a carriage return alone, as pyarrow's reader breaks lines); Parquet rows
+  are counted from 1.
 - Text is read as written: decimals stay strings (a Parquet decimal or integer written
   out exactly), never a binary float.
 """
@@ -74,15 +76,15 @@ def _header(data: bytes, source: str) -> tuple[int, list[str], list[str]]:
     line = 1
     position = 0
     while True:
-        end = data.find(b"\n", position)
-        raw = data[position:] if end < 0 else data[position:end]
-        if raw.strip(b"\r"):
+        end, after = _line_at(data, position)
+        raw = data[position:end]
+        if raw:
             break
-        if end < 0:
+        if after == end:
             raise BasketError(source, f"row 1: no header (the file is empty); expected {','.join(REQUIRED)},qty|notional")
-        position, line = end + 1, line + 1
+        position, line = after, line + 1
     try:
-        written = next(csv.reader([raw.decode("utf-8").rstrip("\r")]))
+        written = next(csv.reader([raw.decode("utf-8")]))
     except (UnicodeDecodeError, csv.Error) as error:
         raise BasketError(source, f"row {line}: cannot read the header: {error}") from None
     names = [name.strip() for name in written]
@@ -93,6 +95,25 @@ def _header(data: bytes, source: str) -> tuple[int, list[str], list[str]]:
         seen.add(name)
     _check_header(seen, source, f"row {line}: ")
     return line, names, written
+
+
+def _line_at(data: bytes, position: int) -> tuple[int, int]:
+    """Where the line starting at ``position`` ends and where the next one starts (both
+    ``len(data)`` at the end of the file): a line ends at a line feed, a carriage return and
+    line feed, or a carriage return alone — as pyarrow's reader and the standard one break
+    lines."""
+    feed = data.find(b"\n", position)
+    end = len(data) if feed < 0 else feed
+    carriage = data.find(b"\r", position, end)
+    if carriage >= 0:
+        end = carriage
+    terminator = 2 if data.startswith(b"\r\n", end) else 1 if end < len(data) else 0
+    return end, end + terminator
+
+
+def _line_number(data: bytes, offset: int) -> int:
+    """The number of the line ``offset`` is on (from 1), lines broken as by :func:`_line_at`."""
+    return data.count(b"\n", 0, offset) + data.count(b"\r", 0, offset) - data.count(b"\r\n", 0, offset) + 1
 
 
 def _check_header(names: set[str], source: str, where: str) -> None:
@@ -139,15 +160,21 @@ def csv_table(data: bytes, source: str) -> Table:
 
 
 def _csv_row_numbers(data: bytes, header_line: int, rows: int) -> np.ndarray:
-    """The line each data row starts on, as pyarrow counts rows (empty lines skipped). Without
-    quotes every line is one row; with them, the standard reader says where rows start."""
+    """The line each data row starts on, as pyarrow counts rows (empty lines skipped; a line
+    ends at a line feed, a carriage return and line feed, or a carriage return alone).
+    Without quotes every line is one row; with them, the standard reader (which breaks lines
+    the same way) says where rows start."""
     if b'"' not in data:
         raw = np.frombuffer(data, dtype=np.uint8)
-        ends = np.flatnonzero(raw == ord("\n"))
-        if not len(raw) or raw[-1] != ord("\n"):
+        feed = raw == ord("\n")
+        lone = raw == ord("\r")  # a carriage return ends a line unless a line feed follows it
+        lone[:-1] &= ~feed[1:]
+        ends = np.flatnonzero(feed | lone)
+        if not len(ends) or ends[-1] != len(raw) - 1:
             ends = np.append(ends, len(raw))
         starts = np.concatenate(([0], ends[:-1] + 1))
         lengths = ends - starts
+        # the carriage return of a CRLF: a line's last byte (a lone one would have ended it)
         carriage = (lengths > 0) & (raw[np.maximum(ends - 1, 0)] == ord("\r"))
         nonempty = np.flatnonzero(lengths - carriage > 0) + 1  # line numbers
         return nonempty[nonempty > header_line][:rows]
@@ -167,7 +194,7 @@ def _csv_table_numbered(data: bytes, source: str, header_line: int, names: list[
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
+        line = _line_number(data, error.start)
         raise BasketError(source, f"row {line}: not UTF-8 ({error.reason} at byte {error.start})") from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     positions = {name: names.index(name) for name in COLUMNS if name in names}
@@ -228,6 +255,7 @@ def _as_text(name: str, column: pa.Array, source: str) -> pa.Array:
         )
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         text = column.cast(pa.string())
+        _check_utf8(name, text, source)
     elif pa.types.is_integer(kind):
         text = column.cast(pa.string())
     elif pa.types.is_decimal(kind) and name in DECIMAL_COLUMNS:
@@ -237,3 +265,18 @@ def _as_text(name: str, column: pa.Array, source: str) -> pa.Array:
     else:
         raise BasketError(source, f"column {name} has type {kind}; expected {'a decimal, an integer or a string' if name in DECIMAL_COLUMNS else 'a string'}")
     return pc.utf8_trim_whitespace(pc.fill_null(text, ""))
+
+
+def _check_utf8(name: str, text: pa.Array, source: str) -> None:
+    """``BasketError`` naming the first row of a Parquet text column whose bytes are not
+    UTF-8: the Parquet reader does not check them, and pyarrow's text functions fail on some
+    (``ArrowInvalid``) and pass others on."""
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid as invalid:
+        for row, value in enumerate(text.cast(pa.binary()).to_pylist(), start=1):
+            try:
+                (value or b"").decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise BasketError(source, f"row {row}: column {name} is not UTF-8 ({error.reason})") from None
+        raise BasketError(source, f"column {name} cannot be read as text: {invalid}") from None

@@ -133,6 +133,47 @@ def test_row_numbers_skip_empty_lines_and_count_a_quoted_newline_as_a_line() -> 
     assert _csv_row_numbers(b"h\na\nb\nc\n", 1, 2).tolist() == [2, 3]
 
 
+def test_a_carriage_return_alone_ends_a_line_as_it_does_for_the_csv_reader() -> None:
+    """pyarrow's reader (and the standard one) break lines at a lone CR too: rows are numbered
+    by those lines, whether a file has quotes or not, and the header is found on them."""
+    assert _csv_row_numbers(b"h\ra\r\rb\r\nc\rd", 1, 4).tolist() == [2, 4, 5, 6]
+    assert _csv_row_numbers(b'h\r"a"\r\rb\n', 1, 2).tolist() == [2, 4]
+    assert _header(b"\r\n\r account ,client_order_id,symbol,side,qty\rA1,c1,IBM,buy,1\r", "b.csv")[:2] == (
+        3,
+        ["account", "client_order_id", "symbol", "side", "qty"],
+    )
+    data = (HEADER + "\rA1,c1,IBM,buy,1,,,,\rA1,c2,NOPE,buy,1,,,,\r\n\rA1,c3,IBM,buy,1,,,,\rA1,c4,NOPE,buy,1,,,,").encode()
+    with pytest.raises(BasketError) as refused:
+        parse_basket(data, "b.csv", rules())
+    assert [(bad.row, bad.problem) for bad in refused.value.bad] == [(3, "unknown symbol 'NOPE'"), (6, "unknown symbol 'NOPE'")]
+    with pytest.raises(BasketError, match="row 3: not UTF-8"):
+        parse_basket(HEADER.encode() + b"\rA1,c1,IBM,buy,1,,,,\rA1,c\xff,IBM,buy,1,,,,\r", "b.csv", rules())
+
+
+def _not_utf8(*values: bytes) -> pa.Array:
+    """A string column holding ``values`` as they are: pyarrow checks nothing it is given so."""
+    offsets = np.cumsum([0, *(len(value) for value in values)]).astype(np.int32)
+    return pa.Array.from_buffers(pa.string(), len(values), [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(values))])
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "problem"),
+    [
+        ("account", (b"A1", b"\xffA1"), "row 2: column account is not UTF-8 (invalid start byte)"),
+        ("account", (b"A\xff1", b"A1"), "row 1: column account is not UTF-8 (invalid start byte)"),  # inside: trimming reads past it
+        ("symbol", (b"IBM", b"IB\xc3"), "row 2: column symbol is not UTF-8 (unexpected end of data)"),
+        ("qty", (b"1", b"1\xe2\x82"), "row 2: column qty is not UTF-8 (unexpected end of data)"),
+    ],
+    ids=["leading", "inside", "cut-short", "qty"],
+)
+def test_a_parquet_text_column_that_is_not_utf8_is_refused_with_its_first_such_row(name: str, values: tuple[bytes, ...], problem: str) -> None:
+    columns = {**base_columns(2), "qty": pa.array(["1", "1"])}
+    columns[name] = _not_utf8(*values)
+    with pytest.raises(BasketError) as refused:
+        parse_basket(parquet(columns), "b.parquet", rules(), parquet=True)
+    assert refused.value.problem == problem and not refused.value.bad
+
+
 def test_a_table_numbers_its_rows_only_when_asked_and_only_once() -> None:
     asked: list[int] = []
 
