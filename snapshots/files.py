@@ -12,6 +12,12 @@ Paths: ``accounts load FILE``, ``nav FILE`` and ``reconcile FILE`` read from the
 path given to one of them is taken relative to that folder, on the server's machine; an
 absolute path is accepted only when it lies inside the folder.
 
+Reading (:func:`open_import`, :func:`read_import`): a file is read only when it is a regular
+file of at most ``MAX_IMPORT_BYTES`` (a strategy file: its own, smaller cap), checked before
+a byte is read; a named pipe, a device, a folder or a larger file is refused with
+:class:`PathRefused`. Nothing an admin command reads can stall the supervisor waiting for a
+writer or fill its memory.
+
 Guarantees (:func:`confine`):
 - The path returned is resolved (no ``..``, no symbolic link left in it) and lies inside
   the resolved folder (or is the folder itself, where allowed).
@@ -29,10 +35,11 @@ import csv
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from model.backoffice import (
     ALLOCATIONS_HEADER,
@@ -44,6 +51,10 @@ from model.backoffice import (
 )
 
 _WRITE_BUFFER_BYTES = 1 << 20
+# The largest file an admin command reads from the import dir (``accounts load``, ``orders
+# load``, ``nav FILE``, ``reconcile``): read whole into the supervisor's memory. An accounts
+# file of a million accounts, or a basket of a million orders, is well under 100 MB.
+MAX_IMPORT_BYTES = 256 << 20
 
 
 class PathRefused(ValueError):
@@ -71,13 +82,70 @@ def confine(root: str | Path, given: str, *, what: str, allow_root: bool = False
     return target
 
 
+# --- reading -------------------------------------------------------------------------------------
+
+
+@contextmanager
+def open_import(path: str | Path, max_bytes: int | None = None) -> Iterator[BinaryIO]:
+    """``path`` open for reading in binary, or :class:`PathRefused` when it is not a regular
+    file or is larger than ``max_bytes`` (None: ``MAX_IMPORT_BYTES``); ``OSError`` when it
+    cannot be opened.
+
+    Guarantees: never waits for a writer and reads nothing of a file it refuses: the path is
+    looked at (``os.stat``) before it is opened, opened without blocking (a named pipe's open
+    would wait for a writer) and the open file looked at again (``os.fstat``), in case the
+    path was replaced between the two."""
+    max_bytes = MAX_IMPORT_BYTES if max_bytes is None else max_bytes
+    _check_import(path, os.stat(path), max_bytes)
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        _check_import(path, os.fstat(descriptor), max_bytes)
+        os.set_blocking(descriptor, True)
+        handle = os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    with handle:
+        yield handle
+
+
+def read_import(path: str | Path, max_bytes: int | None = None) -> bytes:
+    """The bytes of ``path``, a regular file of at most ``max_bytes`` (None:
+    ``MAX_IMPORT_BYTES``; :func:`open_import`: ``PathRefused`` otherwise, ``OSError``); a file
+    that grew past it since it was opened is refused too."""
+    max_bytes = MAX_IMPORT_BYTES if max_bytes is None else max_bytes
+    with open_import(path, max_bytes) as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise PathRefused(f"{path} is larger than {max_bytes} bytes, the most an admin command reads")
+    return data
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+)
+
+
+def _check_import(path: str | Path, info: os.stat_result, max_bytes: int) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _KINDS if test(info.st_mode)), "a special file")
+        raise PathRefused(f"{path} is {kind}, not a regular file; give a file")
+    if info.st_size > max_bytes:
+        raise PathRefused(f"{path} is larger than {max_bytes} bytes ({info.st_size}), the most an admin command reads")
+
+
 # --- back-office files ---------------------------------------------------------------------------
 
 
 def read_positions(path: str | Path) -> Positions:
     """Every position in a back-office positions file (``model.backoffice.parse_positions``),
-    or ``BackOfficeFileError``; ``OSError`` when it cannot be opened."""
-    with Path(path).open("rb") as handle:
+    or ``BackOfficeFileError``; ``PathRefused`` when it is not a regular file of at most
+    ``MAX_IMPORT_BYTES`` (:func:`open_import`), ``OSError`` when it cannot be opened."""
+    with open_import(path) as handle:
         return parse_positions(handle, path)
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors.runtime.router import STRATEGY_ACTOR
 from model.admin_commands import AdminError, Given
+from snapshots.files import PathRefused, read_import
 
 Result = dict[str, Any]
 MAX_FILE_BYTES = 1 << 20  # a strategy file is a few lines: anything this large is not one
@@ -59,9 +60,9 @@ class StrategyCommands:
     def _read(self, file: str, tenant: str | None) -> str:
         path = self._imported(file, tenant)
         try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                raise AdminError(f"{path}: larger than {MAX_FILE_BYTES} bytes: not a strategy file; nothing created")
-            return path.read_text(encoding="utf-8-sig")  # a byte order mark (Excel, Notepad) is not the file's text
+            return read_import(path, MAX_FILE_BYTES).decode("utf-8-sig")  # a byte order mark (Excel, Notepad) is not the file's text
+        except PathRefused as refused:
+            raise AdminError(f"{refused}; nothing created") from None
         except (OSError, UnicodeDecodeError) as error:
             raise AdminError(f"cannot read {path}: {error}; nothing created") from None
 

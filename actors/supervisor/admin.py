@@ -51,7 +51,7 @@ from model.risk.limits import TradingState, parse_limits
 from model.permissions import DEFAULT_TENANT, Reach
 from model.statements import check_period, parse_day
 from model.transfers import Decision, TransferStatus
-from snapshots.files import PathRefused, concatenate_csv, confine, read_positions
+from snapshots.files import PathRefused, concatenate_csv, confine, read_import, read_positions
 
 if TYPE_CHECKING:
     from model.basket import BasketRules
@@ -538,7 +538,9 @@ class AdminCommands(StrategyCommands):
         else:
             path = self._imported(file)
             try:
-                text = path.read_text(encoding="utf-8-sig")
+                text = read_import(path).decode("utf-8-sig")
+            except PathRefused as refused:
+                raise AdminError(f"{refused}; nothing read") from None
             except (OSError, UnicodeDecodeError) as error:
                 raise AdminError(f"cannot read {path}: {error}") from None
             strikes = nav.nav_file(text, path, instruments)
@@ -578,10 +580,12 @@ class AdminCommands(StrategyCommands):
         one read at start); a bad row, a known account or an unknown symbol loads nothing."""
         path = self._imported(given["FILE"], tenant)
         try:
-            seeds = parse_accounts_csv(path.read_text(encoding="utf-8-sig"), str(path), tenant)
+            seeds = parse_accounts_csv(read_import(path).decode("utf-8-sig"), str(path), tenant)
             check_account_symbols(seeds, {i.symbol: i for i in self.top.setup.instruments})
         except ConfigError as error:
             raise AdminError(str(error)) from None
+        except PathRefused as refused:
+            raise AdminError(f"{refused}; nothing loaded") from None
         except (OSError, UnicodeDecodeError) as error:
             raise AdminError(f"cannot read {path}: {error}") from None
         by_shard: dict[str, list[str]] = {}
@@ -616,6 +620,8 @@ class AdminCommands(StrategyCommands):
         )
         try:  # off the event loop: the reader and the checks take a while on a large file
             chunks = await asyncio.to_thread(_checked_chunks, path, rules, self.top.router.account, config.basket.chunk_rows)
+        except PathRefused as refused:
+            raise AdminError(f"{refused}; nothing loaded") from None
         except OSError as error:
             raise AdminError(f"cannot read {path}: {error}") from None
         except BasketError as refused:
@@ -860,6 +866,8 @@ class AdminCommands(StrategyCommands):
             theirs = backoffice.by_account(read_positions(path))
         except backoffice.BackOfficeFileError as error:
             raise AdminError(str(error)) from None
+        except PathRefused as refused:
+            raise AdminError(f"{refused}; nothing read") from None
         except OSError as error:
             raise AdminError(f"cannot read {path}: {error}") from None
         ours: dict[str, dict[str, int]] = {}
@@ -903,10 +911,11 @@ def _shard_of_transfer(transfer_id: str) -> str:
 
 def _checked_chunks(path: Path, rules: BasketRules, shard_of: Callable[[str], str], chunk_rows: int) -> bytes:
     """A basket file read, checked whole and split into its shards' chunks, as the bytes a
-    gateway's ``load_orders`` takes (``BasketError``: refused, nothing built). Only the
+    gateway's ``load_orders`` takes (``BasketError``: refused, nothing built; ``PathRefused``:
+    not a regular file, or too large to read). Only the
     encoded chunks outlive this call: the file's bytes, its columns and the checked basket
     are dropped here."""
     from model.basket import encode_chunks, is_parquet, parse_basket
 
-    basket = parse_basket(path.read_bytes(), str(path), rules, is_parquet(path.name))
+    basket = parse_basket(read_import(path), str(path), rules, is_parquet(path.name))
     return encode_chunks(basket.chunks(shard_of, chunk_rows))

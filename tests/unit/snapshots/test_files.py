@@ -11,7 +11,17 @@ import pytest
 
 from model import fixed
 from model.config import AdminSection
-from snapshots.files import PathRefused, atomic_text, concatenate_csv, confine, read_positions, write_csv, write_positions_csv
+from snapshots.files import (
+    MAX_IMPORT_BYTES,
+    PathRefused,
+    atomic_text,
+    concatenate_csv,
+    confine,
+    read_import,
+    read_positions,
+    write_csv,
+    write_positions_csv,
+)
 
 
 def D(text: str) -> int:
@@ -198,3 +208,32 @@ def test_write_csv_counts_rows_without_the_header(tmp_path: Path) -> None:
 def test_reading_a_missing_positions_file_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_positions(tmp_path / "none.csv")
+
+
+# --- reading: regular files of a bounded size only ---------------------------------------------------
+
+
+def test_a_regular_file_up_to_the_cap_is_read_whole(tmp_path: Path) -> None:
+    path = write(tmp_path, "account,symbol,qty\nA1,IBM,1\n", "p.csv")  # 28 bytes
+    assert read_import(path) == b"account,symbol,qty\nA1,IBM,1\n" == read_import(path, 28)
+    with pytest.raises(PathRefused, match=f"^{path} is larger than 27 bytes \\(28\\), the most an admin command reads$"):
+        read_import(path, 27)
+
+
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    """Opening a FIFO to read waits until something writes to it: the supervisor would stall."""
+    fifo = tmp_path / "accounts.csv"
+    os.mkfifo(fifo)
+    for read in (read_import, read_positions):
+        with pytest.raises(PathRefused, match=f"^{fifo} is a named pipe \\(FIFO\\), not a regular file; give a file$"):
+            read(fifo)
+
+
+def test_a_folder_and_a_file_past_the_cap_are_refused_before_a_byte_is_read(tmp_path: Path) -> None:
+    with pytest.raises(PathRefused, match="is a folder, not a regular file"):
+        read_import(tmp_path)
+    huge = tmp_path / "huge.csv"
+    with huge.open("wb") as handle:
+        handle.truncate(MAX_IMPORT_BYTES + 1)  # sparse: no disk, no memory, whatever the cap
+    with pytest.raises(PathRefused, match=f"larger than {MAX_IMPORT_BYTES} bytes \\({MAX_IMPORT_BYTES + 1}\\)"):
+        read_positions(huge)

@@ -6,9 +6,12 @@ in tests/integration/test_admin.py and test_open.py."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -180,6 +183,16 @@ def test_a_strategy_file_saved_with_a_byte_order_mark_is_read_without_it(tmp_pat
     assert commands._read("s.toml", None) == 'symbols = ["IBM"]\n'
 
 
+def test_a_strategy_file_that_is_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    (tmp_path / "imports").mkdir()
+    fifo = tmp_path / "imports" / "s.toml"
+    os.mkfifo(fifo)
+    _unblocking(fifo)
+    commands = AdminCommands(cast(Supervisor, Folders(tmp_path / "imports")))
+    with pytest.raises(AdminError, match=r"is a named pipe \(FIFO\), not a regular file; give a file; nothing created$"):
+        commands._read("s.toml", None)
+
+
 # --- API keys and MFA: confined at the supervisor too (the gateway refuses first) ---------------------
 
 
@@ -341,4 +354,48 @@ def test_accounts_load_refuses_a_whole_file_with_an_amount_past_64_bits_and_load
     (tmp_path / "priced.csv").write_text("account,owner,cash,positions\nB1,o,1000.00,IBM:10\nB3,o,1000.00,IBM:100000000\n")
     with pytest.raises(AdminError, match="^account B3: position IBM: 100000000 at the reference price .* costs more than 9223372036.854775807$"):
         asyncio.run(commands.run("accounts", ["load", "priced.csv"]))
+    assert top.submitted == []
+
+
+def _unblocking(fifo: Path) -> threading.Thread:
+    """A thread that, for a few seconds, opens ``fifo`` for writing whenever a reader waits on
+    it, and closes it: a reader that blocked on it (no check) sees an empty file instead of
+    hanging the test."""
+
+    def unblock() -> None:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:  # ENXIO: nobody is reading it
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=unblock, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize(
+    ("command", "ending"),
+    [(["accounts", "load", "new.csv"], "; nothing loaded"), (["reconcile", "new.csv"], "; nothing read"), (["nav", "new.csv"], "; nothing read")],
+)
+def test_a_named_pipe_or_a_file_past_the_cap_in_the_import_dir_is_refused_without_reading_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], ending: str
+) -> None:
+    """A FIFO would stall the supervisor's event loop until something wrote to it; a huge
+    file would be read whole into its memory. Neither is read."""
+    import snapshots.files
+
+    top = LoadTop(tmp_path)
+    commands = AdminCommands(cast(Supervisor, top))
+    fifo = tmp_path / "new.csv"
+    os.mkfifo(fifo)
+    _unblocking(fifo)
+    with pytest.raises(AdminError, match=f"^{fifo} is a named pipe \\(FIFO\\), not a regular file; give a file{ending}$"):
+        asyncio.run(commands.run(command[0], command[1:]))
+    fifo.unlink()
+    fifo.write_text("account,owner,cash\nA1,o,1.00\n")  # 29 bytes
+    monkeypatch.setattr(snapshots.files, "MAX_IMPORT_BYTES", 28)
+    with pytest.raises(AdminError, match=f"^{fifo} is larger than 28 bytes \\(29\\), the most an admin command reads{ending}$"):
+        asyncio.run(commands.run(command[0], command[1:]))
     assert top.submitted == []
