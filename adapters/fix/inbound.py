@@ -28,7 +28,7 @@ from adapters.fix.tags import (
     SessionRejectReason,
     Tag,
 )
-from adapters.fix.values import business_error, session_error, to_fix_decimal
+from adapters.fix.values import business_error, in_range, session_error, to_fix_decimal
 from model.enums import Reason, VenueEventKind
 from model.messages import VenueQuote, VenueReport
 
@@ -228,16 +228,21 @@ def decode_quote(msg: Any, venue: str, now: int) -> VenueQuote:
 
 
 def _best(levels: list[tuple[int, int]], pick: Any) -> tuple[int | None, int]:
+    """The best price of ``levels`` and the total size at it.
+
+    Guarantees: the total is within the limit of any one size (``in_range``), else a
+    session error: entries that add up past it are refused as one such entry would be, so
+    no quote carries a size that messages and journals cannot encode."""
     if not levels:
         return None, 0
     price = pick(price for price, _ in levels)
-    return price, sum(size for level_price, size in levels if level_price == price)
+    return price, in_range(sum(size for level_price, size in levels if level_price == price), Tag.MDEntrySize, zero_ok=False)
 
 
 def decode_market_data(msg: Any, venue: str, now: int) -> VenueQuote:
     """MarketDataSnapshotFullRefresh (W) → ``VenueQuote``: the highest bid and lowest offer
-    among the MDEntries, each with the total size at that price; entries other than bid (0)
-    and offer (1) are skipped. Raises CodecError."""
+    among the MDEntries, each with the total size at that price (refused past the limit of
+    one size); entries other than bid (0) and offer (1) are skipped. Raises CodecError."""
     validate(msg, MsgType.MARKET_DATA_SNAPSHOT_FULL_REFRESH)
     symbol = Fields(msg, MsgType.MARKET_DATA_SNAPSHOT_FULL_REFRESH).text(Tag.Symbol)
     bids: list[tuple[int, int]] = []

@@ -272,6 +272,8 @@ BAD_INPUT = [
     ("W", {55: "IBM"}, [{269: "0", 270: "1", 271: "-5"}], Tag.MDEntrySize, SESSION, SessionRejectReason.VALUE_IS_INCORRECT),
     ("W", {55: "IBM"}, [{269: "0", 270: "nan", 271: "5"}], Tag.MDEntryPx, SESSION, SessionRejectReason.INCORRECT_DATA_FORMAT),
     ("W", {55: "IBM"}, [{269: "Z", 270: "1", 271: "5"}], Tag.MDEntryType, SESSION, SessionRejectReason.VALUE_IS_INCORRECT),
+    # sizes each in range that add up past the limit at the best price
+    ("W", {55: "IBM"}, [{269: "0", 270: "1", 271: "999999999"}] * 2, Tag.MDEntrySize, SESSION, SessionRejectReason.VALUE_IS_INCORRECT),
     (
         "W",
         {55: "IBM"},

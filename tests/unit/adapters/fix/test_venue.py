@@ -139,6 +139,17 @@ def test_quotes_feed_the_consolidated_book() -> None:
     assert isinstance(quote, VenueQuote) and quote.venue == "MM1" and quote.bid == fixed.parse("150.20")
 
 
+def test_market_data_whose_sizes_at_one_price_add_up_past_the_limit_is_rejected_and_gives_no_quote() -> None:
+    adapter = venue()
+    adapter.take_outgoing()
+    before = adapter.state_hash()
+    entries: list[dict[int, str | None]] = [{269: "0", 270: "100", 271: "999999999"}] * 20  # past 2**64 at 10^-9 in all
+    assert adapter.receive(str(from_venue("W", {55: "IBM"}, entries).toString()), T0) == []
+    (reject,) = adapter.take_outgoing()
+    assert msg_type(parsed(reject)) == "3" and parsed(reject).getField(371) == "271"
+    assert adapter.state_hash() == before and "MDEntrySize" in adapter.anomalies[-1]
+
+
 # --- order status answers -----------------------------------------------------------------------
 
 STATUS = changed(ACCEPTED, {150: "I", 17: "E-status"})
