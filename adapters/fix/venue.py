@@ -9,9 +9,11 @@ Inbound, every application message the session receives is journaled by the acto
 decodes the same bytes the same way.
 
 Guarantees: an execution report is applied once (ExecIDs are remembered, so a PossDup
-resend changes nothing); a report for an unknown order or one that would overfill an order
-is refused with a BusinessMessageReject, logged among the anomalies and never applied; a
-malformed message gets a Reject or BusinessMessageReject and changes nothing; a Reject or
+resend changes nothing) — but an order status answer (ExecType I, whose ExecID FIX 4.4 sets
+to 0 on every one) each time it comes, as it only says where the order stands; a report
+for an unknown order or one that would overfill an order is refused with a
+BusinessMessageReject, logged among the anomalies and never applied; a malformed message
+gets a Reject or BusinessMessageReject and changes nothing; a Reject or
 BusinessMessageReject from the venue is never answered with another one.
 
 The venue's refusals: each message sent about an order (NewOrderSingle, cancel, replace,
@@ -64,6 +66,13 @@ def _seq_num(message: Any) -> int:
 def _msg_type(message: Any) -> str:
     header = message.getHeader()
     return str(header.getField(Tag.MsgType)) if header.isSetField(Tag.MsgType) else ""
+
+
+def _exec_id(inbound: Inbound) -> str | None:
+    """The ExecID a report is applied once by: ``None`` for an order status answer
+    (ExecType I), whose ExecID FIX 4.4 sets to 0 on every one. A status answer only says
+    where the order stands, so it is safe to apply each time it comes."""
+    return None if inbound.exec_type == ExecTypeCode.ORDER_STATUS else inbound.exec_id
 
 
 class FixVenue(FixChildren):
@@ -197,21 +206,22 @@ class FixVenue(FixChildren):
             self._refuse(message, f"execution report for unknown order {inbound.cl_ord_id}")
             return []
         seen = self.exec_ids[child_id]
-        if inbound.exec_id is not None and inbound.exec_id in seen:
+        exec_id = _exec_id(inbound)
+        if exec_id is not None and exec_id in seen:
             return []  # a resend (PossDup) of what is applied
         report = inbound.for_child(child_id)
         if report is None and inbound.exec_type == ExecTypeCode.ORDER_STATUS:
             report = self._status_answer(child_id, inbound, now)
         if report is None:
-            if inbound.exec_id is not None:
-                seen.append(inbound.exec_id)
+            if exec_id is not None:
+                seen.append(exec_id)
             return []
         child = self.children[child_id]
         if report.kind is VenueEventKind.TRADE and child.spec.qty is not None and self.filled[child_id] + report.last_qty > child.spec.qty:
             self._refuse(message, f"fill of {fixed.format(report.last_qty)} would overfill {child_id}")
             return []
-        if inbound.exec_id is not None:
-            seen.append(inbound.exec_id)
+        if exec_id is not None:
+            seen.append(exec_id)
         if report.kind is VenueEventKind.TRADE:
             self.filled[child_id] += report.last_qty
         elif report.kind is VenueEventKind.REPLACED:
@@ -249,13 +259,14 @@ class FixVenue(FixChildren):
         """A report for a child closed here first: a fill not applied before is refused and
         logged (never applied: the parent is done); the venue's own final report ends the
         watch; anything else changes nothing."""
-        if inbound.exec_id is not None and inbound.exec_id in closed.exec_ids:
+        exec_id = _exec_id(inbound)
+        if exec_id is not None and exec_id in closed.exec_ids:
             return []  # a resend of what was applied before the close
         if inbound.report is not None and inbound.report.kind is VenueEventKind.TRADE:
             self._refuse(message, f"fill for {closed.child_id} after it was closed here ({closed.why}): not applied")
             return []
-        if inbound.exec_id is not None:
-            closed.exec_ids.append(inbound.exec_id)
+        if exec_id is not None:
+            closed.exec_ids.append(exec_id)
         if inbound.order_status in DONE_ORD_STATUSES:
             if (inbound.cum_qty or 0) > closed.filled:
                 self._anomaly(f"venue ended {closed.child_id} with CumQty {inbound.cum_qty} after it was closed here with {closed.filled}")

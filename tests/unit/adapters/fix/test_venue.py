@@ -163,6 +163,18 @@ def test_an_order_status_answer_of_canceled_cancels_the_child() -> None:
     assert adapter.open_orders() == [] and adapter.anomalies == []
 
 
+def test_order_status_answers_all_with_exec_id_0_are_each_applied() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    working = changed(STATUS, {17: "0"})  # FIX 4.4: ExecID is 0 on every order status answer
+    assert adapter.receive(wire("8", working), T0) == []
+    adapter.set_session(SessionState.CLOSED, T0)
+    adapter.set_session(SessionState.OPEN, T0)  # the next logon asks again: canceled at the venue meanwhile
+    report = one_report(adapter.receive(wire("8", changed(working, {39: "4", 151: "0"})), T0))
+    assert (report.kind, report.child_id, report.done) == (VenueEventKind.CANCELED, "child-1", True)
+    assert adapter.open_orders() == []
+
+
 def test_an_order_status_answer_of_filled_while_fills_are_missing_is_only_logged() -> None:
     adapter = venue()
     adapter.submit(order(), T0)
