@@ -1,7 +1,8 @@
-"""What the FIX venue adapter (``venue.py``) knows of its children: each one's order, fills,
-ExecIDs applied, request ClOrdIDs, pending replace and the messages the session sent about it;
-the children closed here before the venue said so; and the bookkeeping that keeps all of it
-consistent, with the hash replay is checked by. ``FixVenue`` adds what it does with the wire.
+"""What the FIX venue adapter (``venue.py``) knows of its children: each one's order, fills
+(a notional child's value too), ExecIDs applied, request ClOrdIDs, pending replace and the
+messages the session sent about it; the children closed here before the venue said so; and
+the bookkeeping that keeps all of it consistent, with the hash replay is checked by.
+``FixVenue`` adds what it does with the wire.
 
 Pure, like all of the adapter: journaled and snapshotted inside ``VenueState``.
 """
@@ -15,9 +16,11 @@ import msgspec
 
 from adapters.fix.outbound import ChildOrder
 from adapters.fix.tags import MsgType
-from model.enums import SessionState, VenueEventKind
+from model import fixed
+from model.enums import SessionState, Side, VenueEventKind
 from model.instruments import Instrument
 from model.messages import VenueReport
+from model.orders import OrderSpec
 
 FINAL = frozenset({VenueEventKind.CANCELED, VenueEventKind.EXPIRED, VenueEventKind.REJECTED})
 CANCEL, REPLACE = "c", "r"  # the kind letter in a cancel's or a replace's ClOrdID (``FixChildren._next_id``)
@@ -60,7 +63,9 @@ class ClosedEntry(msgspec.Struct, array_like=True, gc=False):
 
 class FixSnapshot(msgspec.Struct, tag="fix"):
     """A FIX venue's adapter in a snapshot. ``by_cl_ord_id`` (every ClOrdID of a working
-    child) is rebuilt from ``children`` and ``request_ids``."""
+    child) is rebuilt from ``children`` and ``request_ids``. A map: a field added later has
+    a default, so a snapshot written before it still reads (``multipliers`` and ``values``:
+    written before notional fills were valued, ``FixChildren.restore``)."""
 
     name: str
     cancel_on_disconnect: bool
@@ -80,6 +85,22 @@ class FixSnapshot(msgspec.Struct, tag="fix"):
     status_refused: bool
     outgoing: list[str]
     anomalies: list[str]
+    multipliers: dict[str, int] = {}  # symbol → the instrument's multiplier
+    values: dict[str, tuple[int, int]] = {}  # notional child → the value filled (``fixed.split_raw``: msgpack ints are 64-bit)
+
+
+def would_overfill(spec: OrderSpec, filled: int, value: int) -> bool:
+    """Whether a child with ``filled`` filled, worth exactly ``value`` (10^-18: Σ qty × price
+    × multiplier), is past what it orders.
+
+    Guarantees: the account shard's rule (``_would_overfill`` in ``actors/account/booking.py``):
+    a quantity child past its quantity; a notional buy once its value, rounded up to the cent
+    as the buyer pays, passes the notional. A notional sell is not capped by value (a better
+    price brings more cash than it asked for; the shard caps its quantity)."""
+    if spec.qty is not None:
+        return filled > spec.qty
+    assert spec.notional is not None
+    return spec.side is Side.BUY and fixed.ceil_cent(value) > spec.notional
 
 
 def request_kind(request_id: str) -> str:
@@ -94,8 +115,10 @@ class FixChildren:
         self.name = name
         self.cancel_on_disconnect = cancel_on_disconnect  # config, not state: not in the hash
         self.symbols = sorted(instrument.symbol for instrument in instruments)
+        self.multipliers: dict[str, int] = {i.symbol: i.multiplier for i in instruments}  # reference data, not in the hash
         self.children: dict[str, ChildOrder] = {}
         self.filled: dict[str, int] = {}  # child_id → quantity filled so far
+        self.values: dict[str, int] = {}  # notional child_id → exact value filled so far (10^-18), once it has a fill
         self.by_cl_ord_id: dict[str, str] = {}  # every ClOrdID used for a working child → child_id
         self.request_ids: dict[str, list[str]] = {}  # child_id → its cancel/replace ClOrdIDs
         self.replacing: dict[str, PendingReplace] = {}
@@ -124,12 +147,19 @@ class FixChildren:
             self.name, self.cancel_on_disconnect, self.symbols, list(self.children.values()), self.filled, self.request_ids,
             self.replacing, self.exec_ids, list(closed.values()), self.requests, self._session, self.last_in_seq, self.sent,
             self.by_seq, self.last_out_seq, self.status_refused, self.outgoing, self.anomalies,
+            multipliers=self.multipliers, values=self._split_values(),
         )
 
     @classmethod
     def restore(cls, state: FixSnapshot) -> Self:
+        """The adapter ``state`` describes. One written before notional fills were valued has
+        no multipliers (each is taken as 1, which values a fill at most at what it is worth,
+        so no fill is refused that should not be) and no values (a notional child working
+        then is valued from its next fill on)."""
         adapter = cls(state.name, [], state.cancel_on_disconnect)
         adapter.symbols = state.symbols
+        adapter.multipliers = state.multipliers
+        adapter.values = {child_id: fixed.join_raw(*value) for child_id, value in state.values.items()}
         adapter.children = {child.child_id: child for child in state.children}
         for child_id in adapter.children:
             adapter.by_cl_ord_id[child_id] = child_id
@@ -190,6 +220,7 @@ class FixChildren:
         self.exec_ids.pop(child_id, None)
         self.children.pop(child_id, None)
         self.filled.pop(child_id, None)
+        self.values.pop(child_id, None)
         self.replacing.pop(child_id, None)
         for record in self.sent.pop(child_id, []):
             if self.by_seq.get(record.seq) == child_id:
@@ -202,11 +233,15 @@ class FixChildren:
     def _report(self, child_id: str, kind: VenueEventKind, now: int, reason: str | None) -> VenueReport:
         return VenueReport(self.name, child_id, kind, 0, None, reason, now, done=kind in FINAL)
 
+    def _split_values(self) -> dict[str, tuple[int, int]]:
+        return {child_id: fixed.split_raw(value) for child_id, value in self.values.items()}
+
     def state_hash(self) -> str:
         state = (
             self.name,
             list(self.children.values()),
             self.filled,
+            self._split_values(),
             sorted(self.by_cl_ord_id.items()),  # an index of the children and their requests: its order means nothing
             list(self.replacing.items()),
             self.exec_ids,
@@ -226,7 +261,8 @@ class FixChildren:
         """Raise ``AssertionError`` if the bookkeeping disagrees with itself (used by tests):
         every working child has its fills, ExecIDs, request ids and sent messages, no fill
         beyond its quantity, and every ClOrdID, pending replace and sequence number known here
-        names a working child."""
+        names a working child; values are kept for notional children only, none beyond its
+        notional (for a buy: ``would_overfill``)."""
         children = set(self.children)
         for name, table in (("filled", self.filled), ("exec_ids", self.exec_ids), ("request_ids", self.request_ids), ("sent", self.sent)):
             if set(table) != children:
@@ -234,6 +270,12 @@ class FixChildren:
         for child_id, child in self.children.items():
             if child.spec.qty is not None and self.filled[child_id] > child.spec.qty:
                 raise AssertionError(f"{self.name}: {child_id} filled beyond its qty")
+        for child_id, value in self.values.items():
+            notional = self.children.get(child_id)
+            if notional is None or notional.spec.notional is None:
+                raise AssertionError(f"{self.name}: a value is kept for {child_id}, no working notional child")
+            if would_overfill(notional.spec, 0, value):
+                raise AssertionError(f"{self.name}: {child_id} filled beyond its notional")
         if not set(self.by_cl_ord_id.values()) <= children or not set(self.replacing) <= children:
             raise AssertionError(f"{self.name}: a ClOrdID or a pending replace names no working child")
         if not set(self.by_seq.values()) <= children:

@@ -11,10 +11,11 @@ decodes the same bytes the same way.
 Guarantees: an execution report is applied once (ExecIDs are remembered, so a PossDup
 resend changes nothing) — but an order status answer (ExecType I, whose ExecID FIX 4.4 sets
 to 0 on every one) each time it comes, as it only says where the order stands; a report
-for an unknown order or one that would overfill an order is refused with a
-BusinessMessageReject, logged among the anomalies and never applied; a malformed message
-gets a Reject or BusinessMessageReject and changes nothing; a Reject or
-BusinessMessageReject from the venue is never answered with another one.
+for an unknown order or one that would overfill an order (past its quantity, or a notional
+buy past its notional by the value of its fills) is refused with a BusinessMessageReject,
+logged among the anomalies and never applied; a malformed message gets a Reject or
+BusinessMessageReject and changes nothing; a Reject or BusinessMessageReject from the venue
+is never answered with another one.
 
 The venue's refusals: each message sent about an order (NewOrderSingle, cancel, replace,
 status request) is recorded with the MsgSeqNum the session gave it (``VenueWireSent``, an
@@ -43,7 +44,17 @@ from typing import Any
 
 from adapters.base import VenueEvent
 from adapters.fix import dictionary, outbound
-from adapters.fix.children import CANCEL, FINAL, REPLACE, ClosedChild, FixChildren, PendingReplace, SentMessage, request_kind
+from adapters.fix.children import (
+    CANCEL,
+    FINAL,
+    REPLACE,
+    ClosedChild,
+    FixChildren,
+    PendingReplace,
+    SentMessage,
+    request_kind,
+    would_overfill,
+)
 from adapters.fix.inbound import Inbound, Refusal, decode
 from adapters.fix.outbound import ChildOrder
 from adapters.fix.tags import DONE_ORD_STATUSES, ORDER_MESSAGES, ExecTypeCode, MsgType, OrdStatus, Tag, is_refusal
@@ -217,13 +228,17 @@ class FixVenue(FixChildren):
                 seen.append(exec_id)
             return []
         child = self.children[child_id]
-        if report.kind is VenueEventKind.TRADE and child.spec.qty is not None and self.filled[child_id] + report.last_qty > child.spec.qty:
-            self._refuse(message, f"fill of {fixed.format(report.last_qty)} would overfill {child_id}")
-            return []
+        if report.kind is VenueEventKind.TRADE:
+            refused = self._fill_refused(child, report)
+            if refused is not None:
+                self._refuse(message, refused)
+                return []
         if exec_id is not None:
             seen.append(exec_id)
         if report.kind is VenueEventKind.TRADE:
             self.filled[child_id] += report.last_qty
+            if child.spec.notional is not None:
+                self.values[child_id] = self._value_with(child, report)
         elif report.kind is VenueEventKind.REPLACED:
             pending = self.replacing.pop(child_id, None)
             if pending is not None:
@@ -238,6 +253,28 @@ class FixVenue(FixChildren):
             else:
                 self._forget(child_id)
         return [report]
+
+    def _fill_refused(self, child: ChildOrder, report: VenueReport) -> str | None:
+        """Why a fill cannot be applied to ``child`` (a BusinessMessageReject's text), or
+        ``None``. Pure.
+
+        Guarantees: a fill that would take the child past what it orders is refused, by the
+        account shard's rule (``would_overfill``): past its quantity, or for a notional buy
+        past its notional by the value of its fills (qty × price × multiplier)."""
+        child_id, qty = child.child_id, report.last_qty
+        if child.spec.notional is None:
+            if would_overfill(child.spec, self.filled[child_id] + qty, 0):
+                return f"fill of {fixed.format(qty)} would overfill {child_id}"
+        elif would_overfill(child.spec, self.filled[child_id] + qty, self._value_with(child, report)):
+            price = fixed.format(report.last_price or 0)
+            return f"fill of {fixed.format(qty)} at {price} would overfill {child_id}: worth more than its notional"
+        return None
+
+    def _value_with(self, child: ChildOrder, report: VenueReport) -> int:
+        """A notional child's value filled (10^-18) with the fill ``report`` added."""
+        assert report.last_price is not None  # a trade has its LastPx (``decode_execution_report``)
+        multiplier = self.multipliers.get(child.spec.symbol, 1)  # 1: a snapshot from before multipliers were kept
+        return self.values.get(child.child_id, 0) + fixed.raw_value(report.last_qty, report.last_price, multiplier)
 
     def _status_answer(self, child_id: str, inbound: Inbound, now: int) -> VenueReport | None:
         """An OrderStatusRequest's answer (ExecType I) for a child open here: canceled,

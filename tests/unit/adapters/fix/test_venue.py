@@ -35,6 +35,10 @@ def order(qty: str = "0.3", child_id: str = "child-1") -> VenueNewOrder:
     return VenueNewOrder(child_id, OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, fixed.parse(qty), None, fixed.parse("150.25")))
 
 
+def notional(amount: str, symbol: str = "IBM", side: Side = Side.BUY) -> VenueNewOrder:
+    return VenueNewOrder("child-1", OrderSpec(symbol, side, OrderType.LIMIT, TimeInForce.DAY, None, fixed.parse(amount), fixed.parse("150.25")))
+
+
 def wire(msg_type: str, fields: dict, poss_dup: bool = False) -> str:
     return str(from_venue(msg_type, fields, poss_dup=poss_dup).toString())
 
@@ -87,6 +91,40 @@ def test_a_fill_that_would_overfill_is_refused_with_a_business_reject() -> None:
     assert adapter.receive(wire("8", changed(TRADE, {32: "0.5", 14: "0.5", 151: "0"})), T0) == []
     assert sent_types(adapter) == ["j"]
     assert "overfill" in adapter.anomalies[-1]
+
+
+def test_a_fill_worth_more_than_a_notional_buys_notional_is_refused_as_an_overfill() -> None:
+    adapter = venue()
+    adapter.submit(notional("100"), T0)
+    adapter.take_outgoing()
+    assert one_report(adapter.receive(wire("8", changed(TRADE, {32: "0.5", 14: "0.5"})), T0)).last_qty == fixed.parse("0.5")  # 75.125
+    before = adapter.state_hash()
+    assert adapter.receive(wire("8", changed(TRADE, {17: "E-2", 32: "0.2", 14: "0.7"})), T0) == []  # 30.05 more: 105.175
+    assert sent_types(adapter) == ["j"] and "overfill" in adapter.anomalies[-1] and adapter.state_hash() == before
+    assert one_report(adapter.receive(wire("8", changed(TRADE, {17: "E-3", 32: "0.16", 14: "0.66"})), T0))  # 24.04 more: 99.165
+    adapter.check_invariants()
+    option = venue()  # valued with the multiplier: one contract at 15 is worth 1,500
+    option.submit(notional("1000", symbol="AAPL261218C00200000"), T0)
+    assert option.receive(wire("8", changed(TRADE, {55: "AAPL261218C00200000", 32: "1", 31: "15", 14: "1"})), T0) == []
+    sell = venue()  # a sell is capped by quantity at the account shard, not by value: a better price brings more cash
+    sell.submit(notional("100", side=Side.SELL), T0)
+    assert one_report(sell.receive(wire("8", changed(TRADE, {54: "2", 32: "1", 14: "1"})), T0)).kind is VenueEventKind.TRADE
+
+
+def test_a_notional_childs_value_filled_survives_a_snapshot_and_an_older_snapshot_still_restores() -> None:
+    adapter = venue()
+    adapter.submit(notional("1000000"), T0)
+    adapter.receive(wire("8", changed(TRADE, {32: "6000", 14: "6000"})), T0)  # 901,500: past 2**64 at 10^-18
+    restored = FixVenue.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(adapter.snapshot()), type=FixSnapshot))
+    assert restored.state_hash() == adapter.state_hash() and restored.values == adapter.values
+    more = changed(TRADE, {17: "E-2", 32: "1000", 14: "7000"})  # 150,250 more
+    assert restored.receive(wire("8", more), T0) == [] and "overfill" in restored.anomalies[-1]
+    fields = msgspec.msgpack.decode(msgspec.msgpack.encode(adapter.snapshot()))
+    del fields["multipliers"], fields["values"]  # as written before notional fills were valued
+    older = FixVenue.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(fields), type=FixSnapshot))
+    assert older.values == {} and older.multipliers == {}
+    assert one_report(older.receive(wire("8", more), T0)).kind is VenueEventKind.TRADE  # valued from its next fill on
+    older.check_invariants()
 
 
 def test_a_report_for_an_unknown_order_is_logged_and_refused_not_a_crash() -> None:
