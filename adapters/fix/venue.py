@@ -11,9 +11,10 @@ decodes the same bytes the same way.
 Guarantees: an execution report is applied once (ExecIDs are remembered, so a PossDup
 resend changes nothing) — but an order status answer (ExecType I, whose ExecID FIX 4.4 sets
 to 0 on every one) each time it comes, as it only says where the order stands; a report
-for an unknown order or one that would overfill an order (past its quantity, or a notional
-buy past its notional by the value of its fills) is refused with a BusinessMessageReject,
-logged among the anomalies and never applied; a malformed message gets a Reject or
+for an unknown order, one that would overfill an order (past its quantity, or a notional
+buy past its notional by the value of its fills) or a fill whose CumQty is less than the
+fills before it and its own is refused with a BusinessMessageReject, logged among the
+anomalies and never applied; a malformed message gets a Reject or
 BusinessMessageReject and changes nothing; a Reject or BusinessMessageReject from the venue
 is never answered with another one.
 
@@ -229,7 +230,7 @@ class FixVenue(FixChildren):
             return []
         child = self.children[child_id]
         if report.kind is VenueEventKind.TRADE:
-            refused = self._fill_refused(child, report)
+            refused = self._fill_refused(child, report, inbound.cum_qty)
             if refused is not None:
                 self._refuse(message, refused)
                 return []
@@ -254,20 +255,24 @@ class FixVenue(FixChildren):
                 self._forget(child_id)
         return [report]
 
-    def _fill_refused(self, child: ChildOrder, report: VenueReport) -> str | None:
+    def _fill_refused(self, child: ChildOrder, report: VenueReport, cum_qty: int | None) -> str | None:
         """Why a fill cannot be applied to ``child`` (a BusinessMessageReject's text), or
         ``None``. Pure.
 
         Guarantees: a fill that would take the child past what it orders is refused, by the
         account shard's rule (``would_overfill``): past its quantity, or for a notional buy
-        past its notional by the value of its fills (qty × price × multiplier)."""
-        child_id, qty = child.child_id, report.last_qty
+        past its notional by the value of its fills (qty × price × multiplier). So is one
+        whose CumQty is less than the fills before it and its LastQty: the venue's count
+        going back, or not adding up, is not ours to guess about."""
+        child_id, qty, filled = child.child_id, report.last_qty, self.filled[child.child_id]
         if child.spec.notional is None:
-            if would_overfill(child.spec, self.filled[child_id] + qty, 0):
+            if would_overfill(child.spec, filled + qty, 0):
                 return f"fill of {fixed.format(qty)} would overfill {child_id}"
-        elif would_overfill(child.spec, self.filled[child_id] + qty, self._value_with(child, report)):
+        elif would_overfill(child.spec, filled + qty, self._value_with(child, report)):
             price = fixed.format(report.last_price or 0)
             return f"fill of {fixed.format(qty)} at {price} would overfill {child_id}: worth more than its notional"
+        if cum_qty is not None and cum_qty < filled + qty:
+            return f"fill of {fixed.format(qty)} for {child_id} with CumQty {fixed.format(cum_qty)}: {fixed.format(filled)} filled before"
         return None
 
     def _value_with(self, child: ChildOrder, report: VenueReport) -> int:

@@ -127,6 +127,18 @@ def test_a_notional_childs_value_filled_survives_a_snapshot_and_an_older_snapsho
     older.check_invariants()
 
 
+def test_a_fill_whose_cum_qty_goes_back_or_leaves_out_fills_is_refused() -> None:
+    adapter = venue()
+    adapter.submit(order("0.3"), T0)
+    adapter.take_outgoing()
+    assert one_report(adapter.receive(wire("8", changed(TRADE, {14: "0.2"})), T0)).kind is VenueEventKind.TRADE  # ahead: a fill missing
+    before = adapter.state_hash()
+    assert adapter.receive(wire("8", changed(TRADE, {17: "E-2", 14: "0.05"})), T0) == []  # back below what was filled
+    assert adapter.receive(wire("8", changed(TRADE, {17: "E-3", 14: "0.1"})), T0) == []  # without this fill's own 0.1
+    assert sent_types(adapter) == ["j", "j"] and "CumQty 0.1" in adapter.anomalies[-1] and adapter.state_hash() == before
+    assert one_report(adapter.receive(wire("8", changed(TRADE, {17: "E-4", 14: "0.2"})), T0)).last_qty == fixed.parse("0.1")
+
+
 def test_a_report_for_an_unknown_order_is_logged_and_refused_not_a_crash() -> None:
     adapter = venue()
     assert adapter.receive(wire("8", changed(TRADE, {11: "nobody"})), T0) == []
