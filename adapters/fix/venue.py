@@ -37,11 +37,18 @@ at once, so its parent's reservation is released without waiting for the venue. 
 venue sends later for such a child is refused with a BusinessMessageReject and logged among
 the anomalies, never applied and never dropped silently. Without the option a disconnect
 changes no order: the status requests at the next logon reconcile them.
+
+A trade that ends a child short of what it orders (LeavesQty 0, or OrdStatus canceled or
+expired, on an IOC's last part say) is reported as the trade and then the end of the rest,
+as the sim venue reports an IOC's partial fill, so the parent ends with it; the venue's own
+cancel of the rest, if one follows, is taken quietly.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import msgspec
 
 from adapters.base import VenueEvent
 from adapters.fix import dictionary, outbound
@@ -62,12 +69,13 @@ from adapters.fix.tags import DONE_ORD_STATUSES, ORDER_MESSAGES, ExecTypeCode, M
 from adapters.fix.values import CodecError
 from model import fixed
 from model.config import VenueSection
-from model.enums import Reason, SessionState, VenueEventKind
+from model.enums import Reason, SessionState, TimeInForce, VenueEventKind
 from model.messages import VenueNewOrder, VenueReplace, VenueReport, VenueSessionChanged, VenueWireSent
 
 _ENDED_AT_VENUE: dict[str, VenueEventKind] = {OrdStatus.CANCELED: VenueEventKind.CANCELED, OrdStatus.EXPIRED: VenueEventKind.EXPIRED}
 CANCELED_ON_DISCONNECT = "venue disconnected: cancel on disconnect"
 NOT_SENT = "not sent to the venue: brokerd stopped before sending it"
+ENDED_BY_FILL = "ended by the venue with its last fill, the rest unfilled"
 
 
 def _seq_num(message: Any) -> int:
@@ -246,14 +254,39 @@ class FixVenue(FixChildren):
                 self.children[child_id] = child.replaced(inbound.cl_ord_id, pending.qty, pending.price)
         elif report.kind is VenueEventKind.REPLACE_REJECTED:
             self.replacing.pop(child_id, None)
-        if report.kind in FINAL or report.done:
-            received = self.filled[child_id]
-            if (inbound.cum_qty or 0) > received:
-                self._anomaly(f"venue ended {child_id} with CumQty {inbound.cum_qty}, {received} received here: a later fill is refused")
-                self._close(child_id, "ended by the venue with fills missing")
-            else:
-                self._forget(child_id)
-        return [report]
+        if report.kind not in FINAL and not report.done:
+            return [report]
+        events: list[VenueEvent] = [report]
+        short = report.kind is VenueEventKind.TRADE and self._ends_short(child, inbound.order_status)
+        if short:  # the trade, then the end of the rest: as the sim venue reports an IOC's partial fill
+            events = [msgspec.structs.replace(report, done=False), self._rest_ended(child, inbound.order_status, now)]
+        received = self.filled[child_id]
+        if (inbound.cum_qty or 0) > received:
+            self._anomaly(f"venue ended {child_id} with CumQty {inbound.cum_qty}, {received} received here: a later fill is refused")
+            self._close(child_id, "ended by the venue with fills missing")
+        elif short and inbound.order_status not in DONE_ORD_STATUSES:
+            self._close(child_id, ENDED_BY_FILL)  # the venue's own cancel of the rest may follow: taken quietly
+        else:
+            self._forget(child_id)
+        return events
+
+    def _ends_short(self, child: ChildOrder, order_status: str) -> bool:
+        """Whether a trade that ends ``child`` (its fill applied) leaves part of it unfilled:
+        a quantity child below its quantity; a notional one the venue calls canceled or
+        expired (its last fill otherwise fills it). Pure."""
+        if child.spec.qty is not None:
+            return self.filled[child.child_id] < child.spec.qty
+        return order_status in _ENDED_AT_VENUE
+
+    def _rest_ended(self, child: ChildOrder, order_status: str, now: int) -> VenueReport:
+        """The end of what a trade that ended ``child`` left unfilled: expired when the venue
+        says so (OrdStatus C), else canceled; an IOC's or FOK's rest is ``ioc_remainder``.
+
+        Guarantees: ``done``, so the parent order ends with it (the account shard holds a
+        quantity order open until it is filled in full or ended)."""
+        kind = _ENDED_AT_VENUE.get(order_status, VenueEventKind.CANCELED)
+        reason = Reason.IOC_REMAINDER.value if child.spec.tif in (TimeInForce.IOC, TimeInForce.FOK) else ENDED_BY_FILL
+        return VenueReport(self.name, child.child_id, kind, 0, None, reason, now, done=True)
 
     def _fill_refused(self, child: ChildOrder, report: VenueReport, cum_qty: int | None) -> str | None:
         """Why a fill cannot be applied to ``child`` (a BusinessMessageReject's text), or

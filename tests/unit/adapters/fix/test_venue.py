@@ -5,6 +5,7 @@ what a disconnect does with and without cancel on disconnect."""
 from __future__ import annotations
 
 import msgspec
+import pytest
 import quickfix as fix
 
 from actors.runtime import format2
@@ -12,7 +13,7 @@ from adapters.base import VenueAdapter, VenueEvent
 from adapters.fix.children import FixSnapshot
 from adapters.fix.dictionary import dictionary
 from adapters.fix.outbound import order_reference
-from adapters.fix.venue import CANCELED_ON_DISCONNECT, NOT_SENT, FixVenue
+from adapters.fix.venue import CANCELED_ON_DISCONNECT, ENDED_BY_FILL, NOT_SENT, FixVenue
 from model import fixed
 from model.config import VenueSection
 from model.enums import OrderType, SessionState, Side, TimeInForce, VenueEventKind
@@ -137,6 +138,42 @@ def test_a_fill_whose_cum_qty_goes_back_or_leaves_out_fills_is_refused() -> None
     assert adapter.receive(wire("8", changed(TRADE, {17: "E-3", 14: "0.1"})), T0) == []  # without this fill's own 0.1
     assert sent_types(adapter) == ["j", "j"] and "CumQty 0.1" in adapter.anomalies[-1] and adapter.state_hash() == before
     assert one_report(adapter.receive(wire("8", changed(TRADE, {17: "E-4", 14: "0.2"})), T0)).last_qty == fixed.parse("0.1")
+
+
+def ends(events: list[VenueEvent]) -> list[tuple[VenueEventKind, str, int, str | None, bool]]:
+    return [(r.kind, r.child_id, r.last_qty, r.reason, r.done) for r in events if isinstance(r, VenueReport)]
+
+
+@pytest.mark.parametrize(("ord_status", "kind"), [("4", VenueEventKind.CANCELED), ("C", VenueEventKind.EXPIRED)])
+def test_a_fill_that_ends_a_child_below_its_quantity_is_a_trade_then_the_end_of_the_rest(ord_status: str, kind: VenueEventKind) -> None:
+    adapter = venue()
+    adapter.submit(order("0.3"), T0)
+    adapter.take_outgoing()
+    last = changed(TRADE, {39: ord_status, 151: "0"})  # 0.1 of 0.3, and the venue is done with it
+    assert ends(adapter.receive(wire("8", last), T0)) == [
+        (VenueEventKind.TRADE, "child-1", fixed.parse("0.1"), None, False),
+        (kind, "child-1", 0, ENDED_BY_FILL, True),
+    ]
+    assert adapter.open_orders() == [] and adapter.closed == {} and adapter.take_outgoing() == [] and adapter.anomalies == []
+    ioc = venue()  # an IOC's rest is its remainder, as the sim venue says
+    ioc.submit(msgspec.structs.replace(order(), spec=msgspec.structs.replace(order().spec, tif=TimeInForce.IOC)), T0)
+    assert [reason for _, _, _, reason, _ in ends(ioc.receive(wire("8", last), T0))] == [None, "ioc_remainder"]
+    cash = venue()  # a notional child the venue ends with a fill
+    cash.submit(notional("100"), T0)
+    assert [(k, done) for k, _, _, _, done in ends(cash.receive(wire("8", last), T0))] == [(VenueEventKind.TRADE, False), (kind, True)]
+
+
+def test_after_a_fill_that_ends_a_child_below_its_quantity_the_venues_cancel_is_taken_quietly() -> None:
+    adapter = venue()
+    adapter.submit(order("0.3"), T0)
+    adapter.take_outgoing()
+    events = adapter.receive(wire("8", changed(TRADE, {151: "0"})), T0)  # LeavesQty 0, OrdStatus still partially filled
+    assert [(kind, done) for kind, _, _, _, done in ends(events)] == [(VenueEventKind.TRADE, False), (VenueEventKind.CANCELED, True)]
+    assert adapter.receive(wire("8", changed(TRADE, {17: "E-2", 14: "0.2", 151: "0"})), T0) == []  # a fill now is refused
+    assert sent_types(adapter) == ["j"] and "after it was closed here" in adapter.anomalies[-1]
+    canceled = changed(ACCEPTED, {150: "4", 39: "4", 17: "E-c", 151: "0", 14: "0.1", 6: "150.25"})
+    assert adapter.receive(wire("8", canceled), T0) == []
+    assert adapter.take_outgoing() == [] and len(adapter.anomalies) == 1 and adapter.closed == {}
 
 
 def test_a_report_for_an_unknown_order_is_logged_and_refused_not_a_crash() -> None:
