@@ -206,6 +206,20 @@ class FixChildren:
         self.request_ids[child_id].append(request_id)
         return request_id
 
+    def _answered(self, child_id: str, request_id: str) -> None:
+        """A cancel or replace request of ``child_id`` refused by the venue: nothing of it is
+        kept (its ClOrdID, the messages sent under it), so a resend of the refusal finds no
+        message of ours to refuse again and ``never_sent`` does not look for it."""
+        if request_id == child_id or request_id not in self.request_ids[child_id]:
+            return  # a refusal naming the order itself: its own records stay
+        self.request_ids[child_id].remove(request_id)
+        del self.by_cl_ord_id[request_id]
+        records = self.sent[child_id]
+        for record in [r for r in records if r.cl_ord_id == request_id]:
+            records.remove(record)
+            if self.by_seq.get(record.seq) == child_id:
+                del self.by_seq[record.seq]
+
     def _close(self, child_id: str, why: str) -> None:
         """End a child here while the venue may still report on it (see ``_after_close``)."""
         closed = ClosedChild(child_id, why, self.filled[child_id], self.exec_ids[child_id])

@@ -402,7 +402,11 @@ class FixVenue(FixChildren):
         """The venue's Reject or BusinessMessageReject of a message about a child: a new
         order is rejected with the venue's text (unless the venue has already reported on
         it: then what it refused was a resend), a cancel or a replace is refused, a status
-        request only noted. Anything else it refers to is logged; nothing is sent back."""
+        request only noted. Anything else it refers to is logged; nothing is sent back.
+
+        Guarantees: a refusal is applied once: what it refused is forgotten here as it is
+        applied (a new order with its child; a cancel or replace request with its records),
+        so a PossDup resend of it is dropped."""
         target = self._refused_message(refusal)
         if target is None:
             if not refusal.possible_duplicate:  # a resend about a child done here: applied before
@@ -416,12 +420,14 @@ class FixVenue(FixChildren):
             self._forget(child_id)
             return [self._report(child_id, VenueEventKind.REJECTED, now, refusal.reason)]
         if refused.msg_type == MsgType.ORDER_CANCEL_REQUEST:
+            self._answered(child_id, refused.cl_ord_id)  # a resend of this refusal (PossDup) then finds nothing
             return [self._report(child_id, VenueEventKind.CANCEL_REJECTED, now, refusal.reason)]
         if refused.msg_type == MsgType.ORDER_CANCEL_REPLACE_REQUEST:
             pending = self.replacing.get(child_id)
             if pending is None or pending.replace_id != refused.cl_ord_id:
                 return []  # a replace answered before: the refusal of a resend of it
             del self.replacing[child_id]
+            self._answered(child_id, refused.cl_ord_id)
             return [self._report(child_id, VenueEventKind.REPLACE_REJECTED, now, refusal.reason)]
         if not self.status_refused:  # one line per logon, not one per order
             self.status_refused = True

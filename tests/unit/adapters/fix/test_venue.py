@@ -10,7 +10,7 @@ import quickfix as fix
 
 from actors.runtime import format2
 from adapters.base import VenueAdapter, VenueEvent
-from adapters.fix.children import FixSnapshot
+from adapters.fix.children import FixSnapshot, SentMessage
 from adapters.fix.dictionary import dictionary
 from adapters.fix.outbound import order_reference
 from adapters.fix.venue import CANCELED_ON_DISCONNECT, ENDED_BY_FILL, NOT_SENT, FixVenue
@@ -443,6 +443,26 @@ def test_a_refused_cancel_or_replace_is_refused_and_the_order_keeps_working() ->
     assert adapter.open_orders() == ["child-1"] and adapter.replacing == {}
     assert adapter.replace(VenueReplace("child-1", fixed.parse("0.4"), fixed.parse("150.30")), T0) == []  # no longer pending
     assert sent_types(adapter) == ["G"]
+
+
+def test_a_resend_of_a_refusal_of_a_cancel_or_a_replace_is_dropped() -> None:
+    adapter = venue()
+    adapter.submit(order(), T0)
+    sent(adapter, 5)
+    adapter.cancel("child-1", T0)
+    ((_, cancel_id),) = sent(adapter, 6)
+    refusal = changed(UNSUPPORTED, {45: "6", 372: "F", 379: cancel_id, 58: "no cancels"})
+    assert one_report(adapter.receive(wire("j", refusal), T0)).kind is VenueEventKind.CANCEL_REJECTED
+    assert adapter.receive(wire("j", refusal, poss_dup=True), T0) == []  # applied once
+    adapter.replace(VenueReplace("child-1", fixed.parse("0.5"), fixed.parse("150.30")), T0)
+    sent(adapter, 7)
+    reject = changed(EXECUTOR_REJECT, {45: "7", 372: "G"})
+    assert one_report(adapter.receive(wire("3", reject), T0)).kind is VenueEventKind.REPLACE_REJECTED
+    assert adapter.receive(wire("3", reject, poss_dup=True), T0) == []
+    assert adapter.anomalies == [] and adapter.take_outgoing() == [] and adapter.open_orders() == ["child-1"]
+    assert adapter.request_ids == {"child-1": []} and adapter.sent["child-1"] == [SentMessage(5, "D", "child-1")]
+    assert adapter.never_sent([]) == []  # the refused requests are not looked for at a restart
+    adapter.check_invariants()
 
 
 def test_a_venue_without_status_requests_leaves_orders_working_and_says_so_once_per_logon() -> None:
