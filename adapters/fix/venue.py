@@ -14,9 +14,9 @@ to 0 on every one) each time it comes, as it only says where the order stands; a
 for an unknown order, one that would overfill an order (past its quantity, or a notional
 buy past its notional by the value of its fills) or a fill whose CumQty is less than the
 fills before it and its own is refused with a BusinessMessageReject, logged among the
-anomalies and never applied; a malformed message gets a Reject or
-BusinessMessageReject and changes nothing; a Reject or BusinessMessageReject from the venue
-is never answered with another one.
+anomalies and never applied; a malformed message gets a Reject or BusinessMessageReject and
+changes nothing; a Reject or BusinessMessageReject from the venue is never answered with
+another one.
 
 The venue's refusals: each message sent about an order (NewOrderSingle, cancel, replace,
 status request) is recorded with the MsgSeqNum the session gave it (``VenueWireSent``, an
