@@ -108,6 +108,9 @@ class AdminCommands(StrategyCommands):
 
     def __init__(self, supervisor: Supervisor) -> None:
         self.top = supervisor
+        # one ``accounts load`` at a time from its check that no account exists to their opening:
+        # two files naming the same account (two tenants' admins at once) cannot both pass it
+        self.opening = asyncio.Lock()
 
     async def run(self, name: str, args: list[str], tenant: str | None = None) -> Result:
         """Check ``name`` and ``args`` against the table and run the handler, confined to
@@ -591,11 +594,12 @@ class AdminCommands(StrategyCommands):
         by_shard: dict[str, list[str]] = {}
         for seed in seeds:
             by_shard.setdefault(self.top.router.account(seed.account), []).append(seed.account)
-        found = await asyncio.gather(*(self.top.handles[n].existing.remote(accounts) for n, accounts in by_shard.items()))
-        known = sorted(account for part in found for account in part)
-        if known:
-            raise AdminError(f"{path}: {len(known)} accounts exist already, nothing loaded: {', '.join(known[:20])}")
-        await self._operator([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group, s.tenant, s.basis) for s in seeds])
+        async with self.opening:
+            found = await asyncio.gather(*(self.top.handles[n].existing.remote(accounts) for n, accounts in by_shard.items()))
+            known = sorted(account for part in found for account in part)
+            if known:
+                raise AdminError(f"{path}: {len(known)} accounts exist already, nothing loaded: {', '.join(known[:20])}")
+            await self._operator([OpenAccount(s.account, s.owner, s.cash, s.allow_short, s.positions, s.group, s.tenant, s.basis) for s in seeds])
         await self.top._tell_gateways()
         return {"ok": True, "loaded": len(seeds), "file": str(path)}
 

@@ -154,6 +154,8 @@ class SupervisorState(Dispatcher):
         self.out.to(ACCOUNT, ALL, msgspec.structs.replace(command, strike=strike))
 
     def _open_account(self, command: OpenAccount, now: int) -> None:
+        if command.account in self.loaded:  # opened before: its shard keeps the first, and so its tenant here
+            return
         # the tenant first: a basket's check reads these from a thread (``_tenant_of``), and an
         # account in ``loaded`` without its entry here would pass as the default tenant's
         if command.tenant and command.tenant != DEFAULT_TENANT:

@@ -399,3 +399,54 @@ def test_a_named_pipe_or_a_file_past_the_cap_in_the_import_dir_is_refused_withou
     with pytest.raises(AdminError, match=f"^{fifo} is larger than 28 bytes \\(29\\), the most an admin command reads{ending}$"):
         asyncio.run(commands.run(command[0], command[1:]))
     assert top.submitted == []
+
+
+class RacingTop(LoadTop):
+    """A supervisor whose shards answer ``existing`` after a pause (as remote calls do) from
+    what was journaled so far, and journal what is submitted: two ``accounts load`` at once."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        from actors.runtime.router import Router
+
+        self.router = Router(self.setup.config)
+        shards = [f"account-{n}" for n in range(self.setup.config.topology.account_shards)]
+        self.handles = {name: _Existing(self) for name in shards}
+
+    async def settle(self) -> None:
+        await asyncio.sleep(0)
+
+    async def wait_acked(self, timeout_s: float) -> bool:
+        return True
+
+    async def _tell_gateways(self) -> None:
+        return None
+
+
+class _Existing:
+    def __init__(self, top: RacingTop) -> None:
+        self.top = top
+        self.existing = self
+
+    async def remote(self, accounts: list[str]) -> list[str]:
+        await asyncio.sleep(0.01)
+        opened = {message.account for message in self.top.submitted}
+        return [account for account in accounts if account in opened]
+
+
+def test_two_accounts_loads_naming_the_same_account_at_once_open_it_once(tmp_path: Path) -> None:
+    """Each checks that none of its accounts exists, then opens them: one at a time, so the
+    second finds the first's accounts and loads nothing (before, both passed the check and
+    the second's tenant was recorded for an account its shard kept for the first)."""
+    top = RacingTop(tmp_path)
+    commands = AdminCommands(cast(Supervisor, top))
+    (top.import_root / "a.csv").write_text("account,owner,cash,tenant\nN1,o,1.00,firm-a\n")
+    (top.import_root / "b.csv").write_text("account,owner,cash,tenant\nN1,o,1.00,firm-b\n")
+
+    async def both() -> list[object]:
+        return await asyncio.gather(commands.run("accounts", ["load", "a.csv"]), commands.run("accounts", ["load", "b.csv"]), return_exceptions=True)
+
+    first, second = asyncio.run(both())
+    assert first == {"ok": True, "loaded": 1, "file": str(top.import_root / "a.csv")}
+    assert isinstance(second, AdminError) and "1 accounts exist already, nothing loaded: N1" in str(second)
+    assert [(m.account, m.tenant) for m in top.submitted] == [("N1", "firm-a")]

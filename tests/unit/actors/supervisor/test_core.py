@@ -175,6 +175,15 @@ def test_an_account_opened_at_run_time_goes_to_its_shard_and_is_remembered_with_
     assert state.loaded == {"Z9": "ADV1"} and state.loaded_tenants == {}  # the default tenant's
 
 
+def test_an_account_opened_a_second_time_keeps_its_first_tenant_and_goes_nowhere() -> None:
+    """Its shard keeps the first opening (the second is an anomaly there): so does the
+    supervisor, whose record of the tenant decides who may reach the account."""
+    state = SupervisorState(SYMBOLS)
+    run(state, OpenAccount("F9", "fa", D("10.00"), group="G1", tenant="firm-a"))
+    assert run(state, OpenAccount("F9", "fb", D("20.00"), group="G2", tenant="firm-b")) == []
+    assert state.loaded == {"F9": "G1"} and state.loaded_tenants == {"F9": "firm-a"}
+
+
 def test_an_account_loaded_for_a_tenant_keeps_its_tenant_through_a_snapshot() -> None:
     live = SupervisorState(SYMBOLS)
     run(live, OpenAccount("F9", "fb", D("10.00"), tenant="firm-b"))
