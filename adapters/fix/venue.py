@@ -76,6 +76,7 @@ _ENDED_AT_VENUE: dict[str, VenueEventKind] = {OrdStatus.CANCELED: VenueEventKind
 CANCELED_ON_DISCONNECT = "venue disconnected: cancel on disconnect"
 NOT_SENT = "not sent to the venue: brokerd stopped before sending it"
 ENDED_BY_FILL = "ended by the venue with its last fill, the rest unfilled"
+_REQUEST_REFUSED = (VenueEventKind.CANCEL_REJECTED, VenueEventKind.REPLACE_REJECTED)  # what an OrderCancelReject says
 
 
 def _seq_num(message: Any) -> int:
@@ -93,6 +94,13 @@ def _exec_id(inbound: Inbound) -> str | None:
     (ExecType I), whose ExecID FIX 4.4 sets to 0 on every one. A status answer only says
     where the order stands, so it is safe to apply each time it comes."""
     return None if inbound.exec_type == ExecTypeCode.ORDER_STATUS else inbound.exec_id
+
+
+def _answered_request(inbound: Inbound) -> str | None:
+    """The ClOrdID of our cancel or replace request an OrderCancelReject (9) refuses, or
+    ``None`` for any other report."""
+    report = inbound.report
+    return inbound.cl_ord_id if report is not None and report.kind in _REQUEST_REFUSED else None
 
 
 class FixVenue(FixChildren):
@@ -229,6 +237,9 @@ class FixVenue(FixChildren):
         exec_id = _exec_id(inbound)
         if exec_id is not None and exec_id in seen:
             return []  # a resend (PossDup) of what is applied
+        answered = _answered_request(inbound)
+        if answered is not None and answered not in self.request_ids[child_id] and inbound.possible_duplicate:
+            return []  # a resend of an OrderCancelReject applied before (its request forgotten then): it has no ExecID
         report = inbound.for_child(child_id)
         if report is None and inbound.exec_type == ExecTypeCode.ORDER_STATUS:
             report = self._status_answer(child_id, inbound, now)
@@ -254,6 +265,8 @@ class FixVenue(FixChildren):
                 self.children[child_id] = child.replaced(inbound.cl_ord_id, pending.qty, pending.price)
         elif report.kind is VenueEventKind.REPLACE_REJECTED:
             self.replacing.pop(child_id, None)
+        if answered is not None:
+            self._answered(child_id, answered)  # applied once: a PossDup resend of it is dropped
         if report.kind not in FINAL and not report.done:
             return [report]
         events: list[VenueEvent] = [report]

@@ -465,6 +465,25 @@ def test_a_resend_of_a_refusal_of_a_cancel_or_a_replace_is_dropped() -> None:
     adapter.check_invariants()
 
 
+def test_a_resend_of_an_order_cancel_reject_is_dropped_and_a_later_cancel_still_answered() -> None:
+    """An OrderCancelReject has no ExecID to know a resend by: its request, forgotten once the
+    refusal is applied, is. A resend must not refuse the cancel the client asked since."""
+    adapter = venue()
+    adapter.submit(order(), T0)
+    sent(adapter, 5)
+    adapter.cancel("child-1", T0)
+    ((_, first),) = sent(adapter, 6)
+    refused = changed(CANCEL_REJECT, {11: first})
+    assert one_report(adapter.receive(wire("9", refused), T0)).kind is VenueEventKind.CANCEL_REJECTED
+    adapter.cancel("child-1", T0)
+    ((_, second),) = sent(adapter, 7)
+    assert adapter.receive(wire("9", refused, poss_dup=True), T0) == []  # the first refusal again: applied once
+    assert adapter.request_ids == {"child-1": [second]} and adapter.anomalies == [] and adapter.take_outgoing() == []
+    canceled = changed(ACCEPTED, {150: "4", 39: "4", 11: second, 41: "child-1", 17: "E-c", 151: "0"})
+    assert one_report(adapter.receive(wire("8", canceled), T0)).kind is VenueEventKind.CANCELED
+    adapter.check_invariants()
+
+
 def test_a_venue_without_status_requests_leaves_orders_working_and_says_so_once_per_logon() -> None:
     adapter = two_orders_sent(2)
     adapter.receive(wire("8", ACCEPTED), T0)
