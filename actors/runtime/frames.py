@@ -6,7 +6,8 @@ A frame is a 4-byte big-endian length, a type byte and a body:
 * ``C`` challenge, receiver → sender, first on every connection: a fresh 32-byte nonce.
 * ``H`` hello, sender → receiver, the answer: ``[destination, sender, sender_nonce, mac]``
   msgpack, ``mac = HMAC-SHA256(secret, [hello tag, receiver_nonce, sender_nonce,
-  destination, sender])``.
+  destination, sender])``; ``destination`` is the receiver's ``endpoint``: its name at the
+  address the sender dialed.
 * ``W`` welcome, receiver → sender: ``HMAC-SHA256(secret, [welcome tag, receiver_nonce,
   sender_nonce, destination, sender])`` — the receiver's proof that it holds the secret.
 * ``B`` batch, sender → receiver, only after the welcome: one encoded ``Batch`` whose
@@ -15,8 +16,13 @@ A frame is a 4-byte big-endian length, a type byte and a body:
   here is applied" (for a journaled actor: committed to its journal).
 
 The receiver accepts a hello only with a good MAC over its own fresh nonce (a recorded hello
-does not open a second connection), addressed to itself (a port reused after a restart is
-not taken for someone else's), from a name the topology gives an actor (``check_hello``).
+does not open a second connection), addressed to itself at the address it listens on (a port
+reused after a restart is not taken for someone else's), from a name the topology gives an
+actor (``check_hello``). The address binds the handshake to the connection it is made on: a
+process that took over an address a sender still dials (an actor's old port, after it was
+restarted elsewhere) cannot pass the sender's hello on to the actor and then write batches of
+its own into the connection it opened — the actor listens at another address, and refuses a
+hello for that one.
 """
 
 from __future__ import annotations
@@ -45,6 +51,11 @@ SECRET_BYTES = 32
 MAX_NAME_LOGGED = 64  # a claimed name is the peer's text: logged, but not at any length
 _HELLO_TAG = b"brokerd-link/1 hello"
 _WELCOME_TAG = b"brokerd-link/1 welcome"
+
+
+def endpoint(name: str, address: tuple[str, int]) -> str:
+    """What a hello is addressed to: the actor ``name`` listening at ``address``."""
+    return f"{name}@{address[0]}:{address[1]}"
 
 
 class LinkSecret:
@@ -116,11 +127,12 @@ def proves_welcome(secret: LinkSecret, receiver_nonce: bytes, hello: Hello, welc
 
 
 def check_hello(secret: LinkSecret, receiver_nonce: bytes, me: str, allowed: Callable[[str], bool], body: bytes) -> Hello:
-    """The hello, if it proves the secret over this connection's nonce, is for ``me`` and
-    names an actor the topology allows; else raises ``Refused``.
+    """The hello, if it proves the secret over this connection's nonce, is for ``me`` (the
+    receiver's ``endpoint``) and names an actor the topology allows; else raises ``Refused``.
 
     Guarantees: a hello made for another challenge (a recorded one) fails, as does any
-    change to its names or nonces."""
+    change to its names or nonces, and one the sender made for another address (relayed
+    from a connection it opened elsewhere)."""
     try:
         hello = hello_decoder.decode(body)
     except msgspec.DecodeError:
@@ -131,7 +143,7 @@ def check_hello(secret: LinkSecret, receiver_nonce: bytes, me: str, allowed: Cal
     if not hmac.compare_digest(hello.mac, expected):
         raise Refused("bad MAC", hello.sender)
     if hello.destination != me:
-        raise Refused(f"link for another actor ({hello.destination[:MAX_NAME_LOGGED]})", hello.sender)
+        raise Refused(f"link for another actor or address ({hello.destination[:MAX_NAME_LOGGED]})", hello.sender)
     if not allowed(hello.sender):
         raise Refused("sender is not an actor of this topology", hello.sender)
     return hello

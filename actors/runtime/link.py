@@ -55,6 +55,7 @@ from actors.runtime.frames import (
     Refused,
     ack_frame,
     check_hello,
+    endpoint,
     frame,
     hello_decoder,
     make_hello,
@@ -145,7 +146,7 @@ class Channel(asyncio.Protocol):
             self.server.on_batch(body, self)
         elif kind == HELLO and self.sender is None:
             server = self.server
-            hello = check_hello(server.secret, self.nonce, server.name, server.allowed, body)
+            hello = check_hello(server.secret, self.nonce, server.endpoint, server.allowed, body)
             self._stop_deadline()
             self.sender = hello.sender
             self.prefix = batch_prefix(hello.sender)
@@ -212,6 +213,7 @@ class LinkServer:
         self.allowed = allowed
         self.handshake_timeout_s = handshake_timeout_s
         self.server: asyncio.Server | None = None
+        self.endpoint = ""  # ``name`` at the address it listens on, once started: what a hello must be for
         self.channels: dict[str, Channel] = {}
         self.connections: set[Channel] = set()
 
@@ -221,8 +223,9 @@ class LinkServer:
     async def start(self, host: str) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(lambda: Channel(self), host, 0)
-        port = self.server.sockets[0].getsockname()[1]
-        return host, int(port)
+        address = host, int(self.server.sockets[0].getsockname()[1])
+        self.endpoint = endpoint(self.name, address)
+        return address
 
     def close(self) -> None:
         if self.server is not None:
@@ -240,9 +243,10 @@ class _Sender(asyncio.Protocol):
     the secret (then batches may go), False when the handshake failed or the connection
     closed before it."""
 
-    def __init__(self, links: Links, name: str) -> None:
+    def __init__(self, links: Links, name: str, address: tuple[str, int]) -> None:
         self.links = links
         self.name = name
+        self.endpoint = endpoint(name, address)  # the hello is for the actor at the address dialed
         self.frames = FrameBuffer(MAX_HANDSHAKE_FRAME)  # the receiver sends only small frames
         self.transport: asyncio.Transport | None = None
         self.nonce = secrets.token_bytes(NONCE_BYTES)
@@ -283,7 +287,7 @@ class _Sender(asyncio.Protocol):
         elif kind == CHALLENGE and self.hello is None and len(body) == NONCE_BYTES:
             links = self.links
             self.challenge = body
-            hello = make_hello(links.secret, body, self.name, links.owner, self.nonce)
+            hello = make_hello(links.secret, body, self.endpoint, links.owner, self.nonce)
             self.hello = hello_decoder.decode(hello)
             assert self.transport is not None
             self.transport.write(frame(HELLO, hello))
@@ -390,7 +394,7 @@ class Links:
         loop = asyncio.get_running_loop()
         host, port = self.addresses[name]
         try:
-            _, sender = await loop.create_connection(lambda: _Sender(self, name), host, port)
+            _, sender = await loop.create_connection(lambda: _Sender(self, name, (host, port)), host, port)
         except OSError as error:
             log.debug("link connect failed; retrying", destination=name, error=str(error))
             return None

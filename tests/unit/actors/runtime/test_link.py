@@ -23,6 +23,7 @@ from actors.runtime.frames import (
     WELCOME,
     Hello,
     LinkSecret,
+    endpoint,
     frame,
     make_hello,
     welcome_mac,
@@ -70,15 +71,16 @@ async def receiver(recorder: Recorder) -> AsyncIterator[tuple[LinkServer, tuple[
 class Peer:
     """A raw TCP client speaking the link's frames by hand."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: tuple[str, int]) -> None:
         self.reader = reader
         self.writer = writer
+        self.address = address  # where it dialed
         self.challenge = b""
 
     @classmethod
     async def open(cls, address: tuple[str, int]) -> Peer:
         reader, writer = await asyncio.open_connection(*address)
-        return cls(reader, writer)
+        return cls(reader, writer, address)
 
     def send(self, kind: int, body: bytes) -> None:
         self.writer.write(frame(kind, body))
@@ -93,12 +95,12 @@ class Peer:
             return None
         return head[4], body
 
-    async def handshake(self, sender: str = GATEWAY, secret: LinkSecret = SECRET) -> bytes:
-        """Answer the challenge as ``sender``; returns the hello sent."""
+    async def handshake(self, sender: str = GATEWAY, secret: LinkSecret = SECRET, dialed: tuple[str, int] | None = None) -> bytes:
+        """Answer the challenge as ``sender`` that dialed ``dialed`` (where it did); returns the hello sent."""
         challenge = await self.frame()
         assert challenge is not None and challenge[0] == CHALLENGE and len(challenge[1]) == NONCE_BYTES
         self.challenge = challenge[1]
-        hello = make_hello(secret, challenge[1], ME, sender, nonce(7))
+        hello = make_hello(secret, challenge[1], endpoint(ME, dialed or self.address), sender, nonce(7))
         self.send(HELLO, hello)
         return hello
 
@@ -225,6 +227,43 @@ async def test_a_recorded_hello_replayed_on_another_connection_is_refused(receiv
     assert recorder.applied == [] and [r["reason"] for r in recorder.refusals()] == ["bad MAC"]
     first.close()
     replay.close()
+
+
+async def test_a_relay_at_an_address_a_sender_still_dials_cannot_write_a_batch_of_its_own(
+    receiver: tuple[LinkServer, tuple[str, int]], recorder: Recorder
+) -> None:
+    """The whole attack, with a real sender: a process without the secret listens where the
+    sender dials, passes every byte between it and the actor, and writes a batch of its own
+    into its connection to the actor once the handshake is through. It never is."""
+    _, address = receiver
+    to_actor: list[asyncio.StreamWriter] = []
+    pumps: list[asyncio.Task[None]] = []
+
+    async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        while data := await source.read(65536):
+            sink.write(data)
+        sink.close()
+
+    async def relay(from_sender: asyncio.StreamReader, to_sender: asyncio.StreamWriter) -> None:
+        from_actor, writer = await asyncio.open_connection(*address)
+        to_actor.append(writer)
+        pumps.extend([asyncio.create_task(pump(from_sender, writer)), asyncio.create_task(pump(from_actor, to_sender))])
+
+    squatter = await asyncio.start_server(relay, "127.0.0.1", 0)
+    links = Links(GATEWAY, {ME: squatter.sockets[0].getsockname()[:2]}, SECRET, TIMEOUT_S)
+    try:
+        links.connect(ME)
+        await asyncio.sleep(TIMEOUT_S)
+        for writer in to_actor:
+            writer.write(frame(0x42, batch(GATEWAY, 99)))
+        await asyncio.sleep(0.1)
+        assert recorder.applied == [] and not links.connected(ME)
+        assert {r["reason"] for r in recorder.refusals()} == {f"link for another actor or address ({endpoint(ME, squatter.sockets[0].getsockname()[:2])})"}
+    finally:
+        links.close()
+        squatter.close()
+        for task in pumps:
+            task.cancel()
 
 
 async def test_a_peer_that_does_not_finish_the_handshake_in_time_is_closed(receiver: tuple[LinkServer, tuple[str, int]], recorder: Recorder) -> None:
