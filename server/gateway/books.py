@@ -23,8 +23,9 @@ MAX_LOTS_NAMED = 100  # lots one order may name: a sale of more is several order
 def lot_terms(lot_method: str | None, picks: list[LotPick] | None, spec: OrderSpec, instrument: Instrument) -> tuple[str | None, tuple[tuple[int, int], ...] | None]:
     """An order's ``lot_method`` and ``lots`` checked: the method one of ``model.lots``; lots
     only on a sell with a quantity, each a positive quantity in the instrument's steps, at
-    most ``MAX_LOTS_NAMED``, no lot twice; ``specific`` only with lots. Whether the lots
-    exist and hold enough is the owning shard's to say (the order is then rejected)."""
+    most ``MAX_LOTS_NAMED``, no lot twice; ``specific`` only with lots, and lots only with
+    ``specific`` or no method (another would choose other lots than those named). Whether
+    the lots exist and hold enough is the owning shard's to say (the order is then rejected)."""
     if lot_method is not None and lot_method not in METHODS:
         raise Invalid("invalid_request", f"lot_method must be one of {', '.join(METHODS)}, not {shorten(lot_method)}")
     if picks is None:
@@ -33,6 +34,8 @@ def lot_terms(lot_method: str | None, picks: list[LotPick] | None, spec: OrderSp
         return lot_method, None
     if spec.side.value != "sell" or spec.qty is None:
         raise Invalid("invalid_request", "lots are for sell orders with a qty")
+    if lot_method not in (None, LotMethod.SPECIFIC):
+        raise Invalid("invalid_request", f"lots name the lots to close: lot_method must be specific or absent, not {lot_method}")
     if not 0 < len(picks) <= MAX_LOTS_NAMED:
         raise Invalid("invalid_request", f"lots must name 1 to {MAX_LOTS_NAMED} lots")
     chosen: list[tuple[int, int]] = []

@@ -160,10 +160,12 @@ def test_books_requests_are_checked_before_they_reach_a_shard() -> None:
     sell = OrderSpec("IBM", Side.SELL, OrderType.LIMIT, TimeInForce.DAY, 10 * 10**9, None, 150 * 10**9)
     assert lot_terms(None, [LotPick(3, "1.5")], sell, IBM) == ("specific", ((3, 1_500_000_000),))
     assert lot_terms("lifo", None, sell, IBM) == ("lifo", None)
+    assert lot_terms("specific", [LotPick(3, "1")], sell, IBM) == ("specific", ((3, 1_000_000_000),))
     buy = OrderSpec("IBM", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, 10 * 10**9, None, 150 * 10**9)
     for method, picks, spec in (("newest", None, sell), ("specific", None, sell), (None, [LotPick(1, "1")], buy),
                                 (None, [LotPick(1, "0")], sell), (None, [LotPick(1, "1"), LotPick(1, "2")], sell),
-                                (None, [LotPick(1, "0.0000001")], sell), (None, [], sell), (None, [LotPick(0, "1")], sell)):
+                                (None, [LotPick(1, "0.0000001")], sell), (None, [], sell), (None, [LotPick(0, "1")], sell),
+                                ("lifo", [LotPick(1, "1")], sell), ("fifo", [LotPick(1, "1")], sell)):  # another method would close other lots
         try:
             lot_terms(method, picks, spec, IBM)
         except Invalid as invalid:
