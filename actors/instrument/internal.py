@@ -197,7 +197,15 @@ class Internal(Router):
 
     def _replace_internal(self, route: Route, command: ReplaceRoute, now: int) -> None:
         """New terms at once (no venue to ask); the order loses its time priority, and with
-        its new price it may cross, or go to a venue."""
+        its new price it may cross, or go to a venue.
+
+        Guarantees: a replace to no more than has already crossed (crosses the shard had not
+        heard of when it asked) is refused, ``too_late_to_cancel``, and changes nothing — as
+        a venue or a split order refuses one its fills overtook (``_legs_ended``) — so a
+        route never holds less than it has filled."""
+        if command.qty <= route.cum_qty:
+            self._update(route, VenueEventKind.REPLACE_REJECTED, now, reason=Reason.TOO_LATE_TO_CANCEL.value)
+            return
         route.spec = msgspec.structs.replace(route.spec, qty=command.qty, price=command.price, stop_price=command.stop_price)
         self._update(route, VenueEventKind.REPLACED, now)
         self._rekey(route, command.new_order_id)

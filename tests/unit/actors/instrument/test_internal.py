@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from actors.instrument.core import InstrumentState
 from actors.instrument.internal import INTERNAL
 from actors.runtime.outputs import Send
-from model.enums import OrderType, Side, TimeInForce, VenueEventKind
+from model.enums import OrderType, Reason, Side, TimeInForce, VenueEventKind
 from model.liquidity import MS, LiquidityPolicy
 from model.messages import (
     CancelRoute,
@@ -134,6 +134,23 @@ def test_a_resting_order_cancels_and_replaces_here_and_a_replace_loses_its_time_
     canceled = turn(state, CancelRoute("s2", "A3", "IBM"))
     assert [s.message.kind for s in canceled] == [VenueEventKind.CANCELED]
     assert [r.order_id for r in state.internal["IBM"]] == ["s1r"]
+
+
+def test_a_replace_to_no_more_than_has_crossed_is_refused_and_changes_nothing() -> None:
+    """The shard asked before it heard of the crosses: a replace to 5 or 6 of an order 6 of
+    whose 10 have crossed would leave it holding less than it has filled."""
+    for qty in ("5", "6"):
+        state = state_with(RESTING)
+        turn(state, order("b1", "A1", Side.BUY, "10", "150.05"))
+        turn(state, order("s1", "A2", Side.SELL, "6"))  # 6 of b1 cross
+        sends = turn(state, ReplaceRoute("b1", "b1r", "A1", "IBM", D(qty), D("150.05"), None))
+        assert [(s.message.order_id, s.message.kind, s.message.reason) for s in sends] == [
+            ("b1", VenueEventKind.REPLACE_REJECTED, Reason.TOO_LATE_TO_CANCEL.value)]
+        route = state.routes["b1"]
+        assert "b1r" not in state.routes and (route.spec.qty, route.cum_qty) == (D("10"), D("6"))
+        assert [r.order_id for r in state.internal["IBM"]] == ["b1"]
+        assert trades(turn(state, order("s2", "A3", Side.SELL, "3"))) == [  # the 4 left still cross
+            ("b1", INTERNAL, D("3"), D("150.05"), False), ("s2", INTERNAL, D("3"), D("150.05"), True)]
 
 
 def test_a_replace_at_the_venue_asks_for_the_quantity_that_did_not_cross() -> None:
