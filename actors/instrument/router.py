@@ -18,7 +18,7 @@ from model.orders import OrderSpec
 from model.routes import RouteEvent, RouteState
 
 # members read on every route and venue report, bound once (model/enums.py says why)
-_SEND, _INTERNAL = RouteEvent.SEND, RouteState.INTERNAL
+_SEND, _INTERNAL, _DONE = RouteEvent.SEND, RouteState.INTERNAL, RouteState.DONE
 _SWEEPABLE = (OrderType.MARKET, OrderType.LIMIT)
 _TRADE, _ACCEPTED, _REPLACED, _REPLACE_REJECTED = (
     VenueEventKind.TRADE,
@@ -35,9 +35,14 @@ class Router(InstrumentBase):
     reaches the account of the order it works for, under the order's current id."""
 
     def _send_to_venue(self, route: Route, now: int) -> None:
-        if route.state is _INTERNAL:  # what did not cross leaves the internal book
-            self.internal[route.spec.symbol].remove(route)
+        """``route`` to a venue (``_dispatch``); one in the internal book leaves it.
+
+        Guarantees: a route leaves the internal book once — routed, it is taken out here;
+        rejected, no venue taking its type, ``_forget`` has taken it out."""
+        resting = route.state is _INTERNAL
         self._dispatch(route, now, _SEND)
+        if resting and route.state is not _DONE:  # what did not cross leaves the internal book
+            self.internal[route.spec.symbol].remove(route)
 
     def _dispatch(self, route: Route, now: int, event: RouteEvent | None) -> None:
         """Child orders for what is left of ``route`` (``event``: the route's move, ``None``

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.instrument.core import InstrumentState
 from actors.instrument.internal import INTERNAL
 from actors.runtime.outputs import Send
+from model.config import VenueSection
 from model.enums import OrderType, Reason, Side, TimeInForce, VenueEventKind
 from model.liquidity import MS, LiquidityPolicy
 from model.messages import (
@@ -158,6 +160,30 @@ def test_a_replace_at_the_venue_asks_for_the_quantity_that_did_not_cross() -> No
     (child,) = children(turn(state, order("b1", "A1", Side.BUY, "10", "150.10"), order("s1", "A2", Side.SELL, "4")))
     replace = [s.message for s in turn(state, ReplaceRoute("b1", "b1r", "A1", "IBM", D("8"), D("150.10"), None))]
     assert replace == [VenueReplace(child.child_id, D("4"), D("150.10"))]  # 8 in all, 4 of them crossed
+
+
+_RESTS = order("b1", "A1", Side.BUY, "10", "150.05")
+
+
+@pytest.mark.parametrize(("policy", "before", "message", "now"), [
+    pytest.param(ON, (), order("b1", "A1", Side.BUY, "10", "150.10"), NOW, id="end-of-turn"),  # marketable, nothing crosses
+    pytest.param(RESTING, (_RESTS,), VenueQuote("A", "IBM", D("149.95"), D("100"), D("150.04"), D("100"), NOW), NOW, id="market-comes-to-it"),
+    pytest.param(RESTING, (_RESTS,), SetLiquidity(LiquidityPolicy()), NOW, id="crossing-off"),
+    pytest.param(RESTING, (_RESTS,), ReplaceRoute("b1", "b2", "A1", "IBM", D("10"), D("150.06"), None), NOW + 3_000 * MS, id="replaced-on-a-stale-quote"),
+])
+def test_an_order_of_the_internal_book_no_venue_takes_is_rejected_and_leaves_the_book_once(
+    policy: LiquidityPolicy, before: tuple[RouteOrder, ...], message: object, now: int
+) -> None:
+    """A venue for market orders only: a limit order leaving the internal book finds no venue
+    and is rejected (``no_venue``), as it would be with crossing off. It leaves the book once:
+    a second removal raised, and every replay of the record would raise again."""
+    state = InstrumentState("instrument-0", [IBM], [VenueSection(name="A", order_types=["market"])])
+    turn(state, SetLiquidity(policy), VenueQuote("A", "IBM", D("150.00"), D("100"), D("150.10"), D("100"), NOW))
+    turn(state, *before)
+    sends = turn(state, message, now=now)
+    (end,) = [s.message for s in sends if isinstance(s.message, OrderUpdate) and s.message.kind is not VenueEventKind.REPLACED]
+    assert (end.kind, end.reason) == (VenueEventKind.REJECTED, Reason.NO_VENUE.value)
+    assert children(sends) == [] and state.routes == {} and state.internal["IBM"] == []
 
 
 def test_turning_crossing_off_sends_resting_orders_to_a_venue() -> None:
