@@ -48,7 +48,9 @@ class Router(InstrumentBase):
         """Child orders for what is left of ``route`` (``event``: the route's move, ``None``
         when it is already ``routed``, after a split order's replace): one, at the venue
         ``venue_for`` picks, or — splitting on and more than the best venue shows — one per
-        venue of the sweep (``sweep.py``)."""
+        venue of the sweep (``sweep.py``). No venue taking its type: the order ends,
+        ``no_venue`` — rejected, or canceled when part of it has crossed (an order with fills
+        keeps them: its account's lifecycle has no rejection after a fill)."""
         spec = route.spec
         route.offset = route.cum_qty  # what crossed (or filled before a replace) is no child's
         qty = None if spec.qty is None else spec.qty - route.offset
@@ -60,7 +62,7 @@ class Router(InstrumentBase):
             return
         venue = self.venue_for(spec.symbol, spec.side, spec.order_type, qty)
         if venue is None:
-            self._update(route, VenueEventKind.REJECTED, now, reason=Reason.NO_VENUE.value)
+            self._update(route, VenueEventKind.REJECTED if route.cum_qty == 0 else VenueEventKind.CANCELED, now, reason=Reason.NO_VENUE.value)
             self._forget(route)
             return
         self.child_counter += 1

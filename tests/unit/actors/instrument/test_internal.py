@@ -186,6 +186,18 @@ def test_an_order_of_the_internal_book_no_venue_takes_is_rejected_and_leaves_the
     assert children(sends) == [] and state.routes == {} and state.internal["IBM"] == []
 
 
+def test_an_order_crossed_in_part_that_no_venue_takes_is_canceled_for_the_rest() -> None:
+    """Its account keeps the crossed fills: a partly filled order can be canceled there, not
+    rejected (the lifecycle has no rejection after a fill)."""
+    state = InstrumentState("instrument-0", [IBM], [VenueSection(name="A", order_types=["market"])])
+    turn(state, SetLiquidity(ON), VenueQuote("A", "IBM", D("150.00"), D("100"), D("150.10"), D("100"), NOW))
+    sends = turn(state, order("b1", "A1", Side.BUY, "10", "150.10"), order("s1", "A2", Side.SELL, "4", "150.00"))
+    assert trades(sends) == [("b1", INTERNAL, D("4"), D("150.05"), False), ("s1", INTERNAL, D("4"), D("150.05"), True)]
+    (end,) = [s.message for s in sends if isinstance(s.message, OrderUpdate) and s.message.kind is not VenueEventKind.TRADE]
+    assert (end.order_id, end.kind, end.reason) == ("b1", VenueEventKind.CANCELED, Reason.NO_VENUE.value)
+    assert children(sends) == [] and state.routes == {} and state.internal["IBM"] == []
+
+
 def test_turning_crossing_off_sends_resting_orders_to_a_venue() -> None:
     state = state_with(RESTING)
     turn(state, order("s1", "A2", Side.SELL, "5", "150.08"))
