@@ -237,6 +237,8 @@ class InstrumentState(OpenBlocks, HeldOrders, DeskQuoting, Books):
                 assert route.state.at_venue and route.child_id == route.legs[0].child_id, route.order_id
                 assert route.spec.qty is not None and sum(leg.qty for leg in route.legs) == route.spec.qty - route.offset, route.order_id
                 assert sum(leg.cum_qty for leg in route.legs) == route.cum_qty - route.offset, route.order_id
+                ended = [leg.ended for leg in route.legs if leg.ended]  # each child's end in its own place
+                assert len(set(ended)) == len(ended) and all(leg.end is not None for leg in route.legs if leg.ended), route.order_id
             if route.state is RouteState.HELD_OPEN:  # held in columns whenever it can be
                 assert eligible(route.order_id, route.spec, route.qty_cap) is None, route.order_id
                 assert route.order_id not in self.held_open, route.order_id

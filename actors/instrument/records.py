@@ -16,7 +16,10 @@ from model.routes import RouteState
 
 class Leg(msgspec.Struct, gc=False, array_like=True):
     """One child of a split order (a sweep, docs/liquidity.md#splitting): at one venue, for
-    ``qty``; ``end``: how it ended without filling in full (canceled, expired, rejected)."""
+    ``qty``; ``end``: how it ended without filling in full (canceled, expired, rejected);
+    ``ended``: its place among its order's children ending so (1: the first), 0 while it has
+    not — or when it ended before a snapshot written by a version that did not record it
+    (such children ended before any later one, and among themselves count in list order)."""
 
     child_id: str
     venue: str
@@ -24,6 +27,7 @@ class Leg(msgspec.Struct, gc=False, array_like=True):
     cum_qty: int = 0
     end: VenueEventKind | None = None
     reason: str | None = None
+    ended: int = 0
 
     @property
     def done(self) -> bool:

@@ -220,7 +220,8 @@ class Router(InstrumentBase):
         does), and a child's refused cancel is no answer while others work.
 
         Guarantees: the order's fills are the sum of its children's; it ends once, when
-        it is filled or its last child ends."""
+        it is filled or its last child ends — not filled, as the last child in time to end
+        without filling did (``Leg.ended``)."""
         leg = next(leg for leg in route.legs or () if leg.child_id == report.child_id)
         kind = report.kind
         if kind is _TRADE:
@@ -235,6 +236,7 @@ class Router(InstrumentBase):
             return
         if kind in TERMINAL_KINDS and not leg.done:
             leg.end, leg.reason = kind, report.reason
+            leg.ended = 1 + max(other.ended for other in route.legs or ())
             if all(leg.done for leg in route.legs or ()):
                 self._legs_ended(route, now)
         # acceptances, refused cancels and replaces of one child: nothing for the order yet
@@ -261,7 +263,9 @@ class Router(InstrumentBase):
                 route.replacing_to = route.replacing_qty = route.replacing_price = None
                 self._dispatch(route, now, None)
                 return
-        last = [leg for leg in legs if leg.end is not None][-1]
+        # the last to end in time; among children that ended before a snapshot recorded when
+        # (``ended`` 0, all before any later one), the last in list order (the sort is stable)
+        last = sorted((leg for leg in legs if leg.end is not None), key=lambda leg: leg.ended)[-1]
         assert last.end is not None
         self._update(route, last.end, now, reason=last.reason, venue=last.venue)
         self._forget(route)

@@ -166,3 +166,52 @@ def test_a_split_order_survives_a_snapshot_with_its_children() -> None:
     assert restored.state_hash() == state.state_hash() and restored.children == state.children
     fill = report("A", sent[1][1].child_id, VenueEventKind.TRADE, "100", "150.02")
     assert run(restored, fill) == run(state, fill)
+
+
+def test_the_order_ends_as_the_last_child_in_time_to_end_not_the_last_in_the_list() -> None:
+    import msgspec
+
+    state = state3()
+    sent = children(run(state, buy("o1", "180", price="150.03")))  # children at B, A, C
+    run(state, report("B", sent[0][1].child_id, VenueEventKind.TRADE, "50", "150.01"))
+    assert updates(run(state, report("C", sent[2][1].child_id, VenueEventKind.CANCELED, reason="venue disconnected"))) == []
+    restored = InstrumentState.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(state.snapshot()), type=InstrumentState.snapshot_type))
+    hashed = state.state_hash()
+    expired = report("A", sent[1][1].child_id, VenueEventKind.EXPIRED, reason=Reason.END_OF_DAY.value)
+    (end,) = updates(run(state, expired))
+    assert (end.kind, end.reason, end.venue) == (VenueEventKind.EXPIRED, Reason.END_OF_DAY.value, "A")
+    assert state.routes == {} and state.children == {}
+    # when C ended is in the snapshot and the hash: restored, the order ends the same
+    assert restored.state_hash() == hashed and [leg.ended for leg in restored.routes["o1"].legs or ()] == [0, 0, 1]
+    assert updates(run(restored, expired)) == [end]
+
+
+def test_a_snapshot_that_did_not_record_when_children_ended_still_restores() -> None:
+    """Children that ended before such a snapshot count as ended before any that end after
+    it, and among themselves in list order (as that version had it)."""
+    import msgspec
+
+    def restored_without_ends(state: InstrumentState) -> InstrumentState:
+        snapshot = msgspec.msgpack.decode(msgspec.msgpack.encode(state.snapshot()))  # plain maps and arrays
+        for route in snapshot["routes"]:
+            for leg in route[-1] or ():  # a route's last field is its children, each an array whose last field is ``ended``
+                del leg[-1]
+        core = InstrumentState.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(snapshot), type=InstrumentState.snapshot_type))
+        core.check_invariants()
+        return core
+
+    state = state3()
+    sent = children(run(state, buy("o1", "180", price="150.03")))  # children at B, A, C
+    run(state, report("C", sent[2][1].child_id, VenueEventKind.CANCELED, reason="venue disconnected"))
+    restored = restored_without_ends(state)
+    assert [leg.ended for leg in restored.routes["o1"].legs or ()] == [0, 0, 0]
+    run(restored, report("B", sent[0][1].child_id, VenueEventKind.TRADE, "50", "150.01"))
+    (end,) = updates(run(restored, report("A", sent[1][1].child_id, VenueEventKind.EXPIRED, reason=Reason.END_OF_DAY.value)))
+    assert (end.kind, end.venue) == (VenueEventKind.EXPIRED, "A")  # A ended after the snapshot: the last
+    state = state3()
+    sent = children(run(state, buy("o1", "180", price="150.03")))
+    run(state, report("C", sent[2][1].child_id, VenueEventKind.CANCELED, reason="venue disconnected"))
+    run(state, report("A", sent[1][1].child_id, VenueEventKind.EXPIRED, reason=Reason.END_OF_DAY.value))
+    restored = restored_without_ends(state)
+    (_, end) = updates(run(restored, report("B", sent[0][1].child_id, VenueEventKind.TRADE, "50", "150.01")))
+    assert (end.kind, end.venue) == (VenueEventKind.CANCELED, "C")  # both ended before it: list order, C's last
