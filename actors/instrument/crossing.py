@@ -47,11 +47,19 @@ def nbbo_for_crossing(
         return CROSSED_MARKET
     if bid == ask and not policy.cross_locked:
         return LOCKED_MARKET
+    if stale(bid, ask, quotes, now, policy):
+        return STALE_QUOTE
+    return Nbbo(bid, ask)
+
+
+def stale(bid: int, ask: int, quotes: Iterable[VenueQuote], now: int, policy: LiquidityPolicy) -> bool:
+    """Whether a quote setting the best bid ``bid`` or the best offer ``ask`` is older than
+    ``max_quote_age_ns`` at ``now``."""
     oldest = now - policy.max_quote_age_ns
     for quote in quotes:
         if (quote.bid == bid or quote.ask == ask) and quote.ts < oldest:
-            return STALE_QUOTE
-    return Nbbo(bid, ask)
+            return True
+    return False
 
 
 def cross_price(nbbo: Nbbo, tick: int, rule: str, buy_limit: int | None, sell_limit: int | None) -> int | None:

@@ -177,17 +177,25 @@ class Internal(Router):
 
     def _release_marketable(self, book: Book, now: int) -> None:
         """After a quote: resting orders the market has come to cross what they can, then go
-        to a venue (a limit order in the book is never left marketable against the NBBO)."""
+        to a venue (a limit order in the book is never left marketable against the NBBO). On
+        a locked NBBO that may not be crossed (``cross_locked`` off) they go to a venue
+        uncrossed; on a stale, crossed or one-sided one, or while halted, they stay."""
         resting = self.internal.get(book.instrument.symbol)
         if not resting or book.halted:  # a halted symbol neither crosses nor routes
             return
         nbbo = crossing.nbbo_for_crossing(book.bid, book.ask, book.quotes.values(), now, self.policy)
+        cross = not isinstance(nbbo, str)
         if isinstance(nbbo, str):
-            return
+            if nbbo != crossing.LOCKED_MARKET or book.bid is None or book.ask is None:
+                return
+            if crossing.stale(book.bid, book.ask, book.quotes.values(), now, self.policy):
+                return
+            nbbo = Nbbo(book.bid, book.ask)  # a fresh locked market: nothing crosses, what it came to goes on
         for route in [r for r in resting if crossing.marketable(r.spec.side is _BUY, _limit(r), nbbo)]:
             if route.state is not _INTERNAL:
                 continue  # filled by an earlier one of this loop
-            self._cross(route, book, nbbo, now)
+            if cross:
+                self._cross(route, book, nbbo, now)
             if route.state is _INTERNAL and route not in self.pending and not (self.desks and self._is_desk_route(route)):
                 self._send_to_venue(route, now)
 

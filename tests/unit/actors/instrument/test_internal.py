@@ -127,6 +127,22 @@ def test_a_resting_order_goes_to_a_venue_when_the_market_comes_to_it() -> None:
     assert child.spec.qty == D("10") and state.internal["IBM"] == [] and state.routes["b1"].venue == "A"
 
 
+def test_a_locked_nbbo_that_may_not_be_crossed_sends_what_it_comes_to_to_a_venue_uncrossed() -> None:
+    """``cross_locked`` off: a locked market stops crossing, not routing — a resting order it
+    makes marketable goes on as at any market that comes to it; a stale one leaves it resting."""
+    state = state_with(RESTING)
+    turn(state, order("b1", "A1", Side.BUY, "10", "150.05"), order("s1", "A2", Side.SELL, "4", "150.09"))
+    sends = turn(state, VenueQuote("A", "IBM", D("150.05"), D("100"), D("150.05"), D("100"), NOW))  # locked at b1's limit
+    (child,) = children(sends)
+    assert trades(sends) == [] and (child.spec.side, child.spec.qty) == (Side.BUY, D("10"))
+    assert state.routes["b1"].venue == "A" and [r.order_id for r in state.internal["IBM"]] == ["s1"]
+    state = state_with(RESTING)
+    turn(state, order("b1", "A1", Side.BUY, "10", "150.05"))
+    late = NOW + 3_000 * MS  # the locking quote's time is past max_quote_age by then
+    assert children(turn(state, VenueQuote("A", "IBM", D("150.05"), D("100"), D("150.05"), D("100"), NOW), now=late)) == []
+    assert [r.order_id for r in state.internal["IBM"]] == ["b1"]
+
+
 def test_a_resting_order_cancels_and_replaces_here_and_a_replace_loses_its_time_priority() -> None:
     state = state_with(RESTING)
     turn(state, order("s1", "A2", Side.SELL, "5", "150.08"), order("s2", "A3", Side.SELL, "5", "150.08"))
@@ -258,7 +274,7 @@ def test_no_internal_execution_ever_trades_through_the_nbbo_of_its_moment(steps:
         for routes in state.internal.values():  # what rests at the end of a turn is never marketable
             book = state.books["IBM"]
             for route in routes:
-                if route.spec.price is None or book.bid is None or book.ask is None or book.bid >= book.ask:
+                if route.spec.price is None or book.bid is None or book.ask is None or book.bid > book.ask:  # a locked one too
                     continue
                 assert (route.spec.price < book.ask) if route.spec.side is Side.BUY else (route.spec.price > book.bid)
 
