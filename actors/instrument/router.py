@@ -28,6 +28,14 @@ _TRADE, _ACCEPTED, _REPLACED, _REPLACE_REJECTED = (
 )
 
 
+def _ending(route: Route, kind: VenueEventKind) -> VenueEventKind:
+    """How ``route`` ends at its account when it ends ``kind``: a rejection of an order that
+    has fills (what crossed before its child went out, a split order's filled children) is
+    the cancel of the rest — its account's lifecycle has no rejection after a fill, and the
+    fills stand. The venue's reason goes with it."""
+    return VenueEventKind.CANCELED if kind is VenueEventKind.REJECTED and route.cum_qty else kind
+
+
 class Router(InstrumentBase):
     """Guarantees: a route goes out once — to one venue, or split across several, one child
     each (child ids are a counter); a cancel or replace of a route at a venue goes to that
@@ -62,7 +70,7 @@ class Router(InstrumentBase):
             return
         venue = self.venue_for(spec.symbol, spec.side, spec.order_type, qty)
         if venue is None:
-            self._update(route, VenueEventKind.REJECTED if route.cum_qty == 0 else VenueEventKind.CANCELED, now, reason=Reason.NO_VENUE.value)
+            self._update(route, _ending(route, VenueEventKind.REJECTED), now, reason=Reason.NO_VENUE.value)
             self._forget(route)
             return
         self.child_counter += 1
@@ -201,7 +209,7 @@ class Router(InstrumentBase):
             return
         if kind is _ACCEPTED:
             return  # the client order is already new; the venue's acceptance changes nothing there (``only_acceptances``)
-        self._update(route, kind, now, reason=report.reason, venue=report.venue)
+        self._update(route, _ending(route, kind), now, reason=report.reason, venue=report.venue)
         if kind is _REPLACED and route.state is RouteState.REPLACING:
             assert route.replacing_to is not None
             self._move(route, RouteEvent.REPLACED)
@@ -267,7 +275,7 @@ class Router(InstrumentBase):
         # (``ended`` 0, all before any later one), the last in list order (the sort is stable)
         last = sorted((leg for leg in legs if leg.end is not None), key=lambda leg: leg.ended)[-1]
         assert last.end is not None
-        self._update(route, last.end, now, reason=last.reason, venue=last.venue)
+        self._update(route, _ending(route, last.end), now, reason=last.reason, venue=last.venue)
         self._forget(route)
 
     def matching(self, command: AdminCancelAll) -> list[Route]:

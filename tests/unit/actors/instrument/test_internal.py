@@ -214,6 +214,17 @@ def test_an_order_crossed_in_part_that_no_venue_takes_is_canceled_for_the_rest()
     assert children(sends) == [] and state.routes == {} and state.internal["IBM"] == []
 
 
+def test_an_order_crossed_in_part_whose_child_the_venue_rejects_is_canceled_for_the_rest() -> None:
+    state = InstrumentState("instrument-0", [IBM], VENUES)
+    turn(state, SetLiquidity(ON), VenueQuote("A", "IBM", D("150.00"), D("100"), D("150.10"), D("100"), NOW))
+    sends = turn(state, order("b1", "A1", Side.BUY, "10", "150.10"), order("s1", "A2", Side.SELL, "4", "150.00"))
+    ((venue, child),) = [(s.key, s.message) for s in sends if isinstance(s.message, VenueNewOrder)]
+    rejected = turn(state, VenueReport(venue, child.child_id, VenueEventKind.REJECTED, 0, None, "venue says no", NOW, done=True))
+    (end,) = [s.message for s in rejected if isinstance(s.message, OrderUpdate)]
+    assert (end.order_id, end.kind, end.reason) == ("b1", VenueEventKind.CANCELED, "venue says no")
+    assert state.routes == {}
+
+
 def test_turning_crossing_off_sends_resting_orders_to_a_venue() -> None:
     state = state_with(RESTING)
     turn(state, order("s1", "A2", Side.SELL, "5", "150.08"))
