@@ -703,7 +703,8 @@ class WebSection(_Section, frozen=True):
     port: int = 0
     # /readyz and /metrics ask the supervisor; an answer slower than this is "not ready"
     status_timeout_ms: int = 2000
-    # /metrics answers from a status read at most this long ago (a scrape storm asks once)
+    # /metrics and /readyz: one supervisor call at a time, however many requests come, and its
+    # answer (a 503 too) serves every request this long after it came (a scrape storm asks once)
     metrics_cache_ms: int = 1000
     # upper bounds (µs, whole: no float in the configuration) of the hop and commit latency
     # histograms' buckets (``+Inf`` is added)

@@ -10,7 +10,9 @@ Guarantees: every answer carries a strict Content-Security-Policy (scripts, styl
 connections from this origin only, no inline script, no framing); only GET is served (the
 WebSocket layer refuses other methods); a path outside the asset table is 404, so nothing
 on disk but the assets is reachable; an endpoint that fails answers 500 or 503 with one
-line, never a traceback.
+line, never a traceback; ``/metrics`` and ``/readyz`` make at most one supervisor call at a
+time, however many requests come, and their answer (a refusal too) serves every request for
+``[web] metrics_cache_ms`` after it came.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ SECURITY_HEADERS = (
 )
 
 Status = Callable[[], Awaitable[dict[str, Any]]]
+Answer = tuple[HTTPStatus, bytes, str]  # status, body, Content-Type
 
 
 def load_assets(folder: Path = STATIC) -> dict[str, tuple[bytes, str]]:
@@ -80,25 +83,63 @@ def response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
     return Response(status.value, status.phrase, headers, body)
 
 
+def _line(status: HTTPStatus, text: str) -> Answer:
+    return status, text.encode(), "text/plain; charset=utf-8"
+
+
 def _text(status: HTTPStatus, text: str) -> Response:
-    return response(status, text.encode(), "text/plain; charset=utf-8")
+    return response(*_line(status, text))
 
 
 def is_upgrade(request: Request) -> bool:
     return "websocket" in request.headers.get("Upgrade", "").lower()
 
 
+class Kept:
+    """An endpoint's answer that costs a supervisor call, shared: every request that comes
+    while the call is made awaits that same call, and its answer (a refusal too) is kept
+    ``keep_s`` after it came.
+
+    Guarantees: at most one call in flight at a time, and none while a kept answer is younger
+    than ``keep_s``; a request that goes away (its connection closed) leaves the call the
+    others await running. ``make`` answers every failure itself (it never raises)."""
+
+    def __init__(self, make: Callable[[], Awaitable[Answer]], keep_s: float) -> None:
+        self.make = make
+        self.keep_s = keep_s
+        self.kept: tuple[float, Answer] | None = None  # the last answer and when it came (monotonic s)
+        self.making: asyncio.Future[Answer] | None = None
+
+    async def get(self) -> Answer:
+        kept = self.kept
+        if kept is not None and time.monotonic() - kept[0] < self.keep_s:
+            return kept[1]
+        if self.making is None:
+            self.making = asyncio.ensure_future(self._make())
+        return await asyncio.shield(self.making)
+
+    async def _make(self) -> Answer:
+        try:
+            answer = await self.make()
+            self.kept = (time.monotonic(), answer)
+            return answer
+        finally:
+            self.making = None
+
+
 class WebServer:
     """Answers the plain HTTP requests of one listener. ``metrics`` and ``readiness`` ask
-    the supervisor (``metrics_all``, ``readiness``); ``local`` is the serving gateway's own
-    status, used when the supervisor does not answer."""
+    the supervisor (``metrics_all``, ``readiness``), through a ``Kept`` each: a burst of
+    requests costs one call, and an answer serves ``[web] metrics_cache_ms``."""
 
     def __init__(self, config: WebSection, metrics: Status | None, readiness: Status | None) -> None:
         self.config = config
         self.metrics = metrics
         self.readiness = readiness
         self.assets = load_assets()
-        self.cached: tuple[float, bytes] | None = None  # the last /metrics body and when it was made (monotonic s)
+        keep_s = config.metrics_cache_ms / 1000
+        self.kept_ready = Kept(self._ready, keep_s)
+        self.kept_metrics = Kept(self._metrics, keep_s)
 
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """websockets' hook: ``None`` lets a WebSocket upgrade through; anything else is answered."""
@@ -108,9 +149,9 @@ class WebServer:
         if path == "/healthz":
             return _text(HTTPStatus.OK, "ok\n")
         if path == "/readyz":
-            return await self._ready()
+            return response(*await self.kept_ready.get())
         if path == "/metrics":
-            return await self._metrics()
+            return response(*await self.kept_metrics.get())
         asset = self.assets.get(path)
         if asset is None:
             return _text(HTTPStatus.NOT_FOUND, "not found\n")
@@ -121,27 +162,21 @@ class WebServer:
             raise LookupError("this gateway has no supervisor to ask")
         return await asyncio.wait_for(status(), self.config.status_timeout_ms / 1000)
 
-    async def _ready(self) -> Response:
+    async def _ready(self) -> Answer:
         try:
             answer = await self._ask(self.readiness)
         except TimeoutError:
-            return _text(HTTPStatus.SERVICE_UNAVAILABLE, "not ready: the supervisor did not answer in time\n")
+            return _line(HTTPStatus.SERVICE_UNAVAILABLE, "not ready: the supervisor did not answer in time\n")
         except Exception as failure:  # the supervisor gone or restarting: not ready, said in one line
-            return _text(HTTPStatus.SERVICE_UNAVAILABLE, f"not ready: {type(failure).__name__}\n")
+            return _line(HTTPStatus.SERVICE_UNAVAILABLE, f"not ready: {type(failure).__name__}\n")
         if answer.get("ready"):
-            return _text(HTTPStatus.OK, "ready\n")
-        return _text(HTTPStatus.SERVICE_UNAVAILABLE, "not ready: " + json.dumps(answer.get("not_ready", {}), sort_keys=True) + "\n")
+            return _line(HTTPStatus.OK, "ready\n")
+        return _line(HTTPStatus.SERVICE_UNAVAILABLE, "not ready: " + json.dumps(answer.get("not_ready", {}), sort_keys=True) + "\n")
 
-    async def _metrics(self) -> Response:
-        now = time.monotonic()
-        cached = self.cached
-        if cached is not None and now - cached[0] < self.config.metrics_cache_ms / 1000:
-            return response(HTTPStatus.OK, cached[1], CONTENT_TYPE)
+    async def _metrics(self) -> Answer:
         try:
             status = await self._ask(self.metrics)
         except Exception as failure:  # one line for the scraper; the page and the API carry on
             log.warning("metrics: the supervisor did not answer", error=type(failure).__name__)
-            return _text(HTTPStatus.SERVICE_UNAVAILABLE, f"metrics unavailable: {type(failure).__name__}\n")
-        body = render(status).encode()
-        self.cached = (now, body)
-        return response(HTTPStatus.OK, body, CONTENT_TYPE)
+            return _line(HTTPStatus.SERVICE_UNAVAILABLE, f"metrics unavailable: {type(failure).__name__}\n")
+        return HTTPStatus.OK, render(status).encode(), CONTENT_TYPE

@@ -19,7 +19,7 @@ from actors.runtime.router import Router
 from model.config import WebSection
 from server.gateway.auth import signature
 from server.gateway.core import Gateway
-from server.web.http import CSP, load_assets
+from server.web.http import CSP, Kept, load_assets
 from tests.conftest import demo_setup
 
 
@@ -43,6 +43,38 @@ def get(url: str) -> tuple[int, dict[str, str], bytes]:
 
 async def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
     return await asyncio.to_thread(get, url)
+
+
+async def raw(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """One request as written, on a socket of its own: status, headers (names lower case), body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.decode().split("\r\n")
+    headers = {name.lower(): value for name, _, value in (line.partition(": ") for line in lines)}
+    return int(status.split()[1]), headers, body
+
+
+class Counted:
+    """A supervisor status that counts its calls and takes ``seconds``; ``fails``: it raises."""
+
+    def __init__(self, answer: dict[str, Any], seconds: float = 0.2, fails: bool = False) -> None:
+        self.answer = answer
+        self.seconds = seconds
+        self.fails = fails
+        self.calls = 0
+
+    async def __call__(self) -> dict[str, Any]:
+        self.calls += 1
+        await asyncio.sleep(self.seconds)
+        if self.fails:
+            raise RuntimeError("the supervisor is restarting")
+        return self.answer
 
 
 async def ready() -> dict[str, Any]:
@@ -107,6 +139,51 @@ async def test_a_web_port_of_its_own_and_readiness_refused_in_one_line() -> None
         assert (await fetch(f"http://127.0.0.1:{ws_port}/"))[0] == 426  # the WebSocket port serves no page then
     finally:
         await core.stop()
+
+
+async def test_a_burst_of_requests_costs_one_supervisor_call_and_a_refusal_is_kept_too() -> None:
+    metrics, readiness = Counted({"actors": [{"name": "account-0", "orders": 1}], "histograms": {}}), Counted({"ready": True})
+    core = gateway(WebSection(metrics_cache_ms=5000), readiness, metrics)
+    port = await core.start("127.0.0.1", 0)
+    try:
+        for path, status in (("/metrics", metrics), ("/readyz", readiness)):
+            answers = await asyncio.gather(*(raw(port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()) for _ in range(20)))
+            assert {answer[0] for answer in answers} == {200} and status.calls == 1, path
+            assert (await raw(port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()))[0] == 200 and status.calls == 1, path
+    finally:
+        await core.stop()
+    metrics, readiness = Counted({}, fails=True), Counted({}, fails=True)
+    core = gateway(WebSection(metrics_cache_ms=600), readiness, metrics)
+    port = await core.start("127.0.0.1", 0)
+    try:
+        for path, status, body in (("/metrics", metrics, b"metrics unavailable: RuntimeError\n"), ("/readyz", readiness, b"not ready: RuntimeError\n")):
+            answers = await asyncio.gather(*(raw(port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()) for _ in range(10)))
+            answers.append(await raw(port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()))  # after the call: kept
+            assert {(answer[0], answer[2]) for answer in answers} == {(503, body)} and status.calls == 1, path
+        await asyncio.sleep(0.7)
+        assert (await raw(port, b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))[0] == 503 and metrics.calls == 2  # kept no longer
+    finally:
+        await core.stop()
+
+
+async def test_a_request_that_goes_away_leaves_the_shared_call_running() -> None:
+    calls = 0
+    started = asyncio.Event()
+
+    async def make() -> Any:
+        nonlocal calls
+        calls += 1
+        started.set()
+        await asyncio.sleep(0.1)
+        return "answer"
+
+    kept = Kept(make, 0)
+    first = asyncio.ensure_future(kept.get())
+    await started.wait()
+    second = asyncio.ensure_future(kept.get())
+    first.cancel()
+    assert await second == "answer" and calls == 1
+    assert kept.making is None and await kept.get() == "answer" and calls == 2  # keep_s 0: a new call once one is done
 
 
 def _free_port() -> int:
