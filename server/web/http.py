@@ -7,8 +7,9 @@ an upgrade goes on to the gateway. The assets are read once, at start, from
 ``server/web/static`` (committed files: nothing is built or downloaded at run time).
 
 Guarantees: every answer carries a strict Content-Security-Policy (scripts, styles and
-connections from this origin only, no inline script, no framing); only GET is served (the
-WebSocket layer refuses other methods); a path outside the asset table is 404, so nothing
+connections from this origin only, no inline script, no framing); only GET and HEAD are
+served (HEAD: GET's status and headers, no body) and only GET upgrades, any other method
+being answered 405 with ``Allow: GET, HEAD``; a path outside the asset table is 404, so nothing
 on disk but the assets is reachable; an endpoint that fails answers 500 or 503 with one
 line, never a traceback; ``/metrics`` and ``/readyz`` make at most one supervisor call at a
 time, however many requests come, and their answer (a refusal too) serves every request for
@@ -59,6 +60,8 @@ SECURITY_HEADERS = (
     ("Cache-Control", "no-store"),
 )
 
+METHODS = ("GET", "HEAD")
+
 Status = Callable[[], Awaitable[dict[str, Any]]]
 Answer = tuple[HTTPStatus, bytes, str]  # status, body, Content-Type
 
@@ -89,6 +92,17 @@ def _line(status: HTTPStatus, text: str) -> Answer:
 
 def _text(status: HTTPStatus, text: str) -> Response:
     return response(*_line(status, text))
+
+
+def headers_only(answer: Response) -> Response:
+    """The answer to HEAD: GET's status and headers (its Content-Length too), no body."""
+    return Response(answer.status_code, answer.reason_phrase, answer.headers, b"")
+
+
+def not_allowed() -> Response:
+    answer = _text(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed: GET or HEAD\n")
+    answer.headers["Allow"] = ", ".join(METHODS)
+    return answer
 
 
 def is_upgrade(request: Request) -> bool:
@@ -142,10 +156,16 @@ class WebServer:
         self.kept_metrics = Kept(self._metrics, keep_s)
 
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        """websockets' hook: ``None`` lets a WebSocket upgrade through; anything else is answered."""
-        if is_upgrade(request):
+        """websockets' hook: ``None`` lets a WebSocket upgrade (GET) through; anything else is
+        answered, a method but GET and HEAD with 405."""
+        if request.method not in METHODS:
+            return not_allowed()
+        if request.method == "GET" and is_upgrade(request):
             return None
-        path = request.path.split("?", 1)[0]
+        answer = await self._answer(request.path.split("?", 1)[0])
+        return answer if request.method == "GET" else headers_only(answer)
+
+    async def _answer(self, path: str) -> Response:
         if path == "/healthz":
             return _text(HTTPStatus.OK, "ok\n")
         if path == "/readyz":

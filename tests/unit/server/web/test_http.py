@@ -186,6 +186,28 @@ async def test_a_request_that_goes_away_leaves_the_shared_call_running() -> None
     assert kept.making is None and await kept.get() == "answer" and calls == 2  # keep_s 0: a new call once one is done
 
 
+async def test_only_get_and_head_are_served_and_head_gets_no_body() -> None:
+    metrics = Counted({"actors": [], "histograms": {}}, seconds=0)
+    core = gateway(WebSection(), ready, metrics)
+    port = await core.start("127.0.0.1", 0)
+    try:
+        for path in ("/", "/metrics", "/nothing"):
+            status, headers, body = await raw(port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            head = await raw(port, f"HEAD {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            assert head[0] == status and head[1]["content-length"] == str(len(body)) != "0" and head[2] == b"", path
+            assert head[1]["content-type"] == headers["content-type"] and head[1]["content-security-policy"] == CSP, path
+        calls = metrics.calls
+        upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        for method, path, more in (("POST", "/", "Content-Length: 0\r\n"), ("DELETE", "/metrics", ""), ("OPTIONS", "/", ""), ("PUT", "/readyz", ""),
+                                   ("TRACE", "/healthz", ""), ("POST", "/", upgrade)):
+            status, headers, body = await raw(port, f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{more}\r\n".encode())
+            assert (status, headers["allow"], body) == (405, "GET, HEAD", b"method not allowed: GET or HEAD\n"), (method, path)
+            assert headers["content-security-policy"] == CSP and headers["cache-control"] == "no-store", (method, path)
+        assert metrics.calls == calls  # a refused method asks the supervisor nothing
+    finally:
+        await core.stop()
+
+
 def _free_port() -> int:
     import socket
 
