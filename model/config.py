@@ -7,6 +7,7 @@ Decimal settings are strings in TOML and fixed-point ints once loaded.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -30,6 +31,26 @@ log = structlog.get_logger("config")
 
 class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pass
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def web_origin(text: str) -> str | None:
+    """``text`` as a browser writes it in an ``Origin`` header (``scheme://host[:port]``:
+    lower case, an IPv6 address in brackets, no default port); None when it is no http or
+    https origin (a path, a query, credentials, ``null``)."""
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or parts.path not in ("", "/") or parts.query or parts.fragment:
+        return None
+    if "@" in parts.netloc:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + ("" if port in (None, DEFAULT_PORTS[parts.scheme]) else f":{port}")
 
 
 class ServerSection(_Section, frozen=True):
@@ -135,6 +156,10 @@ class GatewaySection(_Section, frozen=True):
     # load balancer in front (port 0: each its own free port).
     count: int = 1
     shared_port: bool = True
+    # Browser pages that may open WebSockets besides the listener's own (docs/web.md, "Who may
+    # connect"): origins as a browser sends them, "https://desk.example.com" or
+    # "http://10.0.0.5:8080"; their hosts are accepted in a plain request's Host too
+    allowed_origins: list[str] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
@@ -147,6 +172,9 @@ class GatewaySection(_Section, frozen=True):
             raise ValueError(f"gateway.tls_min_version must be 1.2 or 1.3, not {self.tls_min_version!r}")
         if self.api_key_default_days > self.api_key_max_days:
             raise ValueError("gateway.api_key_default_days must not exceed api_key_max_days")
+        for origin in self.allowed_origins:
+            if web_origin(origin) is None:
+                raise ValueError(f"gateway.allowed_origins: {origin!r} is no origin (scheme://host[:port], http or https, no path)")
 
     @property
     def tls(self) -> bool:

@@ -95,7 +95,7 @@ from server.gateway.ratelimit import TokenBucket
 from server.gateway.tls import server_context
 from server.gateway.validation import Invalid, OrderTerms, check_client_order_id, orders_page, to_new_order, to_replace
 from server.gateway.window import InFlightWindow
-from server.web.http import Status, WebServer
+from server.web.http import Door, Status, WebServer
 
 log = structlog.get_logger("gateway")
 
@@ -173,22 +173,25 @@ class Gateway:
         port (useful with port 0). Plain ws:// on an address other than loopback is logged
         as a warning: logins and orders would cross the network readable. With ``serve_web``,
         plain HTTP requests are answered too, on this port or on ``[web] port`` (the same
-        host, the same TLS, and WebSocket upgrades taken there as here)."""
+        host, the same TLS, and WebSocket upgrades taken there as here). Every listener
+        checks each request at its ``Door`` first: no other site's page opens a WebSocket,
+        no name rebound to this address reads a page or an endpoint."""
         tls = server_context(self.config.gateway)
         if tls is None and not is_loopback(host):
             log.warning("WebSocket without TLS on a non-loopback address: set [gateway] tls_cert_file and tls_key_file", host=host)
         web_port = self.config.web.port
-        hook = self.web.process_request if self.web is not None and not web_port else None
-        self.server = await self._listen(host, port, tls, hook)
+        allowed = self.config.gateway.allowed_origins
+        page_here = self.web if not web_port else None
+        self.server = await self._listen(host, port, tls, Door(host, tls is not None, allowed, page_here))
         bound = self.port = int(self.server.sockets[0].getsockname()[1])
         if self.web is not None and web_port:
-            self.web_server = await self._listen(host, web_port, tls, self.web.process_request)
+            self.web_server = await self._listen(host, web_port, tls, Door(host, tls is not None, allowed, self.web))
             self.web_port = int(self.web_server.sockets[0].getsockname()[1])
         elif self.web is not None:
             self.web_port = bound
         return bound
 
-    async def _listen(self, host: str, port: int, tls: Any, hook: Any) -> Server:
+    async def _listen(self, host: str, port: int, tls: Any, door: Door) -> Server:
         return await serve(
             self._serve,
             host,
@@ -197,7 +200,7 @@ class Gateway:
             compression=None,
             max_queue=64,
             ssl=tls,
-            process_request=hook,
+            process_request=door.process_request,
             # several gateways on one port: each binds it with SO_REUSEPORT and the kernel
             # spreads the connections among them (Linux; docs/scale.md, "Several gateways")
             reuse_port=self.config.gateway.count > 1 and self.config.gateway.shared_port,

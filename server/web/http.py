@@ -1,37 +1,43 @@
 """Plain HTTP beside the WebSocket API: the web page's committed assets, ``/metrics``,
-``/healthz`` and ``/readyz`` (docs/web.md).
+``/healthz`` and ``/readyz`` (docs/web.md), and the door every request to a gateway
+listener passes first.
 
 Served through websockets' ``process_request`` hook, so it lives on the gateway's own event
 loop: a request that is no WebSocket upgrade is answered here and the connection closed;
-an upgrade goes on to the gateway. The assets are read once, at start, from
-``server/web/static`` (committed files: nothing is built or downloaded at run time).
+an upgrade goes on to the gateway once its ``Origin`` may connect. The assets are read
+once, at start, from ``server/web/static`` (committed files: nothing is built or downloaded
+at run time).
 
 Guarantees: every answer carries a strict Content-Security-Policy (scripts, styles and
 connections from this origin only, no inline script, no framing); only GET and HEAD are
-served (HEAD: GET's status and headers, no body) and only GET upgrades, any other method
+served (HEAD: GET's status and headers, no body), any other method, an upgrade's too,
 being answered 405 with ``Allow: GET, HEAD``; a path outside the asset table is 404, so nothing
 on disk but the assets is reachable; an endpoint that fails answers 500 or 503 with one
 line, never a traceback; ``/metrics`` and ``/readyz`` make at most one supervisor call at a
 time, however many requests come, and their answer (a refusal too) serves every request for
-``[web] metrics_cache_ms`` after it came.
+``[web] metrics_cache_ms`` after it came. ``Door`` says what else every listener refuses
+(another site's WebSocket, a Host the listener is not).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from model.config import WebSection
+from actors.runtime.options import is_loopback
+from model.config import WebSection, web_origin
 from server.web.metrics import CONTENT_TYPE, render
 
 log = structlog.get_logger("web")
@@ -61,6 +67,7 @@ SECURITY_HEADERS = (
 )
 
 METHODS = ("GET", "HEAD")
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})  # what a browser on the machine may call a loopback listener
 
 Status = Callable[[], Awaitable[dict[str, Any]]]
 Answer = tuple[HTTPStatus, bytes, str]  # status, body, Content-Type
@@ -109,6 +116,21 @@ def is_upgrade(request: Request) -> bool:
     return "websocket" in request.headers.get("Upgrade", "").lower()
 
 
+def host_name(header: str) -> str | None:
+    """The host a ``Host`` header names: lower case, without its port or an IPv6 address's
+    brackets; None when it names none."""
+    origin = web_origin("http://" + header.strip())  # host[:port], nothing more
+    return None if origin is None else urlsplit(origin).hostname
+
+
+def is_wildcard(host: str) -> bool:
+    """Whether ``host`` binds every address of the machine (``0.0.0.0``, ``::``)."""
+    try:
+        return not host or ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
 class Kept:
     """An endpoint's answer that costs a supervisor call, shared: every request that comes
     while the call is made awaits that same call, and its answer (a refusal too) is kept
@@ -141,6 +163,80 @@ class Kept:
             self.making = None
 
 
+class Door:
+    """What every request to one gateway listener passes first (docs/web.md, "Who may
+    connect"): its method, a plain request's ``Host``, a WebSocket upgrade's ``Origin``.
+    ``web`` answers the plain requests that pass, on the listener that serves the page
+    (none: ``426``, this port takes WebSockets only).
+
+    The listener answers to the names of ``host`` (the one it was bound to), of the address a
+    connection reached, of loopback when bound there (``localhost``, ``127.0.0.1``, ``::1``)
+    and of the ``allowed_origins``; bound to every address (``0.0.0.0``, ``::``) it cannot
+    tell them, and answers to any. Its own origin, for a request, is ``scheme://`` and the
+    request's ``Host`` when the listener answers to that Host: the page it served, as the
+    browser reached it (a port forwarded to it included).
+
+    Guarantees: a method but GET and HEAD is 405 (HEAD is never an upgrade); an upgrade that
+    carries an ``Origin`` goes through only when that is the listener's own origin or one of
+    ``allowed_origins``, else 403 — a browser always sends one, so no other site's page opens
+    a socket here; an upgrade without ``Origin`` (the Python client, the CLI, any program)
+    goes through; a plain request whose ``Host`` the listener does not answer to is 421 (no
+    one ``Host``: 400), so a name rebound to this address (DNS rebinding) reads nothing.
+    Every refusal carries the security headers and asks the supervisor nothing."""
+
+    def __init__(self, host: str, tls: bool, allowed_origins: Iterable[str], web: WebServer | None) -> None:
+        self.scheme = "https" if tls else "http"
+        self.allowed = frozenset(origin for origin in map(web_origin, allowed_origins) if origin is not None)
+        names = {host.strip("[]").lower()} | {host_name(origin.split("://", 1)[1]) or "" for origin in self.allowed}
+        if is_loopback(host.strip("[]")):
+            names |= LOOPBACK_NAMES
+        self.names: frozenset[str] | None = None if is_wildcard(host) else frozenset(names - {""})
+        self.web = web
+
+    def answers_to(self, host: str | None, address: str) -> bool:
+        """Whether ``host`` (a ``Host`` header's name) is one this listener answers to;
+        ``address``: the one the connection reached."""
+        if host is None:
+            return False
+        return self.names is None or host in self.names or host == address.lower()
+
+    def origin_refused(self, headers: Headers, address: str) -> str | None:
+        """Why an upgrade with these headers is refused (its ``Origin`` as sent), or None."""
+        origins = headers.get_all("Origin")
+        if not origins:
+            return None
+        origin = web_origin(origins[0]) if len(origins) == 1 else None
+        if origin is not None and origin in self.allowed:
+            return None
+        hosts = headers.get_all("Host")
+        if origin is not None and len(hosts) == 1 and self.answers_to(host_name(hosts[0]), address):
+            if origin == web_origin(f"{self.scheme}://{hosts[0].strip()}"):
+                return None
+        return ", ".join(origins)[:200]
+
+    async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """websockets' hook: ``None`` lets a WebSocket upgrade through; anything else is answered."""
+        if request.method not in METHODS:
+            return not_allowed()
+        address = str(connection.local_address[0]) if connection.local_address else ""
+        if request.method == "GET" and is_upgrade(request):
+            origin = self.origin_refused(request.headers, address)
+            if origin is None:
+                return None
+            log.info("upgrade refused", origin=origin, address=str(connection.remote_address[0]) if connection.remote_address else "")
+            return _text(HTTPStatus.FORBIDDEN, "forbidden: this origin may not open a WebSocket here\n")
+        hosts = request.headers.get_all("Host")
+        if len(hosts) != 1:
+            return _text(HTTPStatus.BAD_REQUEST, "bad request: one Host header\n")
+        if not self.answers_to(host_name(hosts[0]), address):
+            return _text(HTTPStatus.MISDIRECTED_REQUEST, "misdirected request: not a name of this server\n")
+        if self.web is None:
+            refusal = _text(HTTPStatus.UPGRADE_REQUIRED, "upgrade required: this port takes WebSocket connections only\n")
+            refusal.headers["Upgrade"] = "websocket"
+            return refusal
+        return await self.web.answer(request)
+
+
 class WebServer:
     """Answers the plain HTTP requests of one listener. ``metrics`` and ``readiness`` ask
     the supervisor (``metrics_all``, ``readiness``), through a ``Kept`` each: a burst of
@@ -155,13 +251,8 @@ class WebServer:
         self.kept_ready = Kept(self._ready, keep_s)
         self.kept_metrics = Kept(self._metrics, keep_s)
 
-    async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        """websockets' hook: ``None`` lets a WebSocket upgrade (GET) through; anything else is
-        answered, a method but GET and HEAD with 405."""
-        if request.method not in METHODS:
-            return not_allowed()
-        if request.method == "GET" and is_upgrade(request):
-            return None
+    async def answer(self, request: Request) -> Response:
+        """A plain GET or HEAD that passed the ``Door``."""
         answer = await self._answer(request.path.split("?", 1)[0])
         return answer if request.method == "GET" else headers_only(answer)
 

@@ -13,13 +13,14 @@ from typing import Any
 import msgspec
 import pytest
 from websockets.asyncio.client import connect
+from websockets.datastructures import Headers
 
 from actors.runtime.outbox import Outbox
 from actors.runtime.router import Router
-from model.config import WebSection
+from model.config import GatewaySection, WebSection
 from server.gateway.auth import signature
 from server.gateway.core import Gateway
-from server.web.http import CSP, Kept, load_assets
+from server.web.http import CSP, Door, Kept, load_assets
 from tests.conftest import demo_setup
 
 
@@ -46,18 +47,29 @@ async def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
 
 
 async def raw(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
-    """One request as written, on a socket of its own: status, headers (names lower case), body."""
+    """One request as written, on a socket of its own: status, headers (names lower case), body
+    (none read after a 101: the socket is a WebSocket then)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(request)
         await writer.drain()
-        answer = await asyncio.wait_for(reader.read(), 5)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        status, *lines = head.decode().strip().split("\r\n")
+        code = int(status.split()[1])
+        body = b"" if code == 101 else await asyncio.wait_for(reader.read(), 5)
     finally:
         writer.close()
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status, *lines = head.decode().split("\r\n")
     headers = {name.lower(): value for name, _, value in (line.partition(": ") for line in lines)}
-    return int(status.split()[1]), headers, body
+    return code, headers, body
+
+
+UPGRADE = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+
+
+async def upgrade(port: int, host: str, origin: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    """A WebSocket handshake as a browser sends it (``origin``: its page's; None: as a program)."""
+    more = "" if origin is None else f"Origin: {origin}\r\n"
+    return await raw(port, f"GET / HTTP/1.1\r\nHost: {host}\r\n{UPGRADE}{more}\r\n".encode())
 
 
 class Counted:
@@ -197,15 +209,104 @@ async def test_only_get_and_head_are_served_and_head_gets_no_body() -> None:
             assert head[0] == status and head[1]["content-length"] == str(len(body)) != "0" and head[2] == b"", path
             assert head[1]["content-type"] == headers["content-type"] and head[1]["content-security-policy"] == CSP, path
         calls = metrics.calls
-        upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
         for method, path, more in (("POST", "/", "Content-Length: 0\r\n"), ("DELETE", "/metrics", ""), ("OPTIONS", "/", ""), ("PUT", "/readyz", ""),
-                                   ("TRACE", "/healthz", ""), ("POST", "/", upgrade)):
+                                   ("TRACE", "/healthz", ""), ("POST", "/", UPGRADE)):
             status, headers, body = await raw(port, f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{more}\r\n".encode())
             assert (status, headers["allow"], body) == (405, "GET, HEAD", b"method not allowed: GET or HEAD\n"), (method, path)
             assert headers["content-security-policy"] == CSP and headers["cache-control"] == "no-store", (method, path)
         assert metrics.calls == calls  # a refused method asks the supervisor nothing
     finally:
         await core.stop()
+
+
+async def test_another_sites_page_opens_no_websocket_and_the_pages_own_origin_does() -> None:
+    core = gateway(WebSection(), ready, statuses)
+    port = await core.start("127.0.0.1", 0)
+    try:
+        for origin in ("https://evil.example", f"http://evil.example:{port}", f"http://127.0.0.1:{port + 1}", f"https://127.0.0.1:{port}", "null",
+                       f"http://127.0.0.1:{port}/page"):
+            status, headers, body = await upgrade(port, f"127.0.0.1:{port}", origin)
+            assert (status, body) == (403, b"forbidden: this origin may not open a WebSocket here\n"), origin
+            assert headers["content-security-policy"] == CSP and headers["x-frame-options"] == "DENY", origin
+        assert (await upgrade(port, f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"))[0] == 101  # the page it served
+        assert (await upgrade(port, f"localhost:{port}", f"http://localhost:{port}"))[0] == 101  # ... reached as localhost
+        assert (await upgrade(port, "forwarded.example:8080"))[0] == 101  # a program sends no Origin: any Host
+        assert (await upgrade(port, "evil.example:8080", "http://evil.example:8080"))[0] == 403  # a rebound name's page
+        async with connect(f"ws://127.0.0.1:{port}/", origin=f"http://127.0.0.1:{port}") as socket:
+            ts = int(time.time() * 1000)
+            await socket.send(json.dumps({"op": "login", "id": 1, "key": "trader1", "ts": ts, "nonce": "o1", "sig": signature("trader1-secret", ts, "o1")}))
+            assert json.loads(await socket.recv())["ok"] is True
+    finally:
+        await core.stop()
+
+
+async def test_a_name_the_listener_is_not_reads_nothing() -> None:
+    metrics = Counted({"actors": [], "histograms": {}}, seconds=0)
+    core = gateway(WebSection(), ready, metrics)
+    port = await core.start("127.0.0.1", 0)
+    try:
+        for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}", "", "a b"):
+            for path in ("/", "/metrics", "/readyz", "/healthz"):
+                status, headers, body = await raw(port, f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+                assert (status, body) == (421, b"misdirected request: not a name of this server\n"), (host, path)
+                assert headers["content-security-policy"] == CSP, (host, path)
+        assert metrics.calls == 0
+        for request in (b"GET /metrics HTTP/1.0\r\n\r\n", b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n"):
+            assert (await raw(port, request))[::2] == (400, b"bad request: one Host header\n")
+        for host in ("127.0.0.1", f"127.0.0.1:{port}", f"LOCALHOST:{port}", f"[::1]:{port}"):
+            assert (await raw(port, f"GET /metrics HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()))[0] == 200, host
+    finally:
+        await core.stop()
+
+
+async def test_allowed_origins_and_a_listener_without_the_page() -> None:
+    setup = demo_setup()
+    allowed = ["HTTPS://Desk.Example.com:443", "http://10.0.0.5:8080"]
+    config = msgspec.structs.replace(setup.config, gateway=msgspec.structs.replace(setup.config.gateway, allowed_origins=allowed))
+    core = Gateway("gateway-1", msgspec.structs.replace(setup, config=config), Outbox("gateway-1", Router(config), config.batching, lambda name, data: None))
+    port = await core.start("127.0.0.1", 0)  # a second gateway: serves no page
+    try:
+        assert (await upgrade(port, "broker.internal:8765", "https://desk.example.com"))[0] == 101
+        assert (await upgrade(port, "127.0.0.1", "http://10.0.0.5:8080"))[0] == 101
+        assert (await upgrade(port, "127.0.0.1", "http://desk.example.com"))[0] == 403  # not its scheme
+        assert (await upgrade(port, f"127.0.0.1:{port}", "https://evil.example"))[0] == 403
+        status, headers, _ = await raw(port, b"GET / HTTP/1.1\r\nHost: desk.example.com\r\n\r\n")
+        assert (status, headers["upgrade"], headers["content-security-policy"]) == (426, "websocket", CSP)
+        assert (await raw(port, b"GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n"))[0] == 421
+    finally:
+        await core.stop()
+    free = await asyncio.get_running_loop().run_in_executor(None, _free_port)
+    core = gateway(WebSection(port=free), ready, None)  # the page on a port of its own: it talks to that port
+    await core.start("127.0.0.1", 0)
+    try:
+        assert (await fetch(f"http://127.0.0.1:{free}/"))[0] == 200
+        assert (await upgrade(free, f"127.0.0.1:{free}", f"http://127.0.0.1:{free}"))[0] == 101
+        assert (await upgrade(free, f"127.0.0.1:{free}", "https://evil.example"))[0] == 403
+    finally:
+        await core.stop()
+
+
+def test_the_door_of_a_listener_on_every_address_and_over_tls() -> None:
+    door = Door("0.0.0.0", False, [], None)  # bound to every address: any Host, the page's own origin as the browser reached it
+    assert door.answers_to("broker.lan", "10.0.0.5") and door.answers_to("evil.example", "10.0.0.5")
+    assert door.origin_refused(Headers([("Host", "broker.lan:8765"), ("Origin", "http://broker.lan:8765")]), "10.0.0.5") is None
+    assert door.origin_refused(Headers([("Host", "broker.lan:8765"), ("Origin", "https://evil.example")]), "10.0.0.5") == "https://evil.example"
+    assert Door("::", False, [], None).names is None
+    door = Door("10.0.0.5", True, [], None)  # bound to one address, TLS: https:// origins only, the address or its configured name
+    assert door.answers_to("10.0.0.5", "10.0.0.5") and not door.answers_to("localhost", "10.0.0.5") and not door.answers_to("broker.lan", "10.0.0.5")
+    assert door.origin_refused(Headers([("Host", "10.0.0.5:8765"), ("Origin", "https://10.0.0.5:8765")]), "10.0.0.5") is None
+    assert door.origin_refused(Headers([("Host", "10.0.0.5:8765"), ("Origin", "http://10.0.0.5:8765")]), "10.0.0.5") is not None
+    assert door.origin_refused(Headers([("Host", "10.0.0.5"), ("Origin", "https://10.0.0.5:443")]), "10.0.0.5") is None  # the default port, left out
+    two = Headers([("Host", "10.0.0.5:8765"), ("Origin", "https://10.0.0.5:8765"), ("Origin", "https://10.0.0.5:8765")])
+    assert door.origin_refused(two, "10.0.0.5") is not None
+    assert door.origin_refused(Headers([("Host", "10.0.0.5:8765")]), "10.0.0.5") is None  # no Origin: no browser
+
+
+def test_allowed_origins_are_origins() -> None:
+    for bad in ("*", "null", "desk.example.com", "https://desk.example.com/page", "ftp://desk.example.com", "https://user@desk.example.com", "https://x:99999"):
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.convert({"allowed_origins": [bad]}, GatewaySection)
+    assert msgspec.convert({"allowed_origins": ["https://desk.example.com/"]}, GatewaySection).allowed_origins == ["https://desk.example.com/"]
 
 
 def _free_port() -> int:
