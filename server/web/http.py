@@ -215,7 +215,12 @@ class Door:
         return ", ".join(origins)[:200]
 
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        """websockets' hook: ``None`` lets a WebSocket upgrade through; anything else is answered."""
+        """websockets' hook: ``None`` lets a WebSocket upgrade through; anything else is
+        answered (to HEAD, without its body)."""
+        answer = await self._process(connection, request)
+        return headers_only(answer) if answer is not None and request.method == "HEAD" else answer
+
+    async def _process(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.method not in METHODS:
             return not_allowed()
         address = str(connection.local_address[0]) if connection.local_address else ""
@@ -234,7 +239,7 @@ class Door:
             refusal = _text(HTTPStatus.UPGRADE_REQUIRED, "upgrade required: this port takes WebSocket connections only\n")
             refusal.headers["Upgrade"] = "websocket"
             return refusal
-        return await self.web.answer(request)
+        return await self.web.answer(request.path.split("?", 1)[0])
 
 
 class WebServer:
@@ -251,12 +256,8 @@ class WebServer:
         self.kept_ready = Kept(self._ready, keep_s)
         self.kept_metrics = Kept(self._metrics, keep_s)
 
-    async def answer(self, request: Request) -> Response:
-        """A plain GET or HEAD that passed the ``Door``."""
-        answer = await self._answer(request.path.split("?", 1)[0])
-        return answer if request.method == "GET" else headers_only(answer)
-
-    async def _answer(self, path: str) -> Response:
+    async def answer(self, path: str) -> Response:
+        """The answer to a plain request for ``path`` that passed the ``Door``."""
         if path == "/healthz":
             return _text(HTTPStatus.OK, "ok\n")
         if path == "/readyz":

@@ -251,6 +251,8 @@ async def test_a_name_the_listener_is_not_reads_nothing() -> None:
                 assert (status, body) == (421, b"misdirected request: not a name of this server\n"), (host, path)
                 assert headers["content-security-policy"] == CSP, (host, path)
         assert metrics.calls == 0
+        status, headers, body = await raw(port, b"HEAD /metrics HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+        assert (status, headers["content-length"], body) == (421, "47", b"")  # HEAD: no body, a refusal's neither
         for request in (b"GET /metrics HTTP/1.0\r\n\r\n", b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n"):
             assert (await raw(port, request))[::2] == (400, b"bad request: one Host header\n")
         for host in ("127.0.0.1", f"127.0.0.1:{port}", f"LOCALHOST:{port}", f"[::1]:{port}"):
