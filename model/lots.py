@@ -21,8 +21,17 @@ Units and signs (``model/fixed.py``: every amount an ``int`` at 10^-9):
 
 Guarantees:
 - The open lots of a symbol sum to the position's quantity and all have its sign.
-- Cost is conserved: Σ open-lot cost + Σ closed cost = ``Books.opened_cost`` (Σ the cost of
-  every lot as opened, wash-sale adjustments included).
+- Cost is conserved: Σ open-lot cost + Σ closed cost ≡ ``Books.opened_cost`` modulo 2^64 (Σ
+  the cost of every lot as opened, wash-sale adjustments included, less lots moved out).
+  It is a lifetime total (closing never lowers it), which round trips grow without bound
+  (some $18.4B of purchases, or $9.2B of short sales, pass what msgpack encodes, and would
+  fail every snapshot and ``state_hash`` of the shard), so it is kept as a signed 64-bit
+  integer that wraps (two's complement, :func:`wrapped`). Only its differences and its
+  congruence are ever read: a difference of two readings is wrapped too, and is exact (a
+  fill's change is far below 2^63); the check still catches any cost lost or gained that
+  is not a multiple of 2^64. A snapshot written before it wrapped holds what msgpack
+  encodes, in [-2^63, 2^64): restored as it is (``state_hash`` unchanged), congruent to
+  its wrapped value, which its next change gives it.
 - For any mark: Σ realized gain + Σ (qty × mark × multiplier − open cost) = market value −
   net cash invested (a wash sale moves a loss from realized to a lot's cost: the sum holds).
 """
@@ -102,6 +111,7 @@ TRADE_DTYPE = np.dtype(
     ]
 )
 BUY, SELL = 0, 1
+_HALF_RANGE, _RANGE = 2**63, 2**64
 
 assert LOT.size == LOT_DTYPE.itemsize and CLOSING.size == CLOSING_DTYPE.itemsize and TRADE.size == TRADE_DTYPE.itemsize
 
@@ -116,7 +126,7 @@ class Books(msgspec.Struct, array_like=True, gc=False):
     lots: dict[str, bytearray] = msgspec.field(default_factory=dict)  # symbol → open lots in the order opened
     closings: bytearray = msgspec.field(default_factory=bytearray)
     trades: bytearray = msgspec.field(default_factory=bytearray)
-    opened_cost: int = 0
+    opened_cost: int = 0  # wrapped to a signed 64-bit integer (see the module): every update through ``wrapped``
     # How many of the last trade rows have not opened their lots yet: a fill that closes
     # nothing, into books that never closed a lot, writes only its trade row (``book_opening``)
     # and its lot is opened from that row when the lots are next read (``book_pending``).
@@ -187,7 +197,7 @@ def book_pending(books: Books) -> None:
     """Open the lots of the pending trade rows (``Books.pending``), in order: for each, the
     lot ``book_opening`` opens for a fill when it books eagerly — the next lot id, the fill's
     quantity and cash (negative for a sale: a short lot), its time, no adjustment — at the
-    end of its symbol's lots, and ``opened_cost`` grown by its cost.
+    end of its symbol's lots, and ``opened_cost`` grown by its cost (wrapped).
 
     Guarantees: the books are then byte for byte those of booking every fill eagerly
     (``tests/unit/model/test_lots.py`` checks it over any mix of fills, reads and moves).
@@ -214,7 +224,7 @@ def book_pending(books: Books) -> None:
         else:
             rows += pack(next_lot, -qty, -cash, now, 0, 0)
             opened -= cash
-    books.next_lot, books.opened_cost = next_lot, opened
+    books.next_lot, books.opened_cost = next_lot, wrapped(opened)
 
 
 def open_lots(books: Books, symbol: str) -> list[Lot]:
@@ -290,6 +300,15 @@ def _exact_sum(column: np.ndarray) -> int:
 
 def exact_sum(column: np.ndarray) -> int:
     return _exact_sum(column)
+
+
+def wrapped(value: int) -> int:
+    """``value`` as a signed 64-bit integer, wrapping (two's complement: the one in [-2^63,
+    2^63) congruent to it modulo 2^64): what ``Books.opened_cost`` and every difference of
+    two readings of it are kept as (see the module)."""
+    if -_HALF_RANGE <= value < _HALF_RANGE:
+        return value
+    return (value + _HALF_RANGE) % _RANGE - _HALF_RANGE
 
 
 # --- dates ------------------------------------------------------------------------------------
@@ -545,10 +564,10 @@ def book_opening(books: Books, symbol: str, buy: bool, qty: int, price: int, cas
     if rows is None:
         rows = books.lots[symbol] = bytearray()
     rows += LOT.pack(books.next_lot, qty if buy else -qty, cost, now, 0, 0)
-    books.opened_cost += cost
+    books.opened_cost = wrapped(opened_before + cost)
     if buy:
         _wash_after(books, symbol, symbol_id, len(rows) // LOT.size - 1, timezone)
-    return books.opened_cost - opened_before
+    return wrapped(books.opened_cost - opened_before)
 
 
 def book_closing(
@@ -605,14 +624,14 @@ def book_closing(
         LOT.pack_into(rows, offset, lot_id, lot_qty - signed, lot_cost - cost, acquired, adjust, flags)
     if signed > 0 and proceeds < cost:  # a loss (``_loss_left``): replacement lots bought before it
         _wash_before(books, symbol, at, timezone, {lot_id})
-    return books.opened_cost - opened_before - cost
+    return wrapped(books.opened_cost - opened_before) - cost
 
 
 def _append_lot(books: Books, symbol: str, qty: int, cost: int, acquired: int, adjust: int, flags: int) -> int:
     books.next_lot += 1
     rows = books.lots.setdefault(symbol, bytearray())
     rows += LOT.pack(books.next_lot, qty, cost, acquired, adjust, flags)
-    books.opened_cost += cost
+    books.opened_cost = wrapped(books.opened_cost + cost)
     return len(rows) // LOT.size - 1
 
 
@@ -753,7 +772,7 @@ def _wash(books: Books, symbol: str, closing_at: int, lot_index: int, timezone: 
         rows[(lot_index + 1) * LOT.size : (lot_index + 1) * LOT.size] = new
     else:
         LOT.pack_into(rows, lot_index * LOT.size, lot_id, lot_qty, lot_cost + disallowed, tacked, adjust + disallowed, flags | LOT_REPLACEMENT)
-    books.opened_cost += disallowed
+    books.opened_cost = wrapped(books.opened_cost + disallowed)
     fields = list(row)
     fields[7], fields[8], fields[11] = already + disallowed, row[8] + matched, row[11] | WASH
     CLOSING.pack_into(books.closings, offset, *fields)
@@ -865,8 +884,8 @@ def consistency(books: Books, positions: dict[str, int]) -> list[str]:
             problems.append(f"{symbol}: open lots of both signs or empty")
     open_cost = sum(_exact_sum(np.frombuffer(rows, dtype=LOT_DTYPE)["cost"]) for rows in books.lots.values())
     closed_cost = _exact_sum(closings_array(books)["cost"])
-    if open_cost + closed_cost != books.opened_cost:
-        problems.append(f"cost: open {open_cost} + closed {closed_cost} != opened {books.opened_cost}")
+    if (open_cost + closed_cost - books.opened_cost) % _RANGE:  # (an old snapshot's value may be ≥ 2^63: congruent)
+        problems.append(f"cost: open {open_cost} + closed {closed_cost} is not opened {books.opened_cost} modulo 2^64")
     return problems
 
 
@@ -927,7 +946,7 @@ def take_lots(books: Books, symbol: str, qty: int, method: LotMethod, specific: 
         LOT.pack_into(rows, index * LOT.size, lot_id, lot_qty - take, lot_cost - cost, acquired, adjust - part, flags)
         if take == lot_qty:
             emptied.append(index)
-        books.opened_cost -= cost
+        books.opened_cost = wrapped(books.opened_cost - cost)
         moved.append(Lot(lot_id, take, cost, acquired, part, flags))
     for index in sorted(emptied, reverse=True):
         del rows[index * LOT.size : (index + 1) * LOT.size]
@@ -959,6 +978,6 @@ def put_lots(books: Books, symbol: str, moved: list[Lot]) -> list[Lot]:
         at = int(np.flatnonzero(acquired > lot.acquired)[0]) if len(acquired) and int(acquired.max()) > lot.acquired else len(acquired)
         del acquired  # a view of ``rows``: released before it grows
         rows[at * LOT.size : at * LOT.size] = LOT.pack(*new)
-        books.opened_cost += lot.cost
+        books.opened_cost = wrapped(books.opened_cost + lot.cost)
         opened.append(new)
     return opened

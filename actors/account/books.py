@@ -83,7 +83,8 @@ class Bookkeeping(ShardBase):
             fill = Fill(symbol, buy, qty, price, cash, now, order.order_id)
             written = lots.book_fill(books, fill, self.limits.open_timezone, method, order.lots, before)
             closed = sum(CLOSING.unpack_from(books.closings, at * CLOSING.size)[6] for at in written)
-            position.cost_nanos += books.opened_cost - opened_before - closed  # × 10^9 at 10^-18: whole nanos
+            # (``opened_cost`` wraps: the difference of two readings too, exact)
+            position.cost_nanos += lots.wrapped(books.opened_cost - opened_before) - closed  # × 10^9 at 10^-18: whole nanos
         self.last_trade[symbol] = price
 
     def _open_lots(self, account: AccountRecord, symbol: str, qty: int, cost: int | None, acquired_day: int, now: int) -> int:

@@ -497,3 +497,70 @@ def test_staged_rows_peeked_per_account_are_what_take_gives_and_nothing_is_taken
     assert [row[0] for row in peeked["A"]] == ["account-0-0", "account-0-2", "account-0-3", "account-0-5"]
     assert peeked["B"] == [] and peeked["D"] == [] and [row[0] for row in peeked["C"]] == ["account-0-4"]
     assert peeked["A"] == list(staged.take("A")) and peeked["C"] == list(staged.take("C"))  # nothing was taken by peeking
+
+
+BIG = D("30000000")  # shares of one fill: some $4.5B at 150, a lot's cost near what 64 bits hold (9.2 × 10^18)
+
+
+def round_trips(books: Books, long: bool, count: int, at: int = T0) -> tuple[int, int]:
+    """``count`` round trips of ``BIG`` (a long account: buy, then sell at a loss — half from the
+    first lot by ``book_closing``, half by ``book_fill`` — each buy within the wash window of
+    the last loss; a short account: sell short, cover the same ways), each through the
+    function the shard calls; returns the time of the last and the open lots' cost as the
+    changes returned say, checked at every step against the lots and the books' checks."""
+    cost, position = 0, 0
+    half = BIG // 2
+    for _ in range(count):
+        at += DAY
+        price = D("150")
+        cash = fixed.buy_cost(BIG, price) if long else fixed.sell_proceeds(BIG, price)
+        cost += book_opening(books, "IBM", long, BIG, price, cash, at, "account-0-1", TZ)
+        position += BIG if long else -BIG
+        assert cost == held(books, "IBM")[1] and consistency(books, {"IBM": position}) == []
+        price = D("149") if long else D("151")  # a loss either way
+        cash = fixed.sell_proceeds(half, price) if long else fixed.buy_cost(half, price)
+        changed = book_closing(books, "IBM", not long, half, price, cash, at + 1, "account-0-2", TZ, None, position)
+        assert changed is not None
+        cost += changed
+        position += -half if long else half
+        assert cost == held(books, "IBM")[1] and consistency(books, {"IBM": position}) == []
+        opened, closings = books.opened_cost, len(books.closings)
+        book_fill(books, Fill("IBM", not long, half, price, cash, at + 2, "account-0-3"), TZ, LotMethod.HIFO, None, position)
+        # what the shard adds: the change of ``opened_cost``, wrapped (two readings of a wrapping value)
+        cost += (books.opened_cost - opened + 2**63) % 2**64 - 2**63 - sum(c.cost for c in closing_rows(books, closings_array(books)[closings // CLOSING.size :]))
+        position += -half if long else half
+        assert cost == held(books, "IBM")[1] == 0 and consistency(books, {"IBM": position}) == []
+        assert -(2**63) <= books.opened_cost < 2**63
+    return at, cost
+
+
+@pytest.mark.parametrize("long", [True, False])
+def test_a_lifetime_of_round_trips_past_64_bits_keeps_the_books_consistent_and_encodable(long: bool) -> None:
+    """``Books.opened_cost`` wraps (the module): past Σ 2^64 of purchases (or -2^63 of short
+    sales) the books still encode, decode to the same and pass their checks, and every change
+    the booking functions return is the lots' exactly."""
+    books = Books()
+    round_trips(books, long, 6)
+    closed = closings_array(books)["cost"].tolist()
+    assert sum(closed) > 2**64 if long else sum(closed) < -(2**63)  # the lifetime total: past what 64 bits hold
+    restored = msgspec.msgpack.decode(msgspec.msgpack.encode(books), type=Books)
+    assert msgspec.msgpack.encode(restored) == msgspec.msgpack.encode(books)
+    assert consistency(restored, {"IBM": 0}) == []
+
+
+def test_an_old_snapshot_of_opened_cost_past_2_63_restores_as_it_was_and_wraps_at_its_next_change() -> None:
+    """Before it wrapped, ``opened_cost`` could reach [2^63, 2^64) (msgpack encodes it unsigned):
+    such books restore byte for byte, pass the check (congruent), and their next change
+    wraps the value, the change returned exact."""
+    books = Books()
+    at, _ = round_trips(books, True, 4)  # Σ some $18B of purchases: below 2^64, past 2^63
+    old = msgspec.structs.replace(books, opened_cost=books.opened_cost % 2**64)  # what it was before it wrapped
+    assert old.opened_cost >= 2**63
+    encoded = msgspec.msgpack.encode(old)
+    restored = msgspec.msgpack.decode(encoded, type=Books)
+    assert msgspec.msgpack.encode(restored) == encoded and restored.opened_cost == old.opened_cost
+    assert consistency(restored, {}) == []
+    cost = book_opening(restored, "IBM", True, BIG, D("150"), fixed.buy_cost(BIG, D("150")), at + DAY, "account-0-4", TZ)
+    assert cost == held(restored, "IBM")[1] > 0 and restored.opened_cost == old.opened_cost + cost - 2**64  # wrapped
+    assert consistency(restored, {"IBM": BIG}) == []
+    msgspec.msgpack.encode(restored)

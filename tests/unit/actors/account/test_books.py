@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import msgspec
+import pytest
 
 from actors.account.core import AccountState
 from model import fixed, lots
@@ -190,3 +191,34 @@ def test_get_orders_shows_the_gain_each_order_realized_and_nothing_for_one_that_
     assert (views[sale]["realized"], views[loss]["realized"], "realized" in views[first]) == ("250.00", "-5.00", False)
     framed = msgspec.json.decode(protocol.orders_reply(page))
     assert {o["order_id"]: o.get("realized") for o in framed["orders"]} == {o: v.get("realized") for o, v in views.items()}
+
+
+BIG_LIMITS = msgspec.structs.replace(LIMITS, max_order_qty=D("100000000"), max_order_notional=D("9000000000"))
+
+
+@pytest.mark.parametrize("long", [True, False])
+def test_round_trips_past_what_64_bits_hold_keep_snapshots_the_hash_and_the_checks_working(long: bool) -> None:
+    """Σ the cost of every lot an account ever opened passes 2^64 (or, selling short, -2^63)
+    by legal round trips of some $4.5B: the shard still snapshots, restores to the same hash,
+    and passes its checks, and the position's cost is its lots'."""
+    state = make_state("5000000000.00", allow_short=not long, limits=BIG_LIMITS)
+    for trip in range(6):
+        now = NOW + trip * DAY
+        if long:
+            buy(state, f"b{trip}", "30000000", "150", now)
+            sell(state, f"s{trip}a", "10000000", "149", now)  # from the first lot (``book_closing``)
+            sell(state, f"s{trip}b", "20000000", "149", now, lot_method="hifo")  # (``book_fill``)
+        else:
+            sell(state, f"s{trip}", "30000000", "150", now)
+            buy(state, f"b{trip}a", "10000000", "151", now)
+            buy(state, f"b{trip}b", "20000000", "151", now)
+        (buy if long else sell)(state, f"x{trip}", "1", "150", now)  # a lot left open
+        position = account(state).positions["IBM"]
+        assert position.qty == (trip + 1) * D("1" if long else "-1")
+        assert position.cost == lots.held(account(state).books, "IBM")[1] * fixed.SCALE
+    closed = lots.closings_array(account(state).books)["cost"].tolist()
+    assert sum(closed) > 2**64 if long else sum(closed) < -(2**63)
+    restored = AccountState.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(state.snapshot()), type=type(state.snapshot())))
+    assert restored.state_hash() == state.state_hash()
+    restored.check_invariants()
+    assert account(restored).positions["IBM"].cost == lots.held(account(restored).books, "IBM")[1] * fixed.SCALE
