@@ -185,6 +185,8 @@ def _parse_positions(account: str, text: str, allow_short: bool) -> tuple[tuple[
             qty = fixed.parse_bounded(qty_text)
         except fixed.DecimalFormatError as error:
             raise ValueError(f"account {account}: position {symbol}: {error}") from None
+        if not qty:  # no lot to hold a cost: the position's cost would never be its lots'
+            raise ValueError(f"account {account}: position {symbol}:{qty_text} holds nothing (leave it out)")
         if qty < 0 and not allow_short:
             raise ValueError(f"account {account}: position {symbol}:{qty_text} is short but allow_short is false")
         positions[symbol] = qty

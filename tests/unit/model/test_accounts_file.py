@@ -80,6 +80,8 @@ def test_a_byte_order_mark_is_ignored() -> None:
         ("A9,t,1.00,false,IBM:0.0000000001", "position IBM: not a decimal number"),
         ("A9,t,1.00,false,IBM:1;AAPL:2;IBM:3", "symbol IBM appears twice in positions"),
         ("A9,t,1.00,false,IBM:-1", "position IBM:-1 is short but allow_short is false"),
+        ("A9,t,1.00,false,IBM:0:1400.00", "position IBM:0 holds nothing"),
+        ("A9,t,1.00,true,IBM:-0.000", "position IBM:-0.000 holds nothing"),
         ("A9,t,1.00,,IBM:-1", "position IBM:-1 is short but allow_short is false"),
         ("A9,t,1.00,maybe", "allow_short must be true or false, not 'maybe'"),
         ("A9,t,1.001", "cash must be a non-negative amount in whole cents, not 1.001"),
