@@ -5,7 +5,9 @@
 
 The instruments and the ``[strategies]`` settings come from the server's configuration. A bad
 strategy file or bars file prints every finding and exits 2 before anything runs; a run
-prints its summary as JSON on stdout and exits 0 (docs/strategies.md).
+prints its summary as JSON on stdout and exits 0 (docs/strategies.md). The strategy file is
+the operator's own: here alone it may name a Python class (``strategy.python``), imported
+and checked before the run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from model.config import load_setup
 from model.risk.history import HistoryError, load_bars
 from model.strategy.backtest import run_backtest
+from model.strategy.engine import python_class
 from model.strategy.report import report_html, report_json, summary
 from model.strategy.spec import StrategyError, load_strategy
 
@@ -36,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = setup.config.strategies
     instruments = {instrument.symbol: instrument for instrument in setup.instruments}
     try:
-        spec = load_strategy(args.strategy, instruments)
+        spec = load_strategy(args.strategy, instruments, python=True)
+        if spec.python:
+            python_class(spec, args.strategy)
         bars = load_bars(args.bars, settings.history_max_gap_minutes)
         missing = [symbol for symbol in spec.symbols if symbol not in bars.symbols]
         if missing:

@@ -186,12 +186,18 @@ class StrategyState(Dispatcher):
     # --- the operator's commands ---------------------------------------------------------------
 
     def check_create(self, command: CreateStrategy) -> StrategySpec:
-        """The spec of a strategy ``command`` may create, or ``StrategyError`` / ``ValueError``."""
+        """The spec of a strategy ``command`` may create, or ``StrategyError`` / ``ValueError``.
+
+        Guarantees: the file names no code (``parse_strategy`` refuses ``strategy.python``
+        here), and its core is built once now as every promotion builds it, so what could
+        fail at a promotion fails here, before the file reaches the journal."""
         if not NAME.fullmatch(command.name):
             raise ValueError(f"a strategy's name is 1 to 40 letters, digits, '_', '-' or '.', starting with a letter or digit: {command.name!r}")
         if command.name in self.strategies:
             raise ValueError(f"strategy {command.name} exists already")
-        return parse_strategy(command.text, self.instruments, command.name)
+        spec = parse_strategy(command.text, self.instruments, command.name)
+        StrategyCore(spec, self.instruments, max_rejections=self.max_rejections)
+        return spec
 
     def _create(self, command: CreateStrategy, now: int) -> None:
         try:

@@ -36,7 +36,7 @@ from model.instruments import Instrument
 from model.risk.history import NS_PER_MINUTE
 from model.strategy import indicators as ind
 from model.strategy.expr import Compiled, Frame, Registry, compile_condition
-from model.strategy.spec import StrategySpec
+from model.strategy.spec import StrategyError, StrategySpec
 
 SCALE = fixed.SCALE
 HUNDRED = 100 * SCALE
@@ -378,13 +378,29 @@ class StrategyCore:
         return hashlib.sha256(encoded).hexdigest()
 
 
+CALLBACKS = ("on_start", "on_bar", "on_fill", "on_reject", "on_expire")  # ``Strategy``'s
+
+
 def build_strategy(spec: StrategySpec) -> Strategy:
-    """The strategy a spec names: its rules, or its Python class (``module:Class``)."""
+    """The strategy a spec names: its rules, or its Python class (``module:Class``, which only
+    a spec the backtest's command line read may name: ``spec.parse_strategy``)."""
     if not spec.python:
         return RuleStrategy(spec)
+    return python_class(spec)(spec)  # type: ignore[no-any-return]
+
+
+def python_class(spec: StrategySpec, source: str = "strategy") -> Any:
+    """The class ``spec.python`` names, imported, or ``StrategyError``: a module that cannot be
+    imported (whatever importing it raised), no such class, or one without the callbacks."""
     module, _, name = spec.python.partition(":")
-    cls: Any = getattr(importlib.import_module(module), name)
-    return cls(spec)  # type: ignore[no-any-return]
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except Exception as error:  # importing runs the module's code: anything it raises is the finding
+        raise StrategyError(source, [f"strategy.python {spec.python!r} cannot be imported: {type(error).__name__}: {error}"]) from None
+    missing = [callback for callback in CALLBACKS if not callable(getattr(cls, callback, None))]
+    if not isinstance(cls, type) or missing:
+        raise StrategyError(source, [f"strategy.python {spec.python!r} is not a class with {', '.join(missing or CALLBACKS)}"])
+    return cls
 
 
 def round_to_tick(price: int, tick: int, up: bool) -> int:

@@ -8,6 +8,7 @@
     bar = "1m"                    # 1m 5m 15m 30m 1h
     capital = "100000.00"         # starting cash of its model book (backtest, paper)
     # python = "package.module:Class"   # instead of [entry]/[exit]: a class with the callbacks
+                                        # (the backtest command line only: see ``parse_strategy``)
 
     [entry]
     when = "rsi(14) < 30 and close > sma(50)"
@@ -43,11 +44,14 @@ exceed buying power (quantity × reference price, or the notional, times the sym
 the capital; percentages of equity above 100 % together).
 
 Guarantees: a ``StrategySpec`` exists only for a file with no finding; every amount in it
-is fixed-point (``model/fixed.py``), never a float.
+is fixed-point (``model/fixed.py``), never a float; a file names code (``strategy.python``)
+only where its reader allows it — the backtest's command line, over the operator's own
+file — never in a file the server reads.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,6 +65,7 @@ from model.strategy.expr import ExpressionError, Frame, Registry, compile_condit
 
 BAR_SIZES = {"1m": 1, "5m": 5, "15m": 15, "30m": 30, "1h": 60}  # minutes
 MAX_BPS = 10_000
+PYTHON_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")  # module:Class
 
 
 class StrategyError(ValueError):
@@ -158,17 +163,22 @@ class StrategySpec(msgspec.Struct, frozen=True):
     text: str = ""  # the file as given (journaled with the strategy, so a restart needs no file)
 
 
-def load_strategy(path: str | Path, instruments: Mapping[str, Instrument]) -> StrategySpec:
+def load_strategy(path: str | Path, instruments: Mapping[str, Instrument], python: bool = False) -> StrategySpec:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise StrategyError(str(path), [f"cannot read it: {error}"]) from None
-    return parse_strategy(text, instruments, str(path))
+    return parse_strategy(text, instruments, str(path), python)
 
 
-def parse_strategy(text: str, instruments: Mapping[str, Instrument], source: str = "strategy") -> StrategySpec:
-    """The text of a strategy file checked whole (module docstring)."""
+def parse_strategy(text: str, instruments: Mapping[str, Instrument], source: str = "strategy", python: bool = False) -> StrategySpec:
+    """The text of a strategy file checked whole (module docstring).
+
+    ``python``: whether the file may name a Python class (``strategy.python``), which the
+    core imports and runs. Only the backtest's command line allows it, for a file of the
+    operator's own; a file the server reads (``admin strategy create``) is refused with it:
+    a file must not make the server import and call code."""
     try:
         raw = tomllib.loads(text)
         parsed = msgspec.convert(raw, StrategyFile)
@@ -202,8 +212,10 @@ def parse_strategy(text: str, instruments: Mapping[str, Instrument], source: str
                     compile_condition(condition, Frame(), Registry())
                 except ExpressionError as error:
                     findings.append(f"{key}: {error}")
-    elif ":" not in s.python:
-        findings.append(f"strategy.python {s.python!r} must be module:Class")
+    elif not python:
+        findings.append("strategy.python: a strategy file the server reads cannot name code; a Python strategy runs in a backtest only (python -m server.backtest)")
+    elif not PYTHON_NAME.fullmatch(s.python):
+        findings.append(f"strategy.python {s.python[:64]!r} must be module:Class")
     for key, value, low, high in (
         ("entry.limit_offset_bps", entry.limit_offset_bps, 0, MAX_BPS - 1),
         ("exit.limit_offset_bps", exit_.limit_offset_bps, 0, MAX_BPS),

@@ -42,3 +42,60 @@ def test_bad_input_exits_2_with_the_finding(tmp_path: Path, capsys: pytest.Captu
     error = capsys.readouterr().err
     assert {"strategy": "entry.when: column 10", "bars": "row 51: a gap", "symbol": "no bars for IBM"}[problem] in error
     assert "Traceback" not in error and not (tmp_path / "r.json").exists()
+
+
+CODED = """
+[strategy]
+name = "coded"
+symbols = ["IBM"]
+python = "{name}"
+"""
+
+CLASS = """
+class BuyOnce:
+    def __init__(self, spec):
+        pass
+
+    def on_start(self, ctx):
+        pass
+
+    def on_bar(self, ctx, symbol, bar):
+        if not ctx.position(symbol) and ctx.working(symbol) is None:
+            ctx.buy(symbol, 1_000_000_000)
+
+    def on_fill(self, ctx, fill):
+        pass
+
+    def on_reject(self, ctx, order, reason):
+        pass
+
+    def on_expire(self, ctx, order):
+        pass
+
+
+NotOne = 3
+"""
+
+
+@pytest.mark.parametrize(
+    "name,finding",
+    [
+        ("strategy_cli_class:BuyOnce", ""),
+        ("no_such_module_here:BuyOnce", "cannot be imported: ModuleNotFoundError"),
+        ("strategy_cli_class:Missing", "cannot be imported: AttributeError"),
+        ("strategy_cli_class:NotOne", "is not a class with"),
+    ],
+)
+def test_the_operators_own_file_may_name_a_class_checked_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, finding: str
+) -> None:
+    (tmp_path / "strategy_cli_class.py").write_text(CLASS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "s.toml").write_text(CODED.format(name=name))
+    append_bars_csv(tmp_path / "bars.csv", walk(100))
+    code = main([str(tmp_path / "s.toml"), str(tmp_path / "bars.csv")])
+    captured = capsys.readouterr()
+    if not finding:
+        assert code == 0 and json.loads(captured.out)["orders"] == 1
+        return
+    assert code == 2 and finding in captured.err and "Traceback" not in captured.err

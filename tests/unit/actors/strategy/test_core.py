@@ -141,6 +141,18 @@ def test_a_bad_file_is_refused_and_nothing_is_created(instruments: list[Instrume
     assert core.strategies == {} and core.refused
 
 
+def test_a_file_naming_code_is_refused_and_nothing_is_imported_or_journaled(instruments: list[Instrument]) -> None:
+    """A file the server reads names no class: refused at the check, before the journal, and
+    never imported (the module named here would fail every promotion and every restore)."""
+    text = EVERY_BAR.replace('[entry]\nwhen = "close > 0"\n', "").replace('capital = "100000.00"', 'capital = "100000.00"\npython = "no_such_module_here:Strategy"')
+    core = new_core(instruments)
+    with pytest.raises(ValueError, match="cannot name code"):
+        core.check_create(CreateStrategy("coded", text))
+    feed(core, [CreateStrategy("coded", text), PromoteStrategy("coded")])
+    assert core.strategies == {} and "cannot name code" in core.refused[0]
+    assert StrategyState.restore(core.snapshot()).strategies == {}
+
+
 def test_modes_go_forward_only_and_live_names_its_account(instruments: list[Instrument]) -> None:
     core = new_core(instruments)
     feed(core, [CreateStrategy("s", RULES)])

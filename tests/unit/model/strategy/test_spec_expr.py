@@ -85,6 +85,23 @@ def test_a_quantity_off_the_increment_is_refused(instruments) -> None:
         parse_strategy(text, instruments)  # 10 shares in 3 orders: 3.33 whole shares
 
 
+PYTHON = """
+[strategy]
+name = "coded"
+symbols = ["IBM"]
+python = "builtins:print"
+"""
+
+
+def test_a_file_naming_code_is_refused_unless_its_reader_allows_it(instruments) -> None:
+    with pytest.raises(StrategyError, match="cannot name code"):
+        parse_strategy(PYTHON, instruments)  # the server's reading: no code named at all
+    assert parse_strategy(PYTHON, instruments, python=True).python == "builtins:print"  # the backtest command line's
+    for name in ("os.system", "os:system(1)", ":X", "a..b:C", "a:b:c"):
+        with pytest.raises(StrategyError, match="must be module:Class"):
+            parse_strategy(PYTHON.replace("builtins:print", name), instruments, python=True)
+
+
 @pytest.mark.parametrize(
     "text,column,message",
     [
