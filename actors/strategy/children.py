@@ -37,8 +37,10 @@ import numpy as np
 
 from actors.instrument.allocation import pro_rata
 from model import fixed
+from model.enums import OrderType, Side, TimeInForce
 from model.instruments import Instrument
 from model.messages.strategies import STRATEGY_ORDER_PREFIX
+from model.orders import OrderSpec
 from model.strategy.engine import Fill, Order
 
 WORKING, FILLED, REJECTED, CANCELED = "working", "filled", "rejected", "canceled"
@@ -75,7 +77,8 @@ class Investor:
 @dataclass
 class Child:
     """One investor's order: its share of a parent (``parent`` = the strategy's order id), or a
-    redemption's sale (``parent`` = 0). ``price`` is what a buy was capped at."""
+    redemption's sale (``parent`` = 0). ``price`` is what a buy was capped at; ``limit`` the
+    limit price it was sent with (0: a market order)."""
 
     client_order_id: str
     parent: int
@@ -85,6 +88,7 @@ class Child:
     side: str
     qty: int
     price: int = 0
+    limit: int = 0
     filled: int = 0
     value: int = 0  # raw 10^-18: Σ qty × price × multiplier of its fills
     state: str = WORKING
@@ -95,6 +99,13 @@ class Child:
     def booked(self) -> int:
         """Cash booked so far: ``value`` rounded to the cent (up for a buy, down for a sale)."""
         return fixed.ceil_cent(self.value) if self.side == "buy" else fixed.floor_cent(self.value)
+
+    def spec(self) -> OrderSpec:
+        """The terms it is sent with (a day order, market or limit): those of every report of it."""
+        side = Side.BUY if self.side == "buy" else Side.SELL
+        if self.limit:
+            return OrderSpec(self.symbol, side, OrderType.LIMIT, TimeInForce.DAY, qty=self.qty, price=self.limit)
+        return OrderSpec(self.symbol, side, OrderType.MARKET, TimeInForce.DAY, qty=self.qty)
 
     def book(self, qty: int, price: int, multiplier: int) -> int:
         """A fill of this child; the cash it moves (≥ 0), as the account books it: on the

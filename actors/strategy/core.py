@@ -56,7 +56,7 @@ import msgspec
 from actors.runtime.outputs import ACCOUNT, Dispatcher, Outputs
 from actors.strategy.children import CANCELED, FILLED, REJECTED, WORKING, Child, Investor, Parent, child_id, redemption_id, split
 from model import fixed
-from model.enums import ExecType, OrderStatus, OrderType, Side, TimeInForce
+from model.enums import ExecType, OrderStatus
 from model.instruments import Instrument
 from model.messages import (
     CancelOrder,
@@ -69,7 +69,6 @@ from model.messages import (
     RunStrategy,
     SubscribeStrategy,
 )
-from model.orders import OrderSpec
 from model.risk.history import NS_PER_MINUTE, BarBuilder
 from model.risk.history import _Open as OpenBar
 from model.strategy.backtest import Session
@@ -310,12 +309,21 @@ class StrategyState(Dispatcher):
                 self._event(hosted, event)
 
     def _report(self, report: ExecutionReport, now: int) -> None:
-        """A child's report, from its investor's shard: a fill, a refusal or an end."""
+        """A child's report, from its investor's shard: a fill, a refusal or an end.
+
+        Guarantees: a report is taken as a child's only when it is of the child's account
+        and has the child's terms (``Child.spec``); a report of another order under its id
+        (the prefix is refused from clients at every entry; an order placed with it before
+        that, a replace) is ignored, an anomaly when the account is the child's, and never
+        booked into the model book."""
         found = self.orders.get(report.client_order_id)
         if found is None:
             return  # not one of ours (another account's id with the prefix), or ended already
         child = found[1]
         if report.account != child.account:
+            return
+        if report.spec != child.spec():
+            self.anomalies.append(f"a report of {report.order_id} under child {child.client_order_id}'s id without its terms: ignored")
             return
         hosted = found[0]
         exec_type = report.exec_type
@@ -432,7 +440,7 @@ class StrategyState(Dispatcher):
                 continue
             hosted.redemptions[investor.number] = sales
             for child in sales:
-                self._send_child(hosted, child, 0)
+                self._send_child(hosted, child)
 
     def _leave(self, hosted: Hosted, investor: Investor) -> None:
         """A redeemed investor leaves: its cash (and whatever its sales did not sell) leaves
@@ -471,7 +479,7 @@ class StrategyState(Dispatcher):
             qtys = split(order, taking, self.instruments[order.symbol], core.book.marks, self.instruments, self._spending(hosted))
             price = order.limit or core.book.marks.get(order.symbol, 0)
             children = [
-                Child(child_id(hosted.name, order.id, investor.number), order.id, investor.number, investor.account, order.symbol, order.side, qty, price)
+                Child(child_id(hosted.name, order.id, investor.number), order.id, investor.number, investor.account, order.symbol, order.side, qty, price, order.limit)
                 for investor, qty in zip(taking, qtys, strict=True)
                 if qty > 0
             ]
@@ -480,7 +488,7 @@ class StrategyState(Dispatcher):
                 continue
             hosted.parents[order.id] = Parent(order, children, order.bars)
             for child in children:
-                self._send_child(hosted, child, order.limit)
+                self._send_child(hosted, child)
 
     def _spending(self, hosted: Hosted) -> dict[int, int]:
         """Per investor number, the most its working buys may still spend (at their price)."""
@@ -492,14 +500,9 @@ class StrategyState(Dispatcher):
                     spending[child.investor] = spending.get(child.investor, 0) + fixed.ceil_cent(value)
         return spending
 
-    def _send_child(self, hosted: Hosted, child: Child, limit: int) -> None:
+    def _send_child(self, hosted: Hosted, child: Child) -> None:
         self.orders[child.client_order_id] = (hosted, child)
-        side = Side.BUY if child.side == "buy" else Side.SELL
-        if limit:
-            spec = OrderSpec(child.symbol, side, OrderType.LIMIT, TimeInForce.DAY, qty=child.qty, price=limit)
-        else:
-            spec = OrderSpec(child.symbol, side, OrderType.MARKET, TimeInForce.DAY, qty=child.qty)
-        self.out.to(ACCOUNT, child.account, NewOrder(child.account, child.client_order_id, spec))
+        self.out.to(ACCOUNT, child.account, NewOrder(child.account, child.client_order_id, child.spec()))
         hosted.children += 1
         self.orders_sent += 1
 

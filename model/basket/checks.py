@@ -14,7 +14,8 @@ Guarantees:
 - All or nothing: a file with any bad row is refused with every bad row's number and the
   first problem of each, and nothing is built from it.
 - A basket that passes holds no two rows with the same ``(account, client_order_id)``,
-  and each row's numbers are exactly those of its text.
+  and each row's numbers are exactly those of its text; no client_order_id starts with
+  the strategies' reserved prefix (``STRATEGY_ORDER_PREFIX``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from model.basket.errors import INVALID, BadRow, BasketError
 from model.basket.table import DECIMAL_COLUMNS, Table, csv_table, parquet_table
 from model.enums import OrderType, Side, TimeInForce
 from model.instruments import Instrument
+from model.messages.strategies import STRATEGY_ORDER_PREFIX
 
 ORDER_TYPES = (OrderType.MARKET, OrderType.LIMIT)  # a basket's orders; stops are placed one by one
 TIFS = tuple(TimeInForce)
@@ -200,6 +202,9 @@ class _Checks:
             printable[index] = self.text("client_order_id", int(index)).isprintable()
         problem = f"client_order_id must be 1 to {longest} printable characters"
         self.fail((lengths < 1) | (lengths > longest) | ~printable, INVALID, lambda _: problem)
+        reserved = pc.starts_with(ids, STRATEGY_ORDER_PREFIX).fill_null(False).to_numpy(zero_copy_only=False)
+        taken = f"client_order_id must not start with {STRATEGY_ORDER_PREFIX!r}: that prefix is reserved for strategies' orders"
+        self.fail(reserved, INVALID, lambda _: taken)  # as the gateway's ``check_own_client_order_id``
 
     def _symbols(self, symbols: pa.Array) -> np.ndarray:
         order = {symbol: at for at, symbol in enumerate(self.rules.instruments)}

@@ -16,6 +16,7 @@ from model.config import QueriesSection
 from model.enums import OrderType, Side, TimeInForce
 from model.instruments import Instrument, price_fields_for_type
 from model.messages import NewLotOrder, NewOrder, ReplaceOrder, Reply
+from model.messages.strategies import STRATEGY_ORDER_PREFIX
 from model.orders import OrderSpec
 from server.gateway.protocol import GetOrdersRequest, OrderFields, ReplaceOrderRequest, shorten
 
@@ -67,6 +68,17 @@ def _positive(value: int | None, field: str) -> None:
 def check_client_order_id(value: str, max_length: int, field: str = "client_order_id") -> None:
     if not value or len(value) > max_length or not value.isprintable():
         raise Invalid("invalid_request", f"{field} must be 1 to {max_length} printable characters")
+
+
+def check_own_client_order_id(value: str, max_length: int, field: str = "client_order_id") -> None:
+    """``check_client_order_id`` for the id of an order a client places or changes (a new
+    order, a replace and its new id). Guarantees: none starts with ``STRATEGY_ORDER_PREFIX``
+    — ids with it are the strategies' child orders, whose reports the account shard sends to
+    the strategy actor — so a client can neither pass an order of its own for a strategy's
+    nor change one. (A cancel, or a query's cursor, may name one.)"""
+    check_client_order_id(value, max_length, field)
+    if value.startswith(STRATEGY_ORDER_PREFIX):
+        raise Invalid("invalid_request", f"{field} must not start with {STRATEGY_ORDER_PREFIX!r}: that prefix is reserved for strategies' orders")
 
 
 def check_qty(qty: int, instrument: Instrument, field: str = "qty") -> None:
@@ -126,7 +138,7 @@ def to_new_order(
     """Turn one order's wire fields into a ``NewOrder`` (a ``NewLotOrder`` when it chooses its
     lots: ``server/gateway/books.py``) or raise ``Invalid``. ``terms``: the terms checked before
     (for ``instruments``), to check an order's terms once."""
-    check_client_order_id(fields.client_order_id, max_id_length)
+    check_own_client_order_id(fields.client_order_id, max_id_length)
     if fields.lot_method is None and fields.lots is None:
         spec = checked_spec(fields, instruments) if terms is None else terms.spec(fields)
         return NewOrder(fields.account, fields.client_order_id, spec, reply)
@@ -173,8 +185,8 @@ def checked_spec(fields: OrderFields, instruments: dict[str, Instrument]) -> Ord
 
 def to_replace(request: ReplaceOrderRequest, reply: Reply, max_id_length: int) -> ReplaceOrder:
     """Syntax of a replace; the owning shard checks it against the order it changes."""
-    check_client_order_id(request.client_order_id, max_id_length)
-    check_client_order_id(request.new_client_order_id, max_id_length, "new_client_order_id")
+    check_own_client_order_id(request.client_order_id, max_id_length)
+    check_own_client_order_id(request.new_client_order_id, max_id_length, "new_client_order_id")
     qty = _decimal(request.qty, "qty")
     price = _decimal(request.price, "price")
     stop_price = _decimal(request.stop_price, "stop_price")

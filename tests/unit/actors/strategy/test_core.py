@@ -224,6 +224,24 @@ def test_live_orders_go_to_the_account_with_ids_from_the_state_and_fills_are_boo
     core.check_invariants()
 
 
+def test_a_report_under_a_childs_id_without_its_terms_is_not_the_childs(instruments: list[Instrument]) -> None:
+    """An order of the investor's account that carries a child's client order id (placed
+    with it before the prefix was refused at the gateway) is not the child: its reports
+    are ignored — nothing booked, no child ended — and the child's own are booked."""
+    core = live_core(instruments)
+    order = feed(core, minute_marks(0, 2))[0].message
+    hosted = core.strategies["s"]
+    assert hosted.core is not None
+    other = msgspec.structs.replace(order, spec=msgspec.structs.replace(order.spec, qty=P("1")))
+    feed(core, [report(other, ExecType.TRADE, OrderStatus.FILLED, P("1"), P("140.00"), leaves=0)])
+    feed(core, [report(other, ExecType.CANCELED, OrderStatus.CANCELED, leaves=0)])
+    assert hosted.core.book.positions.get("IBM", 0) == 0 and hosted.core.fills == [] and order.client_order_id in core.orders
+    assert len(core.anomalies) == 2 and "without its terms" in core.anomalies[0]
+    feed(core, [report(order, ExecType.TRADE, OrderStatus.FILLED, P("10"), P("150.01"), leaves=0)])
+    assert hosted.core.book.positions["IBM"] == P("10") and hosted.investors["ACC-1"].positions["IBM"] == P("10")
+    core.check_invariants()
+
+
 def test_a_strategy_gone_live_starts_with_the_indicators_of_its_paper_bars_and_decides_nothing_on_them(instruments: list[Instrument]) -> None:
     """Promoted from paper, the live core is warmed with every bar seen on paper: nothing is
     sent for them, and its first live bar is decided on indicators already full — where a

@@ -44,6 +44,7 @@ BAD_ROWS = [
     ("A1,,IBM,buy,1,,,,", "invalid_request", "client_order_id must be 1 to 16 printable characters"),
     ("A1,c-far-too-long-for-it,IBM,buy,1,,,,", "invalid_request", "client_order_id must be 1 to 16 printable characters"),
     ("A1,c\u00a01,IBM,buy,1,,,,", "invalid_request", "client_order_id must be 1 to 16 printable characters"),
+    ("A1,strategy:s-1-1,IBM,buy,1,,,,", "invalid_request", "client_order_id must not start with 'strategy:': that prefix is reserved for strategies' orders"),
     ("A1,c1,,buy,1,,,,", "invalid_request", "missing symbol"),
     ("A1,c1,NOPE,buy,1,,,,", "unknown_symbol", "unknown symbol 'NOPE'"),
     ("A1,c1,IBM,,1,,,,", "invalid_request", "missing side"),

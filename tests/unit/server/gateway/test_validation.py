@@ -94,6 +94,7 @@ def test_a_bad_order_is_refused_with_its_code_and_words(case: str, changes: dict
         # a notional fok order is refused by the notional rule, before "fok orders need qty" is asked
         ({"type": "market", "price": None, "tif": "fok", "qty": None, "notional": "10.00"}, "notional orders must be market orders with tif day, ioc or opg"),
         ({"client_order_id": "a\tb"}, "client_order_id must be 1 to 64 printable characters"),
+        ({"client_order_id": "strategy:s-1-1"}, "client_order_id must not start with 'strategy:': that prefix is reserved for strategies' orders"),
         ({"type": "iceberg"}, "type must be one of market, limit, stop, stop_limit, not 'iceberg'"),
         ({"price": "1.5.0"}, "price must be a decimal string with at most 9 places, not '1.5.0'"),
     ],
@@ -138,6 +139,17 @@ def test_check_client_order_id_names_the_field_it_checks() -> None:
     check_client_order_id("x" * 10, 10)
     with pytest.raises(Invalid, match="^cursor must be 1 to 10 printable characters$"):
         check_client_order_id("x" * 11, 10, "cursor")
+    check_client_order_id("strategy:s-1-1", 64, "cursor")  # a cursor or a cancel may name a strategy's order
+
+
+def test_no_order_a_client_places_takes_the_strategies_prefix_whatever_its_terms() -> None:
+    """A client's order under a strategy's child id would be reported to the strategy actor
+    as the child's: every new order (``new_order``, each of ``new_orders``, a lot order)
+    is refused with it, before its terms are looked at."""
+    for changes in ({}, {"symbol": "NOPE"}, {"lot_method": "fifo"}, {"client_order_id": "strategy:"}):
+        refused = refusal(fields(**{"client_order_id": "strategy:s-1-1", **changes}))
+        assert refused.code == "invalid_request" and "reserved for strategies' orders" in str(refused)
+    assert to_new_order(fields(client_order_id="Strategy:s-1-1"), INSTRUMENTS, REPLY, MAX_ID).client_order_id == "Strategy:s-1-1"  # the prefix exactly
 
 
 def replace_request(**changes: Any) -> ReplaceOrderRequest:
@@ -159,6 +171,8 @@ def test_a_replace_becomes_the_command_with_only_the_fields_it_gives() -> None:
         ({"qty": "0"}, "qty must be > 0"),
         ({"stop_price": "-1"}, "stop_price must be > 0"),
         ({"price": "1e2"}, "price must be a decimal string"),
+        ({"new_client_order_id": "strategy:s-1-1"}, "new_client_order_id must not start with 'strategy:'"),
+        ({"client_order_id": "strategy:s-1-1"}, "client_order_id must not start with 'strategy:'"),  # a strategy's order: its strategy's to change
     ],
 )
 def test_a_replace_is_checked_for_syntax_only(changes: dict[str, Any], words: str) -> None:
