@@ -25,6 +25,13 @@ Types are checked when parsed: ``and``, ``or``, ``not`` take conditions, arithme
 comparisons take numbers, and a strategy's condition must be a condition. Every error is an
 ``ExpressionError`` naming the column where it was found.
 
+Size: a condition holds at most ``MAX_TOKENS`` tokens and ``MAX_TERMS`` terms (numbers,
+fields, ``true``/``false``, calls), nested at most ``MAX_DEPTH`` deep (each parenthesis, a
+call's arguments, each ``not`` and each unary ``-`` is one level); beyond, an
+``ExpressionError``. Guarantees: parsing and evaluating a condition that was accepted recurse
+in proportion to its depth alone — a chain of ``+``/``-`` (or ``*``/``/``), ``and``, ``or``
+is evaluated in one loop, however long — so neither can exhaust Python's stack.
+
 Semantics: a number is a float (conditions read statistics, never money). Division by zero
 gives NaN, and every comparison with NaN is false. ``Compiled.series`` lists what must be
 updated on every bar, in order — indicators first, then the stateful functions — whatever
@@ -35,6 +42,7 @@ strategy evaluates a condition only then (its warm-up).
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,13 +51,16 @@ from typing import Any
 from model.strategy import indicators as ind
 from model.strategy import patterns as pat
 
+SHOWN_CHARS = 200  # how much of a condition an error quotes
+
 
 class ExpressionError(ValueError):
     """An expression that cannot be parsed or checked: what and where (1-based column)."""
 
     def __init__(self, text: str, column: int, message: str) -> None:
         self.column = column
-        super().__init__(f"column {column}: {message} in {text!r}")
+        shown = text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "…"
+        super().__init__(f"column {column}: {message} in {shown!r}")
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,9 @@ INDICATORS: dict[str, IndicatorDef] = {
     "evening_star": IndicatorDef(pat.EveningStar, ()),
 }
 MAX_PERIOD = 10_000  # an indicator's period beyond this is a typo, not a strategy
+MAX_DEPTH = 20  # nesting levels of a condition: parentheses, a call's arguments, not, unary minus
+MAX_TERMS = 200  # numbers, fields, true/false and calls in one condition
+MAX_TOKENS = 10 * MAX_TERMS  # a condition's tokens, read no further
 FIELDS = ("open", "high", "low", "close", "volume", "position", "bars_held")
 FUNCTIONS = {"abs": 1, "min": 2, "max": 2, "crosses_above": 2, "crosses_below": 2}
 _TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op><=|>=|==|!=|[-+*/<>(),.]))")
@@ -193,10 +207,14 @@ class _Parser:
                 column = len(stripped) - len(stripped[position:].lstrip()) + 1
                 raise ExpressionError(text, column, f"unexpected character {stripped[column - 1]!r}")
             kind = match.lastgroup or ""
+            if len(self.tokens) == MAX_TOKENS:
+                raise ExpressionError(text, match.start(kind) + 1, f"a condition of more than {MAX_TOKENS} tokens")
             self.tokens.append((kind, match.group(kind), match.start(kind) + 1))
             position = match.end()
         self.tokens.append(("end", "", len(text) + 1))
         self.at = 0
+        self.depth = 0  # nesting levels open (``nested``)
+        self.terms = 0
 
     # -- tokens
     def peek(self) -> tuple[str, str, int]:
@@ -214,6 +232,15 @@ class _Parser:
 
     def fail(self, column: int, message: str) -> ExpressionError:
         return ExpressionError(self.text, column, message)
+
+    def nested(self, column: int, parse: Callable[[], _Node]) -> _Node:
+        """``parse()`` one nesting level deeper: refused beyond ``MAX_DEPTH``, before it recurses."""
+        if self.depth >= MAX_DEPTH:
+            raise self.fail(column, f"nested more than {MAX_DEPTH} deep")
+        self.depth += 1
+        node = parse()
+        self.depth -= 1
+        return node
 
     # -- grammar
     def parse(self) -> _Node:
@@ -247,7 +274,7 @@ class _Parser:
     def not_(self) -> _Node:
         if self.peek()[:2] == ("name", "not"):
             column = self.take()[2]
-            inner = self.not_()
+            inner = self.nested(column, self.not_)
             if not inner.boolean:
                 raise self.fail(column, "'not' takes a condition, not a number")
             f = inner.evaluate
@@ -286,27 +313,33 @@ class _Parser:
                 raise self.fail(column, f"{op!r} takes numbers, not conditions")
 
     def sum(self) -> _Node:
-        node = self.product()
-        while self.peek()[0] == "op" and self.peek()[1] in "+-":
-            _, op, column = self.take()
-            right = self.product()
-            self._numbers(column, op, node, right)
-            node = _Node(_arithmetic(op, node.evaluate, right.evaluate), False, node.series + right.series)
-        return node
+        return self._chain("+-", self.product)
 
     def product(self) -> _Node:
-        node = self.unary()
-        while self.peek()[0] == "op" and self.peek()[1] in "*/":
+        return self._chain("*/", self.unary)
+
+    def _chain(self, ops: str, lower: Callable[[], _Node]) -> _Node:
+        """``lower (op lower)*``, left to right, as one node evaluated in a loop (``_steps``)."""
+        node = lower()
+        parts, steps = [node], []
+        while self.peek()[0] == "op" and self.peek()[1] in ops:
             _, op, column = self.take()
-            right = self.unary()
+            right = lower()
             self._numbers(column, op, node, right)
-            node = _Node(_arithmetic(op, node.evaluate, right.evaluate), False, node.series + right.series)
-        return node
+            parts.append(right)
+            steps.append(op)
+        if len(parts) == 1:
+            return node
+        if len(parts) == 2:
+            evaluate = _arithmetic(steps[0], node.evaluate, parts[1].evaluate)
+        else:
+            evaluate = _steps(node.evaluate, [(_OPERATORS[op], part.evaluate) for op, part in zip(steps, parts[1:], strict=True)])
+        return _Node(evaluate, False, [s for part in parts for s in part.series])
 
     def unary(self) -> _Node:
         if self.peek()[:2] == ("op", "-"):
             column = self.take()[2]
-            inner = self.unary()
+            inner = self.nested(column, self.unary)
             self._numbers(column, "-", inner)
             f = inner.evaluate
             negated = None if inner.constant is None else -inner.constant
@@ -315,11 +348,15 @@ class _Parser:
 
     def atom(self) -> _Node:
         kind, value, column = self.take()
+        if kind in ("num", "name"):
+            self.terms += 1
+            if self.terms > MAX_TERMS:
+                raise self.fail(column, f"a condition of more than {MAX_TERMS} terms")
         if kind == "num":
             number = float(value)
             return _Node(lambda: number, False, [], number)
         if kind == "op" and value == "(":
-            node = self.or_()
+            node = self.nested(column, self.or_)
             self.expect(")")
             return node
         if kind != "name":
@@ -345,7 +382,7 @@ class _Parser:
         if self.peek()[1] != ")":
             while True:
                 arg_columns.append(self.peek()[2])
-                args.append(self.or_())
+                args.append(self.nested(column, self.or_))
                 if self.peek()[1] != ",":
                     break
                 self.take()
@@ -434,6 +471,21 @@ def _literal(node: _Node) -> float | None:
 
 def _divide(a: float, b: float) -> float:
     return a / b if b else math.nan
+
+
+_OPERATORS: dict[str, Callable[[float, float], float]] = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": _divide}
+
+
+def _steps(first: Callable[[], Any], steps: list[tuple[Callable[[float, float], float], Callable[[], Any]]]) -> Callable[[], Any]:
+    """``first op₁ f₁ op₂ f₂ …`` left to right in one loop: no frame per term."""
+
+    def evaluate() -> Any:
+        value = first()
+        for op, f in steps:
+            value = op(value, f())
+        return value
+
+    return evaluate
 
 
 def compile_condition(text: str, frame: Frame, registry: Registry) -> Compiled:

@@ -178,7 +178,17 @@ def parse_strategy(text: str, instruments: Mapping[str, Instrument], source: str
     ``python``: whether the file may name a Python class (``strategy.python``), which the
     core imports and runs. Only the backtest's command line allows it, for a file of the
     operator's own; a file the server reads (``admin strategy create``) is refused with it:
-    a file must not make the server import and call code."""
+    a file must not make the server import and call code.
+
+    Guarantees: whatever the text, a ``StrategySpec`` or a ``StrategyError`` — TOML nested
+    deeper than its reader recurses is one too."""
+    try:
+        return _parse(text, instruments, source, python)
+    except RecursionError:
+        raise StrategyError(source, ["nested too deeply to read"]) from None
+
+
+def _parse(text: str, instruments: Mapping[str, Instrument], source: str, python: bool) -> StrategySpec:
     try:
         raw = tomllib.loads(text)
         parsed = msgspec.convert(raw, StrategyFile)

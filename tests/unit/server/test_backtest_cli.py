@@ -32,15 +32,27 @@ def test_a_run_writes_its_report(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "<svg" in (tmp_path / "r.html").read_text()
 
 
-@pytest.mark.parametrize("problem", ["strategy", "bars", "symbol"])
+@pytest.mark.parametrize("problem", ["strategy", "bars", "symbol", "deep", "nested"])
 def test_bad_input_exits_2_with_the_finding(tmp_path: Path, capsys: pytest.CaptureFixture[str], problem: str) -> None:
-    text = STRATEGY.replace("rsi(14) < 35", "rsi(14) <") if problem == "strategy" else STRATEGY
+    changed = {
+        "strategy": "rsi(14) <",
+        "deep": "(" * 200 + "rsi(14) < 35" + ")" * 200,
+        "nested": 'rsi(14) < 35"\nx = ' + "[" * 5_000 + "]" * 5_000 + '\ny = "',
+    }
+    text = STRATEGY.replace("rsi(14) < 35", changed[problem]) if problem in changed else STRATEGY
     (tmp_path / "s.toml").write_text(text)
     bars = walk(100, symbol="AAPL" if problem == "symbol" else "IBM")
     append_bars_csv(tmp_path / "bars.csv", bars[:50] + bars[51:] if problem == "bars" else bars)
     assert main([str(tmp_path / "s.toml"), str(tmp_path / "bars.csv"), "--json", str(tmp_path / "r.json")]) == 2
     error = capsys.readouterr().err
-    assert {"strategy": "entry.when: column 10", "bars": "row 51: a gap", "symbol": "no bars for IBM"}[problem] in error
+    findings = {
+        "strategy": "entry.when: column 10",
+        "bars": "row 51: a gap",
+        "symbol": "no bars for IBM",
+        "deep": "entry.when: column 21: nested more than 20 deep",
+        "nested": "nested too deeply to read",
+    }
+    assert findings[problem] in error
     assert "Traceback" not in error and not (tmp_path / "r.json").exists()
 
 

@@ -131,6 +131,8 @@ def report(order: NewOrder, exec_type: ExecType, status: OrderStatus, last_qty: 
         (('"IBM"', '"NOPE"'), "unknown symbol"),
         (("rsi(14) < 30", "rsx(14) < 30"), "unknown"),
         (("rsi(14) < 30", "rsi(14) < < 30"), "entry.when"),
+        (("rsi(14) < 30", " + ".join(["close"] * 1_200) + " < 30"), "more than 2000 tokens"),  # would overflow the stack on every bar
+        (("rsi(14) < 30", "(" * 200 + "rsi(14) < 30" + ")" * 200), "nested more than 20 deep"),
     ],
 )
 def test_a_bad_file_is_refused_and_nothing_is_created(instruments: list[Instrument], change: tuple[str, str], expected: str) -> None:

@@ -3,10 +3,15 @@ anything runs."""
 
 from __future__ import annotations
 
+import inspect
+import sys
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from model import fixed
-from model.strategy.expr import ExpressionError, Frame, Registry, compile_condition
+from model.strategy.expr import MAX_DEPTH, MAX_TERMS, MAX_TOKENS, ExpressionError, Frame, Registry, compile_condition
 from model.strategy.spec import StrategyError, parse_strategy
 
 GOOD = """
@@ -155,3 +160,48 @@ def test_one_indicator_per_name_and_every_series_updated_despite_short_circuits(
         crossed.append(series[2].value)
         assert not entry.evaluate()  # 'false and' never evaluates the cross ...
     assert crossed[-1] == 1.0 and crossed[:-1] == [0.0] * 4  # ... yet it saw every bar
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("(" * (MAX_DEPTH + 1) + "close > 0" + ")" * (MAX_DEPTH + 1), f"nested more than {MAX_DEPTH} deep"),
+        ("(" * 200 + "close > 0" + ")" * 200, f"nested more than {MAX_DEPTH} deep"),
+        ("not " * (MAX_DEPTH + 1) + "close > 0", f"nested more than {MAX_DEPTH} deep"),
+        ("- " * (MAX_DEPTH + 1) + "close > 0", f"nested more than {MAX_DEPTH} deep"),
+        ("abs(" * (MAX_DEPTH + 1) + "close" + ")" * (MAX_DEPTH + 1) + " > 0", f"nested more than {MAX_DEPTH} deep"),
+        (" + ".join(["close"] * (MAX_TERMS + 1)) + " > 0", f"more than {MAX_TERMS} terms"),
+        (" + ".join(["close"] * 1_200) + " > 0", f"more than {MAX_TOKENS} tokens"),
+    ],
+)
+def test_a_condition_too_deep_or_too_long_is_refused_while_parsed(text: str, message: str) -> None:
+    with pytest.raises(ExpressionError, match=message) as refused:
+        compile_condition(text, Frame(), Registry())
+    assert len(str(refused.value)) < 400  # the condition quoted, cut short
+
+
+def _with_frames_left(frames: int, call: Callable[[], Any]) -> Any:
+    """``call()`` with only about ``frames`` frames of Python's stack left."""
+
+    def down(n: int) -> Any:
+        return call() if n <= 0 else down(n - 1)
+
+    return down(sys.getrecursionlimit() - len(inspect.stack(0)) - frames)
+
+
+def test_the_longest_and_deepest_conditions_accepted_evaluate_in_a_few_frames() -> None:
+    frame = Frame()
+    frame.close, frame.open = 2.0, 1.0
+    terms = MAX_TERMS - 1
+    chain = compile_condition(" + ".join(["close"] * terms) + f" == {2 * terms}", frame, Registry())
+    product = compile_condition(" * ".join(["close"] * 60) + " / " + " / ".join(["close"] * 59) + " == 2", frame, Registry())
+    either = compile_condition(" or ".join(["close < open"] * 90) + " or close > open", frame, Registry())
+    deep = compile_condition("(" * MAX_DEPTH + "close - open" + ")" * MAX_DEPTH + " == 1", frame, Registry())
+    for condition in (chain, product, either, deep):
+        assert _with_frames_left(100, condition.evaluate) is True  # a frame per term would overflow here
+
+
+def test_toml_nested_too_deeply_is_a_finding_not_a_recursion_error(instruments) -> None:
+    for text in ("x = " + "[" * 5_000 + "]" * 5_000, GOOD + "[fills.x]\ny = " + "{a = " * 5_000 + "1" + "}" * 5_000):
+        with pytest.raises(StrategyError, match="nested too deeply to read"):
+            parse_strategy(text, instruments)
