@@ -27,7 +27,9 @@ comparisons take numbers, and a strategy's condition must be a condition. Every 
 
 Size: a condition holds at most ``MAX_TOKENS`` tokens and ``MAX_TERMS`` terms (numbers,
 fields, ``true``/``false``, calls), nested at most ``MAX_DEPTH`` deep (each parenthesis, a
-call's arguments, each ``not`` and each unary ``-`` is one level); beyond, an
+call's arguments, each ``not`` and each unary ``-`` is one level), and a registry — the
+conditions of one strategy, per symbol — at most ``MAX_INDICATORS`` series (its distinct
+indicators and each ``crosses_*``), each updated on every bar; beyond, an
 ``ExpressionError``. Guarantees: parsing and evaluating a condition that was accepted recurse
 in proportion to its depth alone — a chain of ``+``/``-`` (or ``*``/``/``), ``and``, ``or``
 is evaluated in one loop, however long — so neither can exhaust Python's stack.
@@ -96,6 +98,7 @@ MAX_PERIOD = 10_000  # an indicator's period beyond this is a typo, not a strate
 MAX_DEPTH = 20  # nesting levels of a condition: parentheses, a call's arguments, not, unary minus
 MAX_TERMS = 200  # numbers, fields, true/false and calls in one condition
 MAX_TOKENS = 10 * MAX_TERMS  # a condition's tokens, read no further
+MAX_INDICATORS = 64  # series of one registry (a strategy's, per symbol): distinct indicators and each crosses_*
 FIELDS = ("open", "high", "low", "close", "volume", "position", "bars_held")
 FUNCTIONS = {"abs": 1, "min": 2, "max": 2, "crosses_above": 2, "crosses_below": 2}
 _TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op><=|>=|==|!=|[-+*/<>(),.]))")
@@ -232,6 +235,12 @@ class _Parser:
 
     def fail(self, column: int, message: str) -> ExpressionError:
         return ExpressionError(self.text, column, message)
+
+    def room(self, column: int) -> None:
+        """One more series in the registry, or refused beyond ``MAX_INDICATORS``."""
+        registry = self.registry
+        if len(registry.indicators) + len(registry.derived) >= MAX_INDICATORS:
+            raise self.fail(column, f"more than {MAX_INDICATORS} indicators (each crosses_* counted) in one strategy")
 
     def nested(self, column: int, parse: Callable[[], _Node]) -> _Node:
         """``parse()`` one nesting level deeper: refused beyond ``MAX_DEPTH``, before it recurses."""
@@ -404,6 +413,7 @@ class _Parser:
             return _Node(lambda: min(a(), b()), False, series)
         if name == "max":
             return _Node(lambda: max(a(), b()), False, series)
+        self.room(column)
         cross = Cross(a, b, above=name == "crosses_above")
         self.registry.derived.append(cross)
         return _Node(lambda: cross.value > 0.0, True, [*series, cross])
@@ -433,6 +443,8 @@ class _Parser:
             kind, output, out_column = self.take()
             if kind != "name" or output not in definition.outputs:
                 raise self.fail(out_column, f"{name}() has outputs {', '.join(definition.outputs)}, not {output!r}")
+        if (name, tuple(values)) not in self.registry.indicators:
+            self.room(column)
         indicator = self.registry.indicator(name, tuple(values))
         if output == "value":
             return _Node(lambda: indicator.value, False, [indicator])
@@ -495,8 +507,5 @@ def compile_condition(text: str, frame: Frame, registry: Registry) -> Compiled:
     node = _Parser(text, frame, registry).parse()
     if not node.boolean:
         raise ExpressionError(text, 1, "a condition must compare something (it is a number)")
-    unique: list[ind.Indicator] = []
-    for series in node.series:
-        if all(series is not seen for seen in unique):
-            unique.append(series)
+    unique = list({id(series): series for series in node.series}.values())  # each once, in first-seen order
     return Compiled(text, node.evaluate, unique)

@@ -216,10 +216,11 @@ def _parse(text: str, instruments: Mapping[str, Instrument], source: str, python
     if not s.python:
         if not entry.when:
             findings.append("entry.when is missing (or give strategy.python)")
+        frame, registry = Frame(), Registry()  # one symbol's, shared by the entry and the exit as in the core
         for key, condition in (("entry.when", entry.when), ("exit.when", exit_.when)):
             if condition:
                 try:
-                    compile_condition(condition, Frame(), Registry())
+                    compile_condition(condition, frame, registry)
                 except ExpressionError as error:
                     findings.append(f"{key}: {error}")
     elif not python:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from model import fixed
-from model.strategy.expr import MAX_DEPTH, MAX_TERMS, MAX_TOKENS, ExpressionError, Frame, Registry, compile_condition
+from model.strategy.expr import MAX_DEPTH, MAX_INDICATORS, MAX_TERMS, MAX_TOKENS, ExpressionError, Frame, Registry, compile_condition
 from model.strategy.spec import StrategyError, parse_strategy
 
 GOOD = """
@@ -205,3 +205,20 @@ def test_toml_nested_too_deeply_is_a_finding_not_a_recursion_error(instruments) 
     for text in ("x = " + "[" * 5_000 + "]" * 5_000, GOOD + "[fills.x]\ny = " + "{a = " * 5_000 + "1" + "}" * 5_000):
         with pytest.raises(StrategyError, match="nested too deeply to read"):
             parse_strategy(text, instruments)
+
+
+def _smas(first: int, count: int) -> str:
+    return " or ".join(f"sma({n}) > 0" for n in range(first, first + count))
+
+
+def test_a_strategy_has_at_most_max_indicators_over_its_entry_and_exit(instruments) -> None:
+    """Distinct indicators and each crosses_* are counted over the entry and the exit
+    together (one registry per symbol, as the core builds it); one named twice is one."""
+    half = MAX_INDICATORS // 2
+    text = GOOD.replace(GOOD[GOOD.index("[entry]\nwhen = ") : GOOD.index("order = ")], f'[entry]\nwhen = "{_smas(1, half)}"\n')
+    exit_ = GOOD[GOOD.index("[exit]\nwhen = ") : GOOD.index("stop_loss_pct")]
+    assert parse_strategy(text.replace(exit_, f'[exit]\nwhen = "{_smas(1 + half, half)} or {_smas(1, half)}"\n'), instruments)
+    with pytest.raises(StrategyError, match=f"exit.when: column [0-9]+: more than {MAX_INDICATORS} indicators"):
+        parse_strategy(text.replace(exit_, f'[exit]\nwhen = "{_smas(1 + half, half - 1)} or crosses_above(close, open) or sma(999) > 0"\n'), instruments)
+    with pytest.raises(ExpressionError, match=f"more than {MAX_INDICATORS} indicators"):
+        compile_condition(_smas(1, MAX_INDICATORS + 1), Frame(), Registry())
