@@ -101,17 +101,19 @@ class InvestorPool:
         self.weight = list(self.cash)
         return True
 
-    def allocate(self, fill: Fill) -> Allocation:
-        """``fill`` (already booked in the model book) shared out (module docstring)."""
+    def allocate(self, fill: Fill, multiplier: int) -> Allocation:
+        """``fill`` (already booked in the model book, its value × ``multiplier``, the
+        instrument's) shared out (module docstring)."""
         increment = self.increments[fill.symbol]
         held = self.positions.setdefault(fill.symbol, [0] * len(self.accounts))
         units = fill.qty // increment
+        raw = fill.qty * fill.price * multiplier
         if fill.side == "buy":
-            cents = (fixed.ceil_cent(fill.qty * fill.price) + fill.fee) // fixed.CENT
+            cents = (fixed.ceil_cent(raw) + fill.fee) // fixed.CENT
             qty, _ = pro_rata(units, np.asarray(self.weight, dtype=np.int64))
             sign = -1
         else:
-            cents = (fixed.floor_cent(fill.qty * fill.price) - fill.fee) // fixed.CENT
+            cents = (fixed.floor_cent(raw) - fill.fee) // fixed.CENT
             caps = np.asarray(held, dtype=np.int64) // increment
             qty, unplaced = pro_rata(units, caps, caps)
             if unplaced:

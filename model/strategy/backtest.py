@@ -10,7 +10,8 @@ Fill model (stated; the same in backtest and paper, so the two give the same ord
   limit when the minute trades through or touches it (low ≤ a buy's limit, high ≥ a sell's);
   no slippage. Unfilled after ``order.bars`` minutes, it expires.
 * Fee per fill: ``fee_per_unit × qty + fee_bps × value``, rounded up to the cent, at least
-  ``fee_min``.
+  ``fee_min``; a value is quantity × price × the instrument's multiplier, here and in the
+  equity curve.
 * A buy whose cost and fee exceed the book's cash when it would fill is rejected
   (``insufficient_buying_power``) rather than filled: the book never goes below zero.
 
@@ -61,9 +62,9 @@ class SimVenue:
             return
         del self.working[symbol]
         model = self.model
-        charge = fee(model.fee_per_unit, model.fee_bps, model.fee_min, order.qty, price)
+        multiplier = self.instruments[symbol].multiplier
+        charge = fee(model.fee_per_unit, model.fee_bps, model.fee_min, order.qty, price, multiplier)
         if order.side == "buy":
-            multiplier = self.instruments[symbol].multiplier
             if fixed.buy_cost(order.qty, price, multiplier) + charge > self.cash():
                 core.reject(order.id, symbol, "insufficient_buying_power")
                 return
@@ -110,7 +111,7 @@ class Pool(Protocol):
 
     def settle(self, book: Book, working: bool) -> bool: ...
 
-    def allocate(self, fill: Fill) -> Any: ...
+    def allocate(self, fill: Fill, multiplier: int) -> Any: ...
 
 
 class Session:
@@ -130,7 +131,8 @@ class Session:
         self.pool = pool
         if pool is not None:
             self.core.book.cash = 0
-            self.core.after_fill = lambda fill: self.allocations.append(pool.allocate(fill))
+            multipliers = self.core.book.multipliers
+            self.core.after_fill = lambda fill: self.allocations.append(pool.allocate(fill, multipliers[fill.symbol]))
 
     def step(self, symbol: str, start: int, o: int, h: int, l: int, c: int, v: int) -> None:  # noqa: E741
         core, venue = self.core, self.venue
@@ -192,13 +194,14 @@ def run_backtest(
     positions, book = core.book.positions, core.book
     exposed = 0
     single = len(spec.symbols) == 1
+    multiplier = core.instruments[spec.symbols[0]].multiplier  # the single symbol's
     recorded: dict[str, dict[str, list[float]]] = {symbol: {} for symbol in spec.symbols}
     for symbol, start, o, h, l, c, v in zip(names, *columns, strict=True):  # noqa: E741
         step(symbol, start, o, h, l, c, v)
         held = positions.get(symbol, 0)
         if single:
             if held:
-                mark(book.cash + held * c // fixed.SCALE)
+                mark(book.cash + held * c * multiplier // fixed.SCALE)
                 exposed += 1
             else:
                 mark(book.cash)

@@ -84,9 +84,11 @@ class Trade(msgspec.Struct, frozen=True):
 
 @dataclass
 class Book:
-    """The strategy's model book: cash and a long position per symbol, exact."""
+    """The strategy's model book: cash and a long position per symbol, exact. ``multipliers``:
+    each symbol's contract multiplier (an option's 100), in every value it computes."""
 
     cash: int
+    multipliers: dict[str, int] = field(default_factory=dict)
     positions: dict[str, int] = field(default_factory=dict)
     cost: dict[str, int] = field(default_factory=dict)  # raw 10^-18 cost of the open position
     marks: dict[str, int] = field(default_factory=dict)  # last close
@@ -95,8 +97,9 @@ class Book:
     fees: int = 0
 
     def equity(self) -> int:
-        """Cash + every position at its last close (10^-9 units, truncated)."""
-        return self.cash + sum(qty * self.marks.get(symbol, 0) // SCALE for symbol, qty in self.positions.items() if qty)
+        """Cash + every position at its last close × its multiplier (10^-9 units, truncated)."""
+        multipliers, marks = self.multipliers, self.marks
+        return self.cash + sum(qty * marks.get(symbol, 0) * multipliers[symbol] // SCALE for symbol, qty in self.positions.items() if qty)
 
     def book(self, fill: Fill, multiplier: int, cash: int | None = None) -> None:
         """``fill`` into the book. ``cash``: what it moved when the venue says so (a live
@@ -250,7 +253,7 @@ class StrategyCore:
         self.spec = spec
         self.instruments = {symbol: instruments[symbol] for symbol in spec.symbols}
         self.period_ns = spec.bar_minutes * NS_PER_MINUTE
-        self.book = Book(spec.capital)
+        self.book = Book(spec.capital, {symbol: instrument.multiplier for symbol, instrument in self.instruments.items()})
         self.symbols = {symbol: _Symbol() for symbol in spec.symbols}
         self.working: dict[str, Order] = {}
         self.orders: list[Order] = []  # every order placed, in order (the journal of decisions)
@@ -507,7 +510,7 @@ class RuleStrategy:
             cash = spec.sizing_value if spec.sizing_mode == "notional" else ctx.equity() * spec.sizing_value // HUNDRED
             total = fixed.qty_for_cash(cash, price, instrument.qty_increment, instrument.multiplier)
         qty = fixed.floor_to(total // spec.scale_in, instrument.qty_increment)
-        affordable = fixed.qty_for_cash(max(ctx.cash - _fee(spec, qty, price), 0), price, instrument.qty_increment, instrument.multiplier)
+        affordable = fixed.qty_for_cash(max(ctx.cash - _fee(spec, qty, price, instrument.multiplier), 0), price, instrument.qty_increment, instrument.multiplier)
         qty = min(qty, affordable)  # never more than the cash buys at the price it expects
         if ctx.buy(symbol, qty, limit, "entry", spec.entry_limit_bars) is not None:
             state.since_entry = 0
@@ -529,12 +532,12 @@ class RuleStrategy:
         pass
 
 
-def _fee(spec: StrategySpec, qty: int, price: int) -> int:
-    return fee(spec.fills.fee_per_unit, spec.fills.fee_bps, spec.fills.fee_min, qty, price)
+def _fee(spec: StrategySpec, qty: int, price: int, multiplier: int) -> int:
+    return fee(spec.fills.fee_per_unit, spec.fills.fee_bps, spec.fills.fee_min, qty, price, multiplier)
 
 
-def fee(per_unit: int, bps: int, minimum: int, qty: int, price: int) -> int:
-    """A fill's fee: per unit plus basis points of the value, rounded up to the cent, at least
-    ``minimum`` (all exact)."""
-    raw = qty * per_unit + qty * price * bps // BPS
+def fee(per_unit: int, bps: int, minimum: int, qty: int, price: int, multiplier: int) -> int:
+    """A fill's fee: per unit (a contract is a unit) plus basis points of the value
+    (quantity × price × multiplier), rounded up to the cent, at least ``minimum`` (all exact)."""
+    raw = qty * per_unit + qty * price * multiplier * bps // BPS
     return max(minimum, fixed.ceil_cent(raw)) if raw or minimum else 0

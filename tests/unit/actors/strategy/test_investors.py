@@ -12,11 +12,13 @@ import pytest
 from actors.strategy.investors import InvestorError, InvestorPool
 from model import fixed
 from model.config import load_setup
+from model.risk.history import NS_PER_MINUTE
 from model.strategy.backtest import Session
 from model.strategy.spec import parse_strategy
-from tests.unit.model.strategy.conftest import walk
+from tests.unit.model.strategy.conftest import T0, walk
 
 ROOT = Path(__file__).resolve().parents[4]
+P = fixed.parse
 INSTRUMENTS = {i.symbol: i for i in load_setup(ROOT / "conf" / "server.toml").instruments}
 STRATEGY = """
 [strategy]
@@ -78,6 +80,39 @@ def test_fills_of_a_strategy_allocated_to_1000_investors_exactly() -> None:
         held_before = {s: list(h) for s, h in pool.positions.items()}
     assert redeemed and len(session.fills) > 40
     assert sum(1 for f in session.fills if f.side == "sell") > 10
+
+
+def test_an_options_fills_are_allocated_at_their_multiplier() -> None:
+    """10 contracts at 7.55 cost 7,550.00 (and a fee of 10 bps of that): the investors' cash
+    moves by what the model book's did, and the sums stay exact."""
+    option = INSTRUMENTS["AAPL261218C00200000"]
+    text = f'''
+[strategy]
+name = "calls"
+symbols = ["{option.symbol}"]
+capital = "100000.00"
+[entry]
+when = "close > 0"
+[sizing]
+mode = "quantity"
+value = "10"
+[exit]
+when = "bars_held >= 2"
+[fills]
+fee_bps = 10
+'''
+    pool = InvestorPool({option.symbol: option.qty_increment})
+    pool.subscribe("A", P("60000.00"))
+    pool.subscribe("B", P("40000.00"))
+    session = Session(parse_strategy(text, INSTRUMENTS), INSTRUMENTS, pool=pool)
+    for minute in range(8):
+        price = P("7.50") + minute * P("0.05")
+        session.step(option.symbol, T0 + minute * NS_PER_MINUTE, price, price, price, price, P("1"))
+        assert pool.check(session.core.book) == []
+    buy = session.allocations[0]
+    assert buy.fill.side == "buy" and buy.fill.price == P("7.55") and buy.qty.tolist() == [P("6"), P("4")]
+    assert [fixed.format_cash(-int(c)) for c in buy.cash] == ["4534.53", "3023.02"]  # 7,550.00 and its 7.55 fee, 6 : 4
+    assert any(a.fill.side == "sell" for a in session.allocations)
 
 
 def test_bad_subscriptions_and_redemptions_are_refused() -> None:

@@ -44,6 +44,42 @@ fee_min = "1.00"
 """
 
 
+OPTION = "AAPL261218C00200000"  # 100 shares a contract
+CONTRACTS = """
+[strategy]
+name = "calls"
+symbols = [{symbols}]
+capital = "100000.00"
+[entry]
+when = "close > 0"
+[sizing]
+mode = "quantity"
+value = "{qty}"
+[fills]
+fee_bps = 10
+"""
+
+
+@pytest.mark.parametrize("symbols", [[OPTION], [OPTION, "IBM"]])
+def test_an_options_contracts_are_valued_at_the_multiplier_in_fees_equity_and_the_curve(instruments, symbols: list[str]) -> None:
+    """10 contracts at 7.50 are worth 7,500.00, not 75.00: the fee (10 bps of the value), the
+    book's equity and the equity curve (single-symbol and several) all count the multiplier."""
+    assert instruments[OPTION].multiplier == 100
+    contracts = "10" if len(symbols) == 1 else "1"
+    spec = parse_strategy(CONTRACTS.format(symbols=", ".join(f'"{s}"' for s in symbols), qty=contracts), instruments)
+    price = {OPTION: P("7.50"), "IBM": P("150.00")}
+    bars = [Bar(symbol, T0 + i * NS_PER_MINUTE, price[symbol], price[symbol], price[symbol], price[symbol], P("1")) for i in range(4) for symbol in symbols]
+    result = run_backtest(spec, instruments, columns(bars))
+    qty = P(contracts)
+    fill = next(f for f in result.fills if f.symbol == OPTION)
+    value = fixed.buy_cost(qty, P("7.50"), 100)
+    assert fill.qty == qty and value == (P("7500.00") if len(symbols) == 1 else P("750.00"))
+    assert fill.fee == value // 1_000  # 10 bps of the contracts' value
+    fees = sum(f.fee for f in result.fills)
+    assert int(result.equity[-1]) == spec.capital - fees  # flat prices: the equity is the capital less the fees
+    assert result.final_cash == spec.capital - sum(fixed.buy_cost(f.qty, f.price, instruments[f.symbol].multiplier) for f in result.fills) - fees
+
+
 def test_orders_fill_at_the_next_minutes_open_with_slippage_fees_and_an_exact_book(instruments) -> None:
     spec = parse_strategy(RULES, instruments)
     bars = walk(20_000, seed=3)
