@@ -280,9 +280,12 @@ class _Checker:
         self.findings = findings
 
     def amount(self, key: str, text: str, positive: bool = False) -> int:
+        """``text`` read as a number from outside (``fixed.parse_bounded``): one whose units
+        do not fit a signed 64-bit integer — which no message, journal or ``state_hash``
+        could hold — is a finding (``DecimalRangeError``), as is a bad decimal."""
         try:
-            value = fixed.parse(text)
-        except fixed.DecimalFormatError as error:
+            value = fixed.parse_bounded(text)
+        except fixed.DecimalFormatError as error:  # DecimalRangeError included
             self.findings.append(f"{key}: {error}")
             return 0
         if value < 0 or (positive and value == 0):

@@ -133,6 +133,7 @@ def report(order: NewOrder, exec_type: ExecType, status: OrderStatus, last_qty: 
         (("rsi(14) < 30", "rsi(14) < < 30"), "entry.when"),
         (("rsi(14) < 30", " + ".join(["close"] * 1_200) + " < 30"), "more than 2000 tokens"),  # would overflow the stack on every bar
         (("rsi(14) < 30", "(" * 200 + "rsi(14) < 30" + ")" * 200), "nested more than 20 deep"),
+        (('capital = "100000.00"', 'capital = "20000000000.00"'), "strategy.capital: not a decimal number of at most"),  # its state_hash would overflow
     ],
 )
 def test_a_bad_file_is_refused_and_nothing_is_created(instruments: list[Instrument], change: tuple[str, str], expected: str) -> None:

@@ -66,6 +66,8 @@ def test_a_good_file_is_read_exactly(instruments) -> None:
         (('scale_in = 3', 'scale_in = 3\nsize = 2'), "unknown field"),
         (('fee_min = "1.00"', 'fee_min = 1.0'), "Expected `str`, got `float`"),
         (('capital = "50000.00"', 'capital = "5e4"'), "strategy.capital: not a decimal"),
+        (('capital = "50000.00"', 'capital = "20000000000.00"'), "strategy.capital: not a decimal number of at most 9223372036.854775807"),
+        (('fee_min = "1.00"', 'fee_min = "9223372036.854775808"'), "fills.fee_min: not a decimal number of at most 9223372036.854775807"),
     ],
 )
 def test_bad_files_are_refused_with_what_is_wrong(instruments, change: tuple[str, str], finding: str) -> None:
