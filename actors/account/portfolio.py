@@ -37,6 +37,7 @@ from typing import Any
 import msgspec
 
 from actors.account.books import Bookkeeping
+from actors.account.limits import tenant_of
 from actors.account.records import AccountRecord, OrderRecord
 from actors.runtime.outputs import ALL, GATEWAY
 from model import fixed
@@ -88,13 +89,21 @@ _KEEPS_HOLDERS = frozenset(
 )  # fmt: skip
 
 
+def group_key(tenant: str, group: str) -> str:
+    """Where the operator's limits of a group are kept (``PortfolioState.group_limits``): a
+    tenant's own group under its tenant and name — two tenants' groups of one name are two
+    groups — and every tenant's group of a name (``tenant`` empty: the platform operator's,
+    and every one set before groups had a tenant here) under the name alone."""
+    return f"{tenant}\x00{group}" if tenant else group
+
+
 class PortfolioState(msgspec.Struct):
     """The shard's portfolio-risk state, as its snapshot holds it."""
 
     model: RiskModel | None = None
     config: PortfolioConfig = PortfolioConfig()
     account_limits: dict[str, PortfolioLimits] = msgspec.field(default_factory=dict)  # the operator's
-    group_limits: dict[str, PortfolioLimits] = msgspec.field(default_factory=dict)  # the operator's
+    group_limits: dict[str, PortfolioLimits] = msgspec.field(default_factory=dict)  # the operator's, by ``group_key``
     states: dict[str, str] = msgspec.field(default_factory=dict)  # account → a state other than active
     high_water: dict[str, int] = msgspec.field(default_factory=dict)  # account → its highest equity seen
     alerts: dict[str, dict[str, Raised]] = msgspec.field(default_factory=dict)  # account → its alerts raised, by key
@@ -145,7 +154,7 @@ class Portfolio(Bookkeeping):
                 return  # another shard's: the supervisor checked the account exists
             table, key = self.portfolio.account_limits, command.account
         else:
-            table, key = self.portfolio.group_limits, command.group
+            table, key = self.portfolio.group_limits, group_key(command.tenant, command.group)
         if command.clear:
             table.pop(key, None)
         else:
@@ -181,7 +190,8 @@ class Portfolio(Bookkeeping):
         if not config.checks:
             return _NO_LIMITS
         chosen = config.default
-        for layer in (config.groups.get(account.group), config.accounts.get(account.account), book.group_limits.get(account.group), book.account_limits.get(account.account)):
+        group, own = account.group, group_key(tenant_of(account.tenant), account.group)
+        for layer in (config.groups.get(group), config.accounts.get(account.account), book.group_limits.get(group), book.group_limits.get(own), book.account_limits.get(account.account)):
             if layer is not None:
                 chosen = layer.over(chosen)
         return chosen
@@ -393,7 +403,7 @@ class Portfolio(Bookkeeping):
                     self._review(account, now, alerts.ALL_KINDS)
             elif kind is SetPortfolioLimits:
                 command: SetPortfolioLimits = message  # type: ignore[assignment]
-                targets = [command.account] if command.account else [a for a, r in self.accounts.items() if r.group == command.group]
+                targets = [command.account] if command.account else [a for a, r in self.accounts.items() if r.group == command.group and (not command.tenant or tenant_of(r.tenant) == command.tenant)]
                 for account in targets:
                     self._review(account, now, alerts.MARKED)
         if self.to_review:

@@ -357,9 +357,9 @@ class AdminCommands(StrategyCommands):
             group = target.removeprefix("group:")
             if not group or not any(g == group and (tenant is None or t == tenant) for _, g, t in self.top._all_accounts()):
                 raise AdminError(f"unknown group {group}")
-            if tenant is not None and any(g == group and t != tenant for _, g, t in self.top._all_accounts()):
-                raise Forbidden(f"group {group} spans tenants: only the {permissions.PLATFORM_OPERATOR} role sets its limits")
-            command = SetPortfolioLimits(group=group, limits=limits, clear=clear)
+            # a confined caller's: its tenant's group alone (two tenants' groups of one name are
+            # two groups); the platform operator's: every tenant's group of that name
+            command = SetPortfolioLimits(group=group, limits=limits, clear=clear, tenant=tenant or "")
         else:
             await self._shard_owning(target, tenant)
             command = SetPortfolioLimits(account=target, limits=limits, clear=clear)

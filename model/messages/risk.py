@@ -40,12 +40,16 @@ class SetPortfolioModel(MessageBase, frozen=True, gc=False, tag=160):
 class SetPortfolioLimits(MessageBase, frozen=True, gc=False, tag=161):
     """The operator's limits of one account, or of every account of a group (``group`` set,
     ``account`` empty); they take precedence over the configuration's. ``clear``: drop the
-    operator's limits of the target (the configuration's apply again)."""
+    operator's limits of the target (the configuration's apply again). ``tenant``: whose
+    group it is — a tenant's own (two tenants' groups of one name are two groups), or, empty,
+    every tenant's group of that name (the platform operator's; every one journaled before
+    groups had a tenant here)."""
 
     account: str = ""
     group: str = ""
     limits: PortfolioLimits = PortfolioLimits()
     clear: bool = False
+    tenant: str = ""
 
 
 class SetAccountTradingState(MessageBase, frozen=True, gc=False, tag=162):

@@ -318,3 +318,24 @@ def test_an_account_opened_into_a_limited_group_keeps_its_legs_from_its_first_or
     state.open_account(AccountSeed("G1", "trader9", D("100000.00"), group="G"))
     run(state, NewOrder("G1", "g1", order("g1", qty="3", price="150.00").spec, REPLY))
     assert state.legs["G1"]["IBM"] == [D("3"), 0, 0]  # and check_invariants (in run) agrees
+
+
+def test_a_tenant_s_group_limits_are_its_group_s_alone_and_the_platform_s_every_tenant_s() -> None:
+    """Two tenants' groups of one name are two groups: limits a tenant sets on its group
+    reach no account of another tenant's group of that name, now or opened later; the
+    platform operator's (no tenant) reach every tenant's, as every one journaled before did."""
+    from model.config import AccountSeed
+
+    state = make_state()
+    state.open_account(AccountSeed("FA1", "a", D("100000.00"), group="G", tenant="fa"))
+    run(state, SetPortfolioLimits(group="G", tenant="fa", limits=PortfolioLimits(max_gross=D("1"))))
+    state.open_account(AccountSeed("FB1", "b", D("100000.00"), group="G", tenant="fb"))  # fb's own G, opened after
+    fa, fb = state.accounts["FA1"], state.accounts["FB1"]
+    assert state.portfolio_limits(fa).max_gross == D("1") and state.portfolio_limits(fb).max_gross is None
+    run(state, SetPortfolioLimits(group="G", limits=PortfolioLimits(max_gross=D("5"))))  # the platform operator's: every G
+    assert state.portfolio_limits(fb).max_gross == D("5") and state.portfolio_limits(fa).max_gross == D("1")  # fa's own over it
+    restored = AccountState.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(state.snapshot()), type=AccountSnapshot))
+    assert restored.state_hash() == state.state_hash()
+    assert restored.portfolio_limits(restored.accounts["FA1"]).max_gross == D("1")
+    run(state, SetPortfolioLimits(group="G", tenant="fb", clear=True))  # fb clears its own G's: nothing of fa's moves
+    assert state.portfolio_limits(fa).max_gross == D("1") and state.portfolio_limits(fb).max_gross == D("5")

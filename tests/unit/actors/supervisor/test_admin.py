@@ -450,3 +450,38 @@ def test_two_accounts_loads_naming_the_same_account_at_once_open_it_once(tmp_pat
     assert first == {"ok": True, "loaded": 1, "file": str(top.import_root / "a.csv")}
     assert isinstance(second, AdminError) and "1 accounts exist already, nothing loaded: N1" in str(second)
     assert [(m.account, m.tenant) for m in top.submitted] == [("N1", "firm-a")]
+
+
+class GroupsTop(AccountsTop):
+    """Two tenants with a group of one name (``G``), and what the supervisor would journal."""
+
+    def __init__(self) -> None:
+        from model.config import AccountSeed
+
+        super().__init__()
+        self.setup.accounts = [AccountSeed("A1", "ops", 0, group="G", tenant="firm-a"), AccountSeed("B1", "ops", 0, group="G", tenant="firm-b")]
+        self.seed_tenants = {seed.account: seed.tenant for seed in self.setup.accounts}
+        self.submitted: list[Any] = []
+
+    def submit_local(self, messages: list[Any]) -> None:
+        self.submitted.extend(messages)
+
+    async def settle(self) -> None:
+        return None
+
+    async def wait_acked(self, timeout_s: float) -> bool:
+        return True
+
+
+def test_a_tenant_sets_the_limits_of_its_own_group_not_of_another_tenant_s_group_of_that_name() -> None:
+    """The limits go out for the caller's tenant's group alone (its shard keeps them under
+    the tenant): no refusal that would tell it another tenant has a group of that name; the
+    platform operator's go to every tenant's group of the name."""
+    top = GroupsTop()
+    commands = AdminCommands(cast(Supervisor, top))
+    asyncio.run(commands.run("risk-limits", ["group:G", "--max-gross-exposure", "1"], tenant="firm-a"))
+    asyncio.run(commands.run("risk-limits", ["group:G", "--max-gross-exposure", "2"]))
+    asyncio.run(commands.run("risk-limits", ["clear", "group:G"], tenant="firm-b"))
+    assert [(m.group, m.tenant, m.clear) for m in top.submitted] == [("G", "firm-a", False), ("G", "", False), ("G", "firm-b", True)]
+    with pytest.raises(AdminError, match="^unknown group H$"):
+        asyncio.run(commands.run("risk-limits", ["group:H", "--max-gross-exposure", "1"], tenant="firm-a"))
