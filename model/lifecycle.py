@@ -94,18 +94,19 @@ REQUESTS: dict[tuple[Pending, OrderEvent], Pending] = {
     (_P.REPLACE, _E.CANCEL_REFUSED): _P.REPLACE,  # late, likewise
     (_P.REPLACE, _E.REPLACE_REFUSED): _P.NONE,
     (_P.REPLACE_AND_CANCEL, _E.REPLACE_REFUSED): _P.CANCEL,
-    # the venue's answers: a partial fill changes no request; a fill ends a replace (there is
-    # nothing left to change) but a cancel still gets its answer (too late); any other end
-    # answers every request
+    # the venue's answers: a partial fill changes no request; a fill ends every request — a
+    # replace has nothing left to change, and the shard answers a cancel itself (too late: the
+    # venue's own refusal, if one comes, finds the order done there and is a late answer);
+    # any other end answers every request
     (_P.NONE, _E.ACCEPT): _P.NONE,
     (_P.NONE, _E.PARTIAL_FILL): _P.NONE,
     (_P.CANCEL, _E.PARTIAL_FILL): _P.CANCEL,
     (_P.REPLACE, _E.PARTIAL_FILL): _P.REPLACE,
     (_P.REPLACE_AND_CANCEL, _E.PARTIAL_FILL): _P.REPLACE_AND_CANCEL,
     (_P.NONE, _E.FILL): _P.NONE,
-    (_P.CANCEL, _E.FILL): _P.CANCEL,
+    (_P.CANCEL, _E.FILL): _P.NONE,
     (_P.REPLACE, _E.FILL): _P.NONE,
-    (_P.REPLACE_AND_CANCEL, _E.FILL): _P.CANCEL,
+    (_P.REPLACE_AND_CANCEL, _E.FILL): _P.NONE,
     (_P.NONE, _E.REJECT): _P.NONE,
     (_P.CANCEL, _E.REJECT): _P.NONE,
     (_P.REPLACE, _E.REJECT): _P.NONE,

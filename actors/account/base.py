@@ -15,7 +15,7 @@ from actors.account.orders import Orders
 from actors.account.records import AccountRecord, OrderRecord
 from actors.account.risk import MarketView, RiskLimits
 from actors.runtime.outputs import ALL, DROP_COPY, GATEWAY, STRATEGY, Dispatcher, Outputs
-from model.enums import ExecType
+from model.enums import ExecType, Reason
 from model.instruments import Instrument
 from model.lifecycle import OrderEvent, can, step
 from model import lots
@@ -160,6 +160,10 @@ class ShardBase(Dispatcher):
     def _open_leg(self, account: AccountRecord, order: OrderRecord) -> None:
         """The order's part of its account's open-order exposure changed (held, filled, ended):
         kept by ``actors/account/portfolio.py``, called wherever holds are taken or released."""
+
+    def portfolio_failure(self, account: AccountRecord, order: OrderRecord, instrument: Instrument) -> Reason | None:
+        """The portfolio steps of the pre-trade check for ``order``: ``actors/account/portfolio.py``."""
+        return None
 
     def _new_position(self, account: AccountRecord, symbol: str) -> None:
         """A fill opened the account's first position record in ``symbol``: followed by

@@ -10,7 +10,7 @@ from actors.account.books import Bookkeeping
 from actors.account.records import OrderRecord
 from actors.runtime.outputs import AUDIT
 from model import fixed
-from model.enums import ExecType, OrderStatus, Side, VenueEventKind
+from model.enums import ExecType, OrderStatus, Reason, Side, VenueEventKind
 from model.lifecycle import OrderEvent, can
 from model.messages import AllocationFills, OrderUpdate
 
@@ -26,6 +26,7 @@ _FILL, _PARTIAL_FILL = OrderEvent.FILL, OrderEvent.PARTIAL_FILL
 _TRADE = ExecType.TRADE
 _OPEN = frozenset(status for status in OrderStatus if status.is_open)
 _CENT, _SCALE = fixed.CENT, fixed.SCALE
+_TOO_LATE = Reason.TOO_LATE_TO_CANCEL.value
 
 
 class Booking(Bookkeeping):
@@ -91,6 +92,11 @@ class Booking(Bookkeeping):
             self._release_replace(order, account, "order filled")
         self._rereserve(account, order)
         self._report(order, _TRADE, now, last_qty=qty, last_price=price)
+        if complete and order.cancel_reply is not None:
+            # the fill beat a client's cancel: answered here, after the fill's report (the venue's
+            # own refusal, if it sends one, finds the route gone at the InstrumentActor)
+            reply, order.cancel_reply = order.cancel_reply, None
+            self._refuse(reply, "cancel_rejected", _TOO_LATE)
         if self.out.audit:
             cash = order.booked_cash - booked_before
             if block is not None:  # the account's share of a block's fill: its allocation

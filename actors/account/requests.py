@@ -10,7 +10,7 @@ from actors.account.records import AccountRecord, OrderRecord, PendingReplace
 from actors.runtime.outputs import AUDIT, GATEWAY, INSTRUMENT
 from model import fixed
 from model.enums import ExecType, Reason
-from model.instruments import price_fields_for_type
+from model.instruments import Instrument, price_fields_for_type
 from model.lifecycle import OrderEvent, Pending, can, inherited
 from model.messages import CancelAll, CancelAllDone, CancelOrder, CancelRoute, OrderUpdate, ReplaceOrder, ReplaceRoute, Reply
 
@@ -44,6 +44,9 @@ class Requests(ShardBase):
         if error is not None:
             self._refuse(command.reply, "invalid_request", error)
             return
+        if account.killed:  # as a new order: a killed account's orders only end
+            self._refuse(command.reply, Reason.ACCOUNT_KILLED.value, f"replace refused: {Reason.ACCOUNT_KILLED.value}")
+            return
         instrument = self.instruments[order.spec.symbol]
         qty = command.qty if command.qty is not None else order.spec.qty
         assert qty is not None
@@ -57,12 +60,16 @@ class Requests(ShardBase):
         market = self.markets.get(order.spec.symbol)
         limits = account.limits or self.limits  # its tenant's, as for a new order
         estimate = risk.estimate_price(trial, instrument, market, limits)
-        held_cash = max(0, risk.cash_to_reserve(trial, instrument, estimate) - order.reserved_cash)
+        # until the venue answers, the old terms may go on filling: what is left of the new
+        # quantity is held at the dearer of the two estimates, so fills at either are covered
+        dearer = max(estimate, risk.estimate_price(order, instrument, market, limits))
+        held_cash = max(0, risk.cash_to_reserve(trial, instrument, dearer) - order.reserved_cash)
         held_qty = max(0, risk.qty_to_reserve(trial) - order.reserved_qty)
         reason = (
             risk.check_size(trial, instrument, estimate, limits)
             or risk.check_price_band(trial, instrument, market, limits)
             or self._replace_funds_failure(account, order, held_cash, held_qty)
+            or self._replace_portfolio_failure(account, order, trial, instrument)
         )
         if reason is not None:
             self._refuse(command.reply, reason.value, f"replace refused: {reason.value}")
@@ -114,6 +121,17 @@ class Requests(ShardBase):
             if new_price is not None and not instrument.price_on_tick(new_price):
                 return f"price is off the tick of {fixed.format(instrument.tick_size)} for {spec.symbol}"
         return None
+
+    def _replace_portfolio_failure(self, account: AccountRecord, order: OrderRecord, trial: OrderRecord, instrument: Instrument) -> Reason | None:
+        """The portfolio steps of the pre-trade check (the trading state, the limits) for what
+        a replace adds: an order of the quantity it adds to the old one's. One that adds none
+        only lowers or keeps the account's exposure, and passes as the old order did."""
+        assert trial.spec.qty is not None and order.spec.qty is not None  # (a notional order is never replaced)
+        added = trial.spec.qty - order.spec.qty
+        if added <= 0:
+            return None
+        more = msgspec.structs.replace(trial, spec=msgspec.structs.replace(trial.spec, qty=added), cum_qty=0)
+        return self.portfolio_failure(account, more, instrument)
 
     @staticmethod
     def _replace_funds_failure(account: AccountRecord, order: OrderRecord, held_cash: int, held_qty: int) -> Reason | None:

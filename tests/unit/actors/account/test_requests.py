@@ -32,14 +32,32 @@ def cancels(sends: list[Send]) -> list[str]:
     return [s.message.order_id for s in sends if isinstance(s.message, CancelRoute)]
 
 
-def test_a_fill_that_ends_an_order_leaves_its_cancel_to_be_answered_too_late() -> None:
+def test_a_fill_that_ends_an_order_answers_its_cancel_too_late_and_a_late_refusal_changes_nothing() -> None:
+    """The InstrumentActor forgets the route with the fill, so the venue's own refusal of the
+    cancel, if it sends one, never reaches the shard: the fill answers the cancel here, after
+    its report, and nothing stays in flight."""
     state = make_state()
     order_id = only_report(run(state, order())).order_id
     run(state, CancelOrder("A1", "c1", CANCEL_ASKER))
     sends = fill(state, order_id, "10", "150")
-    assert only_report(sends).status is OrderStatus.FILLED and refusals(sends) == []
-    [refused] = refusals(venue_event(state, order_id, VenueEventKind.CANCEL_REJECTED, Reason.TOO_LATE_TO_CANCEL.value))
+    assert only_report(sends).status is OrderStatus.FILLED
+    [refused] = refusals(sends)
     assert (refused.reply, refused.code, refused.message) == (CANCEL_ASKER, "cancel_rejected", Reason.TOO_LATE_TO_CANCEL.value)
+    assert [type(s.message).__name__ for s in sends if s.kind == "gateway"][-1] == "RequestRejected"  # after the fill's report
+    record = state.orders.peek(order_id)
+    assert record is not None and record.pending.value == "none" and record.cancel_reply is None
+    before = state.state_hash()
+    assert venue_event(state, order_id, VenueEventKind.CANCEL_REJECTED, Reason.TOO_LATE_TO_CANCEL.value) == []
+    assert state.anomalies == [] and state.state_hash() == before
+
+
+def test_a_partial_fill_leaves_the_cancel_in_flight() -> None:
+    state = make_state()
+    order_id = only_report(run(state, order())).order_id
+    run(state, CancelOrder("A1", "c1", CANCEL_ASKER))
+    assert refusals(fill(state, order_id, "4", "150")) == []
+    report = only_report(venue_event(state, order_id, VenueEventKind.CANCELED))
+    assert (report.status, report.reply) == (OrderStatus.CANCELED, CANCEL_ASKER)
 
 
 def test_an_expiry_answers_the_pending_cancel_and_a_late_refusal_changes_nothing() -> None:
@@ -256,3 +274,51 @@ def test_a_replace_overtaken_by_fills_is_refused_even_if_a_venue_confirms_it() -
     assert any(isinstance(s.message, RequestRejected) and s.message.code == "replace_rejected" for s in sends)
     assert state.orders[order_id].status is OrderStatus.PARTIALLY_FILLED and state.anomalies
     assert "c2" not in account(state).orders
+
+
+def routes_replaced(sends: list[Send]) -> list[str]:
+    return [s.message.order_id for s in sends if isinstance(s.message, ReplaceRoute)]
+
+
+def test_a_replace_holds_its_new_quantity_at_the_dearer_price_as_the_old_terms_may_still_fill() -> None:
+    """10,000.00 of cash, 60 held at 150.00: a replace to 70 at 140.00 would hold 9,800.00 at
+    its own price, but until the venue answers the old terms may fill at 150.00 — 50 of them,
+    then 20 at 140.00, is 10,300.00. Held at the dearer price it needs 10,500.00: refused."""
+    state = make_state(cash="10000.00")
+    run(state, order("c1", qty="60", price="150.00"))
+    sends = run(state, ReplaceOrder("A1", "c1", "c2", D("70"), D("140.00"), None, REPLACE_ASKER))
+    assert routes_replaced(sends) == [] and [r.code for r in refusals(sends)] == [Reason.INSUFFICIENT_BUYING_POWER.value]
+    assert account(state).reserved_cash == D("9000.00")
+    sends = run(state, ReplaceOrder("A1", "c1", "c3", D("66"), D("140.00"), None, REPLACE_ASKER))  # 9,900.00 at 150.00: fits
+    assert len(routes_replaced(sends)) == 1 and account(state).reserved_cash == D("9900.00")
+
+
+def test_a_killed_account_s_replace_is_refused_and_changes_nothing() -> None:
+    """The kill cancels every order; one whose cancel the venue refused works on, and may
+    not be made larger — nor changed at all — while the account is killed."""
+    state = make_state()
+    order_id = only_report(run(state, order("c1", qty="10", price="150.00"))).order_id
+    run(state, SetKill("A1", True))
+    venue_event(state, order_id, VenueEventKind.CANCEL_REJECTED, Reason.TOO_LATE_TO_CANCEL.value)
+    held = account(state).reserved_cash
+    sends = run(state, ReplaceOrder("A1", "c1", "c2", D("20"), None, None, REPLACE_ASKER))
+    assert routes_replaced(sends) == [] and [r.code for r in refusals(sends)] == [Reason.ACCOUNT_KILLED.value]
+    record = state.orders.peek(order_id)
+    assert record is not None and record.spec.qty == D("10") and record.pending_replace is None and account(state).reserved_cash == held
+
+
+def test_a_replace_that_adds_to_an_order_passes_the_portfolio_steps_for_what_it_adds() -> None:
+    """The trading state and the portfolio limits see what the replace adds, as a new order
+    of that quantity; one that adds nothing passes as the old order did (halted included)."""
+    from model.messages import SetAccountTradingState, SetPortfolioLimits
+    from model.risk.limits import PortfolioLimits
+
+    state = make_state()
+    run(state, order("c1", qty="1", price="150.00"))
+    run(state, SetPortfolioLimits(account="A1", limits=PortfolioLimits(max_gross=D("1000.00"))))
+    refused = run(state, ReplaceOrder("A1", "c1", "c2", D("100"), None, None, REPLACE_ASKER))  # 15,000.00 of exposure
+    assert routes_replaced(refused) == [] and [r.code for r in refusals(refused)] == [Reason.MAX_GROSS_EXPOSURE.value]
+    run(state, SetPortfolioLimits(account="A1", clear=True))
+    run(state, SetAccountTradingState("A1", "halted"))
+    assert [r.code for r in refusals(run(state, ReplaceOrder("A1", "c1", "c2", D("6"), None, None, REPLACE_ASKER)))] == [Reason.ACCOUNT_HALTED.value]
+    assert len(routes_replaced(run(state, ReplaceOrder("A1", "c1", "c3", D("1"), D("149.00"), None, REPLACE_ASKER)))) == 1  # adds nothing
