@@ -556,9 +556,10 @@ def writers(root: Path, anchor_root: Path | None = None) -> list[str]:
 
 def chain_items(folder: Path, chosen: list[Segment], mark: Mark | None) -> Iterator[tuple[Segment, Item]]:
     """Every frame of ``chosen`` segments as checker items, a damaged frame of the open segment
-    past the durable mark flagged as torn."""
-    for segment in chosen:
-        data = read_segment(segment)
+    past the durable mark flagged as torn. An open segment a running writer closed since it was
+    listed is read from its ``.log.zst`` (:func:`_stored`)."""
+    for listed in chosen:
+        segment, data = _stored(listed)
         end, _, _, _ = valid_prefix(data)
         torn = not segment.closed and torn_from(data, end, segment.name, mark)
         for found in read_frames(data):

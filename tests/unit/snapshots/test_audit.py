@@ -31,7 +31,7 @@ from snapshots.audit import (
     verify_audit,
     write_public_key,
 )
-from tests.unit.snapshots.audit_support import T0, ZONE, event, signer, write
+from tests.unit.snapshots.audit_support import DAY_NS, T0, ZONE, event, signer, write
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -359,3 +359,19 @@ def test_a_file_cut_inside_an_acknowledged_record_is_found_without_an_anchor(tmp
     path.write_bytes(path.read_bytes()[:-30])  # before the durable mark: not a torn tail
     issue = only_issue(verify(tmp_path))
     assert (issue["severity"], issue["seq"], issue["reason"]) == ("error", 6, "modified") and "cut after it was written" in issue["detail"]
+
+
+def test_verify_reads_a_segment_the_running_writer_closed_after_it_was_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import snapshots.audit as audit
+
+    log = write(tmp_path / "audit", writer="gateway-0", count=4)
+    read_mark_then = audit.read_mark
+
+    def rotating(folder: Path) -> object:  # the server rotates at midnight between listing and reading
+        log.append(T0 + DAY_NS, [event(99)], origin=99)
+        return read_mark_then(folder)
+
+    monkeypatch.setattr(audit, "read_mark", rotating)
+    report = verify(tmp_path)
+    log.close()
+    assert report["ok"] and report["records"] == 4, report
