@@ -193,9 +193,14 @@ class Frame(msgspec.Struct, frozen=True):
 
 def read_frames(data: bytes | memoryview, start: int = 0) -> Iterator[Frame]:
     """Every frame of ``data`` from ``start``, in order. Stops at the first frame that is not
-    whole (a header or payload cut short, or a length over :data:`MAX_PAYLOAD_BYTES`), yielding
-    it with payload ``None`` and ``end`` the end of ``data``; a whole frame whose CRC fails is
-    yielded with payload ``None`` and reading goes on after it."""
+    whole (a header or payload cut short, or a length over :data:`MAX_PAYLOAD_BYTES`) or whose
+    length is 0, yielding it with payload ``None`` and ``end`` the end of ``data``; a whole
+    frame whose CRC fails is yielded with payload ``None`` and reading goes on after it.
+
+    Guarantees: a frame of length 0 is never a record (no record encodes empty). It is what a
+    zero-filled block reads as (a power cut can leave the file's new size with blocks never
+    written, past the last fsync), and its CRC matches (``crc32(b"") == 0``): so it is damage
+    where reading stops, the start of a torn tail when past the durable mark."""
     view = memoryview(data)
     size = len(view)
     offset = start
@@ -206,7 +211,7 @@ def read_frames(data: bytes | memoryview, start: int = 0) -> Iterator[Frame]:
             return
         length, crc = FRAME_HEADER.unpack_from(view, offset)
         end = offset + header + length
-        if length > MAX_PAYLOAD_BYTES or end > size:
+        if length == 0 or length > MAX_PAYLOAD_BYTES or end > size:
             yield Frame(offset, None, size)
             return
         payload = bytes(view[offset + header : end])

@@ -84,6 +84,15 @@ def test_frames_stop_at_a_cut_and_flag_a_bad_checksum() -> None:
     assert [f.payload is not None for f in read_frames(bytes(flipped))] == [False, True, True]
 
 
+def test_a_zero_filled_block_is_damage_where_reading_stops_not_empty_frames() -> None:
+    data, _, _ = chain(empty_head("w"), events(2), T)
+    zeros = data + bytes(4096)  # a power cut: the new size kept, the blocks never written
+    found = list(read_frames(zeros))
+    assert [(f.payload is not None, f.end) for f in found] == [(True, found[0].end), (True, len(data)), (False, len(zeros))]
+    assert valid_prefix(zeros)[:2] == (len(data), 2)
+    assert [(f.offset, f.payload) for f in read_frames(bytes(16))] == [(0, None)]
+
+
 def test_a_whole_chain_checks_and_counts() -> None:
     data, head, _ = chain(empty_head("w"), events(4), T)
     check = ChainCheck("w", empty_head("w"))

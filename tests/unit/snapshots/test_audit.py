@@ -25,6 +25,7 @@ from snapshots.audit import (
     Batch,
     export,
     read_mark,
+    read_records,
     read_segment,
     segments,
     signer_from_store,
@@ -375,3 +376,34 @@ def test_verify_reads_a_segment_the_running_writer_closed_after_it_was_listed(tm
     report = verify(tmp_path)
     log.close()
     assert report["ok"] and report["records"] == 4, report
+
+
+def test_zero_filled_blocks_past_the_durable_mark_are_a_torn_tail(tmp_path: Path) -> None:
+    root = tmp_path / "audit"
+    log = write(root, count=10)
+    log.append_many([Batch(T0 + 99 * 10**9, 99, [event(1), event(2)])], durable=False)  # never acknowledged
+    crash(log)
+    path = the_open_segment(root)
+    mark = read_mark(root / "account-0")
+    assert mark is not None
+    data = path.read_bytes()
+    path.write_bytes(data[: mark.offset] + bytes(len(data) - mark.offset))  # a power cut: size kept, blocks zero
+    report = verify(tmp_path)
+    assert report["ok"] and (only_issue(report)["severity"], only_issue(report)["reason"], only_issue(report)["seq"]) == ("warning", "torn tail", 11)
+    assert len(list(read_records(root, T0 - 10**12, T0 + 10**12, ZONE))) == 10
+    log = AuditWriter(root, "account-0", ZONE)
+    assert log.head.seq == 10 and path.stat().st_size == mark.offset
+    log.close()
+    assert verify(tmp_path)["ok"] and verify(tmp_path)["warnings"] == 0
+
+
+def test_zero_filled_blocks_without_a_durable_mark_are_cut_and_the_chain_opens(tmp_path: Path) -> None:
+    root = tmp_path / "audit"
+    log = AuditWriter(root, "account-0", ZONE)
+    log.append_many([Batch(T0, 1, [event(1), event(2)])], durable=False)  # nothing synced: no mark yet
+    crash(log)
+    path = the_open_segment(root)
+    path.write_bytes(bytes(path.stat().st_size))
+    log = AuditWriter(root, "account-0", ZONE)
+    assert log.head.seq == 0 and not path.exists()
+    log.close()
