@@ -578,28 +578,34 @@ def _whole(data: bytes, offset: int) -> bool:
 def verify_chain(root: Path, writer: str, anchors: list[Anchor], first_day: str | None = None, last_day: str | None = None) -> dict[str, Any]:
     """One writer's chain checked over the segments of days ``first_day``..``last_day``
     (inclusive; ``None``: unbounded). A range that does not start at the chain's first segment
-    links to the last record of the segment before it (read, not checked itself)."""
+    links to the last record of the segment before it (read, not checked itself).
+
+    Guarantees: a range that reaches the chain's newest segment checks the anchors past it,
+    even when no segment is left in the range (the chain then ends at the last record before
+    it): deleting every segment from a day on is ``truncated after an anchor``, not a range
+    with nothing to check."""
     folder = root / writer
     every = chain_segments(folder)
     chosen = [s for s in every if (first_day is None or s.day >= first_day) and (last_day is None or s.day <= last_day)]
+    whole_tail = last_day is None or not every or every[-1].day <= last_day
     start: Head | None = empty_head(writer)
     issues: list[Finding] = []
-    if chosen and chosen[0] is not every[0]:
-        before = every[every.index(chosen[0]) - 1]
+    following = every.index(chosen[0]) if chosen else len(every) if whole_tail else 0  # the segment the range starts at
+    if following > 0:
+        before = every[following - 1]
         try:
-            _, _, last, payload = valid_prefix(read_segment(before))
+            _, _, last, payload = valid_prefix(_stored(before)[1])
             start = Head(writer, last.seq, record_hash(payload)) if last is not None and payload is not None else None
         except AuditCorrupt:
             start = None
     check = ChainCheck(writer, start, anchors)
-    whole_tail = last_day is None or not every or every[-1].day <= last_day
     try:
         for _, item in chain_items(folder, chosen, read_mark(folder)):
             check.feed(item)
     except AuditCorrupt as error:
         check.findings.append(Finding("error", writer, (check.head.seq + 1) if check.head else 0, "modified", str(error)))
         check.broken = True
-    issues += check.finish(whole_tail=whole_tail and bool(chosen or first_day is None))
+    issues += check.finish(whole_tail=whole_tail and (bool(chosen) or start is not None))
     return {
         "writer": writer,
         "segments": len(chosen),

@@ -407,3 +407,28 @@ def test_zero_filled_blocks_without_a_durable_mark_are_cut_and_the_chain_opens(t
     log = AuditWriter(root, "account-0", ZONE)
     assert log.head.seq == 0 and not path.exists()
     log.close()
+
+
+def three_days(tmp_path: Path, anchor_each_day: bool = True):  # type: ignore[no-untyped-def]
+    """Four records of account-0 on each of 2025-01-02, -03 and -04 (segments of first
+    sequence 1, 5, 9), anchored at the end of each day (or of the last); the key."""
+    key = signer()
+    log = AuditWriter(tmp_path / "audit", "account-0", ZONE)
+    for day in range(3):
+        log.append_many([Batch(T0 + day * DAY_NS + i * 10**9, day * 10 + i + 1, [event(day * 10 + i)]) for i in range(4)])
+        if anchor_each_day or day == 2:
+            log.anchor(key, tmp_path / "anchors", T0 + day * DAY_NS)
+    log.close()
+    return key
+
+
+def test_every_segment_from_the_first_day_on_deleted_is_truncated_after_an_anchor(tmp_path: Path) -> None:
+    key = three_days(tmp_path)
+    for path in (tmp_path / "audit" / "account-0").glob("2025-01-0[34]_*"):
+        path.unlink()
+    issue = only_issue(report := verify(tmp_path, key.public_key, first_day="2025-01-03"))
+    assert not report["ok"] and (issue["seq"], issue["reason"]) == (5, "truncated after an anchor")
+    for path in (tmp_path / "audit" / "account-0").glob("2025-01-02_*"):
+        path.unlink()
+    issue = only_issue(verify(tmp_path, key.public_key, first_day="2025-01-03"))
+    assert (issue["seq"], issue["reason"]) == (1, "truncated after an anchor")
