@@ -63,6 +63,7 @@ from model.audit import (
     ANCHOR_DOMAIN,
     BAD_SIGNATURE,
     FRAME_HEADER,
+    MODIFIED,
     Anchor,
     AuditEvent,
     ChainCheck,
@@ -575,33 +576,79 @@ def _whole(data: bytes, offset: int) -> bool:
     return offset + FRAME_HEADER.size + length <= len(data)
 
 
-def verify_chain(root: Path, writer: str, anchors: list[Anchor], first_day: str | None = None, last_day: str | None = None) -> dict[str, Any]:
+def misnamed(segment: Segment, first: Record, zone: ZoneInfo) -> str | None:
+    """What is wrong with a segment's name given its first record, or ``None``: the writer
+    names a segment by its first record's sequence and local day (``_rotate``), and the
+    readers of a range of days pick segments by that name alone, so a renamed segment would
+    hide its records from them."""
+    day = local_day(first.time_ns, zone)
+    if first.seq == segment.first_seq and day == segment.day:
+        return None
+    return f"{segment.name}: named for record {segment.first_seq} of {segment.day}, but its first record is {first.seq} of {day} (the file was renamed)"
+
+
+def _first_record(data: bytes) -> Record | None:
+    """The first frame of ``data`` as a record; ``None`` when there is none or it is damaged."""
+    for found in read_frames(data):
+        if found.payload is None:
+            return None
+        try:
+            return decode_record(found.payload)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+    return None
+
+
+def verify_chain(
+    root: Path, writer: str, anchors: list[Anchor], first_day: str | None = None, last_day: str | None = None, zone: ZoneInfo | str = "America/New_York"
+) -> dict[str, Any]:
     """One writer's chain checked over the segments of days ``first_day``..``last_day``
     (inclusive; ``None``: unbounded). A range that does not start at the chain's first segment
-    links to the last record of the segment before it (read, not checked itself).
+    links to the last record of the segment before it (read, its records not checked).
 
     Guarantees: a range that reaches the chain's newest segment checks the anchors past it,
     even when no segment is left in the range (the chain then ends at the last record before
     it): deleting every segment from a day on is ``truncated after an anchor``, not a range
-    with nothing to check."""
+    with nothing to check. Each segment checked, and the one before the range, must be named
+    by its first record's sequence and local day (of ``zone``, the log's ``[audit]
+    timezone``): a renamed segment is ``modified``."""
+    zone = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
     folder = root / writer
     every = chain_segments(folder)
     chosen = [s for s in every if (first_day is None or s.day >= first_day) and (last_day is None or s.day <= last_day)]
     whole_tail = last_day is None or not every or every[-1].day <= last_day
     start: Head | None = empty_head(writer)
     issues: list[Finding] = []
-    following = every.index(chosen[0]) if chosen else len(every) if whole_tail else 0  # the segment the range starts at
+    wrong: tuple[int, str] | None = None
+    # the segment the range starts at: its first chosen, else the first after it, else none (the end)
+    following = every.index(chosen[0]) if chosen else next((i for i, s in enumerate(every) if last_day is not None and s.day > last_day), len(every))
     if following > 0:
         before = every[following - 1]
         try:
-            _, _, last, payload = valid_prefix(_stored(before)[1])
+            data = _stored(before)[1]
+            _, _, last, payload = valid_prefix(data)
             start = Head(writer, last.seq, record_hash(payload)) if last is not None and payload is not None else None
+            first = _first_record(data)
+            why = None if first is None else misnamed(before, first, zone)  # a segment of the range renamed out of it
+            wrong = None if first is None or why is None else (first.seq, why)
         except AuditCorrupt:
             start = None
     check = ChainCheck(writer, start, anchors)
+    if wrong is not None:
+        check.findings.append(Finding("error", writer, wrong[0], MODIFIED, wrong[1]))
+        check.broken = True
     try:
-        for _, item in chain_items(folder, chosen, read_mark(folder)):
+        current: Segment | None = None
+        for segment, item in chain_items(folder, [] if check.broken else chosen, read_mark(folder)):
+            opens, current = segment is not current, segment
+            accepted = check.records
             check.feed(item)
+            if opens and check.records > accepted and item.payload is not None:
+                why = misnamed(segment, decode_record(item.payload), zone)
+                if why is not None:
+                    check.findings.append(Finding("error", writer, check.head.seq if check.head else 0, MODIFIED, why))
+                    check.broken = True
+                    break
     except AuditCorrupt as error:
         check.findings.append(Finding("error", writer, (check.head.seq + 1) if check.head else 0, "modified", str(error)))
         check.broken = True
@@ -617,15 +664,23 @@ def verify_chain(root: Path, writer: str, anchors: list[Anchor], first_day: str 
     }
 
 
-def verify_audit(root: str | Path, anchor_root: str | Path, public_key: Ed25519PublicKey | None, first_day: str | None = None, last_day: str | None = None) -> dict[str, Any]:
+def verify_audit(
+    root: str | Path,
+    anchor_root: str | Path,
+    public_key: Ed25519PublicKey | None,
+    first_day: str | None = None,
+    last_day: str | None = None,
+    zone: ZoneInfo | str = "America/New_York",
+) -> dict[str, Any]:
     """Every chain under ``root`` (and every writer with anchors under ``anchor_root``) checked:
     a JSON-able report; ``ok`` when no finding is an error (a torn tail is a warning: the
-    writer cuts it, it was never acknowledged). Changes nothing."""
+    writer cuts it, it was never acknowledged). ``zone``: the log's ``[audit] timezone``, the
+    one its segments are named in. Changes nothing."""
     root, anchor_root = Path(root), Path(anchor_root)
     chains = []
     for writer in writers(root, anchor_root):
         anchors, bad = read_anchors(anchor_root, writer, public_key)
-        report = verify_chain(root, writer, anchors, first_day, last_day)
+        report = verify_chain(root, writer, anchors, first_day, last_day, zone)
         report["issues"] = [msgspec.structs.asdict(finding) for finding in bad] + report["issues"]
         chains.append(report)
     severities = [issue["severity"] for chain_ in chains for issue in chain_["issues"]]
@@ -667,12 +722,13 @@ def _stored(segment: Segment) -> tuple[Segment, bytes]:
         return closed, read_segment(closed)
 
 
-def chain_records(folder: Path, chosen: list[Segment], start_ns: int, end_ns: int, kinds: frozenset[str] | None = None) -> Iterator[Record]:
+def chain_records(folder: Path, chosen: list[Segment], start_ns: int, end_ns: int, zone: ZoneInfo, kinds: frozenset[str] | None = None) -> Iterator[Record]:
     """The records of ``chosen`` segments of one chain with ``start_ns <= time_ns < end_ns``
     (and a kind of ``kinds``, when given), in chain order. A damaged frame is
     :class:`AuditCorrupt`, but for a torn tail of the open segment (past the durable mark:
-    never acknowledged, or being written right now), where reading stops. The hash chain is
-    not checked: ``audit verify`` does that."""
+    never acknowledged, or being written right now), where reading stops; so is a segment not
+    named by its first record (:func:`misnamed`). The hash chain is not checked: ``audit
+    verify`` does that."""
     mark = read_mark(folder)
     for listed in chosen:
         segment, data = _stored(listed)
@@ -685,6 +741,8 @@ def chain_records(folder: Path, chosen: list[Segment], start_ns: int, end_ns: in
                 record = decode_record(found.payload)
             except (msgspec.DecodeError, msgspec.ValidationError):
                 raise AuditCorrupt(f"{segment.path}: the frame at byte {found.offset} is not a record; run audit verify") from None
+            if found.offset == 0 and (wrong := misnamed(segment, record, zone)) is not None:
+                raise AuditCorrupt(f"{folder}/{wrong}; run audit verify")
             if start_ns <= record.time_ns < end_ns and (kinds is None or record.kind in kinds):
                 yield record
 
@@ -695,7 +753,9 @@ def read_records(root: str | Path, start_ns: int, end_ns: int, zone: ZoneInfo | 
     records in their chain order. Reads only the segments of the local days (of ``zone``, the
     log's ``[audit] timezone``) the range touches, and the one after each chain's range
     (:func:`segments_for_days`): a one-day report reads one day, not years. Lazy: one segment
-    of each chain in memory at a time.
+    of each chain in memory at a time. Each segment read must be named by its first record
+    (:func:`misnamed`), and so must the one before them (only its first record read), so a
+    segment of the range renamed out of it is refused (:class:`AuditCorrupt`), not skipped.
 
     Guarantees: changes nothing, takes no lock (a running writer goes on appending; what it
     has not yet written whole is a torn tail, not read)."""
@@ -707,9 +767,16 @@ def read_records(root: str | Path, start_ns: int, end_ns: int, zone: ZoneInfo | 
     streams = []
     for writer in writers(root):
         folder = root / writer
-        chosen = segments_for_days(chain_segments(folder), first_day, last_day)
+        every = chain_segments(folder)
+        chosen = segments_for_days(every, first_day, last_day)
+        following = every.index(chosen[0]) if chosen else len(every)
+        if following > 0:
+            before, data = _stored(every[following - 1])
+            first = _first_record(data)
+            if first is not None and (wrong := misnamed(before, first, zone)) is not None:
+                raise AuditCorrupt(f"{folder}/{wrong}; run audit verify")
         if chosen:
-            streams.append(chain_records(folder, chosen, start_ns, end_ns, kinds))
+            streams.append(chain_records(folder, chosen, start_ns, end_ns, zone, kinds))
     return heapq.merge(*streams, key=key or _time_of)
 
 

@@ -106,7 +106,7 @@ def audit(given: Given, as_json: bool) -> int:
             return OK
         if not root.is_dir() and not anchors.is_dir():
             raise DataDirError(f"no audit log under {root}")
-        report = verify_audit(root, anchors, _public_key(given.get("public-key"), section.public_key_path(data_dir), anchors), first, last)
+        report = verify_audit(root, anchors, _public_key(given.get("public-key"), section.public_key_path(data_dir), anchors), first, last, section.timezone)
     except (DataDirError, ConfigError, AuditCorrupt, OSError, ValueError) as problem:
         if as_json:
             print(json.dumps({"ok": False, "error": str(problem)}, sort_keys=True))

@@ -432,3 +432,26 @@ def test_every_segment_from_the_first_day_on_deleted_is_truncated_after_an_ancho
         path.unlink()
     issue = only_issue(verify(tmp_path, key.public_key, first_day="2025-01-03"))
     assert (issue["seq"], issue["reason"]) == (1, "truncated after an anchor")
+
+
+def test_a_segment_renamed_to_another_day_is_modified_and_the_reports_refuse_it(tmp_path: Path) -> None:
+    key = three_days(tmp_path, anchor_each_day=False)
+    folder = tmp_path / "audit" / "account-0"
+    day_3 = T0 + DAY_NS - 9 * 3600 * 10**9  # 2025-01-03 00:00 in New York
+
+    def read_day_3() -> int:
+        return len(list(read_records(tmp_path / "audit", day_3, day_3 + DAY_NS, ZONE)))
+
+    assert read_day_3() == 4
+    (folder / "2025-01-03_000000000005.log.zst").rename(folder / "2025-01-01_000000000005.log.zst")  # the name alone changed
+    issue = only_issue(report := verify(tmp_path, key.public_key))
+    assert not report["ok"] and (issue["seq"], issue["reason"]) == (5, "modified") and "renamed" in issue["detail"]
+    issue = only_issue(report := verify(tmp_path, key.public_key, first_day="2025-01-03", last_day="2025-01-03"))
+    assert not report["ok"] and (issue["seq"], issue["reason"]) == (5, "modified")
+    with pytest.raises(AuditCorrupt, match="renamed"):
+        read_day_3()
+    (folder / "2025-01-01_000000000005.log.zst").rename(folder / "2025-01-03_000000000007.log.zst")  # the day kept, the sequence not
+    issue = only_issue(verify(tmp_path, key.public_key))
+    assert (issue["seq"], issue["reason"]) == (5, "modified") and "first record is 5 of 2025-01-03" in issue["detail"]
+    with pytest.raises(AuditCorrupt, match="renamed"):
+        read_day_3()
