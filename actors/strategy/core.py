@@ -599,9 +599,18 @@ class StrategyState(Dispatcher):
 
     def load(self, state: StrategySnapshot) -> None:
         """This empty core with ``state``'s strategies and open minutes: each strategy's events
-        applied again, what they send dropped (the snapshot's outbox holds it)."""
+        applied again, what they send dropped (the snapshot's outbox holds it).
+
+        Guarantees: a strategy a version before this one accepted and this one refuses (a file
+        naming a Python class, more indicators or deeper conditions than this version reads)
+        is not loaded — said among the anomalies, nothing of it run — as a replay of its
+        creation refuses it (``_create``): the actor starts, and restores what it replays."""
         for record in state.strategies:
-            spec = parse_strategy(record.text, self.instruments, record.name)
+            try:
+                spec = parse_strategy(record.text, self.instruments, record.name)
+            except StrategyError as refused:
+                self.anomalies.append(f"strategy {record.name} is not loaded: this version refuses its file ({refused}); its events are not applied")
+                continue
             hosted = self.strategies[record.name] = Hosted(record.name, record.text, spec, self.instruments, self.max_rejections)
             for event in record.events:
                 hosted.events.append(event)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from actors.runtime.outputs import ACCOUNT
-from actors.strategy.core import LIVE, PAPER, StrategySnapshot, StrategyState
+from actors.strategy.core import LIVE, PAPER, StrategyRecord, StrategySnapshot, StrategyState
 from model import fixed
 from model.config import load_setup
 from model.enums import ExecType, OrderStatus, Side
@@ -154,6 +154,19 @@ def test_a_file_naming_code_is_refused_and_nothing_is_imported_or_journaled(inst
     feed(core, [CreateStrategy("coded", text), PromoteStrategy("coded")])
     assert core.strategies == {} and "cannot name code" in core.refused[0]
     assert StrategyState.restore(core.snapshot()).strategies == {}
+
+
+def test_a_snapshot_holding_a_strategy_this_version_refuses_restores_without_it(instruments: list[Instrument]) -> None:
+    """A version before this one took a file naming a class: its snapshot still restores —
+    the actor starts — with that strategy not loaded and said so, as a replay of its creation
+    refuses it; the others load."""
+    coded = EVERY_BAR.replace('[entry]\nwhen = "close > 0"\n', "").replace('capital = "100000.00"', 'capital = "100000.00"\npython = "no_such_module_here:Strategy"')
+    core = new_core(instruments)
+    feed(core, [CreateStrategy("plain", EVERY_BAR)])
+    older = msgspec.structs.replace(core.snapshot(), strategies=[*core.snapshot().strategies, StrategyRecord("coded", coded, [])])
+    restored = StrategyState.restore(older)
+    assert list(restored.strategies) == ["plain"]
+    assert len(restored.anomalies) == 1 and "strategy coded is not loaded" in restored.anomalies[0]
 
 
 def test_modes_go_forward_only_and_live_names_its_account(instruments: list[Instrument]) -> None:
