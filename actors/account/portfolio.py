@@ -21,7 +21,8 @@ is state (``PortfolioState.alerts``: snapshot and hash), so replay and a restart
 twice. A mark (or a fill) that takes an account over a limit it was not over moves it to
 ``reducing``, as the pre-trade check does. *Watched* accounts (reviewed on marks): those
 with a portfolio limit, every account when ``drawdown_alert_pct`` is set, and any account
-with an alert raised.
+with a limit or drawdown alert raised (a correlation or volatility alert follows the
+holdings: a fill reviews it, a mark cannot change it).
 
 Guarantees: an account with no portfolio limit and state ``active`` costs an order two
 dict lookups; an order is checked on the account's positions plus every open order plus
@@ -451,8 +452,16 @@ class Portfolio(Bookkeeping):
         return chosen
 
     def watched(self, account: AccountRecord) -> bool:
-        """Reviewed on marks: a limit, the drawdown alert on, or an alert raised."""
-        return self.portfolio_limits(account).any() or self.portfolio.config.drawdown_alert is not None or account.account in self.portfolio.alerts
+        """Reviewed on marks: a limit, the drawdown alert on, or an alert a mark can clear
+        raised (``alerts.MARKED``: a limit's or the drawdown's). A correlation or volatility
+        alert follows the holdings, not the marks: a mark's review of an account with only
+        those would find what its last review found — at the open's fills, with a model of
+        many correlated pairs, most accounts, each reviewed again on every quote."""
+        return self.portfolio.config.drawdown_alert is not None or self.portfolio_limits(account).any() or self._marked_alert(account.account)
+
+    def _marked_alert(self, name: str) -> bool:
+        raised = self.portfolio.alerts.get(name)
+        return raised is not None and any(alert.kind in alerts.MARKED for alert in raised.values())
 
     def _holders(self) -> dict[str, set[str]]:
         """Symbol → the watched accounts holding it or with orders open in it (``holders``),
@@ -478,7 +487,7 @@ class Portfolio(Bookkeeping):
         if holders is None:
             return
         name = account.account
-        if self.portfolio.config.drawdown_alert is not None or name in self.portfolio.alerts or name in self._legged():  # ``watched``
+        if self.portfolio.config.drawdown_alert is not None or name in self._legged() or self._marked_alert(name):  # ``watched``
             holders.setdefault(symbol, set()).add(name)
 
     def _review_symbol(self, symbol: str, now: int) -> None:
@@ -556,7 +565,8 @@ class Portfolio(Bookkeeping):
             book.alerts[name] = memory
         else:
             book.alerts.pop(name, None)
-        if not watched_before and self.holders is not None:  # its first alert made it watched: what it holds, into the index
+        if not watched_before and self.holders is not None and any(alert.kind in alerts.MARKED for alert in raised):
+            # its first limit or drawdown alert made it watched: what it holds, into the index
             for symbol in (*account.positions, *self.legs.get(name, ())):
                 self.holders.setdefault(symbol, set()).add(name)
         if not raised and not cleared:

@@ -62,7 +62,7 @@ def test_an_allocation_in_a_new_symbol_is_reviewed_on_its_marks_as_after_a_resta
     assert again.state_hash() == live.state_hash()
 
 
-def test_an_account_its_first_alert_makes_watched_is_in_the_index_with_what_it_holds() -> None:
+def test_a_correlation_alert_leaves_an_account_out_of_the_index_and_a_limit_puts_it_in() -> None:
     covariance = [0.0001, 0.000095, 0, 0, 0.000095, 0.0001, 0, 0, 0, 0, 0.0001, 0, 0, 0, 0, 0.0001]  # IBM/XYZ 0.95
     model = RiskModel(["IBM", "XYZ", "OPT", "VFIAX"], covariance, 0.99, 2.33, {}, [0.0001, 0.0001, 0.0001, 0.0001])
     live = make_state()
@@ -71,7 +71,11 @@ def test_an_account_its_first_alert_makes_watched_is_in_the_index_with_what_it_h
     fill(live, ibm, "1", "150.00", done=True)
     assert live._holders() == {}
     xyz = only_report(run(live, order("c2", symbol="XYZ", qty="1", price="25.00"))).order_id
-    assert alerts(fill(live, xyz, "1", "25.00", done=True)) == [("A1", "correlation", "IBM/XYZ", "raised")]  # now watched
+    assert alerts(fill(live, xyz, "1", "25.00", done=True)) == [("A1", "correlation", "IBM/XYZ", "raised")]
+    # a correlation alert follows the holdings, not the marks: no mark reviews A1
+    assert live._holders() == restored(live)._holders() == {}
+    assert alerts(run(live, mark("XYZ", "10"))) == []
+    run(live, SetPortfolioLimits(account="A1", limits=PortfolioLimits(max_gross=D("1000000"))))  # a limit: watched
     assert live._holders() == restored(live)._holders() == {"IBM": {"A1"}, "XYZ": {"A1"}}
 
 
