@@ -559,14 +559,14 @@ class Portfolio(Bookkeeping):
             return
         if memory is None:
             memory = {}
-        watched_before = self.holders is None or self.watched(account)
         raised, cleared = alerts.changes(memory, found, kinds, now)
         if memory:
             book.alerts[name] = memory
         else:
             book.alerts.pop(name, None)
-        if not watched_before and self.holders is not None and any(alert.kind in alerts.MARKED for alert in raised):
-            # its first limit or drawdown alert made it watched: what it holds, into the index
+        if raised and self.holders is not None and any(alert.kind in alerts.MARKED for alert in raised):
+            # a limit or drawdown alert makes it watched: what it holds, into the index (a
+            # superset: already there when it was watched before)
             for symbol in (*account.positions, *self.legs.get(name, ())):
                 self.holders.setdefault(symbol, set()).add(name)
         if not raised and not cleared:
