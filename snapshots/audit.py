@@ -84,6 +84,7 @@ from model.audit import (
     valid_prefix,
 )
 from model.calendar import parse_iso_day, trading_day
+from model.config import AuditSection
 from snapshots.crashpoints import NOWHERE, CrashPoints
 from snapshots.files import fsync_directory, write_bytes_atomically
 
@@ -98,6 +99,7 @@ _CRC = struct.Struct("<I")
 ANCHOR_FORMAT = "brokerd-audit-anchor"
 SIGNING_KEY_PURPOSE = "audit-anchor"  # the sealing purpose of the signing key's store (keystore/)
 SIGNING_KEY_NAME = "anchor-signing-key"
+_ZONE = AuditSection().timezone  # ``[audit] timezone`` by default: the zone segments are named in
 
 
 class AuditCorrupt(Exception):
@@ -240,7 +242,7 @@ class AuditWriter:
     one actor's shell appends from its one loop."""
 
     def __init__(
-        self, root: str | Path, writer: str, zone: ZoneInfo | str = "America/New_York", compression_level: int = 10, crash: CrashPoints = NOWHERE
+        self, root: str | Path, writer: str, zone: ZoneInfo | str = _ZONE, compression_level: int = 10, crash: CrashPoints = NOWHERE
     ) -> None:
         self.writer = check_writer(writer)
         self.crash = crash  # ``audit.mid_append``: killed with half a group's frames written (recovery tests)
@@ -587,20 +589,25 @@ def misnamed(segment: Segment, first: Record, zone: ZoneInfo) -> str | None:
     return f"{segment.name}: named for record {segment.first_seq} of {segment.day}, but its first record is {first.seq} of {day} (the file was renamed)"
 
 
-def _first_record(data: bytes) -> Record | None:
-    """The first frame of ``data`` as a record; ``None`` when there is none or it is damaged."""
+def renamed_before(before: Segment, data: bytes, zone: ZoneInfo) -> tuple[int, str] | None:
+    """For the segment before a range (``data``: its frames), only its first record read:
+    the record's sequence and what is wrong with the name (:func:`misnamed`) — a segment of
+    the range renamed out of it — or ``None``, also when it has no record or a damaged first
+    frame (what reading the segment itself finds)."""
     for found in read_frames(data):
         if found.payload is None:
             return None
         try:
-            return decode_record(found.payload)
+            first = decode_record(found.payload)
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None
+        why = misnamed(before, first, zone)
+        return None if why is None else (first.seq, why)
     return None
 
 
 def verify_chain(
-    root: Path, writer: str, anchors: list[Anchor], first_day: str | None = None, last_day: str | None = None, zone: ZoneInfo | str = "America/New_York"
+    root: Path, writer: str, anchors: list[Anchor], first_day: str | None = None, last_day: str | None = None, zone: ZoneInfo | str = _ZONE
 ) -> dict[str, Any]:
     """One writer's chain checked over the segments of days ``first_day``..``last_day``
     (inclusive; ``None``: unbounded). A range that does not start at the chain's first segment
@@ -628,9 +635,7 @@ def verify_chain(
             data = _stored(before)[1]
             _, _, last, payload = valid_prefix(data)
             start = Head(writer, last.seq, record_hash(payload)) if last is not None and payload is not None else None
-            first = _first_record(data)
-            why = None if first is None else misnamed(before, first, zone)  # a segment of the range renamed out of it
-            wrong = None if first is None or why is None else (first.seq, why)
+            wrong = renamed_before(before, data, zone)
         except AuditCorrupt:
             start = None
     check = ChainCheck(writer, start, anchors)
@@ -670,7 +675,7 @@ def verify_audit(
     public_key: Ed25519PublicKey | None,
     first_day: str | None = None,
     last_day: str | None = None,
-    zone: ZoneInfo | str = "America/New_York",
+    zone: ZoneInfo | str = _ZONE,
 ) -> dict[str, Any]:
     """Every chain under ``root`` (and every writer with anchors under ``anchor_root``) checked:
     a JSON-able report; ``ok`` when no finding is an error (a torn tail is a warning: the
@@ -772,9 +777,8 @@ def read_records(root: str | Path, start_ns: int, end_ns: int, zone: ZoneInfo | 
         following = every.index(chosen[0]) if chosen else len(every)
         if following > 0:
             before, data = _stored(every[following - 1])
-            first = _first_record(data)
-            if first is not None and (wrong := misnamed(before, first, zone)) is not None:
-                raise AuditCorrupt(f"{folder}/{wrong}; run audit verify")
+            if (wrong := renamed_before(before, data, zone)) is not None:
+                raise AuditCorrupt(f"{folder}/{wrong[1]}; run audit verify")
         if chosen:
             streams.append(chain_records(folder, chosen, start_ns, end_ns, zone, kinds))
     return heapq.merge(*streams, key=key or _time_of)
