@@ -117,10 +117,14 @@ def is_upgrade(request: Request) -> bool:
 
 
 def host_name(header: str) -> str | None:
-    """The host a ``Host`` header names: lower case, without its port or an IPv6 address's
-    brackets; None when it names none."""
+    """The host a ``Host`` header names: lower case, without its port, an IPv6 address's
+    brackets or the one trailing dot of a fully qualified name (``localhost.`` is
+    ``localhost``); None when it names none."""
     origin = web_origin("http://" + header.strip())  # host[:port], nothing more
-    return None if origin is None else urlsplit(origin).hostname
+    name = None if origin is None else urlsplit(origin).hostname
+    if name and name.endswith(".") and not name.endswith(".."):
+        name = name[:-1] or None
+    return name
 
 
 def is_wildcard(host: str) -> bool:

@@ -20,7 +20,7 @@ from actors.runtime.router import Router
 from model.config import GatewaySection, WebSection
 from server.gateway.auth import signature
 from server.gateway.core import Gateway
-from server.web.http import CSP, Door, Kept, load_assets
+from server.web.http import CSP, Door, Kept, host_name, load_assets
 from tests.conftest import demo_setup
 
 
@@ -286,6 +286,15 @@ async def test_allowed_origins_and_a_listener_without_the_page() -> None:
         assert (await upgrade(free, f"127.0.0.1:{free}", "https://evil.example"))[0] == 403
     finally:
         await core.stop()
+
+
+def test_a_fully_qualified_host_is_the_name_without_its_dot() -> None:
+    door = Door("127.0.0.1", False, ["https://broker.example.com"], None)
+    for header in ("localhost.:8765", "LOCALHOST.", "127.0.0.1.:8765", "broker.example.com."):
+        assert door.answers_to(host_name(header), "127.0.0.1"), header
+    for header in ("localhost..", "evil.example.", ".", "broker.example.com.evil."):
+        assert not door.answers_to(host_name(header), "127.0.0.1"), header
+    assert door.origin_refused(Headers([("Host", "localhost.:8765"), ("Origin", "http://localhost.:8765")]), "127.0.0.1") is None
 
 
 def test_the_door_of_a_listener_on_every_address_and_over_tls() -> None:
