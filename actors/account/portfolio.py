@@ -457,7 +457,8 @@ class Portfolio(Bookkeeping):
         alert follows the holdings, not the marks: a mark's review of an account with only
         those would find what its last review found — at the open's fills, with a model of
         many correlated pairs, most accounts, each reviewed again on every quote."""
-        return self.portfolio.config.drawdown_alert is not None or self.portfolio_limits(account).any() or self._marked_alert(account.account)
+        name = account.account  # ``_legged``: the accounts whose limits are ``any``
+        return self.portfolio.config.drawdown_alert is not None or name in self._legged() or self._marked_alert(name)
 
     def _marked_alert(self, name: str) -> bool:
         raised = self.portfolio.alerts.get(name)
@@ -486,9 +487,8 @@ class Portfolio(Bookkeeping):
         holders = self.holders
         if holders is None:
             return
-        name = account.account
-        if self.portfolio.config.drawdown_alert is not None or name in self._legged() or self._marked_alert(name):  # ``watched``
-            holders.setdefault(symbol, set()).add(name)
+        if self.watched(account):
+            holders.setdefault(symbol, set()).add(account.account)
 
     def _review_symbol(self, symbol: str, now: int) -> None:
         """A mark moved: the watched accounts that hold ``symbol`` or have orders open in it
