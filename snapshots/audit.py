@@ -655,7 +655,7 @@ def verify_chain(
                     check.broken = True
                     break
     except AuditCorrupt as error:
-        check.findings.append(Finding("error", writer, (check.head.seq + 1) if check.head else 0, "modified", str(error)))
+        check.findings.append(Finding("error", writer, (check.head.seq + 1) if check.head else 0, MODIFIED, str(error)))
         check.broken = True
     issues += check.finish(whole_tail=whole_tail and (bool(chosen) or start is not None))
     return {

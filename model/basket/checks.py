@@ -34,7 +34,7 @@ from model.basket.errors import INVALID, BadRow, BasketError
 from model.basket.table import DECIMAL_COLUMNS, Table, csv_table, parquet_table
 from model.enums import OrderType, Side, TimeInForce
 from model.instruments import Instrument
-from model.messages.strategies import STRATEGY_ORDER_PREFIX
+from model.messages.strategies import STRATEGY_ORDER_PREFIX, reserved_id
 
 ORDER_TYPES = (OrderType.MARKET, OrderType.LIMIT)  # a basket's orders; stops are placed one by one
 TIFS = tuple(TimeInForce)
@@ -203,7 +203,7 @@ class _Checks:
         problem = f"client_order_id must be 1 to {longest} printable characters"
         self.fail((lengths < 1) | (lengths > longest) | ~printable, INVALID, lambda _: problem)
         reserved = pc.starts_with(ids, STRATEGY_ORDER_PREFIX).fill_null(False).to_numpy(zero_copy_only=False)
-        taken = f"client_order_id must not start with {STRATEGY_ORDER_PREFIX!r}: that prefix is reserved for strategies' orders"
+        taken = reserved_id()
         self.fail(reserved, INVALID, lambda _: taken)  # as the gateway's ``check_own_client_order_id``
 
     def _symbols(self, symbols: pa.Array) -> np.ndarray:

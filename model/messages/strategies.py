@@ -63,5 +63,11 @@ class RedeemStrategy(MessageBase, frozen=True, gc=False, tag=184):
 # the account shard sends their execution reports to the strategy actor as well.
 STRATEGY_ORDER_PREFIX = "strategy:"
 
+
+def reserved_id(field: str = "client_order_id") -> str:
+    """Why a client's order id may not start with ``STRATEGY_ORDER_PREFIX``: the words of every
+    entry that refuses one (the gateway's order checks, a basket's rows)."""
+    return f"{field} must not start with {STRATEGY_ORDER_PREFIX!r}: that prefix is reserved for strategies' orders"
+
 # The strategies' messages, in tag order.
 StrategyMessage = Union[CreateStrategy, RunStrategy, PromoteStrategy, SubscribeStrategy, RedeemStrategy]

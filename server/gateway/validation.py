@@ -16,7 +16,7 @@ from model.config import QueriesSection
 from model.enums import OrderType, Side, TimeInForce
 from model.instruments import Instrument, price_fields_for_type
 from model.messages import NewLotOrder, NewOrder, ReplaceOrder, Reply
-from model.messages.strategies import STRATEGY_ORDER_PREFIX
+from model.messages.strategies import STRATEGY_ORDER_PREFIX, reserved_id
 from model.orders import OrderSpec
 from server.gateway.protocol import GetOrdersRequest, OrderFields, ReplaceOrderRequest, shorten
 
@@ -78,7 +78,7 @@ def check_own_client_order_id(value: str, max_length: int, field: str = "client_
     nor change one. (A cancel, or a query's cursor, may name one.)"""
     check_client_order_id(value, max_length, field)
     if value.startswith(STRATEGY_ORDER_PREFIX):
-        raise Invalid("invalid_request", f"{field} must not start with {STRATEGY_ORDER_PREFIX!r}: that prefix is reserved for strategies' orders")
+        raise Invalid("invalid_request", reserved_id(field))
 
 
 def check_qty(qty: int, instrument: Instrument, field: str = "qty") -> None:
