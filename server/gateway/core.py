@@ -201,6 +201,8 @@ class Gateway:
             max_queue=64,
             ssl=tls,
             process_request=door.process_request,
+            process_response=door.process_response,
+            server_header=None,  # no answer names the software and its version
             # several gateways on one port: each binds it with SO_REUSEPORT and the kernel
             # spreads the connections among them (Linux; docs/scale.md, "Several gateways")
             reuse_port=self.config.gateway.count > 1 and self.config.gateway.shared_port,

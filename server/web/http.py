@@ -186,7 +186,9 @@ class Door:
     a socket here; an upgrade without ``Origin`` (the Python client, the CLI, any program)
     goes through; a plain request whose ``Host`` the listener does not answer to is 421 (no
     one ``Host``: 400), so a name rebound to this address (DNS rebinding) reads nothing.
-    Every refusal carries the security headers and asks the supervisor nothing."""
+    Every refusal carries the security headers and asks the supervisor nothing — websockets'
+    own too (an upgrade it finds malformed: ``process_response``); no answer names the
+    server's software (no ``Server`` header)."""
 
     def __init__(self, host: str, tls: bool, allowed_origins: Iterable[str], web: WebServer | None) -> None:
         self.scheme = "https" if tls else "http"
@@ -223,6 +225,16 @@ class Door:
         answered (to HEAD, without its body)."""
         answer = await self._process(connection, request)
         return headers_only(answer) if answer is not None and request.method == "HEAD" else answer
+
+    @staticmethod
+    def process_response(connection: ServerConnection, request: Request, answer: Response) -> None:
+        """websockets' hook on every handshake answer: a refusal websockets made itself (an
+        upgrade without a valid key or version: 400, 426) gets the security headers the
+        door's own refusals carry. A 101 and the door's answers are left as they are."""
+        headers = answer.headers
+        if answer.status_code != HTTPStatus.SWITCHING_PROTOCOLS and "Content-Security-Policy" not in headers:
+            for name, value in SECURITY_HEADERS:
+                headers[name] = value
 
     async def _process(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.method not in METHODS:

@@ -240,6 +240,27 @@ async def test_another_sites_page_opens_no_websocket_and_the_pages_own_origin_do
         await core.stop()
 
 
+async def test_websockets_own_refusals_carry_the_security_headers_and_no_answer_names_the_server() -> None:
+    core = gateway(WebSection(), ready, statuses)
+    port = await core.start("127.0.0.1", 0)
+    try:
+        host = f"Host: 127.0.0.1:{port}\r\n"
+        for broken in (UPGRADE.replace("dGhlIHNhbXBsZSBub25jZQ==", "short"), UPGRADE.replace("Version: 13", "Version: 8"),
+                       UPGRADE.replace("Connection: Upgrade\r\n", "")):
+            status, headers, body = await raw(port, f"GET / HTTP/1.1\r\n{host}{broken}\r\n".encode())
+            assert status in (400, 426) and body.startswith(b"Failed to open a WebSocket connection"), (broken, status, body)
+            assert headers["content-security-policy"] == CSP and headers["x-frame-options"] == "DENY", broken
+            assert headers["x-content-type-options"] == "nosniff" and headers["cache-control"] == "no-store", broken
+            assert "server" not in headers, broken
+        status, headers, _ = await upgrade(port, f"127.0.0.1:{port}")
+        assert status == 101 and "server" not in headers and "content-security-policy" not in headers
+        for request in (f"GET / HTTP/1.1\r\n{host}\r\n", f"GET /nothing HTTP/1.1\r\n{host}\r\n", f"POST / HTTP/1.1\r\n{host}Content-Length: 0\r\n\r\n"):
+            status, headers, _ = await raw(port, request.encode())
+            assert status in (200, 404, 405) and "server" not in headers, (request, headers)
+    finally:
+        await core.stop()
+
+
 async def test_a_name_the_listener_is_not_reads_nothing() -> None:
     metrics = Counted({"actors": [], "histograms": {}}, seconds=0)
     core = gateway(WebSection(), ready, metrics)
