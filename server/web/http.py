@@ -86,7 +86,9 @@ def load_assets(folder: Path = STATIC) -> dict[str, tuple[bytes, str]]:
 
 
 def response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
-    headers = Headers(SECURITY_HEADERS)
+    """An answer with its content's headers; the security headers are the door's
+    ``process_response``, for every answer alike."""
+    headers = Headers()
     headers["Content-Type"] = content_type
     headers["Content-Length"] = str(len(body))
     headers["Connection"] = "close"
@@ -228,11 +230,11 @@ class Door:
 
     @staticmethod
     def process_response(connection: ServerConnection, request: Request, answer: Response) -> None:
-        """websockets' hook on every handshake answer: a refusal websockets made itself (an
-        upgrade without a valid key or version: 400, 426) gets the security headers the
-        door's own refusals carry. A 101 and the door's answers are left as they are."""
-        headers = answer.headers
-        if answer.status_code != HTTPStatus.SWITCHING_PROTOCOLS and "Content-Security-Policy" not in headers:
+        """websockets' hook on every handshake answer: every one but a 101 gets the security
+        headers — the door's and the page's, and a refusal websockets made itself (an upgrade
+        without a valid key or version: 400, 426)."""
+        if answer.status_code != HTTPStatus.SWITCHING_PROTOCOLS:
+            headers = answer.headers
             for name, value in SECURITY_HEADERS:
                 headers[name] = value
 
